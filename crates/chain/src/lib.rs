@@ -1,0 +1,1 @@
+//! Chain access for iollm (subxt): see the module docs.

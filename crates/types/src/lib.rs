@@ -1,0 +1,22 @@
+//! Types and pure maths shared by the iollm contracts and the off-chain crates.
+//!
+//! `no_std` (with `alloc`), no IO ever: ids, SCALE-encoded records, events, selectors and the
+//! validation rules that both sides must agree on. The contracts compile this crate to wasm with
+//! `default-features = false`; off-chain crates use it with `std`.
+//!
+//! What it is not: a place for anything that talks to a node, a file or the network.
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub mod cid;
+pub mod registry;
+
+/// A 32-byte account id, SCALE-identical to ink!'s `AccountId` and subxt's `AccountId32`.
+pub type AccountBytes = [u8; 32];
+
+/// The chain's block number type (substrate-contracts-node: `u32`).
+pub type BlockNumber = u32;
+
+/// The chain's native balance type.
+pub type Balance = u128;

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Installs what iollm needs, idempotently: each step checks first and skips what is there.
+#
+#   IOLLM_HOME          tools directory (default ~/.local/share/iollm); binaries go to $IOLLM_HOME/bin
+#   IOLLM_PREBUILT_DIR  folder with the prebuilt, sha256-checked tool copies (default ../shared/tools)
+#
+# Steps: Rust toolchains (1.88.0 for the contracts, with rust-src, clippy and the wasm target),
+# cargo-contract 5.0.3, substrate-contracts-node (crate contracts-node 0.42.0, built with Rust 1.81.0).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+IOLLM_HOME=${IOLLM_HOME:-$HOME/.local/share/iollm}
+bin="$IOLLM_HOME/bin"
+prebuilt=${IOLLM_PREBUILT_DIR:-$repo/../shared/tools}
+mkdir -p "$bin"
+
+CONTRACTS_TOOLCHAIN=1.88.0
+NODE_TOOLCHAIN=1.81.0
+CARGO_CONTRACT_VERSION=5.0.3
+NODE_CRATE_VERSION=0.42.0
+CARGO_CONTRACT_SHA256=5c69baed7ecac981350bfe9d51aa3710a8888bdd7850df3494412f39ab140bab
+NODE_SHA256=c914dc5cc271b8625adc35df866f52cbb92953a258065099400cb9124d1fe9e3
+
+started=$(date +%s)
+step() { step_started=$(date +%s); printf '==> %s\n' "$*"; }
+done_step() { printf '    %s (%ss)\n' "$*" "$(( $(date +%s) - step_started ))"; }
+
+sha_ok() { [ -x "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]; }
+
+# Unpacks "$prebuilt/$1" to "$2" when the file is there and its content has sha256 "$3".
+unpack_prebuilt() {
+  local archive="$prebuilt/$1" dest="$2" sha="$3"
+  [ -f "$archive" ] || return 1
+  xz -dc "$archive" > "$dest.partial"
+  chmod +x "$dest.partial"
+  if sha_ok "$dest.partial" "$sha"; then
+    mv "$dest.partial" "$dest"
+  else
+    echo "    $archive does not unpack to sha256 $sha; ignoring it" >&2
+    rm -f "$dest.partial"
+    return 1
+  fi
+}
+
+command -v rustup >/dev/null || { echo "rustup is required: install it from rustup.rs first" >&2; exit 1; }
+
+step "Rust toolchain $CONTRACTS_TOOLCHAIN for the contracts (rust-src, clippy, wasm32-unknown-unknown)"
+if rustup run "$CONTRACTS_TOOLCHAIN" rustc --print target-libdir --target wasm32-unknown-unknown >/dev/null 2>&1 \
+   && [ -d "$(rustup run "$CONTRACTS_TOOLCHAIN" rustc --print target-libdir --target wasm32-unknown-unknown)" ] \
+   && [ -d "$(rustup run "$CONTRACTS_TOOLCHAIN" rustc --print sysroot)/lib/rustlib/src" ] \
+   && rustup run "$CONTRACTS_TOOLCHAIN" cargo clippy --version >/dev/null 2>&1; then
+  done_step "already installed"
+else
+  rustup toolchain install "$CONTRACTS_TOOLCHAIN" --profile minimal \
+    --component rust-src --component clippy --component rustfmt --target wasm32-unknown-unknown
+  done_step "installed"
+fi
+
+step "Rust components for the workspace (rustfmt, clippy)"
+if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1; then
+  done_step "already installed"
+else
+  rustup component add rustfmt clippy
+  done_step "installed"
+fi
+
+step "cargo-contract $CARGO_CONTRACT_VERSION -> $bin/cargo-contract"
+if sha_ok "$bin/cargo-contract" "$CARGO_CONTRACT_SHA256" \
+   || "$bin/cargo-contract" contract --version 2>/dev/null | grep -q "cargo-contract-contract $CARGO_CONTRACT_VERSION"; then
+  done_step "already installed"
+elif unpack_prebuilt "cargo-contract-$CARGO_CONTRACT_VERSION-x86_64-linux.xz" "$bin/cargo-contract" "$CARGO_CONTRACT_SHA256"; then
+  done_step "unpacked the prebuilt copy (sha256 checked)"
+else
+  echo "    Building from crates.io: this takes about 30 minutes on 2 cores."
+  cargo install "cargo-contract@$CARGO_CONTRACT_VERSION" --locked --root "$IOLLM_HOME"
+  done_step "built"
+fi
+
+step "substrate-contracts-node (crate contracts-node $NODE_CRATE_VERSION) -> $bin/substrate-contracts-node"
+if sha_ok "$bin/substrate-contracts-node" "$NODE_SHA256" \
+   || "$bin/substrate-contracts-node" --version 2>/dev/null | grep -q "substrate-contracts-node $NODE_CRATE_VERSION"; then
+  done_step "already installed"
+elif unpack_prebuilt "substrate-contracts-node-$NODE_CRATE_VERSION-x86_64-linux.xz" "$bin/substrate-contracts-node" "$NODE_SHA256"; then
+  done_step "unpacked the prebuilt copy (sha256 checked)"
+else
+  echo "    Building from crates.io: this takes OVER AN HOUR on 2 cores."
+  missing=()
+  for pkg in protobuf-compiler clang libclang-dev; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "    Installing Debian packages: ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  fi
+  rustup toolchain install "$NODE_TOOLCHAIN" --profile minimal --component rust-src --target wasm32-unknown-unknown
+  cargo_home=${CARGO_HOME:-$HOME/.cargo}
+  # The runtime's wasm build must use the crate's own Cargo.lock: Rust 1.81 cannot parse newer deps.
+  WASM_BUILD_WORKSPACE_HINT="$cargo_home/registry/src/index.crates.io-6f17d22bba15001f/contracts-node-$NODE_CRATE_VERSION" \
+    cargo "+$NODE_TOOLCHAIN" install "contracts-node@$NODE_CRATE_VERSION" --locked --root "$IOLLM_HOME"
+  done_step "built"
+fi
+
+echo "Setup done in $(( $(date +%s) - started ))s; tools in $bin"
