@@ -72,6 +72,9 @@ pub enum ModelAction {
         /// model, dataset or path.
         #[arg(long, default_value = "model")]
         kind: String,
+        /// Only dry-run: print the gas and storage deposit it would cost, submit nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Show a registered artifact.
     Show {

@@ -93,10 +93,17 @@ fn print_deployment(d: &devnet::Deployment) {
 
 async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
     match action {
-        ModelAction::Register { cid, kind } => {
+        ModelAction::Register { cid, kind, dry_run } => {
             let kind = model::parse_kind(kind)?;
             let ctx = Context::from_cli(cli).await?;
             let signer = ctx.signer()?;
+            if *dry_run {
+                let cost = ctx.registry()?.register_dry_run(&signer.account(), kind, cid).await?;
+                println!("ref_time:        {}", cost.gas_required.0);
+                println!("proof_size:      {}", cost.gas_required.1);
+                println!("storage deposit: {:?}", cost.storage_deposit);
+                return Ok(());
+            }
             let registration = model::register(&ctx, &signer, kind, cid).await?;
             println!("{}", registration.id);
         }

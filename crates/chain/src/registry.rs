@@ -1,6 +1,6 @@
 //! Typed client of the registry contract.
 
-use crate::contract::Executed;
+use crate::contract::{decode_output, DryRun, Executed};
 use crate::{AccountId, Chain, ChainError, Signer};
 use iollm_types::registry::{events, selectors, Artifact, ArtifactId, Error, Kind};
 use parity_scale_codec::Encode;
@@ -61,15 +61,20 @@ impl RegistryClient {
         Ok(Registration { id: call.value, event, call })
     }
 
-    /// Dry-runs a registration (nothing is submitted): what it would cost.
+    /// Dry-runs a registration (nothing is submitted): what it would cost. A registration the
+    /// contract would refuse is an error, as with [`RegistryClient::register`].
     pub async fn register_dry_run(
         &self,
         origin: &AccountId,
         kind: Kind,
         manifest_cid: &str,
-    ) -> Result<crate::contract::DryRun, ChainError> {
+    ) -> Result<DryRun, ChainError> {
         let input = input(selectors::REGISTER, (u8::from(kind), manifest_cid.as_bytes()));
-        self.chain.dry_run_call(origin, &self.address, 0, input).await
+        let dry_run = self.chain.dry_run_call(origin, &self.address, 0, input).await?;
+        decode_output::<Result<ArtifactId, Error>>(&dry_run.output, "artifact id")?.map_err(
+            |e| ChainError::ContractRefused { contract: "registry", message: e.message().into() },
+        )?;
+        Ok(dry_run)
     }
 
     /// The artifact with this id, if any.
