@@ -2,7 +2,7 @@
 
 mod common;
 mod gradcheck;
-
+mod infer;
 mod invariance;
-
+mod io;
 mod learning;
