@@ -53,7 +53,7 @@ impl Model {
             .num_threads(rt.threads.max(1))
             .build()
             .map_err(|e| Error::InvalidConfig(format!("cannot start threads: {e}")))?;
-        Ok(Model { config, params, layout, ex: Exec { simd: rt.simd }, pool })
+        Ok(Model { config, params, layout, ex: rt.exec()?, pool })
     }
 
     /// Loads `config.json` + `model.safetensors` from a directory.

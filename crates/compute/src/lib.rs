@@ -27,6 +27,8 @@
 // hide the one thing a reader of numeric code needs to see.
 #![allow(clippy::too_many_arguments)]
 
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod data;
 pub mod error;
 pub mod infer;
@@ -45,6 +47,6 @@ pub use kernels::Simd;
 pub use model::GptConfig;
 pub use repops::PROFILE;
 pub use train::{
-    read_trace, replay_segment, resolve_threads, resume, train, Progress, Runtime, Trace,
+    read_trace, replay_segment, resolve_threads, resume, train, Backend, Progress, Runtime, Trace,
     TrainConfig, TrainOutcome, TrainState, Trainer,
 };

@@ -281,7 +281,7 @@ pub fn forward(
     let lnfc = ops::layernorm_fwd(&x, &p[g..g + c], &p[bb..bb + c], &mut lnf, c);
     let wte_t = crate::kernels::transpose(wte, VOCAB, c);
     let mut logits = vec![0.0f32; n * VOCAB];
-    crate::kernels::matmul(&lnf, &wte_t, &mut logits, n, c, VOCAB, ex.simd, true);
+    ex.matmul(&lnf, &wte_t, &mut logits, n, c, VOCAB);
     Forward { b, t, layers, x_final: x, lnf, lnfc, logits }
 }
 
@@ -305,10 +305,10 @@ pub fn backward(
     let wte = &p[0..VOCAB * c];
     // Tied head: logits = lnf · wteᵀ.
     let mut dlnf = vec![0.0f32; n * c];
-    crate::kernels::matmul(dlogits, wte, &mut dlnf, n, VOCAB, c, ex.simd, true);
+    ex.matmul(dlogits, wte, &mut dlnf, n, VOCAB, c);
     {
         let dlt = crate::kernels::transpose(dlogits, n, VOCAB);
-        crate::kernels::matmul(&dlt, &fw.lnf, &mut grad[0..VOCAB * c], VOCAB, n, c, ex.simd, true);
+        ex.matmul(&dlt, &fw.lnf, &mut grad[0..VOCAB * c], VOCAB, n, c);
     }
     let (g_off, b_off) = layout.lnf();
     let mut dx = vec![0.0f32; n * c];

@@ -14,15 +14,45 @@ use crate::repops;
 use rayon::prelude::*;
 
 /// How the kernels run. Never changes results.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Exec {
-    /// Instruction set for the matmul kernel.
+    /// Instruction set for the CPU matmul kernel.
     pub simd: Simd,
+    /// Device for model matmuls (feature `cuda`); `None` runs everything on the CPU.
+    #[cfg(feature = "cuda")]
+    pub gpu: Option<std::sync::Arc<crate::cuda::CudaBackend>>,
 }
 
 impl Default for Exec {
     fn default() -> Self {
-        Exec { simd: Simd::detect() }
+        Exec::cpu(Simd::detect())
+    }
+}
+
+impl Exec {
+    /// CPU only, with this instruction set.
+    pub fn cpu(simd: Simd) -> Exec {
+        Exec {
+            simd,
+            #[cfg(feature = "cuda")]
+            gpu: None,
+        }
+    }
+
+    /// `c = a·b` (see [`crate::kernels::matmul`]) on the configured device.
+    ///
+    /// # Panics
+    /// With a GPU configured, if the device fails mid-run (the trainer cannot continue and must
+    /// not write a checkpoint computed differently).
+    pub fn matmul(&self, a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
+        #[cfg(feature = "cuda")]
+        if let Some(gpu) = &self.gpu {
+            if let Err(e) = gpu.matmul(a, b, c, m, k, n) {
+                panic!("CUDA matmul failed: {e}");
+            }
+            return;
+        }
+        matmul(a, b, c, m, k, n, self.simd, true);
     }
 }
 
@@ -53,7 +83,7 @@ pub fn linear_fwd(
     cin: usize,
     cout: usize,
 ) {
-    matmul(x, w, y, n, cin, cout, ex.simd, true);
+    ex.matmul(x, w, y, n, cin, cout);
     y.par_chunks_mut(cout).for_each(|row| {
         for (v, bb) in row.iter_mut().zip(b) {
             *v += *bb;
@@ -76,9 +106,9 @@ pub fn linear_bwd(
     cout: usize,
 ) {
     let wt = transpose(w, cin, cout);
-    matmul(dy, &wt, dx, n, cout, cin, ex.simd, true);
+    ex.matmul(dy, &wt, dx, n, cout, cin);
     let xt = transpose(x, n, cin);
-    matmul(&xt, dy, dw, cin, n, cout, ex.simd, true);
+    ex.matmul(&xt, dy, dw, cin, n, cout);
     db.iter_mut().for_each(|v| *v = 0.0);
     for row in dy.chunks(cout) {
         for (acc, v) in db.iter_mut().zip(row) {

@@ -143,6 +143,19 @@ impl TrainConfig {
     }
 }
 
+/// Where the model matmuls run. Never changes results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// The CPU (reference; always available).
+    #[default]
+    Cpu,
+    /// A CUDA device (needs the `cuda` feature and a GPU; see `crate::cuda`).
+    Cuda {
+        /// Device ordinal.
+        device: usize,
+    },
+}
+
 /// How to run: never changes results.
 #[derive(Clone, Copy, Debug)]
 pub struct Runtime {
@@ -150,12 +163,31 @@ pub struct Runtime {
     pub threads: usize,
     /// Kernel instruction set.
     pub simd: Simd,
+    /// Device for the model matmuls.
+    pub backend: Backend,
 }
 
 impl Runtime {
-    /// `threads` workers and the best SIMD level of this CPU.
+    /// `threads` workers, the best SIMD level of this CPU, CPU backend.
     pub fn new(threads: usize) -> Runtime {
-        Runtime { threads, simd: Simd::detect() }
+        Runtime { threads, simd: Simd::detect(), backend: Backend::Cpu }
+    }
+
+    /// The executor for this runtime (opens the GPU for `Backend::Cuda`).
+    pub fn exec(&self) -> Result<Exec> {
+        match self.backend {
+            Backend::Cpu => Ok(Exec::cpu(self.simd)),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda { device } => {
+                let mut ex = Exec::cpu(self.simd);
+                ex.gpu = Some(crate::cuda::CudaBackend::new(device)?);
+                Ok(ex)
+            }
+            #[cfg(not(feature = "cuda"))]
+            Backend::Cuda { .. } => Err(Error::Cuda(
+                "this build has no CUDA support (enable the `cuda` feature)".into(),
+            )),
+        }
     }
 }
 
@@ -398,7 +430,7 @@ impl Trainer {
             cfg: cfg.clone(),
             corpus,
             config_hash,
-            ex: Exec { simd: rt.simd },
+            ex: rt.exec()?,
             pool,
         })
     }

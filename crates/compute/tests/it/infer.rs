@@ -8,7 +8,8 @@ fn model(threads: usize, simd: Simd) -> Model {
     let mut p = init_params(&Layout::new(&cfg), 11);
     // Spread the weights so attention is far from uniform.
     p.iter_mut().enumerate().for_each(|(i, v)| *v *= 1.0 + (i % 7) as f32);
-    Model::new(cfg, p, &Runtime { threads, simd }).expect("model")
+    Model::new(cfg, p, &Runtime { threads, simd, backend: iollm_compute::Backend::Cpu })
+        .expect("model")
 }
 
 fn bits(v: &[f32]) -> Vec<u32> {

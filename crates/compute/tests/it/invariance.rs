@@ -6,8 +6,13 @@ use iollm_compute::{replay_segment, resume, train, Runtime, Simd};
 
 fn run(threads: usize, simd: Simd) -> (tempfile::TempDir, iollm_compute::TrainOutcome) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = train(&micro_config(6, 2), dir.path(), &Runtime { threads, simd }, &mut |_| {})
-        .expect("train");
+    let out = train(
+        &micro_config(6, 2),
+        dir.path(),
+        &Runtime { threads, simd, backend: iollm_compute::Backend::Cpu },
+        &mut |_| {},
+    )
+    .expect("train");
     (dir, out)
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests of `iollm-compute` (one binary, DESIGN.md/STYLE.md).
 
 mod common;
+mod cuda;
 mod gradcheck;
 mod infer;
 mod invariance;
