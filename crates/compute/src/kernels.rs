@@ -54,6 +54,33 @@ impl Simd {
     }
 }
 
+/// Defines `pub fn $name(simd: Simd, args…)` that runs `$body` compiled with FMA enabled
+/// (`#[target_feature(enable = "avx2,fma")]`) when `simd` is not `Scalar` and the CPU has it,
+/// else as portable code. `mul_add` is the same correctly rounded operation either way, so the
+/// result bits do not change — only whether it is an instruction or a libm call.
+macro_rules! fma_dispatch {
+    ($(#[$m:meta])* pub fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? $body:block) => {
+        $(#[$m])*
+        // The unsafe here is the target-feature call, guarded by run-time detection (see above).
+        #[allow(unsafe_code)]
+        pub fn $name(simd: Simd, $($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn imp($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn fast($($arg: $ty),*) $(-> $ret)? { imp($($arg),*) }
+            #[cfg(target_arch = "x86_64")]
+            if simd.clamp_to_cpu() != Simd::Scalar {
+                // SAFETY: `clamp_to_cpu` is Avx2 or Avx512 only if avx2 and fma were detected.
+                return unsafe { fast($($arg),*) };
+            }
+            let _ = simd;
+            imp($($arg),*)
+        }
+    };
+}
+pub(crate) use fma_dispatch;
+
 /// Rows per register tile.
 const MR: usize = 4;
 /// Columns per register tile (two AVX-512 vectors).

@@ -269,7 +269,7 @@ pub fn forward(
         let mut fc = vec![0.0f32; n * 4 * c];
         ops::linear_fwd(ex, &ln2, w(o.fc_w, 4 * c * c), w(o.fc_b, 4 * c), &mut fc, n, c, 4 * c);
         let mut act = vec![0.0f32; n * 4 * c];
-        ops::gelu_fwd(&fc, &mut act);
+        ops::gelu_fwd(ex, &fc, &mut act);
         let mut mlp = vec![0.0f32; n * c];
         ops::linear_fwd(ex, &act, w(o.fc2_w, 4 * c * c), w(o.fc2_b, c), &mut mlp, n, 4 * c, c);
         let x_out: Vec<f32> = x_mid.iter().zip(&mlp).map(|(a, b)| a + b).collect();
@@ -349,7 +349,7 @@ pub fn backward(
             );
         }
         let mut dfc = vec![0.0f32; n * 4 * c];
-        ops::gelu_bwd(&lc.fc, &dact, &mut dfc);
+        ops::gelu_bwd(ex, &lc.fc, &dact, &mut dfc);
         let mut dln2 = vec![0.0f32; n * c];
         {
             let (dw, rest) = grad[o.fc_w..].split_at_mut(4 * c * c);

@@ -9,7 +9,7 @@
 //! - backward functions **overwrite** their gradient outputs; accumulation across uses of a
 //!   tensor is written out by the caller in a fixed order.
 
-use crate::kernels::{matmul, transpose, Simd};
+use crate::kernels::{fma_dispatch, matmul, transpose, Simd};
 use crate::repops;
 use rayon::prelude::*;
 
@@ -196,24 +196,73 @@ pub fn layernorm_bwd(
     }
 }
 
-/// Elementwise [`repops::gelu`].
-pub fn gelu_fwd(x: &[f32], y: &mut [f32]) {
-    y.par_chunks_mut(4096).zip(x.par_chunks(4096)).for_each(|(yc, xc)| {
-        for (o, i) in yc.iter_mut().zip(xc) {
+fma_dispatch! {
+    /// `y = gelu(x)` elementwise on one chunk.
+    pub fn gelu_chunk(x: &[f32], y: &mut [f32]) {
+        for (o, i) in y.iter_mut().zip(x) {
             *o = repops::gelu(*i);
         }
-    });
+    }
+}
+
+fma_dispatch! {
+    /// `dx = dy · gelu'(x)` on one chunk.
+    pub fn gelu_grad_chunk(x: &[f32], dy: &[f32], dx: &mut [f32]) {
+        for i in 0..dx.len() {
+            dx[i] = dy[i] * repops::gelu_grad(x[i]);
+        }
+    }
+}
+
+/// Elementwise [`repops::gelu`].
+pub fn gelu_fwd(ex: &Exec, x: &[f32], y: &mut [f32]) {
+    y.par_chunks_mut(4096).zip(x.par_chunks(4096)).for_each(|(yc, xc)| gelu_chunk(ex.simd, xc, yc));
 }
 
 /// `dx = dy · gelu'(x)`.
-pub fn gelu_bwd(x: &[f32], dy: &[f32], dx: &mut [f32]) {
-    dx.par_chunks_mut(4096).zip(x.par_chunks(4096).zip(dy.par_chunks(4096))).for_each(
-        |(dc, (xc, dyc))| {
-            for i in 0..dc.len() {
-                dc[i] = dyc[i] * repops::gelu_grad(xc[i]);
-            }
-        },
-    );
+pub fn gelu_bwd(ex: &Exec, x: &[f32], dy: &[f32], dx: &mut [f32]) {
+    dx.par_chunks_mut(4096)
+        .zip(x.par_chunks(4096).zip(dy.par_chunks(4096)))
+        .for_each(|(dc, (xc, dyc))| gelu_grad_chunk(ex.simd, xc, dyc, dc));
+}
+
+fma_dispatch! {
+    /// Causal softmax of one attention row in place: scale `row[..=i]`, `exp(x − max)`, divide
+    /// by the sum; zero the rest.
+    pub fn attention_softmax_row(row: &mut [f32], i: usize, scale: f32) {
+        let mut m = f32::NEG_INFINITY;
+        for v in row[..=i].iter_mut() {
+            *v *= scale;
+            m = m.max(*v);
+        }
+        let mut s = 0.0f32;
+        for v in row[..=i].iter_mut() {
+            *v = repops::exp(*v - m);
+            s += *v;
+        }
+        for v in row[..=i].iter_mut() {
+            *v /= s;
+        }
+        row[i + 1..].iter_mut().for_each(|v| *v = 0.0);
+    }
+}
+
+fma_dispatch! {
+    /// One row of [`cross_entropy`]: returns the row loss, writes the row gradient.
+    pub fn cross_entropy_row(xr: &[f32], tg: usize, inv_n: f32, dr: &mut [f32]) -> f32 {
+        let m = xr.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let mut s = 0.0f32;
+        for x in xr {
+            s += repops::exp(x - m);
+        }
+        let lse = m + repops::ln(s);
+        for j in 0..xr.len() {
+            let p = repops::exp(xr[j] - lse);
+            let onehot = if j == tg { 1.0 } else { 0.0 };
+            dr[j] = (p - onehot) * inv_n;
+        }
+        lse - xr[tg]
+    }
 }
 
 /// `x = wte[tok] + wpe[t]` for tokens `tok: b×t` (row `bi·t + ti`).
@@ -295,21 +344,7 @@ pub fn attention_fwd(
             let mut p = vec![0.0f32; t * t];
             matmul(&q, &kt, &mut p, t, hd, t, ex.simd, false);
             for i in 0..t {
-                let row = &mut p[i * t..(i + 1) * t];
-                let mut m = f32::NEG_INFINITY;
-                for v in row[..=i].iter_mut() {
-                    *v *= scale;
-                    m = m.max(*v);
-                }
-                let mut s = 0.0f32;
-                for v in row[..=i].iter_mut() {
-                    *v = repops::exp(*v - m);
-                    s += *v;
-                }
-                for v in row[..=i].iter_mut() {
-                    *v /= s;
-                }
-                row[i + 1..].iter_mut().for_each(|v| *v = 0.0);
+                attention_softmax_row(ex.simd, &mut p[i * t..(i + 1) * t], i, scale);
             }
             let mut o = vec![0.0f32; t * hd];
             matmul(&p, &v, &mut o, t, t, hd, ex.simd, false);
@@ -393,7 +428,13 @@ pub fn attention_bwd(
 /// Mean cross-entropy of `logits: n×v` against `targets`. Per row: `m = max`,
 /// `lse = m + ln(sum(exp(x − m)))`, `loss_r = lse − x[target]`; result `sum(loss_r)/n`.
 /// Writes `dlogits = (exp(x − lse) − onehot)·(1/n)`.
-pub fn cross_entropy(logits: &[f32], targets: &[u8], v: usize, dlogits: &mut [f32]) -> f32 {
+pub fn cross_entropy(
+    ex: &Exec,
+    logits: &[f32],
+    targets: &[u8],
+    v: usize,
+    dlogits: &mut [f32],
+) -> f32 {
     let n = targets.len();
     let inv_n = 1.0 / n as f32;
     let mut losses = vec![0.0f32; n];
@@ -402,15 +443,7 @@ pub fn cross_entropy(logits: &[f32], targets: &[u8], v: usize, dlogits: &mut [f3
         .zip(logits.par_chunks(v))
         .zip(losses.par_iter_mut().zip(targets.par_iter()))
         .for_each(|((dr, xr), (loss, &tg))| {
-            let m = xr.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-            let s = sum(xr.iter().map(|x| repops::exp(x - m)));
-            let lse = m + repops::ln(s);
-            *loss = lse - xr[tg as usize];
-            for j in 0..v {
-                let p = repops::exp(xr[j] - lse);
-                let onehot = if j == tg as usize { 1.0 } else { 0.0 };
-                dr[j] = (p - onehot) * inv_n;
-            }
+            *loss = cross_entropy_row(ex.simd, xr, tg as usize, inv_n, dr)
         });
     sum(losses.into_iter()) / n as f32
 }

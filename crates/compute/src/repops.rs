@@ -18,6 +18,7 @@ const LN2_LO: f32 = -1.904_654_3e-9;
 /// `e^x`: range reduction `x = n·ln2 + r` (n = round-half-even(x·log2 e)), a degree-7 Taylor
 /// polynomial in Horner form with FMA on `r`, and an exact scaling by `2^n`.
 /// Inputs above 88 give `+inf`, below −87 give `+0` (no subnormal results), NaN stays NaN.
+#[inline(always)]
 pub fn exp(x: f32) -> f32 {
     if x.is_nan() {
         return x;
@@ -47,6 +48,7 @@ pub fn exp(x: f32) -> f32 {
 /// Natural logarithm for positive normal inputs: `x = m·2^e` with `m ∈ [√½, √2)`,
 /// `s = (m−1)/(m+1)`, `ln m = s·(2 + z(2/3 + z(2/5 + z(2/7 + z·2/9))))` with `z = s²` (FMA Horner),
 /// result `fma(e, ln2, s·poly)`. Zero and subnormals give `−inf`, negatives NaN, `+inf` stays.
+#[inline(always)]
 pub fn ln(x: f32) -> f32 {
     if x.is_nan() || x < 0.0 {
         return f32::NAN;
@@ -75,6 +77,7 @@ pub fn ln(x: f32) -> f32 {
 }
 
 /// `tanh(x) = sign(x)·(1 − t)/(1 + t)` with `t = exp(−2|x|)`; `|x| > 9` gives `±1`.
+#[inline(always)]
 pub fn tanh(x: f32) -> f32 {
     if x.is_nan() {
         return x;
@@ -89,6 +92,7 @@ pub fn tanh(x: f32) -> f32 {
 
 /// `1/√x` as two correctly rounded operations (`sqrt`, then division) — never a hardware
 /// reciprocal-square-root estimate.
+#[inline(always)]
 pub fn rsqrt(x: f32) -> f32 {
     1.0 / x.sqrt()
 }
@@ -100,6 +104,7 @@ pub const GELU_C: f32 = 0.044_715;
 
 /// GELU, tanh form (GPT-2's `gelu_new`): `0.5·x·(1 + tanh(k·(x + c·x³)))`, with
 /// `x³ = (x·x)·x` and every operation separately rounded.
+#[inline(always)]
 pub fn gelu(x: f32) -> f32 {
     let x3 = (x * x) * x;
     let u = GELU_K * (x + GELU_C * x3);
@@ -108,6 +113,7 @@ pub fn gelu(x: f32) -> f32 {
 
 /// Derivative of [`gelu`]:
 /// `0.5·(1+t) + 0.5·x·(1−t²)·k·(1 + 3c·x²)` with `t = tanh(k·(x + c·x³))`.
+#[inline(always)]
 pub fn gelu_grad(x: f32) -> f32 {
     let x2 = x * x;
     let u = GELU_K * (x + GELU_C * (x2 * x));

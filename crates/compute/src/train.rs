@@ -464,7 +464,7 @@ impl Trainer {
         let (x, y) = data::sample_batch(&self.corpus, &mut st.rng, b, t);
         let fw = model::forward(&self.ex, &self.cfg.model, &self.layout, &st.params, &x, b, t);
         let mut dlogits = vec![0.0f32; b * t * VOCAB];
-        let loss = ops::cross_entropy(&fw.logits, &y, VOCAB, &mut dlogits);
+        let loss = ops::cross_entropy(&self.ex, &fw.logits, &y, VOCAB, &mut dlogits);
         let mut grad = vec![0.0f32; self.layout.total];
         model::backward(
             &self.ex,

@@ -69,11 +69,11 @@ fn gelu() {
     let dy = fill(64, 10);
     let f = |x: &[f32]| {
         let mut y = vec![0.0; x.len()];
-        ops::gelu_fwd(x, &mut y);
+        ops::gelu_fwd(&Exec::default(), x, &mut y);
         weighted(&y, &dy)
     };
     let mut dx = vec![0.0; 64];
-    ops::gelu_bwd(&x, &dy, &mut dx);
+    ops::gelu_bwd(&Exec::default(), &x, &dy, &mut dx);
     check("gelu.dx", &x, &dx, &f);
 }
 
@@ -102,10 +102,10 @@ fn cross_entropy() {
     let targets = [3u8, 200, 17];
     let f = |l: &[f32]| {
         let mut d = vec![0.0; n * v];
-        ops::cross_entropy(l, &targets, v, &mut d) as f64
+        ops::cross_entropy(&Exec::default(), l, &targets, v, &mut d) as f64
     };
     let mut d = vec![0.0; n * v];
-    ops::cross_entropy(&logits, &targets, v, &mut d);
+    ops::cross_entropy(&Exec::default(), &logits, &targets, v, &mut d);
     check("cross_entropy.dlogits", &logits, &d, &f);
 }
 
@@ -144,11 +144,11 @@ fn whole_model() {
     let loss = |p: &[f32]| {
         let fw = model::forward(&ex, &cfg, &layout, p, &x, b, t);
         let mut d = vec![0.0; b * t * 256];
-        ops::cross_entropy(&fw.logits, &y, 256, &mut d) as f64
+        ops::cross_entropy(&ex, &fw.logits, &y, 256, &mut d) as f64
     };
     let fw = model::forward(&ex, &cfg, &layout, &p, &x, b, t);
     let mut d = vec![0.0; b * t * 256];
-    ops::cross_entropy(&fw.logits, &y, 256, &mut d);
+    ops::cross_entropy(&ex, &fw.logits, &y, 256, &mut d);
     let mut g = vec![0.0; layout.total];
     model::backward(&ex, &cfg, &layout, &p, &x, &fw, &d, &mut g);
     for e in &layout.entries {
