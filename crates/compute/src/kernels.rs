@@ -224,10 +224,15 @@ fn tile<const M: usize, const N: usize>(
 
 /// `out = aᵀ` for row-major `a: rows×cols` (exact, no arithmetic).
 pub fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    const BS: usize = 16;
     let mut out = vec![0.0f32; a.len()];
-    for i in 0..rows {
-        for j in 0..cols {
-            out[j * rows + i] = a[i * cols + j];
+    for i0 in (0..rows).step_by(BS) {
+        for j0 in (0..cols).step_by(BS) {
+            for i in i0..(i0 + BS).min(rows) {
+                for j in j0..(j0 + BS).min(cols) {
+                    out[j * rows + i] = a[i * cols + j];
+                }
+            }
         }
     }
     out

@@ -47,6 +47,6 @@ pub use kernels::Simd;
 pub use model::GptConfig;
 pub use repops::PROFILE;
 pub use train::{
-    read_trace, replay_segment, resolve_threads, resume, train, Backend, Progress, Runtime, Trace,
-    TrainConfig, TrainOutcome, TrainState, Trainer,
+    read_trace, replay_segment, resolve_threads, resume, train, verify_segment, Backend, Progress,
+    Runtime, Trace, TrainConfig, TrainOutcome, TrainState, Trainer,
 };

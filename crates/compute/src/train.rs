@@ -709,6 +709,18 @@ pub fn replay_segment(cfg: &TrainConfig, checkpoint: &[u8], rt: &Runtime) -> Res
     Trainer::new(cfg, rt)?.replay_segment(checkpoint)
 }
 
+/// Verifier check: replays the segment starting at `checkpoint` and compares the state hash it
+/// reaches with `claimed_next` (the executor's `h_{i+1}`). `Ok(true)` means the segment is honest.
+pub fn verify_segment(
+    cfg: &TrainConfig,
+    checkpoint: &[u8],
+    claimed_next: &Hash,
+    rt: &Runtime,
+) -> Result<bool> {
+    let (_, h) = replay_segment(cfg, checkpoint, rt)?;
+    Ok(&h == claimed_next)
+}
+
 /// Reads `trace.json` from an output directory.
 pub fn read_trace(out_dir: &Path) -> Result<Trace> {
     let p = out_dir.join("trace.json");

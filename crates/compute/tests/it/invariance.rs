@@ -58,6 +58,13 @@ fn resume_and_segment_replay_reproduce_the_uninterrupted_run() {
         let (next, h) = replay_segment(&cfg, &bytes, &Runtime::new(1)).expect("replay");
         assert_eq!(next, i + 1);
         assert_eq!(hex(&h), hex(&full.hashes[i + 1]), "segment {i}");
+        assert!(
+            iollm_compute::verify_segment(&cfg, &bytes, &full.hashes[i + 1], &rt).expect("verify")
+        );
+        assert!(!iollm_compute::verify_segment(&cfg, &bytes, &full.hashes[i], &rt).expect("verify"));
+        // The verifier also checks the claimed hash is in the committed trace.
+        let proof = iollm_compute::merkle::proof(&full.hashes, i + 1).expect("in range");
+        assert!(iollm_compute::merkle::verify(&full.trace_root, &h, &proof));
     }
     let trace = iollm_compute::read_trace(dir.path()).expect("trace");
     assert_eq!(trace.root, full.trace_root_hex());
