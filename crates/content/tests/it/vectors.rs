@@ -37,9 +37,12 @@ fn check(data: &[u8], opts: AddOptions, expected: &str, expected_size: Option<u6
     }
 }
 
+/// (name, bytes, [CIDv0, CIDv1, CIDv1 without raw leaves], [Size v0, Size v1]).
+type Vector = (&'static str, Vec<u8>, [&'static str; 3], [u64; 2]);
+
 #[test]
 fn shared_vectors() {
-    let cases: [(&str, Vec<u8>, [&str; 3], [u64; 2]); 4] = [
+    let cases: [Vector; 4] = [
         (
             "empty",
             vec![],
