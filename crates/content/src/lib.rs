@@ -30,11 +30,14 @@
 //! assert_eq!(cid.to_string(), "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4");
 //! ```
 
+pub mod blockstore;
+pub mod daemon;
 pub mod dag;
 pub mod error;
 pub mod manifest;
 pub mod options;
 pub mod pb;
+pub mod unixfs;
 
 pub use cid::Cid;
 pub use dag::{add_path, add_reader, cid_of_bytes, cid_of_file, cid_of_reader, Added, BlockSink};
