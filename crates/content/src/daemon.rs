@@ -21,7 +21,7 @@
 //! use iollm_content::daemon::{Daemon, DaemonConfig};
 //! let shutdown = tokio_util::sync::CancellationToken::new();
 //! let d = Daemon::bind(DaemonConfig::new("/tmp/repo", "127.0.0.1:0".parse().unwrap())).await?;
-//! println!("API on http://{}", d.local_addr());
+//! let _api_url = d.api_url(); // e.g. http://127.0.0.1:45123, what IOLLM_IPFS_API takes
 //! d.run(shutdown).await
 //! # }
 //! ```

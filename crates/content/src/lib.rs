@@ -31,15 +31,19 @@
 //! ```
 
 pub mod blockstore;
+pub mod client;
 pub mod daemon;
 pub mod dag;
 pub mod error;
+pub mod fetch;
 pub mod manifest;
 pub mod options;
 pub mod pb;
 pub mod unixfs;
 
 pub use cid::Cid;
+pub use client::{ContentStore, KuboClient, RetryPolicy, IPFS_API_ENV};
 pub use dag::{add_path, add_reader, cid_of_bytes, cid_of_file, cid_of_reader, Added, BlockSink};
 pub use error::{Error, Result};
+pub use fetch::{fetch_verified, verify_block};
 pub use options::{format_cid, parse_chunker, parse_cid, AddOptions, CidVersion};

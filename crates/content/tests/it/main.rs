@@ -1,3 +1,6 @@
 //! Integration tests of `iollm-content` (one test binary, modules per area).
 
+mod common;
+mod daemon;
+mod roundtrip;
 mod vectors;
