@@ -46,4 +46,5 @@ pub use client::{ContentStore, KuboClient, RetryPolicy, IPFS_API_ENV};
 pub use dag::{add_path, add_reader, cid_of_bytes, cid_of_file, cid_of_reader, Added, BlockSink};
 pub use error::{Error, Result};
 pub use fetch::{fetch_verified, verify_block};
+pub use manifest::{build_package_manifest, prepare_package, verify_package, Manifest, Package};
 pub use options::{format_cid, parse_chunker, parse_cid, AddOptions, CidVersion};

@@ -2,5 +2,6 @@
 
 mod common;
 mod daemon;
+mod manifest;
 mod roundtrip;
 mod vectors;
