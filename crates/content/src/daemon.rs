@@ -52,6 +52,8 @@ use crate::pb::PbLink;
 use crate::unixfs;
 
 const TARGET: &str = "iollm_content::daemon";
+/// Bytes handed to the hashing thread at a time during `add`.
+const ADD_BATCH: usize = 1 << 20;
 /// The Kubo version whose RPC shapes we follow.
 pub const KUBO_RPC_VERSION: &str = "0.22.0";
 
@@ -144,6 +146,13 @@ impl Repo {
         }
         let mut pins = self.pins.lock().unwrap_or_else(|p| p.into_inner());
         pins.insert(*cid, kind);
+        self.save_pins(&pins)
+    }
+
+    /// Pins a DAG this node has just written in full (`add`): no walk needed.
+    fn pin_added(&self, cid: &Cid) -> Result<()> {
+        let mut pins = self.pins.lock().unwrap_or_else(|p| p.into_inner());
+        pins.insert(*cid, PinKind::Recursive);
         self.save_pins(&pins)
     }
 
@@ -417,7 +426,7 @@ async fn add(
             }
             continue;
         }
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
         let sink = StoreSink(store.clone());
         let builder = tokio::task::spawn_blocking(move || -> Result<Added> {
             let mut b = FileBuilder::new(opts, sink)?;
@@ -426,15 +435,23 @@ async fn add(
             }
             b.finish()
         });
+        // Batch the (often small) multipart chunks into ~1 MiB messages for the hashing thread.
         let mut read_err = None;
+        let mut batch = bytes::BytesMut::new();
         loop {
             match field.chunk().await {
                 Ok(Some(chunk)) => {
-                    if tx.send(chunk).await.is_err() {
+                    batch.extend_from_slice(&chunk);
+                    if batch.len() >= ADD_BATCH && tx.send(batch.split().freeze()).await.is_err() {
                         break;
                     }
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    if !batch.is_empty() {
+                        let _ = tx.send(batch.split().freeze()).await;
+                    }
+                    break;
+                }
                 Err(e) => {
                     read_err = Some(e.to_string());
                     break;
@@ -514,7 +531,7 @@ async fn add(
     if pin && !only_hash {
         for r in roots {
             let repo = repo.clone();
-            blocking(move || repo.pin(&r, PinKind::Recursive)).await?;
+            blocking(move || repo.pin_added(&r)).await?;
         }
     }
     let mut body = Vec::new();
