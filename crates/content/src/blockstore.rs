@@ -30,6 +30,8 @@ pub trait BlockSource {
 pub struct FlatBlockstore {
     dir: PathBuf,
     tmp_seq: AtomicU64,
+    /// Shard directories known to exist (saves a `create_dir_all` per block).
+    shards: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl FlatBlockstore {
@@ -37,7 +39,7 @@ impl FlatBlockstore {
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        Ok(Self { dir, tmp_seq: AtomicU64::new(0) })
+        Ok(Self { dir, tmp_seq: AtomicU64::new(0), shards: Default::default() })
     }
 
     /// Where the block for `cid` lives (whether or not it exists).
@@ -72,7 +74,14 @@ impl FlatBlockstore {
             return Ok(());
         }
         let parent = path.parent().unwrap_or(&self.dir);
-        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let shard =
+            parent.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut known = self.shards.lock().unwrap_or_else(|p| p.into_inner());
+        if !known.contains(&shard) {
+            fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            known.insert(shard);
+        }
+        drop(known);
         let seq = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
         let tmp = parent.join(format!(".tmp-{}-{seq}", std::process::id()));
         let write = || -> std::io::Result<()> {

@@ -379,6 +379,47 @@ impl BlockSink for StoreSink {
     }
 }
 
+/// Writes blocks on their own thread, so hashing (the builder's thread) and file writes overlap.
+struct ThreadedSink {
+    tx: Option<std::sync::mpsc::SyncSender<(Cid, Vec<u8>)>>,
+    writer: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl ThreadedSink {
+    fn new(repo: Option<Arc<Repo>>) -> Self {
+        let Some(repo) = repo else { return Self { tx: None, writer: None } };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Cid, Vec<u8>)>(8);
+        let writer = std::thread::spawn(move || {
+            for (cid, block) in rx {
+                repo.blocks.put_parts(&cid, &[&block])?;
+            }
+            Ok(())
+        });
+        Self { tx: Some(tx), writer: Some(writer) }
+    }
+
+    /// Waits for every block to be written.
+    fn close(mut self) -> Result<()> {
+        drop(self.tx.take());
+        match self.writer.take() {
+            Some(w) => w.join().map_err(|_| Error::Api("block writer panicked".into()))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl BlockSink for ThreadedSink {
+    fn put(&mut self, cid: &Cid, parts: &[&[u8]]) -> Result<()> {
+        let Some(tx) = &self.tx else { return Ok(()) };
+        let block = parts.concat();
+        if tx.send((*cid, block)).is_err() {
+            // The writer stopped: its error is reported by `close`.
+            return Err(Error::Api("block writer stopped".into()));
+        }
+        Ok(())
+    }
+}
+
 async fn add(
     State(repo): State<Arc<Repo>>,
     Query(q): Query<AddQuery>,
@@ -427,13 +468,20 @@ async fn add(
             continue;
         }
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
-        let sink = StoreSink(store.clone());
+        let store_ = store.clone();
         let builder = tokio::task::spawn_blocking(move || -> Result<Added> {
-            let mut b = FileBuilder::new(opts, sink)?;
-            while let Some(chunk) = rx.blocking_recv() {
-                b.write(&chunk)?;
-            }
-            b.finish()
+            let mut sink = ThreadedSink::new(store_);
+            let built = (|| {
+                let mut b = FileBuilder::new(opts, &mut sink)?;
+                while let Some(chunk) = rx.blocking_recv() {
+                    b.write(&chunk)?;
+                }
+                b.finish()
+            })();
+            let closed = sink.close();
+            let added = built?;
+            closed?;
+            Ok(added)
         });
         // Batch the (often small) multipart chunks into ~1 MiB messages for the hashing thread.
         let mut read_err = None;
