@@ -42,9 +42,15 @@ pub mod pb;
 pub mod unixfs;
 
 pub use cid::Cid;
-pub use client::{ContentStore, KuboClient, RetryPolicy, IPFS_API_ENV};
-pub use dag::{add_path, add_reader, cid_of_bytes, cid_of_file, cid_of_reader, Added, BlockSink};
+pub use client::{ContentStore, KuboClient, RetryPolicy, DEFAULT_IPFS_API, IPFS_API_ENV};
+pub use dag::{
+    add_path, add_path_with, add_reader, cid_of_bytes, cid_of_file, cid_of_reader, Added,
+    BlockSink, NullSink,
+};
 pub use error::{Error, Result};
 pub use fetch::{fetch_verified, verify_block};
-pub use manifest::{build_package_manifest, prepare_package, verify_package, Manifest, Package};
+pub use manifest::{
+    build_package_manifest, prepare_package, publish_package, pull_package, verify_package,
+    Manifest, Package,
+};
 pub use options::{format_cid, parse_chunker, parse_cid, AddOptions, CidVersion};

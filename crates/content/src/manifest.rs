@@ -64,6 +64,8 @@ pub struct Manifest {
     pub license: String,
     /// Weight format and model architecture.
     pub format: Format,
+    /// How the file CIDs (and the package CID) were computed: `ipfs add` options.
+    pub cid_options: CidOptions,
     /// Every file of the package except `smip.json`, sorted by path.
     pub files: Vec<FileEntry>,
     /// Models this one was derived from.
@@ -116,6 +118,37 @@ impl WeightFormat {
             Self::Onnx => &["onnx"],
             Self::Pytorch => &["bin", "pt", "pth"],
         }
+    }
+}
+
+/// The `ipfs add` options a package was built with (needed to re-check file CIDs after a pull).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CidOptions {
+    /// `--cid-version`: 0 or 1.
+    pub cid_version: u8,
+    /// `--raw-leaves`.
+    pub raw_leaves: bool,
+    /// `--chunker`, e.g. `size-262144`.
+    pub chunker: String,
+}
+
+impl CidOptions {
+    /// From [`AddOptions`].
+    pub fn from_add_options(o: &AddOptions) -> Self {
+        Self {
+            cid_version: match o.cid_version {
+                crate::options::CidVersion::V0 => 0,
+                crate::options::CidVersion::V1 => 1,
+            },
+            raw_leaves: o.raw_leaves,
+            chunker: o.chunker(),
+        }
+    }
+
+    /// To [`AddOptions`] (fails on values Kubo would refuse).
+    pub fn to_add_options(&self) -> Result<AddOptions> {
+        AddOptions::from_flags(Some(self.cid_version), Some(self.raw_leaves), Some(&self.chunker))
     }
 }
 
@@ -356,6 +389,9 @@ impl Manifest {
                 err(field.into(), "must not be empty".into());
             }
         }
+        if let Err(e) = self.cid_options.to_add_options() {
+            err("cid_options".into(), e.to_string());
+        }
         if self.files.is_empty() {
             err("files".into(), "a package has at least one file".into());
         }
@@ -537,6 +573,7 @@ pub fn build_package_manifest(dir: &Path, opts: &AddOptions) -> Result<Manifest>
         serde_json::from_slice(&bytes).map_err(|e| one("$", format!("not JSON: {e}")))?;
     if let Some(obj) = value.as_object_mut() {
         obj.insert("files".into(), serde_json::Value::Array(Vec::new()));
+        obj.insert("cid_options".into(), serde_json::to_value(CidOptions::from_add_options(opts))?);
     }
     let template = serde_json::to_vec(&value)?;
     let mut m = match parse(&template) {
@@ -589,8 +626,9 @@ pub fn prepare_package(dir: &Path, opts: &AddOptions) -> Result<Package> {
 }
 
 /// After a pull: reads and validates `dir/smip.json` and checks every listed file's size,
-/// sha256 and CID, and that the directory holds no file the manifest does not list.
-pub fn verify_package(dir: &Path, opts: &AddOptions) -> Result<Manifest> {
+/// sha256 and CID (with the manifest's `cid_options`), and that the directory holds no file the
+/// manifest does not list.
+pub fn verify_package(dir: &Path) -> Result<Manifest> {
     let mpath = dir.join(MANIFEST_FILE);
     let bytes = fs::read(&mpath).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
@@ -600,6 +638,7 @@ pub fn verify_package(dir: &Path, opts: &AddOptions) -> Result<Manifest> {
         }
     })?;
     let m = parse(&bytes)?;
+    let opts = &m.cid_options.to_add_options()?;
     let on_disk = package_files(dir, opts)?;
     let listed: BTreeSet<&str> = m.files.iter().map(|f| f.path.as_str()).collect();
     let mut errs = Vec::new();
@@ -645,4 +684,67 @@ pub fn verify_package(dir: &Path, opts: &AddOptions) -> Result<Manifest> {
     } else {
         Err(Error::InvalidManifest(ManifestErrors(errs)))
     }
+}
+
+/// `iollm model publish`: builds and writes the manifest ([`prepare_package`]), adds the
+/// directory to `store` and checks the node's CID equals ours. Register `package_cid` on chain.
+pub async fn publish_package<S: crate::client::ContentStore>(
+    store: &S,
+    dir: &Path,
+    opts: &AddOptions,
+) -> Result<Package> {
+    let (d, o) = (dir.to_owned(), *opts);
+    let pkg = tokio::task::spawn_blocking(move || prepare_package(&d, &o))
+        .await
+        .map_err(|e| Error::Api(e.to_string()))??;
+    // `put_dir` fails with CidMismatch if the node's root differs from the local one.
+    let added = store.put_dir(dir, opts).await?;
+    if added.cid != pkg.package_cid {
+        return Err(Error::CidMismatch {
+            expected: Box::new(pkg.package_cid),
+            actual: Box::new(added.cid),
+        });
+    }
+    tracing::info!(target: "iollm_content::manifest", package = %pkg.package_cid, manifest = %pkg.manifest_cid, name = %pkg.manifest.name, "Published package");
+    Ok(pkg)
+}
+
+/// `iollm model pull`: fetches the package `package_cid` with every block verified, validates
+/// its manifest and checks every file against it, then renames it into `dest` (which must not
+/// exist). On any failure nothing is left behind.
+pub async fn pull_package<S: crate::client::ContentStore>(
+    store: &S,
+    package_cid: &cid::Cid,
+    dest: &Path,
+) -> Result<Manifest> {
+    if tokio::fs::symlink_metadata(dest).await.is_ok() {
+        return Err(Error::InvalidOptions(format!(
+            "{} already exists; choose a new destination",
+            dest.display()
+        )));
+    }
+    let name = dest
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Error::InvalidOptions(format!("bad destination {}", dest.display())))?;
+    let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let staging = parent.join(format!(".{name}.iollm-pull-{}", std::process::id()));
+    if tokio::fs::symlink_metadata(&staging).await.is_ok() {
+        let _ = tokio::fs::remove_dir_all(&staging).await;
+    }
+    let res = async {
+        crate::fetch::fetch_verified(store, package_cid, &staging).await?;
+        let s = staging.clone();
+        let m = tokio::task::spawn_blocking(move || verify_package(&s))
+            .await
+            .map_err(|e| Error::Api(e.to_string()))??;
+        tokio::fs::rename(&staging, dest).await.map_err(|e| Error::io(dest, e))?;
+        Ok(m)
+    }
+    .await;
+    if res.is_err() {
+        let _ = tokio::fs::remove_dir_all(&staging).await;
+        let _ = tokio::fs::remove_file(&staging).await;
+    }
+    res
 }

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use iollm_content::manifest::{self, json_schema, parse, Manifest, SCHEMA_V1};
 use iollm_content::{
-    cid_of_file, fetch_verified, prepare_package, verify_package, AddOptions, ContentStore, Error,
+    cid_of_file, fetch_verified, prepare_package, publish_package, pull_package, verify_package,
+    AddOptions, ContentStore, Error,
 };
 use serde_json::{json, Value};
 
@@ -14,6 +15,7 @@ const TEMPLATE: &str = include_str!("../../schema/examples/smip.template.json");
 
 fn example_manifest() -> Value {
     let mut v: Value = serde_json::from_str(TEMPLATE).unwrap();
+    v["cid_options"] = json!({"cid_version": 0, "raw_leaves": false, "chunker": "size-262144"});
     v["files"] = json!([
         {"path": "config.json", "size": 7, "sha256": "0".repeat(64),
          "cid": "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"},
@@ -142,11 +144,16 @@ async fn publish_pull_round_trip() {
 
     let node = Node::start(&tmp.path().join("repo"), "127.0.0.1:0".parse().unwrap()).await;
     let c = node.client();
+    let published = publish_package(&c, &pkg, &opts).await.unwrap();
+    assert_eq!(published.package_cid, p.package_cid);
     let added = c.put_dir(&pkg, &opts).await.unwrap();
     assert_eq!(added.cid, p.package_cid);
     let out = tmp.path().join("pulled");
-    fetch_verified(&c, &added.cid, &out).await.unwrap();
-    let pulled = verify_package(&out, &opts).unwrap();
+    let pulled = pull_package(&c, &published.package_cid, &out).await.unwrap();
+    assert_eq!(pulled, verify_package(&out).unwrap());
+    // fetch_verified alone gives the same tree.
+    let out2 = tmp.path().join("pulled2");
+    fetch_verified(&c, &added.cid, &out2).await.unwrap();
     assert_eq!(&pulled, m);
     for f in &m.files {
         assert_eq!(
@@ -154,9 +161,27 @@ async fn publish_pull_round_trip() {
             std::fs::read(out.join(&f.path)).unwrap()
         );
     }
+    // Pulling into an existing directory is refused.
+    assert!(pull_package(&c, &published.package_cid, &out).await.is_err());
+    // A package whose manifest does not match its files is rejected by pull, leaving nothing.
+    let bad = tmp.path().join("bad");
+    write_package(&bad);
+    prepare_package(&bad, &opts).unwrap();
+    std::fs::write(bad.join("config.json"), b"{\"changed\":1}").unwrap();
+    let bad_cid = c.put_dir(&bad, &opts).await.unwrap().cid;
+    let out3 = tmp.path().join("pulled3");
+    let e = pull_package(&c, &bad_cid, &out3).await.unwrap_err().to_string();
+    assert!(e.contains("files[0].sha256"), "{e}");
+    assert!(!out3.exists());
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("iollm-pull") || n.contains("partial"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     // A pulled file changed afterwards is caught by verify_package, naming the field.
     std::fs::write(out.join("config.json"), b"{}").unwrap();
-    let e = verify_package(&out, &opts).unwrap_err().to_string();
+    let e = verify_package(&out).unwrap_err().to_string();
     assert!(e.contains("files[0].size") && e.contains("files[0].sha256"), "{e}");
     node.stop().await;
 }
@@ -194,6 +219,6 @@ fn bad_packages() {
     write_package(&d);
     prepare_package(&d, &opts).unwrap();
     std::fs::remove_file(d.join("tokenizer/tokenizer.json")).unwrap();
-    let e = verify_package(&d, &opts).unwrap_err().to_string();
+    let e = verify_package(&d).unwrap_err().to_string();
     assert!(e.contains("files[2].path: missing file"), "{e}");
 }
