@@ -359,7 +359,8 @@ fn classify<T>(r: std::result::Result<T, ipfs_api_backend_hyper::Error>) -> Resu
     }
 }
 
-fn progress_bar(total: u64, what: &str) -> ProgressBar {
+/// A byte progress bar; indicatif draws it only when stderr is a terminal.
+pub(crate) fn progress_bar(total: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);
     if let Ok(style) =
         ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}")

@@ -101,10 +101,13 @@ fn fetch_node<'a, S: ContentStore>(
         let block = get_verified(store, cid).await?;
         let (node, _, _) = unixfs::inspect(cid, &block)?;
         match node {
-            Node::File { .. } => {
+            Node::File { size } => {
                 let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-                let n = write_file(store, cid, block, &mut w, path).await?;
+                let bar = crate::client::progress_bar(size, "fetch");
+                let n = write_file(store, cid, block, &mut w, path, &bar).await;
+                bar.finish_and_clear();
+                let n = n?;
                 let f = w.into_inner().map_err(|e| Error::io(path, e.into_error()))?;
                 f.sync_all().map_err(|e| Error::io(path, e))?;
                 Ok(n)
@@ -143,6 +146,7 @@ async fn write_file<S: ContentStore, W: Write + Send>(
     block: Bytes,
     w: &mut W,
     path: &Path,
+    bar: &indicatif::ProgressBar,
 ) -> Result<u64> {
     // Depth-first, in order; children of a node fetched PARALLEL_BLOCKS at a time.
     let mut stack: Vec<(Cid, Bytes)> = vec![(*cid, block)];
@@ -156,6 +160,7 @@ async fn write_file<S: ContentStore, W: Write + Send>(
         if let Some(d) = data {
             w.write_all(&d).map_err(|e| Error::io(path, e))?;
             written += d.len() as u64;
+            bar.inc(d.len() as u64);
         }
         if links.is_empty() {
             continue;

@@ -52,8 +52,8 @@ impl Default for AddOptions {
 
 impl AddOptions {
     /// Options the way Kubo resolves its flags: `--cid-version=1` implies `--raw-leaves` unless
-    /// `raw_leaves` is given explicitly; CIDv0 with raw leaves is refused (Kubo would silently
-    /// upgrade to CIDv1 — we make the caller say so).
+    /// `raw_leaves` is given explicitly. CIDv0 with `--raw-leaves` is allowed, as in Kubo: the
+    /// leaves are CIDv1 `raw` blocks, the parents CIDv0 dag-pb (so a one-chunk file is `bafkrei…`).
     pub fn from_flags(
         cid_version: Option<u8>,
         raw_leaves: Option<bool>,
@@ -83,12 +83,6 @@ impl AddOptions {
     pub fn check(&self) -> Result<()> {
         if self.chunk_size == 0 || self.chunk_size > MAX_CHUNK_SIZE {
             return Err(Error::InvalidChunker(format!("size-{}", self.chunk_size)));
-        }
-        if self.cid_version == CidVersion::V0 && self.raw_leaves {
-            return Err(Error::InvalidOptions(
-                "raw leaves need CIDv1 (Kubo upgrades to --cid-version=1); pass cid_version V1"
-                    .into(),
-            ));
         }
         Ok(())
     }

@@ -90,3 +90,47 @@ fn refuses_non_loopback() {
     let err = rt.block_on(iollm_content::daemon::Daemon::bind(cfg)).unwrap_err();
     assert!(err.to_string().contains("loopback"), "{err}");
 }
+
+/// Third-party client (ipfs-api-backend-hyper's own `add_path`, files only, names `dir/file`):
+/// the node builds the implied directories and gets our CID; `only-hash` stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipfs_api_client_add_path_and_only_hash() {
+    use ipfs_api_backend_hyper::{IpfsApi, IpfsClient, TryFromUri};
+    let tmp = tempfile::tempdir().unwrap();
+    let node = Node::start(&tmp.path().join("repo"), "127.0.0.1:0".parse().unwrap()).await;
+    let pkg = tmp.path().join("pkg");
+    std::fs::create_dir_all(pkg.join("sub")).unwrap();
+    std::fs::write(pkg.join("a.txt"), b"hello world\n").unwrap();
+    std::fs::write(pkg.join("sub/b.bin"), pattern(300_000, 1)).unwrap();
+    let api = IpfsClient::from_str(&node.url()).unwrap();
+    let res = api.add_path(&pkg).await.unwrap();
+    let root = res.iter().find(|r| r.name == "pkg").expect("root line");
+    assert_eq!(
+        root.hash,
+        iollm_content::cid_of_file(&pkg, &AddOptions::default()).unwrap().to_string()
+    );
+
+    let before = node.repo.blocks().stat().unwrap();
+    let add = ipfs_api_backend_hyper::request::Add { only_hash: Some(true), ..Default::default() };
+    let r = api.add_with_options(std::io::Cursor::new(pattern(500_000, 2)), add).await.unwrap();
+    assert_eq!(
+        r.hash,
+        cid_of_bytes(&pattern(500_000, 2), &AddOptions::default()).unwrap().to_string()
+    );
+    assert_eq!(node.repo.blocks().stat().unwrap(), before);
+    node.stop().await;
+}
+
+/// `IOLLM_IPFS_API` points the client at a node.
+#[tokio::test]
+async fn client_from_env() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = Node::start(tmp.path(), "127.0.0.1:0".parse().unwrap()).await;
+    // Only this test reads or writes the variable.
+    std::env::set_var(iollm_content::IPFS_API_ENV, node.url());
+    let c = iollm_content::KuboClient::from_env().unwrap();
+    std::env::remove_var(iollm_content::IPFS_API_ENV);
+    assert_eq!(c.url(), node.url());
+    assert_eq!(c.version().await.unwrap(), "0.22.0");
+    node.stop().await;
+}

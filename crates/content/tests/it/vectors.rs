@@ -262,7 +262,13 @@ fn bad_input_is_named() {
         AddOptions::from_flags(None, None, Some("rabin-1-2-3")),
         Err(Error::InvalidChunker(_))
     ));
-    assert!(AddOptions::from_flags(Some(0), Some(true), None).is_err());
+    // CIDv0 with raw leaves (Kubo: raw CIDv1 leaves under CIDv0 parents).
+    let o = AddOptions::from_flags(Some(0), Some(true), None).unwrap();
+    assert_eq!(
+        cid_of_bytes(b"hello world\n", &o).unwrap().to_string(),
+        "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4"
+    );
+    assert_eq!(cid_of_bytes(&pattern(1_048_576), &o).unwrap().version(), cid::Version::V0);
     assert!(AddOptions::from_flags(Some(2), None, None).is_err());
 }
 
