@@ -148,33 +148,60 @@ async fn write_file<S: ContentStore, W: Write + Send>(
     path: &Path,
     bar: &indicatif::ProgressBar,
 ) -> Result<u64> {
-    // Depth-first, in order; children of a node fetched PARALLEL_BLOCKS at a time.
-    let mut stack: Vec<(Cid, Bytes)> = vec![(*cid, block)];
+    // Depth-first, in order. Each open node keeps its remaining links; leaves are fetched
+    // PARALLEL_BLOCKS at a time, so memory stays at a few blocks per tree level whatever the
+    // file size.
+    struct Frame {
+        links: Vec<Cid>,
+        next: usize,
+    }
     let mut written = 0u64;
-    while let Some((c, b)) = stack.pop() {
-        let (_, pbn, u) = unixfs::inspect(&c, &b)?;
-        let (data, links) = match (pbn, u) {
-            (Some(n), Some(u)) => (u.data.map(Bytes::from), n.links),
+    let mut emit = |b: &[u8], w: &mut W| -> Result<()> {
+        w.write_all(b).map_err(|e| Error::io(path, e))?;
+        written += b.len() as u64;
+        bar.inc(b.len() as u64);
+        Ok(())
+    };
+    let mut stack: Vec<Frame> = Vec::new();
+    let open = |c: &Cid, b: &Bytes| -> Result<(Option<Bytes>, Vec<Cid>)> {
+        let (_, pbn, u) = unixfs::inspect(c, b)?;
+        Ok(match (pbn, u) {
+            (Some(n), Some(u)) => {
+                (u.data.map(Bytes::from), n.links.iter().map(|l| l.cid).collect())
+            }
             _ => (Some(b.clone()), Vec::new()),
-        };
-        if let Some(d) = data {
-            w.write_all(&d).map_err(|e| Error::io(path, e))?;
-            written += d.len() as u64;
-            bar.inc(d.len() as u64);
-        }
-        if links.is_empty() {
+        })
+    };
+    let (data, links) = open(cid, &block)?;
+    if let Some(d) = data {
+        emit(&d, w)?;
+    }
+    if !links.is_empty() {
+        stack.push(Frame { links, next: 0 });
+    }
+    while let Some(top) = stack.last_mut() {
+        if top.next == top.links.len() {
+            stack.pop();
             continue;
         }
-        // Leaves (raw, or blocks we will write next) are written in order as they arrive;
-        // internal nodes are pushed back on the stack for later, preserving order.
-        let mut fetched: Vec<(Cid, Bytes)> = Vec::with_capacity(links.len());
-        for group in links.chunks(PARALLEL_BLOCKS) {
-            let futs: Vec<_> = group.iter().map(|l| get_pair(store, l.cid)).collect();
-            fetched.extend(futures_util::future::try_join_all(futs).await?);
+        let end = (top.next + PARALLEL_BLOCKS).min(top.links.len());
+        let futs: Vec<_> = top.links[top.next..end].iter().map(|c| get_pair(store, *c)).collect();
+        let group = futures_util::future::try_join_all(futs).await?;
+        let mut descend = None;
+        for (c, b) in group {
+            top.next += 1;
+            let (data, links) = open(&c, &b)?;
+            if let Some(d) = data {
+                emit(&d, w)?;
+            }
+            if !links.is_empty() {
+                // Finish this subtree before the siblings after it (they are fetched again).
+                descend = Some(Frame { links, next: 0 });
+                break;
+            }
         }
-        // Children are processed in order: push in reverse.
-        for item in fetched.into_iter().rev() {
-            stack.push(item);
+        if let Some(f) = descend {
+            stack.push(f);
         }
     }
     Ok(written)

@@ -211,3 +211,33 @@ async fn node_stopped_mid_transfer_then_retried() {
     let _ = CidVersion::V0;
     node.stop().await;
 }
+
+/// A node that accepts connections but never answers: each try times out, the retries are
+/// bounded, and the error says so.
+#[tokio::test]
+async fn hung_node_times_out_after_bounded_retries() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    let hold = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            conns.push(s);
+        }
+    });
+    let policy = iollm_content::RetryPolicy {
+        attempts: 2,
+        initial_backoff: std::time::Duration::from_millis(10),
+        request_timeout: std::time::Duration::from_millis(300),
+        min_rate: 1 << 20,
+    };
+    let c = KuboClient::new(&format!("http://{addr}")).unwrap().with_policy(policy);
+    let cid = cid_of_bytes(b"x", &AddOptions::default()).unwrap();
+    let err = c.get_block(&cid).await.unwrap_err();
+    assert!(matches!(err, Error::Unreachable { attempts: 2, .. }), "{err}");
+    assert!(err.to_string().contains("timed out"), "{err}");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+    hold.abort();
+}
