@@ -42,11 +42,57 @@ pub enum Command {
         #[command(subcommand)]
         action: DevnetAction,
     },
-    /// Register and inspect models, datasets and paths.
+    /// Register, publish, pull and inspect models, datasets and paths.
     Model {
         /// What to do.
         #[command(subcommand)]
         action: ModelAction,
+    },
+    /// Print the CID `ipfs add` would give a file or directory (offline).
+    Cid {
+        /// The file or directory.
+        path: PathBuf,
+        /// CID version (0 or 1), as `ipfs add --cid-version`.
+        #[arg(long)]
+        cid_version: Option<u8>,
+        /// Raw leaves (default: true with CIDv1, false with CIDv0), as `ipfs add --raw-leaves`.
+        #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+        raw_leaves: Option<bool>,
+        /// Chunker, as `ipfs add --chunker` (only `size-N`).
+        #[arg(long)]
+        chunker: Option<String>,
+    },
+    /// The embedded IPFS node (Kubo RPC subset, offline, loopback only).
+    Ipfs {
+        /// What to do.
+        #[command(subcommand)]
+        action: IpfsAction,
+    },
+    /// Train a GPT on reproducible numerics; prints the checkpoint trace root.
+    Train {
+        /// Training config (TOML), e.g. crates/compute/examples/tiny.toml.
+        #[arg(long)]
+        config: PathBuf,
+        /// Output directory: checkpoints, trace.json, model.safetensors, config.json.
+        #[arg(long)]
+        out: PathBuf,
+        /// Worker threads (default: IOLLM_THREADS, else all cores). Results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+}
+
+/// `iollm ipfs …`
+#[derive(Debug, Subcommand)]
+pub enum IpfsAction {
+    /// Serve the Kubo RPC API from a repo until SIGTERM or Ctrl-C.
+    Daemon {
+        /// Repo directory (created if missing).
+        #[arg(long)]
+        repo: PathBuf,
+        /// API address; must be loopback.
+        #[arg(long, default_value = "127.0.0.1:5001")]
+        api: std::net::SocketAddr,
     },
 }
 
@@ -80,5 +126,20 @@ pub enum ModelAction {
     Show {
         /// Its id.
         id: u64,
+    },
+    /// Publish a package directory: write smip.json, add it to IPFS, register it on chain.
+    Publish {
+        /// The package directory (Hugging Face layout: config.json, model.safetensors, …).
+        dir: PathBuf,
+        /// model, dataset or path.
+        #[arg(long, default_value = "model")]
+        kind: String,
+    },
+    /// Pull a registered package into a new directory, verifying every byte against its CID.
+    Pull {
+        /// Its id.
+        id: u64,
+        /// Destination directory (must not exist).
+        dir: PathBuf,
     },
 }

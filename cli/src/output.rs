@@ -1,10 +1,10 @@
 //! The output layer: the only place that prints. Results go to stdout, logs and errors to
 //! stderr; every error is one line, and the exit code is non-zero.
 
-use crate::args::{Cli, Command, DevnetAction, LogFormat, ModelAction};
+use crate::args::{Cli, Command, DevnetAction, IpfsAction, LogFormat, ModelAction};
 use crate::context::Context;
 use crate::devnet::{self, Paths, Status, Up};
-use crate::model;
+use crate::{content, model};
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -45,12 +45,71 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
             devnet_command(&paths, action).await
         }
         Command::Model { action } => model_command(cli, action).await,
+        Command::Cid { path, cid_version, raw_leaves, chunker } => {
+            let opts = iollm_content::AddOptions::from_flags(*cid_version, *raw_leaves, chunker.as_deref())?;
+            let cid = content::cid_of_path(path, &opts)?;
+            let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            println!("added {} {name}", iollm_content::format_cid(&cid));
+            Ok(())
+        }
+        Command::Ipfs { action: IpfsAction::Daemon { repo, api } } => ipfs_daemon(repo, *api).await,
+        Command::Train { config, out, threads } => train(config, out, *threads).await,
     }
+}
+
+async fn ipfs_daemon(repo: &std::path::Path, api: std::net::SocketAddr) -> anyhow::Result<()> {
+    use iollm_content::daemon::{Daemon, DaemonConfig};
+    let daemon = Daemon::bind(DaemonConfig::new(repo, api)).await?;
+    println!("IPFS API listening on {} (repo {})", daemon.api_url(), repo.display());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return,
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        on_signal.cancel();
+    });
+    daemon.run(shutdown).await?;
+    println!("IPFS daemon stopped.");
+    Ok(())
+}
+
+async fn train(config: &std::path::Path, out: &std::path::Path, threads: Option<usize>) -> anyhow::Result<()> {
+    use iollm_compute::train::{self, Runtime, TrainConfig};
+    let cfg = TrainConfig::from_file(config)?;
+    let runtime = Runtime::new(train::resolve_threads(threads)?);
+    let bar = indicatif::ProgressBar::new(cfg.train.steps);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} steps  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let out = out.to_owned();
+    let outcome = tokio::task::spawn_blocking(move || {
+        train::train(&cfg, &out, &runtime, &mut |p| {
+            bar.set_position(p.step);
+            if p.loss.is_finite() {
+                bar.set_message(format!("loss {:.4}  {:.0} tokens/s", p.loss, p.tokens_per_sec));
+            }
+        })
+        .inspect(|_| bar.finish())
+    })
+    .await??;
+    println!("final loss:  {:.4}", outcome.final_loss);
+    println!("tokens/s:    {:.0}", outcome.tokens_per_sec);
+    println!("checkpoints: {}", outcome.hashes.len());
+    println!("output:      {}", outcome.out_dir.display());
+    println!("trace root:  {}", outcome.trace_root_hex());
+    Ok(())
 }
 
 async fn devnet_command(paths: &Paths, action: &DevnetAction) -> anyhow::Result<()> {
     match action {
-        DevnetAction::Up => match devnet::up(paths).await? {
+        DevnetAction::Up => match devnet::up(paths, &std::env::current_exe()?).await? {
             Up::AlreadyRunning(d) => {
                 println!("A devnet is already running at {} (pid {}); not starting another.", d.rpc_url, pid(&d));
                 print_deployment(&d);
@@ -73,10 +132,15 @@ async fn devnet_command(paths: &Paths, action: &DevnetAction) -> anyhow::Result<
                 print_deployment(&d);
             }
         },
-        DevnetAction::Down => match devnet::down(paths).await? {
-            Some(pid) => println!("Stopped the devnet node (pid {pid})."),
-            None => println!("No devnet is running; nothing to stop."),
-        },
+        DevnetAction::Down => {
+            let stopped = devnet::down(paths).await?;
+            if stopped.is_empty() {
+                println!("No devnet is running; nothing to stop.");
+            } else {
+                let pids: Vec<String> = stopped.iter().map(u32::to_string).collect();
+                println!("Stopped the devnet (pids {}).", pids.join(", "));
+            }
+        }
     }
     Ok(())
 }
@@ -86,6 +150,10 @@ fn pid(d: &devnet::Deployment) -> String {
 }
 
 fn print_deployment(d: &devnet::Deployment) {
+    if let Some(ipfs) = &d.ipfs {
+        let owner = ipfs.pid.map(|p| format!("pid {p}")).unwrap_or_else(|| "external".into());
+        println!("  ipfs       {} ({owner})", ipfs.api_url);
+    }
     for (name, contract) in &d.contracts {
         println!("  {name:<10} {}  code {}", contract.address, contract.code_hash);
     }
@@ -116,6 +184,22 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
             println!("owner:        {owner}");
             println!("manifest CID: {}", String::from_utf8_lossy(&artifact.manifest_cid));
             println!("registered:   block {}", artifact.registered_at);
+        }
+        ModelAction::Publish { dir, kind } => {
+            let kind = model::parse_kind(kind)?;
+            let ctx = Context::from_cli(cli).await?;
+            let signer = ctx.signer()?;
+            let store = content::ipfs_client(&ctx)?;
+            let published = content::publish(&ctx, &store, &signer, kind, dir).await?;
+            println!("package CID:  {}", iollm_content::format_cid(&published.package_cid));
+            println!("manifest CID: {}", iollm_content::format_cid(&published.manifest_cid));
+            println!("id:           {}", published.id);
+        }
+        ModelAction::Pull { id, dir } => {
+            let ctx = Context::from_cli(cli).await?;
+            let store = content::ipfs_client(&ctx)?;
+            let (cid, manifest) = content::pull(&ctx, &store, *id, dir).await?;
+            println!("pulled {} into {} ({} files, verified)", iollm_content::format_cid(&cid), dir.display(), manifest.files.len());
         }
     }
     Ok(())

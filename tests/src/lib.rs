@@ -1,1 +1,63 @@
-//! System end-to-end tests live in `tests/`; this library is empty on purpose.
+//! Harness for the system end-to-end tests in `tests/`: a real substrate-contracts-node on a
+//! temporary base path with every contract deployed, and an in-process IPFS daemon; both stop
+//! when the [`TestNet`] is dropped.
+
+use anyhow::{Context as _, Result};
+use iollm_chain::{Chain, Signer};
+use iollm_cli::context::Context;
+use iollm_cli::devnet::{self, ContractArtifact, Deployment, IpfsRecord, NodeProcess, Paths};
+use iollm_content::daemon::{Daemon, DaemonConfig};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+/// The checkout these tests belong to.
+pub fn checkout() -> Paths {
+    Paths::at(Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").into())
+}
+
+/// The contracts, built once per test process (concurrent cargo-contract runs would race on
+/// the same output files). Fails, naming the setup command, when the tools are missing.
+pub fn contracts() -> Result<BTreeMap<String, ContractArtifact>> {
+    static BUILT: Mutex<Option<BTreeMap<String, ContractArtifact>>> = Mutex::new(None);
+    let mut built = BUILT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if built.is_none() {
+        devnet::node_binary()
+            .context("the end-to-end tests need the devnet tools: run scripts/setup.sh")?;
+        let names = devnet::CONTRACTS.iter().map(|c| c.name);
+        *built = Some(devnet::build_contracts(&checkout().contracts(), names)?);
+    }
+    Ok(built.clone().expect("built above"))
+}
+
+/// A node with the contracts deployed and an IPFS daemon, stopped on drop.
+pub struct TestNet {
+    /// The CLI's context on this network.
+    pub ctx: Context,
+    ipfs_shutdown: CancellationToken,
+    _node: NodeProcess,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestNet {
+    fn drop(&mut self) {
+        self.ipfs_shutdown.cancel();
+    }
+}
+
+/// Starts a [`TestNet`].
+pub async fn testnet() -> Result<TestNet> {
+    let artifacts = contracts()?;
+    let dir = tempfile::tempdir()?;
+    let node = NodeProcess::start(&dir.path().join("node")).await?;
+    let chain = Chain::connect(&node.rpc_url()).await?;
+    let contracts = devnet::deploy_contracts(&chain, &Signer::dev("alice")?, &artifacts).await?;
+    let daemon = Daemon::bind(DaemonConfig::new(dir.path().join("ipfs"), ([127, 0, 0, 1], 0).into()))
+        .await?;
+    let ipfs = IpfsRecord { api_url: daemon.api_url(), pid: None, repo: None };
+    let ipfs_shutdown = CancellationToken::new();
+    tokio::spawn(daemon.run(ipfs_shutdown.clone()));
+    let deployment = Deployment { rpc_url: node.rpc_url(), node: None, ipfs: Some(ipfs), contracts };
+    Ok(TestNet { ctx: Context::new(chain, deployment), ipfs_shutdown, _node: node, _dir: dir })
+}

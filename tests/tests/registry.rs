@@ -1,52 +1,13 @@
 //! End to end against a real substrate-contracts-node: the registry contract built with
 //! cargo-contract, deployed through `iollm-chain`, driven through the CLI's library code.
 
-use anyhow::{ensure, Context as _, Result};
+use anyhow::{ensure, Result};
 use iollm_chain::{Chain, ChainError, Signer};
-use iollm_cli::context::Context;
-use iollm_cli::devnet::{self, ContractArtifact, Deployment, NodeProcess, Paths, Status, Up};
-use iollm_cli::model;
+use iollm_cli::{devnet, model};
+use iollm_tests::testnet;
 use iollm_types::registry::Kind;
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Mutex;
 
 const CID: &str = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4";
-
-fn checkout() -> Paths {
-    Paths::at(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned())
-}
-
-/// A node on a temporary base path with the contracts deployed; the node dies with it.
-struct TestNet {
-    ctx: Context,
-    _node: NodeProcess,
-    _dir: tempfile::TempDir,
-}
-
-/// The contracts, built once per test process (concurrent cargo-contract runs would race on
-/// the same output files).
-fn contracts() -> Result<BTreeMap<String, ContractArtifact>> {
-    static BUILT: Mutex<Option<BTreeMap<String, ContractArtifact>>> = Mutex::new(None);
-    let mut built = BUILT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if built.is_none() {
-        devnet::node_binary()
-            .context("the end-to-end tests need the devnet tools: run scripts/setup.sh")?;
-        let names = devnet::CONTRACTS.iter().map(|c| c.name);
-        *built = Some(devnet::build_contracts(&checkout().contracts(), names)?);
-    }
-    Ok(built.clone().expect("built above"))
-}
-
-async fn testnet() -> Result<TestNet> {
-    let artifacts = contracts()?;
-    let dir = tempfile::tempdir()?;
-    let node = NodeProcess::start(dir.path()).await?;
-    let chain = Chain::connect(&node.rpc_url()).await?;
-    let contracts = devnet::deploy_contracts(&chain, &Signer::dev("alice")?, &artifacts).await?;
-    let deployment = Deployment { rpc_url: node.rpc_url(), node: None, contracts };
-    Ok(TestNet { ctx: Context::new(chain, deployment), _node: node, _dir: dir })
-}
 
 #[tokio::test]
 async fn register_emits_the_event_and_stores_the_record() -> Result<()> {
@@ -117,47 +78,5 @@ async fn a_dead_node_is_reported_with_the_command_that_starts_one() -> Result<()
     let err = Chain::connect(&format!("ws://127.0.0.1:{port}")).await.unwrap_err();
     assert!(matches!(err, ChainError::NodeUnreachable { .. }), "{err}");
     assert!(err.to_string().contains("iollm devnet up"), "{err}");
-    Ok(())
-}
-
-/// Whether `pid` is a live process (not gone, not a zombie awaiting its parent, this test).
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
-}
-
-#[tokio::test]
-async fn devnet_up_status_down_manage_exactly_one_node() -> Result<()> {
-    contracts()?; // `up` builds them again: let it find them built
-    let state = tempfile::tempdir()?;
-    let paths = Paths { state: state.path().to_owned(), ..checkout() };
-    assert!(matches!(devnet::status(&paths).await?, Status::NotStarted));
-    assert_eq!(devnet::down(&paths).await?, None, "nothing to stop yet");
-
-    let Up::Started(first) = devnet::up(&paths).await? else { panic!("expected a new devnet") };
-    let result = async {
-        let pid = first.node.as_ref().context("up records its node")?.pid;
-        assert!(first.contracts.contains_key("registry"));
-        assert_eq!(Deployment::load(&paths.deployment_file())?, first);
-
-        let Up::AlreadyRunning(second) = devnet::up(&paths).await? else {
-            panic!("a second up must report the running devnet")
-        };
-        assert_eq!(second, first);
-        assert!(matches!(devnet::status(&paths).await?, Status::Running(_)));
-        assert_eq!(devnet::down(&paths).await?, Some(pid));
-        ensure!(!alive(pid), "node {pid} still alive");
-        Ok(())
-    }
-    .await;
-    if result.is_err() {
-        let _ = devnet::down(&paths).await;
-    }
-    result?;
-    assert!(matches!(devnet::status(&paths).await?, Status::NotStarted));
-    assert_eq!(devnet::down(&paths).await?, None);
     Ok(())
 }

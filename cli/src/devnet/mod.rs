@@ -7,9 +7,11 @@
 //! checking that it still is our node.
 
 mod build;
+mod ipfs;
 mod node;
 
 pub use build::{build_contracts, cargo_contract_binary, ContractArtifact};
+pub use ipfs::{start_daemon, IpfsRecord};
 pub use node::{free_port, node_binary, NodeProcess, NODE_BINARY};
 
 use iollm_chain::registry::RegistryClient;
@@ -80,6 +82,9 @@ pub enum DevnetError {
     /// Talking to the node failed.
     #[error(transparent)]
     Chain(#[from] ChainError),
+    /// The IPFS daemon could not be reached or started.
+    #[error("IPFS: {0}")]
+    Ipfs(String),
     /// A file or process operation failed.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
@@ -110,9 +115,11 @@ impl Paths {
             .ok_or_else(|| DevnetError::NoCheckout(start.to_owned()))
     }
 
-    /// Paths of the checkout at `root`, with its state in the checkout.
+    /// Paths of the checkout at `root`, with its state in the checkout unless
+    /// `IOLLM_STATE_DIR` says otherwise.
     pub fn at(root: PathBuf) -> Paths {
-        Paths { state: root.clone(), root }
+        let state = std::env::var_os("IOLLM_STATE_DIR").map(PathBuf::from);
+        Paths { state: state.unwrap_or_else(|| root.clone()), root }
     }
 
     /// The contracts workspace.
@@ -168,6 +175,9 @@ pub struct Deployment {
     pub rpc_url: String,
     /// The node process, when this devnet was started by `iollm devnet up`.
     pub node: Option<NodeRecord>,
+    /// The IPFS node content goes to.
+    #[serde(default)]
+    pub ipfs: Option<IpfsRecord>,
     /// Contracts by name.
     pub contracts: BTreeMap<String, DeployedContract>,
 }
@@ -259,15 +269,31 @@ pub async fn is_running(deployment: &Deployment) -> bool {
     is_our_node(node) && Chain::connect(&deployment.rpc_url).await.is_ok()
 }
 
-/// Whether `node.pid` is still a substrate-contracts-node using `node.base_path`.
-fn is_our_node(node: &NodeRecord) -> bool {
-    let Ok(cmdline) = std::fs::read(format!("/proc/{}/cmdline", node.pid)) else { return false };
+/// Whether `pid` is alive and its command line contains every one of `marks`.
+fn is_our_process(pid: u32, marks: &[&str]) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { return false };
     let cmdline = String::from_utf8_lossy(&cmdline);
-    cmdline.contains(NODE_BINARY) && cmdline.contains(&*node.base_path.to_string_lossy())
+    marks.iter().all(|mark| cmdline.contains(mark))
 }
 
-/// Starts a devnet: node, contracts built and deployed (by `//Alice`), deployment file written.
-pub async fn up(paths: &Paths) -> Result<Up, DevnetError> {
+/// Whether `node.pid` is still a substrate-contracts-node using `node.base_path`.
+fn is_our_node(node: &NodeRecord) -> bool {
+    is_our_process(node.pid, &[NODE_BINARY, &node.base_path.to_string_lossy()])
+}
+
+/// The devnet's own IPFS daemon, if it is still running: `(pid, marks)`.
+fn our_ipfs(deployment: &Deployment) -> Option<(u32, Vec<String>)> {
+    let ipfs = deployment.ipfs.as_ref()?;
+    let (pid, repo) = (ipfs.pid?, ipfs.repo.as_ref()?);
+    let marks = vec!["ipfs".to_owned(), "daemon".to_owned(), repo.to_string_lossy().into_owned()];
+    let refs: Vec<&str> = marks.iter().map(String::as_str).collect();
+    is_our_process(pid, &refs).then_some((pid, marks))
+}
+
+/// Starts a devnet: node, contracts built and deployed (by `//Alice`), an IPFS daemon (unless
+/// `IOLLM_IPFS_API` names an external one), deployment file written. `iollm_exe` is the `iollm`
+/// binary, which runs the IPFS daemon.
+pub async fn up(paths: &Paths, iollm_exe: &Path) -> Result<Up, DevnetError> {
     let file = paths.deployment_file();
     if let Ok(existing) = Deployment::load(&file) {
         if is_running(&existing).await {
@@ -278,7 +304,14 @@ pub async fn up(paths: &Paths) -> Result<Up, DevnetError> {
     let node = NodeProcess::start(&paths.state_dir().join("node")).await?;
     let chain = Chain::connect(&node.rpc_url()).await?;
     let contracts = deploy_contracts(&chain, &Signer::dev("alice")?, &artifacts).await?;
+    let ipfs = match std::env::var(iollm_content::IPFS_API_ENV) {
+        Ok(url) if !url.trim().is_empty() => {
+            IpfsRecord { api_url: url.trim().to_owned(), pid: None, repo: None }
+        }
+        _ => start_daemon(iollm_exe, &paths.state_dir().join("ipfs")).await?,
+    };
     let deployment = Deployment {
+        ipfs: Some(ipfs),
         rpc_url: node.rpc_url(),
         node: Some(NodeRecord {
             pid: node.pid(),
@@ -317,29 +350,39 @@ pub async fn status(paths: &Paths) -> Result<Status, DevnetError> {
     })
 }
 
-/// Stops the node `up` started (by PID, after checking it is still ours) and removes the
-/// deployment file. Returns the PID stopped, or `None` when nothing was running.
-pub async fn down(paths: &Paths) -> Result<Option<u32>, DevnetError> {
-    use nix::sys::signal::{kill, Signal};
-    use nix::unistd::Pid;
+/// Stops the node and IPFS daemon `up` started (by PID, after checking each is still ours) and
+/// removes the deployment file. Returns the PIDs stopped (node first); empty when nothing was
+/// running.
+pub async fn down(paths: &Paths) -> Result<Vec<u32>, DevnetError> {
     let file = paths.deployment_file();
-    let Ok(deployment) = Deployment::load(&file) else { return Ok(None) };
-    let stopped = match &deployment.node {
-        Some(node) if is_our_node(node) => {
-            let pid = Pid::from_raw(i32::try_from(node.pid).map_err(std::io::Error::other)?);
-            kill(pid, Signal::SIGTERM).map_err(std::io::Error::from)?;
-            let mut waited = Duration::ZERO;
-            while is_our_node(node) && waited < Duration::from_secs(15) {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                waited += Duration::from_millis(100);
-            }
-            if is_our_node(node) {
-                kill(pid, Signal::SIGKILL).map_err(std::io::Error::from)?;
-            }
-            Some(node.pid)
-        }
-        _ => None,
-    };
+    let Ok(deployment) = Deployment::load(&file) else { return Ok(Vec::new()) };
+    let mut stopped = Vec::new();
+    if let Some(node) = deployment.node.as_ref().filter(|n| is_our_node(n)) {
+        let marks = [NODE_BINARY, &*node.base_path.to_string_lossy()].map(str::to_owned);
+        stop(node.pid, &marks).await?;
+        stopped.push(node.pid);
+    }
+    if let Some((pid, marks)) = our_ipfs(&deployment) {
+        stop(pid, &marks).await?;
+        stopped.push(pid);
+    }
     std::fs::remove_file(&file)?;
     Ok(stopped)
+}
+
+/// SIGTERM, up to 15 s for it to exit, then SIGKILL.
+async fn stop(pid: u32, marks: &[String]) -> Result<(), DevnetError> {
+    use nix::sys::signal::{kill, Signal};
+    let refs: Vec<&str> = marks.iter().map(String::as_str).collect();
+    let target = nix::unistd::Pid::from_raw(i32::try_from(pid).map_err(std::io::Error::other)?);
+    kill(target, Signal::SIGTERM).map_err(std::io::Error::from)?;
+    let mut waited = Duration::ZERO;
+    while is_our_process(pid, &refs) && waited < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += Duration::from_millis(100);
+    }
+    if is_our_process(pid, &refs) {
+        kill(target, Signal::SIGKILL).map_err(std::io::Error::from)?;
+    }
+    Ok(())
 }

@@ -1,0 +1,101 @@
+//! Content commands: `iollm cid` (offline, as `ipfs add` computes it), `model publish` (validate
+//! → manifest → add to IPFS → register on chain) and `model pull` (resolve on chain → fetch →
+//! verify → write atomically).
+
+use crate::context::Context;
+use crate::model::{self, ModelError};
+use iollm_chain::Signer;
+use iollm_content::manifest::Manifest;
+use iollm_content::{AddOptions, Cid, KuboClient, IPFS_API_ENV};
+use iollm_types::registry::{ArtifactId, Kind};
+use std::path::Path;
+
+/// Why a content command failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ContentCommandError {
+    /// The content layer failed (bad package, CID mismatch, IPFS node down…).
+    #[error(transparent)]
+    Content(#[from] iollm_content::Error),
+    /// Registering or resolving on chain failed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The record on chain does not hold a CID.
+    #[error("artifact {id} records {cid:?}, which is not a CID: {reason}")]
+    BadRecordedCid {
+        /// The artifact.
+        id: ArtifactId,
+        /// What it records.
+        cid: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+}
+
+/// Options a package is added with: CIDv1, raw leaves, Kubo's default chunker.
+pub fn package_options() -> AddOptions {
+    AddOptions::v1()
+}
+
+/// The IPFS API to use: `IOLLM_IPFS_API` if set, else the devnet's node.
+pub fn ipfs_client(ctx: &Context) -> Result<KuboClient, iollm_content::Error> {
+    match (std::env::var(IPFS_API_ENV), &ctx.deployment.ipfs) {
+        (Ok(url), _) if !url.trim().is_empty() => KuboClient::new(url.trim()),
+        (_, Some(ipfs)) => KuboClient::new(&ipfs.api_url),
+        _ => KuboClient::from_env(),
+    }
+}
+
+/// The CID `ipfs add` would print for `path` (file or directory).
+pub fn cid_of_path(path: &Path, opts: &AddOptions) -> Result<Cid, iollm_content::Error> {
+    iollm_content::cid_of_file(path, opts)
+}
+
+/// A published package.
+#[derive(Debug)]
+pub struct Published {
+    /// Its registry id.
+    pub id: ArtifactId,
+    /// The package directory's CID (recorded on chain).
+    pub package_cid: Cid,
+    /// Its `smip.json`'s CID.
+    pub manifest_cid: Cid,
+}
+
+/// Publishes the package in `dir`: writes its `smip.json`, adds it to `store` (checking the
+/// node's CID equals ours), then registers the package CID as a `kind` artifact.
+pub async fn publish(
+    ctx: &Context,
+    store: &KuboClient,
+    signer: &Signer,
+    kind: Kind,
+    dir: &Path,
+) -> Result<Published, ContentCommandError> {
+    let package = iollm_content::publish_package(store, dir, &package_options()).await?;
+    let cid = iollm_content::format_cid(&package.package_cid);
+    let registration = model::register(ctx, signer, kind, &cid).await?;
+    Ok(Published {
+        id: registration.id,
+        package_cid: package.package_cid,
+        manifest_cid: package.manifest_cid,
+    })
+}
+
+/// Pulls artifact `id` into `dest` (which must not exist): every block verified against its
+/// CID, the directory appearing only once complete.
+pub async fn pull(
+    ctx: &Context,
+    store: &KuboClient,
+    id: ArtifactId,
+    dest: &Path,
+) -> Result<(Cid, Manifest), ContentCommandError> {
+    let artifact = model::show(ctx, id).await?;
+    let text = String::from_utf8_lossy(&artifact.manifest_cid).into_owned();
+    let cid = iollm_content::parse_cid(&text).map_err(|e| ContentCommandError::BadRecordedCid {
+        id,
+        cid: text.clone(),
+        reason: e.to_string(),
+    })?;
+    let manifest = iollm_content::pull_package(store, &cid, dest).await?;
+    Ok((cid, manifest))
+}
