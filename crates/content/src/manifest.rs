@@ -539,6 +539,14 @@ fn hex_lower(b: &[u8]) -> String {
 /// Lists the package's files (`/`-separated relative paths) as `ipfs add -r` would add them,
 /// refusing symlinks that leave the package, non-UTF-8 names and special files.
 fn package_files(dir: &Path, opts: &AddOptions) -> Result<Vec<(String, PathBuf)>> {
+    // Canonical, so `.` or `pkg/` name the package by its real directory name.
+    let dir = &fs::canonicalize(dir).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::MissingFile(dir.to_owned())
+        } else {
+            Error::io(dir, e)
+        }
+    })?;
     let mut files = Vec::new();
     let base = dir.parent().unwrap_or(Path::new(""));
     let root_name = dir.file_name().map(PathBuf::from).unwrap_or_default();
