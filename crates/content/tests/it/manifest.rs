@@ -216,6 +216,13 @@ fn bad_packages() {
         std::os::unix::fs::symlink("../../outside", d.join("link")).unwrap();
         let e = prepare_package(&d, &opts).unwrap_err();
         assert!(matches!(e, Error::SymlinkEscapes { .. }), "{e}");
+        // Even one that stays inside: packages hold regular files only.
+        let d = tmp.path().join("innerlink");
+        write_package(&d);
+        std::os::unix::fs::symlink("config.json", d.join("alias.json")).unwrap();
+        let e = prepare_package(&d, &opts).unwrap_err();
+        assert!(matches!(e, Error::SymlinkInPackage(_)), "{e}");
+        assert!(e.to_string().contains("alias.json"), "{e}");
     }
     // A listed file missing after pull.
     let d = tmp.path().join("pkg");
