@@ -42,7 +42,8 @@ use cid::Cid;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tokio_util::sync::CancellationToken;
+/// Re-exported so callers of [`serve`] need not depend on tokio-util themselves.
+pub use tokio_util::sync::CancellationToken;
 
 use crate::blockstore::{BlockSource, FlatBlockstore};
 use crate::dag::{directory_node, Added, BlockSink, FileBuilder, NullSink};

@@ -66,6 +66,10 @@ pub enum Error {
         /// Where it points.
         target: PathBuf,
     },
+    /// A symbolic link inside a model package (packages hold regular files only, so that what
+    /// is pulled is exactly what the manifest describes).
+    #[error("{0}: symbolic links are not allowed in model packages; replace it with the file")]
+    SymlinkInPackage(PathBuf),
     /// Something that is neither file, directory nor symlink (socket, device, …).
     #[error("{0}: not a regular file, directory or symbolic link")]
     UnsupportedFileType(PathBuf),

@@ -23,6 +23,23 @@
 //! flat-file blockstore (one file per block named by its multihash, like Kubo's flatfs) is
 //! enough for a devnet and trivially inspectable (the tamper tests edit it directly).
 //!
+//! # Entry points for the `iollm` CLI
+//!
+//! - `iollm cid <path> [--cid-version N] [--raw-leaves B] [--chunker size-N]`:
+//!   `AddOptions::from_flags(Option<u8>, Option<bool>, Option<&str>)`, then [`cid_of_file`]
+//!   (root only) or [`add_path_with`] with [`NullSink`] (one `(relative path, Added)` per entry,
+//!   root last — the `added <cid> <name>` lines of `ipfs add -r`). Print with `Cid`'s `Display`
+//!   (base58btc v0 / base32 v1, as Kubo).
+//! - `iollm ipfs daemon --repo DIR --api 127.0.0.1:PORT`:
+//!   [`daemon::serve`]`(DaemonConfig::new(dir, addr), cancellation_token)`; in-process tests use
+//!   [`daemon::Daemon::bind`] then `local_addr()` / `api_url()` and `run(token)`.
+//! - `iollm model publish <dir>`: [`KuboClient::from_env`], then
+//!   [`publish_package`]`(&client, dir, &opts)` → [`Package`] `{ manifest, manifest_cid,
+//!   package_cid }`; register `package_cid` on chain.
+//! - `iollm model pull <id> <dir>`: resolve the id to the package CID on chain, then
+//!   [`pull_package`]`(&client, &cid, dir)` → the verified [`Manifest`].
+//! - Parse user-given CIDs with [`parse_cid`] (errors name the input and the reason).
+//!
 //! ```
 //! use iollm_content::{cid_of_bytes, AddOptions};
 //! let v1 = AddOptions::from_flags(Some(1), None, Some("size-262144")).unwrap();

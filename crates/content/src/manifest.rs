@@ -539,19 +539,33 @@ fn hex_lower(b: &[u8]) -> String {
 /// Lists the package's files (`/`-separated relative paths) as `ipfs add -r` would add them,
 /// refusing symlinks that leave the package, non-UTF-8 names and special files.
 fn package_files(dir: &Path, opts: &AddOptions) -> Result<Vec<(String, PathBuf)>> {
+    // Canonical, so `.` or `pkg/` name the package by its real directory name.
+    let dir = &fs::canonicalize(dir).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::MissingFile(dir.to_owned())
+        } else {
+            Error::io(dir, e)
+        }
+    })?;
     let mut files = Vec::new();
+    let mut symlinks = Vec::new();
     let base = dir.parent().unwrap_or(Path::new(""));
     let root_name = dir.file_name().map(PathBuf::from).unwrap_or_default();
     // Walks like `ipfs add -r` (same skips and checks), without storing anything.
     add_path_with(dir, opts, &mut NullSink, &mut |rel, _| {
         if let Ok(inner) = rel.strip_prefix(&root_name) {
             let abs = base.join(rel);
-            if abs.is_file() && !inner.as_os_str().is_empty() {
+            if fs::symlink_metadata(&abs).is_ok_and(|m| m.file_type().is_symlink()) {
+                symlinks.push(abs);
+            } else if abs.is_file() && !inner.as_os_str().is_empty() {
                 let s = inner.to_string_lossy().replace('\\', "/");
                 files.push((s, abs));
             }
         }
     })?;
+    if let Some(link) = symlinks.into_iter().next() {
+        return Err(Error::SymlinkInPackage(link));
+    }
     files.retain(|(p, _)| p != MANIFEST_FILE);
     files.sort();
     Ok(files)

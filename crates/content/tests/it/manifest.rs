@@ -141,6 +141,9 @@ async fn publish_pull_round_trip() {
     let p2 = prepare_package(&pkg, &opts).unwrap();
     assert_eq!((p.manifest_cid, p.package_cid), (p2.manifest_cid, p2.package_cid));
     assert_eq!(p.package_cid, cid_of_file(&pkg, &opts).unwrap());
+    // Naming the package as `pkg/.` changes nothing.
+    let p3 = prepare_package(&pkg.join("."), &opts).unwrap();
+    assert_eq!(p3.manifest_cid, p.manifest_cid);
 
     let node = Node::start(&tmp.path().join("repo"), "127.0.0.1:0".parse().unwrap()).await;
     let c = node.client();
@@ -213,6 +216,13 @@ fn bad_packages() {
         std::os::unix::fs::symlink("../../outside", d.join("link")).unwrap();
         let e = prepare_package(&d, &opts).unwrap_err();
         assert!(matches!(e, Error::SymlinkEscapes { .. }), "{e}");
+        // Even one that stays inside: packages hold regular files only.
+        let d = tmp.path().join("innerlink");
+        write_package(&d);
+        std::os::unix::fs::symlink("config.json", d.join("alias.json")).unwrap();
+        let e = prepare_package(&d, &opts).unwrap_err();
+        assert!(matches!(e, Error::SymlinkInPackage(_)), "{e}");
+        assert!(e.to_string().contains("alias.json"), "{e}");
     }
     // A listed file missing after pull.
     let d = tmp.path().join("pkg");

@@ -241,3 +241,43 @@ async fn hung_node_times_out_after_bounded_retries() {
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
     hold.abort();
 }
+
+/// The node drops the first connection (as a node restarting would); the client's bounded
+/// retry reconnects and the verified fetch completes within the same call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connection_is_retried_within_the_call() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = pattern(3 * 262_144, 4);
+    let f = tmp.path().join("m.bin");
+    std::fs::write(&f, &data).unwrap();
+    let node = Node::start(&tmp.path().join("repo"), "127.0.0.1:0".parse().unwrap()).await;
+    let added = node.client().put_file(&f, &AddOptions::default()).await.unwrap();
+
+    // A proxy in front of the node that closes its first connection without answering.
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_addr = proxy.local_addr().unwrap();
+    let upstream = node.addr;
+    let conns = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = conns.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((mut down, _)) = proxy.accept().await {
+            if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                drop(down);
+                continue;
+            }
+            tokio::spawn(async move {
+                let mut up = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+            });
+        }
+    });
+    let c = KuboClient::new(&format!("http://{proxy_addr}"))
+        .unwrap()
+        .with_policy(crate::common::fast_policy());
+    let out = tmp.path().join("out.bin");
+    fetch_verified(&c, &added.cid, &out).await.unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), data);
+    assert!(conns.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+    task.abort();
+    node.stop().await;
+}
