@@ -71,6 +71,24 @@ fn main() {
             }
         }
     }
+    if which.iter().any(|x| x == "train-medium") {
+        // A larger stated config, where matmuls dominate: 4 layers, width 256, context 128.
+        let mut cfg = cfg.clone();
+        cfg.model = iollm_compute::GptConfig { n_layer: 4, n_head: 4, n_embd: 256, n_ctx: 128 };
+        cfg.train.batch_size = 8;
+        cfg.train.steps = 20;
+        cfg.train.checkpoint_every = 10;
+        let dir = std::env::temp_dir().join(format!("iollm-bench-m-{}", std::process::id()));
+        let out = train(&cfg, &dir, &Runtime::new(threads), &mut |_| {}).expect("train");
+        let params = iollm_compute::model::Layout::new(&cfg.model).total as f64;
+        println!(
+            "train 4x256 ctx128 batch8 threads={threads}: {:.0} tokens/s (≈ {:.1} GFLOP/s at 6·params·tokens, {} params)",
+            out.tokens_per_sec,
+            6.0 * params * out.tokens_per_sec / 1e9,
+            params
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     if want("train") || want("replay") {
         let dir = std::env::temp_dir().join(format!("iollm-bench-{}", std::process::id()));
         let rt = Runtime::new(threads);

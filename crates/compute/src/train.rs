@@ -528,7 +528,7 @@ impl Trainer {
         Ok(h)
     }
 
-    /// Reads checkpoint `i` of `out_dir`, checking it belongs to this config.
+    /// Reads a checkpoint file, checking its checksum and that it belongs to this config.
     pub fn load_checkpoint(&self, path: &Path) -> Result<(TrainState, Hash)> {
         self.decode_checked(&read(path)?)
     }
@@ -552,7 +552,7 @@ impl Trainer {
     }
 
     /// Continues from `st` (at checkpoint `from`) to the end of the run, writing checkpoints
-    /// `from+1..=n`, the trace and the final model. `prior` holds `h_0..=h_from`.
+    /// `from+1..=n`, the trace and the final model. `hashes` holds `h_0..=h_from`.
     fn finish(
         &self,
         out_dir: &Path,

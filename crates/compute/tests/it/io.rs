@@ -160,3 +160,35 @@ fn failed_runs_leave_nothing_partial() {
         train(&cfg, &blocker.join("out"), &Runtime::new(1), &mut |_| {}).expect_err("bad dir");
     assert!(matches!(err, Error::Io { .. }), "{err}");
 }
+
+#[test]
+fn file_data_paths_are_relative_to_the_config_and_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("corpus.txt"),
+        "the quick brown fox jumps over the lazy dog\n".repeat(20),
+    )
+    .expect("write");
+    let text = GOOD.replace("kind = \"arithmetic\"", "kind = \"file\"\npath = \"corpus.txt\"");
+    std::fs::write(dir.path().join("run.toml"), &text).expect("write");
+    let cfg = TrainConfig::from_file(&dir.path().join("run.toml")).expect("config");
+    let out = dir.path().join("out");
+    train(&cfg, &out, &Runtime::new(1), &mut |_| {}).expect("train on a file");
+    std::fs::write(dir.path().join("run.toml"), text.replace("corpus.txt", "missing.txt"))
+        .expect("write");
+    let cfg = TrainConfig::from_file(&dir.path().join("run.toml")).expect("config");
+    let err = train(&cfg, &out, &Runtime::new(1), &mut |_| {}).expect_err("missing data");
+    assert!(err.to_string().contains("missing.txt"), "{err}");
+    let err = TrainConfig::from_file(&dir.path().join("nope.toml")).expect_err("missing config");
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+    std::fs::write(dir.path().join("bad.toml"), "[model\n").expect("write");
+    let err = TrainConfig::from_file(&dir.path().join("bad.toml")).expect_err("bad toml");
+    assert!(err.to_string().contains("bad.toml"), "{err}");
+}
+
+#[test]
+fn thread_flag_wins_and_zero_is_rejected() {
+    assert_eq!(iollm_compute::resolve_threads(Some(3)).expect("flag"), 3);
+    assert!(iollm_compute::resolve_threads(Some(0)).is_err());
+    assert!(iollm_compute::resolve_threads(None).expect("default") >= 1);
+}
