@@ -46,7 +46,11 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
         }
         Command::Model { action } => model_command(cli, action).await,
         Command::Cid { path, cid_version, raw_leaves, chunker } => {
-            let opts = iollm_content::AddOptions::from_flags(*cid_version, *raw_leaves, chunker.as_deref())?;
+            let opts = iollm_content::AddOptions::from_flags(
+                *cid_version,
+                *raw_leaves,
+                chunker.as_deref(),
+            )?;
             let cid = content::cid_of_path(path, &opts)?;
             let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
             println!("added {} {name}", iollm_content::format_cid(&cid));
@@ -64,10 +68,11 @@ async fn ipfs_daemon(repo: &std::path::Path, api: std::net::SocketAddr) -> anyho
     let shutdown = tokio_util::sync::CancellationToken::new();
     let on_signal = shutdown.clone();
     tokio::spawn(async move {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return,
+            };
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
@@ -79,7 +84,11 @@ async fn ipfs_daemon(repo: &std::path::Path, api: std::net::SocketAddr) -> anyho
     Ok(())
 }
 
-async fn train(config: &std::path::Path, out: &std::path::Path, threads: Option<usize>) -> anyhow::Result<()> {
+async fn train(
+    config: &std::path::Path,
+    out: &std::path::Path,
+    threads: Option<usize>,
+) -> anyhow::Result<()> {
     use iollm_compute::train::{self, Runtime, TrainConfig};
     let cfg = TrainConfig::from_file(config)?;
     let runtime = Runtime::new(train::resolve_threads(threads)?);
@@ -199,7 +208,12 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
             let ctx = Context::from_cli(cli).await?;
             let store = content::ipfs_client(&ctx)?;
             let (cid, manifest) = content::pull(&ctx, &store, *id, dir).await?;
-            println!("pulled {} into {} ({} files, verified)", iollm_content::format_cid(&cid), dir.display(), manifest.files.len());
+            println!(
+                "pulled {} into {} ({} files, verified)",
+                iollm_content::format_cid(&cid),
+                dir.display(),
+                manifest.files.len()
+            );
         }
     }
     Ok(())

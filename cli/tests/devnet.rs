@@ -21,15 +21,19 @@ fn iollm(state: &Path, args: &[&str]) -> (bool, String, String) {
         .env_remove("IOLLM_IPFS_API")
         .output()
         .expect("run iollm");
-    let (stdout, stderr) =
-        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
     (out.status.success(), stdout, stderr)
 }
 
 /// Whether `pid` is a live process (gone and zombie both count as dead).
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+        .map(|stat| {
+            stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 
@@ -51,10 +55,9 @@ fn devnet_up_publish_pull_down() {
     assert!(ok, "devnet up failed: {stderr}");
     assert!(stdout.starts_with("Devnet running at ws://127.0.0.1:"), "{stdout}");
 
-    let record: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(s.join("deployments/devnet.json")).unwrap(),
-    )
-    .unwrap();
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.join("deployments/devnet.json")).unwrap())
+            .unwrap();
     let node_pid = record["node"]["pid"].as_u64().unwrap() as u32;
     let ipfs_pid = record["ipfs"]["pid"].as_u64().unwrap() as u32;
     assert!(record["ipfs"]["api_url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
@@ -70,8 +73,11 @@ fn devnet_up_publish_pull_down() {
     // Publish a package and pull it back by id.
     let pkg = s.join("pkg");
     std::fs::create_dir_all(&pkg).unwrap();
-    std::fs::copy(checkout().join("crates/content/schema/examples/smip.template.json"), pkg.join("smip.json"))
-        .unwrap();
+    std::fs::copy(
+        checkout().join("crates/content/schema/examples/smip.template.json"),
+        pkg.join("smip.json"),
+    )
+    .unwrap();
     std::fs::write(pkg.join("config.json"), b"{\"n_layer\":1}").unwrap();
     std::fs::write(pkg.join("model.safetensors"), vec![7u8; 300_000]).unwrap();
     let (ok, stdout, stderr) = iollm(s, &["model", "publish", pkg.to_str().unwrap()]);

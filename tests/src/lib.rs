@@ -53,11 +53,13 @@ pub async fn testnet() -> Result<TestNet> {
     let node = NodeProcess::start(&dir.path().join("node")).await?;
     let chain = Chain::connect(&node.rpc_url()).await?;
     let contracts = devnet::deploy_contracts(&chain, &Signer::dev("alice")?, &artifacts).await?;
-    let daemon = Daemon::bind(DaemonConfig::new(dir.path().join("ipfs"), ([127, 0, 0, 1], 0).into()))
-        .await?;
+    let daemon =
+        Daemon::bind(DaemonConfig::new(dir.path().join("ipfs"), ([127, 0, 0, 1], 0).into()))
+            .await?;
     let ipfs = IpfsRecord { api_url: daemon.api_url(), pid: None, repo: None };
     let ipfs_shutdown = CancellationToken::new();
     tokio::spawn(daemon.run(ipfs_shutdown.clone()));
-    let deployment = Deployment { rpc_url: node.rpc_url(), node: None, ipfs: Some(ipfs), contracts };
+    let deployment =
+        Deployment { rpc_url: node.rpc_url(), node: None, ipfs: Some(ipfs), contracts };
     Ok(TestNet { ctx: Context::new(chain, deployment), ipfs_shutdown, _node: node, _dir: dir })
 }

@@ -8,8 +8,7 @@ use iollm_tests::testnet;
 use iollm_types::registry::Kind;
 use std::path::Path;
 
-const TEMPLATE: &str =
-    include_str!("../../crates/content/schema/examples/smip.template.json");
+const TEMPLATE: &str = include_str!("../../crates/content/schema/examples/smip.template.json");
 
 fn write_package(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)?;

@@ -18,7 +18,7 @@
 //! # let address = [0u8; 32];
 //! let registry = RegistryClient::new(chain, address);
 //! let outcome = registry.register(&alice, Kind::Model, "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o").await?;
-//! println!("registered {}", outcome.value);
+//! println!("registered {}", outcome.id);
 //! # Ok(()) }
 //! ```
 
