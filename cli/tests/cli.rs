@@ -70,3 +70,62 @@ fn an_unknown_kind_is_one_line_before_touching_the_chain() {
     assert!(!ok);
     assert_eq!(stderr.trim(), r#"error: unknown kind "weights": expected model, dataset or path"#);
 }
+
+#[test]
+fn train_prints_a_trace_root_that_does_not_depend_on_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/compute/examples/tiny.toml"
+    ))
+    .unwrap();
+    let short = example
+        .replace("steps = 800", "steps = 20")
+        .replace("checkpoint_every = 50", "checkpoint_every = 10");
+    assert_ne!(short, example, "tiny.toml changed shape; update this test");
+    let config = dir.path().join("short.toml");
+    std::fs::write(&config, short).unwrap();
+
+    let mut roots = Vec::new();
+    for threads in ["1", "2"] {
+        let out = dir.path().join(format!("run-{threads}"));
+        let (ok, stdout, stderr) = iollm(
+            &[
+                "train",
+                "--config",
+                config.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--threads",
+                threads,
+            ],
+            dir.path(),
+        );
+        assert!(ok, "{stderr}");
+        let root = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("trace root:"))
+            .expect(&stdout)
+            .trim()
+            .to_owned();
+        assert_eq!(root.len(), 64, "{root}");
+        assert!(out.join("model.safetensors").is_file() && out.join("trace.json").is_file());
+        roots.push(root);
+    }
+    assert_eq!(roots[0], roots[1]);
+
+    std::fs::write(&config, "[model]\nn_layer = 0\n").unwrap();
+    let (ok, _, stderr) = iollm(
+        &[
+            "train",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            dir.path().join("bad").to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(!ok);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(!dir.path().join("bad").exists(), "nothing written for a bad config");
+}
