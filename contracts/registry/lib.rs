@@ -54,6 +54,7 @@ mod registry {
                 owner: *owner.as_ref(),
                 manifest_cid: manifest_cid.clone(),
                 registered_at: self.env().block_number(),
+                parents: Vec::new(),
             };
             self.artifacts.insert(id, &artifact);
             self.last_id = id;

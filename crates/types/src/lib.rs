@@ -16,6 +16,7 @@ pub mod escrow;
 pub mod registry;
 pub mod shares;
 pub mod split;
+pub mod splitter;
 
 /// A 32-byte account id, SCALE-identical to ink!'s `AccountId` and subxt's `AccountId32`.
 pub type AccountBytes = [u8; 32];

@@ -56,6 +56,32 @@ impl TryFrom<u8> for Kind {
     }
 }
 
+/// How an artifact derives from a parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub enum Relation {
+    /// Fine-tuned from the parent.
+    Finetune,
+    /// An adapter (LoRA, …) on the parent.
+    Adapter,
+    /// Merged from parents.
+    Merge,
+    /// A quantization of the parent.
+    Quantize,
+    /// Distilled from the parent.
+    Distill,
+}
+
+/// A parent by lineage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Parent {
+    /// The parent artifact.
+    pub id: ArtifactId,
+    /// How this artifact derives from it.
+    pub relation: Relation,
+}
+
 /// A registered artifact as the registry stores and returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
 #[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
@@ -68,6 +94,8 @@ pub struct Artifact {
     pub manifest_cid: Vec<u8>,
     /// Block in which it was registered.
     pub registered_at: BlockNumber,
+    /// Parents by lineage (at most [`crate::splitter::MAX_PARENTS`]); revenue flows up to them.
+    pub parents: Vec<Parent>,
 }
 
 /// Errors the registry contract returns.
