@@ -13,6 +13,7 @@ extern crate alloc;
 
 pub mod cid;
 pub mod escrow;
+pub mod market;
 pub mod registry;
 pub mod shares;
 pub mod split;
