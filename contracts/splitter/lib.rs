@@ -380,6 +380,10 @@ mod splitter {
                     .iter()
                     .map(|id| Parent { id: *id, relation: Relation::Finetune })
                     .collect(),
+                version: 1,
+                previous: None,
+                deprecated: false,
+                job: None,
             }
         }
 
