@@ -1498,6 +1498,170 @@ mod market {
             assert_eq!(ev, vec![events::BountyReclaimed { bounty: b, amount: 900 }]);
         }
 
+        /// Random sequences of every message (errors allowed): at every step the money the
+        /// market holds equals deposits minus payouts, and is exactly what it owes (stakes,
+        /// unbonding, balances, escrow of live jobs and bounties). So the sum of what can be
+        /// withdrawn never exceeds what the contract holds.
+        #[ink::test]
+        fn conservation_over_random_sequences() {
+            let a = acc();
+            let who = [a.bob, a.charlie, a.django, a.eve, a.frank];
+            let mut done = [0u32; 13];
+            for seed in 1..=4u64 {
+                // A fresh contract account per seed: fresh storage.
+                ink::env::test::set_callee::<Env>(AccountId::from([100 + seed as u8; 32]));
+                let mut m = setup();
+                let mut rng = seed;
+                let mut next = |n: u64| {
+                    rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    (rng >> 33) % n
+                };
+                // setup() pledged 3 x 5 000; two more providers for committees.
+                for extra in [a.frank, a.alice] {
+                    as_(extra, 5_000);
+                    m.pledge(GPU, 5, 0).unwrap();
+                }
+                let (mut deposited, mut paid_out) = (25_000u128, 0u128);
+                let mut block = 1u32;
+                for _ in 0..250 {
+                    // Weighted towards the verification steps, which need earlier steps first.
+                    const OPS: [usize; 22] =
+                        [0, 1, 2, 3, 3, 4, 4, 5, 5, 5, 6, 6, 7, 7, 8, 8, 8, 8, 9, 10, 11, 12];
+                    let op = OPS[next(22) as usize];
+                    let caller = who[next(5) as usize];
+                    let value = u128::from(next(3) as u32) * 700;
+                    let job = m.job_count().saturating_sub(next(3)).max(1);
+                    let executor = m.job(job).and_then(|j| j.executor).map(AccountId::from);
+                    let caller = match (next(4), executor) {
+                        (0, Some(e)) => e,
+                        _ => caller,
+                    };
+                    // Verifiers come from the pledged providers.
+                    let verifier = [a.charlie, a.django, a.eve, a.frank, a.alice][next(5) as usize];
+                    let caller = if (6..=8).contains(&op) { verifier } else { caller };
+                    as_(caller, 0);
+                    let ok_value = match op {
+                        0 => {
+                            as_(caller, value);
+                            m.pledge(GPU, u128::from(next(20) as u32), (next(3) * 2_000) as u16)
+                                .is_ok()
+                        }
+                        1 => {
+                            as_(caller, value);
+                            m.top_up().is_ok()
+                        }
+                        2 => {
+                            done[2] +=
+                                u32::from(m.unpledge(u128::from(next(3) as u32) * 500).is_ok());
+                            false
+                        }
+                        3 => {
+                            as_(caller, value + 1_000);
+                            let bounty = if next(2) == 0 { None } else { Some(1) };
+                            let kind =
+                                if bounty.is_some() { JobKind::EvalPath } else { JobKind::Train };
+                            let s = JobSpec {
+                                kind,
+                                bounty,
+                                deadline: block + 2 + next(12) as u32,
+                                verification: Verification { verifiers: next(3) as u8, ..VERIFY },
+                                ..spec(next(60))
+                            };
+                            m.post_job(s).is_ok()
+                        }
+                        4 => {
+                            done[4] += u32::from(m.claim(job).is_ok());
+                            false
+                        }
+                        5 => {
+                            done[5] +=
+                                u32::from(m.submit_result(job, commitment(next(300))).is_ok());
+                            false
+                        }
+                        6 => {
+                            done[6] += u32::from(m.attest(job).is_ok());
+                            false
+                        }
+                        7 => {
+                            done[7] += u32::from(m.challenge(job).is_ok());
+                            false
+                        }
+                        8 => {
+                            done[8] += u32::from(m.vote(job, next(2) == 0).is_ok());
+                            false
+                        }
+                        9 => {
+                            done[9] += u32::from(m.finalize(job).is_ok());
+                            false
+                        }
+                        10 => {
+                            done[10] += u32::from(m.expire(job).is_ok());
+                            false
+                        }
+                        11 => {
+                            as_(caller, value + 1);
+                            m.post_bounty(CID.to_vec(), 0, 10, 0, 2, block + 20).is_ok()
+                        }
+                        _ => {
+                            if let Ok(amount) = m.withdraw() {
+                                paid_out += amount;
+                            }
+                            false
+                        }
+                    };
+                    if ok_value {
+                        deposited += ink::env::transferred_value::<Env>();
+                    }
+                    set_value_transferred::<Env>(0);
+                    if next(4) == 0 {
+                        block += 1;
+                        set_block_number::<Env>(block);
+                    }
+                    let to_splitter: u128 = SPLITTER_CALLS.with(|c| {
+                        c.borrow()
+                            .iter()
+                            .map(|c| if let Call::Pay(_, x) = c { *x } else { 0 })
+                            .sum()
+                    });
+                    let mut owed = 0u128;
+                    for w in who.iter().chain([&a.alice]) {
+                        owed += m.balance_of(*w);
+                        if let Some(p) = m.pledge_of(*w) {
+                            owed += p.stake + p.unbonding;
+                            assert!(p.locked <= p.stake);
+                        }
+                    }
+                    for id in 1..=m.job_count() {
+                        let j = m.job(id).unwrap();
+                        if matches!(
+                            j.state,
+                            JobState::Open
+                                | JobState::Claimed
+                                | JobState::Submitted
+                                | JobState::Challenged
+                        ) {
+                            owed += j.reward;
+                        }
+                    }
+                    for id in 1..=m.bounty_count() {
+                        owed += m.bounty(id).unwrap().escrow;
+                    }
+                    assert_eq!(deposited, paid_out + to_splitter + owed, "seed {seed}");
+                }
+            }
+            // The sequences reach every settlement path.
+            for (op, name) in [
+                (4, "claim"),
+                (5, "submit"),
+                (6, "attest"),
+                (8, "vote"),
+                (9, "finalize"),
+                (10, "expire"),
+            ] {
+                assert!(done[op] > 0, "no successful {name}: {done:?}");
+            }
+        }
+
         #[ink::test]
         fn admin_only_parameters_and_upgrade() {
             let a = acc();
