@@ -546,6 +546,52 @@ mod splitter {
             // returning an error; the end-to-end tests cover it on the node.)
         }
 
+        /// Random payments, credits and withdrawals over a lineage (2 is a child of 1): what
+        /// was paid in equals what was withdrawn plus what is owed (balances, share claims,
+        /// inboxes) plus the sub-unit dust the pools carry, which is below one unit per holder
+        /// and pool. So the sum of what can be withdrawn never exceeds the contract's balance.
+        #[ink::test]
+        fn withdrawable_never_exceeds_what_was_paid_in() {
+            let a = accounts();
+            let who = [a.alice, a.bob, a.charlie, a.django, a.eve, a.frank];
+            let mut s = with_rules();
+            set_account_balance::<Env>(ink::env::account_id::<Env>(), u128::MAX / 2);
+            let mut rng = 7u64;
+            let mut next = |n: u64| {
+                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (rng >> 33) % n
+            };
+            let (mut paid_in, mut paid_out) = (0u128, 0u128);
+            for _ in 0..300 {
+                let artifact = next(2) + 1;
+                let account = who[next(6) as usize];
+                match next(3) {
+                    0 => {
+                        let amount = u128::from(next(1_000_000) as u32);
+                        pay(&mut s, a.alice, artifact, amount).unwrap();
+                        paid_in += amount;
+                    }
+                    1 => credit(&mut s, artifact, account, u128::from(next(1_000) as u32) + 1),
+                    _ => {
+                        set_caller::<Env>(account);
+                        if let Ok(x) = s.withdraw(Some(artifact)) {
+                            paid_out += x;
+                        }
+                    }
+                }
+                let mut owed = s.inbox_of(1) + s.inbox_of(2);
+                for w in who {
+                    owed += s.balance_of(w, None);
+                    for art in [1, 2] {
+                        owed += s.balance_of(w, Some(art)) - s.balance_of(w, None);
+                    }
+                }
+                assert!(paid_out + owed <= paid_in);
+                // Dust: below one unit per (holder, pool) plus one per pool's carry.
+                assert!(paid_in - paid_out - owed <= 2 * 6 + 2);
+            }
+        }
+
         #[ink::test]
         fn admin_only_parameters_and_upgrade() {
             let a = accounts();
