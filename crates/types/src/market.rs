@@ -670,3 +670,119 @@ pub mod selectors {
     /// `bounty_count`.
     pub const BOUNTY_COUNT: [u8; 4] = [0x07, 0xe1, 0x0b, 0x5d];
 }
+
+/// Call data (selector ++ SCALE arguments) of every market message, for off-chain callers.
+pub mod calls {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn with<A: Encode>(selector: [u8; 4], args: A) -> Vec<u8> {
+        let mut data = selector.to_vec();
+        args.encode_to(&mut data);
+        data
+    }
+
+    /// `new(splitter, treasury)`.
+    pub fn new(splitter: AccountBytes, treasury: AccountBytes) -> Vec<u8> {
+        with(selectors::NEW, (splitter, treasury))
+    }
+    /// `pledge(capacity, price_per_unit, discount_bps)` (payable: the stake).
+    pub fn pledge(capacity: Capacity, price_per_unit: Balance, discount_bps: u16) -> Vec<u8> {
+        with(selectors::PLEDGE, (capacity, price_per_unit, discount_bps))
+    }
+    /// `top_up()` (payable).
+    pub fn top_up() -> Vec<u8> {
+        selectors::TOP_UP.to_vec()
+    }
+    /// `unpledge(amount)`.
+    pub fn unpledge(amount: Balance) -> Vec<u8> {
+        with(selectors::UNPLEDGE, amount)
+    }
+    /// `post_job(spec)` (payable: the reward).
+    pub fn post_job(spec: &JobSpec) -> Vec<u8> {
+        with(selectors::POST_JOB, spec)
+    }
+    /// `claim(job)`.
+    pub fn claim(job: JobId) -> Vec<u8> {
+        with(selectors::CLAIM, job)
+    }
+    /// `submit_result(job, commitment)`.
+    pub fn submit_result(job: JobId, commitment: &Commitment) -> Vec<u8> {
+        with(selectors::SUBMIT_RESULT, (job, commitment))
+    }
+    /// `attest(job)`.
+    pub fn attest(job: JobId) -> Vec<u8> {
+        with(selectors::ATTEST, job)
+    }
+    /// `challenge(job)`.
+    pub fn challenge(job: JobId) -> Vec<u8> {
+        with(selectors::CHALLENGE, job)
+    }
+    /// `vote(job, executor_honest)`.
+    pub fn vote(job: JobId, executor_honest: bool) -> Vec<u8> {
+        with(selectors::VOTE, (job, executor_honest))
+    }
+    /// `finalize(job)`.
+    pub fn finalize(job: JobId) -> Vec<u8> {
+        with(selectors::FINALIZE, job)
+    }
+    /// `expire(job)`.
+    pub fn expire(job: JobId) -> Vec<u8> {
+        with(selectors::EXPIRE, job)
+    }
+    /// `post_bounty(benchmark_cid, metric, margin, best, tranches, expires_at)` (payable).
+    pub fn post_bounty(
+        benchmark_cid: &[u8],
+        metric: u8,
+        margin: u64,
+        best: u64,
+        tranches: u8,
+        expires_at: BlockNumber,
+    ) -> Vec<u8> {
+        with(selectors::POST_BOUNTY, (benchmark_cid, metric, margin, best, tranches, expires_at))
+    }
+    /// `reclaim_bounty(bounty)`.
+    pub fn reclaim_bounty(bounty: BountyId) -> Vec<u8> {
+        with(selectors::RECLAIM_BOUNTY, bounty)
+    }
+    /// `withdraw()`.
+    pub fn withdraw() -> Vec<u8> {
+        selectors::WITHDRAW.to_vec()
+    }
+    /// `set_params(splitter, treasury, unbonding_blocks)`.
+    pub fn set_params(
+        splitter: AccountBytes,
+        treasury: AccountBytes,
+        unbonding_blocks: BlockNumber,
+    ) -> Vec<u8> {
+        with(selectors::SET_PARAMS, (splitter, treasury, unbonding_blocks))
+    }
+    /// `set_code_hash(hash)`.
+    pub fn set_code_hash(hash: [u8; 32]) -> Vec<u8> {
+        with(selectors::SET_CODE_HASH, hash)
+    }
+    /// `pledge_of(account) -> Option<Pledge>`.
+    pub fn pledge_of(account: AccountBytes) -> Vec<u8> {
+        with(selectors::PLEDGE_OF, account)
+    }
+    /// `job(job) -> Option<Job>`.
+    pub fn job(job: JobId) -> Vec<u8> {
+        with(selectors::JOB, job)
+    }
+    /// `result(job) -> Option<Commitment>`.
+    pub fn result(job: JobId) -> Vec<u8> {
+        with(selectors::RESULT, job)
+    }
+    /// `bounty(bounty) -> Option<Bounty>`.
+    pub fn bounty(bounty: BountyId) -> Vec<u8> {
+        with(selectors::BOUNTY, bounty)
+    }
+    /// `balance_of(account) -> Balance`.
+    pub fn balance_of(account: AccountBytes) -> Vec<u8> {
+        with(selectors::BALANCE_OF, account)
+    }
+    /// `job_output(job) -> Option<JobOutput>`.
+    pub fn job_output(job: JobId) -> Vec<u8> {
+        with(selectors::JOB_OUTPUT, job)
+    }
+}

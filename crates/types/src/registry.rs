@@ -314,6 +314,55 @@ pub mod selectors {
     pub const ARTIFACT_OF_JOB: [u8; 4] = [0x39, 0xf9, 0x35, 0x91];
 }
 
+/// Call data (selector ++ SCALE arguments) of the registry's messages, for off-chain callers.
+pub mod calls {
+    use super::*;
+
+    fn with<A: Encode>(selector: [u8; 4], args: A) -> Vec<u8> {
+        let mut data = selector.to_vec();
+        args.encode_to(&mut data);
+        data
+    }
+
+    /// `register(kind, manifest_cid)`.
+    pub fn register(kind: Kind, manifest_cid: &[u8]) -> Vec<u8> {
+        with(selectors::REGISTER, (u8::from(kind), manifest_cid))
+    }
+    /// `register_derived(kind, manifest_cid, parents)`.
+    pub fn register_derived(kind: Kind, manifest_cid: &[u8], parents: &[Parent]) -> Vec<u8> {
+        with(selectors::REGISTER_DERIVED, (u8::from(kind), manifest_cid, parents))
+    }
+    /// `new_version(id, manifest_cid)`.
+    pub fn new_version(id: ArtifactId, manifest_cid: &[u8]) -> Vec<u8> {
+        with(selectors::NEW_VERSION, (id, manifest_cid))
+    }
+    /// `transfer(id, to)`.
+    pub fn transfer(id: ArtifactId, to: AccountBytes) -> Vec<u8> {
+        with(selectors::TRANSFER, (id, to))
+    }
+    /// `deprecate(id)`.
+    pub fn deprecate(id: ArtifactId) -> Vec<u8> {
+        with(selectors::DEPRECATE, id)
+    }
+    /// `register_from_job(job, kind, manifest_cid, parents)`.
+    pub fn register_from_job(
+        job: crate::market::JobId,
+        kind: Kind,
+        manifest_cid: &[u8],
+        parents: &[Parent],
+    ) -> Vec<u8> {
+        with(selectors::REGISTER_FROM_JOB, (job, u8::from(kind), manifest_cid, parents))
+    }
+    /// `set_market(market)`.
+    pub fn set_market(market: AccountBytes) -> Vec<u8> {
+        with(selectors::SET_MARKET, market)
+    }
+    /// `get(id) -> Option<Artifact>`.
+    pub fn get(id: ArtifactId) -> Vec<u8> {
+        with(selectors::GET, id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -206,3 +206,63 @@ pub mod selectors {
     /// `set_code_hash`.
     pub const SET_CODE_HASH: [u8; 4] = [0x9e, 0x5c, 0x57, 0x58];
 }
+
+/// Call data (selector ++ SCALE arguments) of every splitter message, for off-chain callers.
+pub mod calls {
+    use super::*;
+
+    fn with<A: Encode>(selector: [u8; 4], args: A) -> Vec<u8> {
+        let mut data = selector.to_vec();
+        args.encode_to(&mut data);
+        data
+    }
+
+    /// `new(registry, market, treasury)`.
+    pub fn new(registry: AccountBytes, market: AccountBytes, treasury: AccountBytes) -> Vec<u8> {
+        with(selectors::NEW, (registry, market, treasury))
+    }
+    /// `set_rule(artifact, rule)`.
+    pub fn set_rule(artifact: ArtifactId, rule: SplitRule) -> Vec<u8> {
+        with(selectors::SET_RULE, (artifact, rule))
+    }
+    /// `pay_revenue(artifact)` (payable: the revenue).
+    pub fn pay_revenue(artifact: ArtifactId) -> Vec<u8> {
+        with(selectors::PAY_REVENUE, artifact)
+    }
+    /// `credit_units(artifact, account, units)` (market only).
+    pub fn credit_units(artifact: ArtifactId, account: AccountBytes, units: Balance) -> Vec<u8> {
+        with(selectors::CREDIT_UNITS, (artifact, account, units))
+    }
+    /// `withdraw(artifact)`: the balance plus the share revenue of `artifact`.
+    pub fn withdraw(artifact: Option<ArtifactId>) -> Vec<u8> {
+        with(selectors::WITHDRAW, artifact)
+    }
+    /// `balance_of(account, artifact) -> Balance`.
+    pub fn balance_of(account: AccountBytes, artifact: Option<ArtifactId>) -> Vec<u8> {
+        with(selectors::BALANCE_OF, (account, artifact))
+    }
+    /// `entry(artifact) -> Option<Entry>`.
+    pub fn entry(artifact: ArtifactId) -> Vec<u8> {
+        with(selectors::ENTRY, artifact)
+    }
+    /// `units_of(artifact, account) -> Balance`.
+    pub fn units_of(artifact: ArtifactId, account: AccountBytes) -> Vec<u8> {
+        with(selectors::UNITS_OF, (artifact, account))
+    }
+    /// `inbox_of(artifact) -> Balance`.
+    pub fn inbox_of(artifact: ArtifactId) -> Vec<u8> {
+        with(selectors::INBOX_OF, artifact)
+    }
+    /// `set_params(registry, market, treasury)`.
+    pub fn set_params(
+        registry: AccountBytes,
+        market: AccountBytes,
+        treasury: AccountBytes,
+    ) -> Vec<u8> {
+        with(selectors::SET_PARAMS, (registry, market, treasury))
+    }
+    /// `set_code_hash(hash)`.
+    pub fn set_code_hash(hash: [u8; 32]) -> Vec<u8> {
+        with(selectors::SET_CODE_HASH, hash)
+    }
+}
