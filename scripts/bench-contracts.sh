@@ -101,10 +101,10 @@ VERIFY='{ challenge_window: 1, verifiers: 1, collateral: 1000000, verifier_fee: 
 call market "$market" //Alice set_params 0 "$splitter" "$FERDIE" 2
 call registry "$registry" //Alice set_market 0 "$market"
 call registry "$registry" //Bob register 0 0 "$CID"
-call registry "$registry" //Bob register_derived 0 0 "$CID" "[{ id: 1, relation: Finetune }]"
+RULE='{ designer_bps: 5000, compute_bps: 3000, upstream_bps: 1500, treasury_bps: 500 }'
+call registry "$registry" //Bob register_derived 0 0 "$CID" "[{ id: 1, relation: Finetune }]" "$RULE"
 call registry "$registry" //Bob new_version 0 2 "$OUT"
-call splitter "$splitter" //Bob set_rule 0 1 \
-  '{ designer_bps: 5000, compute_bps: 3000, upstream_bps: 1500, treasury_bps: 500 }'
+call splitter "$splitter" //Bob set_rule 0 1 "$RULE"
 
 call market "$market" //Charlie pledge 10000000 "$GPU" 10 2000
 call market "$market" //Dave pledge 10000000 "$GPU" 10 0
@@ -121,7 +121,7 @@ call market "$market" //Dave attest 0 1
 call yardstick "$yard" //Alice transfer 0 "$BOB" 1000
 call market "$market" //Bob finalize 0 1
 call market "$market" //Bob withdraw 0
-call registry "$registry" //Bob register_from_job 0 1 0 "$OUT" "[]"
+call registry "$registry" //Bob register_from_job 0 1 0 "$OUT" "[]" "$RULE"
 
 # A challenged job whose executor loses.
 call market "$market" //Bob post_job 100000 "$(spec Train 1000 None)"

@@ -16,6 +16,7 @@ mod registry {
     use iollm_types::cid::check_cid_shape;
     use iollm_types::market::{JobId, JobOutput};
     use iollm_types::registry::{Artifact, ArtifactId, Error, Kind, Parent};
+    use iollm_types::split::SplitRule;
     use iollm_types::splitter::MAX_PARENTS;
 
     /// Registry storage: admin, the last id handed out, the market asked about provenance, the
@@ -103,25 +104,28 @@ mod registry {
         }
 
         /// Registers an artifact of `kind` (0 model, 1 dataset, 2 path) whose manifest is at
-        /// `manifest_cid`, owned by the caller. Returns its new id.
+        /// `manifest_cid`, owned by the caller, with no parents and all revenue to the owner.
+        /// Returns its new id.
         ///
         /// `kind` is the SCALE code of [`Kind`], taken as a byte so that an unknown kind is a
         /// readable `UnknownKind` error instead of an undecodable call.
         #[ink(message)]
         pub fn register(&mut self, kind: u8, manifest_cid: Vec<u8>) -> Result<ArtifactId, Error> {
-            self.insert_new(kind, manifest_cid, Vec::new(), None, None)
+            self.insert_new(kind, manifest_cid, Vec::new(), SplitRule::DESIGNER_ONLY, None, None)
         }
 
         /// Registers an artifact derived from `parents` (at most 4, each registered), with how
-        /// it derives from each (finetune, adapter, merge, quantize, distill).
+        /// it derives from each (finetune, adapter, merge, quantize, distill), and the split
+        /// rule its revenue starts with.
         #[ink(message)]
         pub fn register_derived(
             &mut self,
             kind: u8,
             manifest_cid: Vec<u8>,
             parents: Vec<Parent>,
+            split_rule: SplitRule,
         ) -> Result<ArtifactId, Error> {
-            self.insert_new(kind, manifest_cid, parents, None, None)
+            self.insert_new(kind, manifest_cid, parents, split_rule, None, None)
         }
 
         /// Registers a new version of `id` (caller must own it): same kind, owner and parents,
@@ -141,6 +145,7 @@ mod registry {
                 u8::from(old.kind),
                 manifest_cid,
                 old.parents,
+                old.split_rule,
                 Some((id, version)),
                 None,
             )?;
@@ -182,6 +187,7 @@ mod registry {
             kind: u8,
             manifest_cid: Vec<u8>,
             parents: Vec<Parent>,
+            split_rule: SplitRule,
         ) -> Result<ArtifactId, Error> {
             if self.by_job.contains(job_id) {
                 return Err(Error::JobAlreadyRegistered);
@@ -194,7 +200,8 @@ mod registry {
             if output.output_cid != manifest_cid {
                 return Err(Error::CidMismatch);
             }
-            let id = self.insert_new(kind, manifest_cid, parents, None, Some(job_id))?;
+            let id =
+                self.insert_new(kind, manifest_cid, parents, split_rule, None, Some(job_id))?;
             self.by_job.insert(job_id, &id);
             self.env().emit_event(ProvenanceRecorded { id, job: job_id });
             Ok(id)
@@ -264,11 +271,13 @@ mod registry {
             kind: u8,
             manifest_cid: Vec<u8>,
             parents: Vec<Parent>,
+            split_rule: SplitRule,
             previous: Option<(ArtifactId, u32)>,
             job: Option<JobId>,
         ) -> Result<ArtifactId, Error> {
             let kind = Kind::try_from(kind)?;
             check_cid_shape(&manifest_cid)?;
+            split_rule.validate().map_err(|_| Error::BadSplitRule)?;
             if parents.len() > MAX_PARENTS {
                 return Err(Error::TooManyParents);
             }
@@ -287,6 +296,7 @@ mod registry {
                 previous: previous.map(|p| p.0),
                 deprecated: false,
                 job,
+                split_rule,
             };
             self.artifacts.insert(id, &artifact);
             self.last_id = id;
@@ -343,6 +353,13 @@ mod registry {
         const CID: &[u8] = b"QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
         const CID2: &[u8] = b"bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4";
 
+        const RULE: SplitRule = SplitRule {
+            designer_bps: 7_000,
+            compute_bps: 2_000,
+            upstream_bps: 1_000,
+            treasury_bps: 0,
+        };
+
         fn parent(id: ArtifactId) -> Parent {
             Parent { id, relation: Relation::Finetune }
         }
@@ -357,17 +374,22 @@ mod registry {
             let mut r = Registry::new();
             let base = r.register(0, CID.to_vec()).unwrap();
             assert_eq!(
-                r.register_derived(0, CID.to_vec(), vec![parent(9)]),
+                r.register_derived(0, CID.to_vec(), vec![parent(9)], RULE),
                 Err(Error::UnknownParent)
             );
             assert_eq!(
-                r.register_derived(0, CID.to_vec(), vec![parent(base); 5]),
+                r.register_derived(0, CID.to_vec(), vec![parent(base); 5], RULE),
                 Err(Error::TooManyParents)
             );
+            let bad = SplitRule { treasury_bps: 1, ..RULE };
+            assert_eq!(r.register_derived(0, CID.to_vec(), vec![], bad), Err(Error::BadSplitRule));
+            assert_eq!(r.get(base).unwrap().split_rule, SplitRule::DESIGNER_ONLY);
             let merged = Parent { id: base, relation: Relation::Merge };
-            let child = r.register_derived(0, CID2.to_vec(), vec![parent(base), merged]).unwrap();
+            let child =
+                r.register_derived(0, CID2.to_vec(), vec![parent(base), merged], RULE).unwrap();
             let record = r.get(child).unwrap();
             assert_eq!(record.parents, vec![parent(base), merged]);
+            assert_eq!(record.split_rule, RULE);
             assert_eq!(
                 (record.version, record.previous, record.deprecated, record.job),
                 (1, None, false, None)
@@ -380,7 +402,7 @@ mod registry {
             set_caller::<DefaultEnvironment>(a.bob);
             let mut r = Registry::new();
             let base = r.register(0, CID.to_vec()).unwrap();
-            let v1 = r.register_derived(0, CID.to_vec(), vec![parent(base)]).unwrap();
+            let v1 = r.register_derived(0, CID.to_vec(), vec![parent(base)], RULE).unwrap();
             assert_eq!(r.new_version(9, CID2.to_vec()), Err(Error::UnknownArtifact));
             let v2 = r.new_version(v1, CID2.to_vec()).unwrap();
             let record = r.get(v2).unwrap();
@@ -434,26 +456,38 @@ mod registry {
                 m.insert(2, None);
             });
             set_caller::<DefaultEnvironment>(a.bob);
-            assert_eq!(r.register_from_job(1, 0, CID2.to_vec(), vec![]), Err(Error::NoMarket));
+            assert_eq!(
+                r.register_from_job(1, 0, CID2.to_vec(), vec![], RULE),
+                Err(Error::NoMarket)
+            );
             assert_eq!(r.set_market(a.django), Err(Error::NotAdmin));
             set_caller::<DefaultEnvironment>(a.alice);
             r.set_market(a.django).unwrap();
             assert_eq!(r.market(), Some(a.django));
             set_caller::<DefaultEnvironment>(a.bob);
-            assert_eq!(r.register_from_job(3, 0, CID2.to_vec(), vec![]), Err(Error::CallFailed));
             assert_eq!(
-                r.register_from_job(2, 0, CID2.to_vec(), vec![]),
+                r.register_from_job(3, 0, CID2.to_vec(), vec![], RULE),
+                Err(Error::CallFailed)
+            );
+            assert_eq!(
+                r.register_from_job(2, 0, CID2.to_vec(), vec![], RULE),
                 Err(Error::JobNotVerified)
             );
-            assert_eq!(r.register_from_job(1, 0, CID.to_vec(), vec![]), Err(Error::CidMismatch));
+            assert_eq!(
+                r.register_from_job(1, 0, CID.to_vec(), vec![], RULE),
+                Err(Error::CidMismatch)
+            );
             set_caller::<DefaultEnvironment>(a.charlie);
-            assert_eq!(r.register_from_job(1, 0, CID2.to_vec(), vec![]), Err(Error::NotPoster));
+            assert_eq!(
+                r.register_from_job(1, 0, CID2.to_vec(), vec![], RULE),
+                Err(Error::NotPoster)
+            );
             set_caller::<DefaultEnvironment>(a.bob);
-            let id = r.register_from_job(1, 0, CID2.to_vec(), vec![]).unwrap();
+            let id = r.register_from_job(1, 0, CID2.to_vec(), vec![], RULE).unwrap();
             assert_eq!(r.get(id).unwrap().job, Some(1));
             assert_eq!(r.artifact_of_job(1), Some(id));
             assert_eq!(
-                r.register_from_job(1, 0, CID2.to_vec(), vec![]),
+                r.register_from_job(1, 0, CID2.to_vec(), vec![], RULE),
                 Err(Error::JobAlreadyRegistered)
             );
             assert_eq!(

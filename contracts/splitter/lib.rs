@@ -131,7 +131,10 @@ mod splitter {
         /// with no parents the upstream part does.
         #[ink(message, payable)]
         pub fn pay_revenue(&mut self, artifact: ArtifactId) -> Result<(), Error> {
-            let entry = self.entries.get(artifact).ok_or(Error::NoRule)?;
+            let entry = match self.entries.get(artifact) {
+                Some(entry) => entry,
+                None => self.entry_from_registry(artifact)?,
+            };
             let paid = self.env().transferred_value();
             let queued = self.inbox.take(artifact).unwrap_or(0);
             let amount = paid.checked_add(queued).ok_or(Error::Overflow)?;
@@ -296,6 +299,28 @@ mod splitter {
             Ok(())
         }
 
+        /// First payment to an artifact: copies owner, parents and the rule declared at
+        /// registration from the registry (one cross-contract call, once per artifact).
+        fn entry_from_registry(&mut self, artifact: ArtifactId) -> Result<Entry, Error> {
+            let record = self.registry_get(artifact)?.ok_or(Error::UnknownArtifact)?;
+            if record.parents.len() > MAX_PARENTS {
+                return Err(Error::TooManyParents);
+            }
+            record.split_rule.validate().map_err(|_| Error::NoRule)?;
+            let entry = Entry {
+                owner: record.owner,
+                rule: record.split_rule,
+                parents: record.parents.iter().map(|p| p.id).collect(),
+            };
+            self.entries.insert(artifact, &entry);
+            self.env().emit_event(RuleSet {
+                artifact,
+                owner: AccountId::from(record.owner),
+                rule: record.split_rule,
+            });
+            Ok(entry)
+        }
+
         fn ensure_admin(&self) -> Result<(), Error> {
             if self.env().caller() == self.admin {
                 Ok(())
@@ -384,6 +409,7 @@ mod splitter {
                 previous: None,
                 deprecated: false,
                 job: None,
+                split_rule: SplitRule::DESIGNER_ONLY,
             }
         }
 
@@ -464,7 +490,8 @@ mod splitter {
         fn revenue_without_holders_or_parents_goes_to_owner_and_treasury() {
             let a = accounts();
             let mut s = with_rules();
-            assert_eq!(pay(&mut s, a.alice, 7, 100), Err(Error::NoRule));
+            assert_eq!(pay(&mut s, a.alice, 7, 100), Err(Error::CallFailed));
+            assert_eq!(pay(&mut s, a.alice, 3, 100), Err(Error::UnknownArtifact));
             pay(&mut s, a.alice, 1, 1_001).unwrap();
             // treasury 5 % of 1001 = 50; the rest (designer + compute + upstream) to bob.
             assert_eq!(s.balance_of(a.eve, None), 50);
@@ -484,6 +511,35 @@ mod splitter {
                     treasury: 50,
                 }
             );
+        }
+
+        #[ink::test]
+        fn the_first_payment_takes_the_rule_declared_at_registration() {
+            let a = accounts();
+            let mut s = setup();
+            MOCK_REGISTRY.with(|r| {
+                let mut declared = artifact(a.django, &[1]);
+                declared.split_rule = RULE;
+                r.borrow_mut().insert(2, Some(declared));
+            });
+            pay(&mut s, a.alice, 2, 1_000).unwrap();
+            assert_eq!(
+                s.entry(2),
+                Some(Entry { owner: bytes(&a.django), rule: RULE, parents: vec![1] })
+            );
+            assert_eq!(s.balance_of(a.django, None), 500 + 300);
+            assert_eq!(s.inbox_of(1), 150);
+            let ev = recorded_events().collect::<Vec<_>>();
+            assert_eq!(ev[0].topics[0], events::RULE_SET_TOPIC);
+            // An invalid declared rule (only possible from a foreign registry) is refused.
+            MOCK_REGISTRY.with(|r| {
+                let mut bad = artifact(a.bob, &[]);
+                bad.split_rule.designer_bps = 1;
+                r.borrow_mut().insert(5, Some(bad));
+                r.borrow_mut().insert(6, Some(artifact(a.bob, &[1, 1, 1, 1, 1])));
+            });
+            assert_eq!(pay(&mut s, a.alice, 5, 1), Err(Error::NoRule));
+            assert_eq!(pay(&mut s, a.alice, 6, 1), Err(Error::TooManyParents));
         }
 
         #[ink::test]

@@ -104,6 +104,9 @@ pub struct Artifact {
     pub deprecated: bool,
     /// The verified market job that produced it (`register_from_job`).
     pub job: Option<crate::market::JobId>,
+    /// The profit-split rule declared at registration; the splitter copies it on the first
+    /// revenue payment (its owner changes it there with `set_rule`).
+    pub split_rule: crate::split::SplitRule,
 }
 
 /// Errors the registry contract returns.
@@ -145,6 +148,8 @@ pub enum Error {
     CallFailed,
     /// The new code hash was refused.
     UpgradeFailed,
+    /// The split rule's basis points do not sum to 10 000.
+    BadSplitRule,
 }
 
 impl From<crate::cid::CidShapeError> for Error {
@@ -180,6 +185,7 @@ impl Error {
             Error::JobAlreadyRegistered => "this job's output is already registered",
             Error::CallFailed => "a call to another contract failed",
             Error::UpgradeFailed => "the new code hash was refused",
+            Error::BadSplitRule => "split basis points must sum to 10000",
         }
     }
 }
@@ -328,9 +334,14 @@ pub mod calls {
     pub fn register(kind: Kind, manifest_cid: &[u8]) -> Vec<u8> {
         with(selectors::REGISTER, (u8::from(kind), manifest_cid))
     }
-    /// `register_derived(kind, manifest_cid, parents)`.
-    pub fn register_derived(kind: Kind, manifest_cid: &[u8], parents: &[Parent]) -> Vec<u8> {
-        with(selectors::REGISTER_DERIVED, (u8::from(kind), manifest_cid, parents))
+    /// `register_derived(kind, manifest_cid, parents, split_rule)`.
+    pub fn register_derived(
+        kind: Kind,
+        manifest_cid: &[u8],
+        parents: &[Parent],
+        split_rule: crate::split::SplitRule,
+    ) -> Vec<u8> {
+        with(selectors::REGISTER_DERIVED, (u8::from(kind), manifest_cid, parents, split_rule))
     }
     /// `new_version(id, manifest_cid)`.
     pub fn new_version(id: ArtifactId, manifest_cid: &[u8]) -> Vec<u8> {
@@ -344,14 +355,15 @@ pub mod calls {
     pub fn deprecate(id: ArtifactId) -> Vec<u8> {
         with(selectors::DEPRECATE, id)
     }
-    /// `register_from_job(job, kind, manifest_cid, parents)`.
+    /// `register_from_job(job, kind, manifest_cid, parents, split_rule)`.
     pub fn register_from_job(
         job: crate::market::JobId,
         kind: Kind,
         manifest_cid: &[u8],
         parents: &[Parent],
+        split_rule: crate::split::SplitRule,
     ) -> Vec<u8> {
-        with(selectors::REGISTER_FROM_JOB, (job, u8::from(kind), manifest_cid, parents))
+        with(selectors::REGISTER_FROM_JOB, (job, u8::from(kind), manifest_cid, parents, split_rule))
     }
     /// `set_market(market)`.
     pub fn set_market(market: AccountBytes) -> Vec<u8> {

@@ -70,7 +70,7 @@ impl Error {
             Error::NotOwner => "you do not own this artifact in the registry",
             Error::UnknownArtifact => "no artifact with this id in the registry",
             Error::NoRule => {
-                "this artifact has no split rule yet: its owner must run `iollm split set`"
+                "the artifact has no valid split rule: its owner must run `iollm split set`"
             }
             Error::BadRule => "split basis points must sum to 10000",
             Error::TooManyParents => "the artifact has more parents than the splitter supports (4)",
