@@ -651,15 +651,18 @@ mod market {
         pub fn withdraw(&mut self) -> Result<Balance, Error> {
             let caller = self.env().caller();
             let mut amount = self.balances.get(caller).unwrap_or(0);
+            let mut waiting = false;
             if let Some(mut pledge) = self.pledges.get(caller) {
                 if pledge.unbonding > 0 && self.env().block_number() >= pledge.unbonding_until {
                     amount = add(amount, pledge.unbonding)?;
                     pledge.unbonding = 0;
                     self.pledges.insert(caller, &pledge);
+                } else {
+                    waiting = pledge.unbonding > 0;
                 }
             }
             if amount == 0 {
-                return Err(Error::NothingToWithdraw);
+                return Err(if waiting { Error::StillUnbonding } else { Error::NothingToWithdraw });
             }
             self.balances.remove(caller);
             self.env().transfer(caller, amount).map_err(|_| Error::TransferFailed)?;
@@ -1107,7 +1110,7 @@ mod market {
                 ev[0],
                 events::Unpledged { provider: *a.charlie.as_ref(), unbonding: 4_000, until: 12 }
             );
-            assert_eq!(m.withdraw(), Err(Error::NothingToWithdraw));
+            assert_eq!(m.withdraw(), Err(Error::StillUnbonding));
             set_block_number::<Env>(12);
             let before = get_account_balance::<Env>(a.charlie).unwrap();
             assert_eq!(m.withdraw(), Ok(4_000));

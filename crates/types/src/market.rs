@@ -786,3 +786,74 @@ pub mod calls {
         with(selectors::JOB_OUTPUT, job)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_fits_in_every_dimension() {
+        let offer = Capacity { accelerator: 2, memory_gib: 80, throughput: 100 };
+        assert!(offer.fits(&offer));
+        assert!(offer.fits(&Capacity::default()));
+        assert!(!offer.fits(&Capacity { accelerator: 3, ..offer }));
+        assert!(!offer.fits(&Capacity { memory_gib: 81, ..offer }));
+        assert!(!offer.fits(&Capacity { throughput: 101, ..offer }));
+    }
+
+    #[test]
+    fn free_stake_excludes_locked() {
+        let p = Pledge { stake: 10, locked: 4, ..Pledge::default() };
+        assert_eq!(p.free(), 6);
+    }
+
+    #[test]
+    fn call_data_is_selector_then_scale_arguments() {
+        assert_eq!(calls::claim(5), [&selectors::CLAIM[..], &5u64.to_le_bytes()].concat());
+        assert_eq!(calls::withdraw(), selectors::WITHDRAW.to_vec());
+        assert_eq!(calls::vote(1, true)[12], 1);
+        let c = Commitment { output_cid: b"Qm".to_vec(), score: 1, loss: 2, trace_root: [3; 32] };
+        let data = calls::submit_result(9, &c);
+        assert_eq!(&data[..4], &selectors::SUBMIT_RESULT);
+        assert_eq!(<(JobId, Commitment)>::decode(&mut &data[4..]).unwrap(), (9, c));
+    }
+
+    #[test]
+    fn every_error_reads_as_one_line() {
+        use Error::*;
+        let all = [
+            NotAdmin,
+            NotPledged,
+            ZeroAmount,
+            BadBps,
+            InsufficientFreeStake,
+            StillUnbonding,
+            BadCid,
+            BadDeadline,
+            BadVerification,
+            UnknownJob,
+            UnknownBounty,
+            WrongState,
+            DeadlinePassed,
+            DeadlineNotReached,
+            CapacityTooSmall,
+            PriceTooHigh,
+            NotExecutor,
+            ConflictOfInterest,
+            AlreadyVoted,
+            EnoughAttestations,
+            WindowClosed,
+            WindowOpen,
+            BadBounty,
+            NothingToWithdraw,
+            TransferFailed,
+            CallFailed,
+            Overflow,
+            UpgradeFailed,
+        ];
+        for e in all {
+            let m = e.message();
+            assert!(!m.is_empty() && !m.contains('\n'), "{e:?}");
+        }
+    }
+}
