@@ -72,6 +72,11 @@ call() {
   python3 - "$work/dry.json" "$name" "$msg" >>"$tsv" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
+# data = Ok(<message result>); a message returning Result must be Ok(Ok(..)) here.
+outer = d.get("data", {}).get("Tuple", {})
+inner = (outer.get("values") or [{}])[0].get("Tuple", {})
+if d.get("reverted") or outer.get("ident") != "Ok" or inner.get("ident") == "Err":
+    sys.exit(f"{sys.argv[2]}.{sys.argv[3]} would fail: {json.dumps(d.get('data'))}")
 gas = d.get("gas_consumed", {})
 dep = d.get("storage_deposit", {})
 deposit = dep.get("Charge", 0) if isinstance(dep, dict) else dep
