@@ -886,9 +886,13 @@ mod market {
             let amount = if bounty.tranches_left == 1 { bounty.escrow } else { bounty.tranche };
             bounty.escrow = sub(bounty.escrow, amount)?;
             bounty.tranches_left = bounty.tranches_left.checked_sub(1).ok_or(Error::Overflow)?;
+            // A splitter that refuses the payment (an artifact it cannot pay) must not block
+            // the executor's pay: the tranche then stays in the bounty.
+            if self.splitter_pay_revenue(job.artifact, amount).is_err() {
+                return Ok(());
+            }
             bounty.best = result.score;
             self.bounties.insert(bounty_id, &bounty);
-            self.splitter_pay_revenue(job.artifact, amount)?;
             self.env().emit_event(BountyPaid {
                 bounty: bounty_id,
                 job: job_id,
@@ -962,6 +966,9 @@ mod market {
             artifact: ArtifactId,
             amount: Balance,
         ) -> Result<(), Error> {
+            if artifact == tests::UNPAYABLE {
+                return Err(Error::CallFailed);
+            }
             tests::SPLITTER_CALLS.with(|c| c.borrow_mut().push(tests::Call::Pay(artifact, amount)));
             Ok(())
         }
@@ -990,6 +997,8 @@ mod market {
             pub static SPLITTER_CALLS: RefCell<Vec<Call>> = const { RefCell::new(Vec::new()) };
         }
 
+        /// The mock splitter refuses payments to this artifact.
+        pub const UNPAYABLE: ArtifactId = 666;
         const CID: &[u8] = b"QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
         const OUT: &[u8] = b"bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4";
         const GPU: Capacity = Capacity { accelerator: 2, memory_gib: 80, throughput: 100 };
@@ -1479,6 +1488,34 @@ mod market {
                 ev[0],
                 events::BountyPaid { bounty: b, job: 2, artifact: 7, amount: 500, score: 110 }
             );
+        }
+
+        #[ink::test]
+        fn a_splitter_refusing_the_tranche_does_not_block_the_executors_pay() {
+            let a = acc();
+            let mut m = setup();
+            as_(a.alice, 1_000);
+            let b = m.post_bounty(CID.to_vec(), 0, 10, 100, 2, 50).unwrap();
+            let verification = Verification { verifiers: 1, ..VERIFY };
+            let eval = JobSpec {
+                kind: JobKind::EvalPath,
+                bounty: Some(b),
+                verification,
+                artifact: UNPAYABLE,
+                ..spec(50)
+            };
+            as_(a.bob, 1_000);
+            let id = m.post_job(eval).unwrap();
+            as_(a.charlie, 0);
+            m.claim(id).unwrap();
+            m.submit_result(id, commitment(500)).unwrap();
+            as_(a.django, 0);
+            m.attest(id).unwrap();
+            set_block_number::<Env>(7);
+            m.finalize(id).unwrap();
+            assert_eq!(m.balance_of(a.charlie), 400);
+            let bounty = m.bounty(b).unwrap();
+            assert_eq!((bounty.escrow, bounty.tranches_left, bounty.best), (1_000, 2, 100));
         }
 
         #[ink::test]
