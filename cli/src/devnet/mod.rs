@@ -1,0 +1,345 @@
+//! The local devnet as a library: start a node, build and deploy the contracts, record the
+//! deployment, report it, stop it. `iollm devnet up|status|down` are thin wrappers; tests call
+//! [`NodeProcess::start`] and [`deploy_contracts`] directly.
+//!
+//! `up` leaves the node running in the background and writes `deployments/devnet.json` (RPC URL,
+//! node PID and paths, contract addresses and code hashes); `down` stops exactly that PID, after
+//! checking that it still is our node.
+
+mod build;
+mod node;
+
+pub use build::{build_contracts, cargo_contract_binary, ContractArtifact};
+pub use node::{free_port, node_binary, NodeProcess, NODE_BINARY};
+
+use iollm_chain::registry::RegistryClient;
+use iollm_chain::{Chain, ChainError, Signer};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where setup installs tools: `$IOLLM_HOME/bin`, default `~/.local/share/iollm/bin`.
+pub fn tools_bin_dir() -> PathBuf {
+    let home = std::env::var_os("IOLLM_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        let user_home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        user_home.join(".local/share/iollm")
+    });
+    home.join("bin")
+}
+
+/// What can go wrong running the devnet.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DevnetError {
+    /// A tool setup installs is missing.
+    #[error(
+        "{tool} not found (looked in {expected} and PATH); install it with `scripts/setup.sh`"
+    )]
+    ToolMissing {
+        /// The tool.
+        tool: &'static str,
+        /// Where setup puts it.
+        expected: PathBuf,
+    },
+    /// The node process exited during start-up.
+    #[error("the node exited during start-up ({status}); see {log}")]
+    NodeExited {
+        /// Its exit status.
+        status: String,
+        /// Its log.
+        log: PathBuf,
+    },
+    /// The node did not answer RPC in time.
+    #[error("the node did not answer RPC within {seconds}s; see {log}")]
+    NodeNotReady {
+        /// The timeout.
+        seconds: u64,
+        /// Its log.
+        log: PathBuf,
+    },
+    /// `cargo contract build` failed.
+    #[error("building contract {contract} failed; see {log}")]
+    ContractBuild {
+        /// The contract.
+        contract: String,
+        /// The build log.
+        log: PathBuf,
+    },
+    /// No iollm checkout around the current directory.
+    #[error("not inside an iollm checkout (no contracts/Cargo.toml above {0}); cd into one or set IOLLM_ROOT")]
+    NoCheckout(PathBuf),
+    /// The deployment file is unreadable.
+    #[error("cannot read the deployment file {path}: {reason}")]
+    BadDeployment {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Talking to the node failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// A file or process operation failed.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The paths the devnet uses: the checkout (contracts) and where its state goes.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The checkout root (holds `contracts/`).
+    pub root: PathBuf,
+    /// Where `deployments/devnet.json` and `.devnet/` go: the checkout root unless a test
+    /// points it elsewhere.
+    pub state: PathBuf,
+}
+
+impl Paths {
+    /// The checkout containing `start` (or `$IOLLM_ROOT`).
+    pub fn discover(start: &Path) -> Result<Paths, DevnetError> {
+        if let Some(root) = std::env::var_os("IOLLM_ROOT") {
+            return Ok(Paths::at(root.into()));
+        }
+        start
+            .ancestors()
+            .find(|dir| {
+                dir.join("contracts/Cargo.toml").is_file() && dir.join("Cargo.toml").is_file()
+            })
+            .map(|root| Paths::at(root.to_owned()))
+            .ok_or_else(|| DevnetError::NoCheckout(start.to_owned()))
+    }
+
+    /// Paths of the checkout at `root`, with its state in the checkout.
+    pub fn at(root: PathBuf) -> Paths {
+        Paths { state: root.clone(), root }
+    }
+
+    /// The contracts workspace.
+    pub fn contracts(&self) -> PathBuf {
+        self.root.join("contracts")
+    }
+
+    /// The deployment record `up` writes.
+    pub fn deployment_file(&self) -> PathBuf {
+        self.state.join("deployments/devnet.json")
+    }
+
+    /// The node's base path and logs.
+    pub fn state_dir(&self) -> PathBuf {
+        self.state.join(".devnet")
+    }
+}
+
+/// One deployed contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployedContract {
+    /// SS58 address.
+    pub address: String,
+    /// Code hash, `0x`-hex.
+    pub code_hash: String,
+}
+
+impl DeployedContract {
+    /// The address as an account id.
+    pub fn account(&self) -> Result<iollm_chain::AccountId, DevnetError> {
+        self.address.parse().map_err(|e| DevnetError::BadDeployment {
+            path: PathBuf::from("deployments/devnet.json"),
+            reason: format!("bad address {}: {e:?}", self.address),
+        })
+    }
+}
+
+/// The node a devnet runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    /// Its PID.
+    pub pid: u32,
+    /// Its base path.
+    pub base_path: PathBuf,
+    /// Its log.
+    pub log: PathBuf,
+}
+
+/// `deployments/devnet.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// The node's RPC URL.
+    pub rpc_url: String,
+    /// The node process, when this devnet was started by `iollm devnet up`.
+    pub node: Option<NodeRecord>,
+    /// Contracts by name.
+    pub contracts: BTreeMap<String, DeployedContract>,
+}
+
+impl Deployment {
+    /// Reads a deployment file.
+    pub fn load(path: &Path) -> Result<Deployment, DevnetError> {
+        let bad = |reason: String| DevnetError::BadDeployment { path: path.to_owned(), reason };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| bad(e.to_string()))
+    }
+
+    /// Writes it atomically (temp file + rename).
+    pub fn save(&self, path: &Path) -> Result<(), DevnetError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let partial = path.with_extension("json.partial");
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(&partial, json + "\n")?;
+        std::fs::rename(&partial, path)?;
+        Ok(())
+    }
+
+    /// The registry contract's entry.
+    pub fn contract(&self, name: &str) -> Result<&DeployedContract, DevnetError> {
+        self.contracts.get(name).ok_or_else(|| DevnetError::BadDeployment {
+            path: PathBuf::from("deployments/devnet.json"),
+            reason: format!("no {name} contract recorded"),
+        })
+    }
+}
+
+/// A contract of the system and how to construct it, in deployment order.
+pub struct ContractSpec {
+    /// Its name (the package name in `contracts/`).
+    pub name: &'static str,
+    /// Its constructor input, given the contracts deployed before it.
+    pub constructor: fn(&BTreeMap<String, DeployedContract>) -> Vec<u8>,
+}
+
+/// Every contract `devnet up` deploys, in order.
+pub const CONTRACTS: &[ContractSpec] =
+    &[ContractSpec { name: "registry", constructor: |_| RegistryClient::constructor() }];
+
+/// Deploys the built `artifacts` with `signer`, in [`CONTRACTS`] order.
+pub async fn deploy_contracts(
+    chain: &Chain,
+    signer: &Signer,
+    artifacts: &BTreeMap<String, ContractArtifact>,
+) -> Result<BTreeMap<String, DeployedContract>, DevnetError> {
+    let mut deployed = BTreeMap::new();
+    let salt = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos().to_le_bytes().to_vec())
+        .unwrap_or_default();
+    for spec in CONTRACTS {
+        let artifact = artifacts.get(spec.name).ok_or_else(|| DevnetError::ContractBuild {
+            contract: spec.name.into(),
+            log: PathBuf::from("(not built)"),
+        })?;
+        let code = std::fs::read(&artifact.wasm)?;
+        let input = (spec.constructor)(&deployed);
+        let contract = chain.instantiate_with_code(signer, code, input, salt.clone()).await?;
+        tracing::info!(target: "devnet::deploy", contract = spec.name, address = %contract.address, "Deployed");
+        deployed.insert(
+            spec.name.to_owned(),
+            DeployedContract {
+                address: contract.address.to_string(),
+                code_hash: format!("0x{}", hex::encode(contract.code_hash)),
+            },
+        );
+    }
+    Ok(deployed)
+}
+
+/// What `up` found or did.
+#[derive(Debug)]
+pub enum Up {
+    /// A devnet was already running; nothing was started.
+    AlreadyRunning(Deployment),
+    /// A new devnet was started and deployed.
+    Started(Deployment),
+}
+
+/// Whether the devnet recorded in `deployment` is alive: its PID is our node and RPC answers.
+pub async fn is_running(deployment: &Deployment) -> bool {
+    let Some(node) = &deployment.node else { return false };
+    is_our_node(node) && Chain::connect(&deployment.rpc_url).await.is_ok()
+}
+
+/// Whether `node.pid` is still a substrate-contracts-node using `node.base_path`.
+fn is_our_node(node: &NodeRecord) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{}/cmdline", node.pid)) else { return false };
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    cmdline.contains(NODE_BINARY) && cmdline.contains(&*node.base_path.to_string_lossy())
+}
+
+/// Starts a devnet: node, contracts built and deployed (by `//Alice`), deployment file written.
+pub async fn up(paths: &Paths) -> Result<Up, DevnetError> {
+    let file = paths.deployment_file();
+    if let Ok(existing) = Deployment::load(&file) {
+        if is_running(&existing).await {
+            return Ok(Up::AlreadyRunning(existing));
+        }
+    }
+    let artifacts = build_contracts(&paths.contracts(), CONTRACTS.iter().map(|c| c.name))?;
+    let node = NodeProcess::start(&paths.state_dir().join("node")).await?;
+    let chain = Chain::connect(&node.rpc_url()).await?;
+    let contracts = deploy_contracts(&chain, &Signer::dev("alice")?, &artifacts).await?;
+    let deployment = Deployment {
+        rpc_url: node.rpc_url(),
+        node: Some(NodeRecord {
+            pid: node.pid(),
+            base_path: node.base_path().to_owned(),
+            log: node.log().to_owned(),
+        }),
+        contracts,
+    };
+    deployment.save(&file)?;
+    node.detach();
+    Ok(Up::Started(deployment))
+}
+
+/// What `status` found.
+#[derive(Debug)]
+pub enum Status {
+    /// No deployment file.
+    NotStarted,
+    /// A deployment file whose node is gone.
+    Stale(Deployment),
+    /// A live devnet.
+    Running(Deployment),
+}
+
+/// Reports the devnet recorded in the checkout.
+pub async fn status(paths: &Paths) -> Result<Status, DevnetError> {
+    let file = paths.deployment_file();
+    if !file.exists() {
+        return Ok(Status::NotStarted);
+    }
+    let deployment = Deployment::load(&file)?;
+    Ok(if is_running(&deployment).await {
+        Status::Running(deployment)
+    } else {
+        Status::Stale(deployment)
+    })
+}
+
+/// Stops the node `up` started (by PID, after checking it is still ours) and removes the
+/// deployment file. Returns the PID stopped, or `None` when nothing was running.
+pub async fn down(paths: &Paths) -> Result<Option<u32>, DevnetError> {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let file = paths.deployment_file();
+    let Ok(deployment) = Deployment::load(&file) else { return Ok(None) };
+    let stopped = match &deployment.node {
+        Some(node) if is_our_node(node) => {
+            let pid = Pid::from_raw(i32::try_from(node.pid).map_err(std::io::Error::other)?);
+            kill(pid, Signal::SIGTERM).map_err(std::io::Error::from)?;
+            let mut waited = Duration::ZERO;
+            while is_our_node(node) && waited < Duration::from_secs(15) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                waited += Duration::from_millis(100);
+            }
+            if is_our_node(node) {
+                kill(pid, Signal::SIGKILL).map_err(std::io::Error::from)?;
+            }
+            Some(node.pid)
+        }
+        _ => None,
+    };
+    std::fs::remove_file(&file)?;
+    Ok(stopped)
+}

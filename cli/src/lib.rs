@@ -1,0 +1,11 @@
+//! The `iollm` command line as a library: argument parsing ([`args`]), the commands behind it
+//! ([`devnet`], [`model`]), and the one place that prints ([`output`]). The binary only calls
+//! [`run`]; tests call the command functions directly.
+
+pub mod args;
+pub mod context;
+pub mod devnet;
+pub mod model;
+mod output;
+
+pub use output::run;

@@ -1,0 +1,52 @@
+//! The connection to a node.
+
+use crate::{ChainError, NodeConfig};
+use std::time::Duration;
+use subxt::OnlineClient;
+
+/// How long [`Chain::connect`] waits for a node before giving up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A connected node: a subxt client plus the URL it was reached at. Cheap to clone.
+#[derive(Clone)]
+pub struct Chain {
+    pub(crate) api: OnlineClient<NodeConfig>,
+    url: String,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain").field("url", &self.url).finish()
+    }
+}
+
+impl Chain {
+    /// Connects to the node at `url` (`ws://` or `http://`; loopback URLs need no TLS).
+    pub async fn connect(url: &str) -> Result<Chain, ChainError> {
+        let unreachable =
+            |reason: String| ChainError::NodeUnreachable { url: url.to_owned(), reason };
+        let api = tokio::time::timeout(CONNECT_TIMEOUT, OnlineClient::from_insecure_url(url))
+            .await
+            .map_err(|_| unreachable(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())))?
+            .map_err(|e| unreachable(e.to_string()))?;
+        tracing::debug!(target: "chain::client", url, "Connected");
+        Ok(Chain { api, url: url.to_owned() })
+    }
+
+    /// The URL this client is connected to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The underlying subxt client, for calls this crate has no wrapper for yet.
+    pub fn api(&self) -> &OnlineClient<NodeConfig> {
+        &self.api
+    }
+
+    /// The free balance of `account`.
+    pub async fn free_balance(&self, account: &crate::AccountId) -> Result<u128, ChainError> {
+        let query = crate::node::storage().system().account(account.clone());
+        let info = self.api.storage().at_latest().await?.fetch(&query).await?;
+        Ok(info.map(|i| i.data.free).unwrap_or(0))
+    }
+}

@@ -1,0 +1,89 @@
+//! Typed client of the registry contract.
+
+use crate::contract::{decode_output, DryRun, Executed};
+use crate::{AccountId, Chain, ChainError, Signer};
+use iollm_types::registry::{events, selectors, Artifact, ArtifactId, Error, Kind};
+use parity_scale_codec::Encode;
+
+/// The registry contract at a known address.
+#[derive(Debug, Clone)]
+pub struct RegistryClient {
+    chain: Chain,
+    address: AccountId,
+}
+
+/// A finalized registration.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// The new artifact's id.
+    pub id: ArtifactId,
+    /// The decoded `Registered` event.
+    pub event: events::Registered,
+    /// The call, with its dry-run measurements and fee.
+    pub call: Executed<ArtifactId>,
+}
+
+fn input(selector: [u8; 4], args: impl Encode) -> Vec<u8> {
+    let mut input = selector.to_vec();
+    args.encode_to(&mut input);
+    input
+}
+
+impl RegistryClient {
+    /// The registry at `address` on `chain`.
+    pub fn new(chain: Chain, address: impl Into<AccountId>) -> RegistryClient {
+        RegistryClient { chain, address: address.into() }
+    }
+
+    /// Constructor input for deploying a registry.
+    pub fn constructor() -> Vec<u8> {
+        selectors::NEW.to_vec()
+    }
+
+    /// Registers an artifact owned by `signer`'s account.
+    pub async fn register(
+        &self,
+        signer: &Signer,
+        kind: Kind,
+        manifest_cid: &str,
+    ) -> Result<Registration, ChainError> {
+        let call = self
+            .chain
+            .execute::<ArtifactId, Error>(
+                signer,
+                &self.address,
+                0,
+                input(selectors::REGISTER, (u8::from(kind), manifest_cid.as_bytes())),
+                "artifact id",
+            )
+            .await?;
+        let event: events::Registered = call.event(events::REGISTERED_TOPIC, "Registered")?;
+        Ok(Registration { id: call.value, event, call })
+    }
+
+    /// Dry-runs a registration (nothing is submitted): what it would cost. A registration the
+    /// contract would refuse is an error, as with [`RegistryClient::register`].
+    pub async fn register_dry_run(
+        &self,
+        origin: &AccountId,
+        kind: Kind,
+        manifest_cid: &str,
+    ) -> Result<DryRun, ChainError> {
+        let input = input(selectors::REGISTER, (u8::from(kind), manifest_cid.as_bytes()));
+        let dry_run = self.chain.dry_run_call(origin, &self.address, 0, input).await?;
+        decode_output::<Result<ArtifactId, Error>>(&dry_run.output, "artifact id")?.map_err(
+            |e| ChainError::ContractRefused { contract: "registry", message: e.message().into() },
+        )?;
+        Ok(dry_run)
+    }
+
+    /// The artifact with this id, if any.
+    pub async fn get(&self, id: ArtifactId) -> Result<Option<Artifact>, ChainError> {
+        self.chain.query(&self.address, input(selectors::GET, id), "artifact").await
+    }
+
+    /// How many artifacts are registered.
+    pub async fn count(&self) -> Result<u64, ChainError> {
+        self.chain.query(&self.address, input(selectors::COUNT, ()), "count").await
+    }
+}

@@ -1,0 +1,109 @@
+//! The one error type of this crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `iollm-compute`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration value is out of range or inconsistent.
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    /// A configuration file could not be parsed.
+    #[error("cannot parse config {path}: {message}")]
+    ConfigParse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What we were doing ("read", "write", ...).
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A checkpoint file is shorter or longer than its header says, or its header is wrong.
+    #[error("corrupt checkpoint: {0}")]
+    CorruptCheckpoint(String),
+    /// A checkpoint's trailing SHA-256 does not match its contents.
+    #[error("checkpoint checksum mismatch: expected {expected}, computed {actual}")]
+    ChecksumMismatch {
+        /// Stored checksum (hex).
+        expected: String,
+        /// Computed checksum (hex).
+        actual: String,
+    },
+    /// A checkpoint was written for a different training config.
+    #[error("checkpoint belongs to another config (config hash {found}, expected {expected})")]
+    ConfigMismatch {
+        /// Config hash expected (hex).
+        expected: String,
+        /// Config hash in the checkpoint (hex).
+        found: String,
+    },
+    /// A checkpoint was written under another numerics profile.
+    #[error("checkpoint uses numerics profile {found:?}, this build implements {expected:?}")]
+    ProfileMismatch {
+        /// Profile implemented here.
+        expected: String,
+        /// Profile in the file.
+        found: String,
+    },
+    /// A tensor is missing from a weights file.
+    #[error("tensor {0:?} missing from weights file")]
+    MissingTensor(String),
+    /// A tensor in a weights file has the wrong shape or dtype.
+    #[error("tensor {name:?} has shape {actual:?} ({dtype}), expected {expected:?} (F32)")]
+    ShapeMismatch {
+        /// Tensor name.
+        name: String,
+        /// Shape the model config implies.
+        expected: Vec<usize>,
+        /// Shape in the file.
+        actual: Vec<usize>,
+        /// Dtype in the file.
+        dtype: String,
+    },
+    /// A weights file holds a tensor the model does not know.
+    #[error("unexpected tensor {0:?} in weights file")]
+    UnexpectedTensor(String),
+    /// The safetensors container itself is malformed.
+    #[error("invalid safetensors file: {0}")]
+    Safetensors(String),
+    /// A `config.json` is malformed or describes an unsupported model.
+    #[error("invalid model config.json: {0}")]
+    ModelConfig(String),
+    /// A checkpoint index is outside the trace.
+    #[error("checkpoint {index} does not exist (the trace has checkpoints 0..={last})")]
+    NoSuchCheckpoint {
+        /// Requested index.
+        index: usize,
+        /// Last index.
+        last: usize,
+    },
+    /// A token sequence is empty or longer than the model's context.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The CUDA backend is not available or failed.
+    #[error("CUDA backend: {0}")]
+    Cuda(String),
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io { action, path: path.into(), source }
+    }
+}

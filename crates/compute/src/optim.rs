@@ -1,0 +1,77 @@
+//! AdamW in the `repops-v1` order.
+
+use serde::{Deserialize, Serialize};
+
+/// AdamW hyper-parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdamW {
+    /// Peak learning rate.
+    pub lr: f32,
+    /// First-moment decay.
+    #[serde(default = "d_b1")]
+    pub beta1: f32,
+    /// Second-moment decay.
+    #[serde(default = "d_b2")]
+    pub beta2: f32,
+    /// Denominator epsilon.
+    #[serde(default = "d_eps")]
+    pub eps: f32,
+    /// Decoupled weight decay, applied to tensors of rank ≥ 2 only.
+    #[serde(default)]
+    pub weight_decay: f32,
+    /// Linear warm-up steps.
+    #[serde(default)]
+    pub warmup_steps: u64,
+}
+
+fn d_b1() -> f32 {
+    0.9
+}
+fn d_b2() -> f32 {
+    0.999
+}
+fn d_eps() -> f32 {
+    1e-8
+}
+
+impl AdamW {
+    /// Learning rate of step `step` (0-based): `lr·((step+1)/warmup)` during warm-up, else `lr`.
+    pub fn lr_at(&self, step: u64) -> f32 {
+        if step < self.warmup_steps {
+            self.lr * ((step + 1) as f32 / self.warmup_steps as f32)
+        } else {
+            self.lr
+        }
+    }
+
+    /// One update of `p` in place. `b1pow`/`b2pow` are `beta^step` *after* this step's
+    /// multiplication (the caller keeps them in the state). Per element, each operation
+    /// separately rounded, no FMA:
+    /// `m = b1·m + (1−b1)·g`, `v = b2·v + (1−b2)·(g·g)`, `mh = m/(1−b1pow)`, `vh = v/(1−b2pow)`,
+    /// `p = p − lr·(mh/(sqrt(vh)+eps) + wd·p)` (the `wd·p` term only where `decay`).
+    pub fn update(
+        &self,
+        p: &mut [f32],
+        g: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        lr: f32,
+        b1pow: f32,
+        b2pow: f32,
+        decay: bool,
+    ) {
+        let (b1, b2) = (self.beta1, self.beta2);
+        let (ob1, ob2) = (1.0 - b1, 1.0 - b2);
+        let (bc1, bc2) = (1.0 - b1pow, 1.0 - b2pow);
+        let wd = if decay { self.weight_decay } else { 0.0 };
+        for i in 0..p.len() {
+            let gi = g[i];
+            m[i] = b1 * m[i] + ob1 * gi;
+            v[i] = b2 * v[i] + ob2 * (gi * gi);
+            let mh = m[i] / bc1;
+            let vh = v[i] / bc2;
+            p[i] -= lr * (mh / (vh.sqrt() + self.eps) + wd * p[i]);
+        }
+    }
+}

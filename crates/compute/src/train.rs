@@ -1,0 +1,729 @@
+//! The trainer and its verifiable checkpoint trace.
+//!
+//! Checkpoint `i` is the full training state after `i·checkpoint_every` steps: weights, AdamW
+//! moments, the bias-correction powers, the step and the RNG state. Its canonical encoding
+//! ([`TrainState::encode`]) is hashed with SHA-256 to `h_i`; the trace root is the Merkle root
+//! ([`crate::merkle`]) over `h_0..h_n`. The checkpoint file is the encoding followed by `h_i`
+//! itself, so corruption and truncation are detected on load.
+//!
+//! Layout of an output directory:
+//! `checkpoints/ckpt-NNNNNN.bin`, `trace.json`, `model.safetensors`, `config.json`.
+
+use crate::data::{self, DataConfig, Rng};
+use crate::error::{Error, Result};
+use crate::io::{atomic_write, read, save_model};
+use crate::kernels::Simd;
+use crate::merkle::{self, Hash};
+use crate::model::{self, GptConfig, Layout, VOCAB};
+use crate::ops::{self, Exec};
+use crate::optim::AdamW;
+use crate::repops::PROFILE;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tracing::info;
+
+/// Training-loop settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSection {
+    /// Seed of weight init and data sampling.
+    pub seed: u64,
+    /// Optimizer steps.
+    pub steps: u64,
+    /// Sequences per step.
+    pub batch_size: usize,
+    /// Steps between checkpoints; must divide `steps`.
+    pub checkpoint_every: u64,
+}
+
+/// A whole training job, as read from TOML (`[model]`, `[train]`, `[optimizer]`, `[data]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Model shape.
+    pub model: GptConfig,
+    /// Loop settings.
+    pub train: TrainSection,
+    /// AdamW.
+    pub optimizer: AdamW,
+    /// Training bytes.
+    pub data: DataConfig,
+}
+
+/// Largest accepted batch (`batch_size · n_ctx` tokens per step).
+pub const MAX_TOKENS_PER_STEP: usize = 1 << 20;
+
+impl TrainConfig {
+    /// Parses TOML text; file paths in `[data]` are taken relative to `base_dir`.
+    pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<TrainConfig> {
+        let mut cfg: TrainConfig = toml::from_str(text).map_err(|e| Error::ConfigParse {
+            path: PathBuf::from("<string>"),
+            message: e.to_string(),
+        })?;
+        if let DataConfig::File { path } = &mut cfg.data {
+            if path.is_relative() {
+                *path = base_dir.join(&*path);
+            }
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads and validates a TOML config file.
+    pub fn from_file(path: &Path) -> Result<TrainConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::from_toml_str(&text, base).map_err(|e| match e {
+            Error::ConfigParse { message, .. } => {
+                Error::ConfigParse { path: path.to_owned(), message }
+            }
+            other => other,
+        })
+    }
+
+    /// Checks every value; the error names the field.
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        let bad = |m: &str| Err(Error::InvalidConfig(m.to_string()));
+        let t = &self.train;
+        if t.steps == 0 {
+            return bad("train.steps must be at least 1");
+        }
+        if t.batch_size == 0 {
+            return bad("train.batch_size must be at least 1");
+        }
+        if t.batch_size.saturating_mul(self.model.n_ctx) > MAX_TOKENS_PER_STEP {
+            return bad("train.batch_size · model.n_ctx is larger than 2^20 tokens per step");
+        }
+        if t.checkpoint_every == 0 || !t.steps.is_multiple_of(t.checkpoint_every) {
+            return bad("train.checkpoint_every must be at least 1 and divide train.steps");
+        }
+        let o = &self.optimizer;
+        if !(o.lr.is_finite() && o.lr > 0.0) {
+            return bad("optimizer.lr must be a positive number");
+        }
+        if !(0.0..1.0).contains(&o.beta1) || !(0.0..1.0).contains(&o.beta2) {
+            return bad("optimizer.beta1 and optimizer.beta2 must be in [0, 1)");
+        }
+        if !(o.eps.is_finite() && o.eps > 0.0) {
+            return bad("optimizer.eps must be a positive number");
+        }
+        if !(o.weight_decay.is_finite() && o.weight_decay >= 0.0) {
+            return bad("optimizer.weight_decay must be ≥ 0");
+        }
+        if let DataConfig::Arithmetic { lines } = self.data {
+            if lines == 0 || lines > 10_000_000 {
+                return bad("data.lines must be in 1..=10000000");
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of checkpoints after the initial one (`n` in `h_0..h_n`).
+    pub fn n_checkpoints(&self) -> usize {
+        (self.train.steps / self.train.checkpoint_every) as usize
+    }
+
+    /// Loads the training corpus.
+    pub fn corpus(&self) -> Result<Vec<u8>> {
+        let bytes = match &self.data {
+            DataConfig::Arithmetic { lines } => data::arithmetic_corpus(*lines, self.train.seed),
+            DataConfig::File { path } => read(path)?,
+        };
+        if bytes.len() <= self.model.n_ctx + 1 {
+            return Err(Error::InvalidConfig(format!(
+                "training data has {} bytes, fewer than model.n_ctx + 2 = {}",
+                bytes.len(),
+                self.model.n_ctx + 2
+            )));
+        }
+        Ok(bytes)
+    }
+}
+
+/// Where the model matmuls run. Never changes results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// The CPU (reference; always available).
+    #[default]
+    Cpu,
+    /// A CUDA device (needs the `cuda` feature and a GPU; see `crate::cuda`).
+    Cuda {
+        /// Device ordinal.
+        device: usize,
+    },
+}
+
+/// How to run: never changes results.
+#[derive(Clone, Copy, Debug)]
+pub struct Runtime {
+    /// Worker threads (≥ 1).
+    pub threads: usize,
+    /// Kernel instruction set.
+    pub simd: Simd,
+    /// Device for the model matmuls.
+    pub backend: Backend,
+}
+
+impl Runtime {
+    /// `threads` workers, the best SIMD level of this CPU, CPU backend.
+    pub fn new(threads: usize) -> Runtime {
+        Runtime { threads, simd: Simd::detect(), backend: Backend::Cpu }
+    }
+
+    /// The executor for this runtime (opens the GPU for `Backend::Cuda`).
+    pub fn exec(&self) -> Result<Exec> {
+        match self.backend {
+            Backend::Cpu => Ok(Exec::cpu(self.simd)),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda { device } => {
+                let mut ex = Exec::cpu(self.simd);
+                ex.gpu = Some(crate::cuda::CudaBackend::new(device)?);
+                Ok(ex)
+            }
+            #[cfg(not(feature = "cuda"))]
+            Backend::Cuda { .. } => Err(Error::Cuda(
+                "this build has no CUDA support (enable the `cuda` feature)".into(),
+            )),
+        }
+    }
+}
+
+/// Thread count: the flag if given, else `IOLLM_THREADS`, else all cores.
+pub fn resolve_threads(flag: Option<usize>) -> Result<usize> {
+    let n = match flag {
+        Some(n) => n,
+        None => match std::env::var("IOLLM_THREADS") {
+            Ok(v) => v.trim().parse().map_err(|_| {
+                Error::InvalidConfig(format!("IOLLM_THREADS={v:?} is not a number"))
+            })?,
+            Err(_) => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        },
+    };
+    if n == 0 || n > 1024 {
+        return Err(Error::InvalidConfig(format!("thread count {n} is not in 1..=1024")));
+    }
+    Ok(n)
+}
+
+/// The full training state at a step boundary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainState {
+    /// Steps done.
+    pub step: u64,
+    /// Data-sampling RNG.
+    pub rng: Rng,
+    /// `beta1^step`.
+    pub b1pow: f32,
+    /// `beta2^step`.
+    pub b2pow: f32,
+    /// Weights (layout order).
+    pub params: Vec<f32>,
+    /// AdamW first moments.
+    pub m: Vec<f32>,
+    /// AdamW second moments.
+    pub v: Vec<f32>,
+}
+
+const MAGIC: &[u8; 8] = b"IOLLMCK1";
+
+impl TrainState {
+    /// Canonical encoding (all integers and floats little-endian):
+    /// `"IOLLMCK1"`, profile length (u32) and bytes, config hash (32 bytes), step (u64),
+    /// rng state (u64), b1pow (f32), b2pow (f32), parameter count (u64), params, m, v (f32 each).
+    pub fn encode(&self, config_hash: &Hash) -> Vec<u8> {
+        let n = self.params.len();
+        let mut out = Vec::with_capacity(80 + 12 * n);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(PROFILE.len() as u32).to_le_bytes());
+        out.extend_from_slice(PROFILE.as_bytes());
+        out.extend_from_slice(config_hash);
+        out.extend_from_slice(&self.step.to_le_bytes());
+        out.extend_from_slice(&self.rng.state.to_le_bytes());
+        out.extend_from_slice(&self.b1pow.to_le_bytes());
+        out.extend_from_slice(&self.b2pow.to_le_bytes());
+        out.extend_from_slice(&(n as u64).to_le_bytes());
+        for t in [&self.params, &self.m, &self.v] {
+            for x in t.iter() {
+                out.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// `h = SHA-256(encode())`.
+    pub fn hash(&self, config_hash: &Hash) -> Hash {
+        Sha256::digest(self.encode(config_hash)).into()
+    }
+
+    /// Parses a checkpoint file (encoding + trailing SHA-256), checking everything.
+    /// Returns the state, its config hash and its state hash.
+    pub fn decode_checkpoint(bytes: &[u8]) -> Result<(TrainState, Hash, Hash)> {
+        let corrupt = |m: &str| Error::CorruptCheckpoint(m.to_string());
+        if bytes.len() < 8 + 4 + 32 {
+            return Err(corrupt("file is too short to be a checkpoint"));
+        }
+        if &bytes[..8] != MAGIC {
+            return Err(corrupt("not an iollm checkpoint (bad magic)"));
+        }
+        let body = &bytes[..bytes.len() - 32];
+        let stored: Hash =
+            bytes[bytes.len() - 32..].try_into().map_err(|_| corrupt("short hash"))?;
+        let mut r = Reader { b: body, pos: 8 };
+        let plen = r.u32()? as usize;
+        if plen > 64 {
+            return Err(corrupt("profile name too long"));
+        }
+        let profile = String::from_utf8_lossy(r.take(plen)?).into_owned();
+        if profile != PROFILE {
+            return Err(Error::ProfileMismatch { expected: PROFILE.into(), found: profile });
+        }
+        let config_hash: Hash = r.take(32)?.try_into().map_err(|_| corrupt("config hash"))?;
+        let step = r.u64()?;
+        let rng = Rng::new(r.u64()?);
+        let b1pow = f32::from_le_bytes(r.take(4)?.try_into().map_err(|_| corrupt("b1pow"))?);
+        let b2pow = f32::from_le_bytes(r.take(4)?.try_into().map_err(|_| corrupt("b2pow"))?);
+        let n = r.u64()? as usize;
+        let remaining = body.len() - r.pos;
+        if n.checked_mul(12) != Some(remaining) {
+            return Err(corrupt(&format!(
+                "header says {n} parameters but {remaining} bytes of tensors follow (truncated?)"
+            )));
+        }
+        let actual: Hash = Sha256::digest(body).into();
+        if actual != stored {
+            return Err(Error::ChecksumMismatch { expected: hex(&stored), actual: hex(&actual) });
+        }
+        let mut vecs = [(); 3].map(|_| Vec::with_capacity(n));
+        for v in vecs.iter_mut() {
+            for c in r.take(4 * n)?.chunks_exact(4) {
+                v.push(f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+            }
+        }
+        let [params, m, v] = vecs;
+        Ok((TrainState { step, rng, b1pow, b2pow, params, m, v }, config_hash, actual))
+    }
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len());
+        let end = end.ok_or_else(|| {
+            Error::CorruptCheckpoint("file ends inside its header (truncated)".into())
+        })?;
+        let s = &self.b[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+}
+
+/// Lower-case hex of a hash.
+pub fn hex(h: &[u8]) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses 64 hex digits.
+pub fn parse_hash(s: &str) -> Option<Hash> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// One progress report (every step).
+#[derive(Clone, Debug)]
+pub struct Progress {
+    /// Steps done.
+    pub step: u64,
+    /// Total steps of the run.
+    pub total_steps: u64,
+    /// Loss of the step just done.
+    pub loss: f32,
+    /// Training throughput since this call started.
+    pub tokens_per_sec: f64,
+    /// Set when this step wrote a checkpoint: its index and hash.
+    pub checkpoint: Option<(usize, Hash)>,
+}
+
+/// What `trace.json` holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trace {
+    /// Numerics profile.
+    pub profile: String,
+    /// SHA-256 of the canonical config encoding (hex).
+    pub config_hash: String,
+    /// Steps between checkpoints.
+    pub checkpoint_every: u64,
+    /// Total steps.
+    pub steps: u64,
+    /// `h_0..h_n` (hex).
+    pub hashes: Vec<String>,
+    /// Merkle root over the hashes (hex).
+    pub root: String,
+}
+
+/// Result of a finished run.
+#[derive(Clone, Debug)]
+pub struct TrainOutcome {
+    /// Merkle root over `h_0..h_n`.
+    pub trace_root: Hash,
+    /// `h_0..h_n`.
+    pub hashes: Vec<Hash>,
+    /// Loss of the last step.
+    pub final_loss: f32,
+    /// Mean tokens/s of this call.
+    pub tokens_per_sec: f64,
+    /// The output directory.
+    pub out_dir: PathBuf,
+}
+
+impl TrainOutcome {
+    /// The trace root as lower-case hex.
+    pub fn trace_root_hex(&self) -> String {
+        hex(&self.trace_root)
+    }
+}
+
+/// A configured trainer: config, corpus, thread pool. Cheap to build.
+pub struct Trainer {
+    cfg: TrainConfig,
+    layout: Layout,
+    corpus: Vec<u8>,
+    config_hash: Hash,
+    ex: Exec,
+    pool: rayon::ThreadPool,
+}
+
+/// Path of checkpoint `i` in an output directory.
+pub fn checkpoint_path(out_dir: &Path, i: usize) -> PathBuf {
+    out_dir.join("checkpoints").join(format!("ckpt-{i:06}.bin"))
+}
+
+impl Trainer {
+    /// Validates the config, loads the data and starts the thread pool.
+    pub fn new(cfg: &TrainConfig, rt: &Runtime) -> Result<Trainer> {
+        cfg.validate()?;
+        let corpus = cfg.corpus()?;
+        let config_hash = config_hash(cfg, &corpus);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(rt.threads.max(1)).build().map_err(
+            |e| Error::InvalidConfig(format!("cannot start {} threads: {e}", rt.threads)),
+        )?;
+        Ok(Trainer {
+            layout: Layout::new(&cfg.model),
+            cfg: cfg.clone(),
+            corpus,
+            config_hash,
+            ex: rt.exec()?,
+            pool,
+        })
+    }
+
+    /// The canonical config hash bound into every checkpoint.
+    pub fn config_hash(&self) -> Hash {
+        self.config_hash
+    }
+
+    /// State before the first step (checkpoint 0).
+    pub fn initial_state(&self) -> TrainState {
+        let n = self.layout.total;
+        TrainState {
+            step: 0,
+            rng: Rng::new(self.cfg.train.seed),
+            b1pow: 1.0,
+            b2pow: 1.0,
+            params: model::init_params(&self.layout, self.cfg.train.seed),
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+        }
+    }
+
+    /// One optimizer step; returns its loss.
+    pub fn step(&self, st: &mut TrainState) -> f32 {
+        self.pool.install(|| self.step_inner(st))
+    }
+
+    fn step_inner(&self, st: &mut TrainState) -> f32 {
+        let (b, t) = (self.cfg.train.batch_size, self.cfg.model.n_ctx);
+        let (x, y) = data::sample_batch(&self.corpus, &mut st.rng, b, t);
+        let fw = model::forward(&self.ex, &self.cfg.model, &self.layout, &st.params, &x, b, t);
+        let mut dlogits = vec![0.0f32; b * t * VOCAB];
+        let loss = ops::cross_entropy(&self.ex, &fw.logits, &y, VOCAB, &mut dlogits);
+        let mut grad = vec![0.0f32; self.layout.total];
+        model::backward(
+            &self.ex,
+            &self.cfg.model,
+            &self.layout,
+            &st.params,
+            &x,
+            &fw,
+            &dlogits,
+            &mut grad,
+        );
+        let opt = &self.cfg.optimizer;
+        st.b1pow *= opt.beta1;
+        st.b2pow *= opt.beta2;
+        let lr = opt.lr_at(st.step);
+        for e in &self.layout.entries {
+            let r = e.offset..e.offset + e.len();
+            opt.update(
+                &mut st.params[r.clone()],
+                &grad[r.clone()],
+                &mut st.m[r.clone()],
+                &mut st.v[r],
+                lr,
+                st.b1pow,
+                st.b2pow,
+                e.shape.len() >= 2,
+            );
+        }
+        st.step += 1;
+        loss
+    }
+
+    /// Runs steps until `st.step == until`, reporting each step.
+    fn run(
+        &self,
+        st: &mut TrainState,
+        until: u64,
+        progress: &mut dyn FnMut(&Progress),
+        start: Instant,
+        first_step: u64,
+    ) -> f32 {
+        let mut loss = f32::NAN;
+        while st.step < until {
+            loss = self.step(st);
+            progress(&Progress {
+                step: st.step,
+                total_steps: self.cfg.train.steps,
+                loss,
+                tokens_per_sec: self.tokens_per_sec(st.step - first_step, start),
+                checkpoint: None,
+            });
+        }
+        loss
+    }
+
+    fn write_checkpoint(&self, out_dir: &Path, i: usize, st: &TrainState) -> Result<Hash> {
+        let mut bytes = st.encode(&self.config_hash);
+        let h: Hash = Sha256::digest(&bytes).into();
+        bytes.extend_from_slice(&h);
+        atomic_write(&checkpoint_path(out_dir, i), &bytes)?;
+        Ok(h)
+    }
+
+    /// Reads checkpoint `i` of `out_dir`, checking it belongs to this config.
+    pub fn load_checkpoint(&self, path: &Path) -> Result<(TrainState, Hash)> {
+        self.decode_checked(&read(path)?)
+    }
+
+    fn decode_checked(&self, bytes: &[u8]) -> Result<(TrainState, Hash)> {
+        let (st, ch, h) = TrainState::decode_checkpoint(bytes)?;
+        if ch != self.config_hash {
+            return Err(Error::ConfigMismatch {
+                expected: hex(&self.config_hash),
+                found: hex(&ch),
+            });
+        }
+        if st.params.len() != self.layout.total {
+            return Err(Error::CorruptCheckpoint(format!(
+                "{} parameters, the config has {}",
+                st.params.len(),
+                self.layout.total
+            )));
+        }
+        Ok((st, h))
+    }
+
+    /// Continues from `st` (at checkpoint `from`) to the end of the run, writing checkpoints
+    /// `from+1..=n`, the trace and the final model. `prior` holds `h_0..=h_from`.
+    fn finish(
+        &self,
+        out_dir: &Path,
+        mut st: TrainState,
+        mut hashes: Vec<Hash>,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<TrainOutcome> {
+        let k = self.cfg.train.checkpoint_every;
+        let start = Instant::now();
+        let steps_before = st.step;
+        let mut loss = f32::NAN;
+        while st.step < self.cfg.train.steps {
+            let next = st.step + k;
+            loss = self.run(&mut st, next, progress, start, steps_before);
+            let i = (st.step / k) as usize;
+            let h = self.write_checkpoint(out_dir, i, &st)?;
+            info!(target: "compute::train", checkpoint = i, step = st.step, loss, hash = %hex(&h), "Checkpoint written");
+            progress(&Progress {
+                step: st.step,
+                total_steps: self.cfg.train.steps,
+                loss,
+                tokens_per_sec: self.tokens_per_sec(st.step - steps_before, start),
+                checkpoint: Some((i, h)),
+            });
+            hashes.push(h);
+        }
+        let root = merkle::root(&hashes);
+        save_model(out_dir, &self.cfg.model, &st.params)?;
+        let trace = Trace {
+            profile: PROFILE.into(),
+            config_hash: hex(&self.config_hash),
+            checkpoint_every: k,
+            steps: self.cfg.train.steps,
+            hashes: hashes.iter().map(|h| hex(h)).collect(),
+            root: hex(&root),
+        };
+        let json =
+            serde_json::to_vec_pretty(&trace).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        atomic_write(&out_dir.join("trace.json"), &json)?;
+        info!(target: "compute::train", root = %hex(&root), "Training finished");
+        Ok(TrainOutcome {
+            trace_root: root,
+            hashes,
+            final_loss: loss,
+            tokens_per_sec: self.tokens_per_sec(st.step - steps_before, start),
+            out_dir: out_dir.to_owned(),
+        })
+    }
+
+    fn tokens_per_sec(&self, steps: u64, start: Instant) -> f64 {
+        (steps * (self.cfg.train.batch_size * self.cfg.model.n_ctx) as u64) as f64
+            / start.elapsed().as_secs_f64().max(1e-9)
+    }
+
+    /// Re-executes one segment from a checkpoint (file bytes) and returns `(index of the next
+    /// checkpoint, its state hash)`. This is what a verifier runs.
+    pub fn replay_segment(&self, checkpoint: &[u8]) -> Result<(usize, Hash)> {
+        let (mut st, _) = self.decode_checked(checkpoint)?;
+        let k = self.cfg.train.checkpoint_every;
+        if st.step % k != 0 || st.step >= self.cfg.train.steps {
+            return Err(Error::InvalidInput(format!(
+                "checkpoint at step {} has no following segment (steps {}, every {k})",
+                st.step, self.cfg.train.steps
+            )));
+        }
+        let until = st.step + k;
+        self.pool.install(|| {
+            while st.step < until {
+                self.step_inner(&mut st);
+            }
+        });
+        Ok(((until / k) as usize, st.hash(&self.config_hash)))
+    }
+}
+
+/// SHA-256 of the canonical config encoding: JSON of `{profile, model, train, optimizer,
+/// data_sha256}` (the data's bytes, not its path, are bound).
+pub fn config_hash(cfg: &TrainConfig, corpus: &[u8]) -> Hash {
+    #[derive(Serialize)]
+    struct Canon<'a> {
+        profile: &'a str,
+        model: &'a GptConfig,
+        train: &'a TrainSection,
+        optimizer: &'a AdamW,
+        data_sha256: String,
+    }
+    let c = Canon {
+        profile: PROFILE,
+        model: &cfg.model,
+        train: &cfg.train,
+        optimizer: &cfg.optimizer,
+        data_sha256: hex(&Sha256::digest(corpus)),
+    };
+    Sha256::digest(serde_json::to_vec(&c).expect("config serialises")).into()
+}
+
+/// Trains from scratch into `out_dir`: checkpoints every `checkpoint_every` steps, the trace,
+/// the final model. `progress` is called after every step and every checkpoint.
+pub fn train(
+    cfg: &TrainConfig,
+    out_dir: &Path,
+    rt: &Runtime,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<TrainOutcome> {
+    let tr = Trainer::new(cfg, rt)?;
+    let ck = out_dir.join("checkpoints");
+    std::fs::create_dir_all(&ck).map_err(|e| Error::io("create directory", &ck, e))?;
+    info!(target: "compute::train", threads = rt.threads, simd = ?rt.simd, out = %out_dir.display(), "Training started");
+    let st = tr.initial_state();
+    let h0 = tr.write_checkpoint(out_dir, 0, &st)?;
+    progress(&Progress {
+        step: 0,
+        total_steps: cfg.train.steps,
+        loss: f32::NAN,
+        tokens_per_sec: 0.0,
+        checkpoint: Some((0, h0)),
+    });
+    tr.finish(out_dir, st, vec![h0], progress)
+}
+
+/// Resumes a run in `out_dir` from its checkpoint `from`, rewriting checkpoints after it, the
+/// trace and the model. Produces the same hashes as the uninterrupted run.
+pub fn resume(
+    cfg: &TrainConfig,
+    out_dir: &Path,
+    from: usize,
+    rt: &Runtime,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<TrainOutcome> {
+    let tr = Trainer::new(cfg, rt)?;
+    let n = cfg.n_checkpoints();
+    if from > n {
+        return Err(Error::NoSuchCheckpoint { index: from, last: n });
+    }
+    let mut hashes = Vec::with_capacity(n + 1);
+    let mut state = None;
+    for i in 0..=from {
+        let (st, h) = tr.load_checkpoint(&checkpoint_path(out_dir, i))?;
+        hashes.push(h);
+        if i == from {
+            state = Some(st);
+        }
+    }
+    let st = state.ok_or(Error::NoSuchCheckpoint { index: from, last: n })?;
+    if st.step != from as u64 * cfg.train.checkpoint_every {
+        return Err(Error::CorruptCheckpoint(format!("checkpoint {from} holds step {}", st.step)));
+    }
+    tr.finish(out_dir, st, hashes, progress)
+}
+
+/// Verifier entry point: re-executes checkpoint `i` → `i+1` from the checkpoint file bytes and
+/// returns the index and hash of the checkpoint it reaches.
+pub fn replay_segment(cfg: &TrainConfig, checkpoint: &[u8], rt: &Runtime) -> Result<(usize, Hash)> {
+    Trainer::new(cfg, rt)?.replay_segment(checkpoint)
+}
+
+/// Verifier check: replays the segment starting at `checkpoint` and compares the state hash it
+/// reaches with `claimed_next` (the executor's `h_{i+1}`). `Ok(true)` means the segment is honest.
+pub fn verify_segment(
+    cfg: &TrainConfig,
+    checkpoint: &[u8],
+    claimed_next: &Hash,
+    rt: &Runtime,
+) -> Result<bool> {
+    let (_, h) = replay_segment(cfg, checkpoint, rt)?;
+    Ok(&h == claimed_next)
+}
+
+/// Reads `trace.json` from an output directory.
+pub fn read_trace(out_dir: &Path) -> Result<Trace> {
+    let p = out_dir.join("trace.json");
+    serde_json::from_slice(&read(&p)?)
+        .map_err(|e| Error::CorruptCheckpoint(format!("{}: {e}", p.display())))
+}

@@ -1,0 +1,45 @@
+//! CPU vs CUDA: identical state hashes. Skips (loudly) without a GPU unless
+//! `IOLLM_REQUIRE_GPU=1`, in which case a missing GPU or a build without `cuda` fails.
+
+use crate::common::micro_config;
+use iollm_compute::{train, Backend, Runtime, Simd};
+
+fn require_gpu() -> bool {
+    std::env::var("IOLLM_REQUIRE_GPU").is_ok_and(|v| v == "1")
+}
+
+#[test]
+fn cuda_training_matches_cpu_bit_for_bit() {
+    let gpu = Runtime { threads: 2, simd: Simd::detect(), backend: Backend::Cuda { device: 0 } };
+    if let Err(e) = gpu.exec() {
+        assert!(!require_gpu(), "IOLLM_REQUIRE_GPU=1 but the CUDA backend is unavailable: {e}");
+        eprintln!(
+            "SKIPPED cuda_training_matches_cpu_bit_for_bit: {e} (set IOLLM_REQUIRE_GPU=1 to fail)"
+        );
+        return;
+    }
+    let cfg = micro_config(6, 2);
+    let (a, b) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let cpu = train(&cfg, a.path(), &Runtime::new(2), &mut |_| {}).expect("cpu run");
+    let cuda = train(&cfg, b.path(), &gpu, &mut |_| {}).expect("cuda run");
+    assert_eq!(cuda.hashes, cpu.hashes, "CUDA and CPU state hashes differ");
+}
+
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_matmul_matches_cpu_kernel() {
+    let Ok(gpu) = iollm_compute::cuda::CudaBackend::new(0) else {
+        assert!(!require_gpu(), "IOLLM_REQUIRE_GPU=1 but no usable GPU");
+        eprintln!("SKIPPED cuda_matmul_matches_cpu_kernel: no GPU");
+        return;
+    };
+    for &(m, k, n) in &[(1, 1, 1), (17, 33, 65), (512, 512, 512), (64, 1000, 7)] {
+        let a = crate::common::fill(m * k, 1);
+        let b = crate::common::fill(k * n, 2);
+        let mut want = vec![0.0; m * n];
+        iollm_compute::kernels::matmul(&a, &b, &mut want, m, k, n, Simd::detect(), false);
+        let mut got = vec![0.0; m * n];
+        gpu.matmul(&a, &b, &mut got, m, k, n).expect("gpu matmul");
+        assert!(got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()), "{m}x{k}x{n}");
+    }
+}

@@ -1,0 +1,162 @@
+//! Configs, checkpoints and weights files: round trips and clear errors on bad input.
+
+use crate::common::micro_config;
+use iollm_compute::io::{load_model, save_model, CONFIG_FILE, WEIGHTS_FILE};
+use iollm_compute::model::{init_params, Layout};
+use iollm_compute::train::checkpoint_path;
+use iollm_compute::{resume, train, Error, GptConfig, Runtime, TrainConfig};
+use std::path::Path;
+
+fn parse(text: &str) -> Result<TrainConfig, Error> {
+    TrainConfig::from_toml_str(text, Path::new("."))
+}
+
+const GOOD: &str = r#"
+[model]
+n_layer = 1
+n_head = 2
+n_embd = 16
+n_ctx = 8
+[train]
+seed = 1
+steps = 4
+batch_size = 2
+checkpoint_every = 2
+[optimizer]
+lr = 0.001
+[data]
+kind = "arithmetic"
+"#;
+
+#[test]
+fn example_config_parses() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tiny.toml");
+    let cfg = TrainConfig::from_file(&p).expect("example config");
+    assert_eq!(cfg.model.n_embd, 64);
+    parse(GOOD).expect("minimal config with defaults");
+}
+
+#[test]
+fn bad_configs_are_rejected_with_the_field_named() {
+    let cases = [
+        (GOOD.replace("n_layer = 1", "n_layer = 0"), "model.n_layer must be at least 1"),
+        (GOOD.replace("n_embd = 16", "n_embd = 0"), "model.n_embd must be at least 1"),
+        (GOOD.replace("n_embd = 16", "n_embd = 100000"), "model.n_embd = 100000 is larger"),
+        (GOOD.replace("n_embd = 16", "n_embd = 15"), "multiple of model.n_head"),
+        (
+            GOOD.replace("n_layer = 1", "n_layer = 200").replace("n_embd = 16", "n_embd = 4096"),
+            "parameters, more than",
+        ),
+        (GOOD.replace("batch_size = 2", "batch_size = 0"), "train.batch_size"),
+        (GOOD.replace("checkpoint_every = 2", "checkpoint_every = 3"), "divide train.steps"),
+        (GOOD.replace("lr = 0.001", "lr = -1.0"), "optimizer.lr"),
+        (GOOD.replace("seed = 1", "seed = 1\ncolour = 3"), "unknown field"),
+        (GOOD.replace("kind = \"arithmetic\"", "kind = \"nope\""), "unknown variant"),
+    ];
+    for (text, want) in cases {
+        let err = parse(&text).expect_err(want).to_string();
+        assert!(err.contains(want), "error {err:?} should mention {want:?}");
+    }
+}
+
+#[test]
+fn corrupt_and_truncated_checkpoints_are_rejected() {
+    let cfg = micro_config(4, 2);
+    let rt = Runtime::new(2);
+    let dir = tempfile::tempdir().expect("tempdir");
+    train(&cfg, dir.path(), &rt, &mut |_| {}).expect("train");
+    let p1 = checkpoint_path(dir.path(), 1);
+    let good = std::fs::read(&p1).expect("read");
+
+    let mut flipped = good.clone();
+    flipped[200] ^= 1;
+    std::fs::write(&p1, &flipped).expect("write");
+    let err = resume(&cfg, dir.path(), 1, &rt, &mut |_| {}).expect_err("flipped bit");
+    assert!(matches!(err, Error::ChecksumMismatch { .. }), "{err}");
+
+    std::fs::write(&p1, &good[..good.len() - 1000]).expect("write");
+    let err = resume(&cfg, dir.path(), 1, &rt, &mut |_| {}).expect_err("truncated");
+    assert!(matches!(err, Error::CorruptCheckpoint(_)), "{err}");
+    assert!(err.to_string().contains("truncated"), "{err}");
+
+    std::fs::write(&p1, &good[..20]).expect("write");
+    let err = resume(&cfg, dir.path(), 1, &rt, &mut |_| {}).expect_err("header only");
+    assert!(matches!(err, Error::CorruptCheckpoint(_)), "{err}");
+
+    std::fs::write(&p1, &good).expect("write");
+    let mut other = cfg.clone();
+    other.train.seed = 99;
+    let err = resume(&other, dir.path(), 1, &rt, &mut |_| {}).expect_err("other config");
+    assert!(matches!(err, Error::ConfigMismatch { .. }), "{err}");
+
+    let err = resume(&cfg, dir.path(), 7, &rt, &mut |_| {}).expect_err("no such checkpoint");
+    assert!(matches!(err, Error::NoSuchCheckpoint { index: 7, last: 2 }), "{err}");
+    resume(&cfg, dir.path(), 1, &rt, &mut |_| {}).expect("intact checkpoint resumes");
+}
+
+#[test]
+fn weights_round_trip_and_wrong_shapes_are_rejected() {
+    let cfg = GptConfig { n_layer: 1, n_head: 2, n_embd: 16, n_ctx: 8 };
+    let params = init_params(&Layout::new(&cfg), 5);
+    let dir = tempfile::tempdir().expect("tempdir");
+    save_model(dir.path(), &cfg, &params).expect("save");
+    let (cfg2, p2) = load_model(dir.path()).expect("load");
+    assert_eq!(cfg2, cfg);
+    assert!(p2.iter().zip(&params).all(|(a, b)| a.to_bits() == b.to_bits()));
+    let hf: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join(CONFIG_FILE)).expect("read"))
+            .expect("json");
+    assert_eq!(hf["model_type"], "gpt2");
+    assert_eq!(hf["vocab_size"], 256);
+
+    // Weights of another shape under this config.json.
+    let other = tempfile::tempdir().expect("tempdir");
+    let wide = GptConfig { n_embd: 32, ..cfg.clone() };
+    save_model(other.path(), &wide, &init_params(&Layout::new(&wide), 5)).expect("save");
+    std::fs::copy(other.path().join(WEIGHTS_FILE), dir.path().join(WEIGHTS_FILE)).expect("copy");
+    let err = load_model(dir.path()).expect_err("wrong shapes");
+    assert!(matches!(err, Error::ShapeMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("wte.weight"), "{err}");
+
+    // Fewer layers than config.json says.
+    let deep = GptConfig { n_layer: 2, ..cfg.clone() };
+    save_model(other.path(), &deep, &init_params(&Layout::new(&deep), 5)).expect("save");
+    std::fs::copy(dir.path().join(CONFIG_FILE), other.path().join("c.json")).expect("copy");
+    std::fs::copy(other.path().join("c.json"), other.path().join(CONFIG_FILE)).expect("copy");
+    let err = load_model(other.path()).expect_err("extra layer");
+    assert!(matches!(err, Error::UnexpectedTensor(_)), "{err}");
+
+    std::fs::write(dir.path().join(WEIGHTS_FILE), b"not a safetensors file").expect("write");
+    assert!(matches!(load_model(dir.path()), Err(Error::Safetensors(_))));
+    std::fs::write(dir.path().join(CONFIG_FILE), br#"{"model_type":"gpt2","vocab_size":50257,"n_positions":8,"n_embd":16,"n_layer":1,"n_head":2}"#).expect("write");
+    let err = load_model(dir.path()).expect_err("vocab");
+    assert!(err.to_string().contains("vocab_size"), "{err}");
+}
+
+#[test]
+fn failed_runs_leave_nothing_partial() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let mut cfg = micro_config(4, 2);
+    cfg.model.n_embd = 0;
+    assert!(matches!(
+        train(&cfg, &out, &Runtime::new(1), &mut |_| {}),
+        Err(Error::InvalidConfig(_))
+    ));
+    assert!(!out.exists(), "an invalid config must not create the output directory");
+    // A successful run leaves no temporary files behind.
+    let cfg = micro_config(2, 2);
+    train(&cfg, &out, &Runtime::new(1), &mut |_| {}).expect("train");
+    for sub in [out.clone(), out.join("checkpoints")] {
+        for e in std::fs::read_dir(&sub).expect("list") {
+            let name = e.expect("entry").file_name().to_string_lossy().into_owned();
+            assert!(!name.contains(".tmp"), "temporary file {name} left behind");
+        }
+    }
+    // Writing where the directory cannot be created fails cleanly.
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, b"x").expect("write");
+    let err =
+        train(&cfg, &blocker.join("out"), &Runtime::new(1), &mut |_| {}).expect_err("bad dir");
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+}

@@ -1,0 +1,9 @@
+//! Integration tests of `iollm-compute` (one binary, DESIGN.md/STYLE.md).
+
+mod common;
+mod cuda;
+mod gradcheck;
+mod infer;
+mod invariance;
+mod io;
+mod learning;

@@ -1,0 +1,138 @@
+//! A flat-file blockstore: one file per block, named by the block's multihash, like Kubo's flatfs.
+//!
+//! Layout under the repo directory: `blocks/<XY>/<KEY>.data`, where `KEY` is the multihash in
+//! upper-case base32 without padding (Kubo's datastore key) and `XY` its next-to-last two
+//! characters (flatfs `next-to-last/2` sharding). Keying by multihash means a `raw` and a
+//! `dag-pb` CID, or a CIDv0 and its CIDv1, with the same hash share one file, as in Kubo.
+//! Writes go to a temporary file and are renamed into place, so a crash never leaves a partial
+//! block under its final name. Reads do not re-hash (Kubo's `HashOnRead` is off by default);
+//! integrity is the reader's job ([`crate::fetch_verified`]).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cid::multibase::{self, Base};
+use cid::Cid;
+
+use crate::dag::BlockSink;
+use crate::error::{Error, Result};
+
+/// Something blocks can be read from.
+pub trait BlockSource {
+    /// The block's bytes, or [`Error::BlockNotFound`].
+    fn get_block(&self, cid: &Cid) -> Result<Vec<u8>>;
+}
+
+/// The flat-file blockstore.
+#[derive(Debug)]
+pub struct FlatBlockstore {
+    dir: PathBuf,
+    tmp_seq: AtomicU64,
+    /// Shard directories known to exist (saves a `create_dir_all` per block).
+    shards: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl FlatBlockstore {
+    /// Opens (creating if needed) the blockstore in `dir`.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        Ok(Self { dir, tmp_seq: AtomicU64::new(0), shards: Default::default() })
+    }
+
+    /// Where the block for `cid` lives (whether or not it exists).
+    pub fn block_path(&self, cid: &Cid) -> PathBuf {
+        let enc = multibase::encode(Base::Base32Upper, cid.hash().to_bytes());
+        let key = &enc[1..];
+        let shard = &key[key.len() - 3..key.len() - 1];
+        self.dir.join(shard).join(format!("{key}.data"))
+    }
+
+    /// Whether the block is present.
+    pub fn has(&self, cid: &Cid) -> bool {
+        self.block_path(cid).is_file()
+    }
+
+    /// Size of the block in bytes.
+    pub fn size(&self, cid: &Cid) -> Result<u64> {
+        let p = self.block_path(cid);
+        match fs::metadata(&p) {
+            Ok(m) => Ok(m.len()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::BlockNotFound(Box::new(*cid)))
+            }
+            Err(e) => Err(Error::io(p, e)),
+        }
+    }
+
+    /// Stores a block given as parts (skipped when already present).
+    pub fn put_parts(&self, cid: &Cid, parts: &[&[u8]]) -> Result<()> {
+        let path = self.block_path(cid);
+        if path.is_file() {
+            return Ok(());
+        }
+        let parent = path.parent().unwrap_or(&self.dir);
+        let shard =
+            parent.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut known = self.shards.lock().unwrap_or_else(|p| p.into_inner());
+        if !known.contains(&shard) {
+            fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            known.insert(shard);
+        }
+        drop(known);
+        let seq = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
+        let tmp = parent.join(format!(".tmp-{}-{seq}", std::process::id()));
+        let write = || -> std::io::Result<()> {
+            let mut f = fs::File::create(&tmp)?;
+            for p in parts {
+                f.write_all(p)?;
+            }
+            f.flush()?;
+            fs::rename(&tmp, &path)
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            Error::io(&path, e)
+        })
+    }
+
+    /// (number of blocks, total bytes).
+    pub fn stat(&self) -> Result<(u64, u64)> {
+        let mut n = 0;
+        let mut bytes = 0;
+        for e in walkdir::WalkDir::new(&self.dir).min_depth(2).max_depth(2) {
+            let e = e.map_err(|e| Error::io(&self.dir, e.into()))?;
+            if e.file_type().is_file() && e.file_name().to_string_lossy().ends_with(".data") {
+                n += 1;
+                bytes += e.metadata().map_err(|err| Error::io(e.path(), err.into()))?.len();
+            }
+        }
+        Ok((n, bytes))
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl BlockSource for FlatBlockstore {
+    fn get_block(&self, cid: &Cid) -> Result<Vec<u8>> {
+        let p = self.block_path(cid);
+        match fs::read(&p) {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::BlockNotFound(Box::new(*cid)))
+            }
+            Err(e) => Err(Error::io(p, e)),
+        }
+    }
+}
+
+impl BlockSink for &FlatBlockstore {
+    fn put(&mut self, cid: &Cid, parts: &[&[u8]]) -> Result<()> {
+        self.put_parts(cid, parts)
+    }
+}

@@ -1,0 +1,118 @@
+//! The crate's one error type.
+//!
+//! Variants are named for what went wrong; each renders as one line that says what happened and,
+//! where it helps, what to do.
+
+use std::path::PathBuf;
+
+use cid::Cid;
+
+/// Everything that can go wrong in the content layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A CID string did not parse.
+    #[error("invalid CID {input:?}: {reason}")]
+    InvalidCid {
+        /// The text that was given.
+        input: String,
+        /// Why it did not parse.
+        reason: String,
+    },
+    /// A `--chunker` value that is not `size-N` with 1 ≤ N ≤ 1 MiB.
+    #[error("invalid chunker {0:?}: expected size-N with 1 <= N <= 1048576 (Kubo's default is size-262144)")]
+    InvalidChunker(String),
+    /// An `AddOptions` combination Kubo refuses (e.g. CIDv0 with raw leaves).
+    #[error("invalid add options: {0}")]
+    InvalidOptions(String),
+    /// Bytes that came back do not hash to the CID they were asked for.
+    #[error("content does not match its CID: expected {expected}, got {actual}")]
+    CidMismatch {
+        /// The CID that was asked for.
+        expected: Box<Cid>,
+        /// The CID of what came back.
+        actual: Box<Cid>,
+    },
+    /// A block or DAG node is not what UnixFS / dag-pb says it should be.
+    #[error("malformed block {cid}: {reason}")]
+    MalformedBlock {
+        /// The block.
+        cid: Box<Cid>,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A CID whose codec or hash this crate does not handle.
+    #[error("unsupported CID {cid}: {reason}")]
+    UnsupportedCid {
+        /// The CID.
+        cid: Box<Cid>,
+        /// What is not supported.
+        reason: String,
+    },
+    /// A block is not in the store.
+    #[error("block {0} not found")]
+    BlockNotFound(Box<Cid>),
+    /// A path that should exist does not.
+    #[error("{0}: no such file or directory")]
+    MissingFile(PathBuf),
+    /// A file or directory name that is not valid UTF-8 (IPFS names are UTF-8).
+    #[error("{0}: file name is not valid UTF-8; rename it")]
+    NonUtf8Name(PathBuf),
+    /// A symbolic link whose target is outside the package directory.
+    #[error("{path}: symbolic link points outside the package ({target})")]
+    SymlinkEscapes {
+        /// The link.
+        path: PathBuf,
+        /// Where it points.
+        target: PathBuf,
+    },
+    /// Something that is neither file, directory nor symlink (socket, device, …).
+    #[error("{0}: not a regular file, directory or symbolic link")]
+    UnsupportedFileType(PathBuf),
+    /// The SMIP manifest failed validation.
+    #[error("invalid manifest: {0}")]
+    InvalidManifest(#[from] crate::manifest::ManifestErrors),
+    /// The IPFS node answered with an error.
+    #[error("IPFS node error: {0}")]
+    Api(String),
+    /// The IPFS node could not be reached or the transfer broke off (retried and gave up).
+    #[error("IPFS node unreachable at {url} after {attempts} attempt(s): {reason}; is the node running? (set IOLLM_IPFS_API to use another)")]
+    Unreachable {
+        /// The API address.
+        url: String,
+        /// How often we tried.
+        attempts: u32,
+        /// The last error.
+        reason: String,
+    },
+    /// An operation ran past its deadline.
+    #[error("IPFS operation {op} timed out after {secs} s")]
+    Timeout {
+        /// The operation.
+        op: &'static str,
+        /// The limit.
+        secs: u64,
+    },
+    /// Local file system error, with the path it happened on.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// JSON (de)serialisation failed.
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl Error {
+    /// Wraps an IO error with the path it happened on.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io { path: path.into(), source }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,7 @@
+//! Integration tests of `iollm-content` (one test binary, modules per area).
+
+mod common;
+mod daemon;
+mod manifest;
+mod roundtrip;
+mod vectors;

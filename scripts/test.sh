@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every check and test, installing what they need first (scripts/setup.sh, idempotent):
+# format, clippy with warnings denied, the contracts' #[ink::test]s, and the workspace's unit,
+# property and end-to-end tests (these start their own substrate-contracts-node on 127.0.0.1).
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+started=$(date +%s)
+phase() { printf '\n==> %s (%ss so far)\n' "$*" "$(( $(date +%s) - started ))"; }
+
+phase "Setup"
+bash scripts/setup.sh
+
+phase "Format"
+cargo fmt --all --check
+(cd contracts && cargo fmt --all --check)
+
+phase "Clippy (workspace, warnings denied)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+phase "Clippy (contracts, Rust pinned in contracts/rust-toolchain.toml)"
+(cd contracts && cargo clippy --all-targets --locked -- -D warnings)
+
+phase "Contract tests (#[ink::test])"
+(cd contracts && cargo test --locked)
+
+phase "Workspace tests (unit, property, end-to-end against a real node)"
+cargo test --workspace --locked
+
+phase "All checks passed in $(( $(date +%s) - started ))s"

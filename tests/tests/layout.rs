@@ -1,0 +1,71 @@
+//! The dependency direction of DESIGN.md §3, checked on `cargo metadata`: which of our crates
+//! may depend on which, and which crates alone may use subxt, cudarc, the IPFS client, the
+//! database and the HTTP server framework.
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+/// Our crates and the crates of ours each may depend on (normal dependencies).
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("iollm-types", &[]),
+    ("iollm-chain", &["iollm-types"]),
+    ("iollm-content", &[]),
+    ("iollm-compute", &[]),
+    ("iollm-paths", &["iollm-compute", "iollm-content"]),
+    (
+        "iollm-worker",
+        &["iollm-chain", "iollm-content", "iollm-compute", "iollm-paths", "iollm-types"],
+    ),
+    ("iollm-indexer", &["iollm-chain", "iollm-types"]),
+];
+
+/// External crates only the named crates of ours may use.
+const EXCLUSIVE: &[(&str, &[&str])] = &[
+    ("subxt", &["iollm-chain"]),
+    ("cudarc", &["iollm-compute"]),
+    ("ipfs-api-backend-hyper", &["iollm-content"]),
+    ("sqlx", &["iollm-indexer"]),
+    // The one HTTP server framework: the indexer's API and the content crate's IPFS daemon.
+    ("axum", &["iollm-indexer", "iollm-content"]),
+];
+
+#[test]
+fn crates_depend_only_in_the_designed_direction() {
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("run cargo metadata");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let metadata: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for package in metadata["packages"].as_array().unwrap() {
+        let name = package["name"].as_str().unwrap().to_owned();
+        let normal = package["dependencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["kind"].is_null())
+            .map(|d| d["name"].as_str().unwrap().to_owned());
+        deps.insert(name, normal.collect());
+    }
+    assert!(deps.contains_key("iollm-types") && deps.contains_key("iollm-chain"));
+
+    for (krate, allowed) in ALLOWED {
+        let Some(actual) = deps.get(*krate) else { continue };
+        for dep in actual.iter().filter(|d| d.starts_with("iollm-")) {
+            assert!(allowed.contains(&dep.as_str()), "{krate} must not depend on {dep}");
+        }
+    }
+    for (external, owners) in EXCLUSIVE {
+        for (krate, actual) in &deps {
+            if actual.contains(*external) {
+                assert!(
+                    owners.contains(&krate.as_str()),
+                    "only {owners:?} may use {external}, not {krate}"
+                );
+            }
+        }
+    }
+}
