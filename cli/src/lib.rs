@@ -1,10 +1,11 @@
 //! The `iollm` command line as a library: argument parsing ([`args`]), the commands behind it
-//! ([`devnet`], [`model`]), and the one place that prints ([`output`]). The binary only calls
+//! ([`devnet`], [`model`], [`market`]), and the one place that prints ([`output`]). The binary only calls
 //! [`run`]; tests call the command functions directly.
 
 pub mod args;
 pub mod context;
 pub mod devnet;
+pub mod market;
 pub mod model;
 mod output;
 
