@@ -321,3 +321,48 @@ pub enum ModelAction {
         id: u64,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn market_commands_parse() {
+        let parse = |line: &str| Cli::try_parse_from(line.split_whitespace()).map(|c| c.command);
+        let cmd =
+            parse("iollm pledge --stake 5 --price 2 --discount-bps 2000 --accelerator 2").unwrap();
+        assert!(matches!(
+            cmd,
+            Command::Pledge {
+                stake: 5,
+                price: 2,
+                discount_bps: 2000,
+                capacity: CapacityArgs { accelerator: 2, .. }
+            }
+        ));
+        let cmd = parse("iollm job post --spec-cid Qm --artifact 1 --units 3 --reward 9 --deadline 50 --bounty 2")
+            .unwrap();
+        assert!(matches!(
+            cmd,
+            Command::Job { action: JobAction::Post { bounty: Some(2), units: 3, .. } }
+        ));
+        let cmd = parse("iollm job vote 4 --executor-honest").unwrap();
+        assert!(matches!(
+            cmd,
+            Command::Job { action: JobAction::Vote { id: 4, executor_honest: true } }
+        ));
+        let cmd = parse("iollm withdraw --artifact 3").unwrap();
+        assert!(matches!(cmd, Command::Withdraw { artifact: Some(3), splitter: false }));
+        assert!(parse("iollm split set 1 --designer-bps 10000").is_ok());
+        assert!(parse("iollm revenue pay 1 --amount 10").is_ok());
+        assert!(parse("iollm bounty post --benchmark-cid Qm --margin 1 --expires-at 9 --amount 5")
+            .is_ok());
+        assert!(parse("iollm job claim").is_err(), "the job id is required");
+    }
+}
