@@ -105,9 +105,9 @@ VERIFY='{ challenge_window: 1, verifiers: 1, collateral: 1000000, verifier_fee: 
 
 call market "$market" //Alice set_params 0 "$splitter" "$FERDIE" 2
 call registry "$registry" //Alice set_market 0 "$market"
-call registry "$registry" //Bob register 0 0 "$CID"
 RULE='{ designer_bps: 5000, compute_bps: 3000, upstream_bps: 1500, treasury_bps: 500 }'
-call registry "$registry" //Bob register_derived 0 0 "$CID" "[{ id: 1, relation: Finetune }]" "$RULE"
+call registry "$registry" //Bob register 0 0 "$CID" "[]" "$RULE"
+call registry "$registry" //Bob register 0 0 "$CID" "[{ id: 1, relation: Finetune }]" "$RULE"
 call registry "$registry" //Bob new_version 0 2 "$OUT"
 call splitter "$splitter" //Bob set_rule 0 1 "$RULE"
 

@@ -311,6 +311,13 @@ pub enum ModelAction {
         /// model, dataset or path.
         #[arg(long, default_value = "model")]
         kind: String,
+        /// A parent by lineage, `ID` or `ID:relation` (finetune, adapter, merge, quantize,
+        /// distill); repeatable, at most 4.
+        #[arg(long = "parent")]
+        parents: Vec<String>,
+        /// Profit split `designer,compute,upstream,treasury` in basis points (sum 10000).
+        #[arg(long, default_value = "10000,0,0,0")]
+        split: String,
         /// Only dry-run: print the gas and storage deposit it would cost, submit nothing.
         #[arg(long)]
         dry_run: bool,

@@ -260,18 +260,25 @@ fn print_deployment(d: &devnet::Deployment) {
 
 async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
     match action {
-        ModelAction::Register { cid, kind, dry_run } => {
+        ModelAction::Register { cid, kind, parents, split, dry_run } => {
             let kind = model::parse_kind(kind)?;
+            let parents =
+                parents.iter().map(|p| model::parse_parent(p)).collect::<Result<Vec<_>, _>>()?;
+            let rule = model::parse_split(split)?;
             let ctx = Context::from_cli(cli).await?;
             let signer = ctx.signer()?;
             if *dry_run {
-                let cost = ctx.registry()?.register_dry_run(&signer.account(), kind, cid).await?;
+                let cost = ctx
+                    .registry()?
+                    .register_dry_run(&signer.account(), kind, cid, &parents, rule)
+                    .await?;
                 println!("ref_time:        {}", cost.gas_required.0);
                 println!("proof_size:      {}", cost.gas_required.1);
                 println!("storage deposit: {:?}", cost.storage_deposit);
                 return Ok(());
             }
-            let registration = model::register(&ctx, &signer, kind, cid).await?;
+            let registration =
+                model::register_with(&ctx, &signer, kind, cid, &parents, rule).await?;
             println!("{}", registration.id);
         }
         ModelAction::Show { id } => {

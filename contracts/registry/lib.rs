@@ -104,21 +104,14 @@ mod registry {
         }
 
         /// Registers an artifact of `kind` (0 model, 1 dataset, 2 path) whose manifest is at
-        /// `manifest_cid`, owned by the caller, with no parents and all revenue to the owner.
-        /// Returns its new id.
+        /// `manifest_cid`, owned by the caller, derived from `parents` (at most 4, each
+        /// registered, with how it derives from each: finetune, adapter, merge, quantize,
+        /// distill), with the split rule its revenue starts with. Returns its new id.
         ///
         /// `kind` is the SCALE code of [`Kind`], taken as a byte so that an unknown kind is a
         /// readable `UnknownKind` error instead of an undecodable call.
         #[ink(message)]
-        pub fn register(&mut self, kind: u8, manifest_cid: Vec<u8>) -> Result<ArtifactId, Error> {
-            self.insert_new(kind, manifest_cid, Vec::new(), SplitRule::DESIGNER_ONLY, None, None)
-        }
-
-        /// Registers an artifact derived from `parents` (at most 4, each registered), with how
-        /// it derives from each (finetune, adapter, merge, quantize, distill), and the split
-        /// rule its revenue starts with.
-        #[ink(message)]
-        pub fn register_derived(
+        pub fn register(
             &mut self,
             kind: u8,
             manifest_cid: Vec<u8>,
@@ -370,23 +363,22 @@ mod registry {
         }
 
         #[ink::test]
-        fn register_derived_checks_parents() {
+        fn register_checks_parents_and_rule() {
             let mut r = Registry::new();
-            let base = r.register(0, CID.to_vec()).unwrap();
+            let base = r.register(0, CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY).unwrap();
             assert_eq!(
-                r.register_derived(0, CID.to_vec(), vec![parent(9)], RULE),
+                r.register(0, CID.to_vec(), vec![parent(9)], RULE),
                 Err(Error::UnknownParent)
             );
             assert_eq!(
-                r.register_derived(0, CID.to_vec(), vec![parent(base); 5], RULE),
+                r.register(0, CID.to_vec(), vec![parent(base); 5], RULE),
                 Err(Error::TooManyParents)
             );
             let bad = SplitRule { treasury_bps: 1, ..RULE };
-            assert_eq!(r.register_derived(0, CID.to_vec(), vec![], bad), Err(Error::BadSplitRule));
+            assert_eq!(r.register(0, CID.to_vec(), vec![], bad), Err(Error::BadSplitRule));
             assert_eq!(r.get(base).unwrap().split_rule, SplitRule::DESIGNER_ONLY);
             let merged = Parent { id: base, relation: Relation::Merge };
-            let child =
-                r.register_derived(0, CID2.to_vec(), vec![parent(base), merged], RULE).unwrap();
+            let child = r.register(0, CID2.to_vec(), vec![parent(base), merged], RULE).unwrap();
             let record = r.get(child).unwrap();
             assert_eq!(record.parents, vec![parent(base), merged]);
             assert_eq!(record.split_rule, RULE);
@@ -401,8 +393,8 @@ mod registry {
             let a = default_accounts::<DefaultEnvironment>();
             set_caller::<DefaultEnvironment>(a.bob);
             let mut r = Registry::new();
-            let base = r.register(0, CID.to_vec()).unwrap();
-            let v1 = r.register_derived(0, CID.to_vec(), vec![parent(base)], RULE).unwrap();
+            let base = r.register(0, CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY).unwrap();
+            let v1 = r.register(0, CID.to_vec(), vec![parent(base)], RULE).unwrap();
             assert_eq!(r.new_version(9, CID2.to_vec()), Err(Error::UnknownArtifact));
             let v2 = r.new_version(v1, CID2.to_vec()).unwrap();
             let record = r.get(v2).unwrap();
@@ -526,7 +518,7 @@ mod registry {
             let a = default_accounts::<DefaultEnvironment>();
             set_caller::<DefaultEnvironment>(a.alice);
             let mut r = Registry::new();
-            r.register(2, CID.to_vec()).unwrap();
+            r.register(2, CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY).unwrap();
             ink::env::set_contract_storage(&0u32, &r);
             let root: RootV1 = ink::env::get_contract_storage(&0u32).unwrap().unwrap();
             assert_eq!(root, (a.alice, 1, None));
@@ -546,7 +538,9 @@ mod registry {
             let mut registry = Registry::new();
             assert_eq!(registry.count(), 0);
 
-            let id = registry.register(Kind::Dataset.into(), CID.to_vec()).unwrap();
+            let id = registry
+                .register(Kind::Dataset.into(), CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY)
+                .unwrap();
             assert_eq!(id, 1);
             assert_eq!(registry.count(), 1);
             let record = registry.get(id).unwrap();
@@ -577,8 +571,12 @@ mod registry {
         #[ink::test]
         fn ids_increase_and_unknown_ids_are_none() {
             let mut registry = Registry::new();
-            let a = registry.register(Kind::Model.into(), CID.to_vec()).unwrap();
-            let b = registry.register(Kind::Path.into(), CID.to_vec()).unwrap();
+            let a = registry
+                .register(Kind::Model.into(), CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY)
+                .unwrap();
+            let b = registry
+                .register(Kind::Path.into(), CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY)
+                .unwrap();
             assert_eq!((a, b), (1, 2));
             assert_eq!(registry.get(b).unwrap().kind, Kind::Path);
             assert_eq!(registry.get(0), None);
@@ -589,14 +587,36 @@ mod registry {
         fn bad_input_is_refused_and_stores_nothing() {
             let mut registry = Registry::new();
             let model = u8::from(Kind::Model);
-            assert_eq!(registry.register(model, Vec::new()), Err(Error::EmptyCid));
             assert_eq!(
-                registry.register(model, vec![b'a'; MAX_CID_LEN + 1]),
+                registry.register(model, Vec::new(), vec![], SplitRule::DESIGNER_ONLY),
+                Err(Error::EmptyCid)
+            );
+            assert_eq!(
+                registry.register(
+                    model,
+                    vec![b'a'; MAX_CID_LEN + 1],
+                    vec![],
+                    SplitRule::DESIGNER_ONLY
+                ),
                 Err(Error::CidTooLong)
             );
-            assert_eq!(registry.register(model, b"Qm not a cid".to_vec()), Err(Error::InvalidCid));
-            assert_eq!(registry.register(3, CID.to_vec()), Err(Error::UnknownKind));
-            assert_eq!(registry.register(255, CID.to_vec()), Err(Error::UnknownKind));
+            assert_eq!(
+                registry.register(
+                    model,
+                    b"Qm not a cid".to_vec(),
+                    vec![],
+                    SplitRule::DESIGNER_ONLY
+                ),
+                Err(Error::InvalidCid)
+            );
+            assert_eq!(
+                registry.register(3, CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY),
+                Err(Error::UnknownKind)
+            );
+            assert_eq!(
+                registry.register(255, CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY),
+                Err(Error::UnknownKind)
+            );
             assert_eq!(registry.count(), 0);
             assert_eq!(recorded_events().count(), 0);
         }
@@ -605,7 +625,10 @@ mod registry {
         fn id_overflow_is_an_error() {
             let mut registry = Registry::new();
             registry.last_id = ArtifactId::MAX;
-            assert_eq!(registry.register(0, CID.to_vec()), Err(Error::IdOverflow));
+            assert_eq!(
+                registry.register(0, CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY),
+                Err(Error::IdOverflow)
+            );
             assert_eq!(registry.count(), ArtifactId::MAX);
         }
 
@@ -616,7 +639,6 @@ mod registry {
             assert_eq!(selectors::REGISTER, ink::selector_bytes!("register"));
             assert_eq!(selectors::GET, ink::selector_bytes!("get"));
             assert_eq!(selectors::COUNT, ink::selector_bytes!("count"));
-            assert_eq!(selectors::REGISTER_DERIVED, ink::selector_bytes!("register_derived"));
             assert_eq!(selectors::NEW_VERSION, ink::selector_bytes!("new_version"));
             assert_eq!(selectors::TRANSFER, ink::selector_bytes!("transfer"));
             assert_eq!(selectors::DEPRECATE, ink::selector_bytes!("deprecate"));

@@ -42,25 +42,18 @@ impl RegistryClient {
         selectors::NEW.to_vec()
     }
 
-    /// Registers an artifact owned by `signer`'s account.
+    /// Registers an artifact owned by `signer`'s account, derived from `parents`, with the
+    /// split rule its revenue starts with.
     pub async fn register(
         &self,
         signer: &Signer,
         kind: Kind,
         manifest_cid: &str,
+        parents: &[Parent],
+        rule: SplitRule,
     ) -> Result<Registration, ChainError> {
-        let call = self
-            .chain
-            .execute::<ArtifactId, Error>(
-                signer,
-                &self.address,
-                0,
-                input(selectors::REGISTER, (u8::from(kind), manifest_cid.as_bytes())),
-                "artifact id",
-            )
-            .await?;
-        let event: events::Registered = call.event(events::REGISTERED_TOPIC, "Registered")?;
-        Ok(Registration { id: call.value, event, call })
+        let input = calls::register(kind, manifest_cid.as_bytes(), parents, rule);
+        self.registration(signer, input).await
     }
 
     /// Dry-runs a registration (nothing is submitted): what it would cost. A registration the
@@ -70,27 +63,15 @@ impl RegistryClient {
         origin: &AccountId,
         kind: Kind,
         manifest_cid: &str,
+        parents: &[Parent],
+        rule: SplitRule,
     ) -> Result<DryRun, ChainError> {
-        let input = input(selectors::REGISTER, (u8::from(kind), manifest_cid.as_bytes()));
+        let input = calls::register(kind, manifest_cid.as_bytes(), parents, rule);
         let dry_run = self.chain.dry_run_call(origin, &self.address, 0, input).await?;
         decode_output::<Result<ArtifactId, Error>>(&dry_run.output, "artifact id")?.map_err(
             |e| ChainError::ContractRefused { contract: "registry", message: e.message().into() },
         )?;
         Ok(dry_run)
-    }
-
-    /// Registers an artifact derived from `parents`, with the split rule its revenue starts
-    /// with.
-    pub async fn register_derived(
-        &self,
-        signer: &Signer,
-        kind: Kind,
-        manifest_cid: &str,
-        parents: &[Parent],
-        rule: SplitRule,
-    ) -> Result<Registration, ChainError> {
-        let input = calls::register_derived(kind, manifest_cid.as_bytes(), parents, rule);
-        self.registration(signer, input).await
     }
 
     /// Registers the verified output of market job `job` (the signer must have posted it).

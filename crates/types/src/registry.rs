@@ -294,14 +294,13 @@ pub mod events {
 pub mod selectors {
     /// `new()` constructor.
     pub const NEW: [u8; 4] = [0x9b, 0xae, 0x9d, 0x5e];
-    /// `register(kind: u8, manifest_cid: Vec<u8>) -> Result<ArtifactId, Error>`.
+    /// `register(kind: u8, manifest_cid: Vec<u8>, parents: Vec<Parent>, split_rule: SplitRule)
+    /// -> Result<ArtifactId, Error>`.
     pub const REGISTER: [u8; 4] = [0x22, 0x9b, 0x55, 0x3f];
     /// `get(id: ArtifactId) -> Option<Artifact>`.
     pub const GET: [u8; 4] = [0x2f, 0x86, 0x5b, 0xd9];
     /// `count() -> u64`: the number of artifacts registered so far.
     pub const COUNT: [u8; 4] = [0xdf, 0x20, 0x96, 0x83];
-    /// `register_derived`.
-    pub const REGISTER_DERIVED: [u8; 4] = [0xd8, 0xfc, 0x3f, 0x69];
     /// `new_version`.
     pub const NEW_VERSION: [u8; 4] = [0x88, 0xe1, 0x56, 0xa3];
     /// `transfer`.
@@ -330,18 +329,14 @@ pub mod calls {
         data
     }
 
-    /// `register(kind, manifest_cid)`.
-    pub fn register(kind: Kind, manifest_cid: &[u8]) -> Vec<u8> {
-        with(selectors::REGISTER, (u8::from(kind), manifest_cid))
-    }
-    /// `register_derived(kind, manifest_cid, parents, split_rule)`.
-    pub fn register_derived(
+    /// `register(kind, manifest_cid, parents, split_rule)`.
+    pub fn register(
         kind: Kind,
         manifest_cid: &[u8],
         parents: &[Parent],
         split_rule: crate::split::SplitRule,
     ) -> Vec<u8> {
-        with(selectors::REGISTER_DERIVED, (u8::from(kind), manifest_cid, parents, split_rule))
+        with(selectors::REGISTER, (u8::from(kind), manifest_cid, parents, split_rule))
     }
     /// `new_version(id, manifest_cid)`.
     pub fn new_version(id: ArtifactId, manifest_cid: &[u8]) -> Vec<u8> {
