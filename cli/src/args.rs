@@ -80,6 +80,68 @@ pub enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Pledge GPU capacity with stake (again: re-price and add stake).
+    Pledge {
+        /// Stake to add (native units).
+        #[arg(long, default_value_t = 0)]
+        stake: u128,
+        /// Price per work unit.
+        #[arg(long)]
+        price: u128,
+        /// Joint-mining discount in basis points (earned back as share units).
+        #[arg(long, default_value_t = 0)]
+        discount_bps: u16,
+        /// Offered capacity.
+        #[command(flatten)]
+        capacity: CapacityArgs,
+    },
+    /// Start unbonding free stake (withdrawable after the unbonding delay).
+    Unpledge {
+        /// Amount.
+        amount: u128,
+    },
+    /// Post, claim, submit, verify and settle compute jobs.
+    Job {
+        /// What to do.
+        #[command(subcommand)]
+        action: JobAction,
+    },
+    /// Breakthrough bounties.
+    Bounty {
+        /// What to do.
+        #[command(subcommand)]
+        action: BountyAction,
+    },
+    /// Profit-split rules.
+    Split {
+        /// What to do.
+        #[command(subcommand)]
+        action: SplitAction,
+    },
+    /// Revenue for artifacts.
+    Revenue {
+        /// What to do.
+        #[command(subcommand)]
+        action: RevenueAction,
+    },
+    /// Pull what the market (default) or the splitter owes you.
+    Withdraw {
+        /// Withdraw from the splitter instead, with the share revenue of this artifact.
+        #[arg(long)]
+        artifact: Option<u64>,
+        /// Withdraw from the splitter (balance only, unless --artifact).
+        #[arg(long)]
+        splitter: bool,
+    },
+    /// Show an account's free balance, what the market and splitter owe it, and its pledge.
+    Balance {
+        /// The account (SS58); default: the signer's.
+        #[arg(long)]
+        account: Option<String>,
+        /// Include the share revenue of this artifact.
+        #[arg(long)]
+        artifact: Option<u64>,
+    },
 }
 
 /// `iollm ipfs …`
@@ -93,6 +155,183 @@ pub enum IpfsAction {
         /// API address; must be loopback.
         #[arg(long, default_value = "127.0.0.1:5001")]
         api: std::net::SocketAddr,
+    },
+}
+
+/// Capacity of a pledge, or what a job needs.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct CapacityArgs {
+    /// Accelerator class: 0 CPU, 1 consumer GPU, 2 datacenter GPU, 3 multi-GPU node.
+    #[arg(long, default_value_t = 0)]
+    pub accelerator: u8,
+    /// Accelerator memory, GiB.
+    #[arg(long, default_value_t = 0)]
+    pub memory_gib: u32,
+    /// Throughput, work units per block.
+    #[arg(long, default_value_t = 0)]
+    pub throughput: u32,
+}
+
+/// `iollm job …`
+#[derive(Debug, Subcommand)]
+pub enum JobAction {
+    /// Post a job escrowing its reward; prints the job id.
+    Post {
+        /// train or eval-path.
+        #[arg(long, default_value = "train")]
+        kind: String,
+        /// CID of the job description.
+        #[arg(long)]
+        spec_cid: String,
+        /// The artifact the job works for.
+        #[arg(long)]
+        artifact: u64,
+        /// Work units.
+        #[arg(long)]
+        units: u64,
+        /// Escrowed reward.
+        #[arg(long)]
+        reward: u128,
+        /// Last block for the result.
+        #[arg(long)]
+        deadline: u32,
+        /// Challenge window, blocks.
+        #[arg(long, default_value_t = 10)]
+        window: u32,
+        /// Attestations needed (and committee quorum).
+        #[arg(long, default_value_t = 1)]
+        verifiers: u8,
+        /// Executor collateral (and challenge bond).
+        #[arg(long, default_value_t = 0)]
+        collateral: u128,
+        /// Fee per attesting verifier.
+        #[arg(long, default_value_t = 0)]
+        verifier_fee: u128,
+        /// Bounty an eval-path job competes for.
+        #[arg(long)]
+        bounty: Option<u32>,
+        /// Capacity the executor needs.
+        #[command(flatten)]
+        need: CapacityArgs,
+    },
+    /// Claim an open job.
+    Claim {
+        /// Job id.
+        id: u64,
+    },
+    /// Submit the result of a claimed job.
+    Submit {
+        /// Job id.
+        id: u64,
+        /// Output CID.
+        #[arg(long)]
+        output_cid: String,
+        /// Headline metric ×10⁶, higher is better.
+        #[arg(long, default_value_t = 0)]
+        score: u64,
+        /// Final loss ×10⁶.
+        #[arg(long, default_value_t = 0)]
+        loss: u64,
+        /// Merkle root of the checkpoint trace, 64 hex digits.
+        #[arg(long)]
+        trace_root: String,
+    },
+    /// Attest a submitted result.
+    Attest {
+        /// Job id.
+        id: u64,
+    },
+    /// Challenge a submitted result (locks a bond).
+    Challenge {
+        /// Job id.
+        id: u64,
+    },
+    /// Vote on a challenge.
+    Vote {
+        /// Job id.
+        id: u64,
+        /// Whether the executor was right.
+        #[arg(long)]
+        executor_honest: bool,
+    },
+    /// Settle a job after its challenge window.
+    Finalize {
+        /// Job id.
+        id: u64,
+    },
+    /// Refund a job whose deadline passed undelivered.
+    Expire {
+        /// Job id.
+        id: u64,
+    },
+    /// Show a job.
+    Show {
+        /// Job id.
+        id: u64,
+    },
+}
+
+/// `iollm bounty …`
+#[derive(Debug, Subcommand)]
+pub enum BountyAction {
+    /// Fund a breakthrough bounty; prints its id.
+    Post {
+        /// CID of the benchmark.
+        #[arg(long)]
+        benchmark_cid: String,
+        /// Metric code.
+        #[arg(long, default_value_t = 0)]
+        metric: u8,
+        /// How much a score must beat the best by.
+        #[arg(long)]
+        margin: u64,
+        /// Best score so far.
+        #[arg(long, default_value_t = 0)]
+        best: u64,
+        /// Number of tranches.
+        #[arg(long, default_value_t = 1)]
+        tranches: u8,
+        /// Block after which the rest can be reclaimed.
+        #[arg(long)]
+        expires_at: u32,
+        /// Escrowed amount.
+        #[arg(long)]
+        amount: u128,
+    },
+}
+
+/// `iollm split …`
+#[derive(Debug, Subcommand)]
+pub enum SplitAction {
+    /// Set an artifact's profit split (basis points summing to 10000).
+    Set {
+        /// Artifact id.
+        artifact: u64,
+        /// To the owner.
+        #[arg(long)]
+        designer_bps: u16,
+        /// To compute share holders.
+        #[arg(long, default_value_t = 0)]
+        compute_bps: u16,
+        /// To the parents.
+        #[arg(long, default_value_t = 0)]
+        upstream_bps: u16,
+        /// To the treasury.
+        #[arg(long, default_value_t = 0)]
+        treasury_bps: u16,
+    },
+}
+
+/// `iollm revenue …`
+#[derive(Debug, Subcommand)]
+pub enum RevenueAction {
+    /// Pay revenue to an artifact.
+    Pay {
+        /// Artifact id.
+        artifact: u64,
+        /// Amount.
+        #[arg(long)]
+        amount: u128,
     },
 }
 
@@ -118,6 +357,13 @@ pub enum ModelAction {
         /// model, dataset or path.
         #[arg(long, default_value = "model")]
         kind: String,
+        /// A parent by lineage, `ID` or `ID:relation` (finetune, adapter, merge, quantize,
+        /// distill); repeatable, at most 4.
+        #[arg(long = "parent")]
+        parents: Vec<String>,
+        /// Profit split `designer,compute,upstream,treasury` in basis points (sum 10000).
+        #[arg(long, default_value = "10000,0,0,0")]
+        split: String,
         /// Only dry-run: print the gas and storage deposit it would cost, submit nothing.
         #[arg(long)]
         dry_run: bool,
@@ -142,4 +388,49 @@ pub enum ModelAction {
         /// Destination directory (must not exist).
         dir: PathBuf,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn market_commands_parse() {
+        let parse = |line: &str| Cli::try_parse_from(line.split_whitespace()).map(|c| c.command);
+        let cmd =
+            parse("iollm pledge --stake 5 --price 2 --discount-bps 2000 --accelerator 2").unwrap();
+        assert!(matches!(
+            cmd,
+            Command::Pledge {
+                stake: 5,
+                price: 2,
+                discount_bps: 2000,
+                capacity: CapacityArgs { accelerator: 2, .. }
+            }
+        ));
+        let cmd = parse("iollm job post --spec-cid Qm --artifact 1 --units 3 --reward 9 --deadline 50 --bounty 2")
+            .unwrap();
+        assert!(matches!(
+            cmd,
+            Command::Job { action: JobAction::Post { bounty: Some(2), units: 3, .. } }
+        ));
+        let cmd = parse("iollm job vote 4 --executor-honest").unwrap();
+        assert!(matches!(
+            cmd,
+            Command::Job { action: JobAction::Vote { id: 4, executor_honest: true } }
+        ));
+        let cmd = parse("iollm withdraw --artifact 3").unwrap();
+        assert!(matches!(cmd, Command::Withdraw { artifact: Some(3), splitter: false }));
+        assert!(parse("iollm split set 1 --designer-bps 10000").is_ok());
+        assert!(parse("iollm revenue pay 1 --amount 10").is_ok());
+        assert!(parse("iollm bounty post --benchmark-cid Qm --margin 1 --expires-at 9 --amount 5")
+            .is_ok());
+        assert!(parse("iollm job claim").is_err(), "the job id is required");
+    }
 }

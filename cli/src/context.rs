@@ -3,7 +3,9 @@
 
 use crate::args::Cli;
 use crate::devnet::{Deployment, DevnetError, Paths};
+use iollm_chain::market::MarketClient;
 use iollm_chain::registry::RegistryClient;
+use iollm_chain::splitter::SplitterClient;
 use iollm_chain::{Chain, Signer};
 use std::path::PathBuf;
 
@@ -50,5 +52,17 @@ impl Context {
     pub fn registry(&self) -> Result<RegistryClient, DevnetError> {
         let address = self.deployment.contract("registry")?.account()?;
         Ok(RegistryClient::new(self.chain.clone(), address))
+    }
+
+    /// The market client.
+    pub fn market(&self) -> Result<MarketClient, DevnetError> {
+        let address = self.deployment.contract("market")?.account()?;
+        Ok(MarketClient::new(self.chain.clone(), address))
+    }
+
+    /// The splitter client.
+    pub fn splitter(&self) -> Result<SplitterClient, DevnetError> {
+        let address = self.deployment.contract("splitter")?.account()?;
+        Ok(SplitterClient::new(self.chain.clone(), address))
     }
 }

@@ -4,7 +4,8 @@ use crate::context::Context;
 use crate::devnet::DevnetError;
 use iollm_chain::registry::Registration;
 use iollm_chain::Signer;
-use iollm_types::registry::{Artifact, ArtifactId, Kind};
+use iollm_types::registry::{Artifact, ArtifactId, Kind, Parent, Relation};
+use iollm_types::split::SplitRule;
 
 /// Why a model command failed before reaching the chain.
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +14,12 @@ pub enum ModelError {
     /// `--kind` is not model, dataset or path.
     #[error("unknown kind {0:?}: expected model, dataset or path")]
     UnknownKind(String),
+    /// A `--parent` is not `ID` or `ID:relation`.
+    #[error("bad parent {0:?}: expected ID or ID:relation (finetune, adapter, merge, quantize, distill)")]
+    BadParent(String),
+    /// `--split` is not four basis-point numbers summing to 10000.
+    #[error("bad split {0:?}: expected designer,compute,upstream,treasury basis points summing to 10000")]
+    BadSplit(String),
     /// No artifact has this id.
     #[error("no artifact with id {0}")]
     NotFound(ArtifactId),
@@ -29,14 +36,57 @@ pub fn parse_kind(name: &str) -> Result<Kind, ModelError> {
     Kind::from_name(&name.to_ascii_lowercase()).ok_or_else(|| ModelError::UnknownKind(name.into()))
 }
 
-/// Registers `cid` as a `kind` artifact owned by `signer`.
+/// Parses `ID` or `ID:relation` (default relation: finetune).
+pub fn parse_parent(text: &str) -> Result<Parent, ModelError> {
+    let bad = || ModelError::BadParent(text.into());
+    let (id, relation) = text.split_once(':').unwrap_or((text, "finetune"));
+    let relation = match relation.to_ascii_lowercase().as_str() {
+        "finetune" => Relation::Finetune,
+        "adapter" => Relation::Adapter,
+        "merge" => Relation::Merge,
+        "quantize" => Relation::Quantize,
+        "distill" => Relation::Distill,
+        _ => return Err(bad()),
+    };
+    Ok(Parent { id: id.parse().map_err(|_| bad())?, relation })
+}
+
+/// Parses `designer,compute,upstream,treasury` basis points.
+pub fn parse_split(text: &str) -> Result<SplitRule, ModelError> {
+    let bad = || ModelError::BadSplit(text.into());
+    let parts: Vec<u16> =
+        text.split(',').map(|p| p.trim().parse().map_err(|_| bad())).collect::<Result<_, _>>()?;
+    let [designer_bps, compute_bps, upstream_bps, treasury_bps] = parts[..] else {
+        return Err(bad());
+    };
+    let rule = SplitRule { designer_bps, compute_bps, upstream_bps, treasury_bps };
+    rule.validate().map_err(|_| bad())?;
+
+    Ok(rule)
+}
+
+/// Registers `cid` as a `kind` artifact owned by `signer`, with no parents and all revenue to
+/// the owner.
 pub async fn register(
     ctx: &Context,
     signer: &Signer,
     kind: Kind,
     cid: &str,
 ) -> Result<Registration, ModelError> {
-    Ok(ctx.registry()?.register(signer, kind, cid).await?)
+    register_with(ctx, signer, kind, cid, &[], SplitRule::DESIGNER_ONLY).await
+}
+
+/// Registers `cid` as a `kind` artifact owned by `signer`, derived from `parents`, with the
+/// split rule its revenue starts with.
+pub async fn register_with(
+    ctx: &Context,
+    signer: &Signer,
+    kind: Kind,
+    cid: &str,
+    parents: &[Parent],
+    rule: SplitRule,
+) -> Result<Registration, ModelError> {
+    Ok(ctx.registry()?.register(signer, kind, cid, parents, rule).await?)
 }
 
 /// Reads artifact `id`.

@@ -1,11 +1,17 @@
 //! The output layer: the only place that prints. Results go to stdout, logs and errors to
 //! stderr; every error is one line, and the exit code is non-zero.
 
-use crate::args::{Cli, Command, DevnetAction, IpfsAction, LogFormat, ModelAction};
+use crate::args::{
+    BountyAction, CapacityArgs, Cli, Command, DevnetAction, IpfsAction, JobAction, LogFormat,
+    ModelAction, RevenueAction, SplitAction,
+};
 use crate::context::Context;
 use crate::devnet::{self, Paths, Status, Up};
+use crate::market::{self, PostJob, WithdrawFrom};
 use crate::{content, model};
 use clap::Parser;
+use iollm_types::market::{Capacity, Verification};
+use iollm_types::split::SplitRule;
 use std::process::ExitCode;
 
 /// Parses the command line, runs the command, prints its result or its error.
@@ -58,6 +64,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
         }
         Command::Ipfs { action: IpfsAction::Daemon { repo, api } } => ipfs_daemon(repo, *api).await,
         Command::Train { config, out, threads } => train(config, out, *threads).await,
+        other => market_command(cli, other).await,
     }
 }
 
@@ -116,6 +123,166 @@ async fn train(
     Ok(())
 }
 
+fn capacity(c: &CapacityArgs) -> Capacity {
+    Capacity { accelerator: c.accelerator, memory_gib: c.memory_gib, throughput: c.throughput }
+}
+
+fn print_fee<T>(what: &str, call: &iollm_chain::contract::Executed<T>) {
+    println!("{what} (fee {}, ref_time {})", call.fee, call.dry_run.gas_consumed.0);
+}
+
+async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
+    let ctx = Context::from_cli(cli).await?;
+    match command {
+        Command::Balance { account, artifact } => {
+            let account = match account {
+                Some(ss58) => {
+                    ss58.parse::<iollm_chain::AccountId>()
+                        .map_err(|e| anyhow::anyhow!("bad account {ss58}: {e:?}"))?
+                        .0
+                }
+                None => ctx.signer()?.account_bytes(),
+            };
+            let b = market::balances(&ctx, account, *artifact).await?;
+            println!("free:     {}", b.free);
+            println!("market:   {}", b.market);
+            println!("splitter: {}", b.splitter);
+            if let Some(p) = b.pledge {
+                println!(
+                    "pledge:   stake {} (locked {}), unbonding {} until block {}, price {}/unit, discount {} bps",
+                    p.stake, p.locked, p.unbonding, p.unbonding_until, p.price_per_unit, p.discount_bps
+                );
+            }
+            return Ok(());
+        }
+        Command::Job { action: JobAction::Show { id } } => {
+            let job = market::show_job(&ctx, *id).await?;
+            println!("{job:#?}");
+            return Ok(());
+        }
+        _ => {}
+    }
+    let signer = ctx.signer()?;
+    match command {
+        Command::Pledge { stake, price, discount_bps, capacity: c } => {
+            let call =
+                market::pledge(&ctx, &signer, capacity(c), *price, *discount_bps, *stake).await?;
+            print_fee("Pledged", &call);
+        }
+        Command::Unpledge { amount } => {
+            print_fee("Unbonding", &market::unpledge(&ctx, &signer, *amount).await?);
+        }
+        Command::Job { action } => job_command(&ctx, &signer, action).await?,
+        Command::Bounty {
+            action:
+                BountyAction::Post { benchmark_cid, metric, margin, best, tranches, expires_at, amount },
+        } => {
+            let call = market::post_bounty(
+                &ctx,
+                &signer,
+                benchmark_cid,
+                *metric,
+                *margin,
+                *best,
+                *tranches,
+                *expires_at,
+                *amount,
+            )
+            .await?;
+            println!("{}", call.value);
+        }
+        Command::Split {
+            action:
+                SplitAction::Set { artifact, designer_bps, compute_bps, upstream_bps, treasury_bps },
+        } => {
+            let rule = SplitRule {
+                designer_bps: *designer_bps,
+                compute_bps: *compute_bps,
+                upstream_bps: *upstream_bps,
+                treasury_bps: *treasury_bps,
+            };
+            print_fee("Split rule set", &market::set_split(&ctx, &signer, *artifact, rule).await?);
+        }
+        Command::Revenue { action: RevenueAction::Pay { artifact, amount } } => {
+            print_fee(
+                "Revenue paid",
+                &market::pay_revenue(&ctx, &signer, *artifact, *amount).await?,
+            );
+        }
+        Command::Withdraw { artifact, splitter } => {
+            let from = if *splitter || artifact.is_some() {
+                WithdrawFrom::Splitter(*artifact)
+            } else {
+                WithdrawFrom::Market
+            };
+            println!("{}", market::withdraw(&ctx, &signer, from).await?.value);
+        }
+        _ => unreachable!("devnet and model commands are dispatched before"),
+    }
+    Ok(())
+}
+
+async fn job_command(
+    ctx: &Context,
+    signer: &iollm_chain::Signer,
+    action: &JobAction,
+) -> anyhow::Result<()> {
+    match action {
+        JobAction::Post {
+            kind,
+            spec_cid,
+            artifact,
+            units,
+            reward,
+            deadline,
+            window,
+            verifiers,
+            collateral,
+            verifier_fee,
+            bounty,
+            need,
+        } => {
+            let verification = Verification {
+                challenge_window: *window,
+                verifiers: *verifiers,
+                collateral: *collateral,
+                verifier_fee: *verifier_fee,
+            };
+            let job = PostJob::new(
+                market::parse_job_kind(kind)?,
+                spec_cid,
+                *artifact,
+                *units,
+                capacity(need),
+                *deadline,
+                verification,
+                *bounty,
+                *reward,
+            );
+            println!("{}", market::post_job(ctx, signer, &job).await?.value);
+        }
+        JobAction::Claim { id } => print_fee("Claimed", &market::claim(ctx, signer, *id).await?),
+        JobAction::Submit { id, output_cid, score, loss, trace_root } => {
+            let root = market::parse_trace_root(trace_root)?;
+            let call = market::submit(ctx, signer, *id, output_cid, *score, *loss, root).await?;
+            print_fee("Submitted", &call);
+        }
+        JobAction::Attest { id } => print_fee("Attested", &market::attest(ctx, signer, *id).await?),
+        JobAction::Challenge { id } => {
+            print_fee("Challenged", &market::challenge(ctx, signer, *id).await?)
+        }
+        JobAction::Vote { id, executor_honest } => {
+            print_fee("Voted", &market::vote(ctx, signer, *id, *executor_honest).await?)
+        }
+        JobAction::Finalize { id } => {
+            print_fee("Finalized", &market::finalize(ctx, signer, *id).await?)
+        }
+        JobAction::Expire { id } => print_fee("Expired", &market::expire(ctx, signer, *id).await?),
+        JobAction::Show { .. } => unreachable!("handled without a signer"),
+    }
+    Ok(())
+}
+
 async fn devnet_command(paths: &Paths, action: &DevnetAction) -> anyhow::Result<()> {
     match action {
         DevnetAction::Up => match devnet::up(paths, &std::env::current_exe()?).await? {
@@ -170,18 +337,25 @@ fn print_deployment(d: &devnet::Deployment) {
 
 async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
     match action {
-        ModelAction::Register { cid, kind, dry_run } => {
+        ModelAction::Register { cid, kind, parents, split, dry_run } => {
             let kind = model::parse_kind(kind)?;
+            let parents =
+                parents.iter().map(|p| model::parse_parent(p)).collect::<Result<Vec<_>, _>>()?;
+            let rule = model::parse_split(split)?;
             let ctx = Context::from_cli(cli).await?;
             let signer = ctx.signer()?;
             if *dry_run {
-                let cost = ctx.registry()?.register_dry_run(&signer.account(), kind, cid).await?;
+                let cost = ctx
+                    .registry()?
+                    .register_dry_run(&signer.account(), kind, cid, &parents, rule)
+                    .await?;
                 println!("ref_time:        {}", cost.gas_required.0);
                 println!("proof_size:      {}", cost.gas_required.1);
                 println!("storage deposit: {:?}", cost.storage_deposit);
                 return Ok(());
             }
-            let registration = model::register(&ctx, &signer, kind, cid).await?;
+            let registration =
+                model::register_with(&ctx, &signer, kind, cid, &parents, rule).await?;
             println!("{}", registration.id);
         }
         ModelAction::Show { id } => {

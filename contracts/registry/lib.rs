@@ -1,23 +1,34 @@
-//! The iollm registry: every model, dataset and path gets an id, an owner and a manifest CID.
+//! The iollm registry: every model, dataset and path gets an id, an owner and a manifest CID,
+//! with its lineage (parents and how it derives from them), versions and provenance.
 //!
 //! Records and events use the shared types of `iollm-types`, so off-chain code decodes them with
 //! the same definitions. Unbounded data never enters storage: CIDs are shape-checked and bounded,
-//! records live in a `Mapping` keyed by a counter.
+//! parents are at most [`MAX_PARENTS`](iollm_types::splitter::MAX_PARENTS), records live in a
+//! `Mapping` keyed by a counter. `register_from_job` asks the market whether the job is finalized
+//! with a verified output equal to the manifest CID registered (provenance).
 #![cfg_attr(not(feature = "std"), no_std, no_main)]
 
 #[ink::contract]
 mod registry {
     use ink::prelude::vec::Vec;
+    use ink::storage::traits::ManualKey;
     use ink::storage::Mapping;
     use iollm_types::cid::check_cid_shape;
-    use iollm_types::registry::{Artifact, ArtifactId, Error, Kind};
+    use iollm_types::market::{JobId, JobOutput};
+    use iollm_types::registry::{Artifact, ArtifactId, Error, Kind, Parent};
+    use iollm_types::split::SplitRule;
+    use iollm_types::splitter::MAX_PARENTS;
 
-    /// Registry storage: the last id handed out and the records by id.
+    /// Registry storage: admin, the last id handed out, the market asked about provenance, the
+    /// records by id and the artifact registered from each job. Mapping keys are fixed
+    /// (`ManualKey`) so that an upgrade finds the data written before it.
     #[ink(storage)]
-    #[derive(Default)]
     pub struct Registry {
+        admin: AccountId,
         last_id: ArtifactId,
-        artifacts: Mapping<ArtifactId, Artifact>,
+        market: Option<AccountId>,
+        artifacts: Mapping<ArtifactId, Artifact, ManualKey<0x5247_0001>>,
+        by_job: Mapping<JobId, ArtifactId, ManualKey<0x5247_0002>>,
     }
 
     /// A new artifact was registered (layout: `iollm_types::registry::events::Registered`).
@@ -31,33 +42,161 @@ mod registry {
         manifest_cid: Vec<u8>,
     }
 
+    /// Layout: `iollm_types::registry::events::VersionAdded`.
+    #[ink(event)]
+    pub struct VersionAdded {
+        #[ink(topic)]
+        id: ArtifactId,
+        #[ink(topic)]
+        previous: ArtifactId,
+        version: u32,
+    }
+
+    /// Layout: `iollm_types::registry::events::Transferred`.
+    #[ink(event)]
+    pub struct Transferred {
+        #[ink(topic)]
+        id: ArtifactId,
+        from: AccountId,
+        #[ink(topic)]
+        to: AccountId,
+    }
+
+    /// Layout: `iollm_types::registry::events::DeprecatedSet`.
+    #[ink(event)]
+    pub struct DeprecatedSet {
+        #[ink(topic)]
+        id: ArtifactId,
+    }
+
+    /// Layout: `iollm_types::registry::events::ProvenanceRecorded`.
+    #[ink(event)]
+    pub struct ProvenanceRecorded {
+        #[ink(topic)]
+        id: ArtifactId,
+        #[ink(topic)]
+        job: JobId,
+    }
+
+    /// Layout: `iollm_types::registry::events::ParamsChanged`.
+    #[ink(event)]
+    pub struct ParamsChanged {
+        admin: AccountId,
+    }
+
+    impl Default for Registry {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
     impl Registry {
-        /// An empty registry.
+        /// An empty registry whose admin is the caller, with no market configured yet.
         #[ink(constructor)]
         pub fn new() -> Self {
-            Self::default()
+            Self {
+                admin: Self::env().caller(),
+                last_id: 0,
+                market: None,
+                artifacts: Mapping::new(),
+                by_job: Mapping::new(),
+            }
         }
 
         /// Registers an artifact of `kind` (0 model, 1 dataset, 2 path) whose manifest is at
-        /// `manifest_cid`, owned by the caller. Returns its new id.
+        /// `manifest_cid`, owned by the caller, derived from `parents` (at most 4, each
+        /// registered, with how it derives from each: finetune, adapter, merge, quantize,
+        /// distill), with the split rule its revenue starts with. Returns its new id.
         ///
         /// `kind` is the SCALE code of [`Kind`], taken as a byte so that an unknown kind is a
         /// readable `UnknownKind` error instead of an undecodable call.
         #[ink(message)]
-        pub fn register(&mut self, kind: u8, manifest_cid: Vec<u8>) -> Result<ArtifactId, Error> {
-            let kind = Kind::try_from(kind)?;
-            check_cid_shape(&manifest_cid)?;
-            let id = self.last_id.checked_add(1).ok_or(Error::IdOverflow)?;
-            let owner = self.env().caller();
-            let artifact = Artifact {
-                kind,
-                owner: *owner.as_ref(),
-                manifest_cid: manifest_cid.clone(),
-                registered_at: self.env().block_number(),
-            };
+        pub fn register(
+            &mut self,
+            kind: u8,
+            manifest_cid: Vec<u8>,
+            parents: Vec<Parent>,
+            split_rule: SplitRule,
+        ) -> Result<ArtifactId, Error> {
+            self.insert_new(kind, manifest_cid, parents, split_rule, None, None)
+        }
+
+        /// Registers a new version of `id` (caller must own it): same kind, owner and parents,
+        /// a new manifest, `version` one higher, `previous` pointing back.
+        #[ink(message)]
+        pub fn new_version(
+            &mut self,
+            id: ArtifactId,
+            manifest_cid: Vec<u8>,
+        ) -> Result<ArtifactId, Error> {
+            let old = self.owned(id)?;
+            if old.deprecated {
+                return Err(Error::Deprecated);
+            }
+            let version = old.version.checked_add(1).ok_or(Error::IdOverflow)?;
+            let new_id = self.insert_new(
+                u8::from(old.kind),
+                manifest_cid,
+                old.parents,
+                old.split_rule,
+                Some((id, version)),
+                None,
+            )?;
+            self.env().emit_event(VersionAdded { id: new_id, previous: id, version });
+            Ok(new_id)
+        }
+
+        /// Gives `id` to `to` (caller must own it).
+        #[ink(message)]
+        pub fn transfer(&mut self, id: ArtifactId, to: AccountId) -> Result<(), Error> {
+            let mut artifact = self.owned(id)?;
+            let from = self.env().caller();
+            artifact.owner = *AsRef::<[u8; 32]>::as_ref(&to);
             self.artifacts.insert(id, &artifact);
-            self.last_id = id;
-            self.env().emit_event(Registered { id, kind, owner, manifest_cid });
+            self.env().emit_event(Transferred { id, from, to });
+            Ok(())
+        }
+
+        /// Marks `id` deprecated (caller must own it); it stays readable and keeps earning.
+        #[ink(message)]
+        pub fn deprecate(&mut self, id: ArtifactId) -> Result<(), Error> {
+            let mut artifact = self.owned(id)?;
+            if artifact.deprecated {
+                return Err(Error::Deprecated);
+            }
+            artifact.deprecated = true;
+            self.artifacts.insert(id, &artifact);
+            self.env().emit_event(DeprecatedSet { id });
+            Ok(())
+        }
+
+        /// Registers the verified output of market job `job_id`: accepted only when the market
+        /// says the job is finalized and verified, the caller posted it, and its output CID is
+        /// `manifest_cid`. Once per job.
+        #[ink(message)]
+        pub fn register_from_job(
+            &mut self,
+            job_id: JobId,
+            kind: u8,
+            manifest_cid: Vec<u8>,
+            parents: Vec<Parent>,
+            split_rule: SplitRule,
+        ) -> Result<ArtifactId, Error> {
+            if self.by_job.contains(job_id) {
+                return Err(Error::JobAlreadyRegistered);
+            }
+            let market = self.market.ok_or(Error::NoMarket)?;
+            let output = self.market_job_output(market, job_id)?.ok_or(Error::JobNotVerified)?;
+            if output.poster != *AsRef::<[u8; 32]>::as_ref(&self.env().caller()) {
+                return Err(Error::NotPoster);
+            }
+            if output.output_cid != manifest_cid {
+                return Err(Error::CidMismatch);
+            }
+            let id =
+                self.insert_new(kind, manifest_cid, parents, split_rule, None, Some(job_id))?;
+            self.by_job.insert(job_id, &id);
+            self.env().emit_event(ProvenanceRecorded { id, job: job_id });
             Ok(id)
         }
 
@@ -72,6 +211,119 @@ mod registry {
         pub fn count(&self) -> u64 {
             self.last_id
         }
+
+        /// The market asked about provenance.
+        #[ink(message)]
+        pub fn market(&self) -> Option<AccountId> {
+            self.market
+        }
+
+        /// The artifact registered from `job_id`, if any.
+        #[ink(message)]
+        pub fn artifact_of_job(&self, job_id: JobId) -> Option<ArtifactId> {
+            self.by_job.get(job_id)
+        }
+
+        /// Admin only: sets the market asked about provenance.
+        #[ink(message)]
+        pub fn set_market(&mut self, market: AccountId) -> Result<(), Error> {
+            self.ensure_admin()?;
+            self.market = Some(market);
+            self.env().emit_event(ParamsChanged { admin: self.admin });
+            Ok(())
+        }
+
+        /// Admin only: replaces the contract's code, keeping its storage.
+        #[ink(message)]
+        pub fn set_code_hash(&mut self, code_hash: Hash) -> Result<(), Error> {
+            self.ensure_admin()?;
+            self.env().set_code_hash(&code_hash).map_err(|_| Error::UpgradeFailed)?;
+            self.env().emit_event(ParamsChanged { admin: self.admin });
+            Ok(())
+        }
+
+        fn ensure_admin(&self) -> Result<(), Error> {
+            if self.env().caller() == self.admin {
+                Ok(())
+            } else {
+                Err(Error::NotAdmin)
+            }
+        }
+
+        /// The artifact, which the caller must own.
+        fn owned(&self, id: ArtifactId) -> Result<Artifact, Error> {
+            let artifact = self.artifacts.get(id).ok_or(Error::UnknownArtifact)?;
+            if artifact.owner != *AsRef::<[u8; 32]>::as_ref(&self.env().caller()) {
+                return Err(Error::NotOwner);
+            }
+            Ok(artifact)
+        }
+
+        fn insert_new(
+            &mut self,
+            kind: u8,
+            manifest_cid: Vec<u8>,
+            parents: Vec<Parent>,
+            split_rule: SplitRule,
+            previous: Option<(ArtifactId, u32)>,
+            job: Option<JobId>,
+        ) -> Result<ArtifactId, Error> {
+            let kind = Kind::try_from(kind)?;
+            check_cid_shape(&manifest_cid)?;
+            split_rule.validate().map_err(|_| Error::BadSplitRule)?;
+            if parents.len() > MAX_PARENTS {
+                return Err(Error::TooManyParents);
+            }
+            if parents.iter().any(|p| !self.artifacts.contains(p.id)) {
+                return Err(Error::UnknownParent);
+            }
+            let id = self.last_id.checked_add(1).ok_or(Error::IdOverflow)?;
+            let owner = self.env().caller();
+            let artifact = Artifact {
+                kind,
+                owner: *owner.as_ref(),
+                manifest_cid: manifest_cid.clone(),
+                registered_at: self.env().block_number(),
+                parents,
+                version: previous.map(|p| p.1).unwrap_or(1),
+                previous: previous.map(|p| p.0),
+                deprecated: false,
+                job,
+                split_rule,
+            };
+            self.artifacts.insert(id, &artifact);
+            self.last_id = id;
+            self.env().emit_event(Registered { id, kind, owner, manifest_cid });
+            Ok(id)
+        }
+
+        #[cfg(not(test))]
+        fn market_job_output(
+            &self,
+            market: AccountId,
+            job_id: JobId,
+        ) -> Result<Option<JobOutput>, Error> {
+            use ink::env::call::{build_call, ExecutionInput, Selector};
+            build_call::<ink::env::DefaultEnvironment>()
+                .call(market)
+                .exec_input(
+                    ExecutionInput::new(Selector::new(iollm_types::market::selectors::JOB_OUTPUT))
+                        .push_arg(job_id),
+                )
+                .returns::<Option<JobOutput>>()
+                .try_invoke()
+                .map_err(|_| Error::CallFailed)?
+                .map_err(|_| Error::CallFailed)
+        }
+
+        #[cfg(test)]
+        fn market_job_output(
+            &self,
+            _market: AccountId,
+            job_id: JobId,
+        ) -> Result<Option<JobOutput>, Error> {
+            tests::MOCK_MARKET.with(|m| m.borrow().get(&job_id).cloned().ok_or(Error::CallFailed))
+        }
     }
 
     #[cfg(test)]
@@ -81,9 +333,199 @@ mod registry {
         use ink::env::DefaultEnvironment;
         use ink::scale::{Decode, Encode};
         use iollm_types::cid::MAX_CID_LEN;
-        use iollm_types::registry::{events, selectors};
+        use iollm_types::registry::{events, selectors, Relation};
+        use std::cell::RefCell;
+        use std::collections::BTreeMap;
+
+        std::thread_local! {
+            /// What the market answers to `job_output(job)`; a missing key: the call fails.
+            pub static MOCK_MARKET: RefCell<BTreeMap<JobId, Option<JobOutput>>> =
+                const { RefCell::new(BTreeMap::new()) };
+        }
 
         const CID: &[u8] = b"QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
+        const CID2: &[u8] = b"bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4";
+
+        const RULE: SplitRule = SplitRule {
+            designer_bps: 7_000,
+            compute_bps: 2_000,
+            upstream_bps: 1_000,
+            treasury_bps: 0,
+        };
+
+        fn parent(id: ArtifactId) -> Parent {
+            Parent { id, relation: Relation::Finetune }
+        }
+
+        fn last_event<E: Decode>(topic: [u8; 32]) -> E {
+            let e = recorded_events().filter(|e| e.topics[0] == topic).last().unwrap();
+            E::decode(&mut &e.data[..]).unwrap()
+        }
+
+        #[ink::test]
+        fn register_checks_parents_and_rule() {
+            let mut r = Registry::new();
+            let base = r.register(0, CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY).unwrap();
+            assert_eq!(
+                r.register(0, CID.to_vec(), vec![parent(9)], RULE),
+                Err(Error::UnknownParent)
+            );
+            assert_eq!(
+                r.register(0, CID.to_vec(), vec![parent(base); 5], RULE),
+                Err(Error::TooManyParents)
+            );
+            let bad = SplitRule { treasury_bps: 1, ..RULE };
+            assert_eq!(r.register(0, CID.to_vec(), vec![], bad), Err(Error::BadSplitRule));
+            assert_eq!(r.get(base).unwrap().split_rule, SplitRule::DESIGNER_ONLY);
+            let merged = Parent { id: base, relation: Relation::Merge };
+            let child = r.register(0, CID2.to_vec(), vec![parent(base), merged], RULE).unwrap();
+            let record = r.get(child).unwrap();
+            assert_eq!(record.parents, vec![parent(base), merged]);
+            assert_eq!(record.split_rule, RULE);
+            assert_eq!(
+                (record.version, record.previous, record.deprecated, record.job),
+                (1, None, false, None)
+            );
+        }
+
+        #[ink::test]
+        fn new_version_transfer_and_deprecate_are_for_the_owner() {
+            let a = default_accounts::<DefaultEnvironment>();
+            set_caller::<DefaultEnvironment>(a.bob);
+            let mut r = Registry::new();
+            let base = r.register(0, CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY).unwrap();
+            let v1 = r.register(0, CID.to_vec(), vec![parent(base)], RULE).unwrap();
+            assert_eq!(r.new_version(9, CID2.to_vec()), Err(Error::UnknownArtifact));
+            let v2 = r.new_version(v1, CID2.to_vec()).unwrap();
+            let record = r.get(v2).unwrap();
+            assert_eq!(
+                (record.version, record.previous, record.parents.clone()),
+                (2, Some(v1), vec![parent(base)])
+            );
+            assert_eq!(
+                last_event::<events::VersionAdded>(events::VERSION_ADDED_TOPIC),
+                events::VersionAdded { id: v2, previous: v1, version: 2 }
+            );
+
+            set_caller::<DefaultEnvironment>(a.charlie);
+            assert_eq!(r.new_version(v2, CID.to_vec()), Err(Error::NotOwner));
+            assert_eq!(r.transfer(v2, a.charlie), Err(Error::NotOwner));
+            assert_eq!(r.deprecate(v2), Err(Error::NotOwner));
+            assert_eq!(r.transfer(9, a.charlie), Err(Error::UnknownArtifact));
+
+            set_caller::<DefaultEnvironment>(a.bob);
+            r.transfer(v2, a.charlie).unwrap();
+            assert_eq!(r.get(v2).unwrap().owner, bytes(&a.charlie));
+            assert_eq!(
+                last_event::<events::Transferred>(events::TRANSFERRED_TOPIC),
+                events::Transferred { id: v2, from: bytes(&a.bob), to: bytes(&a.charlie) }
+            );
+            set_caller::<DefaultEnvironment>(a.charlie);
+            r.deprecate(v2).unwrap();
+            assert!(r.get(v2).unwrap().deprecated);
+            assert_eq!(r.deprecate(v2), Err(Error::Deprecated));
+            assert_eq!(r.new_version(v2, CID.to_vec()), Err(Error::Deprecated));
+            assert_eq!(
+                last_event::<events::DeprecatedSet>(events::DEPRECATED_SET_TOPIC),
+                events::DeprecatedSet { id: v2 }
+            );
+        }
+
+        #[ink::test]
+        fn register_from_job_needs_the_verified_output() {
+            let a = default_accounts::<DefaultEnvironment>();
+            set_caller::<DefaultEnvironment>(a.alice);
+            let mut r = Registry::new();
+            let output = |cid: &[u8]| JobOutput {
+                poster: bytes(&a.bob),
+                artifact: 1,
+                output_cid: cid.to_vec(),
+            };
+            MOCK_MARKET.with(|m| {
+                let mut m = m.borrow_mut();
+                m.clear();
+                m.insert(1, Some(output(CID2)));
+                m.insert(2, None);
+            });
+            set_caller::<DefaultEnvironment>(a.bob);
+            assert_eq!(
+                r.register_from_job(1, 0, CID2.to_vec(), vec![], RULE),
+                Err(Error::NoMarket)
+            );
+            assert_eq!(r.set_market(a.django), Err(Error::NotAdmin));
+            set_caller::<DefaultEnvironment>(a.alice);
+            r.set_market(a.django).unwrap();
+            assert_eq!(r.market(), Some(a.django));
+            set_caller::<DefaultEnvironment>(a.bob);
+            assert_eq!(
+                r.register_from_job(3, 0, CID2.to_vec(), vec![], RULE),
+                Err(Error::CallFailed)
+            );
+            assert_eq!(
+                r.register_from_job(2, 0, CID2.to_vec(), vec![], RULE),
+                Err(Error::JobNotVerified)
+            );
+            assert_eq!(
+                r.register_from_job(1, 0, CID.to_vec(), vec![], RULE),
+                Err(Error::CidMismatch)
+            );
+            set_caller::<DefaultEnvironment>(a.charlie);
+            assert_eq!(
+                r.register_from_job(1, 0, CID2.to_vec(), vec![], RULE),
+                Err(Error::NotPoster)
+            );
+            set_caller::<DefaultEnvironment>(a.bob);
+            let id = r.register_from_job(1, 0, CID2.to_vec(), vec![], RULE).unwrap();
+            assert_eq!(r.get(id).unwrap().job, Some(1));
+            assert_eq!(r.artifact_of_job(1), Some(id));
+            assert_eq!(
+                r.register_from_job(1, 0, CID2.to_vec(), vec![], RULE),
+                Err(Error::JobAlreadyRegistered)
+            );
+            assert_eq!(
+                last_event::<events::ProvenanceRecorded>(events::PROVENANCE_RECORDED_TOPIC),
+                events::ProvenanceRecorded { id, job: 1 }
+            );
+        }
+
+        #[ink::test]
+        fn admin_only_upgrade() {
+            let a = default_accounts::<DefaultEnvironment>();
+            set_caller::<DefaultEnvironment>(a.alice);
+            let mut r = Registry::new();
+            set_caller::<DefaultEnvironment>(a.bob);
+            assert_eq!(r.set_code_hash(Hash::from([1; 32])), Err(Error::NotAdmin));
+            set_caller::<DefaultEnvironment>(a.alice);
+            r.set_market(a.bob).unwrap();
+            assert_eq!(
+                last_event::<events::ParamsChanged>(events::PARAMS_CHANGED_TOPIC),
+                events::ParamsChanged { admin: bytes(&a.alice) }
+            );
+        }
+
+        #[ink::test]
+        #[should_panic(expected = "off-chain environment does not support `set_code_hash`")]
+        fn admin_reaches_set_code_hash() {
+            let mut r = Registry::new();
+            let _ = r.set_code_hash(Hash::from([1; 32]));
+        }
+
+        /// Storage written before an upgrade stays readable after it: the root's field order and
+        /// the mappings' fixed keys are frozen here; a new version must keep decoding them.
+        #[ink::test]
+        fn storage_layout_is_frozen() {
+            type RootV1 = (AccountId, ArtifactId, Option<AccountId>);
+            let a = default_accounts::<DefaultEnvironment>();
+            set_caller::<DefaultEnvironment>(a.alice);
+            let mut r = Registry::new();
+            r.register(2, CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY).unwrap();
+            ink::env::set_contract_storage(&0u32, &r);
+            let root: RootV1 = ink::env::get_contract_storage(&0u32).unwrap().unwrap();
+            assert_eq!(root, (a.alice, 1, None));
+            let record: Artifact =
+                ink::env::get_contract_storage(&(0x5247_0001u32, 1u64)).unwrap().unwrap();
+            assert_eq!(record.kind, Kind::Path);
+        }
 
         fn bytes(account: &AccountId) -> [u8; 32] {
             *AsRef::<[u8; 32]>::as_ref(account)
@@ -96,7 +538,9 @@ mod registry {
             let mut registry = Registry::new();
             assert_eq!(registry.count(), 0);
 
-            let id = registry.register(Kind::Dataset.into(), CID.to_vec()).unwrap();
+            let id = registry
+                .register(Kind::Dataset.into(), CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY)
+                .unwrap();
             assert_eq!(id, 1);
             assert_eq!(registry.count(), 1);
             let record = registry.get(id).unwrap();
@@ -127,8 +571,12 @@ mod registry {
         #[ink::test]
         fn ids_increase_and_unknown_ids_are_none() {
             let mut registry = Registry::new();
-            let a = registry.register(Kind::Model.into(), CID.to_vec()).unwrap();
-            let b = registry.register(Kind::Path.into(), CID.to_vec()).unwrap();
+            let a = registry
+                .register(Kind::Model.into(), CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY)
+                .unwrap();
+            let b = registry
+                .register(Kind::Path.into(), CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY)
+                .unwrap();
             assert_eq!((a, b), (1, 2));
             assert_eq!(registry.get(b).unwrap().kind, Kind::Path);
             assert_eq!(registry.get(0), None);
@@ -139,14 +587,36 @@ mod registry {
         fn bad_input_is_refused_and_stores_nothing() {
             let mut registry = Registry::new();
             let model = u8::from(Kind::Model);
-            assert_eq!(registry.register(model, Vec::new()), Err(Error::EmptyCid));
             assert_eq!(
-                registry.register(model, vec![b'a'; MAX_CID_LEN + 1]),
+                registry.register(model, Vec::new(), vec![], SplitRule::DESIGNER_ONLY),
+                Err(Error::EmptyCid)
+            );
+            assert_eq!(
+                registry.register(
+                    model,
+                    vec![b'a'; MAX_CID_LEN + 1],
+                    vec![],
+                    SplitRule::DESIGNER_ONLY
+                ),
                 Err(Error::CidTooLong)
             );
-            assert_eq!(registry.register(model, b"Qm not a cid".to_vec()), Err(Error::InvalidCid));
-            assert_eq!(registry.register(3, CID.to_vec()), Err(Error::UnknownKind));
-            assert_eq!(registry.register(255, CID.to_vec()), Err(Error::UnknownKind));
+            assert_eq!(
+                registry.register(
+                    model,
+                    b"Qm not a cid".to_vec(),
+                    vec![],
+                    SplitRule::DESIGNER_ONLY
+                ),
+                Err(Error::InvalidCid)
+            );
+            assert_eq!(
+                registry.register(3, CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY),
+                Err(Error::UnknownKind)
+            );
+            assert_eq!(
+                registry.register(255, CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY),
+                Err(Error::UnknownKind)
+            );
             assert_eq!(registry.count(), 0);
             assert_eq!(recorded_events().count(), 0);
         }
@@ -155,7 +625,10 @@ mod registry {
         fn id_overflow_is_an_error() {
             let mut registry = Registry::new();
             registry.last_id = ArtifactId::MAX;
-            assert_eq!(registry.register(0, CID.to_vec()), Err(Error::IdOverflow));
+            assert_eq!(
+                registry.register(0, CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY),
+                Err(Error::IdOverflow)
+            );
             assert_eq!(registry.count(), ArtifactId::MAX);
         }
 
@@ -166,6 +639,23 @@ mod registry {
             assert_eq!(selectors::REGISTER, ink::selector_bytes!("register"));
             assert_eq!(selectors::GET, ink::selector_bytes!("get"));
             assert_eq!(selectors::COUNT, ink::selector_bytes!("count"));
+            assert_eq!(selectors::NEW_VERSION, ink::selector_bytes!("new_version"));
+            assert_eq!(selectors::TRANSFER, ink::selector_bytes!("transfer"));
+            assert_eq!(selectors::DEPRECATE, ink::selector_bytes!("deprecate"));
+            assert_eq!(selectors::REGISTER_FROM_JOB, ink::selector_bytes!("register_from_job"));
+            assert_eq!(selectors::SET_MARKET, ink::selector_bytes!("set_market"));
+            assert_eq!(selectors::SET_CODE_HASH, ink::selector_bytes!("set_code_hash"));
+            assert_eq!(selectors::MARKET, ink::selector_bytes!("market"));
+            assert_eq!(selectors::ARTIFACT_OF_JOB, ink::selector_bytes!("artifact_of_job"));
+            use ink::env::Event;
+            assert_eq!(Some(events::VERSION_ADDED_TOPIC), VersionAdded::SIGNATURE_TOPIC);
+            assert_eq!(Some(events::TRANSFERRED_TOPIC), Transferred::SIGNATURE_TOPIC);
+            assert_eq!(Some(events::DEPRECATED_SET_TOPIC), DeprecatedSet::SIGNATURE_TOPIC);
+            assert_eq!(
+                Some(events::PROVENANCE_RECORDED_TOPIC),
+                ProvenanceRecorded::SIGNATURE_TOPIC
+            );
+            assert_eq!(Some(events::PARAMS_CHANGED_TOPIC), ParamsChanged::SIGNATURE_TOPIC);
             assert_eq!(
                 events::REGISTERED_TOPIC,
                 <Registered as ink::env::Event>::SIGNATURE_TOPIC.unwrap()

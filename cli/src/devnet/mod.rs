@@ -14,7 +14,9 @@ pub use build::{build_contracts, cargo_contract_binary, ContractArtifact};
 pub use ipfs::{start_daemon, IpfsRecord};
 pub use node::{free_port, node_binary, NodeProcess, NODE_BINARY};
 
+use iollm_chain::market::MarketClient;
 use iollm_chain::registry::RegistryClient;
+use iollm_chain::splitter::SplitterClient;
 use iollm_chain::{Chain, ChainError, Signer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -215,13 +217,56 @@ impl Deployment {
 pub struct ContractSpec {
     /// Its name (the package name in `contracts/`).
     pub name: &'static str,
-    /// Its constructor input, given the contracts deployed before it.
-    pub constructor: fn(&BTreeMap<String, DeployedContract>) -> Vec<u8>,
+    /// Its constructor input, given the contracts deployed before it and the deployer (who
+    /// becomes admin and, on a devnet, the treasury).
+    pub constructor: fn(&BTreeMap<String, DeployedContract>, [u8; 32]) -> Vec<u8>,
 }
 
-/// Every contract `devnet up` deploys, in order.
-pub const CONTRACTS: &[ContractSpec] =
-    &[ContractSpec { name: "registry", constructor: |_| RegistryClient::constructor() }];
+/// The address bytes of an already deployed contract (the deployer's when not deployed yet).
+fn address_of(deployed: &BTreeMap<String, DeployedContract>, name: &str, or: [u8; 32]) -> [u8; 32] {
+    deployed.get(name).and_then(|c| c.account().ok()).map(|a| a.0).unwrap_or(or)
+}
+
+/// Every contract `devnet up` deploys, in order. The market is deployed before the splitter
+/// names it, so [`wire_contracts`] then points the market at the splitter and the registry at
+/// the market.
+pub const CONTRACTS: &[ContractSpec] = &[
+    ContractSpec { name: "registry", constructor: |_, _| RegistryClient::constructor() },
+    ContractSpec {
+        name: "market",
+        constructor: |_, admin| MarketClient::constructor(admin, admin),
+    },
+    ContractSpec {
+        name: "splitter",
+        constructor: |d, admin| {
+            SplitterClient::constructor(
+                address_of(d, "registry", admin),
+                address_of(d, "market", admin),
+                admin,
+            )
+        },
+    },
+];
+
+/// Connects the deployed contracts to each other: `market.set_params(splitter, treasury,
+/// unbonding)` and `registry.set_market(market)`, signed by the admin (the treasury on a devnet).
+pub async fn wire_contracts(
+    chain: &Chain,
+    admin: &Signer,
+    deployed: &BTreeMap<String, DeployedContract>,
+) -> Result<(), DevnetError> {
+    let me = admin.account_bytes();
+    let market = address_of(deployed, "market", me);
+    let splitter = address_of(deployed, "splitter", me);
+    MarketClient::new(chain.clone(), market)
+        .set_params(admin, splitter, me, iollm_types::market::DEFAULT_UNBONDING_BLOCKS)
+        .await?;
+    let registry = deployed.get("registry").map(|c| c.account()).transpose()?;
+    if let Some(registry) = registry {
+        RegistryClient::new(chain.clone(), registry).set_market(admin, market).await?;
+    }
+    Ok(())
+}
 
 /// Deploys the built `artifacts` with `signer`, in [`CONTRACTS`] order.
 pub async fn deploy_contracts(
@@ -240,7 +285,7 @@ pub async fn deploy_contracts(
             log: PathBuf::from("(not built)"),
         })?;
         let code = std::fs::read(&artifact.wasm)?;
-        let input = (spec.constructor)(&deployed);
+        let input = (spec.constructor)(&deployed, signer.account_bytes());
         let contract = chain.instantiate_with_code(signer, code, input, salt.clone()).await?;
         tracing::info!(target: "devnet::deploy", contract = spec.name, address = %contract.address, "Deployed");
         deployed.insert(
@@ -251,6 +296,7 @@ pub async fn deploy_contracts(
             },
         );
     }
+    wire_contracts(chain, signer, &deployed).await?;
     Ok(deployed)
 }
 

@@ -38,6 +38,20 @@ impl ContractError for iollm_types::registry::Error {
     }
 }
 
+impl ContractError for iollm_types::market::Error {
+    const CONTRACT: &'static str = "market";
+    fn message(&self) -> String {
+        iollm_types::market::Error::message(*self).to_owned()
+    }
+}
+
+impl ContractError for iollm_types::splitter::Error {
+    const CONTRACT: &'static str = "splitter";
+    fn message(&self) -> String {
+        iollm_types::splitter::Error::message(*self).to_owned()
+    }
+}
+
 /// Storage deposit effect of a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StorageDeposit {

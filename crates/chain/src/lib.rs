@@ -25,8 +25,10 @@
 mod client;
 pub mod contract;
 mod error;
+pub mod market;
 pub mod registry;
 mod signer;
+pub mod splitter;
 
 pub use client::Chain;
 pub use error::ChainError;

@@ -2,7 +2,9 @@
 
 use crate::contract::{decode_output, DryRun, Executed};
 use crate::{AccountId, Chain, ChainError, Signer};
-use iollm_types::registry::{events, selectors, Artifact, ArtifactId, Error, Kind};
+use iollm_types::market::JobId;
+use iollm_types::registry::{calls, events, selectors, Artifact, ArtifactId, Error, Kind, Parent};
+use iollm_types::split::SplitRule;
 use parity_scale_codec::Encode;
 
 /// The registry contract at a known address.
@@ -40,25 +42,18 @@ impl RegistryClient {
         selectors::NEW.to_vec()
     }
 
-    /// Registers an artifact owned by `signer`'s account.
+    /// Registers an artifact owned by `signer`'s account, derived from `parents`, with the
+    /// split rule its revenue starts with.
     pub async fn register(
         &self,
         signer: &Signer,
         kind: Kind,
         manifest_cid: &str,
+        parents: &[Parent],
+        rule: SplitRule,
     ) -> Result<Registration, ChainError> {
-        let call = self
-            .chain
-            .execute::<ArtifactId, Error>(
-                signer,
-                &self.address,
-                0,
-                input(selectors::REGISTER, (u8::from(kind), manifest_cid.as_bytes())),
-                "artifact id",
-            )
-            .await?;
-        let event: events::Registered = call.event(events::REGISTERED_TOPIC, "Registered")?;
-        Ok(Registration { id: call.value, event, call })
+        let input = calls::register(kind, manifest_cid.as_bytes(), parents, rule);
+        self.registration(signer, input).await
     }
 
     /// Dry-runs a registration (nothing is submitted): what it would cost. A registration the
@@ -68,13 +63,84 @@ impl RegistryClient {
         origin: &AccountId,
         kind: Kind,
         manifest_cid: &str,
+        parents: &[Parent],
+        rule: SplitRule,
     ) -> Result<DryRun, ChainError> {
-        let input = input(selectors::REGISTER, (u8::from(kind), manifest_cid.as_bytes()));
+        let input = calls::register(kind, manifest_cid.as_bytes(), parents, rule);
         let dry_run = self.chain.dry_run_call(origin, &self.address, 0, input).await?;
         decode_output::<Result<ArtifactId, Error>>(&dry_run.output, "artifact id")?.map_err(
             |e| ChainError::ContractRefused { contract: "registry", message: e.message().into() },
         )?;
         Ok(dry_run)
+    }
+
+    /// Registers the verified output of market job `job` (the signer must have posted it).
+    pub async fn register_from_job(
+        &self,
+        signer: &Signer,
+        job: JobId,
+        kind: Kind,
+        manifest_cid: &str,
+        parents: &[Parent],
+        rule: SplitRule,
+    ) -> Result<Registration, ChainError> {
+        let input = calls::register_from_job(job, kind, manifest_cid.as_bytes(), parents, rule);
+        self.registration(signer, input).await
+    }
+
+    /// Registers a new version of `id`.
+    pub async fn new_version(
+        &self,
+        signer: &Signer,
+        id: ArtifactId,
+        manifest_cid: &str,
+    ) -> Result<Registration, ChainError> {
+        self.registration(signer, calls::new_version(id, manifest_cid.as_bytes())).await
+    }
+
+    async fn registration(
+        &self,
+        signer: &Signer,
+        input: Vec<u8>,
+    ) -> Result<Registration, ChainError> {
+        let call = self
+            .chain
+            .execute::<ArtifactId, Error>(signer, &self.address, 0, input, "artifact id")
+            .await?;
+        let event: events::Registered = call.event(events::REGISTERED_TOPIC, "Registered")?;
+        Ok(Registration { id: call.value, event, call })
+    }
+
+    /// Gives `id` to `to`.
+    pub async fn transfer(
+        &self,
+        signer: &Signer,
+        id: ArtifactId,
+        to: [u8; 32],
+    ) -> Result<Executed<()>, ChainError> {
+        self.chain
+            .execute::<(), Error>(signer, &self.address, 0, calls::transfer(id, to), "()")
+            .await
+    }
+
+    /// Deprecates `id`.
+    pub async fn deprecate(
+        &self,
+        signer: &Signer,
+        id: ArtifactId,
+    ) -> Result<Executed<()>, ChainError> {
+        self.chain.execute::<(), Error>(signer, &self.address, 0, calls::deprecate(id), "()").await
+    }
+
+    /// Admin: sets the market asked about provenance.
+    pub async fn set_market(
+        &self,
+        signer: &Signer,
+        market: [u8; 32],
+    ) -> Result<Executed<()>, ChainError> {
+        self.chain
+            .execute::<(), Error>(signer, &self.address, 0, calls::set_market(market), "()")
+            .await
     }
 
     /// The artifact with this id, if any.

@@ -6,11 +6,18 @@
 //!
 //! What it is not: a place for anything that talks to a node, a file or the network.
 #![cfg_attr(not(feature = "std"), no_std)]
+// Money maths: every operation is checked (DESIGN.md §4).
+#![deny(clippy::arithmetic_side_effects)]
 
 extern crate alloc;
 
 pub mod cid;
+pub mod escrow;
+pub mod market;
 pub mod registry;
+pub mod shares;
+pub mod split;
+pub mod splitter;
 
 /// A 32-byte account id, SCALE-identical to ink!'s `AccountId` and subxt's `AccountId32`.
 pub type AccountBytes = [u8; 32];

@@ -56,6 +56,32 @@ impl TryFrom<u8> for Kind {
     }
 }
 
+/// How an artifact derives from a parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub enum Relation {
+    /// Fine-tuned from the parent.
+    Finetune,
+    /// An adapter (LoRA, …) on the parent.
+    Adapter,
+    /// Merged from parents.
+    Merge,
+    /// A quantization of the parent.
+    Quantize,
+    /// Distilled from the parent.
+    Distill,
+}
+
+/// A parent by lineage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Parent {
+    /// The parent artifact.
+    pub id: ArtifactId,
+    /// How this artifact derives from it.
+    pub relation: Relation,
+}
+
 /// A registered artifact as the registry stores and returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
 #[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
@@ -68,6 +94,19 @@ pub struct Artifact {
     pub manifest_cid: Vec<u8>,
     /// Block in which it was registered.
     pub registered_at: BlockNumber,
+    /// Parents by lineage (at most [`crate::splitter::MAX_PARENTS`]); revenue flows up to them.
+    pub parents: Vec<Parent>,
+    /// Version number: 1 for a new artifact, previous + 1 for `new_version`.
+    pub version: u32,
+    /// The artifact this is a new version of.
+    pub previous: Option<ArtifactId>,
+    /// Marked obsolete by its owner (still readable, still paid).
+    pub deprecated: bool,
+    /// The verified market job that produced it (`register_from_job`).
+    pub job: Option<crate::market::JobId>,
+    /// The profit-split rule declared at registration; the splitter copies it on the first
+    /// revenue payment (its owner changes it there with `set_rule`).
+    pub split_rule: crate::split::SplitRule,
 }
 
 /// Errors the registry contract returns.
@@ -83,6 +122,34 @@ pub enum Error {
     UnknownKind,
     /// The id counter would overflow.
     IdOverflow,
+    /// No artifact with this id.
+    UnknownArtifact,
+    /// The caller does not own the artifact.
+    NotOwner,
+    /// The caller is not the admin.
+    NotAdmin,
+    /// More parents than [`crate::splitter::MAX_PARENTS`].
+    TooManyParents,
+    /// A parent id that is not registered.
+    UnknownParent,
+    /// The artifact is deprecated.
+    Deprecated,
+    /// No market contract is configured.
+    NoMarket,
+    /// The market says the job is not finalized with a verified result.
+    JobNotVerified,
+    /// The job's verified output CID differs from the manifest CID registered.
+    CidMismatch,
+    /// Only the job's poster may register its output.
+    NotPoster,
+    /// This job's output is already registered.
+    JobAlreadyRegistered,
+    /// A call to another contract failed.
+    CallFailed,
+    /// The new code hash was refused.
+    UpgradeFailed,
+    /// The split rule's basis points do not sum to 10 000.
+    BadSplitRule,
 }
 
 impl From<crate::cid::CidShapeError> for Error {
@@ -105,6 +172,20 @@ impl Error {
             Error::InvalidCid => "the manifest CID contains characters no CID has",
             Error::UnknownKind => "unknown artifact kind (expected model, dataset or path)",
             Error::IdOverflow => "the registry has run out of ids",
+            Error::UnknownArtifact => "no artifact with this id",
+            Error::NotOwner => "you do not own this artifact",
+            Error::NotAdmin => "only the registry's admin may do this",
+            Error::TooManyParents => "an artifact can have at most 4 parents",
+            Error::UnknownParent => "a parent id is not registered",
+            Error::Deprecated => "the artifact is deprecated",
+            Error::NoMarket => "the registry has no market configured",
+            Error::JobNotVerified => "the job is not finalized with a verified result",
+            Error::CidMismatch => "the manifest CID differs from the job's verified output CID",
+            Error::NotPoster => "only the job's poster may register its output",
+            Error::JobAlreadyRegistered => "this job's output is already registered",
+            Error::CallFailed => "a call to another contract failed",
+            Error::UpgradeFailed => "the new code hash was refused",
+            Error::BadSplitRule => "split basis points must sum to 10000",
         }
     }
 }
@@ -126,11 +207,86 @@ pub mod events {
         pub manifest_cid: Vec<u8>,
     }
 
+    /// `VersionAdded`: `id` is a new version of `previous`.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct VersionAdded {
+        /// The new id.
+        pub id: ArtifactId,
+        /// The version it replaces.
+        pub previous: ArtifactId,
+        /// Its version number.
+        pub version: u32,
+    }
+
+    /// `Transferred`: ownership changed.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct Transferred {
+        /// The artifact.
+        pub id: ArtifactId,
+        /// The old owner.
+        pub from: AccountBytes,
+        /// The new owner.
+        pub to: AccountBytes,
+    }
+
+    /// `DeprecatedSet`: the owner deprecated an artifact.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct DeprecatedSet {
+        /// The artifact.
+        pub id: ArtifactId,
+    }
+
+    /// `ProvenanceRecorded`: the artifact is the verified output of a market job.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct ProvenanceRecorded {
+        /// The artifact.
+        pub id: ArtifactId,
+        /// The job.
+        pub job: crate::market::JobId,
+    }
+
+    /// `ParamsChanged`: the admin changed the market address or the code.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct ParamsChanged {
+        /// The admin.
+        pub admin: AccountBytes,
+    }
+
     /// ink!'s signature topic of `Registered` (blake2b-256 of its signature string).
     pub const REGISTERED_TOPIC: [u8; 32] = [
         0xdd, 0xef, 0xfb, 0x3d, 0x96, 0x91, 0x55, 0x6f, 0x9c, 0xa7, 0x43, 0xc5, 0xf5, 0x00, 0x2a,
         0xc3, 0xd5, 0x0f, 0xb3, 0x25, 0xb3, 0x09, 0x10, 0x17, 0xda, 0xf8, 0x54, 0xe9, 0xd8, 0x7d,
         0xa4, 0x8e,
+    ];
+    /// Signature topic of `VersionAdded`.
+    pub const VERSION_ADDED_TOPIC: [u8; 32] = [
+        0xe7, 0x1d, 0xe7, 0xfe, 0xf1, 0xee, 0x7e, 0xce, 0x8a, 0x33, 0x4a, 0x97, 0x70, 0xfa, 0x04,
+        0x08, 0x23, 0x54, 0x02, 0xe9, 0xf8, 0x3c, 0xd7, 0x85, 0xe0, 0x2e, 0x8b, 0xdf, 0x63, 0x75,
+        0x97, 0x4f,
+    ];
+    /// Signature topic of `Transferred`.
+    pub const TRANSFERRED_TOPIC: [u8; 32] = [
+        0x76, 0x0a, 0x3c, 0x6b, 0x54, 0x56, 0x12, 0x52, 0x53, 0x78, 0x9c, 0xdd, 0xc4, 0x51, 0xaf,
+        0x61, 0xf2, 0x94, 0xb0, 0xad, 0x87, 0xb7, 0x98, 0x22, 0x7c, 0x54, 0xda, 0xfe, 0x26, 0x36,
+        0xd8, 0x13,
+    ];
+    /// Signature topic of `DeprecatedSet`.
+    pub const DEPRECATED_SET_TOPIC: [u8; 32] = [
+        0xf9, 0x08, 0x07, 0x9a, 0x2a, 0xb0, 0xfa, 0x1d, 0x56, 0xf7, 0xf2, 0xc1, 0x8a, 0xa8, 0xda,
+        0x2d, 0xf9, 0xda, 0xf8, 0xe2, 0x6e, 0x96, 0xb9, 0x92, 0x0a, 0x99, 0x6e, 0x39, 0x6e, 0xdf,
+        0xaa, 0x86,
+    ];
+    /// Signature topic of `ProvenanceRecorded`.
+    pub const PROVENANCE_RECORDED_TOPIC: [u8; 32] = [
+        0xde, 0x43, 0xa1, 0xa9, 0xc8, 0x00, 0x39, 0x24, 0x95, 0xa9, 0x78, 0x64, 0x4d, 0x48, 0x56,
+        0xdb, 0xd2, 0x53, 0x1e, 0x34, 0x0d, 0xf9, 0xe7, 0x07, 0x87, 0xc8, 0xd2, 0x4c, 0xfb, 0x97,
+        0x02, 0x63,
+    ];
+    /// Signature topic of `ParamsChanged`.
+    pub const PARAMS_CHANGED_TOPIC: [u8; 32] = [
+        0x6b, 0xf2, 0x4d, 0xe5, 0xce, 0x4b, 0x51, 0xac, 0xb4, 0x7f, 0x1b, 0xe9, 0xff, 0xd3, 0xa5,
+        0xd1, 0x08, 0x3e, 0xa0, 0x83, 0xc5, 0x6e, 0x04, 0x5c, 0x00, 0x26, 0xe7, 0xef, 0x5b, 0x15,
+        0x0b, 0xaf,
     ];
 }
 
@@ -138,12 +294,80 @@ pub mod events {
 pub mod selectors {
     /// `new()` constructor.
     pub const NEW: [u8; 4] = [0x9b, 0xae, 0x9d, 0x5e];
-    /// `register(kind: u8, manifest_cid: Vec<u8>) -> Result<ArtifactId, Error>`.
+    /// `register(kind: u8, manifest_cid: Vec<u8>, parents: Vec<Parent>, split_rule: SplitRule)
+    /// -> Result<ArtifactId, Error>`.
     pub const REGISTER: [u8; 4] = [0x22, 0x9b, 0x55, 0x3f];
     /// `get(id: ArtifactId) -> Option<Artifact>`.
     pub const GET: [u8; 4] = [0x2f, 0x86, 0x5b, 0xd9];
     /// `count() -> u64`: the number of artifacts registered so far.
     pub const COUNT: [u8; 4] = [0xdf, 0x20, 0x96, 0x83];
+    /// `new_version`.
+    pub const NEW_VERSION: [u8; 4] = [0x88, 0xe1, 0x56, 0xa3];
+    /// `transfer`.
+    pub const TRANSFER: [u8; 4] = [0x84, 0xa1, 0x5d, 0xa1];
+    /// `deprecate`.
+    pub const DEPRECATE: [u8; 4] = [0x67, 0xbd, 0xee, 0x28];
+    /// `register_from_job`.
+    pub const REGISTER_FROM_JOB: [u8; 4] = [0xf7, 0xfa, 0x1f, 0x02];
+    /// `set_market`.
+    pub const SET_MARKET: [u8; 4] = [0xb5, 0xf9, 0xf0, 0x7d];
+    /// `set_code_hash`.
+    pub const SET_CODE_HASH: [u8; 4] = [0x9e, 0x5c, 0x57, 0x58];
+    /// `market`.
+    pub const MARKET: [u8; 4] = [0xbe, 0xad, 0x69, 0x45];
+    /// `artifact_of_job`.
+    pub const ARTIFACT_OF_JOB: [u8; 4] = [0x39, 0xf9, 0x35, 0x91];
+}
+
+/// Call data (selector ++ SCALE arguments) of the registry's messages, for off-chain callers.
+pub mod calls {
+    use super::*;
+
+    fn with<A: Encode>(selector: [u8; 4], args: A) -> Vec<u8> {
+        let mut data = selector.to_vec();
+        args.encode_to(&mut data);
+        data
+    }
+
+    /// `register(kind, manifest_cid, parents, split_rule)`.
+    pub fn register(
+        kind: Kind,
+        manifest_cid: &[u8],
+        parents: &[Parent],
+        split_rule: crate::split::SplitRule,
+    ) -> Vec<u8> {
+        with(selectors::REGISTER, (u8::from(kind), manifest_cid, parents, split_rule))
+    }
+    /// `new_version(id, manifest_cid)`.
+    pub fn new_version(id: ArtifactId, manifest_cid: &[u8]) -> Vec<u8> {
+        with(selectors::NEW_VERSION, (id, manifest_cid))
+    }
+    /// `transfer(id, to)`.
+    pub fn transfer(id: ArtifactId, to: AccountBytes) -> Vec<u8> {
+        with(selectors::TRANSFER, (id, to))
+    }
+    /// `deprecate(id)`.
+    pub fn deprecate(id: ArtifactId) -> Vec<u8> {
+        with(selectors::DEPRECATE, id)
+    }
+    /// `register_from_job(job, kind, manifest_cid, parents, split_rule)`.
+    pub fn register_from_job(
+        job: crate::market::JobId,
+        kind: Kind,
+        manifest_cid: &[u8],
+        parents: &[Parent],
+        split_rule: crate::split::SplitRule,
+    ) -> Vec<u8> {
+        with(selectors::REGISTER_FROM_JOB, (job, u8::from(kind), manifest_cid, parents, split_rule))
+    }
+    /// `set_market(market)`.
+    pub fn set_market(market: AccountBytes) -> Vec<u8> {
+        with(selectors::SET_MARKET, market)
+    }
+    /// `get(id) -> Option<Artifact>`.
+    pub fn get(id: ArtifactId) -> Vec<u8> {
+        with(selectors::GET, id)
+    }
 }
 
 #[cfg(test)]

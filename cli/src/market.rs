@@ -1,0 +1,281 @@
+//! `iollm pledge | job … | bounty … | split set | revenue pay | withdraw | balance`: the market
+//! and splitter contracts from the command line. Each function is one contract call through
+//! `iollm-chain`'s typed clients; the output layer prints what they return.
+
+use crate::context::Context;
+use crate::devnet::DevnetError;
+use iollm_chain::contract::Executed;
+use iollm_chain::Signer;
+use iollm_types::market::{
+    BountyId, Capacity, Commitment, Job, JobId, JobKind, JobSpec, Pledge, Verification,
+};
+use iollm_types::registry::ArtifactId;
+use iollm_types::split::SplitRule;
+use iollm_types::{Balance, BlockNumber};
+
+/// Why a market command failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MarketCmdError {
+    /// `--kind` is not train or eval-path.
+    #[error("unknown job kind {0:?}: expected train or eval-path")]
+    UnknownJobKind(String),
+    /// `--trace-root` is not 32 bytes of hex.
+    #[error("the trace root must be 64 hex digits (32 bytes), got {0:?}")]
+    BadTraceRoot(String),
+    /// No job has this id.
+    #[error("no job with id {0}")]
+    NoSuchJob(JobId),
+    /// Chain or deployment trouble.
+    #[error(transparent)]
+    Devnet(#[from] DevnetError),
+    /// The chain refused or failed.
+    #[error(transparent)]
+    Chain(#[from] iollm_chain::ChainError),
+}
+
+/// Parses a job kind name.
+pub fn parse_job_kind(name: &str) -> Result<JobKind, MarketCmdError> {
+    match name.to_ascii_lowercase().as_str() {
+        "train" => Ok(JobKind::Train),
+        "eval-path" | "evalpath" | "eval" => Ok(JobKind::EvalPath),
+        _ => Err(MarketCmdError::UnknownJobKind(name.into())),
+    }
+}
+
+/// Parses a 32-byte trace root from hex (with or without `0x`).
+pub fn parse_trace_root(text: &str) -> Result<[u8; 32], MarketCmdError> {
+    let bad = || MarketCmdError::BadTraceRoot(text.into());
+    let bytes = hex::decode(text.trim_start_matches("0x")).map_err(|_| bad())?;
+    bytes.try_into().map_err(|_| bad())
+}
+
+/// `iollm pledge`: pledges (or re-prices) capacity, adding `stake`.
+pub async fn pledge(
+    ctx: &Context,
+    signer: &Signer,
+    capacity: Capacity,
+    price_per_unit: Balance,
+    discount_bps: u16,
+    stake: Balance,
+) -> Result<Executed<()>, MarketCmdError> {
+    Ok(ctx.market()?.pledge(signer, capacity, price_per_unit, discount_bps, stake).await?)
+}
+
+/// `iollm unpledge`: starts unbonding `amount` of free stake.
+pub async fn unpledge(
+    ctx: &Context,
+    signer: &Signer,
+    amount: Balance,
+) -> Result<Executed<()>, MarketCmdError> {
+    Ok(ctx.market()?.unpledge(signer, amount).await?)
+}
+
+/// What `iollm job post` asks for.
+#[derive(Debug, Clone)]
+pub struct PostJob {
+    /// The job spec.
+    pub spec: JobSpec,
+    /// The escrowed reward.
+    pub reward: Balance,
+}
+
+impl PostJob {
+    /// A job of `kind` for `artifact` with the given verification terms.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        kind: JobKind,
+        spec_cid: &str,
+        artifact: ArtifactId,
+        units: u64,
+        need: Capacity,
+        deadline: BlockNumber,
+        verification: Verification,
+        bounty: Option<BountyId>,
+        reward: Balance,
+    ) -> PostJob {
+        let spec = JobSpec {
+            kind,
+            spec_cid: spec_cid.as_bytes().to_vec(),
+            artifact,
+            units,
+            need,
+            deadline,
+            verification,
+            bounty,
+        };
+        PostJob { spec, reward }
+    }
+}
+
+/// `iollm job post`: returns the job id.
+pub async fn post_job(
+    ctx: &Context,
+    signer: &Signer,
+    job: &PostJob,
+) -> Result<Executed<JobId>, MarketCmdError> {
+    Ok(ctx.market()?.post_job(signer, &job.spec, job.reward).await?)
+}
+
+/// `iollm job claim`.
+pub async fn claim(
+    ctx: &Context,
+    signer: &Signer,
+    job: JobId,
+) -> Result<Executed<()>, MarketCmdError> {
+    Ok(ctx.market()?.claim(signer, job).await?)
+}
+
+/// `iollm job submit`.
+pub async fn submit(
+    ctx: &Context,
+    signer: &Signer,
+    job: JobId,
+    output_cid: &str,
+    score: u64,
+    loss: u64,
+    trace_root: [u8; 32],
+) -> Result<Executed<()>, MarketCmdError> {
+    let commitment =
+        Commitment { output_cid: output_cid.as_bytes().to_vec(), score, loss, trace_root };
+    Ok(ctx.market()?.submit_result(signer, job, &commitment).await?)
+}
+
+/// `iollm job attest`.
+pub async fn attest(
+    ctx: &Context,
+    signer: &Signer,
+    job: JobId,
+) -> Result<Executed<()>, MarketCmdError> {
+    Ok(ctx.market()?.attest(signer, job).await?)
+}
+
+/// `iollm job challenge`.
+pub async fn challenge(
+    ctx: &Context,
+    signer: &Signer,
+    job: JobId,
+) -> Result<Executed<()>, MarketCmdError> {
+    Ok(ctx.market()?.challenge(signer, job).await?)
+}
+
+/// `iollm job vote`.
+pub async fn vote(
+    ctx: &Context,
+    signer: &Signer,
+    job: JobId,
+    executor_honest: bool,
+) -> Result<Executed<()>, MarketCmdError> {
+    Ok(ctx.market()?.vote(signer, job, executor_honest).await?)
+}
+
+/// `iollm job finalize`.
+pub async fn finalize(
+    ctx: &Context,
+    signer: &Signer,
+    job: JobId,
+) -> Result<Executed<()>, MarketCmdError> {
+    Ok(ctx.market()?.finalize(signer, job).await?)
+}
+
+/// `iollm job expire`.
+pub async fn expire(
+    ctx: &Context,
+    signer: &Signer,
+    job: JobId,
+) -> Result<Executed<()>, MarketCmdError> {
+    Ok(ctx.market()?.expire(signer, job).await?)
+}
+
+/// `iollm job show`.
+pub async fn show_job(ctx: &Context, job: JobId) -> Result<Job, MarketCmdError> {
+    ctx.market()?.job(job).await?.ok_or(MarketCmdError::NoSuchJob(job))
+}
+
+/// `iollm bounty post`: returns the bounty id.
+#[allow(clippy::too_many_arguments)]
+pub async fn post_bounty(
+    ctx: &Context,
+    signer: &Signer,
+    benchmark_cid: &str,
+    metric: u8,
+    margin: u64,
+    best: u64,
+    tranches: u8,
+    expires_at: BlockNumber,
+    amount: Balance,
+) -> Result<Executed<BountyId>, MarketCmdError> {
+    let market = ctx.market()?;
+    Ok(market
+        .post_bounty(signer, benchmark_cid, metric, margin, best, tranches, expires_at, amount)
+        .await?)
+}
+
+/// `iollm split set`.
+pub async fn set_split(
+    ctx: &Context,
+    signer: &Signer,
+    artifact: ArtifactId,
+    rule: SplitRule,
+) -> Result<Executed<()>, MarketCmdError> {
+    Ok(ctx.splitter()?.set_rule(signer, artifact, rule).await?)
+}
+
+/// `iollm revenue pay`.
+pub async fn pay_revenue(
+    ctx: &Context,
+    signer: &Signer,
+    artifact: ArtifactId,
+    amount: Balance,
+) -> Result<Executed<()>, MarketCmdError> {
+    Ok(ctx.splitter()?.pay_revenue(signer, artifact, amount).await?)
+}
+
+/// Where `iollm withdraw` pulls from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WithdrawFrom {
+    /// The market's balance (pay, fees, refunds, slash shares, matured unbonding).
+    Market,
+    /// The splitter's balance plus the share revenue of one artifact.
+    Splitter(Option<ArtifactId>),
+}
+
+/// `iollm withdraw`: returns the amount paid out.
+pub async fn withdraw(
+    ctx: &Context,
+    signer: &Signer,
+    from: WithdrawFrom,
+) -> Result<Executed<Balance>, MarketCmdError> {
+    Ok(match from {
+        WithdrawFrom::Market => ctx.market()?.withdraw(signer).await?,
+        WithdrawFrom::Splitter(artifact) => ctx.splitter()?.withdraw(signer, artifact).await?,
+    })
+}
+
+/// What `iollm balance` reports for an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balances {
+    /// Free native balance.
+    pub free: Balance,
+    /// Withdrawable from the market.
+    pub market: Balance,
+    /// Withdrawable from the splitter (with the share revenue of the artifact asked about).
+    pub splitter: Balance,
+    /// The pledge, if any.
+    pub pledge: Option<Pledge>,
+}
+
+/// `iollm balance`.
+pub async fn balances(
+    ctx: &Context,
+    account: [u8; 32],
+    artifact: Option<ArtifactId>,
+) -> Result<Balances, MarketCmdError> {
+    let market = ctx.market()?;
+    Ok(Balances {
+        free: ctx.chain.free_balance(&iollm_chain::AccountId::from(account)).await?,
+        market: market.balance_of(account).await?,
+        splitter: ctx.splitter()?.balance_of(account, artifact).await?,
+        pledge: market.pledge_of(account).await?,
+    })
+}

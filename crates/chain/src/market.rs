@@ -1,0 +1,208 @@
+//! Typed client of the market contract: every message, each dry-run first (a refusal is
+//! [`ChainError::ContractRefused`] and nothing is submitted), then submitted and finalized.
+
+use crate::contract::Executed;
+use crate::{AccountId, Chain, ChainError, Signer};
+use iollm_types::market::{
+    calls, Bounty, BountyId, Capacity, Commitment, Error, Job, JobId, JobOutput, JobSpec, Pledge,
+};
+use iollm_types::{Balance, BlockNumber};
+use parity_scale_codec::Decode;
+
+/// The market contract at a known address.
+#[derive(Debug, Clone)]
+pub struct MarketClient {
+    chain: Chain,
+    address: AccountId,
+}
+
+impl MarketClient {
+    /// The market at `address` on `chain`.
+    pub fn new(chain: Chain, address: impl Into<AccountId>) -> MarketClient {
+        MarketClient { chain, address: address.into() }
+    }
+
+    /// Its address.
+    pub fn address(&self) -> &AccountId {
+        &self.address
+    }
+
+    /// Constructor input: `new(splitter, treasury)`.
+    pub fn constructor(splitter: [u8; 32], treasury: [u8; 32]) -> Vec<u8> {
+        calls::new(splitter, treasury)
+    }
+
+    async fn exec<T: Decode>(
+        &self,
+        signer: &Signer,
+        value: Balance,
+        input: Vec<u8>,
+        what: &'static str,
+    ) -> Result<Executed<T>, ChainError> {
+        self.chain.execute::<T, Error>(signer, &self.address, value, input, what).await
+    }
+
+    /// Pledges capacity with `stake` (or re-prices an existing pledge, adding `stake`).
+    pub async fn pledge(
+        &self,
+        signer: &Signer,
+        capacity: Capacity,
+        price_per_unit: Balance,
+        discount_bps: u16,
+        stake: Balance,
+    ) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, stake, calls::pledge(capacity, price_per_unit, discount_bps), "()").await
+    }
+
+    /// Adds `amount` to the signer's stake.
+    pub async fn top_up(
+        &self,
+        signer: &Signer,
+        amount: Balance,
+    ) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, amount, calls::top_up(), "()").await
+    }
+
+    /// Starts unbonding `amount` of free stake.
+    pub async fn unpledge(
+        &self,
+        signer: &Signer,
+        amount: Balance,
+    ) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, 0, calls::unpledge(amount), "()").await
+    }
+
+    /// Posts a job escrowing `reward`; returns its id.
+    pub async fn post_job(
+        &self,
+        signer: &Signer,
+        spec: &JobSpec,
+        reward: Balance,
+    ) -> Result<Executed<JobId>, ChainError> {
+        self.exec(signer, reward, calls::post_job(spec), "job id").await
+    }
+
+    /// Claims an open job.
+    pub async fn claim(&self, signer: &Signer, job: JobId) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, 0, calls::claim(job), "()").await
+    }
+
+    /// Submits the executor's commitment.
+    pub async fn submit_result(
+        &self,
+        signer: &Signer,
+        job: JobId,
+        commitment: &Commitment,
+    ) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, 0, calls::submit_result(job, commitment), "()").await
+    }
+
+    /// Attests a submitted result.
+    pub async fn attest(&self, signer: &Signer, job: JobId) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, 0, calls::attest(job), "()").await
+    }
+
+    /// Challenges a submitted result, locking a bond.
+    pub async fn challenge(&self, signer: &Signer, job: JobId) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, 0, calls::challenge(job), "()").await
+    }
+
+    /// Votes on a challenge as a committee member.
+    pub async fn vote(
+        &self,
+        signer: &Signer,
+        job: JobId,
+        executor_honest: bool,
+    ) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, 0, calls::vote(job, executor_honest), "()").await
+    }
+
+    /// Finalizes a job after its challenge window.
+    pub async fn finalize(&self, signer: &Signer, job: JobId) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, 0, calls::finalize(job), "()").await
+    }
+
+    /// Expires a job whose deadline passed undelivered.
+    pub async fn expire(&self, signer: &Signer, job: JobId) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, 0, calls::expire(job), "()").await
+    }
+
+    /// Posts a breakthrough bounty escrowing `amount`; returns its id.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn post_bounty(
+        &self,
+        signer: &Signer,
+        benchmark_cid: &str,
+        metric: u8,
+        margin: u64,
+        best: u64,
+        tranches: u8,
+        expires_at: BlockNumber,
+        amount: Balance,
+    ) -> Result<Executed<BountyId>, ChainError> {
+        let input = calls::post_bounty(
+            benchmark_cid.as_bytes(),
+            metric,
+            margin,
+            best,
+            tranches,
+            expires_at,
+        );
+        self.exec(signer, amount, input, "bounty id").await
+    }
+
+    /// Returns what is left of an expired bounty to its sponsor's balance.
+    pub async fn reclaim_bounty(
+        &self,
+        signer: &Signer,
+        bounty: BountyId,
+    ) -> Result<Executed<Balance>, ChainError> {
+        self.exec(signer, 0, calls::reclaim_bounty(bounty), "amount").await
+    }
+
+    /// Pays out the signer's balance (and matured unbonding stake).
+    pub async fn withdraw(&self, signer: &Signer) -> Result<Executed<Balance>, ChainError> {
+        self.exec(signer, 0, calls::withdraw(), "amount").await
+    }
+
+    /// Admin: sets the splitter, treasury and unbonding delay.
+    pub async fn set_params(
+        &self,
+        signer: &Signer,
+        splitter: [u8; 32],
+        treasury: [u8; 32],
+        unbonding_blocks: BlockNumber,
+    ) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, 0, calls::set_params(splitter, treasury, unbonding_blocks), "()").await
+    }
+
+    /// `account`'s pledge.
+    pub async fn pledge_of(&self, account: [u8; 32]) -> Result<Option<Pledge>, ChainError> {
+        self.chain.query(&self.address, calls::pledge_of(account), "pledge").await
+    }
+
+    /// A job.
+    pub async fn job(&self, job: JobId) -> Result<Option<Job>, ChainError> {
+        self.chain.query(&self.address, calls::job(job), "job").await
+    }
+
+    /// A job's commitment.
+    pub async fn result(&self, job: JobId) -> Result<Option<Commitment>, ChainError> {
+        self.chain.query(&self.address, calls::result(job), "commitment").await
+    }
+
+    /// A bounty.
+    pub async fn bounty(&self, bounty: BountyId) -> Result<Option<Bounty>, ChainError> {
+        self.chain.query(&self.address, calls::bounty(bounty), "bounty").await
+    }
+
+    /// What `account` can withdraw from the market now.
+    pub async fn balance_of(&self, account: [u8; 32]) -> Result<Balance, ChainError> {
+        self.chain.query(&self.address, calls::balance_of(account), "balance").await
+    }
+
+    /// A finalized, verified job's output.
+    pub async fn job_output(&self, job: JobId) -> Result<Option<JobOutput>, ChainError> {
+        self.chain.query(&self.address, calls::job_output(job), "job output").await
+    }
+}

@@ -1,0 +1,859 @@
+//! The market contract's shared vocabulary: pledges, jobs, verification, bounties, errors,
+//! events, selectors.
+//!
+//! The market holds three kinds of money, each accounted for separately:
+//! * **stake** of pledged GPU providers; collateral of claimed jobs and challenge bonds is
+//!   *locked* stake and cannot be unpledged; unpledged stake waits an unbonding delay;
+//! * **escrow** of posted jobs (the reward) and of bounties (the breakthrough tranches);
+//! * **balances** owed to accounts (executor pay, verifier fees, refunds, slash shares), paid by
+//!   pulling (`withdraw`, which also releases matured unbonding stake).
+//!
+//! The money rules (ask, settlement, slash ratio) are in [`crate::escrow`].
+
+use crate::registry::ArtifactId;
+use crate::{AccountBytes, Balance, BlockNumber};
+use alloc::vec::Vec;
+use parity_scale_codec::{Decode, Encode};
+use scale_info::TypeInfo;
+
+/// Id of a posted job; ids start at 1.
+pub type JobId = u64;
+
+/// Id of a posted bounty; ids start at 1.
+pub type BountyId = u32;
+
+/// The most verifiers a job can ask for (bounds the loop in `finalize`).
+pub const MAX_VERIFIERS: u8 = 8;
+
+/// Unbonding delay, in blocks, a new market starts with.
+pub const DEFAULT_UNBONDING_BLOCKS: BlockNumber = 10;
+
+/// What a provider offers, or what a job needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Capacity {
+    /// Accelerator class: 0 CPU, 1 consumer GPU, 2 datacenter GPU, 3 multi-GPU node; higher
+    /// classes can do what lower ones can.
+    pub accelerator: u8,
+    /// Accelerator memory, GiB.
+    pub memory_gib: u32,
+    /// Throughput, work units per block.
+    pub throughput: u32,
+}
+
+impl Capacity {
+    /// Whether this offer covers `need` in every dimension.
+    pub fn fits(&self, need: &Capacity) -> bool {
+        self.accelerator >= need.accelerator
+            && self.memory_gib >= need.memory_gib
+            && self.throughput >= need.throughput
+    }
+}
+
+/// A provider's pledge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Pledge {
+    /// What it offers.
+    pub capacity: Capacity,
+    /// Its price per work unit.
+    pub price_per_unit: Balance,
+    /// Joint-mining discount, basis points: taken off its price, earned back as share units.
+    pub discount_bps: u16,
+    /// Bonded stake, including the locked part.
+    pub stake: Balance,
+    /// Stake locked as job collateral or challenge bond.
+    pub locked: Balance,
+    /// Stake unpledged and waiting for `unbonding_until`.
+    pub unbonding: Balance,
+    /// Block from which `unbonding` can be withdrawn.
+    pub unbonding_until: BlockNumber,
+}
+
+impl Pledge {
+    /// Stake neither locked nor unbonding.
+    pub fn free(&self) -> Balance {
+        self.stake.saturating_sub(self.locked)
+    }
+}
+
+/// What a job is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub enum JobKind {
+    /// Train (or fine-tune) a model.
+    Train,
+    /// Evaluate a path on a benchmark.
+    EvalPath,
+}
+
+/// How a job's result is verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Verification {
+    /// Blocks after submission during which verifiers attest or challenge.
+    pub challenge_window: BlockNumber,
+    /// Attestations needed for the result to count as verified (at most [`MAX_VERIFIERS`]);
+    /// also the committee quorum deciding a challenge (at least 1).
+    pub verifiers: u8,
+    /// Stake the executor locks on claim; a challenger locks the same as its bond.
+    pub collateral: Balance,
+    /// Paid from the reward to each attesting verifier.
+    pub verifier_fee: Balance,
+}
+
+/// What the poster asks for (everything except the escrow, which is the transferred value).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct JobSpec {
+    /// Train or EvalPath.
+    pub kind: JobKind,
+    /// CID text of the job description on IPFS.
+    pub spec_cid: Vec<u8>,
+    /// The artifact the job works for: joint-mining share units and bounty tranches go to it.
+    pub artifact: ArtifactId,
+    /// Work units; the executor's ask is its price per unit times this.
+    pub units: u64,
+    /// Capacity the executor must offer.
+    pub need: Capacity,
+    /// Last block at which the result can be submitted.
+    pub deadline: BlockNumber,
+    /// Verification terms.
+    pub verification: Verification,
+    /// The bounty an EvalPath job competes for.
+    pub bounty: Option<BountyId>,
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub enum JobState {
+    /// Posted, waiting for an executor.
+    Open,
+    /// Claimed; the executor works on it.
+    Claimed,
+    /// Result submitted; in (or past) the challenge window.
+    Submitted,
+    /// A challenge is being decided by committee votes.
+    Challenged,
+    /// Paid out.
+    Finalized,
+    /// Deadline missed; escrow refunded.
+    Expired,
+    /// The result lost a challenge; escrow refunded.
+    Rejected,
+}
+
+/// A job's state as the market stores it (the spec CID and result are stored apart so the hot
+/// messages read and write only this).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Job {
+    /// Who posted it (and gets refunds).
+    pub poster: AccountBytes,
+    /// Train or EvalPath.
+    pub kind: JobKind,
+    /// See [`JobSpec::artifact`].
+    pub artifact: ArtifactId,
+    /// See [`JobSpec::bounty`].
+    pub bounty: Option<BountyId>,
+    /// See [`JobSpec::units`].
+    pub units: u64,
+    /// See [`JobSpec::need`].
+    pub need: Capacity,
+    /// Escrowed reward.
+    pub reward: Balance,
+    /// See [`JobSpec::deadline`].
+    pub deadline: BlockNumber,
+    /// See [`JobSpec::verification`].
+    pub verification: Verification,
+    /// Where it is.
+    pub state: JobState,
+    /// Who claimed it.
+    pub executor: Option<AccountBytes>,
+    /// What the executor is paid at finalize.
+    pub ask: Balance,
+    /// What the executor forwent (joint mining): credited as share units at finalize.
+    pub forgone: Balance,
+    /// Block of submission.
+    pub submitted_at: BlockNumber,
+    /// Attestations so far.
+    pub attestations: u8,
+    /// Who challenged the result.
+    pub challenger: Option<AccountBytes>,
+    /// Committee votes that the executor was right.
+    pub votes_executor: u8,
+    /// Committee votes that the challenger was right.
+    pub votes_challenger: u8,
+    /// Finalized with at least `verification.verifiers` attestations.
+    pub verified: bool,
+}
+
+/// What the executor commits to.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Commitment {
+    /// CID text of the output (model package, evaluation report).
+    pub output_cid: Vec<u8>,
+    /// Headline metric, fixed point ×10⁶, higher is better (accuracy, benchmark score).
+    pub score: u64,
+    /// Final loss, fixed point ×10⁶ (0 for evaluations).
+    pub loss: u64,
+    /// Merkle root over the checkpoint hashes of the run (DESIGN.md §5).
+    pub trace_root: [u8; 32],
+}
+
+/// A breakthrough bounty.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Bounty {
+    /// Who funded it (gets the rest back after `expires_at`).
+    pub sponsor: AccountBytes,
+    /// CID text of the benchmark (eval set).
+    pub benchmark_cid: Vec<u8>,
+    /// Metric code (what `score` measures; 0 accuracy, 1 exact match, 2 pass@1, …).
+    pub metric: u8,
+    /// How much a score must beat `best` by.
+    pub margin: u64,
+    /// Best verified score so far.
+    pub best: u64,
+    /// Tranches still to pay.
+    pub tranches_left: u8,
+    /// Size of one tranche (the last one also takes the division's remainder).
+    pub tranche: Balance,
+    /// Escrow left.
+    pub escrow: Balance,
+    /// After this block the sponsor can take the rest back.
+    pub expires_at: BlockNumber,
+}
+
+/// What the registry asks the market about a job (provenance of `register_from_job`).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct JobOutput {
+    /// The job's poster.
+    pub poster: AccountBytes,
+    /// The artifact the job worked for.
+    pub artifact: ArtifactId,
+    /// The verified output CID.
+    pub output_cid: Vec<u8>,
+}
+
+/// Errors the market returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum Error {
+    /// The caller is not the admin.
+    NotAdmin,
+    /// The caller has no pledge.
+    NotPledged,
+    /// A payable message got no value, or a zero amount was given.
+    ZeroAmount,
+    /// A basis-point value above 10 000.
+    BadBps,
+    /// The stake not locked is less than asked for.
+    InsufficientFreeStake,
+    /// Unbonding stake is not withdrawable yet (or there is none).
+    StillUnbonding,
+    /// A CID text is empty, too long or has characters no CID has.
+    BadCid,
+    /// The deadline is not in the future.
+    BadDeadline,
+    /// Verification terms out of range (verifiers above 8, or a zero window).
+    BadVerification,
+    /// No job with this id.
+    UnknownJob,
+    /// No bounty with this id.
+    UnknownBounty,
+    /// The job is not in the state this message needs.
+    WrongState,
+    /// The deadline has passed.
+    DeadlinePassed,
+    /// The deadline has not passed yet.
+    DeadlineNotReached,
+    /// The provider's capacity does not fit the job.
+    CapacityTooSmall,
+    /// The reward does not cover the provider's ask plus the verifier fees.
+    PriceTooHigh,
+    /// Only the job's executor may do this.
+    NotExecutor,
+    /// The executor, poster or challenger cannot verify its own job.
+    ConflictOfInterest,
+    /// This account already attested or voted on this job.
+    AlreadyVoted,
+    /// The job has all the attestations it asked for.
+    EnoughAttestations,
+    /// The challenge window has closed.
+    WindowClosed,
+    /// The challenge window is still open.
+    WindowOpen,
+    /// A bounty must be paid into an EvalPath job, and needs at least one tranche.
+    BadBounty,
+    /// Nothing to withdraw.
+    NothingToWithdraw,
+    /// The native transfer failed.
+    TransferFailed,
+    /// A call to another contract failed.
+    CallFailed,
+    /// An amount or counter overflowed.
+    Overflow,
+    /// The new code hash was refused.
+    UpgradeFailed,
+}
+
+impl Error {
+    /// A one-line, user-facing explanation.
+    pub fn message(self) -> &'static str {
+        match self {
+            Error::NotAdmin => "only the market's admin may do this",
+            Error::NotPledged => "you have no pledge: run `iollm pledge` first",
+            Error::ZeroAmount => "the amount must be above zero",
+            Error::BadBps => "basis points must be at most 10000",
+            Error::InsufficientFreeStake => "not enough free (unlocked) stake",
+            Error::StillUnbonding => "the unbonding delay has not passed",
+            Error::BadCid => "the CID is empty, too long or not a CID",
+            Error::BadDeadline => "the deadline must be a future block",
+            Error::BadVerification => {
+                "verification terms out of range (at most 8 verifiers, window above 0)"
+            }
+            Error::UnknownJob => "no job with this id",
+            Error::UnknownBounty => "no bounty with this id",
+            Error::WrongState => "the job is not in a state that allows this",
+            Error::DeadlinePassed => "the job's deadline has passed",
+            Error::DeadlineNotReached => "the job's deadline has not passed yet",
+            Error::CapacityTooSmall => "your pledged capacity does not fit this job",
+            Error::PriceTooHigh => "the job's reward does not cover your price plus verifier fees",
+            Error::NotExecutor => "only the job's executor may do this",
+            Error::ConflictOfInterest => "you cannot verify or judge a job you are party to",
+            Error::AlreadyVoted => "you already attested or voted on this job",
+            Error::EnoughAttestations => "the job already has all its attestations",
+            Error::WindowClosed => "the challenge window has closed",
+            Error::WindowOpen => "the challenge window is still open",
+            Error::BadBounty => "bounties need tranches and are won by EvalPath jobs only",
+            Error::NothingToWithdraw => "nothing to withdraw",
+            Error::TransferFailed => "the payout transfer failed",
+            Error::CallFailed => "a call to another contract failed",
+            Error::Overflow => "an amount overflowed",
+            Error::UpgradeFailed => "the new code hash was refused",
+        }
+    }
+}
+
+/// Event data the market emits (SCALE layout of the contract's `#[ink::event]` structs).
+pub mod events {
+    use super::*;
+
+    /// `Pledged`: a pledge was made, changed or topped up.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct Pledged {
+        /// The provider.
+        pub provider: AccountBytes,
+        /// Its stake now.
+        pub stake: Balance,
+    }
+
+    /// `Unpledged`: stake moved to unbonding.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct Unpledged {
+        /// The provider.
+        pub provider: AccountBytes,
+        /// Amount now unbonding (in total).
+        pub unbonding: Balance,
+        /// Withdrawable from this block.
+        pub until: BlockNumber,
+    }
+
+    /// `JobPosted`.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct JobPosted {
+        /// The job.
+        pub job: JobId,
+        /// Its poster.
+        pub poster: AccountBytes,
+        /// Escrowed reward.
+        pub reward: Balance,
+    }
+
+    /// `JobClaimed`.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct JobClaimed {
+        /// The job.
+        pub job: JobId,
+        /// The executor.
+        pub executor: AccountBytes,
+        /// What it will be paid.
+        pub ask: Balance,
+    }
+
+    /// `ResultSubmitted`.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct ResultSubmitted {
+        /// The job.
+        pub job: JobId,
+        /// The commitment.
+        pub commitment: Commitment,
+    }
+
+    /// `Attested`.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct Attested {
+        /// The job.
+        pub job: JobId,
+        /// The verifier.
+        pub verifier: AccountBytes,
+    }
+
+    /// `Challenged`.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct Challenged {
+        /// The job.
+        pub job: JobId,
+        /// The challenger.
+        pub challenger: AccountBytes,
+    }
+
+    /// `Voted`: a committee member voted on a challenge.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct Voted {
+        /// The job.
+        pub job: JobId,
+        /// The voter.
+        pub voter: AccountBytes,
+        /// Whether it found the executor right.
+        pub executor_honest: bool,
+    }
+
+    /// `ChallengeResolved`: the committee decided; the loser was slashed.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct ChallengeResolved {
+        /// The job.
+        pub job: JobId,
+        /// Whether the executor was right.
+        pub executor_honest: bool,
+        /// Amount slashed from the loser.
+        pub slashed: Balance,
+        /// Of which to the winner.
+        pub to_winner: Balance,
+        /// Of which to the treasury.
+        pub to_treasury: Balance,
+    }
+
+    /// `JobFinalized`.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct JobFinalized {
+        /// The job.
+        pub job: JobId,
+        /// Paid to the executor.
+        pub executor_paid: Balance,
+        /// Paid to verifiers in total.
+        pub verifiers_paid: Balance,
+        /// Refunded to the poster.
+        pub refund: Balance,
+        /// Share units credited to the executor (joint mining).
+        pub units_credited: Balance,
+        /// Whether the result counts as verified.
+        pub verified: bool,
+    }
+
+    /// `JobExpired`.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct JobExpired {
+        /// The job.
+        pub job: JobId,
+        /// Refunded to the poster.
+        pub refund: Balance,
+        /// Executor collateral slashed (0 if nobody had claimed).
+        pub slashed: Balance,
+    }
+
+    /// `BountyPosted`.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct BountyPosted {
+        /// The bounty.
+        pub bounty: BountyId,
+        /// Its sponsor.
+        pub sponsor: AccountBytes,
+        /// Escrow.
+        pub amount: Balance,
+    }
+
+    /// `BountyPaid`: a tranche went into the winning artifact's split.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct BountyPaid {
+        /// The bounty.
+        pub bounty: BountyId,
+        /// The winning job.
+        pub job: JobId,
+        /// The artifact paid.
+        pub artifact: ArtifactId,
+        /// The tranche.
+        pub amount: Balance,
+        /// The new best score.
+        pub score: u64,
+    }
+
+    /// `BountyReclaimed`: the sponsor took the rest back after expiry.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct BountyReclaimed {
+        /// The bounty.
+        pub bounty: BountyId,
+        /// Amount returned.
+        pub amount: Balance,
+    }
+
+    /// `Withdrawn`.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct Withdrawn {
+        /// Who.
+        pub account: AccountBytes,
+        /// How much.
+        pub amount: Balance,
+    }
+
+    /// `ParamsChanged`.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct ParamsChanged {
+        /// The admin.
+        pub admin: AccountBytes,
+    }
+
+    /// Signature topic of `Pledged`.
+    pub const PLEDGED_TOPIC: [u8; 32] = [
+        0x90, 0x81, 0xdb, 0x39, 0xc6, 0x8d, 0x84, 0x46, 0x2d, 0xd6, 0xa7, 0x2f, 0xf1, 0x90, 0x60,
+        0x45, 0x94, 0xab, 0x52, 0x04, 0x28, 0x6b, 0x29, 0x13, 0xbe, 0x8a, 0xba, 0x37, 0x0b, 0xce,
+        0x8e, 0x77,
+    ];
+    /// Signature topic of `Unpledged`.
+    pub const UNPLEDGED_TOPIC: [u8; 32] = [
+        0x37, 0xe8, 0x5e, 0x04, 0xef, 0x5b, 0xb7, 0xe7, 0xf4, 0x86, 0x8f, 0xd5, 0x52, 0xed, 0x7f,
+        0xb1, 0x2f, 0x7b, 0xd4, 0x10, 0x03, 0xd0, 0x89, 0x3f, 0x1f, 0x41, 0xf0, 0xc5, 0xf8, 0x3a,
+        0xb8, 0x0d,
+    ];
+    /// Signature topic of `JobPosted`.
+    pub const JOB_POSTED_TOPIC: [u8; 32] = [
+        0xf6, 0xaf, 0xfb, 0x96, 0xa6, 0x7b, 0x39, 0x3e, 0x4e, 0x82, 0x7a, 0x6d, 0xf6, 0x98, 0x40,
+        0x30, 0x44, 0x33, 0x85, 0x56, 0x4a, 0xbc, 0x04, 0x30, 0x2b, 0x3f, 0x12, 0xf5, 0xbf, 0x44,
+        0x1b, 0x27,
+    ];
+    /// Signature topic of `JobClaimed`.
+    pub const JOB_CLAIMED_TOPIC: [u8; 32] = [
+        0x65, 0xd4, 0x0e, 0x32, 0x6c, 0xe5, 0x8e, 0x5f, 0x3c, 0xe4, 0xd1, 0x95, 0x2a, 0x69, 0x85,
+        0xe3, 0x5b, 0x16, 0x88, 0xa5, 0xa7, 0x67, 0x45, 0x5a, 0x81, 0x64, 0xed, 0x83, 0xe0, 0xc1,
+        0xb6, 0x08,
+    ];
+    /// Signature topic of `ResultSubmitted`.
+    pub const RESULT_SUBMITTED_TOPIC: [u8; 32] = [
+        0xdf, 0x2c, 0x44, 0x42, 0xbf, 0xed, 0x72, 0xf4, 0xa0, 0xc2, 0x81, 0xb8, 0x1e, 0xa5, 0xa5,
+        0xff, 0x01, 0x8c, 0x1e, 0xfc, 0x26, 0xde, 0x7d, 0x2d, 0x41, 0xe9, 0xf5, 0x1b, 0x0c, 0xbe,
+        0xb8, 0x0f,
+    ];
+    /// Signature topic of `Attested`.
+    pub const ATTESTED_TOPIC: [u8; 32] = [
+        0xc4, 0x88, 0x95, 0x45, 0xdc, 0xbc, 0x8b, 0xda, 0xfc, 0xa8, 0x39, 0xa3, 0xf9, 0x92, 0x04,
+        0x96, 0x40, 0x73, 0x81, 0xf0, 0x2f, 0x8c, 0x90, 0x51, 0xe7, 0xab, 0x83, 0x84, 0x16, 0x55,
+        0x08, 0x68,
+    ];
+    /// Signature topic of `Challenged`.
+    pub const CHALLENGED_TOPIC: [u8; 32] = [
+        0xf3, 0xdf, 0x33, 0x3a, 0xd4, 0x09, 0x9f, 0x11, 0x5d, 0x11, 0x63, 0x89, 0xfd, 0xa9, 0xed,
+        0x5a, 0x49, 0x20, 0xcc, 0x0f, 0x34, 0xcd, 0x56, 0x55, 0xca, 0x4b, 0x84, 0x72, 0xb9, 0x11,
+        0xbd, 0x33,
+    ];
+    /// Signature topic of `Voted`.
+    pub const VOTED_TOPIC: [u8; 32] = [
+        0xe1, 0x55, 0x7e, 0x9f, 0x0f, 0x03, 0xfd, 0x60, 0x78, 0x2a, 0xf0, 0x9d, 0xe7, 0x9e, 0x9d,
+        0x7f, 0x7e, 0x40, 0xc1, 0x21, 0x3f, 0xe4, 0x18, 0xb8, 0x2f, 0x8b, 0xdf, 0xce, 0x9f, 0x47,
+        0x04, 0x7d,
+    ];
+    /// Signature topic of `ChallengeResolved`.
+    pub const CHALLENGE_RESOLVED_TOPIC: [u8; 32] = [
+        0x21, 0xc5, 0xd3, 0x2b, 0x37, 0x50, 0x2c, 0x79, 0xb9, 0xe2, 0x47, 0x16, 0xcc, 0x75, 0xbd,
+        0xb4, 0x7e, 0xb8, 0xb4, 0x04, 0x11, 0x54, 0xbc, 0xc1, 0x91, 0x4e, 0xba, 0x88, 0x27, 0xf0,
+        0xdf, 0x15,
+    ];
+    /// Signature topic of `JobFinalized`.
+    pub const JOB_FINALIZED_TOPIC: [u8; 32] = [
+        0xe8, 0x94, 0x9d, 0xe6, 0x27, 0x14, 0x0c, 0x8f, 0x7f, 0x13, 0xc9, 0x48, 0x5e, 0x13, 0xe3,
+        0x57, 0x1a, 0x83, 0xe8, 0x95, 0x2f, 0xb1, 0x75, 0x0b, 0x15, 0x7c, 0xe4, 0x41, 0x7e, 0xd8,
+        0xc1, 0x4f,
+    ];
+    /// Signature topic of `JobExpired`.
+    pub const JOB_EXPIRED_TOPIC: [u8; 32] = [
+        0x21, 0x46, 0xd7, 0xb1, 0xdf, 0xbb, 0xc2, 0x8b, 0xc0, 0x6d, 0x76, 0x76, 0x8e, 0x2b, 0x45,
+        0xd9, 0xa5, 0x68, 0x7b, 0x14, 0x99, 0x4e, 0x32, 0xa1, 0x71, 0x6d, 0x88, 0x56, 0xf2, 0x06,
+        0xa8, 0x09,
+    ];
+    /// Signature topic of `BountyPosted`.
+    pub const BOUNTY_POSTED_TOPIC: [u8; 32] = [
+        0x9c, 0x09, 0xef, 0x4b, 0x4b, 0xbb, 0xbe, 0x47, 0xa0, 0x67, 0x4d, 0x6e, 0x70, 0x59, 0xc5,
+        0x15, 0x66, 0xfe, 0xaf, 0x14, 0x97, 0x21, 0xc6, 0x68, 0xa4, 0x01, 0xa6, 0x4c, 0x75, 0x6a,
+        0xa2, 0x1f,
+    ];
+    /// Signature topic of `BountyPaid`.
+    pub const BOUNTY_PAID_TOPIC: [u8; 32] = [
+        0xe8, 0xd5, 0x11, 0xb7, 0x58, 0xfc, 0xbc, 0xe3, 0xf5, 0x6c, 0x14, 0x0e, 0x2a, 0x5e, 0x57,
+        0x3a, 0x93, 0xa9, 0x17, 0xd5, 0x26, 0x10, 0xb7, 0x36, 0x95, 0x04, 0x36, 0x26, 0xc5, 0x42,
+        0x6b, 0xc6,
+    ];
+    /// Signature topic of `BountyReclaimed`.
+    pub const BOUNTY_RECLAIMED_TOPIC: [u8; 32] = [
+        0x9b, 0x59, 0x18, 0x2a, 0xc4, 0x04, 0xcd, 0xee, 0x63, 0x95, 0xe8, 0x64, 0x7c, 0x6c, 0xee,
+        0x94, 0x0a, 0x58, 0x69, 0xe8, 0x4a, 0x93, 0xce, 0xed, 0xc0, 0xbc, 0xd7, 0x83, 0x59, 0x08,
+        0x95, 0xe1,
+    ];
+    /// Signature topic of `Withdrawn`.
+    pub const WITHDRAWN_TOPIC: [u8; 32] = [
+        0x3f, 0x3c, 0xb8, 0x10, 0x8d, 0x10, 0xf6, 0xbe, 0xbc, 0x48, 0x33, 0x5e, 0x02, 0x75, 0x53,
+        0xbc, 0x98, 0x8d, 0x24, 0xac, 0x6b, 0xbb, 0xca, 0xdd, 0x59, 0x58, 0x8e, 0x46, 0x07, 0xe2,
+        0x4c, 0x25,
+    ];
+    /// Signature topic of `ParamsChanged`.
+    pub const PARAMS_CHANGED_TOPIC: [u8; 32] = [
+        0x6b, 0xf2, 0x4d, 0xe5, 0xce, 0x4b, 0x51, 0xac, 0xb4, 0x7f, 0x1b, 0xe9, 0xff, 0xd3, 0xa5,
+        0xd1, 0x08, 0x3e, 0xa0, 0x83, 0xc5, 0x6e, 0x04, 0x5c, 0x00, 0x26, 0xe7, 0xef, 0x5b, 0x15,
+        0x0b, 0xaf,
+    ];
+}
+
+/// Message selectors (generated by `scripts/abi-consts.py sel`, checked by the contract tests).
+pub mod selectors {
+    /// `new`.
+    pub const NEW: [u8; 4] = [0x9b, 0xae, 0x9d, 0x5e];
+    /// `pledge`.
+    pub const PLEDGE: [u8; 4] = [0xc9, 0xc6, 0x3f, 0x62];
+    /// `top_up`.
+    pub const TOP_UP: [u8; 4] = [0x29, 0xb2, 0x76, 0x5c];
+    /// `unpledge`.
+    pub const UNPLEDGE: [u8; 4] = [0x22, 0xec, 0xa1, 0x1c];
+    /// `post_job`.
+    pub const POST_JOB: [u8; 4] = [0x4b, 0x68, 0x2d, 0xca];
+    /// `claim`.
+    pub const CLAIM: [u8; 4] = [0xb3, 0x88, 0x80, 0x3f];
+    /// `submit_result`.
+    pub const SUBMIT_RESULT: [u8; 4] = [0xae, 0x2f, 0x36, 0xce];
+    /// `attest`.
+    pub const ATTEST: [u8; 4] = [0xdf, 0xad, 0xfe, 0x37];
+    /// `challenge`.
+    pub const CHALLENGE: [u8; 4] = [0xf7, 0x55, 0xa0, 0x53];
+    /// `vote`.
+    pub const VOTE: [u8; 4] = [0x08, 0x3b, 0xe2, 0x60];
+    /// `finalize`.
+    pub const FINALIZE: [u8; 4] = [0x40, 0x65, 0x6e, 0x2b];
+    /// `expire`.
+    pub const EXPIRE: [u8; 4] = [0xb2, 0xc6, 0x85, 0x50];
+    /// `post_bounty`.
+    pub const POST_BOUNTY: [u8; 4] = [0x16, 0x39, 0x18, 0x51];
+    /// `reclaim_bounty`.
+    pub const RECLAIM_BOUNTY: [u8; 4] = [0x1e, 0xbc, 0x29, 0x57];
+    /// `withdraw`.
+    pub const WITHDRAW: [u8; 4] = [0x41, 0x0f, 0xcc, 0x9d];
+    /// `set_params`.
+    pub const SET_PARAMS: [u8; 4] = [0x15, 0x8c, 0x97, 0x7c];
+    /// `set_code_hash`.
+    pub const SET_CODE_HASH: [u8; 4] = [0x9e, 0x5c, 0x57, 0x58];
+    /// `pledge_of`.
+    pub const PLEDGE_OF: [u8; 4] = [0x44, 0x87, 0xc5, 0x5d];
+    /// `job`.
+    pub const JOB: [u8; 4] = [0x26, 0x7d, 0xd6, 0x17];
+    /// `job_spec`.
+    pub const JOB_SPEC: [u8; 4] = [0xf2, 0xcd, 0xac, 0x53];
+    /// `result`.
+    pub const RESULT: [u8; 4] = [0x37, 0x23, 0x77, 0xe0];
+    /// `bounty`.
+    pub const BOUNTY: [u8; 4] = [0x01, 0x44, 0x66, 0x59];
+    /// `balance_of`.
+    pub const BALANCE_OF: [u8; 4] = [0x0f, 0x75, 0x5a, 0x56];
+    /// `job_output`.
+    pub const JOB_OUTPUT: [u8; 4] = [0x86, 0xb2, 0xe1, 0x74];
+    /// `params`.
+    pub const PARAMS: [u8; 4] = [0xf5, 0x35, 0x3f, 0xe9];
+    /// `job_count`.
+    pub const JOB_COUNT: [u8; 4] = [0xd2, 0x6a, 0x4e, 0xfb];
+    /// `bounty_count`.
+    pub const BOUNTY_COUNT: [u8; 4] = [0x07, 0xe1, 0x0b, 0x5d];
+}
+
+/// Call data (selector ++ SCALE arguments) of every market message, for off-chain callers.
+pub mod calls {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn with<A: Encode>(selector: [u8; 4], args: A) -> Vec<u8> {
+        let mut data = selector.to_vec();
+        args.encode_to(&mut data);
+        data
+    }
+
+    /// `new(splitter, treasury)`.
+    pub fn new(splitter: AccountBytes, treasury: AccountBytes) -> Vec<u8> {
+        with(selectors::NEW, (splitter, treasury))
+    }
+    /// `pledge(capacity, price_per_unit, discount_bps)` (payable: the stake).
+    pub fn pledge(capacity: Capacity, price_per_unit: Balance, discount_bps: u16) -> Vec<u8> {
+        with(selectors::PLEDGE, (capacity, price_per_unit, discount_bps))
+    }
+    /// `top_up()` (payable).
+    pub fn top_up() -> Vec<u8> {
+        selectors::TOP_UP.to_vec()
+    }
+    /// `unpledge(amount)`.
+    pub fn unpledge(amount: Balance) -> Vec<u8> {
+        with(selectors::UNPLEDGE, amount)
+    }
+    /// `post_job(spec)` (payable: the reward).
+    pub fn post_job(spec: &JobSpec) -> Vec<u8> {
+        with(selectors::POST_JOB, spec)
+    }
+    /// `claim(job)`.
+    pub fn claim(job: JobId) -> Vec<u8> {
+        with(selectors::CLAIM, job)
+    }
+    /// `submit_result(job, commitment)`.
+    pub fn submit_result(job: JobId, commitment: &Commitment) -> Vec<u8> {
+        with(selectors::SUBMIT_RESULT, (job, commitment))
+    }
+    /// `attest(job)`.
+    pub fn attest(job: JobId) -> Vec<u8> {
+        with(selectors::ATTEST, job)
+    }
+    /// `challenge(job)`.
+    pub fn challenge(job: JobId) -> Vec<u8> {
+        with(selectors::CHALLENGE, job)
+    }
+    /// `vote(job, executor_honest)`.
+    pub fn vote(job: JobId, executor_honest: bool) -> Vec<u8> {
+        with(selectors::VOTE, (job, executor_honest))
+    }
+    /// `finalize(job)`.
+    pub fn finalize(job: JobId) -> Vec<u8> {
+        with(selectors::FINALIZE, job)
+    }
+    /// `expire(job)`.
+    pub fn expire(job: JobId) -> Vec<u8> {
+        with(selectors::EXPIRE, job)
+    }
+    /// `post_bounty(benchmark_cid, metric, margin, best, tranches, expires_at)` (payable).
+    pub fn post_bounty(
+        benchmark_cid: &[u8],
+        metric: u8,
+        margin: u64,
+        best: u64,
+        tranches: u8,
+        expires_at: BlockNumber,
+    ) -> Vec<u8> {
+        with(selectors::POST_BOUNTY, (benchmark_cid, metric, margin, best, tranches, expires_at))
+    }
+    /// `reclaim_bounty(bounty)`.
+    pub fn reclaim_bounty(bounty: BountyId) -> Vec<u8> {
+        with(selectors::RECLAIM_BOUNTY, bounty)
+    }
+    /// `withdraw()`.
+    pub fn withdraw() -> Vec<u8> {
+        selectors::WITHDRAW.to_vec()
+    }
+    /// `set_params(splitter, treasury, unbonding_blocks)`.
+    pub fn set_params(
+        splitter: AccountBytes,
+        treasury: AccountBytes,
+        unbonding_blocks: BlockNumber,
+    ) -> Vec<u8> {
+        with(selectors::SET_PARAMS, (splitter, treasury, unbonding_blocks))
+    }
+    /// `set_code_hash(hash)`.
+    pub fn set_code_hash(hash: [u8; 32]) -> Vec<u8> {
+        with(selectors::SET_CODE_HASH, hash)
+    }
+    /// `pledge_of(account) -> Option<Pledge>`.
+    pub fn pledge_of(account: AccountBytes) -> Vec<u8> {
+        with(selectors::PLEDGE_OF, account)
+    }
+    /// `job(job) -> Option<Job>`.
+    pub fn job(job: JobId) -> Vec<u8> {
+        with(selectors::JOB, job)
+    }
+    /// `result(job) -> Option<Commitment>`.
+    pub fn result(job: JobId) -> Vec<u8> {
+        with(selectors::RESULT, job)
+    }
+    /// `bounty(bounty) -> Option<Bounty>`.
+    pub fn bounty(bounty: BountyId) -> Vec<u8> {
+        with(selectors::BOUNTY, bounty)
+    }
+    /// `balance_of(account) -> Balance`.
+    pub fn balance_of(account: AccountBytes) -> Vec<u8> {
+        with(selectors::BALANCE_OF, account)
+    }
+    /// `job_output(job) -> Option<JobOutput>`.
+    pub fn job_output(job: JobId) -> Vec<u8> {
+        with(selectors::JOB_OUTPUT, job)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_fits_in_every_dimension() {
+        let offer = Capacity { accelerator: 2, memory_gib: 80, throughput: 100 };
+        assert!(offer.fits(&offer));
+        assert!(offer.fits(&Capacity::default()));
+        assert!(!offer.fits(&Capacity { accelerator: 3, ..offer }));
+        assert!(!offer.fits(&Capacity { memory_gib: 81, ..offer }));
+        assert!(!offer.fits(&Capacity { throughput: 101, ..offer }));
+    }
+
+    #[test]
+    fn free_stake_excludes_locked() {
+        let p = Pledge { stake: 10, locked: 4, ..Pledge::default() };
+        assert_eq!(p.free(), 6);
+    }
+
+    #[test]
+    fn call_data_is_selector_then_scale_arguments() {
+        assert_eq!(calls::claim(5), [&selectors::CLAIM[..], &5u64.to_le_bytes()].concat());
+        assert_eq!(calls::withdraw(), selectors::WITHDRAW.to_vec());
+        assert_eq!(calls::vote(1, true)[12], 1);
+        let c = Commitment { output_cid: b"Qm".to_vec(), score: 1, loss: 2, trace_root: [3; 32] };
+        let data = calls::submit_result(9, &c);
+        assert_eq!(&data[..4], &selectors::SUBMIT_RESULT);
+        assert_eq!(<(JobId, Commitment)>::decode(&mut &data[4..]).unwrap(), (9, c));
+    }
+
+    #[test]
+    fn every_error_reads_as_one_line() {
+        use Error::*;
+        let all = [
+            NotAdmin,
+            NotPledged,
+            ZeroAmount,
+            BadBps,
+            InsufficientFreeStake,
+            StillUnbonding,
+            BadCid,
+            BadDeadline,
+            BadVerification,
+            UnknownJob,
+            UnknownBounty,
+            WrongState,
+            DeadlinePassed,
+            DeadlineNotReached,
+            CapacityTooSmall,
+            PriceTooHigh,
+            NotExecutor,
+            ConflictOfInterest,
+            AlreadyVoted,
+            EnoughAttestations,
+            WindowClosed,
+            WindowOpen,
+            BadBounty,
+            NothingToWithdraw,
+            TransferFailed,
+            CallFailed,
+            Overflow,
+            UpgradeFailed,
+        ];
+        for e in all {
+            let m = e.message();
+            assert!(!m.is_empty() && !m.contains('\n'), "{e:?}");
+        }
+    }
+}

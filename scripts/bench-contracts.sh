@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Contract cost report (a benchmark, not a test): dry-run ref_time, proof_size and storage
+# deposit of every registry/market/splitter message, next to the yardstick ERC-20 `transfer`,
+# all measured on one fresh substrate-contracts-node in one run.
+#
+#   scripts/bench-contracts.sh            builds nothing; expects contracts/target/ink/*/*.contract
+#   IOLLM_HOME=…  RPC_PORT=…              tools directory, node port
+#
+# Each message is dry-run (`cargo contract call` without -x) in the state where it succeeds, then
+# executed so the next message finds its state. Output: a table on stdout and
+# target/bench/contracts.tsv. Goal (issue 3): each hot message (claim, submit_result, attest,
+# pay_revenue, withdraw) at most 2x the ref_time of the yardstick's transfer.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+IOLLM_HOME=${IOLLM_HOME:-$HOME/.local/share/iollm}
+bin="$IOLLM_HOME/bin"
+port=${RPC_PORT:-$((20000 + RANDOM % 20000))}
+url="ws://127.0.0.1:$port"
+ink="$repo/contracts/target/ink"
+out="$repo/target/bench"
+mkdir -p "$out"
+tsv="$out/contracts.tsv"
+work=$(mktemp -d)
+
+for c in registry market splitter yardstick; do
+  [ -f "$ink/$c/$c.contract" ] || {
+    echo "missing $ink/$c/$c.contract: build it with cargo-contract first" >&2
+    exit 1
+  }
+done
+
+"$bin/substrate-contracts-node" --dev --tmp --rpc-port "$port" --no-prometheus --no-telemetry \
+  --no-mdns --listen-addr "/ip4/127.0.0.1/tcp/$((port + 1))" --finalize-delay-sec 1 \
+  >"$work/node.log" 2>&1 &
+node_pid=$!
+trap 'kill $node_pid 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 60); do
+  curl -s -H 'Content-Type: application/json' -d '{"id":1,"jsonrpc":"2.0","method":"system_health"}' \
+    "http://127.0.0.1:$port" >/dev/null 2>&1 && break
+  sleep 1
+done
+
+ALICE=5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY
+BOB=5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty
+CHARLIE=5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y
+DAVE=5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy
+EVE=5HGjWAeFDfFCWPsjFQdVV2Msvz2XtMktvgocEZcCj68kUMaw
+FERDIE=5CiPPseXPECbkjWCa6MnjNokrgYjMqmKndv2rSnekmSK2DjL
+
+cc() { "$bin/cargo-contract" contract "$@" --url "$url"; }
+
+# deploy NAME ARGS… → prints the contract address
+deploy() {
+  local name=$1
+  shift
+  cc instantiate "$ink/$name/$name.contract" --constructor new ${1:+--args "$@"} --suri //Alice \
+    -x -y --output-json >"$work/$name.json"
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["contract"])' "$work/$name.json"
+}
+
+printf 'contract\tmessage\tref_time\tproof_size\tstorage_deposit\n' >"$tsv"
+
+# call CONTRACT_NAME ADDR SURI MESSAGE VALUE ARGS…: dry-run (recorded), then execute.
+call() {
+  local name=$1 addr=$2 suri=$3 msg=$4 value=$5
+  shift 5
+  local args=()
+  [ $# -gt 0 ] && args=(--args "$@")
+  cc call "$ink/$name/$name.contract" --contract "$addr" --message "$msg" --suri "$suri" \
+    --value "$value" "${args[@]}" --output-json >"$work/dry.json"
+  python3 - "$work/dry.json" "$name" "$msg" >>"$tsv" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+# data = Ok(<message result>); a message returning Result must be Ok(Ok(..)) here.
+outer = d.get("data", {}).get("Tuple", {})
+inner = (outer.get("values") or [{}])[0].get("Tuple", {})
+if d.get("reverted") or outer.get("ident") != "Ok" or inner.get("ident") == "Err":
+    sys.exit(f"{sys.argv[2]}.{sys.argv[3]} would fail: {json.dumps(d.get('data'))}")
+gas = d.get("gas_consumed", {})
+dep = d.get("storage_deposit", {})
+deposit = dep.get("Charge", 0) if isinstance(dep, dict) else dep
+if isinstance(dep, dict) and "Refund" in dep:
+    deposit = -int(dep["Refund"])
+print(f'{sys.argv[2]}\t{sys.argv[3]}\t{gas.get("ref_time")}\t{gas.get("proof_size")}\t{deposit}')
+EOF
+  cc call "$ink/$name/$name.contract" --contract "$addr" --message "$msg" --suri "$suri" \
+    --value "$value" "${args[@]}" -x -y --output-json >"$work/exec.json"
+}
+
+yard=$(deploy yardstick 1000000000)
+registry=$(deploy registry)
+market=$(deploy market "$ALICE" "$FERDIE")
+splitter=$(deploy splitter "$registry" "$market" "$FERDIE")
+
+call yardstick "$yard" //Alice transfer 0 "$BOB" 1000
+call yardstick "$yard" //Alice transfer 0 "$BOB" 1000
+
+CID=0x$(printf 'QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o' | xxd -p -c 256)
+OUT=0x$(printf 'bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4' | xxd -p -c 256)
+ROOT=0x$(printf '03%.0s' $(seq 32))
+GPU='{ accelerator: 2, memory_gib: 80, throughput: 100 }'
+NEED='{ accelerator: 1, memory_gib: 24, throughput: 10 }'
+VERIFY='{ challenge_window: 1, verifiers: 1, collateral: 1000000, verifier_fee: 1000 }'
+
+call market "$market" //Alice set_params 0 "$splitter" "$FERDIE" 2
+call registry "$registry" //Alice set_market 0 "$market"
+RULE='{ designer_bps: 5000, compute_bps: 3000, upstream_bps: 1500, treasury_bps: 500 }'
+call registry "$registry" //Bob register 0 0 "$CID" "[]" "$RULE"
+call registry "$registry" //Bob register 0 0 "$CID" "[{ id: 1, relation: Finetune }]" "$RULE"
+call registry "$registry" //Bob new_version 0 2 "$OUT"
+call splitter "$splitter" //Bob set_rule 0 1 "$RULE"
+
+call market "$market" //Charlie pledge 10000000 "$GPU" 10 2000
+call market "$market" //Dave pledge 10000000 "$GPU" 10 0
+call market "$market" //Eve pledge 10000000 "$GPU" 10 0
+call market "$market" //Charlie top_up 1000 
+call market "$market" //Eve unpledge 0 1000
+
+spec() { echo "{ kind: $1, spec_cid: $CID, artifact: 1, units: 50, need: $NEED, deadline: $2, verification: $VERIFY, bounty: $3 }"; }
+call market "$market" //Alice post_bounty 1000000 "$CID" 0 10 100 2 1000
+call market "$market" //Bob post_job 100000 "$(spec EvalPath 1000 'Some(1)')"
+call market "$market" //Charlie claim 0 1
+call market "$market" //Charlie submit_result 0 1 "{ output_cid: $OUT, score: 200, loss: 0, trace_root: $ROOT }"
+call market "$market" //Dave attest 0 1
+call yardstick "$yard" //Alice transfer 0 "$BOB" 1000
+call market "$market" //Bob finalize 0 1
+call market "$market" //Bob withdraw 0
+call registry "$registry" //Bob register_from_job 0 1 0 "$OUT" "[]" "$RULE"
+
+# A challenged job whose executor loses.
+call market "$market" //Bob post_job 100000 "$(spec Train 1000 None)"
+call market "$market" //Charlie claim 0 2
+call market "$market" //Charlie submit_result 0 2 "{ output_cid: $OUT, score: 1, loss: 0, trace_root: $ROOT }"
+call market "$market" //Eve challenge 0 2
+call market "$market" //Dave vote 0 2 false
+
+# An expired job.
+call market "$market" //Bob post_job 100000 "$(spec Train 60 None)"
+while [ "$(curl -s -H 'Content-Type: application/json' \
+  -d '{"id":1,"jsonrpc":"2.0","method":"chain_getHeader"}' "http://127.0.0.1:$port" |
+  python3 -c 'import json,sys; print(int(json.load(sys.stdin)["result"]["number"],16))')" -le 60 ]; do
+  call yardstick "$yard" //Alice transfer 0 "$BOB" 1 >/dev/null
+done
+call market "$market" //Bob expire 0 3
+
+call splitter "$splitter" //Bob pay_revenue 1000000 1
+call splitter "$splitter" //Bob pay_revenue 1000000 1
+call splitter "$splitter" //Charlie withdraw 0 "Some(1)"
+call splitter "$splitter" //Bob withdraw 0 None
+call registry "$registry" //Bob transfer 0 3 "$CHARLIE"
+call registry "$registry" //Charlie deprecate 0 3
+call splitter "$splitter" //Alice set_params 0 "$registry" "$market" "$FERDIE"
+
+python3 - "$tsv" <<'EOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+# Keep the last measurement of each message (warm storage, as in steady use).
+last = {}
+for r in rows:
+    last[(r["contract"], r["message"])] = r
+base = int(last[("yardstick", "transfer")]["ref_time"])
+hot = {"claim", "submit_result", "attest", "pay_revenue", "withdraw"}
+print(f"{'contract':10} {'message':18} {'ref_time':>14} {'x transfer':>10} {'proof_size':>10} {'deposit':>10}")
+for (c, m), r in last.items():
+    rt = int(r["ref_time"])
+    mark = " hot" if m in hot and c != "yardstick" else ""
+    print(f"{c:10} {m:18} {rt:>14,} {rt / base:>10.2f} {int(r['proof_size']):>10,} {r['storage_deposit']:>10}{mark}")
+EOF
