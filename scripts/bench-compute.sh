@@ -3,7 +3,13 @@
 # shapes, training tokens/s of crates/compute/examples/tiny.toml, and the cost of replaying one
 # checkpoint segment against the full run.
 #
-#   scripts/bench-compute.sh [matmul|matmul512|train|replay]   (default: all)
+#   scripts/bench-compute.sh [matmul|matmul512|train|train-medium|replay]   (default: all but
+#                                                                         matmul512, train-medium)
+#   scripts/bench-compute.sh vs-torch   ours vs PyTorch on CPU: the train-medium config (4 layers,
+#       width 256, 4 heads, context 128, batch 8) trained by iollm-compute and by
+#       scripts/bench-torch.py, same thread count, same run. Installs torch into a bench venv
+#       (IOLLM_BENCH_VENV, default ~/.cache/iollm-bench-venv) if it is not there: the PyPI
+#       wheel pulls the nvidia-* wheels, about 5 GB, once.
 #   IOLLM_THREADS=N   thread count (default: all cores)
 #
 # Peak for comparison: cores × clock × 32 f32 FLOP/cycle on Zen 4 (one 512-bit FMA per cycle,
@@ -15,4 +21,20 @@ cores=$(nproc)
 mhz=$(awk -F: '/cpu MHz/ {print $2; exit}' /proc/cpuinfo | tr -d ' ')
 echo "cpu: $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo), $cores cores at ${mhz} MHz"
 awk -v c="$cores" -v m="$mhz" 'BEGIN { printf "fp32 FMA peak (Zen 4, 32 FLOP/cycle/core): %.1f GFLOP/s\n", c * m * 32 / 1000 }'
-cargo bench -p iollm-compute --bench compute -- "$@"
+
+if [ "${1:-}" != vs-torch ]; then
+  exec cargo bench -p iollm-compute --bench compute -- "$@"
+fi
+
+threads=${IOLLM_THREADS:-$cores}
+venv=${IOLLM_BENCH_VENV:-$HOME/.cache/iollm-bench-venv}
+if ! "$venv/bin/python" -c 'import torch' 2>/dev/null; then
+  echo "installing torch 2.5.1 into $venv (about 5 GB with its nvidia-* wheels; once)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --progress-bar off torch==2.5.1 numpy
+fi
+ours=$(IOLLM_THREADS=$threads cargo bench -p iollm-compute --bench compute -- train-medium | tee /dev/stderr | grep '^train 4x256')
+theirs=$("$venv/bin/python" scripts/bench-torch.py --threads "$threads" | tee /dev/stderr)
+tps() { sed -E 's/.*: ([0-9]+) tokens\/s.*/\1/'; }
+awk -v a="$(tps <<<"$ours")" -v b="$(tps <<<"$theirs")" -v t="$threads" \
+  'BEGIN { printf "iollm-compute / torch tokens/s at %d threads: %.2fx\n", t, a / b }'

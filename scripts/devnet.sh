@@ -5,7 +5,12 @@
 #      and deployed, deployments/devnet.json written;
 #   2. `iollm train`: a tiny GPT on reproducible numerics, printing its checkpoint trace root;
 #   3. `iollm model publish`: the trained model as an SMIP package on IPFS, registered on chain;
-#   4. `iollm model pull`: fetched back by its id, every byte verified against its CID.
+#   4. `iollm model pull`: fetched back by its id, every byte verified against its CID;
+#   5. the compute market: Charlie (GPU provider) and Dave (verifier) pledge, Alice posts a
+#      training job for the model with an escrowed reward, Charlie claims it, trains, adds the
+#      result to IPFS and submits its CID and trace root, Dave attests, the job is finalized,
+#      Alice registers the verified output with provenance, Eve pays revenue, and everyone
+#      withdraws what the contracts owe them.
 # The devnet keeps running afterwards; stop it with `target/release/iollm devnet down`.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,14 +31,12 @@ echo "==> Training a tiny GPT (crates/compute/examples/tiny.toml)"
 "$iollm" train --config crates/compute/examples/tiny.toml --out "$work/run" | tee "$work/train.txt"
 root=$(sed -n 's/^trace root: *//p' "$work/train.txt")
 
-echo "==> Publishing it as an SMIP package"
-package="$work/package"
-mkdir -p "$package"
-cp "$work/run/config.json" "$work/run/model.safetensors" "$package/"
-cat > "$package/smip.json" <<JSON
+# An SMIP manifest template (`model publish` fills in `files`): smip_json NAME DIR
+smip_json() {
+  cat > "$2/smip.json" <<JSON
 {
   "smip_version": 1,
-  "name": "tiny-gpt-demo",
+  "name": "$1",
   "version": "1.0.0",
   "description": "A tiny byte-level GPT trained by scripts/devnet.sh on reproducible numerics.",
   "license": "Apache-2.0",
@@ -46,6 +49,13 @@ cat > "$package/smip.json" <<JSON
   "evaluations": []
 }
 JSON
+}
+
+echo "==> Publishing it as an SMIP package"
+package="$work/package"
+mkdir -p "$package"
+cp "$work/run/config.json" "$work/run/model.safetensors" "$package/"
+smip_json tiny-gpt-demo "$package"
 "$iollm" model publish "$package" | tee "$work/publish.txt"
 id=$(sed -n 's/^id: *//p' "$work/publish.txt")
 "$iollm" model show "$id"
@@ -54,6 +64,47 @@ echo "==> Pulling it back by id $id (verified against its CID)"
 "$iollm" model pull "$id" "$work/pulled"
 cmp "$package/model.safetensors" "$work/pulled/model.safetensors"
 echo "The pulled weights are byte-for-byte the published ones."
+
+echo "==> The compute market: a training job for model $id"
+stake=1000000000000
+IOLLM_SURI=//Charlie "$iollm" pledge --stake $stake --price 1000000000 --discount-bps 2000 --throughput 100
+IOLLM_SURI=//Dave "$iollm" pledge --stake $stake --price 1000000000 --throughput 100
+spec=$("$iollm" cid crates/compute/examples/tiny.toml | awk '{print $2}')
+job=$("$iollm" job post --spec-cid "$spec" --artifact "$id" --units 50 --reward 100000000000 \
+  --deadline +100 --window 1 --verifiers 1 --collateral 10000000000 --verifier-fee 1000000000)
+echo "job $job posted (reward 100000000000 escrowed)"
+IOLLM_SURI=//Charlie "$iollm" job claim "$job"
+
+echo "==> Charlie runs job $job: the same config, so the same trace root anyone can re-check"
+IOLLM_SURI=//Charlie "$iollm" train --config crates/compute/examples/tiny.toml --out "$work/job-run" \
+  | tee "$work/job-train.txt"
+job_root=$(sed -n 's/^trace root: *//p' "$work/job-train.txt")
+[ "$job_root" = "$root" ] || { echo "trace roots differ: $job_root vs $root" >&2; exit 1; }
+output="$work/job-output"
+mkdir -p "$output"
+cp "$work/job-run/config.json" "$work/job-run/model.safetensors" "$output/"
+smip_json "tiny-gpt-job-$job" "$output"
+out_cid=$(IOLLM_SURI=//Charlie "$iollm" model publish "$output" --no-register | sed -n 's/^package CID: *//p')
+IOLLM_SURI=//Charlie "$iollm" job submit "$job" --output-cid "$out_cid" --trace-root "$job_root"
+IOLLM_SURI=//Dave "$iollm" job attest "$job"
+"$iollm" split set "$id" --designer-bps 7000 --compute-bps 2000 --treasury-bps 1000
+"$iollm" job finalize "$job"
+"$iollm" job show "$job" | grep -E 'state|verified'
+new_id=$("$iollm" model register --cid "$out_cid" --from-job "$job" --parent "$id")
+echo "The verified output is artifact $new_id, with job $job as its provenance:"
+"$iollm" model show "$new_id"
+
+echo "==> Revenue for model $id: 70 % Alice (designer), 20 % compute share holders, 10 % treasury"
+IOLLM_SURI=//Eve "$iollm" revenue pay "$id" --amount 1000000000
+IOLLM_SURI=//Charlie "$iollm" withdraw
+IOLLM_SURI=//Charlie "$iollm" withdraw --artifact "$id"
+IOLLM_SURI=//Dave "$iollm" withdraw
+"$iollm" withdraw
+"$iollm" withdraw --splitter
+for who in Alice Charlie Dave; do
+  echo "-- $who"
+  IOLLM_SURI=//$who "$iollm" balance --artifact "$id"
+done
 
 cat <<MSG
 

@@ -192,9 +192,9 @@ pub enum JobAction {
         /// Escrowed reward.
         #[arg(long)]
         reward: u128,
-        /// Last block for the result.
+        /// Last block for the result: N, or +N blocks from now.
         #[arg(long)]
-        deadline: u32,
+        deadline: String,
         /// Challenge window, blocks.
         #[arg(long, default_value_t = 10)]
         window: u32,
@@ -291,12 +291,17 @@ pub enum BountyAction {
         /// Number of tranches.
         #[arg(long, default_value_t = 1)]
         tranches: u8,
-        /// Block after which the rest can be reclaimed.
+        /// Block after which the rest can be reclaimed: N, or +N blocks from now.
         #[arg(long)]
-        expires_at: u32,
+        expires_at: String,
         /// Escrowed amount.
         #[arg(long)]
         amount: u128,
+    },
+    /// Take back what is left of an expired bounty (its poster only); prints the amount.
+    Reclaim {
+        /// Bounty id.
+        id: u32,
     },
 }
 
@@ -364,9 +369,34 @@ pub enum ModelAction {
         /// Profit split `designer,compute,upstream,treasury` in basis points (sum 10000).
         #[arg(long, default_value = "10000,0,0,0")]
         split: String,
+        /// Register the verified output of this finalized market job (provenance): `--cid`
+        /// must be the job's verified output CID, and the signer the job's poster.
+        #[arg(long, conflicts_with = "dry_run")]
+        from_job: Option<u64>,
         /// Only dry-run: print the gas and storage deposit it would cost, submit nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Register a new version of an artifact you own; prints the new id.
+    NewVersion {
+        /// The artifact it succeeds.
+        id: u64,
+        /// CID of the new manifest.
+        #[arg(long)]
+        cid: String,
+    },
+    /// Give an artifact you own to another account.
+    Transfer {
+        /// The artifact.
+        id: u64,
+        /// The new owner (SS58).
+        #[arg(long)]
+        to: String,
+    },
+    /// Mark an artifact you own obsolete (it stays readable and keeps earning).
+    Deprecate {
+        /// The artifact.
+        id: u64,
     },
     /// Show a registered artifact.
     Show {
@@ -380,6 +410,10 @@ pub enum ModelAction {
         /// model, dataset or path.
         #[arg(long, default_value = "model")]
         kind: String,
+        /// Only add it to IPFS and print its CID, register nothing (a job's output: submit the
+        /// CID with `job submit --output-cid`; the poster registers it with `--from-job`).
+        #[arg(long)]
+        no_register: bool,
     },
     /// Pull a registered package into a new directory, verifying every byte against its CID.
     Pull {
@@ -414,7 +448,7 @@ mod tests {
                 capacity: CapacityArgs { accelerator: 2, .. }
             }
         ));
-        let cmd = parse("iollm job post --spec-cid Qm --artifact 1 --units 3 --reward 9 --deadline 50 --bounty 2")
+        let cmd = parse("iollm job post --spec-cid Qm --artifact 1 --units 3 --reward 9 --deadline +50 --bounty 2")
             .unwrap();
         assert!(matches!(
             cmd,
@@ -432,5 +466,31 @@ mod tests {
         assert!(parse("iollm bounty post --benchmark-cid Qm --margin 1 --expires-at 9 --amount 5")
             .is_ok());
         assert!(parse("iollm job claim").is_err(), "the job id is required");
+    }
+
+    #[test]
+    fn registry_commands_parse() {
+        let parse = |line: &str| Cli::try_parse_from(line.split_whitespace()).map(|c| c.command);
+        let cmd = parse("iollm model register --cid Qm --from-job 4 --parent 2:distill").unwrap();
+        assert!(matches!(
+            cmd,
+            Command::Model { action: ModelAction::Register { from_job: Some(4), ref parents, .. } }
+                if parents == &["2:distill"]
+        ));
+        assert!(
+            parse("iollm model register --cid Qm --from-job 4 --dry-run").is_err(),
+            "a dry run of a provenance registration is not offered"
+        );
+        let cmd = parse("iollm model new-version 3 --cid Qm").unwrap();
+        assert!(matches!(cmd, Command::Model { action: ModelAction::NewVersion { id: 3, .. } }));
+        let cmd = parse("iollm model transfer 3 --to 5Grw").unwrap();
+        assert!(
+            matches!(cmd, Command::Model { action: ModelAction::Transfer { id: 3, ref to } } if to == "5Grw")
+        );
+        assert!(parse("iollm model transfer 3").is_err(), "the new owner is required");
+        let cmd = parse("iollm model deprecate 3").unwrap();
+        assert!(matches!(cmd, Command::Model { action: ModelAction::Deprecate { id: 3 } }));
+        let cmd = parse("iollm bounty reclaim 2").unwrap();
+        assert!(matches!(cmd, Command::Bounty { action: BountyAction::Reclaim { id: 2 } }));
     }
 }

@@ -62,8 +62,18 @@ pub struct Published {
     pub manifest_cid: Cid,
 }
 
-/// Publishes the package in `dir`: writes its `smip.json`, adds it to `store` (checking the
-/// node's CID equals ours), then registers the package CID as a `kind` artifact.
+/// Adds the package in `dir` to `store` without registering it: writes its `smip.json`, adds
+/// it (checking the node's CID equals ours). A job's executor does this and submits the package
+/// CID as the job's output; the poster registers it with `model register --from-job`.
+pub async fn add_package(
+    store: &KuboClient,
+    dir: &Path,
+) -> Result<iollm_content::manifest::Package, ContentCommandError> {
+    Ok(iollm_content::publish_package(store, dir, &package_options()).await?)
+}
+
+/// Publishes the package in `dir`: [`add_package`], then registers the package CID as a `kind`
+/// artifact.
 pub async fn publish(
     ctx: &Context,
     store: &KuboClient,
@@ -71,7 +81,7 @@ pub async fn publish(
     kind: Kind,
     dir: &Path,
 ) -> Result<Published, ContentCommandError> {
-    let package = iollm_content::publish_package(store, dir, &package_options()).await?;
+    let package = add_package(store, dir).await?;
     let cid = iollm_content::format_cid(&package.package_cid);
     let registration = model::register(ctx, signer, kind, &cid).await?;
     Ok(Published {

@@ -23,6 +23,9 @@ pub enum MarketCmdError {
     /// `--trace-root` is not 32 bytes of hex.
     #[error("the trace root must be 64 hex digits (32 bytes), got {0:?}")]
     BadTraceRoot(String),
+    /// A block number is neither `N` nor `+N`.
+    #[error("bad block number {0:?}: expected N (absolute) or +N (blocks from now)")]
+    BadBlock(String),
     /// No job has this id.
     #[error("no job with id {0}")]
     NoSuchJob(JobId),
@@ -40,6 +43,18 @@ pub fn parse_job_kind(name: &str) -> Result<JobKind, MarketCmdError> {
         "train" => Ok(JobKind::Train),
         "eval-path" | "evalpath" | "eval" => Ok(JobKind::EvalPath),
         _ => Err(MarketCmdError::UnknownJobKind(name.into())),
+    }
+}
+
+/// Resolves a block number given as `N` (absolute) or `+N` (N blocks after the latest one).
+pub async fn resolve_block(ctx: &Context, text: &str) -> Result<BlockNumber, MarketCmdError> {
+    let bad = || MarketCmdError::BadBlock(text.into());
+    match text.strip_prefix('+') {
+        Some(delta) => {
+            let delta: BlockNumber = delta.parse().map_err(|_| bad())?;
+            ctx.chain.best_block().await?.checked_add(delta).ok_or_else(bad)
+        }
+        None => text.parse().map_err(|_| bad()),
     }
 }
 
@@ -209,6 +224,15 @@ pub async fn post_bounty(
     Ok(market
         .post_bounty(signer, benchmark_cid, metric, margin, best, tranches, expires_at, amount)
         .await?)
+}
+
+/// `iollm bounty reclaim`: returns the amount taken back.
+pub async fn reclaim_bounty(
+    ctx: &Context,
+    signer: &Signer,
+    bounty: BountyId,
+) -> Result<Executed<Balance>, MarketCmdError> {
+    Ok(ctx.market()?.reclaim_bounty(signer, bounty).await?)
 }
 
 /// `iollm split set`.

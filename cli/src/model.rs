@@ -1,9 +1,12 @@
-//! `iollm model …`: register and read artifacts in the registry contract.
+//! `iollm model …`: register, version, transfer, deprecate and read artifacts in the registry
+//! contract.
 
 use crate::context::Context;
 use crate::devnet::DevnetError;
+use iollm_chain::contract::Executed;
 use iollm_chain::registry::Registration;
 use iollm_chain::Signer;
+use iollm_types::market::JobId;
 use iollm_types::registry::{Artifact, ArtifactId, Kind, Parent, Relation};
 use iollm_types::split::SplitRule;
 
@@ -23,6 +26,9 @@ pub enum ModelError {
     /// No artifact has this id.
     #[error("no artifact with id {0}")]
     NotFound(ArtifactId),
+    /// `--to` is not an SS58 account.
+    #[error("bad account {0:?}: expected an SS58 address")]
+    BadAccount(String),
     /// Chain or deployment trouble.
     #[error(transparent)]
     Devnet(#[from] DevnetError),
@@ -87,6 +93,56 @@ pub async fn register_with(
     rule: SplitRule,
 ) -> Result<Registration, ModelError> {
     Ok(ctx.registry()?.register(signer, kind, cid, parents, rule).await?)
+}
+
+/// Registers `cid` as the verified output of market job `job` (provenance): the registry asks
+/// the market whether the job is finalized with exactly this output CID.
+pub async fn register_from_job(
+    ctx: &Context,
+    signer: &Signer,
+    job: JobId,
+    kind: Kind,
+    cid: &str,
+    parents: &[Parent],
+    rule: SplitRule,
+) -> Result<Registration, ModelError> {
+    Ok(ctx.registry()?.register_from_job(signer, job, kind, cid, parents, rule).await?)
+}
+
+/// Registers `cid` as the next version of `id` (owner only); returns the new artifact.
+pub async fn new_version(
+    ctx: &Context,
+    signer: &Signer,
+    id: ArtifactId,
+    cid: &str,
+) -> Result<Registration, ModelError> {
+    Ok(ctx.registry()?.new_version(signer, id, cid).await?)
+}
+
+/// Parses an SS58 account address.
+pub fn parse_account(ss58: &str) -> Result<[u8; 32], ModelError> {
+    ss58.parse::<iollm_chain::AccountId>()
+        .map(|a| a.0)
+        .map_err(|_| ModelError::BadAccount(ss58.into()))
+}
+
+/// Gives `id` to `to` (owner only).
+pub async fn transfer(
+    ctx: &Context,
+    signer: &Signer,
+    id: ArtifactId,
+    to: [u8; 32],
+) -> Result<Executed<()>, ModelError> {
+    Ok(ctx.registry()?.transfer(signer, id, to).await?)
+}
+
+/// Marks `id` obsolete (owner only); it stays readable and keeps earning.
+pub async fn deprecate(
+    ctx: &Context,
+    signer: &Signer,
+    id: ArtifactId,
+) -> Result<Executed<()>, ModelError> {
+    Ok(ctx.registry()?.deprecate(signer, id).await?)
 }
 
 /// Reads artifact `id`.

@@ -136,11 +136,7 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
     match command {
         Command::Balance { account, artifact } => {
             let account = match account {
-                Some(ss58) => {
-                    ss58.parse::<iollm_chain::AccountId>()
-                        .map_err(|e| anyhow::anyhow!("bad account {ss58}: {e:?}"))?
-                        .0
-                }
+                Some(ss58) => model::parse_account(ss58)?,
                 None => ctx.signer()?.account_bytes(),
             };
             let b = market::balances(&ctx, account, *artifact).await?;
@@ -185,11 +181,14 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
                 *margin,
                 *best,
                 *tranches,
-                *expires_at,
+                market::resolve_block(&ctx, expires_at).await?,
                 *amount,
             )
             .await?;
             println!("{}", call.value);
+        }
+        Command::Bounty { action: BountyAction::Reclaim { id } } => {
+            println!("{}", market::reclaim_bounty(&ctx, &signer, *id).await?.value);
         }
         Command::Split {
             action:
@@ -254,7 +253,7 @@ async fn job_command(
                 *artifact,
                 *units,
                 capacity(need),
-                *deadline,
+                market::resolve_block(ctx, deadline).await?,
                 verification,
                 *bounty,
                 *reward,
@@ -337,7 +336,7 @@ fn print_deployment(d: &devnet::Deployment) {
 
 async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
     match action {
-        ModelAction::Register { cid, kind, parents, split, dry_run } => {
+        ModelAction::Register { cid, kind, parents, split, from_job, dry_run } => {
             let kind = model::parse_kind(kind)?;
             let parents =
                 parents.iter().map(|p| model::parse_parent(p)).collect::<Result<Vec<_>, _>>()?;
@@ -354,9 +353,28 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
                 println!("storage deposit: {:?}", cost.storage_deposit);
                 return Ok(());
             }
-            let registration =
-                model::register_with(&ctx, &signer, kind, cid, &parents, rule).await?;
+            let registration = match from_job {
+                Some(job) => {
+                    model::register_from_job(&ctx, &signer, *job, kind, cid, &parents, rule).await?
+                }
+                None => model::register_with(&ctx, &signer, kind, cid, &parents, rule).await?,
+            };
             println!("{}", registration.id);
+        }
+        ModelAction::NewVersion { id, cid } => {
+            let ctx = Context::from_cli(cli).await?;
+            println!("{}", model::new_version(&ctx, &ctx.signer()?, *id, cid).await?.id);
+        }
+        ModelAction::Transfer { id, to } => {
+            let to_bytes = model::parse_account(to)?;
+            let ctx = Context::from_cli(cli).await?;
+            let call = model::transfer(&ctx, &ctx.signer()?, *id, to_bytes).await?;
+            print_fee(&format!("Artifact {id} now belongs to {to}"), &call);
+        }
+        ModelAction::Deprecate { id } => {
+            let ctx = Context::from_cli(cli).await?;
+            let call = model::deprecate(&ctx, &ctx.signer()?, *id).await?;
+            print_fee(&format!("Artifact {id} deprecated"), &call);
         }
         ModelAction::Show { id } => {
             let ctx = Context::from_cli(cli).await?;
@@ -367,10 +385,32 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
             println!("owner:        {owner}");
             println!("manifest CID: {}", String::from_utf8_lossy(&artifact.manifest_cid));
             println!("registered:   block {}", artifact.registered_at);
+            println!("version:      {}", artifact.version);
+            if let Some(previous) = artifact.previous {
+                println!("previous:     {previous}");
+            }
+            for parent in &artifact.parents {
+                println!("parent:       {} ({:?})", parent.id, parent.relation);
+            }
+            if let Some(job) = artifact.job {
+                println!("from job:     {job} (verified output)");
+            }
+            let r = artifact.split_rule;
+            println!(
+                "split (bps):  designer {} compute {} upstream {} treasury {}",
+                r.designer_bps, r.compute_bps, r.upstream_bps, r.treasury_bps
+            );
+            println!("deprecated:   {}", artifact.deprecated);
         }
-        ModelAction::Publish { dir, kind } => {
+        ModelAction::Publish { dir, kind, no_register } => {
             let kind = model::parse_kind(kind)?;
             let ctx = Context::from_cli(cli).await?;
+            if *no_register {
+                let package = content::add_package(&content::ipfs_client(&ctx)?, dir).await?;
+                println!("package CID:  {}", iollm_content::format_cid(&package.package_cid));
+                println!("manifest CID: {}", iollm_content::format_cid(&package.manifest_cid));
+                return Ok(());
+            }
             let signer = ctx.signer()?;
             let store = content::ipfs_client(&ctx)?;
             let published = content::publish(&ctx, &store, &signer, kind, dir).await?;

@@ -192,6 +192,43 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     withdraw(ctx, &mut alice, WithdrawFrom::Splitter(None), treasury).await?;
     let err = m::withdraw(ctx, &dave.signer, WithdrawFrom::Market).await.unwrap_err();
     assert!(err.to_string().contains("market refused: nothing to withdraw"), "{err}");
+
+    // Provenance: the job's verified output is registered as a model derived from the artifact,
+    // only by the job's poster and only under exactly the verified output CID; then versioned,
+    // transferred and deprecated, each refused to whoever may not.
+    let parent = [iollm_types::registry::Parent {
+        id: artifact,
+        relation: iollm_types::registry::Relation::Finetune,
+    }];
+    let from_job = |who: &Signer, cid: &'static str| {
+        let who = who.clone();
+        async move { model::register_from_job(ctx, &who, job, Kind::Model, cid, &parent, rule).await }
+    };
+    let err = from_job(&bob.signer, CID).await.unwrap_err();
+    assert!(err.to_string().contains("differs from the job's verified output CID"), "{err}");
+    let err = from_job(&eve.signer, OUT).await.unwrap_err();
+    assert!(err.to_string().contains("only the job's poster"), "{err}");
+    let output = from_job(&bob.signer, OUT).await?;
+    bob.paid(&output.call, 0);
+    let err = from_job(&bob.signer, OUT).await.unwrap_err();
+    assert!(err.to_string().contains("already registered"), "{err}");
+    let record = model::show(ctx, output.id).await?;
+    assert_eq!((record.job, record.parents.as_slice()), (Some(job), &parent[..]));
+
+    let err = model::new_version(ctx, &eve.signer, output.id, OUT).await.unwrap_err();
+    assert!(err.to_string().contains("you do not own this artifact"), "{err}");
+    let v2 = model::new_version(ctx, &bob.signer, output.id, CID).await?;
+    bob.paid(&v2.call, 0);
+    let record = model::show(ctx, v2.id).await?;
+    assert_eq!((record.version, record.previous), (2, Some(output.id)));
+    let c = model::transfer(ctx, &bob.signer, v2.id, charlie.signer.account_bytes()).await?;
+    bob.paid(&c, 0);
+    let err = model::deprecate(ctx, &bob.signer, v2.id).await.unwrap_err();
+    assert!(err.to_string().contains("you do not own this artifact"), "{err}");
+    let c = model::deprecate(ctx, &charlie.signer, v2.id).await?;
+    charlie.paid(&c, 0);
+    let record = model::show(ctx, v2.id).await?;
+    assert_eq!((record.owner, record.deprecated), (charlie.signer.account_bytes(), true));
     for who in [&alice, &bob, &charlie, &dave, &eve] {
         who.check(ctx).await?;
     }

@@ -43,6 +43,11 @@ impl Chain {
         &self.api
     }
 
+    /// The number of the latest block.
+    pub async fn best_block(&self) -> Result<u32, ChainError> {
+        Ok(self.api.blocks().at_latest().await?.number())
+    }
+
     /// The free balance of `account`.
     pub async fn free_balance(&self, account: &crate::AccountId) -> Result<u128, ChainError> {
         let query = crate::node::storage().system().account(account.clone());

@@ -12,12 +12,14 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), iollm_chain::ChainError> {
 //! use iollm_chain::{Chain, Signer, registry::RegistryClient};
-//! use iollm_types::registry::Kind;
+//! use iollm_types::{registry::Kind, split::SplitRule};
 //! let chain = Chain::connect("ws://127.0.0.1:9944").await?;
 //! let alice = Signer::dev("alice")?;
 //! # let address = [0u8; 32];
 //! let registry = RegistryClient::new(chain, address);
-//! let outcome = registry.register(&alice, Kind::Model, "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o").await?;
+//! let cid = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
+//! // No parents; all revenue to the designer.
+//! let outcome = registry.register(&alice, Kind::Model, cid, &[], SplitRule::DESIGNER_ONLY).await?;
 //! println!("registered {}", outcome.id);
 //! # Ok(()) }
 //! ```
