@@ -12,6 +12,8 @@
 #      Alice registers the verified output with provenance, Eve pays revenue, and everyone
 #      withdraws what the contracts owe them.
 # The devnet keeps running afterwards; stop it with `target/release/iollm devnet down`.
+# `IOLLM_STATE_DIR` moves the devnet's state (and this demo's files) out of the checkout;
+# `CARGO_TARGET_DIR` is honoured for the CLI build.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -19,13 +21,13 @@ cd "$repo"
 bash scripts/setup.sh
 echo "==> Building the iollm CLI (release; several minutes the first time)"
 cargo build --release --locked -p iollm-cli
-iollm="$repo/target/release/iollm"
-export IOLLM_SURI=${IOLLM_SURI://Alice}
+iollm="${CARGO_TARGET_DIR:-$repo/target}/release/iollm"
+export IOLLM_SURI=${IOLLM_SURI:-//Alice}
 
 echo "==> Starting the devnet"
 "$iollm" devnet up
 
-work="$repo/.devnet/demo"
+work="${IOLLM_STATE_DIR:-$repo}/.devnet/demo"
 rm -rf "$work" && mkdir -p "$work"
 echo "==> Training a tiny GPT (crates/compute/examples/tiny.toml)"
 "$iollm" train --config crates/compute/examples/tiny.toml --out "$work/run" | tee "$work/train.txt"
@@ -96,11 +98,12 @@ echo "The verified output is artifact $new_id, with job $job as its provenance:"
 
 echo "==> Revenue for model $id: 70 % Alice (designer), 20 % compute share holders, 10 % treasury"
 IOLLM_SURI=//Eve "$iollm" revenue pay "$id" --amount 1000000000
-IOLLM_SURI=//Charlie "$iollm" withdraw
-IOLLM_SURI=//Charlie "$iollm" withdraw --artifact "$id"
-IOLLM_SURI=//Dave "$iollm" withdraw
-"$iollm" withdraw
-"$iollm" withdraw --splitter
+echo "Withdrawn (each line: what the contract paid out):"
+printf '  Charlie, market (payment for the job):          '; IOLLM_SURI=//Charlie "$iollm" withdraw
+printf '  Charlie, splitter (joint-mining revenue share): '; IOLLM_SURI=//Charlie "$iollm" withdraw --artifact "$id"
+printf '  Dave, market (verifier fee):                    '; IOLLM_SURI=//Dave "$iollm" withdraw
+printf '  Alice, market (escrow not paid out):            '; "$iollm" withdraw
+printf '  Alice, splitter (designer share + treasury):    '; "$iollm" withdraw --splitter
 for who in Alice Charlie Dave; do
   echo "-- $who"
   IOLLM_SURI=//$who "$iollm" balance --artifact "$id"
