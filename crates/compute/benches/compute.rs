@@ -1,10 +1,12 @@
-//! Benchmarks (not tests): `cargo bench -p iollm-compute --bench compute [-- matmul|train|replay]`.
+//! Benchmarks (not tests):
+//! `cargo bench -p iollm-compute --bench compute [-- peak|matmul|matmul512|train|train-medium|replay]`.
 //!
-//! 1. matmul GFLOP/s at 512³ and at the example model's shapes, every SIMD level, 1 and all
-//!    threads; 2. training tokens/s of `examples/tiny.toml`; 3. cost of replaying one segment
-//!    against the full run. Set `IOLLM_THREADS` to pick the thread count.
+//! 0. the measured fp32 FMA peak of a core; 1. matmul GFLOP/s at 512³ and at the example
+//!    model's shapes (all three stored layouts), every SIMD level, 1 and all threads;
+//! 2. training tokens/s of `examples/tiny.toml` (and of a 4×256 config, `train-medium`);
+//! 3. cost of replaying one segment against the full run. `IOLLM_THREADS` sets the threads.
 
-use iollm_compute::kernels::{matmul, Simd};
+use iollm_compute::kernels::{gemm, Simd, Stored};
 use iollm_compute::{replay_segment, train, Runtime, TrainConfig};
 use std::path::Path;
 use std::time::Instant;
@@ -14,20 +16,26 @@ fn fill(n: usize) -> Vec<f32> {
     (0..n).map(|_| r.next_f32() - 0.5).collect()
 }
 
-fn bench_matmul(m: usize, k: usize, n: usize, simd: Simd, threads: usize) -> f64 {
+/// GFLOP/s of `gemm` with `A` and `B` stored as `la`, `lb`.
+fn bench_gemm(
+    (m, k, n): (usize, usize, usize),
+    (la, lb): (Stored, Stored),
+    simd: Simd,
+    threads: usize,
+) -> f64 {
     let (a, b) = (fill(m * k), fill(k * n));
     let mut c = vec![0.0; m * n];
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
     let flops = 2.0 * (m * k * n) as f64;
     pool.install(|| {
-        matmul(&a, &b, &mut c, m, k, n, simd, true);
+        gemm(&a, la, &b, lb, &mut c, m, k, n, simd, true);
         // Best of 30 short timings: the machine is shared, the best window is the kernel's speed.
         let reps = ((2e8 / flops) as usize).clamp(1, 2000);
         let mut best = f64::MAX;
         for _ in 0..30 {
             let t = Instant::now();
             for _ in 0..reps {
-                matmul(&a, &b, &mut c, m, k, n, simd, true);
+                gemm(&a, la, &b, lb, &mut c, m, k, n, simd, true);
             }
             best = best.min(t.elapsed().as_secs_f64() / reps as f64);
         }
@@ -35,57 +43,127 @@ fn bench_matmul(m: usize, k: usize, n: usize, simd: Simd, threads: usize) -> f64
     })
 }
 
+/// This core's fp32 FMA throughput in GFLOP/s, measured: 12 independent chains of 512-bit FMAs
+/// (more than latency × FMA units on current x86 cores: 4 × 2), 2·16 FLOP per FMA.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+fn fma_peak_per_core() -> Option<f64> {
+    use std::arch::x86_64::*;
+    #[target_feature(enable = "avx512f")]
+    fn chains(iters: usize) -> f32 {
+        let mut acc = [_mm512_set1_ps(0.0); 12];
+        let (x, y) = (_mm512_set1_ps(0.999_999), _mm512_set1_ps(1e-7));
+        for _ in 0..iters {
+            for a in acc.iter_mut() {
+                *a = _mm512_fmadd_ps(*a, x, y);
+            }
+        }
+        acc.iter().map(|a| _mm512_reduce_add_ps(*a)).sum()
+    }
+    if !std::is_x86_feature_detected!("avx512f") {
+        return None;
+    }
+    // Best of many short windows: the machine is shared, the best window is the core's speed.
+    let iters = 1_000_000;
+    let mut best = f64::MAX;
+    for _ in 0..100 {
+        let t = Instant::now();
+        // SAFETY: avx512f was detected above.
+        std::hint::black_box(unsafe { chains(std::hint::black_box(iters)) });
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Some(iters as f64 * 12.0 * 32.0 / best / 1e9)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn fma_peak_per_core() -> Option<f64> {
+    None
+}
+
+const NN: (Stored, Stored) = (Stored::Normal, Stored::Normal);
+
 fn main() {
     let which: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let want = |w: &str| which.is_empty() || which.iter().any(|x| x == w);
     let threads = iollm_compute::resolve_threads(None).expect("threads");
     let cfg_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tiny.toml");
     let cfg = TrainConfig::from_file(&cfg_path).expect("example config");
+    if want("peak") {
+        match fma_peak_per_core() {
+            Some(g) => println!(
+                "fp32 FMA peak, measured: {g:.1} GFLOP/s per core, {:.1} GFLOP/s on {} cores",
+                g * threads as f64,
+                threads
+            ),
+            None => println!("fp32 FMA peak: no AVX-512 on this CPU, not measured"),
+        }
+    }
     if which.iter().any(|x| x == "matmul512") {
         for th in [1, threads] {
-            let g = bench_matmul(512, 512, 512, Simd::detect(), th);
+            let g = bench_gemm((512, 512, 512), NN, Simd::detect(), th);
             println!("  512x512x512 {:?} threads={th}: {g:7.2} GFLOP/s", Simd::detect());
         }
     }
     if want("matmul") {
         let (b, t, c) = (cfg.train.batch_size, cfg.model.n_ctx, cfg.model.n_embd);
         let nt = b * t;
+        let t = Stored::Transposed;
         let shapes = [
-            ("512x512x512", 512, 512, 512),
-            ("qkv fwd", nt, c, 3 * c),
-            ("mlp fc fwd", nt, c, 4 * c),
-            ("mlp proj fwd", nt, 4 * c, c),
-            ("lm head fwd", nt, c, 256),
-            ("mlp fc dW", c, nt, 4 * c),
+            ("512x512x512", (512, 512, 512), NN),
+            ("qkv fwd", (nt, c, 3 * c), NN),
+            ("mlp fc fwd", (nt, c, 4 * c), NN),
+            ("mlp proj fwd", (nt, 4 * c, c), NN),
+            ("lm head fwd", (nt, c, 256), (Stored::Normal, t)),
+            ("mlp fc dX", (nt, 4 * c, c), (Stored::Normal, t)),
+            ("mlp fc dW", (c, nt, 4 * c), (t, Stored::Normal)),
         ];
-        println!("matmul (m x k x n), GFLOP/s, best of 30:");
-        for (name, m, k, n) in shapes {
+        println!("gemm (m x k x n, A·B, A·Bᵀ or Aᵀ·B as stored), GFLOP/s, best of 30:");
+        for (name, (m, k, n), layouts) in shapes {
             for simd in [Simd::Scalar, Simd::Avx2, Simd::Avx512] {
                 if simd.clamp_to_cpu() != simd {
                     continue;
                 }
                 for th in [1, threads] {
-                    let g = bench_matmul(m, k, n, simd, th);
+                    let g = bench_gemm((m, k, n), layouts, simd, th);
                     println!("  {name:14} {m:4}x{k:4}x{n:4} {simd:?} threads={th}: {g:7.2}");
                 }
             }
         }
     }
     if which.iter().any(|x| x == "train-medium") {
-        // A larger stated config, where matmuls dominate: 4 layers, width 256, context 128.
+        // A larger stated config, where matmuls dominate: 4 layers, width 256, context 128,
+        // batch 8; 24 steps with checkpoints h_0, h_1 (step 12), h_2 (step 24). Timed like
+        // scripts/bench-torch.py: the 20 steps after 4 warm-up steps, without the checkpoint
+        // writes; the end-to-end rate (startup and checkpoints included) is printed too.
         let mut cfg = cfg.clone();
         cfg.model = iollm_compute::GptConfig { n_layer: 4, n_head: 4, n_embd: 256, n_ctx: 128 };
         cfg.train.batch_size = 8;
-        cfg.train.steps = 20;
-        cfg.train.checkpoint_every = 10;
+        cfg.train.steps = 24;
+        cfg.train.checkpoint_every = 12;
+        let warmup = 4;
         let dir = std::env::temp_dir().join(format!("iollm-bench-m-{}", std::process::id()));
-        let out = train(&cfg, &dir, &Runtime::new(threads), &mut |_| {}).expect("train");
+        let (mut last, mut step_secs, mut timed) = (Instant::now(), 0.0, 0u64);
+        let out = train(&cfg, &dir, &Runtime::new(threads), &mut |p| {
+            let now = Instant::now();
+            if p.checkpoint.is_none() && p.step > warmup {
+                step_secs += (now - last).as_secs_f64();
+                timed += 1;
+            }
+            last = now;
+        })
+        .expect("train");
+        let tokens_per_step = (cfg.train.batch_size * cfg.model.n_ctx) as f64;
+        let steps_rate = timed as f64 * tokens_per_step / step_secs;
         let params = iollm_compute::model::Layout::new(&cfg.model).total as f64;
         println!(
-            "train 4x256 ctx128 batch8 threads={threads}: {:.0} tokens/s (≈ {:.1} GFLOP/s at 6·params·tokens, {} params)",
-            out.tokens_per_sec,
-            6.0 * params * out.tokens_per_sec / 1e9,
-            params
+            "train 4x256 ctx128 batch8 threads={threads}: {steps_rate:.0} tokens/s over {timed} steps \
+             after {warmup} warm-up steps (≈ {:.1} GFLOP/s at 6·params·tokens, {params} params)",
+            6.0 * params * steps_rate / 1e9,
+        );
+        println!(
+            "  end to end, startup and {} checkpoint writes included: {:.0} tokens/s",
+            cfg.n_checkpoints() + 1,
+            out.tokens_per_sec
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

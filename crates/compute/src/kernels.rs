@@ -1,20 +1,32 @@
 //! Matrix multiply, the one hot kernel, in the `repops-v1` order.
 //!
-//! `C = A·B` (row-major, `A: m×k`, `B: k×n`) defines every output element as the FMA chain
+//! `C = A·B` (`A: m×k`, `B: k×n`) defines every output element as the FMA chain
 //! `c = fma(a[i][k-1], b[k-1][j], … fma(a[i][0], b[0][j], +0.0))` — products taken in ascending
-//! `p`, starting from `+0.0`, one rounding per step. Tiling, SIMD width and the row split across
-//! threads only decide *which elements are computed together*, never the order of the chain of
-//! one element, so every code path gives the same bits.
+//! `p`, starting from `+0.0`, one rounding per step. Blocking, packing, SIMD width and the row
+//! split across threads only decide *which elements are computed together* and where operands
+//! are read from, never the order of the chain of one element, so every code path gives the
+//! same bits.
+//!
+//! The layout is the one of BLIS/GotoBLAS: `B` is packed once into `KC × NR` panels, each
+//! thread packs its rows of `A` into `MR × KC` panels, and a register tile of `MR × NR`
+//! accumulators continues the chains of its elements over one `KC` block of `p` at a time
+//! (blocks in ascending order; the next block starts from the values the previous one left).
+//! Packing also reads transposed operands ([`Stored::Transposed`]), so `A·Bᵀ` and `Aᵀ·B` never
+//! build a transposed copy. Edge tiles are padded with zeros that only feed outputs which are
+//! never stored.
 //!
 //! The SIMD paths are the same generic Rust code compiled inside functions that enable AVX-512F
-//! or AVX2+FMA (`#[target_feature]`), picked by run-time CPU detection. Vector lanes hold
-//! *different* output columns, so no reduction is ever reassociated.
+//! or AVX2+FMA (`#[target_feature]`), picked by run-time CPU detection, with a tile shape that
+//! fits each register file. Vector lanes hold *different* output columns, so no reduction is
+//! ever reassociated.
 //
 // `unsafe` is allowed here, and only here, because calling a `#[target_feature]` function is
 // unsafe: each call is guarded by `is_x86_feature_detected!` for exactly the features enabled.
 #![allow(unsafe_code)]
 
 use rayon::prelude::*;
+use std::cell::Cell;
+use std::thread::LocalKey;
 
 /// Which instruction set the kernels use. All give identical bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,10 +66,11 @@ impl Simd {
     }
 }
 
-/// Defines `pub fn $name(simd: Simd, args…)` that runs `$body` compiled with FMA enabled
-/// (`#[target_feature(enable = "avx2,fma")]`) when `simd` is not `Scalar` and the CPU has it,
-/// else as portable code. `mul_add` is the same correctly rounded operation either way, so the
-/// result bits do not change — only whether it is an instruction or a libm call.
+/// Defines `pub fn $name(simd: Simd, args…)` that runs `$body` compiled with FMA enabled —
+/// with AVX-512F (`#[target_feature(enable = "avx512f,fma")]`) for `Simd::Avx512`, with
+/// AVX2 + FMA for `Simd::Avx2` — when the CPU has it, else as portable code. Every lane does the
+/// same IEEE operations whatever the vector width, and `mul_add` is the same correctly rounded
+/// operation either way, so the result bits do not change.
 macro_rules! fma_dispatch {
     ($(#[$m:meta])* pub fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? $body:block) => {
         $(#[$m])*
@@ -67,24 +80,40 @@ macro_rules! fma_dispatch {
             #[inline(always)]
             fn imp($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx2,fma")]
-            unsafe fn fast($($arg: $ty),*) $(-> $ret)? { imp($($arg),*) }
+            #[target_feature(enable = "avx512f,fma")]
+            unsafe fn avx512($($arg: $ty),*) $(-> $ret)? { imp($($arg),*) }
             #[cfg(target_arch = "x86_64")]
-            if simd.clamp_to_cpu() != Simd::Scalar {
-                // SAFETY: `clamp_to_cpu` is Avx2 or Avx512 only if avx2 and fma were detected.
-                return unsafe { fast($($arg),*) };
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2($($arg: $ty),*) $(-> $ret)? { imp($($arg),*) }
+            match simd.clamp_to_cpu() {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `clamp_to_cpu` is Avx512 only if avx512f and fma were detected.
+                Simd::Avx512 => unsafe { avx512($($arg),*) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `clamp_to_cpu` is Avx2 only if avx2 and fma were detected.
+                Simd::Avx2 => unsafe { avx2($($arg),*) },
+                _ => imp($($arg),*),
             }
-            let _ = simd;
-            imp($($arg),*)
         }
     };
 }
 pub(crate) use fma_dispatch;
 
-/// Rows per register tile.
-const MR: usize = 6;
-/// Columns per register tile (two AVX-512 vectors).
-const NR: usize = 32;
+/// How an operand of [`gemm`] is stored (row-major either way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// As the product uses it: `A` is stored `m×k`, `B` is stored `k×n`.
+    Normal,
+    /// Stored transposed: `A` as `k×m`, `B` as `n×k` (so `gemm` computes `Aᵀ·B` or `A·Bᵀ`
+    /// of what is stored).
+    Transposed,
+}
+
+/// Depth of one block of `p`: a `KC × NR` panel of packed `B` stays in L1 while the register
+/// tiles of a row block stream past it.
+const KC: usize = 256;
+/// Most rows one task packs and computes at a time (packed `A` of `MC × KC` stays in L2).
+const MC: usize = 128;
 
 /// `c = a·b` (overwrites `c`), `a: m×k`, `b: k×n`, all row-major and dense.
 /// Rows of `c` are split across the current rayon pool when `parallel` is set.
@@ -98,127 +127,322 @@ pub fn matmul(
     simd: Simd,
     parallel: bool,
 ) {
-    assert_eq!(a.len(), m * k, "matmul: a is not m×k");
-    assert_eq!(b.len(), k * n, "matmul: b is not k×n");
-    assert_eq!(c.len(), m * n, "matmul: c is not m×n");
+    gemm(a, Stored::Normal, b, Stored::Normal, c, m, k, n, simd, parallel);
+}
+
+/// `c = op(a)·op(b)` (overwrites `c`, `m×n`): the product is `m×k` times `k×n`, and each operand
+/// is stored as its [`Stored`] says. Same chain per element as [`matmul`], same bits.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(
+    a: &[f32],
+    la: Stored,
+    b: &[f32],
+    lb: Stored,
+    c: &mut [f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    simd: Simd,
+    parallel: bool,
+) {
+    assert_eq!(a.len(), m * k, "gemm: a does not hold m·k values");
+    assert_eq!(b.len(), k * n, "gemm: b does not hold k·n values");
+    assert_eq!(c.len(), m * n, "gemm: c does not hold m·n values");
     if m == 0 || n == 0 {
         return;
     }
-    let simd = simd.clamp_to_cpu();
-    // Enough rows per task to amortise scheduling; a multiple of MR.
-    let rows_per_task =
-        if parallel { (MR * 4).max(((1 << 16) / (k * n).max(1)) / MR * MR) } else { m };
-    if parallel && m > rows_per_task {
-        c.par_chunks_mut(rows_per_task * n).enumerate().for_each(|(t, cc)| {
-            let r0 = t * rows_per_task;
-            let rows = cc.len() / n;
-            gemm(&a[r0 * k..(r0 + rows) * k], b, cc, rows, k, n, simd);
-        });
-    } else {
-        gemm(a, b, c, m, k, n, simd);
+    if k == 0 {
+        c.fill(0.0);
+        return;
+    }
+    let ops = Operands { a, la, b, lb, m, k, n };
+    match simd.clamp_to_cpu() {
+        // The tile shape of `tile_avx512`.
+        Simd::Avx512 => tiled::<8, 32>(Simd::Avx512, &ops, c, parallel),
+        Simd::Avx2 => tiled::<4, 16>(Simd::Avx2, &ops, c, parallel),
+        Simd::Scalar => tiled::<4, 16>(Simd::Scalar, &ops, c, parallel),
     }
 }
 
-fn gemm(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize, simd: Simd) {
-    match simd {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `clamp_to_cpu` returned Avx512 only if avx512f and fma were detected.
-        Simd::Avx512 => unsafe { gemm_avx512(a, b, c, m, k, n) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `clamp_to_cpu` returned Avx2 only if avx2 and fma were detected.
-        Simd::Avx2 => unsafe { gemm_avx2(a, b, c, m, k, n) },
-        _ => gemm_generic(a, b, c, m, k, n),
+/// The operands of one product and their shapes.
+struct Operands<'a> {
+    a: &'a [f32],
+    la: Stored,
+    b: &'a [f32],
+    lb: Stored,
+    m: usize,
+    k: usize,
+    n: usize,
+}
+
+thread_local! {
+    static PACKED_A: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    static PACKED_B: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's scratch buffer of at least `len` floats (reused across calls, so
+/// packing does not allocate; a nested call on the same thread gets a fresh buffer).
+fn with_scratch<R>(
+    key: &'static LocalKey<Cell<Vec<f32>>>,
+    len: usize,
+    f: impl FnOnce(&mut [f32]) -> R,
+) -> R {
+    let mut buf = key.take();
+    if buf.len() < len {
+        buf.resize(len, 0.0);
     }
+    let out = f(&mut buf[..len]);
+    key.set(buf);
+    out
+}
+
+/// Packs all of `B` (`[p block][column panel][p][NR]`), then computes row blocks of `C`.
+fn tiled<const MR: usize, const NR: usize>(
+    simd: Simd,
+    ops: &Operands,
+    c: &mut [f32],
+    parallel: bool,
+) {
+    let (m, k, n) = (ops.m, ops.k, ops.n);
+    let panels = n.div_ceil(NR);
+    with_scratch(&PACKED_B, k * panels * NR, |packed_b| {
+        let block_len = KC * panels * NR;
+        if parallel {
+            packed_b.par_chunks_mut(block_len).enumerate().for_each(|(blk, dst)| {
+                let kc = KC.min(k - blk * KC);
+                dst.par_chunks_mut(kc * NR)
+                    .enumerate()
+                    .for_each(|(jp, panel)| pack_b_panel::<NR>(ops, blk * KC, jp * NR, panel))
+            });
+        } else {
+            for (blk, dst) in packed_b.chunks_mut(block_len).enumerate() {
+                let kc = KC.min(k - blk * KC);
+                for (jp, panel) in dst.chunks_mut(kc * NR).enumerate() {
+                    pack_b_panel::<NR>(ops, blk * KC, jp * NR, panel);
+                }
+            }
+        }
+        let packed_b: &[f32] = packed_b;
+        let rows_per_task = if parallel {
+            m.div_ceil(2 * rayon::current_num_threads()).next_multiple_of(MR).clamp(MR, MC)
+        } else {
+            MC
+        };
+        let task = |(t, rows): (usize, &mut [f32])| {
+            row_block::<MR, NR>(simd, ops, packed_b, t * rows_per_task, rows);
+        };
+        if parallel && m > rows_per_task {
+            c.par_chunks_mut(rows_per_task * n).enumerate().for_each(task);
+        } else {
+            c.chunks_mut(rows_per_task * n).enumerate().for_each(task);
+        }
+    });
+}
+
+/// Packs rows `p0..p0+kc` and columns `j0..j0+NR` of `B` into one panel (`[p][NR]`, columns
+/// past `n` zero; `kc` is the panel's length / `NR`).
+fn pack_b_panel<const NR: usize>(ops: &Operands, p0: usize, j0: usize, panel: &mut [f32]) {
+    let (k, n) = (ops.k, ops.n);
+    let kc = panel.len() / NR;
+    let cols = NR.min(n - j0);
+    match ops.lb {
+        Stored::Normal => {
+            for (p, row) in panel.chunks_exact_mut(NR).enumerate() {
+                copy_prefix::<NR>(row, &ops.b[(p0 + p) * n + j0..], cols);
+            }
+        }
+        Stored::Transposed => {
+            for j in 0..cols {
+                let col = &ops.b[(j0 + j) * k + p0..][..kc];
+                for (p, &v) in col.iter().enumerate() {
+                    panel[p * NR + j] = v;
+                }
+            }
+        }
+    }
+    if cols < NR {
+        panel.chunks_exact_mut(NR).for_each(|row| row[cols..].fill(0.0));
+    }
+}
+
+/// `dst[..len] = src[..len]` where `len` is at most `W`, the width of a tile: a full width
+/// is a fixed-size copy the compiler turns into a few vector moves, not a `memcpy` call.
+#[inline(always)]
+fn copy_prefix<const W: usize>(dst: &mut [f32], src: &[f32], len: usize) {
+    if len == W {
+        let dst: &mut [f32; W] = (&mut dst[..W]).try_into().expect("W values");
+        *dst = src[..W].try_into().expect("W values");
+    } else {
+        dst[..len].copy_from_slice(&src[..len]);
+    }
+}
+
+/// Packs rows `r0..r0+rows` of `A`, columns `p0..p0+kc`, into row panels (`[panel][p][MR]`,
+/// rows past the block zero).
+fn pack_a<const MR: usize>(
+    ops: &Operands,
+    r0: usize,
+    rows: usize,
+    p0: usize,
+    kc: usize,
+    dst: &mut [f32],
+) {
+    for (ip, panel) in dst.chunks_exact_mut(kc * MR).enumerate() {
+        let i0 = r0 + ip * MR;
+        let mr = MR.min(r0 + rows - i0);
+        match ops.la {
+            Stored::Normal => {
+                for i in 0..mr {
+                    let row = &ops.a[(i0 + i) * ops.k + p0..][..kc];
+                    for (p, &v) in row.iter().enumerate() {
+                        panel[p * MR + i] = v;
+                    }
+                }
+            }
+            Stored::Transposed => {
+                for (p, col) in panel.chunks_exact_mut(MR).enumerate() {
+                    copy_prefix::<MR>(col, &ops.a[(p0 + p) * ops.m + i0..], mr);
+                }
+            }
+        }
+        if mr < MR {
+            panel.chunks_exact_mut(MR).for_each(|col| col[mr..].fill(0.0));
+        }
+    }
+}
+
+/// Computes rows `r0..` of `C` (`c` holds whole rows) against the packed `B`.
+fn row_block<const MR: usize, const NR: usize>(
+    simd: Simd,
+    ops: &Operands,
+    packed_b: &[f32],
+    r0: usize,
+    c: &mut [f32],
+) {
+    let rows = c.len() / ops.n;
+    let len = rows.div_ceil(MR) * KC.min(ops.k) * MR;
+    with_scratch(&PACKED_A, len, |packed_a| match simd {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `gemm` picks Avx512 only when `clamp_to_cpu` detected avx512f and fma.
+        Simd::Avx512 => unsafe { row_block_avx512(ops, packed_b, r0, c, packed_a) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `gemm` picks Avx2 only when `clamp_to_cpu` detected avx2 and fma.
+        Simd::Avx2 => unsafe { row_block_avx2::<MR, NR>(ops, packed_b, r0, c, packed_a) },
+        _ => row_block_generic::<MR, NR>(ops, packed_b, r0, c, packed_a, tile::<MR, NR>),
+    });
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn gemm_avx512(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
-    gemm_generic(a, b, c, m, k, n)
+unsafe fn row_block_avx512(
+    ops: &Operands,
+    packed_b: &[f32],
+    r0: usize,
+    c: &mut [f32],
+    packed_a: &mut [f32],
+) {
+    // SAFETY: this function is only entered with avx512f and fma detected.
+    row_block_generic::<8, 32>(ops, packed_b, r0, c, packed_a, |a, b, acc| unsafe {
+        tile_avx512(a, b, acc)
+    })
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn gemm_avx2(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
-    gemm_generic(a, b, c, m, k, n)
+unsafe fn row_block_avx2<const MR: usize, const NR: usize>(
+    ops: &Operands,
+    packed_b: &[f32],
+    r0: usize,
+    c: &mut [f32],
+    packed_a: &mut [f32],
+) {
+    row_block_generic::<MR, NR>(ops, packed_b, r0, c, packed_a, tile::<MR, NR>)
 }
 
-/// Depth of one k-block: a `KC × NR` panel of `b` stays in L1 while a column of tiles is
-/// computed. Splitting `k` does not change the chain: the next block continues from the values
-/// the previous one stored in `c`.
-const KC: usize = 128;
-
 #[inline(always)]
-fn gemm_generic(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
-    if k == 0 {
-        c.iter_mut().for_each(|v| *v = 0.0);
-        return;
-    }
-    let mut p0 = 0;
-    while p0 < k {
+fn row_block_generic<const MR: usize, const NR: usize>(
+    ops: &Operands,
+    packed_b: &[f32],
+    r0: usize,
+    c: &mut [f32],
+    packed_a: &mut [f32],
+    kernel: impl Fn(&[f32], &[f32], &mut [[f32; NR]; MR]),
+) {
+    let (k, n) = (ops.k, ops.n);
+    let rows = c.len() / n;
+    let panels = n.div_ceil(NR);
+    for p0 in (0..k).step_by(KC) {
         let kc = KC.min(k - p0);
-        let first = p0 == 0;
-        let mut j0 = 0;
-        while j0 + NR <= n {
-            let bp = &b[p0 * n + j0..];
-            let mut i0 = 0;
-            while i0 + MR <= m {
-                tile::<MR, NR>(&a[i0 * k + p0..], k, bp, n, kc, &mut c[i0 * n + j0..], n, first);
-                i0 += MR;
-            }
-            while i0 < m {
-                tile::<1, NR>(&a[i0 * k + p0..], k, bp, n, kc, &mut c[i0 * n + j0..], n, first);
-                i0 += 1;
-            }
-            j0 += NR;
-        }
-        if j0 < n {
-            for i in 0..m {
-                let arow = &a[i * k + p0..i * k + p0 + kc];
-                for j in j0..n {
-                    let mut s = if first { 0.0f32 } else { c[i * n + j] };
-                    for (p, &av) in arow.iter().enumerate() {
-                        s = av.mul_add(b[(p0 + p) * n + j], s);
+        let packed_a = &mut packed_a[..rows.div_ceil(MR) * kc * MR];
+        pack_a::<MR>(ops, r0, rows, p0, kc, packed_a);
+        let b_block = &packed_b[p0 * panels * NR..][..kc * panels * NR];
+        for (jp, b_panel) in b_block.chunks_exact(kc * NR).enumerate() {
+            let j0 = jp * NR;
+            let cols = NR.min(n - j0);
+            for (ip, a_panel) in packed_a.chunks_exact(kc * MR).enumerate() {
+                let i0 = ip * MR;
+                let mr = MR.min(rows - i0);
+                let mut acc = [[0.0f32; NR]; MR];
+                if p0 > 0 {
+                    for (i, row) in acc.iter_mut().enumerate().take(mr) {
+                        copy_prefix::<NR>(row, &c[(i0 + i) * n + j0..], cols);
                     }
-                    c[i * n + j] = s;
+                }
+                kernel(a_panel, b_panel, &mut acc);
+                for (i, row) in acc.iter().enumerate().take(mr) {
+                    copy_prefix::<NR>(&mut c[(i0 + i) * n + j0..], row, cols);
                 }
             }
         }
-        p0 += kc;
     }
 }
 
-/// One `M×N` register tile: continues the FMA chain of each of its elements over `k` more
-/// products (from `+0` when `first`, else from the value in `c`).
+/// One `MR×NR` register tile: continues the FMA chain of each element over the `kc` products of
+/// a packed `A` panel (`[p][MR]`) and `B` panel (`[p][NR]`).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn tile<const M: usize, const N: usize>(
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    k: usize,
-    c: &mut [f32],
-    ldc: usize,
-    first: bool,
-) {
-    let mut acc = [[0.0f32; N]; M];
-    if !first {
-        for (i, row) in acc.iter_mut().enumerate() {
-            row.copy_from_slice(&c[i * ldc..i * ldc + N]);
-        }
-    }
-    for p in 0..k {
-        let brow: &[f32; N] = b[p * ldb..p * ldb + N].try_into().expect("tile row");
-        for (i, row) in acc.iter_mut().enumerate() {
-            let av = a[i * lda + p];
-            for j in 0..N {
-                row[j] = av.mul_add(brow[j], row[j]);
+fn tile<const MR: usize, const NR: usize>(a: &[f32], b: &[f32], acc: &mut [[f32; NR]; MR]) {
+    let mut r = *acc;
+    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+        let bp: &[f32; NR] = bp.try_into().expect("NR values");
+        for (row, &av) in r.iter_mut().zip(ap) {
+            for (x, &bv) in row.iter_mut().zip(bp) {
+                *x = av.mul_add(bv, *x);
             }
         }
     }
-    for (i, row) in acc.iter().enumerate() {
-        c[i * ldc..i * ldc + N].copy_from_slice(row);
+    *acc = r;
+}
+
+/// [`tile`] for `8×32` with AVX-512 intrinsics: 16 accumulator registers, two `B` loads and
+/// eight broadcasts of `A` per step of `p`; `_mm512_fmadd_ps` rounds once, like `mul_add`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_avx512(a: &[f32], b: &[f32], acc: &mut [[f32; 32]; 8]) {
+    use std::arch::x86_64::*;
+    let mut r = [[_mm512_setzero_ps(); 2]; 8];
+    for (ri, row) in r.iter_mut().zip(acc.iter()) {
+        // SAFETY: `row` holds 32 floats: two unaligned 16-float loads stay inside it.
+        unsafe {
+            ri[0] = _mm512_loadu_ps(row.as_ptr());
+            ri[1] = _mm512_loadu_ps(row.as_ptr().add(16));
+        }
+    }
+    for (ap, bp) in a.chunks_exact(8).zip(b.chunks_exact(32)) {
+        // SAFETY: `bp` holds 32 floats (chunks_exact), read as two 16-float vectors.
+        let (b0, b1) =
+            unsafe { (_mm512_loadu_ps(bp.as_ptr()), _mm512_loadu_ps(bp.as_ptr().add(16))) };
+        for (ri, &av) in r.iter_mut().zip(ap) {
+            let av = _mm512_set1_ps(av);
+            ri[0] = _mm512_fmadd_ps(av, b0, ri[0]);
+            ri[1] = _mm512_fmadd_ps(av, b1, ri[1]);
+        }
+    }
+    for (ri, row) in r.iter().zip(acc.iter_mut()) {
+        // SAFETY: as for the loads.
+        unsafe {
+            _mm512_storeu_ps(row.as_mut_ptr(), ri[0]);
+            _mm512_storeu_ps(row.as_mut_ptr().add(16), ri[1]);
+        }
     }
 }
 
@@ -255,7 +479,7 @@ mod tests {
     }
 
     #[test]
-    fn every_path_gives_the_same_bits_as_the_definition() {
+    fn every_path_and_layout_gives_the_same_bits_as_the_definition() {
         for &(m, k, n) in &[
             (1, 1, 1),
             (5, 7, 33),
@@ -263,6 +487,7 @@ mod tests {
             (33, 17, 70),
             (64, 64, 256),
             (13, 300, 40),
+            (130, 520, 37),
             (7, 0, 3),
         ] {
             let a = fill(m * k, 1);
@@ -277,12 +502,26 @@ mod tests {
                     want[i * n + j] = s;
                 }
             }
+            let at = transpose(&a, m, k);
+            let bt = transpose(&b, k, n);
             for simd in [Simd::Scalar, Simd::Avx2, Simd::Avx512] {
                 for parallel in [false, true] {
-                    let mut c = vec![0.0; m * n];
-                    matmul(&a, &b, &mut c, m, k, n, simd, parallel);
-                    let same = c.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits());
-                    assert!(same, "{simd:?} parallel={parallel} differs at {m}x{k}x{n}");
+                    for (la, lb) in [
+                        (Stored::Normal, Stored::Normal),
+                        (Stored::Transposed, Stored::Normal),
+                        (Stored::Normal, Stored::Transposed),
+                        (Stored::Transposed, Stored::Transposed),
+                    ] {
+                        let aa = if la == Stored::Normal { &a } else { &at };
+                        let bb = if lb == Stored::Normal { &b } else { &bt };
+                        let mut c = vec![f32::NAN; m * n];
+                        gemm(aa, la, bb, lb, &mut c, m, k, n, simd, parallel);
+                        let same = c.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits());
+                        assert!(
+                            same,
+                            "{simd:?} parallel={parallel} {la:?}/{lb:?} differs at {m}x{k}x{n}"
+                        );
+                    }
                 }
             }
         }

@@ -6,6 +6,7 @@
 //! saved safetensors load there.
 
 use crate::error::{Error, Result};
+use crate::kernels::Stored;
 use crate::ops::{self, Exec, LnCache};
 use serde::{Deserialize, Serialize};
 
@@ -279,9 +280,8 @@ pub fn forward(
     let (g, bb) = layout.lnf();
     let mut lnf = vec![0.0f32; n * c];
     let lnfc = ops::layernorm_fwd(&x, &p[g..g + c], &p[bb..bb + c], &mut lnf, c);
-    let wte_t = crate::kernels::transpose(wte, VOCAB, c);
     let mut logits = vec![0.0f32; n * VOCAB];
-    ex.matmul(&lnf, &wte_t, &mut logits, n, c, VOCAB);
+    ex.gemm(&lnf, Stored::Normal, wte, Stored::Transposed, &mut logits, n, c, VOCAB);
     Forward { b, t, layers, x_final: x, lnf, lnfc, logits }
 }
 
@@ -305,11 +305,9 @@ pub fn backward(
     let wte = &p[0..VOCAB * c];
     // Tied head: logits = lnf · wteᵀ.
     let mut dlnf = vec![0.0f32; n * c];
-    ex.matmul(dlogits, wte, &mut dlnf, n, VOCAB, c);
-    {
-        let dlt = crate::kernels::transpose(dlogits, n, VOCAB);
-        ex.matmul(&dlt, &fw.lnf, &mut grad[0..VOCAB * c], VOCAB, n, c);
-    }
+    ex.gemm(dlogits, Stored::Normal, wte, Stored::Normal, &mut dlnf, n, VOCAB, c);
+    let dwte = &mut grad[0..VOCAB * c];
+    ex.gemm(dlogits, Stored::Transposed, &fw.lnf, Stored::Normal, dwte, VOCAB, n, c);
     let (g_off, b_off) = layout.lnf();
     let mut dx = vec![0.0f32; n * c];
     {

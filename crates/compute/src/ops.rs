@@ -9,7 +9,7 @@
 //! - backward functions **overwrite** their gradient outputs; accumulation across uses of a
 //!   tensor is written out by the caller in a fixed order.
 
-use crate::kernels::{fma_dispatch, matmul, transpose, Simd};
+use crate::kernels::{fma_dispatch, gemm, Simd, Stored};
 use crate::repops;
 use rayon::prelude::*;
 
@@ -39,20 +39,34 @@ impl Exec {
         }
     }
 
-    /// `c = a·b` (see [`crate::kernels::matmul`]) on the configured device.
+    /// `c = op(a)·op(b)` (see [`crate::kernels::gemm`]) on the configured device.
     ///
     /// # Panics
     /// With a GPU configured, if the device fails mid-run (the trainer cannot continue and must
     /// not write a checkpoint computed differently).
-    pub fn matmul(&self, a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
+    #[allow(clippy::too_many_arguments)]
+    pub fn gemm(
+        &self,
+        a: &[f32],
+        la: Stored,
+        b: &[f32],
+        lb: Stored,
+        c: &mut [f32],
+        m: usize,
+        k: usize,
+        n: usize,
+    ) {
         #[cfg(feature = "cuda")]
         if let Some(gpu) = &self.gpu {
-            if let Err(e) = gpu.matmul(a, b, c, m, k, n) {
+            use crate::kernels::transpose;
+            let a = if la == Stored::Transposed { transpose(a, k, m) } else { a.to_vec() };
+            let b = if lb == Stored::Transposed { transpose(b, n, k) } else { b.to_vec() };
+            if let Err(e) = gpu.matmul(&a, &b, c, m, k, n) {
                 panic!("CUDA matmul failed: {e}");
             }
             return;
         }
-        matmul(a, b, c, m, k, n, self.simd, true);
+        gemm(a, la, b, lb, c, m, k, n, self.simd, true);
     }
 }
 
@@ -83,7 +97,7 @@ pub fn linear_fwd(
     cin: usize,
     cout: usize,
 ) {
-    ex.matmul(x, w, y, n, cin, cout);
+    ex.gemm(x, Stored::Normal, w, Stored::Normal, y, n, cin, cout);
     y.par_chunks_mut(cout).for_each(|row| {
         for (v, bb) in row.iter_mut().zip(b) {
             *v += *bb;
@@ -105,10 +119,8 @@ pub fn linear_bwd(
     cin: usize,
     cout: usize,
 ) {
-    let wt = transpose(w, cin, cout);
-    ex.matmul(dy, &wt, dx, n, cout, cin);
-    let xt = transpose(x, n, cin);
-    ex.matmul(&xt, dy, dw, cin, n, cout);
+    ex.gemm(dy, Stored::Normal, w, Stored::Transposed, dx, n, cout, cin);
+    ex.gemm(x, Stored::Transposed, dy, Stored::Normal, dw, cin, n, cout);
     db.iter_mut().for_each(|v| *v = 0.0);
     for row in dy.chunks(cout) {
         for (acc, v) in db.iter_mut().zip(row) {
@@ -340,14 +352,13 @@ pub fn attention_fwd(
             let q = gather_head(qkv, bi, t, c, 0, h, hd);
             let k = gather_head(qkv, bi, t, c, 1, h, hd);
             let v = gather_head(qkv, bi, t, c, 2, h, hd);
-            let kt = transpose(&k, t, hd);
             let mut p = vec![0.0f32; t * t];
-            matmul(&q, &kt, &mut p, t, hd, t, ex.simd, false);
+            gemm(&q, Stored::Normal, &k, Stored::Transposed, &mut p, t, hd, t, ex.simd, false);
             for i in 0..t {
                 attention_softmax_row(ex.simd, &mut p[i * t..(i + 1) * t], i, scale);
             }
             let mut o = vec![0.0f32; t * hd];
-            matmul(&p, &v, &mut o, t, t, hd, ex.simd, false);
+            gemm(&p, Stored::Normal, &v, Stored::Normal, &mut o, t, t, hd, ex.simd, false);
             (p, o)
         })
         .collect();
@@ -391,12 +402,21 @@ pub fn attention_bwd(
                 dout_h[ti * hd..(ti + 1) * hd]
                     .copy_from_slice(&dout[(bi * t + ti) * c + h * hd..][..hd]);
             }
-            let vt = transpose(&v, t, hd);
             let mut dp = vec![0.0f32; t * t];
-            matmul(&dout_h, &vt, &mut dp, t, hd, t, ex.simd, false);
-            let pt = transpose(p, t, t);
+            gemm(
+                &dout_h,
+                Stored::Normal,
+                &v,
+                Stored::Transposed,
+                &mut dp,
+                t,
+                hd,
+                t,
+                ex.simd,
+                false,
+            );
             let mut dv = vec![0.0f32; t * hd];
-            matmul(&pt, &dout_h, &mut dv, t, t, hd, ex.simd, false);
+            gemm(p, Stored::Transposed, &dout_h, Stored::Normal, &mut dv, t, t, hd, ex.simd, false);
             let mut ds = vec![0.0f32; t * t];
             for i in 0..t {
                 let pr = &p[i * t..i * t + i + 1];
@@ -407,10 +427,9 @@ pub fn attention_bwd(
                 }
             }
             let mut dq = vec![0.0f32; t * hd];
-            matmul(&ds, &k, &mut dq, t, t, hd, ex.simd, false);
-            let dst = transpose(&ds, t, t);
+            gemm(&ds, Stored::Normal, &k, Stored::Normal, &mut dq, t, t, hd, ex.simd, false);
             let mut dk = vec![0.0f32; t * hd];
-            matmul(&dst, &q, &mut dk, t, t, hd, ex.simd, false);
+            gemm(&ds, Stored::Transposed, &q, Stored::Normal, &mut dk, t, t, hd, ex.simd, false);
             [dq, dk, dv]
         })
         .collect();
