@@ -155,8 +155,9 @@ pub fn gemm(
         c.fill(0.0);
         return;
     }
-    let ops = Operands { a, la, b, lb, m, k, n };
-    match simd.clamp_to_cpu() {
+    let simd = simd.clamp_to_cpu();
+    let ops = Operands { a, la, b, lb, m, k, n, simd };
+    match simd {
         // The tile shape of `tile_avx512`.
         Simd::Avx512 => tiled::<8, 32>(Simd::Avx512, &ops, c, parallel),
         Simd::Avx2 => tiled::<4, 16>(Simd::Avx2, &ops, c, parallel),
@@ -173,6 +174,8 @@ struct Operands<'a> {
     m: usize,
     k: usize,
     n: usize,
+    /// The instruction set (already clamped to the CPU), also used by the packing.
+    simd: Simd,
 }
 
 thread_local! {
@@ -252,7 +255,14 @@ fn pack_b_panel<const NR: usize>(ops: &Operands, p0: usize, j0: usize, panel: &m
             }
         }
         Stored::Transposed => {
-            for j in 0..cols {
+            // Groups of 8 columns of the panel are 8 rows of the stored `B`: 8×8 transposes.
+            let groups = if cols == NR && NR.is_multiple_of(8) { NR / 8 } else { 0 };
+            for g in 0..groups {
+                let rows: [&[f32]; 8] =
+                    std::array::from_fn(|j| &ops.b[(j0 + g * 8 + j) * k + p0..][..kc]);
+                transpose_8_rows(ops.simd, rows, &mut panel[g * 8..], NR);
+            }
+            for j in groups * 8..cols {
                 let col = &ops.b[(j0 + j) * k + p0..][..kc];
                 for (p, &v) in col.iter().enumerate() {
                     panel[p * NR + j] = v;
@@ -291,6 +301,11 @@ fn pack_a<const MR: usize>(
         let i0 = r0 + ip * MR;
         let mr = MR.min(r0 + rows - i0);
         match ops.la {
+            Stored::Normal if mr == MR && MR == 8 => {
+                let rows: [&[f32]; 8] =
+                    std::array::from_fn(|i| &ops.a[(i0 + i) * ops.k + p0..][..kc]);
+                transpose_8_rows(ops.simd, rows, panel, MR);
+            }
             Stored::Normal => {
                 for i in 0..mr {
                     let row = &ops.a[(i0 + i) * ops.k + p0..][..kc];
@@ -307,6 +322,68 @@ fn pack_a<const MR: usize>(
         }
         if mr < MR {
             panel.chunks_exact_mut(MR).for_each(|col| col[mr..].fill(0.0));
+        }
+    }
+}
+
+/// `dst[p·stride + i] = rows[i][p]` for 8 rows of equal length: the transpose that packing a
+/// row-major `A` (or a transposed `B`) needs, done in 8×8 blocks in registers when the CPU has
+/// AVX. Exact data movement, no arithmetic.
+fn transpose_8_rows(simd: Simd, rows: [&[f32]; 8], dst: &mut [f32], stride: usize) {
+    let len = rows[0].len();
+    let mut p = 0;
+    #[cfg(target_arch = "x86_64")]
+    if simd != Simd::Scalar {
+        while p + 8 <= len {
+            let block = rows.map(|r| -> &[f32; 8] { r[p..p + 8].try_into().expect("8 values") });
+            let out = &mut dst[p * stride..][..7 * stride + 8];
+            // SAFETY: `gemm` clamps `simd` to the CPU: Avx2 and Avx512 both imply AVX.
+            unsafe { transpose_8x8_avx(block, out, stride) };
+            p += 8;
+        }
+    }
+    let _ = simd;
+    for p in p..len {
+        for (i, row) in rows.iter().enumerate() {
+            dst[p * stride + i] = row[p];
+        }
+    }
+}
+
+/// One 8×8 block of [`transpose_8_rows`]: 8 loads, 24 shuffles, 8 stores.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn transpose_8x8_avx(rows: [&[f32; 8]; 8], dst: &mut [f32], stride: usize) {
+    use std::arch::x86_64::*;
+    // SAFETY: each row holds 8 floats, one unaligned 256-bit load.
+    let r = rows.map(|row| unsafe { _mm256_loadu_ps(row.as_ptr()) });
+    let t = [
+        _mm256_unpacklo_ps(r[0], r[1]),
+        _mm256_unpackhi_ps(r[0], r[1]),
+        _mm256_unpacklo_ps(r[2], r[3]),
+        _mm256_unpackhi_ps(r[2], r[3]),
+        _mm256_unpacklo_ps(r[4], r[5]),
+        _mm256_unpackhi_ps(r[4], r[5]),
+        _mm256_unpacklo_ps(r[6], r[7]),
+        _mm256_unpackhi_ps(r[6], r[7]),
+    ];
+    let s = [
+        _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+        _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
+        _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+        _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
+        _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+        _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
+        _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+        _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
+    ];
+    for q in 0..4 {
+        let lo = _mm256_permute2f128_ps::<0x20>(s[q], s[q + 4]);
+        let hi = _mm256_permute2f128_ps::<0x31>(s[q], s[q + 4]);
+        // SAFETY: each destination is sliced to 8 floats, one unaligned 256-bit store.
+        unsafe {
+            _mm256_storeu_ps(dst[q * stride..][..8].as_mut_ptr(), lo);
+            _mm256_storeu_ps(dst[(q + 4) * stride..][..8].as_mut_ptr(), hi);
         }
     }
 }

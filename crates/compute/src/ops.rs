@@ -247,11 +247,12 @@ fma_dispatch! {
             *v *= scale;
             m = m.max(*v);
         }
-        let mut s = 0.0f32;
+        // The exponentials first, then their sum in index order: the same operations as one
+        // fused loop, but the exponentials vectorise.
         for v in row[..=i].iter_mut() {
             *v = repops::exp(*v - m);
-            s += *v;
         }
+        let s = sum(row[..=i].iter().copied());
         for v in row[..=i].iter_mut() {
             *v /= s;
         }

@@ -40,8 +40,11 @@ pub fn exp(x: f32) -> f32 {
     p = p.mul_add(r, 0.5);
     p = p.mul_add(r, 1.0);
     p = p.mul_add(r, 1.0);
-    // n is in [-126, 127], so the biased exponent is a normal one.
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // n is an integer in [-126, 127], so the biased exponent n + 127 is a normal one. Adding
+    // 2^23 puts it, exactly, in the low mantissa bits (integer bit operations only, so the
+    // loop vectorises; a float-to-int cast would not).
+    let biased = (n + (127.0 + 8_388_608.0)).to_bits() - 0x4b00_0000;
+    let scale = f32::from_bits(biased << 23);
     p * scale
 }
 
