@@ -203,8 +203,13 @@ pub async fn expire(
 }
 
 /// `iollm job show`.
-pub async fn show_job(ctx: &Context, job: JobId) -> Result<Job, MarketCmdError> {
-    ctx.market()?.job(job).await?.ok_or(MarketCmdError::NoSuchJob(job))
+pub async fn show_job(
+    ctx: &Context,
+    job: JobId,
+) -> Result<(Job, Option<Commitment>), MarketCmdError> {
+    let market = ctx.market()?;
+    let record = market.job(job).await?.ok_or(MarketCmdError::NoSuchJob(job))?;
+    Ok((record, market.result(job).await?))
 }
 
 /// `iollm bounty post`: returns the bounty id.

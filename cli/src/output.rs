@@ -10,7 +10,7 @@ use crate::devnet::{self, Paths, Status, Up};
 use crate::market::{self, PostJob, WithdrawFrom};
 use crate::{content, model};
 use clap::Parser;
-use iollm_types::market::{Capacity, Verification};
+use iollm_types::market::{Capacity, Commitment, Job, Verification};
 use iollm_types::split::SplitRule;
 use std::process::ExitCode;
 
@@ -152,8 +152,8 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Job { action: JobAction::Show { id } } => {
-            let job = market::show_job(&ctx, *id).await?;
-            println!("{job:#?}");
+            let (job, result) = market::show_job(&ctx, *id).await?;
+            print_job(*id, &job, result.as_ref());
             return Ok(());
         }
         _ => {}
@@ -431,4 +431,51 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `iollm job show`: one field per line, accounts in SS58.
+fn print_job(id: u64, job: &Job, result: Option<&Commitment>) {
+    let account = |a: [u8; 32]| iollm_chain::AccountId::from(a).to_string();
+    let v = &job.verification;
+    println!("id:           {id}");
+    println!("kind:         {:?}", job.kind);
+    println!("state:        {:?}", job.state);
+    println!("poster:       {}", account(job.poster));
+    println!("artifact:     {}", job.artifact);
+    if let Some(bounty) = job.bounty {
+        println!("bounty:       {bounty}");
+    }
+    println!("units:        {}", job.units);
+    println!(
+        "needs:        accelerator class {}, {} GiB, throughput {}",
+        job.need.accelerator, job.need.memory_gib, job.need.throughput
+    );
+    println!("reward:       {} (escrowed)", job.reward);
+    println!("deadline:     block {}", job.deadline);
+    println!(
+        "verification: window {} blocks, {} verifier(s), collateral {}, verifier fee {}",
+        v.challenge_window, v.verifiers, v.collateral, v.verifier_fee
+    );
+    if let Some(executor) = job.executor {
+        println!("executor:     {} (ask {}, forgone {})", account(executor), job.ask, job.forgone);
+    }
+    if let Some(r) = result {
+        println!("output CID:   {}", String::from_utf8_lossy(&r.output_cid));
+        println!(
+            "trace root:   {}",
+            r.trace_root.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        println!("score, loss:  {}, {} (×10⁻⁶)", r.score, r.loss);
+        println!("submitted:    block {}", job.submitted_at);
+    }
+    println!("attestations: {}", job.attestations);
+    if let Some(challenger) = job.challenger {
+        println!(
+            "challenger:   {} (votes: executor {}, challenger {})",
+            account(challenger),
+            job.votes_executor,
+            job.votes_challenger
+        );
+    }
+    println!("verified:     {}", job.verified);
 }

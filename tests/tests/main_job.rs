@@ -50,7 +50,7 @@ fn scripts_devnet_sh_runs_the_main_job_end_to_end() {
     for expected in [
         "trace root:",
         "The pulled weights are byte-for-byte the published ones.",
-        "state: Finalized",
+        "verified:     true",
         "with job 1 as its provenance",
     ] {
         assert!(stdout.contains(expected), "no {expected:?} in the output\n{stdout}");

@@ -158,12 +158,14 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     let err = m::finalize(ctx, &eve.signer, job).await.unwrap_err();
     assert!(err.to_string().contains("challenge window is still open"), "{err}");
 
-    let submitted_at = m::show_job(ctx, job).await?.submitted_at;
+    let submitted_at = m::show_job(ctx, job).await?.0.submitted_at;
     advance_past(ctx, submitted_at + 2).await?;
     let fin = m::finalize(ctx, &eve.signer, job).await?;
     eve.paid(&fin, 0);
-    let done = m::show_job(ctx, job).await?;
+    let (done, result) = m::show_job(ctx, job).await?;
     assert_eq!((done.state, done.verified), (JobState::Finalized, true));
+    let result = result.expect("a finalized job keeps its submitted result");
+    assert_eq!((result.output_cid.as_slice(), result.trace_root), (OUT.as_bytes(), [7; 32]));
 
     // Market value 50 units x PRICE; 20 % forgone as share units; one verifier fee.
     let value = 50 * PRICE;
@@ -262,7 +264,7 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     let err = m::vote(ctx, &charlie.signer, post.value, true).await.unwrap_err();
     assert!(err.to_string().contains("party to"), "{err}");
     dave.paid(&m::vote(ctx, &dave.signer, post.value, false).await?, 0);
-    assert_eq!(m::show_job(ctx, post.value).await?.state, JobState::Rejected);
+    assert_eq!(m::show_job(ctx, post.value).await?.0.state, JobState::Rejected);
     let market = ctx.market()?;
     let p = market.pledge_of(charlie.signer.account_bytes()).await?.unwrap();
     assert_eq!((p.stake, p.locked), (STAKE - COLLATERAL, 0));
@@ -280,7 +282,7 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     assert!(err.to_string().contains("deadline has not passed"), "{err}");
     advance_past(ctx, deadline).await?;
     eve.paid(&m::expire(ctx, &eve.signer, post.value).await?, 0);
-    assert_eq!(m::show_job(ctx, post.value).await?.state, JobState::Expired);
+    assert_eq!(m::show_job(ctx, post.value).await?.0.state, JobState::Expired);
     assert_eq!(market.balance_of(bob.signer.account_bytes()).await?, 2 * REWARD + COLLATERAL / 2);
 
     withdraw(ctx, &mut bob, WithdrawFrom::Market, 2 * REWARD + COLLATERAL / 2).await?;
@@ -344,7 +346,7 @@ async fn a_verified_breakthrough_wins_a_bounty_tranche_paid_into_the_split() -> 
     m::claim(ctx, &charlie, job).await?;
     m::submit(ctx, &charlie, job, OUT, 150, 0, [2; 32]).await?;
     m::attest(ctx, &dave, job).await?;
-    let submitted_at = m::show_job(ctx, job).await?.submitted_at;
+    let submitted_at = m::show_job(ctx, job).await?.0.submitted_at;
     advance_past(ctx, submitted_at + 1).await?;
     let before = ctx.splitter()?.balance_of(bob.account_bytes(), None).await?;
     m::finalize(ctx, &eve, job).await?;

@@ -61,6 +61,13 @@ pub fn build_contracts<'a>(
             .args(["contract", "build", "--release", "--manifest-path"])
             .arg(contracts_dir.join(name).join("Cargo.toml"))
             .env("RUSTUP_TOOLCHAIN", &toolchain)
+            // Under `cargo test` (the e2e harness), `CARGO` names the workspace's cargo, which
+            // cargo-contract would use instead of the pinned toolchain's: the builds would then
+            // differ from `iollm devnet up`'s and each would make the other start cold.
+            .env_remove("CARGO")
+            // cargo-contract honours `CARGO_TARGET_DIR`: the artifacts would land there, not in
+            // `contracts/target/ink/<name>` where they are read below (a stale copy, or none).
+            .env_remove("CARGO_TARGET_DIR")
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
             .status()?;
