@@ -159,9 +159,8 @@ pub fn gemm(
     let ops = Operands { a, la, b, lb, m, k, n, simd };
     match simd {
         // The tile shape of `tile_avx512`.
-        Simd::Avx512 => tiled::<8, 32>(Simd::Avx512, &ops, c, parallel),
-        Simd::Avx2 => tiled::<4, 16>(Simd::Avx2, &ops, c, parallel),
-        Simd::Scalar => tiled::<4, 16>(Simd::Scalar, &ops, c, parallel),
+        Simd::Avx512 => tiled::<8, 32>(&ops, c, parallel),
+        Simd::Avx2 | Simd::Scalar => tiled::<4, 16>(&ops, c, parallel),
     }
 }
 
@@ -200,12 +199,7 @@ fn with_scratch<R>(
 }
 
 /// Packs all of `B` (`[p block][column panel][p][NR]`), then computes row blocks of `C`.
-fn tiled<const MR: usize, const NR: usize>(
-    simd: Simd,
-    ops: &Operands,
-    c: &mut [f32],
-    parallel: bool,
-) {
+fn tiled<const MR: usize, const NR: usize>(ops: &Operands, c: &mut [f32], parallel: bool) {
     let (m, k, n) = (ops.m, ops.k, ops.n);
     let panels = n.div_ceil(NR);
     with_scratch(&PACKED_B, k * panels * NR, |packed_b| {
@@ -232,7 +226,7 @@ fn tiled<const MR: usize, const NR: usize>(
             MC
         };
         let task = |(t, rows): (usize, &mut [f32])| {
-            row_block::<MR, NR>(simd, ops, packed_b, t * rows_per_task, rows);
+            row_block::<MR, NR>(ops, packed_b, t * rows_per_task, rows);
         };
         if parallel && m > rows_per_task {
             c.par_chunks_mut(rows_per_task * n).enumerate().for_each(task);
@@ -390,7 +384,6 @@ unsafe fn transpose_8x8_avx(rows: [&[f32; 8]; 8], dst: &mut [f32], stride: usize
 
 /// Computes rows `r0..` of `C` (`c` holds whole rows) against the packed `B`.
 fn row_block<const MR: usize, const NR: usize>(
-    simd: Simd,
     ops: &Operands,
     packed_b: &[f32],
     r0: usize,
@@ -398,7 +391,7 @@ fn row_block<const MR: usize, const NR: usize>(
 ) {
     let rows = c.len() / ops.n;
     let len = rows.div_ceil(MR) * KC.min(ops.k) * MR;
-    with_scratch(&PACKED_A, len, |packed_a| match simd {
+    with_scratch(&PACKED_A, len, |packed_a| match ops.simd {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `gemm` picks Avx512 only when `clamp_to_cpu` detected avx512f and fma.
         Simd::Avx512 => unsafe { row_block_avx512(ops, packed_b, r0, c, packed_a) },

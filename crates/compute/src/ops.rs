@@ -59,8 +59,11 @@ impl Exec {
         #[cfg(feature = "cuda")]
         if let Some(gpu) = &self.gpu {
             use crate::kernels::transpose;
-            let a = if la == Stored::Transposed { transpose(a, k, m) } else { a.to_vec() };
-            let b = if lb == Stored::Transposed { transpose(b, n, k) } else { b.to_vec() };
+            use std::borrow::Cow;
+            let a =
+                if la == Stored::Transposed { Cow::Owned(transpose(a, k, m)) } else { a.into() };
+            let b =
+                if lb == Stored::Transposed { Cow::Owned(transpose(b, n, k)) } else { b.into() };
             if let Err(e) = gpu.matmul(&a, &b, c, m, k, n) {
                 panic!("CUDA matmul failed: {e}");
             }
