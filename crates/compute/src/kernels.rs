@@ -66,17 +66,17 @@ impl Simd {
     }
 }
 
-/// Defines `pub fn $name(simd: Simd, args…)` that runs `$body` compiled with FMA enabled —
+/// Defines `fn $name(simd: Simd, args…)` (with the given visibility) that runs `$body` compiled with FMA enabled —
 /// with AVX-512F (`#[target_feature(enable = "avx512f,fma")]`) for `Simd::Avx512`, with
 /// AVX2 + FMA for `Simd::Avx2` — when the CPU has it, else as portable code. Every lane does the
 /// same IEEE operations whatever the vector width, and `mul_add` is the same correctly rounded
 /// operation either way, so the result bits do not change.
 macro_rules! fma_dispatch {
-    ($(#[$m:meta])* pub fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? $body:block) => {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? $body:block) => {
         $(#[$m])*
         // The unsafe here is the target-feature call, guarded by run-time detection (see above).
         #[allow(unsafe_code)]
-        pub fn $name(simd: Simd, $($arg: $ty),*) $(-> $ret)? {
+        $vis fn $name(simd: Simd, $($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
             fn imp($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]

@@ -215,7 +215,8 @@ struct LayerCache {
     act: Vec<f32>,
 }
 
-/// Activations of one forward pass, kept for backward.
+/// Activations of one forward pass, kept for backward. Every buffer is overwritten by
+/// [`forward_into`], so one `Forward` serves step after step without allocating or zeroing.
 pub struct Forward {
     b: usize,
     t: usize,
@@ -227,7 +228,39 @@ pub struct Forward {
     pub logits: Vec<f32>,
 }
 
-/// Forward pass for `tokens: b×t` (row-major; `t ≤ n_ctx`).
+impl Forward {
+    /// Buffers for a batch of `b` sequences of `t` tokens.
+    pub fn new(cfg: &GptConfig, b: usize, t: usize) -> Forward {
+        let (n, c) = (b * t, cfg.n_embd);
+        let buf = |len: usize| vec![0.0f32; len];
+        let layers = (0..cfg.n_layer)
+            .map(|_| LayerCache {
+                x_in: buf(n * c),
+                ln1: buf(n * c),
+                ln1c: LnCache::default(),
+                qkv: buf(n * 3 * c),
+                probs: buf(b * cfg.n_head * t * t),
+                att: buf(n * c),
+                x_mid: buf(n * c),
+                ln2: buf(n * c),
+                ln2c: LnCache::default(),
+                fc: buf(n * 4 * c),
+                act: buf(n * 4 * c),
+            })
+            .collect();
+        Forward {
+            b,
+            t,
+            layers,
+            x_final: buf(n * c),
+            lnf: buf(n * c),
+            lnfc: LnCache::default(),
+            logits: buf(n * VOCAB),
+        }
+    }
+}
+
+/// Forward pass for `tokens: b×t` (row-major; `t ≤ n_ctx`) into new buffers.
 pub fn forward(
     ex: &Exec,
     cfg: &GptConfig,
@@ -237,58 +270,133 @@ pub fn forward(
     b: usize,
     t: usize,
 ) -> Forward {
+    let mut fw = Forward::new(cfg, b, t);
+    forward_into(ex, cfg, layout, p, tokens, &mut fw);
+    fw
+}
+
+/// Forward pass for `tokens: fw.b × fw.t` into the buffers of `fw`.
+pub fn forward_into(
+    ex: &Exec,
+    cfg: &GptConfig,
+    layout: &Layout,
+    p: &[f32],
+    tokens: &[u8],
+    fw: &mut Forward,
+) {
     let c = cfg.n_embd;
+    let (b, t) = (fw.b, fw.t);
     let n = b * t;
     let wte = &p[0..VOCAB * c];
     let wpe = &p[VOCAB * c..VOCAB * c + cfg.n_ctx * c];
-    let mut x = vec![0.0f32; n * c];
-    ops::embedding_fwd(tokens, t, wte, wpe, &mut x, c);
-    let mut layers = Vec::with_capacity(cfg.n_layer);
+    let w = |off: usize, len: usize| &p[off..off + len];
+    match fw.layers.first_mut() {
+        Some(first) => ops::embedding_fwd(tokens, t, wte, wpe, &mut first.x_in, c),
+        None => ops::embedding_fwd(tokens, t, wte, wpe, &mut fw.x_final, c),
+    }
     for l in 0..cfg.n_layer {
         let o = layout.block(l);
-        let w = |off: usize, len: usize| &p[off..off + len];
-        let mut ln1 = vec![0.0f32; n * c];
-        let ln1c = ops::layernorm_fwd(&x, w(o.ln1_g, c), w(o.ln1_b, c), &mut ln1, c);
-        let mut qkv = vec![0.0f32; n * 3 * c];
+        let (done, rest) = fw.layers.split_at_mut(l + 1);
+        let lc = &mut done[l];
+        ops::layernorm_fwd(&lc.x_in, w(o.ln1_g, c), w(o.ln1_b, c), &mut lc.ln1, &mut lc.ln1c, c);
         ops::linear_fwd(
             ex,
-            &ln1,
+            &lc.ln1,
             w(o.attn_w, 3 * c * c),
             w(o.attn_b, 3 * c),
-            &mut qkv,
+            &mut lc.qkv,
             n,
             c,
             3 * c,
         );
-        let mut att = vec![0.0f32; n * c];
-        let probs = ops::attention_fwd(ex, &qkv, &mut att, b, t, c, cfg.n_head);
-        let mut proj = vec![0.0f32; n * c];
-        ops::linear_fwd(ex, &att, w(o.proj_w, c * c), w(o.proj_b, c), &mut proj, n, c, c);
-        let x_mid: Vec<f32> = x.iter().zip(&proj).map(|(a, b)| a + b).collect();
-        let mut ln2 = vec![0.0f32; n * c];
-        let ln2c = ops::layernorm_fwd(&x_mid, w(o.ln2_g, c), w(o.ln2_b, c), &mut ln2, c);
-        let mut fc = vec![0.0f32; n * 4 * c];
-        ops::linear_fwd(ex, &ln2, w(o.fc_w, 4 * c * c), w(o.fc_b, 4 * c), &mut fc, n, c, 4 * c);
-        let mut act = vec![0.0f32; n * 4 * c];
-        ops::gelu_fwd(ex, &fc, &mut act);
-        let mut mlp = vec![0.0f32; n * c];
-        ops::linear_fwd(ex, &act, w(o.fc2_w, 4 * c * c), w(o.fc2_b, c), &mut mlp, n, 4 * c, c);
-        let x_out: Vec<f32> = x_mid.iter().zip(&mlp).map(|(a, b)| a + b).collect();
-        let x_in = std::mem::replace(&mut x, x_out);
-        layers.push(LayerCache { x_in, ln1, ln1c, qkv, probs, att, x_mid, ln2, ln2c, fc, act });
+        ops::attention_fwd(ex, &lc.qkv, &mut lc.att, &mut lc.probs, b, t, c, cfg.n_head);
+        // x_mid = x_in + proj(att)
+        ops::linear_fwd(ex, &lc.att, w(o.proj_w, c * c), w(o.proj_b, c), &mut lc.x_mid, n, c, c);
+        ops::add_into(&lc.x_in, &mut lc.x_mid);
+        ops::layernorm_fwd(&lc.x_mid, w(o.ln2_g, c), w(o.ln2_b, c), &mut lc.ln2, &mut lc.ln2c, c);
+        ops::linear_fwd(
+            ex,
+            &lc.ln2,
+            w(o.fc_w, 4 * c * c),
+            w(o.fc_b, 4 * c),
+            &mut lc.fc,
+            n,
+            c,
+            4 * c,
+        );
+        ops::gelu_fwd(ex, &lc.fc, &mut lc.act);
+        // x_out = x_mid + mlp(act), the next layer's input.
+        let x_out = match rest.first_mut() {
+            Some(next) => &mut next.x_in,
+            None => &mut fw.x_final,
+        };
+        ops::linear_fwd(ex, &lc.act, w(o.fc2_w, 4 * c * c), w(o.fc2_b, c), x_out, n, 4 * c, c);
+        ops::add_into(&lc.x_mid, x_out);
     }
     let (g, bb) = layout.lnf();
-    let mut lnf = vec![0.0f32; n * c];
-    let lnfc = ops::layernorm_fwd(&x, &p[g..g + c], &p[bb..bb + c], &mut lnf, c);
-    let mut logits = vec![0.0f32; n * VOCAB];
-    ex.gemm(&lnf, Stored::Normal, wte, Stored::Transposed, &mut logits, n, c, VOCAB);
-    Forward { b, t, layers, x_final: x, lnf, lnfc, logits }
+    ops::layernorm_fwd(&fw.x_final, w(g, c), w(bb, c), &mut fw.lnf, &mut fw.lnfc, c);
+    ex.gemm(&fw.lnf, Stored::Normal, wte, Stored::Transposed, &mut fw.logits, n, c, VOCAB);
 }
 
-/// Backward pass from `dlogits` (`(b·t)×256`); overwrites `grad` (same layout as `p`).
+/// Scratch gradients of the activations, reused across backward passes (every buffer is
+/// overwritten before it is read).
+pub struct Backward {
+    dlnf: Vec<f32>,
+    dx: Vec<f32>,
+    dact: Vec<f32>,
+    dfc: Vec<f32>,
+    dln2: Vec<f32>,
+    dxm: Vec<f32>,
+    datt: Vec<f32>,
+    dqkv: Vec<f32>,
+    dln1: Vec<f32>,
+    dxi: Vec<f32>,
+}
+
+impl Backward {
+    /// Buffers for a batch of `b` sequences of `t` tokens.
+    pub fn new(cfg: &GptConfig, b: usize, t: usize) -> Backward {
+        let (n, c) = (b * t, cfg.n_embd);
+        let buf = |len: usize| vec![0.0f32; len];
+        Backward {
+            dlnf: buf(n * c),
+            dx: buf(n * c),
+            dact: buf(n * 4 * c),
+            dfc: buf(n * 4 * c),
+            dln2: buf(n * c),
+            dxm: buf(n * c),
+            datt: buf(n * c),
+            dqkv: buf(n * 3 * c),
+            dln1: buf(n * c),
+            dxi: buf(n * c),
+        }
+    }
+}
+
+/// Splits out the weight and bias gradients of one linear layer (`w` at `w_off` holding
+/// `w_len` values, then its bias of `b_len` values at `b_off > w_off`).
+fn linear_grads(
+    grad: &mut [f32],
+    w_off: usize,
+    w_len: usize,
+    b_off: usize,
+    b_len: usize,
+) -> (&mut [f32], &mut [f32]) {
+    let (dw, rest) = grad[w_off..].split_at_mut(w_len);
+    (dw, &mut rest[b_off - w_off - w_len..][..b_len])
+}
+
+/// Splits out the gain and bias gradients of one LayerNorm (bias right after the gain).
+fn ln_grads(grad: &mut [f32], g_off: usize, c: usize) -> (&mut [f32], &mut [f32]) {
+    grad[g_off..g_off + 2 * c].split_at_mut(c)
+}
+
+/// Backward pass from `dlogits` (`(b·t)×256`); overwrites `grad` (same layout as `p`), using
+/// `bw` (for the same batch shape as `fw`) as scratch.
 ///
 /// Fixed accumulation order: residual gradients are `upstream + branch`; the tied `wte`
 /// gradient is the LM-head term first, then embedding rows added in ascending row order.
+#[allow(clippy::too_many_arguments)]
 pub fn backward(
     ex: &Exec,
     cfg: &GptConfig,
@@ -298,145 +406,47 @@ pub fn backward(
     fw: &Forward,
     dlogits: &[f32],
     grad: &mut [f32],
+    bw: &mut Backward,
 ) {
     let c = cfg.n_embd;
     let (b, t) = (fw.b, fw.t);
     let n = b * t;
     let wte = &p[0..VOCAB * c];
+    let w = |off: usize, len: usize| &p[off..off + len];
+    let Backward { dlnf, dx, dact, dfc, dln2, dxm, datt, dqkv, dln1, dxi } = bw;
     // Tied head: logits = lnf · wteᵀ.
-    let mut dlnf = vec![0.0f32; n * c];
-    ex.gemm(dlogits, Stored::Normal, wte, Stored::Normal, &mut dlnf, n, VOCAB, c);
+    ex.gemm(dlogits, Stored::Normal, wte, Stored::Normal, dlnf, n, VOCAB, c);
     let dwte = &mut grad[0..VOCAB * c];
     ex.gemm(dlogits, Stored::Transposed, &fw.lnf, Stored::Normal, dwte, VOCAB, n, c);
-    let (g_off, b_off) = layout.lnf();
-    let mut dx = vec![0.0f32; n * c];
-    {
-        let (mut dg, mut db) = (vec![0.0f32; c], vec![0.0f32; c]);
-        ops::layernorm_bwd(
-            &fw.x_final,
-            &p[g_off..g_off + c],
-            &fw.lnfc,
-            &dlnf,
-            &mut dx,
-            &mut dg,
-            &mut db,
-            c,
-        );
-        grad[g_off..g_off + c].copy_from_slice(&dg);
-        grad[b_off..b_off + c].copy_from_slice(&db);
-    }
+    let (g_off, _) = layout.lnf();
+    let (dg, db) = ln_grads(grad, g_off, c);
+    ops::layernorm_bwd(&fw.x_final, w(g_off, c), &fw.lnfc, dlnf, dx, dg, db, c);
     for l in (0..cfg.n_layer).rev() {
         let o = layout.block(l);
         let lc = &fw.layers[l];
         // MLP branch: x_out = x_mid + fc2(gelu(fc(ln2(x_mid)))).
-        let mut dact = vec![0.0f32; n * 4 * c];
-        {
-            let (dw, rest) = grad[o.fc2_w..].split_at_mut(4 * c * c);
-            let db = &mut rest[o.fc2_b - o.fc2_w - 4 * c * c..][..c];
-            ops::linear_bwd(
-                ex,
-                &lc.act,
-                &p[o.fc2_w..o.fc2_w + 4 * c * c],
-                &dx,
-                &mut dact,
-                dw,
-                db,
-                n,
-                4 * c,
-                c,
-            );
-        }
-        let mut dfc = vec![0.0f32; n * 4 * c];
-        ops::gelu_bwd(ex, &lc.fc, &dact, &mut dfc);
-        let mut dln2 = vec![0.0f32; n * c];
-        {
-            let (dw, rest) = grad[o.fc_w..].split_at_mut(4 * c * c);
-            let db = &mut rest[o.fc_b - o.fc_w - 4 * c * c..][..4 * c];
-            ops::linear_bwd(
-                ex,
-                &lc.ln2,
-                &p[o.fc_w..o.fc_w + 4 * c * c],
-                &dfc,
-                &mut dln2,
-                dw,
-                db,
-                n,
-                c,
-                4 * c,
-            );
-        }
-        let mut dxm = vec![0.0f32; n * c];
-        {
-            let (mut dg, mut db) = (vec![0.0f32; c], vec![0.0f32; c]);
-            ops::layernorm_bwd(
-                &lc.x_mid,
-                &p[o.ln2_g..o.ln2_g + c],
-                &lc.ln2c,
-                &dln2,
-                &mut dxm,
-                &mut dg,
-                &mut db,
-                c,
-            );
-            grad[o.ln2_g..o.ln2_g + c].copy_from_slice(&dg);
-            grad[o.ln2_b..o.ln2_b + c].copy_from_slice(&db);
-        }
-        let dx_mid: Vec<f32> = dx.iter().zip(&dxm).map(|(a, b)| a + b).collect();
+        let (dw, db) = linear_grads(grad, o.fc2_w, 4 * c * c, o.fc2_b, c);
+        ops::linear_bwd(ex, &lc.act, w(o.fc2_w, 4 * c * c), dx, dact, dw, db, n, 4 * c, c);
+        ops::gelu_bwd(ex, &lc.fc, dact, dfc);
+        let (dw, db) = linear_grads(grad, o.fc_w, 4 * c * c, o.fc_b, 4 * c);
+        ops::linear_bwd(ex, &lc.ln2, w(o.fc_w, 4 * c * c), dfc, dln2, dw, db, n, c, 4 * c);
+        let (dg, db) = ln_grads(grad, o.ln2_g, c);
+        ops::layernorm_bwd(&lc.x_mid, w(o.ln2_g, c), &lc.ln2c, dln2, dxm, dg, db, c);
+        // dx_mid = dx + dxm, kept in dxm.
+        ops::add_into(dx, dxm);
+        let dx_mid = &*dxm;
         // Attention branch: x_mid = x_in + proj(attn(qkv(ln1(x_in)))).
-        let mut datt = vec![0.0f32; n * c];
-        {
-            let (dw, rest) = grad[o.proj_w..].split_at_mut(c * c);
-            let db = &mut rest[o.proj_b - o.proj_w - c * c..][..c];
-            ops::linear_bwd(
-                ex,
-                &lc.att,
-                &p[o.proj_w..o.proj_w + c * c],
-                &dx_mid,
-                &mut datt,
-                dw,
-                db,
-                n,
-                c,
-                c,
-            );
-        }
-        let mut dqkv = vec![0.0f32; n * 3 * c];
-        ops::attention_bwd(ex, &lc.qkv, &lc.probs, &datt, &mut dqkv, b, t, c, cfg.n_head);
-        let mut dln1 = vec![0.0f32; n * c];
-        {
-            let (dw, rest) = grad[o.attn_w..].split_at_mut(3 * c * c);
-            let db = &mut rest[o.attn_b - o.attn_w - 3 * c * c..][..3 * c];
-            ops::linear_bwd(
-                ex,
-                &lc.ln1,
-                &p[o.attn_w..o.attn_w + 3 * c * c],
-                &dqkv,
-                &mut dln1,
-                dw,
-                db,
-                n,
-                c,
-                3 * c,
-            );
-        }
-        let mut dxi = vec![0.0f32; n * c];
-        {
-            let (mut dg, mut db) = (vec![0.0f32; c], vec![0.0f32; c]);
-            ops::layernorm_bwd(
-                &lc.x_in,
-                &p[o.ln1_g..o.ln1_g + c],
-                &lc.ln1c,
-                &dln1,
-                &mut dxi,
-                &mut dg,
-                &mut db,
-                c,
-            );
-            grad[o.ln1_g..o.ln1_g + c].copy_from_slice(&dg);
-            grad[o.ln1_b..o.ln1_b + c].copy_from_slice(&db);
-        }
-        dx = dx_mid.iter().zip(&dxi).map(|(a, b)| a + b).collect();
+        let (dw, db) = linear_grads(grad, o.proj_w, c * c, o.proj_b, c);
+        ops::linear_bwd(ex, &lc.att, w(o.proj_w, c * c), dx_mid, datt, dw, db, n, c, c);
+        ops::attention_bwd(ex, &lc.qkv, &lc.probs, datt, dqkv, b, t, c, cfg.n_head);
+        let (dw, db) = linear_grads(grad, o.attn_w, 3 * c * c, o.attn_b, 3 * c);
+        ops::linear_bwd(ex, &lc.ln1, w(o.attn_w, 3 * c * c), dqkv, dln1, dw, db, n, c, 3 * c);
+        let (dg, db) = ln_grads(grad, o.ln1_g, c);
+        ops::layernorm_bwd(&lc.x_in, w(o.ln1_g, c), &lc.ln1c, dln1, dxi, dg, db, c);
+        // dx = dx_mid + dxi: the sum goes to dxi, whose buffer becomes dx.
+        ops::add_into(dx_mid, dxi);
+        std::mem::swap(dx, dxi);
     }
     let (dwte, rest) = grad.split_at_mut(VOCAB * c);
-    ops::embedding_bwd(tokens, t, &dx, dwte, &mut rest[..cfg.n_ctx * c], c);
+    ops::embedding_bwd(tokens, t, dx, dwte, &mut rest[..cfg.n_ctx * c], c);
 }

@@ -81,6 +81,7 @@ fn sum(xs: impl Iterator<Item = f32>) -> f32 {
     s
 }
 
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut s = 0.0f32;
     for (x, y) in a.iter().zip(b) {
@@ -124,12 +125,37 @@ pub fn linear_bwd(
 ) {
     ex.gemm(dy, Stored::Normal, w, Stored::Transposed, dx, n, cout, cin);
     ex.gemm(x, Stored::Transposed, dy, Stored::Normal, dw, cin, n, cout);
-    db.iter_mut().for_each(|v| *v = 0.0);
-    for row in dy.chunks(cout) {
-        for (acc, v) in db.iter_mut().zip(row) {
-            *acc += *v;
+    column_sums(db, n, |r, j0, acc| {
+        for (a, v) in acc.iter_mut().zip(&dy[r * cout + j0..]) {
+            *a += *v;
         }
-    }
+    });
+}
+
+/// Columns of a sum over rows that one task owns.
+const COLUMNS_PER_TASK: usize = 32;
+
+/// Sums over `rows` rows into `out` (one value per column): zeroes `out`, then for each row
+/// `r` in ascending order calls `add(r, j0, acc)` to add row `r`'s terms onto the columns
+/// `j0..j0 + acc.len()`. Columns are split across threads, so every column is still one sum in
+/// ascending row order.
+fn column_sums(out: &mut [f32], rows: usize, add: impl Fn(usize, usize, &mut [f32]) + Sync) {
+    out.par_chunks_mut(COLUMNS_PER_TASK).enumerate().for_each(|(blk, acc)| {
+        acc.fill(0.0);
+        for r in 0..rows {
+            add(r, blk * COLUMNS_PER_TASK, acc);
+        }
+    });
+}
+
+/// The residual connection `x[i] = a[i] + x[i]` in place (IEEE addition is commutative, so this
+/// is `a + x` however the operands are named).
+pub fn add_into(a: &[f32], x: &mut [f32]) {
+    x.par_chunks_mut(1 << 14).zip(a.par_chunks(1 << 14)).for_each(|(xc, ac)| {
+        for (v, w) in xc.iter_mut().zip(ac) {
+            *v += *w;
+        }
+    });
 }
 
 /// Statistics saved by [`layernorm_fwd`] for the backward pass.
@@ -145,14 +171,22 @@ pub struct LnCache {
 pub const LN_EPS: f32 = 1e-5;
 
 /// LayerNorm over rows of width `c`: `mean = sum(x)/c`, `var = sum((x−mean)·(x−mean))/c`,
-/// `rstd = rsqrt(var + eps)`, `y = ((x−mean)·rstd)·g + b`.
-pub fn layernorm_fwd(x: &[f32], g: &[f32], b: &[f32], y: &mut [f32], c: usize) -> LnCache {
+/// `rstd = rsqrt(var + eps)`, `y = ((x−mean)·rstd)·g + b`. The statistics go to `cache`
+/// (resized to the row count; its buffers are reused).
+pub fn layernorm_fwd(
+    x: &[f32],
+    g: &[f32],
+    b: &[f32],
+    y: &mut [f32],
+    cache: &mut LnCache,
+    c: usize,
+) {
     let n = x.len() / c;
-    let mut mean = vec![0.0f32; n];
-    let mut rstd = vec![0.0f32; n];
+    cache.mean.resize(n, 0.0);
+    cache.rstd.resize(n, 0.0);
     y.par_chunks_mut(c)
         .zip(x.par_chunks(c))
-        .zip(mean.par_iter_mut().zip(rstd.par_iter_mut()))
+        .zip(cache.mean.par_iter_mut().zip(cache.rstd.par_iter_mut()))
         .for_each(|((yr, xr), (mu, rs))| {
             let m = sum(xr.iter().copied()) / c as f32;
             let var = sum(xr.iter().map(|v| (v - m) * (v - m))) / c as f32;
@@ -163,7 +197,6 @@ pub fn layernorm_fwd(x: &[f32], g: &[f32], b: &[f32], y: &mut [f32], c: usize) -
             *mu = m;
             *rs = r;
         });
-    LnCache { mean, rstd }
 }
 
 /// Backward of [`layernorm_fwd`]. With `xhat = (x−mean)·rstd` and `d = dy·g`:
@@ -199,16 +232,20 @@ pub fn layernorm_bwd(
             }
         },
     );
-    dg.iter_mut().for_each(|v| *v = 0.0);
-    db.iter_mut().for_each(|v| *v = 0.0);
-    for (r, (xr, dyr)) in x.chunks(c).zip(dy.chunks(c)).enumerate() {
+    let rows = x.len() / c;
+    column_sums(dg, rows, |r, j0, acc| {
         let (m, rs) = (cache.mean[r], cache.rstd[r]);
-        for i in 0..c {
+        let (xr, dyr) = (&x[r * c + j0..], &dy[r * c + j0..]);
+        for (i, a) in acc.iter_mut().enumerate() {
             let xhat = (xr[i] - m) * rs;
-            dg[i] += dyr[i] * xhat;
-            db[i] += dyr[i];
+            *a += dyr[i] * xhat;
         }
-    }
+    });
+    column_sums(db, rows, |r, j0, acc| {
+        for (a, v) in acc.iter_mut().zip(&dy[r * c + j0..]) {
+            *a += *v;
+        }
+    });
 }
 
 fma_dispatch! {
@@ -303,19 +340,30 @@ pub fn embedding_bwd(
     dwpe: &mut [f32],
     c: usize,
 ) {
-    dwpe.iter_mut().for_each(|v| *v = 0.0);
-    for (r, dr) in dx.chunks(c).enumerate() {
-        let tok = tokens[r] as usize;
-        let pos = r % t;
-        for i in 0..c {
-            dwte[tok * c + i] += dr[i];
-            dwpe[pos * c + i] += dr[i];
-        }
+    // Each task owns whole rows of `dwte` / `dwpe` and visits the `dx` rows that feed them in
+    // ascending order, so every element is still one sum over ascending rows.
+    let mut by_token: Vec<Vec<usize>> = vec![Vec::new(); dwte.len() / c];
+    for (r, &tok) in tokens.iter().enumerate() {
+        by_token[tok as usize].push(r);
     }
+    dwte.par_chunks_mut(c).zip(by_token.par_iter()).for_each(|(wr, rows)| {
+        for &r in rows {
+            for (w, d) in wr.iter_mut().zip(&dx[r * c..(r + 1) * c]) {
+                *w += *d;
+            }
+        }
+    });
+    dwpe.par_chunks_mut(c).enumerate().for_each(|(pos, wr)| {
+        wr.fill(0.0);
+        // Positions `t..n_ctx` get no rows: their gradient is zero.
+        let rows = if pos < t { pos..tokens.len() } else { 0..0 };
+        for r in rows.step_by(t) {
+            for (w, d) in wr.iter_mut().zip(&dx[r * c..(r + 1) * c]) {
+                *w += *d;
+            }
+        }
+    });
 }
-
-/// Attention probabilities saved for the backward pass: `b·h` blocks of `t×t`.
-pub type AttnCache = Vec<f32>;
 
 fn gather_head(
     qkv: &[f32],
@@ -334,56 +382,75 @@ fn gather_head(
     out
 }
 
+/// Writes per-head `t×hd` blocks (`heads[bh]`, `bh = bi·nh + h`, `parts` of them per head) into
+/// the columns `part·c + h·hd` of rows `bi·t..` of `dst` (row width `width`); batches in parallel.
+fn scatter_heads<const P: usize>(
+    heads: &[[Vec<f32>; P]],
+    dst: &mut [f32],
+    t: usize,
+    c: usize,
+    nh: usize,
+    width: usize,
+) {
+    let hd = c / nh;
+    dst.par_chunks_mut(t * width).enumerate().for_each(|(bi, rows)| {
+        for (h, parts) in heads[bi * nh..(bi + 1) * nh].iter().enumerate() {
+            for (part, g) in parts.iter().enumerate() {
+                for (ti, row) in rows.chunks_mut(width).enumerate() {
+                    row[part * c + h * hd..][..hd].copy_from_slice(&g[ti * hd..(ti + 1) * hd]);
+                }
+            }
+        }
+    });
+}
+
 /// Causal multi-head self-attention. `qkv: (b·t)×3c` holds q, k, v side by side (GPT-2 layout),
 /// head `h` uses columns `h·hd..(h+1)·hd` of each. Per head: `S = (Q·Kᵀ)·scale` with
 /// `scale = rsqrt(hd)`; row `i` over `j ≤ i`: `m = max S`, `e = exp(S − m)`, `P = e / sum(e)`,
-/// `P[i][j>i] = +0`; `O = P·V`. Heads run in parallel; each is sequential.
+/// `P[i][j>i] = +0`; `O = P·V`. Heads run in parallel; each is sequential. `probs` receives
+/// the `b·nh` blocks of `P` (`t×t` each) that [`attention_bwd`] needs.
+#[allow(clippy::too_many_arguments)]
 pub fn attention_fwd(
     ex: &Exec,
     qkv: &[f32],
     out: &mut [f32],
+    probs: &mut [f32],
     b: usize,
     t: usize,
     c: usize,
     nh: usize,
-) -> AttnCache {
+) {
+    assert_eq!(probs.len(), b * nh * t * t, "attention_fwd: probs must hold b·nh·t·t values");
     let hd = c / nh;
     let scale = repops::rsqrt(hd as f32);
-    let per_head: Vec<(Vec<f32>, Vec<f32>)> = (0..b * nh)
-        .into_par_iter()
-        .map(|bh| {
+    let per_head: Vec<[Vec<f32>; 1]> = probs
+        .par_chunks_mut(t * t)
+        .enumerate()
+        .map(|(bh, p)| {
             let (bi, h) = (bh / nh, bh % nh);
             let q = gather_head(qkv, bi, t, c, 0, h, hd);
             let k = gather_head(qkv, bi, t, c, 1, h, hd);
             let v = gather_head(qkv, bi, t, c, 2, h, hd);
-            let mut p = vec![0.0f32; t * t];
-            gemm(&q, Stored::Normal, &k, Stored::Transposed, &mut p, t, hd, t, ex.simd, false);
+            gemm(&q, Stored::Normal, &k, Stored::Transposed, p, t, hd, t, ex.simd, false);
             for i in 0..t {
                 attention_softmax_row(ex.simd, &mut p[i * t..(i + 1) * t], i, scale);
             }
             let mut o = vec![0.0f32; t * hd];
-            gemm(&p, Stored::Normal, &v, Stored::Normal, &mut o, t, t, hd, ex.simd, false);
-            (p, o)
+            gemm(p, Stored::Normal, &v, Stored::Normal, &mut o, t, t, hd, ex.simd, false);
+            [o]
         })
         .collect();
-    let mut cache = Vec::with_capacity(b * nh * t * t);
-    for (bh, (p, o)) in per_head.into_iter().enumerate() {
-        let (bi, h) = (bh / nh, bh % nh);
-        cache.extend_from_slice(&p);
-        for ti in 0..t {
-            out[(bi * t + ti) * c + h * hd..][..hd].copy_from_slice(&o[ti * hd..(ti + 1) * hd]);
-        }
-    }
-    cache
+    scatter_heads(&per_head, out, t, c, nh, c);
 }
 
 /// Backward of [`attention_fwd`]: `dP = dO·Vᵀ`, `dV = Pᵀ·dO`,
 /// `dS[i][j] = (P[i][j]·(dP[i][j] − dot_j≤i(P[i], dP[i])))·scale` for `j ≤ i` (else `+0`),
 /// `dQ = dS·K`, `dK = dSᵀ·Q`. Writes all of `dqkv`.
+#[allow(clippy::too_many_arguments)]
 pub fn attention_bwd(
     ex: &Exec,
     qkv: &[f32],
-    probs: &AttnCache,
+    probs: &[f32],
     dout: &[f32],
     dqkv: &mut [f32],
     b: usize,
@@ -423,12 +490,8 @@ pub fn attention_bwd(
             gemm(p, Stored::Transposed, &dout_h, Stored::Normal, &mut dv, t, t, hd, ex.simd, false);
             let mut ds = vec![0.0f32; t * t];
             for i in 0..t {
-                let pr = &p[i * t..i * t + i + 1];
-                let dpr = &dp[i * t..i * t + i + 1];
-                let d = dot(pr, dpr);
-                for j in 0..=i {
-                    ds[i * t + j] = (pr[j] * (dpr[j] - d)) * scale;
-                }
+                let r = i * t..i * t + i + 1;
+                softmax_grad_row(ex.simd, &p[r.clone()], &dp[r.clone()], &mut ds[r], scale);
             }
             let mut dq = vec![0.0f32; t * hd];
             gemm(&ds, Stored::Normal, &k, Stored::Normal, &mut dq, t, t, hd, ex.simd, false);
@@ -437,13 +500,15 @@ pub fn attention_bwd(
             [dq, dk, dv]
         })
         .collect();
-    for (bh, parts) in per_head.into_iter().enumerate() {
-        let (bi, h) = (bh / nh, bh % nh);
-        for (part, g) in parts.iter().enumerate() {
-            for ti in 0..t {
-                dqkv[(bi * t + ti) * 3 * c + part * c + h * hd..][..hd]
-                    .copy_from_slice(&g[ti * hd..(ti + 1) * hd]);
-            }
+    scatter_heads(&per_head, dqkv, t, c, nh, 3 * c);
+}
+
+fma_dispatch! {
+    /// One causal row of the softmax backward: `ds[j] = (p[j]·(dp[j] − dot(p, dp)))·scale`.
+    fn softmax_grad_row(p: &[f32], dp: &[f32], ds: &mut [f32], scale: f32) {
+        let d = dot(p, dp);
+        for j in 0..ds.len() {
+            ds[j] = (p[j] * (dp[j] - d)) * scale;
         }
     }
 }

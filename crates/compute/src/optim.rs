@@ -1,5 +1,7 @@
 //! AdamW in the `repops-v1` order.
 
+use crate::kernels::{fma_dispatch, Simd};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// AdamW hyper-parameters.
@@ -50,8 +52,11 @@ impl AdamW {
     /// separately rounded, no FMA:
     /// `m = b1·m + (1−b1)·g`, `v = b2·v + (1−b2)·(g·g)`, `mh = m/(1−b1pow)`, `vh = v/(1−b2pow)`,
     /// `p = p − lr·(mh/(sqrt(vh)+eps) + wd·p)` (the `wd·p` term only where `decay`).
+    /// Elements are independent, so chunks run in parallel on the current rayon pool.
+    #[allow(clippy::too_many_arguments)]
     pub fn update(
         &self,
+        simd: Simd,
         p: &mut [f32],
         g: &[f32],
         m: &mut [f32],
@@ -61,17 +66,49 @@ impl AdamW {
         b2pow: f32,
         decay: bool,
     ) {
-        let (b1, b2) = (self.beta1, self.beta2);
-        let (ob1, ob2) = (1.0 - b1, 1.0 - b2);
-        let (bc1, bc2) = (1.0 - b1pow, 1.0 - b2pow);
-        let wd = if decay { self.weight_decay } else { 0.0 };
+        let k = Coefficients {
+            b1: self.beta1,
+            b2: self.beta2,
+            ob1: 1.0 - self.beta1,
+            ob2: 1.0 - self.beta2,
+            bc1: 1.0 - b1pow,
+            bc2: 1.0 - b2pow,
+            lr,
+            eps: self.eps,
+            wd: if decay { self.weight_decay } else { 0.0 },
+        };
+        const CHUNK: usize = 1 << 14;
+        p.par_chunks_mut(CHUNK)
+            .zip(g.par_chunks(CHUNK))
+            .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
+            .for_each(|((p, g), (m, v))| adamw_chunk(simd, &k, p, g, m, v));
+    }
+}
+
+/// The per-step constants of [`AdamW::update`].
+struct Coefficients {
+    b1: f32,
+    b2: f32,
+    ob1: f32,
+    ob2: f32,
+    bc1: f32,
+    bc2: f32,
+    lr: f32,
+    eps: f32,
+    wd: f32,
+}
+
+fma_dispatch! {
+    /// [`AdamW::update`] on one chunk. Vectorised with the wider instruction sets; no
+    /// operation here is an FMA (Rust never contracts `a·b + c`), so the bits do not change.
+    fn adamw_chunk(k: &Coefficients, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
         for i in 0..p.len() {
             let gi = g[i];
-            m[i] = b1 * m[i] + ob1 * gi;
-            v[i] = b2 * v[i] + ob2 * (gi * gi);
-            let mh = m[i] / bc1;
-            let vh = v[i] / bc2;
-            p[i] -= lr * (mh / (vh.sqrt() + self.eps) + wd * p[i]);
+            m[i] = k.b1 * m[i] + k.ob1 * gi;
+            v[i] = k.b2 * v[i] + k.ob2 * (gi * gi);
+            let mh = m[i] / k.bc1;
+            let vh = v[i] / k.bc2;
+            p[i] -= k.lr * (mh / (vh.sqrt() + k.eps) + k.wd * p[i]);
         }
     }
 }

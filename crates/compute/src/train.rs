@@ -21,6 +21,7 @@ use crate::repops::PROFILE;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 use tracing::info;
 
@@ -409,27 +410,18 @@ pub struct Trainer {
     config_hash: Hash,
     ex: Exec,
     pool: rayon::ThreadPool,
+    /// Created by the first step.
+    workspace: Mutex<Option<Workspace>>,
 }
 
-/// A step frees and reallocates the trainer's working set (activations, gradients: about 100 MB
-/// for a 4×256 model). With glibc's default thresholds those blocks go back to the kernel on
-/// free and every step page-faults and zeroes them again (at 4×256, 1 874 → 2 729 tokens/s with
-/// these thresholds, measured under load), so the trainer keeps freed memory in the process. Allocator
-/// thresholds only; no numerics change.
-fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            // SAFETY: `mallopt` only sets glibc's allocator thresholds (32 MiB is the largest
-            // mmap threshold it accepts); it is safe to call from any thread.
-            #[allow(unsafe_code)]
-            unsafe {
-                libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-                libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-            }
-        });
-    }
+/// The buffers one step works in (activations, their gradients, the parameter gradient: about
+/// 100 MB for a 4×256 model), kept across steps: every step overwrites them, so none is
+/// allocated or zeroed again.
+struct Workspace {
+    fw: model::Forward,
+    bw: model::Backward,
+    dlogits: Vec<f32>,
+    grad: Vec<f32>,
 }
 
 /// Path of checkpoint `i` in an output directory.
@@ -443,7 +435,6 @@ impl Trainer {
         cfg.validate()?;
         let corpus = cfg.corpus()?;
         let config_hash = config_hash(cfg, &corpus);
-        keep_freed_memory();
         let pool = rayon::ThreadPoolBuilder::new().num_threads(rt.threads.max(1)).build().map_err(
             |e| Error::InvalidConfig(format!("cannot start {} threads: {e}", rt.threads)),
         )?;
@@ -454,6 +445,7 @@ impl Trainer {
             config_hash,
             ex: rt.exec()?,
             pool,
+            workspace: Mutex::new(None),
         })
     }
 
@@ -484,19 +476,25 @@ impl Trainer {
     fn step_inner(&self, st: &mut TrainState) -> f32 {
         let (b, t) = (self.cfg.train.batch_size, self.cfg.model.n_ctx);
         let (x, y) = data::sample_batch(&self.corpus, &mut st.rng, b, t);
-        let fw = model::forward(&self.ex, &self.cfg.model, &self.layout, &st.params, &x, b, t);
-        let mut dlogits = vec![0.0f32; b * t * VOCAB];
-        let loss = ops::cross_entropy(&self.ex, &fw.logits, &y, VOCAB, &mut dlogits);
-        let mut grad = vec![0.0f32; self.layout.total];
+        let mut guard = self.workspace.lock().unwrap_or_else(|e| e.into_inner());
+        let Workspace { fw, bw, dlogits, grad } = guard.get_or_insert_with(|| Workspace {
+            fw: model::Forward::new(&self.cfg.model, b, t),
+            bw: model::Backward::new(&self.cfg.model, b, t),
+            dlogits: vec![0.0; b * t * VOCAB],
+            grad: vec![0.0; self.layout.total],
+        });
+        model::forward_into(&self.ex, &self.cfg.model, &self.layout, &st.params, &x, fw);
+        let loss = ops::cross_entropy(&self.ex, &fw.logits, &y, VOCAB, dlogits);
         model::backward(
             &self.ex,
             &self.cfg.model,
             &self.layout,
             &st.params,
             &x,
-            &fw,
-            &dlogits,
-            &mut grad,
+            fw,
+            dlogits,
+            grad,
+            bw,
         );
         let opt = &self.cfg.optimizer;
         st.b1pow *= opt.beta1;
@@ -505,6 +503,7 @@ impl Trainer {
         for e in &self.layout.entries {
             let r = e.offset..e.offset + e.len();
             opt.update(
+                self.ex.simd,
                 &mut st.params[r.clone()],
                 &grad[r.clone()],
                 &mut st.m[r.clone()],

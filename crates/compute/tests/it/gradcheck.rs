@@ -51,11 +51,12 @@ fn layernorm() {
     let (g, b, dy) = (fill(c, 6), fill(c, 7), fill(n * c, 8));
     let f = |x: &[f32], g: &[f32], b: &[f32]| {
         let mut y = vec![0.0; n * c];
-        ops::layernorm_fwd(x, g, b, &mut y, c);
+        ops::layernorm_fwd(x, g, b, &mut y, &mut Default::default(), c);
         weighted(&y, &dy)
     };
     let mut y = vec![0.0; n * c];
-    let cache = ops::layernorm_fwd(&x, &g, &b, &mut y, c);
+    let mut cache = ops::LnCache::default();
+    ops::layernorm_fwd(&x, &g, &b, &mut y, &mut cache, c);
     let (mut dx, mut dg, mut db) = (vec![0.0; n * c], vec![0.0; c], vec![0.0; c]);
     ops::layernorm_bwd(&x, &g, &cache, &dy, &mut dx, &mut dg, &mut db, c);
     check("layernorm.dx", &x, &dx, &|v| f(v, &g, &b));
@@ -85,11 +86,12 @@ fn attention() {
     let dy = fill(b * t * c, 12);
     let f = |q: &[f32]| {
         let mut o = vec![0.0; b * t * c];
-        ops::attention_fwd(&ex, q, &mut o, b, t, c, nh);
+        ops::attention_fwd(&ex, q, &mut o, &mut vec![0.0; b * nh * t * t], b, t, c, nh);
         weighted(&o, &dy)
     };
     let mut o = vec![0.0; b * t * c];
-    let probs = ops::attention_fwd(&ex, &qkv, &mut o, b, t, c, nh);
+    let mut probs = vec![0.0; b * nh * t * t];
+    ops::attention_fwd(&ex, &qkv, &mut o, &mut probs, b, t, c, nh);
     let mut d = vec![0.0; qkv.len()];
     ops::attention_bwd(&ex, &qkv, &probs, &dy, &mut d, b, t, c, nh);
     check("attention.dqkv", &qkv, &d, &f);
@@ -150,7 +152,8 @@ fn whole_model() {
     let mut d = vec![0.0; b * t * 256];
     ops::cross_entropy(&ex, &fw.logits, &y, 256, &mut d);
     let mut g = vec![0.0; layout.total];
-    model::backward(&ex, &cfg, &layout, &p, &x, &fw, &d, &mut g);
+    let mut bw = model::Backward::new(&cfg, b, t);
+    model::backward(&ex, &cfg, &layout, &p, &x, &fw, &d, &mut g, &mut bw);
     for e in &layout.entries {
         let r = e.offset..e.offset + e.len();
         check(&e.name, &p[r.clone()], &g[r.clone()], &|v| {
