@@ -398,7 +398,9 @@ fn row_block<const MR: usize, const NR: usize>(
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `gemm` picks Avx2 only when `clamp_to_cpu` detected avx2 and fma.
         Simd::Avx2 => unsafe { row_block_avx2::<MR, NR>(ops, packed_b, r0, c, packed_a) },
-        _ => row_block_generic::<MR, NR>(ops, packed_b, r0, c, packed_a, tile::<MR, NR>),
+        _ => row_block_generic::<MR, NR>(ops, packed_b, r0, c, packed_a, |a, b, acc| {
+            tile::<MR, NR>(a, b, acc)
+        }),
     });
 }
 
@@ -426,7 +428,9 @@ unsafe fn row_block_avx2<const MR: usize, const NR: usize>(
     c: &mut [f32],
     packed_a: &mut [f32],
 ) {
-    row_block_generic::<MR, NR>(ops, packed_b, r0, c, packed_a, tile::<MR, NR>)
+    row_block_generic::<MR, NR>(ops, packed_b, r0, c, packed_a, |a, b, acc| {
+        tile::<MR, NR>(a, b, acc)
+    })
 }
 
 #[inline(always)]
@@ -436,21 +440,40 @@ fn row_block_generic<const MR: usize, const NR: usize>(
     r0: usize,
     c: &mut [f32],
     packed_a: &mut [f32],
-    kernel: impl Fn(&[f32], &[f32], &mut [[f32; NR]; MR]),
+    kernel: impl Fn(APanel, &[f32], &mut [[f32; NR]; MR]),
 ) {
-    let (k, n) = (ops.k, ops.n);
+    let (m, k, n) = (ops.m, ops.k, ops.n);
     let rows = c.len() / n;
     let panels = n.div_ceil(NR);
+    // A row-major `A` of whole tiles is read where it is stored: packing it would transpose
+    // every element once per product, which costs as much as the FMAs when `n` is small. (A
+    // transposed `A` is packed: its panels are plain copies, and in place its rows lie a whole
+    // row of the stored matrix apart, which measured slower.)
+    let in_place = ops.la == Stored::Normal && rows.is_multiple_of(MR);
     for p0 in (0..k).step_by(KC) {
         let kc = KC.min(k - p0);
         let packed_a = &mut packed_a[..rows.div_ceil(MR) * kc * MR];
-        pack_a::<MR>(ops, r0, rows, p0, kc, packed_a);
+        if !in_place {
+            pack_a::<MR>(ops, r0, rows, p0, kc, packed_a);
+        }
+        let a_panel = |i0: usize| -> APanel {
+            match (in_place, ops.la) {
+                (false, _) => {
+                    APanel { a: &packed_a[i0 / MR * kc * MR..][..kc * MR], rs: 1, ps: MR, kc }
+                }
+                (true, Stored::Normal) => {
+                    APanel { a: &ops.a[(r0 + i0) * k + p0..], rs: k, ps: 1, kc }
+                }
+                (true, Stored::Transposed) => {
+                    APanel { a: &ops.a[p0 * m + r0 + i0..], rs: 1, ps: m, kc }
+                }
+            }
+        };
         let b_block = &packed_b[p0 * panels * NR..][..kc * panels * NR];
         for (jp, b_panel) in b_block.chunks_exact(kc * NR).enumerate() {
             let j0 = jp * NR;
             let cols = NR.min(n - j0);
-            for (ip, a_panel) in packed_a.chunks_exact(kc * MR).enumerate() {
-                let i0 = ip * MR;
+            for i0 in (0..rows).step_by(MR) {
                 let mr = MR.min(rows - i0);
                 let mut acc = [[0.0f32; NR]; MR];
                 if p0 > 0 {
@@ -458,7 +481,7 @@ fn row_block_generic<const MR: usize, const NR: usize>(
                         copy_prefix::<NR>(row, &c[(i0 + i) * n + j0..], cols);
                     }
                 }
-                kernel(a_panel, b_panel, &mut acc);
+                kernel(a_panel(i0), b_panel, &mut acc);
                 for (i, row) in acc.iter().enumerate().take(mr) {
                     copy_prefix::<NR>(&mut c[(i0 + i) * n + j0..], row, cols);
                 }
@@ -467,14 +490,35 @@ fn row_block_generic<const MR: usize, const NR: usize>(
     }
 }
 
+/// The `A` side of one register tile: element `(i, p)` (row `i < MR` of the tile, `p < kc`
+/// of the block) is `a[i·rs + p·ps]` — a packed panel (`rs = 1`, `ps = MR`) or `A` in place.
+#[derive(Clone, Copy)]
+struct APanel<'a> {
+    a: &'a [f32],
+    rs: usize,
+    ps: usize,
+    kc: usize,
+}
+
+impl APanel<'_> {
+    /// Checks that every element of an `mr`-row tile lies inside `a` (the tiles index
+    /// unchecked).
+    #[inline(always)]
+    fn assert_holds(&self, mr: usize) {
+        assert!(self.kc > 0 && (mr - 1) * self.rs + (self.kc - 1) * self.ps < self.a.len());
+    }
+}
+
 /// One `MR×NR` register tile: continues the FMA chain of each element over the `kc` products of
-/// a packed `A` panel (`[p][MR]`) and `B` panel (`[p][NR]`).
+/// an `A` panel and a packed `B` panel (`[p][NR]`).
 #[inline(always)]
-fn tile<const MR: usize, const NR: usize>(a: &[f32], b: &[f32], acc: &mut [[f32; NR]; MR]) {
+fn tile<const MR: usize, const NR: usize>(a: APanel, b: &[f32], acc: &mut [[f32; NR]; MR]) {
+    a.assert_holds(MR);
     let mut r = *acc;
-    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+    for (p, bp) in b.chunks_exact(NR).take(a.kc).enumerate() {
         let bp: &[f32; NR] = bp.try_into().expect("NR values");
-        for (row, &av) in r.iter_mut().zip(ap) {
+        let ap: [f32; MR] = std::array::from_fn(|i| a.a[i * a.rs + p * a.ps]);
+        for (row, av) in r.iter_mut().zip(ap) {
             for (x, &bv) in row.iter_mut().zip(bp) {
                 *x = av.mul_add(bv, *x);
             }
@@ -487,8 +531,10 @@ fn tile<const MR: usize, const NR: usize>(a: &[f32], b: &[f32], acc: &mut [[f32;
 /// eight broadcasts of `A` per step of `p`; `_mm512_fmadd_ps` rounds once, like `mul_add`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn tile_avx512(a: &[f32], b: &[f32], acc: &mut [[f32; 32]; 8]) {
+unsafe fn tile_avx512(a: APanel, b: &[f32], acc: &mut [[f32; 32]; 8]) {
     use std::arch::x86_64::*;
+    a.assert_holds(8);
+    assert!(b.len() >= a.kc * 32);
     let mut r = [[_mm512_setzero_ps(); 2]; 8];
     for (ri, row) in r.iter_mut().zip(acc.iter()) {
         // SAFETY: `row` holds 32 floats: two unaligned 16-float loads stay inside it.
@@ -497,12 +543,16 @@ unsafe fn tile_avx512(a: &[f32], b: &[f32], acc: &mut [[f32; 32]; 8]) {
             ri[1] = _mm512_loadu_ps(row.as_ptr().add(16));
         }
     }
-    for (ap, bp) in a.chunks_exact(8).zip(b.chunks_exact(32)) {
-        // SAFETY: `bp` holds 32 floats (chunks_exact), read as two 16-float vectors.
-        let (b0, b1) =
-            unsafe { (_mm512_loadu_ps(bp.as_ptr()), _mm512_loadu_ps(bp.as_ptr().add(16))) };
-        for (ri, &av) in r.iter_mut().zip(ap) {
-            let av = _mm512_set1_ps(av);
+    let rows: [*const f32; 8] = std::array::from_fn(|i| a.a[i * a.rs..].as_ptr());
+    for p in 0..a.kc {
+        // SAFETY: `b` holds `kc` rows of 32 floats (asserted), read as two 16-float vectors.
+        let (b0, b1) = unsafe {
+            let bp = b.as_ptr().add(p * 32);
+            (_mm512_loadu_ps(bp), _mm512_loadu_ps(bp.add(16)))
+        };
+        for (ri, row) in r.iter_mut().zip(rows) {
+            // SAFETY: `assert_holds(8)`: `i·rs + p·ps < a.len()` for every row `i` and `p < kc`.
+            let av = _mm512_set1_ps(unsafe { *row.add(p * a.ps) });
             ri[0] = _mm512_fmadd_ps(av, b0, ri[0]);
             ri[1] = _mm512_fmadd_ps(av, b1, ri[1]);
         }
