@@ -184,19 +184,45 @@ pub fn layernorm_fwd(
     let n = x.len() / c;
     cache.mean.resize(n, 0.0);
     cache.rstd.resize(n, 0.0);
-    y.par_chunks_mut(c)
-        .zip(x.par_chunks(c))
-        .zip(cache.mean.par_iter_mut().zip(cache.rstd.par_iter_mut()))
-        .for_each(|((yr, xr), (mu, rs))| {
-            let m = sum(xr.iter().copied()) / c as f32;
-            let var = sum(xr.iter().map(|v| (v - m) * (v - m))) / c as f32;
-            let r = repops::rsqrt(var + LN_EPS);
-            for i in 0..c {
-                yr[i] = ((xr[i] - m) * r) * g[i] + b[i];
+    const G: usize = ROWS_PER_GROUP;
+    y.par_chunks_mut(G * c)
+        .zip(x.par_chunks(G * c))
+        .zip(cache.mean.par_chunks_mut(G).zip(cache.rstd.par_chunks_mut(G)))
+        .for_each(|((yg, xg), (mean, rstd))| {
+            let mut sums = [0.0f32; G];
+            let sums = &mut sums[..mean.len()];
+            interleaved_row_sums(sums, c, |r, i| xg[r * c + i]);
+            for (m, s) in mean.iter_mut().zip(sums.iter()) {
+                *m = s / c as f32;
             }
-            *mu = m;
-            *rs = r;
+            interleaved_row_sums(sums, c, |r, i| {
+                (xg[r * c + i] - mean[r]) * (xg[r * c + i] - mean[r])
+            });
+            for (r, (yr, xr)) in yg.chunks_mut(c).zip(xg.chunks(c)).enumerate() {
+                let m = mean[r];
+                let rs = repops::rsqrt(sums[r] / c as f32 + LN_EPS);
+                for i in 0..c {
+                    yr[i] = ((xr[i] - m) * rs) * g[i] + b[i];
+                }
+                rstd[r] = rs;
+            }
         });
+}
+
+/// Rows a row-wise op takes together: their sums are independent chains, so interleaving them
+/// keeps the adders busy while each row's sum keeps its own ascending order.
+const ROWS_PER_GROUP: usize = 16;
+
+/// `out[r] = sum(term(r, 0), …, term(r, c−1))` (a [`sum`]: ascending, from `+0.0`) for every
+/// row `r` of the group, the rows' chains interleaved.
+#[inline(always)]
+fn interleaved_row_sums(out: &mut [f32], c: usize, term: impl Fn(usize, usize) -> f32) {
+    out.fill(0.0);
+    for i in 0..c {
+        for (r, s) in out.iter_mut().enumerate() {
+            *s += term(r, i);
+        }
+    }
 }
 
 /// Backward of [`layernorm_fwd`]. With `xhat = (x−mean)·rstd` and `d = dy·g`:
@@ -212,26 +238,26 @@ pub fn layernorm_bwd(
     db: &mut [f32],
     c: usize,
 ) {
-    dx.par_chunks_mut(c).zip(x.par_chunks(c)).zip(dy.par_chunks(c)).enumerate().for_each(
-        |(r, ((dxr, xr), dyr))| {
-            let (m, rs) = (cache.mean[r], cache.rstd[r]);
-            let mut s1 = 0.0f32;
-            let mut s2 = 0.0f32;
-            for i in 0..c {
-                let xhat = (xr[i] - m) * rs;
-                let d = dyr[i] * g[i];
-                s1 += d;
-                s2 += d * xhat;
+    const G: usize = ROWS_PER_GROUP;
+    dx.par_chunks_mut(G * c)
+        .zip(x.par_chunks(G * c))
+        .zip(dy.par_chunks(G * c))
+        .enumerate()
+        .for_each(|(grp, ((dxg, xg), dyg))| {
+            let (mean, rstd) = (&cache.mean[grp * G..], &cache.rstd[grp * G..]);
+            let xhat = |r: usize, i: usize| (xg[r * c + i] - mean[r]) * rstd[r];
+            let d = |r: usize, i: usize| dyg[r * c + i] * g[i];
+            let (mut s1, mut s2) = ([0.0f32; G], [0.0f32; G]);
+            let rows = xg.len() / c;
+            interleaved_row_sums(&mut s1[..rows], c, d);
+            interleaved_row_sums(&mut s2[..rows], c, |r, i| d(r, i) * xhat(r, i));
+            for (r, dxr) in dxg.chunks_mut(c).enumerate() {
+                let (m1, m2) = (s1[r] / c as f32, s2[r] / c as f32);
+                for (i, v) in dxr.iter_mut().enumerate() {
+                    *v = rstd[r] * ((d(r, i) - m1) - xhat(r, i) * m2);
+                }
             }
-            let m1 = s1 / c as f32;
-            let m2 = s2 / c as f32;
-            for i in 0..c {
-                let xhat = (xr[i] - m) * rs;
-                let d = dyr[i] * g[i];
-                dxr[i] = rs * ((d - m1) - xhat * m2);
-            }
-        },
-    );
+        });
     let rows = x.len() / c;
     column_sums(dg, rows, |r, j0, acc| {
         let (m, rs) = (cache.mean[r], cache.rstd[r]);
