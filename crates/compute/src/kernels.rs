@@ -72,7 +72,7 @@ impl Simd {
 /// same IEEE operations whatever the vector width, and `mul_add` is the same correctly rounded
 /// operation either way, so the result bits do not change.
 macro_rules! fma_dispatch {
-    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? $body:block) => {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$m])*
         // The unsafe here is the target-feature call, guarded by run-time detection (see above).
         #[allow(unsafe_code)]
@@ -323,7 +323,7 @@ fn pack_a<const MR: usize>(
 /// `dst[p·stride + i] = rows[i][p]` for 8 rows of equal length: the transpose that packing a
 /// row-major `A` (or a transposed `B`) needs, done in 8×8 blocks in registers when the CPU has
 /// AVX. Exact data movement, no arithmetic.
-fn transpose_8_rows(simd: Simd, rows: [&[f32]; 8], dst: &mut [f32], stride: usize) {
+pub(crate) fn transpose_8_rows(simd: Simd, rows: [&[f32]; 8], dst: &mut [f32], stride: usize) {
     let len = rows[0].len();
     let mut p = 0;
     #[cfg(target_arch = "x86_64")]

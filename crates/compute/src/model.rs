@@ -298,7 +298,15 @@ pub fn forward_into(
         let o = layout.block(l);
         let (done, rest) = fw.layers.split_at_mut(l + 1);
         let lc = &mut done[l];
-        ops::layernorm_fwd(&lc.x_in, w(o.ln1_g, c), w(o.ln1_b, c), &mut lc.ln1, &mut lc.ln1c, c);
+        ops::layernorm_fwd(
+            ex,
+            &lc.x_in,
+            w(o.ln1_g, c),
+            w(o.ln1_b, c),
+            &mut lc.ln1,
+            &mut lc.ln1c,
+            c,
+        );
         ops::linear_fwd(
             ex,
             &lc.ln1,
@@ -313,7 +321,15 @@ pub fn forward_into(
         // x_mid = x_in + proj(att)
         ops::linear_fwd(ex, &lc.att, w(o.proj_w, c * c), w(o.proj_b, c), &mut lc.x_mid, n, c, c);
         ops::add_into(&lc.x_in, &mut lc.x_mid);
-        ops::layernorm_fwd(&lc.x_mid, w(o.ln2_g, c), w(o.ln2_b, c), &mut lc.ln2, &mut lc.ln2c, c);
+        ops::layernorm_fwd(
+            ex,
+            &lc.x_mid,
+            w(o.ln2_g, c),
+            w(o.ln2_b, c),
+            &mut lc.ln2,
+            &mut lc.ln2c,
+            c,
+        );
         ops::linear_fwd(
             ex,
             &lc.ln2,
@@ -334,7 +350,7 @@ pub fn forward_into(
         ops::add_into(&lc.x_mid, x_out);
     }
     let (g, bb) = layout.lnf();
-    ops::layernorm_fwd(&fw.x_final, w(g, c), w(bb, c), &mut fw.lnf, &mut fw.lnfc, c);
+    ops::layernorm_fwd(ex, &fw.x_final, w(g, c), w(bb, c), &mut fw.lnf, &mut fw.lnfc, c);
     ex.gemm(&fw.lnf, Stored::Normal, wte, Stored::Transposed, &mut fw.logits, n, c, VOCAB);
 }
 
@@ -420,7 +436,7 @@ pub fn backward(
     ex.gemm(dlogits, Stored::Transposed, &fw.lnf, Stored::Normal, dwte, VOCAB, n, c);
     let (g_off, _) = layout.lnf();
     let (dg, db) = ln_grads(grad, g_off, c);
-    ops::layernorm_bwd(&fw.x_final, w(g_off, c), &fw.lnfc, dlnf, dx, dg, db, c);
+    ops::layernorm_bwd(ex, &fw.x_final, w(g_off, c), &fw.lnfc, dlnf, dx, dg, db, c);
     for l in (0..cfg.n_layer).rev() {
         let o = layout.block(l);
         let lc = &fw.layers[l];
@@ -431,7 +447,7 @@ pub fn backward(
         let (dw, db) = linear_grads(grad, o.fc_w, 4 * c * c, o.fc_b, 4 * c);
         ops::linear_bwd(ex, &lc.ln2, w(o.fc_w, 4 * c * c), dfc, dln2, dw, db, n, c, 4 * c);
         let (dg, db) = ln_grads(grad, o.ln2_g, c);
-        ops::layernorm_bwd(&lc.x_mid, w(o.ln2_g, c), &lc.ln2c, dln2, dxm, dg, db, c);
+        ops::layernorm_bwd(ex, &lc.x_mid, w(o.ln2_g, c), &lc.ln2c, dln2, dxm, dg, db, c);
         // dx_mid = dx + dxm, kept in dxm.
         ops::add_into(dx, dxm);
         let dx_mid = &*dxm;
@@ -442,7 +458,7 @@ pub fn backward(
         let (dw, db) = linear_grads(grad, o.attn_w, 3 * c * c, o.attn_b, 3 * c);
         ops::linear_bwd(ex, &lc.ln1, w(o.attn_w, 3 * c * c), dqkv, dln1, dw, db, n, c, 3 * c);
         let (dg, db) = ln_grads(grad, o.ln1_g, c);
-        ops::layernorm_bwd(&lc.x_in, w(o.ln1_g, c), &lc.ln1c, dln1, dxi, dg, db, c);
+        ops::layernorm_bwd(ex, &lc.x_in, w(o.ln1_g, c), &lc.ln1c, dln1, dxi, dg, db, c);
         // dx = dx_mid + dxi: the sum goes to dxi, whose buffer becomes dx.
         ops::add_into(dx_mid, dxi);
         std::mem::swap(dx, dxi);

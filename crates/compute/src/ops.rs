@@ -9,7 +9,7 @@
 //! - backward functions **overwrite** their gradient outputs; accumulation across uses of a
 //!   tensor is written out by the caller in a fixed order.
 
-use crate::kernels::{fma_dispatch, gemm, Simd, Stored};
+use crate::kernels::{fma_dispatch, gemm, transpose_8_rows, Simd, Stored};
 use crate::repops;
 use rayon::prelude::*;
 
@@ -125,27 +125,31 @@ pub fn linear_bwd(
 ) {
     ex.gemm(dy, Stored::Normal, w, Stored::Transposed, dx, n, cout, cin);
     ex.gemm(x, Stored::Transposed, dy, Stored::Normal, dw, cin, n, cout);
-    column_sums(db, n, |r, j0, acc| {
-        for (a, v) in acc.iter_mut().zip(&dy[r * cout + j0..]) {
-            *a += *v;
-        }
-    });
+    column_sums(ex.simd, db, dy);
 }
 
 /// Columns of a sum over rows that one task owns.
 const COLUMNS_PER_TASK: usize = 32;
 
-/// Sums over `rows` rows into `out` (one value per column): zeroes `out`, then for each row
-/// `r` in ascending order calls `add(r, j0, acc)` to add row `r`'s terms onto the columns
-/// `j0..j0 + acc.len()`. Columns are split across threads, so every column is still one sum in
-/// ascending row order.
-fn column_sums(out: &mut [f32], rows: usize, add: impl Fn(usize, usize, &mut [f32]) + Sync) {
-    out.par_chunks_mut(COLUMNS_PER_TASK).enumerate().for_each(|(blk, acc)| {
+/// `out[j] = sum over rows r ascending of m[r][j]` (`m` row-major, rows as wide as `out`).
+/// Columns are split across threads, so every column is still one sum in ascending row order.
+fn column_sums(simd: Simd, out: &mut [f32], m: &[f32]) {
+    let width = out.len();
+    out.par_chunks_mut(COLUMNS_PER_TASK)
+        .enumerate()
+        .for_each(|(blk, acc)| column_block_sum(simd, m, width, blk * COLUMNS_PER_TASK, acc));
+}
+
+fma_dispatch! {
+    /// `acc[j] = sum over rows r ascending of m[r][j0 + j]` for rows of width `width`.
+    fn column_block_sum(m: &[f32], width: usize, j0: usize, acc: &mut [f32]) {
         acc.fill(0.0);
-        for r in 0..rows {
-            add(r, blk * COLUMNS_PER_TASK, acc);
+        for row in m.chunks_exact(width) {
+            for (a, v) in acc.iter_mut().zip(&row[j0..]) {
+                *a += *v;
+            }
         }
-    });
+    }
 }
 
 /// The residual connection `x[i] = a[i] + x[i]` in place (IEEE addition is commutative, so this
@@ -174,6 +178,7 @@ pub const LN_EPS: f32 = 1e-5;
 /// `rstd = rsqrt(var + eps)`, `y = ((x−mean)·rstd)·g + b`. The statistics go to `cache`
 /// (resized to the row count; its buffers are reused).
 pub fn layernorm_fwd(
+    ex: &Exec,
     x: &[f32],
     g: &[f32],
     b: &[f32],
@@ -188,47 +193,82 @@ pub fn layernorm_fwd(
     y.par_chunks_mut(G * c)
         .zip(x.par_chunks(G * c))
         .zip(cache.mean.par_chunks_mut(G).zip(cache.rstd.par_chunks_mut(G)))
-        .for_each(|((yg, xg), (mean, rstd))| {
-            let mut sums = [0.0f32; G];
-            let sums = &mut sums[..mean.len()];
-            interleaved_row_sums(sums, c, |r, i| xg[r * c + i]);
-            for (m, s) in mean.iter_mut().zip(sums.iter()) {
-                *m = s / c as f32;
+        .for_each(|((yg, xg), (mean, rstd))| layernorm_fwd_rows(ex.simd, xg, g, b, yg, mean, rstd));
+}
+
+fma_dispatch! {
+    /// [`layernorm_fwd`] of a group of rows (`mean.len()` of them).
+    fn layernorm_fwd_rows(
+        xg: &[f32],
+        g: &[f32],
+        b: &[f32],
+        yg: &mut [f32],
+        mean: &mut [f32],
+        rstd: &mut [f32]
+    ) {
+        let c = g.len();
+        interleaved_row_sums(mean, xg, c);
+        for m in mean.iter_mut() {
+            *m /= c as f32;
+        }
+        // The squared deviations go to `yg` first; the output overwrites them.
+        for ((yr, xr), &m) in yg.chunks_mut(c).zip(xg.chunks(c)).zip(mean.iter()) {
+            for (v, &xv) in yr.iter_mut().zip(xr) {
+                *v = (xv - m) * (xv - m);
             }
-            interleaved_row_sums(sums, c, |r, i| {
-                (xg[r * c + i] - mean[r]) * (xg[r * c + i] - mean[r])
-            });
-            for (r, (yr, xr)) in yg.chunks_mut(c).zip(xg.chunks(c)).enumerate() {
-                let m = mean[r];
-                let rs = repops::rsqrt(sums[r] / c as f32 + LN_EPS);
-                for i in 0..c {
-                    yr[i] = ((xr[i] - m) * rs) * g[i] + b[i];
-                }
-                rstd[r] = rs;
+        }
+        interleaved_row_sums(rstd, yg, c);
+        for (r, (yr, xr)) in yg.chunks_mut(c).zip(xg.chunks(c)).enumerate() {
+            let m = mean[r];
+            let rs = repops::rsqrt(rstd[r] / c as f32 + LN_EPS);
+            for (((v, &xv), &gv), &bv) in yr.iter_mut().zip(xr).zip(g).zip(b) {
+                *v = ((xv - m) * rs) * gv + bv;
             }
-        });
+            rstd[r] = rs;
+        }
+    }
 }
 
 /// Rows a row-wise op takes together: their sums are independent chains, so interleaving them
 /// keeps the adders busy while each row's sum keeps its own ascending order.
 const ROWS_PER_GROUP: usize = 16;
 
-/// `out[r] = sum(term(r, 0), …, term(r, c−1))` (a [`sum`]: ascending, from `+0.0`) for every
-/// row `r` of the group, the rows' chains interleaved.
+/// `out[r] = sum(terms[r])` (a [`sum`]: ascending, from `+0.0`) for every row `r` of `terms`
+/// (rows of width `c`, one per element of `out`). Eight rows at a time are transposed (exact
+/// data movement) so that one vector add continues eight rows' chains at once.
 #[inline(always)]
-fn interleaved_row_sums(out: &mut [f32], c: usize, term: impl Fn(usize, usize) -> f32) {
-    out.fill(0.0);
-    for i in 0..c {
-        for (r, s) in out.iter_mut().enumerate() {
-            *s += term(r, i);
+fn interleaved_row_sums(out: &mut [f32], terms: &[f32], c: usize) {
+    assert_eq!(terms.len(), out.len() * c);
+    let mut columns = [0.0f32; 8 * 64];
+    for (sums, rows) in out.chunks_mut(8).zip(terms.chunks(8 * c)) {
+        if sums.len() < 8 {
+            for (s, row) in sums.iter_mut().zip(rows.chunks(c)) {
+                *s = sum(row.iter().copied());
+            }
+            continue;
         }
+        let mut acc = [0.0f32; 8];
+        // 64 columns at a time through a buffer on the stack.
+        for p0 in (0..c).step_by(64) {
+            let w = 64.min(c - p0);
+            let rows: [&[f32]; 8] = std::array::from_fn(|r| &rows[r * c + p0..][..w]);
+            transpose_8_rows(Simd::detect(), rows, &mut columns, 8);
+            for column in columns[..8 * w].chunks_exact(8) {
+                for (a, v) in acc.iter_mut().zip(column) {
+                    *a += *v;
+                }
+            }
+        }
+        sums.copy_from_slice(&acc);
     }
 }
 
 /// Backward of [`layernorm_fwd`]. With `xhat = (x−mean)·rstd` and `d = dy·g`:
 /// `dx = rstd·((d − sum(d)/c) − xhat·(sum(d·xhat)/c))`; `dg = sum_rows(dy·xhat)`,
 /// `db = sum_rows(dy)` (rows ascending).
+#[allow(clippy::too_many_arguments)]
 pub fn layernorm_bwd(
+    ex: &Exec,
     x: &[f32],
     g: &[f32],
     cache: &LnCache,
@@ -240,38 +280,77 @@ pub fn layernorm_bwd(
 ) {
     const G: usize = ROWS_PER_GROUP;
     dx.par_chunks_mut(G * c)
-        .zip(x.par_chunks(G * c))
-        .zip(dy.par_chunks(G * c))
-        .enumerate()
-        .for_each(|(grp, ((dxg, xg), dyg))| {
-            let (mean, rstd) = (&cache.mean[grp * G..], &cache.rstd[grp * G..]);
-            let xhat = |r: usize, i: usize| (xg[r * c + i] - mean[r]) * rstd[r];
-            let d = |r: usize, i: usize| dyg[r * c + i] * g[i];
-            let (mut s1, mut s2) = ([0.0f32; G], [0.0f32; G]);
-            let rows = xg.len() / c;
-            interleaved_row_sums(&mut s1[..rows], c, d);
-            interleaved_row_sums(&mut s2[..rows], c, |r, i| d(r, i) * xhat(r, i));
-            for (r, dxr) in dxg.chunks_mut(c).enumerate() {
-                let (m1, m2) = (s1[r] / c as f32, s2[r] / c as f32);
-                for (i, v) in dxr.iter_mut().enumerate() {
-                    *v = rstd[r] * ((d(r, i) - m1) - xhat(r, i) * m2);
-                }
-            }
+        .zip(x.par_chunks(G * c).zip(dy.par_chunks(G * c)))
+        .zip(cache.mean.par_chunks(G).zip(cache.rstd.par_chunks(G)))
+        .for_each(|((dxg, (xg, dyg)), (mean, rstd))| {
+            layernorm_bwd_rows(ex.simd, xg, dyg, g, mean, rstd, dxg)
         });
-    let rows = x.len() / c;
-    column_sums(dg, rows, |r, j0, acc| {
-        let (m, rs) = (cache.mean[r], cache.rstd[r]);
-        let (xr, dyr) = (&x[r * c + j0..], &dy[r * c + j0..]);
-        for (i, a) in acc.iter_mut().enumerate() {
-            let xhat = (xr[i] - m) * rs;
-            *a += dyr[i] * xhat;
-        }
+    dg.par_chunks_mut(COLUMNS_PER_TASK).enumerate().for_each(|(blk, acc)| {
+        layernorm_gain_grad(ex.simd, x, dy, &cache.mean, &cache.rstd, blk * COLUMNS_PER_TASK, acc)
     });
-    column_sums(db, rows, |r, j0, acc| {
-        for (a, v) in acc.iter_mut().zip(&dy[r * c + j0..]) {
-            *a += *v;
+    column_sums(ex.simd, db, dy);
+}
+
+fma_dispatch! {
+    /// `dx` of [`layernorm_bwd`] for a group of rows (`mean.len()` of them): per row `xhat`,
+    /// `d` and `d·xhat` (in `dxg` and two buffers), their two sums, then `dx`.
+    fn layernorm_bwd_rows(
+        xg: &[f32],
+        dyg: &[f32],
+        g: &[f32],
+        mean: &[f32],
+        rstd: &[f32],
+        dxg: &mut [f32]
+    ) {
+        let c = g.len();
+        let n = xg.len();
+        let (mut xhat, mut dxhat) = (vec![0.0f32; n], vec![0.0f32; n]);
+        let d = &mut *dxg;
+        for r in 0..mean.len() {
+            let (m, rs) = (mean[r], rstd[r]);
+            let span = r * c..(r + 1) * c;
+            let (xr, dyr) = (&xg[span.clone()], &dyg[span.clone()]);
+            let (xh, dd, p) = (&mut xhat[span.clone()], &mut d[span.clone()], &mut dxhat[span]);
+            for i in 0..c {
+                xh[i] = (xr[i] - m) * rs;
+                dd[i] = dyr[i] * g[i];
+                p[i] = dd[i] * xh[i];
+            }
         }
-    });
+        let (mut s1, mut s2) = ([0.0f32; ROWS_PER_GROUP], [0.0f32; ROWS_PER_GROUP]);
+        let rows = mean.len();
+        interleaved_row_sums(&mut s1[..rows], d, c);
+        interleaved_row_sums(&mut s2[..rows], &dxhat, c);
+        for (r, dxr) in dxg.chunks_mut(c).enumerate() {
+            let (m1, m2, rs) = (s1[r] / c as f32, s2[r] / c as f32, rstd[r]);
+            for (v, &xh) in dxr.iter_mut().zip(&xhat[r * c..(r + 1) * c]) {
+                // `*v` holds d.
+                *v = rs * ((*v - m1) - xh * m2);
+            }
+        }
+    }
+}
+
+fma_dispatch! {
+    /// `acc[j] = sum over rows r ascending of dy[r][j0+j]·xhat[r][j0+j]` (the gain gradient of
+    /// [`layernorm_bwd`] for one block of columns).
+    fn layernorm_gain_grad(
+        x: &[f32],
+        dy: &[f32],
+        mean: &[f32],
+        rstd: &[f32],
+        j0: usize,
+        acc: &mut [f32]
+    ) {
+        let c = x.len() / mean.len();
+        acc.fill(0.0);
+        for (r, (xr, dyr)) in x.chunks_exact(c).zip(dy.chunks_exact(c)).enumerate() {
+            let (m, rs) = (mean[r], rstd[r]);
+            for ((a, &xv), &dv) in acc.iter_mut().zip(&xr[j0..]).zip(&dyr[j0..]) {
+                *a += dv * ((xv - m) * rs);
+            }
+        }
+    }
 }
 
 fma_dispatch! {

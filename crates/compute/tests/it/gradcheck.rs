@@ -51,14 +51,14 @@ fn layernorm() {
     let (g, b, dy) = (fill(c, 6), fill(c, 7), fill(n * c, 8));
     let f = |x: &[f32], g: &[f32], b: &[f32]| {
         let mut y = vec![0.0; n * c];
-        ops::layernorm_fwd(x, g, b, &mut y, &mut Default::default(), c);
+        ops::layernorm_fwd(&Exec::default(), x, g, b, &mut y, &mut Default::default(), c);
         weighted(&y, &dy)
     };
     let mut y = vec![0.0; n * c];
     let mut cache = ops::LnCache::default();
-    ops::layernorm_fwd(&x, &g, &b, &mut y, &mut cache, c);
+    ops::layernorm_fwd(&Exec::default(), &x, &g, &b, &mut y, &mut cache, c);
     let (mut dx, mut dg, mut db) = (vec![0.0; n * c], vec![0.0; c], vec![0.0; c]);
-    ops::layernorm_bwd(&x, &g, &cache, &dy, &mut dx, &mut dg, &mut db, c);
+    ops::layernorm_bwd(&Exec::default(), &x, &g, &cache, &dy, &mut dx, &mut dg, &mut db, c);
     check("layernorm.dx", &x, &dx, &|v| f(v, &g, &b));
     check("layernorm.dg", &g, &dg, &|v| f(&x, v, &b));
     check("layernorm.db", &b, &db, &|v| f(&x, &g, v));
