@@ -183,8 +183,9 @@ thread_local! {
 }
 
 /// Runs `f` on this thread's scratch buffer of at least `len` floats (reused across calls, so
-/// packing does not allocate; a nested call on the same thread gets a fresh buffer).
-fn with_scratch<R>(
+/// packing does not allocate; a nested call on the same thread gets a fresh buffer). The buffer
+/// holds whatever the last user left in it.
+pub(crate) fn with_scratch<R>(
     key: &'static LocalKey<Cell<Vec<f32>>>,
     len: usize,
     f: impl FnOnce(&mut [f32]) -> R,

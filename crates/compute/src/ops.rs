@@ -9,9 +9,10 @@
 //! - backward functions **overwrite** their gradient outputs; accumulation across uses of a
 //!   tensor is written out by the caller in a fixed order.
 
-use crate::kernels::{fma_dispatch, gemm, transpose_8_rows, Simd, Stored};
+use crate::kernels::{fma_dispatch, gemm, transpose_8_rows, with_scratch, Simd, Stored};
 use crate::repops;
 use rayon::prelude::*;
+use std::cell::Cell;
 
 /// How the kernels run. Never changes results.
 #[derive(Clone, Debug)]
@@ -470,43 +471,35 @@ pub fn embedding_bwd(
     });
 }
 
-fn gather_head(
-    qkv: &[f32],
-    bi: usize,
-    t: usize,
-    c: usize,
-    part: usize,
-    h: usize,
-    hd: usize,
-) -> Vec<f32> {
-    let mut out = vec![0.0f32; t * hd];
-    for ti in 0..t {
-        let row = &qkv[(bi * t + ti) * 3 * c..][..3 * c];
-        out[ti * hd..(ti + 1) * hd].copy_from_slice(&row[part * c + h * hd..][..hd]);
-    }
-    out
+thread_local! {
+    /// One batch's per-head results of the attention, head-major.
+    static HEADS: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    /// One head's gathered operands and score-sized temporaries.
+    static HEAD_TMP: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
-/// Writes per-head `t×hd` blocks (`heads[bh]`, `bh = bi·nh + h`, `parts` of them per head) into
-/// the columns `part·c + h·hd` of rows `bi·t..` of `dst` (row width `width`); batches in parallel.
-fn scatter_heads<const P: usize>(
-    heads: &[[Vec<f32>; P]],
-    dst: &mut [f32],
-    t: usize,
-    c: usize,
-    nh: usize,
-    width: usize,
-) {
+/// Copies head `h`'s columns of part `part` (0 = q, 1 = k, 2 = v) of the `t` rows of `rows`
+/// (row width `width`, the part's columns start at `part·c`) into `dst` (`t×hd`).
+fn gather_head(rows: &[f32], width: usize, c: usize, part: usize, h: usize, dst: &mut [f32]) {
+    let hd = dst.len() / (rows.len() / width);
+    for (d, row) in dst.chunks_exact_mut(hd).zip(rows.chunks_exact(width)) {
+        d.copy_from_slice(&row[part * c + h * hd..][..hd]);
+    }
+}
+
+/// The inverse of [`gather_head`] for all heads of one batch: `heads` holds, head-major,
+/// `parts` blocks of `t×hd` per head; they go to columns `part·c + h·hd` of `rows`.
+fn scatter_heads(heads: &[f32], rows: &mut [f32], width: usize, c: usize, nh: usize, parts: usize) {
+    let t = rows.len() / width;
     let hd = c / nh;
-    dst.par_chunks_mut(t * width).enumerate().for_each(|(bi, rows)| {
-        for (h, parts) in heads[bi * nh..(bi + 1) * nh].iter().enumerate() {
-            for (part, g) in parts.iter().enumerate() {
-                for (ti, row) in rows.chunks_mut(width).enumerate() {
-                    row[part * c + h * hd..][..hd].copy_from_slice(&g[ti * hd..(ti + 1) * hd]);
-                }
+    for (ti, row) in rows.chunks_exact_mut(width).enumerate() {
+        for h in 0..nh {
+            for part in 0..parts {
+                let src = &heads[((h * parts + part) * t + ti) * hd..][..hd];
+                row[part * c + h * hd..][..hd].copy_from_slice(src);
             }
         }
-    });
+    }
 }
 
 /// Causal multi-head self-attention. `qkv: (b·t)×3c` holds q, k, v side by side (GPT-2 layout),
@@ -528,24 +521,47 @@ pub fn attention_fwd(
     assert_eq!(probs.len(), b * nh * t * t, "attention_fwd: probs must hold b·nh·t·t values");
     let hd = c / nh;
     let scale = repops::rsqrt(hd as f32);
-    let per_head: Vec<[Vec<f32>; 1]> = probs
-        .par_chunks_mut(t * t)
-        .enumerate()
-        .map(|(bh, p)| {
-            let (bi, h) = (bh / nh, bh % nh);
-            let q = gather_head(qkv, bi, t, c, 0, h, hd);
-            let k = gather_head(qkv, bi, t, c, 1, h, hd);
-            let v = gather_head(qkv, bi, t, c, 2, h, hd);
-            gemm(&q, Stored::Normal, &k, Stored::Transposed, p, t, hd, t, ex.simd, false);
-            for i in 0..t {
-                attention_softmax_row(ex.simd, &mut p[i * t..(i + 1) * t], i, scale);
-            }
-            let mut o = vec![0.0f32; t * hd];
-            gemm(p, Stored::Normal, &v, Stored::Normal, &mut o, t, t, hd, ex.simd, false);
-            [o]
-        })
-        .collect();
-    scatter_heads(&per_head, out, t, c, nh, c);
+    out.par_chunks_mut(t * c)
+        .zip(qkv.par_chunks(t * 3 * c).zip(probs.par_chunks_mut(nh * t * t)))
+        .for_each(|(out_b, (qkv_b, probs_b))| {
+            with_scratch(&HEADS, t * c, |heads| {
+                heads
+                    .par_chunks_mut(t * hd)
+                    .zip(probs_b.par_chunks_mut(t * t))
+                    .enumerate()
+                    .for_each(|(h, (o, p))| {
+                        with_scratch(&HEAD_TMP, 3 * t * hd, |tmp| {
+                            let (q, rest) = tmp.split_at_mut(t * hd);
+                            let (k, v) = rest.split_at_mut(t * hd);
+                            gather_head(qkv_b, 3 * c, c, 0, h, q);
+                            gather_head(qkv_b, 3 * c, c, 1, h, k);
+                            gather_head(qkv_b, 3 * c, c, 2, h, v);
+                            gemm(
+                                q,
+                                Stored::Normal,
+                                k,
+                                Stored::Transposed,
+                                p,
+                                t,
+                                hd,
+                                t,
+                                ex.simd,
+                                false,
+                            );
+                            for i in 0..t {
+                                attention_softmax_row(
+                                    ex.simd,
+                                    &mut p[i * t..(i + 1) * t],
+                                    i,
+                                    scale,
+                                );
+                            }
+                            gemm(p, Stored::Normal, v, Stored::Normal, o, t, t, hd, ex.simd, false);
+                        })
+                    });
+                scatter_heads(heads, out_b, c, c, nh, 1);
+            })
+        });
 }
 
 /// Backward of [`attention_fwd`]: `dP = dO·Vᵀ`, `dV = Pᵀ·dO`,
@@ -563,49 +579,95 @@ pub fn attention_bwd(
     c: usize,
     nh: usize,
 ) {
+    assert_eq!(probs.len(), b * nh * t * t, "attention_bwd: probs must hold b·nh·t·t values");
     let hd = c / nh;
     let scale = repops::rsqrt(hd as f32);
-    let per_head: Vec<[Vec<f32>; 3]> = (0..b * nh)
-        .into_par_iter()
-        .map(|bh| {
-            let (bi, h) = (bh / nh, bh % nh);
-            let q = gather_head(qkv, bi, t, c, 0, h, hd);
-            let k = gather_head(qkv, bi, t, c, 1, h, hd);
-            let v = gather_head(qkv, bi, t, c, 2, h, hd);
-            let p = &probs[bh * t * t..(bh + 1) * t * t];
-            let mut dout_h = vec![0.0f32; t * hd];
-            for ti in 0..t {
-                dout_h[ti * hd..(ti + 1) * hd]
-                    .copy_from_slice(&dout[(bi * t + ti) * c + h * hd..][..hd]);
-            }
-            let mut dp = vec![0.0f32; t * t];
-            gemm(
-                &dout_h,
-                Stored::Normal,
-                &v,
-                Stored::Transposed,
-                &mut dp,
-                t,
-                hd,
-                t,
-                ex.simd,
-                false,
-            );
-            let mut dv = vec![0.0f32; t * hd];
-            gemm(p, Stored::Transposed, &dout_h, Stored::Normal, &mut dv, t, t, hd, ex.simd, false);
-            let mut ds = vec![0.0f32; t * t];
-            for i in 0..t {
-                let r = i * t..i * t + i + 1;
-                softmax_grad_row(ex.simd, &p[r.clone()], &dp[r.clone()], &mut ds[r], scale);
-            }
-            let mut dq = vec![0.0f32; t * hd];
-            gemm(&ds, Stored::Normal, &k, Stored::Normal, &mut dq, t, t, hd, ex.simd, false);
-            let mut dk = vec![0.0f32; t * hd];
-            gemm(&ds, Stored::Transposed, &q, Stored::Normal, &mut dk, t, t, hd, ex.simd, false);
-            [dq, dk, dv]
-        })
-        .collect();
-    scatter_heads(&per_head, dqkv, t, c, nh, 3 * c);
+    dqkv.par_chunks_mut(t * 3 * c)
+        .zip(qkv.par_chunks(t * 3 * c).zip(dout.par_chunks(t * c)))
+        .zip(probs.par_chunks(nh * t * t))
+        .for_each(|((dqkv_b, (qkv_b, dout_b)), probs_b)| {
+            with_scratch(&HEADS, 3 * t * c, |heads| {
+                heads
+                    .par_chunks_mut(3 * t * hd)
+                    .zip(probs_b.par_chunks(t * t))
+                    .enumerate()
+                    .for_each(|(h, (grads, p))| {
+                        let (dq, rest) = grads.split_at_mut(t * hd);
+                        let (dk, dv) = rest.split_at_mut(t * hd);
+                        with_scratch(&HEAD_TMP, 4 * t * hd + 2 * t * t, |tmp| {
+                            let (q, rest) = tmp.split_at_mut(t * hd);
+                            let (k, rest) = rest.split_at_mut(t * hd);
+                            let (v, rest) = rest.split_at_mut(t * hd);
+                            let (dout_h, rest) = rest.split_at_mut(t * hd);
+                            let (dp, ds) = rest.split_at_mut(t * t);
+                            gather_head(qkv_b, 3 * c, c, 0, h, q);
+                            gather_head(qkv_b, 3 * c, c, 1, h, k);
+                            gather_head(qkv_b, 3 * c, c, 2, h, v);
+                            gather_head(dout_b, c, c, 0, h, dout_h);
+                            gemm(
+                                dout_h,
+                                Stored::Normal,
+                                v,
+                                Stored::Transposed,
+                                dp,
+                                t,
+                                hd,
+                                t,
+                                ex.simd,
+                                false,
+                            );
+                            gemm(
+                                p,
+                                Stored::Transposed,
+                                dout_h,
+                                Stored::Normal,
+                                dv,
+                                t,
+                                t,
+                                hd,
+                                ex.simd,
+                                false,
+                            );
+                            ds.fill(0.0);
+                            for i in 0..t {
+                                let r = i * t..i * t + i + 1;
+                                softmax_grad_row(
+                                    ex.simd,
+                                    &p[r.clone()],
+                                    &dp[r.clone()],
+                                    &mut ds[r],
+                                    scale,
+                                );
+                            }
+                            gemm(
+                                ds,
+                                Stored::Normal,
+                                k,
+                                Stored::Normal,
+                                dq,
+                                t,
+                                t,
+                                hd,
+                                ex.simd,
+                                false,
+                            );
+                            gemm(
+                                ds,
+                                Stored::Transposed,
+                                q,
+                                Stored::Normal,
+                                dk,
+                                t,
+                                t,
+                                hd,
+                                ex.simd,
+                                false,
+                            );
+                        })
+                    });
+                scatter_heads(heads, dqkv_b, 3 * c, c, nh, 3);
+            })
+        });
 }
 
 fma_dispatch! {
