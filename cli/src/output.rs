@@ -120,6 +120,9 @@ async fn train(
     println!("checkpoints: {}", outcome.hashes.len());
     println!("output:      {}", outcome.out_dir.display());
     println!("trace root:  {}", outcome.trace_root_hex());
+    if let Some(e) = &outcome.device_failure {
+        println!("note:        the GPU failed ({e}); the run finished on the CPU, same numerics");
+    }
     Ok(())
 }
 

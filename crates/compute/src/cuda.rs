@@ -9,13 +9,16 @@
 //!
 //! With `Backend::Cuda` every model matmul (linear layers, their gradients, the LM head) runs
 //! here; attention's small per-head products and the elementwise ops stay on the CPU. A state hash
-//! from a CUDA run must equal the CPU one (`tests/it/cuda.rs`).
+//! from a CUDA run must equal the CPU one (`tests/it/cuda.rs`). If the device fails mid-run,
+//! [`crate::ops::Exec::gemm`] finishes the run on the CPU and reports the error
+//! (`TrainOutcome::device_failure`).
 //
 // `unsafe` is allowed in this module because probing for the driver library and launching a
 // kernel are `unsafe` in cudarc; each use states the invariant it relies on.
 #![allow(unsafe_code)]
 
 use crate::error::{Error, Result};
+use crate::ops::MatmulDevice;
 use cudarc::driver::{CudaContext, CudaFunction, CudaStream, LaunchConfig, PushKernelArg};
 use cudarc::nvrtc::{compile_ptx_with_opts, CompileOptions};
 use std::sync::Arc;
@@ -90,9 +93,11 @@ impl CudaBackend {
         let matmul = module.load_function("repops_matmul").map_err(|e| err("load kernel", e))?;
         Ok(Arc::new(CudaBackend { stream: ctx.default_stream(), matmul }))
     }
+}
 
+impl MatmulDevice for CudaBackend {
     /// `c = a·b` on the device, same bits as [`crate::kernels::matmul`].
-    pub fn matmul(
+    fn matmul(
         &self,
         a: &[f32],
         b: &[f32],

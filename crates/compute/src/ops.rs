@@ -9,19 +9,39 @@
 //! - backward functions **overwrite** their gradient outputs; accumulation across uses of a
 //!   tensor is written out by the caller in a fixed order.
 
-use crate::kernels::{fma_dispatch, gemm, transpose_8_rows, with_scratch, Simd, Stored};
+use crate::error::Result;
+use crate::kernels::{fma_dispatch, gemm, transpose, transpose_8_rows, with_scratch, Simd, Stored};
 use crate::repops;
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::cell::Cell;
+use std::sync::{Arc, OnceLock};
+use tracing::warn;
+
+/// A device that runs the model matmuls: `c = a·b`, all dense row-major, with the same bits as
+/// [`crate::kernels::matmul`] (the CUDA backend, `crate::cuda`, is one).
+pub trait MatmulDevice: Send + Sync + std::fmt::Debug {
+    /// Computes `c = a·b` (`a: m×k`, `b: k×n`); on an error `c` may hold anything.
+    fn matmul(
+        &self,
+        a: &[f32],
+        b: &[f32],
+        c: &mut [f32],
+        m: usize,
+        k: usize,
+        n: usize,
+    ) -> Result<()>;
+}
 
 /// How the kernels run. Never changes results.
 #[derive(Clone, Debug)]
 pub struct Exec {
-    /// Instruction set for the CPU matmul kernel.
+    /// Instruction set for the CPU kernels.
     pub simd: Simd,
-    /// Device for model matmuls (feature `cuda`); `None` runs everything on the CPU.
-    #[cfg(feature = "cuda")]
-    pub gpu: Option<std::sync::Arc<crate::cuda::CudaBackend>>,
+    /// Device for the model matmuls; `None` runs everything on the CPU.
+    pub device: Option<Arc<dyn MatmulDevice>>,
+    /// The first device error, after which every matmul runs on the CPU (shared by clones).
+    device_failure: Arc<OnceLock<String>>,
 }
 
 impl Default for Exec {
@@ -33,18 +53,25 @@ impl Default for Exec {
 impl Exec {
     /// CPU only, with this instruction set.
     pub fn cpu(simd: Simd) -> Exec {
-        Exec {
-            simd,
-            #[cfg(feature = "cuda")]
-            gpu: None,
-        }
+        Exec { simd, device: None, device_failure: Arc::default() }
+    }
+
+    /// The model matmuls on `device`, everything else on the CPU.
+    pub fn with_device(simd: Simd, device: Arc<dyn MatmulDevice>) -> Exec {
+        Exec { device: Some(device), ..Exec::cpu(simd) }
+    }
+
+    /// The device error that moved this executor's matmuls to the CPU, if one happened.
+    pub fn device_failure(&self) -> Option<&str> {
+        self.device_failure.get().map(String::as_str)
     }
 
     /// `c = op(a)·op(b)` (see [`crate::kernels::gemm`]) on the configured device.
     ///
-    /// # Panics
-    /// With a GPU configured, if the device fails mid-run (the trainer cannot continue and must
-    /// not write a checkpoint computed differently).
+    /// If the device fails, the product is computed on the CPU — the same bits, by the profile —
+    /// and so is every later one; the error is logged once and kept
+    /// ([`Exec::device_failure`]). A run never stops or changes its numbers because a GPU went
+    /// away mid-run.
     #[allow(clippy::too_many_arguments)]
     pub fn gemm(
         &self,
@@ -57,18 +84,23 @@ impl Exec {
         k: usize,
         n: usize,
     ) {
-        #[cfg(feature = "cuda")]
-        if let Some(gpu) = &self.gpu {
-            use crate::kernels::transpose;
-            use std::borrow::Cow;
+        if let (Some(device), None) = (&self.device, self.device_failure.get()) {
             let a =
                 if la == Stored::Transposed { Cow::Owned(transpose(a, k, m)) } else { a.into() };
             let b =
                 if lb == Stored::Transposed { Cow::Owned(transpose(b, n, k)) } else { b.into() };
-            if let Err(e) = gpu.matmul(&a, &b, c, m, k, n) {
-                panic!("CUDA matmul failed: {e}");
+            match device.matmul(&a, &b, c, m, k, n) {
+                Ok(()) => return,
+                Err(e) => {
+                    if self.device_failure.set(e.to_string()).is_ok() {
+                        warn!(
+                            target: "compute",
+                            error = %e,
+                            "the device failed; the run continues on the CPU (same numerics)"
+                        );
+                    }
+                }
             }
-            return;
         }
         gemm(a, la, b, lb, c, m, k, n, self.simd, true);
     }

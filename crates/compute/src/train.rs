@@ -180,9 +180,7 @@ impl Runtime {
             Backend::Cpu => Ok(Exec::cpu(self.simd)),
             #[cfg(feature = "cuda")]
             Backend::Cuda { device } => {
-                let mut ex = Exec::cpu(self.simd);
-                ex.gpu = Some(crate::cuda::CudaBackend::new(device)?);
-                Ok(ex)
+                Ok(Exec::with_device(self.simd, crate::cuda::CudaBackend::new(device)?))
             }
             #[cfg(not(feature = "cuda"))]
             Backend::Cuda { .. } => Err(Error::Cuda(
@@ -393,6 +391,8 @@ pub struct TrainOutcome {
     pub tokens_per_sec: f64,
     /// The output directory.
     pub out_dir: PathBuf,
+    /// The device error after which the run continued on the CPU (same numerics), if any.
+    pub device_failure: Option<String>,
 }
 
 impl TrainOutcome {
@@ -432,21 +432,33 @@ pub fn checkpoint_path(out_dir: &Path, i: usize) -> PathBuf {
 impl Trainer {
     /// Validates the config, loads the data and starts the thread pool.
     pub fn new(cfg: &TrainConfig, rt: &Runtime) -> Result<Trainer> {
+        Trainer::with_exec(cfg, rt.threads, rt.exec()?)
+    }
+
+    /// [`Trainer::new`] with an executor built by the caller (e.g. with its own
+    /// [`crate::ops::MatmulDevice`]).
+    pub fn with_exec(cfg: &TrainConfig, threads: usize, ex: Exec) -> Result<Trainer> {
         cfg.validate()?;
         let corpus = cfg.corpus()?;
         let config_hash = config_hash(cfg, &corpus);
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(rt.threads.max(1)).build().map_err(
-            |e| Error::InvalidConfig(format!("cannot start {} threads: {e}", rt.threads)),
-        )?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .build()
+            .map_err(|e| Error::InvalidConfig(format!("cannot start {threads} threads: {e}")))?;
         Ok(Trainer {
             layout: Layout::new(&cfg.model),
             cfg: cfg.clone(),
             corpus,
             config_hash,
-            ex: rt.exec()?,
+            ex,
             pool,
             workspace: Mutex::new(None),
         })
+    }
+
+    /// The device error after which this trainer's matmuls moved to the CPU, if one happened.
+    pub fn device_failure(&self) -> Option<&str> {
+        self.ex.device_failure()
     }
 
     /// The canonical config hash bound into every checkpoint.
@@ -620,6 +632,7 @@ impl Trainer {
             final_loss: loss,
             tokens_per_sec: self.tokens_per_sec(st.step - steps_before, start),
             out_dir: out_dir.to_owned(),
+            device_failure: self.device_failure().map(String::from),
         })
     }
 

@@ -22,12 +22,15 @@ fn cuda_training_matches_cpu_bit_for_bit() {
     let (a, b) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
     let cpu = train(&cfg, a.path(), &Runtime::new(2), &mut |_| {}).expect("cpu run");
     let cuda = train(&cfg, b.path(), &gpu, &mut |_| {}).expect("cuda run");
+    // A device failure would have moved the run to the CPU: then this compared CPU with CPU.
+    assert_eq!(cuda.device_failure, None, "the GPU failed during the run");
     assert_eq!(cuda.hashes, cpu.hashes, "CUDA and CPU state hashes differ");
 }
 
 #[cfg(feature = "cuda")]
 #[test]
 fn cuda_matmul_matches_cpu_kernel() {
+    use iollm_compute::ops::MatmulDevice;
     let Ok(gpu) = iollm_compute::cuda::CudaBackend::new(0) else {
         assert!(!require_gpu(), "IOLLM_REQUIRE_GPU=1 but no usable GPU");
         eprintln!("SKIPPED cuda_matmul_matches_cpu_kernel: no GPU");

@@ -2,6 +2,7 @@
 
 mod common;
 mod cuda;
+mod device;
 mod gradcheck;
 mod infer;
 mod invariance;
