@@ -51,8 +51,10 @@ impl AdamW {
     /// multiplication (the caller keeps them in the state). Per element, each operation
     /// separately rounded, no FMA:
     /// `m = b1·m + (1−b1)·g`, `v = b2·v + (1−b2)·(g·g)`, `mh = m/(1−b1pow)`, `vh = v/(1−b2pow)`,
-    /// `p = p − lr·(mh/(sqrt(vh)+eps) + wd·p)` (the `wd·p` term only where `decay`).
-    /// Elements are independent, so chunks run in parallel on the current rayon pool.
+    /// `p = p − lr·(mh/(sqrt(vh)+eps) + wd·p)`, the `wd·p` term only where decay is on:
+    /// `decay` lists runs of elements as `(end, on)`, ends ascending, the last one `p.len()`.
+    /// Elements are independent, so chunks of the whole vector run in parallel (one parallel
+    /// region) on the current rayon pool.
     #[allow(clippy::too_many_arguments)]
     pub fn update(
         &self,
@@ -64,8 +66,9 @@ impl AdamW {
         lr: f32,
         b1pow: f32,
         b2pow: f32,
-        decay: bool,
+        decay: &[(usize, bool)],
     ) {
+        assert_eq!(decay.last().map(|r| r.0), Some(p.len()), "decay runs must cover p");
         let k = Coefficients {
             b1: self.beta1,
             b2: self.beta2,
@@ -75,13 +78,28 @@ impl AdamW {
             bc2: 1.0 - b2pow,
             lr,
             eps: self.eps,
-            wd: if decay { self.weight_decay } else { 0.0 },
+            wd: self.weight_decay,
         };
         const CHUNK: usize = 1 << 14;
         p.par_chunks_mut(CHUNK)
             .zip(g.par_chunks(CHUNK))
             .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
-            .for_each(|((p, g), (m, v))| adamw_chunk(simd, &k, p, g, m, v));
+            .enumerate()
+            .for_each(|(ci, ((p, g), (m, v)))| {
+                // The chunk's elements, cut where the decay runs change.
+                let (start, end) = (ci * CHUNK, ci * CHUNK + p.len());
+                let mut pos = start;
+                let mut run = decay.partition_point(|r| r.0 <= pos);
+                while pos < end {
+                    let (run_end, on) = decay[run];
+                    let span = pos - start..run_end.min(end) - start;
+                    let wd = if on { k.wd } else { 0.0 };
+                    let (p, g) = (&mut p[span.clone()], &g[span.clone()]);
+                    adamw_chunk(simd, &k, wd, p, g, &mut m[span.clone()], &mut v[span]);
+                    pos = run_end.min(end);
+                    run += 1;
+                }
+            });
     }
 }
 
@@ -99,16 +117,24 @@ struct Coefficients {
 }
 
 fma_dispatch! {
-    /// [`AdamW::update`] on one chunk. Vectorised with the wider instruction sets; no
-    /// operation here is an FMA (Rust never contracts `a·b + c`), so the bits do not change.
-    fn adamw_chunk(k: &Coefficients, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+    /// [`AdamW::update`] on one chunk with weight decay `wd`. Vectorised with the wider
+    /// instruction sets; no operation here is an FMA (Rust never contracts `a·b + c`), so the
+    /// bits do not change.
+    fn adamw_chunk(
+        k: &Coefficients,
+        wd: f32,
+        p: &mut [f32],
+        g: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+    ) {
         for i in 0..p.len() {
             let gi = g[i];
             m[i] = k.b1 * m[i] + k.ob1 * gi;
             v[i] = k.b2 * v[i] + k.ob2 * (gi * gi);
             let mh = m[i] / k.bc1;
             let vh = v[i] / k.bc2;
-            p[i] -= k.lr * (mh / (vh.sqrt() + k.eps) + k.wd * p[i]);
+            p[i] -= k.lr * (mh / (vh.sqrt() + k.eps) + wd * p[i]);
         }
     }
 }

@@ -412,6 +412,8 @@ pub struct Trainer {
     pool: rayon::ThreadPool,
     /// Created by the first step.
     workspace: Mutex<Option<Workspace>>,
+    /// Weight decay runs over the flat parameters: tensors of rank ≥ 2 only.
+    decay: Vec<(usize, bool)>,
 }
 
 /// The buffers one step works in (activations, their gradients, the parameter gradient: about
@@ -445,8 +447,12 @@ impl Trainer {
             .num_threads(threads.max(1))
             .build()
             .map_err(|e| Error::InvalidConfig(format!("cannot start {threads} threads: {e}")))?;
+        let layout = Layout::new(&cfg.model);
+        let decay =
+            layout.entries.iter().map(|e| (e.offset + e.len(), e.shape.len() >= 2)).collect();
         Ok(Trainer {
-            layout: Layout::new(&cfg.model),
+            layout,
+            decay,
             cfg: cfg.clone(),
             corpus,
             config_hash,
@@ -512,20 +518,17 @@ impl Trainer {
         st.b1pow *= opt.beta1;
         st.b2pow *= opt.beta2;
         let lr = opt.lr_at(st.step);
-        for e in &self.layout.entries {
-            let r = e.offset..e.offset + e.len();
-            opt.update(
-                self.ex.simd,
-                &mut st.params[r.clone()],
-                &grad[r.clone()],
-                &mut st.m[r.clone()],
-                &mut st.v[r],
-                lr,
-                st.b1pow,
-                st.b2pow,
-                e.shape.len() >= 2,
-            );
-        }
+        opt.update(
+            self.ex.simd,
+            &mut st.params,
+            grad,
+            &mut st.m,
+            &mut st.v,
+            lr,
+            st.b1pow,
+            st.b2pow,
+            &self.decay,
+        );
         st.step += 1;
         loss
     }
