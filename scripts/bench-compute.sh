@@ -11,6 +11,7 @@
 #       (IOLLM_BENCH_VENV, default ~/.cache/iollm-bench-venv) if it is not there: the PyPI
 #       wheel pulls the nvidia-* wheels, about 5 GB, once.
 #   IOLLM_THREADS=N   thread count (default: all cores)
+#   IOLLM_BENCH_ROUNDS=R   vs-torch rounds, ours and torch alternating (default 3)
 #
 # Peak for comparison: cores × clock × 64 f32 FLOP/cycle (two 512-bit FMA units per core, 16
 # lanes × 2 FLOP each, on this Xeon: family 6 model 207) from the nominal "cpu MHz" in
@@ -35,8 +36,20 @@ if ! "$venv/bin/python" -c 'import torch' 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --progress-bar off torch==2.5.1 numpy
 fi
-ours=$(IOLLM_THREADS=$threads cargo bench -p iollm-compute --bench compute -- train-medium | tee /dev/stderr | grep '^train 4x256')
-theirs=$("$venv/bin/python" scripts/bench-torch.py --threads "$threads" | tee /dev/stderr)
+# This machine's speed drifts between runs (other tenants), so the two alternate for a few rounds
+# and the ratio is reported per round, of the best runs, and of the medians.
+rounds=${IOLLM_BENCH_ROUNDS:-3}
 tps() { sed -E 's/.*: ([0-9]+) tokens\/s.*/\1/'; }
-awk -v a="$(tps <<<"$ours")" -v b="$(tps <<<"$theirs")" -v t="$threads" \
-  'BEGIN { printf "iollm-compute / torch tokens/s at %d threads: %.2fx\n", t, a / b }'
+ours=() theirs=()
+for r in $(seq "$rounds"); do
+  a=$(IOLLM_THREADS=$threads cargo bench -q -p iollm-compute --bench compute -- train-medium | tee /dev/stderr | grep '^train 4x256' | tps)
+  b=$("$venv/bin/python" scripts/bench-torch.py --threads "$threads" | tee /dev/stderr | tps)
+  ours+=("$a") theirs+=("$b")
+  awk -v a="$a" -v b="$b" -v r="$r" 'BEGIN { printf "round %d: %d vs %d tokens/s = %.2fx\n", r, a, b, a / b }'
+done
+nth() { printf '%s\n' "${@:2}" | sort -n | sed -n "$1p"; }
+mid=$(((rounds + 1) / 2))
+awk -v t="$threads" -v n="$rounds" -v a="$(nth "$rounds" "${ours[@]}")" -v b="$(nth "$rounds" "${theirs[@]}")" \
+  -v am="$(nth "$mid" "${ours[@]}")" -v bm="$(nth "$mid" "${theirs[@]}")" 'BEGIN {
+    printf "iollm-compute / torch tokens/s at %d threads over %d rounds: best %d vs %d = %.2fx, median %d vs %d = %.2fx\n",
+      t, n, a, b, a / b, am, bm, am / bm }'

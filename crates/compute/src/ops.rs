@@ -267,33 +267,40 @@ fma_dispatch! {
 const ROWS_PER_GROUP: usize = 16;
 
 /// `out[r] = sum(terms[r])` (a [`sum`]: ascending, from `+0.0`) for every row `r` of `terms`
-/// (rows of width `c`, one per element of `out`). Eight rows at a time are transposed (exact
-/// data movement) so that one vector add continues eight rows' chains at once.
+/// (rows of width `c`, one per element of `out`), eight rows at a time ([`sum8`]).
 #[inline(always)]
 fn interleaved_row_sums(out: &mut [f32], terms: &[f32], c: usize) {
     assert_eq!(terms.len(), out.len() * c);
-    let mut columns = [0.0f32; 8 * 64];
     for (sums, rows) in out.chunks_mut(8).zip(terms.chunks(8 * c)) {
-        if sums.len() < 8 {
+        if sums.len() == 8 {
+            sums.copy_from_slice(&sum8(std::array::from_fn(|r| &rows[r * c..(r + 1) * c])));
+        } else {
             for (s, row) in sums.iter_mut().zip(rows.chunks(c)) {
                 *s = sum(row.iter().copied());
             }
-            continue;
         }
-        let mut acc = [0.0f32; 8];
-        // 64 columns at a time through a buffer on the stack.
-        for p0 in (0..c).step_by(64) {
-            let w = 64.min(c - p0);
-            let rows: [&[f32]; 8] = std::array::from_fn(|r| &rows[r * c + p0..][..w]);
-            transpose_8_rows(Simd::detect(), rows, &mut columns, 8);
-            for column in columns[..8 * w].chunks_exact(8) {
-                for (a, v) in acc.iter_mut().zip(column) {
-                    *a += *v;
-                }
+    }
+}
+
+/// The [`sum`]s of eight rows of equal length, advanced together: 64 columns at a time are
+/// transposed (exact data movement) so that one vector add continues all eight chains, each in
+/// its own ascending order.
+#[inline(always)]
+fn sum8(rows: [&[f32]; 8]) -> [f32; 8] {
+    let len = rows[0].len();
+    let mut columns = [0.0f32; 8 * 64];
+    let mut acc = [0.0f32; 8];
+    for p0 in (0..len).step_by(64) {
+        let w = 64.min(len - p0);
+        let block: [&[f32]; 8] = std::array::from_fn(|r| &rows[r][p0..p0 + w]);
+        transpose_8_rows(Simd::detect(), block, &mut columns, 8);
+        for column in columns[..8 * w].chunks_exact(8) {
+            for (a, v) in acc.iter_mut().zip(column) {
+                *a += *v;
             }
         }
-        sums.copy_from_slice(&acc);
     }
+    acc
 }
 
 /// Backward of [`layernorm_fwd`]. With `xhat = (x−mean)·rstd` and `d = dy·g`:
@@ -417,25 +424,56 @@ pub fn gelu_bwd(ex: &Exec, x: &[f32], dy: &[f32], dx: &mut [f32]) {
 }
 
 fma_dispatch! {
-    /// Causal softmax of one attention row in place: scale `row[..=i]`, `exp(x − max)`, divide
-    /// by the sum; zero the rest.
-    pub fn attention_softmax_row(row: &mut [f32], i: usize, scale: f32) {
-        let mut m = f32::NEG_INFINITY;
-        for v in row[..=i].iter_mut() {
-            *v *= scale;
-            m = m.max(*v);
+    /// Causal softmax of one head's `t×t` scores in place: row `i` over `j ≤ i` is scaled,
+    /// `m = max`, `e = exp(x − m)`, divided by `sum(e)`; `j > i` is `+0`. The row sums advance
+    /// eight rows at a time ([`sum8`]) over the longest row of the eight: the zeros past a
+    /// shorter row's end add nothing (exponentials are `≥ +0`, so a sum is never `−0`).
+    pub fn attention_softmax(p: &mut [f32], t: usize, scale: f32) {
+        for (i, row) in p.chunks_exact_mut(t).enumerate() {
+            let live = &mut row[..=i];
+            for v in live.iter_mut() {
+                *v *= scale;
+            }
+            let m = max_of(live);
+            for v in live.iter_mut() {
+                *v = repops::exp(*v - m);
+            }
+            row[i + 1..].fill(0.0);
         }
-        // The exponentials first, then their sum in index order: the same operations as one
-        // fused loop, but the exponentials vectorise.
-        for v in row[..=i].iter_mut() {
-            *v = repops::exp(*v - m);
+        let mut sums = vec![0.0f32; t];
+        for (g, s) in sums.chunks_mut(8).enumerate() {
+            let i0 = g * 8;
+            if s.len() == 8 {
+                s.copy_from_slice(&sum8(std::array::from_fn(|r| &p[(i0 + r) * t..][..i0 + 8])));
+            } else {
+                for (r, v) in s.iter_mut().enumerate() {
+                    let i = i0 + r;
+                    *v = sum(p[i * t..=i * t + i].iter().copied());
+                }
+            }
         }
-        let s = sum(row[..=i].iter().copied());
-        for v in row[..=i].iter_mut() {
-            *v /= s;
+        for (i, row) in p.chunks_exact_mut(t).enumerate() {
+            for v in row[..=i].iter_mut() {
+                *v /= sums[i];
+            }
         }
-        row[i + 1..].iter_mut().for_each(|v| *v = 0.0);
     }
+}
+
+/// The largest value (`f32::max`: NaNs are passed over), taken sixteen lanes at a time. A
+/// maximum does not depend on the order it is taken in, except for the sign of a zero maximum,
+/// which `exp(x − m)` does not see (`x − (±0)` is `x` but for `x = −0`, and `exp(±0) = 1`).
+#[inline(always)]
+fn max_of(xs: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 16];
+    let chunks = xs.chunks_exact(16);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (l, v) in lanes.iter_mut().zip(chunk) {
+            *l = l.max(*v);
+        }
+    }
+    lanes.iter().chain(rest).fold(f32::NEG_INFINITY, |m, v| m.max(*v))
 }
 
 fma_dispatch! {
@@ -580,14 +618,7 @@ pub fn attention_fwd(
                                 ex.simd,
                                 false,
                             );
-                            for i in 0..t {
-                                attention_softmax_row(
-                                    ex.simd,
-                                    &mut p[i * t..(i + 1) * t],
-                                    i,
-                                    scale,
-                                );
-                            }
+                            attention_softmax(ex.simd, p, t, scale);
                             gemm(p, Stored::Normal, v, Stored::Normal, o, t, t, hd, ex.simd, false);
                         })
                     });

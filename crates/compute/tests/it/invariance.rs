@@ -70,3 +70,42 @@ fn resume_and_segment_replay_reproduce_the_uninterrupted_run() {
     assert_eq!(trace.root, full.trace_root_hex());
     assert_eq!(trace.hashes.len(), 4);
 }
+
+#[test]
+fn attention_softmax_equals_its_row_by_row_definition() {
+    use iollm_compute::ops::attention_softmax;
+    use iollm_compute::repops;
+    for t in [1usize, 7, 8, 21, 64] {
+        let mut scores = crate::common::fill(t * t, t as u64);
+        // Zero maxima of both signs and ties, the cases where a max's order could show.
+        for i in (0..t).step_by(3) {
+            scores[i * t..=i * t + i].iter_mut().for_each(|v| *v = -v.abs());
+            scores[i * t] = 0.0;
+            if i > 0 {
+                scores[i * t + i] = -0.0;
+            }
+        }
+        let scale = repops::rsqrt(16.0);
+        let mut want = scores.clone();
+        for (i, row) in want.chunks_exact_mut(t).enumerate() {
+            let mut m = f32::NEG_INFINITY;
+            for v in row[..=i].iter_mut() {
+                *v *= scale;
+                m = m.max(*v);
+            }
+            let mut s = 0.0f32;
+            for v in row[..=i].iter_mut() {
+                *v = repops::exp(*v - m);
+                s += *v;
+            }
+            row[..=i].iter_mut().for_each(|v| *v /= s);
+            row[i + 1..].fill(0.0);
+        }
+        for simd in [Simd::Scalar, Simd::Avx2, Simd::Avx512] {
+            let mut got = scores.clone();
+            attention_softmax(simd, &mut got, t, scale);
+            let same = got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "t={t} {simd:?}");
+        }
+    }
+}
