@@ -133,6 +133,25 @@ pub fn matmul(
     gemm(a, Stored::Normal, b, Stored::Normal, c, m, k, n, simd, parallel);
 }
 
+/// `c = a·b + bias` (overwrites `c`): [`matmul`], then `bias[j]` added to every element of
+/// column `j` (one rounding, after the chain) as the tiles are stored, so `c` is written once.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_bias(
+    a: &[f32],
+    b: &[f32],
+    bias: &[f32],
+    c: &mut [f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    simd: Simd,
+    parallel: bool,
+) {
+    assert_eq!(bias.len(), n, "matmul_bias: bias does not hold n values");
+    let (la, lb) = (Stored::Normal, Stored::Normal);
+    product(Operands { a, la, b, lb, bias: Some(bias), m, k, n, simd }, c, parallel);
+}
+
 /// `c = op(a)·op(b)` (overwrites `c`, `m×n`): the product is `m×k` times `k×n`, and each operand
 /// is stored as its [`Stored`] says. Same chain per element as [`matmul`], same bits.
 #[allow(clippy::too_many_arguments)]
@@ -148,6 +167,12 @@ pub fn gemm(
     simd: Simd,
     parallel: bool,
 ) {
+    product(Operands { a, la, b, lb, bias: None, m, k, n, simd }, c, parallel);
+}
+
+/// Checks the shapes and runs one product with the tile shape of its instruction set.
+fn product(ops: Operands, c: &mut [f32], parallel: bool) {
+    let Operands { a, b, m, k, n, .. } = ops;
     assert_eq!(a.len(), m * k, "gemm: a does not hold m·k values");
     assert_eq!(b.len(), k * n, "gemm: b does not hold k·n values");
     assert_eq!(c.len(), m * n, "gemm: c does not hold m·n values");
@@ -156,11 +181,17 @@ pub fn gemm(
     }
     if k == 0 {
         c.fill(0.0);
+        if let Some(bias) = ops.bias {
+            for row in c.chunks_exact_mut(n) {
+                for (v, b) in row.iter_mut().zip(bias) {
+                    *v += *b;
+                }
+            }
+        }
         return;
     }
-    let simd = simd.clamp_to_cpu();
-    let ops = Operands { a, la, b, lb, m, k, n, simd };
-    match simd {
+    let ops = Operands { simd: ops.simd.clamp_to_cpu(), ..ops };
+    match ops.simd {
         // The tile shape of `tile_avx512`.
         Simd::Avx512 => tiled::<AVX512_MR, 32>(&ops, c, parallel),
         Simd::Avx2 | Simd::Scalar => tiled::<4, 16>(&ops, c, parallel),
@@ -168,11 +199,14 @@ pub fn gemm(
 }
 
 /// The operands of one product and their shapes.
+#[derive(Clone, Copy)]
 struct Operands<'a> {
     a: &'a [f32],
     la: Stored,
     b: &'a [f32],
     lb: Stored,
+    /// Added to each row of the product as it is stored.
+    bias: Option<&'a [f32]>,
     m: usize,
     k: usize,
     n: usize,
@@ -488,8 +522,21 @@ fn row_block_generic<const MR: usize, const NR: usize>(
                     }
                 }
                 kernel(a_panel(i0), b_panel, &mut acc);
-                for (i, row) in acc.iter().enumerate().take(mr) {
-                    copy_prefix::<NR>(&mut c[(i0 + i) * n + j0..], row, cols);
+                match (ops.bias, p0 + kc == k) {
+                    (Some(bias), true) => {
+                        let bias = &bias[j0..j0 + cols];
+                        for (i, row) in acc.iter().enumerate().take(mr) {
+                            let dst = &mut c[(i0 + i) * n + j0..][..cols];
+                            for ((d, v), b) in dst.iter_mut().zip(row).zip(bias) {
+                                *d = *v + *b;
+                            }
+                        }
+                    }
+                    _ => {
+                        for (i, row) in acc.iter().enumerate().take(mr) {
+                            copy_prefix::<NR>(&mut c[(i0 + i) * n + j0..], row, cols);
+                        }
+                    }
                 }
             }
         }
@@ -602,6 +649,28 @@ mod tests {
                 (s % 2001) as f32 / 1000.0 - 1.0
             })
             .collect()
+    }
+
+    #[test]
+    fn matmul_bias_is_the_product_then_one_add() {
+        for &(m, k, n) in &[(1, 1, 1), (9, 64, 96), (33, 17, 70), (130, 520, 37), (7, 0, 3)] {
+            let (a, b, bias) = (fill(m * k, 3), fill(k * n, 4), fill(n, 5));
+            let mut want = vec![0.0; m * n];
+            matmul(&a, &b, &mut want, m, k, n, Simd::Scalar, false);
+            for row in want.chunks_mut(n) {
+                for (v, bb) in row.iter_mut().zip(&bias) {
+                    *v += *bb;
+                }
+            }
+            for simd in [Simd::Scalar, Simd::Avx2, Simd::Avx512] {
+                for parallel in [false, true] {
+                    let mut c = vec![f32::NAN; m * n];
+                    matmul_bias(&a, &b, &bias, &mut c, m, k, n, simd, parallel);
+                    let same = c.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits());
+                    assert!(same, "{simd:?} parallel={parallel} differs at {m}x{k}x{n}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //!   tensor is written out by the caller in a fixed order.
 
 use crate::error::Result;
-use crate::kernels::{fma_dispatch, gemm, transpose, transpose_8_rows, with_scratch, Simd, Stored};
+use crate::kernels::{
+    fma_dispatch, gemm, matmul_bias, transpose, transpose_8_rows, with_scratch, Simd, Stored,
+};
 use crate::repops;
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -104,6 +106,31 @@ impl Exec {
         }
         gemm(a, la, b, lb, c, m, k, n, self.simd, true);
     }
+
+    /// `c = a·b + bias` (bias added to each row after the product, see
+    /// [`crate::kernels::matmul_bias`]) on the configured device.
+    #[allow(clippy::too_many_arguments)]
+    pub fn matmul_bias(
+        &self,
+        a: &[f32],
+        b: &[f32],
+        bias: &[f32],
+        c: &mut [f32],
+        m: usize,
+        k: usize,
+        n: usize,
+    ) {
+        if self.device.is_some() && self.device_failure.get().is_none() {
+            self.gemm(a, Stored::Normal, b, Stored::Normal, c, m, k, n);
+            c.par_chunks_mut(n).for_each(|row| {
+                for (v, bb) in row.iter_mut().zip(bias) {
+                    *v += *bb;
+                }
+            });
+        } else {
+            matmul_bias(a, b, bias, c, m, k, n, self.simd, true);
+        }
+    }
 }
 
 fn sum(xs: impl Iterator<Item = f32>) -> f32 {
@@ -134,12 +161,7 @@ pub fn linear_fwd(
     cin: usize,
     cout: usize,
 ) {
-    ex.gemm(x, Stored::Normal, w, Stored::Normal, y, n, cin, cout);
-    y.par_chunks_mut(cout).for_each(|row| {
-        for (v, bb) in row.iter_mut().zip(b) {
-            *v += *bb;
-        }
-    });
+    ex.matmul_bias(x, w, b, y, n, cin, cout);
 }
 
 /// Backward of [`linear_fwd`]: `dx = dy·wᵀ`, `dw = xᵀ·dy` (a dot over rows in ascending order),
