@@ -215,24 +215,32 @@ struct Operands<'a> {
 }
 
 thread_local! {
-    static PACKED_A: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
-    static PACKED_B: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    static PACKED_A: Scratch = const { Cell::new(Vec::new()) };
+    static PACKED_B: Scratch = const { Cell::new(Vec::new()) };
 }
 
-/// Runs `f` on this thread's scratch buffer of at least `len` floats (reused across calls, so
-/// packing does not allocate; a nested call on the same thread gets a fresh buffer). The buffer
-/// holds whatever the last user left in it.
+/// A thread's reusable scratch buffers: a stack, one buffer per nesting level (a thread that
+/// waits inside a parallel region may run another task that wants the same kind of buffer).
+pub(crate) type Scratch = Cell<Vec<Vec<f32>>>;
+
+/// Runs `f` on one of this thread's scratch buffers of at least `len` floats. Buffers are kept
+/// and reused across calls, so packing does not allocate after the first steps; a buffer holds
+/// whatever its last user left in it.
 pub(crate) fn with_scratch<R>(
-    key: &'static LocalKey<Cell<Vec<f32>>>,
+    key: &'static LocalKey<Scratch>,
     len: usize,
     f: impl FnOnce(&mut [f32]) -> R,
 ) -> R {
-    let mut buf = key.take();
+    let mut stack = key.take();
+    let mut buf = stack.pop().unwrap_or_default();
+    key.set(stack);
     if buf.len() < len {
         buf.resize(len, 0.0);
     }
     let out = f(&mut buf[..len]);
-    key.set(buf);
+    let mut stack = key.take();
+    stack.push(buf);
+    key.set(stack);
     out
 }
 

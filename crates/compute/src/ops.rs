@@ -11,7 +11,8 @@
 
 use crate::error::Result;
 use crate::kernels::{
-    fma_dispatch, gemm, matmul_bias, transpose, transpose_8_rows, with_scratch, Simd, Stored,
+    fma_dispatch, gemm, matmul_bias, transpose, transpose_8_rows, with_scratch, Scratch, Simd,
+    Stored,
 };
 use crate::repops;
 use rayon::prelude::*;
@@ -178,9 +179,14 @@ pub fn linear_bwd(
     cin: usize,
     cout: usize,
 ) {
-    ex.gemm(dy, Stored::Normal, w, Stored::Transposed, dx, n, cout, cin);
-    ex.gemm(x, Stored::Transposed, dy, Stored::Normal, dw, cin, n, cout);
-    column_sums(ex.simd, db, dy);
+    // Three independent results: running them side by side fills the gaps at the end of each.
+    rayon::join(
+        || ex.gemm(dy, Stored::Normal, w, Stored::Transposed, dx, n, cout, cin),
+        || {
+            ex.gemm(x, Stored::Transposed, dy, Stored::Normal, dw, cin, n, cout);
+            column_sums(ex.simd, db, dy);
+        },
+    );
 }
 
 /// Columns of a sum over rows that one task owns.
@@ -565,9 +571,9 @@ pub fn embedding_bwd(
 
 thread_local! {
     /// One batch's per-head results of the attention, head-major.
-    static HEADS: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    static HEADS: Scratch = const { Cell::new(Vec::new()) };
     /// One head's gathered operands and score-sized temporaries.
-    static HEAD_TMP: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    static HEAD_TMP: Scratch = const { Cell::new(Vec::new()) };
 }
 
 /// Copies head `h`'s columns of part `part` (0 = q, 1 = k, 2 = v) of the `t` rows of `rows`
