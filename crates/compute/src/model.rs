@@ -430,10 +430,12 @@ pub fn backward(
     let wte = &p[0..VOCAB * c];
     let w = |off: usize, len: usize| &p[off..off + len];
     let Backward { dlnf, dx, dact, dfc, dln2, dxm, datt, dqkv, dln1, dxi } = bw;
-    // Tied head: logits = lnf · wteᵀ.
-    ex.gemm(dlogits, Stored::Normal, wte, Stored::Normal, dlnf, n, VOCAB, c);
+    // Tied head: logits = lnf · wteᵀ. The two gradients are independent: side by side.
     let dwte = &mut grad[0..VOCAB * c];
-    ex.gemm(dlogits, Stored::Transposed, &fw.lnf, Stored::Normal, dwte, VOCAB, n, c);
+    rayon::join(
+        || ex.gemm(dlogits, Stored::Normal, wte, Stored::Normal, dlnf, n, VOCAB, c),
+        || ex.gemm(dlogits, Stored::Transposed, &fw.lnf, Stored::Normal, dwte, VOCAB, n, c),
+    );
     let (g_off, _) = layout.lnf();
     let (dg, db) = ln_grads(grad, g_off, c);
     ops::layernorm_bwd(ex, &fw.x_final, w(g_off, c), &fw.lnfc, dlnf, dx, dg, db, c);

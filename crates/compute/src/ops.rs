@@ -347,16 +347,22 @@ pub fn layernorm_bwd(
     c: usize,
 ) {
     const G: usize = ROWS_PER_GROUP;
-    dx.par_chunks_mut(G * c)
-        .zip(x.par_chunks(G * c).zip(dy.par_chunks(G * c)))
-        .zip(cache.mean.par_chunks(G).zip(cache.rstd.par_chunks(G)))
-        .for_each(|((dxg, (xg, dyg)), (mean, rstd))| {
-            layernorm_bwd_rows(ex.simd, xg, dyg, g, mean, rstd, dxg)
-        });
-    dg.par_chunks_mut(COLUMNS_PER_TASK).enumerate().for_each(|(blk, acc)| {
-        layernorm_gain_grad(ex.simd, x, dy, &cache.mean, &cache.rstd, blk * COLUMNS_PER_TASK, acc)
-    });
-    column_sums(ex.simd, db, dy);
+    // Three independent results, side by side.
+    let rows = || {
+        dx.par_chunks_mut(G * c)
+            .zip(x.par_chunks(G * c).zip(dy.par_chunks(G * c)))
+            .zip(cache.mean.par_chunks(G).zip(cache.rstd.par_chunks(G)))
+            .for_each(|((dxg, (xg, dyg)), (mean, rstd))| {
+                layernorm_bwd_rows(ex.simd, xg, dyg, g, mean, rstd, dxg)
+            })
+    };
+    let gain = || {
+        dg.par_chunks_mut(COLUMNS_PER_TASK).enumerate().for_each(|(blk, acc)| {
+            let j0 = blk * COLUMNS_PER_TASK;
+            layernorm_gain_grad(ex.simd, x, dy, &cache.mean, &cache.rstd, j0, acc)
+        })
+    };
+    rayon::join(rows, || rayon::join(gain, || column_sums(ex.simd, db, dy)));
 }
 
 fma_dispatch! {
