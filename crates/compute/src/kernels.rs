@@ -8,9 +8,10 @@
 //! same bits.
 //!
 //! The layout is the one of BLIS/GotoBLAS: `B` is packed once into `KC × NR` panels, each
-//! thread packs its rows of `A` into `MR × KC` panels, and a register tile of `MR × NR`
-//! accumulators continues the chains of its elements over one `KC` block of `p` at a time
-//! (blocks in ascending order; the next block starts from the values the previous one left).
+//! thread reads its rows of a row-major `A` where they are stored (a transposed `A` it packs
+//! into `MR × KC` panels), and a register tile of `MR × NR` accumulators continues the chains
+//! of its elements over one `KC` block of `p` at a time (blocks in ascending order; the next
+//! block starts from the values the previous one left).
 //! Packing also reads transposed operands ([`Stored::Transposed`]), so `A·Bᵀ` and `Aᵀ·B` never
 //! build a transposed copy. Edge tiles are padded with zeros that only feed outputs which are
 //! never stored.
