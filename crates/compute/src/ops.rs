@@ -460,7 +460,7 @@ pub fn gelu_bwd(ex: &Exec, x: &[f32], dy: &[f32], dx: &mut [f32]) {
 fma_dispatch! {
     /// Causal softmax of one head's `t×t` scores in place: row `i` over `j ≤ i` is scaled,
     /// `m = max`, `e = exp(x − m)`, divided by `sum(e)`; `j > i` is `+0`. The row sums advance
-    /// eight rows at a time ([`sum8`]) over the longest row of the eight: the zeros past a
+    /// eight rows at a time (`sum8`) over the longest row of the eight: the zeros past a
     /// shorter row's end add nothing (exponentials are `≥ +0`, so a sum is never `−0`).
     pub fn attention_softmax(p: &mut [f32], t: usize, scale: f32) {
         for (i, row) in p.chunks_exact_mut(t).enumerate() {
