@@ -294,63 +294,36 @@ pub fn forward_into(
         Some(first) => ops::embedding_fwd(tokens, t, wte, wpe, &mut first.x_in, c),
         None => ops::embedding_fwd(tokens, t, wte, wpe, &mut fw.x_final, c),
     }
+    // One line per op: `ln(x, gain, bias, out, cache)`, `linear(x, weight, bias, out, cin, cout)`.
+    let ln = |x: &[f32], g: usize, bias: usize, y: &mut [f32], cache: &mut LnCache| {
+        ops::layernorm_fwd(ex, x, w(g, c), w(bias, c), y, cache, c)
+    };
+    let linear = |x: &[f32], wt: usize, bias: usize, y: &mut [f32], cin: usize, cout: usize| {
+        ops::linear_fwd(ex, x, w(wt, cin * cout), w(bias, cout), y, n, cin, cout)
+    };
     for l in 0..cfg.n_layer {
         let o = layout.block(l);
         let (done, rest) = fw.layers.split_at_mut(l + 1);
         let lc = &mut done[l];
-        ops::layernorm_fwd(
-            ex,
-            &lc.x_in,
-            w(o.ln1_g, c),
-            w(o.ln1_b, c),
-            &mut lc.ln1,
-            &mut lc.ln1c,
-            c,
-        );
-        ops::linear_fwd(
-            ex,
-            &lc.ln1,
-            w(o.attn_w, 3 * c * c),
-            w(o.attn_b, 3 * c),
-            &mut lc.qkv,
-            n,
-            c,
-            3 * c,
-        );
+        ln(&lc.x_in, o.ln1_g, o.ln1_b, &mut lc.ln1, &mut lc.ln1c);
+        linear(&lc.ln1, o.attn_w, o.attn_b, &mut lc.qkv, c, 3 * c);
         ops::attention_fwd(ex, &lc.qkv, &mut lc.att, &mut lc.probs, b, t, c, cfg.n_head);
         // x_mid = x_in + proj(att)
-        ops::linear_fwd(ex, &lc.att, w(o.proj_w, c * c), w(o.proj_b, c), &mut lc.x_mid, n, c, c);
+        linear(&lc.att, o.proj_w, o.proj_b, &mut lc.x_mid, c, c);
         ops::add_into(&lc.x_in, &mut lc.x_mid);
-        ops::layernorm_fwd(
-            ex,
-            &lc.x_mid,
-            w(o.ln2_g, c),
-            w(o.ln2_b, c),
-            &mut lc.ln2,
-            &mut lc.ln2c,
-            c,
-        );
-        ops::linear_fwd(
-            ex,
-            &lc.ln2,
-            w(o.fc_w, 4 * c * c),
-            w(o.fc_b, 4 * c),
-            &mut lc.fc,
-            n,
-            c,
-            4 * c,
-        );
+        ln(&lc.x_mid, o.ln2_g, o.ln2_b, &mut lc.ln2, &mut lc.ln2c);
+        linear(&lc.ln2, o.fc_w, o.fc_b, &mut lc.fc, c, 4 * c);
         ops::gelu_fwd(ex, &lc.fc, &mut lc.act);
         // x_out = x_mid + mlp(act), the next layer's input.
         let x_out = match rest.first_mut() {
             Some(next) => &mut next.x_in,
             None => &mut fw.x_final,
         };
-        ops::linear_fwd(ex, &lc.act, w(o.fc2_w, 4 * c * c), w(o.fc2_b, c), x_out, n, 4 * c, c);
+        linear(&lc.act, o.fc2_w, o.fc2_b, x_out, 4 * c, c);
         ops::add_into(&lc.x_mid, x_out);
     }
     let (g, bb) = layout.lnf();
-    ops::layernorm_fwd(ex, &fw.x_final, w(g, c), w(bb, c), &mut fw.lnf, &mut fw.lnfc, c);
+    ln(&fw.x_final, g, bb, &mut fw.lnf, &mut fw.lnfc);
     ex.gemm(&fw.lnf, Stored::Normal, wte, Stored::Transposed, &mut fw.logits, n, c, VOCAB);
 }
 
