@@ -464,10 +464,7 @@ fn print_job(id: u64, job: &Job, result: Option<&Commitment>) {
     }
     if let Some(r) = result {
         println!("output CID:   {}", String::from_utf8_lossy(&r.output_cid));
-        println!(
-            "trace root:   {}",
-            r.trace_root.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        );
+        println!("trace root:   {}", hex::encode(r.trace_root));
         println!("score, loss:  {}, {} (×10⁻⁶)", r.score, r.loss);
         println!("submitted:    block {}", job.submitted_at);
     }

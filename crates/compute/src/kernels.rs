@@ -67,8 +67,8 @@ impl Simd {
     }
 }
 
-/// Defines `fn $name(simd: Simd, args…)` (with the given visibility) that runs `$body` compiled with FMA enabled —
-/// with AVX-512F (`#[target_feature(enable = "avx512f,fma")]`) for `Simd::Avx512`, with
+/// Defines `fn $name(simd: Simd, args…)` (with the given visibility) that runs `$body`
+/// compiled with FMA enabled — with AVX-512F (`#[target_feature(enable = "avx512f,fma")]`) for `Simd::Avx512`, with
 /// AVX2 + FMA for `Simd::Avx2` — when the CPU has it, else as portable code. Every lane does the
 /// same IEEE operations whatever the vector width, and `mul_add` is the same correctly rounded
 /// operation either way, so the result bits do not change.
@@ -344,11 +344,6 @@ fn pack_a<const MR: usize>(
         let i0 = r0 + ip * MR;
         let mr = MR.min(r0 + rows - i0);
         match ops.la {
-            Stored::Normal if mr == MR && MR == 8 => {
-                let rows: [&[f32]; 8] =
-                    std::array::from_fn(|i| &ops.a[(i0 + i) * ops.k + p0..][..kc]);
-                transpose_8_rows(ops.simd, rows, panel, MR);
-            }
             Stored::Normal => {
                 for i in 0..mr {
                     let row = &ops.a[(i0 + i) * ops.k + p0..][..kc];
@@ -370,8 +365,8 @@ fn pack_a<const MR: usize>(
 }
 
 /// `dst[p·stride + i] = rows[i][p]` for 8 rows of equal length: the transpose that packing a
-/// row-major `A` (or a transposed `B`) needs, done in 8×8 blocks in registers when the CPU has
-/// AVX. Exact data movement, no arithmetic.
+/// transposed `B` needs (and the interleaved row sums of `ops`), done in 8×8 blocks in
+/// registers when the CPU has AVX. Exact data movement, no arithmetic.
 pub(crate) fn transpose_8_rows(simd: Simd, rows: [&[f32]; 8], dst: &mut [f32], stride: usize) {
     let len = rows[0].len();
     let mut p = 0;
