@@ -14,7 +14,8 @@
 //! block starts from the values the previous one left).
 //! Packing also reads transposed operands ([`Stored::Transposed`]), so `A·Bᵀ` and `Aᵀ·B` never
 //! build a transposed copy. Edge tiles are padded with zeros that only feed outputs which are
-//! never stored.
+//! never stored. [`gemm_strided`] reads operands with gaps between rows (one attention head's
+//! columns) and leaves out the work a causal mask makes zero ([`Causal`]).
 //!
 //! The SIMD paths are the same generic Rust code compiled inside functions that enable AVX-512F
 //! or AVX2+FMA (`#[target_feature]`), picked by run-time CPU detection, with a tile shape that
@@ -119,6 +120,44 @@ const MC: usize = 128;
 /// `12 × 32` tile compiles without spills but measured 8–20 % slower at the model's shapes.
 const AVX512_MR: usize = 8;
 
+/// An operand read where it is stored: row `r` of the stored row-major matrix starts at
+/// `data[r·ld]` (`ld` is at least the stored row length), stored as `stored` says. Lets a
+/// product read one head's columns out of a wider matrix without copying them out.
+#[derive(Clone, Copy, Debug)]
+pub struct Mat<'a> {
+    /// The stored values, from the first element of the first row.
+    pub data: &'a [f32],
+    /// Distance between the starts of two stored rows.
+    pub ld: usize,
+    /// Whether the product uses the stored matrix or its transpose.
+    pub stored: Stored,
+}
+
+/// Work a product leaves out because a causal mask makes it zero or unwanted (attention).
+/// Rows go by groups of [`CAUSAL_GROUP`] (`g = ⌊i/8⌋` for row `i`), so what is left out does
+/// not depend on the tile shape, and every instruction set gives the same bits.
+///
+/// For an `A` that is zero on the masked side, the terms left out are `fma(±0, b, acc)`; with
+/// a finite `b` each of them returns `acc` (`acc + ±0`, and `+0 + ±0 = +0`; a chain from `+0`
+/// that takes only such terms stays `+0`), so the result is then the full chain's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Causal {
+    /// Every output, every term.
+    No,
+    /// Outputs `(i, j)` with `j > i` may be left unwritten.
+    LowerOutputs,
+    /// The chain of row `i` ends after term `p = 8g + 7` (for `A` zero at `p > i`).
+    LowerA,
+    /// The chain of row `i` starts at term `p = 8g` (for `A` zero at `p < i`; needs `m ≤ k`).
+    UpperA,
+}
+
+/// The rows [`Causal`] treats alike: a multiple of every tile's row count, so a tile never
+/// holds rows of two groups.
+pub const CAUSAL_GROUP: usize = 8;
+const _: () = assert!(CAUSAL_GROUP.is_multiple_of(AVX512_MR) && CAUSAL_GROUP.is_multiple_of(4));
+const _: () = assert!(MC.is_multiple_of(CAUSAL_GROUP));
+
 /// `c = a·b` (overwrites `c`), `a: m×k`, `b: k×n`, all row-major and dense.
 /// Rows of `c` are split across the current rayon pool when `parallel` is set.
 pub fn matmul(
@@ -149,8 +188,9 @@ pub fn matmul_bias(
     parallel: bool,
 ) {
     assert_eq!(bias.len(), n, "matmul_bias: bias does not hold n values");
-    let (la, lb) = (Stored::Normal, Stored::Normal);
-    product(Operands { a, la, b, lb, bias: Some(bias), m, k, n, simd }, c, parallel);
+    let (a, b) = dense(a, Stored::Normal, b, Stored::Normal, c, m, k, n);
+    let ops = Operands { a, b, ldc: n, bias: Some(bias), m, k, n, causal: Causal::No, simd };
+    product(ops, c, parallel);
 }
 
 /// `c = op(a)·op(b)` (overwrites `c`, `m×n`): the product is `m×k` times `k×n`, and each operand
@@ -168,22 +208,88 @@ pub fn gemm(
     simd: Simd,
     parallel: bool,
 ) {
-    product(Operands { a, la, b, lb, bias: None, m, k, n, simd }, c, parallel);
+    let (a, b) = dense(a, la, b, lb, c, m, k, n);
+    product(Operands { a, b, ldc: n, bias: None, m, k, n, causal: Causal::No, simd }, c, parallel);
+}
+
+/// The operands of a product of dense matrices, after checking that each holds exactly its
+/// matrix.
+#[allow(clippy::too_many_arguments)]
+fn dense<'a>(
+    a: &'a [f32],
+    la: Stored,
+    b: &'a [f32],
+    lb: Stored,
+    c: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> (Mat<'a>, Mat<'a>) {
+    assert_eq!(a.len(), m * k, "gemm: a does not hold m·k values");
+    assert_eq!(b.len(), k * n, "gemm: b does not hold k·n values");
+    assert_eq!(c.len(), m * n, "gemm: c does not hold m·n values");
+    let ld = |stored, rows, cols| if stored == Stored::Normal { cols } else { rows };
+    (Mat { data: a, ld: ld(la, m, k), stored: la }, Mat { data: b, ld: ld(lb, k, n), stored: lb })
+}
+
+/// `c = op(a)·op(b)` with every operand where it is stored: row `i` of the `m×n` result is
+/// `c[i·ldc..i·ldc + n]` (the rest of `c` is not touched), `a` and `b` as their [`Mat`] says,
+/// leaving out what `causal` allows. Serial (attention runs many of these side by side).
+/// Same chain per element as [`matmul`], same bits (for finite operands where `causal`
+/// leaves terms out).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_strided(
+    a: Mat,
+    b: Mat,
+    c: &mut [f32],
+    ldc: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    causal: Causal,
+    simd: Simd,
+) {
+    product(Operands { a, b, ldc, bias: None, m, k, n, causal, simd }, c, false);
+}
+
+impl Mat<'_> {
+    /// Checks that the operand holds a `rows×cols` matrix (as the product uses it).
+    fn check(&self, rows: usize, cols: usize, name: &str) {
+        let (r, c) = if self.stored == Stored::Normal { (rows, cols) } else { (cols, rows) };
+        assert!(self.ld >= c, "gemm: {name}'s rows are {} apart, fewer than {c}", self.ld);
+        if r > 0 && c > 0 {
+            let need = (r - 1) * self.ld + c;
+            assert!(self.data.len() >= need, "gemm: {name} holds fewer than {need} values");
+        }
+    }
+
+    /// Index in `data` of element `(r, j)` of what is stored.
+    #[inline(always)]
+    fn at(&self, r: usize, j: usize) -> usize {
+        r * self.ld + j
+    }
 }
 
 /// Checks the shapes and runs one product with the tile shape of its instruction set.
 fn product(ops: Operands, c: &mut [f32], parallel: bool) {
-    let Operands { a, b, m, k, n, .. } = ops;
-    assert_eq!(a.len(), m * k, "gemm: a does not hold m·k values");
-    assert_eq!(b.len(), k * n, "gemm: b does not hold k·n values");
-    assert_eq!(c.len(), m * n, "gemm: c does not hold m·n values");
+    let Operands { m, k, n, ldc, .. } = ops;
+    ops.a.check(m, k, "a");
+    ops.b.check(k, n, "b");
+    assert!(ldc >= n, "gemm: c's rows are {ldc} apart, fewer than {n}");
+    assert!(ops.bias.is_none() || ops.causal == Causal::No, "gemm: a bias needs every term");
+    assert!(ops.causal != Causal::UpperA || m <= k, "gemm: Causal::UpperA needs m ≤ k");
+    // Row groups line up with tiles only when tasks start at multiples of `MC`.
+    assert!(ops.causal == Causal::No || !parallel, "gemm: a causal product runs serially");
     if m == 0 || n == 0 {
         return;
     }
+    let len = (m - 1) * ldc + n;
+    assert!(c.len() >= len, "gemm: c holds fewer than {len} values");
+    let c = &mut c[..len];
     if k == 0 {
-        c.fill(0.0);
-        if let Some(bias) = ops.bias {
-            for row in c.chunks_exact_mut(n) {
+        for row in c.chunks_mut(ldc) {
+            row[..n].fill(0.0);
+            if let Some(bias) = ops.bias {
                 for (v, b) in row.iter_mut().zip(bias) {
                     *v += *b;
                 }
@@ -202,15 +308,17 @@ fn product(ops: Operands, c: &mut [f32], parallel: bool) {
 /// The operands of one product and their shapes.
 #[derive(Clone, Copy)]
 struct Operands<'a> {
-    a: &'a [f32],
-    la: Stored,
-    b: &'a [f32],
-    lb: Stored,
+    a: Mat<'a>,
+    b: Mat<'a>,
+    /// Distance between the starts of two rows of `C`.
+    ldc: usize,
     /// Added to each row of the product as it is stored.
     bias: Option<&'a [f32]>,
     m: usize,
     k: usize,
     n: usize,
+    /// What the causal mask lets the product leave out.
+    causal: Causal,
     /// The instruction set (already clamped to the CPU), also used by the packing.
     simd: Simd,
 }
@@ -247,8 +355,8 @@ pub(crate) fn with_scratch<R>(
 
 /// Packs all of `B` (`[p block][column panel][p][NR]`), then computes row blocks of `C`.
 fn tiled<const MR: usize, const NR: usize>(ops: &Operands, c: &mut [f32], parallel: bool) {
-    let (m, k, n) = (ops.m, ops.k, ops.n);
-    let panels = n.div_ceil(NR);
+    let (m, k) = (ops.m, ops.k);
+    let panels = ops.n.div_ceil(NR);
     with_scratch(&PACKED_B, k * panels * NR, |packed_b| {
         let block_len = KC * panels * NR;
         if parallel {
@@ -278,9 +386,9 @@ fn tiled<const MR: usize, const NR: usize>(ops: &Operands, c: &mut [f32], parall
             row_block::<MR, NR>(ops, packed_b, t * rows_per_task, rows);
         };
         if parallel && m > rows_per_task {
-            c.par_chunks_mut(rows_per_task * n).enumerate().for_each(task);
+            c.par_chunks_mut(rows_per_task * ops.ldc).enumerate().for_each(task);
         } else {
-            c.chunks_mut(rows_per_task * n).enumerate().for_each(task);
+            c.chunks_mut(rows_per_task * ops.ldc).enumerate().for_each(task);
         }
     });
 }
@@ -288,13 +396,13 @@ fn tiled<const MR: usize, const NR: usize>(ops: &Operands, c: &mut [f32], parall
 /// Packs rows `p0..p0+kc` and columns `j0..j0+NR` of `B` into one panel (`[p][NR]`, columns
 /// past `n` zero; `kc` is the panel's length / `NR`).
 fn pack_b_panel<const NR: usize>(ops: &Operands, p0: usize, j0: usize, panel: &mut [f32]) {
-    let (k, n) = (ops.k, ops.n);
+    let b = &ops.b;
     let kc = panel.len() / NR;
-    let cols = NR.min(n - j0);
-    match ops.lb {
+    let cols = NR.min(ops.n - j0);
+    match b.stored {
         Stored::Normal => {
             for (p, row) in panel.chunks_exact_mut(NR).enumerate() {
-                copy_prefix::<NR>(row, &ops.b[(p0 + p) * n + j0..], cols);
+                copy_prefix::<NR>(row, &b.data[b.at(p0 + p, j0)..], cols);
             }
         }
         Stored::Transposed => {
@@ -302,11 +410,11 @@ fn pack_b_panel<const NR: usize>(ops: &Operands, p0: usize, j0: usize, panel: &m
             let groups = if cols == NR && NR.is_multiple_of(8) { NR / 8 } else { 0 };
             for g in 0..groups {
                 let rows: [&[f32]; 8] =
-                    std::array::from_fn(|j| &ops.b[(j0 + g * 8 + j) * k + p0..][..kc]);
+                    std::array::from_fn(|j| &b.data[b.at(j0 + g * 8 + j, p0)..][..kc]);
                 transpose_8_rows(ops.simd, rows, &mut panel[g * 8..], NR);
             }
             for j in groups * 8..cols {
-                let col = &ops.b[(j0 + j) * k + p0..][..kc];
+                let col = &b.data[b.at(j0 + j, p0)..][..kc];
                 for (p, &v) in col.iter().enumerate() {
                     panel[p * NR + j] = v;
                 }
@@ -343,10 +451,11 @@ fn pack_a<const MR: usize>(
     for (ip, panel) in dst.chunks_exact_mut(kc * MR).enumerate() {
         let i0 = r0 + ip * MR;
         let mr = MR.min(r0 + rows - i0);
-        match ops.la {
+        let a = &ops.a;
+        match a.stored {
             Stored::Normal => {
                 for i in 0..mr {
-                    let row = &ops.a[(i0 + i) * ops.k + p0..][..kc];
+                    let row = &a.data[a.at(i0 + i, p0)..][..kc];
                     for (p, &v) in row.iter().enumerate() {
                         panel[p * MR + i] = v;
                     }
@@ -354,7 +463,7 @@ fn pack_a<const MR: usize>(
             }
             Stored::Transposed => {
                 for (p, col) in panel.chunks_exact_mut(MR).enumerate() {
-                    copy_prefix::<MR>(col, &ops.a[(p0 + p) * ops.m + i0..], mr);
+                    copy_prefix::<MR>(col, &a.data[a.at(p0 + p, i0)..], mr);
                 }
             }
         }
@@ -433,7 +542,7 @@ fn row_block<const MR: usize, const NR: usize>(
     r0: usize,
     c: &mut [f32],
 ) {
-    let rows = c.len() / ops.n;
+    let rows = (c.len() + ops.ldc - ops.n) / ops.ldc;
     let len = rows.div_ceil(MR) * KC.min(ops.k) * MR;
     with_scratch(&PACKED_A, len, |packed_a| match ops.simd {
         #[cfg(target_arch = "x86_64")]
@@ -486,15 +595,15 @@ fn row_block_generic<const MR: usize, const NR: usize>(
     packed_a: &mut [f32],
     kernel: impl Fn(APanel, &[f32], &mut [[f32; NR]; MR]),
 ) {
-    let (k, n) = (ops.k, ops.n);
-    let rows = c.len() / n;
+    let (k, n, ldc) = (ops.k, ops.n, ops.ldc);
+    let rows = (c.len() + ldc - n) / ldc;
     let panels = n.div_ceil(NR);
     // Whole tiles of a row-major `A` are read where it is stored: packing them would transpose
     // every element once per product, which costs as much as the FMAs when `n` is small; only a
     // last, partial tile is packed (padded with zero rows). A transposed `A` is packed: its
     // panels are plain copies, and in place its rows lie a whole stored row apart, which
     // measured slower.
-    let in_place = ops.la == Stored::Normal;
+    let in_place = ops.a.stored == Stored::Normal;
     let whole = rows / MR * MR;
     for p0 in (0..k).step_by(KC) {
         let kc = KC.min(k - p0);
@@ -508,7 +617,7 @@ fn row_block_generic<const MR: usize, const NR: usize>(
             if !in_place {
                 APanel { a: &packed_a[i0 / MR * kc * MR..][..kc * MR], rs: 1, ps: MR, kc }
             } else if i0 < whole {
-                APanel { a: &ops.a[(r0 + i0) * k + p0..], rs: k, ps: 1, kc }
+                APanel { a: &ops.a.data[ops.a.at(r0 + i0, p0)..], rs: ops.a.ld, ps: 1, kc }
             } else {
                 APanel { a: &packed_a[..kc * MR], rs: 1, ps: MR, kc }
             }
@@ -519,18 +628,36 @@ fn row_block_generic<const MR: usize, const NR: usize>(
             let cols = NR.min(n - j0);
             for i0 in (0..rows).step_by(MR) {
                 let mr = MR.min(rows - i0);
+                // The terms `start..end` of this tile's chains, of which this block holds
+                // `lo..hi` (all of it without a causal mask). Tiles start at multiples of
+                // their row count from `r0`, a multiple of `MC`: one group per tile.
+                let (first, last) = (r0 + i0, r0 + i0 + mr - 1);
+                let group = first / CAUSAL_GROUP * CAUSAL_GROUP;
+                let (start, end) = match ops.causal {
+                    Causal::No => (0, k),
+                    Causal::LowerOutputs if j0 > last => continue,
+                    Causal::LowerOutputs => (0, k),
+                    Causal::LowerA => (0, k.min(group + CAUSAL_GROUP)),
+                    Causal::UpperA => (group, k),
+                };
+                let (lo, hi) = (start.max(p0), end.min(p0 + kc));
+                if lo >= hi {
+                    continue;
+                }
                 let mut acc = [[0.0f32; NR]; MR];
-                if p0 > 0 {
+                if start < p0 {
                     for (i, row) in acc.iter_mut().enumerate().take(mr) {
-                        copy_prefix::<NR>(row, &c[(i0 + i) * n + j0..], cols);
+                        copy_prefix::<NR>(row, &c[(i0 + i) * ldc + j0..], cols);
                     }
                 }
-                kernel(a_panel(i0), b_panel, &mut acc);
+                let a = a_panel(i0);
+                let a = APanel { a: &a.a[(lo - p0) * a.ps..], kc: hi - lo, ..a };
+                kernel(a, &b_panel[(lo - p0) * NR..], &mut acc);
                 match (ops.bias, p0 + kc == k) {
                     (Some(bias), true) => {
                         let bias = &bias[j0..j0 + cols];
                         for (i, row) in acc.iter().enumerate().take(mr) {
-                            let dst = &mut c[(i0 + i) * n + j0..][..cols];
+                            let dst = &mut c[(i0 + i) * ldc + j0..][..cols];
                             for ((d, v), b) in dst.iter_mut().zip(row).zip(bias) {
                                 *d = *v + *b;
                             }
@@ -538,7 +665,7 @@ fn row_block_generic<const MR: usize, const NR: usize>(
                     }
                     _ => {
                         for (i, row) in acc.iter().enumerate().take(mr) {
-                            copy_prefix::<NR>(&mut c[(i0 + i) * n + j0..], row, cols);
+                            copy_prefix::<NR>(&mut c[(i0 + i) * ldc + j0..], row, cols);
                         }
                     }
                 }
@@ -600,8 +727,12 @@ unsafe fn tile_avx512<const MR: usize>(a: APanel, b: &[f32], acc: &mut [[f32; 32
             ri[1] = _mm512_loadu_ps(row.as_ptr().add(16));
         }
     }
-    let rows: [*const f32; MR] = std::array::from_fn(|i| a.a[i * a.rs..].as_ptr());
-    for p in 0..a.kc {
+    // `black_box` hides that the row addresses are evenly spaced: seeing it, LLVM walks from
+    // row to row with a chain of dependent adds (8 per step of `p`, as long as the FMAs take)
+    // instead of keeping one base register per row.
+    let rows: [*const f32; MR] =
+        std::hint::black_box(std::array::from_fn(|i| a.a[i * a.rs..].as_ptr()));
+    let step = |r: &mut [[__m512; 2]; MR], p: usize| {
         // SAFETY: `b` holds `kc` rows of 32 floats (asserted), read as two 16-float vectors.
         let (b0, b1) = unsafe {
             let bp = b.as_ptr().add(p * 32);
@@ -613,6 +744,9 @@ unsafe fn tile_avx512<const MR: usize>(a: APanel, b: &[f32], acc: &mut [[f32; 32
             ri[0] = _mm512_fmadd_ps(av, b0, ri[0]);
             ri[1] = _mm512_fmadd_ps(av, b1, ri[1]);
         }
+    };
+    for p in 0..a.kc {
+        step(&mut r, p);
     }
     for (ri, row) in r.iter().zip(acc.iter_mut()) {
         // SAFETY: as for the loads.
@@ -673,6 +807,107 @@ mod tests {
                     let same = c.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits());
                     assert!(same, "{simd:?} parallel={parallel} differs at {m}x{k}x{n}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn strided_and_causal_products_give_the_bits_of_the_dense_definition() {
+        for &(m, k, n) in &[(5, 7, 33), (9, 300, 40), (33, 300, 70), (64, 64, 256), (130, 520, 37)]
+        {
+            let (lda, ldb, ldc) = (k + m + 3, k + n + 5, n + 7);
+            for causal in [Causal::No, Causal::LowerOutputs, Causal::LowerA, Causal::UpperA] {
+                // `A` with the zeros the mode promises (of both signs), as the product uses it.
+                let mut a = fill(m * k, 6);
+                for (i, row) in a.chunks_mut(k).enumerate() {
+                    for (p, v) in row.iter_mut().enumerate() {
+                        let zero = match causal {
+                            Causal::LowerA => p > i,
+                            Causal::UpperA => p < i,
+                            _ => false,
+                        };
+                        if zero {
+                            *v = if (i + p) % 3 == 0 { -0.0 } else { 0.0 };
+                        }
+                    }
+                }
+                let b = fill(k * n, 7);
+                let mut want = vec![0.0; m * n];
+                matmul(&a, &b, &mut want, m, k, n, Simd::Scalar, false);
+                for (la, lb) in
+                    [(Stored::Normal, Stored::Transposed), (Stored::Transposed, Stored::Normal)]
+                {
+                    // Stored with gaps: `A` (or `Aᵀ`) rows `lda` apart, `B` (or `Bᵀ`) `ldb` apart.
+                    let (ar, ac) = if la == Stored::Normal { (m, k) } else { (k, m) };
+                    let (br, bc) = if lb == Stored::Normal { (k, n) } else { (n, k) };
+                    let mut sa = vec![f32::NAN; ar * lda];
+                    let mut sb = vec![f32::NAN; br * ldb];
+                    for i in 0..m {
+                        for p in 0..k {
+                            let at = if la == Stored::Normal { i * lda + p } else { p * lda + i };
+                            sa[at] = a[i * k + p];
+                        }
+                    }
+                    for p in 0..k {
+                        for j in 0..n {
+                            let at = if lb == Stored::Normal { p * ldb + j } else { j * ldb + p };
+                            sb[at] = b[p * n + j];
+                        }
+                    }
+                    let (sa, sb) = (&sa[..(ar - 1) * lda + ac], &sb[..(br - 1) * ldb + bc]);
+                    for simd in [Simd::Scalar, Simd::Avx2, Simd::Avx512] {
+                        let mut c = vec![-7.0f32; m * ldc];
+                        let a = Mat { data: sa, ld: lda, stored: la };
+                        let b = Mat { data: sb, ld: ldb, stored: lb };
+                        gemm_strided(a, b, &mut c, ldc, m, k, n, causal, simd);
+                        for i in 0..m {
+                            for j in 0..ldc {
+                                let got = c[i * ldc + j];
+                                if j >= n {
+                                    assert_eq!(got, -7.0, "{causal:?} wrote past row {i}'s end");
+                                } else if causal != Causal::LowerOutputs || j <= i {
+                                    let w = want[i * n + j];
+                                    assert_eq!(
+                                        got.to_bits(),
+                                        w.to_bits(),
+                                        "{simd:?} {causal:?} {la:?}/{lb:?} at ({i}, {j}) of {m}x{k}x{n}"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn causal_products_leave_out_the_same_terms_on_every_path_even_for_infinities() {
+        // Infinities in `B` meet masked zeros of `A`: `0·inf` is NaN where a term is taken,
+        // so every path must take exactly the terms the row groups say.
+        let (m, k, n) = (64, 300, 45);
+        let mut a = fill(m * k, 8);
+        for (i, row) in a.chunks_mut(k).enumerate() {
+            row.iter_mut().enumerate().filter(|(p, _)| *p != i).for_each(|(_, v)| *v = 0.0);
+        }
+        let mut b = fill(k * n, 9);
+        // Rows 49 and 53: inside the group of rows 48..56 but outside half of it, where a
+        // tile of 4 rows would end or start.
+        for p in [49, 53] {
+            b[p * n..(p + 1) * n].iter_mut().step_by(2).for_each(|v| *v = f32::INFINITY);
+        }
+        for causal in [Causal::LowerA, Causal::UpperA] {
+            let run = |simd| {
+                let mut c = vec![0.0; m * n];
+                let (a, b) = dense(&a, Stored::Normal, &b, Stored::Normal, &c, m, k, n);
+                gemm_strided(a, b, &mut c, n, m, k, n, causal, simd);
+                c.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            };
+            let want = run(Simd::Scalar);
+            assert!(want.iter().any(|v| f32::from_bits(*v).is_nan()), "the test needs NaNs");
+            assert!(want.iter().any(|v| f32::from_bits(*v).is_finite()), "and finite values");
+            for simd in [Simd::Avx2, Simd::Avx512] {
+                assert_eq!(run(simd), want, "{simd:?} {causal:?} took other terms");
             }
         }
     }

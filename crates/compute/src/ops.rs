@@ -11,8 +11,8 @@
 
 use crate::error::Result;
 use crate::kernels::{
-    fma_dispatch, gemm, matmul_bias, transpose, transpose_8_rows, with_scratch, Scratch, Simd,
-    Stored,
+    fma_dispatch, gemm, gemm_strided, matmul_bias, transpose, transpose_8_rows, with_scratch,
+    Causal, Mat, Scratch, Simd, Stored,
 };
 use crate::repops;
 use rayon::prelude::*;
@@ -578,21 +578,13 @@ pub fn embedding_bwd(
 thread_local! {
     /// One batch's per-head results of the attention, head-major.
     static HEADS: Scratch = const { Cell::new(Vec::new()) };
-    /// One head's gathered operands and score-sized temporaries.
+    /// One head's score-sized temporaries.
     static HEAD_TMP: Scratch = const { Cell::new(Vec::new()) };
 }
 
-/// Copies head `h`'s columns of part `part` (0 = q, 1 = k, 2 = v) of the `t` rows of `rows`
-/// (row width `width`, the part's columns start at `part·c`) into `dst` (`t×hd`).
-fn gather_head(rows: &[f32], width: usize, c: usize, part: usize, h: usize, dst: &mut [f32]) {
-    let hd = dst.len() / (rows.len() / width);
-    for (d, row) in dst.chunks_exact_mut(hd).zip(rows.chunks_exact(width)) {
-        d.copy_from_slice(&row[part * c + h * hd..][..hd]);
-    }
-}
-
-/// The inverse of [`gather_head`] for all heads of one batch: `heads` holds, head-major,
-/// `parts` blocks of `t×hd` per head; they go to columns `part·c + h·hd` of `rows`.
+/// The inverse of reading one head's columns: `heads` holds, head-major, `parts` blocks of
+/// `t×hd` per head of one batch element; they go to columns `part·c + h·hd` of `rows` (row
+/// width `width`).
 fn scatter_heads(heads: &[f32], rows: &mut [f32], width: usize, c: usize, nh: usize, parts: usize) {
     let t = rows.len() / width;
     let hd = c / nh;
@@ -606,11 +598,23 @@ fn scatter_heads(heads: &[f32], rows: &mut [f32], width: usize, c: usize, nh: us
     }
 }
 
+/// Head `h`'s columns of part `part` (0 = q, 1 = k, 2 = v) of one batch element's `qkv` rows,
+/// read where they are stored.
+fn head_of(qkv_b: &[f32], c: usize, hd: usize, part: usize, h: usize, stored: Stored) -> Mat<'_> {
+    Mat { data: &qkv_b[part * c + h * hd..], ld: 3 * c, stored }
+}
+
+/// A dense `t×t` matrix of one head as a product operand.
+fn square(data: &[f32], t: usize, stored: Stored) -> Mat<'_> {
+    Mat { data, ld: t, stored }
+}
+
 /// Causal multi-head self-attention. `qkv: (b·t)×3c` holds q, k, v side by side (GPT-2 layout),
 /// head `h` uses columns `h·hd..(h+1)·hd` of each. Per head: `S = (Q·Kᵀ)·scale` with
 /// `scale = rsqrt(hd)`; row `i` over `j ≤ i`: `m = max S`, `e = exp(S − m)`, `P = e / sum(e)`,
-/// `P[i][j>i] = +0`; `O = P·V`. Heads run in parallel; each is sequential. `probs` receives
-/// the `b·nh` blocks of `P` (`t×t` each) that [`attention_bwd`] needs.
+/// `P[i][j>i] = +0`; `O = P·V`. Heads run in parallel; each is sequential. The products
+/// leave out what the mask makes zero or unwanted ([`Causal`]). `probs` receives the `b·nh`
+/// blocks of `P` (`t×t` each) that [`attention_bwd`] needs.
 #[allow(clippy::too_many_arguments)]
 pub fn attention_fwd(
     ex: &Exec,
@@ -634,27 +638,13 @@ pub fn attention_fwd(
                     .zip(probs_b.par_chunks_mut(t * t))
                     .enumerate()
                     .for_each(|(h, (o, p))| {
-                        with_scratch(&HEAD_TMP, 3 * t * hd, |tmp| {
-                            let (q, rest) = tmp.split_at_mut(t * hd);
-                            let (k, v) = rest.split_at_mut(t * hd);
-                            gather_head(qkv_b, 3 * c, c, 0, h, q);
-                            gather_head(qkv_b, 3 * c, c, 1, h, k);
-                            gather_head(qkv_b, 3 * c, c, 2, h, v);
-                            gemm(
-                                q,
-                                Stored::Normal,
-                                k,
-                                Stored::Transposed,
-                                p,
-                                t,
-                                hd,
-                                t,
-                                ex.simd,
-                                false,
-                            );
-                            attention_softmax(ex.simd, p, t, scale);
-                            gemm(p, Stored::Normal, v, Stored::Normal, o, t, t, hd, ex.simd, false);
-                        })
+                        let q = head_of(qkv_b, c, hd, 0, h, Stored::Normal);
+                        let k = head_of(qkv_b, c, hd, 1, h, Stored::Transposed);
+                        let v = head_of(qkv_b, c, hd, 2, h, Stored::Normal);
+                        gemm_strided(q, k, p, t, t, hd, t, Causal::LowerOutputs, ex.simd);
+                        attention_softmax(ex.simd, p, t, scale);
+                        let p = square(p, t, Stored::Normal);
+                        gemm_strided(p, v, o, hd, t, t, hd, Causal::LowerA, ex.simd);
                     });
                 scatter_heads(heads, out_b, c, c, nh, 1);
             })
@@ -691,40 +681,24 @@ pub fn attention_bwd(
                     .for_each(|(h, (grads, p))| {
                         let (dq, rest) = grads.split_at_mut(t * hd);
                         let (dk, dv) = rest.split_at_mut(t * hd);
-                        with_scratch(&HEAD_TMP, 4 * t * hd + 2 * t * t, |tmp| {
-                            let (q, rest) = tmp.split_at_mut(t * hd);
-                            let (k, rest) = rest.split_at_mut(t * hd);
-                            let (v, rest) = rest.split_at_mut(t * hd);
-                            let (dout_h, rest) = rest.split_at_mut(t * hd);
-                            let (dp, ds) = rest.split_at_mut(t * t);
-                            gather_head(qkv_b, 3 * c, c, 0, h, q);
-                            gather_head(qkv_b, 3 * c, c, 1, h, k);
-                            gather_head(qkv_b, 3 * c, c, 2, h, v);
-                            gather_head(dout_b, c, c, 0, h, dout_h);
-                            gemm(
+                        with_scratch(&HEAD_TMP, 2 * t * t, |tmp| {
+                            let (dp, ds) = tmp.split_at_mut(t * t);
+                            let dout_h =
+                                Mat { data: &dout_b[h * hd..], ld: c, stored: Stored::Normal };
+                            let vt = head_of(qkv_b, c, hd, 2, h, Stored::Transposed);
+                            gemm_strided(
                                 dout_h,
-                                Stored::Normal,
-                                v,
-                                Stored::Transposed,
+                                vt,
                                 dp,
                                 t,
-                                hd,
-                                t,
-                                ex.simd,
-                                false,
-                            );
-                            gemm(
-                                p,
-                                Stored::Transposed,
-                                dout_h,
-                                Stored::Normal,
-                                dv,
-                                t,
                                 t,
                                 hd,
+                                t,
+                                Causal::LowerOutputs,
                                 ex.simd,
-                                false,
                             );
+                            let pt = square(p, t, Stored::Transposed);
+                            gemm_strided(pt, dout_h, dv, hd, t, t, hd, Causal::UpperA, ex.simd);
                             ds.fill(0.0);
                             for i in 0..t {
                                 let r = i * t..i * t + i + 1;
@@ -736,30 +710,12 @@ pub fn attention_bwd(
                                     scale,
                                 );
                             }
-                            gemm(
-                                ds,
-                                Stored::Normal,
-                                k,
-                                Stored::Normal,
-                                dq,
-                                t,
-                                t,
-                                hd,
-                                ex.simd,
-                                false,
-                            );
-                            gemm(
-                                ds,
-                                Stored::Transposed,
-                                q,
-                                Stored::Normal,
-                                dk,
-                                t,
-                                t,
-                                hd,
-                                ex.simd,
-                                false,
-                            );
+                            let k = head_of(qkv_b, c, hd, 1, h, Stored::Normal);
+                            let dsm = square(ds, t, Stored::Normal);
+                            gemm_strided(dsm, k, dq, hd, t, t, hd, Causal::LowerA, ex.simd);
+                            let q = head_of(qkv_b, c, hd, 0, h, Stored::Normal);
+                            let dst = square(ds, t, Stored::Transposed);
+                            gemm_strided(dst, q, dk, hd, t, t, hd, Causal::UpperA, ex.simd);
                         })
                     });
                 scatter_heads(heads, dqkv_b, 3 * c, c, nh, 3);
