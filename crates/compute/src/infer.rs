@@ -87,7 +87,7 @@ impl Model {
         for (i, p) in prompts.iter().enumerate() {
             tokens[i * t..i * t + p.len()].copy_from_slice(p);
         }
-        let fw = self.pool.install(|| {
+        let fw = ops::install_hot(&self.pool, || {
             model::forward(
                 &self.ex,
                 &self.config,

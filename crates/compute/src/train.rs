@@ -21,7 +21,6 @@ use crate::repops::PROFILE;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 use tracing::info;
@@ -489,7 +488,7 @@ impl Trainer {
 
     /// One optimizer step; returns its loss.
     pub fn step(&self, st: &mut TrainState) -> f32 {
-        install_hot(&self.pool, || self.step_inner(st))
+        ops::install_hot(&self.pool, || self.step_inner(st))
     }
 
     fn step_inner(&self, st: &mut TrainState) -> f32 {
@@ -657,46 +656,13 @@ impl Trainer {
             )));
         }
         let until = st.step + k;
-        install_hot(&self.pool, || {
+        ops::install_hot(&self.pool, || {
             while st.step < until {
                 self.step_inner(&mut st);
             }
         });
         Ok(((until / k) as usize, st.hash(&self.config_hash)))
     }
-}
-
-/// Runs `f` in `pool` while the pool's other workers wait for work spinning, not sleeping (as
-/// OpenMP's default wait policy does). A rayon worker that finds no work sleeps after about
-/// 20 µs, and waking it took about 45 µs on the 2-core VM of the benchmarks: longer than many
-/// of a step's parallel regions. Each other worker runs a job that takes pending work
-/// (`rayon::yield_now`) until `f` returns. It cannot deadlock `f`: those jobs are the oldest in
-/// the queue of `f`'s worker, so thieves take them before any work `f` pushes after them, and
-/// `f`'s worker only pops its own queue newest first.
-fn install_hot<R: Send>(pool: &rayon::ThreadPool, f: impl FnOnce() -> R + Send) -> R {
-    /// Sets the flag when `f` returns or unwinds.
-    struct Done<'a>(&'a AtomicBool);
-    impl Drop for Done<'_> {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Release);
-        }
-    }
-    pool.install(|| {
-        let done = AtomicBool::new(false);
-        rayon::scope(|s| {
-            for _ in 1..rayon::current_num_threads() {
-                s.spawn(|_| {
-                    while !done.load(Ordering::Acquire) {
-                        if rayon::yield_now() != Some(rayon::Yield::Executed) {
-                            std::hint::spin_loop();
-                        }
-                    }
-                });
-            }
-            let _done = Done(&done);
-            f()
-        })
-    })
 }
 
 /// SHA-256 of the canonical config encoding: JSON of `{profile, model, train, optimizer,
