@@ -798,3 +798,26 @@ pub fn softmax(x: &[f32]) -> Vec<f32> {
     let s = sum(e.iter().copied());
     e.into_iter().map(|v| v / s).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::install_hot;
+    use rayon::prelude::*;
+
+    #[test]
+    fn install_hot_runs_nested_parallel_work_and_returns_or_unwinds() {
+        for threads in [1, 2, 8] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let sum: u64 = install_hot(&pool, || {
+                (0..1000u64).map(|_| (0..100u64).into_par_iter().sum::<u64>()).sum()
+            });
+            assert_eq!(sum, 1000 * 4950, "{threads} threads");
+            // A panic in `f` must reach the caller, not leave the spinning workers waiting.
+            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                install_hot(&pool, || -> u32 { panic!("step failed") })
+            }));
+            assert!(res.is_err(), "{threads} threads: the panic was lost");
+            assert_eq!(install_hot(&pool, || 7), 7, "{threads} threads: pool unusable after");
+        }
+    }
+}
