@@ -37,14 +37,15 @@ if ! "$venv/bin/python" -c 'import torch' 2>/dev/null; then
   "$venv/bin/pip" install --quiet --progress-bar off torch==2.5.1 numpy
 fi
 # This machine's speed drifts between runs (other tenants), so the two alternate for a few rounds
-# and the ratio is reported per round, of the best runs, and of the medians.
+# and the ratio is reported per round, of the best runs, of the medians, and as the median of the
+# per-round ratios (each round pairs two neighbouring runs, so drift cancels best there).
 rounds=${IOLLM_BENCH_ROUNDS:-3}
 tps() { sed -E 's/.*: ([0-9]+) tokens\/s.*/\1/'; }
-ours=() theirs=()
+ours=() theirs=() ratios=()
 for r in $(seq "$rounds"); do
   a=$(IOLLM_THREADS=$threads cargo bench -q -p iollm-compute --bench compute -- train-medium | tee /dev/stderr | grep '^train 4x256' | tps)
   b=$("$venv/bin/python" scripts/bench-torch.py --threads "$threads" | tee /dev/stderr | tps)
-  ours+=("$a") theirs+=("$b")
+  ours+=("$a") theirs+=("$b") ratios+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.4f", a / b }')")
   awk -v a="$a" -v b="$b" -v r="$r" 'BEGIN { printf "round %d: %d vs %d tokens/s = %.2fx\n", r, a, b, a / b }'
 done
 nth() { printf '%s\n' "${@:2}" | sort -n | sed -n "$1p"; }
@@ -53,3 +54,4 @@ awk -v t="$threads" -v n="$rounds" -v a="$(nth "$rounds" "${ours[@]}")" -v b="$(
   -v am="$(nth "$mid" "${ours[@]}")" -v bm="$(nth "$mid" "${theirs[@]}")" 'BEGIN {
     printf "iollm-compute / torch tokens/s at %d threads over %d rounds: best %d vs %d = %.2fx, median %d vs %d = %.2fx\n",
       t, n, a, b, a / b, am, bm, am / bm }'
+echo "median of the per-round ratios: $(nth "$mid" "${ratios[@]}" | awk '{ printf "%.2fx", $1 }')"
