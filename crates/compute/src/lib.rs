@@ -6,7 +6,7 @@
 //! without SIMD — every reduction has one fixed order, transcendentals are our own polynomials
 //! ([`repops`]), FMA is used only where written. On top: a GPT-2-shaped model over bytes
 //! ([`model`]), AdamW ([`optim`]), a trainer that writes a checkpoint every K steps and commits
-//! to them with a Merkle root ([`train`]), segment replay for verifiers, safetensors I/O
+//! to them with a Merkle root ([`mod@train`]), segment replay for verifiers, safetensors I/O
 //! ([`io`]) and batch-invariant inference ([`infer`]).
 //!
 //! **What it is not.** A general tensor library, a fast large-model trainer, or a tokenizer:
