@@ -634,9 +634,8 @@ fn row_block_generic<const MR: usize, const NR: usize>(
                 let (first, last) = (r0 + i0, r0 + i0 + mr - 1);
                 let group = first / CAUSAL_GROUP * CAUSAL_GROUP;
                 let (start, end) = match ops.causal {
-                    Causal::No => (0, k),
                     Causal::LowerOutputs if j0 > last => continue,
-                    Causal::LowerOutputs => (0, k),
+                    Causal::No | Causal::LowerOutputs => (0, k),
                     Causal::LowerA => (0, k.min(group + CAUSAL_GROUP)),
                     Causal::UpperA => (group, k),
                 };
