@@ -209,6 +209,19 @@ pub fn gemm(
     parallel: bool,
 ) {
     let (a, b) = dense(a, la, b, lb, c, m, k, n);
+    if parallel && la == Stored::Transposed && lb == Stored::Normal && n > m {
+        // A weight gradient `xᵀ·dy` with fewer rows than columns: each row task would stream
+        // all of the larger packed `B`. `cᵀ = bᵀ·aᵀ` packs the smaller operand as `B` instead,
+        // then one transpose stores it. Same bits: each element is the same chain of `fma`s,
+        // whose two factors only trade places.
+        return with_scratch(&PRODUCT_T, m * n, |ct| {
+            let (a, b) = (b.transposed(), a.transposed());
+            let ops =
+                Operands { a, b, ldc: m, bias: None, m: n, k, n: m, causal: Causal::No, simd };
+            product(ops, ct, parallel);
+            transpose_into(simd, ct, n, m, c);
+        });
+    }
     product(Operands { a, b, ldc: n, bias: None, m, k, n, causal: Causal::No, simd }, c, parallel);
 }
 
@@ -253,6 +266,15 @@ pub fn gemm_strided(
 }
 
 impl Mat<'_> {
+    /// The same stored values read as the transpose of this operand.
+    fn transposed(self) -> Self {
+        let stored = match self.stored {
+            Stored::Normal => Stored::Transposed,
+            Stored::Transposed => Stored::Normal,
+        };
+        Mat { stored, ..self }
+    }
+
     /// Checks that the operand holds a `rows×cols` matrix (as the product uses it).
     fn check(&self, rows: usize, cols: usize, name: &str) {
         let (r, c) = if self.stored == Stored::Normal { (rows, cols) } else { (cols, rows) };
@@ -326,6 +348,7 @@ struct Operands<'a> {
 thread_local! {
     static PACKED_A: Scratch = const { Cell::new(Vec::new()) };
     static PACKED_B: Scratch = const { Cell::new(Vec::new()) };
+    static PRODUCT_T: Scratch = const { Cell::new(Vec::new()) };
 }
 
 /// A thread's reusable scratch buffers: a stack, one buffer per nesting level (a thread that
@@ -758,18 +781,31 @@ unsafe fn tile_avx512<const MR: usize>(a: APanel, b: &[f32], acc: &mut [[f32; 32
 
 /// `out = aᵀ` for row-major `a: rows×cols` (exact, no arithmetic).
 pub fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    const BS: usize = 16;
     let mut out = vec![0.0f32; a.len()];
-    for i0 in (0..rows).step_by(BS) {
-        for j0 in (0..cols).step_by(BS) {
-            for i in i0..(i0 + BS).min(rows) {
-                for j in j0..(j0 + BS).min(cols) {
-                    out[j * rows + i] = a[i * cols + j];
-                }
+    transpose_into(Simd::detect(), a, rows, cols, &mut out);
+    out
+}
+
+/// `out = aᵀ` for row-major `a: rows×cols` into `out: cols×rows`, 8×8 blocks at a time, blocks
+/// of 8 rows of `out` split across the current rayon pool (exact, no arithmetic).
+fn transpose_into(simd: Simd, a: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
+    assert_eq!(a.len(), rows * cols, "transpose: a does not hold rows·cols values");
+    assert_eq!(out.len(), a.len(), "transpose: out does not hold rows·cols values");
+    let simd = simd.clamp_to_cpu();
+    out.par_chunks_mut(8 * rows.max(1)).enumerate().for_each(|(blk, dst)| {
+        // Rows `j0..j0 + w` of `out` are columns `j0..j0 + w` of `a`.
+        let (j0, w) = (blk * 8, dst.len() / rows.max(1));
+        let whole = if w == 8 { rows / 8 * 8 } else { 0 };
+        for i0 in (0..whole).step_by(8) {
+            let src = std::array::from_fn(|i| &a[(i0 + i) * cols + j0..][..8]);
+            transpose_8_rows(simd, src, &mut dst[i0..], rows);
+        }
+        for i in whole..rows {
+            for j in 0..w {
+                dst[j * rows + i] = a[i * cols + j0 + j];
             }
         }
-    }
-    out
+    });
 }
 
 #[cfg(test)]
