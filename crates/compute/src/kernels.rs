@@ -794,10 +794,10 @@ pub fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 fn transpose_into(simd: Simd, a: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
     assert_eq!(a.len(), rows * cols, "transpose: a does not hold rows·cols values");
     assert_eq!(out.len(), a.len(), "transpose: out does not hold rows·cols values");
-    let simd = simd.clamp_to_cpu();
-    out.par_chunks_mut(8 * rows.max(1)).enumerate().for_each(|(blk, dst)| {
+    let (simd, out_row) = (simd.clamp_to_cpu(), rows.max(1));
+    out.par_chunks_mut(8 * out_row).enumerate().for_each(|(blk, dst)| {
         // Rows `j0..j0 + w` of `out` are columns `j0..j0 + w` of `a`.
-        let (j0, w) = (blk * 8, dst.len() / rows.max(1));
+        let (j0, w) = (blk * 8, dst.len() / out_row);
         let whole = if w == 8 { rows / 8 * 8 } else { 0 };
         for i0 in (0..whole).step_by(8) {
             let src = std::array::from_fn(|i| &a[(i0 + i) * cols + j0..][..8]);
