@@ -4,8 +4,10 @@
 //! Records and events use the shared types of `iollm-types`, so off-chain code decodes them with
 //! the same definitions. Unbounded data never enters storage: CIDs are shape-checked and bounded,
 //! parents are at most [`MAX_PARENTS`](iollm_types::splitter::MAX_PARENTS), records live in a
-//! `Mapping` keyed by a counter. `register_from_job` asks the market whether the job is finalized
-//! with a verified output equal to the manifest CID registered (provenance).
+//! `Mapping` keyed by a counter. `register_from_job` asks the market whether the job is a
+//! finalized, verified training job with an output equal to the manifest CID registered, and
+//! records it only under a lineage that includes the artifact the job worked for (provenance).
+//! The market is wired once; later changes of it, and code upgrades, wait the market's timelock.
 #![cfg_attr(not(feature = "std"), no_std, no_main)]
 
 #[ink::contract]
@@ -13,9 +15,10 @@ mod registry {
     use ink::prelude::vec::Vec;
     use ink::storage::traits::ManualKey;
     use ink::storage::Mapping;
+    use iollm_types::admin::{Admin, AdminError};
     use iollm_types::cid::check_cid_shape;
     use iollm_types::market::{JobId, JobOutput};
-    use iollm_types::registry::{Artifact, ArtifactId, Error, Kind, Parent};
+    use iollm_types::registry::{Artifact, ArtifactId, Change, Error, Kind, Parent};
     use iollm_types::split::SplitRule;
     use iollm_types::splitter::MAX_PARENTS;
 
@@ -24,7 +27,7 @@ mod registry {
     /// (`ManualKey`) so that an upgrade finds the data written before it.
     #[ink(storage)]
     pub struct Registry {
-        admin: AccountId,
+        admin: Admin<Change>,
         last_id: ArtifactId,
         market: Option<AccountId>,
         artifacts: Mapping<ArtifactId, Artifact, ManualKey<0x5247_0001>>,
@@ -78,10 +81,49 @@ mod registry {
         job: JobId,
     }
 
-    /// Layout: `iollm_types::registry::events::ParamsChanged`.
+    /// Layout: `iollm_types::admin::events::ChangeProposed`.
     #[ink(event)]
-    pub struct ParamsChanged {
+    pub struct ChangeProposed {
+        change: Change,
+        eta: BlockNumber,
+    }
+
+    /// Layout: `iollm_types::admin::events::ChangeApplied`.
+    #[ink(event)]
+    pub struct ChangeApplied {
+        change: Change,
+    }
+
+    /// Layout: `iollm_types::admin::events::ChangeCancelled`.
+    #[ink(event)]
+    pub struct ChangeCancelled {
+        change: Change,
+    }
+
+    /// Layout: `iollm_types::admin::events::AdminProposed`.
+    #[ink(event)]
+    pub struct AdminProposed {
+        proposed: AccountId,
+    }
+
+    /// Layout: `iollm_types::admin::events::AdminChanged`.
+    #[ink(event)]
+    pub struct AdminChanged {
         admin: AccountId,
+    }
+
+    fn adm(e: AdminError) -> Error {
+        match e {
+            AdminError::NotAdmin => Error::NotAdmin,
+            AdminError::NotProposedAdmin => Error::NotProposedAdmin,
+            AdminError::NothingProposed => Error::NothingProposed,
+            AdminError::Timelocked => Error::Timelocked,
+            AdminError::Overflow => Error::IdOverflow,
+        }
+    }
+
+    fn bytes(a: &AccountId) -> [u8; 32] {
+        *AsRef::<[u8; 32]>::as_ref(a)
     }
 
     impl Default for Registry {
@@ -95,7 +137,7 @@ mod registry {
         #[ink(constructor)]
         pub fn new() -> Self {
             Self {
-                admin: Self::env().caller(),
+                admin: Admin::new(bytes(&Self::env().caller())),
                 last_id: 0,
                 market: None,
                 artifacts: Mapping::new(),
@@ -171,8 +213,8 @@ mod registry {
         }
 
         /// Registers the verified output of market job `job_id`: accepted only when the market
-        /// says the job is finalized and verified, the caller posted it, and its output CID is
-        /// `manifest_cid`. Once per job.
+        /// says it is a finalized, verified training job, the caller posted it, its output CID
+        /// is `manifest_cid`, and the artifact it worked for is among `parents`. Once per job.
         #[ink(message)]
         pub fn register_from_job(
             &mut self,
@@ -192,6 +234,9 @@ mod registry {
             }
             if output.output_cid != manifest_cid {
                 return Err(Error::CidMismatch);
+            }
+            if !parents.iter().any(|p| p.id == output.artifact) {
+                return Err(Error::NotDerived);
             }
             let id =
                 self.insert_new(kind, manifest_cid, parents, split_rule, None, Some(job_id))?;
@@ -224,30 +269,78 @@ mod registry {
             self.by_job.get(job_id)
         }
 
-        /// Admin only: sets the market asked about provenance.
+        /// Admin only, once: names the market asked about provenance (deployed after the
+        /// registry). Later changes go through [`Registry::propose_change`].
         #[ink(message)]
         pub fn set_market(&mut self, market: AccountId) -> Result<(), Error> {
-            self.ensure_admin()?;
-            self.market = Some(market);
-            self.env().emit_event(ParamsChanged { admin: self.admin });
-            Ok(())
-        }
-
-        /// Admin only: replaces the contract's code, keeping its storage.
-        #[ink(message)]
-        pub fn set_code_hash(&mut self, code_hash: Hash) -> Result<(), Error> {
-            self.ensure_admin()?;
-            self.env().set_code_hash(&code_hash).map_err(|_| Error::UpgradeFailed)?;
-            self.env().emit_event(ParamsChanged { admin: self.admin });
-            Ok(())
-        }
-
-        fn ensure_admin(&self) -> Result<(), Error> {
-            if self.env().caller() == self.admin {
-                Ok(())
-            } else {
-                Err(Error::NotAdmin)
+            self.admin.ensure(bytes(&self.env().caller())).map_err(adm)?;
+            if self.market.is_some() {
+                return Err(Error::MarketAlreadySet);
             }
+            self.market = Some(market);
+            self.env().emit_event(ChangeApplied { change: Change::Market(bytes(&market)) });
+            Ok(())
+        }
+
+        /// Admin only: announces a change (market or code), applicable after the market's
+        /// timelock (`admin_delay`, asked of the market now).
+        #[ink(message)]
+        pub fn propose_change(&mut self, change: Change) -> Result<BlockNumber, Error> {
+            let caller = bytes(&self.env().caller());
+            self.admin.ensure(caller).map_err(adm)?;
+            let market = self.market.ok_or(Error::NoMarket)?;
+            let delay = self.market_admin_delay(market)?;
+            let now = self.env().block_number();
+            let eta = self.admin.propose(caller, change.clone(), now, delay).map_err(adm)?;
+            self.env().emit_event(ChangeProposed { change, eta });
+            Ok(eta)
+        }
+
+        /// Applies the announced change once its timelock has passed. Anyone may call it.
+        #[ink(message)]
+        pub fn apply_change(&mut self) -> Result<(), Error> {
+            let change = self.admin.take_ready(self.env().block_number()).map_err(adm)?;
+            match &change {
+                Change::Market(market) => self.market = Some(AccountId::from(*market)),
+                Change::Code(hash) => {
+                    self.env()
+                        .set_code_hash(&Hash::from(*hash))
+                        .map_err(|_| Error::UpgradeFailed)?;
+                }
+            }
+            self.env().emit_event(ChangeApplied { change });
+            Ok(())
+        }
+
+        /// Admin only: withdraws the announced change.
+        #[ink(message)]
+        pub fn cancel_change(&mut self) -> Result<(), Error> {
+            let change = self.admin.cancel(bytes(&self.env().caller())).map_err(adm)?;
+            self.env().emit_event(ChangeCancelled { change });
+            Ok(())
+        }
+
+        /// Admin only: proposes a new admin, who takes over by calling `accept_admin`.
+        #[ink(message)]
+        pub fn propose_admin(&mut self, proposed: AccountId) -> Result<(), Error> {
+            self.admin.propose_admin(bytes(&self.env().caller()), bytes(&proposed)).map_err(adm)?;
+            self.env().emit_event(AdminProposed { proposed });
+            Ok(())
+        }
+
+        /// The proposed admin takes over.
+        #[ink(message)]
+        pub fn accept_admin(&mut self) -> Result<(), Error> {
+            let caller = self.env().caller();
+            self.admin.accept_admin(bytes(&caller)).map_err(adm)?;
+            self.env().emit_event(AdminChanged { admin: caller });
+            Ok(())
+        }
+
+        /// The announced admin change and the block from which it can be applied.
+        #[ink(message)]
+        pub fn pending_change(&self) -> Option<(Change, BlockNumber)> {
+            self.admin.pending.clone()
         }
 
         /// The artifact, which the caller must own.
@@ -316,6 +409,25 @@ mod registry {
                 .map_err(|_| Error::CallFailed)
         }
 
+        #[cfg(not(test))]
+        fn market_admin_delay(&self, market: AccountId) -> Result<BlockNumber, Error> {
+            use ink::env::call::{build_call, ExecutionInput, Selector};
+            build_call::<ink::env::DefaultEnvironment>()
+                .call(market)
+                .exec_input(ExecutionInput::new(Selector::new(
+                    iollm_types::market::selectors::ADMIN_DELAY,
+                )))
+                .returns::<BlockNumber>()
+                .try_invoke()
+                .map_err(|_| Error::CallFailed)?
+                .map_err(|_| Error::CallFailed)
+        }
+
+        #[cfg(test)]
+        fn market_admin_delay(&self, _market: AccountId) -> Result<BlockNumber, Error> {
+            Ok(tests::DELAY)
+        }
+
         #[cfg(test)]
         fn market_job_output(
             &self,
@@ -336,6 +448,9 @@ mod registry {
         use iollm_types::registry::{events, selectors, Relation};
         use std::cell::RefCell;
         use std::collections::BTreeMap;
+
+        /// What the mock market answers to `admin_delay()`.
+        pub const DELAY: BlockNumber = 50;
 
         std::thread_local! {
             /// What the market answers to `job_output(job)`; a missing key: the call fails.
@@ -448,8 +563,10 @@ mod registry {
                 m.insert(2, None);
             });
             set_caller::<DefaultEnvironment>(a.bob);
+            r.register(0, CID.to_vec(), vec![], RULE).unwrap(); // artifact 1, the job's
+            let lineage = vec![parent(1)];
             assert_eq!(
-                r.register_from_job(1, 0, CID2.to_vec(), vec![], RULE),
+                r.register_from_job(1, 0, CID2.to_vec(), lineage.clone(), RULE),
                 Err(Error::NoMarket)
             );
             assert_eq!(r.set_market(a.django), Err(Error::NotAdmin));
@@ -458,28 +575,33 @@ mod registry {
             assert_eq!(r.market(), Some(a.django));
             set_caller::<DefaultEnvironment>(a.bob);
             assert_eq!(
-                r.register_from_job(3, 0, CID2.to_vec(), vec![], RULE),
+                r.register_from_job(3, 0, CID2.to_vec(), lineage.clone(), RULE),
                 Err(Error::CallFailed)
             );
             assert_eq!(
-                r.register_from_job(2, 0, CID2.to_vec(), vec![], RULE),
+                r.register_from_job(2, 0, CID2.to_vec(), lineage.clone(), RULE),
                 Err(Error::JobNotVerified)
             );
             assert_eq!(
-                r.register_from_job(1, 0, CID.to_vec(), vec![], RULE),
+                r.register_from_job(1, 0, CID.to_vec(), lineage.clone(), RULE),
                 Err(Error::CidMismatch)
             );
             set_caller::<DefaultEnvironment>(a.charlie);
             assert_eq!(
-                r.register_from_job(1, 0, CID2.to_vec(), vec![], RULE),
+                r.register_from_job(1, 0, CID2.to_vec(), lineage.clone(), RULE),
                 Err(Error::NotPoster)
             );
+            // Finding 10: provenance only under a lineage that includes the job's artifact.
             set_caller::<DefaultEnvironment>(a.bob);
-            let id = r.register_from_job(1, 0, CID2.to_vec(), vec![], RULE).unwrap();
+            assert_eq!(
+                r.register_from_job(1, 0, CID2.to_vec(), vec![], RULE),
+                Err(Error::NotDerived)
+            );
+            let id = r.register_from_job(1, 0, CID2.to_vec(), lineage.clone(), RULE).unwrap();
             assert_eq!(r.get(id).unwrap().job, Some(1));
             assert_eq!(r.artifact_of_job(1), Some(id));
             assert_eq!(
-                r.register_from_job(1, 0, CID2.to_vec(), vec![], RULE),
+                r.register_from_job(1, 0, CID2.to_vec(), lineage.clone(), RULE),
                 Err(Error::JobAlreadyRegistered)
             );
             assert_eq!(
@@ -488,40 +610,76 @@ mod registry {
             );
         }
 
+        /// Finding 6: the market is wired once; later changes and upgrades wait the market's
+        /// timelock; hand-over takes two steps.
         #[ink::test]
-        fn admin_only_upgrade() {
+        fn admin_changes_wait_for_the_timelock() {
+            use ink::env::test::set_block_number;
+            use iollm_types::admin::events as admin_events;
             let a = default_accounts::<DefaultEnvironment>();
             set_caller::<DefaultEnvironment>(a.alice);
             let mut r = Registry::new();
+            assert_eq!(r.propose_change(Change::Code([1; 32])), Err(Error::NoMarket));
             set_caller::<DefaultEnvironment>(a.bob);
-            assert_eq!(r.set_code_hash(Hash::from([1; 32])), Err(Error::NotAdmin));
+            assert_eq!(r.set_market(a.bob), Err(Error::NotAdmin));
             set_caller::<DefaultEnvironment>(a.alice);
-            r.set_market(a.bob).unwrap();
+            r.set_market(a.django).unwrap();
+            assert_eq!(r.set_market(a.bob), Err(Error::MarketAlreadySet));
+            set_block_number::<DefaultEnvironment>(10);
+            let change = Change::Market(bytes(&a.eve));
+            set_caller::<DefaultEnvironment>(a.bob);
+            assert_eq!(r.propose_change(change.clone()), Err(Error::NotAdmin));
+            set_caller::<DefaultEnvironment>(a.alice);
+            assert_eq!(r.propose_change(change.clone()), Ok(10 + DELAY));
             assert_eq!(
-                last_event::<events::ParamsChanged>(events::PARAMS_CHANGED_TOPIC),
-                events::ParamsChanged { admin: bytes(&a.alice) }
+                last_event::<admin_events::ChangeProposed<Change>>(
+                    admin_events::CHANGE_PROPOSED_TOPIC
+                ),
+                admin_events::ChangeProposed { change: change.clone(), eta: 10 + DELAY }
             );
+            set_block_number::<DefaultEnvironment>(9 + DELAY);
+            assert_eq!(r.apply_change(), Err(Error::Timelocked));
+            set_block_number::<DefaultEnvironment>(10 + DELAY);
+            set_caller::<DefaultEnvironment>(a.charlie);
+            r.apply_change().unwrap();
+            assert_eq!(r.market(), Some(a.eve));
+            assert_eq!(r.apply_change(), Err(Error::NothingProposed));
+            set_caller::<DefaultEnvironment>(a.alice);
+            r.propose_change(Change::Code([1; 32])).unwrap();
+            r.cancel_change().unwrap();
+            assert_eq!(r.pending_change(), None);
+            r.propose_admin(a.bob).unwrap();
+            set_caller::<DefaultEnvironment>(a.charlie);
+            assert_eq!(r.accept_admin(), Err(Error::NotProposedAdmin));
+            set_caller::<DefaultEnvironment>(a.bob);
+            r.accept_admin().unwrap();
+            assert_eq!(r.propose_admin(a.bob), Ok(()));
         }
 
         #[ink::test]
         #[should_panic(expected = "off-chain environment does not support `set_code_hash`")]
-        fn admin_reaches_set_code_hash() {
+        fn an_applied_code_change_reaches_set_code_hash() {
+            let a = default_accounts::<DefaultEnvironment>();
+            set_caller::<DefaultEnvironment>(a.alice);
             let mut r = Registry::new();
-            let _ = r.set_code_hash(Hash::from([1; 32]));
+            r.set_market(a.django).unwrap();
+            r.propose_change(Change::Code([1; 32])).unwrap();
+            ink::env::test::set_block_number::<DefaultEnvironment>(DELAY);
+            let _ = r.apply_change();
         }
 
         /// Storage written before an upgrade stays readable after it: the root's field order and
         /// the mappings' fixed keys are frozen here; a new version must keep decoding them.
         #[ink::test]
         fn storage_layout_is_frozen() {
-            type RootV1 = (AccountId, ArtifactId, Option<AccountId>);
+            type RootV2 = (Admin<Change>, ArtifactId, Option<AccountId>);
             let a = default_accounts::<DefaultEnvironment>();
             set_caller::<DefaultEnvironment>(a.alice);
             let mut r = Registry::new();
             r.register(2, CID.to_vec(), vec![], SplitRule::DESIGNER_ONLY).unwrap();
             ink::env::set_contract_storage(&0u32, &r);
-            let root: RootV1 = ink::env::get_contract_storage(&0u32).unwrap().unwrap();
-            assert_eq!(root, (a.alice, 1, None));
+            let root: RootV2 = ink::env::get_contract_storage(&0u32).unwrap().unwrap();
+            assert_eq!(root, (Admin::new(bytes(&a.alice)), 1, None));
             let record: Artifact =
                 ink::env::get_contract_storage(&(0x5247_0001u32, 1u64)).unwrap().unwrap();
             assert_eq!(record.kind, Kind::Path);
@@ -644,7 +802,12 @@ mod registry {
             assert_eq!(selectors::DEPRECATE, ink::selector_bytes!("deprecate"));
             assert_eq!(selectors::REGISTER_FROM_JOB, ink::selector_bytes!("register_from_job"));
             assert_eq!(selectors::SET_MARKET, ink::selector_bytes!("set_market"));
-            assert_eq!(selectors::SET_CODE_HASH, ink::selector_bytes!("set_code_hash"));
+            assert_eq!(selectors::PROPOSE_CHANGE, ink::selector_bytes!("propose_change"));
+            assert_eq!(selectors::APPLY_CHANGE, ink::selector_bytes!("apply_change"));
+            assert_eq!(selectors::CANCEL_CHANGE, ink::selector_bytes!("cancel_change"));
+            assert_eq!(selectors::PROPOSE_ADMIN, ink::selector_bytes!("propose_admin"));
+            assert_eq!(selectors::ACCEPT_ADMIN, ink::selector_bytes!("accept_admin"));
+            assert_eq!(selectors::PENDING_CHANGE, ink::selector_bytes!("pending_change"));
             assert_eq!(selectors::MARKET, ink::selector_bytes!("market"));
             assert_eq!(selectors::ARTIFACT_OF_JOB, ink::selector_bytes!("artifact_of_job"));
             use ink::env::Event;
@@ -655,7 +818,12 @@ mod registry {
                 Some(events::PROVENANCE_RECORDED_TOPIC),
                 ProvenanceRecorded::SIGNATURE_TOPIC
             );
-            assert_eq!(Some(events::PARAMS_CHANGED_TOPIC), ParamsChanged::SIGNATURE_TOPIC);
+            use iollm_types::admin::events as admin;
+            assert_eq!(Some(admin::CHANGE_PROPOSED_TOPIC), ChangeProposed::SIGNATURE_TOPIC);
+            assert_eq!(Some(admin::CHANGE_APPLIED_TOPIC), ChangeApplied::SIGNATURE_TOPIC);
+            assert_eq!(Some(admin::CHANGE_CANCELLED_TOPIC), ChangeCancelled::SIGNATURE_TOPIC);
+            assert_eq!(Some(admin::ADMIN_PROPOSED_TOPIC), AdminProposed::SIGNATURE_TOPIC);
+            assert_eq!(Some(admin::ADMIN_CHANGED_TOPIC), AdminChanged::SIGNATURE_TOPIC);
             assert_eq!(
                 events::REGISTERED_TOPIC,
                 <Registered as ink::env::Event>::SIGNATURE_TOPIC.unwrap()

@@ -2,9 +2,12 @@
 //! split, and how slashed collateral is shared.
 //!
 //! * **Ask.** A provider pledges `price_per_unit` and a joint-mining discount in basis points.
-//!   For a job of `units` work units, its market value is `price_per_unit * units` and its ask is
-//!   the market value less the discount. What it forwent (`market value − ask`) is credited to it
-//!   as compute share units of the job's artifact in the splitter.
+//!   For a job of `units` work units, its market value is `price_per_unit * units`. The discount
+//!   applies to at most the job's *reference value* (the market's reference price times the
+//!   units, never the provider's own price), so what it forgoes is
+//!   `discount × min(market value, reference value)` and its ask is the market value less that.
+//!   The forgone value is escrowed by the poster like the ask, and comes back to the provider as
+//!   compute share units of the job's artifact (verified jobs) or as money.
 //! * **Settlement.** A job escrows `reward`. At finalize the executor gets its ask, each attesting
 //!   verifier gets `verifier_fee`, and the poster gets the rest back:
 //!   `executor + verifiers + refund = reward`, always.
@@ -38,18 +41,26 @@ pub struct Ask {
     pub market_value: Balance,
     /// What the executor will be paid: the market value less the discount.
     pub ask: Balance,
-    /// `market_value − ask`: compute share units earned by joint mining.
+    /// `market_value − ask`: compute share units earned by joint mining, at most the discount
+    /// of the job's reference value.
     pub forgone: Balance,
 }
 
-/// The ask of a provider with this price and discount for a job of `units` work units.
-pub fn ask(price_per_unit: Balance, units: u64, discount_bps: u16) -> Result<Ask, EscrowError> {
+/// The ask of a provider with this price and discount for a job of `units` work units whose
+/// reference value is `reference_value`.
+pub fn ask(
+    price_per_unit: Balance,
+    units: u64,
+    discount_bps: u16,
+    reference_value: Balance,
+) -> Result<Ask, EscrowError> {
     if discount_bps > BPS {
         return Err(EscrowError::BadBps);
     }
     let market_value =
         price_per_unit.checked_mul(Balance::from(units)).ok_or(EscrowError::Overflow)?;
-    let forgone = bps_of(market_value, discount_bps).ok_or(EscrowError::BadBps)?;
+    let forgone =
+        bps_of(market_value.min(reference_value), discount_bps).ok_or(EscrowError::BadBps)?;
     let ask = market_value.checked_sub(forgone).ok_or(EscrowError::Overflow)?;
     Ok(Ask { market_value, ask, forgone })
 }
@@ -118,11 +129,19 @@ mod tests {
 
     #[test]
     fn ask_with_and_without_discount() {
-        assert_eq!(ask(10, 5, 0), Ok(Ask { market_value: 50, ask: 50, forgone: 0 }));
-        assert_eq!(ask(10, 5, 2_000), Ok(Ask { market_value: 50, ask: 40, forgone: 10 }));
-        assert_eq!(ask(10, 5, BPS), Ok(Ask { market_value: 50, ask: 0, forgone: 50 }));
-        assert_eq!(ask(10, 5, BPS + 1), Err(EscrowError::BadBps));
-        assert_eq!(ask(Balance::MAX, 2, 0), Err(EscrowError::Overflow));
+        let r = Balance::MAX;
+        assert_eq!(ask(10, 5, 0, r), Ok(Ask { market_value: 50, ask: 50, forgone: 0 }));
+        assert_eq!(ask(10, 5, 2_000, r), Ok(Ask { market_value: 50, ask: 40, forgone: 10 }));
+        assert_eq!(ask(10, 5, BPS, r), Ok(Ask { market_value: 50, ask: 0, forgone: 50 }));
+        assert_eq!(ask(10, 5, BPS + 1, r), Err(EscrowError::BadBps));
+        assert_eq!(ask(Balance::MAX, 2, 0, r), Err(EscrowError::Overflow));
+        // The audit's attack: a self-declared price of 10^25 with a 100 % discount forgoes at
+        // most the reference value (here 5 units at 3), and pays the rest in full.
+        let huge = 10u128.pow(25);
+        assert_eq!(
+            ask(huge, 5, BPS, 15),
+            Ok(Ask { market_value: 5 * huge, ask: 5 * huge - 15, forgone: 15 })
+        );
     }
 
     #[test]
@@ -154,10 +173,14 @@ mod tests {
         }
 
         #[test]
-        fn ask_parts_sum(price in 0u128..1u128 << 60, units: u32, d in 0..=BPS) {
-            let a = ask(price, u64::from(units), d).unwrap();
+        fn ask_parts_sum(
+            price in 0u128..1u128 << 60, units: u32, d in 0..=BPS, reference in 0u128..1u128 << 90
+        ) {
+            let a = ask(price, u64::from(units), d, reference).unwrap();
             prop_assert_eq!(a.ask + a.forgone, a.market_value);
-            prop_assert_eq!(a.forgone, a.market_value * u128::from(d) / 10_000);
+            prop_assert_eq!(a.forgone, a.market_value.min(reference) * u128::from(d) / 10_000);
+            // Never more units than the discount of the reference value.
+            prop_assert!(a.forgone <= reference * u128::from(d) / 10_000);
         }
 
         /// Conservation over random job books: for every job, what is still escrowed plus what

@@ -11,6 +11,7 @@
 
 extern crate alloc;
 
+pub mod admin;
 pub mod cid;
 pub mod escrow;
 pub mod market;

@@ -11,6 +11,7 @@
 //! The money rules (ask, settlement, slash ratio) are in [`crate::escrow`].
 
 use crate::registry::ArtifactId;
+use crate::split::BPS;
 use crate::{AccountBytes, Balance, BlockNumber};
 use alloc::vec::Vec;
 use parity_scale_codec::{Decode, Encode};
@@ -25,8 +26,137 @@ pub type BountyId = u32;
 /// The most verifiers a job can ask for (bounds the loop in `finalize`).
 pub const MAX_VERIFIERS: u8 = 8;
 
-/// Unbonding delay, in blocks, a new market starts with.
-pub const DEFAULT_UNBONDING_BLOCKS: BlockNumber = 10;
+/// Upper bound of every block-count parameter (windows, job length, delays): about 69 days of
+/// 6-second blocks. Bounded so that `now + x` never overflows a block number.
+pub const MAX_BLOCKS: BlockNumber = 1_000_000;
+
+/// Upper bound of the reference price per work unit.
+pub const MAX_REFERENCE_PRICE: Balance = 1_000_000_000_000_000_000_000;
+
+/// Upper bound of a job's work units (so `reference_price × units × collateral_bps` fits 128 bits).
+pub const MAX_UNITS: u64 = 1_000_000_000;
+
+/// Upper bound of a committed score (fixed point ×10⁶): `best + margin` can never overflow.
+pub const MAX_SCORE: u64 = 1_000_000_000_000_000;
+
+/// Collateral factor bounds, basis points of the job's reference value (1× to 100×).
+pub const COLLATERAL_BPS_RANGE: (u32, u32) = (10_000, 1_000_000);
+
+/// Market-wide parameters, each bounded ([`MarketParams::validate`]); changed only through the
+/// admin timelock ([`MarketParams::timelock`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct MarketParams {
+    /// What one work unit is worth: a job's reference value is this times its units. It sizes
+    /// the minimum collateral and caps the share units joint mining can earn.
+    pub reference_price: Balance,
+    /// Minimum collateral, basis points of the job's reference value.
+    pub collateral_bps: u32,
+    /// Fewest verifications a job may ask for (1..=[`MAX_VERIFIERS`]).
+    pub min_verifiers: u8,
+    /// Longest challenge window a job may set.
+    pub max_window: BlockNumber,
+    /// Longest time from posting to a job's deadline.
+    pub max_job_blocks: BlockNumber,
+    /// Blocks an executor has after its claim to submit; past them the job reopens and its
+    /// collateral is slashed.
+    pub submit_blocks: BlockNumber,
+    /// Blocks a challenge may stay undecided; past them it times out (nobody slashed).
+    pub challenge_blocks: BlockNumber,
+    /// Unbonding delay of unpledged stake.
+    pub unbonding_blocks: BlockNumber,
+}
+
+/// Why market parameters were refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamsError {
+    /// `reference_price` is 0 or above [`MAX_REFERENCE_PRICE`].
+    ReferencePrice,
+    /// `collateral_bps` is outside [`COLLATERAL_BPS_RANGE`].
+    Collateral,
+    /// `min_verifiers` is 0 or above [`MAX_VERIFIERS`].
+    Verifiers,
+    /// A block count is 0 or above [`MAX_BLOCKS`].
+    Blocks,
+}
+
+impl MarketParams {
+    /// The parameters a new devnet market starts with: short windows so a local network moves.
+    pub const DEVNET: MarketParams = MarketParams {
+        reference_price: 1_000_000_000,
+        collateral_bps: 20_000,
+        min_verifiers: 1,
+        max_window: 50,
+        max_job_blocks: 500,
+        submit_blocks: 10,
+        challenge_blocks: 10,
+        unbonding_blocks: 10,
+    };
+
+    /// Checks every bound.
+    pub fn validate(&self) -> Result<(), ParamsError> {
+        if self.reference_price == 0 || self.reference_price > MAX_REFERENCE_PRICE {
+            return Err(ParamsError::ReferencePrice);
+        }
+        let (lo, hi) = COLLATERAL_BPS_RANGE;
+        if self.collateral_bps < lo || self.collateral_bps > hi {
+            return Err(ParamsError::Collateral);
+        }
+        if self.min_verifiers == 0 || self.min_verifiers > MAX_VERIFIERS {
+            return Err(ParamsError::Verifiers);
+        }
+        let blocks = [
+            self.max_window,
+            self.max_job_blocks,
+            self.submit_blocks,
+            self.challenge_blocks,
+            self.unbonding_blocks,
+        ];
+        if blocks.iter().any(|b| *b == 0 || *b > MAX_BLOCKS) {
+            return Err(ParamsError::Blocks);
+        }
+        Ok(())
+    }
+
+    /// Admin changes wait this long: longer than the longest job plus its verification plus
+    /// unbonding, so anyone who dislikes an announced change can finish and leave first.
+    pub fn timelock(&self) -> BlockNumber {
+        self.max_job_blocks
+            .saturating_add(self.max_window)
+            .saturating_add(self.challenge_blocks)
+            .saturating_add(self.unbonding_blocks)
+            .saturating_add(1)
+    }
+
+    /// A job's reference value: `reference_price × units`.
+    pub fn job_value(&self, units: u64) -> Option<Balance> {
+        self.reference_price.checked_mul(Balance::from(units))
+    }
+
+    /// The least collateral a job of `units` may ask for.
+    pub fn min_collateral(&self, units: u64) -> Option<Balance> {
+        self.job_value(units)?
+            .checked_mul(Balance::from(self.collateral_bps))?
+            .checked_div(Balance::from(BPS))
+    }
+}
+
+/// An admin change of the market, announced and applied after the timelock.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub enum Change {
+    /// New splitter and treasury addresses and parameters.
+    Params {
+        /// The splitter the market credits units and pays into.
+        splitter: AccountBytes,
+        /// Where the treasury's slash share goes.
+        treasury: AccountBytes,
+        /// The market-wide parameters.
+        params: MarketParams,
+    },
+    /// New contract code (storage kept).
+    Code([u8; 32]),
+}
 
 /// What a provider offers, or what a job needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Encode, Decode, TypeInfo)]
@@ -142,6 +272,19 @@ pub enum JobState {
     Expired,
     /// The result lost a challenge; escrow refunded.
     Rejected,
+    /// A challenge nobody decided in time: escrow refunded, collateral and bond released,
+    /// nobody slashed.
+    TimedOut,
+}
+
+impl JobState {
+    /// Whether nothing can happen to the job any more.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            JobState::Finalized | JobState::Expired | JobState::Rejected | JobState::TimedOut
+        )
+    }
 }
 
 /// A job's state as the market stores it (the spec CID and result are stored apart so the hot
@@ -187,6 +330,19 @@ pub struct Job {
     pub votes_challenger: u8,
     /// Finalized with at least `verification.verifiers` attestations.
     pub verified: bool,
+    /// The job's reference value (`reference_price × units` at posting): caps the share units
+    /// its executor can earn.
+    pub value: Balance,
+    /// Whether the poster may have share units of the artifact credited (it owns the artifact
+    /// or the owner authorised it in the splitter, when the job was posted). Without it the
+    /// executor gets no discount and no units.
+    pub joint_mining: bool,
+    /// Last block at which the executor can submit (claim + `submit_blocks`, at most the
+    /// deadline); past it the job reopens and the executor's collateral is slashed.
+    pub submit_by: BlockNumber,
+    /// Last block at which the committee can decide an open challenge; past it the challenge
+    /// times out.
+    pub challenge_ends: BlockNumber,
 }
 
 /// What the executor commits to.
@@ -297,6 +453,22 @@ pub enum Error {
     Overflow,
     /// The new code hash was refused.
     UpgradeFailed,
+    /// Market parameters out of their bounds.
+    BadParams,
+    /// No admin change has been announced.
+    NothingProposed,
+    /// The announced change's timelock has not passed.
+    Timelocked,
+    /// Only the proposed admin may accept the hand-over.
+    NotProposedAdmin,
+    /// The job's collateral is below the market minimum.
+    CollateralTooLow,
+    /// Work units are 0 or above the maximum.
+    BadUnits,
+    /// Bounties cannot be won until the verification game decides evaluation jobs.
+    BountyNeedsGame,
+    /// A score above the maximum, or a margin of 0.
+    BadScore,
 }
 
 impl Error {
@@ -310,9 +482,12 @@ impl Error {
             Error::InsufficientFreeStake => "not enough free (unlocked) stake",
             Error::StillUnbonding => "the unbonding delay has not passed",
             Error::BadCid => "the CID is empty, too long or not a CID",
-            Error::BadDeadline => "the deadline must be a future block",
+            Error::BadDeadline => {
+                "the deadline must be a future block within the market's longest job length"
+            }
             Error::BadVerification => {
-                "verification terms out of range (at most 8 verifiers, window above 0)"
+                "verification terms out of range (verifiers from the market minimum to 8, \
+                 window from 1 to the market maximum)"
             }
             Error::UnknownJob => "no job with this id",
             Error::UnknownBounty => "no bounty with this id",
@@ -333,11 +508,24 @@ impl Error {
             Error::CallFailed => "a call to another contract failed",
             Error::Overflow => "an amount overflowed",
             Error::UpgradeFailed => "the new code hash was refused",
+            Error::BadParams => "market parameters out of bounds (see contracts/README.md)",
+            Error::NothingProposed => "no admin change has been announced",
+            Error::Timelocked => "the announced change's timelock has not passed yet",
+            Error::NotProposedAdmin => "only the proposed admin may accept",
+            Error::CollateralTooLow => {
+                "collateral below the market minimum (collateral factor x reference price x units)"
+            }
+            Error::BadUnits => "work units must be between 1 and 1000000000",
+            Error::BountyNeedsGame => {
+                "bounties cannot be won yet: evaluation jobs need the verification game"
+            }
+            Error::BadScore => "scores must be at most 10^15 and a bounty margin above 0",
         }
     }
 }
 
-/// Event data the market emits (SCALE layout of the contract's `#[ink::event]` structs).
+/// Event data the market emits (SCALE layout of the contract's `#[ink::event]` structs); the
+/// admin events are in [`crate::admin::events`].
 pub mod events {
     use super::*;
 
@@ -475,21 +663,6 @@ pub mod events {
         pub amount: Balance,
     }
 
-    /// `BountyPaid`: a tranche went into the winning artifact's split.
-    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
-    pub struct BountyPaid {
-        /// The bounty.
-        pub bounty: BountyId,
-        /// The winning job.
-        pub job: JobId,
-        /// The artifact paid.
-        pub artifact: ArtifactId,
-        /// The tranche.
-        pub amount: Balance,
-        /// The new best score.
-        pub score: u64,
-    }
-
     /// `BountyReclaimed`: the sponsor took the rest back after expiry.
     #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
     pub struct BountyReclaimed {
@@ -508,11 +681,24 @@ pub mod events {
         pub amount: Balance,
     }
 
-    /// `ParamsChanged`.
+    /// `ChallengeTimedOut`: nobody decided a challenge in time; nobody was slashed.
     #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
-    pub struct ParamsChanged {
-        /// The admin.
-        pub admin: AccountBytes,
+    pub struct ChallengeTimedOut {
+        /// The job.
+        pub job: JobId,
+        /// Refunded to the poster.
+        pub refund: Balance,
+    }
+
+    /// `JobReopened`: the executor missed its submit-by block and was slashed.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct JobReopened {
+        /// The job.
+        pub job: JobId,
+        /// The executor that did not submit.
+        pub no_show: AccountBytes,
+        /// Its collateral, slashed.
+        pub slashed: Balance,
     }
 
     /// Signature topic of `Pledged`.
@@ -587,12 +773,6 @@ pub mod events {
         0x15, 0x66, 0xfe, 0xaf, 0x14, 0x97, 0x21, 0xc6, 0x68, 0xa4, 0x01, 0xa6, 0x4c, 0x75, 0x6a,
         0xa2, 0x1f,
     ];
-    /// Signature topic of `BountyPaid`.
-    pub const BOUNTY_PAID_TOPIC: [u8; 32] = [
-        0xe8, 0xd5, 0x11, 0xb7, 0x58, 0xfc, 0xbc, 0xe3, 0xf5, 0x6c, 0x14, 0x0e, 0x2a, 0x5e, 0x57,
-        0x3a, 0x93, 0xa9, 0x17, 0xd5, 0x26, 0x10, 0xb7, 0x36, 0x95, 0x04, 0x36, 0x26, 0xc5, 0x42,
-        0x6b, 0xc6,
-    ];
     /// Signature topic of `BountyReclaimed`.
     pub const BOUNTY_RECLAIMED_TOPIC: [u8; 32] = [
         0x9b, 0x59, 0x18, 0x2a, 0xc4, 0x04, 0xcd, 0xee, 0x63, 0x95, 0xe8, 0x64, 0x7c, 0x6c, 0xee,
@@ -605,11 +785,17 @@ pub mod events {
         0xbc, 0x98, 0x8d, 0x24, 0xac, 0x6b, 0xbb, 0xca, 0xdd, 0x59, 0x58, 0x8e, 0x46, 0x07, 0xe2,
         0x4c, 0x25,
     ];
-    /// Signature topic of `ParamsChanged`.
-    pub const PARAMS_CHANGED_TOPIC: [u8; 32] = [
-        0x6b, 0xf2, 0x4d, 0xe5, 0xce, 0x4b, 0x51, 0xac, 0xb4, 0x7f, 0x1b, 0xe9, 0xff, 0xd3, 0xa5,
-        0xd1, 0x08, 0x3e, 0xa0, 0x83, 0xc5, 0x6e, 0x04, 0x5c, 0x00, 0x26, 0xe7, 0xef, 0x5b, 0x15,
-        0x0b, 0xaf,
+    /// Signature topic of `ChallengeTimedOut`.
+    pub const CHALLENGE_TIMED_OUT_TOPIC: [u8; 32] = [
+        0xbc, 0x2c, 0x48, 0x7f, 0xf3, 0xdd, 0x80, 0x61, 0x31, 0x6e, 0x15, 0x8d, 0xd7, 0x08, 0x11,
+        0x1c, 0x5c, 0x86, 0x01, 0x32, 0x96, 0x10, 0x9f, 0x37, 0x50, 0xd4, 0xb4, 0x8c, 0x32, 0x46,
+        0x0b, 0xc8,
+    ];
+    /// Signature topic of `JobReopened`.
+    pub const JOB_REOPENED_TOPIC: [u8; 32] = [
+        0x9f, 0x86, 0xe2, 0x2c, 0x4e, 0xd9, 0xdc, 0xf4, 0xd8, 0xc7, 0x13, 0x95, 0x8f, 0x41, 0xbc,
+        0x9d, 0x9b, 0xb1, 0xbd, 0xff, 0x1b, 0x64, 0x5d, 0x88, 0x8a, 0xe8, 0x1f, 0xa0, 0x97, 0x3c,
+        0x81, 0xdd,
     ];
 }
 
@@ -645,10 +831,22 @@ pub mod selectors {
     pub const RECLAIM_BOUNTY: [u8; 4] = [0x1e, 0xbc, 0x29, 0x57];
     /// `withdraw`.
     pub const WITHDRAW: [u8; 4] = [0x41, 0x0f, 0xcc, 0x9d];
-    /// `set_params`.
-    pub const SET_PARAMS: [u8; 4] = [0x15, 0x8c, 0x97, 0x7c];
-    /// `set_code_hash`.
-    pub const SET_CODE_HASH: [u8; 4] = [0x9e, 0x5c, 0x57, 0x58];
+    /// `wire_splitter`.
+    pub const WIRE_SPLITTER: [u8; 4] = [0xd7, 0x41, 0x86, 0x21];
+    /// `propose_change`.
+    pub const PROPOSE_CHANGE: [u8; 4] = [0xe0, 0x34, 0x45, 0xe0];
+    /// `apply_change`.
+    pub const APPLY_CHANGE: [u8; 4] = [0x77, 0x86, 0xd4, 0xc8];
+    /// `cancel_change`.
+    pub const CANCEL_CHANGE: [u8; 4] = [0x45, 0xdd, 0x72, 0x9d];
+    /// `propose_admin`.
+    pub const PROPOSE_ADMIN: [u8; 4] = [0x2b, 0x3a, 0x5a, 0xab];
+    /// `accept_admin`.
+    pub const ACCEPT_ADMIN: [u8; 4] = [0x38, 0x30, 0x82, 0x1d];
+    /// `pending_change`.
+    pub const PENDING_CHANGE: [u8; 4] = [0x19, 0xce, 0x28, 0x56];
+    /// `admin_delay`.
+    pub const ADMIN_DELAY: [u8; 4] = [0x14, 0x14, 0xd6, 0xba];
     /// `pledge_of`.
     pub const PLEDGE_OF: [u8; 4] = [0x44, 0x87, 0xc5, 0x5d];
     /// `job`.
@@ -682,9 +880,9 @@ pub mod calls {
         data
     }
 
-    /// `new(splitter, treasury)`.
-    pub fn new(splitter: AccountBytes, treasury: AccountBytes) -> Vec<u8> {
-        with(selectors::NEW, (splitter, treasury))
+    /// `new(treasury, params)`.
+    pub fn new(treasury: AccountBytes, params: &MarketParams) -> Vec<u8> {
+        with(selectors::NEW, (treasury, params))
     }
     /// `pledge(capacity, price_per_unit, discount_bps)` (payable: the stake).
     pub fn pledge(capacity: Capacity, price_per_unit: Balance, discount_bps: u16) -> Vec<u8> {
@@ -749,17 +947,37 @@ pub mod calls {
     pub fn withdraw() -> Vec<u8> {
         selectors::WITHDRAW.to_vec()
     }
-    /// `set_params(splitter, treasury, unbonding_blocks)`.
-    pub fn set_params(
-        splitter: AccountBytes,
-        treasury: AccountBytes,
-        unbonding_blocks: BlockNumber,
-    ) -> Vec<u8> {
-        with(selectors::SET_PARAMS, (splitter, treasury, unbonding_blocks))
+    /// `wire_splitter(splitter)`.
+    pub fn wire_splitter(splitter: AccountBytes) -> Vec<u8> {
+        with(selectors::WIRE_SPLITTER, splitter)
     }
-    /// `set_code_hash(hash)`.
-    pub fn set_code_hash(hash: [u8; 32]) -> Vec<u8> {
-        with(selectors::SET_CODE_HASH, hash)
+    /// `propose_change(change) -> BlockNumber`.
+    pub fn propose_change(change: &Change) -> Vec<u8> {
+        with(selectors::PROPOSE_CHANGE, change)
+    }
+    /// `apply_change()`.
+    pub fn apply_change() -> Vec<u8> {
+        selectors::APPLY_CHANGE.to_vec()
+    }
+    /// `cancel_change()`.
+    pub fn cancel_change() -> Vec<u8> {
+        selectors::CANCEL_CHANGE.to_vec()
+    }
+    /// `propose_admin(account)`.
+    pub fn propose_admin(account: AccountBytes) -> Vec<u8> {
+        with(selectors::PROPOSE_ADMIN, account)
+    }
+    /// `accept_admin()`.
+    pub fn accept_admin() -> Vec<u8> {
+        selectors::ACCEPT_ADMIN.to_vec()
+    }
+    /// `pending_change() -> Option<(Change, BlockNumber)>`.
+    pub fn pending_change() -> Vec<u8> {
+        selectors::PENDING_CHANGE.to_vec()
+    }
+    /// `params() -> (admin, Option<splitter>, treasury, MarketParams)`.
+    pub fn params() -> Vec<u8> {
+        selectors::PARAMS.to_vec()
     }
     /// `pledge_of(account) -> Option<Pledge>`.
     pub fn pledge_of(account: AccountBytes) -> Vec<u8> {
@@ -850,6 +1068,14 @@ mod tests {
             CallFailed,
             Overflow,
             UpgradeFailed,
+            BadParams,
+            NothingProposed,
+            Timelocked,
+            NotProposedAdmin,
+            CollateralTooLow,
+            BadUnits,
+            BountyNeedsGame,
+            BadScore,
         ];
         for e in all {
             let m = e.message();

@@ -109,6 +109,16 @@ pub struct Artifact {
     pub split_rule: crate::split::SplitRule,
 }
 
+/// An admin change of the registry, announced and applied after the market's timelock.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub enum Change {
+    /// A new market, asked about provenance.
+    Market(AccountBytes),
+    /// New contract code (storage kept).
+    Code([u8; 32]),
+}
+
 /// Errors the registry contract returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum Error {
@@ -150,6 +160,16 @@ pub enum Error {
     UpgradeFailed,
     /// The split rule's basis points do not sum to 10 000.
     BadSplitRule,
+    /// The job worked for an artifact that is not among the parents registered.
+    NotDerived,
+    /// The market is already wired; changing it goes through the timelock.
+    MarketAlreadySet,
+    /// No admin change has been announced.
+    NothingProposed,
+    /// The announced change's timelock has not passed.
+    Timelocked,
+    /// Only the proposed admin may accept the hand-over.
+    NotProposedAdmin,
 }
 
 impl From<crate::cid::CidShapeError> for Error {
@@ -169,7 +189,9 @@ impl Error {
         match self {
             Error::EmptyCid => "the manifest CID is empty",
             Error::CidTooLong => "the manifest CID is longer than 128 bytes",
-            Error::InvalidCid => "the manifest CID contains characters no CID has",
+            Error::InvalidCid => {
+                "the manifest CID is not a CIDv0 (Qm…) or base32 CIDv1 (b…) of a known codec"
+            }
             Error::UnknownKind => "unknown artifact kind (expected model, dataset or path)",
             Error::IdOverflow => "the registry has run out of ids",
             Error::UnknownArtifact => "no artifact with this id",
@@ -186,11 +208,20 @@ impl Error {
             Error::CallFailed => "a call to another contract failed",
             Error::UpgradeFailed => "the new code hash was refused",
             Error::BadSplitRule => "split basis points must sum to 10000",
+            Error::NotDerived => {
+                "the job worked for an artifact that is not a parent of what you register: \
+                 pass it with --parent"
+            }
+            Error::MarketAlreadySet => "the market is already set; changes wait the timelock",
+            Error::NothingProposed => "no admin change has been announced",
+            Error::Timelocked => "the announced change's timelock has not passed yet",
+            Error::NotProposedAdmin => "only the proposed admin may accept",
         }
     }
 }
 
-/// Event data the registry emits (SCALE layout of the contract's `#[ink::event]` structs).
+/// Event data the registry emits (SCALE layout of the contract's `#[ink::event]` structs); the
+/// admin events are in [`crate::admin::events`].
 pub mod events {
     use super::*;
 
@@ -245,13 +276,6 @@ pub mod events {
         pub job: crate::market::JobId,
     }
 
-    /// `ParamsChanged`: the admin changed the market address or the code.
-    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
-    pub struct ParamsChanged {
-        /// The admin.
-        pub admin: AccountBytes,
-    }
-
     /// ink!'s signature topic of `Registered` (blake2b-256 of its signature string).
     pub const REGISTERED_TOPIC: [u8; 32] = [
         0xdd, 0xef, 0xfb, 0x3d, 0x96, 0x91, 0x55, 0x6f, 0x9c, 0xa7, 0x43, 0xc5, 0xf5, 0x00, 0x2a,
@@ -282,12 +306,6 @@ pub mod events {
         0xdb, 0xd2, 0x53, 0x1e, 0x34, 0x0d, 0xf9, 0xe7, 0x07, 0x87, 0xc8, 0xd2, 0x4c, 0xfb, 0x97,
         0x02, 0x63,
     ];
-    /// Signature topic of `ParamsChanged`.
-    pub const PARAMS_CHANGED_TOPIC: [u8; 32] = [
-        0x6b, 0xf2, 0x4d, 0xe5, 0xce, 0x4b, 0x51, 0xac, 0xb4, 0x7f, 0x1b, 0xe9, 0xff, 0xd3, 0xa5,
-        0xd1, 0x08, 0x3e, 0xa0, 0x83, 0xc5, 0x6e, 0x04, 0x5c, 0x00, 0x26, 0xe7, 0xef, 0x5b, 0x15,
-        0x0b, 0xaf,
-    ];
 }
 
 /// Message selectors (ink!'s default: the first 4 bytes of blake2b-256 of the message name).
@@ -311,8 +329,18 @@ pub mod selectors {
     pub const REGISTER_FROM_JOB: [u8; 4] = [0xf7, 0xfa, 0x1f, 0x02];
     /// `set_market`.
     pub const SET_MARKET: [u8; 4] = [0xb5, 0xf9, 0xf0, 0x7d];
-    /// `set_code_hash`.
-    pub const SET_CODE_HASH: [u8; 4] = [0x9e, 0x5c, 0x57, 0x58];
+    /// `propose_change`.
+    pub const PROPOSE_CHANGE: [u8; 4] = [0xe0, 0x34, 0x45, 0xe0];
+    /// `apply_change`.
+    pub const APPLY_CHANGE: [u8; 4] = [0x77, 0x86, 0xd4, 0xc8];
+    /// `cancel_change`.
+    pub const CANCEL_CHANGE: [u8; 4] = [0x45, 0xdd, 0x72, 0x9d];
+    /// `propose_admin`.
+    pub const PROPOSE_ADMIN: [u8; 4] = [0x2b, 0x3a, 0x5a, 0xab];
+    /// `accept_admin`.
+    pub const ACCEPT_ADMIN: [u8; 4] = [0x38, 0x30, 0x82, 0x1d];
+    /// `pending_change`.
+    pub const PENDING_CHANGE: [u8; 4] = [0x19, 0xce, 0x28, 0x56];
     /// `market`.
     pub const MARKET: [u8; 4] = [0xbe, 0xad, 0x69, 0x45];
     /// `artifact_of_job`.
@@ -363,6 +391,14 @@ pub mod calls {
     /// `set_market(market)`.
     pub fn set_market(market: AccountBytes) -> Vec<u8> {
         with(selectors::SET_MARKET, market)
+    }
+    /// `propose_change(change) -> BlockNumber`.
+    pub fn propose_change(change: &Change) -> Vec<u8> {
+        with(selectors::PROPOSE_CHANGE, change)
+    }
+    /// `apply_change()`.
+    pub fn apply_change() -> Vec<u8> {
+        selectors::APPLY_CHANGE.to_vec()
     }
     /// `get(id) -> Option<Artifact>`.
     pub fn get(id: ArtifactId) -> Vec<u8> {

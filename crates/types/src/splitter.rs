@@ -10,7 +10,7 @@
 
 use crate::registry::ArtifactId;
 use crate::split::SplitRule;
-use crate::{AccountBytes, Balance};
+use crate::{AccountBytes, Balance, BlockNumber};
 use alloc::vec::Vec;
 use parity_scale_codec::{Decode, Encode};
 use scale_info::TypeInfo;
@@ -18,16 +18,47 @@ use scale_info::TypeInfo;
 /// How many parents an artifact can have (bounded so a payment touches at most this many).
 pub const MAX_PARENTS: usize = 4;
 
-/// What the splitter keeps per artifact (copied from the registry by `set_rule`).
+/// Fewest share units one credit may add. With every pool at least this large, the
+/// accumulator of [`crate::shares`] overflows only after more than 3 × 10^32 planck of revenue
+/// per pool, so `pay_revenue` cannot be made impossible by a tiny pool.
+pub const MIN_CREDIT_UNITS: Balance = 1_000_000;
+
+/// Most share units one credit may add: the market's largest job value (reference price bound
+/// × work-unit bound).
+pub const MAX_CREDIT_UNITS: Balance = 1_000_000_000_000_000_000_000_000_000_000;
+
+/// Most share units a pool may hold (so no credit, however many, can saturate it).
+pub const MAX_POOL_UNITS: Balance = 1_000_000_000_000_000_000_000_000_000_000_000;
+
+/// An admin change of the splitter, announced and applied after the market's timelock.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub enum Change {
+    /// New registry, market and treasury addresses.
+    Addresses {
+        /// The registry asked for owners and parents.
+        registry: AccountBytes,
+        /// The only contract allowed to credit share units.
+        market: AccountBytes,
+        /// Where the treasury part goes.
+        treasury: AccountBytes,
+    },
+    /// New contract code (storage kept).
+    Code([u8; 32]),
+}
+
+/// What the splitter keeps per artifact. The owner is not kept: the designer part goes to
+/// whoever owns the artifact in the registry when the revenue is paid.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
 #[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
 pub struct Entry {
-    /// Receives the designer part.
-    pub owner: AccountBytes,
-    /// The split rule.
+    /// The split rule in force.
     pub rule: SplitRule,
     /// Parents by lineage (at most [`MAX_PARENTS`]); receive the upstream part in equal shares.
     pub parents: Vec<ArtifactId>,
+    /// A rule that lowers `upstream_bps`, announced, and the block from which `apply_rule`
+    /// puts it in force.
+    pub pending: Option<(SplitRule, BlockNumber)>,
 }
 
 /// Errors the splitter returns.
@@ -59,6 +90,17 @@ pub enum Error {
     ZeroUnits,
     /// The new code hash was refused.
     UpgradeFailed,
+    /// Share units exist in this artifact's pool: its compute share can no longer fall.
+    ComputeShareLocked,
+    /// A credit below [`MIN_CREDIT_UNITS`] or above [`MAX_CREDIT_UNITS`], or a pool that would
+    /// exceed [`MAX_POOL_UNITS`].
+    UnitsOutOfBounds,
+    /// Nothing announced (no admin change, or no pending rule).
+    NothingProposed,
+    /// The announced change's timelock has not passed.
+    Timelocked,
+    /// Only the proposed admin may accept the hand-over.
+    NotProposedAdmin,
 }
 
 impl Error {
@@ -80,11 +122,19 @@ impl Error {
             Error::Overflow => "an amount overflowed",
             Error::ZeroUnits => "cannot credit zero share units",
             Error::UpgradeFailed => "the new code hash was refused",
+            Error::ComputeShareLocked => {
+                "compute share units exist for this artifact: its compute_bps can only rise"
+            }
+            Error::UnitsOutOfBounds => "share units out of bounds for one credit or one pool",
+            Error::NothingProposed => "nothing has been announced",
+            Error::Timelocked => "the announced change's timelock has not passed yet",
+            Error::NotProposedAdmin => "only the proposed admin may accept",
         }
     }
 }
 
-/// Event data the splitter emits (SCALE layout of the contract's `#[ink::event]` structs).
+/// Event data the splitter emits (SCALE layout of the contract's `#[ink::event]` structs); the
+/// admin events are in [`crate::admin::events`].
 pub mod events {
     use super::*;
 
@@ -138,11 +188,29 @@ pub mod events {
         pub amount: Balance,
     }
 
-    /// `ParamsChanged`: the admin changed an address or the code.
+    /// `RuleProposed`: a rule lowering the upstream share was announced.
     #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
-    pub struct ParamsChanged {
-        /// The admin.
-        pub admin: AccountBytes,
+    pub struct RuleProposed {
+        /// The artifact.
+        pub artifact: ArtifactId,
+        /// The rule.
+        pub rule: SplitRule,
+        /// First block at which `apply_rule` puts it in force.
+        pub eta: BlockNumber,
+    }
+
+    /// `Authorised`: an owner let (or stopped letting) an account post jobs that credit share
+    /// units of its artifact.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct Authorised {
+        /// The artifact.
+        pub artifact: ArtifactId,
+        /// Its owner (an authorisation ends with a transfer).
+        pub owner: AccountBytes,
+        /// The authorised poster.
+        pub delegate: AccountBytes,
+        /// Whether it may.
+        pub allowed: bool,
     }
 
     /// Signature topic of `RuleSet`.
@@ -169,11 +237,17 @@ pub mod events {
         0xbc, 0x98, 0x8d, 0x24, 0xac, 0x6b, 0xbb, 0xca, 0xdd, 0x59, 0x58, 0x8e, 0x46, 0x07, 0xe2,
         0x4c, 0x25,
     ];
-    /// Signature topic of `ParamsChanged`.
-    pub const PARAMS_CHANGED_TOPIC: [u8; 32] = [
-        0x6b, 0xf2, 0x4d, 0xe5, 0xce, 0x4b, 0x51, 0xac, 0xb4, 0x7f, 0x1b, 0xe9, 0xff, 0xd3, 0xa5,
-        0xd1, 0x08, 0x3e, 0xa0, 0x83, 0xc5, 0x6e, 0x04, 0x5c, 0x00, 0x26, 0xe7, 0xef, 0x5b, 0x15,
-        0x0b, 0xaf,
+    /// Signature topic of `RuleProposed`.
+    pub const RULE_PROPOSED_TOPIC: [u8; 32] = [
+        0xdd, 0xe8, 0xdf, 0x02, 0x1e, 0x61, 0x31, 0x01, 0xaa, 0x23, 0xf1, 0x5f, 0x9d, 0x52, 0x81,
+        0x43, 0xed, 0xc4, 0x63, 0x92, 0x15, 0xbe, 0xcb, 0x64, 0x78, 0x77, 0x29, 0x01, 0x09, 0xa0,
+        0x9b, 0xc6,
+    ];
+    /// Signature topic of `Authorised`.
+    pub const AUTHORISED_TOPIC: [u8; 32] = [
+        0x15, 0x7b, 0xaa, 0x18, 0x43, 0xe3, 0x74, 0x7a, 0xda, 0x68, 0x06, 0x48, 0xa7, 0x31, 0x13,
+        0xd5, 0xb0, 0x7f, 0x0d, 0xdc, 0xc1, 0xe6, 0x1d, 0x5f, 0xe5, 0x80, 0x91, 0xfc, 0x7f, 0x00,
+        0x45, 0xb0,
     ];
 }
 
@@ -199,12 +273,26 @@ pub mod selectors {
     pub const UNITS_OF: [u8; 4] = [0x49, 0xb3, 0x4d, 0xb5];
     /// `inbox_of`.
     pub const INBOX_OF: [u8; 4] = [0xe8, 0x05, 0x12, 0x60];
-    /// `set_params`.
-    pub const SET_PARAMS: [u8; 4] = [0x15, 0x8c, 0x97, 0x7c];
     /// `params`.
     pub const PARAMS: [u8; 4] = [0xf5, 0x35, 0x3f, 0xe9];
-    /// `set_code_hash`.
-    pub const SET_CODE_HASH: [u8; 4] = [0x9e, 0x5c, 0x57, 0x58];
+    /// `apply_rule`.
+    pub const APPLY_RULE: [u8; 4] = [0x3f, 0x53, 0x1c, 0x06];
+    /// `authorise`.
+    pub const AUTHORISE: [u8; 4] = [0x98, 0x0e, 0x25, 0xb6];
+    /// `may_credit`.
+    pub const MAY_CREDIT: [u8; 4] = [0x2f, 0x09, 0x79, 0x6b];
+    /// `propose_change`.
+    pub const PROPOSE_CHANGE: [u8; 4] = [0xe0, 0x34, 0x45, 0xe0];
+    /// `apply_change`.
+    pub const APPLY_CHANGE: [u8; 4] = [0x77, 0x86, 0xd4, 0xc8];
+    /// `cancel_change`.
+    pub const CANCEL_CHANGE: [u8; 4] = [0x45, 0xdd, 0x72, 0x9d];
+    /// `propose_admin`.
+    pub const PROPOSE_ADMIN: [u8; 4] = [0x2b, 0x3a, 0x5a, 0xab];
+    /// `accept_admin`.
+    pub const ACCEPT_ADMIN: [u8; 4] = [0x38, 0x30, 0x82, 0x1d];
+    /// `pending_change`.
+    pub const PENDING_CHANGE: [u8; 4] = [0x19, 0xce, 0x28, 0x56];
 }
 
 /// Call data (selector ++ SCALE arguments) of every splitter message, for off-chain callers.
@@ -253,16 +341,32 @@ pub mod calls {
     pub fn inbox_of(artifact: ArtifactId) -> Vec<u8> {
         with(selectors::INBOX_OF, artifact)
     }
-    /// `set_params(registry, market, treasury)`.
-    pub fn set_params(
-        registry: AccountBytes,
-        market: AccountBytes,
-        treasury: AccountBytes,
-    ) -> Vec<u8> {
-        with(selectors::SET_PARAMS, (registry, market, treasury))
+    /// `apply_rule(artifact)`.
+    pub fn apply_rule(artifact: ArtifactId) -> Vec<u8> {
+        with(selectors::APPLY_RULE, artifact)
     }
-    /// `set_code_hash(hash)`.
-    pub fn set_code_hash(hash: [u8; 32]) -> Vec<u8> {
-        with(selectors::SET_CODE_HASH, hash)
+    /// `authorise(artifact, delegate, allowed)` (artifact owner only).
+    pub fn authorise(artifact: ArtifactId, delegate: AccountBytes, allowed: bool) -> Vec<u8> {
+        with(selectors::AUTHORISE, (artifact, delegate, allowed))
+    }
+    /// `may_credit(artifact, poster) -> bool`.
+    pub fn may_credit(artifact: ArtifactId, poster: AccountBytes) -> Vec<u8> {
+        with(selectors::MAY_CREDIT, (artifact, poster))
+    }
+    /// `propose_change(change) -> BlockNumber`.
+    pub fn propose_change(change: &Change) -> Vec<u8> {
+        with(selectors::PROPOSE_CHANGE, change)
+    }
+    /// `apply_change()`.
+    pub fn apply_change() -> Vec<u8> {
+        selectors::APPLY_CHANGE.to_vec()
+    }
+    /// `propose_admin(account)`.
+    pub fn propose_admin(account: AccountBytes) -> Vec<u8> {
+        with(selectors::PROPOSE_ADMIN, account)
+    }
+    /// `accept_admin()`.
+    pub fn accept_admin() -> Vec<u8> {
+        selectors::ACCEPT_ADMIN.to_vec()
     }
 }
