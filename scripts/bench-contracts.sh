@@ -90,7 +90,10 @@ EOF
 
 yard=$(deploy yardstick 1000000000)
 registry=$(deploy registry)
-market=$(deploy market "$ALICE" "$FERDIE")
+# Reference price 100 000 per unit, so a 50-unit job at 20 % discount forgoes 1 000 000 units:
+# the smallest credit the splitter accepts (the credit path is measured, not its money fallback).
+PARAMS='{ reference_price: 100000, collateral_bps: 20000, min_verifiers: 1, max_window: 50, max_job_blocks: 500, submit_blocks: 100, challenge_blocks: 10, unbonding_blocks: 2 }'
+market=$(deploy market "$FERDIE" "$PARAMS")
 splitter=$(deploy splitter "$registry" "$market" "$FERDIE")
 
 call yardstick "$yard" //Alice transfer 0 "$BOB" 1000
@@ -101,9 +104,9 @@ OUT=0x$(printf 'bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4' | x
 ROOT=0x$(printf '03%.0s' $(seq 32))
 GPU='{ accelerator: 2, memory_gib: 80, throughput: 100 }'
 NEED='{ accelerator: 1, memory_gib: 24, throughput: 10 }'
-VERIFY='{ challenge_window: 1, verifiers: 1, collateral: 1000000, verifier_fee: 1000 }'
+VERIFY='{ challenge_window: 1, verifiers: 1, collateral: 10000000, verifier_fee: 1000 }'
 
-call market "$market" //Alice set_params 0 "$splitter" "$FERDIE" 2
+call market "$market" //Alice wire_splitter 0 "$splitter"
 call registry "$registry" //Alice set_market 0 "$market"
 RULE='{ designer_bps: 5000, compute_bps: 3000, upstream_bps: 1500, treasury_bps: 500 }'
 call registry "$registry" //Bob register 0 0 "$CID" "[]" "$RULE"
@@ -111,32 +114,32 @@ call registry "$registry" //Bob register 0 0 "$CID" "[{ id: 1, relation: Finetun
 call registry "$registry" //Bob new_version 0 2 "$OUT"
 call splitter "$splitter" //Bob set_rule 0 1 "$RULE"
 
-call market "$market" //Charlie pledge 10000000 "$GPU" 10 2000
-call market "$market" //Dave pledge 10000000 "$GPU" 10 0
-call market "$market" //Eve pledge 10000000 "$GPU" 10 0
+call market "$market" //Charlie pledge 100000000 "$GPU" 100000 2000
+call market "$market" //Dave pledge 100000000 "$GPU" 100000 0
+call market "$market" //Eve pledge 100000000 "$GPU" 100000 0
 call market "$market" //Charlie top_up 1000 
 call market "$market" //Eve unpledge 0 1000
 
 spec() { echo "{ kind: $1, spec_cid: $CID, artifact: 1, units: 50, need: $NEED, deadline: $2, verification: $VERIFY, bounty: $3 }"; }
 call market "$market" //Alice post_bounty 1000000 "$CID" 0 10 100 2 1000
-call market "$market" //Bob post_job 100000 "$(spec EvalPath 1000 'Some(1)')"
+call market "$market" //Bob post_job 10000000 "$(spec Train 400 None)"
 call market "$market" //Charlie claim 0 1
 call market "$market" //Charlie submit_result 0 1 "{ output_cid: $OUT, score: 200, loss: 0, trace_root: $ROOT }"
 call market "$market" //Dave attest 0 1
 call yardstick "$yard" //Alice transfer 0 "$BOB" 1000
 call market "$market" //Bob finalize 0 1
 call market "$market" //Bob withdraw 0
-call registry "$registry" //Bob register_from_job 0 1 0 "$OUT" "[]" "$RULE"
+call registry "$registry" //Bob register_from_job 0 1 0 "$OUT" "[{ id: 1, relation: Finetune }]" "$RULE"
 
 # A challenged job whose executor loses.
-call market "$market" //Bob post_job 100000 "$(spec Train 1000 None)"
+call market "$market" //Bob post_job 10000000 "$(spec Train 400 None)"
 call market "$market" //Charlie claim 0 2
 call market "$market" //Charlie submit_result 0 2 "{ output_cid: $OUT, score: 1, loss: 0, trace_root: $ROOT }"
 call market "$market" //Eve challenge 0 2
 call market "$market" //Dave vote 0 2 false
 
 # An expired job.
-call market "$market" //Bob post_job 100000 "$(spec Train 60 None)"
+call market "$market" //Bob post_job 10000000 "$(spec Train 60 None)"
 while [ "$(curl -s -H 'Content-Type: application/json' \
   -d '{"id":1,"jsonrpc":"2.0","method":"chain_getHeader"}' "http://127.0.0.1:$port" |
   python3 -c 'import json,sys; print(int(json.load(sys.stdin)["result"]["number"],16))')" -le 60 ]; do
@@ -150,7 +153,8 @@ call splitter "$splitter" //Charlie withdraw 0 "Some(1)"
 call splitter "$splitter" //Bob withdraw 0 None
 call registry "$registry" //Bob transfer 0 3 "$CHARLIE"
 call registry "$registry" //Charlie deprecate 0 3
-call splitter "$splitter" //Alice set_params 0 "$registry" "$market" "$FERDIE"
+call splitter "$splitter" //Alice propose_change 0 "Addresses { registry: $registry, market: $market, treasury: $FERDIE }"
+call market "$market" //Alice propose_change 0 "Code($ROOT)"
 
 python3 - "$tsv" <<'EOF'
 import csv, sys

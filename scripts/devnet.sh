@@ -73,7 +73,7 @@ IOLLM_SURI=//Charlie "$iollm" pledge --stake $stake --price 1000000000 --discoun
 IOLLM_SURI=//Dave "$iollm" pledge --stake $stake --price 1000000000 --throughput 100
 spec=$("$iollm" cid crates/compute/examples/tiny.toml | awk '{print $2}')
 job=$("$iollm" job post --spec-cid "$spec" --artifact "$id" --units 50 --reward 100000000000 \
-  --deadline +100 --window 1 --verifiers 1 --collateral 10000000000 --verifier-fee 1000000000)
+  --deadline +100 --window 1 --verifiers 1 --collateral 100000000000 --verifier-fee 1000000000)
 echo "job $job posted (reward 100000000000 escrowed)"
 IOLLM_SURI=//Charlie "$iollm" job claim "$job"
 

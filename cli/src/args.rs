@@ -181,7 +181,7 @@ pub enum JobAction {
         #[arg(long, default_value = "train")]
         kind: String,
         /// CID of the job description.
-        #[arg(long)]
+        #[arg(long, value_parser = cid_text)]
         spec_cid: String,
         /// The artifact the job works for.
         #[arg(long)]
@@ -198,16 +198,18 @@ pub enum JobAction {
         /// Challenge window, blocks.
         #[arg(long, default_value_t = 10)]
         window: u32,
-        /// Attestations needed (and committee quorum).
+        /// Attestations needed (and committee quorum): at least the market's minimum.
         #[arg(long, default_value_t = 1)]
         verifiers: u8,
-        /// Executor collateral (and challenge bond).
+        /// Executor collateral (and challenge bond): at least the market's collateral factor
+        /// times the job's reference value (reference price × units).
         #[arg(long, default_value_t = 0)]
         collateral: u128,
         /// Fee per attesting verifier.
         #[arg(long, default_value_t = 0)]
         verifier_fee: u128,
-        /// Bounty an eval-path job competes for.
+        /// Bounty an eval-path job competes for (refused until the verification game decides
+        /// evaluations).
         #[arg(long)]
         bounty: Option<u32>,
         /// Capacity the executor needs.
@@ -224,7 +226,7 @@ pub enum JobAction {
         /// Job id.
         id: u64,
         /// Output CID.
-        #[arg(long)]
+        #[arg(long, value_parser = cid_text)]
         output_cid: String,
         /// Headline metric ×10⁶, higher is better.
         #[arg(long, default_value_t = 0)]
@@ -259,7 +261,9 @@ pub enum JobAction {
         /// Job id.
         id: u64,
     },
-    /// Refund a job whose deadline passed undelivered.
+    /// Settle a job stuck past its state's deadline (anyone): refund an open job after its
+    /// deadline, slash a no-show executor past its submit-by block and reopen the job, or time
+    /// out an undecided challenge (everything back, nobody slashed).
     Expire {
         /// Job id.
         id: u64,
@@ -277,7 +281,7 @@ pub enum BountyAction {
     /// Fund a breakthrough bounty; prints its id.
     Post {
         /// CID of the benchmark.
-        #[arg(long)]
+        #[arg(long, value_parser = cid_text)]
         benchmark_cid: String,
         /// Metric code.
         #[arg(long, default_value_t = 0)]
@@ -298,7 +302,7 @@ pub enum BountyAction {
         #[arg(long)]
         amount: u128,
     },
-    /// Take back what is left of an expired bounty (its poster only); prints the amount.
+    /// Return what is left of an expired bounty to its sponsor (anyone); prints the amount.
     Reclaim {
         /// Bounty id.
         id: u32,
@@ -324,6 +328,23 @@ pub enum SplitAction {
         /// To the treasury.
         #[arg(long, default_value_t = 0)]
         treasury_bps: u16,
+    },
+    /// Put an announced rule (one that lowers the upstream share) in force once its timelock
+    /// has passed (anyone).
+    Apply {
+        /// Artifact id.
+        artifact: u64,
+    },
+    /// Let an account post jobs whose executors earn share units of your artifact.
+    Authorise {
+        /// Artifact id.
+        artifact: u64,
+        /// The poster (SS58).
+        #[arg(long)]
+        delegate: String,
+        /// Withdraw the authorisation instead.
+        #[arg(long)]
+        revoke: bool,
     },
 }
 
@@ -357,7 +378,7 @@ pub enum ModelAction {
     /// Register an artifact by its manifest CID; prints the new id.
     Register {
         /// CID of the manifest on IPFS.
-        #[arg(long)]
+        #[arg(long, value_parser = cid_text)]
         cid: String,
         /// model, dataset or path.
         #[arg(long, default_value = "model")]
@@ -382,7 +403,7 @@ pub enum ModelAction {
         /// The artifact it succeeds.
         id: u64,
         /// CID of the new manifest.
-        #[arg(long)]
+        #[arg(long, value_parser = cid_text)]
         cid: String,
     },
     /// Give an artifact you own to another account.
@@ -424,6 +445,17 @@ pub enum ModelAction {
     },
 }
 
+/// A CID argument, refused before anything is sent unless it parses as a CID
+/// (multiformats) and is in a text form the contracts accept: CIDv0 (`Qm…`) or base32 CIDv1
+/// (`b…`), the two forms Kubo prints.
+fn cid_text(text: &str) -> Result<String, String> {
+    iollm_content::parse_cid(text).map_err(|e| e.to_string())?;
+    iollm_types::cid::check_cid_shape(text.as_bytes()).map_err(|_| {
+        format!("{text:?}: the contracts take CIDv0 (Qm…) or base32 CIDv1 (b…) text only")
+    })?;
+    Ok(text.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,7 +480,7 @@ mod tests {
                 capacity: CapacityArgs { accelerator: 2, .. }
             }
         ));
-        let cmd = parse("iollm job post --spec-cid Qm --artifact 1 --units 3 --reward 9 --deadline +50 --bounty 2")
+        let cmd = parse("iollm job post --spec-cid QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o --artifact 1 --units 3 --reward 9 --deadline +50 --bounty 2")
             .unwrap();
         assert!(matches!(
             cmd,
@@ -463,25 +495,47 @@ mod tests {
         assert!(matches!(cmd, Command::Withdraw { artifact: Some(3), splitter: false }));
         assert!(parse("iollm split set 1 --designer-bps 10000").is_ok());
         assert!(parse("iollm revenue pay 1 --amount 10").is_ok());
-        assert!(parse("iollm bounty post --benchmark-cid Qm --margin 1 --expires-at 9 --amount 5")
+        assert!(parse("iollm bounty post --benchmark-cid QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o --margin 1 --expires-at 9 --amount 5")
             .is_ok());
         assert!(parse("iollm job claim").is_err(), "the job id is required");
     }
 
     #[test]
+    fn cids_are_checked_before_anything_is_sent() {
+        let parse = |line: &str| Cli::try_parse_from(line.split_whitespace()).map(|c| c.command);
+        let err = parse("iollm model register --cid notacid").unwrap_err().to_string();
+        assert!(err.contains("invalid value 'notacid' for '--cid <CID>'"), "{err}");
+        // A valid CID in a multibase the contracts do not take (base32 upper case).
+        let upper = "BAFKREIFJJCIE6LYPI6NY7AMXNFFTAGCLBUXNDQONFIPMB64F2KM2DEVEI4";
+        let err = parse(&format!("iollm model new-version 1 --cid {upper}")).unwrap_err();
+        assert!(err.to_string().contains("base32 CIDv1 (b…) text only"), "{err}");
+        for line in [
+            "iollm job submit 1 --output-cid Qm --trace-root 00",
+            "iollm job post --spec-cid x --artifact 1 --units 3 --reward 9 --deadline +50",
+            "iollm bounty post --benchmark-cid b --margin 1 --expires-at 9 --amount 5",
+        ] {
+            assert!(parse(line).is_err(), "{line}");
+        }
+        let lower = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4";
+        assert!(parse(&format!("iollm model register --cid {lower}")).is_ok());
+    }
+
+    #[test]
     fn registry_commands_parse() {
         let parse = |line: &str| Cli::try_parse_from(line.split_whitespace()).map(|c| c.command);
-        let cmd = parse("iollm model register --cid Qm --from-job 4 --parent 2:distill").unwrap();
+        let cmd = parse("iollm model register --cid QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o --from-job 4 --parent 2:distill").unwrap();
         assert!(matches!(
             cmd,
             Command::Model { action: ModelAction::Register { from_job: Some(4), ref parents, .. } }
                 if parents == &["2:distill"]
         ));
         assert!(
-            parse("iollm model register --cid Qm --from-job 4 --dry-run").is_err(),
+            parse("iollm model register --cid QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o --from-job 4 --dry-run").is_err(),
             "a dry run of a provenance registration is not offered"
         );
-        let cmd = parse("iollm model new-version 3 --cid Qm").unwrap();
+        let cmd =
+            parse("iollm model new-version 3 --cid QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o")
+                .unwrap();
         assert!(matches!(cmd, Command::Model { action: ModelAction::NewVersion { id: 3, .. } }));
         let cmd = parse("iollm model transfer 3 --to 5Grw").unwrap();
         assert!(

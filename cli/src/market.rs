@@ -1,4 +1,4 @@
-//! `iollm pledge | job … | bounty … | split set | revenue pay | withdraw | balance`: the market
+//! `iollm pledge | job … | bounty … | split … | revenue pay | withdraw | balance`: the market
 //! and splitter contracts from the command line. Each function is one contract call through
 //! `iollm-chain`'s typed clients; the output layer prints what they return.
 
@@ -7,7 +7,7 @@ use crate::devnet::DevnetError;
 use iollm_chain::contract::Executed;
 use iollm_chain::Signer;
 use iollm_types::market::{
-    BountyId, Capacity, Commitment, Job, JobId, JobKind, JobSpec, Pledge, Verification,
+    check_job, BountyId, Capacity, Commitment, Job, JobId, JobKind, JobSpec, Pledge, Verification,
 };
 use iollm_types::registry::ArtifactId;
 use iollm_types::split::SplitRule;
@@ -29,6 +29,9 @@ pub enum MarketCmdError {
     /// No job has this id.
     #[error("no job with id {0}")]
     NoSuchJob(JobId),
+    /// Checked locally before anything was sent: the market would refuse this (same message).
+    #[error("market refused: {}", .0.message())]
+    Refused(iollm_types::market::Error),
     /// Chain or deployment trouble.
     #[error(transparent)]
     Devnet(#[from] DevnetError),
@@ -123,13 +126,18 @@ impl PostJob {
     }
 }
 
-/// `iollm job post`: returns the job id.
+/// `iollm job post`: returns the job id. The market's rules (its current parameters, the next
+/// block) are checked here first, so a refusal costs nothing and reads as the contract's.
 pub async fn post_job(
     ctx: &Context,
     signer: &Signer,
     job: &PostJob,
 ) -> Result<Executed<JobId>, MarketCmdError> {
-    Ok(ctx.market()?.post_job(signer, &job.spec, job.reward).await?)
+    let market = ctx.market()?;
+    let (_, _, _, params) = market.params().await?;
+    let next = ctx.chain.best_block().await?.saturating_add(1);
+    check_job(&job.spec, job.reward, &params, next).map_err(MarketCmdError::Refused)?;
+    Ok(market.post_job(signer, &job.spec, job.reward).await?)
 }
 
 /// `iollm job claim`.
@@ -248,6 +256,28 @@ pub async fn set_split(
     rule: SplitRule,
 ) -> Result<Executed<()>, MarketCmdError> {
     Ok(ctx.splitter()?.set_rule(signer, artifact, rule).await?)
+}
+
+/// `iollm split apply`: puts an announced rule (one lowering the upstream share) in force
+/// after its timelock.
+pub async fn apply_split(
+    ctx: &Context,
+    signer: &Signer,
+    artifact: ArtifactId,
+) -> Result<Executed<()>, MarketCmdError> {
+    Ok(ctx.splitter()?.apply_rule(signer, artifact).await?)
+}
+
+/// `iollm split authorise`: the artifact's owner lets `delegate` post jobs whose executors
+/// earn share units of it (joint mining), or stops.
+pub async fn authorise(
+    ctx: &Context,
+    signer: &Signer,
+    artifact: ArtifactId,
+    delegate: [u8; 32],
+    allowed: bool,
+) -> Result<Executed<()>, MarketCmdError> {
+    Ok(ctx.splitter()?.authorise(signer, artifact, delegate, allowed).await?)
 }
 
 /// `iollm revenue pay`.

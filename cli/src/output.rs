@@ -205,6 +205,14 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
             };
             print_fee("Split rule set", &market::set_split(&ctx, &signer, *artifact, rule).await?);
         }
+        Command::Split { action: SplitAction::Apply { artifact } } => {
+            print_fee("Split rule applied", &market::apply_split(&ctx, &signer, *artifact).await?);
+        }
+        Command::Split { action: SplitAction::Authorise { artifact, delegate, revoke } } => {
+            let delegate = model::parse_account(delegate)?;
+            let call = market::authorise(&ctx, &signer, *artifact, delegate, !*revoke).await?;
+            print_fee(if *revoke { "Authorisation revoked" } else { "Authorised" }, &call);
+        }
         Command::Revenue { action: RevenueAction::Pay { artifact, amount } } => {
             print_fee(
                 "Revenue paid",
@@ -454,6 +462,11 @@ fn print_job(id: u64, job: &Job, result: Option<&Commitment>) {
         job.need.accelerator, job.need.memory_gib, job.need.throughput
     );
     println!("reward:       {} (escrowed)", job.reward);
+    println!(
+        "value:        {} (reference), joint mining {}",
+        job.value,
+        if job.joint_mining { "on" } else { "off: the poster may not credit units" }
+    );
     println!("deadline:     block {}", job.deadline);
     println!(
         "verification: window {} blocks, {} verifier(s), collateral {}, verifier fee {}",
@@ -461,6 +474,10 @@ fn print_job(id: u64, job: &Job, result: Option<&Commitment>) {
     );
     if let Some(executor) = job.executor {
         println!("executor:     {} (ask {}, forgone {})", account(executor), job.ask, job.forgone);
+        println!("submit by:    block {}", job.submit_by);
+    }
+    if job.challenger.is_some() {
+        println!("challenge:    decided by block {}", job.challenge_ends);
     }
     if let Some(r) = result {
         println!("output CID:   {}", String::from_utf8_lossy(&r.output_cid));

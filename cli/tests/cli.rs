@@ -30,12 +30,33 @@ fn commands_without_a_devnet_say_how_to_start_one() {
     let file = root.path().join("stale.json");
     std::fs::write(&file, r#"{"rpc_url":"ws://127.0.0.1:9","node":null,"contracts":{}}"#).unwrap();
     let (ok, _, stderr) = iollm(
-        &["model", "register", "--cid", "Qmabc", "--deployments", file.to_str().unwrap()],
+        &[
+            "model",
+            "register",
+            "--cid",
+            "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o",
+            "--deployments",
+            file.to_str().unwrap(),
+        ],
         root.path(),
     );
     assert!(!ok);
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
     assert!(stderr.contains("ws://127.0.0.1:9") && stderr.contains("iollm devnet up"), "{stderr}");
+}
+
+#[test]
+fn a_bad_cid_is_refused_before_touching_the_chain() {
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("d.json");
+    std::fs::write(&file, r#"{"rpc_url":"ws://127.0.0.1:9","node":null,"contracts":{}}"#).unwrap();
+    let (ok, _, stderr) = iollm(
+        &["model", "register", "--cid", "notacid", "--deployments", file.to_str().unwrap()],
+        root.path(),
+    );
+    assert!(!ok);
+    assert!(stderr.starts_with("error: invalid value 'notacid' for '--cid <CID>'"), "{stderr}");
+    assert!(!stderr.contains("127.0.0.1:9"), "nothing was sent: {stderr}");
 }
 
 #[test]
@@ -59,7 +80,7 @@ fn an_unknown_kind_is_one_line_before_touching_the_chain() {
             "model",
             "register",
             "--cid",
-            "Qmabc",
+            "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o",
             "--kind",
             "weights",
             "--deployments",

@@ -25,12 +25,12 @@ mod market {
     use ink::prelude::vec::Vec;
     use ink::storage::traits::ManualKey;
     use ink::storage::Mapping;
-    use iollm_types::admin::{Admin, AdminError};
+    use iollm_types::admin::Admin;
     use iollm_types::cid::check_cid_shape;
-    use iollm_types::escrow::{self, EscrowError};
+    use iollm_types::escrow;
     use iollm_types::market::{
-        Bounty, BountyId, Capacity, Change, Commitment, Error, Job, JobId, JobKind, JobOutput,
-        JobSpec, JobState, MarketParams, Pledge, MAX_BLOCKS, MAX_SCORE, MAX_UNITS, MAX_VERIFIERS,
+        check_job, Bounty, BountyId, Capacity, Change, Commitment, Error, Job, JobId, JobKind,
+        JobOutput, JobSpec, JobState, MarketParams, Pledge, MAX_BLOCKS, MAX_SCORE,
     };
     use iollm_types::registry::ArtifactId;
     use iollm_types::split::BPS;
@@ -230,24 +230,6 @@ mod market {
         admin: AccountId,
     }
 
-    fn esc(e: EscrowError) -> Error {
-        match e {
-            EscrowError::Overflow => Error::Overflow,
-            EscrowError::BadBps => Error::BadBps,
-            EscrowError::RewardTooLow => Error::PriceTooHigh,
-        }
-    }
-
-    fn adm(e: AdminError) -> Error {
-        match e {
-            AdminError::NotAdmin => Error::NotAdmin,
-            AdminError::NotProposedAdmin => Error::NotProposedAdmin,
-            AdminError::NothingProposed => Error::NothingProposed,
-            AdminError::Timelocked => Error::Timelocked,
-            AdminError::Overflow => Error::Overflow,
-        }
-    }
-
     fn add(a: Balance, b: Balance) -> Result<Balance, Error> {
         a.checked_add(b).ok_or(Error::Overflow)
     }
@@ -368,33 +350,9 @@ mod market {
         #[ink(message, payable)]
         pub fn post_job(&mut self, spec: JobSpec) -> Result<JobId, Error> {
             let reward = self.env().transferred_value();
-            if reward == 0 {
-                return Err(Error::ZeroAmount);
-            }
-            check_cid_shape(&spec.spec_cid).map_err(|_| Error::BadCid)?;
             let p = self.params;
-            let now = self.env().block_number();
-            if spec.deadline <= now || spec.deadline > later(now, p.max_job_blocks)? {
-                return Err(Error::BadDeadline);
-            }
-            if spec.units == 0 || spec.units > MAX_UNITS {
-                return Err(Error::BadUnits);
-            }
+            check_job(&spec, reward, &p, self.env().block_number())?;
             let v = spec.verification;
-            if v.verifiers < p.min_verifiers
-                || v.verifiers > MAX_VERIFIERS
-                || v.challenge_window == 0
-                || v.challenge_window > p.max_window
-            {
-                return Err(Error::BadVerification);
-            }
-            if v.collateral < p.min_collateral(spec.units).ok_or(Error::Overflow)? {
-                return Err(Error::CollateralTooLow);
-            }
-            if spec.bounty.is_some() {
-                return Err(Error::BountyNeedsGame);
-            }
-            escrow::check_covers(reward, 0, v.verifiers, v.verifier_fee).map_err(esc)?;
             let id = self.last_job.checked_add(1).ok_or(Error::Overflow)?;
             let poster = self.env().caller();
             let joint_mining = self.splitter_may_credit(spec.artifact, poster);
@@ -450,10 +408,9 @@ mod market {
             }
             let v = job.verification;
             let discount = if job.joint_mining { pledge.discount_bps } else { 0 };
-            let ask =
-                escrow::ask(pledge.price_per_unit, job.units, discount, job.value).map_err(esc)?;
+            let ask = escrow::ask(pledge.price_per_unit, job.units, discount, job.value)?;
             let escrowed = add(ask.ask, ask.forgone)?;
-            escrow::check_covers(job.reward, escrowed, v.verifiers, v.verifier_fee).map_err(esc)?;
+            escrow::check_covers(job.reward, escrowed, v.verifiers, v.verifier_fee)?;
             if pledge.free() < v.collateral {
                 return Err(Error::InsufficientFreeStake);
             }
@@ -607,8 +564,7 @@ mod market {
             };
             // Forgone value not turned into units is the executor's, in money.
             let cash = add(job.ask, sub(job.forgone, units)?)?;
-            let s =
-                escrow::settle(job.reward, cash, job.attestations, v.verifier_fee).map_err(esc)?;
+            let s = escrow::settle(job.reward, cash, job.attestations, v.verifier_fee)?;
             self.credit(executor, s.executor)?;
             for i in 0..job.attestations {
                 if let Some(verifier) = self.attesters.take((job_id, i)) {
@@ -798,7 +754,7 @@ mod market {
         /// the market). Later changes go through [`Market::propose_change`].
         #[ink(message)]
         pub fn wire_splitter(&mut self, splitter: AccountId) -> Result<(), Error> {
-            self.admin.ensure(bytes(&self.env().caller())).map_err(adm)?;
+            self.admin.ensure(bytes(&self.env().caller()))?;
             if self.splitter.is_some() {
                 return Err(Error::WrongState);
             }
@@ -824,7 +780,7 @@ mod market {
                 delay = delay.max(params.timelock());
             }
             let (caller, now) = (bytes(&self.env().caller()), self.env().block_number());
-            let eta = self.admin.propose(caller, change.clone(), now, delay).map_err(adm)?;
+            let eta = self.admin.propose(caller, change.clone(), now, delay)?;
             self.env().emit_event(ChangeProposed { change, eta });
             Ok(eta)
         }
@@ -832,7 +788,7 @@ mod market {
         /// Applies the announced change once its timelock has passed. Anyone may call it.
         #[ink(message)]
         pub fn apply_change(&mut self) -> Result<(), Error> {
-            let change = self.admin.take_ready(self.env().block_number()).map_err(adm)?;
+            let change = self.admin.take_ready(self.env().block_number())?;
             match &change {
                 Change::Params { splitter, treasury, params } => {
                     self.splitter = Some(AccountId::from(*splitter));
@@ -852,7 +808,7 @@ mod market {
         /// Admin only: withdraws the announced change.
         #[ink(message)]
         pub fn cancel_change(&mut self) -> Result<(), Error> {
-            let change = self.admin.cancel(bytes(&self.env().caller())).map_err(adm)?;
+            let change = self.admin.cancel(bytes(&self.env().caller()))?;
             self.env().emit_event(ChangeCancelled { change });
             Ok(())
         }
@@ -860,7 +816,7 @@ mod market {
         /// Admin only: proposes a new admin, who takes over by calling `accept_admin`.
         #[ink(message)]
         pub fn propose_admin(&mut self, proposed: AccountId) -> Result<(), Error> {
-            self.admin.propose_admin(bytes(&self.env().caller()), bytes(&proposed)).map_err(adm)?;
+            self.admin.propose_admin(bytes(&self.env().caller()), bytes(&proposed))?;
             self.env().emit_event(AdminProposed { proposed });
             Ok(())
         }
@@ -869,7 +825,7 @@ mod market {
         #[ink(message)]
         pub fn accept_admin(&mut self) -> Result<(), Error> {
             let caller = self.env().caller();
-            self.admin.accept_admin(bytes(&caller)).map_err(adm)?;
+            self.admin.accept_admin(bytes(&caller))?;
             self.env().emit_event(AdminChanged { admin: caller });
             Ok(())
         }
@@ -1155,7 +1111,7 @@ mod market {
         use ink::env::DefaultEnvironment as Env;
         use ink::scale::Decode;
         use iollm_types::admin::events as admin_events;
-        use iollm_types::market::{events, selectors, Verification};
+        use iollm_types::market::{events, selectors, Verification, MAX_UNITS};
         use std::collections::BTreeSet;
 
         /// A call the market made to the splitter.

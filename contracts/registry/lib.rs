@@ -15,7 +15,7 @@ mod registry {
     use ink::prelude::vec::Vec;
     use ink::storage::traits::ManualKey;
     use ink::storage::Mapping;
-    use iollm_types::admin::{Admin, AdminError};
+    use iollm_types::admin::Admin;
     use iollm_types::cid::check_cid_shape;
     use iollm_types::market::{JobId, JobOutput};
     use iollm_types::registry::{Artifact, ArtifactId, Change, Error, Kind, Parent};
@@ -110,16 +110,6 @@ mod registry {
     #[ink(event)]
     pub struct AdminChanged {
         admin: AccountId,
-    }
-
-    fn adm(e: AdminError) -> Error {
-        match e {
-            AdminError::NotAdmin => Error::NotAdmin,
-            AdminError::NotProposedAdmin => Error::NotProposedAdmin,
-            AdminError::NothingProposed => Error::NothingProposed,
-            AdminError::Timelocked => Error::Timelocked,
-            AdminError::Overflow => Error::IdOverflow,
-        }
     }
 
     fn bytes(a: &AccountId) -> [u8; 32] {
@@ -273,7 +263,7 @@ mod registry {
         /// registry). Later changes go through [`Registry::propose_change`].
         #[ink(message)]
         pub fn set_market(&mut self, market: AccountId) -> Result<(), Error> {
-            self.admin.ensure(bytes(&self.env().caller())).map_err(adm)?;
+            self.admin.ensure(bytes(&self.env().caller()))?;
             if self.market.is_some() {
                 return Err(Error::MarketAlreadySet);
             }
@@ -287,11 +277,11 @@ mod registry {
         #[ink(message)]
         pub fn propose_change(&mut self, change: Change) -> Result<BlockNumber, Error> {
             let caller = bytes(&self.env().caller());
-            self.admin.ensure(caller).map_err(adm)?;
+            self.admin.ensure(caller)?;
             let market = self.market.ok_or(Error::NoMarket)?;
             let delay = self.market_admin_delay(market)?;
             let now = self.env().block_number();
-            let eta = self.admin.propose(caller, change.clone(), now, delay).map_err(adm)?;
+            let eta = self.admin.propose(caller, change.clone(), now, delay)?;
             self.env().emit_event(ChangeProposed { change, eta });
             Ok(eta)
         }
@@ -299,7 +289,7 @@ mod registry {
         /// Applies the announced change once its timelock has passed. Anyone may call it.
         #[ink(message)]
         pub fn apply_change(&mut self) -> Result<(), Error> {
-            let change = self.admin.take_ready(self.env().block_number()).map_err(adm)?;
+            let change = self.admin.take_ready(self.env().block_number())?;
             match &change {
                 Change::Market(market) => self.market = Some(AccountId::from(*market)),
                 Change::Code(hash) => {
@@ -315,7 +305,7 @@ mod registry {
         /// Admin only: withdraws the announced change.
         #[ink(message)]
         pub fn cancel_change(&mut self) -> Result<(), Error> {
-            let change = self.admin.cancel(bytes(&self.env().caller())).map_err(adm)?;
+            let change = self.admin.cancel(bytes(&self.env().caller()))?;
             self.env().emit_event(ChangeCancelled { change });
             Ok(())
         }
@@ -323,7 +313,7 @@ mod registry {
         /// Admin only: proposes a new admin, who takes over by calling `accept_admin`.
         #[ink(message)]
         pub fn propose_admin(&mut self, proposed: AccountId) -> Result<(), Error> {
-            self.admin.propose_admin(bytes(&self.env().caller()), bytes(&proposed)).map_err(adm)?;
+            self.admin.propose_admin(bytes(&self.env().caller()), bytes(&proposed))?;
             self.env().emit_event(AdminProposed { proposed });
             Ok(())
         }
@@ -332,7 +322,7 @@ mod registry {
         #[ink(message)]
         pub fn accept_admin(&mut self) -> Result<(), Error> {
             let caller = self.env().caller();
-            self.admin.accept_admin(bytes(&caller)).map_err(adm)?;
+            self.admin.accept_admin(bytes(&caller))?;
             self.env().emit_event(AdminChanged { admin: caller });
             Ok(())
         }

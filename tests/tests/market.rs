@@ -3,6 +3,11 @@
 //! code (`iollm_cli::market`). Every balance is checked to the unit: a participant's free
 //! balance changes by exactly what it was paid minus the fees, storage deposits and values of
 //! its own calls.
+//!
+//! The security review's attacks (issue 13's findings 1–12) each run here against the node and
+//! are shown to fail. Until the verification game exists, "verified" means the market-wide
+//! minimum of attestations (`min_verifiers`, 1 on the devnet) by bonded providers other than
+//! the poster and executor; each test says where it relies on that.
 
 use anyhow::Result;
 use iollm_chain::contract::{Executed, StorageDeposit};
@@ -11,7 +16,7 @@ use iollm_cli::context::Context;
 use iollm_cli::market::{self as m, MarketCmdError, PostJob, WithdrawFrom};
 use iollm_cli::model;
 use iollm_tests::testnet;
-use iollm_types::market::{Capacity, JobKind, JobState, Verification};
+use iollm_types::market::{Capacity, Change, JobKind, JobState, MarketParams, Verification};
 use iollm_types::registry::Kind;
 use iollm_types::split::SplitRule;
 
@@ -21,6 +26,7 @@ const GPU: Capacity = Capacity { accelerator: 2, memory_gib: 80, throughput: 100
 const PRICE: u128 = 1_000_000_000;
 const STAKE: u128 = 1_000_000_000_000;
 const REWARD: u128 = 1_000_000_000_000;
+/// The devnet's minimum for a 50-unit job: collateral factor 2 × reference price × 50.
 const COLLATERAL: u128 = 100_000_000_000;
 const FEE: u128 = 1_000_000_000;
 
@@ -289,9 +295,13 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     withdraw(ctx, &mut eve, WithdrawFrom::Market, COLLATERAL / 2).await?;
 
     // Strangers: only the admin sets parameters, only the market credits share units.
-    let err = market.set_params(&bob.signer, [0; 32], [0; 32], 1).await.unwrap_err();
+    let change =
+        Change::Params { splitter: [0; 32], treasury: [0; 32], params: MarketParams::DEVNET };
+    let err = market.propose_change(&bob.signer, &change).await.unwrap_err();
     assert!(matches!(err, ChainError::ContractRefused { contract: "market", .. }), "{err}");
     assert!(err.to_string().contains("only the market's admin"), "{err}");
+    // Finding 12: a rejected job's result is freed (its record stays, with its outcome).
+    assert_eq!(ctx.market()?.result(1).await?, None);
     let splitter_addr = net.ctx.deployment.contract("splitter")?.account()?;
     let credit = iollm_types::splitter::calls::credit_units(1, bob.signer.account_bytes(), 5);
     let err = ctx
@@ -302,6 +312,8 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     assert!(err.to_string().contains("only the market contract may credit"), "{err}");
     let err = ctx.registry()?.set_market(&bob.signer, [0; 32]).await.unwrap_err();
     assert!(err.to_string().contains("only the registry's admin"), "{err}");
+    let err = ctx.registry()?.set_market(&alice, [0; 32]).await.unwrap_err();
+    assert!(err.to_string().contains("the market is already set"), "{err}");
     let err = m::set_split(ctx, &charlie.signer, artifact.id, SplitRule::DESIGNER_ONLY)
         .await
         .unwrap_err();
@@ -314,46 +326,445 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     Ok(())
 }
 
+/// A 50-unit training job for `artifact` with the devnet's minimums (1 verifier, collateral
+/// 2 × the reference value), posted by `poster`, claimed by `executor`, submitted, attested by
+/// `verifier` and finalized by `verifier`: so it is "verified" in the pre-game sense. Returns
+/// the job id.
+async fn verified_job(
+    ctx: &Context,
+    artifact: u64,
+    poster: &mut Ledger,
+    executor: &mut Ledger,
+    verifier: &mut Ledger,
+) -> Result<u64> {
+    let deadline = block(ctx).await? + 100;
+    let post = m::post_job(ctx, &poster.signer, &train_job(artifact, deadline)).await?;
+    poster.paid(&post, REWARD);
+    executor.paid(&m::claim(ctx, &executor.signer, post.value).await?, 0);
+    executor.paid(&m::submit(ctx, &executor.signer, post.value, OUT, 1, 1, [5; 32]).await?, 0);
+    verifier.paid(&m::attest(ctx, &verifier.signer, post.value).await?, 0);
+    let submitted_at = m::show_job(ctx, post.value).await?.0.submitted_at;
+    advance_past(ctx, submitted_at + 2).await?;
+    verifier.paid(&m::finalize(ctx, &verifier.signer, post.value).await?, 0);
+    assert!(m::show_job(ctx, post.value).await?.0.verified);
+    Ok(post.value)
+}
+
+/// Finding 1 (verified = one attestation by a bonded non-party). The audit's attack — a
+/// 10^25 price with a 100 % discount, a 1-planck reward, no verifiers, someone else's artifact
+/// — is refused; with the minimums met, a job for someone else's artifact has joint mining off
+/// (no discount, no units). The owner with its own sybil executor mints exactly the reference
+/// value of the verified work (50 units × 10^9), whatever the executor's price.
 #[tokio::test]
-async fn a_verified_breakthrough_wins_a_bounty_tranche_paid_into_the_split() -> Result<()> {
+async fn share_units_cannot_be_minted_for_nothing() -> Result<()> {
     let net = testnet().await?;
     let ctx = &net.ctx;
-    let bob = Signer::dev("bob")?;
-    let charlie = Signer::dev("charlie")?;
-    let dave = Signer::dev("dave")?;
-    let eve = Signer::dev("eve")?;
-    let path = model::register(ctx, &bob, Kind::Path, CID).await?.id;
-    for who in [&charlie, &dave] {
-        m::pledge(ctx, who, GPU, PRICE, 0, STAKE).await?;
+    let mut bob = Ledger::new(ctx, "bob").await?; // owner of the artifact
+    let mut charlie = Ledger::new(ctx, "charlie").await?; // a sybil executor
+    let mut dave = Ledger::new(ctx, "dave").await?; // bonded verifier
+    let mut eve = Ledger::new(ctx, "eve").await?; // attacker
+    let reg = model::register(ctx, &bob.signer, Kind::Model, CID).await?;
+    bob.paid(&reg.call, 0);
+    let artifact = reg.id;
+    let c = m::pledge(ctx, &eve.signer, GPU, 10u128.pow(25), 10_000, 1).await?;
+    eve.paid(&c, 1);
+    for who in [&mut charlie, &mut dave] {
+        let c = m::pledge(ctx, &who.signer, GPU, 0, 10_000, STAKE).await?;
+        who.paid(&c, STAKE);
     }
-    let expires = block(ctx).await? + 1_000;
-    let bounty = m::post_bounty(ctx, &eve, CID, 0, 10, 100, 2, expires, 2_000_001).await?.value;
 
+    // The attack as the audit ran it: refused before anything is sent, and by the contract
+    // itself (a dry-run refusal: no fee) with the same message.
     let deadline = block(ctx).await? + 100;
+    let none = Verification { challenge_window: 2, verifiers: 0, collateral: 0, verifier_fee: 0 };
+    let need = Capacity { accelerator: 1, memory_gib: 24, throughput: 10 };
+    let attack = PostJob::new(JobKind::Train, CID, artifact, 50, need, deadline, none, None, 1);
+    let local = m::post_job(ctx, &eve.signer, &attack).await.unwrap_err();
+    assert!(matches!(local, MarketCmdError::Refused(_)), "{local}");
+    assert!(local.to_string().contains("verification terms out of range"), "{local}");
+    let chain = ctx.market()?.post_job(&eve.signer, &attack.spec, 1).await.unwrap_err();
+    assert_eq!(chain.to_string(), local.to_string());
+
+    // With the minimums met: eve's job for bob's artifact credits no units.
+    let post = m::post_job(ctx, &eve.signer, &train_job(artifact, deadline)).await?;
+    eve.paid(&post, REWARD);
+    let job = post.value;
+    assert!(!m::show_job(ctx, job).await?.0.joint_mining);
+    let err = m::claim(ctx, &eve.signer, job).await.unwrap_err();
+    assert!(err.to_string().contains("does not cover your price"), "{err}");
+    charlie.paid(&m::claim(ctx, &charlie.signer, job).await?, 0);
+    let claimed = m::show_job(ctx, job).await?.0;
+    assert_eq!((claimed.ask, claimed.forgone), (0, 0));
+    charlie.paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, [5; 32]).await?, 0);
+    dave.paid(&m::attest(ctx, &dave.signer, job).await?, 0);
+    advance_past(ctx, m::show_job(ctx, job).await?.0.submitted_at + 2).await?;
+    dave.paid(&m::finalize(ctx, &dave.signer, job).await?, 0);
+    let splitter = ctx.splitter()?;
+    assert_eq!(splitter.units_of(artifact, charlie.signer.account_bytes()).await?, 0);
+    withdraw(ctx, &mut eve, WithdrawFrom::Market, REWARD - FEE).await?;
+    withdraw(ctx, &mut dave, WithdrawFrom::Market, FEE).await?;
+
+    // The owner and its sybil: a huge own price only raises the ask (refused); at the
+    // reference price with a 100 % discount the units are exactly the reference value.
+    let c = m::pledge(ctx, &charlie.signer, GPU, 10u128.pow(25), 10_000, 0).await?;
+    charlie.paid(&c, 0);
+    let deadline = block(ctx).await? + 100;
+    let post = m::post_job(ctx, &bob.signer, &train_job(artifact, deadline)).await?;
+    bob.paid(&post, REWARD);
+    let err = m::claim(ctx, &charlie.signer, post.value).await.unwrap_err();
+    assert!(err.to_string().contains("does not cover your price"), "{err}");
+    charlie.paid(&m::pledge(ctx, &charlie.signer, GPU, PRICE, 10_000, 0).await?, 0);
+    charlie.paid(&m::claim(ctx, &charlie.signer, post.value).await?, 0);
+    charlie.paid(&m::submit(ctx, &charlie.signer, post.value, OUT, 1, 1, [5; 32]).await?, 0);
+    dave.paid(&m::attest(ctx, &dave.signer, post.value).await?, 0);
+    advance_past(ctx, m::show_job(ctx, post.value).await?.0.submitted_at + 2).await?;
+    dave.paid(&m::finalize(ctx, &dave.signer, post.value).await?, 0);
+    let reference_value = 50 * PRICE;
+    assert_eq!(splitter.units_of(artifact, charlie.signer.account_bytes()).await?, reference_value);
+    assert_eq!(ctx.market()?.balance_of(charlie.signer.account_bytes()).await?, 0);
+    // The poster paid only the fee: the units cost the executor the pay it forwent.
+    withdraw(ctx, &mut bob, WithdrawFrom::Market, REWARD - FEE).await?;
+    withdraw(ctx, &mut dave, WithdrawFrom::Market, FEE).await?;
+    for who in [&bob, &charlie, &dave, &eve] {
+        who.check(ctx).await?;
+    }
+    Ok(())
+}
+
+/// Findings 2, 7 and 8. A credit the splitter refuses (here: below its minimum per credit)
+/// does not block settlement: the executor gets the forgone value in money. Nobody but the
+/// market credits units, so the saturation credit (`u128::MAX`) is refused. The poster cannot
+/// pick away the minimums, nor set windows or deadlines that overflow; the admin cannot set
+/// unbounded parameters. (Verified = one attestation by a bonded non-party.)
+#[tokio::test]
+async fn a_refused_credit_never_blocks_settlement_and_every_bound_holds() -> Result<()> {
+    let net = testnet().await?;
+    let ctx = &net.ctx;
+    let mut bob = Ledger::new(ctx, "bob").await?;
+    let mut charlie = Ledger::new(ctx, "charlie").await?;
+    let mut dave = Ledger::new(ctx, "dave").await?;
+    let reg = model::register(ctx, &bob.signer, Kind::Model, CID).await?;
+    bob.paid(&reg.call, 0);
+    let artifact = reg.id;
+    // A 1 bps discount on 50 units forgoes 5 000 000: units the splitter accepts.
+    let c = m::pledge(ctx, &charlie.signer, GPU, PRICE, 1, STAKE).await?;
+    charlie.paid(&c, STAKE);
+    let c = m::pledge(ctx, &dave.signer, GPU, PRICE, 0, STAKE).await?;
+    dave.paid(&c, STAKE);
+    verified_job(ctx, artifact, &mut bob, &mut charlie, &mut dave).await?;
+    let forgone = 50 * PRICE / 10_000;
+    let splitter = ctx.splitter()?;
+    assert_eq!(splitter.units_of(artifact, charlie.signer.account_bytes()).await?, forgone);
+
+    // A one-unit job forgoes 100 000, below the splitter's minimum credit: refused there,
+    // paid in money here, and the job settles all the same.
+    let deadline = block(ctx).await? + 100;
+    let v = Verification { collateral: 2 * PRICE, ..verification(2) };
     let need = Capacity::default();
-    let job = PostJob::new(
-        JobKind::EvalPath,
-        CID,
-        path,
-        1,
-        need,
-        deadline,
-        verification(1),
-        Some(bounty),
-        REWARD,
-    );
-    let job = m::post_job(ctx, &bob, &job).await?.value;
-    m::claim(ctx, &charlie, job).await?;
-    m::submit(ctx, &charlie, job, OUT, 150, 0, [2; 32]).await?;
-    m::attest(ctx, &dave, job).await?;
-    let submitted_at = m::show_job(ctx, job).await?.0.submitted_at;
-    advance_past(ctx, submitted_at + 1).await?;
-    let before = ctx.splitter()?.balance_of(bob.account_bytes(), None).await?;
-    m::finalize(ctx, &eve, job).await?;
-    let b = ctx.market()?.bounty(bounty).await?.unwrap();
-    assert_eq!((b.best, b.tranches_left, b.escrow), (150, 1, 2_000_001 - 1_000_000));
-    // The path's rule is the registration default (all to the designer).
-    let after = ctx.splitter()?.balance_of(bob.account_bytes(), None).await?;
-    assert_eq!(after - before, 1_000_000);
+    let small = PostJob::new(JobKind::Train, CID, artifact, 1, need, deadline, v, None, REWARD);
+    let post = m::post_job(ctx, &bob.signer, &small).await?;
+    bob.paid(&post, REWARD);
+    charlie.paid(&m::claim(ctx, &charlie.signer, post.value).await?, 0);
+    charlie.paid(&m::submit(ctx, &charlie.signer, post.value, OUT, 1, 1, [5; 32]).await?, 0);
+    dave.paid(&m::attest(ctx, &dave.signer, post.value).await?, 0);
+    advance_past(ctx, m::show_job(ctx, post.value).await?.0.submitted_at + 2).await?;
+    dave.paid(&m::finalize(ctx, &dave.signer, post.value).await?, 0);
+    assert!(m::show_job(ctx, post.value).await?.0.verified);
+    assert_eq!(splitter.units_of(artifact, charlie.signer.account_bytes()).await?, forgone);
+    let first_ask = 50 * PRICE - forgone;
+    withdraw(ctx, &mut charlie, WithdrawFrom::Market, first_ask + PRICE).await?;
+
+    // The saturation attack needs the market's hand: refused for anyone else.
+    let splitter_addr = net.ctx.deployment.contract("splitter")?.account()?;
+    let saturate =
+        iollm_types::splitter::calls::credit_units(artifact, bob.signer.account_bytes(), u128::MAX);
+    let err = ctx
+        .chain
+        .execute::<(), iollm_types::splitter::Error>(&bob.signer, &splitter_addr, 0, saturate, "()")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("only the market contract may credit"), "{err}");
+
+    // Minimums and bounds, refused locally and by the contract with the same message.
+    let deadline = block(ctx).await? + 100;
+    let cases = [
+        (
+            Verification { collateral: COLLATERAL - 1, ..verification(2) },
+            deadline,
+            "collateral below",
+        ),
+        (Verification { verifiers: 0, ..verification(2) }, deadline, "verification terms"),
+        (verification(u32::MAX), deadline, "verification terms"),
+        (verification(2), u32::MAX, "the deadline must be a future block"),
+    ];
+    for (v, deadline, expected) in cases {
+        let job = PostJob::new(JobKind::Train, CID, artifact, 50, need, deadline, v, None, REWARD);
+        let local = m::post_job(ctx, &bob.signer, &job).await.unwrap_err();
+        assert!(local.to_string().contains(expected), "{local}");
+        let chain = ctx.market()?.post_job(&bob.signer, &job.spec, REWARD).await.unwrap_err();
+        assert_eq!(chain.to_string(), local.to_string());
+    }
+    let alice = Signer::dev("alice")?;
+    let unbounded = MarketParams { unbonding_blocks: u32::MAX, ..MarketParams::DEVNET };
+    let change = Change::Params { splitter: [0; 32], treasury: [0; 32], params: unbounded };
+    let err = ctx.market()?.propose_change(&alice, &change).await.unwrap_err();
+    assert!(err.to_string().contains("market parameters out of bounds"), "{err}");
+
+    withdraw(ctx, &mut bob, WithdrawFrom::Market, 2 * REWARD - first_ask - 2 * FEE - PRICE).await?;
+    withdraw(ctx, &mut dave, WithdrawFrom::Market, 2 * FEE).await?;
+    for who in [&bob, &charlie, &dave] {
+        who.check(ctx).await?;
+    }
+    Ok(())
+}
+
+/// Findings 9 and 4. A sybil that claims a job and sits on it is slashed once its submit-by
+/// block passes and the job reopens for an honest provider; a challenge nobody decides times
+/// out and returns every planck (reward to the poster, collateral and bond unlocked, nobody
+/// slashed). Both settled by strangers' permissionless calls.
+#[tokio::test]
+async fn a_hostage_claim_is_slashed_and_a_stuck_challenge_times_out() -> Result<()> {
+    let net = testnet().await?;
+    let ctx = &net.ctx;
+    let mut bob = Ledger::new(ctx, "bob").await?;
+    let mut charlie = Ledger::new(ctx, "charlie").await?;
+    let mut dave = Ledger::new(ctx, "dave").await?;
+    let mut eve = Ledger::new(ctx, "eve").await?;
+    let reg = model::register(ctx, &bob.signer, Kind::Model, CID).await?;
+    bob.paid(&reg.call, 0);
+    for who in [&mut charlie, &mut dave, &mut eve] {
+        let c = m::pledge(ctx, &who.signer, GPU, PRICE, 0, STAKE).await?;
+        who.paid(&c, STAKE);
+    }
+    let deadline = block(ctx).await? + 100;
+    let post = m::post_job(ctx, &bob.signer, &train_job(reg.id, deadline)).await?;
+    bob.paid(&post, REWARD);
+    let job = post.value;
+    eve.paid(&m::claim(ctx, &eve.signer, job).await?, 0);
+    let submit_by = m::show_job(ctx, job).await?.0.submit_by;
+    assert_eq!(submit_by, block(ctx).await? + MarketParams::DEVNET.submit_blocks);
+    let err = m::expire(ctx, &dave.signer, job).await.unwrap_err();
+    assert!(err.to_string().contains("deadline has not passed"), "{err}");
+    advance_past(ctx, submit_by).await?;
+    let err = m::submit(ctx, &eve.signer, job, OUT, 1, 1, [5; 32]).await.unwrap_err();
+    assert!(err.to_string().contains("deadline has passed"), "{err}");
+    dave.paid(&m::expire(ctx, &dave.signer, job).await?, 0);
+    let reopened = m::show_job(ctx, job).await?.0;
+    assert_eq!((reopened.state, reopened.executor), (JobState::Open, None));
+    let market = ctx.market()?;
+    let p = market.pledge_of(eve.signer.account_bytes()).await?.unwrap();
+    assert_eq!((p.stake, p.locked), (STAKE - COLLATERAL, 0));
+    assert_eq!(market.balance_of(bob.signer.account_bytes()).await?, COLLATERAL / 2);
+
+    // The honest provider takes it; a challenge comes and nobody decides it.
+    charlie.paid(&m::claim(ctx, &charlie.signer, job).await?, 0);
+    charlie.paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, [5; 32]).await?, 0);
+    dave.paid(&m::challenge(ctx, &dave.signer, job).await?, 0);
+    let ends = m::show_job(ctx, job).await?.0.challenge_ends;
+    advance_past(ctx, ends).await?;
+    let err = m::vote(ctx, &eve.signer, job, true).await.unwrap_err();
+    assert!(err.to_string().contains("challenge window has closed"), "{err}");
+    eve.paid(&m::expire(ctx, &eve.signer, job).await?, 0);
+    assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::TimedOut);
+    for who in [&charlie, &dave] {
+        let p = market.pledge_of(who.signer.account_bytes()).await?.unwrap();
+        assert_eq!((p.stake, p.locked), (STAKE, 0), "nobody slashed");
+    }
+    withdraw(ctx, &mut bob, WithdrawFrom::Market, REWARD + COLLATERAL / 2).await?;
+    let err = m::withdraw(ctx, &charlie.signer, WithdrawFrom::Market).await.unwrap_err();
+    assert!(err.to_string().contains("nothing to withdraw"), "{err}");
+    for who in [&bob, &charlie, &dave, &eve] {
+        who.check(ctx).await?;
+    }
+    Ok(())
+}
+
+/// Findings 6, 5 and 11. Admin changes are announced and wait the timelock (longer than any
+/// job plus verification plus unbonding); hand-over takes two steps. Once share units exist an
+/// owner cannot cut the compute share, and a cut of the parents' share only starts a timelock.
+/// After a transfer the designer part goes to the new owner. (Verified = one attestation.)
+#[tokio::test]
+async fn admin_and_owners_cannot_change_the_rules_after_the_fact() -> Result<()> {
+    let net = testnet().await?;
+    let ctx = &net.ctx;
+    let alice = Signer::dev("alice")?;
+    let market = ctx.market()?;
+    let now = block(ctx).await?;
+    let shorter = MarketParams { max_job_blocks: 10, ..MarketParams::DEVNET };
+    let change = Change::Params { splitter: [7; 32], treasury: [7; 32], params: shorter };
+    market.propose_change(&alice, &change).await?;
+    // Announced in the next block, for the longer of the two timelocks.
+    let (pending, eta) = market.pending_change().await?.expect("announced");
+    assert_eq!(pending, change);
+    assert_eq!(eta, now + 1 + MarketParams::DEVNET.timelock());
+    let err = market.apply_change(&Signer::dev("eve")?).await.unwrap_err();
+    assert!(err.to_string().contains("timelock has not passed"), "{err}");
+    let bob_s = Signer::dev("bob")?;
+    market.propose_admin(&alice, bob_s.account_bytes()).await?;
+    let err = market.accept_admin(&Signer::dev("eve")?).await.unwrap_err();
+    assert!(err.to_string().contains("only the proposed admin"), "{err}");
+    market.accept_admin(&bob_s).await?;
+    assert_eq!(market.params().await?.0, bob_s.account_bytes());
+    let err = market.propose_admin(&alice, alice.account_bytes()).await.unwrap_err();
+    assert!(err.to_string().contains("only the market's admin"), "{err}");
+    let err = ctx
+        .splitter()?
+        .propose_change(&bob_s, &iollm_types::splitter::Change::Code([1; 32]))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("only the splitter's admin"), "{err}");
+
+    let mut bob = Ledger::new(ctx, "bob").await?;
+    let mut charlie = Ledger::new(ctx, "charlie").await?;
+    let mut dave = Ledger::new(ctx, "dave").await?;
+    let mut eve = Ledger::new(ctx, "eve").await?;
+    let reg = model::register(ctx, &bob.signer, Kind::Model, CID).await?;
+    bob.paid(&reg.call, 0);
+    let artifact = reg.id;
+    let rule = SplitRule {
+        designer_bps: 5_000,
+        compute_bps: 3_000,
+        upstream_bps: 1_500,
+        treasury_bps: 500,
+    };
+    bob.paid(&m::set_split(ctx, &bob.signer, artifact, rule).await?, 0);
+    let c = m::pledge(ctx, &charlie.signer, GPU, PRICE, 2_000, STAKE).await?;
+    charlie.paid(&c, STAKE);
+    let c = m::pledge(ctx, &dave.signer, GPU, PRICE, 0, STAKE).await?;
+    dave.paid(&c, STAKE);
+    verified_job(ctx, artifact, &mut bob, &mut charlie, &mut dave).await?;
+    let splitter = ctx.splitter()?;
+    assert_eq!(splitter.units_of(artifact, charlie.signer.account_bytes()).await?, 10 * PRICE);
+
+    let no_compute = SplitRule { designer_bps: 8_000, compute_bps: 0, ..rule };
+    let err = m::set_split(ctx, &bob.signer, artifact, no_compute).await.unwrap_err();
+    assert!(err.to_string().contains("compute_bps can only rise"), "{err}");
+    let no_upstream = SplitRule { designer_bps: 6_500, upstream_bps: 0, ..rule };
+    bob.paid(&m::set_split(ctx, &bob.signer, artifact, no_upstream).await?, 0);
+    let entry = splitter.entry(artifact).await?.unwrap();
+    assert_eq!(entry.rule, rule, "the cut is only announced");
+    assert_eq!(entry.pending.map(|p| p.0), Some(no_upstream));
+    let err = m::apply_split(ctx, &eve.signer, artifact).await.unwrap_err();
+    assert!(err.to_string().contains("timelock has not passed"), "{err}");
+
+    // Sold: the designer part of the next payment goes to eve, the new owner.
+    bob.paid(&model::transfer(ctx, &bob.signer, artifact, eve.signer.account_bytes()).await?, 0);
+    let revenue = 1_000_000;
+    eve.paid(&m::pay_revenue(ctx, &eve.signer, artifact, revenue).await?, revenue);
+    let compute = revenue * 3_000 / 10_000;
+    let treasury = revenue * 500 / 10_000;
+    withdraw(ctx, &mut eve, WithdrawFrom::Splitter(None), revenue - compute - treasury).await?;
+    let err = m::withdraw(ctx, &bob.signer, WithdrawFrom::Splitter(None)).await.unwrap_err();
+    assert!(err.to_string().contains("nothing to withdraw"), "{err}");
+    withdraw(ctx, &mut charlie, WithdrawFrom::Splitter(Some(artifact)), compute).await?;
+    for who in [&bob, &charlie, &dave, &eve] {
+        who.check(ctx).await?;
+    }
+    Ok(())
+}
+
+/// Findings 3, 10 and 12. No evaluation job can compete for a bounty until the verification
+/// game decides evaluations (so the fake-breakthrough drain fails however it is dressed up);
+/// a margin of 0 or an unbounded best score is refused; an expired bounty goes back to its
+/// sponsor by anyone's call and its record is freed. Provenance is only recorded from a
+/// verified training job under a lineage that includes the artifact the job worked for.
+#[tokio::test]
+async fn bounty_drains_and_fake_provenance_fail() -> Result<()> {
+    let net = testnet().await?;
+    let ctx = &net.ctx;
+    let mut bob = Ledger::new(ctx, "bob").await?;
+    let mut charlie = Ledger::new(ctx, "charlie").await?;
+    let mut dave = Ledger::new(ctx, "dave").await?;
+    let mut eve = Ledger::new(ctx, "eve").await?;
+    let path = model::register(ctx, &bob.signer, Kind::Path, CID).await?;
+    bob.paid(&path.call, 0);
+    let other = model::register(ctx, &bob.signer, Kind::Model, CID).await?;
+    bob.paid(&other.call, 0);
+    for who in [&mut charlie, &mut dave] {
+        let c = m::pledge(ctx, &who.signer, GPU, PRICE, 0, STAKE).await?;
+        who.paid(&c, STAKE);
+    }
+    let expires = block(ctx).await? + 12;
+    let err =
+        m::post_bounty(ctx, &eve.signer, CID, 0, 0, 100, 2, expires, 1_000).await.unwrap_err();
+    assert!(err.to_string().contains("bounty margin above 0"), "{err}");
+    let err = m::post_bounty(ctx, &eve.signer, CID, 0, 10, u64::MAX, 2, expires, 1_000)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("scores must be at most"), "{err}");
+    let amount = 2_000_001;
+    let bounty = m::post_bounty(ctx, &eve.signer, CID, 0, 10, 100, 2, expires, amount).await?;
+    eve.paid(&bounty, amount);
+
+    // The drain: an evaluation job for the bounty, with or without verifiers.
+    let deadline = block(ctx).await? + 100;
+    for verifiers in [0, 1] {
+        let v = Verification { verifiers, ..verification(1) };
+        let drain = PostJob::new(
+            JobKind::EvalPath,
+            CID,
+            path.id,
+            50,
+            Capacity::default(),
+            deadline,
+            v,
+            Some(bounty.value),
+            REWARD,
+        );
+        let err = m::post_job(ctx, &bob.signer, &drain).await.unwrap_err();
+        let expected =
+            if verifiers == 0 { "verification terms" } else { "bounties cannot be won yet" };
+        assert!(err.to_string().contains(expected), "{err}");
+        let chain = ctx.market()?.post_job(&bob.signer, &drain.spec, REWARD).await.unwrap_err();
+        assert_eq!(chain.to_string(), err.to_string());
+    }
+    let err = m::reclaim_bounty(ctx, &dave.signer, bounty.value).await.unwrap_err();
+    assert!(err.to_string().contains("deadline has not passed"), "{err}");
+
+    // Provenance: a verified training job for `path`; registering its output under an
+    // unrelated lineage is refused.
+    let job = verified_job(ctx, path.id, &mut bob, &mut charlie, &mut dave).await?;
+    let rule = SplitRule::DESIGNER_ONLY;
+    let as_child_of = |id: u64| {
+        [iollm_types::registry::Parent { id, relation: iollm_types::registry::Relation::Finetune }]
+    };
+    let err = model::register_from_job(
+        ctx,
+        &bob.signer,
+        job,
+        Kind::Model,
+        OUT,
+        &as_child_of(other.id),
+        rule,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("not a parent of what you register"), "{err}");
+    let output = model::register_from_job(
+        ctx,
+        &bob.signer,
+        job,
+        Kind::Model,
+        OUT,
+        &as_child_of(path.id),
+        rule,
+    )
+    .await?;
+    bob.paid(&output.call, 0);
+    assert_eq!(model::show(ctx, output.id).await?.job, Some(job));
+
+    // An expired bounty: anyone returns it to the sponsor; the record is freed.
+    advance_past(ctx, expires).await?;
+    let back = m::reclaim_bounty(ctx, &dave.signer, bounty.value).await?;
+    dave.paid(&back, 0);
+    assert_eq!(back.value, amount);
+    assert_eq!(ctx.market()?.bounty(bounty.value).await?, None);
+    withdraw(ctx, &mut eve, WithdrawFrom::Market, amount).await?;
+    withdraw(ctx, &mut bob, WithdrawFrom::Market, REWARD - 50 * PRICE - FEE).await?;
+    withdraw(ctx, &mut dave, WithdrawFrom::Market, FEE).await?;
+    withdraw(ctx, &mut charlie, WithdrawFrom::Market, 50 * PRICE).await?;
+    for who in [&bob, &charlie, &dave, &eve] {
+        who.check(ctx).await?;
+    }
     Ok(())
 }

@@ -234,7 +234,9 @@ pub const CONTRACTS: &[ContractSpec] = &[
     ContractSpec { name: "registry", constructor: |_, _| RegistryClient::constructor() },
     ContractSpec {
         name: "market",
-        constructor: |_, admin| MarketClient::constructor(admin, admin),
+        constructor: |_, admin| {
+            MarketClient::constructor(admin, &iollm_types::market::MarketParams::DEVNET)
+        },
     },
     ContractSpec {
         name: "splitter",
@@ -248,8 +250,9 @@ pub const CONTRACTS: &[ContractSpec] = &[
     },
 ];
 
-/// Connects the deployed contracts to each other: `market.set_params(splitter, treasury,
-/// unbonding)` and `registry.set_market(market)`, signed by the admin (the treasury on a devnet).
+/// Connects the deployed contracts to each other, once: `market.wire_splitter(splitter)` and
+/// `registry.set_market(market)`, signed by the admin (the treasury on a devnet). Later changes
+/// go through each contract's timelock.
 pub async fn wire_contracts(
     chain: &Chain,
     admin: &Signer,
@@ -258,9 +261,7 @@ pub async fn wire_contracts(
     let me = admin.account_bytes();
     let market = address_of(deployed, "market", me);
     let splitter = address_of(deployed, "splitter", me);
-    MarketClient::new(chain.clone(), market)
-        .set_params(admin, splitter, me, iollm_types::market::DEFAULT_UNBONDING_BLOCKS)
-        .await?;
+    MarketClient::new(chain.clone(), market).wire_splitter(admin, splitter).await?;
     let registry = deployed.get("registry").map(|c| c.account()).transpose()?;
     if let Some(registry) = registry {
         RegistryClient::new(chain.clone(), registry).set_market(admin, market).await?;

@@ -4,7 +4,8 @@
 use crate::contract::Executed;
 use crate::{AccountId, Chain, ChainError, Signer};
 use iollm_types::market::{
-    calls, Bounty, BountyId, Capacity, Commitment, Error, Job, JobId, JobOutput, JobSpec, Pledge,
+    calls, Bounty, BountyId, Capacity, Change, Commitment, Error, Job, JobId, JobOutput, JobSpec,
+    MarketParams, Pledge,
 };
 use iollm_types::{Balance, BlockNumber};
 use parity_scale_codec::Decode;
@@ -27,9 +28,9 @@ impl MarketClient {
         &self.address
     }
 
-    /// Constructor input: `new(splitter, treasury)`.
-    pub fn constructor(splitter: [u8; 32], treasury: [u8; 32]) -> Vec<u8> {
-        calls::new(splitter, treasury)
+    /// Constructor input: `new(treasury, params)`.
+    pub fn constructor(treasury: [u8; 32], params: &MarketParams) -> Vec<u8> {
+        calls::new(treasury, params)
     }
 
     async fn exec<T: Decode>(
@@ -165,15 +166,53 @@ impl MarketClient {
         self.exec(signer, 0, calls::withdraw(), "amount").await
     }
 
-    /// Admin: sets the splitter, treasury and unbonding delay.
-    pub async fn set_params(
+    /// Admin, once: names the splitter (deployed after the market).
+    pub async fn wire_splitter(
         &self,
         signer: &Signer,
         splitter: [u8; 32],
-        treasury: [u8; 32],
-        unbonding_blocks: BlockNumber,
     ) -> Result<Executed<()>, ChainError> {
-        self.exec(signer, 0, calls::set_params(splitter, treasury, unbonding_blocks), "()").await
+        self.exec(signer, 0, calls::wire_splitter(splitter), "()").await
+    }
+
+    /// Admin: announces a change; returns the block from which it can be applied.
+    pub async fn propose_change(
+        &self,
+        signer: &Signer,
+        change: &Change,
+    ) -> Result<Executed<BlockNumber>, ChainError> {
+        self.exec(signer, 0, calls::propose_change(change), "block number").await
+    }
+
+    /// Applies the announced change once its timelock has passed (anyone).
+    pub async fn apply_change(&self, signer: &Signer) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, 0, calls::apply_change(), "()").await
+    }
+
+    /// Admin: proposes a successor, who must accept.
+    pub async fn propose_admin(
+        &self,
+        signer: &Signer,
+        admin: [u8; 32],
+    ) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, 0, calls::propose_admin(admin), "()").await
+    }
+
+    /// The proposed admin takes over.
+    pub async fn accept_admin(&self, signer: &Signer) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, 0, calls::accept_admin(), "()").await
+    }
+
+    /// Admin, splitter, treasury and the market-wide parameters.
+    pub async fn params(
+        &self,
+    ) -> Result<([u8; 32], Option<[u8; 32]>, [u8; 32], MarketParams), ChainError> {
+        self.chain.query(&self.address, calls::params(), "params").await
+    }
+
+    /// The announced admin change and the block from which it can be applied.
+    pub async fn pending_change(&self) -> Result<Option<(Change, BlockNumber)>, ChainError> {
+        self.chain.query(&self.address, calls::pending_change(), "pending change").await
     }
 
     /// `account`'s pledge.

@@ -4,8 +4,8 @@ use crate::contract::Executed;
 use crate::{AccountId, Chain, ChainError, Signer};
 use iollm_types::registry::ArtifactId;
 use iollm_types::split::SplitRule;
-use iollm_types::splitter::{calls, Entry, Error};
-use iollm_types::Balance;
+use iollm_types::splitter::{calls, Change, Entry, Error};
+use iollm_types::{Balance, BlockNumber};
 use parity_scale_codec::Decode;
 
 /// The splitter contract at a known address.
@@ -65,15 +65,42 @@ impl SplitterClient {
         self.exec(signer, 0, calls::withdraw(artifact), "amount").await
     }
 
-    /// Admin: sets the registry, market and treasury.
-    pub async fn set_params(
+    /// Puts an announced rule (one lowering the upstream share) in force after its timelock.
+    pub async fn apply_rule(
         &self,
         signer: &Signer,
-        registry: [u8; 32],
-        market: [u8; 32],
-        treasury: [u8; 32],
+        artifact: ArtifactId,
     ) -> Result<Executed<()>, ChainError> {
-        self.exec(signer, 0, calls::set_params(registry, market, treasury), "()").await
+        self.exec(signer, 0, calls::apply_rule(artifact), "()").await
+    }
+
+    /// The owner of `artifact` lets `delegate` post jobs that credit share units of it.
+    pub async fn authorise(
+        &self,
+        signer: &Signer,
+        artifact: ArtifactId,
+        delegate: [u8; 32],
+        allowed: bool,
+    ) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, 0, calls::authorise(artifact, delegate, allowed), "()").await
+    }
+
+    /// Whether a job posted by `poster` may credit share units of `artifact`.
+    pub async fn may_credit(
+        &self,
+        artifact: ArtifactId,
+        poster: [u8; 32],
+    ) -> Result<bool, ChainError> {
+        self.chain.query(&self.address, calls::may_credit(artifact, poster), "bool").await
+    }
+
+    /// Admin: announces a change; returns the block from which it can be applied.
+    pub async fn propose_change(
+        &self,
+        signer: &Signer,
+        change: &Change,
+    ) -> Result<Executed<BlockNumber>, ChainError> {
+        self.exec(signer, 0, calls::propose_change(change), "block number").await
     }
 
     /// `account`'s balance plus its share revenue of `artifact`.

@@ -1,12 +1,12 @@
 //! The on-chain shape check of a CID.
 //!
-//! Contracts store CIDs as their text form (`Qm…` base58btc CIDv0 or `b…` base32 CIDv1). The
-//! chain cannot afford a full multiformats parser, so it checks only the shape: not empty, at most
-//! [`MAX_CID_LEN`] bytes, multibase alphabet only. Off-chain code parses CIDs properly before
-//! sending them.
+//! Contracts store CIDs as their text form (`Qm…` base58btc CIDv0 or `b…` base32 CIDv1, the two
+//! forms Kubo prints). The chain checks what a no_std check can afford: length, multibase
+//! prefix and alphabet, and for CIDv1 the decoded version, codec and multihash length.
+//! Off-chain code parses CIDs fully (the `cid` crate) before sending them.
 
 /// Longest CID text accepted on chain, in bytes. A sha2-256 CIDv1 in base32 is 59 bytes; this
-/// leaves room for longer hashes and other multibases.
+/// leaves room for longer hashes.
 pub const MAX_CID_LEN: usize = 128;
 
 /// Why a CID text was refused.
@@ -16,11 +16,24 @@ pub enum CidShapeError {
     Empty,
     /// Longer than [`MAX_CID_LEN`].
     TooLong,
-    /// A byte outside the base58/base32/base64url alphabets.
+    /// Neither a CIDv0 (`Qm` + 44 base58btc characters) nor a base32 CIDv1 (`b…`), or a
+    /// character outside its alphabet.
     InvalidCharacter,
+    /// A CIDv1 whose version byte is not 1.
+    BadVersion,
+    /// A CIDv1 whose content codec is not raw, dag-pb, dag-cbor or dag-json.
+    UnknownCodec,
+    /// A CIDv1 whose multihash length does not match its digest.
+    BadMultihash,
 }
 
-/// Checks that `cid` looks like a CID text: non-empty, bounded, multibase characters only.
+/// Content codecs a CIDv1 may name: raw, dag-pb, dag-cbor, dag-json.
+const CODECS: [u64; 4] = [0x55, 0x70, 0x71, 0x0129];
+
+/// Checks what a no_std contract can of a CID text: not empty, bounded, and either a CIDv0
+/// (`Qm` + 44 base58btc characters: a sha2-256 multihash) or a base32 CIDv1 (`b` + RFC 4648
+/// lower case) whose decoded bytes are version 1, a known codec, and a multihash whose length
+/// byte matches its digest.
 pub fn check_cid_shape(cid: &[u8]) -> Result<(), CidShapeError> {
     if cid.is_empty() {
         return Err(CidShapeError::Empty);
@@ -28,10 +41,66 @@ pub fn check_cid_shape(cid: &[u8]) -> Result<(), CidShapeError> {
     if cid.len() > MAX_CID_LEN {
         return Err(CidShapeError::TooLong);
     }
-    if !cid.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_') {
-        return Err(CidShapeError::InvalidCharacter);
+    match cid {
+        [b'Q', b'm', rest @ ..] => {
+            let base58 =
+                |b: &u8| b.is_ascii_alphanumeric() && !matches!(b, b'0' | b'O' | b'I' | b'l');
+            if rest.len() == 44 && rest.iter().all(base58) {
+                Ok(())
+            } else {
+                Err(CidShapeError::InvalidCharacter)
+            }
+        }
+        [b'b', rest @ ..] => check_v1(rest),
+        _ => Err(CidShapeError::InvalidCharacter),
+    }
+}
+
+/// Decodes base32 (RFC 4648, lower case, no padding) and checks the CIDv1 bytes.
+fn check_v1(text: &[u8]) -> Result<(), CidShapeError> {
+    let mut bytes = [0u8; MAX_CID_LEN];
+    let (mut len, mut acc, mut bits) = (0usize, 0u32, 0u32);
+    for c in text {
+        let v = match c {
+            b'a'..=b'z' => c.wrapping_sub(b'a'),
+            b'2'..=b'7' => c.wrapping_sub(b'2').wrapping_add(26),
+            _ => return Err(CidShapeError::InvalidCharacter),
+        };
+        acc = (acc << 5) | u32::from(v);
+        bits = bits.wrapping_add(5);
+        if bits >= 8 {
+            bits = bits.wrapping_sub(8);
+            *bytes.get_mut(len).ok_or(CidShapeError::TooLong)? = (acc >> bits) as u8;
+            len = len.wrapping_add(1);
+            acc &= (1u32 << bits).wrapping_sub(1);
+        }
+    }
+    let mut rest = bytes.get(..len).ok_or(CidShapeError::TooLong)?;
+    if varint(&mut rest) != Some(1) {
+        return Err(CidShapeError::BadVersion);
+    }
+    if !varint(&mut rest).is_some_and(|codec| CODECS.contains(&codec)) {
+        return Err(CidShapeError::UnknownCodec);
+    }
+    let _hash = varint(&mut rest).ok_or(CidShapeError::BadMultihash)?;
+    let digest = varint(&mut rest).ok_or(CidShapeError::BadMultihash)?;
+    if digest == 0 || digest != rest.len() as u64 {
+        return Err(CidShapeError::BadMultihash);
     }
     Ok(())
+}
+
+/// Reads an unsigned LEB128 varint (at most 9 bytes, as multiformats allow).
+fn varint(bytes: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for (i, b) in bytes.iter().enumerate().take(9) {
+        value |= u64::from(b & 0x7f) << (7u32.wrapping_mul(i as u32));
+        if b & 0x80 == 0 {
+            *bytes = bytes.get(i.wrapping_add(1)..)?;
+            return Some(value);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -50,10 +119,36 @@ mod tests {
 
     #[test]
     fn refuses_bad_shapes() {
-        assert_eq!(check_cid_shape(b""), Err(CidShapeError::Empty));
-        assert_eq!(check_cid_shape(&[b'a'; MAX_CID_LEN]), Ok(()));
-        assert_eq!(check_cid_shape(&[b'a'; MAX_CID_LEN + 1]), Err(CidShapeError::TooLong));
-        assert_eq!(check_cid_shape(b"Qm abc"), Err(CidShapeError::InvalidCharacter));
-        assert_eq!(check_cid_shape("bafé".as_bytes()), Err(CidShapeError::InvalidCharacter));
+        use CidShapeError::*;
+        assert_eq!(check_cid_shape(b""), Err(Empty));
+        assert_eq!(check_cid_shape(&[b'b'; MAX_CID_LEN + 1]), Err(TooLong));
+        assert_eq!(check_cid_shape(b"notacid"), Err(InvalidCharacter));
+        assert_eq!(check_cid_shape(b"Qm abc"), Err(InvalidCharacter));
+        assert_eq!(check_cid_shape("bafé".as_bytes()), Err(InvalidCharacter));
+        // CIDv0 of the wrong length, or with a character base58 lacks.
+        assert_eq!(
+            check_cid_shape(b"QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5"),
+            Err(InvalidCharacter)
+        );
+        assert_eq!(
+            check_cid_shape(b"QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff50"),
+            Err(InvalidCharacter)
+        );
+        // Upper-case base32 is another multibase (`B`), not accepted.
+        assert_eq!(
+            check_cid_shape(b"BAFKREIFJJCIE6LYPI6NY7AMXNFFTAGCLBUXNDQONFIPMB64F2KM2DEVEI4"),
+            Err(InvalidCharacter)
+        );
+        // One character dropped: the multihash length no longer matches.
+        assert_eq!(
+            check_cid_shape(b"bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei"),
+            Err(BadMultihash)
+        );
+        // Version 2 ("bak…" decodes to 0x02 …) and an unknown codec (0x01 0x00 …).
+        assert_eq!(
+            check_cid_shape(b"bakreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4"),
+            Err(BadVersion)
+        );
+        assert_eq!(check_cid_shape(b"baeaaaaaa"), Err(UnknownCodec));
     }
 }

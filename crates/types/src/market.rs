@@ -141,6 +141,58 @@ impl MarketParams {
     }
 }
 
+/// Checks a job the way `post_job` does, so off-chain callers refuse locally, with the same
+/// error, what the contract would refuse: a reward, a CID, a deadline within
+/// `max_job_blocks` of `now`, work units within bounds, verifications between
+/// `min_verifiers` and [`MAX_VERIFIERS`], a window within `max_window`, collateral of at least
+/// `collateral_bps` of the job's reference value, no bounty (until the verification game
+/// decides evaluations), and verifier fees the reward covers.
+pub fn check_job(
+    spec: &JobSpec,
+    reward: Balance,
+    params: &MarketParams,
+    now: BlockNumber,
+) -> Result<(), Error> {
+    if reward == 0 {
+        return Err(Error::ZeroAmount);
+    }
+    crate::cid::check_cid_shape(&spec.spec_cid).map_err(|_| Error::BadCid)?;
+    let last = now.checked_add(params.max_job_blocks).ok_or(Error::Overflow)?;
+    if spec.deadline <= now || spec.deadline > last {
+        return Err(Error::BadDeadline);
+    }
+    if spec.units == 0 || spec.units > MAX_UNITS {
+        return Err(Error::BadUnits);
+    }
+    let v = spec.verification;
+    if v.verifiers < params.min_verifiers
+        || v.verifiers > MAX_VERIFIERS
+        || v.challenge_window == 0
+        || v.challenge_window > params.max_window
+    {
+        return Err(Error::BadVerification);
+    }
+    if v.collateral < params.min_collateral(spec.units).ok_or(Error::Overflow)? {
+        return Err(Error::CollateralTooLow);
+    }
+    if spec.bounty.is_some() {
+        return Err(Error::BountyNeedsGame);
+    }
+    crate::escrow::check_covers(reward, 0, v.verifiers, v.verifier_fee)?;
+    Ok(())
+}
+
+impl From<crate::escrow::EscrowError> for Error {
+    fn from(e: crate::escrow::EscrowError) -> Error {
+        use crate::escrow::EscrowError as E;
+        match e {
+            E::Overflow => Error::Overflow,
+            E::BadBps => Error::BadBps,
+            E::RewardTooLow => Error::PriceTooHigh,
+        }
+    }
+}
+
 /// An admin change of the market, announced and applied after the timelock.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
 #[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
@@ -469,6 +521,19 @@ pub enum Error {
     BountyNeedsGame,
     /// A score above the maximum, or a margin of 0.
     BadScore,
+}
+
+impl From<crate::admin::AdminError> for Error {
+    fn from(e: crate::admin::AdminError) -> Error {
+        use crate::admin::AdminError as E;
+        match e {
+            E::NotAdmin => Error::NotAdmin,
+            E::NotProposedAdmin => Error::NotProposedAdmin,
+            E::NothingProposed => Error::NothingProposed,
+            E::Timelocked => Error::Timelocked,
+            E::Overflow => Error::Overflow,
+        }
+    }
 }
 
 impl Error {

@@ -178,7 +178,22 @@ impl From<crate::cid::CidShapeError> for Error {
         match e {
             E::Empty => Error::EmptyCid,
             E::TooLong => Error::CidTooLong,
-            E::InvalidCharacter => Error::InvalidCid,
+            E::InvalidCharacter | E::BadVersion | E::UnknownCodec | E::BadMultihash => {
+                Error::InvalidCid
+            }
+        }
+    }
+}
+
+impl From<crate::admin::AdminError> for Error {
+    fn from(e: crate::admin::AdminError) -> Error {
+        use crate::admin::AdminError as E;
+        match e {
+            E::NotAdmin => Error::NotAdmin,
+            E::NotProposedAdmin => Error::NotProposedAdmin,
+            E::NothingProposed => Error::NothingProposed,
+            E::Timelocked => Error::Timelocked,
+            E::Overflow => Error::IdOverflow,
         }
     }
 }

@@ -103,6 +103,19 @@ pub enum Error {
     NotProposedAdmin,
 }
 
+impl From<crate::admin::AdminError> for Error {
+    fn from(e: crate::admin::AdminError) -> Error {
+        use crate::admin::AdminError as E;
+        match e {
+            E::NotAdmin => Error::NotAdmin,
+            E::NotProposedAdmin => Error::NotProposedAdmin,
+            E::NothingProposed => Error::NothingProposed,
+            E::Timelocked => Error::Timelocked,
+            E::Overflow => Error::Overflow,
+        }
+    }
+}
+
 impl Error {
     /// A one-line, user-facing explanation.
     pub fn message(self) -> &'static str {
