@@ -153,7 +153,7 @@ call splitter "$splitter" //Charlie withdraw 0 "Some(1)"
 call splitter "$splitter" //Bob withdraw 0 None
 call registry "$registry" //Bob transfer 0 3 "$CHARLIE"
 call registry "$registry" //Charlie deprecate 0 3
-call splitter "$splitter" //Alice propose_change 0 "Addresses { registry: $registry, market: $market, treasury: $FERDIE }"
+call splitter "$splitter" //Alice propose_change 0 "Code($ROOT)"
 call market "$market" //Alice propose_change 0 "Code($ROOT)"
 
 python3 - "$tsv" <<'EOF'

@@ -202,9 +202,9 @@ pub enum JobAction {
         #[arg(long, default_value_t = 1)]
         verifiers: u8,
         /// Executor collateral (and challenge bond): at least the market's collateral factor
-        /// times the job's reference value (reference price × units).
-        #[arg(long, default_value_t = 0)]
-        collateral: u128,
+        /// times the job's reference value (reference price × units), which is the default.
+        #[arg(long)]
+        collateral: Option<u128>,
         /// Fee per attesting verifier.
         #[arg(long, default_value_t = 0)]
         verifier_fee: u128,

@@ -140,6 +140,14 @@ pub async fn post_job(
     Ok(market.post_job(signer, &job.spec, job.reward).await?)
 }
 
+/// The least collateral the market accepts for a job of `units` work units now.
+pub async fn min_collateral(ctx: &Context, units: u64) -> Result<Balance, MarketCmdError> {
+    let (_, _, _, params) = ctx.market()?.params().await?;
+    params
+        .min_collateral(units)
+        .ok_or(MarketCmdError::Refused(iollm_types::market::Error::BadUnits))
+}
+
 /// `iollm job claim`.
 pub async fn claim(
     ctx: &Context,

@@ -252,10 +252,14 @@ async fn job_command(
             bounty,
             need,
         } => {
+            let collateral = match collateral {
+                Some(c) => *c,
+                None => market::min_collateral(ctx, *units).await?,
+            };
             let verification = Verification {
                 challenge_window: *window,
                 verifiers: *verifiers,
-                collateral: *collateral,
+                collateral,
                 verifier_fee: *verifier_fee,
             };
             let job = PostJob::new(

@@ -55,7 +55,9 @@ async fn bad_input_and_unfunded_callers_are_refused_and_store_nothing() -> Resul
     for (cid, expected) in [
         ("", "registry refused: the manifest CID is empty"),
         (too_long.as_str(), "registry refused: the manifest CID is longer than 128 bytes"),
-        ("Qm not/a cid", "registry refused: the manifest CID contains characters no CID has"),
+        ("notacid", "registry refused: the manifest CID is not a CIDv0 (Qm…) or base32 CIDv1 (b…) of a known codec"),
+        // A base32 CIDv1 one character short: its multihash length no longer matches.
+        ("bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei", "registry refused: the manifest CID is not a CIDv0 (Qm…) or base32 CIDv1 (b…) of a known codec"),
     ] {
         let err = model::register(&net.ctx, &alice, Kind::Model, cid).await.unwrap_err();
         assert_eq!(err.to_string(), expected);
