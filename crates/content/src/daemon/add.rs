@@ -1,0 +1,290 @@
+//! `POST /api/v0/add`: multipart uploads hashed and stored as they stream in.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use axum::extract::{Multipart, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use cid::Cid;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::{blocking, flag, ApiError, ApiResult};
+use super::repo::Repo;
+use crate::dag::{directory_node, Added, BlockSink, FileBuilder, NullSink};
+use crate::error::{Error, Result};
+use crate::options::AddOptions;
+use crate::pb::PbLink;
+
+/// Bytes handed to the hashing thread at a time during `add`.
+const ADD_BATCH: usize = 1 << 20;
+
+#[derive(Deserialize)]
+pub(super) struct AddQuery {
+    #[serde(rename = "cid-version")]
+    cid_version: Option<String>,
+    #[serde(rename = "raw-leaves")]
+    raw_leaves: Option<String>,
+    chunker: Option<String>,
+    pin: Option<String>,
+    #[serde(rename = "only-hash")]
+    only_hash: Option<String>,
+    #[serde(rename = "wrap-with-directory")]
+    wrap: Option<String>,
+    trickle: Option<String>,
+    hash: Option<String>,
+}
+
+enum Entry {
+    File(Added),
+    Dir,
+}
+
+struct StoreSink(Option<Arc<Repo>>);
+
+impl BlockSink for StoreSink {
+    fn put(&mut self, cid: &Cid, parts: &[&[u8]]) -> Result<()> {
+        match &self.0 {
+            Some(r) => r.blocks.put_parts(cid, parts),
+            None => NullSink.put(cid, parts),
+        }
+    }
+}
+
+/// Writes blocks on their own thread, so hashing (the builder's thread) and file writes overlap.
+struct ThreadedSink {
+    tx: Option<std::sync::mpsc::SyncSender<(Cid, Vec<u8>)>>,
+    writer: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl ThreadedSink {
+    fn new(repo: Option<Arc<Repo>>) -> Self {
+        let Some(repo) = repo else { return Self { tx: None, writer: None } };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Cid, Vec<u8>)>(8);
+        let writer = std::thread::spawn(move || {
+            for (cid, block) in rx {
+                repo.blocks.put_parts(&cid, &[&block])?;
+            }
+            Ok(())
+        });
+        Self { tx: Some(tx), writer: Some(writer) }
+    }
+
+    /// Waits for every block to be written.
+    fn close(mut self) -> Result<()> {
+        drop(self.tx.take());
+        match self.writer.take() {
+            Some(w) => w.join().map_err(|_| Error::Api("block writer panicked".into()))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl BlockSink for ThreadedSink {
+    fn put(&mut self, cid: &Cid, parts: &[&[u8]]) -> Result<()> {
+        let Some(tx) = &self.tx else { return Ok(()) };
+        let block = parts.concat();
+        if tx.send((*cid, block)).is_err() {
+            // The writer stopped: its error is reported by `close`.
+            return Err(Error::Api("block writer stopped".into()));
+        }
+        Ok(())
+    }
+}
+
+pub(super) async fn add(
+    State(repo): State<Arc<Repo>>,
+    Query(q): Query<AddQuery>,
+    mut form: Multipart,
+) -> ApiResult<Response> {
+    let cid_version = match q.cid_version.as_deref() {
+        None => None,
+        Some(v) => Some(v.parse::<u8>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "could not convert value '{v}' to type 'int' (for option '-cid-version')"
+            ))
+        })?),
+    };
+    let opts = AddOptions::from_flags(
+        cid_version,
+        flag(&q.raw_leaves, "raw-leaves")?,
+        q.chunker.as_deref(),
+    )
+    .map_err(|e| ApiError::failed(e.to_string()))?;
+    if flag(&q.trickle, "trickle")? == Some(true) {
+        return Err(ApiError::failed("trickle layout is not supported by this node"));
+    }
+    if let Some(h) = q.hash.as_deref().filter(|h| *h != "sha2-256") {
+        return Err(ApiError::failed(format!("unsupported hash function {h:?}")));
+    }
+    let pin = flag(&q.pin, "pin")?.unwrap_or(true);
+    let only_hash = flag(&q.only_hash, "only-hash")?.unwrap_or(false);
+    let wrap = flag(&q.wrap, "wrap-with-directory")?.unwrap_or(false);
+    let store = if only_hash { None } else { Some(repo.clone()) };
+
+    let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
+    let mut lines = Vec::new();
+    let mut unnamed = 0usize;
+    while let Some(mut field) =
+        form.next_field().await.map_err(|e| ApiError::bad_request(e.to_string()))?
+    {
+        let name = field
+            .file_name()
+            .map(|f| percent_decode(f).trim_matches('/').to_owned())
+            .filter(|f| !f.is_empty());
+        let is_dir = field.content_type() == Some("application/x-directory");
+        if is_dir {
+            if let Some(n) = name {
+                entries.insert(n, Entry::Dir);
+            }
+            continue;
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+        let store_ = store.clone();
+        let builder = tokio::task::spawn_blocking(move || -> Result<Added> {
+            let mut sink = ThreadedSink::new(store_);
+            let built = (|| {
+                let mut b = FileBuilder::new(opts, &mut sink)?;
+                while let Some(chunk) = rx.blocking_recv() {
+                    b.write(&chunk)?;
+                }
+                b.finish()
+            })();
+            let closed = sink.close();
+            let added = built?;
+            closed?;
+            Ok(added)
+        });
+        // Batch the (often small) multipart chunks into ~1 MiB messages for the hashing thread.
+        let mut read_err = None;
+        let mut batch = bytes::BytesMut::new();
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => {
+                    batch.extend_from_slice(&chunk);
+                    if batch.len() >= ADD_BATCH && tx.send(batch.split().freeze()).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => {
+                    if !batch.is_empty() {
+                        let _ = tx.send(batch.split().freeze()).await;
+                    }
+                    break;
+                }
+                Err(e) => {
+                    read_err = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        drop(tx);
+        let added =
+            builder.await.map_err(|e| ApiError::failed(e.to_string()))?.map_err(ApiError::from)?;
+        if let Some(e) = read_err {
+            return Err(ApiError::bad_request(e));
+        }
+        let name = name.unwrap_or_else(|| {
+            unnamed += 1;
+            if unnamed == 1 {
+                String::new()
+            } else {
+                format!("{unnamed}")
+            }
+        });
+        let shown = if name.is_empty() { added.cid.to_string() } else { name.clone() };
+        lines.push(json!({"Name": shown, "Hash": added.cid.to_string(), "Size": added.dag_size.to_string()}));
+        entries.insert(name, Entry::File(added));
+    }
+
+    // Directories: explicit ones, plus every parent of a named entry.
+    let mut dirs: BTreeSet<String> =
+        entries.iter().filter(|(_, e)| matches!(e, Entry::Dir)).map(|(k, _)| k.clone()).collect();
+    for k in entries.keys() {
+        let mut p = k.as_str();
+        while let Some((parent, _)) = p.rsplit_once('/') {
+            dirs.insert(parent.to_owned());
+            p = parent;
+        }
+    }
+    let mut done: BTreeMap<String, Added> = entries
+        .iter()
+        .filter_map(|(k, e)| match e {
+            Entry::File(a) => Some((k.clone(), *a)),
+            Entry::Dir => None,
+        })
+        .collect();
+    let mut by_depth: Vec<String> = dirs.into_iter().collect();
+    by_depth.sort_by_key(|d| std::cmp::Reverse(d.matches('/').count()));
+    if wrap {
+        by_depth.push(String::new());
+    }
+    for d in by_depth {
+        let prefix = if d.is_empty() { String::new() } else { format!("{d}/") };
+        let children: Vec<(String, Added)> = done
+            .iter()
+            .filter(|(k, _)| {
+                k.strip_prefix(prefix.as_str())
+                    .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+                    && !k.is_empty()
+            })
+            .map(|(k, a)| (k[prefix.len()..].to_owned(), *a))
+            .collect();
+        let links: Vec<PbLink> = children
+            .iter()
+            .map(|(n, a)| PbLink { cid: a.cid, name: n.clone(), tsize: a.dag_size })
+            .collect();
+        let file_size = children.iter().map(|(_, a)| a.file_size).sum();
+        let mut sink = StoreSink(store.clone());
+        let added = blocking(move || directory_node(&links, &opts, &mut sink, file_size)).await?;
+        lines.push(
+            json!({"Name": d, "Hash": added.cid.to_string(), "Size": added.dag_size.to_string()}),
+        );
+        done.insert(d, added);
+    }
+    // Roots: top-level names (or the wrapper).
+    let roots: Vec<Cid> = if wrap {
+        done.get("").map(|a| a.cid).into_iter().collect()
+    } else {
+        done.iter().filter(|(k, _)| !k.contains('/')).map(|(_, a)| a.cid).collect()
+    };
+    if pin && !only_hash {
+        for r in roots {
+            let repo = repo.clone();
+            blocking(move || repo.pin_added(&r)).await?;
+        }
+    }
+    let mut body = Vec::new();
+    for l in lines {
+        serde_json::to_writer(&mut body, &l).map_err(|e| ApiError::failed(e.to_string()))?;
+        body.push(b'\n');
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::HeaderName::from_static("x-chunked-output"), "1"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

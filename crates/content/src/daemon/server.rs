@@ -1,0 +1,105 @@
+//! Binding, serving and shutting down; the router.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::post;
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+
+use super::repo::Repo;
+use super::{add, handlers, TARGET};
+use crate::error::{Error, Result};
+
+/// How to run the daemon.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// Repo directory (created if missing).
+    pub repo: PathBuf,
+    /// API listen address; must be a loopback address (port 0 picks a free port).
+    pub api: SocketAddr,
+}
+
+impl DaemonConfig {
+    /// A config.
+    pub fn new(repo: impl Into<PathBuf>, api: SocketAddr) -> Self {
+        Self { repo: repo.into(), api }
+    }
+}
+
+/// A bound, not yet serving daemon: learn its address, then [`Daemon::run`] it.
+#[derive(Debug)]
+pub struct Daemon {
+    listener: tokio::net::TcpListener,
+    repo: Arc<Repo>,
+}
+
+impl Daemon {
+    /// Opens the repo and binds the API address (loopback only).
+    pub async fn bind(config: DaemonConfig) -> Result<Self> {
+        if !config.api.ip().is_loopback() {
+            return Err(Error::InvalidOptions(format!(
+                "the IPFS daemon only listens on loopback addresses, not {}",
+                config.api
+            )));
+        }
+        let repo = tokio::task::spawn_blocking(move || Repo::open(config.repo))
+            .await
+            .map_err(|e| Error::Api(e.to_string()))??;
+        let listener = tokio::net::TcpListener::bind(config.api)
+            .await
+            .map_err(|e| Error::io(format!("bind {}", config.api), e))?;
+        Ok(Self { listener, repo: Arc::new(repo) })
+    }
+
+    /// The bound API address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| unreachable!("bound listener"))
+    }
+
+    /// The API URL (`http://127.0.0.1:PORT`), what `IOLLM_IPFS_API` takes.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.local_addr())
+    }
+
+    /// The repo this daemon serves.
+    pub fn repo(&self) -> Arc<Repo> {
+        self.repo.clone()
+    }
+
+    /// Serves until `shutdown` is cancelled.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
+        let addr = self.local_addr();
+        tracing::info!(target: TARGET, %addr, repo = %self.repo.path.display(), "IPFS daemon listening");
+        axum::serve(self.listener, app(self.repo))
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+            .map_err(|e| Error::io(format!("serve {addr}"), e))?;
+        tracing::info!(target: TARGET, "IPFS daemon stopped");
+        Ok(())
+    }
+}
+
+/// Binds and serves until `shutdown` is cancelled (`iollm ipfs daemon`).
+pub async fn serve(config: DaemonConfig, shutdown: CancellationToken) -> Result<()> {
+    Daemon::bind(config).await?.run(shutdown).await
+}
+
+/// The router (tests may call it without a socket).
+pub fn app(repo: Arc<Repo>) -> Router {
+    Router::new()
+        .route("/api/v0/add", post(add::add))
+        .route("/api/v0/cat", post(handlers::cat))
+        .route("/api/v0/pin/add", post(handlers::pin_add))
+        .route("/api/v0/pin/ls", post(handlers::pin_ls))
+        .route("/api/v0/pin/rm", post(handlers::pin_rm))
+        .route("/api/v0/block/get", post(handlers::block_get))
+        .route("/api/v0/block/stat", post(handlers::block_stat))
+        .route("/api/v0/id", post(handlers::id))
+        .route("/api/v0/version", post(handlers::version))
+        .route("/api/v0/repo/stat", post(handlers::repo_stat))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(repo)
+}
