@@ -132,7 +132,9 @@ pub(super) async fn add(
     {
         let name = field
             .file_name()
-            .map(|f| percent_decode(f).trim_matches('/').to_owned())
+            .map(percent_decode)
+            .transpose()?
+            .map(|f| f.trim_matches('/').to_owned())
             .filter(|f| !f.is_empty());
         let is_dir = field.content_type() == Some("application/x-directory");
         if is_dir {
@@ -271,20 +273,53 @@ pub(super) async fn add(
         .into_response())
 }
 
-fn percent_decode(s: &str) -> String {
+/// Kubo's `url.QueryUnescape` of a multipart file name: `%XX` escapes and `+` for space, on
+/// bytes (never slicing the `str`); a broken escape or a name that is not UTF-8 is refused.
+fn percent_decode(s: &str) -> ApiResult<String> {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+        match b[i] {
+            b'%' => {
+                let v = b
+                    .get(i + 1)
+                    .and_then(|&h| hex(h))
+                    .zip(b.get(i + 2).and_then(|&l| hex(l)))
+                    .map(|(h, l)| h << 4 | l)
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!("invalid URL escape in file name {s:?}"))
+                    })?;
                 out.push(v);
                 i += 3;
-                continue;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
             }
         }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8(out)
+        .map_err(|_| ApiError::bad_request(format!("file name {s:?} is not UTF-8 once unescaped")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn percent_decoding_never_panics() {
+        assert_eq!(percent_decode("a%20b+c").unwrap(), "a b c");
+        assert_eq!(percent_decode("%C3%A9").unwrap(), "é");
+        for bad in ["%aé", "%€", "%", "%a", "%zz", "%ff", "é%"] {
+            assert_eq!(percent_decode(bad).unwrap_err().status, 400, "{bad}");
+        }
+    }
 }

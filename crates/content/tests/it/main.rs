@@ -2,6 +2,7 @@
 
 mod common;
 mod daemon;
+mod hostile;
 mod manifest;
 mod roundtrip;
 mod vectors;
