@@ -22,6 +22,9 @@ impl ApiError {
     pub(super) fn bad_request(message: impl Into<String>) -> Self {
         Self { status: StatusCode::BAD_REQUEST, code: 1, message: message.into() }
     }
+    pub(super) fn forbidden() -> Self {
+        Self { status: StatusCode::FORBIDDEN, code: 0, message: "403 - Forbidden".into() }
+    }
     pub(super) fn failed(message: impl Into<String>) -> Self {
         Self { status: StatusCode::INTERNAL_SERVER_ERROR, code: 0, message: message.into() }
     }

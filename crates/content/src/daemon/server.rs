@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 
+use super::error::ApiError;
 use super::repo::Repo;
 use super::{add, handlers, TARGET};
 use crate::error::{Error, Result};
@@ -73,7 +75,7 @@ impl Daemon {
     pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
         let addr = self.local_addr();
         tracing::info!(target: TARGET, %addr, repo = %self.repo.path.display(), "IPFS daemon listening");
-        axum::serve(self.listener, app(self.repo))
+        axum::serve(self.listener, app(self.repo, addr))
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await
             .map_err(|e| Error::io(format!("serve {addr}"), e))?;
@@ -87,8 +89,11 @@ pub async fn serve(config: DaemonConfig, shutdown: CancellationToken) -> Result<
     Daemon::bind(config).await?.run(shutdown).await
 }
 
-/// The router (tests may call it without a socket).
-pub fn app(repo: Arc<Repo>) -> Router {
+/// The router (tests may call it without a socket). `api` is the address it is served on:
+/// requests must name it (or `localhost` on its port) as their `Host`, and a browser's
+/// `Origin` or `Referer`, when sent, must be that address too; anything else is answered 403,
+/// as Kubo does, so a web page cannot drive the node (cross-origin or by DNS rebinding).
+pub fn app(repo: Arc<Repo>, api: SocketAddr) -> Router {
     Router::new()
         .route("/api/v0/add", post(add::add))
         .route("/api/v0/cat", post(handlers::cat))
@@ -101,5 +106,47 @@ pub fn app(repo: Arc<Repo>) -> Router {
         .route("/api/v0/version", post(handlers::version))
         .route("/api/v0/repo/stat", post(handlers::repo_stat))
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(Arc::new(allowed_hosts(api)), same_origin))
         .with_state(repo)
+}
+
+/// The `host:port` spellings of the daemon's own address.
+fn allowed_hosts(api: SocketAddr) -> Vec<String> {
+    let port = api.port();
+    let mut hosts = vec![api.to_string(), format!("localhost:{port}")];
+    if api.ip().is_loopback() {
+        hosts.extend([format!("127.0.0.1:{port}"), format!("[::1]:{port}")]);
+    }
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+/// Refuses (403) a request whose `Host`, `Origin` or `Referer` is not the daemon's own.
+async fn same_origin(
+    axum::extract::State(hosts): axum::extract::State<Arc<Vec<String>>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::header::{HOST, ORIGIN, REFERER};
+    let h = req.headers();
+    let own = |host: &str| hosts.iter().any(|a| a.eq_ignore_ascii_case(host));
+    let text =
+        |name| h.get(name).map(|v: &axum::http::HeaderValue| v.to_str().unwrap_or("<not text>"));
+    let from_own = |url: &str| {
+        url.strip_prefix("http://")
+            .map(|rest| rest.split('/').next().unwrap_or_default())
+            .is_some_and(own)
+    };
+    let refused = match (text(HOST), text(ORIGIN), text(REFERER)) {
+        (Some(host), _, _) if !own(host) => Some(("Host", host.to_owned())),
+        (_, Some(origin), _) if !from_own(origin) => Some(("Origin", origin.to_owned())),
+        (_, None, Some(referer)) if !from_own(referer) => Some(("Referer", referer.to_owned())),
+        _ => None,
+    };
+    if let Some((header, value)) = refused {
+        tracing::warn!(target: TARGET, header, value = %value, path = %req.uri().path(), "Refused a request from another origin");
+        return ApiError::forbidden().into_response();
+    }
+    next.run(req).await
 }
