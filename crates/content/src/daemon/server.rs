@@ -89,10 +89,11 @@ pub async fn serve(config: DaemonConfig, shutdown: CancellationToken) -> Result<
     Daemon::bind(config).await?.run(shutdown).await
 }
 
-/// The router (tests may call it without a socket). `api` is the address it is served on:
-/// requests must name it (or `localhost` on its port) as their `Host`, and a browser's
-/// `Origin` or `Referer`, when sent, must be that address too; anything else is answered 403,
-/// as Kubo does, so a web page cannot drive the node (cross-origin or by DNS rebinding).
+/// The router (tests may call it without a socket). `api` is the address it is served on.
+/// A request's `Host` must be a loopback address or `localhost` (any port, so local tunnels and
+/// proxies work; a DNS-rebinding page's `Host` is its own name), and a browser's `Origin` or
+/// `Referer`, when sent, must be the daemon's own address (`api`, or `localhost` on its port);
+/// anything else is answered 403, as Kubo does for origins, so a web page cannot drive the node.
 pub fn app(repo: Arc<Repo>, api: SocketAddr) -> Router {
     Router::new()
         .route("/api/v0/add", post(add::add))
@@ -122,6 +123,17 @@ fn allowed_hosts(api: SocketAddr) -> Vec<String> {
     hosts
 }
 
+/// Whether a `Host` header names a loopback address or `localhost` (with or without a port).
+fn loopback_host(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((n, port)) if !n.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit()) => n,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Refuses (403) a request whose `Host`, `Origin` or `Referer` is not the daemon's own.
 async fn same_origin(
     axum::extract::State(hosts): axum::extract::State<Arc<Vec<String>>>,
@@ -139,7 +151,7 @@ async fn same_origin(
             .is_some_and(own)
     };
     let refused = match (text(HOST), text(ORIGIN), text(REFERER)) {
-        (Some(host), _, _) if !own(host) => Some(("Host", host.to_owned())),
+        (Some(host), _, _) if !loopback_host(host) => Some(("Host", host.to_owned())),
         (_, Some(origin), _) if !from_own(origin) => Some(("Origin", origin.to_owned())),
         (_, None, Some(referer)) if !from_own(referer) => Some(("Referer", referer.to_owned())),
         _ => None,
