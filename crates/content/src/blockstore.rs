@@ -19,6 +19,10 @@ use cid::Cid;
 use crate::dag::BlockSink;
 use crate::error::{Error, Result};
 
+/// Largest block anything in iollm reads or stores (bitswap's 2 MiB limit; `ipfs add` makes
+/// blocks of at most 1 MiB of data plus a few bytes of framing).
+pub const MAX_BLOCK_SIZE: usize = 2 * 1024 * 1024;
+
 /// Something blocks can be read from.
 pub trait BlockSource {
     /// The block's bytes, or [`Error::BlockNotFound`].

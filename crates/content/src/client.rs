@@ -22,10 +22,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cid::Cid;
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use ipfs_api_backend_hyper::{IpfsApi, IpfsClient, TryFromUri};
 
+use crate::blockstore::MAX_BLOCK_SIZE;
 use crate::dag::{add_path_with, Added, NullSink};
 use crate::error::{Error, Result};
 use crate::options::{parse_cid, AddOptions, CidVersion};
@@ -410,11 +411,27 @@ impl ContentStore for KuboClient {
     async fn get_block(&self, cid: &Cid) -> Result<Bytes> {
         let s = cid.to_string();
         self.retry("block/get", self.policy.request_timeout, || async {
-            let r: std::result::Result<Vec<Bytes>, _> = self.api.block_get(&s).try_collect().await;
-            classify(r).map(|a| match a {
-                Attempt::Done(v) => Attempt::Done(Bytes::from(v.concat())),
-                Attempt::Transient(e) => Attempt::Transient(e),
-            })
+            // Read at most MAX_BLOCK_SIZE: an untrusted node cannot make us buffer more.
+            let mut body = self.api.block_get(&s);
+            let mut buf = bytes::BytesMut::new();
+            while let Some(chunk) = body.next().await {
+                match chunk {
+                    Ok(c) if buf.len() + c.len() > MAX_BLOCK_SIZE => {
+                        return Err(Error::BlockTooLarge {
+                            cid: Box::new(*cid),
+                            limit: MAX_BLOCK_SIZE,
+                        });
+                    }
+                    Ok(c) => buf.extend_from_slice(&c),
+                    Err(e) => {
+                        return classify::<()>(Err(e)).map(|a| match a {
+                            Attempt::Done(()) => Attempt::Done(Bytes::new()),
+                            Attempt::Transient(e) => Attempt::Transient(e),
+                        })
+                    }
+                }
+            }
+            Ok(Attempt::Done(buf.freeze()))
         })
         .await
     }

@@ -49,6 +49,14 @@ pub enum Error {
         /// What is not supported.
         reason: String,
     },
+    /// A node sent more bytes for one block than any block may have.
+    #[error("block {cid} is larger than the {limit}-byte block limit; the IPFS node is broken or hostile")]
+    BlockTooLarge {
+        /// The block asked for.
+        cid: Box<Cid>,
+        /// The limit (bytes).
+        limit: usize,
+    },
     /// A block is not in the store.
     #[error("block {0} not found")]
     BlockNotFound(Box<Cid>),

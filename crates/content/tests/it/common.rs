@@ -146,3 +146,35 @@ pub fn api_error(status: u16, body: &[u8]) -> (u16, i64, String) {
     assert_eq!(v["Type"], "error", "{v}");
     (status, v["Code"].as_i64().unwrap(), v["Message"].as_str().unwrap().to_owned())
 }
+
+/// A fake IPFS API on 127.0.0.1: for every request, reads its head and hands the request
+/// target (`/api/v0/block/get?arg=…`) and the connection to `answer`.
+pub async fn fake_api<F, Fut>(answer: F) -> (SocketAddr, tokio::task::JoinHandle<()>)
+where
+    F: Fn(String, tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answer = std::sync::Arc::new(answer);
+    let task = tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if s.read(&mut b).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(b[0]);
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let target = text.split(' ').nth(1).unwrap_or_default().to_owned();
+                answer(target, s).await;
+            });
+        }
+    });
+    (addr, task)
+}

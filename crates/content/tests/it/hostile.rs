@@ -74,3 +74,36 @@ async fn other_origins_and_hosts_are_refused_with_403() {
     assert!(!node.client().pins().await.unwrap().contains(&added.cid));
     node.stop().await;
 }
+
+/// Item 4: an untrusted API answers `block/get` with an endless body; the client stops reading
+/// at the block size limit instead of buffering until memory runs out.
+#[tokio::test]
+async fn endless_block_body_is_cut_at_the_block_limit() {
+    use tokio::io::AsyncWriteExt;
+    let (addr, task) = crate::common::fake_api(move |_, mut s| async move {
+        let head =
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n";
+        if s.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        let chunk = [b'x'; 65536];
+        loop {
+            let frame = [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+            if s.write_all(&frame).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let c = iollm_content::KuboClient::new(&format!("http://{addr}"))
+        .unwrap()
+        .with_policy(crate::common::fast_policy());
+    let cid =
+        iollm_content::cid_of_bytes(b"anything", &iollm_content::AddOptions::default()).unwrap();
+    let err = c.get_block(&cid).await.unwrap_err();
+    assert!(
+        matches!(&err, iollm_content::Error::BlockTooLarge { cid: c, limit } if **c == cid && *limit == 2 << 20),
+        "{err}"
+    );
+    task.abort();
+}
