@@ -29,11 +29,12 @@
 mod add;
 mod error;
 mod handlers;
+mod multipart;
 mod repo;
 mod server;
 
-pub use repo::{PinKind, Repo};
-pub use server::{app, serve, Daemon, DaemonConfig};
+pub use repo::{PinKind, Repo, WalkStats};
+pub use server::{app, serve, Daemon, DaemonConfig, Limits};
 /// Re-exported so callers of [`serve`] need not depend on tokio-util themselves.
 pub use tokio_util::sync::CancellationToken;
 

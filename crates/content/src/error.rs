@@ -57,6 +57,9 @@ pub enum Error {
         /// The limit (bytes).
         limit: usize,
     },
+    /// A long operation was stopped: its client went away or the daemon is shutting down.
+    #[error("cancelled: the client went away or the node is shutting down")]
+    Cancelled,
     /// A block is not in the store.
     #[error("block {0} not found")]
     BlockNotFound(Box<Cid>),

@@ -3,8 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use axum::extract::{Multipart, Query, State};
-use axum::http::header;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use cid::Cid;
@@ -12,7 +13,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::{blocking, flag, ApiError, ApiResult};
+use super::multipart::Multipart;
 use super::repo::Repo;
+use super::server::AppState;
 use crate::dag::{directory_node, Added, BlockSink, FileBuilder, NullSink};
 use crate::error::{Error, Result};
 use crate::options::AddOptions;
@@ -95,10 +98,21 @@ impl BlockSink for ThreadedSink {
 }
 
 pub(super) async fn add(
-    State(repo): State<Arc<Repo>>,
+    State(state): State<AppState>,
     Query(q): Query<AddQuery>,
-    mut form: Multipart,
+    headers: HeaderMap,
+    body: Body,
 ) -> ApiResult<Response> {
+    let repo = state.repo.clone();
+    let limits = state.limits;
+    // A bounded number of uploads at once: each holds a hashing thread while it streams.
+    let _permit = state.uploads.clone().try_acquire_owned().map_err(|_| ApiError {
+        status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        code: 0,
+        message: format!("{} uploads are running; try again later", limits.max_uploads),
+    })?;
+    let mut form =
+        Multipart::new(&headers, body, limits.part_header_bytes, limits.body_idle_timeout)?;
     let cid_version = match q.cid_version.as_deref() {
         None => None,
         Some(v) => Some(v.parse::<u8>().map_err(|_| {
@@ -127,16 +141,15 @@ pub(super) async fn add(
     let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
     let mut lines = Vec::new();
     let mut unnamed = 0usize;
-    while let Some(mut field) =
-        form.next_field().await.map_err(|e| ApiError::bad_request(e.to_string()))?
-    {
-        let name = field
-            .file_name()
+    while let Some(part) = form.next_part().await? {
+        let name = part
+            .filename
+            .as_deref()
             .map(percent_decode)
             .transpose()?
             .map(|f| f.trim_matches('/').to_owned())
             .filter(|f| !f.is_empty());
-        let is_dir = field.content_type() == Some("application/x-directory");
+        let is_dir = part.content_type.as_deref() == Some("application/x-directory");
         if is_dir {
             if let Some(n) = name {
                 entries.insert(n, Entry::Dir);
@@ -163,7 +176,7 @@ pub(super) async fn add(
         let mut read_err = None;
         let mut batch = bytes::BytesMut::new();
         loop {
-            match field.chunk().await {
+            match form.chunk().await {
                 Ok(Some(chunk)) => {
                     batch.extend_from_slice(&chunk);
                     if batch.len() >= ADD_BATCH && tx.send(batch.split().freeze()).await.is_err() {
@@ -177,7 +190,7 @@ pub(super) async fn add(
                     break;
                 }
                 Err(e) => {
-                    read_err = Some(e.to_string());
+                    read_err = Some(e);
                     break;
                 }
             }
@@ -186,7 +199,7 @@ pub(super) async fn add(
         let added =
             builder.await.map_err(|e| ApiError::failed(e.to_string()))?.map_err(ApiError::from)?;
         if let Some(e) = read_err {
-            return Err(ApiError::bad_request(e));
+            return Err(e);
         }
         let name = name.unwrap_or_else(|| {
             unnamed += 1;

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::error::{blocking, flag, parse_path, required, ApiError, ApiResult};
 use super::repo::{PinKind, Repo};
+use super::server::AppState;
 use super::{KUBO_RPC_VERSION, TARGET};
 use crate::blockstore::BlockSource;
 use crate::error::Error;
@@ -41,13 +42,15 @@ fn num(v: &Option<String>, name: &str) -> ApiResult<Option<u64>> {
 }
 
 pub(super) async fn cat(
-    State(repo): State<Arc<Repo>>,
+    State(state): State<AppState>,
     Query(q): Query<ArgQuery>,
 ) -> ApiResult<Response> {
     let arg = required(&q.arg, "ipfs-path")?;
     let (root, path) = parse_path(&arg)?;
     let offset = num(&q.offset, "offset")?.unwrap_or(0);
     let length = num(&q.length, "length")?.unwrap_or(u64::MAX);
+    let repo = state.repo.clone();
+    let shutdown = state.shutdown.clone();
     // Resolve and check the root before answering 200, so errors get Kubo's error body.
     let r = repo.clone();
     let (cid, size) = blocking(move || {
@@ -65,6 +68,9 @@ pub(super) async fn cat(
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
     tokio::task::spawn_blocking(move || {
         let res = unixfs::read_file(&repo.blocks, &cid, offset, length, &mut |b| {
+            if shutdown.is_cancelled() {
+                return Err(Error::Cancelled);
+            }
             tx.blocking_send(Ok(Bytes::copy_from_slice(b)))
                 .map_err(|_| Error::Api("client went away".into()))
         });
@@ -91,7 +97,7 @@ pub(super) async fn cat(
 }
 
 pub(super) async fn pin_add(
-    State(repo): State<Arc<Repo>>,
+    State(state): State<AppState>,
     Query(q): Query<ArgQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let arg = required(&q.arg, "ipfs-path")?;
@@ -101,9 +107,14 @@ pub(super) async fn pin_add(
     } else {
         PinKind::Direct
     };
+    // The walk stops when the daemon shuts down, or when this request is dropped because its
+    // client went away (the guard cancels on drop).
+    let cancel = state.shutdown.child_token();
+    let _on_drop = cancel.clone().drop_guard();
+    let repo = state.repo.clone();
     let cid = blocking(move || {
         let cid = unixfs::resolve_path(&repo.blocks, &root, &path)?;
-        repo.pin(&cid, kind)?;
+        repo.pin_cancellable(&cid, kind, &cancel)?;
         Ok(cid)
     })
     .await?;

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use cid::Cid;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 
 use crate::blockstore::FlatBlockstore;
 use crate::error::{Error, Result};
@@ -21,6 +22,18 @@ pub struct Repo {
     pins: Mutex<BTreeMap<Cid, PinKind>>,
     pub(super) peer_id: String,
     pub(super) public_key: String,
+    walks: tokio::sync::watch::Sender<WalkStats>,
+}
+
+/// What the repo's DAG walks (`pin add`) have done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WalkStats {
+    /// Walks running now.
+    pub active: usize,
+    /// Blocks visited by all walks so far.
+    pub blocks: u64,
+    /// Walks stopped by cancellation so far.
+    pub cancelled: u64,
 }
 
 /// Pin kinds.
@@ -69,7 +82,13 @@ impl Repo {
             pins: Mutex::new(pins),
             peer_id: ident.peer_id,
             public_key: ident.public_key,
+            walks: tokio::sync::watch::Sender::new(WalkStats::default()),
         })
+    }
+
+    /// Pin walks: how many run now, blocks visited and walks cancelled so far.
+    pub fn walks(&self) -> tokio::sync::watch::Receiver<WalkStats> {
+        self.walks.subscribe()
     }
 
     /// The blockstore.
@@ -79,8 +98,27 @@ impl Repo {
 
     /// Pins `cid` (recursively: every block must be present, the node is offline).
     pub fn pin(&self, cid: &Cid, kind: PinKind) -> Result<()> {
+        self.pin_cancellable(cid, kind, &CancellationToken::new())
+    }
+
+    /// [`Repo::pin`], whose walk stops with [`Error::Cancelled`] when `cancel` is cancelled.
+    pub fn pin_cancellable(
+        &self,
+        cid: &Cid,
+        kind: PinKind,
+        cancel: &CancellationToken,
+    ) -> Result<()> {
         if kind == PinKind::Recursive {
-            unixfs::walk(&self.blocks, cid, &mut |_, _| Ok(()))?;
+            self.walks.send_modify(|w| w.active += 1);
+            let res = unixfs::walk(&self.blocks, cid, cancel, &mut |_, _| {
+                self.walks.send_modify(|w| w.blocks += 1);
+                Ok(())
+            });
+            self.walks.send_modify(|w| {
+                w.active -= 1;
+                w.cancelled += u64::from(matches!(res, Err(Error::Cancelled)));
+            });
+            res?;
         } else {
             self.blocks.size(cid)?;
         }

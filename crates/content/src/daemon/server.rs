@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
@@ -22,12 +23,57 @@ pub struct DaemonConfig {
     pub repo: PathBuf,
     /// API listen address; must be a loopback address (port 0 picks a free port).
     pub api: SocketAddr,
+    /// Bounds on what one client may hold.
+    pub limits: Limits,
 }
 
 impl DaemonConfig {
-    /// A config.
+    /// A config with the default [`Limits`].
     pub fn new(repo: impl Into<PathBuf>, api: SocketAddr) -> Self {
-        Self { repo: repo.into(), api }
+        Self { repo: repo.into(), api, limits: Limits::default() }
+    }
+}
+
+/// Bounds that keep slow or hostile clients from holding the daemon.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest a client may take to send a request's headers.
+    pub header_timeout: Duration,
+    /// Longest an upload's body may send nothing.
+    pub body_idle_timeout: Duration,
+    /// Largest header block of one multipart part (its file name included).
+    pub part_header_bytes: usize,
+    /// Uploads (`add`) served at once; more are answered 503.
+    pub max_uploads: usize,
+    /// How long shutdown waits for requests in flight before dropping them.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            body_idle_timeout: Duration::from_secs(30),
+            part_header_bytes: 16 * 1024,
+            max_uploads: 64,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub(super) struct AppState {
+    pub(super) repo: Arc<Repo>,
+    pub(super) limits: Limits,
+    pub(super) uploads: Arc<tokio::sync::Semaphore>,
+    /// Cancelled at shutdown: long walks stop.
+    pub(super) shutdown: CancellationToken,
+}
+
+impl axum::extract::FromRef<AppState> for Arc<Repo> {
+    fn from_ref(s: &AppState) -> Self {
+        s.repo.clone()
     }
 }
 
@@ -36,6 +82,7 @@ impl DaemonConfig {
 pub struct Daemon {
     listener: tokio::net::TcpListener,
     repo: Arc<Repo>,
+    limits: Limits,
 }
 
 impl Daemon {
@@ -53,7 +100,7 @@ impl Daemon {
         let listener = tokio::net::TcpListener::bind(config.api)
             .await
             .map_err(|e| Error::io(format!("bind {}", config.api), e))?;
-        Ok(Self { listener, repo: Arc::new(repo) })
+        Ok(Self { listener, repo: Arc::new(repo), limits: config.limits })
     }
 
     /// The bound API address.
@@ -75,7 +122,7 @@ impl Daemon {
     pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
         let addr = self.local_addr();
         tracing::info!(target: TARGET, %addr, repo = %self.repo.path.display(), "IPFS daemon listening");
-        axum::serve(self.listener, app(self.repo, addr))
+        axum::serve(self.listener, app(self.repo, addr, self.limits, shutdown.clone()))
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await
             .map_err(|e| Error::io(format!("serve {addr}"), e))?;
@@ -89,12 +136,20 @@ pub async fn serve(config: DaemonConfig, shutdown: CancellationToken) -> Result<
     Daemon::bind(config).await?.run(shutdown).await
 }
 
-/// The router (tests may call it without a socket). `api` is the address it is served on.
+/// The router (tests may call it without a socket). `api` is the address it is served on;
+/// cancelling `shutdown` stops the walks requests started.
 /// A request's `Host` must be a loopback address or `localhost` (any port, so local tunnels and
 /// proxies work; a DNS-rebinding page's `Host` is its own name), and a browser's `Origin` or
 /// `Referer`, when sent, must be the daemon's own address (`api`, or `localhost` on its port);
 /// anything else is answered 403, as Kubo does for origins, so a web page cannot drive the node.
-pub fn app(repo: Arc<Repo>, api: SocketAddr) -> Router {
+pub fn app(
+    repo: Arc<Repo>,
+    api: SocketAddr,
+    limits: Limits,
+    shutdown: CancellationToken,
+) -> Router {
+    let uploads = Arc::new(tokio::sync::Semaphore::new(limits.max_uploads.max(1)));
+    let state = AppState { repo, limits, uploads, shutdown };
     Router::new()
         .route("/api/v0/add", post(add::add))
         .route("/api/v0/cat", post(handlers::cat))
@@ -108,7 +163,7 @@ pub fn app(repo: Arc<Repo>, api: SocketAddr) -> Router {
         .route("/api/v0/repo/stat", post(handlers::repo_stat))
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(Arc::new(allowed_hosts(api)), same_origin))
-        .with_state(repo)
+        .with_state(state)
 }
 
 /// The `host:port` spellings of the daemon's own address.

@@ -74,10 +74,17 @@ pub fn pattern(n: usize, seed: u8) -> Vec<u8> {
 /// should say `Connection: close`): (status, body). A dropped connection is status 0.
 pub async fn raw(addr: SocketAddr, request: &[u8]) -> (u16, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(request).await.unwrap();
+    let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut r, mut w) = s.into_split();
+    // Write while reading: the daemon may answer (and stop reading) before the request ends.
+    let request = request.to_vec();
+    let writer = tokio::spawn(async move {
+        let _ = w.write_all(&request).await;
+        w
+    });
     let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out).await;
+    let _ = r.read_to_end(&mut out).await;
+    drop(writer.await);
     parse_response(&out)
 }
 
@@ -177,4 +184,76 @@ where
         }
     });
     (addr, task)
+}
+
+/// Writes `block` under `cid` straight into a blockstore's directory (no fsync: test setup).
+pub fn put_raw_block(
+    store: &iollm_content::blockstore::FlatBlockstore,
+    cid: &cid::Cid,
+    block: &[u8],
+) {
+    let p = store.block_path(cid);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, block).unwrap();
+}
+
+/// A UnixFS file node linking `children` (cid, file size of each), stored; returns its CID.
+pub fn file_node(
+    store: &iollm_content::blockstore::FlatBlockstore,
+    children: &[(cid::Cid, u64)],
+    tag: Option<u64>,
+) -> cid::Cid {
+    use iollm_content::pb::{encode_node, PbLink, UnixFs, UNIXFS_FILE};
+    use sha2::Digest;
+    let links: Vec<PbLink> =
+        children.iter().map(|(c, s)| PbLink { cid: *c, name: String::new(), tsize: *s }).collect();
+    let unixfs = UnixFs {
+        kind: UNIXFS_FILE,
+        // A distinct (ignored) inline byte count makes otherwise equal nodes distinct blocks.
+        data: tag.map(|t| t.to_le_bytes().to_vec()),
+        filesize: Some(children.iter().map(|(_, s)| s).sum::<u64>() + tag.map_or(0, |_| 8)),
+        blocksizes: children.iter().map(|(_, s)| *s).collect(),
+    };
+    let block = encode_node(&links, Some(&unixfs.encode()));
+    let cid = iollm_content::options::cid_for(
+        iollm_content::CidVersion::V1,
+        iollm_content::options::DAG_PB,
+        sha2::Sha256::digest(&block).into(),
+    );
+    put_raw_block(store, &cid, &block);
+    cid
+}
+
+/// The 4-block DAG that claims 5.5 TB: three levels of 174 links to one 1 MiB leaf.
+pub fn claims_terabytes(store: &iollm_content::blockstore::FlatBlockstore) -> cid::Cid {
+    use sha2::Digest;
+    let leaf = pattern(1 << 20, 9);
+    let leaf_cid = iollm_content::options::cid_for(
+        iollm_content::CidVersion::V1,
+        iollm_content::options::RAW,
+        sha2::Sha256::digest(&leaf).into(),
+    );
+    put_raw_block(store, &leaf_cid, &leaf);
+    let mut node = (leaf_cid, leaf.len() as u64);
+    for _ in 0..3 {
+        let c = file_node(store, &vec![node; 174], None);
+        node = (c, node.1 * 174);
+    }
+    node.0
+}
+
+/// A DAG of `n·174 + 1 + ...` distinct small blocks: a root over `n` nodes, each over 174
+/// distinct one-link nodes sharing one leaf. Slow to walk, cheap to build.
+pub fn wide_dag(store: &iollm_content::blockstore::FlatBlockstore, n: u64) -> (cid::Cid, u64) {
+    let leaf = b"leaf".to_vec();
+    let leaf_cid = iollm_content::cid_of_bytes(&leaf, &iollm_content::AddOptions::v1()).unwrap();
+    put_raw_block(store, &leaf_cid, &leaf);
+    let mut mids = Vec::new();
+    for i in 0..n {
+        let smalls: Vec<(cid::Cid, u64)> = (0..174)
+            .map(|j| (file_node(store, &[(leaf_cid, 4)], Some(i * 1000 + j)), 12))
+            .collect();
+        mids.push((file_node(store, &smalls, None), 174 * 12));
+    }
+    (file_node(store, &mids, None), 1 + n + n * 174 + 1)
 }

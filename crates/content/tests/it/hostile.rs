@@ -107,3 +107,72 @@ async fn endless_block_body_is_cut_at_the_block_limit() {
     );
     task.abort();
 }
+
+/// Item 8: a part whose headers (here a 200 KiB file name) exceed the limit is refused with
+/// 400 before it is buffered, and the name is not echoed back.
+#[tokio::test]
+async fn oversized_part_headers_are_refused_not_buffered() {
+    let (_tmp, node) = node().await;
+    let name = "n".repeat(200 * 1024);
+    let req = multipart_request(node.addr, "/api/v0/add", &[Part(Some(&name), "text/plain", b"x")]);
+    let (status, body) = raw(node.addr, &req).await;
+    let (s, code, message) = api_error(status, &body);
+    assert_eq!((s, code), (400, 1), "{message}");
+    assert!(body.len() < 1024, "{} bytes of answer", body.len());
+    assert_eq!(node.repo.blocks().stat().unwrap().0, 0, "nothing stored");
+    node.stop().await;
+}
+
+/// Item 2 (daemon): `pin/add` of the 4-block DAG that claims 5.5 TB walks 4 blocks (visited
+/// blocks are remembered), instead of 5 million.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pin_walk_visits_each_block_once() {
+    let (_tmp, node) = node().await;
+    let root = crate::common::claims_terabytes(node.repo.blocks());
+    let walks = node.repo.walks();
+    let url = format!("{}/api/v0/pin/add?arg={root}", node.url());
+    let (s, v) =
+        tokio::time::timeout(std::time::Duration::from_secs(60), crate::common::json("POST", &url))
+            .await
+            .expect("pin/add of a 4-block DAG finishes");
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(walks.borrow().blocks, 4);
+    node.stop().await;
+}
+
+/// Item 2 (daemon): a pin walk stops when its client goes away, and when the daemon shuts
+/// down; neither leaves a pin behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pin_walk_stops_when_the_client_leaves_and_at_shutdown() {
+    use tokio::io::AsyncWriteExt;
+    let (_tmp, node) = node().await;
+    let (root, total) = crate::common::wide_dag(node.repo.blocks(), 120);
+    let mut walks = node.repo.walks();
+    let req = format!(
+        "POST /api/v0/pin/add?arg={root} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\n\r\n",
+        node.addr
+    );
+    // Client leaves as soon as the walk has started.
+    let mut s = tokio::net::TcpStream::connect(node.addr).await.unwrap();
+    s.write_all(req.as_bytes()).await.unwrap();
+    walks.wait_for(|w| w.blocks > 0).await.unwrap();
+    drop(s);
+    let w = *walks.wait_for(|w| w.active == 0).await.unwrap();
+    assert_eq!(w.cancelled, 1, "{w:?}");
+    assert!(w.blocks < total, "walked all {total} blocks: {w:?}");
+    assert!(node.repo.pins().is_empty());
+
+    // Shutdown cancels a walk whose client is still waiting.
+    let before = *walks.borrow();
+    let client = tokio::spawn(crate::common::raw(node.addr, format!(
+        "POST /api/v0/pin/add?arg={root} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        node.addr
+    ).into_bytes().leak()));
+    walks.wait_for(|w| w.blocks > before.blocks).await.unwrap();
+    node.shutdown.cancel();
+    let w = *walks.wait_for(|w| w.active == 0).await.unwrap();
+    assert_eq!(w.cancelled, 2, "{w:?}");
+    node.task.await.unwrap().unwrap();
+    let _ = client.await;
+    assert!(node.repo.pins().is_empty());
+}
