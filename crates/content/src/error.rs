@@ -108,6 +108,70 @@ pub enum Error {
         /// The limit.
         secs: u64,
     },
+    /// A pull or fetch destination that already exists.
+    #[error("{path} already exists; choose a new destination")]
+    DestinationExists {
+        /// The destination.
+        path: PathBuf,
+    },
+    /// Another pull into the same destination is running (it holds the staging lock).
+    #[error("another pull into {path} is running; wait for it or choose another destination")]
+    PullInProgress {
+        /// The destination.
+        path: PathBuf,
+    },
+    /// What a pull would write is more than its limit.
+    #[error("the package holds {size} bytes, more than the pull limit of {limit} bytes; raise the limit (--max-size) if you trust it")]
+    PullTooLarge {
+        /// Bytes the package's manifest (or DAG) declares.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The package DAG holds an entry its `smip.json` does not list (hidden files included).
+    #[error("the package holds {path:?}, which its smip.json does not list; refusing to pull it")]
+    UnlistedFile {
+        /// Path inside the package.
+        path: String,
+    },
+    /// A file's DAG declares, or delivers, another size than expected.
+    #[error("{path}: {actual} bytes where {expected} were expected; the package is inconsistent")]
+    SizeMismatch {
+        /// The file (inside the package, or the destination).
+        path: String,
+        /// Size from the manifest (or the DAG's root).
+        expected: u64,
+        /// Size the DAG declares or delivered (at least).
+        actual: u64,
+    },
+    /// The CID given as a package is not a package directory with a `smip.json`.
+    #[error("{cid} is not a model package: {reason}")]
+    NotAPackage {
+        /// The CID.
+        cid: Box<Cid>,
+        /// Why.
+        reason: String,
+    },
+    /// Another daemon holds the repo.
+    #[error("IPFS repo {path} is in use by another daemon (its lock is held); stop it or use another --repo")]
+    RepoLocked {
+        /// The repo directory.
+        path: PathBuf,
+    },
+    /// A repo file (`pins.json`, `identity.json`) that does not parse.
+    #[error("{path}: corrupt repo file ({reason}); restore it or remove it to start afresh")]
+    CorruptRepoFile {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        reason: String,
+    },
+    /// An API address that is not loopback (the daemon is offline and local only).
+    #[error("the IPFS daemon only listens on loopback addresses (127.0.0.1, ::1), not {addr}")]
+    NotLoopback {
+        /// The address given.
+        addr: std::net::SocketAddr,
+    },
     /// Local file system error, with the path it happened on.
     #[error("{path}: {source}")]
     Io {

@@ -723,42 +723,12 @@ pub async fn publish_package<S: crate::client::ContentStore>(
     Ok(pkg)
 }
 
-/// `iollm model pull`: fetches the package `package_cid` with every block verified, validates
-/// its manifest and checks every file against it, then renames it into `dest` (which must not
-/// exist). On any failure nothing is left behind.
+/// `iollm model pull` with the default limit: [`crate::pull::pull_package_with`].
 pub async fn pull_package<S: crate::client::ContentStore>(
     store: &S,
     package_cid: &cid::Cid,
     dest: &Path,
 ) -> Result<Manifest> {
-    if tokio::fs::symlink_metadata(dest).await.is_ok() {
-        return Err(Error::InvalidOptions(format!(
-            "{} already exists; choose a new destination",
-            dest.display()
-        )));
-    }
-    let name = dest
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| Error::InvalidOptions(format!("bad destination {}", dest.display())))?;
-    let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let staging = parent.join(format!(".{name}.iollm-pull-{}", std::process::id()));
-    if tokio::fs::symlink_metadata(&staging).await.is_ok() {
-        let _ = tokio::fs::remove_dir_all(&staging).await;
-    }
-    let res = async {
-        crate::fetch::fetch_verified(store, package_cid, &staging).await?;
-        let s = staging.clone();
-        let m = tokio::task::spawn_blocking(move || verify_package(&s))
-            .await
-            .map_err(|e| Error::Api(e.to_string()))??;
-        tokio::fs::rename(&staging, dest).await.map_err(|e| Error::io(dest, e))?;
-        Ok(m)
-    }
-    .await;
-    if res.is_err() {
-        let _ = tokio::fs::remove_dir_all(&staging).await;
-        let _ = tokio::fs::remove_file(&staging).await;
-    }
-    res
+    crate::pull::pull_package_with(store, package_cid, dest, &crate::pull::PullOptions::default())
+        .await
 }

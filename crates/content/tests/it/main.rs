@@ -4,5 +4,6 @@ mod common;
 mod daemon;
 mod hostile;
 mod manifest;
+mod pull;
 mod roundtrip;
 mod vectors;
