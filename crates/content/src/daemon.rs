@@ -32,6 +32,7 @@ mod handlers;
 mod multipart;
 mod repo;
 mod server;
+mod tree;
 
 pub use repo::{PinKind, Repo, WalkStats};
 pub use server::{app, serve, Daemon, DaemonConfig, Limits};

@@ -1,6 +1,5 @@
 //! `POST /api/v0/add`: multipart uploads hashed and stored as they stream in.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -16,10 +15,10 @@ use super::error::{blocking, flag, ApiError, ApiResult};
 use super::multipart::Multipart;
 use super::repo::Repo;
 use super::server::AppState;
-use crate::dag::{directory_node, Added, BlockSink, FileBuilder, NullSink};
+use super::tree::{self, Tree};
+use crate::dag::{Added, BlockSink, FileBuilder, NullSink};
 use crate::error::{Error, Result};
 use crate::options::AddOptions;
-use crate::pb::PbLink;
 
 /// Bytes handed to the hashing thread at a time during `add`.
 const ADD_BATCH: usize = 1 << 20;
@@ -38,11 +37,6 @@ pub(super) struct AddQuery {
     wrap: Option<String>,
     trickle: Option<String>,
     hash: Option<String>,
-}
-
-enum Entry {
-    File(Added),
-    Dir,
 }
 
 struct StoreSink(Option<Arc<Repo>>);
@@ -138,24 +132,27 @@ pub(super) async fn add(
     let wrap = flag(&q.wrap, "wrap-with-directory")?.unwrap_or(false);
     let store = if only_hash { None } else { Some(repo.clone()) };
 
-    let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
+    let mut tree = Tree::default();
     let mut lines = Vec::new();
-    let mut unnamed = 0usize;
+    let mut unnamed: Vec<Added> = Vec::new();
     while let Some(part) = form.next_part().await? {
-        let name = part
-            .filename
-            .as_deref()
-            .map(percent_decode)
-            .transpose()?
-            .map(|f| f.trim_matches('/').to_owned())
-            .filter(|f| !f.is_empty());
+        let path = match part.filename.as_deref() {
+            Some(f) => tree::clean(&percent_decode(f)?)?,
+            None => Vec::new(),
+        };
         let is_dir = part.content_type.as_deref() == Some("application/x-directory");
         if is_dir {
-            if let Some(n) = name {
-                entries.insert(n, Entry::Dir);
+            if !path.is_empty() {
+                tree.add_dir(&path)?;
             }
             continue;
         }
+        if path.is_empty() && wrap {
+            return Err(ApiError::bad_request(
+                "a part without a file name cannot be wrapped in a directory",
+            ));
+        }
+        tree.check_file(&path)?;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
         let store_ = store.clone();
         let builder = tokio::task::spawn_blocking(move || -> Result<Added> {
@@ -201,75 +198,48 @@ pub(super) async fn add(
         if let Some(e) = read_err {
             return Err(e);
         }
-        let name = name.unwrap_or_else(|| {
-            unnamed += 1;
-            if unnamed == 1 {
-                String::new()
-            } else {
-                format!("{unnamed}")
-            }
-        });
-        let shown = if name.is_empty() { added.cid.to_string() } else { name.clone() };
+        let name = path.join("/");
+        let shown = if name.is_empty() { added.cid.to_string() } else { name };
         lines.push(json!({"Name": shown, "Hash": added.cid.to_string(), "Size": added.dag_size.to_string()}));
-        entries.insert(name, Entry::File(added));
+        if path.is_empty() {
+            // An unnamed part is a root of its own (Kubo names it by its CID).
+            unnamed.push(added);
+        } else {
+            tree.add_file(&path, added)?;
+        }
+    }
+    if tree.is_empty() && unnamed.is_empty() {
+        return Err(ApiError::bad_request("file argument 'path' is required"));
     }
 
-    // Directories: explicit ones, plus every parent of a named entry.
-    let mut dirs: BTreeSet<String> =
-        entries.iter().filter(|(_, e)| matches!(e, Entry::Dir)).map(|(k, _)| k.clone()).collect();
-    for k in entries.keys() {
-        let mut p = k.as_str();
-        while let Some((parent, _)) = p.rsplit_once('/') {
-            dirs.insert(parent.to_owned());
-            p = parent;
-        }
-    }
-    let mut done: BTreeMap<String, Added> = entries
-        .iter()
-        .filter_map(|(k, e)| match e {
-            Entry::File(a) => Some((k.clone(), *a)),
-            Entry::Dir => None,
-        })
-        .collect();
-    let mut by_depth: Vec<String> = dirs.into_iter().collect();
-    by_depth.sort_by_key(|d| std::cmp::Reverse(d.matches('/').count()));
-    if wrap {
-        by_depth.push(String::new());
-    }
-    for d in by_depth {
-        let prefix = if d.is_empty() { String::new() } else { format!("{d}/") };
-        let children: Vec<(String, Added)> = done
-            .iter()
-            .filter(|(k, _)| {
-                k.strip_prefix(prefix.as_str())
-                    .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
-                    && !k.is_empty()
-            })
-            .map(|(k, a)| (k[prefix.len()..].to_owned(), *a))
-            .collect();
-        let links: Vec<PbLink> = children
-            .iter()
-            .map(|(n, a)| PbLink { cid: a.cid, name: n.clone(), tsize: a.dag_size })
-            .collect();
-        let file_size = children.iter().map(|(_, a)| a.file_size).sum();
-        let mut sink = StoreSink(store.clone());
-        let added = blocking(move || directory_node(&links, &opts, &mut sink, file_size)).await?;
-        lines.push(
-            json!({"Name": d, "Hash": added.cid.to_string(), "Size": added.dag_size.to_string()}),
-        );
-        done.insert(d, added);
-    }
-    // Roots: top-level names (or the wrapper).
+    // Directories, children before parents, in one pass over the tree.
+    let mut sink = StoreSink(store.clone());
+    let (tops, dir_lines) = blocking(move || {
+        let mut dir_lines = Vec::new();
+        let mut stats = tree::BuildStats::default();
+        let tops = tree.build(
+            &opts,
+            &mut sink,
+            wrap,
+            &mut |p, a| {
+                dir_lines.push(
+                    json!({"Name": p, "Hash": a.cid.to_string(), "Size": a.dag_size.to_string()}),
+                );
+            },
+            &mut stats,
+        )?;
+        Ok((tops, dir_lines))
+    })
+    .await?;
+    lines.extend(dir_lines);
     let roots: Vec<Cid> = if wrap {
-        done.get("").map(|a| a.cid).into_iter().collect()
+        tops.last().map(|(_, a)| a.cid).into_iter().collect()
     } else {
-        done.iter().filter(|(k, _)| !k.contains('/')).map(|(_, a)| a.cid).collect()
+        tops.iter().map(|(_, a)| a.cid).chain(unnamed.iter().map(|a| a.cid)).collect()
     };
     if pin && !only_hash {
-        for r in roots {
-            let repo = repo.clone();
-            blocking(move || repo.pin_added(&r)).await?;
-        }
+        let repo = repo.clone();
+        blocking(move || roots.iter().try_for_each(|r| repo.pin_added(r))).await?;
     }
     let mut body = Vec::new();
     for l in lines {

@@ -176,3 +176,65 @@ async fn pin_walk_stops_when_the_client_leaves_and_at_shutdown() {
     let _ = client.await;
     assert!(node.repo.pins().is_empty());
 }
+
+/// The `add` answer's lines: (Name, Hash).
+fn add_lines(body: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(body)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["Name"].as_str().unwrap().to_owned(), v["Hash"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+/// Item 6: names are cleaned as Kubo does, and what cannot be represented is a 400 (before
+/// anything is stored or pinned), never a silently different tree.
+#[tokio::test]
+async fn add_cleans_names_and_refuses_what_it_cannot_represent() {
+    let (_tmp, node) = node().await;
+    let addr = node.addr;
+    let add = |parts: Vec<Part<'static>>| async move {
+        raw(addr, &multipart_request(addr, "/api/v0/add", &parts)).await
+    };
+    let f = "application/octet-stream";
+    // `a//b` and `./a/./c` are `a/b` and `a/c`: both files are in `a`.
+    let (s, body) =
+        add(vec![Part(Some("a//b"), f, b"bee"), Part(Some("./a/./c"), f, b"sea")]).await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&body));
+    let lines = add_lines(&body);
+    let names: Vec<&str> = lines.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["a/b", "a/c", "a"]);
+    let root = &lines[2].1;
+    for (name, want) in [("b", "bee"), ("c", "sea")] {
+        let (s, got) =
+            crate::common::http("POST", &format!("{}/api/v0/cat?arg={root}/{name}", node.url()))
+                .await;
+        assert_eq!((s, got.as_slice()), (200, want.as_bytes()));
+    }
+    // Two unnamed parts and one named "2": three roots, none lost.
+    let (s, body) =
+        add(vec![Part(None, f, b"one"), Part(None, f, b"two"), Part(Some("2"), f, b"three")]).await;
+    assert_eq!(s, 200);
+    let lines = add_lines(&body);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[2].0, "2");
+    for (_, h) in &lines {
+        assert!(node.repo.pins().keys().any(|c| c.to_string() == *h), "{h} pinned");
+    }
+    let pins_before = node.repo.pins();
+    for parts in [
+        vec![Part(Some("../x"), f, b"up")],
+        vec![Part(Some("d/.."), f, b"up")],
+        vec![Part(Some("d/f"), f, b"first"), Part(Some("d/f"), f, b"second")],
+        vec![Part(Some("a"), f, b"file"), Part(Some("a/b"), f, b"under a file")],
+        vec![Part(Some("a/b"), f, b"x"), Part(Some("a"), f, b"a file over a directory")],
+        vec![Part(Some("d"), "application/x-directory", b""), Part(Some("d"), f, b"x")],
+    ] {
+        let (s, body) = add(parts).await;
+        let (status, code, _) = api_error(s, &body);
+        assert_eq!((status, code), (400, 1));
+    }
+    assert_eq!(node.repo.pins(), pins_before, "nothing pinned by refused adds");
+    node.stop().await;
+}
