@@ -118,16 +118,71 @@ impl Daemon {
         self.repo.clone()
     }
 
-    /// Serves until `shutdown` is cancelled.
+    /// Serves until `shutdown` is cancelled. Each connection gets [`Limits::header_timeout`]
+    /// to send its headers; at shutdown, idle connections close at once, requests in flight
+    /// get [`Limits::shutdown_grace`] (walks and `cat` stop at once), and whatever is left —
+    /// a stalled upload — is dropped.
     pub async fn run(self, shutdown: CancellationToken) -> Result<()> {
         let addr = self.local_addr();
+        let limits = self.limits;
         tracing::info!(target: TARGET, %addr, repo = %self.repo.path.display(), "IPFS daemon listening");
-        axum::serve(self.listener, app(self.repo, addr, self.limits, shutdown.clone()))
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
-            .map_err(|e| Error::io(format!("serve {addr}"), e))?;
+        let router = app(self.repo, addr, limits, shutdown.clone());
+        let mut conns = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let svc = hyper_util::service::TowerToHyperService::new(router.clone());
+                        conns.spawn(serve_connection(stream, svc, limits, shutdown.clone(), peer));
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait a little, keep serving.
+                        tracing::warn!(target: TARGET, error = %e, "Accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+        drop(self.listener);
+        let open = conns.len();
+        let drained = tokio::time::timeout(limits.shutdown_grace, async {
+            while conns.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(target: TARGET, open, left = conns.len(), "Dropping connections still open after the shutdown grace");
+            conns.shutdown().await;
+        }
         tracing::info!(target: TARGET, "IPFS daemon stopped");
         Ok(())
+    }
+}
+
+/// One HTTP/1 connection, with a header timeout; closes gracefully when `shutdown` fires.
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    svc: hyper_util::service::TowerToHyperService<Router>,
+    limits: Limits,
+    shutdown: CancellationToken,
+    peer: SocketAddr,
+) {
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let conn = hyper1::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .serve_connection(io, svc);
+    let mut conn = std::pin::pin!(conn);
+    let res = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = res {
+        tracing::debug!(target: TARGET, %peer, error = %e, "Connection ended with an error");
     }
 }
 

@@ -16,7 +16,17 @@ pub struct Node {
 
 impl Node {
     pub async fn start(repo_dir: &Path, addr: SocketAddr) -> Node {
-        let d = Daemon::bind(DaemonConfig::new(repo_dir, addr)).await.unwrap();
+        Self::start_with(repo_dir, addr, iollm_content::daemon::Limits::default()).await
+    }
+
+    pub async fn start_with(
+        repo_dir: &Path,
+        addr: SocketAddr,
+        limits: iollm_content::daemon::Limits,
+    ) -> Node {
+        let mut config = DaemonConfig::new(repo_dir, addr);
+        config.limits = limits;
+        let d = Daemon::bind(config).await.unwrap();
         let addr = d.local_addr();
         let repo = d.repo();
         let shutdown = CancellationToken::new();

@@ -238,3 +238,114 @@ async fn add_cleans_names_and_refuses_what_it_cannot_represent() {
     assert_eq!(node.repo.pins(), pins_before, "nothing pinned by refused adds");
     node.stop().await;
 }
+
+/// The head of an upload that never finishes: headers and the start of one part.
+fn stalled_upload(addr: std::net::SocketAddr) -> Vec<u8> {
+    format!(
+        "POST /api/v0/add HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000\r\n\r\n--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow\"\r\n\r\nsome bytes"
+    )
+    .into_bytes()
+}
+
+async fn open_stalled(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(&stalled_upload(addr)).await.unwrap();
+    s
+}
+
+/// Item 7: slow clients cannot hold the daemon. Uploads beyond the bound are answered 503
+/// while every other endpoint keeps answering; a stalled body times out (408); headers that
+/// never end close the connection; shutdown does not wait for stalled uploads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_do_not_hang_the_daemon() {
+    use iollm_content::daemon::Limits;
+    let guard = std::time::Duration::from_secs(60);
+    let tmp = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        header_timeout: std::time::Duration::from_millis(300),
+        body_idle_timeout: std::time::Duration::from_secs(3600),
+        max_uploads: 4,
+        shutdown_grace: std::time::Duration::from_millis(200),
+        ..Limits::default()
+    };
+    let node =
+        Node::start_with(&tmp.path().join("repo"), "127.0.0.1:0".parse().unwrap(), limits).await;
+    let addr = node.addr;
+    // Serving (so the stalled uploads below are read as they arrive).
+    assert_eq!(node.client().version().await.unwrap(), "0.22.0");
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        stalled.push(open_stalled(addr).await);
+    }
+    // The fifth upload is refused once the four hold their slots (retried until they do; a
+    // stalled upload that a probe overtook was answered 503 itself and is replaced). A 503
+    // means four uploads hold slots, and only stalled ones stay.
+    tokio::time::timeout(guard, async {
+        loop {
+            for s in stalled.iter_mut() {
+                if !matches!(s.try_read(&mut [0u8; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock) {
+                    *s = open_stalled(addr).await;
+                }
+            }
+            let req = multipart_request(addr, "/api/v0/add", &[Part(Some("x"), "text/plain", b"x")]);
+            let (status, body) = raw(addr, &req).await;
+            if status == 503 {
+                assert_eq!(api_error(status, &body).0, 503);
+                break;
+            }
+            assert_eq!(status, 200);
+        }
+    })
+    .await
+    .expect("uploads are bounded");
+    // Everything else still answers.
+    let (s, _) = tokio::time::timeout(
+        guard,
+        crate::common::json("POST", &format!("{}/api/v0/pin/ls", node.url())),
+    )
+    .await
+    .expect("pin/ls answers");
+    assert_eq!(s, 200);
+    let (s, _) = tokio::time::timeout(
+        guard,
+        crate::common::json("POST", &format!("{}/api/v0/repo/stat", node.url())),
+    )
+    .await
+    .expect("repo/stat answers");
+    assert_eq!(s, 200);
+    // Headers that never end: the daemon closes the connection.
+    let (status, _) = tokio::time::timeout(
+        guard,
+        raw(addr, format!("POST /api/v0/version HTTP/1.1\r\nHost: {addr}\r\nX-Slow: ").as_bytes()),
+    )
+    .await
+    .expect("the daemon closes a connection whose headers never end");
+    assert_eq!(status, 0);
+    // Shutdown with four uploads stalled (their idle timeout is an hour) returns.
+    node.shutdown.cancel();
+    tokio::time::timeout(guard, node.task).await.expect("shutdown does not wait").unwrap().unwrap();
+    drop(stalled);
+}
+
+/// Item 7: a stalled upload body fails with 408 after the idle timeout.
+#[tokio::test]
+async fn a_stalled_upload_body_times_out() {
+    use iollm_content::daemon::Limits;
+    use tokio::io::AsyncReadExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let limits =
+        Limits { body_idle_timeout: std::time::Duration::from_millis(200), ..Limits::default() };
+    let node =
+        Node::start_with(&tmp.path().join("repo"), "127.0.0.1:0".parse().unwrap(), limits).await;
+    let mut s = open_stalled(node.addr).await;
+    let mut out = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(60), s.read_to_end(&mut out))
+        .await
+        .expect("answered")
+        .unwrap();
+    let (status, body) = crate::common::parse_response(&out);
+    assert_eq!(api_error(status, &body).0, 408);
+    assert!(node.repo.pins().is_empty());
+    node.stop().await;
+}
