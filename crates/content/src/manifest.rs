@@ -631,9 +631,7 @@ pub fn prepare_package(dir: &Path, opts: &AddOptions) -> Result<Package> {
     let manifest = build_package_manifest(dir, opts)?;
     let bytes = manifest.to_canonical_json()?;
     let mpath = dir.join(MANIFEST_FILE);
-    let tmp = dir.join(".smip.json.tmp");
-    fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, &mpath).map_err(|e| Error::io(&mpath, e))?;
+    crate::fsutil::write_atomic(&mpath, &bytes)?;
     let manifest_cid = crate::dag::cid_of_bytes(&bytes, opts)?;
     let package_cid = crate::dag::cid_of_file(dir, opts)?;
     Ok(Package { manifest, manifest_cid, package_cid })

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::blockstore::FlatBlockstore;
 use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
 use crate::options::parse_cid;
 use crate::unixfs;
 
@@ -151,12 +152,6 @@ impl Repo {
         let m: BTreeMap<String, PinKind> = pins.iter().map(|(k, v)| (k.to_string(), *v)).collect();
         write_atomic(&self.path.join("pins.json"), &serde_json::to_vec_pretty(&m)?)
     }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 /// A peer identity in Kubo's format (an identity-multihash of an Ed25519 public key protobuf).

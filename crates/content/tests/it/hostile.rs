@@ -349,3 +349,31 @@ async fn a_stalled_upload_body_times_out() {
     assert!(node.repo.pins().is_empty());
     node.stop().await;
 }
+
+/// Item 9: a stored block truncated on disk is repaired by re-adding the content (the stored
+/// copy is re-hashed, found wrong and rewritten), after which pulls work again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn re_adding_content_repairs_a_damaged_block() {
+    let (tmp, node) = node().await;
+    let data = crate::common::pattern(3 * 262_144 + 5, 2);
+    let f = tmp.path().join("m.bin");
+    std::fs::write(&f, &data).unwrap();
+    let opts = iollm_content::AddOptions::v1();
+    let c = node.client();
+    let added = c.put_file(&f, &opts).await.unwrap();
+    let leaf = iollm_content::cid_of_bytes(&data[262_144..2 * 262_144], &opts).unwrap();
+    let path = node.repo.blocks().block_path(&leaf);
+    let stored = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &stored[..1000]).unwrap();
+    let err = iollm_content::fetch_verified(&c, &added.cid, &tmp.path().join("broken"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, iollm_content::Error::CidMismatch { .. }), "{err}");
+
+    assert_eq!(c.put_file(&f, &opts).await.unwrap().cid, added.cid);
+    assert_eq!(std::fs::read(&path).unwrap(), stored, "the block was rewritten");
+    let out = tmp.path().join("repaired");
+    iollm_content::fetch_verified(&c, &added.cid, &out).await.unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), data);
+    node.stop().await;
+}
