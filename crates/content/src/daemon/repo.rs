@@ -24,6 +24,8 @@ pub struct Repo {
     pub(super) peer_id: String,
     pub(super) public_key: String,
     walks: tokio::sync::watch::Sender<WalkStats>,
+    /// Held (flock) for as long as the repo is open.
+    _lock: std::fs::File,
 }
 
 /// What the repo's DAG walks (`pin add`) have done.
@@ -54,22 +56,32 @@ struct Identity {
 }
 
 impl Repo {
-    /// Opens or initialises a repo directory.
+    /// Opens or initialises a repo directory, taking its lock (`repo.lock`, as Kubo): a repo
+    /// another daemon holds is refused with [`Error::RepoLocked`], so two daemons never
+    /// overwrite each other's pins. The lock is released when the repo is dropped.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self> {
         let path = path.into();
+        std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+        let lock = crate::fsutil::lock_exclusive(&path.join("repo.lock"))?
+            .ok_or_else(|| Error::RepoLocked { path: path.clone() })?;
         let blocks = FlatBlockstore::open(path.join("blocks"))?;
         let pins_path = path.join("pins.json");
+        let corrupt =
+            |p: &Path, reason: String| Error::CorruptRepoFile { path: p.to_owned(), reason };
         let pins: BTreeMap<Cid, PinKind> = match std::fs::read(&pins_path) {
-            Ok(b) => serde_json::from_slice::<BTreeMap<String, PinKind>>(&b)?
+            Ok(b) => serde_json::from_slice::<BTreeMap<String, PinKind>>(&b)
+                .map_err(|e| corrupt(&pins_path, e.to_string()))?
                 .into_iter()
-                .map(|(k, v)| parse_cid(&k).map(|c| (c, v)))
+                .map(|(k, v)| {
+                    parse_cid(&k).map(|c| (c, v)).map_err(|e| corrupt(&pins_path, e.to_string()))
+                })
                 .collect::<Result<_>>()?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(Error::io(pins_path, e)),
         };
         let id_path = path.join("identity.json");
         let ident: Identity = match std::fs::read(&id_path) {
-            Ok(b) => serde_json::from_slice(&b)?,
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| corrupt(&id_path, e.to_string()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let ident = new_identity(&path);
                 write_atomic(&id_path, &serde_json::to_vec_pretty(&ident)?)?;
@@ -84,6 +96,7 @@ impl Repo {
             peer_id: ident.peer_id,
             public_key: ident.public_key,
             walks: tokio::sync::watch::Sender::new(WalkStats::default()),
+            _lock: lock,
         })
     }
 

@@ -89,10 +89,7 @@ impl Daemon {
     /// Opens the repo and binds the API address (loopback only).
     pub async fn bind(config: DaemonConfig) -> Result<Self> {
         if !config.api.ip().is_loopback() {
-            return Err(Error::InvalidOptions(format!(
-                "the IPFS daemon only listens on loopback addresses, not {}",
-                config.api
-            )));
+            return Err(Error::NotLoopback { addr: config.api });
         }
         let repo = tokio::task::spawn_blocking(move || Repo::open(config.repo))
             .await

@@ -377,3 +377,36 @@ async fn re_adding_content_repairs_a_damaged_block() {
     assert_eq!(std::fs::read(&out).unwrap(), data);
     node.stop().await;
 }
+
+/// Item 10: a second daemon on the same repo is refused while the first runs (it would lose
+/// the first one's pins); once the first has stopped, the repo opens again.
+#[tokio::test]
+async fn a_repo_serves_one_daemon_at_a_time() {
+    use iollm_content::daemon::{Daemon, DaemonConfig};
+    let (tmp, node) = node().await;
+    let repo = tmp.path().join("repo");
+    let err =
+        Daemon::bind(DaemonConfig::new(&repo, "127.0.0.1:0".parse().unwrap())).await.unwrap_err();
+    assert!(matches!(&err, iollm_content::Error::RepoLocked { path } if *path == repo), "{err}");
+    node.stop().await;
+    Daemon::bind(DaemonConfig::new(&repo, "127.0.0.1:0".parse().unwrap())).await.unwrap();
+}
+
+/// Item 17: an empty `pins.json` or `identity.json` is reported naming the file.
+#[tokio::test]
+async fn corrupt_repo_files_are_named() {
+    use iollm_content::daemon::{Daemon, DaemonConfig};
+    for file in ["pins.json", "identity.json"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let node = Node::start(tmp.path(), "127.0.0.1:0".parse().unwrap()).await;
+        node.stop().await;
+        std::fs::write(tmp.path().join(file), b"").unwrap();
+        let err = Daemon::bind(DaemonConfig::new(tmp.path(), "127.0.0.1:0".parse().unwrap()))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, iollm_content::Error::CorruptRepoFile { path, .. } if *path == tmp.path().join(file)),
+            "{err}"
+        );
+    }
+}
