@@ -18,6 +18,7 @@ use cid::Cid;
 
 use crate::dag::BlockSink;
 use crate::error::{Error, Result};
+use crate::options::identity_data;
 
 const TARGET: &str = "iollm_content::blockstore";
 
@@ -55,13 +56,16 @@ impl FlatBlockstore {
         self.dir.join(shard).join(format!("{key}.data"))
     }
 
-    /// Whether the block is present.
+    /// Whether the block is present (an identity CID always is: its data is the CID).
     pub fn has(&self, cid: &Cid) -> bool {
-        self.block_path(cid).is_file()
+        identity_data(cid).is_some() || self.block_path(cid).is_file()
     }
 
     /// Size of the block in bytes.
     pub fn size(&self, cid: &Cid) -> Result<u64> {
+        if let Some(d) = identity_data(cid) {
+            return Ok(d.len() as u64);
+        }
         let p = self.block_path(cid);
         match fs::metadata(&p) {
             Ok(m) => Ok(m.len()),
@@ -76,6 +80,9 @@ impl FlatBlockstore {
     /// to its CID; one that does not (truncated, flipped) is rewritten, so re-adding content
     /// repairs it. Written atomically and durably ([`crate::fsutil::write_parts_atomic`]).
     pub fn put_parts(&self, cid: &Cid, parts: &[&[u8]]) -> Result<()> {
+        if identity_data(cid).is_some() {
+            return Ok(());
+        }
         let path = self.block_path(cid);
         match fs::read(&path) {
             Ok(stored) if crate::fetch::verify_block(cid, &stored).is_ok() => return Ok(()),
@@ -122,6 +129,9 @@ impl FlatBlockstore {
 
 impl BlockSource for FlatBlockstore {
     fn get_block(&self, cid: &Cid) -> Result<Vec<u8>> {
+        if let Some(d) = identity_data(cid) {
+            return Ok(d.to_vec());
+        }
         let p = self.block_path(cid);
         match fs::read(&p) {
             Ok(b) => Ok(b),

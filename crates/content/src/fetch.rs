@@ -28,6 +28,15 @@ const PARALLEL_BLOCKS: usize = 8;
 
 /// Checks `block` hashes to `cid`.
 pub fn verify_block(cid: &Cid, block: &[u8]) -> Result<()> {
+    if let Some(d) = crate::options::identity_data(cid) {
+        if d != block {
+            return Err(Error::MalformedBlock {
+                cid: Box::new(*cid),
+                reason: "block differs from the data of its identity CID".into(),
+            });
+        }
+        return Ok(());
+    }
     if cid.hash().code() != SHA2_256 {
         return Err(Error::UnsupportedCid {
             cid: Box::new(*cid),

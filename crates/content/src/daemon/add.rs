@@ -3,15 +3,14 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use cid::Cid;
-use serde::Deserialize;
 use serde_json::json;
 
-use super::error::{blocking, flag, ApiError, ApiResult};
+use super::error::{blocking, flag, ApiError, ApiResult, Args};
 use super::multipart::Multipart;
 use super::repo::Repo;
 use super::server::AppState;
@@ -22,22 +21,6 @@ use crate::options::AddOptions;
 
 /// Bytes handed to the hashing thread at a time during `add`.
 const ADD_BATCH: usize = 1 << 20;
-
-#[derive(Deserialize)]
-pub(super) struct AddQuery {
-    #[serde(rename = "cid-version")]
-    cid_version: Option<String>,
-    #[serde(rename = "raw-leaves")]
-    raw_leaves: Option<String>,
-    chunker: Option<String>,
-    pin: Option<String>,
-    #[serde(rename = "only-hash")]
-    only_hash: Option<String>,
-    #[serde(rename = "wrap-with-directory")]
-    wrap: Option<String>,
-    trickle: Option<String>,
-    hash: Option<String>,
-}
 
 struct StoreSink(Option<Arc<Repo>>);
 
@@ -93,7 +76,7 @@ impl BlockSink for ThreadedSink {
 
 pub(super) async fn add(
     State(state): State<AppState>,
-    Query(q): Query<AddQuery>,
+    q: Args,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
@@ -107,7 +90,7 @@ pub(super) async fn add(
     })?;
     let mut form =
         Multipart::new(&headers, body, limits.part_header_bytes, limits.body_idle_timeout)?;
-    let cid_version = match q.cid_version.as_deref() {
+    let cid_version = match q.opt("cid-version").as_deref() {
         None => None,
         Some(v) => Some(v.parse::<u8>().map_err(|_| {
             ApiError::bad_request(format!(
@@ -117,19 +100,19 @@ pub(super) async fn add(
     };
     let opts = AddOptions::from_flags(
         cid_version,
-        flag(&q.raw_leaves, "raw-leaves")?,
-        q.chunker.as_deref(),
+        flag(&q.opt("raw-leaves"), "raw-leaves")?,
+        q.opt("chunker").as_deref(),
     )
     .map_err(|e| ApiError::failed(e.to_string()))?;
-    if flag(&q.trickle, "trickle")? == Some(true) {
+    if flag(&q.opt("trickle"), "trickle")? == Some(true) {
         return Err(ApiError::failed("trickle layout is not supported by this node"));
     }
-    if let Some(h) = q.hash.as_deref().filter(|h| *h != "sha2-256") {
+    if let Some(h) = q.opt("hash").filter(|h| h != "sha2-256") {
         return Err(ApiError::failed(format!("unsupported hash function {h:?}")));
     }
-    let pin = flag(&q.pin, "pin")?.unwrap_or(true);
-    let only_hash = flag(&q.only_hash, "only-hash")?.unwrap_or(false);
-    let wrap = flag(&q.wrap, "wrap-with-directory")?.unwrap_or(false);
+    let pin = flag(&q.opt("pin"), "pin")?.unwrap_or(true);
+    let only_hash = flag(&q.opt("only-hash"), "only-hash")?.unwrap_or(false);
+    let wrap = flag(&q.opt("wrap-with-directory"), "wrap-with-directory")?.unwrap_or(false);
     let store = if only_hash { None } else { Some(repo.clone()) };
 
     let mut tree = Tree::default();

@@ -84,6 +84,49 @@ pub(super) fn parse_path(arg: &str) -> ApiResult<(Cid, String)> {
     Ok((cid, rest.to_owned()))
 }
 
-pub(super) fn required(arg: &Option<String>, name: &str) -> ApiResult<String> {
-    arg.clone().ok_or_else(|| ApiError::bad_request(format!("argument \"{name}\" is required")))
+/// A request's query, as Kubo reads it: `arg` may repeat (commands that take several
+/// arguments get them all), options take their first value, and nothing about the query can
+/// make extraction fail (errors come from the handler, with Kubo's JSON body).
+#[derive(Debug, Default)]
+pub(super) struct Args(Vec<(String, String)>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Args {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or_default();
+        Ok(Args(form_urlencoded::parse(q.as_bytes()).into_owned().collect()))
+    }
+}
+
+impl Args {
+    /// The first value of option `name`.
+    pub(super) fn opt(&self, name: &str) -> Option<String> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    /// Every `arg`; at least one (else Kubo's 400 naming the argument).
+    pub(super) fn args(&self, name: &str) -> ApiResult<Vec<String>> {
+        let all: Vec<String> =
+            self.0.iter().filter(|(k, _)| k == "arg").map(|(_, v)| v.clone()).collect();
+        if all.is_empty() {
+            return Err(ApiError::bad_request(format!("argument \"{name}\" is required")));
+        }
+        Ok(all)
+    }
+
+    /// Exactly one `arg`.
+    pub(super) fn one_arg(&self, name: &str) -> ApiResult<String> {
+        let mut all = self.args(name)?;
+        if all.len() > 1 {
+            return Err(ApiError::bad_request(format!(
+                "expected 1 argument \"{name}\", got {}",
+                all.len()
+            )));
+        }
+        Ok(all.remove(0))
+    }
 }
