@@ -69,8 +69,8 @@ pub enum Error {
     /// A file or directory name that is not valid UTF-8 (IPFS names are UTF-8).
     #[error("{0}: file name is not valid UTF-8; rename it")]
     NonUtf8Name(PathBuf),
-    /// A symbolic link whose target is outside the package directory.
-    #[error("{path}: symbolic link points outside the package ({target})")]
+    /// A symbolic link whose target is outside the tree being added.
+    #[error("{path}: symbolic link points outside the directory being added ({target})")]
     SymlinkEscapes {
         /// The link.
         path: PathBuf,
@@ -172,8 +172,9 @@ pub enum Error {
         /// The address given.
         addr: std::net::SocketAddr,
     },
-    /// Local file system error, with the path it happened on.
-    #[error("{path}: {source}")]
+    /// Local file system error, with the path it happened on. The OS error is its `source`
+    /// (not repeated in the message: error reports print the chain once).
+    #[error("{path}")]
     Io {
         /// The path.
         path: PathBuf,
@@ -195,3 +196,18 @@ impl Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    /// Issue 17 item 17: the OS error is the source, not repeated in the message, so a report
+    /// that prints the chain (`{:#}`) says it once.
+    #[test]
+    fn io_errors_name_the_path_and_carry_the_os_error_once() {
+        let e = Error::io("/repo/pins.json", std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert_eq!(e.to_string(), "/repo/pins.json");
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("entity not found"));
+    }
+}

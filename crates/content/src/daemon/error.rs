@@ -37,8 +37,8 @@ impl From<Error> for ApiError {
                 format!("block was not found locally (offline): ipld: could not find {c}")
             }
             Error::Api(m) => m.clone(),
-            Error::Io { .. } => {
-                tracing::error!(target: TARGET, error = %e, "Repo IO error");
+            Error::Io { path, source } => {
+                tracing::error!(target: TARGET, path = %path.display(), error = %source, "Repo IO error");
                 "repo IO error".into()
             }
             other => other.to_string(),
