@@ -4,6 +4,7 @@ mod common;
 mod daemon;
 mod hostile;
 mod manifest;
+mod oracle;
 mod pull;
 mod roundtrip;
 mod vectors;
