@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cid::Cid;
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use ipfs_api_backend_hyper::{IpfsApi, IpfsClient, TryFromUri};
 
@@ -155,12 +155,24 @@ impl KuboClient {
     pub async fn cat_range(&self, cid: &Cid, offset: usize, length: usize) -> Result<Bytes> {
         let path = cid.to_string();
         self.retry("cat", self.policy.request_timeout, || async {
-            let r: std::result::Result<Vec<Bytes>, _> =
-                self.api.cat_range(&path, offset, length).try_collect().await;
-            classify(r).map(|a| match a {
-                Attempt::Done(v) => Attempt::Done(Bytes::from(v.concat())),
-                Attempt::Transient(e) => Attempt::Transient(e),
-            })
+            // At most `length` bytes are read, whatever the node sends.
+            let mut body = self.api.cat_range(&path, offset, length);
+            let mut buf = bytes::BytesMut::new();
+            while let Some(chunk) = body.next().await {
+                match chunk {
+                    Ok(c) if buf.len() + c.len() > length => {
+                        return Err(Error::ResponseTooLarge { op: "cat", limit: length as u64 });
+                    }
+                    Ok(c) => buf.extend_from_slice(&c),
+                    Err(e) => {
+                        return classify::<()>(Err(e)).map(|a| match a {
+                            Attempt::Done(()) => Attempt::Done(Bytes::new()),
+                            Attempt::Transient(e) => Attempt::Transient(e),
+                        })
+                    }
+                }
+            }
+            Ok(Attempt::Done(buf.freeze()))
         })
         .await
     }

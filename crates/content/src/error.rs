@@ -60,6 +60,16 @@ pub enum Error {
     /// A long operation was stopped: its client went away or the daemon is shutting down.
     #[error("cancelled: the client went away or the node is shutting down")]
     Cancelled,
+    /// A node answered with more bytes than were asked for.
+    #[error(
+        "the IPFS node sent more than the {limit} bytes asked for ({op}); it is broken or hostile"
+    )]
+    ResponseTooLarge {
+        /// The call.
+        op: &'static str,
+        /// Bytes asked for.
+        limit: u64,
+    },
     /// A block is not in the store.
     #[error("block {0} not found")]
     BlockNotFound(Box<Cid>),

@@ -105,6 +105,12 @@ async fn endless_block_body_is_cut_at_the_block_limit() {
         matches!(&err, iollm_content::Error::BlockTooLarge { cid: c, limit } if **c == cid && *limit == 2 << 20),
         "{err}"
     );
+    // `cat` of a range reads no more than the range.
+    let err = c.cat_range(&cid, 0, 100_000).await.unwrap_err();
+    assert!(
+        matches!(err, iollm_content::Error::ResponseTooLarge { op: "cat", limit: 100_000 }),
+        "{err}"
+    );
     task.abort();
 }
 
