@@ -914,7 +914,8 @@ pub fn resume_latest(
     resume(cfg, out_dir, from, rt, progress)
 }
 
-/// Removes the completion marker (durably) and checkpoints with an index above `last`.
+/// Removes the completion marker (durably), checkpoints with an index above `last`, and
+/// temporary files a killed run left in `checkpoints/`.
 fn forget_completion(out_dir: &Path, last: usize) -> Result<()> {
     let marker = out_dir.join(COMPLETE_FILE);
     match std::fs::remove_file(&marker) {
@@ -935,7 +936,9 @@ fn forget_completion(out_dir: &Path, last: usize) -> Result<()> {
             .strip_prefix("ckpt-")
             .and_then(|r| r.strip_suffix(".bin"))
             .and_then(|i| i.parse::<usize>().ok());
-        if index.is_some_and(|i| i > last) {
+        // Also what a killed run left half-written: `atomic_write`'s `.NAME.tmp-PID-SEQ`.
+        let temporary = name.starts_with('.') && name.contains(".tmp-");
+        if temporary || index.is_some_and(|i| i > last) {
             std::fs::remove_file(e.path()).map_err(|err| Error::io("remove", e.path(), err))?;
         }
     }

@@ -102,9 +102,13 @@ fn out_is_never_clobbered_or_mixed_and_resume_continues() {
     assert_eq!(marker.trim(), full.trace_root_hex());
 
     // Checkpoints past a run's end (left by a longer run with this config's prefix) go.
+    // So does a half-written checkpoint a killed run left under its temporary name.
     std::fs::copy(checkpoint_path(dir.path(), 3), checkpoint_path(dir.path(), 9)).expect("copy");
+    let torn = dir.path().join("checkpoints/.ckpt-000003.bin.tmp-4242-0");
+    std::fs::write(&torn, b"half a checkpoint").expect("write");
     resume_latest(&cfg, dir.path(), &rt, &mut |_| {}).expect("resume");
     assert!(!checkpoint_path(dir.path(), 9).exists());
+    assert!(!torn.exists());
 
     // Nothing to resume from: another config's checkpoints.
     let mut other = cfg.clone();
