@@ -73,9 +73,14 @@ pub enum Command {
         /// Training config (TOML), e.g. crates/compute/examples/tiny.toml.
         #[arg(long)]
         config: PathBuf,
-        /// Output directory: checkpoints, trace.json, model.safetensors, config.json.
+        /// Output directory: checkpoints, trace.json, model.safetensors, config.json, and last
+        /// COMPLETE. Must be empty or missing, unless --resume.
         #[arg(long)]
         out: PathBuf,
+        /// Continue the run in --out from its last good checkpoint (same config), instead of
+        /// refusing a non-empty --out.
+        #[arg(long)]
+        resume: bool,
         /// Worker threads (default: IOLLM_THREADS, else all cores). Results do not depend on it.
         #[arg(long)]
         threads: Option<usize>,
@@ -442,6 +447,10 @@ pub enum ModelAction {
         id: u64,
         /// Destination directory (must not exist).
         dir: PathBuf,
+        /// Largest package accepted (sum of the sizes its smip.json lists): bytes, or with a
+        /// unit (`500MB`, `20GiB`). Checked before anything is written, and while writing.
+        #[arg(long, default_value = "64GiB", value_parser = parse_size)]
+        max_size: u64,
     },
 }
 
@@ -454,6 +463,36 @@ fn cid_text(text: &str) -> Result<String, String> {
         format!("{text:?}: the contracts take CIDv0 (Qm…) or base32 CIDv1 (b…) text only")
     })?;
     Ok(text.to_owned())
+}
+
+/// Parses a byte count: `1048576`, `500MB`, `20GiB`, `1.5TB` (SI units are powers of 1000,
+/// binary units of 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "unknown size unit in {text:?}; use B, MB, GB, TB, MiB, GiB or TiB"
+            ))
+        }
+    };
+    let n: f64 = num.parse().map_err(|_| format!("{text:?} is not a size (e.g. 500MB, 20GiB)"))?;
+    let bytes = n * mult as f64;
+    if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+        return Err(format!("{text:?} is out of range"));
+    }
+    Ok(bytes as u64)
 }
 
 #[cfg(test)]

@@ -91,13 +91,15 @@ pub async fn publish(
     })
 }
 
-/// Pulls artifact `id` into `dest` (which must not exist): every block verified against its
-/// CID, the directory appearing only once complete.
+/// Pulls artifact `id` into `dest` (which must not exist): exactly the files its smip.json
+/// lists, every block verified against its CID, within `limit`, the directory appearing only
+/// once complete.
 pub async fn pull(
     ctx: &Context,
     store: &KuboClient,
     id: ArtifactId,
     dest: &Path,
+    limit: &iollm_content::PullOptions,
 ) -> Result<(Cid, Manifest), ContentCommandError> {
     let artifact = model::show(ctx, id).await?;
     let text = String::from_utf8_lossy(&artifact.manifest_cid).into_owned();
@@ -106,6 +108,6 @@ pub async fn pull(
         cid: text.clone(),
         reason: e.to_string(),
     })?;
-    let manifest = iollm_content::pull_package(store, &cid, dest).await?;
+    let manifest = iollm_content::pull_package_with(store, &cid, dest, limit).await?;
     Ok((cid, manifest))
 }

@@ -58,12 +58,21 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
                 chunker.as_deref(),
             )?;
             let cid = content::cid_of_path(path, &opts)?;
-            let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            // `.` or `dir/..` have no file name: print the directory's own, as `ipfs add` does.
+            let name = match path.file_name() {
+                Some(n) => n.to_string_lossy().into_owned(),
+                None => std::fs::canonicalize(path)
+                    .ok()
+                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .unwrap_or_default(),
+            };
             println!("added {} {name}", iollm_content::format_cid(&cid));
             Ok(())
         }
         Command::Ipfs { action: IpfsAction::Daemon { repo, api } } => ipfs_daemon(repo, *api).await,
-        Command::Train { config, out, threads } => train(config, out, *threads).await,
+        Command::Train { config, out, threads, resume } => {
+            train(config, out, *threads, *resume).await
+        }
         other => market_command(cli, other).await,
     }
 }
@@ -95,6 +104,7 @@ async fn train(
     config: &std::path::Path,
     out: &std::path::Path,
     threads: Option<usize>,
+    resume: bool,
 ) -> anyhow::Result<()> {
     use iollm_compute::train::{self, Runtime, TrainConfig};
     let cfg = TrainConfig::from_file(config)?;
@@ -106,12 +116,17 @@ async fn train(
     );
     let out = out.to_owned();
     let outcome = tokio::task::spawn_blocking(move || {
-        train::train(&cfg, &out, &runtime, &mut |p| {
+        let mut report = |p: &train::Progress| {
             bar.set_position(p.step);
             if p.loss.is_finite() {
                 bar.set_message(format!("loss {:.4}  {:.0} tokens/s", p.loss, p.tokens_per_sec));
             }
-        })
+        };
+        if resume {
+            train::resume_latest(&cfg, &out, &runtime, &mut report)
+        } else {
+            train::train(&cfg, &out, &runtime, &mut report)
+        }
         .inspect(|_| bar.finish())
     })
     .await??;
@@ -433,10 +448,11 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
             println!("manifest CID: {}", iollm_content::format_cid(&published.manifest_cid));
             println!("id:           {}", published.id);
         }
-        ModelAction::Pull { id, dir } => {
+        ModelAction::Pull { id, dir, max_size } => {
             let ctx = Context::from_cli(cli).await?;
             let store = content::ipfs_client(&ctx)?;
-            let (cid, manifest) = content::pull(&ctx, &store, *id, dir).await?;
+            let limit = iollm_content::PullOptions { max_bytes: *max_size };
+            let (cid, manifest) = content::pull(&ctx, &store, *id, dir, &limit).await?;
             println!(
                 "pulled {} into {} ({} files, verified)",
                 iollm_content::format_cid(&cid),

@@ -149,4 +149,90 @@ fn train_prints_a_trace_root_that_does_not_depend_on_threads() {
     assert!(!ok);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(!dir.path().join("bad").exists(), "nothing written for a bad config");
+
+    // Issue 17 item 15: a second run into a used --out is refused (one line, naming --resume);
+    // --resume continues it (here: it was complete, so it rewrites the end) to the same root.
+    std::fs::write(
+        &config,
+        example
+            .replace("steps = 800", "steps = 20")
+            .replace("checkpoint_every = 50", "checkpoint_every = 10"),
+    )
+    .unwrap();
+    let out = dir.path().join("run-1");
+    let model = std::fs::read(out.join("model.safetensors")).unwrap();
+    let args = ["train", "--config", config.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let (ok, _, stderr) = iollm(&args, dir.path());
+    assert!(!ok);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    assert_eq!(std::fs::read(out.join("model.safetensors")).unwrap(), model, "untouched");
+    std::fs::write(out.join("checkpoints/ckpt-000002.bin"), b"torn").unwrap();
+    let (ok, stdout, stderr) = iollm(&[&args[..], &["--resume"]].concat(), dir.path());
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains(&roots[0]), "{stdout}");
+    assert!(out.join("COMPLETE").is_file());
+}
+
+/// Issue 17 item 17: `iollm cid .` names the directory; a symlink named bare is judged like
+/// `./link`; a non-loopback daemon address says so; an OS error is printed once.
+#[test]
+fn content_errors_and_names_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("pkg");
+    std::fs::create_dir(&pkg).unwrap();
+    std::fs::write(pkg.join("a.txt"), b"hello world\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_iollm"))
+        .args(["cid", "."])
+        .current_dir(&pkg)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(line.starts_with("added ") && line.ends_with(" pkg"), "{line}");
+
+    std::os::unix::fs::symlink("a.txt", pkg.join("link")).unwrap();
+    let cid_of = |arg: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_iollm"))
+            .args(["cid", arg])
+            .current_dir(&pkg)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).split_whitespace().nth(1).map(String::from),
+        )
+    };
+    let (ok, bare) = cid_of("link");
+    assert!(ok && bare.is_some());
+    assert_eq!(bare, cid_of("./link").1);
+
+    let (ok, _, stderr) = iollm(
+        &[
+            "ipfs",
+            "daemon",
+            "--repo",
+            dir.path().join("r").to_str().unwrap(),
+            "--api",
+            "0.0.0.0:5999",
+        ],
+        dir.path(),
+    );
+    assert!(!ok);
+    assert!(stderr.contains("loopback") && !stderr.contains("add options"), "{stderr}");
+
+    let missing = dir.path().join("missing.toml");
+    let (ok, _, stderr) = iollm(
+        &[
+            "train",
+            "--config",
+            missing.to_str().unwrap(),
+            "--out",
+            dir.path().join("o").to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(!ok);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("No such file or directory").count(), 1, "{stderr}");
 }

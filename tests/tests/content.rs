@@ -38,7 +38,8 @@ async fn publish_then_pull_round_trips_byte_for_byte() -> Result<()> {
     assert_eq!(record.manifest_cid, iollm_content::format_cid(&offline).as_bytes());
 
     let pulled = tmp.path().join("pulled");
-    let (cid, manifest) = content::pull(&net.ctx, &store, published.id, &pulled).await?;
+    let (cid, manifest) =
+        content::pull(&net.ctx, &store, published.id, &pulled, &Default::default()).await?;
     assert_eq!(cid, published.package_cid);
     assert_eq!(manifest.files.len(), 2);
     for name in ["smip.json", "config.json", "model.safetensors"] {
@@ -46,11 +47,13 @@ async fn publish_then_pull_round_trips_byte_for_byte() -> Result<()> {
     }
 
     // Pulling into an existing directory is refused without touching it.
-    let err = content::pull(&net.ctx, &store, published.id, &pulled).await.unwrap_err();
+    let err = content::pull(&net.ctx, &store, published.id, &pulled, &Default::default())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
     // An id with nothing registered is a clear error and writes nothing.
     let missing = tmp.path().join("missing");
-    let err = content::pull(&net.ctx, &store, 99, &missing).await.unwrap_err();
+    let err = content::pull(&net.ctx, &store, 99, &missing, &Default::default()).await.unwrap_err();
     assert_eq!(err.to_string(), "no artifact with id 99");
     assert!(!missing.exists());
     Ok(())

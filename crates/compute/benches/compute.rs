@@ -183,9 +183,11 @@ fn main() {
             let bytes =
                 std::fs::read(iollm_compute::train::checkpoint_path(&dir, 1)).expect("ckpt");
             let t = Instant::now();
-            let (i, h) = replay_segment(&cfg, &bytes, &rt).expect("replay");
+            let segment = iollm_compute::Segment::from_hashes(&out.trace_root, &out.hashes, 1)
+                .expect("segment 1 of the trace");
+            let h = replay_segment(&cfg, &segment, &bytes, &rt).expect("replay");
             let seg = t.elapsed().as_secs_f64();
-            assert_eq!(h, out.hashes[i], "replay must reproduce the trace");
+            assert_eq!(h, out.hashes[2], "replay must reproduce the trace");
             println!(
                 "replay segment 1->2 ({} steps): {seg:.2} s = {:.1}% of the full run ({} segments)",
                 cfg.train.checkpoint_every,

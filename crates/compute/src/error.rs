@@ -17,8 +17,9 @@ pub enum Error {
         /// What the parser said.
         message: String,
     },
-    /// Reading or writing a file failed.
-    #[error("{action} {path}: {source}")]
+    /// Reading or writing a file failed. The OS error is the source (printed once by a report
+    /// that prints the chain).
+    #[error("{action} {path}")]
     Io {
         /// What we were doing ("read", "write", ...).
         action: &'static str,
@@ -86,6 +87,60 @@ pub enum Error {
         index: usize,
         /// Last index.
         last: usize,
+    },
+    /// A segment's `h_i` or `h_{i+1}` is not in the committed trace (its proof does not lead
+    /// to the committed root at that position).
+    #[error("segment {index} is not part of the committed trace (root {root})")]
+    NotInTrace {
+        /// The segment index.
+        index: usize,
+        /// The committed root (hex).
+        root: String,
+    },
+    /// The checkpoint handed to a replay is not the committed `h_i`.
+    #[error("checkpoint {index} is not the one the trace commits to: its hash is {actual}, the trace says {expected}")]
+    StartNotInTrace {
+        /// The segment index.
+        index: usize,
+        /// `h_i` of the committed trace (hex).
+        expected: String,
+        /// The checkpoint's own hash (hex).
+        actual: String,
+    },
+    /// `--out` holds something already (a run is never mixed into another's directory).
+    #[error("{path} is not empty; choose a new --out, or continue the run in it with --resume")]
+    OutputNotEmpty {
+        /// The output directory.
+        path: PathBuf,
+    },
+    /// `--resume` found no usable checkpoint 0 for this config.
+    #[error("{path} holds no checkpoint of this config to resume from; train into an empty --out")]
+    NothingToResume {
+        /// The output directory.
+        path: PathBuf,
+    },
+    /// An output directory without the completion marker (the run did not finish).
+    #[error("{path} holds no finished run (no COMPLETE marker); resume it with --resume")]
+    IncompleteRun {
+        /// The output directory.
+        path: PathBuf,
+    },
+    /// A checkpoint file that does not decode or check (names the file).
+    #[error("checkpoint {path}")]
+    BadCheckpoint {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: Box<Error>,
+    },
+    /// The config would need more memory than the machine has available.
+    #[error("this config needs about {} MiB of memory, {} MiB are available; reduce batch_size, n_ctx or the model", needed >> 20, available >> 20)]
+    InsufficientMemory {
+        /// Estimated peak bytes.
+        needed: u64,
+        /// Bytes available (MemAvailable, or the cgroup limit).
+        available: u64,
     },
     /// A token sequence is empty or longer than the model's context.
     #[error("invalid input: {0}")]

@@ -17,11 +17,18 @@ pub const WEIGHTS_FILE: &str = "model.safetensors";
 /// File name of the model config inside a model directory.
 pub const CONFIG_FILE: &str = "config.json";
 
-/// Writes `bytes` to `path` atomically (temp file in the same directory + rename).
+/// Writes `bytes` to `path` atomically and durably: a temporary file in the same directory,
+/// fsynced, renamed over `path`, then the directory fsynced (so the rename survives a crash).
+///
+/// This is the compute crate's copy of the one helper `iollm_content::fsutil::write_atomic`
+/// implements: the two crates must not depend on each other, and a shared crate for twenty
+/// lines would be the grab-bag STYLE.md warns against.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp-{}-{seq}", std::process::id()));
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -32,7 +39,9 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         return Err(Error::io("write", path, e));
     }
-    Ok(())
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("sync directory", dir, e))
 }
 
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {

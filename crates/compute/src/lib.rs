@@ -47,6 +47,7 @@ pub use kernels::Simd;
 pub use model::GptConfig;
 pub use repops::PROFILE;
 pub use train::{
-    read_trace, replay_segment, resolve_threads, resume, train, verify_segment, Backend, Progress,
-    Runtime, Trace, TrainConfig, TrainOutcome, TrainState, Trainer,
+    estimate_memory, read_trace, replay_segment, resolve_threads, resume, resume_latest, train,
+    verify_segment, Backend, Progress, Runtime, Segment, Trace, TrainConfig, TrainOutcome,
+    TrainState, Trainer,
 };

@@ -76,6 +76,33 @@ pub fn verify(root_hash: &Hash, h: &Hash, proof: &[ProofStep]) -> bool {
     &acc == root_hash
 }
 
+/// [`verify`], and the proof's shape is that of leaf `index` in a tree of `leaves` leaves
+/// (so a proof for another position cannot stand in for this one).
+pub fn verify_at(
+    root_hash: &Hash,
+    h: &Hash,
+    index: usize,
+    leaves: usize,
+    proof: &[ProofStep],
+) -> bool {
+    if index >= leaves {
+        return false;
+    }
+    let (mut i, mut n, mut steps) = (index, leaves, proof.iter());
+    while n > 1 {
+        let sib = i ^ 1;
+        if sib < n {
+            match steps.next() {
+                Some(s) if s.sibling_is_left == (sib < i) => {}
+                _ => return false,
+            }
+        }
+        i /= 2;
+        n = n.div_ceil(2);
+    }
+    steps.next().is_none() && verify(root_hash, h, proof)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +115,10 @@ mod tests {
             for (i, h) in hs.iter().enumerate() {
                 let p = proof(&hs, i).expect("in range");
                 assert!(verify(&r, h, &p), "n={n} i={i}");
+                assert!(verify_at(&r, h, i, n, &p), "n={n} i={i}");
+                for j in (0..n).filter(|j| *j != i) {
+                    assert!(!verify_at(&r, h, j, n, &p), "n={n} i={i} j={j}");
+                }
                 assert!(!verify(&r, &[99; 32], &p));
             }
         }

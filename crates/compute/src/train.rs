@@ -426,6 +426,56 @@ struct Workspace {
     grad: Vec<f32>,
 }
 
+/// The file written last into a finished output directory (holding the trace root).
+pub const COMPLETE_FILE: &str = "COMPLETE";
+
+/// Bytes a training run holds at its peak, estimated from the config: the activations and
+/// their gradients of one step ([`model::Forward`], [`model::Backward`], the logits' gradient),
+/// the attention probabilities once more for their backward, weights, gradient and both AdamW
+/// moments, and a checkpoint's encoding while it is written.
+pub fn estimate_memory(cfg: &TrainConfig) -> u64 {
+    let (b, t) = (cfg.train.batch_size as u64, cfg.model.n_ctx as u64);
+    let (c, l, h) = (cfg.model.n_embd as u64, cfg.model.n_layer as u64, cfg.model.n_head as u64);
+    let n = b * t;
+    let probs = b * h * t * t;
+    let forward = l * (16 * n * c + probs + 4 * n) + 2 * n * c + 2 * n + n * VOCAB as u64;
+    let backward = 18 * n * c + probs;
+    let dlogits = n * VOCAB as u64;
+    let p = Layout::new(&cfg.model).total as u64;
+    let floats = forward + backward + dlogits + 4 * p;
+    4 * floats + 12 * p
+}
+
+/// Memory this process may use: the smaller of `MemAvailable` and the cgroup's limit, when
+/// they can be read.
+fn available_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok();
+    let avail = meminfo.as_deref().and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemAvailable:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    });
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match (avail, cgroup) {
+        (Some(a), Some(c)) => Some(a.min(c)),
+        (a, c) => a.or(c),
+    }
+}
+
+/// Refuses a config whose estimated peak memory exceeds what the machine has available.
+fn check_memory(cfg: &TrainConfig) -> Result<()> {
+    let needed = estimate_memory(cfg);
+    match available_memory() {
+        Some(available) if needed > available => {
+            Err(Error::InsufficientMemory { needed, available })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Path of checkpoint `i` in an output directory.
 pub fn checkpoint_path(out_dir: &Path, i: usize) -> PathBuf {
     out_dir.join("checkpoints").join(format!("ckpt-{i:06}.bin"))
@@ -441,6 +491,7 @@ impl Trainer {
     /// [`crate::ops::MatmulDevice`]).
     pub fn with_exec(cfg: &TrainConfig, threads: usize, ex: Exec) -> Result<Trainer> {
         cfg.validate()?;
+        check_memory(cfg)?;
         let corpus = cfg.corpus()?;
         let config_hash = config_hash(cfg, &corpus);
         let pool = rayon::ThreadPoolBuilder::new()
@@ -566,7 +617,10 @@ impl Trainer {
 
     /// Reads a checkpoint file, checking its checksum and that it belongs to this config.
     pub fn load_checkpoint(&self, path: &Path) -> Result<(TrainState, Hash)> {
-        self.decode_checked(&read(path)?)
+        self.decode_checked(&read(path)?).map_err(|e| match e {
+            e @ Error::Io { .. } => e,
+            e => Error::BadCheckpoint { path: path.to_owned(), source: Box::new(e) },
+        })
     }
 
     fn decode_checked(&self, bytes: &[u8]) -> Result<(TrainState, Hash)> {
@@ -628,6 +682,8 @@ impl Trainer {
         let json =
             serde_json::to_vec_pretty(&trace).map_err(|e| Error::InvalidInput(e.to_string()))?;
         atomic_write(&out_dir.join("trace.json"), &json)?;
+        // Last: only a directory with this marker holds a finished run.
+        atomic_write(&out_dir.join(COMPLETE_FILE), format!("{}\n", hex(&root)).as_bytes())?;
         info!(target: "compute::train", root = %hex(&root), "Training finished");
         Ok(TrainOutcome {
             trace_root: root,
@@ -644,15 +700,28 @@ impl Trainer {
             / start.elapsed().as_secs_f64().max(1e-9)
     }
 
-    /// Re-executes one segment from a checkpoint (file bytes) and returns `(index of the next
-    /// checkpoint, its state hash)`. This is what a verifier runs.
-    pub fn replay_segment(&self, checkpoint: &[u8]) -> Result<(usize, Hash)> {
-        let (mut st, _) = self.decode_checked(checkpoint)?;
+    /// Re-executes segment `segment.index() → +1` from a checkpoint (file bytes) and returns
+    /// the state hash it reaches. This is what a verifier runs. The checkpoint must be the one
+    /// the committed trace names: its hash must be `h_i` of `segment`, whose `h_i` and
+    /// `h_{i+1}` are proven against the committed trace root ([`Segment`]), so a forged
+    /// checkpoint re-sealed with its own hash is refused ([`Error::StartNotInTrace`]).
+    pub fn replay_segment(&self, segment: &Segment, checkpoint: &[u8]) -> Result<Hash> {
+        segment.check(self.cfg.n_checkpoints() + 1)?;
+        let (mut st, h) = self.decode_checked(checkpoint)?;
+        if h != segment.start {
+            return Err(Error::StartNotInTrace {
+                index: segment.index,
+                expected: hex(&segment.start),
+                actual: hex(&h),
+            });
+        }
         let k = self.cfg.train.checkpoint_every;
-        if st.step % k != 0 || st.step >= self.cfg.train.steps {
-            return Err(Error::InvalidInput(format!(
-                "checkpoint at step {} has no following segment (steps {}, every {k})",
-                st.step, self.cfg.train.steps
+        if st.step != segment.index as u64 * k {
+            return Err(Error::CorruptCheckpoint(format!(
+                "checkpoint {} holds step {}, not {}",
+                segment.index,
+                st.step,
+                segment.index as u64 * k
             )));
         }
         let until = st.step + k;
@@ -661,7 +730,71 @@ impl Trainer {
                 self.step_inner(&mut st);
             }
         });
-        Ok(((until / k) as usize, st.hash(&self.config_hash)))
+        Ok(st.hash(&self.config_hash))
+    }
+}
+
+/// One segment `i → i+1` of a committed trace, as a verifier receives it: `h_i` and
+/// `h_{i+1}`, each with its Merkle inclusion proof under the trace root committed on chain.
+/// Replaying checks both proofs (at positions `i` and `i+1`) before anything runs, so neither
+/// the start checkpoint nor the claimed end can be chosen by whoever hands over the files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    root: Hash,
+    index: usize,
+    start: Hash,
+    start_proof: Vec<merkle::ProofStep>,
+    next: Hash,
+    next_proof: Vec<merkle::ProofStep>,
+}
+
+impl Segment {
+    /// A segment claim: `start = h_index`, `next = h_{index+1}`, with their proofs under the
+    /// committed `root` (checked when it is replayed).
+    pub fn new(
+        root: Hash,
+        index: usize,
+        (start, start_proof): (Hash, Vec<merkle::ProofStep>),
+        (next, next_proof): (Hash, Vec<merkle::ProofStep>),
+    ) -> Segment {
+        Segment { root, index, start, start_proof, next, next_proof }
+    }
+
+    /// Segment `index` of a full trace (`h_0..h_n`, e.g. from `trace.json`), against the root
+    /// committed on chain: refused with [`Error::NotInTrace`] when the hashes do not make that
+    /// root.
+    pub fn from_hashes(root: &Hash, hashes: &[Hash], index: usize) -> Result<Segment> {
+        let not_in = || Error::NotInTrace { index, root: hex(root) };
+        if merkle::root(hashes) != *root {
+            return Err(not_in());
+        }
+        let start = hashes.get(index).copied().ok_or_else(not_in)?;
+        let next = hashes.get(index + 1).copied().ok_or_else(not_in)?;
+        let sp = merkle::proof(hashes, index).ok_or_else(not_in)?;
+        let np = merkle::proof(hashes, index + 1).ok_or_else(not_in)?;
+        Ok(Segment::new(*root, index, (start, sp), (next, np)))
+    }
+
+    /// The segment's index `i`.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// `h_{i+1}` as committed.
+    pub fn next(&self) -> &Hash {
+        &self.next
+    }
+
+    /// Both proofs verify, at positions `i` and `i+1` of a trace of `leaves` hashes.
+    fn check(&self, leaves: usize) -> Result<()> {
+        let ok = self.index + 1 < leaves
+            && merkle::verify_at(&self.root, &self.start, self.index, leaves, &self.start_proof)
+            && merkle::verify_at(&self.root, &self.next, self.index + 1, leaves, &self.next_proof);
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::NotInTrace { index: self.index, root: hex(&self.root) })
+        }
     }
 }
 
@@ -686,8 +819,10 @@ pub fn config_hash(cfg: &TrainConfig, corpus: &[u8]) -> Hash {
     Sha256::digest(serde_json::to_vec(&c).expect("config serialises")).into()
 }
 
-/// Trains from scratch into `out_dir`: checkpoints every `checkpoint_every` steps, the trace,
-/// the final model. `progress` is called after every step and every checkpoint.
+/// Trains from scratch into `out_dir`, which must be missing or empty
+/// ([`Error::OutputNotEmpty`] otherwise: continue a run with [`resume_latest`]): checkpoints
+/// every `checkpoint_every` steps, the trace, the final model, and last [`COMPLETE_FILE`].
+/// `progress` is called after every step and every checkpoint.
 pub fn train(
     cfg: &TrainConfig,
     out_dir: &Path,
@@ -695,6 +830,15 @@ pub fn train(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<TrainOutcome> {
     let tr = Trainer::new(cfg, rt)?;
+    match std::fs::read_dir(out_dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(Error::OutputNotEmpty { path: out_dir.to_owned() });
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("read directory", out_dir, e)),
+    }
     let ck = out_dir.join("checkpoints");
     std::fs::create_dir_all(&ck).map_err(|e| Error::io("create directory", &ck, e))?;
     info!(target: "compute::train", threads = rt.threads, simd = ?rt.simd, out = %out_dir.display(), "Training started");
@@ -711,7 +855,9 @@ pub fn train(
 }
 
 /// Resumes a run in `out_dir` from its checkpoint `from`, rewriting checkpoints after it, the
-/// trace and the model. Produces the same hashes as the uninterrupted run.
+/// trace and the model. Produces the same hashes as the uninterrupted run. The completion
+/// marker is removed first (and checkpoints past this run's last, left by a longer run), so an
+/// interrupted resume never leaves a directory that looks finished.
 pub fn resume(
     cfg: &TrainConfig,
     out_dir: &Path,
@@ -737,29 +883,96 @@ pub fn resume(
     if st.step != from as u64 * cfg.train.checkpoint_every {
         return Err(Error::CorruptCheckpoint(format!("checkpoint {from} holds step {}", st.step)));
     }
+    forget_completion(out_dir, n)?;
+    info!(target: "compute::train", from, out = %out_dir.display(), "Training resumed");
     tr.finish(out_dir, st, hashes, progress)
 }
 
-/// Verifier entry point: re-executes checkpoint `i` → `i+1` from the checkpoint file bytes and
-/// returns the index and hash of the checkpoint it reaches.
-pub fn replay_segment(cfg: &TrainConfig, checkpoint: &[u8], rt: &Runtime) -> Result<(usize, Hash)> {
-    Trainer::new(cfg, rt)?.replay_segment(checkpoint)
+/// `iollm train --resume`: resumes from the last good checkpoint of `out_dir` — the highest
+/// `i` such that checkpoints `0..=i` all load and belong to this config.
+pub fn resume_latest(
+    cfg: &TrainConfig,
+    out_dir: &Path,
+    rt: &Runtime,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<TrainOutcome> {
+    let tr = Trainer::new(cfg, rt)?;
+    let n = cfg.n_checkpoints();
+    let mut last = None;
+    for i in 0..=n {
+        match tr.load_checkpoint(&checkpoint_path(out_dir, i)) {
+            Ok((st, _)) if st.step == i as u64 * cfg.train.checkpoint_every => last = Some(i),
+            Ok(_) => break,
+            Err(e) => {
+                info!(target: "compute::train", checkpoint = i, error = %e, "Resuming before this checkpoint");
+                break;
+            }
+        }
+    }
+    let from = last.ok_or_else(|| Error::NothingToResume { path: out_dir.to_owned() })?;
+    drop(tr);
+    resume(cfg, out_dir, from, rt, progress)
 }
 
-/// Verifier check: replays the segment starting at `checkpoint` and compares the state hash it
-/// reaches with `claimed_next` (the executor's `h_{i+1}`). `Ok(true)` means the segment is honest.
+/// Removes the completion marker (durably), checkpoints with an index above `last`, and
+/// temporary files a killed run left in `checkpoints/`.
+fn forget_completion(out_dir: &Path, last: usize) -> Result<()> {
+    let marker = out_dir.join(COMPLETE_FILE);
+    match std::fs::remove_file(&marker) {
+        Ok(()) => {
+            std::fs::File::open(out_dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| Error::io("sync directory", out_dir, e))?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("remove", &marker, e)),
+    }
+    let ck = out_dir.join("checkpoints");
+    let entries = std::fs::read_dir(&ck).map_err(|e| Error::io("read directory", &ck, e))?;
+    for e in entries {
+        let e = e.map_err(|e| Error::io("read directory", &ck, e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let index = name
+            .strip_prefix("ckpt-")
+            .and_then(|r| r.strip_suffix(".bin"))
+            .and_then(|i| i.parse::<usize>().ok());
+        // Also what a killed run left half-written: `atomic_write`'s `.NAME.tmp-PID-SEQ`.
+        let temporary = name.starts_with('.') && name.contains(".tmp-");
+        if temporary || index.is_some_and(|i| i > last) {
+            std::fs::remove_file(e.path()).map_err(|err| Error::io("remove", e.path(), err))?;
+        }
+    }
+    Ok(())
+}
+
+/// Verifier entry point: re-executes `segment` from the checkpoint file bytes (which must be
+/// the committed `h_i`) and returns the state hash it reaches.
+pub fn replay_segment(
+    cfg: &TrainConfig,
+    segment: &Segment,
+    checkpoint: &[u8],
+    rt: &Runtime,
+) -> Result<Hash> {
+    Trainer::new(cfg, rt)?.replay_segment(segment, checkpoint)
+}
+
+/// Verifier check: replays `segment` from `checkpoint` and compares the hash it reaches with
+/// the committed `h_{i+1}`. `Ok(true)` means the segment is honest; a checkpoint that is not
+/// the committed `h_i` is an error, not `false`.
 pub fn verify_segment(
     cfg: &TrainConfig,
+    segment: &Segment,
     checkpoint: &[u8],
-    claimed_next: &Hash,
     rt: &Runtime,
 ) -> Result<bool> {
-    let (_, h) = replay_segment(cfg, checkpoint, rt)?;
-    Ok(&h == claimed_next)
+    Ok(&replay_segment(cfg, segment, checkpoint, rt)? == segment.next())
 }
 
 /// Reads `trace.json` from an output directory.
 pub fn read_trace(out_dir: &Path) -> Result<Trace> {
+    if !out_dir.join(COMPLETE_FILE).is_file() {
+        return Err(Error::IncompleteRun { path: out_dir.to_owned() });
+    }
     let p = out_dir.join("trace.json");
     serde_json::from_slice(&read(&p)?)
         .map_err(|e| Error::CorruptCheckpoint(format!("{}: {e}", p.display())))

@@ -22,10 +22,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cid::Cid;
-use futures_util::TryStreamExt;
+use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use ipfs_api_backend_hyper::{IpfsApi, IpfsClient, TryFromUri};
 
+use crate::blockstore::MAX_BLOCK_SIZE;
 use crate::dag::{add_path_with, Added, NullSink};
 use crate::error::{Error, Result};
 use crate::options::{parse_cid, AddOptions, CidVersion};
@@ -154,12 +155,24 @@ impl KuboClient {
     pub async fn cat_range(&self, cid: &Cid, offset: usize, length: usize) -> Result<Bytes> {
         let path = cid.to_string();
         self.retry("cat", self.policy.request_timeout, || async {
-            let r: std::result::Result<Vec<Bytes>, _> =
-                self.api.cat_range(&path, offset, length).try_collect().await;
-            classify(r).map(|a| match a {
-                Attempt::Done(v) => Attempt::Done(Bytes::from(v.concat())),
-                Attempt::Transient(e) => Attempt::Transient(e),
-            })
+            // At most `length` bytes are read, whatever the node sends.
+            let mut body = self.api.cat_range(&path, offset, length);
+            let mut buf = bytes::BytesMut::new();
+            while let Some(chunk) = body.next().await {
+                match chunk {
+                    Ok(c) if buf.len() + c.len() > length => {
+                        return Err(Error::ResponseTooLarge { op: "cat", limit: length as u64 });
+                    }
+                    Ok(c) => buf.extend_from_slice(&c),
+                    Err(e) => {
+                        return classify::<()>(Err(e)).map(|a| match a {
+                            Attempt::Done(()) => Attempt::Done(Bytes::new()),
+                            Attempt::Transient(e) => Attempt::Transient(e),
+                        })
+                    }
+                }
+            }
+            Ok(Attempt::Done(buf.freeze()))
         })
         .await
     }
@@ -408,13 +421,32 @@ impl ContentStore for KuboClient {
     }
 
     async fn get_block(&self, cid: &Cid) -> Result<Bytes> {
+        if let Some(d) = crate::options::identity_data(cid) {
+            return Ok(Bytes::copy_from_slice(d));
+        }
         let s = cid.to_string();
         self.retry("block/get", self.policy.request_timeout, || async {
-            let r: std::result::Result<Vec<Bytes>, _> = self.api.block_get(&s).try_collect().await;
-            classify(r).map(|a| match a {
-                Attempt::Done(v) => Attempt::Done(Bytes::from(v.concat())),
-                Attempt::Transient(e) => Attempt::Transient(e),
-            })
+            // Read at most MAX_BLOCK_SIZE: an untrusted node cannot make us buffer more.
+            let mut body = self.api.block_get(&s);
+            let mut buf = bytes::BytesMut::new();
+            while let Some(chunk) = body.next().await {
+                match chunk {
+                    Ok(c) if buf.len() + c.len() > MAX_BLOCK_SIZE => {
+                        return Err(Error::BlockTooLarge {
+                            cid: Box::new(*cid),
+                            limit: MAX_BLOCK_SIZE,
+                        });
+                    }
+                    Ok(c) => buf.extend_from_slice(&c),
+                    Err(e) => {
+                        return classify::<()>(Err(e)).map(|a| match a {
+                            Attempt::Done(()) => Attempt::Done(Bytes::new()),
+                            Attempt::Transient(e) => Attempt::Transient(e),
+                        })
+                    }
+                }
+            }
+            Ok(Attempt::Done(buf.freeze()))
         })
         .await
     }

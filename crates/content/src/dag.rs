@@ -352,7 +352,9 @@ fn add_entry<S: BlockSink>(
 /// Whether `target`, read relative to the link's directory, stays under `root` (lexically, then
 /// following any links that exist on the way).
 fn stays_inside(link: &Path, target: &Path, root: &Path) -> bool {
-    let Some(dir) = link.parent().and_then(|d| fs::canonicalize(d).ok()) else { return false };
+    // A bare name (`link`) lives in the current directory: its parent is `.`, not "".
+    let parent = link.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let Ok(dir) = fs::canonicalize(parent) else { return false };
     let mut p = dir;
     for c in target.components() {
         match c {
@@ -435,4 +437,19 @@ pub fn directory_node<S: BlockSink>(
     }
     let children = links.iter().map(|l| l.tsize).sum();
     put_node(opts, sink, &block, children, file_size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 17 item 17: a link given by its bare name (`iollm cid link`) lives in the current
+    /// directory, as `./link` does; it used to be judged "outside" (its parent was "").
+    #[test]
+    fn a_bare_link_name_is_inside_the_current_directory() {
+        let cwd = fs::canonicalize(".").unwrap();
+        assert!(stays_inside(Path::new("link"), Path::new("target.txt"), &cwd));
+        assert!(stays_inside(Path::new("./link"), Path::new("target.txt"), &cwd));
+        assert!(!stays_inside(Path::new("link"), Path::new("../../x"), &cwd));
+    }
 }

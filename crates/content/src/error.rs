@@ -49,6 +49,27 @@ pub enum Error {
         /// What is not supported.
         reason: String,
     },
+    /// A node sent more bytes for one block than any block may have.
+    #[error("block {cid} is larger than the {limit}-byte block limit; the IPFS node is broken or hostile")]
+    BlockTooLarge {
+        /// The block asked for.
+        cid: Box<Cid>,
+        /// The limit (bytes).
+        limit: usize,
+    },
+    /// A long operation was stopped: its client went away or the daemon is shutting down.
+    #[error("cancelled: the client went away or the node is shutting down")]
+    Cancelled,
+    /// A node answered with more bytes than were asked for.
+    #[error(
+        "the IPFS node sent more than the {limit} bytes asked for ({op}); it is broken or hostile"
+    )]
+    ResponseTooLarge {
+        /// The call.
+        op: &'static str,
+        /// Bytes asked for.
+        limit: u64,
+    },
     /// A block is not in the store.
     #[error("block {0} not found")]
     BlockNotFound(Box<Cid>),
@@ -58,8 +79,8 @@ pub enum Error {
     /// A file or directory name that is not valid UTF-8 (IPFS names are UTF-8).
     #[error("{0}: file name is not valid UTF-8; rename it")]
     NonUtf8Name(PathBuf),
-    /// A symbolic link whose target is outside the package directory.
-    #[error("{path}: symbolic link points outside the package ({target})")]
+    /// A symbolic link whose target is outside the tree being added.
+    #[error("{path}: symbolic link points outside the directory being added ({target})")]
     SymlinkEscapes {
         /// The link.
         path: PathBuf,
@@ -97,8 +118,73 @@ pub enum Error {
         /// The limit.
         secs: u64,
     },
-    /// Local file system error, with the path it happened on.
-    #[error("{path}: {source}")]
+    /// A pull or fetch destination that already exists.
+    #[error("{path} already exists; choose a new destination")]
+    DestinationExists {
+        /// The destination.
+        path: PathBuf,
+    },
+    /// Another pull into the same destination is running (it holds the staging lock).
+    #[error("another pull into {path} is running; wait for it or choose another destination")]
+    PullInProgress {
+        /// The destination.
+        path: PathBuf,
+    },
+    /// What a pull would write is more than its limit.
+    #[error("the package holds {size} bytes, more than the pull limit of {limit} bytes; raise the limit (--max-size) if you trust it")]
+    PullTooLarge {
+        /// Bytes the package's manifest (or DAG) declares.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The package DAG holds an entry its `smip.json` does not list (hidden files included).
+    #[error("the package holds {path:?}, which its smip.json does not list; refusing to pull it")]
+    UnlistedFile {
+        /// Path inside the package.
+        path: String,
+    },
+    /// A file's DAG declares, or delivers, another size than expected.
+    #[error("{path}: {actual} bytes where {expected} were expected; the package is inconsistent")]
+    SizeMismatch {
+        /// The file (inside the package, or the destination).
+        path: String,
+        /// Size from the manifest (or the DAG's root).
+        expected: u64,
+        /// Size the DAG declares or delivered (at least).
+        actual: u64,
+    },
+    /// The CID given as a package is not a package directory with a `smip.json`.
+    #[error("{cid} is not a model package: {reason}")]
+    NotAPackage {
+        /// The CID.
+        cid: Box<Cid>,
+        /// Why.
+        reason: String,
+    },
+    /// Another daemon holds the repo.
+    #[error("IPFS repo {path} is in use by another daemon (its lock is held); stop it or use another --repo")]
+    RepoLocked {
+        /// The repo directory.
+        path: PathBuf,
+    },
+    /// A repo file (`pins.json`, `identity.json`) that does not parse.
+    #[error("{path}: corrupt repo file ({reason}); restore it or remove it to start afresh")]
+    CorruptRepoFile {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        reason: String,
+    },
+    /// An API address that is not loopback (the daemon is offline and local only).
+    #[error("the IPFS daemon only listens on loopback addresses (127.0.0.1, ::1), not {addr}")]
+    NotLoopback {
+        /// The address given.
+        addr: std::net::SocketAddr,
+    },
+    /// Local file system error, with the path it happened on. The OS error is its `source`
+    /// (not repeated in the message: error reports print the chain once).
+    #[error("{path}")]
     Io {
         /// The path.
         path: PathBuf,
@@ -120,3 +206,18 @@ impl Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    /// Issue 17 item 17: the OS error is the source, not repeated in the message, so a report
+    /// that prints the chain (`{:#}`) says it once.
+    #[test]
+    fn io_errors_name_the_path_and_carry_the_os_error_once() {
+        let e = Error::io("/repo/pins.json", std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert_eq!(e.to_string(), "/repo/pins.json");
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("entity not found"));
+    }
+}

@@ -2,9 +2,11 @@
 //! and nothing reaches its final path until the whole DAG has been verified.
 //!
 //! Works block by block (`block/get`), so it verifies any DAG a Kubo node may hold — any
-//! chunker, layout or CID version — not only ones built with our defaults. Files are written to
-//! a hidden temporary sibling of the destination (`.NAME.iollm-partial`) and renamed into place
-//! at the end; on any error the temporary is removed, so a failed fetch leaves nothing behind.
+//! chunker, layout or CID version — not only ones built with our defaults. Files are written
+//! under a staging directory beside the destination (`.NAME.iollm-pull/`, locked while in use)
+//! and renamed into place at the end; on any error it is removed, so a failed fetch leaves
+//! nothing behind, and one killed midway is removed by the next fetch into the same place.
+//! What is written is bounded: by a limit, and by the sizes the DAG's roots declare.
 //! Directory entry names from the DAG are checked (no `/`, `.`, `..` or empty names) so a
 //! hostile DAG cannot write outside the destination.
 
@@ -26,6 +28,15 @@ const PARALLEL_BLOCKS: usize = 8;
 
 /// Checks `block` hashes to `cid`.
 pub fn verify_block(cid: &Cid, block: &[u8]) -> Result<()> {
+    if let Some(d) = crate::options::identity_data(cid) {
+        if d != block {
+            return Err(Error::MalformedBlock {
+                cid: Box::new(*cid),
+                reason: "block differs from the data of its identity CID".into(),
+            });
+        }
+        return Ok(());
+    }
     if cid.hash().code() != SHA2_256 {
         return Err(Error::UnsupportedCid {
             cid: Box::new(*cid),
@@ -43,7 +54,7 @@ pub fn verify_block(cid: &Cid, block: &[u8]) -> Result<()> {
     Ok(())
 }
 
-async fn get_verified<S: ContentStore>(store: &S, cid: &Cid) -> Result<Bytes> {
+pub(crate) async fn get_verified<S: ContentStore>(store: &S, cid: &Cid) -> Result<Bytes> {
     let b = store.get_block(cid).await?;
     verify_block(cid, &b)?;
     Ok(b)
@@ -53,42 +64,96 @@ async fn get_pair<S: ContentStore>(store: &S, cid: Cid) -> Result<(Cid, Bytes)> 
     get_verified(store, &cid).await.map(|b| (cid, b))
 }
 
+/// Largest pull or fetch unless the caller says otherwise (64 GiB).
+pub const DEFAULT_MAX_BYTES: u64 = 64 << 30;
+
 /// Fetches the file or directory `cid` into `dest` (which must not exist), verifying every
-/// block. Returns the number of file bytes written.
+/// block, writing at most [`DEFAULT_MAX_BYTES`]. Returns the number of file bytes written.
 pub async fn fetch_verified<S: ContentStore>(store: &S, cid: &Cid, dest: &Path) -> Result<u64> {
-    if tokio::fs::symlink_metadata(dest).await.is_ok() {
-        return Err(Error::InvalidOptions(format!(
-            "{} already exists; choose a new destination",
-            dest.display()
-        )));
+    fetch_verified_with(store, cid, dest, DEFAULT_MAX_BYTES).await
+}
+
+/// [`fetch_verified`] with a limit: a DAG whose root declares more than `max_bytes` is refused
+/// before anything is written, and the fetch stops as soon as more than `max_bytes` (or more
+/// than a file's root declares) arrive.
+pub async fn fetch_verified_with<S: ContentStore>(
+    store: &S,
+    cid: &Cid,
+    dest: &Path,
+    max_bytes: u64,
+) -> Result<u64> {
+    let staging = Staging::acquire(dest)?;
+    let mut budget = max_bytes;
+    let n = fetch_node(store, cid, &staging.content(), &mut budget, max_bytes).await?;
+    staging.commit(dest)?;
+    tracing::info!(target: TARGET, %cid, dest = %dest.display(), bytes = n, "Fetched and verified");
+    Ok(n)
+}
+
+/// A destination's staging directory, `.NAME.iollm-pull/` beside it: `lock` (held with
+/// `flock` while the pull runs) and `content` (what becomes `dest`). A pull that was killed
+/// leaves it behind, unlocked; the next pull into the same destination recognises it by its
+/// name and removes it. Dropped without [`Staging::commit`], it removes itself.
+#[derive(Debug)]
+pub(crate) struct Staging {
+    dir: PathBuf,
+    _lock: std::fs::File,
+}
+
+impl Staging {
+    /// Takes the staging directory for `dest` (which must not exist).
+    pub(crate) fn acquire(dest: &Path) -> Result<Self> {
+        if std::fs::symlink_metadata(dest).is_ok() {
+            return Err(Error::DestinationExists { path: dest.to_owned() });
+        }
+        let name = dest
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Error::InvalidOptions(format!("bad destination {}", dest.display())))?;
+        let parent = crate::fsutil::parent_dir(dest);
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let dir = parent.join(format!(".{name}.iollm-pull"));
+        for _ in 0..2 {
+            match std::fs::create_dir(&dir) {
+                Ok(()) => {
+                    let lock = crate::fsutil::lock_exclusive(&dir.join("lock"))?
+                        .ok_or_else(|| Error::PullInProgress { path: dest.to_owned() })?;
+                    return Ok(Self { dir, _lock: lock });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    // Ours to remove only if nobody holds its lock: a pull that was killed.
+                    let Some(_stale) = crate::fsutil::lock_exclusive(&dir.join("lock"))? else {
+                        return Err(Error::PullInProgress { path: dest.to_owned() });
+                    };
+                    tracing::warn!(target: TARGET, dir = %dir.display(), "Removing what an interrupted pull left behind");
+                    std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                }
+                Err(e) => return Err(Error::io(&dir, e)),
+            }
+        }
+        Err(Error::PullInProgress { path: dest.to_owned() })
     }
-    let name = dest
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| Error::InvalidOptions(format!("bad destination {}", dest.display())))?;
-    let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    tokio::fs::create_dir_all(parent).await.map_err(|e| Error::io(parent, e))?;
-    let tmp = parent.join(format!(".{name}.iollm-partial-{}", std::process::id()));
-    let _ = remove_any(&tmp).await;
-    let res = fetch_node(store, cid, &tmp).await;
-    match res {
-        Ok(n) => {
-            tokio::fs::rename(&tmp, dest).await.map_err(|e| Error::io(dest, e))?;
-            tracing::info!(target: TARGET, %cid, dest = %dest.display(), bytes = n, "Fetched and verified");
-            Ok(n)
+
+    /// Where the content goes.
+    pub(crate) fn content(&self) -> PathBuf {
+        self.dir.join("content")
+    }
+
+    /// Renames the content to `dest` (durably) and removes the staging directory.
+    pub(crate) fn commit(self, dest: &Path) -> Result<()> {
+        let content = self.content();
+        if std::fs::symlink_metadata(dest).is_ok() {
+            return Err(Error::DestinationExists { path: dest.to_owned() });
         }
-        Err(e) => {
-            let _ = remove_any(&tmp).await;
-            Err(e)
-        }
+        std::fs::rename(&content, dest).map_err(|e| Error::io(dest, e))?;
+        crate::fsutil::sync_dir(crate::fsutil::parent_dir(dest))
+        // Drop removes the (now empty but for its lock) staging directory.
     }
 }
 
-async fn remove_any(p: &Path) -> std::io::Result<()> {
-    match tokio::fs::symlink_metadata(p).await {
-        Ok(m) if m.is_dir() => tokio::fs::remove_dir_all(p).await,
-        Ok(_) => tokio::fs::remove_file(p).await,
-        Err(e) => Err(e),
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -96,38 +161,28 @@ fn fetch_node<'a, S: ContentStore>(
     store: &'a S,
     cid: &'a Cid,
     path: &'a Path,
+    budget: &'a mut u64,
+    limit: u64,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64>> + Send + 'a>> {
     Box::pin(async move {
         let block = get_verified(store, cid).await?;
         let (node, _, _) = unixfs::inspect(cid, &block)?;
         match node {
             Node::File { size } => {
-                let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-                let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-                let bar = crate::client::progress_bar(size, "fetch");
-                let n = write_file(store, cid, block, &mut w, path, &bar).await;
-                bar.finish_and_clear();
-                let n = n?;
-                let f = w.into_inner().map_err(|e| Error::io(path, e.into_error()))?;
-                f.sync_all().map_err(|e| Error::io(path, e))?;
+                if size > *budget {
+                    return Err(Error::PullTooLarge { size: limit - *budget + size, limit });
+                }
+                let n = write_file_to(store, cid, block, path, size).await?;
+                *budget -= n;
                 Ok(n)
             }
             Node::Directory { links } => {
                 tokio::fs::create_dir(path).await.map_err(|e| Error::io(path, e))?;
                 let mut total = 0;
                 for l in links {
-                    if l.name.is_empty()
-                        || l.name == "."
-                        || l.name == ".."
-                        || l.name.contains(['/', '\\', '\0'])
-                    {
-                        return Err(Error::MalformedBlock {
-                            cid: Box::new(*cid),
-                            reason: format!("unsafe directory entry name {:?}", l.name),
-                        });
-                    }
+                    check_entry_name(cid, &l.name)?;
                     let child: PathBuf = path.join(&l.name);
-                    total += fetch_node(store, &l.cid, &child).await?;
+                    total += fetch_node(store, &l.cid, &child, budget, limit).await?;
                 }
                 Ok(total)
             }
@@ -139,14 +194,54 @@ fn fetch_node<'a, S: ContentStore>(
     })
 }
 
+/// Refuses directory entry names that could leave the directory they are in.
+pub(crate) fn check_entry_name(dir: &Cid, name: &str) -> Result<()> {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
+        return Err(Error::MalformedBlock {
+            cid: Box::new(*dir),
+            reason: format!("unsafe directory entry name {name:?}"),
+        });
+    }
+    Ok(())
+}
+
+/// Writes the file DAG at `cid` (whose verified root block is `block`) to a new file `path`,
+/// failing with [`Error::SizeMismatch`] as soon as more than `size` bytes arrive (or, at the
+/// end, fewer); fsyncs it.
+pub(crate) async fn write_file_to<S: ContentStore>(
+    store: &S,
+    cid: &Cid,
+    block: Bytes,
+    path: &Path,
+    size: u64,
+) -> Result<u64> {
+    let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+    let bar = crate::client::progress_bar(size, "fetch");
+    let n = write_file(store, cid, block, &mut w, path, &bar, size).await;
+    bar.finish_and_clear();
+    let n = n?;
+    if n != size {
+        return Err(Error::SizeMismatch {
+            path: path.display().to_string(),
+            expected: size,
+            actual: n,
+        });
+    }
+    let f = w.into_inner().map_err(|e| Error::io(path, e.into_error()))?;
+    f.sync_all().map_err(|e| Error::io(path, e))?;
+    Ok(n)
+}
+
 /// Writes the file DAG rooted at `cid` (whose verified block is `block`) in order.
-async fn write_file<S: ContentStore, W: Write + Send>(
+pub(crate) async fn write_file<S: ContentStore, W: Write + Send>(
     store: &S,
     cid: &Cid,
     block: Bytes,
     w: &mut W,
     path: &Path,
     bar: &indicatif::ProgressBar,
+    limit: u64,
 ) -> Result<u64> {
     // Depth-first, in order. Each open node keeps its remaining links; leaves are fetched
     // PARALLEL_BLOCKS at a time, so memory stays at a few blocks per tree level whatever the
@@ -157,6 +252,13 @@ async fn write_file<S: ContentStore, W: Write + Send>(
     }
     let mut written = 0u64;
     let mut emit = |b: &[u8], w: &mut W| -> Result<()> {
+        if written + b.len() as u64 > limit {
+            return Err(Error::SizeMismatch {
+                path: path.display().to_string(),
+                expected: limit,
+                actual: written + b.len() as u64,
+            });
+        }
         w.write_all(b).map_err(|e| Error::io(path, e))?;
         written += b.len() as u64;
         bar.inc(b.len() as u64);

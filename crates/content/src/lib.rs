@@ -53,9 +53,11 @@ pub mod daemon;
 pub mod dag;
 pub mod error;
 pub mod fetch;
+pub mod fsutil;
 pub mod manifest;
 pub mod options;
 pub mod pb;
+pub mod pull;
 pub mod unixfs;
 
 pub use cid::Cid;
@@ -65,9 +67,10 @@ pub use dag::{
     BlockSink, NullSink,
 };
 pub use error::{Error, Result};
-pub use fetch::{fetch_verified, verify_block};
+pub use fetch::{fetch_verified, fetch_verified_with, verify_block, DEFAULT_MAX_BYTES};
 pub use manifest::{
     build_package_manifest, prepare_package, publish_package, pull_package, verify_package,
     Manifest, Package,
 };
 pub use options::{format_cid, parse_chunker, parse_cid, AddOptions, CidVersion};
+pub use pull::{pull_package_with, PullOptions};

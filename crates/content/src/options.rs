@@ -15,6 +15,13 @@ pub const DAG_PB: u64 = 0x70;
 pub const RAW: u64 = 0x55;
 /// Multihash `sha2-256`.
 pub const SHA2_256: u64 = 0x12;
+/// Multihash code of the identity "hash" (the data is inlined in the CID, e.g. `bafkqaaa`).
+pub const IDENTITY: u64 = 0x00;
+
+/// The inlined data of an identity CID, `None` for any other.
+pub fn identity_data(cid: &Cid) -> Option<&[u8]> {
+    (cid.hash().code() == IDENTITY).then(|| cid.hash().digest())
+}
 /// Kubo's default chunk size (`size-262144`).
 pub const DEFAULT_CHUNK_SIZE: usize = 262_144;
 /// Kubo's largest allowed chunk size (1 MiB).

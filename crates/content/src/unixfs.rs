@@ -151,19 +151,30 @@ fn read_node<S: BlockSource + ?Sized>(
     Ok(())
 }
 
-/// Every CID reachable from `root` (root first), checking each block is present.
+/// Every CID reachable from `root` (root first, each distinct block once), checking each block
+/// is present. Stops with [`Error::Cancelled`] as soon as `cancel` is cancelled, so a walk
+/// whose client has gone, or whose daemon is shutting down, ends; remembering visited blocks
+/// means a small DAG that links one block many times is walked in a few steps.
 pub fn walk<S: BlockSource + ?Sized>(
     store: &S,
     root: &Cid,
+    cancel: &tokio_util::sync::CancellationToken,
     visit: &mut dyn FnMut(&Cid, &[u8]) -> Result<()>,
 ) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
     let mut stack = vec![*root];
     while let Some(c) = stack.pop() {
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        if !seen.insert(c) {
+            continue;
+        }
         let block = store.get_block(&c)?;
         visit(&c, &block)?;
         if c.codec() == DAG_PB {
             let n = pb::decode_node(&c, &block)?;
-            stack.extend(n.links.iter().rev().map(|l| l.cid));
+            stack.extend(n.links.iter().rev().map(|l| l.cid).filter(|l| !seen.contains(l)));
         }
     }
     Ok(())

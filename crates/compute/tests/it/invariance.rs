@@ -2,7 +2,7 @@
 
 use crate::common::micro_config;
 use iollm_compute::train::{checkpoint_path, hex};
-use iollm_compute::{replay_segment, resume, train, Runtime, Simd};
+use iollm_compute::{replay_segment, resume, train, Runtime, Segment, Simd};
 
 fn run(threads: usize, simd: Simd) -> (tempfile::TempDir, iollm_compute::TrainOutcome) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -52,19 +52,21 @@ fn resume_and_segment_replay_reproduce_the_uninterrupted_run() {
     let resumed = resume(&cfg, other.path(), 1, &rt, &mut |_| {}).expect("resume");
     assert_eq!(resumed.hashes, full.hashes);
     assert_eq!(resumed.trace_root, full.trace_root);
-    // A verifier replays each segment from its checkpoint file alone.
+    // A verifier replays each segment from its checkpoint file and the committed trace.
     for i in 0..cfg.n_checkpoints() {
         let bytes = std::fs::read(checkpoint_path(dir.path(), i)).expect("read");
-        let (next, h) = replay_segment(&cfg, &bytes, &Runtime::new(1)).expect("replay");
-        assert_eq!(next, i + 1);
+        let seg = Segment::from_hashes(&full.trace_root, &full.hashes, i).expect("in the trace");
+        let h = replay_segment(&cfg, &seg, &bytes, &Runtime::new(1)).expect("replay");
         assert_eq!(hex(&h), hex(&full.hashes[i + 1]), "segment {i}");
+        assert!(iollm_compute::verify_segment(&cfg, &seg, &bytes, &rt).expect("verify"));
+        // The checkpoint of another segment is not this segment's start.
+        let other = std::fs::read(checkpoint_path(dir.path(), (i + 1) % cfg.n_checkpoints()))
+            .expect("read");
+        let e = iollm_compute::verify_segment(&cfg, &seg, &other, &rt).unwrap_err();
         assert!(
-            iollm_compute::verify_segment(&cfg, &bytes, &full.hashes[i + 1], &rt).expect("verify")
+            matches!(e, iollm_compute::Error::StartNotInTrace { index, .. } if index == i),
+            "{e}"
         );
-        assert!(!iollm_compute::verify_segment(&cfg, &bytes, &full.hashes[i], &rt).expect("verify"));
-        // The verifier also checks the claimed hash is in the committed trace.
-        let proof = iollm_compute::merkle::proof(&full.hashes, i + 1).expect("in range");
-        assert!(iollm_compute::merkle::verify(&full.trace_root, &h, &proof));
     }
     let trace = iollm_compute::read_trace(dir.path()).expect("trace");
     assert_eq!(trace.root, full.trace_root_hex());

@@ -67,26 +67,38 @@ fn corrupt_and_truncated_checkpoints_are_rejected() {
     train(&cfg, dir.path(), &rt, &mut |_| {}).expect("train");
     let p1 = checkpoint_path(dir.path(), 1);
     let good = std::fs::read(&p1).expect("read");
+    // Every checkpoint error names the file (issue 17 item 17) and carries what is wrong.
+    let named = |e: Error| match e {
+        Error::BadCheckpoint { path, source } => (path, *source),
+        other => panic!("expected BadCheckpoint, got {other}"),
+    };
+    let bad = |e: Error| {
+        let (path, source) = named(e);
+        assert_eq!(path, p1);
+        source
+    };
 
     let mut flipped = good.clone();
     flipped[200] ^= 1;
     std::fs::write(&p1, &flipped).expect("write");
-    let err = resume(&cfg, dir.path(), 1, &rt, &mut |_| {}).expect_err("flipped bit");
+    let err = bad(resume(&cfg, dir.path(), 1, &rt, &mut |_| {}).expect_err("flipped bit"));
     assert!(matches!(err, Error::ChecksumMismatch { .. }), "{err}");
 
     std::fs::write(&p1, &good[..good.len() - 1000]).expect("write");
-    let err = resume(&cfg, dir.path(), 1, &rt, &mut |_| {}).expect_err("truncated");
+    let err = bad(resume(&cfg, dir.path(), 1, &rt, &mut |_| {}).expect_err("truncated"));
     assert!(matches!(err, Error::CorruptCheckpoint(_)), "{err}");
     assert!(err.to_string().contains("truncated"), "{err}");
 
     std::fs::write(&p1, &good[..20]).expect("write");
-    let err = resume(&cfg, dir.path(), 1, &rt, &mut |_| {}).expect_err("header only");
+    let err = bad(resume(&cfg, dir.path(), 1, &rt, &mut |_| {}).expect_err("header only"));
     assert!(matches!(err, Error::CorruptCheckpoint(_)), "{err}");
 
     std::fs::write(&p1, &good).expect("write");
     let mut other = cfg.clone();
     other.train.seed = 99;
-    let err = resume(&other, dir.path(), 1, &rt, &mut |_| {}).expect_err("other config");
+    // Another config's run fails at its first checkpoint, 0, which is named.
+    let (path, err) = named(resume(&other, dir.path(), 1, &rt, &mut |_| {}).expect_err("other"));
+    assert_eq!(path, checkpoint_path(dir.path(), 0));
     assert!(matches!(err, Error::ConfigMismatch { .. }), "{err}");
 
     let err = resume(&cfg, dir.path(), 7, &rt, &mut |_| {}).expect_err("no such checkpoint");

@@ -4,6 +4,7 @@ mod common;
 mod cuda;
 mod device;
 mod gradcheck;
+mod hostile;
 mod infer;
 mod invariance;
 mod io;

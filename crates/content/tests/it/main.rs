@@ -2,6 +2,9 @@
 
 mod common;
 mod daemon;
+mod hostile;
 mod manifest;
+mod oracle;
+mod pull;
 mod roundtrip;
 mod vectors;

@@ -173,8 +173,9 @@ async fn publish_pull_round_trip() {
     std::fs::write(bad.join("config.json"), b"{\"changed\":1}").unwrap();
     let bad_cid = c.put_dir(&bad, &opts).await.unwrap().cid;
     let out3 = tmp.path().join("pulled3");
-    let e = pull_package(&c, &bad_cid, &out3).await.unwrap_err().to_string();
-    assert!(e.contains("files[0].sha256"), "{e}");
+    // The DAG's config.json is not the CID its manifest lists: refused before writing.
+    let e = pull_package(&c, &bad_cid, &out3).await.unwrap_err();
+    assert!(matches!(e, Error::CidMismatch { .. }), "{e}");
     assert!(!out3.exists());
     let left: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()

@@ -202,6 +202,7 @@ async fn node_stopped_mid_transfer_then_retried() {
     assert!(msg.contains(&addr.to_string()) && msg.contains("IOLLM_IPFS_API"), "{msg}");
     assert!(leftovers(tmp.path()).is_empty(), "{:?}", leftovers(tmp.path()));
     node.task.await.unwrap().unwrap();
+    drop(node.repo); // releases the repo lock
 
     // The node comes back on the same address; the retried fetch completes.
     let node = Node::start(&repo, addr).await;

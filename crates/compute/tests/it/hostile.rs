@@ -1,0 +1,147 @@
+//! The trainer's output and the verifier's input against hostile use (issue 17 items 14–16).
+
+use iollm_compute::train::{checkpoint_path, COMPLETE_FILE};
+use iollm_compute::{
+    estimate_memory, replay_segment, resume_latest, train, verify_segment, Error, Runtime, Segment,
+    Trainer,
+};
+use sha2::{Digest, Sha256};
+
+use crate::common::micro_config;
+
+/// A checkpoint with one weight byte flipped and re-sealed with its own (valid) checksum.
+fn forge(bytes: &[u8]) -> Vec<u8> {
+    let mut f = bytes[..bytes.len() - 32].to_vec();
+    let at = f.len() / 2; // inside the weights
+    f[at] ^= 0x01;
+    let h: [u8; 32] = Sha256::digest(&f).into();
+    f.extend_from_slice(&h);
+    f
+}
+
+/// Item 14: a forged, re-sealed checkpoint replays only if it is the committed `h_i`, which
+/// it is not; and a claim that names the forged hashes does not prove into the committed root.
+#[test]
+fn a_forged_start_checkpoint_is_refused() {
+    let cfg = micro_config(6, 2);
+    let rt = Runtime::new(2);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = train(&cfg, dir.path(), &rt, &mut |_| {}).expect("train");
+    let honest = std::fs::read(checkpoint_path(dir.path(), 1)).expect("read");
+    let forged = forge(&honest);
+    let tr = Trainer::new(&cfg, &rt).expect("trainer");
+    // The forgery loads (its checksum is valid): the old API replayed it.
+    let (_, forged_h) = tr
+        .load_checkpoint(&{
+            let p = dir.path().join("forged.bin");
+            std::fs::write(&p, &forged).expect("write");
+            p
+        })
+        .expect("a re-sealed checkpoint decodes");
+
+    let seg = Segment::from_hashes(&run.trace_root, &run.hashes, 1).expect("segment");
+    let e = verify_segment(&cfg, &seg, &forged, &rt).unwrap_err();
+    assert!(matches!(e, Error::StartNotInTrace { index: 1, .. }), "{e}");
+    assert!(verify_segment(&cfg, &seg, &honest, &rt).expect("honest segment"));
+
+    // The forger's own segment: h_1 = forged hash, h_2 = what the forgery replays to.
+    let mut hashes = run.hashes.clone();
+    hashes[1] = forged_h;
+    let e = Segment::from_hashes(&run.trace_root, &hashes, 1).unwrap_err();
+    assert!(matches!(e, Error::NotInTrace { index: 1, .. }), "{e}");
+    // Proofs from the forged list against the committed root do not verify either.
+    let claim = Segment::new(
+        run.trace_root,
+        1,
+        (forged_h, iollm_compute::merkle::proof(&hashes, 1).expect("proof")),
+        (hashes[2], iollm_compute::merkle::proof(&hashes, 2).expect("proof")),
+    );
+    let e = replay_segment(&cfg, &claim, &forged, &rt).unwrap_err();
+    assert!(matches!(e, Error::NotInTrace { index: 1, .. }), "{e}");
+    // A valid proof of h_2 presented as h_1 (another position) is refused too.
+    let shifted = Segment::new(
+        run.trace_root,
+        1,
+        (run.hashes[2], iollm_compute::merkle::proof(&run.hashes, 2).expect("proof")),
+        (run.hashes[2], iollm_compute::merkle::proof(&run.hashes, 2).expect("proof")),
+    );
+    assert!(matches!(replay_segment(&cfg, &shifted, &honest, &rt), Err(Error::NotInTrace { .. })));
+}
+
+/// Item 15: `train` refuses a non-empty `--out` (no silent overwrite, no mixing of runs);
+/// the completion marker is written last and removed first by a resume; `resume_latest`
+/// continues from the last good checkpoint and reaches the uninterrupted run's root.
+#[test]
+fn out_is_never_clobbered_or_mixed_and_resume_continues() {
+    let cfg = micro_config(6, 2);
+    let rt = Runtime::new(2);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let full = train(&cfg, dir.path(), &rt, &mut |_| {}).expect("train");
+    assert!(dir.path().join(COMPLETE_FILE).is_file());
+    let model = std::fs::read(dir.path().join("model.safetensors")).expect("model");
+
+    // A second run into the same directory (here a shorter one) is refused, nothing touched.
+    let shorter = micro_config(4, 2);
+    let e = train(&shorter, dir.path(), &rt, &mut |_| {}).unwrap_err();
+    assert!(matches!(&e, Error::OutputNotEmpty { path } if path == dir.path()), "{e}");
+    assert_eq!(std::fs::read(dir.path().join("model.safetensors")).expect("model"), model);
+
+    // What `kill -9` mid-run leaves: checkpoint 2 damaged, the trace and marker of before.
+    // Resuming removes the marker first, continues from checkpoint 1 and finishes the run.
+    let p2 = checkpoint_path(dir.path(), 2);
+    std::fs::write(&p2, b"partial").expect("write");
+    let mut seen_marker_during_run = false;
+    let out = resume_latest(&cfg, dir.path(), &rt, &mut |_| {
+        seen_marker_during_run |= dir.path().join(COMPLETE_FILE).exists();
+    })
+    .expect("resume");
+    assert!(!seen_marker_during_run, "the marker is gone while the run is unfinished");
+    assert_eq!(out.hashes, full.hashes);
+    assert_eq!(out.trace_root, full.trace_root);
+    let marker = std::fs::read_to_string(dir.path().join(COMPLETE_FILE)).expect("marker");
+    assert_eq!(marker.trim(), full.trace_root_hex());
+
+    // Checkpoints past a run's end (left by a longer run with this config's prefix) go.
+    // So does a half-written checkpoint a killed run left under its temporary name.
+    std::fs::copy(checkpoint_path(dir.path(), 3), checkpoint_path(dir.path(), 9)).expect("copy");
+    let torn = dir.path().join("checkpoints/.ckpt-000003.bin.tmp-4242-0");
+    std::fs::write(&torn, b"half a checkpoint").expect("write");
+    resume_latest(&cfg, dir.path(), &rt, &mut |_| {}).expect("resume");
+    assert!(!checkpoint_path(dir.path(), 9).exists());
+    assert!(!torn.exists());
+
+    // Nothing to resume from: another config's checkpoints.
+    let mut other = cfg.clone();
+    other.train.seed = 1;
+    let e = resume_latest(&other, dir.path(), &rt, &mut |_| {}).unwrap_err();
+    assert!(matches!(e, Error::NothingToResume { .. }), "{e}");
+}
+
+/// Item 16: the issue's config (n_embd 2048, n_ctx 1024, batch 1024) passes validation but
+/// needs far more memory than any machine here; it is refused with the figures before anything
+/// is written.
+#[test]
+fn a_config_that_cannot_fit_in_memory_is_refused_up_front() {
+    let mut cfg = micro_config(2, 1);
+    cfg.model.n_embd = 2048;
+    cfg.model.n_head = 16;
+    cfg.model.n_ctx = 1024;
+    cfg.model.n_layer = 1;
+    cfg.train.batch_size = 1024;
+    cfg.validate().expect("passes validation");
+    assert!(estimate_memory(&cfg) > 64 << 30, "{}", estimate_memory(&cfg));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let e = train(&cfg, &out, &Runtime::new(1), &mut |_| {}).unwrap_err();
+    match e {
+        Error::InsufficientMemory { needed, available } => {
+            assert_eq!(needed, estimate_memory(&cfg));
+            assert!(available < needed);
+        }
+        other => panic!("expected InsufficientMemory, got {other}"),
+    }
+    assert!(!out.exists(), "nothing written");
+    // The estimate of a small config is small (and covers its working set).
+    let small = micro_config(2, 1);
+    assert!(estimate_memory(&small) < 64 << 20, "{}", estimate_memory(&small));
+}
