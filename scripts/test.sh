@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test, installing what they need first (scripts/setup.sh, idempotent):
 # format, clippy with warnings denied, the contracts' #[ink::test]s, and the workspace's unit,
-# property and end-to-end tests (these start their own substrate-contracts-node on 127.0.0.1).
+# property and end-to-end tests (these start their own substrate-contracts-node on 127.0.0.1),
+# then the kubo-rpc-client oracle (npm, Node.js) against the embedded IPFS daemon.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -26,5 +27,8 @@ phase "Contract tests (#[ink::test])"
 
 phase "Workspace tests (unit, property, end-to-end against a real node)"
 cargo test --workspace --locked
+
+phase "Oracle: the official kubo-rpc-client (npm) against the embedded IPFS daemon"
+bash scripts/kubo-oracle.sh
 
 phase "All checks passed in $(( $(date +%s) - started ))s"
