@@ -30,7 +30,7 @@ mod market {
     use iollm_types::escrow;
     use iollm_types::market::{
         check_job, Bounty, BountyId, Capacity, Change, Commitment, Error, Job, JobId, JobKind,
-        JobOutput, JobSpec, JobState, MarketParams, Pledge, MAX_BLOCKS, MAX_SCORE,
+        JobOutput, JobSpec, JobState, MarketParams, Pledge, MAX_SCORE,
     };
     use iollm_types::registry::ArtifactId;
     use iollm_types::split::BPS;
@@ -45,6 +45,9 @@ mod market {
         params: MarketParams,
         last_job: JobId,
         last_bounty: BountyId,
+        /// The last block up to which something locked under replaced parameters can still be
+        /// locked: later admin changes wait at least until then.
+        locks_until: BlockNumber,
         pledges: Mapping<AccountId, Pledge, ManualKey<0x4d4b_0001>>,
         jobs: Mapping<JobId, Job, ManualKey<0x4d4b_0002>>,
         specs: Mapping<JobId, Vec<u8>, ManualKey<0x4d4b_0003>>,
@@ -259,6 +262,7 @@ mod market {
                 params,
                 last_job: 0,
                 last_bounty: 0,
+                locks_until: 0,
                 pledges: Mapping::new(),
                 jobs: Mapping::new(),
                 specs: Mapping::new(),
@@ -411,6 +415,14 @@ mod market {
             let ask = escrow::ask(pledge.price_per_unit, job.units, discount, job.value)?;
             let escrowed = add(ask.ask, ask.forgone)?;
             escrow::check_covers(job.reward, escrowed, v.verifiers, v.verifier_fee)?;
+            // Collateral must outweigh what this executor earns, not only the reference value.
+            let at_stake = escrowed
+                .checked_mul(Balance::from(self.params.collateral_bps))
+                .and_then(|x| x.checked_div(Balance::from(BPS)))
+                .ok_or(Error::Overflow)?;
+            if v.collateral < at_stake {
+                return Err(Error::CollateralTooLow);
+            }
             if pledge.free() < v.collateral {
                 return Err(Error::InsufficientFreeStake);
             }
@@ -470,10 +482,7 @@ mod market {
             if job.attestations >= job.verification.verifiers {
                 return Err(Error::EnoughAttestations);
             }
-            let bonded = self.pledges.get(caller).map(|p| p.free()).unwrap_or(0);
-            if bonded < job.verification.collateral {
-                return Err(Error::InsufficientFreeStake);
-            }
+            self.ensure_bonded(caller, &job)?;
             self.attesters.insert((job_id, job.attestations), &caller);
             self.voted.insert((job_id, caller), &());
             job.attestations = job.attestations.checked_add(1).ok_or(Error::Overflow)?;
@@ -510,9 +519,9 @@ mod market {
             Ok(())
         }
 
-        /// A committee member (pledged, not party to the job) votes on a challenge before it
-        /// times out. The first side to reach the quorum (`verifiers` votes) wins; the loser's
-        /// collateral or bond is slashed.
+        /// A committee member (bonded like an attester, not party to the job) votes on a
+        /// challenge before it times out. The first side to reach the quorum (`verifiers` votes)
+        /// wins; the loser's collateral or bond is slashed, all of it to the treasury.
         #[ink(message)]
         pub fn vote(&mut self, job_id: JobId, executor_honest: bool) -> Result<(), Error> {
             let (mut job, caller) = self.verifier_check(job_id)?;
@@ -522,6 +531,7 @@ mod market {
             if self.env().block_number() > job.challenge_ends {
                 return Err(Error::WindowClosed);
             }
+            self.ensure_bonded(caller, &job)?;
             self.voted.insert((job_id, caller), &());
             let quorum = job.verification.verifiers.max(1);
             let tally =
@@ -539,9 +549,10 @@ mod market {
         /// After the window, with no open challenge: pays the executor its ask and each
         /// attester its fee, releases the collateral and refunds the rest to the poster. What
         /// the executor forwent by joint mining becomes share units of the artifact when the
-        /// job is verified and the splitter accepts the credit; otherwise it is paid to the
-        /// executor in money from the escrow. Settlement never waits on the splitter. Anyone
-        /// may call it.
+        /// job is verified and the splitter accepts the credit — the forgone value goes with
+        /// it, paid as revenue of the artifact to its current holders and owner, so minting
+        /// units always costs their value; otherwise it is paid to the executor in money.
+        /// Settlement never waits on the splitter. Anyone may call it.
         #[ink(message)]
         pub fn finalize(&mut self, job_id: JobId) -> Result<(), Error> {
             let mut job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
@@ -562,10 +573,12 @@ mod market {
             } else {
                 0
             };
-            // Forgone value not turned into units is the executor's, in money.
-            let cash = add(job.ask, sub(job.forgone, units)?)?;
-            let s = escrow::settle(job.reward, cash, job.attestations, v.verifier_fee)?;
-            self.credit(executor, s.executor)?;
+            // The forgone value left with the units (paid as revenue of the artifact) or is the
+            // executor's, in money.
+            let earned = add(job.ask, job.forgone)?;
+            let s = escrow::settle(job.reward, earned, job.attestations, v.verifier_fee)?;
+            let executor_paid = sub(s.executor, units)?;
+            self.credit(executor, executor_paid)?;
             for i in 0..job.attestations {
                 if let Some(verifier) = self.attesters.take((job_id, i)) {
                     self.voted.remove((job_id, verifier));
@@ -578,7 +591,7 @@ mod market {
             self.jobs.insert(job_id, &job);
             self.env().emit_event(JobFinalized {
                 job: job_id,
-                executor_paid: s.executor,
+                executor_paid,
                 verifiers_paid: s.verifiers,
                 refund: s.refund,
                 units_credited: units,
@@ -613,7 +626,7 @@ mod market {
                 JobState::Claimed if now > job.submit_by => {
                     let no_show = AccountId::from(job.executor.ok_or(Error::WrongState)?);
                     let slashed = job.verification.collateral;
-                    self.slash(no_show, slashed, poster)?;
+                    self.slash(no_show, slashed, Some(poster))?;
                     job.executor = None;
                     job.ask = 0;
                     job.forgone = 0;
@@ -679,7 +692,8 @@ mod market {
             }
             check_cid_shape(&benchmark_cid).map_err(|_| Error::BadCid)?;
             let now = self.env().block_number();
-            if expires_at <= now || expires_at > later(now, MAX_BLOCKS)? {
+            // Within the timelock: no admin change can take effect while a bounty is locked.
+            if expires_at <= now || expires_at > later(now, self.params.timelock())? {
                 return Err(Error::BadDeadline);
             }
             let tranche = amount.checked_div(Balance::from(tranches)).ok_or(Error::Overflow)?;
@@ -770,16 +784,20 @@ mod market {
         }
 
         /// Admin only: announces a change (parameters or code), which anyone may apply once
-        /// the timelock has passed: the longer of the current and the new parameters'
-        /// [`MarketParams::timelock`]. A new announcement replaces the pending one.
+        /// the timelock has passed: the longest of the current and the new parameters'
+        /// [`MarketParams::timelock`] and what is still locked under parameters replaced
+        /// before. A new announcement replaces the pending one.
         #[ink(message)]
         pub fn propose_change(&mut self, change: Change) -> Result<BlockNumber, Error> {
-            let mut delay = self.params.timelock();
+            let now = self.env().block_number();
+            // Jobs, bonds and stake locked under parameters since replaced may outlast the
+            // current timelock (the admin could first shorten every window): wait them out too.
+            let mut delay = self.params.timelock().max(self.locks_until.saturating_sub(now));
             if let Change::Params { params, .. } = &change {
                 params.validate().map_err(|_| Error::BadParams)?;
                 delay = delay.max(params.timelock());
             }
-            let (caller, now) = (bytes(&self.env().caller()), self.env().block_number());
+            let caller = bytes(&self.env().caller());
             let eta = self.admin.propose(caller, change.clone(), now, delay)?;
             self.env().emit_event(ChangeProposed { change, eta });
             Ok(eta)
@@ -791,6 +809,8 @@ mod market {
             let change = self.admin.take_ready(self.env().block_number())?;
             match &change {
                 Change::Params { splitter, treasury, params } => {
+                    let old = later(self.env().block_number(), self.params.timelock())?;
+                    self.locks_until = self.locks_until.max(old);
                     self.splitter = Some(AccountId::from(*splitter));
                     self.treasury = AccountId::from(*treasury);
                     self.params = *params;
@@ -900,7 +920,8 @@ mod market {
         /// wait too, so every contract's rules outlast any job.
         #[ink(message)]
         pub fn admin_delay(&self) -> BlockNumber {
-            self.params.timelock()
+            let now = self.env().block_number();
+            self.params.timelock().max(self.locks_until.saturating_sub(now))
         }
 
         /// Jobs posted so far.
@@ -932,6 +953,15 @@ mod market {
                 return Err(Error::AlreadyVoted);
             }
             Ok((job, caller))
+        }
+
+        /// Attesters and voters must be bonded: free stake of at least the job's collateral.
+        fn ensure_bonded(&self, who: AccountId, job: &Job) -> Result<(), Error> {
+            let free = self.pledges.get(who).map(|p| p.free()).unwrap_or(0);
+            if free < job.verification.collateral {
+                return Err(Error::InsufficientFreeStake);
+            }
+            Ok(())
         }
 
         fn window_closes(&self, job: &Job) -> Result<BlockNumber, Error> {
@@ -977,20 +1007,26 @@ mod market {
             }
         }
 
-        /// Takes `amount` of `who`'s locked stake: half (rounded up) to `honest`, the rest to
-        /// the treasury.
+        /// Takes `amount` of `who`'s locked stake: half (rounded up) to `honest` if given, the
+        /// rest (or all) to the treasury.
         fn slash(
             &mut self,
             who: AccountId,
             amount: Balance,
-            honest: AccountId,
+            honest: Option<AccountId>,
         ) -> Result<(Balance, Balance), Error> {
             let mut pledge = self.pledges.get(who).ok_or(Error::NotPledged)?;
             pledge.locked = sub(pledge.locked, amount)?;
             pledge.stake = sub(pledge.stake, amount)?;
             self.pledges.insert(who, &pledge);
-            let (to_honest, to_treasury) = escrow::slash_split(amount);
-            self.credit(honest, to_honest)?;
+            let (to_honest, to_treasury) = match honest {
+                Some(honest) => {
+                    let (to_honest, to_treasury) = escrow::slash_split(amount);
+                    self.credit(honest, to_honest)?;
+                    (to_honest, to_treasury)
+                }
+                None => (0, amount),
+            };
             let treasury = self.treasury;
             self.credit(treasury, to_treasury)?;
             Ok((to_honest, to_treasury))
@@ -1002,19 +1038,22 @@ mod market {
             job: &mut Job,
             executor_honest: bool,
         ) -> Result<(), Error> {
+            // Until the verification game decides disputes, a committee's verdict moves stake but
+            // pays nobody: the loser's collateral or bond goes to the treasury, so no side can
+            // profit from a verdict its own sybils cast.
             let executor = AccountId::from(job.executor.ok_or(Error::WrongState)?);
             let challenger = AccountId::from(job.challenger.ok_or(Error::WrongState)?);
             let amount = job.verification.collateral;
             let (to_winner, to_treasury) = if executor_honest {
                 // The challenger loses its bond; the result goes back to the window.
-                let r = self.slash(challenger, amount, executor)?;
+                let r = self.slash(challenger, amount, None)?;
                 job.state = JobState::Submitted;
                 job.challenger = None;
                 r
             } else {
                 // The executor loses its collateral and the job; the challenger gets its bond
                 // back and the poster its escrow.
-                let r = self.slash(executor, amount, challenger)?;
+                let r = self.slash(executor, amount, None)?;
                 self.unlock(challenger, amount)?;
                 self.credit(AccountId::from(job.poster), job.reward)?;
                 job.state = JobState::Rejected;
@@ -1065,6 +1104,7 @@ mod market {
             let splitter = self.splitter.ok_or(Error::CallFailed)?;
             build_call::<ink::env::DefaultEnvironment>()
                 .call(splitter)
+                .transferred_value(units)
                 .exec_input(
                     ExecutionInput::new(Selector::new(selectors::CREDIT_UNITS))
                         .push_arg(artifact)
@@ -1527,7 +1567,8 @@ mod market {
                 Some(JobOutput { poster: *a.bob.as_ref(), artifact: 7, output_cid: OUT.to_vec() })
             );
             assert_eq!(m.balance_of(a.charlie), 400);
-            assert_eq!(m.balance_of(a.bob), 1_000 - 400 - 20);
+            // The forgone 100 went with the units, as revenue of the artifact.
+            assert_eq!(m.balance_of(a.bob), 1_000 - 400 - 100 - 20);
             // The attesters' records are freed once paid.
             assert_eq!(m.attesters.get((id, 0)), None);
         }
@@ -1586,8 +1627,9 @@ mod market {
             set_block_number::<Env>(7);
             m.finalize(id).unwrap();
             SPLITTER_CALLS.with(|c| assert_eq!(*c.borrow(), vec![Call::Credit(7, a.charlie, 500)]));
-            // The poster got back all but the fees: the units cost the executor 500 of pay.
-            assert_eq!(m.balance_of(a.bob), 1_000 - 20);
+            // The units' value (500) went with them as revenue of the artifact: the poster paid
+            // for them, the executor forwent its pay.
+            assert_eq!(m.balance_of(a.bob), 1_000 - 500 - 20);
             assert_eq!(m.balance_of(a.charlie), 0);
         }
 
@@ -1631,17 +1673,21 @@ mod market {
             assert_eq!(m.finalize(id), Err(Error::WrongState));
             m.vote(id, false).unwrap();
             assert_eq!(m.vote(id, false), Err(Error::AlreadyVoted));
+            // A 1-planck sybil cannot vote: voters are bonded like attesters.
             as_(a.alice, 1);
             m.pledge(GPU, 1, 0).unwrap();
+            assert_eq!(m.vote(id, false), Err(Error::InsufficientFreeStake));
+            as_(a.alice, 999);
+            m.top_up().unwrap();
             m.vote(id, false).unwrap(); // quorum 2 reached
             let job = m.job(id).unwrap();
             assert_eq!(job.state, JobState::Rejected);
-            // Executor loses its 1 000 collateral: 500 to the challenger, 500 to the treasury.
+            // Executor loses its 1 000 collateral, all to the treasury: a verdict pays nobody.
             let c = m.pledge_of(a.charlie).unwrap();
             assert_eq!((c.stake, c.locked), (4_000, 0));
             assert_eq!(m.pledge_of(a.eve).unwrap().locked, 0);
-            assert_eq!(m.balance_of(a.eve), 500);
-            assert_eq!(m.balance_of(a.frank), 500);
+            assert_eq!(m.balance_of(a.eve), 0);
+            assert_eq!(m.balance_of(a.frank), 1_000);
             assert_eq!(m.balance_of(a.bob), 1_000);
             assert_eq!(m.balance_of(a.charlie), 0);
             // A rejected job's spec and result are freed.
@@ -1653,8 +1699,8 @@ mod market {
                     job: id,
                     executor_honest: false,
                     slashed: 1_000,
-                    to_winner: 500,
-                    to_treasury: 500
+                    to_winner: 0,
+                    to_treasury: 1_000
                 }]
             );
             let votes: Vec<events::Voted> = events_of(events::VOTED_TOPIC);
@@ -1676,12 +1722,12 @@ mod market {
             assert_eq!(m.job(id).unwrap().state, JobState::Submitted);
             let e = m.pledge_of(a.eve).unwrap();
             assert_eq!((e.stake, e.locked), (4_000, 0));
-            assert_eq!(m.balance_of(a.charlie), 500);
-            assert_eq!(m.balance_of(a.frank), 500);
+            assert_eq!(m.balance_of(a.charlie), 0);
+            assert_eq!(m.balance_of(a.frank), 1_000);
             set_block_number::<Env>(8);
             m.finalize(id).unwrap();
             // Not verified (no attestations): ask 400 + forgone 100 in money.
-            assert_eq!(m.balance_of(a.charlie), 1_000);
+            assert_eq!(m.balance_of(a.charlie), 500);
         }
 
         /// Finding 4: a challenge nobody decides times out; anyone settles it; nobody is
@@ -1907,6 +1953,49 @@ mod market {
             assert_eq!(ev, vec![admin_events::AdminProposed { proposed: *a.bob.as_ref() }]);
         }
 
+        /// The review's two-step attack: shorten every window (waits the old timelock), then
+        /// announce new code at once. The code still waits until everything locked under the
+        /// old parameters is free.
+        #[ink::test]
+        fn shortening_the_windows_does_not_shorten_the_next_timelock() {
+            let a = acc();
+            let mut m = setup();
+            let tiny = MarketParams {
+                max_window: 1,
+                max_job_blocks: 1,
+                submit_blocks: 1,
+                challenge_blocks: 1,
+                unbonding_blocks: 1,
+                ..PARAMS
+            };
+            assert_eq!(tiny.timelock(), 5);
+            let change =
+                Change::Params { splitter: [9; 32], treasury: *a.frank.as_ref(), params: tiny };
+            assert_eq!(m.propose_change(change), Ok(167));
+            set_block_number::<Env>(167);
+            m.apply_change().unwrap();
+            assert_eq!(m.admin_delay(), 166);
+            assert_eq!(m.propose_change(Change::Code([1; 32])), Ok(167 + 166));
+            set_block_number::<Env>(300);
+            assert_eq!(m.admin_delay(), 33);
+            set_block_number::<Env>(400);
+            assert_eq!(m.admin_delay(), 5);
+        }
+
+        /// The review's overpriced executor: collateral must outweigh what the executor earns.
+        #[ink::test]
+        fn collateral_must_outweigh_what_the_executor_earns() {
+            let a = acc();
+            let mut m = setup();
+            as_(a.bob, 100_000);
+            let id = m.post_job(spec(50)).unwrap(); // collateral 1 000 = 2 x reference value
+            as_(a.eve, 0);
+            m.pledge(GPU, 1_000, 0).unwrap(); // earns 50 000 from the reward
+            assert_eq!(m.claim(id), Err(Error::CollateralTooLow));
+            m.pledge(GPU, 10, 0).unwrap();
+            m.claim(id).unwrap();
+        }
+
         #[ink::test]
         #[should_panic(expected = "off-chain environment does not support `set_code_hash`")]
         fn an_applied_code_change_reaches_set_code_hash() {
@@ -1942,6 +2031,10 @@ mod market {
                 }
                 let (mut deposited, mut paid_out) = (25_000u128, 0u128);
                 let mut block = 1u32;
+                // Credits carry their value to the splitter.
+                let to_splitter = || -> Balance {
+                    SPLITTER_CALLS.with(|c| c.borrow().iter().map(|Call::Credit(_, _, u)| u).sum())
+                };
                 let owed = |m: &Market| {
                     let mut owed = 0u128;
                     for w in who.iter().chain([&a.alice]) {
@@ -2056,7 +2149,7 @@ mod market {
                         block += 1;
                         set_block_number::<Env>(block);
                     }
-                    assert_eq!(deposited, paid_out + owed(&m), "seed {seed}");
+                    assert_eq!(deposited, paid_out + to_splitter() + owed(&m), "seed {seed}");
                 }
                 // Every deadline passes: permissionless calls settle every job and bounty.
                 block += 1_000;
@@ -2089,7 +2182,7 @@ mod market {
                     }
                 }
                 assert_eq!(owed(&m), 0, "seed {seed}");
-                assert_eq!(paid_out, deposited, "seed {seed}");
+                assert_eq!(paid_out + to_splitter(), deposited, "seed {seed}");
             }
             // The sequences reach every settlement path.
             for (op, name) in [
@@ -2110,14 +2203,14 @@ mod market {
         #[ink::test]
         fn storage_layout_is_frozen() {
             type RootV2 =
-                (Admin<Change>, Option<AccountId>, AccountId, MarketParams, JobId, BountyId);
+                (Admin<Change>, Option<AccountId>, AccountId, MarketParams, JobId, BountyId, u32);
             let a = acc();
             let (m, id) = submitted();
             ink::env::set_contract_storage(&0u32, &m);
             let root: RootV2 = ink::env::get_contract_storage(&0u32).unwrap().unwrap();
             assert_eq!(
                 root,
-                (Admin::new(*a.alice.as_ref()), Some(splitter_addr()), a.frank, PARAMS, 1, 0)
+                (Admin::new(*a.alice.as_ref()), Some(splitter_addr()), a.frank, PARAMS, 1, 0, 0)
             );
             let p: Pledge =
                 ink::env::get_contract_storage(&(0x4d4b_0001u32, a.charlie)).unwrap().unwrap();

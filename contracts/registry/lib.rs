@@ -225,6 +225,9 @@ mod registry {
             if output.output_cid != manifest_cid {
                 return Err(Error::CidMismatch);
             }
+            if kind != u8::from(Kind::Model) {
+                return Err(Error::NotAModel);
+            }
             if !parents.iter().any(|p| p.id == output.artifact) {
                 return Err(Error::NotDerived);
             }
@@ -581,8 +584,13 @@ mod registry {
                 r.register_from_job(1, 0, CID2.to_vec(), lineage.clone(), RULE),
                 Err(Error::NotPoster)
             );
-            // Finding 10: provenance only under a lineage that includes the job's artifact.
+            // Finding 10: provenance only as a model, under a lineage that includes the job's
+            // artifact.
             set_caller::<DefaultEnvironment>(a.bob);
+            assert_eq!(
+                r.register_from_job(1, 1, CID2.to_vec(), lineage.clone(), RULE),
+                Err(Error::NotAModel)
+            );
             assert_eq!(
                 r.register_from_job(1, 0, CID2.to_vec(), vec![], RULE),
                 Err(Error::NotDerived)

@@ -270,12 +270,16 @@ mod splitter {
         /// part does.
         #[ink(message, payable)]
         pub fn pay_revenue(&mut self, artifact: ArtifactId) -> Result<(), Error> {
+            self.distribute(artifact, self.env().transferred_value())
+        }
+
+        /// Splits `paid` (plus the artifact's upstream inbox) by the artifact's rule.
+        fn distribute(&mut self, artifact: ArtifactId, paid: Balance) -> Result<(), Error> {
             let record = self.registry_get(artifact)?.ok_or(Error::UnknownArtifact)?;
             let entry = match self.entries.get(artifact) {
                 Some(entry) => entry,
                 None => self.entry_from_record(artifact, &record)?,
             };
-            let paid = self.env().transferred_value();
             let queued = self.inbox.take(artifact).unwrap_or(0);
             let amount = paid.checked_add(queued).ok_or(Error::Overflow)?;
             let parts = entry.rule.split(amount).map_err(|_| Error::BadRule)?;
@@ -327,8 +331,12 @@ mod splitter {
 
         /// Credits `units` compute share units of `artifact` to `account`. Market only; at
         /// least [`MIN_CREDIT_UNITS`], at most [`MAX_CREDIT_UNITS`], and the pool stays within
-        /// [`MAX_POOL_UNITS`] (the market pays a refused credit in money instead).
-        #[ink(message)]
+        /// [`MAX_POOL_UNITS`]. The market pays the value the units stand for (one planck per
+        /// unit: what the executor forwent) with the call; it is first paid as revenue of the
+        /// artifact, to the holders and owner before the new units, so new units always cost
+        /// their value to whoever mints them. All or nothing: a refusal reverts, and the market
+        /// pays the executor in money instead.
+        #[ink(message, payable)]
         pub fn credit_units(
             &mut self,
             artifact: ArtifactId,
@@ -341,11 +349,17 @@ mod splitter {
             if units == 0 {
                 return Err(Error::ZeroUnits);
             }
-            let mut pool = self.pools.get(artifact).unwrap_or_default();
-            let total = pool.total_units.checked_add(units).ok_or(Error::UnitsOutOfBounds)?;
-            if !(MIN_CREDIT_UNITS..=MAX_CREDIT_UNITS).contains(&units) || total > MAX_POOL_UNITS {
+            if self.env().transferred_value() != units {
+                return Err(Error::UnitsNotPaid);
+            }
+            let total = self.pools.get(artifact).unwrap_or_default().total_units;
+            if !(MIN_CREDIT_UNITS..=MAX_CREDIT_UNITS).contains(&units)
+                || total.checked_add(units).is_none_or(|t| t > MAX_POOL_UNITS)
+            {
                 return Err(Error::UnitsOutOfBounds);
             }
+            self.distribute(artifact, units)?;
+            let mut pool = self.pools.get(artifact).unwrap_or_default();
             let mut holder = self.holders.get((artifact, account)).unwrap_or_default();
             pool.credit(&mut holder, units).map_err(share_err)?;
             self.pools.insert(artifact, &pool);
@@ -676,9 +690,12 @@ mod splitter {
             r
         }
 
+        /// The market credits `units`, paying their value with the call.
         fn credit(s: &mut Splitter, artifact: ArtifactId, who: AccountId, units: Balance) {
             set_caller::<Env>(accounts().charlie);
+            set_value_transferred::<Env>(units);
             s.credit_units(artifact, who, units).unwrap();
+            set_value_transferred::<Env>(0);
         }
 
         #[ink::test]
@@ -735,9 +752,10 @@ mod splitter {
             let ev = recorded_events().last().unwrap();
             let e = events::RuleProposed::decode(&mut &ev.data[..]).unwrap();
             assert_eq!(e, events::RuleProposed { artifact: 2, rule: no_upstream, eta: 1 + DELAY });
-            // Revenue meanwhile goes by the rule in force: 15 % upstream.
+            // Revenue meanwhile goes by the rule in force: 15 % upstream (of the credit's
+            // value, paid as revenue, and of this payment).
             pay(&mut s, a.alice, 2, 10_000).unwrap();
-            assert_eq!(s.inbox_of(1), 1_500);
+            assert_eq!(s.inbox_of(1), 150_000 + 1_500);
             set_block_number::<Env>(DELAY);
             assert_eq!(s.apply_rule(2), Err(Error::Timelocked));
             assert_eq!(s.apply_rule(1), Err(Error::NothingProposed));
@@ -831,20 +849,23 @@ mod splitter {
         fn upstream_is_queued_for_parents_and_compute_shared_by_units() {
             let a = accounts();
             let mut s = with_rules();
+            // Each credit's value (one planck per unit) is paid as revenue before the units
+            // exist: charlie's U goes to the owner (no holders yet), frank's 2U shares its
+            // compute part with charlie.
             credit(&mut s, 2, a.charlie, U);
             credit(&mut s, 2, a.frank, 2 * U);
             pay(&mut s, a.alice, 2, 10_000).unwrap();
-            assert_eq!(s.inbox_of(1), 1_500);
-            assert_eq!(s.balance_of(a.django, None), 5_000);
-            assert_eq!(s.balance_of(a.charlie, Some(2)), 1_000);
+            assert_eq!(s.inbox_of(1), 150_000 + 300_000 + 1_500);
+            assert_eq!(s.balance_of(a.django, None), 800_000 + 1_000_000 + 5_000);
+            assert_eq!(s.balance_of(a.charlie, Some(2)), 600_000 + 1_000);
             assert_eq!(s.balance_of(a.frank, Some(2)), 2_000);
             assert_eq!(s.pool(2).total_units, 3 * U);
             assert_eq!(s.units_of(2, a.frank), 2 * U);
             // A zero-value payment flushes the parent's inbox through its rule.
             pay(&mut s, a.alice, 1, 0).unwrap();
             assert_eq!(s.inbox_of(1), 0);
-            assert_eq!(s.balance_of(a.bob, None), 1_500 - 75);
-            assert_eq!(s.balance_of(a.eve, None), 500 + 75);
+            assert_eq!(s.balance_of(a.bob, None), 451_500 - 22_575);
+            assert_eq!(s.balance_of(a.eve, None), 50_000 + 100_000 + 500 + 22_575);
         }
 
         /// Findings 1 and 2: only the market credits units, within bounds per credit and per
@@ -853,17 +874,27 @@ mod splitter {
         fn only_the_market_credits_bounded_units() {
             let a = accounts();
             let mut s = with_rules();
+            let as_market = |units: Balance| {
+                set_caller::<Env>(a.charlie);
+                set_value_transferred::<Env>(units);
+            };
             set_caller::<Env>(a.bob);
             assert_eq!(s.credit_units(1, a.bob, U), Err(Error::NotMarket));
-            set_caller::<Env>(a.charlie);
+            as_market(0);
             assert_eq!(s.credit_units(1, a.bob, 0), Err(Error::ZeroUnits));
+            // Units come with their value: a credit without it is refused.
+            assert_eq!(s.credit_units(1, a.bob, U), Err(Error::UnitsNotPaid));
+            as_market(U - 1);
             assert_eq!(s.credit_units(1, a.bob, U - 1), Err(Error::UnitsOutOfBounds));
+            as_market(MAX_CREDIT_UNITS + 1);
             assert_eq!(
                 s.credit_units(1, a.bob, MAX_CREDIT_UNITS + 1),
                 Err(Error::UnitsOutOfBounds)
             );
             // The audit's saturation attack: u128::MAX - total.
+            as_market(u128::MAX);
             assert_eq!(s.credit_units(1, a.eve, u128::MAX), Err(Error::UnitsOutOfBounds));
+            as_market(U);
             s.credit_units(1, a.bob, U).unwrap();
             let ev = recorded_events().last().unwrap();
             assert_eq!(ev.topics[0], events::UNITS_CREDITED_TOPIC);
@@ -872,13 +903,17 @@ mod splitter {
             // The pool fills up to its bound and no further; revenue still flows.
             let credits = MAX_POOL_UNITS / MAX_CREDIT_UNITS;
             for _ in 0..credits - 1 {
+                as_market(MAX_CREDIT_UNITS);
                 s.credit_units(1, a.eve, MAX_CREDIT_UNITS).unwrap();
             }
             assert_eq!(s.credit_units(1, a.eve, MAX_CREDIT_UNITS), Err(Error::UnitsOutOfBounds));
+            as_market(MAX_CREDIT_UNITS - U);
             s.credit_units(1, a.eve, MAX_CREDIT_UNITS - U).unwrap();
             assert_eq!(s.pool(1).total_units, MAX_POOL_UNITS);
+            as_market(U);
             assert_eq!(s.credit_units(1, a.eve, U), Err(Error::UnitsOutOfBounds));
-            pay(&mut s, a.alice, 1, 10u128.pow(24)).unwrap();
+            set_value_transferred::<Env>(0);
+            pay(&mut s, a.alice, 1, MAX_CREDIT_UNITS).unwrap();
             pay(&mut s, a.alice, 1, 1).unwrap();
         }
 
@@ -920,8 +955,8 @@ mod splitter {
             let a = accounts();
             let mut s = with_rules();
             let contract = ink::env::account_id::<Env>();
-            set_account_balance::<Env>(contract, 1_000_000);
-            credit(&mut s, 1, a.frank, 3 * U);
+            set_account_balance::<Env>(contract, 10_000_000);
+            credit(&mut s, 1, a.frank, 3 * U); // its value: 95 % to bob, 5 % to the treasury
             pay(&mut s, a.alice, 1, 10_000).unwrap();
             let before = get_account_balance::<Env>(a.frank).unwrap();
             set_caller::<Env>(a.frank);
@@ -934,7 +969,7 @@ mod splitter {
             let e = events::Withdrawn::decode(&mut &ev.data[..]).unwrap();
             assert_eq!(e, events::Withdrawn { account: bytes(&a.frank), amount: 3_000 });
             set_caller::<Env>(a.bob);
-            assert_eq!(s.withdraw(None), Ok(6_500));
+            assert_eq!(s.withdraw(None), Ok(2_850_000 + 6_500));
             // (A failing transfer, `TransferFailed`, panics in the off-chain engine instead of
             // returning an error; the end-to-end tests cover it on the node.)
         }
@@ -966,9 +1001,13 @@ mod splitter {
                         paid_in += amount;
                     }
                     1 => {
-                        let units = ((u128::from(next(1_000) as u32) + 1) * U) << next(40);
+                        let units = ((u128::from(next(1_000) as u32) + 1) * U) << next(30);
                         set_caller::<Env>(a.charlie);
-                        let _ = s.credit_units(artifact, account, units);
+                        set_value_transferred::<Env>(units);
+                        if s.credit_units(artifact, account, units).is_ok() {
+                            paid_in += units;
+                        }
+                        set_value_transferred::<Env>(0);
                     }
                     _ => {
                         set_caller::<Env>(account);

@@ -173,13 +173,17 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     let result = result.expect("a finalized job keeps its submitted result");
     assert_eq!((result.output_cid.as_slice(), result.trace_root), (OUT.as_bytes(), [7; 32]));
 
-    // Market value 50 units x PRICE; 20 % forgone as share units; one verifier fee.
+    // Market value 50 units x PRICE; 20 % forgone as share units, whose value the poster pays
+    // as revenue of the artifact (no holders or parents yet: 95 % back to the owner, 5 % to the
+    // treasury); one verifier fee.
     let value = 50 * PRICE;
-    let ask = value - value / 5;
+    let forgone = value / 5;
+    let ask = value - forgone;
+    let forgone_treasury = forgone * 500 / 10_000;
     let market = ctx.market()?;
     assert_eq!(market.balance_of(charlie.signer.account_bytes()).await?, ask);
     assert_eq!(market.balance_of(dave.signer.account_bytes()).await?, FEE);
-    assert_eq!(market.balance_of(bob.signer.account_bytes()).await?, REWARD - ask - FEE);
+    assert_eq!(market.balance_of(bob.signer.account_bytes()).await?, REWARD - ask - forgone - FEE);
     let splitter = ctx.splitter()?;
     assert_eq!(splitter.units_of(artifact, charlie.signer.account_bytes()).await?, value / 5);
 
@@ -195,9 +199,10 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     withdraw(ctx, &mut charlie, WithdrawFrom::Market, ask).await?;
     withdraw(ctx, &mut charlie, WithdrawFrom::Splitter(Some(artifact)), compute).await?;
     withdraw(ctx, &mut dave, WithdrawFrom::Market, FEE).await?;
-    withdraw(ctx, &mut bob, WithdrawFrom::Market, REWARD - ask - FEE).await?;
-    withdraw(ctx, &mut bob, WithdrawFrom::Splitter(None), designer).await?;
-    withdraw(ctx, &mut alice, WithdrawFrom::Splitter(None), treasury).await?;
+    withdraw(ctx, &mut bob, WithdrawFrom::Market, REWARD - ask - forgone - FEE).await?;
+    let from_units = forgone - forgone_treasury;
+    withdraw(ctx, &mut bob, WithdrawFrom::Splitter(None), designer + from_units).await?;
+    withdraw(ctx, &mut alice, WithdrawFrom::Splitter(None), treasury + forgone_treasury).await?;
     let err = m::withdraw(ctx, &dave.signer, WithdrawFrom::Market).await.unwrap_err();
     assert!(err.to_string().contains("market refused: nothing to withdraw"), "{err}");
 
@@ -274,10 +279,11 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     let market = ctx.market()?;
     let p = market.pledge_of(charlie.signer.account_bytes()).await?.unwrap();
     assert_eq!((p.stake, p.locked), (STAKE - COLLATERAL, 0));
-    assert_eq!(market.balance_of(eve.signer.account_bytes()).await?, COLLATERAL / 2);
+    // A committee's verdict pays nobody (until the game decides disputes): all to the treasury.
+    assert_eq!(market.balance_of(eve.signer.account_bytes()).await?, 0);
     assert_eq!(market.balance_of(bob.signer.account_bytes()).await?, REWARD);
     let alice = Signer::dev("alice")?;
-    assert_eq!(market.balance_of(alice.account_bytes()).await?, COLLATERAL / 2);
+    assert_eq!(market.balance_of(alice.account_bytes()).await?, COLLATERAL);
 
     // A job claimed and never delivered: expired, escrow back, collateral slashed to the poster.
     let deadline = block(ctx).await? + 3;
@@ -292,7 +298,6 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     assert_eq!(market.balance_of(bob.signer.account_bytes()).await?, 2 * REWARD + COLLATERAL / 2);
 
     withdraw(ctx, &mut bob, WithdrawFrom::Market, 2 * REWARD + COLLATERAL / 2).await?;
-    withdraw(ctx, &mut eve, WithdrawFrom::Market, COLLATERAL / 2).await?;
 
     // Strangers: only the admin sets parameters, only the market credits share units.
     let change =
@@ -422,8 +427,10 @@ async fn share_units_cannot_be_minted_for_nothing() -> Result<()> {
     let reference_value = 50 * PRICE;
     assert_eq!(splitter.units_of(artifact, charlie.signer.account_bytes()).await?, reference_value);
     assert_eq!(ctx.market()?.balance_of(charlie.signer.account_bytes()).await?, 0);
-    // The poster paid only the fee: the units cost the executor the pay it forwent.
-    withdraw(ctx, &mut bob, WithdrawFrom::Market, REWARD - FEE).await?;
+    // The units cost their value: the executor forwent its pay, and the poster paid it as
+    // revenue of the artifact (all to bob, the only stakeholder, by the registration rule).
+    withdraw(ctx, &mut bob, WithdrawFrom::Market, REWARD - reference_value - FEE).await?;
+    withdraw(ctx, &mut bob, WithdrawFrom::Splitter(None), reference_value).await?;
     withdraw(ctx, &mut dave, WithdrawFrom::Market, FEE).await?;
     for who in [&bob, &charlie, &dave, &eve] {
         who.check(ctx).await?;
@@ -510,7 +517,9 @@ async fn a_refused_credit_never_blocks_settlement_and_every_bound_holds() -> Res
     let err = ctx.market()?.propose_change(&alice, &change).await.unwrap_err();
     assert!(err.to_string().contains("market parameters out of bounds"), "{err}");
 
-    withdraw(ctx, &mut bob, WithdrawFrom::Market, 2 * REWARD - first_ask - 2 * FEE - PRICE).await?;
+    let owed = 2 * REWARD - first_ask - forgone - 2 * FEE - PRICE;
+    withdraw(ctx, &mut bob, WithdrawFrom::Market, owed).await?;
+    withdraw(ctx, &mut bob, WithdrawFrom::Splitter(None), forgone).await?;
     withdraw(ctx, &mut dave, WithdrawFrom::Market, 2 * FEE).await?;
     for who in [&bob, &charlie, &dave] {
         who.check(ctx).await?;
@@ -654,8 +663,9 @@ async fn admin_and_owners_cannot_change_the_rules_after_the_fact() -> Result<()>
     let compute = revenue * 3_000 / 10_000;
     let treasury = revenue * 500 / 10_000;
     withdraw(ctx, &mut eve, WithdrawFrom::Splitter(None), revenue - compute - treasury).await?;
-    let err = m::withdraw(ctx, &bob.signer, WithdrawFrom::Splitter(None)).await.unwrap_err();
-    assert!(err.to_string().contains("nothing to withdraw"), "{err}");
+    // bob keeps only what the units' value paid him before the sale (95 % of 10 × PRICE).
+    let forgone = 10 * PRICE;
+    withdraw(ctx, &mut bob, WithdrawFrom::Splitter(None), forgone - forgone * 500 / 10_000).await?;
     withdraw(ctx, &mut charlie, WithdrawFrom::Splitter(Some(artifact)), compute).await?;
     for who in [&bob, &charlie, &dave, &eve] {
         who.check(ctx).await?;

@@ -75,6 +75,10 @@ fn check_v1(text: &[u8]) -> Result<(), CidShapeError> {
             acc &= (1u32 << bits).wrapping_sub(1);
         }
     }
+    // Canonical base32 only: the bits left over are fewer than a character's and all zero.
+    if bits >= 5 || acc != 0 {
+        return Err(CidShapeError::InvalidCharacter);
+    }
     let mut rest = bytes.get(..len).ok_or(CidShapeError::TooLong)?;
     if varint(&mut rest) != Some(1) {
         return Err(CidShapeError::BadVersion);
@@ -139,14 +143,24 @@ mod tests {
             check_cid_shape(b"BAFKREIFJJCIE6LYPI6NY7AMXNFFTAGCLBUXNDQONFIPMB64F2KM2DEVEI4"),
             Err(InvalidCharacter)
         );
-        // One character dropped: the multihash length no longer matches.
-        assert_eq!(
-            check_cid_shape(b"bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei"),
-            Err(BadMultihash)
+        // One character dropped: refused (here its leftover bits are not zero).
+        assert!(
+            check_cid_shape(b"bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei").is_err()
         );
-        // Version 2 ("bak…" decodes to 0x02 …) and an unknown codec (0x01 0x00 …).
+        // An empty digest (the identity CID of nothing) names no content to store.
+        assert_eq!(check_cid_shape(b"bafkqaaa"), Err(BadMultihash));
+        // Non-canonical base32 of the same bytes: a trailing character, or set leftover bits.
         assert_eq!(
-            check_cid_shape(b"bakreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4"),
+            check_cid_shape(b"bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4a"),
+            Err(InvalidCharacter)
+        );
+        assert_eq!(
+            check_cid_shape(b"bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei7"),
+            Err(InvalidCharacter)
+        );
+        // Version 2 ("bai…" decodes to 0x02 …) and an unknown codec (0x01 0x00 …).
+        assert_eq!(
+            check_cid_shape(b"baikreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4"),
             Err(BadVersion)
         );
         assert_eq!(check_cid_shape(b"baeaaaaaa"), Err(UnknownCodec));

@@ -170,6 +170,8 @@ pub enum Error {
     Timelocked,
     /// Only the proposed admin may accept the hand-over.
     NotProposedAdmin,
+    /// A training job's output can only be registered as a model.
+    NotAModel,
 }
 
 impl From<crate::cid::CidShapeError> for Error {
@@ -231,6 +233,7 @@ impl Error {
             Error::NothingProposed => "no admin change has been announced",
             Error::Timelocked => "the announced change's timelock has not passed yet",
             Error::NotProposedAdmin => "only the proposed admin may accept",
+            Error::NotAModel => "a training job's output can only be registered as a model",
         }
     }
 }

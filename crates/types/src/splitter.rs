@@ -23,12 +23,15 @@ pub const MAX_PARENTS: usize = 4;
 /// per pool, so `pay_revenue` cannot be made impossible by a tiny pool.
 pub const MIN_CREDIT_UNITS: Balance = 1_000_000;
 
-/// Most share units one credit may add: the market's largest job value (reference price bound
-/// × work-unit bound).
-pub const MAX_CREDIT_UNITS: Balance = 1_000_000_000_000_000_000_000_000_000_000;
+/// Most share units one credit may add (10^24 planck of forgone value; larger credits are paid
+/// in money).
+pub const MAX_CREDIT_UNITS: Balance = 1_000_000_000_000_000_000_000_000;
 
-/// Most share units a pool may hold (so no credit, however many, can saturate it).
-pub const MAX_POOL_UNITS: Balance = 1_000_000_000_000_000_000_000_000_000_000_000;
+/// Most share units a pool may hold (so no credit, however many, can saturate it). A credit is
+/// paid as revenue first, and the accumulator keeps claims scaled by
+/// [`crate::shares::SCALE`] (10^12) in 128 bits, which bounds what one holder can be owed over
+/// a pool's life to about 3.4 × 10^26 planck; pools are kept well inside it.
+pub const MAX_POOL_UNITS: Balance = 100_000_000_000_000_000_000_000_000;
 
 /// An admin change of the splitter, announced and applied after the market's timelock.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
@@ -101,6 +104,8 @@ pub enum Error {
     Timelocked,
     /// Only the proposed admin may accept the hand-over.
     NotProposedAdmin,
+    /// A credit must come with its value: one planck per unit.
+    UnitsNotPaid,
 }
 
 impl From<crate::admin::AdminError> for Error {
@@ -142,6 +147,7 @@ impl Error {
             Error::NothingProposed => "nothing has been announced",
             Error::Timelocked => "the announced change's timelock has not passed yet",
             Error::NotProposedAdmin => "only the proposed admin may accept",
+            Error::UnitsNotPaid => "share units must be paid for: one planck per unit",
         }
     }
 }
