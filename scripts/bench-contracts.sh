@@ -121,7 +121,7 @@ call market "$market" //Charlie top_up 1000
 call market "$market" //Eve unpledge 0 1000
 
 spec() { echo "{ kind: $1, spec_cid: $CID, artifact: 1, units: 50, need: $NEED, deadline: $2, verification: $VERIFY, bounty: $3 }"; }
-call market "$market" //Alice post_bounty 1000000 "$CID" 0 10 100 2 1000
+call market "$market" //Alice post_bounty 1000000 "$CID" 0 10 100 2 500
 call market "$market" //Bob post_job 10000000 "$(spec Train 400 None)"
 call market "$market" //Charlie claim 0 1
 call market "$market" //Charlie submit_result 0 1 "{ output_cid: $OUT, score: 200, loss: 0, trace_root: $ROOT }"
