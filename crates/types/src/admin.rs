@@ -194,6 +194,60 @@ pub mod events {
     ];
 }
 
+/// Selectors of the admin messages, the same in every contract (a selector hashes only the
+/// message's name); each contract's tests check them against ink!'s.
+pub mod selectors {
+    /// `propose_change`.
+    pub const PROPOSE_CHANGE: [u8; 4] = [0xe0, 0x34, 0x45, 0xe0];
+    /// `apply_change`.
+    pub const APPLY_CHANGE: [u8; 4] = [0x77, 0x86, 0xd4, 0xc8];
+    /// `cancel_change`.
+    pub const CANCEL_CHANGE: [u8; 4] = [0x45, 0xdd, 0x72, 0x9d];
+    /// `propose_admin`.
+    pub const PROPOSE_ADMIN: [u8; 4] = [0x2b, 0x3a, 0x5a, 0xab];
+    /// `accept_admin`.
+    pub const ACCEPT_ADMIN: [u8; 4] = [0x38, 0x30, 0x82, 0x1d];
+    /// `pending_change`.
+    pub const PENDING_CHANGE: [u8; 4] = [0x19, 0xce, 0x28, 0x56];
+}
+
+/// Call data of the admin messages, for off-chain callers of any of the contracts.
+pub mod calls {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn with<A: Encode>(selector: [u8; 4], args: A) -> Vec<u8> {
+        let mut data = selector.to_vec();
+        args.encode_to(&mut data);
+        data
+    }
+
+    /// `propose_change(change) -> BlockNumber`.
+    pub fn propose_change<C: Encode>(change: &C) -> Vec<u8> {
+        with(selectors::PROPOSE_CHANGE, change)
+    }
+    /// `apply_change()`.
+    pub fn apply_change() -> Vec<u8> {
+        selectors::APPLY_CHANGE.to_vec()
+    }
+    /// `cancel_change()`.
+    pub fn cancel_change() -> Vec<u8> {
+        selectors::CANCEL_CHANGE.to_vec()
+    }
+    /// `propose_admin(account)`.
+    pub fn propose_admin(account: AccountBytes) -> Vec<u8> {
+        with(selectors::PROPOSE_ADMIN, account)
+    }
+    /// `accept_admin()`.
+    pub fn accept_admin() -> Vec<u8> {
+        selectors::ACCEPT_ADMIN.to_vec()
+    }
+    /// `pending_change() -> Option<(Change, BlockNumber)>`.
+    pub fn pending_change() -> Vec<u8> {
+        selectors::PENDING_CHANGE.to_vec()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::arithmetic_side_effects)]
 mod tests {

@@ -328,6 +328,7 @@ pub mod events {
 
 /// Message selectors (ink!'s default: the first 4 bytes of blake2b-256 of the message name).
 pub mod selectors {
+    pub use crate::admin::selectors::*;
     /// `new()` constructor.
     pub const NEW: [u8; 4] = [0x9b, 0xae, 0x9d, 0x5e];
     /// `register(kind: u8, manifest_cid: Vec<u8>, parents: Vec<Parent>, split_rule: SplitRule)
@@ -347,18 +348,6 @@ pub mod selectors {
     pub const REGISTER_FROM_JOB: [u8; 4] = [0xf7, 0xfa, 0x1f, 0x02];
     /// `set_market`.
     pub const SET_MARKET: [u8; 4] = [0xb5, 0xf9, 0xf0, 0x7d];
-    /// `propose_change`.
-    pub const PROPOSE_CHANGE: [u8; 4] = [0xe0, 0x34, 0x45, 0xe0];
-    /// `apply_change`.
-    pub const APPLY_CHANGE: [u8; 4] = [0x77, 0x86, 0xd4, 0xc8];
-    /// `cancel_change`.
-    pub const CANCEL_CHANGE: [u8; 4] = [0x45, 0xdd, 0x72, 0x9d];
-    /// `propose_admin`.
-    pub const PROPOSE_ADMIN: [u8; 4] = [0x2b, 0x3a, 0x5a, 0xab];
-    /// `accept_admin`.
-    pub const ACCEPT_ADMIN: [u8; 4] = [0x38, 0x30, 0x82, 0x1d];
-    /// `pending_change`.
-    pub const PENDING_CHANGE: [u8; 4] = [0x19, 0xce, 0x28, 0x56];
     /// `market`.
     pub const MARKET: [u8; 4] = [0xbe, 0xad, 0x69, 0x45];
     /// `artifact_of_job`.
@@ -368,6 +357,7 @@ pub mod selectors {
 /// Call data (selector ++ SCALE arguments) of the registry's messages, for off-chain callers.
 pub mod calls {
     use super::*;
+    pub use crate::admin::calls::*;
 
     fn with<A: Encode>(selector: [u8; 4], args: A) -> Vec<u8> {
         let mut data = selector.to_vec();
@@ -409,14 +399,6 @@ pub mod calls {
     /// `set_market(market)`.
     pub fn set_market(market: AccountBytes) -> Vec<u8> {
         with(selectors::SET_MARKET, market)
-    }
-    /// `propose_change(change) -> BlockNumber`.
-    pub fn propose_change(change: &Change) -> Vec<u8> {
-        with(selectors::PROPOSE_CHANGE, change)
-    }
-    /// `apply_change()`.
-    pub fn apply_change() -> Vec<u8> {
-        selectors::APPLY_CHANGE.to_vec()
     }
     /// `get(id) -> Option<Artifact>`.
     pub fn get(id: ArtifactId) -> Vec<u8> {
