@@ -334,7 +334,7 @@ pub enum SplitAction {
         #[arg(long, default_value_t = 0)]
         treasury_bps: u16,
     },
-    /// Put an announced rule (one that lowers the upstream share) in force once its timelock
+    /// Put an announced rule (one that lowers the upstream or compute share) in force once its timelock
     /// has passed (anyone).
     Apply {
         /// Artifact id.

@@ -266,7 +266,7 @@ pub async fn set_split(
     Ok(ctx.splitter()?.set_rule(signer, artifact, rule).await?)
 }
 
-/// `iollm split apply`: puts an announced rule (one lowering the upstream share) in force
+/// `iollm split apply`: puts an announced rule (one lowering the upstream or compute share) in force
 /// after its timelock.
 pub async fn apply_split(
     ctx: &Context,

@@ -549,7 +549,7 @@ mod market {
         /// After the window, with no open challenge: pays the executor its ask and each
         /// attester its fee, releases the collateral and refunds the rest to the poster. What
         /// the executor forwent by joint mining becomes share units of the artifact when the
-        /// job is verified and the splitter accepts the credit — the forgone value goes with
+        /// job is verified, the poster still may credit them and the splitter accepts the credit — the forgone value goes with
         /// it, paid as revenue of the artifact to its current holders and owner, so minting
         /// units always costs their value; otherwise it is paid to the executor in money.
         /// Settlement never waits on the splitter. Anyone may call it.
@@ -565,7 +565,12 @@ mod market {
             let v = job.verification;
             job.verified = job.attestations >= v.verifiers;
             let executor = AccountId::from(job.executor.ok_or(Error::WrongState)?);
-            let units = if job.verified && job.forgone > 0 {
+            // Asked again: the owner may have revoked the poster, or announced a cut of the
+            // compute share, since the job was posted.
+            let units = if job.verified
+                && job.forgone > 0
+                && self.splitter_may_credit(job.artifact, AccountId::from(job.poster))
+            {
                 match self.splitter_credit_units(job.artifact, executor, job.forgone) {
                     Ok(()) => job.forgone,
                     Err(_) => 0,
@@ -1653,6 +1658,27 @@ mod market {
             assert_eq!((ev[0].units_credited, ev[0].verified), (0, true));
         }
 
+        /// A poster the owner revoked (or a compute cut announced) after the job was posted:
+        /// asked again at finalize, no units are credited and the executor is paid in money.
+        #[ink::test]
+        fn a_poster_revoked_before_finalize_credits_no_units() {
+            let a = acc();
+            let mut m = setup();
+            as_(a.bob, 1_000);
+            let id = m.post_job(spec(50)).unwrap();
+            assert!(m.job(id).unwrap().joint_mining);
+            as_(a.charlie, 0);
+            m.claim(id).unwrap();
+            m.submit_result(id, commitment(1)).unwrap();
+            attest_all(&mut m, id);
+            MAY_CREDIT.with(|c| c.borrow_mut().remove(&(7, a.bob)));
+            set_block_number::<Env>(7);
+            m.finalize(id).unwrap();
+            SPLITTER_CALLS.with(|c| assert!(c.borrow().is_empty()));
+            assert_eq!(m.balance_of(a.charlie), 500);
+            assert_eq!(m.balance_of(a.bob), 1_000 - 500 - 20);
+        }
+
         #[ink::test]
         fn a_lost_challenge_slashes_the_executor_and_refunds_the_poster() {
             let a = acc();
@@ -1888,8 +1914,8 @@ mod market {
             let a = acc();
             let mut m = setup();
             assert_eq!(m.wire_splitter(a.django), Err(Error::WrongState));
-            // 100 + 50 + 5 + 10 + 1 blocks.
-            assert_eq!(m.admin_delay(), 166);
+            // 100 + 50 + 5 + 10 + 2 blocks.
+            assert_eq!(m.admin_delay(), 167);
             let faster = MarketParams { max_job_blocks: 10, ..PARAMS };
             let change =
                 Change::Params { splitter: [4; 32], treasury: *a.eve.as_ref(), params: faster };
@@ -1905,12 +1931,12 @@ mod market {
             };
             assert_eq!(m.propose_change(bad), Err(Error::BadParams));
             // A shorter new timelock does not shorten this one: the longer of the two.
-            assert_eq!(m.propose_change(change.clone()), Ok(167));
-            assert_eq!(m.pending_change(), Some((change.clone(), 167)));
-            set_block_number::<Env>(166);
+            assert_eq!(m.propose_change(change.clone()), Ok(168));
+            assert_eq!(m.pending_change(), Some((change.clone(), 168)));
+            set_block_number::<Env>(167);
             as_(a.bob, 0);
             assert_eq!(m.apply_change(), Err(Error::Timelocked));
-            set_block_number::<Env>(167);
+            set_block_number::<Env>(168);
             m.apply_change().unwrap(); // anyone
             assert_eq!(m.params(), (a.alice, Some(AccountId::from([4; 32])), a.eve, faster));
             assert_eq!(m.pending_change(), None);
@@ -1918,7 +1944,7 @@ mod market {
                 events_of(admin_events::CHANGE_PROPOSED_TOPIC);
             assert_eq!(
                 proposed,
-                vec![admin_events::ChangeProposed { change: change.clone(), eta: 167 }]
+                vec![admin_events::ChangeProposed { change: change.clone(), eta: 168 }]
             );
             let applied: Vec<admin_events::ChangeApplied<Change>> =
                 events_of(admin_events::CHANGE_APPLIED_TOPIC);
@@ -1968,18 +1994,18 @@ mod market {
                 unbonding_blocks: 1,
                 ..PARAMS
             };
-            assert_eq!(tiny.timelock(), 5);
+            assert_eq!(tiny.timelock(), 6);
             let change =
                 Change::Params { splitter: [9; 32], treasury: *a.frank.as_ref(), params: tiny };
-            assert_eq!(m.propose_change(change), Ok(167));
-            set_block_number::<Env>(167);
+            assert_eq!(m.propose_change(change), Ok(168));
+            set_block_number::<Env>(168);
             m.apply_change().unwrap();
-            assert_eq!(m.admin_delay(), 166);
-            assert_eq!(m.propose_change(Change::Code([1; 32])), Ok(167 + 166));
+            assert_eq!(m.admin_delay(), 167);
+            assert_eq!(m.propose_change(Change::Code([1; 32])), Ok(168 + 167));
             set_block_number::<Env>(300);
-            assert_eq!(m.admin_delay(), 33);
+            assert_eq!(m.admin_delay(), 35);
             set_block_number::<Env>(400);
-            assert_eq!(m.admin_delay(), 5);
+            assert_eq!(m.admin_delay(), 6);
         }
 
         /// The review's overpriced executor: collateral must outweigh what the executor earns.
@@ -2002,7 +2028,7 @@ mod market {
             let mut m = setup();
             as_(acc().alice, 0);
             m.propose_change(Change::Code([1; 32])).unwrap();
-            set_block_number::<Env>(1 + 166);
+            set_block_number::<Env>(1 + 167);
             let _ = m.apply_change();
         }
 

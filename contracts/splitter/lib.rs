@@ -10,8 +10,9 @@
 //! What holders of share units can rely on: only the market credits units, only for jobs whose
 //! poster owns the artifact or was authorised by its owner (`may_credit`), within bounds per
 //! credit and per pool; once units exist the rule's `compute_bps` can only rise; a rule that
-//! lowers `upstream_bps` waits the market's timelock before `apply_rule` puts it in force; admin
-//! changes wait that timelock too.
+//! lowers `upstream_bps` or `compute_bps` waits the market's timelock before `apply_rule` puts it
+//! in force, and no new job may credit units while a compute cut waits; admin changes wait that
+//! timelock too.
 //!
 //! What it is not: the owner of artifacts (the registry is).
 #![cfg_attr(not(feature = "std"), no_std, no_main)]
@@ -20,7 +21,7 @@
 mod splitter {
     use ink::storage::traits::ManualKey;
     use ink::storage::Mapping;
-    use iollm_types::admin::Admin;
+    use iollm_types::admin::{Admin, APPLY_WITHIN};
     use iollm_types::registry::{Artifact, ArtifactId};
     use iollm_types::shares::{Holder, Pool, ShareError};
     use iollm_types::split::{split_evenly, SplitRule};
@@ -169,10 +170,12 @@ mod splitter {
         }
 
         /// Sets `artifact`'s split rule; the caller must own it in the registry. Once share
-        /// units exist, `compute_bps` cannot fall. A rule that lowers `upstream_bps` (against
-        /// the one in force, or the one declared at registration) is only announced: it waits
-        /// the market's timelock, then `apply_rule` puts it in force. Any other rule applies at
-        /// once (and drops an announced one).
+        /// units exist, `compute_bps` cannot fall. A rule that lowers `upstream_bps` or
+        /// `compute_bps` (against the one in force, or the one declared at registration) is
+        /// only announced: it waits the market's timelock, then `apply_rule` puts it in force
+        /// (within [`APPLY_WITHIN`] blocks). While a compute cut is announced no new job may
+        /// credit units ([`Splitter::may_credit`]), so units promised before it are credited
+        /// before it applies. Any other rule applies at once (and drops an announced one).
         #[ink(message)]
         pub fn set_rule(&mut self, artifact: ArtifactId, rule: SplitRule) -> Result<(), Error> {
             rule.validate().map_err(|_| Error::BadRule)?;
@@ -190,7 +193,9 @@ mod splitter {
                 pending: None,
             });
             self.check_compute_locked(artifact, &entry.rule, &rule)?;
-            if rule.upstream_bps < entry.rule.upstream_bps {
+            if rule.upstream_bps < entry.rule.upstream_bps
+                || rule.compute_bps < entry.rule.compute_bps
+            {
                 let delay = self.market_admin_delay()?;
                 let eta = self.env().block_number().checked_add(delay).ok_or(Error::Overflow)?;
                 entry.pending = Some((rule, eta));
@@ -211,8 +216,12 @@ mod splitter {
         pub fn apply_rule(&mut self, artifact: ArtifactId) -> Result<(), Error> {
             let mut entry = self.entries.get(artifact).ok_or(Error::NothingProposed)?;
             let (rule, eta) = entry.pending.ok_or(Error::NothingProposed)?;
-            if self.env().block_number() < eta {
+            let now = self.env().block_number();
+            if now < eta {
                 return Err(Error::Timelocked);
+            }
+            if now > eta.saturating_add(APPLY_WITHIN) {
+                return Err(Error::Stale);
             }
             self.check_compute_locked(artifact, &entry.rule, &rule)?;
             entry.rule = rule;
@@ -247,9 +256,14 @@ mod splitter {
         }
 
         /// Whether a job posted by `poster` may credit share units of `artifact`: the artifact
-        /// exists and `poster` owns it or its current owner authorised it.
+        /// exists, `poster` owns it or its current owner authorised it, and no cut of its
+        /// compute share is announced. The market asks when the job is posted and again when
+        /// it is finalized.
         #[ink(message)]
         pub fn may_credit(&self, artifact: ArtifactId, poster: AccountId) -> bool {
+            if self.compute_cut_announced(artifact) {
+                return false;
+            }
             match self.registry_get(artifact) {
                 Ok(Some(record)) => {
                     record.owner == bytes(&poster)
@@ -498,6 +512,15 @@ mod splitter {
             (AccountId::from(self.admin.admin), self.registry, self.market, self.treasury)
         }
 
+        /// Whether an announced rule, not yet stale, lowers `artifact`'s compute share.
+        fn compute_cut_announced(&self, artifact: ArtifactId) -> bool {
+            let Some(entry) = self.entries.get(artifact) else { return false };
+            let now = self.env().block_number();
+            entry.pending.is_some_and(|(rule, eta)| {
+                rule.compute_bps < entry.rule.compute_bps && now <= eta.saturating_add(APPLY_WITHIN)
+            })
+        }
+
         /// Refuses `rule` if it lowers `current`'s compute share while units exist.
         fn check_compute_locked(
             &self,
@@ -725,17 +748,27 @@ mod splitter {
             assert_eq!(e, events::RuleSet { artifact: 2, owner: bytes(&a.django), rule: RULE });
         }
 
-        /// Finding 5: once units exist the compute share can only rise; lowering the
-        /// upstream share waits the timelock, and is still checked when applied.
+        /// Finding 5: once units exist the compute share can only rise; lowering the compute
+        /// share before units exist, or the upstream share, waits the timelock (and no new job
+        /// may credit units while a compute cut is announced); an applied rule is still
+        /// checked; an announcement goes stale.
         #[ink::test]
         fn compute_share_cannot_fall_and_upstream_cuts_wait_the_timelock() {
             let a = accounts();
             let mut s = with_rules();
             set_caller::<Env>(a.django);
-            // No units yet: the compute share may fall.
+            assert!(s.may_credit(2, a.django));
+            // No units yet: a compute cut is only announced, and stops new credits meanwhile
+            // (an executor that claimed before it is credited before it can apply).
             let less_compute = SplitRule { designer_bps: 6_000, compute_bps: 2_000, ..RULE };
             s.set_rule(2, less_compute).unwrap();
+            assert_eq!(s.entry(2).unwrap().rule, RULE);
+            assert_eq!(s.entry(2).unwrap().pending, Some((less_compute, 1 + DELAY)));
+            assert!(!s.may_credit(2, a.django));
+            // Raising it back applies at once and drops the announcement.
             s.set_rule(2, RULE).unwrap();
+            assert_eq!(s.entry(2).unwrap().pending, None);
+            assert!(s.may_credit(2, a.django));
             credit(&mut s, 2, a.frank, U);
             set_caller::<Env>(a.django);
             assert_eq!(s.set_rule(2, less_compute), Err(Error::ComputeShareLocked));
@@ -773,7 +806,13 @@ mod splitter {
                 r.borrow_mut().insert(5, Some(declared));
             });
             set_caller::<Env>(a.bob);
-            s.set_rule(5, SplitRule { designer_bps: 6_500, upstream_bps: 0, ..RULE }).unwrap();
+            let cut = SplitRule { designer_bps: 6_500, upstream_bps: 0, ..RULE };
+            s.set_rule(5, cut).unwrap();
+            assert_eq!(s.entry(5).unwrap().rule, RULE);
+            // Not applied within APPLY_WITHIN blocks of its eta: stale, never applies.
+            let eta = s.entry(5).unwrap().pending.unwrap().1;
+            set_block_number::<Env>(eta + APPLY_WITHIN + 1);
+            assert_eq!(s.apply_rule(5), Err(Error::Stale));
             assert_eq!(s.entry(5).unwrap().rule, RULE);
         }
 

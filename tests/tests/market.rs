@@ -673,6 +673,97 @@ async fn admin_and_owners_cannot_change_the_rules_after_the_fact() -> Result<()>
     Ok(())
 }
 
+/// Findings 1 and 5, the owner's delegates (verified = one attestation by a bonded non-party).
+/// A poster the owner authorised earns its executor share units; the market asks again at
+/// finalize, so a delegate revoked in between credits none (the executor is paid in money); a
+/// sale ends every authorisation the seller gave; and while a cut of the compute share is
+/// announced no new job credits units at all.
+#[tokio::test]
+async fn a_delegate_earns_units_until_revoked_or_sold_and_compute_cuts_wait() -> Result<()> {
+    let net = testnet().await?;
+    let ctx = &net.ctx;
+    let splitter = ctx.splitter()?;
+    let mut bob = Ledger::new(ctx, "bob").await?; // the owner
+    let mut charlie = Ledger::new(ctx, "charlie").await?; // executor, 20 % discount
+    let mut dave = Ledger::new(ctx, "dave").await?; // bonded verifier
+    let mut eve = Ledger::new(ctx, "eve").await?; // the owner's delegate
+    let reg = model::register(ctx, &bob.signer, Kind::Model, CID).await?;
+    bob.paid(&reg.call, 0);
+    let artifact = reg.id;
+    let rule = SplitRule {
+        designer_bps: 5_000,
+        compute_bps: 3_000,
+        upstream_bps: 1_500,
+        treasury_bps: 500,
+    };
+    bob.paid(&m::set_split(ctx, &bob.signer, artifact, rule).await?, 0);
+    let c = m::pledge(ctx, &charlie.signer, GPU, PRICE, 2_000, STAKE).await?;
+    charlie.paid(&c, STAKE);
+    let c = m::pledge(ctx, &dave.signer, GPU, PRICE, 0, STAKE).await?;
+    dave.paid(&c, STAKE);
+    let eve_id = eve.signer.account_bytes();
+    assert!(!splitter.may_credit(artifact, eve_id).await?);
+
+    // Authorised: eve's job credits charlie the 20 % it forwent (10 × PRICE) as units, and the
+    // units' value is paid as revenue (95 % to bob, no units or parents yet; 5 % treasury).
+    bob.paid(&m::authorise(ctx, &bob.signer, artifact, eve_id, true).await?, 0);
+    assert!(splitter.may_credit(artifact, eve_id).await?);
+    verified_job(ctx, artifact, &mut eve, &mut charlie, &mut dave).await?;
+    let forgone = 10 * PRICE;
+    assert_eq!(splitter.units_of(artifact, charlie.signer.account_bytes()).await?, forgone);
+
+    // Revoked between post and finalize: no units, the executor gets the forgone value in money.
+    let deadline = block(ctx).await? + 100;
+    let post = m::post_job(ctx, &eve.signer, &train_job(artifact, deadline)).await?;
+    eve.paid(&post, REWARD);
+    let job = post.value;
+    assert!(m::show_job(ctx, job).await?.0.joint_mining);
+    charlie.paid(&m::claim(ctx, &charlie.signer, job).await?, 0);
+    charlie.paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, [5; 32]).await?, 0);
+    dave.paid(&m::attest(ctx, &dave.signer, job).await?, 0);
+    bob.paid(&m::authorise(ctx, &bob.signer, artifact, eve_id, false).await?, 0);
+    advance_past(ctx, m::show_job(ctx, job).await?.0.submitted_at + 2).await?;
+    dave.paid(&m::finalize(ctx, &dave.signer, job).await?, 0);
+    assert!(m::show_job(ctx, job).await?.0.verified);
+    assert_eq!(splitter.units_of(artifact, charlie.signer.account_bytes()).await?, forgone);
+
+    // Sold: the seller's authorisation of eve does not pass to the buyer.
+    bob.paid(&m::authorise(ctx, &bob.signer, artifact, eve_id, true).await?, 0);
+    let alice = Signer::dev("alice")?;
+    bob.paid(&model::transfer(ctx, &bob.signer, artifact, alice.account_bytes()).await?, 0);
+    assert!(!splitter.may_credit(artifact, eve_id).await?);
+    assert!(splitter.may_credit(artifact, alice.account_bytes()).await?);
+
+    // A second artifact with no units yet: cutting its compute share is only announced, and
+    // meanwhile a job its owner posts has joint mining off.
+    let reg = model::register(ctx, &bob.signer, Kind::Model, CID).await?;
+    bob.paid(&reg.call, 0);
+    let second = reg.id;
+    bob.paid(&m::set_split(ctx, &bob.signer, second, rule).await?, 0);
+    assert!(splitter.may_credit(second, bob.signer.account_bytes()).await?);
+    let cut = SplitRule { designer_bps: 8_000, compute_bps: 0, ..rule };
+    bob.paid(&m::set_split(ctx, &bob.signer, second, cut).await?, 0);
+    assert_eq!(splitter.entry(second).await?.unwrap().rule, rule, "the cut is only announced");
+    assert!(!splitter.may_credit(second, bob.signer.account_bytes()).await?);
+    let deadline = block(ctx).await? + 3;
+    let post = m::post_job(ctx, &bob.signer, &train_job(second, deadline)).await?;
+    bob.paid(&post, REWARD);
+    assert!(!m::show_job(ctx, post.value).await?.0.joint_mining);
+    advance_past(ctx, deadline).await?;
+    bob.paid(&m::expire(ctx, &bob.signer, post.value).await?, 0);
+
+    // Job 1: charlie 40 × PRICE (its ask); job 2: 50 × PRICE (ask + forgone, in money).
+    withdraw(ctx, &mut charlie, WithdrawFrom::Market, 90 * PRICE).await?;
+    withdraw(ctx, &mut eve, WithdrawFrom::Market, 2 * (REWARD - 50 * PRICE - FEE)).await?;
+    withdraw(ctx, &mut dave, WithdrawFrom::Market, 2 * FEE).await?;
+    withdraw(ctx, &mut bob, WithdrawFrom::Market, REWARD).await?;
+    withdraw(ctx, &mut bob, WithdrawFrom::Splitter(None), forgone - forgone * 500 / 10_000).await?;
+    for who in [&bob, &charlie, &dave, &eve] {
+        who.check(ctx).await?;
+    }
+    Ok(())
+}
+
 /// Findings 3, 10 and 12. No evaluation job can compete for a bounty until the verification
 /// game decides evaluations (so the fake-breakthrough drain fails however it is dressed up);
 /// a margin of 0 or an unbounded best score is refused; an expired bounty goes back to its

@@ -37,7 +37,15 @@ pub enum AdminError {
     Timelocked,
     /// The block number would overflow.
     Overflow,
+    /// The announced change was not applied within [`APPLY_WITHIN`] blocks of its timelock's
+    /// end; it must be announced again.
+    Stale,
 }
+
+/// An announced change can be applied for this many blocks after its timelock ends (a week of
+/// 6-second blocks); after that it is stale, so an announcement everyone forgot cannot be
+/// sprung on them years later.
+pub const APPLY_WITHIN: BlockNumber = 100_800;
 
 /// A contract's admin, its proposed successor and its announced change.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
@@ -87,6 +95,9 @@ impl<C: Clone> Admin<C> {
         let (change, eta) = self.pending.clone().ok_or(AdminError::NothingProposed)?;
         if now < eta {
             return Err(AdminError::Timelocked);
+        }
+        if now > eta.saturating_add(APPLY_WITHIN) {
+            return Err(AdminError::Stale);
         }
         self.pending = None;
         Ok(change)
@@ -274,10 +285,11 @@ mod tests {
     }
 
     proptest! {
-        /// A change never applies before `now + delay`, and always applies from then on.
+        /// A change never applies before `now + delay`, always applies in the
+        /// [`APPLY_WITHIN`] blocks from then on, and is stale after.
         #[test]
         fn a_change_applies_exactly_from_its_eta(
-            now in 0u32..1 << 30, delay in 0u32..1 << 20, at in 0u32..1 << 31
+            now in 0u32..1 << 20, delay in 0u32..1 << 18, at in 0u32..1 << 21
         ) {
             let mut a = Admin::<u8>::new([1; 32]);
             let eta = a.propose([1; 32], 9, now, delay).unwrap();
@@ -286,9 +298,12 @@ mod tests {
             if at < eta {
                 prop_assert_eq!(r, Err(AdminError::Timelocked));
                 prop_assert!(a.pending.is_some());
-            } else {
+            } else if at <= eta + APPLY_WITHIN {
                 prop_assert_eq!(r, Ok(9));
                 prop_assert!(a.pending.is_none());
+            } else {
+                prop_assert_eq!(r, Err(AdminError::Stale));
+                prop_assert!(a.pending.is_some());
             }
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! Contracts store CIDs as their text form (`Qm…` base58btc CIDv0 or `b…` base32 CIDv1, the two
 //! forms Kubo prints). The chain checks what a no_std check can afford: length, multibase
-//! prefix and alphabet, and for CIDv1 the decoded version, codec and multihash length.
+//! prefix and alphabet, for CIDv0 the decoded sha2-256 multihash, and for CIDv1 the decoded
+//! version, codec and multihash length.
 //! Off-chain code parses CIDs fully (the `cid` crate) before sending them.
 
 /// Longest CID text accepted on chain, in bytes. A sha2-256 CIDv1 in base32 is 59 bytes; this
@@ -23,7 +24,8 @@ pub enum CidShapeError {
     BadVersion,
     /// A CIDv1 whose content codec is not raw, dag-pb, dag-cbor or dag-json.
     UnknownCodec,
-    /// A CIDv1 whose multihash length does not match its digest.
+    /// A CIDv0 that is not a sha2-256 multihash, or a CIDv1 whose multihash length does not
+    /// match its digest.
     BadMultihash,
 }
 
@@ -42,17 +44,21 @@ pub fn check_cid_shape(cid: &[u8]) -> Result<(), CidShapeError> {
         return Err(CidShapeError::TooLong);
     }
     match cid {
-        [b'Q', b'm', rest @ ..] => {
-            let base58 =
-                |b: &u8| b.is_ascii_alphanumeric() && !matches!(b, b'0' | b'O' | b'I' | b'l');
-            if rest.len() == 44 && rest.iter().all(base58) {
-                Ok(())
-            } else {
-                Err(CidShapeError::InvalidCharacter)
-            }
-        }
+        [b'Q', b'm', rest @ ..] if rest.len() == 44 => check_v0(cid),
+        [b'Q', b'm', ..] => Err(CidShapeError::InvalidCharacter),
         [b'b', rest @ ..] => check_v1(rest),
         _ => Err(CidShapeError::InvalidCharacter),
+    }
+}
+
+/// Decodes base58btc and checks the CIDv0 bytes: a sha2-256 multihash (`0x12 0x20` and a
+/// 32-byte digest), nothing more.
+fn check_v0(text: &[u8]) -> Result<(), CidShapeError> {
+    let mut bytes = [0u8; 34];
+    match bs58::decode(text).onto(&mut bytes[..]) {
+        Ok(34) if bytes[..2] == [0x12, 0x20] => Ok(()),
+        Ok(_) | Err(bs58::decode::Error::BufferTooSmall) => Err(CidShapeError::BadMultihash),
+        Err(_) => Err(CidShapeError::InvalidCharacter),
     }
 }
 
@@ -137,6 +143,15 @@ mod tests {
         assert_eq!(
             check_cid_shape(b"QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff50"),
             Err(InvalidCharacter)
+        );
+        // 46 base58 characters that do not decode to a sha2-256 multihash.
+        assert_eq!(
+            check_cid_shape(b"Qmzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"),
+            Err(BadMultihash)
+        );
+        assert_eq!(
+            check_cid_shape(b"Qm11111111111111111111111111111111111111111111"),
+            Err(BadMultihash)
         );
         // Upper-case base32 is another multibase (`B`), not accepted.
         assert_eq!(

@@ -119,13 +119,16 @@ impl MarketParams {
     }
 
     /// Admin changes wait this long: longer than the longest job plus its verification plus
-    /// unbonding, so anyone who dislikes an announced change can finish and leave first.
+    /// unbonding, so anyone who dislikes an announced change can finish and leave first. The
+    /// last exit of a job posted when the change is announced (a challenge at the window's end,
+    /// timed out, then the stake unbonded) can be made at block `now + timelock − 1`: one block
+    /// before the change can apply, so ordering within a block never matters.
     pub fn timelock(&self) -> BlockNumber {
         self.max_job_blocks
             .saturating_add(self.max_window)
             .saturating_add(self.challenge_blocks)
             .saturating_add(self.unbonding_blocks)
-            .saturating_add(1)
+            .saturating_add(2)
     }
 
     /// A job's reference value: `reference_price × units`.
@@ -521,6 +524,8 @@ pub enum Error {
     BountyNeedsGame,
     /// A score above the maximum, or a margin of 0.
     BadScore,
+    /// The announced change (or rule) went stale: announce it again.
+    Stale,
 }
 
 impl From<crate::admin::AdminError> for Error {
@@ -532,6 +537,7 @@ impl From<crate::admin::AdminError> for Error {
             E::NothingProposed => Error::NothingProposed,
             E::Timelocked => Error::Timelocked,
             E::Overflow => Error::Overflow,
+            E::Stale => Error::Stale,
         }
     }
 }
@@ -585,6 +591,9 @@ impl Error {
                 "bounties cannot be won yet: evaluation jobs need the verification game"
             }
             Error::BadScore => "scores must be at most 10^15 and a bounty margin above 0",
+            Error::Stale => {
+                "the announced change went stale (not applied within a week of its timelock): announce it again"
+            }
         }
     }
 }
@@ -1107,6 +1116,7 @@ mod tests {
             BadUnits,
             BountyNeedsGame,
             BadScore,
+            Stale,
         ];
         for e in all {
             let m = e.message();

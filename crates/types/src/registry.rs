@@ -172,6 +172,8 @@ pub enum Error {
     NotProposedAdmin,
     /// A training job's output can only be registered as a model.
     NotAModel,
+    /// The announced change (or rule) went stale: announce it again.
+    Stale,
 }
 
 impl From<crate::cid::CidShapeError> for Error {
@@ -196,6 +198,7 @@ impl From<crate::admin::AdminError> for Error {
             E::NothingProposed => Error::NothingProposed,
             E::Timelocked => Error::Timelocked,
             E::Overflow => Error::IdOverflow,
+            E::Stale => Error::Stale,
         }
     }
 }
@@ -234,6 +237,9 @@ impl Error {
             Error::Timelocked => "the announced change's timelock has not passed yet",
             Error::NotProposedAdmin => "only the proposed admin may accept",
             Error::NotAModel => "a training job's output can only be registered as a model",
+            Error::Stale => {
+                "the announced change went stale (not applied within a week of its timelock): announce it again"
+            }
         }
     }
 }

@@ -106,6 +106,8 @@ pub enum Error {
     NotProposedAdmin,
     /// A credit must come with its value: one planck per unit.
     UnitsNotPaid,
+    /// The announced change (or rule) went stale: announce it again.
+    Stale,
 }
 
 impl From<crate::admin::AdminError> for Error {
@@ -117,6 +119,7 @@ impl From<crate::admin::AdminError> for Error {
             E::NothingProposed => Error::NothingProposed,
             E::Timelocked => Error::Timelocked,
             E::Overflow => Error::Overflow,
+            E::Stale => Error::Stale,
         }
     }
 }
@@ -148,6 +151,9 @@ impl Error {
             Error::Timelocked => "the announced change's timelock has not passed yet",
             Error::NotProposedAdmin => "only the proposed admin may accept",
             Error::UnitsNotPaid => "share units must be paid for: one planck per unit",
+            Error::Stale => {
+                "the announced change went stale (not applied within a week of its timelock): announce it again"
+            }
         }
     }
 }
