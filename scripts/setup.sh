@@ -64,6 +64,14 @@ else
   done_step "installed"
 fi
 
+step "wabt (wasm2wat, for scripts/repops-no-float.sh)"
+if command -v wasm2wat >/dev/null; then
+  done_step "already installed"
+else
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wabt
+  done_step "installed"
+fi
+
 step "cargo-contract $CARGO_CONTRACT_VERSION -> $bin/cargo-contract"
 if sha_ok "$bin/cargo-contract" "$CARGO_CONTRACT_SHA256" \
    || "$bin/cargo-contract" contract --version 2>/dev/null | grep -q "cargo-contract-contract $CARGO_CONTRACT_VERSION"; then

@@ -12,6 +12,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("iollm-chain", &["iollm-types"]),
     ("iollm-content", &[]),
     ("iollm-compute", &[]),
+    // The soft-float the referee contract links: nothing of ours (its tests use iollm-compute).
+    ("iollm-repops", &[]),
     ("iollm-paths", &["iollm-compute", "iollm-content"]),
     (
         "iollm-worker",

@@ -1,0 +1,15 @@
+//! IEEE-754 binary32 arithmetic of the `repops` numerics profile in integer arithmetic only.
+//!
+//! pallet-contracts rejects Wasm floating-point instructions, so the contract that referees a
+//! dispute recomputes the one disputed operation with [`F32`]: a binary32 value as its bits, with
+//! every operation of the profile correctly rounded (round to nearest, ties to even; subnormals
+//! kept) and the profile's fixed choices where IEEE-754 leaves one open (`REPOPS.md` §1): every
+//! NaN an operation produces is [`F32::NAN`] (`0x7fc00000`), `max(+0, −0) = +0`,
+//! `min(+0, −0) = −0`. [`functions`] holds the profile's transcendentals in the same terms.
+//! Bit-identity with hardware floats is tested on random and exhaustive inputs.
+#![no_std]
+
+mod float;
+pub mod functions;
+
+pub use float::F32;
