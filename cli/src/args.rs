@@ -213,10 +213,21 @@ pub enum JobAction {
         /// Fee per attesting verifier.
         #[arg(long, default_value_t = 0)]
         verifier_fee: u128,
-        /// Bounty an eval-path job competes for (refused until the verification game decides
-        /// evaluations).
-        #[arg(long)]
+        /// CID of the benchmark an eval-path job evaluates (required for eval-path).
+        #[arg(long, value_parser = cid_text)]
+        benchmark_cid: Option<String>,
+        /// Metric code the eval-path job's score measures (0 accuracy, 1 exact match,
+        /// 2 pass@1, …).
+        #[arg(long, default_value_t = 0)]
+        metric: u8,
+        /// Bounty the eval-path job competes for: it must evaluate the bounty's benchmark and
+        /// metric and settle before the bounty expires (tranches are refused until the
+        /// verification game decides evaluations).
+        #[arg(long, requires = "benchmark_cid")]
         bounty: Option<u32>,
+        /// Only this provider (SS58) may claim the job; repeat for up to 8.
+        #[arg(long = "executor", value_name = "SS58")]
+        executors: Vec<String>,
         /// Capacity the executor needs.
         #[command(flatten)]
         need: CapacityArgs,
@@ -306,6 +317,12 @@ pub enum BountyAction {
         /// Escrowed amount.
         #[arg(long)]
         amount: u128,
+    },
+    /// Claim a tranche for a finalized job that competed for a bounty (anyone); prints the
+    /// amount. Refused until the verification game decides evaluations.
+    Pay {
+        /// Job id.
+        job: u64,
     },
     /// Return what is left of an expired bounty to its sponsor (anyone); prints the amount.
     Reclaim {
@@ -519,11 +536,11 @@ mod tests {
                 capacity: CapacityArgs { accelerator: 2, .. }
             }
         ));
-        let cmd = parse("iollm job post --spec-cid QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o --artifact 1 --units 3 --reward 9 --deadline +50 --bounty 2")
+        let cmd = parse("iollm job post --spec-cid QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o --artifact 1 --units 3 --reward 9 --deadline +50 --kind eval --benchmark-cid QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o --metric 2 --bounty 2")
             .unwrap();
         assert!(matches!(
             cmd,
-            Command::Job { action: JobAction::Post { bounty: Some(2), units: 3, .. } }
+            Command::Job { action: JobAction::Post { bounty: Some(2), units: 3, metric: 2, .. } }
         ));
         let cmd = parse("iollm job vote 4 --executor-honest").unwrap();
         assert!(matches!(

@@ -7,7 +7,8 @@ use crate::devnet::DevnetError;
 use iollm_chain::contract::Executed;
 use iollm_chain::Signer;
 use iollm_types::market::{
-    check_job, BountyId, Capacity, Commitment, Job, JobId, JobKind, JobSpec, Pledge, Verification,
+    check_bounty_job, check_job, Benchmark, BountyId, Capacity, Commitment, Job, JobId, JobKind,
+    JobSpec, JobTerms, Pledge, Verification,
 };
 use iollm_types::registry::ArtifactId;
 use iollm_types::split::SplitRule;
@@ -99,7 +100,8 @@ pub struct PostJob {
 }
 
 impl PostJob {
-    /// A job of `kind` for `artifact` with the given verification terms.
+    /// A job of `kind` for `artifact` with the given verification terms, open to any pledged
+    /// provider, evaluating nothing and competing for no bounty (see the `with_` methods).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         kind: JobKind,
@@ -109,7 +111,6 @@ impl PostJob {
         need: Capacity,
         deadline: BlockNumber,
         verification: Verification,
-        bounty: Option<BountyId>,
         reward: Balance,
     ) -> PostJob {
         let spec = JobSpec {
@@ -120,9 +121,24 @@ impl PostJob {
             need,
             deadline,
             verification,
-            bounty,
+            bounty: None,
+            benchmark: None,
+            executors: Vec::new(),
         };
         PostJob { spec, reward }
+    }
+
+    /// An evaluation of the benchmark at `cid` by `metric`, competing for `bounty` if given.
+    pub fn with_benchmark(mut self, cid: &str, metric: u8, bounty: Option<BountyId>) -> PostJob {
+        self.spec.benchmark = Some(Benchmark { cid: cid.as_bytes().to_vec(), metric });
+        self.spec.bounty = bounty;
+        self
+    }
+
+    /// Only these providers may claim the job.
+    pub fn with_executors(mut self, executors: Vec<[u8; 32]>) -> PostJob {
+        self.spec.executors = executors;
+        self
     }
 }
 
@@ -137,6 +153,14 @@ pub async fn post_job(
     let (_, _, _, params) = market.params().await?;
     let next = ctx.chain.best_block().await?.saturating_add(1);
     check_job(&job.spec, job.reward, &params, next).map_err(MarketCmdError::Refused)?;
+    if let Some(id) = job.spec.bounty {
+        let bounty = market
+            .bounty(id)
+            .await?
+            .ok_or(MarketCmdError::Refused(iollm_types::market::Error::UnknownBounty))?;
+        check_bounty_job(&job.spec, &bounty, params.challenge_blocks)
+            .map_err(MarketCmdError::Refused)?;
+    }
     Ok(market.post_job(signer, &job.spec, job.reward).await?)
 }
 
@@ -218,14 +242,14 @@ pub async fn expire(
     Ok(ctx.market()?.expire(signer, job).await?)
 }
 
-/// `iollm job show`.
+/// `iollm job show`: the job, its terms (benchmark, allow-list) and its result.
 pub async fn show_job(
     ctx: &Context,
     job: JobId,
-) -> Result<(Job, Option<Commitment>), MarketCmdError> {
+) -> Result<(Job, Option<JobTerms>, Option<Commitment>), MarketCmdError> {
     let market = ctx.market()?;
     let record = market.job(job).await?.ok_or(MarketCmdError::NoSuchJob(job))?;
-    Ok((record, market.result(job).await?))
+    Ok((record, market.job_terms(job).await?, market.result(job).await?))
 }
 
 /// `iollm bounty post`: returns the bounty id.
@@ -245,6 +269,15 @@ pub async fn post_bounty(
     Ok(market
         .post_bounty(signer, benchmark_cid, metric, margin, best, tranches, expires_at, amount)
         .await?)
+}
+
+/// `iollm bounty pay`: claims a tranche for a finalized job; returns the amount.
+pub async fn pay_bounty(
+    ctx: &Context,
+    signer: &Signer,
+    job: JobId,
+) -> Result<Executed<Balance>, MarketCmdError> {
+    Ok(ctx.market()?.pay_bounty(signer, job).await?)
 }
 
 /// `iollm bounty reclaim`: returns the amount taken back.

@@ -10,7 +10,7 @@ use crate::devnet::{self, Paths, Status, Up};
 use crate::market::{self, PostJob, WithdrawFrom};
 use crate::{content, model};
 use clap::Parser;
-use iollm_types::market::{Capacity, Commitment, Job, Verification};
+use iollm_types::market::{Capacity, Commitment, Job, JobTerms, Verification};
 use iollm_types::split::SplitRule;
 use std::process::ExitCode;
 
@@ -170,8 +170,8 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
             return Ok(());
         }
         Command::Job { action: JobAction::Show { id } } => {
-            let (job, result) = market::show_job(&ctx, *id).await?;
-            print_job(*id, &job, result.as_ref());
+            let (job, terms, result) = market::show_job(&ctx, *id).await?;
+            print_job(*id, &job, terms.as_ref(), result.as_ref());
             return Ok(());
         }
         _ => {}
@@ -204,6 +204,9 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
             )
             .await?;
             println!("{}", call.value);
+        }
+        Command::Bounty { action: BountyAction::Pay { job } } => {
+            println!("{}", market::pay_bounty(&ctx, &signer, *job).await?.value);
         }
         Command::Bounty { action: BountyAction::Reclaim { id } } => {
             println!("{}", market::reclaim_bounty(&ctx, &signer, *id).await?.value);
@@ -264,7 +267,10 @@ async fn job_command(
             verifiers,
             collateral,
             verifier_fee,
+            benchmark_cid,
+            metric,
             bounty,
+            executors,
             need,
         } => {
             let collateral = match collateral {
@@ -285,9 +291,15 @@ async fn job_command(
                 capacity(need),
                 market::resolve_block(ctx, deadline).await?,
                 verification,
-                *bounty,
                 *reward,
+            )
+            .with_executors(
+                executors.iter().map(|a| model::parse_account(a)).collect::<Result<_, _>>()?,
             );
+            let job = match benchmark_cid {
+                Some(cid) => job.with_benchmark(cid, *metric, *bounty),
+                None => job,
+            };
             println!("{}", market::post_job(ctx, signer, &job).await?.value);
         }
         JobAction::Claim { id } => print_fee("Claimed", &market::claim(ctx, signer, *id).await?),
@@ -465,7 +477,7 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
 }
 
 /// `iollm job show`: one field per line, accounts in SS58.
-fn print_job(id: u64, job: &Job, result: Option<&Commitment>) {
+fn print_job(id: u64, job: &Job, terms: Option<&JobTerms>, result: Option<&Commitment>) {
     let account = |a: [u8; 32]| iollm_chain::AccountId::from(a).to_string();
     let v = &job.verification;
     println!("id:           {id}");
@@ -473,8 +485,15 @@ fn print_job(id: u64, job: &Job, result: Option<&Commitment>) {
     println!("state:        {:?}", job.state);
     println!("poster:       {}", account(job.poster));
     println!("artifact:     {}", job.artifact);
+    if let Some(b) = terms.and_then(|t| t.benchmark.as_ref()) {
+        println!("benchmark:    {} (metric {})", String::from_utf8_lossy(&b.cid), b.metric);
+    }
     if let Some(bounty) = job.bounty {
         println!("bounty:       {bounty}");
+    }
+    if let Some(t) = terms.filter(|t| !t.executors.is_empty()) {
+        let allowed: Vec<String> = t.executors.iter().map(|a| account(*a)).collect();
+        println!("executors:    {} (only these may claim)", allowed.join(", "));
     }
     println!("units:        {}", job.units);
     println!(

@@ -29,8 +29,8 @@ mod market {
     use iollm_types::cid::check_cid_shape;
     use iollm_types::escrow;
     use iollm_types::market::{
-        check_job, Bounty, BountyId, Capacity, Change, Commitment, Error, Job, JobId, JobKind,
-        JobOutput, JobSpec, JobState, MarketParams, Pledge, MAX_SCORE,
+        check_bounty_job, check_job, Bounty, BountyId, Capacity, Change, Commitment, Error, Job,
+        JobId, JobKind, JobOutput, JobSpec, JobState, JobTerms, MarketParams, Pledge, MAX_SCORE,
     };
     use iollm_types::registry::ArtifactId;
     use iollm_types::split::BPS;
@@ -56,6 +56,8 @@ mod market {
         voted: Mapping<(JobId, AccountId), (), ManualKey<0x4d4b_0006>>,
         bounties: Mapping<BountyId, Bounty, ManualKey<0x4d4b_0007>>,
         balances: Mapping<AccountId, Balance, ManualKey<0x4d4b_0008>>,
+        /// Benchmark and executor allow-list of the jobs that have either.
+        terms: Mapping<JobId, JobTerms, ManualKey<0x4d4b_0009>>,
     }
 
     /// Layout: `iollm_types::market::events::Pledged`.
@@ -271,6 +273,7 @@ mod market {
                 voted: Mapping::new(),
                 bounties: Mapping::new(),
                 balances: Mapping::new(),
+                terms: Mapping::new(),
             })
         }
 
@@ -350,12 +353,18 @@ mod market {
         /// The market's minimums hold for every job: at least `min_verifiers` verifications,
         /// collateral of at least `collateral_bps` of the job's reference value, a window and
         /// a deadline within the market's bounds. Joint mining is on when the poster owns the
-        /// artifact or its owner authorised the poster (asked of the splitter).
+        /// artifact or its owner authorised the poster (asked of the splitter). An EvalPath job
+        /// names the benchmark and metric it evaluates; one that competes for a bounty must
+        /// evaluate the bounty's and be settled before the bounty expires.
         #[ink(message, payable)]
         pub fn post_job(&mut self, spec: JobSpec) -> Result<JobId, Error> {
             let reward = self.env().transferred_value();
             let p = self.params;
             check_job(&spec, reward, &p, self.env().block_number())?;
+            if let Some(bounty) = spec.bounty {
+                let bounty = self.bounties.get(bounty).ok_or(Error::UnknownBounty)?;
+                check_bounty_job(&spec, &bounty, p.challenge_blocks)?;
+            }
             let v = spec.verification;
             let id = self.last_job.checked_add(1).ok_or(Error::Overflow)?;
             let poster = self.env().caller();
@@ -364,7 +373,7 @@ mod market {
                 poster: bytes(&poster),
                 kind: spec.kind,
                 artifact: spec.artifact,
-                bounty: None,
+                bounty: spec.bounty,
                 units: spec.units,
                 need: spec.need,
                 reward,
@@ -387,14 +396,19 @@ mod market {
             };
             self.jobs.insert(id, &job);
             self.specs.insert(id, &spec.spec_cid);
+            if spec.benchmark.is_some() || !spec.executors.is_empty() {
+                let terms = JobTerms { benchmark: spec.benchmark, executors: spec.executors };
+                self.terms.insert(id, &terms);
+            }
             self.last_job = id;
             self.env().emit_event(JobPosted { job: id, poster, reward });
             Ok(id)
         }
 
-        /// Claims an open job: the caller's capacity must fit, the reward must cover its ask,
-        /// what it forgoes by joint mining and the verifier fees, and the collateral is locked
-        /// from its free stake. It must submit within the market's `submit_blocks`.
+        /// Claims an open job: the caller must be on the job's executor allow-list if it has
+        /// one, its capacity must fit, the reward must cover its ask, what it forgoes by joint
+        /// mining and the verifier fees, and the collateral is locked from its free stake. It
+        /// must submit within the market's `submit_blocks`.
         #[ink(message)]
         pub fn claim(&mut self, job_id: JobId) -> Result<(), Error> {
             let mut job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
@@ -407,6 +421,11 @@ mod market {
             }
             let caller = self.env().caller();
             let mut pledge = self.pledges.get(caller).ok_or(Error::NotPledged)?;
+            if let Some(terms) = self.terms.get(job_id) {
+                if !terms.executors.is_empty() && !terms.executors.contains(&bytes(&caller)) {
+                    return Err(Error::NotAllowed);
+                }
+            }
             if !pledge.capacity.fits(&job.need) {
                 return Err(Error::CapacityTooSmall);
             }
@@ -723,6 +742,27 @@ mod market {
             Ok(id)
         }
 
+        /// Claims a bounty tranche for a finalized job that competed for it and beat its best
+        /// score by its margin. Every job naming a bounty settles before the bounty expires
+        /// (checked at posting), so its sponsor cannot reclaim ahead of a winner. Evaluations
+        /// are verified only by the verification game, which does not exist yet: until it
+        /// does, an improving job is refused with `BountyNeedsGame` and nothing is paid,
+        /// however many attestations it has. Anyone may call it.
+        #[ink(message)]
+        pub fn pay_bounty(&mut self, job_id: JobId) -> Result<Balance, Error> {
+            let job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
+            let bounty_id = job.bounty.ok_or(Error::NoBounty)?;
+            if job.state != JobState::Finalized {
+                return Err(Error::WrongState);
+            }
+            let bounty = self.bounties.get(bounty_id).ok_or(Error::UnknownBounty)?;
+            let result = self.results.get(job_id).ok_or(Error::WrongState)?;
+            if !bounty.beaten_by(result.score) {
+                return Err(Error::NotAnImprovement);
+            }
+            Err(Error::BountyNeedsGame)
+        }
+
         /// After expiry, returns what is left of a bounty to its sponsor's balance and frees
         /// the record. Anyone may call it.
         #[ink(message)]
@@ -875,6 +915,13 @@ mod market {
             self.specs.get(job_id)
         }
 
+        /// A job's benchmark and executor allow-list, if it has either (freed once the job
+        /// expires, is rejected or times out).
+        #[ink(message)]
+        pub fn job_terms(&self, job_id: JobId) -> Option<JobTerms> {
+            self.terms.get(job_id)
+        }
+
         /// A job's submitted commitment (freed once the job is rejected or times out).
         #[ink(message)]
         pub fn result(&self, job_id: JobId) -> Option<Commitment> {
@@ -1002,6 +1049,7 @@ mod market {
         fn forget(&mut self, job_id: JobId, job: &Job) {
             self.specs.remove(job_id);
             self.results.remove(job_id);
+            self.terms.remove(job_id);
             for i in 0..job.attestations {
                 if let Some(verifier) = self.attesters.take((job_id, i)) {
                     self.voted.remove((job_id, verifier));
@@ -1156,7 +1204,7 @@ mod market {
         use ink::env::DefaultEnvironment as Env;
         use ink::scale::Decode;
         use iollm_types::admin::events as admin_events;
-        use iollm_types::market::{events, selectors, Verification, MAX_UNITS};
+        use iollm_types::market::{events, selectors, Benchmark, Verification, MAX_UNITS};
         use std::collections::BTreeSet;
 
         /// A call the market made to the splitter.
@@ -1221,6 +1269,19 @@ mod market {
                 deadline: 20,
                 verification: VERIFY,
                 bounty: None,
+                benchmark: None,
+                executors: Vec::new(),
+            }
+        }
+
+        /// An evaluation of `CID` with metric 2 (pass@1), competing for `bounty`.
+        fn eval(bounty: Option<BountyId>, deadline: BlockNumber) -> JobSpec {
+            JobSpec {
+                kind: JobKind::EvalPath,
+                bounty,
+                benchmark: Some(Benchmark { cid: CID.to_vec(), metric: 2 }),
+                deadline,
+                ..spec(50)
             }
         }
 
@@ -1388,8 +1449,9 @@ mod market {
             assert_eq!(m.post_job(v(none)), Err(Error::CollateralTooLow));
             let fees = Verification { verifier_fee: 51, ..VERIFY };
             assert_eq!(m.post_job(v(fees)), Err(Error::PriceTooHigh));
-            let eval = JobSpec { kind: JobKind::EvalPath, bounty: Some(1), ..spec(1) };
-            assert_eq!(m.post_job(eval), Err(Error::BountyNeedsGame));
+            let no_benchmark = JobSpec { kind: JobKind::EvalPath, ..spec(1) };
+            assert_eq!(m.post_job(no_benchmark), Err(Error::BadBenchmark));
+            assert_eq!(m.post_job(JobSpec { bounty: Some(1), ..spec(1) }), Err(Error::BadBounty));
             assert_eq!(m.job_count(), 0);
             assert_eq!(m.post_job(JobSpec { deadline: 101, ..spec(1) }), Ok(1));
             let job = m.job(1).unwrap();
@@ -1843,52 +1905,119 @@ mod market {
             assert_eq!(ev, vec![events::JobExpired { job: open, refund: 1_000, slashed: 0 }]);
         }
 
-        /// Findings 3 and 12: no job can compete for a bounty before the verification game
-        /// exists; bounded scores, a margin above 0, and an expired bounty anyone returns to
-        /// its sponsor (the record is freed).
+        /// Findings 3 and 12: a job competing for a bounty records the bounty's benchmark and
+        /// metric and settles before the bounty expires; scores are bounded and must beat the
+        /// best by a margin above 0; and no tranche is paid before the verification game exists,
+        /// whatever the attestations ("verified" here is one bonded attester's word, which a
+        /// bounty does not accept). An expired bounty goes back to its sponsor by anyone's call.
         #[ink::test]
         fn bounties_refuse_fake_breakthroughs_and_return_to_the_sponsor() {
             let a = acc();
             let mut m = setup();
             as_(a.alice, 0);
-            assert_eq!(m.post_bounty(CID.to_vec(), 0, 10, 100, 2, 50), Err(Error::ZeroAmount));
+            assert_eq!(m.post_bounty(CID.to_vec(), 2, 10, 100, 2, 90), Err(Error::ZeroAmount));
             as_(a.alice, 1_001);
-            assert_eq!(m.post_bounty(CID.to_vec(), 0, 10, 100, 0, 50), Err(Error::BadBounty));
-            assert_eq!(m.post_bounty(vec![], 0, 10, 100, 2, 50), Err(Error::BadCid));
-            assert_eq!(m.post_bounty(CID.to_vec(), 0, 10, 100, 2, 1), Err(Error::BadDeadline));
+            assert_eq!(m.post_bounty(CID.to_vec(), 2, 10, 100, 0, 90), Err(Error::BadBounty));
+            assert_eq!(m.post_bounty(vec![], 2, 10, 100, 2, 90), Err(Error::BadCid));
+            assert_eq!(m.post_bounty(CID.to_vec(), 2, 10, 100, 2, 1), Err(Error::BadDeadline));
             assert_eq!(
-                m.post_bounty(CID.to_vec(), 0, 10, 100, 2, u32::MAX),
+                m.post_bounty(CID.to_vec(), 2, 10, 100, 2, u32::MAX),
                 Err(Error::BadDeadline)
             );
-            assert_eq!(m.post_bounty(CID.to_vec(), 0, 0, 100, 2, 50), Err(Error::BadScore));
-            assert_eq!(m.post_bounty(CID.to_vec(), 0, 10, u64::MAX, 2, 50), Err(Error::BadScore));
-            let b = m.post_bounty(CID.to_vec(), 0, 10, 100, 2, 50).unwrap();
+            assert_eq!(m.post_bounty(CID.to_vec(), 2, 0, 100, 2, 90), Err(Error::BadScore));
+            assert_eq!(m.post_bounty(CID.to_vec(), 2, 10, u64::MAX, 2, 90), Err(Error::BadScore));
+            let b = m.post_bounty(CID.to_vec(), 2, 10, 100, 2, 90).unwrap();
             let ev: Vec<events::BountyPosted> = events_of(events::BOUNTY_POSTED_TOPIC);
             assert_eq!(
                 ev,
                 vec![events::BountyPosted { bounty: b, sponsor: *a.alice.as_ref(), amount: 1_001 }]
             );
-            // The drain: an evaluation job with no verifiers and a self-reported score.
+            // Jobs that cannot compete: no verifiers, another benchmark or metric, a training
+            // job, an unknown bounty, or one that could still be open when the bounty expires
+            // (deadline 75 + window 5 + challenge 5 + 1 + 5 to claim > 90).
             as_(a.bob, 1_000);
-            let drain = JobSpec {
-                kind: JobKind::EvalPath,
-                bounty: Some(b),
-                verification: Verification { verifiers: 0, ..VERIFY },
-                ..spec(1)
-            };
-            assert_eq!(m.post_job(drain.clone()), Err(Error::BadVerification));
-            let verified = JobSpec { verification: VERIFY, ..drain };
-            assert_eq!(m.post_job(verified), Err(Error::BountyNeedsGame));
+            let none = Verification { verifiers: 0, ..VERIFY };
+            let unverified = JobSpec { verification: none, ..eval(Some(b), 20) };
+            assert_eq!(m.post_job(unverified), Err(Error::BadVerification));
+            let other = Benchmark { cid: OUT.to_vec(), metric: 2 };
+            let other_set = JobSpec { benchmark: Some(other), ..eval(Some(b), 20) };
+            assert_eq!(m.post_job(other_set), Err(Error::NotBountyBenchmark));
+            let other = Benchmark { cid: CID.to_vec(), metric: 0 };
+            let other_metric = JobSpec { benchmark: Some(other), ..eval(Some(b), 20) };
+            assert_eq!(m.post_job(other_metric), Err(Error::NotBountyBenchmark));
+            assert_eq!(m.post_job(JobSpec { bounty: Some(b), ..spec(50) }), Err(Error::BadBounty));
+            assert_eq!(m.post_job(eval(Some(9), 20)), Err(Error::UnknownBounty));
+            assert_eq!(m.post_job(eval(Some(b), 75)), Err(Error::BountyEndsFirst));
+            assert_eq!(m.job_count(), 0);
+            // Two competing jobs, both "verified" by an attester: one short of the margin, one
+            // beating it. Neither is paid; the escrow stays whole.
+            let low = m.post_job(eval(Some(b), 74)).unwrap();
+            as_(a.bob, 1_000);
+            let high = m.post_job(eval(Some(b), 20)).unwrap();
+            assert_eq!(m.job(high).unwrap().bounty, Some(b));
+            assert_eq!(
+                m.job_terms(high).unwrap().benchmark,
+                Some(Benchmark { cid: CID.to_vec(), metric: 2 })
+            );
+            for (id, score) in [(low, 109), (high, 110)] {
+                as_(a.charlie, 0);
+                m.claim(id).unwrap();
+                assert_eq!(m.submit_result(id, commitment(u64::MAX)), Err(Error::BadScore));
+                m.submit_result(id, commitment(score)).unwrap();
+                attest_all(&mut m, id);
+            }
+            assert_eq!(m.pay_bounty(high), Err(Error::WrongState));
+            set_block_number::<Env>(7);
             as_(a.bob, 0);
+            for id in [low, high] {
+                m.finalize(id).unwrap();
+                assert!(m.job(id).unwrap().verified);
+            }
+            assert_eq!(m.pay_bounty(99), Err(Error::UnknownJob));
+            as_(a.bob, 1_000);
+            let plain = m.post_job(spec(50)).unwrap();
+            assert_eq!(m.pay_bounty(plain), Err(Error::NoBounty));
+            assert_eq!(m.pay_bounty(low), Err(Error::NotAnImprovement));
+            assert_eq!(m.pay_bounty(high), Err(Error::BountyNeedsGame));
+            assert_eq!(
+                m.bounty(b).map(|b| (b.escrow, b.best, b.tranches_left)),
+                Some((1_001, 100, 2))
+            );
+            // Expiry: anyone returns the whole escrow to the sponsor; the record is freed.
             assert_eq!(m.reclaim_bounty(9), Err(Error::UnknownBounty));
             assert_eq!(m.reclaim_bounty(b), Err(Error::DeadlineNotReached));
-            set_block_number::<Env>(51);
+            set_block_number::<Env>(91);
+            let alice_before = m.balance_of(a.alice);
             assert_eq!(m.reclaim_bounty(b), Ok(1_001)); // anyone; to the sponsor
-            assert_eq!((m.balance_of(a.alice), m.balance_of(a.bob)), (1_001, 0));
+            assert_eq!(m.balance_of(a.alice), alice_before + 1_001);
             assert_eq!(m.bounty(b), None);
             assert_eq!(m.reclaim_bounty(b), Err(Error::UnknownBounty));
+            assert_eq!(m.pay_bounty(high), Err(Error::UnknownBounty));
             let ev: Vec<events::BountyReclaimed> = events_of(events::BOUNTY_RECLAIMED_TOPIC);
             assert_eq!(ev, vec![events::BountyReclaimed { bounty: b, amount: 1_001 }]);
+        }
+
+        /// Finding 9, the optional part: a poster's allow-list decides who may claim; the list
+        /// is freed with the job.
+        #[ink::test]
+        fn only_an_allowed_executor_claims_a_job_with_an_allow_list() {
+            let a = acc();
+            let mut m = setup();
+            as_(a.bob, 1_000);
+            let allowed = vec![*a.django.as_ref(), *a.eve.as_ref()];
+            let id = m.post_job(JobSpec { executors: allowed.clone(), ..spec(50) }).unwrap();
+            assert_eq!(m.job_terms(id), Some(JobTerms { benchmark: None, executors: allowed }));
+            let open = m.post_job(spec(50)).unwrap();
+            assert_eq!(m.job_terms(open), None);
+            as_(a.charlie, 0);
+            assert_eq!(m.claim(id), Err(Error::NotAllowed));
+            as_(a.django, 0);
+            assert_eq!(m.claim(id), Ok(()));
+            // django never submits: the job reopens and, past its deadline, expires.
+            set_block_number::<Env>(21);
+            m.expire(id).unwrap();
+            assert_eq!(m.job(id).unwrap().state, JobState::Expired);
+            assert_eq!(m.job_terms(id), None);
         }
 
         #[ink::test]
@@ -1896,7 +2025,7 @@ mod market {
             let a = acc();
             let mut m = setup();
             as_(a.bob, 1_000);
-            let id = m.post_job(JobSpec { kind: JobKind::EvalPath, ..spec(50) }).unwrap();
+            let id = m.post_job(eval(None, 20)).unwrap();
             as_(a.charlie, 0);
             m.claim(id).unwrap();
             m.submit_result(id, commitment(1)).unwrap();
@@ -2270,6 +2399,8 @@ mod market {
                 (selectors::EXPIRE, sel!("expire")),
                 (selectors::POST_BOUNTY, sel!("post_bounty")),
                 (selectors::RECLAIM_BOUNTY, sel!("reclaim_bounty")),
+                (selectors::PAY_BOUNTY, sel!("pay_bounty")),
+                (selectors::JOB_TERMS, sel!("job_terms")),
                 (selectors::WITHDRAW, sel!("withdraw")),
                 (selectors::WIRE_SPLITTER, sel!("wire_splitter")),
                 (selectors::PROPOSE_CHANGE, sel!("propose_change")),

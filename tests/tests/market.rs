@@ -95,7 +95,7 @@ fn verification(window: u32) -> Verification {
 
 fn train_job(artifact: u64, deadline: u32) -> PostJob {
     let need = Capacity { accelerator: 1, memory_gib: 24, throughput: 10 };
-    PostJob::new(JobKind::Train, CID, artifact, 50, need, deadline, verification(2), None, REWARD)
+    PostJob::new(JobKind::Train, CID, artifact, 50, need, deadline, verification(2), REWARD)
 }
 
 async fn block(ctx: &Context) -> Result<u32> {
@@ -168,7 +168,7 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     advance_past(ctx, submitted_at + 2).await?;
     let fin = m::finalize(ctx, &eve.signer, job).await?;
     eve.paid(&fin, 0);
-    let (done, result) = m::show_job(ctx, job).await?;
+    let (done, _, result) = m::show_job(ctx, job).await?;
     assert_eq!((done.state, done.verified), (JobState::Finalized, true));
     let result = result.expect("a finalized job keeps its submitted result");
     assert_eq!((result.output_cid.as_slice(), result.trace_root), (OUT.as_bytes(), [7; 32]));
@@ -383,7 +383,7 @@ async fn share_units_cannot_be_minted_for_nothing() -> Result<()> {
     let deadline = block(ctx).await? + 100;
     let none = Verification { challenge_window: 2, verifiers: 0, collateral: 0, verifier_fee: 0 };
     let need = Capacity { accelerator: 1, memory_gib: 24, throughput: 10 };
-    let attack = PostJob::new(JobKind::Train, CID, artifact, 50, need, deadline, none, None, 1);
+    let attack = PostJob::new(JobKind::Train, CID, artifact, 50, need, deadline, none, 1);
     let local = m::post_job(ctx, &eve.signer, &attack).await.unwrap_err();
     assert!(matches!(local, MarketCmdError::Refused(_)), "{local}");
     assert!(local.to_string().contains("verification terms out of range"), "{local}");
@@ -468,7 +468,7 @@ async fn a_refused_credit_never_blocks_settlement_and_every_bound_holds() -> Res
     let deadline = block(ctx).await? + 100;
     let v = Verification { collateral: 2 * PRICE, ..verification(2) };
     let need = Capacity::default();
-    let small = PostJob::new(JobKind::Train, CID, artifact, 1, need, deadline, v, None, REWARD);
+    let small = PostJob::new(JobKind::Train, CID, artifact, 1, need, deadline, v, REWARD);
     let post = m::post_job(ctx, &bob.signer, &small).await?;
     bob.paid(&post, REWARD);
     charlie.paid(&m::claim(ctx, &charlie.signer, post.value).await?, 0);
@@ -505,7 +505,7 @@ async fn a_refused_credit_never_blocks_settlement_and_every_bound_holds() -> Res
         (verification(2), u32::MAX, "the deadline must be a future block"),
     ];
     for (v, deadline, expected) in cases {
-        let job = PostJob::new(JobKind::Train, CID, artifact, 50, need, deadline, v, None, REWARD);
+        let job = PostJob::new(JobKind::Train, CID, artifact, 50, need, deadline, v, REWARD);
         let local = m::post_job(ctx, &bob.signer, &job).await.unwrap_err();
         assert!(local.to_string().contains(expected), "{local}");
         let chain = ctx.market()?.post_job(&bob.signer, &job.spec, REWARD).await.unwrap_err();
@@ -764,11 +764,13 @@ async fn a_delegate_earns_units_until_revoked_or_sold_and_compute_cuts_wait() ->
     Ok(())
 }
 
-/// Findings 3, 10 and 12. No evaluation job can compete for a bounty until the verification
-/// game decides evaluations (so the fake-breakthrough drain fails however it is dressed up);
-/// a margin of 0 or an unbounded best score is refused; an expired bounty goes back to its
-/// sponsor by anyone's call and its record is freed. Provenance is only recorded from a
-/// verified training job under a lineage that includes the artifact the job worked for.
+/// Findings 3, 10 and 12. A job competing for a bounty must evaluate the bounty's benchmark
+/// with its metric (recorded on chain) and settle before the bounty expires; a margin of 0 or an
+/// unbounded score is refused; and no tranche is paid until the verification game decides
+/// evaluations — here a competing job is "verified" by one bonded attester (the interim meaning)
+/// and beats the best by the margin, and the bounty still pays nothing. An expired bounty goes
+/// back whole to its sponsor by anyone's call and its record is freed. Provenance is only
+/// recorded from a verified training job under a lineage that includes the job's artifact.
 #[tokio::test]
 async fn bounty_drains_and_fake_provenance_fail() -> Result<()> {
     let net = testnet().await?;
@@ -785,40 +787,65 @@ async fn bounty_drains_and_fake_provenance_fail() -> Result<()> {
         let c = m::pledge(ctx, &who.signer, GPU, PRICE, 0, STAKE).await?;
         who.paid(&c, STAKE);
     }
-    let expires = block(ctx).await? + 12;
+    let expires = block(ctx).await? + 60;
     let err =
-        m::post_bounty(ctx, &eve.signer, CID, 0, 0, 100, 2, expires, 1_000).await.unwrap_err();
+        m::post_bounty(ctx, &eve.signer, CID, 2, 0, 100, 2, expires, 1_000).await.unwrap_err();
     assert!(err.to_string().contains("bounty margin above 0"), "{err}");
-    let err = m::post_bounty(ctx, &eve.signer, CID, 0, 10, u64::MAX, 2, expires, 1_000)
+    let err = m::post_bounty(ctx, &eve.signer, CID, 2, 10, u64::MAX, 2, expires, 1_000)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("scores must be at most"), "{err}");
     let amount = 2_000_001;
-    let bounty = m::post_bounty(ctx, &eve.signer, CID, 0, 10, 100, 2, expires, amount).await?;
+    let bounty = m::post_bounty(ctx, &eve.signer, CID, 2, 10, 100, 2, expires, amount).await?;
     eve.paid(&bounty, amount);
 
-    // The drain: an evaluation job for the bounty, with or without verifiers.
-    let deadline = block(ctx).await? + 100;
-    for verifiers in [0, 1] {
-        let v = Verification { verifiers, ..verification(1) };
-        let drain = PostJob::new(
-            JobKind::EvalPath,
-            CID,
-            path.id,
-            50,
-            Capacity::default(),
-            deadline,
-            v,
-            Some(bounty.value),
-            REWARD,
-        );
+    // The drain dressed up: no verifiers, another benchmark, another metric, a job that could
+    // outlive the bounty (devnet: 1-block window, 10 challenge blocks), a training job.
+    let deadline = block(ctx).await? + 20;
+    let eval = |v: Verification, cid: &str, metric: u8, deadline: u32| {
+        PostJob::new(JobKind::EvalPath, CID, path.id, 50, Capacity::default(), deadline, v, REWARD)
+            .with_benchmark(cid, metric, Some(bounty.value))
+    };
+    let mut train = train_job(path.id, deadline);
+    train.spec.bounty = Some(bounty.value);
+    let cases = [
+        (
+            eval(Verification { verifiers: 0, ..verification(1) }, CID, 2, deadline),
+            "verification terms",
+        ),
+        (eval(verification(1), OUT, 2, deadline), "not the bounty's"),
+        (eval(verification(1), CID, 0, deadline), "not the bounty's"),
+        (eval(verification(1), CID, 2, expires - 21), "bounty expires before"),
+        (train, "won by EvalPath jobs only"),
+    ];
+    for (drain, expected) in cases {
         let err = m::post_job(ctx, &bob.signer, &drain).await.unwrap_err();
-        let expected =
-            if verifiers == 0 { "verification terms" } else { "bounties cannot be won yet" };
         assert!(err.to_string().contains(expected), "{err}");
         let chain = ctx.market()?.post_job(&bob.signer, &drain.spec, REWARD).await.unwrap_err();
         assert_eq!(chain.to_string(), err.to_string());
     }
+
+    // A competing job that beats the best by the margin, attested: still no tranche.
+    let job = eval(verification(1), CID, 2, deadline);
+    let post = m::post_job(ctx, &bob.signer, &job).await?;
+    bob.paid(&post, REWARD);
+    let terms =
+        ctx.market()?.job_terms(post.value).await?.expect("an eval job records its benchmark");
+    assert_eq!(terms.benchmark, job.spec.benchmark);
+    charlie.paid(&m::claim(ctx, &charlie.signer, post.value).await?, 0);
+    let err =
+        m::submit(ctx, &charlie.signer, post.value, OUT, u64::MAX, 0, [5; 32]).await.unwrap_err();
+    assert!(err.to_string().contains("scores must be at most"), "{err}");
+    charlie.paid(&m::submit(ctx, &charlie.signer, post.value, OUT, 110, 0, [5; 32]).await?, 0);
+    dave.paid(&m::attest(ctx, &dave.signer, post.value).await?, 0);
+    let submitted_at = m::show_job(ctx, post.value).await?.0.submitted_at;
+    advance_past(ctx, submitted_at + 1).await?;
+    dave.paid(&m::finalize(ctx, &dave.signer, post.value).await?, 0);
+    assert!(m::show_job(ctx, post.value).await?.0.verified);
+    let err = m::pay_bounty(ctx, &charlie.signer, post.value).await.unwrap_err();
+    assert!(err.to_string().contains("bounties cannot be won yet"), "{err}");
+    let left = ctx.market()?.bounty(bounty.value).await?.expect("the bounty is intact");
+    assert_eq!((left.escrow, left.best, left.tranches_left), (amount, 100, 2));
     let err = m::reclaim_bounty(ctx, &dave.signer, bounty.value).await.unwrap_err();
     assert!(err.to_string().contains("deadline has not passed"), "{err}");
 
@@ -861,9 +888,10 @@ async fn bounty_drains_and_fake_provenance_fail() -> Result<()> {
     assert_eq!(back.value, amount);
     assert_eq!(ctx.market()?.bounty(bounty.value).await?, None);
     withdraw(ctx, &mut eve, WithdrawFrom::Market, amount).await?;
-    withdraw(ctx, &mut bob, WithdrawFrom::Market, REWARD - 50 * PRICE - FEE).await?;
-    withdraw(ctx, &mut dave, WithdrawFrom::Market, FEE).await?;
-    withdraw(ctx, &mut charlie, WithdrawFrom::Market, 50 * PRICE).await?;
+    // Two jobs (the evaluation and the training job), each paying the same.
+    withdraw(ctx, &mut bob, WithdrawFrom::Market, 2 * (REWARD - 50 * PRICE - FEE)).await?;
+    withdraw(ctx, &mut dave, WithdrawFrom::Market, 2 * FEE).await?;
+    withdraw(ctx, &mut charlie, WithdrawFrom::Market, 2 * 50 * PRICE).await?;
     for who in [&bob, &charlie, &dave, &eve] {
         who.check(ctx).await?;
     }

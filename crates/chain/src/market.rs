@@ -5,7 +5,7 @@ use crate::contract::Executed;
 use crate::{AccountId, Chain, ChainError, Signer};
 use iollm_types::market::{
     calls, Bounty, BountyId, Capacity, Change, Commitment, Error, Job, JobId, JobOutput, JobSpec,
-    MarketParams, Pledge,
+    JobTerms, MarketParams, Pledge,
 };
 use iollm_types::{Balance, BlockNumber};
 use parity_scale_codec::Decode;
@@ -161,6 +161,15 @@ impl MarketClient {
         self.exec(signer, 0, calls::reclaim_bounty(bounty), "amount").await
     }
 
+    /// Claims a bounty tranche for a finalized job that competed for it; returns the amount.
+    pub async fn pay_bounty(
+        &self,
+        signer: &Signer,
+        job: JobId,
+    ) -> Result<Executed<Balance>, ChainError> {
+        self.exec(signer, 0, calls::pay_bounty(job), "amount").await
+    }
+
     /// Pays out the signer's balance (and matured unbonding stake).
     pub async fn withdraw(&self, signer: &Signer) -> Result<Executed<Balance>, ChainError> {
         self.exec(signer, 0, calls::withdraw(), "amount").await
@@ -228,6 +237,11 @@ impl MarketClient {
     /// A job's commitment.
     pub async fn result(&self, job: JobId) -> Result<Option<Commitment>, ChainError> {
         self.chain.query(&self.address, calls::result(job), "commitment").await
+    }
+
+    /// A job's benchmark and executor allow-list, if it has either.
+    pub async fn job_terms(&self, job: JobId) -> Result<Option<JobTerms>, ChainError> {
+        self.chain.query(&self.address, calls::job_terms(job), "job terms").await
     }
 
     /// A bounty.

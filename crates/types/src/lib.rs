@@ -12,6 +12,7 @@
 extern crate alloc;
 
 pub mod admin;
+pub mod bisection;
 pub mod cid;
 pub mod escrow;
 pub mod market;

@@ -39,6 +39,9 @@ pub const MAX_UNITS: u64 = 1_000_000_000;
 /// Upper bound of a committed score (fixed point ×10⁶): `best + margin` can never overflow.
 pub const MAX_SCORE: u64 = 1_000_000_000_000_000;
 
+/// The most executors a job's allow-list may name.
+pub const MAX_ALLOWED_EXECUTORS: usize = 8;
+
 /// Collateral factor bounds, basis points of the job's reference value (1× to 100×).
 pub const COLLATERAL_BPS_RANGE: (u32, u32) = (10_000, 1_000_000);
 
@@ -148,8 +151,10 @@ impl MarketParams {
 /// error, what the contract would refuse: a reward, a CID, a deadline within
 /// `max_job_blocks` of `now`, work units within bounds, verifications between
 /// `min_verifiers` and [`MAX_VERIFIERS`], a window within `max_window`, collateral of at least
-/// `collateral_bps` of the job's reference value, no bounty (until the verification game
-/// decides evaluations), and verifier fees the reward covers.
+/// `collateral_bps` of the job's reference value, a benchmark named by exactly the EvalPath
+/// jobs, a bounty only for those, an executor allow-list of at most [`MAX_ALLOWED_EXECUTORS`],
+/// and verifier fees the reward covers. A job naming a bounty is also checked against it by
+/// [`check_bounty_job`].
 pub fn check_job(
     spec: &JobSpec,
     reward: Balance,
@@ -178,10 +183,43 @@ pub fn check_job(
     if v.collateral < params.min_collateral(spec.units).ok_or(Error::Overflow)? {
         return Err(Error::CollateralTooLow);
     }
-    if spec.bounty.is_some() {
-        return Err(Error::BountyNeedsGame);
+    match (spec.kind, &spec.benchmark) {
+        (JobKind::EvalPath, Some(b)) => {
+            crate::cid::check_cid_shape(&b.cid).map_err(|_| Error::BadCid)?
+        }
+        (JobKind::Train, None) => {}
+        _ => return Err(Error::BadBenchmark),
+    }
+    if spec.bounty.is_some() && spec.kind != JobKind::EvalPath {
+        return Err(Error::BadBounty);
+    }
+    if spec.executors.len() > MAX_ALLOWED_EXECUTORS {
+        return Err(Error::TooManyExecutors);
     }
     crate::escrow::check_covers(reward, 0, v.verifiers, v.verifier_fee)?;
+    Ok(())
+}
+
+/// Checks a job that names `bounty` the way `post_job` does: it evaluates the bounty's
+/// benchmark with the bounty's metric, and its whole life fits before the bounty expires — the
+/// last block its result can be finalized ([`Bounty::settles_by`]) plus `challenge_blocks` more
+/// for anyone to claim the tranche — so the sponsor can never reclaim ahead of a winner.
+pub fn check_bounty_job(
+    spec: &JobSpec,
+    bounty: &Bounty,
+    challenge_blocks: BlockNumber,
+) -> Result<(), Error> {
+    let evaluates = spec.benchmark.as_ref().ok_or(Error::BadBenchmark)?;
+    if evaluates.cid != bounty.benchmark_cid || evaluates.metric != bounty.metric {
+        return Err(Error::NotBountyBenchmark);
+    }
+    let last =
+        Bounty::settles_by(spec.deadline, spec.verification.challenge_window, challenge_blocks)
+            .and_then(|b| b.checked_add(challenge_blocks))
+            .ok_or(Error::Overflow)?;
+    if last > bounty.expires_at {
+        return Err(Error::BountyEndsFirst);
+    }
     Ok(())
 }
 
@@ -307,6 +345,33 @@ pub struct JobSpec {
     pub verification: Verification,
     /// The bounty an EvalPath job competes for.
     pub bounty: Option<BountyId>,
+    /// What an EvalPath job evaluates (required for it, none for a Train job): recorded on
+    /// chain, since the contract cannot read the spec on IPFS, and matched against a bounty's.
+    pub benchmark: Option<Benchmark>,
+    /// Providers allowed to claim the job (at most [`MAX_ALLOWED_EXECUTORS`]); empty: any
+    /// pledged provider whose capacity fits.
+    pub executors: Vec<AccountBytes>,
+}
+
+/// What a job's spec says beyond its [`Job`] record, stored apart because only `claim` and
+/// `pay_bounty` read it: the benchmark an EvalPath job evaluates and the executor allow-list.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct JobTerms {
+    /// See [`JobSpec::benchmark`].
+    pub benchmark: Option<Benchmark>,
+    /// See [`JobSpec::executors`].
+    pub executors: Vec<AccountBytes>,
+}
+
+/// The benchmark (eval set) an evaluation runs on and the metric its score measures.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Benchmark {
+    /// CID text of the eval set.
+    pub cid: Vec<u8>,
+    /// Metric code (see [`Bounty::metric`]).
+    pub metric: u8,
 }
 
 /// Where a job is in its life.
@@ -438,6 +503,26 @@ pub struct Bounty {
     pub expires_at: BlockNumber,
 }
 
+impl Bounty {
+    /// Whether `score` wins a tranche: it beats the best so far by at least the margin (which
+    /// is above 0, so equal scores never win twice). Scores and margins are at most
+    /// [`MAX_SCORE`], so the sum never overflows.
+    pub fn beaten_by(&self, score: u64) -> bool {
+        score >= self.best.saturating_add(self.margin)
+    }
+
+    /// The last block at which a job with this `deadline` and challenge `window` can still be
+    /// settled: submitted at its deadline, challenged at the window's last block, the challenge
+    /// decided (or timed out) `challenge_blocks` later, finalized in the next block.
+    pub fn settles_by(
+        deadline: BlockNumber,
+        window: BlockNumber,
+        challenge_blocks: BlockNumber,
+    ) -> Option<BlockNumber> {
+        deadline.checked_add(window)?.checked_add(challenge_blocks)?.checked_add(1)
+    }
+}
+
 /// What the registry asks the market about a job (provenance of `register_from_job`).
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct JobOutput {
@@ -526,6 +611,20 @@ pub enum Error {
     BadScore,
     /// The announced change (or rule) went stale: announce it again.
     Stale,
+    /// An EvalPath job must name its benchmark and metric; a Train job names none.
+    BadBenchmark,
+    /// The job's benchmark or metric is not the bounty's.
+    NotBountyBenchmark,
+    /// The job could still be unsettled when the bounty expires.
+    BountyEndsFirst,
+    /// The job's score does not beat the bounty's best by its margin.
+    NotAnImprovement,
+    /// The job names no bounty.
+    NoBounty,
+    /// An executor allow-list of more than [`MAX_ALLOWED_EXECUTORS`] accounts.
+    TooManyExecutors,
+    /// The caller is not on the job's executor allow-list.
+    NotAllowed,
 }
 
 impl From<crate::admin::AdminError> for Error {
@@ -588,12 +687,27 @@ impl Error {
             }
             Error::BadUnits => "work units must be between 1 and 1000000000",
             Error::BountyNeedsGame => {
-                "bounties cannot be won yet: evaluation jobs need the verification game"
+                "bounties cannot be won yet: evaluation jobs are verified only by the \
+                 verification game, which does not exist yet"
             }
             Error::BadScore => "scores must be at most 10^15 and a bounty margin above 0",
             Error::Stale => {
                 "the announced change went stale (not applied within a week of its timelock): announce it again"
             }
+            Error::BadBenchmark => {
+                "an eval-path job names its benchmark CID and metric; a train job names none"
+            }
+            Error::NotBountyBenchmark => {
+                "the job's benchmark CID or metric is not the bounty's: see `iollm bounty show`"
+            }
+            Error::BountyEndsFirst => {
+                "the bounty expires before the job could be settled: deadline + window + \
+                 2 x the market's challenge blocks must not pass the bounty's expiry"
+            }
+            Error::NotAnImprovement => "the job's score does not beat the bounty's best by its margin",
+            Error::NoBounty => "the job competes for no bounty",
+            Error::TooManyExecutors => "an executor allow-list names at most 8 accounts",
+            Error::NotAllowed => "the job's poster did not allow you to claim it",
         }
     }
 }
@@ -904,6 +1018,10 @@ pub mod selectors {
     pub const POST_BOUNTY: [u8; 4] = [0x16, 0x39, 0x18, 0x51];
     /// `reclaim_bounty`.
     pub const RECLAIM_BOUNTY: [u8; 4] = [0x1e, 0xbc, 0x29, 0x57];
+    /// `pay_bounty`.
+    pub const PAY_BOUNTY: [u8; 4] = [0x53, 0x95, 0x26, 0x0f];
+    /// `job_terms`.
+    pub const JOB_TERMS: [u8; 4] = [0x9b, 0xa2, 0x56, 0xd7];
     /// `withdraw`.
     pub const WITHDRAW: [u8; 4] = [0x41, 0x0f, 0xcc, 0x9d];
     /// `wire_splitter`.
@@ -1007,6 +1125,14 @@ pub mod calls {
     pub fn reclaim_bounty(bounty: BountyId) -> Vec<u8> {
         with(selectors::RECLAIM_BOUNTY, bounty)
     }
+    /// `pay_bounty(job)`.
+    pub fn pay_bounty(job: JobId) -> Vec<u8> {
+        with(selectors::PAY_BOUNTY, job)
+    }
+    /// `job_terms(job) -> Option<JobTerms>`.
+    pub fn job_terms(job: JobId) -> Vec<u8> {
+        with(selectors::JOB_TERMS, job)
+    }
     /// `withdraw()`.
     pub fn withdraw() -> Vec<u8> {
         selectors::WITHDRAW.to_vec()
@@ -1046,6 +1172,7 @@ pub mod calls {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // tests compute their expectations freely
 mod tests {
     use super::*;
 
@@ -1074,6 +1201,119 @@ mod tests {
         let data = calls::submit_result(9, &c);
         assert_eq!(&data[..4], &selectors::SUBMIT_RESULT);
         assert_eq!(<(JobId, Commitment)>::decode(&mut &data[4..]).unwrap(), (9, c));
+    }
+
+    const CID: &[u8] = b"QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
+
+    fn bounty(best: u64, margin: u64, expires_at: BlockNumber) -> Bounty {
+        Bounty {
+            sponsor: [0; 32],
+            benchmark_cid: CID.to_vec(),
+            metric: 2,
+            margin,
+            best,
+            tranches_left: 1,
+            tranche: 1,
+            escrow: 1,
+            expires_at,
+        }
+    }
+
+    fn eval_spec(deadline: BlockNumber, window: BlockNumber) -> JobSpec {
+        JobSpec {
+            kind: JobKind::EvalPath,
+            spec_cid: CID.to_vec(),
+            artifact: 1,
+            units: 1,
+            need: Capacity::default(),
+            deadline,
+            verification: Verification {
+                challenge_window: window,
+                verifiers: 1,
+                collateral: MarketParams::DEVNET.min_collateral(1).unwrap(),
+                verifier_fee: 0,
+            },
+            bounty: Some(1),
+            benchmark: Some(Benchmark { cid: CID.to_vec(), metric: 2 }),
+            executors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn benchmarks_belong_to_eval_jobs_and_bounties_to_them_only() {
+        let p = MarketParams::DEVNET;
+        let eval = eval_spec(100, 5);
+        assert_eq!(check_job(&eval, 1, &p, 1), Ok(()));
+        let no_benchmark = JobSpec { benchmark: None, ..eval.clone() };
+        assert_eq!(check_job(&no_benchmark, 1, &p, 1), Err(Error::BadBenchmark));
+        let bad_cid = JobSpec {
+            benchmark: Some(Benchmark { cid: b"x".to_vec(), metric: 2 }),
+            ..eval.clone()
+        };
+        assert_eq!(check_job(&bad_cid, 1, &p, 1), Err(Error::BadCid));
+        let train = JobSpec { kind: JobKind::Train, ..eval.clone() };
+        assert_eq!(check_job(&train, 1, &p, 1), Err(Error::BadBenchmark));
+        let train = JobSpec { benchmark: None, ..train };
+        assert_eq!(check_job(&train, 1, &p, 1), Err(Error::BadBounty));
+        assert_eq!(check_job(&JobSpec { bounty: None, ..train.clone() }, 1, &p, 1), Ok(()));
+        let crowd = JobSpec { executors: vec![[7; 32]; MAX_ALLOWED_EXECUTORS + 1], ..eval.clone() };
+        assert_eq!(check_job(&crowd, 1, &p, 1), Err(Error::TooManyExecutors));
+        let few = JobSpec { executors: vec![[7; 32]; MAX_ALLOWED_EXECUTORS], ..eval };
+        assert_eq!(check_job(&few, 1, &p, 1), Ok(()));
+    }
+
+    #[test]
+    fn a_bounty_job_evaluates_the_bounty_benchmark_and_settles_before_expiry() {
+        let b = bounty(100, 10, 200);
+        // 100 + 5 + 10 + 1 = 116 settles; + 10 blocks to claim the tranche = 126.
+        assert_eq!(check_bounty_job(&eval_spec(100, 5), &b, 10), Ok(()));
+        assert_eq!(check_bounty_job(&eval_spec(174, 5), &b, 10), Ok(()));
+        assert_eq!(check_bounty_job(&eval_spec(175, 5), &b, 10), Err(Error::BountyEndsFirst));
+        assert_eq!(check_bounty_job(&eval_spec(u32::MAX, 5), &b, 10), Err(Error::Overflow));
+        let other_metric = JobSpec {
+            benchmark: Some(Benchmark { cid: CID.to_vec(), metric: 0 }),
+            ..eval_spec(100, 5)
+        };
+        assert_eq!(check_bounty_job(&other_metric, &b, 10), Err(Error::NotBountyBenchmark));
+        let other_set = JobSpec {
+            benchmark: Some(Benchmark {
+                cid: b"bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".to_vec(),
+                metric: 2,
+            }),
+            ..eval_spec(100, 5)
+        };
+        assert_eq!(check_bounty_job(&other_set, &b, 10), Err(Error::NotBountyBenchmark));
+    }
+
+    proptest::proptest! {
+        /// A score wins exactly when it is at least best + margin: never an equal score (margin
+        /// is above 0), and no bounded input overflows.
+        #[test]
+        fn only_a_strict_improvement_by_the_margin_wins(
+            best in 0..=MAX_SCORE,
+            margin in 1..=MAX_SCORE,
+            score in 0..=MAX_SCORE,
+        ) {
+            let b = bounty(best, margin, 1);
+            proptest::prop_assert_eq!(b.beaten_by(score), u128::from(score) >= u128::from(best) + u128::from(margin));
+            proptest::prop_assert!(!b.beaten_by(best));
+        }
+
+        /// Whatever the job, a bounty job accepted by the check is settled, and its tranche
+        /// claimable, before the bounty expires.
+        #[test]
+        fn an_accepted_bounty_job_ends_before_the_bounty(
+            deadline in 0..=MAX_BLOCKS * 3,
+            window in 1..=MAX_BLOCKS,
+            challenge in 1..=MAX_BLOCKS,
+            expires in 0..=MAX_BLOCKS * 4,
+        ) {
+            let b = bounty(0, 1, expires);
+            if check_bounty_job(&eval_spec(deadline, window), &b, challenge).is_ok() {
+                let settled = u64::from(deadline) + u64::from(window) + u64::from(challenge) + 1;
+                proptest::prop_assert!(settled + u64::from(challenge) <= u64::from(expires));
+            }
+        }
     }
 
     #[test]
@@ -1117,6 +1357,13 @@ mod tests {
             BountyNeedsGame,
             BadScore,
             Stale,
+            BadBenchmark,
+            NotBountyBenchmark,
+            BountyEndsFirst,
+            NotAnImprovement,
+            NoBounty,
+            TooManyExecutors,
+            NotAllowed,
         ];
         for e in all {
             let m = e.message();
