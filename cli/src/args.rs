@@ -216,10 +216,10 @@ pub enum JobAction {
         /// CID of the benchmark an eval-path job evaluates (required for eval-path).
         #[arg(long, value_parser = cid_text)]
         benchmark_cid: Option<String>,
-        /// Metric code the eval-path job's score measures (0 accuracy, 1 exact match,
-        /// 2 pass@1, …).
-        #[arg(long, default_value_t = 0)]
-        metric: u8,
+        /// Metric code the eval-path job's score measures, higher is better (0 accuracy, the
+        /// default; 1 exact match; 2 pass@1; …).
+        #[arg(long, requires = "benchmark_cid")]
+        metric: Option<u8>,
         /// Bounty the eval-path job competes for: it must evaluate the bounty's benchmark and
         /// metric and settle before the bounty expires (tranches are refused until the
         /// verification game decides evaluations).
@@ -540,8 +540,12 @@ mod tests {
             .unwrap();
         assert!(matches!(
             cmd,
-            Command::Job { action: JobAction::Post { bounty: Some(2), units: 3, metric: 2, .. } }
+            Command::Job {
+                action: JobAction::Post { bounty: Some(2), units: 3, metric: Some(2), .. }
+            }
         ));
+        let no_benchmark = "iollm job post --spec-cid QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o --artifact 1 --units 3 --reward 9 --deadline +50 --metric 2";
+        assert!(parse(no_benchmark).is_err(), "a metric needs its benchmark");
         let cmd = parse("iollm job vote 4 --executor-honest").unwrap();
         assert!(matches!(
             cmd,

@@ -297,7 +297,7 @@ async fn job_command(
                 executors.iter().map(|a| model::parse_account(a)).collect::<Result<_, _>>()?,
             );
             let job = match benchmark_cid {
-                Some(cid) => job.with_benchmark(cid, *metric, *bounty),
+                Some(cid) => job.with_benchmark(cid, metric.unwrap_or(0), *bounty),
                 None => job,
             };
             println!("{}", market::post_job(ctx, signer, &job).await?.value);

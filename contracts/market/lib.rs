@@ -393,6 +393,8 @@ mod market {
                 joint_mining,
                 submit_by: 0,
                 challenge_ends: 0,
+                submit_blocks: p.submit_blocks,
+                challenge_blocks: p.challenge_blocks,
             };
             self.jobs.insert(id, &job);
             self.specs.insert(id, &spec.spec_cid);
@@ -408,7 +410,7 @@ mod market {
         /// Claims an open job: the caller must be on the job's executor allow-list if it has
         /// one, its capacity must fit, the reward must cover its ask, what it forgoes by joint
         /// mining and the verifier fees, and the collateral is locked from its free stake. It
-        /// must submit within the market's `submit_blocks`.
+        /// must submit within the market's `submit_blocks` (as they were when the job was posted).
         #[ink(message)]
         pub fn claim(&mut self, job_id: JobId) -> Result<(), Error> {
             let mut job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
@@ -450,7 +452,7 @@ mod market {
             job.executor = Some(bytes(&caller));
             job.ask = ask.ask;
             job.forgone = ask.forgone;
-            job.submit_by = later(now, self.params.submit_blocks)?.min(job.deadline);
+            job.submit_by = later(now, job.submit_blocks)?.min(job.deadline);
             self.pledges.insert(caller, &pledge);
             self.jobs.insert(job_id, &job);
             self.env().emit_event(JobClaimed { job: job_id, executor: caller, ask: ask.ask });
@@ -512,7 +514,8 @@ mod market {
 
         /// A pledged provider (not party to the job) disputes the result in the window,
         /// locking a bond equal to the job's collateral; a committee vote decides, or the
-        /// challenge times out after the market's `challenge_blocks`.
+        /// challenge times out after the market's `challenge_blocks` (as they were when the job
+        /// was posted).
         #[ink(message)]
         pub fn challenge(&mut self, job_id: JobId) -> Result<(), Error> {
             let (mut job, caller) = self.verifier_check(job_id)?;
@@ -532,7 +535,7 @@ mod market {
             job.challenger = Some(bytes(&caller));
             job.votes_executor = 0;
             job.votes_challenger = 0;
-            job.challenge_ends = later(self.env().block_number(), self.params.challenge_blocks)?;
+            job.challenge_ends = later(self.env().block_number(), job.challenge_blocks)?;
             self.jobs.insert(job_id, &job);
             self.env().emit_event(Challenged { job: job_id, challenger: caller });
             Ok(())
@@ -611,6 +614,11 @@ mod market {
             }
             self.credit(AccountId::from(job.poster), s.refund)?;
             self.unlock(executor, v.collateral)?;
+            if job.kind == JobKind::Train {
+                // Only an allow-list, which nothing reads after the claim; an evaluation keeps
+                // the benchmark its score measures.
+                self.terms.remove(job_id);
+            }
             job.state = JobState::Finalized;
             self.jobs.insert(job_id, &job);
             self.env().emit_event(JobFinalized {
@@ -742,12 +750,13 @@ mod market {
             Ok(id)
         }
 
-        /// Claims a bounty tranche for a finalized job that competed for it and beat its best
-        /// score by its margin. Every job naming a bounty settles before the bounty expires
-        /// (checked at posting), so its sponsor cannot reclaim ahead of a winner. Evaluations
-        /// are verified only by the verification game, which does not exist yet: until it
-        /// does, an improving job is refused with `BountyNeedsGame` and nothing is paid,
-        /// however many attestations it has. Anyone may call it.
+        /// Claims a bounty tranche for a finalized, verified job that competed for it and beat
+        /// its best score by its margin, before the bounty expires. Every job naming a bounty
+        /// settles before the bounty expires, under the windows it was posted with (checked at
+        /// posting), so its sponsor cannot reclaim ahead of a winner. Evaluations are verified
+        /// only by the verification game, which does not exist yet: until it does, an
+        /// improving job is refused with `BountyNeedsGame` and nothing is paid, however many
+        /// attestations it has. Anyone may call it.
         #[ink(message)]
         pub fn pay_bounty(&mut self, job_id: JobId) -> Result<Balance, Error> {
             let job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
@@ -755,11 +764,21 @@ mod market {
             if job.state != JobState::Finalized {
                 return Err(Error::WrongState);
             }
+            if !job.verified {
+                return Err(Error::Unverified);
+            }
             let bounty = self.bounties.get(bounty_id).ok_or(Error::UnknownBounty)?;
+            if self.env().block_number() > bounty.expires_at {
+                return Err(Error::DeadlinePassed);
+            }
+            if bounty.tranches_left == 0 {
+                return Err(Error::BountyExhausted);
+            }
             let result = self.results.get(job_id).ok_or(Error::WrongState)?;
             if !bounty.beaten_by(result.score) {
                 return Err(Error::NotAnImprovement);
             }
+            // When the game decides evaluations: pay one tranche once per job, raise `best`.
             Err(Error::BountyNeedsGame)
         }
 
@@ -1979,6 +1998,17 @@ mod market {
             assert_eq!(m.pay_bounty(plain), Err(Error::NoBounty));
             assert_eq!(m.pay_bounty(low), Err(Error::NotAnImprovement));
             assert_eq!(m.pay_bounty(high), Err(Error::BountyNeedsGame));
+            // One attestation of the two asked for: finalized, not verified.
+            let unverified = m.post_job(eval(Some(b), 20)).unwrap();
+            as_(a.charlie, 0);
+            m.claim(unverified).unwrap();
+            m.submit_result(unverified, commitment(500)).unwrap();
+            as_(a.django, 0);
+            m.attest(unverified).unwrap();
+            set_block_number::<Env>(13);
+            m.finalize(unverified).unwrap();
+            assert_eq!(m.pay_bounty(unverified), Err(Error::Unverified));
+            assert_eq!(m.job_terms(unverified).map(|t| t.benchmark.is_some()), Some(true));
             assert_eq!(
                 m.bounty(b).map(|b| (b.escrow, b.best, b.tranches_left)),
                 Some((1_001, 100, 2))
@@ -2135,6 +2165,41 @@ mod market {
             assert_eq!(m.admin_delay(), 35);
             set_block_number::<Env>(400);
             assert_eq!(m.admin_delay(), 6);
+        }
+
+        /// A job runs under the windows it was posted with: a change announced before the job
+        /// and applied during it (here: a longer challenge timeout) cannot stretch its
+        /// challenge past what `check_bounty_job` counted on, so a sponsor cannot reclaim
+        /// ahead of a winner this way.
+        #[ink::test]
+        fn a_job_keeps_the_windows_it_was_posted_with() {
+            let a = acc();
+            let mut m = setup();
+            let slow = MarketParams { submit_blocks: 90, challenge_blocks: 90, ..PARAMS };
+            let change =
+                Change::Params { splitter: [9; 32], treasury: *a.frank.as_ref(), params: slow };
+            // The longer timelock of the two parameter sets: 100 + 50 + 90 + 10 + 2.
+            let eta = m.propose_change(change).unwrap();
+            assert_eq!(eta, 1 + 252);
+            let posted = eta - 1;
+            set_block_number::<Env>(posted);
+            as_(a.alice, 1_001);
+            let b = m.post_bounty(CID.to_vec(), 2, 10, 100, 1, posted + 50).unwrap();
+            as_(a.bob, 1_000);
+            let id = m.post_job(eval(Some(b), posted + 30)).unwrap();
+            set_block_number::<Env>(eta);
+            as_(a.alice, 0);
+            m.apply_change().unwrap();
+            assert_eq!(m.params().3, slow);
+            as_(a.charlie, 0);
+            m.claim(id).unwrap();
+            assert_eq!(m.job(id).unwrap().submit_by, eta + 10);
+            m.submit_result(id, commitment(200)).unwrap();
+            as_(a.django, 0);
+            m.challenge(id).unwrap();
+            let job = m.job(id).unwrap();
+            assert_eq!((job.challenge_ends, job.challenge_blocks), (eta + 5, 5));
+            assert!(job.challenge_ends + 1 + 5 <= posted + 50);
         }
 
         /// The review's overpriced executor: collateral must outweigh what the executor earns.

@@ -102,7 +102,12 @@ pub struct Bisection {
 
 impl Bisection {
     /// Opens a bisection over positions `0 ..= n`: both sides have `start` at 0, and `claims`
-    /// (executor, challenger) at `n`; each gets `budget` blocks on its clock.
+    /// (executor, challenger) at `n`; each gets `budget` blocks on its clock. A side may wait for
+    /// the other's reveal before its own each round, so the caller gives each at least
+    /// [`Bisection::max_rounds`]`(n)` times the blocks it grants one move. No deadline of the game
+    /// passes `now + 2 × budget` (a side's deadline moves on only by what the other side spent),
+    /// which must fit a block number. Once narrowed nobody owes a move: the caller opens the next
+    /// level, or referees the transition, in the same call.
     pub fn open(
         n: u32,
         start: Value,
@@ -116,6 +121,7 @@ impl Bisection {
         if claims[0] == claims[1] {
             return Err(BisectionError::NoDisagreement);
         }
+        budget.checked_mul(2).and_then(|b| now.checked_add(b)).ok_or(BisectionError::Overflow)?;
         Ok(Bisection {
             lo: 0,
             hi: n,
@@ -147,9 +153,10 @@ impl Bisection {
         !self.is_narrowed() && self.revealed[side.index()].is_none()
     }
 
-    /// The last block at which `side` may still reveal this round.
-    pub fn deadline(&self, side: Side) -> Option<BlockNumber> {
-        self.round_opened.checked_add(self.clock[side.index()])
+    /// The last block at which `side` may still reveal this round (it never overflows for a
+    /// bisection [`Bisection::open`] accepted).
+    pub fn deadline(&self, side: Side) -> BlockNumber {
+        self.round_opened.saturating_add(self.clock[side.index()])
     }
 
     /// Records `side`'s value at the midpoint (already checked against its commitment). When
@@ -166,8 +173,7 @@ impl Bisection {
         if self.revealed[i].is_some() {
             return Err(BisectionError::AlreadyRevealed);
         }
-        let deadline = self.deadline(side).ok_or(BisectionError::Overflow)?;
-        if now > deadline {
+        if now > self.deadline(side) {
             return Err(BisectionError::ClockRanOut);
         }
         // Within the deadline: the time spent fits the clock.
@@ -193,7 +199,7 @@ impl Bisection {
     /// did, the one whose deadline came first; on the same block, the executor (a result
     /// nobody defends does not stand).
     pub fn timed_out(&self, now: BlockNumber) -> Option<Side> {
-        let late = |side: Side| self.awaits(side) && self.deadline(side).is_none_or(|d| now > d);
+        let late = |side: Side| self.awaits(side) && now > self.deadline(side);
         match (late(Side::Executor), late(Side::Challenger)) {
             (true, true) => {
                 if self.deadline(Side::Challenger) < self.deadline(Side::Executor) {
@@ -372,6 +378,40 @@ mod tests {
     }
 
     #[test]
+    fn a_clock_that_could_overflow_is_refused() {
+        let claims = [[1; 32], [2; 32]];
+        assert_eq!(
+            Bisection::open(4, [0; 32], claims, u32::MAX / 2 + 1, 0),
+            Err(BisectionError::Overflow)
+        );
+        assert_eq!(
+            Bisection::open(4, [0; 32], claims, 10, u32::MAX - 19),
+            Err(BisectionError::Overflow)
+        );
+        assert!(Bisection::open(4, [0; 32], claims, 10, u32::MAX - 20).is_ok());
+    }
+
+    /// However the sides time their reveals, no deadline passes `opened + 2 × budget`.
+    #[test]
+    fn deadlines_stay_within_twice_the_budget() {
+        let budget = 50;
+        let mut b = Bisection::open(1 << 20, [0; 32], [[1; 32], [2; 32]], budget, 0).unwrap();
+        let mut now = 0;
+        let mut k = 0u8;
+        while b.midpoint().is_some() {
+            // The executor answers at once, the challenger as late as it can.
+            b.reveal(Side::Executor, [k; 32], now).unwrap();
+            now = b.deadline(Side::Challenger);
+            b.reveal(Side::Challenger, [k; 32], now).unwrap();
+            k = k.wrapping_add(1);
+            for side in Side::BOTH {
+                assert!(b.deadline(side) <= 2 * budget, "{side:?}: {}", b.deadline(side));
+            }
+        }
+        assert_eq!(b.clock[1], 0, "the challenger spent its whole clock");
+    }
+
+    #[test]
     fn each_side_reveals_once_a_round() {
         let mut b = Bisection::open(8, [0; 32], [[1; 32], [2; 32]], 5, 0).unwrap();
         assert_eq!(b.midpoint(), Some(4));
@@ -395,7 +435,7 @@ mod tests {
         assert_eq!(b.timed_out(5), None);
         b.reveal(Side::Executor, [4; 32], 4).unwrap();
         assert_eq!(b.clock, [1, 3]);
-        assert_eq!(b.deadline(Side::Executor), Some(5));
+        assert_eq!(b.deadline(Side::Executor), 5);
         assert_eq!(b.timed_out(5), None);
         assert_eq!(b.timed_out(6), Some(Side::Executor));
         assert_eq!(b.reveal(Side::Executor, [6; 32], 6), Err(BisectionError::ClockRanOut));

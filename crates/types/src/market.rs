@@ -463,6 +463,12 @@ pub struct Job {
     /// Last block at which the committee can decide an open challenge; past it the challenge
     /// times out.
     pub challenge_ends: BlockNumber,
+    /// The market's `submit_blocks` when the job was posted: a job runs under the parameters
+    /// it was posted under, whatever change applies meanwhile.
+    pub submit_blocks: BlockNumber,
+    /// The market's `challenge_blocks` when the job was posted (see `submit_blocks`): what
+    /// [`check_bounty_job`] counted on.
+    pub challenge_blocks: BlockNumber,
 }
 
 /// What the executor commits to.
@@ -625,6 +631,10 @@ pub enum Error {
     TooManyExecutors,
     /// The caller is not on the job's executor allow-list.
     NotAllowed,
+    /// The job's result was not verified.
+    Unverified,
+    /// The bounty has no tranche left.
+    BountyExhausted,
 }
 
 impl From<crate::admin::AdminError> for Error {
@@ -702,12 +712,14 @@ impl Error {
             }
             Error::BountyEndsFirst => {
                 "the bounty expires before the job could be settled: deadline + window + \
-                 2 x the market's challenge blocks must not pass the bounty's expiry"
+                 2 x the market's challenge blocks + 1 must not pass the bounty's expiry"
             }
             Error::NotAnImprovement => "the job's score does not beat the bounty's best by its margin",
             Error::NoBounty => "the job competes for no bounty",
             Error::TooManyExecutors => "an executor allow-list names at most 8 accounts",
             Error::NotAllowed => "the job's poster did not allow you to claim it",
+            Error::Unverified => "the job's result was not verified",
+            Error::BountyExhausted => "the bounty has no tranche left",
         }
     }
 }
@@ -1364,6 +1376,8 @@ mod tests {
             NoBounty,
             TooManyExecutors,
             NotAllowed,
+            Unverified,
+            BountyExhausted,
         ];
         for e in all {
             let m = e.message();
