@@ -3,8 +3,8 @@
 # shapes, training tokens/s of crates/compute/examples/tiny.toml, and the cost of replaying one
 # checkpoint segment against the full run.
 #
-#   scripts/bench-compute.sh [peak|matmul|matmul512|train|train-medium|replay]   (default: all but
-#                                                                         matmul512, train-medium)
+#   scripts/bench-compute.sh [peak|matmul|matmul512|train|train-medium|replay|elementwise]
+#       (default: all but matmul512, train-medium, elementwise)
 #   scripts/bench-compute.sh vs-torch   ours vs PyTorch on CPU: the train-medium config (4 layers,
 #       width 256, 4 heads, context 128, batch 8) trained by iollm-compute and by
 #       scripts/bench-torch.py, same thread count, same run. Installs torch into a bench venv

@@ -11,7 +11,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("iollm-types", &[]),
     ("iollm-chain", &["iollm-types"]),
     ("iollm-content", &[]),
-    ("iollm-compute", &[]),
+    // The trainer runs the profile's definitions shared with the referee contract.
+    ("iollm-compute", &["iollm-repops"]),
     // The soft-float the referee contract links: nothing of ours (its tests use iollm-compute).
     ("iollm-repops", &[]),
     ("iollm-paths", &["iollm-compute", "iollm-content"]),

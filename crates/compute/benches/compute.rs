@@ -1,10 +1,12 @@
 //! Benchmarks (not tests):
-//! `cargo bench -p iollm-compute --bench compute [-- peak|matmul|matmul512|train|train-medium|replay]`.
+//! `cargo bench -p iollm-compute --bench compute [-- peak|matmul|matmul512|train|train-medium|replay|elementwise]`.
 //!
 //! 0. the measured fp32 FMA peak of a core; 1. matmul GFLOP/s at 512³ and at the example
 //!    model's shapes (all three stored layouts), every SIMD level, 1 and all threads;
 //! 2. training tokens/s of `examples/tiny.toml` (and of a 4×256 config, `train-medium`);
-//! 3. cost of replaying one segment against the full run. `IOLLM_THREADS` sets the threads.
+//! 3. cost of replaying one segment against the full run; 4. (`elementwise`) ns per element of
+//!    the profile's scalar functions as the kernels run them (GELU forward and backward, causal
+//!    softmax rows), one thread, every SIMD level. `IOLLM_THREADS` sets the threads.
 
 use iollm_compute::kernels::{gemm, Simd, Stored};
 use iollm_compute::{replay_segment, train, Runtime, TrainConfig};
@@ -41,6 +43,47 @@ fn bench_gemm(
         }
         flops / best / 1e9
     })
+}
+
+/// Best of 30 timings of `f` run `reps` times, in ns per call divided by `per`.
+fn best_ns(reps: usize, per: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut best = f64::MAX;
+    for _ in 0..30 {
+        let t = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        best = best.min(t.elapsed().as_secs_f64() / reps as f64);
+    }
+    best * 1e9 / per as f64
+}
+
+/// ns per element of the kernels built on the profile's scalar functions, one thread.
+fn bench_elementwise() {
+    use iollm_compute::ops::{attention_softmax, gelu_chunk, gelu_grad_chunk};
+    let x: Vec<f32> = fill(4096).iter().map(|v| v * 8.0).collect();
+    let dy = fill(4096);
+    let (mut y, mut dx) = (vec![0.0; 4096], vec![0.0; 4096]);
+    let t = 64;
+    let scores = fill(t * t);
+    let mut p = scores.clone();
+    println!("elementwise, ns per element, best of 30, one thread:");
+    for simd in [Simd::Scalar, Simd::Avx2, Simd::Avx512] {
+        if simd.clamp_to_cpu() != simd {
+            continue;
+        }
+        let fwd = best_ns(200, x.len(), || gelu_chunk(simd, &x, &mut y));
+        let bwd = best_ns(200, x.len(), || gelu_grad_chunk(simd, &x, &dy, &mut dx));
+        let live = t * (t + 1) / 2;
+        let soft = best_ns(200, live, || {
+            p.copy_from_slice(&scores);
+            attention_softmax(simd, &mut p, t, 0.125);
+        });
+        println!(
+            "  {simd:?}: gelu {fwd:6.2}  gelu_grad {bwd:6.2}  causal softmax {t}x{t} {soft:6.2}"
+        );
+    }
 }
 
 /// This core's fp32 FMA throughput in GFLOP/s, measured: 12 independent chains of 512-bit FMAs
@@ -97,6 +140,9 @@ fn main() {
             ),
             None => println!("fp32 FMA peak: no AVX-512 on this CPU, not measured"),
         }
+    }
+    if which.iter().any(|x| x == "elementwise") {
+        bench_elementwise();
     }
     if which.iter().any(|x| x == "matmul512") {
         for th in [1, threads] {

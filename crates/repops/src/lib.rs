@@ -5,13 +5,19 @@
 //! every operation of the profile correctly rounded (round to nearest, ties to even; subnormals
 //! kept) and the profile's fixed choices where IEEE-754 leaves one open (`REPOPS.md` §1): every
 //! NaN an operation produces is [`F32::NAN`] (`0x7fc00000`), `max(+0, −0) = +0`,
-//! `min(+0, −0) = −0`. [`functions`] holds the profile's transcendentals in the same terms, and
-//! [`merkle`] checks a committed value against a trace root as a contract must.
-//! Bit-identity with hardware floats is tested on random and exhaustive inputs.
+//! `min(+0, −0) = −0`. [`functions`] holds the profile's transcendentals, defined once for any
+//! [`Binary32`]: soft [`F32`], and the machine's `f32` with the `std` feature (the trainer's
+//! path, `iollm_compute::repops`). [`merkle`] checks a committed value against a trace root as a
+//! contract must. Bit-identity with hardware floats is tested on random and exhaustive inputs.
 #![no_std]
 
+#[cfg(feature = "std")]
+extern crate std;
+
+mod binary32;
 mod float;
 pub mod functions;
 pub mod merkle;
 
+pub use binary32::Binary32;
 pub use float::F32;

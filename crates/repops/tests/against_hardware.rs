@@ -1,6 +1,6 @@
-//! [`F32`] against the machine's IEEE-754 binary32 (and the profile's functions against their
-//! hardware-float definition in `iollm_compute::repops`): the same bits for every input, except
-//! that a NaN result must be the profile's one NaN. Random inputs here; every input of the unary
+//! [`F32`] against the machine's IEEE-754 binary32, and the profile's functions on `F32` against
+//! the same definitions on hardware `f32` as the trainer runs them (`iollm_compute::repops`): the
+//! same bits for every input, except that a NaN result must be the profile's one NaN. Random inputs here; every input of the unary
 //! operations in the ignored tests, which `scripts/repops-exhaustive.sh` runs.
 
 use iollm_compute::repops as hw;
@@ -151,17 +151,20 @@ fn functions_match_their_hardware_definition() {
 }
 
 #[test]
-fn constants_are_the_hardware_definitions_constants() {
+fn constants_are_the_f32_expressions_they_stand_for() {
     let coeffs = [1.0f32 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0];
-    assert_eq!(soft::EXP_COEFFS.map(F32::to_bits), coeffs.map(f32::to_bits));
+    assert_eq!(soft::EXP_COEFFS, coeffs.map(f32::to_bits));
     let coeffs = [2.0f32 / 9.0, 2.0 / 7.0, 2.0 / 5.0, 2.0 / 3.0];
-    assert_eq!(soft::LN_COEFFS.map(F32::to_bits), coeffs.map(f32::to_bits));
-    assert_eq!(soft::LOG2E.to_bits(), std::f32::consts::LOG2_E.to_bits());
-    assert_eq!(soft::LN2_HI.to_bits(), std::f32::consts::LN_2.to_bits());
-    assert_eq!(soft::LN2_LO.to_bits(), (-1.904_654_3e-9f32).to_bits());
-    assert_eq!(soft::SQRT_2.to_bits(), std::f32::consts::SQRT_2.to_bits());
-    assert_eq!(soft::GELU_K.to_bits(), hw::GELU_K.to_bits());
-    assert_eq!(soft::GELU_C.to_bits(), hw::GELU_C.to_bits());
+    assert_eq!(soft::LN_COEFFS, coeffs.map(f32::to_bits));
+    assert_eq!(soft::LOG2E, std::f32::consts::LOG2_E.to_bits());
+    assert_eq!(soft::LN2_HI, std::f32::consts::LN_2.to_bits());
+    assert_eq!(soft::LN2_LO, (-1.904_654_3e-9f32).to_bits());
+    assert_eq!(soft::SQRT_2, std::f32::consts::SQRT_2.to_bits());
+    assert_eq!(soft::GELU_K, 0.797_884_6f32.to_bits());
+    assert_eq!(soft::GELU_C, 0.044_715f32.to_bits());
+    // LN2_HI + LN2_LO is ln 2 to about 2^−50.
+    let ln2 = f64::from(f32::from_bits(soft::LN2_HI)) + f64::from(f32::from_bits(soft::LN2_LO));
+    assert!((ln2 - std::f64::consts::LN_2).abs() < 1e-15, "{ln2}");
 }
 
 #[test]
