@@ -5,7 +5,9 @@
 #   IOLLM_PREBUILT_DIR  folder with the prebuilt, sha256-checked tool copies (default ../shared/tools)
 #
 # Steps: Rust toolchains (1.88.0 for the contracts, with rust-src, clippy and the wasm target),
-# cargo-contract 5.0.3, substrate-contracts-node (crate contracts-node 0.42.0, built with Rust 1.81.0).
+# cargo-contract 5.0.3, the ink! linter's tools (nightly-2023-07-14 with rustc-dev,
+# llvm-tools-preview and rust-src; cargo-dylint and dylint-link 2.6.1: why these, see
+# scripts/ink-lint.sh), substrate-contracts-node (crate contracts-node 0.42.0, built with Rust 1.81.0).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,6 +20,8 @@ CONTRACTS_TOOLCHAIN=1.88.0
 NODE_TOOLCHAIN=1.81.0
 CARGO_CONTRACT_VERSION=5.0.3
 NODE_CRATE_VERSION=0.42.0
+LINT_TOOLCHAIN=nightly-2023-07-14   # keep in step with scripts/ink-lint.sh
+DYLINT_VERSION=2.6.1
 CARGO_CONTRACT_SHA256=5c69baed7ecac981350bfe9d51aa3710a8888bdd7850df3494412f39ab140bab
 NODE_SHA256=c914dc5cc271b8625adc35df866f52cbb92953a258065099400cb9124d1fe9e3
 
@@ -82,6 +86,24 @@ else
   echo "    Building from crates.io: this takes about 30 minutes on 2 cores."
   cargo install "cargo-contract@$CARGO_CONTRACT_VERSION" --locked --root "$IOLLM_HOME"
   done_step "built"
+fi
+
+step "ink! linter: Rust $LINT_TOOLCHAIN (rustc-dev, llvm-tools-preview, rust-src), cargo-dylint and dylint-link $DYLINT_VERSION -> $bin"
+lint_components=$(rustup component list --toolchain "$LINT_TOOLCHAIN" --installed 2>/dev/null || true)
+if grep -q '^rustc-dev' <<<"$lint_components" && grep -q '^llvm-tools' <<<"$lint_components" \
+   && grep -q '^rust-src' <<<"$lint_components" \
+   && "$bin/cargo-dylint" dylint --version 2>/dev/null | grep -qx "cargo-dylint $DYLINT_VERSION" \
+   && [ -x "$bin/dylint-link" ] && grep -q "^\"dylint-link $DYLINT_VERSION " "$IOLLM_HOME/.crates.toml" 2>/dev/null; then
+  done_step "already installed"
+else
+  rustup toolchain install "$LINT_TOOLCHAIN" --profile minimal \
+    --component rustc-dev --component llvm-tools-preview --component rust-src
+  # Built with the lint toolchain, which their 2023 Cargo.lock fits (about 3 minutes on 2 cores);
+  # `metadata-cli` leaves out the `cargo` crate, only needed for libraries named in workspace metadata.
+  cargo "+$LINT_TOOLCHAIN" install "cargo-dylint@$DYLINT_VERSION" --locked --root "$IOLLM_HOME" \
+    --no-default-features --features metadata-cli
+  cargo "+$LINT_TOOLCHAIN" install "dylint-link@$DYLINT_VERSION" --locked --root "$IOLLM_HOME"
+  done_step "installed"
 fi
 
 step "substrate-contracts-node (crate contracts-node $NODE_CRATE_VERSION) -> $bin/substrate-contracts-node"

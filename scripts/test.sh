@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test, installing what they need first (scripts/setup.sh, idempotent):
-# format, clippy with warnings denied, the contracts' #[ink::test]s, and the workspace's unit,
+# format, clippy with warnings denied, the contracts' #[ink::test]s and the ink! linter (zero
+# findings), that the soft-float crate has no float instruction in Wasm, the workspace's unit,
 # property and end-to-end tests (these start their own substrate-contracts-node on 127.0.0.1),
-# that the soft-float crate has no float instruction in Wasm, then the kubo-rpc-client oracle
-# (npm, Node.js) against the embedded IPFS daemon.
+# then the kubo-rpc-client oracle (npm, Node.js) against the embedded IPFS daemon.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -25,6 +25,9 @@ phase "Clippy (contracts, Rust pinned in contracts/rust-toolchain.toml)"
 
 phase "Contract tests (#[ink::test])"
 (cd contracts && cargo test --locked)
+
+phase "ink! linter over the contracts (zero findings)"
+bash scripts/ink-lint.sh
 
 phase "Soft-float (crates/repops) compiles to Wasm without float instructions"
 bash scripts/repops-no-float.sh

@@ -19,6 +19,9 @@
 //! verification game: "verified" means `verifiers` attestations by bonded providers other than
 //! the poster and executor, and bounties cannot be won until the game decides evaluations.
 #![cfg_attr(not(feature = "std"), no_std, no_main)]
+// The ink! linter (scripts/ink-lint.sh): ids are topics on purpose, so that a wallet or indexer
+// can follow one job, bounty or artifact (as ERC-721 indexes a token id); they are not amounts.
+#![cfg_attr(dylint_lib = "ink_linting", allow(primitive_topic))]
 
 #[ink::contract]
 mod market {
@@ -34,6 +37,7 @@ mod market {
     };
     use iollm_types::registry::ArtifactId;
     use iollm_types::split::BPS;
+    use iollm_types::storage;
 
     /// Market storage. Mapping keys are fixed (`ManualKey`) so that data written before an
     /// upgrade is found after it.
@@ -362,7 +366,7 @@ mod market {
             let p = self.params;
             check_job(&spec, reward, &p, self.env().block_number())?;
             if let Some(bounty) = spec.bounty {
-                let bounty = self.bounties.get(bounty).ok_or(Error::UnknownBounty)?;
+                let bounty = storage::get(&self.bounties, bounty)?.ok_or(Error::UnknownBounty)?;
                 check_bounty_job(&spec, &bounty, p.challenge_blocks)?;
             }
             let v = spec.verification;
@@ -397,10 +401,10 @@ mod market {
                 challenge_blocks: p.challenge_blocks,
             };
             self.jobs.insert(id, &job);
-            self.specs.insert(id, &spec.spec_cid);
+            storage::put(&mut self.specs, id, &spec.spec_cid)?;
             if spec.benchmark.is_some() || !spec.executors.is_empty() {
                 let terms = JobTerms { benchmark: spec.benchmark, executors: spec.executors };
-                self.terms.insert(id, &terms);
+                storage::put(&mut self.terms, id, &terms)?;
             }
             self.last_job = id;
             self.env().emit_event(JobPosted { job: id, poster, reward });
@@ -423,7 +427,7 @@ mod market {
             }
             let caller = self.env().caller();
             let mut pledge = self.pledges.get(caller).ok_or(Error::NotPledged)?;
-            if let Some(terms) = self.terms.get(job_id) {
+            if let Some(terms) = storage::get(&self.terms, job_id)? {
                 if !terms.executors.is_empty() && !terms.executors.contains(&bytes(&caller)) {
                     return Err(Error::NotAllowed);
                 }
@@ -486,7 +490,7 @@ mod market {
             job.state = JobState::Submitted;
             job.submitted_at = now;
             self.jobs.insert(job_id, &job);
-            self.results.insert(job_id, &commitment);
+            storage::put(&mut self.results, job_id, &commitment)?;
             self.env().emit_event(ResultSubmitted { job: job_id, commitment });
             Ok(())
         }
@@ -731,7 +735,8 @@ mod market {
             let tranche = amount.checked_div(Balance::from(tranches)).ok_or(Error::Overflow)?;
             let id = self.last_bounty.checked_add(1).ok_or(Error::Overflow)?;
             let sponsor = self.env().caller();
-            self.bounties.insert(
+            storage::put(
+                &mut self.bounties,
                 id,
                 &Bounty {
                     sponsor: bytes(&sponsor),
@@ -744,7 +749,7 @@ mod market {
                     escrow: amount,
                     expires_at,
                 },
-            );
+            )?;
             self.last_bounty = id;
             self.env().emit_event(BountyPosted { bounty: id, sponsor, amount });
             Ok(id)
@@ -767,14 +772,14 @@ mod market {
             if !job.verified {
                 return Err(Error::Unverified);
             }
-            let bounty = self.bounties.get(bounty_id).ok_or(Error::UnknownBounty)?;
+            let bounty = storage::get(&self.bounties, bounty_id)?.ok_or(Error::UnknownBounty)?;
             if self.env().block_number() > bounty.expires_at {
                 return Err(Error::DeadlinePassed);
             }
             if bounty.tranches_left == 0 {
                 return Err(Error::BountyExhausted);
             }
-            let result = self.results.get(job_id).ok_or(Error::WrongState)?;
+            let result = storage::get(&self.results, job_id)?.ok_or(Error::WrongState)?;
             if !bounty.beaten_by(result.score) {
                 return Err(Error::NotAnImprovement);
             }
@@ -786,7 +791,7 @@ mod market {
         /// the record. Anyone may call it.
         #[ink(message)]
         pub fn reclaim_bounty(&mut self, bounty_id: BountyId) -> Result<Balance, Error> {
-            let bounty = self.bounties.get(bounty_id).ok_or(Error::UnknownBounty)?;
+            let bounty = storage::get(&self.bounties, bounty_id)?.ok_or(Error::UnknownBounty)?;
             if self.env().block_number() <= bounty.expires_at {
                 return Err(Error::DeadlineNotReached);
             }
@@ -931,26 +936,26 @@ mod market {
         /// A job's spec CID (freed once the job expires or is rejected).
         #[ink(message)]
         pub fn job_spec(&self, job_id: JobId) -> Option<Vec<u8>> {
-            self.specs.get(job_id)
+            storage::view(&self.specs, job_id)
         }
 
         /// A job's benchmark and executor allow-list, if it has either (freed once the job
         /// expires, is rejected or times out).
         #[ink(message)]
         pub fn job_terms(&self, job_id: JobId) -> Option<JobTerms> {
-            self.terms.get(job_id)
+            storage::view(&self.terms, job_id)
         }
 
         /// A job's submitted commitment (freed once the job is rejected or times out).
         #[ink(message)]
         pub fn result(&self, job_id: JobId) -> Option<Commitment> {
-            self.results.get(job_id)
+            storage::view(&self.results, job_id)
         }
 
         /// A bounty (freed once reclaimed).
         #[ink(message)]
         pub fn bounty(&self, bounty_id: BountyId) -> Option<Bounty> {
-            self.bounties.get(bounty_id)
+            storage::view(&self.bounties, bounty_id)
         }
 
         /// What `account` can withdraw now, not counting unbonding stake.
@@ -967,7 +972,7 @@ mod market {
             if job.state != JobState::Finalized || !job.verified || job.kind != JobKind::Train {
                 return None;
             }
-            let result = self.results.get(job_id)?;
+            let result = storage::view(&self.results, job_id)?;
             Some(JobOutput {
                 poster: job.poster,
                 artifact: job.artifact,

@@ -298,6 +298,7 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     assert_eq!(market.balance_of(bob.signer.account_bytes()).await?, 2 * REWARD + COLLATERAL / 2);
 
     withdraw(ctx, &mut bob, WithdrawFrom::Market, 2 * REWARD + COLLATERAL / 2).await?;
+    withdraw(ctx, &mut eve, WithdrawFrom::Market, REWARD).await?;
 
     // Strangers: only the admin sets parameters, only the market credits share units.
     let change =
@@ -528,9 +529,10 @@ async fn a_refused_credit_never_blocks_settlement_and_every_bound_holds() -> Res
 }
 
 /// Findings 9 and 4. A sybil that claims a job and sits on it is slashed once its submit-by
-/// block passes and the job reopens for an honest provider; a challenge nobody decides times
-/// out and returns every planck (reward to the poster, collateral and bond unlocked, nobody
-/// slashed). Both settled by strangers' permissionless calls.
+/// block passes and the job reopens for an honest provider; a poster's allow-list keeps the
+/// sybil off a job altogether (and an unclaimed job still expires); a challenge nobody decides
+/// times out and returns every planck (reward to the poster, collateral and bond unlocked,
+/// nobody slashed). All settled by strangers' permissionless calls.
 #[tokio::test]
 async fn a_hostage_claim_is_slashed_and_a_stuck_challenge_times_out() -> Result<()> {
     let net = testnet().await?;
@@ -565,6 +567,29 @@ async fn a_hostage_claim_is_slashed_and_a_stuck_challenge_times_out() -> Result<
     assert_eq!((p.stake, p.locked), (STAKE - COLLATERAL, 0));
     assert_eq!(market.balance_of(bob.signer.account_bytes()).await?, COLLATERAL / 2);
 
+    // A job only charlie may claim: the sybil is refused; nobody claims, it expires.
+    let listed = block(ctx).await? + 5;
+    let only_charlie =
+        train_job(reg.id, listed).with_executors(vec![charlie.signer.account_bytes()]);
+    // Posted at the same time as another job: each poster is told the id of its own job (the
+    // executed call's event), even where both dry-runs predicted the same id.
+    let eves = train_job(reg.id, listed);
+    let (post, other) = tokio::join!(
+        m::post_job(ctx, &bob.signer, &only_charlie),
+        m::post_job(ctx, &eve.signer, &eves)
+    );
+    let (post, other) = (post?, other?);
+    bob.paid(&post, REWARD);
+    eve.paid(&other, REWARD);
+    assert_ne!(post.value, other.value);
+    assert_eq!(m::show_job(ctx, post.value).await?.0.poster, bob.signer.account_bytes());
+    assert_eq!(m::show_job(ctx, other.value).await?.0.poster, eve.signer.account_bytes());
+    let listed_job = post.value;
+    let terms = market.job_terms(listed_job).await?.expect("the allow-list is stored");
+    assert_eq!(terms.executors, vec![charlie.signer.account_bytes()]);
+    let err = m::claim(ctx, &eve.signer, listed_job).await.unwrap_err();
+    assert!(err.to_string().contains("did not allow you to claim"), "{err}");
+
     // The honest provider takes it; a challenge comes and nobody decides it.
     charlie.paid(&m::claim(ctx, &charlie.signer, job).await?, 0);
     charlie.paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, [5; 32]).await?, 0);
@@ -575,11 +600,16 @@ async fn a_hostage_claim_is_slashed_and_a_stuck_challenge_times_out() -> Result<
     assert!(err.to_string().contains("challenge window has closed"), "{err}");
     eve.paid(&m::expire(ctx, &eve.signer, job).await?, 0);
     assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::TimedOut);
+    dave.paid(&m::expire(ctx, &dave.signer, listed_job).await?, 0);
+    dave.paid(&m::expire(ctx, &dave.signer, other.value).await?, 0);
+    assert_eq!(m::show_job(ctx, listed_job).await?.0.state, JobState::Expired);
+    assert_eq!(market.job_terms(listed_job).await?, None, "freed with the job");
     for who in [&charlie, &dave] {
         let p = market.pledge_of(who.signer.account_bytes()).await?.unwrap();
         assert_eq!((p.stake, p.locked), (STAKE, 0), "nobody slashed");
     }
-    withdraw(ctx, &mut bob, WithdrawFrom::Market, REWARD + COLLATERAL / 2).await?;
+    withdraw(ctx, &mut bob, WithdrawFrom::Market, 2 * REWARD + COLLATERAL / 2).await?;
+    withdraw(ctx, &mut eve, WithdrawFrom::Market, REWARD).await?;
     let err = m::withdraw(ctx, &charlie.signer, WithdrawFrom::Market).await.unwrap_err();
     assert!(err.to_string().contains("nothing to withdraw"), "{err}");
     for who in [&bob, &charlie, &dave, &eve] {
@@ -601,11 +631,13 @@ async fn admin_and_owners_cannot_change_the_rules_after_the_fact() -> Result<()>
     let now = block(ctx).await?;
     let shorter = MarketParams { max_job_blocks: 10, ..MarketParams::DEVNET };
     let change = Change::Params { splitter: [7; 32], treasury: [7; 32], params: shorter };
-    market.propose_change(&alice, &change).await?;
-    // Announced in the next block, for the longer of the two timelocks.
+    let announced = market.propose_change(&alice, &change).await?;
+    // Announced in the next block, for the longer of the two timelocks: the eta the executed
+    // call set (its event), not the dry-run's one block earlier.
     let (pending, eta) = market.pending_change().await?.expect("announced");
     assert_eq!(pending, change);
     assert_eq!(eta, now + 1 + MarketParams::DEVNET.timelock());
+    assert_eq!(announced.value, eta);
     let err = market.apply_change(&Signer::dev("eve")?).await.unwrap_err();
     assert!(err.to_string().contains("timelock has not passed"), "{err}");
     let bob_s = Signer::dev("bob")?;

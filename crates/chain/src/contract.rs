@@ -109,7 +109,10 @@ impl ContractEvent {
 /// A finalized contract call.
 #[derive(Debug, Clone)]
 pub struct Executed<T> {
-    /// What the message returned.
+    /// What the message returned in the dry-run that preceded the call. Where that can differ
+    /// from what the executed call returned (an id another transaction may take first, a
+    /// block-dependent eta), the clients replace it with the value the executed call's event
+    /// carries ([`Executed::from_event`]).
     pub value: T,
     /// Events the contract(s) emitted in this call.
     pub events: Vec<ContractEvent>,
@@ -126,6 +129,18 @@ impl<T> Executed<T> {
             .iter()
             .find_map(|e| e.decode_as::<E>(topic))
             .unwrap_or(Err(ChainError::MissingEvent(name)))
+    }
+
+    /// The same call with `value` taken from its event `name` (signature `topic`) by `pick`:
+    /// what the executed call did, not what the dry-run before it predicted.
+    pub fn from_event<E: Decode, U>(
+        self,
+        topic: [u8; 32],
+        name: &'static str,
+        pick: impl FnOnce(E) -> U,
+    ) -> Result<Executed<U>, ChainError> {
+        let value = pick(self.event(topic, name)?);
+        Ok(Executed { value, events: self.events, dry_run: self.dry_run, fee: self.fee })
     }
 }
 

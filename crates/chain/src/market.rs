@@ -3,9 +3,10 @@
 
 use crate::contract::Executed;
 use crate::{AccountId, Chain, ChainError, Signer};
+use iollm_types::admin::events as admin_events;
 use iollm_types::market::{
-    calls, Bounty, BountyId, Capacity, Change, Commitment, Error, Job, JobId, JobOutput, JobSpec,
-    JobTerms, MarketParams, Pledge,
+    calls, events, Bounty, BountyId, Capacity, Change, Commitment, Error, Job, JobId, JobOutput,
+    JobSpec, JobTerms, MarketParams, Pledge,
 };
 use iollm_types::{Balance, BlockNumber};
 use parity_scale_codec::Decode;
@@ -80,7 +81,9 @@ impl MarketClient {
         spec: &JobSpec,
         reward: Balance,
     ) -> Result<Executed<JobId>, ChainError> {
-        self.exec(signer, reward, calls::post_job(spec), "job id").await
+        let call: Executed<JobId> =
+            self.exec(signer, reward, calls::post_job(spec), "job id").await?;
+        call.from_event(events::JOB_POSTED_TOPIC, "JobPosted", |e: events::JobPosted| e.job)
     }
 
     /// Claims an open job.
@@ -149,7 +152,10 @@ impl MarketClient {
             tranches,
             expires_at,
         );
-        self.exec(signer, amount, input, "bounty id").await
+        let call: Executed<BountyId> = self.exec(signer, amount, input, "bounty id").await?;
+        call.from_event(events::BOUNTY_POSTED_TOPIC, "BountyPosted", |e: events::BountyPosted| {
+            e.bounty
+        })
     }
 
     /// Returns what is left of an expired bounty to its sponsor's balance.
@@ -190,7 +196,13 @@ impl MarketClient {
         signer: &Signer,
         change: &Change,
     ) -> Result<Executed<BlockNumber>, ChainError> {
-        self.exec(signer, 0, calls::propose_change(change), "block number").await
+        let call: Executed<BlockNumber> =
+            self.exec(signer, 0, calls::propose_change(change), "block number").await?;
+        call.from_event(
+            admin_events::CHANGE_PROPOSED_TOPIC,
+            "ChangeProposed",
+            |e: admin_events::ChangeProposed<Change>| e.eta,
+        )
     }
 
     /// Applies the announced change once its timelock has passed (anyone).

@@ -107,8 +107,10 @@ impl RegistryClient {
             .chain
             .execute::<ArtifactId, Error>(signer, &self.address, 0, input, "artifact id")
             .await?;
+        // The id the executed call registered (another registration may have taken the one
+        // the dry-run predicted).
         let event: events::Registered = call.event(events::REGISTERED_TOPIC, "Registered")?;
-        Ok(Registration { id: call.value, event, call })
+        Ok(Registration { id: event.id, event, call })
     }
 
     /// Gives `id` to `to`.

@@ -2,6 +2,7 @@
 
 use crate::contract::Executed;
 use crate::{AccountId, Chain, ChainError, Signer};
+use iollm_types::admin::events as admin_events;
 use iollm_types::registry::ArtifactId;
 use iollm_types::split::SplitRule;
 use iollm_types::splitter::{calls, Change, Entry, Error};
@@ -100,7 +101,13 @@ impl SplitterClient {
         signer: &Signer,
         change: &Change,
     ) -> Result<Executed<BlockNumber>, ChainError> {
-        self.exec(signer, 0, calls::propose_change(change), "block number").await
+        let call: Executed<BlockNumber> =
+            self.exec(signer, 0, calls::propose_change(change), "block number").await?;
+        call.from_event(
+            admin_events::CHANGE_PROPOSED_TOPIC,
+            "ChangeProposed",
+            |e: admin_events::ChangeProposed<Change>| e.eta,
+        )
     }
 
     /// `account`'s balance plus its share revenue of `artifact`.

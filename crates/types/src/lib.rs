@@ -20,6 +20,8 @@ pub mod registry;
 pub mod shares;
 pub mod split;
 pub mod splitter;
+#[cfg(feature = "ink")]
+pub mod storage;
 
 /// A 32-byte account id, SCALE-identical to ink!'s `AccountId` and subxt's `AccountId32`.
 pub type AccountBytes = [u8; 32];

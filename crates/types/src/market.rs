@@ -635,6 +635,15 @@ pub enum Error {
     Unverified,
     /// The bounty has no tranche left.
     BountyExhausted,
+    /// A record too large for contract storage (its encoding over 16 KiB).
+    TooLarge,
+}
+
+#[cfg(feature = "ink")]
+impl From<crate::storage::TooLarge> for Error {
+    fn from(_: crate::storage::TooLarge) -> Error {
+        Error::TooLarge
+    }
 }
 
 impl From<crate::admin::AdminError> for Error {
@@ -720,6 +729,7 @@ impl Error {
             Error::NotAllowed => "the job's poster did not allow you to claim it",
             Error::Unverified => "the job's result was not verified",
             Error::BountyExhausted => "the bounty has no tranche left",
+            Error::TooLarge => "a record too large for contract storage (over 16 KiB)",
         }
     }
 }
@@ -1378,6 +1388,7 @@ mod tests {
             NotAllowed,
             Unverified,
             BountyExhausted,
+            TooLarge,
         ];
         for e in all {
             let m = e.message();

@@ -174,6 +174,8 @@ pub enum Error {
     NotAModel,
     /// The announced change (or rule) went stale: announce it again.
     Stale,
+    /// A record too large for contract storage (its encoding over 16 KiB).
+    TooLarge,
 }
 
 impl From<crate::cid::CidShapeError> for Error {
@@ -186,6 +188,13 @@ impl From<crate::cid::CidShapeError> for Error {
                 Error::InvalidCid
             }
         }
+    }
+}
+
+#[cfg(feature = "ink")]
+impl From<crate::storage::TooLarge> for Error {
+    fn from(_: crate::storage::TooLarge) -> Error {
+        Error::TooLarge
     }
 }
 
@@ -240,6 +249,7 @@ impl Error {
             Error::Stale => {
                 "the announced change went stale (not applied within a week of its timelock): announce it again"
             }
+            Error::TooLarge => "a record too large for contract storage (over 16 KiB)",
         }
     }
 }

@@ -108,6 +108,15 @@ pub enum Error {
     UnitsNotPaid,
     /// The announced change (or rule) went stale: announce it again.
     Stale,
+    /// A record too large for contract storage (its encoding over 16 KiB).
+    TooLarge,
+}
+
+#[cfg(feature = "ink")]
+impl From<crate::storage::TooLarge> for Error {
+    fn from(_: crate::storage::TooLarge) -> Error {
+        Error::TooLarge
+    }
 }
 
 impl From<crate::admin::AdminError> for Error {
@@ -154,6 +163,7 @@ impl Error {
             Error::Stale => {
                 "the announced change went stale (not applied within a week of its timelock): announce it again"
             }
+            Error::TooLarge => "a record too large for contract storage (over 16 KiB)",
         }
     }
 }
