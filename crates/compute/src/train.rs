@@ -1,9 +1,11 @@
 //! The trainer and its verifiable checkpoint trace.
 //!
 //! Checkpoint `i` is the full training state after `i·checkpoint_every` steps: weights, AdamW
-//! moments, the bias-correction powers, the step and the RNG state. Its canonical encoding
-//! ([`TrainState::encode`]) is hashed with SHA-256 to `h_i`; the trace root is the Merkle root
-//! ([`crate::merkle`]) over `h_0..h_n`. The checkpoint file is the encoding followed by `h_i`
+//! moments, the bias-correction powers, the step and the RNG state. Its state root `h_i` is a
+//! Merkle root ([`crate::merkle`]) over the SHA-256 of its canonical header and of each
+//! [`STATE_CHUNK_BYTES`] chunk of its tensors ([`TrainState::hash`]), so a single element can be
+//! proven against `h_i` ([`TrainState::prove_element`]); the trace root is the Merkle root over
+//! `h_0..h_n`. The checkpoint file is the encoding ([`TrainState::encode`]) followed by `h_i`
 //! itself, so corruption and truncation are detected on load.
 //!
 //! Layout of an output directory:
@@ -228,10 +230,70 @@ pub struct TrainState {
 
 const MAGIC: &[u8; 8] = b"IOLLMCK1";
 
+/// Bytes of tensor data under one leaf of a state root: 1 024 f32 values, small enough to hand
+/// to a contract with its Merkle path.
+pub const STATE_CHUNK_BYTES: usize = 4096;
+
+/// The state root of an encoded state: the Merkle root over `SHA-256(header)` and the SHA-256
+/// of each [`STATE_CHUNK_BYTES`] chunk of `tensors` (the last one may be shorter).
+fn state_root(header: &[u8], tensors: &[u8]) -> Hash {
+    merkle::root(&state_leaves(header, tensors))
+}
+
+fn state_leaves(header: &[u8], tensors: &[u8]) -> Vec<Hash> {
+    let mut leaves = Vec::with_capacity(1 + tensors.len().div_ceil(STATE_CHUNK_BYTES));
+    leaves.push(Sha256::digest(header).into());
+    leaves.extend(tensors.chunks(STATE_CHUNK_BYTES).map(|c| -> Hash { Sha256::digest(c).into() }));
+    leaves
+}
+
+/// One element of a state's tensors (`params ‖ m ‖ v`, f32 little-endian) with what proves it
+/// against the state root: its chunk and the chunk's Merkle path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElementProof {
+    /// Index of the element in `params ‖ m ‖ v`.
+    pub element: u64,
+    /// The chunk holding it (leaf `1 + element·4 / STATE_CHUNK_BYTES`).
+    pub chunk: Vec<u8>,
+    /// How many leaves the state root has.
+    pub leaves: u64,
+    /// The chunk's Merkle path.
+    pub path: Vec<merkle::ProofStep>,
+}
+
+impl ElementProof {
+    /// The leaf index of the chunk.
+    pub fn leaf(&self) -> u64 {
+        1 + self.element * 4 / STATE_CHUNK_BYTES as u64
+    }
+
+    /// The element's value, if the chunk holds it.
+    pub fn value(&self) -> Option<f32> {
+        let at = (self.element * 4 % STATE_CHUNK_BYTES as u64) as usize;
+        let b = self.chunk.get(at..at + 4)?;
+        Some(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// Whether the chunk is leaf [`ElementProof::leaf`] of `root`, along the path that
+    /// position and the tree's size fix.
+    pub fn verify(&self, root: &Hash) -> bool {
+        let chunk_hash: Hash = Sha256::digest(&self.chunk).into();
+        self.chunk.len() <= STATE_CHUNK_BYTES
+            && self.value().is_some()
+            && merkle::verify_at(
+                root,
+                &chunk_hash,
+                self.leaf() as usize,
+                self.leaves as usize,
+                &self.path,
+            )
+    }
+}
+
 impl TrainState {
-    /// Canonical encoding (all integers and floats little-endian):
-    /// `"IOLLMCK1"`, profile length (u32) and bytes, config hash (32 bytes), step (u64),
-    /// rng state (u64), b1pow (f32), b2pow (f32), parameter count (u64), params, m, v (f32 each).
+    /// Canonical encoding (all integers and floats little-endian): the header — `"IOLLMCK1"`,
+    /// profile length (u32) and bytes, config hash (32 bytes), step (u64), rng state (u64),
+    /// b1pow (f32), b2pow (f32), parameter count (u64) — then params, m, v (f32 each).
     pub fn encode(&self, config_hash: &Hash) -> Vec<u8> {
         let n = self.params.len();
         let mut out = Vec::with_capacity(80 + 12 * n);
@@ -252,9 +314,31 @@ impl TrainState {
         out
     }
 
-    /// `h = SHA-256(encode())`.
+    /// Length of the header in [`TrainState::encode`].
+    fn header_len() -> usize {
+        MAGIC.len() + 4 + PROFILE.len() + 32 + 8 + 8 + 4 + 4 + 8
+    }
+
+    /// The state root `h`: see [`STATE_CHUNK_BYTES`] and the module docs.
     pub fn hash(&self, config_hash: &Hash) -> Hash {
-        Sha256::digest(self.encode(config_hash)).into()
+        let bytes = self.encode(config_hash);
+        let (header, tensors) = bytes.split_at(Self::header_len());
+        state_root(header, tensors)
+    }
+
+    /// Element `element` of `params ‖ m ‖ v` with its proof against [`TrainState::hash`]
+    /// (`None` past the end).
+    pub fn prove_element(&self, config_hash: &Hash, element: u64) -> Option<ElementProof> {
+        let bytes = self.encode(config_hash);
+        let (header, tensors) = bytes.split_at(Self::header_len());
+        if element >= (tensors.len() / 4) as u64 {
+            return None;
+        }
+        let leaves = state_leaves(header, tensors);
+        let leaf = 1 + (element * 4) as usize / STATE_CHUNK_BYTES;
+        let chunk = tensors.chunks(STATE_CHUNK_BYTES).nth(leaf - 1)?.to_vec();
+        let path = merkle::proof(&leaves, leaf)?;
+        Some(ElementProof { element, chunk, leaves: leaves.len() as u64, path })
     }
 
     /// Parses a checkpoint file (encoding + trailing SHA-256), checking everything.
@@ -291,7 +375,7 @@ impl TrainState {
                 "header says {n} parameters but {remaining} bytes of tensors follow (truncated?)"
             )));
         }
-        let actual: Hash = Sha256::digest(body).into();
+        let actual = state_root(&body[..r.pos], &body[r.pos..]);
         if actual != stored {
             return Err(Error::ChecksumMismatch { expected: hex(&stored), actual: hex(&actual) });
         }
@@ -609,7 +693,7 @@ impl Trainer {
 
     fn write_checkpoint(&self, out_dir: &Path, i: usize, st: &TrainState) -> Result<Hash> {
         let mut bytes = st.encode(&self.config_hash);
-        let h: Hash = Sha256::digest(&bytes).into();
+        let h = state_root(&bytes[..TrainState::header_len()], &bytes[TrainState::header_len()..]);
         bytes.extend_from_slice(&h);
         atomic_write(&checkpoint_path(out_dir, i), &bytes)?;
         Ok(h)

@@ -3,19 +3,18 @@
 use iollm_compute::train::{checkpoint_path, COMPLETE_FILE};
 use iollm_compute::{
     estimate_memory, replay_segment, resume_latest, train, verify_segment, Error, Runtime, Segment,
-    Trainer,
+    TrainState, Trainer,
 };
-use sha2::{Digest, Sha256};
 
 use crate::common::micro_config;
 
-/// A checkpoint with one weight byte flipped and re-sealed with its own (valid) checksum.
+/// A checkpoint with one weight changed and re-sealed with its own (valid) state root.
 fn forge(bytes: &[u8]) -> Vec<u8> {
-    let mut f = bytes[..bytes.len() - 32].to_vec();
-    let at = f.len() / 2; // inside the weights
-    f[at] ^= 0x01;
-    let h: [u8; 32] = Sha256::digest(&f).into();
-    f.extend_from_slice(&h);
+    let (mut st, config_hash, _) = TrainState::decode_checkpoint(bytes).expect("honest");
+    let at = st.params.len() / 2;
+    st.params[at] = f32::from_bits(st.params[at].to_bits() ^ 1);
+    let mut f = st.encode(&config_hash);
+    f.extend_from_slice(&st.hash(&config_hash));
     f
 }
 

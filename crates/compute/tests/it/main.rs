@@ -1,5 +1,6 @@
 //! Integration tests of `iollm-compute` (one binary, DESIGN.md/STYLE.md).
 
+mod commitment;
 mod common;
 mod cuda;
 mod device;

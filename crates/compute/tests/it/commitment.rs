@@ -1,0 +1,67 @@
+//! The state root: every element of a checkpoint's tensors is proven against `h_i` by its chunk
+//! and Merkle path, and checked the way the referee contract checks it
+//! (`iollm_repops::merkle::verify`, path fixed by position and size); a changed byte, another
+//! position or a forged state does not verify.
+
+use crate::common::micro_config;
+use iollm_compute::train::{checkpoint_path, STATE_CHUNK_BYTES};
+use iollm_compute::{train, Runtime, TrainState};
+use iollm_repops::merkle::{self as contract, Hasher};
+use sha2::{Digest, Sha256};
+
+struct HostSha256;
+
+impl Hasher for HostSha256 {
+    fn hash(parts: &[&[u8]]) -> [u8; 32] {
+        let mut s = Sha256::new();
+        for p in parts {
+            s.update(p);
+        }
+        s.finalize().into()
+    }
+}
+
+/// What the contract would check: the chunk's hash at its leaf, along the derived path.
+fn contract_accepts(root: &[u8; 32], p: &iollm_compute::train::ElementProof) -> bool {
+    let chunk_hash: [u8; 32] = Sha256::digest(&p.chunk).into();
+    let siblings: Vec<[u8; 32]> = p.path.iter().map(|s| s.sibling).collect();
+    contract::verify::<HostSha256>(root, &chunk_hash, p.leaf(), p.leaves, &siblings)
+}
+
+#[test]
+fn every_element_is_proven_against_the_state_root() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = micro_config(2, 2);
+    let out = train(&cfg, dir.path(), &Runtime::new(2), &mut |_| {}).expect("train");
+    let bytes = std::fs::read(checkpoint_path(dir.path(), 1)).expect("checkpoint");
+    let (st, config_hash, h) = TrainState::decode_checkpoint(&bytes).expect("decodes");
+    assert_eq!(h, out.hashes[1], "the file's trailer is the state root");
+    assert_eq!(st.hash(&config_hash), h);
+    let n = st.params.len() as u64;
+    let per_chunk = (STATE_CHUNK_BYTES / 4) as u64;
+    let total = 3 * n;
+    // Chunk edges, each tensor's first and last element, the short last chunk, and a spread.
+    let mut picks = vec![0, per_chunk - 1, per_chunk, n - 1, n, 2 * n, total - 1];
+    picks.extend((0..64).map(|k| k * 7919 % total));
+    for e in picks {
+        let p = st.prove_element(&config_hash, e).expect("in range");
+        let want = [&st.params, &st.m, &st.v][(e / n) as usize][(e % n) as usize];
+        assert_eq!(p.value().map(f32::to_bits), Some(want.to_bits()), "element {e}");
+        assert!(p.verify(&h), "element {e}");
+        assert!(contract_accepts(&h, &p), "element {e}: the contract's check");
+        // A changed byte of the chunk, or the proof presented for another position, fails.
+        let mut bent = p.clone();
+        bent.chunk[((e * 4) as usize) % STATE_CHUNK_BYTES] ^= 1;
+        assert!(!bent.verify(&h) && !contract_accepts(&h, &bent), "element {e}");
+        let moved = iollm_compute::train::ElementProof { element: e + per_chunk, ..p.clone() };
+        if moved.element < total {
+            assert!(!moved.verify(&h) && !contract_accepts(&h, &moved), "element {e} moved");
+        }
+        assert!(!p.verify(&out.hashes[0]), "another checkpoint's root");
+    }
+    assert_eq!(st.prove_element(&config_hash, total), None);
+    // A forged state (one weight changed) has another root.
+    let mut forged = st.clone();
+    forged.params[3] += 1.0;
+    assert_ne!(forged.hash(&config_hash), h);
+}
