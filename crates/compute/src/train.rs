@@ -785,13 +785,43 @@ impl Trainer {
     }
 
     /// Re-executes segment `segment.index() → +1` from a checkpoint (file bytes) and returns
-    /// the state hash it reaches. This is what a verifier runs. The checkpoint must be the one
-    /// the committed trace names: its hash must be `h_i` of `segment`, whose `h_i` and
+    /// the state root it reaches. This is what a verifier runs. The checkpoint must be the one
+    /// the committed trace names: its root must be `h_i` of `segment`, whose `h_i` and
     /// `h_{i+1}` are proven against the committed trace root ([`Segment`]), so a forged
-    /// checkpoint re-sealed with its own hash is refused ([`Error::StartNotInTrace`]).
+    /// checkpoint re-sealed with its own root is refused ([`Error::StartNotInTrace`]).
     pub fn replay_segment(&self, segment: &Segment, checkpoint: &[u8]) -> Result<Hash> {
+        let mut st = self.segment_start(segment, checkpoint)?;
+        let until = st.step + self.cfg.train.checkpoint_every;
+        ops::install_hot(&self.pool, || {
+            while st.step < until {
+                self.step_inner(&mut st);
+            }
+        });
+        Ok(st.hash(&self.config_hash))
+    }
+
+    /// The state root after every step of segment `segment.index() → +1`, replayed from its
+    /// checkpoint as [`Trainer::replay_segment`] does: `checkpoint_every + 1` roots, the first
+    /// `h_i`, the last the root the segment reaches. The dispute game's second level bisects
+    /// over these (a player commits to their Merkle root when a segment is disputed).
+    pub fn segment_step_roots(&self, segment: &Segment, checkpoint: &[u8]) -> Result<Vec<Hash>> {
+        let mut st = self.segment_start(segment, checkpoint)?;
+        let until = st.step + self.cfg.train.checkpoint_every;
+        let mut roots = vec![st.hash(&self.config_hash)];
+        ops::install_hot(&self.pool, || {
+            while st.step < until {
+                self.step_inner(&mut st);
+                roots.push(st.hash(&self.config_hash));
+            }
+        });
+        Ok(roots)
+    }
+
+    /// The start state of `segment`: the checkpoint, checked to be the committed `h_i` at the
+    /// segment's first step.
+    fn segment_start(&self, segment: &Segment, checkpoint: &[u8]) -> Result<TrainState> {
         segment.check(self.cfg.n_checkpoints() + 1)?;
-        let (mut st, h) = self.decode_checked(checkpoint)?;
+        let (st, h) = self.decode_checked(checkpoint)?;
         if h != segment.start {
             return Err(Error::StartNotInTrace {
                 index: segment.index,
@@ -808,13 +838,7 @@ impl Trainer {
                 segment.index as u64 * k
             )));
         }
-        let until = st.step + k;
-        ops::install_hot(&self.pool, || {
-            while st.step < until {
-                self.step_inner(&mut st);
-            }
-        });
-        Ok(st.hash(&self.config_hash))
+        Ok(st)
     }
 }
 
