@@ -120,7 +120,7 @@ call market "$market" //Eve pledge 100000000 "$GPU" 100000 0
 call market "$market" //Charlie top_up 1000 
 call market "$market" //Eve unpledge 0 1000
 
-spec() { echo "{ kind: $1, spec_cid: $CID, artifact: 1, units: 50, need: $NEED, deadline: $2, verification: $VERIFY, bounty: $3 }"; }
+spec() { echo "{ kind: $1, spec_cid: $CID, artifact: 1, units: 50, need: $NEED, deadline: $2, verification: $VERIFY, bounty: $3, benchmark: None, executors: [] }"; }
 call market "$market" //Alice post_bounty 1000000 "$CID" 0 10 100 2 500
 call market "$market" //Bob post_job 10000000 "$(spec Train 400 None)"
 call market "$market" //Charlie claim 0 1

@@ -366,7 +366,7 @@ mod market {
             let p = self.params;
             check_job(&spec, reward, &p, self.env().block_number())?;
             if let Some(bounty) = spec.bounty {
-                let bounty = storage::get(&self.bounties, bounty)?.ok_or(Error::UnknownBounty)?;
+                let bounty = storage::get(&self.bounties, bounty).ok_or(Error::UnknownBounty)?;
                 check_bounty_job(&spec, &bounty, p.challenge_blocks)?;
             }
             let v = spec.verification;
@@ -427,7 +427,7 @@ mod market {
             }
             let caller = self.env().caller();
             let mut pledge = self.pledges.get(caller).ok_or(Error::NotPledged)?;
-            if let Some(terms) = storage::get(&self.terms, job_id)? {
+            if let Some(terms) = storage::get(&self.terms, job_id) {
                 if !terms.executors.is_empty() && !terms.executors.contains(&bytes(&caller)) {
                     return Err(Error::NotAllowed);
                 }
@@ -772,14 +772,14 @@ mod market {
             if !job.verified {
                 return Err(Error::Unverified);
             }
-            let bounty = storage::get(&self.bounties, bounty_id)?.ok_or(Error::UnknownBounty)?;
+            let bounty = storage::get(&self.bounties, bounty_id).ok_or(Error::UnknownBounty)?;
             if self.env().block_number() > bounty.expires_at {
                 return Err(Error::DeadlinePassed);
             }
             if bounty.tranches_left == 0 {
                 return Err(Error::BountyExhausted);
             }
-            let result = storage::get(&self.results, job_id)?.ok_or(Error::WrongState)?;
+            let result = storage::get(&self.results, job_id).ok_or(Error::WrongState)?;
             if !bounty.beaten_by(result.score) {
                 return Err(Error::NotAnImprovement);
             }
@@ -791,7 +791,7 @@ mod market {
         /// the record. Anyone may call it.
         #[ink(message)]
         pub fn reclaim_bounty(&mut self, bounty_id: BountyId) -> Result<Balance, Error> {
-            let bounty = storage::get(&self.bounties, bounty_id)?.ok_or(Error::UnknownBounty)?;
+            let bounty = storage::get(&self.bounties, bounty_id).ok_or(Error::UnknownBounty)?;
             if self.env().block_number() <= bounty.expires_at {
                 return Err(Error::DeadlineNotReached);
             }
@@ -936,26 +936,26 @@ mod market {
         /// A job's spec CID (freed once the job expires or is rejected).
         #[ink(message)]
         pub fn job_spec(&self, job_id: JobId) -> Option<Vec<u8>> {
-            storage::view(&self.specs, job_id)
+            storage::get(&self.specs, job_id)
         }
 
         /// A job's benchmark and executor allow-list, if it has either (freed once the job
         /// expires, is rejected or times out).
         #[ink(message)]
         pub fn job_terms(&self, job_id: JobId) -> Option<JobTerms> {
-            storage::view(&self.terms, job_id)
+            storage::get(&self.terms, job_id)
         }
 
         /// A job's submitted commitment (freed once the job is rejected or times out).
         #[ink(message)]
         pub fn result(&self, job_id: JobId) -> Option<Commitment> {
-            storage::view(&self.results, job_id)
+            storage::get(&self.results, job_id)
         }
 
         /// A bounty (freed once reclaimed).
         #[ink(message)]
         pub fn bounty(&self, bounty_id: BountyId) -> Option<Bounty> {
-            storage::view(&self.bounties, bounty_id)
+            storage::get(&self.bounties, bounty_id)
         }
 
         /// What `account` can withdraw now, not counting unbonding stake.
@@ -972,7 +972,7 @@ mod market {
             if job.state != JobState::Finalized || !job.verified || job.kind != JobKind::Train {
                 return None;
             }
-            let result = storage::view(&self.results, job_id)?;
+            let result = storage::get(&self.results, job_id)?;
             Some(JobOutput {
                 poster: job.poster,
                 artifact: job.artifact,

@@ -245,7 +245,7 @@ mod registry {
         /// The artifact with this id, if any.
         #[ink(message)]
         pub fn get(&self, id: ArtifactId) -> Option<Artifact> {
-            storage::view(&self.artifacts, id)
+            storage::get(&self.artifacts, id)
         }
 
         /// How many artifacts have been registered (ids run from 1 to this).
@@ -342,7 +342,7 @@ mod registry {
 
         /// The artifact, which the caller must own.
         fn owned(&self, id: ArtifactId) -> Result<Artifact, Error> {
-            let artifact = storage::get(&self.artifacts, id)?.ok_or(Error::UnknownArtifact)?;
+            let artifact = storage::get(&self.artifacts, id).ok_or(Error::UnknownArtifact)?;
             if artifact.owner != *AsRef::<[u8; 32]>::as_ref(&self.env().caller()) {
                 return Err(Error::NotOwner);
             }

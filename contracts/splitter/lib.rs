@@ -191,7 +191,7 @@ mod splitter {
             if record.parents.len() > MAX_PARENTS {
                 return Err(Error::TooManyParents);
             }
-            let mut entry = storage::get(&self.entries, artifact)?.unwrap_or_else(|| Entry {
+            let mut entry = storage::get(&self.entries, artifact).unwrap_or_else(|| Entry {
                 rule: record.split_rule,
                 parents: record.parents.iter().map(|p| p.id).collect(),
                 pending: None,
@@ -218,7 +218,7 @@ mod splitter {
         /// would lower the compute share of units that now exist). Anyone may call it.
         #[ink(message)]
         pub fn apply_rule(&mut self, artifact: ArtifactId) -> Result<(), Error> {
-            let mut entry = storage::get(&self.entries, artifact)?.ok_or(Error::NothingProposed)?;
+            let mut entry = storage::get(&self.entries, artifact).ok_or(Error::NothingProposed)?;
             let (rule, eta) = entry.pending.ok_or(Error::NothingProposed)?;
             let now = self.env().block_number();
             if now < eta {
@@ -294,7 +294,7 @@ mod splitter {
         /// Splits `paid` (plus the artifact's upstream inbox) by the artifact's rule.
         fn distribute(&mut self, artifact: ArtifactId, paid: Balance) -> Result<(), Error> {
             let record = self.registry_get(artifact)?.ok_or(Error::UnknownArtifact)?;
-            let entry = match storage::get(&self.entries, artifact)? {
+            let entry = match storage::get(&self.entries, artifact) {
                 Some(entry) => entry,
                 None => self.entry_from_record(artifact, &record)?,
             };
@@ -425,7 +425,7 @@ mod splitter {
         /// was paid.
         #[ink(message)]
         pub fn entry(&self, artifact: ArtifactId) -> Option<Entry> {
-            storage::view(&self.entries, artifact)
+            storage::get(&self.entries, artifact)
         }
 
         /// `artifact`'s share pool.
@@ -518,7 +518,7 @@ mod splitter {
 
         /// Whether an announced rule, not yet stale, lowers `artifact`'s compute share.
         fn compute_cut_announced(&self, artifact: ArtifactId) -> bool {
-            let Ok(Some(entry)) = storage::get(&self.entries, artifact) else { return false };
+            let Some(entry) = storage::get(&self.entries, artifact) else { return false };
             let now = self.env().block_number();
             entry.pending.is_some_and(|(rule, eta)| {
                 rule.compute_bps < entry.rule.compute_bps && now <= eta.saturating_add(APPLY_WITHIN)
