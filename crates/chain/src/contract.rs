@@ -144,6 +144,15 @@ impl<T> Executed<T> {
     }
 }
 
+/// The eta an admin `propose_change` set, from its `ChangeProposed` event (`C`: the contract's
+/// change type).
+pub(crate) fn proposed_eta<C: Decode>(
+    call: Executed<iollm_types::BlockNumber>,
+) -> Result<Executed<iollm_types::BlockNumber>, ChainError> {
+    use iollm_types::admin::events::{ChangeProposed, CHANGE_PROPOSED_TOPIC};
+    call.from_event(CHANGE_PROPOSED_TOPIC, "ChangeProposed", |e: ChangeProposed<C>| e.eta)
+}
+
 /// A newly instantiated contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deployed {

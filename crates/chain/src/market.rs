@@ -1,9 +1,8 @@
 //! Typed client of the market contract: every message, each dry-run first (a refusal is
 //! [`ChainError::ContractRefused`] and nothing is submitted), then submitted and finalized.
 
-use crate::contract::Executed;
+use crate::contract::{proposed_eta, Executed};
 use crate::{AccountId, Chain, ChainError, Signer};
-use iollm_types::admin::events as admin_events;
 use iollm_types::market::{
     calls, events, Bounty, BountyId, Capacity, Change, Commitment, Error, Job, JobId, JobOutput,
     JobSpec, JobTerms, MarketParams, Pledge,
@@ -196,13 +195,8 @@ impl MarketClient {
         signer: &Signer,
         change: &Change,
     ) -> Result<Executed<BlockNumber>, ChainError> {
-        let call: Executed<BlockNumber> =
-            self.exec(signer, 0, calls::propose_change(change), "block number").await?;
-        call.from_event(
-            admin_events::CHANGE_PROPOSED_TOPIC,
-            "ChangeProposed",
-            |e: admin_events::ChangeProposed<Change>| e.eta,
-        )
+        let call = self.exec(signer, 0, calls::propose_change(change), "block number").await?;
+        proposed_eta::<Change>(call)
     }
 
     /// Applies the announced change once its timelock has passed (anyone).

@@ -1,8 +1,7 @@
 //! Typed client of the splitter contract.
 
-use crate::contract::Executed;
+use crate::contract::{proposed_eta, Executed};
 use crate::{AccountId, Chain, ChainError, Signer};
-use iollm_types::admin::events as admin_events;
 use iollm_types::registry::ArtifactId;
 use iollm_types::split::SplitRule;
 use iollm_types::splitter::{calls, Change, Entry, Error};
@@ -101,13 +100,8 @@ impl SplitterClient {
         signer: &Signer,
         change: &Change,
     ) -> Result<Executed<BlockNumber>, ChainError> {
-        let call: Executed<BlockNumber> =
-            self.exec(signer, 0, calls::propose_change(change), "block number").await?;
-        call.from_event(
-            admin_events::CHANGE_PROPOSED_TOPIC,
-            "ChangeProposed",
-            |e: admin_events::ChangeProposed<Change>| e.eta,
-        )
+        let call = self.exec(signer, 0, calls::propose_change(change), "block number").await?;
+        proposed_eta::<Change>(call)
     }
 
     /// `account`'s balance plus its share revenue of `artifact`.
