@@ -240,6 +240,13 @@ fn state_root(header: &[u8], tensors: &[u8]) -> Hash {
     merkle::root(&state_leaves(header, tensors))
 }
 
+/// How many leaves the state root of a model with `params` parameters has: the header and the
+/// chunks of `params ‖ m ‖ v`. A verifier takes it from the config, never from a proof (the root
+/// does not commit to its size).
+pub fn state_leaf_count(params: u64) -> u64 {
+    1 + (12 * params).div_ceil(STATE_CHUNK_BYTES as u64)
+}
+
 fn state_leaves(header: &[u8], tensors: &[u8]) -> Vec<Hash> {
     let mut leaves = Vec::with_capacity(1 + tensors.len().div_ceil(STATE_CHUNK_BYTES));
     leaves.push(Sha256::digest(header).into());
@@ -255,7 +262,8 @@ pub struct ElementProof {
     pub element: u64,
     /// The chunk holding it (leaf `1 + element·4 / STATE_CHUNK_BYTES`).
     pub chunk: Vec<u8>,
-    /// How many leaves the state root has.
+    /// How many leaves the state root has (what the prover says; [`ElementProof::verify`]
+    /// checks it against the parameter count).
     pub leaves: u64,
     /// The chunk's Merkle path.
     pub path: Vec<merkle::ProofStep>,
@@ -274,11 +282,12 @@ impl ElementProof {
         Some(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    /// Whether the chunk is leaf [`ElementProof::leaf`] of `root`, along the path that
-    /// position and the tree's size fix.
-    pub fn verify(&self, root: &Hash) -> bool {
+    /// Whether the chunk is leaf [`ElementProof::leaf`] of `root` — the state root of a model
+    /// with `params` parameters — along the path that position and the tree's size fix.
+    pub fn verify(&self, root: &Hash, params: u64) -> bool {
         let chunk_hash: Hash = Sha256::digest(&self.chunk).into();
-        self.chunk.len() <= STATE_CHUNK_BYTES
+        self.leaves == state_leaf_count(params)
+            && self.chunk.len() <= STATE_CHUNK_BYTES
             && self.value().is_some()
             && merkle::verify_at(
                 root,

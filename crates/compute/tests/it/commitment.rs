@@ -4,7 +4,7 @@
 //! position or a forged state does not verify.
 
 use crate::common::micro_config;
-use iollm_compute::train::{checkpoint_path, STATE_CHUNK_BYTES};
+use iollm_compute::train::{checkpoint_path, state_leaf_count, STATE_CHUNK_BYTES};
 use iollm_compute::{train, Runtime, TrainState};
 use iollm_repops::merkle::{self as contract, Hasher};
 use sha2::{Digest, Sha256};
@@ -21,11 +21,13 @@ impl Hasher for HostSha256 {
     }
 }
 
-/// What the contract would check: the chunk's hash at its leaf, along the derived path.
-fn contract_accepts(root: &[u8; 32], p: &iollm_compute::train::ElementProof) -> bool {
+/// What the contract would check: the chunk's hash at its leaf, along the path derived from
+/// the leaf and the leaf count the contract computes from the model's size.
+fn contract_accepts(root: &[u8; 32], p: &iollm_compute::train::ElementProof, params: u64) -> bool {
     let chunk_hash: [u8; 32] = Sha256::digest(&p.chunk).into();
     let siblings: Vec<[u8; 32]> = p.path.iter().map(|s| s.sibling).collect();
-    contract::verify::<HostSha256>(root, &chunk_hash, p.leaf(), p.leaves, &siblings)
+    let leaves = state_leaf_count(params);
+    contract::verify::<HostSha256>(root, &chunk_hash, p.leaf(), leaves, &siblings)
 }
 
 #[test]
@@ -47,17 +49,20 @@ fn every_element_is_proven_against_the_state_root() {
         let p = st.prove_element(&config_hash, e).expect("in range");
         let want = [&st.params, &st.m, &st.v][(e / n) as usize][(e % n) as usize];
         assert_eq!(p.value().map(f32::to_bits), Some(want.to_bits()), "element {e}");
-        assert!(p.verify(&h), "element {e}");
-        assert!(contract_accepts(&h, &p), "element {e}: the contract's check");
+        assert!(p.verify(&h, n), "element {e}");
+        assert!(contract_accepts(&h, &p, n), "element {e}: the contract's check");
+        // The leaf count comes from the model's size, not from the prover.
+        let resized = iollm_compute::train::ElementProof { leaves: p.leaves + 1, ..p.clone() };
+        assert!(!resized.verify(&h, n), "element {e}: another leaf count");
         // A changed byte of the chunk, or the proof presented for another position, fails.
         let mut bent = p.clone();
         bent.chunk[((e * 4) as usize) % STATE_CHUNK_BYTES] ^= 1;
-        assert!(!bent.verify(&h) && !contract_accepts(&h, &bent), "element {e}");
+        assert!(!bent.verify(&h, n) && !contract_accepts(&h, &bent, n), "element {e}");
         let moved = iollm_compute::train::ElementProof { element: e + per_chunk, ..p.clone() };
         if moved.element < total {
-            assert!(!moved.verify(&h) && !contract_accepts(&h, &moved), "element {e} moved");
+            assert!(!moved.verify(&h, n) && !contract_accepts(&h, &moved, n), "element {e} moved");
         }
-        assert!(!p.verify(&out.hashes[0]), "another checkpoint's root");
+        assert!(!p.verify(&out.hashes[0], n), "another checkpoint's root");
     }
     assert_eq!(st.prove_element(&config_hash, total), None);
     // A forged state (one weight changed) has another root.
