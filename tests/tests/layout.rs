@@ -1,4 +1,4 @@
-//! The dependency direction of DESIGN.md §3, checked on `cargo metadata`: which of our crates
+//! The dependency direction of ARCHITECTURE.md, checked on `cargo metadata`: which of our crates
 //! may depend on which, and which crates alone may use subxt, cudarc, the IPFS client, the
 //! database and the HTTP server framework.
 

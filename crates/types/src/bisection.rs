@@ -1,4 +1,4 @@
-//! One level of the dispute game (DESIGN.md §5): a bisection over a sequence both sides
+//! One level of the dispute game (VERIFICATION.md): a bisection over a sequence both sides
 //! committed to, under a chess clock.
 //!
 //! Every level of a dispute — the checkpoints of a trace, the steps of a segment, the ops of a

@@ -6,7 +6,7 @@
 //!
 //! What it is not: a place for anything that talks to a node, a file or the network.
 #![cfg_attr(not(feature = "std"), no_std)]
-// Money maths: every operation is checked (DESIGN.md §4).
+// Money maths: every operation is checked (ARCHITECTURE.md, Conventions).
 #![deny(clippy::arithmetic_side_effects)]
 
 extern crate alloc;

@@ -481,7 +481,7 @@ pub struct Commitment {
     pub score: u64,
     /// Final loss, fixed point ×10⁶ (0 for evaluations).
     pub loss: u64,
-    /// Merkle root over the checkpoint hashes of the run (DESIGN.md §5).
+    /// Merkle root over the checkpoint hashes of the run (VERIFICATION.md).
     pub trace_root: [u8; 32],
 }
 

@@ -1,4 +1,4 @@
-//! Integration tests of `iollm-compute` (one binary, DESIGN.md/STYLE.md).
+//! Integration tests of `iollm-compute` (one test binary for the crate).
 
 mod commitment;
 mod common;
