@@ -2,10 +2,92 @@
 //!
 //! The random stream is SplitMix64 (one `u64` of state, saved in every checkpoint). Data is a
 //! byte corpus — a file, or the built-in synthetic *arithmetic* task — and each step draws
-//! `batch_size` windows of `n_ctx + 1` bytes at offsets `next_u64() % (len − n_ctx)`.
+//! `batch_size` windows of `n_ctx + 1` bytes at offsets `next_u64() % (len − n_ctx)`. The corpus
+//! is committed as a Merkle root over its length and its 4 KiB chunks ([`corpus_root`]), so one
+//! window can be proven to a contract ([`prove_window`]).
 
+use crate::merkle::{self, Hash, ProofStep};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::path::PathBuf;
+
+/// Bytes of corpus under one leaf of [`corpus_root`].
+pub const CORPUS_CHUNK_BYTES: usize = 4096;
+
+/// The corpus commitment: the Merkle root ([`crate::merkle`]) over `SHA-256(len as u64 LE)` and
+/// the SHA-256 of each [`CORPUS_CHUNK_BYTES`] chunk (the last one may be shorter).
+pub fn corpus_root(corpus: &[u8]) -> Hash {
+    merkle::root(&corpus_leaves(corpus))
+}
+
+fn corpus_leaves(corpus: &[u8]) -> Vec<Hash> {
+    let mut leaves = vec![Sha256::digest((corpus.len() as u64).to_le_bytes()).into()];
+    leaves.extend(corpus.chunks(CORPUS_CHUNK_BYTES).map(|c| -> Hash { Sha256::digest(c).into() }));
+    leaves
+}
+
+/// A window of the corpus with what proves it against [`corpus_root`]: the chunks it overlaps,
+/// each with its Merkle path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WindowProof {
+    /// First byte of the window.
+    pub offset: u64,
+    /// Its length.
+    pub len: u64,
+    /// `(chunk index, chunk bytes, path)` of every chunk the window overlaps, in order.
+    pub chunks: Vec<(u64, Vec<u8>, Vec<ProofStep>)>,
+    /// The path of leaf 0, the corpus length: the root does not commit to its leaf count, so
+    /// the length is proven, not assumed.
+    pub length_path: Vec<ProofStep>,
+}
+
+impl WindowProof {
+    /// The window's bytes if every chunk is the right leaf of `root`, the root of a corpus of
+    /// `corpus_len` bytes (the verifier knows the length from the job; the root commits to it).
+    pub fn verify(&self, root: &Hash, corpus_len: u64) -> Option<Vec<u8>> {
+        let end = self.offset.checked_add(self.len).filter(|&e| e <= corpus_len && self.len > 0)?;
+        let chunk = CORPUS_CHUNK_BYTES as u64;
+        let (first, last) = (self.offset / chunk, end.div_ceil(chunk));
+        if self.chunks.len() as u64 != last - first {
+            return None;
+        }
+        let leaves = 1 + corpus_len.div_ceil(chunk) as usize;
+        let length: Hash = Sha256::digest(corpus_len.to_le_bytes()).into();
+        if !merkle::verify_at(root, &length, 0, leaves, &self.length_path) {
+            return None;
+        }
+        let mut out = Vec::with_capacity(self.len as usize);
+        for (index, (claimed, bytes, path)) in (first..last).zip(&self.chunks) {
+            let start = index * chunk;
+            let hash: Hash = Sha256::digest(bytes).into();
+            let ok = *claimed == index
+                && bytes.len() as u64 == (corpus_len - start).min(chunk)
+                && merkle::verify_at(root, &hash, 1 + index as usize, leaves, path);
+            if !ok {
+                return None;
+            }
+            let lo = self.offset.max(start) - start;
+            let hi = end.min(start + chunk) - start;
+            out.extend_from_slice(&bytes[lo as usize..hi as usize]);
+        }
+        Some(out)
+    }
+}
+
+/// Bytes `offset .. offset + len` of `corpus` with their proof (`None` if out of range or empty).
+pub fn prove_window(corpus: &[u8], offset: u64, len: u64) -> Option<WindowProof> {
+    let end = offset.checked_add(len).filter(|&e| e <= corpus.len() as u64 && len > 0)?;
+    let leaves = corpus_leaves(corpus);
+    let chunk = CORPUS_CHUNK_BYTES as u64;
+    let chunks = (offset / chunk..end.div_ceil(chunk))
+        .map(|i| {
+            let bytes = corpus.chunks(CORPUS_CHUNK_BYTES).nth(i as usize)?.to_vec();
+            Some((i, bytes, merkle::proof(&leaves, 1 + i as usize)?))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let length_path = merkle::proof(&leaves, 0)?;
+    Some(WindowProof { offset, len, chunks, length_path })
+}
 
 /// SplitMix64.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -916,7 +916,8 @@ impl Segment {
 }
 
 /// SHA-256 of the canonical config encoding: JSON of `{profile, model, train, optimizer,
-/// data_sha256}` (the data's bytes, not its path, are bound).
+/// data_root}` (the data's bytes, not its path, are bound: `data_root` is
+/// [`data::corpus_root`], so one training window can be proven against what `h_0` commits to).
 pub fn config_hash(cfg: &TrainConfig, corpus: &[u8]) -> Hash {
     #[derive(Serialize)]
     struct Canon<'a> {
@@ -924,14 +925,14 @@ pub fn config_hash(cfg: &TrainConfig, corpus: &[u8]) -> Hash {
         model: &'a GptConfig,
         train: &'a TrainSection,
         optimizer: &'a AdamW,
-        data_sha256: String,
+        data_root: String,
     }
     let c = Canon {
         profile: PROFILE,
         model: &cfg.model,
         train: &cfg.train,
         optimizer: &cfg.optimizer,
-        data_sha256: hex(&Sha256::digest(corpus)),
+        data_root: hex(&data::corpus_root(corpus)),
     };
     Sha256::digest(serde_json::to_vec(&c).expect("config serialises")).into()
 }

@@ -70,3 +70,33 @@ fn every_element_is_proven_against_the_state_root() {
     forged.params[3] += 1.0;
     assert_ne!(forged.hash(&config_hash), h);
 }
+
+/// The corpus commitment: any window (inside one chunk, across a boundary, up to the end) is
+/// proven against the root; a changed byte, a missing or extra chunk, or another length is not.
+#[test]
+fn corpus_windows_are_proven_against_the_corpus_root() {
+    use iollm_compute::data::{corpus_root, prove_window, CORPUS_CHUNK_BYTES};
+    let corpus: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let (root, len) = (corpus_root(&corpus), corpus.len() as u64);
+    let c = CORPUS_CHUNK_BYTES as u64;
+    for (offset, n) in [(0, 17), (c - 5, 17), (c, 1), (len - 17, 17), (0, len), (2 * c - 1, 2)] {
+        let p = prove_window(&corpus, offset, n).expect("in range");
+        let want = &corpus[offset as usize..(offset + n) as usize];
+        assert_eq!(p.verify(&root, len).as_deref(), Some(want), "window {offset}+{n}");
+        assert_eq!(p.verify(&root, len + 1), None, "another length");
+        let mut bent = p.clone();
+        bent.chunks[0].1[0] ^= 1;
+        assert_eq!(bent.verify(&root, len), None, "a changed byte");
+        let mut short = p.clone();
+        short.chunks.pop();
+        assert_eq!(short.verify(&root, len), None, "a missing chunk");
+        let mut long = p.clone();
+        long.chunks.push(long.chunks[0].clone());
+        assert_eq!(long.verify(&root, len), None, "an extra chunk");
+    }
+    assert_eq!(prove_window(&corpus, len - 1, 2), None, "past the end");
+    assert_eq!(prove_window(&corpus, 3, 0), None, "empty");
+    let mut other = corpus.clone();
+    other[9_999] ^= 1;
+    assert_ne!(corpus_root(&other), root);
+}

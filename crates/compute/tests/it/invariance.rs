@@ -35,7 +35,7 @@ fn golden_trace_root() {
     assert_eq!(o.trace_root_hex(), GOLDEN_ROOT, "repops-v2 numerics changed: see REPOPS.md");
 }
 
-const GOLDEN_ROOT: &str = "c04d7f639b7798530ae1bb7c914635eb6d7ea938b213bb642fbc0e27de8b024f";
+const GOLDEN_ROOT: &str = "33903d6d877a403181ffc65cc4b54a913124214b1ea475b5920bc0fc0d79a4a6";
 
 #[test]
 fn resume_and_segment_replay_reproduce_the_uninterrupted_run() {
