@@ -11,7 +11,7 @@ use crate::node::runtime_types::{
     sp_weights::weight_v2::Weight,
 };
 use crate::{node, AccountId, Chain, ChainError, Signer};
-use parity_scale_codec::{Compact, Decode};
+use parity_scale_codec::{Compact, Decode, DecodeAll};
 
 /// ink!'s `LangError`: the message could not even be dispatched.
 #[derive(Debug, Decode)]
@@ -97,10 +97,10 @@ pub struct ContractEvent {
 }
 
 impl ContractEvent {
-    /// Decodes the event as `E` if its signature topic is `topic`.
+    /// Decodes the event as `E` (all of its bytes) if its signature topic is `topic`.
     pub fn decode_as<E: Decode>(&self, topic: [u8; 32]) -> Option<Result<E, ChainError>> {
         (self.topics.first() == Some(&topic)).then(|| {
-            E::decode(&mut &self.data[..])
+            E::decode_all(&mut &self.data[..])
                 .map_err(|e| ChainError::UndecodableOutput { what: "event", reason: e.to_string() })
         })
     }
@@ -120,13 +120,17 @@ pub struct Executed<T> {
     pub dry_run: DryRun,
     /// Transaction fee paid, as reported by `TransactionFeePaid`.
     pub fee: u128,
+    /// The contract called (events of contracts it called in turn are in `events` too).
+    pub callee: AccountId,
 }
 
 impl<T> Executed<T> {
-    /// The first event with signature `topic`, decoded as `E`.
+    /// The first event with signature `topic` emitted by the called contract itself (not by a
+    /// contract it called), decoded as `E`.
     pub fn event<E: Decode>(&self, topic: [u8; 32], name: &'static str) -> Result<E, ChainError> {
         self.events
             .iter()
+            .filter(|e| e.contract == self.callee)
             .find_map(|e| e.decode_as::<E>(topic))
             .unwrap_or(Err(ChainError::MissingEvent(name)))
     }
@@ -140,7 +144,13 @@ impl<T> Executed<T> {
         pick: impl FnOnce(E) -> U,
     ) -> Result<Executed<U>, ChainError> {
         let value = pick(self.event(topic, name)?);
-        Ok(Executed { value, events: self.events, dry_run: self.dry_run, fee: self.fee })
+        Ok(Executed {
+            value,
+            events: self.events,
+            dry_run: self.dry_run,
+            fee: self.fee,
+            callee: self.callee,
+        })
     }
 }
 
@@ -284,7 +294,7 @@ impl Chain {
             input,
         );
         let (events, fee) = self.submit(signer, &tx).await?;
-        Ok(Executed { value: value_out, events, dry_run, fee })
+        Ok(Executed { value: value_out, events, dry_run, fee, callee: contract.clone() })
     }
 
     /// Signs and submits `tx`, waits for finalization, and returns the contract events and fee.

@@ -110,6 +110,8 @@ impl RegistryClient {
         // The id the executed call registered (another registration may have taken the one
         // the dry-run predicted).
         let event: events::Registered = call.event(events::REGISTERED_TOPIC, "Registered")?;
+        let call =
+            call.from_event(events::REGISTERED_TOPIC, "Registered", |e: events::Registered| e.id)?;
         Ok(Registration { id: event.id, event, call })
     }
 

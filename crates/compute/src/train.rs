@@ -270,32 +270,51 @@ pub struct ElementProof {
 }
 
 impl ElementProof {
-    /// The leaf index of the chunk.
-    pub fn leaf(&self) -> u64 {
-        1 + self.element * 4 / STATE_CHUNK_BYTES as u64
+    /// The leaf index of the chunk (`None` if the element index overflows).
+    pub fn leaf(&self) -> Option<u64> {
+        Some(1 + self.element.checked_mul(4)? / STATE_CHUNK_BYTES as u64)
     }
 
     /// The element's value, if the chunk holds it.
     pub fn value(&self) -> Option<f32> {
-        let at = (self.element * 4 % STATE_CHUNK_BYTES as u64) as usize;
-        let b = self.chunk.get(at..at + 4)?;
+        let at = (self.element.checked_mul(4)? % STATE_CHUNK_BYTES as u64) as usize;
+        let b = self.chunk.get(at..at.checked_add(4)?)?;
         Some(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    /// Whether the chunk is leaf [`ElementProof::leaf`] of `root` — the state root of a model
-    /// with `params` parameters — along the path that position and the tree's size fix.
+    /// Whether element [`ElementProof::element`] of a model with `params` parameters is in
+    /// the chunk, and the chunk — exactly the bytes that leaf holds — is leaf
+    /// [`ElementProof::leaf`] of `root`, along the path that position and the tree's size fix.
     pub fn verify(&self, root: &Hash, params: u64) -> bool {
+        let Some(tensor_bytes) = params.checked_mul(12) else { return false };
+        let Some(leaf) = self.leaf() else { return false };
+        let start = (leaf - 1) * STATE_CHUNK_BYTES as u64;
+        let chunk_len = tensor_bytes.saturating_sub(start).min(STATE_CHUNK_BYTES as u64);
         let chunk_hash: Hash = Sha256::digest(&self.chunk).into();
-        self.leaves == state_leaf_count(params)
-            && self.chunk.len() <= STATE_CHUNK_BYTES
-            && self.value().is_some()
-            && merkle::verify_at(
-                root,
-                &chunk_hash,
-                self.leaf() as usize,
-                self.leaves as usize,
-                &self.path,
-            )
+        self.element < 3 * params
+            && self.leaves == state_leaf_count(params)
+            && self.chunk.len() as u64 == chunk_len
+            && merkle::verify_at(root, &chunk_hash, leaf as usize, self.leaves as usize, &self.path)
+    }
+}
+
+/// The header of a state (profile, config hash, step, RNG state, optimizer counters, parameter
+/// count) with the path of leaf 0 of its state root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeaderProof {
+    /// The header bytes, as [`TrainState::encode`] writes them.
+    pub header: Vec<u8>,
+    /// The path of leaf 0.
+    pub path: Vec<merkle::ProofStep>,
+}
+
+impl HeaderProof {
+    /// Whether the header is leaf 0 of `root`, the state root of a model with `params`
+    /// parameters.
+    pub fn verify(&self, root: &Hash, params: u64) -> bool {
+        let hash: Hash = Sha256::digest(&self.header).into();
+        self.header.len() == TrainState::header_len()
+            && merkle::verify_at(root, &hash, 0, state_leaf_count(params) as usize, &self.path)
     }
 }
 
@@ -350,7 +369,16 @@ impl TrainState {
         Some(ElementProof { element, chunk, leaves: leaves.len() as u64, path })
     }
 
-    /// Parses a checkpoint file (encoding + trailing SHA-256), checking everything.
+    /// The header (step, RNG state, optimizer counters, …) with its proof against
+    /// [`TrainState::hash`].
+    pub fn prove_header(&self, config_hash: &Hash) -> HeaderProof {
+        let bytes = self.encode(config_hash);
+        let (header, tensors) = bytes.split_at(Self::header_len());
+        let path = merkle::proof(&state_leaves(header, tensors), 0).expect("leaf 0 exists");
+        HeaderProof { header: header.to_vec(), path }
+    }
+
+    /// Parses a checkpoint file (encoding + trailing state root), checking everything.
     /// Returns the state, its config hash and its state hash.
     pub fn decode_checkpoint(bytes: &[u8]) -> Result<(TrainState, Hash, Hash)> {
         let corrupt = |m: &str| Error::CorruptCheckpoint(m.to_string());

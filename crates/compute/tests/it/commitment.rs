@@ -27,7 +27,8 @@ fn contract_accepts(root: &[u8; 32], p: &iollm_compute::train::ElementProof, par
     let chunk_hash: [u8; 32] = Sha256::digest(&p.chunk).into();
     let siblings: Vec<[u8; 32]> = p.path.iter().map(|s| s.sibling).collect();
     let leaves = state_leaf_count(params);
-    contract::verify::<HostSha256>(root, &chunk_hash, p.leaf(), leaves, &siblings)
+    let Some(leaf) = p.leaf() else { return false };
+    contract::verify::<HostSha256>(root, &chunk_hash, leaf, leaves, &siblings)
 }
 
 #[test]
@@ -65,6 +66,23 @@ fn every_element_is_proven_against_the_state_root() {
         assert!(!p.verify(&out.hashes[0], n), "another checkpoint's root");
     }
     assert_eq!(st.prove_element(&config_hash, total), None);
+    // An element index past the tensors, or one that wraps around to a real chunk, is refused.
+    let p = st.prove_element(&config_hash, 5).expect("in range");
+    for element in [total, total + 5, (1 << 62) + 5, u64::MAX] {
+        let far = iollm_compute::train::ElementProof { element, ..p.clone() };
+        assert!(!far.verify(&h, n), "element {element}");
+    }
+    // A chunk with bytes appended is not the leaf's chunk.
+    let mut padded = p.clone();
+    padded.chunk.push(0);
+    assert!(!padded.verify(&h, n));
+    // The header: step, RNG state, optimizer counters, proven as leaf 0.
+    let header = st.prove_header(&config_hash);
+    assert!(header.verify(&h, n));
+    assert!(!header.verify(&out.hashes[0], n), "another checkpoint's root");
+    let mut bent = header.clone();
+    bent.header[60] ^= 1;
+    assert!(!bent.verify(&h, n));
     // A forged state (one weight changed) has another root.
     let mut forged = st.clone();
     forged.params[3] += 1.0;

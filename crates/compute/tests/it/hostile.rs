@@ -41,6 +41,12 @@ fn a_forged_start_checkpoint_is_refused() {
     let seg = Segment::from_hashes(&run.trace_root, &run.hashes, 1).expect("segment");
     let e = verify_segment(&cfg, &seg, &forged, &rt).unwrap_err();
     assert!(matches!(e, Error::StartNotInTrace { index: 1, .. }), "{e}");
+    // The dispute game's per-step roots start from the committed h_i just the same.
+    let e = tr.segment_step_roots(&seg, &forged).unwrap_err();
+    assert!(matches!(e, Error::StartNotInTrace { index: 1, .. }), "{e}");
+    let other = Segment::from_hashes(&run.trace_root, &run.hashes, 2).expect("segment 2");
+    let e = tr.segment_step_roots(&other, &honest).unwrap_err();
+    assert!(matches!(e, Error::StartNotInTrace { index: 2, .. }), "{e}");
     assert!(verify_segment(&cfg, &seg, &honest, &rt).expect("honest segment"));
 
     // The forger's own segment: h_1 = forged hash, h_2 = what the forgery replays to.
