@@ -20,6 +20,7 @@ pub mod registry;
 pub mod shares;
 pub mod split;
 pub mod splitter;
+pub mod spotcheck;
 #[cfg(feature = "ink")]
 pub mod storage;
 

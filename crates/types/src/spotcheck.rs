@@ -1,0 +1,149 @@
+//! Spot checks no one can predict (VERIFICATION.md), by commit–reveal: ink! contracts have no
+//! randomness and no block hashes. A verifier signs up for a job with a bond and
+//! [`commitment`]`(account, secret)` before the result exists; once the executor's trace root is
+//! on chain it reveals the secret ([`opens`]). Its [`draw`] — the hash of the secret and the trace
+//! root — picks the segment it must replay ([`segment`]), and, when more verifiers signed up than
+//! the job has slots, which of them check ([`admitted`]: the lowest draws). The executor cannot
+//! know the segments when it commits; a verifier cannot know its segment before the result.
+//!
+//! The hash is the caller's (a contract passes its host's SHA-256); what it is not: the bonds,
+//! the deadlines or the money, which the market holds.
+
+use crate::AccountBytes;
+use alloc::vec::Vec;
+
+/// A 32-byte hash.
+pub type Hash = [u8; 32];
+
+/// What a verifier commits to when it signs up: the hash of its account and its secret, so
+/// another account cannot copy the commitment and reveal the same secret.
+pub fn commitment<H: Fn(&[&[u8]]) -> Hash>(hash: H, account: &AccountBytes, secret: &Hash) -> Hash {
+    hash(&[&b"iollm-spotcheck-commit"[..], &account[..], &secret[..]])
+}
+
+/// Whether `secret` opens `commit` for `account`.
+pub fn opens<H: Fn(&[&[u8]]) -> Hash>(
+    hash: H,
+    commit: &Hash,
+    account: &AccountBytes,
+    secret: &Hash,
+) -> bool {
+    commitment(hash, account, secret) == *commit
+}
+
+/// The verifier's draw: the hash of its revealed secret and the committed trace root.
+pub fn draw<H: Fn(&[&[u8]]) -> Hash>(hash: H, secret: &Hash, trace_root: &Hash) -> Hash {
+    hash(&[&b"iollm-spotcheck-draw"[..], &secret[..], &trace_root[..]])
+}
+
+/// The segment a draw picks among `segments` (its first 8 bytes, little-endian, modulo the
+/// count; the bias is below `segments / 2^64`). `None` for zero segments.
+pub fn segment(draw: &Hash, segments: u64) -> Option<u64> {
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&draw[..8]);
+    u64::from_le_bytes(head).checked_rem(segments)
+}
+
+/// Which sign-ups check when there are more than `slots`: the indices of the `slots` lowest
+/// draws (bytewise), ties to the earlier sign-up, in sign-up order. Signing up early, or with
+/// many accounts each bonded, buys no more than each account's fair chance.
+pub fn admitted(draws: &[Hash], slots: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..draws.len()).collect();
+    order.sort_by(|a, b| draws[*a].cmp(&draws[*b]).then(a.cmp(b)));
+    order.truncate(slots);
+    order.sort_unstable();
+    order
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // tests compute their expectations freely
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use sha2::{Digest, Sha256};
+
+    fn sha256(parts: &[&[u8]]) -> Hash {
+        let mut s = Sha256::new();
+        for p in parts {
+            s.update(p);
+        }
+        s.finalize().into()
+    }
+
+    proptest! {
+        /// Only the committed secret, revealed by the account that committed it, opens.
+        #[test]
+        fn only_the_committer_opens_its_commitment(
+            account in any::<[u8; 32]>(),
+            other in any::<[u8; 32]>(),
+            secret in any::<[u8; 32]>(),
+            guess in any::<[u8; 32]>(),
+        ) {
+            let commit = commitment(sha256, &account, &secret);
+            prop_assert!(opens(sha256, &commit, &account, &secret));
+            prop_assert_eq!(opens(sha256, &commit, &other, &secret), other == account);
+            prop_assert_eq!(opens(sha256, &commit, &account, &guess), guess == secret);
+        }
+
+        /// A draw picks a segment in range.
+        #[test]
+        fn a_draw_picks_a_segment_in_range(
+            secret in any::<[u8; 32]>(),
+            root in any::<[u8; 32]>(),
+            segments in 1u64..10_000,
+        ) {
+            let d = draw(sha256, &secret, &root);
+            prop_assert!(segment(&d, segments).unwrap() < segments);
+            prop_assert_eq!(segment(&d, 0), None);
+        }
+
+        /// Exactly `min(slots, sign-ups)` are admitted, each with a draw no higher than any
+        /// left out, in sign-up order.
+        #[test]
+        fn the_lowest_draws_are_admitted(
+            draws in proptest::collection::vec(any::<[u8; 32]>(), 0..20),
+            slots in 0usize..25,
+        ) {
+            let picked = admitted(&draws, slots);
+            prop_assert_eq!(picked.len(), slots.min(draws.len()));
+            prop_assert!(picked.windows(2).all(|w| w[0] < w[1]));
+            for i in (0..draws.len()).filter(|i| !picked.contains(i)) {
+                for &p in &picked {
+                    prop_assert!(draws[p] <= draws[i]);
+                }
+            }
+        }
+    }
+
+    /// Over many secrets the segments come out uniform (a loose χ² bound: 16 segments, 16 000
+    /// draws; the 99.9 % quantile of χ² with 15 degrees of freedom is 37.7).
+    #[test]
+    fn segments_are_uniform() {
+        let root = [7u8; 32];
+        let mut counts = [0u32; 16];
+        for i in 0..16_000u32 {
+            let mut secret = [0u8; 32];
+            secret[..4].copy_from_slice(&i.to_le_bytes());
+            counts[segment(&draw(sha256, &secret, &root), 16).unwrap() as usize] += 1;
+        }
+        let chi2: f64 = counts.iter().map(|&c| (f64::from(c) - 1000.0).powi(2) / 1000.0).sum();
+        assert!(chi2 < 37.7, "{counts:?}: χ² = {chi2}");
+    }
+
+    /// A sybil with many bonded sign-ups is admitted by draw, not by arriving first: with 3
+    /// slots and 10 sign-ups, which are admitted depends on the trace root only.
+    #[test]
+    fn early_sign_ups_are_not_favoured() {
+        let secrets: Vec<Hash> = (0..10u8).map(|i| [i; 32]).collect();
+        let mut first_three = 0;
+        for r in 0..200u8 {
+            let root = [r; 32];
+            let draws: Vec<Hash> = secrets.iter().map(|s| draw(sha256, s, &root)).collect();
+            if admitted(&draws, 3) == [0, 1, 2] {
+                first_three += 1;
+            }
+        }
+        // 3 of 10 in order has probability 1/120: about 2 of 200 roots.
+        assert!(first_three < 10, "{first_three}");
+    }
+}
