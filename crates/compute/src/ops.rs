@@ -529,9 +529,9 @@ fma_dispatch! {
     }
 }
 
-/// The largest value (`f32::max`: NaNs are passed over), taken sixteen lanes at a time. A
-/// maximum does not depend on the order it is taken in, except for the sign of a zero maximum,
-/// which `exp(x − m)` does not see (`x − (±0)` is `x` but for `x = −0`, and `exp(±0) = 1`).
+/// The largest value ([`repops::max`]: NaNs are passed over, `+0` above `−0`), taken sixteen
+/// lanes at a time: a total order, so the same bits as the ascending chain the step program
+/// defines (`iollm_repops::step`).
 #[inline(always)]
 fn max_of(xs: &[f32]) -> f32 {
     let mut lanes = [f32::NEG_INFINITY; 16];
@@ -539,16 +539,16 @@ fn max_of(xs: &[f32]) -> f32 {
     let rest = chunks.remainder();
     for chunk in chunks {
         for (l, v) in lanes.iter_mut().zip(chunk) {
-            *l = l.max(*v);
+            *l = repops::max(*l, *v);
         }
     }
-    lanes.iter().chain(rest).fold(f32::NEG_INFINITY, |m, v| m.max(*v))
+    lanes.iter().chain(rest).fold(f32::NEG_INFINITY, |m, v| repops::max(m, *v))
 }
 
 fma_dispatch! {
     /// One row of [`cross_entropy`]: returns the row loss, writes the row gradient.
     pub fn cross_entropy_row(xr: &[f32], tg: usize, inv_n: f32, dr: &mut [f32]) -> f32 {
-        let m = xr.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let m = xr.iter().fold(f32::NEG_INFINITY, |a, &b| repops::max(a, b));
         let mut s = 0.0f32;
         for x in xr {
             s += repops::exp(x - m);
@@ -793,7 +793,7 @@ pub fn cross_entropy(
 
 /// Row-wise log-softmax-free probabilities for sampling: `exp(x − m)/sum`.
 pub fn softmax(x: &[f32]) -> Vec<f32> {
-    let m = x.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    let m = x.iter().fold(f32::NEG_INFINITY, |a, &b| repops::max(a, b));
     let e: Vec<f32> = x.iter().map(|v| repops::exp(v - m)).collect();
     let s = sum(e.iter().copied());
     e.into_iter().map(|v| v / s).collect()

@@ -9,6 +9,15 @@
 //! runs the same definitions on soft floats and gets the same bits.
 
 pub use iollm_repops::functions::{exp, gelu, gelu_grad, ln, rsqrt, tanh};
+use iollm_repops::Binary32;
+
+/// The profile's maximum (`REPOPS.md` §1): a NaN operand gives the other one,
+/// `max(+0, −0) = +0`; a total order otherwise, so a row's maximum has the same bits in any
+/// order (unlike `f32::max`, which may return either zero).
+#[inline(always)]
+pub fn max(a: f32, b: f32) -> f32 {
+    <f32 as Binary32>::max(a, b)
+}
 
 /// Name of the numerics profile this build implements.
 pub const PROFILE: &str = "repops-v2";

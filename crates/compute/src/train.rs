@@ -20,6 +20,7 @@ use crate::model::{self, GptConfig, Layout, VOCAB};
 use crate::ops::{self, Exec};
 use crate::optim::AdamW;
 use crate::repops::PROFILE;
+use iollm_repops::step::{self, Program, StepConfig, HEADER_WORDS};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -319,6 +320,21 @@ impl HeaderProof {
 }
 
 impl TrainState {
+    /// `params ‖ m ‖ v` as bits and the header words, as the step program reads them.
+    pub fn step_inputs(&self) -> (Vec<u32>, [u32; HEADER_WORDS]) {
+        let words = self.params.iter().chain(&self.m).chain(&self.v).map(|x| x.to_bits()).collect();
+        let (step, rng) = (self.step, self.rng.state);
+        let header = [
+            step as u32,
+            (step >> 32) as u32,
+            rng as u32,
+            (rng >> 32) as u32,
+            self.b1pow.to_bits(),
+            self.b2pow.to_bits(),
+        ];
+        (words, header)
+    }
+
     /// Canonical encoding (all integers and floats little-endian): the header — `"IOLLMCK1"`,
     /// profile length (u32) and bytes, config hash (32 bytes), step (u64), rng state (u64),
     /// b1pow (f32), b2pow (f32), parameter count (u64) — then params, m, v (f32 each).
@@ -642,6 +658,55 @@ impl Trainer {
     /// The canonical config hash bound into every checkpoint.
     pub fn config_hash(&self) -> Hash {
         self.config_hash
+    }
+
+    /// The values a step's arithmetic depends on, as the step program takes them (floats as
+    /// bits): the model, the batch, the corpus length and the optimizer.
+    pub fn step_config(&self) -> StepConfig {
+        let (m, o) = (&self.cfg.model, &self.cfg.optimizer);
+        StepConfig {
+            n_layer: m.n_layer,
+            n_head: m.n_head,
+            n_embd: m.n_embd,
+            n_ctx: m.n_ctx,
+            batch: self.cfg.train.batch_size,
+            corpus_len: self.corpus.len(),
+            lr: o.lr.to_bits(),
+            beta1: o.beta1.to_bits(),
+            beta2: o.beta2.to_bits(),
+            eps: o.eps.to_bits(),
+            weight_decay: o.weight_decay.to_bits(),
+            warmup_steps: o.warmup_steps,
+        }
+    }
+
+    /// The canonical op list of one step of this config (`iollm_repops::step`): what the
+    /// dispute game bisects inside a step, and what [`Trainer::step`] computes faster with the
+    /// same bits.
+    pub fn step_program(&self) -> Program {
+        step::program(&self.step_config())
+    }
+
+    /// One step played op by op from the program's definitions (slow: for the game, never for
+    /// training): every op's output, and the state after the step.
+    pub fn replay_step_ops(&self, prog: &Program, st: &TrainState) -> (Vec<Vec<u32>>, TrainState) {
+        let (words, header) = st.step_inputs();
+        let outs = step::run::<f32>(prog, &words, &header, &self.corpus);
+        let (next, h) = prog.next_state(&outs);
+        let n = self.layout.total;
+        let floats = |part: usize| {
+            next[part * n..(part + 1) * n].iter().map(|b| f32::from_bits(*b)).collect()
+        };
+        let after = TrainState {
+            step: u64::from(h[0]) | u64::from(h[1]) << 32,
+            rng: Rng { state: u64::from(h[2]) | u64::from(h[3]) << 32 },
+            b1pow: f32::from_bits(h[4]),
+            b2pow: f32::from_bits(h[5]),
+            params: floats(0),
+            m: floats(1),
+            v: floats(2),
+        };
+        (outs, after)
     }
 
     /// State before the first step (checkpoint 0).

@@ -48,6 +48,11 @@ pub trait Binary32:
     fn lt(self, other: Self) -> bool;
     /// IEEE `self > other` (false if either is a NaN).
     fn gt(self, other: Self) -> bool;
+    /// The profile's maximum: a NaN operand gives the other one, two NaNs [`Binary32::NAN`],
+    /// `max(+0, −0) = +0`. A total order on the rest, so any order of a reduction gives it.
+    fn max(self, other: Self) -> Self;
+    /// `v` rounded to nearest, ties to even.
+    fn from_u64(v: u64) -> Self;
 }
 
 impl Binary32 for F32 {
@@ -99,6 +104,14 @@ impl Binary32 for F32 {
     #[inline(always)]
     fn gt(self, other: F32) -> bool {
         F32::gt(self, other)
+    }
+    #[inline(always)]
+    fn max(self, other: F32) -> F32 {
+        F32::max(self, other)
+    }
+    #[inline(always)]
+    fn from_u64(v: u64) -> F32 {
+        F32::from_u64(v)
     }
 }
 
@@ -154,5 +167,21 @@ impl Binary32 for f32 {
     #[inline(always)]
     fn gt(self, other: f32) -> bool {
         self > other
+    }
+    #[inline(always)]
+    fn max(self, other: f32) -> f32 {
+        match (self.is_nan(), other.is_nan()) {
+            (true, true) => <f32 as Binary32>::NAN,
+            (true, false) => other,
+            (false, true) => self,
+            // Equal values have equal bits but for ±0, whose AND is +0.
+            (false, false) if self > other => self,
+            (false, false) if other > self => other,
+            (false, false) => f32::from_bits(self.to_bits() & other.to_bits()),
+        }
+    }
+    #[inline(always)]
+    fn from_u64(v: u64) -> f32 {
+        v as f32
     }
 }

@@ -11,6 +11,7 @@
 //! contract must. Bit-identity with hardware floats is tested on random and exhaustive inputs.
 #![no_std]
 
+extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
@@ -18,6 +19,7 @@ mod binary32;
 mod float;
 pub mod functions;
 pub mod merkle;
+pub mod step;
 
 pub use binary32::Binary32;
 pub use float::F32;

@@ -10,3 +10,4 @@ mod infer;
 mod invariance;
 mod io;
 mod learning;
+mod program;

@@ -1,8 +1,79 @@
-//! Exports every [`F32`] operation and function on raw bits, so the Wasm module contains all of
-//! their code and nothing else.
+//! Exports every [`F32`] operation and function on raw bits, and the step program's chain step
+//! (what the referee recomputes), so the Wasm module contains all of their code and nothing else.
 #![no_std]
 
+extern crate alloc;
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use iollm_repops::step::{self, StepConfig, Tensor};
 use iollm_repops::{functions, F32};
+
+/// A bump allocator over a static arena (never frees), as a contract's is: the step program is a
+/// `Vec` of ops.
+struct Bump {
+    arena: UnsafeCell<[u8; 1 << 20]>,
+    next: AtomicUsize,
+}
+
+// SAFETY: Wasm here is single-threaded; `next` hands out disjoint ranges of the arena.
+unsafe impl Sync for Bump {}
+
+// SAFETY: every range handed out is inside the arena, aligned, and never handed out twice.
+unsafe impl GlobalAlloc for Bump {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let base = self.arena.get() as usize;
+        let start = (base + self.next.load(Ordering::Relaxed)).next_multiple_of(layout.align());
+        let end = start + layout.size();
+        if end > base + (1 << 20) {
+            return core::ptr::null_mut();
+        }
+        self.next.store(end - base, Ordering::Relaxed);
+        start as *mut u8
+    }
+    unsafe fn dealloc(&self, _: *mut u8, _: Layout) {}
+}
+
+#[global_allocator]
+static ALLOC: Bump = Bump { arena: UnsafeCell::new([0; 1 << 20]), next: AtomicUsize::new(0) };
+
+extern "C" {
+    /// The host's input element (`tensor` 0 state, 1 header, 2 corpus, 3 + i op `i`).
+    fn input(tensor: u32, index: u32) -> u32;
+}
+
+/// Chain step `pos` of element `e` of op `op` of the step program of a 2-layer, 2-head model
+/// with width `n_embd` — every kind of op's definition, on soft floats.
+#[no_mangle]
+pub extern "C" fn chain_step(n_embd: u32, op: u32, e: u32, pos: u32, acc: u64) -> u64 {
+    let cfg = StepConfig {
+        n_layer: 2,
+        n_head: 2,
+        n_embd: n_embd as usize,
+        n_ctx: 16,
+        batch: 4,
+        corpus_len: 1 << 16,
+        lr: 0x3b44_9ba6,
+        beta1: 0x3f66_6666,
+        beta2: 0x3f7d_70a4,
+        eps: 0x322b_cc77,
+        weight_decay: 0x3c23_d70a,
+        warmup_steps: 2,
+    };
+    let prog = step::program(&cfg);
+    let read = |t: Tensor, i: usize| {
+        let tensor = match t {
+            Tensor::State => 0,
+            Tensor::Header => 1,
+            Tensor::Corpus => 2,
+            Tensor::Op(k) => 3 + k as u32,
+        };
+        // SAFETY: a plain host import taking and returning integers.
+        unsafe { input(tensor, i as u32) }
+    };
+    prog.ops[op as usize].chain_step::<F32>(e as usize, pos as usize, acc, &read)
+}
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {

@@ -1,0 +1,86 @@
+//! The step program (`iollm_repops::step`, the op list the dispute game bisects) against the
+//! trainer's fast kernels: every step played op by op from the no_std definitions gives the
+//! same state, bit for bit, as `Trainer::step` at every SIMD level and thread count.
+
+use crate::common::micro_config;
+use iollm_compute::train::{TrainConfig, Trainer};
+use iollm_compute::{Runtime, Simd, TrainState};
+
+fn bits(st: &TrainState) -> (Vec<u32>, [u32; 6]) {
+    st.step_inputs()
+}
+
+/// Plays `steps` steps both ways from the initial state, comparing after each.
+fn check(cfg: &TrainConfig, steps: u64, runtimes: &[(usize, Simd)]) {
+    let reference = Trainer::new(cfg, &Runtime::new(1)).expect("trainer");
+    let prog = reference.step_program();
+    let mut slow = reference.initial_state();
+    let mut fast: Vec<(Trainer, TrainState)> = runtimes
+        .iter()
+        .map(|&(threads, simd)| {
+            let ex = iollm_compute::ops::Exec::cpu(simd);
+            let t = Trainer::with_exec(cfg, threads, ex).expect("trainer");
+            let st = t.initial_state();
+            (t, st)
+        })
+        .collect();
+    for step in 0..steps {
+        let (outs, next) = reference.replay_step_ops(&prog, &slow);
+        let loss = f32::from_bits(outs[prog.loss][0]);
+        for (i, (t, st)) in fast.iter_mut().enumerate() {
+            let fast_loss = t.step(st);
+            assert_eq!(
+                fast_loss.to_bits(),
+                loss.to_bits(),
+                "step {step}, runtime {:?}: loss",
+                runtimes[i]
+            );
+            let (a, b) = (bits(st), bits(&next));
+            assert_eq!(a.1, b.1, "step {step}, runtime {:?}: header", runtimes[i]);
+            if let Some(e) = a.0.iter().zip(&b.0).position(|(x, y)| x != y) {
+                panic!("step {step}, runtime {:?}: word {e} of params‖m‖v differs", runtimes[i]);
+            }
+        }
+        slow = next;
+    }
+}
+
+#[test]
+fn the_step_program_gives_the_trainers_bits_on_a_two_layer_config_with_decay() {
+    // 2 layers, 2 heads, a context of 16 (two causal groups of 8), weight decay, warm-up.
+    let cfg = micro_config(4, 2);
+    let simd = Simd::detect();
+    check(&cfg, 3, &[(1, Simd::Scalar), (2, simd), (8, simd)]);
+}
+
+#[test]
+fn the_step_program_gives_the_trainers_bits_on_tiny_toml() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tiny.toml");
+    let cfg = TrainConfig::from_file(&path).expect("tiny.toml");
+    check(&cfg, 2, &[(2, Simd::detect())]);
+}
+
+#[test]
+fn every_op_of_a_step_has_the_same_bits_on_soft_floats() {
+    // The referee recomputes an op's chain step with soft floats: every element of every op of a
+    // step (after one step, so the moments are live) must match the hardware's.
+    let cfg = micro_config(4, 2);
+    let t = Trainer::new(&cfg, &Runtime::new(1)).expect("trainer");
+    let prog = t.step_program();
+    let mut st = t.initial_state();
+    t.step(&mut st);
+    let (words, header) = st.step_inputs();
+    let corpus = cfg.corpus().expect("corpus");
+    let hard = iollm_repops::step::run::<f32>(&prog, &words, &header, &corpus);
+    let soft = iollm_repops::step::run::<iollm_repops::F32>(&prog, &words, &header, &corpus);
+    assert_eq!(hard.len(), prog.ops.len());
+    for (i, (h, s)) in hard.iter().zip(&soft).enumerate() {
+        assert_eq!(h.len(), prog.ops[i].len, "op {i}: length");
+        if let Some(e) = h.iter().zip(s).position(|(a, b)| a != b) {
+            panic!(
+                "op {i} ({:?}), element {e}: {:#x} on f32, {:#x} soft",
+                prog.ops[i].kind, h[e], s[e]
+            );
+        }
+    }
+}
