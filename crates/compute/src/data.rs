@@ -6,7 +6,7 @@
 //! is committed as a Merkle root over its length and its 4 KiB chunks ([`corpus_root`]), so one
 //! window can be proven to a contract ([`prove_window`]).
 
-use crate::merkle::{self, Hash, ProofStep};
+use crate::merkle::{self, Hash};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
@@ -35,10 +35,10 @@ pub struct WindowProof {
     /// Its length.
     pub len: u64,
     /// `(chunk index, chunk bytes, path)` of every chunk the window overlaps, in order.
-    pub chunks: Vec<(u64, Vec<u8>, Vec<ProofStep>)>,
+    pub chunks: Vec<(u64, Vec<u8>, Vec<Hash>)>,
     /// The path of leaf 0, the corpus length: the root does not commit to its leaf count, so
     /// the length is proven, not assumed.
-    pub length_path: Vec<ProofStep>,
+    pub length_path: Vec<Hash>,
 }
 
 impl WindowProof {

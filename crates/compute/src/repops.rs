@@ -1,4 +1,4 @@
-//! Scalar functions of the `repops-v2` numerics profile (see `REPOPS.md`) on the machine's `f32`.
+//! Scalar functions of the `repops-v3` numerics profile (see `REPOPS.md`) on the machine's `f32`.
 //!
 //! Every function is a fixed sequence of IEEE-754 binary32 operations that are correctly
 //! rounded on every conforming machine: `+ - * /`, `sqrt`, and fused multiply-add written
@@ -20,7 +20,7 @@ pub fn max(a: f32, b: f32) -> f32 {
 }
 
 /// Name of the numerics profile this build implements.
-pub const PROFILE: &str = "repops-v2";
+pub const PROFILE: &str = "repops-v3";
 
 #[cfg(test)]
 mod tests {
@@ -59,7 +59,7 @@ mod tests {
                 .map(|v| v.to_bits())
                 .collect();
         let text = format!("{got:08x?}");
-        assert_eq!(text, GOLDEN, "repops-v2 scalar functions changed");
+        assert_eq!(text, GOLDEN, "repops-v3 scalar functions changed");
     }
 
     const GOLDEN: &str = "[3fd3094c, 3d1ed1b4, 40135d8e, 3e9526ed, be2d7f05, 3f13cd3a, 3f8d44b7]";

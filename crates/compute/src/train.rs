@@ -1,10 +1,11 @@
 //! The trainer and its verifiable checkpoint trace.
 //!
 //! Checkpoint `i` is the full training state after `i·checkpoint_every` steps: weights, AdamW
-//! moments, the bias-correction powers, the step and the RNG state. Its state root `h_i` is a
-//! Merkle root ([`crate::merkle`]) over the SHA-256 of its canonical header and of each
-//! [`STATE_CHUNK_BYTES`] chunk of its tensors ([`TrainState::hash`]), so a single element can be
-//! proven against `h_i` ([`TrainState::prove_element`]); the trace root is the Merkle root over
+//! moments, the bias-correction powers, the step and the RNG state. Its state root `h_i` is the
+//! Merkle root ([`crate::merkle`]) over the SHA-256 of its canonical header and the root of its
+//! tensors, a Merkle root over their 4 KiB chunks (`iollm_repops::commit`, [`TrainState::hash`]),
+//! so a single element can be proven against `h_i` ([`TrainState::prove_element`],
+//! [`TrainState::prove_header`]); the trace root is the Merkle root over
 //! `h_0..h_n`. The checkpoint file is the encoding ([`TrainState::encode`]) followed by `h_i`
 //! itself, so corruption and truncation are detected on load.
 //!
@@ -15,11 +16,12 @@ use crate::data::{self, DataConfig, Rng};
 use crate::error::{Error, Result};
 use crate::io::{atomic_write, read, save_model};
 use crate::kernels::Simd;
-use crate::merkle::{self, Hash};
+use crate::merkle::{self, Hash, Sha};
 use crate::model::{self, GptConfig, Layout, VOCAB};
 use crate::ops::{self, Exec};
 use crate::optim::AdamW;
 use crate::repops::PROFILE;
+use iollm_repops::commit::{self, Committed, Header, HeaderProof, StateProof};
 use iollm_repops::step::{self, Program, StepConfig, HEADER_WORDS};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -221,6 +223,9 @@ pub struct TrainState {
     pub b1pow: f32,
     /// `beta2^step`.
     pub b2pow: f32,
+    /// The loss of the step that produced this state (`+0` before the first step): in the
+    /// header, so a reported loss is proven against the trace.
+    pub loss: f32,
     /// Weights (layout order).
     pub params: Vec<f32>,
     /// AdamW first moments.
@@ -229,94 +234,19 @@ pub struct TrainState {
     pub v: Vec<f32>,
 }
 
-const MAGIC: &[u8; 8] = b"IOLLMCK1";
+/// The tensors' root of a state (`iollm_repops::commit::tensor_root` of `params ‖ m ‖ v`),
+/// hashed from the encoded bytes: the chunks are the same 4 KiB of little-endian words.
+fn tensors_root(tensors: &[u8]) -> Hash {
+    let chunks: Vec<Hash> = tensors
+        .chunks(4 * commit::CHUNK_WORDS)
+        .map(|c| -> Hash { Sha256::digest(c).into() })
+        .collect();
+    merkle::root(&chunks)
+}
 
-/// Bytes of tensor data under one leaf of a state root: 1 024 f32 values, small enough to hand
-/// to a contract with its Merkle path.
-pub const STATE_CHUNK_BYTES: usize = 4096;
-
-/// The state root of an encoded state: the Merkle root over `SHA-256(header)` and the SHA-256
-/// of each [`STATE_CHUNK_BYTES`] chunk of `tensors` (the last one may be shorter).
+/// The state root of an encoded state: header bytes, then tensor bytes.
 fn state_root(header: &[u8], tensors: &[u8]) -> Hash {
-    merkle::root(&state_leaves(header, tensors))
-}
-
-/// How many leaves the state root of a model with `params` parameters has: the header and the
-/// chunks of `params ‖ m ‖ v`. A verifier takes it from the config, never from a proof (the root
-/// does not commit to its size).
-pub fn state_leaf_count(params: u64) -> u64 {
-    1 + (12 * params).div_ceil(STATE_CHUNK_BYTES as u64)
-}
-
-fn state_leaves(header: &[u8], tensors: &[u8]) -> Vec<Hash> {
-    let mut leaves = Vec::with_capacity(1 + tensors.len().div_ceil(STATE_CHUNK_BYTES));
-    leaves.push(Sha256::digest(header).into());
-    leaves.extend(tensors.chunks(STATE_CHUNK_BYTES).map(|c| -> Hash { Sha256::digest(c).into() }));
-    leaves
-}
-
-/// One element of a state's tensors (`params ‖ m ‖ v`, f32 little-endian) with what proves it
-/// against the state root: its chunk and the chunk's Merkle path.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ElementProof {
-    /// Index of the element in `params ‖ m ‖ v`.
-    pub element: u64,
-    /// The chunk holding it (leaf `1 + element·4 / STATE_CHUNK_BYTES`).
-    pub chunk: Vec<u8>,
-    /// How many leaves the state root has (what the prover says; [`ElementProof::verify`]
-    /// checks it against the parameter count).
-    pub leaves: u64,
-    /// The chunk's Merkle path.
-    pub path: Vec<merkle::ProofStep>,
-}
-
-impl ElementProof {
-    /// The leaf index of the chunk (`None` if the element index overflows).
-    pub fn leaf(&self) -> Option<u64> {
-        Some(1 + self.element.checked_mul(4)? / STATE_CHUNK_BYTES as u64)
-    }
-
-    /// The element's value, if the chunk holds it.
-    pub fn value(&self) -> Option<f32> {
-        let at = (self.element.checked_mul(4)? % STATE_CHUNK_BYTES as u64) as usize;
-        let b = self.chunk.get(at..at.checked_add(4)?)?;
-        Some(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    /// Whether element [`ElementProof::element`] of a model with `params` parameters is in
-    /// the chunk, and the chunk — exactly the bytes that leaf holds — is leaf
-    /// [`ElementProof::leaf`] of `root`, along the path that position and the tree's size fix.
-    pub fn verify(&self, root: &Hash, params: u64) -> bool {
-        let Some(tensor_bytes) = params.checked_mul(12) else { return false };
-        let Some(leaf) = self.leaf() else { return false };
-        let start = (leaf - 1) * STATE_CHUNK_BYTES as u64;
-        let chunk_len = tensor_bytes.saturating_sub(start).min(STATE_CHUNK_BYTES as u64);
-        let chunk_hash: Hash = Sha256::digest(&self.chunk).into();
-        self.element < 3 * params
-            && self.leaves == state_leaf_count(params)
-            && self.chunk.len() as u64 == chunk_len
-            && merkle::verify_at(root, &chunk_hash, leaf as usize, self.leaves as usize, &self.path)
-    }
-}
-
-/// The header of a state (profile, config hash, step, RNG state, optimizer counters, parameter
-/// count) with the path of leaf 0 of its state root.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HeaderProof {
-    /// The header bytes, as [`TrainState::encode`] writes them.
-    pub header: Vec<u8>,
-    /// The path of leaf 0.
-    pub path: Vec<merkle::ProofStep>,
-}
-
-impl HeaderProof {
-    /// Whether the header is leaf 0 of `root`, the state root of a model with `params`
-    /// parameters.
-    pub fn verify(&self, root: &Hash, params: u64) -> bool {
-        let hash: Hash = Sha256::digest(&self.header).into();
-        self.header.len() == TrainState::header_len()
-            && merkle::verify_at(root, &hash, 0, state_leaf_count(params) as usize, &self.path)
-    }
+    commit::state_root::<Sha>(header, &tensors_root(tensors))
 }
 
 impl TrainState {
@@ -335,21 +265,24 @@ impl TrainState {
         (words, header)
     }
 
-    /// Canonical encoding (all integers and floats little-endian): the header — `"IOLLMCK1"`,
-    /// profile length (u32) and bytes, config hash (32 bytes), step (u64), rng state (u64),
-    /// b1pow (f32), b2pow (f32), parameter count (u64) — then params, m, v (f32 each).
+    /// The header's fields.
+    pub fn header(&self, config_hash: &Hash) -> Header {
+        Header {
+            config_hash: *config_hash,
+            step: self.step,
+            rng: self.rng.state,
+            b1pow: self.b1pow.to_bits(),
+            b2pow: self.b2pow.to_bits(),
+            loss: self.loss.to_bits(),
+            params: self.params.len() as u64,
+        }
+    }
+
+    /// Canonical encoding: the header ([`Header::encode`]) then params, m, v (f32 each,
+    /// little-endian).
     pub fn encode(&self, config_hash: &Hash) -> Vec<u8> {
-        let n = self.params.len();
-        let mut out = Vec::with_capacity(80 + 12 * n);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&(PROFILE.len() as u32).to_le_bytes());
-        out.extend_from_slice(PROFILE.as_bytes());
-        out.extend_from_slice(config_hash);
-        out.extend_from_slice(&self.step.to_le_bytes());
-        out.extend_from_slice(&self.rng.state.to_le_bytes());
-        out.extend_from_slice(&self.b1pow.to_le_bytes());
-        out.extend_from_slice(&self.b2pow.to_le_bytes());
-        out.extend_from_slice(&(n as u64).to_le_bytes());
+        let mut out = self.header(config_hash).encode(PROFILE);
+        out.reserve(12 * self.params.len());
         for t in [&self.params, &self.m, &self.v] {
             for x in t.iter() {
                 out.extend_from_slice(&x.to_le_bytes());
@@ -360,10 +293,11 @@ impl TrainState {
 
     /// Length of the header in [`TrainState::encode`].
     fn header_len() -> usize {
-        MAGIC.len() + 4 + PROFILE.len() + 32 + 8 + 8 + 4 + 4 + 8
+        Header::len(PROFILE)
     }
 
-    /// The state root `h`: see [`STATE_CHUNK_BYTES`] and the module docs.
+    /// The state root `h` (`iollm_repops::commit::state_root`): the root over the header's hash
+    /// and the tensors' root.
     pub fn hash(&self, config_hash: &Hash) -> Hash {
         let bytes = self.encode(config_hash);
         let (header, tensors) = bytes.split_at(Self::header_len());
@@ -372,17 +306,11 @@ impl TrainState {
 
     /// Element `element` of `params ‖ m ‖ v` with its proof against [`TrainState::hash`]
     /// (`None` past the end).
-    pub fn prove_element(&self, config_hash: &Hash, element: u64) -> Option<ElementProof> {
-        let bytes = self.encode(config_hash);
-        let (header, tensors) = bytes.split_at(Self::header_len());
-        if element >= (tensors.len() / 4) as u64 {
-            return None;
-        }
-        let leaves = state_leaves(header, tensors);
-        let leaf = 1 + (element * 4) as usize / STATE_CHUNK_BYTES;
-        let chunk = tensors.chunks(STATE_CHUNK_BYTES).nth(leaf - 1)?.to_vec();
-        let path = merkle::proof(&leaves, leaf)?;
-        Some(ElementProof { element, chunk, leaves: leaves.len() as u64, path })
+    pub fn prove_element(&self, config_hash: &Hash, element: u64) -> Option<StateProof> {
+        let (words, _) = self.step_inputs();
+        let proof = Committed::new::<Sha>(&words).prove::<Sha>(element)?;
+        let header_hash = Sha256::digest(self.header(config_hash).encode(PROFILE)).into();
+        Some(StateProof { element: proof, header_hash })
     }
 
     /// The header (step, RNG state, optimizer counters, …) with its proof against
@@ -390,8 +318,7 @@ impl TrainState {
     pub fn prove_header(&self, config_hash: &Hash) -> HeaderProof {
         let bytes = self.encode(config_hash);
         let (header, tensors) = bytes.split_at(Self::header_len());
-        let path = merkle::proof(&state_leaves(header, tensors), 0).expect("leaf 0 exists");
-        HeaderProof { header: header.to_vec(), path }
+        HeaderProof { header: header.to_vec(), tensors_root: tensors_root(tensors) }
     }
 
     /// Parses a checkpoint file (encoding + trailing state root), checking everything.
@@ -401,7 +328,7 @@ impl TrainState {
         if bytes.len() < 8 + 4 + 32 {
             return Err(corrupt("file is too short to be a checkpoint"));
         }
-        if &bytes[..8] != MAGIC {
+        if &bytes[..8] != commit::MAGIC {
             return Err(corrupt("not an iollm checkpoint (bad magic)"));
         }
         let body = &bytes[..bytes.len() - 32];
@@ -421,6 +348,7 @@ impl TrainState {
         let rng = Rng::new(r.u64()?);
         let b1pow = f32::from_le_bytes(r.take(4)?.try_into().map_err(|_| corrupt("b1pow"))?);
         let b2pow = f32::from_le_bytes(r.take(4)?.try_into().map_err(|_| corrupt("b2pow"))?);
+        let loss = f32::from_le_bytes(r.take(4)?.try_into().map_err(|_| corrupt("loss"))?);
         let n = r.u64()? as usize;
         let remaining = body.len() - r.pos;
         if n.checked_mul(12) != Some(remaining) {
@@ -439,7 +367,7 @@ impl TrainState {
             }
         }
         let [params, m, v] = vecs;
-        Ok((TrainState { step, rng, b1pow, b2pow, params, m, v }, config_hash, actual))
+        Ok((TrainState { step, rng, b1pow, b2pow, loss, params, m, v }, config_hash, actual))
     }
 }
 
@@ -687,26 +615,9 @@ impl Trainer {
         step::program(&self.step_config())
     }
 
-    /// One step played op by op from the program's definitions (slow: for the game, never for
-    /// training): every op's output, and the state after the step.
-    pub fn replay_step_ops(&self, prog: &Program, st: &TrainState) -> (Vec<Vec<u32>>, TrainState) {
-        let (words, header) = st.step_inputs();
-        let outs = step::run::<f32>(prog, &words, &header, &self.corpus);
-        let (next, h) = prog.next_state(&outs);
-        let n = self.layout.total;
-        let floats = |part: usize| {
-            next[part * n..(part + 1) * n].iter().map(|b| f32::from_bits(*b)).collect()
-        };
-        let after = TrainState {
-            step: u64::from(h[0]) | u64::from(h[1]) << 32,
-            rng: Rng { state: u64::from(h[2]) | u64::from(h[3]) << 32 },
-            b1pow: f32::from_bits(h[4]),
-            b2pow: f32::from_bits(h[5]),
-            params: floats(0),
-            m: floats(1),
-            v: floats(2),
-        };
-        (outs, after)
+    /// The training corpus.
+    pub fn corpus(&self) -> &[u8] {
+        &self.corpus
     }
 
     /// State before the first step (checkpoint 0).
@@ -717,6 +628,7 @@ impl Trainer {
             rng: Rng::new(self.cfg.train.seed),
             b1pow: 1.0,
             b2pow: 1.0,
+            loss: 0.0,
             params: model::init_params(&self.layout, self.cfg.train.seed),
             m: vec![0.0; n],
             v: vec![0.0; n],
@@ -767,6 +679,7 @@ impl Trainer {
             &self.decay,
         );
         st.step += 1;
+        st.loss = loss;
         loss
     }
 
@@ -953,9 +866,9 @@ pub struct Segment {
     root: Hash,
     index: usize,
     start: Hash,
-    start_proof: Vec<merkle::ProofStep>,
+    start_proof: Vec<Hash>,
     next: Hash,
-    next_proof: Vec<merkle::ProofStep>,
+    next_proof: Vec<Hash>,
 }
 
 impl Segment {
@@ -964,8 +877,8 @@ impl Segment {
     pub fn new(
         root: Hash,
         index: usize,
-        (start, start_proof): (Hash, Vec<merkle::ProofStep>),
-        (next, next_proof): (Hash, Vec<merkle::ProofStep>),
+        (start, start_proof): (Hash, Vec<Hash>),
+        (next, next_proof): (Hash, Vec<Hash>),
     ) -> Segment {
         Segment { root, index, start, start_proof, next, next_proof }
     }

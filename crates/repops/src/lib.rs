@@ -16,9 +16,11 @@ extern crate alloc;
 extern crate std;
 
 mod binary32;
+pub mod commit;
 mod float;
 pub mod functions;
 pub mod merkle;
+pub mod referee;
 pub mod step;
 
 pub use binary32::Binary32;

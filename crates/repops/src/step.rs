@@ -13,6 +13,8 @@
 //! give the same bits (`iollm-compute`'s `step_program` tests), so this is the normative order of
 //! every operation of a step (`REPOPS.md` §3 in code).
 
+use crate::commit::{self, Header};
+use crate::merkle::{Hash, Hasher};
 use crate::{functions, Binary32, F32};
 use alloc::vec::Vec;
 
@@ -293,6 +295,11 @@ impl Op {
                 }
             }
             Kind::RowDot { t, .. } => e % t + 1,
+            // Above the diagonal the element is +0 by definition (and nothing reads it).
+            Kind::ExpShift { width, causal, .. } | Kind::RowDiv { width, causal, .. } => {
+                usize::from(causal_at(e, *width, *causal).0)
+            }
+            Kind::ScoresGrad { t, .. } => usize::from(causal_at(e, *t, true).0),
             Kind::LnMean { c, .. } | Kind::LnRstd { c, .. } => c + 1,
             Kind::LogSumExp { .. } => VOCAB + 1,
             Kind::LnGradSum { c, .. } | Kind::LnGradDotSum { c, .. } => *c,
@@ -841,15 +848,28 @@ pub fn run<F: Binary32>(
     header: &[u32; HEADER_WORDS],
     corpus: &[u8],
 ) -> Vec<Vec<u32>> {
+    run_with::<F>(prog, state, header, corpus, |_, _| {})
+}
+
+/// [`run`], handing each op's output to `alter` before later ops read it (tests inject faults
+/// with it: a consistent cheat, every later op computed from the altered value).
+pub fn run_with<F: Binary32>(
+    prog: &Program,
+    state: &[u32],
+    header: &[u32; HEADER_WORDS],
+    corpus: &[u8],
+    mut alter: impl FnMut(usize, &mut Vec<u32>),
+) -> Vec<Vec<u32>> {
     let mut outs: Vec<Vec<u32>> = Vec::with_capacity(prog.ops.len());
-    for op in &prog.ops {
+    for (k, op) in prog.ops.iter().enumerate() {
         let read = |t: Tensor, i: usize| match t {
             Tensor::State => state[i],
             Tensor::Header => header[i],
             Tensor::Corpus => u32::from(corpus[i]),
             Tensor::Op(k) => outs[k][i],
         };
-        let values = (0..op.len).map(|e| op.element::<F>(e, &read)).collect();
+        let mut values = (0..op.len).map(|e| op.element::<F>(e, &read)).collect();
+        alter(k, &mut values);
         outs.push(values);
     }
     outs
@@ -860,5 +880,34 @@ impl Program {
     pub fn next_state<'a>(&self, outs: &'a [Vec<u32>]) -> (&'a [u32], [u32; HEADER_WORDS]) {
         let s = &outs[self.scalars];
         (&outs[self.adam], [s[5], s[6], s[7], s[8], s[1], s[2]])
+    }
+
+    /// The header of the state after the step, from the outputs of the scalars op and the
+    /// loss op.
+    pub fn next_header(&self, config_hash: &Hash, scalars: &[u32], loss: u32) -> Option<Header> {
+        let word = |i: usize| scalars.get(i).copied().map(u64::from);
+        Some(Header {
+            config_hash: *config_hash,
+            step: word(5)? | word(6)? << 32,
+            rng: word(7)? | word(8)? << 32,
+            b1pow: *scalars.get(1)?,
+            b2pow: *scalars.get(2)?,
+            loss,
+            params: self.params as u64,
+        })
+    }
+
+    /// The state root after the step: the last transition of the game's level 3, from the
+    /// cumulative root after AdamW (whose output root is the next tensors root) to `h_{i+1}`.
+    pub fn next_state_root<H: Hasher>(
+        &self,
+        profile: &str,
+        config_hash: &Hash,
+        scalars: &[u32],
+        loss: u32,
+        adam_root: &Hash,
+    ) -> Option<Hash> {
+        let header = self.next_header(config_hash, scalars, loss)?.encode(profile);
+        Some(commit::state_root::<H>(&header, adam_root))
     }
 }

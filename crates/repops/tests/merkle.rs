@@ -24,7 +24,7 @@ fn leaves(n: u64) -> Vec<Hash> {
 }
 
 fn siblings(hashes: &[Hash], index: u64) -> Vec<Hash> {
-    trainer::proof(hashes, index as usize).unwrap().into_iter().map(|s| s.sibling).collect()
+    trainer::proof(hashes, index as usize).unwrap()
 }
 
 #[test]

@@ -14,6 +14,7 @@ extern crate alloc;
 pub mod admin;
 pub mod bisection;
 pub mod cid;
+pub mod descent;
 pub mod escrow;
 pub mod market;
 pub mod registry;

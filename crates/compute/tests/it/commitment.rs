@@ -1,35 +1,13 @@
-//! The state root: every element of a checkpoint's tensors is proven against `h_i` by its chunk
-//! and Merkle path, and checked the way the referee contract checks it
-//! (`iollm_repops::merkle::verify`, path fixed by position and size); a changed byte, another
-//! position or a forged state does not verify.
+//! The state root: every element of a checkpoint's tensors is proven against `h_i` by its chunk,
+//! the chunk's path in the tensors' tree and the header's hash, checked as the referee contract
+//! checks it (`iollm_repops::commit`, path fixed by position and size); a changed word, another
+//! position, another size or a forged state does not verify.
 
 use crate::common::micro_config;
-use iollm_compute::train::{checkpoint_path, state_leaf_count, STATE_CHUNK_BYTES};
+use iollm_compute::merkle::Sha;
+use iollm_compute::train::checkpoint_path;
 use iollm_compute::{train, Runtime, TrainState};
-use iollm_repops::merkle::{self as contract, Hasher};
-use sha2::{Digest, Sha256};
-
-struct HostSha256;
-
-impl Hasher for HostSha256 {
-    fn hash(parts: &[&[u8]]) -> [u8; 32] {
-        let mut s = Sha256::new();
-        for p in parts {
-            s.update(p);
-        }
-        s.finalize().into()
-    }
-}
-
-/// What the contract would check: the chunk's hash at its leaf, along the path derived from
-/// the leaf and the leaf count the contract computes from the model's size.
-fn contract_accepts(root: &[u8; 32], p: &iollm_compute::train::ElementProof, params: u64) -> bool {
-    let chunk_hash: [u8; 32] = Sha256::digest(&p.chunk).into();
-    let siblings: Vec<[u8; 32]> = p.path.iter().map(|s| s.sibling).collect();
-    let leaves = state_leaf_count(params);
-    let Some(leaf) = p.leaf() else { return false };
-    contract::verify::<HostSha256>(root, &chunk_hash, leaf, leaves, &siblings)
-}
+use iollm_repops::commit::{tensor_root, StateProof, CHUNK_WORDS};
 
 #[test]
 fn every_element_is_proven_against_the_state_root() {
@@ -41,48 +19,56 @@ fn every_element_is_proven_against_the_state_root() {
     assert_eq!(h, out.hashes[1], "the file's trailer is the state root");
     assert_eq!(st.hash(&config_hash), h);
     let n = st.params.len() as u64;
-    let per_chunk = (STATE_CHUNK_BYTES / 4) as u64;
+    let per_chunk = CHUNK_WORDS as u64;
     let total = 3 * n;
+    // The trainer's byte-wise tensors root is the words' tensor root the contract computes.
+    let header = st.prove_header(&config_hash);
+    assert_eq!(header.tensors_root, tensor_root::<Sha>(&st.step_inputs().0));
     // Chunk edges, each tensor's first and last element, the short last chunk, and a spread.
     let mut picks = vec![0, per_chunk - 1, per_chunk, n - 1, n, 2 * n, total - 1];
     picks.extend((0..64).map(|k| k * 7919 % total));
     for e in picks {
         let p = st.prove_element(&config_hash, e).expect("in range");
         let want = [&st.params, &st.m, &st.v][(e / n) as usize][(e % n) as usize];
-        assert_eq!(p.value().map(f32::to_bits), Some(want.to_bits()), "element {e}");
-        assert!(p.verify(&h, n), "element {e}");
-        assert!(contract_accepts(&h, &p, n), "element {e}: the contract's check");
-        // The leaf count comes from the model's size, not from the prover.
-        let resized = iollm_compute::train::ElementProof { leaves: p.leaves + 1, ..p.clone() };
-        assert!(!resized.verify(&h, n), "element {e}: another leaf count");
-        // A changed byte of the chunk, or the proof presented for another position, fails.
-        let mut bent = p.clone();
-        bent.chunk[((e * 4) as usize) % STATE_CHUNK_BYTES] ^= 1;
-        assert!(!bent.verify(&h, n) && !contract_accepts(&h, &bent, n), "element {e}");
-        let moved = iollm_compute::train::ElementProof { element: e + per_chunk, ..p.clone() };
-        if moved.element < total {
-            assert!(!moved.verify(&h, n) && !contract_accepts(&h, &moved, n), "element {e} moved");
+        assert_eq!(p.element.value(), Some(want.to_bits()), "element {e}");
+        assert!(p.verify::<Sha>(&h, n), "element {e}");
+        // The size comes from the model, not from the prover (the root does not commit to
+        // it): a size that changes the last chunk's length refuses that chunk.
+        if e / per_chunk == (total - 1) / per_chunk {
+            assert!(!p.verify::<Sha>(&h, n + 1), "element {e}: another size");
         }
-        assert!(!p.verify(&out.hashes[0], n), "another checkpoint's root");
+        // A changed word of the chunk, or the proof presented for another position, fails.
+        let mut bent = p.clone();
+        bent.element.chunk[(e % per_chunk) as usize] ^= 1;
+        assert!(!bent.verify::<Sha>(&h, n), "element {e}");
+        let mut moved = p.clone();
+        moved.element.index = e + per_chunk;
+        if moved.element.index < total {
+            assert!(!moved.verify::<Sha>(&h, n), "element {e} moved");
+        }
+        let other = StateProof { header_hash: [0; 32], ..p.clone() };
+        assert!(!other.verify::<Sha>(&h, n), "element {e}: another header");
+        assert!(!p.verify::<Sha>(&out.hashes[0], n), "another checkpoint's root");
     }
     assert_eq!(st.prove_element(&config_hash, total), None);
     // An element index past the tensors, or one that wraps around to a real chunk, is refused.
     let p = st.prove_element(&config_hash, 5).expect("in range");
-    for element in [total, total + 5, (1 << 62) + 5, u64::MAX] {
-        let far = iollm_compute::train::ElementProof { element, ..p.clone() };
-        assert!(!far.verify(&h, n), "element {element}");
+    for index in [total, total + 5, (1 << 62) + 5, u64::MAX] {
+        let mut far = p.clone();
+        far.element.index = index;
+        assert!(!far.verify::<Sha>(&h, n), "element {index}");
     }
-    // A chunk with bytes appended is not the leaf's chunk.
+    assert!(!p.verify::<Sha>(&h, u64::MAX), "a size that overflows");
+    // A chunk with a word appended is not the leaf's chunk.
     let mut padded = p.clone();
-    padded.chunk.push(0);
-    assert!(!padded.verify(&h, n));
-    // The header: step, RNG state, optimizer counters, proven as leaf 0.
-    let header = st.prove_header(&config_hash);
-    assert!(header.verify(&h, n));
-    assert!(!header.verify(&out.hashes[0], n), "another checkpoint's root");
+    padded.element.chunk.push(0);
+    assert!(!padded.verify::<Sha>(&h, n));
+    // The header: step, RNG state, optimizer counters, proven against the root.
+    assert!(header.verify::<Sha>(&h));
+    assert!(!header.verify::<Sha>(&out.hashes[0]), "another checkpoint's root");
     let mut bent = header.clone();
     bent.header[60] ^= 1;
-    assert!(!bent.verify(&h, n));
+    assert!(!bent.verify::<Sha>(&h));
     // A forged state (one weight changed) has another root.
     let mut forged = st.clone();
     forged.params[3] += 1.0;

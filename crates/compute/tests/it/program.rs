@@ -13,7 +13,6 @@ fn bits(st: &TrainState) -> (Vec<u32>, [u32; 6]) {
 /// Plays `steps` steps both ways from the initial state, comparing after each.
 fn check(cfg: &TrainConfig, steps: u64, runtimes: &[(usize, Simd)]) {
     let reference = Trainer::new(cfg, &Runtime::new(1)).expect("trainer");
-    let prog = reference.step_program();
     let mut slow = reference.initial_state();
     let mut fast: Vec<(Trainer, TrainState)> = runtimes
         .iter()
@@ -25,8 +24,16 @@ fn check(cfg: &TrainConfig, steps: u64, runtimes: &[(usize, Simd)]) {
         })
         .collect();
     for step in 0..steps {
-        let (outs, next) = reference.replay_step_ops(&prog, &slow);
-        let loss = f32::from_bits(outs[prog.loss][0]);
+        let trace = reference.trace_step(&slow);
+        let (loss, next) = (trace.loss(), trace.next_state());
+        // The root the referee derives from the program's outputs is the trainer's.
+        let mut fast_next = slow.clone();
+        reference.step(&mut fast_next);
+        assert_eq!(
+            trace.next_root(),
+            fast_next.hash(&reference.config_hash()),
+            "step {step}: root"
+        );
         for (i, (t, st)) in fast.iter_mut().enumerate() {
             let fast_loss = t.step(st);
             assert_eq!(

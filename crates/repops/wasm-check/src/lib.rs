@@ -7,6 +7,9 @@ extern crate alloc;
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicUsize, Ordering};
+use iollm_repops::commit::ElementProof;
+use iollm_repops::merkle::{Hash, Hasher};
+use iollm_repops::referee::{self, Input, Leaf};
 use iollm_repops::step::{self, StepConfig, Tensor};
 use iollm_repops::{functions, F32};
 
@@ -41,13 +44,47 @@ static ALLOC: Bump = Bump { arena: UnsafeCell::new([0; 1 << 20]), next: AtomicUs
 extern "C" {
     /// The host's input element (`tensor` 0 state, 1 header, 2 corpus, 3 + i op `i`).
     fn input(tensor: u32, index: u32) -> u32;
+    /// The host's SHA-256 of `len` bytes at `data`, written to `out`.
+    fn sha256(data: *const u8, len: u32, out: *mut u8);
 }
 
-/// Chain step `pos` of element `e` of op `op` of the step program of a 2-layer, 2-head model
-/// with width `n_embd` — every kind of op's definition, on soft floats.
+/// SHA-256 from the host, as a contract's `hash_bytes`.
+struct HostSha;
+
+impl Hasher for HostSha {
+    fn hash(parts: &[&[u8]]) -> Hash {
+        let bytes: alloc::vec::Vec<u8> = parts.concat();
+        let mut out = [0u8; 32];
+        // SAFETY: a host import reading `len` bytes from a live buffer and writing 32.
+        unsafe { sha256(bytes.as_ptr(), bytes.len() as u32, out.as_mut_ptr()) };
+        out
+    }
+}
+
+/// The referee's replay of one chain step with one proven input of the output of op `op`
+/// (root, path and chunk at fixed addresses a host would fill): the Merkle checks and the soft
+/// float step together.
 #[no_mangle]
-pub extern "C" fn chain_step(n_embd: u32, op: u32, e: u32, pos: u32, acc: u64) -> u64 {
-    let cfg = StepConfig {
+pub extern "C" fn referee_replay(n_embd: u32, op: u32, e: u32, pos: u32, acc: u64) -> u64 {
+    let prog = step::program(&config(n_embd));
+    let leaf = Leaf {
+        program: &prog,
+        agreed_root: [0; 32],
+        op: op as usize,
+        element: e as usize,
+        pos: pos as usize,
+        acc,
+        corpus: ([0; 32], 1 << 16),
+    };
+    let element =
+        ElementProof { index: u64::from(e), chunk: alloc::vec![0; 4], path: alloc::vec![[0; 32]] };
+    let inputs = [Input::Op { op: 0, root: [0; 32], path: alloc::vec![[0; 32]], element }];
+    referee::replay::<F32, HostSha>(&leaf, &inputs).unwrap_or(u64::MAX)
+}
+
+/// A 2-layer, 2-head model of width `n_embd` with decay: every kind of op in its program.
+fn config(n_embd: u32) -> StepConfig {
+    StepConfig {
         n_layer: 2,
         n_head: 2,
         n_embd: n_embd as usize,
@@ -60,8 +97,14 @@ pub extern "C" fn chain_step(n_embd: u32, op: u32, e: u32, pos: u32, acc: u64) -
         eps: 0x322b_cc77,
         weight_decay: 0x3c23_d70a,
         warmup_steps: 2,
-    };
-    let prog = step::program(&cfg);
+    }
+}
+
+/// Chain step `pos` of element `e` of op `op` of the step program of [`config`] — every kind
+/// of op's definition, on soft floats.
+#[no_mangle]
+pub extern "C" fn chain_step(n_embd: u32, op: u32, e: u32, pos: u32, acc: u64) -> u64 {
+    let prog = step::program(&config(n_embd));
     let read = |t: Tensor, i: usize| {
         let tensor = match t {
             Tensor::State => 0,
