@@ -16,7 +16,7 @@ pub const MAGIC: &[u8; 8] = b"IOLLMCK1";
 
 /// How many chunks (leaves) a tensor of `words` words has.
 pub fn chunk_count(words: u64) -> u64 {
-    words.div_ceil(CHUNK_WORDS as u64)
+    crate::ceil_div(words, CHUNK_WORDS as u64)
 }
 
 /// The hash of one chunk: of its words, little-endian.

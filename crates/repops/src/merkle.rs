@@ -28,7 +28,7 @@ pub fn proof_len(index: u64, leaves: u64) -> Option<u32> {
             len += 1;
         }
         i /= 2;
-        n = n.div_ceil(2);
+        n = crate::ceil_div(n, 2);
     }
     Some(len)
 }
@@ -103,7 +103,7 @@ pub fn root_from_path<H: Hasher>(
             acc = if i & 1 == 1 { node::<H>(sibling, &acc) } else { node::<H>(&acc, sibling) };
         }
         i /= 2;
-        n = n.div_ceil(2);
+        n = crate::ceil_div(n, 2);
     }
     Some(acc)
 }

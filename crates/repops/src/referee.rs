@@ -122,7 +122,7 @@ fn proven<H: Hasher>(leaf: &Leaf, input: &Input) -> Option<Vec<(Tensor, usize, u
         Input::Corpus { index, chunk, path, length_path } => {
             let (root, len) = leaf.corpus;
             let size = CORPUS_CHUNK_BYTES as u64;
-            let leaves = 1 + len.div_ceil(size);
+            let leaves = 1 + crate::ceil_div(len, size);
             let c = index / size;
             let chunk_len = len.checked_sub(c * size)?.min(size);
             let length = H::hash(&[&len.to_le_bytes()]);

@@ -309,7 +309,7 @@ impl Op {
             Kind::PosGrad { n, t, c, .. } => {
                 let pos = e / c;
                 if pos < *t {
-                    (n - pos).div_ceil(*t)
+                    crate::ceil_div((n - pos) as u64, *t as u64) as usize
                 } else {
                     0
                 }
