@@ -10,6 +10,8 @@ use iollm_content::daemon::{Daemon, DaemonConfig};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
+
+pub mod player;
 use tokio_util::sync::CancellationToken;
 
 /// The checkout these tests belong to.

@@ -8,7 +8,8 @@ use std::process::Command;
 
 /// Our crates and the crates of ours each may depend on (normal dependencies).
 const ALLOWED: &[(&str, &[&str])] = &[
-    ("iollm-types", &[]),
+    // The dispute game's referee: the step program, Merkle proofs, soft floats.
+    ("iollm-types", &["iollm-repops"]),
     ("iollm-chain", &["iollm-types"]),
     ("iollm-content", &[]),
     // The trainer runs the profile's definitions shared with the referee contract.

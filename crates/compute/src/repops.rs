@@ -20,7 +20,7 @@ pub fn max(a: f32, b: f32) -> f32 {
 }
 
 /// Name of the numerics profile this build implements.
-pub const PROFILE: &str = "repops-v3";
+pub use iollm_repops::PROFILE;
 
 #[cfg(test)]
 mod tests {

@@ -26,8 +26,12 @@ pub mod step;
 pub use binary32::Binary32;
 pub use float::F32;
 
+/// Name of the numerics profile (`crates/compute/REPOPS.md`): written into every state header,
+/// so a checkpoint or a game of another profile is refused.
+pub const PROFILE: &str = "repops-v3";
+
 /// `⌈a / b⌉` for `b > 0` (written out: the contracts' ink! linter builds with Rust 1.73, before
 /// `div_ceil`).
-pub const fn ceil_div(a: u64, b: u64) -> u64 {
-    a / b + (a % b != 0) as u64
+pub fn ceil_div(a: u64, b: u64) -> u64 {
+    a / b + (a % b).min(1)
 }

@@ -75,7 +75,7 @@ pub struct Descent {
 pub fn level_width(leaves: u64, level: u32) -> u64 {
     let mut n = leaves;
     for _ in 0..level {
-        n = n / 2 + n % 2;
+        n = iollm_repops::ceil_div(n, 2);
     }
     n
 }
@@ -84,7 +84,7 @@ pub fn level_width(leaves: u64, level: u32) -> u64 {
 pub fn height(leaves: u64) -> u32 {
     let (mut n, mut h) = (leaves, 0u32);
     while n > 1 {
-        n = n / 2 + n % 2;
+        n = iollm_repops::ceil_div(n, 2);
         h = h.saturating_add(1);
     }
     h

@@ -16,6 +16,7 @@ pub mod bisection;
 pub mod cid;
 pub mod descent;
 pub mod escrow;
+pub mod game;
 pub mod market;
 pub mod registry;
 pub mod shares;

@@ -1,0 +1,714 @@
+//! The whole dispute game between an executor and one challenger (VERIFICATION.md), as a pure
+//! state machine that the dispute contract stores and drives; every Merkle check and the final
+//! recomputation happen here, with the caller's SHA-256 ([`Hasher`]) and soft floats.
+//!
+//! Levels, each a [`Bisection`] over a sequence both sides committed to: 1 the trace's
+//! checkpoints (the committed trace roots), 2 the steps of the disputed segment, 3 the cumulative
+//! roots after each op of the disputed step then the next state root; then a [`Descent`] of the
+//! executor's tree over the disputed op's output (4); then 5 the disputed element's chain. At the
+//! bottom [`referee::replay`] recomputes one chain step from proven inputs (or
+//! [`referee::next_state`] the step's last transition), and the side whose value it matches
+//! wins. Each move has a deadline: a side that misses one loses ([`Game::timeout`]). An honest
+//! side wins against any opponent: every value it reveals is true.
+//!
+//! What it is not: money. The market reads [`Stage::Decided`] and pays.
+
+use crate::bisection::{Bisection, BisectionError, Side, Value, Verdict};
+use crate::descent::{Descent, DescentError, Phase};
+use crate::BlockNumber;
+use alloc::vec::Vec;
+use iollm_repops::commit::{self, chunk_hash, CHUNK_WORDS};
+use iollm_repops::merkle::{self, Hasher};
+use iollm_repops::referee::{self, chain_value, Input, Leaf, LeafError, Proven};
+use iollm_repops::step::{self, Program, StepConfig};
+use iollm_repops::{F32, PROFILE};
+use parity_scale_codec::{Decode, Encode};
+use scale_info::TypeInfo;
+
+/// A training job's step, as the game needs it: the model, batch, corpus length and optimizer
+/// (floats as bits), SCALE-encoded so the contract can store it.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct GameConfig {
+    /// Transformer blocks.
+    pub n_layer: u32,
+    /// Attention heads.
+    pub n_head: u32,
+    /// Width.
+    pub n_embd: u32,
+    /// Context length.
+    pub n_ctx: u32,
+    /// Sequences per step.
+    pub batch: u32,
+    /// Corpus bytes.
+    pub corpus_len: u64,
+    /// Bits of the learning rate, β1, β2, ε and the weight decay.
+    pub optimizer: [u32; 5],
+    /// Warm-up steps.
+    pub warmup_steps: u64,
+}
+
+impl GameConfig {
+    /// The step program's config.
+    pub fn step(&self) -> StepConfig {
+        let [lr, beta1, beta2, eps, weight_decay] = self.optimizer;
+        StepConfig {
+            n_layer: self.n_layer as usize,
+            n_head: self.n_head as usize,
+            n_embd: self.n_embd as usize,
+            n_ctx: self.n_ctx as usize,
+            batch: self.batch as usize,
+            corpus_len: self.corpus_len as usize,
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            warmup_steps: self.warmup_steps,
+        }
+    }
+
+    /// Whether a step program can be built from it within the game's bounds: every size at
+    /// least 1, the width a multiple of the heads, the corpus longer than a context, and at most
+    /// 16 layers, 65 536 of width and context, 1 024 sequences (what the contract can hold).
+    pub fn is_valid(&self) -> bool {
+        let sizes = [self.n_layer, self.n_head, self.n_embd, self.n_ctx, self.batch];
+        sizes.iter().all(|s| *s > 0)
+            && self.n_layer <= 16
+            && self.n_embd <= 1 << 16
+            && self.n_ctx <= 1 << 16
+            && self.batch <= 1 << 10
+            && self.n_embd.checked_rem(self.n_head) == Some(0)
+            && self.corpus_len > u64::from(self.n_ctx)
+            && self.corpus_len < 1 << 32
+    }
+}
+
+/// What a game is about, fixed when it opens.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Terms {
+    /// The executor's and the challenger's accounts.
+    pub sides: [crate::AccountBytes; 2],
+    /// The step the job trains.
+    pub config: GameConfig,
+    /// The config hash every state header carries.
+    pub config_hash: Value,
+    /// The corpus root.
+    pub corpus_root: Value,
+    /// Steps per checkpoint segment.
+    pub every: u32,
+    /// Checkpoints `n` (the trace holds `h_0..h_n`).
+    pub checkpoints: u32,
+    /// Each side's trace root (executor's as submitted; challenger's with its claim).
+    pub trace_roots: [Value; 2],
+    /// Blocks a side has for one move (a bisection level gets one per round it can last).
+    pub move_blocks: BlockNumber,
+}
+
+/// A level bisected over a committed sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub enum Level {
+    /// 1: the trace's checkpoints.
+    Segments,
+    /// 2: the steps of the disputed segment.
+    Steps,
+    /// 3: the ops of the disputed step, then the next state.
+    Ops,
+    /// 5: the disputed element's chain.
+    Chain,
+}
+
+/// What a side's last committed value must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub enum End {
+    /// Exactly this value.
+    Exact(Value),
+    /// A chain value whose low word is this element.
+    Element(u32),
+}
+
+/// How a game was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub enum How {
+    /// The referee recomputed one chain step.
+    Replay,
+    /// The referee derived the next state root from the agreed ops.
+    NextState,
+    /// The disputed element is `+0` by definition.
+    Masked,
+    /// A side missed a deadline.
+    Timeout,
+}
+
+/// Where the game stands. `opened` is the block the stage's move became due; the other fields
+/// are named in each variant's doc.
+#[allow(missing_docs)] // The variant docs name every field.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub enum Stage {
+    /// Each side commits its root over the level's `n + 1` values, whose first is `start` and
+    /// last its [`End`]; `roots` holds `(root, last value)` once committed.
+    Commit {
+        level: Level,
+        n: u32,
+        start: Value,
+        ends: [End; 2],
+        roots: [Option<(Value, Value)>; 2],
+        opened: BlockNumber,
+    },
+    /// Rounds of reveals against the committed roots.
+    Bisect { level: Level, roots: [Value; 2], bisection: Bisection },
+    /// The executor reveals the root of op `op`'s output (level 4 opens).
+    Output { op: u32, after: [Value; 2], opened: BlockNumber },
+    /// The descent of the executor's tree over op `op`'s output.
+    Descend { op: u32, descent: Descent },
+    /// The challenger names the element of the revealed chunk (chunk `index` of the output)
+    /// it disputes.
+    Name { op: u32, index: u64, chunk: Vec<u32>, opened: BlockNumber },
+    /// Anyone proves the next state root from the agreed root after every op.
+    NextState { claims: [Value; 2], opened: BlockNumber },
+    /// Anyone supplies the proven inputs of the disputed chain step.
+    Replay { pos: u32, acc: u64, claims: [Value; 2], opened: BlockNumber },
+    /// Over: the verdict on the executor's result.
+    Decided { verdict: Verdict, how: How },
+}
+
+/// Why a move was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum GameError {
+    /// Not a move of this stage.
+    WrongStage,
+    /// Not this side's move.
+    NotYourMove,
+    /// A value or root does not match what it must (a Merkle proof, a hash, an end).
+    BadProof,
+    /// The two sides claim the same result: nothing to dispute.
+    NoDisagreement,
+    /// The named element is the same on both sides.
+    NotDisputed,
+    /// An index is out of range, or the config cannot be played.
+    OutOfRange,
+    /// The deadline passed: call `timeout`.
+    TooLate,
+    /// The step read an input nobody supplied.
+    MissingInput,
+    /// A count overflowed.
+    Overflow,
+}
+
+impl From<BisectionError> for GameError {
+    fn from(e: BisectionError) -> GameError {
+        match e {
+            BisectionError::Empty | BisectionError::Narrowed => GameError::WrongStage,
+            BisectionError::NoDisagreement => GameError::NoDisagreement,
+            BisectionError::AlreadyRevealed => GameError::NotYourMove,
+            BisectionError::ClockRanOut => GameError::TooLate,
+            BisectionError::Overflow => GameError::Overflow,
+        }
+    }
+}
+
+impl From<DescentError> for GameError {
+    fn from(e: DescentError) -> GameError {
+        match e {
+            DescentError::Empty => GameError::OutOfRange,
+            DescentError::NotYourMove => GameError::NotYourMove,
+            DescentError::ClockRanOut => GameError::TooLate,
+            DescentError::Overflow => GameError::Overflow,
+        }
+    }
+}
+
+/// One game.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Game {
+    /// What it is about.
+    pub terms: Terms,
+    /// Where it stands.
+    pub stage: Stage,
+    /// The disputed segment (after level 1).
+    pub segment: u32,
+    /// The disputed step (after level 2): the state before it is step `step`.
+    pub step: u64,
+    /// The disputed op (after level 3) and the cumulative root both agree on before it.
+    pub op: u32,
+    /// The cumulative root after `op` ops, agreed.
+    pub ops_root: Value,
+    /// The disputed element of the op's output (after level 4).
+    pub element: u32,
+    /// Moves made (reveals, commits, descent moves).
+    pub moves: u32,
+}
+
+fn side_index(side: Side) -> usize {
+    match side {
+        Side::Executor => 0,
+        Side::Challenger => 1,
+    }
+}
+
+/// The value of a chain as a game value's first 8 bytes.
+fn chain_u64(v: &Value) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&v[..8]);
+    u64::from_le_bytes(b)
+}
+
+impl Game {
+    /// Opens a game at level 1: both trace roots hold the same `h_0` (each proven by its path)
+    /// and the sides' `h_n` differ (each proven at position `n`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn open<H: Hasher>(
+        terms: Terms,
+        h0: Value,
+        h0_paths: [&[Value]; 2],
+        hn: [Value; 2],
+        hn_paths: [&[Value]; 2],
+        now: BlockNumber,
+    ) -> Result<Game, GameError> {
+        if !terms.config.is_valid() || terms.every == 0 || terms.checkpoints == 0 {
+            return Err(GameError::OutOfRange);
+        }
+        let (n, leaves) = (terms.checkpoints, u64::from(terms.checkpoints).saturating_add(1));
+        for i in 0..2 {
+            let root = &terms.trace_roots[i];
+            if !merkle::verify::<H>(root, &h0, 0, leaves, h0_paths[i])
+                || !merkle::verify::<H>(root, &hn[i], u64::from(n), leaves, hn_paths[i])
+            {
+                return Err(GameError::BadProof);
+            }
+        }
+        let budget = Self::budget(terms.move_blocks, n)?;
+        let bisection = Bisection::open(n, h0, hn, budget, now)?;
+        let roots = terms.trace_roots;
+        let mut game = Game {
+            terms,
+            stage: Stage::Bisect { level: Level::Segments, roots, bisection },
+            segment: 0,
+            step: 0,
+            op: 0,
+            ops_root: [0; 32],
+            element: 0,
+            moves: 0,
+        };
+        game.advance::<H>(now)?;
+        Ok(game)
+    }
+
+    /// The blocks a bisection of `n` transitions gives each side.
+    fn budget(move_blocks: BlockNumber, n: u32) -> Result<BlockNumber, GameError> {
+        move_blocks.checked_mul(Bisection::max_rounds(n).max(1)).ok_or(GameError::Overflow)
+    }
+
+    fn program(&self) -> Program {
+        step::program(&self.terms.config.step())
+    }
+
+    fn count(&mut self) -> Result<(), GameError> {
+        self.moves = self.moves.checked_add(1).ok_or(GameError::Overflow)?;
+        Ok(())
+    }
+
+    /// The side whose move is awaited, if exactly one is (`None` when both or anyone may move,
+    /// or the game is over).
+    pub fn awaits(&self) -> Option<Side> {
+        match &self.stage {
+            Stage::Commit { roots, .. } => match roots {
+                [None, Some(_)] => Some(Side::Executor),
+                [Some(_), None] => Some(Side::Challenger),
+                _ => None,
+            },
+            Stage::Bisect { bisection, .. } => {
+                match (bisection.awaits(Side::Executor), bisection.awaits(Side::Challenger)) {
+                    (true, false) => Some(Side::Executor),
+                    (false, true) => Some(Side::Challenger),
+                    _ => None,
+                }
+            }
+            Stage::Output { .. } => Some(Side::Executor),
+            Stage::Descend { descent, .. } => descent.turn(),
+            Stage::Name { .. } => Some(Side::Challenger),
+            Stage::NextState { .. } | Stage::Replay { .. } | Stage::Decided { .. } => None,
+        }
+    }
+
+    /// After a bisection narrowed: opens what comes next.
+    fn advance<H: Hasher>(&mut self, now: BlockNumber) -> Result<(), GameError> {
+        let Stage::Bisect { level, bisection: b, .. } = &self.stage else { return Ok(()) };
+        if !b.is_narrowed() {
+            return Ok(());
+        }
+        let (level, lo, agreed, disputed) = (*level, b.lo, b.agreed, b.disputed);
+        let exact = [End::Exact(disputed[0]), End::Exact(disputed[1])];
+        let commit = |level, n, start, ends| Stage::Commit {
+            level,
+            n,
+            start,
+            ends,
+            roots: [None, None],
+            opened: now,
+        };
+        self.stage = match level {
+            Level::Segments => {
+                self.segment = lo;
+                commit(Level::Steps, self.terms.every, agreed, exact)
+            }
+            Level::Steps => {
+                let first = u64::from(self.segment).checked_mul(u64::from(self.terms.every));
+                self.step =
+                    first.and_then(|s| s.checked_add(u64::from(lo))).ok_or(GameError::Overflow)?;
+                let ops = self.program().ops.len();
+                let start = commit::op_root::<H>(&agreed, &[], ops);
+                let n = u32::try_from(ops).map_err(|_| GameError::Overflow)?.saturating_add(1);
+                commit(Level::Ops, n, start, exact)
+            }
+            Level::Ops => {
+                self.op = lo;
+                self.ops_root = agreed;
+                if lo as usize == self.program().ops.len() {
+                    Stage::NextState { claims: disputed, opened: now }
+                } else {
+                    Stage::Output { op: lo, after: disputed, opened: now }
+                }
+            }
+            Level::Chain => {
+                Stage::Replay { pos: lo, acc: chain_u64(&agreed), claims: disputed, opened: now }
+            }
+        };
+        Ok(())
+    }
+
+    /// `side` commits its root over the current level's sequence: `first_path` proves the
+    /// level's start at position 0, `last_path` its `last` value at position `n`.
+    pub fn commit<H: Hasher>(
+        &mut self,
+        side: Side,
+        root: Value,
+        first_path: &[Value],
+        last: Value,
+        last_path: &[Value],
+        now: BlockNumber,
+    ) -> Result<(), GameError> {
+        let Stage::Commit { level, n, start, ends, roots, opened } = &mut self.stage else {
+            return Err(GameError::WrongStage);
+        };
+        let i = side_index(side);
+        if roots[i].is_some() {
+            return Err(GameError::NotYourMove);
+        }
+        if now > opened.saturating_add(self.terms.move_blocks) {
+            return Err(GameError::TooLate);
+        }
+        let leaves = u64::from(*n).saturating_add(1);
+        let end_ok = match ends[i] {
+            End::Exact(v) => last == v,
+            End::Element(w) => chain_u64(&last) as u32 == w && last[8..] == [0; 24],
+        };
+        if !end_ok
+            || !merkle::verify::<H>(&root, start, 0, leaves, first_path)
+            || !merkle::verify::<H>(&root, &last, u64::from(*n), leaves, last_path)
+        {
+            return Err(GameError::BadProof);
+        }
+        roots[i] = Some((root, last));
+        let (level, n, start) = (*level, *n, *start);
+        if let [Some((root_e, last_e)), Some((root_c, last_c))] = *roots {
+            let budget = Self::budget(self.terms.move_blocks, n)?;
+            let bisection = Bisection::open(n, start, [last_e, last_c], budget, now)?;
+            self.stage = Stage::Bisect { level, roots: [root_e, root_c], bisection };
+        }
+        self.count()?;
+        self.advance::<H>(now)
+    }
+
+    /// `side` reveals its value at the current bisection's midpoint, proven against its root.
+    pub fn reveal<H: Hasher>(
+        &mut self,
+        side: Side,
+        value: Value,
+        path: &[Value],
+        now: BlockNumber,
+    ) -> Result<(), GameError> {
+        let Stage::Bisect { roots, bisection, .. } = &self.stage else {
+            return Err(GameError::WrongStage);
+        };
+        let (mid, root) =
+            (bisection.midpoint().ok_or(GameError::WrongStage)?, roots[side_index(side)]);
+        // Every proof of a level is against a sequence of the level's fixed size.
+        let size = self.level_size().ok_or(GameError::OutOfRange)?;
+        if !merkle::verify::<H>(&root, &value, u64::from(mid), size, path) {
+            return Err(GameError::BadProof);
+        }
+        let Stage::Bisect { bisection, .. } = &mut self.stage else {
+            return Err(GameError::WrongStage);
+        };
+        bisection.reveal(side, value, now)?;
+        self.count()?;
+        self.advance::<H>(now)
+    }
+
+    /// The number of values of the current bisection's sequence.
+    fn level_size(&self) -> Option<u64> {
+        let Stage::Bisect { level, .. } = &self.stage else { return None };
+        let n = match level {
+            Level::Segments => u64::from(self.terms.checkpoints),
+            Level::Steps => u64::from(self.terms.every),
+            Level::Ops => (self.program().ops.len() as u64).saturating_add(1),
+            Level::Chain => {
+                let prog = self.program();
+                prog.ops.get(self.op as usize)?.chain_len(self.element as usize) as u64
+            }
+        };
+        n.checked_add(1)
+    }
+
+    /// The executor reveals the root of the disputed op's output: its root after the op must be
+    /// the agreed one with only that leaf added (`siblings`, the same in both).
+    pub fn output<H: Hasher>(
+        &mut self,
+        root: Value,
+        siblings: &[Value],
+        now: BlockNumber,
+    ) -> Result<(), GameError> {
+        let Stage::Output { op, after, opened } = &self.stage else {
+            return Err(GameError::WrongStage);
+        };
+        if now > opened.saturating_add(self.terms.move_blocks) {
+            return Err(GameError::TooLate);
+        }
+        let (op, after) = (*op, after[0]);
+        let prog = self.program();
+        let ops = prog.ops.len();
+        if !referee::op_output::<H>(&self.ops_root, &after, op as usize, ops, &root, siblings) {
+            return Err(GameError::BadProof);
+        }
+        let len = prog.ops.get(op as usize).ok_or(GameError::OutOfRange)?.len as u64;
+        let leaves = commit::chunk_count(len);
+        let height = crate::descent::height(leaves);
+        let budget = self
+            .terms
+            .move_blocks
+            .checked_mul(height.saturating_add(1))
+            .ok_or(GameError::Overflow)?;
+        let descent = Descent::open(leaves, root, budget, now)?;
+        self.stage = Stage::Descend { op, descent };
+        self.count()
+    }
+
+    /// The executor reveals the current node's children in the descent.
+    pub fn children<H: Hasher>(
+        &mut self,
+        left: Value,
+        right: Value,
+        now: BlockNumber,
+    ) -> Result<(), GameError> {
+        let Stage::Descend { descent, .. } = &mut self.stage else {
+            return Err(GameError::WrongStage);
+        };
+        if H::hash(&[&[1], &left, &right]) != descent.node {
+            return Err(GameError::BadProof);
+        }
+        descent.reveal_children(left, right, now)?;
+        self.count()
+    }
+
+    /// The challenger picks the child it disputes.
+    pub fn pick(&mut self, right: bool, now: BlockNumber) -> Result<(), GameError> {
+        let Stage::Descend { descent, .. } = &mut self.stage else {
+            return Err(GameError::WrongStage);
+        };
+        descent.pick(right, now)?;
+        self.count()
+    }
+
+    /// The executor reveals the chunk the descent reached.
+    pub fn chunk<H: Hasher>(&mut self, words: Vec<u32>, now: BlockNumber) -> Result<(), GameError> {
+        let prog = self.program();
+        let Stage::Descend { op, descent } = &mut self.stage else {
+            return Err(GameError::WrongStage);
+        };
+        if descent.phase != Phase::Leaf {
+            return Err(GameError::NotYourMove);
+        }
+        let len = prog.ops.get(*op as usize).ok_or(GameError::OutOfRange)?.len as u64;
+        let first = descent.index.saturating_mul(CHUNK_WORDS as u64);
+        let expected = len.saturating_sub(first).min(CHUNK_WORDS as u64);
+        if words.len() as u64 != expected
+            || H::hash(&[&[0], &chunk_hash::<H>(&words)]) != descent.node
+        {
+            return Err(GameError::BadProof);
+        }
+        descent.reveal_leaf(now)?;
+        let (op, index) = (*op, descent.index);
+        self.stage = Stage::Name { op, index, chunk: words, opened: now };
+        self.count()
+    }
+
+    /// The challenger names element `offset` of the revealed chunk and commits its chain for it
+    /// (root over `0, c_1..c_L`, the low word of `c_L` its value of the element, which must
+    /// differ from the executor's). An element `+0` by definition is decided at once.
+    #[allow(clippy::too_many_arguments)]
+    pub fn name<H: Hasher>(
+        &mut self,
+        offset: u32,
+        root: Value,
+        first_path: &[Value],
+        last: Value,
+        last_path: &[Value],
+        now: BlockNumber,
+    ) -> Result<(), GameError> {
+        let Stage::Name { op, index, chunk, opened } = &self.stage else {
+            return Err(GameError::WrongStage);
+        };
+        if now > opened.saturating_add(self.terms.move_blocks) {
+            return Err(GameError::TooLate);
+        }
+        let executor = *chunk.get(offset as usize).ok_or(GameError::OutOfRange)?;
+        let claim = chain_u64(&last) as u32;
+        if claim == executor {
+            return Err(GameError::NotDisputed);
+        }
+        let op = *op;
+        let element = index
+            .checked_mul(CHUNK_WORDS as u64)
+            .and_then(|f| f.checked_add(u64::from(offset)))
+            .and_then(|e| u32::try_from(e).ok())
+            .ok_or(GameError::Overflow)?;
+        let prog = self.program();
+        let steps =
+            prog.ops.get(op as usize).ok_or(GameError::OutOfRange)?.chain_len(element as usize);
+        self.element = element;
+        if steps == 0 {
+            let verdict = if executor == 0 { Verdict::Executor } else { Verdict::Challenger };
+            self.stage = Stage::Decided { verdict, how: How::Masked };
+            return self.count();
+        }
+        self.stage = Stage::Commit {
+            level: Level::Chain,
+            n: u32::try_from(steps).map_err(|_| GameError::Overflow)?,
+            start: chain_value(0),
+            ends: [End::Element(executor), End::Element(claim)],
+            roots: [None, None],
+            opened: now,
+        };
+        self.commit::<H>(Side::Challenger, root, first_path, last, last_path, now)
+    }
+
+    /// Anyone proves the next state root from the agreed root after every op: the scalars
+    /// op's words, the loss and AdamW's output root, each at its leaf. The side whose `h_{j+1}`
+    /// it matches wins.
+    pub fn next_state<H: Hasher>(
+        &mut self,
+        scalars: &Proven,
+        loss: &Proven,
+        adam: (&Value, &[Value]),
+        now: BlockNumber,
+    ) -> Result<(), GameError> {
+        let Stage::NextState { claims, opened } = &self.stage else {
+            return Err(GameError::WrongStage);
+        };
+        if now > opened.saturating_add(self.terms.move_blocks) {
+            return Err(GameError::TooLate);
+        }
+        let claims = *claims;
+        let prog = self.program();
+        let truth = referee::next_state::<H>(
+            &prog,
+            PROFILE,
+            &self.terms.config_hash,
+            &self.ops_root,
+            scalars,
+            loss,
+            adam,
+        )
+        .ok_or(GameError::BadProof)?;
+        self.stage = Stage::Decided { verdict: verdict(&claims, &truth), how: How::NextState };
+        self.count()
+    }
+
+    /// Anyone supplies the inputs of the disputed chain step, each proven against the agreed
+    /// cumulative root (or the corpus root); the referee recomputes the step on soft floats and
+    /// the side whose value it matches wins.
+    pub fn replay<H: Hasher>(
+        &mut self,
+        inputs: &[Input],
+        now: BlockNumber,
+    ) -> Result<(), GameError> {
+        let Stage::Replay { pos, acc, claims, opened } = &self.stage else {
+            return Err(GameError::WrongStage);
+        };
+        if now > opened.saturating_add(self.terms.move_blocks) {
+            return Err(GameError::TooLate);
+        }
+        let (pos, acc, claims) = (*pos, *acc, *claims);
+        let prog = self.program();
+        let leaf = Leaf {
+            program: &prog,
+            agreed_root: self.ops_root,
+            op: self.op as usize,
+            element: self.element as usize,
+            pos: pos as usize,
+            acc,
+            corpus: (self.terms.corpus_root, self.terms.config.corpus_len),
+        };
+        let truth = referee::replay::<F32, H>(&leaf, inputs).map_err(|e| match e {
+            LeafError::BadProof(_) => GameError::BadProof,
+            LeafError::Missing(..) => GameError::MissingInput,
+            LeafError::OutOfRange => GameError::OutOfRange,
+        })?;
+        self.stage =
+            Stage::Decided { verdict: verdict(&claims, &chain_value(truth)), how: How::Replay };
+        self.count()
+    }
+
+    /// If the side to move missed its deadline, the game is decided against it and that side is
+    /// returned. Where nobody in particular owes the move (the referee's inputs) and nobody made
+    /// it, or both missed theirs, the executor loses: a result nobody defends does not stand.
+    pub fn timeout(&mut self, now: BlockNumber) -> Option<Side> {
+        let move_due = |opened: &BlockNumber| now > opened.saturating_add(self.terms.move_blocks);
+        let late = match &self.stage {
+            Stage::Commit { roots, opened, .. } if move_due(opened) => match roots {
+                [Some(_), None] => Some(Side::Challenger),
+                _ => Some(Side::Executor),
+            },
+            Stage::Bisect { bisection, .. } => bisection.timed_out(now),
+            Stage::Output { opened, .. } if move_due(opened) => Some(Side::Executor),
+            Stage::Descend { descent, .. } => descent.timed_out(now),
+            Stage::Name { opened, .. } if move_due(opened) => Some(Side::Challenger),
+            Stage::NextState { opened, .. } | Stage::Replay { opened, .. } if move_due(opened) => {
+                Some(Side::Executor)
+            }
+            _ => None,
+        }?;
+        let verdict = match late {
+            Side::Executor => Verdict::Challenger,
+            Side::Challenger => Verdict::Executor,
+        };
+        self.stage = Stage::Decided { verdict, how: How::Timeout };
+        Some(late)
+    }
+
+    /// The verdict, once decided.
+    pub fn verdict(&self) -> Option<Verdict> {
+        match self.stage {
+            Stage::Decided { verdict, .. } => Some(verdict),
+            _ => None,
+        }
+    }
+}
+
+/// Who the true value proves right.
+fn verdict(claims: &[Value; 2], truth: &Value) -> Verdict {
+    if claims[0] == *truth {
+        Verdict::Executor
+    } else if claims[1] == *truth {
+        Verdict::Challenger
+    } else {
+        Verdict::Neither
+    }
+}

@@ -1,0 +1,248 @@
+//! A player of the dispute game (`iollm_types::game`): given where a game stands, the move its
+//! side makes, answered from its own story of the run — honest, or with one element of one op
+//! of one step altered (a consistent cheat: every later value follows from it). The tests drive
+//! games with it off chain and on the node; the worker will play the same moves.
+
+use iollm_compute::game::StepTrace;
+use iollm_compute::merkle::{self, Hash};
+use iollm_compute::{TrainState, Trainer};
+use iollm_repops::referee::{chain_value, Input, Proven};
+use iollm_types::bisection::Side;
+use iollm_types::game::{Game, Level, Stage};
+
+/// One element of one op of one step altered by xor-ing its bits.
+#[derive(Clone, Copy, Debug)]
+pub struct Cheat {
+    /// The step (the state before it is step `step`).
+    pub step: u64,
+    /// The op of the step program.
+    pub op: usize,
+    /// The element of its output.
+    pub element: usize,
+    /// The bits flipped.
+    pub xor: u32,
+}
+
+/// A move of the game, as the contract's messages take it (each variant's doc names its
+/// fields, the message's arguments).
+#[allow(missing_docs)] // The variant docs name every field.
+#[derive(Clone, Debug)]
+pub enum Move {
+    /// `commit(root, first_path, last, last_path)`.
+    Commit { root: Hash, first_path: Vec<Hash>, last: Hash, last_path: Vec<Hash> },
+    /// `reveal(value, path)`.
+    Reveal { value: Hash, path: Vec<Hash> },
+    /// `output(root, siblings)`.
+    Output { root: Hash, siblings: Vec<Hash> },
+    /// `children(left, right)`.
+    Children { left: Hash, right: Hash },
+    /// `pick(right)`.
+    Pick { right: bool },
+    /// `chunk(words)`.
+    Chunk { words: Vec<u32> },
+    /// `name(offset, root, first_path, last, last_path)`.
+    Name { offset: u32, root: Hash, first_path: Vec<Hash>, last: Hash, last_path: Vec<Hash> },
+    /// `next_state(scalars, loss, adam)`.
+    NextState { scalars: Proven, loss: Proven, adam: (Hash, Vec<Hash>) },
+    /// `replay(inputs)`.
+    Replay { inputs: Vec<Input> },
+}
+
+/// One side's story of a run and how it answers.
+pub struct Player<'t> {
+    /// Its side.
+    pub side: Side,
+    trainer: &'t Trainer,
+    cheat: Option<Cheat>,
+    /// Where a liar's chain leaves its replay.
+    lie_from: usize,
+}
+
+impl<'t> Player<'t> {
+    /// A player of `side` telling `trainer`'s run, altered by `cheat` if any.
+    pub fn new(side: Side, trainer: &'t Trainer, cheat: Option<Cheat>) -> Player<'t> {
+        Player { side, trainer, cheat, lie_from: 1 }
+    }
+
+    /// The state before step `step` in this player's story.
+    pub fn state(&self, step: u64) -> TrainState {
+        let mut st = self.trainer.initial_state();
+        while st.step < step {
+            st = match self.cheat {
+                Some(c) if c.step == st.step => self.trace(&st).next_state(),
+                _ => {
+                    self.trainer.step(&mut st);
+                    st
+                }
+            };
+        }
+        st
+    }
+
+    /// This player's replay of the step from `st`.
+    pub fn trace(&self, st: &TrainState) -> StepTrace<'t> {
+        let cheat = self.cheat.filter(|c| c.step == st.step);
+        self.trainer.trace_step_with(st, |op, out| {
+            if let Some(c) = cheat.filter(|c| c.op == op) {
+                out[c.element] ^= c.xor;
+            }
+        })
+    }
+
+    fn root(&self, st: &TrainState) -> Hash {
+        st.hash(&self.trainer.config_hash())
+    }
+
+    /// Its trace `h_0..h_n` (checkpoints every `every` steps).
+    pub fn checkpoints(&self, every: u64, n: u64) -> Vec<Hash> {
+        (0..=n).map(|i| self.root(&self.state(i * every))).collect()
+    }
+
+    /// Its sequence at the current level of `game`.
+    fn sequence(&self, game: &Game, level: Level) -> Vec<Hash> {
+        let t = &game.terms;
+        match level {
+            Level::Segments => self.checkpoints(u64::from(t.every), u64::from(t.checkpoints)),
+            Level::Steps => {
+                let first = u64::from(game.segment) * u64::from(t.every);
+                (0..=u64::from(t.every)).map(|s| self.root(&self.state(first + s))).collect()
+            }
+            Level::Ops => self.trace(&self.state(game.step)).level3(),
+            Level::Chain => self.chain(game).iter().map(|v| chain_value(*v)).collect(),
+        }
+    }
+
+    /// Its chain of the disputed element, ending at its value of the element (a liar's story
+    /// leaves its replay from `lie_from` on when the replay does not end there).
+    fn chain(&self, game: &Game) -> Vec<u64> {
+        let trace = self.trace(&self.state(game.step));
+        let (k, e) = (game.op as usize, game.element as usize);
+        let mut c = trace.chain(k, e);
+        let claimed = trace.output(k)[e];
+        let last = c.len() - 1;
+        if c[last] as u32 != claimed {
+            for v in c.iter_mut().skip(self.lie_from.clamp(1, last)) {
+                *v ^= 1 << 40;
+            }
+            c[last] = (c[last] & !0xffff_ffff) | u64::from(claimed);
+        }
+        c
+    }
+
+    fn commit_of(seq: &[Hash]) -> Move {
+        let last = seq.len() - 1;
+        Move::Commit {
+            root: merkle::root(seq),
+            first_path: merkle::proof(seq, 0).expect("leaf 0"),
+            last: seq[last],
+            last_path: merkle::proof(seq, last).expect("last leaf"),
+        }
+    }
+
+    /// The move this player makes now, if it owes one (or may make one: the referee's inputs).
+    pub fn respond(&self, game: &Game) -> Option<Move> {
+        let me = match self.side {
+            Side::Executor => 0,
+            Side::Challenger => 1,
+        };
+        match &game.stage {
+            Stage::Commit { level, roots, .. } if roots[me].is_none() => {
+                Some(Self::commit_of(&self.sequence(game, *level)))
+            }
+            Stage::Bisect { level, bisection, .. } if bisection.awaits(self.side) => {
+                let seq = self.sequence(game, *level);
+                let mid = bisection.midpoint()? as usize;
+                Some(Move::Reveal { value: seq[mid], path: merkle::proof(&seq, mid)? })
+            }
+            Stage::Output { op, .. } if self.side == Side::Executor => {
+                let trace = self.trace(&self.state(game.step));
+                let k = *op as usize;
+                Some(Move::Output {
+                    root: trace.output_root(k),
+                    siblings: trace.op_root_path(k + 1, 1 + k),
+                })
+            }
+            Stage::Descend { op, descent } => {
+                let tree = self.trace(&self.state(game.step)).output_tree(*op as usize);
+                let (level, i) = (descent.level as usize, descent.index as usize);
+                match (descent.turn()?, self.side) {
+                    (Side::Executor, Side::Executor) if level > 0 => Some(Move::Children {
+                        left: tree[level - 1][2 * i],
+                        right: tree[level - 1][2 * i + 1],
+                    }),
+                    (Side::Executor, Side::Executor) => {
+                        let trace = self.trace(&self.state(game.step));
+                        Some(Move::Chunk {
+                            words: trace.chunk(*op as usize, descent.index).to_vec(),
+                        })
+                    }
+                    (Side::Challenger, Side::Challenger) => {
+                        let (left, _) = descent.children?;
+                        Some(Move::Pick { right: left == tree[level - 1][2 * i] })
+                    }
+                    _ => None,
+                }
+            }
+            Stage::Name { op, index, chunk, .. } if self.side == Side::Challenger => {
+                let trace = self.trace(&self.state(game.step));
+                let mine = trace.chunk(*op as usize, *index);
+                let offset = mine.iter().zip(chunk).position(|(a, b)| a != b)?;
+                let element = *index as usize * iollm_repops::commit::CHUNK_WORDS + offset;
+                let mut named = game.clone();
+                named.element = element as u32;
+                let steps = trace.program().ops[*op as usize].chain_len(element);
+                let seq: Vec<Hash> = if steps == 0 {
+                    vec![chain_value(0), chain_value(u64::from(mine[offset]))]
+                } else {
+                    self.chain(&named).iter().map(|v| chain_value(*v)).collect()
+                };
+                let Move::Commit { root, first_path, last, last_path } = Self::commit_of(&seq)
+                else {
+                    unreachable!("commit_of makes a commit")
+                };
+                Some(Move::Name { offset: offset as u32, root, first_path, last, last_path })
+            }
+            Stage::NextState { .. } => {
+                let (scalars, loss, adam) = self.trace(&self.state(game.step)).seal_proofs();
+                Some(Move::NextState { scalars, loss, adam })
+            }
+            Stage::Replay { pos, acc, .. } => {
+                let trace = self.trace(&self.state(game.step));
+                let inputs =
+                    trace.leaf_inputs(game.op as usize, game.element as usize, *pos as usize, *acc);
+                Some(Move::Replay { inputs })
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Move {
+    /// Makes this move for `side` in `game` at block `now`, off chain: what the dispute
+    /// contract does with the same arguments.
+    pub fn apply(
+        self,
+        game: &mut Game,
+        side: Side,
+        now: iollm_types::BlockNumber,
+    ) -> Result<(), iollm_types::game::GameError> {
+        use iollm_compute::merkle::Sha;
+        match self {
+            Move::Commit { root, first_path, last, last_path } => {
+                game.commit::<Sha>(side, root, &first_path, last, &last_path, now)
+            }
+            Move::Reveal { value, path } => game.reveal::<Sha>(side, value, &path, now),
+            Move::Output { root, siblings } => game.output::<Sha>(root, &siblings, now),
+            Move::Children { left, right } => game.children::<Sha>(left, right, now),
+            Move::Pick { right } => game.pick(right, now),
+            Move::Chunk { words } => game.chunk::<Sha>(words, now),
+            Move::Name { offset, root, first_path, last, last_path } => {
+                game.name::<Sha>(offset, root, &first_path, last, &last_path, now)
+            }
+            Move::NextState { scalars, loss, adam } => {
+                game.next_state::<Sha>(&scalars, &loss, (&adam.0, &adam.1), now)
+            }
+            Move::Replay { inputs } => game.replay::<Sha>(&inputs, now),
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! The whole dispute game (`iollm_types::game`: levels 1–5, the referee at the bottom) played
+//! off chain between two players of a real 16-step run of a 2-layer, 2-head, context-16 model
+//! with weight decay, exactly as the dispute contract runs it: a cheat in one element of one op
+//! of one step of one segment is caught and decided by recomputing one chain step; an honest
+//! executor beats a lying challenger; a side that stops answering loses on its deadline.
+
+use iollm_compute::{Runtime, TrainConfig, Trainer};
+use iollm_tests::player::{Cheat, Player};
+use iollm_types::bisection::{Side, Verdict};
+use iollm_types::game::{Game, GameConfig, How, Stage, Terms};
+use std::path::Path;
+
+const CONFIG: &str = r#"
+[model]
+n_layer = 2
+n_head = 2
+n_embd = 32
+n_ctx = 16
+
+[train]
+seed = 9
+steps = 16
+batch_size = 2
+checkpoint_every = 4
+
+[optimizer]
+lr = 0.003
+beta1 = 0.9
+beta2 = 0.99
+eps = 1e-8
+weight_decay = 0.01
+warmup_steps = 3
+
+[data]
+kind = "arithmetic"
+lines = 300
+"#;
+
+/// The game's terms for a run of `cfg`, between two players' traces.
+pub fn terms(tr: &Trainer, cfg: &TrainConfig, traces: [&[[u8; 32]]; 2]) -> Terms {
+    let o = &cfg.optimizer;
+    Terms {
+        sides: [[1; 32], [2; 32]],
+        config: GameConfig {
+            n_layer: cfg.model.n_layer as u32,
+            n_head: cfg.model.n_head as u32,
+            n_embd: cfg.model.n_embd as u32,
+            n_ctx: cfg.model.n_ctx as u32,
+            batch: cfg.train.batch_size as u32,
+            corpus_len: tr.corpus().len() as u64,
+            optimizer: [o.lr, o.beta1, o.beta2, o.eps, o.weight_decay].map(f32::to_bits),
+            warmup_steps: o.warmup_steps,
+        },
+        config_hash: tr.config_hash(),
+        corpus_root: iollm_compute::data::corpus_root(tr.corpus()),
+        every: cfg.train.checkpoint_every as u32,
+        checkpoints: cfg.n_checkpoints() as u32,
+        trace_roots: traces.map(iollm_compute::merkle::root),
+        move_blocks: 5,
+    }
+}
+
+/// Opens a game between the two players and plays it until decided; `silent` stops a side
+/// from answering after that many of its moves. Returns the game.
+fn play(
+    tr: &Trainer,
+    cfg: &TrainConfig,
+    players: [&Player; 2],
+    silent: Option<(Side, u32)>,
+) -> Game {
+    let n = cfg.n_checkpoints() as u64;
+    let every = cfg.train.checkpoint_every;
+    let traces = players.map(|p| p.checkpoints(every, n));
+    let proof = |t: &[[u8; 32]], i: usize| iollm_compute::merkle::proof(t, i).expect("in range");
+    let (p0, pn) = (
+        [proof(&traces[0], 0), proof(&traces[1], 0)],
+        [proof(&traces[0], n as usize), proof(&traces[1], n as usize)],
+    );
+    let mut game = Game::open::<iollm_compute::merkle::Sha>(
+        terms(tr, cfg, [&traces[0], &traces[1]]),
+        traces[0][0],
+        [&p0[0], &p0[1]],
+        [traces[0][n as usize], traces[1][n as usize]],
+        [&pn[0], &pn[1]],
+        0,
+    )
+    .expect("the traces disagree at the end");
+    let (mut now, mut made) = (0, [0u32; 2]);
+    while game.verdict().is_none() {
+        now += 1;
+        let mut moved = false;
+        for p in players {
+            let i = usize::from(p.side == Side::Challenger);
+            if silent.is_some_and(|(side, after)| side == p.side && made[i] >= after) {
+                continue;
+            }
+            if let Some(m) = p.respond(&game) {
+                m.apply(&mut game, p.side, now)
+                    .unwrap_or_else(|e| panic!("{:?}: {e:?} in {:?}", p.side, game.stage));
+                made[i] += 1;
+                moved = true;
+                if game.verdict().is_some() {
+                    break;
+                }
+            }
+        }
+        if !moved {
+            // Nobody answered: wait for the deadline, then anyone calls `timeout`.
+            now += 200;
+            assert!(game.timeout(now).is_some(), "a deadline passed in {:?}", game.stage);
+        }
+        assert!(now < 5_000, "the game ends in bounded time");
+    }
+    game
+}
+
+fn setup() -> (Trainer, TrainConfig) {
+    let cfg = TrainConfig::from_toml_str(CONFIG, Path::new(".")).expect("config");
+    let tr = Trainer::new(&cfg, &Runtime::new(2)).expect("trainer");
+    (tr, cfg)
+}
+
+/// Altering one element of the first layer's attention output projection in step 6 (segment 1).
+const CHEAT: Cheat = Cheat { step: 6, op: 14, element: 77, xor: 1 << 20 };
+
+#[test]
+fn a_cheating_executor_is_caught_by_recomputing_one_chain_step() {
+    let (tr, cfg) = setup();
+    let cheat = Player::new(Side::Executor, &tr, Some(CHEAT));
+    let honest = Player::new(Side::Challenger, &tr, None);
+    let game = play(&tr, &cfg, [&cheat, &honest], None);
+    assert_eq!(game.verdict(), Some(Verdict::Challenger));
+    assert!(matches!(game.stage, Stage::Decided { how: How::Replay, .. }), "{:?}", game.stage);
+    assert_eq!(
+        (game.segment, game.step, game.op as usize, game.element as usize),
+        (1, 6, CHEAT.op, CHEAT.element)
+    );
+    println!("decided by replay after {} moves", game.moves);
+}
+
+#[test]
+fn an_honest_executor_beats_a_lying_challenger() {
+    let (tr, cfg) = setup();
+    let honest = Player::new(Side::Executor, &tr, None);
+    let liar = Player::new(
+        Side::Challenger,
+        &tr,
+        Some(Cheat { step: 13, op: 40, element: 5, xor: 1 << 22 }),
+    );
+    let game = play(&tr, &cfg, [&honest, &liar], None);
+    assert_eq!(game.verdict(), Some(Verdict::Executor));
+    assert_eq!((game.segment, game.step, game.op), (3, 13, 40));
+}
+
+#[test]
+fn a_side_that_stops_answering_loses_on_its_deadline() {
+    let (tr, cfg) = setup();
+    let cheat = Player::new(Side::Executor, &tr, Some(CHEAT));
+    let honest = Player::new(Side::Challenger, &tr, None);
+    // The cheater goes quiet in level 2, or in the descent: it loses either way.
+    for after in [3, 12] {
+        let game = play(&tr, &cfg, [&cheat, &honest], Some((Side::Executor, after)));
+        assert_eq!(game.verdict(), Some(Verdict::Challenger), "silent after {after}");
+        assert!(matches!(game.stage, Stage::Decided { how: How::Timeout, .. }));
+    }
+    // A challenger that goes quiet against an honest executor loses.
+    let honest_executor = Player::new(Side::Executor, &tr, None);
+    let liar = Player::new(Side::Challenger, &tr, Some(CHEAT));
+    let game = play(&tr, &cfg, [&honest_executor, &liar], Some((Side::Challenger, 4)));
+    assert_eq!(game.verdict(), Some(Verdict::Executor));
+    assert!(matches!(game.stage, Stage::Decided { how: How::Timeout, .. }));
+}
