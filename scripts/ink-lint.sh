@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The ink! linter over the four contracts: the lints `cargo contract build --lint` runs (dylint
+# The ink! linter over the contracts: the lints `cargo contract build --lint` runs (dylint
 # libraries ink_linting_mandatory: no_main; ink_linting: primitive_topic, storage_never_freed,
 # strict_balance_equality, non_fallible_api). Prints each finding as `file:line lint` and exits 1
 # when there is any (or when the contracts do not compile for the linter).

@@ -231,7 +231,7 @@ impl StepTrace<'_> {
                     Input::Corpus { index: i as u64, chunk, path, length_path: w.length_path }
                 }
                 Tensor::Op(j) => Input::Op {
-                    op: j,
+                    op: j as u32,
                     root: self.roots[j],
                     path: self.op_root_path(k, 1 + j),
                     element: prove(&self.outs[j], &self.chunks[j], i as u64),

@@ -35,6 +35,10 @@ pub fn tensor_root<H: Hasher>(words: &[u32]) -> Hash {
 }
 
 /// One element of a tensor with what proves it: its chunk and the chunk's Merkle path.
+#[cfg_attr(
+    feature = "scale",
+    derive(parity_scale_codec::Encode, parity_scale_codec::Decode, scale_info::TypeInfo)
+)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ElementProof {
     /// The element's index in the tensor.
@@ -160,6 +164,10 @@ pub fn state_root<H: Hasher>(header: &[u8], tensors_root: &Hash) -> Hash {
 }
 
 /// One element of a state's tensors proven against its state root.
+#[cfg_attr(
+    feature = "scale",
+    derive(parity_scale_codec::Encode, parity_scale_codec::Decode, scale_info::TypeInfo)
+)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateProof {
     /// The element in the tensors `params ‖ m ‖ v`.
@@ -179,6 +187,10 @@ impl StateProof {
 }
 
 /// A state's header proven against its state root.
+#[cfg_attr(
+    feature = "scale",
+    derive(parity_scale_codec::Encode, parity_scale_codec::Decode, scale_info::TypeInfo)
+)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HeaderProof {
     /// The header bytes ([`Header::encode`]).

@@ -49,6 +49,10 @@ pub struct Leaf<'a> {
 
 /// One input of a chain step with its proof. Each variant's doc names its fields.
 #[allow(missing_docs)] // The variant docs name every field.
+#[cfg_attr(
+    feature = "scale",
+    derive(parity_scale_codec::Encode, parity_scale_codec::Decode, scale_info::TypeInfo)
+)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
     /// An element of `params ‖ m ‖ v` before the step: the state root `start` (leaf 0 of the
@@ -61,7 +65,7 @@ pub enum Input {
     Corpus { index: u64, chunk: Vec<u8>, path: Vec<Hash>, length_path: Vec<Hash> },
     /// An element of the output of op `op` (before the disputed one): the op's output root,
     /// its path in the agreed root (leaf `1 + op`), and the element under it.
-    Op { op: usize, root: Hash, path: Vec<Hash>, element: ElementProof },
+    Op { op: u32, root: Hash, path: Vec<Hash>, element: ElementProof },
 }
 
 /// Why the referee refused a replay.
@@ -135,13 +139,14 @@ fn proven<H: Hasher>(leaf: &Leaf, input: &Input) -> Option<Vec<(Tensor, usize, u
             Some(alloc::vec![(Tensor::Corpus, usize::try_from(*index).ok()?, u32::from(byte))])
         }
         Input::Op { op, root, path, element } => {
-            let len = leaf.program.ops.get(*op)?.len as u64;
-            let ok = *op < leaf.op
-                && merkle::verify::<H>(&leaf.agreed_root, root, 1 + *op as u64, ops, path)
+            let op = *op as usize;
+            let len = leaf.program.ops.get(op)?.len as u64;
+            let ok = op < leaf.op
+                && merkle::verify::<H>(&leaf.agreed_root, root, 1 + op as u64, ops, path)
                 && element.verify::<H>(root, len);
             ok.then_some(())?;
             Some(alloc::vec![(
-                Tensor::Op(*op),
+                Tensor::Op(op),
                 usize::try_from(element.index).ok()?,
                 element.value()?
             )])
@@ -178,6 +183,10 @@ pub fn replay<F: Binary32, H: Hasher>(leaf: &Leaf, inputs: &[Input]) -> Result<u
 
 /// An op's output root, its path in a cumulative root, and (for a one-chunk output) its words
 /// with their proof.
+#[cfg_attr(
+    feature = "scale",
+    derive(parity_scale_codec::Encode, parity_scale_codec::Decode, scale_info::TypeInfo)
+)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Proven {
     /// The op's output root.

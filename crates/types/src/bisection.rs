@@ -50,6 +50,7 @@ impl Side {
 
 /// Who the referee's recomputation of the last transition proved right.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
 pub enum Verdict {
     /// The executor's output of the transition is the true one.
     Executor,

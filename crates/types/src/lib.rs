@@ -15,6 +15,7 @@ pub mod admin;
 pub mod bisection;
 pub mod cid;
 pub mod descent;
+pub mod dispute;
 pub mod escrow;
 pub mod game;
 pub mod market;
