@@ -246,3 +246,42 @@ impl Move {
         }
     }
 }
+
+impl Move {
+    /// The dispute contract's call data for this move in game `game`.
+    pub fn call(&self, game: iollm_types::dispute::GameId) -> Vec<u8> {
+        use iollm_types::dispute::calls;
+        match self {
+            Move::Commit { root, first_path, last, last_path } => {
+                calls::commit(game, *root, first_path, *last, last_path)
+            }
+            Move::Reveal { value, path } => calls::reveal(game, *value, path),
+            Move::Output { root, siblings } => calls::output(game, *root, siblings),
+            Move::Children { left, right } => calls::children(game, *left, *right),
+            Move::Pick { right } => calls::pick(game, *right),
+            Move::Chunk { words } => calls::chunk(game, words),
+            Move::Name { offset, root, first_path, last, last_path } => {
+                calls::name(game, *offset, *root, first_path, *last, last_path)
+            }
+            Move::NextState { scalars, loss, adam } => {
+                calls::next_state(game, scalars, loss, adam.0, &adam.1)
+            }
+            Move::Replay { inputs } => calls::replay(game, inputs),
+        }
+    }
+
+    /// A short name of the move, for reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Move::Commit { .. } => "commit",
+            Move::Reveal { .. } => "reveal",
+            Move::Output { .. } => "output",
+            Move::Children { .. } => "children",
+            Move::Pick { .. } => "pick",
+            Move::Chunk { .. } => "chunk",
+            Move::Name { .. } => "name",
+            Move::NextState { .. } => "next_state",
+            Move::Replay { .. } => "replay",
+        }
+    }
+}

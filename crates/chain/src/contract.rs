@@ -45,6 +45,13 @@ impl ContractError for iollm_types::market::Error {
     }
 }
 
+impl ContractError for iollm_types::dispute::Error {
+    const CONTRACT: &'static str = "dispute";
+    fn message(&self) -> String {
+        iollm_types::dispute::Error::message(*self).to_owned()
+    }
+}
+
 impl ContractError for iollm_types::splitter::Error {
     const CONTRACT: &'static str = "splitter";
     fn message(&self) -> String {

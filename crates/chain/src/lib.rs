@@ -26,6 +26,7 @@
 
 mod client;
 pub mod contract;
+pub mod dispute;
 mod error;
 pub mod market;
 pub mod registry;

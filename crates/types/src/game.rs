@@ -160,8 +160,8 @@ pub enum Stage {
         roots: [Option<(Value, Value)>; 2],
         opened: BlockNumber,
     },
-    /// Rounds of reveals against the committed roots.
-    Bisect { level: Level, roots: [Value; 2], bisection: Bisection },
+    /// Rounds of reveals against the committed roots, of sequences of `size` values.
+    Bisect { level: Level, roots: [Value; 2], size: u64, bisection: Bisection },
     /// The executor reveals the root of op `op`'s output (level 4 opens).
     Output { op: u32, after: [Value; 2], opened: BlockNumber },
     /// The descent of the executor's tree over op `op`'s output.
@@ -288,7 +288,7 @@ impl Game {
         let roots = terms.trace_roots;
         let mut game = Game {
             terms,
-            stage: Stage::Bisect { level: Level::Segments, roots, bisection },
+            stage: Stage::Bisect { level: Level::Segments, roots, size: leaves, bisection },
             segment: 0,
             step: 0,
             op: 0,
@@ -420,7 +420,7 @@ impl Game {
         if let [Some((root_e, last_e)), Some((root_c, last_c))] = *roots {
             let budget = Self::budget(self.terms.move_blocks, n)?;
             let bisection = Bisection::open(n, start, [last_e, last_c], budget, now)?;
-            self.stage = Stage::Bisect { level, roots: [root_e, root_c], bisection };
+            self.stage = Stage::Bisect { level, roots: [root_e, root_c], size: leaves, bisection };
         }
         self.count()?;
         self.advance::<H>(now)
@@ -434,37 +434,17 @@ impl Game {
         path: &[Value],
         now: BlockNumber,
     ) -> Result<(), GameError> {
-        let Stage::Bisect { roots, bisection, .. } = &self.stage else {
+        let Stage::Bisect { roots, size, bisection, .. } = &mut self.stage else {
             return Err(GameError::WrongStage);
         };
-        let (mid, root) =
-            (bisection.midpoint().ok_or(GameError::WrongStage)?, roots[side_index(side)]);
+        let mid = bisection.midpoint().ok_or(GameError::WrongStage)?;
         // Every proof of a level is against a sequence of the level's fixed size.
-        let size = self.level_size().ok_or(GameError::OutOfRange)?;
-        if !merkle::verify::<H>(&root, &value, u64::from(mid), size, path) {
+        if !merkle::verify::<H>(&roots[side_index(side)], &value, u64::from(mid), *size, path) {
             return Err(GameError::BadProof);
         }
-        let Stage::Bisect { bisection, .. } = &mut self.stage else {
-            return Err(GameError::WrongStage);
-        };
         bisection.reveal(side, value, now)?;
         self.count()?;
         self.advance::<H>(now)
-    }
-
-    /// The number of values of the current bisection's sequence.
-    fn level_size(&self) -> Option<u64> {
-        let Stage::Bisect { level, .. } = &self.stage else { return None };
-        let n = match level {
-            Level::Segments => u64::from(self.terms.checkpoints),
-            Level::Steps => u64::from(self.terms.every),
-            Level::Ops => (self.program().ops.len() as u64).saturating_add(1),
-            Level::Chain => {
-                let prog = self.program();
-                prog.ops.get(self.op as usize)?.chain_len(self.element as usize) as u64
-            }
-        };
-        n.checked_add(1)
     }
 
     /// The executor reveals the root of the disputed op's output: its root after the op must be

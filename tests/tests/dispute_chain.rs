@@ -1,0 +1,196 @@
+//! The dispute game on a real substrate-contracts-node: the dispute contract built with
+//! cargo-contract and deployed, two players of a real 16-step run (2 layers, 2 heads, context
+//! 16, weight decay) moving through signed transactions, every move checked by the contract and
+//! the bottom step recomputed by it on soft floats. Both directions: a cheating executor loses
+//! to an honest challenger, an honest executor beats a lying one; an account that is not a
+//! player cannot move. Reports the moves and the ref_time of each kind of move as a multiple of
+//! the yardstick transfer (BENCH.md's 1.13 × 10^9).
+
+use anyhow::{Context as _, Result};
+use iollm_chain::dispute::DisputeClient;
+use iollm_chain::{Chain, ChainError, Signer};
+use iollm_cli::devnet::{self, NodeProcess};
+use iollm_compute::merkle;
+use iollm_compute::{Runtime, TrainConfig, Trainer};
+use iollm_tests::player::{Cheat, Player};
+use iollm_types::bisection::{Side, Verdict};
+use iollm_types::dispute::GameId;
+use iollm_types::game::{GameConfig, How, Terms};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+const CONFIG: &str = r#"
+[model]
+n_layer = 2
+n_head = 2
+n_embd = 32
+n_ctx = 16
+
+[train]
+seed = 9
+steps = 16
+batch_size = 2
+checkpoint_every = 4
+
+[optimizer]
+lr = 0.003
+beta1 = 0.9
+beta2 = 0.99
+eps = 1e-8
+weight_decay = 0.01
+warmup_steps = 3
+
+[data]
+kind = "arithmetic"
+lines = 300
+"#;
+
+/// The yardstick ERC-20 transfer's ref_time (BENCH.md).
+const YARDSTICK: f64 = 1.13e9;
+
+fn terms(tr: &Trainer, cfg: &TrainConfig, sides: [[u8; 32]; 2], traces: [&[[u8; 32]]; 2]) -> Terms {
+    let o = &cfg.optimizer;
+    Terms {
+        sides,
+        config: GameConfig {
+            n_layer: cfg.model.n_layer as u32,
+            n_head: cfg.model.n_head as u32,
+            n_embd: cfg.model.n_embd as u32,
+            n_ctx: cfg.model.n_ctx as u32,
+            batch: cfg.train.batch_size as u32,
+            corpus_len: tr.corpus().len() as u64,
+            optimizer: [o.lr, o.beta1, o.beta2, o.eps, o.weight_decay].map(f32::to_bits),
+            warmup_steps: o.warmup_steps,
+        },
+        config_hash: tr.config_hash(),
+        corpus_root: iollm_compute::data::corpus_root(tr.corpus()),
+        every: cfg.train.checkpoint_every as u32,
+        checkpoints: cfg.n_checkpoints() as u32,
+        trace_roots: traces.map(merkle::root),
+        move_blocks: 50,
+    }
+}
+
+/// Opens a game between the two players (signed by the opener) and plays it through
+/// transactions until decided. Returns the verdict, how, the moves and the ref_time per kind.
+async fn play(
+    dispute: &DisputeClient,
+    opener: &Signer,
+    tr: &Trainer,
+    cfg: &TrainConfig,
+    players: [(&Player<'_>, &Signer); 2],
+) -> Result<(GameId, Verdict, How, u32, BTreeMap<&'static str, u64>)> {
+    let (n, every) = (cfg.n_checkpoints() as u64, cfg.train.checkpoint_every);
+    let traces = players.map(|(p, _)| p.checkpoints(every, n));
+    let proof = |t: &[[u8; 32]], i: usize| merkle::proof(t, i).expect("in range");
+    let sides = players.map(|(_, s)| s.account_bytes());
+    let t = terms(tr, cfg, sides, [&traces[0], &traces[1]]);
+    let h0_paths = [proof(&traces[0], 0), proof(&traces[1], 0)];
+    let hn_paths = [proof(&traces[0], n as usize), proof(&traces[1], n as usize)];
+    let hn = [traces[0][n as usize], traces[1][n as usize]];
+    let id = dispute.open(opener, &t, traces[0][0], &h0_paths, hn, &hn_paths).await?.value;
+    let mut cost: BTreeMap<&'static str, u64> = BTreeMap::new();
+    loop {
+        let game = dispute.game(id).await?.context("the game is stored")?;
+        let mut moved = false;
+        for (player, signer) in players {
+            let Some(m) = player.respond(&game) else { continue };
+            let kind = m.kind();
+            let call = dispute.play(signer, m.call(id)).await?;
+            let ref_time = call.dry_run.gas_required.0;
+            let worst = cost.entry(kind).or_default();
+            *worst = (*worst).max(ref_time);
+            if let Some(d) = DisputeClient::decided(&call) {
+                return Ok((id, d.verdict, d.how, d.moves, cost));
+            }
+            moved = true;
+            break;
+        }
+        anyhow::ensure!(moved, "nobody could move in {:?}", game.stage);
+    }
+}
+
+fn report(name: &str, moves: u32, cost: &BTreeMap<&'static str, u64>) {
+    let kinds: Vec<String> =
+        cost.iter().map(|(k, v)| format!("{k} {:.2}", *v as f64 / YARDSTICK)).collect();
+    println!(
+        "{name}: {moves} moves; worst ref_time per kind (× yardstick transfer): {}",
+        kinds.join(", ")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disputes_are_decided_on_the_node_by_the_contracts_recomputation() -> Result<()> {
+    tokio::time::timeout(Duration::from_secs(1200), async {
+        devnet::node_binary().context("the end-to-end tests need the devnet tools: run scripts/setup.sh")?;
+        let built = devnet::build_contracts(&iollm_tests::checkout().contracts(), ["dispute"])?;
+        let dir = tempfile::tempdir()?;
+        let node = NodeProcess::start(&dir.path().join("node")).await?;
+        let chain = Chain::connect(&node.rpc_url()).await?;
+        let (alice, bob, charlie, dave) =
+            (Signer::dev("alice")?, Signer::dev("bob")?, Signer::dev("charlie")?, Signer::dev("dave")?);
+        let code = std::fs::read(&built["dispute"].wasm)?;
+        let deployed = chain
+            .instantiate_with_code(&alice, code, DisputeClient::constructor(alice.account_bytes()), vec![1])
+            .await?;
+        let dispute = DisputeClient::new(chain.clone(), deployed.address);
+
+        let cfg = TrainConfig::from_toml_str(CONFIG, Path::new("."))?;
+        let tr = Trainer::new(&cfg, &Runtime::new(2))?;
+        let cheat = Cheat { step: 6, op: 14, element: 77, xor: 1 << 20 };
+
+        // (a) A cheating executor (Bob) against an honest challenger (Charlie).
+        let cheater = Player::new(Side::Executor, &tr, Some(cheat));
+        let honest = Player::new(Side::Challenger, &tr, None);
+        let (id, verdict, how, moves, cost) =
+            play(&dispute, &alice, &tr, &cfg, [(&cheater, &bob), (&honest, &charlie)]).await?;
+        assert_eq!((verdict, how), (Verdict::Challenger, How::Replay));
+        let game = dispute.game(id).await?.context("decided games stay until closed")?;
+        assert_eq!((game.step, game.op as usize, game.element as usize), (6, cheat.op, cheat.element));
+        report("cheating executor", moves, &cost);
+
+        // Only the opener opens games; only a player moves; a decided game takes no move.
+        let refused = dispute
+            .open(&dave, &game.terms, [0; 32], &[vec![], vec![]], [[1; 32], [2; 32]], &[vec![], vec![]])
+            .await;
+        assert!(matches!(refused, Err(ChainError::ContractRefused { .. })), "{refused:?}");
+        let late = dispute.play(&bob, iollm_types::dispute::calls::timeout(id)).await;
+        assert!(matches!(late, Err(ChainError::ContractRefused { .. })), "{late:?}");
+
+        // (b) An honest executor (Bob) against a lying challenger (Charlie), while Dave (not a
+        // player) tries to move for the liar and is refused.
+        let honest_executor = Player::new(Side::Executor, &tr, None);
+        let liar = Player::new(Side::Challenger, &tr, Some(Cheat { step: 13, op: 40, element: 5, xor: 1 << 22 }));
+        let n = cfg.n_checkpoints() as u64;
+        let traces = [honest_executor.checkpoints(4, n), liar.checkpoints(4, n)];
+        let t = terms(&tr, &cfg, [bob.account_bytes(), charlie.account_bytes()], [&traces[0], &traces[1]]);
+        let proof = |t: &[[u8; 32]], i: usize| merkle::proof(t, i).expect("in range");
+        let probe = dispute
+            .open(
+                &alice,
+                &t,
+                traces[0][0],
+                &[proof(&traces[0], 0), proof(&traces[1], 0)],
+                [traces[0][n as usize], traces[1][n as usize]],
+                &[proof(&traces[0], n as usize), proof(&traces[1], n as usize)],
+            )
+            .await?
+            .value;
+        let game = dispute.game(probe).await?.context("stored")?;
+        let m = liar.respond(&game).context("the liar owes a reveal")?;
+        let sybil = dispute.play(&dave, m.call(probe)).await;
+        assert!(
+            matches!(&sybil, Err(ChainError::ContractRefused { message, .. }) if message.contains("executor or challenger")),
+            "{sybil:?}"
+        );
+        let (_, verdict, how, moves, cost) =
+            play(&dispute, &alice, &tr, &cfg, [(&honest_executor, &bob), (&liar, &charlie)]).await?;
+        assert_eq!((verdict, how), (Verdict::Executor, How::Replay));
+        report("lying challenger", moves, &cost);
+        assert_eq!(dispute.game_count().await?, 3);
+        Ok(())
+    })
+    .await
+    .context("the dispute test took over 20 minutes")?
+}
