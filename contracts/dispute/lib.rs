@@ -81,30 +81,23 @@ mod dispute {
             Dispute { opener, last_game: 0, games: Mapping::new() }
         }
 
-        /// Opens a game between `terms.sides` at level 1: `h0` is leaf 0 of both trace roots,
-        /// `hn` (executor's, challenger's) their last leaves, each with its path. Only the opener.
+        /// Opens a game between `terms.sides` with the challenger's claim: its trace root holds
+        /// the job's `h_0` at position 0 (`first_path`) and its `h_n` (`last`) at position `n`.
+        /// The executor answers with `commit` about its own trace. Only the opener.
         #[ink(message)]
         pub fn open(
             &mut self,
             terms: Terms,
-            h0: Value,
-            h0_paths: [Vec<Value>; 2],
-            hn: [Value; 2],
-            hn_paths: [Vec<Value>; 2],
+            first_path: Vec<Value>,
+            last: Value,
+            last_path: Vec<Value>,
         ) -> Result<GameId, Error> {
             if self.env().caller() != self.opener {
                 return Err(Error::NotOpener);
             }
             let sides = terms.sides;
             let now = self.env().block_number();
-            let game = Game::open::<HostSha>(
-                terms,
-                h0,
-                [&h0_paths[0], &h0_paths[1]],
-                hn,
-                [&hn_paths[0], &hn_paths[1]],
-                now,
-            )?;
+            let game = Game::open::<HostSha>(terms, &first_path, last, &last_path, now)?;
             let id = self.last_game.checked_add(1).ok_or(Error::Game(GameError::Overflow))?;
             self.last_game = id;
             self.store(id, &game)?;

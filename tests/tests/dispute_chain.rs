@@ -68,6 +68,7 @@ fn terms(tr: &Trainer, cfg: &TrainConfig, sides: [[u8; 32]; 2], traces: [&[[u8; 
         every: cfg.train.checkpoint_every as u32,
         checkpoints: cfg.n_checkpoints() as u32,
         trace_roots: traces.map(merkle::root),
+        h0: traces[0][0],
         move_blocks: 50,
     }
 }
@@ -86,10 +87,9 @@ async fn play(
     let proof = |t: &[[u8; 32]], i: usize| merkle::proof(t, i).expect("in range");
     let sides = players.map(|(_, s)| s.account_bytes());
     let t = terms(tr, cfg, sides, [&traces[0], &traces[1]]);
-    let h0_paths = [proof(&traces[0], 0), proof(&traces[1], 0)];
-    let hn_paths = [proof(&traces[0], n as usize), proof(&traces[1], n as usize)];
-    let hn = [traces[0][n as usize], traces[1][n as usize]];
-    let id = dispute.open(opener, &t, traces[0][0], &h0_paths, hn, &hn_paths).await?.value;
+    let c = &traces[1];
+    let id =
+        dispute.open(opener, &t, &proof(c, 0), c[n as usize], &proof(c, n as usize)).await?.value;
     let mut cost: BTreeMap<&'static str, u64> = BTreeMap::new();
     loop {
         let game = dispute.game(id).await?.context("the game is stored")?;
@@ -151,9 +151,7 @@ async fn disputes_are_decided_on_the_node_by_the_contracts_recomputation() -> Re
         report("cheating executor", moves, &cost);
 
         // Only the opener opens games; only a player moves; a decided game takes no move.
-        let refused = dispute
-            .open(&dave, &game.terms, [0; 32], &[vec![], vec![]], [[1; 32], [2; 32]], &[vec![], vec![]])
-            .await;
+        let refused = dispute.open(&dave, &game.terms, &[], [1; 32], &[]).await;
         assert!(matches!(refused, Err(ChainError::ContractRefused { .. })), "{refused:?}");
         let late = dispute.play(&bob, iollm_types::dispute::calls::timeout(id)).await;
         assert!(matches!(late, Err(ChainError::ContractRefused { .. })), "{late:?}");
@@ -166,19 +164,10 @@ async fn disputes_are_decided_on_the_node_by_the_contracts_recomputation() -> Re
         let traces = [honest_executor.checkpoints(4, n), liar.checkpoints(4, n)];
         let t = terms(&tr, &cfg, [bob.account_bytes(), charlie.account_bytes()], [&traces[0], &traces[1]]);
         let proof = |t: &[[u8; 32]], i: usize| merkle::proof(t, i).expect("in range");
-        let probe = dispute
-            .open(
-                &alice,
-                &t,
-                traces[0][0],
-                &[proof(&traces[0], 0), proof(&traces[1], 0)],
-                [traces[0][n as usize], traces[1][n as usize]],
-                &[proof(&traces[0], n as usize), proof(&traces[1], n as usize)],
-            )
-            .await?
-            .value;
+        let c = &traces[1];
+        let probe = dispute.open(&alice, &t, &proof(c, 0), c[n as usize], &proof(c, n as usize)).await?.value;
         let game = dispute.game(probe).await?.context("stored")?;
-        let m = liar.respond(&game).context("the liar owes a reveal")?;
+        let m = honest_executor.respond(&game).context("the executor owes its answer")?;
         let sybil = dispute.play(&dave, m.call(probe)).await;
         assert!(
             matches!(&sybil, Err(ChainError::ContractRefused { message, .. }) if message.contains("executor or challenger")),

@@ -56,6 +56,7 @@ pub fn terms(tr: &Trainer, cfg: &TrainConfig, traces: [&[[u8; 32]]; 2]) -> Terms
         every: cfg.train.checkpoint_every as u32,
         checkpoints: cfg.n_checkpoints() as u32,
         trace_roots: traces.map(iollm_compute::merkle::root),
+        h0: traces[0][0],
         move_blocks: 5,
     }
 }
@@ -72,19 +73,16 @@ fn play(
     let every = cfg.train.checkpoint_every;
     let traces = players.map(|p| p.checkpoints(every, n));
     let proof = |t: &[[u8; 32]], i: usize| iollm_compute::merkle::proof(t, i).expect("in range");
-    let (p0, pn) = (
-        [proof(&traces[0], 0), proof(&traces[1], 0)],
-        [proof(&traces[0], n as usize), proof(&traces[1], n as usize)],
-    );
+    // The challenger's claim opens the game; the executor answers about its own trace.
+    let c = &traces[1];
     let mut game = Game::open::<iollm_compute::merkle::Sha>(
         terms(tr, cfg, [&traces[0], &traces[1]]),
-        traces[0][0],
-        [&p0[0], &p0[1]],
-        [traces[0][n as usize], traces[1][n as usize]],
-        [&pn[0], &pn[1]],
+        &proof(c, 0),
+        c[n as usize],
+        &proof(c, n as usize),
         0,
     )
-    .expect("the traces disagree at the end");
+    .expect("the challenger's claim is in its trace");
     let (mut now, mut made) = (0, [0u32; 2]);
     while game.verdict().is_none() {
         now += 1;
@@ -150,6 +148,17 @@ fn an_honest_executor_beats_a_lying_challenger() {
     let game = play(&tr, &cfg, [&honest, &liar], None);
     assert_eq!(game.verdict(), Some(Verdict::Executor));
     assert_eq!((game.segment, game.step, game.op), (3, 13, 40));
+}
+
+#[test]
+fn a_challenger_that_claims_the_executors_own_result_loses_at_once() {
+    let (tr, cfg) = setup();
+    let honest = Player::new(Side::Executor, &tr, None);
+    let copycat = Player::new(Side::Challenger, &tr, None);
+    let game = play(&tr, &cfg, [&honest, &copycat], None);
+    assert_eq!(game.verdict(), Some(Verdict::Executor));
+    assert!(matches!(game.stage, Stage::Decided { how: How::NoDispute, .. }));
+    assert_eq!(game.moves, 2, "the two claims, nothing more");
 }
 
 #[test]

@@ -40,18 +40,18 @@ impl DisputeClient {
         self.chain.execute::<T, Error>(signer, &self.address, 0, input, what).await
     }
 
-    /// Opens a game (the opener only); returns its id, from the `Opened` event.
+    /// Opens a game with the challenger's claim (its trace's `h_0` path, its `h_n` and that
+    /// path); the opener only. Returns its id, from the `Opened` event.
     pub async fn open(
         &self,
         signer: &Signer,
         terms: &Terms,
-        h0: Value,
-        h0_paths: &[Vec<Value>; 2],
-        hn: [Value; 2],
-        hn_paths: &[Vec<Value>; 2],
+        first_path: &[Value],
+        last: Value,
+        last_path: &[Value],
     ) -> Result<Executed<GameId>, ChainError> {
         let call: Executed<GameId> =
-            self.exec(signer, calls::open(terms, h0, h0_paths, hn, hn_paths), "game id").await?;
+            self.exec(signer, calls::open(terms, first_path, last, last_path), "game id").await?;
         call.from_event(events::OPENED_TOPIC, "Opened", |e: events::Opened| e.game)
     }
 

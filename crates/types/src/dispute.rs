@@ -188,15 +188,9 @@ pub mod calls {
     pub fn new(opener: AccountBytes) -> Vec<u8> {
         with(selectors::NEW, opener)
     }
-    /// `open(terms, h0, h0_paths, hn, hn_paths)`.
-    pub fn open(
-        terms: &Terms,
-        h0: Value,
-        h0_paths: &[Vec<Value>; 2],
-        hn: [Value; 2],
-        hn_paths: &[Vec<Value>; 2],
-    ) -> Vec<u8> {
-        with(selectors::OPEN, (terms, h0, h0_paths, hn, hn_paths))
+    /// `open(terms, first_path, last, last_path)`: the challenger's claim.
+    pub fn open(terms: &Terms, first: &[Value], last: Value, last_path: &[Value]) -> Vec<u8> {
+        with(selectors::OPEN, (terms, first, last, last_path))
     }
     /// `commit(game, root, first_path, last, last_path)`.
     pub fn commit(

@@ -102,6 +102,8 @@ pub struct Terms {
     pub checkpoints: u32,
     /// Each side's trace root (executor's as submitted; challenger's with its claim).
     pub trace_roots: [Value; 2],
+    /// The state root before the first step, committed with the job: leaf 0 of both traces.
+    pub h0: Value,
     /// Blocks a side has for one move (a bisection level gets one per round it can last).
     pub move_blocks: BlockNumber,
 }
@@ -128,6 +130,8 @@ pub enum End {
     Exact(Value),
     /// A chain value whose low word is this element.
     Element(u32),
+    /// Any value (level 1: each side's `h_n` is its own claim).
+    Any,
 }
 
 /// How a game was decided.
@@ -142,6 +146,8 @@ pub enum How {
     Masked,
     /// A side missed a deadline.
     Timeout,
+    /// The executor's `h_n` is the challenger's own: nothing was disputed.
+    NoDispute,
 }
 
 /// Where the game stands. `opened` is the block the stage's move became due; the other fields
@@ -260,35 +266,31 @@ fn chain_u64(v: &Value) -> u64 {
 }
 
 impl Game {
-    /// Opens a game at level 1: both trace roots hold the same `h_0` (each proven by its path)
-    /// and the sides' `h_n` differ (each proven at position `n`).
-    #[allow(clippy::too_many_arguments)]
+    /// Opens a game at level 1 with the challenger's claim: its trace root
+    /// (`terms.trace_roots[1]`) holds the job's `h_0` at position 0 and its `h_n` (`last`) at
+    /// position `n`. The executor answers with the same about its own trace root ([`Game::commit`]
+    /// at [`Level::Segments`]) before `move_blocks` pass, or loses.
     pub fn open<H: Hasher>(
         terms: Terms,
-        h0: Value,
-        h0_paths: [&[Value]; 2],
-        hn: [Value; 2],
-        hn_paths: [&[Value]; 2],
+        first_path: &[Value],
+        last: Value,
+        last_path: &[Value],
         now: BlockNumber,
     ) -> Result<Game, GameError> {
         if !terms.config.is_valid() || terms.every == 0 || terms.checkpoints == 0 {
             return Err(GameError::OutOfRange);
         }
-        let (n, leaves) = (terms.checkpoints, u64::from(terms.checkpoints).saturating_add(1));
-        for i in 0..2 {
-            let root = &terms.trace_roots[i];
-            if !merkle::verify::<H>(root, &h0, 0, leaves, h0_paths[i])
-                || !merkle::verify::<H>(root, &hn[i], u64::from(n), leaves, hn_paths[i])
-            {
-                return Err(GameError::BadProof);
-            }
-        }
-        let budget = Self::budget(terms.move_blocks, n)?;
-        let bisection = Bisection::open(n, h0, hn, budget, now)?;
-        let roots = terms.trace_roots;
+        let (root, n, start) = (terms.trace_roots[1], terms.checkpoints, terms.h0);
         let mut game = Game {
             terms,
-            stage: Stage::Bisect { level: Level::Segments, roots, size: leaves, bisection },
+            stage: Stage::Commit {
+                level: Level::Segments,
+                n,
+                start,
+                ends: [End::Any, End::Any],
+                roots: [None, None],
+                opened: now,
+            },
             segment: 0,
             step: 0,
             op: 0,
@@ -296,7 +298,7 @@ impl Game {
             element: 0,
             moves: 0,
         };
-        game.advance::<H>(now)?;
+        game.commit::<H>(Side::Challenger, root, first_path, last, last_path, now)?;
         Ok(game)
     }
 
@@ -408,7 +410,12 @@ impl Game {
         let end_ok = match ends[i] {
             End::Exact(v) => last == v,
             End::Element(w) => chain_u64(&last) as u32 == w && last[8..] == [0; 24],
+            End::Any => true,
         };
+        // Level 1's roots are the trace roots already committed (the executor's at submission).
+        if *level == Level::Segments && root != self.terms.trace_roots[i] {
+            return Err(GameError::BadProof);
+        }
         if !end_ok
             || !merkle::verify::<H>(&root, start, 0, leaves, first_path)
             || !merkle::verify::<H>(&root, &last, u64::from(*n), leaves, last_path)
@@ -418,6 +425,11 @@ impl Game {
         roots[i] = Some((root, last));
         let (level, n, start) = (*level, *n, *start);
         if let [Some((root_e, last_e)), Some((root_c, last_c))] = *roots {
+            if last_e == last_c {
+                // The executor's result is the challenger's claim: nothing to dispute.
+                self.stage = Stage::Decided { verdict: Verdict::Executor, how: How::NoDispute };
+                return self.count();
+            }
             let budget = Self::budget(self.terms.move_blocks, n)?;
             let bisection = Bisection::open(n, start, [last_e, last_c], budget, now)?;
             self.stage = Stage::Bisect { level, roots: [root_e, root_c], size: leaves, bisection };
