@@ -3,6 +3,7 @@
 
 use crate::args::Cli;
 use crate::devnet::{Deployment, DevnetError, Paths};
+use iollm_chain::dispute::DisputeClient;
 use iollm_chain::market::MarketClient;
 use iollm_chain::registry::RegistryClient;
 use iollm_chain::splitter::SplitterClient;
@@ -58,6 +59,12 @@ impl Context {
     pub fn market(&self) -> Result<MarketClient, DevnetError> {
         let address = self.deployment.contract("market")?.account()?;
         Ok(MarketClient::new(self.chain.clone(), address))
+    }
+
+    /// The dispute contract's client.
+    pub fn dispute(&self) -> Result<DisputeClient, DevnetError> {
+        let address = self.deployment.contract("dispute")?.account()?;
+        Ok(DisputeClient::new(self.chain.clone(), address))
     }
 
     /// The splitter client.

@@ -124,8 +124,15 @@ impl PostJob {
             bounty: None,
             benchmark: None,
             executors: Vec::new(),
+            game: None,
         };
         PostJob { spec, reward }
+    }
+
+    /// A training job the dispute game judges: its commitments for the game.
+    pub fn with_game(mut self, game: iollm_types::market::GameSpec) -> PostJob {
+        self.spec.game = Some(game);
+        self
     }
 
     /// An evaluation of the benchmark at `cid` by `metric`, competing for `bounty` if given.

@@ -22,15 +22,21 @@
 // The ink! linter (scripts/ink-lint.sh): ids are topics on purpose, so that a wallet or indexer
 // can follow one job, bounty or artifact (as ERC-721 indexes a token id); they are not amounts.
 #![cfg_attr(dylint_lib = "ink_linting", allow(primitive_topic))]
+// ink!'s generated message dispatch holds each message's arguments by value: `post_job`'s
+// `JobSpec` with its game spec (352 bytes) is the largest; it lives for one call, on the stack.
+#![allow(clippy::large_enum_variant)]
 
 #[ink::contract]
 mod market {
     use ink::prelude::vec::Vec;
     use ink::storage::traits::ManualKey;
-    use ink::storage::Mapping;
+    use ink::storage::{Lazy, Mapping};
     use iollm_types::admin::Admin;
+    use iollm_types::bisection::Verdict;
     use iollm_types::cid::check_cid_shape;
+    use iollm_types::dispute::GameId;
     use iollm_types::escrow;
+    use iollm_types::game::Terms;
     use iollm_types::market::{
         check_bounty_job, check_job, Bounty, BountyId, Capacity, Change, Commitment, Error, Job,
         JobId, JobKind, JobOutput, JobSpec, JobState, JobTerms, MarketParams, Pledge, MAX_SCORE,
@@ -60,8 +66,13 @@ mod market {
         voted: Mapping<(JobId, AccountId), (), ManualKey<0x4d4b_0006>>,
         bounties: Mapping<BountyId, Bounty, ManualKey<0x4d4b_0007>>,
         balances: Mapping<AccountId, Balance, ManualKey<0x4d4b_0008>>,
-        /// Benchmark and executor allow-list of the jobs that have either.
+        /// Benchmark, executor allow-list and game spec of the jobs that have any.
         terms: Mapping<JobId, JobTerms, ManualKey<0x4d4b_0009>>,
+        /// The dispute contract that plays the games (wired once by the admin); outside the
+        /// root, so that storage written before it existed still decodes.
+        dispute: Lazy<AccountId, ManualKey<0x4d4b_000b>>,
+        /// The game of each job in a dispute.
+        games: Mapping<JobId, GameId, ManualKey<0x4d4b_000a>>,
     }
 
     /// Layout: `iollm_types::market::events::Pledged`.
@@ -278,6 +289,8 @@ mod market {
                 bounties: Mapping::new(),
                 balances: Mapping::new(),
                 terms: Mapping::new(),
+                dispute: Lazy::new(),
+                games: Mapping::new(),
             })
         }
 
@@ -402,8 +415,12 @@ mod market {
             };
             self.jobs.insert(id, &job);
             storage::put(&mut self.specs, id, &spec.spec_cid)?;
-            if spec.benchmark.is_some() || !spec.executors.is_empty() {
-                let terms = JobTerms { benchmark: spec.benchmark, executors: spec.executors };
+            if spec.benchmark.is_some() || !spec.executors.is_empty() || spec.game.is_some() {
+                let terms = JobTerms {
+                    benchmark: spec.benchmark,
+                    executors: spec.executors,
+                    game: spec.game,
+                };
                 storage::put(&mut self.terms, id, &terms)?;
             }
             self.last_job = id;
@@ -545,6 +562,105 @@ mod market {
             Ok(())
         }
 
+        /// A pledged provider (not party to the job) disputes a training job's result in the
+        /// window by the dispute game, locking a bond equal to the job's collateral: its claim is
+        /// its own trace root, whose leaf 0 is the job's `h_0` (`first_path`) and leaf `n` its
+        /// `h_n` (`last`, `last_path`). The dispute contract opens the game between the executor
+        /// and the caller; `settle_dispute` pays on its verdict. The job must name a game spec.
+        #[ink(message)]
+        pub fn dispute(
+            &mut self,
+            job_id: JobId,
+            trace_root: [u8; 32],
+            first_path: Vec<[u8; 32]>,
+            last: [u8; 32],
+            last_path: Vec<[u8; 32]>,
+        ) -> Result<(), Error> {
+            let (mut job, caller) = self.verifier_check(job_id)?;
+            if job.state != JobState::Submitted {
+                return Err(Error::WrongState);
+            }
+            self.ensure_window_open(&job)?;
+            let spec =
+                storage::get(&self.terms, job_id).and_then(|t| t.game).ok_or(Error::NoGame)?;
+            let result = storage::get(&self.results, job_id).ok_or(Error::WrongState)?;
+            let executor = job.executor.ok_or(Error::WrongState)?;
+            let mut pledge = self.pledges.get(caller).ok_or(Error::NotPledged)?;
+            let bond = job.verification.collateral;
+            if pledge.free() < bond {
+                return Err(Error::InsufficientFreeStake);
+            }
+            let terms = Terms {
+                sides: [executor, bytes(&caller)],
+                config: spec.config,
+                config_hash: spec.config_hash,
+                corpus_root: spec.corpus_root,
+                every: spec.every,
+                checkpoints: spec.checkpoints,
+                trace_roots: [result.trace_root, trace_root],
+                h0: spec.h0,
+                move_blocks: spec.move_blocks,
+            };
+            let game = self.dispute_open(terms, first_path, last, last_path)?;
+            pledge.locked = add(pledge.locked, bond)?;
+            self.pledges.insert(caller, &pledge);
+            self.voted.insert((job_id, caller), &());
+            storage::put(&mut self.games, job_id, &game)?;
+            job.state = JobState::Challenged;
+            job.challenger = Some(bytes(&caller));
+            job.challenge_ends = later(self.env().block_number(), job.challenge_blocks)?;
+            self.jobs.insert(job_id, &job);
+            self.env().emit_event(Challenged { job: job_id, challenger: caller });
+            Ok(())
+        }
+
+        /// Anyone settles a job's decided game: if the challenger was right (or neither side),
+        /// the executor's collateral is slashed — half to the challenger when it was right —
+        /// the challenger's bond unlocked, the poster's escrow returned and the job rejected; if
+        /// the executor was right, the challenger's bond is slashed, half to the executor, and
+        /// the result goes back to its window.
+        #[ink(message)]
+        pub fn settle_dispute(&mut self, job_id: JobId) -> Result<(), Error> {
+            let mut job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
+            let game = storage::get(&self.games, job_id).ok_or(Error::NoGame)?;
+            let verdict = self.dispute_close(game)?;
+            self.games.remove(job_id);
+            let executor = AccountId::from(job.executor.ok_or(Error::WrongState)?);
+            let challenger = AccountId::from(job.challenger.ok_or(Error::WrongState)?);
+            let amount = job.verification.collateral;
+            let executor_honest = verdict == Verdict::Executor;
+            let (to_winner, to_treasury) = if executor_honest {
+                let r = self.slash(challenger, amount, Some(executor))?;
+                self.voted.remove((job_id, challenger));
+                job.state = JobState::Submitted;
+                job.challenger = None;
+                r
+            } else {
+                let winner = (verdict == Verdict::Challenger).then_some(challenger);
+                let r = self.slash(executor, amount, winner)?;
+                self.unlock(challenger, amount)?;
+                self.credit(AccountId::from(job.poster), job.reward)?;
+                job.state = JobState::Rejected;
+                self.forget(job_id, &job);
+                r
+            };
+            self.jobs.insert(job_id, &job);
+            self.env().emit_event(ChallengeResolved {
+                job: job_id,
+                executor_honest,
+                slashed: amount,
+                to_winner,
+                to_treasury,
+            });
+            Ok(())
+        }
+
+        /// The dispute game of a job, while it is disputed.
+        #[ink(message)]
+        pub fn game_of(&self, job_id: JobId) -> Option<GameId> {
+            storage::get(&self.games, job_id)
+        }
+
         /// A committee member (bonded like an attester, not party to the job) votes on a
         /// challenge before it times out. The first side to reach the quorum (`verifiers` votes)
         /// wins; the loser's collateral or bond is slashed, all of it to the treasury.
@@ -681,7 +797,10 @@ mod market {
                         self.env().emit_event(JobReopened { job: job_id, no_show, slashed });
                     }
                 }
-                JobState::Challenged if now > job.challenge_ends => {
+                // A game's clock is the dispute contract's: `settle_dispute` ends it.
+                JobState::Challenged
+                    if now > job.challenge_ends && !self.games.contains(job_id) =>
+                {
                     let executor = AccountId::from(job.executor.ok_or(Error::WrongState)?);
                     let challenger = AccountId::from(job.challenger.ok_or(Error::WrongState)?);
                     self.unlock(executor, job.verification.collateral)?;
@@ -832,6 +951,18 @@ mod market {
         }
 
         // ---- admin ----
+
+        /// Admin only, once: names the dispute contract (deployed after the market, which it
+        /// names as its opener).
+        #[ink(message)]
+        pub fn wire_dispute(&mut self, dispute: AccountId) -> Result<(), Error> {
+            self.admin.ensure(bytes(&self.env().caller()))?;
+            if self.dispute.get().is_some() {
+                return Err(Error::WrongState);
+            }
+            self.dispute.set(&dispute);
+            Ok(())
+        }
 
         /// Admin only, once: names the splitter (deployed after the market, since it names
         /// the market). Later changes go through [`Market::propose_change`].
@@ -1195,6 +1326,69 @@ mod market {
                 .map_err(|_| Error::CallFailed)
         }
 
+        /// Opens a game in the dispute contract; its id.
+        #[cfg(not(test))]
+        fn dispute_open(
+            &mut self,
+            terms: Terms,
+            first_path: Vec<[u8; 32]>,
+            last: [u8; 32],
+            last_path: Vec<[u8; 32]>,
+        ) -> Result<GameId, Error> {
+            use ink::env::call::{build_call, ExecutionInput, Selector};
+            use iollm_types::dispute::{selectors, Error as DisputeError};
+            let dispute = self.dispute.get().ok_or(Error::NoDisputeContract)?;
+            build_call::<ink::env::DefaultEnvironment>()
+                .call(dispute)
+                .exec_input(
+                    ExecutionInput::new(Selector::new(selectors::OPEN))
+                        .push_arg(terms)
+                        .push_arg(first_path)
+                        .push_arg(last)
+                        .push_arg(last_path),
+                )
+                .returns::<Result<GameId, DisputeError>>()
+                .try_invoke()
+                .map_err(|_| Error::CallFailed)?
+                .map_err(|_| Error::CallFailed)?
+                .map_err(|_| Error::DisputeRefused)
+        }
+
+        /// Closes a decided game in the dispute contract; its verdict.
+        #[cfg(not(test))]
+        fn dispute_close(&mut self, game: GameId) -> Result<Verdict, Error> {
+            use ink::env::call::{build_call, ExecutionInput, Selector};
+            use iollm_types::dispute::{selectors, Error as DisputeError};
+            let dispute = self.dispute.get().ok_or(Error::NoDisputeContract)?;
+            build_call::<ink::env::DefaultEnvironment>()
+                .call(dispute)
+                .exec_input(ExecutionInput::new(Selector::new(selectors::CLOSE)).push_arg(game))
+                .returns::<Result<Verdict, DisputeError>>()
+                .try_invoke()
+                .map_err(|_| Error::CallFailed)?
+                .map_err(|_| Error::CallFailed)?
+                .map_err(|e| match e {
+                    DisputeError::NotDecided => Error::NotDecided,
+                    _ => Error::CallFailed,
+                })
+        }
+
+        #[cfg(test)]
+        fn dispute_open(
+            &mut self,
+            _: Terms,
+            _: Vec<[u8; 32]>,
+            _: [u8; 32],
+            _: Vec<[u8; 32]>,
+        ) -> Result<GameId, Error> {
+            self.dispute.get().ok_or(Error::NoDisputeContract).map(|_| 1)
+        }
+
+        #[cfg(test)]
+        fn dispute_close(&mut self, _: GameId) -> Result<Verdict, Error> {
+            tests::VERDICT.with(|v| *v.borrow()).ok_or(Error::NotDecided)
+        }
+
         #[cfg(test)]
         fn splitter_may_credit(&self, artifact: ArtifactId, poster: AccountId) -> bool {
             self.splitter.is_some()
@@ -1228,7 +1422,10 @@ mod market {
         use ink::env::DefaultEnvironment as Env;
         use ink::scale::Decode;
         use iollm_types::admin::events as admin_events;
-        use iollm_types::market::{events, selectors, Benchmark, Verification, MAX_UNITS};
+        use iollm_types::game::GameConfig;
+        use iollm_types::market::{
+            events, selectors, Benchmark, GameSpec, Verification, MAX_UNITS,
+        };
         use std::collections::BTreeSet;
 
         /// A call the market made to the splitter.
@@ -1242,6 +1439,8 @@ mod market {
             /// (artifact, poster) pairs the mock splitter lets credit units.
             pub static MAY_CREDIT: RefCell<BTreeSet<(ArtifactId, AccountId)>> =
                 const { RefCell::new(BTreeSet::new()) };
+            /// The verdict the mock dispute contract gives on `close` (none: not decided).
+            pub static VERDICT: RefCell<Option<Verdict>> = const { RefCell::new(None) };
         }
 
         /// The mock splitter refuses credits to this artifact (a saturated pool).
@@ -1295,6 +1494,7 @@ mod market {
                 bounty: None,
                 benchmark: None,
                 executors: Vec::new(),
+                game: None,
             }
         }
 
@@ -1819,6 +2019,115 @@ mod market {
             assert_eq!(votes.len(), 2);
         }
 
+        /// A training job with a game spec (a 1-layer model, 4 checkpoints of 2 steps).
+        fn game_spec() -> GameSpec {
+            GameSpec {
+                config: GameConfig {
+                    n_layer: 1,
+                    n_head: 1,
+                    n_embd: 8,
+                    n_ctx: 4,
+                    batch: 1,
+                    corpus_len: 100,
+                    optimizer: [1; 5],
+                    warmup_steps: 0,
+                },
+                config_hash: [4; 32],
+                corpus_root: [5; 32],
+                every: 2,
+                checkpoints: 4,
+                h0: [6; 32],
+                move_blocks: 10,
+            }
+        }
+
+        fn disputed(verdict: Option<Verdict>) -> (Market, JobId) {
+            let a = acc();
+            let mut m = setup();
+            as_(a.alice, 0);
+            m.wire_dispute(a.frank).unwrap();
+            assert_eq!(m.wire_dispute(a.frank), Err(Error::WrongState), "wired once");
+            as_(a.bob, 1_000);
+            let id = m.post_job(JobSpec { game: Some(game_spec()), ..spec(50) }).unwrap();
+            assert_eq!(m.job_terms(id).and_then(|t| t.game), Some(game_spec()));
+            as_(a.charlie, 0);
+            m.claim(id).unwrap();
+            set_block_number::<Env>(2);
+            m.submit_result(id, commitment(900_000)).unwrap();
+            as_(a.charlie, 0);
+            assert_eq!(
+                m.dispute(id, [9; 32], vec![], [8; 32], vec![]),
+                Err(Error::ConflictOfInterest)
+            );
+            as_(a.eve, 0);
+            m.dispute(id, [9; 32], vec![], [8; 32], vec![]).unwrap();
+            assert_eq!(m.game_of(id), Some(1));
+            assert_eq!(m.pledge_of(a.eve).unwrap().locked, 1_000);
+            assert_eq!(m.job(id).unwrap().state, JobState::Challenged);
+            VERDICT.with(|v| *v.borrow_mut() = verdict);
+            (m, id)
+        }
+
+        #[ink::test]
+        fn a_game_dispute_pays_the_challenger_half_the_cheaters_collateral() {
+            let a = acc();
+            let (mut m, id) = disputed(None);
+            // Undecided: nothing settles, and the committee's timeout does not apply to a game.
+            assert_eq!(m.settle_dispute(id), Err(Error::NotDecided));
+            set_block_number::<Env>(100);
+            assert_eq!(m.expire(id), Err(Error::DeadlineNotReached));
+            VERDICT.with(|v| *v.borrow_mut() = Some(Verdict::Challenger));
+            m.settle_dispute(id).unwrap();
+            assert_eq!(m.job(id).unwrap().state, JobState::Rejected);
+            let c = m.pledge_of(a.charlie).unwrap();
+            assert_eq!((c.stake, c.locked), (4_000, 0));
+            assert_eq!(m.pledge_of(a.eve).unwrap().locked, 0);
+            // Half (rounded up) to the challenger, the rest to the treasury; the poster's
+            // escrow back.
+            assert_eq!(
+                (m.balance_of(a.eve), m.balance_of(a.frank), m.balance_of(a.bob)),
+                (500, 500, 1_000)
+            );
+            assert_eq!((m.game_of(id), m.job_terms(id)), (None, None));
+            assert_eq!(m.settle_dispute(id), Err(Error::NoGame));
+        }
+
+        #[ink::test]
+        fn a_game_the_executor_wins_slashes_the_challenger_and_the_result_stands() {
+            let a = acc();
+            let (mut m, id) = disputed(Some(Verdict::Executor));
+            m.settle_dispute(id).unwrap();
+            let job = m.job(id).unwrap();
+            assert_eq!((job.state, job.challenger), (JobState::Submitted, None));
+            let e = m.pledge_of(a.eve).unwrap();
+            assert_eq!((e.stake, e.locked), (4_000, 0));
+            assert_eq!((m.balance_of(a.charlie), m.balance_of(a.frank)), (500, 500));
+        }
+
+        #[ink::test]
+        fn a_game_neither_side_was_right_in_slashes_the_executor_to_the_treasury() {
+            let a = acc();
+            let (mut m, id) = disputed(Some(Verdict::Neither));
+            m.settle_dispute(id).unwrap();
+            assert_eq!(m.job(id).unwrap().state, JobState::Rejected);
+            assert_eq!(m.pledge_of(a.eve).unwrap().locked, 0);
+            assert_eq!((m.balance_of(a.eve), m.balance_of(a.frank)), (0, 1_000));
+        }
+
+        #[ink::test]
+        fn a_game_spec_belongs_to_a_valid_training_job_and_disputes_need_one() {
+            let a = acc();
+            let mut m = setup();
+            as_(a.bob, 1_000);
+            let bad = GameSpec { move_blocks: 0, ..game_spec() };
+            assert_eq!(m.post_job(JobSpec { game: Some(bad), ..spec(50) }), Err(Error::BadGame));
+            let eval = JobSpec { game: Some(game_spec()), ..eval(None, 20) };
+            assert_eq!(m.post_job(eval), Err(Error::BadGame));
+            let (mut m, id) = submitted();
+            as_(a.eve, 0);
+            assert_eq!(m.dispute(id, [9; 32], vec![], [8; 32], vec![]), Err(Error::NoGame));
+        }
+
         #[ink::test]
         fn a_wrong_challenger_is_slashed_and_the_result_stands() {
             let a = acc();
@@ -2041,7 +2350,10 @@ mod market {
             as_(a.bob, 1_000);
             let allowed = vec![*a.django.as_ref(), *a.eve.as_ref()];
             let id = m.post_job(JobSpec { executors: allowed.clone(), ..spec(50) }).unwrap();
-            assert_eq!(m.job_terms(id), Some(JobTerms { benchmark: None, executors: allowed }));
+            assert_eq!(
+                m.job_terms(id),
+                Some(JobTerms { benchmark: None, executors: allowed, game: None })
+            );
             let open = m.post_job(spec(50)).unwrap();
             assert_eq!(m.job_terms(open), None);
             as_(a.charlie, 0);
@@ -2471,6 +2783,10 @@ mod market {
                 (selectors::RECLAIM_BOUNTY, sel!("reclaim_bounty")),
                 (selectors::PAY_BOUNTY, sel!("pay_bounty")),
                 (selectors::JOB_TERMS, sel!("job_terms")),
+                (selectors::WIRE_DISPUTE, sel!("wire_dispute")),
+                (selectors::DISPUTE, sel!("dispute")),
+                (selectors::SETTLE_DISPUTE, sel!("settle_dispute")),
+                (selectors::GAME_OF, sel!("game_of")),
                 (selectors::WITHDRAW, sel!("withdraw")),
                 (selectors::WIRE_SPLITTER, sel!("wire_splitter")),
                 (selectors::PROPOSE_CHANGE, sel!("propose_change")),

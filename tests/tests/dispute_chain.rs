@@ -10,12 +10,16 @@ use anyhow::{Context as _, Result};
 use iollm_chain::dispute::DisputeClient;
 use iollm_chain::{Chain, ChainError, Signer};
 use iollm_cli::devnet::{self, NodeProcess};
+use iollm_cli::market::{self as m, PostJob};
+use iollm_cli::model;
 use iollm_compute::merkle;
 use iollm_compute::{Runtime, TrainConfig, Trainer};
 use iollm_tests::player::{Cheat, Player};
 use iollm_types::bisection::{Side, Verdict};
 use iollm_types::dispute::GameId;
 use iollm_types::game::{GameConfig, How, Terms};
+use iollm_types::market::{Capacity, GameSpec, JobKind, JobState, Verification};
+use iollm_types::registry::Kind;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -90,6 +94,16 @@ async fn play(
     let c = &traces[1];
     let id =
         dispute.open(opener, &t, &proof(c, 0), c[n as usize], &proof(c, n as usize)).await?.value;
+    let (verdict, how, moves, cost) = play_game(dispute, id, players).await?;
+    Ok((id, verdict, how, moves, cost))
+}
+
+/// Plays open game `id` through transactions until decided.
+async fn play_game(
+    dispute: &DisputeClient,
+    id: GameId,
+    players: [(&Player<'_>, &Signer); 2],
+) -> Result<(Verdict, How, u32, BTreeMap<&'static str, u64>)> {
     let mut cost: BTreeMap<&'static str, u64> = BTreeMap::new();
     loop {
         let game = dispute.game(id).await?.context("the game is stored")?;
@@ -98,11 +112,10 @@ async fn play(
             let Some(m) = player.respond(&game) else { continue };
             let kind = m.kind();
             let call = dispute.play(signer, m.call(id)).await?;
-            let ref_time = call.dry_run.gas_required.0;
             let worst = cost.entry(kind).or_default();
-            *worst = (*worst).max(ref_time);
+            *worst = (*worst).max(call.dry_run.gas_required.0);
             if let Some(d) = DisputeClient::decided(&call) {
-                return Ok((id, d.verdict, d.how, d.moves, cost));
+                return Ok((d.verdict, d.how, d.moves, cost));
             }
             moved = true;
             break;
@@ -182,4 +195,106 @@ async fn disputes_are_decided_on_the_node_by_the_contracts_recomputation() -> Re
     })
     .await
     .context("the dispute test took over 20 minutes")?
+}
+
+/// The market opens the game on a dispute and pays on its verdict: an executor that cheated in
+/// one element of one op of step 6 loses its collateral — half to the challenger, half to the
+/// treasury — the poster gets its escrow back, and every planck of the market's books is
+/// accounted for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_market_settles_a_dispute_on_the_games_verdict() -> Result<()> {
+    tokio::time::timeout(Duration::from_secs(1200), async {
+        let net = iollm_tests::testnet().await?;
+        let ctx = &net.ctx;
+        let market = ctx.market()?;
+        let dispute = ctx.dispute()?;
+        let (alice, bob, charlie, dave) = (
+            Signer::dev("alice")?,
+            Signer::dev("bob")?,
+            Signer::dev("charlie")?,
+            Signer::dev("dave")?,
+        );
+        const STAKE: u128 = 1_000_000_000_000;
+        const REWARD: u128 = 1_000_000_000_000;
+        const COLLATERAL: u128 = 100_000_000_000;
+        const GPU: Capacity = Capacity { accelerator: 2, memory_gib: 80, throughput: 100 };
+        const CID: &str = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
+
+        let cfg = TrainConfig::from_toml_str(CONFIG, Path::new("."))?;
+        let tr = Trainer::new(&cfg, &Runtime::new(2))?;
+        let cheat = Cheat { step: 6, op: 14, element: 77, xor: 1 << 20 };
+        let (cheater, honest) = (
+            Player::new(Side::Executor, &tr, Some(cheat)),
+            Player::new(Side::Challenger, &tr, None),
+        );
+        let n = cfg.n_checkpoints() as u64;
+        let (bad, good) = (cheater.checkpoints(4, n), honest.checkpoints(4, n));
+
+        let artifact = model::register(ctx, &bob, Kind::Model, CID).await?.id;
+        m::pledge(ctx, &charlie, GPU, 1_000_000_000, 0, STAKE).await?;
+        m::pledge(ctx, &dave, GPU, 1_000_000_000, 0, STAKE).await?;
+        let t = terms(&tr, &cfg, [[0; 32]; 2], [&good, &good]);
+        let game = GameSpec {
+            config: t.config,
+            config_hash: t.config_hash,
+            corpus_root: t.corpus_root,
+            every: t.every,
+            checkpoints: t.checkpoints,
+            h0: good[0],
+            move_blocks: 50,
+        };
+        let need = Capacity { accelerator: 1, memory_gib: 24, throughput: 10 };
+        let v = Verification {
+            challenge_window: 20,
+            verifiers: 1,
+            collateral: COLLATERAL,
+            verifier_fee: 0,
+        };
+        let deadline = ctx.chain.best_block().await? + 100;
+        let post = PostJob::new(JobKind::Train, CID, artifact, 50, need, deadline, v, REWARD)
+            .with_game(game);
+        let job = m::post_job(ctx, &bob, &post).await?.value;
+        m::claim(ctx, &charlie, job).await?;
+        m::submit(ctx, &charlie, job, CID, 900_000, 1, merkle::root(&bad)).await?;
+
+        // Dave disputes with his own trace; the market opens the game.
+        let proof = |t: &[[u8; 32]], i: usize| merkle::proof(t, i).expect("in range");
+        let root = merkle::root(&good);
+        market
+            .dispute(
+                &dave,
+                job,
+                root,
+                &proof(&good, 0),
+                good[n as usize],
+                &proof(&good, n as usize),
+            )
+            .await?;
+        let id = market.game_of(job).await?.context("the job's game")?;
+        assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::Challenged);
+        let early = market.settle_dispute(&alice, job).await.unwrap_err();
+        assert!(early.to_string().contains("not decided yet"), "{early}");
+
+        let (verdict, how, moves, _) =
+            play_game(&dispute, id, [(&cheater, &charlie), (&honest, &dave)]).await?;
+        assert_eq!((verdict, how), (Verdict::Challenger, How::Replay));
+        market.settle_dispute(&alice, job).await?;
+        assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::Rejected);
+        let c = market.pledge_of(charlie.account_bytes()).await?.context("pledge")?;
+        assert_eq!((c.stake, c.locked), (STAKE - COLLATERAL, 0));
+        let d = market.pledge_of(dave.account_bytes()).await?.context("pledge")?;
+        assert_eq!((d.stake, d.locked), (STAKE, 0));
+        // The market's books: half the collateral (rounded up) to Dave, the rest to the
+        // treasury (Alice on a devnet), the reward back to Bob.
+        let half = COLLATERAL.div_ceil(2);
+        assert_eq!(market.balance_of(dave.account_bytes()).await?, half);
+        assert_eq!(market.balance_of(alice.account_bytes()).await?, COLLATERAL - half);
+        assert_eq!(market.balance_of(bob.account_bytes()).await?, REWARD);
+        // The game is closed and its record freed.
+        assert_eq!((market.game_of(job).await?, dispute.game(id).await?), (None, None));
+        println!("market dispute decided in {moves} moves");
+        Ok(())
+    })
+    .await
+    .context("the market dispute test took over 20 minutes")?
 }

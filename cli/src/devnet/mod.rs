@@ -14,6 +14,7 @@ pub use build::{build_contracts, cargo_contract_binary, ContractArtifact};
 pub use ipfs::{start_daemon, IpfsRecord};
 pub use node::{free_port, node_binary, NodeProcess, NODE_BINARY};
 
+use iollm_chain::dispute::DisputeClient;
 use iollm_chain::market::MarketClient;
 use iollm_chain::registry::RegistryClient;
 use iollm_chain::splitter::SplitterClient;
@@ -238,6 +239,11 @@ pub const CONTRACTS: &[ContractSpec] = &[
             MarketClient::constructor(admin, &iollm_types::market::MarketParams::DEVNET)
         },
     },
+    // The market opens and closes its games.
+    ContractSpec {
+        name: "dispute",
+        constructor: |d, admin| DisputeClient::constructor(address_of(d, "market", admin)),
+    },
     ContractSpec {
         name: "splitter",
         constructor: |d, admin| {
@@ -250,7 +256,8 @@ pub const CONTRACTS: &[ContractSpec] = &[
     },
 ];
 
-/// Connects the deployed contracts to each other, once: `market.wire_splitter(splitter)` and
+/// Connects the deployed contracts to each other, once: `market.wire_splitter(splitter)`,
+/// `market.wire_dispute(dispute)` and
 /// `registry.set_market(market)`, signed by the admin (the treasury on a devnet). Later changes
 /// go through each contract's timelock.
 pub async fn wire_contracts(
@@ -261,7 +268,11 @@ pub async fn wire_contracts(
     let me = admin.account_bytes();
     let market = address_of(deployed, "market", me);
     let splitter = address_of(deployed, "splitter", me);
-    MarketClient::new(chain.clone(), market).wire_splitter(admin, splitter).await?;
+    let market_client = MarketClient::new(chain.clone(), market);
+    market_client.wire_splitter(admin, splitter).await?;
+    if deployed.contains_key("dispute") {
+        market_client.wire_dispute(admin, address_of(deployed, "dispute", me)).await?;
+    }
     let registry = deployed.get("registry").map(|c| c.account()).transpose()?;
     if let Some(registry) = registry {
         RegistryClient::new(chain.clone(), registry).set_market(admin, market).await?;

@@ -189,6 +189,44 @@ impl MarketClient {
         self.exec(signer, 0, calls::wire_splitter(splitter), "()").await
     }
 
+    /// Admin, once: names the dispute contract (deployed after the market, its opener).
+    pub async fn wire_dispute(
+        &self,
+        signer: &Signer,
+        dispute: [u8; 32],
+    ) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, 0, calls::wire_dispute(dispute), "()").await
+    }
+
+    /// Disputes a training job's result by the game, locking a bond: the claim is the
+    /// signer's trace root with the paths of the job's `h_0` (leaf 0) and its `h_n` (leaf `n`).
+    pub async fn dispute(
+        &self,
+        signer: &Signer,
+        job: JobId,
+        trace_root: [u8; 32],
+        first_path: &[[u8; 32]],
+        last: [u8; 32],
+        last_path: &[[u8; 32]],
+    ) -> Result<Executed<()>, ChainError> {
+        let input = calls::dispute(job, trace_root, first_path, last, last_path);
+        self.exec(signer, 0, input, "()").await
+    }
+
+    /// Settles a job's decided game (anyone).
+    pub async fn settle_dispute(
+        &self,
+        signer: &Signer,
+        job: JobId,
+    ) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, 0, calls::settle_dispute(job), "()").await
+    }
+
+    /// The game of a disputed job.
+    pub async fn game_of(&self, job: JobId) -> Result<Option<u64>, ChainError> {
+        self.chain.query(&self.address, calls::game_of(job), "game id").await
+    }
+
     /// Admin: announces a change; returns the block from which it can be applied.
     pub async fn propose_change(
         &self,

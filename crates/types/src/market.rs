@@ -196,6 +196,17 @@ pub fn check_job(
     if spec.executors.len() > MAX_ALLOWED_EXECUTORS {
         return Err(Error::TooManyExecutors);
     }
+    if let Some(g) = &spec.game {
+        let ok = spec.kind == JobKind::Train
+            && g.config.is_valid()
+            && g.every > 0
+            && g.checkpoints > 0
+            && g.move_blocks > 0
+            && g.move_blocks <= MAX_MOVE_BLOCKS;
+        if !ok {
+            return Err(Error::BadGame);
+        }
+    }
     crate::escrow::check_covers(reward, 0, v.verifiers, v.verifier_fee)?;
     Ok(())
 }
@@ -351,7 +362,37 @@ pub struct JobSpec {
     /// Providers allowed to claim the job (at most [`MAX_ALLOWED_EXECUTORS`]); empty: any
     /// pledged provider whose capacity fits.
     pub executors: Vec<AccountBytes>,
+    /// What the dispute game needs to judge a training job's result (only a Train job names
+    /// one): with it, a challenge is a game the contract decides (`dispute`); without, the
+    /// committee vote still decides.
+    pub game: Option<GameSpec>,
 }
+
+/// A training job's commitments for the dispute game (VERIFICATION.md, "Both ends of the run
+/// are bound"): its step (model, batch, corpus length, optimizer), the config hash every state
+/// header carries, the corpus root, the checkpoint layout, the initial state root and the
+/// blocks a side has for each move.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct GameSpec {
+    /// The step the job trains.
+    pub config: crate::game::GameConfig,
+    /// The config hash (SHA-256 of the canonical config, with the corpus root).
+    pub config_hash: [u8; 32],
+    /// The corpus root.
+    pub corpus_root: [u8; 32],
+    /// Steps per checkpoint.
+    pub every: u32,
+    /// Checkpoints `n` (steps = `n × every`).
+    pub checkpoints: u32,
+    /// The state root before the first step.
+    pub h0: [u8; 32],
+    /// Blocks a side has for one move of a game (1 ..= [`MAX_MOVE_BLOCKS`]).
+    pub move_blocks: BlockNumber,
+}
+
+/// The most blocks a side may be given for one move of a dispute game (about a week at 6 s).
+pub const MAX_MOVE_BLOCKS: BlockNumber = 100_800;
 
 /// What a job's spec says beyond its [`Job`] record, stored apart because only `claim` and
 /// `pay_bounty` read it: the benchmark an EvalPath job evaluates and the executor allow-list.
@@ -362,6 +403,8 @@ pub struct JobTerms {
     pub benchmark: Option<Benchmark>,
     /// See [`JobSpec::executors`].
     pub executors: Vec<AccountBytes>,
+    /// See [`JobSpec::game`].
+    pub game: Option<GameSpec>,
 }
 
 /// The benchmark (eval set) an evaluation runs on and the metric its score measures.
@@ -637,6 +680,16 @@ pub enum Error {
     BountyExhausted,
     /// A record too large for contract storage (its encoding over 16 KiB).
     TooLarge,
+    /// A game spec on a job that is not a training job, or out of bounds.
+    BadGame,
+    /// The job names no game spec: challenge it (the committee vote decides).
+    NoGame,
+    /// No dispute contract is wired to the market.
+    NoDisputeContract,
+    /// The dispute contract refused to open the game (a claim not in the challenger's trace).
+    DisputeRefused,
+    /// The job's game is not decided yet.
+    NotDecided,
 }
 
 #[cfg(feature = "ink")]
@@ -730,6 +783,16 @@ impl Error {
             Error::Unverified => "the job's result was not verified",
             Error::BountyExhausted => "the bounty has no tranche left",
             Error::TooLarge => "a record too large for contract storage (over 16 KiB)",
+            Error::BadGame => {
+                "a game spec belongs to a train job and needs a valid config, at least one \
+                 checkpoint and 1 to 100800 blocks per move"
+            }
+            Error::NoGame => "the job names no game spec: use `challenge` (the committee decides)",
+            Error::NoDisputeContract => "no dispute contract is wired to the market",
+            Error::DisputeRefused => {
+                "the dispute contract refused the claim: its h_0 and h_n must be in your trace root"
+            }
+            Error::NotDecided => "the job's game is not decided yet: play it or call `timeout`",
         }
     }
 }
@@ -819,7 +882,7 @@ pub mod events {
         pub executor_honest: bool,
     }
 
-    /// `ChallengeResolved`: the committee decided; the loser was slashed.
+    /// `ChallengeResolved`: the committee or the dispute game decided; the loser was slashed.
     #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
     pub struct ChallengeResolved {
         /// The job.
@@ -1044,6 +1107,14 @@ pub mod selectors {
     pub const PAY_BOUNTY: [u8; 4] = [0x53, 0x95, 0x26, 0x0f];
     /// `job_terms`.
     pub const JOB_TERMS: [u8; 4] = [0x9b, 0xa2, 0x56, 0xd7];
+    /// `wire_dispute`.
+    pub const WIRE_DISPUTE: [u8; 4] = [0xaa, 0xd2, 0x60, 0x28];
+    /// `dispute`.
+    pub const DISPUTE: [u8; 4] = [0x8a, 0x71, 0x88, 0x22];
+    /// `settle_dispute`.
+    pub const SETTLE_DISPUTE: [u8; 4] = [0x6d, 0x38, 0x2e, 0x1c];
+    /// `game_of`.
+    pub const GAME_OF: [u8; 4] = [0xc8, 0xb8, 0x9b, 0xf8];
     /// `withdraw`.
     pub const WITHDRAW: [u8; 4] = [0x41, 0x0f, 0xcc, 0x9d];
     /// `wire_splitter`.
@@ -1155,6 +1226,28 @@ pub mod calls {
     pub fn job_terms(job: JobId) -> Vec<u8> {
         with(selectors::JOB_TERMS, job)
     }
+    /// `wire_dispute(dispute)`.
+    pub fn wire_dispute(dispute: AccountBytes) -> Vec<u8> {
+        with(selectors::WIRE_DISPUTE, dispute)
+    }
+    /// `dispute(job, trace_root, first_path, last, last_path)`: the challenger's claim.
+    pub fn dispute(
+        job: JobId,
+        trace_root: [u8; 32],
+        first_path: &[[u8; 32]],
+        last: [u8; 32],
+        last_path: &[[u8; 32]],
+    ) -> Vec<u8> {
+        with(selectors::DISPUTE, (job, trace_root, first_path, last, last_path))
+    }
+    /// `settle_dispute(job)`.
+    pub fn settle_dispute(job: JobId) -> Vec<u8> {
+        with(selectors::SETTLE_DISPUTE, job)
+    }
+    /// `game_of(job)`.
+    pub fn game_of(job: JobId) -> Vec<u8> {
+        with(selectors::GAME_OF, job)
+    }
     /// `withdraw()`.
     pub fn withdraw() -> Vec<u8> {
         selectors::WITHDRAW.to_vec()
@@ -1258,6 +1351,7 @@ mod tests {
             bounty: Some(1),
             benchmark: Some(Benchmark { cid: CID.to_vec(), metric: 2 }),
             executors: Vec::new(),
+            game: None,
         }
     }
 
