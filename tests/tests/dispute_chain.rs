@@ -1,9 +1,10 @@
 //! The dispute game on a real substrate-contracts-node: the dispute contract built with
 //! cargo-contract and deployed, two players of a real 16-step run (2 layers, 2 heads, context
 //! 16, weight decay) moving through signed transactions, every move checked by the contract and
-//! the bottom step recomputed by it on soft floats. Both directions: a cheating executor loses
-//! to an honest challenger, an honest executor beats a lying one; an account that is not a
-//! player cannot move. Reports the moves and the ref_time of each kind of move as a multiple of
+//! the bottom step recomputed by it on soft floats. Both directions: an honest executor beats a
+//! lying challenger (the dispute contract deployed alone, its opener a test account); a cheating
+//! executor loses to an honest challenger through the market, which opens the game on a
+//! dispute and pays on its verdict. An account that is not a player cannot move. Reports the moves and the ref_time of each kind of move as a multiple of
 //! the yardstick transfer (BENCH.md's 1.13 × 10^9).
 
 use anyhow::{Context as _, Result};
@@ -151,26 +152,9 @@ async fn disputes_are_decided_on_the_node_by_the_contracts_recomputation() -> Re
 
         let cfg = TrainConfig::from_toml_str(CONFIG, Path::new("."))?;
         let tr = Trainer::new(&cfg, &Runtime::new(2))?;
-        let cheat = Cheat { step: 6, op: 14, element: 77, xor: 1 << 20 };
-
-        // (a) A cheating executor (Bob) against an honest challenger (Charlie).
-        let cheater = Player::new(Side::Executor, &tr, Some(cheat));
-        let honest = Player::new(Side::Challenger, &tr, None);
-        let (id, verdict, how, moves, cost) =
-            play(&dispute, &alice, &tr, &cfg, [(&cheater, &bob), (&honest, &charlie)]).await?;
-        assert_eq!((verdict, how), (Verdict::Challenger, How::Replay));
-        let game = dispute.game(id).await?.context("decided games stay until closed")?;
-        assert_eq!((game.step, game.op as usize, game.element as usize), (6, cheat.op, cheat.element));
-        report("cheating executor", moves, &cost);
-
-        // Only the opener opens games; only a player moves; a decided game takes no move.
-        let refused = dispute.open(&dave, &game.terms, &[], [1; 32], &[]).await;
-        assert!(matches!(refused, Err(ChainError::ContractRefused { .. })), "{refused:?}");
-        let late = dispute.play(&bob, iollm_types::dispute::calls::timeout(id)).await;
-        assert!(matches!(late, Err(ChainError::ContractRefused { .. })), "{late:?}");
-
-        // (b) An honest executor (Bob) against a lying challenger (Charlie), while Dave (not a
-        // player) tries to move for the liar and is refused.
+        // An honest executor (Bob) against a lying challenger (Charlie), while Dave (not a
+        // player) tries to move and is refused (the other direction, a cheating executor
+        // caught, is played through the market below).
         let honest_executor = Player::new(Side::Executor, &tr, None);
         let liar = Player::new(Side::Challenger, &tr, Some(Cheat { step: 13, op: 40, element: 5, xor: 1 << 22 }));
         let n = cfg.n_checkpoints() as u64;
@@ -190,7 +174,12 @@ async fn disputes_are_decided_on_the_node_by_the_contracts_recomputation() -> Re
             play(&dispute, &alice, &tr, &cfg, [(&honest_executor, &bob), (&liar, &charlie)]).await?;
         assert_eq!((verdict, how), (Verdict::Executor, How::Replay));
         report("lying challenger", moves, &cost);
-        assert_eq!(dispute.game_count().await?, 3);
+        assert_eq!(dispute.game_count().await?, 2);
+        // Only the opener opens games; a decided game takes no more moves.
+        let refused = dispute.open(&dave, &t, &[], [1; 32], &[]).await;
+        assert!(matches!(refused, Err(ChainError::ContractRefused { .. })), "{refused:?}");
+        let late = dispute.play(&bob, iollm_types::dispute::calls::timeout(2)).await;
+        assert!(matches!(late, Err(ChainError::ContractRefused { .. })), "{late:?}");
         Ok(())
     })
     .await
@@ -275,9 +264,15 @@ async fn the_market_settles_a_dispute_on_the_games_verdict() -> Result<()> {
         let early = market.settle_dispute(&alice, job).await.unwrap_err();
         assert!(early.to_string().contains("not decided yet"), "{early}");
 
-        let (verdict, how, moves, _) =
+        let (verdict, how, moves, cost) =
             play_game(&dispute, id, [(&cheater, &charlie), (&honest, &dave)]).await?;
         assert_eq!((verdict, how), (Verdict::Challenger, How::Replay));
+        let game = dispute.game(id).await?.context("decided games stay until closed")?;
+        assert_eq!(
+            (game.step, game.op as usize, game.element as usize),
+            (6, cheat.op, cheat.element)
+        );
+        report("cheating executor, through the market", moves, &cost);
         market.settle_dispute(&alice, job).await?;
         assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::Rejected);
         let c = market.pledge_of(charlie.account_bytes()).await?.context("pledge")?;
@@ -292,7 +287,6 @@ async fn the_market_settles_a_dispute_on_the_games_verdict() -> Result<()> {
         assert_eq!(market.balance_of(bob.account_bytes()).await?, REWARD);
         // The game is closed and its record freed.
         assert_eq!((market.game_of(job).await?, dispute.game(id).await?), (None, None));
-        println!("market dispute decided in {moves} moves");
         Ok(())
     })
     .await
