@@ -111,6 +111,12 @@ pub enum Command {
         #[command(subcommand)]
         action: JobAction,
     },
+    /// Dispute games: where one stands, whose move it is; end one whose side to move is late.
+    Dispute {
+        /// What to do.
+        #[command(subcommand)]
+        action: DisputeAction,
+    },
     /// Breakthrough bounties.
     Bounty {
         /// What to do.
@@ -264,6 +270,20 @@ pub enum JobAction {
         /// Job id.
         id: u64,
     },
+    /// Dispute a training job's result by the game the contracts decide (locks a bond): your
+    /// claim is your own run of the job (its trace.json), whose h_0 must be the job's.
+    Dispute {
+        /// Job id.
+        id: u64,
+        /// Your output directory of the same job (`iollm train --out`), holding trace.json.
+        #[arg(long)]
+        run: PathBuf,
+    },
+    /// Settle a job's decided dispute game (anyone): pays on its verdict.
+    SettleDispute {
+        /// Job id.
+        id: u64,
+    },
     /// Vote on a challenge.
     Vote {
         /// Job id.
@@ -287,6 +307,21 @@ pub enum JobAction {
     /// Show a job.
     Show {
         /// Job id.
+        id: u64,
+    },
+}
+
+/// `iollm dispute …`
+#[derive(Debug, Subcommand)]
+pub enum DisputeAction {
+    /// Show a game: its level, whose move it is and by when, or its verdict.
+    Show {
+        /// Game id (`iollm job show` names a disputed job's game).
+        id: u64,
+    },
+    /// End a game whose side to move missed its deadline, against that side (anyone).
+    Timeout {
+        /// Game id.
         id: u64,
     },
 }
@@ -604,6 +639,15 @@ mod tests {
         assert!(parse("iollm model transfer 3").is_err(), "the new owner is required");
         let cmd = parse("iollm model deprecate 3").unwrap();
         assert!(matches!(cmd, Command::Model { action: ModelAction::Deprecate { id: 3 } }));
+        let cmd = parse("iollm job dispute 3 --run /tmp/run").unwrap();
+        assert!(matches!(cmd, Command::Job { action: JobAction::Dispute { id: 3, .. } }));
+        let cmd = parse("iollm job settle-dispute 3").unwrap();
+        assert!(matches!(cmd, Command::Job { action: JobAction::SettleDispute { id: 3 } }));
+        let cmd = parse("iollm dispute show 2").unwrap();
+        assert!(matches!(cmd, Command::Dispute { action: DisputeAction::Show { id: 2 } }));
+        let cmd = parse("iollm dispute timeout 2").unwrap();
+        assert!(matches!(cmd, Command::Dispute { action: DisputeAction::Timeout { id: 2 } }));
+        assert!(parse("iollm job dispute 3").is_err(), "--run is required");
         let cmd = parse("iollm bounty reclaim 2").unwrap();
         assert!(matches!(cmd, Command::Bounty { action: BountyAction::Reclaim { id: 2 } }));
     }

@@ -33,6 +33,17 @@ pub enum MarketCmdError {
     /// Checked locally before anything was sent: the market would refuse this (same message).
     #[error("market refused: {}", .0.message())]
     Refused(iollm_types::market::Error),
+    /// The run directory given as a dispute claim cannot be read.
+    #[error("cannot use {path} as your run of the job: {reason}")]
+    BadRun {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// No game has this id.
+    #[error("no dispute game with id {0} (or it was settled and closed)")]
+    NoSuchGame(u64),
     /// Chain or deployment trouble.
     #[error(transparent)]
     Devnet(#[from] DevnetError),
@@ -257,6 +268,58 @@ pub async fn show_job(
     let market = ctx.market()?;
     let record = market.job(job).await?.ok_or(MarketCmdError::NoSuchJob(job))?;
     Ok((record, market.job_terms(job).await?, market.result(job).await?))
+}
+
+/// `iollm job dispute`: the claim is the signer's own run of the job (`run/trace.json`); its
+/// trace root, `h_0` and `h_n` with their paths open the game.
+pub async fn dispute(
+    ctx: &Context,
+    signer: &Signer,
+    job: JobId,
+    run: &std::path::Path,
+) -> Result<Executed<()>, MarketCmdError> {
+    let bad = |reason: String| MarketCmdError::BadRun { path: run.to_owned(), reason };
+    let trace = iollm_compute::read_trace(run).map_err(|e| bad(e.to_string()))?;
+    let hashes = trace
+        .hashes
+        .iter()
+        .map(|h| iollm_compute::train::parse_hash(h).ok_or_else(|| bad(format!("bad hash {h:?}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let n = hashes.len().checked_sub(1).ok_or_else(|| bad("trace.json holds no hashes".into()))?;
+    let path = |i: usize| iollm_compute::merkle::proof(&hashes, i).unwrap_or_default();
+    let root = iollm_compute::merkle::root(&hashes);
+    Ok(ctx.market()?.dispute(signer, job, root, &path(0), hashes[n], &path(n)).await?)
+}
+
+/// `iollm job settle-dispute`.
+pub async fn settle_dispute(
+    ctx: &Context,
+    signer: &Signer,
+    job: JobId,
+) -> Result<Executed<()>, MarketCmdError> {
+    Ok(ctx.market()?.settle_dispute(signer, job).await?)
+}
+
+/// The game of a disputed job, if any.
+pub async fn game_of(ctx: &Context, job: JobId) -> Result<Option<u64>, MarketCmdError> {
+    Ok(ctx.market()?.game_of(job).await?)
+}
+
+/// `iollm dispute show`.
+pub async fn show_game(
+    ctx: &Context,
+    game: u64,
+) -> Result<iollm_types::game::Game, MarketCmdError> {
+    ctx.dispute()?.game(game).await?.ok_or(MarketCmdError::NoSuchGame(game))
+}
+
+/// `iollm dispute timeout`.
+pub async fn timeout_game(
+    ctx: &Context,
+    signer: &Signer,
+    game: u64,
+) -> Result<Executed<()>, MarketCmdError> {
+    Ok(ctx.dispute()?.play(signer, iollm_types::dispute::calls::timeout(game)).await?)
 }
 
 /// `iollm bounty post`: returns the bounty id.

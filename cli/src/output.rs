@@ -2,8 +2,8 @@
 //! stderr; every error is one line, and the exit code is non-zero.
 
 use crate::args::{
-    BountyAction, CapacityArgs, Cli, Command, DevnetAction, IpfsAction, JobAction, LogFormat,
-    ModelAction, RevenueAction, SplitAction,
+    BountyAction, CapacityArgs, Cli, Command, DevnetAction, DisputeAction, IpfsAction, JobAction,
+    LogFormat, ModelAction, RevenueAction, SplitAction,
 };
 use crate::context::Context;
 use crate::devnet::{self, Paths, Status, Up};
@@ -172,6 +172,14 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
         Command::Job { action: JobAction::Show { id } } => {
             let (job, terms, result) = market::show_job(&ctx, *id).await?;
             print_job(*id, &job, terms.as_ref(), result.as_ref());
+            if let Some(game) = market::game_of(&ctx, *id).await? {
+                println!("game:         {game} (see `iollm dispute show {game}`)");
+            }
+            return Ok(());
+        }
+        Command::Dispute { action: DisputeAction::Show { id } } => {
+            let game = market::show_game(&ctx, *id).await?;
+            print_game(*id, &game, ctx.chain.best_block().await?);
             return Ok(());
         }
         _ => {}
@@ -187,6 +195,9 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
             print_fee("Unbonding", &market::unpledge(&ctx, &signer, *amount).await?);
         }
         Command::Job { action } => job_command(&ctx, &signer, action).await?,
+        Command::Dispute { action: DisputeAction::Timeout { id } } => {
+            print_fee("Timed out", &market::timeout_game(&ctx, &signer, *id).await?);
+        }
         Command::Bounty {
             action:
                 BountyAction::Post { benchmark_cid, metric, margin, best, tranches, expires_at, amount },
@@ -311,6 +322,17 @@ async fn job_command(
         JobAction::Attest { id } => print_fee("Attested", &market::attest(ctx, signer, *id).await?),
         JobAction::Challenge { id } => {
             print_fee("Challenged", &market::challenge(ctx, signer, *id).await?)
+        }
+        JobAction::Dispute { id, run } => {
+            print_fee("Disputed", &market::dispute(ctx, signer, *id, run).await?);
+            if let Some(game) = market::game_of(ctx, *id).await? {
+                println!(
+                    "Game {game} opened: the executor answers next (`iollm dispute show {game}`)."
+                );
+            }
+        }
+        JobAction::SettleDispute { id } => {
+            print_fee("Settled", &market::settle_dispute(ctx, signer, *id).await?)
         }
         JobAction::Vote { id, executor_honest } => {
             print_fee("Voted", &market::vote(ctx, signer, *id, *executor_honest).await?)
@@ -477,6 +499,70 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
 }
 
 /// `iollm job show`: one field per line, accounts in SS58.
+/// Where a dispute game stands: its level, whose move it is and the last block for it, or its
+/// verdict.
+fn print_game(id: u64, game: &iollm_types::game::Game, now: u32) {
+    use iollm_types::game::Stage;
+    let account = |a: [u8; 32]| iollm_chain::AccountId::from(a).to_string();
+    println!("game:         {id}");
+    println!("executor:     {}", account(game.terms.sides[0]));
+    println!("challenger:   {}", account(game.terms.sides[1]));
+    println!("moves:        {}", game.moves);
+    let due = |opened: u32| opened.saturating_add(game.terms.move_blocks);
+    let (stage, next) = match &game.stage {
+        Stage::Commit { level, roots, opened, .. } => (
+            format!("{level:?}: committing roots"),
+            format!(
+                "{} by block {}",
+                match roots {
+                    [None, None] => "both sides",
+                    [None, _] => "the executor",
+                    _ => "the challenger",
+                },
+                due(*opened)
+            ),
+        ),
+        Stage::Bisect { level, bisection: b, .. } => (
+            format!("{level:?}: bisecting positions {}..{} (round {})", b.lo, b.hi, b.rounds),
+            format!(
+                "executor by block {}{}, challenger by block {}{}",
+                b.deadline(iollm_types::bisection::Side::Executor),
+                if b.awaits(iollm_types::bisection::Side::Executor) { "" } else { " (done)" },
+                b.deadline(iollm_types::bisection::Side::Challenger),
+                if b.awaits(iollm_types::bisection::Side::Challenger) { "" } else { " (done)" },
+            ),
+        ),
+        Stage::Output { op, opened, .. } => (
+            format!("step {}, op {op}: its output root", game.step),
+            format!("the executor by block {}", due(*opened)),
+        ),
+        Stage::Descend { op, descent } => (
+            format!("step {}, op {op}: descending its output (level {})", game.step, descent.level),
+            format!("{:?} by block {}", descent.turn(), descent.deadline().unwrap_or(now)),
+        ),
+        Stage::Name { op, opened, .. } => (
+            format!("step {}, op {op}: naming the disputed element", game.step),
+            format!("the challenger by block {}", due(*opened)),
+        ),
+        Stage::NextState { opened, .. } => (
+            format!("step {}: the next state root from the agreed ops", game.step),
+            format!("anyone, with the proofs, by block {}", due(*opened)),
+        ),
+        Stage::Replay { pos, opened, .. } => (
+            format!(
+                "step {}, op {}, element {}, chain step {pos}: the referee recomputes it",
+                game.step, game.op, game.element
+            ),
+            format!("anyone, with the proven inputs, by block {}", due(*opened)),
+        ),
+        Stage::Decided { verdict, how } => {
+            (format!("decided: {verdict:?} was right ({how:?})"), "nobody: settle the job".into())
+        }
+    };
+    println!("stage:        {stage}");
+    println!("next move:    {next} (now block {now})");
+}
+
 fn print_job(id: u64, job: &Job, terms: Option<&JobTerms>, result: Option<&Commitment>) {
     let account = |a: [u8; 32]| iollm_chain::AccountId::from(a).to_string();
     let v = &job.verification;

@@ -246,22 +246,19 @@ async fn the_market_settles_a_dispute_on_the_games_verdict() -> Result<()> {
         m::claim(ctx, &charlie, job).await?;
         m::submit(ctx, &charlie, job, CID, 900_000, 1, merkle::root(&bad)).await?;
 
-        // Dave disputes with his own trace; the market opens the game.
-        let proof = |t: &[[u8; 32]], i: usize| merkle::proof(t, i).expect("in range");
-        let root = merkle::root(&good);
-        market
-            .dispute(
-                &dave,
-                job,
-                root,
-                &proof(&good, 0),
-                good[n as usize],
-                &proof(&good, n as usize),
-            )
-            .await?;
+        // Dave disputes with his own run of the job (`iollm job dispute --run DIR`); the market
+        // opens the game.
+        let run = tempfile::tempdir()?;
+        let out = iollm_compute::train(&cfg, run.path(), &Runtime::new(2), &mut |_| {})?;
+        assert_eq!(out.hashes, good, "his run is the honest player's story");
+        let nothing = m::dispute(ctx, &dave, job, &run.path().join("missing")).await.unwrap_err();
+        assert!(nothing.to_string().contains("cannot use"), "{nothing}");
+        m::dispute(ctx, &dave, job, run.path()).await?;
         let id = market.game_of(job).await?.context("the job's game")?;
         assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::Challenged);
-        let early = market.settle_dispute(&alice, job).await.unwrap_err();
+        let shown = m::show_game(ctx, id).await?;
+        assert_eq!(shown.awaits(), Some(Side::Executor), "the executor answers first");
+        let early = m::settle_dispute(ctx, &alice, job).await.unwrap_err();
         assert!(early.to_string().contains("not decided yet"), "{early}");
 
         let (verdict, how, moves, cost) =
