@@ -618,7 +618,7 @@ mod market {
         /// the executor's collateral is slashed — half to the challenger when it was right —
         /// the challenger's bond unlocked, the poster's escrow returned and the job rejected; if
         /// the executor was right, the challenger's bond is slashed, half to the executor, and
-        /// the result goes back to its window.
+        /// the result goes back to a challenge window that starts again.
         #[ink(message)]
         pub fn settle_dispute(&mut self, job_id: JobId) -> Result<(), Error> {
             let mut job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
@@ -634,6 +634,10 @@ mod market {
                 self.voted.remove((job_id, challenger));
                 job.state = JobState::Submitted;
                 job.challenger = None;
+                // The window opens again in full: a game played slowly (by a sybil of the
+                // executor, say) cannot run out the window and shut honest challengers out;
+                // each such delay costs the delayer half a bond to the treasury.
+                job.submitted_at = self.env().block_number();
                 r
             } else {
                 let winner = (verdict == Verdict::Challenger).then_some(challenger);
@@ -2096,12 +2100,20 @@ mod market {
         fn a_game_the_executor_wins_slashes_the_challenger_and_the_result_stands() {
             let a = acc();
             let (mut m, id) = disputed(Some(Verdict::Executor));
+            // Settled long after the original window (2 + 3) closed.
+            set_block_number::<Env>(40);
             m.settle_dispute(id).unwrap();
             let job = m.job(id).unwrap();
             assert_eq!((job.state, job.challenger), (JobState::Submitted, None));
             let e = m.pledge_of(a.eve).unwrap();
             assert_eq!((e.stake, e.locked), (4_000, 0));
             assert_eq!((m.balance_of(a.charlie), m.balance_of(a.frank)), (500, 500));
+            // A slow game cannot run out the window: it started again at the settlement, and
+            // another provider may still dispute.
+            assert_eq!(m.job(id).unwrap().submitted_at, 40);
+            as_(a.django, 0);
+            m.dispute(id, [9; 32], vec![], [8; 32], vec![]).unwrap();
+            assert_eq!(m.job(id).unwrap().challenger, Some(*a.django.as_ref()));
         }
 
         #[ink::test]
