@@ -223,7 +223,7 @@ async fn the_market_settles_a_dispute_on_the_games_verdict() -> Result<()> {
         m::pledge(ctx, &charlie, GPU, 1_000_000_000, 0, STAKE).await?;
         m::pledge(ctx, &dave, GPU, 1_000_000_000, 0, STAKE).await?;
         let t = terms(&tr, &cfg, [[0; 32]; 2], [&good, &good]);
-        let game = GameSpec {
+        let spec = GameSpec {
             config: t.config,
             config_hash: t.config_hash,
             corpus_root: t.corpus_root,
@@ -241,7 +241,7 @@ async fn the_market_settles_a_dispute_on_the_games_verdict() -> Result<()> {
         };
         let deadline = ctx.chain.best_block().await? + 100;
         let post = PostJob::new(JobKind::Train, CID, artifact, 50, need, deadline, v, REWARD)
-            .with_game(game);
+            .with_game(spec.clone());
         let job = m::post_job(ctx, &bob, &post).await?.value;
         m::claim(ctx, &charlie, job).await?;
         m::submit(ctx, &charlie, job, CID, 900_000, 1, merkle::root(&bad)).await?;
@@ -284,6 +284,33 @@ async fn the_market_settles_a_dispute_on_the_games_verdict() -> Result<()> {
         assert_eq!(market.balance_of(bob.account_bytes()).await?, REWARD);
         // The game is closed and its record freed.
         assert_eq!((market.game_of(job).await?, dispute.game(id).await?), (None, None));
+
+        // A second job whose executor never answers the dispute: after its deadline anyone
+        // times the game out (`iollm dispute timeout`) and the market pays on it.
+        let quick = GameSpec { move_blocks: 3, ..spec };
+        let deadline = ctx.chain.best_block().await? + 100;
+        let post = PostJob::new(JobKind::Train, CID, artifact, 50, need, deadline, v, REWARD)
+            .with_game(quick);
+        let job = m::post_job(ctx, &bob, &post).await?.value;
+        m::claim(ctx, &charlie, job).await?;
+        m::submit(ctx, &charlie, job, CID, 900_000, 1, merkle::root(&bad)).await?;
+        m::dispute(ctx, &dave, job, run.path()).await?;
+        let id = market.game_of(job).await?.context("the second job's game")?;
+        let opened = ctx.chain.best_block().await?;
+        let early = m::timeout_game(ctx, &alice, id).await.unwrap_err();
+        assert!(early.to_string().contains("not at a stage"), "{early}");
+        while ctx.chain.best_block().await? <= opened + 3 {
+            market.top_up(&dave, 1).await?;
+        }
+        m::timeout_game(ctx, &alice, id).await?;
+        let shown = m::show_game(ctx, id).await?;
+        assert_eq!(shown.verdict(), Some(Verdict::Challenger));
+        assert!(matches!(shown.stage, iollm_types::game::Stage::Decided { how: How::Timeout, .. }));
+        m::settle_dispute(ctx, &alice, job).await?;
+        let c = market.pledge_of(charlie.account_bytes()).await?.context("pledge")?;
+        assert_eq!((c.stake, c.locked), (STAKE - 2 * COLLATERAL, 0));
+        assert_eq!(market.balance_of(dave.account_bytes()).await?, 2 * half);
+        assert_eq!(market.balance_of(bob.account_bytes()).await?, 2 * REWARD);
         Ok(())
     })
     .await
