@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-pub mod player;
 use tokio_util::sync::CancellationToken;
 
 /// The checkout these tests belong to.

@@ -5,9 +5,9 @@
 //! executor beats a lying challenger; a side that stops answering loses on its deadline.
 
 use iollm_compute::{Runtime, TrainConfig, Trainer};
-use iollm_tests::player::{Cheat, Player};
 use iollm_types::bisection::{Side, Verdict};
 use iollm_types::game::{Game, GameConfig, How, Stage, Terms};
+use iollm_worker::player::{Cheat, Player};
 use std::path::Path;
 
 const CONFIG: &str = r#"

@@ -19,7 +19,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("iollm-paths", &["iollm-compute", "iollm-content"]),
     (
         "iollm-worker",
-        &["iollm-chain", "iollm-content", "iollm-compute", "iollm-paths", "iollm-types"],
+        &[
+            "iollm-chain",
+            "iollm-content",
+            "iollm-compute",
+            "iollm-paths",
+            "iollm-types",
+            "iollm-repops",
+        ],
     ),
     ("iollm-indexer", &["iollm-chain", "iollm-types"]),
 ];

@@ -1,7 +1,8 @@
 //! A player of the dispute game (`iollm_types::game`): given where a game stands, the move its
-//! side makes, answered from its own story of the run — honest, or with one element of one op
-//! of one step altered (a consistent cheat: every later value follows from it). The tests drive
-//! games with it off chain and on the node; the worker will play the same moves.
+//! side makes, answered from its own story of the run — honest, or (for tests) with one element
+//! of one op of one step altered (a consistent cheat: every later value follows from it). It
+//! replays only what a move needs: the states at the checkpoints of its trace, one segment's
+//! steps, one step op by op. The tests drive games with it off chain and on the node.
 
 use iollm_compute::game::StepTrace;
 use iollm_compute::merkle::{self, Hash};
