@@ -32,7 +32,7 @@ mod market {
     use ink::storage::traits::ManualKey;
     use ink::storage::{Lazy, Mapping};
     use iollm_types::admin::Admin;
-    use iollm_types::bisection::Verdict;
+    use iollm_types::bisection::{Side, Verdict};
     use iollm_types::cid::check_cid_shape;
     use iollm_types::dispute::GameId;
     use iollm_types::escrow;
@@ -590,17 +590,7 @@ mod market {
             if pledge.free() < bond {
                 return Err(Error::InsufficientFreeStake);
             }
-            let terms = Terms {
-                sides: [executor, bytes(&caller)],
-                config: spec.config,
-                config_hash: spec.config_hash,
-                corpus_root: spec.corpus_root,
-                every: spec.every,
-                checkpoints: spec.checkpoints,
-                trace_roots: [result.trace_root, trace_root],
-                h0: spec.h0,
-                move_blocks: spec.move_blocks,
-            };
+            let terms = spec.terms([executor, bytes(&caller)], [result.trace_root, trace_root]);
             let game = self.dispute_open(terms, first_path, last, last_path)?;
             pledge.locked = add(pledge.locked, bond)?;
             self.pledges.insert(caller, &pledge);
@@ -625,37 +615,21 @@ mod market {
             let game = storage::get(&self.games, job_id).ok_or(Error::NoGame)?;
             let verdict = self.dispute_close(game)?;
             self.games.remove(job_id);
-            let executor = AccountId::from(job.executor.ok_or(Error::WrongState)?);
-            let challenger = AccountId::from(job.challenger.ok_or(Error::WrongState)?);
-            let amount = job.verification.collateral;
-            let executor_honest = verdict == Verdict::Executor;
-            let (to_winner, to_treasury) = if executor_honest {
-                let r = self.slash(challenger, amount, Some(executor))?;
-                self.voted.remove((job_id, challenger));
-                job.state = JobState::Submitted;
-                job.challenger = None;
+            let winner = match verdict {
+                Verdict::Executor => Some(Side::Executor),
+                Verdict::Challenger => Some(Side::Challenger),
+                Verdict::Neither => None,
+            };
+            // The winner is paid half the loser's stake: the game's verdict is the contracts'
+            // own recomputation, which no sybil can sway.
+            self.resolve(job_id, &mut job, winner, true)?;
+            if winner == Some(Side::Executor) {
                 // The window opens again in full: a game played slowly (by a sybil of the
                 // executor, say) cannot run out the window and shut honest challengers out;
                 // each such delay costs the delayer half a bond to the treasury.
                 job.submitted_at = self.env().block_number();
-                r
-            } else {
-                let winner = (verdict == Verdict::Challenger).then_some(challenger);
-                let r = self.slash(executor, amount, winner)?;
-                self.unlock(challenger, amount)?;
-                self.credit(AccountId::from(job.poster), job.reward)?;
-                job.state = JobState::Rejected;
-                self.forget(job_id, &job);
-                r
-            };
+            }
             self.jobs.insert(job_id, &job);
-            self.env().emit_event(ChallengeResolved {
-                job: job_id,
-                executor_honest,
-                slashed: amount,
-                to_winner,
-                to_treasury,
-            });
             Ok(())
         }
 
@@ -686,7 +660,10 @@ mod market {
             let reached = *tally >= quorum;
             self.env().emit_event(Voted { job: job_id, voter: caller, executor_honest });
             if reached {
-                self.resolve(job_id, &mut job, executor_honest)?;
+                // A committee's verdict pays nobody: the loser's stake goes to the treasury, so
+                // no side profits from a verdict its own sybils cast.
+                let winner = if executor_honest { Side::Executor } else { Side::Challenger };
+                self.resolve(job_id, &mut job, Some(winner), false)?;
             }
             self.jobs.insert(job_id, &job);
             Ok(())
@@ -1244,28 +1221,30 @@ mod market {
             Ok((to_honest, to_treasury))
         }
 
+        /// Settles a decided challenge: `winner` the side proven right (none: neither). The
+        /// loser's collateral or bond is slashed — half to the winner if `pay_winner`, the rest
+        /// to the treasury. A losing challenger's result goes back to the window; a losing
+        /// executor loses the job, the challenger gets its bond back and the poster its escrow.
         fn resolve(
             &mut self,
             job_id: JobId,
             job: &mut Job,
-            executor_honest: bool,
+            winner: Option<Side>,
+            pay_winner: bool,
         ) -> Result<(), Error> {
-            // Until the verification game decides disputes, a committee's verdict moves stake but
-            // pays nobody: the loser's collateral or bond goes to the treasury, so no side can
-            // profit from a verdict its own sybils cast.
             let executor = AccountId::from(job.executor.ok_or(Error::WrongState)?);
             let challenger = AccountId::from(job.challenger.ok_or(Error::WrongState)?);
             let amount = job.verification.collateral;
+            let executor_honest = winner == Some(Side::Executor);
             let (to_winner, to_treasury) = if executor_honest {
-                // The challenger loses its bond; the result goes back to the window.
-                let r = self.slash(challenger, amount, None)?;
+                let r = self.slash(challenger, amount, pay_winner.then_some(executor))?;
+                self.voted.remove((job_id, challenger));
                 job.state = JobState::Submitted;
                 job.challenger = None;
                 r
             } else {
-                // The executor loses its collateral and the job; the challenger gets its bond
-                // back and the poster its escrow.
-                let r = self.slash(executor, amount, None)?;
+                let paid = (pay_winner && winner == Some(Side::Challenger)).then_some(challenger);
+                let r = self.slash(executor, amount, paid)?;
                 self.unlock(challenger, amount)?;
                 self.credit(AccountId::from(job.poster), job.reward)?;
                 job.state = JobState::Rejected;

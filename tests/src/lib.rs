@@ -64,3 +64,39 @@ pub async fn testnet() -> Result<TestNet> {
         Deployment { rpc_url: node.rpc_url(), node: None, ipfs: Some(ipfs), contracts };
     Ok(TestNet { ctx: Context::new(chain, deployment), ipfs_shutdown, _node: node, _dir: dir })
 }
+
+/// The run the dispute-game tests play: 16 steps of a 2-layer, 2-head, context-16 model with
+/// weight decay, 4 checkpoints of 4 steps (the issue's minimum for a game: 2 layers, 2 heads, a
+/// context over 8, decay above 0).
+pub fn game_run() -> Result<(iollm_compute::TrainConfig, iollm_compute::Trainer)> {
+    let cfg = iollm_compute::TrainConfig::from_toml_str(GAME_RUN, Path::new("."))?;
+    let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(2))?;
+    Ok((cfg, trainer))
+}
+
+/// [`game_run`]'s config.
+pub const GAME_RUN: &str = r#"
+[model]
+n_layer = 2
+n_head = 2
+n_embd = 32
+n_ctx = 16
+
+[train]
+seed = 9
+steps = 16
+batch_size = 2
+checkpoint_every = 4
+
+[optimizer]
+lr = 0.003
+beta1 = 0.9
+beta2 = 0.99
+eps = 1e-8
+weight_decay = 0.01
+warmup_steps = 3
+
+[data]
+kind = "arithmetic"
+lines = 300
+"#;

@@ -17,66 +17,17 @@ use iollm_compute::merkle;
 use iollm_compute::{Runtime, TrainConfig, Trainer};
 use iollm_types::bisection::{Side, Verdict};
 use iollm_types::dispute::GameId;
-use iollm_types::game::{GameConfig, How, Terms};
+use iollm_types::game::How;
 use iollm_types::market::{Capacity, GameSpec, JobKind, JobState, Verification};
 use iollm_types::registry::Kind;
+use iollm_worker::game_spec;
 use iollm_worker::player::{Cheat, Player};
 use std::collections::BTreeMap;
-use std::path::Path;
+
 use std::time::Duration;
-
-const CONFIG: &str = r#"
-[model]
-n_layer = 2
-n_head = 2
-n_embd = 32
-n_ctx = 16
-
-[train]
-seed = 9
-steps = 16
-batch_size = 2
-checkpoint_every = 4
-
-[optimizer]
-lr = 0.003
-beta1 = 0.9
-beta2 = 0.99
-eps = 1e-8
-weight_decay = 0.01
-warmup_steps = 3
-
-[data]
-kind = "arithmetic"
-lines = 300
-"#;
 
 /// The yardstick ERC-20 transfer's ref_time (BENCH.md).
 const YARDSTICK: f64 = 1.13e9;
-
-fn terms(tr: &Trainer, cfg: &TrainConfig, sides: [[u8; 32]; 2], traces: [&[[u8; 32]]; 2]) -> Terms {
-    let o = &cfg.optimizer;
-    Terms {
-        sides,
-        config: GameConfig {
-            n_layer: cfg.model.n_layer as u32,
-            n_head: cfg.model.n_head as u32,
-            n_embd: cfg.model.n_embd as u32,
-            n_ctx: cfg.model.n_ctx as u32,
-            batch: cfg.train.batch_size as u32,
-            corpus_len: tr.corpus().len() as u64,
-            optimizer: [o.lr, o.beta1, o.beta2, o.eps, o.weight_decay].map(f32::to_bits),
-            warmup_steps: o.warmup_steps,
-        },
-        config_hash: tr.config_hash(),
-        corpus_root: iollm_compute::data::corpus_root(tr.corpus()),
-        every: cfg.train.checkpoint_every as u32,
-        checkpoints: cfg.n_checkpoints() as u32,
-        trace_roots: traces.map(merkle::root),
-        h0: traces[0][0],
-        move_blocks: 50,
-    }
-}
 
 /// Opens a game between the two players (signed by the opener) and plays it through
 /// transactions until decided. Returns the verdict, how, the moves and the ref_time per kind.
@@ -91,7 +42,8 @@ async fn play(
     let traces = players.map(|(p, _)| p.checkpoints(every, n));
     let proof = |t: &[[u8; 32]], i: usize| merkle::proof(t, i).expect("in range");
     let sides = players.map(|(_, s)| s.account_bytes());
-    let t = terms(tr, cfg, sides, [&traces[0], &traces[1]]);
+    let t =
+        game_spec(tr, cfg, 50).terms(sides, [merkle::root(&traces[0]), merkle::root(&traces[1])]);
     let c = &traces[1];
     let id =
         dispute.open(opener, &t, &proof(c, 0), c[n as usize], &proof(c, n as usize)).await?.value;
@@ -150,8 +102,7 @@ async fn disputes_are_decided_on_the_node_by_the_contracts_recomputation() -> Re
             .await?;
         let dispute = DisputeClient::new(chain.clone(), deployed.address);
 
-        let cfg = TrainConfig::from_toml_str(CONFIG, Path::new("."))?;
-        let tr = Trainer::new(&cfg, &Runtime::new(2))?;
+        let (cfg, tr) = iollm_tests::game_run()?;
         // An honest executor (Bob) against a lying challenger (Charlie), while Dave (not a
         // player) tries to move and is refused (the other direction, a cheating executor
         // caught, is played through the market below).
@@ -159,7 +110,8 @@ async fn disputes_are_decided_on_the_node_by_the_contracts_recomputation() -> Re
         let liar = Player::new(Side::Challenger, &tr, Some(Cheat { step: 13, op: 40, element: 5, xor: 1 << 22 }));
         let n = cfg.n_checkpoints() as u64;
         let traces = [honest_executor.checkpoints(4, n), liar.checkpoints(4, n)];
-        let t = terms(&tr, &cfg, [bob.account_bytes(), charlie.account_bytes()], [&traces[0], &traces[1]]);
+        let sides = [bob.account_bytes(), charlie.account_bytes()];
+        let t = game_spec(&tr, &cfg, 50).terms(sides, [merkle::root(&traces[0]), merkle::root(&traces[1])]);
         let proof = |t: &[[u8; 32]], i: usize| merkle::proof(t, i).expect("in range");
         let c = &traces[1];
         let probe = dispute.open(&alice, &t, &proof(c, 0), c[n as usize], &proof(c, n as usize)).await?.value;
@@ -209,8 +161,7 @@ async fn the_market_settles_a_dispute_on_the_games_verdict() -> Result<()> {
         const GPU: Capacity = Capacity { accelerator: 2, memory_gib: 80, throughput: 100 };
         const CID: &str = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
 
-        let cfg = TrainConfig::from_toml_str(CONFIG, Path::new("."))?;
-        let tr = Trainer::new(&cfg, &Runtime::new(2))?;
+        let (cfg, tr) = iollm_tests::game_run()?;
         let cheat = Cheat { step: 6, op: 14, element: 77, xor: 1 << 20 };
         let (cheater, honest) = (
             Player::new(Side::Executor, &tr, Some(cheat)),
@@ -222,16 +173,8 @@ async fn the_market_settles_a_dispute_on_the_games_verdict() -> Result<()> {
         let artifact = model::register(ctx, &bob, Kind::Model, CID).await?.id;
         m::pledge(ctx, &charlie, GPU, 1_000_000_000, 0, STAKE).await?;
         m::pledge(ctx, &dave, GPU, 1_000_000_000, 0, STAKE).await?;
-        let t = terms(&tr, &cfg, [[0; 32]; 2], [&good, &good]);
-        let spec = GameSpec {
-            config: t.config,
-            config_hash: t.config_hash,
-            corpus_root: t.corpus_root,
-            every: t.every,
-            checkpoints: t.checkpoints,
-            h0: good[0],
-            move_blocks: 50,
-        };
+        let spec = game_spec(&tr, &cfg, 50);
+        assert_eq!(spec.h0, good[0], "the job's h_0 is the run's");
         let need = Capacity { accelerator: 1, memory_gib: 24, throughput: 10 };
         let v = Verification {
             challenge_window: 20,

@@ -4,62 +4,12 @@
 //! of one step of one segment is caught and decided by recomputing one chain step; an honest
 //! executor beats a lying challenger; a side that stops answering loses on its deadline.
 
-use iollm_compute::{Runtime, TrainConfig, Trainer};
+use iollm_compute::merkle::root;
+use iollm_compute::{TrainConfig, Trainer};
 use iollm_types::bisection::{Side, Verdict};
-use iollm_types::game::{Game, GameConfig, How, Stage, Terms};
+use iollm_types::game::{Game, How, Stage};
+use iollm_worker::game_spec;
 use iollm_worker::player::{Cheat, Player};
-use std::path::Path;
-
-const CONFIG: &str = r#"
-[model]
-n_layer = 2
-n_head = 2
-n_embd = 32
-n_ctx = 16
-
-[train]
-seed = 9
-steps = 16
-batch_size = 2
-checkpoint_every = 4
-
-[optimizer]
-lr = 0.003
-beta1 = 0.9
-beta2 = 0.99
-eps = 1e-8
-weight_decay = 0.01
-warmup_steps = 3
-
-[data]
-kind = "arithmetic"
-lines = 300
-"#;
-
-/// The game's terms for a run of `cfg`, between two players' traces.
-pub fn terms(tr: &Trainer, cfg: &TrainConfig, traces: [&[[u8; 32]]; 2]) -> Terms {
-    let o = &cfg.optimizer;
-    Terms {
-        sides: [[1; 32], [2; 32]],
-        config: GameConfig {
-            n_layer: cfg.model.n_layer as u32,
-            n_head: cfg.model.n_head as u32,
-            n_embd: cfg.model.n_embd as u32,
-            n_ctx: cfg.model.n_ctx as u32,
-            batch: cfg.train.batch_size as u32,
-            corpus_len: tr.corpus().len() as u64,
-            optimizer: [o.lr, o.beta1, o.beta2, o.eps, o.weight_decay].map(f32::to_bits),
-            warmup_steps: o.warmup_steps,
-        },
-        config_hash: tr.config_hash(),
-        corpus_root: iollm_compute::data::corpus_root(tr.corpus()),
-        every: cfg.train.checkpoint_every as u32,
-        checkpoints: cfg.n_checkpoints() as u32,
-        trace_roots: traces.map(iollm_compute::merkle::root),
-        h0: traces[0][0],
-        move_blocks: 5,
-    }
-}
 
 /// Opens a game between the two players and plays it until decided; `silent` stops a side
 /// from answering after that many of its moves. Returns the game.
@@ -76,7 +26,7 @@ fn play(
     // The challenger's claim opens the game; the executor answers about its own trace.
     let c = &traces[1];
     let mut game = Game::open::<iollm_compute::merkle::Sha>(
-        terms(tr, cfg, [&traces[0], &traces[1]]),
+        game_spec(tr, cfg, 5).terms([[1; 32], [2; 32]], [root(&traces[0]), root(&traces[1])]),
         &proof(c, 0),
         c[n as usize],
         &proof(c, n as usize),
@@ -113,8 +63,7 @@ fn play(
 }
 
 fn setup() -> (Trainer, TrainConfig) {
-    let cfg = TrainConfig::from_toml_str(CONFIG, Path::new(".")).expect("config");
-    let tr = Trainer::new(&cfg, &Runtime::new(2)).expect("trainer");
+    let (cfg, tr) = iollm_tests::game_run().expect("the game's run");
     (tr, cfg)
 }
 

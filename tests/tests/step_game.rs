@@ -10,40 +10,13 @@
 
 use iollm_compute::game::StepTrace;
 use iollm_compute::merkle::Sha;
-use iollm_compute::{Runtime, TrainConfig, TrainState, Trainer, PROFILE};
+use iollm_compute::{TrainState, Trainer, PROFILE};
 use iollm_repops::commit::{self, chunk_hash};
 use iollm_repops::merkle::Hasher;
 use iollm_repops::referee::{self, chain_value, Input, Leaf, LeafError};
 use iollm_repops::F32;
 use iollm_types::bisection::{Bisection, Side, Value, Verdict};
 use iollm_types::descent::{Descent, Phase};
-use std::path::Path;
-
-const CONFIG: &str = r#"
-[model]
-n_layer = 2
-n_head = 2
-n_embd = 32
-n_ctx = 16
-
-[train]
-seed = 5
-steps = 4
-batch_size = 2
-checkpoint_every = 2
-
-[optimizer]
-lr = 0.003
-beta1 = 0.9
-beta2 = 0.99
-eps = 1e-8
-weight_decay = 0.01
-warmup_steps = 3
-
-[data]
-kind = "arithmetic"
-lines = 300
-"#;
 
 /// SplitMix64, for the seeded choices of the tests.
 struct Draw(u64);
@@ -248,8 +221,7 @@ fn kind_name(t: &StepTrace, k: usize) -> String {
 }
 
 fn setup() -> (Trainer, TrainState) {
-    let cfg = TrainConfig::from_toml_str(CONFIG, Path::new(".")).expect("config");
-    let tr = Trainer::new(&cfg, &Runtime::new(2)).expect("trainer");
+    let (_, tr) = iollm_tests::game_run().expect("the game's run");
     let mut st = tr.initial_state();
     // Two steps in: moments live, still warming up.
     tr.step(&mut st);
@@ -310,15 +282,22 @@ fn an_honest_executor_beats_a_lying_challenger_and_a_forged_next_state_is_caught
     let (tr, st) = setup();
     let prog_len = tr.trace_step(&st).program().ops.len();
     let mut draw = Draw(0xfeed);
+    let honest_next = tr.trace_step(&st).next_root();
     for _ in 0..3 {
-        let k = draw.next(prog_len as u64) as usize;
-        let len = tr.trace_step(&st).program().ops[k].len as u64;
-        let e = draw.next(len) as usize;
-        let liar = tr.trace_step_with(&st, |op, out| {
-            if op == k {
-                out[e] = out[e].wrapping_add(1);
-            }
-        });
+        // A lie about a float op (past the sampler and the tokens) that changes the result: a
+        // change no later value sees leaves nothing to dispute.
+        let (k, e, liar) = (0..50)
+            .find_map(|_| {
+                let k = 2 + draw.next(prog_len as u64 - 2) as usize;
+                let e = draw.next(tr.trace_step(&st).program().ops[k].len as u64) as usize;
+                let liar = tr.trace_step_with(&st, |op, out| {
+                    if op == k {
+                        out[e] = out[e].wrapping_add(1 << 16);
+                    }
+                });
+                (liar.next_root() != honest_next).then_some((k, e, liar))
+            })
+            .expect("a lie that changes the result");
         let end = play(
             &Player { trace: tr.trace_step(&st), lie_from: 0 },
             &Player { trace: liar, lie_from: 3 },

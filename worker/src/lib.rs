@@ -5,3 +5,32 @@
 //! surviving crashes) is to build.
 
 pub mod player;
+
+use iollm_compute::{TrainConfig, Trainer};
+use iollm_types::game::GameConfig;
+use iollm_types::market::GameSpec;
+
+/// What a training job commits for the dispute game when it is posted: `cfg`'s step, config
+/// hash, corpus root, checkpoint layout and initial state root (`trainer` is `cfg`'s), and the
+/// blocks a side has per move.
+pub fn game_spec(trainer: &Trainer, cfg: &TrainConfig, move_blocks: u32) -> GameSpec {
+    let o = &cfg.optimizer;
+    GameSpec {
+        config: GameConfig {
+            n_layer: cfg.model.n_layer as u32,
+            n_head: cfg.model.n_head as u32,
+            n_embd: cfg.model.n_embd as u32,
+            n_ctx: cfg.model.n_ctx as u32,
+            batch: cfg.train.batch_size as u32,
+            corpus_len: trainer.corpus().len() as u64,
+            optimizer: [o.lr, o.beta1, o.beta2, o.eps, o.weight_decay].map(f32::to_bits),
+            warmup_steps: o.warmup_steps,
+        },
+        config_hash: trainer.config_hash(),
+        corpus_root: iollm_compute::data::corpus_root(trainer.corpus()),
+        every: cfg.train.checkpoint_every as u32,
+        checkpoints: cfg.n_checkpoints() as u32,
+        h0: trainer.initial_state().hash(&trainer.config_hash()),
+        move_blocks,
+    }
+}

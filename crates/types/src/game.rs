@@ -311,6 +311,18 @@ impl Game {
         step::program(&self.terms.config.step())
     }
 
+    /// A move due since `opened` is still in time at `now` (`move_blocks` later at most).
+    fn in_time(
+        move_blocks: BlockNumber,
+        opened: BlockNumber,
+        now: BlockNumber,
+    ) -> Result<(), GameError> {
+        if now > opened.saturating_add(move_blocks) {
+            return Err(GameError::TooLate);
+        }
+        Ok(())
+    }
+
     fn count(&mut self) -> Result<(), GameError> {
         self.moves = self.moves.checked_add(1).ok_or(GameError::Overflow)?;
         Ok(())
@@ -403,9 +415,7 @@ impl Game {
         if roots[i].is_some() {
             return Err(GameError::NotYourMove);
         }
-        if now > opened.saturating_add(self.terms.move_blocks) {
-            return Err(GameError::TooLate);
-        }
+        Self::in_time(self.terms.move_blocks, *opened, now)?;
         let leaves = u64::from(*n).saturating_add(1);
         let end_ok = match ends[i] {
             End::Exact(v) => last == v,
@@ -470,9 +480,7 @@ impl Game {
         let Stage::Output { op, after, opened } = &self.stage else {
             return Err(GameError::WrongStage);
         };
-        if now > opened.saturating_add(self.terms.move_blocks) {
-            return Err(GameError::TooLate);
-        }
+        Self::in_time(self.terms.move_blocks, *opened, now)?;
         let (op, after) = (*op, after[0]);
         let prog = self.program();
         let ops = prog.ops.len();
@@ -557,9 +565,7 @@ impl Game {
         let Stage::Name { op, index, chunk, opened } = &self.stage else {
             return Err(GameError::WrongStage);
         };
-        if now > opened.saturating_add(self.terms.move_blocks) {
-            return Err(GameError::TooLate);
-        }
+        Self::in_time(self.terms.move_blocks, *opened, now)?;
         let executor = *chunk.get(offset as usize).ok_or(GameError::OutOfRange)?;
         let claim = chain_u64(&last) as u32;
         if claim == executor {
@@ -604,9 +610,7 @@ impl Game {
         let Stage::NextState { claims, opened } = &self.stage else {
             return Err(GameError::WrongStage);
         };
-        if now > opened.saturating_add(self.terms.move_blocks) {
-            return Err(GameError::TooLate);
-        }
+        Self::in_time(self.terms.move_blocks, *opened, now)?;
         let claims = *claims;
         let prog = self.program();
         let truth = referee::next_state::<H>(
@@ -634,9 +638,7 @@ impl Game {
         let Stage::Replay { pos, acc, claims, opened } = &self.stage else {
             return Err(GameError::WrongStage);
         };
-        if now > opened.saturating_add(self.terms.move_blocks) {
-            return Err(GameError::TooLate);
-        }
+        Self::in_time(self.terms.move_blocks, *opened, now)?;
         let (pos, acc, claims) = (*pos, *acc, *claims);
         let prog = self.program();
         let leaf = Leaf {

@@ -391,6 +391,28 @@ pub struct GameSpec {
     pub move_blocks: BlockNumber,
 }
 
+impl GameSpec {
+    /// The terms of a game about this job between `sides` (executor, challenger) with their
+    /// trace roots.
+    pub fn terms(
+        &self,
+        sides: [AccountBytes; 2],
+        trace_roots: [[u8; 32]; 2],
+    ) -> crate::game::Terms {
+        crate::game::Terms {
+            sides,
+            config: self.config.clone(),
+            config_hash: self.config_hash,
+            corpus_root: self.corpus_root,
+            every: self.every,
+            checkpoints: self.checkpoints,
+            trace_roots,
+            h0: self.h0,
+            move_blocks: self.move_blocks,
+        }
+    }
+}
+
 /// The most blocks a side may be given for one move of a dispute game (about a week at 6 s).
 pub const MAX_MOVE_BLOCKS: BlockNumber = 100_800;
 
