@@ -234,6 +234,14 @@ pub enum JobAction {
         /// Only this provider (SS58) may claim the job; repeat for up to 8.
         #[arg(long = "executor", value_name = "SS58")]
         executors: Vec<String>,
+        /// The training config (TOML) a train job runs: the job then commits its game spec
+        /// (step, config hash, corpus root, checkpoints, initial state root), so its result can
+        /// be disputed by the game the contracts decide (`iollm job dispute`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Blocks a side has for each move of a dispute game about this job (with --config).
+        #[arg(long, default_value_t = 20, requires = "config")]
+        move_blocks: u32,
         /// Capacity the executor needs.
         #[command(flatten)]
         need: CapacityArgs,

@@ -33,8 +33,8 @@ pub enum MarketCmdError {
     /// Checked locally before anything was sent: the market would refuse this (same message).
     #[error("market refused: {}", .0.message())]
     Refused(iollm_types::market::Error),
-    /// The run directory given as a dispute claim cannot be read.
-    #[error("cannot use {path} as your run of the job: {reason}")]
+    /// A run directory (a dispute claim) or training config (a game spec) cannot be used.
+    #[error("cannot use {path}: {reason}")]
     BadRun {
         /// The directory.
         path: std::path::PathBuf,
@@ -298,6 +298,18 @@ pub async fn settle_dispute(
     job: JobId,
 ) -> Result<Executed<()>, MarketCmdError> {
     Ok(ctx.market()?.settle_dispute(signer, job).await?)
+}
+
+/// The game spec a train job running the config at `path` commits (`iollm job post --config`).
+pub fn game_spec_of(
+    path: &std::path::Path,
+    move_blocks: u32,
+) -> Result<iollm_types::market::GameSpec, MarketCmdError> {
+    let bad = |reason: String| MarketCmdError::BadRun { path: path.to_owned(), reason };
+    let cfg = iollm_compute::TrainConfig::from_file(path).map_err(|e| bad(e.to_string()))?;
+    let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(iollm_worker::game_spec(&trainer, &cfg, move_blocks))
 }
 
 /// The game of a disputed job, if any.

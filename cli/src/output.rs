@@ -282,6 +282,8 @@ async fn job_command(
             metric,
             bounty,
             executors,
+            config,
+            move_blocks,
             need,
         } => {
             let collateral = match collateral {
@@ -309,6 +311,10 @@ async fn job_command(
             );
             let job = match benchmark_cid {
                 Some(cid) => job.with_benchmark(cid, metric.unwrap_or(0), *bounty),
+                None => job,
+            };
+            let job = match config {
+                Some(path) => job.with_game(market::game_spec_of(path, *move_blocks)?),
                 None => job,
             };
             println!("{}", market::post_job(ctx, signer, &job).await?.value);
