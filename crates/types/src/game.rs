@@ -69,18 +69,30 @@ impl GameConfig {
     }
 
     /// Whether a step program can be built from it within the game's bounds: every size at
-    /// least 1, the width a multiple of the heads, the corpus longer than a context, and at most
-    /// 16 layers, 65 536 of width and context, 1 024 sequences (what the contract can hold).
+    /// least 1, the width a multiple of the heads, the corpus longer than a context and under
+    /// 4 GiB, at most 16 layers, and every tensor of a step (activations, attention scores,
+    /// `params ‖ m ‖ v`) under 2^31 elements, so every index fits the contract's 32-bit `usize`.
     pub fn is_valid(&self) -> bool {
         let sizes = [self.n_layer, self.n_head, self.n_embd, self.n_ctx, self.batch];
-        sizes.iter().all(|s| *s > 0)
-            && self.n_layer <= 16
-            && self.n_embd <= 1 << 16
-            && self.n_ctx <= 1 << 16
-            && self.batch <= 1 << 10
-            && self.n_embd.checked_rem(self.n_head) == Some(0)
-            && self.corpus_len > u64::from(self.n_ctx)
-            && self.corpus_len < 1 << 32
+        if sizes.contains(&0)
+            || self.n_layer > 16
+            || self.n_embd.checked_rem(self.n_head) != Some(0)
+            || self.corpus_len <= u64::from(self.n_ctx)
+            || self.corpus_len >= 1 << 32
+        {
+            return false;
+        }
+        let [l, h, c, t, b] = sizes.map(u64::from);
+        let largest = || -> Option<u64> {
+            let rows = b.checked_mul(t)?;
+            let activations = rows.checked_mul(c.checked_mul(4)?.max(256))?;
+            let scores = b.checked_mul(h)?.checked_mul(t)?.checked_mul(t)?;
+            let block = c.checked_mul(c)?.checked_mul(12)?.checked_add(c.checked_mul(13)?)?;
+            let embeddings = t.checked_add(258)?.checked_mul(c)?;
+            let params = embeddings.checked_add(l.checked_mul(block)?)?;
+            Some(activations.max(scores).max(params.checked_mul(3)?))
+        };
+        largest().is_some_and(|n| n < 1 << 31)
     }
 }
 
@@ -704,5 +716,40 @@ fn verdict(claims: &[Value; 2], truth: &Value) -> Verdict {
         Verdict::Challenger
     } else {
         Verdict::Neither
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // tests compute their expectations freely
+mod tests {
+    use super::*;
+
+    fn config(n_layer: u32, n_embd: u32, n_ctx: u32, batch: u32) -> GameConfig {
+        GameConfig {
+            n_layer,
+            n_head: 2,
+            n_embd,
+            n_ctx,
+            batch,
+            corpus_len: 1 << 20,
+            optimizer: [0; 5],
+            warmup_steps: 0,
+        }
+    }
+
+    #[test]
+    fn a_playable_config_keeps_every_tensor_index_in_32_bits() {
+        assert!(config(2, 32, 16, 4).is_valid());
+        // 2^20 rows of width 4·2^14: activations of 2^36 elements.
+        assert!(!config(1, 1 << 14, 1 << 10, 1 << 10).is_valid());
+        // Attention scores b·h·t² = 2^31.
+        assert!(!config(1, 2, 1 << 14, 4).is_valid());
+        assert!(config(1, 2, 1 << 13, 4).is_valid());
+        // A corpus no longer than a context, a width that is no multiple of the heads.
+        assert!(!GameConfig { corpus_len: 16, ..config(1, 32, 16, 1) }.is_valid());
+        assert!(!config(1, 33, 16, 1).is_valid());
+        assert!(!config(17, 32, 16, 1).is_valid());
+        // Sizes that overflow u64 on the way are refused, not wrapped.
+        assert!(!config(16, u32::MAX - 1, u32::MAX, u32::MAX).is_valid());
     }
 }
