@@ -2726,6 +2726,20 @@ mod market {
             }
         }
 
+        /// The dispute wiring and each job's game live under fixed keys outside the root (a
+        /// `Lazy` and a mapping), so storage written before them still decodes.
+        #[ink::test]
+        fn the_game_storage_keys_are_frozen() {
+            let a = acc();
+            let (_, id) = disputed(None);
+            let wired: AccountId =
+                ink::env::get_contract_storage(&0x4d4b_000bu32).unwrap().unwrap();
+            assert_eq!(wired, a.frank);
+            let game: GameId =
+                ink::env::get_contract_storage(&(0x4d4b_000au32, id)).unwrap().unwrap();
+            assert_eq!(game, 1);
+        }
+
         /// Storage written before an upgrade stays readable after it: the root's field order
         /// and the mappings' fixed keys are frozen here; a new version must keep decoding them.
         #[ink::test]
