@@ -2,22 +2,9 @@
 //! every size verifies, and a proof for another position, a short or long proof, another value
 //! or another size does not.
 
-use iollm_compute::merkle as trainer;
+use iollm_compute::merkle::{self as trainer, Sha};
 use iollm_repops::merkle::{proof_len, verify, Hash, Hasher};
 use proptest::prelude::*;
-use sha2::{Digest, Sha256};
-
-struct Sha;
-
-impl Hasher for Sha {
-    fn hash(parts: &[&[u8]]) -> Hash {
-        let mut s = Sha256::new();
-        for p in parts {
-            s.update(p);
-        }
-        s.finalize().into()
-    }
-}
 
 fn leaves(n: u64) -> Vec<Hash> {
     (0..n).map(|i| Sha::hash(&[&i.to_le_bytes()])).collect()
