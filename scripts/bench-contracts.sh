@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Contract cost report (a benchmark, not a test): dry-run ref_time, proof_size and storage
-# deposit of every registry/market/splitter message, next to the yardstick ERC-20 `transfer`,
+# deposit of every registry/market/splitter message (with the market's use of the dispute
+# contract: a challenge that opens a game, its settlement), next to the yardstick ERC-20 `transfer`,
 # all measured on one fresh substrate-contracts-node in one run.
 #
-#   scripts/bench-contracts.sh            builds nothing; expects contracts/target/ink/*/*.contract
+#   scripts/bench-contracts.sh            builds nothing; expects contracts/target/<c>/ink/<c>/<c>.contract
+#                                         (as `iollm devnet up` or the end-to-end tests build them)
 #   IOLLM_HOME=…  RPC_PORT=…              tools directory, node port
 #
 # Each message is dry-run (`cargo contract call` without -x) in the state where it succeeds, then
@@ -17,15 +19,15 @@ IOLLM_HOME=${IOLLM_HOME:-$HOME/.local/share/iollm}
 bin="$IOLLM_HOME/bin"
 port=${RPC_PORT:-$((20000 + RANDOM % 20000))}
 url="ws://127.0.0.1:$port"
-ink="$repo/contracts/target/ink"
+built="$repo/contracts/target"
 out="$repo/target/bench"
 mkdir -p "$out"
 tsv="$out/contracts.tsv"
 work=$(mktemp -d)
 
-for c in registry market splitter yardstick; do
-  [ -f "$ink/$c/$c.contract" ] || {
-    echo "missing $ink/$c/$c.contract: build it with cargo-contract first" >&2
+for c in registry market splitter dispute yardstick; do
+  [ -f "$built/$c/ink/$c/$c.contract" ] || {
+    echo "missing $built/$c/ink/$c/$c.contract: build it with cargo-contract first" >&2
     exit 1
   }
 done
@@ -54,7 +56,7 @@ cc() { "$bin/cargo-contract" contract "$@" --url "$url"; }
 deploy() {
   local name=$1
   shift
-  cc instantiate "$ink/$name/$name.contract" --constructor new ${1:+--args "$@"} --suri //Alice \
+  cc instantiate "$built/$name/ink/$name/$name.contract" --constructor new ${1:+--args "$@"} --suri //Alice \
     -x -y --output-json >"$work/$name.json"
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["contract"])' "$work/$name.json"
 }
@@ -67,7 +69,7 @@ call() {
   shift 5
   local args=()
   [ $# -gt 0 ] && args=(--args "$@")
-  cc call "$ink/$name/$name.contract" --contract "$addr" --message "$msg" --suri "$suri" \
+  cc call "$built/$name/ink/$name/$name.contract" --contract "$addr" --message "$msg" --suri "$suri" \
     --value "$value" "${args[@]}" --output-json >"$work/dry.json"
   python3 - "$work/dry.json" "$name" "$msg" >>"$tsv" <<'EOF'
 import json, sys
@@ -84,7 +86,7 @@ if isinstance(dep, dict) and "Refund" in dep:
     deposit = -int(dep["Refund"])
 print(f'{sys.argv[2]}\t{sys.argv[3]}\t{gas.get("ref_time")}\t{gas.get("proof_size")}\t{deposit}')
 EOF
-  cc call "$ink/$name/$name.contract" --contract "$addr" --message "$msg" --suri "$suri" \
+  cc call "$built/$name/ink/$name/$name.contract" --contract "$addr" --message "$msg" --suri "$suri" \
     --value "$value" "${args[@]}" -x -y --output-json >"$work/exec.json"
 }
 
@@ -92,9 +94,10 @@ yard=$(deploy yardstick 1000000000)
 registry=$(deploy registry)
 # Reference price 100 000 per unit, so a 50-unit job at 20 % discount forgoes 1 000 000 units:
 # the smallest credit the splitter accepts (the credit path is measured, not its money fallback).
-PARAMS='{ reference_price: 100000, collateral_bps: 20000, min_verifiers: 1, max_window: 50, max_job_blocks: 500, submit_blocks: 100, challenge_blocks: 10, unbonding_blocks: 2 }'
+PARAMS='{ reference_price: 100000, collateral_bps: 20000, min_verifiers: 1, max_window: 50, max_job_blocks: 500, submit_blocks: 100, challenge_blocks: 5000, unbonding_blocks: 2 }'
 market=$(deploy market "$FERDIE" "$PARAMS")
 splitter=$(deploy splitter "$registry" "$market" "$FERDIE")
+dispute=$(deploy dispute "$market")
 
 call yardstick "$yard" //Alice transfer 0 "$BOB" 1000
 call yardstick "$yard" //Alice transfer 0 "$BOB" 1000
@@ -107,6 +110,7 @@ NEED='{ accelerator: 1, memory_gib: 24, throughput: 10 }'
 VERIFY='{ challenge_window: 1, verifiers: 1, collateral: 10000000, verifier_fee: 1000 }'
 
 call market "$market" //Alice wire_splitter 0 "$splitter"
+call market "$market" //Alice wire_dispute 0 "$dispute"
 call registry "$registry" //Alice set_market 0 "$market"
 RULE='{ designer_bps: 5000, compute_bps: 3000, upstream_bps: 1500, treasury_bps: 500 }'
 call registry "$registry" //Bob register 0 0 "$CID" "[]" "$RULE"
@@ -120,31 +124,59 @@ call market "$market" //Eve pledge 100000000 "$GPU" 100000 0
 call market "$market" //Charlie top_up 1000 
 call market "$market" //Eve unpledge 0 1000
 
-spec() { echo "{ kind: $1, spec_cid: $CID, artifact: 1, units: 50, need: $NEED, deadline: $2, verification: $VERIFY, bounty: $3, benchmark: None, executors: [] }"; }
+# A training job's game: a 1-layer step, one checkpoint of one step from H0, 2 blocks a move.
+H0=0x$(printf '06%.0s' $(seq 32))
+CONFIG='{ n_layer: 1, n_head: 1, n_embd: 8, n_ctx: 4, batch: 1, corpus_len: 100, optimizer: [1, 1, 1, 1, 1], warmup_steps: 0 }' # GameConfig::SMALLEST
+GAME="Some({ config: $CONFIG, config_hash: $ROOT, corpus_root: $ROOT, every: 1, checkpoints: 1, h0: $H0, move_blocks: 2 })"
+# The made-up trace [H0, $1] (iollm_repops::merkle over SHA-256): root, first path, last, last path.
+trace() {
+  python3 -c '
+import hashlib, sys
+h0, last = (bytes.fromhex(a[2:]) for a in sys.argv[1:3])
+leaf = lambda v: hashlib.sha256(b"\0" + v).digest()
+root = hashlib.sha256(b"\1" + leaf(h0) + leaf(last)).digest()
+print(f"0x{root.hex()} [0x{leaf(last).hex()}] 0x{last.hex()} [0x{leaf(h0).hex()}]")
+' "$H0" "$1"
+}
+spec() {
+  local game=None
+  [ "$1" = Train ] && game=$GAME
+  echo "{ kind: $1, spec_cid: $CID, artifact: 1, units: 50, need: $NEED, deadline: $2, verification: $VERIFY, bounty: $3, benchmark: None, executors: [], game: $game }"
+}
+block() {
+  curl -s -H 'Content-Type: application/json' \
+    -d '{"id":1,"jsonrpc":"2.0","method":"chain_getHeader"}' "http://127.0.0.1:$port" |
+    python3 -c 'import json,sys; print(int(json.load(sys.stdin)["result"]["number"],16))'
+}
+# Produces blocks until the chain is past block $1.
+advance_past() {
+  while [ "$(block)" -le "$1" ]; do
+    call yardstick "$yard" //Alice transfer 0 "$BOB" 1 >/dev/null
+  done
+}
 call market "$market" //Alice post_bounty 1000000 "$CID" 0 10 100 2 500
 call market "$market" //Bob post_job 10000000 "$(spec Train 400 None)"
 call market "$market" //Charlie claim 0 1
-call market "$market" //Charlie submit_result 0 1 "{ output_cid: $OUT, score: 200, loss: 0, trace_root: $ROOT }"
+read -r ROOT_X _ _ _ <<<"$(trace 0x$(printf '01%.0s' $(seq 32)))"
+call market "$market" //Charlie submit_result 0 1 "{ output_cid: $OUT, score: 200, loss: 0, trace_root: $ROOT_X }"
 call market "$market" //Dave attest 0 1
 call yardstick "$yard" //Alice transfer 0 "$BOB" 1000
 call market "$market" //Bob finalize 0 1
 call market "$market" //Bob withdraw 0
 call registry "$registry" //Bob register_from_job 0 1 0 "$OUT" "[{ id: 1, relation: Finetune }]" "$RULE"
 
-# A challenged job whose executor loses.
+# A challenged job whose executor does not answer its game: settled on the timeout.
 call market "$market" //Bob post_job 10000000 "$(spec Train 400 None)"
 call market "$market" //Charlie claim 0 2
-call market "$market" //Charlie submit_result 0 2 "{ output_cid: $OUT, score: 1, loss: 0, trace_root: $ROOT }"
-call market "$market" //Eve challenge 0 2
-call market "$market" //Dave vote 0 2 false
+call market "$market" //Charlie submit_result 0 2 "{ output_cid: $OUT, score: 1, loss: 0, trace_root: $ROOT_X }"
+read -r root first last last_path <<<"$(trace 0x$(printf '02%.0s' $(seq 32)))"
+call market "$market" //Eve challenge 0 2 "$root" "$first" "$last" "$last_path"
+advance_past $(($(block) + 2))
+call market "$market" //Bob settle_challenge 0 2 0
 
 # An expired job.
 call market "$market" //Bob post_job 10000000 "$(spec Train 60 None)"
-while [ "$(curl -s -H 'Content-Type: application/json' \
-  -d '{"id":1,"jsonrpc":"2.0","method":"chain_getHeader"}' "http://127.0.0.1:$port" |
-  python3 -c 'import json,sys; print(int(json.load(sys.stdin)["result"]["number"],16))')" -le 60 ]; do
-  call yardstick "$yard" //Alice transfer 0 "$BOB" 1 >/dev/null
-done
+advance_past 60
 call market "$market" //Bob expire 0 3
 
 call splitter "$splitter" //Bob pay_revenue 1000000 1

@@ -72,7 +72,8 @@ stake=1000000000000
 IOLLM_SURI=//Charlie "$iollm" pledge --stake $stake --price 1000000000 --discount-bps 2000 --throughput 100
 IOLLM_SURI=//Dave "$iollm" pledge --stake $stake --price 1000000000 --throughput 100
 spec=$("$iollm" cid crates/compute/examples/tiny.toml | awk '{print $2}')
-# --config: the job commits its game spec, so its result could be disputed by the game.
+# --config: the job commits its game spec (every train job does), so its result can be
+# challenged by the game (`iollm job challenge`).
 job=$("$iollm" job post --spec-cid "$spec" --artifact "$id" --units 50 --reward 100000000000 \
   --deadline +100 --window 1 --verifiers 1 --collateral 100000000000 --verifier-fee 1000000000 \
   --config crates/compute/examples/tiny.toml)

@@ -209,7 +209,7 @@ pub enum JobAction {
         /// Challenge window, blocks.
         #[arg(long, default_value_t = 10)]
         window: u32,
-        /// Attestations needed (and committee quorum): at least the market's minimum.
+        /// Attestations needed (each attester locks a bond): at least the market's minimum.
         #[arg(long, default_value_t = 1)]
         verifiers: u8,
         /// Executor collateral (and challenge bond): at least the market's collateral factor
@@ -236,7 +236,8 @@ pub enum JobAction {
         executors: Vec<String>,
         /// The training config (TOML) a train job runs: the job then commits its game spec
         /// (step, config hash, corpus root, checkpoints, initial state root), so its result can
-        /// be disputed by the game the contracts decide (`iollm job dispute`).
+        /// be challenged by the game the contracts decide (`iollm job challenge`). Required for
+        /// a train job.
         #[arg(long)]
         config: Option<PathBuf>,
         /// Blocks a side has for each move of a dispute game about this job (with --config).
@@ -268,37 +269,28 @@ pub enum JobAction {
         #[arg(long)]
         trace_root: String,
     },
-    /// Attest a submitted result.
+    /// Attest a submitted result (locks a bond, lost if a game proves the result wrong).
     Attest {
         /// Job id.
         id: u64,
     },
-    /// Challenge a submitted result (locks a bond).
+    /// Challenge a training job's result by the dispute game the contracts decide (locks a
+    /// bond): your claim is your own run of the job (its trace.json), whose h_0 must be the
+    /// job's. Prints the challenge's index and its game.
     Challenge {
-        /// Job id.
-        id: u64,
-    },
-    /// Dispute a training job's result by the game the contracts decide (locks a bond): your
-    /// claim is your own run of the job (its trace.json), whose h_0 must be the job's.
-    Dispute {
         /// Job id.
         id: u64,
         /// Your output directory of the same job (`iollm train --out`), holding trace.json.
         #[arg(long)]
         run: PathBuf,
     },
-    /// Settle a job's decided dispute game (anyone): pays on its verdict.
-    SettleDispute {
+    /// Settle a job's challenge once its game is decided or its side to move is late
+    /// (anyone): pays on the verdict.
+    SettleChallenge {
         /// Job id.
         id: u64,
-    },
-    /// Vote on a challenge.
-    Vote {
-        /// Job id.
-        id: u64,
-        /// Whether the executor was right.
-        #[arg(long)]
-        executor_honest: bool,
+        /// The challenge's index on the job (`iollm job show` lists them).
+        index: u16,
     },
     /// Settle a job after its challenge window.
     Finalize {
@@ -306,8 +298,7 @@ pub enum JobAction {
         id: u64,
     },
     /// Settle a job stuck past its state's deadline (anyone): refund an open job after its
-    /// deadline, slash a no-show executor past its submit-by block and reopen the job, or time
-    /// out an undecided challenge (everything back, nobody slashed).
+    /// deadline, or slash a no-show executor past its submit-by block and reopen the job.
     Expire {
         /// Job id.
         id: u64,
@@ -331,6 +322,18 @@ pub enum DisputeAction {
     Timeout {
         /// Game id.
         id: u64,
+    },
+    /// Play your side of a game honestly until it is decided: every move you owe, recomputed
+    /// from the job's training config, and `timeout` when the other side is late.
+    Play {
+        /// Game id.
+        id: u64,
+        /// The job's training config (the one its game spec was made from).
+        #[arg(long)]
+        config: PathBuf,
+        /// Threads for the replays (default: IOLLM_THREADS, else all cores).
+        #[arg(long)]
+        threads: Option<usize>,
     },
 }
 
@@ -589,11 +592,6 @@ mod tests {
         ));
         let no_benchmark = "iollm job post --spec-cid QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o --artifact 1 --units 3 --reward 9 --deadline +50 --metric 2";
         assert!(parse(no_benchmark).is_err(), "a metric needs its benchmark");
-        let cmd = parse("iollm job vote 4 --executor-honest").unwrap();
-        assert!(matches!(
-            cmd,
-            Command::Job { action: JobAction::Vote { id: 4, executor_honest: true } }
-        ));
         let cmd = parse("iollm withdraw --artifact 3").unwrap();
         assert!(matches!(cmd, Command::Withdraw { artifact: Some(3), splitter: false }));
         assert!(parse("iollm split set 1 --designer-bps 10000").is_ok());
@@ -647,15 +645,21 @@ mod tests {
         assert!(parse("iollm model transfer 3").is_err(), "the new owner is required");
         let cmd = parse("iollm model deprecate 3").unwrap();
         assert!(matches!(cmd, Command::Model { action: ModelAction::Deprecate { id: 3 } }));
-        let cmd = parse("iollm job dispute 3 --run /tmp/run").unwrap();
-        assert!(matches!(cmd, Command::Job { action: JobAction::Dispute { id: 3, .. } }));
-        let cmd = parse("iollm job settle-dispute 3").unwrap();
-        assert!(matches!(cmd, Command::Job { action: JobAction::SettleDispute { id: 3 } }));
+        let cmd = parse("iollm job challenge 3 --run /tmp/run").unwrap();
+        assert!(matches!(cmd, Command::Job { action: JobAction::Challenge { id: 3, .. } }));
+        let cmd = parse("iollm job settle-challenge 3 1").unwrap();
+        assert!(matches!(
+            cmd,
+            Command::Job { action: JobAction::SettleChallenge { id: 3, index: 1 } }
+        ));
         let cmd = parse("iollm dispute show 2").unwrap();
         assert!(matches!(cmd, Command::Dispute { action: DisputeAction::Show { id: 2 } }));
         let cmd = parse("iollm dispute timeout 2").unwrap();
         assert!(matches!(cmd, Command::Dispute { action: DisputeAction::Timeout { id: 2 } }));
-        assert!(parse("iollm job dispute 3").is_err(), "--run is required");
+        let cmd = parse("iollm dispute play 2 --config tiny.toml").unwrap();
+        assert!(matches!(cmd, Command::Dispute { action: DisputeAction::Play { id: 2, .. } }));
+        assert!(parse("iollm dispute play 2").is_err(), "--config is required");
+        assert!(parse("iollm job challenge 3").is_err(), "--run is required");
         let cmd = parse("iollm bounty reclaim 2").unwrap();
         assert!(matches!(cmd, Command::Bounty { action: BountyAction::Reclaim { id: 2 } }));
     }

@@ -44,6 +44,9 @@ pub enum MarketCmdError {
     /// No game has this id.
     #[error("no dispute game with id {0} (or it was settled and closed)")]
     NoSuchGame(u64),
+    /// The signer is neither side of the game.
+    #[error("you are neither the executor nor the challenger of game {0}")]
+    NotAPlayer(u64),
     /// Chain or deployment trouble.
     #[error(transparent)]
     Devnet(#[from] DevnetError),
@@ -176,8 +179,7 @@ pub async fn post_job(
             .bounty(id)
             .await?
             .ok_or(MarketCmdError::Refused(iollm_types::market::Error::UnknownBounty))?;
-        check_bounty_job(&job.spec, &bounty, params.challenge_blocks)
-            .map_err(MarketCmdError::Refused)?;
+        check_bounty_job(&job.spec, &bounty, &params).map_err(MarketCmdError::Refused)?;
     }
     Ok(market.post_job(signer, &job.spec, job.reward).await?)
 }
@@ -223,25 +225,6 @@ pub async fn attest(
     Ok(ctx.market()?.attest(signer, job).await?)
 }
 
-/// `iollm job challenge`.
-pub async fn challenge(
-    ctx: &Context,
-    signer: &Signer,
-    job: JobId,
-) -> Result<Executed<()>, MarketCmdError> {
-    Ok(ctx.market()?.challenge(signer, job).await?)
-}
-
-/// `iollm job vote`.
-pub async fn vote(
-    ctx: &Context,
-    signer: &Signer,
-    job: JobId,
-    executor_honest: bool,
-) -> Result<Executed<()>, MarketCmdError> {
-    Ok(ctx.market()?.vote(signer, job, executor_honest).await?)
-}
-
 /// `iollm job finalize`.
 pub async fn finalize(
     ctx: &Context,
@@ -270,14 +253,14 @@ pub async fn show_job(
     Ok((record, market.job_terms(job).await?, market.result(job).await?))
 }
 
-/// `iollm job dispute`: the claim is the signer's own run of the job (`run/trace.json`); its
-/// trace root, `h_0` and `h_n` with their paths open the game.
-pub async fn dispute(
+/// `iollm job challenge`: the claim is the signer's own run of the job (`run/trace.json`); its
+/// trace root, `h_0` and `h_n` with their paths open the game. Returns the challenge's index.
+pub async fn challenge(
     ctx: &Context,
     signer: &Signer,
     job: JobId,
     run: &std::path::Path,
-) -> Result<Executed<()>, MarketCmdError> {
+) -> Result<Executed<u16>, MarketCmdError> {
     let bad = |reason: String| MarketCmdError::BadRun { path: run.to_owned(), reason };
     let trace = iollm_compute::read_trace(run).map_err(|e| bad(e.to_string()))?;
     let hashes = trace
@@ -288,16 +271,29 @@ pub async fn dispute(
     let n = hashes.len().checked_sub(1).ok_or_else(|| bad("trace.json holds no hashes".into()))?;
     let path = |i: usize| iollm_compute::merkle::proof(&hashes, i).unwrap_or_default();
     let root = iollm_compute::merkle::root(&hashes);
-    Ok(ctx.market()?.dispute(signer, job, root, &path(0), hashes[n], &path(n)).await?)
+    Ok(ctx.market()?.challenge(signer, job, root, &path(0), hashes[n], &path(n)).await?)
 }
 
-/// `iollm job settle-dispute`.
-pub async fn settle_dispute(
+/// `iollm job settle-challenge`.
+pub async fn settle_challenge(
     ctx: &Context,
     signer: &Signer,
     job: JobId,
+    index: u16,
 ) -> Result<Executed<()>, MarketCmdError> {
-    Ok(ctx.market()?.settle_dispute(signer, job).await?)
+    Ok(ctx.market()?.settle_challenge(signer, job, index).await?)
+}
+
+/// The training run a config file defines: the config and a trainer of it on `threads`.
+fn run_of(
+    path: &std::path::Path,
+    threads: usize,
+) -> Result<(iollm_compute::TrainConfig, iollm_compute::Trainer), MarketCmdError> {
+    let bad = |reason: String| MarketCmdError::BadRun { path: path.to_owned(), reason };
+    let cfg = iollm_compute::TrainConfig::from_file(path).map_err(|e| bad(e.to_string()))?;
+    let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(threads))
+        .map_err(|e| bad(e.to_string()))?;
+    Ok((cfg, trainer))
 }
 
 /// The game spec a train job running the config at `path` commits (`iollm job post --config`).
@@ -305,16 +301,65 @@ pub fn game_spec_of(
     path: &std::path::Path,
     move_blocks: u32,
 ) -> Result<iollm_types::market::GameSpec, MarketCmdError> {
-    let bad = |reason: String| MarketCmdError::BadRun { path: path.to_owned(), reason };
-    let cfg = iollm_compute::TrainConfig::from_file(path).map_err(|e| bad(e.to_string()))?;
-    let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))
-        .map_err(|e| bad(e.to_string()))?;
+    let (cfg, trainer) = run_of(path, 1)?;
     Ok(iollm_worker::game_spec(&trainer, &cfg, move_blocks))
 }
 
-/// The game of a disputed job, if any.
-pub async fn game_of(ctx: &Context, job: JobId) -> Result<Option<u64>, MarketCmdError> {
-    Ok(ctx.market()?.game_of(job).await?)
+/// `iollm dispute play`: plays the signer's side of game `game` honestly, as the run the job's
+/// config (`config`) defines, recomputed here from the config alone: makes every move the side
+/// owes as soon as it owes it and ends the game by `timeout` when the other side is late. With
+/// `wait`, it waits for new blocks in between until the game is decided; without, it returns as
+/// soon as it has nothing to do. `moved` hears of each call made, with the kind of move. Returns
+/// the game as it then stands.
+pub async fn play_game(
+    ctx: &Context,
+    signer: &Signer,
+    game: u64,
+    config: &std::path::Path,
+    threads: usize,
+    wait: bool,
+    mut moved: impl FnMut(&'static str, &Executed<()>),
+) -> Result<iollm_types::game::Game, MarketCmdError> {
+    use iollm_types::bisection::Side;
+    use iollm_worker::player::Player;
+    let (_, trainer) = run_of(config, threads)?;
+    let dispute = ctx.dispute()?;
+    let me = signer.account_bytes();
+    loop {
+        let g = show_game(ctx, game).await?;
+        if g.verdict().is_some() {
+            return Ok(g);
+        }
+        let side = match g.terms.sides {
+            [executor, _] if executor == me => Side::Executor,
+            [_, challenger] if challenger == me => Side::Challenger,
+            _ => return Err(MarketCmdError::NotAPlayer(game)),
+        };
+        let now = ctx.chain.best_block().await?;
+        // The other side is late by the next block (in which the call lands): end the game.
+        // (Checked first: it needs no replay.)
+        let late = g.clone().timeout(now.saturating_add(1));
+        if late.is_some_and(|s| s != side) {
+            let call = dispute.play(signer, iollm_types::dispute::calls::timeout(game)).await?;
+            moved("timeout", &call);
+        } else if let Some(m) = Player::new(side, &trainer, None).respond(&g) {
+            let kind = m.kind();
+            moved(kind, &dispute.play(signer, m.call(game)).await?);
+        } else if wait {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        } else {
+            return Ok(g);
+        }
+    }
+}
+
+/// Challenge `index` of a job while its game is unsettled: the challenger and the game.
+pub async fn game_of(
+    ctx: &Context,
+    job: JobId,
+    index: u16,
+) -> Result<Option<([u8; 32], u64)>, MarketCmdError> {
+    Ok(ctx.market()?.game_of(job, index).await?)
 }
 
 /// `iollm dispute show`.

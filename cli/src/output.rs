@@ -172,8 +172,15 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
         Command::Job { action: JobAction::Show { id } } => {
             let (job, terms, result) = market::show_job(&ctx, *id).await?;
             print_job(*id, &job, terms.as_ref(), result.as_ref());
-            if let Some(game) = market::game_of(&ctx, *id).await? {
-                println!("game:         {game} (see `iollm dispute show {game}`)");
+            for index in 0..job.challenges {
+                match market::game_of(&ctx, *id, index).await? {
+                    Some((challenger, game)) => println!(
+                        "challenge {index}:  by {}, game {game} (`iollm dispute show {game}`; \
+                         settle with `iollm job settle-challenge {id} {index}`)",
+                        iollm_chain::AccountId::from(challenger)
+                    ),
+                    None => println!("challenge {index}:  settled"),
+                }
             }
             return Ok(());
         }
@@ -197,6 +204,15 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
         Command::Job { action } => job_command(&ctx, &signer, action).await?,
         Command::Dispute { action: DisputeAction::Timeout { id } } => {
             print_fee("Timed out", &market::timeout_game(&ctx, &signer, *id).await?);
+        }
+        Command::Dispute { action: DisputeAction::Play { id, config, threads } } => {
+            let threads = iollm_compute::train::resolve_threads(*threads)?;
+            let game =
+                market::play_game(&ctx, &signer, *id, config, threads, true, |kind, call| {
+                    print_fee(&format!("Played {kind}"), call)
+                })
+                .await?;
+            print_game(*id, &game, ctx.chain.best_block().await?);
         }
         Command::Bounty {
             action:
@@ -326,22 +342,19 @@ async fn job_command(
             print_fee("Submitted", &call);
         }
         JobAction::Attest { id } => print_fee("Attested", &market::attest(ctx, signer, *id).await?),
-        JobAction::Challenge { id } => {
-            print_fee("Challenged", &market::challenge(ctx, signer, *id).await?)
-        }
-        JobAction::Dispute { id, run } => {
-            print_fee("Disputed", &market::dispute(ctx, signer, *id, run).await?);
-            if let Some(game) = market::game_of(ctx, *id).await? {
+        JobAction::Challenge { id, run } => {
+            let call = market::challenge(ctx, signer, *id, run).await?;
+            print_fee("Challenged", &call);
+            if let Some((_, game)) = market::game_of(ctx, *id, call.value).await? {
                 println!(
-                    "Game {game} opened: the executor answers next (`iollm dispute show {game}`)."
+                    "Challenge {} opened game {game}: the executor answers next \
+                     (`iollm dispute show {game}`).",
+                    call.value
                 );
             }
         }
-        JobAction::SettleDispute { id } => {
-            print_fee("Settled", &market::settle_dispute(ctx, signer, *id).await?)
-        }
-        JobAction::Vote { id, executor_honest } => {
-            print_fee("Voted", &market::vote(ctx, signer, *id, *executor_honest).await?)
+        JobAction::SettleChallenge { id, index } => {
+            print_fee("Settled", &market::settle_challenge(ctx, signer, *id, *index).await?)
         }
         JobAction::Finalize { id } => {
             print_fee("Finalized", &market::finalize(ctx, signer, *id).await?)
@@ -607,9 +620,6 @@ fn print_job(id: u64, job: &Job, terms: Option<&JobTerms>, result: Option<&Commi
         println!("executor:     {} (ask {}, forgone {})", account(executor), job.ask, job.forgone);
         println!("submit by:    block {}", job.submit_by);
     }
-    if job.challenger.is_some() {
-        println!("challenge:    decided by block {}", job.challenge_ends);
-    }
     if let Some(r) = result {
         println!("output CID:   {}", String::from_utf8_lossy(&r.output_cid));
         println!("trace root:   {}", hex::encode(r.trace_root));
@@ -617,13 +627,6 @@ fn print_job(id: u64, job: &Job, terms: Option<&JobTerms>, result: Option<&Commi
         println!("submitted:    block {}", job.submitted_at);
     }
     println!("attestations: {}", job.attestations);
-    if let Some(challenger) = job.challenger {
-        println!(
-            "challenger:   {} (votes: executor {}, challenger {})",
-            account(challenger),
-            job.votes_executor,
-            job.votes_challenger
-        );
-    }
+    println!("challenges:   {} ({} open)", job.challenges, job.open_games);
     println!("verified:     {}", job.verified);
 }

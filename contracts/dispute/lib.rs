@@ -221,16 +221,24 @@ mod dispute {
             self.play(game, |g, _, now| g.timeout(now).map(|_| ()).ok_or(GameError::WrongStage))
         }
 
-        /// The opener removes a decided game (after paying out on its verdict); returns it.
+        /// The opener removes a decided game (after paying out on its verdict); returns the
+        /// verdict and how it was reached. A game whose side to move missed its deadline is
+        /// decided against that side first, so settling never needs a separate `timeout`.
         #[ink(message)]
-        pub fn close(&mut self, game: GameId) -> Result<Verdict, Error> {
+        pub fn close(&mut self, game: GameId) -> Result<(Verdict, How), Error> {
             if self.env().caller() != self.opener {
                 return Err(Error::NotOpener);
             }
-            let g = storage::get(&self.games, game).ok_or(Error::UnknownGame)?;
-            let verdict = g.verdict().ok_or(Error::NotDecided)?;
+            let mut g = storage::get(&self.games, game).ok_or(Error::UnknownGame)?;
+            let late = g.verdict().is_none() && g.timeout(self.env().block_number()).is_some();
+            let Stage::Decided { verdict, how } = g.stage else {
+                return Err(Error::NotDecided);
+            };
+            if late {
+                self.env().emit_event(Decided { game, verdict, how, moves: g.moves });
+            }
             self.games.remove(game);
-            Ok(verdict)
+            Ok((verdict, how))
         }
 
         /// A game, if open or decided and not closed.

@@ -1,12 +1,13 @@
 //! The iollm compute market: GPU providers pledge stake and capacity, designers post jobs with
-//! escrowed rewards, results are verified optimistically (attest / challenge in a window,
-//! committee vote on a challenge) and paid out; sponsors fund breakthrough bounties.
+//! escrowed rewards, results are verified optimistically (bonded attestations, and challenges
+//! in a window, each a dispute game the contracts decide) and paid out; sponsors fund
+//! breakthrough bounties.
 //!
 //! Who can trust what (the full threat model is in `contracts/README.md`):
 //! * a provider: its pay (its ask, fixed at claim) is in escrow before it starts; what it forwent
 //!   by joint mining is escrowed too and comes back to it as share units of the artifact (a
 //!   verified job whose poster may credit them) or else as money;
-//! * a poster: nothing is paid for a result that loses a challenge; an executor that does not
+//! * a poster: nothing is paid for a result that loses a dispute game; an executor that does not
 //!   submit in time loses its collateral and the job reopens; the escrow comes back when nobody
 //!   delivers (`expire`);
 //! * everyone: every state has a deadline after which a permissionless call (`finalize`,
@@ -15,9 +16,16 @@
 //!   longer than any job; slashed funds go 50 % to the honest party, 50 % to the treasury
 //!   ([`iollm_types::escrow::SLASH_HONEST_BPS`]); payouts are pulled (`withdraw`).
 //!
-//! What it is not: a scheduler (workers find jobs from events and race to `claim`), nor yet the
-//! verification game: "verified" means `verifiers` attestations by bonded providers other than
-//! the poster and executor, and bounties cannot be won until the game decides evaluations.
+//! * a challenger: its game is decided by the dispute contract's recomputation, never by a
+//!   vote, so one honest side wins however many accounts the other controls; every challenger
+//!   plays its own game at once, and a result is final at most `challenge_window +
+//!   challenge_blocks` after its submission.
+//!
+//! What it is not: a scheduler (workers find jobs from events and race to `claim`), nor the
+//! game itself (`contracts/dispute`). "Verified" means unchallenged or every game won, plus
+//! `verifiers` attestations by bonded providers other than the poster and executor (each loses
+//! its bond if a game proves the result wrong); bounties cannot be won until a game decides
+//! evaluations.
 #![cfg_attr(not(feature = "std"), no_std, no_main)]
 // The ink! linter (scripts/ink-lint.sh): ids are topics on purpose, so that a wallet or indexer
 // can follow one job, bounty or artifact (as ERC-721 indexes a token id); they are not amounts.
@@ -32,11 +40,11 @@ mod market {
     use ink::storage::traits::ManualKey;
     use ink::storage::{Lazy, Mapping};
     use iollm_types::admin::Admin;
-    use iollm_types::bisection::{Side, Verdict};
+    use iollm_types::bisection::Verdict;
     use iollm_types::cid::check_cid_shape;
     use iollm_types::dispute::GameId;
     use iollm_types::escrow;
-    use iollm_types::game::Terms;
+    use iollm_types::game::{How, Terms};
     use iollm_types::market::{
         check_bounty_job, check_job, Bounty, BountyId, Capacity, Change, Commitment, Error, Job,
         JobId, JobKind, JobOutput, JobSpec, JobState, JobTerms, MarketParams, Pledge, MAX_SCORE,
@@ -44,6 +52,9 @@ mod market {
     use iollm_types::registry::ArtifactId;
     use iollm_types::split::BPS;
     use iollm_types::storage;
+
+    /// An open challenge: the challenger and its game in the dispute contract.
+    type Challenge = (AccountId, GameId);
 
     /// Market storage. Mapping keys are fixed (`ManualKey`) so that data written before an
     /// upgrade is found after it.
@@ -63,7 +74,8 @@ mod market {
         specs: Mapping<JobId, Vec<u8>, ManualKey<0x4d4b_0003>>,
         results: Mapping<JobId, Commitment, ManualKey<0x4d4b_0004>>,
         attesters: Mapping<(JobId, u8), AccountId, ManualKey<0x4d4b_0005>>,
-        voted: Mapping<(JobId, AccountId), (), ManualKey<0x4d4b_0006>>,
+        /// Who attested or challenged a job (once each).
+        acted: Mapping<(JobId, AccountId), (), ManualKey<0x4d4b_0006>>,
         bounties: Mapping<BountyId, Bounty, ManualKey<0x4d4b_0007>>,
         balances: Mapping<AccountId, Balance, ManualKey<0x4d4b_0008>>,
         /// Benchmark, executor allow-list and game spec of the jobs that have any.
@@ -71,8 +83,8 @@ mod market {
         /// The dispute contract that plays the games (wired once by the admin); outside the
         /// root, so that storage written before it existed still decodes.
         dispute: Lazy<AccountId, ManualKey<0x4d4b_000b>>,
-        /// The game of each job in a dispute.
-        games: Mapping<JobId, GameId, ManualKey<0x4d4b_000a>>,
+        /// The challenger and game of each open challenge, by job and index.
+        games: Mapping<(JobId, u16), Challenge, ManualKey<0x4d4b_000c>>,
     }
 
     /// Layout: `iollm_types::market::events::Pledged`.
@@ -134,15 +146,8 @@ mod market {
         #[ink(topic)]
         job: JobId,
         challenger: AccountId,
-    }
-
-    /// Layout: `iollm_types::market::events::Voted`.
-    #[ink(event)]
-    pub struct Voted {
-        #[ink(topic)]
-        job: JobId,
-        voter: AccountId,
-        executor_honest: bool,
+        index: u16,
+        game: GameId,
     }
 
     /// Layout: `iollm_types::market::events::ChallengeResolved`.
@@ -150,18 +155,11 @@ mod market {
     pub struct ChallengeResolved {
         #[ink(topic)]
         job: JobId,
+        index: u16,
         executor_honest: bool,
         slashed: Balance,
         to_winner: Balance,
         to_treasury: Balance,
-    }
-
-    /// Layout: `iollm_types::market::events::ChallengeTimedOut`.
-    #[ink(event)]
-    pub struct ChallengeTimedOut {
-        #[ink(topic)]
-        job: JobId,
-        refund: Balance,
     }
 
     /// Layout: `iollm_types::market::events::JobFinalized`.
@@ -285,7 +283,7 @@ mod market {
                 specs: Mapping::new(),
                 results: Mapping::new(),
                 attesters: Mapping::new(),
-                voted: Mapping::new(),
+                acted: Mapping::new(),
                 bounties: Mapping::new(),
                 balances: Mapping::new(),
                 terms: Mapping::new(),
@@ -370,8 +368,9 @@ mod market {
         /// The market's minimums hold for every job: at least `min_verifiers` verifications,
         /// collateral of at least `collateral_bps` of the job's reference value, a window and
         /// a deadline within the market's bounds. Joint mining is on when the poster owns the
-        /// artifact or its owner authorised the poster (asked of the splitter). An EvalPath job
-        /// names the benchmark and metric it evaluates; one that competes for a bounty must
+        /// artifact or its owner authorised the poster (asked of the splitter). A Train job names
+        /// its game spec, whose longest game fits the market's `challenge_blocks`; an EvalPath
+        /// job names the benchmark and metric it evaluates; one that competes for a bounty must
         /// evaluate the bounty's and be settled before the bounty expires.
         #[ink(message, payable)]
         pub fn post_job(&mut self, spec: JobSpec) -> Result<JobId, Error> {
@@ -380,7 +379,7 @@ mod market {
             check_job(&spec, reward, &p, self.env().block_number())?;
             if let Some(bounty) = spec.bounty {
                 let bounty = storage::get(&self.bounties, bounty).ok_or(Error::UnknownBounty)?;
-                check_bounty_job(&spec, &bounty, p.challenge_blocks)?;
+                check_bounty_job(&spec, &bounty, &p)?;
             }
             let v = spec.verification;
             let id = self.last_job.checked_add(1).ok_or(Error::Overflow)?;
@@ -402,16 +401,13 @@ mod market {
                 forgone: 0,
                 submitted_at: 0,
                 attestations: 0,
-                challenger: None,
-                votes_executor: 0,
-                votes_challenger: 0,
+                challenges: 0,
+                open_games: 0,
                 verified: false,
                 value: p.job_value(spec.units).ok_or(Error::Overflow)?,
                 joint_mining,
                 submit_by: 0,
-                challenge_ends: 0,
                 submit_blocks: p.submit_blocks,
-                challenge_blocks: p.challenge_blocks,
             };
             self.jobs.insert(id, &job);
             storage::put(&mut self.specs, id, &spec.spec_cid)?;
@@ -443,7 +439,7 @@ mod market {
                 return Err(Error::DeadlinePassed);
             }
             let caller = self.env().caller();
-            let mut pledge = self.pledges.get(caller).ok_or(Error::NotPledged)?;
+            let pledge = self.pledges.get(caller).ok_or(Error::NotPledged)?;
             if let Some(terms) = storage::get(&self.terms, job_id) {
                 if !terms.executors.is_empty() && !terms.executors.contains(&bytes(&caller)) {
                     return Err(Error::NotAllowed);
@@ -465,16 +461,12 @@ mod market {
             if v.collateral < at_stake {
                 return Err(Error::CollateralTooLow);
             }
-            if pledge.free() < v.collateral {
-                return Err(Error::InsufficientFreeStake);
-            }
-            pledge.locked = add(pledge.locked, v.collateral)?;
+            self.lock(caller, v.collateral)?;
             job.state = JobState::Claimed;
             job.executor = Some(bytes(&caller));
             job.ask = ask.ask;
             job.forgone = ask.forgone;
             job.submit_by = later(now, job.submit_blocks)?.min(job.deadline);
-            self.pledges.insert(caller, &pledge);
             self.jobs.insert(job_id, &job);
             self.env().emit_event(JobClaimed { job: job_id, executor: caller, ask: ask.ask });
             Ok(())
@@ -512,8 +504,9 @@ mod market {
             Ok(())
         }
 
-        /// A bonded provider (free stake at least the job's collateral; not party to the job)
-        /// attests the result in the window; it is paid the verifier fee at finalize.
+        /// A pledged provider (not party to the job) attests the result in the window, locking a
+        /// bond equal to the job's collateral: at finalize it is paid the verifier fee and its
+        /// bond comes back; if a challenger's game proves the result wrong, the bond is slashed.
         #[ink(message)]
         pub fn attest(&mut self, job_id: JobId) -> Result<(), Error> {
             let (mut job, caller) = self.verifier_check(job_id)?;
@@ -524,58 +517,31 @@ mod market {
             if job.attestations >= job.verification.verifiers {
                 return Err(Error::EnoughAttestations);
             }
-            self.ensure_bonded(caller, &job)?;
+            self.lock(caller, job.verification.collateral)?;
             self.attesters.insert((job_id, job.attestations), &caller);
-            self.voted.insert((job_id, caller), &());
+            self.acted.insert((job_id, caller), &());
             job.attestations = job.attestations.checked_add(1).ok_or(Error::Overflow)?;
             self.jobs.insert(job_id, &job);
             self.env().emit_event(Attested { job: job_id, verifier: caller });
             Ok(())
         }
 
-        /// A pledged provider (not party to the job) disputes the result in the window,
-        /// locking a bond equal to the job's collateral; a committee vote decides, or the
-        /// challenge times out after the market's `challenge_blocks` (as they were when the job
-        /// was posted).
+        /// A pledged provider (not party to the job, not one of its attesters) challenges a
+        /// training job's result in the window by the dispute game, locking a bond equal to the
+        /// job's collateral: its claim is its own trace root, whose leaf 0 is the job's `h_0`
+        /// (`first_path`) and leaf `n` its `h_n` (`last`, `last_path`). The dispute contract
+        /// opens a game between the executor and the caller. Any number of challengers play
+        /// their own games at once; each is settled by [`Market::settle_challenge`]. Returns
+        /// the challenge's index on the job.
         #[ink(message)]
-        pub fn challenge(&mut self, job_id: JobId) -> Result<(), Error> {
-            let (mut job, caller) = self.verifier_check(job_id)?;
-            if job.state != JobState::Submitted {
-                return Err(Error::WrongState);
-            }
-            self.ensure_window_open(&job)?;
-            let mut pledge = self.pledges.get(caller).ok_or(Error::NotPledged)?;
-            let bond = job.verification.collateral;
-            if pledge.free() < bond {
-                return Err(Error::InsufficientFreeStake);
-            }
-            pledge.locked = add(pledge.locked, bond)?;
-            self.pledges.insert(caller, &pledge);
-            self.voted.insert((job_id, caller), &());
-            job.state = JobState::Challenged;
-            job.challenger = Some(bytes(&caller));
-            job.votes_executor = 0;
-            job.votes_challenger = 0;
-            job.challenge_ends = later(self.env().block_number(), job.challenge_blocks)?;
-            self.jobs.insert(job_id, &job);
-            self.env().emit_event(Challenged { job: job_id, challenger: caller });
-            Ok(())
-        }
-
-        /// A pledged provider (not party to the job) disputes a training job's result in the
-        /// window by the dispute game, locking a bond equal to the job's collateral: its claim is
-        /// its own trace root, whose leaf 0 is the job's `h_0` (`first_path`) and leaf `n` its
-        /// `h_n` (`last`, `last_path`). The dispute contract opens the game between the executor
-        /// and the caller; `settle_dispute` pays on its verdict. The job must name a game spec.
-        #[ink(message)]
-        pub fn dispute(
+        pub fn challenge(
             &mut self,
             job_id: JobId,
             trace_root: [u8; 32],
             first_path: Vec<[u8; 32]>,
             last: [u8; 32],
             last_path: Vec<[u8; 32]>,
-        ) -> Result<(), Error> {
+        ) -> Result<u16, Error> {
             let (mut job, caller) = self.verifier_check(job_id)?;
             if job.state != JobState::Submitted {
                 return Err(Error::WrongState);
@@ -585,92 +551,82 @@ mod market {
                 storage::get(&self.terms, job_id).and_then(|t| t.game).ok_or(Error::NoGame)?;
             let result = storage::get(&self.results, job_id).ok_or(Error::WrongState)?;
             let executor = job.executor.ok_or(Error::WrongState)?;
-            let mut pledge = self.pledges.get(caller).ok_or(Error::NotPledged)?;
-            let bond = job.verification.collateral;
-            if pledge.free() < bond {
-                return Err(Error::InsufficientFreeStake);
-            }
+            self.lock(caller, job.verification.collateral)?;
             let terms = spec.terms([executor, bytes(&caller)], [result.trace_root, trace_root]);
             let game = self.dispute_open(terms, first_path, last, last_path)?;
-            pledge.locked = add(pledge.locked, bond)?;
-            self.pledges.insert(caller, &pledge);
-            self.voted.insert((job_id, caller), &());
-            storage::put(&mut self.games, job_id, &game)?;
-            job.state = JobState::Challenged;
-            job.challenger = Some(bytes(&caller));
-            job.challenge_ends = later(self.env().block_number(), job.challenge_blocks)?;
+            let index = job.challenges;
+            job.challenges = index.checked_add(1).ok_or(Error::Overflow)?;
+            job.open_games = job.open_games.checked_add(1).ok_or(Error::Overflow)?;
+            self.games.insert((job_id, index), &(caller, game));
+            self.acted.insert((job_id, caller), &());
             self.jobs.insert(job_id, &job);
-            self.env().emit_event(Challenged { job: job_id, challenger: caller });
-            Ok(())
+            self.env().emit_event(Challenged { job: job_id, challenger: caller, index, game });
+            Ok(index)
         }
 
-        /// Anyone settles a job's decided game: if the challenger was right (or neither side),
-        /// the executor's collateral is slashed — half to the challenger when it was right —
-        /// the challenger's bond unlocked, the poster's escrow returned and the job rejected; if
-        /// the executor was right, the challenger's bond is slashed, half to the executor, and
-        /// the result goes back to a challenge window that starts again.
+        /// Anyone settles challenge `index` of a job once its game is decided (or its side to
+        /// move is late: the dispute contract then decides against that side). The first game
+        /// the executor loses rejects the job: its collateral is slashed — half to the
+        /// challenger, or all to the treasury when neither side was right — the poster gets its
+        /// escrow back and the challenger its bond. Its attesters lose their bonds (on the same
+        /// terms) only when the game proved the result wrong by recomputation; an executor that
+        /// merely stopped answering proves nothing about the result they vouched for (else an
+        /// executor could harvest its attesters' bonds through a sybil challenger), and their
+        /// bonds come back. A game the executor wins slashes the challenger's bond, half to the
+        /// executor. A game settled after the job was rejected returns a right challenger's bond
+        /// (nothing is left to pay it) and slashes a wrong one's to the treasury. Games never
+        /// restart the window: they run side by side, so none can hold the others up.
         #[ink(message)]
-        pub fn settle_dispute(&mut self, job_id: JobId) -> Result<(), Error> {
+        pub fn settle_challenge(&mut self, job_id: JobId, index: u16) -> Result<(), Error> {
             let mut job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
-            let game = storage::get(&self.games, job_id).ok_or(Error::NoGame)?;
-            let verdict = self.dispute_close(game)?;
-            self.games.remove(job_id);
-            let winner = match verdict {
-                Verdict::Executor => Some(Side::Executor),
-                Verdict::Challenger => Some(Side::Challenger),
-                Verdict::Neither => None,
+            let (challenger, game) = self.games.get((job_id, index)).ok_or(Error::NoGame)?;
+            let (verdict, how) = self.dispute_close(game)?;
+            self.games.remove((job_id, index));
+            self.acted.remove((job_id, challenger));
+            job.open_games = job.open_games.checked_sub(1).ok_or(Error::Overflow)?;
+            let executor = AccountId::from(job.executor.ok_or(Error::WrongState)?);
+            let bond = job.verification.collateral;
+            let standing = job.state == JobState::Submitted;
+            // The winner is paid half the loser's stake: the verdict is the contracts' own
+            // recomputation, which no sybil can sway.
+            let (slashed, to_winner, to_treasury) = match verdict {
+                Verdict::Executor => {
+                    let (w, t) = self.slash(challenger, bond, standing.then_some(executor))?;
+                    (bond, w, t)
+                }
+                Verdict::Challenger | Verdict::Neither => {
+                    self.unlock(challenger, bond)?;
+                    if standing {
+                        let paid = (verdict == Verdict::Challenger).then_some(challenger);
+                        let proven = matches!(how, How::Replay | How::NextState | How::Masked);
+                        self.reject(job_id, &mut job, paid, proven)?
+                    } else {
+                        (0, 0, 0)
+                    }
+                }
             };
-            // The winner is paid half the loser's stake: the game's verdict is the contracts'
-            // own recomputation, which no sybil can sway.
-            self.resolve(job_id, &mut job, winner, true)?;
-            if winner == Some(Side::Executor) {
-                // The window opens again in full: a game played slowly (by a sybil of the
-                // executor, say) cannot run out the window and shut honest challengers out;
-                // each such delay costs the delayer half a bond to the treasury.
-                job.submitted_at = self.env().block_number();
-            }
             self.jobs.insert(job_id, &job);
+            self.env().emit_event(ChallengeResolved {
+                job: job_id,
+                index,
+                executor_honest: verdict == Verdict::Executor,
+                slashed,
+                to_winner,
+                to_treasury,
+            });
             Ok(())
         }
 
-        /// The dispute game of a job, while it is disputed.
+        /// Challenge `index` of a job while its game is not settled: the challenger and the
+        /// game's id in the dispute contract.
         #[ink(message)]
-        pub fn game_of(&self, job_id: JobId) -> Option<GameId> {
-            storage::get(&self.games, job_id)
+        pub fn game_of(&self, job_id: JobId, index: u16) -> Option<Challenge> {
+            self.games.get((job_id, index))
         }
 
-        /// A committee member (bonded like an attester, not party to the job) votes on a
-        /// challenge before it times out. The first side to reach the quorum (`verifiers` votes)
-        /// wins; the loser's collateral or bond is slashed, all of it to the treasury.
-        #[ink(message)]
-        pub fn vote(&mut self, job_id: JobId, executor_honest: bool) -> Result<(), Error> {
-            let (mut job, caller) = self.verifier_check(job_id)?;
-            if job.state != JobState::Challenged {
-                return Err(Error::WrongState);
-            }
-            if self.env().block_number() > job.challenge_ends {
-                return Err(Error::WindowClosed);
-            }
-            self.ensure_bonded(caller, &job)?;
-            self.voted.insert((job_id, caller), &());
-            let quorum = job.verification.verifiers.max(1);
-            let tally =
-                if executor_honest { &mut job.votes_executor } else { &mut job.votes_challenger };
-            *tally = tally.checked_add(1).ok_or(Error::Overflow)?;
-            let reached = *tally >= quorum;
-            self.env().emit_event(Voted { job: job_id, voter: caller, executor_honest });
-            if reached {
-                // A committee's verdict pays nobody: the loser's stake goes to the treasury, so
-                // no side profits from a verdict its own sybils cast.
-                let winner = if executor_honest { Side::Executor } else { Side::Challenger };
-                self.resolve(job_id, &mut job, Some(winner), false)?;
-            }
-            self.jobs.insert(job_id, &job);
-            Ok(())
-        }
-
-        /// After the window, with no open challenge: pays the executor its ask and each
-        /// attester its fee, releases the collateral and refunds the rest to the poster. What
+        /// After the window, with every challenge's game settled: pays the executor its ask and
+        /// each attester its fee, releases the collateral and the attesters' bonds and refunds
+        /// the rest to the poster. What
         /// the executor forwent by joint mining becomes share units of the artifact when the
         /// job is verified, the poster still may credit them and the splitter accepts the credit — the forgone value goes with
         /// it, paid as revenue of the artifact to its current holders and owner, so minting
@@ -684,6 +640,9 @@ mod market {
             }
             if self.env().block_number() <= self.window_closes(&job)? {
                 return Err(Error::WindowOpen);
+            }
+            if job.open_games > 0 {
+                return Err(Error::GamesOpen);
             }
             let v = job.verification;
             job.verified = job.attestations >= v.verifiers;
@@ -709,7 +668,8 @@ mod market {
             self.credit(executor, executor_paid)?;
             for i in 0..job.attestations {
                 if let Some(verifier) = self.attesters.take((job_id, i)) {
-                    self.voted.remove((job_id, verifier));
+                    self.acted.remove((job_id, verifier));
+                    self.unlock(verifier, v.collateral)?;
                     self.credit(verifier, s.per_verifier)?;
                 }
             }
@@ -737,9 +697,10 @@ mod market {
         /// * open past its deadline: expired, escrow back to the poster;
         /// * claimed past its submit-by block: the executor's collateral is slashed (half to
         ///   the poster, half to the treasury) and the job reopens, or expires if its deadline
-        ///   has passed too;
-        /// * challenged past the challenge's end with no decision: timed out, escrow back to
-        ///   the poster, collateral and bond released, nobody slashed.
+        ///   has passed too.
+        ///
+        /// A submitted job never expires: `finalize` and `settle_challenge` end it, each game
+        /// within its own clocks.
         #[ink(message)]
         pub fn expire(&mut self, job_id: JobId) -> Result<(), Error> {
             let mut job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
@@ -749,7 +710,7 @@ mod market {
                 JobState::Open if now > job.deadline => {
                     self.credit(poster, job.reward)?;
                     job.state = JobState::Expired;
-                    self.forget(job_id, &job);
+                    self.forget(job_id);
                     self.env().emit_event(JobExpired {
                         job: job_id,
                         refund: job.reward,
@@ -767,7 +728,7 @@ mod market {
                     if now > job.deadline {
                         self.credit(poster, job.reward)?;
                         job.state = JobState::Expired;
-                        self.forget(job_id, &job);
+                        self.forget(job_id);
                         self.env().emit_event(JobExpired {
                             job: job_id,
                             refund: job.reward,
@@ -778,22 +739,7 @@ mod market {
                         self.env().emit_event(JobReopened { job: job_id, no_show, slashed });
                     }
                 }
-                // A game's clock is the dispute contract's: `settle_dispute` ends it.
-                JobState::Challenged
-                    if now > job.challenge_ends && !self.games.contains(job_id) =>
-                {
-                    let executor = AccountId::from(job.executor.ok_or(Error::WrongState)?);
-                    let challenger = AccountId::from(job.challenger.ok_or(Error::WrongState)?);
-                    self.unlock(executor, job.verification.collateral)?;
-                    self.unlock(challenger, job.verification.collateral)?;
-                    self.credit(poster, job.reward)?;
-                    job.state = JobState::TimedOut;
-                    self.forget(job_id, &job);
-                    self.env().emit_event(ChallengeTimedOut { job: job_id, refund: job.reward });
-                }
-                JobState::Open | JobState::Claimed | JobState::Challenged => {
-                    return Err(Error::DeadlineNotReached)
-                }
+                JobState::Open | JobState::Claimed => return Err(Error::DeadlineNotReached),
                 _ => return Err(Error::WrongState),
             }
             self.jobs.insert(job_id, &job);
@@ -1126,7 +1072,8 @@ mod market {
 
         // ---- internals ----
 
-        /// The job and the caller, who must be pledged, not party to it and not have voted.
+        /// The job and the caller, who must be pledged, not party to it and not have attested
+        /// or challenged it already.
         fn verifier_check(&self, job_id: JobId) -> Result<(Job, AccountId), Error> {
             let job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
             let caller = self.env().caller();
@@ -1134,21 +1081,23 @@ mod market {
                 return Err(Error::NotPledged);
             }
             let me = Some(bytes(&caller));
-            if me == job.executor || me == Some(job.poster) || me == job.challenger {
+            if me == job.executor || me == Some(job.poster) {
                 return Err(Error::ConflictOfInterest);
             }
-            if self.voted.contains((job_id, caller)) {
-                return Err(Error::AlreadyVoted);
+            if self.acted.contains((job_id, caller)) {
+                return Err(Error::AlreadyActed);
             }
             Ok((job, caller))
         }
 
-        /// Attesters and voters must be bonded: free stake of at least the job's collateral.
-        fn ensure_bonded(&self, who: AccountId, job: &Job) -> Result<(), Error> {
-            let free = self.pledges.get(who).map(|p| p.free()).unwrap_or(0);
-            if free < job.verification.collateral {
+        /// Locks `amount` of `who`'s free stake.
+        fn lock(&mut self, who: AccountId, amount: Balance) -> Result<(), Error> {
+            let mut pledge = self.pledges.get(who).ok_or(Error::NotPledged)?;
+            if pledge.free() < amount {
                 return Err(Error::InsufficientFreeStake);
             }
+            pledge.locked = add(pledge.locked, amount)?;
+            self.pledges.insert(who, &pledge);
             Ok(())
         }
 
@@ -1181,19 +1130,11 @@ mod market {
         }
 
         /// Frees what nothing reads once a job ended without a verified output: its spec, its
-        /// result and its attesters (the job record stays, for its id and outcome).
-        fn forget(&mut self, job_id: JobId, job: &Job) {
+        /// result and its terms (the job record stays, for its id and outcome).
+        fn forget(&mut self, job_id: JobId) {
             self.specs.remove(job_id);
             self.results.remove(job_id);
             self.terms.remove(job_id);
-            for i in 0..job.attestations {
-                if let Some(verifier) = self.attesters.take((job_id, i)) {
-                    self.voted.remove((job_id, verifier));
-                }
-            }
-            if let Some(challenger) = job.challenger {
-                self.voted.remove((job_id, AccountId::from(challenger)));
-            }
         }
 
         /// Takes `amount` of `who`'s locked stake: half (rounded up) to `honest` if given, the
@@ -1221,44 +1162,38 @@ mod market {
             Ok((to_honest, to_treasury))
         }
 
-        /// Settles a decided challenge: `winner` the side proven right (none: neither). The
-        /// loser's collateral or bond is slashed — half to the winner if `pay_winner`, the rest
-        /// to the treasury. A losing challenger's result goes back to the window; a losing
-        /// executor loses the job, the challenger gets its bond back and the poster its escrow.
-        fn resolve(
+        /// Rejects a job whose executor lost a game: its collateral is slashed, half to `winner`
+        /// if given and the rest to the treasury, and so is each attester's bond if the result
+        /// was `proven` wrong (else the bonds are unlocked); the poster gets its escrow back.
+        /// Returns (slashed, to the winner, to the treasury).
+        fn reject(
             &mut self,
             job_id: JobId,
             job: &mut Job,
-            winner: Option<Side>,
-            pay_winner: bool,
-        ) -> Result<(), Error> {
+            winner: Option<AccountId>,
+            proven: bool,
+        ) -> Result<(Balance, Balance, Balance), Error> {
             let executor = AccountId::from(job.executor.ok_or(Error::WrongState)?);
-            let challenger = AccountId::from(job.challenger.ok_or(Error::WrongState)?);
-            let amount = job.verification.collateral;
-            let executor_honest = winner == Some(Side::Executor);
-            let (to_winner, to_treasury) = if executor_honest {
-                let r = self.slash(challenger, amount, pay_winner.then_some(executor))?;
-                self.voted.remove((job_id, challenger));
-                job.state = JobState::Submitted;
-                job.challenger = None;
-                r
-            } else {
-                let paid = (pay_winner && winner == Some(Side::Challenger)).then_some(challenger);
-                let r = self.slash(executor, amount, paid)?;
-                self.unlock(challenger, amount)?;
-                self.credit(AccountId::from(job.poster), job.reward)?;
-                job.state = JobState::Rejected;
-                self.forget(job_id, job);
-                r
-            };
-            self.env().emit_event(ChallengeResolved {
-                job: job_id,
-                executor_honest,
-                slashed: amount,
-                to_winner,
-                to_treasury,
-            });
-            Ok(())
+            let bond = job.verification.collateral;
+            let (mut to_winner, mut to_treasury) = self.slash(executor, bond, winner)?;
+            let mut slashed = bond;
+            for i in 0..job.attestations {
+                if let Some(attester) = self.attesters.take((job_id, i)) {
+                    self.acted.remove((job_id, attester));
+                    if !proven {
+                        self.unlock(attester, bond)?;
+                        continue;
+                    }
+                    let (w, t) = self.slash(attester, bond, winner)?;
+                    slashed = add(slashed, bond)?;
+                    to_winner = add(to_winner, w)?;
+                    to_treasury = add(to_treasury, t)?;
+                }
+            }
+            self.credit(AccountId::from(job.poster), job.reward)?;
+            job.state = JobState::Rejected;
+            self.forget(job_id);
+            Ok((slashed, to_winner, to_treasury))
         }
 
         /// Whether `poster` may have units of `artifact` credited: asked of the splitter (the
@@ -1337,16 +1272,16 @@ mod market {
                 .map_err(|_| Error::DisputeRefused)
         }
 
-        /// Closes a decided game in the dispute contract; its verdict.
+        /// Closes a decided game in the dispute contract: its verdict and how it was reached.
         #[cfg(not(test))]
-        fn dispute_close(&mut self, game: GameId) -> Result<Verdict, Error> {
+        fn dispute_close(&mut self, game: GameId) -> Result<(Verdict, How), Error> {
             use ink::env::call::{build_call, ExecutionInput, Selector};
             use iollm_types::dispute::{selectors, Error as DisputeError};
             let dispute = self.dispute.get().ok_or(Error::NoDisputeContract)?;
             build_call::<ink::env::DefaultEnvironment>()
                 .call(dispute)
                 .exec_input(ExecutionInput::new(Selector::new(selectors::CLOSE)).push_arg(game))
-                .returns::<Result<Verdict, DisputeError>>()
+                .returns::<Result<(Verdict, How), DisputeError>>()
                 .try_invoke()
                 .map_err(|_| Error::CallFailed)?
                 .map_err(|_| Error::CallFailed)?
@@ -1368,7 +1303,7 @@ mod market {
         }
 
         #[cfg(test)]
-        fn dispute_close(&mut self, _: GameId) -> Result<Verdict, Error> {
+        fn dispute_close(&mut self, _: GameId) -> Result<(Verdict, How), Error> {
             tests::VERDICT.with(|v| *v.borrow()).ok_or(Error::NotDecided)
         }
 
@@ -1422,8 +1357,9 @@ mod market {
             /// (artifact, poster) pairs the mock splitter lets credit units.
             pub static MAY_CREDIT: RefCell<BTreeSet<(ArtifactId, AccountId)>> =
                 const { RefCell::new(BTreeSet::new()) };
-            /// The verdict the mock dispute contract gives on `close` (none: not decided).
-            pub static VERDICT: RefCell<Option<Verdict>> = const { RefCell::new(None) };
+            /// The verdict the mock dispute contract gives on `close`, and how (none: not
+            /// decided).
+            pub static VERDICT: RefCell<Option<(Verdict, How)>> = const { RefCell::new(None) };
         }
 
         /// The mock splitter refuses credits to this artifact (a saturated pool).
@@ -1441,7 +1377,7 @@ mod market {
             max_window: 50,
             max_job_blocks: 100,
             submit_blocks: 10,
-            challenge_blocks: 5,
+            challenge_blocks: 100,
             unbonding_blocks: 10,
         };
 
@@ -1451,6 +1387,10 @@ mod market {
 
         fn splitter_addr() -> AccountId {
             AccountId::from([9; 32])
+        }
+
+        fn dispute_addr() -> AccountId {
+            AccountId::from([8; 32])
         }
 
         fn events_of<E: Decode>(topic: [u8; 32]) -> Vec<E> {
@@ -1477,7 +1417,21 @@ mod market {
                 bounty: None,
                 benchmark: None,
                 executors: Vec::new(),
-                game: None,
+                game: Some(game_spec()),
+            }
+        }
+
+        /// The game spec of a training job: a 1-layer model, 2 checkpoints of 2 steps, 1 block
+        /// a move (its longest game is exactly the market's 100 challenge blocks).
+        fn game_spec() -> GameSpec {
+            GameSpec {
+                config: GameConfig::SMALLEST,
+                config_hash: [4; 32],
+                corpus_root: [5; 32],
+                every: 2,
+                checkpoints: 2,
+                h0: [6; 32],
+                move_blocks: 1,
             }
         }
 
@@ -1488,6 +1442,7 @@ mod market {
                 bounty,
                 benchmark: Some(Benchmark { cid: CID.to_vec(), metric: 2 }),
                 deadline,
+                game: None,
                 ..spec(50)
             }
         }
@@ -1496,7 +1451,7 @@ mod market {
             Commitment { output_cid: OUT.to_vec(), score, loss: 1, trace_root: [3; 32] }
         }
 
-        /// Market (admin alice, treasury frank, splitter wired) where bob may credit units of
+        /// Market (admin alice, treasury frank, splitter and dispute contract wired) where bob may credit units of
         /// artifacts 7 and SATURATED; charlie (price 10, 20 % discount), django and eve
         /// pledged with 5 000 stake each; the contract holds enough balance to pay out.
         fn setup() -> Market {
@@ -1512,6 +1467,11 @@ mod market {
             as_(a.alice, 0);
             let mut m = Market::new(a.frank, PARAMS).unwrap();
             m.wire_splitter(splitter_addr()).unwrap();
+            // A `Lazy` outlives the instance within a test: wired by an earlier setup, or now.
+            if m.dispute.get().is_none() {
+                m.wire_dispute(dispute_addr()).unwrap();
+            }
+            assert_eq!(m.wire_dispute(dispute_addr()), Err(Error::WrongState), "wired once");
             for (who, discount) in [(a.charlie, 2_000), (a.django, 0), (a.eve, 0)] {
                 as_(who, 5_000);
                 m.pledge(GPU, 10, discount).unwrap();
@@ -1761,7 +1721,10 @@ mod market {
             assert_eq!(m.attest(id), Err(Error::InsufficientFreeStake));
             as_(a.django, 0);
             m.attest(id).unwrap();
-            assert_eq!(m.attest(id), Err(Error::AlreadyVoted));
+            assert_eq!(m.attest(id), Err(Error::AlreadyActed));
+            assert_eq!(m.challenge(id, [9; 32], vec![], [8; 32], vec![]), Err(Error::AlreadyActed));
+            // The attester's bond (the job's collateral) is locked until the job settles.
+            assert_eq!(m.pledge_of(a.django).unwrap().locked, 1_000);
             as_(a.eve, 0);
             m.attest(id).unwrap();
             as_(a.alice, 999);
@@ -1779,7 +1742,7 @@ mod market {
             set_block_number::<Env>(8);
             as_(a.alice, 0);
             assert_eq!(m.attest(id), Err(Error::WindowClosed));
-            assert_eq!(m.challenge(id), Err(Error::WindowClosed));
+            assert_eq!(m.challenge(id, [9; 32], vec![], [8; 32], vec![]), Err(Error::WindowClosed));
         }
 
         /// Finding 1: an unverified job mints no units; the forgone value is paid in money
@@ -1948,225 +1911,234 @@ mod market {
             assert_eq!(m.balance_of(a.bob), 1_000 - 500 - 20);
         }
 
-        #[ink::test]
-        fn a_lost_challenge_slashes_the_executor_and_refunds_the_poster() {
+        /// Bob's job, claimed by charlie, attested by django (bond 1 000 locked), challenged by
+        /// eve (challenge 0) at block 2; the mock dispute contract's verdict is `verdict`.
+        /// The mock dispute contract's next verdict.
+        fn decide(verdict: Verdict, how: How) {
+            VERDICT.with(|v| *v.borrow_mut() = Some((verdict, how)));
+        }
+
+        fn challenged(verdict: Option<(Verdict, How)>) -> (Market, JobId) {
             let a = acc();
             let (mut m, id) = submitted();
             as_(a.django, 0);
-            assert_eq!(m.vote(id, false), Err(Error::WrongState));
+            m.attest(id).unwrap();
+            for party in [a.charlie, a.bob] {
+                as_(party, 0);
+                let refused = m.challenge(id, [9; 32], vec![], [8; 32], vec![]);
+                assert!(matches!(refused, Err(Error::ConflictOfInterest | Error::NotPledged)));
+            }
             as_(a.eve, 0);
-            m.challenge(id).unwrap();
+            assert_eq!(m.challenge(id, [9; 32], vec![], [8; 32], vec![]), Ok(0));
+            assert_eq!(m.game_of(id, 0), Some((a.eve, 1)));
             assert_eq!(m.pledge_of(a.eve).unwrap().locked, 1_000);
+            assert_eq!(m.challenge(id, [9; 32], vec![], [8; 32], vec![]), Err(Error::AlreadyActed));
             let job = m.job(id).unwrap();
-            assert_eq!((job.state, job.challenge_ends), (JobState::Challenged, 7));
-            assert_eq!(m.challenge(id), Err(Error::ConflictOfInterest));
-            assert_eq!(m.vote(id, false), Err(Error::ConflictOfInterest));
-            as_(a.django, 0);
-            assert_eq!(m.challenge(id), Err(Error::WrongState));
-            assert_eq!(m.attest(id), Err(Error::WrongState));
-            set_block_number::<Env>(7);
+            assert_eq!((job.state, job.challenges, job.open_games), (JobState::Submitted, 1, 1));
+            let ev: Vec<events::Challenged> = events_of(events::CHALLENGED_TOPIC);
+            assert_eq!(
+                ev,
+                vec![events::Challenged {
+                    job: id,
+                    challenger: *a.eve.as_ref(),
+                    index: 0,
+                    game: 1
+                }]
+            );
+            VERDICT.with(|v| *v.borrow_mut() = verdict);
+            (m, id)
+        }
+
+        /// A game the challenger wins rejects the job: the executor's collateral and the
+        /// attester's bond are slashed, half (rounded up) of each to the challenger and the
+        /// rest to the treasury; the poster gets its escrow back, the challenger its bond.
+        #[ink::test]
+        fn a_game_the_challenger_wins_slashes_the_executor_and_its_attesters() {
+            let a = acc();
+            let (mut m, id) = challenged(None);
+            // Undecided: nothing settles, and nothing finalizes or expires the job meanwhile.
+            assert_eq!(m.settle_challenge(id, 0), Err(Error::NotDecided));
+            assert_eq!(m.settle_challenge(id, 1), Err(Error::NoGame));
+            set_block_number::<Env>(100);
+            assert_eq!(m.finalize(id), Err(Error::GamesOpen));
+            assert_eq!(m.expire(id), Err(Error::WrongState));
+            decide(Verdict::Challenger, How::Replay);
+            as_(a.frank, 0); // anyone
+            m.settle_challenge(id, 0).unwrap();
+            let job = m.job(id).unwrap();
+            assert_eq!((job.state, job.open_games), (JobState::Rejected, 0));
+            for cheat in [a.charlie, a.django] {
+                let p = m.pledge_of(cheat).unwrap();
+                assert_eq!((p.stake, p.locked), (4_000, 0));
+            }
+            let e = m.pledge_of(a.eve).unwrap();
+            assert_eq!((e.stake, e.locked), (5_000, 0));
+            assert_eq!(
+                (m.balance_of(a.eve), m.balance_of(a.frank), m.balance_of(a.bob)),
+                (1_000, 1_000, 1_000)
+            );
+            assert_eq!((m.game_of(id, 0), m.job_terms(id), m.result(id)), (None, None, None));
+            assert_eq!(m.settle_challenge(id, 0), Err(Error::NoGame));
             assert_eq!(m.finalize(id), Err(Error::WrongState));
-            m.vote(id, false).unwrap();
-            assert_eq!(m.vote(id, false), Err(Error::AlreadyVoted));
-            // A 1-planck sybil cannot vote: voters are bonded like attesters.
-            as_(a.alice, 1);
-            m.pledge(GPU, 1, 0).unwrap();
-            assert_eq!(m.vote(id, false), Err(Error::InsufficientFreeStake));
-            as_(a.alice, 999);
-            m.top_up().unwrap();
-            m.vote(id, false).unwrap(); // quorum 2 reached
-            let job = m.job(id).unwrap();
-            assert_eq!(job.state, JobState::Rejected);
-            // Executor loses its 1 000 collateral, all to the treasury: a verdict pays nobody.
-            let c = m.pledge_of(a.charlie).unwrap();
-            assert_eq!((c.stake, c.locked), (4_000, 0));
-            assert_eq!(m.pledge_of(a.eve).unwrap().locked, 0);
-            assert_eq!(m.balance_of(a.eve), 0);
-            assert_eq!(m.balance_of(a.frank), 1_000);
-            assert_eq!(m.balance_of(a.bob), 1_000);
-            assert_eq!(m.balance_of(a.charlie), 0);
-            // A rejected job's spec and result are freed.
-            assert_eq!((m.job_spec(id), m.result(id)), (None, None));
             let ev: Vec<events::ChallengeResolved> = events_of(events::CHALLENGE_RESOLVED_TOPIC);
             assert_eq!(
                 ev,
                 vec![events::ChallengeResolved {
                     job: id,
+                    index: 0,
                     executor_honest: false,
-                    slashed: 1_000,
-                    to_winner: 0,
+                    slashed: 2_000,
+                    to_winner: 1_000,
                     to_treasury: 1_000
                 }]
             );
-            let votes: Vec<events::Voted> = events_of(events::VOTED_TOPIC);
-            assert_eq!(votes.len(), 2);
         }
 
-        /// A training job with a game spec (a 1-layer model, 4 checkpoints of 2 steps).
-        fn game_spec() -> GameSpec {
-            GameSpec {
-                config: GameConfig {
-                    n_layer: 1,
-                    n_head: 1,
-                    n_embd: 8,
-                    n_ctx: 4,
-                    batch: 1,
-                    corpus_len: 100,
-                    optimizer: [1; 5],
-                    warmup_steps: 0,
-                },
-                config_hash: [4; 32],
-                corpus_root: [5; 32],
-                every: 2,
-                checkpoints: 4,
-                h0: [6; 32],
-                move_blocks: 10,
-            }
-        }
-
-        fn disputed(verdict: Option<Verdict>) -> (Market, JobId) {
-            let a = acc();
-            let mut m = setup();
-            as_(a.alice, 0);
-            m.wire_dispute(a.frank).unwrap();
-            assert_eq!(m.wire_dispute(a.frank), Err(Error::WrongState), "wired once");
-            as_(a.bob, 1_000);
-            let id = m.post_job(JobSpec { game: Some(game_spec()), ..spec(50) }).unwrap();
-            assert_eq!(m.job_terms(id).and_then(|t| t.game), Some(game_spec()));
-            as_(a.charlie, 0);
-            m.claim(id).unwrap();
-            set_block_number::<Env>(2);
-            m.submit_result(id, commitment(900_000)).unwrap();
-            as_(a.charlie, 0);
-            assert_eq!(
-                m.dispute(id, [9; 32], vec![], [8; 32], vec![]),
-                Err(Error::ConflictOfInterest)
-            );
-            as_(a.eve, 0);
-            m.dispute(id, [9; 32], vec![], [8; 32], vec![]).unwrap();
-            assert_eq!(m.game_of(id), Some(1));
-            assert_eq!(m.pledge_of(a.eve).unwrap().locked, 1_000);
-            assert_eq!(m.job(id).unwrap().state, JobState::Challenged);
-            VERDICT.with(|v| *v.borrow_mut() = verdict);
-            (m, id)
-        }
-
-        #[ink::test]
-        fn a_game_dispute_pays_the_challenger_half_the_cheaters_collateral() {
-            let a = acc();
-            let (mut m, id) = disputed(None);
-            // Undecided: nothing settles, and the committee's timeout does not apply to a game.
-            assert_eq!(m.settle_dispute(id), Err(Error::NotDecided));
-            set_block_number::<Env>(100);
-            assert_eq!(m.expire(id), Err(Error::DeadlineNotReached));
-            VERDICT.with(|v| *v.borrow_mut() = Some(Verdict::Challenger));
-            m.settle_dispute(id).unwrap();
-            assert_eq!(m.job(id).unwrap().state, JobState::Rejected);
-            let c = m.pledge_of(a.charlie).unwrap();
-            assert_eq!((c.stake, c.locked), (4_000, 0));
-            assert_eq!(m.pledge_of(a.eve).unwrap().locked, 0);
-            // Half (rounded up) to the challenger, the rest to the treasury; the poster's
-            // escrow back.
-            assert_eq!(
-                (m.balance_of(a.eve), m.balance_of(a.frank), m.balance_of(a.bob)),
-                (500, 500, 1_000)
-            );
-            assert_eq!((m.game_of(id), m.job_terms(id)), (None, None));
-            assert_eq!(m.settle_dispute(id), Err(Error::NoGame));
-        }
-
+        /// A game the executor wins slashes the challenger, half to the executor; the result
+        /// stands and finalizes after the window (the window does not restart: games run side
+        /// by side), the attester paid and its bond returned.
         #[ink::test]
         fn a_game_the_executor_wins_slashes_the_challenger_and_the_result_stands() {
             let a = acc();
-            let (mut m, id) = disputed(Some(Verdict::Executor));
-            // Settled long after the original window (2 + 3) closed.
+            let (mut m, id) = challenged(Some((Verdict::Executor, How::Replay)));
             set_block_number::<Env>(40);
-            m.settle_dispute(id).unwrap();
+            m.settle_challenge(id, 0).unwrap();
             let job = m.job(id).unwrap();
-            assert_eq!((job.state, job.challenger), (JobState::Submitted, None));
+            assert_eq!((job.state, job.open_games, job.submitted_at), (JobState::Submitted, 0, 2));
             let e = m.pledge_of(a.eve).unwrap();
             assert_eq!((e.stake, e.locked), (4_000, 0));
             assert_eq!((m.balance_of(a.charlie), m.balance_of(a.frank)), (500, 500));
-            // A slow game cannot run out the window: it started again at the settlement, and
-            // another provider may still dispute.
-            assert_eq!(m.job(id).unwrap().submitted_at, 40);
-            as_(a.django, 0);
-            m.dispute(id, [9; 32], vec![], [8; 32], vec![]).unwrap();
-            assert_eq!(m.job(id).unwrap().challenger, Some(*a.django.as_ref()));
+            m.finalize(id).unwrap();
+            // Not verified (1 of 2 attestations): ask 400 + forgone 100 in money, on top.
+            assert_eq!(m.balance_of(a.charlie), 500 + 500);
+            assert_eq!(m.balance_of(a.django), 10);
+            assert_eq!(m.pledge_of(a.django).unwrap().locked, 0);
+            assert_eq!(m.pledge_of(a.charlie).unwrap().locked, 0);
         }
 
         #[ink::test]
         fn a_game_neither_side_was_right_in_slashes_the_executor_to_the_treasury() {
             let a = acc();
-            let (mut m, id) = disputed(Some(Verdict::Neither));
-            m.settle_dispute(id).unwrap();
+            let (mut m, id) = challenged(Some((Verdict::Neither, How::Replay)));
+            m.settle_challenge(id, 0).unwrap();
             assert_eq!(m.job(id).unwrap().state, JobState::Rejected);
             assert_eq!(m.pledge_of(a.eve).unwrap().locked, 0);
-            assert_eq!((m.balance_of(a.eve), m.balance_of(a.frank)), (0, 1_000));
+            assert_eq!((m.balance_of(a.eve), m.balance_of(a.frank)), (0, 2_000));
         }
 
+        /// An executor that stops answering loses its game and its collateral, but proves
+        /// nothing about the result its attester vouched for: the attester's bond comes back
+        /// (else an executor could harvest its attesters' bonds through a sybil challenger
+        /// that it lets win). No fee: the job is rejected.
         #[ink::test]
-        fn a_game_spec_belongs_to_a_valid_training_job_and_disputes_need_one() {
+        fn a_silent_executor_loses_but_its_attesters_keep_their_bonds() {
+            let a = acc();
+            let (mut m, id) = challenged(Some((Verdict::Challenger, How::Timeout)));
+            m.settle_challenge(id, 0).unwrap();
+            assert_eq!(m.job(id).unwrap().state, JobState::Rejected);
+            let c = m.pledge_of(a.charlie).unwrap();
+            assert_eq!((c.stake, c.locked), (4_000, 0));
+            let d = m.pledge_of(a.django).unwrap();
+            assert_eq!((d.stake, d.locked), (5_000, 0));
+            assert_eq!(
+                (m.balance_of(a.eve), m.balance_of(a.frank), m.balance_of(a.django)),
+                (500, 500, 0)
+            );
+        }
+
+        /// Many challengers: each plays its own game at once. A liar's loss neither ends the
+        /// job nor blocks the honest game; the first game the executor loses rejects the job;
+        /// games settled afterwards return a right challenger's bond and slash a wrong one's to
+        /// the treasury (the executor, proven wrong, gets nothing). Balances to the unit.
+        #[ink::test]
+        fn many_challengers_play_side_by_side() {
+            let a = acc();
+            let (mut m, id) = challenged(None);
+            as_(a.alice, 5_000);
+            m.pledge(GPU, 1, 0).unwrap();
+            assert_eq!(m.challenge(id, [9; 32], vec![], [8; 32], vec![]), Ok(1));
+            as_(a.frank, 5_000);
+            m.pledge(GPU, 1, 0).unwrap();
+            assert_eq!(m.challenge(id, [9; 32], vec![], [8; 32], vec![]), Ok(2));
+            as_(a.bob, 5_000);
+            m.pledge(GPU, 1, 0).unwrap();
+            assert_eq!(
+                m.challenge(id, [9; 32], vec![], [8; 32], vec![]),
+                Err(Error::ConflictOfInterest),
+                "the poster cannot challenge its own job"
+            );
+            assert_eq!(m.job(id).unwrap().open_games, 3);
+            // Alice lied: she loses her game; the job stands, its other games go on.
+            decide(Verdict::Executor, How::Replay);
+            m.settle_challenge(id, 1).unwrap();
+            assert_eq!(m.job(id).unwrap().state, JobState::Submitted);
+            assert_eq!(m.pledge_of(a.alice).unwrap().stake, 4_000);
+            assert_eq!((m.balance_of(a.charlie), m.balance_of(a.frank)), (500, 500));
+            set_block_number::<Env>(8);
+            assert_eq!(m.finalize(id), Err(Error::GamesOpen));
+            // Eve proves the executor wrong: rejected.
+            decide(Verdict::Challenger, How::Replay);
+            m.settle_challenge(id, 0).unwrap();
+            assert_eq!(m.job(id).unwrap().state, JobState::Rejected);
+            // Frank was right too, later: his bond back, nothing left to pay him.
+            m.settle_challenge(id, 2).unwrap();
+            let f = m.pledge_of(a.frank).unwrap();
+            assert_eq!((f.stake, f.locked), (5_000, 0));
+            let job = m.job(id).unwrap();
+            assert_eq!((job.challenges, job.open_games), (3, 0));
+            // Alice's half went to the executor before it was proven wrong; eve got half of the
+            // executor's collateral and of the attester's bond; the treasury the rest.
+            assert_eq!(m.balance_of(a.charlie), 500);
+            assert_eq!(m.balance_of(a.eve), 1_000);
+            assert_eq!(m.balance_of(a.frank), 500 + 1_000);
+            assert_eq!(m.balance_of(a.bob), 1_000);
+            for p in [a.charlie, a.django, a.eve, a.alice, a.frank] {
+                assert_eq!(m.pledge_of(p).unwrap().locked, 0, "nothing stays locked");
+            }
+        }
+
+        /// A wrong challenger settled after the job was rejected loses its bond to the
+        /// treasury, not to the executor proven wrong.
+        #[ink::test]
+        fn a_liar_settled_after_the_rejection_pays_the_treasury() {
+            let a = acc();
+            let (mut m, id) = challenged(None);
+            as_(a.alice, 5_000);
+            m.pledge(GPU, 1, 0).unwrap();
+            m.challenge(id, [9; 32], vec![], [8; 32], vec![]).unwrap();
+            decide(Verdict::Challenger, How::Replay);
+            m.settle_challenge(id, 0).unwrap();
+            decide(Verdict::Executor, How::Replay);
+            m.settle_challenge(id, 1).unwrap();
+            assert_eq!(m.pledge_of(a.alice).unwrap().stake, 4_000);
+            assert_eq!((m.balance_of(a.charlie), m.balance_of(a.frank)), (0, 1_000 + 1_000));
+        }
+
+        /// Every training job names a game whose longest play fits the market's challenge
+        /// blocks; an evaluation job names none and cannot be challenged (yet).
+        #[ink::test]
+        fn every_training_job_has_a_bounded_game_and_only_training_jobs_are_challenged() {
             let a = acc();
             let mut m = setup();
             as_(a.bob, 1_000);
-            let bad = GameSpec { move_blocks: 0, ..game_spec() };
-            assert_eq!(m.post_job(JobSpec { game: Some(bad), ..spec(50) }), Err(Error::BadGame));
-            let eval = JobSpec { game: Some(game_spec()), ..eval(None, 20) };
-            assert_eq!(m.post_job(eval), Err(Error::BadGame));
-            let (mut m, id) = submitted();
-            as_(a.eve, 0);
-            assert_eq!(m.dispute(id, [9; 32], vec![], [8; 32], vec![]), Err(Error::NoGame));
-        }
-
-        #[ink::test]
-        fn a_wrong_challenger_is_slashed_and_the_result_stands() {
-            let a = acc();
-            let (mut m, id) = submitted();
-            as_(a.alice, 5_000);
-            m.pledge(GPU, 1, 0).unwrap();
-            as_(a.eve, 0);
-            m.challenge(id).unwrap();
-            for v in [a.django, a.alice] {
-                as_(v, 0);
-                m.vote(id, true).unwrap();
+            assert_eq!(game_spec().longest(), Some(PARAMS.challenge_blocks));
+            for bad in [
+                None,
+                Some(GameSpec { move_blocks: 0, ..game_spec() }),
+                // Its longest game outlasts the market's 100 challenge blocks.
+                Some(GameSpec { move_blocks: 2, ..game_spec() }),
+            ] {
+                assert_eq!(m.post_job(JobSpec { game: bad, ..spec(50) }), Err(Error::BadGame));
             }
-            assert_eq!(m.job(id).unwrap().state, JobState::Submitted);
-            let e = m.pledge_of(a.eve).unwrap();
-            assert_eq!((e.stake, e.locked), (4_000, 0));
-            assert_eq!(m.balance_of(a.charlie), 0);
-            assert_eq!(m.balance_of(a.frank), 1_000);
-            set_block_number::<Env>(8);
-            m.finalize(id).unwrap();
-            // Not verified (no attestations): ask 400 + forgone 100 in money.
-            assert_eq!(m.balance_of(a.charlie), 500);
-        }
-
-        /// Finding 4: a challenge nobody decides times out; anyone settles it; nobody is
-        /// slashed and every planck goes back.
-        #[ink::test]
-        fn an_undecided_challenge_times_out_and_returns_everything() {
-            let a = acc();
-            let (mut m, id) = submitted();
+            let eval_with_game = JobSpec { game: Some(game_spec()), ..eval(None, 20) };
+            assert_eq!(m.post_job(eval_with_game), Err(Error::BadGame));
+            let e = m.post_job(eval(None, 20)).unwrap();
+            as_(a.charlie, 0);
+            m.claim(e).unwrap();
+            m.submit_result(e, commitment(1)).unwrap();
             as_(a.eve, 0);
-            m.challenge(id).unwrap(); // at block 2: ends at 7
-            as_(a.bob, 0);
-            assert_eq!(m.expire(id), Err(Error::DeadlineNotReached));
-            set_block_number::<Env>(8);
-            as_(a.django, 0);
-            assert_eq!(m.vote(id, true), Err(Error::WindowClosed));
-            as_(a.frank, 0); // a stranger
-            m.expire(id).unwrap();
-            assert_eq!(m.job(id).unwrap().state, JobState::TimedOut);
-            assert_eq!(m.balance_of(a.bob), 1_000);
-            for who in [a.charlie, a.eve] {
-                let p = m.pledge_of(who).unwrap();
-                assert_eq!((p.stake, p.locked), (5_000, 0));
-            }
-            assert_eq!(m.balance_of(a.frank), 0);
-            assert_eq!(m.expire(id), Err(Error::WrongState));
-            let ev: Vec<events::ChallengeTimedOut> = events_of(events::CHALLENGE_TIMED_OUT_TOPIC);
-            assert_eq!(ev, vec![events::ChallengeTimedOut { job: id, refund: 1_000 }]);
+            assert_eq!(m.challenge(e, [9; 32], vec![], [8; 32], vec![]), Err(Error::NoGame));
+            assert_eq!(m.pledge_of(a.eve).unwrap().locked, 0);
         }
 
         /// Finding 9: a claim cannot be held hostage: past submit-by, anyone reopens the job,
@@ -2258,7 +2230,8 @@ mod market {
             );
             // Jobs that cannot compete: no verifiers, another benchmark or metric, a training
             // job, an unknown bounty, or one that could still be open when the bounty expires
-            // (deadline 75 + window 5 + challenge 5 + 1 + 5 to claim > 90).
+            // (deadline 75 + window 5 + 1 + 10 submit blocks to claim > 90; an evaluation has
+            // no game yet, so no challenge blocks).
             as_(a.bob, 1_000);
             let none = Verification { verifiers: 0, ..VERIFY };
             let unverified = JobSpec { verification: none, ..eval(Some(b), 20) };
@@ -2343,10 +2316,8 @@ mod market {
             let id = m.post_job(JobSpec { executors: allowed.clone(), ..spec(50) }).unwrap();
             assert_eq!(
                 m.job_terms(id),
-                Some(JobTerms { benchmark: None, executors: allowed, game: None })
+                Some(JobTerms { benchmark: None, executors: allowed, game: Some(game_spec()) })
             );
-            let open = m.post_job(spec(50)).unwrap();
-            assert_eq!(m.job_terms(open), None);
             as_(a.charlie, 0);
             assert_eq!(m.claim(id), Err(Error::NotAllowed));
             as_(a.django, 0);
@@ -2381,8 +2352,8 @@ mod market {
             let a = acc();
             let mut m = setup();
             assert_eq!(m.wire_splitter(a.django), Err(Error::WrongState));
-            // 100 + 50 + 5 + 10 + 2 blocks.
-            assert_eq!(m.admin_delay(), 167);
+            // 100 + 50 + 100 + 10 + 2 blocks.
+            assert_eq!(m.admin_delay(), 262);
             let faster = MarketParams { max_job_blocks: 10, ..PARAMS };
             let change =
                 Change::Params { splitter: [4; 32], treasury: *a.eve.as_ref(), params: faster };
@@ -2398,12 +2369,12 @@ mod market {
             };
             assert_eq!(m.propose_change(bad), Err(Error::BadParams));
             // A shorter new timelock does not shorten this one: the longer of the two.
-            assert_eq!(m.propose_change(change.clone()), Ok(168));
-            assert_eq!(m.pending_change(), Some((change.clone(), 168)));
-            set_block_number::<Env>(167);
+            assert_eq!(m.propose_change(change.clone()), Ok(263));
+            assert_eq!(m.pending_change(), Some((change.clone(), 263)));
+            set_block_number::<Env>(262);
             as_(a.bob, 0);
             assert_eq!(m.apply_change(), Err(Error::Timelocked));
-            set_block_number::<Env>(168);
+            set_block_number::<Env>(263);
             m.apply_change().unwrap(); // anyone
             assert_eq!(m.params(), (a.alice, Some(AccountId::from([4; 32])), a.eve, faster));
             assert_eq!(m.pending_change(), None);
@@ -2411,7 +2382,7 @@ mod market {
                 events_of(admin_events::CHANGE_PROPOSED_TOPIC);
             assert_eq!(
                 proposed,
-                vec![admin_events::ChangeProposed { change: change.clone(), eta: 168 }]
+                vec![admin_events::ChangeProposed { change: change.clone(), eta: 263 }]
             );
             let applied: Vec<admin_events::ChangeApplied<Change>> =
                 events_of(admin_events::CHANGE_APPLIED_TOPIC);
@@ -2464,21 +2435,20 @@ mod market {
             assert_eq!(tiny.timelock(), 6);
             let change =
                 Change::Params { splitter: [9; 32], treasury: *a.frank.as_ref(), params: tiny };
-            assert_eq!(m.propose_change(change), Ok(168));
-            set_block_number::<Env>(168);
+            assert_eq!(m.propose_change(change), Ok(263));
+            set_block_number::<Env>(263);
             m.apply_change().unwrap();
-            assert_eq!(m.admin_delay(), 167);
-            assert_eq!(m.propose_change(Change::Code([1; 32])), Ok(168 + 167));
-            set_block_number::<Env>(300);
-            assert_eq!(m.admin_delay(), 35);
-            set_block_number::<Env>(400);
+            assert_eq!(m.admin_delay(), 262);
+            assert_eq!(m.propose_change(Change::Code([1; 32])), Ok(263 + 262));
+            set_block_number::<Env>(500);
+            assert_eq!(m.admin_delay(), 25);
+            set_block_number::<Env>(600);
             assert_eq!(m.admin_delay(), 6);
         }
 
         /// A job runs under the windows it was posted with: a change announced before the job
-        /// and applied during it (here: a longer challenge timeout) cannot stretch its
-        /// challenge past what `check_bounty_job` counted on, so a sponsor cannot reclaim
-        /// ahead of a winner this way.
+        /// and applied during it (here: a longer submit time) does not stretch it, so a sponsor
+        /// cannot be made to reclaim ahead of a winner this way.
         #[ink::test]
         fn a_job_keeps_the_windows_it_was_posted_with() {
             let a = acc();
@@ -2486,9 +2456,9 @@ mod market {
             let slow = MarketParams { submit_blocks: 90, challenge_blocks: 90, ..PARAMS };
             let change =
                 Change::Params { splitter: [9; 32], treasury: *a.frank.as_ref(), params: slow };
-            // The longer timelock of the two parameter sets: 100 + 50 + 90 + 10 + 2.
+            // The longer timelock of the two parameter sets: 100 + 50 + 100 + 10 + 2.
             let eta = m.propose_change(change).unwrap();
-            assert_eq!(eta, 1 + 252);
+            assert_eq!(eta, 1 + 262);
             let posted = eta - 1;
             set_block_number::<Env>(posted);
             as_(a.alice, 1_001);
@@ -2502,12 +2472,6 @@ mod market {
             as_(a.charlie, 0);
             m.claim(id).unwrap();
             assert_eq!(m.job(id).unwrap().submit_by, eta + 10);
-            m.submit_result(id, commitment(200)).unwrap();
-            as_(a.django, 0);
-            m.challenge(id).unwrap();
-            let job = m.job(id).unwrap();
-            assert_eq!((job.challenge_ends, job.challenge_blocks), (eta + 5, 5));
-            assert!(job.challenge_ends + 1 + 5 <= posted + 50);
         }
 
         /// The review's overpriced executor: collateral must outweigh what the executor earns.
@@ -2530,7 +2494,7 @@ mod market {
             let mut m = setup();
             as_(acc().alice, 0);
             m.propose_change(Change::Code([1; 32])).unwrap();
-            set_block_number::<Env>(1 + 167);
+            set_block_number::<Env>(1 + 262);
             let _ = m.apply_change();
         }
 
@@ -2552,7 +2516,7 @@ mod market {
                     rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                     (rng >> 33) % n
                 };
-                // setup() pledged 3 x 5 000; two more providers for committees.
+                // setup() pledged 3 x 5 000; two more providers to verify.
                 for extra in [a.frank, a.alice] {
                     as_(extra, 5_000);
                     m.pledge(GPU, 5, 0).unwrap();
@@ -2643,11 +2607,17 @@ mod market {
                             false
                         }
                         7 => {
-                            done[7] += u32::from(m.challenge(job).is_ok());
+                            let c = m.challenge(job, [9; 32], vec![], [8; 32], vec![]);
+                            done[7] += u32::from(c.is_ok());
                             false
                         }
                         8 => {
-                            done[8] += u32::from(m.vote(job, next(2) == 0).is_ok());
+                            let verdict =
+                                [Verdict::Executor, Verdict::Challenger, Verdict::Neither]
+                                    [next(3) as usize];
+                            let how = [How::Replay, How::Timeout][next(2) as usize];
+                            decide(verdict, how);
+                            done[8] += u32::from(m.settle_challenge(job, next(2) as u16).is_ok());
                             false
                         }
                         9 => {
@@ -2683,7 +2653,11 @@ mod market {
                 block += 1_000;
                 set_block_number::<Env>(block);
                 as_(a.frank, 0);
+                decide(Verdict::Executor, How::Replay);
                 for id in 1..=m.job_count() {
+                    for index in 0..m.job(id).unwrap().challenges {
+                        let _ = m.settle_challenge(id, index);
+                    }
                     let _ = m.finalize(id);
                     let _ = m.expire(id);
                     assert!(m.job(id).unwrap().state.is_terminal(), "job {id}: {:?}", m.job(id));
@@ -2718,7 +2692,7 @@ mod market {
                 (5, "submit"),
                 (6, "attest"),
                 (7, "challenge"),
-                (8, "vote"),
+                (8, "settle_challenge"),
                 (9, "finalize"),
                 (10, "expire"),
             ] {
@@ -2726,18 +2700,18 @@ mod market {
             }
         }
 
-        /// The dispute wiring and each job's game live under fixed keys outside the root (a
-        /// `Lazy` and a mapping), so storage written before them still decodes.
+        /// The dispute wiring and each challenge's game live under fixed keys outside the root
+        /// (a `Lazy` and a mapping), so storage written before them still decodes.
         #[ink::test]
         fn the_game_storage_keys_are_frozen() {
             let a = acc();
-            let (_, id) = disputed(None);
+            let (_, id) = challenged(None);
             let wired: AccountId =
                 ink::env::get_contract_storage(&0x4d4b_000bu32).unwrap().unwrap();
-            assert_eq!(wired, a.frank);
-            let game: GameId =
-                ink::env::get_contract_storage(&(0x4d4b_000au32, id)).unwrap().unwrap();
-            assert_eq!(game, 1);
+            assert_eq!(wired, dispute_addr());
+            let game: (AccountId, GameId) =
+                ink::env::get_contract_storage(&(0x4d4b_000cu32, (id, 0u16))).unwrap().unwrap();
+            assert_eq!(game, (a.eve, 1));
         }
 
         /// Storage written before an upgrade stays readable after it: the root's field order
@@ -2781,7 +2755,6 @@ mod market {
                 (selectors::SUBMIT_RESULT, sel!("submit_result")),
                 (selectors::ATTEST, sel!("attest")),
                 (selectors::CHALLENGE, sel!("challenge")),
-                (selectors::VOTE, sel!("vote")),
                 (selectors::FINALIZE, sel!("finalize")),
                 (selectors::EXPIRE, sel!("expire")),
                 (selectors::POST_BOUNTY, sel!("post_bounty")),
@@ -2789,8 +2762,7 @@ mod market {
                 (selectors::PAY_BOUNTY, sel!("pay_bounty")),
                 (selectors::JOB_TERMS, sel!("job_terms")),
                 (selectors::WIRE_DISPUTE, sel!("wire_dispute")),
-                (selectors::DISPUTE, sel!("dispute")),
-                (selectors::SETTLE_DISPUTE, sel!("settle_dispute")),
+                (selectors::SETTLE_CHALLENGE, sel!("settle_challenge")),
                 (selectors::GAME_OF, sel!("game_of")),
                 (selectors::WITHDRAW, sel!("withdraw")),
                 (selectors::WIRE_SPLITTER, sel!("wire_splitter")),
@@ -2823,9 +2795,7 @@ mod market {
                 (events::RESULT_SUBMITTED_TOPIC, ResultSubmitted::SIGNATURE_TOPIC),
                 (events::ATTESTED_TOPIC, Attested::SIGNATURE_TOPIC),
                 (events::CHALLENGED_TOPIC, Challenged::SIGNATURE_TOPIC),
-                (events::VOTED_TOPIC, Voted::SIGNATURE_TOPIC),
                 (events::CHALLENGE_RESOLVED_TOPIC, ChallengeResolved::SIGNATURE_TOPIC),
-                (events::CHALLENGE_TIMED_OUT_TOPIC, ChallengeTimedOut::SIGNATURE_TOPIC),
                 (events::JOB_FINALIZED_TOPIC, JobFinalized::SIGNATURE_TOPIC),
                 (events::JOB_EXPIRED_TOPIC, JobExpired::SIGNATURE_TOPIC),
                 (events::JOB_REOPENED_TOPIC, JobReopened::SIGNATURE_TOPIC),

@@ -1,11 +1,14 @@
 //! The dispute game on a real substrate-contracts-node: the dispute contract built with
-//! cargo-contract and deployed, two players of a real 16-step run (2 layers, 2 heads, context
-//! 16, weight decay) moving through signed transactions, every move checked by the contract and
-//! the bottom step recomputed by it on soft floats. Both directions: an honest executor beats a
-//! lying challenger (the dispute contract deployed alone, its opener a test account); a cheating
-//! executor loses to an honest challenger through the market, which opens the game on a
-//! dispute and pays on its verdict. An account that is not a player cannot move. Reports the moves and the ref_time of each kind of move as a multiple of
-//! the yardstick transfer (BENCH.md's 1.13 × 10^9).
+//! cargo-contract and deployed, players of a real 16-step run (2 layers, 2 heads, context 16,
+//! weight decay) moving through signed transactions, every move checked by the contract and the
+//! bottom step recomputed by it on soft floats. An honest executor beats a lying challenger, and
+//! an executor that forged a checkpoint (one weight changed, re-sealed) loses (the dispute
+//! contract deployed alone, its opener a test account); an account that is not a player cannot
+//! move. Through the market, which opens a game on every challenge and pays on its
+//! verdict: a cheating executor loses to an honest challenger while a liar's game beside it is
+//! lost to the cheater, the cheater's attesters lose their bonds, and a swarm of ten silent
+//! sybils each lose a bond to an honest executor. Reports the moves and the ref_time of each
+//! kind of move as a multiple of the yardstick transfer (BENCH.md's 1.13 × 10^9).
 
 use anyhow::{Context as _, Result};
 use iollm_chain::dispute::DisputeClient;
@@ -51,30 +54,48 @@ async fn play(
     Ok((id, verdict, how, moves, cost))
 }
 
+/// What a game came to: verdict, how, moves, and the worst ref_time of each kind of move.
+type Outcome = (Verdict, How, u32, BTreeMap<&'static str, u64>);
+
 /// Plays open game `id` through transactions until decided.
 async fn play_game(
     dispute: &DisputeClient,
     id: GameId,
     players: [(&Player<'_>, &Signer); 2],
-) -> Result<(Verdict, How, u32, BTreeMap<&'static str, u64>)> {
-    let mut cost: BTreeMap<&'static str, u64> = BTreeMap::new();
-    loop {
-        let game = dispute.game(id).await?.context("the game is stored")?;
-        let mut moved = false;
-        for (player, signer) in players {
-            let Some(m) = player.respond(&game) else { continue };
-            let kind = m.kind();
-            let call = dispute.play(signer, m.call(id)).await?;
-            let worst = cost.entry(kind).or_default();
+) -> Result<Outcome> {
+    let mut outcomes = play_games(dispute, &[(id, players)]).await?;
+    Ok(outcomes.remove(0))
+}
+
+/// Plays open games side by side, one move in each undecided game per round (as a worker must:
+/// every game's clock runs at once), through transactions until all are decided.
+async fn play_games(
+    dispute: &DisputeClient,
+    games: &[(GameId, [(&Player<'_>, &Signer); 2])],
+) -> Result<Vec<Outcome>> {
+    let mut outcomes: Vec<Option<Outcome>> = games.iter().map(|_| None).collect();
+    let mut cost: Vec<BTreeMap<&'static str, u64>> =
+        games.iter().map(|_| BTreeMap::new()).collect();
+    while outcomes.iter().any(Option::is_none) {
+        for (i, (id, players)) in games.iter().enumerate() {
+            if outcomes[i].is_some() {
+                continue;
+            }
+            let game = dispute.game(*id).await?.context("the game is stored")?;
+            let (player, signer) = players
+                .iter()
+                .find_map(|(p, s)| p.respond(&game).map(|m| (m, *s)))
+                .with_context(|| format!("nobody could move in {:?}", game.stage))?;
+            let kind = player.kind();
+            let call = dispute.play(signer, player.call(*id)).await?;
+            let worst = cost[i].entry(kind).or_default();
             *worst = (*worst).max(call.dry_run.gas_required.0);
             if let Some(d) = DisputeClient::decided(&call) {
-                return Ok((d.verdict, d.how, d.moves, cost));
+                outcomes[i] = Some((d.verdict, d.how, d.moves, std::mem::take(&mut cost[i])));
             }
-            moved = true;
-            break;
         }
-        anyhow::ensure!(moved, "nobody could move in {:?}", game.stage);
     }
+    Ok(outcomes.into_iter().flatten().collect())
 }
 
 fn report(name: &str, moves: u32, cost: &BTreeMap<&'static str, u64>) {
@@ -132,130 +153,258 @@ async fn disputes_are_decided_on_the_node_by_the_contracts_recomputation() -> Re
         assert!(matches!(refused, Err(ChainError::ContractRefused { .. })), "{refused:?}");
         let late = dispute.play(&bob, iollm_types::dispute::calls::timeout(2)).await;
         assert!(matches!(late, Err(ChainError::ContractRefused { .. })), "{late:?}");
+
+        // A forged checkpoint: the executor changes one weight at the end of segment 1 (the
+        // AdamW output of step 7, the last op), re-seals h_2 with its own root and trains on
+        // honestly from it. The game starts segment 2's dispute only from the committed h_1
+        // both traces agree on, and ends at the forged weight, recomputed by the contract.
+        let adam = tr.step_program().ops.len() - 1;
+        let forged = Cheat { step: 7, op: adam, element: 100, xor: 1 << 20 };
+        let forger = Player::new(Side::Executor, &tr, Some(forged));
+        let honest = Player::new(Side::Challenger, &tr, None);
+        let (_, verdict, how, moves, _) =
+            play(&dispute, &alice, &tr, &cfg, [(&forger, &bob), (&honest, &charlie)]).await?;
+        assert_eq!((verdict, how), (Verdict::Challenger, How::Replay));
+        let game = dispute.game(3).await?.context("decided games stay until closed")?;
+        assert_eq!((game.segment, game.step, game.op as usize, game.element), (1, 7, adam, 100));
+        println!("forged checkpoint h_2: {moves} moves");
         Ok(())
     })
     .await
     .context("the dispute test took over 20 minutes")?
 }
 
-/// The market opens the game on a dispute and pays on its verdict: an executor that cheated in
-/// one element of one op of step 6 loses its collateral — half to the challenger, half to the
-/// treasury — the poster gets its escrow back, and every planck of the market's books is
-/// accounted for.
+/// Pledges `who` with `stake`, as a GPU provider.
+async fn pledge(ctx: &iollm_cli::context::Context, who: &Signer, stake: u128) -> Result<()> {
+    const GPU: Capacity = Capacity { accelerator: 2, memory_gib: 80, throughput: 100 };
+    m::pledge(ctx, who, GPU, 1_000_000_000, 0, stake).await?;
+    Ok(())
+}
+
+/// Produces blocks (one per transaction on the dev node) until the chain is past `target`.
+async fn advance_past(ctx: &iollm_cli::context::Context, who: &Signer, target: u32) -> Result<()> {
+    while ctx.chain.best_block().await? <= target {
+        ctx.market()?.top_up(who, 1).await?;
+    }
+    Ok(())
+}
+
+/// Many challengers through the market, each with its own game, side by side. Job 1: an
+/// executor that cheated in one element of one op of step 6, its result attested by two
+/// sybils, is challenged at once by an honest provider (Dave, with his own run of the job)
+/// and by a liar whose claim is wrong from step 2 on. The liar loses its game to the cheater;
+/// Dave's game ends at the cheated element and rejects the job: the executor's collateral and
+/// both attesters' bonds are slashed, half to Dave. Job 2: an honest executor challenged by a
+/// swarm of ten sybils that then stop playing: every sybil loses its bond (half to the
+/// executor) and the result is paid. The market's books are checked to the unit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_market_settles_a_dispute_on_the_games_verdict() -> Result<()> {
-    tokio::time::timeout(Duration::from_secs(1200), async {
+async fn many_challengers_play_their_own_games_through_the_market() -> Result<()> {
+    // Includes building the contracts when this is the first test to deploy them (cold: about
+    // 3 minutes each).
+    tokio::time::timeout(Duration::from_secs(2400), async {
         let net = iollm_tests::testnet().await?;
         let ctx = &net.ctx;
         let market = ctx.market()?;
         let dispute = ctx.dispute()?;
-        let (alice, bob, charlie, dave) = (
-            Signer::dev("alice")?,
-            Signer::dev("bob")?,
-            Signer::dev("charlie")?,
-            Signer::dev("dave")?,
+        let dev = |name: &str| Signer::dev(name);
+        let (alice, bob, charlie, dave, eve, ferdie) = (
+            dev("alice")?,
+            dev("bob")?,
+            dev("charlie")?,
+            dev("dave")?,
+            dev("eve")?,
+            dev("ferdie")?,
         );
+        // Ten more endowed dev accounts for the swarm.
+        let swarm: Vec<Signer> = ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"]
+            .iter()
+            .map(|n| Signer::from_suri(&format!("//{n}//stash")))
+            .chain([Ok(alice.clone()), Ok(dave.clone()), Ok(eve.clone()), Ok(ferdie.clone())])
+            .collect::<Result<_, _>>()?;
         const STAKE: u128 = 1_000_000_000_000;
         const REWARD: u128 = 1_000_000_000_000;
         const COLLATERAL: u128 = 100_000_000_000;
-        const GPU: Capacity = Capacity { accelerator: 2, memory_gib: 80, throughput: 100 };
         const CID: &str = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
+        let half = COLLATERAL.div_ceil(2);
 
         let (cfg, tr) = iollm_tests::game_run()?;
         let cheat = Cheat { step: 6, op: 14, element: 77, xor: 1 << 20 };
-        let (cheater, honest) = (
-            Player::new(Side::Executor, &tr, Some(cheat)),
-            Player::new(Side::Challenger, &tr, None),
+        let cheater = Player::new(Side::Executor, &tr, Some(cheat));
+        let honest = Player::new(Side::Challenger, &tr, None);
+        let liar = Player::new(
+            Side::Challenger,
+            &tr,
+            Some(Cheat { step: 2, op: 30, element: 3, xor: 1 << 21 }),
         );
         let n = cfg.n_checkpoints() as u64;
-        let (bad, good) = (cheater.checkpoints(4, n), honest.checkpoints(4, n));
+        let (bad, good, lie) =
+            (cheater.checkpoints(4, n), honest.checkpoints(4, n), liar.checkpoints(4, n));
 
         let artifact = model::register(ctx, &bob, Kind::Model, CID).await?.id;
-        m::pledge(ctx, &charlie, GPU, 1_000_000_000, 0, STAKE).await?;
-        m::pledge(ctx, &dave, GPU, 1_000_000_000, 0, STAKE).await?;
-        let spec = game_spec(&tr, &cfg, 50);
+        for who in [&charlie, &dave, &eve, &ferdie] {
+            pledge(ctx, who, STAKE).await?;
+        }
+        // 20 blocks a move: its longest game (109 × 20 + 1 blocks) fits the devnet's
+        // challenge blocks (5 000).
+        let spec = game_spec(&tr, &cfg, 20);
+        assert_eq!(spec.longest(), Some(2_181));
         assert_eq!(spec.h0, good[0], "the job's h_0 is the run's");
         let need = Capacity { accelerator: 1, memory_gib: 24, throughput: 10 };
         let v = Verification {
-            challenge_window: 20,
-            verifiers: 1,
+            challenge_window: 40,
+            verifiers: 2,
             collateral: COLLATERAL,
             verifier_fee: 0,
         };
-        let deadline = ctx.chain.best_block().await? + 100;
+        let deadline = ctx.chain.best_block().await? + 200;
         let post = PostJob::new(JobKind::Train, CID, artifact, 50, need, deadline, v, REWARD)
             .with_game(spec.clone());
         let job = m::post_job(ctx, &bob, &post).await?.value;
         m::claim(ctx, &charlie, job).await?;
         m::submit(ctx, &charlie, job, CID, 900_000, 1, merkle::root(&bad)).await?;
+        // The cheater's sybils attest its result, each locking a bond.
+        for sybil in [&eve, &ferdie] {
+            m::attest(ctx, sybil, job).await?;
+        }
 
-        // Dave disputes with his own run of the job (`iollm job dispute --run DIR`); the market
-        // opens the game.
+        // Dave challenges with his own run of the job (`iollm job challenge --run DIR`), a liar
+        // (Alice) with a claim wrong from step 2; both games are open at once.
         let run = tempfile::tempdir()?;
         let out = iollm_compute::train(&cfg, run.path(), &Runtime::new(2), &mut |_| {})?;
         assert_eq!(out.hashes, good, "his run is the honest player's story");
-        let nothing = m::dispute(ctx, &dave, job, &run.path().join("missing")).await.unwrap_err();
+        let nothing = m::challenge(ctx, &dave, job, &run.path().join("missing")).await.unwrap_err();
         assert!(nothing.to_string().contains("cannot use"), "{nothing}");
-        m::dispute(ctx, &dave, job, run.path()).await?;
-        let id = market.game_of(job).await?.context("the job's game")?;
-        assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::Challenged);
-        let shown = m::show_game(ctx, id).await?;
-        assert_eq!(shown.awaits(), Some(Side::Executor), "the executor answers first");
-        let early = m::settle_dispute(ctx, &alice, job).await.unwrap_err();
+        assert_eq!(m::challenge(ctx, &dave, job, run.path()).await?.value, 0);
+        pledge(ctx, &alice, STAKE).await?;
+        let proof = |t: &[[u8; 32]], i: usize| merkle::proof(t, i).expect("in range");
+        let claim = (merkle::root(&lie), proof(&lie, 0), lie[n as usize], proof(&lie, n as usize));
+        let opened = market.challenge(&alice, job, claim.0, &claim.1, claim.2, &claim.3).await?;
+        assert_eq!(opened.value, 1);
+        let (_, honest_id) = market.game_of(job, 0).await?.context("Dave's game")?;
+        let (_, liar_id) = market.game_of(job, 1).await?.context("the liar's game")?;
+        let job_now = m::show_job(ctx, job).await?.0;
+        assert_eq!(
+            (job_now.state, job_now.challenges, job_now.open_games),
+            (JobState::Submitted, 2, 2)
+        );
+        assert_eq!(m::show_game(ctx, honest_id).await?.awaits(), Some(Side::Executor));
+        let early = m::settle_challenge(ctx, &bob, job, 0).await.unwrap_err();
         assert!(early.to_string().contains("not decided yet"), "{early}");
 
-        let (verdict, how, moves, cost) =
-            play_game(&dispute, id, [(&cheater, &charlie), (&honest, &dave)]).await?;
+        // Both games are played side by side. The liar loses: the cheater was right at step 2,
+        // where their traces first differ. Settled first, the job stands (the other game
+        // goes on) and the cheater gets half the liar's bond.
+        let mut outcomes = play_games(
+            &dispute,
+            &[
+                (liar_id, [(&cheater, &charlie), (&liar, &alice)]),
+                (honest_id, [(&cheater, &charlie), (&honest, &dave)]),
+            ],
+        )
+        .await?;
+        let (verdict, how, moves, cost) = outcomes.remove(1);
+        let (liar_verdict, _, liar_moves, _) = outcomes.remove(0);
+        assert_eq!(liar_verdict, Verdict::Executor);
+        println!("lying challenger against a cheating executor: {liar_moves} moves");
+        m::settle_challenge(ctx, &bob, job, 1).await?;
+        assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::Submitted);
+        assert_eq!(market.balance_of(charlie.account_bytes()).await?, half);
+
         assert_eq!((verdict, how), (Verdict::Challenger, How::Replay));
-        let game = dispute.game(id).await?.context("decided games stay until closed")?;
+        let game = dispute.game(honest_id).await?.context("decided games stay until closed")?;
         assert_eq!(
             (game.step, game.op as usize, game.element as usize),
             (6, cheat.op, cheat.element)
         );
         report("cheating executor, through the market", moves, &cost);
-        market.settle_dispute(&alice, job).await?;
-        assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::Rejected);
-        let c = market.pledge_of(charlie.account_bytes()).await?.context("pledge")?;
-        assert_eq!((c.stake, c.locked), (STAKE - COLLATERAL, 0));
-        let d = market.pledge_of(dave.account_bytes()).await?.context("pledge")?;
-        assert_eq!((d.stake, d.locked), (STAKE, 0));
-        // The market's books: half the collateral (rounded up) to Dave, the rest to the
-        // treasury (Alice on a devnet), the reward back to Bob.
-        let half = COLLATERAL.div_ceil(2);
-        assert_eq!(market.balance_of(dave.account_bytes()).await?, half);
-        assert_eq!(market.balance_of(alice.account_bytes()).await?, COLLATERAL - half);
+        m::settle_challenge(ctx, &bob, job, 0).await?;
+        let rejected = m::show_job(ctx, job).await?.0;
+        assert_eq!((rejected.state, rejected.open_games), (JobState::Rejected, 0));
+        for (who, stake) in [
+            (&charlie, STAKE - COLLATERAL),
+            (&eve, STAKE - COLLATERAL),
+            (&ferdie, STAKE - COLLATERAL),
+            (&dave, STAKE),
+            (&alice, STAKE - COLLATERAL),
+        ] {
+            let p = market.pledge_of(who.account_bytes()).await?.context("pledge")?;
+            assert_eq!((p.stake, p.locked), (stake, 0), "{}", who.account());
+        }
+        // The books: Dave half of the collateral and of both bonds; the treasury (Alice on a
+        // devnet) the rest of those and half the liar's bond; the cheater kept half the
+        // liar's bond (won before it was proven wrong); Bob his reward back.
+        assert_eq!(market.balance_of(dave.account_bytes()).await?, 3 * half);
+        assert_eq!(
+            market.balance_of(alice.account_bytes()).await?,
+            3 * (COLLATERAL - half) + (COLLATERAL - half)
+        );
         assert_eq!(market.balance_of(bob.account_bytes()).await?, REWARD);
-        // The game is closed and its record freed.
-        assert_eq!((market.game_of(job).await?, dispute.game(id).await?), (None, None));
+        assert_eq!((market.game_of(job, 0).await?, dispute.game(honest_id).await?), (None, None));
 
-        // A second job whose executor never answers the dispute: after its deadline anyone
-        // times the game out (`iollm dispute timeout`) and the market pays on it.
+        // Job 2: an honest executor, ten sybils challenge and go quiet after opening.
+        for sybil in &swarm {
+            if market.pledge_of(sybil.account_bytes()).await?.is_none() {
+                pledge(ctx, sybil, STAKE).await?;
+            }
+        }
         let quick = GameSpec { move_blocks: 3, ..spec };
-        let deadline = ctx.chain.best_block().await? + 100;
+        let deadline = ctx.chain.best_block().await? + 200;
+        let v = Verification { verifiers: 1, ..v };
         let post = PostJob::new(JobKind::Train, CID, artifact, 50, need, deadline, v, REWARD)
             .with_game(quick);
         let job = m::post_job(ctx, &bob, &post).await?.value;
         m::claim(ctx, &charlie, job).await?;
-        m::submit(ctx, &charlie, job, CID, 900_000, 1, merkle::root(&bad)).await?;
-        m::dispute(ctx, &dave, job, run.path()).await?;
-        let id = market.game_of(job).await?.context("the second job's game")?;
-        let opened = ctx.chain.best_block().await?;
-        let early = m::timeout_game(ctx, &alice, id).await.unwrap_err();
-        assert!(early.to_string().contains("not at a stage"), "{early}");
-        while ctx.chain.best_block().await? <= opened + 3 {
-            market.top_up(&dave, 1).await?;
+        m::submit(ctx, &charlie, job, CID, 900_000, 1, merkle::root(&good)).await?;
+        // The executor plays with `iollm dispute play` (the CLI's library, here returning when
+        // it has nothing to do): its moves, recomputed from the job's config, as each game
+        // opens (a commit, then its first reveal; each game's clock runs from its opening);
+        // once the sybils' clocks have run out, `timeout` in each. No sybil moves again.
+        let config = tempfile::NamedTempFile::new()?;
+        std::fs::write(config.path(), iollm_tests::GAME_RUN)?;
+        let play = |id: u64| {
+            let mut played: Vec<&'static str> = Vec::new();
+            let path = config.path().to_owned();
+            let charlie = &charlie;
+            async move {
+                let game =
+                    m::play_game(ctx, charlie, id, &path, 2, false, |k, _| played.push(k)).await?;
+                anyhow::Ok((game, played))
+            }
+        };
+        let mut games = Vec::new();
+        for (i, sybil) in swarm.iter().enumerate() {
+            let opened = market.challenge(sybil, job, claim.0, &claim.1, claim.2, &claim.3).await?;
+            assert_eq!(usize::from(opened.value), i);
+            let (_, id) = market.game_of(job, opened.value).await?.context("open")?;
+            let (game, played) = play(id).await?;
+            assert_eq!((game.verdict(), played), (None, vec!["commit", "reveal"]));
+            games.push(id);
         }
-        m::timeout_game(ctx, &alice, id).await?;
-        let shown = m::show_game(ctx, id).await?;
-        assert_eq!(shown.verdict(), Some(Verdict::Challenger));
-        assert!(matches!(shown.stage, iollm_types::game::Stage::Decided { how: How::Timeout, .. }));
-        m::settle_dispute(ctx, &alice, job).await?;
-        let c = market.pledge_of(charlie.account_bytes()).await?.context("pledge")?;
-        assert_eq!((c.stake, c.locked), (STAKE - 2 * COLLATERAL, 0));
-        assert_eq!(market.balance_of(dave.account_bytes()).await?, 2 * half);
-        assert_eq!(market.balance_of(bob.account_bytes()).await?, 2 * REWARD);
+        let late = ctx.chain.best_block().await? + 2 * 3 * 2;
+        advance_past(ctx, &charlie, late).await?;
+        for id in games {
+            let (game, played) = play(id).await?;
+            assert_eq!((game.verdict(), played), (Some(Verdict::Executor), vec!["timeout"]));
+        }
+        let stranger = m::play_game(ctx, &bob, 1, config.path(), 2, false, |_, _| {}).await;
+        assert!(stranger.unwrap_err().to_string().contains("no dispute game"));
+        for i in 0..10u16 {
+            m::settle_challenge(ctx, &bob, job, i).await?;
+        }
+        let paid = m::show_job(ctx, job).await?.0;
+        assert_eq!((paid.state, paid.challenges, paid.open_games), (JobState::Submitted, 10, 0));
+        advance_past(ctx, &charlie, paid.submitted_at + v.challenge_window).await?;
+        m::finalize(ctx, &bob, job).await?;
+        let paid = m::show_job(ctx, job).await?.0;
+        assert_eq!(paid.state, JobState::Finalized);
+        for sybil in &swarm {
+            let p = market.pledge_of(sybil.account_bytes()).await?.context("pledge")?;
+            assert_eq!(p.locked, 0, "{}", sybil.account());
+        }
+        // Charlie: half the liar's bond from job 1, half of each of the ten bonds, its ask.
+        assert_eq!(market.balance_of(charlie.account_bytes()).await?, 11 * half + paid.ask);
         Ok(())
     })
     .await
-    .context("the market dispute test took over 20 minutes")?
+    .context("the market's games took over 40 minutes")?
 }

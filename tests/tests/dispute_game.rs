@@ -11,6 +11,24 @@ use iollm_types::game::{Game, How, Stage};
 use iollm_worker::game_spec;
 use iollm_worker::player::{Cheat, Player};
 
+/// Opens a game between the two players (5 blocks a move) at block 0.
+fn open(tr: &Trainer, cfg: &TrainConfig, players: [&Player; 2]) -> Game {
+    let n = cfg.n_checkpoints() as u64;
+    let every = cfg.train.checkpoint_every;
+    let traces = players.map(|p| p.checkpoints(every, n));
+    let proof = |t: &[[u8; 32]], i: usize| iollm_compute::merkle::proof(t, i).expect("in range");
+    // The challenger's claim opens the game; the executor answers about its own trace.
+    let c = &traces[1];
+    Game::open::<iollm_compute::merkle::Sha>(
+        game_spec(tr, cfg, 5).terms([[1; 32], [2; 32]], [root(&traces[0]), root(&traces[1])]),
+        &proof(c, 0),
+        c[n as usize],
+        &proof(c, n as usize),
+        0,
+    )
+    .expect("the challenger's claim is in its trace")
+}
+
 /// Opens a game between the two players and plays it until decided; `silent` stops a side
 /// from answering after that many of its moves. Returns the game.
 fn play(
@@ -19,20 +37,7 @@ fn play(
     players: [&Player; 2],
     silent: Option<(Side, u32)>,
 ) -> Game {
-    let n = cfg.n_checkpoints() as u64;
-    let every = cfg.train.checkpoint_every;
-    let traces = players.map(|p| p.checkpoints(every, n));
-    let proof = |t: &[[u8; 32]], i: usize| iollm_compute::merkle::proof(t, i).expect("in range");
-    // The challenger's claim opens the game; the executor answers about its own trace.
-    let c = &traces[1];
-    let mut game = Game::open::<iollm_compute::merkle::Sha>(
-        game_spec(tr, cfg, 5).terms([[1; 32], [2; 32]], [root(&traces[0]), root(&traces[1])]),
-        &proof(c, 0),
-        c[n as usize],
-        &proof(c, n as usize),
-        0,
-    )
-    .expect("the challenger's claim is in its trace");
+    let mut game = open(tr, cfg, players);
     let (mut now, mut made) = (0, [0u32; 2]);
     while game.verdict().is_none() {
         now += 1;
@@ -127,4 +132,30 @@ fn a_side_that_stops_answering_loses_on_its_deadline() {
     let game = play(&tr, &cfg, [&honest_executor, &liar], Some((Side::Challenger, 4)));
     assert_eq!(game.verdict(), Some(Verdict::Executor));
     assert!(matches!(game.stage, Stage::Decided { how: How::Timeout, .. }));
+}
+
+/// Every move made at the last block it is allowed, a game still ends within
+/// `game::longest`: the bound the market checks a job's game against (its `challenge_blocks`),
+/// so a result is final at most that long after its challenge window.
+#[test]
+fn a_game_played_as_slowly_as_allowed_ends_within_its_bound() {
+    let (tr, cfg) = setup();
+    let cheat = Player::new(Side::Executor, &tr, Some(CHEAT));
+    let honest = Player::new(Side::Challenger, &tr, None);
+    let bound = game_spec(&tr, &cfg, 5).longest().expect("a valid config");
+    let mut game = open(&tr, &cfg, [&cheat, &honest]);
+    let mut now = 0;
+    while game.verdict().is_none() {
+        let (side, m) = [&cheat, &honest]
+            .into_iter()
+            .find_map(|p| p.respond(&game).map(|m| (p.side, m)))
+            .expect("someone owes a move");
+        let in_time = |at| m.clone().apply(&mut game.clone(), side, at).is_ok();
+        let last = (now..=now + bound).rev().find(|at| in_time(*at)).expect("a block in time");
+        m.apply(&mut game, side, last).expect("in time");
+        now = last;
+    }
+    assert_eq!(game.verdict(), Some(Verdict::Challenger));
+    assert!(now < bound, "decided at block {now}, past the bound {bound}");
+    println!("decided at block {now} of at most {bound} ({} moves)", game.moves);
 }

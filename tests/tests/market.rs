@@ -5,9 +5,11 @@
 //! its own calls.
 //!
 //! The security review's attacks (issue 13's findings 1–12) each run here against the node and
-//! are shown to fail. Until the verification game exists, "verified" means the market-wide
+//! are shown to fail. "Verified" means unchallenged (or every game won) plus the market-wide
 //! minimum of attestations (`min_verifiers`, 1 on the devnet) by bonded providers other than
-//! the poster and executor; each test says where it relies on that.
+//! the poster and executor; each test says where it relies on that. Challenges here are games
+//! in the deployed dispute contract decided by a side's deadline, over made-up traces
+//! `[h_0, h_1]` of a one-step job (`tests/dispute_chain.rs` plays whole games of a real run).
 
 use anyhow::Result;
 use iollm_chain::contract::{Executed, StorageDeposit};
@@ -16,7 +18,10 @@ use iollm_cli::context::Context;
 use iollm_cli::market::{self as m, MarketCmdError, PostJob, WithdrawFrom};
 use iollm_cli::model;
 use iollm_tests::testnet;
-use iollm_types::market::{Capacity, Change, JobKind, JobState, MarketParams, Verification};
+use iollm_types::game::GameConfig;
+use iollm_types::market::{
+    Capacity, Change, GameSpec, JobKind, JobState, MarketParams, Verification,
+};
 use iollm_types::registry::Kind;
 use iollm_types::split::SplitRule;
 
@@ -93,9 +98,45 @@ fn verification(window: u32) -> Verification {
     }
 }
 
+/// The state root every job here starts from.
+const H0: [u8; 32] = [6; 32];
+
+/// The game spec of the training jobs here: a valid 1-layer step, one checkpoint of one step
+/// from [`H0`], 2 blocks a move.
+fn game() -> GameSpec {
+    GameSpec {
+        config: GameConfig::SMALLEST,
+        config_hash: [4; 32],
+        corpus_root: [5; 32],
+        every: 1,
+        checkpoints: 1,
+        h0: H0,
+        move_blocks: 2,
+    }
+}
+
+/// A made-up trace `[H0, last]`: its root and the paths of its two leaves.
+fn trace(last: [u8; 32]) -> ([u8; 32], Vec<[u8; 32]>, Vec<[u8; 32]>) {
+    let leaves = [H0, last];
+    let path = |i| iollm_compute::merkle::proof(&leaves, i).expect("in range");
+    (iollm_compute::merkle::root(&leaves), path(0), path(1))
+}
+
+/// Challenges `job` with the made-up trace ending in `last`; the challenge's index.
+async fn challenge(
+    ctx: &Context,
+    who: &Signer,
+    job: u64,
+    last: [u8; 32],
+) -> Result<Executed<u16>, ChainError> {
+    let (root, first, last_path) = trace(last);
+    ctx.market().expect("deployed").challenge(who, job, root, &first, last, &last_path).await
+}
+
 fn train_job(artifact: u64, deadline: u32) -> PostJob {
     let need = Capacity { accelerator: 1, memory_gib: 24, throughput: 10 };
     PostJob::new(JobKind::Train, CID, artifact, 50, need, deadline, verification(2), REWARD)
+        .with_game(game())
 }
 
 async fn block(ctx: &Context) -> Result<u32> {
@@ -250,6 +291,9 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     Ok(())
 }
 
+/// A game the executor loses (it does not answer) rejects its result: its collateral is
+/// slashed, half to the challenger; its attester keeps its bond (silence proves nothing about
+/// the result it vouched for).
 #[tokio::test]
 async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refused() -> Result<()> {
     let net = testnet().await?;
@@ -265,25 +309,53 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
         who.paid(&c, STAKE);
     }
 
-    // Charlie submits a bad result; eve challenges; dave (committee) agrees: charlie loses.
+    // Charlie submits a result, dave attests it (locking a bond), eve challenges it with her
+    // own claim; charlie never answers the game: past his deadline anyone settles it.
     let deadline = block(ctx).await? + 100;
     let post = m::post_job(ctx, &bob.signer, &train_job(artifact.id, deadline)).await?;
     bob.paid(&post, REWARD);
-    charlie.paid(&m::claim(ctx, &charlie.signer, post.value).await?, 0);
-    charlie.paid(&m::submit(ctx, &charlie.signer, post.value, OUT, 1, 1, [1; 32]).await?, 0);
-    eve.paid(&m::challenge(ctx, &eve.signer, post.value).await?, 0);
-    let err = m::vote(ctx, &charlie.signer, post.value, true).await.unwrap_err();
-    assert!(err.to_string().contains("party to"), "{err}");
-    dave.paid(&m::vote(ctx, &dave.signer, post.value, false).await?, 0);
-    assert_eq!(m::show_job(ctx, post.value).await?.0.state, JobState::Rejected);
+    let job = post.value;
+    charlie.paid(&m::claim(ctx, &charlie.signer, job).await?, 0);
+    charlie.paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, trace([1; 32]).0).await?, 0);
+    dave.paid(&m::attest(ctx, &dave.signer, job).await?, 0);
     let market = ctx.market()?;
+    let p = market.pledge_of(dave.signer.account_bytes()).await?.unwrap();
+    assert_eq!(p.locked, COLLATERAL, "an attester's bond");
+    let err = challenge(ctx, &charlie.signer, job, [2; 32]).await.unwrap_err();
+    assert!(err.to_string().contains("party to"), "{err}");
+    let err = challenge(ctx, &dave.signer, job, [2; 32]).await.unwrap_err();
+    assert!(err.to_string().contains("already attested or challenged"), "{err}");
+    let opened = challenge(ctx, &eve.signer, job, [2; 32]).await?;
+    eve.paid(&opened, 0);
+    assert_eq!(opened.value, 0);
+    let (challenger, game_id) = market.game_of(job, 0).await?.expect("the game is open");
+    assert_eq!(challenger, eve.signer.account_bytes());
+    assert!(ctx.dispute()?.game(game_id).await?.is_some());
+    let err = m::settle_challenge(ctx, &bob.signer, job, 0).await.unwrap_err();
+    assert!(err.to_string().contains("not decided yet"), "{err}");
+    let err = m::finalize(ctx, &bob.signer, job).await.unwrap_err();
+    assert!(err.to_string().contains("window is still open"), "{err}");
+    advance_past(ctx, block(ctx).await? + game().move_blocks).await?;
+    let err = m::finalize(ctx, &bob.signer, job).await.unwrap_err();
+    assert!(err.to_string().contains("still open: settle them first"), "{err}");
+    bob.paid(&m::settle_challenge(ctx, &bob.signer, job, 0).await?, 0);
+    assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::Rejected);
+    assert_eq!(market.game_of(job, 0).await?, None);
+    assert_eq!(ctx.dispute()?.game(game_id).await?, None, "closed in the dispute contract");
     let p = market.pledge_of(charlie.signer.account_bytes()).await?.unwrap();
     assert_eq!((p.stake, p.locked), (STAKE - COLLATERAL, 0));
-    // A committee's verdict pays nobody (until the game decides disputes): all to the treasury.
-    assert_eq!(market.balance_of(eve.signer.account_bytes()).await?, 0);
+    // Silence proves nothing about the result dave attested: his bond comes back (the game
+    // proves a result wrong only by recomputing it: tests/dispute_chain.rs).
+    for kept in [&dave, &eve] {
+        let p = market.pledge_of(kept.signer.account_bytes()).await?.unwrap();
+        assert_eq!((p.stake, p.locked), (STAKE, 0));
+    }
+    // Half of the collateral to eve, the rest to the treasury (alice).
+    assert_eq!(market.balance_of(eve.signer.account_bytes()).await?, COLLATERAL / 2);
     assert_eq!(market.balance_of(bob.signer.account_bytes()).await?, REWARD);
+    assert_eq!(market.balance_of(dave.signer.account_bytes()).await?, 0, "no fee");
     let alice = Signer::dev("alice")?;
-    assert_eq!(market.balance_of(alice.account_bytes()).await?, COLLATERAL);
+    assert_eq!(market.balance_of(alice.account_bytes()).await?, COLLATERAL / 2);
 
     // A job claimed and never delivered: expired, escrow back, collateral slashed to the poster.
     let deadline = block(ctx).await? + 3;
@@ -468,7 +540,8 @@ async fn a_refused_credit_never_blocks_settlement_and_every_bound_holds() -> Res
     let deadline = block(ctx).await? + 100;
     let v = Verification { collateral: 2 * PRICE, ..verification(2) };
     let need = Capacity::default();
-    let small = PostJob::new(JobKind::Train, CID, artifact, 1, need, deadline, v, REWARD);
+    let small =
+        PostJob::new(JobKind::Train, CID, artifact, 1, need, deadline, v, REWARD).with_game(game());
     let post = m::post_job(ctx, &bob.signer, &small).await?;
     bob.paid(&post, REWARD);
     charlie.paid(&m::claim(ctx, &charlie.signer, post.value).await?, 0);
@@ -503,6 +576,8 @@ async fn a_refused_credit_never_blocks_settlement_and_every_bound_holds() -> Res
         (Verification { verifiers: 0, ..verification(2) }, deadline, "verification terms"),
         (verification(u32::MAX), deadline, "verification terms"),
         (verification(2), u32::MAX, "the deadline must be a future block"),
+        // Everything else in order, but no game spec: a training job nobody could challenge.
+        (verification(2), deadline, "needs a game spec"),
     ];
     for (v, deadline, expected) in cases {
         let job = PostJob::new(JobKind::Train, CID, artifact, 50, need, deadline, v, REWARD);
@@ -529,11 +604,11 @@ async fn a_refused_credit_never_blocks_settlement_and_every_bound_holds() -> Res
 
 /// Findings 9 and 4. A sybil that claims a job and sits on it is slashed once its submit-by
 /// block passes and the job reopens for an honest provider; a poster's allow-list keeps the
-/// sybil off a job altogether (and an unclaimed job still expires); a challenge nobody decides
-/// times out and returns every planck (reward to the poster, collateral and bond unlocked,
-/// nobody slashed). All settled by strangers' permissionless calls.
+/// sybil off a job altogether (and an unclaimed job still expires); a challenger that stops
+/// playing its game loses it on its deadline (its bond slashed, half to the executor) and the
+/// result is paid. All settled by strangers' permissionless calls.
 #[tokio::test]
-async fn a_hostage_claim_is_slashed_and_a_stuck_challenge_times_out() -> Result<()> {
+async fn a_hostage_claim_is_slashed_and_a_silent_challenger_loses() -> Result<()> {
     let net = testnet().await?;
     let ctx = &net.ctx;
     let mut bob = Ledger::new(ctx, "bob").await?;
@@ -589,25 +664,42 @@ async fn a_hostage_claim_is_slashed_and_a_stuck_challenge_times_out() -> Result<
     let err = m::claim(ctx, &eve.signer, listed_job).await.unwrap_err();
     assert!(err.to_string().contains("did not allow you to claim"), "{err}");
 
-    // The honest provider takes it; a challenge comes and nobody decides it.
+    // The honest provider takes it; dave challenges with a made-up claim, charlie answers at
+    // levels 1 and 2 (with one checkpoint of one step, both are the trace itself), then dave
+    // stops playing.
     charlie.paid(&m::claim(ctx, &charlie.signer, job).await?, 0);
-    charlie.paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, [5; 32]).await?, 0);
-    dave.paid(&m::challenge(ctx, &dave.signer, job).await?, 0);
-    let ends = m::show_job(ctx, job).await?.0.challenge_ends;
-    advance_past(ctx, ends).await?;
-    let err = m::vote(ctx, &eve.signer, job, true).await.unwrap_err();
-    assert!(err.to_string().contains("challenge window has closed"), "{err}");
-    eve.paid(&m::expire(ctx, &eve.signer, job).await?, 0);
-    assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::TimedOut);
+    let (root, first, last_path) = trace([5; 32]);
+    charlie.paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, root).await?, 0);
+    dave.paid(&challenge(ctx, &dave.signer, job, [7; 32]).await?, 0);
+    let (_, game_id) = market.game_of(job, 0).await?.expect("open");
+    let dispute = ctx.dispute()?;
+    for _level in 1..=2 {
+        let commit =
+            iollm_types::dispute::calls::commit(game_id, root, &first, [5; 32], &last_path);
+        charlie.paid(&dispute.play(&charlie.signer, commit).await?, 0);
+    }
+    let err = m::expire(ctx, &eve.signer, job).await.unwrap_err();
+    assert!(err.to_string().contains("not in a state that allows this"), "{err}");
+    advance_past(ctx, block(ctx).await? + game().move_blocks).await?;
+    eve.paid(&m::settle_challenge(ctx, &eve.signer, job, 0).await?, 0);
+    let settled = m::show_job(ctx, job).await?.0;
+    assert_eq!((settled.state, settled.open_games), (JobState::Submitted, 0));
+    eve.paid(&m::finalize(ctx, &eve.signer, job).await?, 0);
+    let finalized = m::show_job(ctx, job).await?.0;
+    assert_eq!((finalized.state, finalized.verified), (JobState::Finalized, false));
     dave.paid(&m::expire(ctx, &dave.signer, listed_job).await?, 0);
     dave.paid(&m::expire(ctx, &dave.signer, other.value).await?, 0);
     assert_eq!(m::show_job(ctx, listed_job).await?.0.state, JobState::Expired);
     assert_eq!(market.job_terms(listed_job).await?, None, "freed with the job");
-    for who in [&charlie, &dave] {
-        let p = market.pledge_of(who.signer.account_bytes()).await?.unwrap();
-        assert_eq!((p.stake, p.locked), (STAKE, 0), "nobody slashed");
-    }
-    withdraw(ctx, &mut bob, WithdrawFrom::Market, 2 * REWARD + COLLATERAL / 2).await?;
+    let p = market.pledge_of(charlie.signer.account_bytes()).await?.unwrap();
+    assert_eq!((p.stake, p.locked), (STAKE, 0));
+    let p = market.pledge_of(dave.signer.account_bytes()).await?.unwrap();
+    assert_eq!((p.stake, p.locked), (STAKE - COLLATERAL, 0), "the silent challenger's bond");
+    // Charlie: its ask and half of dave's bond; bob: the no-show's half collateral, the
+    // listed job's reward and what the paid job did not spend.
+    let ask = finalized.ask;
+    withdraw(ctx, &mut charlie, WithdrawFrom::Market, ask + COLLATERAL / 2).await?;
+    withdraw(ctx, &mut bob, WithdrawFrom::Market, 2 * REWARD - ask + COLLATERAL / 2).await?;
     withdraw(ctx, &mut eve, WithdrawFrom::Market, REWARD).await?;
     let err = m::withdraw(ctx, &charlie.signer, WithdrawFrom::Market).await.unwrap_err();
     assert!(err.to_string().contains("nothing to withdraw"), "{err}");
@@ -831,7 +923,8 @@ async fn bounty_drains_and_fake_provenance_fail() -> Result<()> {
     eve.paid(&bounty, amount);
 
     // The drain dressed up: no verifiers, another benchmark, another metric, a job that could
-    // outlive the bounty (devnet: 1-block window, 10 challenge blocks), a training job.
+    // outlive the bounty (devnet: 1-block window, no game for an evaluation yet, 10 blocks to
+    // claim the tranche), a training job.
     let deadline = block(ctx).await? + 20;
     let eval = |v: Verification, cid: &str, metric: u8, deadline: u32| {
         PostJob::new(JobKind::EvalPath, CID, path.id, 50, Capacity::default(), deadline, v, REWARD)
@@ -846,7 +939,7 @@ async fn bounty_drains_and_fake_provenance_fail() -> Result<()> {
         ),
         (eval(verification(1), OUT, 2, deadline), "not the bounty's"),
         (eval(verification(1), CID, 0, deadline), "not the bounty's"),
-        (eval(verification(1), CID, 2, expires - 21), "bounty expires before"),
+        (eval(verification(1), CID, 2, expires - 11), "bounty expires before"),
         (train, "won by EvalPath jobs only"),
     ];
     for (drain, expected) in cases {

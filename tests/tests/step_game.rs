@@ -17,6 +17,7 @@ use iollm_repops::referee::{self, chain_value, Input, Leaf, LeafError};
 use iollm_repops::F32;
 use iollm_types::bisection::{Bisection, Side, Value, Verdict};
 use iollm_types::descent::{Descent, Phase};
+use iollm_types::dispute;
 
 /// SplitMix64, for the seeded choices of the tests.
 struct Draw(u64);
@@ -45,6 +46,8 @@ struct End {
     /// The op and element of the leaf (`None`: the step's last transition).
     leaf: Option<(usize, usize)>,
     rounds: u32,
+    /// Bytes of the referee's call (its inputs with their proofs), if the game reached it.
+    call: usize,
 }
 
 fn bisect(executor: &[Value], challenger: &[Value], rounds: &mut u32) -> Bisection {
@@ -105,7 +108,10 @@ fn play(executor: &Player, challenger: &Player, forged_next: Option<Value>) -> E
             (&a_root, &a_path),
         )
         .expect("the proofs hold");
-        return End { verdict: level3.verdict(&truth).expect("narrowed"), leaf: None, rounds };
+        let call = dispute::calls::next_state(1, &scalars, &loss, a_root, &a_path).len();
+        assert!(call <= dispute::MAX_CALL_BYTES, "the next-state call ({call} bytes) fits");
+        let verdict = level3.verdict(&truth).expect("narrowed");
+        return End { verdict, leaf: None, rounds, call };
     }
     // Level 4 opens: each side's root after op k is the agreed one plus its output root.
     let siblings = ex.op_root_path(k + 1, 1 + k);
@@ -154,7 +160,7 @@ fn play(executor: &Player, challenger: &Player, forged_next: Option<Value>) -> E
     if steps == 0 {
         // The element is +0 by definition: no chain to bisect.
         let verdict = if claims[0] == 0 { Verdict::Executor } else { Verdict::Challenger };
-        return End { verdict, leaf: Some((k, e)), rounds };
+        return End { verdict, leaf: Some((k, e)), rounds, call: 0 };
     }
     let values = |c: &[u64]| c.iter().map(|v| chain_value(*v)).collect::<Vec<Value>>();
     let level5 = bisect(&values(&chain_e), &values(&chain_c), &mut rounds);
@@ -172,6 +178,9 @@ fn play(executor: &Player, challenger: &Player, forged_next: Option<Value>) -> E
     // Whoever supplies the inputs, they are proven against what both agreed on.
     let inputs = ch.leaf_inputs(k, e, pos, acc);
     let truth = referee::replay::<F32, Sha>(&leaf, &inputs).expect("the inputs are proven");
+    // The contract must take the call: its input fits the contracts' static buffer.
+    let call = dispute::calls::replay(1, &inputs).len();
+    assert!(call <= dispute::MAX_CALL_BYTES, "op {k}: the replay call ({call} bytes) fits");
     // The replay needs every input it reads, each proof intact.
     if let Some(first) = inputs.first() {
         let mut bent = inputs.clone();
@@ -189,6 +198,7 @@ fn play(executor: &Player, challenger: &Player, forged_next: Option<Value>) -> E
         verdict: level5.verdict(&chain_value(truth)).expect("narrowed"),
         leaf: Some((k, e)),
         rounds,
+        call,
     }
 }
 
@@ -240,7 +250,7 @@ fn a_cheat_in_any_kind_of_op_is_caught_on_an_op_of_that_kind() {
     names.sort();
     names.dedup();
     let mut draw = Draw(0x5eed);
-    let mut rounds_max = 0;
+    let (mut rounds_max, mut call_max) = (0, (0, String::new()));
     for name in &names {
         let candidates: Vec<usize> =
             (0..prog.ops.len()).filter(|k| &kind_name(&honest, *k) == name).collect();
@@ -272,8 +282,17 @@ fn a_cheat_in_any_kind_of_op_is_caught_on_an_op_of_that_kind() {
         assert_eq!(end.verdict, Verdict::Challenger, "{name}: op {k}, element {e}");
         assert_eq!(end.leaf, Some((k, e)), "{name}: the game ends on the altered element");
         rounds_max = rounds_max.max(end.rounds);
+        if end.call > call_max.0 {
+            call_max = (end.call, name.clone());
+        }
     }
-    println!("{} kinds of op, at most {rounds_max} rounds in levels 3–5", names.len());
+    println!(
+        "{} kinds of op, at most {rounds_max} rounds in levels 3–5; the largest referee call {} \
+         bytes ({})",
+        names.len(),
+        call_max.0,
+        call_max.1
+    );
     assert!(names.len() >= 30, "every kind of op is in a step: {names:?}");
 }
 

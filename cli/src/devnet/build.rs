@@ -41,13 +41,27 @@ fn pinned_toolchain(contracts_dir: &Path) -> Result<String, DevnetError> {
         .ok_or_else(|| DevnetError::BadDeployment { path: file, reason: "no channel".into() })
 }
 
-/// Builds each named contract in `contracts_dir` with `cargo contract build --release`; the
-/// build output goes to `contracts/target/<name>-build.log`.
+/// One build at a time in this process: the end-to-end tests build from several threads, and
+/// two builds of one contract must not share its target directory at once.
+static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Builds each named contract in `contracts_dir` with `cargo contract build --release`, each in
+/// its own target directory `contracts/target/<name>`; the build output goes to
+/// `contracts/target/<name>-build.log`, the artifacts to `contracts/target/<name>/ink/<name>`.
+///
+/// ink!'s static buffer, which holds a message's input, is built as large as the longest move of
+/// a dispute game ([`iollm_types::dispute::MAX_CALL_BYTES`]; ink!'s default of 16 KiB is too
+/// small for the referee's inputs). `ink_env` reads `INK_STATIC_BUFFER_SIZE` when compiled;
+/// cargo-contract, seeing it set, runs `cargo clean` on the target directory whenever the
+/// contract's metadata does not record that size (on every first build): with one shared
+/// target, each contract's first build would delete the others' artifacts.
 pub fn build_contracts<'a>(
     contracts_dir: &Path,
     names: impl IntoIterator<Item = &'a str>,
 ) -> Result<BTreeMap<String, ContractArtifact>, DevnetError> {
+    let _one_at_a_time = BUILDING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let cargo_contract = cargo_contract_binary()?;
+    let buffer = iollm_types::dispute::MAX_CALL_BYTES.to_string();
     let toolchain = pinned_toolchain(contracts_dir)?;
     let target = contracts_dir.join("target");
     std::fs::create_dir_all(&target)?;
@@ -57,24 +71,25 @@ pub fn build_contracts<'a>(
         let started = Instant::now();
         tracing::info!(target: "devnet::build", contract = name, "Building contract (1-2 minutes when cold)");
         let log_file = std::fs::File::create(&log)?;
+        let own = target.join(name);
         let status = Command::new(&cargo_contract)
             .args(["contract", "build", "--release", "--manifest-path"])
             .arg(contracts_dir.join(name).join("Cargo.toml"))
             .env("RUSTUP_TOOLCHAIN", &toolchain)
+            .env("INK_STATIC_BUFFER_SIZE", &buffer)
             // Under `cargo test` (the e2e harness), `CARGO` names the workspace's cargo, which
             // cargo-contract would use instead of the pinned toolchain's: the builds would then
             // differ from `iollm devnet up`'s and each would make the other start cold.
             .env_remove("CARGO")
-            // cargo-contract honours `CARGO_TARGET_DIR`: the artifacts would land there, not in
-            // `contracts/target/ink/<name>` where they are read below (a stale copy, or none).
-            .env_remove("CARGO_TARGET_DIR")
+            // cargo-contract and the `cargo clean` it may run honour `CARGO_TARGET_DIR`.
+            .env("CARGO_TARGET_DIR", &own)
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
             .status()?;
         if !status.success() {
             return Err(DevnetError::ContractBuild { contract: name.into(), log });
         }
-        let out = target.join("ink").join(name);
+        let out = own.join("ink").join(name);
         tracing::info!(target: "devnet::build", contract = name, seconds = started.elapsed().as_secs(), "Built contract");
         built.insert(
             name.to_owned(),

@@ -3,6 +3,7 @@
 
 use crate::contract::{proposed_eta, Executed};
 use crate::{AccountId, Chain, ChainError, Signer};
+use iollm_types::dispute::GameId;
 use iollm_types::market::{
     calls, events, Bounty, BountyId, Capacity, Change, Commitment, Error, Job, JobId, JobOutput,
     JobSpec, JobTerms, MarketParams, Pledge,
@@ -100,24 +101,9 @@ impl MarketClient {
         self.exec(signer, 0, calls::submit_result(job, commitment), "()").await
     }
 
-    /// Attests a submitted result.
+    /// Attests a submitted result, locking a bond.
     pub async fn attest(&self, signer: &Signer, job: JobId) -> Result<Executed<()>, ChainError> {
         self.exec(signer, 0, calls::attest(job), "()").await
-    }
-
-    /// Challenges a submitted result, locking a bond.
-    pub async fn challenge(&self, signer: &Signer, job: JobId) -> Result<Executed<()>, ChainError> {
-        self.exec(signer, 0, calls::challenge(job), "()").await
-    }
-
-    /// Votes on a challenge as a committee member.
-    pub async fn vote(
-        &self,
-        signer: &Signer,
-        job: JobId,
-        executor_honest: bool,
-    ) -> Result<Executed<()>, ChainError> {
-        self.exec(signer, 0, calls::vote(job, executor_honest), "()").await
     }
 
     /// Finalizes a job after its challenge window.
@@ -198,9 +184,10 @@ impl MarketClient {
         self.exec(signer, 0, calls::wire_dispute(dispute), "()").await
     }
 
-    /// Disputes a training job's result by the game, locking a bond: the claim is the
-    /// signer's trace root with the paths of the job's `h_0` (leaf 0) and its `h_n` (leaf `n`).
-    pub async fn dispute(
+    /// Challenges a training job's result by the dispute game, locking a bond: the claim is
+    /// the signer's trace root with the paths of the job's `h_0` (leaf 0) and its `h_n` (leaf
+    /// `n`). Returns the challenge's index on the job.
+    pub async fn challenge(
         &self,
         signer: &Signer,
         job: JobId,
@@ -208,23 +195,29 @@ impl MarketClient {
         first_path: &[[u8; 32]],
         last: [u8; 32],
         last_path: &[[u8; 32]],
-    ) -> Result<Executed<()>, ChainError> {
-        let input = calls::dispute(job, trace_root, first_path, last, last_path);
-        self.exec(signer, 0, input, "()").await
+    ) -> Result<Executed<u16>, ChainError> {
+        let input = calls::challenge(job, trace_root, first_path, last, last_path);
+        self.exec(signer, 0, input, "challenge index").await
     }
 
-    /// Settles a job's decided game (anyone).
-    pub async fn settle_dispute(
+    /// Settles challenge `index` of a job once its game is decided or its side to move is
+    /// late (anyone).
+    pub async fn settle_challenge(
         &self,
         signer: &Signer,
         job: JobId,
+        index: u16,
     ) -> Result<Executed<()>, ChainError> {
-        self.exec(signer, 0, calls::settle_dispute(job), "()").await
+        self.exec(signer, 0, calls::settle_challenge(job, index), "()").await
     }
 
-    /// The game of a disputed job.
-    pub async fn game_of(&self, job: JobId) -> Result<Option<u64>, ChainError> {
-        self.chain.query(&self.address, calls::game_of(job), "game id").await
+    /// Challenge `index` of a job while its game is unsettled: the challenger and the game.
+    pub async fn game_of(
+        &self,
+        job: JobId,
+        index: u16,
+    ) -> Result<Option<([u8; 32], GameId)>, ChainError> {
+        self.chain.query(&self.address, calls::game_of(job, index), "challenge").await
     }
 
     /// Admin: announces a change; returns the block from which it can be applied.

@@ -10,6 +10,12 @@ use scale_info::TypeInfo;
 /// A game's id (from 1).
 pub type GameId = u64;
 
+/// The most bytes a move's call may take: the contracts are built with ink!'s static buffer
+/// (which holds a message's input) this large. The referee's inputs for one chain step are the
+/// largest move, several 4 KiB chunks with their Merkle paths; ink!'s default 16 KiB is too
+/// small for an AdamW element's (`tests/tests/step_game.rs` checks every kind of op).
+pub const MAX_CALL_BYTES: usize = 65_536;
+
 /// Why the dispute contract refused a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum Error {

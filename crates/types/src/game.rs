@@ -49,6 +49,19 @@ pub struct GameConfig {
 }
 
 impl GameConfig {
+    /// The smallest step a game can be about (1 layer, 1 head, width 8, context 4, batch 1, a
+    /// 100-byte corpus): for tests whose games are not played down to a replay.
+    pub const SMALLEST: GameConfig = GameConfig {
+        n_layer: 1,
+        n_head: 1,
+        n_embd: 8,
+        n_ctx: 4,
+        batch: 1,
+        corpus_len: 100,
+        optimizer: [1; 5],
+        warmup_steps: 0,
+    };
+
     /// The step program's config.
     pub fn step(&self) -> StepConfig {
         let [lr, beta1, beta2, eps, weight_decay] = self.optimizer;
@@ -94,6 +107,31 @@ impl GameConfig {
         };
         largest().is_some_and(|n| n < 1 << 31)
     }
+}
+
+/// The most blocks a game can last when every side takes all the time it is given: one move
+/// (`move_blocks`) for each of the seven stages that wait on one (the executor's level-1
+/// commit, the commits of levels 2, 3 and 5, the output root, the named element, the referee's
+/// inputs), twice a side's clock for each bisection and for the descent (a clock of
+/// `move_blocks` per round it can last; a chain's at most 32, the chain length being a `u32`),
+/// and the block in which anyone ends it. `None` if `config` is invalid or it overflows.
+pub fn longest(
+    config: &GameConfig,
+    every: u32,
+    checkpoints: u32,
+    move_blocks: BlockNumber,
+) -> Option<BlockNumber> {
+    if !config.is_valid() {
+        return None;
+    }
+    let prog = step::program(&config.step());
+    let ops = u32::try_from(prog.ops.len()).ok()?.checked_add(1)?;
+    let widest = prog.ops.iter().map(|op| op.len as u64).max()?;
+    let descent = crate::descent::height(commit::chunk_count(widest)).checked_add(1)?;
+    let bisections: u32 =
+        [checkpoints, every, ops].iter().map(|n| Bisection::max_rounds(*n).max(1)).sum();
+    let clocks = bisections.checked_add(descent)?.checked_add(u32::BITS)?.checked_mul(2)?;
+    move_blocks.checked_mul(clocks.checked_add(7)?)?.checked_add(1)
 }
 
 /// What a game is about, fixed when it opens.
@@ -735,6 +773,24 @@ mod tests {
             optimizer: [0; 5],
             warmup_steps: 0,
         }
+    }
+
+    /// A 1-layer model (75 ops, its widest op `params ‖ m ‖ v`-sized) with 4 checkpoints of 2
+    /// steps: bisections of 2 + 1 + 7 rounds, a descent of height H, 32 chain rounds, each
+    /// side's clock twice, 7 single moves, and the block that ends it.
+    #[test]
+    fn the_longest_game_counts_every_clock() {
+        let cfg = GameConfig::SMALLEST;
+        let prog = step::program(&cfg.step());
+        assert_eq!(prog.ops.len(), 75);
+        let widest = prog.ops.iter().map(|op| op.len as u64).max().unwrap();
+        let h = crate::descent::height(commit::chunk_count(widest));
+        let rounds = 2 + 1 + 7 + (h + 1) + 32;
+        assert_eq!(longest(&cfg, 2, 4, 1), Some(2 * rounds + 7 + 1));
+        assert_eq!(longest(&cfg, 2, 4, 3), Some(3 * (2 * rounds + 7) + 1));
+        assert_eq!(longest(&cfg, 2, 4, u32::MAX), None);
+        assert_eq!(longest(&GameConfig { n_layer: 0, ..cfg }, 2, 4, 1), None);
+        println!("widest op {widest} elements, height {h}: {:?}", longest(&cfg, 2, 4, 1));
     }
 
     #[test]

@@ -64,7 +64,10 @@ pub struct MarketParams {
     /// Blocks an executor has after its claim to submit; past them the job reopens and its
     /// collateral is slashed.
     pub submit_blocks: BlockNumber,
-    /// Blocks a challenge may stay undecided; past them it times out (nobody slashed).
+    /// The longest a dispute game about a job may last: a game spec whose worst case
+    /// ([`GameSpec::longest`]) is longer is refused at posting. A result is final at most
+    /// `challenge_window + challenge_blocks` blocks after its submission, however many
+    /// challengers play.
     pub challenge_blocks: BlockNumber,
     /// Unbonding delay of unpledged stake.
     pub unbonding_blocks: BlockNumber,
@@ -92,7 +95,7 @@ impl MarketParams {
         max_window: 50,
         max_job_blocks: 500,
         submit_blocks: 10,
-        challenge_blocks: 10,
+        challenge_blocks: 5_000,
         unbonding_blocks: 10,
     };
 
@@ -124,7 +127,7 @@ impl MarketParams {
     /// Admin changes wait this long: longer than the longest job plus its verification plus
     /// unbonding, so anyone who dislikes an announced change can finish and leave first. The
     /// last exit of a job posted when the change is announced (a challenge at the window's end,
-    /// timed out, then the stake unbonded) can be made at block `now + timelock − 1`: one block
+    /// its game played to the end, then the stake unbonded) can be made at block `now + timelock − 1`: one block
     /// before the change can apply, so ordering within a block never matters.
     pub fn timelock(&self) -> BlockNumber {
         self.max_job_blocks
@@ -153,7 +156,8 @@ impl MarketParams {
 /// `min_verifiers` and [`MAX_VERIFIERS`], a window within `max_window`, collateral of at least
 /// `collateral_bps` of the job's reference value, a benchmark named by exactly the EvalPath
 /// jobs, a bounty only for those, an executor allow-list of at most [`MAX_ALLOWED_EXECUTORS`],
-/// and verifier fees the reward covers. A job naming a bounty is also checked against it by
+/// a game spec for exactly the Train jobs, whose worst-case game fits `challenge_blocks`, and
+/// verifier fees the reward covers. A job naming a bounty is also checked against it by
 /// [`check_bounty_job`].
 pub fn check_job(
     spec: &JobSpec,
@@ -196,16 +200,20 @@ pub fn check_job(
     if spec.executors.len() > MAX_ALLOWED_EXECUTORS {
         return Err(Error::TooManyExecutors);
     }
-    if let Some(g) = &spec.game {
-        let ok = spec.kind == JobKind::Train
-            && g.config.is_valid()
-            && g.every > 0
-            && g.checkpoints > 0
-            && g.move_blocks > 0
-            && g.move_blocks <= MAX_MOVE_BLOCKS;
-        if !ok {
-            return Err(Error::BadGame);
+    match (spec.kind, &spec.game) {
+        (JobKind::Train, Some(g)) => {
+            let ok = g.config.is_valid()
+                && g.every > 0
+                && g.checkpoints > 0
+                && g.move_blocks > 0
+                && g.move_blocks <= MAX_MOVE_BLOCKS
+                && g.longest().is_some_and(|b| b <= params.challenge_blocks);
+            if !ok {
+                return Err(Error::BadGame);
+            }
         }
+        (JobKind::EvalPath, None) => {}
+        _ => return Err(Error::BadGame),
     }
     crate::escrow::check_covers(reward, 0, v.verifiers, v.verifier_fee)?;
     Ok(())
@@ -213,21 +221,22 @@ pub fn check_job(
 
 /// Checks a job that names `bounty` the way `post_job` does: it evaluates the bounty's
 /// benchmark with the bounty's metric, and its whole life fits before the bounty expires — the
-/// last block its result can be finalized ([`Bounty::settles_by`]) plus `challenge_blocks` more
-/// for anyone to claim the tranche — so the sponsor can never reclaim ahead of a winner.
+/// last block its result can be finalized ([`Bounty::settles_by`]: its games, if it has a game
+/// spec, last at most the market's `challenge_blocks`) plus the market's `submit_blocks` for
+/// anyone to claim the tranche — so the sponsor can never reclaim ahead of a winner.
 pub fn check_bounty_job(
     spec: &JobSpec,
     bounty: &Bounty,
-    challenge_blocks: BlockNumber,
+    params: &MarketParams,
 ) -> Result<(), Error> {
     let evaluates = spec.benchmark.as_ref().ok_or(Error::BadBenchmark)?;
     if evaluates.cid != bounty.benchmark_cid || evaluates.metric != bounty.metric {
         return Err(Error::NotBountyBenchmark);
     }
-    let last =
-        Bounty::settles_by(spec.deadline, spec.verification.challenge_window, challenge_blocks)
-            .and_then(|b| b.checked_add(challenge_blocks))
-            .ok_or(Error::Overflow)?;
+    let games = if spec.game.is_some() { params.challenge_blocks } else { 0 };
+    let last = Bounty::settles_by(spec.deadline, spec.verification.challenge_window, games)
+        .and_then(|b| b.checked_add(params.submit_blocks))
+        .ok_or(Error::Overflow)?;
     if last > bounty.expires_at {
         return Err(Error::BountyEndsFirst);
     }
@@ -327,10 +336,10 @@ pub enum JobKind {
 pub struct Verification {
     /// Blocks after submission during which verifiers attest or challenge.
     pub challenge_window: BlockNumber,
-    /// Attestations needed for the result to count as verified (at most [`MAX_VERIFIERS`]);
-    /// also the committee quorum deciding a challenge (at least 1).
+    /// Attestations needed for the result to count as verified (at most [`MAX_VERIFIERS`]).
     pub verifiers: u8,
-    /// Stake the executor locks on claim; a challenger locks the same as its bond.
+    /// Stake the executor locks on claim; each attester and each challenger locks the same as
+    /// its bond.
     pub collateral: Balance,
     /// Paid from the reward to each attesting verifier.
     pub verifier_fee: Balance,
@@ -362,9 +371,9 @@ pub struct JobSpec {
     /// Providers allowed to claim the job (at most [`MAX_ALLOWED_EXECUTORS`]); empty: any
     /// pledged provider whose capacity fits.
     pub executors: Vec<AccountBytes>,
-    /// What the dispute game needs to judge a training job's result (only a Train job names
-    /// one): with it, a challenge is a game the contract decides (`dispute`); without, the
-    /// committee vote still decides.
+    /// What the dispute game needs to judge a training job's result: every Train job names
+    /// one (a challenge is a game the contracts decide), an EvalPath job none (it cannot be
+    /// challenged until the path evaluator's game exists).
     pub game: Option<GameSpec>,
 }
 
@@ -411,6 +420,12 @@ impl GameSpec {
             move_blocks: self.move_blocks,
         }
     }
+
+    /// The most blocks a game about this job can last, every side taking all the time it is
+    /// given ([`crate::game::longest`]); `None` when the config is invalid or it overflows.
+    pub fn longest(&self) -> Option<BlockNumber> {
+        crate::game::longest(&self.config, self.every, self.checkpoints, self.move_blocks)
+    }
 }
 
 /// The most blocks a side may be given for one move of a dispute game (about a week at 6 s).
@@ -447,28 +462,20 @@ pub enum JobState {
     Open,
     /// Claimed; the executor works on it.
     Claimed,
-    /// Result submitted; in (or past) the challenge window.
+    /// Result submitted; in (or past) the challenge window, its games (if any) being played.
     Submitted,
-    /// A challenge is being decided by committee votes.
-    Challenged,
     /// Paid out.
     Finalized,
     /// Deadline missed; escrow refunded.
     Expired,
-    /// The result lost a challenge; escrow refunded.
+    /// The result lost a dispute game; escrow refunded.
     Rejected,
-    /// A challenge nobody decided in time: escrow refunded, collateral and bond released,
-    /// nobody slashed.
-    TimedOut,
 }
 
 impl JobState {
     /// Whether nothing can happen to the job any more.
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            JobState::Finalized | JobState::Expired | JobState::Rejected | JobState::TimedOut
-        )
+        matches!(self, JobState::Finalized | JobState::Expired | JobState::Rejected)
     }
 }
 
@@ -507,12 +514,10 @@ pub struct Job {
     pub submitted_at: BlockNumber,
     /// Attestations so far.
     pub attestations: u8,
-    /// Who challenged the result.
-    pub challenger: Option<AccountBytes>,
-    /// Committee votes that the executor was right.
-    pub votes_executor: u8,
-    /// Committee votes that the challenger was right.
-    pub votes_challenger: u8,
+    /// Challenges opened so far: each is a game, indexed `0..challenges` (`game_of`).
+    pub challenges: u16,
+    /// Challenges whose game is not settled yet: the job cannot be finalized before they are.
+    pub open_games: u16,
     /// Finalized with at least `verification.verifiers` attestations.
     pub verified: bool,
     /// The job's reference value (`reference_price × units` at posting): caps the share units
@@ -525,15 +530,9 @@ pub struct Job {
     /// Last block at which the executor can submit (claim + `submit_blocks`, at most the
     /// deadline); past it the job reopens and the executor's collateral is slashed.
     pub submit_by: BlockNumber,
-    /// Last block at which the committee can decide an open challenge; past it the challenge
-    /// times out.
-    pub challenge_ends: BlockNumber,
     /// The market's `submit_blocks` when the job was posted: a job runs under the parameters
     /// it was posted under, whatever change applies meanwhile.
     pub submit_blocks: BlockNumber,
-    /// The market's `challenge_blocks` when the job was posted (see `submit_blocks`): what
-    /// [`check_bounty_job`] counted on.
-    pub challenge_blocks: BlockNumber,
 }
 
 /// What the executor commits to.
@@ -583,14 +582,15 @@ impl Bounty {
     }
 
     /// The last block at which a job with this `deadline` and challenge `window` can still be
-    /// settled: submitted at its deadline, challenged at the window's last block, the challenge
-    /// decided (or timed out) `challenge_blocks` later, finalized in the next block.
+    /// settled: submitted at its deadline, challenged at the window's last block, its games
+    /// over at most `game_blocks` later (0 for a job that cannot be challenged), finalized in the
+    /// next block.
     pub fn settles_by(
         deadline: BlockNumber,
         window: BlockNumber,
-        challenge_blocks: BlockNumber,
+        game_blocks: BlockNumber,
     ) -> Option<BlockNumber> {
-        deadline.checked_add(window)?.checked_add(challenge_blocks)?.checked_add(1)
+        deadline.checked_add(window)?.checked_add(game_blocks)?.checked_add(1)
     }
 }
 
@@ -644,8 +644,8 @@ pub enum Error {
     NotExecutor,
     /// The executor, poster or challenger cannot verify its own job.
     ConflictOfInterest,
-    /// This account already attested or voted on this job.
-    AlreadyVoted,
+    /// This account already attested or challenged this job.
+    AlreadyActed,
     /// The job has all the attestations it asked for.
     EnoughAttestations,
     /// The challenge window has closed.
@@ -704,7 +704,7 @@ pub enum Error {
     TooLarge,
     /// A game spec on a job that is not a training job, or out of bounds.
     BadGame,
-    /// The job names no game spec: challenge it (the committee vote decides).
+    /// No such challenge game on this job, or (an evaluation job) none can be opened.
     NoGame,
     /// No dispute contract is wired to the market.
     NoDisputeContract,
@@ -712,6 +712,8 @@ pub enum Error {
     DisputeRefused,
     /// The job's game is not decided yet.
     NotDecided,
+    /// Games about the job are still being played.
+    GamesOpen,
 }
 
 #[cfg(feature = "ink")]
@@ -762,7 +764,7 @@ impl Error {
             Error::PriceTooHigh => "the job's reward does not cover your price plus verifier fees",
             Error::NotExecutor => "only the job's executor may do this",
             Error::ConflictOfInterest => "you cannot verify or judge a job you are party to",
-            Error::AlreadyVoted => "you already attested or voted on this job",
+            Error::AlreadyActed => "you already attested or challenged this job",
             Error::EnoughAttestations => "the job already has all its attestations",
             Error::WindowClosed => "the challenge window has closed",
             Error::WindowOpen => "the challenge window is still open",
@@ -795,8 +797,9 @@ impl Error {
                 "the job's benchmark CID or metric is not the bounty's: see `iollm bounty show`"
             }
             Error::BountyEndsFirst => {
-                "the bounty expires before the job could be settled: deadline + window + \
-                 2 x the market's challenge blocks + 1 must not pass the bounty's expiry"
+                "the bounty expires before the job could be settled and its tranche claimed: \
+                 deadline + window + 1 (+ the market's challenge blocks for a job with a game) \
+                 + its submit blocks must not pass the bounty's expiry"
             }
             Error::NotAnImprovement => "the job's score does not beat the bounty's best by its margin",
             Error::NoBounty => "the job competes for no bounty",
@@ -806,15 +809,25 @@ impl Error {
             Error::BountyExhausted => "the bounty has no tranche left",
             Error::TooLarge => "a record too large for contract storage (over 16 KiB)",
             Error::BadGame => {
-                "a game spec belongs to a train job and needs a valid config, at least one \
-                 checkpoint and 1 to 100800 blocks per move"
+                "every train job (and only a train job) needs a game spec: a valid config, at \
+                 least one checkpoint, 1 to 100800 blocks per move and a worst-case game \
+                 within the market's challenge blocks (post with --config FILE)"
             }
-            Error::NoGame => "the job names no game spec: use `challenge` (the committee decides)",
+            Error::NoGame => {
+                "no such challenge on this job (see `iollm job show`); evaluation jobs cannot be \
+                 challenged yet"
+            }
             Error::NoDisputeContract => "no dispute contract is wired to the market",
             Error::DisputeRefused => {
                 "the dispute contract refused the claim: its h_0 and h_n must be in your trace root"
             }
-            Error::NotDecided => "the job's game is not decided yet: play it or call `timeout`",
+            Error::NotDecided => {
+                "the game is not decided yet and no side is late: play it (`iollm dispute show`)"
+            }
+            Error::GamesOpen => {
+                "challenge games about this job are still open: settle them first \
+                 (`iollm job settle-challenge`)"
+            }
         }
     }
 }
@@ -884,34 +897,30 @@ pub mod events {
         pub verifier: AccountBytes,
     }
 
-    /// `Challenged`.
+    /// `Challenged`: a challenger opened a dispute game about the job's result.
     #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
     pub struct Challenged {
         /// The job.
         pub job: JobId,
         /// The challenger.
         pub challenger: AccountBytes,
+        /// The challenge's index on the job (`game_of(job, index)`).
+        pub index: u16,
+        /// The game in the dispute contract.
+        pub game: crate::dispute::GameId,
     }
 
-    /// `Voted`: a committee member voted on a challenge.
-    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
-    pub struct Voted {
-        /// The job.
-        pub job: JobId,
-        /// The voter.
-        pub voter: AccountBytes,
-        /// Whether it found the executor right.
-        pub executor_honest: bool,
-    }
-
-    /// `ChallengeResolved`: the committee or the dispute game decided; the loser was slashed.
+    /// `ChallengeResolved`: a challenge's game was settled; the loser was slashed (when the
+    /// executor lost, its attesters too).
     #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
     pub struct ChallengeResolved {
         /// The job.
         pub job: JobId,
+        /// The challenge's index on the job.
+        pub index: u16,
         /// Whether the executor was right.
         pub executor_honest: bool,
-        /// Amount slashed from the loser.
+        /// Amount slashed from the losers.
         pub slashed: Balance,
         /// Of which to the winner.
         pub to_winner: Balance,
@@ -976,15 +985,6 @@ pub mod events {
         pub amount: Balance,
     }
 
-    /// `ChallengeTimedOut`: nobody decided a challenge in time; nobody was slashed.
-    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
-    pub struct ChallengeTimedOut {
-        /// The job.
-        pub job: JobId,
-        /// Refunded to the poster.
-        pub refund: Balance,
-    }
-
     /// `JobReopened`: the executor missed its submit-by block and was slashed.
     #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
     pub struct JobReopened {
@@ -1034,21 +1034,15 @@ pub mod events {
     ];
     /// Signature topic of `Challenged`.
     pub const CHALLENGED_TOPIC: [u8; 32] = [
-        0xf3, 0xdf, 0x33, 0x3a, 0xd4, 0x09, 0x9f, 0x11, 0x5d, 0x11, 0x63, 0x89, 0xfd, 0xa9, 0xed,
-        0x5a, 0x49, 0x20, 0xcc, 0x0f, 0x34, 0xcd, 0x56, 0x55, 0xca, 0x4b, 0x84, 0x72, 0xb9, 0x11,
-        0xbd, 0x33,
-    ];
-    /// Signature topic of `Voted`.
-    pub const VOTED_TOPIC: [u8; 32] = [
-        0xe1, 0x55, 0x7e, 0x9f, 0x0f, 0x03, 0xfd, 0x60, 0x78, 0x2a, 0xf0, 0x9d, 0xe7, 0x9e, 0x9d,
-        0x7f, 0x7e, 0x40, 0xc1, 0x21, 0x3f, 0xe4, 0x18, 0xb8, 0x2f, 0x8b, 0xdf, 0xce, 0x9f, 0x47,
-        0x04, 0x7d,
+        0xb6, 0xe0, 0xf2, 0x07, 0x01, 0x96, 0x19, 0x10, 0xbc, 0xea, 0xbd, 0xc3, 0xcc, 0x5e, 0xc1,
+        0xef, 0xfa, 0x9b, 0x8b, 0xdf, 0x06, 0xd0, 0x99, 0x77, 0xd7, 0x62, 0x90, 0x93, 0xec, 0xce,
+        0x82, 0xa4,
     ];
     /// Signature topic of `ChallengeResolved`.
     pub const CHALLENGE_RESOLVED_TOPIC: [u8; 32] = [
-        0x21, 0xc5, 0xd3, 0x2b, 0x37, 0x50, 0x2c, 0x79, 0xb9, 0xe2, 0x47, 0x16, 0xcc, 0x75, 0xbd,
-        0xb4, 0x7e, 0xb8, 0xb4, 0x04, 0x11, 0x54, 0xbc, 0xc1, 0x91, 0x4e, 0xba, 0x88, 0x27, 0xf0,
-        0xdf, 0x15,
+        0xff, 0x47, 0x6c, 0xa7, 0x36, 0x71, 0x94, 0x03, 0xc0, 0xb7, 0x85, 0x39, 0x9a, 0xc4, 0x94,
+        0x5a, 0x95, 0xd9, 0x04, 0x38, 0xd6, 0xaa, 0xc5, 0x07, 0x9f, 0x16, 0xa2, 0xa9, 0x19, 0x2b,
+        0x0d, 0x29,
     ];
     /// Signature topic of `JobFinalized`.
     pub const JOB_FINALIZED_TOPIC: [u8; 32] = [
@@ -1080,12 +1074,6 @@ pub mod events {
         0xbc, 0x98, 0x8d, 0x24, 0xac, 0x6b, 0xbb, 0xca, 0xdd, 0x59, 0x58, 0x8e, 0x46, 0x07, 0xe2,
         0x4c, 0x25,
     ];
-    /// Signature topic of `ChallengeTimedOut`.
-    pub const CHALLENGE_TIMED_OUT_TOPIC: [u8; 32] = [
-        0xbc, 0x2c, 0x48, 0x7f, 0xf3, 0xdd, 0x80, 0x61, 0x31, 0x6e, 0x15, 0x8d, 0xd7, 0x08, 0x11,
-        0x1c, 0x5c, 0x86, 0x01, 0x32, 0x96, 0x10, 0x9f, 0x37, 0x50, 0xd4, 0xb4, 0x8c, 0x32, 0x46,
-        0x0b, 0xc8,
-    ];
     /// Signature topic of `JobReopened`.
     pub const JOB_REOPENED_TOPIC: [u8; 32] = [
         0x9f, 0x86, 0xe2, 0x2c, 0x4e, 0xd9, 0xdc, 0xf4, 0xd8, 0xc7, 0x13, 0x95, 0x8f, 0x41, 0xbc,
@@ -1115,8 +1103,6 @@ pub mod selectors {
     pub const ATTEST: [u8; 4] = [0xdf, 0xad, 0xfe, 0x37];
     /// `challenge`.
     pub const CHALLENGE: [u8; 4] = [0xf7, 0x55, 0xa0, 0x53];
-    /// `vote`.
-    pub const VOTE: [u8; 4] = [0x08, 0x3b, 0xe2, 0x60];
     /// `finalize`.
     pub const FINALIZE: [u8; 4] = [0x40, 0x65, 0x6e, 0x2b];
     /// `expire`.
@@ -1131,10 +1117,8 @@ pub mod selectors {
     pub const JOB_TERMS: [u8; 4] = [0x9b, 0xa2, 0x56, 0xd7];
     /// `wire_dispute`.
     pub const WIRE_DISPUTE: [u8; 4] = [0xaa, 0xd2, 0x60, 0x28];
-    /// `dispute`.
-    pub const DISPUTE: [u8; 4] = [0x8a, 0x71, 0x88, 0x22];
-    /// `settle_dispute`.
-    pub const SETTLE_DISPUTE: [u8; 4] = [0x6d, 0x38, 0x2e, 0x1c];
+    /// `settle_challenge`.
+    pub const SETTLE_CHALLENGE: [u8; 4] = [0xd3, 0x68, 0xed, 0x94];
     /// `game_of`.
     pub const GAME_OF: [u8; 4] = [0xc8, 0xb8, 0x9b, 0xf8];
     /// `withdraw`.
@@ -1209,13 +1193,15 @@ pub mod calls {
     pub fn attest(job: JobId) -> Vec<u8> {
         with(selectors::ATTEST, job)
     }
-    /// `challenge(job)`.
-    pub fn challenge(job: JobId) -> Vec<u8> {
-        with(selectors::CHALLENGE, job)
-    }
-    /// `vote(job, executor_honest)`.
-    pub fn vote(job: JobId, executor_honest: bool) -> Vec<u8> {
-        with(selectors::VOTE, (job, executor_honest))
+    /// `challenge(job, trace_root, first_path, last, last_path)`: the challenger's claim.
+    pub fn challenge(
+        job: JobId,
+        trace_root: [u8; 32],
+        first_path: &[[u8; 32]],
+        last: [u8; 32],
+        last_path: &[[u8; 32]],
+    ) -> Vec<u8> {
+        with(selectors::CHALLENGE, (job, trace_root, first_path, last, last_path))
     }
     /// `finalize(job)`.
     pub fn finalize(job: JobId) -> Vec<u8> {
@@ -1252,23 +1238,13 @@ pub mod calls {
     pub fn wire_dispute(dispute: AccountBytes) -> Vec<u8> {
         with(selectors::WIRE_DISPUTE, dispute)
     }
-    /// `dispute(job, trace_root, first_path, last, last_path)`: the challenger's claim.
-    pub fn dispute(
-        job: JobId,
-        trace_root: [u8; 32],
-        first_path: &[[u8; 32]],
-        last: [u8; 32],
-        last_path: &[[u8; 32]],
-    ) -> Vec<u8> {
-        with(selectors::DISPUTE, (job, trace_root, first_path, last, last_path))
+    /// `settle_challenge(job, index)`.
+    pub fn settle_challenge(job: JobId, index: u16) -> Vec<u8> {
+        with(selectors::SETTLE_CHALLENGE, (job, index))
     }
-    /// `settle_dispute(job)`.
-    pub fn settle_dispute(job: JobId) -> Vec<u8> {
-        with(selectors::SETTLE_DISPUTE, job)
-    }
-    /// `game_of(job)`.
-    pub fn game_of(job: JobId) -> Vec<u8> {
-        with(selectors::GAME_OF, job)
+    /// `game_of(job, index) -> Option<(challenger, game)>`.
+    pub fn game_of(job: JobId, index: u16) -> Vec<u8> {
+        with(selectors::GAME_OF, (job, index))
     }
     /// `withdraw()`.
     pub fn withdraw() -> Vec<u8> {
@@ -1333,7 +1309,7 @@ mod tests {
     fn call_data_is_selector_then_scale_arguments() {
         assert_eq!(calls::claim(5), [&selectors::CLAIM[..], &5u64.to_le_bytes()].concat());
         assert_eq!(calls::withdraw(), selectors::WITHDRAW.to_vec());
-        assert_eq!(calls::vote(1, true)[12], 1);
+        assert_eq!(calls::game_of(1, 2)[12..], [2, 0]);
         let c = Commitment { output_cid: b"Qm".to_vec(), score: 1, loss: 2, trace_root: [3; 32] };
         let data = calls::submit_result(9, &c);
         assert_eq!(&data[..4], &selectors::SUBMIT_RESULT);
@@ -1353,6 +1329,19 @@ mod tests {
             tranche: 1,
             escrow: 1,
             expires_at,
+        }
+    }
+
+    /// A game spec of the smallest step, one checkpoint of one step.
+    fn game(move_blocks: BlockNumber) -> GameSpec {
+        GameSpec {
+            config: crate::game::GameConfig::SMALLEST,
+            config_hash: [4; 32],
+            corpus_root: [5; 32],
+            every: 1,
+            checkpoints: 1,
+            h0: [6; 32],
+            move_blocks,
         }
     }
 
@@ -1393,7 +1382,20 @@ mod tests {
         assert_eq!(check_job(&train, 1, &p, 1), Err(Error::BadBenchmark));
         let train = JobSpec { benchmark: None, ..train };
         assert_eq!(check_job(&train, 1, &p, 1), Err(Error::BadBounty));
-        assert_eq!(check_job(&JobSpec { bounty: None, ..train.clone() }, 1, &p, 1), Ok(()));
+        let train = JobSpec { bounty: None, ..train };
+        assert_eq!(check_job(&train, 1, &p, 1), Err(Error::BadGame), "a train job needs a game");
+        let game = game(40);
+        let longest = game.longest().unwrap();
+        assert!(longest <= p.challenge_blocks);
+        assert_eq!(
+            check_job(&JobSpec { game: Some(game.clone()), ..train.clone() }, 1, &p, 1),
+            Ok(())
+        );
+        let slow = MarketParams { challenge_blocks: longest - 1, ..p };
+        let spec = JobSpec { game: Some(game.clone()), ..train };
+        assert_eq!(check_job(&spec, 1, &slow, 1), Err(Error::BadGame), "its game could outlast");
+        let eval_with_game = JobSpec { game: Some(game), ..eval.clone() };
+        assert_eq!(check_job(&eval_with_game, 1, &p, 1), Err(Error::BadGame));
         let crowd = JobSpec { executors: vec![[7; 32]; MAX_ALLOWED_EXECUTORS + 1], ..eval.clone() };
         assert_eq!(check_job(&crowd, 1, &p, 1), Err(Error::TooManyExecutors));
         let few = JobSpec { executors: vec![[7; 32]; MAX_ALLOWED_EXECUTORS], ..eval };
@@ -1402,17 +1404,18 @@ mod tests {
 
     #[test]
     fn a_bounty_job_evaluates_the_bounty_benchmark_and_settles_before_expiry() {
-        let b = bounty(100, 10, 200);
-        // 100 + 5 + 10 + 1 = 116 settles; + 10 blocks to claim the tranche = 126.
-        assert_eq!(check_bounty_job(&eval_spec(100, 5), &b, 10), Ok(()));
-        assert_eq!(check_bounty_job(&eval_spec(174, 5), &b, 10), Ok(()));
-        assert_eq!(check_bounty_job(&eval_spec(175, 5), &b, 10), Err(Error::BountyEndsFirst));
-        assert_eq!(check_bounty_job(&eval_spec(u32::MAX, 5), &b, 10), Err(Error::Overflow));
+        let (b, p) = (bounty(100, 10, 200), MarketParams::DEVNET);
+        // An evaluation (no game yet): 100 + 5 + 1 = 106 settles; + 10 submit blocks to claim
+        // the tranche = 116.
+        assert_eq!(check_bounty_job(&eval_spec(100, 5), &b, &p), Ok(()));
+        assert_eq!(check_bounty_job(&eval_spec(184, 5), &b, &p), Ok(()));
+        assert_eq!(check_bounty_job(&eval_spec(185, 5), &b, &p), Err(Error::BountyEndsFirst));
+        assert_eq!(check_bounty_job(&eval_spec(u32::MAX, 5), &b, &p), Err(Error::Overflow));
         let other_metric = JobSpec {
             benchmark: Some(Benchmark { cid: CID.to_vec(), metric: 0 }),
             ..eval_spec(100, 5)
         };
-        assert_eq!(check_bounty_job(&other_metric, &b, 10), Err(Error::NotBountyBenchmark));
+        assert_eq!(check_bounty_job(&other_metric, &b, &p), Err(Error::NotBountyBenchmark));
         let other_set = JobSpec {
             benchmark: Some(Benchmark {
                 cid: b"bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".to_vec(),
@@ -1420,7 +1423,7 @@ mod tests {
             }),
             ..eval_spec(100, 5)
         };
-        assert_eq!(check_bounty_job(&other_set, &b, 10), Err(Error::NotBountyBenchmark));
+        assert_eq!(check_bounty_job(&other_set, &b, &p), Err(Error::NotBountyBenchmark));
     }
 
     proptest::proptest! {
@@ -1444,12 +1447,18 @@ mod tests {
             deadline in 0..=MAX_BLOCKS * 3,
             window in 1..=MAX_BLOCKS,
             challenge in 1..=MAX_BLOCKS,
+            submit in 1..=MAX_BLOCKS,
             expires in 0..=MAX_BLOCKS * 4,
+            with_game in proptest::bool::ANY,
         ) {
             let b = bounty(0, 1, expires);
-            if check_bounty_job(&eval_spec(deadline, window), &b, challenge).is_ok() {
-                let settled = u64::from(deadline) + u64::from(window) + u64::from(challenge) + 1;
-                proptest::prop_assert!(settled + u64::from(challenge) <= u64::from(expires));
+            let p = MarketParams { challenge_blocks: challenge, submit_blocks: submit, ..MarketParams::DEVNET };
+            let spec = eval_spec(deadline, window);
+            let spec = JobSpec { game: with_game.then_some(game(1)), ..spec };
+            if check_bounty_job(&spec, &b, &p).is_ok() {
+                let games = if with_game { u64::from(challenge) } else { 0 };
+                let settled = u64::from(deadline) + u64::from(window) + games + 1;
+                proptest::prop_assert!(settled + u64::from(submit) <= u64::from(expires));
             }
         }
     }
@@ -1476,7 +1485,7 @@ mod tests {
             PriceTooHigh,
             NotExecutor,
             ConflictOfInterest,
-            AlreadyVoted,
+            AlreadyActed,
             EnoughAttestations,
             WindowClosed,
             WindowOpen,
@@ -1505,6 +1514,12 @@ mod tests {
             Unverified,
             BountyExhausted,
             TooLarge,
+            BadGame,
+            NoGame,
+            NoDisputeContract,
+            DisputeRefused,
+            NotDecided,
+            GamesOpen,
         ];
         for e in all {
             let m = e.message();

@@ -1,6 +1,7 @@
 //! Contract storage writes that fail instead of trapping, as the ink! linter's
 //! `non_fallible_api` asks: a value whose encoding does not fit the contract's static buffer
-//! (16 KiB) is refused with [`TooLarge`] rather than aborting the call. Every record the
+//! (built at 64 KiB, [`crate::dispute::MAX_CALL_BYTES`]) is refused with [`TooLarge`] rather than
+//! aborting the call; the node's own limit on a stored value (16 KiB) is lower still. Every record the
 //! contracts store is bounded far below that by validation (CIDs of at most 128 bytes, at most 8
 //! executors or parents), so this is the second line of defence, not the first.
 //!
