@@ -46,12 +46,14 @@ mod market {
     use iollm_types::escrow;
     use iollm_types::game::{How, Terms};
     use iollm_types::market::{
-        check_bounty_job, check_job, Bounty, BountyId, Capacity, Change, Commitment, Error, Job,
-        JobId, JobKind, JobOutput, JobSpec, JobState, JobTerms, MarketParams, Pledge, MAX_SCORE,
+        check_bounty_job, check_job, Bounty, BountyId, Capacity, Change, Check, Commitment, Error,
+        Job, JobId, JobKind, JobOutput, JobSpec, JobState, JobTerms, MarketParams, Pledge, SignUp,
+        MAX_SCORE,
     };
     use iollm_types::registry::ArtifactId;
     use iollm_types::split::BPS;
-    use iollm_types::storage;
+    use iollm_types::spotcheck::{self, MAX_SIGN_UPS};
+    use iollm_types::{storage, HostSha};
 
     /// An open challenge: the challenger and its game in the dispute contract.
     type Challenge = (AccountId, GameId);
@@ -73,8 +75,7 @@ mod market {
         jobs: Mapping<JobId, Job, ManualKey<0x4d4b_0002>>,
         specs: Mapping<JobId, Vec<u8>, ManualKey<0x4d4b_0003>>,
         results: Mapping<JobId, Commitment, ManualKey<0x4d4b_0004>>,
-        attesters: Mapping<(JobId, u8), AccountId, ManualKey<0x4d4b_0005>>,
-        /// Who attested or challenged a job (once each).
+        /// Who signed up for or challenged a job (once each).
         acted: Mapping<(JobId, AccountId), (), ManualKey<0x4d4b_0006>>,
         bounties: Mapping<BountyId, Bounty, ManualKey<0x4d4b_0007>>,
         balances: Mapping<AccountId, Balance, ManualKey<0x4d4b_0008>>,
@@ -85,6 +86,10 @@ mod market {
         dispute: Lazy<AccountId, ManualKey<0x4d4b_000b>>,
         /// The challenger and game of each open challenge, by job and index.
         games: Mapping<(JobId, u16), Challenge, ManualKey<0x4d4b_000c>>,
+        /// The spot-check sign-ups of each job, by job and index (`0..job.sign_ups`).
+        sign_ups: Mapping<(JobId, u8), SignUp, ManualKey<0x4d4b_000d>>,
+        /// The index of each verifier's sign-up on a job.
+        signed: Mapping<(JobId, AccountId), u8, ManualKey<0x4d4b_000e>>,
     }
 
     /// Layout: `iollm_types::market::events::Pledged`.
@@ -132,12 +137,21 @@ mod market {
         commitment: Commitment,
     }
 
+    /// Layout: `iollm_types::market::events::SignedUp`.
+    #[ink(event)]
+    pub struct SignedUp {
+        #[ink(topic)]
+        job: JobId,
+        verifier: AccountId,
+    }
+
     /// Layout: `iollm_types::market::events::Attested`.
     #[ink(event)]
     pub struct Attested {
         #[ink(topic)]
         job: JobId,
         verifier: AccountId,
+        segment: Option<u64>,
     }
 
     /// Layout: `iollm_types::market::events::Challenged`.
@@ -282,13 +296,14 @@ mod market {
                 jobs: Mapping::new(),
                 specs: Mapping::new(),
                 results: Mapping::new(),
-                attesters: Mapping::new(),
                 acted: Mapping::new(),
                 bounties: Mapping::new(),
                 balances: Mapping::new(),
                 terms: Mapping::new(),
                 dispute: Lazy::new(),
                 games: Mapping::new(),
+                sign_ups: Mapping::new(),
+                signed: Mapping::new(),
             })
         }
 
@@ -401,6 +416,7 @@ mod market {
                 forgone: 0,
                 submitted_at: 0,
                 attestations: 0,
+                sign_ups: 0,
                 challenges: 0,
                 open_games: 0,
                 verified: false,
@@ -440,6 +456,9 @@ mod market {
             }
             let caller = self.env().caller();
             let pledge = self.pledges.get(caller).ok_or(Error::NotPledged)?;
+            if self.signed.contains((job_id, caller)) {
+                return Err(Error::ConflictOfInterest);
+            }
             if let Some(terms) = storage::get(&self.terms, job_id) {
                 if !terms.executors.is_empty() && !terms.executors.contains(&bytes(&caller)) {
                     return Err(Error::NotAllowed);
@@ -504,31 +523,99 @@ mod market {
             Ok(())
         }
 
-        /// A pledged provider (not party to the job) attests the result in the window, locking a
-        /// bond equal to the job's collateral: at finalize it is paid the verifier fee and its
-        /// bond comes back; if a challenger's game proves the result wrong, the bond is slashed.
+        /// A pledged provider (not party to the job) signs up to spot-check it before its result
+        /// exists, locking a bond equal to the job's collateral, with
+        /// [`spotcheck::commitment`]`(caller, secret)`: its secret, revealed by
+        /// [`Market::attest`] once the trace root is committed, picks the segment it must
+        /// replay, which neither it nor the executor can know before. A signed-up verifier may
+        /// not claim the job. At most [`MAX_SIGN_UPS`] per job; returns the sign-up's index.
         #[ink(message)]
-        pub fn attest(&mut self, job_id: JobId) -> Result<(), Error> {
+        pub fn sign_up(&mut self, job_id: JobId, commit: [u8; 32]) -> Result<u8, Error> {
             let (mut job, caller) = self.verifier_check(job_id)?;
+            if !matches!(job.state, JobState::Open | JobState::Claimed) {
+                return Err(Error::SignUpClosed);
+            }
+            if self.acted.contains((job_id, caller)) {
+                return Err(Error::AlreadyActed);
+            }
+            if job.sign_ups >= MAX_SIGN_UPS {
+                return Err(Error::SignUpsFull);
+            }
+            self.lock(caller, job.verification.collateral)?;
+            let index = job.sign_ups;
+            let sign_up = SignUp { verifier: bytes(&caller), commit, check: Check::Committed };
+            self.sign_ups.insert((job_id, index), &sign_up);
+            self.signed.insert((job_id, caller), &index);
+            self.acted.insert((job_id, caller), &());
+            job.sign_ups = index.checked_add(1).ok_or(Error::Overflow)?;
+            self.jobs.insert(job_id, &job);
+            self.env().emit_event(SignedUp { job: job_id, verifier: caller });
+            Ok(index)
+        }
+
+        /// A signed-up verifier reveals its secret in the window, with `check` — the steps root
+        /// of the segment its secret and the trace root draw ([`spotcheck::draw`]) and its path
+        /// in the executor's checks tree — or without one (its replay did not match, but the
+        /// trace did: the bond comes back, no fee). A check that matches the executor's
+        /// committed leaf is an attestation: at finalize the `verifiers` attestations with the
+        /// lowest draws are paid the fee, whoever signed up first; every attester's bond comes
+        /// back, unless a game proves the result wrong by recomputation. A verifier that never
+        /// reveals loses its bond (half to the poster).
+        #[ink(message)]
+        pub fn attest(
+            &mut self,
+            job_id: JobId,
+            secret: [u8; 32],
+            check: Option<([u8; 32], Vec<[u8; 32]>)>,
+        ) -> Result<(), Error> {
+            let mut job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
             if job.state != JobState::Submitted {
                 return Err(Error::WrongState);
             }
             self.ensure_window_open(&job)?;
-            if job.attestations >= job.verification.verifiers {
-                return Err(Error::EnoughAttestations);
+            let caller = self.env().caller();
+            let index = self.signed.get((job_id, caller)).ok_or(Error::NotSignedUp)?;
+            let mut sign_up = self.sign_ups.get((job_id, index)).ok_or(Error::NotSignedUp)?;
+            if sign_up.check != Check::Committed {
+                return Err(Error::AlreadyActed);
             }
-            self.lock(caller, job.verification.collateral)?;
-            self.attesters.insert((job_id, job.attestations), &caller);
-            self.acted.insert((job_id, caller), &());
-            job.attestations = job.attestations.checked_add(1).ok_or(Error::Overflow)?;
+            if !spotcheck::opens::<HostSha>(&sign_up.commit, &bytes(&caller), &secret) {
+                return Err(Error::BadReveal);
+            }
+            let result = storage::get(&self.results, job_id).ok_or(Error::WrongState)?;
+            let draw = spotcheck::draw::<HostSha>(&secret, &result.trace_root);
+            let segment = match check {
+                None => {
+                    sign_up.check = Check::Revealed;
+                    None
+                }
+                Some((steps_root, path)) => {
+                    let segments = self.segments(job_id);
+                    let segment = spotcheck::segment(&draw, segments).ok_or(Error::Overflow)?;
+                    if !spotcheck::matches::<HostSha>(
+                        &result.checks_root,
+                        &steps_root,
+                        segment,
+                        segments,
+                        &path,
+                    ) {
+                        return Err(Error::BadCheck);
+                    }
+                    sign_up.check = Check::Checked { draw };
+                    job.attestations = job.attestations.checked_add(1).ok_or(Error::Overflow)?;
+                    Some(segment)
+                }
+            };
+            self.sign_ups.insert((job_id, index), &sign_up);
             self.jobs.insert(job_id, &job);
-            self.env().emit_event(Attested { job: job_id, verifier: caller });
+            self.env().emit_event(Attested { job: job_id, verifier: caller, segment });
             Ok(())
         }
 
         /// A pledged provider (not party to the job, not one of its attesters) challenges a
         /// training job's result in the window by the dispute game, locking a bond equal to the
-        /// job's collateral: its claim is its own trace root, whose leaf 0 is the job's `h_0`
+        /// job's collateral (a signed-up verifier that has not attested bonds its sign-up's
+        /// instead: a replay that does not reach the committed checkpoint becomes a game): its claim is its own trace root, whose leaf 0 is the job's `h_0`
         /// (`first_path`) and leaf `n` its `h_n` (`last`, `last_path`). The dispute contract
         /// opens a game between the executor and the caller. Any number of challengers play
         /// their own games at once; each is settled by [`Market::settle_challenge`]. Returns
@@ -551,7 +638,19 @@ mod market {
                 storage::get(&self.terms, job_id).and_then(|t| t.game).ok_or(Error::NoGame)?;
             let result = storage::get(&self.results, job_id).ok_or(Error::WrongState)?;
             let executor = job.executor.ok_or(Error::WrongState)?;
-            self.lock(caller, job.verification.collateral)?;
+            match self.signed.get((job_id, caller)) {
+                Some(index) => {
+                    let mut sign_up =
+                        self.sign_ups.get((job_id, index)).ok_or(Error::NotSignedUp)?;
+                    if !matches!(sign_up.check, Check::Committed | Check::Revealed) {
+                        return Err(Error::AlreadyActed);
+                    }
+                    sign_up.check = Check::Challenged;
+                    self.sign_ups.insert((job_id, index), &sign_up);
+                }
+                None if self.acted.contains((job_id, caller)) => return Err(Error::AlreadyActed),
+                None => self.lock(caller, job.verification.collateral)?,
+            }
             let terms = spec.terms([executor, bytes(&caller)], [result.trace_root, trace_root]);
             let game = self.dispute_open(terms, first_path, last, last_path)?;
             let index = job.challenges;
@@ -625,8 +724,9 @@ mod market {
         }
 
         /// After the window, with every challenge's game settled: pays the executor its ask and
-        /// each attester its fee, releases the collateral and the attesters' bonds and refunds
-        /// the rest to the poster. What
+        /// the `verifiers` attesters with the lowest draws their fee, releases the collateral and
+        /// the revealed verifiers' bonds (a verifier that never revealed loses its bond, half to
+        /// the poster) and refunds the rest to the poster. What
         /// the executor forwent by joint mining becomes share units of the artifact when the
         /// job is verified, the poster still may credit them and the splitter accepts the credit — the forgone value goes with
         /// it, paid as revenue of the artifact to its current holders and owner, so minting
@@ -645,7 +745,28 @@ mod market {
                 return Err(Error::GamesOpen);
             }
             let v = job.verification;
-            job.verified = job.attestations >= v.verifiers;
+            let poster = AccountId::from(job.poster);
+            // Spot checks: non-revealers lose their bonds (half to the poster), the attesters
+            // with the lowest draws fill the fee slots.
+            let mut checked: Vec<(AccountId, [u8; 32])> = Vec::new();
+            for i in 0..job.sign_ups {
+                let Some(sign_up) = self.sign_ups.take((job_id, i)) else { continue };
+                let verifier = AccountId::from(sign_up.verifier);
+                self.signed.remove((job_id, verifier));
+                self.acted.remove((job_id, verifier));
+                match sign_up.check {
+                    Check::Checked { draw } => checked.push((verifier, draw)),
+                    Check::Revealed => self.unlock(verifier, v.collateral)?,
+                    Check::Committed => {
+                        self.slash(verifier, v.collateral, Some(poster))?;
+                    }
+                    Check::Challenged => {}
+                }
+            }
+            let draws: Vec<[u8; 32]> = checked.iter().map(|c| c.1).collect();
+            let admitted = spotcheck::admitted(&draws, usize::from(v.verifiers));
+            let paid = u8::try_from(admitted.len()).map_err(|_| Error::Overflow)?;
+            job.verified = paid >= v.verifiers;
             let executor = AccountId::from(job.executor.ok_or(Error::WrongState)?);
             // Asked again: the owner may have revoked the poster, or announced a cut of the
             // compute share, since the job was posted.
@@ -663,17 +784,16 @@ mod market {
             // The forgone value left with the units (paid as revenue of the artifact) or is the
             // executor's, in money.
             let earned = add(job.ask, job.forgone)?;
-            let s = escrow::settle(job.reward, earned, job.attestations, v.verifier_fee)?;
+            let s = escrow::settle(job.reward, earned, paid, v.verifier_fee)?;
             let executor_paid = sub(s.executor, units)?;
             self.credit(executor, executor_paid)?;
-            for i in 0..job.attestations {
-                if let Some(verifier) = self.attesters.take((job_id, i)) {
-                    self.acted.remove((job_id, verifier));
-                    self.unlock(verifier, v.collateral)?;
-                    self.credit(verifier, s.per_verifier)?;
+            for (k, (verifier, _)) in checked.iter().enumerate() {
+                self.unlock(*verifier, v.collateral)?;
+                if admitted.contains(&k) {
+                    self.credit(*verifier, s.per_verifier)?;
                 }
             }
-            self.credit(AccountId::from(job.poster), s.refund)?;
+            self.credit(poster, s.refund)?;
             self.unlock(executor, v.collateral)?;
             if job.kind == JobKind::Train {
                 // Only an allow-list, which nothing reads after the claim; an evaluation keeps
@@ -710,6 +830,7 @@ mod market {
                 JobState::Open if now > job.deadline => {
                     self.credit(poster, job.reward)?;
                     job.state = JobState::Expired;
+                    self.end_sign_ups(job_id, &job, None)?;
                     self.forget(job_id);
                     self.env().emit_event(JobExpired {
                         job: job_id,
@@ -728,6 +849,7 @@ mod market {
                     if now > job.deadline {
                         self.credit(poster, job.reward)?;
                         job.state = JobState::Expired;
+                        self.end_sign_ups(job_id, &job, None)?;
                         self.forget(job_id);
                         self.env().emit_event(JobExpired {
                             job: job_id,
@@ -1084,9 +1206,6 @@ mod market {
             if me == job.executor || me == Some(job.poster) {
                 return Err(Error::ConflictOfInterest);
             }
-            if self.acted.contains((job_id, caller)) {
-                return Err(Error::AlreadyActed);
-            }
             Ok((job, caller))
         }
 
@@ -1127,6 +1246,45 @@ mod market {
             pledge.locked = sub(pledge.locked, amount)?;
             self.pledges.insert(who, &pledge);
             Ok(())
+        }
+
+        /// Ends the sign-ups of a job that ends without a finalize (expired or rejected): every
+        /// bond comes back, except an attester's when the result was proven wrong
+        /// (`slash_attesters`: slashed, half to the winner if any). A challenger's bond is its
+        /// game's. Returns (slashed, to the winner, to the treasury).
+        fn end_sign_ups(
+            &mut self,
+            job_id: JobId,
+            job: &Job,
+            slash_attesters: Option<Option<AccountId>>,
+        ) -> Result<(Balance, Balance, Balance), Error> {
+            let bond = job.verification.collateral;
+            let (mut slashed, mut to_winner, mut to_treasury) = (0, 0, 0);
+            for i in 0..job.sign_ups {
+                let Some(sign_up) = self.sign_ups.take((job_id, i)) else { continue };
+                let verifier = AccountId::from(sign_up.verifier);
+                self.signed.remove((job_id, verifier));
+                self.acted.remove((job_id, verifier));
+                match (sign_up.check, slash_attesters) {
+                    (Check::Challenged, _) => {}
+                    (Check::Checked { .. }, Some(winner)) => {
+                        let (w, t) = self.slash(verifier, bond, winner)?;
+                        slashed = add(slashed, bond)?;
+                        to_winner = add(to_winner, w)?;
+                        to_treasury = add(to_treasury, t)?;
+                    }
+                    _ => self.unlock(verifier, bond)?,
+                }
+            }
+            Ok((slashed, to_winner, to_treasury))
+        }
+
+        /// The segments a job's spot checks draw from: a training job's checkpoints (one for a
+        /// job without a game spec).
+        fn segments(&self, job_id: JobId) -> u64 {
+            storage::get(&self.terms, job_id)
+                .and_then(|t| t.game)
+                .map_or(1, |g| u64::from(g.checkpoints))
         }
 
         /// Frees what nothing reads once a job ended without a verified output: its spec, its
@@ -1175,21 +1333,9 @@ mod market {
         ) -> Result<(Balance, Balance, Balance), Error> {
             let executor = AccountId::from(job.executor.ok_or(Error::WrongState)?);
             let bond = job.verification.collateral;
-            let (mut to_winner, mut to_treasury) = self.slash(executor, bond, winner)?;
-            let mut slashed = bond;
-            for i in 0..job.attestations {
-                if let Some(attester) = self.attesters.take((job_id, i)) {
-                    self.acted.remove((job_id, attester));
-                    if !proven {
-                        self.unlock(attester, bond)?;
-                        continue;
-                    }
-                    let (w, t) = self.slash(attester, bond, winner)?;
-                    slashed = add(slashed, bond)?;
-                    to_winner = add(to_winner, w)?;
-                    to_treasury = add(to_treasury, t)?;
-                }
-            }
+            let (w, t) = self.slash(executor, bond, winner)?;
+            let (s, sw, st) = self.end_sign_ups(job_id, job, proven.then_some(winner))?;
+            let (slashed, to_winner, to_treasury) = (add(bond, s)?, add(w, sw)?, add(t, st)?);
             self.credit(AccountId::from(job.poster), job.reward)?;
             job.state = JobState::Rejected;
             self.forget(job_id);
@@ -1447,8 +1593,66 @@ mod market {
             }
         }
 
+        /// The steps roots a made-up run's segments reach: a training job has 2 checkpoints, an
+        /// evaluation 1 segment.
+        const STEPS: [[u8; 32]; 2] = [[10; 32], [11; 32]];
+
+        fn leaves(segments: usize) -> Vec<[u8; 32]> {
+            STEPS[..segments].iter().map(spotcheck::leaf::<HostSha>).collect()
+        }
+
+        fn checks_root(segments: usize) -> [u8; 32] {
+            spotcheck::checks_root::<HostSha>(&leaves(segments))
+        }
+
+        /// A training job's result: trace root [3; 32] and the checks of [`STEPS`].
         fn commitment(score: u64) -> Commitment {
-            Commitment { output_cid: OUT.to_vec(), score, loss: 1, trace_root: [3; 32] }
+            Commitment {
+                output_cid: OUT.to_vec(),
+                score,
+                loss: 1,
+                trace_root: [3; 32],
+                checks_root: checks_root(2),
+            }
+        }
+
+        /// An evaluation's result (one segment).
+        fn eval_commitment(score: u64) -> Commitment {
+            Commitment { checks_root: checks_root(1), ..commitment(score) }
+        }
+
+        fn secret(who: AccountId) -> [u8; 32] {
+            let mut s: [u8; 32] = *who.as_ref();
+            s[0] ^= 0xff;
+            s
+        }
+
+        fn sign_up(m: &mut Market, id: JobId, who: AccountId) -> Result<u8, Error> {
+            as_(who, 0);
+            m.sign_up(id, spotcheck::commitment::<HostSha>(who.as_ref(), &secret(who)))
+        }
+
+        /// What an honest replay of `who`'s segment of job `id` yields: its steps root and path.
+        fn check(m: &Market, id: JobId, who: AccountId) -> Option<([u8; 32], Vec<[u8; 32]>)> {
+            let segments = m.segments(id);
+            let draw = spotcheck::draw::<HostSha>(&secret(who), &[3; 32]);
+            let seg = spotcheck::segment(&draw, segments).unwrap();
+            let path = spotcheck::checks_path::<HostSha>(&leaves(segments as usize), seg);
+            Some((STEPS[seg as usize], path.unwrap()))
+        }
+
+        fn attest(m: &mut Market, id: JobId, who: AccountId) -> Result<(), Error> {
+            as_(who, 0);
+            let c = check(m, id, who);
+            m.attest(id, secret(who), c)
+        }
+
+        /// django and eve sign up for job `id`'s spot check.
+        fn sign_up_all(m: &mut Market, id: JobId) {
+            let a = acc();
+            for v in [a.django, a.eve] {
+                sign_up(m, id, v).unwrap();
+            }
         }
 
         /// Market (admin alice, treasury frank, splitter and dispute contract wired) where bob may credit units of
@@ -1481,13 +1685,14 @@ mod market {
             m
         }
 
-        /// `setup` plus a job by bob (reward 1 000, 50 units) claimed by charlie and submitted at
-        /// block 2.
+        /// `setup` plus a job by bob (reward 1 000, 50 units) that django and eve signed up to
+        /// spot-check, claimed by charlie and submitted at block 2.
         fn submitted() -> (Market, JobId) {
             let a = acc();
             let mut m = setup();
             as_(a.bob, 1_000);
             let id = m.post_job(spec(50)).unwrap();
+            sign_up_all(&mut m, id);
             as_(a.charlie, 0);
             m.claim(id).unwrap();
             set_block_number::<Env>(2);
@@ -1498,8 +1703,7 @@ mod market {
         fn attest_all(m: &mut Market, id: JobId) {
             let a = acc();
             for v in [a.django, a.eve] {
-                as_(v, 0);
-                m.attest(id).unwrap();
+                attest(m, id, v).unwrap();
             }
         }
 
@@ -1570,12 +1774,17 @@ mod market {
             assert_eq!(m.withdraw(), Ok(4_000));
             assert_eq!(get_account_balance::<Env>(a.charlie).unwrap(), before + 4_000);
             assert_eq!(m.pledge_of(a.charlie).unwrap().unbonding, 0);
-            // A provider that unbonds everything leaves no pledge record behind.
+            // A provider that unbonds everything leaves no pledge record behind (frank: django's
+            // stake is bonded to the job's spot check).
+            as_(a.frank, 5_000);
+            m.pledge(GPU, 10, 0).unwrap();
             as_(a.django, 0);
+            assert_eq!(m.unpledge(5_000), Err(Error::InsufficientFreeStake));
+            as_(a.frank, 0);
             m.unpledge(5_000).unwrap();
             set_block_number::<Env>(22);
             assert_eq!(m.withdraw(), Ok(5_000));
-            assert_eq!(m.pledge_of(a.django), None);
+            assert_eq!(m.pledge_of(a.frank), None);
         }
 
         /// Findings 7 and 8: the poster cannot pick away the minimums or unbounded windows.
@@ -1705,44 +1914,155 @@ mod market {
             assert_eq!(ev, vec![events::ResultSubmitted { job: id, commitment: commitment(5) }]);
         }
 
+        /// Spot checks, deliverable 1: a bonded sign-up before the result exists (not by the
+        /// poster, not twice, not by the executor, at most 16), then a reveal in the window
+        /// whose steps root must be the executor's committed leaf for the segment the secret
+        /// draws: a copied or wrong root, another account's secret, a second reveal all fail.
         #[ink::test]
-        fn attest_needs_a_bonded_verifier_not_party_to_the_job() {
+        fn spot_checks_need_a_bonded_sign_up_and_the_replayed_steps_root() {
             let a = acc();
-            let (mut m, id) = submitted();
-            as_(a.django, 0);
-            assert_eq!(m.attest(99), Err(Error::UnknownJob));
-            as_(a.bob, 0);
-            assert_eq!(m.attest(id), Err(Error::NotPledged));
-            as_(a.charlie, 0);
-            assert_eq!(m.attest(id), Err(Error::ConflictOfInterest));
+            let mut m = setup();
+            as_(a.bob, 1_000);
+            let id = m.post_job(spec(50)).unwrap();
+            assert_eq!(sign_up(&mut m, 99, a.django), Err(Error::UnknownJob));
+            assert_eq!(sign_up(&mut m, id, a.bob), Err(Error::NotPledged));
+            as_(a.bob, 5_000);
+            m.pledge(GPU, 10, 0).unwrap();
+            assert_eq!(sign_up(&mut m, id, a.bob), Err(Error::ConflictOfInterest));
             // A 1-planck pledge is not a bond: free stake must cover the job's collateral.
             as_(a.alice, 1);
             m.pledge(GPU, 1, 0).unwrap();
-            assert_eq!(m.attest(id), Err(Error::InsufficientFreeStake));
-            as_(a.django, 0);
-            m.attest(id).unwrap();
-            assert_eq!(m.attest(id), Err(Error::AlreadyActed));
-            assert_eq!(m.challenge(id, [9; 32], vec![], [8; 32], vec![]), Err(Error::AlreadyActed));
-            // The attester's bond (the job's collateral) is locked until the job settles.
+            assert_eq!(sign_up(&mut m, id, a.alice), Err(Error::InsufficientFreeStake));
+            assert_eq!(sign_up(&mut m, id, a.django), Ok(0));
+            assert_eq!(sign_up(&mut m, id, a.django), Err(Error::AlreadyActed));
             assert_eq!(m.pledge_of(a.django).unwrap().locked, 1_000);
-            as_(a.eve, 0);
-            m.attest(id).unwrap();
-            as_(a.alice, 999);
-            m.top_up().unwrap();
-            assert_eq!(m.attest(id), Err(Error::EnoughAttestations));
+            // A signed-up verifier may not execute the job it checks.
+            as_(a.django, 0);
+            assert_eq!(m.claim(id), Err(Error::ConflictOfInterest));
+            assert_eq!(sign_up(&mut m, id, a.eve), Ok(1));
+            assert_eq!(attest(&mut m, id, a.eve), Err(Error::WrongState), "no result yet");
+            as_(a.charlie, 0);
+            m.claim(id).unwrap();
+            set_block_number::<Env>(2);
+            m.submit_result(id, commitment(1)).unwrap();
+            assert_eq!(sign_up(&mut m, id, a.alice), Err(Error::SignUpClosed));
+            // Reveals: only the signed-up account, with its own secret and its own segment's
+            // steps root.
+            assert_eq!(attest(&mut m, id, a.alice), Err(Error::NotSignedUp));
+            as_(a.django, 0);
+            let honest = check(&m, id, a.django);
+            assert_eq!(m.attest(id, secret(a.eve), honest.clone()), Err(Error::BadReveal));
+            let (root, path) = honest.clone().unwrap();
+            let other = if root == STEPS[0] { STEPS[1] } else { STEPS[0] };
+            assert_eq!(m.attest(id, secret(a.django), Some((other, path))), Err(Error::BadCheck));
+            let leaf = spotcheck::leaf::<HostSha>(&root);
+            let (_, path) = honest.clone().unwrap();
+            assert_eq!(
+                m.attest(id, secret(a.django), Some((leaf, path))),
+                Err(Error::BadCheck),
+                "the published leaf is not the steps root"
+            );
+            m.attest(id, secret(a.django), honest.clone()).unwrap();
+            assert_eq!(m.attest(id, secret(a.django), honest), Err(Error::AlreadyActed));
+            assert_eq!(m.challenge(id, [9; 32], vec![], [8; 32], vec![]), Err(Error::AlreadyActed));
+            let draw = spotcheck::draw::<HostSha>(&secret(a.django), &[3; 32]);
             let ev: Vec<events::Attested> = events_of(events::ATTESTED_TOPIC);
-            assert_eq!(ev[0], events::Attested { job: id, verifier: *a.django.as_ref() });
-            // After the window, and on jobs not submitted.
-            as_(a.bob, 1_000);
-            let open = m.post_job(spec(1)).unwrap();
-            as_(a.alice, 0);
-            assert_eq!(m.attest(open), Err(Error::WrongState));
-            // (Storage persists within one test: alice never attested job 1.)
-            let (mut m, id) = submitted();
+            assert_eq!(
+                ev,
+                vec![events::Attested {
+                    job: id,
+                    verifier: *a.django.as_ref(),
+                    segment: spotcheck::segment(&draw, 2)
+                }]
+            );
+            let ev: Vec<events::SignedUp> = events_of(events::SIGNED_UP_TOPIC);
+            assert_eq!(ev.len(), 2);
+            assert_eq!(m.job(id).unwrap().attestations, 1);
+            // After the window nothing is revealed.
             set_block_number::<Env>(8);
-            as_(a.alice, 0);
-            assert_eq!(m.attest(id), Err(Error::WindowClosed));
+            assert_eq!(attest(&mut m, id, a.eve), Err(Error::WindowClosed));
             assert_eq!(m.challenge(id, [9; 32], vec![], [8; 32], vec![]), Err(Error::WindowClosed));
+            // Sign-ups are bounded: the 17th is refused.
+            as_(a.bob, 1_000);
+            let busy = m.post_job(spec(50)).unwrap();
+            for k in 0..16u8 {
+                let v = AccountId::from([200 + k; 32]);
+                as_(v, 5_000);
+                m.pledge(GPU, 10, 0).unwrap();
+                assert_eq!(sign_up(&mut m, busy, v), Ok(k));
+            }
+            assert_eq!(sign_up(&mut m, busy, a.eve), Err(Error::SignUpsFull));
+        }
+
+        /// Fees go to the `verifiers` attesters with the lowest draws, not to the first to sign
+        /// up; a verifier that revealed without a check gets its bond back and no fee; one that
+        /// never revealed loses its bond, half to the poster. Balances to the unit.
+        #[ink::test]
+        fn the_lowest_draws_are_paid_and_a_silent_verifier_loses_its_bond() {
+            let a = acc();
+            let mut m = setup();
+            as_(a.frank, 5_000);
+            m.pledge(GPU, 10, 0).unwrap();
+            as_(a.alice, 5_000);
+            m.pledge(GPU, 10, 0).unwrap();
+            as_(a.bob, 1_000);
+            let id = m.post_job(spec(50)).unwrap();
+            let verifiers = [a.django, a.eve, a.frank, a.alice];
+            for v in verifiers {
+                sign_up(&mut m, id, v).unwrap();
+            }
+            as_(a.charlie, 0);
+            m.claim(id).unwrap();
+            m.submit_result(id, commitment(1)).unwrap();
+            // django and eve check (the 2 fee slots), frank reveals without a check, alice
+            // stays silent.
+            for v in [a.django, a.eve] {
+                attest(&mut m, id, v).unwrap();
+            }
+            as_(a.frank, 0);
+            m.attest(id, secret(a.frank), None).unwrap();
+            let ev: Vec<events::Attested> = events_of(events::ATTESTED_TOPIC);
+            assert_eq!(ev.last().unwrap().segment, None);
+            set_block_number::<Env>(8);
+            m.finalize(id).unwrap();
+            assert!(m.job(id).unwrap().verified);
+            for v in [a.django, a.eve, a.frank] {
+                let p = m.pledge_of(v).unwrap();
+                assert_eq!((p.stake, p.locked), (5_000, 0));
+            }
+            let p = m.pledge_of(a.alice).unwrap();
+            assert_eq!((p.stake, p.locked), (4_000, 0));
+            assert_eq!((m.balance_of(a.django), m.balance_of(a.eve)), (10, 10));
+            assert_eq!(m.balance_of(a.frank), 500, "frank is also the treasury: half of alice's bond");
+            // Refund 1 000 - 400 - 100 (units) - 20 fees, plus half of alice's bond.
+            assert_eq!(m.balance_of(a.bob), 480 + 500);
+            assert_eq!(m.sign_ups.get((id, 0)), None, "records freed");
+
+            // Three checks for two slots: the two lowest draws are paid, whoever came first.
+            as_(a.bob, 1_000);
+            let id = m.post_job(spec(50)).unwrap();
+            for v in [a.django, a.eve, a.frank] {
+                sign_up(&mut m, id, v).unwrap();
+            }
+            as_(a.charlie, 0);
+            m.claim(id).unwrap();
+            m.submit_result(id, commitment(1)).unwrap();
+            for v in [a.django, a.eve, a.frank] {
+                attest(&mut m, id, v).unwrap();
+            }
+            let draws: Vec<[u8; 32]> = [a.django, a.eve, a.frank]
+                .iter()
+                .map(|v| spotcheck::draw::<HostSha>(&secret(*v), &[3; 32]))
+                .collect();
+            let admitted = spotcheck::admitted(&draws, 2);
+            let before = [a.django, a.eve, a.frank].map(|v| m.balance_of(v));
+            set_block_number::<Env>(20);
+            m.finalize(id).unwrap();
+            for (k, v) in [a.django, a.eve, a.frank].iter().enumerate() {
+                let fee = if admitted.contains(&k) { 10 } else { 0 };
+                assert_eq!(m.balance_of(*v), before[k] + fee, "verifier {k}");
+                assert_eq!(m.pledge_of(*v).unwrap().locked, 0);
+            }
         }
 
         /// Finding 1: an unverified job mints no units; the forgone value is paid in money
@@ -1751,8 +2071,10 @@ mod market {
         fn an_unverified_job_pays_the_forgone_value_in_money_and_credits_no_units() {
             let a = acc();
             let (mut m, id) = submitted();
-            as_(a.django, 0);
-            m.attest(id).unwrap();
+            attest(&mut m, id, a.django).unwrap();
+            // eve's replay did not match: she reveals without a check (bond back, no fee).
+            as_(a.eve, 0);
+            m.attest(id, secret(a.eve), None).unwrap();
             assert_eq!(m.finalize(99), Err(Error::UnknownJob));
             set_block_number::<Env>(7);
             assert_eq!(m.finalize(id), Err(Error::WindowOpen));
@@ -1765,6 +2087,8 @@ mod market {
             assert_eq!(m.balance_of(a.bob), 490);
             assert_eq!(m.pledge_of(a.charlie).unwrap().locked, 0);
             assert_eq!(m.pledge_of(a.charlie).unwrap().stake, 5_000);
+            let e = m.pledge_of(a.eve).unwrap();
+            assert_eq!((e.stake, e.locked, m.balance_of(a.eve)), (5_000, 0, 0));
             SPLITTER_CALLS.with(|c| assert!(c.borrow().is_empty()));
             let job = m.job(id).unwrap();
             assert_eq!((job.state, job.verified), (JobState::Finalized, false));
@@ -1806,8 +2130,9 @@ mod market {
             assert_eq!(m.balance_of(a.charlie), 400);
             // The forgone 100 went with the units, as revenue of the artifact.
             assert_eq!(m.balance_of(a.bob), 1_000 - 400 - 100 - 20);
-            // The attesters' records are freed once paid.
-            assert_eq!(m.attesters.get((id, 0)), None);
+            // The sign-ups' records are freed once paid.
+            assert_eq!(m.sign_ups.get((id, 0)), None);
+            assert_eq!(m.signed.get((id, a.django)), None);
         }
 
         /// Finding 1, the audit's attack: a 10^25 price with a 100 % discount on someone
@@ -1822,6 +2147,10 @@ mod market {
             as_(a.eve, 1_000); // eve posts for bob's artifact 7
             let id = m.post_job(spec(50)).unwrap();
             assert!(!m.job(id).unwrap().joint_mining);
+            sign_up(&mut m, id, a.charlie).unwrap();
+            as_(a.alice, 5_000);
+            m.pledge(GPU, 1, 0).unwrap();
+            sign_up(&mut m, id, a.alice).unwrap();
             as_(a.eve, 0);
             // eve cannot claim her own job's role twice... her sybil django can, at price 0:
             assert_eq!(m.claim(id), Err(Error::PriceTooHigh));
@@ -1831,11 +2160,8 @@ mod market {
             let job = m.job(id).unwrap();
             assert_eq!((job.ask, job.forgone), (0, 0));
             m.submit_result(id, commitment(1)).unwrap();
-            as_(a.charlie, 0);
-            m.attest(id).unwrap();
-            as_(a.alice, 5_000);
-            m.pledge(GPU, 1, 0).unwrap();
-            m.attest(id).unwrap();
+            attest(&mut m, id, a.charlie).unwrap();
+            attest(&mut m, id, a.alice).unwrap();
             set_block_number::<Env>(7);
             m.finalize(id).unwrap();
             assert!(m.job(id).unwrap().verified);
@@ -1852,6 +2178,7 @@ mod market {
             m.pledge(GPU, 10u128.pow(25), BPS).unwrap();
             as_(a.bob, 1_000);
             let id = m.post_job(spec(50)).unwrap();
+            sign_up_all(&mut m, id);
             as_(a.charlie, 0);
             // A huge own price only raises the ask: the discount covers the reference value.
             assert_eq!(m.claim(id), Err(Error::PriceTooHigh));
@@ -1878,6 +2205,7 @@ mod market {
             let mut m = setup();
             as_(a.bob, 1_000);
             let id = m.post_job(JobSpec { artifact: SATURATED, ..spec(50) }).unwrap();
+            sign_up_all(&mut m, id);
             as_(a.charlie, 0);
             m.claim(id).unwrap();
             m.submit_result(id, commitment(1)).unwrap();
@@ -1899,6 +2227,7 @@ mod market {
             as_(a.bob, 1_000);
             let id = m.post_job(spec(50)).unwrap();
             assert!(m.job(id).unwrap().joint_mining);
+            sign_up_all(&mut m, id);
             as_(a.charlie, 0);
             m.claim(id).unwrap();
             m.submit_result(id, commitment(1)).unwrap();
@@ -1912,7 +2241,8 @@ mod market {
         }
 
         /// Bob's job, claimed by charlie, attested by django (bond 1 000 locked), challenged by
-        /// eve (challenge 0) at block 2; the mock dispute contract's verdict is `verdict`.
+        /// eve (challenge 0, her spot-check sign-up's bond) at block 2; the mock dispute
+        /// contract's verdict is `verdict`.
         /// The mock dispute contract's next verdict.
         fn decide(verdict: Verdict, how: How) {
             VERDICT.with(|v| *v.borrow_mut() = Some((verdict, how)));
@@ -1921,8 +2251,7 @@ mod market {
         fn challenged(verdict: Option<(Verdict, How)>) -> (Market, JobId) {
             let a = acc();
             let (mut m, id) = submitted();
-            as_(a.django, 0);
-            m.attest(id).unwrap();
+            attest(&mut m, id, a.django).unwrap();
             for party in [a.charlie, a.bob] {
                 as_(party, 0);
                 let refused = m.challenge(id, [9; 32], vec![], [8; 32], vec![]);
@@ -1931,7 +2260,9 @@ mod market {
             as_(a.eve, 0);
             assert_eq!(m.challenge(id, [9; 32], vec![], [8; 32], vec![]), Ok(0));
             assert_eq!(m.game_of(id, 0), Some((a.eve, 1)));
+            // eve signed up: her sign-up's bond is the game's, not locked twice.
             assert_eq!(m.pledge_of(a.eve).unwrap().locked, 1_000);
+            assert_eq!(m.sign_ups.get((id, 1)).unwrap().check, Check::Challenged);
             assert_eq!(m.challenge(id, [9; 32], vec![], [8; 32], vec![]), Err(Error::AlreadyActed));
             let job = m.job(id).unwrap();
             assert_eq!((job.state, job.challenges, job.open_games), (JobState::Submitted, 1, 1));
@@ -2257,10 +2588,11 @@ mod market {
                 Some(Benchmark { cid: CID.to_vec(), metric: 2 })
             );
             for (id, score) in [(low, 109), (high, 110)] {
+                sign_up_all(&mut m, id);
                 as_(a.charlie, 0);
                 m.claim(id).unwrap();
-                assert_eq!(m.submit_result(id, commitment(u64::MAX)), Err(Error::BadScore));
-                m.submit_result(id, commitment(score)).unwrap();
+                assert_eq!(m.submit_result(id, eval_commitment(u64::MAX)), Err(Error::BadScore));
+                m.submit_result(id, eval_commitment(score)).unwrap();
                 attest_all(&mut m, id);
             }
             assert_eq!(m.pay_bounty(high), Err(Error::WrongState));
@@ -2278,11 +2610,11 @@ mod market {
             assert_eq!(m.pay_bounty(high), Err(Error::BountyNeedsGame));
             // One attestation of the two asked for: finalized, not verified.
             let unverified = m.post_job(eval(Some(b), 20)).unwrap();
+            sign_up(&mut m, unverified, a.django).unwrap();
             as_(a.charlie, 0);
             m.claim(unverified).unwrap();
-            m.submit_result(unverified, commitment(500)).unwrap();
-            as_(a.django, 0);
-            m.attest(unverified).unwrap();
+            m.submit_result(unverified, eval_commitment(500)).unwrap();
+            attest(&mut m, unverified, a.django).unwrap();
             set_block_number::<Env>(13);
             m.finalize(unverified).unwrap();
             assert_eq!(m.pay_bounty(unverified), Err(Error::Unverified));
@@ -2335,9 +2667,10 @@ mod market {
             let mut m = setup();
             as_(a.bob, 1_000);
             let id = m.post_job(eval(None, 20)).unwrap();
+            sign_up_all(&mut m, id);
             as_(a.charlie, 0);
             m.claim(id).unwrap();
-            m.submit_result(id, commitment(1)).unwrap();
+            m.submit_result(id, eval_commitment(1)).unwrap();
             attest_all(&mut m, id);
             set_block_number::<Env>(7);
             m.finalize(id).unwrap();
@@ -2550,7 +2883,7 @@ mod market {
                 for _ in 0..300 {
                     // Weighted towards the verification steps, which need earlier steps first.
                     const OPS: [usize; 22] =
-                        [0, 1, 2, 3, 3, 4, 4, 5, 5, 5, 6, 6, 7, 7, 8, 8, 8, 8, 9, 10, 11, 12];
+                        [0, 1, 2, 3, 3, 4, 4, 5, 5, 5, 6, 6, 7, 7, 8, 8, 8, 9, 9, 10, 11, 12];
                     let op = OPS[next(22) as usize];
                     let caller = who[next(5) as usize];
                     let value = u128::from(next(3) as u32) * 700;
@@ -2603,7 +2936,17 @@ mod market {
                             false
                         }
                         6 => {
-                            done[6] += u32::from(m.attest(job).is_ok());
+                            let open = m
+                                .job(job)
+                                .is_some_and(|j| matches!(j.state, JobState::Open | JobState::Claimed));
+                            let ok = if open {
+                                sign_up(&mut m, job, caller).is_ok()
+                            } else if next(4) == 0 {
+                                m.attest(job, secret(caller), None).is_ok()
+                            } else {
+                                attest(&mut m, job, caller).is_ok()
+                            };
+                            done[6] += u32::from(ok);
                             false
                         }
                         7 => {
@@ -2739,6 +3082,12 @@ mod market {
             let c: Commitment =
                 ink::env::get_contract_storage(&(0x4d4b_0004u32, id)).unwrap().unwrap();
             assert_eq!(c.score, 900_000);
+            let s: SignUp =
+                ink::env::get_contract_storage(&(0x4d4b_000du32, (id, 1u8))).unwrap().unwrap();
+            assert_eq!(AccountId::from(s.verifier), a.eve);
+            let i: u8 =
+                ink::env::get_contract_storage(&(0x4d4b_000eu32, (id, a.eve))).unwrap().unwrap();
+            assert_eq!(i, 1);
         }
 
         #[ink::test]
@@ -2752,6 +3101,7 @@ mod market {
                 (selectors::UNPLEDGE, sel!("unpledge")),
                 (selectors::POST_JOB, sel!("post_job")),
                 (selectors::CLAIM, sel!("claim")),
+                (selectors::SIGN_UP, sel!("sign_up")),
                 (selectors::SUBMIT_RESULT, sel!("submit_result")),
                 (selectors::ATTEST, sel!("attest")),
                 (selectors::CHALLENGE, sel!("challenge")),
@@ -2794,6 +3144,7 @@ mod market {
                 (events::JOB_CLAIMED_TOPIC, JobClaimed::SIGNATURE_TOPIC),
                 (events::RESULT_SUBMITTED_TOPIC, ResultSubmitted::SIGNATURE_TOPIC),
                 (events::ATTESTED_TOPIC, Attested::SIGNATURE_TOPIC),
+                (events::SIGNED_UP_TOPIC, SignedUp::SIGNATURE_TOPIC),
                 (events::CHALLENGED_TOPIC, Challenged::SIGNATURE_TOPIC),
                 (events::CHALLENGE_RESOLVED_TOPIC, ChallengeResolved::SIGNATURE_TOPIC),
                 (events::JOB_FINALIZED_TOPIC, JobFinalized::SIGNATURE_TOPIC),

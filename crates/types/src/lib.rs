@@ -27,6 +27,21 @@ pub mod spotcheck;
 #[cfg(feature = "ink")]
 pub mod storage;
 
+/// The contract host's SHA-256, for the maths generic over its hash
+/// ([`iollm_repops::merkle::Hasher`]).
+#[cfg(feature = "ink")]
+pub struct HostSha;
+
+#[cfg(feature = "ink")]
+impl iollm_repops::merkle::Hasher for HostSha {
+    fn hash(parts: &[&[u8]]) -> [u8; 32] {
+        use ink::env::hash::{HashOutput, Sha2x256};
+        let mut out = <Sha2x256 as HashOutput>::Type::default();
+        ink::env::hash_bytes::<Sha2x256>(&parts.concat(), &mut out);
+        out
+    }
+}
+
 /// A 32-byte account id, SCALE-identical to ink!'s `AccountId` and subxt's `AccountId32`.
 pub type AccountBytes = [u8; 32];
 

@@ -512,8 +512,10 @@ pub struct Job {
     pub forgone: Balance,
     /// Block of submission.
     pub submitted_at: BlockNumber,
-    /// Attestations so far.
+    /// Spot checks that matched the executor's commitment so far.
     pub attestations: u8,
+    /// Verifiers signed up for spot checks (at most [`crate::spotcheck::MAX_SIGN_UPS`]).
+    pub sign_ups: u8,
     /// Challenges opened so far: each is a game, indexed `0..challenges` (`game_of`).
     pub challenges: u16,
     /// Challenges whose game is not settled yet: the job cannot be finalized before they are.
@@ -547,6 +549,40 @@ pub struct Commitment {
     pub loss: u64,
     /// Merkle root over the checkpoint hashes of the run (VERIFICATION.md).
     pub trace_root: [u8; 32],
+    /// Merkle root over the run's spot-check leaves, one per segment
+    /// ([`crate::spotcheck::leaf`] of the root over the segment's per-step state roots): what
+    /// only a replay of a segment yields, committed but not published.
+    pub checks_root: [u8; 32],
+}
+
+/// A verifier's sign-up for a job's spot check (VERIFICATION.md, "Spot checks").
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct SignUp {
+    /// The verifier, bonded with the job's collateral.
+    pub verifier: AccountBytes,
+    /// [`crate::spotcheck::commitment`] of its account and secret.
+    pub commit: [u8; 32],
+    /// How far it got.
+    pub check: Check,
+}
+
+/// Where a sign-up stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub enum Check {
+    /// Signed up; the secret is not revealed (the bond is lost if it never is).
+    Committed,
+    /// The secret was revealed without a check (the bond comes back, no fee).
+    Revealed,
+    /// The secret was revealed with its segment's steps root, which matched the executor's
+    /// commitment: `draw` ranks it for the job's fee slots.
+    Checked {
+        /// [`crate::spotcheck::draw`] of its secret and the trace root.
+        draw: [u8; 32],
+    },
+    /// The verifier challenged instead: its bond is the game's.
+    Challenged,
 }
 
 /// A breakthrough bounty.
@@ -646,8 +682,6 @@ pub enum Error {
     ConflictOfInterest,
     /// This account already attested or challenged this job.
     AlreadyActed,
-    /// The job has all the attestations it asked for.
-    EnoughAttestations,
     /// The challenge window has closed.
     WindowClosed,
     /// The challenge window is still open.
@@ -714,6 +748,16 @@ pub enum Error {
     NotDecided,
     /// Games about the job are still being played.
     GamesOpen,
+    /// Sign-ups close when the result is submitted.
+    SignUpClosed,
+    /// The job has [`crate::spotcheck::MAX_SIGN_UPS`] sign-ups.
+    SignUpsFull,
+    /// The caller did not sign up for this job's spot check.
+    NotSignedUp,
+    /// The secret does not open the caller's sign-up commitment.
+    BadReveal,
+    /// The steps root is not the executor's committed leaf for the caller's segment.
+    BadCheck,
 }
 
 #[cfg(feature = "ink")]
@@ -764,8 +808,7 @@ impl Error {
             Error::PriceTooHigh => "the job's reward does not cover your price plus verifier fees",
             Error::NotExecutor => "only the job's executor may do this",
             Error::ConflictOfInterest => "you cannot verify or judge a job you are party to",
-            Error::AlreadyActed => "you already attested or challenged this job",
-            Error::EnoughAttestations => "the job already has all its attestations",
+            Error::AlreadyActed => "you already signed up for, attested or challenged this job",
             Error::WindowClosed => "the challenge window has closed",
             Error::WindowOpen => "the challenge window is still open",
             Error::BadBounty => "bounties need tranches and are won by EvalPath jobs only",
@@ -828,6 +871,16 @@ impl Error {
                 "challenge games about this job are still open: settle them first \
                  (`iollm job settle-challenge`)"
             }
+            Error::SignUpClosed => {
+                "spot-check sign-ups close when the result is submitted: challenge it instead"
+            }
+            Error::SignUpsFull => "the job has the most spot-check sign-ups it takes (16)",
+            Error::NotSignedUp => "you did not sign up for this job's spot check (`iollm job sign-up`)",
+            Error::BadReveal => "the secret does not open your sign-up: use the one `job sign-up` kept",
+            Error::BadCheck => {
+                "your segment's steps root is not what the executor committed: if your replay \
+                 reaches a different checkpoint, challenge the result; else reveal without a check"
+            }
         }
     }
 }
@@ -888,13 +941,25 @@ pub mod events {
         pub commitment: Commitment,
     }
 
-    /// `Attested`.
+    /// `SignedUp`: a verifier bonded itself to spot-check the job.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct SignedUp {
+        /// The job.
+        pub job: JobId,
+        /// The verifier.
+        pub verifier: AccountBytes,
+    }
+
+    /// `Attested`: a verifier revealed its secret, with the segment it checked (`None`: revealed
+    /// without a check).
     #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
     pub struct Attested {
         /// The job.
         pub job: JobId,
         /// The verifier.
         pub verifier: AccountBytes,
+        /// The segment whose steps root matched the executor's commitment.
+        pub segment: Option<u64>,
     }
 
     /// `Challenged`: a challenger opened a dispute game about the job's result.
@@ -1026,11 +1091,17 @@ pub mod events {
         0xff, 0x01, 0x8c, 0x1e, 0xfc, 0x26, 0xde, 0x7d, 0x2d, 0x41, 0xe9, 0xf5, 0x1b, 0x0c, 0xbe,
         0xb8, 0x0f,
     ];
+    /// Signature topic of `SignedUp`.
+    pub const SIGNED_UP_TOPIC: [u8; 32] = [
+        0x05, 0x6c, 0xa8, 0xfb, 0x8f, 0xf8, 0xbd, 0x83, 0x42, 0xf2, 0xb0, 0xf4, 0x45, 0x2b, 0x2a,
+        0x2b, 0x96, 0xd1, 0x21, 0xce, 0x4b, 0x6a, 0xc7, 0xaa, 0x2e, 0xd2, 0xd9, 0x14, 0xd6, 0x53,
+        0x51, 0xeb,
+    ];
     /// Signature topic of `Attested`.
     pub const ATTESTED_TOPIC: [u8; 32] = [
-        0xc4, 0x88, 0x95, 0x45, 0xdc, 0xbc, 0x8b, 0xda, 0xfc, 0xa8, 0x39, 0xa3, 0xf9, 0x92, 0x04,
-        0x96, 0x40, 0x73, 0x81, 0xf0, 0x2f, 0x8c, 0x90, 0x51, 0xe7, 0xab, 0x83, 0x84, 0x16, 0x55,
-        0x08, 0x68,
+        0x0f, 0xf6, 0x09, 0xaa, 0xd9, 0xc7, 0xd0, 0x89, 0xae, 0x82, 0xa6, 0x7a, 0xf6, 0x32, 0x37,
+        0x98, 0xf8, 0xdb, 0x7b, 0x5a, 0xe2, 0xd9, 0x21, 0xf6, 0x4a, 0xbc, 0xc1, 0x9e, 0x31, 0x0c,
+        0x33, 0xb0,
     ];
     /// Signature topic of `Challenged`.
     pub const CHALLENGED_TOPIC: [u8; 32] = [
@@ -1101,6 +1172,8 @@ pub mod selectors {
     pub const SUBMIT_RESULT: [u8; 4] = [0xae, 0x2f, 0x36, 0xce];
     /// `attest`.
     pub const ATTEST: [u8; 4] = [0xdf, 0xad, 0xfe, 0x37];
+    /// `sign_up`.
+    pub const SIGN_UP: [u8; 4] = [0x4a, 0xd6, 0x46, 0x6e];
     /// `challenge`.
     pub const CHALLENGE: [u8; 4] = [0xf7, 0x55, 0xa0, 0x53];
     /// `finalize`.
@@ -1189,9 +1262,14 @@ pub mod calls {
     pub fn submit_result(job: JobId, commitment: &Commitment) -> Vec<u8> {
         with(selectors::SUBMIT_RESULT, (job, commitment))
     }
-    /// `attest(job)`.
-    pub fn attest(job: JobId) -> Vec<u8> {
-        with(selectors::ATTEST, job)
+    /// `sign_up(job, commit)`.
+    pub fn sign_up(job: JobId, commit: [u8; 32]) -> Vec<u8> {
+        with(selectors::SIGN_UP, (job, commit))
+    }
+    /// `attest(job, secret, check)`: `check` is the segment's steps root and its path in the
+    /// executor's checks tree.
+    pub fn attest(job: JobId, secret: [u8; 32], check: &Option<([u8; 32], Vec<[u8; 32]>)>) -> Vec<u8> {
+        with(selectors::ATTEST, (job, secret, check))
     }
     /// `challenge(job, trace_root, first_path, last, last_path)`: the challenger's claim.
     pub fn challenge(
@@ -1310,7 +1388,13 @@ mod tests {
         assert_eq!(calls::claim(5), [&selectors::CLAIM[..], &5u64.to_le_bytes()].concat());
         assert_eq!(calls::withdraw(), selectors::WITHDRAW.to_vec());
         assert_eq!(calls::game_of(1, 2)[12..], [2, 0]);
-        let c = Commitment { output_cid: b"Qm".to_vec(), score: 1, loss: 2, trace_root: [3; 32] };
+        let c = Commitment {
+            output_cid: b"Qm".to_vec(),
+            score: 1,
+            loss: 2,
+            trace_root: [3; 32],
+            checks_root: [4; 32],
+        };
         let data = calls::submit_result(9, &c);
         assert_eq!(&data[..4], &selectors::SUBMIT_RESULT);
         assert_eq!(<(JobId, Commitment)>::decode(&mut &data[4..]).unwrap(), (9, c));
@@ -1486,7 +1570,6 @@ mod tests {
             NotExecutor,
             ConflictOfInterest,
             AlreadyActed,
-            EnoughAttestations,
             WindowClosed,
             WindowOpen,
             BadBounty,
@@ -1520,6 +1603,11 @@ mod tests {
             DisputeRefused,
             NotDecided,
             GamesOpen,
+            SignUpClosed,
+            SignUpsFull,
+            NotSignedUp,
+            BadReveal,
+            BadCheck,
         ];
         for e in all {
             let m = e.message();

@@ -6,34 +6,68 @@
 //! the job has slots, which of them check ([`admitted`]: the lowest draws). The executor cannot
 //! know the segments when it commits; a verifier cannot know its segment before the result.
 //!
-//! The hash is the caller's (a contract passes its host's SHA-256); what it is not: the bonds,
-//! the deadlines or the money, which the market holds.
+//! The executor commits, with its result, a root over one [`leaf`] per segment: the hash of the
+//! segment's "steps root" (the root over its per-step state roots), which only a replay of the
+//! segment yields. A verifier's attestation carries its segment's steps root, checked against
+//! that commitment ([`matches`]), so copying the published checkpoints attests nothing.
+//!
+//! The hash is the caller's ([`Hasher`]: a contract passes its host's SHA-256); what it is not:
+//! the bonds, the deadlines or the money, which the market holds.
 
 use crate::AccountBytes;
 use alloc::vec::Vec;
+use iollm_repops::merkle::{self, Hasher};
 
 /// A 32-byte hash.
 pub type Hash = [u8; 32];
 
+/// The most verifiers that may sign up for one job (finalize visits each once).
+pub const MAX_SIGN_UPS: u8 = 16;
+
+/// The executor's checks-tree leaf for a segment: the hash of the root over the segment's
+/// per-step state roots (its "steps root"). The leaves may be published; the steps roots are
+/// what only a replay of the segment yields.
+pub fn leaf<H: Hasher>(steps_root: &Hash) -> Hash {
+    H::hash(&[&b"iollm-spotcheck-leaf"[..], &steps_root[..]])
+}
+
+/// The executor's commitment: the root over its segments' [`leaf`]s, in segment order.
+pub fn checks_root<H: Hasher>(leaves: &[Hash]) -> Hash {
+    merkle::root::<H>(leaves)
+}
+
+/// The path a verifier sends with segment `segment`'s steps root, from the published leaves
+/// (`None` out of range).
+pub fn checks_path<H: Hasher>(leaves: &[Hash], segment: u64) -> Option<Vec<Hash>> {
+    merkle::proof::<H>(leaves, segment)
+}
+
+/// Whether `steps_root` is segment `segment`'s leaf of the checks tree of `segments` leaves
+/// committed as `checks_root` (the path is derived from the index, never supplied).
+pub fn matches<H: Hasher>(
+    checks_root: &Hash,
+    steps_root: &Hash,
+    segment: u64,
+    segments: u64,
+    path: &[Hash],
+) -> bool {
+    merkle::verify::<H>(checks_root, &leaf::<H>(steps_root), segment, segments, path)
+}
+
 /// What a verifier commits to when it signs up: the hash of its account and its secret, so
 /// another account cannot copy the commitment and reveal the same secret.
-pub fn commitment<H: Fn(&[&[u8]]) -> Hash>(hash: H, account: &AccountBytes, secret: &Hash) -> Hash {
-    hash(&[&b"iollm-spotcheck-commit"[..], &account[..], &secret[..]])
+pub fn commitment<H: Hasher>(account: &AccountBytes, secret: &Hash) -> Hash {
+    H::hash(&[&b"iollm-spotcheck-commit"[..], &account[..], &secret[..]])
 }
 
 /// Whether `secret` opens `commit` for `account`.
-pub fn opens<H: Fn(&[&[u8]]) -> Hash>(
-    hash: H,
-    commit: &Hash,
-    account: &AccountBytes,
-    secret: &Hash,
-) -> bool {
-    commitment(hash, account, secret) == *commit
+pub fn opens<H: Hasher>(commit: &Hash, account: &AccountBytes, secret: &Hash) -> bool {
+    commitment::<H>(account, secret) == *commit
 }
 
 /// The verifier's draw: the hash of its revealed secret and the committed trace root.
-pub fn draw<H: Fn(&[&[u8]]) -> Hash>(hash: H, secret: &Hash, trace_root: &Hash) -> Hash {
-    hash(&[&b"iollm-spotcheck-draw"[..], &secret[..], &trace_root[..]])
+pub fn draw<H: Hasher>(secret: &Hash, trace_root: &Hash) -> Hash {
+    H::hash(&[&b"iollm-spotcheck-draw"[..], &secret[..], &trace_root[..]])
 }
 
 /// The segment a draw picks among `segments` (its first 8 bytes, little-endian, modulo the
@@ -62,12 +96,16 @@ mod tests {
     use proptest::prelude::*;
     use sha2::{Digest, Sha256};
 
-    fn sha256(parts: &[&[u8]]) -> Hash {
-        let mut s = Sha256::new();
-        for p in parts {
-            s.update(p);
+    struct Sha;
+
+    impl Hasher for Sha {
+        fn hash(parts: &[&[u8]]) -> Hash {
+            let mut s = Sha256::new();
+            for p in parts {
+                s.update(p);
+            }
+            s.finalize().into()
         }
-        s.finalize().into()
     }
 
     proptest! {
@@ -79,10 +117,10 @@ mod tests {
             secret in any::<[u8; 32]>(),
             guess in any::<[u8; 32]>(),
         ) {
-            let commit = commitment(sha256, &account, &secret);
-            prop_assert!(opens(sha256, &commit, &account, &secret));
-            prop_assert_eq!(opens(sha256, &commit, &other, &secret), other == account);
-            prop_assert_eq!(opens(sha256, &commit, &account, &guess), guess == secret);
+            let commit = commitment::<Sha>(&account, &secret);
+            prop_assert!(opens::<Sha>(&commit, &account, &secret));
+            prop_assert_eq!(opens::<Sha>(&commit, &other, &secret), other == account);
+            prop_assert_eq!(opens::<Sha>(&commit, &account, &guess), guess == secret);
         }
 
         /// A draw picks a segment in range.
@@ -92,7 +130,7 @@ mod tests {
             root in any::<[u8; 32]>(),
             segments in 1u64..10_000,
         ) {
-            let d = draw(sha256, &secret, &root);
+            let d = draw::<Sha>(&secret, &root);
             prop_assert!(segment(&d, segments).unwrap() < segments);
             prop_assert_eq!(segment(&d, 0), None);
         }
@@ -115,6 +153,23 @@ mod tests {
         }
     }
 
+    /// A steps root matches only at its own segment of the executor's checks tree, with the
+    /// path derived from the index: another segment's root, another index, a leaf instead of a root or a short path fail.
+    #[test]
+    fn only_the_segments_own_steps_root_matches() {
+        let steps: Vec<Hash> = (0..5u8).map(|i| [i; 32]).collect();
+        let leaves: Vec<Hash> = steps.iter().map(leaf::<Sha>).collect();
+        let root = checks_root::<Sha>(&leaves);
+        for (i, s) in steps.iter().enumerate() {
+            let path = checks_path::<Sha>(&leaves, i as u64).unwrap();
+            assert!(matches::<Sha>(&root, s, i as u64, 5, &path));
+            assert!(!matches::<Sha>(&root, &steps[(i + 1) % 5], i as u64, 5, &path));
+            assert!(!matches::<Sha>(&root, s, (i as u64 + 1) % 5, 5, &path));
+            assert!(!matches::<Sha>(&root, &leaves[i], i as u64, 5, &path), "a leaf is not a steps root");
+            assert!(!matches::<Sha>(&root, s, i as u64, 5, &path[1..]));
+        }
+    }
+
     /// Over many secrets the segments come out uniform (a loose χ² bound: 16 segments, 16 000
     /// draws; the 99.9 % quantile of χ² with 15 degrees of freedom is 37.7).
     #[test]
@@ -124,7 +179,7 @@ mod tests {
         for i in 0..16_000u32 {
             let mut secret = [0u8; 32];
             secret[..4].copy_from_slice(&i.to_le_bytes());
-            counts[segment(&draw(sha256, &secret, &root), 16).unwrap() as usize] += 1;
+            counts[segment(&draw::<Sha>(&secret, &root), 16).unwrap() as usize] += 1;
         }
         let chi2: f64 = counts.iter().map(|&c| (f64::from(c) - 1000.0).powi(2) / 1000.0).sum();
         assert!(chi2 < 37.7, "{counts:?}: χ² = {chi2}");
@@ -138,7 +193,7 @@ mod tests {
         let mut first_three = 0;
         for r in 0..200u8 {
             let root = [r; 32];
-            let draws: Vec<Hash> = secrets.iter().map(|s| draw(sha256, s, &root)).collect();
+            let draws: Vec<Hash> = secrets.iter().map(|s| draw::<Sha>(s, &root)).collect();
             if admitted(&draws, 3) == [0, 1, 2] {
                 first_three += 1;
             }
