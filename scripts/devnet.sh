@@ -8,7 +8,8 @@
 #   4. `iollm model pull`: fetched back by its id, every byte verified against its CID;
 #   5. the compute market: Charlie (GPU provider) and Dave (verifier) pledge, Alice posts a
 #      training job for the model with an escrowed reward, Charlie claims it, trains, adds the
-#      result to IPFS and submits its CID and trace root, Dave attests, the job is finalized,
+#      result to IPFS and submits its CID, trace root and checks root, Dave (signed up before the
+#      result existed) replays the segment his secret draws and attests, the job is finalized,
 #      Alice registers the verified output with provenance, Eve pays revenue, and everyone
 #      withdraws what the contracts owe them.
 # The devnet keeps running afterwards; stop it with `target/release/iollm devnet down`.
@@ -78,20 +79,29 @@ job=$("$iollm" job post --spec-cid "$spec" --artifact "$id" --units 50 --reward 
   --deadline +100 --window 1 --verifiers 1 --collateral 100000000000 --verifier-fee 1000000000 \
   --config crates/compute/examples/tiny.toml)
 echo "job $job posted (reward 100000000000 escrowed)"
+# Dave signs up to spot-check it before any result exists: his secret, revealed later, picks
+# the segment he must replay, which neither he nor the executor can know now.
+rm -f "$work/dave.secret"
+IOLLM_SURI=//Dave "$iollm" job sign-up "$job" --secret-file "$work/dave.secret"
 IOLLM_SURI=//Charlie "$iollm" job claim "$job"
 
 echo "==> Charlie runs job $job: the same config, so the same trace root anyone can re-check"
 IOLLM_SURI=//Charlie "$iollm" train --config crates/compute/examples/tiny.toml --out "$work/job-run" \
   | tee "$work/job-train.txt"
 job_root=$(sed -n 's/^trace root: *//p' "$work/job-train.txt")
+checks_root=$(sed -n 's/^checks root: *//p' "$work/job-train.txt")
 [ "$job_root" = "$root" ] || { echo "trace roots differ: $job_root vs $root" >&2; exit 1; }
 output="$work/job-output"
 mkdir -p "$output"
 cp "$work/job-run/config.json" "$work/job-run/model.safetensors" "$output/"
 smip_json "tiny-gpt-job-$job" "$output"
 out_cid=$(IOLLM_SURI=//Charlie "$iollm" model publish "$output" --no-register | sed -n 's/^package CID: *//p')
-IOLLM_SURI=//Charlie "$iollm" job submit "$job" --output-cid "$out_cid" --trace-root "$job_root"
-IOLLM_SURI=//Dave "$iollm" job attest "$job"
+IOLLM_SURI=//Charlie "$iollm" job submit "$job" --output-cid "$out_cid" --trace-root "$job_root" \
+  --checks-root "$checks_root"
+# Dave replays the segment his secret draws from Charlie's checkpoints and attests with the
+# value only that replay yields.
+IOLLM_SURI=//Dave "$iollm" job attest "$job" --secret-file "$work/dave.secret" \
+  --config crates/compute/examples/tiny.toml --run "$work/job-run"
 "$iollm" split set "$id" --designer-bps 7000 --compute-bps 2000 --treasury-bps 1000
 "$iollm" job finalize "$job"
 "$iollm" job show "$job" | grep -E 'state|verified'

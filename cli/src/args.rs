@@ -265,14 +265,41 @@ pub enum JobAction {
         /// Final loss ×10⁶.
         #[arg(long, default_value_t = 0)]
         loss: u64,
-        /// Merkle root of the checkpoint trace, 64 hex digits.
+        /// Merkle root of the checkpoint trace, 64 hex digits (`iollm train` prints it).
         #[arg(long)]
         trace_root: String,
+        /// Merkle root of the run's spot-check leaves, 64 hex digits (`iollm train` prints it).
+        #[arg(long)]
+        checks_root: String,
     },
-    /// Attest a submitted result (locks a bond, lost if a game proves the result wrong).
+    /// Sign up to spot-check a job before its result is submitted (locks a bond): commits to a
+    /// fresh secret, written to --secret-file, that `job attest` reveals.
+    SignUp {
+        /// Job id.
+        id: u64,
+        /// Where to keep the secret (created, never overwritten; without it the bond is lost).
+        #[arg(long, default_value = "spotcheck.secret")]
+        secret_file: PathBuf,
+    },
+    /// Spot-check a submitted job you signed up for: replays the segment your secret draws
+    /// from the executor's run and attests when it matches the executor's check (the bond comes
+    /// back with a fee; lost if a game proves the result wrong). A replay that misses the
+    /// committed checkpoint is refused: challenge the result instead.
     Attest {
         /// Job id.
         id: u64,
+        /// The secret `job sign-up` wrote.
+        #[arg(long, default_value = "spotcheck.secret")]
+        secret_file: PathBuf,
+        /// The job's training config.
+        #[arg(long)]
+        config: PathBuf,
+        /// The executor's output directory (its trace.json and checkpoints).
+        #[arg(long)]
+        run: PathBuf,
+        /// Threads for the replay (default: IOLLM_THREADS, else all cores).
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Challenge a training job's result by the dispute game the contracts decide (locks a
     /// bond): your claim is your own run of the job (its trace.json), whose h_0 must be the
@@ -611,7 +638,7 @@ mod tests {
         let err = parse(&format!("iollm model new-version 1 --cid {upper}")).unwrap_err();
         assert!(err.to_string().contains("base32 CIDv1 (b…) text only"), "{err}");
         for line in [
-            "iollm job submit 1 --output-cid Qm --trace-root 00",
+            "iollm job submit 1 --output-cid Qm --trace-root 00 --checks-root 00",
             "iollm job post --spec-cid x --artifact 1 --units 3 --reward 9 --deadline +50",
             "iollm bounty post --benchmark-cid b --margin 1 --expires-at 9 --amount 5",
         ] {

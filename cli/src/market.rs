@@ -6,12 +6,14 @@ use crate::context::Context;
 use crate::devnet::DevnetError;
 use iollm_chain::contract::Executed;
 use iollm_chain::Signer;
+use iollm_compute::merkle::Sha;
 use iollm_types::market::{
     check_bounty_job, check_job, Benchmark, BountyId, Capacity, Commitment, Job, JobId, JobKind,
     JobSpec, JobTerms, Pledge, Verification,
 };
 use iollm_types::registry::ArtifactId;
 use iollm_types::split::SplitRule;
+use iollm_types::spotcheck;
 use iollm_types::{Balance, BlockNumber};
 
 /// Why a market command failed.
@@ -33,6 +35,21 @@ pub enum MarketCmdError {
     /// Checked locally before anything was sent: the market would refuse this (same message).
     #[error("market refused: {}", .0.message())]
     Refused(iollm_types::market::Error),
+    /// A spot check's replay did not reach the committed checkpoint: the result is wrong.
+    #[error(
+        "job {job}'s result is wrong: a replay of segment {segment} does not reach its committed \
+         checkpoint; challenge it with `iollm job challenge {job} --run YOUR_RUN` before the \
+         window closes (a sign-up never revealed loses its bond)"
+    )]
+    WrongResult {
+        /// The job.
+        job: JobId,
+        /// The segment replayed.
+        segment: u64,
+    },
+    /// The OS gave no randomness for a secret.
+    #[error("no randomness for a spot-check secret: {0}")]
+    NoRandomness(String),
     /// A run directory (a dispute claim) or training config (a game spec) cannot be used.
     #[error("cannot use {path}: {reason}")]
     BadRun {
@@ -210,19 +227,140 @@ pub async fn submit(
     score: u64,
     loss: u64,
     trace_root: [u8; 32],
+    checks_root: [u8; 32],
 ) -> Result<Executed<()>, MarketCmdError> {
-    let commitment =
-        Commitment { output_cid: output_cid.as_bytes().to_vec(), score, loss, trace_root };
+    let commitment = Commitment {
+        output_cid: output_cid.as_bytes().to_vec(),
+        score,
+        loss,
+        trace_root,
+        checks_root,
+    };
     Ok(ctx.market()?.submit_result(signer, job, &commitment).await?)
 }
 
-/// `iollm job attest`.
-pub async fn attest(
+/// A fresh random spot-check secret (keep it before signing up: [`keep_secret`]).
+pub fn fresh_secret() -> Result<[u8; 32], MarketCmdError> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| MarketCmdError::NoRandomness(e.to_string()))?;
+    Ok(secret)
+}
+
+/// `iollm job sign-up`: commits to `secret` for the job's spot check (locking a bond); the
+/// caller reveals it with [`spot_check`] or [`reveal`].
+pub async fn sign_up(
     ctx: &Context,
     signer: &Signer,
     job: JobId,
+    secret: &[u8; 32],
+) -> Result<Executed<u8>, MarketCmdError> {
+    let commit = spotcheck::commitment::<Sha>(&signer.account_bytes(), secret);
+    Ok(ctx.market()?.sign_up(signer, job, commit).await?)
+}
+
+/// Writes a spot-check secret to `path` (hex), creating it readable by its owner only; an
+/// existing file is never overwritten (it may hold another sign-up's secret).
+pub fn keep_secret(path: &std::path::Path, secret: &[u8; 32]) -> Result<(), MarketCmdError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let bad = |e: std::io::Error| MarketCmdError::BadRun {
+        path: path.to_owned(),
+        reason: format!("{e} (choose another --secret-file)"),
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(bad)?;
+    f.write_all(format!("{}\n", hex::encode(secret)).as_bytes()).map_err(bad)
+}
+
+/// Reads a secret [`keep_secret`] wrote.
+pub fn read_secret(path: &std::path::Path) -> Result<[u8; 32], MarketCmdError> {
+    let bad = |reason: String| MarketCmdError::BadRun { path: path.to_owned(), reason };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    iollm_compute::train::parse_hash(text.trim())
+        .ok_or_else(|| bad("not a spot-check secret (64 hex digits)".into()))
+}
+
+/// Reveals a sign-up's `secret`, with the steps root and path of its segment (an attestation)
+/// or without (`None`).
+pub async fn reveal(
+    ctx: &Context,
+    signer: &Signer,
+    job: JobId,
+    secret: &[u8; 32],
+    check: &Option<([u8; 32], Vec<[u8; 32]>)>,
 ) -> Result<Executed<()>, MarketCmdError> {
-    Ok(ctx.market()?.attest(signer, job).await?)
+    Ok(ctx.market()?.attest(signer, job, *secret, check).await?)
+}
+
+/// What a spot check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpotCheck {
+    /// The replay of `segment` matched the executor's committed check: attested.
+    Attested {
+        /// The segment replayed.
+        segment: u64,
+    },
+    /// The replay reached the committed checkpoint but not the committed check (the executor
+    /// committed a wrong check): revealed without one (bond back, no fee).
+    Revealed {
+        /// The segment replayed.
+        segment: u64,
+    },
+}
+
+/// `iollm job attest`: the segment `secret` draws for the job's committed trace is replayed
+/// from the executor's run directory `run` (its `trace.json` and checkpoints, which must be
+/// the ones committed on chain) under the job's config; its steps root is revealed when it
+/// matches the executor's check. A replay that does not reach the committed checkpoint is
+/// refused with [`MarketCmdError::WrongResult`]: challenge the result instead.
+pub async fn spot_check(
+    ctx: &Context,
+    signer: &Signer,
+    job: JobId,
+    secret: &[u8; 32],
+    (config, run): (&std::path::Path, &std::path::Path),
+    threads: usize,
+) -> Result<(Executed<()>, SpotCheck), MarketCmdError> {
+    let result = ctx.market()?.result(job).await?.ok_or(MarketCmdError::NoSuchJob(job))?;
+    let bad = |reason: String| MarketCmdError::BadRun { path: run.to_owned(), reason };
+    let trace = iollm_compute::read_trace(run).map_err(|e| bad(e.to_string()))?;
+    let parse = |hs: &[String]| {
+        hs.iter()
+            .map(|h| {
+                iollm_compute::train::parse_hash(h).ok_or_else(|| bad(format!("bad hash {h:?}")))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let (hashes, checks) = (parse(&trace.hashes)?, parse(&trace.checks)?);
+    if iollm_compute::merkle::root(&hashes) != result.trace_root
+        || spotcheck::checks_root::<Sha>(&checks) != result.checks_root
+    {
+        return Err(bad(format!("not the run job {job} committed (trace or checks root differs)")));
+    }
+    let draw = spotcheck::draw::<Sha>(secret, &result.trace_root);
+    let segment = spotcheck::segment(&draw, checks.len() as u64)
+        .ok_or_else(|| bad("trace.json holds no checks".into()))?;
+    let i = segment as usize;
+    let (_, trainer) = run_of(config, threads)?;
+    let seg = iollm_compute::Segment::from_hashes(&result.trace_root, &hashes, i)
+        .map_err(|e| bad(e.to_string()))?;
+    let checkpoint = std::fs::read(iollm_compute::train::checkpoint_path(run, i))
+        .map_err(|e| bad(format!("checkpoint {i}: {e}")))?;
+    let steps = trainer.segment_step_roots(&seg, &checkpoint).map_err(|e| bad(e.to_string()))?;
+    let steps_root = iollm_compute::merkle::root(&steps);
+    if spotcheck::leaf::<Sha>(&steps_root) == checks[i] {
+        let path = spotcheck::checks_path::<Sha>(&checks, segment).unwrap_or_default();
+        let call = reveal(ctx, signer, job, secret, &Some((steps_root, path))).await?;
+        return Ok((call, SpotCheck::Attested { segment }));
+    }
+    if steps.last() != hashes.get(i + 1) {
+        return Err(MarketCmdError::WrongResult { job, segment });
+    }
+    Ok((reveal(ctx, signer, job, secret, &None).await?, SpotCheck::Revealed { segment }))
 }
 
 /// `iollm job finalize`.

@@ -135,6 +135,7 @@ async fn train(
     println!("checkpoints: {}", outcome.hashes.len());
     println!("output:      {}", outcome.out_dir.display());
     println!("trace root:  {}", outcome.trace_root_hex());
+    println!("checks root: {}", outcome.checks_root_hex());
     if let Some(e) = &outcome.device_failure {
         println!("note:        the GPU failed ({e}); the run finished on the CPU, same numerics");
     }
@@ -336,12 +337,40 @@ async fn job_command(
             println!("{}", market::post_job(ctx, signer, &job).await?.value);
         }
         JobAction::Claim { id } => print_fee("Claimed", &market::claim(ctx, signer, *id).await?),
-        JobAction::Submit { id, output_cid, score, loss, trace_root } => {
+        JobAction::Submit { id, output_cid, score, loss, trace_root, checks_root } => {
             let root = market::parse_trace_root(trace_root)?;
-            let call = market::submit(ctx, signer, *id, output_cid, *score, *loss, root).await?;
+            let checks = market::parse_trace_root(checks_root)?;
+            let call =
+                market::submit(ctx, signer, *id, output_cid, *score, *loss, root, checks).await?;
             print_fee("Submitted", &call);
         }
-        JobAction::Attest { id } => print_fee("Attested", &market::attest(ctx, signer, *id).await?),
+        JobAction::SignUp { id, secret_file } => {
+            let secret = market::fresh_secret()?;
+            market::keep_secret(secret_file, &secret)?;
+            print_fee("Signed up", &market::sign_up(ctx, signer, *id, &secret).await?);
+            println!(
+                "Secret kept in {}: `iollm job attest {id}` reveals it.",
+                secret_file.display()
+            );
+        }
+        JobAction::Attest { id, secret_file, config, run, threads } => {
+            let secret = market::read_secret(secret_file)?;
+            let threads = iollm_compute::train::resolve_threads(*threads)?;
+            let (call, found) =
+                market::spot_check(ctx, signer, *id, &secret, (config, run), threads).await?;
+            match found {
+                market::SpotCheck::Attested { segment } => {
+                    print_fee(&format!("Attested (segment {segment} replayed)"), &call)
+                }
+                market::SpotCheck::Revealed { segment } => print_fee(
+                    &format!(
+                        "Revealed without a check: segment {segment} reaches the committed \
+                         checkpoint but not the executor's committed check"
+                    ),
+                    &call,
+                ),
+            }
+        }
         JobAction::Challenge { id, run } => {
             let call = market::challenge(ctx, signer, *id, run).await?;
             print_fee("Challenged", &call);

@@ -2033,7 +2033,11 @@ mod market {
             let p = m.pledge_of(a.alice).unwrap();
             assert_eq!((p.stake, p.locked), (4_000, 0));
             assert_eq!((m.balance_of(a.django), m.balance_of(a.eve)), (10, 10));
-            assert_eq!(m.balance_of(a.frank), 500, "frank is also the treasury: half of alice's bond");
+            assert_eq!(
+                m.balance_of(a.frank),
+                500,
+                "frank is also the treasury: half of alice's bond"
+            );
             // Refund 1 000 - 400 - 100 (units) - 20 fees, plus half of alice's bond.
             assert_eq!(m.balance_of(a.bob), 480 + 500);
             assert_eq!(m.sign_ups.get((id, 0)), None, "records freed");
@@ -2936,9 +2940,9 @@ mod market {
                             false
                         }
                         6 => {
-                            let open = m
-                                .job(job)
-                                .is_some_and(|j| matches!(j.state, JobState::Open | JobState::Claimed));
+                            let open = m.job(job).is_some_and(|j| {
+                                matches!(j.state, JobState::Open | JobState::Claimed)
+                            });
                             let ok = if open {
                                 sign_up(&mut m, job, caller).is_ok()
                             } else if next(4) == 0 {

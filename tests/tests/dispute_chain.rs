@@ -16,13 +16,14 @@ use iollm_chain::{Chain, ChainError, Signer};
 use iollm_cli::devnet::{self, NodeProcess};
 use iollm_cli::market::{self as m, PostJob};
 use iollm_cli::model;
-use iollm_compute::merkle;
+use iollm_compute::merkle::{self, Sha};
 use iollm_compute::{Runtime, TrainConfig, Trainer};
 use iollm_types::bisection::{Side, Verdict};
 use iollm_types::dispute::GameId;
 use iollm_types::game::How;
 use iollm_types::market::{Capacity, GameSpec, JobKind, JobState, Verification};
 use iollm_types::registry::Kind;
+use iollm_types::spotcheck;
 use iollm_worker::game_spec;
 use iollm_worker::player::{Cheat, Player};
 use std::collections::BTreeMap;
@@ -260,12 +261,26 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         let post = PostJob::new(JobKind::Train, CID, artifact, 50, need, deadline, v, REWARD)
             .with_game(spec.clone());
         let job = m::post_job(ctx, &bob, &post).await?.value;
-        m::claim(ctx, &charlie, job).await?;
-        m::submit(ctx, &charlie, job, CID, 900_000, 1, merkle::root(&bad)).await?;
-        // The cheater's sybils attest its result, each locking a bond.
+        // The cheater's sybils sign up to spot-check it, each locking a bond; the cheater
+        // commits made-up checks and hands them the steps roots, so their "checks" match.
+        let made_up: Vec<[u8; 32]> = (0..n).map(|i| [40 + i as u8; 32]).collect();
+        let leaves: Vec<[u8; 32]> = made_up.iter().map(spotcheck::leaf::<Sha>).collect();
+        let mut secrets = Vec::new();
         for sybil in [&eve, &ferdie] {
-            m::attest(ctx, sybil, job).await?;
+            let secret = m::fresh_secret()?;
+            m::sign_up(ctx, sybil, job, &secret).await?;
+            secrets.push(secret);
         }
+        m::claim(ctx, &charlie, job).await?;
+        let checks = spotcheck::checks_root::<Sha>(&leaves);
+        m::submit(ctx, &charlie, job, CID, 900_000, 1, merkle::root(&bad), checks).await?;
+        for (sybil, secret) in [&eve, &ferdie].into_iter().zip(&secrets) {
+            let draw = spotcheck::draw::<Sha>(secret, &merkle::root(&bad));
+            let seg = spotcheck::segment(&draw, n).expect("segments");
+            let path = spotcheck::checks_path::<Sha>(&leaves, seg).expect("in range");
+            m::reveal(ctx, sybil, job, secret, &Some((made_up[seg as usize], path))).await?;
+        }
+        assert_eq!(m::show_job(ctx, job).await?.0.attestations, 2);
 
         // Dave challenges with his own run of the job (`iollm job challenge --run DIR`), a liar
         // (Alice) with a claim wrong from step 2; both games are open at once.
@@ -354,7 +369,8 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
             .with_game(quick);
         let job = m::post_job(ctx, &bob, &post).await?.value;
         m::claim(ctx, &charlie, job).await?;
-        m::submit(ctx, &charlie, job, CID, 900_000, 1, merkle::root(&good)).await?;
+        let checks = out.checks_root;
+        m::submit(ctx, &charlie, job, CID, 900_000, 1, merkle::root(&good), checks).await?;
         // The executor plays with `iollm dispute play` (the CLI's library, here returning when
         // it has nothing to do): its moves, recomputed from the job's config, as each game
         // opens (a commit, then its first reveal; each game's clock runs from its opening);

@@ -17,6 +17,7 @@ use iollm_chain::{ChainError, Signer};
 use iollm_cli::context::Context;
 use iollm_cli::market::{self as m, MarketCmdError, PostJob, WithdrawFrom};
 use iollm_cli::model;
+use iollm_compute::merkle::Sha;
 use iollm_tests::testnet;
 use iollm_types::game::GameConfig;
 use iollm_types::market::{
@@ -24,6 +25,7 @@ use iollm_types::market::{
 };
 use iollm_types::registry::Kind;
 use iollm_types::split::SplitRule;
+use iollm_types::spotcheck;
 
 const CID: &str = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
 const OUT: &str = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4";
@@ -115,6 +117,31 @@ fn game() -> GameSpec {
     }
 }
 
+/// The steps root every made-up run here reaches in its one segment.
+const STEPS: [u8; 32] = [8; 32];
+
+/// The checks root the executors here commit: one segment, reaching [`STEPS`].
+fn checks_root() -> [u8; 32] {
+    spotcheck::checks_root::<Sha>(&[spotcheck::leaf::<Sha>(&STEPS)])
+}
+
+/// Signs `who` up to spot-check `job` (a bond locked); its secret.
+async fn sign_up(ctx: &Context, who: &mut Ledger, job: u64) -> Result<[u8; 32]> {
+    let secret = m::fresh_secret()?;
+    who.paid(&m::sign_up(ctx, &who.signer, job, &secret).await?, 0);
+    Ok(secret)
+}
+
+/// Reveals `secret` with the made-up run's one segment: an attestation.
+async fn spot_check(
+    ctx: &Context,
+    who: &Signer,
+    job: u64,
+    secret: &[u8; 32],
+) -> Result<Executed<()>, MarketCmdError> {
+    m::reveal(ctx, who, job, secret, &Some((STEPS, Vec::new()))).await
+}
+
 /// A made-up trace `[H0, last]`: its root and the paths of its two leaves.
 fn trace(last: [u8; 32]) -> ([u8; 32], Vec<[u8; 32]>, Vec<[u8; 32]>) {
     let leaves = [H0, last];
@@ -188,6 +215,7 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     let post = m::post_job(ctx, &bob.signer, &train_job(artifact, deadline)).await?;
     bob.paid(&post, REWARD);
     let job = post.value;
+    let secret = sign_up(ctx, &mut dave, job).await?;
     let c = m::claim(ctx, &charlie.signer, job).await?;
     charlie.paid(&c, 0);
     assert_eq!(
@@ -198,9 +226,9 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     let err = m::unpledge(ctx, &charlie.signer, STAKE).await.unwrap_err();
     assert!(err.to_string().contains("not enough free (unlocked) stake"), "{err}");
 
-    let c = m::submit(ctx, &charlie.signer, job, OUT, 900_000, 1, [7; 32]).await?;
+    let c = m::submit(ctx, &charlie.signer, job, OUT, 900_000, 1, [7; 32], checks_root()).await?;
     charlie.paid(&c, 0);
-    let c = m::attest(ctx, &dave.signer, job).await?;
+    let c = spot_check(ctx, &dave.signer, job, &secret).await?;
     dave.paid(&c, 0);
     let err = m::finalize(ctx, &eve.signer, job).await.unwrap_err();
     assert!(err.to_string().contains("challenge window is still open"), "{err}");
@@ -315,16 +343,20 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     let post = m::post_job(ctx, &bob.signer, &train_job(artifact.id, deadline)).await?;
     bob.paid(&post, REWARD);
     let job = post.value;
+    let secret = sign_up(ctx, &mut dave, job).await?;
     charlie.paid(&m::claim(ctx, &charlie.signer, job).await?, 0);
-    charlie.paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, trace([1; 32]).0).await?, 0);
-    dave.paid(&m::attest(ctx, &dave.signer, job).await?, 0);
+    charlie.paid(
+        &m::submit(ctx, &charlie.signer, job, OUT, 1, 1, trace([1; 32]).0, checks_root()).await?,
+        0,
+    );
+    dave.paid(&spot_check(ctx, &dave.signer, job, &secret).await?, 0);
     let market = ctx.market()?;
     let p = market.pledge_of(dave.signer.account_bytes()).await?.unwrap();
     assert_eq!(p.locked, COLLATERAL, "an attester's bond");
     let err = challenge(ctx, &charlie.signer, job, [2; 32]).await.unwrap_err();
     assert!(err.to_string().contains("party to"), "{err}");
     let err = challenge(ctx, &dave.signer, job, [2; 32]).await.unwrap_err();
-    assert!(err.to_string().contains("already attested or challenged"), "{err}");
+    assert!(err.to_string().contains("attested or challenged"), "{err}");
     let opened = challenge(ctx, &eve.signer, job, [2; 32]).await?;
     eve.paid(&opened, 0);
     assert_eq!(opened.value, 0);
@@ -417,9 +449,13 @@ async fn verified_job(
     let deadline = block(ctx).await? + 100;
     let post = m::post_job(ctx, &poster.signer, &train_job(artifact, deadline)).await?;
     poster.paid(&post, REWARD);
+    let secret = sign_up(ctx, verifier, post.value).await?;
     executor.paid(&m::claim(ctx, &executor.signer, post.value).await?, 0);
-    executor.paid(&m::submit(ctx, &executor.signer, post.value, OUT, 1, 1, [5; 32]).await?, 0);
-    verifier.paid(&m::attest(ctx, &verifier.signer, post.value).await?, 0);
+    executor.paid(
+        &m::submit(ctx, &executor.signer, post.value, OUT, 1, 1, [5; 32], checks_root()).await?,
+        0,
+    );
+    verifier.paid(&spot_check(ctx, &verifier.signer, post.value, &secret).await?, 0);
     let submitted_at = m::show_job(ctx, post.value).await?.0.submitted_at;
     advance_past(ctx, submitted_at + 2).await?;
     verifier.paid(&m::finalize(ctx, &verifier.signer, post.value).await?, 0);
@@ -469,11 +505,13 @@ async fn share_units_cannot_be_minted_for_nothing() -> Result<()> {
     assert!(!m::show_job(ctx, job).await?.0.joint_mining);
     let err = m::claim(ctx, &eve.signer, job).await.unwrap_err();
     assert!(err.to_string().contains("does not cover your price"), "{err}");
+    let secret = sign_up(ctx, &mut dave, job).await?;
     charlie.paid(&m::claim(ctx, &charlie.signer, job).await?, 0);
     let claimed = m::show_job(ctx, job).await?.0;
     assert_eq!((claimed.ask, claimed.forgone), (0, 0));
-    charlie.paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, [5; 32]).await?, 0);
-    dave.paid(&m::attest(ctx, &dave.signer, job).await?, 0);
+    charlie
+        .paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, [5; 32], checks_root()).await?, 0);
+    dave.paid(&spot_check(ctx, &dave.signer, job, &secret).await?, 0);
     advance_past(ctx, m::show_job(ctx, job).await?.0.submitted_at + 2).await?;
     dave.paid(&m::finalize(ctx, &dave.signer, job).await?, 0);
     let splitter = ctx.splitter()?;
@@ -491,9 +529,13 @@ async fn share_units_cannot_be_minted_for_nothing() -> Result<()> {
     let err = m::claim(ctx, &charlie.signer, post.value).await.unwrap_err();
     assert!(err.to_string().contains("does not cover your price"), "{err}");
     charlie.paid(&m::pledge(ctx, &charlie.signer, GPU, PRICE, 10_000, 0).await?, 0);
+    let secret = sign_up(ctx, &mut dave, post.value).await?;
     charlie.paid(&m::claim(ctx, &charlie.signer, post.value).await?, 0);
-    charlie.paid(&m::submit(ctx, &charlie.signer, post.value, OUT, 1, 1, [5; 32]).await?, 0);
-    dave.paid(&m::attest(ctx, &dave.signer, post.value).await?, 0);
+    charlie.paid(
+        &m::submit(ctx, &charlie.signer, post.value, OUT, 1, 1, [5; 32], checks_root()).await?,
+        0,
+    );
+    dave.paid(&spot_check(ctx, &dave.signer, post.value, &secret).await?, 0);
     advance_past(ctx, m::show_job(ctx, post.value).await?.0.submitted_at + 2).await?;
     dave.paid(&m::finalize(ctx, &dave.signer, post.value).await?, 0);
     let reference_value = 50 * PRICE;
@@ -544,9 +586,13 @@ async fn a_refused_credit_never_blocks_settlement_and_every_bound_holds() -> Res
         PostJob::new(JobKind::Train, CID, artifact, 1, need, deadline, v, REWARD).with_game(game());
     let post = m::post_job(ctx, &bob.signer, &small).await?;
     bob.paid(&post, REWARD);
+    let secret = sign_up(ctx, &mut dave, post.value).await?;
     charlie.paid(&m::claim(ctx, &charlie.signer, post.value).await?, 0);
-    charlie.paid(&m::submit(ctx, &charlie.signer, post.value, OUT, 1, 1, [5; 32]).await?, 0);
-    dave.paid(&m::attest(ctx, &dave.signer, post.value).await?, 0);
+    charlie.paid(
+        &m::submit(ctx, &charlie.signer, post.value, OUT, 1, 1, [5; 32], checks_root()).await?,
+        0,
+    );
+    dave.paid(&spot_check(ctx, &dave.signer, post.value, &secret).await?, 0);
     advance_past(ctx, m::show_job(ctx, post.value).await?.0.submitted_at + 2).await?;
     dave.paid(&m::finalize(ctx, &dave.signer, post.value).await?, 0);
     assert!(m::show_job(ctx, post.value).await?.0.verified);
@@ -631,7 +677,8 @@ async fn a_hostage_claim_is_slashed_and_a_silent_challenger_loses() -> Result<()
     let err = m::expire(ctx, &dave.signer, job).await.unwrap_err();
     assert!(err.to_string().contains("deadline has not passed"), "{err}");
     advance_past(ctx, submit_by).await?;
-    let err = m::submit(ctx, &eve.signer, job, OUT, 1, 1, [5; 32]).await.unwrap_err();
+    let err =
+        m::submit(ctx, &eve.signer, job, OUT, 1, 1, [5; 32], checks_root()).await.unwrap_err();
     assert!(err.to_string().contains("deadline has passed"), "{err}");
     dave.paid(&m::expire(ctx, &dave.signer, job).await?, 0);
     let reopened = m::show_job(ctx, job).await?.0;
@@ -669,7 +716,7 @@ async fn a_hostage_claim_is_slashed_and_a_silent_challenger_loses() -> Result<()
     // stops playing.
     charlie.paid(&m::claim(ctx, &charlie.signer, job).await?, 0);
     let (root, first, last_path) = trace([5; 32]);
-    charlie.paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, root).await?, 0);
+    charlie.paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, root, checks_root()).await?, 0);
     dave.paid(&challenge(ctx, &dave.signer, job, [7; 32]).await?, 0);
     let (_, game_id) = market.game_of(job, 0).await?.expect("open");
     let dispute = ctx.dispute()?;
@@ -841,9 +888,11 @@ async fn a_delegate_earns_units_until_revoked_or_sold_and_compute_cuts_wait() ->
     eve.paid(&post, REWARD);
     let job = post.value;
     assert!(m::show_job(ctx, job).await?.0.joint_mining);
+    let secret = sign_up(ctx, &mut dave, job).await?;
     charlie.paid(&m::claim(ctx, &charlie.signer, job).await?, 0);
-    charlie.paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, [5; 32]).await?, 0);
-    dave.paid(&m::attest(ctx, &dave.signer, job).await?, 0);
+    charlie
+        .paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, [5; 32], checks_root()).await?, 0);
+    dave.paid(&spot_check(ctx, &dave.signer, job, &secret).await?, 0);
     bob.paid(&m::authorise(ctx, &bob.signer, artifact, eve_id, false).await?, 0);
     advance_past(ctx, m::show_job(ctx, job).await?.0.submitted_at + 2).await?;
     dave.paid(&m::finalize(ctx, &dave.signer, job).await?, 0);
@@ -956,12 +1005,17 @@ async fn bounty_drains_and_fake_provenance_fail() -> Result<()> {
     let terms =
         ctx.market()?.job_terms(post.value).await?.expect("an eval job records its benchmark");
     assert_eq!(terms.benchmark, job.spec.benchmark);
+    let secret = sign_up(ctx, &mut dave, post.value).await?;
     charlie.paid(&m::claim(ctx, &charlie.signer, post.value).await?, 0);
-    let err =
-        m::submit(ctx, &charlie.signer, post.value, OUT, u64::MAX, 0, [5; 32]).await.unwrap_err();
+    let err = m::submit(ctx, &charlie.signer, post.value, OUT, u64::MAX, 0, [5; 32], checks_root())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("scores must be at most"), "{err}");
-    charlie.paid(&m::submit(ctx, &charlie.signer, post.value, OUT, 110, 0, [5; 32]).await?, 0);
-    dave.paid(&m::attest(ctx, &dave.signer, post.value).await?, 0);
+    charlie.paid(
+        &m::submit(ctx, &charlie.signer, post.value, OUT, 110, 0, [5; 32], checks_root()).await?,
+        0,
+    );
+    dave.paid(&spot_check(ctx, &dave.signer, post.value, &secret).await?, 0);
     let submitted_at = m::show_job(ctx, post.value).await?.0.submitted_at;
     advance_past(ctx, submitted_at + 1).await?;
     dave.paid(&m::finalize(ctx, &dave.signer, post.value).await?, 0);

@@ -101,9 +101,28 @@ impl MarketClient {
         self.exec(signer, 0, calls::submit_result(job, commitment), "()").await
     }
 
-    /// Attests a submitted result, locking a bond.
-    pub async fn attest(&self, signer: &Signer, job: JobId) -> Result<Executed<()>, ChainError> {
-        self.exec(signer, 0, calls::attest(job), "()").await
+    /// Signs up to spot-check a job before its result exists, locking a bond, with the
+    /// commitment to a secret (`iollm_types::spotcheck::commitment`); returns the sign-up's
+    /// index.
+    pub async fn sign_up(
+        &self,
+        signer: &Signer,
+        job: JobId,
+        commit: [u8; 32],
+    ) -> Result<Executed<u8>, ChainError> {
+        self.exec(signer, 0, calls::sign_up(job, commit), "u8").await
+    }
+
+    /// Reveals a sign-up's secret with the steps root of the segment it draws and its path in
+    /// the executor's checks tree (an attestation), or with none.
+    pub async fn attest(
+        &self,
+        signer: &Signer,
+        job: JobId,
+        secret: [u8; 32],
+        check: &Option<([u8; 32], Vec<[u8; 32]>)>,
+    ) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, 0, calls::attest(job, secret, check), "()").await
     }
 
     /// Finalizes a job after its challenge window.

@@ -21,7 +21,7 @@ use crate::model::{self, GptConfig, Layout, VOCAB};
 use crate::ops::{self, Exec};
 use crate::optim::AdamW;
 use crate::repops::PROFILE;
-use iollm_repops::commit::{self, Committed, Header, HeaderProof, StateProof};
+use iollm_repops::commit::{self, spotcheck_leaf, Committed, Header, HeaderProof, StateProof};
 use iollm_repops::step::{self, Program, StepConfig, HEADER_WORDS};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -441,6 +441,11 @@ pub struct Trace {
     pub hashes: Vec<String>,
     /// Merkle root over the hashes (hex).
     pub root: String,
+    /// The spot-check leaf of each segment `i → i+1` (hex): the hash of its steps root, which
+    /// only a replay yields ([`Trainer::steps_root`]).
+    pub checks: Vec<String>,
+    /// Merkle root over the checks (hex): committed on chain with the result.
+    pub checks_root: String,
 }
 
 /// Result of a finished run.
@@ -450,6 +455,8 @@ pub struct TrainOutcome {
     pub trace_root: Hash,
     /// `h_0..h_n`.
     pub hashes: Vec<Hash>,
+    /// Merkle root over the segments' spot-check leaves.
+    pub checks_root: Hash,
     /// Loss of the last step.
     pub final_loss: f32,
     /// Mean tokens/s of this call.
@@ -464,6 +471,11 @@ impl TrainOutcome {
     /// The trace root as lower-case hex.
     pub fn trace_root_hex(&self) -> String {
         hex(&self.trace_root)
+    }
+
+    /// The checks root as lower-case hex.
+    pub fn checks_root_hex(&self) -> String {
+        hex(&self.checks_root)
     }
 }
 
@@ -544,6 +556,12 @@ fn check_memory(cfg: &TrainConfig) -> Result<()> {
 /// Path of checkpoint `i` in an output directory.
 pub fn checkpoint_path(out_dir: &Path, i: usize) -> PathBuf {
     out_dir.join("checkpoints").join(format!("ckpt-{i:06}.bin"))
+}
+
+/// Path of the spot-check leaf of the segment that ends at checkpoint `i` (written just before
+/// the checkpoint, so that a resumed run finds it).
+fn check_path(out_dir: &Path, i: usize) -> PathBuf {
+    out_dir.join("checkpoints").join(format!("ckpt-{i:06}.check"))
 }
 
 impl Trainer {
@@ -683,11 +701,13 @@ impl Trainer {
         loss
     }
 
-    /// Runs steps until `st.step == until`, reporting each step.
+    /// Runs steps until `st.step == until`, reporting each step and pushing the state root
+    /// after it onto `steps`.
     fn run(
         &self,
         st: &mut TrainState,
         until: u64,
+        steps: &mut Vec<Hash>,
         progress: &mut dyn FnMut(&Progress),
         start: Instant,
         first_step: u64,
@@ -695,6 +715,7 @@ impl Trainer {
         let mut loss = f32::NAN;
         while st.step < until {
             loss = self.step(st);
+            steps.push(st.hash(&self.config_hash));
             progress(&Progress {
                 step: st.step,
                 total_steps: self.cfg.train.steps,
@@ -753,10 +774,15 @@ impl Trainer {
         let start = Instant::now();
         let steps_before = st.step;
         let mut loss = f32::NAN;
+        let mut checks = self.done_checks(out_dir, hashes.len() - 1)?;
         while st.step < self.cfg.train.steps {
             let next = st.step + k;
-            loss = self.run(&mut st, next, progress, start, steps_before);
+            let mut steps = vec![st.hash(&self.config_hash)];
+            loss = self.run(&mut st, next, &mut steps, progress, start, steps_before);
             let i = (st.step / k) as usize;
+            let leaf = spotcheck_leaf::<Sha>(&merkle::root(&steps));
+            atomic_write(&check_path(out_dir, i), hex(&leaf).as_bytes())?;
+            checks.push(leaf);
             let h = self.write_checkpoint(out_dir, i, &st)?;
             info!(target: "compute::train", checkpoint = i, step = st.step, loss, hash = %hex(&h), "Checkpoint written");
             progress(&Progress {
@@ -769,6 +795,7 @@ impl Trainer {
             hashes.push(h);
         }
         let root = merkle::root(&hashes);
+        let checks_root = merkle::root(&checks);
         save_model(out_dir, &self.cfg.model, &st.params)?;
         let trace = Trace {
             profile: PROFILE.into(),
@@ -777,6 +804,8 @@ impl Trainer {
             steps: self.cfg.train.steps,
             hashes: hashes.iter().map(|h| hex(h)).collect(),
             root: hex(&root),
+            checks: checks.iter().map(|h| hex(h)).collect(),
+            checks_root: hex(&checks_root),
         };
         let json =
             serde_json::to_vec_pretty(&trace).map_err(|e| Error::InvalidInput(e.to_string()))?;
@@ -787,6 +816,7 @@ impl Trainer {
         Ok(TrainOutcome {
             trace_root: root,
             hashes,
+            checks_root,
             final_loss: loss,
             tokens_per_sec: self.tokens_per_sec(st.step - steps_before, start),
             out_dir: out_dir.to_owned(),
@@ -820,8 +850,13 @@ impl Trainer {
     /// `h_i`, the last the root the segment reaches. The dispute game's second level bisects
     /// over these (a player commits to their Merkle root when a segment is disputed).
     pub fn segment_step_roots(&self, segment: &Segment, checkpoint: &[u8]) -> Result<Vec<Hash>> {
-        let mut st = self.segment_start(segment, checkpoint)?;
+        let st = self.segment_start(segment, checkpoint)?;
         let until = st.step + self.cfg.train.checkpoint_every;
+        Ok(self.step_roots(st, until))
+    }
+
+    /// The state root of `st` and after every step from it until step `until`.
+    fn step_roots(&self, mut st: TrainState, until: u64) -> Vec<Hash> {
         let mut roots = vec![st.hash(&self.config_hash)];
         ops::install_hot(&self.pool, || {
             while st.step < until {
@@ -829,7 +864,33 @@ impl Trainer {
                 roots.push(st.hash(&self.config_hash));
             }
         });
-        Ok(roots)
+        roots
+    }
+
+    /// The steps root of segment `segment.index() → +1` (the Merkle root over
+    /// [`Trainer::segment_step_roots`]): what a spot check of that segment must report, and
+    /// whose [`spotcheck_leaf`] the executor committed.
+    pub fn steps_root(&self, segment: &Segment, checkpoint: &[u8]) -> Result<Hash> {
+        Ok(merkle::root(&self.segment_step_roots(segment, checkpoint)?))
+    }
+
+    /// The spot-check leaves of segments `0..done` of a run being resumed: from the files
+    /// written beside the checkpoints, or (a file lost) by replaying that segment.
+    fn done_checks(&self, out_dir: &Path, done: usize) -> Result<Vec<Hash>> {
+        let k = self.cfg.train.checkpoint_every;
+        let mut checks = Vec::with_capacity(done);
+        for i in 1..=done {
+            let text = std::fs::read_to_string(check_path(out_dir, i)).unwrap_or_default();
+            let leaf = match parse_hash(text.trim()) {
+                Some(leaf) => leaf,
+                None => {
+                    let (st, _) = self.load_checkpoint(&checkpoint_path(out_dir, i - 1))?;
+                    spotcheck_leaf::<Sha>(&merkle::root(&self.step_roots(st, i as u64 * k)))
+                }
+            };
+            checks.push(leaf);
+        }
+        Ok(checks)
     }
 
     /// The start state of `segment`: the checkpoint, checked to be the committed `h_i` at the

@@ -14,6 +14,13 @@ pub const CHUNK_WORDS: usize = 1024;
 /// First bytes of a state header.
 pub const MAGIC: &[u8; 8] = b"IOLLMCK1";
 
+/// The leaf of a run's spot-check tree for one segment (VERIFICATION.md, "Spot checks"): the
+/// hash of the segment's steps root (the Merkle root over its per-step state roots). The
+/// leaves are published; the steps roots are what only a replay of the segment yields.
+pub fn spotcheck_leaf<H: Hasher>(steps_root: &Hash) -> Hash {
+    H::hash(&[&b"iollm-spotcheck-leaf"[..], &steps_root[..]])
+}
+
 /// How many chunks (leaves) a tensor of `words` words has.
 pub fn chunk_count(words: u64) -> u64 {
     crate::ceil_div(words, CHUNK_WORDS as u64)

@@ -1268,7 +1268,11 @@ pub mod calls {
     }
     /// `attest(job, secret, check)`: `check` is the segment's steps root and its path in the
     /// executor's checks tree.
-    pub fn attest(job: JobId, secret: [u8; 32], check: &Option<([u8; 32], Vec<[u8; 32]>)>) -> Vec<u8> {
+    pub fn attest(
+        job: JobId,
+        secret: [u8; 32],
+        check: &Option<([u8; 32], Vec<[u8; 32]>)>,
+    ) -> Vec<u8> {
         with(selectors::ATTEST, (job, secret, check))
     }
     /// `challenge(job, trace_root, first_path, last, last_path)`: the challenger's claim.

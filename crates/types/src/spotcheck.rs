@@ -28,7 +28,7 @@ pub const MAX_SIGN_UPS: u8 = 16;
 /// per-step state roots (its "steps root"). The leaves may be published; the steps roots are
 /// what only a replay of the segment yields.
 pub fn leaf<H: Hasher>(steps_root: &Hash) -> Hash {
-    H::hash(&[&b"iollm-spotcheck-leaf"[..], &steps_root[..]])
+    iollm_repops::commit::spotcheck_leaf::<H>(steps_root)
 }
 
 /// The executor's commitment: the root over its segments' [`leaf`]s, in segment order.
@@ -165,7 +165,10 @@ mod tests {
             assert!(matches::<Sha>(&root, s, i as u64, 5, &path));
             assert!(!matches::<Sha>(&root, &steps[(i + 1) % 5], i as u64, 5, &path));
             assert!(!matches::<Sha>(&root, s, (i as u64 + 1) % 5, 5, &path));
-            assert!(!matches::<Sha>(&root, &leaves[i], i as u64, 5, &path), "a leaf is not a steps root");
+            assert!(
+                !matches::<Sha>(&root, &leaves[i], i as u64, 5, &path),
+                "a leaf is not a steps root"
+            );
             assert!(!matches::<Sha>(&root, s, i as u64, 5, &path[1..]));
         }
     }

@@ -25,6 +25,7 @@ fn threads_1_2_8_and_scalar_vs_simd_give_identical_hashes() {
         let (_d, o) = run(threads, simd);
         assert_eq!(o.hashes, base.hashes, "threads={threads} simd={simd:?}");
         assert_eq!(o.trace_root, base.trace_root);
+        assert_eq!(o.checks_root, base.checks_root);
     }
 }
 
@@ -49,9 +50,14 @@ fn resume_and_segment_replay_reproduce_the_uninterrupted_run() {
         std::fs::copy(checkpoint_path(dir.path(), i), checkpoint_path(other.path(), i))
             .expect("copy");
     }
+    // Without the spot-check leaf files, the resumed run replays the done segment for them.
     let resumed = resume(&cfg, other.path(), 1, &rt, &mut |_| {}).expect("resume");
     assert_eq!(resumed.hashes, full.hashes);
     assert_eq!(resumed.trace_root, full.trace_root);
+    assert_eq!(resumed.checks_root, full.checks_root);
+    // With them (a run killed after checkpoint 2), it reads them.
+    let resumed = resume(&cfg, dir.path(), 2, &rt, &mut |_| {}).expect("resume");
+    assert_eq!(resumed.checks_root, full.checks_root);
     // A verifier replays each segment from its checkpoint file and the committed trace.
     for i in 0..cfg.n_checkpoints() {
         let bytes = std::fs::read(checkpoint_path(dir.path(), i)).expect("read");
@@ -71,6 +77,19 @@ fn resume_and_segment_replay_reproduce_the_uninterrupted_run() {
     let trace = iollm_compute::read_trace(dir.path()).expect("trace");
     assert_eq!(trace.root, full.trace_root_hex());
     assert_eq!(trace.hashes.len(), 4);
+    // Spot checks: a replay of each segment yields the steps root whose leaf the run
+    // committed, and no other segment's.
+    assert_eq!(trace.checks.len(), 3);
+    assert_eq!(trace.checks_root, full.checks_root_hex());
+    let tr = iollm_compute::Trainer::new(&cfg, &rt).expect("trainer");
+    for i in 0..cfg.n_checkpoints() {
+        let bytes = std::fs::read(checkpoint_path(dir.path(), i)).expect("read");
+        let seg = Segment::from_hashes(&full.trace_root, &full.hashes, i).expect("in the trace");
+        let steps_root = tr.steps_root(&seg, &bytes).expect("steps root");
+        let leaf = iollm_repops::commit::spotcheck_leaf::<iollm_compute::merkle::Sha>(&steps_root);
+        assert_eq!(hex(&leaf), trace.checks[i], "segment {i}");
+        assert_ne!(hex(&leaf), trace.checks[(i + 1) % 3]);
+    }
 }
 
 #[test]
