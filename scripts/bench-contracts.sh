@@ -155,11 +155,24 @@ advance_past() {
   done
 }
 call market "$market" //Alice post_bounty 1000000 "$CID" 0 10 100 2 500
+# Dave's spot check (VERIFICATION.md): commitment to his secret, the one-segment run's steps root
+# and the checks root the executor commits (iollm_types::spotcheck over SHA-256).
+DAVE_KEY=0x306721211d5404bd9da88e0204360a1a9ab8b87c66c1bc2fcdd37f3c2222cc20
+SECRET=0x$(printf '11%.0s' $(seq 32))
+STEPS=0x$(printf '08%.0s' $(seq 32))
+read -r COMMIT CHECKS <<<"$(python3 -c '
+import hashlib, sys
+key, secret, steps = (bytes.fromhex(a[2:]) for a in sys.argv[1:4])
+commit = hashlib.sha256(b"iollm-spotcheck-commit" + key + secret).digest()
+leaf = hashlib.sha256(b"iollm-spotcheck-leaf" + steps).digest()
+print(f"0x{commit.hex()} 0x{hashlib.sha256(bytes([0]) + leaf).hex()}")
+' "$DAVE_KEY" "$SECRET" "$STEPS")"
 call market "$market" //Bob post_job 10000000 "$(spec Train 400 None)"
+call market "$market" //Dave sign_up 0 1 "$COMMIT"
 call market "$market" //Charlie claim 0 1
 read -r ROOT_X _ _ _ <<<"$(trace 0x$(printf '01%.0s' $(seq 32)))"
-call market "$market" //Charlie submit_result 0 1 "{ output_cid: $OUT, score: 200, loss: 0, trace_root: $ROOT_X }"
-call market "$market" //Dave attest 0 1
+call market "$market" //Charlie submit_result 0 1 "{ output_cid: $OUT, score: 200, loss: 0, trace_root: $ROOT_X, checks_root: $CHECKS }"
+call market "$market" //Dave attest 0 1 "$SECRET" "Some(($STEPS, []))"
 call yardstick "$yard" //Alice transfer 0 "$BOB" 1000
 call market "$market" //Bob finalize 0 1
 call market "$market" //Bob withdraw 0
@@ -168,7 +181,7 @@ call registry "$registry" //Bob register_from_job 0 1 0 "$OUT" "[{ id: 1, relati
 # A challenged job whose executor does not answer its game: settled on the timeout.
 call market "$market" //Bob post_job 10000000 "$(spec Train 400 None)"
 call market "$market" //Charlie claim 0 2
-call market "$market" //Charlie submit_result 0 2 "{ output_cid: $OUT, score: 1, loss: 0, trace_root: $ROOT_X }"
+call market "$market" //Charlie submit_result 0 2 "{ output_cid: $OUT, score: 1, loss: 0, trace_root: $ROOT_X, checks_root: $CHECKS }"
 read -r root first last last_path <<<"$(trace 0x$(printf '02%.0s' $(seq 32)))"
 call market "$market" //Eve challenge 0 2 "$root" "$first" "$last" "$last_path"
 advance_past $(($(block) + 2))
@@ -196,7 +209,7 @@ last = {}
 for r in rows:
     last[(r["contract"], r["message"])] = r
 base = int(last[("yardstick", "transfer")]["ref_time"])
-hot = {"claim", "submit_result", "attest", "pay_revenue", "withdraw"}
+hot = {"claim", "submit_result", "sign_up", "attest", "pay_revenue", "withdraw"}
 print(f"{'contract':10} {'message':18} {'ref_time':>14} {'x transfer':>10} {'proof_size':>10} {'deposit':>10}")
 for (c, m), r in last.items():
     rt = int(r["ref_time"])

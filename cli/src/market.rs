@@ -226,8 +226,7 @@ pub async fn submit(
     output_cid: &str,
     score: u64,
     loss: u64,
-    trace_root: [u8; 32],
-    checks_root: [u8; 32],
+    (trace_root, checks_root): ([u8; 32], [u8; 32]),
 ) -> Result<Executed<()>, MarketCmdError> {
     let commitment = Commitment {
         output_cid: output_cid.as_bytes().to_vec(),

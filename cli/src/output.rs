@@ -341,7 +341,7 @@ async fn job_command(
             let root = market::parse_trace_root(trace_root)?;
             let checks = market::parse_trace_root(checks_root)?;
             let call =
-                market::submit(ctx, signer, *id, output_cid, *score, *loss, root, checks).await?;
+                market::submit(ctx, signer, *id, output_cid, *score, *loss, (root, checks)).await?;
             print_fee("Submitted", &call);
         }
         JobAction::SignUp { id, secret_file } => {
@@ -655,7 +655,7 @@ fn print_job(id: u64, job: &Job, terms: Option<&JobTerms>, result: Option<&Commi
         println!("score, loss:  {}, {} (×10⁻⁶)", r.score, r.loss);
         println!("submitted:    block {}", job.submitted_at);
     }
-    println!("attestations: {}", job.attestations);
+    println!("spot checks:  {} signed up, {} attested", job.sign_ups, job.attestations);
     println!("challenges:   {} ({} open)", job.challenges, job.open_games);
     println!("verified:     {}", job.verified);
 }

@@ -273,7 +273,7 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         }
         m::claim(ctx, &charlie, job).await?;
         let checks = spotcheck::checks_root::<Sha>(&leaves);
-        m::submit(ctx, &charlie, job, CID, 900_000, 1, merkle::root(&bad), checks).await?;
+        m::submit(ctx, &charlie, job, CID, 900_000, 1, (merkle::root(&bad), checks)).await?;
         for (sybil, secret) in [&eve, &ferdie].into_iter().zip(&secrets) {
             let draw = spotcheck::draw::<Sha>(secret, &merkle::root(&bad));
             let seg = spotcheck::segment(&draw, n).expect("segments");
@@ -370,7 +370,7 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         let job = m::post_job(ctx, &bob, &post).await?.value;
         m::claim(ctx, &charlie, job).await?;
         let checks = out.checks_root;
-        m::submit(ctx, &charlie, job, CID, 900_000, 1, merkle::root(&good), checks).await?;
+        m::submit(ctx, &charlie, job, CID, 900_000, 1, (merkle::root(&good), checks)).await?;
         // The executor plays with `iollm dispute play` (the CLI's library, here returning when
         // it has nothing to do): its moves, recomputed from the job's config, as each game
         // opens (a commit, then its first reveal; each game's clock runs from its opening);

@@ -226,7 +226,7 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     let err = m::unpledge(ctx, &charlie.signer, STAKE).await.unwrap_err();
     assert!(err.to_string().contains("not enough free (unlocked) stake"), "{err}");
 
-    let c = m::submit(ctx, &charlie.signer, job, OUT, 900_000, 1, [7; 32], checks_root()).await?;
+    let c = m::submit(ctx, &charlie.signer, job, OUT, 900_000, 1, ([7; 32], checks_root())).await?;
     charlie.paid(&c, 0);
     let c = spot_check(ctx, &dave.signer, job, &secret).await?;
     dave.paid(&c, 0);
@@ -346,7 +346,7 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     let secret = sign_up(ctx, &mut dave, job).await?;
     charlie.paid(&m::claim(ctx, &charlie.signer, job).await?, 0);
     charlie.paid(
-        &m::submit(ctx, &charlie.signer, job, OUT, 1, 1, trace([1; 32]).0, checks_root()).await?,
+        &m::submit(ctx, &charlie.signer, job, OUT, 1, 1, (trace([1; 32]).0, checks_root())).await?,
         0,
     );
     dave.paid(&spot_check(ctx, &dave.signer, job, &secret).await?, 0);
@@ -452,7 +452,7 @@ async fn verified_job(
     let secret = sign_up(ctx, verifier, post.value).await?;
     executor.paid(&m::claim(ctx, &executor.signer, post.value).await?, 0);
     executor.paid(
-        &m::submit(ctx, &executor.signer, post.value, OUT, 1, 1, [5; 32], checks_root()).await?,
+        &m::submit(ctx, &executor.signer, post.value, OUT, 1, 1, ([5; 32], checks_root())).await?,
         0,
     );
     verifier.paid(&spot_check(ctx, &verifier.signer, post.value, &secret).await?, 0);
@@ -510,7 +510,7 @@ async fn share_units_cannot_be_minted_for_nothing() -> Result<()> {
     let claimed = m::show_job(ctx, job).await?.0;
     assert_eq!((claimed.ask, claimed.forgone), (0, 0));
     charlie
-        .paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, [5; 32], checks_root()).await?, 0);
+        .paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, ([5; 32], checks_root())).await?, 0);
     dave.paid(&spot_check(ctx, &dave.signer, job, &secret).await?, 0);
     advance_past(ctx, m::show_job(ctx, job).await?.0.submitted_at + 2).await?;
     dave.paid(&m::finalize(ctx, &dave.signer, job).await?, 0);
@@ -532,7 +532,7 @@ async fn share_units_cannot_be_minted_for_nothing() -> Result<()> {
     let secret = sign_up(ctx, &mut dave, post.value).await?;
     charlie.paid(&m::claim(ctx, &charlie.signer, post.value).await?, 0);
     charlie.paid(
-        &m::submit(ctx, &charlie.signer, post.value, OUT, 1, 1, [5; 32], checks_root()).await?,
+        &m::submit(ctx, &charlie.signer, post.value, OUT, 1, 1, ([5; 32], checks_root())).await?,
         0,
     );
     dave.paid(&spot_check(ctx, &dave.signer, post.value, &secret).await?, 0);
@@ -589,7 +589,7 @@ async fn a_refused_credit_never_blocks_settlement_and_every_bound_holds() -> Res
     let secret = sign_up(ctx, &mut dave, post.value).await?;
     charlie.paid(&m::claim(ctx, &charlie.signer, post.value).await?, 0);
     charlie.paid(
-        &m::submit(ctx, &charlie.signer, post.value, OUT, 1, 1, [5; 32], checks_root()).await?,
+        &m::submit(ctx, &charlie.signer, post.value, OUT, 1, 1, ([5; 32], checks_root())).await?,
         0,
     );
     dave.paid(&spot_check(ctx, &dave.signer, post.value, &secret).await?, 0);
@@ -678,7 +678,7 @@ async fn a_hostage_claim_is_slashed_and_a_silent_challenger_loses() -> Result<()
     assert!(err.to_string().contains("deadline has not passed"), "{err}");
     advance_past(ctx, submit_by).await?;
     let err =
-        m::submit(ctx, &eve.signer, job, OUT, 1, 1, [5; 32], checks_root()).await.unwrap_err();
+        m::submit(ctx, &eve.signer, job, OUT, 1, 1, ([5; 32], checks_root())).await.unwrap_err();
     assert!(err.to_string().contains("deadline has passed"), "{err}");
     dave.paid(&m::expire(ctx, &dave.signer, job).await?, 0);
     let reopened = m::show_job(ctx, job).await?.0;
@@ -716,7 +716,7 @@ async fn a_hostage_claim_is_slashed_and_a_silent_challenger_loses() -> Result<()
     // stops playing.
     charlie.paid(&m::claim(ctx, &charlie.signer, job).await?, 0);
     let (root, first, last_path) = trace([5; 32]);
-    charlie.paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, root, checks_root()).await?, 0);
+    charlie.paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, (root, checks_root())).await?, 0);
     dave.paid(&challenge(ctx, &dave.signer, job, [7; 32]).await?, 0);
     let (_, game_id) = market.game_of(job, 0).await?.expect("open");
     let dispute = ctx.dispute()?;
@@ -891,7 +891,7 @@ async fn a_delegate_earns_units_until_revoked_or_sold_and_compute_cuts_wait() ->
     let secret = sign_up(ctx, &mut dave, job).await?;
     charlie.paid(&m::claim(ctx, &charlie.signer, job).await?, 0);
     charlie
-        .paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, [5; 32], checks_root()).await?, 0);
+        .paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, ([5; 32], checks_root())).await?, 0);
     dave.paid(&spot_check(ctx, &dave.signer, job, &secret).await?, 0);
     bob.paid(&m::authorise(ctx, &bob.signer, artifact, eve_id, false).await?, 0);
     advance_past(ctx, m::show_job(ctx, job).await?.0.submitted_at + 2).await?;
@@ -1007,12 +1007,13 @@ async fn bounty_drains_and_fake_provenance_fail() -> Result<()> {
     assert_eq!(terms.benchmark, job.spec.benchmark);
     let secret = sign_up(ctx, &mut dave, post.value).await?;
     charlie.paid(&m::claim(ctx, &charlie.signer, post.value).await?, 0);
-    let err = m::submit(ctx, &charlie.signer, post.value, OUT, u64::MAX, 0, [5; 32], checks_root())
-        .await
-        .unwrap_err();
+    let err =
+        m::submit(ctx, &charlie.signer, post.value, OUT, u64::MAX, 0, ([5; 32], checks_root()))
+            .await
+            .unwrap_err();
     assert!(err.to_string().contains("scores must be at most"), "{err}");
     charlie.paid(
-        &m::submit(ctx, &charlie.signer, post.value, OUT, 110, 0, [5; 32], checks_root()).await?,
+        &m::submit(ctx, &charlie.signer, post.value, OUT, 110, 0, ([5; 32], checks_root())).await?,
         0,
     );
     dave.paid(&spot_check(ctx, &dave.signer, post.value, &secret).await?, 0);
