@@ -192,7 +192,7 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     let mut bob = Ledger::new(ctx, "bob").await?; // designer
     let mut charlie = Ledger::new(ctx, "charlie").await?; // GPU provider, 20 % joint mining
     let mut dave = Ledger::new(ctx, "dave").await?; // verifier
-    let mut eve = Ledger::new(ctx, "eve").await?; // user paying revenue
+    let mut eve = Ledger::new(ctx, "eve").await?; // user paying revenue; a silent verifier
 
     let reg = model::register(ctx, &bob.signer, Kind::Model, CID).await?;
     bob.paid(&reg.call, 0);
@@ -210,12 +210,19 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     charlie.paid(&c, STAKE);
     let c = m::pledge(ctx, &dave.signer, GPU, PRICE, 0, STAKE).await?;
     dave.paid(&c, STAKE);
+    let c = m::pledge(ctx, &eve.signer, GPU, PRICE, 0, STAKE).await?;
+    eve.paid(&c, STAKE);
 
     let deadline = block(ctx).await? + 100;
     let post = m::post_job(ctx, &bob.signer, &train_job(artifact, deadline)).await?;
     bob.paid(&post, REWARD);
     let job = post.value;
+    // Dave signs up to spot-check the job before its result exists; so does eve, who will
+    // never reveal her secret. A signed-up verifier may not execute the job.
     let secret = sign_up(ctx, &mut dave, job).await?;
+    sign_up(ctx, &mut eve, job).await?;
+    let err = m::claim(ctx, &dave.signer, job).await.unwrap_err();
+    assert!(err.to_string().contains("party to"), "{err}");
     let c = m::claim(ctx, &charlie.signer, job).await?;
     charlie.paid(&c, 0);
     assert_eq!(
@@ -244,15 +251,22 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
 
     // Market value 50 units x PRICE; 20 % forgone as share units, whose value the poster pays
     // as revenue of the artifact (no holders or parents yet: 95 % back to the owner, 5 % to the
-    // treasury); one verifier fee.
+    // treasury); one verifier fee. Eve never revealed: her bond is slashed, half to the poster
+    // and half to the treasury (alice).
     let value = 50 * PRICE;
     let forgone = value / 5;
     let ask = value - forgone;
     let forgone_treasury = forgone * 500 / 10_000;
     let market = ctx.market()?;
+    let refund = REWARD - ask - forgone - FEE + COLLATERAL / 2;
     assert_eq!(market.balance_of(charlie.signer.account_bytes()).await?, ask);
     assert_eq!(market.balance_of(dave.signer.account_bytes()).await?, FEE);
-    assert_eq!(market.balance_of(bob.signer.account_bytes()).await?, REWARD - ask - forgone - FEE);
+    assert_eq!(market.balance_of(bob.signer.account_bytes()).await?, refund);
+    assert_eq!(market.balance_of(alice.signer.account_bytes()).await?, COLLATERAL / 2);
+    let p = market.pledge_of(eve.signer.account_bytes()).await?.unwrap();
+    assert_eq!((p.stake, p.locked), (STAKE - COLLATERAL, 0));
+    let p = market.pledge_of(dave.signer.account_bytes()).await?.unwrap();
+    assert_eq!((p.stake, p.locked), (STAKE, 0));
     let splitter = ctx.splitter()?;
     assert_eq!(splitter.units_of(artifact, charlie.signer.account_bytes()).await?, value / 5);
 
@@ -268,7 +282,8 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     withdraw(ctx, &mut charlie, WithdrawFrom::Market, ask).await?;
     withdraw(ctx, &mut charlie, WithdrawFrom::Splitter(Some(artifact)), compute).await?;
     withdraw(ctx, &mut dave, WithdrawFrom::Market, FEE).await?;
-    withdraw(ctx, &mut bob, WithdrawFrom::Market, REWARD - ask - forgone - FEE).await?;
+    withdraw(ctx, &mut bob, WithdrawFrom::Market, refund).await?;
+    withdraw(ctx, &mut alice, WithdrawFrom::Market, COLLATERAL / 2).await?;
     let from_units = forgone - forgone_treasury;
     withdraw(ctx, &mut bob, WithdrawFrom::Splitter(None), designer + from_units).await?;
     withdraw(ctx, &mut alice, WithdrawFrom::Splitter(None), treasury + forgone_treasury).await?;
