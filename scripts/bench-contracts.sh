@@ -165,7 +165,7 @@ import hashlib, sys
 key, secret, steps = (bytes.fromhex(a[2:]) for a in sys.argv[1:4])
 commit = hashlib.sha256(b"iollm-spotcheck-commit" + key + secret).digest()
 leaf = hashlib.sha256(b"iollm-spotcheck-leaf" + steps).digest()
-print(f"0x{commit.hex()} 0x{hashlib.sha256(bytes([0]) + leaf).hex()}")
+print(f"0x{commit.hex()} 0x{hashlib.sha256(bytes([0]) + leaf).digest().hex()}")
 ' "$DAVE_KEY" "$SECRET" "$STEPS")"
 call market "$market" //Bob post_job 10000000 "$(spec Train 400 None)"
 call market "$market" //Dave sign_up 0 1 "$COMMIT"

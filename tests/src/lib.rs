@@ -65,6 +65,15 @@ pub async fn testnet() -> Result<TestNet> {
     Ok(TestNet { ctx: Context::new(chain, deployment), ipfs_shutdown, _node: node, _dir: dir })
 }
 
+/// Produces blocks (the dev node seals one per transaction) until the chain is past `target`:
+/// `who`, a pledged provider, tops up its stake by 1 planck per block.
+pub async fn advance_past(ctx: &Context, who: &Signer, target: u32) -> Result<()> {
+    while ctx.chain.best_block().await? <= target {
+        ctx.market()?.top_up(who, 1).await?;
+    }
+    Ok(())
+}
+
 /// The run the dispute-game tests play: 16 steps of a 2-layer, 2-head, context-16 model with
 /// weight decay, 4 checkpoints of 4 steps (the minimum for a game: 2 layers, 2 heads, a
 /// context over 8, decay above 0).

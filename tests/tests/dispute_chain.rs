@@ -18,6 +18,7 @@ use iollm_cli::market::{self as m, PostJob};
 use iollm_cli::model;
 use iollm_compute::merkle::{self, Sha};
 use iollm_compute::{Runtime, TrainConfig, Trainer};
+use iollm_tests::advance_past;
 use iollm_types::bisection::{Side, Verdict};
 use iollm_types::dispute::GameId;
 use iollm_types::game::How;
@@ -179,14 +180,6 @@ async fn disputes_are_decided_on_the_node_by_the_contracts_recomputation() -> Re
 async fn pledge(ctx: &iollm_cli::context::Context, who: &Signer, stake: u128) -> Result<()> {
     const GPU: Capacity = Capacity { accelerator: 2, memory_gib: 80, throughput: 100 };
     m::pledge(ctx, who, GPU, 1_000_000_000, 0, stake).await?;
-    Ok(())
-}
-
-/// Produces blocks (one per transaction on the dev node) until the chain is past `target`.
-async fn advance_past(ctx: &iollm_cli::context::Context, who: &Signer, target: u32) -> Result<()> {
-    while ctx.chain.best_block().await? <= target {
-        ctx.market()?.top_up(who, 1).await?;
-    }
     Ok(())
 }
 

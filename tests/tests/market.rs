@@ -171,17 +171,14 @@ async fn block(ctx: &Context) -> Result<u32> {
     Ok(header.number())
 }
 
-/// Produces blocks (the dev node seals one per transaction) until the chain is past `target`:
-/// ferdie tops up its stake by 1 unit per block.
+/// Produces blocks until the chain is past `target` ([`iollm_tests::advance_past`], by
+/// ferdie, pledged here first).
 async fn advance_past(ctx: &Context, target: u32) -> Result<()> {
     let ferdie = Signer::dev("ferdie")?;
     if ctx.market()?.pledge_of(ferdie.account_bytes()).await?.is_none() {
         m::pledge(ctx, &ferdie, GPU, PRICE, 0, 1).await?;
     }
-    while block(ctx).await? <= target {
-        ctx.market()?.top_up(&ferdie, 1).await?;
-    }
-    Ok(())
+    iollm_tests::advance_past(ctx, &ferdie, target).await
 }
 
 #[tokio::test]

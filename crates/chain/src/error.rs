@@ -62,6 +62,14 @@ pub enum ChainError {
     /// A finalized transaction lacked the event it must emit.
     #[error("the transaction was finalized but emitted no {0} event")]
     MissingEvent(&'static str),
+    /// The deployment file is unreadable, or lacks a contract.
+    #[error("cannot read the deployment file {path}: {reason}")]
+    BadDeployment {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// Any other failure reported by subxt (RPC, metadata, transaction pool).
     #[error("chain error: {0}")]
     Subxt(Box<subxt::Error>),

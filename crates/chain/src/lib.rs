@@ -6,6 +6,9 @@
 //! typed events of `iollm-types`. Typed clients per contract ([`registry::RegistryClient`]) sit on
 //! top of the generic [`contract`] calls.
 //!
+//! The deployment record and a [`Connection`] (a chain with one client per deployed contract)
+//! live here, so that every crate reaches the contracts the same way.
+//!
 //! What it is not: it starts no node and builds no contract (that is the CLI's `devnet`), and it
 //! knows nothing about IPFS or compute.
 //!
@@ -26,6 +29,7 @@
 
 mod client;
 pub mod contract;
+pub mod deployment;
 pub mod dispute;
 mod error;
 pub mod market;
@@ -34,6 +38,7 @@ mod signer;
 pub mod splitter;
 
 pub use client::Chain;
+pub use deployment::{Connection, Deployment};
 pub use error::ChainError;
 pub use signer::{Signer, SURI_ENV};
 
