@@ -2,8 +2,8 @@
 //! → manifest → add to IPFS → register on chain) and `model pull` (resolve on chain → fetch →
 //! verify → write atomically).
 
-use crate::context::Context;
 use crate::model::{self, ModelError};
+use iollm_chain::Connection;
 use iollm_chain::Signer;
 use iollm_content::manifest::Manifest;
 use iollm_content::{AddOptions, Cid, KuboClient, IPFS_API_ENV};
@@ -38,7 +38,7 @@ pub fn package_options() -> AddOptions {
 }
 
 /// The IPFS API to use: `IOLLM_IPFS_API` if set, else the devnet's node.
-pub fn ipfs_client(ctx: &Context) -> Result<KuboClient, iollm_content::Error> {
+pub fn ipfs_client(ctx: &Connection) -> Result<KuboClient, iollm_content::Error> {
     match (std::env::var(IPFS_API_ENV), &ctx.deployment.ipfs) {
         (Ok(url), _) if !url.trim().is_empty() => KuboClient::new(url.trim()),
         (_, Some(ipfs)) => KuboClient::new(&ipfs.api_url),
@@ -75,7 +75,7 @@ pub async fn add_package(
 /// Publishes the package in `dir`: [`add_package`], then registers the package CID as a `kind`
 /// artifact.
 pub async fn publish(
-    ctx: &Context,
+    ctx: &Connection,
     store: &KuboClient,
     signer: &Signer,
     kind: Kind,
@@ -95,7 +95,7 @@ pub async fn publish(
 /// lists, every block verified against its CID, within `limit`, the directory appearing only
 /// once complete.
 pub async fn pull(
-    ctx: &Context,
+    ctx: &Connection,
     store: &KuboClient,
     id: ArtifactId,
     dest: &Path,

@@ -2,9 +2,9 @@
 //! and splitter contracts from the command line. Each function is one contract call through
 //! `iollm-chain`'s typed clients; the output layer prints what they return.
 
-use crate::context::Context;
 use crate::devnet::DevnetError;
 use iollm_chain::contract::Executed;
+use iollm_chain::Connection;
 use iollm_chain::Signer;
 use iollm_compute::merkle::Sha;
 use iollm_types::market::{
@@ -82,7 +82,7 @@ pub fn parse_job_kind(name: &str) -> Result<JobKind, MarketCmdError> {
 }
 
 /// Resolves a block number given as `N` (absolute) or `+N` (N blocks after the latest one).
-pub async fn resolve_block(ctx: &Context, text: &str) -> Result<BlockNumber, MarketCmdError> {
+pub async fn resolve_block(ctx: &Connection, text: &str) -> Result<BlockNumber, MarketCmdError> {
     let bad = || MarketCmdError::BadBlock(text.into());
     match text.strip_prefix('+') {
         Some(delta) => {
@@ -102,7 +102,7 @@ pub fn parse_trace_root(text: &str) -> Result<[u8; 32], MarketCmdError> {
 
 /// `iollm pledge`: pledges (or re-prices) capacity, adding `stake`.
 pub async fn pledge(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     capacity: Capacity,
     price_per_unit: Balance,
@@ -114,7 +114,7 @@ pub async fn pledge(
 
 /// `iollm unpledge`: starts unbonding `amount` of free stake.
 pub async fn unpledge(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     amount: Balance,
 ) -> Result<Executed<()>, MarketCmdError> {
@@ -183,7 +183,7 @@ impl PostJob {
 /// `iollm job post`: returns the job id. The market's rules (its current parameters, the next
 /// block) are checked here first, so a refusal costs nothing and reads as the contract's.
 pub async fn post_job(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     job: &PostJob,
 ) -> Result<Executed<JobId>, MarketCmdError> {
@@ -202,7 +202,7 @@ pub async fn post_job(
 }
 
 /// The least collateral the market accepts for a job of `units` work units now.
-pub async fn min_collateral(ctx: &Context, units: u64) -> Result<Balance, MarketCmdError> {
+pub async fn min_collateral(ctx: &Connection, units: u64) -> Result<Balance, MarketCmdError> {
     let (_, _, _, params) = ctx.market()?.params().await?;
     params
         .min_collateral(units)
@@ -211,7 +211,7 @@ pub async fn min_collateral(ctx: &Context, units: u64) -> Result<Balance, Market
 
 /// `iollm job claim`.
 pub async fn claim(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     job: JobId,
 ) -> Result<Executed<()>, MarketCmdError> {
@@ -220,7 +220,7 @@ pub async fn claim(
 
 /// `iollm job submit`.
 pub async fn submit(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     job: JobId,
     output_cid: &str,
@@ -248,7 +248,7 @@ pub fn fresh_secret() -> Result<[u8; 32], MarketCmdError> {
 /// `iollm job sign-up`: commits to `secret` for the job's spot check (locking a bond); the
 /// caller reveals it with [`spot_check`] or [`reveal`].
 pub async fn sign_up(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     job: JobId,
     secret: &[u8; 32],
@@ -286,7 +286,7 @@ pub fn read_secret(path: &std::path::Path) -> Result<[u8; 32], MarketCmdError> {
 /// Reveals a sign-up's `secret`, with the steps root and path of its segment (an attestation)
 /// or without (`None`).
 pub async fn reveal(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     job: JobId,
     secret: &[u8; 32],
@@ -317,7 +317,7 @@ pub enum SpotCheck {
 /// matches the executor's check. A replay that does not reach the committed checkpoint is
 /// refused with [`MarketCmdError::WrongResult`]: challenge the result instead.
 pub async fn spot_check(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     job: JobId,
     secret: &[u8; 32],
@@ -364,7 +364,7 @@ pub async fn spot_check(
 
 /// `iollm job finalize`.
 pub async fn finalize(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     job: JobId,
 ) -> Result<Executed<()>, MarketCmdError> {
@@ -373,7 +373,7 @@ pub async fn finalize(
 
 /// `iollm job expire`.
 pub async fn expire(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     job: JobId,
 ) -> Result<Executed<()>, MarketCmdError> {
@@ -382,7 +382,7 @@ pub async fn expire(
 
 /// `iollm job show`: the job, its terms (benchmark, allow-list) and its result.
 pub async fn show_job(
-    ctx: &Context,
+    ctx: &Connection,
     job: JobId,
 ) -> Result<(Job, Option<JobTerms>, Option<Commitment>), MarketCmdError> {
     let market = ctx.market()?;
@@ -393,7 +393,7 @@ pub async fn show_job(
 /// `iollm job challenge`: the claim is the signer's own run of the job (`run/trace.json`); its
 /// trace root, `h_0` and `h_n` with their paths open the game. Returns the challenge's index.
 pub async fn challenge(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     job: JobId,
     run: &std::path::Path,
@@ -413,7 +413,7 @@ pub async fn challenge(
 
 /// `iollm job settle-challenge`.
 pub async fn settle_challenge(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     job: JobId,
     index: u16,
@@ -449,7 +449,7 @@ pub fn game_spec_of(
 /// soon as it has nothing to do. `moved` hears of each call made, with the kind of move. Returns
 /// the game as it then stands.
 pub async fn play_game(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     game: u64,
     config: &std::path::Path,
@@ -492,7 +492,7 @@ pub async fn play_game(
 
 /// Challenge `index` of a job while its game is unsettled: the challenger and the game.
 pub async fn game_of(
-    ctx: &Context,
+    ctx: &Connection,
     job: JobId,
     index: u16,
 ) -> Result<Option<([u8; 32], u64)>, MarketCmdError> {
@@ -501,7 +501,7 @@ pub async fn game_of(
 
 /// `iollm dispute show`.
 pub async fn show_game(
-    ctx: &Context,
+    ctx: &Connection,
     game: u64,
 ) -> Result<iollm_types::game::Game, MarketCmdError> {
     ctx.dispute()?.game(game).await?.ok_or(MarketCmdError::NoSuchGame(game))
@@ -509,7 +509,7 @@ pub async fn show_game(
 
 /// `iollm dispute timeout`.
 pub async fn timeout_game(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     game: u64,
 ) -> Result<Executed<()>, MarketCmdError> {
@@ -519,7 +519,7 @@ pub async fn timeout_game(
 /// `iollm bounty post`: returns the bounty id.
 #[allow(clippy::too_many_arguments)]
 pub async fn post_bounty(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     benchmark_cid: &str,
     metric: u8,
@@ -537,7 +537,7 @@ pub async fn post_bounty(
 
 /// `iollm bounty pay`: claims a tranche for a finalized job; returns the amount.
 pub async fn pay_bounty(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     job: JobId,
 ) -> Result<Executed<Balance>, MarketCmdError> {
@@ -546,7 +546,7 @@ pub async fn pay_bounty(
 
 /// `iollm bounty reclaim`: returns the amount taken back.
 pub async fn reclaim_bounty(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     bounty: BountyId,
 ) -> Result<Executed<Balance>, MarketCmdError> {
@@ -555,7 +555,7 @@ pub async fn reclaim_bounty(
 
 /// `iollm split set`.
 pub async fn set_split(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     artifact: ArtifactId,
     rule: SplitRule,
@@ -566,7 +566,7 @@ pub async fn set_split(
 /// `iollm split apply`: puts an announced rule (one lowering the upstream or compute share) in force
 /// after its timelock.
 pub async fn apply_split(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     artifact: ArtifactId,
 ) -> Result<Executed<()>, MarketCmdError> {
@@ -576,7 +576,7 @@ pub async fn apply_split(
 /// `iollm split authorise`: the artifact's owner lets `delegate` post jobs whose executors
 /// earn share units of it (joint mining), or stops.
 pub async fn authorise(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     artifact: ArtifactId,
     delegate: [u8; 32],
@@ -587,7 +587,7 @@ pub async fn authorise(
 
 /// `iollm revenue pay`.
 pub async fn pay_revenue(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     artifact: ArtifactId,
     amount: Balance,
@@ -606,7 +606,7 @@ pub enum WithdrawFrom {
 
 /// `iollm withdraw`: returns the amount paid out.
 pub async fn withdraw(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     from: WithdrawFrom,
 ) -> Result<Executed<Balance>, MarketCmdError> {
@@ -631,7 +631,7 @@ pub struct Balances {
 
 /// `iollm balance`.
 pub async fn balances(
-    ctx: &Context,
+    ctx: &Connection,
     account: [u8; 32],
     artifact: Option<ArtifactId>,
 ) -> Result<Balances, MarketCmdError> {

@@ -1,10 +1,10 @@
 //! `iollm model …`: register, version, transfer, deprecate and read artifacts in the registry
 //! contract.
 
-use crate::context::Context;
 use crate::devnet::DevnetError;
 use iollm_chain::contract::Executed;
 use iollm_chain::registry::Registration;
+use iollm_chain::Connection;
 use iollm_chain::Signer;
 use iollm_types::market::JobId;
 use iollm_types::registry::{Artifact, ArtifactId, Kind, Parent, Relation};
@@ -74,7 +74,7 @@ pub fn parse_split(text: &str) -> Result<SplitRule, ModelError> {
 /// Registers `cid` as a `kind` artifact owned by `signer`, with no parents and all revenue to
 /// the owner.
 pub async fn register(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     kind: Kind,
     cid: &str,
@@ -85,7 +85,7 @@ pub async fn register(
 /// Registers `cid` as a `kind` artifact owned by `signer`, derived from `parents`, with the
 /// split rule its revenue starts with.
 pub async fn register_with(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     kind: Kind,
     cid: &str,
@@ -98,7 +98,7 @@ pub async fn register_with(
 /// Registers `cid` as the verified output of market job `job` (provenance): the registry asks
 /// the market whether the job is finalized with exactly this output CID.
 pub async fn register_from_job(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     job: JobId,
     kind: Kind,
@@ -111,7 +111,7 @@ pub async fn register_from_job(
 
 /// Registers `cid` as the next version of `id` (owner only); returns the new artifact.
 pub async fn new_version(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     id: ArtifactId,
     cid: &str,
@@ -128,7 +128,7 @@ pub fn parse_account(ss58: &str) -> Result<[u8; 32], ModelError> {
 
 /// Gives `id` to `to` (owner only).
 pub async fn transfer(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     id: ArtifactId,
     to: [u8; 32],
@@ -138,7 +138,7 @@ pub async fn transfer(
 
 /// Marks `id` obsolete (owner only); it stays readable and keeps earning.
 pub async fn deprecate(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &Signer,
     id: ArtifactId,
 ) -> Result<Executed<()>, ModelError> {
@@ -146,6 +146,6 @@ pub async fn deprecate(
 }
 
 /// Reads artifact `id`.
-pub async fn show(ctx: &Context, id: ArtifactId) -> Result<Artifact, ModelError> {
+pub async fn show(ctx: &Connection, id: ArtifactId) -> Result<Artifact, ModelError> {
     ctx.registry()?.get(id).await?.ok_or(ModelError::NotFound(id))
 }

@@ -5,11 +5,12 @@ use crate::args::{
     BountyAction, CapacityArgs, Cli, Command, DevnetAction, DisputeAction, IpfsAction, JobAction,
     LogFormat, ModelAction, RevenueAction, SplitAction,
 };
-use crate::context::Context;
+use crate::context;
 use crate::devnet::{self, Paths, Status, Up};
 use crate::market::{self, PostJob, WithdrawFrom};
 use crate::{content, model};
 use clap::Parser;
+use iollm_chain::Connection;
 use iollm_types::market::{Capacity, Commitment, Job, JobTerms, Verification};
 use iollm_types::split::SplitRule;
 use std::process::ExitCode;
@@ -151,12 +152,12 @@ fn print_fee<T>(what: &str, call: &iollm_chain::contract::Executed<T>) {
 }
 
 async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
-    let ctx = Context::from_cli(cli).await?;
+    let ctx = context::connect(cli).await?;
     match command {
         Command::Balance { account, artifact } => {
             let account = match account {
                 Some(ss58) => model::parse_account(ss58)?,
-                None => ctx.signer()?.account_bytes(),
+                None => context::signer(cli)?.account_bytes(),
             };
             let b = market::balances(&ctx, account, *artifact).await?;
             println!("free:     {}", b.free);
@@ -192,7 +193,7 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
         }
         _ => {}
     }
-    let signer = ctx.signer()?;
+    let signer = context::signer(cli)?;
     match command {
         Command::Pledge { stake, price, discount_bps, capacity: c } => {
             let call =
@@ -279,7 +280,7 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
 }
 
 async fn job_command(
-    ctx: &Context,
+    ctx: &Connection,
     signer: &iollm_chain::Signer,
     action: &JobAction,
 ) -> anyhow::Result<()> {
@@ -432,11 +433,11 @@ async fn devnet_command(paths: &Paths, action: &DevnetAction) -> anyhow::Result<
     Ok(())
 }
 
-fn pid(d: &devnet::Deployment) -> String {
+fn pid(d: &iollm_chain::Deployment) -> String {
     d.node.as_ref().map(|n| n.pid.to_string()).unwrap_or_else(|| "external".into())
 }
 
-fn print_deployment(d: &devnet::Deployment) {
+fn print_deployment(d: &iollm_chain::Deployment) {
     if let Some(ipfs) = &d.ipfs {
         let owner = ipfs.pid.map(|p| format!("pid {p}")).unwrap_or_else(|| "external".into());
         println!("  ipfs       {} ({owner})", ipfs.api_url);
@@ -453,8 +454,8 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
             let parents =
                 parents.iter().map(|p| model::parse_parent(p)).collect::<Result<Vec<_>, _>>()?;
             let rule = model::parse_split(split)?;
-            let ctx = Context::from_cli(cli).await?;
-            let signer = ctx.signer()?;
+            let ctx = context::connect(cli).await?;
+            let signer = context::signer(cli)?;
             if *dry_run {
                 let cost = ctx
                     .registry()?
@@ -474,22 +475,22 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
             println!("{}", registration.id);
         }
         ModelAction::NewVersion { id, cid } => {
-            let ctx = Context::from_cli(cli).await?;
-            println!("{}", model::new_version(&ctx, &ctx.signer()?, *id, cid).await?.id);
+            let ctx = context::connect(cli).await?;
+            println!("{}", model::new_version(&ctx, &context::signer(cli)?, *id, cid).await?.id);
         }
         ModelAction::Transfer { id, to } => {
             let to_bytes = model::parse_account(to)?;
-            let ctx = Context::from_cli(cli).await?;
-            let call = model::transfer(&ctx, &ctx.signer()?, *id, to_bytes).await?;
+            let ctx = context::connect(cli).await?;
+            let call = model::transfer(&ctx, &context::signer(cli)?, *id, to_bytes).await?;
             print_fee(&format!("Artifact {id} now belongs to {to}"), &call);
         }
         ModelAction::Deprecate { id } => {
-            let ctx = Context::from_cli(cli).await?;
-            let call = model::deprecate(&ctx, &ctx.signer()?, *id).await?;
+            let ctx = context::connect(cli).await?;
+            let call = model::deprecate(&ctx, &context::signer(cli)?, *id).await?;
             print_fee(&format!("Artifact {id} deprecated"), &call);
         }
         ModelAction::Show { id } => {
-            let ctx = Context::from_cli(cli).await?;
+            let ctx = context::connect(cli).await?;
             let artifact = model::show(&ctx, *id).await?;
             let owner = iollm_chain::AccountId::from(artifact.owner);
             println!("id:           {id}");
@@ -516,14 +517,14 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
         }
         ModelAction::Publish { dir, kind, no_register } => {
             let kind = model::parse_kind(kind)?;
-            let ctx = Context::from_cli(cli).await?;
+            let ctx = context::connect(cli).await?;
             if *no_register {
                 let package = content::add_package(&content::ipfs_client(&ctx)?, dir).await?;
                 println!("package CID:  {}", iollm_content::format_cid(&package.package_cid));
                 println!("manifest CID: {}", iollm_content::format_cid(&package.manifest_cid));
                 return Ok(());
             }
-            let signer = ctx.signer()?;
+            let signer = context::signer(cli)?;
             let store = content::ipfs_client(&ctx)?;
             let published = content::publish(&ctx, &store, &signer, kind, dir).await?;
             println!("package CID:  {}", iollm_content::format_cid(&published.package_cid));
@@ -531,7 +532,7 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
             println!("id:           {}", published.id);
         }
         ModelAction::Pull { id, dir, max_size } => {
-            let ctx = Context::from_cli(cli).await?;
+            let ctx = context::connect(cli).await?;
             let store = content::ipfs_client(&ctx)?;
             let limit = iollm_content::PullOptions { max_bytes: *max_size };
             let (cid, manifest) = content::pull(&ctx, &store, *id, dir, &limit).await?;

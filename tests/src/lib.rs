@@ -3,9 +3,10 @@
 //! when the [`TestNet`] is dropped.
 
 use anyhow::{Context as _, Result};
+use iollm_chain::deployment::{Deployment, IpfsRecord};
+use iollm_chain::Connection;
 use iollm_chain::{Chain, Signer};
-use iollm_cli::context::Context;
-use iollm_cli::devnet::{self, ContractArtifact, Deployment, IpfsRecord, NodeProcess, Paths};
+use iollm_cli::devnet::{self, ContractArtifact, NodeProcess, Paths};
 use iollm_content::daemon::{Daemon, DaemonConfig};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -35,7 +36,7 @@ pub fn contracts() -> Result<BTreeMap<String, ContractArtifact>> {
 /// A node with the contracts deployed and an IPFS daemon, stopped on drop.
 pub struct TestNet {
     /// The CLI's context on this network.
-    pub ctx: Context,
+    pub ctx: Connection,
     ipfs_shutdown: CancellationToken,
     _node: NodeProcess,
     _dir: tempfile::TempDir,
@@ -62,12 +63,12 @@ pub async fn testnet() -> Result<TestNet> {
     tokio::spawn(daemon.run(ipfs_shutdown.clone()));
     let deployment =
         Deployment { rpc_url: node.rpc_url(), node: None, ipfs: Some(ipfs), contracts };
-    Ok(TestNet { ctx: Context::new(chain, deployment), ipfs_shutdown, _node: node, _dir: dir })
+    Ok(TestNet { ctx: Connection { chain, deployment }, ipfs_shutdown, _node: node, _dir: dir })
 }
 
 /// Produces blocks (the dev node seals one per transaction) until the chain is past `target`:
 /// `who`, a pledged provider, tops up its stake by 1 planck per block.
-pub async fn advance_past(ctx: &Context, who: &Signer, target: u32) -> Result<()> {
+pub async fn advance_past(ctx: &Connection, who: &Signer, target: u32) -> Result<()> {
     while ctx.chain.best_block().await? <= target {
         ctx.market()?.top_up(who, 1).await?;
     }

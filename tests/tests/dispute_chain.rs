@@ -177,7 +177,7 @@ async fn disputes_are_decided_on_the_node_by_the_contracts_recomputation() -> Re
 }
 
 /// Pledges `who` with `stake`, as a GPU provider.
-async fn pledge(ctx: &iollm_cli::context::Context, who: &Signer, stake: u128) -> Result<()> {
+async fn pledge(ctx: &iollm_chain::Connection, who: &Signer, stake: u128) -> Result<()> {
     const GPU: Capacity = Capacity { accelerator: 2, memory_gib: 80, throughput: 100 };
     m::pledge(ctx, who, GPU, 1_000_000_000, 0, stake).await?;
     Ok(())

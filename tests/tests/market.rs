@@ -13,8 +13,8 @@
 
 use anyhow::Result;
 use iollm_chain::contract::{Executed, StorageDeposit};
+use iollm_chain::Connection;
 use iollm_chain::{ChainError, Signer};
-use iollm_cli::context::Context;
 use iollm_cli::market::{self as m, MarketCmdError, PostJob, WithdrawFrom};
 use iollm_cli::model;
 use iollm_compute::merkle::Sha;
@@ -46,7 +46,7 @@ struct Ledger {
 }
 
 impl Ledger {
-    async fn new(ctx: &Context, name: &str) -> Result<Ledger> {
+    async fn new(ctx: &Connection, name: &str) -> Result<Ledger> {
         let signer = Signer::dev(name)?;
         let start = ctx.chain.free_balance(&signer.account()).await?;
         Ok(Ledger { signer, start, spent: 0, received: 0 })
@@ -62,7 +62,7 @@ impl Ledger {
         self
     }
 
-    async fn check(&self, ctx: &Context) -> Result<()> {
+    async fn check(&self, ctx: &Connection) -> Result<()> {
         let now = ctx.chain.free_balance(&self.signer.account()).await?;
         assert_eq!(
             now,
@@ -79,7 +79,7 @@ impl Ledger {
 
 /// Withdraws and checks the amount; records it in the ledger.
 async fn withdraw(
-    ctx: &Context,
+    ctx: &Connection,
     who: &mut Ledger,
     from: WithdrawFrom,
     expected: u128,
@@ -126,7 +126,7 @@ fn checks_root() -> [u8; 32] {
 }
 
 /// Signs `who` up to spot-check `job` (a bond locked); its secret.
-async fn sign_up(ctx: &Context, who: &mut Ledger, job: u64) -> Result<[u8; 32]> {
+async fn sign_up(ctx: &Connection, who: &mut Ledger, job: u64) -> Result<[u8; 32]> {
     let secret = m::fresh_secret()?;
     who.paid(&m::sign_up(ctx, &who.signer, job, &secret).await?, 0);
     Ok(secret)
@@ -134,7 +134,7 @@ async fn sign_up(ctx: &Context, who: &mut Ledger, job: u64) -> Result<[u8; 32]> 
 
 /// Reveals `secret` with the made-up run's one segment: an attestation.
 async fn spot_check(
-    ctx: &Context,
+    ctx: &Connection,
     who: &Signer,
     job: u64,
     secret: &[u8; 32],
@@ -151,7 +151,7 @@ fn trace(last: [u8; 32]) -> ([u8; 32], Vec<[u8; 32]>, Vec<[u8; 32]>) {
 
 /// Challenges `job` with the made-up trace ending in `last`; the challenge's index.
 async fn challenge(
-    ctx: &Context,
+    ctx: &Connection,
     who: &Signer,
     job: u64,
     last: [u8; 32],
@@ -166,14 +166,14 @@ fn train_job(artifact: u64, deadline: u32) -> PostJob {
         .with_game(game())
 }
 
-async fn block(ctx: &Context) -> Result<u32> {
+async fn block(ctx: &Connection) -> Result<u32> {
     let header = ctx.chain.api().blocks().at_latest().await?;
     Ok(header.number())
 }
 
 /// Produces blocks until the chain is past `target` ([`iollm_tests::advance_past`], by
 /// ferdie, pledged here first).
-async fn advance_past(ctx: &Context, target: u32) -> Result<()> {
+async fn advance_past(ctx: &Connection, target: u32) -> Result<()> {
     let ferdie = Signer::dev("ferdie")?;
     if ctx.market()?.pledge_of(ferdie.account_bytes()).await?.is_none() {
         m::pledge(ctx, &ferdie, GPU, PRICE, 0, 1).await?;
@@ -423,7 +423,7 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     assert!(err.to_string().contains("only the market's admin"), "{err}");
     // Finding 12: a rejected job's result is freed (its record stays, with its outcome).
     assert_eq!(ctx.market()?.result(1).await?, None);
-    let splitter_addr = net.ctx.deployment.contract("splitter")?.account()?;
+    let splitter_addr = net.ctx.deployment.address("splitter")?;
     let credit = iollm_types::splitter::calls::credit_units(1, bob.signer.account_bytes(), 5);
     let err = ctx
         .chain
@@ -452,7 +452,7 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
 /// `verifier` and finalized by `verifier`: so it is "verified" in the pre-game sense. Returns
 /// the job id.
 async fn verified_job(
-    ctx: &Context,
+    ctx: &Connection,
     artifact: u64,
     poster: &mut Ledger,
     executor: &mut Ledger,
@@ -613,7 +613,7 @@ async fn a_refused_credit_never_blocks_settlement_and_every_bound_holds() -> Res
     withdraw(ctx, &mut charlie, WithdrawFrom::Market, first_ask + PRICE).await?;
 
     // The saturation attack needs the market's hand: refused for anyone else.
-    let splitter_addr = net.ctx.deployment.contract("splitter")?.account()?;
+    let splitter_addr = net.ctx.deployment.address("splitter")?;
     let saturate =
         iollm_types::splitter::calls::credit_units(artifact, bob.signer.account_bytes(), u128::MAX);
     let err = ctx

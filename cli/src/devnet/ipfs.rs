@@ -2,24 +2,14 @@
 //! process on a free loopback port, with its repo under the devnet's state directory.
 
 use crate::devnet::DevnetError;
+use iollm_chain::deployment::IpfsRecord;
 use iollm_content::KuboClient;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long to wait for a started daemon's API to answer.
 pub const IPFS_READY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The IPFS node a devnet uses.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct IpfsRecord {
-    /// Its Kubo RPC API URL.
-    pub api_url: String,
-    /// Its PID when the devnet started it (`None`: an external node from `IOLLM_IPFS_API`).
-    pub pid: Option<u32>,
-    /// Its repo when the devnet started it.
-    pub repo: Option<PathBuf>,
-}
 
 /// Starts `iollm_exe ipfs daemon` with its repo at `repo` (kept across restarts) and its log in
 /// `repo/../ipfs.log`, and waits until its API answers.

@@ -11,15 +11,15 @@ mod ipfs;
 mod node;
 
 pub use build::{build_contracts, cargo_contract_binary, ContractArtifact};
-pub use ipfs::{start_daemon, IpfsRecord};
+pub use ipfs::start_daemon;
 pub use node::{free_port, node_binary, NodeProcess, NODE_BINARY};
 
+use iollm_chain::deployment::{DeployedContract, Deployment, IpfsRecord, NodeRecord};
 use iollm_chain::dispute::DisputeClient;
 use iollm_chain::market::MarketClient;
 use iollm_chain::registry::RegistryClient;
 use iollm_chain::splitter::SplitterClient;
 use iollm_chain::{Chain, ChainError, Signer};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -141,79 +141,6 @@ impl Paths {
     }
 }
 
-/// One deployed contract.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeployedContract {
-    /// SS58 address.
-    pub address: String,
-    /// Code hash, `0x`-hex.
-    pub code_hash: String,
-}
-
-impl DeployedContract {
-    /// The address as an account id.
-    pub fn account(&self) -> Result<iollm_chain::AccountId, DevnetError> {
-        self.address.parse().map_err(|e| DevnetError::BadDeployment {
-            path: PathBuf::from("deployments/devnet.json"),
-            reason: format!("bad address {}: {e:?}", self.address),
-        })
-    }
-}
-
-/// The node a devnet runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeRecord {
-    /// Its PID.
-    pub pid: u32,
-    /// Its base path.
-    pub base_path: PathBuf,
-    /// Its log.
-    pub log: PathBuf,
-}
-
-/// `deployments/devnet.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Deployment {
-    /// The node's RPC URL.
-    pub rpc_url: String,
-    /// The node process, when this devnet was started by `iollm devnet up`.
-    pub node: Option<NodeRecord>,
-    /// The IPFS node content goes to.
-    #[serde(default)]
-    pub ipfs: Option<IpfsRecord>,
-    /// Contracts by name.
-    pub contracts: BTreeMap<String, DeployedContract>,
-}
-
-impl Deployment {
-    /// Reads a deployment file.
-    pub fn load(path: &Path) -> Result<Deployment, DevnetError> {
-        let bad = |reason: String| DevnetError::BadDeployment { path: path.to_owned(), reason };
-        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-        serde_json::from_str(&text).map_err(|e| bad(e.to_string()))
-    }
-
-    /// Writes it atomically (temp file + rename).
-    pub fn save(&self, path: &Path) -> Result<(), DevnetError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let partial = path.with_extension("json.partial");
-        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(&partial, json + "\n")?;
-        std::fs::rename(&partial, path)?;
-        Ok(())
-    }
-
-    /// The registry contract's entry.
-    pub fn contract(&self, name: &str) -> Result<&DeployedContract, DevnetError> {
-        self.contracts.get(name).ok_or_else(|| DevnetError::BadDeployment {
-            path: PathBuf::from("deployments/devnet.json"),
-            reason: format!("no {name} contract recorded"),
-        })
-    }
-}
-
 /// A contract of the system and how to construct it, in deployment order.
 pub struct ContractSpec {
     /// Its name (the package name in `contracts/`).
@@ -225,7 +152,7 @@ pub struct ContractSpec {
 
 /// The address bytes of an already deployed contract (the deployer's when not deployed yet).
 fn address_of(deployed: &BTreeMap<String, DeployedContract>, name: &str, or: [u8; 32]) -> [u8; 32] {
-    deployed.get(name).and_then(|c| c.account().ok()).map(|a| a.0).unwrap_or(or)
+    deployed.get(name).map(|c| c.address.0).unwrap_or(or)
 }
 
 /// Every contract `devnet up` deploys, in order. The market is deployed before the splitter
@@ -273,9 +200,10 @@ pub async fn wire_contracts(
     if deployed.contains_key("dispute") {
         market_client.wire_dispute(admin, address_of(deployed, "dispute", me)).await?;
     }
-    let registry = deployed.get("registry").map(|c| c.account()).transpose()?;
-    if let Some(registry) = registry {
-        RegistryClient::new(chain.clone(), registry).set_market(admin, market).await?;
+    if let Some(registry) = deployed.get("registry") {
+        RegistryClient::new(chain.clone(), registry.address.clone())
+            .set_market(admin, market)
+            .await?;
     }
     Ok(())
 }
@@ -303,7 +231,7 @@ pub async fn deploy_contracts(
         deployed.insert(
             spec.name.to_owned(),
             DeployedContract {
-                address: contract.address.to_string(),
+                address: contract.address.clone(),
                 code_hash: format!("0x{}", hex::encode(contract.code_hash)),
             },
         );

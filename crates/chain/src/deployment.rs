@@ -77,7 +77,8 @@ impl Deployment {
             std::fs::create_dir_all(dir).map_err(bad)?;
         }
         let partial = path.with_extension("json.partial");
-        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other).map_err(bad)?;
+        let json =
+            serde_json::to_string_pretty(self).map_err(std::io::Error::other).map_err(bad)?;
         std::fs::write(&partial, json + "\n").map_err(bad)?;
         std::fs::rename(&partial, path).map_err(bad)
     }
@@ -146,7 +147,8 @@ mod tests {
             "market".to_owned(),
             DeployedContract { address: alice.clone(), code_hash: "0x00".into() },
         );
-        let d = Deployment { rpc_url: "ws://127.0.0.1:1".into(), node: None, ipfs: None, contracts };
+        let d =
+            Deployment { rpc_url: "ws://127.0.0.1:1".into(), node: None, ipfs: None, contracts };
         d.save(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"), "{text}");
