@@ -117,6 +117,9 @@ printf '  Charlie, splitter (joint-mining revenue share): '; IOLLM_SURI=//Charli
 printf '  Dave, market (verifier fee):                    '; IOLLM_SURI=//Dave "$iollm" withdraw
 printf '  Alice, market (escrow not paid out):            '; "$iollm" withdraw
 printf '  Alice, splitter (designer share + treasury):    '; "$iollm" withdraw --splitter
+echo "Storage deposits back to whoever paid them (settlement frees nothing):"
+IOLLM_SURI=//Dave "$iollm" job release "$job"   # his spot-check sign-up
+"$iollm" job release "$job"                     # Alice's job terms (a verified job keeps its spec)
 for who in Alice Charlie Dave; do
   echo "-- $who"
   IOLLM_SURI=//$who "$iollm" balance --artifact "$id"

@@ -330,6 +330,13 @@ pub enum JobAction {
         /// Job id.
         id: u64,
     },
+    /// Free your records of an ended job (the poster's spec, the executor's result, a
+    /// verifier's sign-up, a challenger's settled game), getting back the storage deposits
+    /// you paid for them; settlement itself frees nothing.
+    Release {
+        /// Job id.
+        id: u64,
+    },
     /// Show a job.
     Show {
         /// Job id.

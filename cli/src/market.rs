@@ -8,8 +8,8 @@ use iollm_chain::Connection;
 use iollm_chain::Signer;
 use iollm_compute::merkle::Sha;
 use iollm_types::market::{
-    check_bounty_job, check_job, Benchmark, BountyId, Capacity, Commitment, Job, JobId, JobKind,
-    JobSpec, JobTerms, Pledge, Verification,
+    check_bounty_job, check_job, Benchmark, BountyId, Capacity, Challenge, Commitment, Job, JobId,
+    JobKind, JobSpec, JobTerms, Pledge, Verification,
 };
 use iollm_types::registry::ArtifactId;
 use iollm_types::split::SplitRule;
@@ -371,6 +371,15 @@ pub async fn finalize(
     Ok(ctx.market()?.finalize(signer, job).await?)
 }
 
+/// `iollm job release`.
+pub async fn release(
+    ctx: &Connection,
+    signer: &Signer,
+    job: JobId,
+) -> Result<Executed<()>, MarketCmdError> {
+    Ok(ctx.market()?.release(signer, job).await?)
+}
+
 /// `iollm job expire`.
 pub async fn expire(
     ctx: &Connection,
@@ -495,7 +504,7 @@ pub async fn game_of(
     ctx: &Connection,
     job: JobId,
     index: u16,
-) -> Result<Option<([u8; 32], u64)>, MarketCmdError> {
+) -> Result<Option<Challenge>, MarketCmdError> {
     Ok(ctx.market()?.game_of(job, index).await?)
 }
 

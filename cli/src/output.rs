@@ -176,12 +176,19 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
             print_job(*id, &job, terms.as_ref(), result.as_ref());
             for index in 0..job.challenges {
                 match market::game_of(&ctx, *id, index).await? {
-                    Some((challenger, game)) => println!(
+                    Some(c) if c.settled => println!(
+                        "challenge {index}:  by {}, game {}: settled (its challenger frees it \
+                         with `iollm job release {id}`)",
+                        iollm_chain::AccountId::from(c.challenger),
+                        c.game
+                    ),
+                    Some(c) => println!(
                         "challenge {index}:  by {}, game {game} (`iollm dispute show {game}`; \
                          settle with `iollm job settle-challenge {id} {index}`)",
-                        iollm_chain::AccountId::from(challenger)
+                        iollm_chain::AccountId::from(c.challenger),
+                        game = c.game
                     ),
-                    None => println!("challenge {index}:  settled"),
+                    None => println!("challenge {index}:  settled and released"),
                 }
             }
             return Ok(());
@@ -375,7 +382,7 @@ async fn job_command(
         JobAction::Challenge { id, run } => {
             let call = market::challenge(ctx, signer, *id, run).await?;
             print_fee("Challenged", &call);
-            if let Some((_, game)) = market::game_of(ctx, *id, call.value).await? {
+            if let Some(game) = market::game_of(ctx, *id, call.value).await?.map(|c| c.game) {
                 println!(
                     "Challenge {} opened game {game}: the executor answers next \
                      (`iollm dispute show {game}`).",
@@ -390,6 +397,14 @@ async fn job_command(
             print_fee("Finalized", &market::finalize(ctx, signer, *id).await?)
         }
         JobAction::Expire { id } => print_fee("Expired", &market::expire(ctx, signer, *id).await?),
+        JobAction::Release { id } => {
+            let call = market::release(ctx, signer, *id).await?;
+            let back = match call.dry_run.storage_deposit {
+                iollm_chain::contract::StorageDeposit::Refund(d) => d,
+                iollm_chain::contract::StorageDeposit::Charge(_) => 0,
+            };
+            println!("Released: {back} planck of storage deposit back (fee {})", call.fee);
+        }
         JobAction::Show { .. } => unreachable!("handled without a signer"),
     }
     Ok(())

@@ -221,9 +221,10 @@ mod dispute {
             self.play(game, |g, _, now| g.timeout(now).map(|_| ()).ok_or(GameError::WrongStage))
         }
 
-        /// The opener removes a decided game (after paying out on its verdict); returns the
-        /// verdict and how it was reached. A game whose side to move missed its deadline is
-        /// decided against that side first, so settling never needs a separate `timeout`.
+        /// The opener reads a decided game's verdict and how it was reached, to pay out on it.
+        /// A game whose side to move missed its deadline is decided against that side first,
+        /// so settling never needs a separate `timeout`. The decided game stays until
+        /// [`Dispute::release`].
         #[ink(message)]
         pub fn close(&mut self, game: GameId) -> Result<(Verdict, How), Error> {
             if self.env().caller() != self.opener {
@@ -236,12 +237,28 @@ mod dispute {
             };
             if late {
                 self.env().emit_event(Decided { game, verdict, how, moves: g.moves });
+                storage::put(&mut self.games, game, &g)?;
             }
-            self.games.remove(game);
             Ok((verdict, how))
         }
 
-        /// A game, if open or decided and not closed.
+        /// The opener frees a decided game's record, in a call its challenger sends, so that
+        /// pallet-contracts refunds the record's storage deposit to the challenger who opened
+        /// it (the market's `release`).
+        #[ink(message)]
+        pub fn release(&mut self, game: GameId) -> Result<(), Error> {
+            if self.env().caller() != self.opener {
+                return Err(Error::NotOpener);
+            }
+            let g = storage::get(&self.games, game).ok_or(Error::UnknownGame)?;
+            if g.verdict().is_none() {
+                return Err(Error::NotDecided);
+            }
+            self.games.remove(game);
+            Ok(())
+        }
+
+        /// A game, open or decided, until released.
         #[ink(message)]
         pub fn game(&self, game: GameId) -> Option<Game> {
             storage::get(&self.games, game)

@@ -46,20 +46,27 @@ mod market {
     use iollm_types::escrow;
     use iollm_types::game::{How, Terms};
     use iollm_types::market::{
-        check_bounty_job, check_job, Bounty, BountyId, Capacity, Change, Check, Commitment, Error,
-        Job, JobId, JobKind, JobOutput, JobSpec, JobState, JobTerms, MarketParams, Pledge, SignUp,
-        MAX_SCORE,
+        check_bounty_job, check_job, Bounty, BountyId, Capacity, Challenge, Change, Check,
+        Commitment, Error, Job, JobId, JobKind, JobOutput, JobSpec, JobState, JobTerms,
+        MarketParams, Payee, Pledge, SignUp, MAX_SCORE,
     };
     use iollm_types::registry::ArtifactId;
     use iollm_types::split::BPS;
     use iollm_types::spotcheck::{self, MAX_SIGN_UPS};
     use iollm_types::{storage, HostSha};
 
-    /// An open challenge: the challenger and its game in the dispute contract.
-    type Challenge = (AccountId, GameId);
+    /// The index of the challenge an account opened on a job, if it opened one.
+    type ChallengeIndex = Option<u16>;
 
     /// Market storage. Mapping keys are fixed (`ManualKey`) so that data written before an
     /// upgrade is found after it.
+    ///
+    /// Storage deposits go back to whoever paid them: pallet-contracts charges a record's
+    /// deposit to the account whose transaction writes it and refunds it to the account whose
+    /// transaction frees it, so no call frees a record another account wrote. Settlement
+    /// (`finalize`, `expire`, `settle_challenge`), which anyone may call, frees nothing; each
+    /// party frees its own records of an ended job with [`Market::release`], and its ledger
+    /// entry with `withdraw` once nothing of it is live.
     #[ink(storage)]
     pub struct Market {
         admin: Admin<Change>,
@@ -75,16 +82,16 @@ mod market {
         jobs: Mapping<JobId, Job, ManualKey<0x4d4b_0002>>,
         specs: Mapping<JobId, Vec<u8>, ManualKey<0x4d4b_0003>>,
         results: Mapping<JobId, Commitment, ManualKey<0x4d4b_0004>>,
-        /// Who signed up for or challenged a job (once each).
-        acted: Mapping<(JobId, AccountId), (), ManualKey<0x4d4b_0006>>,
+        /// Who signed up for or challenged a job (once each), with the index of its challenge.
+        acted: Mapping<(JobId, AccountId), ChallengeIndex, ManualKey<0x4d4b_0006>>,
         bounties: Mapping<BountyId, Bounty, ManualKey<0x4d4b_0007>>,
-        balances: Mapping<AccountId, Balance, ManualKey<0x4d4b_0008>>,
+        balances: Mapping<AccountId, Payee, ManualKey<0x4d4b_0008>>,
         /// Benchmark, executor allow-list and game spec of the jobs that have any.
         terms: Mapping<JobId, JobTerms, ManualKey<0x4d4b_0009>>,
         /// The dispute contract that plays the games (wired once by the admin); outside the
         /// root, so that storage written before it existed still decodes.
         dispute: Lazy<AccountId, ManualKey<0x4d4b_000b>>,
-        /// The challenger and game of each open challenge, by job and index.
+        /// The challenger and game of each challenge, by job and index.
         games: Mapping<(JobId, u16), Challenge, ManualKey<0x4d4b_000c>>,
         /// The spot-check sign-ups of each job, by job and index (`0..job.sign_ups`).
         sign_ups: Mapping<(JobId, u8), SignUp, ManualKey<0x4d4b_000d>>,
@@ -284,6 +291,9 @@ mod market {
         #[ink(constructor)]
         pub fn new(treasury: AccountId, params: MarketParams) -> Result<Self, Error> {
             params.validate().map_err(|_| Error::BadParams)?;
+            let mut balances = Mapping::new();
+            // The treasury's entry is the deployer's, and stays: slashes credit it at any time.
+            balances.insert(treasury, &Payee { owed: 0, live: 1 });
             Ok(Self {
                 admin: Admin::new(bytes(&Self::env().caller())),
                 splitter: None,
@@ -298,7 +308,7 @@ mod market {
                 results: Mapping::new(),
                 acted: Mapping::new(),
                 bounties: Mapping::new(),
-                balances: Mapping::new(),
+                balances,
                 terms: Mapping::new(),
                 dispute: Lazy::new(),
                 games: Mapping::new(),
@@ -436,6 +446,7 @@ mod market {
                 storage::put(&mut self.terms, id, &terms)?;
             }
             self.last_job = id;
+            self.enter(poster)?;
             self.env().emit_event(JobPosted { job: id, poster, reward });
             Ok(id)
         }
@@ -487,6 +498,7 @@ mod market {
             job.forgone = ask.forgone;
             job.submit_by = later(now, job.submit_blocks)?.min(job.deadline);
             self.jobs.insert(job_id, &job);
+            self.enter(caller)?;
             self.env().emit_event(JobClaimed { job: job_id, executor: caller, ask: ask.ask });
             Ok(())
         }
@@ -546,9 +558,10 @@ mod market {
             let sign_up = SignUp { verifier: bytes(&caller), commit, check: Check::Committed };
             self.sign_ups.insert((job_id, index), &sign_up);
             self.signed.insert((job_id, caller), &index);
-            self.acted.insert((job_id, caller), &());
+            self.acted.insert((job_id, caller), &ChallengeIndex::None);
             job.sign_ups = index.checked_add(1).ok_or(Error::Overflow)?;
             self.jobs.insert(job_id, &job);
+            self.enter(caller)?;
             self.env().emit_event(SignedUp { job: job_id, verifier: caller });
             Ok(index)
         }
@@ -656,9 +669,11 @@ mod market {
             let index = job.challenges;
             job.challenges = index.checked_add(1).ok_or(Error::Overflow)?;
             job.open_games = job.open_games.checked_add(1).ok_or(Error::Overflow)?;
-            self.games.insert((job_id, index), &(caller, game));
-            self.acted.insert((job_id, caller), &());
+            let challenge = Challenge { challenger: bytes(&caller), game, settled: false };
+            self.games.insert((job_id, index), &challenge);
+            self.acted.insert((job_id, caller), &Some(index));
             self.jobs.insert(job_id, &job);
+            self.enter(caller)?;
             self.env().emit_event(Challenged { job: job_id, challenger: caller, index, game });
             Ok(index)
         }
@@ -678,10 +693,14 @@ mod market {
         #[ink(message)]
         pub fn settle_challenge(&mut self, job_id: JobId, index: u16) -> Result<(), Error> {
             let mut job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
-            let (challenger, game) = self.games.get((job_id, index)).ok_or(Error::NoGame)?;
-            let (verdict, how) = self.dispute_close(game)?;
-            self.games.remove((job_id, index));
-            self.acted.remove((job_id, challenger));
+            let mut record = self.games.get((job_id, index)).ok_or(Error::NoGame)?;
+            if record.settled {
+                return Err(Error::NoGame);
+            }
+            let challenger = AccountId::from(record.challenger);
+            let (verdict, how) = self.dispute_close(record.game)?;
+            record.settled = true;
+            self.games.insert((job_id, index), &record);
             job.open_games = job.open_games.checked_sub(1).ok_or(Error::Overflow)?;
             let executor = AccountId::from(job.executor.ok_or(Error::WrongState)?);
             let bond = job.verification.collateral;
@@ -705,6 +724,7 @@ mod market {
                 }
             };
             self.jobs.insert(job_id, &job);
+            self.leave(challenger)?;
             self.env().emit_event(ChallengeResolved {
                 job: job_id,
                 index,
@@ -716,11 +736,76 @@ mod market {
             Ok(())
         }
 
-        /// Challenge `index` of a job while its game is not settled: the challenger and the
-        /// game's id in the dispute contract.
+        /// Challenge `index` of a job, until its challenger releases it: the challenger, the
+        /// game's id in the dispute contract and whether it is settled.
         #[ink(message)]
         pub fn game_of(&self, job_id: JobId, index: u16) -> Option<Challenge> {
             self.games.get((job_id, index))
+        }
+
+        /// Frees the caller's records of an ended job that nothing reads any more, so that
+        /// pallet-contracts refunds their storage deposits to the caller, who paid them: the
+        /// poster's spec and terms (a verified job keeps its spec, and an evaluation its
+        /// benchmark), the executor's result (a verified job keeps it, for provenance), a
+        /// verifier's sign-up, a challenger's settled challenge with its game in the dispute
+        /// contract, and the caller's ledger entry if nothing is owed or live. A challenger
+        /// may release its settled challenge while the job is still open; everything else
+        /// waits until the job has ended (finalized, rejected or expired).
+        #[ink(message)]
+        pub fn release(&mut self, job_id: JobId) -> Result<(), Error> {
+            let job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
+            let caller = self.env().caller();
+            let me = bytes(&caller);
+            let ended = job.state.is_terminal();
+            let mut freed = false;
+            if ended && me == job.poster {
+                if !job.verified {
+                    freed |= self.specs.contains(job_id);
+                    self.specs.remove(job_id);
+                }
+                if !job.verified || job.kind == JobKind::Train {
+                    freed |= self.terms.contains(job_id);
+                    self.terms.remove(job_id);
+                }
+            }
+            if ended && Some(me) == job.executor && !job.verified {
+                freed |= self.results.contains(job_id);
+                self.results.remove(job_id);
+            }
+            if ended {
+                if let Some(index) = self.signed.take((job_id, caller)) {
+                    self.sign_ups.remove((job_id, index));
+                    freed = true;
+                }
+            }
+            match self.acted.get((job_id, caller)) {
+                Some(Some(index)) => {
+                    if let Some(record) = self.games.get((job_id, index)) {
+                        if record.settled {
+                            self.dispute_release(record.game)?;
+                            self.games.remove((job_id, index));
+                            freed = true;
+                        }
+                    }
+                    // Kept while the job is open: it stops the caller from challenging twice.
+                    if ended && !self.games.contains((job_id, index)) {
+                        self.acted.remove((job_id, caller));
+                    }
+                }
+                Some(None) if ended => self.acted.remove((job_id, caller)),
+                _ => {}
+            }
+            // A ledger entry with nothing owed and nothing live (a slashed verifier's, say,
+            // which `withdraw` never reaches).
+            if self.balances.get(caller) == Some(Payee::default()) {
+                self.balances.remove(caller);
+                freed = true;
+            }
+            if freed {
+                Ok(())
+            } else {
+                Err(Error::NothingToRelease)
+            }
         }
 
         /// After the window, with every challenge's game settled: pays the executor its ask and
@@ -750,10 +835,9 @@ mod market {
             // with the lowest draws fill the fee slots.
             let mut checked: Vec<(AccountId, [u8; 32])> = Vec::new();
             for i in 0..job.sign_ups {
-                let Some(sign_up) = self.sign_ups.take((job_id, i)) else { continue };
+                let Some(sign_up) = self.sign_ups.get((job_id, i)) else { continue };
                 let verifier = AccountId::from(sign_up.verifier);
-                self.signed.remove((job_id, verifier));
-                self.acted.remove((job_id, verifier));
+                self.leave(verifier)?;
                 match sign_up.check {
                     Check::Checked { draw } => checked.push((verifier, draw)),
                     Check::Revealed => self.unlock(verifier, v.collateral)?,
@@ -795,11 +879,8 @@ mod market {
             }
             self.credit(poster, s.refund)?;
             self.unlock(executor, v.collateral)?;
-            if job.kind == JobKind::Train {
-                // Only an allow-list, which nothing reads after the claim; an evaluation keeps
-                // the benchmark its score measures.
-                self.terms.remove(job_id);
-            }
+            self.leave(poster)?;
+            self.leave(executor)?;
             job.state = JobState::Finalized;
             self.jobs.insert(job_id, &job);
             self.env().emit_event(JobFinalized {
@@ -831,7 +912,7 @@ mod market {
                     self.credit(poster, job.reward)?;
                     job.state = JobState::Expired;
                     self.end_sign_ups(job_id, &job, None)?;
-                    self.forget(job_id);
+                    self.leave(poster)?;
                     self.env().emit_event(JobExpired {
                         job: job_id,
                         refund: job.reward,
@@ -842,6 +923,7 @@ mod market {
                     let no_show = AccountId::from(job.executor.ok_or(Error::WrongState)?);
                     let slashed = job.verification.collateral;
                     self.slash(no_show, slashed, Some(poster))?;
+                    self.leave(no_show)?;
                     job.executor = None;
                     job.ask = 0;
                     job.forgone = 0;
@@ -850,7 +932,7 @@ mod market {
                         self.credit(poster, job.reward)?;
                         job.state = JobState::Expired;
                         self.end_sign_ups(job_id, &job, None)?;
-                        self.forget(job_id);
+                        self.leave(poster)?;
                         self.env().emit_event(JobExpired {
                             job: job_id,
                             refund: job.reward,
@@ -919,6 +1001,7 @@ mod market {
                 },
             )?;
             self.last_bounty = id;
+            self.enter(sponsor)?;
             self.env().emit_event(BountyPosted { bounty: id, sponsor, amount });
             Ok(id)
         }
@@ -955,18 +1038,34 @@ mod market {
             Err(Error::BountyNeedsGame)
         }
 
-        /// After expiry, returns what is left of a bounty to its sponsor's balance and frees
-        /// the record. Anyone may call it.
+        /// After expiry, returns what is left of a bounty to its sponsor's balance; anyone may
+        /// call it. The record is freed when its sponsor calls (again, if someone else returned
+        /// the escrow first), so that its storage deposit goes back to the sponsor. Returns
+        /// the amount returned by this call.
         #[ink(message)]
         pub fn reclaim_bounty(&mut self, bounty_id: BountyId) -> Result<Balance, Error> {
-            let bounty = storage::get(&self.bounties, bounty_id).ok_or(Error::UnknownBounty)?;
+            let mut bounty = storage::get(&self.bounties, bounty_id).ok_or(Error::UnknownBounty)?;
             if self.env().block_number() <= bounty.expires_at {
                 return Err(Error::DeadlineNotReached);
             }
-            self.bounties.remove(bounty_id);
-            self.credit(AccountId::from(bounty.sponsor), bounty.escrow)?;
-            self.env().emit_event(BountyReclaimed { bounty: bounty_id, amount: bounty.escrow });
-            Ok(bounty.escrow)
+            let sponsor = AccountId::from(bounty.sponsor);
+            let amount = bounty.escrow;
+            let open = bounty.escrow > 0 || bounty.tranches_left > 0;
+            if open {
+                self.credit(sponsor, amount)?;
+                self.leave(sponsor)?;
+                bounty.escrow = 0;
+                bounty.tranches_left = 0;
+                self.env().emit_event(BountyReclaimed { bounty: bounty_id, amount });
+            }
+            if self.env().caller() == sponsor {
+                self.bounties.remove(bounty_id);
+            } else if open {
+                storage::put(&mut self.bounties, bounty_id, &bounty)?;
+            } else {
+                return Err(Error::NothingToRelease);
+            }
+            Ok(amount)
         }
 
         // ---- payouts ----
@@ -975,7 +1074,8 @@ mod market {
         #[ink(message)]
         pub fn withdraw(&mut self) -> Result<Balance, Error> {
             let caller = self.env().caller();
-            let mut amount = self.balances.get(caller).unwrap_or(0);
+            let entry = self.balances.get(caller).unwrap_or_default();
+            let mut amount = entry.owed;
             let mut waiting = false;
             if let Some(mut pledge) = self.pledges.get(caller) {
                 if pledge.unbonding > 0 && self.env().block_number() >= pledge.unbonding_until {
@@ -993,7 +1093,11 @@ mod market {
             if amount == 0 {
                 return Err(if waiting { Error::StillUnbonding } else { Error::NothingToWithdraw });
             }
-            self.balances.remove(caller);
+            if entry.live == 0 {
+                self.balances.remove(caller);
+            } else if entry.owed > 0 {
+                self.balances.insert(caller, &Payee { owed: 0, ..entry });
+            }
             self.env().transfer(caller, amount).map_err(|_| Error::TransferFailed)?;
             self.env().emit_event(Withdrawn { account: caller, amount });
             Ok(amount)
@@ -1141,7 +1245,7 @@ mod market {
         /// What `account` can withdraw now, not counting unbonding stake.
         #[ink(message)]
         pub fn balance_of(&self, account: AccountId) -> Balance {
-            self.balances.get(account).unwrap_or(0)
+            self.balances.get(account).map_or(0, |e| e.owed)
         }
 
         /// The verified output of a finalized training job (for the registry's provenance
@@ -1236,8 +1340,26 @@ mod market {
             if amount == 0 {
                 return Ok(());
             }
-            let now = self.balances.get(account).unwrap_or(0);
-            self.balances.insert(account, &add(now, amount)?);
+            let mut entry = self.balances.get(account).unwrap_or_default();
+            entry.owed = add(entry.owed, amount)?;
+            self.balances.insert(account, &entry);
+            Ok(())
+        }
+
+        /// One more of `account`'s jobs, sign-ups, challenges or bounties to settle: its ledger
+        /// entry exists (written, and its deposit paid, by the account's own call) until then.
+        fn enter(&mut self, account: AccountId) -> Result<(), Error> {
+            let mut entry = self.balances.get(account).unwrap_or_default();
+            entry.live = entry.live.checked_add(1).ok_or(Error::Overflow)?;
+            self.balances.insert(account, &entry);
+            Ok(())
+        }
+
+        /// One of `account`'s jobs, sign-ups, challenges or bounties settled.
+        fn leave(&mut self, account: AccountId) -> Result<(), Error> {
+            let mut entry = self.balances.get(account).unwrap_or_default();
+            entry.live = entry.live.checked_sub(1).ok_or(Error::Overflow)?;
+            self.balances.insert(account, &entry);
             Ok(())
         }
 
@@ -1261,10 +1383,9 @@ mod market {
             let bond = job.verification.collateral;
             let (mut slashed, mut to_winner, mut to_treasury) = (0, 0, 0);
             for i in 0..job.sign_ups {
-                let Some(sign_up) = self.sign_ups.take((job_id, i)) else { continue };
+                let Some(sign_up) = self.sign_ups.get((job_id, i)) else { continue };
                 let verifier = AccountId::from(sign_up.verifier);
-                self.signed.remove((job_id, verifier));
-                self.acted.remove((job_id, verifier));
+                self.leave(verifier)?;
                 match (sign_up.check, slash_attesters) {
                     (Check::Challenged, _) => {}
                     (Check::Checked { .. }, Some(winner)) => {
@@ -1285,14 +1406,6 @@ mod market {
             storage::get(&self.terms, job_id)
                 .and_then(|t| t.game)
                 .map_or(1, |g| u64::from(g.checkpoints))
-        }
-
-        /// Frees what nothing reads once a job ended without a verified output: its spec, its
-        /// result and its terms (the job record stays, for its id and outcome).
-        fn forget(&mut self, job_id: JobId) {
-            self.specs.remove(job_id);
-            self.results.remove(job_id);
-            self.terms.remove(job_id);
         }
 
         /// Takes `amount` of `who`'s locked stake: half (rounded up) to `honest` if given, the
@@ -1337,8 +1450,9 @@ mod market {
             let (s, sw, st) = self.end_sign_ups(job_id, job, proven.then_some(winner))?;
             let (slashed, to_winner, to_treasury) = (add(bond, s)?, add(w, sw)?, add(t, st)?);
             self.credit(AccountId::from(job.poster), job.reward)?;
+            self.leave(AccountId::from(job.poster))?;
+            self.leave(executor)?;
             job.state = JobState::Rejected;
-            self.forget(job_id);
             Ok((slashed, to_winner, to_treasury))
         }
 
@@ -1446,6 +1560,27 @@ mod market {
             _: Vec<[u8; 32]>,
         ) -> Result<GameId, Error> {
             self.dispute.get().ok_or(Error::NoDisputeContract).map(|_| 1)
+        }
+
+        /// Frees a settled game's record in the dispute contract (in the challenger's call).
+        #[cfg(not(test))]
+        fn dispute_release(&mut self, game: GameId) -> Result<(), Error> {
+            use ink::env::call::{build_call, ExecutionInput, Selector};
+            use iollm_types::dispute::{selectors, Error as DisputeError};
+            let dispute = self.dispute.get().ok_or(Error::NoDisputeContract)?;
+            build_call::<ink::env::DefaultEnvironment>()
+                .call(dispute)
+                .exec_input(ExecutionInput::new(Selector::new(selectors::RELEASE)).push_arg(game))
+                .returns::<Result<(), DisputeError>>()
+                .try_invoke()
+                .map_err(|_| Error::CallFailed)?
+                .map_err(|_| Error::CallFailed)?
+                .map_err(|_| Error::CallFailed)
+        }
+
+        #[cfg(test)]
+        fn dispute_release(&mut self, _: GameId) -> Result<(), Error> {
+            Ok(())
         }
 
         #[cfg(test)]
@@ -2040,7 +2175,11 @@ mod market {
             );
             // Refund 1 000 - 400 - 100 (units) - 20 fees, plus half of alice's bond.
             assert_eq!(m.balance_of(a.bob), 480 + 500);
-            assert_eq!(m.sign_ups.get((id, 0)), None, "records freed");
+            // alice's sign-up is hers to free, as she paid for it; she can, though slashed.
+            as_(a.alice, 0);
+            m.release(id).unwrap();
+            assert_eq!(m.sign_ups.get((id, 3)), None, "alice's record freed");
+            assert!(m.sign_ups.get((id, 0)).is_some(), "django's is his to free");
 
             // Three checks for two slots: the two lowest draws are paid, whoever came first.
             as_(a.bob, 1_000);
@@ -2134,9 +2273,22 @@ mod market {
             assert_eq!(m.balance_of(a.charlie), 400);
             // The forgone 100 went with the units, as revenue of the artifact.
             assert_eq!(m.balance_of(a.bob), 1_000 - 400 - 100 - 20);
-            // The sign-ups' records are freed once paid.
-            assert_eq!(m.sign_ups.get((id, 0)), None);
-            assert_eq!(m.signed.get((id, a.django)), None);
+            // Each party frees its own records; a verified job keeps its spec and result (the
+            // provenance of what it produced), so its executor has nothing to free.
+            assert!(m.sign_ups.get((id, 0)).is_some());
+            as_(a.django, 0);
+            m.release(id).unwrap();
+            assert_eq!((m.sign_ups.get((id, 0)), m.signed.get((id, a.django))), (None, None));
+            as_(a.charlie, 0);
+            assert_eq!(m.release(id), Err(Error::NothingToRelease));
+            as_(a.bob, 0);
+            m.release(id).unwrap();
+            assert!(m.job_spec(id).is_some() && m.result(id).is_some());
+            assert_eq!(m.job_terms(id), None);
+            // Nothing of charlie's is live any more: withdrawing frees his ledger entry.
+            as_(a.charlie, 0);
+            assert_eq!(m.withdraw(), Ok(400));
+            assert_eq!(m.balances.get(a.charlie), None);
         }
 
         /// Finding 1, the audit's attack: a 10^25 price with a 100 % discount on someone
@@ -2244,14 +2396,14 @@ mod market {
             assert_eq!(m.balance_of(a.bob), 1_000 - 500 - 20);
         }
 
-        /// Bob's job, claimed by charlie, attested by django (bond 1 000 locked), challenged by
-        /// eve (challenge 0, her spot-check sign-up's bond) at block 2; the mock dispute
-        /// contract's verdict is `verdict`.
         /// The mock dispute contract's next verdict.
         fn decide(verdict: Verdict, how: How) {
             VERDICT.with(|v| *v.borrow_mut() = Some((verdict, how)));
         }
 
+        /// Bob's job, claimed by charlie, attested by django (bond 1 000 locked), challenged by
+        /// eve (challenge 0, her spot-check sign-up's bond) at block 2; the mock dispute
+        /// contract's verdict is `verdict`.
         fn challenged(verdict: Option<(Verdict, How)>) -> (Market, JobId) {
             let a = acc();
             let (mut m, id) = submitted();
@@ -2263,7 +2415,10 @@ mod market {
             }
             as_(a.eve, 0);
             assert_eq!(m.challenge(id, [9; 32], vec![], [8; 32], vec![]), Ok(0));
-            assert_eq!(m.game_of(id, 0), Some((a.eve, 1)));
+            assert_eq!(
+                m.game_of(id, 0),
+                Some(Challenge { challenger: bytes(&a.eve), game: 1, settled: false })
+            );
             // eve signed up: her sign-up's bond is the game's, not locked twice.
             assert_eq!(m.pledge_of(a.eve).unwrap().locked, 1_000);
             assert_eq!(m.sign_ups.get((id, 1)).unwrap().check, Check::Challenged);
@@ -2312,9 +2467,31 @@ mod market {
                 (m.balance_of(a.eve), m.balance_of(a.frank), m.balance_of(a.bob)),
                 (1_000, 1_000, 1_000)
             );
-            assert_eq!((m.game_of(id, 0), m.job_terms(id), m.result(id)), (None, None, None));
             assert_eq!(m.settle_challenge(id, 0), Err(Error::NoGame));
             assert_eq!(m.finalize(id), Err(Error::WrongState));
+            // Settling freed nothing (frank would be refunded deposits others paid): each
+            // party frees its own records, once.
+            assert!(m.game_of(id, 0).unwrap().settled);
+            assert!(m.job_terms(id).is_some() && m.result(id).is_some());
+            assert_eq!(m.release(id), Err(Error::NothingToRelease));
+            as_(a.bob, 0);
+            m.release(id).unwrap();
+            assert_eq!((m.job_terms(id), m.job_spec(id)), (None, None));
+            assert!(m.result(id).is_some());
+            as_(a.charlie, 0);
+            m.release(id).unwrap();
+            assert_eq!(m.result(id), None);
+            as_(a.django, 0);
+            m.release(id).unwrap();
+            assert_eq!((m.sign_ups.get((id, 0)), m.signed.get((id, a.django))), (None, None));
+            as_(a.eve, 0);
+            m.release(id).unwrap();
+            assert_eq!((m.game_of(id, 0), m.sign_ups.get((id, 1))), (None, None));
+            assert_eq!(m.acted.get((id, a.eve)), None);
+            for party in [a.bob, a.charlie, a.django, a.eve] {
+                as_(party, 0);
+                assert_eq!(m.release(id), Err(Error::NothingToRelease));
+            }
             let ev: Vec<events::ChallengeResolved> = events_of(events::CHALLENGE_RESOLVED_TOPIC);
             assert_eq!(
                 ev,
@@ -2497,6 +2674,8 @@ mod market {
             let c = m.pledge_of(a.charlie).unwrap();
             assert_eq!((c.stake, c.locked), (4_000, 0));
             assert_eq!((m.balance_of(a.bob), m.balance_of(a.frank)), (500, 500));
+            // The no-show has nothing left to settle: its ledger entry goes when it withdraws.
+            assert_eq!(m.balances.get(a.charlie), Some(Payee { owed: 0, live: 0 }));
             let ev: Vec<events::JobReopened> = events_of(events::JOB_REOPENED_TOPIC);
             assert_eq!(
                 ev,
@@ -2517,7 +2696,21 @@ mod market {
             m.expire(late).unwrap();
             assert_eq!(m.job(late).unwrap().state, JobState::Expired);
             assert_eq!(m.balance_of(a.bob), 500 + 1_000 + 500);
+            // Expiring freed nothing of bob's: he frees his spec himself.
+            assert!(m.job_spec(late).is_some());
+            // eve, the slashed no-show, frees only her idle ledger entry; once.
+            assert_eq!(m.balances.get(a.eve), Some(Payee::default()));
+            m.release(late).unwrap();
+            assert!(m.job_spec(late).is_some());
+            assert_eq!(m.balances.get(a.eve), None);
+            assert_eq!(m.release(late), Err(Error::NothingToRelease));
+            as_(a.bob, 0);
+            m.release(late).unwrap();
             assert_eq!(m.job_spec(late), None);
+            assert_eq!(m.release(late), Err(Error::NothingToRelease));
+            // Bob's first job is still live: his entry stays when he withdraws.
+            assert_eq!(m.withdraw(), Ok(2_000));
+            assert_eq!(m.balances.get(a.bob), Some(Payee { owed: 0, live: 1 }));
         }
 
         #[ink::test]
@@ -2634,6 +2827,11 @@ mod market {
             let alice_before = m.balance_of(a.alice);
             assert_eq!(m.reclaim_bounty(b), Ok(1_001)); // anyone; to the sponsor
             assert_eq!(m.balance_of(a.alice), alice_before + 1_001);
+            // The record is the sponsor's to free (its deposit is hers).
+            assert_eq!(m.bounty(b).map(|b| (b.escrow, b.tranches_left)), Some((0, 0)));
+            assert_eq!(m.reclaim_bounty(b), Err(Error::NothingToRelease));
+            as_(a.alice, 0);
+            assert_eq!(m.reclaim_bounty(b), Ok(0));
             assert_eq!(m.bounty(b), None);
             assert_eq!(m.reclaim_bounty(b), Err(Error::UnknownBounty));
             assert_eq!(m.pay_bounty(high), Err(Error::UnknownBounty));
@@ -2641,8 +2839,8 @@ mod market {
             assert_eq!(ev, vec![events::BountyReclaimed { bounty: b, amount: 1_001 }]);
         }
 
-        /// Finding 9, the optional part: a poster's allow-list decides who may claim; the list
-        /// is freed with the job.
+        /// Finding 9, the optional part: a poster's allow-list decides who may claim; the
+        /// poster frees the list once the job has ended.
         #[ink::test]
         fn only_an_allowed_executor_claims_a_job_with_an_allow_list() {
             let a = acc();
@@ -2662,6 +2860,8 @@ mod market {
             set_block_number::<Env>(21);
             m.expire(id).unwrap();
             assert_eq!(m.job(id).unwrap().state, JobState::Expired);
+            as_(a.bob, 0);
+            m.release(id).unwrap();
             assert_eq!(m.job_terms(id), None);
         }
 
@@ -2842,7 +3042,7 @@ mod market {
         fn every_planck_comes_back_once_all_deadlines_pass() {
             let a = acc();
             let who = [a.bob, a.charlie, a.django, a.eve, a.frank];
-            let mut done = [0u32; 13];
+            let mut done = [0u32; 14];
             for seed in 1..=6u64 {
                 // A fresh contract account per seed: fresh storage.
                 let contract = AccountId::from([100 + seed as u8; 32]);
@@ -2886,9 +3086,9 @@ mod market {
                 };
                 for _ in 0..300 {
                     // Weighted towards the verification steps, which need earlier steps first.
-                    const OPS: [usize; 22] =
-                        [0, 1, 2, 3, 3, 4, 4, 5, 5, 5, 6, 6, 7, 7, 8, 8, 8, 9, 9, 10, 11, 12];
-                    let op = OPS[next(22) as usize];
+                    const OPS: [usize; 23] =
+                        [0, 1, 2, 3, 3, 4, 4, 5, 5, 5, 6, 6, 7, 7, 8, 8, 8, 9, 9, 10, 11, 12, 13];
+                    let op = OPS[next(23) as usize];
                     let caller = who[next(5) as usize];
                     let value = u128::from(next(3) as u32) * 700;
                     let job = m.job_count().saturating_sub(next(3)).max(1);
@@ -2979,10 +3179,14 @@ mod market {
                             as_(caller, value + 1);
                             m.post_bounty(CID.to_vec(), 0, 10, 0, 2, block + 20).is_ok()
                         }
-                        _ => {
+                        12 => {
                             if let Ok(amount) = m.withdraw() {
                                 paid_out += amount;
                             }
+                            false
+                        }
+                        _ => {
+                            done[13] += u32::from(m.release(job).is_ok());
                             false
                         }
                     };
@@ -3012,6 +3216,37 @@ mod market {
                 for id in 1..=m.bounty_count() {
                     let _ = m.reclaim_bounty(id);
                 }
+                // Each party frees its records (settlement freed none: frank would have been
+                // refunded deposits others paid).
+                for w in who.iter().chain([&a.alice]) {
+                    as_(*w, 0);
+                    for id in 1..=m.job_count() {
+                        let _ = m.release(id);
+                    }
+                    for id in 1..=m.bounty_count() {
+                        let _ = m.reclaim_bounty(id);
+                    }
+                }
+                for id in 1..=m.job_count() {
+                    let j = m.job(id).unwrap();
+                    for i in 0..j.sign_ups {
+                        assert_eq!(m.sign_ups.get((id, i)), None, "seed {seed}");
+                    }
+                    for i in 0..j.challenges {
+                        assert_eq!(m.game_of(id, i), None, "seed {seed}");
+                    }
+                    for w in who.iter().chain([&a.alice]) {
+                        assert_eq!(m.acted.get((id, *w)), None, "seed {seed}");
+                        assert_eq!(m.signed.get((id, *w)), None, "seed {seed}");
+                    }
+                    let kept = j.verified && j.state == JobState::Finalized;
+                    assert_eq!(m.job_spec(id).is_some(), kept, "seed {seed} job {id}");
+                    assert_eq!(m.result(id).is_some(), kept, "seed {seed} job {id}");
+                    assert_eq!(m.job_terms(id), None, "seed {seed} job {id}");
+                }
+                for id in 1..=m.bounty_count() {
+                    assert_eq!(m.bounty(id), None, "seed {seed}");
+                }
                 // Each party takes what is its own: free stake unbonds, then everything is
                 // withdrawn.
                 for w in who.iter().chain([&a.alice]) {
@@ -3032,6 +3267,13 @@ mod market {
                 }
                 assert_eq!(owed(&m), 0, "seed {seed}");
                 assert_eq!(paid_out + to_splitter(), deposited, "seed {seed}");
+                // Nothing is live: every ledger entry went with its owner's withdrawal, but the
+                // treasury's (frank), which stays.
+                for w in who.iter().chain([&a.alice]) {
+                    let left = m.balances.get(*w);
+                    let want = (*w == a.frank).then_some(Payee { owed: 0, live: 1 });
+                    assert_eq!(left, want, "seed {seed}");
+                }
             }
             // The sequences reach every settlement path.
             for (op, name) in [
@@ -3042,6 +3284,7 @@ mod market {
                 (8, "settle_challenge"),
                 (9, "finalize"),
                 (10, "expire"),
+                (13, "release"),
             ] {
                 assert!(done[op] > 0, "no successful {name}: {done:?}");
             }
@@ -3056,9 +3299,9 @@ mod market {
             let wired: AccountId =
                 ink::env::get_contract_storage(&0x4d4b_000bu32).unwrap().unwrap();
             assert_eq!(wired, dispute_addr());
-            let game: (AccountId, GameId) =
+            let game: Challenge =
                 ink::env::get_contract_storage(&(0x4d4b_000cu32, (id, 0u16))).unwrap().unwrap();
-            assert_eq!(game, (a.eve, 1));
+            assert_eq!(game, Challenge { challenger: bytes(&a.eve), game: 1, settled: false });
         }
 
         /// Storage written before an upgrade stays readable after it: the root's field order

@@ -11,6 +11,7 @@
 //! kind of move as a multiple of the yardstick transfer (BENCH.md's 1.13 × 10^9).
 
 use anyhow::{Context as _, Result};
+use iollm_chain::contract::StorageDeposit;
 use iollm_chain::dispute::DisputeClient;
 use iollm_chain::{Chain, ChainError, Signer};
 use iollm_cli::devnet::{self, NodeProcess};
@@ -288,8 +289,8 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         let claim = (merkle::root(&lie), proof(&lie, 0), lie[n as usize], proof(&lie, n as usize));
         let opened = market.challenge(&alice, job, claim.0, &claim.1, claim.2, &claim.3).await?;
         assert_eq!(opened.value, 1);
-        let (_, honest_id) = market.game_of(job, 0).await?.context("Dave's game")?;
-        let (_, liar_id) = market.game_of(job, 1).await?.context("the liar's game")?;
+        let honest_id = market.game_of(job, 0).await?.context("Dave's game")?.game;
+        let liar_id = market.game_of(job, 1).await?.context("the liar's game")?.game;
         let job_now = m::show_job(ctx, job).await?.0;
         assert_eq!(
             (job_now.state, job_now.challenges, job_now.open_games),
@@ -347,6 +348,11 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
             3 * (COLLATERAL - half) + (COLLATERAL - half)
         );
         assert_eq!(market.balance_of(bob.account_bytes()).await?, REWARD);
+        // Settled, the game stays for Dave to free: he paid its deposit when he opened it.
+        assert!(market.game_of(job, 0).await?.is_some_and(|c| c.settled));
+        let freed = market.release(&dave, job).await?;
+        let deposit = freed.dry_run.storage_deposit;
+        assert!(matches!(deposit, StorageDeposit::Refund(d) if d > 0), "{deposit:?}");
         assert_eq!((market.game_of(job, 0).await?, dispute.game(honest_id).await?), (None, None));
 
         // Job 2: an honest executor, ten sybils challenge and go quiet after opening.
@@ -384,7 +390,7 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         for (i, sybil) in swarm.iter().enumerate() {
             let opened = market.challenge(sybil, job, claim.0, &claim.1, claim.2, &claim.3).await?;
             assert_eq!(usize::from(opened.value), i);
-            let (_, id) = market.game_of(job, opened.value).await?.context("open")?;
+            let id = market.game_of(job, opened.value).await?.context("open")?.game;
             let (game, played) = play(id).await?;
             assert_eq!((game.verdict(), played), (None, vec!["commit", "reveal"]));
             games.push(id);

@@ -77,6 +77,15 @@ impl Ledger {
     }
 }
 
+/// `who` frees its records of an ended `job`, and is refunded the storage deposits it paid.
+async fn release(ctx: &Connection, who: &mut Ledger, job: u64) -> Result<()> {
+    let call = m::release(ctx, &who.signer, job).await?;
+    let deposit = call.dry_run.storage_deposit;
+    assert!(matches!(deposit, StorageDeposit::Refund(d) if d > 0), "{deposit:?}");
+    who.paid(&call, 0);
+    Ok(())
+}
+
 /// Withdraws and checks the amount; records it in the ledger.
 async fn withdraw(
     ctx: &Connection,
@@ -286,6 +295,16 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     withdraw(ctx, &mut alice, WithdrawFrom::Splitter(None), treasury + forgone_treasury).await?;
     let err = m::withdraw(ctx, &dave.signer, WithdrawFrom::Market).await.unwrap_err();
     assert!(err.to_string().contains("market refused: nothing to withdraw"), "{err}");
+    // Finding 12: eve's finalize freed nothing, so she was refunded no deposit anyone else
+    // paid; each party frees its own records (a verified job keeps its spec and result, the
+    // provenance of its output, so the executor has nothing to free).
+    assert!(matches!(fin.dry_run.storage_deposit, StorageDeposit::Charge(_)));
+    for who in [&mut dave, &mut eve, &mut bob] {
+        release(ctx, who, job).await?;
+    }
+    let err = m::release(ctx, &charlie.signer, job).await.unwrap_err();
+    assert!(err.to_string().contains("nothing of yours to release"), "{err}");
+    assert!(market.result(job).await?.is_some());
 
     // Provenance: the job's verified output is registered as a model derived from the artifact,
     // only by the job's poster and only under exactly the verified output CID; then versioned,
@@ -372,8 +391,9 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     let opened = challenge(ctx, &eve.signer, job, [2; 32]).await?;
     eve.paid(&opened, 0);
     assert_eq!(opened.value, 0);
-    let (challenger, game_id) = market.game_of(job, 0).await?.expect("the game is open");
-    assert_eq!(challenger, eve.signer.account_bytes());
+    let challenge = market.game_of(job, 0).await?.expect("the game is open");
+    assert_eq!(challenge.challenger, eve.signer.account_bytes());
+    let game_id = challenge.game;
     assert!(ctx.dispute()?.game(game_id).await?.is_some());
     let err = m::settle_challenge(ctx, &bob.signer, job, 0).await.unwrap_err();
     assert!(err.to_string().contains("not decided yet"), "{err}");
@@ -384,8 +404,17 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     assert!(err.to_string().contains("still open: settle them first"), "{err}");
     bob.paid(&m::settle_challenge(ctx, &bob.signer, job, 0).await?, 0);
     assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::Rejected);
+    // Finding 12: settling freed nothing (bob would have been refunded deposits others paid);
+    // each party frees its own records and gets back what it paid for them.
+    assert!(market.game_of(job, 0).await?.is_some_and(|c| c.settled));
+    assert!(ctx.dispute()?.game(game_id).await?.is_some(), "kept for its challenger to free");
+    for who in [&mut eve, &mut bob, &mut charlie, &mut dave] {
+        release(ctx, who, job).await?;
+    }
     assert_eq!(market.game_of(job, 0).await?, None);
-    assert_eq!(ctx.dispute()?.game(game_id).await?, None, "closed in the dispute contract");
+    assert_eq!(ctx.dispute()?.game(game_id).await?, None, "freed in the dispute contract");
+    assert_eq!((market.result(job).await?, market.job_terms(job).await?), (None, None));
+    assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::Rejected, "the record stays");
     let p = market.pledge_of(charlie.signer.account_bytes()).await?.unwrap();
     assert_eq!((p.stake, p.locked), (STAKE - COLLATERAL, 0));
     // Silence proves nothing about the result dave attested: his bond comes back (the game
@@ -412,6 +441,9 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     eve.paid(&m::expire(ctx, &eve.signer, post.value).await?, 0);
     assert_eq!(m::show_job(ctx, post.value).await?.0.state, JobState::Expired);
     assert_eq!(market.balance_of(bob.signer.account_bytes()).await?, 2 * REWARD + COLLATERAL / 2);
+    let err = m::release(ctx, &eve.signer, post.value).await.unwrap_err();
+    assert!(err.to_string().contains("nothing of yours to release"), "{err}");
+    release(ctx, &mut bob, post.value).await?;
 
     withdraw(ctx, &mut bob, WithdrawFrom::Market, 2 * REWARD + COLLATERAL / 2).await?;
 
@@ -421,8 +453,6 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     let err = market.propose_change(&bob.signer, &change).await.unwrap_err();
     assert!(matches!(err, ChainError::ContractRefused { contract: "market", .. }), "{err}");
     assert!(err.to_string().contains("only the market's admin"), "{err}");
-    // Finding 12: a rejected job's result is freed (its record stays, with its outcome).
-    assert_eq!(ctx.market()?.result(1).await?, None);
     let splitter_addr = net.ctx.deployment.address("splitter")?;
     let credit = iollm_types::splitter::calls::credit_units(1, bob.signer.account_bytes(), 5);
     let err = ctx
@@ -730,7 +760,7 @@ async fn a_hostage_claim_is_slashed_and_a_silent_challenger_loses() -> Result<()
     let (root, first, last_path) = trace([5; 32]);
     charlie.paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, (root, checks_root())).await?, 0);
     dave.paid(&challenge(ctx, &dave.signer, job, [7; 32]).await?, 0);
-    let (_, game_id) = market.game_of(job, 0).await?.expect("open");
+    let game_id = market.game_of(job, 0).await?.expect("open").game;
     let dispute = ctx.dispute()?;
     for _level in 1..=2 {
         let commit =
@@ -1072,11 +1102,18 @@ async fn bounty_drains_and_fake_provenance_fail() -> Result<()> {
     bob.paid(&output.call, 0);
     assert_eq!(model::show(ctx, output.id).await?.job, Some(job));
 
-    // An expired bounty: anyone returns it to the sponsor; the record is freed.
+    // An expired bounty: anyone returns it to the sponsor; the sponsor frees the record (its
+    // storage deposit is hers).
     advance_past(ctx, expires).await?;
     let back = m::reclaim_bounty(ctx, &dave.signer, bounty.value).await?;
     dave.paid(&back, 0);
     assert_eq!(back.value, amount);
+    let left = ctx.market()?.bounty(bounty.value).await?.expect("the sponsor's to free");
+    assert_eq!((left.escrow, left.tranches_left), (0, 0));
+    let freed = m::reclaim_bounty(ctx, &eve.signer, bounty.value).await?;
+    assert!(matches!(freed.dry_run.storage_deposit, StorageDeposit::Refund(d) if d > 0));
+    eve.paid(&freed, 0);
+    assert_eq!(freed.value, 0);
     assert_eq!(ctx.market()?.bounty(bounty.value).await?, None);
     withdraw(ctx, &mut eve, WithdrawFrom::Market, amount).await?;
     // Two jobs (the evaluation and the training job), each paying the same.

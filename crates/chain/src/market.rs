@@ -3,10 +3,9 @@
 
 use crate::contract::{proposed_eta, Executed};
 use crate::{AccountId, Chain, ChainError, Signer};
-use iollm_types::dispute::GameId;
 use iollm_types::market::{
-    calls, events, Bounty, BountyId, Capacity, Change, Commitment, Error, Job, JobId, JobOutput,
-    JobSpec, JobTerms, MarketParams, Pledge,
+    calls, events, Bounty, BountyId, Capacity, Challenge, Change, Commitment, Error, Job, JobId,
+    JobOutput, JobSpec, JobTerms, MarketParams, Pledge,
 };
 use iollm_types::{Balance, BlockNumber};
 use parity_scale_codec::Decode;
@@ -230,13 +229,15 @@ impl MarketClient {
         self.exec(signer, 0, calls::settle_challenge(job, index), "()").await
     }
 
-    /// Challenge `index` of a job while its game is unsettled: the challenger and the game.
-    pub async fn game_of(
-        &self,
-        job: JobId,
-        index: u16,
-    ) -> Result<Option<([u8; 32], GameId)>, ChainError> {
+    /// Challenge `index` of a job until its challenger releases it.
+    pub async fn game_of(&self, job: JobId, index: u16) -> Result<Option<Challenge>, ChainError> {
         self.chain.query(&self.address, calls::game_of(job, index), "challenge").await
+    }
+
+    /// Frees the signer's records of an ended job (and its settled challenge's game), so that
+    /// their storage deposits come back to it.
+    pub async fn release(&self, signer: &Signer, job: JobId) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, 0, calls::release(job), "()").await
     }
 
     /// Admin: announces a change; returns the block from which it can be applied.

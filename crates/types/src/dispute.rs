@@ -170,6 +170,8 @@ pub mod selectors {
     pub const TIMEOUT: [u8; 4] = [0x2c, 0x73, 0x86, 0x7c];
     /// `close`.
     pub const CLOSE: [u8; 4] = [0x3c, 0x92, 0x21, 0x66];
+    /// `release`.
+    pub const RELEASE: [u8; 4] = [0x3f, 0x2b, 0xe1, 0x52];
     /// `game`.
     pub const GAME: [u8; 4] = [0xae, 0xd3, 0x92, 0x68];
     /// `game_count`.
@@ -260,6 +262,10 @@ pub mod calls {
     /// `close(game)`.
     pub fn close(game: GameId) -> Vec<u8> {
         with(selectors::CLOSE, game)
+    }
+    /// `release(game)`.
+    pub fn release(game: GameId) -> Vec<u8> {
+        with(selectors::RELEASE, game)
     }
     /// `game(game)`.
     pub fn game(game: GameId) -> Vec<u8> {

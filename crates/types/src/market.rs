@@ -641,6 +641,34 @@ pub struct JobOutput {
     pub output_cid: Vec<u8>,
 }
 
+/// A challenge of a job: who challenged, its game in the dispute contract, and whether it was
+/// settled (the record stays until its challenger releases it, so that the storage deposit it
+/// paid comes back to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Challenge {
+    /// The challenger.
+    pub challenger: AccountBytes,
+    /// Its game in the dispute contract.
+    pub game: crate::dispute::GameId,
+    /// Whether `settle_challenge` has settled it.
+    pub settled: bool,
+}
+
+/// An account's entry in the market's ledger: what it may withdraw, and how many of its jobs,
+/// sign-ups, challenges and bounties are still to settle (each may credit it). The entry is
+/// created by the account's own call (posting, claiming, signing up, challenging, funding a
+/// bounty), so settlement never makes a third party pay a deposit for it; `withdraw` frees it
+/// once nothing is live, refunding that deposit to the account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Payee {
+    /// What the account may withdraw.
+    pub owed: Balance,
+    /// Its jobs, sign-ups, challenges and bounties still to settle.
+    pub live: u32,
+}
+
 /// Errors the market returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub enum Error {
@@ -758,6 +786,8 @@ pub enum Error {
     BadReveal,
     /// The steps root is not the executor's committed leaf for the caller's segment.
     BadCheck,
+    /// The caller has no record of this job that can be freed yet.
+    NothingToRelease,
 }
 
 #[cfg(feature = "ink")]
@@ -855,6 +885,10 @@ impl Error {
                 "every train job (and only a train job) needs a game spec: a valid config, at \
                  least one checkpoint, 1 to 100800 blocks per move and a worst-case game \
                  within the market's challenge blocks (post with --config FILE)"
+            }
+            Error::NothingToRelease => {
+                "nothing of yours to release on this job: it has not ended, your challenge is not \
+                 settled, or you released it already"
             }
             Error::NoGame => {
                 "no such challenge on this job (see `iollm job show`); evaluation jobs cannot be \
@@ -1192,6 +1226,8 @@ pub mod selectors {
     pub const WIRE_DISPUTE: [u8; 4] = [0xaa, 0xd2, 0x60, 0x28];
     /// `settle_challenge`.
     pub const SETTLE_CHALLENGE: [u8; 4] = [0xd3, 0x68, 0xed, 0x94];
+    /// `release`.
+    pub const RELEASE: [u8; 4] = [0x3f, 0x2b, 0xe1, 0x52];
     /// `game_of`.
     pub const GAME_OF: [u8; 4] = [0xc8, 0xb8, 0x9b, 0xf8];
     /// `withdraw`.
@@ -1324,7 +1360,11 @@ pub mod calls {
     pub fn settle_challenge(job: JobId, index: u16) -> Vec<u8> {
         with(selectors::SETTLE_CHALLENGE, (job, index))
     }
-    /// `game_of(job, index) -> Option<(challenger, game)>`.
+    /// `release(job)`.
+    pub fn release(job: JobId) -> Vec<u8> {
+        with(selectors::RELEASE, job)
+    }
+    /// `game_of(job, index) -> Option<Challenge>`.
     pub fn game_of(job: JobId, index: u16) -> Vec<u8> {
         with(selectors::GAME_OF, (job, index))
     }
@@ -1612,6 +1652,7 @@ mod tests {
             NotSignedUp,
             BadReveal,
             BadCheck,
+            NothingToRelease,
         ];
         for e in all {
             let m = e.message();
