@@ -148,7 +148,13 @@ fn capacity(c: &CapacityArgs) -> Capacity {
 }
 
 fn print_fee<T>(what: &str, call: &iollm_chain::contract::Executed<T>) {
-    println!("{what} (fee {}, ref_time {})", call.fee, call.dry_run.gas_consumed.0);
+    println!(
+        "{what} (fee {}, ref_time {}; tx 0x{} in block 0x{})",
+        call.fee,
+        call.dry_run.gas_consumed.0,
+        hex::encode(call.included.tx_hash),
+        hex::encode(call.included.block_hash)
+    );
 }
 
 async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
@@ -403,7 +409,8 @@ async fn job_command(
                 iollm_chain::contract::StorageDeposit::Refund(d) => d,
                 iollm_chain::contract::StorageDeposit::Charge(_) => 0,
             };
-            println!("Released: {back} planck of storage deposit back (fee {})", call.fee);
+            print_fee("Released", &call);
+            println!("{back} planck of storage deposit back");
         }
         JobAction::Show { .. } => unreachable!("handled without a signer"),
     }

@@ -724,7 +724,7 @@ mod market {
                 }
             };
             self.jobs.insert(job_id, &job);
-            self.leave(challenger)?;
+            self.leave(challenger);
             self.env().emit_event(ChallengeResolved {
                 job: job_id,
                 index,
@@ -837,7 +837,7 @@ mod market {
             for i in 0..job.sign_ups {
                 let Some(sign_up) = self.sign_ups.get((job_id, i)) else { continue };
                 let verifier = AccountId::from(sign_up.verifier);
-                self.leave(verifier)?;
+                self.leave(verifier);
                 match sign_up.check {
                     Check::Checked { draw } => checked.push((verifier, draw)),
                     Check::Revealed => self.unlock(verifier, v.collateral)?,
@@ -879,8 +879,8 @@ mod market {
             }
             self.credit(poster, s.refund)?;
             self.unlock(executor, v.collateral)?;
-            self.leave(poster)?;
-            self.leave(executor)?;
+            self.leave(poster);
+            self.leave(executor);
             job.state = JobState::Finalized;
             self.jobs.insert(job_id, &job);
             self.env().emit_event(JobFinalized {
@@ -912,7 +912,7 @@ mod market {
                     self.credit(poster, job.reward)?;
                     job.state = JobState::Expired;
                     self.end_sign_ups(job_id, &job, None)?;
-                    self.leave(poster)?;
+                    self.leave(poster);
                     self.env().emit_event(JobExpired {
                         job: job_id,
                         refund: job.reward,
@@ -923,7 +923,7 @@ mod market {
                     let no_show = AccountId::from(job.executor.ok_or(Error::WrongState)?);
                     let slashed = job.verification.collateral;
                     self.slash(no_show, slashed, Some(poster))?;
-                    self.leave(no_show)?;
+                    self.leave(no_show);
                     job.executor = None;
                     job.ask = 0;
                     job.forgone = 0;
@@ -932,7 +932,7 @@ mod market {
                         self.credit(poster, job.reward)?;
                         job.state = JobState::Expired;
                         self.end_sign_ups(job_id, &job, None)?;
-                        self.leave(poster)?;
+                        self.leave(poster);
                         self.env().emit_event(JobExpired {
                             job: job_id,
                             refund: job.reward,
@@ -1053,7 +1053,7 @@ mod market {
             let open = bounty.escrow > 0 || bounty.tranches_left > 0;
             if open {
                 self.credit(sponsor, amount)?;
-                self.leave(sponsor)?;
+                self.leave(sponsor);
                 bounty.escrow = 0;
                 bounty.tranches_left = 0;
                 self.env().emit_event(BountyReclaimed { bounty: bounty_id, amount });
@@ -1355,12 +1355,13 @@ mod market {
             Ok(())
         }
 
-        /// One of `account`'s jobs, sign-ups, challenges or bounties settled.
-        fn leave(&mut self, account: AccountId) -> Result<(), Error> {
-            let mut entry = self.balances.get(account).unwrap_or_default();
-            entry.live = entry.live.checked_sub(1).ok_or(Error::Overflow)?;
-            self.balances.insert(account, &entry);
-            Ok(())
+        /// One of `account`'s jobs, sign-ups, challenges or bounties settled. Saturating: a
+        /// count that went wrong may leave an entry behind, never block a settlement.
+        fn leave(&mut self, account: AccountId) {
+            if let Some(mut entry) = self.balances.get(account) {
+                entry.live = entry.live.saturating_sub(1);
+                self.balances.insert(account, &entry);
+            }
         }
 
         fn unlock(&mut self, who: AccountId, amount: Balance) -> Result<(), Error> {
@@ -1385,7 +1386,7 @@ mod market {
             for i in 0..job.sign_ups {
                 let Some(sign_up) = self.sign_ups.get((job_id, i)) else { continue };
                 let verifier = AccountId::from(sign_up.verifier);
-                self.leave(verifier)?;
+                self.leave(verifier);
                 match (sign_up.check, slash_attesters) {
                     (Check::Challenged, _) => {}
                     (Check::Checked { .. }, Some(winner)) => {
@@ -1450,8 +1451,8 @@ mod market {
             let (s, sw, st) = self.end_sign_ups(job_id, job, proven.then_some(winner))?;
             let (slashed, to_winner, to_treasury) = (add(bond, s)?, add(w, sw)?, add(t, st)?);
             self.credit(AccountId::from(job.poster), job.reward)?;
-            self.leave(AccountId::from(job.poster))?;
-            self.leave(executor)?;
+            self.leave(AccountId::from(job.poster));
+            self.leave(executor);
             job.state = JobState::Rejected;
             Ok((slashed, to_winner, to_treasury))
         }

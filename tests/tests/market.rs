@@ -223,6 +223,11 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     let post = m::post_job(ctx, &bob.signer, &train_job(artifact, deadline)).await?;
     bob.paid(&post, REWARD);
     let job = post.value;
+    // A transaction says where it landed: the finalized block it names holds it.
+    let landed = ctx.chain.holds(&post.included).await?.expect("the block holds the post");
+    assert!(landed <= block(ctx).await?);
+    let elsewhere = iollm_chain::contract::Included { tx_hash: [0; 32], ..post.included };
+    assert_eq!(ctx.chain.holds(&elsewhere).await?, None);
     // Dave signs up to spot-check the job before its result exists; so does eve, who will
     // never reveal her secret. A signed-up verifier may not execute the job.
     let secret = sign_up(ctx, &mut dave, job).await?;
@@ -779,7 +784,12 @@ async fn a_hostage_claim_is_slashed_and_a_silent_challenger_loses() -> Result<()
     dave.paid(&m::expire(ctx, &dave.signer, listed_job).await?, 0);
     dave.paid(&m::expire(ctx, &dave.signer, other.value).await?, 0);
     assert_eq!(m::show_job(ctx, listed_job).await?.0.state, JobState::Expired);
-    assert_eq!(market.job_terms(listed_job).await?, None, "freed with the job");
+    // Expiring freed nothing of bob's: he frees his allow-list; dave his settled game.
+    assert!(market.job_terms(listed_job).await?.is_some(), "the poster's to free");
+    release(ctx, &mut bob, listed_job).await?;
+    assert_eq!(market.job_terms(listed_job).await?, None);
+    release(ctx, &mut dave, job).await?;
+    assert_eq!(market.game_of(job, 0).await?, None);
     let p = market.pledge_of(charlie.signer.account_bytes()).await?.unwrap();
     assert_eq!((p.stake, p.locked), (STAKE, 0));
     let p = market.pledge_of(dave.signer.account_bytes()).await?.unwrap();

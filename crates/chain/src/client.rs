@@ -48,6 +48,18 @@ impl Chain {
         Ok(self.api.blocks().at_latest().await?.number())
     }
 
+    /// The number of the block `included` names, if that block holds its transaction: how a
+    /// caller that recorded a transaction (a worker restarting, say) learns it landed.
+    pub async fn holds(
+        &self,
+        included: &crate::contract::Included,
+    ) -> Result<Option<u32>, ChainError> {
+        let block = self.api.blocks().at(subxt::utils::H256(included.block_hash)).await?;
+        let extrinsics = block.extrinsics().await?;
+        let found = extrinsics.iter().any(|x| x.hash().0 == included.tx_hash);
+        Ok(found.then_some(block.number()))
+    }
+
     /// The free balance of `account`.
     pub async fn free_balance(&self, account: &crate::AccountId) -> Result<u128, ChainError> {
         let query = crate::node::storage().system().account(account.clone());

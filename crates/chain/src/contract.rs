@@ -129,6 +129,24 @@ pub struct Executed<T> {
     pub fee: u128,
     /// The contract called (events of contracts it called in turn are in `events` too).
     pub callee: AccountId,
+    /// Where the transaction landed.
+    pub included: Included,
+}
+
+/// A finalized transaction: its hash and the hash of the block that holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Included {
+    /// The extrinsic's hash.
+    pub tx_hash: [u8; 32],
+    /// The finalized block it is in.
+    pub block_hash: [u8; 32],
+}
+
+/// What a submitted transaction did: its contract events, its fee and where it landed.
+struct Submitted {
+    events: Vec<ContractEvent>,
+    fee: u128,
+    included: Included,
 }
 
 impl<T> Executed<T> {
@@ -157,6 +175,7 @@ impl<T> Executed<T> {
             dry_run: self.dry_run,
             fee: self.fee,
             callee: self.callee,
+            included: self.included,
         })
     }
 }
@@ -300,16 +319,17 @@ impl Chain {
             dry_run.storage_deposit.limit(),
             input,
         );
-        let (events, fee) = self.submit(signer, &tx).await?;
-        Ok(Executed { value: value_out, events, dry_run, fee, callee: contract.clone() })
+        let Submitted { events, fee, included } = self.submit(signer, &tx).await?;
+        Ok(Executed { value: value_out, events, dry_run, fee, callee: contract.clone(), included })
     }
 
-    /// Signs and submits `tx`, waits for finalization, and returns the contract events and fee.
+    /// Signs and submits `tx`, waits for finalization, and returns the contract events, the
+    /// fee and where it landed.
     async fn submit<Call: subxt::tx::Payload>(
         &self,
         signer: &Signer,
         tx: &Call,
-    ) -> Result<(Vec<ContractEvent>, u128), ChainError> {
+    ) -> Result<Submitted, ChainError> {
         let account = signer.account();
         let progress = self
             .api
@@ -317,10 +337,12 @@ impl Chain {
             .sign_and_submit_then_watch_default(tx, &signer.keypair)
             .await
             .map_err(|e| self.submit_error(&account, e))?;
-        let events = progress
-            .wait_for_finalized_success()
-            .await
-            .map_err(|e| self.submit_error(&account, e))?;
+        let in_block =
+            progress.wait_for_finalized().await.map_err(|e| self.submit_error(&account, e))?;
+        let included =
+            Included { tx_hash: in_block.extrinsic_hash().0, block_hash: in_block.block_hash().0 };
+        let events =
+            in_block.wait_for_success().await.map_err(|e| self.submit_error(&account, e))?;
         let mut contract_events = Vec::new();
         let mut fee = 0;
         for event in events.iter() {
@@ -337,7 +359,7 @@ impl Chain {
                 fee = paid.actual_fee;
             }
         }
-        Ok((contract_events, fee))
+        Ok(Submitted { events: contract_events, fee, included })
     }
 
     fn submit_error(&self, account: &AccountId, error: subxt::Error) -> ChainError {
