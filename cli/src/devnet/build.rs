@@ -42,66 +42,54 @@ fn pinned_toolchain(contracts_dir: &Path) -> Result<String, DevnetError> {
 }
 
 /// One build at a time in this process: the end-to-end tests build from several threads, and
-/// two builds must not share the target directory at once.
+/// two builds of one contract must not share its target directory at once.
 static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Builds each named contract in `contracts_dir` with `cargo contract build --release`, all into
-/// one target directory, `contracts/target/wasm`, so that ink! and its dependencies compile once
-/// for all of them; each build's output goes to `contracts/target/<name>-build.log`, its
-/// artifacts to `contracts/target/wasm/ink/<name>`.
+/// Builds each named contract in `contracts_dir` with `cargo contract build --release`, each in
+/// its own target directory `contracts/target/<name>`; the build output goes to
+/// `contracts/target/<name>-build.log`, the artifacts to `contracts/target/<name>/ink/<name>`.
 ///
 /// ink!'s static buffer, which holds a message's input, is built as large as the longest move of
 /// a dispute game ([`iollm_types::dispute::MAX_CALL_BYTES`]; ink!'s default of 16 KiB is too
 /// small for the referee's inputs). `ink_env` reads `INK_STATIC_BUFFER_SIZE` when compiled;
-/// cargo-contract, seeing it set, runs `cargo clean` on the whole target directory whenever the
-/// contract's own metadata does not record that size — on each contract's first build, which
-/// would delete everything the others built. So a contract built for the first time starts from
-/// a sibling's metadata that records the size (the dependencies in the target were built with
-/// it: [`seed_metadata`]); its own build then replaces that file.
+/// cargo-contract, seeing it set, runs `cargo clean` on the target directory whenever the
+/// contract's metadata does not record that size (on every first build): with one shared
+/// target, each contract's first build would delete the others' artifacts.
 pub fn build_contracts<'a>(
     contracts_dir: &Path,
     names: impl IntoIterator<Item = &'a str>,
 ) -> Result<BTreeMap<String, ContractArtifact>, DevnetError> {
     let _one_at_a_time = BUILDING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let cargo_contract = cargo_contract_binary()?;
-    let buffer = iollm_types::dispute::MAX_CALL_BYTES;
+    let buffer = iollm_types::dispute::MAX_CALL_BYTES.to_string();
     let toolchain = pinned_toolchain(contracts_dir)?;
     let target = contracts_dir.join("target");
-    let shared = target.join("wasm");
-    std::fs::create_dir_all(&shared)?;
-    let names: Vec<&str> = names.into_iter().collect();
+    std::fs::create_dir_all(&target)?;
     let mut built = BTreeMap::new();
-    for (i, name) in names.iter().copied().enumerate() {
+    for name in names {
         let log = target.join(format!("{name}-build.log"));
         let started = Instant::now();
-        seed_metadata(&shared, name, buffer as u64)?;
-        tracing::info!(
-            target: "devnet::build",
-            contract = name,
-            log = %log.display(),
-            "Building contract {}/{} (the first build compiles ink! and its dependencies: minutes)",
-            i + 1,
-            names.len()
-        );
+        tracing::info!(target: "devnet::build", contract = name, "Building contract (1-2 minutes when cold)");
         let log_file = std::fs::File::create(&log)?;
+        let own = target.join(name);
         let status = Command::new(&cargo_contract)
             .args(["contract", "build", "--release", "--manifest-path"])
             .arg(contracts_dir.join(name).join("Cargo.toml"))
             .env("RUSTUP_TOOLCHAIN", &toolchain)
-            .env("INK_STATIC_BUFFER_SIZE", buffer.to_string())
+            .env("INK_STATIC_BUFFER_SIZE", &buffer)
             // Under `cargo test` (the e2e harness), `CARGO` names the workspace's cargo, which
             // cargo-contract would use instead of the pinned toolchain's: the builds would then
             // differ from `iollm devnet up`'s and each would make the other start cold.
             .env_remove("CARGO")
             // cargo-contract and the `cargo clean` it may run honour `CARGO_TARGET_DIR`.
-            .env("CARGO_TARGET_DIR", &shared)
+            .env("CARGO_TARGET_DIR", &own)
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
             .status()?;
         if !status.success() {
             return Err(DevnetError::ContractBuild { contract: name.into(), log });
         }
-        let out = shared.join("ink").join(name);
+        let out = own.join("ink").join(name);
         tracing::info!(target: "devnet::build", contract = name, seconds = started.elapsed().as_secs(), "Built contract");
         built.insert(
             name.to_owned(),
@@ -112,32 +100,4 @@ pub fn build_contracts<'a>(
         );
     }
     Ok(built)
-}
-
-/// Gives contract `name`, if it has no metadata in `shared` yet, a copy of a sibling's that
-/// records static buffer size `buffer`, so that cargo-contract does not clean the shared target
-/// before building it (see [`build_contracts`]).
-fn seed_metadata(shared: &Path, name: &str, buffer: u64) -> Result<(), DevnetError> {
-    let ink = shared.join("ink");
-    let own = ink.join(name).join(format!("{name}.json"));
-    if own.is_file() {
-        return Ok(());
-    }
-    let Ok(dirs) = std::fs::read_dir(&ink) else { return Ok(()) };
-    for dir in dirs.flatten() {
-        let sibling = dir.path().join(format!("{}.json", dir.file_name().to_string_lossy()));
-        if static_buffer_size(&sibling) == Some(buffer) {
-            std::fs::create_dir_all(ink.join(name))?;
-            std::fs::copy(&sibling, &own)?;
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// The static buffer size a contract's metadata records (where cargo-contract looks for it).
-fn static_buffer_size(metadata: &Path) -> Option<u64> {
-    let text = std::fs::read_to_string(metadata).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    json.pointer("/spec/environment/staticBufferSize")?.as_u64()
 }
