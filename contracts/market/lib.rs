@@ -1165,7 +1165,14 @@ mod market {
                     let old = later(self.env().block_number(), self.params.timelock())?;
                     self.locks_until = self.locks_until.max(old);
                     self.splitter = Some(AccountId::from(*splitter));
-                    self.treasury = AccountId::from(*treasury);
+                    let treasury = AccountId::from(*treasury);
+                    if treasury != self.treasury {
+                        // The new treasury's entry stays, as the first one did (written by
+                        // this call); the old one's goes when it withdraws.
+                        self.leave(self.treasury);
+                        self.enter(treasury)?;
+                        self.treasury = treasury;
+                    }
                     self.params = *params;
                 }
                 Change::Code(hash) => {
@@ -2913,8 +2920,12 @@ mod market {
             as_(a.bob, 0);
             assert_eq!(m.apply_change(), Err(Error::Timelocked));
             set_block_number::<Env>(263);
+            let frank = m.balances.get(a.frank).unwrap(); // the old treasury
             m.apply_change().unwrap(); // anyone
             assert_eq!(m.params(), (a.alice, Some(AccountId::from([4; 32])), a.eve, faster));
+            // The new treasury's ledger entry is kept live, the old one's no longer.
+            assert_eq!(m.balances.get(a.eve).map(|e| e.live), Some(1));
+            assert_eq!(m.balances.get(a.frank).map(|e| e.live), Some(frank.live - 1));
             assert_eq!(m.pending_change(), None);
             let proposed: Vec<admin_events::ChangeProposed<Change>> =
                 events_of(admin_events::CHANGE_PROPOSED_TOPIC);
