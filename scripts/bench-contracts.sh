@@ -180,6 +180,8 @@ call registry "$registry" //Bob register_from_job 0 1 0 "$OUT" "[{ id: 1, relati
 
 # A challenged job whose executor does not answer its game: settled on the timeout.
 call market "$market" //Bob post_job 10000000 "$(spec Train 400 None)"
+# Dave's second sign-up (the one kept): his ledger entry exists, so it is only updated.
+call market "$market" //Dave sign_up 0 2 "$COMMIT"
 call market "$market" //Charlie claim 0 2
 call market "$market" //Charlie submit_result 0 2 "{ output_cid: $OUT, score: 1, loss: 0, trace_root: $ROOT_X, checks_root: $CHECKS }"
 read -r root first last last_path <<<"$(trace 0x$(printf '02%.0s' $(seq 32)))"
