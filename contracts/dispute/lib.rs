@@ -339,6 +339,7 @@ mod dispute {
                 (selectors::REPLAY, sel!("replay")),
                 (selectors::TIMEOUT, sel!("timeout")),
                 (selectors::CLOSE, sel!("close")),
+                (selectors::RELEASE, sel!("release")),
                 (selectors::GAME, sel!("game")),
                 (selectors::GAME_COUNT, sel!("game_count")),
             ];
@@ -361,6 +362,11 @@ mod dispute {
             ink::env::test::set_caller::<ink::env::DefaultEnvironment>(a.alice);
             let mut d = Dispute::new(a.bob);
             assert_eq!(d.close(1), Err(Error::NotOpener));
+            // Nobody but the market frees a game (it does so in the challenger's own call).
+            assert_eq!(d.release(1), Err(Error::NotOpener));
+            ink::env::test::set_caller::<ink::env::DefaultEnvironment>(a.bob);
+            assert_eq!(d.release(7), Err(Error::UnknownGame));
+            ink::env::test::set_caller::<ink::env::DefaultEnvironment>(a.alice);
             assert_eq!(d.reveal(7, [0; 32], Vec::new()), Err(Error::UnknownGame));
             assert_eq!(d.timeout(7), Err(Error::UnknownGame));
             assert_eq!(d.game(7), None);

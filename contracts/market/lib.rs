@@ -3373,6 +3373,7 @@ mod market {
                 (selectors::WIRE_DISPUTE, sel!("wire_dispute")),
                 (selectors::SETTLE_CHALLENGE, sel!("settle_challenge")),
                 (selectors::GAME_OF, sel!("game_of")),
+                (selectors::RELEASE, sel!("release")),
                 (selectors::WITHDRAW, sel!("withdraw")),
                 (selectors::WIRE_SPLITTER, sel!("wire_splitter")),
                 (selectors::PROPOSE_CHANGE, sel!("propose_change")),
