@@ -138,6 +138,22 @@ root = hashlib.sha256(b"\1" + leaf(h0) + leaf(last)).digest()
 print(f"0x{root.hex()} [0x{leaf(last).hex()}] 0x{last.hex()} [0x{leaf(h0).hex()}]")
 ' "$H0" "$1"
 }
+# The made-up run's last state (iollm_types::market::FinalState): a header of the game's config
+# after its one step, loss 0, and its root h_n; prints h_n and the submission's proof argument.
+final_state() {
+  python3 -c '
+import hashlib, struct, sys
+config_hash, h0 = (bytes.fromhex(a[2:]) for a in sys.argv[1:3])
+sha = lambda b: hashlib.sha256(b).digest()
+profile = b"repops-v3"
+header = b"IOLLMCK1" + struct.pack("<I", len(profile)) + profile + config_hash \
+  + struct.pack("<QQIIIQ", 1, 1, 0, 0, 0, 1)
+tensors = bytes([8]) * 32
+h_n = sha(b"\1" + sha(b"\0" + sha(header)) + sha(b"\0" + tensors))
+sibling = sha(b"\0" + h0)
+print(f"0x{h_n.hex()} Some({{ state: {{ header: 0x{header.hex()}, tensors_root: 0x{tensors.hex()} }}, path: [0x{sibling.hex()}] }})")
+' "$ROOT" "$H0"
+}
 spec() {
   local game=None
   [ "$1" = Train ] && game=$GAME
@@ -170,8 +186,9 @@ print(f"0x{commit.hex()} 0x{hashlib.sha256(bytes([0]) + leaf).digest().hex()}")
 call market "$market" //Bob post_job 10000000 "$(spec Train 400 None)"
 call market "$market" //Dave sign_up 0 1 "$COMMIT"
 call market "$market" //Charlie claim 0 1
-read -r ROOT_X _ _ _ <<<"$(trace 0x$(printf '01%.0s' $(seq 32)))"
-call market "$market" //Charlie submit_result 0 1 "{ output_cid: $OUT, score: 200, loss: 0, trace_root: $ROOT_X, checks_root: $CHECKS }"
+read -r H_N LAST <<<"$(final_state)"
+read -r ROOT_X _ _ _ <<<"$(trace "$H_N")"
+call market "$market" //Charlie submit_result 0 1 "{ output_cid: $OUT, score: 200, loss: 0, trace_root: $ROOT_X, checks_root: $CHECKS }" "$LAST"
 call market "$market" //Dave attest 0 1 "$SECRET" "Some(($STEPS, []))"
 call yardstick "$yard" //Alice transfer 0 "$BOB" 1000
 call market "$market" //Bob finalize 0 1
@@ -183,7 +200,7 @@ call market "$market" //Bob post_job 10000000 "$(spec Train 400 None)"
 # Dave's second sign-up (the one kept): his ledger entry exists, so it is only updated.
 call market "$market" //Dave sign_up 0 2 "$COMMIT"
 call market "$market" //Charlie claim 0 2
-call market "$market" //Charlie submit_result 0 2 "{ output_cid: $OUT, score: 1, loss: 0, trace_root: $ROOT_X, checks_root: $CHECKS }"
+call market "$market" //Charlie submit_result 0 2 "{ output_cid: $OUT, score: 1, loss: 0, trace_root: $ROOT_X, checks_root: $CHECKS }" "$LAST"
 read -r root first last last_path <<<"$(trace 0x$(printf '02%.0s' $(seq 32)))"
 call market "$market" //Eve challenge 0 2 "$root" "$first" "$last" "$last_path"
 advance_past $(($(block) + 2))

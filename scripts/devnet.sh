@@ -72,12 +72,12 @@ echo "==> The compute market: a training job for model $id"
 stake=1000000000000
 IOLLM_SURI=//Charlie "$iollm" pledge --stake $stake --price 1000000000 --discount-bps 2000 --throughput 100
 IOLLM_SURI=//Dave "$iollm" pledge --stake $stake --price 1000000000 --throughput 100
-spec=$("$iollm" cid crates/compute/examples/tiny.toml | awk '{print $2}')
-# --config: the job commits its game spec (every train job does), so its result can be
-# challenged by the game (`iollm job challenge`).
-job=$("$iollm" job post --spec-cid "$spec" --artifact "$id" --units 50 --reward 100000000000 \
-  --deadline +100 --window 1 --verifiers 1 --collateral 100000000000 --verifier-fee 1000000000 \
-  --config crates/compute/examples/tiny.toml)
+# The job's spec (the tiny run as iollm-job-v1 JSON) is checked, added to IPFS and posted with
+# the game spec it commits (every train job does), so its result can be challenged by the game
+# (`iollm job challenge`).
+job=$("$iollm" job post --spec worker/examples/tiny.job.json --artifact "$id" --units 50 \
+  --reward 100000000000 --deadline +100 --window 1 --verifiers 1 --collateral 100000000000 \
+  --verifier-fee 1000000000)
 echo "job $job posted (reward 100000000000 escrowed)"
 # Dave signs up to spot-check it before any result exists: his secret, revealed later, picks
 # the segment he must replay, which neither he nor the executor can know now.
@@ -85,23 +85,21 @@ rm -f "$work/dave.secret"
 IOLLM_SURI=//Dave "$iollm" job sign-up "$job" --secret-file "$work/dave.secret"
 IOLLM_SURI=//Charlie "$iollm" job claim "$job"
 
-echo "==> Charlie runs job $job: the same config, so the same trace root anyone can re-check"
-IOLLM_SURI=//Charlie "$iollm" train --config crates/compute/examples/tiny.toml --out "$work/job-run" \
-  | tee "$work/job-train.txt"
+echo "==> Charlie runs job $job as its spec says (the tiny run: the same trace root anyone can re-check)"
+IOLLM_SURI=//Charlie "$iollm" train --job "$job" --out "$work/job-run" | tee "$work/job-train.txt"
 job_root=$(sed -n 's/^trace root: *//p' "$work/job-train.txt")
-checks_root=$(sed -n 's/^checks root: *//p' "$work/job-train.txt")
 [ "$job_root" = "$root" ] || { echo "trace roots differ: $job_root vs $root" >&2; exit 1; }
 output="$work/job-output"
 mkdir -p "$output"
 cp "$work/job-run/config.json" "$work/job-run/model.safetensors" "$output/"
 smip_json "tiny-gpt-job-$job" "$output"
 out_cid=$(IOLLM_SURI=//Charlie "$iollm" model publish "$output" --no-register | sed -n 's/^package CID: *//p')
-IOLLM_SURI=//Charlie "$iollm" job submit "$job" --output-cid "$out_cid" --trace-root "$job_root" \
-  --checks-root "$checks_root"
-# Dave replays the segment his secret draws from Charlie's checkpoints and attests with the
-# value only that replay yields.
-IOLLM_SURI=//Dave "$iollm" job attest "$job" --secret-file "$work/dave.secret" \
-  --config crates/compute/examples/tiny.toml --run "$work/job-run"
+# The run gives the trace and checks roots, and the last state with the last step's loss,
+# which the market checks against the trace root before it accepts the result.
+IOLLM_SURI=//Charlie "$iollm" job submit "$job" --output-cid "$out_cid" --run "$work/job-run"
+# Dave replays the segment his secret draws from Charlie's checkpoints, under the config the
+# job's spec gives, and attests with the value only that replay yields.
+IOLLM_SURI=//Dave "$iollm" job attest "$job" --secret-file "$work/dave.secret" --run "$work/job-run"
 "$iollm" split set "$id" --designer-bps 7000 --compute-bps 2000 --treasury-bps 1000
 "$iollm" job finalize "$job"
 "$iollm" job show "$job" | grep -E 'state|verified'

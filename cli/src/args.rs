@@ -71,8 +71,12 @@ pub enum Command {
     /// Train a GPT on reproducible numerics; prints the checkpoint trace root.
     Train {
         /// Training config (TOML), e.g. crates/compute/examples/tiny.toml.
+        #[arg(long, required_unless_present = "job", conflicts_with = "job")]
+        config: Option<PathBuf>,
+        /// Train what job ID's spec says (its spec CID on chain, fetched from IPFS and its
+        /// dataset with every byte checked): what its executor runs.
         #[arg(long)]
-        config: PathBuf,
+        job: Option<u64>,
         /// Output directory: checkpoints, trace.json, model.safetensors, config.json, and last
         /// COMPLETE. Must be empty or missing, unless --resume.
         #[arg(long)]
@@ -188,12 +192,15 @@ pub struct CapacityArgs {
 pub enum JobAction {
     /// Post a job escrowing its reward; prints the job id.
     Post {
-        /// train or eval-path.
-        #[arg(long, default_value = "train")]
-        kind: String,
-        /// CID of the job description.
-        #[arg(long, value_parser = cid_text)]
-        spec_cid: String,
+        /// A training job's spec (`iollm-job-v1` JSON, `worker/examples/tiny.job.json`):
+        /// checked, its dataset fetched and checked against its CID, added to IPFS and posted
+        /// with the game spec it commits (step, config hash, corpus root, checkpoints, initial
+        /// state root), so its result can be challenged by the game the contracts decide.
+        #[arg(long, required_unless_present = "spec_cid", conflicts_with = "spec_cid")]
+        spec: Option<PathBuf>,
+        /// An evaluation's description (CID): an eval-path job, which needs --benchmark-cid.
+        #[arg(long, value_parser = cid_text, requires = "benchmark_cid")]
+        spec_cid: Option<String>,
         /// The artifact the job works for.
         #[arg(long)]
         artifact: u64,
@@ -234,14 +241,8 @@ pub enum JobAction {
         /// Only this provider (SS58) may claim the job; repeat for up to 8.
         #[arg(long = "executor", value_name = "SS58")]
         executors: Vec<String>,
-        /// The training config (TOML) a train job runs: the job then commits its game spec
-        /// (step, config hash, corpus root, checkpoints, initial state root), so its result can
-        /// be challenged by the game the contracts decide (`iollm job challenge`). Required for
-        /// a train job.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Blocks a side has for each move of a dispute game about this job (with --config).
-        #[arg(long, default_value_t = 20, requires = "config")]
+        /// Blocks a side has for each move of a dispute game about this job (with --spec).
+        #[arg(long, default_value_t = 20)]
         move_blocks: u32,
         /// Capacity the executor needs.
         #[command(flatten)]
@@ -252,7 +253,8 @@ pub enum JobAction {
         /// Job id.
         id: u64,
     },
-    /// Submit the result of a claimed job.
+    /// Submit the result of a claimed job: a training job's from its finished run (`--run`),
+    /// an evaluation's as its roots.
     Submit {
         /// Job id.
         id: u64,
@@ -262,15 +264,16 @@ pub enum JobAction {
         /// Headline metric ×10⁶, higher is better.
         #[arg(long, default_value_t = 0)]
         score: u64,
-        /// Final loss ×10⁶.
-        #[arg(long, default_value_t = 0)]
-        loss: u64,
-        /// Merkle root of the checkpoint trace, 64 hex digits (`iollm train` prints it).
-        #[arg(long)]
-        trace_root: String,
-        /// Merkle root of the run's spot-check leaves, 64 hex digits (`iollm train` prints it).
-        #[arg(long)]
-        checks_root: String,
+        /// A training job's finished run (`iollm train --out DIR`): its trace and checks roots,
+        /// the last step's loss and the proof of its last state, which the market checks.
+        #[arg(long, required_unless_present = "trace_root", conflicts_with = "trace_root")]
+        run: Option<PathBuf>,
+        /// An evaluation's trace root, 64 hex digits.
+        #[arg(long, requires = "checks_root")]
+        trace_root: Option<String>,
+        /// An evaluation's spot-check root, 64 hex digits.
+        #[arg(long, requires = "trace_root")]
+        checks_root: Option<String>,
     },
     /// Sign up to spot-check a job before its result is submitted (locks a bond): commits to a
     /// fresh secret, written to --secret-file, that `job attest` reveals.
@@ -291,9 +294,9 @@ pub enum JobAction {
         /// The secret `job sign-up` wrote.
         #[arg(long, default_value = "spotcheck.secret")]
         secret_file: PathBuf,
-        /// The job's training config.
+        /// The job's training config (default: the job's spec on IPFS).
         #[arg(long)]
-        config: PathBuf,
+        config: Option<PathBuf>,
         /// The executor's output directory (its trace.json and checkpoints).
         #[arg(long)]
         run: PathBuf,
@@ -616,7 +619,7 @@ mod tests {
                 capacity: CapacityArgs { accelerator: 2, .. }
             }
         ));
-        let cmd = parse("iollm job post --spec-cid QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o --artifact 1 --units 3 --reward 9 --deadline +50 --kind eval --benchmark-cid QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o --metric 2 --bounty 2")
+        let cmd = parse("iollm job post --spec-cid QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o --artifact 1 --units 3 --reward 9 --deadline +50 --benchmark-cid QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o --metric 2 --bounty 2")
             .unwrap();
         assert!(matches!(
             cmd,
@@ -645,7 +648,7 @@ mod tests {
         let err = parse(&format!("iollm model new-version 1 --cid {upper}")).unwrap_err();
         assert!(err.to_string().contains("base32 CIDv1 (b…) text only"), "{err}");
         for line in [
-            "iollm job submit 1 --output-cid Qm --trace-root 00 --checks-root 00",
+            "iollm job submit 1 --output-cid Qm --run DIR",
             "iollm job post --spec-cid x --artifact 1 --units 3 --reward 9 --deadline +50",
             "iollm bounty post --benchmark-cid b --margin 1 --expires-at 9 --amount 5",
         ] {
@@ -653,6 +656,34 @@ mod tests {
         }
         let lower = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4";
         assert!(parse(&format!("iollm model register --cid {lower}")).is_ok());
+        // A result is a training run, or an evaluation's two roots: one of them, whole.
+        let submit = |rest: &str| parse(&format!("iollm job submit 1 --output-cid {lower} {rest}"));
+        assert!(submit("--run DIR").is_ok());
+        assert!(submit("--trace-root 00 --checks-root 00").is_ok());
+        for rest in [
+            "",
+            "--trace-root 00",
+            "--checks-root 00",
+            "--run DIR --trace-root 00 --checks-root 00",
+        ] {
+            assert!(submit(rest).is_err(), "{rest}");
+        }
+        // A run trains a config file or a job's spec, one of them; a job is posted from a
+        // training spec or, for an evaluation, a description CID with its benchmark.
+        assert!(parse("iollm train --job 3 --out D").is_ok());
+        assert!(parse("iollm train --config c.toml --out D").is_ok());
+        assert!(parse("iollm train --out D").is_err());
+        assert!(parse("iollm train --config c.toml --job 3 --out D").is_err());
+        let post = |rest: &str| {
+            parse(&format!(
+                "iollm job post --artifact 1 --units 3 --reward 9 --deadline +50 {rest}"
+            ))
+        };
+        assert!(post("--spec job.json").is_ok());
+        assert!(post(&format!("--spec-cid {lower} --benchmark-cid {lower}")).is_ok());
+        assert!(post("").is_err());
+        assert!(post(&format!("--spec-cid {lower}")).is_err(), "an evaluation names its benchmark");
+        assert!(post(&format!("--spec job.json --spec-cid {lower}")).is_err());
     }
 
     #[test]

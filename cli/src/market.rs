@@ -7,22 +7,21 @@ use iollm_chain::contract::Executed;
 use iollm_chain::Connection;
 use iollm_chain::Signer;
 use iollm_compute::merkle::Sha;
+use iollm_content::ContentStore as _;
 use iollm_types::market::{
-    check_bounty_job, check_job, Benchmark, BountyId, Capacity, Challenge, Commitment, Job, JobId,
-    JobKind, JobSpec, JobTerms, Pledge, Verification,
+    check_bounty_job, check_job, loss_micros, Benchmark, BountyId, Capacity, Challenge, Commitment,
+    Error, FinalState, Job, JobId, JobKind, JobSpec, JobTerms, Pledge, Verification,
 };
 use iollm_types::registry::ArtifactId;
 use iollm_types::split::SplitRule;
 use iollm_types::spotcheck;
 use iollm_types::{Balance, BlockNumber};
+use iollm_worker::job::JobDocument;
 
 /// Why a market command failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MarketCmdError {
-    /// `--kind` is not train or eval-path.
-    #[error("unknown job kind {0:?}: expected train or eval-path")]
-    UnknownJobKind(String),
     /// `--trace-root` is not 32 bytes of hex.
     #[error("the trace root must be 64 hex digits (32 bytes), got {0:?}")]
     BadTraceRoot(String),
@@ -50,11 +49,25 @@ pub enum MarketCmdError {
     /// The OS gave no randomness for a secret.
     #[error("no randomness for a spot-check secret: {0}")]
     NoRandomness(String),
-    /// A run directory (a dispute claim) or training config (a game spec) cannot be used.
+    /// A run directory, training config or job spec cannot be used.
     #[error("cannot use {path}: {reason}")]
     BadRun {
         /// The directory.
         path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A training config the trainer refuses.
+    #[error("bad training config: {0}")]
+    BadConfig(String),
+    /// The job has no spec on chain (released by its poster).
+    #[error("job {0} has no spec on chain (its poster released it): pass --config FILE")]
+    NoSpec(JobId),
+    /// The job's spec could not be read or is refused.
+    #[error("job {job}: {reason}")]
+    BadSpec {
+        /// The job.
+        job: JobId,
         /// Why.
         reason: String,
     },
@@ -70,15 +83,6 @@ pub enum MarketCmdError {
     /// The chain refused or failed.
     #[error(transparent)]
     Chain(#[from] iollm_chain::ChainError),
-}
-
-/// Parses a job kind name.
-pub fn parse_job_kind(name: &str) -> Result<JobKind, MarketCmdError> {
-    match name.to_ascii_lowercase().as_str() {
-        "train" => Ok(JobKind::Train),
-        "eval-path" | "evalpath" | "eval" => Ok(JobKind::EvalPath),
-        _ => Err(MarketCmdError::UnknownJobKind(name.into())),
-    }
 }
 
 /// Resolves a block number given as `N` (absolute) or `+N` (N blocks after the latest one).
@@ -218,24 +222,53 @@ pub async fn claim(
     Ok(ctx.market()?.claim(signer, job).await?)
 }
 
-/// `iollm job submit`.
-pub async fn submit(
+/// `iollm job submit --run DIR`: the result of a training run, read from its directory (the
+/// trace and checks roots, the last step's loss and the proof of the last state), checked
+/// against the job's game spec before anything is sent.
+pub async fn submit_run(
     ctx: &Connection,
     signer: &Signer,
     job: JobId,
     output_cid: &str,
     score: u64,
-    loss: u64,
-    (trace_root, checks_root): ([u8; 32], [u8; 32]),
+    run: &std::path::Path,
 ) -> Result<Executed<()>, MarketCmdError> {
+    let bad = |reason: String| MarketCmdError::BadRun { path: run.to_owned(), reason };
+    let result = iollm_compute::run_result(run).map_err(|e| bad(e.to_string()))?;
+    let loss = loss_micros(result.loss.to_bits()).ok_or_else(|| {
+        bad(format!("its last loss {} is not a finite number of at least 0", result.loss))
+    })?;
     let commitment = Commitment {
         output_cid: output_cid.as_bytes().to_vec(),
         score,
         loss,
-        trace_root,
-        checks_root,
+        trace_root: result.trace_root,
+        checks_root: result.checks_root,
     };
-    Ok(ctx.market()?.submit_result(signer, job, &commitment).await?)
+    let last = FinalState { state: result.last, path: result.last_path };
+    let terms =
+        ctx.market()?.job_terms(job).await?.ok_or(MarketCmdError::Refused(Error::UnknownJob))?;
+    let game = terms.game.ok_or_else(|| {
+        bad(format!(
+            "job {job} is an evaluation, not a training job: submit it with --trace-root and \
+             --checks-root"
+        ))
+    })?;
+    last.check::<Sha>(&game, &commitment.trace_root, loss)
+        .map_err(|e| bad(format!("it is not a run of job {job}: {}", e.message())))?;
+    submit(ctx, signer, job, &commitment, Some(&last)).await
+}
+
+/// `iollm job submit`: a result as committed, with the proof of its last state for a training
+/// job ([`submit_run`] reads both from a run).
+pub async fn submit(
+    ctx: &Connection,
+    signer: &Signer,
+    job: JobId,
+    commitment: &Commitment,
+    last: Option<&FinalState>,
+) -> Result<Executed<()>, MarketCmdError> {
+    Ok(ctx.market()?.submit_result(signer, job, commitment, last).await?)
 }
 
 /// A fresh random spot-check secret (keep it before signing up: [`keep_secret`]).
@@ -321,7 +354,7 @@ pub async fn spot_check(
     signer: &Signer,
     job: JobId,
     secret: &[u8; 32],
-    (config, run): (&std::path::Path, &std::path::Path),
+    (cfg, run): (&iollm_compute::TrainConfig, &std::path::Path),
     threads: usize,
 ) -> Result<(Executed<()>, SpotCheck), MarketCmdError> {
     let result = ctx.market()?.result(job).await?.ok_or(MarketCmdError::NoSuchJob(job))?;
@@ -344,7 +377,7 @@ pub async fn spot_check(
     let segment = spotcheck::segment(&draw, checks.len() as u64)
         .ok_or_else(|| bad("trace.json holds no checks".into()))?;
     let i = segment as usize;
-    let (_, trainer) = run_of(config, threads)?;
+    let trainer = trainer_of(cfg, threads)?;
     let seg = iollm_compute::Segment::from_hashes(&result.trace_root, &hashes, i)
         .map_err(|e| bad(e.to_string()))?;
     let checkpoint = std::fs::read(iollm_compute::train::checkpoint_path(run, i))
@@ -430,25 +463,64 @@ pub async fn settle_challenge(
     Ok(ctx.market()?.settle_challenge(signer, job, index).await?)
 }
 
-/// The training run a config file defines: the config and a trainer of it on `threads`.
-fn run_of(
-    path: &std::path::Path,
-    threads: usize,
-) -> Result<(iollm_compute::TrainConfig, iollm_compute::Trainer), MarketCmdError> {
-    let bad = |reason: String| MarketCmdError::BadRun { path: path.to_owned(), reason };
-    let cfg = iollm_compute::TrainConfig::from_file(path).map_err(|e| bad(e.to_string()))?;
-    let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(threads))
-        .map_err(|e| bad(e.to_string()))?;
-    Ok((cfg, trainer))
+/// Reads and checks a training config file (`--config`).
+pub fn read_config(path: &std::path::Path) -> Result<iollm_compute::TrainConfig, MarketCmdError> {
+    iollm_compute::TrainConfig::from_file(path)
+        .map_err(|e| MarketCmdError::BadRun { path: path.to_owned(), reason: e.to_string() })
 }
 
-/// The game spec a train job running the config at `path` commits (`iollm job post --config`).
-pub fn game_spec_of(
-    path: &std::path::Path,
+/// A trainer of `cfg` on `threads`.
+fn trainer_of(
+    cfg: &iollm_compute::TrainConfig,
+    threads: usize,
+) -> Result<iollm_compute::Trainer, MarketCmdError> {
+    iollm_compute::Trainer::new(cfg, &iollm_compute::Runtime::new(threads))
+        .map_err(|e| MarketCmdError::BadConfig(e.to_string()))
+}
+
+/// The training config of job `job`, from its spec on IPFS (the `spec_cid` on chain, fetched
+/// and checked against its CID), its dataset made local in `dir` (`iollm train --job`, and the
+/// default config of `iollm job attest`).
+pub async fn job_config(
+    ctx: &Connection,
+    job: JobId,
+    dir: &std::path::Path,
+) -> Result<iollm_compute::TrainConfig, MarketCmdError> {
+    let cid = ctx.market()?.job_spec(job).await?.ok_or(MarketCmdError::NoSpec(job))?;
+    let cid = String::from_utf8_lossy(&cid).into_owned();
+    let spec_error =
+        |e: iollm_worker::job::JobSpecError| MarketCmdError::BadSpec { job, reason: e.to_string() };
+    let store = crate::content::ipfs_client(ctx)
+        .map_err(|e| MarketCmdError::BadSpec { job, reason: e.to_string() })?;
+    let doc = JobDocument::fetch(&store, &cid, dir).await.map_err(spec_error)?;
+    doc.train_config(&store, dir).await.map_err(spec_error)
+}
+
+/// `iollm job post --spec FILE`: reads and checks a training job's spec (`iollm-job-v1`),
+/// fetches its dataset (every byte checked against its CID) to work out the game spec the job
+/// commits, and adds the spec to IPFS. Returns the spec's CID and the game spec; nothing is
+/// added when the spec or its dataset is refused.
+pub async fn publish_spec(
+    ctx: &Connection,
+    file: &std::path::Path,
     move_blocks: u32,
-) -> Result<iollm_types::market::GameSpec, MarketCmdError> {
-    let (cfg, trainer) = run_of(path, 1)?;
-    Ok(iollm_worker::game_spec(&trainer, &cfg, move_blocks))
+) -> Result<(String, iollm_types::market::GameSpec), MarketCmdError> {
+    let bad = |reason: String| MarketCmdError::BadRun { path: file.to_owned(), reason };
+    let bytes = std::fs::read(file).map_err(|e| bad(e.to_string()))?;
+    let doc = JobDocument::parse(&bytes).map_err(|e| bad(e.to_string()))?;
+    let store = crate::content::ipfs_client(ctx).map_err(|e| bad(e.to_string()))?;
+    let dir = tempfile::tempdir().map_err(|e| bad(e.to_string()))?;
+    let cfg = doc.train_config(&store, dir.path()).await.map_err(|e| bad(e.to_string()))?;
+    let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))
+        .map_err(|e| bad(e.to_string()))?;
+    let game = iollm_worker::game_spec(&trainer, &cfg, move_blocks);
+    let canonical = dir.path().join("job.json");
+    std::fs::write(&canonical, doc.to_bytes()).map_err(|e| bad(e.to_string()))?;
+    let added = store
+        .put_file(&canonical, &crate::content::package_options())
+        .await
+        .map_err(|e| bad(format!("adding it to IPFS: {e}")))?;
+    Ok((added.cid.to_string(), game))
 }
 
 /// `iollm dispute play`: plays the signer's side of game `game` honestly, as the run the job's
@@ -461,14 +533,14 @@ pub async fn play_game(
     ctx: &Connection,
     signer: &Signer,
     game: u64,
-    config: &std::path::Path,
+    cfg: &iollm_compute::TrainConfig,
     threads: usize,
     wait: bool,
     mut moved: impl FnMut(&'static str, &Executed<()>),
 ) -> Result<iollm_types::game::Game, MarketCmdError> {
     use iollm_types::bisection::Side;
     use iollm_worker::player::Player;
-    let (_, trainer) = run_of(config, threads)?;
+    let trainer = trainer_of(cfg, threads)?;
     let dispute = ctx.dispute()?;
     let me = signer.account_bytes();
     loop {

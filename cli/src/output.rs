@@ -71,8 +71,17 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Ipfs { action: IpfsAction::Daemon { repo, api } } => ipfs_daemon(repo, *api).await,
-        Command::Train { config, out, threads, resume } => {
-            train(config, out, *threads, *resume).await
+        Command::Train { config, job, out, threads, resume } => {
+            let dir = tempfile::tempdir()?;
+            let cfg = match (config, job) {
+                (Some(path), _) => market::read_config(path)?,
+                (None, Some(job)) => {
+                    let ctx = context::connect(cli).await?;
+                    market::job_config(&ctx, *job, dir.path()).await?
+                }
+                (None, None) => unreachable!("clap requires --config or --job"),
+            };
+            train(cfg, out, *threads, *resume).await
         }
         other => market_command(cli, other).await,
     }
@@ -102,13 +111,12 @@ async fn ipfs_daemon(repo: &std::path::Path, api: std::net::SocketAddr) -> anyho
 }
 
 async fn train(
-    config: &std::path::Path,
+    cfg: iollm_compute::TrainConfig,
     out: &std::path::Path,
     threads: Option<usize>,
     resume: bool,
 ) -> anyhow::Result<()> {
-    use iollm_compute::train::{self, Runtime, TrainConfig};
-    let cfg = TrainConfig::from_file(config)?;
+    use iollm_compute::train::{self, Runtime};
     let runtime = Runtime::new(train::resolve_threads(threads)?);
     let bar = indicatif::ProgressBar::new(cfg.train.steps);
     bar.set_style(
@@ -180,6 +188,9 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
         Command::Job { action: JobAction::Show { id } } => {
             let (job, terms, result) = market::show_job(&ctx, *id).await?;
             print_job(*id, &job, terms.as_ref(), result.as_ref());
+            if let Some(cid) = ctx.market()?.job_spec(*id).await? {
+                println!("spec CID:     {}", String::from_utf8_lossy(&cid));
+            }
             for index in 0..job.challenges {
                 match market::game_of(&ctx, *id, index).await? {
                     Some(c) if c.settled => println!(
@@ -222,11 +233,11 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
         }
         Command::Dispute { action: DisputeAction::Play { id, config, threads } } => {
             let threads = iollm_compute::train::resolve_threads(*threads)?;
-            let game =
-                market::play_game(&ctx, &signer, *id, config, threads, true, |kind, call| {
-                    print_fee(&format!("Played {kind}"), call)
-                })
-                .await?;
+            let cfg = market::read_config(config)?;
+            let game = market::play_game(&ctx, &signer, *id, &cfg, threads, true, |kind, call| {
+                print_fee(&format!("Played {kind}"), call)
+            })
+            .await?;
             print_game(*id, &game, ctx.chain.best_block().await?);
         }
         Command::Bounty {
@@ -299,7 +310,7 @@ async fn job_command(
 ) -> anyhow::Result<()> {
     match action {
         JobAction::Post {
-            kind,
+            spec,
             spec_cid,
             artifact,
             units,
@@ -313,10 +324,18 @@ async fn job_command(
             metric,
             bounty,
             executors,
-            config,
             move_blocks,
             need,
         } => {
+            let (kind, spec_cid, game) = match (spec, spec_cid) {
+                (Some(file), _) => {
+                    let (cid, game) = market::publish_spec(ctx, file, *move_blocks).await?;
+                    eprintln!("spec {cid} added to IPFS");
+                    (iollm_types::market::JobKind::Train, cid, Some(game))
+                }
+                (None, Some(cid)) => (iollm_types::market::JobKind::EvalPath, cid.clone(), None),
+                (None, None) => unreachable!("clap requires --spec or --spec-cid"),
+            };
             let collateral = match collateral {
                 Some(c) => *c,
                 None => market::min_collateral(ctx, *units).await?,
@@ -328,8 +347,8 @@ async fn job_command(
                 verifier_fee: *verifier_fee,
             };
             let job = PostJob::new(
-                market::parse_job_kind(kind)?,
-                spec_cid,
+                kind,
+                &spec_cid,
                 *artifact,
                 *units,
                 capacity(need),
@@ -344,18 +363,30 @@ async fn job_command(
                 Some(cid) => job.with_benchmark(cid, metric.unwrap_or(0), *bounty),
                 None => job,
             };
-            let job = match config {
-                Some(path) => job.with_game(market::game_spec_of(path, *move_blocks)?),
+            let job = match game {
+                Some(game) => job.with_game(game),
                 None => job,
             };
             println!("{}", market::post_job(ctx, signer, &job).await?.value);
         }
         JobAction::Claim { id } => print_fee("Claimed", &market::claim(ctx, signer, *id).await?),
-        JobAction::Submit { id, output_cid, score, loss, trace_root, checks_root } => {
-            let root = market::parse_trace_root(trace_root)?;
-            let checks = market::parse_trace_root(checks_root)?;
-            let call =
-                market::submit(ctx, signer, *id, output_cid, *score, *loss, (root, checks)).await?;
+        JobAction::Submit { id, output_cid, score, run, trace_root, checks_root } => {
+            let call = match (run, trace_root, checks_root) {
+                (Some(run), _, _) => {
+                    market::submit_run(ctx, signer, *id, output_cid, *score, run).await?
+                }
+                (None, Some(root), Some(checks)) => {
+                    let commitment = iollm_types::market::Commitment {
+                        output_cid: output_cid.as_bytes().to_vec(),
+                        score: *score,
+                        loss: 0,
+                        trace_root: market::parse_trace_root(root)?,
+                        checks_root: market::parse_trace_root(checks)?,
+                    };
+                    market::submit(ctx, signer, *id, &commitment, None).await?
+                }
+                _ => unreachable!("clap requires --run or both roots"),
+            };
             print_fee("Submitted", &call);
         }
         JobAction::SignUp { id, secret_file } => {
@@ -370,8 +401,13 @@ async fn job_command(
         JobAction::Attest { id, secret_file, config, run, threads } => {
             let secret = market::read_secret(secret_file)?;
             let threads = iollm_compute::train::resolve_threads(*threads)?;
+            let dir = tempfile::tempdir()?;
+            let cfg = match config {
+                Some(path) => market::read_config(path)?,
+                None => market::job_config(ctx, *id, dir.path()).await?,
+            };
             let (call, found) =
-                market::spot_check(ctx, signer, *id, &secret, (config, run), threads).await?;
+                market::spot_check(ctx, signer, *id, &secret, (&cfg, run), threads).await?;
             match found {
                 market::SpotCheck::Attested { segment } => {
                     print_fee(&format!("Attested (segment {segment} replayed)"), &call)

@@ -47,7 +47,7 @@ mod market {
     use iollm_types::game::{How, Terms};
     use iollm_types::market::{
         check_bounty_job, check_job, Bounty, BountyId, Capacity, Challenge, Change, Check,
-        Commitment, Error, Job, JobId, JobKind, JobOutput, JobSpec, JobState, JobTerms,
+        Commitment, Error, FinalState, Job, JobId, JobKind, JobOutput, JobSpec, JobState, JobTerms,
         MarketParams, Payee, Pledge, SignUp, MAX_SCORE,
     };
     use iollm_types::registry::ArtifactId;
@@ -504,12 +504,15 @@ mod market {
         }
 
         /// The executor commits its result (output CID, metrics, trace root) by its submit-by
-        /// block; the challenge window starts.
+        /// block; the challenge window starts. A training job's result comes with its last
+        /// state proven ([`FinalState::check`]: the state after the last step, leaf `n` of
+        /// the trace root, holding the reported loss); an evaluation's without one.
         #[ink(message)]
         pub fn submit_result(
             &mut self,
             job_id: JobId,
             commitment: Commitment,
+            last: Option<FinalState>,
         ) -> Result<(), Error> {
             let mut job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
             if job.state != JobState::Claimed {
@@ -526,6 +529,17 @@ mod market {
             check_cid_shape(&commitment.output_cid).map_err(|_| Error::BadCid)?;
             if commitment.score > MAX_SCORE {
                 return Err(Error::BadScore);
+            }
+            let game = storage::get(&self.terms, job_id).and_then(|t| t.game);
+            let proven = match (&game, &last) {
+                (Some(game), Some(last)) => {
+                    last.check::<HostSha>(game, &commitment.trace_root, commitment.loss).is_ok()
+                }
+                (None, None) => true,
+                _ => false,
+            };
+            if !proven {
+                return Err(Error::BadFinalState);
             }
             job.state = JobState::Submitted;
             job.submitted_at = now;
@@ -1748,13 +1762,46 @@ mod market {
             spotcheck::checks_root::<HostSha>(&leaves(segments))
         }
 
-        /// A training job's result: trace root [3; 32] and the checks of [`STEPS`].
+        /// The last state of the made-up training run of [`game_spec`] (a last loss of 0),
+        /// proven against its trace `[h0, h0, h_n]`, and the trace's root.
+        fn final_state() -> (FinalState, [u8; 32]) {
+            use iollm_repops::commit::{state_root, Header, HeaderProof};
+            let game = game_spec();
+            let header = Header {
+                config_hash: game.config_hash,
+                step: u64::from(game.every * game.checkpoints),
+                rng: 1,
+                b1pow: 0,
+                b2pow: 0,
+                loss: 0,
+                params: 1,
+            }
+            .encode(iollm_repops::PROFILE);
+            let state = HeaderProof { header, tensors_root: [8; 32] };
+            let trace =
+                [game.h0, game.h0, state_root::<HostSha>(&state.header, &state.tensors_root)];
+            let path = iollm_repops::merkle::proof::<HostSha>(&trace, 2).unwrap();
+            (FinalState { state, path }, iollm_repops::merkle::root::<HostSha>(&trace))
+        }
+
+        /// The made-up training run's trace root.
+        fn trace_root() -> [u8; 32] {
+            final_state().1
+        }
+
+        /// The proof of the made-up training run's last state.
+        fn last() -> Option<FinalState> {
+            Some(final_state().0)
+        }
+
+        /// A training job's result: the made-up run ([`trace_root`], [`last`]) and the checks
+        /// of [`STEPS`].
         fn commitment(score: u64) -> Commitment {
             Commitment {
                 output_cid: OUT.to_vec(),
                 score,
-                loss: 1,
-                trace_root: [3; 32],
+                loss: 0,
+                trace_root: trace_root(),
                 checks_root: checks_root(2),
             }
         }
@@ -1778,7 +1825,7 @@ mod market {
         /// What an honest replay of `who`'s segment of job `id` yields: its steps root and path.
         fn check(m: &Market, id: JobId, who: AccountId) -> Option<([u8; 32], Vec<[u8; 32]>)> {
             let segments = m.segments(id);
-            let draw = spotcheck::draw::<HostSha>(&secret(who), &[3; 32]);
+            let draw = spotcheck::draw::<HostSha>(&secret(who), &trace_root());
             let seg = spotcheck::segment(&draw, segments).unwrap();
             let path = spotcheck::checks_path::<HostSha>(&leaves(segments as usize), seg);
             Some((STEPS[seg as usize], path.unwrap()))
@@ -1839,7 +1886,7 @@ mod market {
             as_(a.charlie, 0);
             m.claim(id).unwrap();
             set_block_number::<Env>(2);
-            m.submit_result(id, commitment(900_000)).unwrap();
+            m.submit_result(id, commitment(900_000), last()).unwrap();
             (m, id)
         }
 
@@ -2035,22 +2082,32 @@ mod market {
             let a = acc();
             let mut m = setup();
             as_(a.charlie, 0);
-            assert_eq!(m.submit_result(1, commitment(1)), Err(Error::UnknownJob));
+            assert_eq!(m.submit_result(1, commitment(1), last()), Err(Error::UnknownJob));
             as_(a.bob, 1_000);
             let id = m.post_job(spec(50)).unwrap();
             as_(a.charlie, 0);
-            assert_eq!(m.submit_result(id, commitment(1)), Err(Error::WrongState));
+            assert_eq!(m.submit_result(id, commitment(1), last()), Err(Error::WrongState));
             m.claim(id).unwrap();
             as_(a.django, 0);
-            assert_eq!(m.submit_result(id, commitment(1)), Err(Error::NotExecutor));
+            assert_eq!(m.submit_result(id, commitment(1), last()), Err(Error::NotExecutor));
             as_(a.charlie, 0);
             let bad = Commitment { output_cid: b"not a cid!".to_vec(), ..commitment(1) };
-            assert_eq!(m.submit_result(id, bad), Err(Error::BadCid));
-            assert_eq!(m.submit_result(id, commitment(MAX_SCORE + 1)), Err(Error::BadScore));
+            assert_eq!(m.submit_result(id, bad, last()), Err(Error::BadCid));
+            assert_eq!(
+                m.submit_result(id, commitment(MAX_SCORE + 1), last()),
+                Err(Error::BadScore)
+            );
             set_block_number::<Env>(12);
-            assert_eq!(m.submit_result(id, commitment(1)), Err(Error::DeadlinePassed));
+            assert_eq!(m.submit_result(id, commitment(1), last()), Err(Error::DeadlinePassed));
             set_block_number::<Env>(11);
-            m.submit_result(id, commitment(5)).unwrap();
+            // A training result needs its last state proven: not missing, not with another
+            // loss than the state holds, not another trace's.
+            assert_eq!(m.submit_result(id, commitment(5), None), Err(Error::BadFinalState));
+            let lying = Commitment { loss: 1, ..commitment(5) };
+            assert_eq!(m.submit_result(id, lying, last()), Err(Error::BadFinalState));
+            let elsewhere = Commitment { trace_root: [3; 32], ..commitment(5) };
+            assert_eq!(m.submit_result(id, elsewhere, last()), Err(Error::BadFinalState));
+            m.submit_result(id, commitment(5), last()).unwrap();
             assert_eq!(m.job(id).unwrap().state, JobState::Submitted);
             assert_eq!(m.result(id), Some(commitment(5)));
             let ev: Vec<events::ResultSubmitted> = events_of(events::RESULT_SUBMITTED_TOPIC);
@@ -2087,7 +2144,7 @@ mod market {
             as_(a.charlie, 0);
             m.claim(id).unwrap();
             set_block_number::<Env>(2);
-            m.submit_result(id, commitment(1)).unwrap();
+            m.submit_result(id, commitment(1), last()).unwrap();
             assert_eq!(sign_up(&mut m, id, a.alice), Err(Error::SignUpClosed));
             // Reveals: only the signed-up account, with its own secret and its own segment's
             // steps root.
@@ -2108,7 +2165,7 @@ mod market {
             m.attest(id, secret(a.django), honest.clone()).unwrap();
             assert_eq!(m.attest(id, secret(a.django), honest), Err(Error::AlreadyActed));
             assert_eq!(m.challenge(id, [9; 32], vec![], [8; 32], vec![]), Err(Error::AlreadyActed));
-            let draw = spotcheck::draw::<HostSha>(&secret(a.django), &[3; 32]);
+            let draw = spotcheck::draw::<HostSha>(&secret(a.django), &trace_root());
             let ev: Vec<events::Attested> = events_of(events::ATTESTED_TOPIC);
             assert_eq!(
                 ev,
@@ -2156,7 +2213,7 @@ mod market {
             }
             as_(a.charlie, 0);
             m.claim(id).unwrap();
-            m.submit_result(id, commitment(1)).unwrap();
+            m.submit_result(id, commitment(1), last()).unwrap();
             // django and eve check (the 2 fee slots), frank reveals without a check, alice
             // stays silent.
             for v in [a.django, a.eve] {
@@ -2197,13 +2254,13 @@ mod market {
             }
             as_(a.charlie, 0);
             m.claim(id).unwrap();
-            m.submit_result(id, commitment(1)).unwrap();
+            m.submit_result(id, commitment(1), last()).unwrap();
             for v in [a.django, a.eve, a.frank] {
                 attest(&mut m, id, v).unwrap();
             }
             let draws: Vec<[u8; 32]> = [a.django, a.eve, a.frank]
                 .iter()
-                .map(|v| spotcheck::draw::<HostSha>(&secret(*v), &[3; 32]))
+                .map(|v| spotcheck::draw::<HostSha>(&secret(*v), &trace_root()))
                 .collect();
             let admitted = spotcheck::admitted(&draws, 2);
             let before = [a.django, a.eve, a.frank].map(|v| m.balance_of(v));
@@ -2323,7 +2380,7 @@ mod market {
             m.claim(id).unwrap();
             let job = m.job(id).unwrap();
             assert_eq!((job.ask, job.forgone), (0, 0));
-            m.submit_result(id, commitment(1)).unwrap();
+            m.submit_result(id, commitment(1), last()).unwrap();
             attest(&mut m, id, a.charlie).unwrap();
             attest(&mut m, id, a.alice).unwrap();
             set_block_number::<Env>(7);
@@ -2350,7 +2407,7 @@ mod market {
             m.claim(id).unwrap();
             let job = m.job(id).unwrap();
             assert_eq!((job.ask, job.forgone), (0, 500));
-            m.submit_result(id, commitment(1)).unwrap();
+            m.submit_result(id, commitment(1), last()).unwrap();
             attest_all(&mut m, id);
             set_block_number::<Env>(7);
             m.finalize(id).unwrap();
@@ -2372,7 +2429,7 @@ mod market {
             sign_up_all(&mut m, id);
             as_(a.charlie, 0);
             m.claim(id).unwrap();
-            m.submit_result(id, commitment(1)).unwrap();
+            m.submit_result(id, commitment(1), last()).unwrap();
             attest_all(&mut m, id);
             set_block_number::<Env>(7);
             m.finalize(id).unwrap();
@@ -2394,7 +2451,7 @@ mod market {
             sign_up_all(&mut m, id);
             as_(a.charlie, 0);
             m.claim(id).unwrap();
-            m.submit_result(id, commitment(1)).unwrap();
+            m.submit_result(id, commitment(1), last()).unwrap();
             attest_all(&mut m, id);
             MAY_CREDIT.with(|c| c.borrow_mut().remove(&(7, a.bob)));
             set_block_number::<Env>(7);
@@ -2655,7 +2712,7 @@ mod market {
             let e = m.post_job(eval(None, 20)).unwrap();
             as_(a.charlie, 0);
             m.claim(e).unwrap();
-            m.submit_result(e, commitment(1)).unwrap();
+            m.submit_result(e, eval_commitment(1), None).unwrap();
             as_(a.eve, 0);
             assert_eq!(m.challenge(e, [9; 32], vec![], [8; 32], vec![]), Err(Error::NoGame));
             assert_eq!(m.pledge_of(a.eve).unwrap().locked, 0);
@@ -2693,7 +2750,7 @@ mod market {
             m.claim(id).unwrap();
             let job = m.job(id).unwrap();
             assert_eq!((job.submit_by, job.ask, job.forgone), (22, 500, 0));
-            m.submit_result(id, commitment(1)).unwrap();
+            m.submit_result(id, commitment(1), last()).unwrap();
             // Claimed again and not delivered past the deadline: slashed and expired.
             as_(a.bob, 1_000);
             let late = m.post_job(JobSpec { deadline: 15, ..spec(50) }).unwrap();
@@ -2796,8 +2853,14 @@ mod market {
                 sign_up_all(&mut m, id);
                 as_(a.charlie, 0);
                 m.claim(id).unwrap();
-                assert_eq!(m.submit_result(id, eval_commitment(u64::MAX)), Err(Error::BadScore));
-                m.submit_result(id, eval_commitment(score)).unwrap();
+                assert_eq!(
+                    m.submit_result(id, eval_commitment(u64::MAX), None),
+                    Err(Error::BadScore)
+                );
+                // An evaluation has no training trace to prove a last state in.
+                let with_state = m.submit_result(id, eval_commitment(score), last());
+                assert_eq!(with_state, Err(Error::BadFinalState));
+                m.submit_result(id, eval_commitment(score), None).unwrap();
                 attest_all(&mut m, id);
             }
             assert_eq!(m.pay_bounty(high), Err(Error::WrongState));
@@ -2818,7 +2881,7 @@ mod market {
             sign_up(&mut m, unverified, a.django).unwrap();
             as_(a.charlie, 0);
             m.claim(unverified).unwrap();
-            m.submit_result(unverified, eval_commitment(500)).unwrap();
+            m.submit_result(unverified, eval_commitment(500), None).unwrap();
             attest(&mut m, unverified, a.django).unwrap();
             set_block_number::<Env>(13);
             m.finalize(unverified).unwrap();
@@ -2882,7 +2945,7 @@ mod market {
             sign_up_all(&mut m, id);
             as_(a.charlie, 0);
             m.claim(id).unwrap();
-            m.submit_result(id, eval_commitment(1)).unwrap();
+            m.submit_result(id, eval_commitment(1), None).unwrap();
             attest_all(&mut m, id);
             set_block_number::<Env>(7);
             m.finalize(id).unwrap();
@@ -3147,8 +3210,9 @@ mod market {
                             false
                         }
                         5 => {
-                            done[5] +=
-                                u32::from(m.submit_result(job, commitment(next(300))).is_ok());
+                            done[5] += u32::from(
+                                m.submit_result(job, commitment(next(300)), last()).is_ok(),
+                            );
                             false
                         }
                         6 => {

@@ -23,7 +23,9 @@ use iollm_tests::advance_past;
 use iollm_types::bisection::{Side, Verdict};
 use iollm_types::dispute::GameId;
 use iollm_types::game::How;
-use iollm_types::market::{Capacity, GameSpec, JobKind, JobState, Verification};
+use iollm_types::market::{
+    loss_micros, Capacity, Commitment, FinalState, GameSpec, JobKind, JobState, Verification,
+};
 use iollm_types::registry::Kind;
 use iollm_types::spotcheck;
 use iollm_worker::game_spec;
@@ -178,6 +180,27 @@ async fn disputes_are_decided_on_the_node_by_the_contracts_recomputation() -> Re
 }
 
 /// Pledges `who` with `stake`, as a GPU provider.
+/// What an executor telling `player`'s story (`trace`, checkpointed every 4 steps) submits:
+/// its trace root and `checks`, the last step's loss, and the proof of its last state.
+fn submission(
+    player: &Player,
+    tr: &Trainer,
+    trace: &[[u8; 32]],
+    checks: [u8; 32],
+) -> (Commitment, FinalState) {
+    let n = trace.len() - 1;
+    let last = player.state(4 * n as u64);
+    let commitment = Commitment {
+        output_cid: b"QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o".to_vec(),
+        score: 900_000,
+        loss: loss_micros(last.loss.to_bits()).expect("a finite loss"),
+        trace_root: merkle::root(trace),
+        checks_root: checks,
+    };
+    let path = merkle::proof(trace, n).expect("in range");
+    (commitment, FinalState { state: last.prove_header(&tr.config_hash()), path })
+}
+
 async fn pledge(ctx: &iollm_chain::Connection, who: &Signer, stake: u128) -> Result<()> {
     const GPU: Capacity = Capacity { accelerator: 2, memory_gib: 80, throughput: 100 };
     m::pledge(ctx, who, GPU, 1_000_000_000, 0, stake).await?;
@@ -267,7 +290,8 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         }
         m::claim(ctx, &charlie, job).await?;
         let checks = spotcheck::checks_root::<Sha>(&leaves);
-        m::submit(ctx, &charlie, job, CID, 900_000, 1, (merkle::root(&bad), checks)).await?;
+        let (result, last) = submission(&cheater, &tr, &bad, checks);
+        m::submit(ctx, &charlie, job, &result, Some(&last)).await?;
         for (sybil, secret) in [&eve, &ferdie].into_iter().zip(&secrets) {
             let draw = spotcheck::draw::<Sha>(secret, &merkle::root(&bad));
             let seg = spotcheck::segment(&draw, n).expect("segments");
@@ -369,20 +393,18 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         let job = m::post_job(ctx, &bob, &post).await?.value;
         m::claim(ctx, &charlie, job).await?;
         let checks = out.checks_root;
-        m::submit(ctx, &charlie, job, CID, 900_000, 1, (merkle::root(&good), checks)).await?;
+        let (result, last) = submission(&honest, &tr, &good, checks);
+        m::submit(ctx, &charlie, job, &result, Some(&last)).await?;
         // The executor plays with `iollm dispute play` (the CLI's library, here returning when
         // it has nothing to do): its moves, recomputed from the job's config, as each game
         // opens (a commit, then its first reveal; each game's clock runs from its opening);
         // once the sybils' clocks have run out, `timeout` in each. No sybil moves again.
-        let config = tempfile::NamedTempFile::new()?;
-        std::fs::write(config.path(), iollm_tests::GAME_RUN)?;
         let play = |id: u64| {
             let mut played: Vec<&'static str> = Vec::new();
-            let path = config.path().to_owned();
-            let charlie = &charlie;
+            let (charlie, cfg) = (&charlie, &cfg);
             async move {
                 let game =
-                    m::play_game(ctx, charlie, id, &path, 2, false, |k, _| played.push(k)).await?;
+                    m::play_game(ctx, charlie, id, cfg, 2, false, |k, _| played.push(k)).await?;
                 anyhow::Ok((game, played))
             }
         };
@@ -401,7 +423,7 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
             let (game, played) = play(id).await?;
             assert_eq!((game.verdict(), played), (Some(Verdict::Executor), vec!["timeout"]));
         }
-        let stranger = m::play_game(ctx, &bob, 1, config.path(), 2, false, |_, _| {}).await;
+        let stranger = m::play_game(ctx, &bob, 1, &cfg, 2, false, |_, _| {}).await;
         assert!(stranger.unwrap_err().to_string().contains("no dispute game"));
         for i in 0..10u16 {
             m::settle_challenge(ctx, &bob, job, i).await?;

@@ -21,7 +21,8 @@ use iollm_compute::merkle::Sha;
 use iollm_tests::testnet;
 use iollm_types::game::GameConfig;
 use iollm_types::market::{
-    Capacity, Change, GameSpec, JobKind, JobState, MarketParams, Verification,
+    Capacity, Change, Commitment, FinalState, GameSpec, JobKind, JobState, MarketParams,
+    Verification,
 };
 use iollm_types::registry::Kind;
 use iollm_types::split::SplitRule;
@@ -169,6 +170,44 @@ async fn challenge(
     ctx.market().expect("deployed").challenge(who, job, root, &first, last, &last_path).await
 }
 
+/// The last state of the made-up run every training job here is done with: a header of
+/// [`game`]'s config after its one step, with a loss of 0, its root `h_n` (the trace is
+/// `[H0, h_n]`) and its proof.
+fn last_state() -> ([u8; 32], FinalState) {
+    use iollm_repops::commit::{state_root, Header, HeaderProof};
+    let header = Header {
+        config_hash: game().config_hash,
+        step: 1,
+        rng: 1,
+        b1pow: 0,
+        b2pow: 0,
+        loss: 0,
+        params: 1,
+    }
+    .encode(iollm_repops::PROFILE);
+    let state = HeaderProof { header, tensors_root: [8; 32] };
+    let h_n = state_root::<Sha>(&state.header, &state.tensors_root);
+    (h_n, FinalState { state, path: trace(h_n).2 })
+}
+
+/// Submits the made-up run's result for training job `job`, scored `score`.
+async fn submit(
+    ctx: &Connection,
+    who: &Signer,
+    job: u64,
+    score: u64,
+) -> Result<Executed<()>, MarketCmdError> {
+    let (h_n, last) = last_state();
+    let result = Commitment {
+        output_cid: OUT.as_bytes().to_vec(),
+        score,
+        loss: 0,
+        trace_root: trace(h_n).0,
+        checks_root: checks_root(),
+    };
+    m::submit(ctx, who, job, &result, Some(&last)).await
+}
+
 fn train_job(artifact: u64, deadline: u32) -> PostJob {
     let need = Capacity { accelerator: 1, memory_gib: 24, throughput: 10 };
     PostJob::new(JobKind::Train, CID, artifact, 50, need, deadline, verification(2), REWARD)
@@ -244,8 +283,31 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     let err = m::unpledge(ctx, &charlie.signer, STAKE).await.unwrap_err();
     assert!(err.to_string().contains("not enough free (unlocked) stake"), "{err}");
 
-    let c = m::submit(ctx, &charlie.signer, job, OUT, 900_000, 1, ([7; 32], checks_root())).await?;
+    // (f) No verifier knows its segment before the result is committed: the draw needs the
+    // trace root, a secret cannot be revealed before the result exists, and no one signs up
+    // (picks a secret) once it does.
+    let early = m::reveal(ctx, &dave.signer, job, &secret, &Some((STEPS, Vec::new()))).await;
+    assert!(early.unwrap_err().to_string().contains("not in a state that allows this"));
+    // A loss other than the one the run's last state holds is refused (at the dry run: nothing
+    // is sent, nothing paid).
+    let (h_n, last) = last_state();
+    let lying = Commitment {
+        output_cid: OUT.as_bytes().to_vec(),
+        score: 900_000,
+        loss: 1,
+        trace_root: trace(h_n).0,
+        checks_root: checks_root(),
+    };
+    let err = m::submit(ctx, &charlie.signer, job, &lying, Some(&last)).await.unwrap_err();
+    assert!(err.to_string().contains("last state is not proven"), "{err}");
+    let c = submit(ctx, &charlie.signer, job, 900_000).await?;
     charlie.paid(&c, 0);
+    let ferdie = Signer::dev("ferdie")?;
+    if ctx.market()?.pledge_of(ferdie.account_bytes()).await?.is_none() {
+        m::pledge(ctx, &ferdie, GPU, PRICE, 0, 1).await?;
+    }
+    let late = m::sign_up(ctx, &ferdie, job, &m::fresh_secret()?).await.unwrap_err();
+    assert!(late.to_string().contains("sign-ups close when the result is submitted"), "{late}");
     let c = spot_check(ctx, &dave.signer, job, &secret).await?;
     dave.paid(&c, 0);
     let err = m::finalize(ctx, &eve.signer, job).await.unwrap_err();
@@ -258,7 +320,7 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     let (done, _, result) = m::show_job(ctx, job).await?;
     assert_eq!((done.state, done.verified), (JobState::Finalized, true));
     let result = result.expect("a finalized job keeps its submitted result");
-    assert_eq!((result.output_cid.as_slice(), result.trace_root), (OUT.as_bytes(), [7; 32]));
+    assert_eq!((result.output_cid.as_slice(), result.trace_root), (OUT.as_bytes(), trace(h_n).0));
 
     // Market value 50 units x PRICE; 20 % forgone as share units, whose value the poster pays
     // as revenue of the artifact (no holders or parents yet: 95 % back to the owner, 5 % to the
@@ -381,10 +443,7 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     let job = post.value;
     let secret = sign_up(ctx, &mut dave, job).await?;
     charlie.paid(&m::claim(ctx, &charlie.signer, job).await?, 0);
-    charlie.paid(
-        &m::submit(ctx, &charlie.signer, job, OUT, 1, 1, (trace([1; 32]).0, checks_root())).await?,
-        0,
-    );
+    charlie.paid(&submit(ctx, &charlie.signer, job, 1).await?, 0);
     dave.paid(&spot_check(ctx, &dave.signer, job, &secret).await?, 0);
     let market = ctx.market()?;
     let p = market.pledge_of(dave.signer.account_bytes()).await?.unwrap();
@@ -498,10 +557,7 @@ async fn verified_job(
     poster.paid(&post, REWARD);
     let secret = sign_up(ctx, verifier, post.value).await?;
     executor.paid(&m::claim(ctx, &executor.signer, post.value).await?, 0);
-    executor.paid(
-        &m::submit(ctx, &executor.signer, post.value, OUT, 1, 1, ([5; 32], checks_root())).await?,
-        0,
-    );
+    executor.paid(&submit(ctx, &executor.signer, post.value, 1).await?, 0);
     verifier.paid(&spot_check(ctx, &verifier.signer, post.value, &secret).await?, 0);
     let submitted_at = m::show_job(ctx, post.value).await?.0.submitted_at;
     advance_past(ctx, submitted_at + 2).await?;
@@ -556,8 +612,7 @@ async fn share_units_cannot_be_minted_for_nothing() -> Result<()> {
     charlie.paid(&m::claim(ctx, &charlie.signer, job).await?, 0);
     let claimed = m::show_job(ctx, job).await?.0;
     assert_eq!((claimed.ask, claimed.forgone), (0, 0));
-    charlie
-        .paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, ([5; 32], checks_root())).await?, 0);
+    charlie.paid(&submit(ctx, &charlie.signer, job, 1).await?, 0);
     dave.paid(&spot_check(ctx, &dave.signer, job, &secret).await?, 0);
     advance_past(ctx, m::show_job(ctx, job).await?.0.submitted_at + 2).await?;
     dave.paid(&m::finalize(ctx, &dave.signer, job).await?, 0);
@@ -578,10 +633,7 @@ async fn share_units_cannot_be_minted_for_nothing() -> Result<()> {
     charlie.paid(&m::pledge(ctx, &charlie.signer, GPU, PRICE, 10_000, 0).await?, 0);
     let secret = sign_up(ctx, &mut dave, post.value).await?;
     charlie.paid(&m::claim(ctx, &charlie.signer, post.value).await?, 0);
-    charlie.paid(
-        &m::submit(ctx, &charlie.signer, post.value, OUT, 1, 1, ([5; 32], checks_root())).await?,
-        0,
-    );
+    charlie.paid(&submit(ctx, &charlie.signer, post.value, 1).await?, 0);
     dave.paid(&spot_check(ctx, &dave.signer, post.value, &secret).await?, 0);
     advance_past(ctx, m::show_job(ctx, post.value).await?.0.submitted_at + 2).await?;
     dave.paid(&m::finalize(ctx, &dave.signer, post.value).await?, 0);
@@ -635,10 +687,7 @@ async fn a_refused_credit_never_blocks_settlement_and_every_bound_holds() -> Res
     bob.paid(&post, REWARD);
     let secret = sign_up(ctx, &mut dave, post.value).await?;
     charlie.paid(&m::claim(ctx, &charlie.signer, post.value).await?, 0);
-    charlie.paid(
-        &m::submit(ctx, &charlie.signer, post.value, OUT, 1, 1, ([5; 32], checks_root())).await?,
-        0,
-    );
+    charlie.paid(&submit(ctx, &charlie.signer, post.value, 1).await?, 0);
     dave.paid(&spot_check(ctx, &dave.signer, post.value, &secret).await?, 0);
     advance_past(ctx, m::show_job(ctx, post.value).await?.0.submitted_at + 2).await?;
     dave.paid(&m::finalize(ctx, &dave.signer, post.value).await?, 0);
@@ -724,8 +773,7 @@ async fn a_hostage_claim_is_slashed_and_a_silent_challenger_loses() -> Result<()
     let err = m::expire(ctx, &dave.signer, job).await.unwrap_err();
     assert!(err.to_string().contains("deadline has not passed"), "{err}");
     advance_past(ctx, submit_by).await?;
-    let err =
-        m::submit(ctx, &eve.signer, job, OUT, 1, 1, ([5; 32], checks_root())).await.unwrap_err();
+    let err = submit(ctx, &eve.signer, job, 1).await.unwrap_err();
     assert!(err.to_string().contains("deadline has passed"), "{err}");
     dave.paid(&m::expire(ctx, &dave.signer, job).await?, 0);
     let reopened = m::show_job(ctx, job).await?.0;
@@ -762,14 +810,14 @@ async fn a_hostage_claim_is_slashed_and_a_silent_challenger_loses() -> Result<()
     // levels 1 and 2 (with one checkpoint of one step, both are the trace itself), then dave
     // stops playing.
     charlie.paid(&m::claim(ctx, &charlie.signer, job).await?, 0);
-    let (root, first, last_path) = trace([5; 32]);
-    charlie.paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, (root, checks_root())).await?, 0);
+    let h_n = last_state().0;
+    let (root, first, last_path) = trace(h_n);
+    charlie.paid(&submit(ctx, &charlie.signer, job, 1).await?, 0);
     dave.paid(&challenge(ctx, &dave.signer, job, [7; 32]).await?, 0);
     let game_id = market.game_of(job, 0).await?.expect("open").game;
     let dispute = ctx.dispute()?;
     for _level in 1..=2 {
-        let commit =
-            iollm_types::dispute::calls::commit(game_id, root, &first, [5; 32], &last_path);
+        let commit = iollm_types::dispute::calls::commit(game_id, root, &first, h_n, &last_path);
         charlie.paid(&dispute.play(&charlie.signer, commit).await?, 0);
     }
     let err = m::expire(ctx, &eve.signer, job).await.unwrap_err();
@@ -942,8 +990,7 @@ async fn a_delegate_earns_units_until_revoked_or_sold_and_compute_cuts_wait() ->
     assert!(m::show_job(ctx, job).await?.0.joint_mining);
     let secret = sign_up(ctx, &mut dave, job).await?;
     charlie.paid(&m::claim(ctx, &charlie.signer, job).await?, 0);
-    charlie
-        .paid(&m::submit(ctx, &charlie.signer, job, OUT, 1, 1, ([5; 32], checks_root())).await?, 0);
+    charlie.paid(&submit(ctx, &charlie.signer, job, 1).await?, 0);
     dave.paid(&spot_check(ctx, &dave.signer, job, &secret).await?, 0);
     bob.paid(&m::authorise(ctx, &bob.signer, artifact, eve_id, false).await?, 0);
     advance_past(ctx, m::show_job(ctx, job).await?.0.submitted_at + 2).await?;
@@ -1059,15 +1106,23 @@ async fn bounty_drains_and_fake_provenance_fail() -> Result<()> {
     assert_eq!(terms.benchmark, job.spec.benchmark);
     let secret = sign_up(ctx, &mut dave, post.value).await?;
     charlie.paid(&m::claim(ctx, &charlie.signer, post.value).await?, 0);
-    let err =
-        m::submit(ctx, &charlie.signer, post.value, OUT, u64::MAX, 0, ([5; 32], checks_root()))
-            .await
-            .unwrap_err();
+    let evaluation = |score| Commitment {
+        output_cid: OUT.as_bytes().to_vec(),
+        score,
+        loss: 0,
+        trace_root: [5; 32],
+        checks_root: checks_root(),
+    };
+    let too_high = evaluation(u64::MAX);
+    let err = m::submit(ctx, &charlie.signer, post.value, &too_high, None).await.unwrap_err();
     assert!(err.to_string().contains("scores must be at most"), "{err}");
-    charlie.paid(
-        &m::submit(ctx, &charlie.signer, post.value, OUT, 110, 0, ([5; 32], checks_root())).await?,
-        0,
-    );
+    // An evaluation's result carries no training run's last state.
+    let (_, last) = last_state();
+    let err = m::submit(ctx, &charlie.signer, post.value, &evaluation(110), Some(&last))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("last state is not proven"), "{err}");
+    charlie.paid(&m::submit(ctx, &charlie.signer, post.value, &evaluation(110), None).await?, 0);
     dave.paid(&spot_check(ctx, &dave.signer, post.value, &secret).await?, 0);
     let submitted_at = m::show_job(ctx, post.value).await?.0.submitted_at;
     advance_past(ctx, submitted_at + 1).await?;
@@ -1133,5 +1188,82 @@ async fn bounty_drains_and_fake_provenance_fail() -> Result<()> {
     for who in [&bob, &charlie, &dave, &eve] {
         who.check(ctx).await?;
     }
+    Ok(())
+}
+
+/// A training job is posted from its spec (`iollm job post --spec FILE`): the spec is checked,
+/// its dataset fetched from IPFS with every byte checked against its CID, the canonical spec
+/// added to IPFS and posted with the game spec its config and dataset give; the executor reads
+/// the spec back by the CID on chain. A spec whose dataset is not on IPFS, or that is refused,
+/// posts nothing.
+#[tokio::test]
+async fn a_training_job_is_posted_from_its_spec_with_its_dataset_on_ipfs() -> Result<()> {
+    use iollm_content::ContentStore as _;
+    use iollm_worker::job::JobDocument;
+    let net = testnet().await?;
+    let ctx = &net.ctx;
+    let bob = Signer::dev("bob")?;
+    let store = iollm_cli::content::ipfs_client(ctx)?;
+    let dir = tempfile::tempdir()?;
+    let corpus = dir.path().join("corpus.txt");
+    std::fs::write(&corpus, "the quick brown fox jumps over the lazy dog\n".repeat(64))?;
+    let dataset = store.put_file(&corpus, &iollm_content::AddOptions::v1()).await?.cid;
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../worker/examples/tiny.job.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(example)?)?;
+    spec["dataset"] = serde_json::json!({"source": "ipfs", "cid": dataset.to_string()});
+    let file = dir.path().join("job.json");
+    std::fs::write(&file, serde_json::to_vec(&spec)?)?;
+
+    let (spec_cid, game) = m::publish_spec(ctx, &file, 20).await?;
+    // The game spec is the one the same config over the same bytes gives locally.
+    let tiny = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/compute/examples/tiny.toml");
+    let mut cfg = iollm_compute::TrainConfig::from_file(tiny.as_ref())?;
+    cfg.data = iollm_compute::data::DataConfig::File { path: corpus.clone() };
+    let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))?;
+    assert_eq!(game, iollm_worker::game_spec(&trainer, &cfg, 20));
+    // What is on IPFS under the spec CID is the canonical spec, every byte checked.
+    let back = dir.path().join("back.json");
+    iollm_content::fetch_verified(&store, &iollm_content::parse_cid(&spec_cid)?, &back).await?;
+    let doc = JobDocument::parse(&std::fs::read(&back)?)?;
+    assert_eq!(doc, JobDocument::parse(&serde_json::to_vec(&spec)?)?);
+
+    let artifact = model::register(ctx, &bob, Kind::Model, CID).await?.id;
+    let deadline = block(ctx).await? + 100;
+    let need = Capacity { accelerator: 1, memory_gib: 24, throughput: 10 };
+    let post = PostJob::new(
+        JobKind::Train,
+        &spec_cid,
+        artifact,
+        50,
+        need,
+        deadline,
+        verification(2),
+        REWARD,
+    )
+    .with_game(game.clone());
+    let job = m::post_job(ctx, &bob, &post).await?.value;
+    let market = ctx.market()?;
+    let terms = market.job_terms(job).await?.expect("the job's terms");
+    assert_eq!(terms.game.as_ref(), Some(&game));
+    assert_eq!(market.job_spec(job).await?, Some(spec_cid.into_bytes()));
+    // The executor (`iollm train --job`) and a verifier read the config back from the job:
+    // spec and dataset fetched by CID, the same game spec.
+    let fetched = tempfile::tempdir()?;
+    let cfg = m::job_config(ctx, job, fetched.path()).await?;
+    let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))?;
+    assert_eq!(iollm_worker::game_spec(&trainer, &cfg, 20), game);
+
+    // A dataset CID the node does not have: refused, naming the dataset.
+    let missing = "bafkreie7q3iidccmpvszul7kudcvvuavuo7u6gzlbobczuk5nqze6k4zii";
+    spec["dataset"]["cid"] = serde_json::json!(missing);
+    std::fs::write(&file, serde_json::to_vec(&spec)?)?;
+    let err = m::publish_spec(ctx, &file, 20).await.unwrap_err().to_string();
+    assert!(err.contains(&format!("dataset {missing}")), "{err}");
+    // A refused spec: one line, before anything is fetched or added.
+    spec["train"]["checkpoint_every"] = serde_json::json!(7);
+    std::fs::write(&file, serde_json::to_vec(&spec)?)?;
+    let err = m::publish_spec(ctx, &file, 20).await.unwrap_err().to_string();
+    assert!(err.contains("checkpoint_every must be at least 1 and divide"), "{err}");
+    assert!(!err.contains('\n'), "{err}");
     Ok(())
 }

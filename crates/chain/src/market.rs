@@ -4,8 +4,8 @@
 use crate::contract::{proposed_eta, Executed};
 use crate::{AccountId, Chain, ChainError, Signer};
 use iollm_types::market::{
-    calls, events, Bounty, BountyId, Capacity, Challenge, Change, Commitment, Error, Job, JobId,
-    JobOutput, JobSpec, JobTerms, MarketParams, Pledge,
+    calls, events, Bounty, BountyId, Capacity, Challenge, Change, Commitment, Error, FinalState,
+    Job, JobId, JobOutput, JobSpec, JobTerms, MarketParams, Pledge,
 };
 use iollm_types::{Balance, BlockNumber};
 use parity_scale_codec::Decode;
@@ -90,14 +90,16 @@ impl MarketClient {
         self.exec(signer, 0, calls::claim(job), "()").await
     }
 
-    /// Submits the executor's commitment.
+    /// Submits the executor's commitment, with the proof of its last state for a training job
+    /// (`iollm_types::market::FinalState`).
     pub async fn submit_result(
         &self,
         signer: &Signer,
         job: JobId,
         commitment: &Commitment,
+        last: Option<&FinalState>,
     ) -> Result<Executed<()>, ChainError> {
-        self.exec(signer, 0, calls::submit_result(job, commitment), "()").await
+        self.exec(signer, 0, calls::submit_result(job, commitment, last), "()").await
     }
 
     /// Signs up to spot-check a job before its result exists, locking a bond, with the
@@ -294,6 +296,11 @@ impl MarketClient {
     /// A job's commitment.
     pub async fn result(&self, job: JobId) -> Result<Option<Commitment>, ChainError> {
         self.chain.query(&self.address, calls::result(job), "commitment").await
+    }
+
+    /// A job's spec CID (text), until its poster releases it (a verified job keeps it).
+    pub async fn job_spec(&self, job: JobId) -> Result<Option<Vec<u8>>, ChainError> {
+        self.chain.query(&self.address, calls::job_spec(job), "job spec").await
     }
 
     /// A job's benchmark and executor allow-list, if it has either.

@@ -48,7 +48,7 @@ pub use kernels::Simd;
 pub use model::GptConfig;
 pub use repops::PROFILE;
 pub use train::{
-    estimate_memory, read_trace, replay_segment, resolve_threads, resume, resume_latest, train,
-    verify_segment, Backend, Progress, Runtime, Segment, Trace, TrainConfig, TrainOutcome,
-    TrainState, Trainer,
+    estimate_memory, read_trace, replay_segment, resolve_threads, resume, resume_latest,
+    run_result, train, verify_segment, Backend, Progress, RunResult, Runtime, Segment, Trace,
+    TrainConfig, TrainOutcome, TrainState, Trainer,
 };

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub const VOCAB: usize = 256;
 
 /// Model shape.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GptConfig {
     /// Transformer blocks.

@@ -31,7 +31,7 @@ use std::time::Instant;
 use tracing::info;
 
 /// Training-loop settings.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainSection {
     /// Seed of weight init and data sampling.
@@ -1151,6 +1151,52 @@ pub fn verify_segment(
     rt: &Runtime,
 ) -> Result<bool> {
     Ok(&replay_segment(cfg, segment, checkpoint, rt)? == segment.next())
+}
+
+/// What the executor of a finished run commits on chain: the trace and checks roots, and its
+/// last state `h_n` — the header (holding the last step's loss) proven against `h_n`, and
+/// `h_n`'s path in the trace — which the market checks the reported loss against.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// Merkle root over `h_0..h_n`.
+    pub trace_root: Hash,
+    /// Merkle root over the segments' spot-check leaves.
+    pub checks_root: Hash,
+    /// `h_n`'s header and tensors' root.
+    pub last: HeaderProof,
+    /// The siblings of leaf `n` in the trace, from the bottom up.
+    pub last_path: Vec<Hash>,
+    /// The loss of the last step (in `last`'s header).
+    pub loss: f32,
+}
+
+/// The [`RunResult`] of a finished run in `out_dir`: its trace, and its last checkpoint read
+/// and checked (it must be the trace's last hash).
+pub fn run_result(out_dir: &Path) -> Result<RunResult> {
+    let trace = read_trace(out_dir)?;
+    let corrupt = |m: String| Error::CorruptCheckpoint(format!("{}: {m}", out_dir.display()));
+    let hashes = trace
+        .hashes
+        .iter()
+        .map(|h| parse_hash(h).ok_or_else(|| corrupt(format!("trace.json: bad hash {h:?}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let n =
+        hashes.len().checked_sub(1).ok_or_else(|| corrupt("trace.json holds no hash".into()))?;
+    let checks_root = parse_hash(&trace.checks_root)
+        .ok_or_else(|| corrupt("trace.json: bad checks root".into()))?;
+    let path = checkpoint_path(out_dir, n);
+    let (state, config_hash, h) = TrainState::decode_checkpoint(&read(&path)?)
+        .map_err(|e| Error::BadCheckpoint { path: path.clone(), source: Box::new(e) })?;
+    if h != hashes[n] {
+        return Err(corrupt(format!("{} is not the trace's last state", path.display())));
+    }
+    Ok(RunResult {
+        trace_root: merkle::root(&hashes),
+        checks_root,
+        last: state.prove_header(&config_hash),
+        last_path: merkle::proof(&hashes, n).expect("in range"),
+        loss: state.loss,
+    })
 }
 
 /// Reads `trace.json` from an output directory.

@@ -162,6 +162,31 @@ impl Header {
     pub fn len(profile: &str) -> usize {
         MAGIC.len() + 4 + profile.len() + 32 + 8 + 8 + 4 + 4 + 4 + 8
     }
+
+    /// The profile and fields of [`Header::encode`]'s bytes (`None` unless exactly that: the
+    /// magic, a profile length the bytes hold, every field, nothing after).
+    pub fn decode(bytes: &[u8]) -> Option<(&[u8], Header)> {
+        let mut rest = bytes.strip_prefix(MAGIC.as_slice())?;
+        let mut take = |n: usize| {
+            let (head, tail) = (rest.get(..n)?, rest.get(n..)?);
+            rest = tail;
+            Some(head)
+        };
+        let word = |b: &[u8]| u32::from_le_bytes(b.try_into().expect("4 bytes"));
+        let long = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        let profile_len = usize::try_from(word(take(4)?)).ok()?;
+        let profile = take(profile_len)?;
+        let header = Header {
+            config_hash: take(32)?.try_into().expect("32 bytes"),
+            step: long(take(8)?),
+            rng: long(take(8)?),
+            b1pow: word(take(4)?),
+            b2pow: word(take(4)?),
+            loss: word(take(4)?),
+            params: long(take(8)?),
+        };
+        rest.is_empty().then_some((profile, header))
+    }
 }
 
 /// The state root `h`: the Merkle root over two values, the hash of the header bytes and the

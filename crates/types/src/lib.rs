@@ -42,6 +42,22 @@ impl iollm_repops::merkle::Hasher for HostSha {
     }
 }
 
+/// SHA-256 for the unit tests' Merkle maths (a contract passes its host's).
+#[cfg(test)]
+pub(crate) struct TestSha;
+
+#[cfg(test)]
+impl iollm_repops::merkle::Hasher for TestSha {
+    fn hash(parts: &[&[u8]]) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut s = Sha256::new();
+        for p in parts {
+            s.update(p);
+        }
+        s.finalize().into()
+    }
+}
+
 /// A 32-byte account id, SCALE-identical to ink!'s `AccountId` and subxt's `AccountId32`.
 pub type AccountBytes = [u8; 32];
 

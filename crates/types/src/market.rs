@@ -555,6 +555,108 @@ pub struct Commitment {
     pub checks_root: [u8; 32],
 }
 
+/// A training result's last state `h_n`, proven at submission (VERIFICATION.md,
+/// "Commitments"): its header, which holds the loss of the last step, and its path in the
+/// trace. The market checks it against the job's game spec and the committed trace root and
+/// loss, and stores nothing of it: the reported loss is the one `h_n` carries, and `h_n` is
+/// what the dispute game proves.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub struct FinalState {
+    /// `h_n`'s header bytes and its tensors' root (`h_n` is the root over both).
+    pub state: iollm_repops::commit::HeaderProof,
+    /// The siblings of leaf `n` (of `n + 1`) in the trace, from the bottom up.
+    pub path: Vec<[u8; 32]>,
+}
+
+/// Why a [`FinalState`] does not prove a submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinalStateError {
+    /// The header bytes are not a state header.
+    Header,
+    /// The header names another config than the job's game spec.
+    Config,
+    /// The header's step is not the run's last (`every × checkpoints`).
+    Step,
+    /// The state is not leaf `n` of the committed trace.
+    Trace,
+    /// The committed loss is not the header's (a finite, non-negative f32, floored to 10⁻⁶).
+    Loss,
+}
+
+impl FinalStateError {
+    /// One line for a person.
+    pub fn message(self) -> &'static str {
+        match self {
+            FinalStateError::Header => "its header is not a state header",
+            FinalStateError::Config => "it is a state of another config than the job's",
+            FinalStateError::Step => "it is not the state after the job's last step",
+            FinalStateError::Trace => "it is not the last checkpoint of the trace root",
+            FinalStateError::Loss => "the loss is not the last step's loss the state holds",
+        }
+    }
+}
+
+impl FinalState {
+    /// Whether this proves the last state of a run of `game` with `trace_root` whose last step
+    /// had the loss `loss` (×10⁶, [`loss_micros`]).
+    pub fn check<H: iollm_repops::merkle::Hasher>(
+        &self,
+        game: &GameSpec,
+        trace_root: &[u8; 32],
+        loss: u64,
+    ) -> Result<(), FinalStateError> {
+        use iollm_repops::commit::{state_root, Header};
+        let (_, header) = Header::decode(&self.state.header).ok_or(FinalStateError::Header)?;
+        if header.config_hash != game.config_hash {
+            return Err(FinalStateError::Config);
+        }
+        let steps = u64::from(game.every).checked_mul(u64::from(game.checkpoints));
+        if steps != Some(header.step) {
+            return Err(FinalStateError::Step);
+        }
+        let last = u64::from(game.checkpoints);
+        let h_n = state_root::<H>(&self.state.header, &self.state.tensors_root);
+        let leaves = last.checked_add(1).ok_or(FinalStateError::Trace)?;
+        if !iollm_repops::merkle::verify::<H>(trace_root, &h_n, last, leaves, &self.path) {
+            return Err(FinalStateError::Trace);
+        }
+        if loss_micros(header.loss) != Some(loss) {
+            return Err(FinalStateError::Loss);
+        }
+        Ok(())
+    }
+}
+
+/// A loss's f32 bits as the fixed point ×10⁶ a [`Commitment`] reports, exactly: the value
+/// times 10⁶ rounded down, computed on the bits (no float arithmetic, so the contract and the
+/// trainer agree). `None` for a negative value (but `−0`), an infinity, a NaN, or a value
+/// whose ×10⁶ does not fit 64 bits.
+pub fn loss_micros(bits: u32) -> Option<u64> {
+    let exponent = (bits >> 23) & 0xff;
+    let fraction = u128::from(bits & 0x7f_ffff);
+    if bits & 0x7fff_ffff == 0 {
+        return Some(0);
+    }
+    if bits >> 31 == 1 || exponent == 0xff {
+        return None;
+    }
+    // value = mantissa × 2^(shift − 149)
+    let (mantissa, shift) = if exponent == 0 {
+        (fraction, 0)
+    } else {
+        (fraction | 0x80_0000, exponent.saturating_sub(1))
+    };
+    // `scaled` < 2^44: shifted up by less than 64 it stays below 2^108 (128 bits lose
+    // nothing); by 64 or more it is past 2^64.
+    let scaled = mantissa.checked_mul(1_000_000)?;
+    let value = match shift.checked_sub(149) {
+        Some(up) if up < 64 => scaled << up,
+        Some(_) => return None,
+        None => scaled >> 149u32.saturating_sub(shift).min(127),
+    };
+    u64::try_from(value).ok()
+}
+
 /// A verifier's sign-up for a job's spot check (VERIFICATION.md, "Spot checks").
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
 #[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
@@ -788,6 +890,9 @@ pub enum Error {
     BadCheck,
     /// The caller has no record of this job that can be freed yet.
     NothingToRelease,
+    /// A training result's last state is not proven ([`FinalState::check`]), or an
+    /// evaluation's result came with one.
+    BadFinalState,
 }
 
 #[cfg(feature = "ink")]
@@ -889,6 +994,10 @@ impl Error {
             Error::NothingToRelease => {
                 "nothing of yours to release on this job: it has not ended, your challenge is not \
                  settled, or you released it already"
+            }
+            Error::BadFinalState => {
+                "the result's last state is not proven: submit a training result with the run that \
+                 produced it (`iollm job submit --run DIR`), an evaluation's without one"
             }
             Error::NoGame => {
                 "no such challenge on this job (see `iollm job show`); evaluation jobs cannot be \
@@ -1294,9 +1403,13 @@ pub mod calls {
     pub fn claim(job: JobId) -> Vec<u8> {
         with(selectors::CLAIM, job)
     }
-    /// `submit_result(job, commitment)`.
-    pub fn submit_result(job: JobId, commitment: &Commitment) -> Vec<u8> {
-        with(selectors::SUBMIT_RESULT, (job, commitment))
+    /// `submit_result(job, commitment, last)`.
+    pub fn submit_result(
+        job: JobId,
+        commitment: &Commitment,
+        last: Option<&FinalState>,
+    ) -> Vec<u8> {
+        with(selectors::SUBMIT_RESULT, (job, commitment, last))
     }
     /// `sign_up(job, commit)`.
     pub fn sign_up(job: JobId, commit: [u8; 32]) -> Vec<u8> {
@@ -1351,6 +1464,10 @@ pub mod calls {
     /// `job_terms(job) -> Option<JobTerms>`.
     pub fn job_terms(job: JobId) -> Vec<u8> {
         with(selectors::JOB_TERMS, job)
+    }
+    /// `job_spec(job)`.
+    pub fn job_spec(job: JobId) -> Vec<u8> {
+        with(selectors::JOB_SPEC, job)
     }
     /// `wire_dispute(dispute)`.
     pub fn wire_dispute(dispute: AccountBytes) -> Vec<u8> {
@@ -1439,9 +1556,10 @@ mod tests {
             trace_root: [3; 32],
             checks_root: [4; 32],
         };
-        let data = calls::submit_result(9, &c);
+        let data = calls::submit_result(9, &c, None);
         assert_eq!(&data[..4], &selectors::SUBMIT_RESULT);
-        assert_eq!(<(JobId, Commitment)>::decode(&mut &data[4..]).unwrap(), (9, c));
+        let decoded = <(JobId, Commitment, Option<FinalState>)>::decode(&mut &data[4..]).unwrap();
+        assert_eq!(decoded, (9, c, None));
     }
 
     const CID: &[u8] = b"QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
@@ -1554,7 +1672,106 @@ mod tests {
         assert_eq!(check_bounty_job(&other_set, &b, &p), Err(Error::NotBountyBenchmark));
     }
 
+    /// A made-up run of `game` whose last step had the loss `loss_bits`: its trace root and
+    /// the proof of its last state.
+    fn final_state(game: &GameSpec, loss_bits: u32) -> ([u8; 32], FinalState) {
+        use crate::TestSha as Sha;
+        use iollm_repops::commit::{state_root, Header, HeaderProof};
+        let header = Header {
+            config_hash: game.config_hash,
+            step: u64::from(game.every * game.checkpoints),
+            rng: 9,
+            b1pow: 0,
+            b2pow: 0,
+            loss: loss_bits,
+            params: 3,
+        }
+        .encode(iollm_repops::PROFILE);
+        let state = HeaderProof { header, tensors_root: [8; 32] };
+        let h_n = state_root::<Sha>(&state.header, &state.tensors_root);
+        let mut trace = vec![game.h0; game.checkpoints as usize];
+        trace.push(h_n);
+        let last = u64::from(game.checkpoints);
+        let path = iollm_repops::merkle::proof::<Sha>(&trace, last).expect("in range");
+        (iollm_repops::merkle::root::<Sha>(&trace), FinalState { state, path })
+    }
+
+    #[test]
+    fn a_final_state_proves_the_reported_loss_and_nothing_else() {
+        use crate::TestSha as Sha;
+        let game = GameSpec {
+            config: crate::game::GameConfig::SMALLEST,
+            config_hash: [4; 32],
+            corpus_root: [5; 32],
+            every: 2,
+            checkpoints: 3,
+            h0: [6; 32],
+            move_blocks: 1,
+        };
+        let loss = 2.75f32;
+        let (root, last) = final_state(&game, loss.to_bits());
+        assert_eq!(last.check::<Sha>(&game, &root, 2_750_000), Ok(()));
+        // Another loss, even by 10⁻⁶, is refused.
+        for wrong in [2_749_999, 2_750_001, 0] {
+            assert_eq!(last.check::<Sha>(&game, &root, wrong), Err(FinalStateError::Loss));
+        }
+        // Another trace, a path of another length, another state under the same path.
+        assert_eq!(last.check::<Sha>(&game, &[1; 32], 2_750_000), Err(FinalStateError::Trace));
+        let mut short = last.clone();
+        short.path.pop();
+        assert_eq!(short.check::<Sha>(&game, &root, 2_750_000), Err(FinalStateError::Trace));
+        let mut other = last.clone();
+        other.state.tensors_root[0] ^= 1;
+        assert_eq!(other.check::<Sha>(&game, &root, 2_750_000), Err(FinalStateError::Trace));
+        // A state of another config, or one step short (a run stopped early), with its own
+        // valid trace.
+        let elsewhere = GameSpec { config_hash: [7; 32], ..game.clone() };
+        let (root, mine) = final_state(&elsewhere, loss.to_bits());
+        assert_eq!(mine.check::<Sha>(&game, &root, 2_750_000), Err(FinalStateError::Config));
+        let (root, early) = final_state(&GameSpec { every: 1, ..game.clone() }, loss.to_bits());
+        assert_eq!(early.check::<Sha>(&game, &root, 2_750_000), Err(FinalStateError::Step));
+        // The state another checkpoint holds: a trace one leaf longer puts it elsewhere.
+        let (root, longer) = final_state(&GameSpec { checkpoints: 4, every: 1, ..game.clone() }, 0);
+        let six = GameSpec { every: 1, checkpoints: 6, ..game.clone() };
+        assert_eq!(longer.check::<Sha>(&six, &root, 0), Err(FinalStateError::Step));
+        // Header bytes that are not a header.
+        let mut bent = last.clone();
+        bent.state.header.push(0);
+        assert_eq!(bent.check::<Sha>(&game, &root, 2_750_000), Err(FinalStateError::Header));
+        // A NaN or negative loss matches no reported loss.
+        for bits in [f32::NAN.to_bits(), (-1.0f32).to_bits(), f32::INFINITY.to_bits()] {
+            let (root, last) = final_state(&game, bits);
+            for reported in [0, u64::MAX] {
+                assert_eq!(last.check::<Sha>(&game, &root, reported), Err(FinalStateError::Loss));
+            }
+        }
+    }
+
+    #[test]
+    fn loss_micros_edges() {
+        assert_eq!(loss_micros(0), Some(0));
+        assert_eq!(loss_micros((-0.0f32).to_bits()), Some(0));
+        assert_eq!(loss_micros(1), Some(0), "the smallest subnormal");
+        assert_eq!(loss_micros(1.0f32.to_bits()), Some(1_000_000));
+        assert_eq!(loss_micros(1e-6f32.to_bits()), Some(0), "1e-6 as f32 is just below 10⁻⁶");
+        assert_eq!(loss_micros(f32::MAX.to_bits()), None);
+        assert_eq!(loss_micros(f32::NAN.to_bits()), None);
+        assert_eq!(loss_micros(f32::INFINITY.to_bits()), None);
+        assert_eq!(loss_micros((-2.0f32).to_bits()), None);
+    }
+
     proptest::proptest! {
+        /// The exact floor of the value ×10⁶: f64 holds the product of an f32 and 10⁶ exactly
+        /// (24 + 20 bits), so it is the oracle.
+        #[test]
+        fn loss_micros_is_the_exact_floor_of_the_value_times_a_million(bits in proptest::prelude::any::<u32>()) {
+            let x = f64::from(f32::from_bits(bits));
+            let scaled = x * 1e6;
+            let expected = (x.is_finite() && (x >= 0.0) && scaled < 18_446_744_073_709_551_616.0)
+                .then(|| scaled.floor() as u64);
+            proptest::prop_assert_eq!(loss_micros(bits), expected);
+        }
+
         /// A score wins exactly when it is at least best + margin: never an equal score (margin
         /// is above 0), and no bounded input overflows.
         #[test]
@@ -1653,6 +1870,7 @@ mod tests {
             BadReveal,
             BadCheck,
             NothingToRelease,
+            BadFinalState,
         ];
         for e in all {
             let m = e.message();

@@ -93,20 +93,8 @@ pub fn admitted(draws: &[Hash], slots: usize) -> Vec<usize> {
 #[allow(clippy::arithmetic_side_effects)] // tests compute their expectations freely
 mod tests {
     use super::*;
+    use crate::TestSha as Sha;
     use proptest::prelude::*;
-    use sha2::{Digest, Sha256};
-
-    struct Sha;
-
-    impl Hasher for Sha {
-        fn hash(parts: &[&[u8]]) -> Hash {
-            let mut s = Sha256::new();
-            for p in parts {
-                s.update(p);
-            }
-            s.finalize().into()
-        }
-    }
 
     proptest! {
         /// Only the committed secret, revealed by the account that committed it, opens.

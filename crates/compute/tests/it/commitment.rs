@@ -7,7 +7,8 @@ use crate::common::micro_config;
 use iollm_compute::merkle::Sha;
 use iollm_compute::train::checkpoint_path;
 use iollm_compute::{train, Runtime, TrainState};
-use iollm_repops::commit::{tensor_root, StateProof, CHUNK_WORDS};
+use iollm_repops::commit::{tensor_root, Header, StateProof, CHUNK_WORDS};
+use iollm_repops::merkle;
 
 #[test]
 fn every_element_is_proven_against_the_state_root() {
@@ -69,6 +70,32 @@ fn every_element_is_proven_against_the_state_root() {
     let mut bent = header.clone();
     bent.header[60] ^= 1;
     assert!(!bent.verify::<Sha>(&h));
+    // Its bytes decode to the state's fields (what the market checks a submission's loss
+    // against); a truncated or padded header does not decode.
+    let (profile, fields) = Header::decode(&header.header).expect("decodes");
+    assert_eq!(profile, iollm_repops::PROFILE.as_bytes());
+    assert_eq!(
+        (fields.config_hash, fields.step, fields.loss),
+        (config_hash, st.step, st.loss.to_bits())
+    );
+    assert_eq!(fields.params, n);
+    assert_eq!(fields.encode(iollm_repops::PROFILE), header.header);
+    let len = header.header.len();
+    assert_eq!(Header::decode(&header.header[..len - 1]), None);
+    assert_eq!(Header::decode(&[&header.header[..], &[0]].concat()), None);
+    // What the executor submits: the last checkpoint's header, proven as leaf n of the trace,
+    // with the last step's loss; a last checkpoint that is not the trace's is refused.
+    let result = iollm_compute::run_result(dir.path()).expect("a finished run");
+    assert_eq!((result.trace_root, result.checks_root), (out.trace_root, out.checks_root));
+    assert_eq!(result.loss.to_bits(), out.final_loss.to_bits());
+    let h_n = *out.hashes.last().expect("hashes");
+    assert!(result.last.verify::<Sha>(&h_n));
+    let last = out.hashes.len() as u64 - 1;
+    assert!(merkle::verify::<Sha>(&out.trace_root, &h_n, last, last + 1, &result.last_path));
+    let last_file = checkpoint_path(dir.path(), last as usize);
+    std::fs::copy(checkpoint_path(dir.path(), 0), &last_file).expect("copy");
+    let err = iollm_compute::run_result(dir.path()).expect_err("another state");
+    assert!(err.to_string().contains("not the trace's last state"), "{err}");
     // A forged state (one weight changed) has another root.
     let mut forged = st.clone();
     forged.params[3] += 1.0;
