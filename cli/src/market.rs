@@ -16,7 +16,7 @@ use iollm_types::registry::ArtifactId;
 use iollm_types::split::SplitRule;
 use iollm_types::spotcheck;
 use iollm_types::{Balance, BlockNumber};
-use iollm_worker::job::JobDocument;
+use iollm_worker::job::{JobDocument, MAX_DATASET_BYTES};
 
 /// Why a market command failed.
 #[derive(Debug, thiserror::Error)]
@@ -213,7 +213,20 @@ pub async fn min_collateral(ctx: &Connection, units: u64) -> Result<Balance, Mar
         .ok_or(MarketCmdError::Refused(iollm_types::market::Error::BadUnits))
 }
 
-/// `iollm job claim`.
+/// What `iollm job claim` checks before it claims a training job: that the job's spec (on
+/// IPFS) and dataset can be fetched and checked, and that the game spec the job committed is
+/// the one they give ([`job_config`]): claiming a job whose games an honest run cannot win
+/// would cost the executor its collateral. An evaluation job has nothing to check yet.
+pub async fn check_before_claim(ctx: &Connection, job: JobId) -> Result<(), MarketCmdError> {
+    if ctx.market()?.job_terms(job).await?.and_then(|t| t.game).is_none() {
+        return Ok(());
+    }
+    let dir =
+        tempfile::tempdir().map_err(|e| MarketCmdError::BadSpec { job, reason: e.to_string() })?;
+    job_config(ctx, job, dir.path()).await.map(drop)
+}
+
+/// `iollm job claim` (after [`check_before_claim`]).
 pub async fn claim(
     ctx: &Connection,
     signer: &Signer,
@@ -235,9 +248,9 @@ pub async fn submit_run(
 ) -> Result<Executed<()>, MarketCmdError> {
     let bad = |reason: String| MarketCmdError::BadRun { path: run.to_owned(), reason };
     let result = iollm_compute::run_result(run).map_err(|e| bad(e.to_string()))?;
-    let loss = loss_micros(result.loss.to_bits()).ok_or_else(|| {
-        bad(format!("its last loss {} is not a finite number of at least 0", result.loss))
-    })?;
+    // A diverged run (its last loss NaN or infinite) is submitted as NOT_A_LOSS: whether it
+    // is the honest run of the job is the game's to decide.
+    let loss = loss_micros(result.loss.to_bits());
     let commitment = Commitment {
         output_cid: output_cid.as_bytes().to_vec(),
         score,
@@ -480,7 +493,8 @@ fn trainer_of(
 
 /// The training config of job `job`, from its spec on IPFS (the `spec_cid` on chain, fetched
 /// and checked against its CID), its dataset made local in `dir` (`iollm train --job`, and the
-/// default config of `iollm job attest`).
+/// default config of `iollm job attest`); refused when the game spec the job committed is not
+/// the one the spec gives.
 pub async fn job_config(
     ctx: &Connection,
     job: JobId,
@@ -493,7 +507,25 @@ pub async fn job_config(
     let store = crate::content::ipfs_client(ctx)
         .map_err(|e| MarketCmdError::BadSpec { job, reason: e.to_string() })?;
     let doc = JobDocument::fetch(&store, &cid, dir).await.map_err(spec_error)?;
-    doc.train_config(&store, dir).await.map_err(spec_error)
+    let game = ctx.market()?.job_terms(job).await?.and_then(|t| t.game);
+    // No more dataset than the corpus the job committed to.
+    let max = game.as_ref().map_or(MAX_DATASET_BYTES, |g| g.config.corpus_len);
+    let cfg = doc.train_config(&store, dir, max).await.map_err(spec_error)?;
+    // The chain cannot read the spec: the game spec the poster committed must be the one the
+    // spec gives, or an honest run could not win a game about this job.
+    if let Some(committed) = game {
+        let trainer = trainer_of(&cfg, 1)?;
+        if iollm_worker::game_spec(&trainer, &cfg, committed.move_blocks) != committed {
+            return Err(MarketCmdError::BadSpec {
+                job,
+                reason: "its committed game spec is not the one its spec gives (another \
+                         config, corpus or h_0): an honest run of it could lose its games, do \
+                         not claim or verify it"
+                    .into(),
+            });
+        }
+    }
+    Ok(cfg)
 }
 
 /// `iollm job post --spec FILE`: reads and checks a training job's spec (`iollm-job-v1`),
@@ -507,17 +539,20 @@ pub async fn publish_spec(
 ) -> Result<(String, iollm_types::market::GameSpec), MarketCmdError> {
     let bad = |reason: String| MarketCmdError::BadRun { path: file.to_owned(), reason };
     let bytes = std::fs::read(file).map_err(|e| bad(e.to_string()))?;
-    let doc = JobDocument::parse(&bytes).map_err(|e| bad(e.to_string()))?;
+    // What executors read is the canonical encoding: the game spec is worked out from it.
+    let canonical = JobDocument::parse(&bytes).map_err(|e| bad(e.to_string()))?.to_bytes();
+    let doc = JobDocument::parse(&canonical).map_err(|e| bad(e.to_string()))?;
     let store = crate::content::ipfs_client(ctx).map_err(|e| bad(e.to_string()))?;
     let dir = tempfile::tempdir().map_err(|e| bad(e.to_string()))?;
-    let cfg = doc.train_config(&store, dir.path()).await.map_err(|e| bad(e.to_string()))?;
-    let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))
+    let cfg = doc
+        .train_config(&store, dir.path(), MAX_DATASET_BYTES)
+        .await
         .map_err(|e| bad(e.to_string()))?;
-    let game = iollm_worker::game_spec(&trainer, &cfg, move_blocks);
-    let canonical = dir.path().join("job.json");
-    std::fs::write(&canonical, doc.to_bytes()).map_err(|e| bad(e.to_string()))?;
+    let game = iollm_worker::game_spec(&trainer_of(&cfg, 1)?, &cfg, move_blocks);
+    let spec_file = dir.path().join("job.json");
+    std::fs::write(&spec_file, &canonical).map_err(|e| bad(e.to_string()))?;
     let added = store
-        .put_file(&canonical, &crate::content::package_options())
+        .put_file(&spec_file, &crate::content::package_options())
         .await
         .map_err(|e| bad(format!("adding it to IPFS: {e}")))?;
     Ok((added.cid.to_string(), game))

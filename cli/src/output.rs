@@ -369,7 +369,10 @@ async fn job_command(
             };
             println!("{}", market::post_job(ctx, signer, &job).await?.value);
         }
-        JobAction::Claim { id } => print_fee("Claimed", &market::claim(ctx, signer, *id).await?),
+        JobAction::Claim { id } => {
+            market::check_before_claim(ctx, *id).await?;
+            print_fee("Claimed", &market::claim(ctx, signer, *id).await?)
+        }
         JobAction::Submit { id, output_cid, score, run, trace_root, checks_root } => {
             let call = match (run, trace_root, checks_root) {
                 (Some(run), _, _) => {

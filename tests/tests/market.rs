@@ -1248,11 +1248,20 @@ async fn a_training_job_is_posted_from_its_spec_with_its_dataset_on_ipfs() -> Re
     assert_eq!(market.job_spec(job).await?, Some(spec_cid.into_bytes()));
     // The executor (`iollm train --job`) and a verifier read the config back from the job:
     // spec and dataset fetched by CID, the same game spec.
+    m::check_before_claim(ctx, job).await?;
     let fetched = tempfile::tempdir()?;
     let cfg = m::job_config(ctx, job, fetched.path()).await?;
     let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))?;
     assert_eq!(iollm_worker::game_spec(&trainer, &cfg, 20), game);
 
+    // A job whose committed game spec is not its spec's (here: another h_0) is refused to its
+    // executor and verifiers: an honest run of the spec could not win its games.
+    let lying = GameSpec { h0: [9; 32], ..game.clone() };
+    let post = post.with_game(lying);
+    let job = m::post_job(ctx, &bob, &post).await?.value;
+    let err = m::check_before_claim(ctx, job).await.unwrap_err().to_string();
+    assert!(err.contains("its committed game spec is not the one its spec gives"), "{err}");
+    assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::Open, "nothing claimed");
     // A dataset CID the node does not have: refused, naming the dataset.
     let missing = "bafkreie7q3iidccmpvszul7kudcvvuavuo7u6gzlbobczuk5nqze6k4zii";
     spec["dataset"]["cid"] = serde_json::json!(missing);

@@ -3,7 +3,9 @@
 //! its base model (none: initialised from the seed), its dataset (by CID: no local paths), the
 //! model shape, the training loop with its checkpoint interval, and the optimizer. The schema
 //! (`worker/schema/iollm-job-v1.schema.json`) is generated from these types and committed (a
-//! test refuses a stale one; regenerate with `IOLLM_BLESS=1 cargo test -p iollm-worker job`).
+//! test refuses a stale one; regenerate with `IOLLM_BLESS=1 cargo test -p iollm-worker job`);
+//! it fixes the shape, [`JobDocument::parse`] also the values (ranges the schema does not
+//! state, such as a checkpoint interval that divides the steps).
 //! `iollm job post --spec FILE` validates a spec ([`JobDocument::parse`]), fetches its dataset
 //! with every byte checked against its CID ([`JobDocument::train_config`]) to commit the game
 //! spec, adds the spec to IPFS and posts it; the executor reads it back the same way.
@@ -22,6 +24,13 @@ pub const SCHEMA_V1: &str = include_str!("../schema/iollm-job-v1.schema.json");
 
 /// The version this crate reads and writes.
 pub const JOB_VERSION: u32 = 1;
+
+/// The largest spec fetched (a spec is a few hundred bytes).
+pub const MAX_SPEC_BYTES: u64 = 64 << 10;
+
+/// The largest dataset fetched when no game spec says its length (the trainer holds the
+/// corpus in memory).
+pub const MAX_DATASET_BYTES: u64 = 4 << 30;
 
 /// A job spec, version 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -111,7 +120,7 @@ impl JobDocument {
         let failed = |reason: String| JobSpecError::Fetch { cid: cid.to_owned(), reason };
         let parsed = parse_cid(cid).map_err(|e| failed(e.to_string()))?;
         let path = dir.join("job.json");
-        iollm_content::fetch_verified(store, &parsed, &path)
+        iollm_content::fetch_file_verified(store, &parsed, &path, MAX_SPEC_BYTES)
             .await
             .map_err(|e| failed(e.to_string()))?;
         let bytes = std::fs::read(&path).map_err(|e| failed(e.to_string()))?;
@@ -123,11 +132,13 @@ impl JobDocument {
     /// value of the training config.
     pub fn parse(bytes: &[u8]) -> Result<JobDocument, JobSpecError> {
         let de = &mut serde_json::Deserializer::from_slice(bytes);
-        let doc: JobDocument = serde_path_to_error::deserialize(de).map_err(|e| {
+        let doc: JobDocument = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             let path = e.path().to_string();
             let at = if path == "." { String::new() } else { format!("at {path}: ") };
             JobSpecError::Schema(format!("{at}{}", e.inner()))
         })?;
+        // One document, nothing after it: a spec has one encoding up to whitespace.
+        de.end().map_err(|e| JobSpecError::Schema(e.to_string()))?;
         doc.check()?;
         Ok(doc)
     }
@@ -181,11 +192,13 @@ impl JobDocument {
     }
 
     /// The training config this spec runs, its dataset made local: generated, or fetched
-    /// from `store` into `dir/dataset` with every byte checked against its CID.
+    /// from `store` into `dir/dataset` with every byte checked against its CID; a dataset
+    /// that is not one file of at most `max_bytes` is refused before anything is written.
     pub async fn train_config<S: ContentStore>(
         &self,
         store: &S,
         dir: &Path,
+        max_bytes: u64,
     ) -> Result<TrainConfig, JobSpecError> {
         let data = match &self.dataset {
             Dataset::Arithmetic { lines } => DataConfig::Arithmetic { lines: *lines },
@@ -193,7 +206,7 @@ impl JobDocument {
                 let failed = |e: String| JobSpecError::Dataset { cid: cid.clone(), reason: e };
                 let parsed = parse_cid(cid).map_err(|e| failed(e.to_string()))?;
                 let path = dir.join("dataset");
-                iollm_content::fetch_verified(store, &parsed, &path)
+                iollm_content::fetch_file_verified(store, &parsed, &path, max_bytes)
                     .await
                     .map_err(|e| failed(e.to_string()))?;
                 DataConfig::File { path }

@@ -46,7 +46,7 @@ async fn the_example_is_the_tiny_run() {
     // A generated dataset needs no store: the config is tiny.toml's, so is its config hash.
     let store = iollm_content::KuboClient::new("http://127.0.0.1:9").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = doc.train_config(&store, dir.path()).await.unwrap();
+    let cfg = doc.train_config(&store, dir.path(), 1).await.unwrap();
     let toml = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/compute/examples/tiny.toml");
     let tiny = TrainConfig::from_file(&toml).unwrap();
     assert_eq!(cfg, tiny);
@@ -100,4 +100,9 @@ fn bad_specs_are_refused_with_one_line_each() {
     }
     let err = JobDocument::parse(b"{\"job_version\": 1,").unwrap_err().to_string();
     assert!(err.starts_with("not an iollm-job-v1 spec"), "{err}");
+    // One document and nothing after it, so that a spec has one encoding.
+    let mut trailing = serde_json::to_vec(&example()).unwrap();
+    trailing.extend_from_slice(b" x");
+    let err = JobDocument::parse(&trailing).unwrap_err().to_string();
+    assert!(err.contains("trailing characters"), "{err}");
 }

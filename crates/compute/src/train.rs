@@ -94,8 +94,9 @@ impl TrainConfig {
         self.model.validate()?;
         let bad = |m: &str| Err(Error::InvalidConfig(m.to_string()));
         let t = &self.train;
-        if t.steps == 0 {
-            return bad("train.steps must be at least 1");
+        // The game spec counts checkpoints and steps per checkpoint in 32 bits.
+        if t.steps == 0 || t.steps > u64::from(u32::MAX) {
+            return bad("train.steps must be in 1..=4294967295");
         }
         if t.batch_size == 0 {
             return bad("train.batch_size must be at least 1");

@@ -130,6 +130,9 @@ pub enum Error {
         /// The destination.
         path: PathBuf,
     },
+    /// A CID that should name one file names a directory or a symbolic link.
+    #[error("{0} is a directory or a symbolic link, not a file")]
+    NotAFile(String),
     /// What a pull would write is more than its limit.
     #[error("the package holds {size} bytes, more than the pull limit of {limit} bytes; raise the limit (--max-size) if you trust it")]
     PullTooLarge {

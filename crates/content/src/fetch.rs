@@ -90,6 +90,22 @@ pub async fn fetch_verified_with<S: ContentStore>(
     Ok(n)
 }
 
+/// [`fetch_verified_with`] for a CID that must name one file: a directory or symbolic link
+/// root is refused before anything is written (a directory of many empty files would cost
+/// inodes, not bytes).
+pub async fn fetch_file_verified<S: ContentStore>(
+    store: &S,
+    cid: &Cid,
+    dest: &Path,
+    max_bytes: u64,
+) -> Result<u64> {
+    let root = get_verified(store, cid).await?;
+    if !matches!(unixfs::inspect(cid, &root)?.0, Node::File { .. }) {
+        return Err(Error::NotAFile(cid.to_string()));
+    }
+    fetch_verified_with(store, cid, dest, max_bytes).await
+}
+
 /// A destination's staging directory, `.NAME.iollm-pull/` beside it: `lock` (held with
 /// `flock` while the pull runs) and `content` (what becomes `dest`). A pull that was killed
 /// leaves it behind, unlocked; the next pull into the same destination recognises it by its

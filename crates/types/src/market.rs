@@ -579,7 +579,7 @@ pub enum FinalStateError {
     Step,
     /// The state is not leaf `n` of the committed trace.
     Trace,
-    /// The committed loss is not the header's (a finite, non-negative f32, floored to 10⁻⁶).
+    /// The committed loss is not the header's ([`loss_micros`]).
     Loss,
 }
 
@@ -620,7 +620,7 @@ impl FinalState {
         if !iollm_repops::merkle::verify::<H>(trace_root, &h_n, last, leaves, &self.path) {
             return Err(FinalStateError::Trace);
         }
-        if loss_micros(header.loss) != Some(loss) {
+        if loss_micros(header.loss) != loss {
             return Err(FinalStateError::Loss);
         }
         Ok(())
@@ -629,16 +629,17 @@ impl FinalState {
 
 /// A loss's f32 bits as the fixed point ×10⁶ a [`Commitment`] reports, exactly: the value
 /// times 10⁶ rounded down, computed on the bits (no float arithmetic, so the contract and the
-/// trainer agree). `None` for a negative value (but `−0`), an infinity, a NaN, or a value
-/// whose ×10⁶ does not fit 64 bits.
-pub fn loss_micros(bits: u32) -> Option<u64> {
+/// trainer agree). Total, so that every run can be submitted, a diverged one too (whether its
+/// last state is honest is the game's to decide): [`NOT_A_LOSS`] for a NaN, an infinity, a
+/// negative value (but `−0`) or a value whose ×10⁶ does not fit below it.
+pub fn loss_micros(bits: u32) -> u64 {
     let exponent = (bits >> 23) & 0xff;
     let fraction = u128::from(bits & 0x7f_ffff);
     if bits & 0x7fff_ffff == 0 {
-        return Some(0);
+        return 0;
     }
     if bits >> 31 == 1 || exponent == 0xff {
-        return None;
+        return NOT_A_LOSS;
     }
     // value = mantissa × 2^(shift − 149)
     let (mantissa, shift) = if exponent == 0 {
@@ -648,14 +649,18 @@ pub fn loss_micros(bits: u32) -> Option<u64> {
     };
     // `scaled` < 2^44: shifted up by less than 64 it stays below 2^108 (128 bits lose
     // nothing); by 64 or more it is past 2^64.
-    let scaled = mantissa.checked_mul(1_000_000)?;
+    let scaled = mantissa.saturating_mul(1_000_000);
     let value = match shift.checked_sub(149) {
         Some(up) if up < 64 => scaled << up,
-        Some(_) => return None,
+        Some(_) => return NOT_A_LOSS,
         None => scaled >> 149u32.saturating_sub(shift).min(127),
     };
-    u64::try_from(value).ok()
+    u64::try_from(value).ok().filter(|v| *v < NOT_A_LOSS).unwrap_or(NOT_A_LOSS)
 }
+
+/// The reported loss of a run whose last loss is no finite non-negative number below it
+/// ([`loss_micros`]).
+pub const NOT_A_LOSS: u64 = u64::MAX;
 
 /// A verifier's sign-up for a job's spot check (VERIFICATION.md, "Spot checks").
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
@@ -1738,26 +1743,25 @@ mod tests {
         let mut bent = last.clone();
         bent.state.header.push(0);
         assert_eq!(bent.check::<Sha>(&game, &root, 2_750_000), Err(FinalStateError::Header));
-        // A NaN or negative loss matches no reported loss.
+        // A diverged run (NaN, infinite or negative last loss) is submitted too, as
+        // NOT_A_LOSS and nothing else: the game decides whether its last state is honest.
         for bits in [f32::NAN.to_bits(), (-1.0f32).to_bits(), f32::INFINITY.to_bits()] {
             let (root, last) = final_state(&game, bits);
-            for reported in [0, u64::MAX] {
-                assert_eq!(last.check::<Sha>(&game, &root, reported), Err(FinalStateError::Loss));
-            }
+            assert_eq!(last.check::<Sha>(&game, &root, NOT_A_LOSS), Ok(()));
+            assert_eq!(last.check::<Sha>(&game, &root, 0), Err(FinalStateError::Loss));
         }
     }
 
     #[test]
     fn loss_micros_edges() {
-        assert_eq!(loss_micros(0), Some(0));
-        assert_eq!(loss_micros((-0.0f32).to_bits()), Some(0));
-        assert_eq!(loss_micros(1), Some(0), "the smallest subnormal");
-        assert_eq!(loss_micros(1.0f32.to_bits()), Some(1_000_000));
-        assert_eq!(loss_micros(1e-6f32.to_bits()), Some(0), "1e-6 as f32 is just below 10⁻⁶");
-        assert_eq!(loss_micros(f32::MAX.to_bits()), None);
-        assert_eq!(loss_micros(f32::NAN.to_bits()), None);
-        assert_eq!(loss_micros(f32::INFINITY.to_bits()), None);
-        assert_eq!(loss_micros((-2.0f32).to_bits()), None);
+        assert_eq!(loss_micros(0), 0);
+        assert_eq!(loss_micros((-0.0f32).to_bits()), 0);
+        assert_eq!(loss_micros(1), 0, "the smallest subnormal");
+        assert_eq!(loss_micros(1.0f32.to_bits()), 1_000_000);
+        assert_eq!(loss_micros(1e-6f32.to_bits()), 0, "1e-6 as f32 is just below 10⁻⁶");
+        for bits in [f32::MAX, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -2.0].map(f32::to_bits) {
+            assert_eq!(loss_micros(bits), NOT_A_LOSS);
+        }
     }
 
     proptest::proptest! {
@@ -1767,8 +1771,11 @@ mod tests {
         fn loss_micros_is_the_exact_floor_of_the_value_times_a_million(bits in proptest::prelude::any::<u32>()) {
             let x = f64::from(f32::from_bits(bits));
             let scaled = x * 1e6;
-            let expected = (x.is_finite() && (x >= 0.0) && scaled < 18_446_744_073_709_551_616.0)
-                .then(|| scaled.floor() as u64);
+            let expected = if x.is_finite() && x >= 0.0 && scaled < 18_446_744_073_709_551_615.0 {
+                scaled.floor() as u64
+            } else {
+                NOT_A_LOSS
+            };
             proptest::prop_assert_eq!(loss_micros(bits), expected);
         }
 

@@ -6,7 +6,8 @@ use std::path::Path;
 use iollm_content::manifest::{parse, MANIFEST_FILE};
 use iollm_content::pull::{pull_package_with, PullOptions};
 use iollm_content::{
-    add_reader, fetch_verified_with, prepare_package, AddOptions, Cid, ContentStore, Error,
+    add_reader, fetch_file_verified, fetch_verified_with, prepare_package, AddOptions, Cid,
+    ContentStore, Error,
 };
 use serde_json::json;
 
@@ -241,5 +242,27 @@ async fn an_interrupted_pull_is_cleaned_up_by_the_next() {
     let err =
         pull_package_with(&c, &p.package_cid, &out, &PullOptions::default()).await.unwrap_err();
     assert!(matches!(&err, Error::DestinationExists { path } if *path == out), "{err}");
+    node.stop().await;
+}
+
+/// A CID that must name one file (a job spec, a dataset) is refused, before anything is
+/// written, when it names a directory (say, of a million empty files: inodes, not bytes) or a
+/// file over the limit; one file within it is fetched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_fetch_refuses_a_directory_and_a_file_over_its_limit() {
+    let (tmp, node) = setup().await;
+    let pkg = tmp.path().join("pkg");
+    write_package(&pkg);
+    let c = node.client();
+    let dir = c.put_dir(&pkg, &AddOptions::v1()).await.unwrap().cid;
+    let file = c.put_file(&pkg.join("model.safetensors"), &AddOptions::v1()).await.unwrap().cid;
+    let out = tmp.path().join("out/dataset");
+    let err = fetch_file_verified(&c, &dir, &out, 1 << 30).await.unwrap_err();
+    assert!(matches!(&err, Error::NotAFile(cid) if *cid == dir.to_string()), "{err}");
+    let err = fetch_file_verified(&c, &file, &out, 299_999).await.unwrap_err();
+    assert!(matches!(err, Error::PullTooLarge { .. }), "{err}");
+    assert!(entries(&tmp.path().join("out")).is_empty());
+    assert_eq!(fetch_file_verified(&c, &file, &out, 300_000).await.unwrap(), 300_000);
+    assert_eq!(std::fs::read(&out).unwrap(), pattern(300_000, 5));
     node.stop().await;
 }
