@@ -57,6 +57,15 @@ pub enum MarketCmdError {
         /// Why.
         reason: String,
     },
+    /// A training config file that cannot be read or is refused (the cause is the source).
+    #[error("cannot use {path}")]
+    Config {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: iollm_compute::Error,
+    },
     /// A training config the trainer refuses.
     #[error("bad training config: {0}")]
     BadConfig(String),
@@ -479,7 +488,7 @@ pub async fn settle_challenge(
 /// Reads and checks a training config file (`--config`).
 pub fn read_config(path: &std::path::Path) -> Result<iollm_compute::TrainConfig, MarketCmdError> {
     iollm_compute::TrainConfig::from_file(path)
-        .map_err(|e| MarketCmdError::BadRun { path: path.to_owned(), reason: e.to_string() })
+        .map_err(|source| MarketCmdError::Config { path: path.to_owned(), source })
 }
 
 /// A trainer of `cfg` on `threads`.

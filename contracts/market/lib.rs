@@ -1765,23 +1765,8 @@ mod market {
         /// The last state of the made-up training run of [`game_spec`] (a last loss of 0),
         /// proven against its trace `[h0, h0, h_n]`, and the trace's root.
         fn final_state() -> (FinalState, [u8; 32]) {
-            use iollm_repops::commit::{state_root, Header, HeaderProof};
-            let game = game_spec();
-            let header = Header {
-                config_hash: game.config_hash,
-                step: u64::from(game.every * game.checkpoints),
-                rng: 1,
-                b1pow: 0,
-                b2pow: 0,
-                loss: 0,
-                params: 1,
-            }
-            .encode(iollm_repops::PROFILE);
-            let state = HeaderProof { header, tensors_root: [8; 32] };
-            let trace =
-                [game.h0, game.h0, state_root::<HostSha>(&state.header, &state.tensors_root)];
-            let path = iollm_repops::merkle::proof::<HostSha>(&trace, 2).unwrap();
-            (FinalState { state, path }, iollm_repops::merkle::root::<HostSha>(&trace))
+            let (_, root, last) = FinalState::made_up::<HostSha>(&game_spec(), 0, [8; 32]);
+            (last, root)
         }
 
         /// The made-up training run's trace root.

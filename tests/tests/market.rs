@@ -20,6 +20,7 @@ use iollm_cli::model;
 use iollm_compute::merkle::Sha;
 use iollm_tests::testnet;
 use iollm_types::game::GameConfig;
+use iollm_types::market::events::{Event, JOB_POSTED_TOPIC};
 use iollm_types::market::{
     Capacity, Change, Commitment, FinalState, GameSpec, JobKind, JobState, MarketParams,
     Verification,
@@ -27,6 +28,7 @@ use iollm_types::market::{
 use iollm_types::registry::Kind;
 use iollm_types::split::SplitRule;
 use iollm_types::spotcheck;
+use std::time::Duration;
 
 const CID: &str = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
 const OUT: &str = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4";
@@ -174,20 +176,8 @@ async fn challenge(
 /// [`game`]'s config after its one step, with a loss of 0, its root `h_n` (the trace is
 /// `[H0, h_n]`) and its proof.
 fn last_state() -> ([u8; 32], FinalState) {
-    use iollm_repops::commit::{state_root, Header, HeaderProof};
-    let header = Header {
-        config_hash: game().config_hash,
-        step: 1,
-        rng: 1,
-        b1pow: 0,
-        b2pow: 0,
-        loss: 0,
-        params: 1,
-    }
-    .encode(iollm_repops::PROFILE);
-    let state = HeaderProof { header, tensors_root: [8; 32] };
-    let h_n = state_root::<Sha>(&state.header, &state.tensors_root);
-    (h_n, FinalState { state, path: trace(h_n).2 })
+    let (h_n, _, last) = FinalState::made_up::<Sha>(&game(), 0, [8; 32]);
+    (h_n, last)
 }
 
 /// Submits the made-up run's result for training job `job`, scored `score`.
@@ -1204,6 +1194,7 @@ async fn a_training_job_is_posted_from_its_spec_with_its_dataset_on_ipfs() -> Re
     let ctx = &net.ctx;
     let bob = Signer::dev("bob")?;
     let store = iollm_cli::content::ipfs_client(ctx)?;
+    let start = ctx.chain.finalized_head().await? + 1;
     let dir = tempfile::tempdir()?;
     let corpus = dir.path().join("corpus.txt");
     std::fs::write(&corpus, "the quick brown fox jumps over the lazy dog\n".repeat(64))?;
@@ -1262,6 +1253,30 @@ async fn a_training_job_is_posted_from_its_spec_with_its_dataset_on_ipfs() -> Re
     let err = m::check_before_claim(ctx, job).await.unwrap_err().to_string();
     assert!(err.contains("its committed game spec is not the one its spec gives"), "{err}");
     assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::Open, "nothing claimed");
+    // A follower of the finalized chain (what a worker runs) sees both jobs posted, in order:
+    // every block from where it started exactly once, its events typed; one restarted from a
+    // block sees it again.
+    let mut follower = ctx.chain.follow_finalized(start, Duration::from_millis(200));
+    let mut posted = Vec::new();
+    let mut posted_at = Vec::new();
+    while posted.len() < 2 {
+        let block = tokio::time::timeout(Duration::from_secs(60), follower.next()).await??;
+        assert_eq!(block.number + 1, follower.position());
+        for e in block.events.iter().filter(|e| e.contract == *market.address()) {
+            let topic = e.topics.first().expect("a signature topic");
+            if let Some(Event::JobPosted(p)) = Event::decode(topic, &e.data).transpose()? {
+                assert_eq!(p.poster, bob.account_bytes());
+                posted.push(p.job);
+                posted_at.push(block.number);
+            }
+        }
+    }
+    assert_eq!(posted, vec![job - 1, job]);
+    let again = ctx.chain.follow_finalized(posted_at[0], Duration::from_millis(200)).next().await?;
+    assert_eq!(Some(again.clone()), ctx.chain.finalized_block(posted_at[0]).await?);
+    assert!(again.events.iter().any(|e| e.topics.first() == Some(&JOB_POSTED_TOPIC)));
+    let beyond = ctx.chain.finalized_head().await? + 1_000;
+    assert_eq!(ctx.chain.finalized_block(beyond).await?, None, "not finalized yet");
     // A dataset CID the node does not have: refused, naming the dataset.
     let missing = "bafkreie7q3iidccmpvszul7kudcvvuavuo7u6gzlbobczuk5nqze6k4zii";
     spec["dataset"]["cid"] = serde_json::json!(missing);

@@ -2,6 +2,8 @@
 
 use crate::{ChainError, NodeConfig};
 use std::time::Duration;
+use subxt::backend::legacy::LegacyRpcMethods;
+use subxt::backend::rpc::RpcClient;
 use subxt::OnlineClient;
 
 /// How long [`Chain::connect`] waits for a node before giving up.
@@ -11,6 +13,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 #[derive(Clone)]
 pub struct Chain {
     pub(crate) api: OnlineClient<NodeConfig>,
+    /// The same connection's plain RPC methods (block hashes by number, the finalized head).
+    pub(crate) rpc: LegacyRpcMethods<NodeConfig>,
     url: String,
 }
 
@@ -25,12 +29,17 @@ impl Chain {
     pub async fn connect(url: &str) -> Result<Chain, ChainError> {
         let unreachable =
             |reason: String| ChainError::NodeUnreachable { url: url.to_owned(), reason };
-        let api = tokio::time::timeout(CONNECT_TIMEOUT, OnlineClient::from_insecure_url(url))
+        let connect = async {
+            let rpc = RpcClient::from_insecure_url(url).await?;
+            let api = OnlineClient::from_rpc_client(rpc.clone()).await?;
+            Ok::<_, subxt::Error>((api, LegacyRpcMethods::new(rpc)))
+        };
+        let (api, rpc) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
             .await
             .map_err(|_| unreachable(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())))?
             .map_err(|e| unreachable(e.to_string()))?;
         tracing::debug!(target: "chain::client", url, "Connected");
-        Ok(Chain { api, url: url.to_owned() })
+        Ok(Chain { api, rpc, url: url.to_owned() })
     }
 
     /// The URL this client is connected to.

@@ -347,12 +347,8 @@ impl Chain {
         let mut fee = 0;
         for event in events.iter() {
             let event = event?;
-            if let Some(emitted) = event.as_event::<node::contracts::events::ContractEmitted>()? {
-                contract_events.push(ContractEvent {
-                    contract: emitted.contract,
-                    topics: event.topics().iter().map(|t| t.0).collect(),
-                    data: emitted.data,
-                });
+            if let Some(emitted) = crate::follow::contract_event(&event)? {
+                contract_events.push(emitted);
             } else if let Some(paid) =
                 event.as_event::<node::transaction_payment::events::TransactionFeePaid>()?
             {

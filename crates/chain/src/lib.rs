@@ -6,6 +6,8 @@
 //! typed events of `iollm-types`. Typed clients per contract ([`registry::RegistryClient`]) sit on
 //! top of the generic [`contract`] calls.
 //!
+//! [`follow`] follows the finalized chain: every block in order, with its contract events.
+//!
 //! The deployment record and a [`Connection`] (a chain with one client per deployed contract)
 //! live here, so that every crate reaches the contracts the same way.
 //!
@@ -32,6 +34,7 @@ pub mod contract;
 pub mod deployment;
 pub mod dispute;
 mod error;
+pub mod follow;
 pub mod market;
 pub mod registry;
 mod signer;
