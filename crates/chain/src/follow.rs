@@ -1,5 +1,7 @@
-//! Following the chain: finalized blocks in order, each with the contract events it holds
-//! (`iollm_types::market::events::Event::decode` and its peers type them). A follower starts
+//! Following the chain: finalized blocks in order, each with the contract events it holds,
+//! typed by the `Event` enum of the contract that emitted it (`iollm_types::market::events`,
+//! `registry`, `splitter`, `dispute`: a signature topic alone does not name the contract). A
+//! follower starts
 //! at any block (the first after the last one its owner handled, after a restart), catches up
 //! on the blocks already finalized, then waits for each new one: every finalized block exactly
 //! once, none skipped, whatever the node's finality notifications skip.

@@ -140,6 +140,13 @@ pub mod events {
         0x41, 0x5b, 0x95, 0x47, 0x3e, 0xcd, 0x6f, 0xbd, 0xfa, 0xa8, 0x46, 0x2f, 0xa5, 0xbc, 0xb2,
         0x3f, 0x26,
     ];
+
+    crate::contract_events! {
+        "the dispute contract emits about games";
+        Opened => OPENED_TOPIC,
+        Moved => MOVED_TOPIC,
+        Decided => DECIDED_TOPIC,
+    }
 }
 
 /// Message selectors (ink!'s: the first 4 bytes of BLAKE2b-256 of the name).

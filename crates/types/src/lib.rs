@@ -11,6 +11,50 @@
 
 extern crate alloc;
 
+/// Declares a contract's `Event` enum (in its `events` module) and its decoding from each
+/// event's signature topic: one line per event, so that an event cannot be left out of one of
+/// them. A signature topic names the event's name and fields, not its contract (the market's
+/// and the splitter's `Withdrawn` share one): decode an event with the enum of the contract
+/// that emitted it.
+macro_rules! contract_events {
+    ($what:literal; $($name:ident => $topic:ident),* $(,)?) => {
+        #[doc = concat!("Every event ", $what, ", as a follower of finalized blocks decodes it \
+                         from a `ContractEmitted`.")]
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Event {
+            $(
+                #[doc = concat!("`", stringify!($name), "`.")]
+                $name($name),
+            )*
+        }
+
+        impl Event {
+            /// The event whose signature topic is `topic`, decoded from `data`: `None` for a
+            /// topic this contract's events do not have, `Some(Err)` for data that does not
+            /// decode as that event.
+            pub fn decode(
+                topic: &[u8; 32],
+                data: &[u8],
+            ) -> Option<Result<Event, parity_scale_codec::Error>> {
+                $(
+                    if *topic == $topic {
+                        return Some(<$name>::decode(&mut &data[..]).map(Event::$name));
+                    }
+                )*
+                None
+            }
+
+            /// The signature topic of this event.
+            pub fn topic(&self) -> [u8; 32] {
+                match self {
+                    $(Event::$name(_) => $topic,)*
+                }
+            }
+        }
+    };
+}
+pub(crate) use contract_events;
+
 pub mod admin;
 pub mod bisection;
 pub mod cid;

@@ -1331,48 +1331,9 @@ pub mod events {
         0x81, 0xdd,
     ];
 
-    /// Declares [`Event`] and its decoding from each event's signature topic: one line per
-    /// event, so a new event cannot be left out of one of them.
-    macro_rules! market_events {
-        ($($name:ident => $topic:ident),* $(,)?) => {
-            /// Every event the market emits about pledges, jobs and bounties (its admin
-            /// events are `crate::admin::events`), as a follower of finalized blocks decodes
-            /// it from a `ContractEmitted`.
-            #[derive(Debug, Clone, PartialEq, Eq)]
-            pub enum Event {
-                $(
-                    #[doc = concat!("`", stringify!($name), "`.")]
-                    $name($name),
-                )*
-            }
-
-            impl Event {
-                /// The event whose signature topic is `topic`, decoded from `data`: `None`
-                /// for a topic the market's events do not have, `Some(Err)` for data that does
-                /// not decode as that event.
-                pub fn decode(
-                    topic: &[u8; 32],
-                    data: &[u8],
-                ) -> Option<Result<Event, parity_scale_codec::Error>> {
-                    $(
-                        if *topic == $topic {
-                            return Some(<$name>::decode(&mut &data[..]).map(Event::$name));
-                        }
-                    )*
-                    None
-                }
-
-                /// The signature topic of this event.
-                pub fn topic(&self) -> [u8; 32] {
-                    match self {
-                        $(Event::$name(_) => $topic,)*
-                    }
-                }
-            }
-        };
-    }
-
-    market_events! {
+    crate::contract_events! {
+        "the market emits about pledges, jobs and bounties (its admin events are \
+         `crate::admin::events`)";
         Pledged => PLEDGED_TOPIC,
         Unpledged => UNPLEDGED_TOPIC,
         JobPosted => JOB_POSTED_TOPIC,
@@ -1853,6 +1814,30 @@ mod tests {
         ];
         let distinct: std::collections::BTreeSet<_> = topics.iter().collect();
         assert_eq!(distinct.len(), topics.len());
+        // A signature topic names an event's name and fields, not its contract: the market's
+        // and the splitter's `Withdrawn` share one. So a follower decodes an event by the enum
+        // of the contract that emitted it. The other contracts' own events are no market event.
+        use crate::{dispute, registry, splitter};
+        assert_eq!(splitter::events::WITHDRAWN_TOPIC, WITHDRAWN_TOPIC);
+        let others = [
+            registry::events::REGISTERED_TOPIC,
+            registry::events::PROVENANCE_RECORDED_TOPIC,
+            splitter::events::UNITS_CREDITED_TOPIC,
+            dispute::events::OPENED_TOPIC,
+            dispute::events::DECIDED_TOPIC,
+        ];
+        for topic in others {
+            assert!(Event::decode(&topic, &[]).is_none());
+            let known = registry::events::Event::decode(&topic, &[]).is_some() as u8
+                + splitter::events::Event::decode(&topic, &[]).is_some() as u8
+                + dispute::events::Event::decode(&topic, &[]).is_some() as u8;
+            assert_eq!(known, 1, "{topic:?}");
+        }
+        let opened = dispute::events::Opened { game: 4, executor: [1; 32], challenger: [2; 32] };
+        assert_eq!(
+            dispute::events::Event::decode(&dispute::events::OPENED_TOPIC, &opened.encode()),
+            Some(Ok(dispute::events::Event::Opened(opened)))
+        );
     }
 
     #[test]

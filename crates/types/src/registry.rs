@@ -340,6 +340,15 @@ pub mod events {
         0xdb, 0xd2, 0x53, 0x1e, 0x34, 0x0d, 0xf9, 0xe7, 0x07, 0x87, 0xc8, 0xd2, 0x4c, 0xfb, 0x97,
         0x02, 0x63,
     ];
+
+    crate::contract_events! {
+        "the registry emits about artifacts";
+        Registered => REGISTERED_TOPIC,
+        VersionAdded => VERSION_ADDED_TOPIC,
+        Transferred => TRANSFERRED_TOPIC,
+        DeprecatedSet => DEPRECATED_SET_TOPIC,
+        ProvenanceRecorded => PROVENANCE_RECORDED_TOPIC,
+    }
 }
 
 /// Message selectors (ink!'s default: the first 4 bytes of blake2b-256 of the message name).
