@@ -7,7 +7,6 @@ use iollm_chain::contract::Executed;
 use iollm_chain::Connection;
 use iollm_chain::Signer;
 use iollm_compute::merkle::Sha;
-use iollm_content::ContentStore as _;
 use iollm_types::market::{
     check_bounty_job, check_job, loss_micros, Benchmark, BountyId, Capacity, Challenge, Commitment,
     Error, FinalState, Job, JobId, JobKind, JobSpec, JobTerms, Pledge, Verification,
@@ -16,7 +15,6 @@ use iollm_types::registry::ArtifactId;
 use iollm_types::split::SplitRule;
 use iollm_types::spotcheck;
 use iollm_types::{Balance, BlockNumber};
-use iollm_worker::job::{JobDocument, MAX_DATASET_BYTES};
 
 /// Why a market command failed.
 #[derive(Debug, thiserror::Error)]
@@ -69,17 +67,12 @@ pub enum MarketCmdError {
     /// A training config the trainer refuses.
     #[error("bad training config: {0}")]
     BadConfig(String),
-    /// The job has no spec on chain (released by its poster).
-    #[error("job {0} has no spec on chain (its poster released it): pass --config FILE")]
-    NoSpec(JobId),
-    /// The job's spec could not be read or is refused.
-    #[error("job {job}: {reason}")]
-    BadSpec {
-        /// The job.
-        job: JobId,
-        /// Why.
-        reason: String,
-    },
+    /// A job spec is refused or cannot be read.
+    #[error(transparent)]
+    Spec(#[from] iollm_worker::job::JobSpecError),
+    /// The IPFS client cannot be set up.
+    #[error(transparent)]
+    Ipfs(#[from] iollm_content::Error),
     /// No game has this id.
     #[error("no dispute game with id {0} (or it was settled and closed)")]
     NoSuchGame(u64),
@@ -222,17 +215,11 @@ pub async fn min_collateral(ctx: &Connection, units: u64) -> Result<Balance, Mar
         .ok_or(MarketCmdError::Refused(iollm_types::market::Error::BadUnits))
 }
 
-/// What `iollm job claim` checks before it claims a training job: that the job's spec (on
-/// IPFS) and dataset can be fetched and checked, and that the game spec the job committed is
-/// the one they give ([`job_config`]): claiming a job whose games an honest run cannot win
-/// would cost the executor its collateral. An evaluation job has nothing to check yet.
+/// What `iollm job claim` checks before it claims a training job
+/// ([`iollm_worker::job::check_before_claim`]).
 pub async fn check_before_claim(ctx: &Connection, job: JobId) -> Result<(), MarketCmdError> {
-    if ctx.market()?.job_terms(job).await?.and_then(|t| t.game).is_none() {
-        return Ok(());
-    }
-    let dir =
-        tempfile::tempdir().map_err(|e| MarketCmdError::BadSpec { job, reason: e.to_string() })?;
-    job_config(ctx, job, dir.path()).await.map(drop)
+    let store = crate::content::ipfs_client(ctx)?;
+    Ok(iollm_worker::job::check_before_claim(&ctx.market()?, &store, job).await?)
 }
 
 /// `iollm job claim` (after [`check_before_claim`]).
@@ -532,47 +519,19 @@ fn trainer_of(
         .map_err(|e| MarketCmdError::BadConfig(e.to_string()))
 }
 
-/// The training config of job `job`, from its spec on IPFS (the `spec_cid` on chain, fetched
-/// and checked against its CID), its dataset made local in `dir` (`iollm train --job`, and the
-/// default config of `iollm job attest`); refused when the game spec the job committed is not
-/// the one the spec gives.
+/// The training config of job `job` from its spec (`iollm train --job`, and the default config
+/// of `iollm job attest`; [`iollm_worker::job::config_of_job`]).
 pub async fn job_config(
     ctx: &Connection,
     job: JobId,
     dir: &std::path::Path,
 ) -> Result<iollm_compute::TrainConfig, MarketCmdError> {
-    let cid = ctx.market()?.job_spec(job).await?.ok_or(MarketCmdError::NoSpec(job))?;
-    let cid = String::from_utf8_lossy(&cid).into_owned();
-    let spec_error =
-        |e: iollm_worker::job::JobSpecError| MarketCmdError::BadSpec { job, reason: e.to_string() };
-    let store = crate::content::ipfs_client(ctx)
-        .map_err(|e| MarketCmdError::BadSpec { job, reason: e.to_string() })?;
-    let doc = JobDocument::fetch(&store, &cid, dir).await.map_err(spec_error)?;
-    let game = ctx.market()?.job_terms(job).await?.and_then(|t| t.game);
-    // No more dataset than the corpus the job committed to.
-    let max = game.as_ref().map_or(MAX_DATASET_BYTES, |g| g.config.corpus_len);
-    let cfg = doc.train_config(&store, dir, max).await.map_err(spec_error)?;
-    // The chain cannot read the spec: the game spec the poster committed must be the one the
-    // spec gives, or an honest run could not win a game about this job.
-    if let Some(committed) = game {
-        let trainer = trainer_of(&cfg, 1)?;
-        if iollm_worker::game_spec(&trainer, &cfg, committed.move_blocks) != committed {
-            return Err(MarketCmdError::BadSpec {
-                job,
-                reason: "its committed game spec is not the one its spec gives (another \
-                         config, corpus or h_0): an honest run of it could lose its games, do \
-                         not claim or verify it"
-                    .into(),
-            });
-        }
-    }
-    Ok(cfg)
+    let store = crate::content::ipfs_client(ctx)?;
+    Ok(iollm_worker::job::config_of_job(&ctx.market()?, &store, job, dir).await?)
 }
 
-/// `iollm job post --spec FILE`: reads and checks a training job's spec (`iollm-job-v1`),
-/// fetches its dataset (every byte checked against its CID) to work out the game spec the job
-/// commits, and adds the spec to IPFS. Returns the spec's CID and the game spec; nothing is
-/// added when the spec or its dataset is refused.
+/// `iollm job post --spec FILE`: the spec checked, its dataset fetched and checked, the spec
+/// added to IPFS ([`iollm_worker::job::publish`]); its CID and the game spec the job commits.
 pub async fn publish_spec(
     ctx: &Connection,
     file: &std::path::Path,
@@ -580,23 +539,11 @@ pub async fn publish_spec(
 ) -> Result<(String, iollm_types::market::GameSpec), MarketCmdError> {
     let bad = |reason: String| MarketCmdError::BadRun { path: file.to_owned(), reason };
     let bytes = std::fs::read(file).map_err(|e| bad(e.to_string()))?;
-    // What executors read is the canonical encoding: the game spec is worked out from it.
-    let canonical = JobDocument::parse(&bytes).map_err(|e| bad(e.to_string()))?.to_bytes();
-    let doc = JobDocument::parse(&canonical).map_err(|e| bad(e.to_string()))?;
-    let store = crate::content::ipfs_client(ctx).map_err(|e| bad(e.to_string()))?;
+    let store = crate::content::ipfs_client(ctx)?;
     let dir = tempfile::tempdir().map_err(|e| bad(e.to_string()))?;
-    let cfg = doc
-        .train_config(&store, dir.path(), MAX_DATASET_BYTES)
+    iollm_worker::job::publish(&store, &bytes, move_blocks, dir.path())
         .await
-        .map_err(|e| bad(e.to_string()))?;
-    let game = iollm_worker::game_spec(&trainer_of(&cfg, 1)?, &cfg, move_blocks);
-    let spec_file = dir.path().join("job.json");
-    std::fs::write(&spec_file, &canonical).map_err(|e| bad(e.to_string()))?;
-    let added = store
-        .put_file(&spec_file, &crate::content::package_options())
-        .await
-        .map_err(|e| bad(format!("adding it to IPFS: {e}")))?;
-    Ok((added.cid.to_string(), game))
+        .map_err(|e| bad(e.to_string()))
 }
 
 /// `iollm dispute play`: plays the signer's side of game `game` honestly, as the run the job's

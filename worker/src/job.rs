@@ -6,15 +6,18 @@
 //! test refuses a stale one; regenerate with `IOLLM_BLESS=1 cargo test -p iollm-worker job`);
 //! it fixes the shape, [`JobDocument::parse`] also the values (ranges the schema does not
 //! state, such as a checkpoint interval that divides the steps).
-//! `iollm job post --spec FILE` validates a spec ([`JobDocument::parse`]), fetches its dataset
-//! with every byte checked against its CID ([`JobDocument::train_config`]) to commit the game
-//! spec, adds the spec to IPFS and posts it; the executor reads it back the same way.
+//! `iollm job post --spec FILE` validates a spec and adds it to IPFS with the game spec its job
+//! commits ([`publish`]); an executor or verifier reads a job's config back by its spec CID on
+//! chain ([`config_of_job`]), and an executor checks before claiming that the committed game
+//! spec is the spec's ([`check_before_claim`]): the chain cannot read IPFS.
 
+use iollm_chain::market::MarketClient;
 use iollm_compute::data::DataConfig;
 use iollm_compute::optim::AdamW;
 use iollm_compute::train::TrainSection;
 use iollm_compute::{GptConfig, TrainConfig};
 use iollm_content::{parse_cid, ContentStore};
+use iollm_types::market::{GameSpec, JobId};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -84,6 +87,21 @@ pub enum Dataset {
 /// Why a job spec is refused: one line for a person.
 #[derive(Debug, thiserror::Error)]
 pub enum JobSpecError {
+    /// The job has no spec on chain (released by its poster).
+    #[error("job {0} has no spec on chain (its poster released it): pass --config FILE")]
+    NoSpec(JobId),
+    /// The game spec the job committed is not the one its spec gives.
+    #[error(
+        "job {0}: its committed game spec is not the one its spec gives (another config, corpus \
+         or h_0): an honest run of it could lose its games, do not claim or verify it"
+    )]
+    NotItsGame(JobId),
+    /// The chain failed.
+    #[error(transparent)]
+    Chain(#[from] iollm_chain::ChainError),
+    /// A local file, directory or the trainer failed.
+    #[error("{0}")]
+    Local(String),
     /// Not JSON of the schema (the path of the offending field first).
     #[error("not an iollm-job-v1 spec: {0}")]
     Schema(String),
@@ -229,4 +247,71 @@ pub fn json_schema() -> String {
     let mut s = serde_json::to_string_pretty(&schema).expect("a schema serialises");
     s.push('\n');
     s
+}
+
+/// Checks and canonicalises a spec's `bytes`, fetches its dataset into `dir` (at most
+/// [`MAX_DATASET_BYTES`], every byte checked) to work out the game spec its job commits (with
+/// `move_blocks` a move), and adds the canonical spec to `store`. Returns the spec's CID and
+/// the game spec; nothing is added when the spec or its dataset is refused.
+pub async fn publish<S: ContentStore>(
+    store: &S,
+    bytes: &[u8],
+    move_blocks: u32,
+    dir: &Path,
+) -> Result<(String, GameSpec), JobSpecError> {
+    // What executors read is the canonical encoding: the game spec is worked out from it.
+    let canonical = JobDocument::parse(bytes)?.to_bytes();
+    let doc = JobDocument::parse(&canonical)?;
+    let cfg = doc.train_config(store, dir, MAX_DATASET_BYTES).await?;
+    let game = crate::game_spec(&trainer(&cfg)?, &cfg, move_blocks);
+    let file = dir.join("job.json");
+    std::fs::write(&file, &canonical).map_err(|e| JobSpecError::Local(e.to_string()))?;
+    let added = store
+        .put_file(&file, &iollm_content::AddOptions::v1())
+        .await
+        .map_err(|e| JobSpecError::Local(format!("adding the spec to IPFS: {e}")))?;
+    Ok((added.cid.to_string(), game))
+}
+
+/// The training config of job `job`: its spec fetched by the CID on chain (checked against
+/// it), its dataset made local in `dir` (at most the corpus the job committed to); refused
+/// when the game spec the job committed is not the one the spec gives.
+pub async fn config_of_job<S: ContentStore>(
+    market: &MarketClient,
+    store: &S,
+    job: JobId,
+    dir: &Path,
+) -> Result<TrainConfig, JobSpecError> {
+    let cid = market.job_spec(job).await?.ok_or(JobSpecError::NoSpec(job))?;
+    let doc = JobDocument::fetch(store, &String::from_utf8_lossy(&cid), dir).await?;
+    let game = market.job_terms(job).await?.and_then(|t| t.game);
+    let max = game.as_ref().map_or(MAX_DATASET_BYTES, |g| g.config.corpus_len);
+    let cfg = doc.train_config(store, dir, max).await?;
+    if let Some(committed) = game {
+        if crate::game_spec(&trainer(&cfg)?, &cfg, committed.move_blocks) != committed {
+            return Err(JobSpecError::NotItsGame(job));
+        }
+    }
+    Ok(cfg)
+}
+
+/// What an executor checks before it claims a training job: that its spec and dataset can be
+/// fetched and checked and that the game spec the job committed is the one they give
+/// ([`config_of_job`]); claiming a job whose games an honest run cannot win would cost it its
+/// collateral. An evaluation job has nothing to check yet.
+pub async fn check_before_claim<S: ContentStore>(
+    market: &MarketClient,
+    store: &S,
+    job: JobId,
+) -> Result<(), JobSpecError> {
+    if market.job_terms(job).await?.and_then(|t| t.game).is_none() {
+        return Ok(());
+    }
+    let dir = tempfile::tempdir().map_err(|e| JobSpecError::Local(e.to_string()))?;
+    config_of_job(market, store, job, dir.path()).await.map(drop)
+}
+
+fn trainer(cfg: &TrainConfig) -> Result<iollm_compute::Trainer, JobSpecError> {
+    iollm_compute::Trainer::new(cfg, &iollm_compute::Runtime::new(1))
+        .map_err(|e| JobSpecError::Local(e.to_string()))
 }
