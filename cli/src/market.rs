@@ -8,8 +8,8 @@ use iollm_chain::Connection;
 use iollm_chain::Signer;
 use iollm_compute::merkle::Sha;
 use iollm_types::market::{
-    check_bounty_job, check_job, loss_micros, Benchmark, BountyId, Capacity, Challenge, Commitment,
-    Error, FinalState, Job, JobId, JobKind, JobSpec, JobTerms, Pledge, Verification,
+    check_bounty_job, check_job, Benchmark, BountyId, Capacity, Challenge, Commitment, Error,
+    FinalState, Job, JobId, JobKind, JobSpec, JobTerms, Pledge, Verification,
 };
 use iollm_types::registry::ArtifactId;
 use iollm_types::split::SplitRule;
@@ -243,18 +243,6 @@ pub async fn submit_run(
     run: &std::path::Path,
 ) -> Result<Executed<()>, MarketCmdError> {
     let bad = |reason: String| MarketCmdError::BadRun { path: run.to_owned(), reason };
-    let result = iollm_compute::run_result(run).map_err(|e| bad(e.to_string()))?;
-    // A diverged run (its last loss NaN or infinite) is submitted as NOT_A_LOSS: whether it
-    // is the honest run of the job is the game's to decide.
-    let loss = loss_micros(result.loss.to_bits());
-    let commitment = Commitment {
-        output_cid: output_cid.as_bytes().to_vec(),
-        score,
-        loss,
-        trace_root: result.trace_root,
-        checks_root: result.checks_root,
-    };
-    let last = FinalState { state: result.last, path: result.last_path };
     let terms =
         ctx.market()?.job_terms(job).await?.ok_or(MarketCmdError::Refused(Error::UnknownJob))?;
     let game = terms.game.ok_or_else(|| {
@@ -263,8 +251,8 @@ pub async fn submit_run(
              --checks-root"
         ))
     })?;
-    last.check::<Sha>(&game, &commitment.trace_root, loss)
-        .map_err(|e| bad(format!("it is not a run of job {job}: {}", e.message())))?;
+    let (commitment, last) =
+        iollm_worker::submission(run, &game, output_cid, score).map_err(|e| bad(e.to_string()))?;
     submit(ctx, signer, job, &commitment, Some(&last)).await
 }
 

@@ -36,3 +36,40 @@ pub fn game_spec(trainer: &Trainer, cfg: &TrainConfig, move_blocks: u32) -> Game
         move_blocks,
     }
 }
+
+/// Why a run directory is not a result of a job.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmissionError {
+    /// The run cannot be read (not finished, a checkpoint missing or corrupt).
+    #[error(transparent)]
+    Run(#[from] iollm_compute::Error),
+    /// It is a run, but not of the job's game spec (another config, a run stopped short).
+    #[error("it is not a run of this job: {}", .0.message())]
+    NotThisJob(iollm_types::market::FinalStateError),
+}
+
+/// What an executor submits for the finished run in `run_dir` of a training job with game spec
+/// `game`: the commitment (trace and checks roots, the last step's loss, `output_cid`, `score`)
+/// and the proof of its last state, checked here as the market will check it. A diverged run
+/// (its last loss NaN or infinite) reports `NOT_A_LOSS`: whether it is the honest run of the
+/// job is the game's to decide.
+pub fn submission(
+    run_dir: &std::path::Path,
+    game: &GameSpec,
+    output_cid: &str,
+    score: u64,
+) -> Result<(iollm_types::market::Commitment, iollm_types::market::FinalState), SubmissionError> {
+    use iollm_types::market::{loss_micros, Commitment, FinalState};
+    let result = iollm_compute::run_result(run_dir)?;
+    let commitment = Commitment {
+        output_cid: output_cid.as_bytes().to_vec(),
+        score,
+        loss: loss_micros(result.loss.to_bits()),
+        trace_root: result.trace_root,
+        checks_root: result.checks_root,
+    };
+    let last = FinalState { state: result.last, path: result.last_path };
+    last.check::<iollm_compute::merkle::Sha>(game, &commitment.trace_root, commitment.loss)
+        .map_err(SubmissionError::NotThisJob)?;
+    Ok((commitment, last))
+}

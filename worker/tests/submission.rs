@@ -1,0 +1,58 @@
+//! What an executor submits for a finished run: the commitment and the proof of its last state,
+//! checked as the market checks it; a run of another job or an unfinished run is refused.
+
+use iollm_compute::{Runtime, TrainConfig, Trainer};
+use iollm_types::market::{loss_micros, GameSpec};
+use iollm_worker::{game_spec, submission, SubmissionError};
+use std::path::Path;
+
+const SMALL: &str = r#"
+[model]
+n_layer = 1
+n_head = 1
+n_embd = 16
+n_ctx = 8
+[train]
+seed = 3
+steps = 4
+batch_size = 2
+checkpoint_every = 2
+[optimizer]
+lr = 0.01
+[data]
+kind = "arithmetic"
+lines = 50
+"#;
+
+#[test]
+fn a_finished_run_is_submitted_with_its_last_state_and_loss() {
+    let cfg = TrainConfig::from_toml_str(SMALL, Path::new(".")).unwrap();
+    let rt = Runtime::new(1);
+    let game = game_spec(&Trainer::new(&cfg, &rt).unwrap(), &cfg, 5);
+    let dir = tempfile::tempdir().unwrap();
+    let out = iollm_compute::train(&cfg, dir.path(), &rt, &mut |_| {}).unwrap();
+    let (commitment, last) = submission(dir.path(), &game, "bafy", 7).unwrap();
+    assert_eq!((commitment.trace_root, commitment.checks_root), (out.trace_root, out.checks_root));
+    assert_eq!(commitment.loss, loss_micros(out.final_loss.to_bits()));
+    assert_eq!((commitment.score, commitment.output_cid.as_slice()), (7, b"bafy".as_slice()));
+    assert!(last
+        .check::<iollm_compute::merkle::Sha>(&game, &out.trace_root, commitment.loss)
+        .is_ok());
+    // The same run offered for a job of more steps (a run stopped short) or of another config
+    // is refused, naming why. (The checkpoint interval is in the config hash.)
+    for other in [
+        GameSpec { checkpoints: 3, ..game.clone() },
+        GameSpec { config_hash: [0; 32], ..game.clone() },
+    ] {
+        let err = submission(dir.path(), &other, "bafy", 7).unwrap_err();
+        assert!(matches!(err, SubmissionError::NotThisJob(_)), "{err}");
+        assert!(err.to_string().starts_with("it is not a run of this job"), "{err}");
+    }
+    // An unfinished run is no result.
+    std::fs::remove_file(dir.path().join(iollm_compute::train::COMPLETE_FILE)).unwrap();
+    let err = submission(dir.path(), &game, "bafy", 7).unwrap_err();
+    assert!(
+        matches!(err, SubmissionError::Run(_)) && err.to_string().contains("--resume"),
+        "{err}"
+    );
+}
