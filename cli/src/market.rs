@@ -380,47 +380,16 @@ pub async fn spot_check(
     let checkpoint = std::fs::read(iollm_compute::train::checkpoint_path(run, i))
         .map_err(|e| bad(format!("checkpoint {i}: {e}")))?;
     let steps = trainer.segment_step_roots(&seg, &checkpoint).map_err(|e| bad(e.to_string()))?;
-    match judge_replay(&steps, &checks[i], hashes.get(i + 1)) {
-        Replay::Wrong => Err(MarketCmdError::WrongResult { job, segment }),
-        Replay::Matches(steps_root) => {
+    match iollm_worker::judge_replay(&steps, &checks[i], hashes.get(i + 1)) {
+        iollm_worker::Replay::Wrong => Err(MarketCmdError::WrongResult { job, segment }),
+        iollm_worker::Replay::Matches(steps_root) => {
             let path = spotcheck::checks_path::<Sha>(&checks, segment).unwrap_or_default();
             let call = reveal(ctx, signer, job, secret, &Some((steps_root, path))).await?;
             Ok((call, SpotCheck::Attested { segment }))
         }
-        Replay::WrongCheck => {
+        iollm_worker::Replay::WrongCheck => {
             Ok((reveal(ctx, signer, job, secret, &None).await?, SpotCheck::Revealed { segment }))
         }
-    }
-}
-
-/// What a verifier's replay of a segment says of the executor's commitments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Replay {
-    /// The replay does not reach the trace's next checkpoint: the result is wrong.
-    Wrong,
-    /// It reaches it and its steps root is the executor's committed check: attest with it.
-    Matches([u8; 32]),
-    /// It reaches it, but the executor committed another check: reveal without one.
-    WrongCheck,
-}
-
-/// Judges a replay's per-step roots `steps` against the executor's committed check leaf of the
-/// segment and the trace's next checkpoint. The checkpoint comes first: an executor that
-/// commits an honest check next to a forged checkpoint (say, a last state with another loss)
-/// must not be attested because its check matches.
-pub fn judge_replay(
-    steps: &[[u8; 32]],
-    committed_check: &[u8; 32],
-    next_checkpoint: Option<&[u8; 32]>,
-) -> Replay {
-    if steps.last().is_none() || steps.last() != next_checkpoint {
-        return Replay::Wrong;
-    }
-    let steps_root = iollm_compute::merkle::root(steps);
-    if spotcheck::leaf::<Sha>(&steps_root) == *committed_check {
-        Replay::Matches(steps_root)
-    } else {
-        Replay::WrongCheck
     }
 }
 
@@ -734,24 +703,4 @@ pub async fn balances(
         splitter: ctx.splitter()?.balance_of(account, artifact).await?,
         pledge: market.pledge_of(account).await?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A verifier attests only a replay that reaches the trace's next checkpoint and matches
-    /// the committed check; a forged checkpoint beside an honest check is a wrong result.
-    #[test]
-    fn a_replay_is_judged_by_the_checkpoint_first() {
-        let steps = [[1; 32], [2; 32], [3; 32]];
-        let honest_check = spotcheck::leaf::<Sha>(&iollm_compute::merkle::root(&steps));
-        let root = iollm_compute::merkle::root(&steps);
-        assert_eq!(judge_replay(&steps, &honest_check, Some(&[3; 32])), Replay::Matches(root));
-        assert_eq!(judge_replay(&steps, &[9; 32], Some(&[3; 32])), Replay::WrongCheck);
-        // The executor's check is the honest replay's, its trace's checkpoint forged.
-        assert_eq!(judge_replay(&steps, &honest_check, Some(&[4; 32])), Replay::Wrong);
-        assert_eq!(judge_replay(&steps, &honest_check, None), Replay::Wrong);
-        assert_eq!(judge_replay(&[], &honest_check, None), Replay::Wrong);
-    }
 }

@@ -73,3 +73,34 @@ pub fn submission(
         .map_err(SubmissionError::NotThisJob)?;
     Ok((commitment, last))
 }
+
+/// What a verifier's replay of a segment says of the executor's commitments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// The replay does not reach the trace's next checkpoint: the result is wrong.
+    Wrong,
+    /// It reaches it and its steps root is the executor's committed check: attest with it.
+    Matches([u8; 32]),
+    /// It reaches it, but the executor committed another check: reveal without one.
+    WrongCheck,
+}
+
+/// Judges a replay's per-step roots `steps` against the executor's committed check leaf of the
+/// segment and the trace's next checkpoint. The checkpoint comes first: an executor that
+/// commits an honest check next to a forged checkpoint (say, a last state with another loss)
+/// must not be attested because its check matches.
+pub fn judge_replay(
+    steps: &[[u8; 32]],
+    committed_check: &[u8; 32],
+    next_checkpoint: Option<&[u8; 32]>,
+) -> Replay {
+    if steps.last().is_none() || steps.last() != next_checkpoint {
+        return Replay::Wrong;
+    }
+    let steps_root = iollm_compute::merkle::root(steps);
+    if iollm_types::spotcheck::leaf::<iollm_compute::merkle::Sha>(&steps_root) == *committed_check {
+        Replay::Matches(steps_root)
+    } else {
+        Replay::WrongCheck
+    }
+}

@@ -1,5 +1,7 @@
-//! What an executor submits for a finished run: the commitment and the proof of its last state,
-//! checked as the market checks it; a run of another job or an unfinished run is refused.
+//! The executor's and the verifier's judgements on a run: what an executor submits for a
+//! finished run (the commitment and the proof of its last state, checked as the market checks
+//! it; a run of another job or an unfinished run is refused), and how a verifier judges its
+//! replay of a segment.
 
 use iollm_compute::{Runtime, TrainConfig, Trainer};
 use iollm_types::market::{loss_micros, GameSpec};
@@ -55,4 +57,20 @@ fn a_finished_run_is_submitted_with_its_last_state_and_loss() {
         matches!(err, SubmissionError::Run(_)) && err.to_string().contains("--resume"),
         "{err}"
     );
+}
+
+/// A verifier attests only a replay that reaches the trace's next checkpoint and matches the
+/// committed check; a forged checkpoint beside an honest check is a wrong result.
+#[test]
+fn a_replay_is_judged_by_the_checkpoint_first() {
+    use iollm_compute::merkle::{root, Sha};
+    use iollm_worker::{judge_replay, Replay};
+    let steps = [[1; 32], [2; 32], [3; 32]];
+    let honest_check = iollm_types::spotcheck::leaf::<Sha>(&root(&steps));
+    assert_eq!(judge_replay(&steps, &honest_check, Some(&[3; 32])), Replay::Matches(root(&steps)));
+    assert_eq!(judge_replay(&steps, &[9; 32], Some(&[3; 32])), Replay::WrongCheck);
+    // The executor's check is the honest replay's, its trace's checkpoint forged.
+    assert_eq!(judge_replay(&steps, &honest_check, Some(&[4; 32])), Replay::Wrong);
+    assert_eq!(judge_replay(&steps, &honest_check, None), Replay::Wrong);
+    assert_eq!(judge_replay(&[], &honest_check, None), Replay::Wrong);
 }
