@@ -1,9 +1,11 @@
 //! `iollm-worker`: the GPU provider's worker (issue 15). What exists so far: job specs
-//! ([`job`]: what a posted job asks its executor to do, a versioned JSON schema), and the part
-//! that plays the dispute game ([`player`]): given where a game stands, the move its side makes,
-//! answered from its own run of the job by replaying one step at a time. The daemon around them
-//! (following finalized events, claiming, training, publishing, submitting, spot-checking,
-//! surviving crashes) is to build.
+//! ([`job`]: what a posted job asks its executor to do, a versioned JSON schema, published,
+//! read back and checked before a claim), what an executor submits for a finished run
+//! ([`submission`]), how a verifier judges its replay of a segment ([`judge_replay`]), and the
+//! part that plays the dispute game ([`player`]): given where a game stands, the move its side
+//! makes, answered from its own run of the job by replaying one step at a time. The CLI calls
+//! these; the daemon around them (following finalized events with `iollm_chain::follow`,
+//! claiming, training, publishing, submitting, spot-checking, surviving crashes) is to build.
 
 pub mod job;
 pub mod player;
