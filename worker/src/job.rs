@@ -88,7 +88,10 @@ pub enum Dataset {
 #[derive(Debug, thiserror::Error)]
 pub enum JobSpecError {
     /// The job has no spec on chain (released by its poster).
-    #[error("job {0} has no spec on chain (its poster released it): pass --config FILE")]
+    #[error(
+        "job {0} has no spec on chain (its poster released it): give its training config by \
+         hand (--config FILE)"
+    )]
     NoSpec(JobId),
     /// The game spec the job committed is not the one its spec gives.
     #[error(
