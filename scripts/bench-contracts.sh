@@ -4,7 +4,7 @@
 # contract: a challenge that opens a game, its settlement), next to the yardstick ERC-20 `transfer`,
 # all measured on one fresh substrate-contracts-node in one run.
 #
-#   scripts/bench-contracts.sh            builds nothing; expects contracts/target/<c>/ink/<c>/<c>.contract
+#   scripts/bench-contracts.sh            builds nothing; expects contracts/target/buffer-65536/ink/<c>/<c>.contract
 #                                         (as `iollm devnet up` or the end-to-end tests build them)
 #   IOLLM_HOME=…  RPC_PORT=…              tools directory, node port
 #
@@ -19,15 +19,15 @@ IOLLM_HOME=${IOLLM_HOME:-$HOME/.local/share/iollm}
 bin="$IOLLM_HOME/bin"
 port=${RPC_PORT:-$((20000 + RANDOM % 20000))}
 url="ws://127.0.0.1:$port"
-built="$repo/contracts/target"
+built="$repo/contracts/target/buffer-65536/ink"
 out="$repo/target/bench"
 mkdir -p "$out"
 tsv="$out/contracts.tsv"
 work=$(mktemp -d)
 
 for c in registry market splitter dispute yardstick; do
-  [ -f "$built/$c/ink/$c/$c.contract" ] || {
-    echo "missing $built/$c/ink/$c/$c.contract: build it with cargo-contract first" >&2
+  [ -f "$built/$c/$c.contract" ] || {
+    echo "missing $built/$c/$c.contract: build it with cargo-contract first" >&2
     exit 1
   }
 done
@@ -56,7 +56,7 @@ cc() { "$bin/cargo-contract" contract "$@" --url "$url"; }
 deploy() {
   local name=$1
   shift
-  cc instantiate "$built/$name/ink/$name/$name.contract" --constructor new ${1:+--args "$@"} --suri //Alice \
+  cc instantiate "$built/$name/$name.contract" --constructor new ${1:+--args "$@"} --suri //Alice \
     -x -y --output-json >"$work/$name.json"
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["contract"])' "$work/$name.json"
 }
@@ -69,7 +69,7 @@ call() {
   shift 5
   local args=()
   [ $# -gt 0 ] && args=(--args "$@")
-  cc call "$built/$name/ink/$name/$name.contract" --contract "$addr" --message "$msg" --suri "$suri" \
+  cc call "$built/$name/$name.contract" --contract "$addr" --message "$msg" --suri "$suri" \
     --value "$value" "${args[@]}" --output-json >"$work/dry.json"
   python3 - "$work/dry.json" "$name" "$msg" >>"$tsv" <<'EOF'
 import json, sys
@@ -86,7 +86,7 @@ if isinstance(dep, dict) and "Refund" in dep:
     deposit = -int(dep["Refund"])
 print(f'{sys.argv[2]}\t{sys.argv[3]}\t{gas.get("ref_time")}\t{gas.get("proof_size")}\t{deposit}')
 EOF
-  cc call "$built/$name/ink/$name/$name.contract" --contract "$addr" --message "$msg" --suri "$suri" \
+  cc call "$built/$name/$name.contract" --contract "$addr" --message "$msg" --suri "$suri" \
     --value "$value" "${args[@]}" -x -y --output-json >"$work/exec.json"
 }
 

@@ -1,5 +1,7 @@
-//! Command-line arguments (clap). Settings resolve as: flag > environment > deployment file.
+//! Command-line arguments (clap). The settings they share resolve in `settings` (flags >
+//! environment > settings file > defaults), once, into [`Cli::settings`].
 
+use crate::settings::Settings;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -10,18 +12,40 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-    /// Node RPC URL (default: the one in the deployment file).
-    #[arg(long, global = true, env = "IOLLM_RPC")]
+    /// Node RPC URL (else IOLLM_RPC, the settings file, the deployment file's).
+    #[arg(long, global = true)]
     pub rpc: Option<String>,
-    /// Deployment file with contract addresses (default: deployments/devnet.json in the checkout).
-    #[arg(long, global = true, env = "IOLLM_DEPLOYMENTS")]
+    /// Deployment file with contract addresses (else IOLLM_DEPLOYMENTS, the settings file,
+    /// deployments/devnet.json in the checkout).
+    #[arg(long, global = true)]
     pub deployments: Option<PathBuf>,
-    /// File holding the signer's secret URI (default: the IOLLM_SURI environment variable).
+    /// File holding the signer's secret URI (else IOLLM_KEY_FILE, IOLLM_SURI, the settings file).
     #[arg(long, global = true)]
     pub key_file: Option<PathBuf>,
+    /// Settings file, TOML (else IOLLM_SETTINGS, else ~/.config/iollm/settings.toml if it exists).
+    #[arg(long, global = true)]
+    pub settings: Option<PathBuf>,
+    /// The settings, resolved from all of the above ([`Cli::resolve`]).
+    #[arg(skip)]
+    pub resolved: Settings,
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+}
+
+impl Cli {
+    /// Resolves [`Cli::resolved`]: these flags over the environment over the settings file.
+    pub fn resolve(&mut self) -> Result<(), crate::settings::SettingsError> {
+        let flags = Settings {
+            rpc: self.rpc.clone(),
+            deployments: self.deployments.clone(),
+            key_file: self.key_file.clone(),
+            ..Settings::default()
+        };
+        self.resolved =
+            Settings::resolve(self.settings.as_deref(), Settings::process_env(), &flags)?;
+        Ok(())
+    }
 }
 
 /// Log output format.
@@ -67,6 +91,12 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: IpfsAction,
+    },
+    /// The provider's worker daemon: takes training jobs, runs them, gets paid.
+    Worker {
+        /// What to do.
+        #[command(subcommand)]
+        action: WorkerAction,
     },
     /// Train a GPT on reproducible numerics; prints the checkpoint trace root.
     Train {
@@ -170,6 +200,19 @@ pub enum IpfsAction {
         /// API address; must be loopback.
         #[arg(long, default_value = "127.0.0.1:5001")]
         api: std::net::SocketAddr,
+    },
+}
+
+/// Worker subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WorkerAction {
+    /// Run the executor until SIGTERM or Ctrl-C: follow the chain, claim the training jobs
+    /// `worker.toml` says to take, train, publish, submit, finalize; it goes on where it was
+    /// after a restart. Signs as the settings' key (`IOLLM_SURI`, `--key-file`).
+    Run {
+        /// The worker's config (`worker/examples/worker.toml`).
+        #[arg(long)]
+        config: PathBuf,
     },
 }
 

@@ -6,7 +6,7 @@ use crate::model::{self, ModelError};
 use iollm_chain::Connection;
 use iollm_chain::Signer;
 use iollm_content::manifest::Manifest;
-use iollm_content::{AddOptions, Cid, KuboClient, IPFS_API_ENV};
+use iollm_content::{AddOptions, Cid, KuboClient};
 use iollm_types::registry::{ArtifactId, Kind};
 use std::path::Path;
 
@@ -37,12 +37,11 @@ pub fn package_options() -> AddOptions {
     AddOptions::v1()
 }
 
-/// The IPFS API to use: `IOLLM_IPFS_API` if set, else the devnet's node.
+/// The IPFS API of the connection (the settings' over the deployment's), else Kubo's default.
 pub fn ipfs_client(ctx: &Connection) -> Result<KuboClient, iollm_content::Error> {
-    match (std::env::var(IPFS_API_ENV), &ctx.deployment.ipfs) {
-        (Ok(url), _) if !url.trim().is_empty() => KuboClient::new(url.trim()),
-        (_, Some(ipfs)) => KuboClient::new(&ipfs.api_url),
-        _ => KuboClient::from_env(),
+    match &ctx.deployment.ipfs {
+        Some(ipfs) => KuboClient::new(&ipfs.api_url),
+        None => KuboClient::new(iollm_content::DEFAULT_IPFS_API),
     }
 }
 

@@ -1,15 +1,17 @@
-//! Resolves where the chain and the contracts are, and who signs: flag > environment >
-//! deployment file, in this one place. The result is an [`iollm_chain::Connection`].
+//! Where the chain, the contracts and IPFS are, and who signs, from the resolved settings
+//! ([`crate::settings`]) over the deployment file. The result is an [`iollm_chain::Connection`].
 
 use crate::args::Cli;
 use crate::devnet::{DevnetError, Paths};
-use iollm_chain::deployment::Deployment;
+use iollm_chain::deployment::{Deployment, IpfsRecord};
+use iollm_chain::ChainError;
 use iollm_chain::{Connection, Signer};
 
-/// Connects as the command line says: `--deployments` (default: the checkout's
-/// `deployments/devnet.json`), `--rpc` over the file's node.
+/// Connects as the settings say: their deployment file (default: the checkout's
+/// `deployments/devnet.json`), their RPC URL and IPFS API over the file's.
 pub async fn connect(cli: &Cli) -> Result<Connection, DevnetError> {
-    let file = match &cli.deployments {
+    let settings = &cli.resolved;
+    let file = match &settings.deployments {
         Some(file) => file.clone(),
         None => Paths::discover(&std::env::current_dir()?)?.deployment_file(),
     };
@@ -19,11 +21,20 @@ pub async fn connect(cli: &Cli) -> Result<Connection, DevnetError> {
             reason: "no such file; start a devnet with `iollm devnet up`".into(),
         });
     }
-    let deployment = Deployment::load(&file)?;
-    Ok(Connection::open(deployment, cli.rpc.as_deref()).await?)
+    let mut deployment = Deployment::load(&file)?;
+    if let Some(api_url) = &settings.ipfs_api {
+        deployment.ipfs = Some(IpfsRecord { api_url: api_url.clone(), pid: None, repo: None });
+    }
+    Ok(Connection::open(deployment, settings.rpc.as_deref()).await?)
 }
 
-/// The signer: `--key-file`, else `IOLLM_SURI`.
+/// The signer: the settings' key file, else their secret URI.
 pub fn signer(cli: &Cli) -> Result<Signer, DevnetError> {
-    Ok(Signer::from_env_or_file(cli.key_file.as_deref())?)
+    let settings = &cli.resolved;
+    let signer = match (&settings.key_file, &settings.suri) {
+        (Some(file), _) => Signer::from_key_file(file),
+        (None, Some(suri)) => Signer::from_suri(suri),
+        (None, None) => Err(ChainError::NoKey),
+    };
+    Ok(signer?)
 }

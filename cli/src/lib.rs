@@ -10,5 +10,6 @@ pub mod devnet;
 pub mod market;
 pub mod model;
 mod output;
+pub mod settings;
 
 pub use output::run;

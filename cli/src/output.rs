@@ -3,7 +3,7 @@
 
 use crate::args::{
     BountyAction, CapacityArgs, Cli, Command, DevnetAction, DisputeAction, IpfsAction, JobAction,
-    LogFormat, ModelAction, RevenueAction, SplitAction,
+    LogFormat, ModelAction, RevenueAction, SplitAction, WorkerAction,
 };
 use crate::context;
 use crate::devnet::{self, Paths, Status, Up};
@@ -17,8 +17,12 @@ use std::process::ExitCode;
 
 /// Parses the command line, runs the command, prints its result or its error.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     init_logging(cli.log_format);
+    if let Err(e) = cli.resolve() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -49,7 +53,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Devnet { action } => {
             let paths = Paths::discover(&std::env::current_dir()?)?;
-            devnet_command(&paths, action).await
+            devnet_command(&paths, action, cli.resolved.ipfs_api.as_deref()).await
         }
         Command::Model { action } => model_command(cli, action).await,
         Command::Cid { path, cid_version, raw_leaves, chunker } => {
@@ -71,6 +75,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Ipfs { action: IpfsAction::Daemon { repo, api } } => ipfs_daemon(repo, *api).await,
+        Command::Worker { action: WorkerAction::Run { config } } => worker_run(cli, config).await,
         Command::Train { config, job, out, threads, resume } => {
             let dir = tempfile::tempdir()?;
             let cfg = match (config, job) {
@@ -81,7 +86,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
                 }
                 (None, None) => unreachable!("clap requires --config or --job"),
             };
-            train(cfg, out, *threads, *resume).await
+            train(cfg, out, cli.resolved.threads_or(*threads), *resume).await
         }
         other => market_command(cli, other).await,
     }
@@ -91,6 +96,13 @@ async fn ipfs_daemon(repo: &std::path::Path, api: std::net::SocketAddr) -> anyho
     use iollm_content::daemon::{Daemon, DaemonConfig};
     let daemon = Daemon::bind(DaemonConfig::new(repo, api)).await?;
     println!("IPFS API listening on {} (repo {})", daemon.api_url(), repo.display());
+    daemon.run(cancelled_on_signal()).await?;
+    println!("IPFS daemon stopped.");
+    Ok(())
+}
+
+/// A token cancelled when the process gets SIGTERM or Ctrl-C.
+fn cancelled_on_signal() -> tokio_util::sync::CancellationToken {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let on_signal = shutdown.clone();
     tokio::spawn(async move {
@@ -105,8 +117,24 @@ async fn ipfs_daemon(repo: &std::path::Path, api: std::net::SocketAddr) -> anyho
         }
         on_signal.cancel();
     });
-    daemon.run(shutdown).await?;
-    println!("IPFS daemon stopped.");
+    shutdown
+}
+
+/// `iollm worker run`: the executor until a signal stops it.
+async fn worker_run(cli: &Cli, config: &std::path::Path) -> anyhow::Result<()> {
+    use iollm_worker::executor::{Executor, WorkerConfig};
+    let text = std::fs::read_to_string(config)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", config.display()))?;
+    let worker = WorkerConfig::parse(&text)?;
+    let ctx = context::connect(cli).await?;
+    let signer = context::signer(cli)?;
+    let store = content::ipfs_client(&ctx)?;
+    let threads = iollm_compute::train::resolve_threads(cli.resolved.threads)?;
+    let account = signer.account();
+    let executor = Executor::open(ctx, signer, store, worker.executor, threads).await?;
+    tracing::info!(%account, threads, "Worker running; SIGTERM or Ctrl-C stops it");
+    executor.run(cancelled_on_signal()).await?;
+    println!("Worker stopped.");
     Ok(())
 }
 
@@ -130,6 +158,7 @@ async fn train(
             if p.loss.is_finite() {
                 bar.set_message(format!("loss {:.4}  {:.0} tokens/s", p.loss, p.tokens_per_sec));
             }
+            iollm_compute::Flow::Continue(())
         };
         if resume {
             train::resume_latest(&cfg, &out, &runtime, &mut report)
@@ -227,12 +256,12 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
         Command::Unpledge { amount } => {
             print_fee("Unbonding", &market::unpledge(&ctx, &signer, *amount).await?);
         }
-        Command::Job { action } => job_command(&ctx, &signer, action).await?,
+        Command::Job { action } => job_command(&ctx, &signer, action, &cli.resolved).await?,
         Command::Dispute { action: DisputeAction::Timeout { id } } => {
             print_fee("Timed out", &market::timeout_game(&ctx, &signer, *id).await?);
         }
         Command::Dispute { action: DisputeAction::Play { id, config, threads } } => {
-            let threads = iollm_compute::train::resolve_threads(*threads)?;
+            let threads = iollm_compute::train::resolve_threads(cli.resolved.threads_or(*threads))?;
             let cfg = market::read_config(config)?;
             let game = market::play_game(&ctx, &signer, *id, &cfg, threads, true, |kind, call| {
                 print_fee(&format!("Played {kind}"), call)
@@ -307,6 +336,7 @@ async fn job_command(
     ctx: &Connection,
     signer: &iollm_chain::Signer,
     action: &JobAction,
+    settings: &crate::settings::Settings,
 ) -> anyhow::Result<()> {
     match action {
         JobAction::Post {
@@ -403,7 +433,7 @@ async fn job_command(
         }
         JobAction::Attest { id, secret_file, config, run, threads } => {
             let secret = market::read_secret(secret_file)?;
-            let threads = iollm_compute::train::resolve_threads(*threads)?;
+            let threads = iollm_compute::train::resolve_threads(settings.threads_or(*threads))?;
             let dir = tempfile::tempdir()?;
             let cfg = match config {
                 Some(path) => market::read_config(path)?,
@@ -456,9 +486,13 @@ async fn job_command(
     Ok(())
 }
 
-async fn devnet_command(paths: &Paths, action: &DevnetAction) -> anyhow::Result<()> {
+async fn devnet_command(
+    paths: &Paths,
+    action: &DevnetAction,
+    ipfs_api: Option<&str>,
+) -> anyhow::Result<()> {
     match action {
-        DevnetAction::Up => match devnet::up(paths, &std::env::current_exe()?).await? {
+        DevnetAction::Up => match devnet::up(paths, &std::env::current_exe()?, ipfs_api).await? {
             Up::AlreadyRunning(d) => {
                 println!("A devnet is already running at {} (pid {}); not starting another.", d.rpc_url, pid(&d));
                 print_deployment(&d);

@@ -38,7 +38,8 @@ pub struct TestNet {
     /// The CLI's context on this network.
     pub ctx: Connection,
     ipfs_shutdown: CancellationToken,
-    _node: NodeProcess,
+    /// The node (a test may kill it and start it again).
+    pub node: NodeProcess,
     _dir: tempfile::TempDir,
 }
 
@@ -63,7 +64,7 @@ pub async fn testnet() -> Result<TestNet> {
     tokio::spawn(daemon.run(ipfs_shutdown.clone()));
     let deployment =
         Deployment { rpc_url: node.rpc_url(), node: None, ipfs: Some(ipfs), contracts };
-    Ok(TestNet { ctx: Connection { chain, deployment }, ipfs_shutdown, _node: node, _dir: dir })
+    Ok(TestNet { ctx: Connection { chain, deployment }, ipfs_shutdown, node, _dir: dir })
 }
 
 /// Produces blocks (the dev node seals one per transaction) until the chain is past `target`:

@@ -303,7 +303,8 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         // Dave challenges with his own run of the job (`iollm job challenge --run DIR`), a liar
         // (Alice) with a claim wrong from step 2; both games are open at once.
         let run = tempfile::tempdir()?;
-        let out = iollm_compute::train(&cfg, run.path(), &Runtime::new(2), &mut |_| {})?;
+        let out =
+            iollm_compute::train(&cfg, run.path(), &Runtime::new(2), &mut iollm_compute::go_on)?;
         assert_eq!(out.hashes, good, "his run is the honest player's story");
         let nothing = m::challenge(ctx, &dave, job, &run.path().join("missing")).await.unwrap_err();
         assert!(nothing.to_string().contains("cannot use"), "{nothing}");

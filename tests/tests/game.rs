@@ -47,7 +47,7 @@ struct Story {
 }
 
 fn honest(cfg: &TrainConfig, dir: &Path, rt: &Runtime) -> Story {
-    let run = train(cfg, dir, rt, &mut |_| {}).expect("train");
+    let run = train(cfg, dir, rt, &mut iollm_compute::go_on).expect("train");
     let tr = Trainer::new(cfg, rt).expect("trainer");
     let seg = Segment::from_hashes(&run.trace_root, &run.hashes, 1).expect("segment 1");
     let start = std::fs::read(checkpoint_path(dir, 1)).expect("checkpoint 1");

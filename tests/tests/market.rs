@@ -253,10 +253,11 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     bob.paid(&post, REWARD);
     let job = post.value;
     // A transaction says where it landed: the finalized block it names holds it.
-    let landed = ctx.chain.holds(&post.included).await?.expect("the block holds the post");
-    assert!(landed <= block(ctx).await?);
+    let landed = ctx.chain.transaction(&post.included).await?.expect("the block holds the post");
+    assert_eq!(landed.block, post.included.block);
+    assert!(landed.block <= block(ctx).await?);
     let elsewhere = iollm_chain::contract::Included { tx_hash: [0; 32], ..post.included };
-    assert_eq!(ctx.chain.holds(&elsewhere).await?, None);
+    assert_eq!(ctx.chain.transaction(&elsewhere).await?, None);
     // Dave signs up to spot-check the job before its result exists; so does eve, who will
     // never reveal her secret. A signed-up verifier may not execute the job.
     let secret = sign_up(ctx, &mut dave, job).await?;

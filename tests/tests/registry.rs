@@ -2,10 +2,13 @@
 //! cargo-contract, deployed through `iollm-chain`, driven through the CLI's library code.
 
 use anyhow::{ensure, Result};
+use iollm_chain::send::SendPolicy;
 use iollm_chain::{Chain, ChainError, Signer};
 use iollm_cli::{devnet, model};
 use iollm_tests::testnet;
 use iollm_types::registry::Kind;
+use iollm_types::split::SplitRule;
+use std::time::Duration;
 
 const CID: &str = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4";
 
@@ -71,6 +74,69 @@ async fn bad_input_and_unfunded_callers_are_refused_and_store_nothing() -> Resul
     assert!(err.to_string().contains("too little balance"), "{err}");
     assert_eq!(net.ctx.registry()?.count().await?, 0);
     assert!(matches!(model::parse_kind("weights"), Err(model::ModelError::UnknownKind(_))));
+    Ok(())
+}
+
+/// One account's transactions go through one task that owns its nonce: sent at once by many
+/// callers, each lands once with its own nonce, in a mortal era, though its same signed bytes
+/// are sent again every poll while it waits for finality. A node killed and started again:
+/// a call made while it is down completes once it is back, on the same connection.
+#[tokio::test]
+async fn one_account_sends_many_at_once_and_reaches_a_restarted_node() -> Result<()> {
+    let mut net = testnet().await?;
+    let resend_always = SendPolicy { resend_every: Duration::ZERO, ..SendPolicy::default() };
+    net.ctx.chain = net.ctx.chain.clone().with_send_policy(resend_always);
+    let registry = net.ctx.registry()?;
+    let bob = Signer::dev("bob")?;
+    let balance_before = net.ctx.chain.free_balance(&bob.account()).await?;
+    let all = tokio::time::timeout(Duration::from_secs(120), async {
+        let mut sends = tokio::task::JoinSet::new();
+        for _ in 0..6 {
+            let (registry, bob) = (registry.clone(), bob.clone());
+            sends.spawn(async move {
+                registry.register(&bob, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY).await
+            });
+        }
+        sends.join_all().await
+    })
+    .await?;
+    let mut ids = Vec::new();
+    let mut nonces = Vec::new();
+    let mut paid = 0;
+    for sent in all {
+        let sent = sent?;
+        ids.push(sent.id);
+        let tx = net.ctx.chain.transaction(&sent.call.included).await?.expect("it landed");
+        assert_eq!(tx.mortal_blocks, Some(SendPolicy::default().mortal_blocks));
+        nonces.push(tx.nonce);
+        let iollm_chain::contract::StorageDeposit::Charge(deposit) =
+            sent.call.dry_run.storage_deposit
+        else {
+            panic!("a registration charges a deposit")
+        };
+        paid += sent.call.fee + deposit;
+    }
+    ids.sort_unstable();
+    nonces.sort_unstable();
+    assert_eq!(ids, (1..=6).collect::<Vec<u64>>());
+    assert_eq!(nonces, (nonces[0]..nonces[0] + 6).collect::<Vec<u64>>(), "one nonce each");
+    assert_eq!(registry.count().await?, 6);
+    // Paid for six registrations, to the unit, and nothing more.
+    assert_eq!(balance_before - net.ctx.chain.free_balance(&bob.account()).await?, paid);
+
+    // The node dies: a call made meanwhile waits for it (the client reconnects by itself)
+    // and completes once it is back.
+    net.node.kill();
+    let waiting = tokio::spawn({
+        let (registry, bob) = (registry.clone(), bob.clone());
+        async move { registry.register(&bob, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY).await }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!waiting.is_finished(), "nothing answers while the node is down");
+    net.node.start_again().await?;
+    let seventh = tokio::time::timeout(Duration::from_secs(60), waiting).await???;
+    assert_eq!(seventh.id, 7, "the chain survived the restart");
+    assert_eq!(registry.count().await?, 7);
     Ok(())
 }
 

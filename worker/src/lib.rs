@@ -7,8 +7,10 @@
 //! these; the daemon around them (following finalized events with `iollm_chain::follow`,
 //! claiming, training, publishing, submitting, spot-checking, surviving crashes) is to build.
 
+pub mod executor;
 pub mod job;
 pub mod player;
+pub mod state;
 
 use iollm_compute::{TrainConfig, Trainer};
 use iollm_types::game::GameConfig;

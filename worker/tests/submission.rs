@@ -32,7 +32,7 @@ fn a_finished_run_is_submitted_with_its_last_state_and_loss() {
     let rt = Runtime::new(1);
     let game = game_spec(&Trainer::new(&cfg, &rt).unwrap(), &cfg, 5);
     let dir = tempfile::tempdir().unwrap();
-    let out = iollm_compute::train(&cfg, dir.path(), &rt, &mut |_| {}).unwrap();
+    let out = iollm_compute::train(&cfg, dir.path(), &rt, &mut iollm_compute::go_on).unwrap();
     let (commitment, last) = submission(dir.path(), &game, "bafy", 7).unwrap();
     assert_eq!((commitment.trace_root, commitment.checks_root), (out.trace_root, out.checks_root));
     assert_eq!(commitment.loss, loss_micros(out.final_loss.to_bits()));

@@ -277,9 +277,13 @@ fn our_ipfs(deployment: &Deployment) -> Option<(u32, Vec<String>)> {
 }
 
 /// Starts a devnet: node, contracts built and deployed (by `//Alice`), an IPFS daemon (unless
-/// `IOLLM_IPFS_API` names an external one), deployment file written. `iollm_exe` is the `iollm`
+/// `ipfs_api` names an external one), deployment file written. `iollm_exe` is the `iollm`
 /// binary, which runs the IPFS daemon.
-pub async fn up(paths: &Paths, iollm_exe: &Path) -> Result<Up, DevnetError> {
+pub async fn up(
+    paths: &Paths,
+    iollm_exe: &Path,
+    ipfs_api: Option<&str>,
+) -> Result<Up, DevnetError> {
     let file = paths.deployment_file();
     if let Ok(existing) = Deployment::load(&file) {
         if is_running(&existing).await {
@@ -290,11 +294,9 @@ pub async fn up(paths: &Paths, iollm_exe: &Path) -> Result<Up, DevnetError> {
     let node = NodeProcess::start(&paths.state_dir().join("node")).await?;
     let chain = Chain::connect(&node.rpc_url()).await?;
     let contracts = deploy_contracts(&chain, &Signer::dev("alice")?, &artifacts).await?;
-    let ipfs = match std::env::var(iollm_content::IPFS_API_ENV) {
-        Ok(url) if !url.trim().is_empty() => {
-            IpfsRecord { api_url: url.trim().to_owned(), pid: None, repo: None }
-        }
-        _ => start_daemon(iollm_exe, &paths.state_dir().join("ipfs")).await?,
+    let ipfs = match ipfs_api {
+        Some(url) => IpfsRecord { api_url: url.to_owned(), pid: None, repo: None },
+        None => start_daemon(iollm_exe, &paths.state_dir().join("ipfs")).await?,
     };
     let deployment = Deployment {
         ipfs: Some(ipfs),

@@ -19,6 +19,7 @@ pub struct NodeProcess {
     child: Option<Child>,
     pid: u32,
     rpc_port: u16,
+    p2p_port: u16,
     base_path: PathBuf,
     log: PathBuf,
 }
@@ -47,22 +48,46 @@ impl NodeProcess {
     /// p2p on free loopback ports, no telemetry, no mDNS, and its log in `base_path/node.log`.
     /// Returns once RPC answers.
     pub async fn start(base_path: &Path) -> Result<NodeProcess, DevnetError> {
-        let binary = node_binary()?;
         if base_path.exists() {
             std::fs::remove_dir_all(base_path).map_err(DevnetError::Io)?;
         }
         std::fs::create_dir_all(base_path).map_err(DevnetError::Io)?;
-        let log = base_path.join("node.log");
-        let log_file = File::create(&log).map_err(DevnetError::Io)?;
-        let rpc_port = free_port()?;
-        let p2p_port = free_port()?;
+        let mut node = NodeProcess {
+            child: None,
+            pid: 0,
+            rpc_port: free_port()?,
+            p2p_port: free_port()?,
+            base_path: base_path.into(),
+            log: base_path.join("node.log"),
+        };
+        node.launch().await?;
+        Ok(node)
+    }
+
+    /// Kills the node at once (SIGKILL, as a crash would), keeping its chain on disk.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts a killed node again on the same ports and chain; returns once RPC answers.
+    pub async fn start_again(&mut self) -> Result<(), DevnetError> {
+        self.kill();
+        self.launch().await
+    }
+
+    async fn launch(&mut self) -> Result<(), DevnetError> {
+        let binary = node_binary()?;
+        let log_file = File::options().create(true).append(true).open(&self.log)?;
         let mut command = Command::new(&binary);
         command
             .args(["--dev", "--base-path"])
-            .arg(base_path.join("chain"))
-            .args(["--rpc-port", &rpc_port.to_string()])
+            .arg(self.base_path.join("chain"))
+            .args(["--rpc-port", &self.rpc_port.to_string()])
             .args(["--no-prometheus", "--no-telemetry", "--no-mdns"])
-            .args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{p2p_port}")])
+            .args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{}", self.p2p_port)])
             .args(["--finalize-delay-sec", "1"])
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().map_err(DevnetError::Io)?)
@@ -70,12 +95,10 @@ impl NodeProcess {
         // Its own process group: a Ctrl-C meant for the CLI does not reach a detached node.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command.spawn().map_err(DevnetError::Io)?;
-        let pid = child.id();
-        tracing::info!(target: "devnet::node", pid, rpc_port, "Started node");
-        let mut node =
-            NodeProcess { child: Some(child), pid, rpc_port, base_path: base_path.into(), log };
-        node.wait_ready().await?;
-        Ok(node)
+        self.pid = child.id();
+        self.child = Some(child);
+        tracing::info!(target: "devnet::node", pid = self.pid, rpc_port = self.rpc_port, "Started node");
+        self.wait_ready().await
     }
 
     async fn wait_ready(&mut self) -> Result<(), DevnetError> {
@@ -129,9 +152,6 @@ impl NodeProcess {
 
 impl Drop for NodeProcess {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.kill();
     }
 }

@@ -1,20 +1,31 @@
 //! The connection to a node.
 
+use crate::send::{SendPolicy, Senders};
 use crate::{ChainError, NodeConfig};
+use std::sync::Arc;
 use std::time::Duration;
 use subxt::backend::legacy::LegacyRpcMethods;
+use subxt::backend::rpc::reconnecting_rpc_client::{ExponentialBackoff, RpcClient as Reconnecting};
 use subxt::backend::rpc::RpcClient;
 use subxt::OnlineClient;
 
 /// How long [`Chain::connect`] waits for a node before giving up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// A connected node: a subxt client plus the URL it was reached at. Cheap to clone.
+/// The longest wait between two attempts to reconnect to a node that went away.
+const RECONNECT_MAX_DELAY: Duration = Duration::from_secs(2);
+
+/// A connected node: a subxt client plus the URL it was reached at. Cheap to clone; clones
+/// share the connection and the task that sends each account's transactions ([`crate::send`]).
+/// The connection comes back by itself after the node restarts: calls made while it is down
+/// fail, and a transaction being sent waits it out.
 #[derive(Clone)]
 pub struct Chain {
     pub(crate) api: OnlineClient<NodeConfig>,
     /// The same connection's plain RPC methods (block hashes by number, the finalized head).
     pub(crate) rpc: LegacyRpcMethods<NodeConfig>,
+    pub(crate) senders: Arc<Senders>,
+    pub(crate) policy: SendPolicy,
     url: String,
 }
 
@@ -25,12 +36,17 @@ impl std::fmt::Debug for Chain {
 }
 
 impl Chain {
-    /// Connects to the node at `url` (`ws://` or `http://`; loopback URLs need no TLS).
+    /// Connects to the node at `url` (`ws://`; loopback URLs need no TLS).
     pub async fn connect(url: &str) -> Result<Chain, ChainError> {
         let unreachable =
             |reason: String| ChainError::NodeUnreachable { url: url.to_owned(), reason };
         let connect = async {
-            let rpc = RpcClient::from_insecure_url(url).await?;
+            // A node that is not there is reported at once: the reconnecting client would
+            // wait for it.
+            drop(RpcClient::from_insecure_url(url).await?);
+            let backoff = ExponentialBackoff::from_millis(50).max_delay(RECONNECT_MAX_DELAY);
+            let reconnecting = Reconnecting::builder().retry_policy(backoff).build(url).await;
+            let rpc = RpcClient::new(reconnecting.map_err(|e| subxt::Error::Other(e.to_string()))?);
             let api = OnlineClient::from_rpc_client(rpc.clone()).await?;
             Ok::<_, subxt::Error>((api, LegacyRpcMethods::new(rpc)))
         };
@@ -39,7 +55,15 @@ impl Chain {
             .map_err(|_| unreachable(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())))?
             .map_err(|e| unreachable(e.to_string()))?;
         tracing::debug!(target: "chain::client", url, "Connected");
-        Ok(Chain { api, rpc, url: url.to_owned() })
+        let senders = Arc::default();
+        Ok(Chain { api, rpc, senders, policy: SendPolicy::default(), url: url.to_owned() })
+    }
+
+    /// This connection, sending transactions by `policy` (for accounts that have not sent
+    /// through it yet).
+    pub fn with_send_policy(mut self, policy: SendPolicy) -> Chain {
+        self.policy = policy;
+        self
     }
 
     /// The URL this client is connected to.
@@ -55,18 +79,6 @@ impl Chain {
     /// The number of the latest block.
     pub async fn best_block(&self) -> Result<u32, ChainError> {
         Ok(self.api.blocks().at_latest().await?.number())
-    }
-
-    /// The number of the block `included` names, if that block holds its transaction: how a
-    /// caller that recorded a transaction (a worker restarting, say) learns it landed.
-    pub async fn holds(
-        &self,
-        included: &crate::contract::Included,
-    ) -> Result<Option<u32>, ChainError> {
-        let block = self.api.blocks().at(subxt::utils::H256(included.block_hash)).await?;
-        let extrinsics = block.extrinsics().await?;
-        let found = extrinsics.iter().any(|x| x.hash().0 == included.tx_hash);
-        Ok(found.then_some(block.number()))
     }
 
     /// The free balance of `account`.

@@ -10,6 +10,7 @@ use crate::node::runtime_types::{
     sp_runtime::DispatchError,
     sp_weights::weight_v2::Weight,
 };
+use crate::send::Sent;
 use crate::{node, AccountId, Chain, ChainError, Signer};
 use parity_scale_codec::{Compact, Decode, DecodeAll};
 
@@ -133,20 +134,15 @@ pub struct Executed<T> {
     pub included: Included,
 }
 
-/// A finalized transaction: its hash and the hash of the block that holds it.
+/// A finalized transaction: its hash and the block that holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Included {
     /// The extrinsic's hash.
     pub tx_hash: [u8; 32],
     /// The finalized block it is in.
     pub block_hash: [u8; 32],
-}
-
-/// What a submitted transaction did: its contract events, its fee and where it landed.
-struct Submitted {
-    events: Vec<ContractEvent>,
-    fee: u128,
-    included: Included,
+    /// That block's number.
+    pub block: u32,
 }
 
 impl<T> Executed<T> {
@@ -319,46 +315,12 @@ impl Chain {
             dry_run.storage_deposit.limit(),
             input,
         );
-        let Submitted { events, fee, included } = self.submit(signer, &tx).await?;
+        let Sent { events, fee, included } =
+            self.send(signer, self.api.tx().call_data(&tx)?).await?;
         Ok(Executed { value: value_out, events, dry_run, fee, callee: contract.clone(), included })
     }
 
-    /// Signs and submits `tx`, waits for finalization, and returns the contract events, the
-    /// fee and where it landed.
-    async fn submit<Call: subxt::tx::Payload>(
-        &self,
-        signer: &Signer,
-        tx: &Call,
-    ) -> Result<Submitted, ChainError> {
-        let account = signer.account();
-        let progress = self
-            .api
-            .tx()
-            .sign_and_submit_then_watch_default(tx, &signer.keypair)
-            .await
-            .map_err(|e| self.submit_error(&account, e))?;
-        let in_block =
-            progress.wait_for_finalized().await.map_err(|e| self.submit_error(&account, e))?;
-        let included =
-            Included { tx_hash: in_block.extrinsic_hash().0, block_hash: in_block.block_hash().0 };
-        let events =
-            in_block.wait_for_success().await.map_err(|e| self.submit_error(&account, e))?;
-        let mut contract_events = Vec::new();
-        let mut fee = 0;
-        for event in events.iter() {
-            let event = event?;
-            if let Some(emitted) = crate::follow::contract_event(&event)? {
-                contract_events.push(emitted);
-            } else if let Some(paid) =
-                event.as_event::<node::transaction_payment::events::TransactionFeePaid>()?
-            {
-                fee = paid.actual_fee;
-            }
-        }
-        Ok(Submitted { events: contract_events, fee, included })
-    }
-
-    fn submit_error(&self, account: &AccountId, error: subxt::Error) -> ChainError {
+    pub(crate) fn submit_error(&self, account: &AccountId, error: subxt::Error) -> ChainError {
         match error {
             subxt::Error::Runtime(subxt::error::DispatchError::Module(module)) => {
                 let details = module.details_string();
@@ -422,7 +384,7 @@ impl Chain {
             input,
             salt,
         );
-        self.submit(signer, &tx).await?;
+        self.send(signer, self.api.tx().call_data(&tx)?).await?;
         let address = instantiated.account_id;
         let info = self
             .api

@@ -17,7 +17,7 @@ pub enum ChainError {
     #[error("invalid key: {0}")]
     InvalidKey(String),
     /// No key was given.
-    #[error("no signing key: set {env} to a secret URI (e.g. //Alice on a devnet) or pass --key-file", env = crate::SURI_ENV)]
+    #[error("no signing key: set IOLLM_SURI to a secret URI (e.g. //Alice on a devnet) or pass --key-file")]
     NoKey,
     /// The key file could not be read.
     #[error("cannot read key file {path}: {source}")]
@@ -69,6 +69,26 @@ pub enum ChainError {
         path: std::path::PathBuf,
         /// Why.
         reason: String,
+    },
+    /// A transaction's era ended before any finalized block held it: it did nothing.
+    #[error("transaction {tx} expired without being included; nothing was done, send it again")]
+    TransactionExpired {
+        /// Its hash.
+        tx: String,
+    },
+    /// A transaction was not found finalized in time; it may still be included.
+    #[error("transaction {tx} was not finalized within {seconds}s; it may still land: check the node, then look for it before sending again")]
+    NotFinalized {
+        /// Its hash.
+        tx: String,
+        /// The time allowed.
+        seconds: u64,
+    },
+    /// The task that sends an account's transactions stopped (its runtime ended).
+    #[error("the sender of account {account} stopped; connect again")]
+    SenderStopped {
+        /// The account (SS58).
+        account: String,
     },
     /// Any other failure reported by subxt (RPC, metadata, transaction pool).
     #[error("chain error: {0}")]

@@ -74,8 +74,9 @@ pub struct Follower {
 }
 
 impl Follower {
-    /// The next finalized block: at once if it is already finalized, else when it is. An
-    /// error (the node went away) leaves the follower where it was: call again to retry.
+    /// The next finalized block: at once if it is already finalized, else when it is. While
+    /// the node is away it waits (the connection comes back by itself); an error leaves the
+    /// follower where it was: call again to retry.
     pub async fn next(&mut self) -> Result<FinalizedBlock, ChainError> {
         loop {
             if let Some(block) = self.chain.finalized_block(self.next).await? {

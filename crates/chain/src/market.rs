@@ -293,6 +293,11 @@ impl MarketClient {
         self.chain.query(&self.address, calls::job(job), "job").await
     }
 
+    /// The last job id given out (jobs are numbered from 1).
+    pub async fn job_count(&self) -> Result<JobId, ChainError> {
+        self.chain.query(&self.address, calls::job_count(), "job count").await
+    }
+
     /// A job's commitment.
     pub async fn result(&self, job: JobId) -> Result<Option<Commitment>, ChainError> {
         self.chain.query(&self.address, calls::result(job), "commitment").await

@@ -1,14 +1,11 @@
 //! Transaction signers: sr25519 keys from a secret URI (`//Alice`, a mnemonic with derivation
-//! paths), from the `IOLLM_SURI` environment variable, or from a key file holding a secret URI.
-//! Secrets never come from a command-line flag's value and are never logged.
+//! paths) or from a key file holding one. Secrets are never logged (where they come from is the
+//! CLI's settings: never a flag's value).
 
 use crate::{AccountId, ChainError};
 use std::path::Path;
 use std::str::FromStr;
 use subxt_signer::{sr25519::Keypair, SecretUri};
-
-/// The environment variable holding the signer's secret URI.
-pub const SURI_ENV: &str = "IOLLM_SURI";
 
 /// A signing key for transactions.
 #[derive(Clone)]
@@ -41,17 +38,11 @@ impl Signer {
         Signer::from_suri(&format!("//{capitalised}"))
     }
 
-    /// The key from `key_file` if given, otherwise from `IOLLM_SURI`.
-    pub fn from_env_or_file(key_file: Option<&Path>) -> Result<Signer, ChainError> {
-        if let Some(path) = key_file {
-            let suri = std::fs::read_to_string(path)
-                .map_err(|source| ChainError::KeyFile { path: path.to_owned(), source })?;
-            return Signer::from_suri(&suri);
-        }
-        match std::env::var(SURI_ENV) {
-            Ok(suri) if !suri.trim().is_empty() => Signer::from_suri(&suri),
-            _ => Err(ChainError::NoKey),
-        }
+    /// The key whose secret URI `key_file` holds.
+    pub fn from_key_file(key_file: &Path) -> Result<Signer, ChainError> {
+        let suri = std::fs::read_to_string(key_file)
+            .map_err(|source| ChainError::KeyFile { path: key_file.to_owned(), source })?;
+        Signer::from_suri(&suri)
     }
 
     /// The account this key signs for.
@@ -86,11 +77,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key");
         std::fs::write(&path, "//Bob\n").unwrap();
-        let bob = Signer::from_env_or_file(Some(&path)).unwrap();
+        let bob = Signer::from_key_file(&path).unwrap();
         assert_eq!(bob.account(), Signer::dev("bob").unwrap().account());
 
         let missing = dir.path().join("absent");
-        let err = Signer::from_env_or_file(Some(&missing)).unwrap_err();
+        let err = Signer::from_key_file(&missing).unwrap_err();
         assert!(err.to_string().contains("cannot read key file"), "{err}");
         assert!(Signer::from_suri("not a key").is_err());
         assert!(Signer::dev("").is_err());

@@ -128,7 +128,8 @@ const NN: (Stored, Stored) = (Stored::Normal, Stored::Normal);
 fn main() {
     let which: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let want = |w: &str| which.is_empty() || which.iter().any(|x| x == w);
-    let threads = iollm_compute::resolve_threads(None).expect("threads");
+    let asked = std::env::var("IOLLM_THREADS").ok().map(|v| v.parse().expect("IOLLM_THREADS"));
+    let threads = iollm_compute::resolve_threads(asked).expect("threads");
     let cfg_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tiny.toml");
     let cfg = TrainConfig::from_file(&cfg_path).expect("example config");
     if want("peak") {
@@ -196,6 +197,7 @@ fn main() {
                 timed += 1;
             }
             last = now;
+            iollm_compute::Flow::Continue(())
         })
         .expect("train");
         let tokens_per_step = (cfg.train.batch_size * cfg.model.n_ctx) as f64;
@@ -217,7 +219,7 @@ fn main() {
         let dir = std::env::temp_dir().join(format!("iollm-bench-{}", std::process::id()));
         let rt = Runtime::new(threads);
         let t = Instant::now();
-        let out = train(&cfg, &dir, &rt, &mut |_| {}).expect("train");
+        let out = train(&cfg, &dir, &rt, &mut iollm_compute::go_on).expect("train");
         let full = t.elapsed().as_secs_f64();
         println!(
             "train examples/tiny.toml threads={threads}: {:.0} tokens/s, {full:.2} s for {} steps, root {}",

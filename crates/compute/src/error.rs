@@ -113,6 +113,12 @@ pub enum Error {
         /// The output directory.
         path: PathBuf,
     },
+    /// The progress callback stopped the run; its checkpoints so far stay.
+    #[error("the run was stopped after step {step}; continue it with --resume")]
+    Stopped {
+        /// The last step done.
+        step: u64,
+    },
     /// `--resume` found no usable checkpoint 0 for this config.
     #[error("{path} holds no checkpoint of this config to resume from; train into an empty --out")]
     NothingToResume {

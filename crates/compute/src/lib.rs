@@ -18,6 +18,7 @@
 //! let cfg = TrainConfig::from_file("crates/compute/examples/tiny.toml".as_ref())?;
 //! let out = train(&cfg, "out".as_ref(), &Runtime::new(2), &mut |p| {
 //!     tracing::info!(step = p.step, loss = p.loss, "Progress");
+//!     iollm_compute::Flow::Continue(()) // `Break` stops the run
 //! })?;
 //! println!("trace root {}", out.trace_root_hex());
 //! # Ok(()) }
@@ -48,7 +49,7 @@ pub use kernels::Simd;
 pub use model::GptConfig;
 pub use repops::PROFILE;
 pub use train::{
-    estimate_memory, read_trace, replay_segment, resolve_threads, resume, resume_latest,
-    run_result, train, verify_segment, Backend, Progress, RunResult, Runtime, Segment, Trace,
+    estimate_memory, go_on, read_trace, replay_segment, resolve_threads, resume, resume_latest,
+    run_result, train, verify_segment, Backend, Flow, Progress, RunResult, Runtime, Segment, Trace,
     TrainConfig, TrainOutcome, TrainState, Trainer,
 };

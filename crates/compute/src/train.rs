@@ -196,16 +196,11 @@ impl Runtime {
     }
 }
 
-/// Thread count: the flag if given, else `IOLLM_THREADS`, else all cores.
-pub fn resolve_threads(flag: Option<usize>) -> Result<usize> {
-    let n = match flag {
+/// Thread count: the one asked for, else all cores; checked to be in `1..=1024`.
+pub fn resolve_threads(asked: Option<usize>) -> Result<usize> {
+    let n = match asked {
         Some(n) => n,
-        None => match std::env::var("IOLLM_THREADS") {
-            Ok(v) => v.trim().parse().map_err(|_| {
-                Error::InvalidConfig(format!("IOLLM_THREADS={v:?} is not a number"))
-            })?,
-            Err(_) => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        },
+        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     };
     if n == 0 || n > 1024 {
         return Err(Error::InvalidConfig(format!("thread count {n} is not in 1..=1024")));
@@ -709,23 +704,26 @@ impl Trainer {
         st: &mut TrainState,
         until: u64,
         steps: &mut Vec<Hash>,
-        progress: &mut dyn FnMut(&Progress),
+        progress: &mut dyn FnMut(&Progress) -> Flow,
         start: Instant,
         first_step: u64,
-    ) -> f32 {
+    ) -> Result<f32> {
         let mut loss = f32::NAN;
         while st.step < until {
             loss = self.step(st);
             steps.push(st.hash(&self.config_hash));
-            progress(&Progress {
+            let flow = progress(&Progress {
                 step: st.step,
                 total_steps: self.cfg.train.steps,
                 loss,
                 tokens_per_sec: self.tokens_per_sec(st.step - first_step, start),
                 checkpoint: None,
             });
+            if flow.is_break() {
+                return Err(Error::Stopped { step: st.step });
+            }
         }
-        loss
+        Ok(loss)
     }
 
     fn write_checkpoint(&self, out_dir: &Path, i: usize, st: &TrainState) -> Result<Hash> {
@@ -769,7 +767,7 @@ impl Trainer {
         out_dir: &Path,
         mut st: TrainState,
         mut hashes: Vec<Hash>,
-        progress: &mut dyn FnMut(&Progress),
+        progress: &mut dyn FnMut(&Progress) -> Flow,
     ) -> Result<TrainOutcome> {
         let k = self.cfg.train.checkpoint_every;
         let start = Instant::now();
@@ -779,20 +777,23 @@ impl Trainer {
         while st.step < self.cfg.train.steps {
             let next = st.step + k;
             let mut steps = vec![st.hash(&self.config_hash)];
-            loss = self.run(&mut st, next, &mut steps, progress, start, steps_before);
+            loss = self.run(&mut st, next, &mut steps, progress, start, steps_before)?;
             let i = (st.step / k) as usize;
             let leaf = spotcheck_leaf::<Sha>(&merkle::root(&steps));
             atomic_write(&check_path(out_dir, i), hex(&leaf).as_bytes())?;
             checks.push(leaf);
             let h = self.write_checkpoint(out_dir, i, &st)?;
             info!(target: "compute::train", checkpoint = i, step = st.step, loss, hash = %hex(&h), "Checkpoint written");
-            progress(&Progress {
+            let flow = progress(&Progress {
                 step: st.step,
                 total_steps: self.cfg.train.steps,
                 loss,
                 tokens_per_sec: self.tokens_per_sec(st.step - steps_before, start),
                 checkpoint: Some((i, h)),
             });
+            if flow.is_break() {
+                return Err(Error::Stopped { step: st.step });
+            }
             hashes.push(h);
         }
         let root = merkle::root(&hashes);
@@ -1005,15 +1006,25 @@ pub fn config_hash(cfg: &TrainConfig, corpus: &[u8]) -> Hash {
     Sha256::digest(serde_json::to_vec(&c).expect("config serialises")).into()
 }
 
+/// What a progress callback says after each step: go on ([`go_on`]), or stop the run
+/// (`ControlFlow::Break`), which then ends with [`Error::Stopped`]; the checkpoints written so
+/// far stay, and [`resume_latest`] continues from the last of them.
+pub type Flow = std::ops::ControlFlow<()>;
+
+/// A progress callback that ignores progress and never stops the run.
+pub fn go_on(_: &Progress) -> Flow {
+    Flow::Continue(())
+}
+
 /// Trains from scratch into `out_dir`, which must be missing or empty
 /// ([`Error::OutputNotEmpty`] otherwise: continue a run with [`resume_latest`]): checkpoints
 /// every `checkpoint_every` steps, the trace, the final model, and last [`COMPLETE_FILE`].
-/// `progress` is called after every step and every checkpoint.
+/// `progress` is called after every step and every checkpoint; it can stop the run ([`Flow`]).
 pub fn train(
     cfg: &TrainConfig,
     out_dir: &Path,
     rt: &Runtime,
-    progress: &mut dyn FnMut(&Progress),
+    progress: &mut dyn FnMut(&Progress) -> Flow,
 ) -> Result<TrainOutcome> {
     let tr = Trainer::new(cfg, rt)?;
     match std::fs::read_dir(out_dir) {
@@ -1030,13 +1041,16 @@ pub fn train(
     info!(target: "compute::train", threads = rt.threads, simd = ?rt.simd, out = %out_dir.display(), "Training started");
     let st = tr.initial_state();
     let h0 = tr.write_checkpoint(out_dir, 0, &st)?;
-    progress(&Progress {
+    let flow = progress(&Progress {
         step: 0,
         total_steps: cfg.train.steps,
         loss: f32::NAN,
         tokens_per_sec: 0.0,
         checkpoint: Some((0, h0)),
     });
+    if flow.is_break() {
+        return Err(Error::Stopped { step: 0 });
+    }
     tr.finish(out_dir, st, vec![h0], progress)
 }
 
@@ -1049,7 +1063,7 @@ pub fn resume(
     out_dir: &Path,
     from: usize,
     rt: &Runtime,
-    progress: &mut dyn FnMut(&Progress),
+    progress: &mut dyn FnMut(&Progress) -> Flow,
 ) -> Result<TrainOutcome> {
     let tr = Trainer::new(cfg, rt)?;
     let n = cfg.n_checkpoints();
@@ -1080,7 +1094,7 @@ pub fn resume_latest(
     cfg: &TrainConfig,
     out_dir: &Path,
     rt: &Runtime,
-    progress: &mut dyn FnMut(&Progress),
+    progress: &mut dyn FnMut(&Progress) -> Flow,
 ) -> Result<TrainOutcome> {
     let tr = Trainer::new(cfg, rt)?;
     let n = cfg.n_checkpoints();

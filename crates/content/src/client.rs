@@ -10,7 +10,7 @@
 //! ```no_run
 //! # async fn f() -> iollm_content::Result<()> {
 //! use iollm_content::{AddOptions, ContentStore, KuboClient};
-//! let ipfs = KuboClient::from_env()?; // IOLLM_IPFS_API or http://127.0.0.1:5001
+//! let ipfs = KuboClient::new(iollm_content::DEFAULT_IPFS_API)?; // http://127.0.0.1:5001
 //! let added = ipfs.put_file("model.safetensors".as_ref(), &AddOptions::default()).await?;
 //! # Ok(()) }
 //! ```
@@ -32,8 +32,6 @@ use crate::error::{Error, Result};
 use crate::options::{parse_cid, AddOptions, CidVersion};
 
 const TARGET: &str = "iollm_content::client";
-/// Environment variable naming the IPFS API every iollm component uses.
-pub const IPFS_API_ENV: &str = "IOLLM_IPFS_API";
 /// Kubo's default API address.
 pub const DEFAULT_IPFS_API: &str = "http://127.0.0.1:5001";
 
@@ -119,14 +117,6 @@ impl KuboClient {
             http: hyper::Client::new(),
             policy: RetryPolicy::default(),
         })
-    }
-
-    /// The API from `IOLLM_IPFS_API`, else Kubo's default `http://127.0.0.1:5001`.
-    pub fn from_env() -> Result<Self> {
-        match std::env::var(IPFS_API_ENV) {
-            Ok(u) if !u.trim().is_empty() => Self::new(u.trim()),
-            _ => Self::new(DEFAULT_IPFS_API),
-        }
     }
 
     /// Replaces the retry policy.

@@ -33,7 +33,7 @@
 //! - `iollm ipfs daemon --repo DIR --api 127.0.0.1:PORT`:
 //!   [`daemon::serve`]`(DaemonConfig::new(dir, addr), cancellation_token)`; in-process tests use
 //!   [`daemon::Daemon::bind`] then `local_addr()` / `api_url()` and `run(token)`.
-//! - `iollm model publish <dir>`: [`KuboClient::from_env`], then
+//! - `iollm model publish <dir>`: [`KuboClient::new`] (the API the CLI's settings name), then
 //!   [`publish_package`]`(&client, dir, &opts)` → [`Package`] `{ manifest, manifest_cid,
 //!   package_cid }`; register `package_cid` on chain.
 //! - `iollm model pull <id> <dir>`: resolve the id to the package CID on chain, then
@@ -61,7 +61,7 @@ pub mod pull;
 pub mod unixfs;
 
 pub use cid::Cid;
-pub use client::{ContentStore, KuboClient, RetryPolicy, DEFAULT_IPFS_API, IPFS_API_ENV};
+pub use client::{ContentStore, KuboClient, RetryPolicy, DEFAULT_IPFS_API};
 pub use dag::{
     add_path, add_path_with, add_reader, cid_of_bytes, cid_of_file, cid_of_reader, Added,
     BlockSink, NullSink,

@@ -1557,6 +1557,10 @@ pub mod calls {
     pub fn pledge_of(account: AccountBytes) -> Vec<u8> {
         with(selectors::PLEDGE_OF, account)
     }
+    /// `job_count() -> JobId`: the last job id given out.
+    pub fn job_count() -> Vec<u8> {
+        selectors::JOB_COUNT.to_vec()
+    }
     /// `job(job) -> Option<Job>`.
     pub fn job(job: JobId) -> Vec<u8> {
         with(selectors::JOB, job)

@@ -14,7 +14,7 @@ use iollm_repops::merkle;
 fn every_element_is_proven_against_the_state_root() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = micro_config(2, 2);
-    let out = train(&cfg, dir.path(), &Runtime::new(2), &mut |_| {}).expect("train");
+    let out = train(&cfg, dir.path(), &Runtime::new(2), &mut iollm_compute::go_on).expect("train");
     let bytes = std::fs::read(checkpoint_path(dir.path(), 1)).expect("checkpoint");
     let (st, config_hash, h) = TrainState::decode_checkpoint(&bytes).expect("decodes");
     assert_eq!(h, out.hashes[1], "the file's trailer is the state root");

@@ -15,8 +15,8 @@ fn cuda_training_matches_cpu_bit_for_bit() {
     }
     let cfg = micro_config(6, 2);
     let (a, b) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
-    let cpu = train(&cfg, a.path(), &Runtime::new(2), &mut |_| {}).expect("cpu run");
-    let cuda = train(&cfg, b.path(), &gpu, &mut |_| {}).expect("cuda run");
+    let cpu = train(&cfg, a.path(), &Runtime::new(2), &mut iollm_compute::go_on).expect("cpu run");
+    let cuda = train(&cfg, b.path(), &gpu, &mut iollm_compute::go_on).expect("cuda run");
     // A device failure would have moved the run to the CPU: then this compared CPU with CPU.
     assert_eq!(cuda.device_failure, None, "the GPU failed during the run");
     assert_eq!(cuda.hashes, cpu.hashes, "CUDA and CPU state hashes differ");

@@ -25,7 +25,7 @@ fn a_forged_start_checkpoint_is_refused() {
     let cfg = micro_config(6, 2);
     let rt = Runtime::new(2);
     let dir = tempfile::tempdir().expect("tempdir");
-    let run = train(&cfg, dir.path(), &rt, &mut |_| {}).expect("train");
+    let run = train(&cfg, dir.path(), &rt, &mut iollm_compute::go_on).expect("train");
     let honest = std::fs::read(checkpoint_path(dir.path(), 1)).expect("read");
     let forged = forge(&honest);
     let tr = Trainer::new(&cfg, &rt).expect("trainer");
@@ -81,13 +81,13 @@ fn out_is_never_clobbered_or_mixed_and_resume_continues() {
     let cfg = micro_config(6, 2);
     let rt = Runtime::new(2);
     let dir = tempfile::tempdir().expect("tempdir");
-    let full = train(&cfg, dir.path(), &rt, &mut |_| {}).expect("train");
+    let full = train(&cfg, dir.path(), &rt, &mut iollm_compute::go_on).expect("train");
     assert!(dir.path().join(COMPLETE_FILE).is_file());
     let model = std::fs::read(dir.path().join("model.safetensors")).expect("model");
 
     // A second run into the same directory (here a shorter one) is refused, nothing touched.
     let shorter = micro_config(4, 2);
-    let e = train(&shorter, dir.path(), &rt, &mut |_| {}).unwrap_err();
+    let e = train(&shorter, dir.path(), &rt, &mut iollm_compute::go_on).unwrap_err();
     assert!(matches!(&e, Error::OutputNotEmpty { path } if path == dir.path()), "{e}");
     assert_eq!(std::fs::read(dir.path().join("model.safetensors")).expect("model"), model);
 
@@ -98,6 +98,7 @@ fn out_is_never_clobbered_or_mixed_and_resume_continues() {
     let mut seen_marker_during_run = false;
     let out = resume_latest(&cfg, dir.path(), &rt, &mut |_| {
         seen_marker_during_run |= dir.path().join(COMPLETE_FILE).exists();
+        iollm_compute::Flow::Continue(())
     })
     .expect("resume");
     assert!(!seen_marker_during_run, "the marker is gone while the run is unfinished");
@@ -111,14 +112,14 @@ fn out_is_never_clobbered_or_mixed_and_resume_continues() {
     std::fs::copy(checkpoint_path(dir.path(), 3), checkpoint_path(dir.path(), 9)).expect("copy");
     let torn = dir.path().join("checkpoints/.ckpt-000003.bin.tmp-4242-0");
     std::fs::write(&torn, b"half a checkpoint").expect("write");
-    resume_latest(&cfg, dir.path(), &rt, &mut |_| {}).expect("resume");
+    resume_latest(&cfg, dir.path(), &rt, &mut iollm_compute::go_on).expect("resume");
     assert!(!checkpoint_path(dir.path(), 9).exists());
     assert!(!torn.exists());
 
     // Nothing to resume from: another config's checkpoints.
     let mut other = cfg.clone();
     other.train.seed = 1;
-    let e = resume_latest(&other, dir.path(), &rt, &mut |_| {}).unwrap_err();
+    let e = resume_latest(&other, dir.path(), &rt, &mut iollm_compute::go_on).unwrap_err();
     assert!(matches!(e, Error::NothingToResume { .. }), "{e}");
 }
 
@@ -137,7 +138,7 @@ fn a_config_that_cannot_fit_in_memory_is_refused_up_front() {
     assert!(estimate_memory(&cfg) > 64 << 30, "{}", estimate_memory(&cfg));
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("out");
-    let e = train(&cfg, &out, &Runtime::new(1), &mut |_| {}).unwrap_err();
+    let e = train(&cfg, &out, &Runtime::new(1), &mut iollm_compute::go_on).unwrap_err();
     match e {
         Error::InsufficientMemory { needed, available } => {
             assert_eq!(needed, estimate_memory(&cfg));
@@ -149,4 +150,30 @@ fn a_config_that_cannot_fit_in_memory_is_refused_up_front() {
     // The estimate of a small config is small (and covers its working set).
     let small = micro_config(2, 1);
     assert!(estimate_memory(&small) < 64 << 20, "{}", estimate_memory(&small));
+}
+
+/// The progress callback stops a run (a worker told to exit): the run ends with
+/// `Error::Stopped`, no completion marker, its checkpoints so far intact; resuming finishes it
+/// with the trace of an uninterrupted run.
+#[test]
+fn a_run_stopped_by_its_callback_resumes_to_the_same_trace() {
+    let cfg = micro_config(6, 2);
+    let rt = Runtime::new(1);
+    let whole = tempfile::tempdir().expect("tempdir");
+    let full = train(&cfg, whole.path(), &rt, &mut iollm_compute::go_on).expect("train");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = train(&cfg, dir.path(), &rt, &mut |p| {
+        if p.step >= 3 {
+            iollm_compute::Flow::Break(())
+        } else {
+            iollm_compute::Flow::Continue(())
+        }
+    })
+    .unwrap_err();
+    assert!(matches!(err, Error::Stopped { step: 3 }), "{err}");
+    assert!(!dir.path().join(COMPLETE_FILE).exists(), "a stopped run is not finished");
+    assert!(checkpoint_path(dir.path(), 1).exists(), "checkpoint 1 (step 2) was written");
+    assert!(!checkpoint_path(dir.path(), 2).exists());
+    let out = resume_latest(&cfg, dir.path(), &rt, &mut iollm_compute::go_on).expect("resume");
+    assert_eq!(out.trace_root, full.trace_root);
 }

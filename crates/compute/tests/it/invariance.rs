@@ -10,7 +10,7 @@ fn run(threads: usize, simd: Simd) -> (tempfile::TempDir, iollm_compute::TrainOu
         &micro_config(6, 2),
         dir.path(),
         &Runtime { threads, simd, backend: iollm_compute::Backend::Cpu },
-        &mut |_| {},
+        &mut iollm_compute::go_on,
     )
     .expect("train");
     (dir, out)
@@ -51,12 +51,12 @@ fn resume_and_segment_replay_reproduce_the_uninterrupted_run() {
             .expect("copy");
     }
     // Without the spot-check leaf files, the resumed run replays the done segment for them.
-    let resumed = resume(&cfg, other.path(), 1, &rt, &mut |_| {}).expect("resume");
+    let resumed = resume(&cfg, other.path(), 1, &rt, &mut iollm_compute::go_on).expect("resume");
     assert_eq!(resumed.hashes, full.hashes);
     assert_eq!(resumed.trace_root, full.trace_root);
     assert_eq!(resumed.checks_root, full.checks_root);
     // With them (a run killed after checkpoint 2), it reads them.
-    let resumed = resume(&cfg, dir.path(), 2, &rt, &mut |_| {}).expect("resume");
+    let resumed = resume(&cfg, dir.path(), 2, &rt, &mut iollm_compute::go_on).expect("resume");
     assert_eq!(resumed.checks_root, full.checks_root);
     // A verifier replays each segment from its checkpoint file and the committed trace.
     for i in 0..cfg.n_checkpoints() {

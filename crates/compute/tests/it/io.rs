@@ -64,7 +64,7 @@ fn corrupt_and_truncated_checkpoints_are_rejected() {
     let cfg = micro_config(4, 2);
     let rt = Runtime::new(2);
     let dir = tempfile::tempdir().expect("tempdir");
-    train(&cfg, dir.path(), &rt, &mut |_| {}).expect("train");
+    train(&cfg, dir.path(), &rt, &mut iollm_compute::go_on).expect("train");
     let p1 = checkpoint_path(dir.path(), 1);
     let good = std::fs::read(&p1).expect("read");
     // Every checkpoint error names the file (issue 17 item 17) and carries what is wrong.
@@ -81,29 +81,34 @@ fn corrupt_and_truncated_checkpoints_are_rejected() {
     let mut flipped = good.clone();
     flipped[200] ^= 1;
     std::fs::write(&p1, &flipped).expect("write");
-    let err = bad(resume(&cfg, dir.path(), 1, &rt, &mut |_| {}).expect_err("flipped bit"));
+    let err =
+        bad(resume(&cfg, dir.path(), 1, &rt, &mut iollm_compute::go_on).expect_err("flipped bit"));
     assert!(matches!(err, Error::ChecksumMismatch { .. }), "{err}");
 
     std::fs::write(&p1, &good[..good.len() - 1000]).expect("write");
-    let err = bad(resume(&cfg, dir.path(), 1, &rt, &mut |_| {}).expect_err("truncated"));
+    let err =
+        bad(resume(&cfg, dir.path(), 1, &rt, &mut iollm_compute::go_on).expect_err("truncated"));
     assert!(matches!(err, Error::CorruptCheckpoint(_)), "{err}");
     assert!(err.to_string().contains("truncated"), "{err}");
 
     std::fs::write(&p1, &good[..20]).expect("write");
-    let err = bad(resume(&cfg, dir.path(), 1, &rt, &mut |_| {}).expect_err("header only"));
+    let err =
+        bad(resume(&cfg, dir.path(), 1, &rt, &mut iollm_compute::go_on).expect_err("header only"));
     assert!(matches!(err, Error::CorruptCheckpoint(_)), "{err}");
 
     std::fs::write(&p1, &good).expect("write");
     let mut other = cfg.clone();
     other.train.seed = 99;
     // Another config's run fails at its first checkpoint, 0, which is named.
-    let (path, err) = named(resume(&other, dir.path(), 1, &rt, &mut |_| {}).expect_err("other"));
+    let (path, err) =
+        named(resume(&other, dir.path(), 1, &rt, &mut iollm_compute::go_on).expect_err("other"));
     assert_eq!(path, checkpoint_path(dir.path(), 0));
     assert!(matches!(err, Error::ConfigMismatch { .. }), "{err}");
 
-    let err = resume(&cfg, dir.path(), 7, &rt, &mut |_| {}).expect_err("no such checkpoint");
+    let err = resume(&cfg, dir.path(), 7, &rt, &mut iollm_compute::go_on)
+        .expect_err("no such checkpoint");
     assert!(matches!(err, Error::NoSuchCheckpoint { index: 7, last: 2 }), "{err}");
-    resume(&cfg, dir.path(), 1, &rt, &mut |_| {}).expect("intact checkpoint resumes");
+    resume(&cfg, dir.path(), 1, &rt, &mut iollm_compute::go_on).expect("intact checkpoint resumes");
 }
 
 #[test]
@@ -152,13 +157,13 @@ fn failed_runs_leave_nothing_partial() {
     let mut cfg = micro_config(4, 2);
     cfg.model.n_embd = 0;
     assert!(matches!(
-        train(&cfg, &out, &Runtime::new(1), &mut |_| {}),
+        train(&cfg, &out, &Runtime::new(1), &mut iollm_compute::go_on),
         Err(Error::InvalidConfig(_))
     ));
     assert!(!out.exists(), "an invalid config must not create the output directory");
     // A successful run leaves no temporary files behind.
     let cfg = micro_config(2, 2);
-    train(&cfg, &out, &Runtime::new(1), &mut |_| {}).expect("train");
+    train(&cfg, &out, &Runtime::new(1), &mut iollm_compute::go_on).expect("train");
     for sub in [out.clone(), out.join("checkpoints")] {
         for e in std::fs::read_dir(&sub).expect("list") {
             let name = e.expect("entry").file_name().to_string_lossy().into_owned();
@@ -168,8 +173,8 @@ fn failed_runs_leave_nothing_partial() {
     // Writing where the directory cannot be created fails cleanly.
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, b"x").expect("write");
-    let err =
-        train(&cfg, &blocker.join("out"), &Runtime::new(1), &mut |_| {}).expect_err("bad dir");
+    let err = train(&cfg, &blocker.join("out"), &Runtime::new(1), &mut iollm_compute::go_on)
+        .expect_err("bad dir");
     assert!(matches!(err, Error::Io { .. }), "{err}");
 }
 
@@ -185,11 +190,12 @@ fn file_data_paths_are_relative_to_the_config_and_checked() {
     std::fs::write(dir.path().join("run.toml"), &text).expect("write");
     let cfg = TrainConfig::from_file(&dir.path().join("run.toml")).expect("config");
     let out = dir.path().join("out");
-    train(&cfg, &out, &Runtime::new(1), &mut |_| {}).expect("train on a file");
+    train(&cfg, &out, &Runtime::new(1), &mut iollm_compute::go_on).expect("train on a file");
     std::fs::write(dir.path().join("run.toml"), text.replace("corpus.txt", "missing.txt"))
         .expect("write");
     let cfg = TrainConfig::from_file(&dir.path().join("run.toml")).expect("config");
-    let err = train(&cfg, &out, &Runtime::new(1), &mut |_| {}).expect_err("missing data");
+    let err =
+        train(&cfg, &out, &Runtime::new(1), &mut iollm_compute::go_on).expect_err("missing data");
     assert!(err.to_string().contains("missing.txt"), "{err}");
     let err = TrainConfig::from_file(&dir.path().join("nope.toml")).expect_err("missing config");
     assert!(matches!(err, Error::Io { .. }), "{err}");

@@ -15,6 +15,7 @@ fn tiny_example_learns_the_arithmetic_task() {
         if p.checkpoint.is_none() {
             losses.push(p.loss);
         }
+        iollm_compute::Flow::Continue(())
     })
     .expect("train");
     let tail: f32 = losses[losses.len() - 20..].iter().sum::<f32>() / 20.0;

@@ -121,20 +121,6 @@ async fn ipfs_api_client_add_path_and_only_hash() {
     node.stop().await;
 }
 
-/// `IOLLM_IPFS_API` points the client at a node.
-#[tokio::test]
-async fn client_from_env() {
-    let tmp = tempfile::tempdir().unwrap();
-    let node = Node::start(tmp.path(), "127.0.0.1:0".parse().unwrap()).await;
-    // Only this test reads or writes the variable.
-    std::env::set_var(iollm_content::IPFS_API_ENV, node.url());
-    let c = iollm_content::KuboClient::from_env().unwrap();
-    std::env::remove_var(iollm_content::IPFS_API_ENV);
-    assert_eq!(c.url(), node.url());
-    assert_eq!(c.version().await.unwrap(), "0.22.0");
-    node.stop().await;
-}
-
 /// Item 13 (issue 17): `ls`, identity CIDs, repeated `arg=`, and Kubo's JSON bodies for 404,
 /// 405 and a body that is not multipart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,198 @@
+//! The settings commands share, resolved in this one place: defaults < the settings file <
+//! the environment (`IOLLM_*`) < flags. The libraries read none of them: each is handed what
+//! it needs.
+//!
+//! The settings file is TOML (`--settings FILE`, else `IOLLM_SETTINGS`, else
+//! `~/.config/iollm/settings.toml` when it exists) with the keys of [`Settings`]:
+//!
+//! ```toml
+//! rpc = "ws://127.0.0.1:9944"
+//! deployments = "/home/me/iollm/deployments/devnet.json"
+//! key_file = "/home/me/.iollm/charlie.key"
+//! ipfs_api = "http://127.0.0.1:5001"
+//! threads = 8
+//! ```
+
+use figment::providers::{Env, Format as _, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The environment variable naming the settings file.
+pub const SETTINGS_ENV: &str = "IOLLM_SETTINGS";
+
+/// Settings every command may use; each `None` means "not set anywhere".
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Node RPC URL (`IOLLM_RPC`, `--rpc`; default: the deployment file's node).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rpc: Option<String>,
+    /// Deployment file (`IOLLM_DEPLOYMENTS`, `--deployments`; default: the checkout's
+    /// `deployments/devnet.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployments: Option<PathBuf>,
+    /// The signer's secret URI (`IOLLM_SURI` or the file; never a flag, which other users of
+    /// the machine could read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suri: Option<String>,
+    /// A file holding the signer's secret URI (`IOLLM_KEY_FILE`, `--key-file`); wins over `suri`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+    /// The IPFS HTTP API (`IOLLM_IPFS_API`; default: the devnet's daemon, else Kubo's
+    /// `http://127.0.0.1:5001`). Given to `devnet up`, it is used instead of starting one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipfs_api: Option<String>,
+    /// Compute threads (`IOLLM_THREADS`, a command's `--threads`; default: every core).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("rpc", &self.rpc)
+            .field("deployments", &self.deployments)
+            .field("suri", &self.suri.as_ref().map(|_| "(secret)"))
+            .field("key_file", &self.key_file)
+            .field("ipfs_api", &self.ipfs_api)
+            .field("threads", &self.threads)
+            .finish()
+    }
+}
+
+/// The environment keys the resolver reads (`IOLLM_` and the key in capitals); other `IOLLM_*`
+/// variables belong to scripts and tests.
+const ENV_KEYS: [&str; 6] = ["rpc", "deployments", "suri", "key_file", "ipfs_api", "threads"];
+
+/// Why settings could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A settings file named by flag or environment does not exist.
+    #[error("settings file {0} does not exist; create it or stop naming it")]
+    Missing(PathBuf),
+    /// A value has the wrong type, or a key is unknown.
+    #[error("settings: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Resolves the settings: defaults < `file` (or `IOLLM_SETTINGS`, or the default file when
+    /// it exists) < `env` < `flags` (the command line's values, `None` where not given).
+    pub fn resolve(
+        file: Option<&Path>,
+        env: Env,
+        flags: &Settings,
+    ) -> Result<Settings, SettingsError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = settings_file(file, &env)? {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let env = env.only(&ENV_KEYS);
+        let figment = figment.merge(env).merge(Serialized::defaults(flags));
+        let mut settings: Settings =
+            figment.extract().map_err(|e| SettingsError::Invalid(one_line(e)))?;
+        // An empty variable (`IOLLM_SURI=`) is as good as unset.
+        for text in [&mut settings.rpc, &mut settings.suri, &mut settings.ipfs_api] {
+            if text.as_deref().is_some_and(|t| t.trim().is_empty()) {
+                *text = None;
+            }
+        }
+        Ok(settings)
+    }
+
+    /// The process's environment as the resolver reads it.
+    pub fn process_env() -> Env {
+        Env::prefixed("IOLLM_")
+    }
+
+    /// The thread count: a command's own flag over these settings.
+    pub fn threads_or(&self, flag: Option<usize>) -> Option<usize> {
+        flag.or(self.threads)
+    }
+}
+
+/// The settings file to read: named (it must exist), else the default one if it exists.
+fn settings_file(named: Option<&Path>, env: &Env) -> Result<Option<PathBuf>, SettingsError> {
+    let from_env = env.iter().find(|(key, _)| key == "settings").map(|(_, v)| v);
+    if let Some(file) = named.map(Path::to_path_buf).or(from_env.map(PathBuf::from)) {
+        return if file.is_file() { Ok(Some(file)) } else { Err(SettingsError::Missing(file)) };
+    }
+    let config_home = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")));
+    Ok(config_home.map(|dir| dir.join("iollm/settings.toml")).filter(|file| file.is_file()))
+}
+
+fn one_line(error: figment::Error) -> String {
+    error.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
+}
+
+#[cfg(test)]
+// `figment::Jail`'s closures return figment's own (large) error type.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_environment_which_beats_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "s.toml",
+                "rpc = \"ws://file\"\nipfs_api = \"http://file\"\nthreads = 3\nkey_file = \"k\"",
+            )?;
+            jail.set_env("IOLLM_IPFS_API", "http://env");
+            jail.set_env("IOLLM_THREADS", "5");
+            jail.set_env("IOLLM_BLESS", "1"); // not a setting: ignored
+            let flags = Settings { threads: Some(7), ..Settings::default() };
+            let s = Settings::resolve(Some(Path::new("s.toml")), Settings::process_env(), &flags)
+                .expect("resolves");
+            assert_eq!(s.rpc.as_deref(), Some("ws://file"));
+            assert_eq!(s.ipfs_api.as_deref(), Some("http://env"));
+            assert_eq!(s.threads, Some(7));
+            assert_eq!(s.key_file.as_deref(), Some(Path::new("k")));
+            assert_eq!(s.threads_or(Some(2)), Some(2));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_settings_are_one_clear_line() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("typo.toml", "ipfs_apy = \"http://x\"")?;
+            let err = Settings::resolve(
+                Some(Path::new("typo.toml")),
+                Settings::process_env(),
+                &Settings::default(),
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("ipfs_apy"), "{err}");
+            jail.create_file("type.toml", "threads = \"many\"")?;
+            let err = Settings::resolve(
+                Some(Path::new("type.toml")),
+                Settings::process_env(),
+                &Settings::default(),
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("threads"), "{err}");
+            assert!(!err.to_string().contains('\n'), "{err}");
+            let err = Settings::resolve(
+                Some(Path::new("absent.toml")),
+                Settings::process_env(),
+                &Settings::default(),
+            )
+            .unwrap_err();
+            assert!(matches!(err, SettingsError::Missing(_)), "{err}");
+            jail.set_env("IOLLM_SURI", "");
+            let s = Settings::resolve(None, Settings::process_env(), &Settings::default())
+                .expect("resolves");
+            assert_eq!(s.suri, None, "an empty variable is unset");
+            jail.set_env("IOLLM_SURI", "//Alice");
+            let s = Settings::resolve(None, Settings::process_env(), &Settings::default())
+                .expect("resolves");
+            assert_eq!(s.suri.as_deref(), Some("//Alice"));
+            assert!(!format!("{s:?}").contains("Alice"), "the secret is never printed");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,33 @@
+-- The executor's state: what it must know again after a crash (issue 15). Migrations run at
+-- start (`State::open`); a migration once released is never edited, only followed by another.
+
+-- The next finalized block the executor reads events from.
+CREATE TABLE cursor (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    next_block INTEGER NOT NULL
+);
+
+-- Every job the executor decided to claim, and how far it got.
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY,            -- the market's job id
+    stage TEXT NOT NULL,               -- see `Stage`
+    output_cid TEXT,                   -- the published output package, once published
+    note TEXT,                         -- why it ended, for a person reading it
+    updated_at INTEGER NOT NULL        -- unix seconds
+);
+
+-- Every transaction it saw finalized, and where.
+CREATE TABLE transactions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job INTEGER NOT NULL REFERENCES jobs(id),
+    what TEXT NOT NULL,                -- claim, submit_result, finalize
+    tx_hash BLOB NOT NULL,
+    block INTEGER NOT NULL
+);
+
+-- Every package it added to IPFS.
+CREATE TABLE uploads (
+    cid TEXT PRIMARY KEY,
+    job INTEGER NOT NULL REFERENCES jobs(id),
+    path TEXT NOT NULL
+);

@@ -1,0 +1,555 @@
+//! The executor: a provider's daemon that earns from training jobs. It follows the finalized
+//! chain; for each job posted that it is configured to take (training, an allowed executor,
+//! paying at least its minimum, its own concurrency limit) it checks the spec and dataset
+//! against what the job committed, claims (a dry-run first: losing the race to another
+//! provider is normal), trains off the async executor with progress in the logs, publishes the
+//! output as an SMIP package, submits the result with the proof of its last state, and
+//! finalizes once the challenge window has passed.
+//!
+//! Crash safety: every stage is recorded in [`State`] before the step after it starts; after a
+//! restart, each job in flight goes on from its stage (training resumes from the last
+//! checkpoint; a claim or submission whose landing is unknown is looked up on chain first), so
+//! nothing is claimed or submitted twice. Not yet: answering dispute games and spot checks as
+//! verifier (issue 15), withdrawing on a schedule.
+
+use crate::state::{JobRecord, Stage, State, StateError};
+use iollm_chain::market::MarketClient;
+use iollm_chain::{ChainError, Connection, Signer};
+use iollm_content::manifest::{
+    Accelerator, CidOptions, Format, Interface, Manifest, Provenance, Runtime, WeightFormat,
+};
+use iollm_content::{AddOptions, ContentStore};
+use iollm_types::market::{Job, JobKind, JobState};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// What the executor takes and how it works (the `[executor]` table of `worker.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorConfig {
+    /// Where its state database and its jobs' runs live.
+    pub state_dir: PathBuf,
+    /// Jobs in flight at once.
+    #[serde(default = "one")]
+    pub max_jobs: usize,
+    /// Jobs whose reward is below this (planck) are left to others (TOML integers are 64-bit).
+    #[serde(default)]
+    pub min_reward: u64,
+    /// Finalize its jobs once their challenge window has passed (anyone may; someone must).
+    #[serde(default = "yes")]
+    pub finalize: bool,
+    /// How often to ask the node for a new block while waiting, in milliseconds.
+    #[serde(default = "half_a_second")]
+    pub poll_ms: u64,
+    /// The license its output packages carry (SPDX).
+    #[serde(default = "apache")]
+    pub output_license: String,
+}
+
+fn one() -> usize {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn half_a_second() -> u64 {
+    500
+}
+fn apache() -> String {
+    "Apache-2.0".into()
+}
+
+/// The file a worker's config is read from: `[executor]`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// The executor's part.
+    pub executor: ExecutorConfig,
+}
+
+impl WorkerConfig {
+    /// Parses `worker.toml`; unknown keys are errors (a typo must not silently change nothing).
+    pub fn parse(text: &str) -> Result<WorkerConfig, ExecutorError> {
+        toml::from_str(text).map_err(|e| ExecutorError::Config(e.message().to_owned()))
+    }
+}
+
+/// Why the executor stopped, or a job could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    /// The worker config is invalid.
+    #[error("worker config: {0}")]
+    Config(String),
+    /// The state database failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The chain refused or failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// A job's spec, dataset or game is not what it must be.
+    #[error(transparent)]
+    Spec(#[from] crate::job::JobSpecError),
+    /// Training or reading the run failed.
+    #[error(transparent)]
+    Compute(#[from] iollm_compute::Error),
+    /// Publishing the output failed.
+    #[error(transparent)]
+    Content(#[from] iollm_content::Error),
+    /// The finished run is not a result of the job.
+    #[error(transparent)]
+    Submission(#[from] crate::SubmissionError),
+    /// A file operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ExecutorError {
+    let what = what.into();
+    move |source| ExecutorError::Io { what, source }
+}
+
+/// The executor, ready to [`Executor::run`].
+pub struct Executor<S> {
+    inner: Arc<Inner<S>>,
+}
+
+struct Inner<S> {
+    market: MarketClient,
+    conn: Connection,
+    signer: Signer,
+    store: S,
+    state: State,
+    config: ExecutorConfig,
+    threads: usize,
+}
+
+impl<S: ContentStore + Send + Sync + 'static> Executor<S> {
+    /// An executor signing with `signer`, fetching and publishing through `store`, training on
+    /// `threads` threads; opens (or creates) its state in `config.state_dir`.
+    pub async fn open(
+        conn: Connection,
+        signer: Signer,
+        store: S,
+        config: ExecutorConfig,
+        threads: usize,
+    ) -> Result<Executor<S>, ExecutorError> {
+        let dir = &config.state_dir;
+        std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+        let state = State::open(&dir.join("state.sqlite")).await?;
+        let market = conn.market()?;
+        let inner = Inner { market, conn, signer, store, state, config, threads };
+        Ok(Executor { inner: Arc::new(inner) })
+    }
+
+    /// Its state (to inspect).
+    pub fn state(&self) -> &State {
+        &self.inner.state
+    }
+
+    /// Runs until `stop` is cancelled: the jobs in flight go on from their stages, then each
+    /// finalized block's `JobPosted` events are considered in order. On the first start it
+    /// also considers every job still open. An error of one job is logged and ends that job's
+    /// task, never the executor; the chain or IPFS being away is waited out.
+    pub async fn run(&self, stop: CancellationToken) -> Result<(), ExecutorError> {
+        let me = &self.inner;
+        let poll = Duration::from_millis(me.config.poll_ms);
+        let mut tasks = tokio::task::JoinSet::new();
+        for record in me.state.in_flight().await? {
+            tracing::info!(target: "worker::executor", job = record.id, stage = record.stage.as_str(), "Resuming");
+            tasks.spawn(Arc::clone(&self.inner).carry(record.id, stop.clone()));
+        }
+        let from = match me.state.cursor().await? {
+            Some(next) => next,
+            None => {
+                let head = me.conn.chain.finalized_head().await?;
+                for job in 1..=me.market.job_count().await? {
+                    self.consider(job, &mut tasks, &stop).await?;
+                }
+                head + 1
+            }
+        };
+        let mut follower = me.conn.chain.follow_finalized(from, poll);
+        loop {
+            let block = tokio::select! {
+                () = stop.cancelled() => break,
+                block = follower.next() => block,
+            };
+            let block = match block {
+                Ok(block) => block,
+                Err(e) => {
+                    tracing::warn!(target: "worker::executor", error = %e, "Reading the chain failed; retrying");
+                    tokio::time::sleep(poll).await;
+                    continue;
+                }
+            };
+            for event in block.events.iter().filter(|e| e.contract == *me.market.address()) {
+                let Some(topic) = event.topics.first() else { continue };
+                let decoded = iollm_types::market::events::Event::decode(topic, &event.data);
+                if let Some(Ok(iollm_types::market::events::Event::JobPosted(posted))) = decoded {
+                    self.consider(posted.job, &mut tasks, &stop).await?;
+                }
+            }
+            me.state.set_cursor(follower.position()).await?;
+            while let Some(done) = tasks.try_join_next() {
+                if let Err(e) = done {
+                    tracing::error!(target: "worker::executor", error = %e, "A job's task panicked");
+                }
+            }
+        }
+        // Each job's task stops at its next step or stage, its progress recorded.
+        while let Some(done) = tasks.join_next().await {
+            if let Err(e) = done {
+                tracing::error!(target: "worker::executor", error = %e, "A job's task panicked");
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes job `id` if it is one to take: recorded first, then carried in its own task.
+    async fn consider(
+        &self,
+        id: u64,
+        tasks: &mut tokio::task::JoinSet<()>,
+        stop: &CancellationToken,
+    ) -> Result<(), ExecutorError> {
+        let me = &self.inner;
+        if me.state.job(id).await?.is_some() {
+            return Ok(());
+        }
+        let Some(job) = me.market.job(id).await? else { return Ok(()) };
+        if let Some(why) = me.declines(id, &job).await? {
+            tracing::info!(target: "worker::executor", job = id, why, "Leaving the job");
+            return Ok(());
+        }
+        if let Err(e) = crate::job::check_before_claim(&me.market, &me.store, id).await {
+            tracing::warn!(target: "worker::executor", job = id, error = %e, "Not claiming");
+            return Ok(());
+        }
+        if me.state.begin(id).await? {
+            tasks.spawn(Arc::clone(&self.inner).carry(id, stop.clone()));
+        }
+        Ok(())
+    }
+}
+
+impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
+    /// Why the executor leaves job `id` to others, if it does.
+    async fn declines(&self, id: u64, job: &Job) -> Result<Option<&'static str>, ExecutorError> {
+        if job.state != JobState::Open {
+            return Ok(Some("not open"));
+        }
+        if job.kind != JobKind::Train {
+            return Ok(Some("not a training job"));
+        }
+        if job.reward < u128::from(self.config.min_reward) {
+            return Ok(Some("reward below min_reward"));
+        }
+        if self.state.in_flight().await?.len() >= self.config.max_jobs {
+            return Ok(Some("max_jobs in flight"));
+        }
+        let terms = self.market.job_terms(id).await?;
+        let allowed = terms.as_ref().map(|t| t.executors.clone()).unwrap_or_default();
+        if !allowed.is_empty() && !allowed.contains(&self.signer.account_bytes()) {
+            return Ok(Some("another executor is named"));
+        }
+        Ok(None)
+    }
+
+    /// Carries job `id` from its recorded stage to the end, or until `stop` (between two
+    /// steps of training, or two stages), logging (not returning) an error.
+    async fn carry(self: Arc<Self>, id: u64, stop: CancellationToken) {
+        if let Err(e) = self.advance(id, &stop).await {
+            tracing::error!(target: "worker::executor", job = id, error = %e, "The job stopped; it goes on at the next start");
+        }
+    }
+
+    async fn advance(&self, id: u64, stop: &CancellationToken) -> Result<(), ExecutorError> {
+        loop {
+            if stop.is_cancelled() {
+                return Ok(());
+            }
+            let Some(JobRecord { stage, output_cid, .. }) = self.state.job(id).await? else {
+                return Ok(());
+            };
+            tracing::debug!(target: "worker::executor", job = id, stage = stage.as_str(), "Stage");
+            match stage {
+                Stage::Claiming => self.claim(id).await?,
+                Stage::Claimed => {
+                    if self.train(id, stop).await? {
+                        self.state.set_stage(id, Stage::Trained, None).await?;
+                    }
+                }
+                Stage::Trained => {
+                    let (cid, dir) = self.publish(id).await?;
+                    self.state.published(id, &cid, &dir).await?;
+                }
+                Stage::Published | Stage::Submitting => {
+                    let cid = output_cid.ok_or_else(|| {
+                        StateError::Corrupt(format!("job {id} is published without a CID"))
+                    })?;
+                    self.submit(id, &cid, stage == Stage::Submitting).await?;
+                }
+                Stage::Submitted => {
+                    if !self.config.finalize {
+                        return Ok(());
+                    }
+                    self.finalize(id, stop).await?;
+                }
+                Stage::Finalized | Stage::Lost => return Ok(()),
+            }
+        }
+    }
+
+    fn job_dir(&self, id: u64) -> PathBuf {
+        job_dir(&self.config.state_dir, id)
+    }
+
+    async fn chain_job(&self, id: u64) -> Result<Job, ExecutorError> {
+        Ok(self.market.job(id).await?.ok_or(ChainError::MissingEvent("job"))?)
+    }
+
+    fn mine(&self, job: &Job) -> bool {
+        job.executor == Some(self.signer.account_bytes())
+    }
+
+    /// Claims, unless the chain shows the claim already landed (a restart) or someone else's did.
+    async fn claim(&self, id: u64) -> Result<(), ExecutorError> {
+        let job = self.chain_job(id).await?;
+        if self.mine(&job) {
+            return Ok(self.state.set_stage(id, Stage::Claimed, None).await?);
+        }
+        if job.state != JobState::Open {
+            return Ok(self.state.set_stage(id, Stage::Lost, Some("claimed by another")).await?);
+        }
+        match self.market.claim(&self.signer, id).await {
+            Ok(call) => {
+                tracing::info!(target: "worker::executor", job = id, block = call.included.block, "Claimed");
+                self.state
+                    .transaction(id, "claim", call.included.tx_hash, call.included.block)
+                    .await?;
+                Ok(self.state.set_stage(id, Stage::Claimed, None).await?)
+            }
+            // Another provider was faster, or the job changed: normal, not an error.
+            Err(ChainError::ContractRefused { message, .. }) => {
+                tracing::info!(target: "worker::executor", job = id, why = %message, "Claim refused");
+                Ok(self.state.set_stage(id, Stage::Lost, Some(&message)).await?)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Trains the job's spec into its run directory, from the last checkpoint if a run is
+    /// there, on a blocking thread, progress in the log; `false` when `stop` stopped it (its
+    /// checkpoints stay for the next start).
+    async fn train(&self, id: u64, stop: &CancellationToken) -> Result<bool, ExecutorError> {
+        let dir = self.job_dir(id);
+        let cfg =
+            crate::job::config_of_job(&self.market, &self.store, id, &dir.join("data")).await?;
+        let run = dir.join("run");
+        if iollm_compute::run_result(&run).is_ok() {
+            return Ok(true);
+        }
+        let started = run.join("checkpoints").is_dir();
+        let (threads, stop) = (self.threads, stop.clone());
+        let trained = tokio::task::spawn_blocking(move || {
+            let runtime = iollm_compute::Runtime::new(threads);
+            let mut log = |p: &iollm_compute::Progress| {
+                if let Some((checkpoint, _)) = p.checkpoint {
+                    tracing::info!(target: "worker::executor", job = id, step = p.step, of = p.total_steps, checkpoint, loss = p.loss, "Training");
+                }
+                if stop.is_cancelled() {
+                    iollm_compute::Flow::Break(())
+                } else {
+                    iollm_compute::Flow::Continue(())
+                }
+            };
+            if started {
+                iollm_compute::resume_latest(&cfg, &run, &runtime, &mut log)
+            } else {
+                iollm_compute::train(&cfg, &run, &runtime, &mut log)
+            }
+        })
+        .await
+        .map_err(|e| ExecutorError::Io {
+            what: "the training thread".into(),
+            source: std::io::Error::other(e),
+        })?;
+        match trained {
+            Ok(outcome) => {
+                tracing::info!(target: "worker::executor", job = id, trace_root = %outcome.trace_root_hex(), "Trained");
+                Ok(true)
+            }
+            Err(iollm_compute::Error::Stopped { step }) => {
+                tracing::info!(target: "worker::executor", job = id, step, "Training stopped; it resumes at the next start");
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Builds the output package (the weights, their config, an SMIP manifest naming the job
+    /// and its trace root) and adds it to IPFS; its CID and directory.
+    async fn publish(&self, id: u64) -> Result<(String, PathBuf), ExecutorError> {
+        let dir = self.job_dir(id);
+        let (run, out) = (dir.join("run"), dir.join("output"));
+        if out.exists() {
+            std::fs::remove_dir_all(&out).map_err(io("clearing the output directory"))?;
+        }
+        std::fs::create_dir_all(&out).map_err(io("creating the output directory"))?;
+        for file in ["config.json", "model.safetensors"] {
+            std::fs::copy(run.join(file), out.join(file)).map_err(io(format!("copying {file}")))?;
+        }
+        let result = iollm_compute::run_result(&run)?;
+        let cfg =
+            crate::job::config_of_job(&self.market, &self.store, id, &dir.join("data")).await?;
+        let options = AddOptions::v1();
+        let manifest = Manifest {
+            smip_version: 1,
+            name: format!("iollm-job-{id}"),
+            version: "1.0.0".into(),
+            description: Some(format!(
+                "The output of market job {id}, trained on reproducible numerics."
+            )),
+            license: self.config.output_license.clone(),
+            format: Format {
+                weights: WeightFormat::Safetensors,
+                architecture: "iollm-gpt".into(),
+                parameters: None,
+            },
+            cid_options: CidOptions::from_add_options(&options),
+            files: Vec::new(),
+            parents: Vec::new(),
+            provenance: Some(Provenance {
+                job_id: Some(id),
+                trace_root: Some(iollm_compute::train::hex(&result.trace_root)),
+                created_by: Some(self.signer.account().to_string()),
+            }),
+            runtime: Runtime {
+                name: "iollm".into(),
+                version: ">=0.1".into(),
+                memory_bytes: iollm_compute::estimate_memory(&cfg),
+                accelerator: Accelerator::Cpu,
+            },
+            interfaces: vec![Interface::Completion],
+            evaluations: Vec::new(),
+        };
+        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| ExecutorError::Io {
+            what: "writing smip.json".into(),
+            source: std::io::Error::other(e),
+        })?;
+        std::fs::write(out.join("smip.json"), json).map_err(io("writing smip.json"))?;
+        let package = iollm_content::publish_package(&self.store, &out, &options).await?;
+        tracing::info!(target: "worker::executor", job = id, package = %package.package_cid, "Published the output");
+        Ok((package.package_cid.to_string(), out))
+    }
+
+    /// Submits the result, unless the chain shows it landed already (`unsure`: a restart
+    /// found the submission in flight).
+    async fn submit(&self, id: u64, cid: &str, unsure: bool) -> Result<(), ExecutorError> {
+        let job = self.chain_job(id).await?;
+        if unsure && job.state != JobState::Claimed {
+            let stage = if self.mine(&job) && job.state == JobState::Submitted {
+                Stage::Submitted
+            } else {
+                Stage::Lost
+            };
+            return Ok(self
+                .state
+                .set_stage(id, stage, Some("found on chain after a restart"))
+                .await?);
+        }
+        if job.state != JobState::Claimed || !self.mine(&job) {
+            return Ok(self
+                .state
+                .set_stage(id, Stage::Lost, Some("no longer claimed by this worker"))
+                .await?);
+        }
+        let game = self
+            .market
+            .job_terms(id)
+            .await?
+            .and_then(|t| t.game)
+            .ok_or(crate::job::JobSpecError::NoSpec(id))?;
+        let (commitment, last) = crate::submission(&self.job_dir(id).join("run"), &game, cid, 0)?;
+        self.state.set_stage(id, Stage::Submitting, None).await?;
+        let call = self.market.submit_result(&self.signer, id, &commitment, Some(&last)).await?;
+        tracing::info!(target: "worker::executor", job = id, block = call.included.block, "Submitted");
+        self.state
+            .transaction(id, "submit_result", call.included.tx_hash, call.included.block)
+            .await?;
+        Ok(self.state.set_stage(id, Stage::Submitted, None).await?)
+    }
+
+    /// Waits for the job's challenge window (and its games) to close, then finalizes it; a
+    /// job someone else finalized, or that ended otherwise, ends here too.
+    async fn finalize(&self, id: u64, stop: &CancellationToken) -> Result<(), ExecutorError> {
+        let poll = Duration::from_millis(self.config.poll_ms);
+        while !stop.is_cancelled() {
+            let job = self.chain_job(id).await?;
+            match job.state {
+                JobState::Finalized => {
+                    return Ok(self.state.set_stage(id, Stage::Finalized, None).await?)
+                }
+                JobState::Rejected | JobState::Expired => {
+                    return Ok(self
+                        .state
+                        .set_stage(id, Stage::Lost, Some("rejected or expired"))
+                        .await?)
+                }
+                _ => {}
+            }
+            let closes = job.submitted_at.saturating_add(job.verification.challenge_window);
+            if self.conn.chain.best_block().await? > closes && job.open_games == 0 {
+                match self.market.finalize(&self.signer, id).await {
+                    Ok(call) => {
+                        tracing::info!(target: "worker::executor", job = id, block = call.included.block, "Finalized");
+                        self.state
+                            .transaction(id, "finalize", call.included.tx_hash, call.included.block)
+                            .await?;
+                        return Ok(self.state.set_stage(id, Stage::Finalized, None).await?);
+                    }
+                    Err(ChainError::ContractRefused { message, .. }) => {
+                        tracing::debug!(target: "worker::executor", job = id, why = %message, "Not final yet");
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            tokio::time::sleep(poll).await;
+        }
+        Ok(())
+    }
+}
+
+/// Where the executor keeps job `id` under `state_dir`: its dataset (`data/`), its run
+/// (`run/`, the `iollm train --out` layout) and its output package (`output/`).
+pub fn job_dir(state_dir: &Path, id: u64) -> PathBuf {
+    state_dir.join("jobs").join(id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses_and_typos_are_refused() {
+        let example = include_str!("../examples/worker.toml");
+        let config = WorkerConfig::parse(example).expect("the example parses");
+        assert_eq!(config.executor.max_jobs, 1);
+        assert!(config.executor.finalize);
+        let minimal = WorkerConfig::parse("[executor]\nstate_dir = \"s\"\n").expect("defaults");
+        assert_eq!(minimal.executor.poll_ms, 500);
+        assert_eq!(minimal.executor.output_license, "Apache-2.0");
+        let err = WorkerConfig::parse("[executor]\nstate_dir = \"s\"\nmax_job = 2\n").unwrap_err();
+        assert!(err.to_string().contains("max_job"), "{err}");
+        let err =
+            WorkerConfig::parse("[executor]\nstate_dir = \"s\"\nmin_reward = -1\n").unwrap_err();
+        assert!(err.to_string().starts_with("worker config:"), "{err}");
+    }
+}

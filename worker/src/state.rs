@@ -1,0 +1,272 @@
+//! The executor's local state: a SQLite database (through sqlx, migrations in
+//! `worker/migrations/` run at open) holding where it reads the chain from, every job it
+//! decided to claim and the stage it reached, every transaction it saw finalized and every
+//! package it uploaded. Each stage is written before the step that follows it starts, so a
+//! worker killed at any point finds, at restart, the step to check or do again.
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row as _, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+
+/// How far the executor got with a job. Each stage names what is done and what comes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Decided to claim; the claim may or may not have landed (the chain says which).
+    Claiming,
+    /// Claimed: training (from the last checkpoint, after a restart).
+    Claimed,
+    /// Trained: the output package is built and published next.
+    Trained,
+    /// Output published (its CID recorded): the result is submitted next.
+    Published,
+    /// Submitting; the submission may or may not have landed (the chain says which).
+    Submitting,
+    /// Submitted: waits for the challenge window, then finalizes.
+    Submitted,
+    /// Paid out (by this worker or anyone).
+    Finalized,
+    /// Given up: lost a claim race, expired, rejected. The note says why.
+    Lost,
+}
+
+impl Stage {
+    const ALL: [Stage; 8] = [
+        Stage::Claiming,
+        Stage::Claimed,
+        Stage::Trained,
+        Stage::Published,
+        Stage::Submitting,
+        Stage::Submitted,
+        Stage::Finalized,
+        Stage::Lost,
+    ];
+
+    /// Its name in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Claiming => "claiming",
+            Stage::Claimed => "claimed",
+            Stage::Trained => "trained",
+            Stage::Published => "published",
+            Stage::Submitting => "submitting",
+            Stage::Submitted => "submitted",
+            Stage::Finalized => "finalized",
+            Stage::Lost => "lost",
+        }
+    }
+
+    /// Whether the executor has nothing more to do for the job.
+    pub fn is_final(self) -> bool {
+        matches!(self, Stage::Finalized | Stage::Lost)
+    }
+}
+
+impl FromStr for Stage {
+    type Err = StateError;
+    fn from_str(s: &str) -> Result<Stage, StateError> {
+        Stage::ALL
+            .into_iter()
+            .find(|stage| stage.as_str() == s)
+            .ok_or_else(|| StateError::Corrupt(format!("unknown stage {s:?}")))
+    }
+}
+
+/// A job as the state records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRecord {
+    /// The market's job id.
+    pub id: u64,
+    /// How far it got.
+    pub stage: Stage,
+    /// The output package, once published.
+    pub output_cid: Option<String>,
+    /// Why it ended, when it did.
+    pub note: Option<String>,
+}
+
+/// What can go wrong with the state database.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// SQLite or a migration failed.
+    #[error("worker state database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("worker state database migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// It holds something this version cannot read.
+    #[error("worker state database is corrupt ({0}); move it aside to start afresh")]
+    Corrupt(String),
+}
+
+/// The state database.
+#[derive(Debug, Clone)]
+pub struct State {
+    pool: SqlitePool,
+}
+
+impl State {
+    /// Opens (creating if needed) the database at `path` and runs the migrations it lacks.
+    /// Every write is durable when it returns (WAL, `synchronous = FULL`).
+    pub async fn open(path: &Path) -> Result<State, StateError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(State { pool })
+    }
+
+    /// The next block to read events from, once one was recorded.
+    pub async fn cursor(&self) -> Result<Option<u32>, StateError> {
+        let row = sqlx::query("SELECT next_block FROM cursor WHERE id = 0")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            u32::try_from(r.get::<i64, _>(0)).map_err(|e| StateError::Corrupt(e.to_string()))
+        })
+        .transpose()
+    }
+
+    /// Records the next block to read events from.
+    pub async fn set_cursor(&self, next_block: u32) -> Result<(), StateError> {
+        sqlx::query(
+            "INSERT INTO cursor (id, next_block) VALUES (0, ?1)
+             ON CONFLICT (id) DO UPDATE SET next_block = excluded.next_block",
+        )
+        .bind(i64::from(next_block))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The job `id`, if the executor ever decided to claim it.
+    pub async fn job(&self, id: u64) -> Result<Option<JobRecord>, StateError> {
+        let row = sqlx::query("SELECT id, stage, output_cid, note FROM jobs WHERE id = ?1")
+            .bind(job_key(id)?)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(record).transpose()
+    }
+
+    /// The jobs not finished yet, oldest first.
+    pub async fn in_flight(&self) -> Result<Vec<JobRecord>, StateError> {
+        let rows = sqlx::query(
+            "SELECT id, stage, output_cid, note FROM jobs
+             WHERE stage NOT IN ('finalized', 'lost') ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(record).collect()
+    }
+
+    /// Records that the executor decided to claim `id` (before the claim is sent); `false` if
+    /// it is already recorded, so a job is claimed at most once whatever the events repeat.
+    pub async fn begin(&self, id: u64) -> Result<bool, StateError> {
+        let done = sqlx::query(
+            "INSERT INTO jobs (id, stage, updated_at) VALUES (?1, 'claiming', ?2)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(job_key(id)?)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Moves job `id` to `stage`, with a note for a person (why it ended, say).
+    pub async fn set_stage(
+        &self,
+        id: u64,
+        stage: Stage,
+        note: Option<&str>,
+    ) -> Result<(), StateError> {
+        sqlx::query(
+            "UPDATE jobs SET stage = ?2, note = COALESCE(?3, note), updated_at = ?4 WHERE id = ?1",
+        )
+        .bind(job_key(id)?)
+        .bind(stage.as_str())
+        .bind(note)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records the output package of job `id` (at `path`) and moves it to [`Stage::Published`].
+    pub async fn published(&self, id: u64, cid: &str, path: &Path) -> Result<(), StateError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT OR IGNORE INTO uploads (cid, job, path) VALUES (?1, ?2, ?3)")
+            .bind(cid)
+            .bind(job_key(id)?)
+            .bind(path.to_string_lossy())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE jobs SET stage = 'published', output_cid = ?2, updated_at = ?3 WHERE id = ?1",
+        )
+        .bind(job_key(id)?)
+        .bind(cid)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a finalized transaction of job `id`.
+    pub async fn transaction(
+        &self,
+        id: u64,
+        what: &str,
+        tx_hash: [u8; 32],
+        block: u32,
+    ) -> Result<(), StateError> {
+        sqlx::query("INSERT INTO transactions (job, what, tx_hash, block) VALUES (?1, ?2, ?3, ?4)")
+            .bind(job_key(id)?)
+            .bind(what)
+            .bind(&tx_hash[..])
+            .bind(i64::from(block))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The transactions of job `id` as `(what, block)`, in the order recorded.
+    pub async fn transactions(&self, id: u64) -> Result<Vec<(String, u32)>, StateError> {
+        let rows = sqlx::query("SELECT what, block FROM transactions WHERE job = ?1 ORDER BY id")
+            .bind(job_key(id)?)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                let block = u32::try_from(r.get::<i64, _>(1))
+                    .map_err(|e| StateError::Corrupt(e.to_string()))?;
+                Ok((r.get::<String, _>(0), block))
+            })
+            .collect()
+    }
+}
+
+fn record(row: sqlx::sqlite::SqliteRow) -> Result<JobRecord, StateError> {
+    let id = u64::try_from(row.get::<i64, _>(0)).map_err(|e| StateError::Corrupt(e.to_string()))?;
+    Ok(JobRecord {
+        id,
+        stage: row.get::<String, _>(1).parse()?,
+        output_cid: row.get(2),
+        note: row.get(3),
+    })
+}
+
+/// SQLite integers are signed: a job id above `i64::MAX` cannot be stored.
+fn job_key(id: u64) -> Result<i64, StateError> {
+    i64::try_from(id).map_err(|_| StateError::Corrupt(format!("job id {id} is too large")))
+}
+
+fn now() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |d| d.as_secs() as i64)
+}

@@ -1,0 +1,33 @@
+//! The executor's state database: migrations at open, a job recorded once, stages and
+//! transactions durable across reopening (what a restart after `kill -9` reads).
+
+use iollm_worker::state::{Stage, State};
+
+#[tokio::test]
+async fn the_state_survives_reopening_and_a_job_is_begun_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.sqlite");
+    let state = State::open(&path).await.unwrap();
+    assert_eq!(state.cursor().await.unwrap(), None);
+    state.set_cursor(17).await.unwrap();
+    assert!(state.begin(3).await.unwrap());
+    assert!(!state.begin(3).await.unwrap(), "a job is begun once, whatever repeats");
+    state.transaction(3, "claim", [1; 32], 12).await.unwrap();
+    state.set_stage(3, Stage::Claimed, None).await.unwrap();
+    state.published(3, "bafyexample", dir.path()).await.unwrap();
+    assert!(state.begin(4).await.unwrap());
+    state.set_stage(4, Stage::Lost, Some("claim refused")).await.unwrap();
+    drop(state);
+
+    let state = State::open(&path).await.unwrap();
+    assert_eq!(state.cursor().await.unwrap(), Some(17));
+    let three = state.job(3).await.unwrap().unwrap();
+    assert_eq!(three.stage, Stage::Published);
+    assert_eq!(three.output_cid.as_deref(), Some("bafyexample"));
+    assert_eq!(state.transactions(3).await.unwrap(), vec![("claim".to_owned(), 12)]);
+    let four = state.job(4).await.unwrap().unwrap();
+    assert_eq!((four.stage, four.note.as_deref()), (Stage::Lost, Some("claim refused")));
+    let in_flight: Vec<u64> = state.in_flight().await.unwrap().iter().map(|j| j.id).collect();
+    assert_eq!(in_flight, vec![3], "a lost job is not in flight");
+    assert_eq!(state.job(5).await.unwrap(), None);
+}
