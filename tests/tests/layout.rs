@@ -36,9 +36,11 @@ const EXCLUSIVE: &[(&str, &[&str])] = &[
     ("subxt", &["iollm-chain"]),
     ("cudarc", &["iollm-compute"]),
     ("ipfs-api-backend-hyper", &["iollm-content"]),
-    ("sqlx", &["iollm-indexer"]),
-    // The one HTTP server framework: the indexer's API and the content crate's IPFS daemon.
-    ("axum", &["iollm-indexer", "iollm-content"]),
+    // The one database layer: the indexer's, and the worker's crash-safe state.
+    ("sqlx", &["iollm-indexer", "iollm-worker"]),
+    // The one HTTP server framework: the indexer's API, the content crate's IPFS daemon, the
+    // worker's metrics.
+    ("axum", &["iollm-indexer", "iollm-content", "iollm-worker"]),
 ];
 
 #[test]

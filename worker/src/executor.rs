@@ -267,6 +267,10 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     async fn carry(self: Arc<Self>, id: u64, stop: CancellationToken) {
         if let Err(e) = self.advance(id, &stop).await {
             tracing::error!(target: "worker::executor", job = id, error = %e, "The job stopped; it goes on at the next start");
+            let why = format!("stopped: {e}");
+            if let Err(e) = self.state.note(id, &why).await {
+                tracing::error!(target: "worker::executor", job = id, error = %e, "Cannot record why");
+            }
         }
     }
 
@@ -336,12 +340,17 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                     .await?;
                 Ok(self.state.set_stage(id, Stage::Claimed, None).await?)
             }
-            // Another provider was faster, or the job changed: normal, not an error.
-            Err(ChainError::ContractRefused { message, .. }) => {
-                tracing::info!(target: "worker::executor", job = id, why = %message, "Claim refused");
-                Ok(self.state.set_stage(id, Stage::Lost, Some(&message)).await?)
+            // Another provider was faster (refused at the dry-run, or reverted when its claim
+            // landed first), or the job changed: normal, not an error.
+            Err(e) => {
+                let job = self.chain_job(id).await?;
+                if job.state == JobState::Open || self.mine(&job) {
+                    return Err(e.into());
+                }
+                tracing::info!(target: "worker::executor", job = id, why = %e, "Lost the claim");
+                let note = format!("claimed by another: {e}");
+                Ok(self.state.set_stage(id, Stage::Lost, Some(&note)).await?)
             }
-            Err(e) => Err(e.into()),
         }
     }
 
@@ -350,12 +359,16 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     /// checkpoints stay for the next start).
     async fn train(&self, id: u64, stop: &CancellationToken) -> Result<bool, ExecutorError> {
         let dir = self.job_dir(id);
-        let cfg =
-            crate::job::config_of_job(&self.market, &self.store, id, &dir.join("data")).await?;
         let run = dir.join("run");
         if iollm_compute::run_result(&run).is_ok() {
             return Ok(true);
         }
+        // The spec and dataset, fetched again (every byte checked) into a fresh `data/`.
+        let data = dir.join("data");
+        if data.exists() {
+            std::fs::remove_dir_all(&data).map_err(io("clearing the dataset directory"))?;
+        }
+        let cfg = crate::job::config_of_job(&self.market, &self.store, id, &data).await?;
         let started = run.join("checkpoints").is_dir();
         let (threads, stop) = (self.threads, stop.clone());
         let trained = tokio::task::spawn_blocking(move || {
@@ -407,8 +420,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             std::fs::copy(run.join(file), out.join(file)).map_err(io(format!("copying {file}")))?;
         }
         let result = iollm_compute::run_result(&run)?;
-        let cfg =
-            crate::job::config_of_job(&self.market, &self.store, id, &dir.join("data")).await?;
+        let fetched = tempfile::tempdir_in(&dir).map_err(io("creating a temporary directory"))?;
+        let cfg = crate::job::config_of_job(&self.market, &self.store, id, fetched.path()).await?;
         let options = AddOptions::v1();
         let manifest = Manifest {
             smip_version: 1,

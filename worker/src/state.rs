@@ -196,6 +196,17 @@ impl State {
         Ok(())
     }
 
+    /// Records a note on job `id` for a person (why it stopped), its stage unchanged.
+    pub async fn note(&self, id: u64, note: &str) -> Result<(), StateError> {
+        sqlx::query("UPDATE jobs SET note = ?2, updated_at = ?3 WHERE id = ?1")
+            .bind(job_key(id)?)
+            .bind(note)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Records the output package of job `id` (at `path`) and moves it to [`Stage::Published`].
     pub async fn published(&self, id: u64, cid: &str, path: &Path) -> Result<(), StateError> {
         let mut tx = self.pool.begin().await?;

@@ -1,0 +1,222 @@
+//! End to end on the node: the executor daemon (`iollm_worker::executor`, what
+//! `iollm worker run` runs) takes training jobs posted from their specs through to payment.
+//! Two providers' executors race for one job: one claims it, the other records the lost race
+//! and claims nothing. A worker stopped mid-training (as SIGTERM stops it) and started again
+//! resumes from its last checkpoint and claims nothing twice.
+
+use anyhow::{bail, Result};
+use iollm_chain::{Connection, Signer};
+use iollm_cli::market::{self as m, PostJob};
+use iollm_cli::model;
+use iollm_tests::{advance_past, testnet};
+use iollm_types::market::{Capacity, JobKind, JobState, Verification};
+use iollm_types::registry::Kind;
+use iollm_worker::executor::{job_dir, Executor, ExecutorConfig};
+use iollm_worker::state::{Stage, State};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+const CID: &str = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
+const GPU: Capacity = Capacity { accelerator: 2, memory_gib: 80, throughput: 100 };
+const NEED: Capacity = Capacity { accelerator: 1, memory_gib: 24, throughput: 10 };
+const PRICE: u128 = 1_000_000_000;
+const STAKE: u128 = 1_000_000_000_000;
+const REWARD: u128 = 1_000_000_000_000;
+const COLLATERAL: u128 = 100_000_000_000;
+const WINDOW: u32 = 2;
+
+/// The example spec (`worker/examples/tiny.job.json`), its training shortened to `steps` of
+/// which every `every`th is checkpointed.
+fn spec(dir: &Path, steps: u64, every: u64) -> Result<PathBuf> {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../worker/examples/tiny.job.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(example)?)?;
+    spec["train"]["steps"] = steps.into();
+    spec["train"]["checkpoint_every"] = every.into();
+    let file = dir.join(format!("job-{steps}.json"));
+    std::fs::write(&file, serde_json::to_vec(&spec)?)?;
+    Ok(file)
+}
+
+/// An executor of `signer` with its state in `state_dir`, running until `stop`.
+async fn start(
+    ctx: &Connection,
+    signer: &Signer,
+    state_dir: &Path,
+    stop: &CancellationToken,
+) -> Result<tokio::task::JoinHandle<Result<(), iollm_worker::executor::ExecutorError>>> {
+    let config = ExecutorConfig {
+        state_dir: state_dir.to_owned(),
+        max_jobs: 1,
+        min_reward: 0,
+        finalize: true,
+        poll_ms: 200,
+        output_license: "Apache-2.0".into(),
+    };
+    let conn = Connection { chain: ctx.chain.clone(), deployment: ctx.deployment.clone() };
+    let store = iollm_cli::content::ipfs_client(ctx)?;
+    let executor = Executor::open(conn, signer.clone(), store, config, 1).await?;
+    let stop = stop.clone();
+    Ok(tokio::spawn(async move { executor.run(stop).await }))
+}
+
+/// Waits until `state` holds job `id` at `stage`.
+async fn reach(state: &State, id: u64, stage: Stage, seconds: u64) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let now = state.job(id).await?;
+        match &now {
+            Some(record) if record.stage == stage => return Ok(()),
+            Some(record) if record.stage.is_final() => bail!("job {id} ended as {record:?}"),
+            _ => {}
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("job {id} did not reach {stage:?} in {seconds}s: {now:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn executors_take_jobs_to_payment_and_go_on_after_a_stop() -> Result<()> {
+    tokio::time::timeout(Duration::from_secs(600), scenario()).await?
+}
+
+async fn scenario() -> Result<()> {
+    let net = testnet().await?;
+    let ctx = &net.ctx;
+    let market = ctx.market()?;
+    let store = iollm_cli::content::ipfs_client(ctx)?;
+    let (bob, charlie, dave) = (Signer::dev("bob")?, Signer::dev("charlie")?, Signer::dev("dave")?);
+    m::pledge(ctx, &charlie, GPU, PRICE, 0, STAKE).await?;
+    m::pledge(ctx, &dave, GPU, PRICE, 0, STAKE).await?;
+    let artifact = model::register(ctx, &bob, Kind::Model, CID).await?.id;
+    let dir = tempfile::tempdir()?;
+    // One spot-check slot (the devnet's minimum) that no verifier takes here.
+    let verification = Verification {
+        challenge_window: WINDOW,
+        verifiers: 1,
+        collateral: COLLATERAL,
+        verifier_fee: 1_000_000_000,
+    };
+    let post = |spec_cid: &str, game, deadline| {
+        PostJob::new(JobKind::Train, spec_cid, artifact, 50, NEED, deadline, verification, REWARD)
+            .with_game(game)
+    };
+
+    // A job posted before any worker ran: both executors find it at their first start and
+    // race for it.
+    let (short, short_game) = m::publish_spec(ctx, &spec(dir.path(), 24, 6)?, 20).await?;
+    let deadline = ctx.chain.best_block().await? + 300;
+    let first = m::post_job(ctx, &bob, &post(&short, short_game.clone(), deadline)).await?.value;
+    let (charlie_dir, dave_dir) = (dir.path().join("charlie"), dir.path().join("dave"));
+    let stop = CancellationToken::new();
+    let charlie_runs = start(ctx, &charlie, &charlie_dir, &stop).await?;
+    let dave_runs = start(ctx, &dave, &dave_dir, &stop).await?;
+    let charlie_state = State::open(&charlie_dir.join("state.sqlite")).await?;
+    let dave_state = State::open(&dave_dir.join("state.sqlite")).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    let (winner, state, loser_state) = loop {
+        let job = market.job(first).await?.expect("the job");
+        if job.state == JobState::Submitted {
+            if job.executor == Some(charlie.account_bytes()) {
+                break (charlie.clone(), &charlie_state, &dave_state);
+            }
+            break (dave.clone(), &dave_state, &charlie_state);
+        }
+        let records = (charlie_state.job(first).await?, dave_state.job(first).await?);
+        let stopped = [&records.0, &records.1]
+            .into_iter()
+            .flatten()
+            .any(|r| r.note.as_deref().is_some_and(|n| n.starts_with("stopped")));
+        if stopped || tokio::time::Instant::now() > deadline {
+            bail!("job {first} was not submitted: {job:?}; the workers' records: {records:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    reach(state, first, Stage::Submitted, 60).await?;
+    // The loser lost the race as a normal outcome: recorded, nothing sent.
+    if let Some(lost) = loser_state.job(first).await? {
+        assert_eq!(lost.stage, Stage::Lost, "{lost:?}");
+        assert!(loser_state.transactions(first).await?.is_empty());
+    }
+    // The committed output is the package the winner published, every byte on IPFS.
+    let result = market.result(first).await?.expect("a result");
+    let published = state.job(first).await?.and_then(|j| j.output_cid).expect("an output");
+    assert_eq!(result.output_cid, published.as_bytes());
+    let pulled = dir.path().join("pulled");
+    let manifest =
+        iollm_content::pull_package(&store, &iollm_content::parse_cid(&published)?, &pulled)
+            .await?;
+    let provenance = manifest.provenance.expect("provenance");
+    assert_eq!(provenance.job_id, Some(first));
+    assert_eq!(provenance.trace_root, Some(iollm_compute::train::hex(&result.trace_root)));
+    assert!(pulled.join("model.safetensors").is_file());
+
+    // Blocks pass (the other provider's top-ups make them): once the window has closed, the
+    // winner finalizes and is paid its ask, to the unit.
+    let job = market.job(first).await?.expect("the job");
+    advance_past(ctx, &other(&winner, &charlie, &dave), job.submitted_at + WINDOW + 1).await?;
+    reach(state, first, Stage::Finalized, 120).await?;
+    let job = market.job(first).await?.expect("the job");
+    assert_eq!(job.state, JobState::Finalized);
+    assert_eq!(market.balance_of(winner.account_bytes()).await?, job.ask);
+    let sent: Vec<String> = state.transactions(first).await?.into_iter().map(|t| t.0).collect();
+    assert_eq!(sent, ["claim", "submit_result", "finalize"], "each once");
+    stop.cancel();
+    charlie_runs.await??;
+    dave_runs.await??;
+
+    // A longer job: the winner's worker is stopped mid-training (as SIGTERM stops it), then
+    // started again; it resumes from its last checkpoint and claims it once.
+    let (long, long_game) = m::publish_spec(ctx, &spec(dir.path(), 800, 50)?, 20).await?;
+    let deadline = ctx.chain.best_block().await? + 300;
+    let second = m::post_job(ctx, &bob, &post(&long, long_game, deadline)).await?.value;
+    let winner_dir = if winner.account() == charlie.account() { &charlie_dir } else { &dave_dir };
+    let stop = CancellationToken::new();
+    let runs = start(ctx, &winner, winner_dir, &stop).await?;
+    let run = job_dir(winner_dir, second).join("run");
+    let second_checkpoint = iollm_compute::train::checkpoint_path(&run, 2);
+    let waited = tokio::time::Instant::now();
+    while !second_checkpoint.exists() {
+        if waited.elapsed() > Duration::from_secs(120) {
+            bail!("training of job {second} did not reach checkpoint 2");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    runs.await??;
+    let stopped = state.job(second).await?.expect("recorded");
+    assert_eq!(stopped.stage, Stage::Claimed, "stopped while training");
+    assert!(iollm_compute::run_result(&run).is_err(), "the run is unfinished");
+    let kept = std::fs::metadata(&second_checkpoint)?.modified()?;
+
+    let stop = CancellationToken::new();
+    let runs = start(ctx, &winner, winner_dir, &stop).await?;
+    reach(state, second, Stage::Submitted, 300).await?;
+    assert_eq!(
+        std::fs::metadata(&second_checkpoint)?.modified()?,
+        kept,
+        "resumed after the checkpoints it had, not trained again"
+    );
+    let sent: Vec<String> = state.transactions(second).await?.into_iter().map(|t| t.0).collect();
+    assert_eq!(sent, ["claim", "submit_result"], "claimed once across the restart");
+    let job = market.job(second).await?.expect("the job");
+    assert_eq!(job.executor, Some(winner.account_bytes()));
+    assert_eq!(market.result(second).await?.map(|r| r.trace_root), {
+        let trained = iollm_compute::run_result(&run)?;
+        Some(trained.trace_root)
+    });
+    stop.cancel();
+    runs.await??;
+    Ok(())
+}
+
+/// The provider of the two that is not `winner`.
+fn other(winner: &Signer, charlie: &Signer, dave: &Signer) -> Signer {
+    if winner.account() == charlie.account() {
+        dave.clone()
+    } else {
+        charlie.clone()
+    }
+}
