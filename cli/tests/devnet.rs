@@ -1,6 +1,8 @@
 //! The main user journey through the real `iollm` binary: `devnet up` (node + contracts + IPFS
 //! daemon), a second `up` that reports the running one, `status`, `model publish` and
-//! `model pull` as //Alice, `down` that stops exactly the processes `up` started.
+//! `model pull` as //Alice, a provider's `worker run` killed with SIGKILL mid-training and
+//! started again, then stopped with SIGTERM, `down` that stops exactly the processes `up`
+//! started.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,17 +12,27 @@ fn checkout() -> PathBuf {
 }
 
 fn iollm(state: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_iollm"))
+    iollm_as(state, "//Alice", args)
+}
+
+/// `iollm` on the devnet whose state is in `state`, signing as `suri`.
+fn command(state: &Path, suri: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_iollm"));
+    command
         .args(args)
         .current_dir(checkout())
         .env("IOLLM_STATE_DIR", state)
-        .env("IOLLM_SURI", "//Alice")
+        .env("IOLLM_SURI", suri)
         .env_remove("IOLLM_ROOT")
         .env_remove("IOLLM_RPC")
         .env_remove("IOLLM_DEPLOYMENTS")
         .env_remove("IOLLM_IPFS_API")
-        .output()
-        .expect("run iollm");
+        .env_remove("IOLLM_SETTINGS");
+    command
+}
+
+fn iollm_as(state: &Path, suri: &str, args: &[&str]) -> (bool, String, String) {
+    let out = command(state, suri, args).output().expect("run iollm");
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -94,10 +106,99 @@ fn devnet_up_publish_pull_down() {
     assert!(stdout.contains("verified"), "{stdout}");
     assert_eq!(std::fs::read(pulled.join("model.safetensors")).unwrap(), vec![7u8; 300_000]);
 
+    worker_survives_kill_9_and_stops_on_sigterm(s, &id);
+
     let (ok, stdout, _) = iollm(s, &["devnet", "down"]);
     assert!(ok, "{stdout}");
     assert_eq!(stdout.trim(), format!("Stopped the devnet (pids {node_pid}, {ipfs_pid})."));
     assert!(!alive(node_pid) && !alive(ipfs_pid));
     let (ok, stdout, _) = iollm(s, &["devnet", "down"]);
     assert!(ok && stdout.trim() == "No devnet is running; nothing to stop.", "{stdout}");
+}
+
+/// A provider runs `iollm worker run`; a job is posted from the example spec; the worker is
+/// killed with SIGKILL while it trains, started again, and goes on from its checkpoints to
+/// submit, having claimed once; SIGTERM then stops it cleanly.
+fn worker_survives_kill_9_and_stops_on_sigterm(s: &Path, artifact: &str) {
+    use iollm_worker::state::{Stage, State};
+    let charlie = "//Charlie";
+    let (ok, _, stderr) = iollm_as(
+        s,
+        charlie,
+        &["pledge", "--stake", "1000000000000", "--price", "1000000000", "--throughput", "100"],
+    );
+    assert!(ok, "pledge failed: {stderr}");
+    let worker_dir = s.join("worker");
+    let config = s.join("worker.toml");
+    let toml = format!("[executor]\nstate_dir = {:?}\npoll_ms = 200\n", worker_dir);
+    std::fs::write(&config, toml).unwrap();
+    let log = s.join("worker.log");
+    let spawn = || {
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        command(s, charlie, &["worker", "run", "--config", config.to_str().unwrap()])
+            .env("IOLLM_THREADS", "1")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("start the worker")
+    };
+    let mut worker = spawn();
+    let (ok, job, stderr) = iollm(
+        s,
+        &[
+            "job",
+            "post",
+            "--spec",
+            "worker/examples/tiny.job.json",
+            "--artifact",
+            artifact,
+            "--units",
+            "50",
+            "--reward",
+            "1000000000000",
+            "--deadline",
+            "+200",
+            "--window",
+            "2",
+            "--verifiers",
+            "1",
+            "--collateral",
+            "100000000000",
+            "--verifier-fee",
+            "1000000000",
+        ],
+    );
+    assert!(ok, "job post failed: {stderr}");
+    let job: u64 = job.trim().parse().unwrap();
+    let run = worker_dir.join("jobs").join(job.to_string()).join("run");
+    let third = iollm_compute::train::checkpoint_path(&run, 3);
+    let until = |what: &str, done: &dyn Fn() -> bool| {
+        let started = std::time::Instant::now();
+        while !done() {
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(started.elapsed().as_secs() < 300, "no {what} in 300 s; worker log:\n{log}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    until("checkpoint 3", &|| third.exists());
+    worker.kill().unwrap(); // SIGKILL
+    worker.wait().unwrap();
+    assert!(iollm_compute::run_result(&run).is_err(), "killed before the run finished");
+
+    let mut worker = spawn();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let state = runtime.block_on(State::open(&worker_dir.join("state.sqlite"))).unwrap();
+    let stage = || runtime.block_on(state.job(job)).unwrap().map(|j| j.stage);
+    until("submission", &|| stage() == Some(Stage::Submitted));
+    let sent: Vec<String> =
+        runtime.block_on(state.transactions(job)).unwrap().into_iter().map(|t| t.0).collect();
+    assert_eq!(sent, ["claim", "submit_result"], "claimed once across the kill");
+    let (ok, shown, _) = iollm(s, &["job", "show", &job.to_string()]);
+    assert!(ok && shown.contains("state:        Submitted"), "{shown}");
+
+    let pid = nix::unistd::Pid::from_raw(worker.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = worker.wait().unwrap();
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success() && log.contains("Worker stopped."), "{status}: {log}");
 }
