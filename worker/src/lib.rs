@@ -1,11 +1,12 @@
-//! `iollm-worker`: the GPU provider's worker (issue 15). What exists so far: job specs
-//! ([`job`]: what a posted job asks its executor to do, a versioned JSON schema, published,
-//! read back and checked before a claim), what an executor submits for a finished run
-//! ([`submission`]), how a verifier judges its replay of a segment ([`judge_replay`]), and the
-//! part that plays the dispute game ([`player`]): given where a game stands, the move its side
-//! makes, answered from its own run of the job by replaying one step at a time. The CLI calls
-//! these; the daemon around them (following finalized events with `iollm_chain::follow`,
-//! claiming, training, publishing, submitting, spot-checking, surviving crashes) is to build.
+//! `iollm-worker`: the GPU provider's worker (issue 15). Job specs ([`job`]: what a posted job
+//! asks its executor to do, a versioned JSON schema, published, read back and checked before a
+//! claim); the executor daemon ([`executor`], `iollm worker run`: follows finalized events,
+//! claims, trains, publishes, submits, finalizes, its progress in a SQLite [`state`] so a crash
+//! loses nothing); what an executor submits for a finished run ([`submission`]); how a verifier
+//! judges its replay of a segment ([`judge_replay`]); and the part that plays the dispute game
+//! ([`player`]): given where a game stands, the move its side makes, answered from its own run
+//! of the job by replaying one step at a time. Still to build: the daemon as verifier (sign-up,
+//! spot check, challenge) and answering its games, withdrawing on a schedule.
 
 pub mod executor;
 pub mod job;
