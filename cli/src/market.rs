@@ -76,9 +76,9 @@ pub enum MarketCmdError {
     /// No game has this id.
     #[error("no dispute game with id {0} (or it was settled and closed)")]
     NoSuchGame(u64),
-    /// The signer is neither side of the game.
-    #[error("you are neither the executor nor the challenger of game {0}")]
-    NotAPlayer(u64),
+    /// A game could not be played.
+    #[error(transparent)]
+    Play(#[from] iollm_worker::player::PlayError),
     /// Chain or deployment trouble.
     #[error(transparent)]
     Devnet(#[from] DevnetError),
@@ -504,11 +504,8 @@ pub async fn publish_spec(
 }
 
 /// `iollm dispute play`: plays the signer's side of game `game` honestly, as the run the job's
-/// config (`config`) defines, recomputed here from the config alone: makes every move the side
-/// owes as soon as it owes it and ends the game by `timeout` when the other side is late. With
-/// `wait`, it waits for new blocks in between until the game is decided; without, it returns as
-/// soon as it has nothing to do. `moved` hears of each call made, with the kind of move. Returns
-/// the game as it then stands.
+/// config (`config`) defines, recomputed here from the config alone
+/// ([`iollm_worker::player::play`]). Returns the game as it then stands.
 pub async fn play_game(
     ctx: &Connection,
     signer: &Signer,
@@ -516,39 +513,10 @@ pub async fn play_game(
     cfg: &iollm_compute::TrainConfig,
     threads: usize,
     wait: bool,
-    mut moved: impl FnMut(&'static str, &Executed<()>),
+    moved: impl FnMut(&'static str, &Executed<()>),
 ) -> Result<iollm_types::game::Game, MarketCmdError> {
-    use iollm_types::bisection::Side;
-    use iollm_worker::player::Player;
     let trainer = trainer_of(cfg, threads)?;
-    let dispute = ctx.dispute()?;
-    let me = signer.account_bytes();
-    loop {
-        let g = show_game(ctx, game).await?;
-        if g.verdict().is_some() {
-            return Ok(g);
-        }
-        let side = match g.terms.sides {
-            [executor, _] if executor == me => Side::Executor,
-            [_, challenger] if challenger == me => Side::Challenger,
-            _ => return Err(MarketCmdError::NotAPlayer(game)),
-        };
-        let now = ctx.chain.best_block().await?;
-        // The other side is late by the next block (in which the call lands): end the game.
-        // (Checked first: it needs no replay.)
-        let late = g.clone().timeout(now.saturating_add(1));
-        if late.is_some_and(|s| s != side) {
-            let call = dispute.play(signer, iollm_types::dispute::calls::timeout(game)).await?;
-            moved("timeout", &call);
-        } else if let Some(m) = Player::new(side, &trainer, None).respond(&g) {
-            let kind = m.kind();
-            moved(kind, &dispute.play(signer, m.call(game)).await?);
-        } else if wait {
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        } else {
-            return Ok(g);
-        }
-    }
+    Ok(iollm_worker::player::play(ctx, signer, game, &trainer, None, wait, moved).await?)
 }
 
 /// Challenge `index` of a job while its game is unsettled: the challenger and the game.

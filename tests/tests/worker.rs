@@ -2,10 +2,11 @@
 //! `iollm worker run` runs) takes training jobs posted from their specs through to payment.
 //! Two providers' executors race for one job: one claims it, the other records the lost race
 //! and claims nothing. A worker stopped mid-training (as SIGTERM stops it) and started again
-//! resumes from its last checkpoint and claims nothing twice.
+//! resumes from its last checkpoint and claims nothing twice. A lying challenger loses the game
+//! the executor's worker plays by itself.
 
 use anyhow::{bail, Result};
-use iollm_chain::{Connection, Signer};
+use iollm_chain::{ChainError, Connection, Signer};
 use iollm_cli::market::{self as m, PostJob};
 use iollm_cli::model;
 use iollm_tests::{advance_past, testnet};
@@ -219,4 +220,108 @@ fn other(winner: &Signer, charlie: &Signer, dave: &Signer) -> Signer {
     } else {
         charlie.clone()
     }
+}
+
+/// The game's run (`iollm_tests::GAME_RUN`: 2 layers, 2 heads, 16 steps, 4 checkpoints) as an
+/// `iollm-job-v1` spec.
+const GAME_SPEC: &str = r#"{
+  "job_version": 1, "kind": "train", "profile": "repops-v3", "base_model": null,
+  "dataset": { "source": "arithmetic", "lines": 300 },
+  "model": { "n_layer": 2, "n_head": 2, "n_embd": 32, "n_ctx": 16 },
+  "train": { "seed": 9, "steps": 16, "batch_size": 2, "checkpoint_every": 4 },
+  "optimizer": { "lr": 0.003, "beta1": 0.9, "beta2": 0.99, "eps": 1e-8,
+                 "weight_decay": 0.01, "warmup_steps": 3 }
+}"#;
+
+/// A challenger lies about the executor's result (a claim wrong from step 2): the executor's
+/// worker plays its side of the game by itself, wins it, settles it, finalizes, and is paid
+/// its ask plus half the liar's bond, to the unit.
+#[tokio::test]
+async fn the_executor_defends_its_result_against_a_lying_challenger() -> Result<()> {
+    tokio::time::timeout(Duration::from_secs(600), defence()).await?
+}
+
+async fn defence() -> Result<()> {
+    use iollm_types::bisection::Side;
+    use iollm_types::bisection::Verdict;
+    use iollm_worker::player::{Cheat, Player};
+    let net = testnet().await?;
+    let ctx = &net.ctx;
+    let market = ctx.market()?;
+    let (alice, bob, charlie) =
+        (Signer::dev("alice")?, Signer::dev("bob")?, Signer::dev("charlie")?);
+    m::pledge(ctx, &charlie, GPU, PRICE, 0, STAKE).await?;
+    m::pledge(ctx, &alice, GPU, PRICE, 0, STAKE).await?;
+    let artifact = model::register(ctx, &bob, Kind::Model, CID).await?.id;
+    let dir = tempfile::tempdir()?;
+    let spec = dir.path().join("game.json");
+    std::fs::write(&spec, GAME_SPEC)?;
+    let (spec_cid, game) = m::publish_spec(ctx, &spec, 20).await?;
+    let verification = Verification {
+        challenge_window: 40,
+        verifiers: 1,
+        collateral: COLLATERAL,
+        verifier_fee: 1_000_000_000,
+    };
+    let deadline = ctx.chain.best_block().await? + 300;
+    let post =
+        PostJob::new(JobKind::Train, &spec_cid, artifact, 50, NEED, deadline, verification, REWARD)
+            .with_game(game);
+    let job = m::post_job(ctx, &bob, &post).await?.value;
+
+    let worker_dir = dir.path().join("charlie");
+    let stop = CancellationToken::new();
+    let runs = start(ctx, &charlie, &worker_dir, &stop).await?;
+    let state = State::open(&worker_dir.join("state.sqlite")).await?;
+    reach(&state, job, Stage::Submitted, 300).await?;
+
+    // Alice claims a run that differs from step 2 on, and plays it to the end.
+    let cfg = m::job_config(ctx, job, &dir.path().join("liar")).await?;
+    let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))?;
+    let cheat = Cheat { step: 2, op: 30, element: 3, xor: 1 << 21 };
+    let n = cfg.n_checkpoints();
+    let lie = Player::new(Side::Challenger, &trainer, Some(cheat)).checkpoints(4, n as u64);
+    let proof = |i: usize| iollm_compute::merkle::proof(&lie, i).expect("in range");
+    let root = iollm_compute::merkle::root(&lie);
+    market.challenge(&alice, job, root, &proof(0), lie[n], &proof(n)).await?;
+    let game_id = market.game_of(job, 0).await?.expect("the challenge's game").game;
+    let (mut moves, mut overtaken) = (0, 0);
+    let decided = loop {
+        let played = iollm_worker::player::play(
+            ctx,
+            &alice,
+            game_id,
+            &trainer,
+            Some(cheat),
+            false,
+            |_, _| moves += 1,
+        )
+        .await;
+        match played {
+            Ok(g) => {
+                if let Some(verdict) = g.verdict() {
+                    break verdict;
+                }
+            }
+            // The worker's move landed between her read and hers: read the game again.
+            Err(iollm_worker::player::PlayError::Chain(ChainError::Dispatch { .. })) => {
+                overtaken += 1
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    println!("the liar made {moves} moves ({overtaken} overtaken)");
+    assert_eq!(decided, Verdict::Executor, "the honest executor's worker won");
+
+    // The worker settles the game and, once the window has closed, finalizes.
+    let submitted_at = market.job(job).await?.expect("the job").submitted_at;
+    advance_past(ctx, &alice, submitted_at + 40 + 1).await?;
+    reach(&state, job, Stage::Finalized, 120).await?;
+    let done = market.job(job).await?.expect("the job");
+    assert_eq!((done.state, done.open_games), (JobState::Finalized, 0));
+    assert_eq!(market.balance_of(charlie.account_bytes()).await?, done.ask + COLLATERAL / 2);
+    stop.cancel();
+    runs.await??;
+    Ok(())
 }

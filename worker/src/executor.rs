@@ -3,14 +3,15 @@
 //! paying at least its minimum, its own concurrency limit) it checks the spec and dataset
 //! against what the job committed, claims (a dry-run first: losing the race to another
 //! provider is normal), trains off the async executor with progress in the logs, publishes the
-//! output as an SMIP package, submits the result with the proof of its last state, and
-//! finalizes once the challenge window has passed.
+//! output as an SMIP package, submits the result with the proof of its last state, defends it
+//! (plays its side of every dispute game about it, recomputing what a move needs from the
+//! job's spec, and settles decided games), and finalizes once the challenge window has passed.
 //!
 //! Crash safety: every stage is recorded in [`State`] before the step after it starts; after a
 //! restart, each job in flight goes on from its stage (training resumes from the last
 //! checkpoint; a claim or submission whose landing is unknown is looked up on chain first), so
-//! nothing is claimed or submitted twice. Not yet: answering dispute games and spot checks as
-//! verifier (issue 15), withdrawing on a schedule.
+//! nothing is claimed or submitted twice. Not yet: the verifier's part (sign up, spot check,
+//! challenge; issue 15), withdrawing on a schedule.
 
 use crate::state::{JobRecord, Stage, State, StateError};
 use iollm_chain::market::MarketClient;
@@ -97,6 +98,9 @@ pub enum ExecutorError {
     /// Publishing the output failed.
     #[error(transparent)]
     Content(#[from] iollm_content::Error),
+    /// A dispute game could not be played.
+    #[error(transparent)]
+    Play(crate::player::PlayError),
     /// The finished run is not a result of the job.
     #[error(transparent)]
     Submission(#[from] crate::SubmissionError),
@@ -300,12 +304,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                     })?;
                     self.submit(id, &cid, stage == Stage::Submitting).await?;
                 }
-                Stage::Submitted => {
-                    if !self.config.finalize {
-                        return Ok(());
-                    }
-                    self.finalize(id, stop).await?;
-                }
+                Stage::Submitted => self.conclude(id, stop).await?,
                 Stage::Finalized | Stage::Lost => return Ok(()),
             }
         }
@@ -500,10 +499,13 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         Ok(self.state.set_stage(id, Stage::Submitted, None).await?)
     }
 
-    /// Waits for the job's challenge window (and its games) to close, then finalizes it; a
-    /// job someone else finalized, or that ended otherwise, ends here too.
-    async fn finalize(&self, id: u64, stop: &CancellationToken) -> Result<(), ExecutorError> {
+    /// Defends the result until it is final: plays the executor's side of every game about
+    /// it ([`Inner::defend`]); once the challenge window has closed and no game is open,
+    /// finalizes (when configured to; else waits for someone to). A job finalized by someone
+    /// else, or rejected, ends here too.
+    async fn conclude(&self, id: u64, stop: &CancellationToken) -> Result<(), ExecutorError> {
         let poll = Duration::from_millis(self.config.poll_ms);
+        let mut trainer = None;
         while !stop.is_cancelled() {
             let job = self.chain_job(id).await?;
             match job.state {
@@ -518,8 +520,12 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 }
                 _ => {}
             }
+            if job.open_games > 0 {
+                self.defend(id, &job, &mut trainer).await?;
+            }
             let closes = job.submitted_at.saturating_add(job.verification.challenge_window);
-            if self.conn.chain.best_block().await? > closes && job.open_games == 0 {
+            let open = job.open_games > 0 || self.conn.chain.best_block().await? <= closes;
+            if self.config.finalize && !open {
                 match self.market.finalize(&self.signer, id).await {
                     Ok(call) => {
                         tracing::info!(target: "worker::executor", job = id, block = call.included.block, "Finalized");
@@ -535,6 +541,73 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 }
             }
             tokio::time::sleep(poll).await;
+        }
+        Ok(())
+    }
+
+    /// One round of defence: in each unsettled game about job `id`, the moves the executor's
+    /// side owes now, from the run the job's spec defines (recomputed step by step, its
+    /// trainer built once); a decided game is settled (by whoever comes first: a refusal
+    /// because another settled it is fine).
+    async fn defend(
+        &self,
+        id: u64,
+        job: &Job,
+        trainer: &mut Option<iollm_compute::Trainer>,
+    ) -> Result<(), ExecutorError> {
+        let dispute = self.conn.dispute()?;
+        for index in 0..job.challenges {
+            let Some(challenge) = self.market.game_of(id, index).await? else { continue };
+            let Some(game) = dispute.game(challenge.game).await? else { continue };
+            if game.verdict().is_some() {
+                match self.market.settle_challenge(&self.signer, id, index).await {
+                    Ok(_) => {
+                        tracing::info!(target: "worker::executor", job = id, index, "Settled a decided game")
+                    }
+                    Err(ChainError::ContractRefused { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                continue;
+            }
+            let trainer = match trainer {
+                Some(trainer) => trainer,
+                None => {
+                    let dir = self.job_dir(id);
+                    let fetched =
+                        tempfile::tempdir_in(&dir).map_err(io("creating a temporary directory"))?;
+                    let cfg =
+                        crate::job::config_of_job(&self.market, &self.store, id, fetched.path())
+                            .await?;
+                    let runtime = iollm_compute::Runtime::new(self.threads);
+                    trainer.insert(iollm_compute::Trainer::new(&cfg, &runtime)?)
+                }
+            };
+            let moved = |kind: &str, call: &iollm_chain::contract::Executed<()>| {
+                tracing::info!(target: "worker::executor", job = id, game = challenge.game, kind, block = call.included.block, "Moved");
+            };
+            match crate::player::play(
+                &self.conn,
+                &self.signer,
+                challenge.game,
+                trainer,
+                None,
+                false,
+                moved,
+            )
+            .await
+            {
+                Ok(_) => {}
+                // The game moved between our read and our move (the other side's move or a
+                // timeout landed first: refused at the dry-run, or failing when it landed):
+                // the next round reads it again.
+                Err(crate::player::PlayError::Chain(
+                    e @ (ChainError::ContractRefused { .. } | ChainError::Dispatch { .. }),
+                )) => {
+                    tracing::info!(target: "worker::executor", job = id, why = %e, "Move overtaken; reading the game again");
+                }
+                Err(crate::player::PlayError::Chain(e)) => return Err(e.into()),
+                Err(e) => return Err(ExecutorError::Play(e)),
+            }
         }
         Ok(())
     }

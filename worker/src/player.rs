@@ -286,3 +286,61 @@ impl Move {
         }
     }
 }
+
+/// Why [`play`] could not play a game.
+#[derive(Debug, thiserror::Error)]
+pub enum PlayError {
+    /// No game has this id.
+    #[error("no dispute game with id {0} (or it was settled and closed)")]
+    NoSuchGame(iollm_types::dispute::GameId),
+    /// The signer is neither side of the game.
+    #[error("you are neither the executor nor the challenger of game {0}")]
+    NotAPlayer(iollm_types::dispute::GameId),
+    /// The chain refused or failed.
+    #[error(transparent)]
+    Chain(#[from] iollm_chain::ChainError),
+}
+
+/// Plays `signer`'s side of game `game` as the run `trainer`'s config defines (honestly, unless
+/// `cheat`, for tests): makes every move the side owes as soon as it owes it and ends the game
+/// by `timeout` when the other side is late. With `wait`, it waits for new blocks in between
+/// until the game is decided; without, it returns as soon as it has nothing to do. `moved`
+/// hears of each call made, with the kind of move. Returns the game as it then stands.
+pub async fn play(
+    conn: &iollm_chain::Connection,
+    signer: &iollm_chain::Signer,
+    game: iollm_types::dispute::GameId,
+    trainer: &Trainer,
+    cheat: Option<Cheat>,
+    wait: bool,
+    mut moved: impl FnMut(&'static str, &iollm_chain::contract::Executed<()>),
+) -> Result<Game, PlayError> {
+    let me = signer.account_bytes();
+    let dispute = conn.dispute()?;
+    loop {
+        let g = dispute.game(game).await?.ok_or(PlayError::NoSuchGame(game))?;
+        if g.verdict().is_some() {
+            return Ok(g);
+        }
+        let side = match g.terms.sides {
+            [executor, _] if executor == me => Side::Executor,
+            [_, challenger] if challenger == me => Side::Challenger,
+            _ => return Err(PlayError::NotAPlayer(game)),
+        };
+        let now = conn.chain.best_block().await?;
+        // The other side is late by the next block (in which the call lands): end the game.
+        // (Checked first: it needs no replay.)
+        let late = g.clone().timeout(now.saturating_add(1));
+        if late.is_some_and(|s| s != side) {
+            let call = dispute.play(signer, iollm_types::dispute::calls::timeout(game)).await?;
+            moved("timeout", &call);
+        } else if let Some(m) = Player::new(side, trainer, cheat).respond(&g) {
+            let kind = m.kind();
+            moved(kind, &dispute.play(signer, m.call(game)).await?);
+        } else if wait {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        } else {
+            return Ok(g);
+        }
+    }
+}
