@@ -40,10 +40,12 @@ fn spec(dir: &Path, steps: u64, every: u64) -> Result<PathBuf> {
 }
 
 /// An executor of `signer` with its state in `state_dir`, running until `stop`.
+/// It withdraws its pay after each job if `withdraw`.
 async fn start(
     ctx: &Connection,
     signer: &Signer,
     state_dir: &Path,
+    withdraw: bool,
     stop: &CancellationToken,
 ) -> Result<tokio::task::JoinHandle<Result<(), iollm_worker::executor::ExecutorError>>> {
     let config = ExecutorConfig {
@@ -51,6 +53,7 @@ async fn start(
         max_jobs: 1,
         min_reward: 0,
         finalize: true,
+        withdraw,
         poll_ms: 200,
         output_license: "Apache-2.0".into(),
     };
@@ -112,8 +115,8 @@ async fn scenario() -> Result<()> {
     let first = m::post_job(ctx, &bob, &post(&short, short_game.clone(), deadline)).await?.value;
     let (charlie_dir, dave_dir) = (dir.path().join("charlie"), dir.path().join("dave"));
     let stop = CancellationToken::new();
-    let charlie_runs = start(ctx, &charlie, &charlie_dir, &stop).await?;
-    let dave_runs = start(ctx, &dave, &dave_dir, &stop).await?;
+    let charlie_runs = start(ctx, &charlie, &charlie_dir, true, &stop).await?;
+    let dave_runs = start(ctx, &dave, &dave_dir, true, &stop).await?;
     let charlie_state = State::open(&charlie_dir.join("state.sqlite")).await?;
     let dave_state = State::open(&dave_dir.join("state.sqlite")).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
@@ -156,14 +159,22 @@ async fn scenario() -> Result<()> {
 
     // Blocks pass (the other provider's top-ups make them): once the window has closed, the
     // winner finalizes and is paid its ask, to the unit.
+    let free_before = ctx.chain.free_balance(&winner.account()).await?;
     let job = market.job(first).await?.expect("the job");
     advance_past(ctx, &other(&winner, &charlie, &dave), job.submitted_at + WINDOW + 1).await?;
     reach(state, first, Stage::Finalized, 120).await?;
     let job = market.job(first).await?.expect("the job");
     assert_eq!(job.state, JobState::Finalized);
-    assert_eq!(market.balance_of(winner.account_bytes()).await?, job.ask);
-    let sent: Vec<String> = state.transactions(first).await?.into_iter().map(|t| t.0).collect();
-    assert_eq!(sent, ["claim", "submit_result", "finalize"], "each once");
+    // Its pay, its ask to the unit, was withdrawn to its account: the market holds nothing
+    // for it, and its free balance grew by more than that (the storage deposits of its claim
+    // and submission came back at finalize) less the fees.
+    let sent = state.transactions(first).await?;
+    let kinds: Vec<&str> = sent.iter().map(|t| t.0.as_str()).collect();
+    assert_eq!(kinds, ["claim", "submit_result", "finalize", "withdraw"], "each once");
+    assert_eq!(sent[3].2, Some(job.ask), "withdrew exactly its pay");
+    assert_eq!(market.balance_of(winner.account_bytes()).await?, 0);
+    let gained = ctx.chain.free_balance(&winner.account()).await? - free_before;
+    assert!(gained > job.ask, "{gained} of {}", job.ask);
     stop.cancel();
     charlie_runs.await??;
     dave_runs.await??;
@@ -175,7 +186,7 @@ async fn scenario() -> Result<()> {
     let second = m::post_job(ctx, &bob, &post(&long, long_game, deadline)).await?.value;
     let winner_dir = if winner.account() == charlie.account() { &charlie_dir } else { &dave_dir };
     let stop = CancellationToken::new();
-    let runs = start(ctx, &winner, winner_dir, &stop).await?;
+    let runs = start(ctx, &winner, winner_dir, true, &stop).await?;
     let run = job_dir(winner_dir, second).join("run");
     let second_checkpoint = iollm_compute::train::checkpoint_path(&run, 2);
     let waited = tokio::time::Instant::now();
@@ -193,7 +204,7 @@ async fn scenario() -> Result<()> {
     let kept = std::fs::metadata(&second_checkpoint)?.modified()?;
 
     let stop = CancellationToken::new();
-    let runs = start(ctx, &winner, winner_dir, &stop).await?;
+    let runs = start(ctx, &winner, winner_dir, true, &stop).await?;
     reach(state, second, Stage::Submitted, 300).await?;
     assert_eq!(
         std::fs::metadata(&second_checkpoint)?.modified()?,
@@ -271,7 +282,7 @@ async fn defence() -> Result<()> {
 
     let worker_dir = dir.path().join("charlie");
     let stop = CancellationToken::new();
-    let runs = start(ctx, &charlie, &worker_dir, &stop).await?;
+    let runs = start(ctx, &charlie, &worker_dir, false, &stop).await?;
     let state = State::open(&worker_dir.join("state.sqlite")).await?;
     reach(&state, job, Stage::Submitted, 300).await?;
 

@@ -20,9 +20,10 @@ CREATE TABLE jobs (
 CREATE TABLE transactions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     job INTEGER NOT NULL REFERENCES jobs(id),
-    what TEXT NOT NULL,                -- claim, submit_result, finalize
+    what TEXT NOT NULL,                -- claim, submit_result, finalize, withdraw
     tx_hash BLOB NOT NULL,
-    block INTEGER NOT NULL
+    block INTEGER NOT NULL,
+    amount TEXT                        -- planck moved to the account (withdraw), in decimal
 );
 
 -- Every package it added to IPFS.

@@ -10,8 +10,8 @@
 //! Crash safety: every stage is recorded in [`State`] before the step after it starts; after a
 //! restart, each job in flight goes on from its stage (training resumes from the last
 //! checkpoint; a claim or submission whose landing is unknown is looked up on chain first), so
-//! nothing is claimed or submitted twice. Not yet: the verifier's part (sign up, spot check,
-//! challenge; issue 15), withdrawing on a schedule.
+//! nothing is claimed or submitted twice. It withdraws its pay after each job it finalizes
+//! (`withdraw`). Not yet: the verifier's part (sign up, spot check, challenge; issue 15).
 
 use crate::state::{JobRecord, Stage, State, StateError};
 use iollm_chain::market::MarketClient;
@@ -41,6 +41,10 @@ pub struct ExecutorConfig {
     /// Finalize its jobs once their challenge window has passed (anyone may; someone must).
     #[serde(default = "yes")]
     pub finalize: bool,
+    /// After each job it finalizes, withdraw what the market holds for it (its pay, and any
+    /// bond a lost challenge left it) to its account.
+    #[serde(default = "yes")]
+    pub withdraw: bool,
     /// How often to ask the node for a new block while waiting, in milliseconds.
     #[serde(default = "half_a_second")]
     pub poll_ms: u64,
@@ -335,7 +339,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             Ok(call) => {
                 tracing::info!(target: "worker::executor", job = id, block = call.included.block, "Claimed");
                 self.state
-                    .transaction(id, "claim", call.included.tx_hash, call.included.block)
+                    .transaction(id, "claim", call.included.tx_hash, call.included.block, None)
                     .await?;
                 Ok(self.state.set_stage(id, Stage::Claimed, None).await?)
             }
@@ -494,7 +498,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let call = self.market.submit_result(&self.signer, id, &commitment, Some(&last)).await?;
         tracing::info!(target: "worker::executor", job = id, block = call.included.block, "Submitted");
         self.state
-            .transaction(id, "submit_result", call.included.tx_hash, call.included.block)
+            .transaction(id, "submit_result", call.included.tx_hash, call.included.block, None)
             .await?;
         Ok(self.state.set_stage(id, Stage::Submitted, None).await?)
     }
@@ -530,8 +534,17 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                     Ok(call) => {
                         tracing::info!(target: "worker::executor", job = id, block = call.included.block, "Finalized");
                         self.state
-                            .transaction(id, "finalize", call.included.tx_hash, call.included.block)
+                            .transaction(
+                                id,
+                                "finalize",
+                                call.included.tx_hash,
+                                call.included.block,
+                                None,
+                            )
                             .await?;
+                        if self.config.withdraw {
+                            self.withdraw(id).await?;
+                        }
                         return Ok(self.state.set_stage(id, Stage::Finalized, None).await?);
                     }
                     Err(ChainError::ContractRefused { message, .. }) => {
@@ -543,6 +556,28 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             tokio::time::sleep(poll).await;
         }
         Ok(())
+    }
+
+    /// Withdraws the account's market balance after job `id` (nothing to withdraw is fine).
+    /// A crash before it leaves the balance in the market, where the next job's withdrawal (or
+    /// `iollm withdraw`) takes it.
+    async fn withdraw(&self, id: u64) -> Result<(), ExecutorError> {
+        match self.market.withdraw(&self.signer).await {
+            Ok(call) => {
+                tracing::info!(target: "worker::executor", job = id, amount = call.value, "Withdrew");
+                let included = call.included;
+                let amount = Some(call.value);
+                Ok(self
+                    .state
+                    .transaction(id, "withdraw", included.tx_hash, included.block, amount)
+                    .await?)
+            }
+            Err(ChainError::ContractRefused { message, .. }) => {
+                tracing::info!(target: "worker::executor", job = id, why = %message, "Nothing withdrawn");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// One round of defence: in each unsettled game about job `id`, the moves the executor's

@@ -228,35 +228,47 @@ impl State {
         Ok(())
     }
 
-    /// Records a finalized transaction of job `id`.
+    /// Records a finalized transaction of job `id` (with the planck it moved to the account,
+    /// for a withdrawal).
     pub async fn transaction(
         &self,
         id: u64,
         what: &str,
         tx_hash: [u8; 32],
         block: u32,
+        amount: Option<u128>,
     ) -> Result<(), StateError> {
-        sqlx::query("INSERT INTO transactions (job, what, tx_hash, block) VALUES (?1, ?2, ?3, ?4)")
-            .bind(job_key(id)?)
-            .bind(what)
-            .bind(&tx_hash[..])
-            .bind(i64::from(block))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO transactions (job, what, tx_hash, block, amount) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(job_key(id)?)
+        .bind(what)
+        .bind(&tx_hash[..])
+        .bind(i64::from(block))
+        .bind(amount.map(|a| a.to_string()))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
-    /// The transactions of job `id` as `(what, block)`, in the order recorded.
-    pub async fn transactions(&self, id: u64) -> Result<Vec<(String, u32)>, StateError> {
-        let rows = sqlx::query("SELECT what, block FROM transactions WHERE job = ?1 ORDER BY id")
-            .bind(job_key(id)?)
-            .fetch_all(&self.pool)
-            .await?;
+    /// The transactions of job `id` as `(what, block, amount)`, in the order recorded.
+    pub async fn transactions(
+        &self,
+        id: u64,
+    ) -> Result<Vec<(String, u32, Option<u128>)>, StateError> {
+        let rows =
+            sqlx::query("SELECT what, block, amount FROM transactions WHERE job = ?1 ORDER BY id")
+                .bind(job_key(id)?)
+                .fetch_all(&self.pool)
+                .await?;
+        let corrupt = |e: &dyn std::fmt::Display| StateError::Corrupt(e.to_string());
         rows.into_iter()
             .map(|r| {
-                let block = u32::try_from(r.get::<i64, _>(1))
-                    .map_err(|e| StateError::Corrupt(e.to_string()))?;
-                Ok((r.get::<String, _>(0), block))
+                let block = u32::try_from(r.get::<i64, _>(1)).map_err(|e| corrupt(&e))?;
+                let amount = r.get::<Option<String>, _>(2);
+                let amount =
+                    amount.map(|a| a.parse::<u128>()).transpose().map_err(|e| corrupt(&e))?;
+                Ok((r.get::<String, _>(0), block, amount))
             })
             .collect()
     }

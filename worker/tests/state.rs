@@ -12,7 +12,8 @@ async fn the_state_survives_reopening_and_a_job_is_begun_once() {
     state.set_cursor(17).await.unwrap();
     assert!(state.begin(3).await.unwrap());
     assert!(!state.begin(3).await.unwrap(), "a job is begun once, whatever repeats");
-    state.transaction(3, "claim", [1; 32], 12).await.unwrap();
+    state.transaction(3, "claim", [1; 32], 12, None).await.unwrap();
+    state.transaction(3, "withdraw", [2; 32], 14, Some(u128::MAX)).await.unwrap();
     state.set_stage(3, Stage::Claimed, None).await.unwrap();
     state.published(3, "bafyexample", dir.path()).await.unwrap();
     assert!(state.begin(4).await.unwrap());
@@ -24,7 +25,10 @@ async fn the_state_survives_reopening_and_a_job_is_begun_once() {
     let three = state.job(3).await.unwrap().unwrap();
     assert_eq!(three.stage, Stage::Published);
     assert_eq!(three.output_cid.as_deref(), Some("bafyexample"));
-    assert_eq!(state.transactions(3).await.unwrap(), vec![("claim".to_owned(), 12)]);
+    assert_eq!(
+        state.transactions(3).await.unwrap(),
+        vec![("claim".to_owned(), 12, None), ("withdraw".to_owned(), 14, Some(u128::MAX))]
+    );
     let four = state.job(4).await.unwrap().unwrap();
     assert_eq!((four.stage, four.note.as_deref()), (Stage::Lost, Some("claim refused")));
     let in_flight: Vec<u64> = state.in_flight().await.unwrap().iter().map(|j| j.id).collect();
