@@ -32,18 +32,9 @@ pub enum MarketCmdError {
     /// Checked locally before anything was sent: the market would refuse this (same message).
     #[error("market refused: {}", .0.message())]
     Refused(iollm_types::market::Error),
-    /// A spot check's replay did not reach the committed checkpoint: the result is wrong.
-    #[error(
-        "job {job}'s result is wrong: a replay of segment {segment} does not reach its committed \
-         checkpoint; challenge it with `iollm job challenge {job} --run YOUR_RUN` before the \
-         window closes (a sign-up never revealed loses its bond)"
-    )]
-    WrongResult {
-        /// The job.
-        job: JobId,
-        /// The segment replayed.
-        segment: u64,
-    },
+    /// A spot check was not made (the result is wrong, or the run is not the committed one).
+    #[error(transparent)]
+    SpotCheck(#[from] iollm_worker::spotcheck::SpotCheckError),
     /// The OS gave no randomness for a secret.
     #[error("no randomness for a spot-check secret: {0}")]
     NoRandomness(String),
@@ -325,27 +316,10 @@ pub async fn reveal(
     Ok(ctx.market()?.attest(signer, job, *secret, check).await?)
 }
 
-/// What a spot check found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpotCheck {
-    /// The replay of `segment` matched the executor's committed check: attested.
-    Attested {
-        /// The segment replayed.
-        segment: u64,
-    },
-    /// The replay reached the committed checkpoint but not the committed check (the executor
-    /// committed a wrong check): revealed without one (bond back, no fee).
-    Revealed {
-        /// The segment replayed.
-        segment: u64,
-    },
-}
+pub use iollm_worker::spotcheck::SpotCheck;
 
-/// `iollm job attest`: the segment `secret` draws for the job's committed trace is replayed
-/// from the executor's run directory `run` (its `trace.json` and checkpoints, which must be
-/// the ones committed on chain) under the job's config; its steps root is revealed when it
-/// matches the executor's check. A replay that does not reach the committed checkpoint is
-/// refused with [`MarketCmdError::WrongResult`]: challenge the result instead.
+/// `iollm job attest`: [`iollm_worker::spotcheck::spot_check`] from the run directory `run`
+/// under the job's config `cfg`.
 pub async fn spot_check(
     ctx: &Connection,
     signer: &Signer,
@@ -354,43 +328,9 @@ pub async fn spot_check(
     (cfg, run): (&iollm_compute::TrainConfig, &std::path::Path),
     threads: usize,
 ) -> Result<(Executed<()>, SpotCheck), MarketCmdError> {
-    let result = ctx.market()?.result(job).await?.ok_or(MarketCmdError::NoSuchJob(job))?;
-    let bad = |reason: String| MarketCmdError::BadRun { path: run.to_owned(), reason };
-    let trace = iollm_compute::read_trace(run).map_err(|e| bad(e.to_string()))?;
-    let parse = |hs: &[String]| {
-        hs.iter()
-            .map(|h| {
-                iollm_compute::train::parse_hash(h).ok_or_else(|| bad(format!("bad hash {h:?}")))
-            })
-            .collect::<Result<Vec<_>, _>>()
-    };
-    let (hashes, checks) = (parse(&trace.hashes)?, parse(&trace.checks)?);
-    if iollm_compute::merkle::root(&hashes) != result.trace_root
-        || spotcheck::checks_root::<Sha>(&checks) != result.checks_root
-    {
-        return Err(bad(format!("not the run job {job} committed (trace or checks root differs)")));
-    }
-    let draw = spotcheck::draw::<Sha>(secret, &result.trace_root);
-    let segment = spotcheck::segment(&draw, checks.len() as u64)
-        .ok_or_else(|| bad("trace.json holds no checks".into()))?;
-    let i = segment as usize;
     let trainer = trainer_of(cfg, threads)?;
-    let seg = iollm_compute::Segment::from_hashes(&result.trace_root, &hashes, i)
-        .map_err(|e| bad(e.to_string()))?;
-    let checkpoint = std::fs::read(iollm_compute::train::checkpoint_path(run, i))
-        .map_err(|e| bad(format!("checkpoint {i}: {e}")))?;
-    let steps = trainer.segment_step_roots(&seg, &checkpoint).map_err(|e| bad(e.to_string()))?;
-    match iollm_worker::judge_replay(&steps, &checks[i], hashes.get(i + 1)) {
-        iollm_worker::Replay::Wrong => Err(MarketCmdError::WrongResult { job, segment }),
-        iollm_worker::Replay::Matches(steps_root) => {
-            let path = spotcheck::checks_path::<Sha>(&checks, segment).unwrap_or_default();
-            let call = reveal(ctx, signer, job, secret, &Some((steps_root, path))).await?;
-            Ok((call, SpotCheck::Attested { segment }))
-        }
-        iollm_worker::Replay::WrongCheck => {
-            Ok((reveal(ctx, signer, job, secret, &None).await?, SpotCheck::Revealed { segment }))
-        }
-    }
+    let market = ctx.market()?;
+    Ok(iollm_worker::spotcheck::spot_check(&market, signer, job, secret, &trainer, run).await?)
 }
 
 /// `iollm job finalize`.

@@ -122,7 +122,7 @@ fn cancelled_on_signal() -> tokio_util::sync::CancellationToken {
 
 /// `iollm worker run`: the executor until a signal stops it.
 async fn worker_run(cli: &Cli, config: &std::path::Path) -> anyhow::Result<()> {
-    use iollm_worker::executor::{Executor, WorkerConfig};
+    use iollm_worker::daemon::{Executor, WorkerConfig};
     let text = std::fs::read_to_string(config)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", config.display()))?;
     let worker = WorkerConfig::parse(&text)?;

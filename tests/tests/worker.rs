@@ -12,7 +12,7 @@ use iollm_cli::model;
 use iollm_tests::{advance_past, testnet};
 use iollm_types::market::{Capacity, JobKind, JobState, Verification};
 use iollm_types::registry::Kind;
-use iollm_worker::executor::{job_dir, Executor, ExecutorConfig};
+use iollm_worker::daemon::{job_dir, Executor, WorkerConfig_};
 use iollm_worker::state::{Stage, State};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -47,8 +47,8 @@ async fn start(
     state_dir: &Path,
     withdraw: bool,
     stop: &CancellationToken,
-) -> Result<tokio::task::JoinHandle<Result<(), iollm_worker::executor::ExecutorError>>> {
-    let config = ExecutorConfig {
+) -> Result<tokio::task::JoinHandle<Result<(), iollm_worker::daemon::WorkerError>>> {
+    let config = WorkerConfig_ {
         state_dir: state_dir.to_owned(),
         max_jobs: 1,
         min_reward: 0,

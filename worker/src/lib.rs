@@ -8,9 +8,10 @@
 //! of the job by replaying one step at a time. Still to build: the daemon as verifier (sign-up,
 //! spot check, challenge) and answering its games, withdrawing on a schedule.
 
-pub mod executor;
+pub mod daemon;
 pub mod job;
 pub mod player;
+pub mod spotcheck;
 pub mod state;
 
 use iollm_compute::{TrainConfig, Trainer};

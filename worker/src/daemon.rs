@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 /// What the executor takes and how it works (the `[executor]` table of `worker.toml`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ExecutorConfig {
+pub struct WorkerConfig_ {
     /// Where its state database and its jobs' runs live.
     pub state_dir: PathBuf,
     /// Jobs in flight at once.
@@ -71,19 +71,19 @@ fn apache() -> String {
 #[serde(deny_unknown_fields)]
 pub struct WorkerConfig {
     /// The executor's part.
-    pub executor: ExecutorConfig,
+    pub executor: WorkerConfig_,
 }
 
 impl WorkerConfig {
     /// Parses `worker.toml`; unknown keys are errors (a typo must not silently change nothing).
-    pub fn parse(text: &str) -> Result<WorkerConfig, ExecutorError> {
-        toml::from_str(text).map_err(|e| ExecutorError::Config(e.message().to_owned()))
+    pub fn parse(text: &str) -> Result<WorkerConfig, WorkerError> {
+        toml::from_str(text).map_err(|e| WorkerError::Config(e.message().to_owned()))
     }
 }
 
 /// Why the executor stopped, or a job could not go on.
 #[derive(Debug, thiserror::Error)]
-pub enum ExecutorError {
+pub enum WorkerError {
     /// The worker config is invalid.
     #[error("worker config: {0}")]
     Config(String),
@@ -118,9 +118,9 @@ pub enum ExecutorError {
     },
 }
 
-fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ExecutorError {
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> WorkerError {
     let what = what.into();
-    move |source| ExecutorError::Io { what, source }
+    move |source| WorkerError::Io { what, source }
 }
 
 /// The executor, ready to [`Executor::run`].
@@ -134,7 +134,7 @@ struct Inner<S> {
     signer: Signer,
     store: S,
     state: State,
-    config: ExecutorConfig,
+    config: WorkerConfig_,
     threads: usize,
 }
 
@@ -145,9 +145,9 @@ impl<S: ContentStore + Send + Sync + 'static> Executor<S> {
         conn: Connection,
         signer: Signer,
         store: S,
-        config: ExecutorConfig,
+        config: WorkerConfig_,
         threads: usize,
-    ) -> Result<Executor<S>, ExecutorError> {
+    ) -> Result<Executor<S>, WorkerError> {
         let dir = &config.state_dir;
         std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
         let state = State::open(&dir.join("state.sqlite")).await?;
@@ -165,7 +165,7 @@ impl<S: ContentStore + Send + Sync + 'static> Executor<S> {
     /// finalized block's `JobPosted` events are considered in order. On the first start it
     /// also considers every job still open. An error of one job is logged and ends that job's
     /// task, never the executor; the chain or IPFS being away is waited out.
-    pub async fn run(&self, stop: CancellationToken) -> Result<(), ExecutorError> {
+    pub async fn run(&self, stop: CancellationToken) -> Result<(), WorkerError> {
         let me = &self.inner;
         let poll = Duration::from_millis(me.config.poll_ms);
         let mut tasks = tokio::task::JoinSet::new();
@@ -226,7 +226,7 @@ impl<S: ContentStore + Send + Sync + 'static> Executor<S> {
         id: u64,
         tasks: &mut tokio::task::JoinSet<()>,
         stop: &CancellationToken,
-    ) -> Result<(), ExecutorError> {
+    ) -> Result<(), WorkerError> {
         let me = &self.inner;
         if me.state.job(id).await?.is_some() {
             return Ok(());
@@ -249,7 +249,7 @@ impl<S: ContentStore + Send + Sync + 'static> Executor<S> {
 
 impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     /// Why the executor leaves job `id` to others, if it does.
-    async fn declines(&self, id: u64, job: &Job) -> Result<Option<&'static str>, ExecutorError> {
+    async fn declines(&self, id: u64, job: &Job) -> Result<Option<&'static str>, WorkerError> {
         if job.state != JobState::Open {
             return Ok(Some("not open"));
         }
@@ -282,7 +282,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         }
     }
 
-    async fn advance(&self, id: u64, stop: &CancellationToken) -> Result<(), ExecutorError> {
+    async fn advance(&self, id: u64, stop: &CancellationToken) -> Result<(), WorkerError> {
         loop {
             if stop.is_cancelled() {
                 return Ok(());
@@ -318,7 +318,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         job_dir(&self.config.state_dir, id)
     }
 
-    async fn chain_job(&self, id: u64) -> Result<Job, ExecutorError> {
+    async fn chain_job(&self, id: u64) -> Result<Job, WorkerError> {
         Ok(self.market.job(id).await?.ok_or(ChainError::MissingEvent("job"))?)
     }
 
@@ -327,7 +327,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     }
 
     /// Claims, unless the chain shows the claim already landed (a restart) or someone else's did.
-    async fn claim(&self, id: u64) -> Result<(), ExecutorError> {
+    async fn claim(&self, id: u64) -> Result<(), WorkerError> {
         let job = self.chain_job(id).await?;
         if self.mine(&job) {
             return Ok(self.state.set_stage(id, Stage::Claimed, None).await?);
@@ -360,7 +360,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     /// Trains the job's spec into its run directory, from the last checkpoint if a run is
     /// there, on a blocking thread, progress in the log; `false` when `stop` stopped it (its
     /// checkpoints stay for the next start).
-    async fn train(&self, id: u64, stop: &CancellationToken) -> Result<bool, ExecutorError> {
+    async fn train(&self, id: u64, stop: &CancellationToken) -> Result<bool, WorkerError> {
         let dir = self.job_dir(id);
         let run = dir.join("run");
         if iollm_compute::run_result(&run).is_ok() {
@@ -393,7 +393,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             }
         })
         .await
-        .map_err(|e| ExecutorError::Io {
+        .map_err(|e| WorkerError::Io {
             what: "the training thread".into(),
             source: std::io::Error::other(e),
         })?;
@@ -412,7 +412,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
 
     /// Builds the output package (the weights, their config, an SMIP manifest naming the job
     /// and its trace root) and adds it to IPFS; its CID and directory.
-    async fn publish(&self, id: u64) -> Result<(String, PathBuf), ExecutorError> {
+    async fn publish(&self, id: u64) -> Result<(String, PathBuf), WorkerError> {
         let dir = self.job_dir(id);
         let (run, out) = (dir.join("run"), dir.join("output"));
         if out.exists() {
@@ -456,7 +456,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             interfaces: vec![Interface::Completion],
             evaluations: Vec::new(),
         };
-        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| ExecutorError::Io {
+        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| WorkerError::Io {
             what: "writing smip.json".into(),
             source: std::io::Error::other(e),
         })?;
@@ -468,7 +468,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
 
     /// Submits the result, unless the chain shows it landed already (`unsure`: a restart
     /// found the submission in flight).
-    async fn submit(&self, id: u64, cid: &str, unsure: bool) -> Result<(), ExecutorError> {
+    async fn submit(&self, id: u64, cid: &str, unsure: bool) -> Result<(), WorkerError> {
         let job = self.chain_job(id).await?;
         if unsure && job.state != JobState::Claimed {
             let stage = if self.mine(&job) && job.state == JobState::Submitted {
@@ -507,7 +507,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     /// it ([`Inner::defend`]); once the challenge window has closed and no game is open,
     /// finalizes (when configured to; else waits for someone to). A job finalized by someone
     /// else, or rejected, ends here too.
-    async fn conclude(&self, id: u64, stop: &CancellationToken) -> Result<(), ExecutorError> {
+    async fn conclude(&self, id: u64, stop: &CancellationToken) -> Result<(), WorkerError> {
         let poll = Duration::from_millis(self.config.poll_ms);
         let mut trainer = None;
         while !stop.is_cancelled() {
@@ -561,7 +561,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     /// Withdraws the account's market balance after job `id` (nothing to withdraw is fine).
     /// A crash before it leaves the balance in the market, where the next job's withdrawal (or
     /// `iollm withdraw`) takes it.
-    async fn withdraw(&self, id: u64) -> Result<(), ExecutorError> {
+    async fn withdraw(&self, id: u64) -> Result<(), WorkerError> {
         match self.market.withdraw(&self.signer).await {
             Ok(call) => {
                 tracing::info!(target: "worker::executor", job = id, amount = call.value, "Withdrew");
@@ -589,7 +589,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         id: u64,
         job: &Job,
         trainer: &mut Option<iollm_compute::Trainer>,
-    ) -> Result<(), ExecutorError> {
+    ) -> Result<(), WorkerError> {
         let dispute = self.conn.dispute()?;
         for index in 0..job.challenges {
             let Some(challenge) = self.market.game_of(id, index).await? else { continue };
@@ -641,7 +641,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                     tracing::info!(target: "worker::executor", job = id, why = %e, "Move overtaken; reading the game again");
                 }
                 Err(crate::player::PlayError::Chain(e)) => return Err(e.into()),
-                Err(e) => return Err(ExecutorError::Play(e)),
+                Err(e) => return Err(WorkerError::Play(e)),
             }
         }
         Ok(())

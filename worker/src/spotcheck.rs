@@ -1,0 +1,112 @@
+//! A verifier's spot check (the market's commit–reveal checks): the segment its secret draws
+//! from the committed trace, replayed from a run directory of the job, and revealed with the
+//! segment's steps root when the replay matches the executor's commitments.
+
+use iollm_chain::contract::Executed;
+use iollm_chain::market::MarketClient;
+use iollm_chain::{ChainError, Signer};
+use iollm_compute::merkle::Sha;
+use iollm_compute::Trainer;
+use iollm_types::market::JobId;
+use iollm_types::spotcheck;
+use std::path::{Path, PathBuf};
+
+/// What a spot check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpotCheck {
+    /// The replay of `segment` matched the executor's committed check: attested.
+    Attested {
+        /// The segment replayed.
+        segment: u64,
+    },
+    /// The replay reached the committed checkpoint but not the committed check (the executor
+    /// committed a wrong check): revealed without one (bond back, no fee).
+    Revealed {
+        /// The segment replayed.
+        segment: u64,
+    },
+}
+
+/// Why a spot check was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum SpotCheckError {
+    /// The job has no result yet.
+    #[error("job {0} has no result to check yet")]
+    NoResult(JobId),
+    /// The run directory is not the committed run, or cannot be read.
+    #[error("cannot use {path}: {reason}")]
+    Run {
+        /// The run directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The replay did not reach the committed checkpoint: the result is wrong.
+    #[error(
+        "job {job}'s result is wrong: a replay of segment {segment} does not reach its committed \
+         checkpoint; challenge it with `iollm job challenge {job} --run YOUR_RUN` before the \
+         window closes (a sign-up never revealed loses its bond)"
+    )]
+    WrongResult {
+        /// The job.
+        job: JobId,
+        /// The segment replayed.
+        segment: u64,
+    },
+    /// The chain refused or failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+}
+
+/// The segment `secret` draws for job `job`'s committed trace, replayed by `trainer` (the
+/// job's config) from the run directory `run` (its `trace.json` and checkpoints, which must be
+/// the ones committed on chain: the executor's, or the verifier's own run of the job); its
+/// steps root is revealed when it matches the executor's check. A replay that does not reach
+/// the committed checkpoint is refused with [`SpotCheckError::WrongResult`]: challenge the
+/// result instead.
+pub async fn spot_check(
+    market: &MarketClient,
+    signer: &Signer,
+    job: JobId,
+    secret: &[u8; 32],
+    trainer: &Trainer,
+    run: &Path,
+) -> Result<(Executed<()>, SpotCheck), SpotCheckError> {
+    let result = market.result(job).await?.ok_or(SpotCheckError::NoResult(job))?;
+    let bad = |reason: String| SpotCheckError::Run { path: run.to_owned(), reason };
+    let trace = iollm_compute::read_trace(run).map_err(|e| bad(e.to_string()))?;
+    let parse = |hs: &[String]| {
+        hs.iter()
+            .map(|h| {
+                iollm_compute::train::parse_hash(h).ok_or_else(|| bad(format!("bad hash {h:?}")))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let (hashes, checks) = (parse(&trace.hashes)?, parse(&trace.checks)?);
+    if iollm_compute::merkle::root(&hashes) != result.trace_root
+        || spotcheck::checks_root::<Sha>(&checks) != result.checks_root
+    {
+        return Err(bad(format!("not the run job {job} committed (trace or checks root differs)")));
+    }
+    let draw = spotcheck::draw::<Sha>(secret, &result.trace_root);
+    let segment = spotcheck::segment(&draw, checks.len() as u64)
+        .ok_or_else(|| bad("trace.json holds no checks".into()))?;
+    let i = segment as usize;
+    let seg = iollm_compute::Segment::from_hashes(&result.trace_root, &hashes, i)
+        .map_err(|e| bad(e.to_string()))?;
+    let checkpoint = std::fs::read(iollm_compute::train::checkpoint_path(run, i))
+        .map_err(|e| bad(format!("checkpoint {i}: {e}")))?;
+    let steps = trainer.segment_step_roots(&seg, &checkpoint).map_err(|e| bad(e.to_string()))?;
+    match crate::judge_replay(&steps, &checks[i], hashes.get(i + 1)) {
+        crate::Replay::Wrong => Err(SpotCheckError::WrongResult { job, segment }),
+        crate::Replay::Matches(steps_root) => {
+            let path = spotcheck::checks_path::<Sha>(&checks, segment).unwrap_or_default();
+            let call = market.attest(signer, job, *secret, &Some((steps_root, path))).await?;
+            Ok((call, SpotCheck::Attested { segment }))
+        }
+        crate::Replay::WrongCheck => {
+            let call = market.attest(signer, job, *secret, &None).await?;
+            Ok((call, SpotCheck::Revealed { segment }))
+        }
+    }
+}
