@@ -122,7 +122,7 @@ fn cancelled_on_signal() -> tokio_util::sync::CancellationToken {
 
 /// `iollm worker run`: the executor until a signal stops it.
 async fn worker_run(cli: &Cli, config: &std::path::Path) -> anyhow::Result<()> {
-    use iollm_worker::daemon::{Executor, WorkerConfig};
+    use iollm_worker::daemon::{Worker, WorkerConfig};
     let text = std::fs::read_to_string(config)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", config.display()))?;
     let worker = WorkerConfig::parse(&text)?;
@@ -131,9 +131,10 @@ async fn worker_run(cli: &Cli, config: &std::path::Path) -> anyhow::Result<()> {
     let store = content::ipfs_client(&ctx)?;
     let threads = iollm_compute::train::resolve_threads(cli.resolved.threads)?;
     let account = signer.account();
-    let executor = Executor::open(ctx, signer, store, worker.executor, threads).await?;
-    tracing::info!(%account, threads, "Worker running; SIGTERM or Ctrl-C stops it");
-    executor.run(cancelled_on_signal()).await?;
+    let role = worker.role.as_str();
+    let worker = Worker::open(ctx, signer, store, worker, threads).await?;
+    tracing::info!(%account, role, threads, "Worker running; SIGTERM or Ctrl-C stops it");
+    worker.run(cancelled_on_signal()).await?;
     println!("Worker stopped.");
     Ok(())
 }

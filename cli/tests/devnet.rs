@@ -130,7 +130,7 @@ fn worker_survives_kill_9_and_stops_on_sigterm(s: &Path, artifact: &str) {
     assert!(ok, "pledge failed: {stderr}");
     let worker_dir = s.join("worker");
     let config = s.join("worker.toml");
-    let toml = format!("[executor]\nstate_dir = {:?}\npoll_ms = 200\n", worker_dir);
+    let toml = format!("state_dir = {:?}\npoll_ms = 200\n", worker_dir);
     std::fs::write(&config, toml).unwrap();
     let log = s.join("worker.log");
     let spawn = || {

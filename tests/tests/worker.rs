@@ -12,7 +12,7 @@ use iollm_cli::model;
 use iollm_tests::{advance_past, testnet};
 use iollm_types::market::{Capacity, JobKind, JobState, Verification};
 use iollm_types::registry::Kind;
-use iollm_worker::daemon::{job_dir, Executor, WorkerConfig_};
+use iollm_worker::daemon::{job_dir, Role, Worker, WorkerConfig};
 use iollm_worker::state::{Stage, State};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,7 +48,21 @@ async fn start(
     withdraw: bool,
     stop: &CancellationToken,
 ) -> Result<tokio::task::JoinHandle<Result<(), iollm_worker::daemon::WorkerError>>> {
-    let config = WorkerConfig_ {
+    start_as(Role::Executor, ctx, signer, state_dir, withdraw, stop).await
+}
+
+/// A worker in `role`.
+async fn start_as(
+    role: Role,
+    ctx: &Connection,
+    signer: &Signer,
+    state_dir: &Path,
+    withdraw: bool,
+    stop: &CancellationToken,
+) -> Result<tokio::task::JoinHandle<Result<(), iollm_worker::daemon::WorkerError>>> {
+    let config = WorkerConfig {
+        role,
+        min_fee: 0,
         state_dir: state_dir.to_owned(),
         max_jobs: 1,
         min_reward: 0,
@@ -59,7 +73,7 @@ async fn start(
     };
     let conn = Connection { chain: ctx.chain.clone(), deployment: ctx.deployment.clone() };
     let store = iollm_cli::content::ipfs_client(ctx)?;
-    let executor = Executor::open(conn, signer.clone(), store, config, 1).await?;
+    let executor = Worker::open(conn, signer.clone(), store, config, 1).await?;
     let stop = stop.clone();
     Ok(tokio::spawn(async move { executor.run(stop).await }))
 }
@@ -334,5 +348,127 @@ async fn defence() -> Result<()> {
     assert_eq!(market.balance_of(charlie.account_bytes()).await?, done.ask + COLLATERAL / 2);
     stop.cancel();
     runs.await??;
+    Ok(())
+}
+
+/// A verifier's worker checks jobs by itself: it signs up before the result, runs the job, and
+/// attests an honest executor's result (the job is verified and it is paid its fee, to the
+/// unit); against an executor that cheated in one element of one step it challenges with its
+/// own run, plays the game, wins it and settles it: the job is rejected and the cheater's
+/// collateral is slashed, half to it.
+#[tokio::test]
+async fn a_verifiers_worker_attests_the_honest_and_catches_the_cheat() -> Result<()> {
+    tokio::time::timeout(Duration::from_secs(600), verification()).await?
+}
+
+async fn verification() -> Result<()> {
+    use iollm_types::bisection::{Side, Verdict};
+    use iollm_types::market::{loss_micros, Commitment, FinalState};
+    use iollm_worker::player::{Cheat, Player};
+    const FEE: u128 = 1_000_000_000;
+    let net = testnet().await?;
+    let ctx = &net.ctx;
+    let market = ctx.market()?;
+    let (alice, bob, charlie, dave) =
+        (Signer::dev("alice")?, Signer::dev("bob")?, Signer::dev("charlie")?, Signer::dev("dave")?);
+    for provider in [&alice, &charlie, &dave] {
+        m::pledge(ctx, provider, GPU, PRICE, 0, STAKE).await?;
+    }
+    let artifact = model::register(ctx, &bob, Kind::Model, CID).await?.id;
+    let dir = tempfile::tempdir()?;
+    let spec = dir.path().join("game.json");
+    std::fs::write(&spec, GAME_SPEC)?;
+    let (spec_cid, game) = m::publish_spec(ctx, &spec, 20).await?;
+    let window = 40;
+    let verification = Verification {
+        challenge_window: window,
+        verifiers: 1,
+        collateral: COLLATERAL,
+        verifier_fee: FEE,
+    };
+    let post = |deadline| {
+        PostJob::new(JobKind::Train, &spec_cid, artifact, 50, NEED, deadline, verification, REWARD)
+            .with_game(game.clone())
+    };
+
+    // Dave's verifier signs up for the job before anyone claims it; Charlie's executor then
+    // takes it.
+    let dave_dir = dir.path().join("dave");
+    let stop_dave = CancellationToken::new();
+    let dave_runs = start_as(Role::Verifier, ctx, &dave, &dave_dir, false, &stop_dave).await?;
+    let daves = State::open(&dave_dir.join("state.sqlite")).await?;
+    let honest = m::post_job(ctx, &bob, &post(ctx.chain.best_block().await? + 300)).await?.value;
+    reach(&daves, honest, Stage::SignedUp, 120).await?;
+    let charlie_dir = dir.path().join("charlie");
+    let stop_charlie = CancellationToken::new();
+    let charlie_runs = start(ctx, &charlie, &charlie_dir, false, &stop_charlie).await?;
+    let charlies = State::open(&charlie_dir.join("state.sqlite")).await?;
+    reach(&charlies, honest, Stage::Submitted, 300).await?;
+    reach(&daves, honest, Stage::Checked, 300).await?;
+    let note = daves.job(honest).await?.and_then(|j| j.note).unwrap_or_default();
+    assert!(note.starts_with("attested segment"), "{note}");
+    assert_eq!(market.job(honest).await?.expect("the job").attestations, 1);
+    let submitted_at = market.job(honest).await?.expect("the job").submitted_at;
+    advance_past(ctx, &alice, submitted_at + window + 1).await?;
+    reach(&charlies, honest, Stage::Finalized, 120).await?;
+    let done = market.job(honest).await?.expect("the job");
+    assert!(done.verified, "attested by the verifier's worker");
+    assert_eq!(market.balance_of(dave.account_bytes()).await?, FEE);
+    stop_charlie.cancel();
+    charlie_runs.await??;
+
+    // A cheating executor (driven here: Charlie again, by hand) altered one element of one
+    // op of step 6 and submits that run; Dave's verifier, signed up before, catches it.
+    let cheated = m::post_job(ctx, &bob, &post(ctx.chain.best_block().await? + 300)).await?.value;
+    reach(&daves, cheated, Stage::SignedUp, 120).await?;
+    let cfg = m::job_config(ctx, cheated, &dir.path().join("cheat")).await?;
+    let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))?;
+    let cheat = Cheat { step: 6, op: 14, element: 77, xor: 1 << 20 };
+    let cheater = Player::new(Side::Executor, &trainer, Some(cheat));
+    let n = cfg.n_checkpoints();
+    let bad = cheater.checkpoints(4, n as u64);
+    let last = cheater.state(4 * n as u64);
+    let commitment = Commitment {
+        output_cid: CID.as_bytes().to_vec(),
+        score: 0,
+        loss: loss_micros(last.loss.to_bits()),
+        trace_root: iollm_compute::merkle::root(&bad),
+        checks_root: [7; 32],
+    };
+    let path = iollm_compute::merkle::proof(&bad, n).expect("in range");
+    let proof = FinalState { state: last.prove_header(&trainer.config_hash()), path };
+    m::claim(ctx, &charlie, cheated).await?;
+    m::submit(ctx, &charlie, cheated, &commitment, Some(&proof)).await?;
+    reach(&daves, cheated, Stage::Challenged, 300).await?;
+    let game_id = market.game_of(cheated, 0).await?.expect("Dave's game").game;
+    let verdict = loop {
+        match iollm_worker::player::play(
+            ctx,
+            &charlie,
+            game_id,
+            &trainer,
+            Some(cheat),
+            false,
+            |_, _| {},
+        )
+        .await
+        {
+            Ok(g) => {
+                if let Some(verdict) = g.verdict() {
+                    break verdict;
+                }
+            }
+            Err(iollm_worker::player::PlayError::Chain(ChainError::Dispatch { .. })) => {}
+            Err(e) => return Err(e.into()),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(verdict, Verdict::Challenger, "the verifier's worker won");
+    reach(&daves, cheated, Stage::Checked, 120).await?;
+    let rejected = market.job(cheated).await?.expect("the job");
+    assert_eq!((rejected.state, rejected.open_games), (JobState::Rejected, 0));
+    assert_eq!(market.balance_of(dave.account_bytes()).await?, FEE + COLLATERAL / 2);
+    stop_dave.cancel();
+    dave_runs.await??;
     Ok(())
 }

@@ -1,15 +1,17 @@
--- The executor's state: what it must know again after a crash (issue 15). Migrations run at
+-- The worker's state: what it must know again after a crash (issue 15). Migrations run at
 -- start (`State::open`); a migration once released is never edited, only followed by another.
 
--- The next finalized block the executor reads events from.
+-- The next finalized block the worker reads events from.
 CREATE TABLE cursor (
     id INTEGER PRIMARY KEY CHECK (id = 0),
     next_block INTEGER NOT NULL
 );
 
--- Every job the executor decided to claim, and how far it got.
+-- Every job the worker decided to take (claim, or sign up to check), and how far it got.
 CREATE TABLE jobs (
     id INTEGER PRIMARY KEY,            -- the market's job id
+    role TEXT NOT NULL,                -- executor, verifier
+    secret BLOB,                       -- a verifier's spot-check secret, kept before signing up
     stage TEXT NOT NULL,               -- see `Stage`
     output_cid TEXT,                   -- the published output package, once published
     note TEXT,                         -- why it ended, for a person reading it

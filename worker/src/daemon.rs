@@ -26,18 +26,46 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// What the executor takes and how it works (the `[executor]` table of `worker.toml`).
+/// What a worker does with the training jobs it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Claims them, trains, publishes, submits, defends, finalizes.
+    Executor,
+    /// Signs up to spot-check them (bonded), runs them itself, then attests when its run is
+    /// the committed one, or challenges with its own run and plays the game when it is not.
+    Verifier,
+}
+
+impl Role {
+    /// Its name in the state database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Executor => "executor",
+            Role::Verifier => "verifier",
+        }
+    }
+}
+
+/// What a worker takes and how it works (`worker.toml`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WorkerConfig_ {
+pub struct WorkerConfig {
+    /// What it does (default: executor).
+    #[serde(default = "executor")]
+    pub role: Role,
     /// Where its state database and its jobs' runs live.
     pub state_dir: PathBuf,
     /// Jobs in flight at once.
     #[serde(default = "one")]
     pub max_jobs: usize,
-    /// Jobs whose reward is below this (planck) are left to others (TOML integers are 64-bit).
+    /// Executor: jobs whose reward is below this (planck) are left to others (TOML integers
+    /// are 64-bit).
     #[serde(default)]
     pub min_reward: u64,
+    /// Verifier: jobs whose verifier fee is below this (planck) are left to others.
+    #[serde(default)]
+    pub min_fee: u64,
     /// Finalize its jobs once their challenge window has passed (anyone may; someone must).
     #[serde(default = "yes")]
     pub finalize: bool,
@@ -53,6 +81,9 @@ pub struct WorkerConfig_ {
     pub output_license: String,
 }
 
+fn executor() -> Role {
+    Role::Executor
+}
 fn one() -> usize {
     1
 }
@@ -64,14 +95,6 @@ fn half_a_second() -> u64 {
 }
 fn apache() -> String {
     "Apache-2.0".into()
-}
-
-/// The file a worker's config is read from: `[executor]`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WorkerConfig {
-    /// The executor's part.
-    pub executor: WorkerConfig_,
 }
 
 impl WorkerConfig {
@@ -105,6 +128,9 @@ pub enum WorkerError {
     /// A dispute game could not be played.
     #[error(transparent)]
     Play(crate::player::PlayError),
+    /// A spot check was not made.
+    #[error(transparent)]
+    SpotCheck(#[from] crate::spotcheck::SpotCheckError),
     /// The finished run is not a result of the job.
     #[error(transparent)]
     Submission(#[from] crate::SubmissionError),
@@ -123,8 +149,8 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> WorkerError {
     move |source| WorkerError::Io { what, source }
 }
 
-/// The executor, ready to [`Executor::run`].
-pub struct Executor<S> {
+/// A worker, ready to [`Worker::run`].
+pub struct Worker<S> {
     inner: Arc<Inner<S>>,
 }
 
@@ -134,26 +160,26 @@ struct Inner<S> {
     signer: Signer,
     store: S,
     state: State,
-    config: WorkerConfig_,
+    config: WorkerConfig,
     threads: usize,
 }
 
-impl<S: ContentStore + Send + Sync + 'static> Executor<S> {
+impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
     /// An executor signing with `signer`, fetching and publishing through `store`, training on
     /// `threads` threads; opens (or creates) its state in `config.state_dir`.
     pub async fn open(
         conn: Connection,
         signer: Signer,
         store: S,
-        config: WorkerConfig_,
+        config: WorkerConfig,
         threads: usize,
-    ) -> Result<Executor<S>, WorkerError> {
+    ) -> Result<Worker<S>, WorkerError> {
         let dir = &config.state_dir;
         std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
         let state = State::open(&dir.join("state.sqlite")).await?;
         let market = conn.market()?;
         let inner = Inner { market, conn, signer, store, state, config, threads };
-        Ok(Executor { inner: Arc::new(inner) })
+        Ok(Worker { inner: Arc::new(inner) })
     }
 
     /// Its state (to inspect).
@@ -237,10 +263,21 @@ impl<S: ContentStore + Send + Sync + 'static> Executor<S> {
             return Ok(());
         }
         if let Err(e) = crate::job::check_before_claim(&me.market, &me.store, id).await {
-            tracing::warn!(target: "worker::executor", job = id, error = %e, "Not claiming");
+            tracing::warn!(target: "worker::executor", job = id, error = %e, "Not taking it");
             return Ok(());
         }
-        if me.state.begin(id).await? {
+        let secret = match me.config.role {
+            Role::Executor => None,
+            Role::Verifier => {
+                let mut secret = [0u8; 32];
+                getrandom::fill(&mut secret).map_err(|e| WorkerError::Io {
+                    what: "drawing a spot-check secret".into(),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
+                Some(secret)
+            }
+        };
+        if me.state.begin(id, me.config.role.as_str(), secret).await? {
             tasks.spawn(Arc::clone(&self.inner).carry(id, stop.clone()));
         }
         Ok(())
@@ -248,19 +285,35 @@ impl<S: ContentStore + Send + Sync + 'static> Executor<S> {
 }
 
 impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
-    /// Why the executor leaves job `id` to others, if it does.
+    /// Why the worker leaves job `id` to others, if it does.
     async fn declines(&self, id: u64, job: &Job) -> Result<Option<&'static str>, WorkerError> {
-        if job.state != JobState::Open {
-            return Ok(Some("not open"));
-        }
         if job.kind != JobKind::Train {
             return Ok(Some("not a training job"));
         }
-        if job.reward < u128::from(self.config.min_reward) {
-            return Ok(Some("reward below min_reward"));
-        }
         if self.state.in_flight().await?.len() >= self.config.max_jobs {
             return Ok(Some("max_jobs in flight"));
+        }
+        let me = self.signer.account_bytes();
+        if self.config.role == Role::Verifier {
+            let open = matches!(job.state, JobState::Open | JobState::Claimed);
+            let why = if !open {
+                Some("its result is in: sign-ups are closed")
+            } else if job.verification.verifier_fee < u128::from(self.config.min_fee) {
+                Some("verifier fee below min_fee")
+            } else if job.sign_ups >= iollm_types::spotcheck::MAX_SIGN_UPS {
+                Some("no sign-up left")
+            } else if job.poster == me || job.executor == Some(me) {
+                Some("a party to it")
+            } else {
+                None
+            };
+            return Ok(why);
+        }
+        if job.state != JobState::Open {
+            return Ok(Some("not open"));
+        }
+        if job.reward < u128::from(self.config.min_reward) {
+            return Ok(Some("reward below min_reward"));
         }
         let terms = self.market.job_terms(id).await?;
         let allowed = terms.as_ref().map(|t| t.executors.clone()).unwrap_or_default();
@@ -287,17 +340,30 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             if stop.is_cancelled() {
                 return Ok(());
             }
-            let Some(JobRecord { stage, output_cid, .. }) = self.state.job(id).await? else {
+            let Some(JobRecord { stage, output_cid, role, secret, .. }) =
+                self.state.job(id).await?
+            else {
                 return Ok(());
+            };
+            let secret = || {
+                secret.ok_or_else(|| {
+                    StateError::Corrupt(format!("job {id}: a sign-up without its secret"))
+                })
             };
             tracing::debug!(target: "worker::executor", job = id, stage = stage.as_str(), "Stage");
             match stage {
+                Stage::SigningUp => self.sign_up(id, secret()?).await?,
                 Stage::Claiming => self.claim(id).await?,
-                Stage::Claimed => {
+                Stage::Claimed | Stage::SignedUp => {
                     if self.train(id, stop).await? {
                         self.state.set_stage(id, Stage::Trained, None).await?;
                     }
                 }
+                Stage::Trained if role == Role::Verifier.as_str() => {
+                    self.check(id, secret()?, stop).await?
+                }
+                Stage::Challenging => self.challenge(id).await?,
+                Stage::Challenged => self.play_challenge(id, stop).await?,
                 Stage::Trained => {
                     let (cid, dir) = self.publish(id).await?;
                     self.state.published(id, &cid, &dir).await?;
@@ -309,7 +375,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                     self.submit(id, &cid, stage == Stage::Submitting).await?;
                 }
                 Stage::Submitted => self.conclude(id, stop).await?,
-                Stage::Finalized | Stage::Lost => return Ok(()),
+                Stage::Finalized | Stage::Checked | Stage::Lost => return Ok(()),
             }
         }
     }
@@ -580,6 +646,221 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         }
     }
 
+    /// Verifier: signs up with the recorded secret; a refusal because it already did (the
+    /// sign-up landed before a restart) counts as signed up.
+    async fn sign_up(&self, id: u64, secret: [u8; 32]) -> Result<(), WorkerError> {
+        let me = self.signer.account_bytes();
+        let commit = iollm_types::spotcheck::commitment::<iollm_compute::merkle::Sha>(&me, &secret);
+        match self.market.sign_up(&self.signer, id, commit).await {
+            Ok(call) => {
+                tracing::info!(target: "worker::verifier", job = id, block = call.included.block, "Signed up");
+                let included = call.included;
+                self.state
+                    .transaction(id, "sign_up", included.tx_hash, included.block, None)
+                    .await?;
+                Ok(self.state.set_stage(id, Stage::SignedUp, None).await?)
+            }
+            Err(ChainError::ContractRefused { message, .. })
+                if message == iollm_types::market::Error::AlreadyActed.message() =>
+            {
+                Ok(self
+                    .state
+                    .set_stage(id, Stage::SignedUp, Some("signed up before a restart"))
+                    .await?)
+            }
+            Err(ChainError::ContractRefused { message, .. }) => {
+                Ok(self.state.set_stage(id, Stage::Lost, Some(&message)).await?)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Verifier, its own run of the job done: waits for the result, then spot-checks it from
+    /// that run (attests, or reveals without a check when only the executor's checks are
+    /// wrong) when it is the committed run, or moves on to challenge it when it is not.
+    async fn check(
+        &self,
+        id: u64,
+        secret: [u8; 32],
+        stop: &CancellationToken,
+    ) -> Result<(), WorkerError> {
+        let poll = Duration::from_millis(self.config.poll_ms);
+        while !stop.is_cancelled() {
+            let job = self.chain_job(id).await?;
+            match job.state {
+                JobState::Open | JobState::Claimed => {
+                    tokio::time::sleep(poll).await;
+                    continue;
+                }
+                JobState::Expired => {
+                    return Ok(self
+                        .state
+                        .set_stage(id, Stage::Lost, Some("expired without a result"))
+                        .await?)
+                }
+                _ => {}
+            }
+            let result = self.market.result(id).await?.ok_or(ChainError::MissingEvent("result"))?;
+            let run = self.job_dir(id).join("run");
+            let ours = iollm_compute::run_result(&run)?;
+            if ours.trace_root != result.trace_root {
+                tracing::info!(target: "worker::verifier", job = id, "The committed trace is not the job's run: challenging");
+                return Ok(self.state.set_stage(id, Stage::Challenging, None).await?);
+            }
+            if ours.checks_root != result.checks_root {
+                let call = self.market.attest(&self.signer, id, secret, &None).await?;
+                self.state
+                    .transaction(id, "reveal", call.included.tx_hash, call.included.block, None)
+                    .await?;
+                let note = "revealed without a check: the executor's checks are not the run's";
+                return Ok(self.state.set_stage(id, Stage::Checked, Some(note)).await?);
+            }
+            let trainer = self.trainer(id).await?;
+            let (call, found) = crate::spotcheck::spot_check(
+                &self.market,
+                &self.signer,
+                id,
+                &secret,
+                &trainer,
+                &run,
+            )
+            .await?;
+            let note = match found {
+                crate::spotcheck::SpotCheck::Attested { segment } => {
+                    format!("attested segment {segment}")
+                }
+                crate::spotcheck::SpotCheck::Revealed { segment } => {
+                    format!("revealed without a check (segment {segment}: the executor's check is wrong)")
+                }
+            };
+            tracing::info!(target: "worker::verifier", job = id, %note, "Checked");
+            self.state
+                .transaction(id, "attest", call.included.tx_hash, call.included.block, None)
+                .await?;
+            return Ok(self.state.set_stage(id, Stage::Checked, Some(&note)).await?);
+        }
+        Ok(())
+    }
+
+    /// This worker's unsettled challenge of job `id`: its index and record.
+    async fn our_challenge(
+        &self,
+        id: u64,
+    ) -> Result<Option<(u16, iollm_types::market::Challenge)>, WorkerError> {
+        let job = self.chain_job(id).await?;
+        for index in 0..job.challenges {
+            if let Some(challenge) = self.market.game_of(id, index).await? {
+                if challenge.challenger == self.signer.account_bytes() {
+                    return Ok(Some((index, challenge)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Verifier: challenges the result with its own run as the claim (unless the chain shows
+    /// it already did, before a restart).
+    async fn challenge(&self, id: u64) -> Result<(), WorkerError> {
+        if self.our_challenge(id).await?.is_some() {
+            return Ok(self.state.set_stage(id, Stage::Challenged, None).await?);
+        }
+        let run = self.job_dir(id).join("run");
+        let trace = iollm_compute::read_trace(&run)?;
+        let hashes: Vec<[u8; 32]> = trace
+            .hashes
+            .iter()
+            .map(|h| iollm_compute::train::parse_hash(h))
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                iollm_compute::Error::CorruptCheckpoint("a bad hash in trace.json".into())
+            })?;
+        let n = hashes.len() - 1;
+        let path = |i: usize| iollm_compute::merkle::proof(&hashes, i).unwrap_or_default();
+        let root = iollm_compute::merkle::root(&hashes);
+        match self.market.challenge(&self.signer, id, root, &path(0), hashes[n], &path(n)).await {
+            Ok(call) => {
+                tracing::info!(target: "worker::verifier", job = id, index = call.value, "Challenged");
+                self.state
+                    .transaction(id, "challenge", call.included.tx_hash, call.included.block, None)
+                    .await?;
+                Ok(self.state.set_stage(id, Stage::Challenged, None).await?)
+            }
+            Err(ChainError::ContractRefused { message, .. }) => {
+                Ok(self.state.set_stage(id, Stage::Lost, Some(&message)).await?)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Verifier: plays the challenger's side of its game until it is decided, then settles it.
+    async fn play_challenge(&self, id: u64, stop: &CancellationToken) -> Result<(), WorkerError> {
+        let poll = Duration::from_millis(self.config.poll_ms);
+        let dispute = self.conn.dispute()?;
+        let mut trainer = None;
+        while !stop.is_cancelled() {
+            let Some((index, challenge)) = self.our_challenge(id).await? else {
+                return Ok(self
+                    .state
+                    .set_stage(id, Stage::Checked, Some("its challenge is settled"))
+                    .await?);
+            };
+            match dispute.game(challenge.game).await? {
+                Some(game) if game.verdict().is_some() => {
+                    let note = format!("its game ended: {:?}", game.verdict());
+                    match self.market.settle_challenge(&self.signer, id, index).await {
+                        Ok(_) | Err(ChainError::ContractRefused { .. }) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    return Ok(self.state.set_stage(id, Stage::Checked, Some(&note)).await?);
+                }
+                Some(_) => {
+                    let trainer = match &trainer {
+                        Some(trainer) => trainer,
+                        None => trainer.insert(self.trainer(id).await?),
+                    };
+                    self.play_side(id, challenge.game, trainer).await?;
+                }
+                None => {}
+            }
+            tokio::time::sleep(poll).await;
+        }
+        Ok(())
+    }
+
+    /// The job's trainer (its spec and dataset fetched into a temporary directory).
+    async fn trainer(&self, id: u64) -> Result<iollm_compute::Trainer, WorkerError> {
+        let dir = self.job_dir(id);
+        std::fs::create_dir_all(&dir).map_err(io("creating the job's directory"))?;
+        let fetched = tempfile::tempdir_in(&dir).map_err(io("creating a temporary directory"))?;
+        let cfg = crate::job::config_of_job(&self.market, &self.store, id, fetched.path()).await?;
+        Ok(iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(self.threads))?)
+    }
+
+    /// The moves this worker's side of game `game` owes now; a move the other side overtook
+    /// (refused at the dry-run, or failing when it landed) is simply read again next round.
+    async fn play_side(
+        &self,
+        id: u64,
+        game: iollm_types::dispute::GameId,
+        trainer: &iollm_compute::Trainer,
+    ) -> Result<(), WorkerError> {
+        let moved = |kind: &str, call: &iollm_chain::contract::Executed<()>| {
+            tracing::info!(target: "worker::game", job = id, game, kind, block = call.included.block, "Moved");
+        };
+        match crate::player::play(&self.conn, &self.signer, game, trainer, None, false, moved).await
+        {
+            Ok(_) => Ok(()),
+            Err(crate::player::PlayError::Chain(
+                e @ (ChainError::ContractRefused { .. } | ChainError::Dispatch { .. }),
+            )) => {
+                tracing::info!(target: "worker::game", job = id, why = %e, "Move overtaken; reading the game again");
+                Ok(())
+            }
+            Err(crate::player::PlayError::Chain(e)) => Err(e.into()),
+            Err(e) => Err(WorkerError::Play(e)),
+        }
+    }
+
     /// One round of defence: in each unsettled game about job `id`, the moves the executor's
     /// side owes now, from the run the job's spec defines (recomputed step by step, its
     /// trainer built once); a decided game is settled (by whoever comes first: a refusal
@@ -606,43 +887,9 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             }
             let trainer = match trainer {
                 Some(trainer) => trainer,
-                None => {
-                    let dir = self.job_dir(id);
-                    let fetched =
-                        tempfile::tempdir_in(&dir).map_err(io("creating a temporary directory"))?;
-                    let cfg =
-                        crate::job::config_of_job(&self.market, &self.store, id, fetched.path())
-                            .await?;
-                    let runtime = iollm_compute::Runtime::new(self.threads);
-                    trainer.insert(iollm_compute::Trainer::new(&cfg, &runtime)?)
-                }
+                None => trainer.insert(self.trainer(id).await?),
             };
-            let moved = |kind: &str, call: &iollm_chain::contract::Executed<()>| {
-                tracing::info!(target: "worker::executor", job = id, game = challenge.game, kind, block = call.included.block, "Moved");
-            };
-            match crate::player::play(
-                &self.conn,
-                &self.signer,
-                challenge.game,
-                trainer,
-                None,
-                false,
-                moved,
-            )
-            .await
-            {
-                Ok(_) => {}
-                // The game moved between our read and our move (the other side's move or a
-                // timeout landed first: refused at the dry-run, or failing when it landed):
-                // the next round reads it again.
-                Err(crate::player::PlayError::Chain(
-                    e @ (ChainError::ContractRefused { .. } | ChainError::Dispatch { .. }),
-                )) => {
-                    tracing::info!(target: "worker::executor", job = id, why = %e, "Move overtaken; reading the game again");
-                }
-                Err(crate::player::PlayError::Chain(e)) => return Err(e.into()),
-                Err(e) => return Err(WorkerError::Play(e)),
-            }
+            self.play_side(id, challenge.game, trainer).await?;
         }
         Ok(())
     }
@@ -662,15 +909,19 @@ mod tests {
     fn the_example_config_parses_and_typos_are_refused() {
         let example = include_str!("../examples/worker.toml");
         let config = WorkerConfig::parse(example).expect("the example parses");
-        assert_eq!(config.executor.max_jobs, 1);
-        assert!(config.executor.finalize);
-        let minimal = WorkerConfig::parse("[executor]\nstate_dir = \"s\"\n").expect("defaults");
-        assert_eq!(minimal.executor.poll_ms, 500);
-        assert_eq!(minimal.executor.output_license, "Apache-2.0");
-        let err = WorkerConfig::parse("[executor]\nstate_dir = \"s\"\nmax_job = 2\n").unwrap_err();
+        assert_eq!(config.max_jobs, 1);
+        assert!(config.finalize);
+        let verifier =
+            WorkerConfig::parse("role = \"verifier\"\nstate_dir = \"s\"\n").expect("a verifier");
+        assert_eq!(verifier.role, Role::Verifier);
+        assert!(WorkerConfig::parse("role = \"judge\"\nstate_dir = \"s\"\n").is_err());
+        let minimal = WorkerConfig::parse("state_dir = \"s\"\n").expect("defaults");
+        assert_eq!(minimal.role, Role::Executor);
+        assert_eq!(minimal.poll_ms, 500);
+        assert_eq!(minimal.output_license, "Apache-2.0");
+        let err = WorkerConfig::parse("state_dir = \"s\"\nmax_job = 2\n").unwrap_err();
         assert!(err.to_string().contains("max_job"), "{err}");
-        let err =
-            WorkerConfig::parse("[executor]\nstate_dir = \"s\"\nmin_reward = -1\n").unwrap_err();
+        let err = WorkerConfig::parse("state_dir = \"s\"\nmin_reward = -1\n").unwrap_err();
         assert!(err.to_string().starts_with("worker config:"), "{err}");
     }
 }

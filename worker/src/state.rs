@@ -9,14 +9,20 @@ use sqlx::{Row as _, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
 
-/// How far the executor got with a job. Each stage names what is done and what comes next.
+/// How far the worker got with a job. Each stage names what is done and what comes next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
+    /// Verifier: decided to sign up (its secret recorded); the sign-up may or may not have
+    /// landed (the chain says which).
+    SigningUp,
+    /// Verifier: signed up; running the job itself next.
+    SignedUp,
     /// Decided to claim; the claim may or may not have landed (the chain says which).
     Claiming,
     /// Claimed: training (from the last checkpoint, after a restart).
     Claimed,
-    /// Trained: the output package is built and published next.
+    /// Trained. Executor: the output package is built and published next. Verifier: waits
+    /// for the result, then attests or challenges.
     Trained,
     /// Output published (its CID recorded): the result is submitted next.
     Published,
@@ -26,12 +32,20 @@ pub enum Stage {
     Submitted,
     /// Paid out (by this worker or anyone).
     Finalized,
+    /// Verifier: its run differs from the committed one; challenging with it next.
+    Challenging,
+    /// Verifier: challenged; playing the game to its end, then settling it.
+    Challenged,
+    /// Verifier: its part is over (attested, revealed, or its game settled); the note says how.
+    Checked,
     /// Given up: lost a claim race, expired, rejected. The note says why.
     Lost,
 }
 
 impl Stage {
-    const ALL: [Stage; 8] = [
+    const ALL: [Stage; 13] = [
+        Stage::SigningUp,
+        Stage::SignedUp,
         Stage::Claiming,
         Stage::Claimed,
         Stage::Trained,
@@ -39,12 +53,17 @@ impl Stage {
         Stage::Submitting,
         Stage::Submitted,
         Stage::Finalized,
+        Stage::Challenging,
+        Stage::Challenged,
+        Stage::Checked,
         Stage::Lost,
     ];
 
     /// Its name in the database.
     pub fn as_str(self) -> &'static str {
         match self {
+            Stage::SigningUp => "signing_up",
+            Stage::SignedUp => "signed_up",
             Stage::Claiming => "claiming",
             Stage::Claimed => "claimed",
             Stage::Trained => "trained",
@@ -52,13 +71,16 @@ impl Stage {
             Stage::Submitting => "submitting",
             Stage::Submitted => "submitted",
             Stage::Finalized => "finalized",
+            Stage::Challenging => "challenging",
+            Stage::Challenged => "challenged",
+            Stage::Checked => "checked",
             Stage::Lost => "lost",
         }
     }
 
     /// Whether the executor has nothing more to do for the job.
     pub fn is_final(self) -> bool {
-        matches!(self, Stage::Finalized | Stage::Lost)
+        matches!(self, Stage::Finalized | Stage::Checked | Stage::Lost)
     }
 }
 
@@ -77,6 +99,10 @@ impl FromStr for Stage {
 pub struct JobRecord {
     /// The market's job id.
     pub id: u64,
+    /// What the worker does with it: `executor` or `verifier`.
+    pub role: String,
+    /// A verifier's spot-check secret.
+    pub secret: Option<[u8; 32]>,
     /// How far it got.
     pub stage: Stage,
     /// The output package, once published.
@@ -145,32 +171,43 @@ impl State {
 
     /// The job `id`, if the executor ever decided to claim it.
     pub async fn job(&self, id: u64) -> Result<Option<JobRecord>, StateError> {
-        let row = sqlx::query("SELECT id, stage, output_cid, note FROM jobs WHERE id = ?1")
-            .bind(job_key(id)?)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, stage, output_cid, note, role, secret FROM jobs WHERE id = ?1")
+                .bind(job_key(id)?)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(record).transpose()
     }
 
     /// The jobs not finished yet, oldest first.
     pub async fn in_flight(&self) -> Result<Vec<JobRecord>, StateError> {
         let rows = sqlx::query(
-            "SELECT id, stage, output_cid, note FROM jobs
-             WHERE stage NOT IN ('finalized', 'lost') ORDER BY id",
+            "SELECT id, stage, output_cid, note, role, secret FROM jobs
+             WHERE stage NOT IN ('finalized', 'checked', 'lost') ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(record).collect()
     }
 
-    /// Records that the executor decided to claim `id` (before the claim is sent); `false` if
-    /// it is already recorded, so a job is claimed at most once whatever the events repeat.
-    pub async fn begin(&self, id: u64) -> Result<bool, StateError> {
+    /// Records that the worker decided to take `id` in `role` (before the claim or sign-up is
+    /// sent; a verifier's `secret` with it, so it is never lost); `false` if it is already
+    /// recorded, so a job is taken at most once whatever the events repeat.
+    pub async fn begin(
+        &self,
+        id: u64,
+        role: &str,
+        secret: Option<[u8; 32]>,
+    ) -> Result<bool, StateError> {
+        let stage = if secret.is_some() { Stage::SigningUp } else { Stage::Claiming };
         let done = sqlx::query(
-            "INSERT INTO jobs (id, stage, updated_at) VALUES (?1, 'claiming', ?2)
+            "INSERT INTO jobs (id, role, secret, stage, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(job_key(id)?)
+        .bind(role)
+        .bind(secret.map(|s| s.to_vec()))
+        .bind(stage.as_str())
         .bind(now())
         .execute(&self.pool)
         .await?;
@@ -276,8 +313,14 @@ impl State {
 
 fn record(row: sqlx::sqlite::SqliteRow) -> Result<JobRecord, StateError> {
     let id = u64::try_from(row.get::<i64, _>(0)).map_err(|e| StateError::Corrupt(e.to_string()))?;
+    let secret = row.get::<Option<Vec<u8>>, _>(5).map(|s| {
+        <[u8; 32]>::try_from(s.as_slice())
+            .map_err(|_| StateError::Corrupt("a secret of the wrong length".into()))
+    });
     Ok(JobRecord {
         id,
+        role: row.get(4),
+        secret: secret.transpose()?,
         stage: row.get::<String, _>(1).parse()?,
         output_cid: row.get(2),
         note: row.get(3),

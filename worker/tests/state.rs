@@ -10,13 +10,14 @@ async fn the_state_survives_reopening_and_a_job_is_begun_once() {
     let state = State::open(&path).await.unwrap();
     assert_eq!(state.cursor().await.unwrap(), None);
     state.set_cursor(17).await.unwrap();
-    assert!(state.begin(3).await.unwrap());
-    assert!(!state.begin(3).await.unwrap(), "a job is begun once, whatever repeats");
+    assert!(state.begin(3, "executor", None).await.unwrap());
+    assert!(!state.begin(3, "verifier", Some([5; 32])).await.unwrap(), "a job is begun once");
     state.transaction(3, "claim", [1; 32], 12, None).await.unwrap();
     state.transaction(3, "withdraw", [2; 32], 14, Some(u128::MAX)).await.unwrap();
     state.set_stage(3, Stage::Claimed, None).await.unwrap();
     state.published(3, "bafyexample", dir.path()).await.unwrap();
-    assert!(state.begin(4).await.unwrap());
+    assert!(state.begin(4, "executor", None).await.unwrap());
+    assert!(state.begin(6, "verifier", Some([7; 32])).await.unwrap());
     state.set_stage(4, Stage::Lost, Some("claim refused")).await.unwrap();
     drop(state);
 
@@ -32,6 +33,12 @@ async fn the_state_survives_reopening_and_a_job_is_begun_once() {
     let four = state.job(4).await.unwrap().unwrap();
     assert_eq!((four.stage, four.note.as_deref()), (Stage::Lost, Some("claim refused")));
     let in_flight: Vec<u64> = state.in_flight().await.unwrap().iter().map(|j| j.id).collect();
-    assert_eq!(in_flight, vec![3], "a lost job is not in flight");
+    assert_eq!(in_flight, vec![3, 6], "a lost job is not in flight");
+    let six = state.job(6).await.unwrap().unwrap();
+    assert_eq!(
+        (six.stage, six.role.as_str(), six.secret),
+        (Stage::SigningUp, "verifier", Some([7; 32]))
+    );
+    assert_eq!(three.secret, None);
     assert_eq!(state.job(5).await.unwrap(), None);
 }
