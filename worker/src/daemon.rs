@@ -1,17 +1,23 @@
-//! The executor: a provider's daemon that earns from training jobs. It follows the finalized
-//! chain; for each job posted that it is configured to take (training, an allowed executor,
-//! paying at least its minimum, its own concurrency limit) it checks the spec and dataset
-//! against what the job committed, claims (a dry-run first: losing the race to another
-//! provider is normal), trains off the async executor with progress in the logs, publishes the
-//! output as an SMIP package, submits the result with the proof of its last state, defends it
-//! (plays its side of every dispute game about it, recomputing what a move needs from the
-//! job's spec, and settles decided games), and finalizes once the challenge window has passed.
+//! The worker: a provider's daemon that earns from training jobs, in one of two roles
+//! ([`Role`]). It follows the finalized chain and, for each job posted that it is configured
+//! to take, checks the spec and dataset against what the job committed first.
+//!
+//! - *Executor*: claims (a dry-run first: losing the race to another provider is normal),
+//!   trains off the async executor with progress in the logs, publishes the output as an SMIP
+//!   package, submits the result with the proof of its last state, defends it (plays its side
+//!   of every dispute game about it, recomputing what a move needs from the job's spec, and
+//!   settles decided games), finalizes once the challenge window has passed, and withdraws its
+//!   pay (`withdraw`).
+//! - *Verifier*: signs up before the result (its secret recorded first: a lost secret is a
+//!   lost bond), runs the job itself (the executor publishes no checkpoints yet, so its spot
+//!   check replays its own run), then attests when its run is the committed one (revealing
+//!   without a check when only the executor's checks are wrong), or challenges with its own
+//!   run and plays the challenger's side to the verdict and its settlement.
 //!
 //! Crash safety: every stage is recorded in [`State`] before the step after it starts; after a
 //! restart, each job in flight goes on from its stage (training resumes from the last
-//! checkpoint; a claim or submission whose landing is unknown is looked up on chain first), so
-//! nothing is claimed or submitted twice. It withdraws its pay after each job it finalizes
-//! (`withdraw`). Not yet: the verifier's part (sign up, spot check, challenge; issue 15).
+//! checkpoint; a claim, sign-up, submission or challenge whose landing is unknown is looked up
+//! on chain first), so nothing is sent twice.
 
 use crate::state::{JobRecord, Stage, State, StateError};
 use iollm_chain::market::MarketClient;

@@ -1,12 +1,12 @@
 //! `iollm-worker`: the GPU provider's worker (issue 15). Job specs ([`job`]: what a posted job
 //! asks its executor to do, a versioned JSON schema, published, read back and checked before a
-//! claim); the executor daemon ([`executor`], `iollm worker run`: follows finalized events,
-//! claims, trains, publishes, submits, finalizes, its progress in a SQLite [`state`] so a crash
-//! loses nothing); what an executor submits for a finished run ([`submission`]); how a verifier
-//! judges its replay of a segment ([`judge_replay`]); and the part that plays the dispute game
-//! ([`player`]): given where a game stands, the move its side makes, answered from its own run
-//! of the job by replaying one step at a time. Still to build: the daemon as verifier (sign-up,
-//! spot check, challenge) and answering its games, withdrawing on a schedule.
+//! claim); the worker daemon ([`daemon`], `iollm worker run`: as executor it claims, trains,
+//! publishes, submits, defends, finalizes and withdraws; as verifier it signs up, runs the job,
+//! attests or challenges and plays the game; its progress in a SQLite [`state`] so a crash
+//! loses nothing); what an executor submits for a finished run ([`submission`]); a verifier's
+//! spot check ([`spotcheck`]) and how it judges its replay of a segment ([`judge_replay`]); and
+//! the part that plays the dispute game ([`player`]): given where a game stands, the move its
+//! side makes, answered from its own run of the job by replaying one step at a time.
 
 pub mod daemon;
 pub mod job;
