@@ -304,8 +304,9 @@ pub enum PlayError {
 /// Plays `signer`'s side of game `game` as the run `trainer`'s config defines (honestly, unless
 /// `cheat`, for tests): makes every move the side owes as soon as it owes it and ends the game
 /// by `timeout` when the other side is late. With `wait`, it waits for new blocks in between
-/// until the game is decided; without, it returns as soon as it has nothing to do. `moved`
-/// hears of each call made, with the kind of move. Returns the game as it then stands.
+/// until the game is decided (a move overtaken by the other side's is read again); without,
+/// it returns as soon as it has nothing to do. `moved` hears of each call made, with the kind
+/// of move. Returns the game as it then stands.
 pub async fn play(
     conn: &iollm_chain::Connection,
     signer: &iollm_chain::Signer,
@@ -336,7 +337,13 @@ pub async fn play(
             moved("timeout", &call);
         } else if let Some(m) = Player::new(side, trainer, cheat).respond(&g) {
             let kind = m.kind();
-            moved(kind, &dispute.play(signer, m.call(game)).await?);
+            match dispute.play(signer, m.call(game)).await {
+                Ok(call) => moved(kind, &call),
+                // The other side's move (or a timeout) landed between our read and ours, so
+                // ours failed when it landed: a waiting player reads the game again.
+                Err(iollm_chain::ChainError::Dispatch { .. }) if wait => {}
+                Err(e) => return Err(e.into()),
+            }
         } else if wait {
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         } else {
