@@ -214,6 +214,13 @@ pub enum WorkerAction {
         #[arg(long)]
         config: PathBuf,
     },
+    /// What the worker's state holds (running or not): each job it took, its role, its stage,
+    /// the transactions it saw finalized, and why a job stopped or ended.
+    Status {
+        /// The worker's config.
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 /// Capacity of a pledge, or what a job needs.

@@ -76,6 +76,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
         }
         Command::Ipfs { action: IpfsAction::Daemon { repo, api } } => ipfs_daemon(repo, *api).await,
         Command::Worker { action: WorkerAction::Run { config } } => worker_run(cli, config).await,
+        Command::Worker { action: WorkerAction::Status { config } } => worker_status(config).await,
         Command::Train { config, job, out, threads, resume } => {
             let dir = tempfile::tempdir()?;
             let cfg = match (config, job) {
@@ -120,12 +121,45 @@ fn cancelled_on_signal() -> tokio_util::sync::CancellationToken {
     shutdown
 }
 
-/// `iollm worker run`: the executor until a signal stops it.
+fn worker_config(path: &std::path::Path) -> anyhow::Result<iollm_worker::daemon::WorkerConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    Ok(iollm_worker::daemon::WorkerConfig::parse(&text)?)
+}
+
+/// `iollm worker status`.
+async fn worker_status(config: &std::path::Path) -> anyhow::Result<()> {
+    let file = worker_config(config)?.state_file();
+    anyhow::ensure!(
+        file.is_file(),
+        "no worker state at {}; start the worker with `iollm worker run --config {}`",
+        file.display(),
+        config.display()
+    );
+    let state = iollm_worker::state::State::open(&file).await?;
+    match state.cursor().await? {
+        Some(next) => println!("reading the chain from block {next}"),
+        None => println!("not started on a chain yet"),
+    }
+    for job in state.jobs().await? {
+        let sent: Vec<String> = state
+            .transactions(job.id)
+            .await?
+            .into_iter()
+            .map(|(what, block, _)| format!("{what}@{block}"))
+            .collect();
+        println!("job {:<6} {:<9} {:<12} {}", job.id, job.role, job.stage.as_str(), sent.join(" "));
+        if let Some(note) = job.note {
+            println!("           {note}");
+        }
+    }
+    Ok(())
+}
+
+/// `iollm worker run`: the worker until a signal stops it.
 async fn worker_run(cli: &Cli, config: &std::path::Path) -> anyhow::Result<()> {
-    use iollm_worker::daemon::{Worker, WorkerConfig};
-    let text = std::fs::read_to_string(config)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", config.display()))?;
-    let worker = WorkerConfig::parse(&text)?;
+    use iollm_worker::daemon::Worker;
+    let worker = worker_config(config)?;
     let ctx = context::connect(cli).await?;
     let signer = context::signer(cli)?;
     let store = content::ipfs_client(&ctx)?;

@@ -201,4 +201,10 @@ fn worker_survives_kill_9_and_stops_on_sigterm(s: &Path, artifact: &str) {
     let status = worker.wait().unwrap();
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(status.success() && log.contains("Worker stopped."), "{status}: {log}");
+    let (ok, status, stderr) =
+        iollm_as(s, charlie, &["worker", "status", "--config", config.to_str().unwrap()]);
+    assert!(ok, "worker status failed: {stderr}");
+    let line = status.lines().find(|l| l.starts_with(&format!("job {job} "))).expect(&status);
+    assert!(line.contains("executor") && line.contains("submitted"), "{status}");
+    assert!(line.contains(" claim@") && line.contains(" submit_result@"), "{status}");
 }

@@ -104,6 +104,11 @@ fn apache() -> String {
 }
 
 impl WorkerConfig {
+    /// Where the state database is.
+    pub fn state_file(&self) -> PathBuf {
+        self.state_dir.join("state.sqlite")
+    }
+
     /// Parses `worker.toml`; unknown keys are errors (a typo must not silently change nothing).
     pub fn parse(text: &str) -> Result<WorkerConfig, WorkerError> {
         toml::from_str(text).map_err(|e| WorkerError::Config(e.message().to_owned()))
@@ -182,7 +187,7 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
     ) -> Result<Worker<S>, WorkerError> {
         let dir = &config.state_dir;
         std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
-        let state = State::open(&dir.join("state.sqlite")).await?;
+        let state = State::open(&config.state_file()).await?;
         let market = conn.market()?;
         let inner = Inner { market, conn, signer, store, state, config, threads };
         Ok(Worker { inner: Arc::new(inner) })

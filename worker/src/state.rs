@@ -179,6 +179,15 @@ impl State {
         row.map(record).transpose()
     }
 
+    /// Every job recorded, oldest first.
+    pub async fn jobs(&self) -> Result<Vec<JobRecord>, StateError> {
+        let rows =
+            sqlx::query("SELECT id, stage, output_cid, note, role, secret FROM jobs ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter().map(record).collect()
+    }
+
     /// The jobs not finished yet, oldest first.
     pub async fn in_flight(&self) -> Result<Vec<JobRecord>, StateError> {
         let rows = sqlx::query(
