@@ -233,6 +233,31 @@ async fn scenario() -> Result<()> {
         let trained = iollm_compute::run_result(&run)?;
         Some(trained.trace_root)
     });
+
+    // A stage that fails (here: its output directory is blocked by a file) is noted on the
+    // job and tried again after a backoff, without a restart: once the cause is gone, the job
+    // goes on.
+    let third_id = market.job_count().await? + 1;
+    let blocker = job_dir(winner_dir, third_id).join("output");
+    std::fs::create_dir_all(blocker.parent().expect("a job directory"))?;
+    std::fs::write(&blocker, b"in the way")?;
+    let deadline = ctx.chain.best_block().await? + 300;
+    let third = m::post_job(ctx, &bob, &post(&short, short_game.clone(), deadline)).await?.value;
+    assert_eq!(third, third_id);
+    let waited = tokio::time::Instant::now();
+    loop {
+        let note = state.job(third).await?.and_then(|j| j.note).unwrap_or_default();
+        if note.starts_with("stopped: clearing the output directory") {
+            break;
+        }
+        if waited.elapsed() > Duration::from_secs(120) {
+            bail!("job {third} did not stop at its output: {note:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state.job(third).await?.map(|j| j.stage), Some(Stage::Trained));
+    std::fs::remove_file(&blocker)?;
+    reach(state, third, Stage::Submitted, 120).await?;
     stop.cancel();
     runs.await??;
     Ok(())

@@ -62,7 +62,7 @@ pub struct WorkerConfig {
     pub role: Role,
     /// Where its state database and its jobs' runs live.
     pub state_dir: PathBuf,
-    /// Jobs in flight at once.
+    /// Jobs it trains at once (a job waiting for its result, window or game does not count).
     #[serde(default = "one")]
     pub max_jobs: usize,
     /// Executor: jobs whose reward is below this (planck) are left to others (TOML integers
@@ -155,6 +155,12 @@ pub enum WorkerError {
     },
 }
 
+/// Why a job is left for now: the worker already runs `max_jobs`.
+const BUSY: &str = "max_jobs busy";
+
+/// The longest a job waits before trying a failed stage again.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> WorkerError {
     let what = what.into();
     move |source| WorkerError::Io { what, source }
@@ -200,8 +206,10 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
 
     /// Runs until `stop` is cancelled: the jobs in flight go on from their stages, then each
     /// finalized block's `JobPosted` events are considered in order. On the first start it
-    /// also considers every job still open. An error of one job is logged and ends that job's
-    /// task, never the executor; the chain or IPFS being away is waited out.
+    /// also considers every job still open. A job left for want of capacity (`max_jobs` busy)
+    /// is considered again at every block until taken or no longer open. An error of one job
+    /// is noted on it and retried ([`MAX_BACKOFF`]), never ends the worker; the chain being
+    /// away is waited out.
     pub async fn run(&self, stop: CancellationToken) -> Result<(), WorkerError> {
         let me = &self.inner;
         let poll = Duration::from_millis(me.config.poll_ms);
@@ -210,12 +218,15 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
             tracing::info!(target: "worker::executor", job = record.id, stage = record.stage.as_str(), "Resuming");
             tasks.spawn(Arc::clone(&self.inner).carry(record.id, stop.clone()));
         }
+        let mut deferred = std::collections::BTreeSet::new();
         let from = match me.state.cursor().await? {
             Some(next) => next,
             None => {
                 let head = me.conn.chain.finalized_head().await?;
                 for job in 1..=me.market.job_count().await? {
-                    self.consider(job, &mut tasks, &stop).await?;
+                    if self.consider(job, &mut tasks, &stop).await? {
+                        deferred.insert(job);
+                    }
                 }
                 head + 1
             }
@@ -234,11 +245,18 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
                     continue;
                 }
             };
+            for job in std::mem::take(&mut deferred) {
+                if self.consider(job, &mut tasks, &stop).await? {
+                    deferred.insert(job);
+                }
+            }
             for event in block.events.iter().filter(|e| e.contract == *me.market.address()) {
                 let Some(topic) = event.topics.first() else { continue };
                 let decoded = iollm_types::market::events::Event::decode(topic, &event.data);
                 if let Some(Ok(iollm_types::market::events::Event::JobPosted(posted))) = decoded {
-                    self.consider(posted.job, &mut tasks, &stop).await?;
+                    if self.consider(posted.job, &mut tasks, &stop).await? {
+                        deferred.insert(posted.job);
+                    }
                 }
             }
             me.state.set_cursor(follower.position()).await?;
@@ -258,24 +276,25 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
     }
 
     /// Takes job `id` if it is one to take: recorded first, then carried in its own task.
+    /// `true` when it is left for now only because `max_jobs` are busy.
     async fn consider(
         &self,
         id: u64,
         tasks: &mut tokio::task::JoinSet<()>,
         stop: &CancellationToken,
-    ) -> Result<(), WorkerError> {
+    ) -> Result<bool, WorkerError> {
         let me = &self.inner;
         if me.state.job(id).await?.is_some() {
-            return Ok(());
+            return Ok(false);
         }
-        let Some(job) = me.market.job(id).await? else { return Ok(()) };
+        let Some(job) = me.market.job(id).await? else { return Ok(false) };
         if let Some(why) = me.declines(id, &job).await? {
             tracing::info!(target: "worker::executor", job = id, why, "Leaving the job");
-            return Ok(());
+            return Ok(why == BUSY);
         }
         if let Err(e) = crate::job::check_before_claim(&me.market, &me.store, id).await {
             tracing::warn!(target: "worker::executor", job = id, error = %e, "Not taking it");
-            return Ok(());
+            return Ok(false);
         }
         let secret = match me.config.role {
             Role::Executor => None,
@@ -291,7 +310,7 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
         if me.state.begin(id, me.config.role.as_str(), secret).await? {
             tasks.spawn(Arc::clone(&self.inner).carry(id, stop.clone()));
         }
-        Ok(())
+        Ok(false)
     }
 }
 
@@ -301,8 +320,9 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         if job.kind != JobKind::Train {
             return Ok(Some("not a training job"));
         }
-        if self.state.in_flight().await?.len() >= self.config.max_jobs {
-            return Ok(Some("max_jobs in flight"));
+        let busy = self.state.in_flight().await?.into_iter().filter(|j| j.stage.is_busy()).count();
+        if busy >= self.config.max_jobs {
+            return Ok(Some(BUSY));
         }
         let me = self.signer.account_bytes();
         if self.config.role == Role::Verifier {
@@ -335,14 +355,23 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     }
 
     /// Carries job `id` from its recorded stage to the end, or until `stop` (between two
-    /// steps of training, or two stages), logging (not returning) an error.
+    /// steps of training, or two stages). An error (IPFS away, a refusal it did not expect)
+    /// is logged and noted on the job, and the stage is tried again after a backoff that
+    /// doubles up to [`MAX_BACKOFF`].
     async fn carry(self: Arc<Self>, id: u64, stop: CancellationToken) {
-        if let Err(e) = self.advance(id, &stop).await {
-            tracing::error!(target: "worker::executor", job = id, error = %e, "The job stopped; it goes on at the next start");
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let Err(e) = self.advance(id, &stop).await else { return };
+            tracing::error!(target: "worker::executor", job = id, error = %e, retry_in_s = backoff.as_secs(), "The job stopped; trying again");
             let why = format!("stopped: {e}");
             if let Err(e) = self.state.note(id, &why).await {
                 tracing::error!(target: "worker::executor", job = id, error = %e, "Cannot record why");
             }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 

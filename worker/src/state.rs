@@ -78,7 +78,13 @@ impl Stage {
         }
     }
 
-    /// Whether the executor has nothing more to do for the job.
+    /// Whether the job keeps the worker busy (it trains, or is about to): what `max_jobs`
+    /// counts. A job waiting for its result, its window or a game does not.
+    pub fn is_busy(self) -> bool {
+        matches!(self, Stage::Claiming | Stage::Claimed | Stage::SigningUp | Stage::SignedUp)
+    }
+
+    /// Whether the worker has nothing more to do for the job.
     pub fn is_final(self) -> bool {
         matches!(self, Stage::Finalized | Stage::Checked | Stage::Lost)
     }
