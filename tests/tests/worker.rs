@@ -199,6 +199,9 @@ async fn scenario() -> Result<()> {
     let deadline = ctx.chain.best_block().await? + 300;
     let second = m::post_job(ctx, &bob, &post(&long, long_game, deadline)).await?.value;
     let winner_dir = if winner.account() == charlie.account() { &charlie_dir } else { &dave_dir };
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(winner_dir)?.permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the state (a verifier's secrets) is its owner's alone");
     let stop = CancellationToken::new();
     let runs = start(ctx, &winner, winner_dir, true, &stop).await?;
     let run = job_dir(winner_dir, second).join("run");

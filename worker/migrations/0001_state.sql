@@ -22,7 +22,8 @@ CREATE TABLE jobs (
 CREATE TABLE transactions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     job INTEGER NOT NULL REFERENCES jobs(id),
-    what TEXT NOT NULL,                -- claim, submit_result, finalize, withdraw
+    what TEXT NOT NULL,                -- claim, submit_result, finalize, withdraw, sign_up,
+                                       -- attest, reveal, challenge
     tx_hash BLOB NOT NULL,
     block INTEGER NOT NULL,
     amount TEXT                        -- planck moved to the account (withdraw), in decimal

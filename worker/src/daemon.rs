@@ -193,6 +193,10 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
     ) -> Result<Worker<S>, WorkerError> {
         let dir = &config.state_dir;
         std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+        // It holds the verifier's secrets before their reveal: its owner's alone.
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io(format!("restricting {}", dir.display())))?;
         let state = State::open(&config.state_file()).await?;
         let market = conn.market()?;
         let inner = Inner { market, conn, signer, store, state, config, threads };
@@ -224,7 +228,7 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
             None => {
                 let head = me.conn.chain.finalized_head().await?;
                 for job in 1..=me.market.job_count().await? {
-                    if self.consider(job, &mut tasks, &stop).await? {
+                    if self.consider(job, &mut tasks, &stop).await {
                         deferred.insert(job);
                     }
                 }
@@ -246,7 +250,7 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
                 }
             };
             for job in std::mem::take(&mut deferred) {
-                if self.consider(job, &mut tasks, &stop).await? {
+                if self.consider(job, &mut tasks, &stop).await {
                     deferred.insert(job);
                 }
             }
@@ -254,7 +258,7 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
                 let Some(topic) = event.topics.first() else { continue };
                 let decoded = iollm_types::market::events::Event::decode(topic, &event.data);
                 if let Some(Ok(iollm_types::market::events::Event::JobPosted(posted))) = decoded {
-                    if self.consider(posted.job, &mut tasks, &stop).await? {
+                    if self.consider(posted.job, &mut tasks, &stop).await {
                         deferred.insert(posted.job);
                     }
                 }
@@ -276,8 +280,24 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
     }
 
     /// Takes job `id` if it is one to take: recorded first, then carried in its own task.
-    /// `true` when it is left for now only because `max_jobs` are busy.
+    /// `true` when it is left for now, because `max_jobs` are busy or looking at it failed
+    /// (the node or the state database away): it is looked at again at the next block.
     async fn consider(
+        &self,
+        id: u64,
+        tasks: &mut tokio::task::JoinSet<()>,
+        stop: &CancellationToken,
+    ) -> bool {
+        match self.take(id, tasks, stop).await {
+            Ok(left_for_now) => left_for_now,
+            Err(e) => {
+                tracing::warn!(target: "worker::executor", job = id, error = %e, "Cannot look at the job now");
+                true
+            }
+        }
+    }
+
+    async fn take(
         &self,
         id: u64,
         tasks: &mut tokio::task::JoinSet<()>,
@@ -323,6 +343,9 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let busy = self.state.in_flight().await?.into_iter().filter(|j| j.stage.is_busy()).count();
         if busy >= self.config.max_jobs {
             return Ok(Some(BUSY));
+        }
+        if self.conn.chain.best_block().await? >= job.deadline {
+            return Ok(Some("its deadline has passed"));
         }
         let me = self.signer.account_bytes();
         if self.config.role == Role::Verifier {
@@ -450,10 +473,21 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 Ok(self.state.set_stage(id, Stage::Claimed, None).await?)
             }
             // Another provider was faster (refused at the dry-run, or reverted when its claim
-            // landed first), or the job changed: normal, not an error.
+            // landed first), or the job changed: normal, not an error. A refusal of a job still
+            // open (its capacity, collateral or deadline rule this worker out) is final too:
+            // retrying it would only hold a slot.
             Err(e) => {
                 let job = self.chain_job(id).await?;
-                if job.state == JobState::Open || self.mine(&job) {
+                if self.mine(&job) {
+                    return Ok(self.state.set_stage(id, Stage::Claimed, None).await?);
+                }
+                if let (JobState::Open, ChainError::ContractRefused { message, .. }) =
+                    (job.state, &e)
+                {
+                    tracing::warn!(target: "worker::executor", job = id, why = %message, "Claim refused");
+                    return Ok(self.state.set_stage(id, Stage::Lost, Some(message)).await?);
+                }
+                if job.state == JobState::Open {
                     return Err(e.into());
                 }
                 tracing::info!(target: "worker::executor", job = id, why = %e, "Lost the claim");
@@ -577,10 +611,11 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     async fn submit(&self, id: u64, cid: &str, unsure: bool) -> Result<(), WorkerError> {
         let job = self.chain_job(id).await?;
         if unsure && job.state != JobState::Claimed {
-            let stage = if self.mine(&job) && job.state == JobState::Submitted {
-                Stage::Submitted
-            } else {
-                Stage::Lost
+            // Its submission landed before a restart (the job may even be final by now).
+            let stage = match (self.mine(&job), job.state) {
+                (true, JobState::Submitted) => Stage::Submitted,
+                (true, JobState::Finalized) => Stage::Finalized,
+                _ => Stage::Lost,
             };
             return Ok(self
                 .state
@@ -601,7 +636,15 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             .ok_or(crate::job::JobSpecError::NoSpec(id))?;
         let (commitment, last) = crate::submission(&self.job_dir(id).join("run"), &game, cid, 0)?;
         self.state.set_stage(id, Stage::Submitting, None).await?;
-        let call = self.market.submit_result(&self.signer, id, &commitment, Some(&last)).await?;
+        let call = match self.market.submit_result(&self.signer, id, &commitment, Some(&last)).await
+        {
+            Ok(call) => call,
+            // Refused at the dry-run (nothing sent): its submit-by block passed, say. Final.
+            Err(ChainError::ContractRefused { message, .. }) => {
+                return Ok(self.state.set_stage(id, Stage::Lost, Some(&message)).await?);
+            }
+            Err(e) => return Err(e.into()),
+        };
         tracing::info!(target: "worker::executor", job = id, block = call.included.block, "Submitted");
         self.state
             .transaction(id, "submit_result", call.included.tx_hash, call.included.block, None)
@@ -748,7 +791,10 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 return Ok(self.state.set_stage(id, Stage::Challenging, None).await?);
             }
             if ours.checks_root != result.checks_root {
-                let call = self.market.attest(&self.signer, id, secret, &None).await?;
+                let call = match self.market.attest(&self.signer, id, secret, &None).await {
+                    Ok(call) => call,
+                    Err(e) => return self.refused_reveal(id, e).await,
+                };
                 self.state
                     .transaction(id, "reveal", call.included.tx_hash, call.included.block, None)
                     .await?;
@@ -756,7 +802,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 return Ok(self.state.set_stage(id, Stage::Checked, Some(note)).await?);
             }
             let trainer = self.trainer(id).await?;
-            let (call, found) = crate::spotcheck::spot_check(
+            let checked = crate::spotcheck::spot_check(
                 &self.market,
                 &self.signer,
                 id,
@@ -764,7 +810,14 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 &trainer,
                 &run,
             )
-            .await?;
+            .await;
+            let (call, found) = match checked {
+                Ok(checked) => checked,
+                Err(crate::spotcheck::SpotCheckError::Chain(e)) => {
+                    return self.refused_reveal(id, e).await
+                }
+                Err(e) => return Err(e.into()),
+            };
             let note = match found {
                 crate::spotcheck::SpotCheck::Attested { segment } => {
                     format!("attested segment {segment}")
@@ -782,6 +835,24 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         Ok(())
     }
 
+    /// A reveal (`attest`) that failed: refused because this worker already revealed (the
+    /// reveal landed before a restart) it is done; refused otherwise (the window closed, the
+    /// job ended) it is over, noted; any other failure is retried.
+    async fn refused_reveal(&self, id: u64, error: ChainError) -> Result<(), WorkerError> {
+        match error {
+            ChainError::ContractRefused { message, .. }
+                if message == iollm_types::market::Error::AlreadyActed.message() =>
+            {
+                let note = "revealed before a restart";
+                Ok(self.state.set_stage(id, Stage::Checked, Some(note)).await?)
+            }
+            ChainError::ContractRefused { message, .. } => {
+                Ok(self.state.set_stage(id, Stage::Lost, Some(&message)).await?)
+            }
+            e => Err(e.into()),
+        }
+    }
+
     /// This worker's unsettled challenge of job `id`: its index and record.
     async fn our_challenge(
         &self,
@@ -790,7 +861,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let job = self.chain_job(id).await?;
         for index in 0..job.challenges {
             if let Some(challenge) = self.market.game_of(id, index).await? {
-                if challenge.challenger == self.signer.account_bytes() {
+                if challenge.challenger == self.signer.account_bytes() && !challenge.settled {
                     return Ok(Some((index, challenge)));
                 }
             }
@@ -814,7 +885,9 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             .ok_or_else(|| {
                 iollm_compute::Error::CorruptCheckpoint("a bad hash in trace.json".into())
             })?;
-        let n = hashes.len() - 1;
+        let n = hashes.len().checked_sub(1).ok_or_else(|| {
+            iollm_compute::Error::CorruptCheckpoint("trace.json holds no hashes".into())
+        })?;
         let path = |i: usize| iollm_compute::merkle::proof(&hashes, i).unwrap_or_default();
         let root = iollm_compute::merkle::root(&hashes);
         match self.market.challenge(&self.signer, id, root, &path(0), hashes[n], &path(n)).await {
@@ -825,8 +898,25 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                     .await?;
                 Ok(self.state.set_stage(id, Stage::Challenged, None).await?)
             }
+            // Refused (the window closed, the claim does not prove): reveal without a check
+            // instead, so the sign-up's bond comes back.
             Err(ChainError::ContractRefused { message, .. }) => {
-                Ok(self.state.set_stage(id, Stage::Lost, Some(&message)).await?)
+                tracing::warn!(target: "worker::verifier", job = id, why = %message, "Challenge refused; revealing instead");
+                let secret = self.state.job(id).await?.and_then(|j| j.secret);
+                let secret =
+                    secret.ok_or_else(|| StateError::Corrupt(format!("job {id}: no secret")))?;
+                match self.market.attest(&self.signer, id, secret, &None).await {
+                    Ok(call) => {
+                        let included = call.included;
+                        self.state
+                            .transaction(id, "reveal", included.tx_hash, included.block, None)
+                            .await?;
+                        let note =
+                            format!("challenge refused ({message}); revealed without a check");
+                        Ok(self.state.set_stage(id, Stage::Checked, Some(&note)).await?)
+                    }
+                    Err(e) => self.refused_reveal(id, e).await,
+                }
             }
             Err(e) => Err(e.into()),
         }

@@ -100,8 +100,8 @@ impl FromStr for Stage {
     }
 }
 
-/// A job as the state records it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A job as the state records it (its `Debug` never prints the secret).
+#[derive(Clone, PartialEq, Eq)]
 pub struct JobRecord {
     /// The market's job id.
     pub id: u64,
@@ -117,6 +117,19 @@ pub struct JobRecord {
     pub note: Option<String>,
 }
 
+impl std::fmt::Debug for JobRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobRecord")
+            .field("id", &self.id)
+            .field("role", &self.role)
+            .field("secret", &self.secret.map(|_| "(secret)"))
+            .field("stage", &self.stage)
+            .field("output_cid", &self.output_cid)
+            .field("note", &self.note)
+            .finish()
+    }
+}
+
 /// What can go wrong with the state database.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -127,7 +140,7 @@ pub enum StateError {
     #[error("worker state database migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     /// It holds something this version cannot read.
-    #[error("worker state database is corrupt ({0}); move it aside to start afresh")]
+    #[error("worker state database is corrupt ({0}); repair it: moving it aside loses the jobs in flight and a verifier's secrets (their bonds)")]
     Corrupt(String),
 }
 
