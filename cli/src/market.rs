@@ -456,7 +456,8 @@ pub async fn play_game(
     moved: impl FnMut(&'static str, &Executed<()>),
 ) -> Result<iollm_types::game::Game, MarketCmdError> {
     let trainer = trainer_of(cfg, threads)?;
-    Ok(iollm_worker::player::play(ctx, signer, game, &trainer, None, wait, moved).await?)
+    let story = |side| iollm_worker::player::Player::new(side, &trainer, None);
+    Ok(iollm_worker::player::play(ctx, signer, game, story, wait, moved).await?)
 }
 
 /// Challenge `index` of a job while its game is unsettled: the challenger and the game.

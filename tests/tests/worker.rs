@@ -80,11 +80,17 @@ async fn start_as(
 
 /// Waits until `state` holds job `id` at `stage`.
 async fn reach(state: &State, id: u64, stage: Stage, seconds: u64) -> Result<()> {
+    reach_any(state, id, &[stage], seconds).await
+}
+
+/// Waits until `state` holds job `id` at one of `stages`.
+async fn reach_any(state: &State, id: u64, stages: &[Stage], seconds: u64) -> Result<()> {
+    let stage = stages[0];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
     loop {
         let now = state.job(id).await?;
         match &now {
-            Some(record) if record.stage == stage => return Ok(()),
+            Some(record) if stages.contains(&record.stage) => return Ok(()),
             Some(record) if record.stage.is_final() => bail!("job {id} ended as {record:?}"),
             _ => {}
         }
@@ -275,6 +281,9 @@ fn other(winner: &Signer, charlie: &Signer, dave: &Signer) -> Signer {
     }
 }
 
+/// A verifier's stages once its sign-up has landed (it may be running the job already).
+const SIGNED_UP: &[Stage] = &[Stage::SignedUp, Stage::Trained];
+
 /// The game's run (`iollm_tests::GAME_RUN`: 2 layers, 2 heads, 16 steps, 4 checkpoints) as an
 /// `iollm-job-v1` spec.
 const GAME_SPEC: &str = r#"{
@@ -340,16 +349,9 @@ async fn defence() -> Result<()> {
     let game_id = market.game_of(job, 0).await?.expect("the challenge's game").game;
     let (mut moves, mut overtaken) = (0, 0);
     let decided = loop {
-        let played = iollm_worker::player::play(
-            ctx,
-            &alice,
-            game_id,
-            &trainer,
-            Some(cheat),
-            false,
-            |_, _| moves += 1,
-        )
-        .await;
+        let liar = |side| Player::new(side, &trainer, Some(cheat));
+        let played =
+            iollm_worker::player::play(ctx, &alice, game_id, liar, false, |_, _| moves += 1).await;
         match played {
             Ok(g) => {
                 if let Some(verdict) = g.verdict() {
@@ -426,7 +428,7 @@ async fn verification() -> Result<()> {
     let dave_runs = start_as(Role::Verifier, ctx, &dave, &dave_dir, false, &stop_dave).await?;
     let daves = State::open(&dave_dir.join("state.sqlite")).await?;
     let honest = m::post_job(ctx, &bob, &post(ctx.chain.best_block().await? + 300)).await?.value;
-    reach(&daves, honest, Stage::SignedUp, 120).await?;
+    reach_any(&daves, honest, SIGNED_UP, 120).await?;
     let charlie_dir = dir.path().join("charlie");
     let stop_charlie = CancellationToken::new();
     let charlie_runs = start(ctx, &charlie, &charlie_dir, false, &stop_charlie).await?;
@@ -448,7 +450,7 @@ async fn verification() -> Result<()> {
     // A cheating executor (driven here: Charlie again, by hand) altered one element of one
     // op of step 6 and submits that run; Dave's verifier, signed up before, catches it.
     let cheated = m::post_job(ctx, &bob, &post(ctx.chain.best_block().await? + 300)).await?.value;
-    reach(&daves, cheated, Stage::SignedUp, 120).await?;
+    reach_any(&daves, cheated, SIGNED_UP, 120).await?;
     let cfg = m::job_config(ctx, cheated, &dir.path().join("cheat")).await?;
     let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))?;
     let cheat = Cheat { step: 6, op: 14, element: 77, xor: 1 << 20 };
@@ -470,17 +472,8 @@ async fn verification() -> Result<()> {
     reach(&daves, cheated, Stage::Challenged, 300).await?;
     let game_id = market.game_of(cheated, 0).await?.expect("Dave's game").game;
     let verdict = loop {
-        match iollm_worker::player::play(
-            ctx,
-            &charlie,
-            game_id,
-            &trainer,
-            Some(cheat),
-            false,
-            |_, _| {},
-        )
-        .await
-        {
+        let cheater = |side| Player::new(side, &trainer, Some(cheat));
+        match iollm_worker::player::play(ctx, &charlie, game_id, cheater, false, |_, _| {}).await {
             Ok(g) => {
                 if let Some(verdict) = g.verdict() {
                     break verdict;

@@ -966,7 +966,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         Ok(iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(self.threads))?)
     }
 
-    /// The moves this worker's side of game `game` owes now; a move the other side overtook
+    /// The moves this worker's side of game `game` owes now, told from its own run (replays
+    /// start at its checkpoints); a move the other side overtook
     /// (refused at the dry-run, or failing when it landed) is simply read again next round.
     async fn play_side(
         &self,
@@ -977,8 +978,15 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let moved = |kind: &str, call: &iollm_chain::contract::Executed<()>| {
             tracing::info!(target: "worker::game", job = id, game, kind, block = call.included.block, "Moved");
         };
-        match crate::player::play(&self.conn, &self.signer, game, trainer, None, false, moved).await
-        {
+        // Its own run of the job (the executor's, or the verifier's): replays start from its
+        // checkpoints instead of from h_0.
+        let run = self.job_dir(id).join("run");
+        let every = iollm_compute::read_trace(&run).map(|t| t.checkpoint_every).ok();
+        let story = |side| match every {
+            Some(every) => crate::player::Player::from_run(side, trainer, &run, every),
+            None => crate::player::Player::new(side, trainer, None),
+        };
+        match crate::player::play(&self.conn, &self.signer, game, story, false, moved).await {
             Ok(_) => Ok(()),
             Err(crate::player::PlayError::Chain(
                 e @ (ChainError::ContractRefused { .. } | ChainError::Dispatch { .. }),

@@ -10,6 +10,7 @@ use iollm_compute::{TrainState, Trainer};
 use iollm_repops::referee::{chain_value, Input, Proven};
 use iollm_types::bisection::Side;
 use iollm_types::game::{Game, Level, Stage};
+use std::path::Path;
 
 /// One element of one op of one step altered by xor-ing its bits.
 #[derive(Clone, Copy, Debug)]
@@ -55,29 +56,59 @@ pub struct Player<'t> {
     pub side: Side,
     trainer: &'t Trainer,
     cheat: Option<Cheat>,
+    /// Its own run of the job (directory, checkpoint interval), to start replays from.
+    run: Option<(&'t Path, u64)>,
     /// Where a liar's chain leaves its replay.
     lie_from: usize,
 }
 
 impl<'t> Player<'t> {
-    /// A player of `side` telling `trainer`'s run, altered by `cheat` if any.
+    /// A player of `side` telling `trainer`'s run, altered by `cheat` if any, recomputed from
+    /// the initial state for every state a move needs.
     pub fn new(side: Side, trainer: &'t Trainer, cheat: Option<Cheat>) -> Player<'t> {
-        Player { side, trainer, cheat, lie_from: 1 }
+        Player { side, trainer, cheat, run: None, lie_from: 1 }
+    }
+
+    /// An honest player of `side` with its own run of the job in `run` (the `iollm train
+    /// --out` layout, a checkpoint every `every` steps): a state a move needs is replayed from
+    /// the checkpoint before it, at most `every − 1` steps, instead of from the start. A
+    /// checkpoint that cannot be read (or is of another config) falls back to the start.
+    pub fn from_run(side: Side, trainer: &'t Trainer, run: &'t Path, every: u64) -> Player<'t> {
+        Player { side, trainer, cheat: None, run: Some((run, every.max(1))), lie_from: 1 }
     }
 
     /// The state before step `step` in this player's story.
     pub fn state(&self, step: u64) -> TrainState {
-        let mut st = self.trainer.initial_state();
+        let mut st = self.start_for(step);
         while st.step < step {
-            st = match self.cheat {
-                Some(c) if c.step == st.step => self.trace(&st).next_state(),
-                _ => {
-                    self.trainer.step(&mut st);
-                    st
-                }
-            };
+            st = self.advance(st);
         }
         st
+    }
+
+    /// The latest state at or before `step` it can start from: its own checkpoint, else h_0.
+    fn start_for(&self, step: u64) -> TrainState {
+        if let Some((run, every)) = self.run {
+            let k = step / every;
+            let path = iollm_compute::train::checkpoint_path(run, k as usize);
+            if let Ok((st, _)) = self.trainer.load_checkpoint(&path) {
+                if st.step == k * every {
+                    return st;
+                }
+            }
+        }
+        self.trainer.initial_state()
+    }
+
+    /// One step of this player's story from `st`.
+    fn advance(&self, mut st: TrainState) -> TrainState {
+        match self.cheat {
+            Some(c) if c.step == st.step => self.trace(&st).next_state(),
+            _ => {
+                self.trainer.step(&mut st);
+                st
+            }
+        }
     }
 
     /// This player's replay of the step from `st`.
@@ -106,7 +137,13 @@ impl<'t> Player<'t> {
             Level::Segments => self.checkpoints(u64::from(t.every), u64::from(t.checkpoints)),
             Level::Steps => {
                 let first = u64::from(game.segment) * u64::from(t.every);
-                (0..=u64::from(t.every)).map(|s| self.root(&self.state(first + s))).collect()
+                let mut st = self.state(first);
+                let mut roots = vec![self.root(&st)];
+                for _ in 0..t.every {
+                    st = self.advance(st);
+                    roots.push(self.root(&st));
+                }
+                roots
             }
             Level::Ops => self.trace(&self.state(game.step)).level3(),
             Level::Chain => self.chain(game).iter().map(|v| chain_value(*v)).collect(),
@@ -301,18 +338,17 @@ pub enum PlayError {
     Chain(#[from] iollm_chain::ChainError),
 }
 
-/// Plays `signer`'s side of game `game` as the run `trainer`'s config defines (honestly, unless
-/// `cheat`, for tests): makes every move the side owes as soon as it owes it and ends the game
-/// by `timeout` when the other side is late. With `wait`, it waits for new blocks in between
-/// until the game is decided (a move overtaken by the other side's is read again); without,
-/// it returns as soon as it has nothing to do. `moved` hears of each call made, with the kind
-/// of move. Returns the game as it then stands.
-pub async fn play(
+/// Plays `signer`'s side of game `game` with the story `story` gives for its side (an honest
+/// [`Player::new`] or [`Player::from_run`]; a cheat, for tests): makes every move the side
+/// owes as soon as it owes it and ends the game by `timeout` when the other side is late. With
+/// `wait`, it waits for new blocks in between until the game is decided (a move overtaken by
+/// the other side's is read again); without, it returns as soon as it has nothing to do.
+/// `moved` hears of each call made, with the kind of move. Returns the game as it then stands.
+pub async fn play<'t>(
     conn: &iollm_chain::Connection,
     signer: &iollm_chain::Signer,
     game: iollm_types::dispute::GameId,
-    trainer: &Trainer,
-    cheat: Option<Cheat>,
+    story: impl Fn(Side) -> Player<'t>,
     wait: bool,
     mut moved: impl FnMut(&'static str, &iollm_chain::contract::Executed<()>),
 ) -> Result<Game, PlayError> {
@@ -335,7 +371,7 @@ pub async fn play(
         if late.is_some_and(|s| s != side) {
             let call = dispute.play(signer, iollm_types::dispute::calls::timeout(game)).await?;
             moved("timeout", &call);
-        } else if let Some(m) = Player::new(side, trainer, cheat).respond(&g) {
+        } else if let Some(m) = story(side).respond(&g) {
             let kind = m.kind();
             match dispute.play(signer, m.call(game)).await {
                 Ok(call) => moved(kind, &call),

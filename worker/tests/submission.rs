@@ -74,3 +74,27 @@ fn a_replay_is_judged_by_the_checkpoint_first() {
     assert_eq!(judge_replay(&steps, &honest_check, None), Replay::Wrong);
     assert_eq!(judge_replay(&[], &honest_check, None), Replay::Wrong);
 }
+
+/// A player told from its own run starts each replay at the checkpoint before it: the same
+/// states and trace as a player that replays from h_0, and a missing checkpoint falls back to
+/// the start.
+#[test]
+fn a_player_from_its_run_tells_the_same_story_from_its_checkpoints() {
+    use iollm_types::bisection::Side;
+    use iollm_worker::player::Player;
+    let cfg = TrainConfig::from_toml_str(SMALL, Path::new(".")).unwrap();
+    let rt = Runtime::new(1);
+    let trainer = Trainer::new(&cfg, &rt).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = iollm_compute::train(&cfg, dir.path(), &rt, &mut iollm_compute::go_on).unwrap();
+    let from_start = Player::new(Side::Executor, &trainer, None);
+    let from_run = Player::from_run(Side::Executor, &trainer, dir.path(), 2);
+    for step in 0..=4 {
+        let (a, b) = (from_start.state(step), from_run.state(step));
+        assert_eq!(a.hash(&trainer.config_hash()), b.hash(&trainer.config_hash()), "step {step}");
+    }
+    assert_eq!(from_run.checkpoints(2, 2), out.hashes);
+    std::fs::remove_file(iollm_compute::train::checkpoint_path(dir.path(), 1)).unwrap();
+    let st = from_run.state(3);
+    assert_eq!(st.hash(&trainer.config_hash()), from_start.state(3).hash(&trainer.config_hash()));
+}
