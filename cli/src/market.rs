@@ -378,17 +378,10 @@ pub async fn challenge(
     job: JobId,
     run: &std::path::Path,
 ) -> Result<Executed<u16>, MarketCmdError> {
-    let bad = |reason: String| MarketCmdError::BadRun { path: run.to_owned(), reason };
-    let trace = iollm_compute::read_trace(run).map_err(|e| bad(e.to_string()))?;
-    let hashes = trace
-        .hashes
-        .iter()
-        .map(|h| iollm_compute::train::parse_hash(h).ok_or_else(|| bad(format!("bad hash {h:?}"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    let n = hashes.len().checked_sub(1).ok_or_else(|| bad("trace.json holds no hashes".into()))?;
-    let path = |i: usize| iollm_compute::merkle::proof(&hashes, i).unwrap_or_default();
-    let root = iollm_compute::merkle::root(&hashes);
-    Ok(ctx.market()?.challenge(signer, job, root, &path(0), hashes[n], &path(n)).await?)
+    let c = iollm_worker::challenge_claim(run)
+        .map_err(|reason| MarketCmdError::BadRun { path: run.to_owned(), reason })?;
+    let market = ctx.market()?;
+    Ok(market.challenge(signer, job, c.trace_root, &c.first_path, c.last, &c.last_path).await?)
 }
 
 /// `iollm job settle-challenge`.

@@ -876,21 +876,16 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             return Ok(self.state.set_stage(id, Stage::Challenged, None).await?);
         }
         let run = self.job_dir(id).join("run");
-        let trace = iollm_compute::read_trace(&run)?;
-        let hashes: Vec<[u8; 32]> = trace
-            .hashes
-            .iter()
-            .map(|h| iollm_compute::train::parse_hash(h))
-            .collect::<Option<_>>()
-            .ok_or_else(|| {
-                iollm_compute::Error::CorruptCheckpoint("a bad hash in trace.json".into())
-            })?;
-        let n = hashes.len().checked_sub(1).ok_or_else(|| {
-            iollm_compute::Error::CorruptCheckpoint("trace.json holds no hashes".into())
-        })?;
-        let path = |i: usize| iollm_compute::merkle::proof(&hashes, i).unwrap_or_default();
-        let root = iollm_compute::merkle::root(&hashes);
-        match self.market.challenge(&self.signer, id, root, &path(0), hashes[n], &path(n)).await {
+        let c = crate::challenge_claim(&run).map_err(iollm_compute::Error::CorruptCheckpoint)?;
+        let claimed = self.market.challenge(
+            &self.signer,
+            id,
+            c.trace_root,
+            &c.first_path,
+            c.last,
+            &c.last_path,
+        );
+        match claimed.await {
             Ok(call) => {
                 tracing::info!(target: "worker::verifier", job = id, index = call.value, "Challenged");
                 self.state

@@ -80,6 +80,39 @@ pub fn submission(
     Ok((commitment, last))
 }
 
+/// What a challenger claims with its run of a job: its trace root, `h_0` with its path and
+/// `h_n` with its path (the market's `challenge` arguments).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChallengeClaim {
+    /// The Merkle root over the run's `h_0..h_n`.
+    pub trace_root: [u8; 32],
+    /// `h_0`'s path in it.
+    pub first_path: Vec<[u8; 32]>,
+    /// `h_n`.
+    pub last: [u8; 32],
+    /// `h_n`'s path in it.
+    pub last_path: Vec<[u8; 32]>,
+}
+
+/// The claim of the run in `run_dir` (its `trace.json`); why not, in words, when the trace
+/// cannot be read or holds no hashes.
+pub fn challenge_claim(run_dir: &std::path::Path) -> Result<ChallengeClaim, String> {
+    let trace = iollm_compute::read_trace(run_dir).map_err(|e| e.to_string())?;
+    let hashes = trace
+        .hashes
+        .iter()
+        .map(|h| iollm_compute::train::parse_hash(h).ok_or_else(|| format!("bad hash {h:?}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let n = hashes.len().checked_sub(1).ok_or("trace.json holds no hashes")?;
+    let path = |i: usize| iollm_compute::merkle::proof(&hashes, i).unwrap_or_default();
+    Ok(ChallengeClaim {
+        trace_root: iollm_compute::merkle::root(&hashes),
+        first_path: path(0),
+        last: hashes[n],
+        last_path: path(n),
+    })
+}
+
 /// What a verifier's replay of a segment says of the executor's commitments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Replay {

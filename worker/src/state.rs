@@ -207,15 +207,9 @@ impl State {
         rows.into_iter().map(record).collect()
     }
 
-    /// The jobs not finished yet, oldest first.
+    /// The jobs not finished yet ([`Stage::is_final`]), oldest first.
     pub async fn in_flight(&self) -> Result<Vec<JobRecord>, StateError> {
-        let rows = sqlx::query(
-            "SELECT id, stage, output_cid, note, role, secret FROM jobs
-             WHERE stage NOT IN ('finalized', 'checked', 'lost') ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(record).collect()
+        Ok(self.jobs().await?.into_iter().filter(|j| !j.stage.is_final()).collect())
     }
 
     /// Records that the worker decided to take `id` in `role` (before the claim or sign-up is
