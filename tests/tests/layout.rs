@@ -29,6 +29,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("iollm-indexer", &["iollm-chain", "iollm-types"]),
+    // The model server: models from compute, nothing about the chain (the CLI pulls by id).
+    ("iollm-serve", &["iollm-compute"]),
 ];
 
 /// External crates only the named crates of ours may use.
@@ -39,8 +41,8 @@ const EXCLUSIVE: &[(&str, &[&str])] = &[
     // The one database layer: the indexer's, and the worker's crash-safe state.
     ("sqlx", &["iollm-indexer", "iollm-worker"]),
     // The one HTTP server framework: the indexer's API, the content crate's IPFS daemon, the
-    // worker's metrics.
-    ("axum", &["iollm-indexer", "iollm-content", "iollm-worker"]),
+    // worker's metrics, the model server.
+    ("axum", &["iollm-indexer", "iollm-content", "iollm-worker", "iollm-serve"]),
 ];
 
 #[test]

@@ -74,6 +74,12 @@ pub enum Error {
     /// A weights file holds a tensor the model does not know.
     #[error("unexpected tensor {0:?} in weights file")]
     UnexpectedTensor(String),
+    /// A GGUF file is malformed or truncated.
+    #[error("invalid GGUF file: {0}")]
+    Gguf(String),
+    /// A model this runtime does not run (architecture, quantization).
+    #[error("unsupported model: {0}")]
+    Unsupported(String),
     /// The safetensors container itself is malformed.
     #[error("invalid safetensors file: {0}")]
     Safetensors(String),

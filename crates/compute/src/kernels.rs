@@ -782,6 +782,57 @@ unsafe fn tile_avx512<const MR: usize>(a: APanel, b: &[f32], acc: &mut [[f32; 32
     }
 }
 
+/// Columns one task of [`matvec`] computes together: 8 AVX2 (4 AVX-512) accumulators.
+const MATVEC_COLS: usize = 64;
+
+/// `y = x·b` for one row `x` (`k` values) and a row-major `b: k×n`: the same chain per element
+/// as [`matmul`], computed by columns, so a row gets the same bits alone (decoding one token)
+/// as inside a product of many rows. Blocks of columns are split across the current rayon
+/// pool when `parallel` is set: unlike [`gemm`], which splits rows, this keeps every thread
+/// busy for a single row, and reads `b` once without packing it.
+pub fn matvec(x: &[f32], b: &[f32], y: &mut [f32], k: usize, n: usize, simd: Simd, parallel: bool) {
+    assert_eq!(x.len(), k, "matvec: x does not hold k values");
+    assert_eq!(b.len(), k * n, "matvec: b does not hold k·n values");
+    assert_eq!(y.len(), n, "matvec: y does not hold n values");
+    let simd = simd.clamp_to_cpu();
+    let threads = if parallel { rayon::current_num_threads() } else { 1 };
+    let per_task = n.div_ceil(threads * 4).div_ceil(MATVEC_COLS).max(1) * MATVEC_COLS;
+    let task = |(t, ys): (usize, &mut [f32])| matvec_columns(simd, x, b, n, t * per_task, ys);
+    if parallel {
+        y.par_chunks_mut(per_task).enumerate().for_each(task);
+    } else {
+        y.chunks_mut(per_task).enumerate().for_each(task);
+    }
+}
+
+fma_dispatch! {
+    /// `y[j − j0] = Σ_p x[p]·b[p][j]` (one FMA chain per column, ascending `p`, from `+0`) for
+    /// the columns `j0..j0 + y.len()` of `b` (rows `n` apart).
+    fn matvec_columns(x: &[f32], b: &[f32], n: usize, j0: usize, y: &mut [f32]) {
+        let mut chunks = y.chunks_exact_mut(MATVEC_COLS);
+        let mut j = j0;
+        for out in &mut chunks {
+            let mut acc = [0.0f32; MATVEC_COLS];
+            for (p, &xv) in x.iter().enumerate() {
+                let row: &[f32; MATVEC_COLS] =
+                    b[p * n + j..p * n + j + MATVEC_COLS].try_into().expect("a full block");
+                for (a, w) in acc.iter_mut().zip(row) {
+                    *a = xv.mul_add(*w, *a);
+                }
+            }
+            out.copy_from_slice(&acc);
+            j += MATVEC_COLS;
+        }
+        for (c, out) in chunks.into_remainder().iter_mut().enumerate() {
+            let mut acc = 0.0f32;
+            for (p, &xv) in x.iter().enumerate() {
+                acc = xv.mul_add(b[p * n + j + c], acc);
+            }
+            *out = acc;
+        }
+    }
+}
+
 /// `out = aᵀ` for row-major `a: rows×cols` (exact, no arithmetic).
 pub fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; a.len()];
@@ -825,6 +876,25 @@ mod tests {
                 (s % 2001) as f32 / 1000.0 - 1.0
             })
             .collect()
+    }
+
+    #[test]
+    fn a_row_by_columns_gives_the_bits_of_the_product_of_many_rows() {
+        for (m, k, n) in [(5, 576, 1536), (3, 7, 200), (9, 64, 64), (1, 1, 1), (4, 33, 63)] {
+            let (a, b) = (fill(m * k, 1), fill(k * n, 2));
+            let mut want = vec![0.0; m * n];
+            matmul(&a, &b, &mut want, m, k, n, Simd::detect(), true);
+            for simd in [Simd::Scalar, Simd::Avx2, Simd::Avx512] {
+                for parallel in [false, true] {
+                    for i in 0..m {
+                        let mut y = vec![f32::NAN; n];
+                        matvec(&a[i * k..][..k], &b, &mut y, k, n, simd, parallel);
+                        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(bits(&y), bits(&want[i * n..][..n]), "{simd:?} {m}x{k}x{n}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

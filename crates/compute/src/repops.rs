@@ -8,7 +8,7 @@
 //! defined once, in `iollm_repops::functions`, generic over the float type: the referee contract
 //! runs the same definitions on soft floats and gets the same bits.
 
-pub use iollm_repops::functions::{exp, gelu, gelu_grad, ln, rsqrt, tanh};
+pub use iollm_repops::functions::{exp, gelu, gelu_grad, ln, rsqrt, silu, sin_cos, tanh};
 use iollm_repops::Binary32;
 
 /// The profile's maximum (`REPOPS.md` §1): a NaN operand gives the other one,
@@ -44,6 +44,21 @@ mod tests {
             assert!((l - r).abs() < 1e-6 * r.abs().max(1.0), "ln({x}) = {l}, want {r}");
             x *= 1.37;
         }
+        // RoPE's angles: positions times frequencies, at most the context length.
+        let mut x = -9000.0f32;
+        while x < 9000.0 {
+            let (s, c) = sin_cos(x);
+            let (rs, rc) = (x as f64).sin_cos();
+            // Reducing x by k·π/2 leaves about ulp(x)/2 of its own rounding: that bounds it.
+            let tol = 2e-7 + (x.abs() as f64) * 1e-12;
+            assert!((s as f64 - rs).abs() < tol && (c as f64 - rc).abs() < tol, "sin_cos({x})");
+            x += 0.37;
+        }
+        assert!(sin_cos(2e5).0.is_nan() && sin_cos(f32::INFINITY).1.is_nan());
+        assert_eq!(sin_cos(0.0), (0.0, 1.0));
+        assert_eq!(silu(0.0), 0.0);
+        assert!((silu(2.0) as f64 - 2.0 / (1.0 + (-2.0f64).exp())).abs() < 1e-6);
+        assert_eq!(silu(-100.0), -0.0);
         assert_eq!(exp(100.0), f32::INFINITY);
         assert_eq!(exp(-100.0), 0.0);
         assert_eq!(ln(0.0), f32::NEG_INFINITY);
@@ -56,11 +71,13 @@ mod tests {
         let got: Vec<u32> =
             [exp(0.5), exp(-3.25), ln(10.0), tanh(0.3), gelu(-0.7), rsqrt(3.0), gelu_grad(1.1)]
                 .iter()
+                .chain(&[silu(-1.3), sin_cos(1000.5).0, sin_cos(1000.5).1, sin_cos(-0.2).0])
                 .map(|v| v.to_bits())
                 .collect();
         let text = format!("{got:08x?}");
         assert_eq!(text, GOLDEN, "repops-v3 scalar functions changed");
     }
 
-    const GOLDEN: &str = "[3fd3094c, 3d1ed1b4, 40135d8e, 3e9526ed, be2d7f05, 3f13cd3a, 3f8d44b7]";
+    const GOLDEN: &str =
+        "[3fd3094c, 3d1ed1b4, 40135d8e, 3e9526ed, be2d7f05, 3f13cd3a, 3f8d44b7, be8e8c5a, 3f7eca46, 3dc6dffc, be4b6ff9]";
 }

@@ -25,6 +25,15 @@ pub const LN_COEFFS: [u32; 4] = [0x3e63_8e39, 0x3e92_4925, 0x3ecc_cccd, 0x3f2a_a
 pub const GELU_K: u32 = 0x3f4c_422a;
 /// Bits of GELU's cubic coefficient 0.044715.
 pub const GELU_C: u32 = 0x3d37_2713;
+/// Bits of 2/π.
+pub const TWO_OVER_PI: u32 = 0x3f22_f983;
+/// π/2 in three parts, each the binary32 nearest to what the ones before leave of π/2
+/// (Cody–Waite): `k·π/2` is taken off with three FMAs.
+pub const PIO2: [u32; 3] = [0x3fc9_0fdb, 0xb33b_bd2e, 0xa6f7_2ced];
+/// Bits of sin's Taylor coefficients −1/3!, 1/5!, −1/7!, 1/9!.
+pub const SIN_COEFFS: [u32; 4] = [0xbe2a_aaab, 0x3c08_8889, 0xb950_0d01, 0x3638_ef1d];
+/// Bits of cos's Taylor coefficients −1/2!, 1/4!, −1/6!, 1/8!, −1/10!.
+pub const COS_COEFFS: [u32; 5] = [0xbf00_0000, 0x3d2a_aaab, 0xbab6_0b61, 0x37d0_0d01, 0xb493_f27e];
 
 const HALF: u32 = 0x3f00_0000;
 const TWO: u32 = 0x4000_0000;
@@ -36,6 +45,10 @@ const MINUS_87: u32 = 0xc2ae_0000;
 const EXP_BIAS_SHIFTER: u32 = 0x4b00_007f;
 /// The smallest positive normal number.
 const MIN_POSITIVE: u32 = 0x0080_0000;
+/// 2^17: the largest `|x|` [`sin_cos`] reduces.
+const TRIG_LIMIT: u32 = 0x4800_0000;
+/// 1.5·2^23: adding it to an integer `k` with `|k| < 2^22` leaves `k mod 4` in the low two bits.
+const QUADRANT_SHIFTER: u32 = 0x4b40_0000;
 
 /// The constant with these bits.
 #[inline(always)]
@@ -145,4 +158,45 @@ pub fn gelu_grad<F: Binary32>(x: F) -> F {
     let t = tanh(u);
     let du = c::<F>(GELU_K) * (F::ONE + c::<F>(THREE) * c::<F>(GELU_C) * x2);
     c::<F>(HALF) * (F::ONE + t) + c::<F>(HALF) * x * (F::ONE - t * t) * du
+}
+
+/// SiLU (the SwiGLU gate of Llama): `x / (1 + exp(−x))`, each operation separately rounded.
+#[inline(always)]
+pub fn silu<F: Binary32>(x: F) -> F {
+    x / (F::ONE + exp(-x))
+}
+
+/// `(sin x, cos x)` together (RoPE takes both of each angle): `k = roundTiesEven(x·2/π)`,
+/// `r = x − k·π/2` by three FMAs with the parts of [`PIO2`], then on `r ∈ [−π/4, π/4]` with
+/// `z = r·r` the Taylor polynomials `sin r = fma(r·z, S(z), r)` and `cos r = fma(z, C(z), 1)`
+/// (FMA Horner over [`SIN_COEFFS`], [`COS_COEFFS`]), swapped and negated by the quadrant
+/// `k mod 4`. NaN, infinities and `|x| > 2^17` give `(NaN, NaN)`: the profile defines the two
+/// functions only where this reduction is accurate (a RoPE angle is at most the position).
+#[inline(always)]
+pub fn sin_cos<F: Binary32>(x: F) -> (F, F) {
+    if x.is_nan() || x.abs().gt(c(TRIG_LIMIT)) {
+        return (F::NAN, F::NAN);
+    }
+    let k = (x * c(TWO_OVER_PI)).round_ties_even();
+    let mut r = k.mul_add(-c::<F>(PIO2[0]), x);
+    r = k.mul_add(-c::<F>(PIO2[1]), r);
+    r = k.mul_add(-c::<F>(PIO2[2]), r);
+    let quadrant = (k + c(QUADRANT_SHIFTER)).to_bits() & 3;
+    let z = r * r;
+    let mut s: F = c(SIN_COEFFS[3]);
+    for k in SIN_COEFFS[..3].iter().rev() {
+        s = s.mul_add(z, c(*k));
+    }
+    let sin = (r * z).mul_add(s, r);
+    let mut p: F = c(COS_COEFFS[4]);
+    for k in COS_COEFFS[..4].iter().rev() {
+        p = p.mul_add(z, c(*k));
+    }
+    let cos = z.mul_add(p, F::ONE);
+    match quadrant {
+        0 => (sin, cos),
+        1 => (cos, -sin),
+        2 => (-sin, -cos),
+        _ => (-cos, sin),
+    }
 }

@@ -133,6 +133,10 @@ fn function_case(a: u32) {
     assert_eq!(soft::rsqrt(x).to_bits(), want(hw::rsqrt(f(a))), "rsqrt {a:08x}");
     assert_eq!(soft::gelu(x).to_bits(), want(hw::gelu(f(a))), "gelu {a:08x}");
     assert_eq!(soft::gelu_grad(x).to_bits(), want(hw::gelu_grad(f(a))), "gelu_grad {a:08x}");
+    assert_eq!(soft::silu(x).to_bits(), want(hw::silu(f(a))), "silu {a:08x}");
+    let (s, c) = soft::sin_cos(x);
+    let (hs, hc) = hw::sin_cos(f(a));
+    assert_eq!((s.to_bits(), c.to_bits()), (want(hs), want(hc)), "sin_cos {a:08x}");
 }
 
 #[test]
@@ -162,6 +166,15 @@ fn constants_are_the_f32_expressions_they_stand_for() {
     assert_eq!(soft::SQRT_2, std::f32::consts::SQRT_2.to_bits());
     assert_eq!(soft::GELU_K, 0.797_884_6f32.to_bits());
     assert_eq!(soft::GELU_C, 0.044_715f32.to_bits());
+    let coeffs = [-1.0f32 / 6.0, 1.0 / 120.0, -1.0 / 5040.0, 1.0 / 362_880.0];
+    assert_eq!(soft::SIN_COEFFS, coeffs.map(f32::to_bits));
+    let coeffs = [-0.5f32, 1.0 / 24.0, -1.0 / 720.0, 1.0 / 40320.0, -1.0 / 3_628_800.0];
+    assert_eq!(soft::COS_COEFFS, coeffs.map(f32::to_bits));
+    assert_eq!(soft::TWO_OVER_PI, std::f32::consts::FRAC_2_PI.to_bits());
+    assert_eq!(soft::PIO2[0], std::f32::consts::FRAC_PI_2.to_bits());
+    // The three parts of π/2 sum to it within 2^−75 (a 24-bit part each).
+    let parts: f64 = soft::PIO2.iter().map(|b| f64::from(f32::from_bits(*b))).sum();
+    assert!((parts - std::f64::consts::FRAC_PI_2).abs() < 1e-16, "{parts}");
     // LN2_HI + LN2_LO is ln 2 to about 2^−50.
     let ln2 = f64::from(f32::from_bits(soft::LN2_HI)) + f64::from(f32::from_bits(soft::LN2_LO));
     assert!((ln2 - std::f64::consts::LN_2).abs() < 1e-15, "{ln2}");
