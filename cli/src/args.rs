@@ -602,6 +602,28 @@ pub enum ModelAction {
         #[arg(long, default_value = "64GiB", value_parser = parse_size)]
         max_size: u64,
     },
+    /// Serve a model behind an OpenAI-compatible API (/v1/chat/completions, /v1/completions,
+    /// /v1/models, /health, /metrics): a registered artifact id (pulled and verified first), a
+    /// package directory or a GGUF file.
+    Serve {
+        /// Artifact id, package directory, or .gguf file.
+        model: String,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Name of the model in the API (default: the artifact id, or the file's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Most requests decoded together in one batch.
+        #[arg(long, default_value_t = 8)]
+        max_batch: usize,
+        /// Compute threads (default: IOLLM_THREADS, else all cores). Replies do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Largest package accepted when pulling an artifact (as for `model pull`).
+        #[arg(long, default_value = "64GiB", value_parser = parse_size)]
+        max_size: u64,
+    },
 }
 
 /// A CID argument, refused before anything is sent unless it parses as a CID

@@ -102,6 +102,31 @@ async fn ipfs_daemon(repo: &std::path::Path, api: std::net::SocketAddr) -> anyho
     Ok(())
 }
 
+/// Artifact `id` pulled (every byte verified) into the user's cache, once per manifest CID.
+async fn pull_cached(cli: &Cli, id: u64, max_size: u64) -> anyhow::Result<std::path::PathBuf> {
+    let ctx = context::connect(cli).await?;
+    let store = content::ipfs_client(&ctx)?;
+    let artifact = model::show(&ctx, id).await?;
+    let cid = String::from_utf8_lossy(&artifact.manifest_cid).into_owned();
+    let home = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache")))
+        .ok_or_else(|| anyhow::anyhow!("no cache directory: set HOME or XDG_CACHE_HOME"))?;
+    let dir = home.join("iollm/artifacts").join(format!("{id}-{cid}"));
+    if dir.join("smip.json").is_file() {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(dir.parent().expect("a parent"))?;
+    // Pulled beside, then renamed: a cache entry is whole or absent.
+    let partial = dir.with_extension("partial");
+    let _ = std::fs::remove_dir_all(&partial);
+    let limit = iollm_content::PullOptions { max_bytes: max_size };
+    content::pull(&ctx, &store, id, &partial, &limit).await?;
+    std::fs::rename(&partial, &dir)?;
+    println!("pulled artifact {id} ({cid}) into {}, verified", dir.display());
+    Ok(dir)
+}
+
 /// A token cancelled when the process gets SIGTERM or Ctrl-C.
 fn cancelled_on_signal() -> tokio_util::sync::CancellationToken {
     let shutdown = tokio_util::sync::CancellationToken::new();
@@ -660,6 +685,30 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
             println!("package CID:  {}", iollm_content::format_cid(&published.package_cid));
             println!("manifest CID: {}", iollm_content::format_cid(&published.manifest_cid));
             println!("id:           {}", published.id);
+        }
+        ModelAction::Serve { model, listen, name, max_batch, threads, max_size } => {
+            let threads = iollm_compute::train::resolve_threads(cli.resolved.threads_or(*threads))?;
+            let (path, default_name) = match model.parse::<u64>() {
+                Ok(id) if !std::path::Path::new(model).exists() => {
+                    (pull_cached(cli, id, *max_size).await?, id.to_string())
+                }
+                _ => (std::path::PathBuf::from(model), String::new()),
+            };
+            let name = name.clone().or((!default_name.is_empty()).then_some(default_name));
+            let options = iollm_serve::Options { name, threads, max_batch: *max_batch };
+            let served =
+                tokio::task::spawn_blocking(move || iollm_serve::load(&path, &options)).await??;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+            println!(
+                "serving {} on http://{}/v1 ({threads} threads, batches of up to {max_batch})",
+                served.name,
+                listener.local_addr()?
+            );
+            let shutdown = cancelled_on_signal();
+            iollm_serve::serve(listener, served, async move { shutdown.cancelled().await }).await?;
+            println!("server stopped.");
         }
         ModelAction::Pull { id, dir, max_size } => {
             let ctx = context::connect(cli).await?;
