@@ -225,7 +225,10 @@ impl<'a> Reader<'a> {
                 // Every element takes at least one byte: a count beyond what is left is a lie,
                 // refused before anything is reserved for it.
                 if count > self.left() {
-                    return Err(bad(format!("{key}: array of {count} elements in a shorter file")));
+                    return Err(bad(format!(
+                        "truncated: {key} announces {count} elements, {} bytes left",
+                        self.left()
+                    )));
                 }
                 let mut items = Vec::with_capacity(count as usize);
                 for _ in 0..count {
@@ -545,7 +548,7 @@ mod tests {
                     )],
                     &[],
                 ),
-                "array of 1099511627776 elements",
+                "k announces 1099511627776 elements",
             ),
             (file(&[], &[("w", &[u64::MAX, 2], 0, vec![])]), "too many elements"),
             (file(&[], &[("w", &[1, 1, 1, 1, 1], 0, vec![0; 4])]), "rank 5"),

@@ -10,4 +10,5 @@ mod infer;
 mod invariance;
 mod io;
 mod learning;
+mod llama;
 mod program;

@@ -1,0 +1,153 @@
+//! The Llama path on a real model (SmolLM2-135M-Instruct, Q4_1 GGUF, fetched by
+//! scripts/setup.sh): same bits on any thread count, alone or in a batch, in one prefill or
+//! token by token; hostile files refused; and llama.cpp's own outputs as an external oracle
+//! (fixture made by scripts/llama-oracle.sh).
+
+use iollm_compute::data::Rng;
+use iollm_compute::gguf::Gguf;
+use iollm_compute::llama::{Llama, Piece, Sampler};
+use iollm_compute::Runtime;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// The model file scripts/setup.sh fetches.
+pub fn smollm2() -> PathBuf {
+    let home = std::env::var_os("IOLLM_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".local/share/iollm")
+    });
+    let path = home.join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(path.is_file(), "{} is missing: run scripts/setup.sh", path.display());
+    path
+}
+
+fn model(threads: usize) -> Llama {
+    Llama::load(&smollm2(), &Runtime::new(threads)).expect("the model loads")
+}
+
+fn shared() -> &'static Llama {
+    static MODEL: OnceLock<Llama> = OnceLock::new();
+    MODEL.get_or_init(|| model(2))
+}
+
+/// "The capital of France is" and a ChatML prompt, as SmolLM2's tokenizer gives them.
+const FRANCE: &[u32] = &[504, 3575, 282, 4649, 314];
+const CHAT: &[u32] = &[1, 4093, 198, 1780, 314, 216, 34, 27, 34, 47, 2, 198, 1, 520, 9531, 198];
+
+fn bits(rows: &[Vec<f32>]) -> Vec<u32> {
+    rows.iter().flatten().map(|v| v.to_bits()).collect()
+}
+
+fn all_logits(m: &Llama, tokens: &[u32]) -> Vec<Vec<f32>> {
+    let mut cache = m.cache();
+    m.forward(&mut [Piece { cache: &mut cache, tokens }], true).unwrap().remove(0)
+}
+
+#[test]
+fn the_model_answers_and_its_shape_is_read_from_the_file() {
+    let m = shared();
+    let c = &m.config;
+    assert_eq!(
+        (c.vocab, c.dim, c.layers, c.heads, c.kv_heads, c.hidden),
+        (49152, 576, 30, 9, 3, 1536)
+    );
+    assert_eq!((c.context, c.rope_base, c.eps), (8192, 100_000.0, 1e-5));
+    // Greedy: " Paris" (7042) then "." (30).
+    let mut cache = m.cache();
+    let mut logits = m.forward(&mut [Piece { cache: &mut cache, tokens: FRANCE }], false).unwrap();
+    let first = Sampler::GREEDY.pick(&logits[0][0], &mut Rng::new(0));
+    assert_eq!(first, 7042);
+    logits = m.forward(&mut [Piece { cache: &mut cache, tokens: &[first] }], false).unwrap();
+    assert_eq!(Sampler::GREEDY.pick(&logits[0][0], &mut Rng::new(0)), 30);
+    assert_eq!(cache.len(), FRANCE.len() + 1);
+}
+
+#[test]
+fn logits_have_the_same_bits_on_1_2_and_8_threads() {
+    let tokens: Vec<u32> = CHAT.iter().chain(FRANCE).copied().collect();
+    let want = bits(&all_logits(shared(), &tokens));
+    for threads in [1, 8] {
+        assert_eq!(bits(&all_logits(&model(threads), &tokens)), want, "{threads} threads");
+    }
+}
+
+#[test]
+fn a_sequence_gets_the_same_bits_alone_in_a_batch_of_8_and_token_by_token() {
+    let m = shared();
+    let alone = all_logits(m, CHAT);
+    // Token by token, through the cache (decoding).
+    let mut cache = m.cache();
+    let mut stepwise = Vec::new();
+    for t in CHAT {
+        stepwise.extend(
+            m.forward(&mut [Piece { cache: &mut cache, tokens: &[*t] }], true).unwrap().remove(0),
+        );
+    }
+    assert_eq!(bits(&stepwise), bits(&alone), "token by token");
+    // In a batch of 8 beside other sequences of other lengths, at every index.
+    for index in [0, 3, 7] {
+        let others: Vec<Vec<u32>> = (0..8)
+            .map(|i| FRANCE.iter().cycle().skip(i).take(3 + 2 * i).copied().collect())
+            .collect();
+        let mut caches: Vec<_> = (0..8).map(|_| m.cache()).collect();
+        // The other sequences already hold some tokens: the batch mixes prefill and decoding.
+        for (i, c) in caches.iter_mut().enumerate() {
+            if i != index {
+                m.forward(&mut [Piece { cache: c, tokens: &others[i][..1] }], false).unwrap();
+            }
+        }
+        let mut pieces: Vec<Piece> = caches
+            .iter_mut()
+            .enumerate()
+            .map(|(i, cache)| Piece {
+                cache,
+                tokens: if i == index { CHAT } else { &others[i][1..] },
+            })
+            .collect();
+        let out = m.forward(&mut pieces, true).unwrap();
+        assert_eq!(bits(&out[index]), bits(&alone), "at index {index} of 8");
+    }
+}
+
+#[test]
+fn bad_tokens_and_contexts_are_refused_and_change_nothing() {
+    let m = shared();
+    let mut cache = m.cache();
+    let err = m.forward(&mut [Piece { cache: &mut cache, tokens: &[49152] }], false).unwrap_err();
+    assert!(err.to_string().contains("not in the vocabulary"), "{err}");
+    let long = vec![30u32; 8193];
+    let err = m.forward(&mut [Piece { cache: &mut cache, tokens: &long }], false).unwrap_err();
+    assert!(err.to_string().contains("exceed the model's context of 8192"), "{err}");
+    let err = m.forward(&mut [Piece { cache: &mut cache, tokens: &[] }], false).unwrap_err();
+    assert!(err.to_string().contains("no new token"), "{err}");
+    assert!(cache.is_empty());
+}
+
+#[test]
+fn a_truncated_or_corrupt_model_file_is_one_clear_error() {
+    let bytes = std::fs::read(smollm2()).unwrap();
+    let truncated = Gguf::parse(bytes[..bytes.len() - 1000].to_vec()).unwrap_err();
+    assert!(truncated.to_string().contains("ends past the file"), "{truncated}");
+    let header = Gguf::parse(bytes[..5000].to_vec()).unwrap_err();
+    assert!(header.to_string().contains("truncated"), "{header}");
+    // A tensor type changed to Q4_K in the directory: listed, refused when loaded.
+    let g = Gguf::parse(bytes.clone()).unwrap();
+    let mut q4k = bytes;
+    let name = b"blk.0.attn_q.weight";
+    let at = q4k.windows(name.len()).position(|w| w == name).unwrap() + name.len();
+    // rank (u32) + 2 dims (u64 each), then the type.
+    let ty = at + 4 + 16;
+    assert_eq!(u32::from_le_bytes(q4k[ty..ty + 4].try_into().unwrap()), 3, "Q4_1");
+    q4k[ty..ty + 4].copy_from_slice(&12u32.to_le_bytes());
+    let err = match Gguf::parse(q4k) {
+        Ok(g) => Llama::from_gguf(&g, &Runtime::new(1)).err().unwrap(),
+        Err(e) => e,
+    };
+    assert!(err.to_string().contains("Q4_K"), "{err}");
+    // Another architecture.
+    let mut other = g;
+    other
+        .metadata
+        .insert("general.architecture".into(), iollm_compute::gguf::Value::String("gemma".into()));
+    let err = Llama::from_gguf(&other, &Runtime::new(1)).err().unwrap();
+    assert!(err.to_string().contains("architecture \"gemma\""), "{err}");
+}
