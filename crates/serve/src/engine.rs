@@ -220,6 +220,9 @@ fn run(
             continue;
         }
         metrics.batch_size.set(active.len() as i64);
+        if active.len() > 1 {
+            metrics.batched_steps.inc();
+        }
         let t0 = Instant::now();
         let mut refs: Vec<&mut Sequence> = active.iter_mut().collect();
         let logits = match runner.step(&mut refs) {

@@ -23,6 +23,8 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     /// Requests in the last decoding step.
     pub batch_size: Gauge,
+    /// Decoding steps that ran more than one request together.
+    pub batched_steps: Counter,
     /// Tokens per second of the last decoding step (all requests together).
     pub tokens_per_second: Gauge<f64, AtomicU64>,
     /// Seconds from a request's arrival at the engine to its first token.
@@ -39,6 +41,7 @@ impl Default for Metrics {
             generated_tokens: Counter::default(),
             queue_depth: Gauge::default(),
             batch_size: Gauge::default(),
+            batched_steps: Counter::default(),
             tokens_per_second: Gauge::default(),
             time_to_first_token: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
             registry: Registry::default(),
@@ -49,6 +52,11 @@ impl Default for Metrics {
         registry.register("generated_tokens", "Tokens generated", m.generated_tokens.clone());
         registry.register("queue_depth", "Requests waiting for the batch", m.queue_depth.clone());
         registry.register("batch_size", "Requests in the last decoding step", m.batch_size.clone());
+        registry.register(
+            "batched_steps",
+            "Decoding steps that ran more than one request together",
+            m.batched_steps.clone(),
+        );
         registry.register(
             "tokens_per_second",
             "Tokens per second of the last decoding step",

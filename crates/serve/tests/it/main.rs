@@ -1,0 +1,5 @@
+//! Integration tests of `iollm-serve` (one test binary for the crate).
+
+mod api;
+mod common;
+mod text;

@@ -1,0 +1,62 @@
+//! Tokenizer and chat template of the real model.
+
+use crate::common::smollm2;
+use iollm_compute::gguf::Gguf;
+use iollm_serve::chat::{ChatTemplate, Message};
+use iollm_serve::tokenizer::{Detokenizer, Tokenizer};
+
+fn tokenizer() -> Tokenizer {
+    Tokenizer::from_gguf(&Gguf::read(&smollm2()).unwrap()).unwrap()
+}
+
+#[test]
+fn control_tokens_are_parsed_only_when_asked_and_never_shown() {
+    let t = tokenizer();
+    let chat = "<|im_start|>user\nhi<|im_end|>";
+    let special = t.encode(chat, true).unwrap();
+    assert_eq!(special.first(), Some(&1));
+    assert_eq!(special.last(), Some(&2));
+    let plain = t.encode(chat, false).unwrap();
+    assert!(!plain.contains(&1) && !plain.contains(&2), "{plain:?}");
+    assert_eq!(t.decode(&plain).unwrap(), chat, "plain text round-trips");
+    assert_eq!(t.decode(&special).unwrap(), "user\nhi", "control tokens are not shown");
+    assert!(t.is_control(2) && !t.is_control(30));
+}
+
+#[test]
+fn streamed_text_holds_back_a_character_split_across_tokens() {
+    let t = tokenizer();
+    for text in ["naïve café 東京 🚀 👩‍💻", "a\u{a0}b  \t\n c", "x"] {
+        let ids = t.encode(text, false).unwrap();
+        let mut d = Detokenizer::default();
+        let mut out = String::new();
+        for id in &ids {
+            let piece = d.push(&t, *id).unwrap();
+            assert!(!piece.contains('\u{fffd}'), "{piece:?}");
+            out.push_str(&piece);
+        }
+        out.push_str(&d.finish(&t).unwrap());
+        assert_eq!(out, text);
+    }
+}
+
+#[test]
+fn the_chat_template_renders_chatml_with_the_default_system_prompt() {
+    let g = Gguf::read(&smollm2()).unwrap();
+    let template =
+        ChatTemplate::new(g.str("tokenizer.chat_template").unwrap(), "<|im_start|>", "<|im_end|>")
+            .unwrap();
+    let msg = |role: &str, content: &str| Message { role: role.into(), content: content.into() };
+    let out = template.render(&[msg("user", "What is 2+2?")], true).unwrap();
+    assert_eq!(
+        out,
+        "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n"
+    );
+    let out = template.render(&[msg("system", "Be brief."), msg("user", "Hi")], false).unwrap();
+    assert_eq!(out, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n");
+    let bad = ChatTemplate::new("{% if %}", "", "").err().unwrap();
+    assert!(bad.to_string().contains("does not compile"), "{bad}");
+    let raising = ChatTemplate::new("{{ raise_exception('only user turns') }}", "", "").unwrap();
+    let err = raising.render(&[], true).unwrap_err();
+    assert!(err.to_string().contains("only user turns"), "{err}");
+}
