@@ -145,7 +145,7 @@ final_state() {
 import hashlib, struct, sys
 config_hash, h0 = (bytes.fromhex(a[2:]) for a in sys.argv[1:3])
 sha = lambda b: hashlib.sha256(b).digest()
-profile = b"repops-v3"
+profile = b"repops-v4"
 header = b"IOLLMCK1" + struct.pack("<I", len(profile)) + profile + config_hash \
   + struct.pack("<QQIIIQ", 1, 1, 0, 0, 0, 1)
 tensors = bytes([8]) * 32

@@ -287,7 +287,7 @@ const SIGNED_UP: &[Stage] = &[Stage::SignedUp, Stage::Trained];
 /// The game's run (`iollm_tests::GAME_RUN`: 2 layers, 2 heads, 16 steps, 4 checkpoints) as an
 /// `iollm-job-v1` spec.
 const GAME_SPEC: &str = r#"{
-  "job_version": 1, "kind": "train", "profile": "repops-v3", "base_model": null,
+  "job_version": 1, "kind": "train", "profile": "repops-v4", "base_model": null,
   "dataset": { "source": "arithmetic", "lines": 300 },
   "model": { "n_layer": 2, "n_head": 2, "n_embd": 32, "n_ctx": 16 },
   "train": { "seed": 9, "steps": 16, "batch_size": 2, "checkpoint_every": 4 },

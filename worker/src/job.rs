@@ -44,7 +44,7 @@ pub struct JobDocument {
     pub job_version: u32,
     /// What the job is.
     pub kind: JobKind,
-    /// The numerics profile the run is bit-reproducible under (`repops-v3`).
+    /// The numerics profile the run is bit-reproducible under (`repops-v4`).
     pub profile: String,
     /// Artifact id (on chain) of the model to start from; `null`: initialised from the seed.
     pub base_model: Option<u64>,

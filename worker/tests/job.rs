@@ -75,7 +75,7 @@ fn bad_specs_are_refused_with_one_line_each() {
         (with(&["job_version"], json!(2)), "job_version 2 is not 1"),
         (with(&["kind"], json!("eval_path")), "reserved for the path evaluator"),
         (with(&["kind"], json!("fine_tune")), "at kind: unknown variant `fine_tune`"),
-        (with(&["profile"], json!("repops-v2")), "is not \"repops-v3\""),
+        (with(&["profile"], json!("repops-v3")), "is not \"repops-v4\""),
         (with(&["base_model"], json!(7)), "base_model 7: training from a base model"),
         (with(&["dataset"], json!({"source": "ipfs", "cid": "notacid"})), "dataset.cid"),
         (

@@ -1,4 +1,4 @@
-//! CUDA backend (feature `cuda`): the matmul kernel of `repops-v3` compiled with NVRTC.
+//! CUDA backend (feature `cuda`): the matmul kernel of `repops-v4` compiled with NVRTC.
 //!
 //! The kernel computes each output element as the same FMA chain as the CPU
 //! ([`crate::kernels`]): ascending `k`, from `+0`, `__fmaf_rn` per step — shared-memory tiling only

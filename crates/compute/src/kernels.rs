@@ -1,4 +1,4 @@
-//! Matrix multiply, the one hot kernel, in the `repops-v3` order.
+//! Matrix multiply, the one hot kernel, in the `repops-v4` order.
 //!
 //! `C = A·B` (`A: m×k`, `B: k×n`) defines every output element as the FMA chain
 //! `c = fma(a[i][k-1], b[k-1][j], … fma(a[i][0], b[0][j], +0.0))` — products taken in ascending

@@ -1,7 +1,7 @@
 //! `iollm-compute`: reproducible numerics, a small byte-level GPT, and a trainer whose every
 //! checkpoint can be re-checked by anyone.
 //!
-//! **What it is.** The `repops-v3` numerics profile (documented in `REPOPS.md`): f32 ops whose
+//! **What it is.** The `repops-v4` numerics profile (documented in `REPOPS.md`): f32 ops whose
 //! results are bit-identical on any x86-64 or other IEEE-754 CPU, for any thread count, with or
 //! without SIMD — every reduction has one fixed order, transcendentals are our own polynomials
 //! ([`repops`]), FMA is used only where written. On top: a GPT-2-shaped model over bytes

@@ -1,4 +1,4 @@
-//! Forward and backward of every layer op, in the `repops-v3` order.
+//! Forward and backward of every layer op, in the `repops-v4` order.
 //!
 //! All tensors are dense row-major `f32` slices. Conventions (see `REPOPS.md`):
 //! - a *sum* is a left-to-right sequence of separately rounded additions over ascending index,

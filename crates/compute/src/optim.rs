@@ -1,4 +1,4 @@
-//! AdamW in the `repops-v3` order.
+//! AdamW in the `repops-v4` order.
 
 use crate::kernels::{fma_dispatch, Simd};
 use rayon::prelude::*;

@@ -1,4 +1,4 @@
-//! Scalar functions of the `repops-v3` numerics profile (see `REPOPS.md`) on the machine's `f32`.
+//! Scalar functions of the `repops-v4` numerics profile (see `REPOPS.md`) on the machine's `f32`.
 //!
 //! Every function is a fixed sequence of IEEE-754 binary32 operations that are correctly
 //! rounded on every conforming machine: `+ - * /`, `sqrt`, and fused multiply-add written
@@ -75,7 +75,7 @@ mod tests {
                 .map(|v| v.to_bits())
                 .collect();
         let text = format!("{got:08x?}");
-        assert_eq!(text, GOLDEN, "repops-v3 scalar functions changed");
+        assert_eq!(text, GOLDEN, "repops-v4 scalar functions changed");
     }
 
     const GOLDEN: &str =

@@ -28,7 +28,7 @@ pub use float::F32;
 
 /// Name of the numerics profile (`crates/compute/REPOPS.md`): written into every state header,
 /// so a checkpoint or a game of another profile is refused.
-pub const PROFILE: &str = "repops-v3";
+pub const PROFILE: &str = "repops-v4";
 
 /// `⌈a / b⌉` for `b > 0` (written out: the contracts' ink! linter builds with Rust 1.73, before
 /// `div_ceil`).
