@@ -28,12 +28,14 @@ fn main() {
     for _ in 0..rounds {
         let mut cache = model.cache();
         let t0 = Instant::now();
-        let logits = model.forward(&mut [Piece { cache: &mut cache, tokens: &prompt }], false).unwrap();
+        let logits =
+            model.forward(&mut [Piece { cache: &mut cache, tokens: &prompt }], false).unwrap();
         let prefill = t0.elapsed().as_secs_f64();
         let mut next = Sampler::GREEDY.pick(&logits[0][0], &mut Rng::new(0));
         let t1 = Instant::now();
         for _ in 0..decode {
-            let l = model.forward(&mut [Piece { cache: &mut cache, tokens: &[next] }], false).unwrap();
+            let l =
+                model.forward(&mut [Piece { cache: &mut cache, tokens: &[next] }], false).unwrap();
             next = Sampler::GREEDY.pick(&l[0][0], &mut Rng::new(0));
         }
         let decoding = t1.elapsed().as_secs_f64();

@@ -406,8 +406,9 @@ impl Gguf {
             .ok_or_else(|| Error::MissingTensor(name.into()))
     }
 
-    /// Tensor `name` as `f32` values, checked to have dimensions `dims` (ggml order).
-    pub fn dequantize(&self, name: &str, dims: &[u64]) -> Result<Vec<f32>> {
+    /// Tensor `name`'s type and data, checked to have dimensions `dims` (ggml order) and a
+    /// type this module reads.
+    pub fn raw(&self, name: &str, dims: &[u64]) -> Result<(TensorType, &[u8])> {
         let t = self.tensor(name)?;
         if t.dims != dims {
             return Err(bad(format!(
@@ -423,7 +424,13 @@ impl Gguf {
         })?;
         let start = (self.data_start + t.offset) as usize;
         let size = (t.len() / per_block * block_bytes) as usize;
-        Ok(dequantize(t.kind, &self.bytes[start..start + size]))
+        Ok((t.kind, &self.bytes[start..start + size]))
+    }
+
+    /// Tensor `name` as `f32` values, checked to have dimensions `dims` (ggml order).
+    pub fn dequantize(&self, name: &str, dims: &[u64]) -> Result<Vec<f32>> {
+        let (kind, data) = self.raw(name, dims)?;
+        Ok(dequantize(kind, data))
     }
 }
 

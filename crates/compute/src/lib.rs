@@ -42,6 +42,7 @@ pub mod merkle;
 pub mod model;
 pub mod ops;
 pub mod optim;
+pub mod quant;
 pub mod repops;
 pub mod train;
 

@@ -16,8 +16,9 @@
 
 use crate::data::Rng;
 use crate::error::{Error, Result};
-use crate::gguf::{Gguf, Value};
+use crate::gguf::{Gguf, TensorType, Value};
 use crate::kernels::{self, fma_dispatch, Simd, Stored};
+use crate::quant::QuantMatrix;
 use crate::repops;
 use crate::train::Runtime;
 use rayon::prelude::*;
@@ -135,17 +136,69 @@ impl LlamaConfig {
     }
 }
 
-/// One block's weights; matrices are `[in][out]`.
+/// A weight matrix `y = x·W`: expanded to `[in][out]` for products of many rows, and kept in
+/// its GGUF blocks (when quantized) for single rows, which read it once per token.
+struct Linear {
+    dense: Vec<f32>,
+    quant: Option<QuantMatrix>,
+    k: usize,
+    n: usize,
+}
+
+impl Linear {
+    /// GGUF tensor `name` of dimensions `[k, n]` (`n` rows of `k`).
+    fn load(g: &Gguf, name: &str, k: usize, n: usize) -> Result<Linear> {
+        let (kind, data) = g.raw(name, &[k as u64, n as u64])?;
+        let quant = match kind {
+            TensorType::Q4_1 | TensorType::Q8_0 => Some(QuantMatrix::from_gguf(kind, data, k, n)?),
+            _ => None,
+        };
+        let rows = g.dequantize(name, &[k as u64, n as u64])?;
+        Ok(Linear { dense: kernels::transpose(&rows, n, k), quant, k, n })
+    }
+
+    /// `x·W` for `m` rows: by columns for a few rows (every thread works on each row, reading
+    /// the quantized blocks), as a blocked product over the expanded matrix for many. Same
+    /// bits either way.
+    fn apply(&self, x: &[f32], m: usize, simd: Simd) -> Vec<f32> {
+        let (k, n) = (self.k, self.n);
+        let mut y = vec![0.0f32; m * n];
+        if m < 4 {
+            for (xr, yr) in x.chunks_exact(k).zip(y.chunks_exact_mut(n)) {
+                match &self.quant {
+                    Some(q) => q.matvec(xr, yr, simd, true),
+                    None => kernels::matvec(xr, &self.dense, yr, k, n, simd, true),
+                }
+            }
+        } else {
+            kernels::gemm(
+                x,
+                Stored::Normal,
+                &self.dense,
+                Stored::Normal,
+                &mut y,
+                m,
+                k,
+                n,
+                simd,
+                true,
+            );
+        }
+        y
+    }
+}
+
+/// One block's weights.
 struct Block {
     attn_norm: Vec<f32>,
-    wq: Vec<f32>,
-    wk: Vec<f32>,
-    wv: Vec<f32>,
-    wo: Vec<f32>,
+    wq: Linear,
+    wk: Linear,
+    wv: Linear,
+    wo: Linear,
     ffn_norm: Vec<f32>,
-    w_gate: Vec<f32>,
-    w_up: Vec<f32>,
-    w_down: Vec<f32>,
+    w_gate: Linear,
+    w_up: Linear,
+    w_down: Linear,
 }
 
 /// A loaded Llama-family model.
@@ -154,8 +207,8 @@ pub struct Llama {
     pub config: LlamaConfig,
     /// Token embedding, `[vocab][dim]`.
     embed: Vec<f32>,
-    /// The output matrix `[dim][vocab]` (the embedding's transpose when tied).
-    output: Vec<f32>,
+    /// The output matrix (the token embedding when tied).
+    output: Linear,
     out_norm: Vec<f32>,
     blocks: Vec<Block>,
     /// `ln(rope_base)`, once.
@@ -164,7 +217,13 @@ pub struct Llama {
     pool: rayon::ThreadPool,
 }
 
-/// One sequence's keys and values, every layer (positions `0..len`).
+/// Positions of one block of the key cache: keys are stored by blocks of this many positions,
+/// each value's positions side by side (`[block][kv value][position]`), so one vector
+/// instruction continues the score chains of that many positions.
+const KEY_BLOCK: usize = 16;
+
+/// One sequence's keys and values, every layer (positions `0..len`): keys by blocks of
+/// [`KEY_BLOCK`] positions, values by position.
 #[derive(Clone, Debug, Default)]
 pub struct KvCache {
     k: Vec<Vec<f32>>,
@@ -201,41 +260,37 @@ impl Llama {
     /// Expands a parsed GGUF's weights.
     pub fn from_gguf(g: &Gguf, rt: &Runtime) -> Result<Llama> {
         let cfg = LlamaConfig::from_gguf(g)?;
-        let (d, kv, h, v) =
-            (cfg.dim as u64, cfg.kv_dim() as u64, cfg.hidden as u64, cfg.vocab as u64);
+        let (d, kv, h, v) = (cfg.dim, cfg.kv_dim(), cfg.hidden, cfg.vocab);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(rt.threads.max(1))
             .build()
             .map_err(|e| Error::InvalidConfig(format!("cannot start threads: {e}")))?;
-        // A GGUF matrix `[in, out]` holds `out` rows of `in`: stored transposed to `[in][out]`.
-        let matrix = |name: &str, inp: u64, out: u64| -> Result<Vec<f32>> {
-            let w = g.dequantize(name, &[inp, out])?;
-            Ok(pool.install(|| kernels::transpose(&w, out as usize, inp as usize)))
-        };
-        let blocks = (0..cfg.layers)
-            .map(|i| {
-                let n = |t: &str| format!("blk.{i}.{t}.weight");
-                Ok(Block {
-                    attn_norm: g.dequantize(&n("attn_norm"), &[d])?,
-                    wq: matrix(&n("attn_q"), d, d)?,
-                    wk: matrix(&n("attn_k"), d, kv)?,
-                    wv: matrix(&n("attn_v"), d, kv)?,
-                    wo: matrix(&n("attn_output"), d, d)?,
-                    ffn_norm: g.dequantize(&n("ffn_norm"), &[d])?,
-                    w_gate: matrix(&n("ffn_gate"), d, h)?,
-                    w_up: matrix(&n("ffn_up"), d, h)?,
-                    w_down: matrix(&n("ffn_down"), h, d)?,
+        let blocks = pool.install(|| {
+            (0..cfg.layers)
+                .map(|i| {
+                    let n = |t: &str| format!("blk.{i}.{t}.weight");
+                    Ok(Block {
+                        attn_norm: g.dequantize(&n("attn_norm"), &[d as u64])?,
+                        wq: Linear::load(g, &n("attn_q"), d, d)?,
+                        wk: Linear::load(g, &n("attn_k"), d, kv)?,
+                        wv: Linear::load(g, &n("attn_v"), d, kv)?,
+                        wo: Linear::load(g, &n("attn_output"), d, d)?,
+                        ffn_norm: g.dequantize(&n("ffn_norm"), &[d as u64])?,
+                        w_gate: Linear::load(g, &n("ffn_gate"), d, h)?,
+                        w_up: Linear::load(g, &n("ffn_up"), d, h)?,
+                        w_down: Linear::load(g, &n("ffn_down"), h, d)?,
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let embed = g.dequantize("token_embd.weight", &[d, v])?;
-        let output = match g.tensor("output.weight") {
-            Ok(_) => matrix("output.weight", d, v)?,
-            Err(_) => pool.install(|| kernels::transpose(&embed, v as usize, d as usize)),
-        };
+                .collect::<Result<Vec<_>>>()
+        })?;
+        let embed = g.dequantize("token_embd.weight", &[d as u64, v as u64])?;
+        let output = pool.install(|| match g.tensor("output.weight") {
+            Ok(_) => Linear::load(g, "output.weight", d, v),
+            Err(_) => Linear::load(g, "token_embd.weight", d, v),
+        })?;
         Ok(Llama {
             ln_base: repops::ln(cfg.rope_base),
-            out_norm: g.dequantize("output_norm.weight", &[d])?,
+            out_norm: g.dequantize("output_norm.weight", &[d as u64])?,
             config: cfg,
             embed,
             output,
@@ -285,7 +340,7 @@ impl Llama {
             .flat_map(|(i, p)| (0..p.tokens.len()).map(move |j| (i, p.cache.len + j)))
             .collect();
         let tokens: Vec<u32> = pieces.iter().flat_map(|p| p.tokens.iter().copied()).collect();
-        let out = self.pool.install(|| self.run(pieces, &rows, &tokens, all));
+        let out = crate::ops::install_hot(&self.pool, || self.run(pieces, &rows, &tokens, all));
         for p in pieces.iter_mut() {
             p.cache.len += p.tokens.len();
         }
@@ -309,23 +364,23 @@ impl Llama {
         let mut h = vec![0.0f32; t * d];
         for (layer, b) in self.blocks.iter().enumerate() {
             rms_norm(self.simd, &x, &b.attn_norm, cfg.eps, &mut h);
-            let mut q = self.linear(&h, t, &b.wq, d, d);
-            let mut k = self.linear(&h, t, &b.wk, d, kv);
-            let v = self.linear(&h, t, &b.wv, d, kv);
+            let mut q = b.wq.apply(&h, t, self.simd);
+            let mut k = b.wk.apply(&h, t, self.simd);
+            let v = b.wv.apply(&h, t, self.simd);
             rotate(&mut q, hd, &rope);
             rotate(&mut k, hd, &rope);
-            for (r, &(i, _)) in rows.iter().enumerate() {
-                pieces[i].cache.k[layer].extend_from_slice(&k[r * kv..][..kv]);
+            for (r, &(i, pos)) in rows.iter().enumerate() {
+                push_key(&mut pieces[i].cache.k[layer], pos, &k[r * kv..][..kv]);
                 pieces[i].cache.v[layer].extend_from_slice(&v[r * kv..][..kv]);
             }
             let att = self.attention(pieces, rows, layer, &q);
-            let o = self.linear(&att, t, &b.wo, d, d);
+            let o = b.wo.apply(&att, t, self.simd);
             add_into(&o, &mut x);
             rms_norm(self.simd, &x, &b.ffn_norm, cfg.eps, &mut h);
-            let mut g = self.linear(&h, t, &b.w_gate, d, cfg.hidden);
-            let u = self.linear(&h, t, &b.w_up, d, cfg.hidden);
+            let mut g = b.w_gate.apply(&h, t, self.simd);
+            let u = b.w_up.apply(&h, t, self.simd);
             silu_mul(self.simd, &mut g, &u);
-            let down = self.linear(&g, t, &b.w_down, cfg.hidden, d);
+            let down = b.w_down.apply(&g, t, self.simd);
             add_into(&down, &mut x);
         }
         // Only the rows whose logits are wanted go through the head.
@@ -337,26 +392,12 @@ impl Llama {
         }
         let mut normed = vec![0.0f32; sel.len()];
         rms_norm(self.simd, &sel, &self.out_norm, cfg.eps, &mut normed);
-        let logits = self.linear(&normed, wanted.len(), &self.output, d, cfg.vocab);
+        let logits = self.output.apply(&normed, wanted.len(), self.simd);
         let mut out: Vec<Vec<Vec<f32>>> = pieces.iter().map(|_| Vec::new()).collect();
         for (n, &r) in wanted.iter().enumerate() {
             out[rows[r].0].push(logits[n * cfg.vocab..][..cfg.vocab].to_vec());
         }
         out
-    }
-
-    /// `x·w` for `m` rows of `k` values and `w: [k][n]`: by columns for a few rows (every
-    /// thread works on each row), as a blocked product for many. Same bits either way.
-    fn linear(&self, x: &[f32], m: usize, w: &[f32], k: usize, n: usize) -> Vec<f32> {
-        let mut y = vec![0.0f32; m * n];
-        if m < 8 {
-            for (xr, yr) in x.chunks_exact(k).zip(y.chunks_exact_mut(n)) {
-                kernels::matvec(xr, w, yr, k, n, self.simd, true);
-            }
-        } else {
-            kernels::gemm(x, Stored::Normal, w, Stored::Normal, &mut y, m, k, n, self.simd, true);
-        }
-        y
     }
 
     /// `(cos, sin)` of each row's angles `pos·θ_i`, `θ_i = exp(−(2i/hd)·ln base)`.
@@ -406,6 +447,18 @@ impl Llama {
             );
         });
         out
+    }
+}
+
+/// Stores the key `row` of position `pos` (positions arrive in order) in a blocked key cache.
+fn push_key(k: &mut Vec<f32>, pos: usize, row: &[f32]) {
+    let (kv, block) = (row.len(), pos / KEY_BLOCK);
+    let base = block * kv * KEY_BLOCK;
+    if k.len() < base + kv * KEY_BLOCK {
+        k.resize(base + kv * KEY_BLOCK, 0.0);
+    }
+    for (c, value) in row.iter().enumerate() {
+        k[base + c * KEY_BLOCK + pos % KEY_BLOCK] = *value;
     }
 }
 
@@ -460,36 +513,73 @@ fma_dispatch! {
 }
 
 fma_dispatch! {
-    /// One query head over positions `0..n` of a cache whose rows are `ld` apart, the head's
-    /// values starting at `at`: `s_j = (q·k_j)·scale` (FMA chain over the head, ascending),
-    /// `m = max s`, `e_j = exp(s_j − m)`, `p_j = e_j / sum(e)` (ascending), and
-    /// `o = Σ_j p_j·v_j` (FMA chain over `j`, ascending, from `+0`).
-    fn attend(q: &[f32], k: &[f32], v: &[f32], ld: usize, at: usize, n: usize, scale: f32, o: &mut [f32]) {
+    /// One query head over positions `0..n` of a cache of `kv` values per position (keys in
+    /// blocks of [`KEY_BLOCK`] positions, values by position), the head's values starting at
+    /// `at`: `s_j = (q·k_j)·scale` (FMA chain over the head, ascending), `m = max s`,
+    /// `e_j = exp(s_j − m)`, `p_j = e_j / sum(e)` (ascending), and `o = Σ_j p_j·v_j` (FMA
+    /// chain over `j`, ascending, from `+0`). Lanes hold different positions' chains.
+    fn attend(q: &[f32], k: &[f32], v: &[f32], kv: usize, at: usize, n: usize, scale: f32, o: &mut [f32]) {
         let hd = q.len();
-        let mut s = Vec::with_capacity(n);
+        let mut s = Vec::with_capacity(n.next_multiple_of(KEY_BLOCK));
+        let block = |b: usize| &k[(b * kv + at) * KEY_BLOCK..][..hd * KEY_BLOCK];
+        let blocks = n.div_ceil(KEY_BLOCK);
+        let mut b = 0;
+        // Four blocks at a time: four independent vectors of chains in flight.
+        while b + 4 <= blocks {
+            let kb = [block(b), block(b + 1), block(b + 2), block(b + 3)];
+            let mut acc = [0.0f32; 4 * KEY_BLOCK];
+            for (dd, qv) in q.iter().enumerate() {
+                for (i, kb) in kb.iter().enumerate() {
+                    let row: &[f32; KEY_BLOCK] =
+                        kb[dd * KEY_BLOCK..][..KEY_BLOCK].try_into().expect("a block row");
+                    let a: &mut [f32; KEY_BLOCK] =
+                        (&mut acc[i * KEY_BLOCK..][..KEY_BLOCK]).try_into().expect("lanes");
+                    for l in 0..KEY_BLOCK {
+                        a[l] = qv.mul_add(row[l], a[l]);
+                    }
+                }
+            }
+            s.extend(acc);
+            b += 4;
+        }
+        for b in b..blocks {
+            let kb = block(b);
+            let mut acc = [0.0f32; KEY_BLOCK];
+            for (dd, qv) in q.iter().enumerate() {
+                for (l, x) in acc.iter_mut().enumerate() {
+                    *x = qv.mul_add(kb[dd * KEY_BLOCK + l], *x);
+                }
+            }
+            s.extend(acc);
+        }
+        s.truncate(n);
         let mut m = f32::NEG_INFINITY;
-        for j in 0..n {
-            let kj = &k[j * ld + at..][..hd];
-            let mut acc = 0.0f32;
-            for (a, b) in q.iter().zip(kj) {
-                acc = a.mul_add(*b, acc);
-            }
-            let sj = acc * scale;
-            m = repops::max(m, sj);
-            s.push(sj);
-        }
-        let mut total = 0.0f32;
         for sj in s.iter_mut() {
-            *sj = repops::exp(*sj - m);
-            total += *sj;
+            *sj *= scale;
+            m = repops::max(m, *sj);
         }
-        o.fill(0.0);
-        for (j, e) in s.iter().enumerate() {
-            let p = e / total;
-            let vj = &v[j * ld + at..][..hd];
-            for (acc, b) in o.iter_mut().zip(vj) {
-                *acc = p.mul_add(*b, *acc);
+        for sj in s.iter_mut() {
+            *sj -= m;
+        }
+        repops::exp_in_place(&mut s);
+        let mut total = 0.0f32;
+        for e in &s {
+            total += e;
+        }
+        for e in s.iter_mut() {
+            *e /= total;
+        }
+        // The chains of the head's values side by side, by 16 (kept in registers).
+        for (c, oc) in o.chunks_mut(16).enumerate() {
+            let mut acc = [0.0f32; 16];
+            let w = oc.len();
+            for (j, p) in s.iter().enumerate() {
+                let vj = &v[j * kv + at + c * 16..][..w];
+                for (a, b) in acc.iter_mut().zip(vj) {
+                    *a = p.mul_add(*b, *a);
+                }
             }
+            oc.copy_from_slice(&acc[..w]);
         }
     }
 }

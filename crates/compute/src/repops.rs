@@ -19,6 +19,35 @@ pub fn max(a: f32, b: f32) -> f32 {
     <f32 as Binary32>::max(a, b)
 }
 
+/// [`exp`] of every value of `xs`, in place, with the same bits, written so that the compiler
+/// vectorizes it: the definition's early exits (NaN, above 88, below −87) become selects
+/// after the polynomial, which every lane computes (its value for those inputs is discarded).
+/// Call it inside an `fma_dispatch!` kernel, where `mul_add` is one instruction.
+#[inline(always)]
+pub fn exp_in_place(xs: &mut [f32]) {
+    use iollm_repops::functions::{EXP_COEFFS, LN2_HI, LN2_LO, LOG2E};
+    let c = f32::from_bits;
+    for x in xs.iter_mut() {
+        let v = *x;
+        let n = (v * c(LOG2E)).round_ties_even();
+        let r = n.mul_add(-c(LN2_HI), v);
+        let r = n.mul_add(-c(LN2_LO), r);
+        let mut p = c(EXP_COEFFS[0]);
+        for k in &EXP_COEFFS[1..] {
+            p = p.mul_add(r, c(*k));
+        }
+        p = p.mul_add(r, 0.5);
+        p = p.mul_add(r, 1.0);
+        p = p.mul_add(r, 1.0);
+        // 127 + 2^23 (as in the definition): the biased exponent lands in the low bits.
+        let biased = (n + c(0x4b00_007f)).to_bits().wrapping_sub(0x4b00_0000);
+        let e = p * f32::from_bits(biased << 23);
+        let e = if v < -87.0 { 0.0 } else { e };
+        let e = if v > 88.0 { f32::INFINITY } else { e };
+        *x = if v.is_nan() { <f32 as Binary32>::NAN } else { e };
+    }
+}
+
 /// Name of the numerics profile this build implements.
 pub use iollm_repops::PROFILE;
 
@@ -63,6 +92,32 @@ mod tests {
         assert_eq!(exp(-100.0), 0.0);
         assert_eq!(ln(0.0), f32::NEG_INFINITY);
         assert!(ln(-1.0).is_nan());
+    }
+
+    #[test]
+    fn exp_in_place_has_the_bits_of_exp() {
+        // Every sign, exponent and top 7 mantissa bits, with varied low bits; then the edges.
+        let mut xs: Vec<f32> = (0..1u32 << 16)
+            .flat_map(|hi| {
+                [0u32, 0x5a5a, 0xffff, 0x1234].map(move |lo| f32::from_bits((hi << 16) | lo))
+            })
+            .collect();
+        xs.extend([
+            88.0,
+            88.000_01,
+            -87.0,
+            -87.000_01,
+            0.0,
+            -0.0,
+            f32::NAN,
+            f32::INFINITY,
+            -f32::INFINITY,
+        ]);
+        let mut got = xs.clone();
+        exp_in_place(&mut got);
+        for (x, g) in xs.iter().zip(&got) {
+            assert_eq!(g.to_bits(), exp(*x).to_bits(), "exp({x:e}) [{:08x}]", x.to_bits());
+        }
     }
 
     #[test]

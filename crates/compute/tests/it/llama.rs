@@ -151,3 +151,18 @@ fn a_truncated_or_corrupt_model_file_is_one_clear_error() {
     let err = Llama::from_gguf(&other, &Runtime::new(1)).err().unwrap();
     assert!(err.to_string().contains("architecture \"gemma\""), "{err}");
 }
+
+#[test]
+fn golden_logits() {
+    // The bits of every logit of a prompt: any change is a profile bump (REPOPS.md §7), or a
+    // bug in a kernel that was meant to compute the same chains faster.
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for v in all_logits(shared(), CHAT).iter().flatten() {
+        h.update(v.to_bits().to_le_bytes());
+    }
+    let got: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(got, GOLDEN_LOGITS, "SmolLM2 logits changed: see REPOPS.md");
+}
+
+const GOLDEN_LOGITS: &str = "5e110c7a6edec548edc3066e0953fcf7bc00c9c84ec14c617c8312058a243017";
