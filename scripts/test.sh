@@ -3,7 +3,8 @@
 # format, clippy with warnings denied, the contracts' #[ink::test]s and the ink! linter (zero
 # findings), that the soft-float crate has no float instruction in Wasm, the workspace's unit,
 # property and end-to-end tests (these start their own substrate-contracts-node on 127.0.0.1),
-# then the kubo-rpc-client oracle (npm, Node.js) against the embedded IPFS daemon.
+# then the kubo-rpc-client oracle (npm, Node.js) against the embedded IPFS daemon and the openai
+# Python client against the model server.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -39,5 +40,8 @@ cargo test --workspace --locked
 
 phase "Oracle: the official kubo-rpc-client (npm) against the embedded IPFS daemon"
 bash scripts/kubo-oracle.sh
+
+phase "Oracle: the official openai Python client against the model server (real SmolLM2)"
+bash scripts/openai-oracle.sh
 
 phase "All checks passed in $(( $(date +%s) - started ))s"
