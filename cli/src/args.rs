@@ -602,6 +602,23 @@ pub enum ModelAction {
         #[arg(long, default_value = "64GiB", value_parser = parse_size)]
         max_size: u64,
     },
+    /// Make an SMIP package of a GGUF model (llama.cpp's format): checks that it runs here,
+    /// copies it into a new directory and writes its smip.json (format, architecture,
+    /// parameters, interfaces, runtime needs); then `model publish DIR`.
+    Import {
+        /// The .gguf file.
+        #[arg(long)]
+        gguf: PathBuf,
+        /// New package directory (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Package name (default: the model's own, as a slug).
+        #[arg(long)]
+        name: Option<String>,
+        /// SPDX license (default: the model's `general.license`).
+        #[arg(long)]
+        license: Option<String>,
+    },
     /// Serve a model behind an OpenAI-compatible API (/v1/chat/completions, /v1/completions,
     /// /v1/models, /health, /metrics): a registered artifact id (pulled and verified first), a
     /// package directory or a GGUF file.

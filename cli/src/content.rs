@@ -20,6 +20,17 @@ pub enum ContentCommandError {
     /// Registering or resolving on chain failed.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// A model file this runtime cannot serve (so it is not packaged).
+    #[error(transparent)]
+    Serve(#[from] iollm_serve::Error),
+    /// Writing the package failed.
+    #[error("{path}: {source}")]
+    Write {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The record on chain does not hold a CID.
     #[error("artifact {id} records {cid:?}, which is not a CID: {reason}")]
     BadRecordedCid {
@@ -30,6 +41,85 @@ pub enum ContentCommandError {
         /// The parser's complaint.
         reason: String,
     },
+}
+
+/// Makes `out` (which must not exist) an SMIP package of the GGUF model `file`: checks that
+/// this runtime serves it ([`iollm_serve::inspect`]), copies it in, and writes `smip.json`
+/// (format `gguf`, architecture, parameters, interfaces, runtime needs, every file's CID).
+pub fn import_gguf(
+    file: &Path,
+    out: &Path,
+    name: Option<&str>,
+    license: Option<&str>,
+) -> Result<Manifest, ContentCommandError> {
+    use iollm_content::manifest::{
+        Accelerator, Format, Interface, Provenance, Runtime, WeightFormat,
+    };
+    let facts = iollm_serve::inspect(file)?;
+    let write = |path: &Path| {
+        let path = path.to_owned();
+        move |source| ContentCommandError::Write { path, source }
+    };
+    std::fs::create_dir(out).map_err(write(out))?;
+    let file_name =
+        file.file_name().map_or_else(|| "model.gguf".into(), |n| n.to_string_lossy().into_owned());
+    let copy = out.join(&file_name);
+    std::fs::copy(file, &copy).map_err(write(&copy))?;
+    let slug: String = facts
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mut interfaces = vec![Interface::Completion];
+    if facts.chat {
+        interfaces.push(Interface::Chat);
+    }
+    let manifest = Manifest {
+        smip_version: 1,
+        name: name.map_or(slug, str::to_owned),
+        version: "1.0.0".into(),
+        description: Some(format!(
+            "{} ({}), imported from {file_name}",
+            facts.name, facts.architecture
+        )),
+        license: license
+            .map(str::to_owned)
+            .or(facts.license)
+            .unwrap_or_else(|| "NOASSERTION".into()),
+        format: Format {
+            weights: WeightFormat::Gguf,
+            architecture: facts.architecture,
+            parameters: Some(facts.parameters),
+        },
+        cid_options: iollm_content::manifest::CidOptions::from_add_options(&package_options()),
+        files: Vec::new(),
+        parents: Vec::new(),
+        provenance: Some(Provenance {
+            job_id: None,
+            trace_root: None,
+            created_by: Some("iollm model import".into()),
+        }),
+        runtime: Runtime {
+            name: "iollm".into(),
+            version: ">=0.1".into(),
+            memory_bytes: facts.memory_bytes,
+            accelerator: Accelerator::Cpu,
+        },
+        interfaces,
+        evaluations: Vec::new(),
+    };
+    let template = out.join(iollm_content::manifest::MANIFEST_FILE);
+    let text = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
+    std::fs::write(&template, text).map_err(write(&template))?;
+    let built = iollm_content::manifest::build_package_manifest(out, &package_options())?;
+    std::fs::write(&template, built.to_canonical_json()?).map_err(write(&template))?;
+    Ok(built)
 }
 
 /// Options a package is added with: CIDv1, raw leaves, Kubo's default chunker.

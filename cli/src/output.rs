@@ -686,6 +686,18 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
             println!("manifest CID: {}", iollm_content::format_cid(&published.manifest_cid));
             println!("id:           {}", published.id);
         }
+        ModelAction::Import { gguf, out, name, license } => {
+            let manifest = content::import_gguf(gguf, out, name.as_deref(), license.as_deref())?;
+            println!(
+                "imported {} ({}, {} parameters) into {}: {} files; publish with `iollm model publish {}`",
+                manifest.name,
+                manifest.format.architecture,
+                manifest.format.parameters.unwrap_or(0),
+                out.display(),
+                manifest.files.len(),
+                out.display()
+            );
+        }
         ModelAction::Serve { model, listen, name, max_batch, threads, max_size } => {
             let threads = iollm_compute::train::resolve_threads(cli.resolved.threads_or(*threads))?;
             let (path, default_name) = match model.parse::<u64>() {

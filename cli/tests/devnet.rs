@@ -1,8 +1,8 @@
 //! The main user journey through the real `iollm` binary: `devnet up` (node + contracts + IPFS
 //! daemon), a second `up` that reports the running one, `status`, `model publish` and
 //! `model pull` as //Alice, a provider's `worker run` killed with SIGKILL mid-training and
-//! started again, then stopped with SIGTERM, `down` that stops exactly the processes `up`
-//! started.
+//! started again, then stopped with SIGTERM, a real model (SmolLM2 GGUF) imported, published
+//! and served by its artifact id, `down` that stops exactly the processes `up` started.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -107,6 +107,7 @@ fn devnet_up_publish_pull_down() {
     assert_eq!(std::fs::read(pulled.join("model.safetensors")).unwrap(), vec![7u8; 300_000]);
 
     worker_survives_kill_9_and_stops_on_sigterm(s, &id);
+    a_real_model_is_imported_published_and_served_by_id(s);
 
     let (ok, stdout, _) = iollm(s, &["devnet", "down"]);
     assert!(ok, "{stdout}");
@@ -207,4 +208,79 @@ fn worker_survives_kill_9_and_stops_on_sigterm(s: &Path, artifact: &str) {
     let line = status.lines().find(|l| l.starts_with(&format!("job {job} "))).expect(&status);
     assert!(line.contains("executor") && line.contains("submitted"), "{status}");
     assert!(line.contains(" claim@") && line.contains(" submit_result@"), "{status}");
+}
+
+/// `model import` of the real SmolLM2 GGUF, `model publish`, then `model serve <id>`: pulled
+/// by id (every byte verified) into the cache, served on a loopback port, answering over HTTP;
+/// SIGTERM stops it. A file that is not a model is refused and leaves nothing behind.
+fn a_real_model_is_imported_published_and_served_by_id(s: &Path) {
+    use std::io::{BufRead, Read, Write};
+    let home = std::env::var_os("IOLLM_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap()).join(".local/share/iollm")
+    });
+    let gguf = home.join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(gguf.is_file(), "{} missing: run scripts/setup.sh", gguf.display());
+    let bad = s.join("bad-import");
+    let (ok, _, stderr) =
+        iollm(s, &["model", "import", "--gguf", "Cargo.toml", "--out", bad.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("not a GGUF file"), "{stderr}");
+    assert!(!bad.exists());
+
+    let pkg = s.join("smollm2");
+    let (ok, stdout, stderr) = iollm(
+        s,
+        &["model", "import", "--gguf", gguf.to_str().unwrap(), "--out", pkg.to_str().unwrap()],
+    );
+    assert!(ok, "import failed: {stderr}");
+    assert!(stdout.contains("(llama, 134515008 parameters)"), "{stdout}");
+    let (ok, stdout, stderr) = iollm(s, &["model", "publish", pkg.to_str().unwrap()]);
+    assert!(ok, "publish failed: {stderr}");
+    let id = stdout.lines().find_map(|l| l.strip_prefix("id:")).expect(&stdout).trim().to_owned();
+
+    let mut server = command(
+        s,
+        "//Alice",
+        &["model", "serve", &id, "--listen", "127.0.0.1:0", "--threads", "2"],
+    )
+    .env("XDG_CACHE_HOME", s.join("cache"))
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let pulled = lines.next().unwrap().unwrap();
+    assert!(
+        pulled.starts_with(&format!("pulled artifact {id} (")) && pulled.ends_with("verified"),
+        "{pulled}"
+    );
+    let serving = lines.next().unwrap().unwrap();
+    let addr = serving
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect(&serving)
+        .to_owned();
+    assert!(serving.starts_with(&format!("serving {id} on http://127.0.0.1:")), "{serving}");
+    let post = |body: &str| -> String {
+        let mut tcp = std::net::TcpStream::connect(&addr).unwrap();
+        write!(tcp, "POST /v1/completions HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).unwrap();
+        let mut reply = String::new();
+        tcp.read_to_string(&mut reply).unwrap();
+        reply
+    };
+    let body = format!(
+        r#"{{"model":"{id}","prompt":"The capital of France is","max_tokens":3,"temperature":0}}"#
+    );
+    let reply = post(&body);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains(r#""text":" Paris.\n""#), "{reply}");
+    let reply = post("{not json");
+    assert!(
+        reply.starts_with("HTTP/1.1 400") && reply.contains("invalid_request_error"),
+        "{reply}"
+    );
+
+    let pid = nix::unistd::Pid::from_raw(server.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(server.wait().unwrap().success());
+    assert_eq!(lines.next().unwrap().unwrap(), "server stopped.");
 }

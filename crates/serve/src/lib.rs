@@ -54,6 +54,53 @@ impl Default for Options {
     }
 }
 
+/// What a GGUF model is, as a package manifest describes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelFacts {
+    /// `general.name`, or the file's name.
+    pub name: String,
+    /// `general.architecture` (`llama`).
+    pub architecture: String,
+    /// Weights counted over every tensor.
+    pub parameters: u64,
+    /// `general.license`, if the file names one.
+    pub license: Option<String>,
+    /// Memory this runtime needs to serve it (weights expanded to `f32` and kept quantized,
+    /// plus the file), bytes.
+    pub memory_bytes: u64,
+    /// Whether it carries a chat template (serves the chat interface).
+    pub chat: bool,
+}
+
+/// Reads a GGUF file and checks that this runtime can serve it: its shape, its tokenizer and
+/// its chat template are all built (the weights are not loaded).
+pub fn inspect(file: &Path) -> Result<ModelFacts, Error> {
+    let model_err = |e: iollm_compute::Error| Error::Model(format!("{}: {e}", file.display()));
+    let g = Gguf::read(file).map_err(model_err)?;
+    iollm_compute::llama::LlamaConfig::from_gguf(&g).map_err(model_err)?;
+    tokenizer::Tokenizer::from_gguf(&g)?;
+    let chat = match g.str("tokenizer.chat_template") {
+        Ok(source) => {
+            chat::ChatTemplate::new(source, "", "")?;
+            true
+        }
+        Err(_) => false,
+    };
+    let parameters: u64 = g.tensors.iter().map(|t| t.len()).sum();
+    let size = std::fs::metadata(file).map_or(0, |m| m.len());
+    Ok(ModelFacts {
+        name: g.str("general.name").map_or_else(
+            |_| file.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
+            str::to_owned,
+        ),
+        architecture: g.str("general.architecture").map_err(model_err)?.to_owned(),
+        parameters,
+        license: g.str("general.license").ok().map(str::to_owned),
+        memory_bytes: parameters * 4 + 2 * size,
+        chat,
+    })
+}
+
 /// Finds the GGUF file of `path`: the file itself, or the one `.gguf` file of a directory.
 fn gguf_in(path: &Path) -> Result<Option<PathBuf>, Error> {
     if path.is_file() {
