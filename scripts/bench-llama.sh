@@ -17,7 +17,9 @@ model="$IOLLM_HOME/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 if ! "$venv/bin/python" -c 'import llama_cpp' 2>/dev/null; then
   rm -rf "$venv"
   python3 -m venv "$venv"
-  CMAKE_ARGS="-DGGML_NATIVE=ON -DGGML_OPENMP=OFF -DLLAVA_BUILD=OFF" "$venv/bin/pip" install \
+  # AMX off: its kernels crash in this VM (segfault in the first decode; the CPU lists AMX_INT8).
+  CMAKE_ARGS="-DGGML_NATIVE=ON -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_BF16=OFF -DGGML_OPENMP=OFF -DLLAVA_BUILD=OFF" \
+    "$venv/bin/pip" install \
     --no-cache-dir --disable-pip-version-check --no-binary llama-cpp-python \
     llama-cpp-python==0.3.36 numpy==2.2.6 diskcache==5.6.3 jinja2==3.1.6 markupsafe==3.0.3 \
     typing-extensions==4.15.0
