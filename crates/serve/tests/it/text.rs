@@ -60,3 +60,40 @@ fn the_chat_template_renders_chatml_with_the_default_system_prompt() {
     let err = raising.render(&[], true).unwrap_err();
     assert!(err.to_string().contains("only user turns"), "{err}");
 }
+
+/// llama.cpp's tokenizations and chat renderings (crates/compute/tests/fixtures, made by
+/// scripts/llama-oracle.sh).
+fn llama_cpp() -> serde_json::Value {
+    let path =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../compute/tests/fixtures/smollm2-llamacpp.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn tokens_are_llama_cpps_on_hidden_edges() {
+    // Whitespace runs, tabs, CRLF, a no-break space, digits one by one, contractions in both
+    // cases, punctuation runs, five scripts, an emoji with a zero-width joiner, combining marks,
+    // control tokens inline and a token-like string that is not one.
+    let t = tokenizer();
+    let cases = llama_cpp()["tokenize"].as_array().unwrap().clone();
+    assert!(cases.len() >= 25);
+    for case in cases {
+        let text = case["text"].as_str().unwrap();
+        let want: Vec<u32> =
+            case["ids"].as_array().unwrap().iter().map(|i| i.as_u64().unwrap() as u32).collect();
+        assert_eq!(t.encode(text, true).unwrap(), want, "{text:?}");
+    }
+}
+
+#[test]
+fn the_chat_template_renders_as_llama_cpp_and_hugging_face_do() {
+    let g = Gguf::read(&smollm2()).unwrap();
+    let template =
+        ChatTemplate::new(g.str("tokenizer.chat_template").unwrap(), "<|im_start|>", "<|im_end|>")
+            .unwrap();
+    for chat in llama_cpp()["chat"].as_array().unwrap() {
+        let messages: Vec<Message> = serde_json::from_value(chat["messages"].clone()).unwrap();
+        let add = chat["add_generation_prompt"].as_bool().unwrap();
+        assert_eq!(template.render(&messages, add).unwrap(), chat["rendered"].as_str().unwrap());
+    }
+}
