@@ -18,7 +18,7 @@ use crate::data::Rng;
 use crate::error::{Error, Result};
 use crate::gguf::{Gguf, TensorType, Value};
 use crate::kernels::{self, fma_dispatch, Simd, Stored};
-use crate::quant::QuantMatrix;
+use crate::quant::{QuantMatrix, ROWS};
 use crate::repops;
 use crate::train::Runtime;
 use rayon::prelude::*;
@@ -163,12 +163,11 @@ impl Linear {
     fn apply(&self, x: &[f32], m: usize, simd: Simd) -> Vec<f32> {
         let (k, n) = (self.k, self.n);
         let mut y = vec![0.0f32; m * n];
-        if m < 4 {
+        if let (Some(q), true) = (&self.quant, m <= 4 * ROWS) {
+            q.matmul(x, m, &mut y, simd, true);
+        } else if m < 4 {
             for (xr, yr) in x.chunks_exact(k).zip(y.chunks_exact_mut(n)) {
-                match &self.quant {
-                    Some(q) => q.matvec(xr, yr, simd, true),
-                    None => kernels::matvec(xr, &self.dense, yr, k, n, simd, true),
-                }
+                kernels::matvec(xr, &self.dense, yr, k, n, simd, true);
             }
         } else {
             kernels::gemm(

@@ -131,6 +131,114 @@ impl QuantMatrix {
     }
 }
 
+impl QuantMatrix {
+    /// `y = x·W` for `m` rows `x` (`m×k`, into `y`: `m×n`): one row by [`QuantMatrix::matvec`],
+    /// more by groups of [`ROWS`], so each weight is expanded once per group (decoding several
+    /// requests together). Panels split across the current rayon pool when `parallel`.
+    pub fn matmul(&self, x: &[f32], m: usize, y: &mut [f32], simd: Simd, parallel: bool) {
+        let (k, n) = (self.k, self.n);
+        assert_eq!(x.len(), m * k, "QuantMatrix::matmul: x does not hold m·k values");
+        assert_eq!(y.len(), m * n, "QuantMatrix::matmul: y does not hold m·n values");
+        if m == 1 {
+            return self.matvec(x, y, simd, parallel);
+        }
+        let blocks = k / BLOCK;
+        let q_bytes = match self.format {
+            Format::Q4_1 => 16,
+            Format::Q8_0 => 32,
+        };
+        let (panel_q, panel_s) = (blocks * q_bytes * LANES, blocks * LANES);
+        let run = |p: usize| -> Vec<[f32; LANES]> {
+            let q = &self.q[p * panel_q..][..panel_q];
+            let d = &self.d[p * panel_s..][..panel_s];
+            let mut out = vec![[0.0f32; LANES]; m];
+            for (g, xs) in x.chunks(ROWS * k).enumerate() {
+                let mut acc = [[0.0f32; LANES]; ROWS];
+                match self.format {
+                    Format::Q4_1 => {
+                        q4_1_rows(simd, xs, k, q, d, &self.m[p * panel_s..][..panel_s], &mut acc)
+                    }
+                    Format::Q8_0 => q8_0_rows(simd, xs, k, q, d, &mut acc),
+                }
+                let rows = xs.len() / k;
+                out[g * ROWS..g * ROWS + rows].copy_from_slice(&acc[..rows]);
+            }
+            out
+        };
+        let panels = n.div_ceil(LANES);
+        let columns: Vec<Vec<[f32; LANES]>> = if parallel {
+            (0..panels).into_par_iter().map(run).collect()
+        } else {
+            (0..panels).map(run).collect()
+        };
+        for (p, rows) in columns.iter().enumerate() {
+            let w = LANES.min(n - p * LANES);
+            for (r, acc) in rows.iter().enumerate() {
+                y[r * n + p * LANES..][..w].copy_from_slice(&acc[..w]);
+            }
+        }
+    }
+}
+
+/// Rows [`QuantMatrix::matmul`] computes together.
+pub const ROWS: usize = 4;
+
+fma_dispatch! {
+    /// Q4_1 panel for up to [`ROWS`] rows of `x` (`k` apart):
+    /// `acc[r][l] = Σ_k x[r][k]·(q·d + m)` in ascending `k`, each weight expanded once.
+    fn q4_1_rows(x: &[f32], k: usize, q: &[u8], d: &[f32], m: &[f32], acc: &mut [[f32; LANES]; ROWS]) {
+        let rows = x.len() / k;
+        for b in 0..k / BLOCK {
+            let d: &[f32; LANES] = d[b * LANES..][..LANES].try_into().expect("a lane each");
+            let m: &[f32; LANES] = m[b * LANES..][..LANES].try_into().expect("a lane each");
+            let qb = &q[b * 16 * LANES..][..16 * LANES];
+            for half in 0..2 {
+                for t in 0..16 {
+                    let bytes: &[u8; LANES] = qb[t * LANES..][..LANES].try_into().expect("lanes");
+                    let mut w = [0.0f32; LANES];
+                    for l in 0..LANES {
+                        let nibble = if half == 0 { bytes[l] & 0x0f } else { bytes[l] >> 4 };
+                        w[l] = f32::from(nibble).mul_add(d[l], m[l]);
+                    }
+                    let at = b * BLOCK + half * 16 + t;
+                    for (r, a) in acc.iter_mut().enumerate().take(rows) {
+                        let xv = x[r * k + at];
+                        for l in 0..LANES {
+                            a[l] = xv.mul_add(w[l], a[l]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fma_dispatch! {
+    /// Q8_0 panel for up to [`ROWS`] rows of `x` (`k` apart):
+    /// `acc[r][l] = Σ_k x[r][k]·(q·d)` in ascending `k`, each weight expanded once.
+    fn q8_0_rows(x: &[f32], k: usize, q: &[u8], d: &[f32], acc: &mut [[f32; LANES]; ROWS]) {
+        let rows = x.len() / k;
+        for b in 0..k / BLOCK {
+            let d: &[f32; LANES] = d[b * LANES..][..LANES].try_into().expect("a lane each");
+            let qb = &q[b * BLOCK * LANES..][..BLOCK * LANES];
+            for t in 0..BLOCK {
+                let bytes: &[u8; LANES] = qb[t * LANES..][..LANES].try_into().expect("lanes");
+                let mut w = [0.0f32; LANES];
+                for l in 0..LANES {
+                    w[l] = f32::from(bytes[l] as i8) * d[l];
+                }
+                let at = b * BLOCK + t;
+                for (r, a) in acc.iter_mut().enumerate().take(rows) {
+                    let xv = x[r * k + at];
+                    for l in 0..LANES {
+                        a[l] = xv.mul_add(w[l], a[l]);
+                    }
+                }
+            }
+        }
+    }
+}
+
 fma_dispatch! {
     /// One panel of Q4_1 columns: `acc[l] = Σ_k x[k]·(q·d + m)` in ascending `k`.
     fn q4_1_panel(x: &[f32], q: &[u8], d: &[f32], m: &[f32], acc: &mut [f32; LANES]) {
@@ -227,15 +335,34 @@ mod tests {
                 let data = blocks(kind, k, n, k as u64 * 31 + n as u64);
                 let w = expanded(kind, &data, k, n);
                 let qm = QuantMatrix::from_gguf(kind, &data, k, n).unwrap();
-                let x: Vec<f32> = (0..k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 16.0).collect();
-                let mut want = vec![0.0; n];
-                matvec(&x, &w, &mut want, k, n, Simd::Scalar, false);
+                let rows = 7;
+                let x: Vec<f32> =
+                    (0..rows * k).map(|i| ((i * 37 % 101) as f32 - 50.0) / 16.0).collect();
+                let mut want = vec![0.0; rows * n];
+                for r in 0..rows {
+                    matvec(
+                        &x[r * k..][..k],
+                        &w,
+                        &mut want[r * n..][..n],
+                        k,
+                        n,
+                        Simd::Scalar,
+                        false,
+                    );
+                }
                 for simd in [Simd::Scalar, Simd::Avx2, Simd::Avx512] {
                     for parallel in [false, true] {
-                        let mut y = vec![f32::NAN; n];
-                        qm.matvec(&x, &mut y, simd, parallel);
-                        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                        assert_eq!(bits(&y), bits(&want), "{kind:?} {k}×{n} {simd:?}");
+                        for m in [1, rows] {
+                            let mut y = vec![f32::NAN; m * n];
+                            qm.matmul(&x[..m * k], m, &mut y, simd, parallel);
+                            let bits =
+                                |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                            assert_eq!(
+                                bits(&y),
+                                bits(&want[..m * n]),
+                                "{kind:?} {k}×{n} {simd:?} {m} rows"
+                            );
+                        }
                     }
                 }
             }
