@@ -139,6 +139,18 @@ async fn scenario() -> Result<()> {
     let dave_runs = start(ctx, &dave, &dave_dir, true, &stop).await?;
     let charlie_state = State::open(&charlie_dir.join("state.sqlite")).await?;
     let dave_state = State::open(&dave_dir.join("state.sqlite")).await?;
+    // One worker per state directory; and a state directory is one account's on one chain
+    // and market: a worker opening another's is refused before it reads any job.
+    let twin = start(ctx, &charlie, &charlie_dir, true, &stop).await.err().expect("refused");
+    assert!(twin.to_string().contains("in use by another worker"), "{twin}");
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir_all(&foreign)?;
+    State::open(&foreign.join("state.sqlite"))
+        .await?
+        .bind(ctx.chain.genesis_hash(), market.address().0, charlie.account().0)
+        .await?;
+    let stranger = start(ctx, &dave, &foreign, true, &stop).await.err().expect("refused");
+    assert!(stranger.to_string().contains("belongs to another account"), "{stranger}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
     let (winner, state, loser_state) = loop {
         let job = market.job(first).await?.expect("the job");

@@ -172,6 +172,8 @@ pub struct Worker<S> {
 }
 
 struct Inner<S> {
+    /// The state directory's lock, held while the worker lives.
+    _lock: std::fs::File,
     market: MarketClient,
     conn: Connection,
     signer: Signer,
@@ -197,9 +199,17 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
             .map_err(io(format!("restricting {}", dir.display())))?;
+        // One worker per state directory: two would claim and sign for the same jobs.
+        let lock = iollm_content::fsutil::lock_exclusive(&dir.join("lock"))?.ok_or_else(|| {
+            WorkerError::Config(format!(
+                "state directory {} is in use by another worker; give each worker its own",
+                dir.display()
+            ))
+        })?;
         let state = State::open(&config.state_file()).await?;
         let market = conn.market()?;
-        let inner = Inner { market, conn, signer, store, state, config, threads };
+        state.bind(conn.chain.genesis_hash(), market.address().0, signer.account().0).await?;
+        let inner = Inner { _lock: lock, market, conn, signer, store, state, config, threads };
         Ok(Worker { inner: Arc::new(inner) })
     }
 

@@ -139,6 +139,9 @@ pub enum StateError {
     /// A migration failed.
     #[error("worker state database migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// It belongs to another chain, market or account.
+    #[error("worker state belongs to another {0}; give this worker its own state_dir")]
+    Foreign(&'static str),
     /// It holds something this version cannot read.
     #[error("worker state database is corrupt ({0}); repair it: moving it aside loses the jobs in flight and a verifier's secrets (their bonds)")]
     Corrupt(String),
@@ -163,6 +166,36 @@ impl State {
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(State { pool })
+    }
+
+    /// Binds the state to a chain (its genesis hash), a market and an account on first use;
+    /// afterwards refuses any other ([`StateError::Foreign`]).
+    pub async fn bind(
+        &self,
+        genesis: [u8; 32],
+        market: [u8; 32],
+        account: [u8; 32],
+    ) -> Result<(), StateError> {
+        sqlx::query("INSERT INTO binding (id, genesis, market, account) VALUES (0, ?1, ?2, ?3) ON CONFLICT (id) DO NOTHING")
+            .bind(genesis.as_slice())
+            .bind(market.as_slice())
+            .bind(account.as_slice())
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query("SELECT genesis, market, account FROM binding WHERE id = 0")
+            .fetch_one(&self.pool)
+            .await?;
+        let same = |i: usize, want: &[u8]| row.get::<Vec<u8>, _>(i) == want;
+        if !same(0, &genesis) {
+            return Err(StateError::Foreign("chain (genesis hash)"));
+        }
+        if !same(1, &market) {
+            return Err(StateError::Foreign("market contract"));
+        }
+        if !same(2, &account) {
+            return Err(StateError::Foreign("account"));
+        }
+        Ok(())
     }
 
     /// The next block to read events from, once one was recorded.

@@ -42,3 +42,23 @@ async fn the_state_survives_reopening_and_a_job_is_begun_once() {
     assert_eq!(three.secret, None);
     assert_eq!(state.job(5).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn a_state_is_bound_to_its_first_chain_market_and_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = State::open(&dir.path().join("state.sqlite")).await.unwrap();
+    let (g, m, a) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+    state.bind(g, m, a).await.unwrap();
+    state.bind(g, m, a).await.unwrap();
+    for (args, says) in
+        [((g, m, [9; 32]), "account"), ((g, [9; 32], a), "market"), (([9; 32], m, a), "chain")]
+    {
+        let err = state.bind(args.0, args.1, args.2).await.unwrap_err().to_string();
+        assert!(err.contains(&format!("belongs to another {says}")), "{err}");
+    }
+    // The binding survives reopening.
+    drop(state);
+    let state = State::open(&dir.path().join("state.sqlite")).await.unwrap();
+    assert!(state.bind(g, m, [4; 32]).await.is_err());
+    state.bind(g, m, a).await.unwrap();
+}

@@ -36,6 +36,12 @@ impl std::fmt::Debug for Chain {
 }
 
 impl Chain {
+    /// The hash of the chain's genesis block: which chain this is (a devnet started again is
+    /// another chain).
+    pub fn genesis_hash(&self) -> [u8; 32] {
+        self.api.genesis_hash().0
+    }
+
     /// Connects to the node at `url` (`ws://`; loopback URLs need no TLS).
     pub async fn connect(url: &str) -> Result<Chain, ChainError> {
         let unreachable =
