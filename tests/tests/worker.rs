@@ -141,7 +141,7 @@ async fn scenario() -> Result<()> {
     let dave_state = State::open(&dave_dir.join("state.sqlite")).await?;
     // One worker per state directory; and a state directory is one account's on one chain
     // and market: a worker opening another's is refused before it reads any job.
-    let twin = start(ctx, &charlie, &charlie_dir, true, &stop).await.err().expect("refused");
+    let twin = start(ctx, &charlie, &charlie_dir, true, &stop).await.expect_err("refused");
     assert!(twin.to_string().contains("in use by another worker"), "{twin}");
     let foreign = dir.path().join("foreign");
     std::fs::create_dir_all(&foreign)?;
@@ -149,7 +149,7 @@ async fn scenario() -> Result<()> {
         .await?
         .bind(ctx.chain.genesis_hash(), market.address().0, charlie.account().0)
         .await?;
-    let stranger = start(ctx, &dave, &foreign, true, &stop).await.err().expect("refused");
+    let stranger = start(ctx, &dave, &foreign, true, &stop).await.expect_err("refused");
     assert!(stranger.to_string().contains("belongs to another account"), "{stranger}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
     let (winner, state, loser_state) = loop {
