@@ -37,6 +37,25 @@ pub struct Served {
     pub chat: Option<ChatTemplate>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// The address it listens on, once [`crate::serve`] bound it: requests may name it as
+    /// their host, beside the loopback names.
+    pub listen: std::sync::OnceLock<std::net::IpAddr>,
+}
+
+impl Served {
+    /// Whether a request's `Host` names this server: `localhost`, a loopback address, or
+    /// the address it listens on (any port).
+    fn allows_host(&self, host: &str) -> bool {
+        let name = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+        };
+        if name.eq_ignore_ascii_case("localhost") {
+            return true;
+        }
+        name.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() || self.listen.get() == Some(&ip))
+    }
 }
 
 /// The routes over `served`.
@@ -50,7 +69,40 @@ pub fn router(served: Arc<Served>) -> Router {
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no such endpoint (see /v1/models)", None)
         })
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&served), guard))
         .with_state(served)
+}
+
+/// Refuses what a web page the user happens to open could send to this loopback server: a
+/// request naming another host (DNS rebinding) and a POST body not sent as JSON (a form or
+/// `text/plain` request a browser sends cross-site without asking).
+async fn guard(
+    State(s): State<Arc<Served>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(refusal) = refusal(&s, &req) {
+        return refusal.into_response();
+    }
+    next.run(req).await
+}
+
+/// Why [`guard`] refuses `req`, if it does.
+fn refusal(s: &Served, req: &axum::extract::Request) -> Option<ApiError> {
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if let Some(host) = header(header::HOST) {
+        if !s.allows_host(host) {
+            let msg = format!("this server answers requests for loopback hosts, not {host:?}");
+            return Some(ApiError::new(StatusCode::FORBIDDEN, msg, None));
+        }
+    }
+    if req.method() == axum::http::Method::POST
+        && !header(header::CONTENT_TYPE).is_some_and(|t| t.starts_with("application/json"))
+    {
+        let msg = "send the request body as JSON (content-type: application/json)";
+        return Some(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, msg, None));
+    }
+    None
 }
 
 /// An error in OpenAI's shape.
@@ -207,12 +259,12 @@ fn counted(s: &Served, r: Result<Response, ApiError>) -> Response {
 
 async fn chat(s: &Arc<Served>, body: Bytes) -> Result<Response, ApiError> {
     let req: ChatRequest = parse(&body)?;
-    let Some(template) = &s.chat else {
+    if s.chat.is_none() {
         return Err(ApiError::bad(
             "this model has no chat template: use /v1/completions",
             Some("messages"),
         ));
-    };
+    }
     if req.messages.is_empty() {
         return Err(ApiError::bad("messages must not be empty", Some("messages")));
     }
@@ -230,14 +282,16 @@ async fn chat(s: &Arc<Served>, body: Bytes) -> Result<Response, ApiError> {
             },
         })
         .collect();
-    let prompt = template
-        .render(&messages, true)
-        .map_err(|e| ApiError::bad(e.to_string(), Some("messages")))?;
-    let tokens = s
-        .engine
-        .tokenizer
-        .encode(&prompt, true)
-        .map_err(|e| ApiError::bad(e.to_string(), Some("messages")))?;
+    // Rendering and tokenizing are bounded but not instant: off the async workers.
+    let served = Arc::clone(s);
+    let tokens = tokio::task::spawn_blocking(move || {
+        let template = served.chat.as_ref().expect("checked above");
+        let prompt = template.render(&messages, true)?;
+        served.engine.tokenizer.encode(&prompt, true)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None))?
+    .map_err(|e| ApiError::bad(e.to_string(), Some("messages")))?;
     start(s, tokens, req.sampling, Kind::Chat).await
 }
 
@@ -251,11 +305,12 @@ async fn text(s: &Arc<Served>, body: Bytes) -> Result<Response, ApiError> {
         }
     };
     // A completion prompt is plain text: `<|im_start|>` in it is not a control token.
-    let tokens = s
-        .engine
-        .tokenizer
-        .encode(&prompt, false)
-        .map_err(|e| ApiError::bad(e.to_string(), Some("prompt")))?;
+    let served = Arc::clone(s);
+    let tokens =
+        tokio::task::spawn_blocking(move || served.engine.tokenizer.encode(&prompt, false))
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None))?
+            .map_err(|e| ApiError::bad(e.to_string(), Some("prompt")))?;
     start(s, tokens, req.sampling, Kind::Text).await
 }
 
@@ -312,6 +367,12 @@ fn job(s: &Served, prompt: Vec<u32>, p: &Sampling) -> Result<JobParts, ApiError>
     }
     if prompt.is_empty() {
         return Err(ApiError::bad("the prompt is empty", Some("prompt")));
+    }
+    if let Some(t) = prompt.iter().find(|t| **t as usize >= s.engine.vocab) {
+        return Err(ApiError::bad(
+            format!("token {t} is outside the model's vocabulary"),
+            Some("prompt"),
+        ));
     }
     let context = s.engine.context;
     if prompt.len() >= context {

@@ -14,6 +14,12 @@ pub struct Message {
     pub content: String,
 }
 
+/// Template instructions one rendering may run: a conversation of thousands of messages needs
+/// far fewer; a template that loops forever (a hostile model file) stops here.
+const FUEL: u64 = 5_000_000;
+/// Longest prompt a rendering may produce.
+const MAX_PROMPT_BYTES: usize = 4 << 20;
+
 /// A compiled chat template.
 pub struct ChatTemplate {
     env: minijinja::Environment<'static>,
@@ -25,6 +31,7 @@ impl ChatTemplate {
     /// Compiles `source`; `bos` and `eos` are the texts of the model's begin/end tokens.
     pub fn new(source: &str, bos: &str, eos: &str) -> Result<ChatTemplate, Error> {
         let mut env = minijinja::Environment::new();
+        env.set_fuel(Some(FUEL));
         minijinja_contrib::add_to_environment(&mut env);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function("raise_exception", |msg: String| -> Result<String, minijinja::Error> {
@@ -43,13 +50,20 @@ impl ChatTemplate {
         add_generation_prompt: bool,
     ) -> Result<String, Error> {
         let template = self.env.get_template("chat").map_err(|e| Error::Model(e.to_string()))?;
-        template
+        let prompt = template
             .render(minijinja::context! {
                 messages => minijinja::value::Serde(messages),
                 add_generation_prompt => add_generation_prompt,
                 bos_token => &self.bos,
                 eos_token => &self.eos,
             })
-            .map_err(|e| Error::BadRequest(format!("cannot render the chat template: {e}")))
+            .map_err(|e| Error::BadRequest(format!("cannot render the chat template: {e}")))?;
+        if prompt.len() > MAX_PROMPT_BYTES {
+            return Err(Error::BadRequest(format!(
+                "the chat template made a prompt of {} bytes (at most {MAX_PROMPT_BYTES})",
+                prompt.len()
+            )));
+        }
+        Ok(prompt)
     }
 }

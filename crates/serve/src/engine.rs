@@ -23,6 +23,14 @@ pub enum Runner {
 }
 
 impl Runner {
+    /// Tokens in the model's vocabulary.
+    pub fn vocab(&self) -> usize {
+        match self {
+            Runner::Llama(m) => m.config.vocab,
+            Runner::Gpt(_) => iollm_compute::model::VOCAB,
+        }
+    }
+
     /// Longest sequence (prompt and reply) a request may reach.
     pub fn context(&self) -> usize {
         match self {
@@ -140,6 +148,8 @@ pub struct Engine {
     pub tokenizer: Arc<Tokenizer>,
     /// Longest sequence a request may reach.
     pub context: usize,
+    /// Tokens in the model's vocabulary.
+    pub vocab: usize,
     metrics: Arc<Metrics>,
 }
 
@@ -153,13 +163,13 @@ impl Engine {
     ) -> Engine {
         let (jobs, rx) = mpsc::channel();
         let tokenizer = Arc::new(tokenizer);
-        let context = runner.context();
+        let (context, vocab) = (runner.context(), runner.vocab());
         let (tk, m) = (tokenizer.clone(), metrics.clone());
         std::thread::Builder::new()
             .name("iollm-engine".into())
             .spawn(move || run(runner, &tk, rx, max_batch.max(1), &m))
             .expect("spawn the engine thread");
-        Engine { jobs, tokenizer, context, metrics }
+        Engine { jobs, tokenizer, context, vocab, metrics }
     }
 
     /// Queues a job. Fails only when the engine thread has stopped.

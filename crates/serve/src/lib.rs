@@ -159,8 +159,16 @@ pub fn load(path: &Path, options: &Options) -> Result<Served, Error> {
     let name = options.name.clone().unwrap_or_else(|| {
         path.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned())
     });
+    if tokenizer.len() > runner.vocab() {
+        return Err(Error::Model(format!(
+            "{}: the tokenizer has {} tokens, the model's vocabulary {}",
+            path.display(),
+            tokenizer.len(),
+            runner.vocab()
+        )));
+    }
     let engine = Engine::start(runner, tokenizer, options.max_batch, metrics.clone());
-    Ok(Served { name, engine, chat, metrics })
+    Ok(Served { name, engine, chat, metrics, listen: Default::default() })
 }
 
 /// Answers HTTP on `listener` until `shutdown` completes.
@@ -169,6 +177,9 @@ pub async fn serve(
     served: Served,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    if let Ok(addr) = listener.local_addr() {
+        let _ = served.listen.set(addr.ip());
+    }
     axum::serve(listener, api::router(Arc::new(served))).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }

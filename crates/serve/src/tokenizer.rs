@@ -140,6 +140,19 @@ impl Tokenizer {
         }
     }
 
+    /// Tokens it knows.
+    pub fn len(&self) -> usize {
+        match self {
+            Tokenizer::Bytes => 256,
+            Tokenizer::Bpe { inner, .. } => inner.get_vocab_size(true),
+        }
+    }
+
+    /// Whether it knows no token.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Whether `id` is a control token (an end-of-turn marker, never shown).
     pub fn is_control(&self, id: u32) -> bool {
         match self {

@@ -1,7 +1,9 @@
 //! The HTTP API in-process, over the real model: replies, streams, stop sequences,
 //! seeds, continuous batching, and every kind of bad request.
 
-use crate::common::{events, get, json, post, served, NAME};
+use crate::common::{events, get, json, post, send, served, NAME};
+use axum::body::Body;
+use axum::http::Request;
 use axum::http::StatusCode;
 use serde_json::json;
 
@@ -226,4 +228,27 @@ async fn bad_requests_get_openai_errors_and_the_server_keeps_serving() {
     let (_, models) = get("/v1/models").await;
     assert_eq!(json(&models)["data"][0]["id"], NAME);
     assert!(served().metrics.render().contains("iollm_serve_rejected_total"));
+}
+
+#[tokio::test]
+async fn a_web_page_cannot_drive_the_server() {
+    // DNS rebinding: the page's own host name reaches 127.0.0.1.
+    let body = completion("hi", json!({"max_tokens": 1}));
+    let req = |host: &str, kind: &str| {
+        Request::post("/v1/completions")
+            .header("host", host)
+            .header("content-type", kind)
+            .body(Body::from(body.clone()))
+            .unwrap()
+    };
+    let (status, text) = send(req("evil.example:8080", "application/json")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
+    assert!(json(&text)["error"]["message"].as_str().unwrap().contains("loopback hosts"));
+    // A cross-site form or text/plain POST, which a browser sends without asking.
+    let (status, text) = send(req("127.0.0.1:8080", "text/plain")).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{text}");
+    for host in ["127.0.0.1:8080", "localhost:8080", "[::1]:8080", "localhost"] {
+        let (status, text) = send(req(host, "application/json")).await;
+        assert_eq!(status, StatusCode::OK, "{host}: {text}");
+    }
 }

@@ -46,7 +46,8 @@ pub async fn get(path: &str) -> (StatusCode, String) {
     send(Request::get(path).body(Body::empty()).unwrap()).await
 }
 
-async fn send(req: Request<Body>) -> (StatusCode, String) {
+/// Sends a request as built.
+pub async fn send(req: Request<Body>) -> (StatusCode, String) {
     let res = router(served().clone()).oneshot(req).await.unwrap();
     let status = res.status();
     let bytes = res.into_body().collect().await.unwrap().to_bytes();

@@ -56,6 +56,15 @@ fn the_chat_template_renders_chatml_with_the_default_system_prompt() {
     assert_eq!(out, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n");
     let bad = ChatTemplate::new("{% if %}", "", "").err().unwrap();
     assert!(bad.to_string().contains("does not compile"), "{bad}");
+    // A template that would run for ever (a hostile model file) runs out of fuel instead.
+    let endless = ChatTemplate::new(
+        "{% for a in range(99999) %}{% for b in range(99999) %}{{ a }}{% endfor %}{% endfor %}",
+        "",
+        "",
+    )
+    .unwrap();
+    let err = endless.render(&[], true).unwrap_err();
+    assert!(err.to_string().contains("fuel"), "{err}");
     let raising = ChatTemplate::new("{{ raise_exception('only user turns') }}", "", "").unwrap();
     let err = raising.render(&[], true).unwrap_err();
     assert!(err.to_string().contains("only user turns"), "{err}");
