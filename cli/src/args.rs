@@ -634,6 +634,9 @@ pub enum ModelAction {
         /// Most requests decoded together in one batch.
         #[arg(long, default_value_t = 8)]
         max_batch: usize,
+        /// Most requests waiting for a place in the batch; more are refused with 503.
+        #[arg(long, default_value_t = 64)]
+        max_queue: usize,
         /// Compute threads (default: IOLLM_THREADS, else all cores). Replies do not depend on it.
         #[arg(long)]
         threads: Option<usize>,

@@ -107,7 +107,11 @@ async fn pull_cached(cli: &Cli, id: u64, max_size: u64) -> anyhow::Result<std::p
     let ctx = context::connect(cli).await?;
     let store = content::ipfs_client(&ctx)?;
     let artifact = model::show(&ctx, id).await?;
-    let cid = String::from_utf8_lossy(&artifact.manifest_cid).into_owned();
+    // The recorded CID is anyone's bytes: parsed before it names a directory.
+    let recorded = String::from_utf8_lossy(&artifact.manifest_cid).into_owned();
+    let cid = iollm_content::parse_cid(&recorded)
+        .map_err(|e| anyhow::anyhow!("artifact {id} records a bad manifest CID: {e}"))?;
+    let cid = iollm_content::format_cid(&cid);
     let home = std::env::var_os("XDG_CACHE_HOME")
         .map(std::path::PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache")))
@@ -116,13 +120,9 @@ async fn pull_cached(cli: &Cli, id: u64, max_size: u64) -> anyhow::Result<std::p
     if dir.join("smip.json").is_file() {
         return Ok(dir);
     }
-    std::fs::create_dir_all(dir.parent().expect("a parent"))?;
-    // Pulled beside, then renamed: a cache entry is whole or absent.
-    let partial = dir.with_extension("partial");
-    let _ = std::fs::remove_dir_all(&partial);
+    // The pull stages beside `dir` under a lock and renames: an entry is whole or absent.
     let limit = iollm_content::PullOptions { max_bytes: max_size };
-    content::pull(&ctx, &store, id, &partial, &limit).await?;
-    std::fs::rename(&partial, &dir)?;
+    content::pull(&ctx, &store, id, &dir, &limit).await?;
     println!("pulled artifact {id} ({cid}) into {}, verified", dir.display());
     Ok(dir)
 }
@@ -698,7 +698,7 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
                 out.display()
             );
         }
-        ModelAction::Serve { model, listen, name, max_batch, threads, max_size } => {
+        ModelAction::Serve { model, listen, name, max_batch, max_queue, threads, max_size } => {
             let threads = iollm_compute::train::resolve_threads(cli.resolved.threads_or(*threads))?;
             let (path, default_name) = match model.parse::<u64>() {
                 Ok(id) if !std::path::Path::new(model).exists() => {
@@ -707,7 +707,12 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
                 _ => (std::path::PathBuf::from(model), String::new()),
             };
             let name = name.clone().or((!default_name.is_empty()).then_some(default_name));
-            let options = iollm_serve::Options { name, threads, max_batch: *max_batch };
+            let options = iollm_serve::Options {
+                name,
+                threads,
+                max_batch: *max_batch,
+                max_queue: *max_queue,
+            };
             let served =
                 tokio::task::spawn_blocking(move || iollm_serve::load(&path, &options)).await??;
             let listener = tokio::net::TcpListener::bind(listen)

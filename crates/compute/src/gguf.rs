@@ -25,6 +25,11 @@ const DEFAULT_ALIGNMENT: u64 = 32;
 const MAX_DIMS: u32 = 4;
 /// Deepest nesting of arrays read (the format allows arrays of arrays; no model file nests).
 const MAX_DEPTH: u32 = 4;
+/// Most metadata values in a file, array elements counted: the largest tokenizers in use
+/// (256 Ki tokens with scores and types, or 150 Ki with their merges) need under a million.
+/// Each is a [`Value`] of 32 bytes or more, so one-byte elements could otherwise take 32
+/// times the file's size in memory.
+const MAX_VALUES: u64 = 1 << 22;
 
 /// A metadata value.
 #[derive(Clone, Debug, PartialEq)]
@@ -163,6 +168,8 @@ fn bad(what: impl Into<String>) -> Error {
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// Metadata values read so far, array elements counted.
+    values: u64,
 }
 
 impl<'a> Reader<'a> {
@@ -230,6 +237,12 @@ impl<'a> Reader<'a> {
                         self.left()
                     )));
                 }
+                self.values += count;
+                if self.values > MAX_VALUES {
+                    return Err(bad(format!(
+                        "{key} has {count} elements: the metadata would hold more than {MAX_VALUES} values"
+                    )));
+                }
                 let mut items = Vec::with_capacity(count as usize);
                 for _ in 0..count {
                     items.push(self.value(inner, key, depth + 1)?);
@@ -259,7 +272,7 @@ impl Gguf {
     /// Parses a whole GGUF file. Checks the header, every metadata value, and that every
     /// tensor's data lies inside the file, aligned, without overlapping another.
     pub fn parse(bytes: Vec<u8>) -> Result<Gguf> {
-        let mut r = Reader { bytes: &bytes, at: 0 };
+        let mut r = Reader { bytes: &bytes, at: 0, values: 0 };
         if r.take(4, "magic").ok() != Some(MAGIC.as_slice()) {
             return Err(bad("not a GGUF file (the first bytes are not \"GGUF\")"));
         }
@@ -556,6 +569,20 @@ mod tests {
                     &[],
                 ),
                 "k announces 1099511627776 elements",
+            ),
+            // Arrays of one-byte elements, 32 bytes each in memory: bounded in total.
+            (
+                file(
+                    &(0..3)
+                        .map(|i| {
+                            let array =
+                                [0u32.to_le_bytes().to_vec(), (1u64 << 21).to_le_bytes().to_vec()];
+                            (["a", "b", "c"][i], 9, [array.concat(), vec![0; 1 << 21]].concat())
+                        })
+                        .collect::<Vec<_>>(),
+                    &[],
+                ),
+                "c has 2097152 elements: the metadata would hold more than 4194304 values",
             ),
             (file(&[], &[("w", &[u64::MAX, 2], 0, vec![])]), "too many elements"),
             (file(&[], &[("w", &[1, 1, 1, 1, 1], 0, vec![0; 4])]), "rank 5"),

@@ -21,7 +21,7 @@ async fn main() {
         .and_then(|t| t.parse().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let rounds: usize = std::env::args().nth(1).and_then(|r| r.parse().ok()).unwrap_or(3);
-    let options = Options { name: None, threads, max_batch: 8 };
+    let options = Options { name: None, threads, max_batch: 8, ..Default::default() };
     let served = iollm_serve::load(&home.join("models/SmolLM2-135M-Instruct.Q4_1.gguf"), &options)
         .expect("run scripts/setup.sh first");
     let prompts = [

@@ -26,6 +26,8 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 const MAX_STOPS: usize = 4;
 /// Tokens generated when a request names no `max_tokens` and the context does not bound it.
 const DEFAULT_MAX_TOKENS: usize = 512;
+/// Most tokens one reply may ask for, whatever the context (the toy GPT's window slides).
+const MAX_REPLY_TOKENS: u64 = 16_384;
 
 /// What the server serves.
 pub struct Served {
@@ -239,12 +241,21 @@ enum Kind {
     Text,
 }
 
-async fn chat_completions(State(s): State<Arc<Served>>, body: Bytes) -> Response {
-    counted(&s, chat(&s, body).await)
+/// A request body, or why it could not be read (too large: 413) in OpenAI's shape.
+type Body = Result<Bytes, axum::extract::rejection::BytesRejection>;
+
+async fn chat_completions(State(s): State<Arc<Served>>, body: Body) -> Response {
+    counted(&s, async { chat(&s, read(body)?).await }.await)
 }
 
-async fn completions(State(s): State<Arc<Served>>, body: Bytes) -> Response {
-    counted(&s, text(&s, body).await)
+async fn completions(State(s): State<Arc<Served>>, body: Body) -> Response {
+    counted(&s, async { text(&s, read(body)?).await }.await)
+}
+
+fn read(body: Body) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        ApiError::new(e.status(), format!("{}; send a smaller request", e.body_text()), None)
+    })
 }
 
 /// The response, a refused request counted.
@@ -286,8 +297,7 @@ async fn chat(s: &Arc<Served>, body: Bytes) -> Result<Response, ApiError> {
     let served = Arc::clone(s);
     let tokens = tokio::task::spawn_blocking(move || {
         let template = served.chat.as_ref().expect("checked above");
-        let prompt = template.render(&messages, true)?;
-        served.engine.tokenizer.encode(&prompt, true)
+        template.tokens(&served.engine.tokenizer, &messages)
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None))?
@@ -385,6 +395,12 @@ fn job(s: &Served, prompt: Vec<u32>, p: &Sampling) -> Result<JobParts, ApiError>
     let max_tokens = match p.max_completion_tokens.or(p.max_tokens) {
         None => room.min(DEFAULT_MAX_TOKENS),
         Some(m) if m < 1 => return Err(ApiError::bad(format!("max_tokens is {m}; it must be at least 1"), Some("max_tokens"))),
+        Some(m) if m as u64 > MAX_REPLY_TOKENS => {
+            return Err(ApiError::bad(
+                format!("max_tokens is {m}; this server generates at most {MAX_REPLY_TOKENS} tokens per reply"),
+                Some("max_tokens"),
+            ))
+        }
         Some(m) if m as u64 > room as u64 => {
             return Err(ApiError::bad(
                 format!(

@@ -140,10 +140,22 @@ struct Sequence {
     first: bool,
 }
 
+/// Why a job was not queued.
+#[derive(Debug, thiserror::Error)]
+pub enum Busy {
+    /// As many requests wait as the queue holds.
+    #[error("the server is busy: {0} requests are waiting; try again shortly")]
+    Full(usize),
+    /// The engine thread has stopped.
+    #[error("the engine has stopped")]
+    Stopped,
+}
+
 /// Handle to the engine thread.
 #[derive(Clone)]
 pub struct Engine {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::SyncSender<Job>,
+    max_queue: usize,
     /// The model's tokenizer.
     pub tokenizer: Arc<Tokenizer>,
     /// Longest sequence a request may reach.
@@ -154,14 +166,16 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts the engine thread over `runner`; at most `max_batch` requests decode together.
+    /// Starts the engine thread over `runner`; at most `max_batch` requests decode together
+    /// and at most `max_queue` wait for a place (more are refused, not buffered).
     pub fn start(
         runner: Runner,
         tokenizer: Tokenizer,
         max_batch: usize,
+        max_queue: usize,
         metrics: Arc<Metrics>,
     ) -> Engine {
-        let (jobs, rx) = mpsc::channel();
+        let (jobs, rx) = mpsc::sync_channel(max_queue);
         let tokenizer = Arc::new(tokenizer);
         let (context, vocab) = (runner.context(), runner.vocab());
         let (tk, m) = (tokenizer.clone(), metrics.clone());
@@ -169,15 +183,18 @@ impl Engine {
             .name("iollm-engine".into())
             .spawn(move || run(runner, &tk, rx, max_batch.max(1), &m))
             .expect("spawn the engine thread");
-        Engine { jobs, tokenizer, context, vocab, metrics }
+        Engine { jobs, max_queue, tokenizer, context, vocab, metrics }
     }
 
-    /// Queues a job. Fails only when the engine thread has stopped.
-    pub fn submit(&self, job: Job) -> Result<(), Error> {
+    /// Queues a job, or refuses it when the queue is full or the engine has stopped.
+    pub fn submit(&self, job: Job) -> Result<(), Busy> {
         self.metrics.queue_depth.inc();
-        self.jobs.send(job).map_err(|_| {
+        self.jobs.try_send(job).map_err(|e| {
             self.metrics.queue_depth.dec();
-            Error::Model("the engine has stopped".into())
+            match e {
+                mpsc::TrySendError::Full(_) => Busy::Full(self.max_queue),
+                mpsc::TrySendError::Disconnected(_) => Busy::Stopped,
+            }
         })
     }
 }
@@ -189,20 +206,19 @@ fn run(
     max_batch: usize,
     metrics: &Metrics,
 ) {
-    let mut waiting: std::collections::VecDeque<Job> = Default::default();
     let mut active: Vec<Sequence> = Vec::new();
     loop {
-        if active.is_empty() && waiting.is_empty() {
+        // Jobs wait in the bounded channel until there is room: idle, block for one.
+        let mut next = if active.is_empty() {
             match jobs.recv() {
-                Ok(job) => waiting.push_back(job),
+                Ok(job) => Some(job),
                 Err(_) => return,
             }
-        }
-        while let Ok(job) = jobs.try_recv() {
-            waiting.push_back(job);
-        }
+        } else {
+            None
+        };
         while active.len() < max_batch {
-            let Some(job) = waiting.pop_front() else { break };
+            let Some(job) = next.take().or_else(|| jobs.try_recv().ok()) else { break };
             metrics.queue_depth.dec();
             if job.events.is_closed() {
                 continue;
@@ -283,29 +299,35 @@ fn advance(
         s.first = false;
         metrics.time_to_first_token.observe(s.started.elapsed().as_secs_f64());
     }
+    let mut end = None;
     if tokenizer.is_control(next) {
-        flush(s);
-        return Some(Finish::Stop);
+        end = Some(Finish::Stop);
+    } else {
+        s.tokens.push(next);
+        match s.detok.push(tokenizer, next) {
+            Ok(piece) => s.held.push_str(&piece),
+            Err(e) => {
+                let _ = s.job.events.send(Event::Failed(e.to_string()));
+                return Some(Finish::Stop);
+            }
+        }
+        if s.generated >= s.job.max_tokens || s.tokens.len() >= context {
+            end = Some(Finish::Length);
+        }
     }
-    s.tokens.push(next);
-    match s.detok.push(tokenizer, next) {
-        Ok(piece) => s.held.push_str(&piece),
-        Err(e) => {
-            let _ = s.job.events.send(Event::Failed(e.to_string()));
-            return Some(Finish::Stop);
+    if end.is_some() {
+        // What the detokenizer still holds is part of the reply, and may complete a stop.
+        if let Ok(rest) = s.detok.finish(tokenizer) {
+            s.held.push_str(&rest);
         }
     }
     if let Some(at) = s.job.stop.iter().filter_map(|stop| s.held.find(stop.as_str())).min() {
         s.held.truncate(at);
-        flush(s);
-        return Some(Finish::Stop);
+        end = Some(Finish::Stop);
     }
-    if s.generated >= s.job.max_tokens || s.tokens.len() >= context {
-        if let Ok(rest) = s.detok.finish(tokenizer) {
-            s.held.push_str(&rest);
-        }
+    if end.is_some() {
         flush(s);
-        return Some(Finish::Length);
+        return end;
     }
     // Send all but what could still become a stop sequence.
     let keep = s.job.stop.iter().map(|t| t.len().saturating_sub(1)).max().unwrap_or(0);

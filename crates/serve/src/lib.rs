@@ -46,11 +46,13 @@ pub struct Options {
     pub threads: usize,
     /// Most requests decoded together.
     pub max_batch: usize,
+    /// Most requests waiting for a place in the batch; more are refused (HTTP 503).
+    pub max_queue: usize,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { name: None, threads: 1, max_batch: 8 }
+        Options { name: None, threads: 1, max_batch: 8, max_queue: 64 }
     }
 }
 
@@ -86,7 +88,8 @@ pub fn inspect(file: &Path) -> Result<ModelFacts, Error> {
         }
         Err(_) => false,
     };
-    let parameters: u64 = g.tensors.iter().map(|t| t.len()).sum();
+    // A hostile file's tensors may claim more elements than u64 counts: saturate.
+    let parameters = g.tensors.iter().fold(0u64, |sum, t| sum.saturating_add(t.len()));
     let size = std::fs::metadata(file).map_or(0, |m| m.len());
     Ok(ModelFacts {
         name: g.str("general.name").map_or_else(
@@ -96,7 +99,7 @@ pub fn inspect(file: &Path) -> Result<ModelFacts, Error> {
         architecture: g.str("general.architecture").map_err(model_err)?.to_owned(),
         parameters,
         license: g.str("general.license").ok().map(str::to_owned),
-        memory_bytes: parameters * 4 + 2 * size,
+        memory_bytes: parameters.saturating_mul(4).saturating_add(size.saturating_mul(2)),
         chat,
     })
 }
@@ -167,7 +170,8 @@ pub fn load(path: &Path, options: &Options) -> Result<Served, Error> {
             runner.vocab()
         )));
     }
-    let engine = Engine::start(runner, tokenizer, options.max_batch, metrics.clone());
+    let engine =
+        Engine::start(runner, tokenizer, options.max_batch, options.max_queue, metrics.clone());
     Ok(Served { name, engine, chat, metrics, listen: Default::default() })
 }
 

@@ -153,6 +153,17 @@ impl Tokenizer {
         self.len() == 0
     }
 
+    /// The first control token written out in `text` (`<|im_start|>`), if any.
+    pub fn control_in(&self, text: &str) -> Option<String> {
+        match self {
+            Tokenizer::Bytes => None,
+            Tokenizer::Bpe { inner, control, .. } => control
+                .iter()
+                .filter_map(|id| inner.id_to_token(*id))
+                .find(|t| text.contains(t.as_str())),
+        }
+    }
+
     /// Whether `id` is a control token (an end-of-turn marker, never shown).
     pub fn is_control(&self, id: u32) -> bool {
         match self {
@@ -163,31 +174,56 @@ impl Tokenizer {
 }
 
 /// Turns a growing list of tokens into text pieces, holding back a piece while it ends in an
-/// incomplete UTF-8 character (a multi-byte character often spans tokens).
+/// incomplete UTF-8 character (a multi-byte character often spans tokens). Each token decodes
+/// only a short window (the tokens since the last whole piece, and the one before them, so
+/// byte-level merges at the seam come out right): a reply of n tokens costs O(n), not O(n²).
 #[derive(Default)]
 pub struct Detokenizer {
     ids: Vec<u32>,
-    shown: usize,
+    /// Start of the window: text before it was shown.
+    prefix: usize,
+    /// Tokens before this were shown.
+    read: usize,
 }
+
+/// Most tokens held back waiting for the rest of a character (a UTF-8 character has at most
+/// 4 bytes, a token at least one): past that the bytes are taken as invalid and go out as
+/// U+FFFD, so a model emitting broken bytes cannot make the window grow.
+const MAX_HELD: usize = 4;
 
 impl Detokenizer {
     /// Adds a token and returns the text it completes (maybe empty).
     pub fn push(&mut self, tokenizer: &Tokenizer, id: u32) -> Result<String, Error> {
         self.ids.push(id);
-        let text = tokenizer.decode(&self.ids)?;
-        if text.ends_with('\u{fffd}') {
+        let shown = tokenizer.decode(&self.ids[self.prefix..self.read])?;
+        let text = tokenizer.decode(&self.ids[self.prefix..])?;
+        let held = self.ids.len() - self.read;
+        if text.ends_with('\u{fffd}') && held < MAX_HELD {
             return Ok(String::new());
         }
-        let piece = text.get(self.shown..).unwrap_or_default().to_owned();
-        self.shown = text.len();
-        Ok(piece)
+        Ok(self.advance(&shown, &text))
     }
 
     /// Whatever is still held back (at the end of a reply).
     pub fn finish(&mut self, tokenizer: &Tokenizer) -> Result<String, Error> {
-        let text = tokenizer.decode(&self.ids)?;
-        let piece = text.get(self.shown..).unwrap_or_default().to_owned();
-        self.shown = text.len();
-        Ok(piece)
+        if self.read == self.ids.len() {
+            return Ok(String::new());
+        }
+        let shown = tokenizer.decode(&self.ids[self.prefix..self.read])?;
+        let text = tokenizer.decode(&self.ids[self.prefix..])?;
+        Ok(self.advance(&shown, &text))
+    }
+
+    /// The text past `shown` (the window's already shown part), and the window moved on.
+    fn advance(&mut self, shown: &str, text: &str) -> String {
+        let piece = match text.get(shown.len()..) {
+            Some(piece) if text.starts_with(shown) => piece.to_owned(),
+            // The seam re-decoded differently (an invalid byte run now whole): show the
+            // window's text past the shown characters.
+            _ => text.chars().skip(shown.chars().count()).collect(),
+        };
+        self.prefix = self.read;
+        self.read = self.ids.len();
+        piece
     }
 }

@@ -151,9 +151,21 @@ async fn bad_requests_get_openai_errors_and_the_server_keeps_serving() {
         ),
         (
             "/v1/completions",
-            completion("hi", json!({"max_tokens": 1_000_000})),
+            completion("hi", json!({"max_tokens": 10_000})),
             StatusCode::BAD_REQUEST,
             "context of 8192",
+        ),
+        (
+            "/v1/completions",
+            completion("hi", json!({"max_tokens": 1_000_000})),
+            StatusCode::BAD_REQUEST,
+            "at most 16384 tokens per reply",
+        ),
+        (
+            "/v1/completions",
+            completion(&"x".repeat(3 << 20), json!({})),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "send a smaller request",
         ),
         (
             "/v1/completions",

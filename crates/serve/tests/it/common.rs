@@ -27,7 +27,8 @@ pub const NAME: &str = "smollm2";
 pub fn served() -> &'static Arc<iollm_serve::api::Served> {
     static SERVED: OnceLock<Arc<iollm_serve::api::Served>> = OnceLock::new();
     SERVED.get_or_init(|| {
-        let options = Options { name: Some(NAME.into()), threads: 2, max_batch: 8 };
+        let options =
+            Options { name: Some(NAME.into()), threads: 2, max_batch: 8, ..Default::default() };
         Arc::new(iollm_serve::load(&smollm2(), &options).expect("the model loads"))
     })
 }

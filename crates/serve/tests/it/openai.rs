@@ -13,7 +13,8 @@ async fn the_openai_python_client_speaks_to_the_server() {
         .map(PathBuf::from)
         .expect("IOLLM_OPENAI_PYTHON: run scripts/openai-oracle.sh");
     assert!(python.is_file(), "{} missing: run scripts/openai-oracle.sh", python.display());
-    let options = Options { name: Some(NAME.into()), threads: 2, max_batch: 8 };
+    let options =
+        Options { name: Some(NAME.into()), threads: 2, max_batch: 8, ..Default::default() };
     let served = tokio::task::spawn_blocking(move || iollm_serve::load(&smollm2(), &options))
         .await
         .unwrap()
