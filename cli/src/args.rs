@@ -25,6 +25,10 @@ pub struct Cli {
     /// Settings file, TOML (else IOLLM_SETTINGS, else ~/.config/iollm/settings.toml if it exists).
     #[arg(long, global = true)]
     pub settings: Option<PathBuf>,
+    /// Where training, replays and models run: cpu, cuda or cuda:N (else IOLLM_DEVICE, the
+    /// settings file, cpu). Results have the same bits on every device.
+    #[arg(long, global = true)]
+    pub device: Option<iollm_compute::Backend>,
     /// The settings, resolved from all of the above ([`Cli::resolve`]).
     #[arg(skip)]
     pub resolved: Settings,
@@ -40,6 +44,7 @@ impl Cli {
             rpc: self.rpc.clone(),
             deployments: self.deployments.clone(),
             key_file: self.key_file.clone(),
+            device: self.device,
             ..Settings::default()
         };
         self.resolved =

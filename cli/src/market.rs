@@ -326,9 +326,9 @@ pub async fn spot_check(
     job: JobId,
     secret: &[u8; 32],
     (cfg, run): (&iollm_compute::TrainConfig, &std::path::Path),
-    threads: usize,
+    runtime: &iollm_compute::Runtime,
 ) -> Result<(Executed<()>, SpotCheck), MarketCmdError> {
-    let trainer = trainer_of(cfg, threads)?;
+    let trainer = trainer_of(cfg, runtime)?;
     let market = ctx.market()?;
     Ok(iollm_worker::spotcheck::spot_check(&market, signer, job, secret, &trainer, run).await?)
 }
@@ -400,13 +400,12 @@ pub fn read_config(path: &std::path::Path) -> Result<iollm_compute::TrainConfig,
         .map_err(|source| MarketCmdError::Config { path: path.to_owned(), source })
 }
 
-/// A trainer of `cfg` on `threads`.
+/// A trainer of `cfg` on `runtime`.
 fn trainer_of(
     cfg: &iollm_compute::TrainConfig,
-    threads: usize,
+    runtime: &iollm_compute::Runtime,
 ) -> Result<iollm_compute::Trainer, MarketCmdError> {
-    iollm_compute::Trainer::new(cfg, &iollm_compute::Runtime::new(threads))
-        .map_err(|e| MarketCmdError::BadConfig(e.to_string()))
+    iollm_compute::Trainer::new(cfg, runtime).map_err(|e| MarketCmdError::BadConfig(e.to_string()))
 }
 
 /// The training config of job `job` from its spec (`iollm train --job`, and the default config
@@ -444,11 +443,11 @@ pub async fn play_game(
     signer: &Signer,
     game: u64,
     cfg: &iollm_compute::TrainConfig,
-    threads: usize,
+    runtime: &iollm_compute::Runtime,
     wait: bool,
     moved: impl FnMut(&'static str, &Executed<()>),
 ) -> Result<iollm_types::game::Game, MarketCmdError> {
-    let trainer = trainer_of(cfg, threads)?;
+    let trainer = trainer_of(cfg, runtime)?;
     let story = |side| iollm_worker::player::Player::new(side, &trainer, None);
     Ok(iollm_worker::player::play(ctx, signer, game, story, wait, moved).await?)
 }

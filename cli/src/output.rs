@@ -87,7 +87,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
                 }
                 (None, None) => unreachable!("clap requires --config or --job"),
             };
-            train(cfg, out, cli.resolved.threads_or(*threads), *resume).await
+            train(cfg, out, cli.resolved.runtime(*threads)?, *resume).await
         }
         other => market_command(cli, other).await,
     }
@@ -188,11 +188,12 @@ async fn worker_run(cli: &Cli, config: &std::path::Path) -> anyhow::Result<()> {
     let ctx = context::connect(cli).await?;
     let signer = context::signer(cli)?;
     let store = content::ipfs_client(&ctx)?;
-    let threads = iollm_compute::train::resolve_threads(cli.resolved.threads)?;
+    let runtime = cli.resolved.runtime(None)?;
     let account = signer.account();
     let role = worker.role.as_str();
-    let worker = Worker::open(ctx, signer, store, worker, threads).await?;
-    tracing::info!(%account, role, threads, "Worker running; SIGTERM or Ctrl-C stops it");
+    let worker = Worker::open(ctx, signer, store, worker, runtime).await?;
+    let (threads, device) = (runtime.threads, runtime.backend.to_string());
+    tracing::info!(%account, role, threads, device, "Worker running; SIGTERM or Ctrl-C stops it");
     worker.run(cancelled_on_signal()).await?;
     println!("Worker stopped.");
     Ok(())
@@ -201,11 +202,10 @@ async fn worker_run(cli: &Cli, config: &std::path::Path) -> anyhow::Result<()> {
 async fn train(
     cfg: iollm_compute::TrainConfig,
     out: &std::path::Path,
-    threads: Option<usize>,
+    runtime: iollm_compute::Runtime,
     resume: bool,
 ) -> anyhow::Result<()> {
-    use iollm_compute::train::{self, Runtime};
-    let runtime = Runtime::new(train::resolve_threads(threads)?);
+    use iollm_compute::train;
     let bar = indicatif::ProgressBar::new(cfg.train.steps);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} steps  {msg}")
@@ -321,9 +321,9 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
             print_fee("Timed out", &market::timeout_game(&ctx, &signer, *id).await?);
         }
         Command::Dispute { action: DisputeAction::Play { id, config, threads } } => {
-            let threads = iollm_compute::train::resolve_threads(cli.resolved.threads_or(*threads))?;
+            let runtime = cli.resolved.runtime(*threads)?;
             let cfg = market::read_config(config)?;
-            let game = market::play_game(&ctx, &signer, *id, &cfg, threads, true, |kind, call| {
+            let game = market::play_game(&ctx, &signer, *id, &cfg, &runtime, true, |kind, call| {
                 print_fee(&format!("Played {kind}"), call)
             })
             .await?;
@@ -493,14 +493,14 @@ async fn job_command(
         }
         JobAction::Attest { id, secret_file, config, run, threads } => {
             let secret = market::read_secret(secret_file)?;
-            let threads = iollm_compute::train::resolve_threads(settings.threads_or(*threads))?;
+            let runtime = settings.runtime(*threads)?;
             let dir = tempfile::tempdir()?;
             let cfg = match config {
                 Some(path) => market::read_config(path)?,
                 None => market::job_config(ctx, *id, dir.path()).await?,
             };
             let (call, found) =
-                market::spot_check(ctx, signer, *id, &secret, (&cfg, run), threads).await?;
+                market::spot_check(ctx, signer, *id, &secret, (&cfg, run), &runtime).await?;
             match found {
                 market::SpotCheck::Attested { segment } => {
                     print_fee(&format!("Attested (segment {segment} replayed)"), &call)
@@ -699,7 +699,8 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
             );
         }
         ModelAction::Serve { model, listen, name, max_batch, max_queue, threads, max_size } => {
-            let threads = iollm_compute::train::resolve_threads(cli.resolved.threads_or(*threads))?;
+            let runtime = cli.resolved.runtime(*threads)?;
+            let (threads, backend) = (runtime.threads, runtime.backend);
             let (path, default_name) = match model.parse::<u64>() {
                 Ok(id) if !std::path::Path::new(model).exists() => {
                     (pull_cached(cli, id, *max_size).await?, id.to_string())
@@ -710,6 +711,7 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
             let options = iollm_serve::Options {
                 name,
                 threads,
+                backend,
                 max_batch: *max_batch,
                 max_queue: *max_queue,
             };
@@ -719,7 +721,7 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
             println!(
-                "serving {} on http://{}/v1 ({threads} threads, batches of up to {max_batch})",
+                "serving {} on http://{}/v1 ({threads} threads on {backend}, batches of up to {max_batch})",
                 served.name,
                 listener.local_addr()?
             );

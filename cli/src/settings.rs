@@ -11,6 +11,7 @@
 //! key_file = "/home/me/.iollm/charlie.key"
 //! ipfs_api = "http://127.0.0.1:5001"
 //! threads = 8
+//! device = "cuda:0"
 //! ```
 
 use figment::providers::{Env, Format as _, Serialized, Toml};
@@ -46,6 +47,10 @@ pub struct Settings {
     /// Compute threads (`IOLLM_THREADS`, a command's `--threads`; default: every core).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
+    /// Where the model matmuls run: `cpu`, `cuda` or `cuda:N` (`IOLLM_DEVICE`, `--device`;
+    /// default: cpu). Never changes a result's bits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<iollm_compute::Backend>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -57,13 +62,15 @@ impl std::fmt::Debug for Settings {
             .field("key_file", &self.key_file)
             .field("ipfs_api", &self.ipfs_api)
             .field("threads", &self.threads)
+            .field("device", &self.device)
             .finish()
     }
 }
 
 /// The environment keys the resolver reads (`IOLLM_` and the key in capitals); other `IOLLM_*`
 /// variables belong to scripts and tests.
-const ENV_KEYS: [&str; 6] = ["rpc", "deployments", "suri", "key_file", "ipfs_api", "threads"];
+const ENV_KEYS: [&str; 7] =
+    ["rpc", "deployments", "suri", "key_file", "ipfs_api", "threads", "device"];
 
 /// Why settings could not be resolved.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +117,13 @@ impl Settings {
     pub fn threads_or(&self, flag: Option<usize>) -> Option<usize> {
         flag.or(self.threads)
     }
+
+    /// How compute runs: the thread count (a command's own flag over these settings, else
+    /// every core) on the device these settings name (else the CPU).
+    pub fn runtime(&self, threads: Option<usize>) -> iollm_compute::Result<iollm_compute::Runtime> {
+        let threads = iollm_compute::train::resolve_threads(self.threads_or(threads))?;
+        Ok(iollm_compute::Runtime::on(threads, self.device.unwrap_or_default()))
+    }
 }
 
 /// The settings file to read: named (it must exist), else the default one if it exists.
@@ -152,6 +166,31 @@ mod tests {
             assert_eq!(s.threads, Some(7));
             assert_eq!(s.key_file.as_deref(), Some(Path::new("k")));
             assert_eq!(s.threads_or(Some(2)), Some(2));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_device_resolves_like_every_setting_and_a_bad_one_is_one_line() {
+        use iollm_compute::Backend;
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("s.toml", "device = \"cuda:1\"")?;
+            let resolve = |flags: &Settings| {
+                Settings::resolve(Some(Path::new("s.toml")), Settings::process_env(), flags)
+            };
+            let s = resolve(&Settings::default()).expect("resolves");
+            assert_eq!(s.device, Some(Backend::Cuda { device: 1 }));
+            jail.set_env("IOLLM_DEVICE", "cpu");
+            assert_eq!(resolve(&Settings::default()).unwrap().device, Some(Backend::Cpu));
+            let flags =
+                Settings { device: Some(Backend::Cuda { device: 2 }), ..Settings::default() };
+            let s = resolve(&flags).unwrap();
+            let runtime = s.runtime(Some(3)).unwrap();
+            assert_eq!((runtime.threads, runtime.backend), (3, Backend::Cuda { device: 2 }));
+            jail.set_env("IOLLM_DEVICE", "gpu");
+            let err = resolve(&Settings::default()).unwrap_err().to_string();
+            assert!(err.contains("write cpu, cuda or cuda:N"), "{err}");
+            assert!(!err.contains('\n'), "{err}");
             Ok(())
         });
     }

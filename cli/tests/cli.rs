@@ -172,6 +172,16 @@ fn train_prints_a_trace_root_that_does_not_depend_on_threads() {
     assert!(ok, "{stderr}");
     assert!(stdout.contains(&roots[0]), "{stdout}");
     assert!(out.join("COMPLETE").is_file());
+
+    // A device this build or machine does not have: refused before anything is written.
+    let gpu = dir.path().join("gpu");
+    let args = ["train", "--config", config.to_str().unwrap(), "--out", gpu.to_str().unwrap()];
+    for (device, says) in [("cuda:0", "CUDA"), ("tpu", "write cpu, cuda or cuda:N")] {
+        let (ok, _, stderr) = iollm(&[&args[..], &["--device", device]].concat(), dir.path());
+        assert!(!ok, "{device}");
+        assert!(stderr.lines().next().unwrap_or_default().contains(says), "{device}: {stderr}");
+        assert!(!gpu.exists(), "nothing written without the device");
+    }
 }
 
 /// Issue 17 item 17: `iollm cid .` names the directory; a symlink named bare is judged like

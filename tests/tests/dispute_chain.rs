@@ -404,8 +404,16 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
             let mut played: Vec<&'static str> = Vec::new();
             let (charlie, cfg) = (&charlie, &cfg);
             async move {
-                let game =
-                    m::play_game(ctx, charlie, id, cfg, 2, false, |k, _| played.push(k)).await?;
+                let game = m::play_game(
+                    ctx,
+                    charlie,
+                    id,
+                    cfg,
+                    &iollm_compute::Runtime::new(2),
+                    false,
+                    |k, _| played.push(k),
+                )
+                .await?;
                 anyhow::Ok((game, played))
             }
         };
@@ -424,7 +432,9 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
             let (game, played) = play(id).await?;
             assert_eq!((game.verdict(), played), (Some(Verdict::Executor), vec!["timeout"]));
         }
-        let stranger = m::play_game(ctx, &bob, 1, &cfg, 2, false, |_, _| {}).await;
+        let stranger =
+            m::play_game(ctx, &bob, 1, &cfg, &iollm_compute::Runtime::new(2), false, |_, _| {})
+                .await;
         assert!(stranger.unwrap_err().to_string().contains("no dispute game"));
         for i in 0..10u16 {
             m::settle_challenge(ctx, &bob, job, i).await?;

@@ -73,7 +73,8 @@ async fn start_as(
     };
     let conn = Connection { chain: ctx.chain.clone(), deployment: ctx.deployment.clone() };
     let store = iollm_cli::content::ipfs_client(ctx)?;
-    let executor = Worker::open(conn, signer.clone(), store, config, 1).await?;
+    let executor =
+        Worker::open(conn, signer.clone(), store, config, iollm_compute::Runtime::new(1)).await?;
     let stop = stop.clone();
     Ok(tokio::spawn(async move { executor.run(stop).await }))
 }

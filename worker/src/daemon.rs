@@ -180,19 +180,22 @@ struct Inner<S> {
     store: S,
     state: State,
     config: WorkerConfig,
-    threads: usize,
+    /// Threads and device of training and replays.
+    runtime: iollm_compute::Runtime,
 }
 
 impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
-    /// An executor signing with `signer`, fetching and publishing through `store`, training on
-    /// `threads` threads; opens (or creates) its state in `config.state_dir`.
+    /// An executor signing with `signer`, fetching and publishing through `store`, training and
+    /// replaying on `runtime`; opens (or creates) its state in `config.state_dir`.
     pub async fn open(
         conn: Connection,
         signer: Signer,
         store: S,
         config: WorkerConfig,
-        threads: usize,
+        runtime: iollm_compute::Runtime,
     ) -> Result<Worker<S>, WorkerError> {
+        // A device named but missing fails here, not at the first job.
+        runtime.exec()?;
         let dir = &config.state_dir;
         std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
         // It holds the verifier's secrets before their reveal: its owner's alone.
@@ -209,7 +212,7 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
         let state = State::open(&config.state_file()).await?;
         let market = conn.market()?;
         state.bind(conn.chain.genesis_hash(), market.address().0, signer.account().0).await?;
-        let inner = Inner { _lock: lock, market, conn, signer, store, state, config, threads };
+        let inner = Inner { _lock: lock, market, conn, signer, store, state, config, runtime };
         Ok(Worker { inner: Arc::new(inner) })
     }
 
@@ -523,9 +526,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         }
         let cfg = crate::job::config_of_job(&self.market, &self.store, id, &data).await?;
         let started = run.join("checkpoints").is_dir();
-        let (threads, stop) = (self.threads, stop.clone());
+        let (runtime, stop) = (self.runtime, stop.clone());
         let trained = tokio::task::spawn_blocking(move || {
-            let runtime = iollm_compute::Runtime::new(threads);
             let mut log = |p: &iollm_compute::Progress| {
                 if let Some((checkpoint, _)) = p.checkpoint {
                     tracing::info!(target: "worker::executor", job = id, step = p.step, of = p.total_steps, checkpoint, loss = p.loss, "Training");
@@ -968,7 +970,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         std::fs::create_dir_all(&dir).map_err(io("creating the job's directory"))?;
         let fetched = tempfile::tempdir_in(&dir).map_err(io("creating a temporary directory"))?;
         let cfg = crate::job::config_of_job(&self.market, &self.store, id, fetched.path()).await?;
-        Ok(iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(self.threads))?)
+        Ok(iollm_compute::Trainer::new(&cfg, &self.runtime)?)
     }
 
     /// The moves this worker's side of game `game` owes now, told from its own run (replays

@@ -12,12 +12,14 @@
 //!
 //! Weights are expanded from their GGUF blocks ([`crate::gguf`]) to `f32` when loaded and kept
 //! as `[in][out]` matrices, read by [`kernels::matvec`] (a few rows: decoding) or
-//! [`kernels::gemm`] (a prefill). Both compute the same chain per element.
+//! [`kernels::gemm`] (a prefill; on the GPU with `Backend::Cuda`, through [`Exec::gemm`]). All
+//! compute the same chain per element.
 
 use crate::data::Rng;
 use crate::error::{Error, Result};
 use crate::gguf::{Gguf, TensorType, Value};
 use crate::kernels::{self, fma_dispatch, Simd, Stored};
+use crate::ops::Exec;
 use crate::quant::{QuantMatrix, ROWS};
 use crate::repops;
 use crate::train::Runtime;
@@ -160,7 +162,8 @@ impl Linear {
     /// `x·W` for `m` rows: by columns for a few rows (every thread works on each row, reading
     /// the quantized blocks), as a blocked product over the expanded matrix for many. Same
     /// bits either way.
-    fn apply(&self, x: &[f32], m: usize, simd: Simd) -> Vec<f32> {
+    fn apply(&self, x: &[f32], m: usize, exec: &Exec) -> Vec<f32> {
+        let simd = exec.simd;
         let (k, n) = (self.k, self.n);
         let mut y = vec![0.0f32; m * n];
         if let (Some(q), true) = (&self.quant, m <= 4 * ROWS) {
@@ -170,18 +173,7 @@ impl Linear {
                 kernels::matvec(xr, &self.dense, yr, k, n, simd, true);
             }
         } else {
-            kernels::gemm(
-                x,
-                Stored::Normal,
-                &self.dense,
-                Stored::Normal,
-                &mut y,
-                m,
-                k,
-                n,
-                simd,
-                true,
-            );
+            exec.gemm(x, Stored::Normal, &self.dense, Stored::Normal, &mut y, m, k, n);
         }
         y
     }
@@ -212,7 +204,8 @@ pub struct Llama {
     blocks: Vec<Block>,
     /// `ln(rope_base)`, once.
     ln_base: f32,
-    simd: Simd,
+    /// Instruction set, and the device prefills' matmuls run on.
+    exec: Exec,
     pool: rayon::ThreadPool,
 }
 
@@ -259,6 +252,8 @@ impl Llama {
     /// Expands a parsed GGUF's weights.
     pub fn from_gguf(g: &Gguf, rt: &Runtime) -> Result<Llama> {
         let cfg = LlamaConfig::from_gguf(g)?;
+        // The device first: a missing GPU fails before the weights are expanded.
+        let exec = rt.exec()?;
         let (d, kv, h, v) = (cfg.dim, cfg.kv_dim(), cfg.hidden, cfg.vocab);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(rt.threads.max(1))
@@ -294,9 +289,14 @@ impl Llama {
             embed,
             output,
             blocks,
-            simd: rt.simd,
+            exec,
             pool,
         })
+    }
+
+    /// The device error that moved this model's matmuls to the CPU (same bits), if one did.
+    pub fn device_failure(&self) -> Option<&str> {
+        self.exec.device_failure()
     }
 
     /// An empty cache for one sequence.
@@ -362,10 +362,10 @@ impl Llama {
         let rope = self.rope_table(rows);
         let mut h = vec![0.0f32; t * d];
         for (layer, b) in self.blocks.iter().enumerate() {
-            rms_norm(self.simd, &x, &b.attn_norm, cfg.eps, &mut h);
-            let mut q = b.wq.apply(&h, t, self.simd);
-            let mut k = b.wk.apply(&h, t, self.simd);
-            let v = b.wv.apply(&h, t, self.simd);
+            rms_norm(self.exec.simd, &x, &b.attn_norm, cfg.eps, &mut h);
+            let mut q = b.wq.apply(&h, t, &self.exec);
+            let mut k = b.wk.apply(&h, t, &self.exec);
+            let v = b.wv.apply(&h, t, &self.exec);
             rotate(&mut q, hd, &rope);
             rotate(&mut k, hd, &rope);
             for (r, &(i, pos)) in rows.iter().enumerate() {
@@ -373,13 +373,13 @@ impl Llama {
                 pieces[i].cache.v[layer].extend_from_slice(&v[r * kv..][..kv]);
             }
             let att = self.attention(pieces, rows, layer, &q);
-            let o = b.wo.apply(&att, t, self.simd);
+            let o = b.wo.apply(&att, t, &self.exec);
             add_into(&o, &mut x);
-            rms_norm(self.simd, &x, &b.ffn_norm, cfg.eps, &mut h);
-            let mut g = b.w_gate.apply(&h, t, self.simd);
-            let u = b.w_up.apply(&h, t, self.simd);
-            silu_mul(self.simd, &mut g, &u);
-            let down = b.w_down.apply(&g, t, self.simd);
+            rms_norm(self.exec.simd, &x, &b.ffn_norm, cfg.eps, &mut h);
+            let mut g = b.w_gate.apply(&h, t, &self.exec);
+            let u = b.w_up.apply(&h, t, &self.exec);
+            silu_mul(self.exec.simd, &mut g, &u);
+            let down = b.w_down.apply(&g, t, &self.exec);
             add_into(&down, &mut x);
         }
         // Only the rows whose logits are wanted go through the head.
@@ -390,8 +390,8 @@ impl Llama {
             sel.extend_from_slice(&x[r * d..][..d]);
         }
         let mut normed = vec![0.0f32; sel.len()];
-        rms_norm(self.simd, &sel, &self.out_norm, cfg.eps, &mut normed);
-        let logits = self.output.apply(&normed, wanted.len(), self.simd);
+        rms_norm(self.exec.simd, &sel, &self.out_norm, cfg.eps, &mut normed);
+        let logits = self.output.apply(&normed, wanted.len(), &self.exec);
         let mut out: Vec<Vec<Vec<f32>>> = pieces.iter().map(|_| Vec::new()).collect();
         for (n, &r) in wanted.iter().enumerate() {
             out[rows[r].0].push(logits[n * cfg.vocab..][..cfg.vocab].to_vec());
@@ -434,7 +434,7 @@ impl Llama {
             let cache = &pieces[piece].cache;
             let kvh = head / group;
             attend(
-                self.simd,
+                self.exec.simd,
                 &q[r * d + head * hd..][..hd],
                 &cache.k[layer],
                 &cache.v[layer],

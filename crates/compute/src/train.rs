@@ -150,8 +150,10 @@ impl TrainConfig {
     }
 }
 
-/// Where the model matmuls run. Never changes results.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Where the model matmuls run. Never changes results. Written `cpu`, `cuda` or `cuda:N`
+/// (in settings, flags and configs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Backend {
     /// The CPU (reference; always available).
     #[default]
@@ -161,6 +163,46 @@ pub enum Backend {
         /// Device ordinal.
         device: usize,
     },
+}
+
+impl std::str::FromStr for Backend {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Backend> {
+        let device = match s.trim() {
+            "cpu" => return Ok(Backend::Cpu),
+            "cuda" => Some(0),
+            other => other.strip_prefix("cuda:").and_then(|n| n.parse().ok()),
+        };
+        device.map(|device| Backend::Cuda { device }).ok_or_else(|| {
+            Error::InvalidConfig(format!(
+                "device {s:?}: write cpu, cuda or cuda:N (N a GPU's number)"
+            ))
+        })
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Cpu => f.write_str("cpu"),
+            Backend::Cuda { device } => write!(f, "cuda:{device}"),
+        }
+    }
+}
+
+impl TryFrom<String> for Backend {
+    type Error = Error;
+
+    fn try_from(s: String) -> Result<Backend> {
+        s.parse()
+    }
+}
+
+impl From<Backend> for String {
+    fn from(b: Backend) -> String {
+        b.to_string()
+    }
 }
 
 /// How to run: never changes results.
@@ -177,7 +219,12 @@ pub struct Runtime {
 impl Runtime {
     /// `threads` workers, the best SIMD level of this CPU, CPU backend.
     pub fn new(threads: usize) -> Runtime {
-        Runtime { threads, simd: Simd::detect(), backend: Backend::Cpu }
+        Runtime::on(threads, Backend::Cpu)
+    }
+
+    /// `threads` workers, the best SIMD level of this CPU, the model matmuls on `backend`.
+    pub fn on(threads: usize, backend: Backend) -> Runtime {
+        Runtime { threads, simd: Simd::detect(), backend }
     }
 
     /// The executor for this runtime (opens the GPU for `Backend::Cuda`).
@@ -1222,4 +1269,23 @@ pub fn read_trace(out_dir: &Path) -> Result<Trace> {
     let p = out_dir.join("trace.json");
     serde_json::from_slice(&read(&p)?)
         .map_err(|e| Error::CorruptCheckpoint(format!("{}: {e}", p.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backend;
+
+    #[test]
+    fn devices_are_written_cpu_cuda_or_cuda_n() {
+        assert_eq!("cpu".parse::<Backend>().unwrap(), Backend::Cpu);
+        assert_eq!("cuda".parse::<Backend>().unwrap(), Backend::Cuda { device: 0 });
+        assert_eq!(" cuda:3".parse::<Backend>().unwrap(), Backend::Cuda { device: 3 });
+        for b in [Backend::Cpu, Backend::Cuda { device: 2 }] {
+            assert_eq!(b.to_string().parse::<Backend>().unwrap(), b);
+        }
+        for bad in ["gpu", "cuda:", "cuda:-1", "CUDA:0", ""] {
+            let err = bad.parse::<Backend>().unwrap_err().to_string();
+            assert!(err.contains("write cpu, cuda or cuda:N"), "{bad:?}: {err}");
+        }
+    }
 }

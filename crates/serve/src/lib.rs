@@ -44,6 +44,8 @@ pub struct Options {
     pub name: Option<String>,
     /// Compute threads.
     pub threads: usize,
+    /// Where the model's matmuls run (a prefill's, on a GPU). Replies have the same bits.
+    pub backend: iollm_compute::Backend,
     /// Most requests decoded together.
     pub max_batch: usize,
     /// Most requests waiting for a place in the batch; more are refused (HTTP 503).
@@ -52,7 +54,13 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { name: None, threads: 1, max_batch: 8, max_queue: 64 }
+        Options {
+            name: None,
+            threads: 1,
+            backend: iollm_compute::Backend::Cpu,
+            max_batch: 8,
+            max_queue: 64,
+        }
     }
 }
 
@@ -125,7 +133,7 @@ fn gguf_in(path: &Path) -> Result<Option<PathBuf>, Error> {
 /// Loads the model at `path` and starts its engine.
 pub fn load(path: &Path, options: &Options) -> Result<Served, Error> {
     let model_err = |e: iollm_compute::Error| Error::Model(format!("{}: {e}", path.display()));
-    let rt = Runtime::new(options.threads.max(1));
+    let rt = Runtime::on(options.threads.max(1), options.backend);
     let metrics = Arc::new(Metrics::default());
     let (runner, tokenizer, chat) = match gguf_in(path)? {
         Some(file) => {

@@ -1,4 +1,4 @@
-//! CPU vs CUDA: identical state roots and matmul bits. These need a GPU, so the normal suite
+//! CPU vs CUDA: identical state roots, matmul bits and Llama logits. These need a GPU, so the normal suite
 //! ignores them (with that reason); `scripts/cuda-tests.sh` runs them with the `cuda` feature on a
 //! machine with one, and there a missing GPU, driver or feature fails them: they never pass by
 //! skipping.
@@ -37,4 +37,26 @@ fn cuda_matmul_matches_cpu_kernel() {
         gpu.matmul(&a, &b, &mut got, m, k, n).expect("gpu matmul");
         assert!(got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()), "{m}x{k}x{n}");
     }
+}
+
+#[test]
+#[ignore = "needs a GPU: scripts/cuda-tests.sh runs it"]
+fn cuda_llama_logits_match_cpu_bit_for_bit() {
+    use iollm_compute::gguf::Gguf;
+    use iollm_compute::llama::{Llama, Piece};
+    // A random model with real GGUF blocks: small enough to go to the GPU machine with the
+    // tree (the real SmolLM2 file is 98 MB). 40 tokens: the prefill's matmuls run on the GPU.
+    let g = Gguf::parse(crate::common::tiny_llama(3)).expect("the file parses");
+    let gpu = Runtime { threads: 2, simd: Simd::detect(), backend: Backend::Cuda { device: 0 } };
+    let on_gpu = Llama::from_gguf(&g, &gpu).unwrap_or_else(|e| panic!("{e}"));
+    let on_cpu = Llama::from_gguf(&g, &Runtime::new(2)).expect("cpu model");
+    let tokens: Vec<u32> = (0..40).map(|i| (i * 37 % 256) as u32).collect();
+    let logits = |m: &Llama| -> Vec<u32> {
+        let mut cache = m.cache();
+        let out = m.forward(&mut [Piece { cache: &mut cache, tokens: &tokens }], true).unwrap();
+        out.into_iter().flatten().flatten().map(f32::to_bits).collect()
+    };
+    let (gpu_bits, cpu_bits) = (logits(&on_gpu), logits(&on_cpu));
+    assert_eq!(on_gpu.device_failure(), None, "the GPU failed during the forward pass");
+    assert_eq!(gpu_bits, cpu_bits, "CUDA and CPU logits differ");
 }

@@ -281,3 +281,27 @@ fn llama_cpp_agrees_as_closely_as_exact_arithmetic_does() {
     assert!(agree >= 380 && positions == 389, "top-1 agreement {agree}/{positions}");
     assert!(worst <= 1.2, "a top-5 logit differs from llama.cpp's by {worst}");
 }
+
+#[test]
+fn a_small_random_model_gives_the_same_bits_in_a_prefill_and_token_by_token() {
+    // The file the CUDA comparison carries to a GPU machine (tests/it/cuda.rs): its prefill
+    // runs the blocked matmul (more than 16 rows), its decode the quantized kernels.
+    let g = Gguf::parse(crate::common::tiny_llama(3)).unwrap();
+    let tokens: Vec<u32> = (0..40).map(|i| (i * 37 % 256) as u32).collect();
+    let one = Llama::from_gguf(&g, &Runtime::new(1)).unwrap();
+    let whole = all_logits(&one, &tokens);
+    assert!(whole.iter().flatten().all(|v| v.is_finite()));
+    let argmax = |l: &Vec<f32>| (0..l.len()).max_by(|a, b| l[*a].total_cmp(&l[*b])).unwrap();
+    let picks: std::collections::BTreeSet<usize> = whole.iter().map(argmax).collect();
+    assert!(picks.len() > 3, "the random model's predictions depend on its input: {picks:?}");
+    let mut cache = one.cache();
+    let stepped: Vec<Vec<f32>> = tokens
+        .iter()
+        .flat_map(|t| {
+            one.forward(&mut [Piece { cache: &mut cache, tokens: &[*t] }], true).unwrap().remove(0)
+        })
+        .collect();
+    assert_eq!(bits(&whole), bits(&stepped));
+    let three = Llama::from_gguf(&g, &Runtime::new(3)).unwrap();
+    assert_eq!(bits(&whole), bits(&all_logits(&three, &tokens)));
+}

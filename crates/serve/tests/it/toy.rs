@@ -60,8 +60,12 @@ async fn a_full_queue_refuses_with_503_and_the_server_recovers() {
     let config = GptConfig { n_layer: 2, n_head: 2, n_embd: 128, n_ctx: 128 };
     let params = init_params(&Layout::new(&config), 7);
     Model::new(config, params, &Runtime::new(1)).unwrap().save(dir.path()).unwrap();
-    let options =
-        iollm_serve::Options { name: Some("toy".into()), threads: 1, max_batch: 1, max_queue: 1 };
+    let options = iollm_serve::Options {
+        name: Some("toy".into()),
+        max_batch: 1,
+        max_queue: 1,
+        ..Default::default()
+    };
     let served = Arc::new(iollm_serve::load(dir.path(), &options).unwrap());
     let send = |max_tokens: u32, stream: bool| {
         let app = iollm_serve::api::router(served.clone());
