@@ -568,12 +568,13 @@ fma_dispatch! {
         for e in s.iter_mut() {
             *e /= total;
         }
-        // The chains of the head's values side by side, by 16 (kept in registers).
-        for (c, oc) in o.chunks_mut(16).enumerate() {
-            let mut acc = [0.0f32; 16];
+        // The chains of the head's values side by side, by 64: four vectors of independent
+        // chains in flight (one alone would wait on the FMA's latency), kept in registers.
+        for (c, oc) in o.chunks_mut(64).enumerate() {
+            let mut acc = [0.0f32; 64];
             let w = oc.len();
             for (j, p) in s.iter().enumerate() {
-                let vj = &v[j * kv + at + c * 16..][..w];
+                let vj = &v[j * kv + at + c * 64..][..w];
                 for (a, b) in acc.iter_mut().zip(vj) {
                     *a = p.mul_add(*b, *a);
                 }
