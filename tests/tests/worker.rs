@@ -14,6 +14,7 @@ use iollm_types::market::{Capacity, JobKind, JobState, Verification};
 use iollm_types::registry::Kind;
 use iollm_worker::daemon::{job_dir, Role, Worker, WorkerConfig};
 use iollm_worker::state::{Stage, State};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -39,6 +40,9 @@ fn spec(dir: &Path, steps: u64, every: u64) -> Result<PathBuf> {
     Ok(file)
 }
 
+/// A running worker: its task, and where it serves its metrics.
+type Running = (tokio::task::JoinHandle<Result<(), iollm_worker::daemon::WorkerError>>, SocketAddr);
+
 /// An executor of `signer` with its state in `state_dir`, running until `stop`.
 /// It withdraws its pay after each job if `withdraw`.
 async fn start(
@@ -47,7 +51,7 @@ async fn start(
     state_dir: &Path,
     withdraw: bool,
     stop: &CancellationToken,
-) -> Result<tokio::task::JoinHandle<Result<(), iollm_worker::daemon::WorkerError>>> {
+) -> Result<Running> {
     start_as(Role::Executor, ctx, signer, state_dir, withdraw, stop).await
 }
 
@@ -59,7 +63,7 @@ async fn start_as(
     state_dir: &Path,
     withdraw: bool,
     stop: &CancellationToken,
-) -> Result<tokio::task::JoinHandle<Result<(), iollm_worker::daemon::WorkerError>>> {
+) -> Result<Running> {
     let config = WorkerConfig {
         role,
         min_fee: 0,
@@ -70,13 +74,15 @@ async fn start_as(
         withdraw,
         poll_ms: 200,
         output_license: "Apache-2.0".into(),
+        metrics_listen: Some("127.0.0.1:0".parse()?),
     };
     let conn = Connection { chain: ctx.chain.clone(), deployment: ctx.deployment.clone() };
     let store = iollm_cli::content::ipfs_client(ctx)?;
     let executor =
         Worker::open(conn, signer.clone(), store, config, iollm_compute::Runtime::new(1)).await?;
+    let metrics = executor.metrics_addr().expect("metrics_listen is set");
     let stop = stop.clone();
-    Ok(tokio::spawn(async move { executor.run(stop).await }))
+    Ok((tokio::spawn(async move { executor.run(stop).await }), metrics))
 }
 
 /// Waits until `state` holds job `id` at `stage`.
@@ -136,8 +142,8 @@ async fn scenario() -> Result<()> {
     let first = m::post_job(ctx, &bob, &post(&short, short_game.clone(), deadline)).await?.value;
     let (charlie_dir, dave_dir) = (dir.path().join("charlie"), dir.path().join("dave"));
     let stop = CancellationToken::new();
-    let charlie_runs = start(ctx, &charlie, &charlie_dir, true, &stop).await?;
-    let dave_runs = start(ctx, &dave, &dave_dir, true, &stop).await?;
+    let (charlie_runs, _) = start(ctx, &charlie, &charlie_dir, true, &stop).await?;
+    let (dave_runs, _) = start(ctx, &dave, &dave_dir, true, &stop).await?;
     let charlie_state = State::open(&charlie_dir.join("state.sqlite")).await?;
     let dave_state = State::open(&dave_dir.join("state.sqlite")).await?;
     // One worker per state directory; and a state directory is one account's on one chain
@@ -222,7 +228,7 @@ async fn scenario() -> Result<()> {
     let mode = std::fs::metadata(winner_dir)?.permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "the state (a verifier's secrets) is its owner's alone");
     let stop = CancellationToken::new();
-    let runs = start(ctx, &winner, winner_dir, true, &stop).await?;
+    let (runs, _) = start(ctx, &winner, winner_dir, true, &stop).await?;
     let run = job_dir(winner_dir, second).join("run");
     let second_checkpoint = iollm_compute::train::checkpoint_path(&run, 2);
     let waited = tokio::time::Instant::now();
@@ -240,7 +246,7 @@ async fn scenario() -> Result<()> {
     let kept = std::fs::metadata(&second_checkpoint)?.modified()?;
 
     let stop = CancellationToken::new();
-    let runs = start(ctx, &winner, winner_dir, true, &stop).await?;
+    let (runs, _) = start(ctx, &winner, winner_dir, true, &stop).await?;
     reach(state, second, Stage::Submitted, 300).await?;
     assert_eq!(
         std::fs::metadata(&second_checkpoint)?.modified()?,
@@ -346,7 +352,7 @@ async fn defence() -> Result<()> {
 
     let worker_dir = dir.path().join("charlie");
     let stop = CancellationToken::new();
-    let runs = start(ctx, &charlie, &worker_dir, false, &stop).await?;
+    let (runs, metrics) = start(ctx, &charlie, &worker_dir, false, &stop).await?;
     let state = State::open(&worker_dir.join("state.sqlite")).await?;
     reach(&state, job, Stage::Submitted, 300).await?;
 
@@ -388,10 +394,38 @@ async fn defence() -> Result<()> {
     reach(&state, job, Stage::Finalized, 120).await?;
     let done = market.job(job).await?.expect("the job");
     assert_eq!((done.state, done.open_games), (JobState::Finalized, 0));
-    assert_eq!(market.balance_of(charlie.account_bytes()).await?, done.ask + COLLATERAL / 2);
+    let owed = done.ask + COLLATERAL / 2;
+    assert_eq!(market.balance_of(charlie.account_bytes()).await?, owed);
+    // Its metrics say so: the job by stage, the game's moves, the transactions, what it is owed.
+    let text = scrape(metrics).await?;
+    let value = |series: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(&format!("{series} ")));
+        line.and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(f64::NAN)
+    };
+    assert_eq!(value("iollm_worker_jobs{stage=\"finalized\"}"), 1.0, "{text}");
+    assert_eq!(value("iollm_worker_owed_planck"), owed as f64, "{text}");
+    assert_eq!(value("iollm_worker_device{device=\"cpu\"}"), 1.0, "{text}");
+    assert!(value("iollm_worker_game_moves_total") >= 1.0, "{text}");
+    assert!(value("iollm_worker_training_steps_total") >= 1.0, "{text}");
+    // Claim, submission, its moves, the settlement and finalize: all finalized, none failed.
+    let finalized = value("iollm_worker_transactions_total{outcome=\"finalized\"}");
+    assert!(finalized >= 4.0 + value("iollm_worker_game_moves_total"), "{text}");
+    assert_eq!(value("iollm_worker_transaction_seconds_count"), finalized, "{text}");
     stop.cancel();
     runs.await??;
     Ok(())
+}
+
+/// `GET /metrics` of a worker (plain HTTP/1.1 over a socket).
+async fn scrape(addr: SocketAddr) -> Result<String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut socket = tokio::net::TcpStream::connect(addr).await?;
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    socket.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    socket.read_to_string(&mut response).await?;
+    anyhow::ensure!(response.starts_with("HTTP/1.1 200"), "{response}");
+    Ok(response)
 }
 
 /// A verifier's worker checks jobs by itself: it signs up before the result, runs the job, and
@@ -438,13 +472,13 @@ async fn verification() -> Result<()> {
     // takes it.
     let dave_dir = dir.path().join("dave");
     let stop_dave = CancellationToken::new();
-    let dave_runs = start_as(Role::Verifier, ctx, &dave, &dave_dir, false, &stop_dave).await?;
+    let (dave_runs, _) = start_as(Role::Verifier, ctx, &dave, &dave_dir, false, &stop_dave).await?;
     let daves = State::open(&dave_dir.join("state.sqlite")).await?;
     let honest = m::post_job(ctx, &bob, &post(ctx.chain.best_block().await? + 300)).await?.value;
     reach_any(&daves, honest, SIGNED_UP, 120).await?;
     let charlie_dir = dir.path().join("charlie");
     let stop_charlie = CancellationToken::new();
-    let charlie_runs = start(ctx, &charlie, &charlie_dir, false, &stop_charlie).await?;
+    let (charlie_runs, _) = start(ctx, &charlie, &charlie_dir, false, &stop_charlie).await?;
     let charlies = State::open(&charlie_dir.join("state.sqlite")).await?;
     reach(&charlies, honest, Stage::Submitted, 300).await?;
     reach(&daves, honest, Stage::Checked, 300).await?;

@@ -85,6 +85,10 @@ pub struct WorkerConfig {
     /// The license its output packages carry (SPDX).
     #[serde(default = "apache")]
     pub output_license: String,
+    /// Where to serve Prometheus `/metrics` (a loopback address, e.g. `127.0.0.1:9616`; port
+    /// 0 picks a free one); none when absent.
+    #[serde(default)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 fn executor() -> Role {
@@ -111,7 +115,14 @@ impl WorkerConfig {
 
     /// Parses `worker.toml`; unknown keys are errors (a typo must not silently change nothing).
     pub fn parse(text: &str) -> Result<WorkerConfig, WorkerError> {
-        toml::from_str(text).map_err(|e| WorkerError::Config(e.message().to_owned()))
+        let config: WorkerConfig =
+            toml::from_str(text).map_err(|e| WorkerError::Config(e.message().to_owned()))?;
+        if let Some(addr) = config.metrics_listen.filter(|a| !a.ip().is_loopback()) {
+            return Err(WorkerError::Config(format!(
+                "metrics_listen = {addr}: serve metrics on a loopback address (127.0.0.1:PORT)"
+            )));
+        }
+        Ok(config)
     }
 }
 
@@ -182,13 +193,16 @@ struct Inner<S> {
     config: WorkerConfig,
     /// Threads and device of training and replays.
     runtime: iollm_compute::Runtime,
+    metrics: Arc<crate::metrics::Metrics>,
+    /// Bound at open (a taken port fails there), served by [`Worker::run`].
+    metrics_listener: std::sync::Mutex<Option<std::net::TcpListener>>,
 }
 
 impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
     /// An executor signing with `signer`, fetching and publishing through `store`, training and
     /// replaying on `runtime`; opens (or creates) its state in `config.state_dir`.
     pub async fn open(
-        conn: Connection,
+        mut conn: Connection,
         signer: Signer,
         store: S,
         config: WorkerConfig,
@@ -196,6 +210,17 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
     ) -> Result<Worker<S>, WorkerError> {
         // A device named but missing fails here, not at the first job.
         runtime.exec()?;
+        let metrics = crate::metrics::Metrics::new(&runtime.backend.to_string());
+        conn.chain = conn.chain.with_send_observer(metrics.observer());
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => {
+                let listener = std::net::TcpListener::bind(addr)
+                    .map_err(io(format!("serving metrics on {addr}")))?;
+                listener.set_nonblocking(true).map_err(io("the metrics listener"))?;
+                Some(listener)
+            }
+            None => None,
+        };
         let dir = &config.state_dir;
         std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
         // It holds the verifier's secrets before their reveal: its owner's alone.
@@ -212,8 +237,25 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
         let state = State::open(&config.state_file()).await?;
         let market = conn.market()?;
         state.bind(conn.chain.genesis_hash(), market.address().0, signer.account().0).await?;
-        let inner = Inner { _lock: lock, market, conn, signer, store, state, config, runtime };
+        let inner = Inner {
+            _lock: lock,
+            market,
+            conn,
+            signer,
+            store,
+            state,
+            config,
+            runtime,
+            metrics,
+            metrics_listener: std::sync::Mutex::new(metrics_listener),
+        };
         Ok(Worker { inner: Arc::new(inner) })
+    }
+
+    /// Where its `/metrics` are served, when `metrics_listen` is set.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        let listener = self.inner.metrics_listener.lock().unwrap_or_else(|e| e.into_inner());
+        listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Its state (to inspect).
@@ -231,6 +273,26 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
         let me = &self.inner;
         let poll = Duration::from_millis(me.config.poll_ms);
         let mut tasks = tokio::task::JoinSet::new();
+        let listener = me.metrics_listener.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(listener) = listener {
+            let listener =
+                tokio::net::TcpListener::from_std(listener).map_err(io("serving metrics"))?;
+            let (inner, stop) = (Arc::clone(&self.inner), stop.clone());
+            tokio::spawn(async move {
+                let app = axum::Router::new().route(
+                    "/metrics",
+                    axum::routing::get(move || {
+                        let inner = Arc::clone(&inner);
+                        async move { inner.scrape().await }
+                    }),
+                );
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { stop.cancelled().await });
+                if let Err(e) = served.await {
+                    tracing::error!(target: "worker::metrics", error = %e, "Serving metrics failed");
+                }
+            });
+        }
         for record in me.state.in_flight().await? {
             tracing::info!(target: "worker::executor", job = record.id, stage = record.stage.as_str(), "Resuming");
             tasks.spawn(Arc::clone(&self.inner).carry(record.id, stop.clone()));
@@ -390,14 +452,41 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         Ok(None)
     }
 
+    /// The metrics, refreshed: jobs by stage from the state database, what the market owes
+    /// (when the node answers within 2 s; else the last value).
+    async fn scrape(&self) -> impl axum::response::IntoResponse {
+        if let Ok(jobs) = self.state.jobs().await {
+            self.metrics.set_jobs(&jobs);
+        }
+        let owed = self.market.balance_of(self.signer.account_bytes());
+        if let Ok(Ok(owed)) = tokio::time::timeout(Duration::from_secs(2), owed).await {
+            self.metrics.owed.set(owed as f64);
+        }
+        (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            self.metrics.render(),
+        )
+    }
+
     /// Carries job `id` from its recorded stage to the end, or until `stop` (between two
     /// steps of training, or two stages). An error (IPFS away, a refusal it did not expect)
     /// is logged and noted on the job, and the stage is tried again after a backoff that
     /// doubles up to [`MAX_BACKOFF`].
     async fn carry(self: Arc<Self>, id: u64, stop: CancellationToken) {
+        use tracing::Instrument as _;
+        // Everything logged for the job, here and below, carries its `job_id`.
+        let span = tracing::info_span!("job", job_id = id, role = self.config.role.as_str());
+        self.carry_in_span(id, stop).instrument(span).await
+    }
+
+    async fn carry_in_span(self: Arc<Self>, id: u64, stop: CancellationToken) {
         let mut backoff = Duration::from_secs(1);
         loop {
             let Err(e) = self.advance(id, &stop).await else { return };
+            self.metrics.job_failures.inc();
             tracing::error!(target: "worker::executor", job = id, error = %e, retry_in_s = backoff.as_secs(), "The job stopped; trying again");
             let why = format!("stopped: {e}");
             if let Err(e) = self.state.note(id, &why).await {
@@ -526,9 +615,13 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         }
         let cfg = crate::job::config_of_job(&self.market, &self.store, id, &data).await?;
         let started = run.join("checkpoints").is_dir();
-        let (runtime, stop) = (self.runtime, stop.clone());
+        let (runtime, stop, metrics) = (self.runtime, stop.clone(), Arc::clone(&self.metrics));
+        let span = tracing::Span::current();
         let trained = tokio::task::spawn_blocking(move || {
+            let _job = span.enter();
             let mut log = |p: &iollm_compute::Progress| {
+                metrics.steps.inc();
+                metrics.tokens_per_second.set(p.tokens_per_sec);
                 if let Some((checkpoint, _)) = p.checkpoint {
                     tracing::info!(target: "worker::executor", job = id, step = p.step, of = p.total_steps, checkpoint, loss = p.loss, "Training");
                 }
@@ -983,6 +1076,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         trainer: &iollm_compute::Trainer,
     ) -> Result<(), WorkerError> {
         let moved = |kind: &str, call: &iollm_chain::contract::Executed<()>| {
+            self.metrics.moves.inc();
             tracing::info!(target: "worker::game", job = id, game, kind, block = call.included.block, "Moved");
         };
         // Its own run of the job (the executor's, or the verifier's): replays start from its
@@ -1056,6 +1150,11 @@ mod tests {
         let config = WorkerConfig::parse(example).expect("the example parses");
         assert_eq!(config.max_jobs, 1);
         assert!(config.finalize);
+        assert_eq!(config.metrics_listen, Some("127.0.0.1:9616".parse().unwrap()));
+        assert_eq!(WorkerConfig::parse("state_dir = \"s\"\n").unwrap().metrics_listen, None);
+        let open = "state_dir = \"s\"\nmetrics_listen = \"0.0.0.0:9616\"\n";
+        let err = WorkerConfig::parse(open).unwrap_err();
+        assert!(err.to_string().contains("loopback"), "{err}");
         let verifier =
             WorkerConfig::parse("role = \"verifier\"\nstate_dir = \"s\"\n").expect("a verifier");
         assert_eq!(verifier.role, Role::Verifier);

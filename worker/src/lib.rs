@@ -3,13 +3,14 @@
 //! claim); the worker daemon ([`daemon`], `iollm worker run`: as executor it claims, trains,
 //! publishes, submits, defends, finalizes and withdraws; as verifier it signs up, runs the job,
 //! attests or challenges and plays the game; its progress in a SQLite [`state`] so a crash
-//! loses nothing); what an executor submits for a finished run ([`submission`]); a verifier's
+//! loses nothing, its [`metrics`] on a loopback `/metrics`); what an executor submits for a finished run ([`submission`]); a verifier's
 //! spot check ([`spotcheck`]) and how it judges its replay of a segment ([`judge_replay`]); and
 //! the part that plays the dispute game ([`player`]): given where a game stands, the move its
 //! side makes, answered from its own run of the job by replaying one step at a time.
 
 pub mod daemon;
 pub mod job;
+pub mod metrics;
 pub mod player;
 pub mod spotcheck;
 pub mod state;

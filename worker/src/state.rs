@@ -43,7 +43,8 @@ pub enum Stage {
 }
 
 impl Stage {
-    const ALL: [Stage; 13] = [
+    /// Every stage.
+    pub const ALL: [Stage; 13] = [
         Stage::SigningUp,
         Stage::SignedUp,
         Stage::Claiming,

@@ -1,6 +1,6 @@
 //! The connection to a node.
 
-use crate::send::{SendPolicy, Senders};
+use crate::send::{SendObserver, SendPolicy, Senders};
 use crate::{ChainError, NodeConfig};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +26,8 @@ pub struct Chain {
     pub(crate) rpc: LegacyRpcMethods<NodeConfig>,
     pub(crate) senders: Arc<Senders>,
     pub(crate) policy: SendPolicy,
+    /// Told of every transaction this handle sends (metrics).
+    pub(crate) observer: Option<SendObserver>,
     url: String,
 }
 
@@ -62,13 +64,21 @@ impl Chain {
             .map_err(|e| unreachable(e.to_string()))?;
         tracing::debug!(target: "chain::client", url, "Connected");
         let senders = Arc::default();
-        Ok(Chain { api, rpc, senders, policy: SendPolicy::default(), url: url.to_owned() })
+        let policy = SendPolicy::default();
+        Ok(Chain { api, rpc, senders, policy, observer: None, url: url.to_owned() })
     }
 
     /// This connection, sending transactions by `policy` (for accounts that have not sent
     /// through it yet).
     pub fn with_send_policy(mut self, policy: SendPolicy) -> Chain {
         self.policy = policy;
+        self
+    }
+
+    /// This connection, telling `observer` how each transaction it sends ended (a worker's
+    /// metrics). Clones made after this share it.
+    pub fn with_send_observer(mut self, observer: SendObserver) -> Chain {
+        self.observer = Some(observer);
         self
     }
 

@@ -50,6 +50,18 @@ impl Default for SendPolicy {
     }
 }
 
+/// How one transaction sent through [`Chain`] ended, for a [`SendObserver`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendReport {
+    /// From asking for it to its finality (or failure).
+    pub elapsed: Duration,
+    /// Whether it was finalized (else it failed: expired, timed out, reverted).
+    pub finalized: bool,
+}
+
+/// Told of every transaction a [`Chain`] handle sends ([`Chain::with_send_observer`]).
+pub type SendObserver = std::sync::Arc<dyn Fn(&SendReport) + Send + Sync>;
+
 /// What a finalized transaction did: its contract events, its fee and where it landed.
 pub(crate) struct Sent {
     pub events: Vec<ContractEvent>,
@@ -73,6 +85,15 @@ impl Chain {
     /// Sends the encoded call `call` signed by `signer` through that account's task (started on
     /// its first transaction) and waits until it is finalized.
     pub(crate) async fn send(&self, signer: &Signer, call: Vec<u8>) -> Result<Sent, ChainError> {
+        let started = Instant::now();
+        let sent = self.send_unobserved(signer, call).await;
+        if let Some(observer) = &self.observer {
+            observer(&SendReport { elapsed: started.elapsed(), finalized: sent.is_ok() });
+        }
+        sent
+    }
+
+    async fn send_unobserved(&self, signer: &Signer, call: Vec<u8>) -> Result<Sent, ChainError> {
         let (reply, answer) = oneshot::channel();
         let mut request = Request { call, reply };
         // A task whose runtime has ended (another test's) is replaced once.
@@ -95,6 +116,14 @@ impl Chain {
             }
         }
         Err(ChainError::SenderStopped { account: signer.account().to_string() })
+    }
+
+    /// Sends `system.remark(note)` signed by `signer` and waits until it is finalized: a
+    /// transaction that only makes a block (the dev node seals one per transaction, so a
+    /// devnet's clock is made of these).
+    pub async fn remark(&self, signer: &Signer, note: Vec<u8>) -> Result<Included, ChainError> {
+        let tx = node::tx().system().remark(note);
+        Ok(self.send(signer, self.api.tx().call_data(&tx)?).await?.included)
     }
 
     fn sender_of(&self, signer: &Signer) -> mpsc::Sender<Request> {

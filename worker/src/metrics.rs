@@ -1,0 +1,163 @@
+//! The worker's Prometheus metrics, served as OpenMetrics text on `GET /metrics` at the
+//! loopback address `metrics_listen` names (the official Rust client `prometheus-client`, as
+//! the model server's): jobs by stage (read from the state database at each scrape), training
+//! steps and tokens/s, every transaction the worker's chain handle sends (finalized or failed,
+//! and how long it took), jobs' failed attempts, game moves, what the market owes the account,
+//! and the device training runs on.
+
+use crate::state::{JobRecord, Stage};
+use iollm_chain::{SendObserver, SendReport};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+/// Label pairs of one series.
+type Labels = Vec<(String, String)>;
+
+fn label(key: &str, value: &str) -> Labels {
+    vec![(key.to_owned(), value.to_owned())]
+}
+
+/// Every metric the worker exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Jobs recorded in the state database, by stage (set at each scrape).
+    jobs: Family<Labels, Gauge>,
+    /// Training steps done (every job, resumed runs counted again from their checkpoint).
+    pub steps: Counter,
+    /// Training throughput of the last step reported, tokens per second.
+    pub tokens_per_second: Gauge<f64, AtomicU64>,
+    /// Transactions sent, by outcome (`finalized`, `failed`).
+    transactions: Family<Labels, Counter>,
+    /// Seconds from asking for a transaction to its finality.
+    transaction_seconds: Histogram,
+    /// Attempts of a job's stage that failed and are retried after a backoff.
+    pub job_failures: Counter,
+    /// Moves played in dispute games.
+    pub moves: Counter,
+    /// What the market holds for the account (its pay, bonds returned), planck.
+    pub owed: Gauge<f64, AtomicU64>,
+    /// The device training and replays run on (`device` label, value 1).
+    device: Family<Labels, Gauge>,
+}
+
+impl Metrics {
+    /// The metrics of a worker training on `device` (`cpu`, `cuda:0`).
+    pub fn new(device: &str) -> Arc<Metrics> {
+        let mut registry = Registry::with_prefix("iollm_worker");
+        let m = Metrics {
+            registry: Registry::default(),
+            jobs: Family::default(),
+            steps: Counter::default(),
+            tokens_per_second: Gauge::default(),
+            transactions: Family::default(),
+            transaction_seconds: Histogram::new(exponential_buckets(0.25, 2.0, 10)),
+            job_failures: Counter::default(),
+            moves: Counter::default(),
+            owed: Gauge::default(),
+            device: Family::default(),
+        };
+        m.device.get_or_create(&label("device", device)).set(1);
+        registry.register("jobs", "Jobs in the state database by stage", m.jobs.clone());
+        registry.register("training_steps", "Training steps done", m.steps.clone());
+        registry.register(
+            "training_tokens_per_second",
+            "Training throughput of the last step reported",
+            m.tokens_per_second.clone(),
+        );
+        registry.register("transactions", "Transactions sent, by outcome", m.transactions.clone());
+        registry.register(
+            "transaction_seconds",
+            "Seconds from asking for a transaction to its finality",
+            m.transaction_seconds.clone(),
+        );
+        registry.register(
+            "job_failures",
+            "Failed attempts of a job's stage (retried after a backoff)",
+            m.job_failures.clone(),
+        );
+        registry.register("game_moves", "Moves played in dispute games", m.moves.clone());
+        registry.register(
+            "owed_planck",
+            "What the market holds for the account, planck",
+            m.owed.clone(),
+        );
+        registry.register("device", "The device training runs on", m.device.clone());
+        Arc::new(Metrics { registry, ..m })
+    }
+
+    /// What the worker's chain handle tells of each transaction it sends.
+    pub fn observer(self: &Arc<Metrics>) -> SendObserver {
+        let metrics = Arc::clone(self);
+        Arc::new(move |report: &SendReport| {
+            let outcome = if report.finalized { "finalized" } else { "failed" };
+            metrics.transactions.get_or_create(&label("outcome", outcome)).inc();
+            if report.finalized {
+                metrics.transaction_seconds.observe(report.elapsed.as_secs_f64());
+            }
+        })
+    }
+
+    /// Sets the jobs-by-stage gauges from the state database's records (every stage listed,
+    /// zero where no job is).
+    pub fn set_jobs(&self, jobs: &[JobRecord]) {
+        for stage in Stage::ALL {
+            let n = jobs.iter().filter(|j| j.stage == stage).count();
+            self.jobs.get_or_create(&label("stage", stage.as_str())).set(n as i64);
+        }
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn transactions_jobs_and_the_device_are_exported() {
+        let m = Metrics::new("cuda:0");
+        let observe = m.observer();
+        observe(&SendReport { elapsed: Duration::from_millis(1500), finalized: true });
+        observe(&SendReport { elapsed: Duration::from_secs(120), finalized: false });
+        let record = |id, stage| JobRecord {
+            id,
+            stage,
+            role: "executor".into(),
+            secret: None,
+            output_cid: None,
+            note: None,
+        };
+        m.set_jobs(&[record(1, Stage::Finalized), record(2, Stage::Finalized)]);
+        m.set_jobs(&[
+            record(1, Stage::Finalized),
+            record(2, Stage::Finalized),
+            record(3, Stage::Lost),
+        ]);
+        m.steps.inc_by(24);
+        let text = m.render();
+        for line in [
+            "iollm_worker_transactions_total{outcome=\"finalized\"} 1",
+            "iollm_worker_transactions_total{outcome=\"failed\"} 1",
+            "iollm_worker_transaction_seconds_count 1",
+            "iollm_worker_jobs{stage=\"finalized\"} 2",
+            "iollm_worker_jobs{stage=\"lost\"} 1",
+            "iollm_worker_jobs{stage=\"claimed\"} 0",
+            "iollm_worker_training_steps_total 24",
+            "iollm_worker_device{device=\"cuda:0\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} missing from:\n{text}");
+        }
+    }
+}
