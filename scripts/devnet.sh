@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # The main job on a local devnet. Installs what is needed (scripts/setup.sh, idempotent), builds
 # the iollm CLI, then:
-#   1. `iollm devnet up`: substrate-contracts-node + IPFS daemon on 127.0.0.1, contracts built
-#      and deployed, deployments/devnet.json written;
+#   1. `iollm devnet up --workers 2`: substrate-contracts-node + IPFS daemon on 127.0.0.1,
+#      contracts built and deployed, deployments/devnet.json written, a block clock, and two
+#      worker daemons (`iollm worker run`): Charlie's executes jobs, Dave's spot-checks them;
 #   2. `iollm train`: a tiny GPT on reproducible numerics, printing its checkpoint trace root;
 #   3. `iollm model publish`: the trained model as an SMIP package on IPFS, registered on chain;
 #   4. `iollm model pull`: fetched back by its id, every byte verified against its CID;
-#   5. the compute market: Charlie (GPU provider) and Dave (verifier) pledge, Alice posts a
-#      training job for the model with an escrowed reward, Charlie claims it, trains, adds the
-#      result to IPFS and submits its CID, trace root and checks root, Dave (signed up before the
-#      result existed) replays the segment his secret draws and attests, the job is finalized,
-#      Alice registers the verified output with provenance, Eve pays revenue, and everyone
-#      withdraws what the contracts owe them.
+#   5. the compute market, run by the workers: Alice posts a training job for the model with an
+#      escrowed reward; Charlie's worker claims it, trains, publishes the output package and
+#      submits its CID and trace; Dave's worker (signed up before the result existed) replays
+#      the segment his secret draws and attests; Charlie's worker finalizes and withdraws its
+#      pay. Alice registers the verified output with provenance, Eve pays revenue, and everyone
+#      withdraws what the contracts owe them. No step of the job is done by hand.
 # The devnet keeps running afterwards; stop it with `target/release/iollm devnet down`.
 # `IOLLM_STATE_DIR` moves the devnet's state (and this demo's files) out of the checkout;
 # `CARGO_TARGET_DIR` is honoured for the CLI build.
@@ -25,8 +26,8 @@ cargo build --release --locked -p iollm-cli
 iollm="${CARGO_TARGET_DIR:-$repo/target}/release/iollm"
 export IOLLM_SURI=${IOLLM_SURI:-//Alice}
 
-echo "==> Starting the devnet"
-"$iollm" devnet up
+echo "==> Starting the devnet with two workers: Charlie's executes jobs, Dave's spot-checks them"
+"$iollm" devnet up --workers 2
 
 work="${IOLLM_STATE_DIR:-$repo}/.devnet/demo"
 rm -rf "$work" && mkdir -p "$work"
@@ -68,49 +69,44 @@ echo "==> Pulling it back by id $id (verified against its CID)"
 cmp "$package/model.safetensors" "$work/pulled/model.safetensors"
 echo "The pulled weights are byte-for-byte the published ones."
 
-echo "==> The compute market: a training job for model $id"
-stake=1000000000000
-IOLLM_SURI=//Charlie "$iollm" pledge --stake $stake --price 1000000000 --discount-bps 2000 --throughput 100
-IOLLM_SURI=//Dave "$iollm" pledge --stake $stake --price 1000000000 --throughput 100
+echo "==> The compute market: a training job for model $id, done by the workers"
 # The job's spec (the tiny run as iollm-job-v1 JSON) is checked, added to IPFS and posted with
-# the game spec it commits (every train job does), so its result can be challenged by the game
-# (`iollm job challenge`).
+# the game spec it commits (every train job does), so its result can be challenged by the game.
+posted_at=$(date +%s)
 job=$("$iollm" job post --spec worker/examples/tiny.job.json --artifact "$id" --units 50 \
-  --reward 100000000000 --deadline +100 --window 1 --verifiers 1 --collateral 100000000000 \
+  --reward 100000000000 --deadline +100 --window 20 --verifiers 1 --collateral 100000000000 \
   --verifier-fee 1000000000)
-echo "job $job posted (reward 100000000000 escrowed)"
-# Dave signs up to spot-check it before any result exists: his secret, revealed later, picks
-# the segment he must replay, which neither he nor the executor can know now.
-rm -f "$work/dave.secret"
-IOLLM_SURI=//Dave "$iollm" job sign-up "$job" --secret-file "$work/dave.secret"
-IOLLM_SURI=//Charlie "$iollm" job claim "$job"
-
-echo "==> Charlie runs job $job as its spec says (the tiny run: the same trace root anyone can re-check)"
-IOLLM_SURI=//Charlie "$iollm" train --job "$job" --out "$work/job-run" | tee "$work/job-train.txt"
-job_root=$(sed -n 's/^trace root: *//p' "$work/job-train.txt")
-[ "$job_root" = "$root" ] || { echo "trace roots differ: $job_root vs $root" >&2; exit 1; }
-output="$work/job-output"
-mkdir -p "$output"
-cp "$work/job-run/config.json" "$work/job-run/model.safetensors" "$output/"
-smip_json "tiny-gpt-job-$job" "$output"
-out_cid=$(IOLLM_SURI=//Charlie "$iollm" model publish "$output" --no-register | sed -n 's/^package CID: *//p')
-# The run gives the trace and checks roots, and the last state with the last step's loss,
-# which the market checks against the trace root before it accepts the result.
-IOLLM_SURI=//Charlie "$iollm" job submit "$job" --output-cid "$out_cid" --run "$work/job-run"
-# Dave replays the segment his secret draws from Charlie's checkpoints, under the config the
-# job's spec gives, and attests with the value only that replay yields.
-IOLLM_SURI=//Dave "$iollm" job attest "$job" --secret-file "$work/dave.secret" --run "$work/job-run"
+echo "job $job posted (reward 100000000000 escrowed). From here on the workers act:"
+echo "  Charlie's claims, trains, publishes and submits; Dave's signs up before the result,"
+echo "  replays the segment his secret draws and attests; Charlie's finalizes after the window."
 "$iollm" split set "$id" --designer-bps 7000 --compute-bps 2000 --treasury-bps 1000
-"$iollm" job finalize "$job"
-"$iollm" job show "$job" | grep -E 'state|verified'
+workers="${IOLLM_STATE_DIR:-$repo}/.devnet/workers"
+state=""
+for _ in $(seq 600); do
+  state=$("$iollm" job show "$job" | sed -n 's/^state: *//p')
+  [ "$state" = Finalized ] && break
+  sleep 1
+done
+if [ "$state" != Finalized ]; then
+  echo "job $job is $state after 10 minutes; the workers' logs:" >&2
+  tail -n 20 "$workers"/*/worker.log >&2
+  exit 1
+fi
+echo "job $job went from posted to finalized in $(( $(date +%s) - posted_at )) s (a block every 3 s, a window of 20 blocks)"
+"$iollm" job show "$job" | grep -E 'state|executor|output CID|trace root|spot checks|verified'
+out_cid=$("$iollm" job show "$job" | sed -n 's/^output CID: *//p')
+job_root=$("$iollm" job show "$job" | sed -n 's/^trace root: *//p')
+[ "$job_root" = "$root" ] || { echo "trace roots differ: $job_root vs $root" >&2; exit 1; }
+echo "Charlie's worker reached the trace root of the run above, bit for bit."
+echo "What Charlie's worker recorded (its state database):"
+"$iollm" worker status --config "$workers/charlie/worker.toml"
 new_id=$("$iollm" model register --cid "$out_cid" --from-job "$job" --parent "$id")
 echo "The verified output is artifact $new_id, with job $job as its provenance:"
 "$iollm" model show "$new_id"
 
 echo "==> Revenue for model $id: 70 % Alice (designer), 20 % compute share holders, 10 % treasury"
 IOLLM_SURI=//Eve "$iollm" revenue pay "$id" --amount 1000000000
-echo "Withdrawn (each line: what the contract paid out):"
-printf '  Charlie, market (payment for the job):          '; IOLLM_SURI=//Charlie "$iollm" withdraw
+echo "Withdrawn (each line: what the contract paid out; Charlie's worker withdrew his pay):"
 printf '  Charlie, splitter (joint-mining revenue share): '; IOLLM_SURI=//Charlie "$iollm" withdraw --artifact "$id"
 printf '  Dave, market (verifier fee):                    '; IOLLM_SURI=//Dave "$iollm" withdraw
 printf '  Alice, market (escrow not paid out):            '; "$iollm" withdraw

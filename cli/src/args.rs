@@ -525,10 +525,23 @@ pub enum RevenueAction {
 #[derive(Debug, Subcommand)]
 pub enum DevnetAction {
     /// Start a node on 127.0.0.1, build and deploy the contracts, write deployments/devnet.json.
-    Up,
+    Up {
+        /// Worker daemons to start on dev accounts (charlie the executor; dave and eve
+        /// verifiers), each pledged first, with a block clock (`devnet clock`); `devnet down`
+        /// stops them.
+        #[arg(long, default_value_t = 0)]
+        workers: usize,
+    },
+    /// Make a block every interval (the dev node seals one only per transaction, so windows
+    /// counted in blocks would not pass on an idle devnet), until stopped.
+    Clock {
+        /// Milliseconds between blocks.
+        #[arg(long, default_value_t = 1000)]
+        every_ms: u64,
+    },
     /// Report the running devnet.
     Status,
-    /// Stop the node `up` started.
+    /// Stop the node, IPFS daemon and workers `up` started.
     Down,
 }
 

@@ -51,6 +51,13 @@ fn init_logging(format: LogFormat) {
 
 async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {
+        Command::Devnet { action: DevnetAction::Clock { every_ms } } => {
+            let ctx = context::connect(cli).await?;
+            let every = std::time::Duration::from_millis((*every_ms).max(100));
+            println!("Making a block every {} ms; SIGTERM or Ctrl-C stops it.", every.as_millis());
+            devnet::clock::run(&ctx.chain, every, cancelled_on_signal()).await?;
+            Ok(())
+        }
         Command::Devnet { action } => {
             let paths = Paths::discover(&std::env::current_dir()?)?;
             devnet_command(&paths, action, cli.resolved.ipfs_api.as_deref()).await
@@ -552,7 +559,7 @@ async fn devnet_command(
     ipfs_api: Option<&str>,
 ) -> anyhow::Result<()> {
     match action {
-        DevnetAction::Up => match devnet::up(paths, &std::env::current_exe()?, ipfs_api).await? {
+        DevnetAction::Up { workers } => match devnet::up(paths, &std::env::current_exe()?, ipfs_api, *workers).await? {
             Up::AlreadyRunning(d) => {
                 println!("A devnet is already running at {} (pid {}); not starting another.", d.rpc_url, pid(&d));
                 print_deployment(&d);
@@ -575,6 +582,7 @@ async fn devnet_command(
                 print_deployment(&d);
             }
         },
+        DevnetAction::Clock { .. } => unreachable!("handled with a connection"),
         DevnetAction::Down => {
             let stopped = devnet::down(paths).await?;
             if stopped.is_empty() {
@@ -599,6 +607,24 @@ fn print_deployment(d: &iollm_chain::Deployment) {
     }
     for (name, contract) in &d.contracts {
         println!("  {name:<10} {}  code {}", contract.address, contract.code_hash);
+    }
+    if let Some(c) = &d.clock {
+        println!(
+            "  clock      a block every {} ms (pid {}, log {})",
+            c.every_ms,
+            c.pid,
+            c.log.display()
+        );
+    }
+    for w in &d.workers {
+        println!(
+            "  worker     {} ({}, pid {}, metrics http://{}/metrics, log {})",
+            w.account,
+            w.role,
+            w.pid,
+            w.metrics,
+            w.log.display()
+        );
     }
 }
 

@@ -62,8 +62,14 @@ pub async fn testnet() -> Result<TestNet> {
     let ipfs = IpfsRecord { api_url: daemon.api_url(), pid: None, repo: None };
     let ipfs_shutdown = CancellationToken::new();
     tokio::spawn(daemon.run(ipfs_shutdown.clone()));
-    let deployment =
-        Deployment { rpc_url: node.rpc_url(), node: None, ipfs: Some(ipfs), contracts };
+    let deployment = Deployment {
+        rpc_url: node.rpc_url(),
+        node: None,
+        ipfs: Some(ipfs),
+        contracts,
+        workers: Vec::new(),
+        clock: None,
+    };
     Ok(TestNet { ctx: Connection { chain, deployment }, ipfs_shutdown, node, _dir: dir })
 }
 

@@ -1,6 +1,6 @@
 //! The main job, exactly as a newcomer runs it: `scripts/devnet.sh` (the first of README.md's
-//! two commands) builds the CLI, starts a devnet, trains, publishes, pulls and runs the whole
-//! compute-market journey. Here it runs on a devnet of its own (`IOLLM_STATE_DIR` in a
+//! two commands) builds the CLI, starts a devnet with two worker daemons, trains, publishes,
+//! pulls and runs the whole compute-market journey, the job done by the workers. Here it runs on a devnet of its own (`IOLLM_STATE_DIR` in a
 //! temporary directory, its own cargo target directory so it does not wait on the cargo that
 //! runs these tests), which `iollm devnet down` stops afterwards, whatever happened.
 
@@ -51,12 +51,28 @@ fn scripts_devnet_sh_runs_the_main_job_end_to_end() {
         "trace root:",
         "The pulled weights are byte-for-byte the published ones.",
         "verified:     true",
+        "Charlie's worker reached the trace root of the run above, bit for bit.",
         "with job 1 as its provenance",
     ] {
         assert!(stdout.contains(expected), "no {expected:?} in the output\n{stdout}");
     }
-    assert!(
-        state.path().join("deployments/devnet.json").is_file(),
-        "the devnet's deployment record is not in IOLLM_STATE_DIR"
-    );
+    let record = state.path().join("deployments/devnet.json");
+    assert!(record.is_file(), "the devnet's deployment record is not in IOLLM_STATE_DIR");
+    // The devnet ran its own workers and clock; `devnet down` stops every one of them.
+    let deployment = iollm_chain::Deployment::load(&record).expect("a deployment record");
+    let mut pids: Vec<u32> = deployment.workers.iter().map(|w| w.pid).collect();
+    assert_eq!(pids.len(), 2, "{deployment:?}");
+    pids.extend(deployment.clock.as_ref().map(|c| c.pid));
+    assert_eq!(pids.len(), 3, "a clock: {deployment:?}");
+    // Running: a command line (an exited process not yet reaped has none).
+    let alive =
+        |pid: &u32| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty());
+    assert!(pids.iter().all(alive), "the workers and clock run after the script");
+    let down = Command::new(target.join("release/iollm"))
+        .args(["devnet", "down"])
+        .env("IOLLM_STATE_DIR", state.path())
+        .output()
+        .expect("devnet down runs");
+    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    assert!(!pids.iter().any(alive), "devnet down left a worker or the clock running");
 }

@@ -7,8 +7,10 @@
 //! checking that it still is our node.
 
 mod build;
+pub mod clock;
 mod ipfs;
 mod node;
+pub mod workers;
 
 pub use build::{build_contracts, cargo_contract_binary, ContractArtifact};
 pub use ipfs::start_daemon;
@@ -88,6 +90,9 @@ pub enum DevnetError {
     /// The IPFS daemon could not be reached or started.
     #[error("IPFS: {0}")]
     Ipfs(String),
+    /// A worker daemon could not be started.
+    #[error("workers: {0}")]
+    Workers(String),
     /// A file or process operation failed.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
@@ -277,12 +282,14 @@ fn our_ipfs(deployment: &Deployment) -> Option<(u32, Vec<String>)> {
 }
 
 /// Starts a devnet: node, contracts built and deployed (by `//Alice`), an IPFS daemon (unless
-/// `ipfs_api` names an external one), deployment file written. `iollm_exe` is the `iollm`
-/// binary, which runs the IPFS daemon.
+/// `ipfs_api` names an external one), deployment file written, then `workers` worker daemons
+/// ([`workers::start`]). `iollm_exe` is the `iollm` binary, which runs the IPFS daemon and
+/// the workers.
 pub async fn up(
     paths: &Paths,
     iollm_exe: &Path,
     ipfs_api: Option<&str>,
+    workers: usize,
 ) -> Result<Up, DevnetError> {
     let file = paths.deployment_file();
     if let Ok(existing) = Deployment::load(&file) {
@@ -307,9 +314,19 @@ pub async fn up(
             log: node.log().to_owned(),
         }),
         contracts,
+        workers: Vec::new(),
+        clock: None,
     };
     deployment.save(&file)?;
     node.detach();
+    let mut deployment = deployment;
+    if workers > 0 {
+        // Windows are counted in blocks, and the dev node makes one only per transaction.
+        deployment.clock = Some(clock::start(iollm_exe, paths, clock::EVERY_MS)?);
+        deployment.save(&file)?;
+        deployment.workers = workers::start(iollm_exe, paths, &deployment, workers).await?;
+        deployment.save(&file)?;
+    }
     Ok(Up::Started(deployment))
 }
 
@@ -338,13 +355,22 @@ pub async fn status(paths: &Paths) -> Result<Status, DevnetError> {
     })
 }
 
-/// Stops the node and IPFS daemon `up` started (by PID, after checking each is still ours) and
-/// removes the deployment file. Returns the PIDs stopped (node first); empty when nothing was
-/// running.
+/// Stops the workers, clock, node and IPFS daemon `up` started (by PID, after checking each is
+/// still ours) and removes the deployment file. Returns the PIDs stopped (workers, the clock,
+/// then the node); empty when nothing was running.
 pub async fn down(paths: &Paths) -> Result<Vec<u32>, DevnetError> {
     let file = paths.deployment_file();
     let Ok(deployment) = Deployment::load(&file) else { return Ok(Vec::new()) };
     let mut stopped = Vec::new();
+    // Workers first: they would only retry against a node going away.
+    for worker in deployment.workers.iter().filter(|w| workers::is_running(w)) {
+        stop(worker.pid, &workers::marks(worker)).await?;
+        stopped.push(worker.pid);
+    }
+    if let Some(clock) = deployment.clock.as_ref().filter(|c| clock::is_running(c, paths)) {
+        stop(clock.pid, &clock::marks(paths)).await?;
+        stopped.push(clock.pid);
+    }
     if let Some(node) = deployment.node.as_ref().filter(|n| is_our_node(n)) {
         let marks = [NODE_BINARY, &*node.base_path.to_string_lossy()].map(str::to_owned);
         stop(node.pid, &marks).await?;

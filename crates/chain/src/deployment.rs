@@ -1,5 +1,5 @@
 //! The deployment record (`deployments/devnet.json`): where the node answers, the processes a
-//! devnet started, and each contract's address and code hash; and a [`Connection`] — a chain
+//! devnet started (node, IPFS daemon, workers), and each contract's address and code hash; and a [`Connection`] — a chain
 //! plus the deployment it was resolved from, with one typed client per contract.
 //!
 //! What it is not: it resolves no flags or environment (the CLI's context does) and starts
@@ -36,6 +36,35 @@ pub struct IpfsRecord {
     pub repo: Option<PathBuf>,
 }
 
+/// A worker daemon a devnet started (`iollm devnet up --workers N`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerRecord {
+    /// The dev account it signs as (`charlie`).
+    pub account: String,
+    /// `executor` or `verifier`.
+    pub role: String,
+    /// Its PID.
+    pub pid: u32,
+    /// Its `worker.toml`.
+    pub config: PathBuf,
+    /// Its log.
+    pub log: PathBuf,
+    /// Where it serves Prometheus `/metrics`.
+    pub metrics: String,
+}
+
+/// The devnet's block clock (`iollm devnet clock`): the dev node seals a block only for a
+/// transaction, so this sends one every `every_ms`, as a real chain's block time would.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockRecord {
+    /// Its PID.
+    pub pid: u32,
+    /// Milliseconds between its blocks.
+    pub every_ms: u64,
+    /// Its log.
+    pub log: PathBuf,
+}
+
 /// One deployed contract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployedContract {
@@ -57,6 +86,12 @@ pub struct Deployment {
     pub ipfs: Option<IpfsRecord>,
     /// Contracts by name.
     pub contracts: BTreeMap<String, DeployedContract>,
+    /// Worker daemons the devnet started.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<WorkerRecord>,
+    /// The block clock the devnet started (with its workers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockRecord>,
 }
 
 impl Deployment {
@@ -147,8 +182,14 @@ mod tests {
             "market".to_owned(),
             DeployedContract { address: alice.clone(), code_hash: "0x00".into() },
         );
-        let d =
-            Deployment { rpc_url: "ws://127.0.0.1:1".into(), node: None, ipfs: None, contracts };
+        let d = Deployment {
+            rpc_url: "ws://127.0.0.1:1".into(),
+            node: None,
+            ipfs: None,
+            contracts,
+            workers: Vec::new(),
+            clock: None,
+        };
         d.save(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"), "{text}");

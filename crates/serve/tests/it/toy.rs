@@ -9,19 +9,20 @@ use iollm_compute::{GptConfig, Model, Runtime};
 use std::sync::Arc;
 use tower::ServiceExt;
 
-#[tokio::test]
-async fn a_toy_gpt_package_serves_completions_and_refuses_chat() {
+/// A server named `toy` over a freshly initialised toy GPT of shape `config`, with `options`
+/// (its name set).
+fn toy(config: GptConfig, options: iollm_serve::Options) -> Arc<iollm_serve::api::Served> {
     let dir = tempfile::tempdir().unwrap();
-    let config = GptConfig { n_layer: 1, n_head: 2, n_embd: 16, n_ctx: 32 };
     let params = init_params(&Layout::new(&config), 7);
     Model::new(config, params, &Runtime::new(1)).unwrap().save(dir.path()).unwrap();
-    let options = iollm_serve::Options {
-        name: Some("toy".into()),
-        threads: 1,
-        max_batch: 4,
-        ..Default::default()
-    };
-    let served = Arc::new(iollm_serve::load(dir.path(), &options).unwrap());
+    let options = iollm_serve::Options { name: Some("toy".into()), ..options };
+    Arc::new(iollm_serve::load(dir.path(), &options).unwrap())
+}
+
+#[tokio::test]
+async fn a_toy_gpt_package_serves_completions_and_refuses_chat() {
+    let config = GptConfig { n_layer: 1, n_head: 2, n_embd: 16, n_ctx: 32 };
+    let served = toy(config, iollm_serve::Options { max_batch: 4, ..Default::default() });
     let ask = |path: &str, body: serde_json::Value| {
         let app = iollm_serve::api::router(served.clone());
         let req = Request::post(path)
@@ -55,18 +56,10 @@ async fn a_toy_gpt_package_serves_completions_and_refuses_chat() {
 
 #[tokio::test]
 async fn a_full_queue_refuses_with_503_and_the_server_recovers() {
-    let dir = tempfile::tempdir().unwrap();
     // Big enough that a long reply takes minutes: it is still running while the others arrive.
     let config = GptConfig { n_layer: 2, n_head: 2, n_embd: 128, n_ctx: 128 };
-    let params = init_params(&Layout::new(&config), 7);
-    Model::new(config, params, &Runtime::new(1)).unwrap().save(dir.path()).unwrap();
-    let options = iollm_serve::Options {
-        name: Some("toy".into()),
-        max_batch: 1,
-        max_queue: 1,
-        ..Default::default()
-    };
-    let served = Arc::new(iollm_serve::load(dir.path(), &options).unwrap());
+    let options = iollm_serve::Options { max_batch: 1, max_queue: 1, ..Default::default() };
+    let served = toy(config, options);
     let send = |max_tokens: u32, stream: bool| {
         let app = iollm_serve::api::router(served.clone());
         let body = serde_json::json!({
