@@ -196,6 +196,8 @@ struct Inner<S> {
     metrics: Arc<crate::metrics::Metrics>,
     /// Bound at open (a taken port fails there), served by [`Worker::run`].
     metrics_listener: std::sync::Mutex<Option<std::net::TcpListener>>,
+    /// Held by the scrape being answered.
+    scraping: tokio::sync::Mutex<()>,
 }
 
 impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
@@ -213,6 +215,11 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
         let metrics = crate::metrics::Metrics::new(&runtime.backend.to_string());
         conn.chain = conn.chain.with_send_observer(metrics.observer());
         let metrics_listener = match config.metrics_listen {
+            Some(addr) if !addr.ip().is_loopback() => {
+                return Err(WorkerError::Config(format!(
+                    "metrics_listen = {addr}: serve metrics on a loopback address (127.0.0.1:PORT)"
+                )))
+            }
             Some(addr) => {
                 let listener = std::net::TcpListener::bind(addr)
                     .map_err(io(format!("serving metrics on {addr}")))?;
@@ -248,6 +255,7 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
             runtime,
             metrics,
             metrics_listener: std::sync::Mutex::new(metrics_listener),
+            scraping: tokio::sync::Mutex::new(()),
         };
         Ok(Worker { inner: Arc::new(inner) })
     }
@@ -274,16 +282,17 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
         let poll = Duration::from_millis(me.config.poll_ms);
         let mut tasks = tokio::task::JoinSet::new();
         let listener = me.metrics_listener.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let mut metrics_task = None;
         if let Some(listener) = listener {
             let listener =
                 tokio::net::TcpListener::from_std(listener).map_err(io("serving metrics"))?;
             let (inner, stop) = (Arc::clone(&self.inner), stop.clone());
-            tokio::spawn(async move {
+            metrics_task = Some(tokio::spawn(async move {
                 let app = axum::Router::new().route(
                     "/metrics",
-                    axum::routing::get(move || {
+                    axum::routing::get(move |headers: axum::http::HeaderMap| {
                         let inner = Arc::clone(&inner);
-                        async move { inner.scrape().await }
+                        async move { inner.scrape(&headers).await }
                     }),
                 );
                 let served = axum::serve(listener, app)
@@ -291,7 +300,7 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
                 if let Err(e) = served.await {
                     tracing::error!(target: "worker::metrics", error = %e, "Serving metrics failed");
                 }
-            });
+            }));
         }
         for record in me.state.in_flight().await? {
             tracing::info!(target: "worker::executor", job = record.id, stage = record.stage.as_str(), "Resuming");
@@ -350,6 +359,9 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
             if let Err(e) = done {
                 tracing::error!(target: "worker::executor", error = %e, "A job's task panicked");
             }
+        }
+        if let Some(task) = metrics_task {
+            let _ = task.await;
         }
         Ok(())
     }
@@ -452,23 +464,37 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         Ok(None)
     }
 
-    /// The metrics, refreshed: jobs by stage from the state database, what the market owes
-    /// (when the node answers within 2 s; else the last value).
-    async fn scrape(&self) -> impl axum::response::IntoResponse {
-        if let Ok(jobs) = self.state.jobs().await {
-            self.metrics.set_jobs(&jobs);
+    /// The metrics, refreshed: jobs by stage from the state database and what the market
+    /// owes, both within 2 s (else the last values), one scrape at a time (another gets 503,
+    /// so scrapes cannot crowd the worker's own use of its database). A request naming a host
+    /// other than a loopback one (a web page, by DNS rebinding) is refused.
+    async fn scrape(&self, headers: &axum::http::HeaderMap) -> axum::response::Response {
+        use axum::http::StatusCode;
+        use axum::response::IntoResponse as _;
+        let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
+        let name = host.map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name));
+        let name = name.map(|n| n.trim_start_matches('[').trim_end_matches(']'));
+        let loopback = name.is_none_or(|n| {
+            n.eq_ignore_ascii_case("localhost")
+                || n.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        });
+        if !loopback {
+            return (StatusCode::FORBIDDEN, "metrics answer loopback hosts only\n").into_response();
         }
-        let owed = self.market.balance_of(self.signer.account_bytes());
-        if let Ok(Ok(owed)) = tokio::time::timeout(Duration::from_secs(2), owed).await {
-            self.metrics.owed.set(owed as f64);
-        }
-        (
-            [(
-                axum::http::header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            self.metrics.render(),
-        )
+        let Ok(_one) = self.scraping.try_lock() else {
+            return (StatusCode::SERVICE_UNAVAILABLE, "a scrape is in progress\n").into_response();
+        };
+        let refresh = async {
+            if let Ok(jobs) = self.state.jobs().await {
+                self.metrics.set_jobs(&jobs);
+            }
+            if let Ok(owed) = self.market.balance_of(self.signer.account_bytes()).await {
+                self.metrics.owed.set(owed as f64);
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), refresh).await;
+        let kind = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+        ([(axum::http::header::CONTENT_TYPE, kind)], self.metrics.render()).into_response()
     }
 
     /// Carries job `id` from its recorded stage to the end, or until `stop` (between two

@@ -43,16 +43,18 @@ pub async fn run(
 }
 
 /// Starts `iollm devnet clock --every-ms every_ms` against the devnet recorded in `paths`.
-pub fn start(iollm_exe: &Path, paths: &Paths, every_ms: u64) -> Result<ClockRecord, DevnetError> {
+pub fn start(
+    iollm_exe: &Path,
+    paths: &Paths,
+    deployment: &iollm_chain::Deployment,
+    every_ms: u64,
+) -> Result<ClockRecord, DevnetError> {
     let log = paths.state_dir().join("clock.log");
     let log_file = std::fs::File::create(&log)?;
     let mut command = Command::new(iollm_exe);
-    command
-        .args(["devnet", "clock", "--every-ms", &every_ms.to_string(), "--deployments"])
-        .arg(paths.deployment_file())
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone()?)
-        .stderr(log_file);
+    command.args(["devnet", "clock", "--every-ms", &every_ms.to_string()]);
+    crate::devnet::workers::isolated(&mut command, paths, deployment)?;
+    command.stdin(Stdio::null()).stdout(log_file.try_clone()?).stderr(log_file);
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let child = command.spawn()?;
     Ok(ClockRecord { pid: child.id(), every_ms, log })

@@ -260,11 +260,15 @@ pub async fn is_running(deployment: &Deployment) -> bool {
     is_our_node(node) && Chain::connect(&deployment.rpc_url).await.is_ok()
 }
 
-/// Whether `pid` is alive and its command line contains every one of `marks`.
+/// Whether `pid` is alive and each of `marks` is one of its arguments (the program may be
+/// named by a path ending in the mark): a reused PID running something else is not ours.
 fn is_our_process(pid: u32, marks: &[&str]) -> bool {
     let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { return false };
     let cmdline = String::from_utf8_lossy(&cmdline);
-    marks.iter().all(|mark| cmdline.contains(mark))
+    let args: Vec<&str> = cmdline.split('\0').collect();
+    marks
+        .iter()
+        .all(|mark| args.iter().any(|arg| arg == mark || arg.ends_with(&format!("/{mark}"))))
 }
 
 /// Whether `node.pid` is still a substrate-contracts-node using `node.base_path`.
@@ -296,6 +300,8 @@ pub async fn up(
         if is_running(&existing).await {
             return Ok(Up::AlreadyRunning(existing));
         }
+        // A devnet whose node died may have left its workers and clock: stopped first.
+        stop_children(paths, &existing).await?;
     }
     let artifacts = build_contracts(&paths.contracts(), CONTRACTS.iter().map(|c| c.name))?;
     let node = NodeProcess::start(&paths.state_dir().join("node")).await?;
@@ -322,7 +328,7 @@ pub async fn up(
     let mut deployment = deployment;
     if workers > 0 {
         // Windows are counted in blocks, and the dev node makes one only per transaction.
-        deployment.clock = Some(clock::start(iollm_exe, paths, clock::EVERY_MS)?);
+        deployment.clock = Some(clock::start(iollm_exe, paths, &deployment, clock::EVERY_MS)?);
         deployment.save(&file)?;
         deployment.workers = workers::start(iollm_exe, paths, &deployment, workers).await?;
         deployment.save(&file)?;
@@ -361,16 +367,8 @@ pub async fn status(paths: &Paths) -> Result<Status, DevnetError> {
 pub async fn down(paths: &Paths) -> Result<Vec<u32>, DevnetError> {
     let file = paths.deployment_file();
     let Ok(deployment) = Deployment::load(&file) else { return Ok(Vec::new()) };
-    let mut stopped = Vec::new();
-    // Workers first: they would only retry against a node going away.
-    for worker in deployment.workers.iter().filter(|w| workers::is_running(w)) {
-        stop(worker.pid, &workers::marks(worker)).await?;
-        stopped.push(worker.pid);
-    }
-    if let Some(clock) = deployment.clock.as_ref().filter(|c| clock::is_running(c, paths)) {
-        stop(clock.pid, &clock::marks(paths)).await?;
-        stopped.push(clock.pid);
-    }
+    // Workers and clock first: they would only retry against a node going away.
+    let mut stopped = stop_children(paths, &deployment).await?;
     if let Some(node) = deployment.node.as_ref().filter(|n| is_our_node(n)) {
         let marks = [NODE_BINARY, &*node.base_path.to_string_lossy()].map(str::to_owned);
         stop(node.pid, &marks).await?;
@@ -384,19 +382,41 @@ pub async fn down(paths: &Paths) -> Result<Vec<u32>, DevnetError> {
     Ok(stopped)
 }
 
+/// Stops the workers and clock of `deployment` that still run; their PIDs.
+async fn stop_children(paths: &Paths, deployment: &Deployment) -> Result<Vec<u32>, DevnetError> {
+    let mut stopped = Vec::new();
+    for worker in deployment.workers.iter().filter(|w| workers::is_running(w)) {
+        stop(worker.pid, &workers::marks(worker)).await?;
+        stopped.push(worker.pid);
+    }
+    if let Some(clock) = deployment.clock.as_ref().filter(|c| clock::is_running(c, paths)) {
+        stop(clock.pid, &clock::marks(paths)).await?;
+        stopped.push(clock.pid);
+    }
+    Ok(stopped)
+}
+
 /// SIGTERM, up to 15 s for it to exit, then SIGKILL.
 async fn stop(pid: u32, marks: &[String]) -> Result<(), DevnetError> {
     use nix::sys::signal::{kill, Signal};
     let refs: Vec<&str> = marks.iter().map(String::as_str).collect();
     let target = nix::unistd::Pid::from_raw(i32::try_from(pid).map_err(std::io::Error::other)?);
-    kill(target, Signal::SIGTERM).map_err(std::io::Error::from)?;
+    // Gone between the check and the signal: nothing left to stop.
+    let gone = |e: nix::errno::Errno| e == nix::errno::Errno::ESRCH;
+    match kill(target, Signal::SIGTERM) {
+        Err(e) if gone(e) => return Ok(()),
+        other => other.map_err(std::io::Error::from)?,
+    }
     let mut waited = Duration::ZERO;
     while is_our_process(pid, &refs) && waited < Duration::from_secs(15) {
         tokio::time::sleep(Duration::from_millis(100)).await;
         waited += Duration::from_millis(100);
     }
     if is_our_process(pid, &refs) {
-        kill(target, Signal::SIGKILL).map_err(std::io::Error::from)?;
+        match kill(target, Signal::SIGKILL) {
+            Err(e) if gone(e) => {}
+            other => other.map_err(std::io::Error::from)?,
+        }
     }
     Ok(())
 }

@@ -42,20 +42,61 @@ pub async fn start(
     let market = conn.market()?;
     let mut started = Vec::new();
     for (i, account) in ACCOUNTS.iter().take(n).enumerate() {
-        let signer = Signer::dev(account)?;
+        let role = if i == 0 { "executor" } else { "verifier" };
         // A joint-mining discount for the executor, as the examples show.
         let discount = if i == 0 { 2000 } else { 0 };
-        market.pledge(&signer, CAPACITY, PRICE, discount, STAKE).await?;
-        let role = if i == 0 { "executor" } else { "verifier" };
-        started.push(spawn(iollm_exe, paths, account, role).await?);
+        let one = async {
+            market.pledge(&Signer::dev(account)?, CAPACITY, PRICE, discount, STAKE).await?;
+            spawn(iollm_exe, paths, deployment, account, role).await
+        };
+        match one.await {
+            Ok(worker) => started.push(worker),
+            Err(e) => {
+                // None left behind: the ones already started are not recorded anywhere.
+                for worker in &started {
+                    crate::devnet::stop(worker.pid, &marks(worker)).await?;
+                }
+                return Err(e);
+            }
+        }
     }
     Ok(started)
+}
+
+/// A settings file with nothing in it, for the devnet's children: the user's own settings
+/// (a `key_file`, an `rpc`) must not reach a dev account's worker.
+pub fn empty_settings(paths: &Paths) -> Result<std::path::PathBuf, DevnetError> {
+    let file = paths.state_dir().join("child-settings.toml");
+    std::fs::create_dir_all(paths.state_dir())?;
+    std::fs::write(&file, "# The devnet's workers and clock read no user settings.\n")?;
+    Ok(file)
+}
+
+/// `command` with none of the user's `IOLLM_*` variables, on the devnet's node and settings.
+pub fn isolated(
+    command: &mut Command,
+    paths: &Paths,
+    deployment: &Deployment,
+) -> Result<(), DevnetError> {
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("IOLLM_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .arg("--settings")
+        .arg(empty_settings(paths)?)
+        .arg("--deployments")
+        .arg(paths.deployment_file())
+        .args(["--rpc", &deployment.rpc_url]);
+    Ok(())
 }
 
 /// Starts `account`'s worker in `role` and waits until it serves its metrics.
 async fn spawn(
     iollm_exe: &Path,
     paths: &Paths,
+    deployment: &Deployment,
     account: &str,
     role: &str,
 ) -> Result<WorkerRecord, DevnetError> {
@@ -79,15 +120,12 @@ async fn spawn(
     let name: String =
         capital.next().map(|c| c.to_ascii_uppercase()).into_iter().chain(capital).collect();
     let mut command = Command::new(iollm_exe);
+    command.args(["worker", "run", "--config"]).arg(&config);
+    isolated(&mut command, paths, deployment)?;
     command
-        .args(["worker", "run", "--config"])
-        .arg(&config)
-        .args(["--deployments"])
-        .arg(paths.deployment_file())
         .env("IOLLM_SURI", format!("//{name}"))
         // The workers share the machine: one compute thread each (same bits on any count).
         .env("IOLLM_THREADS", "1")
-        .env_remove("IOLLM_KEY_FILE")
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file);
@@ -100,7 +138,9 @@ async fn spawn(
                 format!("{account}'s worker exited at start ({status}); see {}", log.display());
             return Err(DevnetError::Workers(why));
         }
-        if tokio::net::TcpStream::connect(&metrics).await.is_ok() {
+        // Serving metrics: its state, lock and chain connection are open.
+        let serving = tokio::net::TcpStream::connect(&metrics).await.is_ok();
+        if serving && matches!(child.try_wait(), Ok(None)) {
             tracing::info!(target: "devnet::workers", account, role, pid = child.id(), %metrics, "Worker running");
             return Ok(WorkerRecord {
                 account: account.to_owned(),

@@ -283,7 +283,8 @@ async fn chat(s: &Arc<Served>, body: Bytes) -> Result<Response, ApiError> {
         .messages
         .into_iter()
         .map(|m| Message {
-            role: m.role,
+            // OpenAI's newer name for the system role.
+            role: if m.role == "developer" { "system".into() } else { m.role },
             content: match m.content {
                 None => String::new(),
                 Some(Content::Text(t)) => t,

@@ -22,11 +22,6 @@ const FUEL: u64 = 5_000_000;
 /// Longest prompt a rendering may produce.
 const MAX_PROMPT_BYTES: usize = 4 << 20;
 
-/// Marks around each message's content in a second rendering, to find where contents lie in
-/// the prompt (private-use characters a template has no reason to touch).
-const OPEN: char = '\u{e000}';
-const CLOSE: char = '\u{e001}';
-
 /// A compiled chat template.
 pub struct ChatTemplate {
     env: minijinja::Environment<'static>,
@@ -77,46 +72,85 @@ impl ChatTemplate {
     /// Tokens of the prompt for `messages` (generation prompt added). Control tokens are
     /// parsed in what the template writes, never in what a message says: a user cannot forge
     /// a system turn by writing `<|im_end|><|im_start|>system` (most servers let them).
+    ///
+    /// Roles are one of [`ROLES`]. The template is rendered a second time with each content
+    /// between two marker characters no message holds, which shows where contents lie in the
+    /// prompt: template text is parsed for control tokens, contents are not. When that yields
+    /// the control tokens the whole prompt parsed at once does (the usual case), the whole
+    /// prompt's tokens are returned, exactly as other servers give them. A template that
+    /// rewrites contents (`| trim`) cannot be segmented: then the prompt may hold no more
+    /// control tokens than the same conversation with neutral contents.
     pub fn tokens(&self, tokenizer: &Tokenizer, messages: &[Message]) -> Result<Vec<u32>, Error> {
-        let prompt = self.render(messages, true)?;
-        let Some(forged) = messages.iter().find_map(|m| tokenizer.control_in(&m.content)) else {
-            // The usual case: the prompt tokenized whole, exactly as other servers do.
-            return tokenizer.encode(&prompt, true);
-        };
-        let refuse = |why: &str| {
-            Error::BadRequest(format!(
-                "a message contains the control token {forged:?} and {why}; remove it"
-            ))
-        };
-        if messages.iter().any(|m| m.content.contains([OPEN, CLOSE])) {
-            return Err(refuse("characters U+E000/U+E001"));
+        if let Some(m) = messages.iter().find(|m| !ROLES.contains(&m.role.as_str())) {
+            return Err(Error::BadRequest(format!(
+                "role {:?}: a message's role is one of {}",
+                m.role,
+                ROLES.join(", ")
+            )));
         }
+        let prompt = self.render(messages, true)?;
+        let whole = tokenizer.encode(&prompt, true)?;
+        let controls = |ids: &[u32]| ids.iter().filter(|id| tokenizer.is_control(**id)).count();
+        let (open, close) = markers(messages);
         let marked: Vec<Message> = messages
             .iter()
             .map(|m| Message {
                 role: m.role.clone(),
-                content: format!("{OPEN}{}{CLOSE}", m.content),
+                content: format!("{open}{}{close}", m.content),
             })
             .collect();
         let marked = self.render(&marked, true)?;
-        // Template text and message contents, in order; parsed with and without control tokens.
+        // Template text and message contents, in order.
         let mut parts: Vec<(String, bool)> = vec![(String::new(), false)];
+        let mut nested = false;
         for c in marked.chars() {
             let inside = parts.last().is_some_and(|p| p.1);
-            match c {
-                OPEN if !inside => parts.push((String::new(), true)),
-                CLOSE if inside => parts.push((String::new(), false)),
-                OPEN | CLOSE => return Err(refuse("the chat template moves message text")),
-                c => parts.last_mut().expect("one part").0.push(c),
+            if c == open && !inside {
+                parts.push((String::new(), true));
+            } else if c == close && inside {
+                parts.push((String::new(), false));
+            } else if c == open || c == close {
+                nested = true;
+            } else {
+                parts.last_mut().expect("one part").0.push(c);
             }
         }
-        if parts.iter().map(|p| p.0.as_str()).collect::<String>() != prompt {
-            return Err(refuse("the chat template changes message text"));
+        let forged = || {
+            let text = messages.iter().find_map(|m| tokenizer.control_in(&m.content));
+            Error::BadRequest(format!(
+                "a message would become the control token {}; remove it from the message",
+                text.unwrap_or_else(|| "(split across messages)".into())
+            ))
+        };
+        if !nested && parts.iter().map(|p| p.0.as_str()).collect::<String>() == prompt {
+            let mut segmented = Vec::new();
+            for (text, content) in parts.iter().filter(|p| !p.0.is_empty()) {
+                segmented.extend(tokenizer.encode(text, !content)?);
+            }
+            return Ok(if controls(&segmented) == controls(&whole) { whole } else { segmented });
         }
-        let mut tokens = Vec::new();
-        for (text, content) in parts.iter().filter(|p| !p.0.is_empty()) {
-            tokens.extend(tokenizer.encode(text, !content)?);
+        let neutral: Vec<Message> = messages
+            .iter()
+            .map(|m| Message { role: m.role.clone(), content: "x".into() })
+            .collect();
+        let baseline = tokenizer.encode(&self.render(&neutral, true)?, true)?;
+        if controls(&whole) > controls(&baseline) {
+            return Err(forged());
         }
-        Ok(tokens)
+        Ok(whole)
     }
+}
+
+/// The roles a message may have.
+pub const ROLES: [&str; 4] = ["system", "user", "assistant", "tool"];
+
+/// Two private-use characters no message holds (markers of contents in a rendering). A
+/// conversation that uses all 6400 leaves the markers ambiguous: its segmentation then fails
+/// its check, and the control-token count decides.
+fn markers(messages: &[Message]) -> (char, char) {
+    let range = '\u{e000}'..='\u{f8ff}';
+    let used: std::collections::BTreeSet<char> =
+        messages.iter().flat_map(|m| m.content.chars()).filter(|c| range.contains(c)).collect();
+    let mut free = range.clone().filter(|c| !used.contains(c));
+    (free.next().unwrap_or('\u{e000}'), free.next().unwrap_or('\u{e001}'))
 }

@@ -175,6 +175,8 @@ impl Engine {
         max_queue: usize,
         metrics: Arc<Metrics>,
     ) -> Engine {
+        // A queue of 0 would be a rendezvous: requests refused whenever the engine is busy.
+        let max_queue = max_queue.max(1);
         let (jobs, rx) = mpsc::sync_channel(max_queue);
         let tokenizer = Arc::new(tokenizer);
         let (context, vocab) = (runner.context(), runner.vocab());
