@@ -319,9 +319,7 @@ fn advance(
     }
     if end.is_some() {
         // What the detokenizer still holds is part of the reply, and may complete a stop.
-        if let Ok(rest) = s.detok.finish(tokenizer) {
-            s.held.push_str(&rest);
-        }
+        s.held.push_str(&s.detok.finish());
     }
     if let Some(at) = s.job.stop.iter().filter_map(|stop| s.held.find(stop.as_str())).min() {
         s.held.truncate(at);

@@ -27,6 +27,9 @@ pub enum Tokenizer {
         plain: Box<tokenizers::Tokenizer>,
         /// Control tokens, never shown in a reply.
         control: Vec<u32>,
+        /// The bytes each token stands for (none for a control token), as the byte-level
+        /// decoder gives them.
+        bytes: Vec<Vec<u8>>,
     },
     /// One token per byte (the toy GPT).
     Bytes,
@@ -107,7 +110,12 @@ impl Tokenizer {
         inner.add_special_tokens(&added);
         let mut plain = inner.clone();
         plain.set_encode_special_tokens(true);
-        Ok(Tokenizer::Bpe { inner: Box::new(inner), plain: Box::new(plain), control })
+        let bytes = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| if control.contains(&(i as u32)) { Vec::new() } else { byte_level(t) })
+            .collect();
+        Ok(Tokenizer::Bpe { inner: Box::new(inner), plain: Box::new(plain), control, bytes })
     }
 
     /// Tokens of `text`. With `special`, control tokens written in the text (`<|im_start|>`)
@@ -164,6 +172,14 @@ impl Tokenizer {
         }
     }
 
+    /// The bytes token `id` adds to a reply (none for a control token or an unknown id).
+    pub fn bytes(&self, id: u32) -> &[u8] {
+        match self {
+            Tokenizer::Bytes => BYTES.get(id as usize).map_or(&[], std::slice::from_ref),
+            Tokenizer::Bpe { bytes, .. } => bytes.get(id as usize).map_or(&[], Vec::as_slice),
+        }
+    }
+
     /// Whether `id` is a control token (an end-of-turn marker, never shown).
     pub fn is_control(&self, id: u32) -> bool {
         match self {
@@ -173,57 +189,96 @@ impl Tokenizer {
     }
 }
 
-/// Turns a growing list of tokens into text pieces, holding back a piece while it ends in an
-/// incomplete UTF-8 character (a multi-byte character often spans tokens). Each token decodes
-/// only a short window (the tokens since the last whole piece, and the one before them, so
-/// byte-level merges at the seam come out right): a reply of n tokens costs O(n), not O(n²).
-#[derive(Default)]
-pub struct Detokenizer {
-    ids: Vec<u32>,
-    /// Start of the window: text before it was shown.
-    prefix: usize,
-    /// Tokens before this were shown.
-    read: usize,
+/// Every byte value, for the toy GPT's one-byte tokens.
+const BYTES: [u8; 256] = {
+    let mut all = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        all[i] = i as u8;
+        i += 1;
+    }
+    all
+};
+
+/// The bytes a byte-level BPE token stands for: each character mapped back through GPT-2's
+/// byte-to-character table, or the token's own UTF-8 when a character is not in it (an added
+/// token), as Hugging Face's `ByteLevel` decoder does.
+fn byte_level(token: &str) -> Vec<u8> {
+    token
+        .chars()
+        .map(byte_of)
+        .collect::<Option<Vec<u8>>>()
+        .unwrap_or_else(|| token.as_bytes().to_vec())
 }
 
-/// Most tokens held back waiting for the rest of a character (a UTF-8 character has at most
-/// 4 bytes, a token at least one): past that the bytes are taken as invalid and go out as
-/// U+FFFD, so a model emitting broken bytes cannot make the window grow.
-const MAX_HELD: usize = 4;
+/// GPT-2's table, inverted: printable bytes stand for themselves, the other 68 for the
+/// characters from U+0100 on, in byte order.
+fn byte_of(c: char) -> Option<u8> {
+    static TABLE: std::sync::OnceLock<Vec<Option<u8>>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let printable =
+            |b: u8| (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
+        let mut table = vec![None; 256 + 68];
+        let mut next = 256;
+        for b in 0..=255u8 {
+            if printable(b) {
+                table[usize::from(b)] = Some(b);
+            } else {
+                table[next] = Some(b);
+                next += 1;
+            }
+        }
+        table
+    });
+    table.get(c as usize).copied().flatten()
+}
+
+/// Turns a growing list of tokens into text pieces: the bytes of the tokens so far, shown as
+/// far as they are whole UTF-8, an invalid run as U+FFFD (exactly as the whole reply decodes),
+/// an incomplete character at the end held back until the token that completes it. Linear in
+/// the reply.
+#[derive(Default)]
+pub struct Detokenizer {
+    /// Bytes not shown yet: the start of a character.
+    held: Vec<u8>,
+}
 
 impl Detokenizer {
     /// Adds a token and returns the text it completes (maybe empty).
     pub fn push(&mut self, tokenizer: &Tokenizer, id: u32) -> Result<String, Error> {
-        self.ids.push(id);
-        let shown = tokenizer.decode(&self.ids[self.prefix..self.read])?;
-        let text = tokenizer.decode(&self.ids[self.prefix..])?;
-        let held = self.ids.len() - self.read;
-        if text.ends_with('\u{fffd}') && held < MAX_HELD {
-            return Ok(String::new());
+        self.held.extend_from_slice(tokenizer.bytes(id));
+        let mut out = String::new();
+        loop {
+            match std::str::from_utf8(&self.held) {
+                Ok(text) => {
+                    out.push_str(text);
+                    self.held.clear();
+                    return Ok(out);
+                }
+                Err(e) => {
+                    let valid = e.valid_up_to();
+                    out.push_str(std::str::from_utf8(&self.held[..valid]).expect("valid up to"));
+                    match e.error_len() {
+                        // An invalid run: one replacement character, as a lossy decode gives.
+                        Some(bad) => {
+                            out.push('\u{fffd}');
+                            self.held.drain(..valid + bad);
+                        }
+                        // The start of a character: held for the next token.
+                        None => {
+                            self.held.drain(..valid);
+                            return Ok(out);
+                        }
+                    }
+                }
+            }
         }
-        Ok(self.advance(&shown, &text))
     }
 
-    /// Whatever is still held back (at the end of a reply).
-    pub fn finish(&mut self, tokenizer: &Tokenizer) -> Result<String, Error> {
-        if self.read == self.ids.len() {
-            return Ok(String::new());
-        }
-        let shown = tokenizer.decode(&self.ids[self.prefix..self.read])?;
-        let text = tokenizer.decode(&self.ids[self.prefix..])?;
-        Ok(self.advance(&shown, &text))
-    }
-
-    /// The text past `shown` (the window's already shown part), and the window moved on.
-    fn advance(&mut self, shown: &str, text: &str) -> String {
-        let piece = match text.get(shown.len()..) {
-            Some(piece) if text.starts_with(shown) => piece.to_owned(),
-            // The seam re-decoded differently (an invalid byte run now whole): show the
-            // window's text past the shown characters.
-            _ => text.chars().skip(shown.chars().count()).collect(),
-        };
-        self.prefix = self.read;
-        self.read = self.ids.len();
-        piece
+    /// Whatever is still held back (at the end of a reply), an incomplete character as U+FFFD.
+    pub fn finish(&mut self) -> String {
+        let rest = String::from_utf8_lossy(&self.held).into_owned();
+        self.held.clear();
+        rest
     }
 }
