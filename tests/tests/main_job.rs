@@ -58,21 +58,24 @@ fn scripts_devnet_sh_runs_the_main_job_end_to_end() {
     }
     let record = state.path().join("deployments/devnet.json");
     assert!(record.is_file(), "the devnet's deployment record is not in IOLLM_STATE_DIR");
-    // The devnet ran its own workers and clock; `devnet down` stops every one of them.
+    // The devnet ran its own node, IPFS daemon, workers and clock; `devnet down` stops them all.
     let deployment = iollm_chain::Deployment::load(&record).expect("a deployment record");
     let mut pids: Vec<u32> = deployment.workers.iter().map(|w| w.pid).collect();
     assert_eq!(pids.len(), 2, "{deployment:?}");
     pids.extend(deployment.clock.as_ref().map(|c| c.pid));
     assert_eq!(pids.len(), 3, "a clock: {deployment:?}");
+    pids.extend(deployment.node.as_ref().map(|n| n.pid));
+    pids.extend(deployment.ipfs.as_ref().and_then(|i| i.pid));
+    assert_eq!(pids.len(), 5, "a node and an IPFS daemon: {deployment:?}");
     // Running: a command line (an exited process not yet reaped has none).
     let alive =
         |pid: &u32| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty());
-    assert!(pids.iter().all(alive), "the workers and clock run after the script");
+    assert!(pids.iter().all(alive), "the devnet's processes run after the script");
     let down = Command::new(target.join("release/iollm"))
         .args(["devnet", "down"])
         .env("IOLLM_STATE_DIR", state.path())
         .output()
         .expect("devnet down runs");
     assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
-    assert!(!pids.iter().any(alive), "devnet down left a worker or the clock running");
+    assert!(!pids.iter().any(alive), "devnet down left a process running");
 }

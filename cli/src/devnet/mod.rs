@@ -273,7 +273,13 @@ fn is_our_process(pid: u32, marks: &[&str]) -> bool {
 
 /// Whether `node.pid` is still a substrate-contracts-node using `node.base_path`.
 fn is_our_node(node: &NodeRecord) -> bool {
-    is_our_process(node.pid, &[NODE_BINARY, &node.base_path.to_string_lossy()])
+    let marks = node_marks(node);
+    is_our_process(node.pid, &marks.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// What identifies the node's process: its binary and its chain directory (`--base-path`).
+fn node_marks(node: &NodeRecord) -> [String; 2] {
+    [NODE_BINARY.to_owned(), node.base_path.join("chain").to_string_lossy().into_owned()]
 }
 
 /// The devnet's own IPFS daemon, if it is still running: `(pid, marks)`.
@@ -370,8 +376,7 @@ pub async fn down(paths: &Paths) -> Result<Vec<u32>, DevnetError> {
     // Workers and clock first: they would only retry against a node going away.
     let mut stopped = stop_children(paths, &deployment).await?;
     if let Some(node) = deployment.node.as_ref().filter(|n| is_our_node(n)) {
-        let marks = [NODE_BINARY, &*node.base_path.to_string_lossy()].map(str::to_owned);
-        stop(node.pid, &marks).await?;
+        stop(node.pid, &node_marks(node)).await?;
         stopped.push(node.pid);
     }
     if let Some((pid, marks)) = our_ipfs(&deployment) {
