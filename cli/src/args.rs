@@ -377,6 +377,21 @@ pub enum JobAction {
         /// The challenge's index on the job (`iollm job show` lists them).
         index: u16,
     },
+    /// Defend a result you attested whose executor lost a game by recomputation (it may
+    /// have thrown it): a game of your own against the same claim, you in the executor's
+    /// place. Play it with `iollm dispute play`; a defence won keeps your bond.
+    Defend {
+        /// Job id.
+        id: u64,
+    },
+    /// Settle an accused attester of a job (anyone): once its defence is decided, or after
+    /// the accusation's last block if it did not defend.
+    SettleAttester {
+        /// Job id.
+        id: u64,
+        /// The attester's sign-up index on the job (`iollm job show` lists them).
+        sign_up: u8,
+    },
     /// Settle a job after its challenge window.
     Finalize {
         /// Job id.
@@ -826,6 +841,13 @@ mod tests {
         assert!(matches!(
             cmd,
             Command::Job { action: JobAction::SettleChallenge { id: 3, index: 1 } }
+        ));
+        let cmd = parse("iollm job defend 3").unwrap();
+        assert!(matches!(cmd, Command::Job { action: JobAction::Defend { id: 3 } }));
+        let cmd = parse("iollm job settle-attester 3 2").unwrap();
+        assert!(matches!(
+            cmd,
+            Command::Job { action: JobAction::SettleAttester { id: 3, sign_up: 2 } }
         ));
         let cmd = parse("iollm dispute show 2").unwrap();
         assert!(matches!(cmd, Command::Dispute { action: DisputeAction::Show { id: 2 } }));

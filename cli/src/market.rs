@@ -394,6 +394,25 @@ pub async fn settle_challenge(
     Ok(ctx.market()?.settle_challenge(signer, job, index).await?)
 }
 
+/// `iollm job defend`: returns the defence's game.
+pub async fn defend(
+    ctx: &Connection,
+    signer: &Signer,
+    job: JobId,
+) -> Result<Executed<u64>, MarketCmdError> {
+    Ok(ctx.market()?.defend(signer, job).await?)
+}
+
+/// `iollm job settle-attester`.
+pub async fn settle_attester(
+    ctx: &Connection,
+    signer: &Signer,
+    job: JobId,
+    sign_up: u8,
+) -> Result<Executed<()>, MarketCmdError> {
+    Ok(ctx.market()?.settle_attester(signer, job, sign_up).await?)
+}
+
 /// Reads and checks a training config file (`--config`).
 pub fn read_config(path: &std::path::Path) -> Result<iollm_compute::TrainConfig, MarketCmdError> {
     iollm_compute::TrainConfig::from_file(path)

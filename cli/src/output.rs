@@ -251,6 +251,21 @@ fn capacity(c: &CapacityArgs) -> Capacity {
     Capacity { accelerator: c.accelerator, memory_gib: c.memory_gib, throughput: c.throughput }
 }
 
+/// Where a spot-check sign-up stands, in words.
+fn describe_check(check: &iollm_types::market::Check) -> String {
+    use iollm_types::market::Check;
+    match check {
+        Check::Committed => "signed up, secret not revealed".into(),
+        Check::Revealed => "revealed without a check".into(),
+        Check::Checked { .. } => "attested".into(),
+        Check::Challenged => "challenged".into(),
+        Check::Accused => "attested, accused: may defend (`iollm job defend`)".into(),
+        Check::Defending { game } => format!("defending in game {game}"),
+        Check::Settled { upheld: true, .. } => "attested, accused, defence won: bond back".into(),
+        Check::Settled { upheld: false, .. } => "attested, accused: bond slashed".into(),
+    }
+}
+
 fn print_fee<T>(what: &str, call: &iollm_chain::contract::Executed<T>) {
     println!(
         "{what} (fee {}, ref_time {}; tx 0x{} in block 0x{})",
@@ -302,6 +317,19 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
                         game = c.game
                     ),
                     None => println!("challenge {index}:  settled and released"),
+                }
+            }
+            if let Some(a) = job.accusation {
+                println!(
+                    "accused:      the executor lost challenge {} by recomputation; its attesters \
+                     may defend until block {} ({} to settle)",
+                    a.by, a.until, a.pending
+                );
+            }
+            for index in 0..job.sign_ups {
+                if let Some(s) = ctx.market()?.sign_up_of(*id, index).await? {
+                    let who = iollm_chain::AccountId::from(s.verifier);
+                    println!("sign-up {index}:    {who}: {}", describe_check(&s.check));
                 }
             }
             return Ok(());
@@ -534,6 +562,19 @@ async fn job_command(
         }
         JobAction::SettleChallenge { id, index } => {
             print_fee("Settled", &market::settle_challenge(ctx, signer, *id, *index).await?)
+        }
+        JobAction::Defend { id } => {
+            let call = market::defend(ctx, signer, *id).await?;
+            print_fee("Defending", &call);
+            println!(
+                "Defence game {game}: answer as the executor (`iollm dispute play {game} \
+                 --config FILE`), then `iollm job settle-attester {id} N` (`iollm job show {id}`).",
+                game = call.value
+            );
+        }
+        JobAction::SettleAttester { id, sign_up } => {
+            let call = market::settle_attester(ctx, signer, *id, *sign_up).await?;
+            print_fee("Settled", &call)
         }
         JobAction::Finalize { id } => {
             print_fee("Finalized", &market::finalize(ctx, signer, *id).await?)

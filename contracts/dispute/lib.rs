@@ -109,6 +109,30 @@ mod dispute {
             Ok(id)
         }
 
+        /// Opens the defence of decided game `game`'s executor result by `defender` (one of
+        /// its attesters, the market checks): a new game about the same claim with the defender
+        /// in the executor's place ([`Game::defence`]). Only the opener.
+        #[ink(message)]
+        pub fn defend(&mut self, game: GameId, defender: AccountId) -> Result<GameId, Error> {
+            if self.env().caller() != self.opener {
+                return Err(Error::NotOpener);
+            }
+            let g = storage::get(&self.games, game).ok_or(Error::UnknownGame)?;
+            if g.verdict().is_none() {
+                return Err(Error::NotDecided);
+            }
+            let defence = g.defence(*defender.as_ref(), self.env().block_number());
+            let id = self.last_game.checked_add(1).ok_or(Error::Game(GameError::Overflow))?;
+            self.last_game = id;
+            self.store(id, &defence)?;
+            self.env().emit_event(Opened {
+                game: id,
+                executor: defender,
+                challenger: AccountId::from(defence.terms.sides[1]),
+            });
+            Ok(id)
+        }
+
         /// Commits the caller's root over the current level's sequence.
         #[ink(message)]
         pub fn commit(
@@ -328,6 +352,7 @@ mod dispute {
             let s = [
                 (selectors::NEW, sel!("new")),
                 (selectors::OPEN, sel!("open")),
+                (selectors::DEFEND, sel!("defend")),
                 (selectors::COMMIT, sel!("commit")),
                 (selectors::REVEAL, sel!("reveal")),
                 (selectors::OUTPUT, sel!("output")),

@@ -46,9 +46,9 @@ mod market {
     use iollm_types::escrow;
     use iollm_types::game::{How, Terms};
     use iollm_types::market::{
-        check_bounty_job, check_job, Bounty, BountyId, Capacity, Challenge, Change, Check,
-        Commitment, Error, FinalState, Job, JobId, JobKind, JobOutput, JobSpec, JobState, JobTerms,
-        MarketParams, Payee, Pledge, SignUp, MAX_SCORE,
+        check_bounty_job, check_job, Accusation, Bounty, BountyId, Capacity, Challenge, Change,
+        Check, Commitment, Error, FinalState, Job, JobId, JobKind, JobOutput, JobSpec, JobState,
+        JobTerms, MarketParams, Payee, Pledge, SignUp, MAX_SCORE,
     };
     use iollm_types::registry::ArtifactId;
     use iollm_types::split::BPS;
@@ -178,6 +178,27 @@ mod market {
         job: JobId,
         index: u16,
         executor_honest: bool,
+        slashed: Balance,
+        to_winner: Balance,
+        to_treasury: Balance,
+    }
+
+    /// Layout: `iollm_types::market::events::Defended`.
+    #[ink(event)]
+    pub struct Defended {
+        #[ink(topic)]
+        job: JobId,
+        verifier: AccountId,
+        game: GameId,
+    }
+
+    /// Layout: `iollm_types::market::events::AttestationSettled`.
+    #[ink(event)]
+    pub struct AttestationSettled {
+        #[ink(topic)]
+        job: JobId,
+        verifier: AccountId,
+        upheld: bool,
         slashed: Balance,
         to_winner: Balance,
         to_treasury: Balance,
@@ -434,6 +455,7 @@ mod market {
                 joint_mining,
                 submit_by: 0,
                 submit_blocks: p.submit_blocks,
+                accusation: None,
             };
             self.jobs.insert(id, &job);
             storage::put(&mut self.specs, id, &spec.spec_cid)?;
@@ -696,11 +718,15 @@ mod market {
         /// move is late: the dispute contract then decides against that side). The first game
         /// the executor loses rejects the job: its collateral is slashed — half to the
         /// challenger, or all to the treasury when neither side was right — the poster gets its
-        /// escrow back and the challenger its bond. Its attesters lose their bonds (on the same
-        /// terms) only when the game proved the result wrong by recomputation; an executor that
-        /// merely stopped answering proves nothing about the result they vouched for (else an
-        /// executor could harvest its attesters' bonds through a sybil challenger), and their
-        /// bonds come back. A game the executor wins slashes the challenger's bond, half to the
+        /// escrow back and the challenger its bond. When the game ended by recomputation, its
+        /// attesters stand accused ([`Accusation`]): each may defend the result in its own game
+        /// against the same claim ([`Market::defend`]) and is settled by
+        /// [`Market::settle_attester`] — slashed on the same terms unless its defence won.
+        /// Below level 1 nothing binds the executor's answers to its submission, so a lost game
+        /// alone proves nothing against its attesters: else an executor could throw a game to a
+        /// sybil challenger to harvest its attesters' bonds. An executor that merely stopped
+        /// answering proves nothing either: its attesters' bonds come back. A game the executor
+        /// wins slashes the challenger's bond, half to the
         /// executor. A game settled after the job was rejected returns a right challenger's bond
         /// (nothing is left to pay it) and slashes a wrong one's to the treasury. Games never
         /// restart the window: they run side by side, so none can hold the others up.
@@ -731,7 +757,7 @@ mod market {
                     if standing {
                         let paid = (verdict == Verdict::Challenger).then_some(challenger);
                         let proven = matches!(how, How::Replay | How::NextState | How::Masked);
-                        self.reject(job_id, &mut job, paid, proven)?
+                        self.reject(job_id, &mut job, paid, proven.then_some(index))?
                     } else {
                         (0, 0, 0)
                     }
@@ -755,6 +781,13 @@ mod market {
         #[ink(message)]
         pub fn game_of(&self, job_id: JobId, index: u16) -> Option<Challenge> {
             self.games.get((job_id, index))
+        }
+
+        /// Spot-check sign-up `index` of a job (from 0, in sign-up order), until its verifier
+        /// releases it: the verifier, its commitment and where its check stands.
+        #[ink(message)]
+        pub fn sign_up_of(&self, job_id: JobId, index: u8) -> Option<SignUp> {
+            self.sign_ups.get((job_id, index))
         }
 
         /// Frees the caller's records of an ended job that nothing reads any more, so that
@@ -786,14 +819,22 @@ mod market {
                 freed |= self.results.contains(job_id);
                 self.results.remove(job_id);
             }
-            if ended {
-                if let Some(index) = self.signed.take((job_id, caller)) {
+            if let Some(index) = self.signed.get((job_id, caller)).filter(|_| ended) {
+                let check = self.sign_ups.get((job_id, index)).map(|s| s.check);
+                // An accused attester's sign-up stays until it is settled.
+                if !matches!(check, Some(Check::Accused | Check::Defending { .. })) {
+                    if let Some(Check::Settled { game: Some(game), .. }) = check {
+                        self.dispute_release(game)?;
+                    }
+                    self.signed.remove((job_id, caller));
                     self.sign_ups.remove((job_id, index));
                     freed = true;
                 }
             }
+            // The accusing game stays while attesters may still defend against its claim.
+            let accusing = job.accusation.filter(|a| a.pending > 0).map(|a| a.by);
             match self.acted.get((job_id, caller)) {
-                Some(Some(index)) => {
+                Some(Some(index)) if accusing != Some(index) => {
                     if let Some(record) = self.games.get((job_id, index)) {
                         if record.settled {
                             self.dispute_release(record.game)?;
@@ -858,7 +899,11 @@ mod market {
                     Check::Committed => {
                         self.slash(verifier, v.collateral, Some(poster))?;
                     }
-                    Check::Challenged => {}
+                    // A challenger's bond is its game's; accusations arise only on rejection.
+                    Check::Challenged
+                    | Check::Accused
+                    | Check::Defending { .. }
+                    | Check::Settled { .. } => {}
                 }
             }
             let draws: Vec<[u8; 32]> = checked.iter().map(|c| c.1).collect();
@@ -925,7 +970,7 @@ mod market {
                 JobState::Open if now > job.deadline => {
                     self.credit(poster, job.reward)?;
                     job.state = JobState::Expired;
-                    self.end_sign_ups(job_id, &job, None)?;
+                    self.end_sign_ups(job_id, &job, false)?;
                     self.leave(poster);
                     self.env().emit_event(JobExpired {
                         job: job_id,
@@ -945,7 +990,7 @@ mod market {
                     if now > job.deadline {
                         self.credit(poster, job.reward)?;
                         job.state = JobState::Expired;
-                        self.end_sign_ups(job_id, &job, None)?;
+                        self.end_sign_ups(job_id, &job, false)?;
                         self.leave(poster);
                         self.env().emit_event(JobExpired {
                             job: job_id,
@@ -1393,33 +1438,108 @@ mod market {
         }
 
         /// Ends the sign-ups of a job that ends without a finalize (expired or rejected): every
-        /// bond comes back, except an attester's when the result was proven wrong
-        /// (`slash_attesters`: slashed, half to the winner if any). A challenger's bond is its
-        /// game's. Returns (slashed, to the winner, to the treasury).
-        fn end_sign_ups(
-            &mut self,
-            job_id: JobId,
-            job: &Job,
-            slash_attesters: Option<Option<AccountId>>,
-        ) -> Result<(Balance, Balance, Balance), Error> {
+        /// bond comes back, except an attester's when `accused` (the result was proven wrong
+        /// by recomputation): the attester's bond stays locked and it stands accused
+        /// ([`Check::Accused`]) until settled. A challenger's bond is its game's. Returns the
+        /// number of attesters accused.
+        fn end_sign_ups(&mut self, job_id: JobId, job: &Job, accused: bool) -> Result<u8, Error> {
             let bond = job.verification.collateral;
-            let (mut slashed, mut to_winner, mut to_treasury) = (0, 0, 0);
+            let mut pending: u8 = 0;
             for i in 0..job.sign_ups {
-                let Some(sign_up) = self.sign_ups.get((job_id, i)) else { continue };
+                let Some(mut sign_up) = self.sign_ups.get((job_id, i)) else { continue };
                 let verifier = AccountId::from(sign_up.verifier);
-                self.leave(verifier);
-                match (sign_up.check, slash_attesters) {
-                    (Check::Challenged, _) => {}
-                    (Check::Checked { .. }, Some(winner)) => {
-                        let (w, t) = self.slash(verifier, bond, winner)?;
-                        slashed = add(slashed, bond)?;
-                        to_winner = add(to_winner, w)?;
-                        to_treasury = add(to_treasury, t)?;
+                match sign_up.check {
+                    Check::Challenged => self.leave(verifier),
+                    Check::Checked { .. } if accused => {
+                        sign_up.check = Check::Accused;
+                        self.sign_ups.insert((job_id, i), &sign_up);
+                        pending = pending.checked_add(1).ok_or(Error::Overflow)?;
                     }
-                    _ => self.unlock(verifier, bond)?,
+                    _ => {
+                        self.leave(verifier);
+                        self.unlock(verifier, bond)?;
+                    }
                 }
             }
-            Ok((slashed, to_winner, to_treasury))
+            Ok(pending)
+        }
+
+        /// An accused attester defends the result it attested: the dispute contract opens a
+        /// game about the accusing challenger's claim with the caller in the executor's place,
+        /// the executor's committed trace root its root. It answers as the executor would
+        /// (`iollm dispute play`); [`Market::settle_attester`] settles it once decided. Until
+        /// the accusation's `until`.
+        #[ink(message)]
+        pub fn defend(&mut self, job_id: JobId) -> Result<GameId, Error> {
+            let job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
+            let accusation = job.accusation.ok_or(Error::NotAccused)?;
+            if self.env().block_number() > accusation.until {
+                return Err(Error::DefenceClosed);
+            }
+            let caller = self.env().caller();
+            let index = self.signed.get((job_id, caller)).ok_or(Error::NotAccused)?;
+            let mut sign_up = self.sign_ups.get((job_id, index)).ok_or(Error::NotAccused)?;
+            if sign_up.check != Check::Accused {
+                return Err(Error::NotAccused);
+            }
+            let accuser = self.games.get((job_id, accusation.by)).ok_or(Error::NoGame)?;
+            let game = self.dispute_defend(accuser.game, caller)?;
+            sign_up.check = Check::Defending { game };
+            self.sign_ups.insert((job_id, index), &sign_up);
+            self.env().emit_event(Defended { job: job_id, verifier: caller, game });
+            Ok(game)
+        }
+
+        /// Anyone settles accused attester `sign_up` of a job: once its defence is decided,
+        /// or after the accusation's `until` if it did not defend. A defence it won returns its
+        /// bond; otherwise the bond is slashed, half (rounded up) to the accusing challenger
+        /// when that challenger (or, in a defence, its claim) was right, the rest (or all) to
+        /// the treasury.
+        #[ink(message)]
+        pub fn settle_attester(&mut self, job_id: JobId, sign_up: u8) -> Result<(), Error> {
+            let mut job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
+            let mut accusation = job.accusation.ok_or(Error::NotAccused)?;
+            let mut record = self.sign_ups.get((job_id, sign_up)).ok_or(Error::NotAccused)?;
+            let accuser = self.games.get((job_id, accusation.by)).ok_or(Error::NoGame)?;
+            let (challenger_right, game) = match record.check {
+                Check::Accused if self.env().block_number() <= accusation.until => {
+                    return Err(Error::DefenceOpen);
+                }
+                Check::Accused => (Some(accusation.challenger_right), None),
+                Check::Defending { game } => match self.dispute_close(game)?.0 {
+                    Verdict::Executor => (None, Some(game)),
+                    verdict => (Some(verdict == Verdict::Challenger), Some(game)),
+                },
+                _ => return Err(Error::NotAccused),
+            };
+            let verifier = AccountId::from(record.verifier);
+            let bond = job.verification.collateral;
+            let (slashed, to_winner, to_treasury) = match challenger_right {
+                None => {
+                    self.unlock(verifier, bond)?;
+                    (0, 0, 0)
+                }
+                Some(right) => {
+                    let winner = right.then_some(AccountId::from(accuser.challenger));
+                    let (w, t) = self.slash(verifier, bond, winner)?;
+                    (bond, w, t)
+                }
+            };
+            record.check = Check::Settled { upheld: challenger_right.is_none(), game };
+            self.sign_ups.insert((job_id, sign_up), &record);
+            accusation.pending = accusation.pending.checked_sub(1).ok_or(Error::Overflow)?;
+            job.accusation = Some(accusation);
+            self.jobs.insert(job_id, &job);
+            self.leave(verifier);
+            self.env().emit_event(AttestationSettled {
+                job: job_id,
+                verifier,
+                upheld: challenger_right.is_none(),
+                slashed,
+                to_winner,
+                to_treasury,
+            });
+            Ok(())
         }
 
         /// The segments a job's spot checks draw from: a training job's checkpoints (one for a
@@ -1456,21 +1576,32 @@ mod market {
         }
 
         /// Rejects a job whose executor lost a game: its collateral is slashed, half to `winner`
-        /// if given and the rest to the treasury, and so is each attester's bond if the result
-        /// was `proven` wrong (else the bonds are unlocked); the poster gets its escrow back.
-        /// Returns (slashed, to the winner, to the treasury).
+        /// if given and the rest to the treasury; the poster gets its escrow back. If the game
+        /// (challenge `accused_by`) proved the result wrong by recomputation, its attesters
+        /// stand accused for the job's challenge window ([`Accusation`]); else their bonds are
+        /// unlocked. Returns (slashed, to the winner, to the treasury).
         fn reject(
             &mut self,
             job_id: JobId,
             job: &mut Job,
             winner: Option<AccountId>,
-            proven: bool,
+            accused_by: Option<u16>,
         ) -> Result<(Balance, Balance, Balance), Error> {
             let executor = AccountId::from(job.executor.ok_or(Error::WrongState)?);
             let bond = job.verification.collateral;
             let (w, t) = self.slash(executor, bond, winner)?;
-            let (s, sw, st) = self.end_sign_ups(job_id, job, proven.then_some(winner))?;
-            let (slashed, to_winner, to_treasury) = (add(bond, s)?, add(w, sw)?, add(t, st)?);
+            let pending = self.end_sign_ups(job_id, job, accused_by.is_some())?;
+            if let (Some(by), 1..) = (accused_by, pending) {
+                let now = self.env().block_number();
+                let until = now.checked_add(job.verification.challenge_window);
+                job.accusation = Some(Accusation {
+                    by,
+                    challenger_right: winner.is_some(),
+                    until: until.ok_or(Error::Overflow)?,
+                    pending,
+                });
+            }
+            let (slashed, to_winner, to_treasury) = (bond, w, t);
             self.credit(AccountId::from(job.poster), job.reward)?;
             self.leave(AccountId::from(job.poster));
             self.leave(executor);
@@ -1584,6 +1715,35 @@ mod market {
             self.dispute.get().ok_or(Error::NoDisputeContract).map(|_| 1)
         }
 
+        /// Opens `defender`'s defence of decided game `game`'s result; its id.
+        #[cfg(not(test))]
+        fn dispute_defend(&mut self, game: GameId, defender: AccountId) -> Result<GameId, Error> {
+            use ink::env::call::{build_call, ExecutionInput, Selector};
+            use iollm_types::dispute::{selectors, Error as DisputeError};
+            let dispute = self.dispute.get().ok_or(Error::NoDisputeContract)?;
+            build_call::<ink::env::DefaultEnvironment>()
+                .call(dispute)
+                .exec_input(
+                    ExecutionInput::new(Selector::new(selectors::DEFEND))
+                        .push_arg(game)
+                        .push_arg(defender),
+                )
+                .returns::<Result<GameId, DisputeError>>()
+                .try_invoke()
+                .map_err(|_| Error::CallFailed)?
+                .map_err(|_| Error::CallFailed)?
+                .map_err(|_| Error::DisputeRefused)
+        }
+
+        #[cfg(test)]
+        fn dispute_defend(&mut self, _: GameId, _: AccountId) -> Result<GameId, Error> {
+            tests::DEFENCES.with(|d| {
+                let mut d = d.borrow_mut();
+                *d = d.checked_add(1).ok_or(Error::Overflow)?;
+                Ok(1 + *d)
+            })
+        }
+
         /// Frees a settled game's record in the dispute contract (in the challenger's call).
         #[cfg(not(test))]
         fn dispute_release(&mut self, game: GameId) -> Result<(), Error> {
@@ -1606,8 +1766,11 @@ mod market {
         }
 
         #[cfg(test)]
-        fn dispute_close(&mut self, _: GameId) -> Result<(Verdict, How), Error> {
-            tests::VERDICT.with(|v| *v.borrow()).ok_or(Error::NotDecided)
+        fn dispute_close(&mut self, game: GameId) -> Result<(Verdict, How), Error> {
+            tests::GAME_VERDICTS
+                .with(|g| g.borrow().get(&game).copied())
+                .or_else(|| tests::VERDICT.with(|v| *v.borrow()))
+                .ok_or(Error::NotDecided)
         }
 
         #[cfg(test)]
@@ -1647,7 +1810,7 @@ mod market {
         use iollm_types::market::{
             events, selectors, Benchmark, GameSpec, Verification, MAX_UNITS,
         };
-        use std::collections::BTreeSet;
+        use std::collections::{BTreeMap, BTreeSet};
 
         /// A call the market made to the splitter.
         #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1663,6 +1826,11 @@ mod market {
             /// The verdict the mock dispute contract gives on `close`, and how (none: not
             /// decided).
             pub static VERDICT: RefCell<Option<(Verdict, How)>> = const { RefCell::new(None) };
+            /// Per-game verdicts that override `VERDICT` (a defence's game).
+            pub static GAME_VERDICTS: RefCell<BTreeMap<GameId, (Verdict, How)>> =
+                const { RefCell::new(BTreeMap::new()) };
+            /// Defences opened so far: the mock numbers their games from 2.
+            pub static DEFENCES: RefCell<GameId> = const { RefCell::new(0) };
         }
 
         /// The mock splitter refuses credits to this artifact (a saturated pool).
@@ -2489,16 +2657,20 @@ mod market {
             (m, id)
         }
 
-        /// A game the challenger wins rejects the job: the executor's collateral and the
-        /// attester's bond are slashed, half (rounded up) of each to the challenger and the
-        /// rest to the treasury; the poster gets its escrow back, the challenger its bond.
+        /// A game the challenger wins by recomputation rejects the job: the executor's
+        /// collateral is slashed, half (rounded up) to the challenger and the rest to the
+        /// treasury; the poster gets its escrow back, the challenger its bond. The attester
+        /// stands accused for the job's window: it may defend until then, and is slashed on
+        /// the same terms when it does not. Every party frees its own records, the accusing
+        /// game only once no attester may defend against it.
         #[ink::test]
-        fn a_game_the_challenger_wins_slashes_the_executor_and_its_attesters() {
+        fn a_game_the_challenger_wins_slashes_the_executor_and_accuses_its_attesters() {
             let a = acc();
             let (mut m, id) = challenged(None);
             // Undecided: nothing settles, and nothing finalizes or expires the job meanwhile.
             assert_eq!(m.settle_challenge(id, 0), Err(Error::NotDecided));
             assert_eq!(m.settle_challenge(id, 1), Err(Error::NoGame));
+            assert_eq!(m.settle_attester(id, 0), Err(Error::NotAccused));
             set_block_number::<Env>(100);
             assert_eq!(m.finalize(id), Err(Error::GamesOpen));
             assert_eq!(m.expire(id), Err(Error::WrongState));
@@ -2507,18 +2679,52 @@ mod market {
             m.settle_challenge(id, 0).unwrap();
             let job = m.job(id).unwrap();
             assert_eq!((job.state, job.open_games), (JobState::Rejected, 0));
-            for cheat in [a.charlie, a.django] {
-                let p = m.pledge_of(cheat).unwrap();
-                assert_eq!((p.stake, p.locked), (4_000, 0));
-            }
+            let accusation = Accusation { by: 0, challenger_right: true, until: 105, pending: 1 };
+            assert_eq!(job.accusation, Some(accusation));
+            let c = m.pledge_of(a.charlie).unwrap();
+            assert_eq!((c.stake, c.locked), (4_000, 0));
+            let d = m.pledge_of(a.django).unwrap();
+            assert_eq!((d.stake, d.locked), (5_000, 1_000), "the attester's bond stays locked");
+            assert_eq!(m.sign_ups.get((id, 0)).unwrap().check, Check::Accused);
             let e = m.pledge_of(a.eve).unwrap();
             assert_eq!((e.stake, e.locked), (5_000, 0));
             assert_eq!(
                 (m.balance_of(a.eve), m.balance_of(a.frank), m.balance_of(a.bob)),
-                (1_000, 1_000, 1_000)
+                (500, 500, 1_000)
             );
             assert_eq!(m.settle_challenge(id, 0), Err(Error::NoGame));
             assert_eq!(m.finalize(id), Err(Error::WrongState));
+            // While it may defend: nobody settles it, it keeps its sign-up, and the accusing
+            // game stays.
+            set_block_number::<Env>(105);
+            assert_eq!(m.settle_attester(id, 0), Err(Error::DefenceOpen));
+            as_(a.django, 0);
+            assert_eq!(m.release(id), Err(Error::NothingToRelease));
+            as_(a.eve, 0);
+            m.release(id).unwrap(); // her sign-up only
+            assert!(m.game_of(id, 0).is_some());
+            set_block_number::<Env>(106);
+            as_(a.django, 0);
+            assert_eq!(m.defend(id), Err(Error::DefenceClosed));
+            as_(a.frank, 0);
+            m.settle_attester(id, 0).unwrap();
+            let d = m.pledge_of(a.django).unwrap();
+            assert_eq!((d.stake, d.locked), (4_000, 0));
+            assert_eq!((m.balance_of(a.eve), m.balance_of(a.frank)), (1_000, 1_000));
+            assert_eq!(m.settle_attester(id, 0), Err(Error::NotAccused));
+            assert_eq!(m.job(id).unwrap().accusation.map(|a| a.pending), Some(0));
+            let ev: Vec<events::AttestationSettled> = events_of(events::ATTESTATION_SETTLED_TOPIC);
+            assert_eq!(
+                ev,
+                vec![events::AttestationSettled {
+                    job: id,
+                    verifier: *a.django.as_ref(),
+                    upheld: false,
+                    slashed: 1_000,
+                    to_winner: 500,
+                    to_treasury: 500
+                }]
+            );
             // Settling freed nothing (frank would be refunded deposits others paid): each
             // party frees its own records, once.
             assert!(m.game_of(id, 0).unwrap().settled);
@@ -2549,16 +2755,69 @@ mod market {
                     job: id,
                     index: 0,
                     executor_honest: false,
-                    slashed: 2_000,
-                    to_winner: 1_000,
-                    to_treasury: 1_000
+                    slashed: 1_000,
+                    to_winner: 500,
+                    to_treasury: 500
                 }]
             );
         }
 
-        /// A game the executor wins slashes the challenger, half to the executor; the result
-        /// stands and finalizes after the window (the window does not restart: games run side
-        /// by side), the attester paid and its bond returned.
+        /// An executor that throws its game to a challenger of its own (answers against its
+        /// committed trace below level 1) cannot take its attester's bond: the attester defends
+        /// in its own game against the same claim and, winning it, gets its bond back; only the
+        /// thrower's collateral is gone. A defence lost is slashed, half to the challenger; lost
+        /// with neither side right, all to the treasury. Only an accused attester defends, once.
+        #[ink::test]
+        fn an_attester_defends_a_thrown_game_and_keeps_its_bond() {
+            defended(Verdict::Executor, 5_000, 500, 500);
+        }
+
+        #[ink::test]
+        fn an_attester_that_loses_its_defence_pays_the_challenger() {
+            defended(Verdict::Challenger, 4_000, 1_000, 1_000);
+        }
+
+        #[ink::test]
+        fn an_attester_whose_defence_neither_side_was_right_in_pays_the_treasury() {
+            defended(Verdict::Neither, 4_000, 500, 1_500);
+        }
+
+        /// The attester defends a game the executor lost by replay; its defence's verdict is
+        /// `verdict`: its stake then, eve's (the challenger's) and the treasury's balances.
+        fn defended(verdict: Verdict, stake: Balance, eve: Balance, treasury: Balance) {
+            let a = acc();
+            let (mut m, id) = challenged(Some((Verdict::Challenger, How::Replay)));
+            as_(a.django, 0);
+            assert_eq!(m.defend(id), Err(Error::NotAccused), "not yet accused");
+            m.settle_challenge(id, 0).unwrap();
+            VERDICT.with(|v| *v.borrow_mut() = None); // the defence's game: undecided
+            for stranger in [a.eve, a.frank, a.charlie] {
+                as_(stranger, 0);
+                assert_eq!(m.defend(id), Err(Error::NotAccused));
+            }
+            as_(a.django, 0);
+            assert_eq!(m.defend(id), Ok(2));
+            assert_eq!(m.defend(id), Err(Error::NotAccused), "once");
+            assert_eq!(m.sign_ups.get((id, 0)).unwrap().check, Check::Defending { game: 2 });
+            let ev: Vec<events::Defended> = events_of(events::DEFENDED_TOPIC);
+            let defended = events::Defended { job: id, verifier: *a.django.as_ref(), game: 2 };
+            assert_eq!(ev, vec![defended]);
+            assert_eq!(m.settle_attester(id, 0), Err(Error::NotDecided));
+            assert_eq!(m.release(id), Err(Error::NothingToRelease));
+            GAME_VERDICTS.with(|g| g.borrow_mut().insert(2, (verdict, How::Replay)));
+            as_(a.frank, 0);
+            m.settle_attester(id, 0).unwrap();
+            let d = m.pledge_of(a.django).unwrap();
+            assert_eq!((d.stake, d.locked), (stake, 0), "{verdict:?}");
+            assert_eq!((m.balance_of(a.eve), m.balance_of(a.frank)), (eve, treasury));
+            let upheld = verdict == Verdict::Executor;
+            let check = Check::Settled { upheld, game: Some(2) };
+            assert_eq!(m.sign_ups.get((id, 0)).unwrap().check, check);
+            as_(a.django, 0);
+            m.release(id).unwrap();
+            assert_eq!(m.sign_ups.get((id, 0)), None);
+        }
+
         #[ink::test]
         fn a_game_the_executor_wins_slashes_the_challenger_and_the_result_stands() {
             let a = acc();
@@ -2583,8 +2842,14 @@ mod market {
             let a = acc();
             let (mut m, id) = challenged(Some((Verdict::Neither, How::Replay)));
             m.settle_challenge(id, 0).unwrap();
-            assert_eq!(m.job(id).unwrap().state, JobState::Rejected);
+            let job = m.job(id).unwrap();
+            assert_eq!(job.state, JobState::Rejected);
+            assert_eq!(job.accusation.map(|a| a.challenger_right), Some(false));
             assert_eq!(m.pledge_of(a.eve).unwrap().locked, 0);
+            assert_eq!((m.balance_of(a.eve), m.balance_of(a.frank)), (0, 1_000));
+            // The attester does not defend: its bond too goes to the treasury.
+            set_block_number::<Env>(8);
+            m.settle_attester(id, 0).unwrap();
             assert_eq!((m.balance_of(a.eve), m.balance_of(a.frank)), (0, 2_000));
         }
 
@@ -2597,7 +2862,8 @@ mod market {
             let a = acc();
             let (mut m, id) = challenged(Some((Verdict::Challenger, How::Timeout)));
             m.settle_challenge(id, 0).unwrap();
-            assert_eq!(m.job(id).unwrap().state, JobState::Rejected);
+            let job = m.job(id).unwrap();
+            assert_eq!((job.state, job.accusation), (JobState::Rejected, None));
             let c = m.pledge_of(a.charlie).unwrap();
             assert_eq!((c.stake, c.locked), (4_000, 0));
             let d = m.pledge_of(a.django).unwrap();
@@ -2648,6 +2914,9 @@ mod market {
             assert_eq!((f.stake, f.locked), (5_000, 0));
             let job = m.job(id).unwrap();
             assert_eq!((job.challenges, job.open_games), (3, 0));
+            // The attester does not defend.
+            set_block_number::<Env>(14);
+            m.settle_attester(id, 0).unwrap();
             // Alice's half went to the executor before it was proven wrong; eve got half of the
             // executor's collateral and of the attester's bond; the treasury the rest.
             assert_eq!(m.balance_of(a.charlie), 500);
@@ -2673,7 +2942,8 @@ mod market {
             decide(Verdict::Executor, How::Replay);
             m.settle_challenge(id, 1).unwrap();
             assert_eq!(m.pledge_of(a.alice).unwrap().stake, 4_000);
-            assert_eq!((m.balance_of(a.charlie), m.balance_of(a.frank)), (0, 1_000 + 1_000));
+            // Half the executor's collateral and all of alice's bond to the treasury.
+            assert_eq!((m.balance_of(a.charlie), m.balance_of(a.frank)), (0, 500 + 1_000));
         }
 
         /// Every training job names a game whose longest play fits the market's challenge
@@ -3421,6 +3691,9 @@ mod market {
                 (selectors::JOB_TERMS, sel!("job_terms")),
                 (selectors::WIRE_DISPUTE, sel!("wire_dispute")),
                 (selectors::SETTLE_CHALLENGE, sel!("settle_challenge")),
+                (selectors::DEFEND, sel!("defend")),
+                (selectors::SETTLE_ATTESTER, sel!("settle_attester")),
+                (selectors::SIGN_UP_OF, sel!("sign_up_of")),
                 (selectors::GAME_OF, sel!("game_of")),
                 (selectors::RELEASE, sel!("release")),
                 (selectors::WITHDRAW, sel!("withdraw")),
@@ -3456,6 +3729,8 @@ mod market {
                 (events::SIGNED_UP_TOPIC, SignedUp::SIGNATURE_TOPIC),
                 (events::CHALLENGED_TOPIC, Challenged::SIGNATURE_TOPIC),
                 (events::CHALLENGE_RESOLVED_TOPIC, ChallengeResolved::SIGNATURE_TOPIC),
+                (events::DEFENDED_TOPIC, Defended::SIGNATURE_TOPIC),
+                (events::ATTESTATION_SETTLED_TOPIC, AttestationSettled::SIGNATURE_TOPIC),
                 (events::JOB_FINALIZED_TOPIC, JobFinalized::SIGNATURE_TOPIC),
                 (events::JOB_EXPIRED_TOPIC, JobExpired::SIGNATURE_TOPIC),
                 (events::JOB_REOPENED_TOPIC, JobReopened::SIGNATURE_TOPIC),

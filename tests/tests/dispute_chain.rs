@@ -6,8 +6,10 @@
 //! contract deployed alone, its opener a test account); an account that is not a player cannot
 //! move. Through the market, which opens a game on every challenge and pays on its
 //! verdict: a cheating executor loses to an honest challenger while a liar's game beside it is
-//! lost to the cheater, the cheater's attesters lose their bonds, and a swarm of ten silent
-//! sybils each lose a bond to an honest executor. Reports the moves and the ref_time of each
+//! lost to the cheater, the cheater's attesters lose their bonds (one defends and loses, one
+//! does not defend), an executor that throws its game to a sybil cannot cost its honest
+//! attester its bond (the attester defends and wins), and a swarm of ten silent sybils each
+//! lose a bond to an honest executor. Reports the moves and the ref_time of each
 //! kind of move as a multiple of the yardstick transfer (BENCH.md's 1.13 × 10^9).
 
 use anyhow::{Context as _, Result};
@@ -211,10 +213,13 @@ async fn pledge(ctx: &iollm_chain::Connection, who: &Signer, stake: u128) -> Res
 /// executor that cheated in one element of one op of step 6, its result attested by two
 /// sybils, is challenged at once by an honest provider (Dave, with his own run of the job)
 /// and by a liar whose claim is wrong from step 2 on. The liar loses its game to the cheater;
-/// Dave's game ends at the cheated element and rejects the job: the executor's collateral and
-/// both attesters' bonds are slashed, half to Dave. Job 2: an honest executor challenged by a
-/// swarm of ten sybils that then stop playing: every sybil loses its bond (half to the
-/// executor) and the result is paid. The market's books are checked to the unit.
+/// Dave's game ends at the cheated element and rejects the job: the executor's collateral is
+/// slashed, half to Dave, and both attesters stand accused: one defends the cheat and loses,
+/// the other does not defend; both bonds are slashed, half to Dave. Job 3: an honest executor
+/// throws its game to a sybil challenger; its honest attester defends against the same claim,
+/// wins and keeps its bond. Job 2: an honest executor challenged by a swarm of ten sybils that
+/// then stop playing: every sybil loses its bond (half to the executor) and the result is
+/// paid. The market's books are checked to the unit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_challengers_play_their_own_games_through_the_market() -> Result<()> {
     // Includes building the contracts when this is the first test to deploy them (cold: about
@@ -354,6 +359,27 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         m::settle_challenge(ctx, &bob, job, 0).await?;
         let rejected = m::show_job(ctx, job).await?.0;
         assert_eq!((rejected.state, rejected.open_games), (JobState::Rejected, 0));
+        // Lost by recomputation: the attesters stand accused, bonds locked. Eve defends the
+        // cheat in her own game against Dave's claim and loses it at the cheated element;
+        // Ferdie does not defend and is settled once the time to defend has passed.
+        let accusation = rejected.accusation.context("the attesters stand accused")?;
+        assert_eq!((accusation.by, accusation.challenger_right, accusation.pending), (0, true, 2));
+        let early = m::settle_attester(ctx, &bob, job, 1).await.unwrap_err();
+        assert!(early.to_string().contains("may still defend"), "{early}");
+        let stranger = m::defend(ctx, &dave, job).await.unwrap_err();
+        assert!(stranger.to_string().contains("no accused attestation"), "{stranger}");
+        let eves = m::defend(ctx, &eve, job).await?.value;
+        let (verdict, how, _, _) =
+            play_game(&dispute, eves, [(&cheater, &eve), (&honest, &dave)]).await?;
+        assert_eq!((verdict, how), (Verdict::Challenger, How::Replay), "Eve's defence");
+        // Eve signed up first (sign-up 0), Ferdie second.
+        m::settle_attester(ctx, &bob, job, 0).await?;
+        advance_past(ctx, &charlie, accusation.until).await?;
+        let late = m::defend(ctx, &ferdie, job).await.unwrap_err();
+        assert!(late.to_string().contains("has passed"), "{late}");
+        m::settle_attester(ctx, &bob, job, 1).await?;
+        let settled = m::show_job(ctx, job).await?.0.accusation.map(|a| a.pending);
+        assert_eq!(settled, Some(0));
         for (who, stake) in [
             (&charlie, STAKE - COLLATERAL),
             (&eve, STAKE - COLLATERAL),
@@ -379,6 +405,84 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         let deposit = freed.dry_run.storage_deposit;
         assert!(matches!(deposit, StorageDeposit::Refund(d) if d > 0), "{deposit:?}");
         assert_eq!((market.game_of(job, 0).await?, dispute.game(honest_id).await?), (None, None));
+
+        // Job 3: an honest executor (Charlie) throws its game to a challenger of its own
+        // (Ferdie, claiming the cheat): it loses by recomputation, its collateral half to
+        // Ferdie. Dave attested with a real replay; he defends against Ferdie's claim in his
+        // own game, wins it at the cheated element and keeps his bond. Books to the unit.
+        let before: Vec<u128> = {
+            let mut b = Vec::new();
+            for who in [&charlie, &dave, &ferdie, &alice] {
+                b.push(market.balance_of(who.account_bytes()).await?);
+            }
+            b
+        };
+        let deadline = ctx.chain.best_block().await? + 200;
+        let v1 = Verification { verifiers: 1, ..v };
+        let post = PostJob::new(JobKind::Train, CID, artifact, 50, need, deadline, v1, REWARD)
+            .with_game(spec.clone());
+        let job = m::post_job(ctx, &bob, &post).await?.value;
+        let secret = m::fresh_secret()?;
+        m::sign_up(ctx, &dave, job, &secret).await?;
+        m::claim(ctx, &charlie, job).await?;
+        let (result, last) = submission(&honest, &tr, &good, out.checks_root);
+        m::submit(ctx, &charlie, job, &result, Some(&last)).await?;
+        let runtime = Runtime::new(2);
+        let (_, found) =
+            m::spot_check(ctx, &dave, job, &secret, (&cfg, run.path()), &runtime).await?;
+        assert!(matches!(found, m::SpotCheck::Attested { .. }), "{found:?}");
+        let sybil_claim =
+            (merkle::root(&bad), proof(&bad, 0), bad[n as usize], proof(&bad, n as usize));
+        let (root, first, last_h, last_p) = &sybil_claim;
+        let index = market.challenge(&ferdie, job, *root, first, *last_h, last_p).await?.value;
+        let thrown_id = market.game_of(job, index).await?.context("the sybil's game")?.game;
+        let thrower = Player::throwing(&tr, cheat);
+        let sybil = Player::new(Side::Challenger, &tr, Some(cheat));
+        let (verdict, how, thrown_moves, _) =
+            play_game(&dispute, thrown_id, [(&thrower, &charlie), (&sybil, &ferdie)]).await?;
+        assert_eq!((verdict, how), (Verdict::Challenger, How::NextState), "thrown");
+        m::settle_challenge(ctx, &bob, job, index).await?;
+        let thrown = m::show_job(ctx, job).await?.0;
+        assert_eq!(thrown.state, JobState::Rejected);
+        let d = market.pledge_of(dave.account_bytes()).await?.context("pledge")?;
+        assert_eq!((d.stake, d.locked), (STAKE, COLLATERAL), "Dave's bond is held, not taken");
+        let defended = m::defend(ctx, &dave, job).await?;
+        let defence = defended.value;
+        let honest_defender = Player::new(Side::Executor, &tr, None);
+        let (verdict, how, defence_moves, _) =
+            play_game(&dispute, defence, [(&honest_defender, &dave), (&sybil, &ferdie)]).await?;
+        assert_eq!((verdict, how), (Verdict::Executor, How::Replay), "Dave's defence");
+        let game = dispute.game(defence).await?.context("decided games stay until closed")?;
+        assert_eq!(
+            (game.step, game.op as usize, game.element as usize),
+            (6, cheat.op, cheat.element)
+        );
+        println!(
+            "thrown game: {thrown_moves} moves; the attester's defence: {defence_moves} moves"
+        );
+        let settled = m::settle_attester(ctx, &bob, job, 0).await?;
+        println!(
+            "ref_time (× yardstick transfer): defend {:.2}, settle_attester {:.2}",
+            defended.dry_run.gas_required.0 as f64 / YARDSTICK,
+            settled.dry_run.gas_required.0 as f64 / YARDSTICK
+        );
+        let d = market.pledge_of(dave.account_bytes()).await?.context("pledge")?;
+        assert_eq!((d.stake, d.locked), (STAKE, 0), "Dave keeps his bond");
+        let mut after = Vec::new();
+        for who in [&charlie, &dave, &ferdie, &alice] {
+            after.push(market.balance_of(who.account_bytes()).await?);
+        }
+        // Ferdie got half the thrower's collateral and nothing of Dave's; the treasury the
+        // other half; Dave and Charlie nothing.
+        assert_eq!(
+            after,
+            vec![before[0], before[1], before[2] + half, before[3] + (COLLATERAL - half)]
+        );
+        let c = market.pledge_of(charlie.account_bytes()).await?.context("pledge")?;
+        assert_eq!((c.stake, c.locked), (STAKE - 2 * COLLATERAL, 0));
+        let freed = market.release(&dave, job).await?;
+        assert!(matches!(freed.dry_run.storage_deposit, StorageDeposit::Refund(d) if d > 0));
+        assert_eq!(dispute.game(defence).await?, None, "Dave freed his defence's game");
 
         // Job 2: an honest executor, ten sybils challenge and go quiet after opening.
         for sybil in &swarm {
@@ -449,7 +553,8 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
             let p = market.pledge_of(sybil.account_bytes()).await?.context("pledge")?;
             assert_eq!(p.locked, 0, "{}", sybil.account());
         }
-        // Charlie: half the liar's bond from job 1, half of each of the ten bonds, its ask.
+        // Charlie: half the liar's bond from job 1, half of each of the ten bonds, its ask
+        // (nothing from job 3, which it threw).
         assert_eq!(market.balance_of(charlie.account_bytes()).await?, 11 * half + paid.ask);
         Ok(())
     })

@@ -37,7 +37,11 @@ fn play(
     players: [&Player; 2],
     silent: Option<(Side, u32)>,
 ) -> Game {
-    let mut game = open(tr, cfg, players);
+    play_out(open(tr, cfg, players), players, silent)
+}
+
+/// Plays an open game until decided (see [`play`]).
+fn play_out(mut game: Game, players: [&Player; 2], silent: Option<(Side, u32)>) -> Game {
     let (mut now, mut made) = (0, [0u32; 2]);
     while game.verdict().is_none() {
         now += 1;
@@ -158,4 +162,40 @@ fn a_game_played_as_slowly_as_allowed_ends_within_its_bound() {
     assert_eq!(game.verdict(), Some(Verdict::Challenger));
     assert!(now < bound, "decided at block {now}, past the bound {bound}");
     println!("decided at block {now} of at most {bound} ({} moves)", game.moves);
+}
+
+/// An executor can throw its own game (honest at levels 1 and 2, it commits the challenger's
+/// ops of the disputed step with its own next state): it loses by recomputation though its
+/// submission was right. An attester's defence of the same claim, the attester in the
+/// executor's place, then wins at the very element the claim altered; a defender that does
+/// not answer loses.
+#[test]
+fn a_thrown_game_is_lost_but_a_defence_of_the_same_claim_wins() {
+    let (tr, cfg) = setup();
+    let thrower = Player::throwing(&tr, CHEAT);
+    let sybil = Player::new(Side::Challenger, &tr, Some(CHEAT));
+    let thrown = play(&tr, &cfg, [&thrower, &sybil], None);
+    assert_eq!(thrown.verdict(), Some(Verdict::Challenger));
+    assert!(
+        matches!(thrown.stage, Stage::Decided { how: How::NextState, .. }),
+        "{:?}",
+        thrown.stage
+    );
+    assert_eq!((thrown.segment, thrown.step), (1, 6));
+
+    let defence = thrown.defence([3; 32], 0);
+    assert_eq!(defence.terms.sides, [[3; 32], thrown.terms.sides[1]]);
+    assert_eq!(defence.terms.trace_roots, thrown.terms.trace_roots);
+    assert_eq!(defence.awaits(), Some(Side::Executor), "the claim stands committed");
+    let defender = Player::new(Side::Executor, &tr, None);
+    let won = play_out(defence.clone(), [&defender, &sybil], None);
+    assert_eq!(won.verdict(), Some(Verdict::Executor));
+    assert!(matches!(won.stage, Stage::Decided { how: How::Replay, .. }), "{:?}", won.stage);
+    assert_eq!(
+        (won.step, won.op as usize, won.element as usize),
+        (CHEAT.step, CHEAT.op, CHEAT.element)
+    );
+    let silent = play_out(defence, [&defender, &sybil], Some((Side::Executor, 0)));
+    assert_eq!(silent.verdict(), Some(Verdict::Challenger));
+    assert!(matches!(silent.stage, Stage::Decided { how: How::Timeout, .. }));
 }

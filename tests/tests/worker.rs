@@ -432,7 +432,9 @@ async fn scrape(addr: SocketAddr) -> Result<String> {
 /// attests an honest executor's result (the job is verified and it is paid its fee, to the
 /// unit); against an executor that cheated in one element of one step it challenges with its
 /// own run, plays the game, wins it and settles it: the job is rejected and the cheater's
-/// collateral is slashed, half to it.
+/// collateral is slashed, half to it. An honest result it attested, whose executor then throws
+/// its game to a sybil, it defends in a game of its own against the sybil's claim, wins, and
+/// keeps its bond.
 #[tokio::test]
 async fn a_verifiers_worker_attests_the_honest_and_catches_the_cheat() -> Result<()> {
     tokio::time::timeout(Duration::from_secs(600), verification()).await?
@@ -481,7 +483,7 @@ async fn verification() -> Result<()> {
     let (charlie_runs, _) = start(ctx, &charlie, &charlie_dir, false, &stop_charlie).await?;
     let charlies = State::open(&charlie_dir.join("state.sqlite")).await?;
     reach(&charlies, honest, Stage::Submitted, 300).await?;
-    reach(&daves, honest, Stage::Checked, 300).await?;
+    reach(&daves, honest, Stage::Attested, 300).await?;
     let note = daves.job(honest).await?.and_then(|j| j.note).unwrap_or_default();
     assert!(note.starts_with("attested segment"), "{note}");
     assert_eq!(market.job(honest).await?.expect("the job").attestations, 1);
@@ -491,6 +493,7 @@ async fn verification() -> Result<()> {
     let done = market.job(honest).await?.expect("the job");
     assert!(done.verified, "attested by the verifier's worker");
     assert_eq!(market.balance_of(dave.account_bytes()).await?, FEE);
+    reach(&daves, honest, Stage::Checked, 120).await?;
     stop_charlie.cancel();
     charlie_runs.await??;
 
@@ -536,7 +539,83 @@ async fn verification() -> Result<()> {
     let rejected = market.job(cheated).await?.expect("the job");
     assert_eq!((rejected.state, rejected.open_games), (JobState::Rejected, 0));
     assert_eq!(market.balance_of(dave.account_bytes()).await?, FEE + COLLATERAL / 2);
+
+    // An honest result whose executor (Charlie, by hand) throws its game to a sybil (Alice,
+    // claiming the cheat): Dave's verifier attested it, so it defends the result in a game of
+    // its own against the sybil's claim, wins and keeps its bond; Dave's books are unchanged.
+    let thrown = m::post_job(ctx, &bob, &post(ctx.chain.best_block().await? + 300)).await?.value;
+    reach_any(&daves, thrown, SIGNED_UP, 120).await?;
+    let run = tempfile::tempdir()?;
+    let runtime = iollm_compute::Runtime::new(1);
+    iollm_compute::train(&cfg, run.path(), &runtime, &mut iollm_compute::go_on)?;
+    let (commitment, proof) = iollm_worker::submission(run.path(), &game, CID, 0)?;
+    let alices = market.balance_of(alice.account_bytes()).await?;
+    m::claim(ctx, &charlie, thrown).await?;
+    m::submit(ctx, &charlie, thrown, &commitment, Some(&proof)).await?;
+    reach(&daves, thrown, Stage::Attested, 300).await?;
+    let claim = (
+        iollm_compute::merkle::root(&bad),
+        iollm_compute::merkle::proof(&bad, 0).expect("in range"),
+        bad[n],
+        iollm_compute::merkle::proof(&bad, n).expect("in range"),
+    );
+    market.challenge(&alice, thrown, claim.0, &claim.1, claim.2, &claim.3).await?;
+    let sybil = |side| Player::new(side, &trainer, Some(cheat));
+    let throw = |_| Player::throwing(&trainer, cheat);
+    let thrown_game = market.game_of(thrown, 0).await?.expect("the sybil's game").game;
+    let by_hand = [(&charlie, thrown_game, true), (&alice, thrown_game, false)];
+    play_until_decided(ctx, &by_hand, &throw, &sybil).await?;
+    m::settle_challenge(ctx, &bob, thrown, 0).await?;
+    assert!(market.job(thrown).await?.expect("the job").accusation.is_some());
+    reach(&daves, thrown, Stage::Defending, 120).await?;
+    let defence = loop {
+        let job = market.job(thrown).await?.expect("the job");
+        if let Some(s) = market.sign_up_of(thrown, 0).await? {
+            if let iollm_types::market::Check::Defending { game } = s.check {
+                break game;
+            }
+        }
+        anyhow::ensure!(job.accusation.is_some(), "accused");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    play_until_decided(ctx, &[(&alice, defence, false)], &throw, &sybil).await?;
+    reach(&daves, thrown, Stage::Checked, 120).await?;
+    let note = daves.job(thrown).await?.and_then(|j| j.note).unwrap_or_default();
+    assert!(note.contains("won: bond back"), "{note}");
+    let d = market.pledge_of(dave.account_bytes()).await?.expect("pledge");
+    assert_eq!((d.stake, d.locked), (STAKE, 0), "Dave keeps his bond");
+    assert_eq!(market.balance_of(dave.account_bytes()).await?, FEE + COLLATERAL / 2);
+    // Alice, the sybil and (on a devnet) the treasury, got the thrower's whole collateral,
+    // nothing of Dave's bond; Charlie lost it.
+    assert_eq!(market.balance_of(alice.account_bytes()).await?, alices + COLLATERAL);
+    let c = market.pledge_of(charlie.account_bytes()).await?.expect("pledge");
+    assert_eq!(c.locked, 0);
+    let verdict = ctx.dispute()?.game(defence).await?.and_then(|g| g.verdict());
+    assert_eq!(verdict, Some(Verdict::Executor), "the defence won");
     stop_dave.cancel();
     dave_runs.await??;
+    Ok(())
+}
+
+/// Plays the hand-driven sides (`(signer, game, executor?)`; the executor's story `executor`,
+/// a challenger's `challenger`) of their games until every one is decided.
+async fn play_until_decided<'t>(
+    ctx: &iollm_chain::Connection,
+    sides: &[(&Signer, u64, bool)],
+    executor: &dyn Fn(iollm_types::bisection::Side) -> iollm_worker::player::Player<'t>,
+    challenger: &dyn Fn(iollm_types::bisection::Side) -> iollm_worker::player::Player<'t>,
+) -> Result<()> {
+    let mut decided = vec![false; sides.len()];
+    while decided.iter().any(|d| !d) {
+        for (i, (signer, game, is_executor)) in sides.iter().enumerate() {
+            let story = if *is_executor { executor } else { challenger };
+            match iollm_worker::player::play(ctx, signer, *game, story, false, |_, _| {}).await {
+                Ok(g) => decided[i] = g.verdict().is_some(),
+                Err(iollm_worker::player::PlayError::Chain(ChainError::Dispatch { .. })) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     Ok(())
 }

@@ -12,7 +12,10 @@
 //!   lost bond), runs the job itself (the executor publishes no checkpoints yet, so its spot
 //!   check replays its own run), then attests when its run is the committed one (revealing
 //!   without a check when only the executor's checks are wrong), or challenges with its own
-//!   run and plays the challenger's side to the verdict and its settlement.
+//!   run and plays the challenger's side to the verdict and its settlement. An attester whose
+//!   result's executor then loses a game by recomputation (perhaps thrown) defends the result
+//!   in a game of its own against the same claim; a challenger that won plays every such
+//!   defence against its claim and settles the accused attesters.
 //!
 //! Crash safety: every stage is recorded in [`State`] before the step after it starts; after a
 //! restart, each job in flight goes on from its stage (training resumes from the last
@@ -555,6 +558,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 }
                 Stage::Challenging => self.challenge(id).await?,
                 Stage::Challenged => self.play_challenge(id, stop).await?,
+                Stage::Attested => self.watch_attested(id, stop).await?,
+                Stage::Defending => self.play_defence(id, stop).await?,
                 Stage::Trained => {
                     let (cid, dir) = self.publish(id).await?;
                     self.state.published(id, &cid, &dir).await?;
@@ -961,9 +966,163 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             self.state
                 .transaction(id, "attest", call.included.tx_hash, call.included.block, None)
                 .await?;
-            return Ok(self.state.set_stage(id, Stage::Checked, Some(&note)).await?);
+            let stage = match found {
+                crate::spotcheck::SpotCheck::Attested { .. } => Stage::Attested,
+                crate::spotcheck::SpotCheck::Revealed { .. } => Stage::Checked,
+            };
+            return Ok(self.state.set_stage(id, stage, Some(&note)).await?);
         }
         Ok(())
+    }
+
+    /// This worker's sign-up on job `id`: its index and where its check stands.
+    async fn our_sign_up(
+        &self,
+        id: u64,
+        job: &Job,
+    ) -> Result<Option<(u8, iollm_types::market::Check)>, WorkerError> {
+        for index in 0..job.sign_ups {
+            if let Some(s) = self.market.sign_up_of(id, index).await? {
+                if s.verifier == self.signer.account_bytes() {
+                    return Ok(Some((index, s.check)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Verifier, attested: waits for the job to end. A job rejected with its attesters
+    /// accused (the executor lost a game by recomputation, perhaps thrown) is defended: this
+    /// worker attested only a result that is its own run, so it defends that run against the
+    /// accusing claim in a game of its own.
+    async fn watch_attested(&self, id: u64, stop: &CancellationToken) -> Result<(), WorkerError> {
+        use iollm_types::market::Check;
+        let poll = Duration::from_millis(self.config.poll_ms);
+        while !stop.is_cancelled() {
+            let job = self.chain_job(id).await?;
+            if job.state == JobState::Submitted {
+                tokio::time::sleep(poll).await;
+                continue;
+            }
+            let check = self.our_sign_up(id, &job).await?.map(|(_, check)| check);
+            match check {
+                Some(Check::Accused) => match self.market.defend(&self.signer, id).await {
+                    Ok(call) => {
+                        tracing::info!(target: "worker::verifier", job = id, game = call.value, "Defending the attested result");
+                        let included = call.included;
+                        self.state
+                            .transaction(id, "defend", included.tx_hash, included.block, None)
+                            .await?;
+                        return Ok(self.state.set_stage(id, Stage::Defending, None).await?);
+                    }
+                    Err(ChainError::ContractRefused { message, .. }) => {
+                        return Ok(self.state.set_stage(id, Stage::Lost, Some(&message)).await?)
+                    }
+                    Err(e) => return Err(e.into()),
+                },
+                Some(Check::Defending { .. }) => {
+                    return Ok(self.state.set_stage(id, Stage::Defending, None).await?)
+                }
+                _ => {
+                    let note = format!("attested; the job ended {:?}", job.state);
+                    return Ok(self.state.set_stage(id, Stage::Checked, Some(&note)).await?);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Verifier, defending: plays the executor's side of its defence from its own run until
+    /// decided, then settles it (whoever settles first: a refusal is fine).
+    async fn play_defence(&self, id: u64, stop: &CancellationToken) -> Result<(), WorkerError> {
+        use iollm_types::market::Check;
+        let poll = Duration::from_millis(self.config.poll_ms);
+        let dispute = self.conn.dispute()?;
+        let mut trainer = None;
+        while !stop.is_cancelled() {
+            let job = self.chain_job(id).await?;
+            match self.our_sign_up(id, &job).await? {
+                Some((index, Check::Defending { game })) => {
+                    let decided = dispute.game(game).await?.is_none_or(|g| g.verdict().is_some());
+                    if decided {
+                        match self.market.settle_attester(&self.signer, id, index).await {
+                            Ok(_) | Err(ChainError::ContractRefused { .. }) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    } else {
+                        let trainer = match &trainer {
+                            Some(trainer) => trainer,
+                            None => trainer.insert(self.trainer(id).await?),
+                        };
+                        self.play_side(id, game, trainer).await?;
+                    }
+                }
+                Some((_, Check::Settled { upheld, .. })) => {
+                    let note = if upheld {
+                        "attested; defended the result and won: bond back"
+                    } else {
+                        "attested; lost the defence of the result: bond slashed"
+                    };
+                    tracing::info!(target: "worker::verifier", job = id, note, "Defence settled");
+                    return Ok(self.state.set_stage(id, Stage::Checked, Some(note)).await?);
+                }
+                _ => {
+                    let note = "no defence of this worker's on the job";
+                    return Ok(self.state.set_stage(id, Stage::Lost, Some(note)).await?);
+                }
+            }
+            tokio::time::sleep(poll).await;
+        }
+        Ok(())
+    }
+
+    /// Verifier, its challenge won by recomputation: plays the challenger's side of every
+    /// attester's defence against its claim and settles each accused attester (a defence once
+    /// decided, one that did not defend once the time to has passed), which pays it half of
+    /// each bond slashed. Whether every accused attester is settled (or none is its to
+    /// answer).
+    async fn answer_defences(
+        &self,
+        id: u64,
+        trainer: &mut Option<iollm_compute::Trainer>,
+    ) -> Result<bool, WorkerError> {
+        use iollm_types::market::Check;
+        let job = self.chain_job(id).await?;
+        let Some(accusation) = job.accusation.filter(|a| a.pending > 0) else { return Ok(true) };
+        let accuser = self.market.game_of(id, accusation.by).await?;
+        if accuser.is_none_or(|c| c.challenger != self.signer.account_bytes()) {
+            return Ok(true);
+        }
+        let dispute = self.conn.dispute()?;
+        let now = self.conn.chain.best_block().await?;
+        for index in 0..job.sign_ups {
+            let Some(sign_up) = self.market.sign_up_of(id, index).await? else { continue };
+            let settle = match sign_up.check {
+                Check::Accused => now > accusation.until,
+                Check::Defending { game } => {
+                    let decided = dispute.game(game).await?.is_none_or(|g| g.verdict().is_some());
+                    if !decided {
+                        let trainer = match trainer {
+                            Some(trainer) => trainer,
+                            None => trainer.insert(self.trainer(id).await?),
+                        };
+                        self.play_side(id, game, trainer).await?;
+                    }
+                    decided
+                }
+                _ => false,
+            };
+            if settle {
+                match self.market.settle_attester(&self.signer, id, index).await {
+                    Ok(_) => {
+                        tracing::info!(target: "worker::verifier", job = id, sign_up = index, "Settled an accused attester")
+                    }
+                    Err(ChainError::ContractRefused { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// A reveal (`attest`) that failed: refused because this worker already revealed (the
@@ -1055,6 +1214,10 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let mut trainer = None;
         while !stop.is_cancelled() {
             let Some((index, challenge)) = self.our_challenge(id).await? else {
+                if !self.answer_defences(id, &mut trainer).await? {
+                    tokio::time::sleep(poll).await;
+                    continue;
+                }
                 return Ok(self
                     .state
                     .set_stage(id, Stage::Checked, Some("its challenge is settled"))

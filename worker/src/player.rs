@@ -60,13 +60,25 @@ pub struct Player<'t> {
     run: Option<(&'t Path, u64)>,
     /// Where a liar's chain leaves its replay.
     lie_from: usize,
+    /// An executor throwing its game: honest down to level 2, then at level 3 of this cheat's
+    /// step it commits the cheat's ops with its own honest next state, so the referee derives
+    /// the cheat's state and the executor loses a game its submission did not lose (the
+    /// attack a defence answers: `Game::defence`).
+    throw: Option<Cheat>,
 }
 
 impl<'t> Player<'t> {
     /// A player of `side` telling `trainer`'s run, altered by `cheat` if any, recomputed from
     /// the initial state for every state a move needs.
     pub fn new(side: Side, trainer: &'t Trainer, cheat: Option<Cheat>) -> Player<'t> {
-        Player { side, trainer, cheat, run: None, lie_from: 1 }
+        Player { side, trainer, cheat, run: None, lie_from: 1, throw: None }
+    }
+
+    /// An executor with an honest run that throws its game where `cheat` differs from it
+    /// (for tests: what an executor does to hand a sybil challenger of its own a win by
+    /// recomputation).
+    pub fn throwing(trainer: &'t Trainer, cheat: Cheat) -> Player<'t> {
+        Player { throw: Some(cheat), ..Player::new(Side::Executor, trainer, None) }
     }
 
     /// An honest player of `side` with its own run of the job in `run` (the `iollm train
@@ -74,7 +86,7 @@ impl<'t> Player<'t> {
     /// the checkpoint before it, at most `every − 1` steps, instead of from the start. A
     /// checkpoint that cannot be read (or is of another config) falls back to the start.
     pub fn from_run(side: Side, trainer: &'t Trainer, run: &'t Path, every: u64) -> Player<'t> {
-        Player { side, trainer, cheat: None, run: Some((run, every.max(1))), lie_from: 1 }
+        Player { run: Some((run, every.max(1))), ..Player::new(side, trainer, None) }
     }
 
     /// The state before step `step` in this player's story.
@@ -145,7 +157,17 @@ impl<'t> Player<'t> {
                 }
                 roots
             }
-            Level::Ops => self.trace(&self.state(game.step)).level3(),
+            Level::Ops => {
+                let st = self.state(game.step);
+                let mut seq = self.trace(&st).level3();
+                if let Some(c) = self.throw.filter(|c| c.step == game.step) {
+                    let honest_end = seq.pop();
+                    seq = Player::new(self.side, self.trainer, Some(c)).trace(&st).level3();
+                    seq.pop();
+                    seq.extend(honest_end);
+                }
+                seq
+            }
             Level::Chain => self.chain(game).iter().map(|v| chain_value(*v)).collect(),
         }
     }
@@ -240,6 +262,8 @@ impl<'t> Player<'t> {
                 };
                 Some(Move::Name { offset: offset as u32, root, first_path, last, last_path })
             }
+            // A thrower leaves the referee's inputs to the other side (its own would not prove).
+            Stage::NextState { .. } if self.throw.is_some() => None,
             Stage::NextState { .. } => {
                 let (scalars, loss, adam) = self.trace(&self.state(game.step)).seal_proofs();
                 Some(Move::NextState { scalars, loss, adam })

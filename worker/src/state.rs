@@ -36,6 +36,11 @@ pub enum Stage {
     Challenging,
     /// Verifier: challenged; playing the game to its end, then settling it.
     Challenged,
+    /// Verifier: attested; watches the job to its end, to defend the result if its executor
+    /// loses a game by recomputation (the executor may have thrown it).
+    Attested,
+    /// Verifier: defends the result it attested in its own game; settles it once decided.
+    Defending,
     /// Verifier: its part is over (attested, revealed, or its game settled); the note says how.
     Checked,
     /// Given up: lost a claim race, expired, rejected. The note says why.
@@ -44,7 +49,7 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage.
-    pub const ALL: [Stage; 13] = [
+    pub const ALL: [Stage; 15] = [
         Stage::SigningUp,
         Stage::SignedUp,
         Stage::Claiming,
@@ -56,6 +61,8 @@ impl Stage {
         Stage::Finalized,
         Stage::Challenging,
         Stage::Challenged,
+        Stage::Attested,
+        Stage::Defending,
         Stage::Checked,
         Stage::Lost,
     ];
@@ -74,6 +81,8 @@ impl Stage {
             Stage::Finalized => "finalized",
             Stage::Challenging => "challenging",
             Stage::Challenged => "challenged",
+            Stage::Attested => "attested",
+            Stage::Defending => "defending",
             Stage::Checked => "checked",
             Stage::Lost => "lost",
         }

@@ -5,7 +5,7 @@ use crate::contract::{proposed_eta, Executed};
 use crate::{AccountId, Chain, ChainError, Signer};
 use iollm_types::market::{
     calls, events, Bounty, BountyId, Capacity, Challenge, Change, Commitment, Error, FinalState,
-    Job, JobId, JobOutput, JobSpec, JobTerms, MarketParams, Pledge,
+    Job, JobId, JobOutput, JobSpec, JobTerms, MarketParams, Pledge, SignUp,
 };
 use iollm_types::{Balance, BlockNumber};
 use parity_scale_codec::Decode;
@@ -229,6 +229,28 @@ impl MarketClient {
         index: u16,
     ) -> Result<Executed<()>, ChainError> {
         self.exec(signer, 0, calls::settle_challenge(job, index), "()").await
+    }
+
+    /// An accused attester defends the job's result in its own game against the accusing
+    /// challenger's claim (it in the executor's place). Returns the game's id.
+    pub async fn defend(&self, signer: &Signer, job: JobId) -> Result<Executed<u64>, ChainError> {
+        self.exec(signer, 0, calls::defend(job), "game id").await
+    }
+
+    /// Settles the job's accused attester `sign_up` (anyone): once its defence is decided, or
+    /// after the accusation's last block if it did not defend.
+    pub async fn settle_attester(
+        &self,
+        signer: &Signer,
+        job: JobId,
+        sign_up: u8,
+    ) -> Result<Executed<()>, ChainError> {
+        self.exec(signer, 0, calls::settle_attester(job, sign_up), "()").await
+    }
+
+    /// Spot-check sign-up `index` of a job until its verifier releases it.
+    pub async fn sign_up_of(&self, job: JobId, index: u8) -> Result<Option<SignUp>, ChainError> {
+        self.chain.query(&self.address, calls::sign_up_of(job, index), "sign-up").await
     }
 
     /// Challenge `index` of a job until its challenger releases it.

@@ -65,25 +65,39 @@ fn f(bits: u32) -> f32 {
 
 const RANDOM_CASES: u32 = 2_000_000;
 
+/// One random pair through every binary operation and comparison.
+fn binary_case(rng: &mut Rng) {
+    let a = rng.float(0x3f80_0000);
+    let b = rng.float(a);
+    let (x, y) = (F32(a), F32(b));
+    assert_eq!((x + y).to_bits(), want(f(a) + f(b)), "add {a:08x} {b:08x}");
+    assert_eq!((x - y).to_bits(), want(f(a) - f(b)), "sub {a:08x} {b:08x}");
+    assert_eq!((x * y).to_bits(), want(f(a) * f(b)), "mul {a:08x} {b:08x}");
+    assert_eq!((x / y).to_bits(), want(f(a) / f(b)), "div {a:08x} {b:08x}");
+    assert_eq!(x.partial_cmp(&y), f(a).partial_cmp(&f(b)), "cmp {a:08x} {b:08x}");
+    assert_eq!(x.ieee_eq(y), f(a) == f(b), "eq {a:08x} {b:08x}");
+    if !(f(a) == 0.0 && f(b) == 0.0) {
+        // f32::max/min leave the sign of equal zeros open; the profile fixes it below.
+        assert_eq!(x.max(y).to_bits(), want(f(a).max(f(b))), "max {a:08x} {b:08x}");
+        assert_eq!(x.min(y).to_bits(), want(f(a).min(f(b))), "min {a:08x} {b:08x}");
+    }
+}
+
+/// One random triple through the fused multiply-add; with `cancel`, `c` near −a·b, where the
+/// exact product matters most.
+fn fma_case(rng: &mut Rng, cancel: bool) {
+    let a = rng.float(0x3f80_0000);
+    let b = rng.float(a);
+    let c = if cancel { rng.float((f(a) * f(b)).to_bits() ^ 0x8000_0000) } else { rng.float(b) };
+    let got = F32(a).mul_add(F32(b), F32(c)).to_bits();
+    assert_eq!(got, want(f(a).mul_add(f(b), f(c))), "fma {a:08x} {b:08x} {c:08x}");
+}
+
 #[test]
 fn binary_operations_match_hardware() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for _ in 0..RANDOM_CASES {
-        let a = rng.float(0x3f80_0000);
-        let b = rng.float(a);
-        let (x, y) = (F32(a), F32(b));
-        let case = format!("{a:08x} {b:08x}");
-        assert_eq!((x + y).to_bits(), want(f(a) + f(b)), "add {case}");
-        assert_eq!((x - y).to_bits(), want(f(a) - f(b)), "sub {case}");
-        assert_eq!((x * y).to_bits(), want(f(a) * f(b)), "mul {case}");
-        assert_eq!((x / y).to_bits(), want(f(a) / f(b)), "div {case}");
-        assert_eq!(x.partial_cmp(&y), f(a).partial_cmp(&f(b)), "cmp {case}");
-        assert_eq!(x.ieee_eq(y), f(a) == f(b), "eq {case}");
-        if !(f(a) == 0.0 && f(b) == 0.0) {
-            // f32::max/min leave the sign of equal zeros open; the profile fixes it below.
-            assert_eq!(x.max(y).to_bits(), want(f(a).max(f(b))), "max {case}");
-            assert_eq!(x.min(y).to_bits(), want(f(a).min(f(b))), "min {case}");
-        }
+        binary_case(&mut rng);
     }
 }
 
@@ -91,17 +105,40 @@ fn binary_operations_match_hardware() {
 fn fused_multiply_add_matches_hardware() {
     let mut rng = Rng(0x0123_4567_89ab_cdef);
     for i in 0..RANDOM_CASES {
-        let a = rng.float(0x3f80_0000);
-        let b = rng.float(a);
-        // Half the cases cancel: c near −a·b, where the exact product matters most.
-        let c = if i % 2 == 0 {
-            rng.float((f(a) * f(b)).to_bits() ^ 0x8000_0000)
-        } else {
-            rng.float(b)
-        };
-        let got = F32(a).mul_add(F32(b), F32(c)).to_bits();
-        assert_eq!(got, want(f(a).mul_add(f(b), f(c))), "fma {a:08x} {b:08x} {c:08x}");
+        fma_case(&mut rng, i % 2 == 0);
     }
+}
+
+/// `IOLLM_SOFT_FLOAT_CASES` (default 300 000 000) random pairs through every binary operation
+/// and as many triples through the fused multiply-add, split over the machine's threads, each
+/// with its own seed.
+#[test]
+#[ignore = "hundreds of millions of cases (minutes): scripts/repops-exhaustive.sh"]
+fn hundreds_of_millions_of_random_operands() {
+    let cases: u64 = std::env::var("IOLLM_SOFT_FLOAT_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300_000_000);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let started = std::time::Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            s.spawn(move || {
+                let mut rng =
+                    Rng(0x5851_f42d_4c95_7f2d ^ (t + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                for i in 0..cases.div_ceil(threads) {
+                    binary_case(&mut rng);
+                    fma_case(&mut rng, i % 2 == 0);
+                }
+            });
+        }
+    });
+    println!(
+        "{} random pairs (add, sub, mul, div, comparisons, max, min) and as many triples (fma) \
+         on {threads} threads: the hardware's bits, in {:.0} s",
+        cases.div_ceil(threads) * threads,
+        started.elapsed().as_secs_f64()
+    );
 }
 
 #[test]

@@ -175,6 +175,8 @@ pub mod selectors {
     pub const REPLAY: [u8; 4] = [0x42, 0x94, 0x1c, 0x88];
     /// `timeout`.
     pub const TIMEOUT: [u8; 4] = [0x2c, 0x73, 0x86, 0x7c];
+    /// `defend`.
+    pub const DEFEND: [u8; 4] = [0x06, 0xbf, 0x7d, 0xda];
     /// `close`.
     pub const CLOSE: [u8; 4] = [0x3c, 0x92, 0x21, 0x66];
     /// `release`.

@@ -299,6 +299,9 @@ pub struct Game {
     pub element: u32,
     /// Moves made (reveals, commits, descent moves).
     pub moves: u32,
+    /// The challenger's claimed `h_n` (leaf `n` of its trace root), kept so that an attester
+    /// of the executor's result can defend it against the same claim ([`Game::defence`]).
+    pub claim: Value,
 }
 
 fn side_index(side: Side) -> usize {
@@ -330,15 +333,40 @@ impl Game {
         if !terms.config.is_valid() || terms.every == 0 || terms.checkpoints == 0 {
             return Err(GameError::OutOfRange);
         }
-        let (root, n, start) = (terms.trace_roots[1], terms.checkpoints, terms.h0);
-        let mut game = Game {
+        let root = terms.trace_roots[1];
+        let mut game = Game::at_level_one(terms, None, now);
+        game.commit::<H>(Side::Challenger, root, first_path, last, last_path, now)?;
+        game.claim = last;
+        Ok(game)
+    }
+
+    /// A new game about this one's claim, in which `defender` (an attester of the executor's
+    /// result) defends the executor's committed trace in the executor's place: the challenger's
+    /// claim stands committed as it was proven at opening, and the defender answers at level 1
+    /// within `move_blocks` as the executor would, or loses. An executor that threw its own game
+    /// (answered against its committed trace below level 1, which nothing fixes beforehand)
+    /// thus cannot make its attesters lose their bonds: an attester whose result is right wins
+    /// its defence against any claim.
+    pub fn defence(&self, defender: crate::AccountBytes, now: BlockNumber) -> Game {
+        let mut terms = self.terms.clone();
+        terms.sides[0] = defender;
+        let claim = Some((terms.trace_roots[1], self.claim));
+        let mut game = Game::at_level_one(terms, claim, now);
+        game.claim = self.claim;
+        game
+    }
+
+    /// A game at level 1, the challenger's `(root, h_n)` committed if given.
+    fn at_level_one(terms: Terms, claim: Option<(Value, Value)>, now: BlockNumber) -> Game {
+        let (n, start) = (terms.checkpoints, terms.h0);
+        Game {
             terms,
             stage: Stage::Commit {
                 level: Level::Segments,
                 n,
                 start,
                 ends: [End::Any, End::Any],
-                roots: [None, None],
+                roots: [None, claim],
                 opened: now,
             },
             segment: 0,
@@ -347,9 +375,8 @@ impl Game {
             ops_root: [0; 32],
             element: 0,
             moves: 0,
-        };
-        game.commit::<H>(Side::Challenger, root, first_path, last, last_path, now)?;
-        Ok(game)
+            claim: [0; 32],
+        }
     }
 
     /// The blocks a bisection of `n` transitions gives each side.

@@ -535,6 +535,28 @@ pub struct Job {
     /// The market's `submit_blocks` when the job was posted: a job runs under the parameters
     /// it was posted under, whatever change applies meanwhile.
     pub submit_blocks: BlockNumber,
+    /// Set when the executor lost a game by recomputation: its attesters may defend the
+    /// result until then ([`Accusation`]).
+    pub accusation: Option<Accusation>,
+}
+
+/// The executor lost challenge `by`'s game by recomputation, so its result stands accused,
+/// but below level 1 the executor's answers were not fixed by its submission: it may have
+/// thrown the game to a challenger of its own. Its attesters' bonds therefore stay locked
+/// until each is settled ([`Check::Accused`]): an attester may defend the result in its own
+/// game against the same claim until block `until`; one that does not, or loses, is slashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct Accusation {
+    /// The challenge whose game the executor lost.
+    pub by: u16,
+    /// Whether that game's challenger was right (`Verdict::Challenger`): it gets half of each
+    /// slashed bond; else the treasury gets all.
+    pub challenger_right: bool,
+    /// Last block at which an attester may defend.
+    pub until: BlockNumber,
+    /// Attesters not settled yet.
+    pub pending: u8,
 }
 
 /// What the executor commits to.
@@ -721,6 +743,21 @@ pub enum Check {
     },
     /// The verifier challenged instead: its bond is the game's.
     Challenged,
+    /// It had attested, and the executor then lost a game by recomputation
+    /// ([`Accusation`]): its bond stays locked until it is settled; it may defend.
+    Accused,
+    /// It defends the result in its own game against the accusing challenger's claim.
+    Defending {
+        /// The defence's game in the dispute contract.
+        game: crate::dispute::GameId,
+    },
+    /// Its accusation was settled: `upheld` (its defence won: bond back) or not (slashed).
+    Settled {
+        /// Whether its attestation was upheld.
+        upheld: bool,
+        /// Its defence's game, if it played one (freed by its `release`).
+        game: Option<crate::dispute::GameId>,
+    },
 }
 
 /// A breakthrough bounty.
@@ -929,6 +966,13 @@ pub enum Error {
     /// A training result's last state is not proven ([`FinalState::check`]), or an
     /// evaluation's result came with one.
     BadFinalState,
+    /// The job's result is not accused, or the caller's (or this) sign-up is not an accused
+    /// attestation.
+    NotAccused,
+    /// The time to defend the accused result has passed.
+    DefenceClosed,
+    /// An accused attester may still defend: settle it after the accusation's `until`.
+    DefenceOpen,
 }
 
 #[cfg(feature = "ink")]
@@ -1060,6 +1104,15 @@ impl Error {
                 "your segment's steps root is not what the executor committed: if your replay \
                  reaches a different checkpoint, challenge the result; else reveal without a check"
             }
+            Error::NotAccused => {
+                "no accused attestation here: only an attester of a result whose executor lost a \
+                 game by recomputation defends or is settled (`iollm job show`)"
+            }
+            Error::DefenceClosed => "the time to defend this result has passed",
+            Error::DefenceOpen => {
+                "the attester may still defend: settle it after the accusation's last block \
+                 (`iollm job show`)"
+            }
         }
     }
 }
@@ -1154,8 +1207,8 @@ pub mod events {
         pub game: crate::dispute::GameId,
     }
 
-    /// `ChallengeResolved`: a challenge's game was settled; the loser was slashed (when the
-    /// executor lost, its attesters too).
+    /// `ChallengeResolved`: a challenge's game was settled and its loser slashed (when the
+    /// executor lost by recomputation, its attesters stand accused: `AttestationSettled`).
     #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
     pub struct ChallengeResolved {
         /// The job.
@@ -1167,6 +1220,34 @@ pub mod events {
         /// Amount slashed from the losers.
         pub slashed: Balance,
         /// Of which to the winner.
+        pub to_winner: Balance,
+        /// Of which to the treasury.
+        pub to_treasury: Balance,
+    }
+
+    /// `Defended`: an accused attester opened its defence of the result.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct Defended {
+        /// The job.
+        pub job: JobId,
+        /// The attester.
+        pub verifier: AccountBytes,
+        /// Its game in the dispute contract (it in the executor's place).
+        pub game: crate::dispute::GameId,
+    }
+
+    /// `AttestationSettled`: an accused attester's bond came back (`upheld`) or was slashed.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct AttestationSettled {
+        /// The job.
+        pub job: JobId,
+        /// The attester.
+        pub verifier: AccountBytes,
+        /// Whether its attestation was upheld by its defence.
+        pub upheld: bool,
+        /// Amount slashed (its bond, or 0).
+        pub slashed: Balance,
+        /// Of which to the accusing challenger.
         pub to_winner: Balance,
         /// Of which to the treasury.
         pub to_treasury: Balance,
@@ -1294,6 +1375,18 @@ pub mod events {
         0x5a, 0x95, 0xd9, 0x04, 0x38, 0xd6, 0xaa, 0xc5, 0x07, 0x9f, 0x16, 0xa2, 0xa9, 0x19, 0x2b,
         0x0d, 0x29,
     ];
+    /// Signature topic of `Defended`.
+    pub const DEFENDED_TOPIC: [u8; 32] = [
+        0xfa, 0xc7, 0x45, 0xc7, 0x30, 0x3c, 0x57, 0x4b, 0x40, 0xbf, 0xe8, 0x02, 0x92, 0x41, 0xa0,
+        0x82, 0x42, 0xc4, 0x57, 0xea, 0x1a, 0x9b, 0xb3, 0x46, 0xf9, 0x05, 0x34, 0x07, 0x59, 0x8a,
+        0xd4, 0x6a,
+    ];
+    /// Signature topic of `AttestationSettled`.
+    pub const ATTESTATION_SETTLED_TOPIC: [u8; 32] = [
+        0x4d, 0xc9, 0x49, 0x4d, 0xfe, 0x58, 0x9d, 0xbd, 0x10, 0xdf, 0xb0, 0x4f, 0xc6, 0xaf, 0x1f,
+        0xd1, 0xbd, 0xd3, 0x5f, 0x29, 0x5b, 0xee, 0x18, 0x7e, 0x71, 0xf1, 0x35, 0xa9, 0xf0, 0x39,
+        0xf5, 0xd1,
+    ];
     /// Signature topic of `JobFinalized`.
     pub const JOB_FINALIZED_TOPIC: [u8; 32] = [
         0xe8, 0x94, 0x9d, 0xe6, 0x27, 0x14, 0x0c, 0x8f, 0x7f, 0x13, 0xc9, 0x48, 0x5e, 0x13, 0xe3,
@@ -1343,6 +1436,8 @@ pub mod events {
         Attested => ATTESTED_TOPIC,
         Challenged => CHALLENGED_TOPIC,
         ChallengeResolved => CHALLENGE_RESOLVED_TOPIC,
+        Defended => DEFENDED_TOPIC,
+        AttestationSettled => ATTESTATION_SETTLED_TOPIC,
         JobFinalized => JOB_FINALIZED_TOPIC,
         JobExpired => JOB_EXPIRED_TOPIC,
         BountyPosted => BOUNTY_POSTED_TOPIC,
@@ -1391,6 +1486,12 @@ pub mod selectors {
     pub const WIRE_DISPUTE: [u8; 4] = [0xaa, 0xd2, 0x60, 0x28];
     /// `settle_challenge`.
     pub const SETTLE_CHALLENGE: [u8; 4] = [0xd3, 0x68, 0xed, 0x94];
+    /// `defend`.
+    pub const DEFEND: [u8; 4] = [0x06, 0xbf, 0x7d, 0xda];
+    /// `settle_attester`.
+    pub const SETTLE_ATTESTER: [u8; 4] = [0x65, 0x79, 0xb6, 0x2b];
+    /// `sign_up_of`.
+    pub const SIGN_UP_OF: [u8; 4] = [0xb6, 0x75, 0x76, 0x23];
     /// `release`.
     pub const RELEASE: [u8; 4] = [0x3f, 0x2b, 0xe1, 0x52];
     /// `game_of`.
@@ -1532,6 +1633,18 @@ pub mod calls {
     /// `settle_challenge(job, index)`.
     pub fn settle_challenge(job: JobId, index: u16) -> Vec<u8> {
         with(selectors::SETTLE_CHALLENGE, (job, index))
+    }
+    /// `defend(job)`.
+    pub fn defend(job: JobId) -> Vec<u8> {
+        with(selectors::DEFEND, job)
+    }
+    /// `settle_attester(job, sign_up)`.
+    pub fn settle_attester(job: JobId, sign_up: u8) -> Vec<u8> {
+        with(selectors::SETTLE_ATTESTER, (job, sign_up))
+    }
+    /// `sign_up_of(job, index) -> Option<SignUp>`.
+    pub fn sign_up_of(job: JobId, index: u8) -> Vec<u8> {
+        with(selectors::SIGN_UP_OF, (job, index))
     }
     /// `release(job)`.
     pub fn release(job: JobId) -> Vec<u8> {
@@ -1970,6 +2083,9 @@ mod tests {
             BadCheck,
             NothingToRelease,
             BadFinalState,
+            NotAccused,
+            DefenceClosed,
+            DefenceOpen,
         ];
         for e in all {
             let m = e.message();
