@@ -78,7 +78,8 @@ job=$("$iollm" job post --spec worker/examples/tiny.job.json --artifact "$id" --
   --verifier-fee 1000000000)
 echo "job $job posted (reward 100000000000 escrowed). From here on the workers act:"
 echo "  Charlie's claims, trains, publishes and submits; Dave's signs up before the result,"
-echo "  replays the segment his secret draws and attests; Charlie's finalizes after the window."
+echo "  replays the segment his secret draws from the checkpoint Charlie's worker published,"
+echo "  and attests; Charlie's finalizes after the window."
 "$iollm" split set "$id" --designer-bps 7000 --compute-bps 2000 --treasury-bps 1000
 workers="${IOLLM_STATE_DIR:-$repo}/.devnet/workers"
 state=""

@@ -104,6 +104,7 @@ pub fn import_gguf(
             job_id: None,
             trace_root: None,
             created_by: Some("iollm model import".into()),
+            run: None,
         }),
         runtime: Runtime {
             name: "iollm".into(),

@@ -763,8 +763,12 @@ mod market {
                     }
                 }
             };
+            // An accuser stays live until its accused attesters are settled: each may still
+            // credit it half a bond.
+            if !job.accusation.is_some_and(|a| a.by == index && a.pending > 0) {
+                self.leave(challenger);
+            }
             self.jobs.insert(job_id, &job);
-            self.leave(challenger);
             self.env().emit_event(ChallengeResolved {
                 job: job_id,
                 index,
@@ -1528,6 +1532,9 @@ mod market {
             record.check = Check::Settled { upheld: challenger_right.is_none(), game };
             self.sign_ups.insert((job_id, sign_up), &record);
             accusation.pending = accusation.pending.checked_sub(1).ok_or(Error::Overflow)?;
+            if accusation.pending == 0 {
+                self.leave(AccountId::from(accuser.challenger));
+            }
             job.accusation = Some(accusation);
             self.jobs.insert(job_id, &job);
             self.leave(verifier);
@@ -2686,6 +2693,8 @@ mod market {
             let d = m.pledge_of(a.django).unwrap();
             assert_eq!((d.stake, d.locked), (5_000, 1_000), "the attester's bond stays locked");
             assert_eq!(m.sign_ups.get((id, 0)).unwrap().check, Check::Accused);
+            let live = |m: &Market, who| m.balances.get(who).map(|p: Payee| p.live);
+            assert_eq!(live(&m, a.eve), Some(1), "the accuser stays live: half a bond may come");
             let e = m.pledge_of(a.eve).unwrap();
             assert_eq!((e.stake, e.locked), (5_000, 0));
             assert_eq!(
@@ -2713,6 +2722,7 @@ mod market {
             assert_eq!((m.balance_of(a.eve), m.balance_of(a.frank)), (1_000, 1_000));
             assert_eq!(m.settle_attester(id, 0), Err(Error::NotAccused));
             assert_eq!(m.job(id).unwrap().accusation.map(|a| a.pending), Some(0));
+            assert_eq!((live(&m, a.eve), live(&m, a.django)), (Some(0), Some(0)));
             let ev: Vec<events::AttestationSettled> = events_of(events::ATTESTATION_SETTLED_TOPIC);
             assert_eq!(
                 ev,

@@ -428,10 +428,11 @@ async fn scrape(addr: SocketAddr) -> Result<String> {
     Ok(response)
 }
 
-/// A verifier's worker checks jobs by itself: it signs up before the result, runs the job, and
-/// attests an honest executor's result (the job is verified and it is paid its fee, to the
-/// unit); against an executor that cheated in one element of one step it challenges with its
-/// own run, plays the game, wins it and settles it: the job is rejected and the cheater's
+/// A verifier's worker checks jobs by itself: it signs up before the result and attests an
+/// honest executor's result after replaying one segment from the checkpoint the executor's
+/// worker published (it never runs the job; the job is verified and it is paid its fee, to the
+/// unit); against an executor that cheated in one element of one step (and published no run)
+/// it runs the job, challenges with its own run, plays the game, wins it and settles it: the job is rejected and the cheater's
 /// collateral is slashed, half to it. An honest result it attested, whose executor then throws
 /// its game to a sybil, it defends in a game of its own against the sybil's claim, wins, and
 /// keeps its bond.
@@ -486,6 +487,13 @@ async fn verification() -> Result<()> {
     reach(&daves, honest, Stage::Attested, 300).await?;
     let note = daves.job(honest).await?.and_then(|j| j.note).unwrap_or_default();
     assert!(note.starts_with("attested segment"), "{note}");
+    // One segment replayed from the checkpoint Charlie's worker published: Dave's never ran
+    // the job.
+    assert!(note.ends_with("(replayed from the published run)"), "{note}");
+    let daves_job = iollm_worker::daemon::job_dir(&dave_dir, honest);
+    assert!(!daves_job.join("run").exists(), "the verifier did not train the job");
+    let fetched = std::fs::read_dir(daves_job.join("published/checkpoints"))?.count();
+    assert_eq!(fetched, 1, "one checkpoint fetched");
     assert_eq!(market.job(honest).await?.expect("the job").attestations, 1);
     let submitted_at = market.job(honest).await?.expect("the job").submitted_at;
     advance_past(ctx, &alice, submitted_at + window + 1).await?;
@@ -508,17 +516,31 @@ async fn verification() -> Result<()> {
     let n = cfg.n_checkpoints();
     let bad = cheater.checkpoints(4, n as u64);
     let last = cheater.state(4 * n as u64);
+    // The cheater's sybil (Alice) signs up too; the cheater commits made-up checks and hands
+    // her the steps roots, so her "check" matches.
+    use iollm_compute::merkle::Sha;
+    use iollm_types::spotcheck;
+    let made_up: Vec<[u8; 32]> = (0..n).map(|i| [40 + i as u8; 32]).collect();
+    let leaves: Vec<[u8; 32]> = made_up.iter().map(spotcheck::leaf::<Sha>).collect();
+    let sybil_secret = m::fresh_secret()?;
+    let alices_stake = market.pledge_of(alice.account_bytes()).await?.expect("pledge").stake;
+    m::sign_up(ctx, &alice, cheated, &sybil_secret).await?;
+    let trace_root = iollm_compute::merkle::root(&bad);
     let commitment = Commitment {
         output_cid: CID.as_bytes().to_vec(),
         score: 0,
         loss: loss_micros(last.loss.to_bits()),
-        trace_root: iollm_compute::merkle::root(&bad),
-        checks_root: [7; 32],
+        trace_root,
+        checks_root: spotcheck::checks_root::<Sha>(&leaves),
     };
     let path = iollm_compute::merkle::proof(&bad, n).expect("in range");
     let proof = FinalState { state: last.prove_header(&trainer.config_hash()), path };
     m::claim(ctx, &charlie, cheated).await?;
     m::submit(ctx, &charlie, cheated, &commitment, Some(&proof)).await?;
+    let seg = spotcheck::segment(&spotcheck::draw::<Sha>(&sybil_secret, &trace_root), n as u64)
+        .expect("segments");
+    let check = (made_up[seg as usize], spotcheck::checks_path::<Sha>(&leaves, seg).expect("in"));
+    m::reveal(ctx, &alice, cheated, &sybil_secret, &Some(check)).await?;
     reach(&daves, cheated, Stage::Challenged, 300).await?;
     let game_id = market.game_of(cheated, 0).await?.expect("Dave's game").game;
     let verdict = loop {
@@ -535,14 +557,32 @@ async fn verification() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(verdict, Verdict::Challenger, "the verifier's worker won");
-    reach(&daves, cheated, Stage::Checked, 120).await?;
+    // Dave's worker settles its game: the job is rejected and Alice, the sybil attester,
+    // stands accused. She defends the cheat in her own game; Dave's worker answers it, wins,
+    // and settles her: half her bond is Dave's.
+    let sybils_defence = loop {
+        if market.job(cheated).await?.expect("the job").accusation.is_some() {
+            break m::defend(ctx, &alice, cheated).await?.value;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let cheat_story = |side| Player::new(side, &trainer, Some(cheat));
+    let by_hand = [(&alice, sybils_defence, true)];
+    play_until_decided(ctx, &by_hand, &cheat_story, &cheat_story).await?;
+    reach(&daves, cheated, Stage::Checked, 180).await?;
     let rejected = market.job(cheated).await?.expect("the job");
     assert_eq!((rejected.state, rejected.open_games), (JobState::Rejected, 0));
-    assert_eq!(market.balance_of(dave.account_bytes()).await?, FEE + COLLATERAL / 2);
+    assert_eq!(rejected.accusation.map(|a| a.pending), Some(0), "Alice is settled");
+    let verdict = ctx.dispute()?.game(sybils_defence).await?.and_then(|g| g.verdict());
+    assert_eq!(verdict, Some(Verdict::Challenger), "the sybil's defence lost");
+    let a = market.pledge_of(alice.account_bytes()).await?.expect("pledge");
+    assert_eq!((a.stake, a.locked), (alices_stake - COLLATERAL, 0), "Alice's bond is slashed");
+    assert_eq!(market.balance_of(dave.account_bytes()).await?, FEE + COLLATERAL);
 
     // An honest result whose executor (Charlie, by hand) throws its game to a sybil (Alice,
     // claiming the cheat): Dave's verifier attested it, so it defends the result in a game of
     // its own against the sybil's claim, wins and keeps its bond; Dave's books are unchanged.
+    // (Published no run, so Dave's worker runs this job itself.)
     let thrown = m::post_job(ctx, &bob, &post(ctx.chain.best_block().await? + 300)).await?.value;
     reach_any(&daves, thrown, SIGNED_UP, 120).await?;
     let run = tempfile::tempdir()?;
@@ -584,7 +624,7 @@ async fn verification() -> Result<()> {
     assert!(note.contains("won: bond back"), "{note}");
     let d = market.pledge_of(dave.account_bytes()).await?.expect("pledge");
     assert_eq!((d.stake, d.locked), (STAKE, 0), "Dave keeps his bond");
-    assert_eq!(market.balance_of(dave.account_bytes()).await?, FEE + COLLATERAL / 2);
+    assert_eq!(market.balance_of(dave.account_bytes()).await?, FEE + COLLATERAL);
     // Alice, the sybil and (on a devnet) the treasury, got the thrower's whole collateral,
     // nothing of Dave's bond; Charlie lost it.
     assert_eq!(market.balance_of(alice.account_bytes()).await?, alices + COLLATERAL);

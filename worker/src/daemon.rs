@@ -3,14 +3,17 @@
 //! to take, checks the spec and dataset against what the job committed first.
 //!
 //! - *Executor*: claims (a dry-run first: losing the race to another provider is normal),
-//!   trains off the async executor with progress in the logs, publishes the output as an SMIP
-//!   package, submits the result with the proof of its last state, defends it (plays its side
+//!   trains off the async executor with progress in the logs, publishes its run (trace and
+//!   checkpoints, for verifiers) and the output as an SMIP package naming it, submits the result with the proof of its last state, defends it (plays its side
 //!   of every dispute game about it, recomputing what a move needs from the job's spec, and
 //!   settles decided games), finalizes once the challenge window has passed, and withdraws its
 //!   pay (`withdraw`).
 //! - *Verifier*: signs up before the result (its secret recorded first: a lost secret is a
-//!   lost bond), runs the job itself (the executor publishes no checkpoints yet, so its spot
-//!   check replays its own run), then attests when its run is the committed one (revealing
+//!   lost bond), then spot-checks the result from the run the executor's worker published
+//!   (trace and checkpoints; `provenance.run` of the output package): it fetches the one
+//!   checkpoint its draw names and replays that segment. When the run is missing, not the
+//!   committed one, or its segment is wrong, it runs the job itself, then attests when its
+//!   run is the committed one (revealing
 //!   without a check when only the executor's checks are wrong), or challenges with its own
 //!   run and plays the challenger's side to the verdict and its settlement. An attester whose
 //!   result's executor then loses a game by recomputation (perhaps thrown) defends the result
@@ -41,8 +44,9 @@ use tokio_util::sync::CancellationToken;
 pub enum Role {
     /// Claims them, trains, publishes, submits, defends, finalizes.
     Executor,
-    /// Signs up to spot-check them (bonded), runs them itself, then attests when its run is
-    /// the committed one, or challenges with its own run and plays the game when it is not.
+    /// Signs up to spot-check them (bonded), replays one segment from the executor's published
+    /// run and attests; a run missing or wrong, it runs the job itself, then attests when its
+    /// run is the committed one, or challenges with its own run and plays the game.
     Verifier,
 }
 
@@ -548,7 +552,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             match stage {
                 Stage::SigningUp => self.sign_up(id, secret()?).await?,
                 Stage::Claiming => self.claim(id).await?,
-                Stage::Claimed | Stage::SignedUp => {
+                Stage::SignedUp => self.check_published(id, secret()?, stop).await?,
+                Stage::Claimed | Stage::Running => {
                     if self.train(id, stop).await? {
                         self.state.set_stage(id, Stage::Trained, None).await?;
                     }
@@ -702,6 +707,15 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let fetched = tempfile::tempdir_in(&dir).map_err(io("creating a temporary directory"))?;
         let cfg = crate::job::config_of_job(&self.market, &self.store, id, fetched.path()).await?;
         let options = AddOptions::v1();
+        // Best effort: without it verifiers run the job themselves, nothing is lost.
+        let published_run = match self.publish_run(&run, &dir.join("published-run"), &options).await
+        {
+            Ok(cid) => Some(cid.to_string()),
+            Err(e) => {
+                tracing::warn!(target: "worker::executor", job = id, why = %e, "The run could not be published: verifiers will run the job themselves");
+                None
+            }
+        };
         let manifest = Manifest {
             smip_version: 1,
             name: format!("iollm-job-{id}"),
@@ -722,6 +736,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 job_id: Some(id),
                 trace_root: Some(iollm_compute::train::hex(&result.trace_root)),
                 created_by: Some(self.signer.account().to_string()),
+                run: published_run,
             }),
             runtime: Runtime {
                 name: "iollm".into(),
@@ -740,6 +755,41 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let package = iollm_content::publish_package(&self.store, &out, &options).await?;
         tracing::info!(target: "worker::executor", job = id, package = %package.package_cid, "Published the output");
         Ok((package.package_cid.to_string(), out))
+    }
+
+    /// Publishes what a verifier replays a segment from: the run's `trace.json` and its
+    /// checkpoints (never the steps roots a spot check must replay to know), as a directory
+    /// staged in `staging`. Returns its CID.
+    async fn publish_run(
+        &self,
+        run: &Path,
+        staging: &Path,
+        options: &AddOptions,
+    ) -> Result<iollm_content::Cid, WorkerError> {
+        if staging.exists() {
+            std::fs::remove_dir_all(staging).map_err(io("clearing the published run"))?;
+        }
+        let checkpoints = staging.join("checkpoints");
+        std::fs::create_dir_all(&checkpoints).map_err(io("staging the published run"))?;
+        for file in ["trace.json", iollm_compute::train::COMPLETE_FILE] {
+            std::fs::copy(run.join(file), staging.join(file))
+                .map_err(io(format!("staging {file}")))?;
+        }
+        let trace = iollm_compute::read_trace(run)?;
+        for i in 0..trace.hashes.len() {
+            let from = iollm_compute::train::checkpoint_path(run, i);
+            let to = iollm_compute::train::checkpoint_path(staging, i);
+            if from.exists() {
+                std::fs::hard_link(&from, &to)
+                    .or_else(|_| std::fs::copy(&from, &to).map(|_| ()))
+                    .map_err(io(format!("staging checkpoint {i}")))?;
+            }
+        }
+        let added = self.store.put_dir(staging, options).await;
+        std::fs::remove_dir_all(staging).map_err(io("removing the staged run"))?;
+        let added = added?;
+        tracing::info!(target: "worker::executor", run = %added.cid, "Published the run's trace and checkpoints");
+        Ok(added.cid)
     }
 
     /// Submits the result, unless the chain shows it landed already (`unsure`: a restart
@@ -894,6 +944,177 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         }
     }
 
+    /// Verifier, signed up: waits for the result, then spot-checks it from the executor's
+    /// published run — its trace and the one checkpoint the draw names, every byte checked
+    /// against the CIDs and the trace against the committed roots — replaying one segment.
+    /// A run that is not published, not the committed one, or whose segment does not replay
+    /// to the committed checkpoint sends it to run the whole job itself ([`Stage::Running`]),
+    /// to attest from or challenge with its own run.
+    async fn check_published(
+        &self,
+        id: u64,
+        secret: [u8; 32],
+        stop: &CancellationToken,
+    ) -> Result<(), WorkerError> {
+        let Some(result) = self.await_result(id, stop).await? else { return Ok(()) };
+        let started = std::time::Instant::now();
+        let dir = self.job_dir(id).join("published");
+        let checked = match self.fetch_published(id, &result, &secret, &dir).await {
+            Ok(trainer) => {
+                let (market, signer) = (&self.market, &self.signer);
+                crate::spotcheck::spot_check(market, signer, id, &secret, &trainer, &dir).await
+            }
+            Err(why) => Err(crate::spotcheck::SpotCheckError::Run { path: dir, reason: why }),
+        };
+        match checked {
+            Ok((call, found)) => {
+                let seconds = started.elapsed().as_secs_f64();
+                tracing::info!(target: "worker::verifier", job = id, seconds, "Spot-checked from the published run (fetch, replay and reveal)");
+                self.record_spot_check(id, &call, found, " (replayed from the published run)").await
+            }
+            Err(crate::spotcheck::SpotCheckError::Chain(e)) => self.refused_reveal(id, e).await,
+            Err(e) => {
+                tracing::warn!(target: "worker::verifier", job = id, why = %e, "The published run does not serve a spot check: running the job");
+                let note = e.to_string();
+                Ok(self.state.set_stage(id, Stage::Running, Some(&note)).await?)
+            }
+        }
+    }
+
+    /// Verifier: waits until job `id` has a result, and returns it (`None` if stopped first, or
+    /// if the job expired without one, which is recorded as lost).
+    async fn await_result(
+        &self,
+        id: u64,
+        stop: &CancellationToken,
+    ) -> Result<Option<iollm_types::market::Commitment>, WorkerError> {
+        let poll = Duration::from_millis(self.config.poll_ms);
+        while !stop.is_cancelled() {
+            match self.chain_job(id).await?.state {
+                JobState::Open | JobState::Claimed => tokio::time::sleep(poll).await,
+                JobState::Expired => {
+                    let note = "expired without a result";
+                    self.state.set_stage(id, Stage::Lost, Some(note)).await?;
+                    return Ok(None);
+                }
+                _ => {
+                    let result = self.market.result(id).await?;
+                    return Ok(Some(result.ok_or(ChainError::MissingEvent("result"))?));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records a spot check's reveal: an attestation (`how` says from what run) is watched to
+    /// its end ([`Stage::Attested`]), a reveal without a check is done.
+    async fn record_spot_check(
+        &self,
+        id: u64,
+        call: &iollm_chain::contract::Executed<()>,
+        found: crate::spotcheck::SpotCheck,
+        how: &str,
+    ) -> Result<(), WorkerError> {
+        let (stage, note) = match found {
+            crate::spotcheck::SpotCheck::Attested { segment } => {
+                (Stage::Attested, format!("attested segment {segment}{how}"))
+            }
+            crate::spotcheck::SpotCheck::Revealed { segment } => (
+                Stage::Checked,
+                format!(
+                    "revealed without a check (segment {segment}: the executor's check is wrong)"
+                ),
+            ),
+        };
+        tracing::info!(target: "worker::verifier", job = id, %note, "Checked");
+        self.state
+            .transaction(id, "attest", call.included.tx_hash, call.included.block, None)
+            .await?;
+        Ok(self.state.set_stage(id, stage, Some(&note)).await?)
+    }
+
+    /// Fetches into `dir` what a spot check of job `id`'s result needs from the executor's
+    /// published run (named in the output package's `smip.json`): `trace.json`, the completion
+    /// marker and the checkpoint that starts the segment `secret` draws. Returns the job's
+    /// trainer; a reason in words when anything is missing or malformed.
+    async fn fetch_published(
+        &self,
+        id: u64,
+        result: &iollm_types::market::Commitment,
+        secret: &[u8; 32],
+        dir: &Path,
+    ) -> Result<iollm_compute::Trainer, String> {
+        use iollm_content::{fetch_file_verified, parse_cid, resolve_path};
+        let text = |e: &dyn std::fmt::Display| e.to_string();
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(|e| text(&e))?;
+        }
+        std::fs::create_dir_all(dir.join("checkpoints")).map_err(|e| text(&e))?;
+        let package = std::str::from_utf8(&result.output_cid).map_err(|e| text(&e))?;
+        let package = parse_cid(package).map_err(|e| text(&e))?;
+        let store = &self.store;
+        let manifest_cid = resolve_path(store, &package, iollm_content::manifest::MANIFEST_FILE)
+            .await
+            .map_err(|e| text(&e))?;
+        let manifest_path = dir.join("smip.json");
+        let limit = iollm_content::manifest::MAX_MANIFEST_BYTES as u64;
+        fetch_file_verified(store, &manifest_cid, &manifest_path, limit)
+            .await
+            .map_err(|e| text(&e))?;
+        let manifest = std::fs::read(&manifest_path).map_err(|e| text(&e))?;
+        let manifest = iollm_content::manifest::parse(&manifest).map_err(|e| text(&e))?;
+        let run = manifest.provenance.and_then(|p| p.run).ok_or("the output names no run")?;
+        let run = parse_cid(&run).map_err(|e| text(&e))?;
+        for (file, limit) in [("trace.json", 16 << 20), (iollm_compute::train::COMPLETE_FILE, 4096)]
+        {
+            let cid = resolve_path(store, &run, file).await.map_err(|e| text(&e))?;
+            fetch_file_verified(store, &cid, &dir.join(file), limit).await.map_err(|e| text(&e))?;
+        }
+        let trace = iollm_compute::read_trace(dir).map_err(|e| text(&e))?;
+        let draw =
+            iollm_types::spotcheck::draw::<iollm_compute::merkle::Sha>(secret, &result.trace_root);
+        let segment = iollm_types::spotcheck::segment(&draw, trace.checks.len() as u64)
+            .ok_or("the published trace holds no checks")?;
+        let trainer = self.trainer(id).await.map_err(|e| text(&e))?;
+        let path = iollm_compute::train::checkpoint_path(dir, segment as usize);
+        let name = path.strip_prefix(dir).map_err(|e| text(&e))?.to_string_lossy().into_owned();
+        let cid = resolve_path(store, &run, &name).await.map_err(|e| text(&e))?;
+        let limit = iollm_compute::estimate_memory(trainer.config()).saturating_add(1 << 20);
+        fetch_file_verified(store, &cid, &path, limit).await.map_err(|e| text(&e))?;
+        Ok(trainer)
+    }
+
+    /// Fetches every checkpoint of the executor's published run into `published/`, beside the
+    /// trace its spot check fetched and checked against the committed root, and checks each
+    /// against its committed hash: what a defence answers from without running the job. A
+    /// reason in words when it cannot.
+    async fn fetch_all_published(&self, id: u64) -> Result<(), String> {
+        use iollm_content::{fetch_file_verified, parse_cid, resolve_path};
+        let text = |e: &dyn std::fmt::Display| e.to_string();
+        let dir = self.job_dir(id).join("published");
+        let trace = iollm_compute::read_trace(&dir).map_err(|e| text(&e))?;
+        let manifest = std::fs::read(dir.join("smip.json")).map_err(|e| text(&e))?;
+        let manifest = iollm_content::manifest::parse(&manifest).map_err(|e| text(&e))?;
+        let run = manifest.provenance.and_then(|p| p.run).ok_or("the output names no run")?;
+        let run = parse_cid(&run).map_err(|e| text(&e))?;
+        let trainer = self.trainer(id).await.map_err(|e| text(&e))?;
+        let limit = iollm_compute::estimate_memory(trainer.config()).saturating_add(1 << 20);
+        for (i, hash) in trace.hashes.iter().enumerate() {
+            let path = iollm_compute::train::checkpoint_path(&dir, i);
+            if !path.exists() {
+                let name = path.strip_prefix(&dir).map_err(|e| text(&e))?;
+                let name = name.to_string_lossy();
+                let cid = resolve_path(&self.store, &run, &name).await.map_err(|e| text(&e))?;
+                fetch_file_verified(&self.store, &cid, &path, limit).await.map_err(|e| text(&e))?;
+            }
+            let (state, _) = trainer.load_checkpoint(&path).map_err(|e| text(&e))?;
+            if iollm_compute::train::hex(&state.hash(&trainer.config_hash())) != *hash {
+                return Err(format!("published checkpoint {i} is not the committed h_{i}"));
+            }
+        }
+        Ok(())
+    }
+
     /// Verifier, its own run of the job done: waits for the result, then spot-checks it from
     /// that run (attests, or reveals without a check when only the executor's checks are
     /// wrong) when it is the committed run, or moves on to challenge it when it is not.
@@ -903,76 +1124,31 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         secret: [u8; 32],
         stop: &CancellationToken,
     ) -> Result<(), WorkerError> {
-        let poll = Duration::from_millis(self.config.poll_ms);
-        while !stop.is_cancelled() {
-            let job = self.chain_job(id).await?;
-            match job.state {
-                JobState::Open | JobState::Claimed => {
-                    tokio::time::sleep(poll).await;
-                    continue;
-                }
-                JobState::Expired => {
-                    return Ok(self
-                        .state
-                        .set_stage(id, Stage::Lost, Some("expired without a result"))
-                        .await?)
-                }
-                _ => {}
-            }
-            let result = self.market.result(id).await?.ok_or(ChainError::MissingEvent("result"))?;
-            let run = self.job_dir(id).join("run");
-            let ours = iollm_compute::run_result(&run)?;
-            if ours.trace_root != result.trace_root {
-                tracing::info!(target: "worker::verifier", job = id, "The committed trace is not the job's run: challenging");
-                return Ok(self.state.set_stage(id, Stage::Challenging, None).await?);
-            }
-            if ours.checks_root != result.checks_root {
-                let call = match self.market.attest(&self.signer, id, secret, &None).await {
-                    Ok(call) => call,
-                    Err(e) => return self.refused_reveal(id, e).await,
-                };
-                self.state
-                    .transaction(id, "reveal", call.included.tx_hash, call.included.block, None)
-                    .await?;
-                let note = "revealed without a check: the executor's checks are not the run's";
-                return Ok(self.state.set_stage(id, Stage::Checked, Some(note)).await?);
-            }
-            let trainer = self.trainer(id).await?;
-            let checked = crate::spotcheck::spot_check(
-                &self.market,
-                &self.signer,
-                id,
-                &secret,
-                &trainer,
-                &run,
-            )
-            .await;
-            let (call, found) = match checked {
-                Ok(checked) => checked,
-                Err(crate::spotcheck::SpotCheckError::Chain(e)) => {
-                    return self.refused_reveal(id, e).await
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let note = match found {
-                crate::spotcheck::SpotCheck::Attested { segment } => {
-                    format!("attested segment {segment}")
-                }
-                crate::spotcheck::SpotCheck::Revealed { segment } => {
-                    format!("revealed without a check (segment {segment}: the executor's check is wrong)")
-                }
-            };
-            tracing::info!(target: "worker::verifier", job = id, %note, "Checked");
-            self.state
-                .transaction(id, "attest", call.included.tx_hash, call.included.block, None)
-                .await?;
-            let stage = match found {
-                crate::spotcheck::SpotCheck::Attested { .. } => Stage::Attested,
-                crate::spotcheck::SpotCheck::Revealed { .. } => Stage::Checked,
-            };
-            return Ok(self.state.set_stage(id, stage, Some(&note)).await?);
+        let Some(result) = self.await_result(id, stop).await? else { return Ok(()) };
+        let run = self.job_dir(id).join("run");
+        let ours = iollm_compute::run_result(&run)?;
+        if ours.trace_root != result.trace_root {
+            tracing::info!(target: "worker::verifier", job = id, "The committed trace is not the job's run: challenging");
+            return Ok(self.state.set_stage(id, Stage::Challenging, None).await?);
         }
-        Ok(())
+        if ours.checks_root != result.checks_root {
+            let call = match self.market.attest(&self.signer, id, secret, &None).await {
+                Ok(call) => call,
+                Err(e) => return self.refused_reveal(id, e).await,
+            };
+            self.state
+                .transaction(id, "reveal", call.included.tx_hash, call.included.block, None)
+                .await?;
+            let note = "revealed without a check: the executor's checks are not the run's";
+            return Ok(self.state.set_stage(id, Stage::Checked, Some(note)).await?);
+        }
+        let trainer = self.trainer(id).await?;
+        let (market, signer) = (&self.market, &self.signer);
+        match crate::spotcheck::spot_check(market, signer, id, &secret, &trainer, &run).await {
+            Ok((call, found)) => self.record_spot_check(id, &call, found, "").await,
+            Err(crate::spotcheck::SpotCheckError::Chain(e)) => self.refused_reveal(id, e).await,
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// This worker's sign-up on job `id`: its index and where its check stands.
@@ -992,9 +1168,10 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     }
 
     /// Verifier, attested: waits for the job to end. A job rejected with its attesters
-    /// accused (the executor lost a game by recomputation, perhaps thrown) is defended: this
-    /// worker attested only a result that is its own run, so it defends that run against the
-    /// accusing claim in a game of its own.
+    /// accused (the executor lost a game by recomputation, perhaps thrown) is defended in a
+    /// game of its own against the accusing claim, answered from its own run of the job or
+    /// else from every checkpoint the executor published (each checked against the committed
+    /// trace first; when they are not all there, it runs the job before defending).
     async fn watch_attested(&self, id: u64, stop: &CancellationToken) -> Result<(), WorkerError> {
         use iollm_types::market::Check;
         let poll = Duration::from_millis(self.config.poll_ms);
@@ -1005,6 +1182,15 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 continue;
             }
             let check = self.our_sign_up(id, &job).await?.map(|(_, check)| check);
+            let own_run = iollm_compute::run_result(&self.job_dir(id).join("run")).is_ok();
+            if check == Some(Check::Accused) && !own_run {
+                // A defence answers from every checkpoint: the executor's published ones,
+                // each checked against the committed trace, else its own run of the job.
+                if let Err(why) = self.fetch_all_published(id).await {
+                    tracing::warn!(target: "worker::verifier", job = id, %why, "Accused, without the published checkpoints: running the job to defend it");
+                    return Ok(self.state.set_stage(id, Stage::Running, Some(&why)).await?);
+                }
+            }
             match check {
                 Some(Check::Accused) => match self.market.defend(&self.signer, id).await {
                     Ok(call) => {
@@ -1129,18 +1315,42 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     /// reveal landed before a restart) it is done; refused otherwise (the window closed, the
     /// job ended) it is over, noted; any other failure is retried.
     async fn refused_reveal(&self, id: u64, error: ChainError) -> Result<(), WorkerError> {
-        match error {
-            ChainError::ContractRefused { message, .. }
-                if message == iollm_types::market::Error::AlreadyActed.message() =>
-            {
-                let note = "revealed before a restart";
-                Ok(self.state.set_stage(id, Stage::Checked, Some(note)).await?)
+        use iollm_types::market::Check;
+        let ChainError::ContractRefused { message, .. } = error else { return Err(error.into()) };
+        // What the chain holds decides, whatever the refusal (a reveal that landed before a
+        // restart is refused as `AlreadyActed`, or as `WrongState` once the job was rejected).
+        let job = self.chain_job(id).await?;
+        let check = self.our_sign_up(id, &job).await?.map(|(_, check)| check);
+        let (stage, note) = match check {
+            // Attested: it still watches to defend what it attested.
+            Some(Check::Checked { .. } | Check::Accused | Check::Defending { .. }) => {
+                (Stage::Attested, "attested (its reveal landed before a restart)".to_string())
             }
-            ChainError::ContractRefused { message, .. } => {
-                Ok(self.state.set_stage(id, Stage::Lost, Some(&message)).await?)
+            Some(Check::Committed) if job.state == JobState::Submitted => {
+                // Its check was refused (say, a checks tree of another shape than the job's):
+                // a reveal without one still brings the bond back.
+                match self.market.attest(&self.signer, id, self.secret_of(id).await?, &None).await {
+                    Ok(call) => {
+                        let included = call.included;
+                        self.state
+                            .transaction(id, "reveal", included.tx_hash, included.block, None)
+                            .await?;
+                        (Stage::Checked, format!("check refused ({message}); revealed without one"))
+                    }
+                    Err(ChainError::ContractRefused { message, .. }) => (Stage::Lost, message),
+                    Err(e) => return Err(e.into()),
+                }
             }
-            e => Err(e.into()),
-        }
+            Some(Check::Committed) => (Stage::Lost, message),
+            _ => (Stage::Checked, "revealed (before a restart)".to_string()),
+        };
+        Ok(self.state.set_stage(id, stage, Some(&note)).await?)
+    }
+
+    /// The secret job `id`'s sign-up was made with.
+    async fn secret_of(&self, id: u64) -> Result<[u8; 32], WorkerError> {
+        let secret = self.state.job(id).await?.and_then(|j| j.secret);
+        Ok(secret.ok_or_else(|| StateError::Corrupt(format!("job {id}: no secret")))?)
     }
 
     /// This worker's unsettled challenge of job `id`: its index and record.
@@ -1187,10 +1397,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             // instead, so the sign-up's bond comes back.
             Err(ChainError::ContractRefused { message, .. }) => {
                 tracing::warn!(target: "worker::verifier", job = id, why = %message, "Challenge refused; revealing instead");
-                let secret = self.state.job(id).await?.and_then(|j| j.secret);
-                let secret =
-                    secret.ok_or_else(|| StateError::Corrupt(format!("job {id}: no secret")))?;
-                match self.market.attest(&self.signer, id, secret, &None).await {
+                match self.market.attest(&self.signer, id, self.secret_of(id).await?, &None).await {
                     Ok(call) => {
                         let included = call.included;
                         self.state
@@ -1225,12 +1432,13 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             };
             match dispute.game(challenge.game).await? {
                 Some(game) if game.verdict().is_some() => {
-                    let note = format!("its game ended: {:?}", game.verdict());
+                    tracing::info!(target: "worker::verifier", job = id, verdict = ?game.verdict(), "Its game ended; settling it");
                     match self.market.settle_challenge(&self.signer, id, index).await {
                         Ok(_) | Err(ChainError::ContractRefused { .. }) => {}
                         Err(e) => return Err(e.into()),
                     }
-                    return Ok(self.state.set_stage(id, Stage::Checked, Some(&note)).await?);
+                    // Settled: next round answers the defences of the attesters it accused.
+                    continue;
                 }
                 Some(_) => {
                     let trainer = match &trainer {
@@ -1268,12 +1476,20 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             self.metrics.moves.inc();
             tracing::info!(target: "worker::game", job = id, game, kind, block = call.included.block, "Moved");
         };
-        // Its own run of the job (the executor's, or the verifier's): replays start from its
-        // checkpoints instead of from h_0.
-        let run = self.job_dir(id).join("run");
-        let every = iollm_compute::read_trace(&run).map(|t| t.checkpoint_every).ok();
+        // Its own run of the job (the executor's, or the verifier's), else the part of the
+        // executor's published run it fetched: replays start from those checkpoints instead
+        // of from h_0.
+        let dir = self.job_dir(id);
+        let runs = [dir.join("run"), dir.join("published")];
+        let found = runs.iter().find_map(|run| {
+            iollm_compute::read_trace(run).ok().map(|t| (run.as_path(), t.checkpoint_every))
+        });
+        let (run, every) = match found {
+            Some((run, every)) => (run, Some(every)),
+            None => (runs[0].as_path(), None),
+        };
         let story = |side| match every {
-            Some(every) => crate::player::Player::from_run(side, trainer, &run, every),
+            Some(every) => crate::player::Player::from_run(side, trainer, run, every),
             None => crate::player::Player::new(side, trainer, None),
         };
         match crate::player::play(&self.conn, &self.signer, game, story, false, moved).await {

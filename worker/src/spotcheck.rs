@@ -83,6 +83,17 @@ pub async fn spot_check(
             .collect::<Result<Vec<_>, _>>()
     };
     let (hashes, checks) = (parse(&trace.hashes)?, parse(&trace.checks)?);
+    // The market draws from the job's own count of segments: a trace of another shape (a
+    // checks tree with extra leaves, say) would draw another segment than the contract does.
+    let terms = market.job_terms(job).await?;
+    let segments = terms.and_then(|t| t.game).map_or(1, |g| g.checkpoints as usize);
+    if checks.len() != segments || hashes.len() != segments + 1 {
+        return Err(bad(format!(
+            "a trace of {} checkpoints and {} checks, not the job's {segments} segments",
+            hashes.len(),
+            checks.len()
+        )));
+    }
     if iollm_compute::merkle::root(&hashes) != result.trace_root
         || spotcheck::checks_root::<Sha>(&checks) != result.checks_root
     {

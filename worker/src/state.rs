@@ -15,8 +15,12 @@ pub enum Stage {
     /// Verifier: decided to sign up (its secret recorded); the sign-up may or may not have
     /// landed (the chain says which).
     SigningUp,
-    /// Verifier: signed up; running the job itself next.
+    /// Verifier: signed up; waits for the result, then spot-checks it from the executor's
+    /// published run (one segment replayed).
     SignedUp,
+    /// Verifier: runs the job itself, the executor's published run being missing or wrong
+    /// (to attest from, or challenge with, its own run).
+    Running,
     /// Decided to claim; the claim may or may not have landed (the chain says which).
     Claiming,
     /// Claimed: training (from the last checkpoint, after a restart).
@@ -49,9 +53,10 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage.
-    pub const ALL: [Stage; 15] = [
+    pub const ALL: [Stage; 16] = [
         Stage::SigningUp,
         Stage::SignedUp,
+        Stage::Running,
         Stage::Claiming,
         Stage::Claimed,
         Stage::Trained,
@@ -72,6 +77,7 @@ impl Stage {
         match self {
             Stage::SigningUp => "signing_up",
             Stage::SignedUp => "signed_up",
+            Stage::Running => "running",
             Stage::Claiming => "claiming",
             Stage::Claimed => "claimed",
             Stage::Trained => "trained",
@@ -91,7 +97,10 @@ impl Stage {
     /// Whether the job keeps the worker busy (it trains, or is about to): what `max_jobs`
     /// counts. A job waiting for its result, its window or a game does not.
     pub fn is_busy(self) -> bool {
-        matches!(self, Stage::Claiming | Stage::Claimed | Stage::SigningUp | Stage::SignedUp)
+        matches!(
+            self,
+            Stage::Claiming | Stage::Claimed | Stage::SigningUp | Stage::SignedUp | Stage::Running
+        )
     }
 
     /// Whether the worker has nothing more to do for the job.

@@ -644,6 +644,11 @@ impl Trainer {
         self.ex.device_failure()
     }
 
+    /// The config it trains.
+    pub fn config(&self) -> &TrainConfig {
+        &self.cfg
+    }
+
     /// The canonical config hash bound into every checkpoint.
     pub fn config_hash(&self) -> Hash {
         self.config_hash

@@ -133,6 +133,14 @@ pub enum Error {
     /// A CID that should name one file names a directory or a symbolic link.
     #[error("{0} is a directory or a symbolic link, not a file")]
     NotAFile(String),
+    /// A path inside a directory DAG that does not name an entry.
+    #[error("{root} has no {path:?}: check the CID and the path")]
+    NotInDirectory {
+        /// The directory's CID.
+        root: String,
+        /// The path looked up in it.
+        path: String,
+    },
     /// What a pull would write is more than its limit.
     #[error("the package holds {size} bytes, more than the pull limit of {limit} bytes; raise the limit (--max-size) if you trust it")]
     PullTooLarge {

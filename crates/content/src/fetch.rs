@@ -106,6 +106,25 @@ pub async fn fetch_file_verified<S: ContentStore>(
     fetch_verified_with(store, cid, dest, max_bytes).await
 }
 
+/// Resolves `path` (`/`-separated names) inside the directory DAG at `root`, every block on the
+/// way verified: the CID it names. A name that is missing, or that names a file where a
+/// directory is needed, is [`Error::NotInDirectory`].
+pub async fn resolve_path<S: ContentStore>(store: &S, root: &Cid, path: &str) -> Result<Cid> {
+    let mut cid = *root;
+    for name in path.split('/') {
+        let block = get_verified(store, &cid).await?;
+        let Node::Directory { links } = unixfs::inspect(&cid, &block)?.0 else {
+            return Err(Error::NotInDirectory { root: root.to_string(), path: path.into() });
+        };
+        cid = links
+            .into_iter()
+            .find(|l| l.name == name)
+            .ok_or_else(|| Error::NotInDirectory { root: root.to_string(), path: path.into() })?
+            .cid;
+    }
+    Ok(cid)
+}
+
 /// A destination's staging directory, `.NAME.iollm-pull/` beside it: `lock` (held with
 /// `flock` while the pull runs) and `content` (what becomes `dest`). A pull that was killed
 /// leaves it behind, unlocked; the next pull into the same destination recognises it by its

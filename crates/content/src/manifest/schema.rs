@@ -169,6 +169,11 @@ pub struct Provenance {
     /// Free-form: tool or person that built it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
+    /// CID of the run behind it as its executor published it for verifiers: a directory of
+    /// `trace.json` and `checkpoints/ckpt-NNNNNN.bin`, from which a spot check replays one
+    /// segment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
 }
 
 /// What the model needs to run.

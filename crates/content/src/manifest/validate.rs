@@ -153,6 +153,11 @@ impl Manifest {
                 err("provenance.trace_root".into(), "expected 64 lower-case hex digits".into());
             }
         }
+        if let Some(r) = self.provenance.as_ref().and_then(|p| p.run.as_ref()) {
+            if let Err(e) = parse_cid(r) {
+                err("provenance.run".into(), e.to_string());
+            }
+        }
         if self.runtime.memory_bytes == 0 {
             err("runtime.memory_bytes".into(), "must be more than 0".into());
         }

@@ -6,8 +6,8 @@ use std::path::Path;
 use iollm_content::manifest::{parse, MANIFEST_FILE};
 use iollm_content::pull::{pull_package_with, PullOptions};
 use iollm_content::{
-    add_reader, fetch_file_verified, fetch_verified_with, prepare_package, AddOptions, Cid,
-    ContentStore, Error,
+    add_reader, fetch_file_verified, fetch_verified_with, prepare_package, resolve_path,
+    AddOptions, Cid, ContentStore, Error,
 };
 use serde_json::json;
 
@@ -264,5 +264,30 @@ async fn a_file_fetch_refuses_a_directory_and_a_file_over_its_limit() {
     assert!(entries(&tmp.path().join("out")).is_empty());
     assert_eq!(fetch_file_verified(&c, &file, &out, 300_000).await.unwrap(), 300_000);
     assert_eq!(std::fs::read(&out).unwrap(), pattern(300_000, 5));
+    node.stop().await;
+}
+
+/// A path inside a directory DAG resolves name by name to the CID the directory lists, nested
+/// directories included; a missing name, or a path through a file, is refused in one line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_inside_a_directory_resolves_to_its_entry() {
+    let (tmp, node) = setup().await;
+    let run = tmp.path().join("run");
+    std::fs::create_dir_all(run.join("checkpoints")).unwrap();
+    std::fs::write(run.join("trace.json"), b"{}").unwrap();
+    std::fs::write(run.join("checkpoints/ckpt-000001.bin"), pattern(5_000, 3)).unwrap();
+    let c = node.client();
+    let dir = c.put_dir(&run, &AddOptions::v1()).await.unwrap().cid;
+    let opts = AddOptions::v1();
+    let ckpt = c.put_file(&run.join("checkpoints/ckpt-000001.bin"), &opts).await.unwrap().cid;
+    let found = resolve_path(&c, &dir, "checkpoints/ckpt-000001.bin").await.unwrap();
+    assert_eq!(found, ckpt);
+    let out = tmp.path().join("ckpt");
+    assert_eq!(fetch_file_verified(&c, &found, &out, 5_000).await.unwrap(), 5_000);
+    for missing in ["checkpoints/ckpt-000002.bin", "trace.json/x", "nothing", ""] {
+        let err = resolve_path(&c, &dir, missing).await.unwrap_err();
+        assert!(matches!(err, Error::NotInDirectory { .. }), "{missing}: {err}");
+        assert!(!err.to_string().contains('\n'));
+    }
     node.stop().await;
 }
