@@ -377,15 +377,19 @@ pub enum JobAction {
         /// The challenge's index on the job (`iollm job show` lists them).
         index: u16,
     },
-    /// Defend a result you attested whose executor lost a game by recomputation (it may
-    /// have thrown it): a game of your own against the same claim, you in the executor's
-    /// place. Play it with `iollm dispute play`; a defence won keeps your bond.
+    /// Defend a result you attested against one of its accusations (each game its executor
+    /// lost, which it may have thrown): a game of your own against that game's claim, you in
+    /// the executor's place. Play it with `iollm dispute play`; your bond comes back once you
+    /// have won a defence against every accusation (`iollm job show` lists them).
     Defend {
         /// Job id.
         id: u64,
+        /// The accusation's index on the job.
+        accusation: u16,
     },
-    /// Settle an accused attester of a job (anyone): once its defence is decided, or after
-    /// the accusation's last block if it did not defend.
+    /// Settle an accused attester of a job (anyone): slashed once it lost a defence or let an
+    /// accusation's last block pass undefended; its bond back once every game of the job has
+    /// ended and it won a defence against every accusation.
     SettleAttester {
         /// Job id.
         id: u64,
@@ -842,8 +846,9 @@ mod tests {
             cmd,
             Command::Job { action: JobAction::SettleChallenge { id: 3, index: 1 } }
         ));
-        let cmd = parse("iollm job defend 3").unwrap();
-        assert!(matches!(cmd, Command::Job { action: JobAction::Defend { id: 3 } }));
+        let cmd = parse("iollm job defend 3 1").unwrap();
+        assert!(matches!(cmd, Command::Job { action: JobAction::Defend { id: 3, accusation: 1 } }));
+        assert!(parse("iollm job defend 3").is_err(), "the accusation is required");
         let cmd = parse("iollm job settle-attester 3 2").unwrap();
         assert!(matches!(
             cmd,

@@ -399,8 +399,9 @@ pub async fn defend(
     ctx: &Connection,
     signer: &Signer,
     job: JobId,
+    accusation: u16,
 ) -> Result<Executed<u64>, MarketCmdError> {
-    Ok(ctx.market()?.defend(signer, job).await?)
+    Ok(ctx.market()?.defend(signer, job, accusation).await?)
 }
 
 /// `iollm job settle-attester`.

@@ -259,10 +259,11 @@ fn describe_check(check: &iollm_types::market::Check) -> String {
         Check::Revealed => "revealed without a check".into(),
         Check::Checked { .. } => "attested".into(),
         Check::Challenged => "challenged".into(),
-        Check::Accused => "attested, accused: may defend (`iollm job defend`)".into(),
-        Check::Defending { game } => format!("defending in game {game}"),
-        Check::Settled { upheld: true, .. } => "attested, accused, defence won: bond back".into(),
-        Check::Settled { upheld: false, .. } => "attested, accused: bond slashed".into(),
+        Check::Accused { .. } => {
+            "attested, accused: defends each accusation (`iollm job defend`)".into()
+        }
+        Check::Settled { upheld: true } => "attested, accused, every defence won: bond back".into(),
+        Check::Settled { upheld: false } => "attested, accused: bond slashed".into(),
     }
 }
 
@@ -319,17 +320,28 @@ async fn market_command(cli: &Cli, command: &Command) -> anyhow::Result<()> {
                     None => println!("challenge {index}:  settled and released"),
                 }
             }
-            if let Some(a) = job.accusation {
-                println!(
-                    "accused:      the executor lost challenge {} by recomputation; its attesters \
-                     may defend until block {} ({} to settle)",
-                    a.by, a.until, a.pending
-                );
+            for k in 0..job.accusations {
+                if let Some(a) = ctx.market()?.accusation_of(*id, k).await? {
+                    let beaten = if a.beaten { " (its claim was beaten in a defence)" } else { "" };
+                    println!(
+                        "accusation {k}: the executor lost challenge {}; its attesters defend \
+                         until block {} (`iollm job defend {id} {k}`){beaten}",
+                        a.by, a.until
+                    );
+                }
+            }
+            if job.accused > 0 {
+                println!("accused:      {} attester(s) to settle", job.accused);
             }
             for index in 0..job.sign_ups {
                 if let Some(s) = ctx.market()?.sign_up_of(*id, index).await? {
                     let who = iollm_chain::AccountId::from(s.verifier);
                     println!("sign-up {index}:    {who}: {}", describe_check(&s.check));
+                    for k in 0..job.accusations {
+                        if let Some(game) = ctx.market()?.defence_of(*id, index, k).await? {
+                            println!("               defends accusation {k} in game {game}");
+                        }
+                    }
                 }
             }
             return Ok(());
@@ -563,8 +575,8 @@ async fn job_command(
         JobAction::SettleChallenge { id, index } => {
             print_fee("Settled", &market::settle_challenge(ctx, signer, *id, *index).await?)
         }
-        JobAction::Defend { id } => {
-            let call = market::defend(ctx, signer, *id).await?;
+        JobAction::Defend { id, accusation } => {
+            let call = market::defend(ctx, signer, *id, *accusation).await?;
             print_fee("Defending", &call);
             println!(
                 "Defence game {game}: answer as the executor (`iollm dispute play {game} \

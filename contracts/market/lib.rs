@@ -48,7 +48,7 @@ mod market {
     use iollm_types::market::{
         check_bounty_job, check_job, Accusation, Bounty, BountyId, Capacity, Challenge, Change,
         Check, Commitment, Error, FinalState, Job, JobId, JobKind, JobOutput, JobSpec, JobState,
-        JobTerms, MarketParams, Payee, Pledge, SignUp, MAX_SCORE,
+        JobTerms, MarketParams, Payee, Pledge, SignUp, MAX_SCORE, SETTLE_STEP,
     };
     use iollm_types::registry::ArtifactId;
     use iollm_types::split::BPS;
@@ -57,6 +57,9 @@ mod market {
 
     /// The index of the challenge an account opened on a job, if it opened one.
     type ChallengeIndex = Option<u16>;
+
+    /// A defence's key: the job, the attester's sign-up and the accusation it answers.
+    type DefenceKey = (JobId, u8, u16);
 
     /// Market storage. Mapping keys are fixed (`ManualKey`) so that data written before an
     /// upgrade is found after it.
@@ -97,6 +100,10 @@ mod market {
         sign_ups: Mapping<(JobId, u8), SignUp, ManualKey<0x4d4b_000d>>,
         /// The index of each verifier's sign-up on a job.
         signed: Mapping<(JobId, AccountId), u8, ManualKey<0x4d4b_000e>>,
+        /// The accusations of each rejected job, by job and index (`0..job.accusations`).
+        accusations: Mapping<(JobId, u16), Accusation, ManualKey<0x4d4b_000f>>,
+        /// Each accused attester's defence games, by job, sign-up and accusation.
+        defences: Mapping<DefenceKey, GameId, ManualKey<0x4d4b_0010>>,
     }
 
     /// Layout: `iollm_types::market::events::Pledged`.
@@ -189,6 +196,7 @@ mod market {
         #[ink(topic)]
         job: JobId,
         verifier: AccountId,
+        accusation: u16,
         game: GameId,
     }
 
@@ -200,6 +208,17 @@ mod market {
         verifier: AccountId,
         upheld: bool,
         slashed: Balance,
+        to_winner: Balance,
+        to_treasury: Balance,
+    }
+
+    /// Layout: `iollm_types::market::events::ClaimBeaten`.
+    #[ink(event)]
+    pub struct ClaimBeaten {
+        #[ink(topic)]
+        job: JobId,
+        index: u16,
+        verifier: AccountId,
         to_winner: Balance,
         to_treasury: Balance,
     }
@@ -335,6 +354,8 @@ mod market {
                 games: Mapping::new(),
                 sign_ups: Mapping::new(),
                 signed: Mapping::new(),
+                accusations: Mapping::new(),
+                defences: Mapping::new(),
             })
         }
 
@@ -455,7 +476,8 @@ mod market {
                 joint_mining,
                 submit_by: 0,
                 submit_blocks: p.submit_blocks,
-                accusation: None,
+                accused: 0,
+                accusations: 0,
             };
             self.jobs.insert(id, &job);
             storage::put(&mut self.specs, id, &spec.spec_cid)?;
@@ -705,7 +727,8 @@ mod market {
             let index = job.challenges;
             job.challenges = index.checked_add(1).ok_or(Error::Overflow)?;
             job.open_games = job.open_games.checked_add(1).ok_or(Error::Overflow)?;
-            let challenge = Challenge { challenger: bytes(&caller), game, settled: false };
+            let challenge =
+                Challenge { challenger: bytes(&caller), game, settled: false, accusation: None };
             self.games.insert((job_id, index), &challenge);
             self.acted.insert((job_id, caller), &Some(index));
             self.jobs.insert(job_id, &job);
@@ -718,17 +741,15 @@ mod market {
         /// move is late: the dispute contract then decides against that side). The first game
         /// the executor loses rejects the job: its collateral is slashed — half to the
         /// challenger, or all to the treasury when neither side was right — the poster gets its
-        /// escrow back and the challenger its bond. When the game ended by recomputation, its
-        /// attesters stand accused ([`Accusation`]): each may defend the result in its own game
-        /// against the same claim ([`Market::defend`]) and is settled by
-        /// [`Market::settle_attester`] — slashed on the same terms unless its defence won.
-        /// Below level 1 nothing binds the executor's answers to its submission, so a lost game
-        /// alone proves nothing against its attesters: else an executor could throw a game to a
-        /// sybil challenger to harvest its attesters' bonds. An executor that merely stopped
-        /// answering proves nothing either: its attesters' bonds come back. A game the executor
-        /// wins slashes the challenger's bond, half to the
-        /// executor. A game settled after the job was rejected returns a right challenger's bond
-        /// (nothing is left to pay it) and slashes a wrong one's to the treasury. Games never
+        /// escrow back and the challenger its bond. Every game the executor loses, then or
+        /// later, accuses its attesters ([`Accusation`]): each may defend the result in its own
+        /// game against that game's claim ([`Market::defend`]) and is settled by
+        /// [`Market::settle_attester`]. A lost game alone proves nothing against them: the
+        /// executor may have stopped answering, or answered against its own submission below
+        /// level 1 (which nothing binds), to hand the game to a sybil and harvest their bonds.
+        /// An accusing claim stays staked until no attester stands accused (its challenger's
+        /// `release` then returns the bond). A game the executor wins slashes the challenger's
+        /// bond, half to the executor (to the treasury once the job is rejected). Games never
         /// restart the window: they run side by side, so none can hold the others up.
         #[ink(message)]
         pub fn settle_challenge(&mut self, job_id: JobId, index: u16) -> Result<(), Error> {
@@ -738,9 +759,8 @@ mod market {
                 return Err(Error::NoGame);
             }
             let challenger = AccountId::from(record.challenger);
-            let (verdict, how) = self.dispute_close(record.game)?;
+            let (verdict, _) = self.dispute_close(record.game)?;
             record.settled = true;
-            self.games.insert((job_id, index), &record);
             job.open_games = job.open_games.checked_sub(1).ok_or(Error::Overflow)?;
             let executor = AccountId::from(job.executor.ok_or(Error::WrongState)?);
             let bond = job.verification.collateral;
@@ -753,19 +773,24 @@ mod market {
                     (bond, w, t)
                 }
                 Verdict::Challenger | Verdict::Neither => {
-                    self.unlock(challenger, bond)?;
-                    if standing {
-                        let paid = (verdict == Verdict::Challenger).then_some(challenger);
-                        let proven = matches!(how, How::Replay | How::NextState | How::Masked);
-                        self.reject(job_id, &mut job, paid, proven.then_some(index))?
+                    let right = verdict == Verdict::Challenger;
+                    let paid = if standing {
+                        self.reject(job_id, &mut job, right.then_some(challenger))?
                     } else {
                         (0, 0, 0)
+                    };
+                    record.accusation = self.accuse(job_id, &mut job, index, right)?;
+                    // A claim that accuses stays staked while attesters may defend against it.
+                    if record.accusation.is_none() {
+                        self.unlock(challenger, bond)?;
                     }
+                    paid
                 }
             };
-            // An accuser stays live until its accused attesters are settled: each may still
+            self.games.insert((job_id, index), &record);
+            // An accuser stays live until its challenger releases it: attesters may still
             // credit it half a bond.
-            if !job.accusation.is_some_and(|a| a.by == index && a.pending > 0) {
+            if record.accusation.is_none() {
                 self.leave(challenger);
             }
             self.jobs.insert(job_id, &job);
@@ -794,22 +819,43 @@ mod market {
             self.sign_ups.get((job_id, index))
         }
 
+        /// Accusation `index` of a rejected job (from 0, in the order its games were lost),
+        /// until its challenger releases it: the challenge, whether it was right and the last
+        /// block to defend against it.
+        #[ink(message)]
+        pub fn accusation_of(&self, job_id: JobId, index: u16) -> Option<Accusation> {
+            self.accusations.get((job_id, index))
+        }
+
+        /// The game in which accused attester `sign_up` of a job defends against accusation
+        /// `accusation`, if it opened one, until it releases it.
+        #[ink(message)]
+        pub fn defence_of(&self, job_id: JobId, sign_up: u8, accusation: u16) -> Option<GameId> {
+            self.defences.get((job_id, sign_up, accusation))
+        }
+
         /// Frees the caller's records of an ended job that nothing reads any more, so that
         /// pallet-contracts refunds their storage deposits to the caller, who paid them: the
         /// poster's spec and terms (a verified job keeps its spec, and an evaluation its
         /// benchmark), the executor's result (a verified job keeps it, for provenance), a
-        /// verifier's sign-up, a challenger's settled challenge with its game in the dispute
-        /// contract, and the caller's ledger entry if nothing is owed or live. A challenger
-        /// may release its settled challenge while the job is still open; everything else
-        /// waits until the job has ended (finalized, rejected or expired).
+        /// verifier's sign-up with its defence games (`SETTLE_STEP` a call), a challenger's
+        /// settled challenge with its game in the dispute contract, and the caller's ledger
+        /// entry if nothing is owed or live. A challenger may release its settled challenge
+        /// while the job is still open; an accusing one once no attester stands accused, which
+        /// also returns its claim's bond unless a defence beat it. The spec, terms and result
+        /// wait until the job has ended and no game or defence of it is played; everything else
+        /// until the job has ended (finalized, rejected or expired).
         #[ink(message)]
         pub fn release(&mut self, job_id: JobId) -> Result<(), Error> {
             let job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
             let caller = self.env().caller();
             let me = bytes(&caller);
             let ended = job.state.is_terminal();
+            // A job's spec, terms and result stay while its games or defences are played:
+            // the players' workers read them.
+            let quiet = ended && job.open_games == 0 && job.accused == 0;
             let mut freed = false;
-            if ended && me == job.poster {
+            if quiet && me == job.poster {
                 if !job.verified {
                     freed |= self.specs.contains(job_id);
                     self.specs.remove(job_id);
@@ -819,28 +865,57 @@ mod market {
                     self.terms.remove(job_id);
                 }
             }
-            if ended && Some(me) == job.executor && !job.verified {
+            if quiet && Some(me) == job.executor && !job.verified {
                 freed |= self.results.contains(job_id);
                 self.results.remove(job_id);
             }
             if let Some(index) = self.signed.get((job_id, caller)).filter(|_| ended) {
                 let check = self.sign_ups.get((job_id, index)).map(|s| s.check);
-                // An accused attester's sign-up stays until it is settled.
-                if !matches!(check, Some(Check::Accused | Check::Defending { .. })) {
-                    if let Some(Check::Settled { game: Some(game), .. }) = check {
-                        self.dispute_release(game)?;
+                // An accused attester's sign-up stays until it is settled, and until each of
+                // its defences is decided (one may still be played when another was lost) and
+                // freed, `SETTLE_STEP` of them a call.
+                if !matches!(check, Some(Check::Accused { .. })) {
+                    let (mut kept, mut calls) = (false, 0);
+                    for k in 0..job.accusations {
+                        let Some(game) = self.defences.get((job_id, index, k)) else { continue };
+                        if calls == SETTLE_STEP {
+                            kept = true;
+                            break;
+                        }
+                        calls = calls.saturating_add(1);
+                        match self.dispute_close(game) {
+                            Err(Error::NotDecided) => kept = true,
+                            _ => {
+                                self.dispute_release(game)?;
+                                self.defences.remove((job_id, index, k));
+                                freed = true;
+                            }
+                        }
                     }
-                    self.signed.remove((job_id, caller));
-                    self.sign_ups.remove((job_id, index));
-                    freed = true;
+                    if !kept {
+                        self.signed.remove((job_id, caller));
+                        self.sign_ups.remove((job_id, index));
+                        freed = true;
+                    }
                 }
             }
-            // The accusing game stays while attesters may still defend against its claim.
-            let accusing = job.accusation.filter(|a| a.pending > 0).map(|a| a.by);
             match self.acted.get((job_id, caller)) {
-                Some(Some(index)) if accusing != Some(index) => {
-                    if let Some(record) = self.games.get((job_id, index)) {
-                        if record.settled {
+                Some(Some(index)) => {
+                    let record = self.games.get((job_id, index));
+                    // An accusing game stays while attesters may still defend against its
+                    // claim; then its bond comes back, unless a defence beat the claim.
+                    let accusing = record.and_then(|r| r.accusation);
+                    if let Some(record) = record.filter(|r| r.settled) {
+                        if let Some(k) = accusing.filter(|_| job.accused == 0) {
+                            let beaten =
+                                self.accusations.get((job_id, k)).is_some_and(|a| a.beaten);
+                            if !beaten {
+                                self.unlock(caller, job.verification.collateral)?;
+                            }
+                            self.accusations.remove((job_id, k));
+                            self.leave(caller);
+                        }
+                        if accusing.is_none() || job.accused == 0 {
                             self.dispute_release(record.game)?;
                             self.games.remove((job_id, index));
                             freed = true;
@@ -904,10 +979,7 @@ mod market {
                         self.slash(verifier, v.collateral, Some(poster))?;
                     }
                     // A challenger's bond is its game's; accusations arise only on rejection.
-                    Check::Challenged
-                    | Check::Accused
-                    | Check::Defending { .. }
-                    | Check::Settled { .. } => {}
+                    Check::Challenged | Check::Accused { .. } | Check::Settled { .. } => {}
                 }
             }
             let draws: Vec<[u8; 32]> = checked.iter().map(|c| c.1).collect();
@@ -1442,10 +1514,9 @@ mod market {
         }
 
         /// Ends the sign-ups of a job that ends without a finalize (expired or rejected): every
-        /// bond comes back, except an attester's when `accused` (the result was proven wrong
-        /// by recomputation): the attester's bond stays locked and it stands accused
-        /// ([`Check::Accused`]) until settled. A challenger's bond is its game's. Returns the
-        /// number of attesters accused.
+        /// bond comes back, except an attester's when `accused` (the executor lost a game):
+        /// the attester's bond stays locked and it stands accused ([`Check::Accused`]) until
+        /// settled. A challenger's bond is its game's. Returns the number of attesters accused.
         fn end_sign_ups(&mut self, job_id: JobId, job: &Job, accused: bool) -> Result<u8, Error> {
             let bond = job.verification.collateral;
             let mut pending: u8 = 0;
@@ -1455,7 +1526,7 @@ mod market {
                 match sign_up.check {
                     Check::Challenged => self.leave(verifier),
                     Check::Checked { .. } if accused => {
-                        sign_up.check = Check::Accused;
+                        sign_up.check = Check::Accused { cleared: 0 };
                         self.sign_ups.insert((job_id, i), &sign_up);
                         pending = pending.checked_add(1).ok_or(Error::Overflow)?;
                     }
@@ -1468,85 +1539,142 @@ mod market {
             Ok(pending)
         }
 
-        /// An accused attester defends the result it attested: the dispute contract opens a
-        /// game about the accusing challenger's claim with the caller in the executor's place,
-        /// the executor's committed trace root its root. It answers as the executor would
-        /// (`iollm dispute play`); [`Market::settle_attester`] settles it once decided. Until
-        /// the accusation's `until`.
+        /// An accused attester defends the result it attested against accusation `accusation`:
+        /// the dispute contract opens a game about the accusing challenger's claim with the
+        /// caller in the executor's place, the executor's committed trace root its root. It
+        /// answers as the executor would (`iollm dispute play`); [`Market::settle_attester`]
+        /// settles it once every defence and game is decided. Until the accusation's `until`.
         #[ink(message)]
-        pub fn defend(&mut self, job_id: JobId) -> Result<GameId, Error> {
-            let job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
-            let accusation = job.accusation.ok_or(Error::NotAccused)?;
-            if self.env().block_number() > accusation.until {
+        pub fn defend(&mut self, job_id: JobId, accusation: u16) -> Result<GameId, Error> {
+            let accused = self.accusations.get((job_id, accusation)).ok_or(Error::NotAccused)?;
+            if self.env().block_number() > accused.until {
                 return Err(Error::DefenceClosed);
             }
             let caller = self.env().caller();
             let index = self.signed.get((job_id, caller)).ok_or(Error::NotAccused)?;
-            let mut sign_up = self.sign_ups.get((job_id, index)).ok_or(Error::NotAccused)?;
-            if sign_up.check != Check::Accused {
+            let sign_up = self.sign_ups.get((job_id, index)).ok_or(Error::NotAccused)?;
+            if !matches!(sign_up.check, Check::Accused { .. }) {
                 return Err(Error::NotAccused);
             }
-            let accuser = self.games.get((job_id, accusation.by)).ok_or(Error::NoGame)?;
+            if self.defences.contains((job_id, index, accusation)) {
+                return Err(Error::AlreadyDefended);
+            }
+            let accuser = self.games.get((job_id, accused.by)).ok_or(Error::NoGame)?;
             let game = self.dispute_defend(accuser.game, caller)?;
-            sign_up.check = Check::Defending { game };
-            self.sign_ups.insert((job_id, index), &sign_up);
-            self.env().emit_event(Defended { job: job_id, verifier: caller, game });
+            self.defences.insert((job_id, index, accusation), &game);
+            self.env().emit_event(Defended { job: job_id, verifier: caller, accusation, game });
             Ok(game)
         }
 
-        /// Anyone settles accused attester `sign_up` of a job: once its defence is decided,
-        /// or after the accusation's `until` if it did not defend. A defence it won returns its
-        /// bond; otherwise the bond is slashed, half (rounded up) to the accusing challenger
-        /// when that challenger (or, in a defence, its claim) was right, the rest (or all) to
-        /// the treasury.
+        /// Anyone settles accused attester `sign_up` of a job, going through its accusations in
+        /// order from the first it has not beaten, `SETTLE_STEP` a call. Each defence won
+        /// beats that claim: the first attester settled past it slashes its challenger's bond,
+        /// half to that attester. The attester is slashed at the first defence it lost, or
+        /// accusation it let pass undefended: half (rounded up) to that accusation's
+        /// challenger when the challenger's claim was right, the rest (or all) to the treasury.
+        /// Its bond comes back once every game of the job has ended and it has beaten every
+        /// accusation. A call that settles nothing and beats nothing: [`Error::DefenceOpen`].
         #[ink(message)]
         pub fn settle_attester(&mut self, job_id: JobId, sign_up: u8) -> Result<(), Error> {
             let mut job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
-            let mut accusation = job.accusation.ok_or(Error::NotAccused)?;
             let mut record = self.sign_ups.get((job_id, sign_up)).ok_or(Error::NotAccused)?;
-            let accuser = self.games.get((job_id, accusation.by)).ok_or(Error::NoGame)?;
-            let (challenger_right, game) = match record.check {
-                Check::Accused if self.env().block_number() <= accusation.until => {
-                    return Err(Error::DefenceOpen);
-                }
-                Check::Accused => (Some(accusation.challenger_right), None),
-                Check::Defending { game } => match self.dispute_close(game)?.0 {
-                    Verdict::Executor => (None, Some(game)),
-                    verdict => (Some(verdict == Verdict::Challenger), Some(game)),
-                },
-                _ => return Err(Error::NotAccused),
+            let Check::Accused { cleared: from } = record.check else {
+                return Err(Error::NotAccused);
             };
+            let now = self.env().block_number();
             let verifier = AccountId::from(record.verifier);
             let bond = job.verification.collateral;
-            let (slashed, to_winner, to_treasury) = match challenger_right {
+            let last = from.saturating_add(SETTLE_STEP).min(job.accusations);
+            let (mut cleared, mut lost) = (from, None);
+            while cleared < last {
+                let k = cleared;
+                let mut accusation = self.accusations.get((job_id, k)).ok_or(Error::NotAccused)?;
+                let verdict = match self.defences.get((job_id, sign_up, k)) {
+                    Some(game) => match self.dispute_close(game) {
+                        Ok((verdict, _)) => verdict,
+                        Err(Error::NotDecided) => break,
+                        Err(e) => return Err(e),
+                    },
+                    None if now > accusation.until => {
+                        lost = Some((accusation.by, accusation.challenger_right));
+                        break;
+                    }
+                    None => break,
+                };
+                if verdict != Verdict::Executor {
+                    lost = Some((accusation.by, verdict == Verdict::Challenger));
+                    break;
+                }
+                if !accusation.beaten {
+                    let accuser = self.games.get((job_id, accusation.by)).ok_or(Error::NoGame)?;
+                    let challenger = AccountId::from(accuser.challenger);
+                    let (to_winner, to_treasury) = self.slash(challenger, bond, Some(verifier))?;
+                    accusation.beaten = true;
+                    self.accusations.insert((job_id, k), &accusation);
+                    let index = accusation.by;
+                    let beaten =
+                        ClaimBeaten { job: job_id, index, verifier, to_winner, to_treasury };
+                    self.env().emit_event(beaten);
+                }
+                cleared = cleared.saturating_add(1);
+            }
+            let upheld = cleared == job.accusations && job.open_games == 0;
+            if lost.is_none() && !upheld {
+                if cleared == from {
+                    return Err(Error::DefenceOpen);
+                }
+                record.check = Check::Accused { cleared };
+                self.sign_ups.insert((job_id, sign_up), &record);
+                return Ok(());
+            }
+            let (slashed, to_winner, to_treasury) = match lost {
                 None => {
                     self.unlock(verifier, bond)?;
                     (0, 0, 0)
                 }
-                Some(right) => {
+                Some((by, right)) => {
+                    let accuser = self.games.get((job_id, by)).ok_or(Error::NoGame)?;
                     let winner = right.then_some(AccountId::from(accuser.challenger));
                     let (w, t) = self.slash(verifier, bond, winner)?;
                     (bond, w, t)
                 }
             };
-            record.check = Check::Settled { upheld: challenger_right.is_none(), game };
+            record.check = Check::Settled { upheld };
             self.sign_ups.insert((job_id, sign_up), &record);
-            accusation.pending = accusation.pending.checked_sub(1).ok_or(Error::Overflow)?;
-            if accusation.pending == 0 {
-                self.leave(AccountId::from(accuser.challenger));
-            }
-            job.accusation = Some(accusation);
+            job.accused = job.accused.checked_sub(1).ok_or(Error::Overflow)?;
             self.jobs.insert(job_id, &job);
             self.leave(verifier);
             self.env().emit_event(AttestationSettled {
                 job: job_id,
                 verifier,
-                upheld: challenger_right.is_none(),
+                upheld,
                 slashed,
                 to_winner,
                 to_treasury,
             });
             Ok(())
+        }
+
+        /// The executor lost challenge `by`'s game: while attesters of its result stand accused,
+        /// the game's claim is one more accusation they must each answer ([`Accusation`]),
+        /// until the job's challenge window from now. Its index, if it is one.
+        fn accuse(
+            &mut self,
+            job_id: JobId,
+            job: &mut Job,
+            by: u16,
+            challenger_right: bool,
+        ) -> Result<Option<u16>, Error> {
+            if job.accused == 0 {
+                return Ok(None);
+            }
+            let until = self.env().block_number().checked_add(job.verification.challenge_window);
+            let until = until.ok_or(Error::Overflow)?;
+            let accusation = Accusation { by, challenger_right, until, beaten: false };
+            let k = job.accusations;
+            self.accusations.insert((job_id, k), &accusation);
+            job.accusations = k.checked_add(1).ok_or(Error::Overflow)?;
+            Ok(Some(k))
         }
 
         /// The segments a job's spot checks draw from: a training job's checkpoints (one for a
@@ -1583,37 +1711,24 @@ mod market {
         }
 
         /// Rejects a job whose executor lost a game: its collateral is slashed, half to `winner`
-        /// if given and the rest to the treasury; the poster gets its escrow back. If the game
-        /// (challenge `accused_by`) proved the result wrong by recomputation, its attesters
-        /// stand accused for the job's challenge window ([`Accusation`]); else their bonds are
-        /// unlocked. Returns (slashed, to the winner, to the treasury).
+        /// if given and the rest to the treasury; the poster gets its escrow back; its
+        /// attesters stand accused ([`Market::accuse`]). Returns (slashed, to the winner, to
+        /// the treasury).
         fn reject(
             &mut self,
             job_id: JobId,
             job: &mut Job,
             winner: Option<AccountId>,
-            accused_by: Option<u16>,
         ) -> Result<(Balance, Balance, Balance), Error> {
             let executor = AccountId::from(job.executor.ok_or(Error::WrongState)?);
             let bond = job.verification.collateral;
-            let (w, t) = self.slash(executor, bond, winner)?;
-            let pending = self.end_sign_ups(job_id, job, accused_by.is_some())?;
-            if let (Some(by), 1..) = (accused_by, pending) {
-                let now = self.env().block_number();
-                let until = now.checked_add(job.verification.challenge_window);
-                job.accusation = Some(Accusation {
-                    by,
-                    challenger_right: winner.is_some(),
-                    until: until.ok_or(Error::Overflow)?,
-                    pending,
-                });
-            }
-            let (slashed, to_winner, to_treasury) = (bond, w, t);
+            let (to_winner, to_treasury) = self.slash(executor, bond, winner)?;
+            job.accused = self.end_sign_ups(job_id, job, true)?;
             self.credit(AccountId::from(job.poster), job.reward)?;
             self.leave(AccountId::from(job.poster));
             self.leave(executor);
             job.state = JobState::Rejected;
-            Ok((slashed, to_winner, to_treasury))
+            Ok((bond, to_winner, to_treasury))
         }
 
         /// Whether `poster` may have units of `artifact` credited: asked of the splitter (the
@@ -2642,7 +2757,12 @@ mod market {
             assert_eq!(m.challenge(id, [9; 32], vec![], [8; 32], vec![]), Ok(0));
             assert_eq!(
                 m.game_of(id, 0),
-                Some(Challenge { challenger: bytes(&a.eve), game: 1, settled: false })
+                Some(Challenge {
+                    challenger: bytes(&a.eve),
+                    game: 1,
+                    settled: false,
+                    accusation: None
+                })
             );
             // eve signed up: her sign-up's bond is the game's, not locked twice.
             assert_eq!(m.pledge_of(a.eve).unwrap().locked, 1_000);
@@ -2664,12 +2784,12 @@ mod market {
             (m, id)
         }
 
-        /// A game the challenger wins by recomputation rejects the job: the executor's
-        /// collateral is slashed, half (rounded up) to the challenger and the rest to the
-        /// treasury; the poster gets its escrow back, the challenger its bond. The attester
-        /// stands accused for the job's window: it may defend until then, and is slashed on
-        /// the same terms when it does not. Every party frees its own records, the accusing
-        /// game only once no attester may defend against it.
+        /// A game the challenger wins rejects the job: the executor's collateral is slashed,
+        /// half (rounded up) to the challenger and the rest to the treasury; the poster gets
+        /// its escrow back, the challenger its bond. The attester stands accused for the job's
+        /// window: it may defend until then, and is slashed on the same terms when it does
+        /// not. Every party frees its own records, the accusing game and its accusation only
+        /// once no attester may defend against it.
         #[ink::test]
         fn a_game_the_challenger_wins_slashes_the_executor_and_accuses_its_attesters() {
             let a = acc();
@@ -2686,17 +2806,20 @@ mod market {
             m.settle_challenge(id, 0).unwrap();
             let job = m.job(id).unwrap();
             assert_eq!((job.state, job.open_games), (JobState::Rejected, 0));
-            let accusation = Accusation { by: 0, challenger_right: true, until: 105, pending: 1 };
-            assert_eq!(job.accusation, Some(accusation));
+            assert_eq!((job.accused, job.accusations), (1, 1));
+            let accusation =
+                Accusation { by: 0, challenger_right: true, until: 105, beaten: false };
+            assert_eq!(m.accusation_of(id, 0), Some(accusation));
+            assert_eq!(m.accusation_of(id, 1), None);
             let c = m.pledge_of(a.charlie).unwrap();
             assert_eq!((c.stake, c.locked), (4_000, 0));
             let d = m.pledge_of(a.django).unwrap();
             assert_eq!((d.stake, d.locked), (5_000, 1_000), "the attester's bond stays locked");
-            assert_eq!(m.sign_ups.get((id, 0)).unwrap().check, Check::Accused);
+            assert_eq!(m.sign_ups.get((id, 0)).unwrap().check, Check::Accused { cleared: 0 });
             let live = |m: &Market, who| m.balances.get(who).map(|p: Payee| p.live);
             assert_eq!(live(&m, a.eve), Some(1), "the accuser stays live: half a bond may come");
             let e = m.pledge_of(a.eve).unwrap();
-            assert_eq!((e.stake, e.locked), (5_000, 0));
+            assert_eq!((e.stake, e.locked), (5_000, 1_000), "her claim is staked while accusing");
             assert_eq!(
                 (m.balance_of(a.eve), m.balance_of(a.frank), m.balance_of(a.bob)),
                 (500, 500, 1_000)
@@ -2709,20 +2832,30 @@ mod market {
             assert_eq!(m.settle_attester(id, 0), Err(Error::DefenceOpen));
             as_(a.django, 0);
             assert_eq!(m.release(id), Err(Error::NothingToRelease));
+            // The spec, terms and result stay while the attester may defend: its worker reads
+            // them.
+            for party in [a.bob, a.charlie] {
+                as_(party, 0);
+                let _ = m.release(id); // charlie's empty ledger entry goes
+            }
+            assert!(
+                m.job_spec(id).is_some() && m.job_terms(id).is_some() && m.result(id).is_some()
+            );
             as_(a.eve, 0);
             m.release(id).unwrap(); // her sign-up only
             assert!(m.game_of(id, 0).is_some());
             set_block_number::<Env>(106);
             as_(a.django, 0);
-            assert_eq!(m.defend(id), Err(Error::DefenceClosed));
+            assert_eq!(m.defend(id, 0), Err(Error::DefenceClosed));
+            assert_eq!(m.defend(id, 1), Err(Error::NotAccused));
             as_(a.frank, 0);
             m.settle_attester(id, 0).unwrap();
             let d = m.pledge_of(a.django).unwrap();
             assert_eq!((d.stake, d.locked), (4_000, 0));
             assert_eq!((m.balance_of(a.eve), m.balance_of(a.frank)), (1_000, 1_000));
             assert_eq!(m.settle_attester(id, 0), Err(Error::NotAccused));
-            assert_eq!(m.job(id).unwrap().accusation.map(|a| a.pending), Some(0));
-            assert_eq!((live(&m, a.eve), live(&m, a.django)), (Some(0), Some(0)));
+            assert_eq!(m.job(id).unwrap().accused, 0);
+            assert_eq!((live(&m, a.eve), live(&m, a.django)), (Some(1), Some(0)));
             let ev: Vec<events::AttestationSettled> = events_of(events::ATTESTATION_SETTLED_TOPIC);
             assert_eq!(
                 ev,
@@ -2750,10 +2883,15 @@ mod market {
             as_(a.django, 0);
             m.release(id).unwrap();
             assert_eq!((m.sign_ups.get((id, 0)), m.signed.get((id, a.django))), (None, None));
+            assert_eq!(m.pledge_of(a.eve).unwrap().locked, 1_000, "staked until she releases");
             as_(a.eve, 0);
             m.release(id).unwrap();
             assert_eq!((m.game_of(id, 0), m.sign_ups.get((id, 1))), (None, None));
+            assert_eq!(m.accusation_of(id, 0), None);
             assert_eq!(m.acted.get((id, a.eve)), None);
+            let e = m.pledge_of(a.eve).unwrap();
+            assert_eq!((e.stake, e.locked), (5_000, 0), "nobody beat her claim");
+            assert_eq!(live(&m, a.eve), Some(0));
             for party in [a.bob, a.charlie, a.django, a.eve] {
                 as_(party, 0);
                 assert_eq!(m.release(id), Err(Error::NothingToRelease));
@@ -2777,55 +2915,64 @@ mod market {
         /// in its own game against the same claim and, winning it, gets its bond back; only the
         /// thrower's collateral is gone. A defence lost is slashed, half to the challenger; lost
         /// with neither side right, all to the treasury. Only an accused attester defends, once.
+        /// A defence won also beats the thrower's sybil: its claim's bond is slashed, half to
+        /// the attester.
         #[ink::test]
         fn an_attester_defends_a_thrown_game_and_keeps_its_bond() {
-            defended(Verdict::Executor, 5_000, 500, 500);
+            defended(Verdict::Executor, [5_000, 4_000], [500, 500, 1_000]);
         }
 
         #[ink::test]
         fn an_attester_that_loses_its_defence_pays_the_challenger() {
-            defended(Verdict::Challenger, 4_000, 1_000, 1_000);
+            defended(Verdict::Challenger, [4_000, 5_000], [0, 1_000, 1_000]);
         }
 
         #[ink::test]
         fn an_attester_whose_defence_neither_side_was_right_in_pays_the_treasury() {
-            defended(Verdict::Neither, 4_000, 500, 1_500);
+            defended(Verdict::Neither, [4_000, 5_000], [0, 500, 1_500]);
         }
 
         /// The attester defends a game the executor lost by replay; its defence's verdict is
-        /// `verdict`: its stake then, eve's (the challenger's) and the treasury's balances.
-        fn defended(verdict: Verdict, stake: Balance, eve: Balance, treasury: Balance) {
+        /// `verdict`: the attester's and eve's (the challenger's) stakes then, and the
+        /// attester's, eve's and the treasury's balances.
+        fn defended(verdict: Verdict, stakes: [Balance; 2], balances: [Balance; 3]) {
             let a = acc();
             let (mut m, id) = challenged(Some((Verdict::Challenger, How::Replay)));
             as_(a.django, 0);
-            assert_eq!(m.defend(id), Err(Error::NotAccused), "not yet accused");
+            assert_eq!(m.defend(id, 0), Err(Error::NotAccused), "not yet accused");
             m.settle_challenge(id, 0).unwrap();
             VERDICT.with(|v| *v.borrow_mut() = None); // the defence's game: undecided
             for stranger in [a.eve, a.frank, a.charlie] {
                 as_(stranger, 0);
-                assert_eq!(m.defend(id), Err(Error::NotAccused));
+                assert_eq!(m.defend(id, 0), Err(Error::NotAccused));
             }
             as_(a.django, 0);
-            assert_eq!(m.defend(id), Ok(2));
-            assert_eq!(m.defend(id), Err(Error::NotAccused), "once");
-            assert_eq!(m.sign_ups.get((id, 0)).unwrap().check, Check::Defending { game: 2 });
+            assert_eq!(m.defend(id, 0), Ok(2));
+            assert_eq!(m.defend(id, 0), Err(Error::AlreadyDefended), "once");
+            assert_eq!(m.defence_of(id, 0, 0), Some(2));
+            assert_eq!(m.sign_ups.get((id, 0)).unwrap().check, Check::Accused { cleared: 0 });
             let ev: Vec<events::Defended> = events_of(events::DEFENDED_TOPIC);
-            let defended = events::Defended { job: id, verifier: *a.django.as_ref(), game: 2 };
+            let verifier = *a.django.as_ref();
+            let defended = events::Defended { job: id, verifier, accusation: 0, game: 2 };
             assert_eq!(ev, vec![defended]);
-            assert_eq!(m.settle_attester(id, 0), Err(Error::NotDecided));
+            assert_eq!(m.settle_attester(id, 0), Err(Error::DefenceOpen));
             assert_eq!(m.release(id), Err(Error::NothingToRelease));
             GAME_VERDICTS.with(|g| g.borrow_mut().insert(2, (verdict, How::Replay)));
             as_(a.frank, 0);
             m.settle_attester(id, 0).unwrap();
-            let d = m.pledge_of(a.django).unwrap();
-            assert_eq!((d.stake, d.locked), (stake, 0), "{verdict:?}");
-            assert_eq!((m.balance_of(a.eve), m.balance_of(a.frank)), (eve, treasury));
+            as_(a.eve, 0);
+            m.release(id).unwrap(); // her claim's bond back, if no defence beat it
+            let (d, e) = (m.pledge_of(a.django).unwrap(), m.pledge_of(a.eve).unwrap());
+            assert_eq!([(d.stake, d.locked), (e.stake, e.locked)], stakes.map(|s| (s, 0)));
+            let paid = [a.django, a.eve, a.frank].map(|who| m.balance_of(who));
+            assert_eq!(paid, balances, "{verdict:?}");
+            let beaten: Vec<events::ClaimBeaten> = events_of(events::CLAIM_BEATEN_TOPIC);
+            assert_eq!(beaten.len(), usize::from(verdict == Verdict::Executor));
             let upheld = verdict == Verdict::Executor;
-            let check = Check::Settled { upheld, game: Some(2) };
-            assert_eq!(m.sign_ups.get((id, 0)).unwrap().check, check);
+            assert_eq!(m.sign_ups.get((id, 0)).unwrap().check, Check::Settled { upheld });
             as_(a.django, 0);
             m.release(id).unwrap();
-            assert_eq!(m.sign_ups.get((id, 0)), None);
+            assert_eq!((m.sign_ups.get((id, 0)), m.defence_of(id, 0, 0)), (None, None));
         }
 
         #[ink::test]
@@ -2854,8 +3001,8 @@ mod market {
             m.settle_challenge(id, 0).unwrap();
             let job = m.job(id).unwrap();
             assert_eq!(job.state, JobState::Rejected);
-            assert_eq!(job.accusation.map(|a| a.challenger_right), Some(false));
-            assert_eq!(m.pledge_of(a.eve).unwrap().locked, 0);
+            assert_eq!(m.accusation_of(id, 0).map(|a| a.challenger_right), Some(false));
+            assert_eq!(m.pledge_of(a.eve).unwrap().locked, 1_000, "staked while accusing");
             assert_eq!((m.balance_of(a.eve), m.balance_of(a.frank)), (0, 1_000));
             // The attester does not defend: its bond too goes to the treasury.
             set_block_number::<Env>(8);
@@ -2864,24 +3011,136 @@ mod market {
         }
 
         /// An executor that stops answering loses its game and its collateral, but proves
-        /// nothing about the result its attester vouched for: the attester's bond comes back
-        /// (else an executor could harvest its attesters' bonds through a sybil challenger
-        /// that it lets win). No fee: the job is rejected.
+        /// nothing about the result its attester vouched for (else an executor could harvest
+        /// its attesters' bonds through a sybil challenger that it lets win): the attester
+        /// stands accused, defends the result and gets its bond back. No fee: the job is
+        /// rejected.
         #[ink::test]
-        fn a_silent_executor_loses_but_its_attesters_keep_their_bonds() {
+        fn a_silent_executor_loses_and_its_attester_defends_the_result() {
             let a = acc();
             let (mut m, id) = challenged(Some((Verdict::Challenger, How::Timeout)));
             m.settle_challenge(id, 0).unwrap();
             let job = m.job(id).unwrap();
-            assert_eq!((job.state, job.accusation), (JobState::Rejected, None));
+            assert_eq!((job.state, job.accused, job.accusations), (JobState::Rejected, 1, 1));
             let c = m.pledge_of(a.charlie).unwrap();
             assert_eq!((c.stake, c.locked), (4_000, 0));
+            as_(a.django, 0);
+            assert_eq!(m.defend(id, 0), Ok(2));
+            GAME_VERDICTS.with(|g| g.borrow_mut().insert(2, (Verdict::Executor, How::Timeout)));
+            m.settle_attester(id, 0).unwrap();
             let d = m.pledge_of(a.django).unwrap();
             assert_eq!((d.stake, d.locked), (5_000, 0));
+            // Eve's claim, beaten, pays half her bond to django, half to the treasury.
+            assert_eq!(m.pledge_of(a.eve).unwrap().stake, 4_000);
             assert_eq!(
                 (m.balance_of(a.eve), m.balance_of(a.frank), m.balance_of(a.django)),
-                (500, 500, 0)
+                (500, 1_000, 500)
             );
+        }
+
+        /// A cheater cannot pick which claim its attesters answer. It throws its game to a
+        /// challenger of its own (eve) before an honest challenger's (alice's) game ends; its
+        /// attester (django) defends against eve's claim, which eve forfeits. Its bond still
+        /// waits: alice's game, the executor lost too, is a second accusation, which django
+        /// cannot beat. Alice gets half its bond.
+        #[ink::test]
+        fn a_cheater_that_throws_its_game_to_a_sybil_cannot_free_its_attester() {
+            let a = acc();
+            let (mut m, id) = challenged(None);
+            as_(a.alice, 5_000);
+            m.pledge(GPU, 1, 0).unwrap();
+            assert_eq!(m.challenge(id, [9; 32], vec![], [8; 32], vec![]), Ok(1));
+            decide(Verdict::Challenger, How::NextState);
+            m.settle_challenge(id, 0).unwrap();
+            VERDICT.with(|v| *v.borrow_mut() = None);
+            as_(a.django, 0);
+            assert_eq!(m.defend(id, 0), Ok(2));
+            GAME_VERDICTS.with(|g| g.borrow_mut().insert(2, (Verdict::Executor, How::Timeout)));
+            // Settling beats eve's claim (half her bond to django), not the attester: alice's
+            // game is still open.
+            m.settle_attester(id, 0).unwrap();
+            assert_eq!(m.sign_ups.get((id, 0)).unwrap().check, Check::Accused { cleared: 1 });
+            assert_eq!(m.accusation_of(id, 0).map(|a| a.beaten), Some(true));
+            assert_eq!(m.settle_attester(id, 0), Err(Error::DefenceOpen), "alice's game is open");
+            // Past eve's accusation's window: alice's game still holds the bond.
+            set_block_number::<Env>(20);
+            assert_eq!(m.settle_attester(id, 0), Err(Error::DefenceOpen));
+            as_(a.frank, 0);
+            decide(Verdict::Challenger, How::Replay);
+            m.settle_challenge(id, 1).unwrap();
+            VERDICT.with(|v| *v.borrow_mut() = None);
+            let accusation = Accusation { by: 1, challenger_right: true, until: 25, beaten: false };
+            assert_eq!(m.accusation_of(id, 1), Some(accusation));
+            assert_eq!(m.job(id).unwrap().accusations, 2);
+            as_(a.django, 0);
+            assert_eq!(m.defend(id, 1), Ok(3));
+            assert_eq!(m.settle_attester(id, 0), Err(Error::DefenceOpen));
+            GAME_VERDICTS.with(|g| g.borrow_mut().insert(3, (Verdict::Challenger, How::Replay)));
+            m.settle_attester(id, 0).unwrap();
+            let d = m.pledge_of(a.django).unwrap();
+            assert_eq!((d.stake, d.locked), (4_000, 0));
+            // Eve: half the collateral, and her bond lost to django's defence (half to him);
+            // alice: her bond back and half django's; the treasury (frank) the other halves.
+            assert_eq!((m.balance_of(a.eve), m.balance_of(a.alice)), (500, 500));
+            assert_eq!(m.balance_of(a.django), 500);
+            let (eve, alice) = (m.pledge_of(a.eve).unwrap(), m.pledge_of(a.alice).unwrap());
+            let staked = [(eve.stake, eve.locked), (alice.stake, alice.locked)];
+            assert_eq!(staked, [(4_000, 0), (5_000, 1_000)], "alice's claim: until she releases");
+            assert_eq!(m.balance_of(a.frank), 1_500);
+            // Django frees both defences; each accuser its game and accusation (alice's bond
+            // comes back then).
+            m.release(id).unwrap();
+            assert_eq!((m.defence_of(id, 0, 0), m.defence_of(id, 0, 1)), (None, None));
+            for (who, k) in [(a.eve, 0), (a.alice, 1)] {
+                as_(who, 0);
+                m.release(id).unwrap();
+                assert_eq!((m.game_of(id, k), m.accusation_of(id, k)), (None, None));
+            }
+            let alice = m.pledge_of(a.alice).unwrap();
+            assert_eq!((alice.stake, alice.locked), (5_000, 0));
+            let live = |m: &Market, who| m.balances.get(who).map(|p: Payee| p.live);
+            assert_eq!(
+                (live(&m, a.eve), live(&m, a.alice), live(&m, a.django)),
+                (Some(0), Some(0), Some(0))
+            );
+        }
+
+        /// An honest attester beats every accusation, however many games its executor throws:
+        /// its bond comes back once the last game has ended and each defence is won, and not
+        /// before.
+        #[ink::test]
+        fn an_honest_attester_beats_every_accusation_and_keeps_its_bond() {
+            let a = acc();
+            let (mut m, id) = challenged(None);
+            as_(a.alice, 5_000);
+            m.pledge(GPU, 1, 0).unwrap();
+            m.challenge(id, [9; 32], vec![], [8; 32], vec![]).unwrap();
+            decide(Verdict::Challenger, How::Timeout);
+            m.settle_challenge(id, 0).unwrap();
+            m.settle_challenge(id, 1).unwrap();
+            VERDICT.with(|v| *v.borrow_mut() = None);
+            as_(a.django, 0);
+            assert_eq!((m.defend(id, 0), m.defend(id, 1)), (Ok(2), Ok(3)));
+            GAME_VERDICTS.with(|g| g.borrow_mut().insert(2, (Verdict::Executor, How::Replay)));
+            m.settle_attester(id, 0).unwrap(); // beats eve's claim
+            assert_eq!(m.settle_attester(id, 0), Err(Error::DefenceOpen), "one defence is played");
+            GAME_VERDICTS.with(|g| g.borrow_mut().insert(3, (Verdict::Executor, How::Timeout)));
+            set_block_number::<Env>(50);
+            m.settle_attester(id, 0).unwrap();
+            let d = m.pledge_of(a.django).unwrap();
+            assert_eq!((d.stake, d.locked), (5_000, 0));
+            assert_eq!(m.sign_ups.get((id, 0)).unwrap().check, Check::Settled { upheld: true });
+            // Both thrown claims beaten: half of each bond to django, half to the treasury.
+            assert_eq!(
+                (m.balance_of(a.eve), m.balance_of(a.alice), m.balance_of(a.frank)),
+                (500, 0, 1_500)
+            );
+            assert_eq!(m.balance_of(a.django), 1_000);
+            for sybil in [a.eve, a.alice] {
+                let p = m.pledge_of(sybil).unwrap();
+                assert_eq!((p.stake, p.locked), (4_000, 0));
+            }
+            assert_eq!(m.settle_attester(id, 0), Err(Error::NotAccused));
         }
 
         /// Many challengers: each plays its own game at once. A liar's loss neither ends the
@@ -2918,10 +3177,11 @@ mod market {
             decide(Verdict::Challenger, How::Replay);
             m.settle_challenge(id, 0).unwrap();
             assert_eq!(m.job(id).unwrap().state, JobState::Rejected);
-            // Frank was right too, later: his bond back, nothing left to pay him.
+            // Frank was right too, later: an accusation too, his bond staked by it until the
+            // attester is settled; nothing left to pay him.
             m.settle_challenge(id, 2).unwrap();
             let f = m.pledge_of(a.frank).unwrap();
-            assert_eq!((f.stake, f.locked), (5_000, 0));
+            assert_eq!((f.stake, f.locked), (5_000, 1_000));
             let job = m.job(id).unwrap();
             assert_eq!((job.challenges, job.open_games), (3, 0));
             // The attester does not defend.
@@ -2933,9 +3193,55 @@ mod market {
             assert_eq!(m.balance_of(a.eve), 1_000);
             assert_eq!(m.balance_of(a.frank), 500 + 1_000);
             assert_eq!(m.balance_of(a.bob), 1_000);
+            // The accusers' claims come back as they release them.
+            for accuser in [a.eve, a.frank] {
+                as_(accuser, 0);
+                m.release(id).unwrap();
+            }
             for p in [a.charlie, a.django, a.eve, a.alice, a.frank] {
                 assert_eq!(m.pledge_of(p).unwrap().locked, 0, "nothing stays locked");
             }
+        }
+
+        /// However many games the executor loses, one `settle_attester` call goes through at
+        /// most `SETTLE_STEP` accusations (its gas stays bounded); the next goes on from there.
+        #[ink::test]
+        fn settling_goes_through_a_bounded_number_of_accusations_a_call() {
+            let a = acc();
+            let (mut m, id) = challenged(None);
+            let sybils: Vec<AccountId> = (0..10u8).map(|i| AccountId::from([40 + i; 32])).collect();
+            for (i, sybil) in sybils.iter().enumerate() {
+                as_(*sybil, 5_000);
+                m.pledge(GPU, 1, 0).unwrap();
+                assert_eq!(m.challenge(id, [9; 32], vec![], [8; 32], vec![]), Ok(i as u16 + 1));
+            }
+            decide(Verdict::Challenger, How::Timeout);
+            for index in 0..=10 {
+                m.settle_challenge(id, index).unwrap();
+            }
+            VERDICT.with(|v| *v.borrow_mut() = None);
+            assert_eq!(m.job(id).unwrap().accusations, 11);
+            as_(a.django, 0);
+            for k in 0..11 {
+                let game = m.defend(id, k).unwrap();
+                GAME_VERDICTS
+                    .with(|g| g.borrow_mut().insert(game, (Verdict::Executor, How::Timeout)));
+            }
+            m.settle_attester(id, 0).unwrap();
+            let cleared = Check::Accused { cleared: SETTLE_STEP };
+            assert_eq!(m.sign_ups.get((id, 0)).unwrap().check, cleared);
+            m.settle_attester(id, 0).unwrap();
+            assert_eq!(m.sign_ups.get((id, 0)).unwrap().check, Check::Settled { upheld: true });
+            // Eleven claims beaten: half of each bond to django.
+            assert_eq!(m.balance_of(a.django), 11 * 500);
+            assert_eq!(m.pledge_of(a.django).unwrap().locked, 0);
+            let beaten: Vec<events::ClaimBeaten> = events_of(events::CLAIM_BEATEN_TOPIC);
+            assert_eq!(beaten.len(), 11);
+            // Django frees its eleven defence games, `SETTLE_STEP` a call.
+            m.release(id).unwrap();
+            assert!(m.sign_ups.get((id, 0)).is_some(), "three defences left");
+            m.release(id).unwrap();
+            assert_eq!((m.sign_ups.get((id, 0)), m.defence_of(id, 0, 10)), (None, None));
         }
 
         /// A wrong challenger settled after the job was rejected loses its bond to the
@@ -3642,7 +3948,10 @@ mod market {
             assert_eq!(wired, dispute_addr());
             let game: Challenge =
                 ink::env::get_contract_storage(&(0x4d4b_000cu32, (id, 0u16))).unwrap().unwrap();
-            assert_eq!(game, Challenge { challenger: bytes(&a.eve), game: 1, settled: false });
+            assert_eq!(
+                game,
+                Challenge { challenger: bytes(&a.eve), game: 1, settled: false, accusation: None }
+            );
         }
 
         /// Storage written before an upgrade stays readable after it: the root's field order
@@ -3704,6 +4013,8 @@ mod market {
                 (selectors::DEFEND, sel!("defend")),
                 (selectors::SETTLE_ATTESTER, sel!("settle_attester")),
                 (selectors::SIGN_UP_OF, sel!("sign_up_of")),
+                (selectors::ACCUSATION_OF, sel!("accusation_of")),
+                (selectors::DEFENCE_OF, sel!("defence_of")),
                 (selectors::GAME_OF, sel!("game_of")),
                 (selectors::RELEASE, sel!("release")),
                 (selectors::WITHDRAW, sel!("withdraw")),
@@ -3741,6 +4052,7 @@ mod market {
                 (events::CHALLENGE_RESOLVED_TOPIC, ChallengeResolved::SIGNATURE_TOPIC),
                 (events::DEFENDED_TOPIC, Defended::SIGNATURE_TOPIC),
                 (events::ATTESTATION_SETTLED_TOPIC, AttestationSettled::SIGNATURE_TOPIC),
+                (events::CLAIM_BEATEN_TOPIC, ClaimBeaten::SIGNATURE_TOPIC),
                 (events::JOB_FINALIZED_TOPIC, JobFinalized::SIGNATURE_TOPIC),
                 (events::JOB_EXPIRED_TOPIC, JobExpired::SIGNATURE_TOPIC),
                 (events::JOB_REOPENED_TOPIC, JobReopened::SIGNATURE_TOPIC),

@@ -6,8 +6,9 @@
 //! contract deployed alone, its opener a test account); an account that is not a player cannot
 //! move. Through the market, which opens a game on every challenge and pays on its
 //! verdict: a cheating executor loses to an honest challenger while a liar's game beside it is
-//! lost to the cheater, the cheater's attesters lose their bonds (one defends and loses, one
-//! does not defend), an executor that throws its game to a sybil cannot cost its honest
+//! lost to the cheater, the cheater's attesters lose their bonds even when the cheater throws
+//! a game to a sybil first (one defends against each claim and loses against the honest one,
+//! one does not defend), an executor that throws its game to a sybil cannot cost its honest
 //! attester its bond (the attester defends and wins), and a swarm of ten silent sybils each
 //! lose a bond to an honest executor. Reports the moves and the ref_time of each
 //! kind of move as a multiple of the yardstick transfer (BENCH.md's 1.13 × 10^9).
@@ -49,7 +50,7 @@ async fn play(
     players: [(&Player<'_>, &Signer); 2],
 ) -> Result<(GameId, Verdict, How, u32, BTreeMap<&'static str, u64>)> {
     let (n, every) = (cfg.n_checkpoints() as u64, cfg.train.checkpoint_every);
-    let traces = players.map(|(p, _)| p.checkpoints(every, n));
+    let traces = players.map(|(p, _)| p.level_one(every, n));
     let proof = |t: &[[u8; 32]], i: usize| merkle::proof(t, i).expect("in range");
     let sides = players.map(|(_, s)| s.account_bytes());
     let t =
@@ -103,6 +104,24 @@ async fn play_games(
         }
     }
     Ok(outcomes.into_iter().flatten().collect())
+}
+
+/// Plays one side of open game `id` until the other side must move (or it is decided): the
+/// moves made.
+async fn play_one_side(
+    dispute: &DisputeClient,
+    id: GameId,
+    (player, signer): (&Player<'_>, &Signer),
+) -> Result<u32> {
+    let mut moves = 0;
+    loop {
+        let game = dispute.game(id).await?.context("the game is stored")?;
+        let Some(next) = game.verdict().is_none().then(|| player.respond(&game)).flatten() else {
+            return Ok(moves);
+        };
+        dispute.play(signer, next.call(id)).await?;
+        moves += 1;
+    }
 }
 
 fn report(name: &str, moves: u32, cost: &BTreeMap<&'static str, u64>) {
@@ -212,10 +231,11 @@ async fn pledge(ctx: &iollm_chain::Connection, who: &Signer, stake: u128) -> Res
 /// Many challengers through the market, each with its own game, side by side. Job 1: an
 /// executor that cheated in one element of one op of step 6, its result attested by two
 /// sybils, is challenged at once by an honest provider (Dave, with his own run of the job)
-/// and by a liar whose claim is wrong from step 2 on. The liar loses its game to the cheater;
-/// Dave's game ends at the cheated element and rejects the job: the executor's collateral is
-/// slashed, half to Dave, and both attesters stand accused: one defends the cheat and loses,
-/// the other does not defend; both bonds are slashed, half to Dave. Job 3: an honest executor
+/// and by a liar whose claim is wrong from step 2 on, and by a sybil of the cheater's, whose
+/// game the cheater throws (does not answer) so that it rejects the job first. The liar loses
+/// its game to the cheater; Dave's game ends at the cheated element. Both lost games accuse the
+/// attesters: one defends the cheat against each claim, wins against the sybil's (forfeited)
+/// and loses against Dave's; the other does not defend; both bonds are slashed. Job 3: an honest executor
 /// throws its game to a sybil challenger; its honest attester defends against the same claim,
 /// wins and keeps its bond. Job 2: an honest executor challenged by a swarm of ten sybils that
 /// then stop playing: every sybil loses its bond (half to the executor) and the result is
@@ -319,12 +339,23 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         let claim = (merkle::root(&lie), proof(&lie, 0), lie[n as usize], proof(&lie, n as usize));
         let opened = market.challenge(&alice, job, claim.0, &claim.1, claim.2, &claim.3).await?;
         assert_eq!(opened.value, 1);
+        // And the cheater's own sybil (S), whose game the cheater throws by not answering: a
+        // rejection it picks, before Dave's game can end.
+        let sybil_challenger = &swarm[0];
+        pledge(ctx, sybil_challenger, STAKE).await?;
+        // Blocks are made by its top-ups, so that no balance checked below moves.
+        let clock = &swarm[1];
+        pledge(ctx, clock, STAKE).await?;
+        let (root, first, last_h, last_p) = &claim;
+        let thrown = market.challenge(sybil_challenger, job, *root, first, *last_h, last_p).await?;
+        assert_eq!(thrown.value, 2);
+        let thrown_at = thrown.included.block;
         let honest_id = market.game_of(job, 0).await?.context("Dave's game")?.game;
         let liar_id = market.game_of(job, 1).await?.context("the liar's game")?.game;
         let job_now = m::show_job(ctx, job).await?.0;
         assert_eq!(
             (job_now.state, job_now.challenges, job_now.open_games),
-            (JobState::Submitted, 2, 2)
+            (JobState::Submitted, 3, 3)
         );
         assert_eq!(m::show_game(ctx, honest_id).await?.awaits(), Some(Side::Executor));
         let early = m::settle_challenge(ctx, &bob, job, 0).await.unwrap_err();
@@ -356,48 +387,70 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
             (6, cheat.op, cheat.element)
         );
         report("cheating executor, through the market", moves, &cost);
+        // The thrown game, its executor silent past its clock, is settled first: it rejects
+        // the job (half the collateral to the sybil) and is accusation 0; Dave's game, lost
+        // at the cheated element, is accusation 1.
+        advance_past(ctx, clock, thrown_at + 2 * 20).await?;
+        m::settle_challenge(ctx, &bob, job, 2).await?;
+        assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::Rejected);
         m::settle_challenge(ctx, &bob, job, 0).await?;
         let rejected = m::show_job(ctx, job).await?.0;
         assert_eq!((rejected.state, rejected.open_games), (JobState::Rejected, 0));
-        // Lost by recomputation: the attesters stand accused, bonds locked. Eve defends the
-        // cheat in her own game against Dave's claim and loses it at the cheated element;
-        // Ferdie does not defend and is settled once the time to defend has passed.
-        let accusation = rejected.accusation.context("the attesters stand accused")?;
-        assert_eq!((accusation.by, accusation.challenger_right, accusation.pending), (0, true, 2));
+        // The attesters stand accused, bonds locked, by both games. Eve defends the cheat
+        // against each claim: the sybil's, which the sybil forfeits, and Dave's, which she
+        // loses at the cheated element. Winning the one her cheater picked does not save her
+        // bond. Ferdie does not defend and is settled once the time to defend has passed.
+        assert_eq!((rejected.accused, rejected.accusations), (2, 2));
+        let accusation = market.accusation_of(job, 0).await?.context("the thrown game accuses")?;
+        assert_eq!((accusation.by, accusation.challenger_right), (2, true));
+        let daves = market.accusation_of(job, 1).await?.context("Dave's game accuses")?;
+        assert_eq!((daves.by, daves.challenger_right), (0, true));
         let early = m::settle_attester(ctx, &bob, job, 1).await.unwrap_err();
         assert!(early.to_string().contains("may still defend"), "{early}");
-        let stranger = m::defend(ctx, &dave, job).await.unwrap_err();
-        assert!(stranger.to_string().contains("no accused attestation"), "{stranger}");
-        let eves = m::defend(ctx, &eve, job).await?.value;
+        let stranger = m::defend(ctx, &dave, job, 0).await.unwrap_err();
+        assert!(stranger.to_string().contains("no such accusation"), "{stranger}");
+        let against_sybil = m::defend(ctx, &eve, job, 0).await?.value;
+        let moves = play_one_side(&dispute, against_sybil, (&cheater, &eve)).await?;
+        assert!(moves > 0, "the defender answers first");
+        let against_dave = m::defend(ctx, &eve, job, 1).await?.value;
         let (verdict, how, _, _) =
-            play_game(&dispute, eves, [(&cheater, &eve), (&honest, &dave)]).await?;
+            play_game(&dispute, against_dave, [(&cheater, &eve), (&honest, &dave)]).await?;
         assert_eq!((verdict, how), (Verdict::Challenger, How::Replay), "Eve's defence");
+        let budget = ctx.chain.best_block().await? + 2 * 20;
+        advance_past(ctx, clock, budget).await?;
+        let timeout = iollm_types::dispute::calls::timeout(against_sybil);
+        dispute.play(&bob, timeout).await?;
+        let forfeited = dispute.game(against_sybil).await?.and_then(|g| g.verdict());
+        assert_eq!(forfeited, Some(Verdict::Executor), "the sybil forfeits Eve's defence");
         // Eve signed up first (sign-up 0), Ferdie second.
         m::settle_attester(ctx, &bob, job, 0).await?;
-        advance_past(ctx, &charlie, accusation.until).await?;
-        let late = m::defend(ctx, &ferdie, job).await.unwrap_err();
+        advance_past(ctx, clock, daves.until).await?;
+        let late = m::defend(ctx, &ferdie, job, 1).await.unwrap_err();
         assert!(late.to_string().contains("has passed"), "{late}");
         m::settle_attester(ctx, &bob, job, 1).await?;
-        let settled = m::show_job(ctx, job).await?.0.accusation.map(|a| a.pending);
-        assert_eq!(settled, Some(0));
-        for (who, stake) in [
-            (&charlie, STAKE - COLLATERAL),
-            (&eve, STAKE - COLLATERAL),
-            (&ferdie, STAKE - COLLATERAL),
-            (&dave, STAKE),
-            (&alice, STAKE - COLLATERAL),
+        assert_eq!(m::show_job(ctx, job).await?.0.accused, 0);
+        // Dave's claim stays staked until he releases it (below).
+        for (who, stake, locked) in [
+            (&charlie, STAKE - COLLATERAL, 0),
+            (&eve, STAKE - COLLATERAL, 0),
+            (&ferdie, STAKE - COLLATERAL, 0),
+            (&dave, STAKE, COLLATERAL),
+            (&alice, STAKE - COLLATERAL, 0),
+            (sybil_challenger, STAKE - COLLATERAL, 0),
         ] {
             let p = market.pledge_of(who.account_bytes()).await?.context("pledge")?;
-            assert_eq!((p.stake, p.locked), (stake, 0), "{}", who.account());
+            assert_eq!((p.stake, p.locked), (stake, locked), "{}", who.account());
         }
-        // The books: Dave half of the collateral and of both bonds; the treasury (Alice on a
-        // devnet) the rest of those and half the liar's bond; the cheater kept half the
-        // liar's bond (won before it was proven wrong); Bob his reward back.
-        assert_eq!(market.balance_of(dave.account_bytes()).await?, 3 * half);
-        assert_eq!(
-            market.balance_of(alice.account_bytes()).await?,
-            3 * (COLLATERAL - half) + (COLLATERAL - half)
-        );
+        // The books: the sybil half of the collateral and of Ferdie's bond (the first
+        // accusation's terms; the other halves always go to the treasury), and its own bond
+        // lost to Eve's defence (half to her); Dave half of Eve's bond, lost against his
+        // claim; the treasury (Alice on a devnet) the rest of those four and half the liar's
+        // bond; the cheater kept half the liar's bond (won before it was proven wrong); Bob
+        // his reward back.
+        assert_eq!(market.balance_of(sybil_challenger.account_bytes()).await?, 2 * half);
+        assert_eq!(market.balance_of(eve.account_bytes()).await?, half);
+        assert_eq!(market.balance_of(dave.account_bytes()).await?, half);
+        assert_eq!(market.balance_of(alice.account_bytes()).await?, 5 * (COLLATERAL - half));
         assert_eq!(market.balance_of(bob.account_bytes()).await?, REWARD);
         // Settled, the game stays for Dave to free: he paid its deposit when he opened it.
         assert!(market.game_of(job, 0).await?.is_some_and(|c| c.settled));
@@ -405,6 +458,8 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         let deposit = freed.dry_run.storage_deposit;
         assert!(matches!(deposit, StorageDeposit::Refund(d) if d > 0), "{deposit:?}");
         assert_eq!((market.game_of(job, 0).await?, dispute.game(honest_id).await?), (None, None));
+        let d = market.pledge_of(dave.account_bytes()).await?.context("pledge")?;
+        assert_eq!((d.stake, d.locked), (STAKE, 0), "Dave's claim, never beaten, is his again");
 
         // Job 3: an honest executor (Charlie) throws its game to a challenger of its own
         // (Ferdie, claiming the cheat): it loses by recomputation, its collateral half to
@@ -446,7 +501,7 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         assert_eq!(thrown.state, JobState::Rejected);
         let d = market.pledge_of(dave.account_bytes()).await?.context("pledge")?;
         assert_eq!((d.stake, d.locked), (STAKE, COLLATERAL), "Dave's bond is held, not taken");
-        let defended = m::defend(ctx, &dave, job).await?;
+        let defended = m::defend(ctx, &dave, job, 0).await?;
         let defence = defended.value;
         let honest_defender = Player::new(Side::Executor, &tr, None);
         let (verdict, how, defence_moves, _) =
@@ -472,12 +527,20 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         for who in [&charlie, &dave, &ferdie, &alice] {
             after.push(market.balance_of(who.account_bytes()).await?);
         }
-        // Ferdie got half the thrower's collateral and nothing of Dave's; the treasury the
-        // other half; Dave and Charlie nothing.
+        // Ferdie got half the thrower's collateral and nothing of Dave's, and lost his bond,
+        // his claim beaten by Dave's defence: half to Dave; the treasury the other halves;
+        // Charlie nothing.
         assert_eq!(
             after,
-            vec![before[0], before[1], before[2] + half, before[3] + (COLLATERAL - half)]
+            vec![
+                before[0],
+                before[1] + half,
+                before[2] + half,
+                before[3] + 2 * (COLLATERAL - half)
+            ]
         );
+        let f = market.pledge_of(ferdie.account_bytes()).await?.context("pledge")?;
+        assert_eq!((f.stake, f.locked), (STAKE - 2 * COLLATERAL, 0), "Ferdie's claim was beaten");
         let c = market.pledge_of(charlie.account_bytes()).await?.context("pledge")?;
         assert_eq!((c.stake, c.locked), (STAKE - 2 * COLLATERAL, 0));
         let freed = market.release(&dave, job).await?;

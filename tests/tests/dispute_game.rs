@@ -9,13 +9,13 @@ use iollm_compute::{TrainConfig, Trainer};
 use iollm_types::bisection::{Side, Verdict};
 use iollm_types::game::{Game, How, Stage};
 use iollm_worker::game_spec;
-use iollm_worker::player::{Cheat, Player};
+use iollm_worker::player::{segment_claim, Cheat, Player};
 
 /// Opens a game between the two players (5 blocks a move) at block 0.
 fn open(tr: &Trainer, cfg: &TrainConfig, players: [&Player; 2]) -> Game {
     let n = cfg.n_checkpoints() as u64;
     let every = cfg.train.checkpoint_every;
-    let traces = players.map(|p| p.checkpoints(every, n));
+    let traces = players.map(|p| p.level_one(every, n));
     let proof = |t: &[[u8; 32]], i: usize| iollm_compute::merkle::proof(t, i).expect("in range");
     // The challenger's claim opens the game; the executor answers about its own trace.
     let c = &traces[1];
@@ -92,6 +92,43 @@ fn a_cheating_executor_is_caught_by_recomputing_one_chain_step() {
         (1, 6, CHEAT.op, CHEAT.element)
     );
     println!("decided by replay after {} moves", game.moves);
+}
+
+/// A verifier that replayed only the segment its draw named (segment 1, from the executor's
+/// committed `h_1`) and reached another end than the committed `h_2` challenges with a
+/// one-segment claim ([`segment_claim`]): the executor's `h_0..h_1`, then its own `h_2` to the
+/// last. Level 1 bisects to segment 1 and the game ends at the cheated element. The same kind
+/// of claim against an honest executor (a liar's end of segment 1) loses in segment 1.
+#[test]
+fn a_one_segment_claim_catches_the_cheat_and_a_false_one_loses() {
+    let (tr, cfg) = setup();
+    let (n, every) = (cfg.n_checkpoints() as u64, cfg.train.checkpoint_every);
+    let cheat = Player::new(Side::Executor, &tr, Some(CHEAT));
+    let committed = cheat.checkpoints(every, n);
+    // The replay of segment 1 from the committed h_1 (the cheat is inside it): honest steps.
+    let end = Player::new(Side::Challenger, &tr, None).state(2 * every);
+    let end = end.hash(&tr.config_hash());
+    assert_ne!(end, committed[2], "the replay misses the committed checkpoint");
+    let claim = segment_claim(&committed, 1, end);
+    assert_eq!((claim.len(), &claim[..2], claim[4]), (committed.len(), &committed[..2], end));
+    let verifier = Player::new(Side::Challenger, &tr, None).with_claim(claim);
+    let game = play(&tr, &cfg, [&cheat, &verifier], None);
+    assert_eq!(game.verdict(), Some(Verdict::Challenger));
+    assert!(matches!(game.stage, Stage::Decided { how: How::Replay, .. }), "{:?}", game.stage);
+    assert_eq!(
+        (game.segment, game.step, game.op as usize, game.element as usize),
+        (1, 6, CHEAT.op, CHEAT.element)
+    );
+
+    let honest = Player::new(Side::Executor, &tr, None);
+    let good = honest.checkpoints(every, n);
+    let liar = Player::new(Side::Challenger, &tr, Some(CHEAT));
+    let lie = liar.checkpoints(every, n)[2];
+    let false_claim =
+        Player::new(Side::Challenger, &tr, Some(CHEAT)).with_claim(segment_claim(&good, 1, lie));
+    let game = play(&tr, &cfg, [&honest, &false_claim], None);
+    assert_eq!(game.verdict(), Some(Verdict::Executor));
+    assert_eq!((game.segment, game.step), (1, 6));
 }
 
 #[test]

@@ -458,7 +458,19 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     let err = m::finalize(ctx, &bob.signer, job).await.unwrap_err();
     assert!(err.to_string().contains("still open: settle them first"), "{err}");
     bob.paid(&m::settle_challenge(ctx, &bob.signer, job, 0).await?, 0);
-    assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::Rejected);
+    let rejected = m::show_job(ctx, job).await?.0;
+    assert_eq!((rejected.state, rejected.accused), (JobState::Rejected, 1));
+    // Silence proves nothing about the result dave attested, either way: his bond stays
+    // locked and eve's game accuses him. He may defend the result against her claim in a game
+    // of his own (tests/dispute_chain.rs); not defending, he is slashed once the time to
+    // has passed, half to eve.
+    let accusation = market.accusation_of(job, 0).await?.expect("eve's game accuses");
+    let err = m::settle_attester(ctx, &bob.signer, job, 0).await.unwrap_err();
+    assert!(err.to_string().contains("may still defend"), "{err}");
+    let err = release(ctx, &mut eve, job).await.unwrap_err();
+    assert!(err.to_string().contains("nothing of yours to release"), "{err}");
+    advance_past(ctx, accusation.until).await?;
+    bob.paid(&m::settle_attester(ctx, &bob.signer, job, 0).await?, 0);
     // Finding 12: settling freed nothing (bob would have been refunded deposits others paid);
     // each party frees its own records and gets back what it paid for them.
     assert!(market.game_of(job, 0).await?.is_some_and(|c| c.settled));
@@ -472,18 +484,16 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::Rejected, "the record stays");
     let p = market.pledge_of(charlie.signer.account_bytes()).await?.unwrap();
     assert_eq!((p.stake, p.locked), (STAKE - COLLATERAL, 0));
-    // Silence proves nothing about the result dave attested: his bond comes back (the game
-    // proves a result wrong only by recomputing it: tests/dispute_chain.rs).
-    for kept in [&dave, &eve] {
-        let p = market.pledge_of(kept.signer.account_bytes()).await?.unwrap();
-        assert_eq!((p.stake, p.locked), (STAKE, 0));
-    }
-    // Half of the collateral to eve, the rest to the treasury (alice).
-    assert_eq!(market.balance_of(eve.signer.account_bytes()).await?, COLLATERAL / 2);
+    let p = market.pledge_of(dave.signer.account_bytes()).await?.unwrap();
+    assert_eq!((p.stake, p.locked), (STAKE - COLLATERAL, 0), "dave did not defend");
+    let p = market.pledge_of(eve.signer.account_bytes()).await?.unwrap();
+    assert_eq!((p.stake, p.locked), (STAKE, 0));
+    // Half of the collateral and of dave's bond to eve, the rest to the treasury (alice).
+    assert_eq!(market.balance_of(eve.signer.account_bytes()).await?, COLLATERAL);
     assert_eq!(market.balance_of(bob.signer.account_bytes()).await?, REWARD);
     assert_eq!(market.balance_of(dave.signer.account_bytes()).await?, 0, "no fee");
     let alice = Signer::dev("alice")?;
-    assert_eq!(market.balance_of(alice.account_bytes()).await?, COLLATERAL / 2);
+    assert_eq!(market.balance_of(alice.account_bytes()).await?, COLLATERAL);
 
     // A job claimed and never delivered: expired, escrow back, collateral slashed to the poster.
     let deadline = block(ctx).await? + 3;

@@ -860,7 +860,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 _ => {}
             }
             if job.open_games > 0 {
-                self.defend(id, &job, &mut trainer).await?;
+                self.defend_result(id, &job, &mut trainer).await?;
             }
             let closes = job.submitted_at.saturating_add(job.verification.challenge_window);
             let open = job.open_games > 0 || self.conn.chain.best_block().await? <= closes;
@@ -1168,10 +1168,10 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     }
 
     /// Verifier, attested: waits for the job to end. A job rejected with its attesters
-    /// accused (the executor lost a game by recomputation, perhaps thrown) is defended in a
-    /// game of its own against the accusing claim, answered from its own run of the job or
-    /// else from every checkpoint the executor published (each checked against the committed
-    /// trace first; when they are not all there, it runs the job before defending).
+    /// accused (the executor lost a game, perhaps thrown) is defended against every
+    /// accusation ([`Worker::play_defence`]), answered from its own run of the job or else
+    /// from every checkpoint the executor published (each checked against the committed trace
+    /// first; when they are not all there, it runs the job before defending).
     async fn watch_attested(&self, id: u64, stop: &CancellationToken) -> Result<(), WorkerError> {
         use iollm_types::market::Check;
         let poll = Duration::from_millis(self.config.poll_ms);
@@ -1182,8 +1182,12 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 continue;
             }
             let check = self.our_sign_up(id, &job).await?.map(|(_, check)| check);
+            if !matches!(check, Some(Check::Accused { .. })) {
+                let note = format!("attested; the job ended {:?}", job.state);
+                return Ok(self.state.set_stage(id, Stage::Checked, Some(&note)).await?);
+            }
             let own_run = iollm_compute::run_result(&self.job_dir(id).join("run")).is_ok();
-            if check == Some(Check::Accused) && !own_run {
+            if !own_run {
                 // A defence answers from every checkpoint: the executor's published ones,
                 // each checked against the committed trace, else its own run of the job.
                 if let Err(why) = self.fetch_all_published(id).await {
@@ -1191,35 +1195,15 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                     return Ok(self.state.set_stage(id, Stage::Running, Some(&why)).await?);
                 }
             }
-            match check {
-                Some(Check::Accused) => match self.market.defend(&self.signer, id).await {
-                    Ok(call) => {
-                        tracing::info!(target: "worker::verifier", job = id, game = call.value, "Defending the attested result");
-                        let included = call.included;
-                        self.state
-                            .transaction(id, "defend", included.tx_hash, included.block, None)
-                            .await?;
-                        return Ok(self.state.set_stage(id, Stage::Defending, None).await?);
-                    }
-                    Err(ChainError::ContractRefused { message, .. }) => {
-                        return Ok(self.state.set_stage(id, Stage::Lost, Some(&message)).await?)
-                    }
-                    Err(e) => return Err(e.into()),
-                },
-                Some(Check::Defending { .. }) => {
-                    return Ok(self.state.set_stage(id, Stage::Defending, None).await?)
-                }
-                _ => {
-                    let note = format!("attested; the job ended {:?}", job.state);
-                    return Ok(self.state.set_stage(id, Stage::Checked, Some(&note)).await?);
-                }
-            }
+            return Ok(self.state.set_stage(id, Stage::Defending, None).await?);
         }
         Ok(())
     }
 
-    /// Verifier, defending: plays the executor's side of its defence from its own run until
-    /// decided, then settles it (whoever settles first: a refusal is fine).
+    /// Verifier, accused: defends the result it attested against every accusation (a game
+    /// of its own about each lost game's claim, opened as accusations come), plays the
+    /// executor's side of each from its own run until decided, and settles once everything
+    /// is (whoever settles first: a refusal is fine).
     async fn play_defence(&self, id: u64, stop: &CancellationToken) -> Result<(), WorkerError> {
         use iollm_types::market::Check;
         let poll = Duration::from_millis(self.config.poll_ms);
@@ -1228,32 +1212,71 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         while !stop.is_cancelled() {
             let job = self.chain_job(id).await?;
             match self.our_sign_up(id, &job).await? {
-                Some((index, Check::Defending { game })) => {
-                    let decided = dispute.game(game).await?.is_none_or(|g| g.verdict().is_some());
-                    if decided {
+                Some((index, Check::Accused { .. })) => {
+                    let now = self.conn.chain.best_block().await?;
+                    let mut undecided = false;
+                    for k in 0..job.accusations {
+                        let game = match self.market.defence_of(id, index, k).await? {
+                            Some(game) => game,
+                            None => {
+                                let open = self.market.accusation_of(id, k).await?;
+                                if open.is_none_or(|a| now > a.until) {
+                                    continue;
+                                }
+                                match self.market.defend(&self.signer, id, k).await {
+                                    Ok(call) => {
+                                        tracing::info!(target: "worker::verifier", job = id, accusation = k, game = call.value, "Defending the attested result");
+                                        let included = call.included;
+                                        self.state
+                                            .transaction(
+                                                id,
+                                                "defend",
+                                                included.tx_hash,
+                                                included.block,
+                                                None,
+                                            )
+                                            .await?;
+                                        call.value
+                                    }
+                                    Err(ChainError::ContractRefused { message, .. }) => {
+                                        tracing::warn!(target: "worker::verifier", job = id, accusation = k, %message, "Defence refused");
+                                        continue;
+                                    }
+                                    Err(e) => return Err(e.into()),
+                                }
+                            }
+                        };
+                        if !is_over(dispute.game(game).await?.as_ref(), now) {
+                            undecided = true;
+                            let trainer = self.trainer_in(id, &mut trainer).await?;
+                            self.play_side(id, game, trainer).await?;
+                        }
+                    }
+                    // A game of the job decided (or late) but not settled would hold the bond
+                    // and the accusation it may add: anyone settles it, so this worker does.
+                    if job.open_games > 0 {
+                        self.settle_decided_games(id, &job).await?;
+                    }
+                    // Each defence won is settled as it comes: the first attester settled past
+                    // a claim is paid half its challenger's bond.
+                    if !undecided {
                         match self.market.settle_attester(&self.signer, id, index).await {
                             Ok(_) | Err(ChainError::ContractRefused { .. }) => {}
                             Err(e) => return Err(e.into()),
                         }
-                    } else {
-                        let trainer = match &trainer {
-                            Some(trainer) => trainer,
-                            None => trainer.insert(self.trainer(id).await?),
-                        };
-                        self.play_side(id, game, trainer).await?;
                     }
                 }
-                Some((_, Check::Settled { upheld, .. })) => {
+                Some((_, Check::Settled { upheld })) => {
                     let note = if upheld {
-                        "attested; defended the result and won: bond back"
+                        "attested; defended the result against every accusation and won: bond back"
                     } else {
-                        "attested; lost the defence of the result: bond slashed"
+                        "attested; lost a defence of the result: bond slashed"
                     };
                     tracing::info!(target: "worker::verifier", job = id, note, "Defence settled");
                     return Ok(self.state.set_stage(id, Stage::Checked, Some(note)).await?);
                 }
                 _ => {
-                    let note = "no defence of this worker's on the job";
+                    let note = "no accused attestation of this worker's on the job";
                     return Ok(self.state.set_stage(id, Stage::Lost, Some(note)).await?);
                 }
             }
@@ -1262,11 +1285,35 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         Ok(())
     }
 
-    /// Verifier, its challenge won by recomputation: plays the challenger's side of every
-    /// attester's defence against its claim and settles each accused attester (a defence once
-    /// decided, one that did not defend once the time to has passed), which pays it half of
-    /// each bond slashed. Whether every accused attester is settled (or none is its to
-    /// answer).
+    /// Settles every challenge of job `id` whose game is decided, or whose side to move is
+    /// late (the dispute contract decides it first); a refusal (settled meanwhile) is fine.
+    async fn settle_decided_games(&self, id: u64, job: &Job) -> Result<(), WorkerError> {
+        let dispute = self.conn.dispute()?;
+        let now = self.conn.chain.best_block().await?;
+        for index in 0..job.challenges {
+            let Some(challenge) = self.market.game_of(id, index).await? else { continue };
+            if challenge.settled {
+                continue;
+            }
+            if !is_over(dispute.game(challenge.game).await?.as_ref(), now) {
+                continue;
+            }
+            match self.market.settle_challenge(&self.signer, id, index).await {
+                Ok(_) => {
+                    tracing::info!(target: "worker::verifier", job = id, challenge = index, "Settled a decided game")
+                }
+                Err(ChainError::ContractRefused { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Verifier, its challenge won: plays the challenger's side of every attester's defence
+    /// against its claim (each accusation that is its game) and settles each accused attester
+    /// it may (a defence against its claim decided, or not made in time), which pays it half
+    /// of each bond slashed on its accusation. Whether every accused attester is settled (or
+    /// none is its to answer).
     async fn answer_defences(
         &self,
         id: u64,
@@ -1274,30 +1321,41 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     ) -> Result<bool, WorkerError> {
         use iollm_types::market::Check;
         let job = self.chain_job(id).await?;
-        let Some(accusation) = job.accusation.filter(|a| a.pending > 0) else { return Ok(true) };
-        let accuser = self.market.game_of(id, accusation.by).await?;
-        if accuser.is_none_or(|c| c.challenger != self.signer.account_bytes()) {
+        if job.accused == 0 {
+            return Ok(true);
+        }
+        let mut mine = Vec::new();
+        for k in 0..job.accusations {
+            let Some(accusation) = self.market.accusation_of(id, k).await? else { continue };
+            let accuser = self.market.game_of(id, accusation.by).await?;
+            if accuser.is_some_and(|c| c.challenger == self.signer.account_bytes()) {
+                mine.push((k, accusation));
+            }
+        }
+        if mine.is_empty() {
             return Ok(true);
         }
         let dispute = self.conn.dispute()?;
         let now = self.conn.chain.best_block().await?;
         for index in 0..job.sign_ups {
             let Some(sign_up) = self.market.sign_up_of(id, index).await? else { continue };
-            let settle = match sign_up.check {
-                Check::Accused => now > accusation.until,
-                Check::Defending { game } => {
-                    let decided = dispute.game(game).await?.is_none_or(|g| g.verdict().is_some());
-                    if !decided {
-                        let trainer = match trainer {
-                            Some(trainer) => trainer,
-                            None => trainer.insert(self.trainer(id).await?),
-                        };
-                        self.play_side(id, game, trainer).await?;
+            if !matches!(sign_up.check, Check::Accused { .. }) {
+                continue;
+            }
+            let mut settle = false;
+            for (k, accusation) in &mine {
+                match self.market.defence_of(id, index, *k).await? {
+                    Some(game) => {
+                        let decided = is_over(dispute.game(game).await?.as_ref(), now);
+                        if !decided {
+                            let trainer = self.trainer_in(id, trainer).await?;
+                            self.play_side(id, game, trainer).await?;
+                        }
+                        settle |= decided;
                     }
-                    decided
+                    None => settle |= now > accusation.until,
                 }
-                _ => false,
-            };
+            }
             if settle {
                 match self.market.settle_attester(&self.signer, id, index).await {
                     Ok(_) => {
@@ -1323,7 +1381,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let check = self.our_sign_up(id, &job).await?.map(|(_, check)| check);
         let (stage, note) = match check {
             // Attested: it still watches to defend what it attested.
-            Some(Check::Checked { .. } | Check::Accused | Check::Defending { .. }) => {
+            Some(Check::Checked { .. } | Check::Accused { .. }) => {
                 (Stage::Attested, "attested (its reveal landed before a restart)".to_string())
             }
             Some(Check::Committed) if job.state == JobState::Submitted => {
@@ -1425,30 +1483,31 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                     tokio::time::sleep(poll).await;
                     continue;
                 }
+                // Its records freed: the game's storage deposit comes back, and its claim's
+                // bond, staked while it accused attesters.
+                match self.market.release(&self.signer, id).await {
+                    Ok(_) | Err(ChainError::ContractRefused { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
                 return Ok(self
                     .state
                     .set_stage(id, Stage::Checked, Some("its challenge is settled"))
                     .await?);
             };
-            match dispute.game(challenge.game).await? {
-                Some(game) if game.verdict().is_some() => {
-                    tracing::info!(target: "worker::verifier", job = id, verdict = ?game.verdict(), "Its game ended; settling it");
-                    match self.market.settle_challenge(&self.signer, id, index).await {
-                        Ok(_) | Err(ChainError::ContractRefused { .. }) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                    // Settled: next round answers the defences of the attesters it accused.
-                    continue;
+            let now = self.conn.chain.best_block().await?;
+            let game = dispute.game(challenge.game).await?;
+            if is_over(game.as_ref(), now) {
+                let verdict = game.and_then(|g| g.verdict());
+                tracing::info!(target: "worker::verifier", job = id, ?verdict, "Its game ended; settling it");
+                match self.market.settle_challenge(&self.signer, id, index).await {
+                    Ok(_) | Err(ChainError::ContractRefused { .. }) => {}
+                    Err(e) => return Err(e.into()),
                 }
-                Some(_) => {
-                    let trainer = match &trainer {
-                        Some(trainer) => trainer,
-                        None => trainer.insert(self.trainer(id).await?),
-                    };
-                    self.play_side(id, challenge.game, trainer).await?;
-                }
-                None => {}
+                // Settled: next round answers the defences of the attesters it accused.
+                continue;
             }
+            let trainer = self.trainer_in(id, &mut trainer).await?;
+            self.play_side(id, challenge.game, trainer).await?;
             tokio::time::sleep(poll).await;
         }
         Ok(())
@@ -1461,6 +1520,19 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let fetched = tempfile::tempdir_in(&dir).map_err(io("creating a temporary directory"))?;
         let cfg = crate::job::config_of_job(&self.market, &self.store, id, fetched.path()).await?;
         Ok(iollm_compute::Trainer::new(&cfg, &self.runtime)?)
+    }
+
+    /// The job's trainer in `slot`, made ([`Worker::trainer`]) the first time it is needed.
+    async fn trainer_in<'a>(
+        &self,
+        id: u64,
+        slot: &'a mut Option<iollm_compute::Trainer>,
+    ) -> Result<&'a iollm_compute::Trainer, WorkerError> {
+        let trainer = match slot.take() {
+            Some(trainer) => trainer,
+            None => self.trainer(id).await?,
+        };
+        Ok(slot.insert(trainer))
     }
 
     /// The moves this worker's side of game `game` owes now, told from its own run (replays
@@ -1509,7 +1581,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     /// side owes now, from the run the job's spec defines (recomputed step by step, its
     /// trainer built once); a decided game is settled (by whoever comes first: a refusal
     /// because another settled it is fine).
-    async fn defend(
+    async fn defend_result(
         &self,
         id: u64,
         job: &Job,
@@ -1529,14 +1601,18 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 }
                 continue;
             }
-            let trainer = match trainer {
-                Some(trainer) => trainer,
-                None => trainer.insert(self.trainer(id).await?),
-            };
+            let trainer = self.trainer_in(id, trainer).await?;
             self.play_side(id, challenge.game, trainer).await?;
         }
         Ok(())
     }
+}
+
+/// Whether a game needs no more moves: decided, released (`None`), or with its side to move
+/// past its deadline at block `now` (the dispute contract decides it against that side when it
+/// is settled).
+fn is_over(game: Option<&iollm_types::game::Game>, now: u32) -> bool {
+    game.is_none_or(|g| g.verdict().is_some() || g.clone().timeout(now).is_some())
 }
 
 /// Where the executor keeps job `id` under `state_dir`: its dataset (`data/`), its run

@@ -50,6 +50,18 @@ pub enum Move {
     Replay { inputs: Vec<Input> },
 }
 
+/// A claim that disputes segment `segment` of the executor's committed trace `h_0..h_n` after
+/// replaying that segment alone, to `end` instead of the committed `h_{segment+1}`: the
+/// executor's checkpoints up to the segment's start, then `end` to the last. The two traces
+/// agree up to `h_segment` and differ from `h_{segment+1}` on (a later checkpoint of the
+/// executor's never equals `end`: each carries its step), so level 1 of the game bisects to
+/// that segment, and every level below replays inside it from the committed `h_segment`.
+pub fn segment_claim(executor: &[Hash], segment: usize, end: Hash) -> Vec<Hash> {
+    let start = &executor[..=segment.min(executor.len().saturating_sub(1))];
+    let rest = executor.len().saturating_sub(start.len());
+    start.iter().copied().chain(std::iter::repeat_n(end, rest)).collect()
+}
+
 /// One side's story of a run and how it answers.
 pub struct Player<'t> {
     /// Its side.
@@ -65,13 +77,15 @@ pub struct Player<'t> {
     /// the cheat's state and the executor loses a game its submission did not lose (the
     /// attack a defence answers: `Game::defence`).
     throw: Option<Cheat>,
+    /// Its level-1 sequence when it is not its own trace ([`Player::with_claim`]).
+    claim: Option<Vec<Hash>>,
 }
 
 impl<'t> Player<'t> {
     /// A player of `side` telling `trainer`'s run, altered by `cheat` if any, recomputed from
     /// the initial state for every state a move needs.
     pub fn new(side: Side, trainer: &'t Trainer, cheat: Option<Cheat>) -> Player<'t> {
-        Player { side, trainer, cheat, run: None, lie_from: 1, throw: None }
+        Player { side, trainer, cheat, run: None, lie_from: 1, throw: None, claim: None }
     }
 
     /// An executor with an honest run that throws its game where `cheat` differs from it
@@ -87,6 +101,22 @@ impl<'t> Player<'t> {
     /// checkpoint that cannot be read (or is of another config) falls back to the start.
     pub fn from_run(side: Side, trainer: &'t Trainer, run: &'t Path, every: u64) -> Player<'t> {
         Player { run: Some((run, every.max(1))), ..Player::new(side, trainer, None) }
+    }
+
+    /// This player claiming `claim` at level 1 instead of its own trace: a verifier that
+    /// replayed only one segment claims [`segment_claim`], and every level below the first
+    /// stays inside that segment, whose states its replay knows.
+    pub fn with_claim(self, claim: Vec<Hash>) -> Player<'t> {
+        Player { claim: Some(claim), ..self }
+    }
+
+    /// Its sequence at level 1 (checkpoints every `every` steps, `n` segments): its claim if it
+    /// was given one, else its own trace.
+    pub fn level_one(&self, every: u64, n: u64) -> Vec<Hash> {
+        match &self.claim {
+            Some(claim) => claim.clone(),
+            None => self.checkpoints(every, n),
+        }
     }
 
     /// The state before step `step` in this player's story.
@@ -146,7 +176,7 @@ impl<'t> Player<'t> {
     fn sequence(&self, game: &Game, level: Level) -> Vec<Hash> {
         let t = &game.terms;
         match level {
-            Level::Segments => self.checkpoints(u64::from(t.every), u64::from(t.checkpoints)),
+            Level::Segments => self.level_one(u64::from(t.every), u64::from(t.checkpoints)),
             Level::Steps => {
                 let first = u64::from(game.segment) * u64::from(t.every);
                 let mut st = self.state(first);

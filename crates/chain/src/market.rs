@@ -4,8 +4,8 @@
 use crate::contract::{proposed_eta, Executed};
 use crate::{AccountId, Chain, ChainError, Signer};
 use iollm_types::market::{
-    calls, events, Bounty, BountyId, Capacity, Challenge, Change, Commitment, Error, FinalState,
-    Job, JobId, JobOutput, JobSpec, JobTerms, MarketParams, Pledge, SignUp,
+    calls, events, Accusation, Bounty, BountyId, Capacity, Challenge, Change, Commitment, Error,
+    FinalState, Job, JobId, JobOutput, JobSpec, JobTerms, MarketParams, Pledge, SignUp,
 };
 use iollm_types::{Balance, BlockNumber};
 use parity_scale_codec::Decode;
@@ -231,14 +231,20 @@ impl MarketClient {
         self.exec(signer, 0, calls::settle_challenge(job, index), "()").await
     }
 
-    /// An accused attester defends the job's result in its own game against the accusing
-    /// challenger's claim (it in the executor's place). Returns the game's id.
-    pub async fn defend(&self, signer: &Signer, job: JobId) -> Result<Executed<u64>, ChainError> {
-        self.exec(signer, 0, calls::defend(job), "game id").await
+    /// An accused attester defends the job's result in its own game against accusation
+    /// `accusation`'s claim (it in the executor's place). Returns the game's id.
+    pub async fn defend(
+        &self,
+        signer: &Signer,
+        job: JobId,
+        accusation: u16,
+    ) -> Result<Executed<u64>, ChainError> {
+        self.exec(signer, 0, calls::defend(job, accusation), "game id").await
     }
 
-    /// Settles the job's accused attester `sign_up` (anyone): once its defence is decided, or
-    /// after the accusation's last block if it did not defend.
+    /// Settles the job's accused attester `sign_up` (anyone): slashed once it lost a defence or
+    /// let an accusation pass undefended; its bond back once every game of the job has ended
+    /// and it won a defence against every accusation.
     pub async fn settle_attester(
         &self,
         signer: &Signer,
@@ -246,6 +252,26 @@ impl MarketClient {
         sign_up: u8,
     ) -> Result<Executed<()>, ChainError> {
         self.exec(signer, 0, calls::settle_attester(job, sign_up), "()").await
+    }
+
+    /// Accusation `index` of a rejected job until its challenger releases it.
+    pub async fn accusation_of(
+        &self,
+        job: JobId,
+        index: u16,
+    ) -> Result<Option<Accusation>, ChainError> {
+        self.chain.query(&self.address, calls::accusation_of(job, index), "accusation").await
+    }
+
+    /// The game in which sign-up `sign_up` defends against accusation `accusation`, if any.
+    pub async fn defence_of(
+        &self,
+        job: JobId,
+        sign_up: u8,
+        accusation: u16,
+    ) -> Result<Option<u64>, ChainError> {
+        let input = calls::defence_of(job, sign_up, accusation);
+        self.chain.query(&self.address, input, "defence").await
     }
 
     /// Spot-check sign-up `index` of a job until its verifier releases it.

@@ -535,28 +535,43 @@ pub struct Job {
     /// The market's `submit_blocks` when the job was posted: a job runs under the parameters
     /// it was posted under, whatever change applies meanwhile.
     pub submit_blocks: BlockNumber,
-    /// Set when the executor lost a game by recomputation: its attesters may defend the
-    /// result until then ([`Accusation`]).
-    pub accusation: Option<Accusation>,
+    /// Attesters of a rejected result not settled yet ([`Check::Accused`]): their bonds wait
+    /// until each has beaten every accusation or lost one.
+    pub accused: u8,
+    /// Games the executor has lost (`0..accusations`, `accusation_of`): each an accusation
+    /// every attester still accused must answer.
+    pub accusations: u16,
 }
 
-/// The executor lost challenge `by`'s game by recomputation, so its result stands accused,
-/// but below level 1 the executor's answers were not fixed by its submission: it may have
-/// thrown the game to a challenger of its own. Its attesters' bonds therefore stay locked
-/// until each is settled ([`Check::Accused`]): an attester may defend the result in its own
-/// game against the same claim until block `until`; one that does not, or loses, is slashed.
+/// Accusations (or defence games) one `settle_attester` (or `release`) call goes through at
+/// most: a call's gas stays bounded however many games the executor lost; more calls go on
+/// from where the last one stopped.
+pub const SETTLE_STEP: u16 = 8;
+
+/// The executor lost challenge `by`'s game, so its result stands accused. Nothing in that game
+/// shows the result wrong: the executor may have thrown it (answered against its own committed
+/// trace below level 1, or let its clock run out) to a challenger of its own. So its attesters'
+/// bonds stay locked ([`Check::Accused`]): each may defend the result against this game's
+/// claim in a game of its own, opened by block `until`; one that does not, or loses, is
+/// slashed. Every game the executor loses is an accusation, so a cheater cannot pick which
+/// claim its attesters answer: an attester gets its bond back only once every game of the job
+/// has ended and it has won a defence against each accusation. A claim is staked as the
+/// executor's result is: its challenger's bond stays locked while attesters stand accused, and
+/// the first defence won against it slashes it (half to that attester), so a sybil's thrown
+/// game costs a bond each time it makes honest attesters defend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
 #[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
 pub struct Accusation {
     /// The challenge whose game the executor lost.
     pub by: u16,
     /// Whether that game's challenger was right (`Verdict::Challenger`): it gets half of each
-    /// slashed bond; else the treasury gets all.
+    /// bond slashed on this accusation; else the treasury gets all.
     pub challenger_right: bool,
-    /// Last block at which an attester may defend.
+    /// Last block at which an attester may open its defence.
     pub until: BlockNumber,
-    /// Attesters not settled yet.
-    pub pending: u8,
+    /// Whether an attester won a defence against this claim: its challenger's bond, locked
+    /// while attesters stand accused, was slashed then (half to that attester).
+    pub beaten: bool,
 }
 
 /// What the executor commits to.
@@ -743,20 +758,18 @@ pub enum Check {
     },
     /// The verifier challenged instead: its bond is the game's.
     Challenged,
-    /// It had attested, and the executor then lost a game by recomputation
-    /// ([`Accusation`]): its bond stays locked until it is settled; it may defend.
-    Accused,
-    /// It defends the result in its own game against the accusing challenger's claim.
-    Defending {
-        /// The defence's game in the dispute contract.
-        game: crate::dispute::GameId,
+    /// It had attested, and the executor then lost a game ([`Accusation`]): its bond stays
+    /// locked until it is settled (`settle_attester`). It may defend the result against each
+    /// accusation's claim in a game of its own (`defend`, `defence_of`).
+    Accused {
+        /// Accusations `0..cleared` it has beaten (settled so far, in order).
+        cleared: u16,
     },
-    /// Its accusation was settled: `upheld` (its defence won: bond back) or not (slashed).
+    /// It was accused and settled: `upheld` (it won a defence against every accusation: bond
+    /// back) or not (slashed). Its defences' games are freed by its `release`.
     Settled {
         /// Whether its attestation was upheld.
         upheld: bool,
-        /// Its defence's game, if it played one (freed by its `release`).
-        game: Option<crate::dispute::GameId>,
     },
 }
 
@@ -828,6 +841,10 @@ pub struct Challenge {
     pub game: crate::dispute::GameId,
     /// Whether `settle_challenge` has settled it.
     pub settled: bool,
+    /// The accusation its game became (the executor lost it while attesters stood accused):
+    /// its claim stays staked, and the record kept, until no attester stands accused; then
+    /// its challenger's `release` returns the bond (unless a defence beat the claim).
+    pub accusation: Option<u16>,
 }
 
 /// An account's entry in the market's ledger: what it may withdraw, and how many of its jobs,
@@ -966,13 +983,16 @@ pub enum Error {
     /// A training result's last state is not proven ([`FinalState::check`]), or an
     /// evaluation's result came with one.
     BadFinalState,
-    /// The job's result is not accused, or the caller's (or this) sign-up is not an accused
-    /// attestation.
+    /// The job's result is not accused (or not by this accusation), or the caller's (or this)
+    /// sign-up is not an accused attestation.
     NotAccused,
-    /// The time to defend the accused result has passed.
+    /// The time to defend against the accusation has passed.
     DefenceClosed,
-    /// An accused attester may still defend: settle it after the accusation's `until`.
+    /// An accused attester may still defend, or one of its defences or of the job's games is
+    /// still being played: it is settled once everything is decided.
     DefenceOpen,
+    /// The attester already defends against this accusation.
+    AlreadyDefended,
 }
 
 #[cfg(feature = "ink")]
@@ -1105,14 +1125,15 @@ impl Error {
                  reaches a different checkpoint, challenge the result; else reveal without a check"
             }
             Error::NotAccused => {
-                "no accused attestation here: only an attester of a result whose executor lost a \
-                 game by recomputation defends or is settled (`iollm job show`)"
+                "no such accusation of your attestation: only an attester of a result whose \
+                 executor lost a game defends or is settled (`iollm job show`)"
             }
-            Error::DefenceClosed => "the time to defend this result has passed",
+            Error::DefenceClosed => "the time to defend against this accusation has passed",
             Error::DefenceOpen => {
-                "the attester may still defend: settle it after the accusation's last block \
-                 (`iollm job show`)"
+                "not yet: the attester may still defend, or a game of the job is still played; \
+                 settle it once every game is decided (`iollm job show`)"
             }
+            Error::AlreadyDefended => "you already defend against this accusation (`iollm job show`)",
         }
     }
 }
@@ -1208,7 +1229,7 @@ pub mod events {
     }
 
     /// `ChallengeResolved`: a challenge's game was settled and its loser slashed (when the
-    /// executor lost by recomputation, its attesters stand accused: `AttestationSettled`).
+    /// executor lost, its attesters stand accused: `AttestationSettled`).
     #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
     pub struct ChallengeResolved {
         /// The job.
@@ -1225,13 +1246,15 @@ pub mod events {
         pub to_treasury: Balance,
     }
 
-    /// `Defended`: an accused attester opened its defence of the result.
+    /// `Defended`: an accused attester opened its defence of the result against an accusation.
     #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
     pub struct Defended {
         /// The job.
         pub job: JobId,
         /// The attester.
         pub verifier: AccountBytes,
+        /// The accusation it answers (`accusation_of`).
+        pub accusation: u16,
         /// Its game in the dispute contract (it in the executor's place).
         pub game: crate::dispute::GameId,
     }
@@ -1243,13 +1266,29 @@ pub mod events {
         pub job: JobId,
         /// The attester.
         pub verifier: AccountBytes,
-        /// Whether its attestation was upheld by its defence.
+        /// Whether its attestation was upheld by its defences.
         pub upheld: bool,
         /// Amount slashed (its bond, or 0).
         pub slashed: Balance,
         /// Of which to the accusing challenger.
         pub to_winner: Balance,
         /// Of which to the treasury.
+        pub to_treasury: Balance,
+    }
+
+    /// `ClaimBeaten`: an accused attester won a defence against an accusing challenge's claim:
+    /// that challenger's bond is slashed, half to the attester.
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+    pub struct ClaimBeaten {
+        /// The job.
+        pub job: JobId,
+        /// The challenge whose claim was beaten.
+        pub index: u16,
+        /// The attester that beat it.
+        pub verifier: AccountBytes,
+        /// Of the challenger's bond, to the attester.
+        pub to_winner: Balance,
+        /// Of the challenger's bond, to the treasury.
         pub to_treasury: Balance,
     }
 
@@ -1377,15 +1416,21 @@ pub mod events {
     ];
     /// Signature topic of `Defended`.
     pub const DEFENDED_TOPIC: [u8; 32] = [
-        0xfa, 0xc7, 0x45, 0xc7, 0x30, 0x3c, 0x57, 0x4b, 0x40, 0xbf, 0xe8, 0x02, 0x92, 0x41, 0xa0,
-        0x82, 0x42, 0xc4, 0x57, 0xea, 0x1a, 0x9b, 0xb3, 0x46, 0xf9, 0x05, 0x34, 0x07, 0x59, 0x8a,
-        0xd4, 0x6a,
+        0xd6, 0x19, 0xe5, 0x1f, 0x4a, 0x4a, 0x8c, 0x01, 0x61, 0xe5, 0x5d, 0xd0, 0x70, 0x92, 0x4c,
+        0x11, 0x18, 0x83, 0x5f, 0x2f, 0x8f, 0xa1, 0xd4, 0x62, 0x8b, 0x2d, 0x7b, 0x0b, 0x18, 0x11,
+        0xdd, 0xe6,
     ];
     /// Signature topic of `AttestationSettled`.
     pub const ATTESTATION_SETTLED_TOPIC: [u8; 32] = [
         0x4d, 0xc9, 0x49, 0x4d, 0xfe, 0x58, 0x9d, 0xbd, 0x10, 0xdf, 0xb0, 0x4f, 0xc6, 0xaf, 0x1f,
         0xd1, 0xbd, 0xd3, 0x5f, 0x29, 0x5b, 0xee, 0x18, 0x7e, 0x71, 0xf1, 0x35, 0xa9, 0xf0, 0x39,
         0xf5, 0xd1,
+    ];
+    /// Signature topic of `ClaimBeaten`.
+    pub const CLAIM_BEATEN_TOPIC: [u8; 32] = [
+        0x28, 0x38, 0x3a, 0x81, 0x3a, 0xef, 0xbc, 0xfb, 0x20, 0x1e, 0x2d, 0x88, 0x17, 0x3f, 0xf9,
+        0xd1, 0xc2, 0xb1, 0xf4, 0x39, 0x88, 0xd7, 0x86, 0x67, 0x79, 0xf3, 0x4a, 0x97, 0x2a, 0xb4,
+        0x2f, 0x24,
     ];
     /// Signature topic of `JobFinalized`.
     pub const JOB_FINALIZED_TOPIC: [u8; 32] = [
@@ -1438,6 +1483,7 @@ pub mod events {
         ChallengeResolved => CHALLENGE_RESOLVED_TOPIC,
         Defended => DEFENDED_TOPIC,
         AttestationSettled => ATTESTATION_SETTLED_TOPIC,
+        ClaimBeaten => CLAIM_BEATEN_TOPIC,
         JobFinalized => JOB_FINALIZED_TOPIC,
         JobExpired => JOB_EXPIRED_TOPIC,
         BountyPosted => BOUNTY_POSTED_TOPIC,
@@ -1488,6 +1534,10 @@ pub mod selectors {
     pub const SETTLE_CHALLENGE: [u8; 4] = [0xd3, 0x68, 0xed, 0x94];
     /// `defend`.
     pub const DEFEND: [u8; 4] = [0x06, 0xbf, 0x7d, 0xda];
+    /// `accusation_of`.
+    pub const ACCUSATION_OF: [u8; 4] = [0xc1, 0xa3, 0xcb, 0xbc];
+    /// `defence_of`.
+    pub const DEFENCE_OF: [u8; 4] = [0xae, 0x6f, 0xd6, 0x5a];
     /// `settle_attester`.
     pub const SETTLE_ATTESTER: [u8; 4] = [0x65, 0x79, 0xb6, 0x2b];
     /// `sign_up_of`.
@@ -1634,9 +1684,17 @@ pub mod calls {
     pub fn settle_challenge(job: JobId, index: u16) -> Vec<u8> {
         with(selectors::SETTLE_CHALLENGE, (job, index))
     }
-    /// `defend(job)`.
-    pub fn defend(job: JobId) -> Vec<u8> {
-        with(selectors::DEFEND, job)
+    /// `defend(job, accusation)`.
+    pub fn defend(job: JobId, accusation: u16) -> Vec<u8> {
+        with(selectors::DEFEND, (job, accusation))
+    }
+    /// `accusation_of(job, index) -> Option<Accusation>`.
+    pub fn accusation_of(job: JobId, index: u16) -> Vec<u8> {
+        with(selectors::ACCUSATION_OF, (job, index))
+    }
+    /// `defence_of(job, sign_up, accusation) -> Option<GameId>`.
+    pub fn defence_of(job: JobId, sign_up: u8, accusation: u16) -> Vec<u8> {
+        with(selectors::DEFENCE_OF, (job, sign_up, accusation))
     }
     /// `settle_attester(job, sign_up)`.
     pub fn settle_attester(job: JobId, sign_up: u8) -> Vec<u8> {
@@ -2086,6 +2144,7 @@ mod tests {
             NotAccused,
             DefenceClosed,
             DefenceOpen,
+            AlreadyDefended,
         ];
         for e in all {
             let m = e.message();

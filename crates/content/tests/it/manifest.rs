@@ -111,6 +111,19 @@ fn bad_manifests_name_field_and_reason() {
     v["description"] = json!("x".repeat(manifest::MAX_MANIFEST_BYTES));
     assert!(err_of(&v).contains("more than the"), "{}", err_of(&v));
 
+    // The run a result was trained in (what verifiers fetch checkpoints from) must be a CID,
+    // the trace root 32 bytes of hex, a parent a CID: a malformed one is refused, not followed.
+    let mut v = example_manifest();
+    v["provenance"] = json!({ "run": "../../etc", "trace_root": "AB".repeat(32) });
+    let e = err_of(&v);
+    assert!(e.contains("provenance.run") && e.contains("provenance.trace_root"), "{e}");
+    let mut v = example_manifest();
+    v["provenance"] = json!({ "run": "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o" });
+    parse(&serde_json::to_vec(&v).unwrap()).expect("a run named by its CID");
+    let mut v = example_manifest();
+    v["parents"] = json!([{ "cid": "bafy-not-a-cid", "relation": "finetune" }]);
+    assert!(err_of(&v).contains("parents[0].cid"), "{}", err_of(&v));
+
     // Several problems at once are all reported.
     let mut v = example_manifest();
     v["name"] = json!("");
