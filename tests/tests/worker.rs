@@ -431,9 +431,10 @@ async fn scrape(addr: SocketAddr) -> Result<String> {
 /// A verifier's worker checks jobs by itself: it signs up before the result and attests an
 /// honest executor's result after replaying one segment from the checkpoint the executor's
 /// worker published (it never runs the job; the job is verified and it is paid its fee, to the
-/// unit); against an executor that cheated in one element of one step (and published no run)
-/// it runs the job, challenges with its own run, plays the game, wins it and settles it: the job is rejected and the cheater's
-/// collateral is slashed, half to it. An honest result it attested, whose executor then throws
+/// unit); against an executor that cheated in one element of one step and published that run,
+/// its replay of the segment its draw names misses the committed checkpoint, so it challenges
+/// at once with a one-segment claim (never running the job), plays the game, wins it and
+/// settles it: the job is rejected and the cheater's collateral is slashed, half to it. An honest result it attested, whose executor then throws
 /// its game to a sybil, it defends in a game of its own against the sybil's claim, wins, and
 /// keeps its bond.
 #[tokio::test]
@@ -443,7 +444,6 @@ async fn a_verifiers_worker_attests_the_honest_and_catches_the_cheat() -> Result
 
 async fn verification() -> Result<()> {
     use iollm_types::bisection::{Side, Verdict};
-    use iollm_types::market::{loss_micros, Commitment, FinalState};
     use iollm_worker::player::{Cheat, Player};
     const FEE: u128 = 1_000_000_000;
     let net = testnet().await?;
@@ -506,35 +506,58 @@ async fn verification() -> Result<()> {
     charlie_runs.await??;
 
     // A cheating executor (driven here: Charlie again, by hand) altered one element of one
-    // op of step 6 and submits that run; Dave's verifier, signed up before, catches it.
-    let cheated = m::post_job(ctx, &bob, &post(ctx.chain.best_block().await? + 300)).await?.value;
-    reach_any(&daves, cheated, SIGNED_UP, 120).await?;
-    let cfg = m::job_config(ctx, cheated, &dir.path().join("cheat")).await?;
-    let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))?;
-    let cheat = Cheat { step: 6, op: 14, element: 77, xor: 1 << 20 };
-    let cheater = Player::new(Side::Executor, &trainer, Some(cheat));
-    let n = cfg.n_checkpoints();
-    let bad = cheater.checkpoints(4, n as u64);
-    let last = cheater.state(4 * n as u64);
-    // The cheater's sybil (Alice) signs up too; the cheater commits made-up checks and hands
-    // her the steps roots, so her "check" matches.
+    // op of one step and publishes that run as an executor's worker does; Dave's verifier,
+    // signed up before, replays the one segment its draw names from it. The cheat is put in
+    // that segment (the draw depends on the trace root, so the cheat's step and bit are tried
+    // until it falls there): a cheat elsewhere is one this single spot check misses, which the
+    // other verifiers and challengers are for.
     use iollm_compute::merkle::Sha;
     use iollm_types::spotcheck;
+    let cheated = m::post_job(ctx, &bob, &post(ctx.chain.best_block().await? + 300)).await?.value;
+    reach_any(&daves, cheated, SIGNED_UP, 120).await?;
+    let daves_secret = daves.job(cheated).await?.and_then(|j| j.secret).expect("its secret");
+    let cfg = m::job_config(ctx, cheated, &dir.path().join("cheat")).await?;
+    let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))?;
+    let n = cfg.n_checkpoints();
+    let drawn = |trace: &[[u8; 32]]| {
+        let draw = spotcheck::draw::<Sha>(&daves_secret, &iollm_compute::merkle::root(trace));
+        spotcheck::segment(&draw, n as u64)
+    };
+    let cheat = (0..4 * n as u64)
+        .flat_map(|step| {
+            [20, 21, 22, 19].map(|bit| Cheat { step, op: 14, element: 77, xor: 1 << bit })
+        })
+        .find(|c| {
+            let trace = Player::new(Side::Executor, &trainer, Some(*c)).checkpoints(4, n as u64);
+            drawn(&trace) == Some(c.step / 4)
+        })
+        .expect("a cheat in the segment Dave draws");
+    let cheater = Player::new(Side::Executor, &trainer, Some(cheat));
+    let bad = cheater.checkpoints(4, n as u64);
+    // The cheater's sybil (Alice) signs up too; the cheater commits made-up checks and hands
+    // her the steps roots, so her "check" matches.
     let made_up: Vec<[u8; 32]> = (0..n).map(|i| [40 + i as u8; 32]).collect();
     let leaves: Vec<[u8; 32]> = made_up.iter().map(spotcheck::leaf::<Sha>).collect();
     let sybil_secret = m::fresh_secret()?;
     let alices_stake = market.pledge_of(alice.account_bytes()).await?.expect("pledge").stake;
     m::sign_up(ctx, &alice, cheated, &sybil_secret).await?;
-    let trace_root = iollm_compute::merkle::root(&bad);
-    let commitment = Commitment {
-        output_cid: CID.as_bytes().to_vec(),
-        score: 0,
-        loss: loss_micros(last.loss.to_bits()),
-        trace_root,
-        checks_root: spotcheck::checks_root::<Sha>(&leaves),
+    let honest_run = tempfile::tempdir()?;
+    let one = iollm_compute::Runtime::new(1);
+    iollm_compute::train(&cfg, honest_run.path(), &one, &mut iollm_compute::go_on)?;
+    let cheat_run = dir.path().join("cheat-run");
+    write_run(&trainer, &cheater, &bad, &leaves, honest_run.path(), &cheat_run)?;
+    let output = iollm_worker::daemon::Output {
+        job: cheated,
+        license: "Apache-2.0".into(),
+        created_by: charlie.account().to_string(),
+        memory_bytes: iollm_compute::estimate_memory(&cfg),
     };
-    let path = iollm_compute::merkle::proof(&bad, n).expect("in range");
-    let proof = FinalState { state: last.prove_header(&trainer.config_hash()), path };
+    let store = iollm_cli::content::ipfs_client(ctx)?;
+    let out = dir.path().join("cheat-output");
+    let package = iollm_worker::daemon::publish_output(&store, &output, &cheat_run, &out).await?;
+    let (commitment, proof) = iollm_worker::submission(&cheat_run, &game, &package, 0)?;
+    let trace_root = commitment.trace_root;
+    assert_eq!(trace_root, iollm_compute::merkle::root(&bad));
     m::claim(ctx, &charlie, cheated).await?;
     m::submit(ctx, &charlie, cheated, &commitment, Some(&proof)).await?;
     let seg = spotcheck::segment(&spotcheck::draw::<Sha>(&sybil_secret, &trace_root), n as u64)
@@ -542,6 +565,13 @@ async fn verification() -> Result<()> {
     let check = (made_up[seg as usize], spotcheck::checks_path::<Sha>(&leaves, seg).expect("in"));
     m::reveal(ctx, &alice, cheated, &sybil_secret, &Some(check)).await?;
     reach(&daves, cheated, Stage::Challenged, 300).await?;
+    // One segment replayed, the claim made from it: Dave's worker never ran the job.
+    let note = daves.job(cheated).await?.and_then(|j| j.note).unwrap_or_default();
+    let segment = cheat.step / 4;
+    assert!(note.contains(&format!("segment {segment} does not replay")), "{note}");
+    let daves_cheated = job_dir(&dave_dir, cheated);
+    assert!(!daves_cheated.join("run").exists(), "the verifier did not train the job");
+    assert!(daves_cheated.join("claim.json").is_file(), "its claim is kept");
     let game_id = market.game_of(cheated, 0).await?.expect("Dave's game").game;
     let verdict = loop {
         let cheater = |side| Player::new(side, &trainer, Some(cheat));
@@ -635,6 +665,46 @@ async fn verification() -> Result<()> {
     assert_eq!(verdict, Some(Verdict::Executor), "the defence won");
     stop_dave.cancel();
     dave_runs.await??;
+    Ok(())
+}
+
+/// Writes a run directory (the `iollm train --out` layout) telling `player`'s story: its
+/// checkpoints `trace` (a checkpoint every 4 steps), the spot-check leaves `checks`, and the
+/// weights and config of the run in `files_from` (nothing checks them against the trace).
+fn write_run(
+    trainer: &iollm_compute::Trainer,
+    player: &iollm_worker::player::Player,
+    trace: &[[u8; 32]],
+    checks: &[[u8; 32]],
+    files_from: &Path,
+    out: &Path,
+) -> Result<()> {
+    use iollm_compute::train::{checkpoint_path, hex, COMPLETE_FILE};
+    let config_hash = trainer.config_hash();
+    std::fs::create_dir_all(checkpoint_path(out, 0).parent().expect("a directory"))?;
+    for (i, h) in trace.iter().enumerate() {
+        let st = player.state(4 * i as u64);
+        assert_eq!(st.hash(&config_hash), *h, "checkpoint {i} is the trace's");
+        let mut bytes = st.encode(&config_hash);
+        bytes.extend_from_slice(h);
+        std::fs::write(checkpoint_path(out, i), bytes)?;
+    }
+    let root = iollm_compute::merkle::root(trace);
+    let honest = iollm_compute::read_trace(files_from)?;
+    let told = iollm_compute::train::Trace {
+        hashes: trace.iter().map(|h| hex(h)).collect(),
+        root: hex(&root),
+        checks: checks.iter().map(|c| hex(c)).collect(),
+        checks_root: hex(&iollm_types::spotcheck::checks_root::<iollm_compute::merkle::Sha>(
+            checks,
+        )),
+        ..honest
+    };
+    std::fs::write(out.join("trace.json"), serde_json::to_vec_pretty(&told)?)?;
+    std::fs::write(out.join(COMPLETE_FILE), format!("{}\n", hex(&root)))?;
+    for file in ["config.json", "model.safetensors"] {
+        std::fs::copy(files_from.join(file), out.join(file))?;
+    }
     Ok(())
 }
 

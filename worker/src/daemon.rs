@@ -11,13 +11,14 @@
 //! - *Verifier*: signs up before the result (its secret recorded first: a lost secret is a
 //!   lost bond), then spot-checks the result from the run the executor's worker published
 //!   (trace and checkpoints; `provenance.run` of the output package): it fetches the one
-//!   checkpoint its draw names and replays that segment. When the run is missing, not the
-//!   committed one, or its segment is wrong, it runs the job itself, then attests when its
-//!   run is the committed one (revealing
-//!   without a check when only the executor's checks are wrong), or challenges with its own
-//!   run and plays the challenger's side to the verdict and its settlement. An attester whose
-//!   result's executor then loses a game by recomputation (perhaps thrown) defends the result
-//!   in a game of its own against the same claim; a challenger that won plays every such
+//!   checkpoint its draw names and replays that segment. A segment that does not replay to
+//!   its committed checkpoint it challenges at once with a claim about that segment alone
+//!   (`player::segment_claim`). When the run is missing or not the committed one, it runs the
+//!   job itself, then attests when its run is the committed one (revealing without a check
+//!   when only the executor's checks are wrong), or challenges with its own run; either way it
+//!   plays the challenger's side to the verdict and its settlement. An attester whose result's
+//!   executor then loses a game (perhaps thrown) defends the result in a game of its own
+//!   against each such game's claim; a challenger that won plays every such
 //!   defence against its claim and settles the accused attesters.
 //!
 //! Crash safety: every stage is recorded in [`State`] before the step after it starts; after a
@@ -45,8 +46,9 @@ pub enum Role {
     /// Claims them, trains, publishes, submits, defends, finalizes.
     Executor,
     /// Signs up to spot-check them (bonded), replays one segment from the executor's published
-    /// run and attests; a run missing or wrong, it runs the job itself, then attests when its
-    /// run is the committed one, or challenges with its own run and plays the game.
+    /// run and attests, or challenges that segment; a run missing or not the committed one, it
+    /// runs the job itself, then attests when its run is the committed one, or challenges with
+    /// its own run; and plays the game.
     Verifier,
 }
 
@@ -691,105 +693,21 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         }
     }
 
-    /// Builds the output package (the weights, their config, an SMIP manifest naming the job
-    /// and its trace root) and adds it to IPFS; its CID and directory.
+    /// Builds job `id`'s output package from its run and adds it to IPFS
+    /// ([`publish_output`]); its CID and directory.
     async fn publish(&self, id: u64) -> Result<(String, PathBuf), WorkerError> {
         let dir = self.job_dir(id);
-        let (run, out) = (dir.join("run"), dir.join("output"));
-        if out.exists() {
-            std::fs::remove_dir_all(&out).map_err(io("clearing the output directory"))?;
-        }
-        std::fs::create_dir_all(&out).map_err(io("creating the output directory"))?;
-        for file in ["config.json", "model.safetensors"] {
-            std::fs::copy(run.join(file), out.join(file)).map_err(io(format!("copying {file}")))?;
-        }
-        let result = iollm_compute::run_result(&run)?;
         let fetched = tempfile::tempdir_in(&dir).map_err(io("creating a temporary directory"))?;
         let cfg = crate::job::config_of_job(&self.market, &self.store, id, fetched.path()).await?;
-        let options = AddOptions::v1();
-        // Best effort: without it verifiers run the job themselves, nothing is lost.
-        let published_run = match self.publish_run(&run, &dir.join("published-run"), &options).await
-        {
-            Ok(cid) => Some(cid.to_string()),
-            Err(e) => {
-                tracing::warn!(target: "worker::executor", job = id, why = %e, "The run could not be published: verifiers will run the job themselves");
-                None
-            }
-        };
-        let manifest = Manifest {
-            smip_version: 1,
-            name: format!("iollm-job-{id}"),
-            version: "1.0.0".into(),
-            description: Some(format!(
-                "The output of market job {id}, trained on reproducible numerics."
-            )),
+        let output = Output {
+            job: id,
             license: self.config.output_license.clone(),
-            format: Format {
-                weights: WeightFormat::Safetensors,
-                architecture: "iollm-gpt".into(),
-                parameters: None,
-            },
-            cid_options: CidOptions::from_add_options(&options),
-            files: Vec::new(),
-            parents: Vec::new(),
-            provenance: Some(Provenance {
-                job_id: Some(id),
-                trace_root: Some(iollm_compute::train::hex(&result.trace_root)),
-                created_by: Some(self.signer.account().to_string()),
-                run: published_run,
-            }),
-            runtime: Runtime {
-                name: "iollm".into(),
-                version: ">=0.1".into(),
-                memory_bytes: iollm_compute::estimate_memory(&cfg),
-                accelerator: Accelerator::Cpu,
-            },
-            interfaces: vec![Interface::Completion],
-            evaluations: Vec::new(),
+            created_by: self.signer.account().to_string(),
+            memory_bytes: iollm_compute::estimate_memory(&cfg),
         };
-        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| WorkerError::Io {
-            what: "writing smip.json".into(),
-            source: std::io::Error::other(e),
-        })?;
-        std::fs::write(out.join("smip.json"), json).map_err(io("writing smip.json"))?;
-        let package = iollm_content::publish_package(&self.store, &out, &options).await?;
-        tracing::info!(target: "worker::executor", job = id, package = %package.package_cid, "Published the output");
-        Ok((package.package_cid.to_string(), out))
-    }
-
-    /// Publishes what a verifier replays a segment from: the run's `trace.json` and its
-    /// checkpoints (never the steps roots a spot check must replay to know), as a directory
-    /// staged in `staging`. Returns its CID.
-    async fn publish_run(
-        &self,
-        run: &Path,
-        staging: &Path,
-        options: &AddOptions,
-    ) -> Result<iollm_content::Cid, WorkerError> {
-        if staging.exists() {
-            std::fs::remove_dir_all(staging).map_err(io("clearing the published run"))?;
-        }
-        let checkpoints = staging.join("checkpoints");
-        std::fs::create_dir_all(&checkpoints).map_err(io("staging the published run"))?;
-        for file in ["trace.json", iollm_compute::train::COMPLETE_FILE] {
-            std::fs::copy(run.join(file), staging.join(file))
-                .map_err(io(format!("staging {file}")))?;
-        }
-        let trace = iollm_compute::read_trace(run)?;
-        for i in 0..trace.hashes.len() {
-            let from = iollm_compute::train::checkpoint_path(run, i);
-            let to = iollm_compute::train::checkpoint_path(staging, i);
-            if from.exists() {
-                std::fs::hard_link(&from, &to)
-                    .or_else(|_| std::fs::copy(&from, &to).map(|_| ()))
-                    .map_err(io(format!("staging checkpoint {i}")))?;
-            }
-        }
-        let added = self.store.put_dir(staging, options).await;
-        std::fs::remove_dir_all(staging).map_err(io("removing the staged run"))?;
-        let added = added?;
-        tracing::info!(target: "worker::executor", run = %added.cid, "Published the run's trace and checkpoints");
-        Ok(added.cid)
+        let out = dir.join("output");
+        let cid = publish_output(&self.store, &output, &dir.join("run"), &out).await?;
+        Ok((cid, out))
     }
 
     /// Submits the result, unless the chain shows it landed already (`unsure`: a restart
@@ -973,12 +891,56 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 self.record_spot_check(id, &call, found, " (replayed from the published run)").await
             }
             Err(crate::spotcheck::SpotCheckError::Chain(e)) => self.refused_reveal(id, e).await,
+            Err(crate::spotcheck::SpotCheckError::WrongResult { segment, reached, .. }) => {
+                self.challenge_segment(id, segment, reached).await
+            }
             Err(e) => {
                 tracing::warn!(target: "worker::verifier", job = id, why = %e, "The published run does not serve a spot check: running the job");
                 let note = e.to_string();
                 Ok(self.state.set_stage(id, Stage::Running, Some(&note)).await?)
             }
         }
+    }
+
+    /// Verifier, its replay of segment `segment` from the executor's published run (its
+    /// checkpoint checked against the committed `h_segment`) reaching `reached`, not the
+    /// committed next checkpoint: challenges at once with a one-segment claim
+    /// ([`crate::player::segment_claim`]), without running the job. The claim is kept in the
+    /// job's `claim.json` before it is sent, so a restart plays the same one.
+    async fn challenge_segment(
+        &self,
+        id: u64,
+        segment: u64,
+        reached: [u8; 32],
+    ) -> Result<(), WorkerError> {
+        let published = self.job_dir(id).join("published");
+        let trace = iollm_compute::read_trace(&published)?;
+        let hashes: Option<Vec<[u8; 32]>> =
+            trace.hashes.iter().map(|h| iollm_compute::train::parse_hash(h)).collect();
+        let hashes = hashes.ok_or_else(|| StateError::Corrupt(format!("job {id}: trace.json")))?;
+        let claim = crate::player::segment_claim(&hashes, segment as usize, reached);
+        write_claim(&self.job_dir(id), &claim)?;
+        if self.our_challenge(id).await?.is_none() {
+            let proof = |i: usize| iollm_compute::merkle::proof(&claim, i).unwrap_or_default();
+            let (root, n) = (iollm_compute::merkle::root(&claim), claim.len() - 1);
+            let (first, last) = (proof(0), proof(n));
+            let call = self.market.challenge(&self.signer, id, root, &first, claim[n], &last);
+            match call.await {
+                Ok(call) => {
+                    let included = call.included;
+                    self.state
+                        .transaction(id, "challenge", included.tx_hash, included.block, None)
+                        .await?;
+                }
+                Err(ChainError::ContractRefused { message, .. }) => {
+                    return Ok(self.state.set_stage(id, Stage::Lost, Some(&message)).await?);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let note = format!("segment {segment} does not replay to its checkpoint: challenged it");
+        tracing::info!(target: "worker::verifier", job = id, segment, "Challenged with a one-segment claim");
+        Ok(self.state.set_stage(id, Stage::Challenged, Some(&note)).await?)
     }
 
     /// Verifier: waits until job `id` has a result, and returns it (`None` if stopped first, or
@@ -1560,9 +1522,19 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             Some((run, every)) => (run, Some(every)),
             None => (runs[0].as_path(), None),
         };
-        let story = |side| match every {
-            Some(every) => crate::player::Player::from_run(side, trainer, run, every),
-            None => crate::player::Player::new(side, trainer, None),
+        // A one-segment claim it challenged with is its story at level 1.
+        let claim = read_claim(&dir)?;
+        let story = |side| {
+            let player = match every {
+                Some(every) => crate::player::Player::from_run(side, trainer, run, every),
+                None => crate::player::Player::new(side, trainer, None),
+            };
+            match &claim {
+                Some(claim) if side == iollm_types::bisection::Side::Challenger => {
+                    player.with_claim(claim.clone())
+                }
+                _ => player,
+            }
         };
         match crate::player::play(&self.conn, &self.signer, game, story, false, moved).await {
             Ok(_) => Ok(()),
@@ -1606,6 +1578,150 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         }
         Ok(())
     }
+}
+
+/// What an executor's output package says of itself besides its run.
+pub struct Output {
+    /// The market job it is the output of.
+    pub job: u64,
+    /// Its licence (SPDX).
+    pub license: String,
+    /// Who made it (the executor's account).
+    pub created_by: String,
+    /// The memory a runtime needs to load it.
+    pub memory_bytes: u64,
+}
+
+/// Builds an executor's output package in `out` from its finished run in `run` — the
+/// weights, their config and an SMIP manifest naming the job, the run's trace root and the
+/// published run — and adds it to `store`. Returns the package's CID. The run (its
+/// `trace.json` and checkpoints, never the steps roots a spot check must replay to know) is
+/// published first, best effort: without it verifiers run the job themselves, nothing is lost.
+pub async fn publish_output<S: ContentStore>(
+    store: &S,
+    output: &Output,
+    run: &Path,
+    out: &Path,
+) -> Result<String, WorkerError> {
+    let id = output.job;
+    if out.exists() {
+        std::fs::remove_dir_all(out).map_err(io("clearing the output directory"))?;
+    }
+    std::fs::create_dir_all(out).map_err(io("creating the output directory"))?;
+    for file in ["config.json", "model.safetensors"] {
+        std::fs::copy(run.join(file), out.join(file)).map_err(io(format!("copying {file}")))?;
+    }
+    let result = iollm_compute::run_result(run)?;
+    let options = AddOptions::v1();
+    let staging = out
+        .with_file_name(format!("{}-run", out.file_name().unwrap_or_default().to_string_lossy()));
+    let published_run = match publish_run(store, run, &staging, &options).await {
+        Ok(cid) => Some(cid.to_string()),
+        Err(e) => {
+            tracing::warn!(target: "worker::executor", job = id, why = %e, "The run could not be published: verifiers will run the job themselves");
+            None
+        }
+    };
+    let manifest = Manifest {
+        smip_version: 1,
+        name: format!("iollm-job-{id}"),
+        version: "1.0.0".into(),
+        description: Some(format!(
+            "The output of market job {id}, trained on reproducible numerics."
+        )),
+        license: output.license.clone(),
+        format: Format {
+            weights: WeightFormat::Safetensors,
+            architecture: "iollm-gpt".into(),
+            parameters: None,
+        },
+        cid_options: CidOptions::from_add_options(&options),
+        files: Vec::new(),
+        parents: Vec::new(),
+        provenance: Some(Provenance {
+            job_id: Some(id),
+            trace_root: Some(iollm_compute::train::hex(&result.trace_root)),
+            created_by: Some(output.created_by.clone()),
+            run: published_run,
+        }),
+        runtime: Runtime {
+            name: "iollm".into(),
+            version: ">=0.1".into(),
+            memory_bytes: output.memory_bytes,
+            accelerator: Accelerator::Cpu,
+        },
+        interfaces: vec![Interface::Completion],
+        evaluations: Vec::new(),
+    };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| WorkerError::Io {
+        what: "writing smip.json".into(),
+        source: std::io::Error::other(e),
+    })?;
+    std::fs::write(out.join("smip.json"), json).map_err(io("writing smip.json"))?;
+    let package = iollm_content::publish_package(store, out, &options).await?;
+    tracing::info!(target: "worker::executor", job = id, package = %package.package_cid, "Published the output");
+    Ok(package.package_cid.to_string())
+}
+
+/// Publishes what a verifier replays a segment from: the run's `trace.json` and its
+/// checkpoints, as a directory staged in `staging` (removed after). Returns its CID.
+async fn publish_run<S: ContentStore>(
+    store: &S,
+    run: &Path,
+    staging: &Path,
+    options: &AddOptions,
+) -> Result<iollm_content::Cid, WorkerError> {
+    if staging.exists() {
+        std::fs::remove_dir_all(staging).map_err(io("clearing the published run"))?;
+    }
+    let checkpoints = staging.join("checkpoints");
+    std::fs::create_dir_all(&checkpoints).map_err(io("staging the published run"))?;
+    for file in ["trace.json", iollm_compute::train::COMPLETE_FILE] {
+        std::fs::copy(run.join(file), staging.join(file)).map_err(io(format!("staging {file}")))?;
+    }
+    let trace = iollm_compute::read_trace(run)?;
+    for i in 0..trace.hashes.len() {
+        let from = iollm_compute::train::checkpoint_path(run, i);
+        let to = iollm_compute::train::checkpoint_path(staging, i);
+        if from.exists() {
+            std::fs::hard_link(&from, &to)
+                .or_else(|_| std::fs::copy(&from, &to).map(|_| ()))
+                .map_err(io(format!("staging checkpoint {i}")))?;
+        }
+    }
+    let added = store.put_dir(staging, options).await;
+    std::fs::remove_dir_all(staging).map_err(io("removing the staged run"))?;
+    let added = added?;
+    tracing::info!(target: "worker::executor", run = %added.cid, "Published the run's trace and checkpoints");
+    Ok(added.cid)
+}
+
+/// Where a verifier keeps the one-segment claim it challenged a job with, in the job's
+/// directory (the trace's hashes in hex, as `trace.json` has them).
+const CLAIM_FILE: &str = "claim.json";
+
+/// Writes a one-segment claim into job directory `dir` (whole, or not at all).
+fn write_claim(dir: &Path, claim: &[[u8; 32]]) -> Result<(), WorkerError> {
+    let hex: Vec<String> = claim.iter().map(|h| iollm_compute::train::hex(h)).collect();
+    let json = serde_json::to_vec(&hex).expect("strings serialise");
+    let partial = dir.join(format!("{CLAIM_FILE}.partial"));
+    std::fs::create_dir_all(dir).map_err(io("creating the job's directory"))?;
+    std::fs::write(&partial, json).map_err(io("writing the claim"))?;
+    std::fs::rename(&partial, dir.join(CLAIM_FILE)).map_err(io("writing the claim"))
+}
+
+/// The one-segment claim kept in job directory `dir`, if it challenged with one.
+fn read_claim(dir: &Path) -> Result<Option<Vec<[u8; 32]>>, WorkerError> {
+    let text = match std::fs::read(dir.join(CLAIM_FILE)) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io("reading the claim")(e)),
+    };
+    let hex: Vec<String> = serde_json::from_slice(&text)
+        .map_err(|e| StateError::Corrupt(format!("{}: {e}", dir.join(CLAIM_FILE).display())))?;
+    let claim: Option<Vec<[u8; 32]>> =
+        hex.iter().map(|h| iollm_compute::train::parse_hash(h)).collect();
+    claim.map(Some).ok_or_else(|| StateError::Corrupt(format!("{CLAIM_FILE}: a bad hash")).into())
 }
 
 /// Whether a game needs no more moves: decided, released (`None`), or with its side to move

@@ -52,6 +52,9 @@ pub enum SpotCheckError {
         job: JobId,
         /// The segment replayed.
         segment: u64,
+        /// The state root the replay reached instead of the committed checkpoint (what a
+        /// one-segment claim, [`crate::player::segment_claim`], ends with).
+        reached: [u8; 32],
     },
     /// The chain refused or failed.
     #[error(transparent)]
@@ -109,7 +112,10 @@ pub async fn spot_check(
         .map_err(|e| bad(format!("checkpoint {i}: {e}")))?;
     let steps = trainer.segment_step_roots(&seg, &checkpoint).map_err(|e| bad(e.to_string()))?;
     match crate::judge_replay(&steps, &checks[i], hashes.get(i + 1)) {
-        crate::Replay::Wrong => Err(SpotCheckError::WrongResult { job, segment }),
+        crate::Replay::Wrong => {
+            let reached = steps.last().copied().unwrap_or_default();
+            Err(SpotCheckError::WrongResult { job, segment, reached })
+        }
         crate::Replay::Matches(steps_root) => {
             let path = spotcheck::checks_path::<Sha>(&checks, segment).unwrap_or_default();
             let call = market.attest(signer, job, *secret, &Some((steps_root, path))).await?;

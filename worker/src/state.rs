@@ -18,8 +18,8 @@ pub enum Stage {
     /// Verifier: signed up; waits for the result, then spot-checks it from the executor's
     /// published run (one segment replayed).
     SignedUp,
-    /// Verifier: runs the job itself, the executor's published run being missing or wrong
-    /// (to attest from, or challenge with, its own run).
+    /// Verifier: runs the job itself, the executor's published run being missing or not the
+    /// committed one (to attest from, or challenge with, its own run).
     Running,
     /// Decided to claim; the claim may or may not have landed (the chain says which).
     Claiming,
