@@ -96,7 +96,8 @@ fn a_cheating_executor_is_caught_by_recomputing_one_chain_step() {
 
 /// A verifier that replayed only the segment its draw named (segment 1, from the executor's
 /// committed `h_1`) and reached another end than the committed `h_2` challenges with a
-/// one-segment claim ([`segment_claim`]): the executor's `h_0..h_1`, then its own `h_2` to the
+/// one-segment claim ([`segment_claim`]): the job's `h_0`, the executor's `h_1`, its own `h_2`,
+/// then values the executor's cannot be, to the
 /// last. Level 1 bisects to segment 1 and the game ends at the cheated element. The same kind
 /// of claim against an honest executor (a liar's end of segment 1) loses in segment 1.
 #[test]
@@ -109,8 +110,9 @@ fn a_one_segment_claim_catches_the_cheat_and_a_false_one_loses() {
     let end = Player::new(Side::Challenger, &tr, None).state(2 * every);
     let end = end.hash(&tr.config_hash());
     assert_ne!(end, committed[2], "the replay misses the committed checkpoint");
-    let claim = segment_claim(&committed, 1, end);
-    assert_eq!((claim.len(), &claim[..2], claim[4]), (committed.len(), &committed[..2], end));
+    let claim = segment_claim(committed[0], &committed, 1, end);
+    assert_eq!((claim.len(), &claim[..2], claim[2]), (committed.len(), &committed[..2], end));
+    assert!((2..claim.len()).all(|j| claim[j] != committed[j]), "it differs after segment 1");
     let verifier = Player::new(Side::Challenger, &tr, None).with_claim(claim);
     let game = play(&tr, &cfg, [&cheat, &verifier], None);
     assert_eq!(game.verdict(), Some(Verdict::Challenger));
@@ -124,11 +126,32 @@ fn a_one_segment_claim_catches_the_cheat_and_a_false_one_loses() {
     let good = honest.checkpoints(every, n);
     let liar = Player::new(Side::Challenger, &tr, Some(CHEAT));
     let lie = liar.checkpoints(every, n)[2];
-    let false_claim =
-        Player::new(Side::Challenger, &tr, Some(CHEAT)).with_claim(segment_claim(&good, 1, lie));
+    let false_claim = Player::new(Side::Challenger, &tr, Some(CHEAT))
+        .with_claim(segment_claim(good[0], &good, 1, lie));
     let game = play(&tr, &cfg, [&honest, &false_claim], None);
     assert_eq!(game.verdict(), Some(Verdict::Executor));
     assert_eq!((game.segment, game.step), (1, 6));
+}
+
+/// An executor that cheated in segment 0 and foresees the verifier's one-segment claim
+/// commits, at the first midpoint, the very value that claim's replay ends with (the honest
+/// `h_1`), hoping the bisection agrees there and leaves segment 0. The claim's later values are
+/// ones no checkpoint of the executor's can be, so the game still ends at the cheat.
+#[test]
+fn a_one_segment_claim_is_not_led_astray_by_a_trace_that_copies_its_values() {
+    let (tr, cfg) = setup();
+    let (n, every) = (cfg.n_checkpoints() as u64, cfg.train.checkpoint_every);
+    let early = Cheat { step: 2, ..CHEAT };
+    let cheater = Player::new(Side::Executor, &tr, Some(early));
+    let honest = Player::new(Side::Challenger, &tr, None);
+    let (mut committed, good) = (cheater.checkpoints(every, n), honest.checkpoints(every, n));
+    assert_ne!(committed[1], good[1], "the cheat reaches h_1");
+    committed[2] = good[1];
+    let cheater = cheater.with_claim(committed.clone());
+    let verifier = honest.with_claim(segment_claim(good[0], &committed, 0, good[1]));
+    let game = play(&tr, &cfg, [&cheater, &verifier], None);
+    assert_eq!(game.verdict(), Some(Verdict::Challenger));
+    assert_eq!((game.segment, game.step, game.op as usize), (0, 2, CHEAT.op));
 }
 
 #[test]

@@ -875,6 +875,10 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         stop: &CancellationToken,
     ) -> Result<(), WorkerError> {
         let Some(result) = self.await_result(id, stop).await? else { return Ok(()) };
+        if self.our_challenge(id).await?.is_some() {
+            // Its challenge landed before a restart: play it.
+            return Ok(self.state.set_stage(id, Stage::Challenged, None).await?);
+        }
         let started = std::time::Instant::now();
         let dir = self.job_dir(id).join("published");
         let checked = match self.fetch_published(id, &result, &secret, &dir).await {
@@ -896,6 +900,13 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             }
             Err(e) => {
                 tracing::warn!(target: "worker::verifier", job = id, why = %e, "The published run does not serve a spot check: running the job");
+                // A claim kept from an attempt that never landed is not this job's story.
+                match std::fs::remove_file(self.job_dir(id).join(CLAIM_FILE)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(io("removing a stale claim")(e));
+                    }
+                    _ => {}
+                }
                 let note = e.to_string();
                 Ok(self.state.set_stage(id, Stage::Running, Some(&note)).await?)
             }
@@ -918,7 +929,10 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let hashes: Option<Vec<[u8; 32]>> =
             trace.hashes.iter().map(|h| iollm_compute::train::parse_hash(h)).collect();
         let hashes = hashes.ok_or_else(|| StateError::Corrupt(format!("job {id}: trace.json")))?;
-        let claim = crate::player::segment_claim(&hashes, segment as usize, reached);
+        let game = self.market.job_terms(id).await?.and_then(|t| t.game);
+        let h0 =
+            game.map(|g| g.h0).ok_or_else(|| StateError::Corrupt(format!("job {id}: no game")))?;
+        let claim = crate::player::segment_claim(h0, &hashes, segment as usize, reached);
         write_claim(&self.job_dir(id), &claim)?;
         if self.our_challenge(id).await?.is_none() {
             let proof = |i: usize| iollm_compute::merkle::proof(&claim, i).unwrap_or_default();
@@ -932,8 +946,12 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                         .transaction(id, "challenge", included.tx_hash, included.block, None)
                         .await?;
                 }
-                Err(ChainError::ContractRefused { message, .. }) => {
-                    return Ok(self.state.set_stage(id, Stage::Lost, Some(&message)).await?);
+                Err(error @ ChainError::ContractRefused { .. }) => {
+                    // Refused (the window closed, say): what the chain holds decides, and a
+                    // sign-up still unrevealed reveals without a check (its bond back).
+                    std::fs::remove_file(self.job_dir(id).join(CLAIM_FILE))
+                        .map_err(io("removing the refused claim"))?;
+                    return self.refused_reveal(id, error).await;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -1515,15 +1533,18 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         // of from h_0.
         let dir = self.job_dir(id);
         let runs = [dir.join("run"), dir.join("published")];
-        let found = runs.iter().find_map(|run| {
-            iollm_compute::read_trace(run).ok().map(|t| (run.as_path(), t.checkpoint_every))
-        });
-        let (run, every) = match found {
-            Some((run, every)) => (run, Some(every)),
+        // The checkpoint interval is the job's, never what a published trace.json says.
+        let every = trainer.config().train.checkpoint_every;
+        let run = runs.iter().find(|run| iollm_compute::read_trace(run).is_ok());
+        let (run, every) = match run {
+            Some(run) => (run.as_path(), Some(every)),
             None => (runs[0].as_path(), None),
         };
-        // A one-segment claim it challenged with is its story at level 1.
-        let claim = read_claim(&dir)?;
+        // A one-segment claim it challenged with is its story at level 1, in a game about
+        // that claim (its own, or a defence against it).
+        let terms = self.conn.dispute()?.game(game).await?.map(|g| g.terms.trace_roots[1]);
+        let claim =
+            read_claim(&dir)?.filter(|claim| Some(iollm_compute::merkle::root(claim)) == terms);
         let story = |side| {
             let player = match every {
                 Some(every) => crate::player::Player::from_run(side, trainer, run, every),
@@ -1700,13 +1721,19 @@ async fn publish_run<S: ContentStore>(
 /// directory (the trace's hashes in hex, as `trace.json` has them).
 const CLAIM_FILE: &str = "claim.json";
 
-/// Writes a one-segment claim into job directory `dir` (whole, or not at all).
+/// Writes a one-segment claim into job directory `dir` (whole and synced, or not at all).
 fn write_claim(dir: &Path, claim: &[[u8; 32]]) -> Result<(), WorkerError> {
     let hex: Vec<String> = claim.iter().map(|h| iollm_compute::train::hex(h)).collect();
     let json = serde_json::to_vec(&hex).expect("strings serialise");
     let partial = dir.join(format!("{CLAIM_FILE}.partial"));
     std::fs::create_dir_all(dir).map_err(io("creating the job's directory"))?;
-    std::fs::write(&partial, json).map_err(io("writing the claim"))?;
+    let write = |json: &[u8]| {
+        use std::io::Write as _;
+        let mut file = std::fs::File::create(&partial)?;
+        file.write_all(json)?;
+        file.sync_all()
+    };
+    write(&json).map_err(io("writing the claim"))?;
     std::fs::rename(&partial, dir.join(CLAIM_FILE)).map_err(io("writing the claim"))
 }
 

@@ -50,16 +50,26 @@ pub enum Move {
     Replay { inputs: Vec<Input> },
 }
 
-/// A claim that disputes segment `segment` of the executor's committed trace `h_0..h_n` after
-/// replaying that segment alone, to `end` instead of the committed `h_{segment+1}`: the
-/// executor's checkpoints up to the segment's start, then `end` to the last. The two traces
-/// agree up to `h_segment` and differ from `h_{segment+1}` on (a later checkpoint of the
-/// executor's never equals `end`: each carries its step), so level 1 of the game bisects to
-/// that segment, and every level below replays inside it from the committed `h_segment`.
-pub fn segment_claim(executor: &[Hash], segment: usize, end: Hash) -> Vec<Hash> {
-    let start = &executor[..=segment.min(executor.len().saturating_sub(1))];
-    let rest = executor.len().saturating_sub(start.len());
-    start.iter().copied().chain(std::iter::repeat_n(end, rest)).collect()
+/// A claim that disputes segment `segment` of the executor's committed trace `executor`
+/// (`h_0..h_n`) after replaying that segment alone, to `end` instead of the committed
+/// `h_{segment+1}`: the job's `h0`, the executor's checkpoints up to the segment's start, `end`,
+/// then at every later position a value the executor's checkpoint there cannot be (a hash of
+/// it). So the two traces agree at most up to `h_segment` and differ at every position after
+/// it, whatever the executor committed there: level 1 of the game bisects to that segment (or
+/// the executor, whose `h_0` is not the job's, cannot answer at all), and every level below
+/// replays inside it from the committed `h_segment`, which the verifier has.
+pub fn segment_claim(h0: Hash, executor: &[Hash], segment: usize, end: Hash) -> Vec<Hash> {
+    use iollm_repops::merkle::Hasher as _;
+    executor
+        .iter()
+        .enumerate()
+        .map(|(j, e)| match j {
+            0 => h0,
+            j if j <= segment => *e,
+            j if j == segment + 1 => end,
+            _ => merkle::Sha::hash(&[b"iollm-claim-filler", e]),
+        })
+        .collect()
 }
 
 /// One side's story of a run and how it answers.
