@@ -2,10 +2,10 @@
 //! ([`crate::settings`]) over the deployment file. The result is an [`iollm_chain::Connection`].
 
 use crate::args::Cli;
-use crate::devnet::{DevnetError, Paths};
 use iollm_chain::deployment::{Deployment, IpfsRecord};
 use iollm_chain::ChainError;
 use iollm_chain::{Connection, Signer};
+use iollm_devnet::DevnetError;
 
 /// Connects as the settings say: their deployment file (default: the checkout's
 /// `deployments/devnet.json`), their RPC URL and IPFS API over the file's.
@@ -13,7 +13,7 @@ pub async fn connect(cli: &Cli) -> Result<Connection, DevnetError> {
     let settings = &cli.resolved;
     let file = match &settings.deployments {
         Some(file) => file.clone(),
-        None => Paths::discover(&std::env::current_dir()?)?.deployment_file(),
+        None => settings.devnet_paths(&std::env::current_dir()?)?.deployment_file(),
     };
     if !file.exists() {
         return Err(DevnetError::BadDeployment {

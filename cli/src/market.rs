@@ -2,11 +2,11 @@
 //! and splitter contracts from the command line. Each function is one contract call through
 //! `iollm-chain`'s typed clients; the output layer prints what they return.
 
-use crate::devnet::DevnetError;
 use iollm_chain::contract::Executed;
 use iollm_chain::Connection;
 use iollm_chain::Signer;
 use iollm_compute::merkle::Sha;
+use iollm_devnet::DevnetError;
 use iollm_types::market::{
     check_bounty_job, check_job, Benchmark, BountyId, Capacity, Challenge, Commitment, Error,
     FinalState, Job, JobId, JobKind, JobSpec, JobTerms, Pledge, Verification,

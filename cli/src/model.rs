@@ -1,11 +1,11 @@
 //! `iollm model …`: register, version, transfer, deprecate and read artifacts in the registry
 //! contract.
 
-use crate::devnet::DevnetError;
 use iollm_chain::contract::Executed;
 use iollm_chain::registry::Registration;
 use iollm_chain::Connection;
 use iollm_chain::Signer;
+use iollm_devnet::DevnetError;
 use iollm_types::market::JobId;
 use iollm_types::registry::{Artifact, ArtifactId, Kind, Parent, Relation};
 use iollm_types::split::SplitRule;

@@ -6,11 +6,11 @@ use crate::args::{
     LogFormat, ModelAction, RevenueAction, SplitAction, WorkerAction,
 };
 use crate::context;
-use crate::devnet::{self, Paths, Status, Up};
 use crate::market::{self, PostJob, WithdrawFrom};
 use crate::{content, model};
 use clap::Parser;
 use iollm_chain::Connection;
+use iollm_devnet::{self as devnet, Paths, Status, Up};
 use iollm_types::market::{Capacity, Commitment, Job, JobTerms, Verification};
 use iollm_types::split::SplitRule;
 use std::process::ExitCode;
@@ -59,7 +59,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Devnet { action } => {
-            let paths = Paths::discover(&std::env::current_dir()?)?;
+            let paths = cli.resolved.devnet_paths(&std::env::current_dir()?)?;
             devnet_command(&paths, action, cli.resolved.ipfs_api.as_deref()).await
         }
         Command::Model { action } => model_command(cli, action).await,

@@ -12,6 +12,9 @@
 //! ipfs_api = "http://127.0.0.1:5001"
 //! threads = 8
 //! device = "cuda:0"
+//! root = "/home/me/iollm"
+//! state_dir = "/tmp/my-devnet"
+//! home = "/home/me/.local/share/iollm"
 //! ```
 
 use figment::providers::{Env, Format as _, Serialized, Toml};
@@ -51,6 +54,18 @@ pub struct Settings {
     /// default: cpu). Never changes a result's bits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<iollm_compute::Backend>,
+    /// The iollm checkout `devnet` commands use (`IOLLM_ROOT`; default: the one around the
+    /// current directory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root: Option<PathBuf>,
+    /// Where the devnet keeps its deployment file and state (`IOLLM_STATE_DIR`; default: the
+    /// checkout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<PathBuf>,
+    /// The tools directory setup installs into (`IOLLM_HOME`, as `scripts/setup.sh` reads it;
+    /// default `~/.local/share/iollm`): the node and cargo-contract are in its `bin/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub home: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -63,14 +78,27 @@ impl std::fmt::Debug for Settings {
             .field("ipfs_api", &self.ipfs_api)
             .field("threads", &self.threads)
             .field("device", &self.device)
+            .field("root", &self.root)
+            .field("state_dir", &self.state_dir)
+            .field("home", &self.home)
             .finish()
     }
 }
 
 /// The environment keys the resolver reads (`IOLLM_` and the key in capitals); other `IOLLM_*`
 /// variables belong to scripts and tests.
-const ENV_KEYS: [&str; 7] =
-    ["rpc", "deployments", "suri", "key_file", "ipfs_api", "threads", "device"];
+const ENV_KEYS: [&str; 10] = [
+    "rpc",
+    "deployments",
+    "suri",
+    "key_file",
+    "ipfs_api",
+    "threads",
+    "device",
+    "root",
+    "state_dir",
+    "home",
+];
 
 /// Why settings could not be resolved.
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +151,27 @@ impl Settings {
     pub fn runtime(&self, threads: Option<usize>) -> iollm_compute::Result<iollm_compute::Runtime> {
         let threads = iollm_compute::train::resolve_threads(self.threads_or(threads))?;
         Ok(iollm_compute::Runtime::on(threads, self.device.unwrap_or_default()))
+    }
+
+    /// The devnet's paths: the checkout these settings name (else the one around `cwd`), its
+    /// state directory and the tools directory's `bin/`.
+    pub fn devnet_paths(
+        &self,
+        cwd: &Path,
+    ) -> Result<iollm_devnet::Paths, iollm_devnet::DevnetError> {
+        let root = match &self.root {
+            Some(root) => root.clone(),
+            None => iollm_devnet::find_checkout(cwd)?,
+        };
+        let home = self.home.clone().or_else(|| {
+            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share/iollm"))
+        });
+        let tools = home.unwrap_or_default().join("bin");
+        Ok(iollm_devnet::Paths {
+            state: self.state_dir.clone().unwrap_or_else(|| root.clone()),
+            root,
+            tools,
+        })
     }
 }
 
@@ -191,6 +240,35 @@ mod tests {
             let err = resolve(&Settings::default()).unwrap_err().to_string();
             assert!(err.contains("write cpu, cuda or cuda:N"), "{err}");
             assert!(!err.contains('\n'), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_devnet_paths_come_from_the_settings_over_the_checkout_around() {
+        figment::Jail::expect_with(|jail| {
+            let resolve = || {
+                Settings::resolve(None, Settings::process_env(), &Settings::default())
+                    .expect("resolves")
+            };
+            let checkout = jail.directory().join("checkout");
+            std::fs::create_dir_all(checkout.join("contracts/sub")).expect("mkdir");
+            jail.create_file("checkout/Cargo.toml", "")?;
+            jail.create_file("checkout/contracts/Cargo.toml", "")?;
+            jail.set_env("IOLLM_HOME", "/opt/iollm");
+            let paths = resolve().devnet_paths(&checkout.join("contracts/sub")).expect("found");
+            assert_eq!((&paths.root, &paths.state), (&checkout, &checkout));
+            assert_eq!(paths.tools, Path::new("/opt/iollm/bin"));
+            jail.set_env("IOLLM_STATE_DIR", "/tmp/state");
+            jail.set_env("IOLLM_ROOT", "/elsewhere");
+            let paths = resolve().devnet_paths(&checkout).expect("named");
+            assert_eq!(
+                (paths.root.as_path(), paths.state.as_path()),
+                (Path::new("/elsewhere"), Path::new("/tmp/state"))
+            );
+            jail.clear_env();
+            let err = resolve().devnet_paths(Path::new("/")).unwrap_err().to_string();
+            assert!(err.contains("not inside an iollm checkout"), "{err}");
             Ok(())
         });
     }

@@ -3,74 +3,41 @@
 //! when the [`TestNet`] is dropped.
 
 use anyhow::{Context as _, Result};
-use iollm_chain::deployment::{Deployment, IpfsRecord};
-use iollm_chain::Connection;
-use iollm_chain::{Chain, Signer};
-use iollm_cli::devnet::{self, ContractArtifact, NodeProcess, Paths};
-use iollm_content::daemon::{Daemon, DaemonConfig};
+use iollm_chain::{Connection, Signer};
+use iollm_devnet::{ContractArtifact, Devnet, Paths};
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
 
-use tokio_util::sync::CancellationToken;
-
-/// The checkout these tests belong to.
+/// The checkout these tests belong to, with the tools setup installed (`$IOLLM_HOME/bin`,
+/// default `~/.local/share/iollm/bin`).
 pub fn checkout() -> Paths {
-    Paths::at(Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").into())
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent");
+    Paths::at(root.into(), tools_home().join("bin"))
 }
 
-/// The contracts, built once per test process (concurrent cargo-contract runs would race on
-/// the same output files). Fails, naming the setup command, when the tools are missing.
+/// The tools directory `scripts/setup.sh` installs into.
+pub fn tools_home() -> PathBuf {
+    std::env::var_os("IOLLM_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        home.join(".local/share/iollm")
+    })
+}
+
+/// The contracts, built once per test process. Fails, naming the setup command, when the tools
+/// are missing.
 pub fn contracts() -> Result<BTreeMap<String, ContractArtifact>> {
-    static BUILT: Mutex<Option<BTreeMap<String, ContractArtifact>>> = Mutex::new(None);
-    let mut built = BUILT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if built.is_none() {
-        devnet::node_binary()
-            .context("the end-to-end tests need the devnet tools: run scripts/setup.sh")?;
-        let names = devnet::CONTRACTS.iter().map(|c| c.name);
-        *built = Some(devnet::build_contracts(&checkout().contracts(), names)?);
-    }
-    Ok(built.clone().expect("built above"))
+    let paths = checkout();
+    paths
+        .node_binary()
+        .context("the end-to-end tests need the devnet tools: run scripts/setup.sh")?;
+    Ok(iollm_devnet::built_once(&paths)?)
 }
 
-/// A node with the contracts deployed and an IPFS daemon, stopped on drop.
-pub struct TestNet {
-    /// The CLI's context on this network.
-    pub ctx: Connection,
-    ipfs_shutdown: CancellationToken,
-    /// The node (a test may kill it and start it again).
-    pub node: NodeProcess,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for TestNet {
-    fn drop(&mut self) {
-        self.ipfs_shutdown.cancel();
-    }
-}
-
-/// Starts a [`TestNet`].
-pub async fn testnet() -> Result<TestNet> {
-    let artifacts = contracts()?;
-    let dir = tempfile::tempdir()?;
-    let node = NodeProcess::start(&dir.path().join("node")).await?;
-    let chain = Chain::connect(&node.rpc_url()).await?;
-    let contracts = devnet::deploy_contracts(&chain, &Signer::dev("alice")?, &artifacts).await?;
-    let daemon =
-        Daemon::bind(DaemonConfig::new(dir.path().join("ipfs"), ([127, 0, 0, 1], 0).into()))
-            .await?;
-    let ipfs = IpfsRecord { api_url: daemon.api_url(), pid: None, repo: None };
-    let ipfs_shutdown = CancellationToken::new();
-    tokio::spawn(daemon.run(ipfs_shutdown.clone()));
-    let deployment = Deployment {
-        rpc_url: node.rpc_url(),
-        node: None,
-        ipfs: Some(ipfs),
-        contracts,
-        workers: Vec::new(),
-        clock: None,
-    };
-    Ok(TestNet { ctx: Connection { chain, deployment }, ipfs_shutdown, node, _dir: dir })
+/// Starts a [`Devnet`] of this checkout: a node with the contracts deployed and an IPFS daemon,
+/// stopped on drop (failing, and naming the setup command, when the tools are missing).
+pub async fn testnet() -> Result<Devnet> {
+    contracts()?;
+    Ok(Devnet::spawn(&checkout()).await?)
 }
 
 /// Produces blocks (the dev node seals one per transaction) until the chain is past `target`:

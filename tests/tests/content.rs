@@ -26,20 +26,21 @@ async fn publish_then_pull_round_trips_byte_for_byte() -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let package = tmp.path().join("pkg");
     write_package(&package)?;
-    let store = content::ipfs_client(&net.ctx)?;
+    let store = content::ipfs_client(&net.connection)?;
     let alice = Signer::dev("alice")?;
 
-    let published = content::publish(&net.ctx, &store, &alice, Kind::Model, &package).await?;
+    let published =
+        content::publish(&net.connection, &store, &alice, Kind::Model, &package).await?;
     assert_eq!(published.id, 1);
     // The chain records exactly the CID `iollm cid` computes offline.
     let offline = content::cid_of_path(&package, &content::package_options())?;
     assert_eq!(published.package_cid, offline);
-    let record = iollm_cli::model::show(&net.ctx, published.id).await?;
+    let record = iollm_cli::model::show(&net.connection, published.id).await?;
     assert_eq!(record.manifest_cid, iollm_content::format_cid(&offline).as_bytes());
 
     let pulled = tmp.path().join("pulled");
     let (cid, manifest) =
-        content::pull(&net.ctx, &store, published.id, &pulled, &Default::default()).await?;
+        content::pull(&net.connection, &store, published.id, &pulled, &Default::default()).await?;
     assert_eq!(cid, published.package_cid);
     assert_eq!(manifest.files.len(), 2);
     for name in ["smip.json", "config.json", "model.safetensors"] {
@@ -47,13 +48,15 @@ async fn publish_then_pull_round_trips_byte_for_byte() -> Result<()> {
     }
 
     // Pulling into an existing directory is refused without touching it.
-    let err = content::pull(&net.ctx, &store, published.id, &pulled, &Default::default())
+    let err = content::pull(&net.connection, &store, published.id, &pulled, &Default::default())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
     // An id with nothing registered is a clear error and writes nothing.
     let missing = tmp.path().join("missing");
-    let err = content::pull(&net.ctx, &store, 99, &missing, &Default::default()).await.unwrap_err();
+    let err = content::pull(&net.connection, &store, 99, &missing, &Default::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.to_string(), "no artifact with id 99");
     assert!(!missing.exists());
     Ok(())

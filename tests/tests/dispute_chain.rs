@@ -17,11 +17,11 @@ use anyhow::{Context as _, Result};
 use iollm_chain::contract::StorageDeposit;
 use iollm_chain::dispute::DisputeClient;
 use iollm_chain::{Chain, ChainError, Signer};
-use iollm_cli::devnet::{self, NodeProcess};
 use iollm_cli::market::{self as m, PostJob};
 use iollm_cli::model;
 use iollm_compute::merkle::{self, Sha};
 use iollm_compute::{Runtime, TrainConfig, Trainer};
+use iollm_devnet::NodeProcess;
 use iollm_tests::advance_past;
 use iollm_types::bisection::{Side, Verdict};
 use iollm_types::dispute::GameId;
@@ -136,10 +136,9 @@ fn report(name: &str, moves: u32, cost: &BTreeMap<&'static str, u64>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disputes_are_decided_on_the_node_by_the_contracts_recomputation() -> Result<()> {
     tokio::time::timeout(Duration::from_secs(1200), async {
-        devnet::node_binary().context("the end-to-end tests need the devnet tools: run scripts/setup.sh")?;
-        let built = devnet::build_contracts(&iollm_tests::checkout().contracts(), ["dispute"])?;
+        let built = iollm_tests::contracts()?;
         let dir = tempfile::tempdir()?;
-        let node = NodeProcess::start(&dir.path().join("node")).await?;
+        let node = NodeProcess::start(&iollm_tests::checkout().node_binary()?, &dir.path().join("node")).await?;
         let chain = Chain::connect(&node.rpc_url()).await?;
         let (alice, bob, charlie, dave) =
             (Signer::dev("alice")?, Signer::dev("bob")?, Signer::dev("charlie")?, Signer::dev("dave")?);
@@ -246,7 +245,7 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
     // 3 minutes each).
     tokio::time::timeout(Duration::from_secs(2400), async {
         let net = iollm_tests::testnet().await?;
-        let ctx = &net.ctx;
+        let ctx = &net.connection;
         let market = ctx.market()?;
         let dispute = ctx.dispute()?;
         let dev = |name: &str| Signer::dev(name);

@@ -29,6 +29,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("iollm-indexer", &["iollm-chain", "iollm-types"]),
+    // The devnet (`iollm devnet`, the tests): it starts workers as processes of the `iollm`
+    // binary, never by linking them.
+    ("iollm-devnet", &["iollm-chain", "iollm-content", "iollm-types"]),
     // The model server: models from compute, nothing about the chain (the CLI pulls by id).
     ("iollm-serve", &["iollm-compute"]),
 ];
@@ -66,6 +69,15 @@ fn crates_depend_only_in_the_designed_direction() {
         deps.insert(name, normal.collect());
     }
     assert!(deps.contains_key("iollm-types") && deps.contains_key("iollm-chain"));
+    // Every crate of ours but the binary's and the system tests' has its rule: a new library
+    // cannot depend on the CLI unnoticed.
+    for krate in deps.keys().filter(|k| k.starts_with("iollm-")) {
+        let ruled = ALLOWED.iter().any(|(name, _)| name == krate);
+        assert!(
+            ruled || ["iollm-cli", "iollm-tests"].contains(&krate.as_str()),
+            "{krate} has no rule in ALLOWED"
+        );
+    }
 
     for (krate, allowed) in ALLOWED {
         let Some(actual) = deps.get(*krate) else { continue };

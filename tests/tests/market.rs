@@ -222,7 +222,7 @@ async fn advance_past(ctx: &Connection, target: u32) -> Result<()> {
 #[tokio::test]
 async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<()> {
     let net = testnet().await?;
-    let ctx = &net.ctx;
+    let ctx = &net.connection;
     let mut alice = Ledger::new(ctx, "alice").await?; // admin and treasury
     let mut bob = Ledger::new(ctx, "bob").await?; // designer
     let mut charlie = Ledger::new(ctx, "charlie").await?; // GPU provider, 20 % joint mining
@@ -414,7 +414,7 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
 #[tokio::test]
 async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refused() -> Result<()> {
     let net = testnet().await?;
-    let ctx = &net.ctx;
+    let ctx = &net.connection;
     let mut bob = Ledger::new(ctx, "bob").await?;
     let mut charlie = Ledger::new(ctx, "charlie").await?;
     let mut dave = Ledger::new(ctx, "dave").await?;
@@ -518,7 +518,7 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     let err = market.propose_change(&bob.signer, &change).await.unwrap_err();
     assert!(matches!(err, ChainError::ContractRefused { contract: "market", .. }), "{err}");
     assert!(err.to_string().contains("only the market's admin"), "{err}");
-    let splitter_addr = net.ctx.deployment.address("splitter")?;
+    let splitter_addr = net.connection.deployment.address("splitter")?;
     let credit = iollm_types::splitter::calls::credit_units(1, bob.signer.account_bytes(), 5);
     let err = ctx
         .chain
@@ -575,7 +575,7 @@ async fn verified_job(
 #[tokio::test]
 async fn share_units_cannot_be_minted_for_nothing() -> Result<()> {
     let net = testnet().await?;
-    let ctx = &net.ctx;
+    let ctx = &net.connection;
     let mut bob = Ledger::new(ctx, "bob").await?; // owner of the artifact
     let mut charlie = Ledger::new(ctx, "charlie").await?; // a sybil executor
     let mut dave = Ledger::new(ctx, "dave").await?; // bonded verifier
@@ -660,7 +660,7 @@ async fn share_units_cannot_be_minted_for_nothing() -> Result<()> {
 #[tokio::test]
 async fn a_refused_credit_never_blocks_settlement_and_every_bound_holds() -> Result<()> {
     let net = testnet().await?;
-    let ctx = &net.ctx;
+    let ctx = &net.connection;
     let mut bob = Ledger::new(ctx, "bob").await?;
     let mut charlie = Ledger::new(ctx, "charlie").await?;
     let mut dave = Ledger::new(ctx, "dave").await?;
@@ -698,7 +698,7 @@ async fn a_refused_credit_never_blocks_settlement_and_every_bound_holds() -> Res
     withdraw(ctx, &mut charlie, WithdrawFrom::Market, first_ask + PRICE).await?;
 
     // The saturation attack needs the market's hand: refused for anyone else.
-    let splitter_addr = net.ctx.deployment.address("splitter")?;
+    let splitter_addr = net.connection.deployment.address("splitter")?;
     let saturate =
         iollm_types::splitter::calls::credit_units(artifact, bob.signer.account_bytes(), u128::MAX);
     let err = ctx
@@ -753,7 +753,7 @@ async fn a_refused_credit_never_blocks_settlement_and_every_bound_holds() -> Res
 #[tokio::test]
 async fn a_hostage_claim_is_slashed_and_a_silent_challenger_loses() -> Result<()> {
     let net = testnet().await?;
-    let ctx = &net.ctx;
+    let ctx = &net.connection;
     let mut bob = Ledger::new(ctx, "bob").await?;
     let mut charlie = Ledger::new(ctx, "charlie").await?;
     let mut dave = Ledger::new(ctx, "dave").await?;
@@ -864,7 +864,7 @@ async fn a_hostage_claim_is_slashed_and_a_silent_challenger_loses() -> Result<()
 #[tokio::test]
 async fn admin_and_owners_cannot_change_the_rules_after_the_fact() -> Result<()> {
     let net = testnet().await?;
-    let ctx = &net.ctx;
+    let ctx = &net.connection;
     let alice = Signer::dev("alice")?;
     let market = ctx.market()?;
     let now = block(ctx).await?;
@@ -952,7 +952,7 @@ async fn admin_and_owners_cannot_change_the_rules_after_the_fact() -> Result<()>
 #[tokio::test]
 async fn a_delegate_earns_units_until_revoked_or_sold_and_compute_cuts_wait() -> Result<()> {
     let net = testnet().await?;
-    let ctx = &net.ctx;
+    let ctx = &net.connection;
     let splitter = ctx.splitter()?;
     let mut bob = Ledger::new(ctx, "bob").await?; // the owner
     let mut charlie = Ledger::new(ctx, "charlie").await?; // executor, 20 % discount
@@ -1046,7 +1046,7 @@ async fn a_delegate_earns_units_until_revoked_or_sold_and_compute_cuts_wait() ->
 #[tokio::test]
 async fn bounty_drains_and_fake_provenance_fail() -> Result<()> {
     let net = testnet().await?;
-    let ctx = &net.ctx;
+    let ctx = &net.connection;
     let mut bob = Ledger::new(ctx, "bob").await?;
     let mut charlie = Ledger::new(ctx, "charlie").await?;
     let mut dave = Ledger::new(ctx, "dave").await?;
@@ -1202,7 +1202,7 @@ async fn a_training_job_is_posted_from_its_spec_with_its_dataset_on_ipfs() -> Re
     use iollm_content::ContentStore as _;
     use iollm_worker::job::JobDocument;
     let net = testnet().await?;
-    let ctx = &net.ctx;
+    let ctx = &net.connection;
     let bob = Signer::dev("bob")?;
     let store = iollm_cli::content::ipfs_client(ctx)?;
     let start = ctx.chain.finalized_head().await? + 1;

@@ -4,7 +4,7 @@
 use anyhow::{ensure, Result};
 use iollm_chain::send::SendPolicy;
 use iollm_chain::{Chain, ChainError, Signer};
-use iollm_cli::{devnet, model};
+use iollm_cli::model;
 use iollm_tests::testnet;
 use iollm_types::registry::Kind;
 use iollm_types::split::SplitRule;
@@ -16,9 +16,9 @@ const CID: &str = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4";
 async fn register_emits_the_event_and_stores_the_record() -> Result<()> {
     let net = testnet().await?;
     let bob = Signer::dev("bob")?;
-    let balance_before = net.ctx.chain.free_balance(&bob.account()).await?;
+    let balance_before = net.connection.chain.free_balance(&bob.account()).await?;
 
-    let registration = model::register(&net.ctx, &bob, Kind::Dataset, CID).await?;
+    let registration = model::register(&net.connection, &bob, Kind::Dataset, CID).await?;
 
     assert_eq!(registration.id, 1);
     assert_eq!(registration.event.id, 1);
@@ -26,12 +26,12 @@ async fn register_emits_the_event_and_stores_the_record() -> Result<()> {
     assert_eq!(registration.event.owner, bob.account_bytes());
     assert_eq!(registration.event.manifest_cid, CID.as_bytes());
 
-    let record = model::show(&net.ctx, registration.id).await?;
+    let record = model::show(&net.connection, registration.id).await?;
     assert_eq!(record.kind, Kind::Dataset);
     assert_eq!(record.owner, bob.account_bytes());
     assert_eq!(record.manifest_cid, CID.as_bytes());
     assert!(record.registered_at > 0);
-    assert_eq!(net.ctx.registry()?.count().await?, 1);
+    assert_eq!(net.connection.registry()?.count().await?, 1);
 
     // Bob paid exactly the fee plus the storage deposit the dry-run measured.
     let call = &registration.call;
@@ -40,12 +40,13 @@ async fn register_emits_the_event_and_stores_the_record() -> Result<()> {
         panic!("a new record must charge a deposit, got {:?}", call.dry_run.storage_deposit)
     };
     ensure!(call.fee > 0 && deposit > 0, "fee {} deposit {deposit}", call.fee);
-    let balance_after = net.ctx.chain.free_balance(&bob.account()).await?;
+    let balance_after = net.connection.chain.free_balance(&bob.account()).await?;
     assert_eq!(balance_before - balance_after, call.fee + deposit);
 
-    let second = model::register(&net.ctx, &Signer::dev("charlie")?, Kind::Model, CID).await?;
+    let second =
+        model::register(&net.connection, &Signer::dev("charlie")?, Kind::Model, CID).await?;
     assert_eq!(second.id, 2);
-    assert!(matches!(model::show(&net.ctx, 3).await, Err(model::ModelError::NotFound(3))));
+    assert!(matches!(model::show(&net.connection, 3).await, Err(model::ModelError::NotFound(3))));
     Ok(())
 }
 
@@ -53,7 +54,7 @@ async fn register_emits_the_event_and_stores_the_record() -> Result<()> {
 async fn bad_input_and_unfunded_callers_are_refused_and_store_nothing() -> Result<()> {
     let net = testnet().await?;
     let alice = Signer::dev("alice")?;
-    let balance_before = net.ctx.chain.free_balance(&alice.account()).await?;
+    let balance_before = net.connection.chain.free_balance(&alice.account()).await?;
     let too_long = "b".repeat(129);
     for (cid, expected) in [
         ("", "registry refused: the manifest CID is empty"),
@@ -62,17 +63,17 @@ async fn bad_input_and_unfunded_callers_are_refused_and_store_nothing() -> Resul
         // A base32 CIDv1 one character short: its multihash length no longer matches.
         ("bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei", "registry refused: the manifest CID is not a CIDv0 (Qm…) or base32 CIDv1 (b…) of a known codec"),
     ] {
-        let err = model::register(&net.ctx, &alice, Kind::Model, cid).await.unwrap_err();
+        let err = model::register(&net.connection, &alice, Kind::Model, cid).await.unwrap_err();
         assert_eq!(err.to_string(), expected);
     }
     // Refusals are found by the dry-run: nothing was submitted, so no fee was paid.
-    assert_eq!(net.ctx.chain.free_balance(&alice.account()).await?, balance_before);
+    assert_eq!(net.connection.chain.free_balance(&alice.account()).await?, balance_before);
 
     let pauper = Signer::from_suri("//NobodyWithFunds")?;
-    let err = model::register(&net.ctx, &pauper, Kind::Model, CID).await.unwrap_err();
+    let err = model::register(&net.connection, &pauper, Kind::Model, CID).await.unwrap_err();
     assert!(matches!(err, model::ModelError::Chain(ChainError::InsufficientFunds { .. })), "{err}");
     assert!(err.to_string().contains("too little balance"), "{err}");
-    assert_eq!(net.ctx.registry()?.count().await?, 0);
+    assert_eq!(net.connection.registry()?.count().await?, 0);
     assert!(matches!(model::parse_kind("weights"), Err(model::ModelError::UnknownKind(_))));
     Ok(())
 }
@@ -85,10 +86,10 @@ async fn bad_input_and_unfunded_callers_are_refused_and_store_nothing() -> Resul
 async fn one_account_sends_many_at_once_and_reaches_a_restarted_node() -> Result<()> {
     let mut net = testnet().await?;
     let resend_always = SendPolicy { resend_every: Duration::ZERO, ..SendPolicy::default() };
-    net.ctx.chain = net.ctx.chain.clone().with_send_policy(resend_always);
-    let registry = net.ctx.registry()?;
+    net.connection.chain = net.connection.chain.clone().with_send_policy(resend_always);
+    let registry = net.connection.registry()?;
     let bob = Signer::dev("bob")?;
-    let balance_before = net.ctx.chain.free_balance(&bob.account()).await?;
+    let balance_before = net.connection.chain.free_balance(&bob.account()).await?;
     let all = tokio::time::timeout(Duration::from_secs(120), async {
         let mut sends = tokio::task::JoinSet::new();
         for _ in 0..6 {
@@ -106,7 +107,7 @@ async fn one_account_sends_many_at_once_and_reaches_a_restarted_node() -> Result
     for sent in all {
         let sent = sent?;
         ids.push(sent.id);
-        let tx = net.ctx.chain.transaction(&sent.call.included).await?.expect("it landed");
+        let tx = net.connection.chain.transaction(&sent.call.included).await?.expect("it landed");
         assert_eq!(tx.mortal_blocks, Some(SendPolicy::default().mortal_blocks));
         nonces.push(tx.nonce);
         let iollm_chain::contract::StorageDeposit::Charge(deposit) =
@@ -122,7 +123,7 @@ async fn one_account_sends_many_at_once_and_reaches_a_restarted_node() -> Result
     assert_eq!(nonces, (nonces[0]..nonces[0] + 6).collect::<Vec<u64>>(), "one nonce each");
     assert_eq!(registry.count().await?, 6);
     // Paid for six registrations, to the unit, and nothing more.
-    assert_eq!(balance_before - net.ctx.chain.free_balance(&bob.account()).await?, paid);
+    assert_eq!(balance_before - net.connection.chain.free_balance(&bob.account()).await?, paid);
 
     // The node dies: a call made meanwhile waits for it (the client reconnects by itself)
     // and completes once it is back.
@@ -142,7 +143,7 @@ async fn one_account_sends_many_at_once_and_reaches_a_restarted_node() -> Result
 
 #[tokio::test]
 async fn a_dead_node_is_reported_with_the_command_that_starts_one() -> Result<()> {
-    let port = devnet::free_port()?;
+    let port = iollm_devnet::free_port()?;
     let err = Chain::connect(&format!("ws://127.0.0.1:{port}")).await.unwrap_err();
     assert!(matches!(err, ChainError::NodeUnreachable { .. }), "{err}");
     assert!(err.to_string().contains("iollm devnet up"), "{err}");

@@ -115,7 +115,7 @@ async fn executors_take_jobs_to_payment_and_go_on_after_a_stop() -> Result<()> {
 
 async fn scenario() -> Result<()> {
     let net = testnet().await?;
-    let ctx = &net.ctx;
+    let ctx = &net.connection;
     let market = ctx.market()?;
     let store = iollm_cli::content::ipfs_client(ctx)?;
     let (bob, charlie, dave) = (Signer::dev("bob")?, Signer::dev("charlie")?, Signer::dev("dave")?);
@@ -327,7 +327,7 @@ async fn defence() -> Result<()> {
     use iollm_types::bisection::Verdict;
     use iollm_worker::player::{Cheat, Player};
     let net = testnet().await?;
-    let ctx = &net.ctx;
+    let ctx = &net.connection;
     let market = ctx.market()?;
     let (alice, bob, charlie) =
         (Signer::dev("alice")?, Signer::dev("bob")?, Signer::dev("charlie")?);
@@ -447,7 +447,7 @@ async fn verification() -> Result<()> {
     use iollm_worker::player::{Cheat, Player};
     const FEE: u128 = 1_000_000_000;
     let net = testnet().await?;
-    let ctx = &net.ctx;
+    let ctx = &net.connection;
     let market = ctx.market()?;
     let (alice, bob, charlie, dave) =
         (Signer::dev("alice")?, Signer::dev("bob")?, Signer::dev("charlie")?, Signer::dev("dave")?);

@@ -3,7 +3,7 @@
 //! on an idle devnet. `iollm devnet clock` sends a `system.remark` as Ferdie every interval,
 //! as a real chain's block time would; `devnet up --workers N` starts it as a child process.
 
-use crate::devnet::{is_our_process, DevnetError, Paths};
+use crate::{is_our_process, DevnetError, Paths};
 use iollm_chain::deployment::ClockRecord;
 use iollm_chain::{Chain, Signer};
 use std::path::Path;
@@ -53,7 +53,7 @@ pub fn start(
     let log_file = std::fs::File::create(&log)?;
     let mut command = Command::new(iollm_exe);
     command.args(["devnet", "clock", "--every-ms", &every_ms.to_string()]);
-    crate::devnet::workers::isolated(&mut command, paths, deployment)?;
+    crate::workers::isolated(&mut command, paths, deployment)?;
     command.stdin(Stdio::null()).stdout(log_file.try_clone()?).stderr(log_file);
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     let child = command.spawn()?;

@@ -1,6 +1,6 @@
 //! A substrate-contracts-node child process bound to loopback.
 
-use crate::devnet::{tools_bin_dir, DevnetError};
+use crate::DevnetError;
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -16,25 +16,13 @@ pub const NODE_BINARY: &str = "substrate-contracts-node";
 /// A running node started by us. Killed on drop unless [`NodeProcess::detach`]ed.
 #[derive(Debug)]
 pub struct NodeProcess {
+    binary: PathBuf,
     child: Option<Child>,
     pid: u32,
     rpc_port: u16,
     p2p_port: u16,
     base_path: PathBuf,
     log: PathBuf,
-}
-
-/// Where the node binary is: `$IOLLM_HOME/bin` (as installed by setup), else `PATH`.
-pub fn node_binary() -> Result<PathBuf, DevnetError> {
-    let installed = tools_bin_dir().join(NODE_BINARY);
-    if installed.is_file() {
-        return Ok(installed);
-    }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths).map(|p| p.join(NODE_BINARY)).find(|p| p.is_file())
-        })
-        .ok_or(DevnetError::ToolMissing { tool: NODE_BINARY, expected: installed })
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
@@ -44,15 +32,16 @@ pub fn free_port() -> Result<u16, DevnetError> {
 }
 
 impl NodeProcess {
-    /// Starts `substrate-contracts-node --dev` with its own `base_path` (wiped first), RPC and
+    /// Starts `binary` (a `substrate-contracts-node`: [`crate::Paths::node_binary`]) `--dev` with its own `base_path` (wiped first), RPC and
     /// p2p on free loopback ports, no telemetry, no mDNS, and its log in `base_path/node.log`.
     /// Returns once RPC answers.
-    pub async fn start(base_path: &Path) -> Result<NodeProcess, DevnetError> {
+    pub async fn start(binary: &Path, base_path: &Path) -> Result<NodeProcess, DevnetError> {
         if base_path.exists() {
             std::fs::remove_dir_all(base_path).map_err(DevnetError::Io)?;
         }
         std::fs::create_dir_all(base_path).map_err(DevnetError::Io)?;
         let mut node = NodeProcess {
+            binary: binary.to_owned(),
             child: None,
             pid: 0,
             rpc_port: free_port()?,
@@ -79,9 +68,8 @@ impl NodeProcess {
     }
 
     async fn launch(&mut self) -> Result<(), DevnetError> {
-        let binary = node_binary()?;
         let log_file = File::options().create(true).append(true).open(&self.log)?;
-        let mut command = Command::new(&binary);
+        let mut command = Command::new(&self.binary);
         command
             .args(["--dev", "--base-path"])
             .arg(self.base_path.join("chain"))

@@ -1,6 +1,6 @@
 //! Building the ink! contracts with cargo-contract, all into one target directory.
 
-use crate::devnet::{tools_bin_dir, DevnetError};
+use crate::{DevnetError, Paths};
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -14,19 +14,6 @@ pub struct ContractArtifact {
     pub wasm: PathBuf,
     /// The ink! metadata (ABI).
     pub metadata: PathBuf,
-}
-
-/// Where cargo-contract is: `$IOLLM_HOME/bin` (as installed by setup), else `PATH`.
-pub fn cargo_contract_binary() -> Result<PathBuf, DevnetError> {
-    let installed = tools_bin_dir().join("cargo-contract");
-    if installed.is_file() {
-        return Ok(installed);
-    }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths).map(|p| p.join("cargo-contract")).find(|p| p.is_file())
-        })
-        .ok_or(DevnetError::ToolMissing { tool: "cargo-contract", expected: installed })
 }
 
 /// The toolchain pinned in `contracts/rust-toolchain.toml`. cargo-contract builds from a temporary
@@ -54,7 +41,7 @@ fn contracts_target(contracts_dir: &Path) -> PathBuf {
 /// One build at a time in this process: the end-to-end tests build from several threads.
 static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Builds each named contract in `contracts_dir` with `cargo contract build --release`, all into
+/// Builds each named contract of the checkout's `contracts/` with `cargo contract build --release`, all into
 /// [`contracts_target`] (the first from scratch, each other from a copy of one already built:
 /// [`seed`]): the artifacts go to `<target>/ink/<name>/`, each build's output to
 /// `contracts/target/<name>-build.log`, and its progress (cargo-contract's steps, every 25th
@@ -68,11 +55,12 @@ static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// before a contract's first build its metadata file is a placeholder that records the size
 /// (the target's name already guarantees it); the build overwrites it.
 pub fn build_contracts<'a>(
-    contracts_dir: &Path,
+    paths: &Paths,
     names: impl IntoIterator<Item = &'a str>,
 ) -> Result<BTreeMap<String, ContractArtifact>, DevnetError> {
     let _one_at_a_time = BUILDING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let cargo_contract = cargo_contract_binary()?;
+    let cargo_contract = paths.cargo_contract()?;
+    let contracts_dir = &paths.contracts();
     let toolchain = pinned_toolchain(contracts_dir)?;
     let target = contracts_target(contracts_dir);
     let mut built = BTreeMap::new();

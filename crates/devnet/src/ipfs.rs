@@ -1,7 +1,7 @@
 //! The devnet's IPFS node: our embedded Kubo-RPC daemon (`iollm ipfs daemon`) as a child
 //! process on a free loopback port, with its repo under the devnet's state directory.
 
-use crate::devnet::DevnetError;
+use crate::DevnetError;
 use iollm_chain::deployment::IpfsRecord;
 use iollm_content::KuboClient;
 use std::path::Path;
@@ -17,7 +17,7 @@ pub async fn start_daemon(iollm_exe: &Path, repo: &Path) -> Result<IpfsRecord, D
     std::fs::create_dir_all(repo)?;
     let log = repo.with_extension("log");
     let log_file = std::fs::File::create(&log)?;
-    let port = crate::devnet::free_port()?;
+    let port = crate::free_port()?;
     let mut command = Command::new(iollm_exe);
     command
         .args(["ipfs", "daemon", "--repo"])

@@ -2,7 +2,7 @@
 //! runs `iollm worker run` as a child process (like the IPFS daemon) with its own state
 //! directory, log and loopback `/metrics`: the first as executor, the others as verifiers.
 
-use crate::devnet::{free_port, is_our_process, DevnetError, Paths};
+use crate::{free_port, is_our_process, DevnetError, Paths};
 use iollm_chain::deployment::WorkerRecord;
 use iollm_chain::{Chain, Connection, Deployment, Signer};
 use iollm_types::market::Capacity;
@@ -54,7 +54,7 @@ pub async fn start(
             Err(e) => {
                 // None left behind: the ones already started are not recorded anywhere.
                 for worker in &started {
-                    crate::devnet::stop(worker.pid, &marks(worker)).await?;
+                    crate::stop(worker.pid, &marks(worker)).await?;
                 }
                 return Err(e);
             }

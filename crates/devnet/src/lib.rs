@@ -1,6 +1,7 @@
-//! The local devnet as a library: start a node, build and deploy the contracts, record the
-//! deployment, report it, stop it. `iollm devnet up|status|down` are thin wrappers; tests call
-//! [`NodeProcess::start`] and [`deploy_contracts`] directly.
+//! The local devnet as a library: build the contracts, start a node, deploy, record the
+//! deployment, report it, stop it. `iollm devnet up|status|down` are thin wrappers over [`up`],
+//! [`status`] and [`down`] (a devnet left running, found again through its deployment file);
+//! tests use [`Devnet::spawn`] (one that stops when dropped).
 //!
 //! `up` leaves the node running in the background and writes `deployments/devnet.json` (RPC URL,
 //! node PID and paths, contract addresses and code hashes); `down` stops exactly that PID, after
@@ -10,11 +11,13 @@ mod build;
 pub mod clock;
 mod ipfs;
 mod node;
+mod spawned;
 pub mod workers;
 
-pub use build::{build_contracts, cargo_contract_binary, ContractArtifact};
+pub use build::{build_contracts, ContractArtifact};
 pub use ipfs::start_daemon;
-pub use node::{free_port, node_binary, NodeProcess, NODE_BINARY};
+pub use node::{free_port, NodeProcess, NODE_BINARY};
+pub use spawned::{built_once, Devnet};
 
 use iollm_chain::deployment::{DeployedContract, Deployment, IpfsRecord, NodeRecord};
 use iollm_chain::dispute::DisputeClient;
@@ -25,15 +28,6 @@ use iollm_chain::{Chain, ChainError, Signer};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// Where setup installs tools: `$IOLLM_HOME/bin`, default `~/.local/share/iollm/bin`.
-pub fn tools_bin_dir() -> PathBuf {
-    let home = std::env::var_os("IOLLM_HOME").map(PathBuf::from).unwrap_or_else(|| {
-        let user_home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-        user_home.join(".local/share/iollm")
-    });
-    home.join("bin")
-}
 
 /// What can go wrong running the devnet.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +68,7 @@ pub enum DevnetError {
         log: PathBuf,
     },
     /// No iollm checkout around the current directory.
-    #[error("not inside an iollm checkout (no contracts/Cargo.toml above {0}); cd into one or set IOLLM_ROOT")]
+    #[error("not inside an iollm checkout (no contracts/Cargo.toml above {0}); cd into one or name it (IOLLM_ROOT)")]
     NoCheckout(PathBuf),
     /// The deployment file is unreadable.
     #[error("cannot read the deployment file {path}: {reason}")]
@@ -98,36 +92,45 @@ pub enum DevnetError {
     Io(#[from] std::io::Error),
 }
 
-/// The paths the devnet uses: the checkout (contracts) and where its state goes.
+/// The paths the devnet uses: the checkout (contracts), where its state goes and where setup
+/// installed the tools. Resolved by the caller (the CLI's settings, a test's harness): this
+/// library reads no environment.
 #[derive(Debug, Clone)]
 pub struct Paths {
     /// The checkout root (holds `contracts/`).
     pub root: PathBuf,
-    /// Where `deployments/devnet.json` and `.devnet/` go: the checkout root unless a test
+    /// Where `deployments/devnet.json` and `.devnet/` go: the checkout root unless the caller
     /// points it elsewhere.
     pub state: PathBuf,
+    /// Where setup installed the node and cargo-contract (`scripts/setup.sh`: `$IOLLM_HOME/bin`);
+    /// a tool not there is looked for on `PATH`.
+    pub tools: PathBuf,
+}
+
+/// The iollm checkout containing `start`: the first directory above it that holds both
+/// `Cargo.toml` and `contracts/Cargo.toml`.
+pub fn find_checkout(start: &Path) -> Result<PathBuf, DevnetError> {
+    start
+        .ancestors()
+        .find(|dir| dir.join("contracts/Cargo.toml").is_file() && dir.join("Cargo.toml").is_file())
+        .map(Path::to_owned)
+        .ok_or_else(|| DevnetError::NoCheckout(start.to_owned()))
 }
 
 impl Paths {
-    /// The checkout containing `start` (or `$IOLLM_ROOT`).
-    pub fn discover(start: &Path) -> Result<Paths, DevnetError> {
-        if let Some(root) = std::env::var_os("IOLLM_ROOT") {
-            return Ok(Paths::at(root.into()));
-        }
-        start
-            .ancestors()
-            .find(|dir| {
-                dir.join("contracts/Cargo.toml").is_file() && dir.join("Cargo.toml").is_file()
-            })
-            .map(|root| Paths::at(root.to_owned()))
-            .ok_or_else(|| DevnetError::NoCheckout(start.to_owned()))
+    /// The checkout at `root`, its state kept in it, its tools in `tools`.
+    pub fn at(root: PathBuf, tools: PathBuf) -> Paths {
+        Paths { state: root.clone(), root, tools }
     }
 
-    /// Paths of the checkout at `root`, with its state in the checkout unless
-    /// `IOLLM_STATE_DIR` says otherwise.
-    pub fn at(root: PathBuf) -> Paths {
-        let state = std::env::var_os("IOLLM_STATE_DIR").map(PathBuf::from);
-        Paths { state: state.unwrap_or_else(|| root.clone()), root }
+    /// The node binary: [`Paths::tools`]' copy, else the one on `PATH`.
+    pub fn node_binary(&self) -> Result<PathBuf, DevnetError> {
+        tool(&self.tools, NODE_BINARY)
+    }
+
+    /// cargo-contract: [`Paths::tools`]' copy, else the one on `PATH`.
+    pub fn cargo_contract(&self) -> Result<PathBuf, DevnetError> {
+        tool(&self.tools, "cargo-contract")
     }
 
     /// The contracts workspace.
@@ -254,6 +257,17 @@ pub enum Up {
     Started(Deployment),
 }
 
+/// `name` in `tools`, else the first on `PATH`.
+fn tool(tools: &Path, name: &'static str) -> Result<PathBuf, DevnetError> {
+    let installed = tools.join(name);
+    if installed.is_file() {
+        return Ok(installed);
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
+        .ok_or(DevnetError::ToolMissing { tool: name, expected: installed })
+}
+
 /// Whether the devnet recorded in `deployment` is alive: its PID is our node and RPC answers.
 pub async fn is_running(deployment: &Deployment) -> bool {
     let Some(node) = &deployment.node else { return false };
@@ -309,8 +323,8 @@ pub async fn up(
         // A devnet whose node died may have left its workers and clock: stopped first.
         stop_children(paths, &existing).await?;
     }
-    let artifacts = build_contracts(&paths.contracts(), CONTRACTS.iter().map(|c| c.name))?;
-    let node = NodeProcess::start(&paths.state_dir().join("node")).await?;
+    let artifacts = build_contracts(paths, CONTRACTS.iter().map(|c| c.name))?;
+    let node = NodeProcess::start(&paths.node_binary()?, &paths.state_dir().join("node")).await?;
     let chain = Chain::connect(&node.rpc_url()).await?;
     let contracts = deploy_contracts(&chain, &Signer::dev("alice")?, &artifacts).await?;
     let ipfs = match ipfs_api {
