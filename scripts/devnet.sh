@@ -104,6 +104,8 @@ echo "What Charlie's worker recorded (its state database):"
 new_id=$("$iollm" model register --cid "$out_cid" --from-job "$job" --parent "$id")
 echo "The verified output is artifact $new_id, with job $job as its provenance:"
 "$iollm" model show "$new_id"
+# Kept only because the smip.json Charlie's worker wrote states the lineage the chain records.
+"$iollm" model pull "$new_id" "$work/output-pulled"
 
 echo "==> Revenue for model $id: 70 % Alice (designer), 20 % compute share holders, 10 % treasury"
 IOLLM_SURI=//Eve "$iollm" revenue pay "$id" --amount 1000000000

@@ -209,7 +209,7 @@ pub async fn min_collateral(ctx: &Connection, units: u64) -> Result<Balance, Mar
 /// What `iollm job claim` checks before it claims a training job
 /// ([`iollm_worker::job::check_before_claim`]).
 pub async fn check_before_claim(ctx: &Connection, job: JobId) -> Result<(), MarketCmdError> {
-    let store = crate::content::ipfs_client(ctx)?;
+    let store = iollm_artifacts::ipfs_client(ctx)?;
     Ok(iollm_worker::job::check_before_claim(&ctx.market()?, &store, job).await?)
 }
 
@@ -435,7 +435,7 @@ pub async fn job_config(
     job: JobId,
     dir: &std::path::Path,
 ) -> Result<iollm_compute::TrainConfig, MarketCmdError> {
-    let store = crate::content::ipfs_client(ctx)?;
+    let store = iollm_artifacts::ipfs_client(ctx)?;
     Ok(iollm_worker::job::config_of_job(&ctx.market()?, &store, job, dir).await?)
 }
 
@@ -448,7 +448,7 @@ pub async fn publish_spec(
 ) -> Result<(String, iollm_types::market::GameSpec), MarketCmdError> {
     let bad = |reason: String| MarketCmdError::BadRun { path: file.to_owned(), reason };
     let bytes = std::fs::read(file).map_err(|e| bad(e.to_string()))?;
-    let store = crate::content::ipfs_client(ctx)?;
+    let store = iollm_artifacts::ipfs_client(ctx)?;
     let dir = tempfile::tempdir().map_err(|e| bad(e.to_string()))?;
     iollm_worker::job::publish(&store, &bytes, move_blocks, dir.path())
         .await

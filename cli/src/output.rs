@@ -69,7 +69,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
                 *raw_leaves,
                 chunker.as_deref(),
             )?;
-            let cid = content::cid_of_path(path, &opts)?;
+            let cid = iollm_content::cid_of_file(path, &opts)?;
             // `.` or `dir/..` have no file name: print the directory's own, as `ipfs add` does.
             let name = match path.file_name() {
                 Some(n) => n.to_string_lossy().into_owned(),
@@ -112,7 +112,7 @@ async fn ipfs_daemon(repo: &std::path::Path, api: std::net::SocketAddr) -> anyho
 /// Artifact `id` pulled (every byte verified) into the user's cache, once per manifest CID.
 async fn pull_cached(cli: &Cli, id: u64, max_size: u64) -> anyhow::Result<std::path::PathBuf> {
     let ctx = context::connect(cli).await?;
-    let store = content::ipfs_client(&ctx)?;
+    let store = iollm_artifacts::ipfs_client(&ctx)?;
     let artifact = model::show(&ctx, id).await?;
     // The recorded CID is anyone's bytes: parsed before it names a directory.
     let recorded = String::from_utf8_lossy(&artifact.manifest_cid).into_owned();
@@ -129,7 +129,7 @@ async fn pull_cached(cli: &Cli, id: u64, max_size: u64) -> anyhow::Result<std::p
     }
     // The pull stages beside `dir` under a lock and renames: an entry is whole or absent.
     let limit = iollm_content::PullOptions { max_bytes: max_size };
-    content::pull(&ctx, &store, id, &dir, &limit).await?;
+    iollm_artifacts::pull(&ctx, &store, id, &dir, &limit).await?;
     println!("pulled artifact {id} ({cid}) into {}, verified", dir.display());
     Ok(dir)
 }
@@ -194,7 +194,7 @@ async fn worker_run(cli: &Cli, config: &std::path::Path) -> anyhow::Result<()> {
     let worker = worker_config(config)?;
     let ctx = context::connect(cli).await?;
     let signer = context::signer(cli)?;
-    let store = content::ipfs_client(&ctx)?;
+    let store = iollm_artifacts::ipfs_client(&ctx)?;
     let runtime = cli.resolved.runtime(None)?;
     let account = signer.account();
     let role = worker.role.as_str();
@@ -753,16 +753,20 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
             let kind = model::parse_kind(kind)?;
             let ctx = context::connect(cli).await?;
             if *no_register {
-                let package = content::add_package(&content::ipfs_client(&ctx)?, dir).await?;
+                let package =
+                    iollm_artifacts::add_package(&iollm_artifacts::ipfs_client(&ctx)?, dir).await?;
                 println!("package CID:  {}", iollm_content::format_cid(&package.package_cid));
                 println!("manifest CID: {}", iollm_content::format_cid(&package.manifest_cid));
                 return Ok(());
             }
             let signer = context::signer(cli)?;
-            let store = content::ipfs_client(&ctx)?;
-            let published = content::publish(&ctx, &store, &signer, kind, dir).await?;
+            let store = iollm_artifacts::ipfs_client(&ctx)?;
+            let rule = iollm_types::split::SplitRule::DESIGNER_ONLY;
+            let published =
+                iollm_artifacts::publish(&ctx, &store, &signer, kind, dir, rule).await?;
             println!("package CID:  {}", iollm_content::format_cid(&published.package_cid));
             println!("manifest CID: {}", iollm_content::format_cid(&published.manifest_cid));
+            println!("lineage:      {}", published.lineage);
             println!("id:           {}", published.id);
         }
         ModelAction::Import { gguf, out, name, license } => {
@@ -810,9 +814,9 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
         }
         ModelAction::Pull { id, dir, max_size } => {
             let ctx = context::connect(cli).await?;
-            let store = content::ipfs_client(&ctx)?;
+            let store = iollm_artifacts::ipfs_client(&ctx)?;
             let limit = iollm_content::PullOptions { max_bytes: *max_size };
-            let (cid, manifest) = content::pull(&ctx, &store, *id, dir, &limit).await?;
+            let (cid, manifest) = iollm_artifacts::pull(&ctx, &store, *id, dir, &limit).await?;
             println!(
                 "pulled {} into {} ({} files, verified)",
                 iollm_content::format_cid(&cid),

@@ -85,11 +85,13 @@ fn devnet_up_publish_pull_down() {
     // Publish a package and pull it back by id.
     let pkg = s.join("pkg");
     std::fs::create_dir_all(&pkg).unwrap();
-    std::fs::copy(
-        checkout().join("crates/content/schema/examples/smip.template.json"),
-        pkg.join("smip.json"),
-    )
-    .unwrap();
+    // The template, as a first model: no parents, made by no job.
+    let template = checkout().join("crates/content/schema/examples/smip.template.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(template).unwrap()).unwrap();
+    manifest["parents"] = serde_json::json!([]);
+    manifest["provenance"].as_object_mut().unwrap().remove("job_id");
+    std::fs::write(pkg.join("smip.json"), serde_json::to_vec(&manifest).unwrap()).unwrap();
     std::fs::write(pkg.join("config.json"), b"{\"n_layer\":1}").unwrap();
     std::fs::write(pkg.join("model.safetensors"), vec![7u8; 300_000]).unwrap();
     let (ok, stdout, stderr) = iollm(s, &["model", "publish", pkg.to_str().unwrap()]);
@@ -99,6 +101,7 @@ fn devnet_up_publish_pull_down() {
     let (_, offline, _) = iollm(s, &["cid", "--cid-version", "1", pkg.to_str().unwrap()]);
     let offline_cid = offline.split_whitespace().nth(1).unwrap().to_owned();
     assert!(stdout.contains(&format!("package CID:  {offline_cid}")), "{stdout} vs {offline}");
+    assert!(stdout.contains("lineage:      parents [], no job"), "{stdout}");
 
     let pulled = s.join("pulled");
     let (ok, stdout, stderr) = iollm(s, &["model", "pull", &id, pulled.to_str().unwrap()]);

@@ -20,6 +20,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "iollm-worker",
         &[
+            "iollm-artifacts",
             "iollm-chain",
             "iollm-content",
             "iollm-compute",
@@ -32,6 +33,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // The devnet (`iollm devnet`, the tests): it starts workers as processes of the `iollm`
     // binary, never by linking them.
     ("iollm-devnet", &["iollm-chain", "iollm-content", "iollm-types"]),
+    // Packages on IPFS and their registration, one lineage for both (the CLI's, the worker's).
+    ("iollm-artifacts", &["iollm-chain", "iollm-content", "iollm-types"]),
     // The model server: models from compute, nothing about the chain (the CLI pulls by id).
     ("iollm-serve", &["iollm-compute"]),
 ];

@@ -1204,7 +1204,7 @@ async fn a_training_job_is_posted_from_its_spec_with_its_dataset_on_ipfs() -> Re
     let net = testnet().await?;
     let ctx = &net.connection;
     let bob = Signer::dev("bob")?;
-    let store = iollm_cli::content::ipfs_client(ctx)?;
+    let store = iollm_artifacts::ipfs_client(ctx)?;
     let start = ctx.chain.finalized_head().await? + 1;
     let dir = tempfile::tempdir()?;
     let corpus = dir.path().join("corpus.txt");

@@ -77,7 +77,7 @@ async fn start_as(
         metrics_listen: Some("127.0.0.1:0".parse()?),
     };
     let conn = Connection { chain: ctx.chain.clone(), deployment: ctx.deployment.clone() };
-    let store = iollm_cli::content::ipfs_client(ctx)?;
+    let store = iollm_artifacts::ipfs_client(ctx)?;
     let executor =
         Worker::open(conn, signer.clone(), store, config, iollm_compute::Runtime::new(1)).await?;
     let metrics = executor.metrics_addr().expect("metrics_listen is set");
@@ -117,7 +117,7 @@ async fn scenario() -> Result<()> {
     let net = testnet().await?;
     let ctx = &net.connection;
     let market = ctx.market()?;
-    let store = iollm_cli::content::ipfs_client(ctx)?;
+    let store = iollm_artifacts::ipfs_client(ctx)?;
     let (bob, charlie, dave) = (Signer::dev("bob")?, Signer::dev("charlie")?, Signer::dev("dave")?);
     m::pledge(ctx, &charlie, GPU, PRICE, 0, STAKE).await?;
     m::pledge(ctx, &dave, GPU, PRICE, 0, STAKE).await?;
@@ -548,11 +548,12 @@ async fn verification() -> Result<()> {
     write_run(&trainer, &cheater, &bad, &leaves, honest_run.path(), &cheat_run)?;
     let output = iollm_worker::daemon::Output {
         job: cheated,
+        artifact,
         license: "Apache-2.0".into(),
         created_by: charlie.account().to_string(),
         memory_bytes: iollm_compute::estimate_memory(&cfg),
     };
-    let store = iollm_cli::content::ipfs_client(ctx)?;
+    let store = iollm_artifacts::ipfs_client(ctx)?;
     let out = dir.path().join("cheat-output");
     let package = iollm_worker::daemon::publish_output(&store, &output, &cheat_run, &out).await?;
     let (commitment, proof) = iollm_worker::submission(&cheat_run, &game, &package, 0)?;

@@ -30,7 +30,8 @@ use crate::state::{JobRecord, Stage, State, StateError};
 use iollm_chain::market::MarketClient;
 use iollm_chain::{ChainError, Connection, Signer};
 use iollm_content::manifest::{
-    Accelerator, CidOptions, Format, Interface, Manifest, Provenance, Runtime, WeightFormat,
+    Accelerator, CidOptions, Format, Interface, Manifest, Parent, Provenance, Relation, Runtime,
+    WeightFormat,
 };
 use iollm_content::{AddOptions, ContentStore};
 use iollm_types::market::{Job, JobKind, JobState};
@@ -156,6 +157,9 @@ pub enum WorkerError {
     /// Publishing the output failed.
     #[error(transparent)]
     Content(#[from] iollm_content::Error),
+    /// Adding a package failed.
+    #[error(transparent)]
+    Artifact(#[from] iollm_artifacts::ArtifactError),
     /// A dispute game could not be played.
     #[error(transparent)]
     Play(crate::player::PlayError),
@@ -701,6 +705,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let cfg = crate::job::config_of_job(&self.market, &self.store, id, fetched.path()).await?;
         let output = Output {
             job: id,
+            artifact: self.chain_job(id).await?.artifact,
             license: self.config.output_license.clone(),
             created_by: self.signer.account().to_string(),
             memory_bytes: iollm_compute::estimate_memory(&cfg),
@@ -1605,6 +1610,9 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
 pub struct Output {
     /// The market job it is the output of.
     pub job: u64,
+    /// The artifact the job works for: the output's parent (a fine-tune of it), as the
+    /// registry requires of a job's output.
+    pub artifact: u64,
     /// Its licence (SPDX).
     pub license: String,
     /// Who made it (the executor's account).
@@ -1614,8 +1622,8 @@ pub struct Output {
 }
 
 /// Builds an executor's output package in `out` from its finished run in `run` — the
-/// weights, their config and an SMIP manifest naming the job, the run's trace root and the
-/// published run — and adds it to `store`. Returns the package's CID. The run (its
+/// weights, their config and an SMIP manifest naming the job, its artifact as parent, the
+/// run's trace root and the published run — and adds it to `store`. Returns the package's CID. The run (its
 /// `trace.json` and checkpoints, never the steps roots a spot check must replay to know) is
 /// published first, best effort: without it verifiers run the job themselves, nothing is lost.
 pub async fn publish_output<S: ContentStore>(
@@ -1633,7 +1641,7 @@ pub async fn publish_output<S: ContentStore>(
         std::fs::copy(run.join(file), out.join(file)).map_err(io(format!("copying {file}")))?;
     }
     let result = iollm_compute::run_result(run)?;
-    let options = AddOptions::v1();
+    let options = iollm_artifacts::package_options();
     let staging = out
         .with_file_name(format!("{}-run", out.file_name().unwrap_or_default().to_string_lossy()));
     let published_run = match publish_run(store, run, &staging, &options).await {
@@ -1658,7 +1666,11 @@ pub async fn publish_output<S: ContentStore>(
         },
         cid_options: CidOptions::from_add_options(&options),
         files: Vec::new(),
-        parents: Vec::new(),
+        parents: vec![Parent {
+            id: Some(output.artifact),
+            cid: None,
+            relation: Relation::Finetune,
+        }],
         provenance: Some(Provenance {
             job_id: Some(id),
             trace_root: Some(iollm_compute::train::hex(&result.trace_root)),
@@ -1679,7 +1691,7 @@ pub async fn publish_output<S: ContentStore>(
         source: std::io::Error::other(e),
     })?;
     std::fs::write(out.join("smip.json"), json).map_err(io("writing smip.json"))?;
-    let package = iollm_content::publish_package(store, out, &options).await?;
+    let package = iollm_artifacts::add_package(store, out).await?;
     tracing::info!(target: "worker::executor", job = id, package = %package.package_cid, "Published the output");
     Ok(package.package_cid.to_string())
 }

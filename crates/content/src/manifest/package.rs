@@ -91,6 +91,18 @@ fn package_files(dir: &Path, opts: &AddOptions) -> Result<Vec<(String, PathBuf)>
 /// Fills `files` of the manifest template `dir/smip.json` from the directory and validates the
 /// result. The template holds the descriptive fields; any `files` it lists are replaced.
 pub fn build_package_manifest(dir: &Path, opts: &AddOptions) -> Result<Manifest> {
+    let mut m = read_template(dir, opts)?;
+    for (rel, abs) in package_files(dir, opts)? {
+        m.files.push(describe_file(&abs, &rel, opts)?);
+    }
+    m.validate()?;
+    Ok(m)
+}
+
+/// The package's `smip.json` in `dir` as a template: validated strictly except for `files`
+/// (empty or stale in a template: left empty here) and `cid_options` (set from `opts`). What
+/// the package states (lineage, provenance, licence) is known before a byte of it is hashed.
+pub fn read_template(dir: &Path, opts: &AddOptions) -> Result<Manifest> {
     let mpath = dir.join(MANIFEST_FILE);
     let bytes = match fs::read(&mpath) {
         Ok(b) => b,
@@ -107,8 +119,8 @@ pub fn build_package_manifest(dir: &Path, opts: &AddOptions) -> Result<Manifest>
         obj.insert("cid_options".into(), serde_json::to_value(CidOptions::from_add_options(opts))?);
     }
     let template = serde_json::to_vec(&value)?;
-    let mut m = match parse(&template) {
-        Ok(m) => m,
+    match parse(&template) {
+        Ok(m) => Ok(m),
         Err(Error::InvalidManifest(ManifestErrors(errs))) => {
             // Only file-related complaints are expected from an empty `files` list.
             let rest: Vec<_> = errs
@@ -118,17 +130,10 @@ pub fn build_package_manifest(dir: &Path, opts: &AddOptions) -> Result<Manifest>
             if !rest.is_empty() {
                 return Err(Error::InvalidManifest(ManifestErrors(rest)));
             }
-            let mut m: Manifest = serde_json::from_value(value)?;
-            m.files.clear();
-            m
+            Ok(serde_json::from_value(value)?)
         }
-        Err(e) => return Err(e),
-    };
-    for (rel, abs) in package_files(dir, opts)? {
-        m.files.push(describe_file(&abs, &rel, opts)?);
+        Err(e) => Err(e),
     }
-    m.validate()?;
-    Ok(m)
 }
 
 /// A package ready to publish.

@@ -1,0 +1,198 @@
+//! Artifacts: an SMIP package on IPFS and its record in the registry contract, with one lineage
+//! for both. The manifest's `parents` (by registry id) and `provenance.job_id` are what
+//! [`publish`] registers, so revenue follows the lineage the package states; [`pull`] refuses a
+//! package whose manifest states another lineage than the chain records, and keeps nothing of
+//! it. The CLI (`iollm model publish|pull`) and the worker (its job outputs) both come here.
+
+use iollm_chain::{ChainError, Connection, Signer};
+use iollm_content::manifest::{Manifest, Package};
+use iollm_content::{AddOptions, Cid, ContentStore, KuboClient, PullOptions};
+use iollm_types::market::JobId;
+use iollm_types::registry::{ArtifactId, Kind, Parent, Relation};
+use iollm_types::split::SplitRule;
+use std::path::Path;
+
+/// Why publishing or pulling an artifact failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArtifactError {
+    /// The content layer failed (bad package, CID mismatch, IPFS node down…).
+    #[error(transparent)]
+    Content(#[from] iollm_content::Error),
+    /// The chain refused or failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// No artifact has this id.
+    #[error("no artifact with id {0}")]
+    NotFound(ArtifactId),
+    /// The record on chain does not hold a CID.
+    #[error("artifact {id} records {cid:?}, which is not a CID: {reason}")]
+    BadRecordedCid {
+        /// The artifact.
+        id: ArtifactId,
+        /// What it records.
+        cid: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// A parent the manifest names by CID alone: the chain cannot route revenue to it.
+    #[error("smip.json parents[{index}] names no registry id (only {cid:?}): register that parent, then name it by its id")]
+    UnregisteredParent {
+        /// Its index in `parents`.
+        index: usize,
+        /// The CID it names.
+        cid: String,
+    },
+    /// The package states another lineage than the chain records.
+    #[error("artifact {id}: its smip.json states {manifest} but the chain records {chain}; the package was not kept")]
+    LineageMismatch {
+        /// The artifact.
+        id: ArtifactId,
+        /// The chain's lineage, described.
+        chain: String,
+        /// The manifest's, described.
+        manifest: String,
+    },
+}
+
+/// Where an artifact comes from, as the registry records it: its parents and the market job
+/// that produced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lineage {
+    /// Its parents, in the manifest's order.
+    pub parents: Vec<Parent>,
+    /// The job it is the verified output of.
+    pub job: Option<JobId>,
+}
+
+impl std::fmt::Display for Lineage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parents: Vec<String> =
+            self.parents.iter().map(|p| format!("{}:{:?}", p.id, p.relation)).collect();
+        write!(f, "parents [{}]", parents.join(", "))?;
+        match self.job {
+            Some(job) => write!(f, ", job {job}"),
+            None => write!(f, ", no job"),
+        }
+    }
+}
+
+/// The lineage `manifest` states, refused when a parent has no registry id.
+pub fn lineage(manifest: &Manifest) -> Result<Lineage, ArtifactError> {
+    use iollm_content::manifest::Relation as Stated;
+    let parents = manifest.parents.iter().enumerate().map(|(index, parent)| {
+        let id = parent.id.ok_or_else(|| ArtifactError::UnregisteredParent {
+            index,
+            cid: parent.cid.clone().unwrap_or_default(),
+        })?;
+        let relation = match parent.relation {
+            Stated::Finetune => Relation::Finetune,
+            Stated::Adapter => Relation::Adapter,
+            Stated::Merge => Relation::Merge,
+            Stated::Quantize => Relation::Quantize,
+            Stated::Distill => Relation::Distill,
+        };
+        Ok(Parent { id, relation })
+    });
+    Ok(Lineage {
+        parents: parents.collect::<Result<_, ArtifactError>>()?,
+        job: manifest.provenance.as_ref().and_then(|p| p.job_id),
+    })
+}
+
+/// Options every package is added with: CIDv1, raw leaves, Kubo's default chunker.
+pub fn package_options() -> AddOptions {
+    AddOptions::v1()
+}
+
+/// The IPFS API of the connection (its deployment's), else Kubo's default.
+pub fn ipfs_client(connection: &Connection) -> Result<KuboClient, iollm_content::Error> {
+    match &connection.deployment.ipfs {
+        Some(ipfs) => KuboClient::new(&ipfs.api_url),
+        None => KuboClient::new(iollm_content::DEFAULT_IPFS_API),
+    }
+}
+
+/// Adds the package in `dir` to `store` without registering it: writes its `smip.json`, adds
+/// it (checking the node's CID equals ours). A job's executor does this and submits the package
+/// CID as the job's output; the poster registers it ([`publish`] or `model register --from-job`).
+pub async fn add_package<S: ContentStore>(store: &S, dir: &Path) -> Result<Package, ArtifactError> {
+    Ok(iollm_content::publish_package(store, dir, &package_options()).await?)
+}
+
+/// A published package.
+#[derive(Debug)]
+pub struct Published {
+    /// Its registry id.
+    pub id: ArtifactId,
+    /// The package directory's CID (recorded on chain).
+    pub package_cid: Cid,
+    /// Its `smip.json`'s CID.
+    pub manifest_cid: Cid,
+    /// The lineage registered: the manifest's.
+    pub lineage: Lineage,
+}
+
+/// Publishes the package in `dir`: its lineage read from its manifest (a parent without a
+/// registry id is refused before anything is added), [`add_package`], then the package CID
+/// registered as a `kind` artifact with that lineage and `rule` — as the verified output of
+/// the manifest's job when it names one (only that job's poster may, and only with the
+/// output CID the job recorded).
+pub async fn publish(
+    connection: &Connection,
+    store: &KuboClient,
+    signer: &Signer,
+    kind: Kind,
+    dir: &Path,
+    rule: SplitRule,
+) -> Result<Published, ArtifactError> {
+    let stated = iollm_content::manifest::read_template(dir, &package_options())?;
+    let lineage = lineage(&stated)?;
+    let package = add_package(store, dir).await?;
+    let cid = iollm_content::format_cid(&package.package_cid);
+    let registry = connection.registry()?;
+    let registration = match lineage.job {
+        Some(job) => {
+            registry.register_from_job(signer, job, kind, &cid, &lineage.parents, rule).await?
+        }
+        None => registry.register(signer, kind, &cid, &lineage.parents, rule).await?,
+    };
+    Ok(Published {
+        id: registration.id,
+        package_cid: package.package_cid,
+        manifest_cid: package.manifest_cid,
+        lineage,
+    })
+}
+
+/// Pulls artifact `id` into `dest` (which must not exist): exactly the files its smip.json
+/// lists, every block verified against its CID, within `limit`, the directory appearing only
+/// once complete — and kept only when the manifest's lineage is the one the chain records.
+pub async fn pull(
+    connection: &Connection,
+    store: &KuboClient,
+    id: ArtifactId,
+    dest: &Path,
+    limit: &PullOptions,
+) -> Result<(Cid, Manifest), ArtifactError> {
+    let artifact = connection.registry()?.get(id).await?.ok_or(ArtifactError::NotFound(id))?;
+    let text = String::from_utf8_lossy(&artifact.manifest_cid).into_owned();
+    let cid = iollm_content::parse_cid(&text).map_err(|e| ArtifactError::BadRecordedCid {
+        id,
+        cid: text.clone(),
+        reason: e.to_string(),
+    })?;
+    let manifest = iollm_content::pull_package_with(store, &cid, dest, limit).await?;
+    let recorded = Lineage { parents: artifact.parents, job: artifact.job };
+    let stated = lineage(&manifest);
+    if stated.as_ref().ok() != Some(&recorded) {
+        // Ours alone: `pull_package_with` refuses a `dest` that exists.
+        let _ = std::fs::remove_dir_all(dest);
+        let manifest = match stated {
+            Ok(stated) => stated.to_string(),
+            Err(e) => e.to_string(),
+        };
+        return Err(ArtifactError::LineageMismatch { id, chain: recorded.to_string(), manifest });
+    }
+    Ok((cid, manifest))
+}
