@@ -684,10 +684,8 @@ fn write_run(
     let config_hash = trainer.config_hash();
     std::fs::create_dir_all(checkpoint_path(out, 0).parent().expect("a directory"))?;
     for (i, h) in trace.iter().enumerate() {
-        let st = player.state(4 * i as u64);
-        assert_eq!(st.hash(&config_hash), *h, "checkpoint {i} is the trace's");
-        let mut bytes = st.encode(&config_hash);
-        bytes.extend_from_slice(h);
+        let (bytes, hash) = player.state(4 * i as u64).checkpoint_bytes(&config_hash);
+        assert_eq!(hash, *h, "checkpoint {i} is the trace's");
         std::fs::write(checkpoint_path(out, i), bytes)?;
     }
     let root = iollm_compute::merkle::root(trace);

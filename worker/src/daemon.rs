@@ -900,9 +900,12 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 self.record_spot_check(id, &call, found, " (replayed from the published run)").await
             }
             Err(crate::spotcheck::SpotCheckError::Chain(e)) => self.refused_reveal(id, e).await,
-            Err(crate::spotcheck::SpotCheckError::WrongResult { segment, reached, .. }) => {
-                self.challenge_segment(id, segment, reached).await
-            }
+            Err(crate::spotcheck::SpotCheckError::WrongResult {
+                segment,
+                reached,
+                committed,
+                ..
+            }) => self.challenge_segment(id, &committed, segment, reached).await,
             Err(e) => {
                 tracing::warn!(target: "worker::verifier", job = id, why = %e, "The published run does not serve a spot check: running the job");
                 // A claim kept from an attempt that never landed is not this job's story.
@@ -919,25 +922,21 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     }
 
     /// Verifier, its replay of segment `segment` from the executor's published run (its
-    /// checkpoint checked against the committed `h_segment`) reaching `reached`, not the
+    /// checkpoints `committed`, checked against the trace root) reaching `reached`, not the
     /// committed next checkpoint: challenges at once with a one-segment claim
     /// ([`crate::player::segment_claim`]), without running the job. The claim is kept in the
     /// job's `claim.json` before it is sent, so a restart plays the same one.
     async fn challenge_segment(
         &self,
         id: u64,
+        committed: &[[u8; 32]],
         segment: u64,
         reached: [u8; 32],
     ) -> Result<(), WorkerError> {
-        let published = self.job_dir(id).join("published");
-        let trace = iollm_compute::read_trace(&published)?;
-        let hashes: Option<Vec<[u8; 32]>> =
-            trace.hashes.iter().map(|h| iollm_compute::train::parse_hash(h)).collect();
-        let hashes = hashes.ok_or_else(|| StateError::Corrupt(format!("job {id}: trace.json")))?;
         let game = self.market.job_terms(id).await?.and_then(|t| t.game);
         let h0 =
             game.map(|g| g.h0).ok_or_else(|| StateError::Corrupt(format!("job {id}: no game")))?;
-        let claim = crate::player::segment_claim(h0, &hashes, segment as usize, reached);
+        let claim = crate::player::segment_claim(h0, committed, segment as usize, reached);
         write_claim(&self.job_dir(id), &claim)?;
         if self.our_challenge(id).await?.is_none() {
             let proof = |i: usize| iollm_compute::merkle::proof(&claim, i).unwrap_or_default();
@@ -1547,9 +1546,14 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         };
         // A one-segment claim it challenged with is its story at level 1, in a game about
         // that claim (its own, or a defence against it).
-        let terms = self.conn.dispute()?.game(game).await?.map(|g| g.terms.trace_roots[1]);
-        let claim =
-            read_claim(&dir)?.filter(|claim| Some(iollm_compute::merkle::root(claim)) == terms);
+        let claim = match read_claim(&dir)? {
+            Some(claim) => {
+                let game = self.conn.dispute()?.game(game).await?;
+                let terms = game.map(|g| g.terms.trace_roots[1]);
+                Some(claim).filter(|claim| Some(iollm_compute::merkle::root(claim)) == terms)
+            }
+            None => None,
+        };
         let story = |side| {
             let player = match every {
                 Some(every) => crate::player::Player::from_run(side, trainer, run, every),

@@ -55,6 +55,9 @@ pub enum SpotCheckError {
         /// The state root the replay reached instead of the committed checkpoint (what a
         /// one-segment claim, [`crate::player::segment_claim`], ends with).
         reached: [u8; 32],
+        /// The executor's checkpoint hashes `h_0..h_n`, checked against its trace root (what
+        /// the claim agrees with up to the segment).
+        committed: Vec<[u8; 32]>,
     },
     /// The chain refused or failed.
     #[error(transparent)]
@@ -114,7 +117,7 @@ pub async fn spot_check(
     match crate::judge_replay(&steps, &checks[i], hashes.get(i + 1)) {
         crate::Replay::Wrong => {
             let reached = steps.last().copied().unwrap_or_default();
-            Err(SpotCheckError::WrongResult { job, segment, reached })
+            Err(SpotCheckError::WrongResult { job, segment, reached, committed: hashes })
         }
         crate::Replay::Matches(steps_root) => {
             let path = spotcheck::checks_path::<Sha>(&checks, segment).unwrap_or_default();

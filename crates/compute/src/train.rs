@@ -321,6 +321,15 @@ impl TrainState {
         }
     }
 
+    /// A checkpoint file's bytes (the canonical encoding, then the state's hash as its
+    /// checksum) and that hash.
+    pub fn checkpoint_bytes(&self, config_hash: &Hash) -> (Vec<u8>, Hash) {
+        let mut bytes = self.encode(config_hash);
+        let h = state_root(&bytes[..TrainState::header_len()], &bytes[TrainState::header_len()..]);
+        bytes.extend_from_slice(&h);
+        (bytes, h)
+    }
+
     /// Canonical encoding: the header ([`Header::encode`]) then params, m, v (f32 each,
     /// little-endian).
     pub fn encode(&self, config_hash: &Hash) -> Vec<u8> {
@@ -779,9 +788,7 @@ impl Trainer {
     }
 
     fn write_checkpoint(&self, out_dir: &Path, i: usize, st: &TrainState) -> Result<Hash> {
-        let mut bytes = st.encode(&self.config_hash);
-        let h = state_root(&bytes[..TrainState::header_len()], &bytes[TrainState::header_len()..]);
-        bytes.extend_from_slice(&h);
+        let (bytes, h) = st.checkpoint_bytes(&self.config_hash);
         atomic_write(&checkpoint_path(out_dir, i), &bytes)?;
         Ok(h)
     }
