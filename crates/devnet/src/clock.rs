@@ -3,7 +3,8 @@
 //! on an idle devnet. `iollm devnet clock` sends a `system.remark` as Ferdie every interval,
 //! as a real chain's block time would; `devnet up --workers N` starts it as a child process.
 
-use crate::{is_our_process, DevnetError, Paths};
+use crate::process::is_our_process;
+use crate::{DevnetError, Paths};
 use iollm_chain::deployment::ClockRecord;
 use iollm_chain::{Chain, Signer};
 use std::path::Path;

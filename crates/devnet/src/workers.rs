@@ -2,7 +2,8 @@
 //! runs `iollm worker run` as a child process (like the IPFS daemon) with its own state
 //! directory, log and loopback `/metrics`: the first as executor, the others as verifiers.
 
-use crate::{free_port, is_our_process, DevnetError, Paths};
+use crate::process::{is_our_process, stop};
+use crate::{free_port, DevnetError, Paths};
 use iollm_chain::deployment::WorkerRecord;
 use iollm_chain::{Chain, Connection, Deployment, Signer};
 use iollm_types::market::Capacity;
@@ -54,7 +55,7 @@ pub async fn start(
             Err(e) => {
                 // None left behind: the ones already started are not recorded anywhere.
                 for worker in &started {
-                    crate::stop(worker.pid, &marks(worker)).await?;
+                    stop(worker.pid, &marks(worker)).await?;
                 }
                 return Err(e);
             }
