@@ -1,0 +1,360 @@
+//! The dispute games a worker plays after the result: its challenge and each move of it, the
+//! defences an accused attester plays and the accuser answers, and the settling of decided
+//! games so that no bond stays locked.
+
+use super::verifier::read_claim;
+use super::{Inner, WorkerError};
+use crate::state::Stage;
+use iollm_chain::ChainError;
+use iollm_content::ContentStore;
+use iollm_types::market::Job;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
+    /// Verifier, accused: defends the result it attested against every accusation (a game
+    /// of its own about each lost game's claim, opened as accusations come), plays the
+    /// executor's side of each from its own run until decided, and settles once everything
+    /// is (whoever settles first: a refusal is fine).
+    pub(super) async fn play_defence(
+        &self,
+        id: u64,
+        stop: &CancellationToken,
+    ) -> Result<(), WorkerError> {
+        use iollm_types::market::Check;
+        let poll = Duration::from_millis(self.config.poll_ms);
+        let dispute = self.conn.dispute()?;
+        let mut trainer = None;
+        while !stop.is_cancelled() {
+            let job = self.chain_job(id).await?;
+            match self.our_sign_up(id, &job).await? {
+                Some((index, Check::Accused { .. })) => {
+                    let now = self.conn.chain.best_block().await?;
+                    let mut undecided = false;
+                    for k in 0..job.accusations {
+                        let game = match self.market.defence_of(id, index, k).await? {
+                            Some(game) => game,
+                            None => {
+                                let open = self.market.accusation_of(id, k).await?;
+                                if open.is_none_or(|a| now > a.until) {
+                                    continue;
+                                }
+                                match self.market.defend(&self.signer, id, k).await {
+                                    Ok(call) => {
+                                        tracing::info!(target: "worker::verifier", job = id, accusation = k, game = call.value, "Defending the attested result");
+                                        let included = call.included;
+                                        self.state
+                                            .transaction(
+                                                id,
+                                                "defend",
+                                                included.tx_hash,
+                                                included.block,
+                                                None,
+                                            )
+                                            .await?;
+                                        call.value
+                                    }
+                                    Err(ChainError::ContractRefused { message, .. }) => {
+                                        tracing::warn!(target: "worker::verifier", job = id, accusation = k, %message, "Defence refused");
+                                        continue;
+                                    }
+                                    Err(e) => return Err(e.into()),
+                                }
+                            }
+                        };
+                        if !is_over(dispute.game(game).await?.as_ref(), now) {
+                            undecided = true;
+                            let trainer = self.trainer_in(id, &mut trainer).await?;
+                            self.play_side(id, game, trainer).await?;
+                        }
+                    }
+                    // A game of the job decided (or late) but not settled would hold the bond
+                    // and the accusation it may add: anyone settles it, so this worker does.
+                    if job.open_games > 0 {
+                        self.settle_decided_games(id, &job).await?;
+                    }
+                    // Each defence won is settled as it comes: the first attester settled past
+                    // a claim is paid half its challenger's bond.
+                    if !undecided {
+                        match self.market.settle_attester(&self.signer, id, index).await {
+                            Ok(_) | Err(ChainError::ContractRefused { .. }) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                }
+                Some((_, Check::Settled { upheld })) => {
+                    let note = if upheld {
+                        "attested; defended the result against every accusation and won: bond back"
+                    } else {
+                        "attested; lost a defence of the result: bond slashed"
+                    };
+                    tracing::info!(target: "worker::verifier", job = id, note, "Defence settled");
+                    return Ok(self.state.set_stage(id, Stage::Checked, Some(note)).await?);
+                }
+                _ => {
+                    let note = "no accused attestation of this worker's on the job";
+                    return Ok(self.state.set_stage(id, Stage::Lost, Some(note)).await?);
+                }
+            }
+            tokio::time::sleep(poll).await;
+        }
+        Ok(())
+    }
+
+    /// Settles every challenge of job `id` whose game is decided, or whose side to move is
+    /// late (the dispute contract decides it first); a refusal (settled meanwhile) is fine.
+    pub(super) async fn settle_decided_games(&self, id: u64, job: &Job) -> Result<(), WorkerError> {
+        let dispute = self.conn.dispute()?;
+        let now = self.conn.chain.best_block().await?;
+        for index in 0..job.challenges {
+            let Some(challenge) = self.market.game_of(id, index).await? else { continue };
+            if challenge.settled {
+                continue;
+            }
+            if !is_over(dispute.game(challenge.game).await?.as_ref(), now) {
+                continue;
+            }
+            match self.market.settle_challenge(&self.signer, id, index).await {
+                Ok(_) => {
+                    tracing::info!(target: "worker::verifier", job = id, challenge = index, "Settled a decided game")
+                }
+                Err(ChainError::ContractRefused { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Verifier, its challenge won: plays the challenger's side of every attester's defence
+    /// against its claim (each accusation that is its game) and settles each accused attester
+    /// it may (a defence against its claim decided, or not made in time), which pays it half
+    /// of each bond slashed on its accusation. Whether every accused attester is settled (or
+    /// none is its to answer).
+    pub(super) async fn answer_defences(
+        &self,
+        id: u64,
+        trainer: &mut Option<iollm_compute::Trainer>,
+    ) -> Result<bool, WorkerError> {
+        use iollm_types::market::Check;
+        let job = self.chain_job(id).await?;
+        if job.accused == 0 {
+            return Ok(true);
+        }
+        let mut mine = Vec::new();
+        for k in 0..job.accusations {
+            let Some(accusation) = self.market.accusation_of(id, k).await? else { continue };
+            let accuser = self.market.game_of(id, accusation.by).await?;
+            if accuser.is_some_and(|c| c.challenger == self.signer.account_bytes()) {
+                mine.push((k, accusation));
+            }
+        }
+        if mine.is_empty() {
+            return Ok(true);
+        }
+        let dispute = self.conn.dispute()?;
+        let now = self.conn.chain.best_block().await?;
+        for index in 0..job.sign_ups {
+            let Some(sign_up) = self.market.sign_up_of(id, index).await? else { continue };
+            if !matches!(sign_up.check, Check::Accused { .. }) {
+                continue;
+            }
+            let mut settle = false;
+            for (k, accusation) in &mine {
+                match self.market.defence_of(id, index, *k).await? {
+                    Some(game) => {
+                        let decided = is_over(dispute.game(game).await?.as_ref(), now);
+                        if !decided {
+                            let trainer = self.trainer_in(id, trainer).await?;
+                            self.play_side(id, game, trainer).await?;
+                        }
+                        settle |= decided;
+                    }
+                    None => settle |= now > accusation.until,
+                }
+            }
+            if settle {
+                match self.market.settle_attester(&self.signer, id, index).await {
+                    Ok(_) => {
+                        tracing::info!(target: "worker::verifier", job = id, sign_up = index, "Settled an accused attester")
+                    }
+                    Err(ChainError::ContractRefused { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// This worker's unsettled challenge of job `id`: its index and record.
+    pub(super) async fn our_challenge(
+        &self,
+        id: u64,
+    ) -> Result<Option<(u16, iollm_types::market::Challenge)>, WorkerError> {
+        let job = self.chain_job(id).await?;
+        for index in 0..job.challenges {
+            if let Some(challenge) = self.market.game_of(id, index).await? {
+                if challenge.challenger == self.signer.account_bytes() && !challenge.settled {
+                    return Ok(Some((index, challenge)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Verifier: challenges the result with its own run as the claim (unless the chain shows
+    /// it already did, before a restart).
+    pub(super) async fn challenge(&self, id: u64) -> Result<(), WorkerError> {
+        if self.our_challenge(id).await?.is_some() {
+            return Ok(self.state.set_stage(id, Stage::Challenged, None).await?);
+        }
+        let run = self.job_dir(id).join("run");
+        let c = crate::challenge_claim(&run).map_err(iollm_compute::Error::CorruptCheckpoint)?;
+        let claimed = self.market.challenge(
+            &self.signer,
+            id,
+            c.trace_root,
+            &c.first_path,
+            c.last,
+            &c.last_path,
+        );
+        match claimed.await {
+            Ok(call) => {
+                tracing::info!(target: "worker::verifier", job = id, index = call.value, "Challenged");
+                self.state
+                    .transaction(id, "challenge", call.included.tx_hash, call.included.block, None)
+                    .await?;
+                Ok(self.state.set_stage(id, Stage::Challenged, None).await?)
+            }
+            // Refused (the window closed, the claim does not prove): reveal without a check
+            // instead, so the sign-up's bond comes back.
+            Err(ChainError::ContractRefused { message, .. }) => {
+                tracing::warn!(target: "worker::verifier", job = id, why = %message, "Challenge refused; revealing instead");
+                match self.market.attest(&self.signer, id, self.secret_of(id).await?, &None).await {
+                    Ok(call) => {
+                        let included = call.included;
+                        self.state
+                            .transaction(id, "reveal", included.tx_hash, included.block, None)
+                            .await?;
+                        let note =
+                            format!("challenge refused ({message}); revealed without a check");
+                        Ok(self.state.set_stage(id, Stage::Checked, Some(&note)).await?)
+                    }
+                    Err(e) => self.refused_reveal(id, e).await,
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Verifier: plays the challenger's side of its game until it is decided, then settles it.
+    pub(super) async fn play_challenge(
+        &self,
+        id: u64,
+        stop: &CancellationToken,
+    ) -> Result<(), WorkerError> {
+        let poll = Duration::from_millis(self.config.poll_ms);
+        let dispute = self.conn.dispute()?;
+        let mut trainer = None;
+        while !stop.is_cancelled() {
+            let Some((index, challenge)) = self.our_challenge(id).await? else {
+                if !self.answer_defences(id, &mut trainer).await? {
+                    tokio::time::sleep(poll).await;
+                    continue;
+                }
+                // Its records freed: the game's storage deposit comes back, and its claim's
+                // bond, staked while it accused attesters.
+                match self.market.release(&self.signer, id).await {
+                    Ok(_) | Err(ChainError::ContractRefused { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                return Ok(self
+                    .state
+                    .set_stage(id, Stage::Checked, Some("its challenge is settled"))
+                    .await?);
+            };
+            let now = self.conn.chain.best_block().await?;
+            let game = dispute.game(challenge.game).await?;
+            if is_over(game.as_ref(), now) {
+                let verdict = game.and_then(|g| g.verdict());
+                tracing::info!(target: "worker::verifier", job = id, ?verdict, "Its game ended; settling it");
+                match self.market.settle_challenge(&self.signer, id, index).await {
+                    Ok(_) | Err(ChainError::ContractRefused { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                // Settled: next round answers the defences of the attesters it accused.
+                continue;
+            }
+            let trainer = self.trainer_in(id, &mut trainer).await?;
+            self.play_side(id, challenge.game, trainer).await?;
+            tokio::time::sleep(poll).await;
+        }
+        Ok(())
+    }
+
+    /// The moves this worker's side of game `game` owes now, told from its own run (replays
+    /// start at its checkpoints); a move the other side overtook
+    /// (refused at the dry-run, or failing when it landed) is simply read again next round.
+    pub(super) async fn play_side(
+        &self,
+        id: u64,
+        game: iollm_types::dispute::GameId,
+        trainer: &iollm_compute::Trainer,
+    ) -> Result<(), WorkerError> {
+        let moved = |kind: &str, call: &iollm_chain::contract::Executed<()>| {
+            self.metrics.moves.inc();
+            tracing::info!(target: "worker::game", job = id, game, kind, block = call.included.block, "Moved");
+        };
+        // Its own run of the job (the executor's, or the verifier's), else the part of the
+        // executor's published run it fetched: replays start from those checkpoints instead
+        // of from h_0.
+        let dir = self.job_dir(id);
+        let runs = [dir.join("run"), dir.join("published")];
+        // The checkpoint interval is the job's, never what a published trace.json says.
+        let every = trainer.config().train.checkpoint_every;
+        let run = runs.iter().find(|run| iollm_compute::read_trace(run).is_ok());
+        let (run, every) = match run {
+            Some(run) => (run.as_path(), Some(every)),
+            None => (runs[0].as_path(), None),
+        };
+        // A one-segment claim it challenged with is its story at level 1, in a game about
+        // that claim (its own, or a defence against it).
+        let claim = match read_claim(&dir)? {
+            Some(claim) => {
+                let game = self.conn.dispute()?.game(game).await?;
+                let terms = game.map(|g| g.terms.trace_roots[1]);
+                Some(claim).filter(|claim| Some(iollm_compute::merkle::root(claim)) == terms)
+            }
+            None => None,
+        };
+        let story = |side| {
+            let player = match every {
+                Some(every) => crate::player::Player::from_run(side, trainer, run, every),
+                None => crate::player::Player::new(side, trainer, None),
+            };
+            match &claim {
+                Some(claim) if side == iollm_types::bisection::Side::Challenger => {
+                    player.with_claim(claim.clone())
+                }
+                _ => player,
+            }
+        };
+        match crate::player::play(&self.conn, &self.signer, game, story, false, moved).await {
+            Ok(_) => Ok(()),
+            Err(crate::player::PlayError::Chain(
+                e @ (ChainError::ContractRefused { .. } | ChainError::Dispatch { .. }),
+            )) => {
+                tracing::info!(target: "worker::game", job = id, why = %e, "Move overtaken; reading the game again");
+                Ok(())
+            }
+            Err(crate::player::PlayError::Chain(e)) => Err(e.into()),
+            Err(e) => Err(WorkerError::Play(e)),
+        }
+    }
+}
+
+/// Whether a game needs no more moves: decided, released (`None`), or with its side to move
+/// past its deadline at block `now` (the dispute contract decides it against that side when it
+/// is settled).
+pub(super) fn is_over(game: Option<&iollm_types::game::Game>, now: u32) -> bool {
+    game.is_none_or(|g| g.verdict().is_some() || g.clone().timeout(now).is_some())
+}

@@ -1,0 +1,660 @@
+//! The worker: a provider's daemon that earns from training jobs, in one of two roles
+//! ([`Role`]). It follows the finalized chain and, for each job posted that it is configured
+//! to take, checks the spec and dataset against what the job committed first.
+//!
+//! - *Executor*: claims (a dry-run first: losing the race to another provider is normal),
+//!   trains off the async executor with progress in the logs, publishes its run (trace and
+//!   checkpoints, for verifiers) and the output as an SMIP package naming it, submits the result with the proof of its last state, defends it (plays its side
+//!   of every dispute game about it, recomputing what a move needs from the job's spec, and
+//!   settles decided games), finalizes once the challenge window has passed, and withdraws its
+//!   pay (`withdraw`).
+//! - *Verifier*: signs up before the result (its secret recorded first: a lost secret is a
+//!   lost bond), then spot-checks the result from the run the executor's worker published
+//!   (trace and checkpoints; `provenance.run` of the output package): it fetches the one
+//!   checkpoint its draw names and replays that segment. A segment that does not replay to
+//!   its committed checkpoint it challenges at once with a claim about that segment alone
+//!   (`player::segment_claim`). When the run is missing or not the committed one, it runs the
+//!   job itself, then attests when its run is the committed one (revealing without a check
+//!   when only the executor's checks are wrong), or challenges with its own run; either way it
+//!   plays the challenger's side to the verdict and its settlement. An attester whose result's
+//!   executor then loses a game (perhaps thrown) defends the result in a game of its own
+//!   against each such game's claim; a challenger that won plays every such
+//!   defence against its claim and settles the accused attesters.
+//!
+//! Crash safety: every stage is recorded in [`State`] before the step after it starts; after a
+//! restart, each job in flight goes on from its stage (training resumes from the last
+//! checkpoint; a claim, sign-up, submission or challenge whose landing is unknown is looked up
+//! on chain first), so nothing is sent twice.
+
+use crate::state::{JobRecord, Stage, State, StateError};
+use iollm_chain::market::MarketClient;
+use iollm_chain::{ChainError, Connection, Signer};
+use iollm_content::ContentStore;
+use iollm_types::market::{Job, JobKind, JobState};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+mod executor;
+mod game;
+mod verifier;
+
+pub use executor::{publish_output, Output};
+
+/// What a worker does with the training jobs it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Claims them, trains, publishes, submits, defends, finalizes.
+    Executor,
+    /// Signs up to spot-check them (bonded), replays one segment from the executor's published
+    /// run and attests, or challenges that segment; a run missing or not the committed one, it
+    /// runs the job itself, then attests when its run is the committed one, or challenges with
+    /// its own run; and plays the game.
+    Verifier,
+}
+
+impl Role {
+    /// Its name in the state database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Executor => "executor",
+            Role::Verifier => "verifier",
+        }
+    }
+}
+
+/// What a worker takes and how it works (`worker.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// What it does (default: executor).
+    #[serde(default = "executor")]
+    pub role: Role,
+    /// Where its state database and its jobs' runs live.
+    pub state_dir: PathBuf,
+    /// Jobs it trains at once (a job waiting for its result, window or game does not count).
+    #[serde(default = "one")]
+    pub max_jobs: usize,
+    /// Executor: jobs whose reward is below this (planck) are left to others (TOML integers
+    /// are 64-bit).
+    #[serde(default)]
+    pub min_reward: u64,
+    /// Verifier: jobs whose verifier fee is below this (planck) are left to others.
+    #[serde(default)]
+    pub min_fee: u64,
+    /// Finalize its jobs once their challenge window has passed (anyone may; someone must).
+    #[serde(default = "yes")]
+    pub finalize: bool,
+    /// After each job it finalizes, withdraw what the market holds for it (its pay, and any
+    /// bond a lost challenge left it) to its account.
+    #[serde(default = "yes")]
+    pub withdraw: bool,
+    /// How often to ask the node for a new block while waiting, in milliseconds.
+    #[serde(default = "half_a_second")]
+    pub poll_ms: u64,
+    /// The license its output packages carry (SPDX).
+    #[serde(default = "apache")]
+    pub output_license: String,
+    /// Where to serve Prometheus `/metrics` (a loopback address, e.g. `127.0.0.1:9616`; port
+    /// 0 picks a free one); none when absent.
+    #[serde(default)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
+fn executor() -> Role {
+    Role::Executor
+}
+fn one() -> usize {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn half_a_second() -> u64 {
+    500
+}
+fn apache() -> String {
+    "Apache-2.0".into()
+}
+
+impl WorkerConfig {
+    /// Where the state database is.
+    pub fn state_file(&self) -> PathBuf {
+        self.state_dir.join("state.sqlite")
+    }
+
+    /// Parses `worker.toml`; unknown keys are errors (a typo must not silently change nothing).
+    pub fn parse(text: &str) -> Result<WorkerConfig, WorkerError> {
+        let config: WorkerConfig =
+            toml::from_str(text).map_err(|e| WorkerError::Config(e.message().to_owned()))?;
+        if let Some(addr) = config.metrics_listen.filter(|a| !a.ip().is_loopback()) {
+            return Err(WorkerError::Config(format!(
+                "metrics_listen = {addr}: serve metrics on a loopback address (127.0.0.1:PORT)"
+            )));
+        }
+        Ok(config)
+    }
+}
+
+/// Why the executor stopped, or a job could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The worker config is invalid.
+    #[error("worker config: {0}")]
+    Config(String),
+    /// The state database failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The chain refused or failed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// A job's spec, dataset or game is not what it must be.
+    #[error(transparent)]
+    Spec(#[from] crate::job::JobSpecError),
+    /// Training or reading the run failed.
+    #[error(transparent)]
+    Compute(#[from] iollm_compute::Error),
+    /// Publishing the output failed.
+    #[error(transparent)]
+    Content(#[from] iollm_content::Error),
+    /// Adding a package failed.
+    #[error(transparent)]
+    Artifact(#[from] iollm_artifacts::ArtifactError),
+    /// A dispute game could not be played.
+    #[error(transparent)]
+    Play(crate::player::PlayError),
+    /// A spot check was not made.
+    #[error(transparent)]
+    SpotCheck(#[from] crate::spotcheck::SpotCheckError),
+    /// The finished run is not a result of the job.
+    #[error(transparent)]
+    Submission(#[from] crate::SubmissionError),
+    /// A file operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Why a job is left for now: the worker already runs `max_jobs`.
+const BUSY: &str = "max_jobs busy";
+
+/// The longest a job waits before trying a failed stage again.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> WorkerError {
+    let what = what.into();
+    move |source| WorkerError::Io { what, source }
+}
+
+/// A worker, ready to [`Worker::run`].
+pub struct Worker<S> {
+    inner: Arc<Inner<S>>,
+}
+
+struct Inner<S> {
+    /// The state directory's lock, held while the worker lives.
+    _lock: std::fs::File,
+    market: MarketClient,
+    conn: Connection,
+    signer: Signer,
+    store: S,
+    state: State,
+    config: WorkerConfig,
+    /// Threads and device of training and replays.
+    runtime: iollm_compute::Runtime,
+    metrics: Arc<crate::metrics::Metrics>,
+    /// Bound at open (a taken port fails there), served by [`Worker::run`].
+    metrics_listener: std::sync::Mutex<Option<std::net::TcpListener>>,
+    /// Held by the scrape being answered.
+    scraping: tokio::sync::Mutex<()>,
+}
+
+impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
+    /// An executor signing with `signer`, fetching and publishing through `store`, training and
+    /// replaying on `runtime`; opens (or creates) its state in `config.state_dir`.
+    pub async fn open(
+        mut conn: Connection,
+        signer: Signer,
+        store: S,
+        config: WorkerConfig,
+        runtime: iollm_compute::Runtime,
+    ) -> Result<Worker<S>, WorkerError> {
+        // A device named but missing fails here, not at the first job.
+        runtime.exec()?;
+        let metrics = crate::metrics::Metrics::new(&runtime.backend.to_string());
+        conn.chain = conn.chain.with_send_observer(metrics.observer());
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) if !addr.ip().is_loopback() => {
+                return Err(WorkerError::Config(format!(
+                    "metrics_listen = {addr}: serve metrics on a loopback address (127.0.0.1:PORT)"
+                )))
+            }
+            Some(addr) => {
+                let listener = std::net::TcpListener::bind(addr)
+                    .map_err(io(format!("serving metrics on {addr}")))?;
+                listener.set_nonblocking(true).map_err(io("the metrics listener"))?;
+                Some(listener)
+            }
+            None => None,
+        };
+        let dir = &config.state_dir;
+        std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+        // It holds the verifier's secrets before their reveal: its owner's alone.
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io(format!("restricting {}", dir.display())))?;
+        // One worker per state directory: two would claim and sign for the same jobs.
+        let lock = iollm_content::fsutil::lock_exclusive(&dir.join("lock"))?.ok_or_else(|| {
+            WorkerError::Config(format!(
+                "state directory {} is in use by another worker; give each worker its own",
+                dir.display()
+            ))
+        })?;
+        let state = State::open(&config.state_file()).await?;
+        let market = conn.market()?;
+        state.bind(conn.chain.genesis_hash(), market.address().0, signer.account().0).await?;
+        let inner = Inner {
+            _lock: lock,
+            market,
+            conn,
+            signer,
+            store,
+            state,
+            config,
+            runtime,
+            metrics,
+            metrics_listener: std::sync::Mutex::new(metrics_listener),
+            scraping: tokio::sync::Mutex::new(()),
+        };
+        Ok(Worker { inner: Arc::new(inner) })
+    }
+
+    /// Where its `/metrics` are served, when `metrics_listen` is set.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        let listener = self.inner.metrics_listener.lock().unwrap_or_else(|e| e.into_inner());
+        listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Its state (to inspect).
+    pub fn state(&self) -> &State {
+        &self.inner.state
+    }
+
+    /// Runs until `stop` is cancelled: the jobs in flight go on from their stages, then each
+    /// finalized block's `JobPosted` events are considered in order. On the first start it
+    /// also considers every job still open. A job left for want of capacity (`max_jobs` busy)
+    /// is considered again at every block until taken or no longer open. An error of one job
+    /// is noted on it and retried ([`MAX_BACKOFF`]), never ends the worker; the chain being
+    /// away is waited out.
+    pub async fn run(&self, stop: CancellationToken) -> Result<(), WorkerError> {
+        let me = &self.inner;
+        let poll = Duration::from_millis(me.config.poll_ms);
+        let mut tasks = tokio::task::JoinSet::new();
+        let listener = me.metrics_listener.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let mut metrics_task = None;
+        if let Some(listener) = listener {
+            let listener =
+                tokio::net::TcpListener::from_std(listener).map_err(io("serving metrics"))?;
+            let (inner, stop) = (Arc::clone(&self.inner), stop.clone());
+            metrics_task = Some(tokio::spawn(async move {
+                let app = axum::Router::new().route(
+                    "/metrics",
+                    axum::routing::get(move |headers: axum::http::HeaderMap| {
+                        let inner = Arc::clone(&inner);
+                        async move { inner.scrape(&headers).await }
+                    }),
+                );
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { stop.cancelled().await });
+                if let Err(e) = served.await {
+                    tracing::error!(target: "worker::metrics", error = %e, "Serving metrics failed");
+                }
+            }));
+        }
+        for record in me.state.in_flight().await? {
+            tracing::info!(target: "worker::executor", job = record.id, stage = record.stage.as_str(), "Resuming");
+            tasks.spawn(Arc::clone(&self.inner).carry(record.id, stop.clone()));
+        }
+        let mut deferred = std::collections::BTreeSet::new();
+        let from = match me.state.cursor().await? {
+            Some(next) => next,
+            None => {
+                let head = me.conn.chain.finalized_head().await?;
+                for job in 1..=me.market.job_count().await? {
+                    if self.consider(job, &mut tasks, &stop).await {
+                        deferred.insert(job);
+                    }
+                }
+                head + 1
+            }
+        };
+        let mut follower = me.conn.chain.follow_finalized(from, poll);
+        loop {
+            let block = tokio::select! {
+                () = stop.cancelled() => break,
+                block = follower.next() => block,
+            };
+            let block = match block {
+                Ok(block) => block,
+                Err(e) => {
+                    tracing::warn!(target: "worker::executor", error = %e, "Reading the chain failed; retrying");
+                    tokio::time::sleep(poll).await;
+                    continue;
+                }
+            };
+            for job in std::mem::take(&mut deferred) {
+                if self.consider(job, &mut tasks, &stop).await {
+                    deferred.insert(job);
+                }
+            }
+            for event in block.events.iter().filter(|e| e.contract == *me.market.address()) {
+                let Some(topic) = event.topics.first() else { continue };
+                let decoded = iollm_types::market::events::Event::decode(topic, &event.data);
+                if let Some(Ok(iollm_types::market::events::Event::JobPosted(posted))) = decoded {
+                    if self.consider(posted.job, &mut tasks, &stop).await {
+                        deferred.insert(posted.job);
+                    }
+                }
+            }
+            me.state.set_cursor(follower.position()).await?;
+            while let Some(done) = tasks.try_join_next() {
+                if let Err(e) = done {
+                    tracing::error!(target: "worker::executor", error = %e, "A job's task panicked");
+                }
+            }
+        }
+        // Each job's task stops at its next step or stage, its progress recorded.
+        while let Some(done) = tasks.join_next().await {
+            if let Err(e) = done {
+                tracing::error!(target: "worker::executor", error = %e, "A job's task panicked");
+            }
+        }
+        if let Some(task) = metrics_task {
+            let _ = task.await;
+        }
+        Ok(())
+    }
+
+    /// Takes job `id` if it is one to take: recorded first, then carried in its own task.
+    /// `true` when it is left for now, because `max_jobs` are busy or looking at it failed
+    /// (the node or the state database away): it is looked at again at the next block.
+    async fn consider(
+        &self,
+        id: u64,
+        tasks: &mut tokio::task::JoinSet<()>,
+        stop: &CancellationToken,
+    ) -> bool {
+        match self.take(id, tasks, stop).await {
+            Ok(left_for_now) => left_for_now,
+            Err(e) => {
+                tracing::warn!(target: "worker::executor", job = id, error = %e, "Cannot look at the job now");
+                true
+            }
+        }
+    }
+
+    async fn take(
+        &self,
+        id: u64,
+        tasks: &mut tokio::task::JoinSet<()>,
+        stop: &CancellationToken,
+    ) -> Result<bool, WorkerError> {
+        let me = &self.inner;
+        if me.state.job(id).await?.is_some() {
+            return Ok(false);
+        }
+        let Some(job) = me.market.job(id).await? else { return Ok(false) };
+        if let Some(why) = me.declines(id, &job).await? {
+            tracing::info!(target: "worker::executor", job = id, why, "Leaving the job");
+            return Ok(why == BUSY);
+        }
+        if let Err(e) = crate::job::check_before_claim(&me.market, &me.store, id).await {
+            tracing::warn!(target: "worker::executor", job = id, error = %e, "Not taking it");
+            return Ok(false);
+        }
+        let secret = match me.config.role {
+            Role::Executor => None,
+            Role::Verifier => {
+                let mut secret = [0u8; 32];
+                getrandom::fill(&mut secret).map_err(|e| WorkerError::Io {
+                    what: "drawing a spot-check secret".into(),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
+                Some(secret)
+            }
+        };
+        if me.state.begin(id, me.config.role.as_str(), secret).await? {
+            tasks.spawn(Arc::clone(&self.inner).carry(id, stop.clone()));
+        }
+        Ok(false)
+    }
+}
+impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
+    /// Why the worker leaves job `id` to others, if it does.
+    async fn declines(&self, id: u64, job: &Job) -> Result<Option<&'static str>, WorkerError> {
+        if job.kind != JobKind::Train {
+            return Ok(Some("not a training job"));
+        }
+        let busy = self.state.in_flight().await?.into_iter().filter(|j| j.stage.is_busy()).count();
+        if busy >= self.config.max_jobs {
+            return Ok(Some(BUSY));
+        }
+        if self.conn.chain.best_block().await? >= job.deadline {
+            return Ok(Some("its deadline has passed"));
+        }
+        let me = self.signer.account_bytes();
+        if self.config.role == Role::Verifier {
+            let open = matches!(job.state, JobState::Open | JobState::Claimed);
+            let why = if !open {
+                Some("its result is in: sign-ups are closed")
+            } else if job.verification.verifier_fee < u128::from(self.config.min_fee) {
+                Some("verifier fee below min_fee")
+            } else if job.sign_ups >= iollm_types::spotcheck::MAX_SIGN_UPS {
+                Some("no sign-up left")
+            } else if job.poster == me || job.executor == Some(me) {
+                Some("a party to it")
+            } else {
+                None
+            };
+            return Ok(why);
+        }
+        if job.state != JobState::Open {
+            return Ok(Some("not open"));
+        }
+        if job.reward < u128::from(self.config.min_reward) {
+            return Ok(Some("reward below min_reward"));
+        }
+        let terms = self.market.job_terms(id).await?;
+        let allowed = terms.as_ref().map(|t| t.executors.clone()).unwrap_or_default();
+        if !allowed.is_empty() && !allowed.contains(&self.signer.account_bytes()) {
+            return Ok(Some("another executor is named"));
+        }
+        Ok(None)
+    }
+
+    /// The metrics, refreshed: jobs by stage from the state database and what the market
+    /// owes, both within 2 s (else the last values), one scrape at a time (another gets 503,
+    /// so scrapes cannot crowd the worker's own use of its database). A request naming a host
+    /// other than a loopback one (a web page, by DNS rebinding) is refused.
+    async fn scrape(&self, headers: &axum::http::HeaderMap) -> axum::response::Response {
+        use axum::http::StatusCode;
+        use axum::response::IntoResponse as _;
+        let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
+        let name = host.map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name));
+        let name = name.map(|n| n.trim_start_matches('[').trim_end_matches(']'));
+        let loopback = name.is_none_or(|n| {
+            n.eq_ignore_ascii_case("localhost")
+                || n.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        });
+        if !loopback {
+            return (StatusCode::FORBIDDEN, "metrics answer loopback hosts only\n").into_response();
+        }
+        let Ok(_one) = self.scraping.try_lock() else {
+            return (StatusCode::SERVICE_UNAVAILABLE, "a scrape is in progress\n").into_response();
+        };
+        let refresh = async {
+            if let Ok(jobs) = self.state.jobs().await {
+                self.metrics.set_jobs(&jobs);
+            }
+            if let Ok(owed) = self.market.balance_of(self.signer.account_bytes()).await {
+                self.metrics.owed.set(owed as f64);
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), refresh).await;
+        let kind = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+        ([(axum::http::header::CONTENT_TYPE, kind)], self.metrics.render()).into_response()
+    }
+
+    /// Carries job `id` from its recorded stage to the end, or until `stop` (between two
+    /// steps of training, or two stages). An error (IPFS away, a refusal it did not expect)
+    /// is logged and noted on the job, and the stage is tried again after a backoff that
+    /// doubles up to [`MAX_BACKOFF`].
+    async fn carry(self: Arc<Self>, id: u64, stop: CancellationToken) {
+        use tracing::Instrument as _;
+        // Everything logged for the job, here and below, carries its `job_id`.
+        let span = tracing::info_span!("job", job_id = id, role = self.config.role.as_str());
+        self.carry_in_span(id, stop).instrument(span).await
+    }
+
+    async fn carry_in_span(self: Arc<Self>, id: u64, stop: CancellationToken) {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let Err(e) = self.advance(id, &stop).await else { return };
+            self.metrics.job_failures.inc();
+            tracing::error!(target: "worker::executor", job = id, error = %e, retry_in_s = backoff.as_secs(), "The job stopped; trying again");
+            let why = format!("stopped: {e}");
+            if let Err(e) = self.state.note(id, &why).await {
+                tracing::error!(target: "worker::executor", job = id, error = %e, "Cannot record why");
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    async fn advance(&self, id: u64, stop: &CancellationToken) -> Result<(), WorkerError> {
+        loop {
+            if stop.is_cancelled() {
+                return Ok(());
+            }
+            let Some(JobRecord { stage, output_cid, role, secret, .. }) =
+                self.state.job(id).await?
+            else {
+                return Ok(());
+            };
+            let secret = || {
+                secret.ok_or_else(|| {
+                    StateError::Corrupt(format!("job {id}: a sign-up without its secret"))
+                })
+            };
+            tracing::debug!(target: "worker::executor", job = id, stage = stage.as_str(), "Stage");
+            match stage {
+                Stage::SigningUp => self.sign_up(id, secret()?).await?,
+                Stage::Claiming => self.claim(id).await?,
+                Stage::SignedUp => self.check_published(id, secret()?, stop).await?,
+                Stage::Claimed | Stage::Running => {
+                    if self.train(id, stop).await? {
+                        self.state.set_stage(id, Stage::Trained, None).await?;
+                    }
+                }
+                Stage::Trained if role == Role::Verifier.as_str() => {
+                    self.check(id, secret()?, stop).await?
+                }
+                Stage::Challenging => self.challenge(id).await?,
+                Stage::Challenged => self.play_challenge(id, stop).await?,
+                Stage::Attested => self.watch_attested(id, stop).await?,
+                Stage::Defending => self.play_defence(id, stop).await?,
+                Stage::Trained => {
+                    let (cid, dir) = self.publish(id).await?;
+                    self.state.published(id, &cid, &dir).await?;
+                }
+                Stage::Published | Stage::Submitting => {
+                    let cid = output_cid.ok_or_else(|| {
+                        StateError::Corrupt(format!("job {id} is published without a CID"))
+                    })?;
+                    self.submit(id, &cid, stage == Stage::Submitting).await?;
+                }
+                Stage::Submitted => self.conclude(id, stop).await?,
+                Stage::Finalized | Stage::Checked | Stage::Lost => return Ok(()),
+            }
+        }
+    }
+
+    fn job_dir(&self, id: u64) -> PathBuf {
+        job_dir(&self.config.state_dir, id)
+    }
+
+    async fn chain_job(&self, id: u64) -> Result<Job, WorkerError> {
+        Ok(self.market.job(id).await?.ok_or(ChainError::MissingEvent("job"))?)
+    }
+
+    fn mine(&self, job: &Job) -> bool {
+        job.executor == Some(self.signer.account_bytes())
+    }
+
+    /// The job's trainer (its spec and dataset fetched into a temporary directory).
+    async fn trainer(&self, id: u64) -> Result<iollm_compute::Trainer, WorkerError> {
+        let dir = self.job_dir(id);
+        std::fs::create_dir_all(&dir).map_err(io("creating the job's directory"))?;
+        let fetched = tempfile::tempdir_in(&dir).map_err(io("creating a temporary directory"))?;
+        let cfg = crate::job::config_of_job(&self.market, &self.store, id, fetched.path()).await?;
+        Ok(iollm_compute::Trainer::new(&cfg, &self.runtime)?)
+    }
+
+    /// The job's trainer in `slot`, made ([`Worker::trainer`]) the first time it is needed.
+    async fn trainer_in<'a>(
+        &self,
+        id: u64,
+        slot: &'a mut Option<iollm_compute::Trainer>,
+    ) -> Result<&'a iollm_compute::Trainer, WorkerError> {
+        let trainer = match slot.take() {
+            Some(trainer) => trainer,
+            None => self.trainer(id).await?,
+        };
+        Ok(slot.insert(trainer))
+    }
+}
+
+/// Where the executor keeps job `id` under `state_dir`: its dataset (`data/`), its run
+/// (`run/`, the `iollm train --out` layout) and its output package (`output/`).
+pub fn job_dir(state_dir: &Path, id: u64) -> PathBuf {
+    state_dir.join("jobs").join(id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses_and_typos_are_refused() {
+        let example = include_str!("../../examples/worker.toml");
+        let config = WorkerConfig::parse(example).expect("the example parses");
+        assert_eq!(config.max_jobs, 1);
+        assert!(config.finalize);
+        assert_eq!(config.metrics_listen, Some("127.0.0.1:9616".parse().unwrap()));
+        assert_eq!(WorkerConfig::parse("state_dir = \"s\"\n").unwrap().metrics_listen, None);
+        let open = "state_dir = \"s\"\nmetrics_listen = \"0.0.0.0:9616\"\n";
+        let err = WorkerConfig::parse(open).unwrap_err();
+        assert!(err.to_string().contains("loopback"), "{err}");
+        let verifier =
+            WorkerConfig::parse("role = \"verifier\"\nstate_dir = \"s\"\n").expect("a verifier");
+        assert_eq!(verifier.role, Role::Verifier);
+        assert!(WorkerConfig::parse("role = \"judge\"\nstate_dir = \"s\"\n").is_err());
+        let minimal = WorkerConfig::parse("state_dir = \"s\"\n").expect("defaults");
+        assert_eq!(minimal.role, Role::Executor);
+        assert_eq!(minimal.poll_ms, 500);
+        assert_eq!(minimal.output_license, "Apache-2.0");
+        let err = WorkerConfig::parse("state_dir = \"s\"\nmax_job = 2\n").unwrap_err();
+        assert!(err.to_string().contains("max_job"), "{err}");
+        let err = WorkerConfig::parse("state_dir = \"s\"\nmin_reward = -1\n").unwrap_err();
+        assert!(err.to_string().starts_with("worker config:"), "{err}");
+    }
+}

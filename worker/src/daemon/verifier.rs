@@ -1,0 +1,444 @@
+//! The verifier's side of a job: sign up before the result, spot-check it from the executor's
+//! published run (or a run of its own), attest, reveal, or challenge a wrong segment at once
+//! with a one-segment claim kept in the job's `claim.json`.
+
+use super::{io, Inner, WorkerError};
+use crate::state::{Stage, StateError};
+use iollm_chain::ChainError;
+use iollm_content::ContentStore;
+use iollm_types::market::{Job, JobState};
+use std::path::Path;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
+    /// Verifier: signs up with the recorded secret; a refusal because it already did (the
+    /// sign-up landed before a restart) counts as signed up.
+    pub(super) async fn sign_up(&self, id: u64, secret: [u8; 32]) -> Result<(), WorkerError> {
+        let me = self.signer.account_bytes();
+        let commit = iollm_types::spotcheck::commitment::<iollm_compute::merkle::Sha>(&me, &secret);
+        match self.market.sign_up(&self.signer, id, commit).await {
+            Ok(call) => {
+                tracing::info!(target: "worker::verifier", job = id, block = call.included.block, "Signed up");
+                let included = call.included;
+                self.state
+                    .transaction(id, "sign_up", included.tx_hash, included.block, None)
+                    .await?;
+                Ok(self.state.set_stage(id, Stage::SignedUp, None).await?)
+            }
+            Err(ChainError::ContractRefused { message, .. })
+                if message == iollm_types::market::Error::AlreadyActed.message() =>
+            {
+                Ok(self
+                    .state
+                    .set_stage(id, Stage::SignedUp, Some("signed up before a restart"))
+                    .await?)
+            }
+            Err(ChainError::ContractRefused { message, .. }) => {
+                Ok(self.state.set_stage(id, Stage::Lost, Some(&message)).await?)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Verifier, signed up: waits for the result, then spot-checks it from the executor's
+    /// published run — its trace and the one checkpoint the draw names, every byte checked
+    /// against the CIDs and the trace against the committed roots — replaying one segment.
+    /// A run that is not published, not the committed one, or whose segment does not replay
+    /// to the committed checkpoint sends it to run the whole job itself ([`Stage::Running`]),
+    /// to attest from or challenge with its own run.
+    pub(super) async fn check_published(
+        &self,
+        id: u64,
+        secret: [u8; 32],
+        stop: &CancellationToken,
+    ) -> Result<(), WorkerError> {
+        let Some(result) = self.await_result(id, stop).await? else { return Ok(()) };
+        if self.our_challenge(id).await?.is_some() {
+            // Its challenge landed before a restart: play it.
+            return Ok(self.state.set_stage(id, Stage::Challenged, None).await?);
+        }
+        let started = std::time::Instant::now();
+        let dir = self.job_dir(id).join("published");
+        let checked = match self.fetch_published(id, &result, &secret, &dir).await {
+            Ok(trainer) => {
+                let (market, signer) = (&self.market, &self.signer);
+                crate::spotcheck::spot_check(market, signer, id, &secret, &trainer, &dir).await
+            }
+            Err(why) => Err(crate::spotcheck::SpotCheckError::Run { path: dir, reason: why }),
+        };
+        match checked {
+            Ok((call, found)) => {
+                let seconds = started.elapsed().as_secs_f64();
+                tracing::info!(target: "worker::verifier", job = id, seconds, "Spot-checked from the published run (fetch, replay and reveal)");
+                self.record_spot_check(id, &call, found, " (replayed from the published run)").await
+            }
+            Err(crate::spotcheck::SpotCheckError::Chain(e)) => self.refused_reveal(id, e).await,
+            Err(crate::spotcheck::SpotCheckError::WrongResult {
+                segment,
+                reached,
+                committed,
+                ..
+            }) => self.challenge_segment(id, &committed, segment, reached).await,
+            Err(e) => {
+                tracing::warn!(target: "worker::verifier", job = id, why = %e, "The published run does not serve a spot check: running the job");
+                // A claim kept from an attempt that never landed is not this job's story.
+                match std::fs::remove_file(self.job_dir(id).join(CLAIM_FILE)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(io("removing a stale claim")(e));
+                    }
+                    _ => {}
+                }
+                let note = e.to_string();
+                Ok(self.state.set_stage(id, Stage::Running, Some(&note)).await?)
+            }
+        }
+    }
+
+    /// Verifier, its replay of segment `segment` from the executor's published run (its
+    /// checkpoints `committed`, checked against the trace root) reaching `reached`, not the
+    /// committed next checkpoint: challenges at once with a one-segment claim
+    /// ([`crate::player::segment_claim`]), without running the job. The claim is kept in the
+    /// job's `claim.json` before it is sent, so a restart plays the same one.
+    pub(super) async fn challenge_segment(
+        &self,
+        id: u64,
+        committed: &[[u8; 32]],
+        segment: u64,
+        reached: [u8; 32],
+    ) -> Result<(), WorkerError> {
+        let game = self.market.job_terms(id).await?.and_then(|t| t.game);
+        let h0 =
+            game.map(|g| g.h0).ok_or_else(|| StateError::Corrupt(format!("job {id}: no game")))?;
+        let claim = crate::player::segment_claim(h0, committed, segment as usize, reached);
+        write_claim(&self.job_dir(id), &claim)?;
+        if self.our_challenge(id).await?.is_none() {
+            let proof = |i: usize| iollm_compute::merkle::proof(&claim, i).unwrap_or_default();
+            let (root, n) = (iollm_compute::merkle::root(&claim), claim.len() - 1);
+            let (first, last) = (proof(0), proof(n));
+            let call = self.market.challenge(&self.signer, id, root, &first, claim[n], &last);
+            match call.await {
+                Ok(call) => {
+                    let included = call.included;
+                    self.state
+                        .transaction(id, "challenge", included.tx_hash, included.block, None)
+                        .await?;
+                }
+                Err(error @ ChainError::ContractRefused { .. }) => {
+                    // Refused (the window closed, say): what the chain holds decides, and a
+                    // sign-up still unrevealed reveals without a check (its bond back).
+                    std::fs::remove_file(self.job_dir(id).join(CLAIM_FILE))
+                        .map_err(io("removing the refused claim"))?;
+                    return self.refused_reveal(id, error).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let note = format!("segment {segment} does not replay to its checkpoint: challenged it");
+        tracing::info!(target: "worker::verifier", job = id, segment, "Challenged with a one-segment claim");
+        Ok(self.state.set_stage(id, Stage::Challenged, Some(&note)).await?)
+    }
+
+    /// Verifier: waits until job `id` has a result, and returns it (`None` if stopped first, or
+    /// if the job expired without one, which is recorded as lost).
+    pub(super) async fn await_result(
+        &self,
+        id: u64,
+        stop: &CancellationToken,
+    ) -> Result<Option<iollm_types::market::Commitment>, WorkerError> {
+        let poll = Duration::from_millis(self.config.poll_ms);
+        while !stop.is_cancelled() {
+            match self.chain_job(id).await?.state {
+                JobState::Open | JobState::Claimed => tokio::time::sleep(poll).await,
+                JobState::Expired => {
+                    let note = "expired without a result";
+                    self.state.set_stage(id, Stage::Lost, Some(note)).await?;
+                    return Ok(None);
+                }
+                _ => {
+                    let result = self.market.result(id).await?;
+                    return Ok(Some(result.ok_or(ChainError::MissingEvent("result"))?));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records a spot check's reveal: an attestation (`how` says from what run) is watched to
+    /// its end ([`Stage::Attested`]), a reveal without a check is done.
+    pub(super) async fn record_spot_check(
+        &self,
+        id: u64,
+        call: &iollm_chain::contract::Executed<()>,
+        found: crate::spotcheck::SpotCheck,
+        how: &str,
+    ) -> Result<(), WorkerError> {
+        let (stage, note) = match found {
+            crate::spotcheck::SpotCheck::Attested { segment } => {
+                (Stage::Attested, format!("attested segment {segment}{how}"))
+            }
+            crate::spotcheck::SpotCheck::Revealed { segment } => (
+                Stage::Checked,
+                format!(
+                    "revealed without a check (segment {segment}: the executor's check is wrong)"
+                ),
+            ),
+        };
+        tracing::info!(target: "worker::verifier", job = id, %note, "Checked");
+        self.state
+            .transaction(id, "attest", call.included.tx_hash, call.included.block, None)
+            .await?;
+        Ok(self.state.set_stage(id, stage, Some(&note)).await?)
+    }
+
+    /// Fetches into `dir` what a spot check of job `id`'s result needs from the executor's
+    /// published run (named in the output package's `smip.json`): `trace.json`, the completion
+    /// marker and the checkpoint that starts the segment `secret` draws. Returns the job's
+    /// trainer; a reason in words when anything is missing or malformed.
+    pub(super) async fn fetch_published(
+        &self,
+        id: u64,
+        result: &iollm_types::market::Commitment,
+        secret: &[u8; 32],
+        dir: &Path,
+    ) -> Result<iollm_compute::Trainer, String> {
+        use iollm_content::{fetch_file_verified, parse_cid, resolve_path};
+        let text = |e: &dyn std::fmt::Display| e.to_string();
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(|e| text(&e))?;
+        }
+        std::fs::create_dir_all(dir.join("checkpoints")).map_err(|e| text(&e))?;
+        let package = std::str::from_utf8(&result.output_cid).map_err(|e| text(&e))?;
+        let package = parse_cid(package).map_err(|e| text(&e))?;
+        let store = &self.store;
+        let manifest_cid = resolve_path(store, &package, iollm_content::manifest::MANIFEST_FILE)
+            .await
+            .map_err(|e| text(&e))?;
+        let manifest_path = dir.join("smip.json");
+        let limit = iollm_content::manifest::MAX_MANIFEST_BYTES as u64;
+        fetch_file_verified(store, &manifest_cid, &manifest_path, limit)
+            .await
+            .map_err(|e| text(&e))?;
+        let manifest = std::fs::read(&manifest_path).map_err(|e| text(&e))?;
+        let manifest = iollm_content::manifest::parse(&manifest).map_err(|e| text(&e))?;
+        let run = manifest.provenance.and_then(|p| p.run).ok_or("the output names no run")?;
+        let run = parse_cid(&run).map_err(|e| text(&e))?;
+        for (file, limit) in [("trace.json", 16 << 20), (iollm_compute::train::COMPLETE_FILE, 4096)]
+        {
+            let cid = resolve_path(store, &run, file).await.map_err(|e| text(&e))?;
+            fetch_file_verified(store, &cid, &dir.join(file), limit).await.map_err(|e| text(&e))?;
+        }
+        let trace = iollm_compute::read_trace(dir).map_err(|e| text(&e))?;
+        let draw =
+            iollm_types::spotcheck::draw::<iollm_compute::merkle::Sha>(secret, &result.trace_root);
+        let segment = iollm_types::spotcheck::segment(&draw, trace.checks.len() as u64)
+            .ok_or("the published trace holds no checks")?;
+        let trainer = self.trainer(id).await.map_err(|e| text(&e))?;
+        let path = iollm_compute::train::checkpoint_path(dir, segment as usize);
+        let name = path.strip_prefix(dir).map_err(|e| text(&e))?.to_string_lossy().into_owned();
+        let cid = resolve_path(store, &run, &name).await.map_err(|e| text(&e))?;
+        let limit = iollm_compute::estimate_memory(trainer.config()).saturating_add(1 << 20);
+        fetch_file_verified(store, &cid, &path, limit).await.map_err(|e| text(&e))?;
+        Ok(trainer)
+    }
+
+    /// Fetches every checkpoint of the executor's published run into `published/`, beside the
+    /// trace its spot check fetched and checked against the committed root, and checks each
+    /// against its committed hash: what a defence answers from without running the job. A
+    /// reason in words when it cannot.
+    pub(super) async fn fetch_all_published(&self, id: u64) -> Result<(), String> {
+        use iollm_content::{fetch_file_verified, parse_cid, resolve_path};
+        let text = |e: &dyn std::fmt::Display| e.to_string();
+        let dir = self.job_dir(id).join("published");
+        let trace = iollm_compute::read_trace(&dir).map_err(|e| text(&e))?;
+        let manifest = std::fs::read(dir.join("smip.json")).map_err(|e| text(&e))?;
+        let manifest = iollm_content::manifest::parse(&manifest).map_err(|e| text(&e))?;
+        let run = manifest.provenance.and_then(|p| p.run).ok_or("the output names no run")?;
+        let run = parse_cid(&run).map_err(|e| text(&e))?;
+        let trainer = self.trainer(id).await.map_err(|e| text(&e))?;
+        let limit = iollm_compute::estimate_memory(trainer.config()).saturating_add(1 << 20);
+        for (i, hash) in trace.hashes.iter().enumerate() {
+            let path = iollm_compute::train::checkpoint_path(&dir, i);
+            if !path.exists() {
+                let name = path.strip_prefix(&dir).map_err(|e| text(&e))?;
+                let name = name.to_string_lossy();
+                let cid = resolve_path(&self.store, &run, &name).await.map_err(|e| text(&e))?;
+                fetch_file_verified(&self.store, &cid, &path, limit).await.map_err(|e| text(&e))?;
+            }
+            let (state, _) = trainer.load_checkpoint(&path).map_err(|e| text(&e))?;
+            if iollm_compute::train::hex(&state.hash(&trainer.config_hash())) != *hash {
+                return Err(format!("published checkpoint {i} is not the committed h_{i}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Verifier, its own run of the job done: waits for the result, then spot-checks it from
+    /// that run (attests, or reveals without a check when only the executor's checks are
+    /// wrong) when it is the committed run, or moves on to challenge it when it is not.
+    pub(super) async fn check(
+        &self,
+        id: u64,
+        secret: [u8; 32],
+        stop: &CancellationToken,
+    ) -> Result<(), WorkerError> {
+        let Some(result) = self.await_result(id, stop).await? else { return Ok(()) };
+        let run = self.job_dir(id).join("run");
+        let ours = iollm_compute::run_result(&run)?;
+        if ours.trace_root != result.trace_root {
+            tracing::info!(target: "worker::verifier", job = id, "The committed trace is not the job's run: challenging");
+            return Ok(self.state.set_stage(id, Stage::Challenging, None).await?);
+        }
+        if ours.checks_root != result.checks_root {
+            let call = match self.market.attest(&self.signer, id, secret, &None).await {
+                Ok(call) => call,
+                Err(e) => return self.refused_reveal(id, e).await,
+            };
+            self.state
+                .transaction(id, "reveal", call.included.tx_hash, call.included.block, None)
+                .await?;
+            let note = "revealed without a check: the executor's checks are not the run's";
+            return Ok(self.state.set_stage(id, Stage::Checked, Some(note)).await?);
+        }
+        let trainer = self.trainer(id).await?;
+        let (market, signer) = (&self.market, &self.signer);
+        match crate::spotcheck::spot_check(market, signer, id, &secret, &trainer, &run).await {
+            Ok((call, found)) => self.record_spot_check(id, &call, found, "").await,
+            Err(crate::spotcheck::SpotCheckError::Chain(e)) => self.refused_reveal(id, e).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// This worker's sign-up on job `id`: its index and where its check stands.
+    pub(super) async fn our_sign_up(
+        &self,
+        id: u64,
+        job: &Job,
+    ) -> Result<Option<(u8, iollm_types::market::Check)>, WorkerError> {
+        for index in 0..job.sign_ups {
+            if let Some(s) = self.market.sign_up_of(id, index).await? {
+                if s.verifier == self.signer.account_bytes() {
+                    return Ok(Some((index, s.check)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Verifier, attested: waits for the job to end. A job rejected with its attesters
+    /// accused (the executor lost a game, perhaps thrown) is defended against every
+    /// accusation ([`Worker::play_defence`]), answered from its own run of the job or else
+    /// from every checkpoint the executor published (each checked against the committed trace
+    /// first; when they are not all there, it runs the job before defending).
+    pub(super) async fn watch_attested(
+        &self,
+        id: u64,
+        stop: &CancellationToken,
+    ) -> Result<(), WorkerError> {
+        use iollm_types::market::Check;
+        let poll = Duration::from_millis(self.config.poll_ms);
+        while !stop.is_cancelled() {
+            let job = self.chain_job(id).await?;
+            if job.state == JobState::Submitted {
+                tokio::time::sleep(poll).await;
+                continue;
+            }
+            let check = self.our_sign_up(id, &job).await?.map(|(_, check)| check);
+            if !matches!(check, Some(Check::Accused { .. })) {
+                let note = format!("attested; the job ended {:?}", job.state);
+                return Ok(self.state.set_stage(id, Stage::Checked, Some(&note)).await?);
+            }
+            let own_run = iollm_compute::run_result(&self.job_dir(id).join("run")).is_ok();
+            if !own_run {
+                // A defence answers from every checkpoint: the executor's published ones,
+                // each checked against the committed trace, else its own run of the job.
+                if let Err(why) = self.fetch_all_published(id).await {
+                    tracing::warn!(target: "worker::verifier", job = id, %why, "Accused, without the published checkpoints: running the job to defend it");
+                    return Ok(self.state.set_stage(id, Stage::Running, Some(&why)).await?);
+                }
+            }
+            return Ok(self.state.set_stage(id, Stage::Defending, None).await?);
+        }
+        Ok(())
+    }
+
+    /// A reveal (`attest`) that failed: refused because this worker already revealed (the
+    /// reveal landed before a restart) it is done; refused otherwise (the window closed, the
+    /// job ended) it is over, noted; any other failure is retried.
+    pub(super) async fn refused_reveal(
+        &self,
+        id: u64,
+        error: ChainError,
+    ) -> Result<(), WorkerError> {
+        use iollm_types::market::Check;
+        let ChainError::ContractRefused { message, .. } = error else { return Err(error.into()) };
+        // What the chain holds decides, whatever the refusal (a reveal that landed before a
+        // restart is refused as `AlreadyActed`, or as `WrongState` once the job was rejected).
+        let job = self.chain_job(id).await?;
+        let check = self.our_sign_up(id, &job).await?.map(|(_, check)| check);
+        let (stage, note) = match check {
+            // Attested: it still watches to defend what it attested.
+            Some(Check::Checked { .. } | Check::Accused { .. }) => {
+                (Stage::Attested, "attested (its reveal landed before a restart)".to_string())
+            }
+            Some(Check::Committed) if job.state == JobState::Submitted => {
+                // Its check was refused (say, a checks tree of another shape than the job's):
+                // a reveal without one still brings the bond back.
+                match self.market.attest(&self.signer, id, self.secret_of(id).await?, &None).await {
+                    Ok(call) => {
+                        let included = call.included;
+                        self.state
+                            .transaction(id, "reveal", included.tx_hash, included.block, None)
+                            .await?;
+                        (Stage::Checked, format!("check refused ({message}); revealed without one"))
+                    }
+                    Err(ChainError::ContractRefused { message, .. }) => (Stage::Lost, message),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Some(Check::Committed) => (Stage::Lost, message),
+            _ => (Stage::Checked, "revealed (before a restart)".to_string()),
+        };
+        Ok(self.state.set_stage(id, stage, Some(&note)).await?)
+    }
+
+    /// The secret job `id`'s sign-up was made with.
+    pub(super) async fn secret_of(&self, id: u64) -> Result<[u8; 32], WorkerError> {
+        let secret = self.state.job(id).await?.and_then(|j| j.secret);
+        Ok(secret.ok_or_else(|| StateError::Corrupt(format!("job {id}: no secret")))?)
+    }
+}
+
+/// Where a verifier keeps the one-segment claim it challenged a job with, in the job's
+/// directory (the trace's hashes in hex, as `trace.json` has them).
+pub(super) const CLAIM_FILE: &str = "claim.json";
+
+/// Writes a one-segment claim into job directory `dir` (whole and synced, or not at all).
+pub(super) fn write_claim(dir: &Path, claim: &[[u8; 32]]) -> Result<(), WorkerError> {
+    let hex: Vec<String> = claim.iter().map(|h| iollm_compute::train::hex(h)).collect();
+    let json = serde_json::to_vec(&hex).expect("strings serialise");
+    let partial = dir.join(format!("{CLAIM_FILE}.partial"));
+    std::fs::create_dir_all(dir).map_err(io("creating the job's directory"))?;
+    let write = |json: &[u8]| {
+        use std::io::Write as _;
+        let mut file = std::fs::File::create(&partial)?;
+        file.write_all(json)?;
+        file.sync_all()
+    };
+    write(&json).map_err(io("writing the claim"))?;
+    std::fs::rename(&partial, dir.join(CLAIM_FILE)).map_err(io("writing the claim"))
+}
+
+/// The one-segment claim kept in job directory `dir`, if it challenged with one.
+pub(super) fn read_claim(dir: &Path) -> Result<Option<Vec<[u8; 32]>>, WorkerError> {
+    let text = match std::fs::read(dir.join(CLAIM_FILE)) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io("reading the claim")(e)),
+    };
+    let hex: Vec<String> = serde_json::from_slice(&text)
+        .map_err(|e| StateError::Corrupt(format!("{}: {e}", dir.join(CLAIM_FILE).display())))?;
+    let claim: Option<Vec<[u8; 32]>> =
+        hex.iter().map(|h| iollm_compute::train::parse_hash(h)).collect();
+    claim.map(Some).ok_or_else(|| StateError::Corrupt(format!("{CLAIM_FILE}: a bad hash")).into())
+}
