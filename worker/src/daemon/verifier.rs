@@ -442,3 +442,29 @@ pub(super) fn read_claim(dir: &Path) -> Result<Option<Vec<[u8; 32]>>, WorkerErro
         hex.iter().map(|h| iollm_compute::train::parse_hash(h)).collect();
     claim.map(Some).ok_or_else(|| StateError::Corrupt(format!("{CLAIM_FILE}: a bad hash")).into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_claim_reads_back_whole_and_a_corrupt_one_is_refused_by_name() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let job = dir.path().join("jobs/7");
+        assert!(read_claim(&job).expect("no claim is no error").is_none());
+        let claim: Vec<[u8; 32]> = (0..5u8).map(|i| [i; 32]).collect();
+        write_claim(&job, &claim).expect("written");
+        assert_eq!(read_claim(&job).expect("read"), Some(claim.clone()));
+        // A write cut short by a crash leaves only its `.partial`: the kept claim stands.
+        std::fs::write(job.join(format!("{CLAIM_FILE}.partial")), b"[\"ab").expect("written");
+        assert_eq!(read_claim(&job).expect("read"), Some(claim));
+        for corrupt in [&b"[\"ab"[..], b"[\"zz\"]", b"{}"] {
+            std::fs::write(job.join(CLAIM_FILE), corrupt).expect("written");
+            let err = read_claim(&job).unwrap_err();
+            assert!(
+                matches!(&err, WorkerError::State(StateError::Corrupt(why)) if why.contains(CLAIM_FILE)),
+                "{err}"
+            );
+        }
+    }
+}
