@@ -104,6 +104,9 @@ mod market {
         accusations: Mapping<(JobId, u16), Accusation, ManualKey<0x4d4b_000f>>,
         /// Each accused attester's defence games, by job, sign-up and accusation.
         defences: Mapping<DefenceKey, GameId, ManualKey<0x4d4b_0010>>,
+        /// How far a settled attester's `release` has gone through the job's accusations,
+        /// freeing its defence games: the next accusation index to look at.
+        freed_through: Mapping<(JobId, u8), u16, ManualKey<0x4d4b_0011>>,
     }
 
     /// Layout: `iollm_types::market::events::Pledged`.
@@ -356,6 +359,7 @@ mod market {
                 signed: Mapping::new(),
                 accusations: Mapping::new(),
                 defences: Mapping::new(),
+                freed_through: Mapping::new(),
             })
         }
 
@@ -873,29 +877,33 @@ mod market {
                 let check = self.sign_ups.get((job_id, index)).map(|s| s.check);
                 // An accused attester's sign-up stays until it is settled, and until each of
                 // its defences is decided (one may still be played when another was lost) and
-                // freed, `SETTLE_STEP` of them a call.
+                // freed: a call goes through `SETTLE_STEP` accusations from where the last one
+                // stopped (its gas stays bounded however many there are), and stops at a
+                // defence still being played.
                 if !matches!(check, Some(Check::Accused { .. })) {
-                    let (mut kept, mut calls) = (false, 0);
-                    for k in 0..job.accusations {
-                        let Some(game) = self.defences.get((job_id, index, k)) else { continue };
-                        if calls == SETTLE_STEP {
-                            kept = true;
-                            break;
-                        }
-                        calls = calls.saturating_add(1);
-                        match self.dispute_close(game) {
-                            Err(Error::NotDecided) => kept = true,
-                            _ => {
-                                self.dispute_release(game)?;
-                                self.defences.remove((job_id, index, k));
-                                freed = true;
+                    let from = self.freed_through.get((job_id, index)).unwrap_or(0);
+                    let (mut k, last) =
+                        (from, from.saturating_add(SETTLE_STEP).min(job.accusations));
+                    while k < last {
+                        if let Some(game) = self.defences.get((job_id, index, k)) {
+                            if self.dispute_close(game) == Err(Error::NotDecided) {
+                                break;
                             }
+                            self.dispute_release(game)?;
+                            self.defences.remove((job_id, index, k));
+                            freed = true;
                         }
+                        k = k.saturating_add(1);
                     }
-                    if !kept {
+                    // Going on through accusations it never defended is progress too.
+                    freed |= k > from;
+                    if k == job.accusations {
                         self.signed.remove((job_id, caller));
                         self.sign_ups.remove((job_id, index));
+                        self.freed_through.remove((job_id, index));
                         freed = true;
+                    } else {
+                        self.freed_through.insert((job_id, index), &k);
                     }
                 }
             }
@@ -3242,6 +3250,45 @@ mod market {
             assert!(m.sign_ups.get((id, 0)).is_some(), "three defences left");
             m.release(id).unwrap();
             assert_eq!((m.sign_ups.get((id, 0)), m.defence_of(id, 0, 10)), (None, None));
+        }
+
+        /// A settled attester's `release` goes through at most `SETTLE_STEP` accusations a
+        /// call from where the last one stopped, whether it defended them or not (however many
+        /// games were thrown, its gas stays bounded and its sign-up can always go), and stops
+        /// at a defence still being played.
+        #[ink::test]
+        fn releasing_goes_through_a_bounded_number_of_accusations_a_call() {
+            let a = acc();
+            let (mut m, id) = challenged(None);
+            let sybils: Vec<AccountId> = (0..10u8).map(|i| AccountId::from([40 + i; 32])).collect();
+            for sybil in &sybils {
+                as_(*sybil, 5_000);
+                m.pledge(GPU, 1, 0).unwrap();
+                m.challenge(id, [9; 32], vec![], [8; 32], vec![]).unwrap();
+            }
+            decide(Verdict::Challenger, How::Timeout);
+            for index in 0..=10 {
+                m.settle_challenge(id, index).unwrap();
+            }
+            VERDICT.with(|v| *v.borrow_mut() = None);
+            as_(a.django, 0);
+            let played = m.defend(id, 9).unwrap();
+            set_block_number::<Env>(1_000);
+            as_(a.frank, 0);
+            m.settle_attester(id, 0).unwrap();
+            assert_eq!(m.sign_ups.get((id, 0)).unwrap().check, Check::Settled { upheld: false });
+            as_(a.django, 0);
+            m.release(id).unwrap();
+            assert_eq!(m.freed_through.get((id, 0)), Some(SETTLE_STEP));
+            m.release(id).unwrap();
+            assert_eq!(m.freed_through.get((id, 0)), Some(9), "stopped at the defence in play");
+            assert_eq!(m.release(id), Err(Error::NothingToRelease));
+            assert_eq!(m.defence_of(id, 0, 9), Some(played));
+            GAME_VERDICTS
+                .with(|g| g.borrow_mut().insert(played, (Verdict::Executor, How::Timeout)));
+            m.release(id).unwrap();
+            assert_eq!((m.sign_ups.get((id, 0)), m.defence_of(id, 0, 9)), (None, None));
+            assert_eq!(m.freed_through.get((id, 0)), None, "its cursor goes too");
         }
 
         /// A wrong challenger settled after the job was rejected loses its bond to the
