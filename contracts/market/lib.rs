@@ -107,6 +107,11 @@ mod market {
         /// How far a settled attester's `release` has gone through the job's accusations,
         /// freeing its defence games: the next accusation index to look at.
         freed_through: Mapping<(JobId, u8), u16, ManualKey<0x4d4b_0011>>,
+        /// What an accused attester earned so far by beating claims (half of each beaten
+        /// claim's bond), held until it is settled: paid with its bond if upheld, else to the
+        /// treasury — so a colluder settled first cannot hand its cheater back half of a
+        /// sybil's bond.
+        earned: Mapping<(JobId, u8), Balance, ManualKey<0x4d4b_0012>>,
     }
 
     /// Layout: `iollm_types::market::events::Pledged`.
@@ -222,7 +227,7 @@ mod market {
         job: JobId,
         index: u16,
         verifier: AccountId,
-        to_winner: Balance,
+        held: Balance,
         to_treasury: Balance,
     }
 
@@ -360,6 +365,7 @@ mod market {
                 accusations: Mapping::new(),
                 defences: Mapping::new(),
                 freed_through: Mapping::new(),
+                earned: Mapping::new(),
             })
         }
 
@@ -1594,6 +1600,7 @@ mod market {
             let bond = job.verification.collateral;
             let last = from.saturating_add(SETTLE_STEP).min(job.accusations);
             let (mut cleared, mut lost) = (from, None);
+            let mut earned = self.earned.get((job_id, sign_up)).unwrap_or(0);
             while cleared < last {
                 let k = cleared;
                 let mut accusation = self.accusations.get((job_id, k)).ok_or(Error::NotAccused)?;
@@ -1615,13 +1622,15 @@ mod market {
                 }
                 if !accusation.beaten {
                     let accuser = self.games.get((job_id, accusation.by)).ok_or(Error::NoGame)?;
-                    let challenger = AccountId::from(accuser.challenger);
-                    let (to_winner, to_treasury) = self.slash(challenger, bond, Some(verifier))?;
+                    let (held, to_treasury) = escrow::slash_split(bond);
+                    self.forfeit(AccountId::from(accuser.challenger), bond)?;
+                    let treasury = self.treasury;
+                    self.credit(treasury, to_treasury)?;
+                    earned = add(earned, held)?;
                     accusation.beaten = true;
                     self.accusations.insert((job_id, k), &accusation);
                     let index = accusation.by;
-                    let beaten =
-                        ClaimBeaten { job: job_id, index, verifier, to_winner, to_treasury };
+                    let beaten = ClaimBeaten { job: job_id, index, verifier, held, to_treasury };
                     self.env().emit_event(beaten);
                 }
                 cleared = cleared.saturating_add(1);
@@ -1633,8 +1642,14 @@ mod market {
                 }
                 record.check = Check::Accused { cleared };
                 self.sign_ups.insert((job_id, sign_up), &record);
+                if earned > 0 {
+                    self.earned.insert((job_id, sign_up), &earned);
+                }
                 return Ok(());
             }
+            self.earned.remove((job_id, sign_up));
+            let paid = if upheld { verifier } else { self.treasury };
+            self.credit(paid, earned)?;
             let (slashed, to_winner, to_treasury) = match lost {
                 None => {
                     self.unlock(verifier, bond)?;
@@ -1693,6 +1708,15 @@ mod market {
                 .map_or(1, |g| u64::from(g.checkpoints))
         }
 
+        /// Takes `amount` of `who`'s locked stake (the caller credits it where it goes).
+        fn forfeit(&mut self, who: AccountId, amount: Balance) -> Result<(), Error> {
+            let mut pledge = self.pledges.get(who).ok_or(Error::NotPledged)?;
+            pledge.locked = sub(pledge.locked, amount)?;
+            pledge.stake = sub(pledge.stake, amount)?;
+            self.pledges.insert(who, &pledge);
+            Ok(())
+        }
+
         /// Takes `amount` of `who`'s locked stake: half (rounded up) to `honest` if given, the
         /// rest (or all) to the treasury.
         fn slash(
@@ -1701,10 +1725,7 @@ mod market {
             amount: Balance,
             honest: Option<AccountId>,
         ) -> Result<(Balance, Balance), Error> {
-            let mut pledge = self.pledges.get(who).ok_or(Error::NotPledged)?;
-            pledge.locked = sub(pledge.locked, amount)?;
-            pledge.stake = sub(pledge.stake, amount)?;
-            self.pledges.insert(who, &pledge);
+            self.forfeit(who, amount)?;
             let (to_honest, to_treasury) = match honest {
                 Some(honest) => {
                     let (to_honest, to_treasury) = escrow::slash_split(amount);
@@ -3064,10 +3085,11 @@ mod market {
             as_(a.django, 0);
             assert_eq!(m.defend(id, 0), Ok(2));
             GAME_VERDICTS.with(|g| g.borrow_mut().insert(2, (Verdict::Executor, How::Timeout)));
-            // Settling beats eve's claim (half her bond to django), not the attester: alice's
-            // game is still open.
+            // Settling beats eve's claim (half her bond held for django), not the attester:
+            // alice's game is still open.
             m.settle_attester(id, 0).unwrap();
             assert_eq!(m.sign_ups.get((id, 0)).unwrap().check, Check::Accused { cleared: 1 });
+            assert_eq!((m.earned.get((id, 0)), m.balance_of(a.django)), (Some(500), 0));
             assert_eq!(m.accusation_of(id, 0).map(|a| a.beaten), Some(true));
             assert_eq!(m.settle_attester(id, 0), Err(Error::DefenceOpen), "alice's game is open");
             // Past eve's accusation's window: alice's game still holds the bond.
@@ -3087,14 +3109,15 @@ mod market {
             m.settle_attester(id, 0).unwrap();
             let d = m.pledge_of(a.django).unwrap();
             assert_eq!((d.stake, d.locked), (4_000, 0));
-            // Eve: half the collateral, and her bond lost to django's defence (half to him);
-            // alice: her bond back and half django's; the treasury (frank) the other halves.
+            // Eve: half the collateral, and her bond lost to django's defence; alice: her bond
+            // back and half django's; the treasury (frank) the other halves and the half of
+            // eve's bond django earned but forfeited with his own.
             assert_eq!((m.balance_of(a.eve), m.balance_of(a.alice)), (500, 500));
-            assert_eq!(m.balance_of(a.django), 500);
+            assert_eq!((m.balance_of(a.django), m.earned.get((id, 0))), (0, None));
             let (eve, alice) = (m.pledge_of(a.eve).unwrap(), m.pledge_of(a.alice).unwrap());
             let staked = [(eve.stake, eve.locked), (alice.stake, alice.locked)];
             assert_eq!(staked, [(4_000, 0), (5_000, 1_000)], "alice's claim: until she releases");
-            assert_eq!(m.balance_of(a.frank), 1_500);
+            assert_eq!(m.balance_of(a.frank), 2_000);
             // Django frees both defences; each accuser its game and accusation (alice's bond
             // comes back then).
             m.release(id).unwrap();
@@ -3107,9 +3130,10 @@ mod market {
             let alice = m.pledge_of(a.alice).unwrap();
             assert_eq!((alice.stake, alice.locked), (5_000, 0));
             let live = |m: &Market, who| m.balances.get(who).map(|p: Payee| p.live);
+            // Django was paid nothing: he has no ledger entry at all.
             assert_eq!(
                 (live(&m, a.eve), live(&m, a.alice), live(&m, a.django)),
-                (Some(0), Some(0), Some(0))
+                (Some(0), Some(0), None)
             );
         }
 

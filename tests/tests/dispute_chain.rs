@@ -442,14 +442,17 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         }
         // The books: the sybil half of the collateral and of Ferdie's bond (the first
         // accusation's terms; the other halves always go to the treasury), and its own bond
-        // lost to Eve's defence (half to her); Dave half of Eve's bond, lost against his
-        // claim; the treasury (Alice on a devnet) the rest of those four and half the liar's
-        // bond; the cheater kept half the liar's bond (won before it was proven wrong); Bob
-        // his reward back.
+        // lost to Eve's defence; Dave half of Eve's bond, lost against his claim; the
+        // treasury (Alice on a devnet) the rest of those four, half the liar's bond, and the
+        // half of the sybil's bond Eve earned by beating its claim but forfeited with her own
+        // (held until she was settled: a colluder cannot hand it back to the cheater's side);
+        // the cheater kept half the liar's bond (won before it was proven wrong); Bob his
+        // reward back.
         assert_eq!(market.balance_of(sybil_challenger.account_bytes()).await?, 2 * half);
-        assert_eq!(market.balance_of(eve.account_bytes()).await?, half);
+        assert_eq!(market.balance_of(eve.account_bytes()).await?, 0);
         assert_eq!(market.balance_of(dave.account_bytes()).await?, half);
-        assert_eq!(market.balance_of(alice.account_bytes()).await?, 5 * (COLLATERAL - half));
+        let treasury = 5 * (COLLATERAL - half) + half;
+        assert_eq!(market.balance_of(alice.account_bytes()).await?, treasury);
         assert_eq!(market.balance_of(bob.account_bytes()).await?, REWARD);
         // Settled, the game stays for Dave to free: he paid its deposit when he opened it.
         assert!(market.game_of(job, 0).await?.is_some_and(|c| c.settled));

@@ -1277,7 +1277,8 @@ pub mod events {
     }
 
     /// `ClaimBeaten`: an accused attester won a defence against an accusing challenge's claim:
-    /// that challenger's bond is slashed, half to the attester.
+    /// that challenger's bond is slashed, half held for the attester (paid with its bond when
+    /// it is settled upheld, else to the treasury).
     #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
     pub struct ClaimBeaten {
         /// The job.
@@ -1286,8 +1287,8 @@ pub mod events {
         pub index: u16,
         /// The attester that beat it.
         pub verifier: AccountBytes,
-        /// Of the challenger's bond, to the attester.
-        pub to_winner: Balance,
+        /// Of the challenger's bond, held for the attester.
+        pub held: Balance,
         /// Of the challenger's bond, to the treasury.
         pub to_treasury: Balance,
     }
