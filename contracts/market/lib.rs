@@ -887,9 +887,12 @@ mod market {
                 // stopped (its gas stays bounded however many there are), and stops at a
                 // defence still being played.
                 if !matches!(check, Some(Check::Accused { .. })) {
+                    // Only a settled attester can have defence games to free; any other
+                    // sign-up goes at once.
+                    let settled = matches!(check, Some(Check::Settled { .. }));
                     let from = self.freed_through.get((job_id, index)).unwrap_or(0);
-                    let (mut k, last) =
-                        (from, from.saturating_add(SETTLE_STEP).min(job.accusations));
+                    let last = from.saturating_add(SETTLE_STEP).min(job.accusations);
+                    let (mut k, last) = (from, if settled { last } else { from });
                     while k < last {
                         if let Some(game) = self.defences.get((job_id, index, k)) {
                             if self.dispute_close(game) == Err(Error::NotDecided) {
@@ -903,7 +906,7 @@ mod market {
                     }
                     // Going on through accusations it never defended is progress too.
                     freed |= k > from;
-                    if k == job.accusations {
+                    if k == job.accusations || !settled {
                         self.signed.remove((job_id, caller));
                         self.sign_ups.remove((job_id, index));
                         self.freed_through.remove((job_id, index));
@@ -3301,6 +3304,10 @@ mod market {
             as_(a.frank, 0);
             m.settle_attester(id, 0).unwrap();
             assert_eq!(m.sign_ups.get((id, 0)).unwrap().check, Check::Settled { upheld: false });
+            // Eve's sign-up (her challenge's) never had a defence: it goes in one call.
+            as_(a.eve, 0);
+            m.release(id).unwrap();
+            assert_eq!((m.sign_ups.get((id, 1)), m.freed_through.get((id, 1))), (None, None));
             as_(a.django, 0);
             m.release(id).unwrap();
             assert_eq!(m.freed_through.get((id, 0)), Some(SETTLE_STEP));

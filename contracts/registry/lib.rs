@@ -21,7 +21,7 @@ mod registry {
     use iollm_types::admin::Admin;
     use iollm_types::cid::check_cid_shape;
     use iollm_types::market::{JobId, JobOutput};
-    use iollm_types::registry::{Artifact, ArtifactId, Change, Error, Kind, Parent};
+    use iollm_types::registry::{Artifact, ArtifactId, Change, Error, Kind, Parent, Relation};
     use iollm_types::split::SplitRule;
     use iollm_types::splitter::MAX_PARENTS;
     use iollm_types::storage;
@@ -232,7 +232,9 @@ mod registry {
             if kind != u8::from(Kind::Model) {
                 return Err(Error::NotAModel);
             }
-            if !parents.iter().any(|p| p.id == output.artifact) {
+            // Exactly a fine-tune of the job's artifact: the executor writes the output's
+            // manifest, and extra parents of its choosing would take upstream revenue.
+            if parents != [Parent { id: output.artifact, relation: Relation::Finetune }] {
                 return Err(Error::NotDerived);
             }
             let id =
@@ -442,7 +444,7 @@ mod registry {
         use ink::env::DefaultEnvironment;
         use ink::scale::{Decode, Encode};
         use iollm_types::cid::MAX_CID_LEN;
-        use iollm_types::registry::{events, selectors, Relation};
+        use iollm_types::registry::{events, selectors};
         use std::cell::RefCell;
         use std::collections::BTreeMap;
 
@@ -595,10 +597,16 @@ mod registry {
                 r.register_from_job(1, 1, CID2.to_vec(), lineage.clone(), RULE),
                 Err(Error::NotAModel)
             );
-            assert_eq!(
-                r.register_from_job(1, 0, CID2.to_vec(), vec![], RULE),
-                Err(Error::NotDerived)
-            );
+            // The job's artifact as the one parent, a fine-tune: not missing, not with parents
+            // of the executor's choosing beside it, not another relation.
+            let merged = vec![Parent { id: 1, relation: Relation::Merge }];
+            for lineage in [vec![], vec![parent(1), parent(1)], vec![parent(1), parent(2)], merged]
+            {
+                assert_eq!(
+                    r.register_from_job(1, 0, CID2.to_vec(), lineage, RULE),
+                    Err(Error::NotDerived)
+                );
+            }
             let id = r.register_from_job(1, 0, CID2.to_vec(), lineage.clone(), RULE).unwrap();
             assert_eq!(r.get(id).unwrap().job, Some(1));
             assert_eq!(r.artifact_of_job(1), Some(id));

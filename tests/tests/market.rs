@@ -1154,7 +1154,7 @@ async fn bounty_drains_and_fake_provenance_fail() -> Result<()> {
     )
     .await
     .unwrap_err();
-    assert!(err.to_string().contains("not a parent of what you register"), "{err}");
+    assert!(err.to_string().contains("fine-tune of the job's artifact alone"), "{err}");
     let output = model::register_from_job(
         ctx,
         &bob.signer,

@@ -44,7 +44,7 @@ pub enum ArtifactError {
         cid: String,
     },
     /// The package states another lineage than the chain records.
-    #[error("artifact {id}: its smip.json states {manifest} but the chain records {chain}; the package was not kept")]
+    #[error("artifact {id}: its smip.json states {manifest} but the chain records {chain}; nothing was pulled")]
     LineageMismatch {
         /// The artifact.
         id: ArtifactId,
@@ -133,9 +133,9 @@ pub struct Published {
     pub lineage: Lineage,
 }
 
-/// Publishes the package in `dir`: its lineage read from its manifest (a parent without a
-/// registry id is refused before anything is added), [`add_package`], then the package CID
-/// registered as a `kind` artifact with that lineage and `rule` — as the verified output of
+/// Publishes the package in `dir`: [`add_package`], then the package CID registered as a
+/// `kind` artifact with the lineage its manifest states (a parent without a registry id is
+/// refused before anything is registered) and `rule` — as the verified output of
 /// the manifest's job when it names one (only that job's poster may, and only with the
 /// output CID the job recorded).
 pub async fn publish(
@@ -146,9 +146,9 @@ pub async fn publish(
     dir: &Path,
     rule: SplitRule,
 ) -> Result<Published, ArtifactError> {
-    let stated = iollm_content::manifest::read_template(dir, &package_options())?;
-    let lineage = lineage(&stated)?;
     let package = add_package(store, dir).await?;
+    // What was hashed and added states the lineage: the one registered.
+    let lineage = lineage(&package.manifest)?;
     let cid = iollm_content::format_cid(&package.package_cid);
     let registry = connection.registry()?;
     let registration = match lineage.job {
@@ -167,7 +167,8 @@ pub async fn publish(
 
 /// Pulls artifact `id` into `dest` (which must not exist): exactly the files its smip.json
 /// lists, every block verified against its CID, within `limit`, the directory appearing only
-/// once complete — and kept only when the manifest's lineage is the one the chain records.
+/// once complete — and only when its manifest's lineage is the one the chain records (else
+/// nothing is written).
 pub async fn pull(
     connection: &Connection,
     store: &KuboClient,
@@ -182,17 +183,17 @@ pub async fn pull(
         cid: text.clone(),
         reason: e.to_string(),
     })?;
-    let manifest = iollm_content::pull_package_with(store, &cid, dest, limit).await?;
+    // The lineage is checked on the manifest alone, before a byte is written or a file
+    // fetched (the package's content cannot change under its CID).
     let recorded = Lineage { parents: artifact.parents, job: artifact.job };
-    let stated = lineage(&manifest);
+    let stated = lineage(&iollm_content::read_package_manifest(store, &cid).await?);
     if stated.as_ref().ok() != Some(&recorded) {
-        // Ours alone: `pull_package_with` refuses a `dest` that exists.
-        let _ = std::fs::remove_dir_all(dest);
         let manifest = match stated {
             Ok(stated) => stated.to_string(),
             Err(e) => e.to_string(),
         };
         return Err(ArtifactError::LineageMismatch { id, chain: recorded.to_string(), manifest });
     }
+    let manifest = iollm_content::pull_package_with(store, &cid, dest, limit).await?;
     Ok((cid, manifest))
 }

@@ -76,4 +76,4 @@ pub use manifest::{
     Manifest, Package,
 };
 pub use options::{format_cid, parse_chunker, parse_cid, AddOptions, CidVersion};
-pub use pull::{pull_package_with, PullOptions};
+pub use pull::{pull_package_with, read_package_manifest, PullOptions};

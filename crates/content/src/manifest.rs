@@ -28,8 +28,7 @@ mod schema;
 mod validate;
 
 pub use package::{
-    build_package_manifest, prepare_package, publish_package, pull_package, read_template,
-    verify_package, Package,
+    build_package_manifest, prepare_package, publish_package, pull_package, verify_package, Package,
 };
 pub use schema::*;
 pub use validate::{json_schema, parse};

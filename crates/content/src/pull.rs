@@ -69,11 +69,7 @@ pub async fn pull_package_with<S: ContentStore>(
     opts: &PullOptions,
 ) -> Result<Manifest> {
     let staging = Staging::acquire(dest)?;
-    let root = get_verified(store, package_cid).await?;
-    let Node::Directory { links } = unixfs::inspect(package_cid, &root)?.0 else {
-        return Err(not_a_package(package_cid, "it is not a directory"));
-    };
-    let (manifest_bytes, manifest) = read_manifest(store, package_cid, &links).await?;
+    let (links, manifest_bytes, manifest) = package_manifest(store, package_cid).await?;
     let total = manifest
         .files
         .iter()
@@ -108,6 +104,28 @@ pub async fn pull_package_with<S: ContentStore>(
 }
 
 /// Fetches and validates the package's `smip.json` (at most [`MAX_MANIFEST_BYTES`]).
+/// The manifest of package `package_cid`, every block verified, nothing written: what a
+/// caller checks (the lineage the registry records, say) before pulling the package.
+pub async fn read_package_manifest<S: ContentStore>(
+    store: &S,
+    package_cid: &Cid,
+) -> Result<Manifest> {
+    Ok(package_manifest(store, package_cid).await?.2)
+}
+
+/// The package's root links, and its `smip.json`'s bytes and manifest.
+async fn package_manifest<S: ContentStore>(
+    store: &S,
+    package_cid: &Cid,
+) -> Result<(Vec<PbLink>, Vec<u8>, Manifest)> {
+    let root = get_verified(store, package_cid).await?;
+    let Node::Directory { links } = unixfs::inspect(package_cid, &root)?.0 else {
+        return Err(not_a_package(package_cid, "it is not a directory"));
+    };
+    let (bytes, manifest) = read_manifest(store, package_cid, &links).await?;
+    Ok((links, bytes, manifest))
+}
+
 async fn read_manifest<S: ContentStore>(
     store: &S,
     package: &Cid,

@@ -160,7 +160,8 @@ pub enum Error {
     UpgradeFailed,
     /// The split rule's basis points do not sum to 10 000.
     BadSplitRule,
-    /// The job worked for an artifact that is not among the parents registered.
+    /// A job's output registered with another lineage than a fine-tune of the job's artifact
+    /// alone.
     NotDerived,
     /// The market is already wired; changing it goes through the timelock.
     MarketAlreadySet,
@@ -238,8 +239,8 @@ impl Error {
             Error::UpgradeFailed => "the new code hash was refused",
             Error::BadSplitRule => "split basis points must sum to 10000",
             Error::NotDerived => {
-                "the job worked for an artifact that is not a parent of what you register: \
-                 pass it with --parent"
+                "a job's output is registered as a fine-tune of the job's artifact alone: pass \
+                 exactly --parent <that artifact's id>"
             }
             Error::MarketAlreadySet => "the market is already set; changes wait the timelock",
             Error::NothingProposed => "no admin change has been announced",

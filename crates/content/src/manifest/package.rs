@@ -100,9 +100,8 @@ pub fn build_package_manifest(dir: &Path, opts: &AddOptions) -> Result<Manifest>
 }
 
 /// The package's `smip.json` in `dir` as a template: validated strictly except for `files`
-/// (empty or stale in a template: left empty here) and `cid_options` (set from `opts`). What
-/// the package states (lineage, provenance, licence) is known before a byte of it is hashed.
-pub fn read_template(dir: &Path, opts: &AddOptions) -> Result<Manifest> {
+/// (empty or stale in a template: left empty here) and `cid_options` (set from `opts`).
+fn read_template(dir: &Path, opts: &AddOptions) -> Result<Manifest> {
     let mpath = dir.join(MANIFEST_FILE);
     let bytes = match fs::read(&mpath) {
         Ok(b) => b,
