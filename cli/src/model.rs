@@ -1,12 +1,8 @@
-//! `iollm model …`: register, version, transfer, deprecate and read artifacts in the registry
-//! contract.
+//! `iollm model …` arguments parsed (kind, parents, split, account) and an artifact read; the
+//! commands call the registry's client directly.
 
-use iollm_chain::contract::Executed;
-use iollm_chain::registry::Registration;
 use iollm_chain::Connection;
-use iollm_chain::Signer;
 use iollm_devnet::DevnetError;
-use iollm_types::market::JobId;
 use iollm_types::registry::{Artifact, ArtifactId, Kind, Parent, Relation};
 use iollm_types::split::SplitRule;
 
@@ -71,78 +67,11 @@ pub fn parse_split(text: &str) -> Result<SplitRule, ModelError> {
     Ok(rule)
 }
 
-/// Registers `cid` as a `kind` artifact owned by `signer`, with no parents and all revenue to
-/// the owner.
-pub async fn register(
-    ctx: &Connection,
-    signer: &Signer,
-    kind: Kind,
-    cid: &str,
-) -> Result<Registration, ModelError> {
-    register_with(ctx, signer, kind, cid, &[], SplitRule::DESIGNER_ONLY).await
-}
-
-/// Registers `cid` as a `kind` artifact owned by `signer`, derived from `parents`, with the
-/// split rule its revenue starts with.
-pub async fn register_with(
-    ctx: &Connection,
-    signer: &Signer,
-    kind: Kind,
-    cid: &str,
-    parents: &[Parent],
-    rule: SplitRule,
-) -> Result<Registration, ModelError> {
-    Ok(ctx.registry()?.register(signer, kind, cid, parents, rule).await?)
-}
-
-/// Registers `cid` as the verified output of market job `job` (provenance): the registry asks
-/// the market whether the job is finalized with exactly this output CID.
-pub async fn register_from_job(
-    ctx: &Connection,
-    signer: &Signer,
-    job: JobId,
-    kind: Kind,
-    cid: &str,
-    parents: &[Parent],
-    rule: SplitRule,
-) -> Result<Registration, ModelError> {
-    Ok(ctx.registry()?.register_from_job(signer, job, kind, cid, parents, rule).await?)
-}
-
-/// Registers `cid` as the next version of `id` (owner only); returns the new artifact.
-pub async fn new_version(
-    ctx: &Connection,
-    signer: &Signer,
-    id: ArtifactId,
-    cid: &str,
-) -> Result<Registration, ModelError> {
-    Ok(ctx.registry()?.new_version(signer, id, cid).await?)
-}
-
 /// Parses an SS58 account address.
 pub fn parse_account(ss58: &str) -> Result<[u8; 32], ModelError> {
     ss58.parse::<iollm_chain::AccountId>()
         .map(|a| a.0)
         .map_err(|_| ModelError::BadAccount(ss58.into()))
-}
-
-/// Gives `id` to `to` (owner only).
-pub async fn transfer(
-    ctx: &Connection,
-    signer: &Signer,
-    id: ArtifactId,
-    to: [u8; 32],
-) -> Result<Executed<()>, ModelError> {
-    Ok(ctx.registry()?.transfer(signer, id, to).await?)
-}
-
-/// Marks `id` obsolete (owner only); it stays readable and keeps earning.
-pub async fn deprecate(
-    ctx: &Connection,
-    signer: &Signer,
-    id: ArtifactId,
-) -> Result<Executed<()>, ModelError> {
-    Ok(ctx.registry()?.deprecate(signer, id).await?)
 }
 
 /// Reads artifact `id`.

@@ -702,25 +702,27 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
             }
             let registration = match from_job {
                 Some(job) => {
-                    model::register_from_job(&ctx, &signer, *job, kind, cid, &parents, rule).await?
+                    ctx.registry()?
+                        .register_from_job(&signer, *job, kind, cid, &parents, rule)
+                        .await?
                 }
-                None => model::register_with(&ctx, &signer, kind, cid, &parents, rule).await?,
+                None => ctx.registry()?.register(&signer, kind, cid, &parents, rule).await?,
             };
             println!("{}", registration.id);
         }
         ModelAction::NewVersion { id, cid } => {
             let ctx = context::connect(cli).await?;
-            println!("{}", model::new_version(&ctx, &context::signer(cli)?, *id, cid).await?.id);
+            println!("{}", ctx.registry()?.new_version(&context::signer(cli)?, *id, cid).await?.id);
         }
         ModelAction::Transfer { id, to } => {
             let to_bytes = model::parse_account(to)?;
             let ctx = context::connect(cli).await?;
-            let call = model::transfer(&ctx, &context::signer(cli)?, *id, to_bytes).await?;
+            let call = ctx.registry()?.transfer(&context::signer(cli)?, *id, to_bytes).await?;
             print_fee(&format!("Artifact {id} now belongs to {to}"), &call);
         }
         ModelAction::Deprecate { id } => {
             let ctx = context::connect(cli).await?;
-            let call = model::deprecate(&ctx, &context::signer(cli)?, *id).await?;
+            let call = ctx.registry()?.deprecate(&context::signer(cli)?, *id).await?;
             print_fee(&format!("Artifact {id} deprecated"), &call);
         }
         ModelAction::Show { id } => {

@@ -95,7 +95,11 @@ async fn publish_then_pull_round_trips_byte_for_byte_with_one_lineage() -> Resul
         // The attack: the merge's package registered by hand without its parent, so that the
         // base's owner is never paid. Its pull is refused and keeps nothing.
         let cid = iollm_content::format_cid(&merged.package_cid);
-        let unpaid = iollm_cli::model::register(ctx, &alice, Kind::Model, &cid).await?.id;
+        let unpaid = ctx
+            .registry()?
+            .register(&alice, Kind::Model, &cid, &[], SplitRule::DESIGNER_ONLY)
+            .await?
+            .id;
         let dest = tmp.path().join("unpaid");
         let err = pull(unpaid, &dest).await.unwrap_err();
         assert!(matches!(err, ArtifactError::LineageMismatch { .. }), "{err}");

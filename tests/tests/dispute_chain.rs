@@ -18,7 +18,6 @@ use iollm_chain::contract::StorageDeposit;
 use iollm_chain::dispute::DisputeClient;
 use iollm_chain::{Chain, ChainError, Signer};
 use iollm_cli::market::{self as m, PostJob};
-use iollm_cli::model;
 use iollm_compute::merkle::{self, Sha};
 use iollm_compute::{Runtime, TrainConfig, Trainer};
 use iollm_devnet::NodeProcess;
@@ -30,6 +29,7 @@ use iollm_types::market::{
     loss_micros, Capacity, Commitment, FinalState, GameSpec, JobKind, JobState, Verification,
 };
 use iollm_types::registry::Kind;
+use iollm_types::split::SplitRule;
 use iollm_types::spotcheck;
 use iollm_worker::game_spec;
 use iollm_worker::player::{Cheat, Player};
@@ -282,7 +282,11 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         let (bad, good, lie) =
             (cheater.checkpoints(4, n), honest.checkpoints(4, n), liar.checkpoints(4, n));
 
-        let artifact = model::register(ctx, &bob, Kind::Model, CID).await?.id;
+        let artifact = ctx
+            .registry()?
+            .register(&bob, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY)
+            .await?
+            .id;
         for who in [&charlie, &dave, &eve, &ferdie] {
             pledge(ctx, who, STAKE).await?;
         }

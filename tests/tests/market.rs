@@ -229,7 +229,10 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     let mut dave = Ledger::new(ctx, "dave").await?; // verifier
     let mut eve = Ledger::new(ctx, "eve").await?; // user paying revenue; a silent verifier
 
-    let reg = model::register(ctx, &bob.signer, Kind::Model, CID).await?;
+    let reg = ctx
+        .registry()?
+        .register(&bob.signer, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY)
+        .await?;
     bob.paid(&reg.call, 0);
     let artifact = reg.id;
     let rule = SplitRule {
@@ -373,7 +376,9 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     }];
     let from_job = |who: &Signer, cid: &'static str| {
         let who = who.clone();
-        async move { model::register_from_job(ctx, &who, job, Kind::Model, cid, &parent, rule).await }
+        async move {
+            ctx.registry()?.register_from_job(&who, job, Kind::Model, cid, &parent, rule).await
+        }
     };
     let err = from_job(&bob.signer, CID).await.unwrap_err();
     assert!(err.to_string().contains("differs from the job's verified output CID"), "{err}");
@@ -386,17 +391,17 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     let record = model::show(ctx, output.id).await?;
     assert_eq!((record.job, record.parents.as_slice()), (Some(job), &parent[..]));
 
-    let err = model::new_version(ctx, &eve.signer, output.id, OUT).await.unwrap_err();
+    let err = ctx.registry()?.new_version(&eve.signer, output.id, OUT).await.unwrap_err();
     assert!(err.to_string().contains("you do not own this artifact"), "{err}");
-    let v2 = model::new_version(ctx, &bob.signer, output.id, CID).await?;
+    let v2 = ctx.registry()?.new_version(&bob.signer, output.id, CID).await?;
     bob.paid(&v2.call, 0);
     let record = model::show(ctx, v2.id).await?;
     assert_eq!((record.version, record.previous), (2, Some(output.id)));
-    let c = model::transfer(ctx, &bob.signer, v2.id, charlie.signer.account_bytes()).await?;
+    let c = ctx.registry()?.transfer(&bob.signer, v2.id, charlie.signer.account_bytes()).await?;
     bob.paid(&c, 0);
-    let err = model::deprecate(ctx, &bob.signer, v2.id).await.unwrap_err();
+    let err = ctx.registry()?.deprecate(&bob.signer, v2.id).await.unwrap_err();
     assert!(err.to_string().contains("you do not own this artifact"), "{err}");
-    let c = model::deprecate(ctx, &charlie.signer, v2.id).await?;
+    let c = ctx.registry()?.deprecate(&charlie.signer, v2.id).await?;
     charlie.paid(&c, 0);
     let record = model::show(ctx, v2.id).await?;
     assert_eq!((record.owner, record.deprecated), (charlie.signer.account_bytes(), true));
@@ -419,7 +424,10 @@ async fn a_lost_challenge_is_slashed_an_expired_job_refunded_and_strangers_refus
     let mut charlie = Ledger::new(ctx, "charlie").await?;
     let mut dave = Ledger::new(ctx, "dave").await?;
     let mut eve = Ledger::new(ctx, "eve").await?;
-    let artifact = model::register(ctx, &bob.signer, Kind::Model, CID).await?;
+    let artifact = ctx
+        .registry()?
+        .register(&bob.signer, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY)
+        .await?;
     bob.paid(&artifact.call, 0);
     for who in [&mut charlie, &mut dave, &mut eve] {
         let c = m::pledge(ctx, &who.signer, GPU, PRICE, 0, STAKE).await?;
@@ -580,7 +588,10 @@ async fn share_units_cannot_be_minted_for_nothing() -> Result<()> {
     let mut charlie = Ledger::new(ctx, "charlie").await?; // a sybil executor
     let mut dave = Ledger::new(ctx, "dave").await?; // bonded verifier
     let mut eve = Ledger::new(ctx, "eve").await?; // attacker
-    let reg = model::register(ctx, &bob.signer, Kind::Model, CID).await?;
+    let reg = ctx
+        .registry()?
+        .register(&bob.signer, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY)
+        .await?;
     bob.paid(&reg.call, 0);
     let artifact = reg.id;
     let c = m::pledge(ctx, &eve.signer, GPU, 10u128.pow(25), 10_000, 1).await?;
@@ -664,7 +675,10 @@ async fn a_refused_credit_never_blocks_settlement_and_every_bound_holds() -> Res
     let mut bob = Ledger::new(ctx, "bob").await?;
     let mut charlie = Ledger::new(ctx, "charlie").await?;
     let mut dave = Ledger::new(ctx, "dave").await?;
-    let reg = model::register(ctx, &bob.signer, Kind::Model, CID).await?;
+    let reg = ctx
+        .registry()?
+        .register(&bob.signer, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY)
+        .await?;
     bob.paid(&reg.call, 0);
     let artifact = reg.id;
     // A 1 bps discount on 50 units forgoes 5 000 000: units the splitter accepts.
@@ -758,7 +772,10 @@ async fn a_hostage_claim_is_slashed_and_a_silent_challenger_loses() -> Result<()
     let mut charlie = Ledger::new(ctx, "charlie").await?;
     let mut dave = Ledger::new(ctx, "dave").await?;
     let mut eve = Ledger::new(ctx, "eve").await?;
-    let reg = model::register(ctx, &bob.signer, Kind::Model, CID).await?;
+    let reg = ctx
+        .registry()?
+        .register(&bob.signer, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY)
+        .await?;
     bob.paid(&reg.call, 0);
     for who in [&mut charlie, &mut dave, &mut eve] {
         let c = m::pledge(ctx, &who.signer, GPU, PRICE, 0, STAKE).await?;
@@ -898,7 +915,10 @@ async fn admin_and_owners_cannot_change_the_rules_after_the_fact() -> Result<()>
     let mut charlie = Ledger::new(ctx, "charlie").await?;
     let mut dave = Ledger::new(ctx, "dave").await?;
     let mut eve = Ledger::new(ctx, "eve").await?;
-    let reg = model::register(ctx, &bob.signer, Kind::Model, CID).await?;
+    let reg = ctx
+        .registry()?
+        .register(&bob.signer, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY)
+        .await?;
     bob.paid(&reg.call, 0);
     let artifact = reg.id;
     let rule = SplitRule {
@@ -928,7 +948,10 @@ async fn admin_and_owners_cannot_change_the_rules_after_the_fact() -> Result<()>
     assert!(err.to_string().contains("timelock has not passed"), "{err}");
 
     // Sold: the designer part of the next payment goes to eve, the new owner.
-    bob.paid(&model::transfer(ctx, &bob.signer, artifact, eve.signer.account_bytes()).await?, 0);
+    bob.paid(
+        &ctx.registry()?.transfer(&bob.signer, artifact, eve.signer.account_bytes()).await?,
+        0,
+    );
     let revenue = 1_000_000;
     eve.paid(&m::pay_revenue(ctx, &eve.signer, artifact, revenue).await?, revenue);
     let compute = revenue * 3_000 / 10_000;
@@ -958,7 +981,10 @@ async fn a_delegate_earns_units_until_revoked_or_sold_and_compute_cuts_wait() ->
     let mut charlie = Ledger::new(ctx, "charlie").await?; // executor, 20 % discount
     let mut dave = Ledger::new(ctx, "dave").await?; // bonded verifier
     let mut eve = Ledger::new(ctx, "eve").await?; // the owner's delegate
-    let reg = model::register(ctx, &bob.signer, Kind::Model, CID).await?;
+    let reg = ctx
+        .registry()?
+        .register(&bob.signer, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY)
+        .await?;
     bob.paid(&reg.call, 0);
     let artifact = reg.id;
     let rule = SplitRule {
@@ -1002,13 +1028,16 @@ async fn a_delegate_earns_units_until_revoked_or_sold_and_compute_cuts_wait() ->
     // Sold: the seller's authorisation of eve does not pass to the buyer.
     bob.paid(&m::authorise(ctx, &bob.signer, artifact, eve_id, true).await?, 0);
     let alice = Signer::dev("alice")?;
-    bob.paid(&model::transfer(ctx, &bob.signer, artifact, alice.account_bytes()).await?, 0);
+    bob.paid(&ctx.registry()?.transfer(&bob.signer, artifact, alice.account_bytes()).await?, 0);
     assert!(!splitter.may_credit(artifact, eve_id).await?);
     assert!(splitter.may_credit(artifact, alice.account_bytes()).await?);
 
     // A second artifact with no units yet: cutting its compute share is only announced, and
     // meanwhile a job its owner posts has joint mining off.
-    let reg = model::register(ctx, &bob.signer, Kind::Model, CID).await?;
+    let reg = ctx
+        .registry()?
+        .register(&bob.signer, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY)
+        .await?;
     bob.paid(&reg.call, 0);
     let second = reg.id;
     bob.paid(&m::set_split(ctx, &bob.signer, second, rule).await?, 0);
@@ -1051,9 +1080,15 @@ async fn bounty_drains_and_fake_provenance_fail() -> Result<()> {
     let mut charlie = Ledger::new(ctx, "charlie").await?;
     let mut dave = Ledger::new(ctx, "dave").await?;
     let mut eve = Ledger::new(ctx, "eve").await?;
-    let path = model::register(ctx, &bob.signer, Kind::Path, CID).await?;
+    let path = ctx
+        .registry()?
+        .register(&bob.signer, Kind::Path, CID, &[], SplitRule::DESIGNER_ONLY)
+        .await?;
     bob.paid(&path.call, 0);
-    let other = model::register(ctx, &bob.signer, Kind::Model, CID).await?;
+    let other = ctx
+        .registry()?
+        .register(&bob.signer, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY)
+        .await?;
     bob.paid(&other.call, 0);
     for who in [&mut charlie, &mut dave] {
         let c = m::pledge(ctx, &who.signer, GPU, PRICE, 0, STAKE).await?;
@@ -1143,28 +1178,16 @@ async fn bounty_drains_and_fake_provenance_fail() -> Result<()> {
     let as_child_of = |id: u64| {
         [iollm_types::registry::Parent { id, relation: iollm_types::registry::Relation::Finetune }]
     };
-    let err = model::register_from_job(
-        ctx,
-        &bob.signer,
-        job,
-        Kind::Model,
-        OUT,
-        &as_child_of(other.id),
-        rule,
-    )
-    .await
-    .unwrap_err();
+    let err = ctx
+        .registry()?
+        .register_from_job(&bob.signer, job, Kind::Model, OUT, &as_child_of(other.id), rule)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("fine-tune of the job's artifact alone"), "{err}");
-    let output = model::register_from_job(
-        ctx,
-        &bob.signer,
-        job,
-        Kind::Model,
-        OUT,
-        &as_child_of(path.id),
-        rule,
-    )
-    .await?;
+    let output = ctx
+        .registry()?
+        .register_from_job(&bob.signer, job, Kind::Model, OUT, &as_child_of(path.id), rule)
+        .await?;
     bob.paid(&output.call, 0);
     assert_eq!(model::show(ctx, output.id).await?.job, Some(job));
 
@@ -1229,7 +1252,8 @@ async fn a_training_job_is_posted_from_its_spec_with_its_dataset_on_ipfs() -> Re
     let doc = JobDocument::parse(&std::fs::read(&back)?)?;
     assert_eq!(doc, JobDocument::parse(&serde_json::to_vec(&spec)?)?);
 
-    let artifact = model::register(ctx, &bob, Kind::Model, CID).await?.id;
+    let artifact =
+        ctx.registry()?.register(&bob, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY).await?.id;
     let deadline = block(ctx).await? + 100;
     let need = Capacity { accelerator: 1, memory_gib: 24, throughput: 10 };
     let post = PostJob::new(

@@ -18,7 +18,11 @@ async fn register_emits_the_event_and_stores_the_record() -> Result<()> {
     let bob = Signer::dev("bob")?;
     let balance_before = net.connection.chain.free_balance(&bob.account()).await?;
 
-    let registration = model::register(&net.connection, &bob, Kind::Dataset, CID).await?;
+    let registration = net
+        .connection
+        .registry()?
+        .register(&bob, Kind::Dataset, CID, &[], SplitRule::DESIGNER_ONLY)
+        .await?;
 
     assert_eq!(registration.id, 1);
     assert_eq!(registration.event.id, 1);
@@ -43,8 +47,11 @@ async fn register_emits_the_event_and_stores_the_record() -> Result<()> {
     let balance_after = net.connection.chain.free_balance(&bob.account()).await?;
     assert_eq!(balance_before - balance_after, call.fee + deposit);
 
-    let second =
-        model::register(&net.connection, &Signer::dev("charlie")?, Kind::Model, CID).await?;
+    let second = net
+        .connection
+        .registry()?
+        .register(&Signer::dev("charlie")?, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY)
+        .await?;
     assert_eq!(second.id, 2);
     assert!(matches!(model::show(&net.connection, 3).await, Err(model::ModelError::NotFound(3))));
     Ok(())
@@ -63,15 +70,20 @@ async fn bad_input_and_unfunded_callers_are_refused_and_store_nothing() -> Resul
         // A base32 CIDv1 one character short: its multihash length no longer matches.
         ("bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei", "registry refused: the manifest CID is not a CIDv0 (Qm…) or base32 CIDv1 (b…) of a known codec"),
     ] {
-        let err = model::register(&net.connection, &alice, Kind::Model, cid).await.unwrap_err();
+        let err = net.connection.registry()?.register(&alice, Kind::Model, cid, &[], SplitRule::DESIGNER_ONLY).await.unwrap_err();
         assert_eq!(err.to_string(), expected);
     }
     // Refusals are found by the dry-run: nothing was submitted, so no fee was paid.
     assert_eq!(net.connection.chain.free_balance(&alice.account()).await?, balance_before);
 
     let pauper = Signer::from_suri("//NobodyWithFunds")?;
-    let err = model::register(&net.connection, &pauper, Kind::Model, CID).await.unwrap_err();
-    assert!(matches!(err, model::ModelError::Chain(ChainError::InsufficientFunds { .. })), "{err}");
+    let err = net
+        .connection
+        .registry()?
+        .register(&pauper, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChainError::InsufficientFunds { .. }), "{err}");
     assert!(err.to_string().contains("too little balance"), "{err}");
     assert_eq!(net.connection.registry()?.count().await?, 0);
     assert!(matches!(model::parse_kind("weights"), Err(model::ModelError::UnknownKind(_))));

@@ -8,10 +8,10 @@
 use anyhow::{bail, Result};
 use iollm_chain::{ChainError, Connection, Signer};
 use iollm_cli::market::{self as m, PostJob};
-use iollm_cli::model;
 use iollm_tests::{advance_past, testnet};
 use iollm_types::market::{Capacity, JobKind, JobState, Verification};
 use iollm_types::registry::Kind;
+use iollm_types::split::SplitRule;
 use iollm_worker::daemon::{job_dir, Role, Worker, WorkerConfig};
 use iollm_worker::state::{Stage, State};
 use std::net::SocketAddr;
@@ -121,7 +121,8 @@ async fn scenario() -> Result<()> {
     let (bob, charlie, dave) = (Signer::dev("bob")?, Signer::dev("charlie")?, Signer::dev("dave")?);
     m::pledge(ctx, &charlie, GPU, PRICE, 0, STAKE).await?;
     m::pledge(ctx, &dave, GPU, PRICE, 0, STAKE).await?;
-    let artifact = model::register(ctx, &bob, Kind::Model, CID).await?.id;
+    let artifact =
+        ctx.registry()?.register(&bob, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY).await?.id;
     let dir = tempfile::tempdir()?;
     // One spot-check slot (the devnet's minimum) that no verifier takes here.
     let verification = Verification {
@@ -333,7 +334,8 @@ async fn defence() -> Result<()> {
         (Signer::dev("alice")?, Signer::dev("bob")?, Signer::dev("charlie")?);
     m::pledge(ctx, &charlie, GPU, PRICE, 0, STAKE).await?;
     m::pledge(ctx, &alice, GPU, PRICE, 0, STAKE).await?;
-    let artifact = model::register(ctx, &bob, Kind::Model, CID).await?.id;
+    let artifact =
+        ctx.registry()?.register(&bob, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY).await?.id;
     let dir = tempfile::tempdir()?;
     let spec = dir.path().join("game.json");
     std::fs::write(&spec, GAME_SPEC)?;
@@ -454,7 +456,8 @@ async fn verification() -> Result<()> {
     for provider in [&alice, &charlie, &dave] {
         m::pledge(ctx, provider, GPU, PRICE, 0, STAKE).await?;
     }
-    let artifact = model::register(ctx, &bob, Kind::Model, CID).await?.id;
+    let artifact =
+        ctx.registry()?.register(&bob, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY).await?.id;
     let dir = tempfile::tempdir()?;
     let spec = dir.path().join("game.json");
     std::fs::write(&spec, GAME_SPEC)?;

@@ -90,6 +90,7 @@ pub enum DevnetError {
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
 }
+
 /// The paths the devnet uses: the checkout (contracts), where its state goes and where setup
 /// installed the tools. Resolved by the caller (the CLI's settings, a test's harness): this
 /// library reads no environment.
@@ -146,6 +147,7 @@ impl Paths {
         self.state.join(".devnet")
     }
 }
+
 /// `name` in `tools`, else the first on `PATH`.
 fn tool(tools: &Path, name: &'static str) -> Result<PathBuf, DevnetError> {
     let installed = tools.join(name);

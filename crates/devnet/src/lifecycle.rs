@@ -16,6 +16,7 @@ pub enum Up {
     /// A new devnet was started and deployed.
     Started(Deployment),
 }
+
 /// Starts a devnet: node, contracts built and deployed (by `//Alice`), an IPFS daemon (unless
 /// `ipfs_api` names an external one), deployment file written, then `workers` worker daemons
 /// ([`workers::start`]). `iollm_exe` is the `iollm` binary, which runs the IPFS daemon and

@@ -43,6 +43,7 @@ pub(crate) fn our_ipfs(deployment: &Deployment) -> Option<(u32, Vec<String>)> {
     let refs: Vec<&str> = marks.iter().map(String::as_str).collect();
     is_our_process(pid, &refs).then_some((pid, marks))
 }
+
 /// SIGTERM, up to 15 s for it to exit, then SIGKILL.
 pub(crate) async fn stop(pid: u32, marks: &[String]) -> Result<(), DevnetError> {
     use nix::sys::signal::{kill, Signal};

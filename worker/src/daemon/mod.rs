@@ -106,15 +106,19 @@ pub struct WorkerConfig {
 fn executor() -> Role {
     Role::Executor
 }
+
 fn one() -> usize {
     1
 }
+
 fn yes() -> bool {
     true
 }
+
 fn half_a_second() -> u64 {
     500
 }
+
 fn apache() -> String {
     "Apache-2.0".into()
 }
@@ -435,6 +439,7 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
         Ok(false)
     }
 }
+
 impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     /// Why the worker leaves job `id` to others, if it does.
     async fn declines(&self, id: u64, job: &Job) -> Result<Option<&'static str>, WorkerError> {
