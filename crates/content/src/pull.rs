@@ -8,7 +8,9 @@
 //! way to one (anything else, hidden files included, refuses the package) — before any file is
 //! written. Files are then written under the staging directory (see [`crate::fetch`]), each
 //! stopped as soon as it delivers more than its size, checked again by [`verify_package`]
-//! (sha256 and CID of every file), and renamed to the destination.
+//! (sha256 and CID of every file), and renamed to the destination. [`read_package_manifest`]
+//! is the first step alone: what a caller checks before pulling (the lineage the registry
+//! records, in `iollm-artifacts`).
 //!
 //! ```no_run
 //! # async fn f(store: &iollm_content::KuboClient, cid: &iollm_content::Cid) -> iollm_content::Result<()> {
