@@ -1,6 +1,6 @@
-//! Harness for the system end-to-end tests in `tests/`: a real substrate-contracts-node on a
-//! temporary base path with every contract deployed, and an in-process IPFS daemon; both stop
-//! when the [`TestNet`] is dropped.
+//! Harness for the system end-to-end tests in `tests/`: this checkout's [`Devnet`] (a real
+//! substrate-contracts-node on a temporary base path with every contract deployed, and an
+//! in-process IPFS daemon, both stopped when it is dropped), and what the game tests share.
 
 use anyhow::{Context as _, Result};
 use iollm_chain::{Connection, Signer};
