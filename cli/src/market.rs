@@ -329,8 +329,9 @@ pub async fn spot_check(
     runtime: &iollm_compute::Runtime,
 ) -> Result<(Executed<()>, SpotCheck), MarketCmdError> {
     let trainer = trainer_of(cfg, runtime)?;
-    let market = ctx.market()?;
-    Ok(iollm_worker::spotcheck::spot_check(&market, signer, job, secret, &trainer, run).await?)
+    let (market, store) = (ctx.market()?, iollm_artifacts::ipfs_client(ctx)?);
+    Ok(iollm_worker::spotcheck::spot_check(&market, &store, signer, job, secret, &trainer, run)
+        .await?)
 }
 
 /// `iollm job finalize`.

@@ -559,6 +559,10 @@ async fn job_command(
                     ),
                     &call,
                 ),
+                market::SpotCheck::OutputRefused { segment, why } => print_fee(
+                    &format!("Revealed without a check: segment {segment} replays, but {why}"),
+                    &call,
+                ),
             }
         }
         JobAction::Challenge { id, run } => {
@@ -690,29 +694,30 @@ async fn model_command(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
             let rule = model::parse_split(split)?;
             let ctx = context::connect(cli).await?;
             let signer = context::signer(cli)?;
+            // The lineage registered is the one the package's smip.json states, or nothing.
+            let store = iollm_artifacts::ipfs_client(&ctx)?;
+            let lineage = iollm_artifacts::Lineage { parents, job: *from_job };
             if *dry_run {
+                iollm_artifacts::check_stated(&store, cid, &lineage).await?;
                 let cost = ctx
                     .registry()?
-                    .register_dry_run(&signer.account(), kind, cid, &parents, rule)
+                    .register_dry_run(&signer.account(), kind, cid, &lineage.parents, rule)
                     .await?;
                 println!("ref_time:        {}", cost.gas_required.0);
                 println!("proof_size:      {}", cost.gas_required.1);
                 println!("storage deposit: {:?}", cost.storage_deposit);
                 return Ok(());
             }
-            let registration = match from_job {
-                Some(job) => {
-                    ctx.registry()?
-                        .register_from_job(&signer, *job, kind, cid, &parents, rule)
-                        .await?
-                }
-                None => ctx.registry()?.register(&signer, kind, cid, &parents, rule).await?,
-            };
+            let registration =
+                iollm_artifacts::register_package(&ctx, &store, &signer, kind, cid, &lineage, rule)
+                    .await?;
             println!("{}", registration.id);
         }
         ModelAction::NewVersion { id, cid } => {
             let ctx = context::connect(cli).await?;
-            println!("{}", ctx.registry()?.new_version(&context::signer(cli)?, *id, cid).await?.id);
+            let store = iollm_artifacts::ipfs_client(&ctx)?;
+            let signer = context::signer(cli)?;
+            println!("{}", iollm_artifacts::new_version(&ctx, &store, &signer, *id, cid).await?.id);
         }
         ModelAction::Transfer { id, to } => {
             let to_bytes = model::parse_account(to)?;

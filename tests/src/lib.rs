@@ -49,6 +49,28 @@ pub async fn advance_past(ctx: &Connection, who: &Signer, target: u32) -> Result
     Ok(())
 }
 
+/// Publishes the finished run in `run` (of config `cfg`) as job `job`'s output, as an
+/// executor's worker does ([`iollm_worker::daemon::publish_output`], staged in `out`), made by
+/// `executor`, a fine-tune of `artifact`: the package's CID, what the result names.
+pub async fn publish_output(
+    ctx: &Connection,
+    (job, artifact): (u64, u64),
+    executor: &Signer,
+    cfg: &iollm_compute::TrainConfig,
+    run: &Path,
+    out: &Path,
+) -> Result<String> {
+    let output = iollm_worker::daemon::Output {
+        job,
+        artifact,
+        license: "Apache-2.0".into(),
+        created_by: executor.account().to_string(),
+        memory_bytes: iollm_compute::estimate_memory(cfg),
+    };
+    let store = iollm_artifacts::ipfs_client(ctx)?;
+    Ok(iollm_worker::daemon::publish_output(&store, &output, run, out).await?)
+}
+
 /// The run the dispute-game tests play: 16 steps of a 2-layer, 2-head, context-16 model with
 /// weight decay, 4 checkpoints of 4 steps (the minimum for a game: 2 layers, 2 heads, a
 /// context over 8, decay above 0).

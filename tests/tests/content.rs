@@ -1,7 +1,9 @@
 //! End to end: publish a model package (IPFS + registry) with the lineage its manifest states
 //! and pull it back by its id, verified, through `iollm-artifacts`; a package whose manifest
 //! states another lineage than the chain records is refused and leaves nothing behind, and a
-//! parent the chain cannot pay (named by CID alone) is refused before anything is registered.
+//! parent the chain cannot pay (named by CID alone) is refused before anything is registered,
+//! as is a registration or new version by CID under another lineage than the package states;
+//! and a job's output package is attestable only when it is the run its trace proves.
 
 use anyhow::Result;
 use iollm_artifacts::{ArtifactError, Lineage};
@@ -110,6 +112,115 @@ async fn publish_then_pull_round_trips_byte_for_byte_with_one_lineage() -> Resul
             "{err}"
         );
         assert!(!dest.exists(), "nothing kept");
+
+        // Registering a package by its CID (`iollm model register --cid`) under another
+        // lineage than it states is refused before anything is sent.
+        let before = registry.count().await?;
+        let register = |lineage| {
+            iollm_artifacts::register_package(ctx, &store, &alice, Kind::Model, &cid, lineage, rule)
+        };
+        let none = Lineage { parents: vec![], job: None };
+        let err = register(&none).await.unwrap_err();
+        assert!(matches!(err, ArtifactError::NotItsLineage { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("states parents [1:Merge], no job, not the parents [], no job being"),
+            "{err}"
+        );
+        assert_eq!(registry.count().await?, before, "nothing registered");
+        // Under the lineage it states it is registered, and pulls back.
+        let merge = vec![Parent { id: 1, relation: Relation::Merge }];
+        let stated = Lineage { parents: merge, job: None };
+        let registered = register(&stated).await?.id;
+        let registered_pulled = tmp.path().join("registered");
+        pull(registered, &registered_pulled).await?;
+
+        // A new version has its predecessor's parents and no job, and its package must say so:
+        // the merge's package is no new version of the base; a package stating no parent is.
+        let new_version =
+            |cid| iollm_artifacts::new_version(ctx, &store, &alice, published.id, cid);
+        let err = new_version(&cid).await.unwrap_err();
+        assert!(matches!(err, ArtifactError::NotItsLineage { .. }), "{err}");
+        assert_eq!(registry.count().await?, before + 1, "nothing registered");
+        let second = tmp.path().join("base-v2");
+        write_package(&second, json!([]))?;
+        std::fs::write(second.join("config.json"), br#"{"model_type":"iollm-gpt","n_layer":2}"#)?;
+        let added = iollm_artifacts::add_package(&store, &second).await?.package_cid;
+        let version = new_version(&iollm_content::format_cid(&added)).await?.id;
+        let record = iollm_cli::model::show(ctx, version).await?;
+        assert_eq!((record.version, record.previous), (2, Some(published.id)));
+        let version_pulled = tmp.path().join("base-v2-pulled");
+        pull(version, &version_pulled).await?;
+        anyhow::Ok(())
+    })
+    .await?
+}
+
+/// A verifier attests only an output package that is the run the trace proves
+/// ([`iollm_worker::output`]): the job's lineage, the committed trace root, the job's model
+/// and the last state's weights bit for bit. Each way an executor could submit something else
+/// under an honest trace is refused by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Result<()> {
+    use iollm_worker::output::{check_output, Expected, OutputError};
+    tokio::time::timeout(std::time::Duration::from_secs(300), async {
+        let net = testnet().await?;
+        let ctx = &net.connection;
+        let tmp = tempfile::tempdir()?;
+        let store = iollm_artifacts::ipfs_client(ctx)?;
+        let (cfg, trainer) = iollm_tests::game_run()?;
+        let run = tmp.path().join("run");
+        let two = iollm_compute::Runtime::new(2);
+        iollm_compute::train(&cfg, &run, &two, &mut iollm_compute::go_on)?;
+        let trace_root = iollm_compute::run_result(&run)?.trace_root;
+        let n = cfg.n_checkpoints();
+        let (last, _) = trainer.load_checkpoint(&iollm_compute::train::checkpoint_path(&run, n))?;
+        let charlie = Signer::dev("charlie")?;
+        let (job, artifact) = (7, 3);
+        let out = tmp.path().join("output");
+        let honest =
+            iollm_tests::publish_output(ctx, (job, artifact), &charlie, &cfg, &run, &out).await?;
+        let expected = Expected { job, artifact, trace_root, trainer: &trainer, last: &last };
+        check_output(&store, honest.as_bytes(), &expected).await?;
+
+        // Another job's output, or a fine-tune of another artifact: its lineage is refused.
+        for (job, artifact) in [(8, 3), (7, 4)] {
+            let other = Expected { job, artifact, ..expected };
+            let err = check_output(&store, honest.as_bytes(), &other).await.unwrap_err();
+            assert!(matches!(err, OutputError::Lineage { .. }), "{err}");
+        }
+        // The package of another run (another trace root) under this trace.
+        let other = Expected { trace_root: [9; 32], ..expected };
+        let err = check_output(&store, honest.as_bytes(), &other).await.unwrap_err();
+        assert!(matches!(err, OutputError::TraceRoot { .. }), "{err}");
+        assert!(!err.is_local());
+
+        // One bit of one weight changed, re-sealed as a package of its own: the trace still
+        // proves the honest run, the output is not it.
+        let (model, params) = iollm_compute::io::load_model(&out)?;
+        let mut flipped = params.clone();
+        flipped[1234] = f32::from_bits(flipped[1234].to_bits() ^ 1);
+        iollm_compute::io::save_model(&out, &model, &flipped)?;
+        let tampered = iollm_artifacts::add_package(&store, &out).await?.package_cid;
+        let tampered = iollm_content::format_cid(&tampered);
+        let err = check_output(&store, tampered.as_bytes(), &expected).await.unwrap_err();
+        let total = params.len();
+        assert!(
+            matches!(err, OutputError::Weights { differing: 1, first: 1234, total: t } if t == total),
+            "{err}"
+        );
+        // Another model (a shorter context) with as many weights as it needs.
+        let short = iollm_compute::GptConfig { n_ctx: 8, ..model.clone() };
+        let fewer = &params[..total - 8 * model.n_embd];
+        iollm_compute::io::save_model(&out, &short, fewer)?;
+        let reshaped = iollm_artifacts::add_package(&store, &out).await?.package_cid;
+        let reshaped = iollm_content::format_cid(&reshaped);
+        let err = check_output(&store, reshaped.as_bytes(), &expected).await.unwrap_err();
+        assert!(matches!(err, OutputError::Config), "{err}");
+
+        // Not a CID at all.
+        let err = check_output(&store, b"not a cid", &expected).await.unwrap_err();
+        assert!(matches!(err, OutputError::BadCid { .. }), "{err}");
         anyhow::Ok(())
     })
     .await?

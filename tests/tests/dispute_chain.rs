@@ -486,7 +486,14 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         let secret = m::fresh_secret()?;
         m::sign_up(ctx, &dave, job, &secret).await?;
         m::claim(ctx, &charlie, job).await?;
-        let (result, last) = submission(&honest, &tr, &good, out.checks_root);
+        let (mut result, last) = submission(&honest, &tr, &good, out.checks_root);
+        // Dave attests only an output that holds the run's last state.
+        let staged = tempfile::tempdir()?;
+        let (job_of, output_dir) = ((job, artifact), staged.path().join("output"));
+        let output =
+            iollm_tests::publish_output(ctx, job_of, &charlie, &cfg, run.path(), &output_dir)
+                .await?;
+        result.output_cid = output.into_bytes();
         m::submit(ctx, &charlie, job, &result, Some(&last)).await?;
         let runtime = Runtime::new(2);
         let (_, found) =

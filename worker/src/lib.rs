@@ -4,13 +4,15 @@
 //! publishes, submits, defends, finalizes and withdraws; as verifier it signs up, runs the job,
 //! attests or challenges and plays the game; its progress in a SQLite [`state`] so a crash
 //! loses nothing, its [`metrics`] on a loopback `/metrics`); what an executor submits for a finished run ([`submission`]); a verifier's
-//! spot check ([`spotcheck`]) and how it judges its replay of a segment ([`judge_replay`]); and
+//! spot check ([`spotcheck`]), how it judges its replay of a segment ([`judge_replay`]) and
+//! what it checks of the output package before it attests ([`output`]); and
 //! the part that plays the dispute game ([`player`]): given where a game stands, the move its
 //! side makes, answered from its own run of the job by replaying one step at a time.
 
 pub mod daemon;
 pub mod job;
 pub mod metrics;
+pub mod output;
 pub mod player;
 pub mod spotcheck;
 pub mod state;

@@ -1,18 +1,20 @@
 //! A verifier's spot check (the market's commit–reveal checks): the segment its secret draws
 //! from the committed trace, replayed from a run directory of the job, and revealed with the
-//! segment's steps root when the replay matches the executor's commitments.
+//! segment's steps root when the replay matches the executor's commitments and the output
+//! package is the proven run ([`crate::output`]).
 
 use iollm_chain::contract::Executed;
 use iollm_chain::market::MarketClient;
 use iollm_chain::{ChainError, Signer};
 use iollm_compute::merkle::Sha;
 use iollm_compute::Trainer;
+use iollm_content::ContentStore;
 use iollm_types::market::JobId;
 use iollm_types::spotcheck;
 use std::path::{Path, PathBuf};
 
 /// What a spot check found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SpotCheck {
     /// The replay of `segment` matched the executor's committed check: attested.
     Attested {
@@ -24,6 +26,14 @@ pub enum SpotCheck {
     Revealed {
         /// The segment replayed.
         segment: u64,
+    },
+    /// The replay matched, but the output package is not the run the trace proves
+    /// ([`crate::output::check_output`]): revealed without a check (bond back, no fee).
+    OutputRefused {
+        /// The segment replayed.
+        segment: u64,
+        /// What is wrong with the output, in words.
+        why: String,
     },
 }
 
@@ -59,6 +69,10 @@ pub enum SpotCheckError {
         /// the claim agrees with up to the segment).
         committed: Vec<[u8; 32]>,
     },
+    /// The output package could not be checked for a reason of this machine's (its IPFS
+    /// daemon unreachable): nothing was sent, try again.
+    #[error("the output package cannot be checked: {0}")]
+    Output(#[source] crate::output::OutputError),
     /// The chain refused or failed.
     #[error(transparent)]
     Chain(#[from] ChainError),
@@ -67,11 +81,13 @@ pub enum SpotCheckError {
 /// The segment `secret` draws for job `job`'s committed trace, replayed by `trainer` (the
 /// job's config) from the run directory `run` (its `trace.json` and checkpoints, which must be
 /// the ones committed on chain: the executor's, or the verifier's own run of the job); its
-/// steps root is revealed when it matches the executor's check. A replay that does not reach
-/// the committed checkpoint is refused with [`SpotCheckError::WrongResult`]: challenge the
-/// result instead.
-pub async fn spot_check(
+/// steps root is revealed when it matches the executor's check and the output package in
+/// `store` holds the run's last state (`run` must hold the last checkpoint too); otherwise it
+/// reveals without one. A replay that does not reach the committed checkpoint is refused with
+/// [`SpotCheckError::WrongResult`]: challenge the result instead.
+pub async fn spot_check<S: ContentStore>(
     market: &MarketClient,
+    store: &S,
     signer: &Signer,
     job: JobId,
     secret: &[u8; 32],
@@ -120,9 +136,30 @@ pub async fn spot_check(
             Err(SpotCheckError::WrongResult { job, segment, reached, committed: hashes })
         }
         crate::Replay::Matches(steps_root) => {
-            let path = spotcheck::checks_path::<Sha>(&checks, segment).unwrap_or_default();
-            let call = market.attest(signer, job, *secret, &Some((steps_root, path))).await?;
-            Ok((call, SpotCheck::Attested { segment }))
+            // The last state, checked against the committed h_n: what the output must hold.
+            let n = checks.len();
+            let path = iollm_compute::train::checkpoint_path(run, n);
+            let (last, _) = trainer.load_checkpoint(&path).map_err(|e| bad(e.to_string()))?;
+            if last.hash(&trainer.config_hash()) != hashes[n] {
+                return Err(bad(format!("checkpoint {n} is not the committed h_{n}")));
+            }
+            let artifact = market.job(job).await?.ok_or(SpotCheckError::NoResult(job))?.artifact;
+            let trace_root = result.trace_root;
+            let expected =
+                crate::output::Expected { job, artifact, trace_root, trainer, last: &last };
+            match crate::output::check_output(store, &result.output_cid, &expected).await {
+                Ok(()) => {
+                    let path = spotcheck::checks_path::<Sha>(&checks, segment).unwrap_or_default();
+                    let check = Some((steps_root, path));
+                    let call = market.attest(signer, job, *secret, &check).await?;
+                    Ok((call, SpotCheck::Attested { segment }))
+                }
+                Err(e) if e.is_local() => Err(SpotCheckError::Output(e)),
+                Err(e) => {
+                    let call = market.attest(signer, job, *secret, &None).await?;
+                    Ok((call, SpotCheck::OutputRefused { segment, why: e.to_string() }))
+                }
+            }
         }
         crate::Replay::WrongCheck => {
             let call = market.attest(signer, job, *secret, &None).await?;

@@ -4,6 +4,7 @@
 //! package whose manifest states another lineage than the chain records, and keeps nothing of
 //! it. The CLI (`iollm model publish|pull`) and the worker (its job outputs) both come here.
 
+use iollm_chain::registry::Registration;
 use iollm_chain::{ChainError, Connection, Signer};
 use iollm_content::manifest::{Manifest, Package};
 use iollm_content::{AddOptions, Cid, ContentStore, KuboClient, PullOptions};
@@ -50,6 +51,17 @@ pub enum ArtifactError {
         id: ArtifactId,
         /// The chain's lineage, described.
         chain: String,
+        /// The manifest's, described.
+        manifest: String,
+    },
+    /// A registration of a package under another lineage than its manifest states: the chain
+    /// would pay parents the package does not name (or not pay those it does).
+    #[error("the package {cid} states {manifest}, not the {registering} being registered; nothing was sent (register the lineage its smip.json states, as `iollm model publish` does)")]
+    NotItsLineage {
+        /// The package's CID.
+        cid: String,
+        /// The lineage being registered, described.
+        registering: String,
         /// The manifest's, described.
         manifest: String,
     },
@@ -150,19 +162,90 @@ pub async fn publish(
     // What was hashed and added states the lineage: the one registered.
     let lineage = lineage(&package.manifest)?;
     let cid = iollm_content::format_cid(&package.package_cid);
-    let registry = connection.registry()?;
-    let registration = match lineage.job {
-        Some(job) => {
-            registry.register_from_job(signer, job, kind, &cid, &lineage.parents, rule).await?
-        }
-        None => registry.register(signer, kind, &cid, &lineage.parents, rule).await?,
-    };
+    let registration = register_lineage(connection, signer, kind, &cid, &lineage, rule).await?;
     Ok(Published {
         id: registration.id,
         package_cid: package.package_cid,
         manifest_cid: package.manifest_cid,
         lineage,
     })
+}
+
+/// The lineage the `smip.json` of the package `cid` states, read from the manifest alone (a
+/// description of why it states none, when a parent has no registry id).
+async fn stated_lineage<S: ContentStore>(
+    store: &S,
+    cid: &Cid,
+) -> Result<Result<Lineage, String>, ArtifactError> {
+    let manifest = iollm_content::read_package_manifest(store, cid).await?;
+    Ok(lineage(&manifest).map_err(|e| e.to_string()))
+}
+
+/// Refuses, before anything is sent, to register the package at `cid` (already on IPFS) with
+/// a lineage its `smip.json` does not state ([`ArtifactError::NotItsLineage`]).
+pub async fn check_stated<S: ContentStore>(
+    store: &S,
+    cid: &str,
+    registering: &Lineage,
+) -> Result<(), ArtifactError> {
+    let parsed = iollm_content::parse_cid(cid)?;
+    match stated_lineage(store, &parsed).await? {
+        Ok(stated) if stated == *registering => Ok(()),
+        stated => Err(ArtifactError::NotItsLineage {
+            cid: cid.to_string(),
+            registering: registering.to_string(),
+            manifest: stated.map_or_else(|why| why, |s| s.to_string()),
+        }),
+    }
+}
+
+/// Registers the package at `cid` (already on IPFS) as a `kind` artifact with `lineage` and
+/// `rule` — the verified output of `lineage.job` when it names one — only when its
+/// `smip.json` states that lineage ([`check_stated`]): what `iollm model register` does.
+pub async fn register_package(
+    connection: &Connection,
+    store: &KuboClient,
+    signer: &Signer,
+    kind: Kind,
+    cid: &str,
+    lineage: &Lineage,
+    rule: SplitRule,
+) -> Result<Registration, ArtifactError> {
+    check_stated(store, cid, lineage).await?;
+    register_lineage(connection, signer, kind, cid, lineage, rule).await
+}
+
+/// The registration of `cid` with `lineage`: from its job when it names one.
+async fn register_lineage(
+    connection: &Connection,
+    signer: &Signer,
+    kind: Kind,
+    cid: &str,
+    lineage: &Lineage,
+    rule: SplitRule,
+) -> Result<Registration, ArtifactError> {
+    let registry = connection.registry()?;
+    let parents = &lineage.parents;
+    Ok(match lineage.job {
+        Some(job) => registry.register_from_job(signer, job, kind, cid, parents, rule).await?,
+        None => registry.register(signer, kind, cid, parents, rule).await?,
+    })
+}
+
+/// Registers the package at `cid` as a new version of artifact `id` (the signer's), only when
+/// its `smip.json` states the lineage the new version will have: `id`'s parents, no job (a new
+/// version is not a job's verified output).
+pub async fn new_version(
+    connection: &Connection,
+    store: &KuboClient,
+    signer: &Signer,
+    id: ArtifactId,
+    cid: &str,
+) -> Result<Registration, ArtifactError> {
+    let registry = connection.registry()?;
+    let old = registry.get(id).await?.ok_or(ArtifactError::NotFound(id))?;
+    check_stated(store, cid, &Lineage { parents: old.parents, job: None }).await?;
+    Ok(registry.new_version(signer, id, cid).await?)
 }
 
 /// Pulls artifact `id` into `dest` (which must not exist): exactly the files its smip.json
@@ -186,13 +269,13 @@ pub async fn pull(
     // The lineage is checked on the manifest alone, before a byte is written or a file
     // fetched (the package's content cannot change under its CID).
     let recorded = Lineage { parents: artifact.parents, job: artifact.job };
-    let stated = lineage(&iollm_content::read_package_manifest(store, &cid).await?);
-    if stated.as_ref().ok() != Some(&recorded) {
-        let manifest = match stated {
-            Ok(stated) => stated.to_string(),
-            Err(e) => e.to_string(),
-        };
-        return Err(ArtifactError::LineageMismatch { id, chain: recorded.to_string(), manifest });
+    match stated_lineage(store, &cid).await? {
+        Ok(stated) if stated == recorded => {}
+        stated => {
+            let manifest = stated.map_or_else(|why| why, |s| s.to_string());
+            let chain = recorded.to_string();
+            return Err(ArtifactError::LineageMismatch { id, chain, manifest });
+        }
     }
     let manifest = iollm_content::pull_package_with(store, &cid, dest, limit).await?;
     Ok((cid, manifest))

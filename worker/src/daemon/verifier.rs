@@ -62,8 +62,9 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let dir = self.job_dir(id).join("published");
         let checked = match self.fetch_published(id, &result, &secret, &dir).await {
             Ok(trainer) => {
-                let (market, signer) = (&self.market, &self.signer);
-                crate::spotcheck::spot_check(market, signer, id, &secret, &trainer, &dir).await
+                let (market, store, signer) = (&self.market, &self.store, &self.signer);
+                crate::spotcheck::spot_check(market, store, signer, id, &secret, &trainer, &dir)
+                    .await
             }
             Err(why) => Err(crate::spotcheck::SpotCheckError::Run { path: dir, reason: why }),
         };
@@ -74,6 +75,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 self.record_spot_check(id, &call, found, " (replayed from the published run)").await
             }
             Err(crate::spotcheck::SpotCheckError::Chain(e)) => self.refused_reveal(id, e).await,
+            // Its own IPFS daemon is away: nothing was sent, the loop tries again.
+            Err(e @ crate::spotcheck::SpotCheckError::Output(_)) => Err(e.into()),
             Err(crate::spotcheck::SpotCheckError::WrongResult {
                 segment,
                 reached,
@@ -183,6 +186,10 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                     "revealed without a check (segment {segment}: the executor's check is wrong)"
                 ),
             ),
+            crate::spotcheck::SpotCheck::OutputRefused { segment, why } => (
+                Stage::Checked,
+                format!("revealed without a check (segment {segment} replays, but {why})"),
+            ),
         };
         tracing::info!(target: "worker::verifier", job = id, %note, "Checked");
         self.state
@@ -193,7 +200,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
 
     /// Fetches into `dir` what a spot check of job `id`'s result needs from the executor's
     /// published run (named in the output package's `smip.json`): `trace.json`, the completion
-    /// marker and the checkpoint that starts the segment `secret` draws. Returns the job's
+    /// marker, the checkpoint that starts the segment `secret` draws and the last one (what
+    /// the output must hold). Returns the job's
     /// trainer; a reason in words when anything is missing or malformed.
     pub(super) async fn fetch_published(
         &self,
@@ -234,11 +242,15 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let segment = iollm_types::spotcheck::segment(&draw, trace.checks.len() as u64)
             .ok_or("the published trace holds no checks")?;
         let trainer = self.trainer(id).await.map_err(|e| text(&e))?;
-        let path = iollm_compute::train::checkpoint_path(dir, segment as usize);
-        let name = path.strip_prefix(dir).map_err(|e| text(&e))?.to_string_lossy().into_owned();
-        let cid = resolve_path(store, &run, &name).await.map_err(|e| text(&e))?;
         let limit = iollm_compute::estimate_memory(trainer.config()).saturating_add(1 << 20);
-        fetch_file_verified(store, &cid, &path, limit).await.map_err(|e| text(&e))?;
+        // The segment's start, and the last state the output must hold.
+        for i in [segment as usize, trace.checks.len()] {
+            let path = iollm_compute::train::checkpoint_path(dir, i);
+            let name = path.strip_prefix(dir).map_err(|e| text(&e))?;
+            let name = name.to_string_lossy().into_owned();
+            let cid = resolve_path(store, &run, &name).await.map_err(|e| text(&e))?;
+            fetch_file_verified(store, &cid, &path, limit).await.map_err(|e| text(&e))?;
+        }
         Ok(trainer)
     }
 
@@ -301,8 +313,9 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             return Ok(self.state.set_stage(id, Stage::Checked, Some(note)).await?);
         }
         let trainer = self.trainer(id).await?;
-        let (market, signer) = (&self.market, &self.signer);
-        match crate::spotcheck::spot_check(market, signer, id, &secret, &trainer, &run).await {
+        let (market, store, signer) = (&self.market, &self.store, &self.signer);
+        match crate::spotcheck::spot_check(market, store, signer, id, &secret, &trainer, &run).await
+        {
             Ok((call, found)) => self.record_spot_check(id, &call, found, "").await,
             Err(crate::spotcheck::SpotCheckError::Chain(e)) => self.refused_reveal(id, e).await,
             Err(e) => Err(e.into()),
