@@ -242,6 +242,17 @@ pub struct CapacityArgs {
     pub throughput: u32,
 }
 
+impl CapacityArgs {
+    /// The capacity these flags give.
+    pub fn capacity(&self) -> iollm_types::market::Capacity {
+        iollm_types::market::Capacity {
+            accelerator: self.accelerator,
+            memory_gib: self.memory_gib,
+            throughput: self.throughput,
+        }
+    }
+}
+
 /// `iollm job …`
 #[derive(Debug, Subcommand)]
 pub enum JobAction {

@@ -1,10 +1,11 @@
-//! The `iollm` command line as a library: argument parsing ([`args`]), the commands behind it
-//! ([`model`], [`content`], [`market`], the devnet through `iollm-devnet`, training through
-//! `iollm-compute`), and the one
-//! place that prints ([`output`]). The binary only calls
-//! [`run`]; tests call the command functions directly.
+//! The `iollm` command line as a library: argument parsing ([`args`]); one module per area of
+//! commands (`cmd/`: devnet, model, job, dispute, market, worker, train, content), each calling
+//! the library functions behind it ([`model`], [`content`], [`market`], `iollm-devnet`,
+//! `iollm-artifacts`, `iollm-compute`); and the output layer ([`output`]), which renders what
+//! they got. The binary only calls [`run`]; tests call the library functions directly.
 
 pub mod args;
+mod cmd;
 pub mod content;
 pub mod context;
 pub mod market;

@@ -1,0 +1,182 @@
+//! `iollm model …`: publish, register, pull, import, serve and inspect artifacts (the
+//! registry through `iollm-chain`, packages through `iollm-artifacts`, serving through
+//! `iollm-serve`).
+
+use crate::args::{Cli, ModelAction};
+use crate::{content, context, model, output};
+
+/// `iollm model …`.
+pub(super) async fn run(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
+    match action {
+        ModelAction::Register { cid, kind, parents, split, from_job, dry_run } => {
+            let kind = model::parse_kind(kind)?;
+            let parents =
+                parents.iter().map(|p| model::parse_parent(p)).collect::<Result<Vec<_>, _>>()?;
+            let rule = model::parse_split(split)?;
+            let ctx = context::connect(cli).await?;
+            let signer = context::signer(cli)?;
+            // The lineage registered is the one the package's smip.json states, or nothing.
+            let store = iollm_artifacts::ipfs_client(&ctx)?;
+            let lineage = iollm_artifacts::Lineage { parents, job: *from_job };
+            if *dry_run {
+                iollm_artifacts::check_stated(&store, cid, &lineage).await?;
+                let cost = ctx
+                    .registry()?
+                    .register_dry_run(&signer.account(), kind, cid, &lineage.parents, rule)
+                    .await?;
+                println!("ref_time:        {}", cost.gas_required.0);
+                println!("proof_size:      {}", cost.gas_required.1);
+                println!("storage deposit: {:?}", cost.storage_deposit);
+                return Ok(());
+            }
+            let registration =
+                iollm_artifacts::register_package(&ctx, &store, &signer, kind, cid, &lineage, rule)
+                    .await?;
+            println!("{}", registration.id);
+        }
+        ModelAction::NewVersion { id, cid } => {
+            let ctx = context::connect(cli).await?;
+            let store = iollm_artifacts::ipfs_client(&ctx)?;
+            let signer = context::signer(cli)?;
+            println!("{}", iollm_artifacts::new_version(&ctx, &store, &signer, *id, cid).await?.id);
+        }
+        ModelAction::Transfer { id, to } => {
+            let to_bytes = model::parse_account(to)?;
+            let ctx = context::connect(cli).await?;
+            let call = ctx.registry()?.transfer(&context::signer(cli)?, *id, to_bytes).await?;
+            output::print_fee(&format!("Artifact {id} now belongs to {to}"), &call);
+        }
+        ModelAction::Deprecate { id } => {
+            let ctx = context::connect(cli).await?;
+            let call = ctx.registry()?.deprecate(&context::signer(cli)?, *id).await?;
+            output::print_fee(&format!("Artifact {id} deprecated"), &call);
+        }
+        ModelAction::Show { id } => {
+            let ctx = context::connect(cli).await?;
+            let artifact = model::show(&ctx, *id).await?;
+            let owner = iollm_chain::AccountId::from(artifact.owner);
+            println!("id:           {id}");
+            println!("kind:         {}", artifact.kind.name());
+            println!("owner:        {owner}");
+            println!("manifest CID: {}", String::from_utf8_lossy(&artifact.manifest_cid));
+            println!("registered:   block {}", artifact.registered_at);
+            println!("version:      {}", artifact.version);
+            if let Some(previous) = artifact.previous {
+                println!("previous:     {previous}");
+            }
+            for parent in &artifact.parents {
+                println!("parent:       {} ({:?})", parent.id, parent.relation);
+            }
+            if let Some(job) = artifact.job {
+                println!("from job:     {job} (verified output)");
+            }
+            let r = artifact.split_rule;
+            println!(
+                "split (bps):  designer {} compute {} upstream {} treasury {}",
+                r.designer_bps, r.compute_bps, r.upstream_bps, r.treasury_bps
+            );
+            println!("deprecated:   {}", artifact.deprecated);
+        }
+        ModelAction::Publish { dir, kind, no_register } => {
+            let kind = model::parse_kind(kind)?;
+            let ctx = context::connect(cli).await?;
+            if *no_register {
+                let package =
+                    iollm_artifacts::add_package(&iollm_artifacts::ipfs_client(&ctx)?, dir).await?;
+                println!("package CID:  {}", iollm_content::format_cid(&package.package_cid));
+                println!("manifest CID: {}", iollm_content::format_cid(&package.manifest_cid));
+                return Ok(());
+            }
+            let signer = context::signer(cli)?;
+            let store = iollm_artifacts::ipfs_client(&ctx)?;
+            let rule = iollm_types::split::SplitRule::DESIGNER_ONLY;
+            let published =
+                iollm_artifacts::publish(&ctx, &store, &signer, kind, dir, rule).await?;
+            println!("package CID:  {}", iollm_content::format_cid(&published.package_cid));
+            println!("manifest CID: {}", iollm_content::format_cid(&published.manifest_cid));
+            println!("lineage:      {}", published.lineage);
+            println!("id:           {}", published.id);
+        }
+        ModelAction::Import { gguf, out, name, license } => {
+            let manifest = content::import_gguf(gguf, out, name.as_deref(), license.as_deref())?;
+            println!(
+                "imported {} ({}, {} parameters) into {}: {} files; publish with `iollm model publish {}`",
+                manifest.name,
+                manifest.format.architecture,
+                manifest.format.parameters.unwrap_or(0),
+                out.display(),
+                manifest.files.len(),
+                out.display()
+            );
+        }
+        ModelAction::Serve { model, listen, name, max_batch, max_queue, threads, max_size } => {
+            let runtime = cli.resolved.runtime(*threads)?;
+            let (threads, backend) = (runtime.threads, runtime.backend);
+            let (path, default_name) = match model.parse::<u64>() {
+                Ok(id) if !std::path::Path::new(model).exists() => {
+                    (pull_cached(cli, id, *max_size).await?, id.to_string())
+                }
+                _ => (std::path::PathBuf::from(model), String::new()),
+            };
+            let name = name.clone().or((!default_name.is_empty()).then_some(default_name));
+            let options = iollm_serve::Options {
+                name,
+                threads,
+                backend,
+                max_batch: *max_batch,
+                max_queue: *max_queue,
+            };
+            let served =
+                tokio::task::spawn_blocking(move || iollm_serve::load(&path, &options)).await??;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+            println!(
+                "serving {} on http://{}/v1 ({threads} threads on {backend}, batches of up to {max_batch})",
+                served.name,
+                listener.local_addr()?
+            );
+            let shutdown = super::cancelled_on_signal();
+            iollm_serve::serve(listener, served, async move { shutdown.cancelled().await }).await?;
+            println!("server stopped.");
+        }
+        ModelAction::Pull { id, dir, max_size } => {
+            let ctx = context::connect(cli).await?;
+            let store = iollm_artifacts::ipfs_client(&ctx)?;
+            let limit = iollm_content::PullOptions { max_bytes: *max_size };
+            let (cid, manifest) = iollm_artifacts::pull(&ctx, &store, *id, dir, &limit).await?;
+            println!(
+                "pulled {} into {} ({} files, verified)",
+                iollm_content::format_cid(&cid),
+                dir.display(),
+                manifest.files.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Artifact `id` pulled (every byte verified) into the user's cache, once per manifest CID.
+async fn pull_cached(cli: &Cli, id: u64, max_size: u64) -> anyhow::Result<std::path::PathBuf> {
+    let ctx = context::connect(cli).await?;
+    let store = iollm_artifacts::ipfs_client(&ctx)?;
+    let artifact = model::show(&ctx, id).await?;
+    // The recorded CID is anyone's bytes: parsed before it names a directory.
+    let recorded = String::from_utf8_lossy(&artifact.manifest_cid).into_owned();
+    let cid = iollm_content::parse_cid(&recorded)
+        .map_err(|e| anyhow::anyhow!("artifact {id} records a bad manifest CID: {e}"))?;
+    let cid = iollm_content::format_cid(&cid);
+    let home = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache")))
+        .ok_or_else(|| anyhow::anyhow!("no cache directory: set HOME or XDG_CACHE_HOME"))?;
+    let dir = home.join("iollm/artifacts").join(format!("{id}-{cid}"));
+    if dir.join("smip.json").is_file() {
+        return Ok(dir);
+    }
+    // The pull stages beside `dir` under a lock and renames: an entry is whole or absent.
+    let limit = iollm_content::PullOptions { max_bytes: max_size };
+    iollm_artifacts::pull(&ctx, &store, id, &dir, &limit).await?;
+    println!("pulled artifact {id} ({cid}) into {}, verified", dir.display());
+    Ok(dir)
+}

@@ -1,0 +1,66 @@
+//! `iollm worker run|status`: the provider's daemon (`iollm-worker`) and what its state holds.
+
+use crate::args::{Cli, WorkerAction};
+use crate::context;
+use std::path::Path;
+
+/// `iollm worker …`.
+pub(super) async fn run(cli: &Cli, action: &WorkerAction) -> anyhow::Result<()> {
+    match action {
+        WorkerAction::Run { config } => worker_run(cli, config).await,
+        WorkerAction::Status { config } => worker_status(config).await,
+    }
+}
+
+fn worker_config(path: &Path) -> anyhow::Result<iollm_worker::daemon::WorkerConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    Ok(iollm_worker::daemon::WorkerConfig::parse(&text)?)
+}
+
+/// `iollm worker status`.
+async fn worker_status(config: &Path) -> anyhow::Result<()> {
+    let file = worker_config(config)?.state_file();
+    anyhow::ensure!(
+        file.is_file(),
+        "no worker state at {}; start the worker with `iollm worker run --config {}`",
+        file.display(),
+        config.display()
+    );
+    let state = iollm_worker::state::State::open(&file).await?;
+    match state.cursor().await? {
+        Some(next) => println!("reading the chain from block {next}"),
+        None => println!("not started on a chain yet"),
+    }
+    for job in state.jobs().await? {
+        let sent: Vec<String> = state
+            .transactions(job.id)
+            .await?
+            .into_iter()
+            .map(|(what, block, _)| format!("{what}@{block}"))
+            .collect();
+        println!("job {:<6} {:<9} {:<12} {}", job.id, job.role, job.stage.as_str(), sent.join(" "));
+        if let Some(note) = job.note {
+            println!("           {note}");
+        }
+    }
+    Ok(())
+}
+
+/// `iollm worker run`: the worker until a signal stops it.
+async fn worker_run(cli: &Cli, config: &Path) -> anyhow::Result<()> {
+    use iollm_worker::daemon::Worker;
+    let worker = worker_config(config)?;
+    let ctx = context::connect(cli).await?;
+    let signer = context::signer(cli)?;
+    let store = iollm_artifacts::ipfs_client(&ctx)?;
+    let runtime = cli.resolved.runtime(None)?;
+    let account = signer.account();
+    let role = worker.role.as_str();
+    let worker = Worker::open(ctx, signer, store, worker, runtime).await?;
+    let (threads, device) = (runtime.threads, runtime.backend.to_string());
+    tracing::info!(%account, role, threads, device, "Worker running; SIGTERM or Ctrl-C stops it");
+    worker.run(super::cancelled_on_signal()).await?;
+    println!("Worker stopped.");
+    Ok(())
+}
