@@ -1,6 +1,8 @@
-//! The output layer: the only place that prints what a command got. Results go to stdout,
-//! logs and errors to stderr; every error is one line, and the exit code is non-zero. The
-//! commands themselves are in [`crate::cmd`].
+//! The output layer: how `iollm` starts and ends (parse, logging, one-line errors with a
+//! non-zero exit code) and the renderers the commands share (a transaction's fee line, a job,
+//! a game, a deployment). Results go to stdout, logs and errors to stderr. The commands are in
+//! `cmd/`; they print their results through these renderers or with `println!` (a `Report`
+//! type that renders as text or JSON is still to come).
 
 use crate::args::{Cli, LogFormat};
 use clap::Parser;

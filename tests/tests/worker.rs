@@ -3,9 +3,11 @@
 //! Two providers' executors race for one job: one claims it, the other records the lost race
 //! and claims nothing. A worker stopped mid-training (as SIGTERM stops it) and started again
 //! resumes from its last checkpoint and claims nothing twice. A lying challenger loses the game
-//! the executor's worker plays by itself.
+//! the executor's worker plays by itself. A verifier's worker attests an honest result from one
+//! replayed segment, challenges a cheat, defends what it attested, and does not vouch for an
+//! output package that is not the run the trace proves.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use iollm_chain::{ChainError, Connection, Signer};
 use iollm_cli::market::{self as m, PostJob};
 use iollm_tests::{advance_past, testnet};
@@ -496,7 +498,7 @@ async fn verification() -> Result<()> {
     let daves_job = iollm_worker::daemon::job_dir(&dave_dir, honest);
     assert!(!daves_job.join("run").exists(), "the verifier did not train the job");
     let fetched = std::fs::read_dir(daves_job.join("published/checkpoints"))?.count();
-    assert_eq!(fetched, 1, "one checkpoint fetched");
+    assert_eq!(fetched, 2, "two checkpoints fetched: the segment's start, the last state");
     assert_eq!(market.job(honest).await?.expect("the job").attestations, 1);
     let submitted_at = market.job(honest).await?.expect("the job").submitted_at;
     advance_past(ctx, &alice, submitted_at + window + 1).await?;
@@ -549,16 +551,10 @@ async fn verification() -> Result<()> {
     iollm_compute::train(&cfg, honest_run.path(), &one, &mut iollm_compute::go_on)?;
     let cheat_run = dir.path().join("cheat-run");
     write_run(&trainer, &cheater, &bad, &leaves, honest_run.path(), &cheat_run)?;
-    let output = iollm_worker::daemon::Output {
-        job: cheated,
-        artifact,
-        license: "Apache-2.0".into(),
-        created_by: charlie.account().to_string(),
-        memory_bytes: iollm_compute::estimate_memory(&cfg),
-    };
-    let store = iollm_artifacts::ipfs_client(ctx)?;
     let out = dir.path().join("cheat-output");
-    let package = iollm_worker::daemon::publish_output(&store, &output, &cheat_run, &out).await?;
+    let package =
+        iollm_tests::publish_output(ctx, (cheated, artifact), &charlie, &cfg, &cheat_run, &out)
+            .await?;
     let (commitment, proof) = iollm_worker::submission(&cheat_run, &game, &package, 0)?;
     let trace_root = commitment.trace_root;
     assert_eq!(trace_root, iollm_compute::merkle::root(&bad));
@@ -622,7 +618,11 @@ async fn verification() -> Result<()> {
     let run = tempfile::tempdir()?;
     let runtime = iollm_compute::Runtime::new(1);
     iollm_compute::train(&cfg, run.path(), &runtime, &mut iollm_compute::go_on)?;
-    let (commitment, proof) = iollm_worker::submission(run.path(), &game, CID, 0)?;
+    let thrown_output = dir.path().join("thrown-output");
+    let package =
+        output_without_run(ctx, (thrown, artifact), &charlie, &cfg, run.path(), &thrown_output)
+            .await?;
+    let (commitment, proof) = iollm_worker::submission(run.path(), &game, &package, 0)?;
     let alices = market.balance_of(alice.account_bytes()).await?;
     m::claim(ctx, &charlie, thrown).await?;
     m::submit(ctx, &charlie, thrown, &commitment, Some(&proof)).await?;
@@ -667,9 +667,72 @@ async fn verification() -> Result<()> {
     assert_eq!(c.locked, 0);
     let verdict = ctx.dispute()?.game(defence).await?.and_then(|g| g.verdict());
     assert_eq!(verdict, Some(Verdict::Executor), "the defence won");
+
+    // An honest run delivered with other weights: Charlie (by hand) publishes the run and an
+    // output whose model has one weight changed, re-sealed under its own CID. Dave's worker
+    // replays its segment (it matches) but does not vouch for that output: it reveals without
+    // a check, so the job ends unverified and its output cannot be registered from it; Dave's
+    // bond comes back and he earns nothing.
+    let swapped = m::post_job(ctx, &bob, &post(ctx.chain.best_block().await? + 300)).await?.value;
+    reach_any(&daves, swapped, SIGNED_UP, 120).await?;
+    let out = dir.path().join("swapped-output");
+    iollm_tests::publish_output(ctx, (swapped, artifact), &charlie, &cfg, run.path(), &out).await?;
+    let (model, mut params) = iollm_compute::io::load_model(&out)?;
+    params[5] = f32::from_bits(params[5].to_bits() ^ 1);
+    iollm_compute::io::save_model(&out, &model, &params)?;
+    let store = iollm_artifacts::ipfs_client(ctx)?;
+    let package = iollm_artifacts::add_package(&store, &out).await?.package_cid;
+    let package = iollm_content::format_cid(&package);
+    let (commitment, proof) = iollm_worker::submission(run.path(), &game, &package, 0)?;
+    let daves_before = market.balance_of(dave.account_bytes()).await?;
+    m::claim(ctx, &charlie, swapped).await?;
+    m::submit(ctx, &charlie, swapped, &commitment, Some(&proof)).await?;
+    reach(&daves, swapped, Stage::Checked, 300).await?;
+    let note = daves.job(swapped).await?.and_then(|j| j.note).unwrap_or_default();
+    assert!(note.contains("replays, but the output's weights are not"), "{note}");
+    let submitted_at = market.job(swapped).await?.expect("the job").submitted_at;
+    advance_past(ctx, &alice, submitted_at + window + 1).await?;
+    m::finalize(ctx, &bob, swapped).await?;
+    let done = market.job(swapped).await?.expect("the job");
+    assert_eq!((done.state, done.attestations, done.verified), (JobState::Finalized, 0, false));
+    assert_eq!(market.balance_of(dave.account_bytes()).await?, daves_before, "no fee");
+    let d = market.pledge_of(dave.account_bytes()).await?.expect("pledge");
+    assert_eq!((d.stake, d.locked), (STAKE, 0), "Dave's bond is back");
+    let registry = ctx.registry()?;
+    let parents = [iollm_types::registry::Parent {
+        id: artifact,
+        relation: iollm_types::registry::Relation::Finetune,
+    }];
+    let rule = SplitRule::DESIGNER_ONLY;
+    let refused = registry.register_from_job(&bob, swapped, Kind::Model, &package, &parents, rule);
+    let err = refused.await.unwrap_err();
+    assert!(
+        err.to_string().contains(iollm_types::registry::Error::JobNotVerified.message()),
+        "{err}"
+    );
     stop_dave.cancel();
     dave_runs.await??;
     Ok(())
+}
+
+/// Job `job`'s output from the finished run in `run`, as an executor's worker publishes it,
+/// but naming no published run (as when that upload failed): its verifiers run the job.
+async fn output_without_run(
+    ctx: &iollm_chain::Connection,
+    job: (u64, u64),
+    executor: &Signer,
+    cfg: &iollm_compute::TrainConfig,
+    run: &Path,
+    out: &Path,
+) -> Result<String> {
+    iollm_tests::publish_output(ctx, job, executor, cfg, run, out).await?;
+    let path = out.join("smip.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)?;
+    manifest["provenance"].as_object_mut().context("a provenance")?.remove("run");
+    std::fs::write(&path, serde_json::to_vec_pretty(&manifest)?)?;
+    let store = iollm_artifacts::ipfs_client(ctx)?;
+    let package = iollm_artifacts::add_package(&store, out).await?.package_cid;
+    Ok(iollm_content::format_cid(&package))
 }
 
 /// Writes a run directory (the `iollm train --out` layout) telling `player`'s story: its
@@ -730,5 +793,91 @@ async fn play_until_decided<'t>(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    Ok(())
+}
+
+/// A job survives its node and its IPFS daemon going away mid-training: Charlie's executor
+/// trains on while both are down and waits for the node; with the node back and IPFS still
+/// away its publication fails, is noted and tried again after a backoff; once IPFS is back it
+/// publishes, submits and finalizes — one claim and one submission on chain, the trace root of
+/// its run.
+#[tokio::test]
+async fn an_executor_finishes_its_job_across_a_node_and_an_ipfs_restart() -> Result<()> {
+    tokio::time::timeout(Duration::from_secs(600), restarts()).await?
+}
+
+async fn restarts() -> Result<()> {
+    let mut net = testnet().await?;
+    let ctx = &Connection {
+        chain: net.connection.chain.clone(),
+        deployment: net.connection.deployment.clone(),
+    };
+    let market = ctx.market()?;
+    let (bob, charlie, dave) = (Signer::dev("bob")?, Signer::dev("charlie")?, Signer::dev("dave")?);
+    // Dave only makes blocks: Charlie's worker owns Charlie's nonce.
+    for provider in [&charlie, &dave] {
+        m::pledge(ctx, provider, GPU, PRICE, 0, STAKE).await?;
+    }
+    let artifact =
+        ctx.registry()?.register(&bob, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY).await?.id;
+    let dir = tempfile::tempdir()?;
+    let verification = Verification {
+        challenge_window: WINDOW,
+        verifiers: 1,
+        collateral: COLLATERAL,
+        verifier_fee: 1_000_000_000,
+    };
+    let (spec_cid, game) = m::publish_spec(ctx, &spec(dir.path(), 400, 50)?, 20).await?;
+    let deadline = ctx.chain.best_block().await? + 300;
+    let post =
+        PostJob::new(JobKind::Train, &spec_cid, artifact, 50, NEED, deadline, verification, REWARD)
+            .with_game(game);
+    let job = m::post_job(ctx, &bob, &post).await?.value;
+    let charlie_dir = dir.path().join("charlie");
+    let stop = CancellationToken::new();
+    let (runs, _) = start(ctx, &charlie, &charlie_dir, false, &stop).await?;
+    let state = State::open(&charlie_dir.join("state.sqlite")).await?;
+    reach_any(&state, job, &[Stage::Claimed, Stage::Trained, Stage::Published], 120).await?;
+    net.node.kill();
+    net.stop_ipfs().await;
+    // It trains on without either, and waits for the node (its reads retry until it is back).
+    let run = job_dir(&charlie_dir, job).join("run");
+    let waited = tokio::time::Instant::now();
+    while iollm_compute::run_result(&run).is_err() {
+        if waited.elapsed() > Duration::from_secs(300) {
+            bail!("job {job} did not finish training without its node and IPFS");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let trained = state.job(job).await?.context("recorded")?;
+    assert!(
+        !matches!(trained.stage, Stage::Submitting | Stage::Submitted),
+        "the job went down before its submission: {trained:?}"
+    );
+    // The node back, IPFS still away: publishing fails, is noted, and is tried again later.
+    net.node.start_again().await?;
+    let waited = tokio::time::Instant::now();
+    loop {
+        let record = state.job(job).await?.context("recorded")?;
+        if record.note.as_deref().is_some_and(|n| n.starts_with("stopped")) {
+            assert_ne!(record.stage, Stage::Submitted, "{record:?}");
+            break;
+        }
+        if waited.elapsed() > Duration::from_secs(300) {
+            bail!("job {job} did not stop without IPFS: {record:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    net.start_ipfs().await?;
+    reach(&state, job, Stage::Submitted, 300).await?;
+    let submitted_at = market.job(job).await?.context("the job")?.submitted_at;
+    advance_past(ctx, &dave, submitted_at + WINDOW + 1).await?;
+    reach(&state, job, Stage::Finalized, 120).await?;
+    let sent: Vec<String> = state.transactions(job).await?.into_iter().map(|t| t.0).collect();
+    assert_eq!(sent, ["claim", "submit_result", "finalize"], "each once");
+    let trace_root = iollm_compute::run_result(&run)?.trace_root;
+    assert_eq!(market.result(job).await?.map(|r| r.trace_root), Some(trace_root));
+    stop.cancel();
+    runs.await??;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The commands, one module per area of `iollm`: each takes what clap parsed
-//! ([`crate::args`]), calls the library that does the work and hands the result to the output
-//! layer ([`crate::output`]) to print. No logic of their own beyond choosing what to call.
+//! ([`crate::args`]), calls the library that does the work and prints the result (to stdout,
+//! with the output layer's renderers where they share one). No logic of their own beyond
+//! choosing what to call.
 
 mod content;
 mod devnet;

@@ -1,6 +1,7 @@
 //! A devnet owned by its caller, like anvil's: [`Devnet::spawn`] starts a node on a temporary
 //! base path, deploys every contract and runs an IPFS daemon in this process; dropping the
-//! [`Devnet`] kills the node, stops the daemon and removes the directory. Tests and tools use it;
+//! [`Devnet`] kills the node, stops the daemon and removes the directory. A test may stop
+//! either and start it again, to show what survives their loss. Tests and tools use it;
 //! `iollm devnet up` is the detached kind, recorded in a deployment file.
 
 use crate::CONTRACTS;
@@ -9,8 +10,10 @@ use iollm_chain::deployment::{Deployment, IpfsRecord};
 use iollm_chain::{Chain, Connection, Signer};
 use iollm_content::daemon::{Daemon, DaemonConfig};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// A node with the contracts deployed (by `//Alice`, the treasury) and an IPFS daemon, all
@@ -20,13 +23,33 @@ pub struct Devnet {
     pub connection: Connection,
     /// The node (a test may kill it and start it again).
     pub node: NodeProcess,
-    ipfs_shutdown: CancellationToken,
+    ipfs: Ipfs,
     _dir: tempfile::TempDir,
+}
+
+/// The IPFS daemon this process runs: its repo and address, kept to start it again.
+struct Ipfs {
+    repo: PathBuf,
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    serving: Option<JoinHandle<Result<(), iollm_content::Error>>>,
+}
+
+impl Ipfs {
+    /// Binds a daemon on `addr` over `repo` and serves it on this runtime.
+    async fn start(repo: PathBuf, addr: SocketAddr) -> Result<Ipfs, DevnetError> {
+        let daemon = Daemon::bind(DaemonConfig::new(repo.clone(), addr))
+            .await
+            .map_err(|e| DevnetError::Ipfs(e.to_string()))?;
+        let (addr, shutdown) = (daemon.local_addr(), CancellationToken::new());
+        let serving = Some(tokio::spawn(daemon.run(shutdown.clone())));
+        Ok(Ipfs { repo, addr, shutdown, serving })
+    }
 }
 
 impl Drop for Devnet {
     fn drop(&mut self) {
-        self.ipfs_shutdown.cancel();
+        self.ipfs.shutdown.cancel();
     }
 }
 
@@ -40,20 +63,34 @@ impl Devnet {
         let node = NodeProcess::start(&paths.node_binary()?, &dir.path().join("node")).await?;
         let chain = Chain::connect(&node.rpc_url()).await?;
         let contracts = deploy_contracts(&chain, &Signer::dev("alice")?, &artifacts).await?;
-        let config = DaemonConfig::new(dir.path().join("ipfs"), ([127, 0, 0, 1], 0).into());
-        let daemon = Daemon::bind(config).await.map_err(|e| DevnetError::Ipfs(e.to_string()))?;
-        let ipfs = IpfsRecord { api_url: daemon.api_url(), pid: None, repo: None };
-        let ipfs_shutdown = CancellationToken::new();
-        tokio::spawn(daemon.run(ipfs_shutdown.clone()));
+        let ipfs = Ipfs::start(dir.path().join("ipfs"), ([127, 0, 0, 1], 0).into()).await?;
+        let record = IpfsRecord { api_url: format!("http://{}", ipfs.addr), pid: None, repo: None };
         let deployment = Deployment {
             rpc_url: node.rpc_url(),
             node: None,
-            ipfs: Some(ipfs),
+            ipfs: Some(record),
             contracts,
             workers: Vec::new(),
             clock: None,
         };
-        Ok(Devnet { connection: Connection { chain, deployment }, node, ipfs_shutdown, _dir: dir })
+        Ok(Devnet { connection: Connection { chain, deployment }, node, ipfs, _dir: dir })
+    }
+
+    /// Stops the IPFS daemon (to test what survives its loss) and waits until it has let go
+    /// of its repo; [`Devnet::start_ipfs`] starts it again. Stopping a stopped one does nothing.
+    pub async fn stop_ipfs(&mut self) {
+        self.ipfs.shutdown.cancel();
+        if let Some(serving) = self.ipfs.serving.take() {
+            // Its result is of no use once it is stopped; a panic in it ends the test anyway.
+            let _ = serving.await;
+        }
+    }
+
+    /// Starts the IPFS daemon again, on its address and repo (every block it held is there).
+    pub async fn start_ipfs(&mut self) -> Result<(), DevnetError> {
+        self.stop_ipfs().await;
+        self.ipfs = Ipfs::start(self.ipfs.repo.clone(), self.ipfs.addr).await?;
+        Ok(())
     }
 }
 
