@@ -30,6 +30,28 @@ const REWARD: u128 = 1_000_000_000_000;
 const COLLATERAL: u128 = 100_000_000_000;
 const WINDOW: u32 = 2;
 
+/// One spot-check slot (the devnet's minimum) that no verifier takes, and a short window.
+const ONE_SLOT: Verification = Verification {
+    challenge_window: WINDOW,
+    verifiers: 1,
+    collateral: COLLATERAL,
+    verifier_fee: 1_000_000_000,
+};
+
+/// Pledges each of `providers` and registers the artifact the jobs work for (by `owner`): its
+/// id.
+async fn providers_and_artifact(
+    ctx: &Connection,
+    providers: &[&Signer],
+    owner: &Signer,
+) -> Result<u64> {
+    for provider in providers {
+        m::pledge(ctx, provider, GPU, PRICE, 0, STAKE).await?;
+    }
+    let registry = ctx.registry()?;
+    Ok(registry.register(owner, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY).await?.id)
+}
+
 /// The example spec (`worker/examples/tiny.job.json`), its training shortened to `steps` of
 /// which every `every`th is checkpointed.
 fn spec(dir: &Path, steps: u64, every: u64) -> Result<PathBuf> {
@@ -121,18 +143,9 @@ async fn scenario() -> Result<()> {
     let market = ctx.market()?;
     let store = iollm_artifacts::ipfs_client(ctx)?;
     let (bob, charlie, dave) = (Signer::dev("bob")?, Signer::dev("charlie")?, Signer::dev("dave")?);
-    m::pledge(ctx, &charlie, GPU, PRICE, 0, STAKE).await?;
-    m::pledge(ctx, &dave, GPU, PRICE, 0, STAKE).await?;
-    let artifact =
-        ctx.registry()?.register(&bob, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY).await?.id;
+    let artifact = providers_and_artifact(ctx, &[&charlie, &dave], &bob).await?;
     let dir = tempfile::tempdir()?;
-    // One spot-check slot (the devnet's minimum) that no verifier takes here.
-    let verification = Verification {
-        challenge_window: WINDOW,
-        verifiers: 1,
-        collateral: COLLATERAL,
-        verifier_fee: 1_000_000_000,
-    };
+    let verification = ONE_SLOT;
     let post = |spec_cid: &str, game, deadline| {
         PostJob::new(JobKind::Train, spec_cid, artifact, 50, NEED, deadline, verification, REWARD)
             .with_game(game)
@@ -318,8 +331,9 @@ const GAME_SPEC: &str = r#"{
 }"#;
 
 /// A challenger lies about the executor's result (a claim wrong from step 2): the executor's
-/// worker plays its side of the game by itself, wins it, settles it, finalizes, and is paid
-/// its ask plus half the liar's bond, to the unit.
+/// worker plays its side of the game by itself — stopped mid-game and started again, it carries
+/// on — wins it, settles it, finalizes, and is paid its ask plus half the liar's bond, to the
+/// unit.
 #[tokio::test]
 async fn the_executor_defends_its_result_against_a_lying_challenger() -> Result<()> {
     tokio::time::timeout(Duration::from_secs(600), defence()).await?
@@ -370,27 +384,56 @@ async fn defence() -> Result<()> {
     let root = iollm_compute::merkle::root(&lie);
     market.challenge(&alice, job, root, &proof(0), lie[n], &proof(n)).await?;
     let game_id = market.game_of(job, 0).await?.expect("the challenge's game").game;
-    let (mut moves, mut overtaken) = (0, 0);
-    let decided = loop {
-        let liar = |side| Player::new(side, &trainer, Some(cheat));
-        let played =
-            iollm_worker::player::play(ctx, &alice, game_id, liar, false, |_, _| moves += 1).await;
-        match played {
-            Ok(g) => {
-                if let Some(verdict) = g.verdict() {
-                    break verdict;
-                }
-            }
-            // The worker's move landed between her read and hers: read the game again.
-            Err(iollm_worker::player::PlayError::Chain(ChainError::Dispatch { .. })) => {
-                overtaken += 1
-            }
-            Err(e) => return Err(e.into()),
+    // Mid-game, the worker is stopped (its training and submission counted in its metrics)
+    // and started again on its state: it carries the game on from where the chain says it
+    // stands, whatever move it was making.
+    let restart = async {
+        let dispute = ctx.dispute()?;
+        while dispute.game(game_id).await?.map_or(0, |g| g.moves) < 6 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let before = scrape(metrics).await?;
+        stop.cancel();
+        runs.await??;
+        let stop = CancellationToken::new();
+        let (runs, metrics) = start(ctx, &charlie, &worker_dir, false, &stop).await?;
+        anyhow::Ok((before, stop, runs, metrics))
     };
-    println!("the liar made {moves} moves ({overtaken} overtaken)");
-    assert_eq!(decided, Verdict::Executor, "the honest executor's worker won");
+    let liar = async {
+        let (mut moves, mut overtaken) = (0, 0);
+        let decided = loop {
+            let liar = |side| Player::new(side, &trainer, Some(cheat));
+            let played =
+                iollm_worker::player::play(ctx, &alice, game_id, liar, false, |_, _| moves += 1)
+                    .await;
+            match played {
+                Ok(g) => {
+                    if let Some(verdict) = g.verdict() {
+                        break verdict;
+                    }
+                }
+                // The worker's move landed between her read and hers: read the game again.
+                Err(iollm_worker::player::PlayError::Chain(ChainError::Dispatch { .. })) => {
+                    overtaken += 1
+                }
+                Err(e) => return Err(anyhow::Error::from(e)),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        println!("the liar made {moves} moves ({overtaken} overtaken)");
+        Ok(decided)
+    };
+    let (restarted, decided) = tokio::join!(restart, liar);
+    let (before, stop, runs, metrics) = restarted?;
+    assert_eq!(decided?, Verdict::Executor, "the honest executor's worker won");
+    let value = |text: &str, series: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(&format!("{series} ")));
+        line.and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(f64::NAN)
+    };
+    assert!(value(&before, "iollm_worker_training_steps_total") >= 1.0, "{before}");
+    // Claim, submission and its first moves, before the stop: all finalized, none failed.
+    let finalized = value(&before, "iollm_worker_transactions_total{outcome=\"finalized\"}");
+    assert!(finalized >= 2.0 + value(&before, "iollm_worker_game_moves_total"), "{before}");
 
     // The worker settles the game and, once the window has closed, finalizes.
     let submitted_at = market.job(job).await?.expect("the job").submitted_at;
@@ -400,20 +443,17 @@ async fn defence() -> Result<()> {
     assert_eq!((done.state, done.open_games), (JobState::Finalized, 0));
     let owed = done.ask + COLLATERAL / 2;
     assert_eq!(market.balance_of(charlie.account_bytes()).await?, owed);
-    // Its metrics say so: the job by stage, the game's moves, the transactions, what it is owed.
+    // The restarted worker's metrics say so: the job by stage, the game's moves it made, the
+    // transactions, what it is owed.
     let text = scrape(metrics).await?;
-    let value = |series: &str| -> f64 {
-        let line = text.lines().find(|l| l.starts_with(&format!("{series} ")));
-        line.and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(f64::NAN)
-    };
+    let value = |series: &str| value(&text, series);
     assert_eq!(value("iollm_worker_jobs{stage=\"finalized\"}"), 1.0, "{text}");
     assert_eq!(value("iollm_worker_owed_planck"), owed as f64, "{text}");
     assert_eq!(value("iollm_worker_device{device=\"cpu\"}"), 1.0, "{text}");
     assert!(value("iollm_worker_game_moves_total") >= 1.0, "{text}");
-    assert!(value("iollm_worker_training_steps_total") >= 1.0, "{text}");
-    // Claim, submission, its moves, the settlement and finalize: all finalized, none failed.
+    // Its moves, the settlement and finalize: all finalized, none failed.
     let finalized = value("iollm_worker_transactions_total{outcome=\"finalized\"}");
-    assert!(finalized >= 4.0 + value("iollm_worker_game_moves_total"), "{text}");
+    assert!(finalized >= 2.0 + value("iollm_worker_game_moves_total"), "{text}");
     assert_eq!(value("iollm_worker_transaction_seconds_count"), finalized, "{text}");
     stop.cancel();
     runs.await??;
@@ -796,7 +836,8 @@ async fn play_until_decided<'t>(
     Ok(())
 }
 
-/// A job survives its node and its IPFS daemon going away mid-training: Charlie's executor
+/// A job survives a crash between sending its claim and recording it, and its node and IPFS
+/// daemon going away mid-training: Charlie's executor takes the job from its unrecorded claim,
 /// trains on while both are down and waits for the node; with the node back and IPFS still
 /// away its publication fails, is noted and tried again after a backoff; once IPFS is back it
 /// publishes, submits and finalizes — one claim and one submission on chain, the trace root of
@@ -815,28 +856,24 @@ async fn restarts() -> Result<()> {
     let market = ctx.market()?;
     let (bob, charlie, dave) = (Signer::dev("bob")?, Signer::dev("charlie")?, Signer::dev("dave")?);
     // Dave only makes blocks: Charlie's worker owns Charlie's nonce.
-    for provider in [&charlie, &dave] {
-        m::pledge(ctx, provider, GPU, PRICE, 0, STAKE).await?;
-    }
-    let artifact =
-        ctx.registry()?.register(&bob, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY).await?.id;
+    let artifact = providers_and_artifact(ctx, &[&charlie, &dave], &bob).await?;
     let dir = tempfile::tempdir()?;
-    let verification = Verification {
-        challenge_window: WINDOW,
-        verifiers: 1,
-        collateral: COLLATERAL,
-        verifier_fee: 1_000_000_000,
-    };
+    let verification = ONE_SLOT;
     let (spec_cid, game) = m::publish_spec(ctx, &spec(dir.path(), 400, 50)?, 20).await?;
     let deadline = ctx.chain.best_block().await? + 300;
     let post =
         PostJob::new(JobKind::Train, &spec_cid, artifact, 50, NEED, deadline, verification, REWARD)
             .with_game(game);
     let job = m::post_job(ctx, &bob, &post).await?.value;
+    // First, a crash between sending the claim and recording it: the worker's state holds the
+    // job as being claimed, the chain holds its claim. Started, it takes the job from there.
     let charlie_dir = dir.path().join("charlie");
+    std::fs::create_dir_all(&charlie_dir)?;
+    let state = State::open(&charlie_dir.join("state.sqlite")).await?;
+    assert!(state.begin(job, Role::Executor.as_str(), None).await?);
+    m::claim(ctx, &charlie, job).await?;
     let stop = CancellationToken::new();
     let (runs, _) = start(ctx, &charlie, &charlie_dir, false, &stop).await?;
-    let state = State::open(&charlie_dir.join("state.sqlite")).await?;
     reach_any(&state, job, &[Stage::Claimed, Stage::Trained, Stage::Published], 120).await?;
     net.node.kill();
     net.stop_ipfs().await;
@@ -874,7 +911,7 @@ async fn restarts() -> Result<()> {
     advance_past(ctx, &dave, submitted_at + WINDOW + 1).await?;
     reach(&state, job, Stage::Finalized, 120).await?;
     let sent: Vec<String> = state.transactions(job).await?.into_iter().map(|t| t.0).collect();
-    assert_eq!(sent, ["claim", "submit_result", "finalize"], "each once");
+    assert_eq!(sent, ["submit_result", "finalize"], "each once, and no claim of its own");
     let trace_root = iollm_compute::run_result(&run)?.trace_root;
     assert_eq!(market.result(job).await?.map(|r| r.trace_root), Some(trace_root));
     stop.cancel();
