@@ -164,7 +164,7 @@ async fn publish_then_pull_round_trips_byte_for_byte_with_one_lineage() -> Resul
 async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Result<()> {
     use iollm_worker::output::{check_output, Expected, OutputError};
     tokio::time::timeout(std::time::Duration::from_secs(300), async {
-        let net = testnet().await?;
+        let mut net = testnet().await?;
         let ctx = &net.connection;
         let tmp = tempfile::tempdir()?;
         let store = iollm_artifacts::ipfs_client(ctx)?;
@@ -218,9 +218,25 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         let err = check_output(&store, reshaped.as_bytes(), &expected).await.unwrap_err();
         assert!(matches!(err, OutputError::Config), "{err}");
 
+        // The honest model with a file beside it that a loader could read instead (a GGUF
+        // model, which `iollm model serve` prefers): refused before anything is pulled.
+        iollm_compute::io::save_model(&out, &model, &params)?;
+        std::fs::write(out.join("x.gguf"), b"GGUF another model")?;
+        let beside = iollm_artifacts::add_package(&store, &out).await?.package_cid;
+        let beside = iollm_content::format_cid(&beside);
+        let err = check_output(&store, beside.as_bytes(), &expected).await.unwrap_err();
+        assert!(matches!(err, OutputError::Files { .. }), "{err}");
+        std::fs::remove_file(out.join("x.gguf"))?;
+
         // Not a CID at all.
         let err = check_output(&store, b"not a cid", &expected).await.unwrap_err();
         assert!(matches!(err, OutputError::BadCid { .. }), "{err}");
+        assert!(!err.is_local());
+
+        // This machine's IPFS daemon away: not the package's fault, to check again later.
+        net.stop_ipfs().await;
+        let err = check_output(&store, honest.as_bytes(), &expected).await.unwrap_err();
+        assert!(err.is_local(), "{err}");
         anyhow::Ok(())
     })
     .await?

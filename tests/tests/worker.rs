@@ -88,6 +88,17 @@ async fn start_as(
     withdraw: bool,
     stop: &CancellationToken,
 ) -> Result<Running> {
+    spawn(open(role, ctx, signer, state_dir, withdraw).await?, stop)
+}
+
+/// A worker in `role` of `signer`, its state in `state_dir`, not yet running.
+async fn open(
+    role: Role,
+    ctx: &Connection,
+    signer: &Signer,
+    state_dir: &Path,
+    withdraw: bool,
+) -> Result<Worker<iollm_content::KuboClient>> {
     let config = WorkerConfig {
         role,
         min_fee: 0,
@@ -102,11 +113,14 @@ async fn start_as(
     };
     let conn = Connection { chain: ctx.chain.clone(), deployment: ctx.deployment.clone() };
     let store = iollm_artifacts::ipfs_client(ctx)?;
-    let executor =
-        Worker::open(conn, signer.clone(), store, config, iollm_compute::Runtime::new(1)).await?;
-    let metrics = executor.metrics_addr().expect("metrics_listen is set");
+    Ok(Worker::open(conn, signer.clone(), store, config, iollm_compute::Runtime::new(1)).await?)
+}
+
+/// `worker` running until `stop`.
+fn spawn(worker: Worker<iollm_content::KuboClient>, stop: &CancellationToken) -> Result<Running> {
+    let metrics = worker.metrics_addr().expect("metrics_listen is set");
     let stop = stop.clone();
-    Ok((tokio::spawn(async move { executor.run(stop).await }), metrics))
+    Ok((tokio::spawn(async move { worker.run(stop).await }), metrics))
 }
 
 /// Waits until `state` holds job `id` at `stage`.
@@ -488,7 +502,7 @@ async fn a_verifiers_worker_attests_the_honest_and_catches_the_cheat() -> Result
 
 async fn verification() -> Result<()> {
     use iollm_types::bisection::{Side, Verdict};
-    use iollm_worker::player::{Cheat, Player};
+    use iollm_worker::player::Player;
     const FEE: u128 = 1_000_000_000;
     let net = testnet().await?;
     let ctx = &net.connection;
@@ -564,19 +578,7 @@ async fn verification() -> Result<()> {
     let cfg = m::job_config(ctx, cheated, &dir.path().join("cheat")).await?;
     let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))?;
     let n = cfg.n_checkpoints();
-    let drawn = |trace: &[[u8; 32]]| {
-        let draw = spotcheck::draw::<Sha>(&daves_secret, &iollm_compute::merkle::root(trace));
-        spotcheck::segment(&draw, n as u64)
-    };
-    let cheat = (0..4 * n as u64)
-        .flat_map(|step| {
-            [20, 21, 22, 19].map(|bit| Cheat { step, op: 14, element: 77, xor: 1 << bit })
-        })
-        .find(|c| {
-            let trace = Player::new(Side::Executor, &trainer, Some(*c)).checkpoints(4, n as u64);
-            drawn(&trace) == Some(c.step / 4)
-        })
-        .expect("a cheat in the segment Dave draws");
+    let cheat = cheat_drawn_by(&trainer, &daves_secret);
     let cheater = Player::new(Side::Executor, &trainer, Some(cheat));
     let bad = cheater.checkpoints(4, n as u64);
     // The cheater's sybil (Alice) signs up too; the cheater commits made-up checks and hands
@@ -773,6 +775,126 @@ async fn output_without_run(
     let store = iollm_artifacts::ipfs_client(ctx)?;
     let package = iollm_artifacts::add_package(&store, out).await?.package_cid;
     Ok(iollm_content::format_cid(&package))
+}
+
+/// The dishonest executor the issue asks for: Charlie's worker, made dishonest at run time
+/// (`Worker::with_fault`: one element of one op of one step altered, every later value
+/// following from it), claims, trains, publishes and submits its altered run by itself. Dave's
+/// verifier worker replays the one segment its draw names, challenges it, and the two workers
+/// play the game to its end on the node: Dave's claim wins at the altered element by the
+/// referee's recomputation, the job is rejected, Charlie's collateral is slashed half to Dave,
+/// and Bob's escrow comes back — every balance to the unit.
+#[tokio::test]
+async fn a_dishonest_executors_worker_is_caught_by_a_verifiers_worker() -> Result<()> {
+    tokio::time::timeout(Duration::from_secs(600), dishonest()).await?
+}
+
+async fn dishonest() -> Result<()> {
+    use iollm_types::bisection::Verdict;
+    use iollm_types::game::How;
+    let net = testnet().await?;
+    let ctx = &net.connection;
+    let market = ctx.market()?;
+    let (bob, charlie, dave) = (Signer::dev("bob")?, Signer::dev("charlie")?, Signer::dev("dave")?);
+    let artifact = providers_and_artifact(ctx, &[&charlie, &dave], &bob).await?;
+    let dir = tempfile::tempdir()?;
+    let spec = dir.path().join("game.json");
+    std::fs::write(&spec, GAME_SPEC)?;
+    let (spec_cid, game) = m::publish_spec(ctx, &spec, 20).await?;
+    let window = 40;
+    let verification = Verification { challenge_window: window, ..ONE_SLOT };
+    let deadline = ctx.chain.best_block().await? + 300;
+    let post =
+        PostJob::new(JobKind::Train, &spec_cid, artifact, 50, NEED, deadline, verification, REWARD)
+            .with_game(game);
+
+    // Dave's verifier signs up before anyone claims; the fault is put where his draw falls.
+    let dave_dir = dir.path().join("dave");
+    let stop = CancellationToken::new();
+    let (dave_runs, _) = start_as(Role::Verifier, ctx, &dave, &dave_dir, false, &stop).await?;
+    let daves = State::open(&dave_dir.join("state.sqlite")).await?;
+    let bobs = market.balance_of(bob.account_bytes()).await?;
+    let job = m::post_job(ctx, &bob, &post).await?.value;
+    reach_any(&daves, job, SIGNED_UP, 120).await?;
+    let secret = daves.job(job).await?.and_then(|j| j.secret).context("Dave's secret")?;
+    let cfg = m::job_config(ctx, job, &dir.path().join("spec")).await?;
+    let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))?;
+    let fault = cheat_drawn_by(&trainer, &secret);
+
+    let charlie_dir = dir.path().join("charlie");
+    let dishonest = open(Role::Executor, ctx, &charlie, &charlie_dir, false).await?;
+    let (charlie_runs, _) = spawn(dishonest.with_fault(fault), &stop)?;
+    let charlies = State::open(&charlie_dir.join("state.sqlite")).await?;
+    reach(&charlies, job, Stage::Submitted, 300).await?;
+    reach(&daves, job, Stage::Challenged, 300).await?;
+    let note = daves.job(job).await?.and_then(|j| j.note).unwrap_or_default();
+    assert!(note.contains(&format!("segment {} does not replay", fault.step / 4)), "{note}");
+    let game_id = market.game_of(job, 0).await?.context("Dave's game")?.game;
+    // Watched while the workers play it (its record goes once Dave's worker releases it).
+    let dispute = ctx.dispute()?;
+    let waited = tokio::time::Instant::now();
+    let decided = loop {
+        match dispute.game(game_id).await? {
+            Some(game) if game.verdict().is_some() => break game,
+            Some(_) if waited.elapsed() < Duration::from_secs(300) => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Some(game) => bail!("game {game_id} was not decided in 300 s: {game:?}"),
+            None => bail!("game {game_id} was freed before it was seen decided"),
+        }
+    };
+    reach(&daves, job, Stage::Checked, 300).await?;
+
+    let rejected = market.job(job).await?.context("the job")?;
+    assert_eq!((rejected.state, rejected.open_games, rejected.accused), (JobState::Rejected, 0, 0));
+    assert_eq!(decided.verdict(), Some(Verdict::Challenger));
+    assert!(matches!(decided.stage, iollm_types::game::Stage::Decided { how: How::Replay, .. }));
+    assert_eq!(
+        (decided.step, decided.op as usize, decided.element as usize),
+        (fault.step, fault.op, fault.element),
+        "the game ends at the altered element"
+    );
+    let half = COLLATERAL.div_ceil(2);
+    assert_eq!(market.balance_of(dave.account_bytes()).await?, half, "half the collateral");
+    let d = market.pledge_of(dave.account_bytes()).await?.context("pledge")?;
+    assert_eq!((d.stake, d.locked), (STAKE, 0), "Dave's bond is back");
+    let c = market.pledge_of(charlie.account_bytes()).await?.context("pledge")?;
+    assert_eq!((c.stake, c.locked), (STAKE - COLLATERAL, 0), "Charlie's collateral is slashed");
+    assert_eq!(market.balance_of(charlie.account_bytes()).await?, 0, "and it earns nothing");
+    assert_eq!(market.balance_of(bob.account_bytes()).await?, bobs + REWARD, "the escrow back");
+    reach(&charlies, job, Stage::Lost, 120).await?;
+    stop.cancel();
+    charlie_runs.await??;
+    dave_runs.await??;
+    Ok(())
+}
+
+/// A cheat (one element of one op of one step altered) in the segment a verifier's `secret`
+/// draws from the cheated trace (a checkpoint every 4 steps): the draw depends on the trace
+/// root, so steps and bits are tried until it falls there. A cheat elsewhere is one that
+/// verifier's single spot check misses, which the other verifiers and challengers are for.
+fn cheat_drawn_by(
+    trainer: &iollm_compute::Trainer,
+    secret: &[u8; 32],
+) -> iollm_worker::player::Cheat {
+    use iollm_compute::merkle::Sha;
+    use iollm_types::bisection::Side;
+    use iollm_types::spotcheck;
+    use iollm_worker::player::{Cheat, Player};
+    let n = trainer.config().n_checkpoints() as u64;
+    let drawn = |trace: &[[u8; 32]]| {
+        let draw = spotcheck::draw::<Sha>(secret, &iollm_compute::merkle::root(trace));
+        spotcheck::segment(&draw, n)
+    };
+    (0..4 * n)
+        .flat_map(|step| {
+            [20, 21, 22, 19].map(|bit| Cheat { step, op: 14, element: 77, xor: 1 << bit })
+        })
+        .find(|c| {
+            let trace = Player::new(Side::Executor, trainer, Some(*c)).checkpoints(4, n);
+            drawn(&trace) == Some(c.step / 4)
+        })
+        .expect("a cheat in the segment the verifier draws")
 }
 
 /// Writes a run directory (the `iollm train --out` layout) telling `player`'s story: its

@@ -2,18 +2,19 @@
 //! result names is the run the trace proves. The dispute game proves the trace `h_0..h_n`; the
 //! chain cannot read IPFS, so nothing on chain ties the submitted output CID to `h_n`. An
 //! attestation does: a verifier attests only an output whose `smip.json` states the job's
-//! lineage (a fine-tune of the job's artifact, the job's id, the committed trace root) and
-//! whose `config.json` and `model.safetensors` are the job's model with exactly the weights of
-//! the committed last state, bit for bit. Otherwise it reveals without a check: its bond back,
-//! no fee, and a job short of attestations ends unverified, so the output cannot be
-//! registered as its verified result (`register_from_job`).
+//! lineage (a fine-tune of the job's artifact, the job's id, the committed trace root) and lists
+//! exactly `config.json` and `model.safetensors`, both byte for byte the one export of the
+//! committed last state's weights ([`iollm_compute::io::model_files`]): nothing beside them a
+//! loader could read instead, no extra tensor, metadata or config field. Otherwise it reveals
+//! without a check: its bond back, no fee, and a job short of attestations ends unverified, so
+//! the output cannot be registered as its verified result (`register_from_job`).
 //!
-//! What it is not: a check of the trace (that is the spot check's replay) or of anything the
-//! package holds beyond the model (extra files are the executor's business).
+//! What it is not: a check of the trace (that is the spot check's replay).
 
 use iollm_artifacts::Lineage;
 use iollm_compute::{TrainState, Trainer};
-use iollm_content::ContentStore;
+use iollm_content::manifest::WeightFormat;
+use iollm_content::{Cid, ContentStore};
 use iollm_types::market::JobId;
 use iollm_types::registry::{ArtifactId, Parent, Relation};
 
@@ -45,11 +46,15 @@ pub enum OutputError {
         /// Why.
         reason: String,
     },
-    /// The package could not be fetched, or its bytes do not match its CIDs.
+    /// The package could not be fetched whole (not served, not a package, bytes that do not
+    /// match their CIDs, too large, files that cannot be written): not attestable.
     #[error("the output package cannot be fetched whole: {0}")]
     Fetch(#[source] iollm_content::Error),
+    /// This machine's IPFS daemon does not answer (not the package's fault): check again.
+    #[error("this machine's IPFS daemon does not answer ({0}); start it, then check again")]
+    LocalStore(#[source] iollm_content::Error),
     /// Its `smip.json` states another lineage than the job's output has.
-    #[error("the output states {stated}, not a fine-tune of the job's artifact ({expected})")]
+    #[error("the output states {stated}, not the job's output lineage ({expected})")]
     Lineage {
         /// The lineage it states (or why it states none).
         stated: String,
@@ -64,11 +69,20 @@ pub enum OutputError {
         /// The committed root.
         committed: String,
     },
-    /// Its model files cannot be read as a model.
-    #[error("the output's model cannot be read: {0}")]
-    Model(#[source] iollm_compute::Error),
-    /// Its `config.json` is not the job's model.
-    #[error("the output's config.json is not the job's model")]
+    /// It lists other files than `config.json` and `model.safetensors`, or another format.
+    #[error(
+        "the output lists {listed:?} as {format}, not exactly config.json and \
+         model.safetensors as safetensors (a loader could read another model than the one \
+         checked)"
+    )]
+    Files {
+        /// The files it lists.
+        listed: Vec<String>,
+        /// The weight format it states.
+        format: String,
+    },
+    /// Its `config.json` is not the job's model's.
+    #[error("the output's config.json is not the job's model's")]
     Config,
     /// Its weights are not the committed last state's.
     #[error(
@@ -83,82 +97,124 @@ pub enum OutputError {
         /// The first that differs.
         first: usize,
     },
+    /// Its `model.safetensors` holds the last state's weights but is not their export (extra
+    /// tensors, metadata or dtypes another loader could read differently).
+    #[error("the output's model.safetensors is not the export of the committed weights")]
+    NotTheExport,
 }
 
 impl OutputError {
-    /// Whether the failure is this machine's (its IPFS daemon unreachable, a local file),
-    /// not the package's: retry rather than refuse the output.
+    /// Whether the failure is this machine's (its IPFS daemon does not answer), not the
+    /// package's: check again rather than refuse the output.
     pub fn is_local(&self) -> bool {
-        matches!(
-            self,
-            OutputError::Fetch(
-                iollm_content::Error::Unreachable { .. } | iollm_content::Error::Io { .. }
-            )
-        )
+        matches!(self, OutputError::LocalStore(_))
     }
 }
 
-/// Checks the output package `output_cid` names against what job `expected.job`'s output
-/// must be ([`Expected`]): the lineage first (from `smip.json` alone), then the model, pulled
-/// into a temporary directory with every byte checked against its CID.
-pub async fn check_output<S: ContentStore>(
+/// Why a fetch of the output failed: this machine's daemon away, or the package's fault. The
+/// package not served and the daemon away look alike; the daemon's own answer to a local
+/// request tells them apart.
+async fn fetch_failed<S: ContentStore>(store: &S, e: iollm_content::Error) -> OutputError {
+    let away = matches!(e, iollm_content::Error::Unreachable { .. });
+    if away && store.pins().await.is_err() {
+        OutputError::LocalStore(e)
+    } else {
+        OutputError::Fetch(e)
+    }
+}
+
+/// The files an output package lists: the model's export, nothing else.
+const MODEL_FILES: [&str; 2] = [iollm_compute::io::CONFIG_FILE, iollm_compute::io::WEIGHTS_FILE];
+
+/// What can be checked of job `job`'s output package `output_cid` from its `smip.json` alone
+/// (a fine-tune of `artifact`, the job's, naming trace root `trace_root`, listing exactly the
+/// model's two files): before a verifier runs a job whose published run it cannot use, so that
+/// it does not train for an output it would refuse anyway. The package's CID.
+pub async fn check_manifest<S: ContentStore>(
     store: &S,
     output_cid: &[u8],
-    expected: &Expected<'_>,
-) -> Result<(), OutputError> {
+    job: JobId,
+    artifact: ArtifactId,
+    trace_root: &[u8; 32],
+) -> Result<Cid, OutputError> {
     let text = String::from_utf8_lossy(output_cid).into_owned();
     let cid = iollm_content::parse_cid(&text)
         .map_err(|e| OutputError::BadCid { cid: text.clone(), reason: e.to_string() })?;
-    let manifest =
-        iollm_content::read_package_manifest(store, &cid).await.map_err(OutputError::Fetch)?;
+    let manifest = match iollm_content::read_package_manifest(store, &cid).await {
+        Ok(manifest) => manifest,
+        Err(e) => return Err(fetch_failed(store, e).await),
+    };
     let wanted = Lineage {
-        parents: vec![Parent { id: expected.artifact, relation: Relation::Finetune }],
-        job: Some(expected.job),
+        parents: vec![Parent { id: artifact, relation: Relation::Finetune }],
+        job: Some(job),
     };
     match iollm_artifacts::lineage(&manifest) {
         Ok(stated) if stated == wanted => {}
-        Ok(stated) => {
-            return Err(OutputError::Lineage {
-                stated: stated.to_string(),
-                expected: wanted.to_string(),
-            })
-        }
-        Err(e) => {
-            return Err(OutputError::Lineage {
-                stated: e.to_string(),
-                expected: wanted.to_string(),
-            })
+        stated => {
+            let stated = stated.map_or_else(|e| e.to_string(), |s| s.to_string());
+            return Err(OutputError::Lineage { stated, expected: wanted.to_string() });
         }
     }
-    let committed = iollm_compute::train::hex(&expected.trace_root);
+    let committed = iollm_compute::train::hex(trace_root);
     let stated = manifest.provenance.as_ref().and_then(|p| p.trace_root.clone());
     if stated.as_deref() != Some(committed.as_str()) {
         let stated = stated.unwrap_or_else(|| "none".into());
         return Err(OutputError::TraceRoot { stated, committed });
     }
+    let mut listed: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
+    listed.sort();
+    if listed != MODEL_FILES || manifest.format.weights != WeightFormat::Safetensors {
+        let format = format!("{:?}", manifest.format.weights).to_lowercase();
+        return Err(OutputError::Files { listed, format });
+    }
+    Ok(cid)
+}
+
+/// Checks the output package `output_cid` names against what job `expected.job`'s output
+/// must be ([`Expected`]): [`check_manifest`] first (from `smip.json` alone), then the model,
+/// pulled into a temporary directory with every byte checked against its CID and compared
+/// with the export of the last state's weights.
+pub async fn check_output<S: ContentStore>(
+    store: &S,
+    output_cid: &[u8],
+    expected: &Expected<'_>,
+) -> Result<(), OutputError> {
+    let cid =
+        check_manifest(store, output_cid, expected.job, expected.artifact, &expected.trace_root)
+            .await?;
+    let config = expected.trainer.config();
+    let (weights, json) = iollm_compute::io::model_files(&config.model, &expected.last.params)
+        .map_err(|_| OutputError::Config)?;
     let scratch = tempfile::tempdir()
         .map_err(|e| OutputError::Fetch(iollm_content::Error::io(std::env::temp_dir(), e)))?;
     let dest = scratch.path().join("output");
-    let config = expected.trainer.config();
     let limit = iollm_content::PullOptions {
-        max_bytes: iollm_compute::estimate_memory(config).saturating_add(1 << 20),
+        max_bytes: (weights.len() + json.len()) as u64
+            + iollm_content::manifest::MAX_MANIFEST_BYTES as u64,
     };
-    iollm_content::pull_package_with(store, &cid, &dest, &limit)
-        .await
-        .map_err(OutputError::Fetch)?;
-    let (model, params) = iollm_compute::io::load_model(&dest).map_err(OutputError::Model)?;
-    if model != config.model {
+    if let Err(e) = iollm_content::pull_package_with(store, &cid, &dest, &limit).await {
+        return Err(fetch_failed(store, e).await);
+    }
+    let read = |name: &str| {
+        let path = dest.join(name);
+        std::fs::read(&path).map_err(|e| OutputError::Fetch(iollm_content::Error::io(path, e)))
+    };
+    if read(iollm_compute::io::CONFIG_FILE)? != json {
         return Err(OutputError::Config);
     }
+    if read(iollm_compute::io::WEIGHTS_FILE)? == weights {
+        return Ok(());
+    }
+    // Not the export: say whether the weights themselves differ.
+    let (_, params) =
+        iollm_compute::io::load_model(&dest).map_err(|_| OutputError::NotTheExport)?;
     let last = &expected.last.params;
     let total = last.len();
-    if params.len() != total {
-        return Err(OutputError::Config);
-    }
-    let differ: Vec<usize> =
-        (0..total).filter(|&i| params[i].to_bits() != last[i].to_bits()).collect();
+    let differ: Vec<usize> = (0..total)
+        .filter(|&i| params.get(i).map(|p| p.to_bits()) != Some(last[i].to_bits()))
+        .collect();
     match differ.first() {
-        None => Ok(()),
+        None => Err(OutputError::NotTheExport),
         Some(&first) => Err(OutputError::Weights { differing: differ.len(), total, first }),
     }
 }

@@ -12,18 +12,8 @@ use iollm_types::bisection::Side;
 use iollm_types::game::{Game, Level, Stage};
 use std::path::Path;
 
-/// One element of one op of one step altered by xor-ing its bits.
-#[derive(Clone, Copy, Debug)]
-pub struct Cheat {
-    /// The step (the state before it is step `step`).
-    pub step: u64,
-    /// The op of the step program.
-    pub op: usize,
-    /// The element of its output.
-    pub element: usize,
-    /// The bits flipped.
-    pub xor: u32,
-}
+/// One element of one op of one step altered by xor-ing its bits (a consistent cheat).
+pub type Cheat = iollm_compute::game::Fault;
 
 /// A move of the game, as the contract's messages take it (each variant's doc names its
 /// fields, the message's arguments).

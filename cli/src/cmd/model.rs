@@ -19,7 +19,9 @@ pub(super) async fn run(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
             let store = iollm_artifacts::ipfs_client(&ctx)?;
             let lineage = iollm_artifacts::Lineage { parents, job: *from_job };
             if *dry_run {
-                iollm_artifacts::check_stated(&store, cid, &lineage).await?;
+                if kind == iollm_types::registry::Kind::Model {
+                    iollm_artifacts::check_stated(&store, cid, &lineage).await?;
+                }
                 let cost = ctx
                     .registry()?
                     .register_dry_run(&signer.account(), kind, cid, &lineage.parents, rule)

@@ -200,8 +200,10 @@ pub async fn check_stated<S: ContentStore>(
 }
 
 /// Registers the package at `cid` (already on IPFS) as a `kind` artifact with `lineage` and
-/// `rule` — the verified output of `lineage.job` when it names one — only when its
-/// `smip.json` states that lineage ([`check_stated`]): what `iollm model register` does.
+/// `rule` — the verified output of `lineage.job` when it names one — a model only when its
+/// `smip.json` states that lineage ([`check_stated`]; a dataset or path need not be an SMIP
+/// package): what `iollm model register` does. The registry contract cannot read IPFS, so
+/// this check is the client's; [`pull`] refuses whatever slipped past it.
 pub async fn register_package(
     connection: &Connection,
     store: &KuboClient,
@@ -211,7 +213,9 @@ pub async fn register_package(
     lineage: &Lineage,
     rule: SplitRule,
 ) -> Result<Registration, ArtifactError> {
-    check_stated(store, cid, lineage).await?;
+    if kind == Kind::Model {
+        check_stated(store, cid, lineage).await?;
+    }
     register_lineage(connection, signer, kind, cid, lineage, rule).await
 }
 
@@ -232,9 +236,9 @@ async fn register_lineage(
     })
 }
 
-/// Registers the package at `cid` as a new version of artifact `id` (the signer's), only when
-/// its `smip.json` states the lineage the new version will have: `id`'s parents, no job (a new
-/// version is not a job's verified output).
+/// Registers the package at `cid` as a new version of artifact `id` (the signer's) — of a
+/// model, only when its `smip.json` states the lineage the new version will have: `id`'s
+/// parents, no job (a new version is not a job's verified output).
 pub async fn new_version(
     connection: &Connection,
     store: &KuboClient,
@@ -244,7 +248,9 @@ pub async fn new_version(
 ) -> Result<Registration, ArtifactError> {
     let registry = connection.registry()?;
     let old = registry.get(id).await?.ok_or(ArtifactError::NotFound(id))?;
-    check_stated(store, cid, &Lineage { parents: old.parents, job: None }).await?;
+    if old.kind == Kind::Model {
+        check_stated(store, cid, &Lineage { parents: old.parents, job: None }).await?;
+    }
     Ok(registry.new_version(signer, id, cid).await?)
 }
 

@@ -15,6 +15,21 @@ use iollm_repops::step::{self, Program, Tensor, HEADER_WORDS};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 
+/// One element of one op of one step altered by xor-ing its bits, every later value computed
+/// from the altered one (a consistent cheat): how tests make a dishonest executor
+/// ([`Trainer::with_fault`], switched on for one trainer at run time, never by a feature).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// The step (the state before it is step `step`).
+    pub step: u64,
+    /// The op of the step program.
+    pub op: usize,
+    /// The element of its output.
+    pub element: usize,
+    /// The bits flipped.
+    pub xor: u32,
+}
+
 /// One step replayed op by op, with every commitment a player reveals or proves.
 pub struct StepTrace<'t> {
     trainer: &'t Trainer,
@@ -39,11 +54,21 @@ impl Trainer {
 
     /// [`Trainer::trace_step`], handing each op's output to `alter` before later ops read it:
     /// how tests play a cheating executor (every later op computed from the altered value).
+    /// This trainer's own [`Fault`], if it has one at this step, is applied first.
     pub fn trace_step_with(
         &self,
         st: &TrainState,
-        alter: impl FnMut(usize, &mut Vec<u32>),
+        mut alter: impl FnMut(usize, &mut Vec<u32>),
     ) -> StepTrace<'_> {
+        let fault = self.fault().filter(|f| f.step == st.step);
+        let alter = |op: usize, out: &mut Vec<u32>| {
+            if let Some(f) = fault.filter(|f| f.op == op) {
+                if let Some(word) = out.get_mut(f.element) {
+                    *word ^= f.xor;
+                }
+            }
+            alter(op, out)
+        };
         let program = self.step_program();
         let (words, header) = st.step_inputs();
         let outs = step::run_with::<f32>(&program, &words, &header, self.corpus(), alter);

@@ -166,9 +166,10 @@ pub fn weights_to_safetensors(layout: &Layout, params: &[f32]) -> Result<Vec<u8>
                 .map_err(|err| Error::Safetensors(err.to_string()))
         })
         .collect::<Result<_>>()?;
-    let mut meta = std::collections::HashMap::new();
-    meta.insert("format".to_string(), "pt".to_string());
-    meta.insert("iollm_numerics_profile".to_string(), crate::repops::PROFILE.to_string());
+    // One metadata key: the header is serialised from a `HashMap`, whose order is random with
+    // more, and the same weights must give the same bytes (and CID) on every export. The
+    // profile is in `config.json`.
+    let meta = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
     safetensors::serialize(views, Some(meta)).map_err(|e| Error::Safetensors(e.to_string()))
 }
 
@@ -204,13 +205,20 @@ pub fn weights_from_safetensors(layout: &Layout, bytes: &[u8]) -> Result<Vec<f32
     Ok(params)
 }
 
-/// Writes `config.json` and `model.safetensors` into `dir` (created if needed).
-pub fn save_model(dir: &Path, cfg: &GptConfig, params: &[f32]) -> Result<(PathBuf, PathBuf)> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
-    let layout = Layout::new(cfg);
-    let st = weights_to_safetensors(&layout, params)?;
+/// The bytes of `model.safetensors` and `config.json` for `params` of model `cfg`: the one
+/// export of a model, the same bytes for the same weights (what a verifier compares an output
+/// package with).
+pub fn model_files(cfg: &GptConfig, params: &[f32]) -> Result<(Vec<u8>, Vec<u8>)> {
+    let st = weights_to_safetensors(&Layout::new(cfg), params)?;
     let json = serde_json::to_vec_pretty(&HfConfig::from_model(cfg))
         .map_err(|e| Error::ModelConfig(e.to_string()))?;
+    Ok((st, json))
+}
+
+/// Writes `config.json` and `model.safetensors` into `dir` (created if needed): [`model_files`].
+pub fn save_model(dir: &Path, cfg: &GptConfig, params: &[f32]) -> Result<(PathBuf, PathBuf)> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+    let (st, json) = model_files(cfg, params)?;
     let (wp, cp) = (dir.join(WEIGHTS_FILE), dir.join(CONFIG_FILE));
     atomic_write(&wp, &st)?;
     atomic_write(&cp, &json)?;

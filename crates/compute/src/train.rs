@@ -543,6 +543,8 @@ pub struct Trainer {
     workspace: Mutex<Option<Workspace>>,
     /// Weight decay runs over the flat parameters: tensors of rank ≥ 2 only.
     decay: Vec<(usize, bool)>,
+    /// A dishonest trainer's alteration ([`Trainer::with_fault`]; tests only).
+    fault: Option<crate::game::Fault>,
 }
 
 /// The buffers one step works in (activations, their gradients, the parameter gradient: about
@@ -645,7 +647,21 @@ impl Trainer {
             ex,
             pool,
             workspace: Mutex::new(None),
+            fault: None,
         })
+    }
+
+    /// This trainer made dishonest, for tests: every step it takes (training, replays, the
+    /// op-by-op traces a player proves from) alters `fault`'s element, so its runs, checks and
+    /// game moves tell one consistent wrong story. Switched on per trainer at run time.
+    pub fn with_fault(mut self, fault: crate::game::Fault) -> Trainer {
+        self.fault = Some(fault);
+        self
+    }
+
+    /// Its alteration, if it is a dishonest trainer ([`Trainer::with_fault`]).
+    pub fn fault(&self) -> Option<crate::game::Fault> {
+        self.fault
     }
 
     /// The device error after which this trainer's matmuls moved to the CPU, if one happened.
@@ -716,6 +732,12 @@ impl Trainer {
     }
 
     fn step_inner(&self, st: &mut TrainState) -> f32 {
+        if self.fault.is_some_and(|f| f.step == st.step) {
+            // The altered step, op by op from the step program's definitions (the same bits
+            // as the fast kernels for every value the fault does not change).
+            *st = self.trace_step(st).next_state();
+            return st.loss;
+        }
         let (b, t) = (self.cfg.train.batch_size, self.cfg.model.n_ctx);
         let (x, y) = data::sample_batch(&self.corpus, &mut st.rng, b, t);
         let mut guard = self.workspace.lock().unwrap_or_else(|e| e.into_inner());
@@ -1075,48 +1097,17 @@ pub fn go_on(_: &Progress) -> Flow {
     Flow::Continue(())
 }
 
-/// Trains from scratch into `out_dir`, which must be missing or empty
-/// ([`Error::OutputNotEmpty`] otherwise: continue a run with [`resume_latest`]): checkpoints
-/// every `checkpoint_every` steps, the trace, the final model, and last [`COMPLETE_FILE`].
-/// `progress` is called after every step and every checkpoint; it can stop the run ([`Flow`]).
+/// Trains `cfg` from scratch into `out_dir` on `rt` ([`Trainer::train`]).
 pub fn train(
     cfg: &TrainConfig,
     out_dir: &Path,
     rt: &Runtime,
     progress: &mut dyn FnMut(&Progress) -> Flow,
 ) -> Result<TrainOutcome> {
-    let tr = Trainer::new(cfg, rt)?;
-    match std::fs::read_dir(out_dir) {
-        Ok(mut entries) => {
-            if entries.next().is_some() {
-                return Err(Error::OutputNotEmpty { path: out_dir.to_owned() });
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io("read directory", out_dir, e)),
-    }
-    let ck = out_dir.join("checkpoints");
-    std::fs::create_dir_all(&ck).map_err(|e| Error::io("create directory", &ck, e))?;
-    info!(target: "compute::train", threads = rt.threads, simd = ?rt.simd, out = %out_dir.display(), "Training started");
-    let st = tr.initial_state();
-    let h0 = tr.write_checkpoint(out_dir, 0, &st)?;
-    let flow = progress(&Progress {
-        step: 0,
-        total_steps: cfg.train.steps,
-        loss: f32::NAN,
-        tokens_per_sec: 0.0,
-        checkpoint: Some((0, h0)),
-    });
-    if flow.is_break() {
-        return Err(Error::Stopped { step: 0 });
-    }
-    tr.finish(out_dir, st, vec![h0], progress)
+    Trainer::new(cfg, rt)?.train(out_dir, progress)
 }
 
-/// Resumes a run in `out_dir` from its checkpoint `from`, rewriting checkpoints after it, the
-/// trace and the model. Produces the same hashes as the uninterrupted run. The completion
-/// marker is removed first (and checkpoints past this run's last, left by a longer run), so an
-/// interrupted resume never leaves a directory that looks finished.
+/// Resumes `cfg`'s run in `out_dir` from its checkpoint `from` on `rt` ([`Trainer::resume`]).
 pub fn resume(
     cfg: &TrainConfig,
     out_dir: &Path,
@@ -1124,53 +1115,114 @@ pub fn resume(
     rt: &Runtime,
     progress: &mut dyn FnMut(&Progress) -> Flow,
 ) -> Result<TrainOutcome> {
-    let tr = Trainer::new(cfg, rt)?;
-    let n = cfg.n_checkpoints();
-    if from > n {
-        return Err(Error::NoSuchCheckpoint { index: from, last: n });
-    }
-    let mut hashes = Vec::with_capacity(n + 1);
-    let mut state = None;
-    for i in 0..=from {
-        let (st, h) = tr.load_checkpoint(&checkpoint_path(out_dir, i))?;
-        hashes.push(h);
-        if i == from {
-            state = Some(st);
-        }
-    }
-    let st = state.ok_or(Error::NoSuchCheckpoint { index: from, last: n })?;
-    if st.step != from as u64 * cfg.train.checkpoint_every {
-        return Err(Error::CorruptCheckpoint(format!("checkpoint {from} holds step {}", st.step)));
-    }
-    forget_completion(out_dir, n)?;
-    info!(target: "compute::train", from, out = %out_dir.display(), "Training resumed");
-    tr.finish(out_dir, st, hashes, progress)
+    Trainer::new(cfg, rt)?.resume(out_dir, from, progress)
 }
 
-/// `iollm train --resume`: resumes from the last good checkpoint of `out_dir` — the highest
-/// `i` such that checkpoints `0..=i` all load and belong to this config.
+/// `iollm train --resume`: `cfg`'s run in `out_dir` resumed on `rt` from its last good
+/// checkpoint ([`Trainer::resume_latest`]).
 pub fn resume_latest(
     cfg: &TrainConfig,
     out_dir: &Path,
     rt: &Runtime,
     progress: &mut dyn FnMut(&Progress) -> Flow,
 ) -> Result<TrainOutcome> {
-    let tr = Trainer::new(cfg, rt)?;
-    let n = cfg.n_checkpoints();
-    let mut last = None;
-    for i in 0..=n {
-        match tr.load_checkpoint(&checkpoint_path(out_dir, i)) {
-            Ok((st, _)) if st.step == i as u64 * cfg.train.checkpoint_every => last = Some(i),
-            Ok(_) => break,
-            Err(e) => {
-                info!(target: "compute::train", checkpoint = i, error = %e, "Resuming before this checkpoint");
-                break;
+    Trainer::new(cfg, rt)?.resume_latest(out_dir, progress)
+}
+
+impl Trainer {
+    /// Trains from scratch into `out_dir`, which must be missing or empty
+    /// ([`Error::OutputNotEmpty`] otherwise: continue a run with [`Trainer::resume_latest`]):
+    /// checkpoints every `checkpoint_every` steps, the trace, the final model, and last
+    /// [`COMPLETE_FILE`]. `progress` is called after every step and every checkpoint; it can
+    /// stop the run ([`Flow`]).
+    pub fn train(
+        &self,
+        out_dir: &Path,
+        progress: &mut dyn FnMut(&Progress) -> Flow,
+    ) -> Result<TrainOutcome> {
+        match std::fs::read_dir(out_dir) {
+            Ok(mut entries) => {
+                if entries.next().is_some() {
+                    return Err(Error::OutputNotEmpty { path: out_dir.to_owned() });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("read directory", out_dir, e)),
+        }
+        let ck = out_dir.join("checkpoints");
+        std::fs::create_dir_all(&ck).map_err(|e| Error::io("create directory", &ck, e))?;
+        let threads = self.pool.current_num_threads();
+        info!(target: "compute::train", threads, simd = ?self.ex.simd, out = %out_dir.display(), "Training started");
+        let st = self.initial_state();
+        let h0 = self.write_checkpoint(out_dir, 0, &st)?;
+        let flow = progress(&Progress {
+            step: 0,
+            total_steps: self.cfg.train.steps,
+            loss: f32::NAN,
+            tokens_per_sec: 0.0,
+            checkpoint: Some((0, h0)),
+        });
+        if flow.is_break() {
+            return Err(Error::Stopped { step: 0 });
+        }
+        self.finish(out_dir, st, vec![h0], progress)
+    }
+
+    /// Resumes a run in `out_dir` from its checkpoint `from`, rewriting checkpoints after it,
+    /// the trace and the model. Produces the same hashes as the uninterrupted run. The
+    /// completion marker is removed first (and checkpoints past this run's last, left by a
+    /// longer run), so an interrupted resume never leaves a directory that looks finished.
+    pub fn resume(
+        &self,
+        out_dir: &Path,
+        from: usize,
+        progress: &mut dyn FnMut(&Progress) -> Flow,
+    ) -> Result<TrainOutcome> {
+        let n = self.cfg.n_checkpoints();
+        if from > n {
+            return Err(Error::NoSuchCheckpoint { index: from, last: n });
+        }
+        let mut hashes = Vec::with_capacity(n + 1);
+        let mut state = None;
+        for i in 0..=from {
+            let (st, h) = self.load_checkpoint(&checkpoint_path(out_dir, i))?;
+            hashes.push(h);
+            if i == from {
+                state = Some(st);
             }
         }
+        let st = state.ok_or(Error::NoSuchCheckpoint { index: from, last: n })?;
+        if st.step != from as u64 * self.cfg.train.checkpoint_every {
+            let why = format!("checkpoint {from} holds step {}", st.step);
+            return Err(Error::CorruptCheckpoint(why));
+        }
+        forget_completion(out_dir, n)?;
+        info!(target: "compute::train", from, out = %out_dir.display(), "Training resumed");
+        self.finish(out_dir, st, hashes, progress)
     }
-    let from = last.ok_or_else(|| Error::NothingToResume { path: out_dir.to_owned() })?;
-    drop(tr);
-    resume(cfg, out_dir, from, rt, progress)
+
+    /// Resumes from the last good checkpoint of `out_dir` — the highest `i` such that
+    /// checkpoints `0..=i` all load and belong to this config.
+    pub fn resume_latest(
+        &self,
+        out_dir: &Path,
+        progress: &mut dyn FnMut(&Progress) -> Flow,
+    ) -> Result<TrainOutcome> {
+        let (n, every) = (self.cfg.n_checkpoints(), self.cfg.train.checkpoint_every);
+        let mut last = None;
+        for i in 0..=n {
+            match self.load_checkpoint(&checkpoint_path(out_dir, i)) {
+                Ok((st, _)) if st.step == i as u64 * every => last = Some(i),
+                Ok(_) => break,
+                Err(e) => {
+                    info!(target: "compute::train", checkpoint = i, error = %e, "Resuming before this checkpoint");
+                    break;
+                }
+            }
+        }
+        let from = last.ok_or_else(|| Error::NothingToResume { path: out_dir.to_owned() })?;
+        self.resume(out_dir, from, progress)
+    }
 }
 
 /// Removes the completion marker (durably), checkpoints with an index above `last`, and

@@ -77,8 +77,9 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             std::fs::remove_dir_all(&data).map_err(io("clearing the dataset directory"))?;
         }
         let cfg = crate::job::config_of_job(&self.market, &self.store, id, &data).await?;
+        let trainer = self.trainer_of(&cfg)?;
         let started = run.join("checkpoints").is_dir();
-        let (runtime, stop, metrics) = (self.runtime, stop.clone(), Arc::clone(&self.metrics));
+        let (stop, metrics) = (stop.clone(), Arc::clone(&self.metrics));
         let span = tracing::Span::current();
         let trained = tokio::task::spawn_blocking(move || {
             let _job = span.enter();
@@ -95,9 +96,9 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 }
             };
             if started {
-                iollm_compute::resume_latest(&cfg, &run, &runtime, &mut log)
+                trainer.resume_latest(&run, &mut log)
             } else {
-                iollm_compute::train(&cfg, &run, &runtime, &mut log)
+                trainer.train(&run, &mut log)
             }
         })
         .await

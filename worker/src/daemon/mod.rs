@@ -217,6 +217,8 @@ struct Inner<S> {
     metrics_listener: std::sync::Mutex<Option<std::net::TcpListener>>,
     /// Held by the scrape being answered.
     scraping: tokio::sync::Mutex<()>,
+    /// A dishonest worker's alteration of its runs ([`Worker::with_fault`]; tests only).
+    fault: Option<iollm_compute::game::Fault>,
 }
 
 impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
@@ -275,8 +277,21 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
             metrics,
             metrics_listener: std::sync::Mutex::new(metrics_listener),
             scraping: tokio::sync::Mutex::new(()),
+            fault: None,
         };
         Ok(Worker { inner: Arc::new(inner) })
+    }
+
+    /// For tests, this worker made dishonest: every trainer it makes alters `fault`'s element
+    /// ([`iollm_compute::Trainer::with_fault`]), so as executor it trains, publishes, submits
+    /// and plays its games on one consistent wrong run. Switched on for this worker alone, at
+    /// run time (never a cargo feature, which would switch it on for every build).
+    pub fn with_fault(mut self, fault: iollm_compute::game::Fault) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.fault = Some(fault),
+            None => unreachable!("only `run`, which borrows the worker, shares its state"),
+        }
+        self
     }
 
     /// Where its `/metrics` are served, when `metrics_listen` is set.
@@ -611,7 +626,20 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         std::fs::create_dir_all(&dir).map_err(io("creating the job's directory"))?;
         let fetched = tempfile::tempdir_in(&dir).map_err(io("creating a temporary directory"))?;
         let cfg = crate::job::config_of_job(&self.market, &self.store, id, fetched.path()).await?;
-        Ok(iollm_compute::Trainer::new(&cfg, &self.runtime)?)
+        self.trainer_of(&cfg)
+    }
+
+    /// A trainer of `cfg` on this worker's runtime (dishonest if the worker is:
+    /// [`Worker::with_fault`]).
+    fn trainer_of(
+        &self,
+        cfg: &iollm_compute::TrainConfig,
+    ) -> Result<iollm_compute::Trainer, WorkerError> {
+        let trainer = iollm_compute::Trainer::new(cfg, &self.runtime)?;
+        Ok(match self.fault {
+            Some(fault) => trainer.with_fault(fault),
+            None => trainer,
+        })
     }
 
     /// The job's trainer in `slot`, made ([`Worker::trainer`]) the first time it is needed.

@@ -84,6 +84,17 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 ..
             }) => self.challenge_segment(id, &committed, segment, reached).await,
             Err(e) => {
+                // Before training for it, what the output's smip.json alone says: an output
+                // this worker would refuse anyway is refused now.
+                let artifact = self.chain_job(id).await?.artifact;
+                let (cid, root) = (&result.output_cid, &result.trace_root);
+                match crate::output::check_manifest(&self.store, cid, id, artifact, root).await {
+                    Ok(_) => {}
+                    Err(local) if local.is_local() => {
+                        return Err(crate::spotcheck::SpotCheckError::Output(local).into());
+                    }
+                    Err(refused) => return self.refuse_output(id, &secret, &refused).await,
+                }
                 tracing::warn!(target: "worker::verifier", job = id, why = %e, "The published run does not serve a spot check: running the job");
                 // A claim kept from an attempt that never landed is not this job's story.
                 match std::fs::remove_file(self.job_dir(id).join(CLAIM_FILE)) {
@@ -140,6 +151,25 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let note = format!("segment {segment} does not replay to its checkpoint: challenged it");
         tracing::info!(target: "worker::verifier", job = id, segment, "Challenged with a one-segment claim");
         Ok(self.state.set_stage(id, Stage::Challenged, Some(&note)).await?)
+    }
+
+    /// Verifier: reveals `secret` without a check for an output it refuses (`why`): its bond
+    /// back, no fee.
+    async fn refuse_output(
+        &self,
+        id: u64,
+        secret: &[u8; 32],
+        why: &crate::output::OutputError,
+    ) -> Result<(), WorkerError> {
+        let call = match self.market.attest(&self.signer, id, *secret, &None).await {
+            Ok(call) => call,
+            Err(e) => return self.refused_reveal(id, e).await,
+        };
+        let included = call.included;
+        self.state.transaction(id, "reveal", included.tx_hash, included.block, None).await?;
+        let note = format!("revealed without a check: {why}");
+        tracing::info!(target: "worker::verifier", job = id, %note, "Refused the output");
+        Ok(self.state.set_stage(id, Stage::Checked, Some(&note)).await?)
     }
 
     /// Verifier: waits until job `id` has a result, and returns it (`None` if stopped first, or

@@ -91,3 +91,49 @@ fn every_op_of_a_step_has_the_same_bits_on_soft_floats() {
         }
     }
 }
+
+/// A dishonest trainer ([`Trainer::with_fault`]) alters exactly its fault's element at its
+/// step, the same way in training and in the op-by-op trace a player proves from: its run is
+/// the honest one up to the fault's step and the altered story after it, checkpoints and all.
+#[test]
+fn a_faulty_trainer_tells_one_consistent_altered_story() {
+    use iollm_compute::game::Fault;
+    let cfg = micro_config(12, 4);
+    let every = cfg.train.checkpoint_every;
+    let fault = Fault { step: every + 1, op: 14, element: 3, xor: 1 << 20 };
+    let honest = Trainer::new(&cfg, &Runtime::new(1)).expect("trainer");
+    let faulty = Trainer::new(&cfg, &Runtime::new(2)).expect("trainer").with_fault(fault);
+    assert_eq!(faulty.fault(), Some(fault));
+    // The step it alters, three ways: its fast step, its trace, and an honest trace altered by
+    // hand as a player's cheat does.
+    let mut st = honest.initial_state();
+    while st.step < fault.step {
+        honest.step(&mut st);
+    }
+    let by_hand = honest
+        .trace_step_with(&st, |op, out| {
+            if op == fault.op {
+                out[fault.element] ^= fault.xor;
+            }
+        })
+        .next_state();
+    let mut stepped = st.clone();
+    faulty.step(&mut stepped);
+    assert_eq!(bits(&stepped), bits(&by_hand), "its step is the altered one");
+    assert_eq!(bits(&faulty.trace_step(&st).next_state()), bits(&by_hand), "and so is its trace");
+    let mut fair = st.clone();
+    honest.step(&mut fair);
+    assert_ne!(bits(&fair), bits(&by_hand), "the fault changes the state");
+
+    // Its runs: the checkpoints before the fault's segment are the honest run's, those after
+    // are not, and its segment replays (what a verifier of its own run would do) agree with it.
+    let (a, b) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let fair_run = honest.train(a.path(), &mut iollm_compute::go_on).expect("trained");
+    let faulty_run = faulty.train(b.path(), &mut iollm_compute::go_on).expect("trained");
+    let split = (fault.step / every) as usize;
+    assert_eq!(fair_run.hashes[..=split], faulty_run.hashes[..=split]);
+    assert!(fair_run.hashes[split + 1..]
+        .iter()
+        .zip(&faulty_run.hashes[split + 1..])
+        .all(|(x, y)| x != y));
+}
