@@ -162,7 +162,7 @@ async fn publish_then_pull_round_trips_byte_for_byte_with_one_lineage() -> Resul
 /// under an honest trace is refused by name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Result<()> {
-    use iollm_worker::output::{check_output, Expected, OutputError};
+    use iollm_worker::output::{check_output, check_output_until, Expected, OutputError};
     tokio::time::timeout(std::time::Duration::from_secs(300), async {
         let mut net = testnet().await?;
         let ctx = &net.connection;
@@ -233,6 +233,19 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         assert!(matches!(err, OutputError::BadCid { .. }), "{err}");
         assert!(!err.is_local());
 
+        // An output whose blocks are never served (each request kept just inside the
+        // client's timeouts would do the same, for hours): given up at the deadline (a
+        // verifier's is its reveal window's last blocks), not waited for.
+        let stalled = Stalls(iollm_artifacts::ipfs_client(ctx)?);
+        let deadline = tokio::time::sleep(std::time::Duration::from_millis(500));
+        let err = check_output_until(&stalled, honest.as_bytes(), &expected, deadline)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, OutputError::TooSlow), "{err}");
+        assert!(!err.is_local());
+        let never = std::future::pending();
+        check_output_until(&store, honest.as_bytes(), &expected, never).await?;
+
         // This machine's IPFS daemon away: not the package's fault, to check again later.
         net.stop_ipfs().await;
         let err = check_output(&store, honest.as_bytes(), &expected).await.unwrap_err();
@@ -240,4 +253,39 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         anyhow::Ok(())
     })
     .await?
+}
+
+/// A content store whose blocks never come: an executor that does not serve its output.
+struct Stalls(iollm_content::KuboClient);
+
+impl iollm_content::ContentStore for Stalls {
+    async fn put_file(
+        &self,
+        path: &Path,
+        opts: &iollm_content::AddOptions,
+    ) -> iollm_content::Result<iollm_content::Added> {
+        self.0.put_file(path, opts).await
+    }
+    async fn put_dir(
+        &self,
+        path: &Path,
+        opts: &iollm_content::AddOptions,
+    ) -> iollm_content::Result<iollm_content::Added> {
+        self.0.put_dir(path, opts).await
+    }
+    async fn get_block(&self, _: &iollm_content::Cid) -> iollm_content::Result<bytes::Bytes> {
+        std::future::pending().await
+    }
+    async fn stat(&self, cid: &iollm_content::Cid) -> iollm_content::Result<u64> {
+        self.0.stat(cid).await
+    }
+    async fn pin(&self, cid: &iollm_content::Cid) -> iollm_content::Result<()> {
+        self.0.pin(cid).await
+    }
+    async fn unpin(&self, cid: &iollm_content::Cid) -> iollm_content::Result<()> {
+        self.0.unpin(cid).await
+    }
+    async fn pins(&self) -> iollm_content::Result<Vec<iollm_content::Cid>> {
+        self.0.pins().await
+    }
 }

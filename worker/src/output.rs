@@ -97,6 +97,12 @@ pub enum OutputError {
         /// The first that differs.
         first: usize,
     },
+    /// Not fetched and checked before the reveal window's last blocks
+    /// ([`crate::spotcheck::window_closing`]): a verifier must reveal in the window.
+    #[error(
+        "the output package was not fetched and checked before the reveal window's last blocks"
+    )]
+    TooSlow,
     /// Its `model.safetensors` holds the last state's weights but is not their export (extra
     /// tensors, metadata or dtypes another loader could read differently).
     #[error("the output's model.safetensors is not the export of the committed weights")]
@@ -168,6 +174,21 @@ pub async fn check_manifest<S: ContentStore>(
         return Err(OutputError::Files { listed, format });
     }
     Ok(cid)
+}
+
+/// [`check_output`], given up when `deadline` comes first ([`OutputError::TooSlow`]): a
+/// verifier's is the reveal window's last blocks ([`crate::spotcheck::window_closing`]), so that
+/// an output served slowly cannot keep it from revealing in time.
+pub async fn check_output_until<S: ContentStore>(
+    store: &S,
+    output_cid: &[u8],
+    expected: &Expected<'_>,
+    deadline: impl std::future::Future<Output = ()>,
+) -> Result<(), OutputError> {
+    tokio::select! {
+        checked = check_output(store, output_cid, expected) => checked,
+        () = deadline => Err(OutputError::TooSlow),
+    }
 }
 
 /// Checks the output package `output_cid` names against what job `expected.job`'s output

@@ -78,6 +78,29 @@ pub enum SpotCheckError {
     Chain(#[from] ChainError),
 }
 
+/// Blocks a verifier keeps for its reveal before the window closes: the reveal must land in
+/// a block no later than the window's last, and a check still running then is given up.
+pub const REVEAL_MARGIN: u32 = 2;
+
+/// Resolves once job `job`'s reveal window is down to its last [`REVEAL_MARGIN`] blocks (at
+/// once if the job has no result): a check still running then is given up, so that the
+/// verifier reveals in time whatever the executor's content does (served slowly, say). The
+/// chain away keeps it waiting.
+pub async fn window_closing(market: &MarketClient, job: JobId) {
+    loop {
+        if let (Ok(Some(j)), Ok(best)) = (market.job(job).await, market.chain().best_block().await)
+        {
+            let closes = j.submitted_at.saturating_add(j.verification.challenge_window);
+            if j.state != iollm_types::market::JobState::Submitted
+                || best.saturating_add(REVEAL_MARGIN) >= closes
+            {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
 /// The segment `secret` draws for job `job`'s committed trace, replayed by `trainer` (the
 /// job's config) from the run directory `run` (its `trace.json` and checkpoints, which must be
 /// the ones committed on chain: the executor's, or the verifier's own run of the job); its
@@ -147,7 +170,8 @@ pub async fn spot_check<S: ContentStore>(
             let trace_root = result.trace_root;
             let expected =
                 crate::output::Expected { job, artifact, trace_root, trainer, last: &last };
-            match crate::output::check_output(store, &result.output_cid, &expected).await {
+            let (output, closing) = (&result.output_cid, window_closing(market, job));
+            match crate::output::check_output_until(store, output, &expected, closing).await {
                 Ok(()) => {
                     let path = spotcheck::checks_path::<Sha>(&checks, segment).unwrap_or_default();
                     let check = Some((steps_root, path));

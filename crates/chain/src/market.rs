@@ -28,6 +28,11 @@ impl MarketClient {
         &self.address
     }
 
+    /// The chain it is on.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
     /// Constructor input: `new(treasury, params)`.
     pub fn constructor(treasury: [u8; 32], params: &MarketParams) -> Vec<u8> {
         calls::new(treasury, params)

@@ -60,7 +60,14 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         }
         let started = std::time::Instant::now();
         let dir = self.job_dir(id).join("published");
-        let checked = match self.fetch_published(id, &result, &secret, &dir).await {
+        let fetched = tokio::select! {
+            fetched = self.fetch_published(id, &result, &secret, &dir) => fetched,
+            () = crate::spotcheck::window_closing(&self.market, id) => {
+                let why = "the published run was not fetched before the reveal window's last blocks";
+                return self.reveal_unchecked(id, &secret, &why).await;
+            }
+        };
+        let checked = match fetched {
             Ok(trainer) => {
                 let (market, store, signer) = (&self.market, &self.store, &self.signer);
                 crate::spotcheck::spot_check(market, store, signer, id, &secret, &trainer, &dir)
@@ -93,7 +100,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                     Err(local) if local.is_local() => {
                         return Err(crate::spotcheck::SpotCheckError::Output(local).into());
                     }
-                    Err(refused) => return self.refuse_output(id, &secret, &refused).await,
+                    Err(refused) => return self.reveal_unchecked(id, &secret, &refused).await,
                 }
                 tracing::warn!(target: "worker::verifier", job = id, why = %e, "The published run does not serve a spot check: running the job");
                 // A claim kept from an attempt that never landed is not this job's story.
@@ -153,13 +160,13 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         Ok(self.state.set_stage(id, Stage::Challenged, Some(&note)).await?)
     }
 
-    /// Verifier: reveals `secret` without a check for an output it refuses (`why`): its bond
-    /// back, no fee.
-    async fn refuse_output(
+    /// Verifier: reveals `secret` without a check (`why` it checked nothing: an output it
+    /// refuses, the window closing): its bond back, no fee.
+    async fn reveal_unchecked(
         &self,
         id: u64,
         secret: &[u8; 32],
-        why: &crate::output::OutputError,
+        why: &(dyn std::fmt::Display + Sync),
     ) -> Result<(), WorkerError> {
         let call = match self.market.attest(&self.signer, id, *secret, &None).await {
             Ok(call) => call,
@@ -168,7 +175,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let included = call.included;
         self.state.transaction(id, "reveal", included.tx_hash, included.block, None).await?;
         let note = format!("revealed without a check: {why}");
-        tracing::info!(target: "worker::verifier", job = id, %note, "Refused the output");
+        tracing::info!(target: "worker::verifier", job = id, %note, "Revealed without a check");
         Ok(self.state.set_stage(id, Stage::Checked, Some(&note)).await?)
     }
 
