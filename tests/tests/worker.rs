@@ -613,7 +613,11 @@ async fn verification() -> Result<()> {
     assert!(note.contains(&format!("segment {segment} does not replay")), "{note}");
     let daves_cheated = job_dir(&dave_dir, cheated);
     assert!(!daves_cheated.join("run").exists(), "the verifier did not train the job");
-    assert!(daves_cheated.join("claim.json").is_file(), "its claim is kept");
+    let claim_file = daves_cheated.join("claim.json");
+    let kept = std::fs::read(&claim_file)?;
+    // A disk that corrupts the kept claim mid-game: the worker makes it again from the
+    // published run (the same replay gives the same claim) and plays on.
+    std::fs::write(&claim_file, b"[\"not a hash")?;
     let game_id = market.game_of(cheated, 0).await?.expect("Dave's game").game;
     let verdict = loop {
         let cheater = |side| Player::new(side, &trainer, Some(cheat));
@@ -629,6 +633,7 @@ async fn verification() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(verdict, Verdict::Challenger, "the verifier's worker won");
+    assert_eq!(std::fs::read(&claim_file)?, kept, "its claim made again, byte for byte");
     // Dave's worker settles its game: the job is rejected and Alice, the sybil attester,
     // stands accused. She defends the cheat in her own game; Dave's worker answers it, wins,
     // and settles her: half her bond is Dave's.

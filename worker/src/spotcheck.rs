@@ -82,41 +82,50 @@ pub enum SpotCheckError {
 /// a block no later than the window's last, and a check still running then is given up.
 pub const REVEAL_MARGIN: u32 = 2;
 
-/// Resolves once job `job`'s reveal window is down to its last [`REVEAL_MARGIN`] blocks (at
-/// once if the job has no result): a check still running then is given up, so that the
+/// Whether job `job`'s reveal window is down to its last [`REVEAL_MARGIN`] blocks, or over
+/// (the job no longer submitted, or gone): too late to start a check, time to reveal.
+pub async fn window_closes_soon(market: &MarketClient, job: JobId) -> Result<bool, ChainError> {
+    let Some(j) = market.job(job).await? else { return Ok(true) };
+    let closes = j.submitted_at.saturating_add(j.verification.challenge_window);
+    let best = market.chain().best_block().await?;
+    Ok(j.state != iollm_types::market::JobState::Submitted
+        || best.saturating_add(REVEAL_MARGIN) >= closes)
+}
+
+/// Resolves once [`window_closes_soon`]: a check still running then is given up, so that the
 /// verifier reveals in time whatever the executor's content does (served slowly, say). The
 /// chain away keeps it waiting.
 pub async fn window_closing(market: &MarketClient, job: JobId) {
-    loop {
-        if let (Ok(Some(j)), Ok(best)) = (market.job(job).await, market.chain().best_block().await)
-        {
-            let closes = j.submitted_at.saturating_add(j.verification.challenge_window);
-            if j.state != iollm_types::market::JobState::Submitted
-                || best.saturating_add(REVEAL_MARGIN) >= closes
-            {
-                return;
-            }
-        }
+    while !matches!(window_closes_soon(market, job).await, Ok(true)) {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
 
-/// The segment `secret` draws for job `job`'s committed trace, replayed by `trainer` (the
-/// job's config) from the run directory `run` (its `trace.json` and checkpoints, which must be
-/// the ones committed on chain: the executor's, or the verifier's own run of the job); its
-/// steps root is revealed when it matches the executor's check and the output package in
-/// `store` holds the run's last state (`run` must hold the last checkpoint too); otherwise it
-/// reveals without one. A replay that does not reach the committed checkpoint is refused with
-/// [`SpotCheckError::WrongResult`]: challenge the result instead.
-pub async fn spot_check<S: ContentStore>(
+/// A verifier's replay of the segment its secret draws, with what it was checked against.
+pub struct Replayed {
+    /// The job's committed result.
+    pub result: iollm_types::market::Commitment,
+    /// The segment drawn.
+    pub segment: u64,
+    /// The executor's checkpoint hashes `h_0..h_n`, checked against the committed trace root.
+    pub hashes: Vec<[u8; 32]>,
+    /// The executor's spot-check leaves, checked against the committed checks root.
+    pub checks: Vec<[u8; 32]>,
+    /// The state root before and after every step of the segment, replayed.
+    pub steps: Vec<[u8; 32]>,
+}
+
+/// Replays the segment `secret` draws for job `job`'s committed trace, by `trainer` from the
+/// run directory `run` (its `trace.json`, checked against the committed roots, and the
+/// segment's starting checkpoint): what a spot check judges, and what a verifier's one-segment
+/// claim is made from.
+pub async fn replay_drawn(
     market: &MarketClient,
-    store: &S,
-    signer: &Signer,
     job: JobId,
     secret: &[u8; 32],
     trainer: &Trainer,
     run: &Path,
-) -> Result<(Executed<()>, SpotCheck), SpotCheckError> {
+) -> Result<Replayed, SpotCheckError> {
     let result = market.result(job).await?.ok_or(SpotCheckError::NoResult(job))?;
     let bad = |reason: String| SpotCheckError::Run { path: run.to_owned(), reason };
     let trace = iollm_compute::read_trace(run).map_err(|e| bad(e.to_string()))?;
@@ -153,6 +162,29 @@ pub async fn spot_check<S: ContentStore>(
     let checkpoint = std::fs::read(iollm_compute::train::checkpoint_path(run, i))
         .map_err(|e| bad(format!("checkpoint {i}: {e}")))?;
     let steps = trainer.segment_step_roots(&seg, &checkpoint).map_err(|e| bad(e.to_string()))?;
+    Ok(Replayed { result, segment, hashes, checks, steps })
+}
+
+/// The segment `secret` draws for job `job`'s committed trace, replayed by `trainer` (the
+/// job's config) from the run directory `run` (its `trace.json` and checkpoints, which must be
+/// the ones committed on chain: the executor's, or the verifier's own run of the job); its
+/// steps root is revealed when it matches the executor's check and the output package in
+/// `store` holds the run's last state (`run` must hold the last checkpoint too); otherwise it
+/// reveals without one. A replay that does not reach the committed checkpoint is refused with
+/// [`SpotCheckError::WrongResult`]: challenge the result instead.
+pub async fn spot_check<S: ContentStore>(
+    market: &MarketClient,
+    store: &S,
+    signer: &Signer,
+    job: JobId,
+    secret: &[u8; 32],
+    trainer: &Trainer,
+    run: &Path,
+) -> Result<(Executed<()>, SpotCheck), SpotCheckError> {
+    let Replayed { result, segment, hashes, checks, steps } =
+        replay_drawn(market, job, secret, trainer, run).await?;
+    let bad = |reason: String| SpotCheckError::Run { path: run.to_owned(), reason };
+    let i = segment as usize;
     match crate::judge_replay(&steps, &checks[i], hashes.get(i + 1)) {
         crate::Replay::Wrong => {
             let reached = steps.last().copied().unwrap_or_default();

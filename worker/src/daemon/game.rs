@@ -4,7 +4,7 @@
 
 use super::verifier::read_claim;
 use super::{Inner, WorkerError};
-use crate::state::Stage;
+use crate::state::{Stage, StateError};
 use iollm_chain::ChainError;
 use iollm_content::ContentStore;
 use iollm_types::market::Job;
@@ -318,7 +318,14 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         };
         // A one-segment claim it challenged with is its story at level 1, in a game about
         // that claim (its own, or a defence against it).
-        let claim = match read_claim(&dir)? {
+        let kept = match read_claim(&dir) {
+            Err(WorkerError::State(StateError::Corrupt(why))) => {
+                tracing::warn!(target: "worker::game", job = id, %why, "The kept claim is corrupt: making it again from the published run");
+                Some(self.rebuild_claim(id, trainer).await?)
+            }
+            kept => kept?,
+        };
+        let claim = match kept {
             Some(claim) => {
                 let game = self.conn.dispute()?.game(game).await?;
                 let terms = game.map(|g| g.terms.trace_roots[1]);

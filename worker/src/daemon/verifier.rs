@@ -58,6 +58,11 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             // Its challenge landed before a restart: play it.
             return Ok(self.state.set_stage(id, Stage::Challenged, None).await?);
         }
+        if crate::spotcheck::window_closes_soon(&self.market, id).await? {
+            // Retried this late (its IPFS daemon away, say): too late for a check.
+            let why = "the reveal window is closing";
+            return self.reveal_unchecked(id, &secret, &why).await;
+        }
         let started = std::time::Instant::now();
         let dir = self.job_dir(id).join("published");
         let fetched = tokio::select! {
@@ -450,6 +455,28 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             _ => (Stage::Checked, "revealed (before a restart)".to_string()),
         };
         Ok(self.state.set_stage(id, stage, Some(&note)).await?)
+    }
+
+    /// Verifier: the one-segment claim it challenged job `id` with, made again from the
+    /// executor's published run by `trainer` (the same replay gives the same claim) and kept
+    /// anew: what a worker whose `claim.json` was corrupted plays, rather than lose its game.
+    pub(super) async fn rebuild_claim(
+        &self,
+        id: u64,
+        trainer: &iollm_compute::Trainer,
+    ) -> Result<Vec<[u8; 32]>, WorkerError> {
+        let secret = self.secret_of(id).await?;
+        let published = self.job_dir(id).join("published");
+        let replayed =
+            crate::spotcheck::replay_drawn(&self.market, id, &secret, trainer, &published).await?;
+        let game = self.market.job_terms(id).await?.and_then(|t| t.game);
+        let h0 =
+            game.map(|g| g.h0).ok_or_else(|| StateError::Corrupt(format!("job {id}: no game")))?;
+        let reached = replayed.steps.last().copied().unwrap_or_default();
+        let segment = replayed.segment as usize;
+        let claim = crate::player::segment_claim(h0, &replayed.hashes, segment, reached);
+        write_claim(&self.job_dir(id), &claim)?;
+        Ok(claim)
     }
 
     /// The secret job `id`'s sign-up was made with.
