@@ -2,7 +2,7 @@
 //! defences an accused attester plays and the accuser answers, and the settling of decided
 //! games so that no bond stays locked.
 
-use super::verifier::read_claim;
+use super::verifier::{read_claim, write_claim};
 use super::{Inner, WorkerError};
 use crate::state::{Stage, StateError};
 use iollm_chain::ChainError;
@@ -291,6 +291,42 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         Ok(())
     }
 
+    /// The one-segment claim this worker plays in game `game` of job `id` when it is that
+    /// game's challenger: the one kept in `claim.json`, or, when that is missing, corrupt or
+    /// not the claim the game holds (its root), the same claim made again from the published
+    /// run — refused if even that is not the game's, rather than play another story and lose.
+    async fn kept_claim(
+        &self,
+        id: u64,
+        game: iollm_types::dispute::GameId,
+        trainer: &iollm_compute::Trainer,
+    ) -> Result<Option<Vec<[u8; 32]>>, WorkerError> {
+        let Some(held) = self.conn.dispute()?.game(game).await? else { return Ok(None) };
+        if held.terms.sides[1] != self.signer.account_bytes() {
+            return Ok(None);
+        }
+        let root = held.terms.trace_roots[1];
+        let dir = self.job_dir(id);
+        match read_claim(&dir) {
+            Ok(Some(claim)) if iollm_compute::merkle::root(&claim) == root => {
+                return Ok(Some(claim))
+            }
+            Ok(_) => {
+                tracing::warn!(target: "worker::game", job = id, game, "The kept claim is missing or not the game's: making it again from the published run");
+            }
+            Err(e) => {
+                tracing::warn!(target: "worker::game", job = id, game, error = %e, "The kept claim cannot be read: making it again from the published run");
+            }
+        }
+        let claim = self.rebuild_claim(id, trainer).await?;
+        if iollm_compute::merkle::root(&claim) != root {
+            let why = format!("job {id}: the claim made again is not the one game {game} holds");
+            return Err(StateError::Corrupt(why).into());
+        }
+        write_claim(&dir, &claim)?;
+        Ok(Some(claim))
+    }
+
     /// The moves this worker's side of game `game` owes now, told from its own run (replays
     /// start at its checkpoints); a move the other side overtook
     /// (refused at the dry-run, or failing when it landed) is simply read again next round.
@@ -317,21 +353,10 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             None => (runs[0].as_path(), None),
         };
         // A one-segment claim it challenged with is its story at level 1, in a game about
-        // that claim (its own, or a defence against it).
-        let kept = match read_claim(&dir) {
-            Err(WorkerError::State(StateError::Corrupt(why))) => {
-                tracing::warn!(target: "worker::game", job = id, %why, "The kept claim is corrupt: making it again from the published run");
-                Some(self.rebuild_claim(id, trainer).await?)
-            }
-            kept => kept?,
-        };
-        let claim = match kept {
-            Some(claim) => {
-                let game = self.conn.dispute()?.game(game).await?;
-                let terms = game.map(|g| g.terms.trace_roots[1]);
-                Some(claim).filter(|claim| Some(iollm_compute::merkle::root(claim)) == terms)
-            }
-            None => None,
+        // that claim (its own, or a defence against it), when it has no run of its own.
+        let claim = match dir.join("run").exists() {
+            true => None,
+            false => self.kept_claim(id, game, trainer).await?,
         };
         let story = |side| {
             let player = match every {

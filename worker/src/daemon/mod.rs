@@ -218,7 +218,7 @@ struct Inner<S> {
     /// Held by the scrape being answered.
     scraping: tokio::sync::Mutex<()>,
     /// A dishonest worker's alteration of its runs ([`Worker::with_fault`]; tests only).
-    fault: Option<iollm_compute::game::Fault>,
+    fault: std::sync::OnceLock<iollm_compute::game::Fault>,
 }
 
 impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
@@ -277,19 +277,19 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
             metrics,
             metrics_listener: std::sync::Mutex::new(metrics_listener),
             scraping: tokio::sync::Mutex::new(()),
-            fault: None,
+            fault: std::sync::OnceLock::new(),
         };
         Ok(Worker { inner: Arc::new(inner) })
     }
 
     /// For tests, this worker made dishonest: every trainer it makes alters `fault`'s element
     /// ([`iollm_compute::Trainer::with_fault`]), so as executor it trains, publishes, submits
-    /// and plays its games on one consistent wrong run. Switched on for this worker alone, at
-    /// run time (never a cargo feature, which would switch it on for every build).
-    pub fn with_fault(mut self, fault: iollm_compute::game::Fault) -> Self {
-        match Arc::get_mut(&mut self.inner) {
-            Some(inner) => inner.fault = Some(fault),
-            None => unreachable!("only `run`, which borrows the worker, shares its state"),
+    /// and plays its games on one consistent wrong run (as verifier it replays wrongly too).
+    /// Switched on for this worker alone, at run time (never a cargo feature, which would
+    /// switch it on for every build); the first fault set stays.
+    pub fn with_fault(self, fault: iollm_compute::game::Fault) -> Self {
+        if self.inner.fault.set(fault).is_err() {
+            tracing::warn!(target: "worker::executor", "A fault was set already; keeping it");
         }
         self
     }
@@ -636,8 +636,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         cfg: &iollm_compute::TrainConfig,
     ) -> Result<iollm_compute::Trainer, WorkerError> {
         let trainer = iollm_compute::Trainer::new(cfg, &self.runtime)?;
-        Ok(match self.fault {
-            Some(fault) => trainer.with_fault(fault),
+        Ok(match self.fault.get() {
+            Some(fault) => trainer.with_fault(*fault),
             None => trainer,
         })
     }

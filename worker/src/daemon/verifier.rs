@@ -42,11 +42,13 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     }
 
     /// Verifier, signed up: waits for the result, then spot-checks it from the executor's
-    /// published run — its trace and the one checkpoint the draw names, every byte checked
-    /// against the CIDs and the trace against the committed roots — replaying one segment.
-    /// A run that is not published, not the committed one, or whose segment does not replay
-    /// to the committed checkpoint sends it to run the whole job itself ([`Stage::Running`]),
-    /// to attest from or challenge with its own run.
+    /// published run — its trace and the checkpoints the draw names and the last, every byte
+    /// checked against the CIDs and the trace against the committed roots — replaying one
+    /// segment: it attests, reveals without a check (an output it refuses, or a fetch or check
+    /// not done by the window's last blocks), or challenges that segment at once
+    /// ([`Inner::challenge_segment`]). A run that is not published or not the committed one
+    /// sends it to run the whole job itself ([`Stage::Running`]), to attest from or challenge
+    /// with its own run.
     pub(super) async fn check_published(
         &self,
         id: u64,
@@ -458,8 +460,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     }
 
     /// Verifier: the one-segment claim it challenged job `id` with, made again from the
-    /// executor's published run by `trainer` (the same replay gives the same claim) and kept
-    /// anew: what a worker whose `claim.json` was corrupted plays, rather than lose its game.
+    /// executor's published run by `trainer` (the same replay gives the same claim): what a
+    /// worker whose `claim.json` was lost or corrupted plays, rather than lose its game.
     pub(super) async fn rebuild_claim(
         &self,
         id: u64,
@@ -474,9 +476,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             game.map(|g| g.h0).ok_or_else(|| StateError::Corrupt(format!("job {id}: no game")))?;
         let reached = replayed.steps.last().copied().unwrap_or_default();
         let segment = replayed.segment as usize;
-        let claim = crate::player::segment_claim(h0, &replayed.hashes, segment, reached);
-        write_claim(&self.job_dir(id), &claim)?;
-        Ok(claim)
+        Ok(crate::player::segment_claim(h0, &replayed.hashes, segment, reached))
     }
 
     /// The secret job `id`'s sign-up was made with.
