@@ -135,9 +135,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         segment: u64,
         reached: [u8; 32],
     ) -> Result<(), WorkerError> {
-        let game = self.market.job_terms(id).await?.and_then(|t| t.game);
-        let h0 =
-            game.map(|g| g.h0).ok_or_else(|| StateError::Corrupt(format!("job {id}: no game")))?;
+        let h0 = self.job_h0(id).await?;
         let claim = crate::player::segment_claim(h0, committed, segment as usize, reached);
         write_claim(&self.job_dir(id), &claim)?;
         if self.our_challenge(id).await?.is_none() {
@@ -471,12 +469,16 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let published = self.job_dir(id).join("published");
         let replayed =
             crate::spotcheck::replay_drawn(&self.market, id, &secret, trainer, &published).await?;
-        let game = self.market.job_terms(id).await?.and_then(|t| t.game);
-        let h0 =
-            game.map(|g| g.h0).ok_or_else(|| StateError::Corrupt(format!("job {id}: no game")))?;
+        let h0 = self.job_h0(id).await?;
         let reached = replayed.steps.last().copied().unwrap_or_default();
         let segment = replayed.segment as usize;
         Ok(crate::player::segment_claim(h0, &replayed.hashes, segment, reached))
+    }
+
+    /// The `h_0` job `id`'s game spec commits: the first value of every claim about it.
+    async fn job_h0(&self, id: u64) -> Result<[u8; 32], WorkerError> {
+        let game = self.market.job_terms(id).await?.and_then(|t| t.game);
+        Ok(game.map(|g| g.h0).ok_or_else(|| StateError::Corrupt(format!("job {id}: no game")))?)
     }
 
     /// The secret job `id`'s sign-up was made with.
