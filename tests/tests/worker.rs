@@ -1002,10 +1002,19 @@ async fn restarts() -> Result<()> {
     let stop = CancellationToken::new();
     let (runs, _) = start(ctx, &charlie, &charlie_dir, false, &stop).await?;
     reach_any(&state, job, &[Stage::Claimed, Stage::Trained, Stage::Published], 120).await?;
+    // Training has begun once its run has a checkpoint directory: spec and dataset are in hand
+    // (taken away before that, the worker waits for IPFS to fetch them, as it should).
+    let run = job_dir(&charlie_dir, job).join("run");
+    let waited = tokio::time::Instant::now();
+    while !run.join("checkpoints").is_dir() {
+        if waited.elapsed() > Duration::from_secs(120) {
+            bail!("job {job} did not start training in 120s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     net.node.kill();
     net.stop_ipfs().await;
     // It trains on without either, and waits for the node (its reads retry until it is back).
-    let run = job_dir(&charlie_dir, job).join("run");
     let waited = tokio::time::Instant::now();
     while iollm_compute::run_result(&run).is_err() {
         if waited.elapsed() > Duration::from_secs(300) {
