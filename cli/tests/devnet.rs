@@ -1,7 +1,8 @@
 //! The main user journey through the real `iollm` binary: `devnet up` (node + contracts + IPFS
 //! daemon), a second `up` that reports the running one, `status`, `model publish` and
 //! `model pull` as //Alice, a provider's `worker run` killed with SIGKILL mid-training and
-//! started again, then stopped with SIGTERM, a real model (SmolLM2 GGUF) imported, published
+//! started again, then stopped with SIGTERM, killed again mid-dispute and winning the game
+//! after its restart, a real model (SmolLM2 GGUF) imported, published
 //! and served by its artifact id, `down` that stops exactly the processes `up` started.
 
 use std::path::{Path, PathBuf};
@@ -110,6 +111,7 @@ fn devnet_up_publish_pull_down() {
     assert_eq!(std::fs::read(pulled.join("model.safetensors")).unwrap(), vec![7u8; 300_000]);
 
     worker_survives_kill_9_and_stops_on_sigterm(s, &id);
+    worker_wins_a_dispute_across_kill_9(s, &id);
     a_real_model_is_imported_published_and_served_by_id(s);
 
     let (ok, stdout, _) = iollm(s, &["devnet", "down"]);
@@ -211,6 +213,152 @@ fn worker_survives_kill_9_and_stops_on_sigterm(s: &Path, artifact: &str) {
     let line = status.lines().find(|l| l.starts_with(&format!("job {job} "))).expect(&status);
     assert!(line.contains("executor") && line.contains("submitted"), "{status}");
     assert!(line.contains(" claim@") && line.contains(" submit_result@"), "{status}");
+}
+
+/// A small training job with a dispute game (a checkpoint every 4 steps).
+const GAME_SPEC: &str = r#"{
+  "job_version": 1, "kind": "train", "profile": "repops-v4", "base_model": null,
+  "dataset": { "source": "arithmetic", "lines": 300 },
+  "model": { "n_layer": 2, "n_head": 2, "n_embd": 32, "n_ctx": 16 },
+  "train": { "seed": 9, "steps": 16, "batch_size": 2, "checkpoint_every": 4 },
+  "optimizer": { "lr": 0.003, "beta1": 0.9, "beta2": 0.99, "eps": 1e-8,
+                 "weight_decay": 0.01, "warmup_steps": 3 }
+}"#;
+
+/// Charlie's `worker run` (not withdrawing, so what the market owes it can be counted) takes
+/// a job posted from the CLI to submission; Dave challenges with a lying claim (wrong from
+/// step 2) and plays it; mid-game the worker is killed with SIGKILL and started again on its
+/// state: it carries the game on from where the chain says it stands, wins it, and once the
+/// window has passed finalizes, owed its ask plus half Dave's bond, to the unit.
+fn worker_wins_a_dispute_across_kill_9(s: &Path, artifact: &str) {
+    use iollm_chain::{Chain, Connection, Deployment, Signer};
+    use iollm_types::bisection::{Side, Verdict};
+    use iollm_worker::player::{play, Cheat, Player};
+    use iollm_worker::state::{Stage, State};
+    const STAKE: u128 = 1_000_000_000_000;
+    const COLLATERAL: u128 = 100_000_000_000;
+    const WINDOW: u32 = 40;
+    let (charlie, dave) = (Signer::dev("charlie").unwrap(), Signer::dev("dave").unwrap());
+    let (ok, _, stderr) = iollm_as(
+        s,
+        "//Dave",
+        &["pledge", "--stake", &STAKE.to_string(), "--price", "1000000000", "--throughput", "100"],
+    );
+    assert!(ok, "pledge failed: {stderr}");
+    let worker_dir = s.join("worker");
+    let config = s.join("worker-dispute.toml");
+    let toml = format!("state_dir = {:?}\npoll_ms = 200\nwithdraw = false\n", worker_dir);
+    std::fs::write(&config, toml).unwrap();
+    let log = s.join("worker-dispute.log");
+    let spawn = || {
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        command(s, "//Charlie", &["worker", "run", "--config", config.to_str().unwrap()])
+            .env("IOLLM_THREADS", "1")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("start the worker")
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let deployment = Deployment::load(&s.join("deployments/devnet.json")).unwrap();
+    let chain = runtime.block_on(Chain::connect(&deployment.rpc_url)).unwrap();
+    let ctx = &Connection { chain, deployment };
+    let market = ctx.market().unwrap();
+    let state = runtime.block_on(State::open(&worker_dir.join("state.sqlite"))).unwrap();
+    let stage = |job| runtime.block_on(state.job(job)).unwrap().map(|j| j.stage);
+    let until = |what: &str, done: &dyn Fn() -> bool| {
+        let started = std::time::Instant::now();
+        while !done() {
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(started.elapsed().as_secs() < 300, "no {what} in 300 s; worker log:\n{log}");
+            // Blocks, for windows to pass (the devnet seals one only for a transaction).
+            runtime.block_on(ctx.chain.remark(&dave, b"tick".to_vec())).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    // The job it submitted before finalizes first, so what this job pays can be counted.
+    let mut worker = spawn();
+    let earlier = runtime.block_on(state.jobs()).unwrap().iter().map(|j| j.id).max().unwrap();
+    until("finalization of the earlier job", &|| stage(earlier) == Some(Stage::Finalized));
+    let owed_before = runtime.block_on(market.balance_of(charlie.account_bytes())).unwrap();
+
+    let spec = s.join("game.job.json");
+    std::fs::write(&spec, GAME_SPEC).unwrap();
+    let (ok, job, stderr) = iollm(
+        s,
+        &[
+            "job",
+            "post",
+            "--spec",
+            spec.to_str().unwrap(),
+            "--artifact",
+            artifact,
+            "--units",
+            "50",
+            "--reward",
+            "1000000000000",
+            "--deadline",
+            "+300",
+            "--window",
+            &WINDOW.to_string(),
+            "--verifiers",
+            "1",
+            "--collateral",
+            &COLLATERAL.to_string(),
+            "--verifier-fee",
+            "1000000000",
+        ],
+    );
+    assert!(ok, "job post failed: {stderr}");
+    let job: u64 = job.trim().parse().unwrap();
+    let started = std::time::Instant::now();
+    while stage(job) != Some(Stage::Submitted) {
+        assert!(started.elapsed().as_secs() < 300, "job {job} not submitted in 300 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let ask = runtime.block_on(market.job(job)).unwrap().expect("the job").ask;
+
+    // Dave's lie, challenged and played to the end while the worker is killed mid-game.
+    let cfg = runtime.block_on(iollm_cli::market::job_config(ctx, job, &s.join("liar"))).unwrap();
+    let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1)).unwrap();
+    let cheat = Cheat { step: 2, op: 30, element: 3, xor: 1 << 21 };
+    let n = cfg.n_checkpoints();
+    let lie = Player::new(Side::Challenger, &trainer, Some(cheat)).checkpoints(4, n as u64);
+    let proof = |i: usize| iollm_compute::merkle::proof(&lie, i).expect("in range");
+    let root = iollm_compute::merkle::root(&lie);
+    let (first, last) = (proof(0), proof(n));
+    runtime.block_on(market.challenge(&dave, job, root, &first, lie[n], &last)).unwrap();
+    let game = runtime.block_on(market.game_of(job, 0)).unwrap().expect("Dave's game").game;
+    let dispute = ctx.dispute().unwrap();
+    let restart = async {
+        while dispute.game(game).await.unwrap().map_or(0, |g| g.moves) < 6 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        worker.kill().unwrap(); // SIGKILL, whatever move it was making
+        worker.wait().unwrap();
+        spawn()
+    };
+    let liar = |side| Player::new(side, &trainer, Some(cheat));
+    let lying = play(ctx, &dave, game, liar, true, |_, _| {});
+    let (mut worker, decided) = runtime.block_on(async { tokio::join!(restart, lying) });
+    assert_eq!(decided.unwrap().verdict(), Some(Verdict::Executor), "the worker won");
+
+    until("finalization", &|| stage(job) == Some(Stage::Finalized));
+    let done = runtime.block_on(market.job(job)).unwrap().expect("the job");
+    assert_eq!(done.open_games, 0);
+    let owed = runtime.block_on(market.balance_of(charlie.account_bytes())).unwrap();
+    assert_eq!(owed - owed_before, ask + COLLATERAL / 2, "its ask and half the liar's bond");
+    let d = runtime.block_on(market.pledge_of(dave.account_bytes())).unwrap().expect("pledge");
+    assert_eq!((d.stake, d.locked), (STAKE - COLLATERAL, 0), "Dave's bond is lost");
+    let c = runtime.block_on(market.pledge_of(charlie.account_bytes())).unwrap().expect("pledge");
+    assert_eq!(c.locked, 0, "Charlie's collateral is free again");
+    let sent: Vec<String> =
+        runtime.block_on(state.transactions(job)).unwrap().into_iter().map(|t| t.0).collect();
+    let once = |call: &str| sent.iter().filter(|c| *c == call).count() == 1;
+    assert!(once("claim") && once("submit_result") && once("finalize"), "{sent:?}");
+    let pid = nix::unistd::Pid::from_raw(worker.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(worker.wait().unwrap().success());
 }
 
 /// `model import` of the real SmolLM2 GGUF, `model publish`, then `model serve <id>`: pulled
