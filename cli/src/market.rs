@@ -328,7 +328,7 @@ pub async fn spot_check(
     (cfg, run): (&iollm_compute::TrainConfig, &std::path::Path),
     runtime: &iollm_compute::Runtime,
 ) -> Result<(Executed<()>, SpotCheck), MarketCmdError> {
-    let trainer = trainer_of(cfg, runtime)?;
+    let trainer = std::sync::Arc::new(trainer_of(cfg, runtime)?);
     let (market, store) = (ctx.market()?, iollm_artifacts::ipfs_client(ctx)?);
     Ok(iollm_worker::spotcheck::spot_check(&market, &store, signer, job, secret, &trainer, run)
         .await?)

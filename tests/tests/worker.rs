@@ -4,8 +4,9 @@
 //! and claims nothing. A worker stopped mid-training (as SIGTERM stops it) and started again
 //! resumes from its last checkpoint and claims nothing twice. A lying challenger loses the game
 //! the executor's worker plays by itself. A verifier's worker attests an honest result from one
-//! replayed segment, challenges a cheat, defends what it attested, and does not vouch for an
-//! output package that is not the run the trace proves.
+//! replayed segment, challenges a cheat (a challenge kept across a crash is sent however late),
+//! defends what it attested, and does not vouch for an output package that is not the run the
+//! trace proves.
 
 use anyhow::{bail, Context as _, Result};
 use iollm_chain::{ChainError, Connection, Signer};
@@ -960,6 +961,152 @@ async fn play_until_decided<'t>(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    Ok(())
+}
+
+/// A verifier's worker back only in a job's last blocks. Its challenge that was never sent
+/// (the node away when it tried, a crash before it was) is kept: the worker records the job as
+/// challenging with its claim in `claim.json` before it sends, and sends that claim (it needs
+/// no replay) rather than reveal without a check and let a wrong result pass; the cheater,
+/// silent, loses the game on time. A check it has not started is given up: it reveals without
+/// one, in time, rather than lose its bond. Balances to the unit.
+#[tokio::test]
+async fn a_verifier_back_in_the_last_blocks_challenges_what_it_kept_and_reveals_in_time(
+) -> Result<()> {
+    tokio::time::timeout(Duration::from_secs(600), late_challenge()).await?
+}
+
+async fn late_challenge() -> Result<()> {
+    use iollm_types::bisection::{Side, Verdict};
+    use iollm_worker::player::{Cheat, Player};
+    let net = testnet().await?;
+    let ctx = &net.connection;
+    let market = ctx.market()?;
+    let (alice, bob) = (Signer::dev("alice")?, Signer::dev("bob")?);
+    let (charlie, dave) = (Signer::dev("charlie")?, Signer::dev("dave")?);
+    // Alice only makes blocks (top-ups of her pledge).
+    let artifact = providers_and_artifact(ctx, &[&charlie, &dave, &alice], &bob).await?;
+    let dir = tempfile::tempdir()?;
+    let spec = dir.path().join("game.json");
+    std::fs::write(&spec, GAME_SPEC)?;
+    let (spec_cid, game) = m::publish_spec(ctx, &spec, 20).await?;
+    let window = 12;
+    let verification = Verification { challenge_window: window, ..ONE_SLOT };
+    let deadline = ctx.chain.best_block().await? + 300;
+    let post =
+        PostJob::new(JobKind::Train, &spec_cid, artifact, 50, NEED, deadline, verification, REWARD)
+            .with_game(game.clone());
+    // Dave's verifier signs up, and is stopped.
+    let dave_dir = dir.path().join("dave");
+    let stop = CancellationToken::new();
+    let (runs, _) = start_as(Role::Verifier, ctx, &dave, &dave_dir, false, &stop).await?;
+    let daves = State::open(&dave_dir.join("state.sqlite")).await?;
+    // A job whose window leaves no block for a check (it would reveal without one at once)
+    // is left to others; the next one it signs up for.
+    let short =
+        PostJob::new(JobKind::Train, &spec_cid, artifact, 50, NEED, deadline, ONE_SLOT, REWARD)
+            .with_game(game.clone());
+    let short = m::post_job(ctx, &bob, &short).await?.value;
+    let job = m::post_job(ctx, &bob, &post).await?.value;
+    reach(&daves, job, Stage::SignedUp, 120).await?;
+    assert!(daves.job(short).await?.is_none(), "the window-{WINDOW} job left to others");
+    assert_eq!(market.job(short).await?.context("the short job")?.sign_ups, 0);
+    stop.cancel();
+    runs.await??;
+
+    // Charlie, by hand, submits a run altered at step 2.
+    let cfg = m::job_config(ctx, job, &dir.path().join("spec")).await?;
+    let one = iollm_compute::Runtime::new(1);
+    let trainer = iollm_compute::Trainer::new(&cfg, &one)?;
+    let n = cfg.n_checkpoints() as u64;
+    let cheat = Cheat { step: 2, op: 30, element: 3, xor: 1 << 21 };
+    let cheater = Player::new(Side::Executor, &trainer, Some(cheat));
+    let bad = cheater.checkpoints(4, n);
+    let honest_run = tempfile::tempdir()?;
+    trainer.train(honest_run.path(), &mut iollm_compute::go_on)?;
+    let leaves: Vec<[u8; 32]> = (0..n).map(|i| [40 + i as u8; 32]).collect();
+    let cheat_run = dir.path().join("cheat-run");
+    write_run(&trainer, &cheater, &bad, &leaves, honest_run.path(), &cheat_run)?;
+    let (commitment, proof) = iollm_worker::submission(&cheat_run, &game, CID, 0)?;
+    m::claim(ctx, &charlie, job).await?;
+    m::submit(ctx, &charlie, job, &commitment, Some(&proof)).await?;
+
+    // Dave's worker had found it wrong and kept its claim (the honest trace), then went down
+    // before its challenge landed; the window is now down to its last blocks.
+    let honest = Player::new(Side::Executor, &trainer, None).checkpoints(4, n);
+    let hex = |h: &[u8; 32]| iollm_compute::train::hex(h);
+    let root = hex(&iollm_compute::merkle::root(&honest));
+    let kept =
+        serde_json::json!({ "root": root, "claim": honest.iter().map(hex).collect::<Vec<_>>() });
+    let daves_job = job_dir(&dave_dir, job);
+    std::fs::create_dir_all(&daves_job)?;
+    std::fs::write(daves_job.join("claim.json"), serde_json::to_vec(&kept)?)?;
+    daves.set_stage(job, Stage::Challenging, Some("segment 0 does not replay")).await?;
+    let (market, alice, dave, dave_dir) = (&market, &alice, &dave, &dave_dir);
+    let late = |job| async move {
+        let submitted_at = market.job(job).await?.context("the job")?.submitted_at;
+        let margin = iollm_worker::spotcheck::REVEAL_MARGIN;
+        advance_past(ctx, alice, submitted_at + window - margin - 1).await?;
+        assert!(iollm_worker::spotcheck::window_closes_soon(market, job).await?, "too early");
+        let stop = CancellationToken::new();
+        let (runs, _) = start_as(Role::Verifier, ctx, dave, dave_dir, false, &stop).await?;
+        anyhow::Ok((stop, runs))
+    };
+    let (stop, runs) = late(job).await?;
+    reach(&daves, job, Stage::Challenged, 120).await?;
+    let challenge = market.game_of(job, 0).await?.context("Dave's challenge")?;
+    assert_eq!(challenge.challenger, dave.account_bytes());
+    let sent: Vec<String> = daves.transactions(job).await?.into_iter().map(|t| t.0).collect();
+    assert_eq!(sent, ["sign_up", "challenge"], "challenged, not revealed");
+
+    // Charlie never answers: the game is Dave's on time, and the job rejected.
+    let dispute = ctx.dispute()?;
+    let now = ctx.chain.best_block().await?;
+    advance_past(ctx, alice, now + 21).await?;
+    reach(&daves, job, Stage::Checked, 300).await?;
+    let decided = market.job(job).await?.context("the job")?;
+    assert_eq!((decided.state, decided.open_games), (JobState::Rejected, 0));
+    assert!(dispute
+        .game(challenge.game)
+        .await?
+        .is_none_or(|g| g.verdict() == Some(Verdict::Challenger)));
+    assert_eq!(market.balance_of(dave.account_bytes()).await?, COLLATERAL.div_ceil(2));
+    let d = market.pledge_of(dave.account_bytes()).await?.context("pledge")?;
+    assert_eq!((d.stake, d.locked), (STAKE, 0), "Dave's bond is back");
+    let c = market.pledge_of(charlie.account_bytes()).await?.context("pledge")?;
+    assert_eq!((c.stake, c.locked), (STAKE - COLLATERAL, 0), "Charlie's collateral is slashed");
+
+    // Dave signs up for another job and goes down; Charlie submits an honest result (its
+    // published run and output). Back only in the window's last blocks, Dave's worker reveals
+    // without a check, in time: its bond back, no fee, the job unverified.
+    let job = m::post_job(ctx, &bob, &post).await?.value;
+    reach(&daves, job, Stage::SignedUp, 120).await?;
+    stop.cancel();
+    runs.await??;
+    let out = dir.path().join("output");
+    let package =
+        iollm_tests::publish_output(ctx, (job, artifact), &charlie, &cfg, honest_run.path(), &out)
+            .await?;
+    let (commitment, proof) = iollm_worker::submission(honest_run.path(), &game, &package, 0)?;
+    m::claim(ctx, &charlie, job).await?;
+    m::submit(ctx, &charlie, job, &commitment, Some(&proof)).await?;
+    let (stop, runs) = late(job).await?;
+    reach(&daves, job, Stage::Checked, 120).await?;
+    let note = daves.job(job).await?.and_then(|j| j.note).unwrap_or_default();
+    assert!(note.starts_with("revealed without a check"), "{note}");
+    let sent: Vec<String> = daves.transactions(job).await?.into_iter().map(|t| t.0).collect();
+    assert!(sent.len() == 2 && ["reveal", "attest"].contains(&sent[1].as_str()), "{sent:?}");
+    let submitted_at = market.job(job).await?.context("the job")?.submitted_at;
+    advance_past(ctx, alice, submitted_at + window + 1).await?;
+    m::finalize(ctx, &bob, job).await?;
+    let done = market.job(job).await?.context("the job")?;
+    assert_eq!((done.state, done.verified), (JobState::Finalized, false));
+    assert_eq!(market.balance_of(dave.account_bytes()).await?, COLLATERAL.div_ceil(2), "no fee");
+    let d = market.pledge_of(dave.account_bytes()).await?.context("pledge")?;
+    assert_eq!((d.stake, d.locked), (STAKE, 0), "Dave's bond is back");
+    assert_eq!(market.balance_of(charlie.account_bytes()).await?, done.ask, "Charlie is paid");
+    stop.cancel();
+    runs.await??;
     Ok(())
 }
 

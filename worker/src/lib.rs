@@ -97,6 +97,20 @@ pub struct ChallengeClaim {
     pub last_path: Vec<[u8; 32]>,
 }
 
+impl ChallengeClaim {
+    /// The challenge of a claimed trace `hashes` (`h_0..h_n`); `None` when it holds none.
+    pub fn of(hashes: &[[u8; 32]]) -> Option<ChallengeClaim> {
+        let n = hashes.len().checked_sub(1)?;
+        let path = |i: usize| iollm_compute::merkle::proof(hashes, i).unwrap_or_default();
+        Some(ChallengeClaim {
+            trace_root: iollm_compute::merkle::root(hashes),
+            first_path: path(0),
+            last: hashes[n],
+            last_path: path(n),
+        })
+    }
+}
+
 /// The claim of the run in `run_dir` (its `trace.json`); why not, in words, when the trace
 /// cannot be read or holds no hashes.
 pub fn challenge_claim(run_dir: &std::path::Path) -> Result<ChallengeClaim, String> {
@@ -106,14 +120,7 @@ pub fn challenge_claim(run_dir: &std::path::Path) -> Result<ChallengeClaim, Stri
         .iter()
         .map(|h| iollm_compute::train::parse_hash(h).ok_or_else(|| format!("bad hash {h:?}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let n = hashes.len().checked_sub(1).ok_or("trace.json holds no hashes")?;
-    let path = |i: usize| iollm_compute::merkle::proof(&hashes, i).unwrap_or_default();
-    Ok(ChallengeClaim {
-        trace_root: iollm_compute::merkle::root(&hashes),
-        first_path: path(0),
-        last: hashes[n],
-        last_path: path(n),
-    })
+    ChallengeClaim::of(&hashes).ok_or_else(|| "trace.json holds no hashes".to_owned())
 }
 
 /// What a verifier's replay of a segment says of the executor's commitments.

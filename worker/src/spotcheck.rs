@@ -12,6 +12,8 @@ use iollm_content::ContentStore;
 use iollm_types::market::JobId;
 use iollm_types::spotcheck;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// What a spot check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,15 +117,25 @@ pub struct Replayed {
     pub steps: Vec<[u8; 32]>,
 }
 
+/// Sets its flag when dropped: what stops a replay whose caller no longer waits for it.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Replays the segment `secret` draws for job `job`'s committed trace, by `trainer` from the
 /// run directory `run` (its `trace.json`, checked against the committed roots, and the
 /// segment's starting checkpoint): what a spot check judges, and what a verifier's one-segment
-/// claim is made from.
+/// claim is made from. The replay runs on a blocking thread, so the caller's runtime (a
+/// window's deadline, other jobs) goes on meanwhile; dropped, this stops it at its next step.
 pub async fn replay_drawn(
     market: &MarketClient,
     job: JobId,
     secret: &[u8; 32],
-    trainer: &Trainer,
+    trainer: &Arc<Trainer>,
     run: &Path,
 ) -> Result<Replayed, SpotCheckError> {
     let result = market.result(job).await?.ok_or(SpotCheckError::NoResult(job))?;
@@ -161,26 +173,44 @@ pub async fn replay_drawn(
         .map_err(|e| bad(e.to_string()))?;
     let checkpoint = std::fs::read(iollm_compute::train::checkpoint_path(run, i))
         .map_err(|e| bad(format!("checkpoint {i}: {e}")))?;
-    let steps = trainer.segment_step_roots(&seg, &checkpoint).map_err(|e| bad(e.to_string()))?;
+    // Dropped before the replay ends (its caller gave up), the guard stops it at its next step.
+    let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
+    let (replayer, stopped) = (Arc::clone(trainer), Arc::clone(&stop.0));
+    let steps = tokio::task::spawn_blocking(move || {
+        replayer.segment_step_roots_until(&seg, &checkpoint, &stopped)
+    })
+    .await
+    .map_err(|e| bad(format!("the replay's thread: {e}")))?
+    .map_err(|e| bad(e.to_string()))?;
     Ok(Replayed { result, segment, hashes, checks, steps })
 }
 
-/// The segment `secret` draws for job `job`'s committed trace, replayed by `trainer` (the
-/// job's config) from the run directory `run` (its `trace.json` and checkpoints, which must be
-/// the ones committed on chain: the executor's, or the verifier's own run of the job); its
-/// steps root is revealed when it matches the executor's check and the output package in
-/// `store` holds the run's last state (`run` must hold the last checkpoint too); otherwise it
-/// reveals without one. A replay that does not reach the committed checkpoint is refused with
+/// What a spot check found, and the check it reveals with (its segment's steps root and that
+/// leaf's path in the executor's checks tree) when it attests: decided, not yet sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judged {
+    /// What it found.
+    pub found: SpotCheck,
+    /// The check revealed with an attestation; `None` for a reveal without one.
+    pub check: Option<([u8; 32], Vec<[u8; 32]>)>,
+}
+
+/// Judges the segment `secret` draws for job `job`'s committed trace, replayed by `trainer`
+/// (the job's config) from the run directory `run` (its `trace.json` and checkpoints, which
+/// must be the ones committed on chain: the executor's, or the verifier's own run of the job):
+/// an attestation when the replay matches the executor's check and the output package in
+/// `store` holds the run's last state (`run` must hold the last checkpoint too); otherwise a
+/// reveal without one. Nothing is sent ([`reveal`] sends it), so a caller may give it up at
+/// any point. A replay that does not reach the committed checkpoint is refused with
 /// [`SpotCheckError::WrongResult`]: challenge the result instead.
-pub async fn spot_check<S: ContentStore>(
+pub async fn judge<S: ContentStore>(
     market: &MarketClient,
     store: &S,
-    signer: &Signer,
     job: JobId,
     secret: &[u8; 32],
-    trainer: &Trainer,
+    trainer: &Arc<Trainer>,
     run: &Path,
-) -> Result<(Executed<()>, SpotCheck), SpotCheckError> {
+) -> Result<Judged, SpotCheckError> {
     let Replayed { result, segment, hashes, checks, steps } =
         replay_drawn(market, job, secret, trainer, run).await?;
     let bad = |reason: String| SpotCheckError::Run { path: run.to_owned(), reason };
@@ -206,20 +236,44 @@ pub async fn spot_check<S: ContentStore>(
             match crate::output::check_output_until(store, output, &expected, closing).await {
                 Ok(()) => {
                     let path = spotcheck::checks_path::<Sha>(&checks, segment).unwrap_or_default();
-                    let check = Some((steps_root, path));
-                    let call = market.attest(signer, job, *secret, &check).await?;
-                    Ok((call, SpotCheck::Attested { segment }))
+                    let found = SpotCheck::Attested { segment };
+                    Ok(Judged { found, check: Some((steps_root, path)) })
                 }
                 Err(e) if e.is_local() => Err(SpotCheckError::Output(e)),
                 Err(e) => {
-                    let call = market.attest(signer, job, *secret, &None).await?;
-                    Ok((call, SpotCheck::OutputRefused { segment, why: e.to_string() }))
+                    let found = SpotCheck::OutputRefused { segment, why: e.to_string() };
+                    Ok(Judged { found, check: None })
                 }
             }
         }
         crate::Replay::WrongCheck => {
-            let call = market.attest(signer, job, *secret, &None).await?;
-            Ok((call, SpotCheck::Revealed { segment }))
+            Ok(Judged { found: SpotCheck::Revealed { segment }, check: None })
         }
     }
+}
+
+/// Sends what [`judge`] decided: the reveal of `secret`, with its check or without.
+pub async fn reveal(
+    market: &MarketClient,
+    signer: &Signer,
+    job: JobId,
+    secret: &[u8; 32],
+    judged: Judged,
+) -> Result<(Executed<()>, SpotCheck), ChainError> {
+    let call = market.attest(signer, job, *secret, &judged.check).await?;
+    Ok((call, judged.found))
+}
+
+/// A spot check of job `job` from the run directory `run`: [`judge`], then [`reveal`].
+pub async fn spot_check<S: ContentStore>(
+    market: &MarketClient,
+    store: &S,
+    signer: &Signer,
+    job: JobId,
+    secret: &[u8; 32],
+    trainer: &Arc<Trainer>,
+    run: &Path,
+) -> Result<(Executed<()>, SpotCheck), SpotCheckError> {
+    let judged = judge(market, store, job, secret, trainer, run).await?;
+    Ok(reveal(market, signer, job, secret, judged).await?)
 }

@@ -26,6 +26,7 @@ use iollm_repops::step::{self, Program, StepConfig, HEADER_WORDS};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 use tracing::info;
@@ -933,21 +934,36 @@ impl Trainer {
     /// `h_i`, the last the root the segment reaches. The dispute game's second level bisects
     /// over these (a player commits to their Merkle root when a segment is disputed).
     pub fn segment_step_roots(&self, segment: &Segment, checkpoint: &[u8]) -> Result<Vec<Hash>> {
-        let st = self.segment_start(segment, checkpoint)?;
-        let until = st.step + self.cfg.train.checkpoint_every;
-        Ok(self.step_roots(st, until))
+        self.segment_step_roots_until(segment, checkpoint, &AtomicBool::new(false))
     }
 
-    /// The state root of `st` and after every step from it until step `until`.
-    fn step_roots(&self, mut st: TrainState, until: u64) -> Vec<Hash> {
+    /// [`Trainer::segment_step_roots`], given up with [`Error::Stopped`] at the first step
+    /// after `stop` is set (a caller that no longer waits for the replay sets it).
+    pub fn segment_step_roots_until(
+        &self,
+        segment: &Segment,
+        checkpoint: &[u8],
+        stop: &AtomicBool,
+    ) -> Result<Vec<Hash>> {
+        let st = self.segment_start(segment, checkpoint)?;
+        let until = st.step + self.cfg.train.checkpoint_every;
+        self.step_roots(st, until, stop)
+    }
+
+    /// The state root of `st` and after every step from it until step `until`, unless `stop`
+    /// is set first.
+    fn step_roots(&self, mut st: TrainState, until: u64, stop: &AtomicBool) -> Result<Vec<Hash>> {
         let mut roots = vec![st.hash(&self.config_hash)];
         ops::install_hot(&self.pool, || {
             while st.step < until {
+                if stop.load(Ordering::Relaxed) {
+                    return Err(Error::Stopped { step: st.step });
+                }
                 self.step_inner(&mut st);
                 roots.push(st.hash(&self.config_hash));
             }
-        });
-        roots
+            Ok(roots)
+        })
     }
 
     /// The steps root of segment `segment.index() → +1` (the Merkle root over
@@ -968,7 +984,8 @@ impl Trainer {
                 Some(leaf) => leaf,
                 None => {
                     let (st, _) = self.load_checkpoint(&checkpoint_path(out_dir, i - 1))?;
-                    spotcheck_leaf::<Sha>(&merkle::root(&self.step_roots(st, i as u64 * k)))
+                    let roots = self.step_roots(st, i as u64 * k, &AtomicBool::new(false))?;
+                    spotcheck_leaf::<Sha>(&merkle::root(&roots))
                 }
             };
             checks.push(leaf);

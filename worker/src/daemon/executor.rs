@@ -272,7 +272,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         &self,
         id: u64,
         job: &Job,
-        trainer: &mut Option<iollm_compute::Trainer>,
+        trainer: &mut Option<Arc<iollm_compute::Trainer>>,
     ) -> Result<(), WorkerError> {
         let dispute = self.conn.dispute()?;
         for index in 0..job.challenges {

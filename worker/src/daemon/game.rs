@@ -2,12 +2,13 @@
 //! defences an accused attester plays and the accuser answers, and the settling of decided
 //! games so that no bond stays locked.
 
-use super::verifier::{read_claim, write_claim};
+use super::verifier::{read_claim, write_claim, CLAIM_FILE};
 use super::{Inner, WorkerError};
 use crate::state::{Stage, StateError};
 use iollm_chain::ChainError;
 use iollm_content::ContentStore;
 use iollm_types::market::Job;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -133,7 +134,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     pub(super) async fn answer_defences(
         &self,
         id: u64,
-        trainer: &mut Option<iollm_compute::Trainer>,
+        trainer: &mut Option<Arc<iollm_compute::Trainer>>,
     ) -> Result<bool, WorkerError> {
         use iollm_types::market::Check;
         let job = self.chain_job(id).await?;
@@ -201,14 +202,24 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         Ok(None)
     }
 
-    /// Verifier: challenges the result with its own run as the claim (unless the chain shows
-    /// it already did, before a restart).
+    /// Verifier, challenging: sends its challenge (once: one that landed before a restart is
+    /// found on chain) with the one-segment claim its spot check kept in `claim.json`, or
+    /// else the claim of its own run; neither left, it checks the result again. A send that
+    /// fails leaves it challenging, so the same claim is sent again, however late: it needs no
+    /// replay. Should sending keep failing into the window's last blocks, it reveals without
+    /// a check first (its bond back; a revealed verifier may still challenge), then goes on
+    /// sending. Refused or reverted, the chain decides ([`Inner::refused_reveal`]).
     pub(super) async fn challenge(&self, id: u64) -> Result<(), WorkerError> {
         if self.our_challenge(id).await?.is_some() {
             return Ok(self.state.set_stage(id, Stage::Challenged, None).await?);
         }
-        let run = self.job_dir(id).join("run");
-        let c = crate::challenge_claim(&run).map_err(iollm_compute::Error::CorruptCheckpoint)?;
+        let dir = self.job_dir(id);
+        let c = match self.readable_claim(id).and_then(|c| crate::ChallengeClaim::of(&c)) {
+            Some(claim) => claim,
+            None if dir.join("run").is_dir() => crate::challenge_claim(&dir.join("run"))
+                .map_err(iollm_compute::Error::CorruptCheckpoint)?,
+            None => return Ok(self.state.set_stage(id, Stage::SignedUp, None).await?),
+        };
         let claimed = self.market.challenge(
             &self.signer,
             id,
@@ -225,24 +236,34 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                     .await?;
                 Ok(self.state.set_stage(id, Stage::Challenged, None).await?)
             }
-            // Refused (the window closed, the claim does not prove): reveal without a check
-            // instead, so the sign-up's bond comes back.
-            Err(ChainError::ContractRefused { message, .. }) => {
-                tracing::warn!(target: "worker::verifier", job = id, why = %message, "Challenge refused; revealing instead");
-                match self.market.attest(&self.signer, id, self.secret_of(id).await?, &None).await {
-                    Ok(call) => {
-                        let included = call.included;
-                        self.state
-                            .transaction(id, "reveal", included.tx_hash, included.block, None)
-                            .await?;
-                        let note =
-                            format!("challenge refused ({message}); revealed without a check");
-                        Ok(self.state.set_stage(id, Stage::Checked, Some(&note)).await?)
+            Err(error @ (ChainError::ContractRefused { .. } | ChainError::Dispatch { .. })) => {
+                tracing::warn!(target: "worker::verifier", job = id, why = %error, "Challenge refused; the chain decides");
+                self.refused_reveal(id, error).await?;
+                let now = self.state.job(id).await?.map(|j| j.stage);
+                if !matches!(now, Some(Stage::Challenged | Stage::Challenging)) {
+                    match std::fs::remove_file(dir.join(CLAIM_FILE)) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(super::io("removing the refused claim")(e));
+                        }
+                        _ => {}
                     }
-                    Err(e) => self.refused_reveal(id, e).await,
                 }
+                Ok(())
             }
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                let job = self.chain_job(id).await?;
+                let committed = self.stage_on_chain(id, &job).await?.is_none();
+                if committed && crate::spotcheck::window_closes_soon(&self.market, id).await? {
+                    let secret = self.secret_of(id).await?;
+                    let call = self.market.attest(&self.signer, id, secret, &None).await?;
+                    let included = call.included;
+                    self.state
+                        .transaction(id, "reveal", included.tx_hash, included.block, None)
+                        .await?;
+                    tracing::warn!(target: "worker::verifier", job = id, error = %e, "The challenge cannot be sent yet: revealed without a check, sending it again");
+                }
+                Err(e.into())
+            }
         }
     }
 
@@ -299,7 +320,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         &self,
         id: u64,
         game: iollm_types::dispute::GameId,
-        trainer: &iollm_compute::Trainer,
+        trainer: &Arc<iollm_compute::Trainer>,
     ) -> Result<Option<Vec<[u8; 32]>>, WorkerError> {
         let Some(held) = self.conn.dispute()?.game(game).await? else { return Ok(None) };
         if held.terms.sides[1] != self.signer.account_bytes() {
@@ -334,7 +355,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         &self,
         id: u64,
         game: iollm_types::dispute::GameId,
-        trainer: &iollm_compute::Trainer,
+        trainer: &Arc<iollm_compute::Trainer>,
     ) -> Result<(), WorkerError> {
         let moved = |kind: &str, call: &iollm_chain::contract::Executed<()>| {
             self.metrics.moves.inc();

@@ -475,6 +475,9 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 Some("its result is in: sign-ups are closed")
             } else if job.verification.verifier_fee < u128::from(self.config.min_fee) {
                 Some("verifier fee below min_fee")
+            } else if job.verification.challenge_window <= crate::spotcheck::REVEAL_MARGIN {
+                // It would reveal without a check at once: a bond locked for nothing.
+                Some("its window leaves no block for a check")
             } else if job.sign_ups >= iollm_types::spotcheck::MAX_SIGN_UPS {
                 Some("no sign-up left")
             } else if job.poster == me || job.executor == Some(me) {
@@ -620,13 +623,14 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         job.executor == Some(self.signer.account_bytes())
     }
 
-    /// The job's trainer (its spec and dataset fetched into a temporary directory).
-    async fn trainer(&self, id: u64) -> Result<iollm_compute::Trainer, WorkerError> {
+    /// The job's trainer (its spec and dataset fetched into a temporary directory), shared
+    /// with the blocking threads its replays run on.
+    async fn trainer(&self, id: u64) -> Result<Arc<iollm_compute::Trainer>, WorkerError> {
         let dir = self.job_dir(id);
         std::fs::create_dir_all(&dir).map_err(io("creating the job's directory"))?;
         let fetched = tempfile::tempdir_in(&dir).map_err(io("creating a temporary directory"))?;
         let cfg = crate::job::config_of_job(&self.market, &self.store, id, fetched.path()).await?;
-        self.trainer_of(&cfg)
+        Ok(Arc::new(self.trainer_of(&cfg)?))
     }
 
     /// A trainer of `cfg` on this worker's runtime (dishonest if the worker is:
@@ -646,8 +650,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     async fn trainer_in<'a>(
         &self,
         id: u64,
-        slot: &'a mut Option<iollm_compute::Trainer>,
-    ) -> Result<&'a iollm_compute::Trainer, WorkerError> {
+        slot: &'a mut Option<Arc<iollm_compute::Trainer>>,
+    ) -> Result<&'a Arc<iollm_compute::Trainer>, WorkerError> {
         let trainer = match slot.take() {
             Some(trainer) => trainer,
             None => self.trainer(id).await?,

@@ -3,11 +3,13 @@
 //! with a one-segment claim kept in the job's `claim.json`.
 
 use super::{io, Inner, WorkerError};
+use crate::spotcheck::SpotCheckError;
 use crate::state::{Stage, StateError};
 use iollm_chain::ChainError;
 use iollm_content::ContentStore;
 use iollm_types::market::{Job, JobState};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -56,47 +58,41 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         stop: &CancellationToken,
     ) -> Result<(), WorkerError> {
         let Some(result) = self.await_result(id, stop).await? else { return Ok(()) };
-        if self.our_challenge(id).await?.is_some() {
-            // Its challenge landed before a restart: play it.
-            return Ok(self.state.set_stage(id, Stage::Challenged, None).await?);
+        // Revealed or challenged before a restart: carry on from there, fetching nothing.
+        if let Some((stage, note)) = self.stage_on_chain(id, &self.chain_job(id).await?).await? {
+            return Ok(self.state.set_stage(id, stage, Some(note)).await?);
         }
-        if crate::spotcheck::window_closes_soon(&self.market, id).await? {
-            // Retried this late (its IPFS daemon away, say): too late for a check.
-            let why = "the reveal window is closing";
-            return self.reveal_unchecked(id, &secret, &why).await;
+        if self.readable_claim(id).is_some() {
+            // It stopped between keeping its claim and recording it: send that one.
+            return Ok(self.state.set_stage(id, Stage::Challenging, None).await?);
         }
         let started = std::time::Instant::now();
         let dir = self.job_dir(id).join("published");
-        let fetched = tokio::select! {
-            fetched = self.fetch_published(id, &result, &secret, &dir) => fetched,
-            () = crate::spotcheck::window_closing(&self.market, id) => {
-                let why = "the published run was not fetched before the reveal window's last blocks";
-                return self.reveal_unchecked(id, &secret, &why).await;
-            }
+        let (market, store) = (&self.market, &self.store);
+        let check = async {
+            let trainer = self
+                .fetch_published(id, &result, &secret, &dir)
+                .await
+                .map_err(|why| SpotCheckError::Run { path: dir.clone(), reason: why })?;
+            crate::spotcheck::judge(market, store, id, &secret, &trainer, &dir).await
         };
-        let checked = match fetched {
-            Ok(trainer) => {
-                let (market, store, signer) = (&self.market, &self.store, &self.signer);
-                crate::spotcheck::spot_check(market, store, signer, id, &secret, &trainer, &dir)
-                    .await
-            }
-            Err(why) => Err(crate::spotcheck::SpotCheckError::Run { path: dir, reason: why }),
+        let Some(checked) = self.before_reveal_deadline(id, check).await else {
+            let why = "the published run was not fetched and checked before the reveal window's last blocks";
+            return self.reveal_unchecked(id, &secret, &why).await;
         };
         match checked {
-            Ok((call, found)) => {
+            Ok(judged) => {
                 let seconds = started.elapsed().as_secs_f64();
-                tracing::info!(target: "worker::verifier", job = id, seconds, "Spot-checked from the published run (fetch, replay and reveal)");
-                self.record_spot_check(id, &call, found, " (replayed from the published run)").await
+                tracing::info!(target: "worker::verifier", job = id, seconds, "Spot-checked from the published run (fetch and replay)");
+                let how = " (replayed from the published run)";
+                self.reveal_judged(id, &secret, judged, how).await
             }
-            Err(crate::spotcheck::SpotCheckError::Chain(e)) => self.refused_reveal(id, e).await,
+            Err(SpotCheckError::Chain(e)) => Err(e.into()),
             // Its own IPFS daemon is away: nothing was sent, the loop tries again.
-            Err(e @ crate::spotcheck::SpotCheckError::Output(_)) => Err(e.into()),
-            Err(crate::spotcheck::SpotCheckError::WrongResult {
-                segment,
-                reached,
-                committed,
-                ..
-            }) => self.challenge_segment(id, &committed, segment, reached).await,
+            Err(e @ SpotCheckError::Output(_)) => Err(e.into()),
+            Err(SpotCheckError::WrongResult { segment, reached, committed, .. }) => {
+                self.challenge_segment(id, &committed, segment, reached).await
+            }
             Err(e) => {
                 // Before training for it, what the output's smip.json alone says: an output
                 // this worker would refuse anyway is refused now.
@@ -127,7 +123,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     /// checkpoints `committed`, checked against the trace root) reaching `reached`, not the
     /// committed next checkpoint: challenges at once with a one-segment claim
     /// ([`crate::player::segment_claim`]), without running the job. The claim is kept in the
-    /// job's `claim.json` before it is sent, so a restart plays the same one.
+    /// job's `claim.json` and the job recorded as challenging before it is sent
+    /// ([`Inner::challenge`]), so a restart or a failed send sends and plays the same one.
     pub(super) async fn challenge_segment(
         &self,
         id: u64,
@@ -138,31 +135,32 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let h0 = self.job_h0(id).await?;
         let claim = crate::player::segment_claim(h0, committed, segment as usize, reached);
         write_claim(&self.job_dir(id), &claim)?;
-        if self.our_challenge(id).await?.is_none() {
-            let proof = |i: usize| iollm_compute::merkle::proof(&claim, i).unwrap_or_default();
-            let (root, n) = (iollm_compute::merkle::root(&claim), claim.len() - 1);
-            let (first, last) = (proof(0), proof(n));
-            let call = self.market.challenge(&self.signer, id, root, &first, claim[n], &last);
-            match call.await {
-                Ok(call) => {
-                    let included = call.included;
-                    self.state
-                        .transaction(id, "challenge", included.tx_hash, included.block, None)
-                        .await?;
+        let note = format!("segment {segment} does not replay to its checkpoint: challenged it");
+        tracing::info!(target: "worker::verifier", job = id, segment, "Challenging with a one-segment claim");
+        self.state.set_stage(id, Stage::Challenging, Some(&note)).await?;
+        self.challenge(id).await
+    }
+
+    /// The one-segment claim kept for job `id` (`claim.json`), if one can be used. A corrupt
+    /// one ([`read_claim`]) is removed, so that the check is done again; one that cannot be
+    /// read now (the disk failing) is left where it is. Either way the job goes on as if it
+    /// had none, so a claim file never stands in the way of a reveal.
+    pub(super) fn readable_claim(&self, id: u64) -> Option<Vec<[u8; 32]>> {
+        let dir = self.job_dir(id);
+        match read_claim(&dir) {
+            Ok(kept) => kept,
+            Err(e @ WorkerError::State(StateError::Corrupt(_))) => {
+                tracing::warn!(target: "worker::verifier", job = id, error = %e, "The kept claim is corrupt: removing it, to check again");
+                if let Err(e) = std::fs::remove_file(dir.join(CLAIM_FILE)) {
+                    tracing::warn!(target: "worker::verifier", job = id, error = %e, "Cannot remove the corrupt claim");
                 }
-                Err(error @ ChainError::ContractRefused { .. }) => {
-                    // Refused (the window closed, say): what the chain holds decides, and a
-                    // sign-up still unrevealed reveals without a check (its bond back).
-                    std::fs::remove_file(self.job_dir(id).join(CLAIM_FILE))
-                        .map_err(io("removing the refused claim"))?;
-                    return self.refused_reveal(id, error).await;
-                }
-                Err(e) => return Err(e.into()),
+                None
+            }
+            Err(e) => {
+                tracing::warn!(target: "worker::verifier", job = id, error = %e, "The kept claim cannot be read now");
+                None
             }
         }
-        let note = format!("segment {segment} does not replay to its checkpoint: challenged it");
-        tracing::info!(target: "worker::verifier", job = id, segment, "Challenged with a one-segment claim");
-        Ok(self.state.set_stage(id, Stage::Challenged, Some(&note)).await?)
     }
 
     /// Verifier: reveals `secret` without a check (`why` it checked nothing: an output it
@@ -251,7 +249,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         result: &iollm_types::market::Commitment,
         secret: &[u8; 32],
         dir: &Path,
-    ) -> Result<iollm_compute::Trainer, String> {
+    ) -> Result<Arc<iollm_compute::Trainer>, String> {
         use iollm_content::{fetch_file_verified, parse_cid, resolve_path};
         let text = |e: &dyn std::fmt::Display| e.to_string();
         if dir.exists() {
@@ -354,13 +352,49 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             let note = "revealed without a check: the executor's checks are not the run's";
             return Ok(self.state.set_stage(id, Stage::Checked, Some(note)).await?);
         }
-        let trainer = self.trainer(id).await?;
-        let (market, store, signer) = (&self.market, &self.store, &self.signer);
-        match crate::spotcheck::spot_check(market, store, signer, id, &secret, &trainer, &run).await
-        {
-            Ok((call, found)) => self.record_spot_check(id, &call, found, "").await,
-            Err(crate::spotcheck::SpotCheckError::Chain(e)) => self.refused_reveal(id, e).await,
-            Err(e) => Err(e.into()),
+        let check = async {
+            let trainer = self.trainer(id).await?;
+            let (market, store) = (&self.market, &self.store);
+            Ok::<_, WorkerError>(
+                crate::spotcheck::judge(market, store, id, &secret, &trainer, &run).await?,
+            )
+        };
+        let Some(checked) = self.before_reveal_deadline(id, check).await else {
+            let why = "its replay was not done before the reveal window's last blocks";
+            return self.reveal_unchecked(id, &secret, &why).await;
+        };
+        self.reveal_judged(id, &secret, checked?, "").await
+    }
+
+    /// Reveals what a spot check decided (`how`: from what run) and records it
+    /// ([`Inner::record_spot_check`]); a reveal refused or reverted goes by the chain
+    /// ([`Inner::refused_reveal`]).
+    async fn reveal_judged(
+        &self,
+        id: u64,
+        secret: &[u8; 32],
+        judged: crate::spotcheck::Judged,
+        how: &str,
+    ) -> Result<(), WorkerError> {
+        match crate::spotcheck::reveal(&self.market, &self.signer, id, secret, judged).await {
+            Ok((call, found)) => self.record_spot_check(id, &call, found, how).await,
+            Err(e) => self.refused_reveal(id, e).await,
+        }
+    }
+
+    /// `check` (which sends nothing), unless the reveal window of job `id` is down to its last
+    /// blocks first ([`crate::spotcheck::window_closing`]): then `None`, and the verifier
+    /// reveals without a check rather than miss its reveal and lose its bond, whatever made the
+    /// check slow (an executor serving its run slowly, a slow replay, a window already closing
+    /// at a restart). A check given up mid-replay stops the replay at its next step.
+    async fn before_reveal_deadline<T>(
+        &self,
+        id: u64,
+        check: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
+        tokio::select! {
+            checked = check => Some(checked),
+            () = crate::spotcheck::window_closing(&self.market, id) => None,
         }
     }
 
@@ -417,42 +451,65 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         Ok(())
     }
 
-    /// A reveal (`attest`) that failed: refused because this worker already revealed (the
-    /// reveal landed before a restart) it is done; refused otherwise (the window closed, the
-    /// job ended) it is over, noted; any other failure is retried.
+    /// Where this worker's sign-up for job `id` stands on chain once its secret is no longer
+    /// only committed (revealed, attested or challenged, perhaps before a restart; since
+    /// accused or settled): the stage it carries on at, with a note. `None` while committed.
+    pub(super) async fn stage_on_chain(
+        &self,
+        id: u64,
+        job: &Job,
+    ) -> Result<Option<(Stage, &'static str)>, WorkerError> {
+        use iollm_types::market::Check;
+        Ok(match self.our_sign_up(id, job).await?.map(|(_, check)| check) {
+            Some(Check::Committed) => None,
+            // Attested: it still watches to defend what it attested.
+            Some(Check::Checked { .. } | Check::Accused { .. }) => {
+                Some((Stage::Attested, "attested (its reveal landed before a restart)"))
+            }
+            // Its game may be settled already: it still answers defences and frees its bond.
+            Some(Check::Challenged) => Some((Stage::Challenged, "challenged (before a restart)")),
+            Some(Check::Revealed | Check::Settled { .. }) | None => {
+                Some((Stage::Checked, "revealed (before a restart)"))
+            }
+        })
+    }
+
+    /// A reveal (`attest`) or challenge that failed: refused at its dry-run, or reverted as it
+    /// landed (a move of this worker's landed first, say before a restart). What the chain
+    /// holds decides ([`Inner::stage_on_chain`]); still only committed while the job awaits
+    /// checks, it reveals without a check (its bond back); refused otherwise (the window
+    /// closed, the job ended) it is over, noted. Any other failure is retried.
     pub(super) async fn refused_reveal(
         &self,
         id: u64,
         error: ChainError,
     ) -> Result<(), WorkerError> {
-        use iollm_types::market::Check;
-        let ChainError::ContractRefused { message, .. } = error else { return Err(error.into()) };
-        // What the chain holds decides, whatever the refusal (a reveal that landed before a
-        // restart is refused as `AlreadyActed`, or as `WrongState` once the job was rejected).
+        let refused = match &error {
+            ChainError::ContractRefused { message, .. } => message.clone(),
+            ChainError::Dispatch { .. } => error.to_string(),
+            _ => return Err(error.into()),
+        };
         let job = self.chain_job(id).await?;
-        let check = self.our_sign_up(id, &job).await?.map(|(_, check)| check);
-        let (stage, note) = match check {
-            // Attested: it still watches to defend what it attested.
-            Some(Check::Checked { .. } | Check::Accused { .. }) => {
-                (Stage::Attested, "attested (its reveal landed before a restart)".to_string())
-            }
-            Some(Check::Committed) if job.state == JobState::Submitted => {
-                // Its check was refused (say, a checks tree of another shape than the job's):
-                // a reveal without one still brings the bond back.
+        let (stage, note) = match self.stage_on_chain(id, &job).await? {
+            Some((stage, note)) => (stage, note.to_owned()),
+            // Reverted as it landed, and nothing of ours landed: try again.
+            None if matches!(error, ChainError::Dispatch { .. }) => return Err(error.into()),
+            None if job.state == JobState::Submitted => {
+                // Its check or challenge was refused (say, a checks tree of another shape
+                // than the job's): a reveal without one still brings the bond back.
                 match self.market.attest(&self.signer, id, self.secret_of(id).await?, &None).await {
                     Ok(call) => {
                         let included = call.included;
                         self.state
                             .transaction(id, "reveal", included.tx_hash, included.block, None)
                             .await?;
-                        (Stage::Checked, format!("check refused ({message}); revealed without one"))
+                        (Stage::Checked, format!("{refused}; revealed without a check"))
                     }
                     Err(ChainError::ContractRefused { message, .. }) => (Stage::Lost, message),
                     Err(e) => return Err(e.into()),
                 }
             }
-            Some(Check::Committed) => (Stage::Lost, message),
-            _ => (Stage::Checked, "revealed (before a restart)".to_string()),
+            None => (Stage::Lost, refused),
         };
         Ok(self.state.set_stage(id, stage, Some(&note)).await?)
     }
@@ -463,7 +520,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     pub(super) async fn rebuild_claim(
         &self,
         id: u64,
-        trainer: &iollm_compute::Trainer,
+        trainer: &Arc<iollm_compute::Trainer>,
     ) -> Result<Vec<[u8; 32]>, WorkerError> {
         let secret = self.secret_of(id).await?;
         let published = self.job_dir(id).join("published");
@@ -492,34 +549,61 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
 /// directory (the trace's hashes in hex, as `trace.json` has them).
 pub(super) const CLAIM_FILE: &str = "claim.json";
 
+/// What `claim.json` holds: the claim (`h_0..h_n`, hex) and its Merkle root, so that a hash
+/// changed on disk is found rather than played (and lost) as another story.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeptClaim {
+    root: String,
+    claim: Vec<String>,
+}
+
 /// Writes a one-segment claim into job directory `dir` (whole and synced, or not at all).
 pub(super) fn write_claim(dir: &Path, claim: &[[u8; 32]]) -> Result<(), WorkerError> {
-    let hex: Vec<String> = claim.iter().map(|h| iollm_compute::train::hex(h)).collect();
-    let json = serde_json::to_vec(&hex).expect("strings serialise");
+    let hex = |h: &[u8; 32]| iollm_compute::train::hex(h);
+    let kept = KeptClaim {
+        root: hex(&iollm_compute::merkle::root(claim)),
+        claim: claim.iter().map(hex).collect(),
+    };
+    let json = serde_json::to_vec(&kept).expect("strings serialise");
     let partial = dir.join(format!("{CLAIM_FILE}.partial"));
     std::fs::create_dir_all(dir).map_err(io("creating the job's directory"))?;
     let write = |json: &[u8]| {
         use std::io::Write as _;
         let mut file = std::fs::File::create(&partial)?;
         file.write_all(json)?;
-        file.sync_all()
+        file.sync_all()?;
+        std::fs::rename(&partial, dir.join(CLAIM_FILE))?;
+        // The rename itself, made durable.
+        std::fs::File::open(dir)?.sync_all()
     };
-    write(&json).map_err(io("writing the claim"))?;
-    std::fs::rename(&partial, dir.join(CLAIM_FILE)).map_err(io("writing the claim"))
+    write(&json).map_err(io("writing the claim"))
 }
 
-/// The one-segment claim kept in job directory `dir`, if it challenged with one.
+/// The one-segment claim kept in job directory `dir`, if it challenged with one; a file that
+/// does not parse, holds no checkpoint or does not hash to its root is corrupt
+/// ([`StateError::Corrupt`]).
 pub(super) fn read_claim(dir: &Path) -> Result<Option<Vec<[u8; 32]>>, WorkerError> {
-    let text = match std::fs::read(dir.join(CLAIM_FILE)) {
+    let file = dir.join(CLAIM_FILE);
+    let text = match std::fs::read(&file) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io("reading the claim")(e)),
     };
-    let hex: Vec<String> = serde_json::from_slice(&text)
-        .map_err(|e| StateError::Corrupt(format!("{}: {e}", dir.join(CLAIM_FILE).display())))?;
-    let claim: Option<Vec<[u8; 32]>> =
-        hex.iter().map(|h| iollm_compute::train::parse_hash(h)).collect();
-    claim.map(Some).ok_or_else(|| StateError::Corrupt(format!("{CLAIM_FILE}: a bad hash")).into())
+    let corrupt =
+        |why: &dyn std::fmt::Display| StateError::Corrupt(format!("{}: {why}", file.display()));
+    let kept: KeptClaim = serde_json::from_slice(&text).map_err(|e| corrupt(&e))?;
+    let parse = |h: &String| iollm_compute::train::parse_hash(h);
+    let claim: Vec<[u8; 32]> = kept
+        .claim
+        .iter()
+        .map(parse)
+        .collect::<Option<_>>()
+        .ok_or_else(|| corrupt(&"a bad hash"))?;
+    let root = parse(&kept.root).ok_or_else(|| corrupt(&"a bad root"))?;
+    if claim.is_empty() || iollm_compute::merkle::root(&claim) != root {
+        return Err(corrupt(&"the claim is not the one kept (its root differs)").into());
+    }
+    Ok(Some(claim))
 }
 
 #[cfg(test)]
@@ -537,7 +621,12 @@ mod tests {
         // A write cut short by a crash leaves only its `.partial`: the kept claim stands.
         std::fs::write(job.join(format!("{CLAIM_FILE}.partial")), b"[\"ab").expect("written");
         assert_eq!(read_claim(&job).expect("read"), Some(claim));
-        for corrupt in [&b"[\"ab"[..], b"[\"zz\"]", b"{}"] {
+        // One hash changed on disk (still a hash): caught by the root kept beside it.
+        let text = std::fs::read_to_string(job.join(CLAIM_FILE)).expect("read");
+        let flipped = text.replacen("0202", "0203", 1);
+        assert_ne!(flipped, text);
+        let empty = r#"{"root":"00","claim":[]}"#;
+        for corrupt in [&b"[\"ab"[..], b"[\"zz\"]", b"{}", flipped.as_bytes(), empty.as_bytes()] {
             std::fs::write(job.join(CLAIM_FILE), corrupt).expect("written");
             let err = read_claim(&job).unwrap_err();
             assert!(

@@ -177,3 +177,21 @@ fn a_run_stopped_by_its_callback_resumes_to_the_same_trace() {
     let out = resume_latest(&cfg, dir.path(), &rt, &mut iollm_compute::go_on).expect("resume");
     assert_eq!(out.trace_root, full.trace_root);
 }
+
+/// A replay whose caller gave up (its `stop` set) ends at its next step with `Stopped`, and
+/// one left alone gives every root of the segment.
+#[test]
+fn a_replay_stops_when_its_caller_gives_up() {
+    use std::sync::atomic::AtomicBool;
+    let cfg = micro_config(6, 2);
+    let rt = Runtime::new(1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = train(&cfg, dir.path(), &rt, &mut iollm_compute::go_on).expect("train");
+    let start = std::fs::read(checkpoint_path(dir.path(), 1)).expect("read");
+    let tr = Trainer::new(&cfg, &rt).expect("trainer");
+    let seg = Segment::from_hashes(&run.trace_root, &run.hashes, 1).expect("segment");
+    let e = tr.segment_step_roots_until(&seg, &start, &AtomicBool::new(true)).unwrap_err();
+    assert!(matches!(e, Error::Stopped { step: 2 }), "{e}");
+    let roots = tr.segment_step_roots_until(&seg, &start, &AtomicBool::new(false)).expect("all");
+    assert_eq!((roots.len(), roots[0], roots[2]), (3, run.hashes[1], run.hashes[2]));
+}
