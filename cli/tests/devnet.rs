@@ -122,6 +122,53 @@ fn devnet_up_publish_pull_down() {
     assert!(ok && stdout.trim() == "No devnet is running; nothing to stop.", "{stdout}");
 }
 
+/// `iollm worker run --config config` as `suri`, on one thread, appending to `log`.
+fn worker_process(s: &Path, suri: &str, config: &Path, log: &Path) -> std::process::Child {
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    command(s, suri, &["worker", "run", "--config", config.to_str().unwrap()])
+        .env("IOLLM_THREADS", "1")
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("start the worker")
+}
+
+/// The collateral of the jobs the tests post (and a verifier's bond).
+const COLLATERAL: u128 = 100_000_000_000;
+
+/// `iollm job post` of the spec file `spec` (a path in the checkout) for `artifact`, with one
+/// verifier slot and the tests' reward and collateral: the job's id.
+fn post_job(s: &Path, spec: &str, artifact: &str, deadline: &str, window: u32) -> u64 {
+    let (window, collateral) = (window.to_string(), COLLATERAL.to_string());
+    let (ok, job, stderr) = iollm(
+        s,
+        &[
+            "job",
+            "post",
+            "--spec",
+            spec,
+            "--artifact",
+            artifact,
+            "--units",
+            "50",
+            "--reward",
+            "1000000000000",
+            "--deadline",
+            deadline,
+            "--window",
+            &window,
+            "--verifiers",
+            "1",
+            "--collateral",
+            &collateral,
+            "--verifier-fee",
+            "1000000000",
+        ],
+    );
+    assert!(ok, "job post failed: {stderr}");
+    job.trim().parse().unwrap()
+}
+
 /// A provider runs `iollm worker run`; a job is posted from the example spec; the worker is
 /// killed with SIGKILL while it trains, started again, and goes on from its checkpoints to
 /// submit, having claimed once; SIGTERM then stops it cleanly.
@@ -139,43 +186,9 @@ fn worker_survives_kill_9_and_stops_on_sigterm(s: &Path, artifact: &str) {
     let toml = format!("state_dir = {:?}\npoll_ms = 200\n", worker_dir);
     std::fs::write(&config, toml).unwrap();
     let log = s.join("worker.log");
-    let spawn = || {
-        let out = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
-        command(s, charlie, &["worker", "run", "--config", config.to_str().unwrap()])
-            .env("IOLLM_THREADS", "1")
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("start the worker")
-    };
+    let spawn = || worker_process(s, charlie, &config, &log);
     let mut worker = spawn();
-    let (ok, job, stderr) = iollm(
-        s,
-        &[
-            "job",
-            "post",
-            "--spec",
-            "worker/examples/tiny.job.json",
-            "--artifact",
-            artifact,
-            "--units",
-            "50",
-            "--reward",
-            "1000000000000",
-            "--deadline",
-            "+200",
-            "--window",
-            "2",
-            "--verifiers",
-            "1",
-            "--collateral",
-            "100000000000",
-            "--verifier-fee",
-            "1000000000",
-        ],
-    );
-    assert!(ok, "job post failed: {stderr}");
-    let job: u64 = job.trim().parse().unwrap();
+    let job = post_job(s, "worker/examples/tiny.job.json", artifact, "+200", 2);
     let run = worker_dir.join("jobs").join(job.to_string()).join("run");
     let third = iollm_compute::train::checkpoint_path(&run, 3);
     let until = |what: &str, done: &dyn Fn() -> bool| {
@@ -215,16 +228,6 @@ fn worker_survives_kill_9_and_stops_on_sigterm(s: &Path, artifact: &str) {
     assert!(line.contains(" claim@") && line.contains(" submit_result@"), "{status}");
 }
 
-/// A small training job with a dispute game (a checkpoint every 4 steps).
-const GAME_SPEC: &str = r#"{
-  "job_version": 1, "kind": "train", "profile": "repops-v4", "base_model": null,
-  "dataset": { "source": "arithmetic", "lines": 300 },
-  "model": { "n_layer": 2, "n_head": 2, "n_embd": 32, "n_ctx": 16 },
-  "train": { "seed": 9, "steps": 16, "batch_size": 2, "checkpoint_every": 4 },
-  "optimizer": { "lr": 0.003, "beta1": 0.9, "beta2": 0.99, "eps": 1e-8,
-                 "weight_decay": 0.01, "warmup_steps": 3 }
-}"#;
-
 /// Charlie's `worker run` (not withdrawing, so what the market owes it can be counted) takes
 /// a job posted from the CLI to submission; Dave challenges with a lying claim (wrong from
 /// step 2) and plays it; mid-game the worker is killed with SIGKILL and started again on its
@@ -236,7 +239,6 @@ fn worker_wins_a_dispute_across_kill_9(s: &Path, artifact: &str) {
     use iollm_worker::player::{play, Cheat, Player};
     use iollm_worker::state::{Stage, State};
     const STAKE: u128 = 1_000_000_000_000;
-    const COLLATERAL: u128 = 100_000_000_000;
     const WINDOW: u32 = 40;
     let (charlie, dave) = (Signer::dev("charlie").unwrap(), Signer::dev("dave").unwrap());
     let (ok, _, stderr) = iollm_as(
@@ -250,15 +252,7 @@ fn worker_wins_a_dispute_across_kill_9(s: &Path, artifact: &str) {
     let toml = format!("state_dir = {:?}\npoll_ms = 200\nwithdraw = false\n", worker_dir);
     std::fs::write(&config, toml).unwrap();
     let log = s.join("worker-dispute.log");
-    let spawn = || {
-        let out = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
-        command(s, "//Charlie", &["worker", "run", "--config", config.to_str().unwrap()])
-            .env("IOLLM_THREADS", "1")
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("start the worker")
-    };
+    let spawn = || worker_process(s, "//Charlie", &config, &log);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let deployment = Deployment::load(&s.join("deployments/devnet.json")).unwrap();
     let chain = runtime.block_on(Chain::connect(&deployment.rpc_url)).unwrap();
@@ -282,35 +276,7 @@ fn worker_wins_a_dispute_across_kill_9(s: &Path, artifact: &str) {
     until("finalization of the earlier job", &|| stage(earlier) == Some(Stage::Finalized));
     let owed_before = runtime.block_on(market.balance_of(charlie.account_bytes())).unwrap();
 
-    let spec = s.join("game.job.json");
-    std::fs::write(&spec, GAME_SPEC).unwrap();
-    let (ok, job, stderr) = iollm(
-        s,
-        &[
-            "job",
-            "post",
-            "--spec",
-            spec.to_str().unwrap(),
-            "--artifact",
-            artifact,
-            "--units",
-            "50",
-            "--reward",
-            "1000000000000",
-            "--deadline",
-            "+300",
-            "--window",
-            &WINDOW.to_string(),
-            "--verifiers",
-            "1",
-            "--collateral",
-            &COLLATERAL.to_string(),
-            "--verifier-fee",
-            "1000000000",
-        ],
-    );
-    assert!(ok, "job post failed: {stderr}");
-    let job: u64 = job.trim().parse().unwrap();
+    let job = post_job(s, "worker/examples/game.job.json", artifact, "+300", WINDOW);
     let started = std::time::Instant::now();
     while stage(job) != Some(Stage::Submitted) {
         assert!(started.elapsed().as_secs() < 300, "job {job} not submitted in 300 s");

@@ -335,15 +335,8 @@ fn other(winner: &Signer, charlie: &Signer, dave: &Signer) -> Signer {
 const SIGNED_UP: &[Stage] = &[Stage::SignedUp, Stage::Trained];
 
 /// The game's run (`iollm_tests::GAME_RUN`: 2 layers, 2 heads, 16 steps, 4 checkpoints) as an
-/// `iollm-job-v1` spec.
-const GAME_SPEC: &str = r#"{
-  "job_version": 1, "kind": "train", "profile": "repops-v4", "base_model": null,
-  "dataset": { "source": "arithmetic", "lines": 300 },
-  "model": { "n_layer": 2, "n_head": 2, "n_embd": 32, "n_ctx": 16 },
-  "train": { "seed": 9, "steps": 16, "batch_size": 2, "checkpoint_every": 4 },
-  "optimizer": { "lr": 0.003, "beta1": 0.9, "beta2": 0.99, "eps": 1e-8,
-                 "weight_decay": 0.01, "warmup_steps": 3 }
-}"#;
+/// `iollm-job-v1` spec: the smallest job the dispute game is played on.
+const GAME_SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../worker/examples/game.job.json");
 
 /// A challenger lies about the executor's result (a claim wrong from step 2): the executor's
 /// worker plays its side of the game by itself — stopped mid-game and started again, it carries
@@ -368,9 +361,8 @@ async fn defence() -> Result<()> {
     let artifact =
         ctx.registry()?.register(&bob, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY).await?.id;
     let dir = tempfile::tempdir()?;
-    let spec = dir.path().join("game.json");
-    std::fs::write(&spec, GAME_SPEC)?;
-    let (spec_cid, game) = m::publish_spec(ctx, &spec, 20).await?;
+    let spec = Path::new(GAME_SPEC);
+    let (spec_cid, game) = m::publish_spec(ctx, spec, 20).await?;
     let verification = Verification {
         challenge_window: 40,
         verifiers: 1,
@@ -516,9 +508,8 @@ async fn verification() -> Result<()> {
     let artifact =
         ctx.registry()?.register(&bob, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY).await?.id;
     let dir = tempfile::tempdir()?;
-    let spec = dir.path().join("game.json");
-    std::fs::write(&spec, GAME_SPEC)?;
-    let (spec_cid, game) = m::publish_spec(ctx, &spec, 20).await?;
+    let spec = Path::new(GAME_SPEC);
+    let (spec_cid, game) = m::publish_spec(ctx, spec, 20).await?;
     let window = 40;
     let verification = Verification {
         challenge_window: window,
@@ -804,9 +795,8 @@ async fn dishonest() -> Result<()> {
     let (bob, charlie, dave) = (Signer::dev("bob")?, Signer::dev("charlie")?, Signer::dev("dave")?);
     let artifact = providers_and_artifact(ctx, &[&charlie, &dave], &bob).await?;
     let dir = tempfile::tempdir()?;
-    let spec = dir.path().join("game.json");
-    std::fs::write(&spec, GAME_SPEC)?;
-    let (spec_cid, game) = m::publish_spec(ctx, &spec, 20).await?;
+    let spec = Path::new(GAME_SPEC);
+    let (spec_cid, game) = m::publish_spec(ctx, spec, 20).await?;
     let window = 40;
     let verification = Verification { challenge_window: window, ..ONE_SLOT };
     let deadline = ctx.chain.best_block().await? + 300;
@@ -987,9 +977,8 @@ async fn late_challenge() -> Result<()> {
     // Alice only makes blocks (top-ups of her pledge).
     let artifact = providers_and_artifact(ctx, &[&charlie, &dave, &alice], &bob).await?;
     let dir = tempfile::tempdir()?;
-    let spec = dir.path().join("game.json");
-    std::fs::write(&spec, GAME_SPEC)?;
-    let (spec_cid, game) = m::publish_spec(ctx, &spec, 20).await?;
+    let spec = Path::new(GAME_SPEC);
+    let (spec_cid, game) = m::publish_spec(ctx, spec, 20).await?;
     let window = 12;
     let verification = Verification { challenge_window: window, ..ONE_SLOT };
     let deadline = ctx.chain.best_block().await? + 300;
