@@ -109,6 +109,7 @@ async fn open(
         finalize: true,
         withdraw,
         poll_ms: 200,
+        reveal_margin: iollm_worker::spotcheck::REVEAL_MARGIN,
         output_license: "Apache-2.0".into(),
         metrics_listen: Some("127.0.0.1:0".parse()?),
     };
@@ -958,8 +959,8 @@ async fn play_until_decided<'t>(
 /// (the node away when it tried, a crash before it was) is kept: the worker records the job as
 /// challenging with its claim in `claim.json` before it sends, and sends that claim (it needs
 /// no replay) rather than reveal without a check and let a wrong result pass; the cheater,
-/// silent, loses the game on time. A check it has not started is given up: it reveals without
-/// one, in time, rather than lose its bond. Balances to the unit.
+/// silent, loses the game on time. A check it has not started, or its own run of a job, is
+/// given up: it reveals without one, in time, rather than lose its bond. Balances to the unit.
 #[tokio::test]
 async fn a_verifier_back_in_the_last_blocks_challenges_what_it_kept_and_reveals_in_time(
 ) -> Result<()> {
@@ -1036,12 +1037,15 @@ async fn late_challenge() -> Result<()> {
         let submitted_at = market.job(job).await?.context("the job")?.submitted_at;
         let margin = iollm_worker::spotcheck::REVEAL_MARGIN;
         advance_past(ctx, alice, submitted_at + window - margin - 1).await?;
-        assert!(iollm_worker::spotcheck::window_closes_soon(market, job).await?, "too early");
+        assert!(
+            iollm_worker::spotcheck::window_closes_soon(market, job, margin).await?,
+            "too early"
+        );
         let stop = CancellationToken::new();
         let (runs, _) = start_as(Role::Verifier, ctx, dave, dave_dir, false, &stop).await?;
         anyhow::Ok((stop, runs))
     };
-    let (stop, runs) = late(job).await?;
+    let (mut stop, mut runs) = late(job).await?;
     reach(&daves, job, Stage::Challenged, 120).await?;
     let challenge = market.game_of(job, 0).await?.context("Dave's challenge")?;
     assert_eq!(challenge.challenger, dave.account_bytes());
@@ -1065,35 +1069,44 @@ async fn late_challenge() -> Result<()> {
     let c = market.pledge_of(charlie.account_bytes()).await?.context("pledge")?;
     assert_eq!((c.stake, c.locked), (STAKE - COLLATERAL, 0), "Charlie's collateral is slashed");
 
-    // Dave signs up for another job and goes down; Charlie submits an honest result (its
-    // published run and output). Back only in the window's last blocks, Dave's worker reveals
-    // without a check, in time: its bond back, no fee, the job unverified.
-    let job = m::post_job(ctx, &bob, &post).await?.value;
-    reach(&daves, job, Stage::SignedUp, 120).await?;
-    stop.cancel();
-    runs.await??;
-    let out = dir.path().join("output");
-    let package =
-        iollm_tests::publish_output(ctx, (job, artifact), &charlie, &cfg, honest_run.path(), &out)
-            .await?;
-    let (commitment, proof) = iollm_worker::submission(honest_run.path(), &game, &package, 0)?;
-    m::claim(ctx, &charlie, job).await?;
-    m::submit(ctx, &charlie, job, &commitment, Some(&proof)).await?;
-    let (stop, runs) = late(job).await?;
-    reach(&daves, job, Stage::Checked, 120).await?;
-    let note = daves.job(job).await?.and_then(|j| j.note).unwrap_or_default();
-    assert!(note.starts_with("revealed without a check"), "{note}");
-    let sent: Vec<String> = daves.transactions(job).await?.into_iter().map(|t| t.0).collect();
-    assert!(sent.len() == 2 && ["reveal", "attest"].contains(&sent[1].as_str()), "{sent:?}");
-    let submitted_at = market.job(job).await?.context("the job")?.submitted_at;
-    advance_past(ctx, alice, submitted_at + window + 1).await?;
-    m::finalize(ctx, &bob, job).await?;
-    let done = market.job(job).await?.context("the job")?;
-    assert_eq!((done.state, done.verified), (JobState::Finalized, false));
-    assert_eq!(market.balance_of(dave.account_bytes()).await?, COLLATERAL.div_ceil(2), "no fee");
-    let d = market.pledge_of(dave.account_bytes()).await?.context("pledge")?;
-    assert_eq!((d.stake, d.locked), (STAKE, 0), "Dave's bond is back");
-    assert_eq!(market.balance_of(charlie.account_bytes()).await?, done.ask, "Charlie is paid");
+    // Twice, Dave signs up for another job and goes down; Charlie submits an honest result
+    // (its published run and output). Back only in the window's last blocks — still to check
+    // it, then running the job itself (as when a published run is unusable) — Dave's worker
+    // reveals without a check, in time: its bond back, no fee, the job unverified.
+    let mut paid = 0;
+    for running in [false, true] {
+        let job = m::post_job(ctx, &bob, &post).await?.value;
+        reach(&daves, job, Stage::SignedUp, 120).await?;
+        stop.cancel();
+        runs.await??;
+        let out = dir.path().join(format!("output-{job}"));
+        let (run, charlies) = (honest_run.path(), (job, artifact));
+        let package = iollm_tests::publish_output(ctx, charlies, &charlie, &cfg, run, &out).await?;
+        let (commitment, proof) = iollm_worker::submission(run, &game, &package, 0)?;
+        m::claim(ctx, &charlie, job).await?;
+        m::submit(ctx, &charlie, job, &commitment, Some(&proof)).await?;
+        if running {
+            daves.set_stage(job, Stage::Running, Some("the published run is unusable")).await?;
+        }
+        (stop, runs) = late(job).await?;
+        reach(&daves, job, Stage::Checked, 120).await?;
+        let note = daves.job(job).await?.and_then(|j| j.note).unwrap_or_default();
+        assert!(note.starts_with("revealed without a check"), "{note}");
+        assert_eq!(note.contains("its own run"), running, "{note}");
+        let sent: Vec<String> = daves.transactions(job).await?.into_iter().map(|t| t.0).collect();
+        assert!(sent.len() == 2 && ["reveal", "attest"].contains(&sent[1].as_str()), "{sent:?}");
+        let submitted_at = market.job(job).await?.context("the job")?.submitted_at;
+        advance_past(ctx, alice, submitted_at + window + 1).await?;
+        m::finalize(ctx, &bob, job).await?;
+        let done = market.job(job).await?.context("the job")?;
+        assert_eq!((done.state, done.verified), (JobState::Finalized, false));
+        let half = COLLATERAL.div_ceil(2);
+        assert_eq!(market.balance_of(dave.account_bytes()).await?, half, "no fee");
+        let d = market.pledge_of(dave.account_bytes()).await?.context("pledge")?;
+        assert_eq!((d.stake, d.locked), (STAKE, 0), "Dave's bond is back");
+        paid += done.ask;
+        assert_eq!(market.balance_of(charlie.account_bytes()).await?, paid, "Charlie is paid");
+    }
     stop.cancel();
     runs.await??;
     Ok(())

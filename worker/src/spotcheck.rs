@@ -80,25 +80,29 @@ pub enum SpotCheckError {
     Chain(#[from] ChainError),
 }
 
-/// Blocks a verifier keeps for its reveal before the window closes: the reveal must land in
-/// a block no later than the window's last, and a check still running then is given up.
+/// The fewest blocks a verifier keeps for its reveal before the window closes (a worker's
+/// `reveal_margin` may keep more): the reveal must land in a block no later than the window's
+/// last, and a check still running then is given up.
 pub const REVEAL_MARGIN: u32 = 2;
 
-/// Whether job `job`'s reveal window is down to its last [`REVEAL_MARGIN`] blocks, or over
-/// (the job no longer submitted, or gone): too late to start a check, time to reveal.
-pub async fn window_closes_soon(market: &MarketClient, job: JobId) -> Result<bool, ChainError> {
+/// Whether job `job`'s reveal window is down to its last `margin` blocks, or over (the job no
+/// longer submitted, or gone): too late to start a check, time to reveal.
+pub async fn window_closes_soon(
+    market: &MarketClient,
+    job: JobId,
+    margin: u32,
+) -> Result<bool, ChainError> {
     let Some(j) = market.job(job).await? else { return Ok(true) };
     let closes = j.submitted_at.saturating_add(j.verification.challenge_window);
     let best = market.chain().best_block().await?;
-    Ok(j.state != iollm_types::market::JobState::Submitted
-        || best.saturating_add(REVEAL_MARGIN) >= closes)
+    Ok(j.state != iollm_types::market::JobState::Submitted || best.saturating_add(margin) >= closes)
 }
 
 /// Resolves once [`window_closes_soon`]: a check still running then is given up, so that the
 /// verifier reveals in time whatever the executor's content does (served slowly, say). The
 /// chain away keeps it waiting.
-pub async fn window_closing(market: &MarketClient, job: JobId) {
-    while !matches!(window_closes_soon(market, job).await, Ok(true)) {
+pub async fn window_closing(market: &MarketClient, job: JobId, margin: u32) {
+    while !matches!(window_closes_soon(market, job, margin).await, Ok(true)) {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
@@ -232,7 +236,8 @@ pub async fn judge<S: ContentStore>(
             let trace_root = result.trace_root;
             let expected =
                 crate::output::Expected { job, artifact, trace_root, trainer, last: &last };
-            let (output, closing) = (&result.output_cid, window_closing(market, job));
+            let (output, closing) =
+                (&result.output_cid, window_closing(market, job, REVEAL_MARGIN));
             match crate::output::check_output_until(store, output, &expected, closing).await {
                 Ok(()) => {
                     let path = spotcheck::checks_path::<Sha>(&checks, segment).unwrap_or_default();

@@ -206,9 +206,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     /// found on chain) with the one-segment claim its spot check kept in `claim.json`, or
     /// else the claim of its own run; neither left, it checks the result again. A send that
     /// fails leaves it challenging, so the same claim is sent again, however late: it needs no
-    /// replay. Should sending keep failing into the window's last blocks, it reveals without
-    /// a check first (its bond back; a revealed verifier may still challenge), then goes on
-    /// sending. Refused or reverted, the chain decides ([`Inner::refused_reveal`]).
+    /// replay; the first failure also reveals without a check ([`Inner::reveal_first`]).
+    /// Refused, the chain decides ([`Inner::refused_reveal`]).
     pub(super) async fn challenge(&self, id: u64) -> Result<(), WorkerError> {
         if self.our_challenge(id).await?.is_some() {
             return Ok(self.state.set_stage(id, Stage::Challenged, None).await?);
@@ -236,6 +235,14 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                     .await?;
                 Ok(self.state.set_stage(id, Stage::Challenged, None).await?)
             }
+            // Reverted as it landed while the job still awaits checks (out of gas, its
+            // deposit): sent again; a window closed since is a refusal at the next dry-run.
+            Err(error @ ChainError::Dispatch { .. })
+                if self.chain_job(id).await?.state == iollm_types::market::JobState::Submitted =>
+            {
+                self.reveal_first(id, &error).await?;
+                Err(error.into())
+            }
             Err(error @ (ChainError::ContractRefused { .. } | ChainError::Dispatch { .. })) => {
                 tracing::warn!(target: "worker::verifier", job = id, why = %error, "Challenge refused; the chain decides");
                 self.refused_reveal(id, error).await?;
@@ -250,21 +257,28 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 }
                 Ok(())
             }
-            Err(e) => {
-                let job = self.chain_job(id).await?;
-                let committed = self.stage_on_chain(id, &job).await?.is_none();
-                if committed && crate::spotcheck::window_closes_soon(&self.market, id).await? {
-                    let secret = self.secret_of(id).await?;
-                    let call = self.market.attest(&self.signer, id, secret, &None).await?;
-                    let included = call.included;
-                    self.state
-                        .transaction(id, "reveal", included.tx_hash, included.block, None)
-                        .await?;
-                    tracing::warn!(target: "worker::verifier", job = id, error = %e, "The challenge cannot be sent yet: revealed without a check, sending it again");
-                }
-                Err(e.into())
-            }
+            Err(e) => match self.reveal_first(id, &e).await? {
+                // Its bond safe, the challenge is sent again at once.
+                true => Ok(()),
+                false => Err(e.into()),
+            },
         }
+    }
+
+    /// Verifier, its challenge not sent (`why`): reveals without a check first while its
+    /// sign-up is only committed, so that no failure of the challenge can cost its bond (a
+    /// revealed verifier may still challenge, on the same bond); `true` when it did.
+    async fn reveal_first(&self, id: u64, why: &ChainError) -> Result<bool, WorkerError> {
+        let job = self.chain_job(id).await?;
+        if self.stage_on_chain(id, &job).await?.is_some() {
+            return Ok(false);
+        }
+        let secret = self.secret_of(id).await?;
+        let call = self.market.attest(&self.signer, id, secret, &None).await?;
+        let included = call.included;
+        self.state.transaction(id, "reveal", included.tx_hash, included.block, None).await?;
+        tracing::warn!(target: "worker::verifier", job = id, error = %why, "The challenge is not sent yet: revealed without a check, sending it again");
+        Ok(true)
     }
 
     /// Verifier: plays the challenger's side of its game until it is decided, then settles it.

@@ -94,6 +94,13 @@ pub struct WorkerConfig {
     /// How often to ask the node for a new block while waiting, in milliseconds.
     #[serde(default = "half_a_second")]
     pub poll_ms: u64,
+    /// Verifier: the last blocks of a job's window kept for its reveal (at least
+    /// [`crate::spotcheck::REVEAL_MARGIN`]): a check not done by then is given up and the
+    /// secret revealed without one, and a job whose window is no longer is left to others.
+    /// Raise it where a reveal may wait longer to land (a busy worker's transactions go out
+    /// one at a time, each waiting for finality).
+    #[serde(default = "reveal_margin")]
+    pub reveal_margin: u32,
     /// The license its output packages carry (SPDX).
     #[serde(default = "apache")]
     pub output_license: String,
@@ -119,6 +126,10 @@ fn half_a_second() -> u64 {
     500
 }
 
+fn reveal_margin() -> u32 {
+    crate::spotcheck::REVEAL_MARGIN
+}
+
 fn apache() -> String {
     "Apache-2.0".into()
 }
@@ -133,6 +144,13 @@ impl WorkerConfig {
     pub fn parse(text: &str) -> Result<WorkerConfig, WorkerError> {
         let config: WorkerConfig =
             toml::from_str(text).map_err(|e| WorkerError::Config(e.message().to_owned()))?;
+        if config.reveal_margin < crate::spotcheck::REVEAL_MARGIN {
+            return Err(WorkerError::Config(format!(
+                "reveal_margin = {}: keep at least {} blocks for a reveal",
+                config.reveal_margin,
+                crate::spotcheck::REVEAL_MARGIN
+            )));
+        }
         if let Some(addr) = config.metrics_listen.filter(|a| !a.ip().is_loopback()) {
             return Err(WorkerError::Config(format!(
                 "metrics_listen = {addr}: serve metrics on a loopback address (127.0.0.1:PORT)"
@@ -475,7 +493,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 Some("its result is in: sign-ups are closed")
             } else if job.verification.verifier_fee < u128::from(self.config.min_fee) {
                 Some("verifier fee below min_fee")
-            } else if job.verification.challenge_window <= crate::spotcheck::REVEAL_MARGIN {
+            } else if job.verification.challenge_window <= self.config.reveal_margin {
                 // It would reveal without a check at once: a bond locked for nothing.
                 Some("its window leaves no block for a check")
             } else if job.sign_ups >= iollm_types::spotcheck::MAX_SIGN_UPS {
@@ -546,18 +564,32 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     }
 
     async fn carry_in_span(self: Arc<Self>, id: u64, stop: CancellationToken) {
-        let mut backoff = Duration::from_secs(1);
+        let (mut backoff, mut failed_at) = (Duration::from_secs(1), None);
         loop {
             let Err(e) = self.advance(id, &stop).await else { return };
             self.metrics.job_failures.inc();
+            // A stage failing for the first time starts from the shortest backoff.
+            let stage = self.state.job(id).await.ok().flatten().map(|j| j.stage);
+            if stage != failed_at {
+                (backoff, failed_at) = (Duration::from_secs(1), stage);
+            }
             tracing::error!(target: "worker::executor", job = id, error = %e, retry_in_s = backoff.as_secs(), "The job stopped; trying again");
             let why = format!("stopped: {e}");
             if let Err(e) = self.state.note(id, &why).await {
                 tracing::error!(target: "worker::executor", job = id, error = %e, "Cannot record why");
             }
+            // A verifier still to reveal is woken when the window reaches its last blocks,
+            // however long its backoff: then it reveals, whatever failed.
+            let margin = self.config.reveal_margin;
+            let reveal_due = self.config.role == Role::Verifier
+                && matches!(
+                    crate::spotcheck::window_closes_soon(&self.market, id, margin).await,
+                    Ok(false)
+                );
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(backoff) => {}
+                () = crate::spotcheck::window_closing(&self.market, id, margin), if reveal_due => {}
             }
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
@@ -583,6 +615,9 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 Stage::SigningUp => self.sign_up(id, secret()?).await?,
                 Stage::Claiming => self.claim(id).await?,
                 Stage::SignedUp => self.check_published(id, secret()?, stop).await?,
+                Stage::Running if role == Role::Verifier.as_str() => {
+                    self.run_for_check(id, secret()?, stop).await?
+                }
                 Stage::Claimed | Stage::Running => {
                     if self.train(id, stop).await? {
                         self.state.set_stage(id, Stage::Trained, None).await?;
@@ -689,6 +724,9 @@ mod tests {
         assert_eq!(minimal.role, Role::Executor);
         assert_eq!(minimal.poll_ms, 500);
         assert_eq!(minimal.output_license, "Apache-2.0");
+        assert_eq!(minimal.reveal_margin, crate::spotcheck::REVEAL_MARGIN);
+        let err = WorkerConfig::parse("state_dir = \"s\"\nreveal_margin = 1\n").unwrap_err();
+        assert!(err.to_string().contains("at least 2 blocks"), "{err}");
         let err = WorkerConfig::parse("state_dir = \"s\"\nmax_job = 2\n").unwrap_err();
         assert!(err.to_string().contains("max_job"), "{err}");
         let err = WorkerConfig::parse("state_dir = \"s\"\nmin_reward = -1\n").unwrap_err();

@@ -96,14 +96,25 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             Err(e) => {
                 // Before training for it, what the output's smip.json alone says: an output
                 // this worker would refuse anyway is refused now.
-                let artifact = self.chain_job(id).await?.artifact;
                 let (cid, root) = (&result.output_cid, &result.trace_root);
-                match crate::output::check_manifest(&self.store, cid, id, artifact, root).await {
-                    Ok(_) => {}
-                    Err(local) if local.is_local() => {
-                        return Err(crate::spotcheck::SpotCheckError::Output(local).into());
+                let manifest = async {
+                    let artifact = self.chain_job(id).await?.artifact;
+                    let checked = crate::output::check_manifest(store, cid, id, artifact, root);
+                    Ok::<_, WorkerError>(checked.await)
+                };
+                match self.before_reveal_deadline(id, manifest).await {
+                    None => {
+                        let why = "the output's manifest was not checked before the reveal window's last blocks";
+                        return self.reveal_unchecked(id, &secret, &why).await;
                     }
-                    Err(refused) => return self.reveal_unchecked(id, &secret, &refused).await,
+                    Some(Ok(Ok(_))) => {}
+                    Some(Ok(Err(local))) if local.is_local() => {
+                        return Err(SpotCheckError::Output(local).into());
+                    }
+                    Some(Ok(Err(refused))) => {
+                        return self.reveal_unchecked(id, &secret, &refused).await
+                    }
+                    Some(Err(e)) => return Err(e),
                 }
                 tracing::warn!(target: "worker::verifier", job = id, why = %e, "The published run does not serve a spot check: running the job");
                 // A claim kept from an attempt that never landed is not this job's story.
@@ -366,6 +377,30 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         self.reveal_judged(id, &secret, checked?, "").await
     }
 
+    /// Verifier, running the job itself (the published run unusable): trains it, and gives it
+    /// up for a reveal without a check once the window is down to its last blocks (a run that
+    /// cannot finish in time, a dataset no longer served), so that its bond is not lost to a
+    /// job it cannot check. Its training, stopped, keeps its checkpoints.
+    pub(super) async fn run_for_check(
+        &self,
+        id: u64,
+        secret: [u8; 32],
+        stop: &CancellationToken,
+    ) -> Result<(), WorkerError> {
+        let give_up = stop.child_token();
+        match self.before_reveal_deadline(id, self.train(id, &give_up)).await {
+            None => {
+                give_up.cancel();
+                let why =
+                    "its own run of the job was not done before the reveal window's last blocks";
+                self.reveal_unchecked(id, &secret, &why).await
+            }
+            Some(Ok(true)) => Ok(self.state.set_stage(id, Stage::Trained, None).await?),
+            Some(Ok(false)) => Ok(()),
+            Some(Err(e)) => Err(e),
+        }
+    }
+
     /// Reveals what a spot check decided (`how`: from what run) and records it
     /// ([`Inner::record_spot_check`]); a reveal refused or reverted goes by the chain
     /// ([`Inner::refused_reveal`]).
@@ -392,9 +427,15 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         id: u64,
         check: impl std::future::Future<Output = T>,
     ) -> Option<T> {
+        // Already closing: not even started (a check that fails at once must not win).
+        let margin = self.config.reveal_margin;
+        if matches!(crate::spotcheck::window_closes_soon(&self.market, id, margin).await, Ok(true))
+        {
+            return None;
+        }
         tokio::select! {
             checked = check => Some(checked),
-            () = crate::spotcheck::window_closing(&self.market, id) => None,
+            () = crate::spotcheck::window_closing(&self.market, id, margin) => None,
         }
     }
 
@@ -508,6 +549,11 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                     Err(ChainError::ContractRefused { message, .. }) => (Stage::Lost, message),
                     Err(e) => return Err(e.into()),
                 }
+            }
+            // Another's challenge rejected the result before this worker revealed: the
+            // market ended its sign-up with the job, its bond back.
+            None if job.state == JobState::Rejected => {
+                (Stage::Checked, format!("{refused}: the job was rejected before its check"))
             }
             None => (Stage::Lost, refused),
         };
