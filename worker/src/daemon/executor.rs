@@ -80,7 +80,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let trainer = self.trainer_of(&cfg)?;
         let started = run.join("checkpoints").is_dir();
         let (stop, metrics) = (stop.clone(), Arc::clone(&self.metrics));
-        let span = tracing::Span::current();
+        let (span, started_at) = (tracing::Span::current(), std::time::Instant::now());
         let trained = tokio::task::spawn_blocking(move || {
             let _job = span.enter();
             let mut log = |p: &iollm_compute::Progress| {
@@ -108,7 +108,9 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         })?;
         match trained {
             Ok(outcome) => {
-                tracing::info!(target: "worker::executor", job = id, trace_root = %outcome.trace_root_hex(), "Trained");
+                let (seconds, tokens_per_sec) =
+                    (started_at.elapsed().as_secs_f64(), outcome.tokens_per_sec);
+                tracing::info!(target: "worker::executor", job = id, trace_root = %outcome.trace_root_hex(), seconds, tokens_per_sec, "Trained");
                 Ok(true)
             }
             Err(iollm_compute::Error::Stopped { step }) => {
