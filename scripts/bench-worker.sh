@@ -5,7 +5,7 @@
 #   - the executor's worker's training throughput against bare `iollm train` (goal >= 0.95x);
 #   - the job from post to finalized in seconds (devnet.sh's own figure), and in blocks from
 #     post to result, then the challenge window;
-#   - the verifier's work (fetching the published run, replaying its one segment, checking the
+#   - the verifier's work (fetching the published run, replaying its two segments, checking the
 #     output package) as a fraction of the executor's training time.
 #   bash scripts/bench-worker.sh
 set -euo pipefail
@@ -60,5 +60,5 @@ echo
 echo "training, 1 thread:    worker ${worker_tps} tokens/s (${worker_s} s), bare iollm train ${bare_tps} tokens/s"
 awk -v w="$worker_tps" -v b="$bare_tps" 'BEGIN { printf "  worker / bare:       %.3f (goal >= 0.95)\n", w / b }'
 echo "job $job, post to finalized: ${post_to_final} s; blocks ${posted} -> ${submitted} (result), then a window of 20 (a block every 3 s)"
-echo "verifier's spot check: ${verifier_s} s (fetch, one-segment replay, output check)"
+echo "verifier's spot check: ${verifier_s} s (fetch, replay of the drawn and the last segment, output check)"
 awk -v v="$verifier_s" -v e="$worker_s" 'BEGIN { printf "  verifier / executor: %.3f of the executor'"'"'s training time\n", v / e }'

@@ -10,7 +10,7 @@
 #   5. the compute market, run by the workers: Alice posts a training job for the model with an
 #      escrowed reward; Charlie's worker claims it, trains, publishes the output package and
 #      submits its CID and trace; Dave's worker (signed up before the result existed) replays
-#      the segment his secret draws and attests; Charlie's worker finalizes and withdraws its
+#      the segment his secret draws and the last one, and attests; Charlie's worker finalizes and withdraws its
 #      pay. Alice registers the verified output with provenance, Eve pays revenue, and everyone
 #      withdraws what the contracts owe them. No step of the job is done by hand.
 # The devnet keeps running afterwards; stop it with `target/release/iollm devnet down`.
@@ -78,8 +78,8 @@ job=$("$iollm" job post --spec worker/examples/tiny.job.json --artifact "$id" --
   --verifier-fee 1000000000)
 echo "job $job posted (reward 100000000000 escrowed). From here on the workers act:"
 echo "  Charlie's claims, trains, publishes and submits; Dave's signs up before the result,"
-echo "  replays the segment his secret draws from the checkpoint Charlie's worker published,"
-echo "  and attests; Charlie's finalizes after the window."
+echo "  replays the segment his secret draws and the last one from the checkpoints Charlie's"
+echo "  worker published, and attests; Charlie's finalizes after the window."
 "$iollm" split set "$id" --designer-bps 7000 --compute-bps 2000 --treasury-bps 1000
 workers="${IOLLM_STATE_DIR:-$repo}/.devnet/workers"
 state=""

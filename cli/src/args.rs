@@ -351,7 +351,8 @@ pub enum JobAction {
         secret_file: PathBuf,
     },
     /// Spot-check a submitted job you signed up for: replays the segment your secret draws
-    /// from the executor's run and attests when it matches the executor's check (the bond comes
+    /// and the last one from the executor's run and attests when both match the executor's
+    /// checks (the bond comes
     /// back with a fee; lost if a game proves the result wrong). A replay that misses the
     /// committed checkpoint is refused: challenge the result instead.
     Attest {

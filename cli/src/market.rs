@@ -304,19 +304,7 @@ pub fn read_secret(path: &std::path::Path) -> Result<[u8; 32], MarketCmdError> {
         .ok_or_else(|| bad("not a spot-check secret (64 hex digits)".into()))
 }
 
-/// Reveals a sign-up's `secret`, with the steps root and path of its segment (an attestation)
-/// or without (`None`).
-pub async fn reveal(
-    ctx: &Connection,
-    signer: &Signer,
-    job: JobId,
-    secret: &[u8; 32],
-    check: &Option<([u8; 32], Vec<[u8; 32]>)>,
-) -> Result<Executed<()>, MarketCmdError> {
-    Ok(ctx.market()?.attest(signer, job, *secret, check).await?)
-}
-
-pub use iollm_worker::spotcheck::SpotCheck;
+pub use iollm_worker::spotcheck::{segments_text, SpotCheck};
 
 /// `iollm job attest`: [`iollm_worker::spotcheck::spot_check`] from the run directory `run`
 /// under the job's config `cfg`.

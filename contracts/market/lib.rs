@@ -634,20 +634,22 @@ mod market {
             Ok(index)
         }
 
-        /// A signed-up verifier reveals its secret in the window, with `check` — the steps root
-        /// of the segment its secret and the trace root draw ([`spotcheck::draw`]) and its path
-        /// in the executor's checks tree — or without one (its replay did not match, but the
-        /// trace did: the bond comes back, no fee). A check that matches the executor's
-        /// committed leaf is an attestation: at finalize the `verifiers` attestations with the
-        /// lowest draws are paid the fee, whoever signed up first; every attester's bond comes
-        /// back, unless a game proves the result wrong by recomputation. A verifier that never
-        /// reveals loses its bond (half to the poster).
+        /// A signed-up verifier reveals its secret in the window, with `check` — for each of
+        /// the segments it must replay ([`spotcheck::checked_segments`]: the one its secret and
+        /// the trace root draw, [`spotcheck::draw`], then the last, whose end is the `h_n` the
+        /// reported loss and the output come from), in that order, the segment's steps root
+        /// and its path in the executor's checks tree — or without one (its replay did not
+        /// match, but the trace did: the bond comes back, no fee). A check that matches the
+        /// executor's committed leaves is an attestation: at finalize the `verifiers`
+        /// attestations with the lowest draws are paid the fee, whoever signed up first; every
+        /// attester's bond comes back, unless a game proves the result wrong by
+        /// recomputation. A verifier that never reveals loses its bond (half to the poster).
         #[ink(message)]
         pub fn attest(
             &mut self,
             job_id: JobId,
             secret: [u8; 32],
-            check: Option<([u8; 32], Vec<[u8; 32]>)>,
+            check: Option<Vec<spotcheck::SegmentCheck>>,
         ) -> Result<(), Error> {
             let mut job = self.jobs.get(job_id).ok_or(Error::UnknownJob)?;
             if job.state != JobState::Submitted {
@@ -670,21 +672,28 @@ mod market {
                     sign_up.check = Check::Revealed;
                     None
                 }
-                Some((steps_root, path)) => {
+                Some(checks) => {
                     let segments = self.segments(job_id);
-                    let segment = spotcheck::segment(&draw, segments).ok_or(Error::Overflow)?;
-                    if !spotcheck::matches::<HostSha>(
-                        &result.checks_root,
-                        &steps_root,
-                        segment,
-                        segments,
-                        &path,
-                    ) {
+                    let checked = spotcheck::checked_segments(&draw, segments);
+                    let matches =
+                        |(segment, (steps_root, path)): (&u64, &spotcheck::SegmentCheck)| {
+                            spotcheck::matches::<HostSha>(
+                                &result.checks_root,
+                                steps_root,
+                                *segment,
+                                segments,
+                                path,
+                            )
+                        };
+                    if checked.is_empty()
+                        || checks.len() != checked.len()
+                        || !checked.iter().zip(&checks).all(matches)
+                    {
                         return Err(Error::BadCheck);
                     }
                     sign_up.check = Check::Checked { draw };
                     job.attestations = job.attestations.checked_add(1).ok_or(Error::Overflow)?;
-                    Some(segment)
+                    checked.first().copied()
                 }
             };
             self.sign_ups.insert((job_id, index), &sign_up);
@@ -2129,13 +2138,18 @@ mod market {
             m.sign_up(id, spotcheck::commitment::<HostSha>(who.as_ref(), &secret(who)))
         }
 
-        /// What an honest replay of `who`'s segment of job `id` yields: its steps root and path.
-        fn check(m: &Market, id: JobId, who: AccountId) -> Option<([u8; 32], Vec<[u8; 32]>)> {
+        /// What honest replays of `who`'s segments of job `id` (the drawn one, then the last)
+        /// yield: their steps roots and paths.
+        fn check(m: &Market, id: JobId, who: AccountId) -> Option<Vec<spotcheck::SegmentCheck>> {
             let segments = m.segments(id);
             let draw = spotcheck::draw::<HostSha>(&secret(who), &trace_root());
-            let seg = spotcheck::segment(&draw, segments).unwrap();
-            let path = spotcheck::checks_path::<HostSha>(&leaves(segments as usize), seg);
-            Some((STEPS[seg as usize], path.unwrap()))
+            let checked = spotcheck::checked_segments(&draw, segments);
+            let leaves = leaves(segments as usize);
+            let check = |seg: &u64| {
+                let path = spotcheck::checks_path::<HostSha>(&leaves, *seg).unwrap();
+                (STEPS[*seg as usize], path)
+            };
+            Some(checked.iter().map(check).collect())
         }
 
         fn attest(m: &mut Market, id: JobId, who: AccountId) -> Result<(), Error> {
@@ -2459,20 +2473,34 @@ mod market {
             as_(a.django, 0);
             let honest = check(&m, id, a.django);
             assert_eq!(m.attest(id, secret(a.eve), honest.clone()), Err(Error::BadReveal));
-            let (root, path) = honest.clone().unwrap();
+            let checks = honest.clone().unwrap();
+            let (root, path) = checks[0].clone();
             let other = if root == STEPS[0] { STEPS[1] } else { STEPS[0] };
-            assert_eq!(m.attest(id, secret(a.django), Some((other, path))), Err(Error::BadCheck));
+            let with_first = |first: [u8; 32]| {
+                let mut c = checks.clone();
+                c[0] = (first, path.clone());
+                Some(c)
+            };
+            assert_eq!(m.attest(id, secret(a.django), with_first(other)), Err(Error::BadCheck));
             let leaf = spotcheck::leaf::<HostSha>(&root);
-            let (_, path) = honest.clone().unwrap();
             assert_eq!(
-                m.attest(id, secret(a.django), Some((leaf, path))),
+                m.attest(id, secret(a.django), with_first(leaf)),
                 Err(Error::BadCheck),
                 "the published leaf is not the steps root"
             );
+            // Every check is of a segment replayed: the drawn one alone does not attest when it
+            // is not the last (whose end is h_n), nor checks in another order, nor extra ones.
+            let draw = spotcheck::draw::<HostSha>(&secret(a.django), &trace_root());
+            assert_eq!(spotcheck::segment(&draw, 2), Some(0), "django draws the first of 2");
+            assert_eq!(checks.len(), 2);
+            let reordered = Some(vec![checks[1].clone(), checks[0].clone()]);
+            let longer = Some([checks.clone(), checks.clone()].concat());
+            for c in [Some(vec![checks[0].clone()]), Some(vec![]), reordered, longer] {
+                assert_eq!(m.attest(id, secret(a.django), c), Err(Error::BadCheck));
+            }
             m.attest(id, secret(a.django), honest.clone()).unwrap();
             assert_eq!(m.attest(id, secret(a.django), honest), Err(Error::AlreadyActed));
             assert_eq!(m.challenge(id, [9; 32], vec![], [8; 32], vec![]), Err(Error::AlreadyActed));
-            let draw = spotcheck::draw::<HostSha>(&secret(a.django), &trace_root());
             let ev: Vec<events::Attested> = events_of(events::ATTESTED_TOPIC);
             assert_eq!(
                 ev,

@@ -106,3 +106,25 @@ warmup_steps = 3
 kind = "arithmetic"
 lines = 300
 "#;
+
+/// The checks a sybil attester reveals for a made-up run whose checks tree has the leaves of
+/// the steps roots `made_up`: for each segment its `secret` checks against `trace_root` (the
+/// drawn one, then the last), the made-up steps root and its path. They match what the
+/// executor committed, so the contract takes them: only a replay tells them apart.
+pub fn made_up_checks(
+    secret: &[u8; 32],
+    trace_root: &[u8; 32],
+    made_up: &[[u8; 32]],
+) -> Vec<iollm_types::spotcheck::SegmentCheck> {
+    use iollm_compute::merkle::Sha;
+    use iollm_types::spotcheck;
+    let leaves: Vec<[u8; 32]> = made_up.iter().map(spotcheck::leaf::<Sha>).collect();
+    let draw = spotcheck::draw::<Sha>(secret, trace_root);
+    spotcheck::checked_segments(&draw, made_up.len() as u64)
+        .into_iter()
+        .map(|s| {
+            let path = spotcheck::checks_path::<Sha>(&leaves, s).expect("a segment in range");
+            (made_up[s as usize], path)
+        })
+        .collect()
+}

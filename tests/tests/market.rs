@@ -151,7 +151,7 @@ async fn spot_check(
     job: u64,
     secret: &[u8; 32],
 ) -> Result<Executed<()>, MarketCmdError> {
-    m::reveal(ctx, who, job, secret, &Some((STEPS, Vec::new()))).await
+    Ok(ctx.market()?.attest(who, job, *secret, &Some(vec![(STEPS, Vec::new())])).await?)
 }
 
 /// A made-up trace `[H0, last]`: its root and the paths of its two leaves.
@@ -280,7 +280,7 @@ async fn a_job_pays_its_executor_verifier_and_designer_to_the_unit() -> Result<(
     // (f) No verifier knows its segment before the result is committed: the draw needs the
     // trace root, a secret cannot be revealed before the result exists, and no one signs up
     // (picks a secret) once it does.
-    let early = m::reveal(ctx, &dave.signer, job, &secret, &Some((STEPS, Vec::new()))).await;
+    let early = spot_check(ctx, &dave.signer, job, &secret).await;
     assert!(early.unwrap_err().to_string().contains("not in a state that allows this"));
     // A loss other than the one the run's last state holds is refused (at the dry run: nothing
     // is sent, nothing paid).

@@ -538,14 +538,20 @@ async fn verification() -> Result<()> {
     reach(&charlies, honest, Stage::Submitted, 300).await?;
     reach(&daves, honest, Stage::Attested, 300).await?;
     let note = daves.job(honest).await?.and_then(|j| j.note).unwrap_or_default();
-    assert!(note.starts_with("attested segment"), "{note}");
-    // One segment replayed from the checkpoint Charlie's worker published: Dave's never ran
-    // the job.
+    // The drawn segment and the last replayed from the checkpoints Charlie's worker published:
+    // Dave's never ran the job.
+    let secret = daves.job(honest).await?.and_then(|j| j.secret).expect("Dave's secret");
+    let trace_root = market.result(honest).await?.expect("a result").trace_root;
+    let draw = iollm_types::spotcheck::draw::<iollm_compute::merkle::Sha>(&secret, &trace_root);
+    let n = m::job_config(ctx, honest, &dir.path().join("honest")).await?.n_checkpoints();
+    let checked = iollm_types::spotcheck::checked_segments(&draw, n as u64);
+    let replayed = iollm_worker::spotcheck::segments_text(&checked);
+    assert!(note.starts_with(&format!("attested {replayed}")), "{note}");
     assert!(note.ends_with("(replayed from the published run)"), "{note}");
     let daves_job = iollm_worker::daemon::job_dir(&dave_dir, honest);
     assert!(!daves_job.join("run").exists(), "the verifier did not train the job");
     let fetched = std::fs::read_dir(daves_job.join("published/checkpoints"))?.count();
-    assert_eq!(fetched, 2, "two checkpoints fetched: the segment's start, the last state");
+    assert_eq!(fetched, checked.len() + 1, "each replayed segment's start, and the last state");
     assert_eq!(market.job(honest).await?.expect("the job").attestations, 1);
     let submitted_at = market.job(honest).await?.expect("the job").submitted_at;
     advance_past(ctx, &alice, submitted_at + window + 1).await?;
@@ -559,10 +565,10 @@ async fn verification() -> Result<()> {
 
     // A cheating executor (driven here: Charlie again, by hand) altered one element of one
     // op of one step and publishes that run as an executor's worker does; Dave's verifier,
-    // signed up before, replays the one segment its draw names from it. The cheat is put in
-    // that segment (the draw depends on the trace root, so the cheat's step and bit are tried
-    // until it falls there): a cheat elsewhere is one this single spot check misses, which the
-    // other verifiers and challengers are for.
+    // signed up before, replays the segment its draw names from it (and the last). The cheat
+    // is put in the drawn segment (the draw depends on the trace root, so the cheat's step and
+    // bit are tried until it falls there): a cheat in another segment but the last is one this
+    // spot check misses, which the other verifiers and challengers are for.
     use iollm_compute::merkle::Sha;
     use iollm_types::spotcheck;
     let cheated = m::post_job(ctx, &bob, &post(ctx.chain.best_block().await? + 300)).await?.value;
@@ -571,7 +577,7 @@ async fn verification() -> Result<()> {
     let cfg = m::job_config(ctx, cheated, &dir.path().join("cheat")).await?;
     let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))?;
     let n = cfg.n_checkpoints();
-    let cheat = cheat_drawn_by(&trainer, &daves_secret);
+    let cheat = cheat_found_by(&trainer, &daves_secret, CheatIn::Drawn);
     let cheater = Player::new(Side::Executor, &trainer, Some(cheat));
     let bad = cheater.checkpoints(4, n as u64);
     // The cheater's sybil (Alice) signs up too; the cheater commits made-up checks and hands
@@ -595,10 +601,8 @@ async fn verification() -> Result<()> {
     assert_eq!(trace_root, iollm_compute::merkle::root(&bad));
     m::claim(ctx, &charlie, cheated).await?;
     m::submit(ctx, &charlie, cheated, &commitment, Some(&proof)).await?;
-    let seg = spotcheck::segment(&spotcheck::draw::<Sha>(&sybil_secret, &trace_root), n as u64)
-        .expect("segments");
-    let check = (made_up[seg as usize], spotcheck::checks_path::<Sha>(&leaves, seg).expect("in"));
-    m::reveal(ctx, &alice, cheated, &sybil_secret, &Some(check)).await?;
+    let checks = iollm_tests::made_up_checks(&sybil_secret, &trace_root, &made_up);
+    market.attest(&alice, cheated, sybil_secret, &Some(checks)).await?;
     reach(&daves, cheated, Stage::Challenged, 300).await?;
     // One segment replayed, the claim made from it: Dave's worker never ran the job.
     let note = daves.job(cheated).await?.and_then(|j| j.note).unwrap_or_default();
@@ -710,7 +714,7 @@ async fn verification() -> Result<()> {
 
     // An honest run delivered with other weights: Charlie (by hand) publishes the run and an
     // output whose model has one weight changed, re-sealed under its own CID. Dave's worker
-    // replays its segment (it matches) but does not vouch for that output: it reveals without
+    // replays its segments (they match) but does not vouch for that output: it reveals without
     // a check, so the job ends unverified and its output cannot be registered from it; Dave's
     // bond comes back and he earns nothing.
     let swapped = m::post_job(ctx, &bob, &post(ctx.chain.best_block().await? + 300)).await?.value;
@@ -729,7 +733,8 @@ async fn verification() -> Result<()> {
     m::submit(ctx, &charlie, swapped, &commitment, Some(&proof)).await?;
     reach(&daves, swapped, Stage::Checked, 300).await?;
     let note = daves.job(swapped).await?.and_then(|j| j.note).unwrap_or_default();
-    assert!(note.contains("replays, but the output's weights are not"), "{note}");
+    assert!(note.contains("(replayed segment"), "{note}");
+    assert!(note.contains(", but the output's weights are not"), "{note}");
     let submitted_at = market.job(swapped).await?.expect("the job").submitted_at;
     advance_past(ctx, &alice, submitted_at + window + 1).await?;
     m::finalize(ctx, &bob, swapped).await?;
@@ -777,11 +782,13 @@ async fn output_without_run(
 
 /// The dishonest executor the issue asks for: Charlie's worker, made dishonest at run time
 /// (`Worker::with_fault`: one element of one op of one step altered, every later value
-/// following from it), claims, trains, publishes and submits its altered run by itself. Dave's
-/// verifier worker replays the one segment its draw names, challenges it, and the two workers
-/// play the game to its end on the node: Dave's claim wins at the altered element by the
-/// referee's recomputation, the job is rejected, Charlie's collateral is slashed half to Dave,
-/// and Bob's escrow comes back — every balance to the unit.
+/// following from it), claims, trains, publishes and submits its altered run by itself. The
+/// alteration is in the last segment and Dave's draw in another: every verifier replays the
+/// last segment too (it ends at the `h_n` the loss and output come from), so Dave's worker
+/// challenges it, and the two workers play the game to its end on the node: Dave's claim wins
+/// at the altered element by the referee's recomputation, the job is rejected, Charlie's
+/// collateral is slashed half to Dave, and Bob's escrow comes back — every balance to the
+/// unit.
 #[tokio::test]
 async fn a_dishonest_executors_worker_is_caught_by_a_verifiers_worker() -> Result<()> {
     tokio::time::timeout(Duration::from_secs(600), dishonest()).await?
@@ -805,7 +812,8 @@ async fn dishonest() -> Result<()> {
         PostJob::new(JobKind::Train, &spec_cid, artifact, 50, NEED, deadline, verification, REWARD)
             .with_game(game);
 
-    // Dave's verifier signs up before anyone claims; the fault is put where his draw falls.
+    // Dave's verifier signs up before anyone claims; the fault is put in the last segment, his
+    // draw falling elsewhere.
     let dave_dir = dir.path().join("dave");
     let stop = CancellationToken::new();
     let (dave_runs, _) = start_as(Role::Verifier, ctx, &dave, &dave_dir, false, &stop).await?;
@@ -816,7 +824,7 @@ async fn dishonest() -> Result<()> {
     let secret = daves.job(job).await?.and_then(|j| j.secret).context("Dave's secret")?;
     let cfg = m::job_config(ctx, job, &dir.path().join("spec")).await?;
     let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))?;
-    let fault = cheat_drawn_by(&trainer, &secret);
+    let fault = cheat_found_by(&trainer, &secret, CheatIn::Last);
 
     let charlie_dir = dir.path().join("charlie");
     let dishonest = open(Role::Executor, ctx, &charlie, &charlie_dir, false).await?;
@@ -866,13 +874,25 @@ async fn dishonest() -> Result<()> {
     Ok(())
 }
 
-/// A cheat (one element of one op of one step altered) in the segment a verifier's `secret`
-/// draws from the cheated trace (a checkpoint every 4 steps): the draw depends on the trace
-/// root, so steps and bits are tried until it falls there. A cheat elsewhere is one that
-/// verifier's single spot check misses, which the other verifiers and challengers are for.
-fn cheat_drawn_by(
+/// Which segment a test's cheat goes in, by the segment a verifier's secret draws from the
+/// cheated trace (never the last, so the two cases differ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CheatIn {
+    /// The drawn segment.
+    Drawn,
+    /// The last segment, which every verifier replays besides the one it draws (its end is
+    /// `h_n`, whose loss is reported and whose weights are the output).
+    Last,
+}
+
+/// A cheat (one element of one op of one step altered) in the segment `place` names for a
+/// verifier's `secret` (a checkpoint every 4 steps): the draw depends on the cheated trace's
+/// root, so steps and bits are tried until it falls so. A cheat in any other segment is one
+/// that verifier's spot check misses, which the other verifiers and challengers are for.
+fn cheat_found_by(
     trainer: &iollm_compute::Trainer,
     secret: &[u8; 32],
+    place: CheatIn,
 ) -> iollm_worker::player::Cheat {
     use iollm_compute::merkle::Sha;
     use iollm_types::bisection::Side;
@@ -881,17 +901,21 @@ fn cheat_drawn_by(
     let n = trainer.config().n_checkpoints() as u64;
     let drawn = |trace: &[[u8; 32]]| {
         let draw = spotcheck::draw::<Sha>(secret, &iollm_compute::merkle::root(trace));
-        spotcheck::segment(&draw, n)
+        spotcheck::segment(&draw, n).expect("segments")
     };
-    (0..4 * n)
+    let steps = match place {
+        CheatIn::Drawn => 0..4 * (n - 1),
+        CheatIn::Last => 4 * (n - 1)..4 * n,
+    };
+    steps
         .flat_map(|step| {
             [20, 21, 22, 19].map(|bit| Cheat { step, op: 14, element: 77, xor: 1 << bit })
         })
         .find(|c| {
-            let trace = Player::new(Side::Executor, trainer, Some(*c)).checkpoints(4, n);
-            drawn(&trace) == Some(c.step / 4)
+            let drawn = drawn(&Player::new(Side::Executor, trainer, Some(*c)).checkpoints(4, n));
+            drawn != n - 1 && (place == CheatIn::Last || drawn == c.step / 4)
         })
-        .expect("a cheat in the segment the verifier draws")
+        .unwrap_or_else(|| panic!("a cheat in the {place:?} segment"))
 }
 
 /// Writes a run directory (the `iollm train --out` layout) telling `player`'s story: its

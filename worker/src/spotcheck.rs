@@ -1,7 +1,7 @@
 //! A verifier's spot check (the market's commit–reveal checks): the segment its secret draws
-//! from the committed trace, replayed from a run directory of the job, and revealed with the
-//! segment's steps root when the replay matches the executor's commitments and the output
-//! package is the proven run ([`crate::output`]).
+//! from the committed trace and the last one, replayed from a run directory of the job, and
+//! revealed with their steps roots when the replays match the executor's commitments and the
+//! output package is the proven run ([`crate::output`]).
 
 use iollm_chain::contract::Executed;
 use iollm_chain::market::MarketClient;
@@ -18,25 +18,38 @@ use std::sync::Arc;
 /// What a spot check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SpotCheck {
-    /// The replay of `segment` matched the executor's committed check: attested.
+    /// The replays of `segments` (the drawn one, then the last) matched the executor's
+    /// committed checks: attested.
     Attested {
-        /// The segment replayed.
-        segment: u64,
+        /// The segments replayed.
+        segments: Vec<u64>,
     },
-    /// The replay reached the committed checkpoint but not the committed check (the executor
+    /// A replay reached the committed checkpoint but not the committed check (the executor
     /// committed a wrong check): revealed without one (bond back, no fee).
     Revealed {
-        /// The segment replayed.
+        /// The segment whose check is wrong.
         segment: u64,
     },
-    /// The replay matched, but the output package is not the run the trace proves
+    /// The replays matched, but the output package is not the run the trace proves
     /// ([`crate::output::check_output`]): revealed without a check (bond back, no fee).
     OutputRefused {
-        /// The segment replayed.
-        segment: u64,
+        /// The segments replayed.
+        segments: Vec<u64>,
         /// What is wrong with the output, in words.
         why: String,
     },
+}
+
+/// Segments replayed, in words: "segment 3" or "segments 3 and 15".
+pub fn segments_text(segments: &[u64]) -> String {
+    match segments {
+        [one] => format!("segment {one}"),
+        [rest @ .., last] => {
+            let rest: Vec<String> = rest.iter().map(u64::to_string).collect();
+            format!("segments {} and {last}", rest.join(", "))
+        }
+        [] => "no segment".to_owned(),
+    }
 }
 
 /// Why a spot check was not made.
@@ -107,18 +120,32 @@ pub async fn window_closing(market: &MarketClient, job: JobId, margin: u32) {
     }
 }
 
-/// A verifier's replay of the segment its secret draws, with what it was checked against.
+/// A verifier's replays of the segments it checks, with what they were checked against.
 pub struct Replayed {
     /// The job's committed result.
     pub result: iollm_types::market::Commitment,
-    /// The segment drawn.
-    pub segment: u64,
     /// The executor's checkpoint hashes `h_0..h_n`, checked against the committed trace root.
     pub hashes: Vec<[u8; 32]>,
     /// The executor's spot-check leaves, checked against the committed checks root.
     pub checks: Vec<[u8; 32]>,
-    /// The state root before and after every step of the segment, replayed.
+    /// Each segment replayed, in [`spotcheck::checked_segments`] order (the drawn one, then the
+    /// last), up to the first that does not reach the trace's next checkpoint.
+    pub segments: Vec<SegmentReplay>,
+}
+
+/// One segment replayed.
+pub struct SegmentReplay {
+    /// The segment.
+    pub segment: u64,
+    /// The state root before and after each of its steps.
     pub steps: Vec<[u8; 32]>,
+}
+
+impl Replayed {
+    /// The segment drawn (the first replayed).
+    pub fn drawn(&self) -> u64 {
+        self.segments.first().map_or(0, |s| s.segment)
+    }
 }
 
 /// Sets its flag when dropped: what stops a replay whose caller no longer waits for it.
@@ -130,11 +157,13 @@ impl Drop for StopOnDrop {
     }
 }
 
-/// Replays the segment `secret` draws for job `job`'s committed trace, by `trainer` from the
-/// run directory `run` (its `trace.json`, checked against the committed roots, and the
-/// segment's starting checkpoint): what a spot check judges, and what a verifier's one-segment
-/// claim is made from. The replay runs on a blocking thread, so the caller's runtime (a
-/// window's deadline, other jobs) goes on meanwhile; dropped, this stops it at its next step.
+/// Replays the segments `secret` has checked for job `job`'s committed trace (the one it draws,
+/// then the last: [`spotcheck::checked_segments`]), by `trainer` from the run directory `run`
+/// (its `trace.json`, checked against the committed roots, and each segment's starting
+/// checkpoint), stopping at the first that does not reach the trace's next checkpoint: what a
+/// spot check judges, and what a verifier's one-segment claim is made from. The replays run on
+/// a blocking thread, so the caller's runtime (a window's deadline, other jobs) goes on
+/// meanwhile; dropped, this stops them at their next step.
 pub async fn replay_drawn(
     market: &MarketClient,
     job: JobId,
@@ -170,23 +199,33 @@ pub async fn replay_drawn(
         return Err(bad(format!("not the run job {job} committed (trace or checks root differs)")));
     }
     let draw = spotcheck::draw::<Sha>(secret, &result.trace_root);
-    let segment = spotcheck::segment(&draw, checks.len() as u64)
-        .ok_or_else(|| bad("trace.json holds no checks".into()))?;
-    let i = segment as usize;
-    let seg = iollm_compute::Segment::from_hashes(&result.trace_root, &hashes, i)
+    let mut replayed = Vec::new();
+    for segment in spotcheck::checked_segments(&draw, checks.len() as u64) {
+        let i = segment as usize;
+        let seg = iollm_compute::Segment::from_hashes(&result.trace_root, &hashes, i)
+            .map_err(|e| bad(e.to_string()))?;
+        let checkpoint = std::fs::read(iollm_compute::train::checkpoint_path(run, i))
+            .map_err(|e| bad(format!("checkpoint {i}: {e}")))?;
+        // Dropped before the replay ends (its caller gave up), the guard stops it at its next
+        // step.
+        let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
+        let (replayer, stopped) = (Arc::clone(trainer), Arc::clone(&stop.0));
+        let steps = tokio::task::spawn_blocking(move || {
+            replayer.segment_step_roots_until(&seg, &checkpoint, &stopped)
+        })
+        .await
+        .map_err(|e| bad(format!("the replay's thread: {e}")))?
         .map_err(|e| bad(e.to_string()))?;
-    let checkpoint = std::fs::read(iollm_compute::train::checkpoint_path(run, i))
-        .map_err(|e| bad(format!("checkpoint {i}: {e}")))?;
-    // Dropped before the replay ends (its caller gave up), the guard stops it at its next step.
-    let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
-    let (replayer, stopped) = (Arc::clone(trainer), Arc::clone(&stop.0));
-    let steps = tokio::task::spawn_blocking(move || {
-        replayer.segment_step_roots_until(&seg, &checkpoint, &stopped)
-    })
-    .await
-    .map_err(|e| bad(format!("the replay's thread: {e}")))?
-    .map_err(|e| bad(e.to_string()))?;
-    Ok(Replayed { result, segment, hashes, checks, steps })
+        let reaches = steps.last() == hashes.get(i + 1);
+        replayed.push(SegmentReplay { segment, steps });
+        if !reaches {
+            break;
+        }
+    }
+    if replayed.is_empty() {
+        return Err(bad("trace.json holds no checks".into()));
+    }
+    Ok(Replayed { result, hashes, checks, segments: replayed })
 }
 
 /// What a spot check found, and the check it reveals with (its segment's steps root and that
@@ -195,11 +234,13 @@ pub async fn replay_drawn(
 pub struct Judged {
     /// What it found.
     pub found: SpotCheck,
-    /// The check revealed with an attestation; `None` for a reveal without one.
-    pub check: Option<([u8; 32], Vec<[u8; 32]>)>,
+    /// The checks revealed with an attestation (one per segment replayed); `None` for a
+    /// reveal without one.
+    pub check: Option<Vec<spotcheck::SegmentCheck>>,
 }
 
-/// Judges the segment `secret` draws for job `job`'s committed trace, replayed by `trainer`
+/// Judges the segments `secret` checks for job `job`'s committed trace (the drawn one and the
+/// last), replayed by `trainer`
 /// (the job's config) from the run directory `run` (its `trace.json` and checkpoints, which
 /// must be the ones committed on chain: the executor's, or the verifier's own run of the job):
 /// an attestation when the replay matches the executor's check and the output package in
@@ -215,44 +256,52 @@ pub async fn judge<S: ContentStore>(
     trainer: &Arc<Trainer>,
     run: &Path,
 ) -> Result<Judged, SpotCheckError> {
-    let Replayed { result, segment, hashes, checks, steps } =
+    let Replayed { result, hashes, checks, segments } =
         replay_drawn(market, job, secret, trainer, run).await?;
     let bad = |reason: String| SpotCheckError::Run { path: run.to_owned(), reason };
-    let i = segment as usize;
-    match crate::judge_replay(&steps, &checks[i], hashes.get(i + 1)) {
-        crate::Replay::Wrong => {
-            let reached = steps.last().copied().unwrap_or_default();
-            Err(SpotCheckError::WrongResult { job, segment, reached, committed: hashes })
-        }
-        crate::Replay::Matches(steps_root) => {
-            // The last state, checked against the committed h_n: what the output must hold.
-            let n = checks.len();
-            let path = iollm_compute::train::checkpoint_path(run, n);
-            let (last, _) = trainer.load_checkpoint(&path).map_err(|e| bad(e.to_string()))?;
-            if last.hash(&trainer.config_hash()) != hashes[n] {
-                return Err(bad(format!("checkpoint {n} is not the committed h_{n}")));
+    let mut revealed = Vec::new();
+    for SegmentReplay { segment, steps } in &segments {
+        let i = *segment as usize;
+        match crate::judge_replay(steps, &checks[i], hashes.get(i + 1)) {
+            crate::Replay::Wrong => {
+                let reached = steps.last().copied().unwrap_or_default();
+                let segment = *segment;
+                return Err(SpotCheckError::WrongResult {
+                    job,
+                    segment,
+                    reached,
+                    committed: hashes,
+                });
             }
-            let artifact = market.job(job).await?.ok_or(SpotCheckError::NoResult(job))?.artifact;
-            let trace_root = result.trace_root;
-            let expected =
-                crate::output::Expected { job, artifact, trace_root, trainer, last: &last };
-            let (output, closing) =
-                (&result.output_cid, window_closing(market, job, REVEAL_MARGIN));
-            match crate::output::check_output_until(store, output, &expected, closing).await {
-                Ok(()) => {
-                    let path = spotcheck::checks_path::<Sha>(&checks, segment).unwrap_or_default();
-                    let found = SpotCheck::Attested { segment };
-                    Ok(Judged { found, check: Some((steps_root, path)) })
-                }
-                Err(e) if e.is_local() => Err(SpotCheckError::Output(e)),
-                Err(e) => {
-                    let found = SpotCheck::OutputRefused { segment, why: e.to_string() };
-                    Ok(Judged { found, check: None })
-                }
+            crate::Replay::Matches(steps_root) => {
+                let path = spotcheck::checks_path::<Sha>(&checks, *segment).unwrap_or_default();
+                revealed.push((steps_root, path));
+            }
+            crate::Replay::WrongCheck => {
+                return Ok(Judged { found: SpotCheck::Revealed { segment: *segment }, check: None })
             }
         }
-        crate::Replay::WrongCheck => {
-            Ok(Judged { found: SpotCheck::Revealed { segment }, check: None })
+    }
+    let replayed: Vec<u64> = segments.iter().map(|s| s.segment).collect();
+    // The last state, checked against the committed h_n: what the output must hold.
+    let n = checks.len();
+    let path = iollm_compute::train::checkpoint_path(run, n);
+    let (last, _) = trainer.load_checkpoint(&path).map_err(|e| bad(e.to_string()))?;
+    if last.hash(&trainer.config_hash()) != hashes[n] {
+        return Err(bad(format!("checkpoint {n} is not the committed h_{n}")));
+    }
+    let artifact = market.job(job).await?.ok_or(SpotCheckError::NoResult(job))?.artifact;
+    let trace_root = result.trace_root;
+    let expected = crate::output::Expected { job, artifact, trace_root, trainer, last: &last };
+    let (output, closing) = (&result.output_cid, window_closing(market, job, REVEAL_MARGIN));
+    match crate::output::check_output_until(store, output, &expected, closing).await {
+        Ok(()) => {
+            Ok(Judged { found: SpotCheck::Attested { segments: replayed }, check: Some(revealed) })
+        }
+        Err(e) if e.is_local() => Err(SpotCheckError::Output(e)),
+        Err(e) => {
+            let found = SpotCheck::OutputRefused { segments: replayed, why: e.to_string() };
+            Ok(Judged { found, check: None })
         }
     }
 }
@@ -281,4 +330,17 @@ pub async fn spot_check<S: ContentStore>(
 ) -> Result<(Executed<()>, SpotCheck), SpotCheckError> {
     let judged = judge(market, store, job, secret, trainer, run).await?;
     Ok(reveal(market, signer, job, secret, judged).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segments_text;
+
+    #[test]
+    fn segments_read_as_words() {
+        assert_eq!(segments_text(&[14]), "segment 14");
+        assert_eq!(segments_text(&[3, 15]), "segments 3 and 15");
+        assert_eq!(segments_text(&[1, 2, 3]), "segments 1, 2 and 3");
+        assert_eq!(segments_text(&[]), "no segment");
+    }
 }

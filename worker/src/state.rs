@@ -16,7 +16,7 @@ pub enum Stage {
     /// landed (the chain says which).
     SigningUp,
     /// Verifier: signed up; waits for the result, then spot-checks it from the executor's
-    /// published run (one segment replayed).
+    /// published run (its drawn segment and the last replayed).
     SignedUp,
     /// Verifier: runs the job itself, the executor's published run being missing or not the
     /// committed one (to attest from, or challenge with, its own run).

@@ -119,9 +119,10 @@ pub(super) async fn run(cli: &Cli, action: &JobAction) -> anyhow::Result<()> {
             let (call, found) =
                 market::spot_check(ctx, signer, *id, &secret, (&cfg, run), &runtime).await?;
             match found {
-                market::SpotCheck::Attested { segment } => {
-                    output::print_fee(&format!("Attested (segment {segment} replayed)"), &call)
-                }
+                market::SpotCheck::Attested { segments } => output::print_fee(
+                    &format!("Attested ({} replayed)", market::segments_text(&segments)),
+                    &call,
+                ),
                 market::SpotCheck::Revealed { segment } => output::print_fee(
                     &format!(
                         "Revealed without a check: segment {segment} reaches the committed \
@@ -129,8 +130,11 @@ pub(super) async fn run(cli: &Cli, action: &JobAction) -> anyhow::Result<()> {
                     ),
                     &call,
                 ),
-                market::SpotCheck::OutputRefused { segment, why } => output::print_fee(
-                    &format!("Revealed without a check: segment {segment} replays, but {why}"),
+                market::SpotCheck::OutputRefused { segments, why } => output::print_fee(
+                    &format!(
+                        "Revealed without a check: replayed {}, but {why}",
+                        market::segments_text(&segments)
+                    ),
                     &call,
                 ),
             }

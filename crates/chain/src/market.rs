@@ -119,14 +119,15 @@ impl MarketClient {
         self.exec(signer, 0, calls::sign_up(job, commit), "u8").await
     }
 
-    /// Reveals a sign-up's secret with the steps root of the segment it draws and its path in
-    /// the executor's checks tree (an attestation), or with none.
+    /// Reveals a sign-up's secret with the steps roots of the segments it checks (the one it
+    /// draws, then the last) and their paths in the executor's checks tree (an attestation),
+    /// or with none.
     pub async fn attest(
         &self,
         signer: &Signer,
         job: JobId,
         secret: [u8; 32],
-        check: &Option<([u8; 32], Vec<[u8; 32]>)>,
+        check: &Option<Vec<iollm_types::spotcheck::SegmentCheck>>,
     ) -> Result<Executed<()>, ChainError> {
         self.exec(signer, 0, calls::attest(job, secret, check), "()").await
     }

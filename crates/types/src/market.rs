@@ -1203,15 +1203,16 @@ pub mod events {
         pub verifier: AccountBytes,
     }
 
-    /// `Attested`: a verifier revealed its secret, with the segment it checked (`None`: revealed
-    /// without a check).
+    /// `Attested`: a verifier revealed its secret, with the segment it drew (`None`: revealed
+    /// without a check); an attestation checked the last segment too.
     #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
     pub struct Attested {
         /// The job.
         pub job: JobId,
         /// The verifier.
         pub verifier: AccountBytes,
-        /// The segment whose steps root matched the executor's commitment.
+        /// The drawn segment, whose steps root (and the last segment's) matched the
+        /// executor's commitment.
         pub segment: Option<u64>,
     }
 
@@ -1623,12 +1624,13 @@ pub mod calls {
     pub fn sign_up(job: JobId, commit: [u8; 32]) -> Vec<u8> {
         with(selectors::SIGN_UP, (job, commit))
     }
-    /// `attest(job, secret, check)`: `check` is the segment's steps root and its path in the
-    /// executor's checks tree.
+    /// `attest(job, secret, checks)`: `checks` holds, for each of the verifier's
+    /// [`crate::spotcheck::checked_segments`] in order, the segment's steps root and its path
+    /// in the executor's checks tree.
     pub fn attest(
         job: JobId,
         secret: [u8; 32],
-        check: &Option<([u8; 32], Vec<[u8; 32]>)>,
+        check: &Option<Vec<crate::spotcheck::SegmentCheck>>,
     ) -> Vec<u8> {
         with(selectors::ATTEST, (job, secret, check))
     }

@@ -5,6 +5,10 @@
 //! root — picks the segment it must replay ([`segment`]), and, when more verifiers signed up than
 //! the job has slots, which of them check ([`admitted`]: the lowest draws). The executor cannot
 //! know the segments when it commits; a verifier cannot know its segment before the result.
+//! Every verifier also replays the last segment ([`checked_segments`]): it ends at `h_n`, the
+//! state the reported loss and the output come from, so a cheat confined to it (an honest run
+//! with only its last state forged, say) is found by every honest verifier, not by the one in
+//! `segments` whose draw falls there.
 //!
 //! The executor commits, with its result, a root over one [`leaf`] per segment: the hash of the
 //! segment's "steps root" (the root over its per-step state roots), which only a replay of the
@@ -23,6 +27,10 @@ pub type Hash = [u8; 32];
 
 /// The most verifiers that may sign up for one job (finalize visits each once).
 pub const MAX_SIGN_UPS: u8 = 16;
+
+/// A replayed segment's steps root and its leaf's path in the executor's checks tree: what an
+/// attestation carries for each of its [`checked_segments`].
+pub type SegmentCheck = (Hash, Vec<Hash>);
 
 /// The executor's checks-tree leaf for a segment: the hash of the root over the segment's
 /// per-step state roots (its "steps root"). The leaves may be published; the steps roots are
@@ -78,6 +86,19 @@ pub fn segment(draw: &Hash, segments: u64) -> Option<u64> {
     u64::from_le_bytes(head).checked_rem(segments)
 }
 
+/// The segments a verifier with `draw` replays among `segments`, in the order its attestation
+/// carries their checks: the one it draws, then the last unless that is the one drawn. Empty
+/// for zero segments.
+pub fn checked_segments(draw: &Hash, segments: u64) -> Vec<u64> {
+    let Some(drawn) = segment(draw, segments) else { return Vec::new() };
+    let last = segments.saturating_sub(1);
+    if drawn == last {
+        alloc::vec![drawn]
+    } else {
+        alloc::vec![drawn, last]
+    }
+}
+
 /// Which sign-ups check when there are more than `slots`: the indices of the `slots` lowest
 /// draws (bytewise), ties to the earlier sign-up, in sign-up order. Signing up early, or with
 /// many accounts each bonded, buys no more than each account's fair chance.
@@ -121,6 +142,22 @@ mod tests {
             let d = draw::<Sha>(&secret, &root);
             prop_assert!(segment(&d, segments).unwrap() < segments);
             prop_assert_eq!(segment(&d, 0), None);
+        }
+
+        /// A verifier replays the segment it draws and the last one, each once.
+        #[test]
+        fn every_verifier_replays_its_draw_and_the_last_segment(
+            secret in any::<[u8; 32]>(),
+            root in any::<[u8; 32]>(),
+            segments in 1u64..10_000,
+        ) {
+            let d = draw::<Sha>(&secret, &root);
+            let checked = checked_segments(&d, segments);
+            let drawn = segment(&d, segments).unwrap();
+            prop_assert_eq!(checked[0], drawn);
+            prop_assert_eq!(*checked.last().unwrap(), segments - 1);
+            prop_assert_eq!(checked.len(), if drawn == segments - 1 { 1 } else { 2 });
+            prop_assert!(checked_segments(&d, 0).is_empty());
         }
 
         /// Exactly `min(slots, sign-ups)` are admitted, each with a draw no higher than any

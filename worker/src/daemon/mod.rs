@@ -10,8 +10,9 @@
 //!   pay (`withdraw`).
 //! - *Verifier*: signs up before the result (its secret recorded first: a lost secret is a
 //!   lost bond), then spot-checks the result from the run the executor's worker published
-//!   (trace and checkpoints; `provenance.run` of the output package): it fetches the one
-//!   checkpoint its draw names and replays that segment. A segment that does not replay to
+//!   (trace and checkpoints; `provenance.run` of the output package): it fetches the
+//!   checkpoints that start the segment its draw names and the last segment, and replays
+//!   both (the last ends at `h_n`, which the loss and output come from). A segment that does not replay to
 //!   its committed checkpoint it challenges at once with a claim about that segment alone
 //!   (`player::segment_claim`). When the run is missing or not the committed one, it runs the
 //!   job itself, then attests when its run is the committed one (revealing without a check

@@ -228,8 +228,9 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         how: &str,
     ) -> Result<(), WorkerError> {
         let (stage, note) = match found {
-            crate::spotcheck::SpotCheck::Attested { segment } => {
-                (Stage::Attested, format!("attested segment {segment}{how}"))
+            crate::spotcheck::SpotCheck::Attested { segments } => {
+                let segments = crate::spotcheck::segments_text(&segments);
+                (Stage::Attested, format!("attested {segments}{how}"))
             }
             crate::spotcheck::SpotCheck::Revealed { segment } => (
                 Stage::Checked,
@@ -237,10 +238,13 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                     "revealed without a check (segment {segment}: the executor's check is wrong)"
                 ),
             ),
-            crate::spotcheck::SpotCheck::OutputRefused { segment, why } => (
-                Stage::Checked,
-                format!("revealed without a check (segment {segment} replays, but {why})"),
-            ),
+            crate::spotcheck::SpotCheck::OutputRefused { segments, why } => {
+                let segments = crate::spotcheck::segments_text(&segments);
+                (
+                    Stage::Checked,
+                    format!("revealed without a check (replayed {segments}, but {why})"),
+                )
+            }
         };
         tracing::info!(target: "worker::verifier", job = id, %note, "Checked");
         self.state
@@ -290,12 +294,15 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let trace = iollm_compute::read_trace(dir).map_err(|e| text(&e))?;
         let draw =
             iollm_types::spotcheck::draw::<iollm_compute::merkle::Sha>(secret, &result.trace_root);
-        let segment = iollm_types::spotcheck::segment(&draw, trace.checks.len() as u64)
-            .ok_or("the published trace holds no checks")?;
+        let n = trace.checks.len();
+        let checked = iollm_types::spotcheck::checked_segments(&draw, n as u64);
+        if checked.is_empty() {
+            return Err("the published trace holds no checks".into());
+        }
         let trainer = self.trainer(id).await.map_err(|e| text(&e))?;
         let limit = iollm_compute::estimate_memory(trainer.config()).saturating_add(1 << 20);
-        // The segment's start, and the last state the output must hold.
-        for i in [segment as usize, trace.checks.len()] {
+        // The checked segments' starts, and the last state the output must hold.
+        for i in checked.iter().map(|&s| s as usize).chain([n]) {
             let path = iollm_compute::train::checkpoint_path(dir, i);
             let name = path.strip_prefix(dir).map_err(|e| text(&e))?;
             let name = name.to_string_lossy().into_owned();
@@ -573,9 +580,13 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let replayed =
             crate::spotcheck::replay_drawn(&self.market, id, &secret, trainer, &published).await?;
         let h0 = self.job_h0(id).await?;
-        let reached = replayed.steps.last().copied().unwrap_or_default();
-        let segment = replayed.segment as usize;
-        Ok(crate::player::segment_claim(h0, &replayed.hashes, segment, reached))
+        // The replays stop at the first segment that does not reach its checkpoint: the one
+        // the challenge is about.
+        let wrong = replayed.segments.last().ok_or_else(|| {
+            StateError::Corrupt(format!("job {id}: no segment replayed for its claim"))
+        })?;
+        let reached = wrong.steps.last().copied().unwrap_or_default();
+        Ok(crate::player::segment_claim(h0, &replayed.hashes, wrong.segment as usize, reached))
     }
 
     /// The `h_0` job `id`'s game spec commits: the first value of every claim about it.
