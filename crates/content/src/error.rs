@@ -133,6 +133,14 @@ pub enum Error {
     /// A CID that should name one file names a directory or a symbolic link.
     #[error("{0} is a directory or a symbolic link, not a file")]
     NotAFile(String),
+    /// A byte offset past the end of the file it was asked of.
+    #[error("offset {offset} is past the end of the file {cid}")]
+    OutOfRange {
+        /// The offset asked for.
+        offset: u64,
+        /// The file (or the node of it) it is past.
+        cid: String,
+    },
     /// A path inside a directory DAG that does not name an entry.
     #[error("{root} has no {path:?}: check the CID and the path")]
     NotInDirectory {

@@ -125,6 +125,62 @@ pub async fn resolve_path<S: ContentStore>(store: &S, root: &Cid, path: &str) ->
     Ok(cid)
 }
 
+/// The blocks that prove byte `offset` of the file at `path` (`/`-separated names; empty for
+/// `root` itself) under the DAG `root` to a reader that cannot reach IPFS (a contract: its
+/// reader is `iollm_types::unixfs::read_at`): each directory on the path, then the file's
+/// nodes down to the leaf holding the offset, every block verified against its CID. An offset
+/// past the file's end is [`Error::OutOfRange`]; a name missing is [`Error::NotInDirectory`].
+pub async fn prove_at<S: ContentStore>(
+    store: &S,
+    root: &Cid,
+    path: &str,
+    offset: u64,
+) -> Result<Vec<Bytes>> {
+    let mut cid = *root;
+    let mut blocks = Vec::new();
+    for name in path.split('/').filter(|n| !n.is_empty()) {
+        let block = get_verified(store, &cid).await?;
+        let Node::Directory { links } = unixfs::inspect(&cid, &block)?.0 else {
+            return Err(Error::NotInDirectory { root: root.to_string(), path: path.into() });
+        };
+        blocks.push(block);
+        cid = links
+            .into_iter()
+            .find(|l| l.name == name)
+            .ok_or_else(|| Error::NotInDirectory { root: root.to_string(), path: path.into() })?
+            .cid;
+    }
+    // Down the file, by the sizes of each node's children.
+    let mut start = 0u64;
+    loop {
+        let block = get_verified(store, &cid).await?;
+        let (node, pb, data) = unixfs::inspect(&cid, &block)?;
+        let Node::File { size } = node else {
+            return Err(Error::NotAFile(cid.to_string()));
+        };
+        if offset.checked_sub(start).is_none_or(|o| o >= size) {
+            return Err(Error::OutOfRange { offset, cid: cid.to_string() });
+        }
+        blocks.push(block);
+        let (Some(pb), Some(data)) = (pb, data) else { return Ok(blocks) };
+        if pb.links.is_empty() {
+            return Ok(blocks);
+        }
+        let mut child_start = start;
+        let next = pb.links.iter().zip(&data.blocksizes).find_map(|(link, &len)| {
+            let end = child_start.saturating_add(len);
+            let holds = offset >= child_start && offset < end;
+            let here = holds.then_some((link.cid, child_start));
+            child_start = end;
+            here
+        });
+        let Some((child, from)) = next else {
+            return Err(Error::OutOfRange { offset, cid: cid.to_string() });
+        };
+        (cid, start) = (child, from);
+    }
+}
+
 /// A destination's staging directory, `.NAME.iollm-pull/` beside it: `lock` (held with
 /// `flock` while the pull runs) and `content` (what becomes `dest`). A pull that was killed
 /// leaves it behind, unlocked; the next pull into the same destination recognises it by its

@@ -68,7 +68,7 @@ pub use dag::{
 };
 pub use error::{Error, Result};
 pub use fetch::{
-    fetch_file_verified, fetch_verified, fetch_verified_with, resolve_path, verify_block,
+    fetch_file_verified, fetch_verified, fetch_verified_with, prove_at, resolve_path, verify_block,
     DEFAULT_MAX_BYTES,
 };
 pub use manifest::{

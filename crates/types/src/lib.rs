@@ -70,6 +70,7 @@ pub mod splitter;
 pub mod spotcheck;
 #[cfg(feature = "ink")]
 pub mod storage;
+pub mod unixfs;
 
 /// The contract host's SHA-256, for the maths generic over its hash
 /// ([`iollm_repops::merkle::Hasher`]).

@@ -5,6 +5,7 @@ mod daemon;
 mod hostile;
 mod manifest;
 mod oracle;
+mod prove;
 mod pull;
 mod roundtrip;
 mod vectors;
