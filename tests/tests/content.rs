@@ -182,6 +182,32 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
             iollm_tests::publish_output(ctx, (job, artifact), &charlie, &cfg, &run, &out).await?;
         let expected = Expected { job, artifact, trace_root, trainer: &trainer, last: &last };
         check_output(&store, honest.as_bytes(), &expected).await?;
+        // Each 4 KiB chunk of the last state's parameters lies whole in one leaf of the
+        // published weights, at the data section's start + 4096·c, which a UnixFS path proof
+        // shows a reader that cannot reach IPFS (the output-binding game's contract).
+        let package = iollm_content::parse_cid(&honest)?;
+        let weights = std::fs::read(out.join(iollm_compute::io::WEIGHTS_FILE))?;
+        let data = 8 + u64::from_le_bytes(weights[..8].try_into()?) as usize;
+        let params: Vec<u8> = last.params.iter().flat_map(|p| p.to_le_bytes()).collect();
+        let chunks = params.len().div_ceil(4096);
+        for c in [0, 1, chunks / 2, chunks - 1] {
+            let offset = (data + 4096 * c) as u64;
+            let name = iollm_compute::io::WEIGHTS_FILE;
+            let blocks = iollm_content::prove_at(&store, &package, name, offset).await?;
+            let blocks: Vec<&[u8]> = blocks.iter().map(|b| &b[..]).collect();
+            let root: [u8; 32] = package.hash().digest().try_into()?;
+            let leaf = iollm_types::unixfs::read_at::<iollm_compute::merkle::Sha>(
+                &root,
+                &[name.as_bytes()],
+                offset,
+                &blocks,
+            )
+            .map_err(|e| anyhow::anyhow!("chunk {c}: {e:?}"))?;
+            let chunk = &params[4096 * c..params.len().min(4096 * (c + 1))];
+            let at = (offset - leaf.start) as usize;
+            assert_eq!(leaf.data.get(at..at + chunk.len()), Some(chunk), "chunk {c} in one leaf");
+            assert_eq!(leaf.file_size, weights.len() as u64);
+        }
 
         // Another job's output, or a fine-tune of another artifact: its lineage is refused.
         for (job, artifact) in [(8, 3), (7, 4)] {

@@ -307,6 +307,35 @@ impl State {
         Ok(())
     }
 
+    /// The finished jobs ([`Stage::is_final`]) whose records on chain the worker has not
+    /// released yet ([`State::set_released`]), oldest first.
+    pub async fn unreleased(&self) -> Result<Vec<u64>, StateError> {
+        let rows = sqlx::query("SELECT id, stage FROM jobs WHERE released = 0 ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut ids = Vec::new();
+        for row in rows {
+            let stage: Stage = row.get::<String, _>(1).parse()?;
+            if stage.is_final() {
+                ids.push(
+                    u64::try_from(row.get::<i64, _>(0))
+                        .map_err(|e| StateError::Corrupt(format!("job id {e}")))?,
+                );
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Records that nothing of job `id` is left on chain for the worker to release.
+    pub async fn set_released(&self, id: u64) -> Result<(), StateError> {
+        sqlx::query("UPDATE jobs SET released = 1, updated_at = ?2 WHERE id = ?1")
+            .bind(job_key(id)?)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Records a note on job `id` for a person (why it stopped), its stage unchanged.
     pub async fn note(&self, id: u64, note: &str) -> Result<(), StateError> {
         sqlx::query("UPDATE jobs SET note = ?2, updated_at = ?3 WHERE id = ?1")

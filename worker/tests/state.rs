@@ -41,6 +41,13 @@ async fn the_state_survives_reopening_and_a_job_is_begun_once() {
     );
     assert_eq!(three.secret, None);
     assert_eq!(state.job(5).await.unwrap(), None);
+    // Only a finished job is left to release, until it is recorded released (durably).
+    assert_eq!(state.unreleased().await.unwrap(), vec![4]);
+    state.set_released(4).await.unwrap();
+    state.set_stage(6, Stage::Checked, None).await.unwrap();
+    drop(state);
+    let state = State::open(&path).await.unwrap();
+    assert_eq!(state.unreleased().await.unwrap(), vec![6]);
 }
 
 #[tokio::test]

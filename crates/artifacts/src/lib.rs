@@ -132,6 +132,19 @@ pub async fn add_package<S: ContentStore>(store: &S, dir: &Path) -> Result<Packa
     Ok(iollm_content::publish_package(store, dir, &package_options()).await?)
 }
 
+/// [`add_package`] for a training job's output: its leaves `leaf_size` bytes (the weights
+/// file's alignment, `iollm_compute::io::WEIGHTS_ALIGN`), so that each 4 KiB chunk of the
+/// weights lies whole in one leaf, which a UnixFS path proof can show a contract
+/// (`iollm_content::prove_at`).
+pub async fn add_output<S: ContentStore>(
+    store: &S,
+    dir: &Path,
+    leaf_size: usize,
+) -> Result<Package, ArtifactError> {
+    let opts = AddOptions { chunk_size: leaf_size, ..package_options() };
+    Ok(iollm_content::publish_package(store, dir, &opts).await?)
+}
+
 /// A published package.
 #[derive(Debug)]
 pub struct Published {

@@ -6,7 +6,7 @@
 use crate::error::{Error, Result};
 use crate::model::{GptConfig, Layout, VOCAB};
 use crate::ops::LN_EPS;
-use safetensors::tensor::{Dtype, TensorView};
+use safetensors::tensor::Dtype;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -147,30 +147,43 @@ impl HfConfig {
     }
 }
 
-/// Serialises weights (layout order) to safetensors bytes.
+/// Where the data section of an exported `model.safetensors` starts: a multiple of this many
+/// bytes, the JSON header padded with spaces (which every safetensors reader skips). Output
+/// packages are added with leaves of this size (`iollm_artifacts::output_options`), so each
+/// 4 KiB chunk of `params` lies whole in one leaf, at file offset `data start + 4096·c`, and a
+/// contract can be shown it with a UnixFS path proof (VERIFICATION.md: binding `h_n` to the
+/// output CID); 32 KiB keeps a leaf and its path under the 64 KiB call buffer.
+pub const WEIGHTS_ALIGN: usize = 32 * 1024;
+
+/// Serialises weights to safetensors bytes: the header names each tensor of `layout` (F32, its
+/// shape and byte range) with one metadata key, `format: pt`, keys sorted (the same weights
+/// give the same bytes, and CID, on every export), padded with spaces to [`WEIGHTS_ALIGN`];
+/// the data section is `params` itself, in layout order, little-endian — not the
+/// `safetensors` crate's order by name — so that byte `4·i` of it is parameter `i` of the
+/// state `h_n` commits.
 pub fn weights_to_safetensors(layout: &Layout, params: &[f32]) -> Result<Vec<u8>> {
-    let bytes: Vec<Vec<u8>> = layout
-        .entries
-        .iter()
-        .map(|e| {
-            params[e.offset..e.offset + e.len()].iter().flat_map(|v| v.to_le_bytes()).collect()
-        })
-        .collect();
-    let views: Vec<(String, TensorView<'_>)> = layout
-        .entries
-        .iter()
-        .zip(&bytes)
-        .map(|(e, b)| {
-            TensorView::new(Dtype::F32, e.shape.clone(), b)
-                .map(|v| (e.name.clone(), v))
-                .map_err(|err| Error::Safetensors(err.to_string()))
-        })
-        .collect::<Result<_>>()?;
-    // One metadata key: the header is serialised from a `HashMap`, whose order is random with
-    // more, and the same weights must give the same bytes (and CID) on every export. The
-    // profile is in `config.json`.
-    let meta = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
-    safetensors::serialize(views, Some(meta)).map_err(|e| Error::Safetensors(e.to_string()))
+    if params.len() != layout.total {
+        return Err(Error::Safetensors(format!(
+            "{} parameters for a layout of {}",
+            params.len(),
+            layout.total
+        )));
+    }
+    let mut header = serde_json::Map::new();
+    header.insert("__metadata__".into(), serde_json::json!({ "format": "pt" }));
+    for e in &layout.entries {
+        let (start, end) = (4 * e.offset, 4 * (e.offset + e.len()));
+        let entry =
+            serde_json::json!({ "dtype": "F32", "shape": e.shape, "data_offsets": [start, end] });
+        header.insert(e.name.clone(), entry);
+    }
+    let mut json = serde_json::to_vec(&header).map_err(|e| Error::Safetensors(e.to_string()))?;
+    json.resize((8 + json.len()).next_multiple_of(WEIGHTS_ALIGN) - 8, b' ');
+    let mut out = Vec::with_capacity(8 + json.len() + 4 * params.len());
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend(params.iter().flat_map(|v| v.to_le_bytes()));
+    Ok(out)
 }
 
 /// Parses safetensors bytes against `layout`: every tensor present, F32, right shape, no extras.

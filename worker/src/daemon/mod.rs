@@ -22,6 +22,10 @@
 //!   against each such game's claim; a challenger that won plays every such
 //!   defence against its claim and settles the accused attesters.
 //!
+//! Either way, once a job it took has ended with no game of it still played, a sweep every
+//! few polls releases what the job left on chain for this account (`release`: its sign-up,
+//! result, settled challenge, empty ledger entry), so their storage deposits come back.
+//!
 //! Crash safety: every stage is recorded in [`State`] before the step after it starts; after a
 //! restart, each job in flight goes on from its stage (training resumes from the last
 //! checkpoint; a claim, sign-up, submission or challenge whose landing is unknown is looked up
@@ -110,6 +114,13 @@ pub struct WorkerConfig {
     #[serde(default)]
     pub metrics_listen: Option<std::net::SocketAddr>,
 }
+
+/// Polls between two sweeps of finished jobs to release (`release_ended`).
+const SWEEP_POLLS: u32 = 4;
+
+/// The most `release` calls one sweep sends for one job (each frees a bounded amount); the
+/// rest wait for the next block's sweep.
+const RELEASES_A_SWEEP: usize = 4;
 
 fn executor() -> Role {
     Role::Executor
@@ -373,9 +384,26 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
             }
         };
         let mut follower = me.conn.chain.follow_finalized(from, poll);
+        // What ended jobs left on chain is released by a sweep on a clock of its own: a job's
+        // stage may end after the last block (a dev node seals blocks only for transactions).
+        let mut sweep: Option<tokio::task::JoinHandle<()>> = None;
+        let mut sweeps = tokio::time::interval(poll.saturating_mul(SWEEP_POLLS));
+        sweeps.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             let block = tokio::select! {
                 () = stop.cancelled() => break,
+                _ = sweeps.tick() => {
+                    if sweep.as_ref().is_none_or(|s| s.is_finished()) {
+                        let inner = Arc::clone(&self.inner);
+                        sweep = Some(tokio::spawn(async move {
+                            if let Err(e) = inner.release_ended().await {
+                                tracing::warn!(target: "worker::executor", error = %e, "Releasing finished jobs failed; trying again");
+                            }
+                        }));
+                    }
+                    continue;
+                }
+                // Cancel-safe: the follower moves on only when it returns a block.
                 block = follower.next() => block,
             };
             let block = match block {
@@ -412,6 +440,9 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
             if let Err(e) = done {
                 tracing::error!(target: "worker::executor", error = %e, "A job's task panicked");
             }
+        }
+        if let Some(task) = sweep {
+            task.abort();
         }
         if let Some(task) = metrics_task {
             let _ = task.await;
@@ -649,6 +680,47 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
 
     fn job_dir(&self, id: u64) -> PathBuf {
         job_dir(&self.config.state_dir, id)
+    }
+
+    /// Releases what each finished job left on chain for this account (a sign-up, a result,
+    /// a settled challenge, a ledger entry: `release`), so their storage deposits come back,
+    /// once the job has ended with no game or defence of it still played. A release frees a
+    /// bounded amount a call, so it is sent again until the market has nothing more to free
+    /// (its refusal), which is recorded; a chain away is tried again at the next sweep.
+    async fn release_ended(&self) -> Result<(), WorkerError> {
+        for id in self.state.unreleased().await? {
+            // Lost with nothing sent (a claim race lost, say): nothing of this account's to
+            // free, and no need to watch a job that may never end.
+            let lost = self.state.job(id).await?.is_some_and(|j| j.stage == Stage::Lost);
+            if lost && self.state.transactions(id).await?.is_empty() {
+                self.state.set_released(id).await?;
+                continue;
+            }
+            let Some(job) = self.market.job(id).await? else {
+                self.state.set_released(id).await?;
+                continue;
+            };
+            if !job.state.is_terminal() || job.open_games > 0 || job.accused > 0 {
+                continue;
+            }
+            for _ in 0..RELEASES_A_SWEEP {
+                match self.market.release(&self.signer, id).await {
+                    Ok(call) => {
+                        let included = call.included;
+                        self.state
+                            .transaction(id, "release", included.tx_hash, included.block, None)
+                            .await?;
+                    }
+                    Err(ChainError::ContractRefused { .. }) => {
+                        tracing::info!(target: "worker::executor", job = id, "Released what the job left on chain");
+                        self.state.set_released(id).await?;
+                        break;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn chain_job(&self, id: u64) -> Result<Job, WorkerError> {

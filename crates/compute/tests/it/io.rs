@@ -1,7 +1,7 @@
 //! Configs, checkpoints and weights files: round trips and clear errors on bad input.
 
 use crate::common::micro_config;
-use iollm_compute::io::{load_model, save_model, CONFIG_FILE, WEIGHTS_FILE};
+use iollm_compute::io::{load_model, save_model, CONFIG_FILE, WEIGHTS_ALIGN, WEIGHTS_FILE};
 use iollm_compute::model::{init_params, Layout};
 use iollm_compute::train::checkpoint_path;
 use iollm_compute::{resume, train, Error, GptConfig, Runtime, TrainConfig};
@@ -125,6 +125,20 @@ fn weights_round_trip_and_wrong_shapes_are_rejected() {
             .expect("json");
     assert_eq!(hf["model_type"], "gpt2");
     assert_eq!(hf["vocab_size"], 256);
+    // The data section starts at a multiple of WEIGHTS_ALIGN and is `params` itself, in
+    // order: byte 4·i of it is parameter i (what a proof of the output to a contract needs).
+    let bytes = std::fs::read(dir.path().join(WEIGHTS_FILE)).expect("read");
+    let header = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+    let start = 8 + header;
+    assert_eq!(start % WEIGHTS_ALIGN, 0);
+    assert_eq!(bytes.len(), start + 4 * params.len());
+    let data: Vec<u32> =
+        bytes[start..].chunks(4).map(|b| u32::from_le_bytes(b.try_into().expect("4"))).collect();
+    assert_eq!(data, params.iter().map(|p| p.to_bits()).collect::<Vec<_>>());
+    // The same weights give the same bytes.
+    let again = tempfile::tempdir().expect("tempdir");
+    save_model(again.path(), &cfg, &params).expect("save");
+    assert_eq!(std::fs::read(again.path().join(WEIGHTS_FILE)).expect("read"), bytes);
 
     // Weights of another shape under this config.json.
     let other = tempfile::tempdir().expect("tempdir");
