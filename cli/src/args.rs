@@ -635,8 +635,9 @@ pub enum ModelAction {
         /// model, dataset or path.
         #[arg(long, default_value = "model")]
         kind: String,
-        /// Only add it to IPFS and print its CID, register nothing (a job's output: submit the
-        /// CID with `job submit --output-cid`; the poster registers it with `--from-job`).
+        /// Only add it to IPFS and print its CID, register nothing (a job's output, added with
+        /// 32 KiB leaves as the worker adds one: submit the CID with `job submit --output-cid`;
+        /// the poster registers it with `--from-job`).
         #[arg(long)]
         no_register: bool,
     },

@@ -195,9 +195,8 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
             let name = iollm_compute::io::WEIGHTS_FILE;
             let blocks = iollm_content::prove_at(&store, &package, name, offset).await?;
             let blocks: Vec<&[u8]> = blocks.iter().map(|b| &b[..]).collect();
-            let root: [u8; 32] = package.hash().digest().try_into()?;
             let leaf = iollm_types::unixfs::read_at::<iollm_compute::merkle::Sha>(
-                &root,
+                &package.to_bytes(),
                 &[name.as_bytes()],
                 offset,
                 &blocks,

@@ -228,6 +228,62 @@ pub async fn replay_drawn(
     Ok(Replayed { result, hashes, checks, segments: replayed })
 }
 
+/// What the replays of a verifier's checked segments say of the executor's commitments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judgement {
+    /// A replay does not reach the trace's next checkpoint: the result is wrong; challenge it
+    /// with a claim about `segment`, which the replay ended at `reached`.
+    Wrong {
+        /// The segment.
+        segment: u64,
+        /// The state root its replay reached.
+        reached: [u8; 32],
+    },
+    /// Every replay reaches its checkpoint, but the executor's check of `segment` is not its
+    /// steps root: reveal without a check.
+    WrongCheck {
+        /// The segment.
+        segment: u64,
+    },
+    /// Every replay matches: attest with these checks (steps root and path, in order).
+    Attest(Vec<spotcheck::SegmentCheck>),
+}
+
+/// Judges the replays `segments` against the executor's check leaves `checks` and checkpoint
+/// hashes `hashes`, all of them before any reveal: a wrong result in any segment is a
+/// [`Judgement::Wrong`] even when another segment's check is wrong, so decoy checks (wrong
+/// leaves published for the other segments) cannot buy a cheat in the last segment a reveal
+/// without a check.
+pub fn judge_segments(
+    segments: &[SegmentReplay],
+    checks: &[[u8; 32]],
+    hashes: &[[u8; 32]],
+) -> Judgement {
+    let judged: Vec<(u64, crate::Replay)> = segments
+        .iter()
+        .map(|s| {
+            let i = s.segment as usize;
+            let check = checks.get(i).copied().unwrap_or_default();
+            (s.segment, crate::judge_replay(&s.steps, &check, hashes.get(i + 1)))
+        })
+        .collect();
+    if let Some((s, _)) = segments.iter().zip(&judged).find(|(_, j)| j.1 == crate::Replay::Wrong) {
+        let reached = s.steps.last().copied().unwrap_or_default();
+        return Judgement::Wrong { segment: s.segment, reached };
+    }
+    let mut attest = Vec::new();
+    for (segment, replay) in judged {
+        match replay {
+            crate::Replay::Matches(steps_root) => {
+                let path = spotcheck::checks_path::<Sha>(checks, segment).unwrap_or_default();
+                attest.push((steps_root, path));
+            }
+            _ => return Judgement::WrongCheck { segment },
+        }
+    }
+    Judgement::Attest(attest)
+}
+
 /// What a spot check found, and the check it reveals with (its segment's steps root and that
 /// leaf's path in the executor's checks tree) when it attests: decided, not yet sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,29 +315,15 @@ pub async fn judge<S: ContentStore>(
     let Replayed { result, hashes, checks, segments } =
         replay_drawn(market, job, secret, trainer, run).await?;
     let bad = |reason: String| SpotCheckError::Run { path: run.to_owned(), reason };
-    let mut revealed = Vec::new();
-    for SegmentReplay { segment, steps } in &segments {
-        let i = *segment as usize;
-        match crate::judge_replay(steps, &checks[i], hashes.get(i + 1)) {
-            crate::Replay::Wrong => {
-                let reached = steps.last().copied().unwrap_or_default();
-                let segment = *segment;
-                return Err(SpotCheckError::WrongResult {
-                    job,
-                    segment,
-                    reached,
-                    committed: hashes,
-                });
-            }
-            crate::Replay::Matches(steps_root) => {
-                let path = spotcheck::checks_path::<Sha>(&checks, *segment).unwrap_or_default();
-                revealed.push((steps_root, path));
-            }
-            crate::Replay::WrongCheck => {
-                return Ok(Judged { found: SpotCheck::Revealed { segment: *segment }, check: None })
-            }
+    let revealed = match judge_segments(&segments, &checks, &hashes) {
+        Judgement::Wrong { segment, reached } => {
+            return Err(SpotCheckError::WrongResult { job, segment, reached, committed: hashes })
         }
-    }
+        Judgement::WrongCheck { segment } => {
+            return Ok(Judged { found: SpotCheck::Revealed { segment }, check: None })
+        }
+        Judgement::Attest(checks) => checks,
+    };
     let replayed: Vec<u64> = segments.iter().map(|s| s.segment).collect();
     // The last state, checked against the committed h_n: what the output must hold.
     let n = checks.len();

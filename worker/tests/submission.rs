@@ -98,3 +98,39 @@ fn a_player_from_its_run_tells_the_same_story_from_its_checkpoints() {
     let st = from_run.state(3);
     assert_eq!(st.hash(&trainer.config_hash()), from_start.state(3).hash(&trainer.config_hash()));
 }
+
+/// Every checked segment is judged before any reveal: an executor that publishes a wrong check
+/// (a decoy) for the drawn segment and cheats in the last is challenged, not revealed without
+/// a check; a wrong check alone is a reveal without one; matches attest in order.
+#[test]
+fn a_decoy_check_does_not_hide_a_cheat_in_the_last_segment() {
+    use iollm_compute::merkle::{root, Sha};
+    use iollm_types::spotcheck::{checks_path, leaf};
+    use iollm_worker::spotcheck::{judge_segments, Judgement, SegmentReplay};
+    // Three segments: h_0..h_3; the verifier drew segment 0 and checks the last, 2.
+    let hashes = [[0; 32], [1; 32], [2; 32], [3; 32]];
+    let steps = |from: u8, to: u8| vec![[from; 32], [40 + from; 32], [to; 32]];
+    let honest = |s: u8| leaf::<Sha>(&root(&steps(s, s + 1)));
+    let checks = [honest(0), honest(1), honest(2)];
+    let replays = |last_reaches: [u8; 32]| {
+        vec![
+            SegmentReplay { segment: 0, steps: steps(0, 1) },
+            SegmentReplay { segment: 2, steps: vec![[2; 32], [42; 32], last_reaches] },
+        ]
+    };
+    let attest = Judgement::Attest(vec![
+        (root(&steps(0, 1)), checks_path::<Sha>(&checks, 0).unwrap()),
+        (root(&steps(2, 3)), checks_path::<Sha>(&checks, 2).unwrap()),
+    ]);
+    assert_eq!(judge_segments(&replays([3; 32]), &checks, &hashes), attest);
+    let decoy = [[9; 32], honest(1), honest(2)];
+    assert_eq!(
+        judge_segments(&replays([3; 32]), &decoy, &hashes),
+        Judgement::WrongCheck { segment: 0 }
+    );
+    // The decoy beside a forged h_3: the last segment's replay does not reach it.
+    assert_eq!(
+        judge_segments(&replays([7; 32]), &decoy, &hashes),
+        Judgement::Wrong { segment: 2, reached: [7; 32] }
+    );
+}

@@ -83,8 +83,10 @@ pub(super) async fn run(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
             let kind = model::parse_kind(kind)?;
             let ctx = context::connect(cli).await?;
             if *no_register {
-                let package =
-                    iollm_artifacts::add_package(&iollm_artifacts::ipfs_client(&ctx)?, dir).await?;
+                // A job's output: in the leaves a proof of its weights to the market needs.
+                let store = iollm_artifacts::ipfs_client(&ctx)?;
+                let leaf = iollm_compute::io::WEIGHTS_ALIGN;
+                let package = iollm_artifacts::add_output(&store, dir, leaf).await?;
                 println!("package CID:  {}", iollm_content::format_cid(&package.package_cid));
                 println!("manifest CID: {}", iollm_content::format_cid(&package.manifest_cid));
                 return Ok(());

@@ -71,6 +71,8 @@ pub enum ProofError {
         /// Its index in the proof.
         block: usize,
     },
+    /// The root is not a sha2-256 CID of dag-pb or raw content.
+    BadRoot,
     /// The offset is not inside the file.
     OutOfRange,
     /// The proof ends before a leaf, or goes on after it, or is deeper than [`MAX_DEPTH`].
@@ -89,12 +91,12 @@ pub struct Leaf<'a> {
 }
 
 /// Reads the leaf holding byte `offset` of the file at `path` (names, one per directory level)
-/// under the dag-pb directory whose CID names `root` (sha2-256), from `blocks`: the directory
-/// nodes along the path, then the file's nodes down to the leaf, each checked by `H` (which
-/// must be SHA-256) against the CID its parent links to. With an empty path, `root` is the
-/// file itself.
+/// under the directory whose binary CID is `root` (sha2-256; its codec read as IPFS reads it:
+/// a raw root is a file, never a directory), from `blocks`: the directory nodes along the
+/// path, then the file's nodes down to the leaf, each checked by `H` (which must be SHA-256)
+/// against the CID its parent links to. With an empty path, `root` is the file itself.
 pub fn read_at<'a, H: Hasher>(
-    root: &Digest,
+    root: &[u8],
     path: &[&[u8]],
     offset: u64,
     blocks: &[&'a [u8]],
@@ -102,7 +104,7 @@ pub fn read_at<'a, H: Hasher>(
     if blocks.len() > MAX_DEPTH {
         return Err(ProofError::WrongLength);
     }
-    let mut expect = (DAG_PB, *root);
+    let mut expect = parse_cid(root).ok_or(ProofError::BadRoot)?;
     let mut names = path.iter();
     let mut name = names.next();
     // Within the file: the offset of the current node's first byte, and the file's size.
@@ -288,15 +290,16 @@ struct Link<'a> {
 }
 
 impl<'a> Node<'a> {
-    /// Parses a node: links (field 2) and at most one `Data` (field 1), nothing else. Links
-    /// are checked here and read again by [`Node::links`].
+    /// Parses a node as go-codec-dagpb does: links (field 2), then at most one `Data` (field
+    /// 1), nothing else (Kubo refuses a node with `Data` before a link). Links are checked
+    /// here and read again by [`Node::links`].
     fn parse(block: &'a [u8]) -> Option<Node<'a>> {
         let mut r = Reader(block);
         let (mut data, mut link_count) = (None, 0usize);
         while let Some((field, wire)) = r.key()? {
             match (field, wire) {
                 (1, 2) if data.is_none() => data = Some(r.bytes()?),
-                (2, 2) => {
+                (2, 2) if data.is_none() => {
                     Link::parse(r.bytes()?)?;
                     link_count = link_count.checked_add(1)?;
                 }
@@ -325,15 +328,22 @@ impl<'a> Node<'a> {
 }
 
 impl<'a> Link<'a> {
-    /// A link: its `Hash` (required), `Name` and `Tsize` (optional), each at most once.
+    /// A link as go-codec-dagpb reads one: its `Hash` (required), `Name` and `Tsize`
+    /// (optional), each at most once and in that order.
     fn parse(bytes: &'a [u8]) -> Option<Link<'a>> {
         let mut r = Reader(bytes);
-        let (mut cid, mut name, mut tsize) = (None, None, None);
+        let (mut cid, mut name, mut last) = (None, None, 0);
         while let Some((field, wire)) = r.key()? {
+            if field <= last {
+                return None;
+            }
+            last = field;
             match (field, wire) {
-                (1, 2) if cid.is_none() => cid = Some(r.bytes()?),
-                (2, 2) if name.is_none() => name = Some(r.bytes()?),
-                (3, 0) if tsize.is_none() => tsize = Some(r.varint()?),
+                (1, 2) => cid = Some(r.bytes()?),
+                (2, 2) => name = Some(r.bytes()?),
+                (3, 0) => {
+                    r.varint()?;
+                }
                 _ => return None,
             }
         }
@@ -496,7 +506,7 @@ mod tests {
     #[test]
     fn a_path_proof_reads_the_bytes_at_an_offset() {
         let t = tree();
-        let root = sha(&t.dir);
+        let root = cid_v1(0x70, &t.dir);
         let proof = [&t.dir[..], &t.file, &t.leaves[1]];
         let leaf = read_at::<Sha>(&root, &[b"a.txt"], 5, &proof).unwrap();
         assert_eq!(leaf, Leaf { data: b"efg", start: 4, file_size: 7 });
@@ -507,13 +517,13 @@ mod tests {
         assert_eq!(leaf, Leaf { data: b"hi", start: 0, file_size: 2 });
         // The file alone, by its own CID.
         let proof = [&t.file[..], &t.leaves[0]];
-        assert_eq!(read_at::<Sha>(&sha(&t.file), &[], 3, &proof).unwrap().start, 0);
+        assert_eq!(read_at::<Sha>(&cid_v1(0x70, &t.file), &[], 3, &proof).unwrap().start, 0);
     }
 
     #[test]
     fn a_proof_of_other_bytes_or_another_place_does_not_read() {
         let t = tree();
-        let root = sha(&t.dir);
+        let root = cid_v1(0x70, &t.dir);
         let path: &[&[u8]] = &[b"a.txt"];
         // The leaf before the offset, or after it.
         let proof = [&t.dir[..], &t.file, &t.leaves[0]];
@@ -535,7 +545,7 @@ mod tests {
         assert_eq!(read_at::<Sha>(&root, path, 5, &proof), Err(ProofError::WrongLength));
         let proof = [&t.dir[..], &t.file, &t.leaves[1]];
         assert_eq!(
-            read_at::<Sha>(&sha(&t.file), path, 5, &proof),
+            read_at::<Sha>(&cid_v1(0x70, &t.file), path, 5, &proof),
             Err(ProofError::WrongBlock { block: 0 })
         );
         // Past the end, another name, a file read as a directory.
@@ -544,6 +554,11 @@ mod tests {
             read_at::<Sha>(&root, &[b"c.txt"], 5, &proof),
             Err(ProofError::NoSuchName { block: 0 })
         );
+        // The root's codec is the CID's: raw bytes are a file, whatever they parse as.
+        let raw_root = cid_v1(0x55, &t.dir);
+        let read = read_at::<Sha>(&raw_root, path, 5, &proof);
+        assert_eq!(read, Err(ProofError::WrongKind { block: 0 }));
+        assert_eq!(read_at::<Sha>(&[1, 0x70, 0x12], path, 5, &proof), Err(ProofError::BadRoot));
         let deeper: &[&[u8]] = &[b"a.txt", b"x"];
         assert_eq!(
             read_at::<Sha>(&root, deeper, 5, &proof),
@@ -558,7 +573,7 @@ mod tests {
             leaves.iter().map(|l| (cid_v1(0x55, l), &b""[..])).collect();
         let check = |file: Vec<u8>, offset: u64, leaf: &[u8]| {
             let proof = [&file[..], leaf];
-            read_at::<Sha>(&sha(&file), &[], offset, &proof).map(|_| ())
+            read_at::<Sha>(&cid_v1(0x70, &file), &[], offset, &proof).map(|_| ())
         };
         let inconsistent = Err(ProofError::Inconsistent { block: 0 });
         // Sizes that do not add up, one size short, data beside links.
@@ -584,22 +599,49 @@ mod tests {
         );
         let proof = [&twice[..], &file];
         assert_eq!(
-            read_at::<Sha>(&sha(&twice), &[b"a"], 0, &proof),
+            read_at::<Sha>(&cid_v1(0x70, &twice), &[b"a"], 0, &proof),
             Err(ProofError::NoSuchName { block: 0 })
         );
         // A HAMT shard (type 5) is not read as a directory.
         let shard = node(&[(cid_v1(0x70, &file), b"a")], 5, b"", None, &[]);
         let proof = [&shard[..], &file];
         assert_eq!(
-            read_at::<Sha>(&sha(&shard), &[b"a"], 0, &proof),
+            read_at::<Sha>(&cid_v1(0x70, &shard), &[b"a"], 0, &proof),
             Err(ProofError::WrongKind { block: 0 })
         );
+        // Data before a link, link fields out of order (go-codec-dagpb refuses both).
+        let link = |fields: &[(u64, &[u8])]| {
+            let mut l = Vec::new();
+            for (f, b) in fields {
+                field(&mut l, *f, b);
+            }
+            l
+        };
+        let child = cid_v1(0x70, &file);
+        let mut data_first = Vec::new();
+        field(&mut data_first, 1, &node(&[], DIRECTORY, b"", None, &[])[2..]);
+        field(&mut data_first, 2, &link(&[(1, &child), (2, b"a")]));
+        let proof = [&data_first[..], &file];
+        let read = read_at::<Sha>(&cid_v1(0x70, &data_first), &[b"a"], 0, &proof);
+        assert_eq!(read, Err(ProofError::Malformed { block: 0 }));
+        let mut name_first = Vec::new();
+        field(&mut name_first, 2, &link(&[(2, b"a"), (1, &child)]));
+        field(&mut name_first, 1, &node(&[], DIRECTORY, b"", None, &[])[2..]);
+        let proof = [&name_first[..], &file];
+        let read = read_at::<Sha>(&cid_v1(0x70, &name_first), &[b"a"], 0, &proof);
+        assert_eq!(read, Err(ProofError::Malformed { block: 0 }));
+        // The same two in Kubo's order read.
+        let mut kubo = Vec::new();
+        field(&mut kubo, 2, &link(&[(1, &child), (2, b"a")]));
+        field(&mut kubo, 1, &node(&[], DIRECTORY, b"", None, &[])[2..]);
+        let proof = [&kubo[..], &file];
+        assert!(read_at::<Sha>(&cid_v1(0x70, &kubo), &[b"a"], 0, &proof).is_ok());
         // An unknown field, a repeated one.
         let mut extra = file.clone();
         field(&mut extra, 9, b"?");
         let proof = [&extra[..]];
         assert_eq!(
-            read_at::<Sha>(&sha(&extra), &[], 0, &proof),
+            read_at::<Sha>(&cid_v1(0x70, &extra), &[], 0, &proof),
             Err(ProofError::Malformed { block: 0 })
         );
         let mut again = file.clone();
@@ -607,7 +649,7 @@ mod tests {
         again.extend_from_slice(&data);
         let proof = [&again[..]];
         assert_eq!(
-            read_at::<Sha>(&sha(&again), &[], 0, &proof),
+            read_at::<Sha>(&cid_v1(0x70, &again), &[], 0, &proof),
             Err(ProofError::Malformed { block: 0 })
         );
     }
@@ -634,8 +676,8 @@ mod tests {
         #[test]
         fn any_bytes_are_read_or_refused(block in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), offset in 0u64..300) {
             let proof = [&block[..]];
-            let _ = read_at::<Sha>(&sha(&block), &[], offset, &proof);
-            let _ = read_at::<Sha>(&sha(&block), &[b"a"], offset, &proof);
+            let _ = read_at::<Sha>(&cid_v1(0x70, &block), &[], offset, &proof);
+            let _ = read_at::<Sha>(&cid_v1(0x70, &block), &[b"a"], offset, &proof);
         }
     }
 }

@@ -53,8 +53,8 @@ pub use executor::{publish_output, Output};
 pub enum Role {
     /// Claims them, trains, publishes, submits, defends, finalizes.
     Executor,
-    /// Signs up to spot-check them (bonded), replays one segment from the executor's published
-    /// run and attests, or challenges that segment; a run missing or not the committed one, it
+    /// Signs up to spot-check them (bonded), replays two segments from the executor's published
+    /// run and attests, or challenges the one that does not replay; a run missing or not the committed one, it
     /// runs the job itself, then attests when its run is the committed one, or challenges with
     /// its own run; and plays the game.
     Verifier,
@@ -684,43 +684,71 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
 
     /// Releases what each finished job left on chain for this account (a sign-up, a result,
     /// a settled challenge, a ledger entry: `release`), so their storage deposits come back,
-    /// once the job has ended with no game or defence of it still played. A release frees a
-    /// bounded amount a call, so it is sent again until the market has nothing more to free
-    /// (its refusal), which is recorded; a chain away is tried again at the next sweep.
+    /// once the job has ended with no game of it still played. A release frees a bounded
+    /// amount a call (and stops at a defence still played), so it is sent again until the
+    /// market refuses; the job is recorded released only once the chain holds no sign-up or
+    /// challenge of this account's on it, else it is tried again at the next sweep. A job
+    /// that fails (the chain away) does not hold up the others.
     async fn release_ended(&self) -> Result<(), WorkerError> {
         for id in self.state.unreleased().await? {
-            // Lost with nothing sent (a claim race lost, say): nothing of this account's to
-            // free, and no need to watch a job that may never end.
-            let lost = self.state.job(id).await?.is_some_and(|j| j.stage == Stage::Lost);
-            if lost && self.state.transactions(id).await?.is_empty() {
-                self.state.set_released(id).await?;
-                continue;
-            }
-            let Some(job) = self.market.job(id).await? else {
-                self.state.set_released(id).await?;
-                continue;
-            };
-            if !job.state.is_terminal() || job.open_games > 0 || job.accused > 0 {
-                continue;
-            }
-            for _ in 0..RELEASES_A_SWEEP {
-                match self.market.release(&self.signer, id).await {
-                    Ok(call) => {
-                        let included = call.included;
-                        self.state
-                            .transaction(id, "release", included.tx_hash, included.block, None)
-                            .await?;
-                    }
-                    Err(ChainError::ContractRefused { .. }) => {
-                        tracing::info!(target: "worker::executor", job = id, "Released what the job left on chain");
-                        self.state.set_released(id).await?;
-                        break;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
+            if let Err(e) = self.release_job(id).await {
+                tracing::warn!(target: "worker::executor", job = id, error = %e, "Releasing the job's records failed; trying again");
             }
         }
         Ok(())
+    }
+
+    /// [`Inner::release_ended`] for job `id`.
+    async fn release_job(&self, id: u64) -> Result<(), WorkerError> {
+        // An executor's claim race lost with nothing sent: nothing of this account's on chain,
+        // and no need to watch a job that may never end.
+        let record = self.state.job(id).await?;
+        let raced =
+            record.is_some_and(|j| j.stage == Stage::Lost && j.role == Role::Executor.as_str());
+        if raced && self.state.transactions(id).await?.is_empty() {
+            return Ok(self.state.set_released(id).await?);
+        }
+        let Some(job) = self.market.job(id).await? else {
+            return Ok(self.state.set_released(id).await?);
+        };
+        if !job.state.is_terminal() || job.open_games > 0 || job.accused > 0 {
+            return Ok(());
+        }
+        for _ in 0..RELEASES_A_SWEEP {
+            match self.market.release(&self.signer, id).await {
+                Ok(call) => {
+                    let included = call.included;
+                    self.state
+                        .transaction(id, "release", included.tx_hash, included.block, None)
+                        .await?;
+                }
+                Err(ChainError::ContractRefused { .. }) => {
+                    if !self.holds_records(id, &job).await? {
+                        tracing::info!(target: "worker::executor", job = id, "Released what the job left on chain");
+                        self.state.set_released(id).await?;
+                    }
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether job `id` still holds a sign-up or a challenge of this account's on chain.
+    async fn holds_records(&self, id: u64, job: &Job) -> Result<bool, WorkerError> {
+        let me = self.signer.account_bytes();
+        for index in 0..job.sign_ups {
+            if self.market.sign_up_of(id, index).await?.is_some_and(|s| s.verifier == me) {
+                return Ok(true);
+            }
+        }
+        for index in 0..job.challenges {
+            if self.market.game_of(id, index).await?.is_some_and(|c| c.challenger == me) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     async fn chain_job(&self, id: u64) -> Result<Job, WorkerError> {

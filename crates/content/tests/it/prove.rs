@@ -3,7 +3,7 @@
 //! at the offset, for every layout the content layer builds (raw or dag-pb leaves, two and
 //! three levels); a tampered block, another offset's proof or an offset past the end is not.
 
-use iollm_content::{prove_at, AddOptions, Cid, ContentStore, Error};
+use iollm_content::{prove_at, AddOptions, ContentStore, Error};
 use iollm_types::unixfs::{read_at, ProofError};
 use sha2::Digest as _;
 
@@ -24,10 +24,6 @@ impl iollm_repops::merkle::Hasher for Sha {
 
 const NAME: &str = "model.safetensors";
 
-fn digest(cid: &Cid) -> [u8; 32] {
-    cid.hash().digest().try_into().expect("a sha2-256 CID")
-}
-
 /// Adds a directory holding `data` as [`NAME`] (and a neighbour) with `opts`, then proves and
 /// reads each of `offsets`.
 async fn proves(data: &[u8], opts: &AddOptions, offsets: &[u64]) {
@@ -43,7 +39,7 @@ async fn proves(data: &[u8], opts: &AddOptions, offsets: &[u64]) {
     for &offset in offsets {
         let blocks = prove_at(&client, &root, NAME, offset).await.unwrap();
         let blocks: Vec<&[u8]> = blocks.iter().map(|b| &b[..]).collect();
-        let leaf = read_at::<Sha>(&digest(&root), path, offset, &blocks)
+        let leaf = read_at::<Sha>(&root.to_bytes(), path, offset, &blocks)
             .unwrap_or_else(|e| panic!("offset {offset}: {e:?}"));
         let start = leaf.start as usize;
         assert!(start as u64 <= offset && offset < (start + leaf.data.len()) as u64);
@@ -52,7 +48,7 @@ async fn proves(data: &[u8], opts: &AddOptions, offsets: &[u64]) {
         // A proof of this offset is no proof of one in another leaf.
         let elsewhere = if start == 0 { leaf.data.len() as u64 } else { 0 };
         if elsewhere < data.len() as u64 {
-            let other = read_at::<Sha>(&digest(&root), path, elsewhere, &blocks);
+            let other = read_at::<Sha>(&root.to_bytes(), path, elsewhere, &blocks);
             assert!(matches!(other, Err(ProofError::WrongBlock { .. })), "{other:?}");
         }
         // Any byte of any block changed: refused.
@@ -61,7 +57,7 @@ async fn proves(data: &[u8], opts: &AddOptions, offsets: &[u64]) {
             let at = tampered[k].len() / 2;
             tampered[k][at] ^= 1;
             let tampered: Vec<&[u8]> = tampered.iter().map(|b| &b[..]).collect();
-            let read = read_at::<Sha>(&digest(&root), path, offset, &tampered);
+            let read = read_at::<Sha>(&root.to_bytes(), path, offset, &tampered);
             assert_eq!(read, Err(ProofError::WrongBlock { block: k }), "offset {offset}");
         }
     }
