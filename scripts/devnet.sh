@@ -115,8 +115,15 @@ printf '  Dave, market (verifier fee):                    '; IOLLM_SURI=//Dave "
 printf '  Alice, market (escrow not paid out):            '; "$iollm" withdraw
 printf '  Alice, splitter (designer share + treasury):    '; "$iollm" withdraw --splitter
 echo "Storage deposits back to whoever paid them (settlement frees nothing):"
-IOLLM_SURI=//Dave "$iollm" job release "$job"   # his spot-check sign-up
 "$iollm" job release "$job"                     # Alice's job terms (a verified job keeps its spec)
+# Dave's worker releases his spot-check sign-up by itself once the job has ended.
+for _ in $(seq 60); do
+  "$iollm" worker status --config "$workers/dave/worker.toml" | grep -q 'release@' && break
+  sleep 1
+done
+echo "What Dave's worker recorded (its sign-up released by the worker itself):"
+"$iollm" worker status --config "$workers/dave/worker.toml" | grep -E "^job $job .*release@" \
+  || { echo "Dave's worker did not release his sign-up within 60 s" >&2; exit 1; }
 for who in Alice Charlie Dave; do
   echo "-- $who"
   IOLLM_SURI=//$who "$iollm" balance --artifact "$id"
