@@ -118,11 +118,12 @@ echo "Storage deposits back to whoever paid them (settlement frees nothing):"
 "$iollm" job release "$job"                     # Alice's job terms (a verified job keeps its spec)
 # Dave's worker releases his spot-check sign-up by itself once the job has ended.
 for _ in $(seq 60); do
-  "$iollm" worker status --config "$workers/dave/worker.toml" | grep -q 'release@' && break
+  "$iollm" worker status --config "$workers/dave/worker.toml" > "$work/dave-status.txt"
+  grep -qE "^job $job .*release@" "$work/dave-status.txt" && break
   sleep 1
 done
 echo "What Dave's worker recorded (its sign-up released by the worker itself):"
-"$iollm" worker status --config "$workers/dave/worker.toml" | grep -E "^job $job .*release@" \
+grep -E "^job $job .*release@" "$work/dave-status.txt" \
   || { echo "Dave's worker did not release his sign-up within 60 s" >&2; exit 1; }
 for who in Alice Charlie Dave; do
   echo "-- $who"
