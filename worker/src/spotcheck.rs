@@ -141,13 +141,6 @@ pub struct SegmentReplay {
     pub steps: Vec<[u8; 32]>,
 }
 
-impl Replayed {
-    /// The segment drawn (the first replayed).
-    pub fn drawn(&self) -> u64 {
-        self.segments.first().map_or(0, |s| s.segment)
-    }
-}
-
 /// Sets its flag when dropped: what stops a replay whose caller no longer waits for it.
 struct StopOnDrop(Arc<AtomicBool>);
 
