@@ -160,6 +160,13 @@ pub(crate) fn print_game(id: u64, game: &iollm_types::game::Game, now: u32) {
             ),
             format!("anyone, with the proven inputs, by block {}", due(*opened)),
         ),
+        Stage::Package { opened } => (
+            match game.question {
+                Some(q) => format!("output package: proving {q}"),
+                None => "output package".into(),
+            },
+            format!("the executor, with the proof, by block {}", due(*opened)),
+        ),
         Stage::Decided { verdict, how } => {
             (format!("decided: {verdict:?} was right ({how:?})"), "nobody: settle the job".into())
         }

@@ -24,6 +24,7 @@ mod dispute {
     use iollm_types::bisection::{Side, Value, Verdict};
     use iollm_types::dispute::{Error, GameId};
     use iollm_types::game::{Game, GameError, How, Stage, Terms};
+    use iollm_types::package::{Answer, Question};
     use iollm_types::storage;
 
     /// The host's SHA-256.
@@ -107,6 +108,37 @@ mod dispute {
                 challenger: AccountId::from(sides[1]),
             });
             Ok(id)
+        }
+
+        /// Opens an output game about the package `terms.output_cid`: the executor must prove
+        /// what `question` asks of it ([`Dispute::prove_package`]) in time. Only the opener.
+        #[ink(message)]
+        pub fn open_package(&mut self, terms: Terms, question: Question) -> Result<GameId, Error> {
+            if self.env().caller() != self.opener {
+                return Err(Error::NotOpener);
+            }
+            let sides = terms.sides;
+            let game = Game::open_package(terms, question, self.env().block_number())?;
+            let id = self.last_game.checked_add(1).ok_or(Error::Game(GameError::Overflow))?;
+            self.last_game = id;
+            self.store(id, &game)?;
+            self.env().emit_event(Opened {
+                game: id,
+                executor: AccountId::from(sides[0]),
+                challenger: AccountId::from(sides[1]),
+            });
+            Ok(id)
+        }
+
+        /// The executor proves what an output game asks of its package; the contract reads
+        /// the proof against the output CID, the trace root and the job's commitments, and
+        /// decides the game for the executor if it proves it.
+        #[ink(message)]
+        pub fn prove_package(&mut self, game: GameId, answer: Answer) -> Result<(), Error> {
+            self.play(game, |g, side, now| {
+                Self::only(side?, Side::Executor)?;
+                g.prove_package::<HostSha>(&answer, now)
+            })
         }
 
         /// Opens the defence of decided game `game`'s executor result by `defender` (one of
@@ -352,6 +384,8 @@ mod dispute {
             let s = [
                 (selectors::NEW, sel!("new")),
                 (selectors::OPEN, sel!("open")),
+                (selectors::OPEN_PACKAGE, sel!("open_package")),
+                (selectors::PROVE_PACKAGE, sel!("prove_package")),
                 (selectors::DEFEND, sel!("defend")),
                 (selectors::COMMIT, sel!("commit")),
                 (selectors::REVEAL, sel!("reveal")),

@@ -41,7 +41,7 @@ mod market {
     use ink::storage::{Lazy, Mapping};
     use iollm_types::admin::Admin;
     use iollm_types::bisection::Verdict;
-    use iollm_types::cid::check_cid_shape;
+    use iollm_types::cid::{check_cid_shape, cid_bytes};
     use iollm_types::dispute::GameId;
     use iollm_types::escrow;
     use iollm_types::game::{How, Terms};
@@ -50,6 +50,7 @@ mod market {
         Check, Commitment, Error, FinalState, Job, JobId, JobKind, JobOutput, JobSpec, JobState,
         JobTerms, MarketParams, Payee, Pledge, SignUp, MAX_SCORE, SETTLE_STEP,
     };
+    use iollm_types::package::Question;
     use iollm_types::registry::ArtifactId;
     use iollm_types::split::BPS;
     use iollm_types::spotcheck::{self, MAX_SIGN_UPS};
@@ -719,6 +720,40 @@ mod market {
             last: [u8; 32],
             last_path: Vec<[u8; 32]>,
         ) -> Result<u16, Error> {
+            self.open_challenge(job_id, trace_root, |m, terms| {
+                m.dispute_open(terms, first_path, last, last_path)
+            })
+        }
+
+        /// Like [`Market::challenge`], but about the result's output package rather than its
+        /// trace: the executor must prove, within one move's blocks, what `question` asks of
+        /// the package its output CID names (the directory's listing, `config.json`, a piece
+        /// of the weights file's header, or that the weights at chunk `c` are `h_n`'s), against
+        /// what the job committed when it was posted. A verifier whose check of the output
+        /// fails challenges so instead of revealing without a check. Settled, paid and
+        /// defended by attesters exactly as a game about the trace.
+        #[ink(message)]
+        pub fn challenge_output(
+            &mut self,
+            job_id: JobId,
+            question: Question,
+        ) -> Result<u16, Error> {
+            let game = storage::get(&self.terms, job_id).and_then(|t| t.game);
+            if game.is_some_and(|g| !g.output.asks(&question)) {
+                return Err(Error::DisputeRefused);
+            }
+            self.open_challenge(job_id, [0; 32], |m, terms| m.dispute_open_package(terms, question))
+        }
+
+        /// A challenge of the caller's on a submitted job in its window, bonded (a signed-up
+        /// verifier that has not attested bonds its sign-up's): `open` opens its game, given
+        /// the terms with the caller's `trace_root`.
+        fn open_challenge(
+            &mut self,
+            job_id: JobId,
+            trace_root: [u8; 32],
+            open: impl FnOnce(&mut Self, Terms) -> Result<GameId, Error>,
+        ) -> Result<u16, Error> {
             let (mut job, caller) = self.verifier_check(job_id)?;
             if job.state != JobState::Submitted {
                 return Err(Error::WrongState);
@@ -741,8 +776,10 @@ mod market {
                 None if self.acted.contains((job_id, caller)) => return Err(Error::AlreadyActed),
                 None => self.lock(caller, job.verification.collateral)?,
             }
-            let terms = spec.terms([executor, bytes(&caller)], [result.trace_root, trace_root]);
-            let game = self.dispute_open(terms, first_path, last, last_path)?;
+            let output = cid_bytes(&result.output_cid).map_err(|_| Error::BadCid)?;
+            let terms =
+                spec.terms([executor, bytes(&caller)], [result.trace_root, trace_root], output);
+            let game = open(self, terms)?;
             let index = job.challenges;
             job.challenges = index.checked_add(1).ok_or(Error::Overflow)?;
             job.open_games = job.open_games.checked_add(1).ok_or(Error::Overflow)?;
@@ -1878,6 +1915,35 @@ mod market {
             self.dispute.get().ok_or(Error::NoDisputeContract).map(|_| 1)
         }
 
+        /// Opens an output game in the dispute contract; its id.
+        #[cfg(not(test))]
+        fn dispute_open_package(
+            &mut self,
+            terms: Terms,
+            question: Question,
+        ) -> Result<GameId, Error> {
+            use ink::env::call::{build_call, ExecutionInput, Selector};
+            use iollm_types::dispute::{selectors, Error as DisputeError};
+            let dispute = self.dispute.get().ok_or(Error::NoDisputeContract)?;
+            build_call::<ink::env::DefaultEnvironment>()
+                .call(dispute)
+                .exec_input(
+                    ExecutionInput::new(Selector::new(selectors::OPEN_PACKAGE))
+                        .push_arg(terms)
+                        .push_arg(question),
+                )
+                .returns::<Result<GameId, DisputeError>>()
+                .try_invoke()
+                .map_err(|_| Error::CallFailed)?
+                .map_err(|_| Error::CallFailed)?
+                .map_err(|_| Error::DisputeRefused)
+        }
+
+        #[cfg(test)]
+        fn dispute_open_package(&mut self, _: Terms, _: Question) -> Result<GameId, Error> {
+            self.dispute.get().ok_or(Error::NoDisputeContract).map(|_| 1)
+        }
+
         /// Opens `defender`'s defence of decided game `game`'s result; its id.
         #[cfg(not(test))]
         fn dispute_defend(&mut self, game: GameId, defender: AccountId) -> Result<GameId, Error> {
@@ -2066,6 +2132,12 @@ mod market {
                 checkpoints: 2,
                 h0: [6; 32],
                 move_blocks: 1,
+                output: iollm_types::package::OutputCommit {
+                    header_root: [7; 32],
+                    header_len: iollm_types::package::PIECE_BYTES,
+                    params: 2_000,
+                    config_json: [8; 32],
+                },
             }
         }
 
@@ -3266,6 +3338,43 @@ mod market {
             }
         }
 
+        /// An output game is a challenge like any other: bonded, settled on its verdict,
+        /// side by side with games about the trace; a question about something the package
+        /// cannot have is refused and locks nothing.
+        #[ink::test]
+        fn an_output_challenge_is_bonded_and_settled_like_a_game() {
+            let a = acc();
+            let (mut m, id) = challenged(None);
+            as_(a.alice, 5_000);
+            m.pledge(GPU, 1, 0).unwrap();
+            for beyond in [Question::Header(1), Question::Chunk(2)] {
+                assert_eq!(m.challenge_output(id, beyond), Err(Error::DisputeRefused));
+            }
+            assert_eq!(m.pledge_of(a.alice).unwrap().locked, 0);
+            assert_eq!(m.challenge_output(id, Question::Chunk(1)), Ok(1));
+            assert_eq!(m.pledge_of(a.alice).unwrap().locked, 1_000);
+            assert_eq!(
+                m.challenge_output(id, Question::Listing),
+                Err(Error::AlreadyActed),
+                "one challenge an account"
+            );
+            // The executor proves the chunk: Alice's bond is slashed, half to the executor.
+            decide(Verdict::Executor, How::Proven);
+            m.settle_challenge(id, 1).unwrap();
+            assert_eq!(m.job(id).unwrap().state, JobState::Submitted);
+            assert_eq!(m.pledge_of(a.alice).unwrap().stake, 4_000);
+            assert_eq!(m.balance_of(a.charlie), 500);
+            // Frank asks for the listing and the executor cannot prove it: rejected.
+            as_(a.frank, 5_000);
+            m.pledge(GPU, 1, 0).unwrap();
+            let before = m.balance_of(a.frank);
+            assert_eq!(m.challenge_output(id, Question::Listing), Ok(2));
+            decide(Verdict::Challenger, How::Timeout);
+            m.settle_challenge(id, 2).unwrap();
+            assert_eq!(m.job(id).unwrap().state, JobState::Rejected);
+            assert_eq!(m.balance_of(a.frank) - before, 1_000, "half the executor's collateral");
+        }
+
         /// However many games the executor loses, one `settle_attester` call goes through at
         /// most `SETTLE_STEP` accusations (its gas stays bounded); the next goes on from there.
         #[ink::test]
@@ -4108,6 +4217,7 @@ mod market {
                 (selectors::SUBMIT_RESULT, sel!("submit_result")),
                 (selectors::ATTEST, sel!("attest")),
                 (selectors::CHALLENGE, sel!("challenge")),
+                (selectors::CHALLENGE_OUTPUT, sel!("challenge_output")),
                 (selectors::FINALIZE, sel!("finalize")),
                 (selectors::EXPIRE, sel!("expire")),
                 (selectors::POST_BOUNTY, sel!("post_bounty")),

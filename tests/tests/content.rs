@@ -182,31 +182,44 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
             iollm_tests::publish_output(ctx, (job, artifact), &charlie, &cfg, &run, &out).await?;
         let expected = Expected { job, artifact, trace_root, trainer: &trainer, last: &last };
         check_output(&store, honest.as_bytes(), &expected).await?;
-        // Each 4 KiB chunk of the last state's parameters lies whole in one leaf of the
-        // published weights, at the data section's start + 4096·c, which a UnixFS path proof
-        // shows a reader that cannot reach IPFS (the output-binding game's contract).
+        std::fs::copy(out.join("smip.json"), tmp.path().join("smip.json"))?;
+        // Every question an output game may ask of it is answered by a proof that the
+        // contract's reader accepts against the job's commitments (each 4 KiB chunk of the
+        // last state's parameters lies whole in one leaf of the published weights, at the
+        // data section's start + 4096·c).
+        use iollm_compute::merkle::Sha;
+        use iollm_types::package::{check, AnswerError, Question, Submitted};
+        let commit = iollm_worker::game_spec(&trainer, &cfg, 5).output;
+        let result = iollm_compute::run_result(&run)?;
+        let last_of = (&last, result.last_path.as_slice());
         let package = iollm_content::parse_cid(&honest)?;
-        let weights = std::fs::read(out.join(iollm_compute::io::WEIGHTS_FILE))?;
-        let data = 8 + u64::from_le_bytes(weights[..8].try_into()?) as usize;
-        let params: Vec<u8> = last.params.iter().flat_map(|p| p.to_le_bytes()).collect();
-        let chunks = params.len().div_ceil(4096);
-        for c in [0, 1, chunks / 2, chunks - 1] {
-            let offset = (data + 4096 * c) as u64;
-            let name = iollm_compute::io::WEIGHTS_FILE;
-            let blocks = iollm_content::prove_at(&store, &package, name, offset).await?;
-            let blocks: Vec<&[u8]> = blocks.iter().map(|b| &b[..]).collect();
-            let leaf = iollm_types::unixfs::read_at::<iollm_compute::merkle::Sha>(
-                &package.to_bytes(),
-                &[name.as_bytes()],
-                offset,
-                &blocks,
-            )
-            .map_err(|e| anyhow::anyhow!("chunk {c}: {e:?}"))?;
-            let chunk = &params[4096 * c..params.len().min(4096 * (c + 1))];
-            let at = (offset - leaf.start) as usize;
-            assert_eq!(leaf.data.get(at..at + chunk.len()), Some(chunk), "chunk {c} in one leaf");
-            assert_eq!(leaf.file_size, weights.len() as u64);
+        let (bytes, leaves) = (package.to_bytes(), n as u64 + 1);
+        let chunks = commit.chunks() as u32;
+        let mut questions = vec![Question::Listing, Question::Config];
+        questions.extend((0..commit.pieces() as u32).map(Question::Header));
+        questions.extend([0, 1, chunks / 2, chunks - 1].map(Question::Chunk));
+        for &q in &questions {
+            let answer = iollm_worker::output::answer(&store, &package, &trainer, last_of, q).await?;
+            assert_eq!(check::<Sha>(&commit, &Submitted { output: &bytes, trace_root: &trace_root, trace_leaves: leaves }, &q, &answer), Ok(()), "{q}");
         }
+        assert!(!commit.asks(&Question::Chunk(chunks)), "nothing past the last chunk");
+        // A question the output game may ask, and the executor of each forgery below cannot
+        // answer with the best proof it has.
+        let unanswerable = |cid: String, q: Question| {
+            let (store, trainer, commit) = (&store, &trainer, &commit);
+            async move {
+                let cid = iollm_content::parse_cid(&cid)?;
+                let answer = iollm_worker::output::answer(store, &cid, trainer, last_of, q).await?;
+                let (output, trace_root) = (cid.to_bytes(), &trace_root);
+                let submitted = Submitted { output: &output, trace_root, trace_leaves: leaves };
+                let checked = check::<Sha>(commit, &submitted, &q, &answer);
+                assert!(
+                    matches!(checked, Err(AnswerError::Mismatch | AnswerError::Unreadable)),
+                    "{q}: {checked:?}"
+                );
+                anyhow::Ok(())
+            }
+        };
 
         // Another job's output, or a fine-tune of another artifact: its lineage is refused.
         for (job, artifact) in [(8, 3), (7, 4)] {
@@ -226,14 +239,17 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         let mut flipped = params.clone();
         flipped[1234] = f32::from_bits(flipped[1234].to_bits() ^ 1);
         iollm_compute::io::save_model(&out, &model, &flipped)?;
-        let tampered = iollm_artifacts::add_package(&store, &out).await?.package_cid;
+        let leaf = iollm_compute::io::WEIGHTS_ALIGN;
+        let tampered = iollm_artifacts::add_output(&store, &out, leaf).await?.package_cid;
         let tampered = iollm_content::format_cid(&tampered);
         let err = check_output(&store, tampered.as_bytes(), &expected).await.unwrap_err();
         let total = params.len();
         assert!(
-            matches!(err, OutputError::Weights { differing: 1, first: 1234, total: t } if t == total),
+            matches!(err, OutputError::Weights { differing: 1, first: 1234, total: t, .. } if t == total),
             "{err}"
         );
+        assert_eq!(err.question(), Some(Question::Chunk(1)), "parameter 1234 is in chunk 1");
+        unanswerable(tampered, Question::Chunk(1)).await?;
         // Another model (a shorter context) with as many weights as it needs.
         let short = iollm_compute::GptConfig { n_ctx: 8, ..model.clone() };
         let fewer = &params[..total - 8 * model.n_embd];
@@ -242,6 +258,8 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         let reshaped = iollm_content::format_cid(&reshaped);
         let err = check_output(&store, reshaped.as_bytes(), &expected).await.unwrap_err();
         assert!(matches!(err, OutputError::Config), "{err}");
+        assert_eq!(err.question(), Some(Question::Config));
+        unanswerable(reshaped, Question::Config).await?;
 
         // The honest model with a file beside it that a loader could read instead (a GGUF
         // model, which `iollm model serve` prefers): refused before anything is pulled.
@@ -251,6 +269,16 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         let beside = iollm_content::format_cid(&beside);
         let err = check_output(&store, beside.as_bytes(), &expected).await.unwrap_err();
         assert!(matches!(err, OutputError::Files { .. }), "{err}");
+        assert_eq!(err.question(), None, "what smip.json says is not for the chain");
+        // The same file in the directory but not in the honest `smip.json` kept beside it:
+        // found in the directory itself, and provable.
+        std::fs::write(out.join("smip.json"), std::fs::read(tmp.path().join("smip.json"))?)?;
+        let opts = iollm_content::AddOptions { chunk_size: leaf, ..iollm_artifacts::package_options() };
+        let unlisted = iollm_content::ContentStore::put_dir(&store, &out, &opts).await?.cid;
+        let unlisted = iollm_content::format_cid(&unlisted);
+        let err = check_output(&store, unlisted.as_bytes(), &expected).await.unwrap_err();
+        assert!(matches!(err, OutputError::Listing), "{err}");
+        unanswerable(unlisted, Question::Listing).await?;
         std::fs::remove_file(out.join("x.gguf"))?;
 
         // Not a CID at all.

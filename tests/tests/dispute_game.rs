@@ -20,7 +20,11 @@ fn open(tr: &Trainer, cfg: &TrainConfig, players: [&Player; 2]) -> Game {
     // The challenger's claim opens the game; the executor answers about its own trace.
     let c = &traces[1];
     Game::open::<iollm_compute::merkle::Sha>(
-        game_spec(tr, cfg, 5).terms([[1; 32], [2; 32]], [root(&traces[0]), root(&traces[1])]),
+        game_spec(tr, cfg, 5).terms(
+            [[1; 32], [2; 32]],
+            [root(&traces[0]), root(&traces[1])],
+            Vec::new(),
+        ),
         &proof(c, 0),
         c[n as usize],
         &proof(c, n as usize),

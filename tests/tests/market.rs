@@ -126,6 +126,12 @@ fn game() -> GameSpec {
         checkpoints: 1,
         h0: H0,
         move_blocks: 2,
+        output: iollm_types::package::OutputCommit {
+            header_root: [7; 32],
+            header_len: iollm_types::package::PIECE_BYTES,
+            params: 1,
+            config_json: [8; 32],
+        },
     }
 }
 

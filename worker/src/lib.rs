@@ -20,12 +20,24 @@ pub mod state;
 use iollm_compute::{TrainConfig, Trainer};
 use iollm_types::game::GameConfig;
 use iollm_types::market::GameSpec;
+use iollm_types::package::{self, OutputCommit};
 
 /// What a training job commits for the dispute game when it is posted: `cfg`'s step, config
-/// hash, corpus root, checkpoint layout and initial state root (`trainer` is `cfg`'s), and the
-/// blocks a side has per move.
+/// hash, corpus root, checkpoint layout and initial state root (`trainer` is `cfg`'s), what
+/// its output package holds besides the weights, and the blocks a side has per move.
 pub fn game_spec(trainer: &Trainer, cfg: &TrainConfig, move_blocks: u32) -> GameSpec {
+    use iollm_compute::merkle::Sha;
+    use iollm_repops::merkle::Hasher;
     let o = &cfg.optimizer;
+    let initial = trainer.initial_state();
+    let (header, config_json) = iollm_compute::io::weights_header_and_config(&cfg.model)
+        .expect("a valid model config exports");
+    let output = OutputCommit {
+        header_root: package::header_root::<Sha>(&header).expect("the header is aligned"),
+        header_len: header.len() as u64,
+        params: initial.params.len() as u64,
+        config_json: Sha::hash(&[&config_json]),
+    };
     GameSpec {
         config: GameConfig {
             n_layer: cfg.model.n_layer as u32,
@@ -41,8 +53,9 @@ pub fn game_spec(trainer: &Trainer, cfg: &TrainConfig, move_blocks: u32) -> Game
         corpus_root: iollm_compute::data::corpus_root(trainer.corpus()),
         every: cfg.train.checkpoint_every as u32,
         checkpoints: cfg.n_checkpoints() as u32,
-        h0: trainer.initial_state().hash(&trainer.config_hash()),
+        h0: initial.hash(&trainer.config_hash()),
         move_blocks,
+        output,
     }
 }
 

@@ -12,10 +12,12 @@
 //! What it is not: a check of the trace (that is the spot check's replay).
 
 use iollm_artifacts::Lineage;
+use iollm_compute::merkle::Sha;
 use iollm_compute::{TrainState, Trainer};
 use iollm_content::manifest::WeightFormat;
 use iollm_content::{Cid, ContentStore};
 use iollm_types::market::JobId;
+use iollm_types::package::{self, Answer, Question};
 use iollm_types::registry::{ArtifactId, Parent, Relation};
 
 /// What job `job`'s output must be: a fine-tune of `artifact`, proven by the trace with root
@@ -81,6 +83,13 @@ pub enum OutputError {
         /// The weight format it states.
         format: String,
     },
+    /// Its directory lists other files than `config.json`, `model.safetensors` and
+    /// `smip.json` (whatever its `smip.json` says).
+    #[error(
+        "the output's directory lists other files than config.json, model.safetensors and \
+         smip.json"
+    )]
+    Listing,
     /// Its `config.json` is not the job's model's.
     #[error("the output's config.json is not the job's model's")]
     Config,
@@ -96,6 +105,8 @@ pub enum OutputError {
         total: usize,
         /// The first that differs.
         first: usize,
+        /// What an output game asks to prove it.
+        question: Question,
     },
     /// Not fetched and checked before the reveal window's last blocks
     /// ([`crate::spotcheck::window_closing`]): a verifier must reveal in the window.
@@ -106,7 +117,13 @@ pub enum OutputError {
     /// Its `model.safetensors` holds the last state's weights but is not their export (extra
     /// tensors, metadata or dtypes another loader could read differently).
     #[error("the output's model.safetensors is not the export of the committed weights")]
-    NotTheExport,
+    NotTheExport {
+        /// What an output game asks to prove it.
+        question: Question,
+    },
+    /// An output game asks what this run cannot prove (a question past its state's end).
+    #[error("this run cannot prove {0} of its output")]
+    Unanswerable(Question),
 }
 
 impl OutputError {
@@ -114,6 +131,40 @@ impl OutputError {
     /// package's: check again rather than refuse the output.
     pub fn is_local(&self) -> bool {
         matches!(self, OutputError::LocalStore(_))
+    }
+
+    /// What the chain can be asked to decide about this failure: the output game's question
+    /// the executor cannot answer (`None` for what only a verifier off chain can judge, such
+    /// as the lineage `smip.json` states, or a package it could not fetch).
+    pub fn question(&self) -> Option<Question> {
+        match self {
+            OutputError::Listing => Some(Question::Listing),
+            OutputError::Config => Some(Question::Config),
+            OutputError::Weights { question, .. } | OutputError::NotTheExport { question } => {
+                Some(*question)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The question whose answer `weights` (a package's `model.safetensors`) cannot give, being
+/// other bytes than `export` (the committed last state's export, its header `header_len`
+/// bytes long): a file of another size fails every question about it (the first header
+/// piece's is the cheapest to ask); else the header piece or parameter chunk holding the first
+/// byte that differs.
+fn weights_question(weights: &[u8], export: &[u8], header_len: usize) -> Question {
+    let first = weights.iter().zip(export).position(|(a, b)| a != b);
+    match first {
+        Some(at) if weights.len() == export.len() && at >= header_len => {
+            let chunk = (at - header_len) / (4 * iollm_repops::commit::CHUNK_WORDS);
+            Question::Chunk(u32::try_from(chunk).unwrap_or(u32::MAX))
+        }
+        Some(at) if weights.len() == export.len() => {
+            let piece = at as u64 / package::PIECE_BYTES;
+            Question::Header(u32::try_from(piece).unwrap_or(u32::MAX))
+        }
+        _ => Question::Header(0),
     }
 }
 
@@ -206,6 +257,17 @@ pub async fn check_output<S: ContentStore>(
     let config = expected.trainer.config();
     let (weights, json) = iollm_compute::io::model_files(&config.model, &expected.last.params)
         .map_err(|_| OutputError::Config)?;
+    // The directory itself, read as the chain reads it: a file its manifest does not list
+    // (a GGUF a loader would prefer) is a file a user may run.
+    let root = match iollm_content::get_verified(store, &cid).await {
+        Ok(root) => root,
+        Err(e) => return Err(fetch_failed(store, e).await),
+    };
+    if iollm_types::unixfs::lists_exactly::<Sha>(&cid.to_bytes(), &root, &package::NAMES)
+        != Ok(true)
+    {
+        return Err(OutputError::Listing);
+    }
     let scratch = tempfile::tempdir()
         .map_err(|e| OutputError::Fetch(iollm_content::Error::io(std::env::temp_dir(), e)))?;
     let dest = scratch.path().join("output");
@@ -223,19 +285,72 @@ pub async fn check_output<S: ContentStore>(
     if read(iollm_compute::io::CONFIG_FILE)? != json {
         return Err(OutputError::Config);
     }
-    if read(iollm_compute::io::WEIGHTS_FILE)? == weights {
+    let published = read(iollm_compute::io::WEIGHTS_FILE)?;
+    if published == weights {
         return Ok(());
     }
     // Not the export: say whether the weights themselves differ.
+    let header_len = weights.len() - 4 * expected.last.params.len();
+    let question = weights_question(&published, &weights, header_len);
     let (_, params) =
-        iollm_compute::io::load_model(&dest).map_err(|_| OutputError::NotTheExport)?;
+        iollm_compute::io::load_model(&dest).map_err(|_| OutputError::NotTheExport { question })?;
     let last = &expected.last.params;
     let total = last.len();
     let differ: Vec<usize> = (0..total)
         .filter(|&i| params.get(i).map(|p| p.to_bits()) != Some(last[i].to_bits()))
         .collect();
     match differ.first() {
-        None => Err(OutputError::NotTheExport),
-        Some(&first) => Err(OutputError::Weights { differing: differ.len(), total, first }),
+        None => Err(OutputError::NotTheExport { question }),
+        Some(&first) => {
+            Err(OutputError::Weights { differing: differ.len(), total, first, question })
+        }
     }
+}
+
+/// The proof that answers `question` in an output game about the package `output` of a run
+/// whose last state is `last` (checkpoint `n` of the job's `trainer`, with `last_path`, its
+/// path as leaf `n` of the trace root): what the executor's worker, or an attester's defending
+/// it, sends (`prove_package`). The blocks come from IPFS, each checked against its CID.
+pub async fn answer<S: ContentStore>(
+    store: &S,
+    output: &Cid,
+    trainer: &Trainer,
+    (last, last_path): (&TrainState, &[[u8; 32]]),
+    question: Question,
+) -> Result<Answer, OutputError> {
+    let fetched = |e| OutputError::Fetch(e);
+    let blocks = |path: &'static str, offset: u64| async move {
+        let blocks = iollm_content::prove_at(store, output, path, offset).await.map_err(fetched)?;
+        Ok::<_, OutputError>(blocks.into_iter().map(|b| b.to_vec()).collect::<Vec<_>>())
+    };
+    let model = &trainer.config().model;
+    let (header, _) =
+        iollm_compute::io::weights_header_and_config(model).map_err(|_| OutputError::Config)?;
+    let weights = iollm_compute::io::WEIGHTS_FILE;
+    Ok(match question {
+        Question::Listing => Answer::Listing {
+            root: iollm_content::get_verified(store, output).await.map_err(fetched)?.to_vec(),
+        },
+        Question::Config => {
+            Answer::Config { blocks: blocks(iollm_compute::io::CONFIG_FILE, 0).await? }
+        }
+        Question::Header(p) => Answer::Header {
+            blocks: blocks(weights, u64::from(p) * package::PIECE_BYTES).await?,
+            path: package::header_path::<Sha>(&header, p)
+                .ok_or(OutputError::Unanswerable(question))?,
+        },
+        Question::Chunk(c) => {
+            let first = u64::from(c) * iollm_repops::commit::CHUNK_WORDS as u64;
+            let config_hash = trainer.config_hash();
+            let state = last
+                .prove_element(&config_hash, first)
+                .ok_or(OutputError::Unanswerable(question))?;
+            Answer::Chunk {
+                blocks: blocks(weights, header.len() as u64 + 4 * first).await?,
+                last: last.hash(&config_hash),
+                last_path: last_path.to_vec(),
+                state,
+            }
+        }
+    })
 }

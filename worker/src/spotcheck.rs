@@ -37,6 +37,9 @@ pub enum SpotCheck {
         segments: Vec<u64>,
         /// What is wrong with the output, in words.
         why: String,
+        /// The output game's question that proves it on chain, if the chain can decide it
+        /// ([`crate::output::OutputError::question`]).
+        question: Option<iollm_types::package::Question>,
     },
 }
 
@@ -335,7 +338,8 @@ pub async fn judge<S: ContentStore>(
         }
         Err(e) if e.is_local() => Err(SpotCheckError::Output(e)),
         Err(e) => {
-            let found = SpotCheck::OutputRefused { segments: replayed, why: e.to_string() };
+            let (why, question) = (e.to_string(), e.question());
+            let found = SpotCheck::OutputRefused { segments: replayed, why, question };
             Ok(Judged { found, check: None })
         }
     }

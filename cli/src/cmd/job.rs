@@ -130,7 +130,7 @@ pub(super) async fn run(cli: &Cli, action: &JobAction) -> anyhow::Result<()> {
                     ),
                     &call,
                 ),
-                market::SpotCheck::OutputRefused { segments, why } => output::print_fee(
+                market::SpotCheck::OutputRefused { segments, why, .. } => output::print_fee(
                     &format!(
                         "Revealed without a check: replayed {}, but {why}",
                         market::segments_text(&segments)

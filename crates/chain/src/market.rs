@@ -226,6 +226,18 @@ impl MarketClient {
         self.exec(signer, 0, input, "challenge index").await
     }
 
+    /// Challenges a submitted result's output package with `question` (bonded like
+    /// [`MarketClient::challenge`]); the challenge's index.
+    pub async fn challenge_output(
+        &self,
+        signer: &Signer,
+        job: JobId,
+        question: iollm_types::package::Question,
+    ) -> Result<Executed<u16>, ChainError> {
+        let input = calls::challenge_output(job, question);
+        self.exec(signer, 0, input, "challenge index").await
+    }
+
     /// Settles challenge `index` of a job once its game is decided or its side to move is
     /// late (anyone).
     pub async fn settle_challenge(

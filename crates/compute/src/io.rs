@@ -228,6 +228,16 @@ pub fn model_files(cfg: &GptConfig, params: &[f32]) -> Result<(Vec<u8>, Vec<u8>)
     Ok((st, json))
 }
 
+/// What an output of a model of `cfg` holds whatever its weights: `model.safetensors`'s bytes
+/// before its data section (`D` of them, a multiple of [`WEIGHTS_ALIGN`]) and `config.json`
+/// ([`model_files`]). A training job commits both when it is posted (VERIFICATION.md).
+pub fn weights_header_and_config(cfg: &GptConfig) -> Result<(Vec<u8>, Vec<u8>)> {
+    let total = Layout::new(cfg).total;
+    let (mut st, json) = model_files(cfg, &vec![0.0; total])?;
+    st.truncate(st.len() - 4 * total);
+    Ok((st, json))
+}
+
 /// Writes `config.json` and `model.safetensors` into `dir` (created if needed): [`model_files`].
 pub fn save_model(dir: &Path, cfg: &GptConfig, params: &[f32]) -> Result<(PathBuf, PathBuf)> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;

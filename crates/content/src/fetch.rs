@@ -54,7 +54,8 @@ pub fn verify_block(cid: &Cid, block: &[u8]) -> Result<()> {
     Ok(())
 }
 
-pub(crate) async fn get_verified<S: ContentStore>(store: &S, cid: &Cid) -> Result<Bytes> {
+/// Block `cid`, checked against its CID ([`verify_block`]).
+pub async fn get_verified<S: ContentStore>(store: &S, cid: &Cid) -> Result<Bytes> {
     let b = store.get_block(cid).await?;
     verify_block(cid, &b)?;
     Ok(b)

@@ -68,8 +68,8 @@ pub use dag::{
 };
 pub use error::{Error, Result};
 pub use fetch::{
-    fetch_file_verified, fetch_verified, fetch_verified_with, prove_at, resolve_path, verify_block,
-    DEFAULT_MAX_BYTES,
+    fetch_file_verified, fetch_verified, fetch_verified_with, get_verified, prove_at, resolve_path,
+    verify_block, DEFAULT_MAX_BYTES,
 };
 pub use manifest::{
     build_package_manifest, prepare_package, publish_package, pull_package, verify_package,

@@ -6,6 +6,8 @@
 //! version, codec and multihash length.
 //! Off-chain code parses CIDs fully (the `cid` crate) before sending them.
 
+use alloc::vec::Vec;
+
 /// Longest CID text accepted on chain, in bytes. A sha2-256 CIDv1 in base32 is 59 bytes; this
 /// leaves room for longer hashes.
 pub const MAX_CID_LEN: usize = 128;
@@ -37,6 +39,12 @@ const CODECS: [u64; 4] = [0x55, 0x70, 0x71, 0x0129];
 /// lower case) whose decoded bytes are version 1, a known codec, and a multihash whose length
 /// byte matches its digest.
 pub fn check_cid_shape(cid: &[u8]) -> Result<(), CidShapeError> {
+    cid_bytes(cid).map(drop)
+}
+
+/// The binary CID a CID text names ([`check_cid_shape`]'s checks): what a UnixFS proof
+/// (`crate::unixfs::read_at`) starts from.
+pub fn cid_bytes(cid: &[u8]) -> Result<Vec<u8>, CidShapeError> {
     if cid.is_empty() {
         return Err(CidShapeError::Empty);
     }
@@ -53,17 +61,17 @@ pub fn check_cid_shape(cid: &[u8]) -> Result<(), CidShapeError> {
 
 /// Decodes base58btc and checks the CIDv0 bytes: a sha2-256 multihash (`0x12 0x20` and a
 /// 32-byte digest), nothing more.
-fn check_v0(text: &[u8]) -> Result<(), CidShapeError> {
+fn check_v0(text: &[u8]) -> Result<Vec<u8>, CidShapeError> {
     let mut bytes = [0u8; 34];
     match bs58::decode(text).onto(&mut bytes[..]) {
-        Ok(34) if bytes[..2] == [0x12, 0x20] => Ok(()),
+        Ok(34) if bytes[..2] == [0x12, 0x20] => Ok(bytes.to_vec()),
         Ok(_) | Err(bs58::decode::Error::BufferTooSmall) => Err(CidShapeError::BadMultihash),
         Err(_) => Err(CidShapeError::InvalidCharacter),
     }
 }
 
 /// Decodes base32 (RFC 4648, lower case, no padding) and checks the CIDv1 bytes.
-fn check_v1(text: &[u8]) -> Result<(), CidShapeError> {
+fn check_v1(text: &[u8]) -> Result<Vec<u8>, CidShapeError> {
     let mut bytes = [0u8; MAX_CID_LEN];
     let (mut len, mut acc, mut bits) = (0usize, 0u32, 0u32);
     for c in text {
@@ -85,7 +93,8 @@ fn check_v1(text: &[u8]) -> Result<(), CidShapeError> {
     if bits >= 5 || acc != 0 {
         return Err(CidShapeError::InvalidCharacter);
     }
-    let mut rest = bytes.get(..len).ok_or(CidShapeError::TooLong)?;
+    let cid = bytes.get(..len).ok_or(CidShapeError::TooLong)?;
+    let mut rest = cid;
     if varint(&mut rest) != Some(1) {
         return Err(CidShapeError::BadVersion);
     }
@@ -97,7 +106,7 @@ fn check_v1(text: &[u8]) -> Result<(), CidShapeError> {
     if digest == 0 || digest != rest.len() as u64 {
         return Err(CidShapeError::BadMultihash);
     }
-    Ok(())
+    Ok(cid.to_vec())
 }
 
 /// Reads an unsigned LEB128 varint (at most 9 bytes, as multiformats allow).

@@ -155,6 +155,10 @@ pub mod selectors {
     pub const NEW: [u8; 4] = [0x9b, 0xae, 0x9d, 0x5e];
     /// `open`.
     pub const OPEN: [u8; 4] = [0x8a, 0x1b, 0x6a, 0x4c];
+    /// `open_package`.
+    pub const OPEN_PACKAGE: [u8; 4] = [0xc1, 0x43, 0x83, 0x13];
+    /// `prove_package`.
+    pub const PROVE_PACKAGE: [u8; 4] = [0x79, 0x83, 0xff, 0x9c];
     /// `commit`.
     pub const COMMIT: [u8; 4] = [0xdd, 0x5b, 0xe3, 0x38];
     /// `reveal`.
@@ -208,6 +212,10 @@ pub mod calls {
     /// `open(terms, first_path, last, last_path)`: the challenger's claim.
     pub fn open(terms: &Terms, first: &[Value], last: Value, last_path: &[Value]) -> Vec<u8> {
         with(selectors::OPEN, (terms, first, last, last_path))
+    }
+    /// `prove_package(game, answer)`: the executor's proof in an output game.
+    pub fn prove_package(game: GameId, answer: &crate::package::Answer) -> Vec<u8> {
+        with(selectors::PROVE_PACKAGE, (game, answer))
     }
     /// `commit(game, root, first_path, last, last_path)`.
     pub fn commit(

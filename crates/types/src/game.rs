@@ -15,6 +15,7 @@
 
 use crate::bisection::{Bisection, BisectionError, Side, Value, Verdict};
 use crate::descent::{Descent, DescentError, Phase};
+use crate::package::{Answer, Question, Submitted};
 use crate::BlockNumber;
 use alloc::vec::Vec;
 use iollm_repops::commit::{self, chunk_hash, CHUNK_WORDS};
@@ -156,6 +157,10 @@ pub struct Terms {
     pub h0: Value,
     /// Blocks a side has for one move (a bisection level gets one per round it can last).
     pub move_blocks: BlockNumber,
+    /// What the job committed about its output package.
+    pub output: crate::package::OutputCommit,
+    /// The executor's output CID, binary (what an output game reads).
+    pub output_cid: Vec<u8>,
 }
 
 /// A level bisected over a committed sequence.
@@ -198,6 +203,8 @@ pub enum How {
     Timeout,
     /// The executor's `h_n` is the challenger's own: nothing was disputed.
     NoDispute,
+    /// The executor proved what was asked of its output package.
+    Proven,
 }
 
 /// Where the game stands. `opened` is the block the stage's move became due; the other fields
@@ -229,6 +236,8 @@ pub enum Stage {
     NextState { claims: [Value; 2], opened: BlockNumber },
     /// Anyone supplies the proven inputs of the disputed chain step.
     Replay { pos: u32, acc: u64, claims: [Value; 2], opened: BlockNumber },
+    /// An output game: the executor proves what [`Game::question`] asks of its package.
+    Package { opened: BlockNumber },
     /// Over: the verdict on the executor's result.
     Decided { verdict: Verdict, how: How },
 }
@@ -302,6 +311,8 @@ pub struct Game {
     /// The challenger's claimed `h_n` (leaf `n` of its trace root), kept so that an attester
     /// of the executor's result can defend it against the same claim ([`Game::defence`]).
     pub claim: Value,
+    /// An output game's question (`None` in a game about the trace), kept for its defences.
+    pub question: Option<Question>,
 }
 
 fn side_index(side: Side) -> usize {
@@ -340,6 +351,47 @@ impl Game {
         Ok(game)
     }
 
+    /// Opens an output game: the executor must prove what `question` asks of the package its
+    /// result names ([`crate::package::check`]) before `move_blocks` pass, or loses.
+    pub fn open_package(
+        terms: Terms,
+        question: Question,
+        now: BlockNumber,
+    ) -> Result<Game, GameError> {
+        if !terms.output.is_valid() || !terms.output.asks(&question) || terms.checkpoints == 0 {
+            return Err(GameError::OutOfRange);
+        }
+        let mut game = Game::at_level_one(terms, None, now);
+        game.stage = Stage::Package { opened: now };
+        game.question = Some(question);
+        Ok(game)
+    }
+
+    /// The executor's proof in an output game: decides the game for it if `answer` proves
+    /// what was asked, else refuses the move ([`GameError::BadProof`]; the clock runs on).
+    pub fn prove_package<H: Hasher>(
+        &mut self,
+        answer: &Answer,
+        now: BlockNumber,
+    ) -> Result<(), GameError> {
+        let (Stage::Package { opened }, Some(question)) = (&self.stage, self.question) else {
+            return Err(GameError::WrongStage);
+        };
+        let opened = *opened;
+        Self::in_time(self.terms.move_blocks, opened, now)?;
+        let checkpoints = u64::from(self.terms.checkpoints);
+        let submitted = Submitted {
+            output: &self.terms.output_cid,
+            trace_root: &self.terms.trace_roots[0],
+            trace_leaves: checkpoints.checked_add(1).ok_or(GameError::Overflow)?,
+        };
+        crate::package::check::<H>(&self.terms.output, &submitted, &question, answer)
+            .map_err(|_| GameError::BadProof)?;
+        self.count()?;
+        self.stage = Stage::Decided { verdict: Verdict::Executor, how: How::Proven };
+        Ok(())
+    }
+
     /// A new game about this one's claim, in which `defender` (an attester of the executor's
     /// result) defends the executor's committed trace in the executor's place: the challenger's
     /// claim stands committed as it was proven at opening, and the defender answers at level 1
@@ -350,6 +402,13 @@ impl Game {
     pub fn defence(&self, defender: crate::AccountBytes, now: BlockNumber) -> Game {
         let mut terms = self.terms.clone();
         terms.sides[0] = defender;
+        if let Some(question) = self.question {
+            // An output game's defence: the attester proves the same question.
+            let mut game = Game::at_level_one(terms, None, now);
+            game.stage = Stage::Package { opened: now };
+            game.question = Some(question);
+            return game;
+        }
         let claim = Some((terms.trace_roots[1], self.claim));
         let mut game = Game::at_level_one(terms, claim, now);
         game.claim = self.claim;
@@ -376,6 +435,7 @@ impl Game {
             element: 0,
             moves: 0,
             claim: [0; 32],
+            question: None,
         }
     }
 
@@ -421,7 +481,7 @@ impl Game {
                     _ => None,
                 }
             }
-            Stage::Output { .. } => Some(Side::Executor),
+            Stage::Output { .. } | Stage::Package { .. } => Some(Side::Executor),
             Stage::Descend { descent, .. } => descent.turn(),
             Stage::Name { .. } => Some(Side::Challenger),
             Stage::NextState { .. } | Stage::Replay { .. } | Stage::Decided { .. } => None,
@@ -748,7 +808,9 @@ impl Game {
                 _ => Some(Side::Executor),
             },
             Stage::Bisect { bisection, .. } => bisection.timed_out(now),
-            Stage::Output { opened, .. } if move_due(opened) => Some(Side::Executor),
+            Stage::Output { opened, .. } | Stage::Package { opened } if move_due(opened) => {
+                Some(Side::Executor)
+            }
             Stage::Descend { descent, .. } => descent.timed_out(now),
             Stage::Name { opened, .. } if move_due(opened) => Some(Side::Challenger),
             Stage::NextState { opened, .. } | Stage::Replay { opened, .. } if move_due(opened) => {

@@ -63,6 +63,7 @@ pub mod dispute;
 pub mod escrow;
 pub mod game;
 pub mod market;
+pub mod package;
 pub mod registry;
 pub mod shares;
 pub mod split;

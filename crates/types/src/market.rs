@@ -207,6 +207,7 @@ pub fn check_job(
                 && g.checkpoints > 0
                 && g.move_blocks > 0
                 && g.move_blocks <= MAX_MOVE_BLOCKS
+                && g.output.is_valid()
                 && g.longest().is_some_and(|b| b <= params.challenge_blocks);
             if !ok {
                 return Err(Error::BadGame);
@@ -398,15 +399,18 @@ pub struct GameSpec {
     pub h0: [u8; 32],
     /// Blocks a side has for one move of a game (1 ..= [`MAX_MOVE_BLOCKS`]).
     pub move_blocks: BlockNumber,
+    /// What the output package must hold besides `h_n`'s parameters.
+    pub output: crate::package::OutputCommit,
 }
 
 impl GameSpec {
     /// The terms of a game about this job between `sides` (executor, challenger) with their
-    /// trace roots.
+    /// trace roots, about the executor's output `output_cid` (binary).
     pub fn terms(
         &self,
         sides: [AccountBytes; 2],
         trace_roots: [[u8; 32]; 2],
+        output_cid: Vec<u8>,
     ) -> crate::game::Terms {
         crate::game::Terms {
             sides,
@@ -418,6 +422,8 @@ impl GameSpec {
             trace_roots,
             h0: self.h0,
             move_blocks: self.move_blocks,
+            output: self.output.clone(),
+            output_cid,
         }
     }
 
@@ -1087,8 +1093,8 @@ impl Error {
             Error::BountyExhausted => "the bounty has no tranche left",
             Error::TooLarge => "a record too large for contract storage (over 16 KiB)",
             Error::BadGame => {
-                "every train job (and only a train job) needs a game spec: a valid config, at \
-                 least one checkpoint, 1 to 100800 blocks per move and a worst-case game \
+                "every train job (and only a train job) needs a game spec: a valid config and \
+                 output commitment, at least one checkpoint, 1 to 100800 blocks per move and a worst-case game \
                  within the market's challenge blocks (post with --config FILE)"
             }
             Error::NothingToRelease => {
@@ -1518,6 +1524,8 @@ pub mod selectors {
     pub const SIGN_UP: [u8; 4] = [0x4a, 0xd6, 0x46, 0x6e];
     /// `challenge`.
     pub const CHALLENGE: [u8; 4] = [0xf7, 0x55, 0xa0, 0x53];
+    /// `challenge_output`.
+    pub const CHALLENGE_OUTPUT: [u8; 4] = [0x26, 0x10, 0xfa, 0x2e];
     /// `finalize`.
     pub const FINALIZE: [u8; 4] = [0x40, 0x65, 0x6e, 0x2b];
     /// `expire`.
@@ -1643,6 +1651,10 @@ pub mod calls {
         last_path: &[[u8; 32]],
     ) -> Vec<u8> {
         with(selectors::CHALLENGE, (job, trace_root, first_path, last, last_path))
+    }
+    /// `challenge_output(job, question)`.
+    pub fn challenge_output(job: JobId, question: crate::package::Question) -> Vec<u8> {
+        with(selectors::CHALLENGE_OUTPUT, (job, question))
     }
     /// `finalize(job)`.
     pub fn finalize(job: JobId) -> Vec<u8> {
@@ -1822,6 +1834,12 @@ mod tests {
             checkpoints: 1,
             h0: [6; 32],
             move_blocks,
+            output: crate::package::OutputCommit {
+                header_root: [7; 32],
+                header_len: crate::package::PIECE_BYTES,
+                params: 1,
+                config_json: [8; 32],
+            },
         }
     }
 
@@ -1871,6 +1889,10 @@ mod tests {
             check_job(&JobSpec { game: Some(game.clone()), ..train.clone() }, 1, &p, 1),
             Ok(())
         );
+        let mut no_output = game.clone();
+        no_output.output.header_len = 100;
+        let spec = JobSpec { game: Some(no_output), ..train.clone() };
+        assert_eq!(check_job(&spec, 1, &p, 1), Err(Error::BadGame), "no whole header piece");
         let slow = MarketParams { challenge_blocks: longest - 1, ..p };
         let spec = JobSpec { game: Some(game.clone()), ..train };
         assert_eq!(check_job(&spec, 1, &slow, 1), Err(Error::BadGame), "its game could outlast");

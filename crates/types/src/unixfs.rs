@@ -31,9 +31,9 @@ const DAG_PB: u64 = 0x70;
 /// Multicodec `raw`.
 const RAW: u64 = 0x55;
 /// UnixFS `Type` of a directory.
-const DIRECTORY: u64 = 1;
+pub(crate) const DIRECTORY: u64 = 1;
 /// UnixFS `Type` of a file.
-const FILE: u64 = 2;
+pub(crate) const FILE: u64 = 2;
 /// UnixFS `Type` of a raw node (old go-unixfs leaves): read like a file.
 const RAW_NODE: u64 = 0;
 /// The most blocks a proof may hold: a directory path and a file tree this deep are far past
@@ -191,6 +191,34 @@ pub fn read_at<'a, H: Hasher>(
         (expect, start, size_from_parent) = (cid, from, Some(size));
     }
     Err(ProofError::WrongLength)
+}
+
+/// Whether the directory whose binary CID is `root` (sha2-256 dag-pb), given as `block`,
+/// lists exactly `names`, in that order (dag-pb keeps links sorted by name), and nothing else.
+pub fn lists_exactly<H: Hasher>(
+    root: &[u8],
+    block: &[u8],
+    names: &[&[u8]],
+) -> Result<bool, ProofError> {
+    let (codec, digest) = parse_cid(root).ok_or(ProofError::BadRoot)?;
+    if H::hash(&[block]) != digest {
+        return Err(ProofError::WrongBlock { block: 0 });
+    }
+    let bad = ProofError::Malformed { block: 0 };
+    if codec != DAG_PB {
+        return Err(ProofError::WrongKind { block: 0 });
+    }
+    let node = Node::parse(block).ok_or(bad)?;
+    if UnixFs::parse(node.data.ok_or(bad)?).ok_or(bad)?.kind != DIRECTORY {
+        return Err(ProofError::WrongKind { block: 0 });
+    }
+    let mut wanted = names.iter();
+    for link in node.links() {
+        if wanted.next() != Some(&link.ok_or(bad)?.name) {
+            return Ok(false);
+        }
+    }
+    Ok(wanted.next().is_none())
 }
 
 /// The proven leaf, if it holds `offset` and ends the proof.
@@ -414,12 +442,12 @@ impl<'a> UnixFs<'a> {
 
 #[cfg(test)]
 #[allow(clippy::arithmetic_side_effects)] // tests compute their expectations freely
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::TestSha as Sha;
     use alloc::vec::Vec;
 
-    fn varint(out: &mut Vec<u8>, mut v: u64) {
+    pub(crate) fn varint(out: &mut Vec<u8>, mut v: u64) {
         while v >= 0x80 {
             out.push((v as u8) | 0x80);
             v >>= 7;
@@ -427,17 +455,17 @@ mod tests {
         out.push(v as u8);
     }
 
-    fn field(out: &mut Vec<u8>, field: u64, bytes: &[u8]) {
+    pub(crate) fn field(out: &mut Vec<u8>, field: u64, bytes: &[u8]) {
         varint(out, field << 3 | 2);
         varint(out, bytes.len() as u64);
         out.extend_from_slice(bytes);
     }
 
-    fn sha(bytes: &[u8]) -> Digest {
+    pub(crate) fn sha(bytes: &[u8]) -> Digest {
         Sha::hash(&[bytes])
     }
 
-    fn cid_v1(codec: u8, bytes: &[u8]) -> Vec<u8> {
+    pub(crate) fn cid_v1(codec: u8, bytes: &[u8]) -> Vec<u8> {
         let mut c = alloc::vec![0x01, codec, 0x12, 0x20];
         c.extend_from_slice(&sha(bytes));
         c
@@ -445,7 +473,7 @@ mod tests {
 
     /// A dag-pb node with `links` (cid, name) and UnixFS data (type, inline data, filesize,
     /// blocksizes), written as Kubo does: links first.
-    fn node(
+    pub(crate) fn node(
         links: &[(Vec<u8>, &[u8])],
         kind: u64,
         data: &[u8],
@@ -501,6 +529,34 @@ mod tests {
             &[],
         );
         Tree { dir, file, leaves, inline }
+    }
+
+    #[test]
+    fn a_listing_is_exactly_the_names_asked_for() {
+        let t = tree();
+        let root = cid_v1(0x70, &t.dir);
+        let both: [&[u8]; 2] = [b"a.txt", b"b.txt"];
+        assert_eq!(lists_exactly::<Sha>(&root, &t.dir, &both), Ok(true));
+        assert_eq!(lists_exactly::<Sha>(&root, &t.dir, &both[..1]), Ok(false));
+        assert_eq!(lists_exactly::<Sha>(&root, &t.dir, &[b"b.txt", b"a.txt"]), Ok(false));
+        assert_eq!(
+            lists_exactly::<Sha>(&root, &t.dir, &[&both[..], &[b"c.txt"]].concat()),
+            Ok(false)
+        );
+        assert_eq!(
+            lists_exactly::<Sha>(&root, &t.file, &both),
+            Err(ProofError::WrongBlock { block: 0 })
+        );
+        let file = cid_v1(0x70, &t.file);
+        assert_eq!(
+            lists_exactly::<Sha>(&file, &t.file, &both),
+            Err(ProofError::WrongKind { block: 0 })
+        );
+        let raw = cid_v1(0x55, &t.dir);
+        assert_eq!(
+            lists_exactly::<Sha>(&raw, &t.dir, &both),
+            Err(ProofError::WrongKind { block: 0 })
+        );
     }
 
     #[test]

@@ -380,9 +380,14 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         // of from h_0.
         let dir = self.job_dir(id);
         let runs = [dir.join("run"), dir.join("published")];
+        let run = runs.iter().find(|run| iollm_compute::read_trace(run).is_ok());
+        if let Some(g) = self.conn.dispute()?.game(game).await?.filter(|g| g.question.is_some()) {
+            return self
+                .prove_package(id, game, &g, trainer, run.map(|r| r.as_path()), moved)
+                .await;
+        }
         // The checkpoint interval is the job's, never what a published trace.json says.
         let every = trainer.config().train.checkpoint_every;
-        let run = runs.iter().find(|run| iollm_compute::read_trace(run).is_ok());
         let (run, every) = match run {
             Some(run) => (run.as_path(), Some(every)),
             None => (runs[0].as_path(), None),
@@ -415,6 +420,61 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             }
             Err(crate::player::PlayError::Chain(e)) => Err(e.into()),
             Err(e) => Err(WorkerError::Play(e)),
+        }
+    }
+}
+
+impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
+    /// An output game `game` of job `id` (`g`): as the executor (or an attester defending its
+    /// result), proves what it asks from the run `run` (its last checkpoint) and the output
+    /// package on IPFS; as the challenger, nothing (a late executor loses when the game is
+    /// settled). A proof the contract refuses (the package is not the run's) is not sent
+    /// again: the game is lost on time.
+    async fn prove_package(
+        &self,
+        id: u64,
+        game: iollm_types::dispute::GameId,
+        g: &iollm_types::game::Game,
+        trainer: &Arc<iollm_compute::Trainer>,
+        run: Option<&std::path::Path>,
+        moved: impl Fn(&str, &iollm_chain::contract::Executed<()>),
+    ) -> Result<(), WorkerError> {
+        let (Some(question), None) = (g.question, g.verdict()) else { return Ok(()) };
+        if g.terms.sides[0] != self.signer.account_bytes() {
+            return Ok(());
+        }
+        let Some(run) = run else {
+            tracing::warn!(target: "worker::game", job = id, game, "No run to prove the output from");
+            return Ok(());
+        };
+        let n = g.terms.checkpoints as usize;
+        let (last, _) = trainer.load_checkpoint(&iollm_compute::train::checkpoint_path(run, n))?;
+        let last_path = iollm_compute::run_result(run)?.last_path;
+        let output = iollm_content::Cid::try_from(g.terms.output_cid.as_slice())
+            .map_err(|e| StateError::Corrupt(format!("game {game}: output CID: {e}")))?;
+        let answer =
+            crate::output::answer(&self.store, &output, trainer, (&last, &last_path), question);
+        let answer = match answer.await {
+            Ok(answer) => answer,
+            Err(e) if e.is_local() => {
+                return Err(crate::spotcheck::SpotCheckError::Output(e).into())
+            }
+            Err(e) => {
+                tracing::warn!(target: "worker::game", job = id, game, %question, error = %e, "Cannot prove the output");
+                return Ok(());
+            }
+        };
+        let call = iollm_types::dispute::calls::prove_package(game, &answer);
+        match self.conn.dispute()?.play(&self.signer, call).await {
+            Ok(call) => {
+                moved("prove_package", &call);
+                Ok(())
+            }
+            Err(e @ ChainError::ContractRefused { .. }) => {
+                tracing::warn!(target: "worker::game", job = id, game, %question, error = %e, "The proof of the output is refused");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
         }
     }
 }

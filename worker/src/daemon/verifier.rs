@@ -238,7 +238,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                     "revealed without a check (segment {segment}: the executor's check is wrong)"
                 ),
             ),
-            crate::spotcheck::SpotCheck::OutputRefused { segments, why } => {
+            crate::spotcheck::SpotCheck::OutputRefused { segments, why, .. } => {
                 let segments = crate::spotcheck::segments_text(&segments);
                 (
                     Stage::Checked,
@@ -418,9 +418,45 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         judged: crate::spotcheck::Judged,
         how: &str,
     ) -> Result<(), WorkerError> {
+        if let crate::spotcheck::SpotCheck::OutputRefused { question: Some(q), why, .. } =
+            &judged.found
+        {
+            return self.challenge_output(id, secret, *q, why).await;
+        }
         match crate::spotcheck::reveal(&self.market, &self.signer, id, secret, judged).await {
             Ok((call, found)) => self.record_spot_check(id, &call, found, how).await,
             Err(e) => self.refused_reveal(id, e).await,
+        }
+    }
+
+    /// Verifier, its segments replayed but the output package not the proven run, in a way
+    /// the chain can decide (`why`): challenges the output with `question`, which the
+    /// executor cannot answer, on its sign-up's bond, instead of revealing without a check.
+    /// Refused (the window closed, the job ended, another's challenge landed first), it
+    /// reveals without a check as before, so the bond is never lost to a failed challenge;
+    /// any other failure is retried from the check.
+    async fn challenge_output(
+        &self,
+        id: u64,
+        secret: &[u8; 32],
+        question: iollm_types::package::Question,
+        why: &str,
+    ) -> Result<(), WorkerError> {
+        match self.market.challenge_output(&self.signer, id, question).await {
+            Ok(call) => {
+                let included = call.included;
+                self.state
+                    .transaction(id, "challenge_output", included.tx_hash, included.block, None)
+                    .await?;
+                let note = format!("challenged the output, asking for {question}: {why}");
+                tracing::info!(target: "worker::verifier", job = id, index = call.value, %note, "Challenged the output");
+                Ok(self.state.set_stage(id, Stage::Challenged, Some(&note)).await?)
+            }
+            Err(e @ (ChainError::ContractRefused { .. } | ChainError::Dispatch { .. })) => {
+                tracing::warn!(target: "worker::verifier", job = id, error = %e, "Output challenge refused: revealing without a check");
+                self.reveal_unchecked(id, secret, &why).await
+            }
+            Err(e) => Err(e.into()),
         }
     }
 

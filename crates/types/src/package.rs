@@ -1,0 +1,555 @@
+//! The output game's rules (VERIFICATION.md, "Binding `h_n` to the output CID"): what a
+//! training job commits about its output package when it is posted ([`OutputCommit`], a
+//! function of its config alone), what a challenger may ask about a result's package
+//! ([`Question`]) and the proof that answers it ([`Answer`]), which [`check`] reads against the
+//! output CID, the trace root and the commitment only, as a contract must.
+//!
+//! Everything a loader reads is fixed by the answers: the directory holds exactly
+//! [`NAMES`]; `config.json` is the committed bytes; `model.safetensors` is `D` header bytes
+//! (committed piece by piece) then `params` of the state `h_n` as f32 little-endian, so that
+//! the 4 KiB chunk `c` of the state's tensors sits at file offset `D + 4096·c`
+//! (`iollm_compute::io::weights_to_safetensors`). An executor that published anything else
+//! cannot answer some question, and an unanswered question loses its game.
+//!
+//! What it is not: a check of `smip.json` (lineage and the like are checked off chain by the
+//! verifiers that attest) or of how an output is added to IPFS (an executor that chunked its
+//! package so that a piece spans two leaves cannot prove that piece and loses).
+
+use crate::unixfs::{self, ProofError};
+use alloc::vec::Vec;
+use iollm_repops::commit::{chunk_count, StateProof, CHUNK_WORDS};
+use iollm_repops::merkle::{self, Hash, Hasher};
+use parity_scale_codec::{Decode, Encode};
+use scale_info::TypeInfo;
+
+/// Bytes of a header piece, and of the leaves outputs are added with
+/// (`iollm_compute::io::WEIGHTS_ALIGN`).
+pub const PIECE_BYTES: u64 = 32 * 1024;
+/// The model config's file.
+pub const CONFIG: &[u8] = b"config.json";
+/// The weights' file.
+pub const WEIGHTS: &[u8] = b"model.safetensors";
+/// The SMIP manifest.
+pub const MANIFEST: &[u8] = b"smip.json";
+/// Exactly what an output package's directory lists, in dag-pb (byte) order.
+pub const NAMES: [&[u8]; 3] = [CONFIG, WEIGHTS, MANIFEST];
+/// Bytes of one chunk of the state's tensors.
+const CHUNK_BYTES: u64 = 4 * CHUNK_WORDS as u64;
+
+/// What a training job commits about its output package: functions of its config alone, so
+/// an executor checks them before it claims, as it checks `h_0`.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub struct OutputCommit {
+    /// The Merkle root over the SHA-256 of each [`PIECE_BYTES`] piece of the weights file's
+    /// first `header_len` bytes (its length prefix, JSON header and padding).
+    pub header_root: Hash,
+    /// `D`: bytes before the weights, a positive multiple of [`PIECE_BYTES`].
+    pub header_len: u64,
+    /// `P`: the parameters (the weights file is `D + 4·P` bytes).
+    pub params: u64,
+    /// SHA-256 of `config.json`.
+    pub config_json: Hash,
+}
+
+impl OutputCommit {
+    /// Pieces of the header.
+    pub fn pieces(&self) -> u64 {
+        self.header_len / PIECE_BYTES
+    }
+
+    /// Chunks of the parameters (the last may be partial).
+    pub fn chunks(&self) -> u64 {
+        chunk_count(self.params)
+    }
+
+    /// The weights file's size, `D + 4·P`.
+    pub fn weights_size(&self) -> Option<u64> {
+        self.params.checked_mul(4)?.checked_add(self.header_len)
+    }
+
+    /// Whether a game can be played on it: a whole number of header pieces, some parameters,
+    /// sizes that do not overflow.
+    pub fn is_valid(&self) -> bool {
+        self.header_len > 0
+            && self.header_len.is_multiple_of(PIECE_BYTES)
+            && self.params > 0
+            && self.params.checked_mul(3).is_some()
+            && self.weights_size().is_some()
+    }
+
+    /// Whether `question` asks about something this package has.
+    pub fn asks(&self, question: &Question) -> bool {
+        match *question {
+            Question::Listing | Question::Config => true,
+            Question::Header(p) => u64::from(p) < self.pieces(),
+            Question::Chunk(c) => u64::from(c) < self.chunks(),
+        }
+    }
+}
+
+/// What a challenger asks the executor to prove of its output package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+#[cfg_attr(all(feature = "ink", feature = "std"), derive(ink::storage::traits::StorageLayout))]
+pub enum Question {
+    /// The directory lists exactly [`NAMES`].
+    Listing,
+    /// `config.json` is the committed bytes.
+    Config,
+    /// Piece `p` of the weights file's header is the committed one.
+    Header(u32),
+    /// The weights at `D + 4096·c` are chunk `c` of `h_n`'s parameters.
+    Chunk(u32),
+}
+
+impl core::fmt::Display for Question {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Question::Listing => f.write_str("the directory's listing"),
+            Question::Config => f.write_str("config.json"),
+            Question::Header(p) => write!(f, "piece {p} of the weights file's header"),
+            Question::Chunk(c) => write!(f, "chunk {c} of the weights"),
+        }
+    }
+}
+
+/// The executor's proof for a [`Question`]. `blocks` are a UnixFS path proof
+/// ([`unixfs::read_at`]) from the output's root to the leaf the question reads.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum Answer {
+    /// The root directory's block.
+    Listing {
+        /// The block.
+        root: Vec<u8>,
+    },
+    /// `config.json`, whole, in one leaf.
+    Config {
+        /// Root to leaf.
+        blocks: Vec<Vec<u8>>,
+    },
+    /// The leaf holding the header piece, and the piece's path in the header root.
+    Header {
+        /// Root to leaf.
+        blocks: Vec<Vec<u8>>,
+        /// Siblings of the piece's hash, bottom up.
+        path: Vec<Hash>,
+    },
+    /// The leaf holding the weights chunk, `h_n` with its path as leaf `n` of the trace root,
+    /// and the state's chunk proven against `h_n`.
+    Chunk {
+        /// Root to leaf.
+        blocks: Vec<Vec<u8>>,
+        /// The last state root.
+        last: Hash,
+        /// Siblings of `last` in the trace root, bottom up.
+        last_path: Vec<Hash>,
+        /// Chunk `c` of `params ‖ m ‖ v` with its path to `last`.
+        state: StateProof,
+    },
+}
+
+/// Why an answer does not prove what was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, TypeInfo)]
+pub enum AnswerError {
+    /// The answer is for another question.
+    WrongKind,
+    /// The UnixFS proof does not read.
+    Unreadable,
+    /// The proof reads, but not as committed: other names, bytes, sizes, or a leaf that does
+    /// not hold the whole range asked about.
+    Mismatch,
+    /// The state or trace proof does not verify.
+    BadProof,
+}
+
+impl From<ProofError> for AnswerError {
+    fn from(_: ProofError) -> AnswerError {
+        AnswerError::Unreadable
+    }
+}
+
+/// The result whose package is asked about: its output CID (binary), trace root and the
+/// trace's leaves (`n + 1`).
+#[derive(Debug, Clone, Copy)]
+pub struct Submitted<'a> {
+    /// The output's binary CID ([`crate::cid::cid_bytes`]).
+    pub output: &'a [u8],
+    /// The submitted trace root.
+    pub trace_root: &'a Hash,
+    /// Leaves of the trace (`h_0..h_n`).
+    pub trace_leaves: u64,
+}
+
+/// The bytes `[from, from + len)` of file `name` that `blocks` prove a leaf of, if that leaf
+/// holds them all and the file is `size` bytes.
+fn read<'a, H: Hasher>(
+    result: &Submitted<'_>,
+    name: &[u8],
+    blocks: &'a [Vec<u8>],
+    (from, len, size): (u64, u64, u64),
+) -> Result<&'a [u8], AnswerError> {
+    let refs: Vec<&[u8]> = blocks.iter().map(Vec::as_slice).collect();
+    let leaf = unixfs::read_at::<H>(result.output, &[name], from, &refs)?;
+    if leaf.file_size != size {
+        return Err(AnswerError::Mismatch);
+    }
+    let at = from.checked_sub(leaf.start).and_then(|a| usize::try_from(a).ok());
+    let len = usize::try_from(len).ok();
+    at.zip(len).and_then(|(at, len)| leaf.data.get(at..)?.get(..len)).ok_or(AnswerError::Mismatch)
+}
+
+/// Whether `answer` proves what `question` asks of `result`'s package, given the job's
+/// `commit` (`H` must be SHA-256). `question` must be one `commit` [`OutputCommit::asks`].
+pub fn check<H: Hasher>(
+    commit: &OutputCommit,
+    result: &Submitted<'_>,
+    question: &Question,
+    answer: &Answer,
+) -> Result<(), AnswerError> {
+    let mismatch = |same: bool| if same { Ok(()) } else { Err(AnswerError::Mismatch) };
+    let weights_size = commit.weights_size().ok_or(AnswerError::Mismatch)?;
+    match (question, answer) {
+        (Question::Listing, Answer::Listing { root }) => {
+            mismatch(unixfs::lists_exactly::<H>(result.output, root, &NAMES)?)
+        }
+        (Question::Config, Answer::Config { blocks }) => {
+            // The whole file in one leaf: its size is the leaf's, and its hash the commit.
+            let refs: Vec<&[u8]> = blocks.iter().map(Vec::as_slice).collect();
+            let leaf = unixfs::read_at::<H>(result.output, &[CONFIG], 0, &refs)?;
+            mismatch(
+                leaf.start == 0
+                    && leaf.file_size == leaf.data.len() as u64
+                    && H::hash(&[leaf.data]) == commit.config_json,
+            )
+        }
+        (Question::Header(p), Answer::Header { blocks, path }) => {
+            let from = u64::from(*p).checked_mul(PIECE_BYTES).ok_or(AnswerError::Mismatch)?;
+            let piece = read::<H>(result, WEIGHTS, blocks, (from, PIECE_BYTES, weights_size))?;
+            let hash = H::hash(&[piece]);
+            mismatch(merkle::verify::<H>(
+                &commit.header_root,
+                &hash,
+                u64::from(*p),
+                commit.pieces(),
+                path,
+            ))
+        }
+        (Question::Chunk(c), Answer::Chunk { blocks, last, last_path, state }) => {
+            let c = u64::from(*c);
+            let n = result.trace_leaves.checked_sub(1).ok_or(AnswerError::BadProof)?;
+            let first_word = c.checked_mul(CHUNK_WORDS as u64).ok_or(AnswerError::Mismatch)?;
+            if !merkle::verify::<H>(result.trace_root, last, n, result.trace_leaves, last_path)
+                || state.element.index != first_word
+                || !state.verify::<H>(last, commit.params)
+            {
+                return Err(AnswerError::BadProof);
+            }
+            // The chunk's words that are parameters (the last chunk may run into `m`).
+            let words = commit.params.checked_sub(first_word).ok_or(AnswerError::Mismatch)?;
+            let words = words.min(CHUNK_WORDS as u64);
+            let from = c
+                .checked_mul(CHUNK_BYTES)
+                .and_then(|o| o.checked_add(commit.header_len))
+                .ok_or(AnswerError::Mismatch)?;
+            let len = words.checked_mul(4).ok_or(AnswerError::Mismatch)?;
+            let bytes = read::<H>(result, WEIGHTS, blocks, (from, len, weights_size))?;
+            mismatch(
+                bytes
+                    .chunks_exact(4)
+                    .zip(&state.element.chunk)
+                    .all(|(b, w)| b == w.to_le_bytes().as_slice()),
+            )
+        }
+        _ => Err(AnswerError::WrongKind),
+    }
+}
+
+/// The hashes of `header`'s pieces (`None` unless it is a positive multiple of
+/// [`PIECE_BYTES`] long).
+fn piece_hashes<H: Hasher>(header: &[u8]) -> Option<Vec<Hash>> {
+    if header.is_empty() || !(header.len() as u64).is_multiple_of(PIECE_BYTES) {
+        return None;
+    }
+    Some(header.chunks(PIECE_BYTES as usize).map(|p| H::hash(&[p])).collect())
+}
+
+/// The header commitment of a weights file's first `header.len()` bytes: the root over its
+/// pieces' hashes (`None` unless it is a positive multiple of [`PIECE_BYTES`] long).
+pub fn header_root<H: Hasher>(header: &[u8]) -> Option<Hash> {
+    piece_hashes::<H>(header).map(|h| merkle::root::<H>(&h))
+}
+
+/// The path of piece `p` of `header` in [`header_root`].
+pub fn header_path<H: Hasher>(header: &[u8], p: u32) -> Option<Vec<Hash>> {
+    merkle::proof::<H>(&piece_hashes::<H>(header)?, u64::from(p))
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // tests compute their expectations freely
+mod tests {
+    use super::*;
+    use crate::unixfs::tests::{cid_v1, node};
+    use crate::unixfs::{DIRECTORY, FILE};
+    use crate::TestSha as Sha;
+    use alloc::vec;
+    use iollm_repops::commit::{state_root, Committed};
+
+    const RAW: u8 = 0x55;
+    const DAG_PB: u8 = 0x70;
+    /// Parameters: one whole chunk and a partial one that runs into `m`.
+    const P: usize = CHUNK_WORDS + 476;
+
+    /// Word `i` of the last state's tensors.
+    fn word(i: usize) -> u32 {
+        (i as u32).wrapping_mul(2_654_435_761)
+    }
+
+    /// An honest package of a 3-checkpoint run, and what proves it.
+    struct Package {
+        commit: OutputCommit,
+        dir: Vec<u8>,
+        config: Vec<u8>,
+        /// The weights file's node, then its raw leaves.
+        file: Vec<u8>,
+        leaves: Vec<Vec<u8>>,
+        header: Vec<u8>,
+        tensors: Vec<u32>,
+        state_header: Vec<u8>,
+        trace: Vec<Hash>,
+    }
+
+    impl Package {
+        fn new(weights: impl Fn(usize) -> u32) -> Package {
+            let tensors: Vec<u32> = (0..3 * P).map(word).collect();
+            let mut header = vec![b' '; 2 * PIECE_BYTES as usize];
+            header[..8].copy_from_slice(&(2 * PIECE_BYTES - 8).to_le_bytes());
+            header[8] = b'{';
+            let mut file_bytes = header.clone();
+            file_bytes.extend((0..P).flat_map(|i| weights(i).to_le_bytes()));
+            let leaves: Vec<Vec<u8>> =
+                file_bytes.chunks(PIECE_BYTES as usize).map(<[u8]>::to_vec).collect();
+            let config = b"{\"n_layer\": 2}".to_vec();
+            let state_header = b"state header".to_vec();
+            let h_n =
+                state_root::<Sha>(&state_header, &Committed::new::<Sha>(&tensors).root::<Sha>());
+            let commit = OutputCommit {
+                header_root: header_root::<Sha>(&header).unwrap(),
+                header_len: header.len() as u64,
+                params: P as u64,
+                config_json: Sha::hash(&[&config]),
+            };
+            let trace = vec![[1; 32], [2; 32], [3; 32], h_n];
+            let (dir, file) = (Vec::new(), Vec::new());
+            let mut package =
+                Package { commit, dir, config, file, leaves, header, tensors, state_header, trace };
+            package.seal(&[]);
+            package
+        }
+
+        /// Builds the weights file's node from its leaves, and the directory of the three
+        /// files and `extra` entries (which must sort before `model.safetensors`).
+        fn seal(&mut self, extra: &[(Vec<u8>, &[u8])]) {
+            let links: Vec<(Vec<u8>, &[u8])> =
+                self.leaves.iter().map(|l| (cid_v1(RAW, l), &b""[..])).collect();
+            let sizes: Vec<u64> = self.leaves.iter().map(|l| l.len() as u64).collect();
+            self.file = node(&links, FILE, b"", Some(sizes.iter().sum()), &sizes);
+            let mut entries = vec![(cid_v1(RAW, &self.config), CONFIG)];
+            entries.extend_from_slice(extra);
+            entries.push((cid_v1(DAG_PB, &self.file), WEIGHTS));
+            entries.push((cid_v1(RAW, b"{}"), MANIFEST));
+            self.dir = node(&entries, DIRECTORY, b"", None, &[]);
+        }
+
+        fn cid(&self) -> Vec<u8> {
+            cid_v1(DAG_PB, &self.dir)
+        }
+
+        fn check(&self, question: Question, answer: &Answer) -> Result<(), AnswerError> {
+            let (cid, root) = (self.cid(), merkle::root::<Sha>(&self.trace));
+            let submitted = Submitted { output: &cid, trace_root: &root, trace_leaves: 4 };
+            check::<Sha>(&self.commit, &submitted, &question, answer)
+        }
+
+        /// The honest answer to `question`.
+        fn answer(&self, question: Question) -> Answer {
+            let weights_leaf = |offset: u64| {
+                let leaf = (offset / PIECE_BYTES) as usize;
+                vec![self.dir.clone(), self.file.clone(), self.leaves[leaf].clone()]
+            };
+            match question {
+                Question::Listing => Answer::Listing { root: self.dir.clone() },
+                Question::Config => {
+                    Answer::Config { blocks: vec![self.dir.clone(), self.config.clone()] }
+                }
+                Question::Header(p) => Answer::Header {
+                    blocks: weights_leaf(u64::from(p) * PIECE_BYTES),
+                    path: header_path::<Sha>(&self.header, p).unwrap(),
+                },
+                Question::Chunk(c) => {
+                    let state = StateProof {
+                        element: Committed::new::<Sha>(&self.tensors)
+                            .prove::<Sha>(u64::from(c) * CHUNK_WORDS as u64)
+                            .unwrap(),
+                        header_hash: Sha::hash(&[&self.state_header]),
+                    };
+                    Answer::Chunk {
+                        blocks: weights_leaf(self.commit.header_len + u64::from(c) * CHUNK_BYTES),
+                        last: self.trace[3],
+                        last_path: merkle::proof::<Sha>(&self.trace, 3).unwrap(),
+                        state,
+                    }
+                }
+            }
+        }
+    }
+
+    fn questions(commit: &OutputCommit) -> Vec<Question> {
+        let q = vec![
+            Question::Listing,
+            Question::Config,
+            Question::Header(0),
+            Question::Header(1),
+            Question::Chunk(0),
+            Question::Chunk(1),
+        ];
+        assert!(q.iter().all(|q| commit.asks(q)));
+        assert!(!commit.asks(&Question::Header(2)) && !commit.asks(&Question::Chunk(2)));
+        q
+    }
+
+    #[test]
+    fn an_honest_package_answers_every_question() {
+        let honest = Package::new(word);
+        assert!(honest.commit.is_valid());
+        for q in questions(&honest.commit) {
+            assert_eq!(honest.check(q, &honest.answer(q)), Ok(()), "{q:?}");
+        }
+        // An answer to another question proves nothing.
+        let listing = honest.answer(Question::Listing);
+        assert_eq!(honest.check(Question::Config, &listing), Err(AnswerError::WrongKind));
+        // Another chunk's proof does not answer chunk 0.
+        assert_eq!(
+            honest.check(Question::Chunk(0), &honest.answer(Question::Chunk(1))),
+            Err(AnswerError::BadProof)
+        );
+    }
+
+    #[test]
+    fn substituted_weights_cannot_answer_their_chunk() {
+        // One weight changed in each chunk in turn: that chunk's question has no answer.
+        for changed in [7, CHUNK_WORDS + 475] {
+            let forged = Package::new(|i| word(i) ^ u32::from(i == changed));
+            let c = (changed / CHUNK_WORDS) as u32;
+            assert_eq!(
+                forged.check(Question::Chunk(c), &forged.answer(Question::Chunk(c))),
+                Err(AnswerError::Mismatch)
+            );
+            // The other chunk still reads: a challenger must ask the right one.
+            assert_eq!(
+                forged.check(Question::Chunk(1 - c), &forged.answer(Question::Chunk(1 - c))),
+                Ok(())
+            );
+            // Proving another state than `h_n` is refused.
+            let Answer::Chunk { blocks, last_path, state, .. } = forged.answer(Question::Chunk(c))
+            else {
+                unreachable!()
+            };
+            let other = Answer::Chunk { blocks, last: forged.trace[2], last_path, state };
+            assert_eq!(forged.check(Question::Chunk(c), &other), Err(AnswerError::BadProof));
+        }
+    }
+
+    #[test]
+    fn another_header_config_or_listing_cannot_answer() {
+        let honest = Package::new(word);
+        // A header piece changed: that piece's proof no longer verifies against the commit.
+        let mut forged = Package::new(word);
+        forged.leaves[1][5] ^= 1;
+        forged.seal(&[]);
+        forged.commit = honest.commit.clone();
+        let mut answer = forged.answer(Question::Header(1));
+        if let Answer::Header { path, .. } = &mut answer {
+            *path = header_path::<Sha>(&honest.header, 1).unwrap();
+        }
+        assert_eq!(forged.check(Question::Header(1), &answer), Err(AnswerError::Mismatch));
+        assert_eq!(forged.check(Question::Header(0), &forged.answer(Question::Header(0))), Ok(()));
+        // Another config.
+        let mut other = Package::new(word);
+        other.commit.config_json = [9; 32];
+        assert_eq!(
+            other.check(Question::Config, &other.answer(Question::Config)),
+            Err(AnswerError::Mismatch)
+        );
+        // A fourth file beside the three (a GGUF a loader would prefer).
+        let mut extra = Package::new(word);
+        extra.seal(&[(cid_v1(RAW, b"gguf"), b"model.gguf")]);
+        assert_eq!(
+            extra.check(Question::Listing, &extra.answer(Question::Listing)),
+            Err(AnswerError::Mismatch)
+        );
+        // A block that is not the one the CID names.
+        let mut tampered = honest.answer(Question::Chunk(0));
+        if let Answer::Chunk { blocks, .. } = &mut tampered {
+            blocks[2][0] ^= 1;
+        }
+        assert_eq!(honest.check(Question::Chunk(0), &tampered), Err(AnswerError::Unreadable));
+    }
+
+    #[test]
+    fn a_weights_file_of_another_size_cannot_answer() {
+        // One parameter too many: the file is 4 bytes longer than `D + 4·P`.
+        let mut longer = Package::new(word);
+        let mut last = longer.leaves.pop().unwrap();
+        last.extend_from_slice(&[0; 4]);
+        longer.leaves.push(last);
+        longer.seal(&[]);
+        for q in [Question::Header(0), Question::Chunk(0)] {
+            assert_eq!(longer.check(q, &longer.answer(q)), Err(AnswerError::Mismatch), "{q:?}");
+        }
+    }
+
+    #[test]
+    fn an_output_game_is_won_by_a_proof_in_time_and_lost_without_one() {
+        use crate::bisection::Verdict;
+        use crate::game::{Game, GameConfig, GameError, How, Stage, Terms};
+        let forged = Package::new(|i| word(i) ^ u32::from(i == 3));
+        let terms = Terms {
+            sides: [[1; 32], [2; 32]],
+            config: GameConfig::SMALLEST,
+            config_hash: [0; 32],
+            corpus_root: [0; 32],
+            every: 1,
+            checkpoints: 3,
+            trace_roots: [merkle::root::<Sha>(&forged.trace), [0; 32]],
+            h0: forged.trace[0],
+            move_blocks: 5,
+            output: forged.commit.clone(),
+            output_cid: forged.cid(),
+        };
+        let out_of_range = Game::open_package(terms.clone(), Question::Chunk(2), 10);
+        assert_eq!(out_of_range.err(), Some(GameError::OutOfRange));
+        // An honest chunk is proven, and the game is the executor's.
+        let mut game = Game::open_package(terms.clone(), Question::Chunk(1), 10).unwrap();
+        assert_eq!(game.awaits(), Some(crate::bisection::Side::Executor));
+        game.prove_package::<Sha>(&forged.answer(Question::Chunk(1)), 15).unwrap();
+        assert_eq!(game.stage, Stage::Decided { verdict: Verdict::Executor, how: How::Proven });
+        // The forged chunk cannot be: the move is refused, the clock runs out, the executor loses.
+        let mut game = Game::open_package(terms.clone(), Question::Chunk(0), 10).unwrap();
+        let answer = forged.answer(Question::Chunk(0));
+        assert_eq!(game.prove_package::<Sha>(&answer, 12), Err(GameError::BadProof));
+        assert_eq!(game.timeout(15), None, "still in time");
+        assert_eq!(game.timeout(16), Some(crate::bisection::Side::Executor));
+        assert_eq!(game.verdict(), Some(Verdict::Challenger));
+        // An attester defends the same question in its own game, and loses it the same way.
+        let mut defence = game.defence([3; 32], 20);
+        assert_eq!(defence.terms.sides, [[3; 32], [2; 32]]);
+        assert_eq!(defence.prove_package::<Sha>(&answer, 21), Err(GameError::BadProof));
+        // A proof after the deadline is refused even if it reads.
+        let mut late = Game::open_package(terms, Question::Chunk(1), 10).unwrap();
+        let honest = forged.answer(Question::Chunk(1));
+        assert_eq!(late.prove_package::<Sha>(&honest, 16), Err(GameError::TooLate));
+        let mut thrown = late.defence([3; 32], 20);
+        thrown.prove_package::<Sha>(&honest, 25).unwrap();
+        assert_eq!(thrown.verdict(), Some(Verdict::Executor), "a thrown output game is defended");
+    }
+}
