@@ -381,6 +381,18 @@ pub enum JobAction {
         #[arg(long)]
         run: PathBuf,
     },
+    /// Challenge a training job's output package (locks a bond like `challenge`): the
+    /// executor must prove, by UnixFS path proofs the dispute contract reads, what you ask of
+    /// the package its result names, or lose. Ask `listing` (exactly config.json,
+    /// model.safetensors and smip.json), `config` (config.json as the job committed it),
+    /// `header:P` (piece P of the weights file's header) or `chunk:C` (the weights at chunk C
+    /// are h_n's). Prints the challenge's index and its game.
+    ChallengeOutput {
+        /// Job id.
+        id: u64,
+        /// What the executor must prove.
+        question: iollm_types::package::Question,
+    },
     /// Settle a job's challenge once its game is decided or its side to move is late
     /// (anyone): pays on the verdict.
     SettleChallenge {
@@ -457,6 +469,18 @@ pub enum DisputeAction {
         /// Threads for the replays (default: IOLLM_THREADS, else all cores).
         #[arg(long)]
         threads: Option<usize>,
+    },
+    /// Prove what an output game asks of your output package (as its executor, or an
+    /// attester defending it), from your run of the job and the package on IPFS.
+    Prove {
+        /// Game id.
+        id: u64,
+        /// The job's training config.
+        #[arg(long)]
+        config: PathBuf,
+        /// Your output directory of the job (its trace.json and last checkpoint).
+        #[arg(long)]
+        run: PathBuf,
     },
 }
 
@@ -854,6 +878,19 @@ mod tests {
         assert!(matches!(cmd, Command::Model { action: ModelAction::Deprecate { id: 3 } }));
         let cmd = parse("iollm job challenge 3 --run /tmp/run").unwrap();
         assert!(matches!(cmd, Command::Job { action: JobAction::Challenge { id: 3, .. } }));
+        let cmd = parse("iollm job challenge-output 3 chunk:7").unwrap();
+        assert!(matches!(
+            cmd,
+            Command::Job {
+                action: JobAction::ChallengeOutput {
+                    id: 3,
+                    question: iollm_types::package::Question::Chunk(7)
+                }
+            }
+        ));
+        assert!(parse("iollm job challenge-output 3 weights").is_err(), "not a question");
+        let cmd = parse("iollm dispute prove 4 --config c.toml --run r").unwrap();
+        assert!(matches!(cmd, Command::Dispute { action: DisputeAction::Prove { id: 4, .. } }));
         let cmd = parse("iollm job settle-challenge 3 1").unwrap();
         assert!(matches!(
             cmd,

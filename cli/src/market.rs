@@ -70,6 +70,9 @@ pub enum MarketCmdError {
     /// A game could not be played.
     #[error(transparent)]
     Play(#[from] iollm_worker::player::PlayError),
+    /// An output game's proof could not be made.
+    #[error(transparent)]
+    Output(#[from] iollm_worker::output::OutputError),
     /// Chain or deployment trouble.
     #[error(transparent)]
     Devnet(#[from] DevnetError),
@@ -459,6 +462,24 @@ pub async fn play_game(
     let trainer = trainer_of(cfg, runtime)?;
     let story = |side| iollm_worker::player::Player::new(side, &trainer, None);
     Ok(iollm_worker::player::play(ctx, signer, game, story, wait, moved).await?)
+}
+
+/// `iollm dispute prove`: the signer's proof of what output game `game` asks, from its run
+/// `run` of the job `cfg` trains and the package on IPFS ([`iollm_worker::output::answer_game`]).
+pub async fn prove_package(
+    ctx: &Connection,
+    signer: &Signer,
+    game: u64,
+    cfg: &iollm_compute::TrainConfig,
+    run: &std::path::Path,
+    runtime: &iollm_compute::Runtime,
+) -> Result<Executed<()>, MarketCmdError> {
+    let g = show_game(ctx, game).await?;
+    let trainer = trainer_of(cfg, runtime)?;
+    let store = iollm_artifacts::ipfs_client(ctx)?;
+    let answer = iollm_worker::output::answer_game(&store, (game, &g), &trainer, run).await?;
+    let call = iollm_types::dispute::calls::prove_package(game, &answer);
+    Ok(ctx.dispute()?.play(signer, call).await?)
 }
 
 /// Challenge `index` of a job while its game is unsettled: the challenger and the game.

@@ -357,10 +357,11 @@ async fn defence() -> Result<()> {
     let net = testnet().await?;
     let ctx = &net.connection;
     let market = ctx.market()?;
-    let (alice, bob, charlie) =
-        (Signer::dev("alice")?, Signer::dev("bob")?, Signer::dev("charlie")?);
-    m::pledge(ctx, &charlie, GPU, PRICE, 0, STAKE).await?;
-    m::pledge(ctx, &alice, GPU, PRICE, 0, STAKE).await?;
+    let (alice, bob, charlie, dave) =
+        (Signer::dev("alice")?, Signer::dev("bob")?, Signer::dev("charlie")?, Signer::dev("dave")?);
+    for provider in [&charlie, &alice, &dave] {
+        m::pledge(ctx, provider, GPU, PRICE, 0, STAKE).await?;
+    }
     let artifact =
         ctx.registry()?.register(&bob, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY).await?.id;
     let dir = tempfile::tempdir()?;
@@ -373,6 +374,7 @@ async fn defence() -> Result<()> {
         verifier_fee: 1_000_000_000,
     };
     let deadline = ctx.chain.best_block().await? + 300;
+    let last_chunk = game.output.chunks() as u32 - 1;
     let post =
         PostJob::new(JobKind::Train, &spec_cid, artifact, 50, NEED, deadline, verification, REWARD)
             .with_game(game);
@@ -384,6 +386,25 @@ async fn defence() -> Result<()> {
     let state = State::open(&worker_dir.join("state.sqlite")).await?;
     reach(&state, job, Stage::Submitted, 300).await?;
 
+    // Dave claims the output package does not hold the last state's weights (its last,
+    // partial chunk): Charlie's worker proves it does, from its run and the package on IPFS,
+    // and the dispute contract reads the proof.
+    let question = iollm_types::package::Question::Chunk(last_chunk);
+    let asked = market.challenge_output(&dave, job, question).await?.value;
+    let output_game = market.game_of(job, asked).await?.expect("Dave's game").game;
+    let proven = loop {
+        let g = ctx.dispute()?.game(output_game).await?.expect("the output game");
+        if let iollm_types::game::Stage::Decided { verdict, how } = g.stage {
+            break (verdict, how, g.moves);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        proven,
+        (Verdict::Executor, iollm_types::game::How::Proven, 1),
+        "proven in one move"
+    );
+
     // Alice claims a run that differs from step 2 on, and plays it to the end.
     let cfg = m::job_config(ctx, job, &dir.path().join("liar")).await?;
     let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))?;
@@ -392,8 +413,8 @@ async fn defence() -> Result<()> {
     let lie = Player::new(Side::Challenger, &trainer, Some(cheat)).checkpoints(4, n as u64);
     let proof = |i: usize| iollm_compute::merkle::proof(&lie, i).expect("in range");
     let root = iollm_compute::merkle::root(&lie);
-    market.challenge(&alice, job, root, &proof(0), lie[n], &proof(n)).await?;
-    let game_id = market.game_of(job, 0).await?.expect("the challenge's game").game;
+    let alices = market.challenge(&alice, job, root, &proof(0), lie[n], &proof(n)).await?.value;
+    let game_id = market.game_of(job, alices).await?.expect("the challenge's game").game;
     // Mid-game, the worker is stopped (its training and submission counted in its metrics)
     // and started again on its state: it carries the game on from where the chain says it
     // stands, whatever move it was making.
@@ -451,7 +472,12 @@ async fn defence() -> Result<()> {
     reach(&state, job, Stage::Finalized, 120).await?;
     let done = market.job(job).await?.expect("the job");
     assert_eq!((done.state, done.open_games), (JobState::Finalized, 0));
-    let owed = done.ask + COLLATERAL / 2;
+    // Half of each liar's bond is the executor's.
+    let owed = done.ask + 2 * (COLLATERAL / 2);
+    for liar in [&alice, &dave] {
+        let p = market.pledge_of(liar.account_bytes()).await?.expect("pledge");
+        assert_eq!((p.stake, p.locked), (STAKE - COLLATERAL, 0), "a liar's bond is slashed");
+    }
     assert_eq!(market.balance_of(charlie.account_bytes()).await?, owed);
     // The restarted worker's metrics say so: the job by stage, the game's moves it made, the
     // transactions, what it is owed.
@@ -725,10 +751,12 @@ async fn verification() -> Result<()> {
     assert_eq!(verdict, Some(Verdict::Executor), "the defence won");
 
     // An honest run delivered with other weights: Charlie (by hand) publishes the run and an
-    // output whose model has one weight changed, re-sealed under its own CID. Dave's worker
-    // replays its segments (they match) but does not vouch for that output: it reveals without
-    // a check, so the job ends unverified and its output cannot be registered from it; Dave's
-    // bond comes back and he earns nothing.
+    // output whose model has one weight changed, re-sealed under its own CID (laid out as an
+    // executor's worker lays out its outputs). Dave's worker replays its segments (they
+    // match) but does not vouch for that output: it challenges it, asking Charlie to prove
+    // the chunk of the weights that differs. Charlie cannot, his clock runs out, the job is
+    // rejected: half his collateral is Dave's, and the output cannot be registered as the
+    // job's.
     let swapped = m::post_job(ctx, &bob, &post(ctx.chain.best_block().await? + 300)).await?.value;
     reach_any(&daves, swapped, SIGNED_UP, 120).await?;
     let out = dir.path().join("swapped-output");
@@ -737,24 +765,40 @@ async fn verification() -> Result<()> {
     params[5] = f32::from_bits(params[5].to_bits() ^ 1);
     iollm_compute::io::save_model(&out, &model, &params)?;
     let store = iollm_artifacts::ipfs_client(ctx)?;
-    let package = iollm_artifacts::add_package(&store, &out).await?.package_cid;
+    let leaf = iollm_compute::io::WEIGHTS_ALIGN;
+    let package = iollm_artifacts::add_output(&store, &out, leaf).await?.package_cid;
     let package = iollm_content::format_cid(&package);
     let (commitment, proof) = iollm_worker::submission(run.path(), &game, &package, 0)?;
     let daves_before = market.balance_of(dave.account_bytes()).await?;
+    let charlies_stake = market.pledge_of(charlie.account_bytes()).await?.expect("pledge").stake;
     m::claim(ctx, &charlie, swapped).await?;
     m::submit(ctx, &charlie, swapped, &commitment, Some(&proof)).await?;
-    reach(&daves, swapped, Stage::Checked, 300).await?;
+    reach(&daves, swapped, Stage::Challenged, 300).await?;
     let note = daves.job(swapped).await?.and_then(|j| j.note).unwrap_or_default();
-    assert!(note.contains("(replayed segment"), "{note}");
-    assert!(note.contains(", but the output's weights are not"), "{note}");
-    let submitted_at = market.job(swapped).await?.expect("the job").submitted_at;
-    advance_past(ctx, &alice, submitted_at + window + 1).await?;
-    m::finalize(ctx, &bob, swapped).await?;
+    assert!(note.contains("asking for chunk 0 of the weights"), "{note}");
+    assert!(note.contains("the output's weights are not"), "{note}");
+    let sent = daves.transactions(swapped).await?;
+    assert!(sent.iter().any(|(what, ..)| what == "challenge_output"), "{sent:?}");
+    let output_game = market.game_of(swapped, 0).await?.expect("Dave's output game").game;
+    let g = ctx.dispute()?.game(output_game).await?.expect("the output game");
+    let iollm_types::game::Stage::Package { opened } = g.stage else {
+        panic!("an output game: {:?}", g.stage)
+    };
+    advance_past(ctx, &alice, opened + g.terms.move_blocks + 1).await?;
+    reach(&daves, swapped, Stage::Checked, 180).await?;
+    let verdict = ctx.dispute()?.game(output_game).await?.and_then(|g| g.verdict());
+    assert!(matches!(verdict, Some(Verdict::Challenger) | None), "lost on time: {verdict:?}");
     let done = market.job(swapped).await?.expect("the job");
-    assert_eq!((done.state, done.attestations, done.verified), (JobState::Finalized, 0, false));
-    assert_eq!(market.balance_of(dave.account_bytes()).await?, daves_before, "no fee");
+    assert_eq!((done.state, done.attestations, done.verified), (JobState::Rejected, 0, false));
+    assert_eq!(
+        market.balance_of(dave.account_bytes()).await?,
+        daves_before + COLLATERAL / 2,
+        "half the executor's collateral"
+    );
     let d = market.pledge_of(dave.account_bytes()).await?.expect("pledge");
     assert_eq!((d.stake, d.locked), (STAKE, 0), "Dave's bond is back");
+    let c = market.pledge_of(charlie.account_bytes()).await?.expect("pledge");
+    assert_eq!(c.stake, charlies_stake - COLLATERAL, "Charlie's collateral is slashed");
     let registry = ctx.registry()?;
     let parents = [iollm_types::registry::Parent {
         id: artifact,

@@ -124,6 +124,12 @@ pub enum OutputError {
     /// An output game asks what this run cannot prove (a question past its state's end).
     #[error("this run cannot prove {0} of its output")]
     Unanswerable(Question),
+    /// The run to prove the output from cannot be read.
+    #[error("the run cannot prove the output: {0}")]
+    NoRun(#[source] iollm_compute::Error),
+    /// The game is not about an output package.
+    #[error("game {0} is not an output game (it is about the trace: play it instead)")]
+    NotAnOutputGame(iollm_types::dispute::GameId),
 }
 
 impl OutputError {
@@ -305,6 +311,28 @@ pub async fn check_output<S: ContentStore>(
             Err(OutputError::Weights { differing: differ.len(), total, first, question })
         }
     }
+}
+
+/// The proof that answers output game `id` (`game`) from the run in `run` (its trace and last
+/// checkpoint) of the job `trainer` trains: [`answer`] for the game's question, package and
+/// `h_n`.
+pub async fn answer_game<S: ContentStore>(
+    store: &S,
+    (id, game): (iollm_types::dispute::GameId, &iollm_types::game::Game),
+    trainer: &Trainer,
+    run: &std::path::Path,
+) -> Result<Answer, OutputError> {
+    let question = game.question.ok_or(OutputError::NotAnOutputGame(id))?;
+    let n = game.terms.checkpoints as usize;
+    let path = iollm_compute::train::checkpoint_path(run, n);
+    let (last, _) = trainer.load_checkpoint(&path).map_err(OutputError::NoRun)?;
+    let last_path = iollm_compute::run_result(run).map_err(OutputError::NoRun)?.last_path;
+    let output =
+        Cid::try_from(game.terms.output_cid.as_slice()).map_err(|e| OutputError::BadCid {
+            cid: format!("{:02x?}", game.terms.output_cid),
+            reason: e.to_string(),
+        })?;
+    answer(store, &output, trainer, (&last, &last_path), question).await
 }
 
 /// The proof that answers `question` in an output game about the package `output` of a run

@@ -33,6 +33,16 @@ pub(super) async fn run(cli: &Cli, action: &DisputeAction) -> anyhow::Result<()>
             .await?;
             output::print_game(*id, &game, ctx.chain.best_block().await?);
         }
+        DisputeAction::Prove { id, config, run } => {
+            let runtime = cli.resolved.runtime(None)?;
+            let cfg = market::read_config(config)?;
+            let call =
+                market::prove_package(&ctx, &context::signer(cli)?, *id, &cfg, run, &runtime)
+                    .await?;
+            output::print_fee("Proved", &call);
+            let game = market::show_game(&ctx, *id).await?;
+            output::print_game(*id, &game, ctx.chain.best_block().await?);
+        }
     }
     Ok(())
 }

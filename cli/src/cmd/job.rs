@@ -150,6 +150,17 @@ pub(super) async fn run(cli: &Cli, action: &JobAction) -> anyhow::Result<()> {
                 );
             }
         }
+        JobAction::ChallengeOutput { id, question } => {
+            let call = ctx.market()?.challenge_output(signer, *id, *question).await?;
+            output::print_fee("Challenged the output", &call);
+            if let Some(game) = market::game_of(ctx, *id, call.value).await?.map(|c| c.game) {
+                println!(
+                    "Challenge {} opened game {game}: the executor must prove {question} \
+                     (`iollm dispute show {game}`).",
+                    call.value
+                );
+            }
+        }
         JobAction::SettleChallenge { id, index } => {
             output::print_fee("Settled", &market::settle_challenge(ctx, signer, *id, *index).await?)
         }

@@ -113,6 +113,23 @@ impl core::fmt::Display for Question {
     }
 }
 
+impl core::str::FromStr for Question {
+    type Err = &'static str;
+
+    /// `listing`, `config`, `header:P` or `chunk:C`.
+    fn from_str(s: &str) -> Result<Question, &'static str> {
+        const WHAT: &str = "ask for listing, config, header:P or chunk:C";
+        let number = |n: &str| n.parse::<u32>().map_err(|_| WHAT);
+        match s.split_once(':') {
+            None if s == "listing" => Ok(Question::Listing),
+            None if s == "config" => Ok(Question::Config),
+            Some(("header", p)) => number(p).map(Question::Header),
+            Some(("chunk", c)) => number(c).map(Question::Chunk),
+            _ => Err(WHAT),
+        }
+    }
+}
+
 /// The executor's proof for a [`Question`]. `blocks` are a UnixFS path proof
 /// ([`unixfs::read_at`]) from the output's root to the leaf the question reads.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
@@ -400,6 +417,22 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn questions_read_as_they_are_written() {
+        for q in [Question::Listing, Question::Config, Question::Header(2), Question::Chunk(17)] {
+            let text = match q {
+                Question::Listing => "listing".into(),
+                Question::Config => "config".into(),
+                Question::Header(p) => alloc::format!("header:{p}"),
+                Question::Chunk(c) => alloc::format!("chunk:{c}"),
+            };
+            assert_eq!(text.parse::<Question>(), Ok(q));
+        }
+        for bad in ["", "chunk", "chunk:", "chunk:-1", "header:x", "weights:3", "listing:1"] {
+            assert!(bad.parse::<Question>().is_err(), "{bad}");
         }
     }
 

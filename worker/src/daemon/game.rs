@@ -373,7 +373,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     ) -> Result<(), WorkerError> {
         let moved = |kind: &str, call: &iollm_chain::contract::Executed<()>| {
             self.metrics.moves.inc();
-            tracing::info!(target: "worker::game", job = id, game, kind, block = call.included.block, "Moved");
+            let (ref_time, proof_size) = call.dry_run.gas_consumed;
+            tracing::info!(target: "worker::game", job = id, game, kind, block = call.included.block, ref_time, proof_size, "Moved");
         };
         // Its own run of the job (the executor's, or the verifier's), else the part of the
         // executor's published run it fetched: replays start from those checkpoints instead
@@ -426,8 +427,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
 
 impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     /// An output game `game` of job `id` (`g`): as the executor (or an attester defending its
-    /// result), proves what it asks from the run `run` (its last checkpoint) and the output
-    /// package on IPFS; as the challenger, nothing (a late executor loses when the game is
+    /// result), proves what it asks from the run `run` and the output package on IPFS
+    /// ([`crate::output::answer_game`]); as the challenger, nothing (a late executor loses when the game is
     /// settled). A proof the contract refuses (the package is not the run's) is not sent
     /// again: the game is lost on time.
     async fn prove_package(
@@ -447,13 +448,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             tracing::warn!(target: "worker::game", job = id, game, "No run to prove the output from");
             return Ok(());
         };
-        let n = g.terms.checkpoints as usize;
-        let (last, _) = trainer.load_checkpoint(&iollm_compute::train::checkpoint_path(run, n))?;
-        let last_path = iollm_compute::run_result(run)?.last_path;
-        let output = iollm_content::Cid::try_from(g.terms.output_cid.as_slice())
-            .map_err(|e| StateError::Corrupt(format!("game {game}: output CID: {e}")))?;
-        let answer =
-            crate::output::answer(&self.store, &output, trainer, (&last, &last_path), question);
+        let answer = crate::output::answer_game(&self.store, (game, g), trainer, run);
         let answer = match answer.await {
             Ok(answer) => answer,
             Err(e) if e.is_local() => {
