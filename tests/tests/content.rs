@@ -257,13 +257,25 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         let reshaped = iollm_artifacts::add_package(&store, &out).await?.package_cid;
         let reshaped = iollm_content::format_cid(&reshaped);
         let err = check_output(&store, reshaped.as_bytes(), &expected).await.unwrap_err();
-        assert!(matches!(err, OutputError::Config), "{err}");
+        assert!(matches!(err, OutputError::Config { .. }), "{err}");
         assert_eq!(err.question(), Some(Question::Config));
         unanswerable(reshaped, Question::Config).await?;
 
+        // The honest bytes in other layouts. Kubo's 256 KiB leaves hold every piece and chunk
+        // whole: every question can be proven, so it is attested. Leaves of 1000 bytes hold
+        // no header piece whole: an output game its executor (and any attester defending
+        // it) would lose, so it is challenged, not attested.
+        iollm_compute::io::save_model(&out, &model, &params)?;
+        let kubo = iollm_artifacts::add_package(&store, &out).await?.package_cid;
+        check_output(&store, iollm_content::format_cid(&kubo).as_bytes(), &expected).await?;
+        let small = iollm_artifacts::add_output(&store, &out, 1000).await?.package_cid;
+        let small = iollm_content::format_cid(&small);
+        let err = check_output(&store, small.as_bytes(), &expected).await.unwrap_err();
+        assert!(matches!(err, OutputError::Layout { question: Question::Header(0) }), "{err}");
+        unanswerable(small, Question::Header(0)).await?;
+
         // The honest model with a file beside it that a loader could read instead (a GGUF
         // model, which `iollm model serve` prefers): refused before anything is pulled.
-        iollm_compute::io::save_model(&out, &model, &params)?;
         std::fs::write(out.join("x.gguf"), b"GGUF another model")?;
         let beside = iollm_artifacts::add_package(&store, &out).await?.package_cid;
         let beside = iollm_content::format_cid(&beside);

@@ -26,18 +26,11 @@ use iollm_types::package::{self, OutputCommit};
 /// hash, corpus root, checkpoint layout and initial state root (`trainer` is `cfg`'s), what
 /// its output package holds besides the weights, and the blocks a side has per move.
 pub fn game_spec(trainer: &Trainer, cfg: &TrainConfig, move_blocks: u32) -> GameSpec {
-    use iollm_compute::merkle::Sha;
-    use iollm_repops::merkle::Hasher;
     let o = &cfg.optimizer;
     let initial = trainer.initial_state();
     let (header, config_json) = iollm_compute::io::weights_header_and_config(&cfg.model)
         .expect("a valid model config exports");
-    let output = OutputCommit {
-        header_root: package::header_root::<Sha>(&header).expect("the header is aligned"),
-        header_len: header.len() as u64,
-        params: initial.params.len() as u64,
-        config_json: Sha::hash(&[&config_json]),
-    };
+    let output = output_commit(&header, initial.params.len(), &config_json);
     GameSpec {
         config: GameConfig {
             n_layer: cfg.model.n_layer as u32,
@@ -56,6 +49,19 @@ pub fn game_spec(trainer: &Trainer, cfg: &TrainConfig, move_blocks: u32) -> Game
         h0: initial.hash(&trainer.config_hash()),
         move_blocks,
         output,
+    }
+}
+
+/// What a job commits about its output package: the weights file's `header` (its first `D`
+/// bytes, whole 32 KiB pieces), `params` and `config.json`'s bytes.
+pub fn output_commit(header: &[u8], params: usize, config_json: &[u8]) -> OutputCommit {
+    use iollm_compute::merkle::Sha;
+    use iollm_repops::merkle::Hasher;
+    OutputCommit {
+        header_root: package::header_root::<Sha>(header).expect("the header is whole pieces"),
+        header_len: header.len() as u64,
+        params: params as u64,
+        config_json: Sha::hash(&[config_json]),
     }
 }
 

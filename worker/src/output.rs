@@ -12,12 +12,13 @@
 //! What it is not: a check of the trace (that is the spot check's replay).
 
 use iollm_artifacts::Lineage;
+use iollm_compute::io::{CONFIG_FILE, WEIGHTS_FILE};
 use iollm_compute::merkle::Sha;
 use iollm_compute::{TrainState, Trainer};
 use iollm_content::manifest::WeightFormat;
 use iollm_content::{Cid, ContentStore};
 use iollm_types::market::JobId;
-use iollm_types::package::{self, Answer, Question};
+use iollm_types::package::{self, Answer, OutputCommit, Question};
 use iollm_types::registry::{ArtifactId, Parent, Relation};
 
 /// What job `job`'s output must be: a fine-tune of `artifact`, proven by the trace with root
@@ -92,7 +93,17 @@ pub enum OutputError {
     Listing,
     /// Its `config.json` is not the job's model's.
     #[error("the output's config.json is not the job's model's")]
-    Config,
+    Config {
+        /// What an output game asks to prove it, if the chain can be shown.
+        question: Option<Question>,
+    },
+    /// Its files are not laid out so that an output game can be answered (`question`
+    /// cannot: another leaf size, a node clients read otherwise than proofs).
+    #[error("the output's files are not laid out so that {question} can be proven")]
+    Layout {
+        /// What an output game asks that its executor cannot prove.
+        question: Question,
+    },
     /// Its weights are not the committed last state's.
     #[error(
         "the output's weights are not the committed last state's: {differing} of {total} \
@@ -105,8 +116,8 @@ pub enum OutputError {
         total: usize,
         /// The first that differs.
         first: usize,
-        /// What an output game asks to prove it.
-        question: Question,
+        /// What an output game asks to prove it, if the chain can be shown.
+        question: Option<Question>,
     },
     /// Not fetched and checked before the reveal window's last blocks
     /// ([`crate::spotcheck::window_closing`]): a verifier must reveal in the window.
@@ -118,8 +129,8 @@ pub enum OutputError {
     /// tensors, metadata or dtypes another loader could read differently).
     #[error("the output's model.safetensors is not the export of the committed weights")]
     NotTheExport {
-        /// What an output game asks to prove it.
-        question: Question,
+        /// What an output game asks to prove it, if the chain can be shown.
+        question: Option<Question>,
     },
     /// An output game asks what this run cannot prove (a question past its state's end).
     #[error("this run cannot prove {0} of its output")]
@@ -145,32 +156,12 @@ impl OutputError {
     pub fn question(&self) -> Option<Question> {
         match self {
             OutputError::Listing => Some(Question::Listing),
-            OutputError::Config => Some(Question::Config),
-            OutputError::Weights { question, .. } | OutputError::NotTheExport { question } => {
-                Some(*question)
-            }
+            OutputError::Layout { question } => Some(*question),
+            OutputError::Config { question }
+            | OutputError::Weights { question, .. }
+            | OutputError::NotTheExport { question } => *question,
             _ => None,
         }
-    }
-}
-
-/// The question whose answer `weights` (a package's `model.safetensors`) cannot give, being
-/// other bytes than `export` (the committed last state's export, its header `header_len`
-/// bytes long): a file of another size fails every question about it (the first header
-/// piece's is the cheapest to ask); else the header piece or parameter chunk holding the first
-/// byte that differs.
-fn weights_question(weights: &[u8], export: &[u8], header_len: usize) -> Question {
-    let first = weights.iter().zip(export).position(|(a, b)| a != b);
-    match first {
-        Some(at) if weights.len() == export.len() && at >= header_len => {
-            let chunk = (at - header_len) / (4 * iollm_repops::commit::CHUNK_WORDS);
-            Question::Chunk(u32::try_from(chunk).unwrap_or(u32::MAX))
-        }
-        Some(at) if weights.len() == export.len() => {
-            let piece = at as u64 / package::PIECE_BYTES;
-            Question::Header(u32::try_from(piece).unwrap_or(u32::MAX))
-        }
-        _ => Question::Header(0),
     }
 }
 
@@ -262,7 +253,7 @@ pub async fn check_output<S: ContentStore>(
             .await?;
     let config = expected.trainer.config();
     let (weights, json) = iollm_compute::io::model_files(&config.model, &expected.last.params)
-        .map_err(|_| OutputError::Config)?;
+        .map_err(|_| OutputError::Config { question: None })?;
     // The directory itself, read as the chain reads it: a file its manifest does not list
     // (a GGUF a loader would prefer) is a file a user may run.
     let root = match iollm_content::get_verified(store, &cid).await {
@@ -274,6 +265,27 @@ pub async fn check_output<S: ContentStore>(
     {
         return Err(OutputError::Listing);
     }
+    // The export added as an executor's worker adds it: the same files under the same CIDs
+    // are the same bytes, in the one layout every question of an output game is proven from.
+    let opts = iollm_artifacts::output_options(iollm_compute::io::WEIGHTS_ALIGN);
+    let export =
+        |bytes: &[u8]| iollm_content::cid_of_bytes(bytes, &opts).map_err(OutputError::Fetch);
+    let wanted = [(CONFIG_FILE, export(&json)?), (WEIGHTS_FILE, export(&weights)?)];
+    let links = match iollm_content::unixfs::inspect(&cid, &root) {
+        Ok((iollm_content::unixfs::Node::Directory { links }, ..)) => links,
+        Ok(_) => return Err(OutputError::Listing),
+        Err(e) => return Err(OutputError::Fetch(e)),
+    };
+    let linked = |name: &str| links.iter().find(|l| l.name == name).map(|l| l.cid);
+    if wanted.iter().all(|(name, cid)| linked(name) == Some(*cid)) {
+        return keep(store, &cid).await;
+    }
+    // Another DAG: the first question whose proof, made from it as its executor must make
+    // it, does not read as the export is one the chain decides against the executor.
+    let header_len = weights.len() - 4 * expected.last.params.len();
+    let commit = crate::output_commit(&weights[..header_len], expected.last.params.len(), &json);
+    let question = unprovable(store, &cid, &commit, &weights, &json).await?;
+    // Then what differs, in words (a package no client pulls whole differs in layout).
     let scratch = tempfile::tempdir()
         .map_err(|e| OutputError::Fetch(iollm_content::Error::io(std::env::temp_dir(), e)))?;
     let dest = scratch.path().join("output");
@@ -282,22 +294,28 @@ pub async fn check_output<S: ContentStore>(
             + iollm_content::manifest::MAX_MANIFEST_BYTES as u64,
     };
     if let Err(e) = iollm_content::pull_package_with(store, &cid, &dest, &limit).await {
-        return Err(fetch_failed(store, e).await);
+        return Err(match (fetch_failed(store, e).await, question) {
+            (local @ OutputError::LocalStore(_), _) => local,
+            (_, Some(question)) => OutputError::Layout { question },
+            (other, None) => other,
+        });
     }
     let read = |name: &str| {
         let path = dest.join(name);
         std::fs::read(&path).map_err(|e| OutputError::Fetch(iollm_content::Error::io(path, e)))
     };
-    if read(iollm_compute::io::CONFIG_FILE)? != json {
-        return Err(OutputError::Config);
+    if read(CONFIG_FILE)? != json {
+        return Err(OutputError::Config { question });
     }
-    let published = read(iollm_compute::io::WEIGHTS_FILE)?;
-    if published == weights {
-        return Ok(());
+    if read(WEIGHTS_FILE)? == weights {
+        // The same bytes in another layout: refused only where a question cannot be proven
+        // from it (a lost output game would cost attesters their bonds).
+        return match question {
+            None => keep(store, &cid).await,
+            Some(question) => Err(OutputError::Layout { question }),
+        };
     }
     // Not the export: say whether the weights themselves differ.
-    let header_len = weights.len() - 4 * expected.last.params.len();
-    let question = weights_question(&published, &weights, header_len);
     let (_, params) =
         iollm_compute::io::load_model(&dest).map_err(|_| OutputError::NotTheExport { question })?;
     let last = &expected.last.params;
@@ -311,6 +329,56 @@ pub async fn check_output<S: ContentStore>(
             Err(OutputError::Weights { differing: differ.len(), total, first, question })
         }
     }
+}
+
+/// Pins an output found to be the proven run on this machine's IPFS daemon: who vouches for
+/// it must be able to prove it in a defence after its executor stops serving it.
+async fn keep<S: ContentStore>(store: &S, output: &Cid) -> Result<(), OutputError> {
+    match store.pin(output).await {
+        Ok(()) => Ok(()),
+        Err(e) => Err(fetch_failed(store, e).await),
+    }
+}
+
+/// The first question an output game may ask of the package `output` (besides its listing)
+/// whose UnixFS proof, made from the package's DAG as its executor would have to make it,
+/// does not read (`package::read_asked`, as the contract reads it) as the export `json` and
+/// `weights` committed as `commit`: the executor cannot answer it, whoever sends the blocks,
+/// since the CIDs fix them. `None` when every question reads as the export, or when what
+/// differs is in blocks not served (that the chain cannot be shown).
+async fn unprovable<S: ContentStore>(
+    store: &S,
+    output: &Cid,
+    commit: &OutputCommit,
+    weights: &[u8],
+    json: &[u8],
+) -> Result<Option<Question>, OutputError> {
+    let bytes = output.to_bytes();
+    let pieces = (0..commit.pieces() as u32).map(Question::Header);
+    let chunks = (0..commit.chunks() as u32).map(Question::Chunk);
+    for question in std::iter::once(Question::Config).chain(pieces).chain(chunks) {
+        let Some((name, from, len)) = question.range(commit) else { continue };
+        let name = std::str::from_utf8(name).expect("the package's names are ASCII");
+        let blocks = match iollm_content::prove_at(store, output, name, from).await {
+            Ok(blocks) => blocks.into_iter().map(|b| b.to_vec()).collect::<Vec<_>>(),
+            Err(e) => match fetch_failed(store, e).await {
+                local @ OutputError::LocalStore(_) => return Err(local),
+                _ => continue,
+            },
+        };
+        let want = match len {
+            None => Some(json),
+            Some(len) => usize::try_from(from)
+                .ok()
+                .zip(usize::try_from(len).ok())
+                .and_then(|(from, len)| weights.get(from..from.checked_add(len)?)),
+        };
+        match package::read_asked::<Sha>(commit, &bytes, &question, &blocks) {
+            Ok(read) if Some(read) == want => {}
+            _ => return Ok(Some(question)),
+        }
+    }
+    Ok(None)
 }
 
 /// The proof that answers output game `id` (`game`) from the run in `run` (its trace and last
@@ -346,18 +414,21 @@ pub async fn answer<S: ContentStore>(
     (last, last_path): (&TrainState, &[[u8; 32]]),
     question: Question,
 ) -> Result<Answer, OutputError> {
-    let fetched = |e| OutputError::Fetch(e);
+    // This machine's daemon away is told apart from blocks not served ([`fetch_failed`]).
     let blocks = |path: &'static str, offset: u64| async move {
-        let blocks = iollm_content::prove_at(store, output, path, offset).await.map_err(fetched)?;
-        Ok::<_, OutputError>(blocks.into_iter().map(|b| b.to_vec()).collect::<Vec<_>>())
+        match iollm_content::prove_at(store, output, path, offset).await {
+            Ok(blocks) => Ok(blocks.into_iter().map(|b| b.to_vec()).collect::<Vec<_>>()),
+            Err(e) => Err(fetch_failed(store, e).await),
+        }
     };
     let model = &trainer.config().model;
-    let (header, _) =
-        iollm_compute::io::weights_header_and_config(model).map_err(|_| OutputError::Config)?;
+    let (header, _) = iollm_compute::io::weights_header_and_config(model)
+        .map_err(|_| OutputError::Config { question: None })?;
     let weights = iollm_compute::io::WEIGHTS_FILE;
     Ok(match question {
-        Question::Listing => Answer::Listing {
-            root: iollm_content::get_verified(store, output).await.map_err(fetched)?.to_vec(),
+        Question::Listing => match iollm_content::get_verified(store, output).await {
+            Ok(root) => Answer::Listing { root: root.to_vec() },
+            Err(e) => return Err(fetch_failed(store, e).await),
         },
         Question::Config => {
             Answer::Config { blocks: blocks(iollm_compute::io::CONFIG_FILE, 0).await? }

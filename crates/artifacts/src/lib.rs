@@ -141,8 +141,12 @@ pub async fn add_output<S: ContentStore>(
     dir: &Path,
     leaf_size: usize,
 ) -> Result<Package, ArtifactError> {
-    let opts = AddOptions { chunk_size: leaf_size, ..package_options() };
-    Ok(iollm_content::publish_package(store, dir, &opts).await?)
+    Ok(iollm_content::publish_package(store, dir, &output_options(leaf_size)).await?)
+}
+
+/// How [`add_output`] adds an output's files: [`package_options`] with `leaf_size` leaves.
+pub fn output_options(leaf_size: usize) -> AddOptions {
+    AddOptions { chunk_size: leaf_size, ..package_options() }
 }
 
 /// A published package.

@@ -33,8 +33,6 @@ pub const WEIGHTS: &[u8] = b"model.safetensors";
 pub const MANIFEST: &[u8] = b"smip.json";
 /// Exactly what an output package's directory lists, in dag-pb (byte) order.
 pub const NAMES: [&[u8]; 3] = [CONFIG, WEIGHTS, MANIFEST];
-/// Bytes of one chunk of the state's tensors.
-const CHUNK_BYTES: u64 = 4 * CHUNK_WORDS as u64;
 
 /// What a training job commits about its output package: functions of its config alone, so
 /// an executor checks them before it claims, as it checks `h_0`.
@@ -197,21 +195,52 @@ pub struct Submitted<'a> {
     pub trace_leaves: u64,
 }
 
-/// The bytes `[from, from + len)` of file `name` that `blocks` prove a leaf of, if that leaf
-/// holds them all and the file is `size` bytes.
-fn read<'a, H: Hasher>(
-    result: &Submitted<'_>,
-    name: &[u8],
+impl Question {
+    /// The file it reads and the byte range of it (`None` for [`Question::Listing`], or on
+    /// overflow): `config.json` whole (its length is the file's), header piece `p`, or the
+    /// parameter bytes of chunk `c` (the last chunk may run into `m`, which is not in the
+    /// file).
+    pub fn range(&self, commit: &OutputCommit) -> Option<(&'static [u8], u64, Option<u64>)> {
+        match *self {
+            Question::Listing => None,
+            Question::Config => Some((CONFIG, 0, None)),
+            Question::Header(p) => {
+                Some((WEIGHTS, u64::from(p).checked_mul(PIECE_BYTES)?, Some(PIECE_BYTES)))
+            }
+            Question::Chunk(c) => {
+                let first_word = u64::from(c).checked_mul(CHUNK_WORDS as u64)?;
+                let words = commit.params.checked_sub(first_word)?.min(CHUNK_WORDS as u64);
+                let from = first_word.checked_mul(4)?.checked_add(commit.header_len)?;
+                Some((WEIGHTS, from, Some(words.checked_mul(4)?)))
+            }
+        }
+    }
+}
+
+/// The bytes that the UnixFS proof `blocks` of `output`'s package reads for `question` (not
+/// [`Question::Listing`]): one leaf must hold them all, the weights file must have its
+/// committed size, and `config.json` must be one leaf, whole. The same proof reads the same
+/// bytes wherever it is checked: the contract ([`check`]) and a verifier choosing what to
+/// ask (`iollm_worker::output`) agree.
+pub fn read_asked<'a, H: Hasher>(
+    commit: &OutputCommit,
+    output: &[u8],
+    question: &Question,
     blocks: &'a [Vec<u8>],
-    (from, len, size): (u64, u64, u64),
 ) -> Result<&'a [u8], AnswerError> {
+    let (name, from, len) = question.range(commit).ok_or(AnswerError::WrongKind)?;
     let refs: Vec<&[u8]> = blocks.iter().map(Vec::as_slice).collect();
-    let leaf = unixfs::read_at::<H>(result.output, &[name], from, &refs)?;
+    let leaf = unixfs::read_at::<H>(output, &[name], from, &refs)?;
+    let size = match len {
+        Some(_) => commit.weights_size().ok_or(AnswerError::Mismatch)?,
+        None if leaf.start == 0 => leaf.data.len() as u64,
+        None => return Err(AnswerError::Mismatch),
+    };
     if leaf.file_size != size {
         return Err(AnswerError::Mismatch);
     }
     let at = from.checked_sub(leaf.start).and_then(|a| usize::try_from(a).ok());
-    let len = usize::try_from(len).ok();
+    let len = len.map_or(Some(leaf.data.len()), |l| usize::try_from(l).ok());
     at.zip(len).and_then(|(at, len)| leaf.data.get(at..)?.get(..len)).ok_or(AnswerError::Mismatch)
 }
 
@@ -224,57 +253,35 @@ pub fn check<H: Hasher>(
     answer: &Answer,
 ) -> Result<(), AnswerError> {
     let mismatch = |same: bool| if same { Ok(()) } else { Err(AnswerError::Mismatch) };
-    let weights_size = commit.weights_size().ok_or(AnswerError::Mismatch)?;
+    let read = |blocks| read_asked::<H>(commit, result.output, question, blocks);
     match (question, answer) {
         (Question::Listing, Answer::Listing { root }) => {
             mismatch(unixfs::lists_exactly::<H>(result.output, root, &NAMES)?)
         }
         (Question::Config, Answer::Config { blocks }) => {
-            // The whole file in one leaf: its size is the leaf's, and its hash the commit.
-            let refs: Vec<&[u8]> = blocks.iter().map(Vec::as_slice).collect();
-            let leaf = unixfs::read_at::<H>(result.output, &[CONFIG], 0, &refs)?;
-            mismatch(
-                leaf.start == 0
-                    && leaf.file_size == leaf.data.len() as u64
-                    && H::hash(&[leaf.data]) == commit.config_json,
-            )
+            mismatch(H::hash(&[read(blocks)?]) == commit.config_json)
         }
         (Question::Header(p), Answer::Header { blocks, path }) => {
-            let from = u64::from(*p).checked_mul(PIECE_BYTES).ok_or(AnswerError::Mismatch)?;
-            let piece = read::<H>(result, WEIGHTS, blocks, (from, PIECE_BYTES, weights_size))?;
-            let hash = H::hash(&[piece]);
-            mismatch(merkle::verify::<H>(
-                &commit.header_root,
-                &hash,
-                u64::from(*p),
-                commit.pieces(),
-                path,
-            ))
+            let hash = H::hash(&[read(blocks)?]);
+            let (index, pieces) = (u64::from(*p), commit.pieces());
+            mismatch(merkle::verify::<H>(&commit.header_root, &hash, index, pieces, path))
         }
         (Question::Chunk(c), Answer::Chunk { blocks, last, last_path, state }) => {
-            let c = u64::from(*c);
             let n = result.trace_leaves.checked_sub(1).ok_or(AnswerError::BadProof)?;
-            let first_word = c.checked_mul(CHUNK_WORDS as u64).ok_or(AnswerError::Mismatch)?;
+            let first_word = u64::from(*c).checked_mul(CHUNK_WORDS as u64);
             if !merkle::verify::<H>(result.trace_root, last, n, result.trace_leaves, last_path)
-                || state.element.index != first_word
+                || Some(state.element.index) != first_word
                 || !state.verify::<H>(last, commit.params)
             {
                 return Err(AnswerError::BadProof);
             }
-            // The chunk's words that are parameters (the last chunk may run into `m`).
-            let words = commit.params.checked_sub(first_word).ok_or(AnswerError::Mismatch)?;
-            let words = words.min(CHUNK_WORDS as u64);
-            let from = c
-                .checked_mul(CHUNK_BYTES)
-                .and_then(|o| o.checked_add(commit.header_len))
-                .ok_or(AnswerError::Mismatch)?;
-            let len = words.checked_mul(4).ok_or(AnswerError::Mismatch)?;
-            let bytes = read::<H>(result, WEIGHTS, blocks, (from, len, weights_size))?;
+            let bytes = read(blocks)?;
             mismatch(
-                bytes
-                    .chunks_exact(4)
-                    .zip(&state.element.chunk)
-                    .all(|(b, w)| b == w.to_le_bytes().as_slice()),
+                bytes.chunks_exact(4).len() <= state.element.chunk.len()
+                    && bytes
+                        .chunks_exact(4)
+                        .zip(&state.element.chunk)
+                        .all(|(b, w)| b == w.to_le_bytes().as_slice()),
             )
         }
         _ => Err(AnswerError::WrongKind),
@@ -410,7 +417,7 @@ mod tests {
                         header_hash: Sha::hash(&[&self.state_header]),
                     };
                     Answer::Chunk {
-                        blocks: weights_leaf(self.commit.header_len + u64::from(c) * CHUNK_BYTES),
+                        blocks: weights_leaf(self.commit.header_len + u64::from(c) * 4096),
                         last: self.trace[3],
                         last_path: merkle::proof::<Sha>(&self.trace, 3).unwrap(),
                         state,

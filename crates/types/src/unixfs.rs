@@ -178,6 +178,11 @@ pub fn read_at<'a, H: Hasher>(
         for link in node.links() {
             let link = link.ok_or(bad)?;
             let size = sizes.next().ok_or(inconsistent)?.ok_or(bad)?;
+            // An empty child is never on any path: bytes it holds would be read by clients
+            // (which concatenate children) and by no proof. Kubo never makes one.
+            if size == 0 {
+                return Err(inconsistent);
+            }
             let end = child_start.checked_add(size).ok_or(inconsistent)?;
             if next.is_none() && offset >= child_start && offset < end {
                 next = Some((parse_cid(link.cid).ok_or(bad)?, child_start, size));
@@ -636,6 +641,13 @@ pub(crate) mod tests {
         assert_eq!(check(node(&links, FILE, b"", Some(8), &[4, 3]), 5, &leaves[1]), inconsistent);
         assert_eq!(check(node(&links, FILE, b"", Some(4), &[4]), 0, &leaves[0]), inconsistent);
         assert_eq!(check(node(&links, FILE, b"x", Some(7), &[4, 3]), 0, &leaves[0]), inconsistent);
+        // A child declared empty, holding bytes clients would read before the others: no
+        // offset's path passes through it, so the node that declares it is refused.
+        let hidden = [b"zz".to_vec(), b"abcd".to_vec(), b"efg".to_vec()];
+        let links: Vec<(Vec<u8>, &[u8])> =
+            hidden.iter().map(|l| (cid_v1(0x55, l), &b""[..])).collect();
+        let file = node(&links, FILE, b"", Some(7), &[0, 4, 3]);
+        assert_eq!(check(file, 0, &hidden[1]), inconsistent);
         // A leaf longer than its parent says.
         let long = [b"abcd".to_vec(), b"efgh".to_vec()];
         let links: Vec<(Vec<u8>, &[u8])> =
