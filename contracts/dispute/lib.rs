@@ -96,18 +96,8 @@ mod dispute {
             if self.env().caller() != self.opener {
                 return Err(Error::NotOpener);
             }
-            let sides = terms.sides;
             let now = self.env().block_number();
-            let game = Game::open::<HostSha>(terms, &first_path, last, &last_path, now)?;
-            let id = self.last_game.checked_add(1).ok_or(Error::Game(GameError::Overflow))?;
-            self.last_game = id;
-            self.store(id, &game)?;
-            self.env().emit_event(Opened {
-                game: id,
-                executor: AccountId::from(sides[0]),
-                challenger: AccountId::from(sides[1]),
-            });
-            Ok(id)
+            self.start(Game::open::<HostSha>(terms, &first_path, last, &last_path, now)?)
         }
 
         /// Opens an output game about the package `terms.output_cid`: the executor must prove
@@ -117,17 +107,7 @@ mod dispute {
             if self.env().caller() != self.opener {
                 return Err(Error::NotOpener);
             }
-            let sides = terms.sides;
-            let game = Game::open_package(terms, question, self.env().block_number())?;
-            let id = self.last_game.checked_add(1).ok_or(Error::Game(GameError::Overflow))?;
-            self.last_game = id;
-            self.store(id, &game)?;
-            self.env().emit_event(Opened {
-                game: id,
-                executor: AccountId::from(sides[0]),
-                challenger: AccountId::from(sides[1]),
-            });
-            Ok(id)
+            self.start(Game::open_package(terms, question, self.env().block_number())?)
         }
 
         /// The executor proves what an output game asks of its package; the contract reads
@@ -153,16 +133,7 @@ mod dispute {
             if g.verdict().is_none() {
                 return Err(Error::NotDecided);
             }
-            let defence = g.defence(*defender.as_ref(), self.env().block_number());
-            let id = self.last_game.checked_add(1).ok_or(Error::Game(GameError::Overflow))?;
-            self.last_game = id;
-            self.store(id, &defence)?;
-            self.env().emit_event(Opened {
-                game: id,
-                executor: defender,
-                challenger: AccountId::from(defence.terms.sides[1]),
-            });
-            Ok(id)
+            self.start(g.defence(*defender.as_ref(), self.env().block_number()))
         }
 
         /// Commits the caller's root over the current level's sequence.
@@ -332,6 +303,19 @@ mod dispute {
             } else {
                 Err(GameError::NotYourMove)
             }
+        }
+
+        /// Stores a new game under the next id and emits `Opened`; the id.
+        fn start(&mut self, game: Game) -> Result<GameId, Error> {
+            let id = self.last_game.checked_add(1).ok_or(Error::Game(GameError::Overflow))?;
+            self.last_game = id;
+            self.store(id, &game)?;
+            self.env().emit_event(Opened {
+                game: id,
+                executor: AccountId::from(game.terms.sides[0]),
+                challenger: AccountId::from(game.terms.sides[1]),
+            });
+            Ok(id)
         }
 
         fn store(&mut self, id: GameId, game: &Game) -> Result<(), Error> {
