@@ -1,13 +1,16 @@
-//! What a verifier checks of a job's output package before it attests: that the package the
-//! result names is the run the trace proves. The dispute game proves the trace `h_0..h_n`; the
-//! chain cannot read IPFS, so nothing on chain ties the submitted output CID to `h_n`. An
-//! attestation does: a verifier attests only an output whose `smip.json` states the job's
-//! lineage (a fine-tune of the job's artifact, the job's id, the committed trace root) and lists
-//! exactly `config.json` and `model.safetensors`, both byte for byte the one export of the
-//! committed last state's weights ([`iollm_compute::io::model_files`]): nothing beside them a
-//! loader could read instead, no extra tensor, metadata or config field. Otherwise it reveals
-//! without a check: its bond back, no fee, and a job short of attestations ends unverified, so
-//! the output cannot be registered as its verified result (`register_from_job`).
+//! What a verifier checks of a job's output package before it attests, and what an executor
+//! proves of it in an output game. The dispute game proves the trace `h_0..h_n`; the output
+//! game (`iollm_types::package`) ties the output CID to `h_n`. A verifier attests only an
+//! output whose directory lists exactly `config.json`, `model.safetensors` and `smip.json`,
+//! whose `smip.json` states the job's lineage (a fine-tune of the job's artifact, the job's id,
+//! the committed trace root), and whose two model files are the one export of the committed
+//! last state's weights ([`iollm_compute::io::model_files`]) under the CIDs an executor's
+//! worker gives them, or at least in a layout every question of an output game can be proven
+//! from ([`check_output`]). What it finds wrong that the chain can decide comes with the
+//! question to challenge ([`OutputError::question`]); the rest is revealed without a check:
+//! its bond back, no fee, and a job short of attestations ends unverified, so the output cannot
+//! be registered as its verified result (`register_from_job`). [`answer`] and
+//! [`answer_game`] make an executor's (or a defending attester's) proof.
 //!
 //! What it is not: a check of the trace (that is the spot check's replay).
 
@@ -240,9 +243,12 @@ pub async fn check_output_until<S: ContentStore>(
 }
 
 /// Checks the output package `output_cid` names against what job `expected.job`'s output
-/// must be ([`Expected`]): [`check_manifest`] first (from `smip.json` alone), then the model,
-/// pulled into a temporary directory with every byte checked against its CID and compared
-/// with the export of the last state's weights.
+/// must be ([`Expected`]): [`check_manifest`] first (from `smip.json` alone), then the
+/// directory's listing as the contract reads it, then the model files' CIDs against the
+/// export of the last state's weights added as outputs are (the same: attested, and pinned).
+/// Other CIDs: the first output-game question whose proof does not read as the export is the
+/// one to challenge, and the model is pulled, every byte checked against its CID, to say what
+/// differs; the same bytes in a layout every question reads are attested.
 pub async fn check_output<S: ContentStore>(
     store: &S,
     output_cid: &[u8],
