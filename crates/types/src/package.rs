@@ -33,6 +33,13 @@ pub const WEIGHTS: &[u8] = b"model.safetensors";
 pub const MANIFEST: &[u8] = b"smip.json";
 /// Exactly what an output package's directory lists, in dag-pb (byte) order.
 pub const NAMES: [&[u8]; 3] = [CONFIG, WEIGHTS, MANIFEST];
+/// Links of a file node in the balanced layout outputs are added with (Kubo's).
+const FAN_OUT: u64 = 174;
+/// File-node levels above the leaves an answer may cross: a chunk's answer (its leaf, one file
+/// node per level, at most about 9.5 KiB each, the 4 KiB state chunk and its paths) must fit
+/// the dispute contract's call buffer ([`crate::dispute::MAX_CALL_BYTES`], 64 KiB); two levels
+/// (weights files up to 174² leaves, about 990 MB) leave room, three may not.
+pub const MAX_LEVELS: u32 = 2;
 
 /// What a training job commits about its output package: functions of its config alone, so
 /// an executor checks them before it claims, as it checks `h_0`.
@@ -66,14 +73,27 @@ impl OutputCommit {
         self.params.checked_mul(4)?.checked_add(self.header_len)
     }
 
+    /// File-node levels above the leaves of the weights file laid out as outputs are (`None`
+    /// on overflow).
+    pub fn levels(&self) -> Option<u32> {
+        let mut nodes = iollm_repops::ceil_div(self.weights_size()?, PIECE_BYTES);
+        let mut levels = 0u32;
+        while nodes > 1 {
+            nodes = iollm_repops::ceil_div(nodes, FAN_OUT);
+            levels = levels.checked_add(1)?;
+        }
+        Some(levels)
+    }
+
     /// Whether a game can be played on it: a whole number of header pieces, some parameters,
-    /// sizes that do not overflow.
+    /// sizes that do not overflow, and a weights file whose every answer fits one call
+    /// ([`MAX_LEVELS`]).
     pub fn is_valid(&self) -> bool {
         self.header_len > 0
-            && self.header_len.is_multiple_of(PIECE_BYTES)
+            && self.header_len.checked_rem(PIECE_BYTES) == Some(0)
             && self.params > 0
             && self.params.checked_mul(3).is_some()
-            && self.weights_size().is_some()
+            && self.levels().is_some_and(|l| l <= MAX_LEVELS)
     }
 
     /// Whether `question` asks about something this package has.
@@ -291,7 +311,7 @@ pub fn check<H: Hasher>(
 /// The hashes of `header`'s pieces (`None` unless it is a positive multiple of
 /// [`PIECE_BYTES`] long).
 fn piece_hashes<H: Hasher>(header: &[u8]) -> Option<Vec<Hash>> {
-    if header.is_empty() || !(header.len() as u64).is_multiple_of(PIECE_BYTES) {
+    if header.is_empty() || (header.len() as u64).checked_rem(PIECE_BYTES) != Some(0) {
         return None;
     }
     Some(header.chunks(PIECE_BYTES as usize).map(|p| H::hash(&[p])).collect())
@@ -425,6 +445,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_weights_file_too_deep_for_one_call_cannot_be_committed() {
+        let commit = |params: u64| OutputCommit {
+            header_root: [0; 32],
+            header_len: PIECE_BYTES,
+            params,
+            config_json: [0; 32],
+        };
+        // One leaf of header and 8 192 parameters per leaf of weights.
+        let per_leaf = PIECE_BYTES / 4;
+        assert_eq!(commit(1).levels(), Some(1));
+        assert_eq!(commit(173 * per_leaf).levels(), Some(1), "174 leaves: one node");
+        assert_eq!(commit(174 * per_leaf).levels(), Some(2));
+        assert_eq!(commit(174 * 174 * per_leaf - per_leaf).levels(), Some(2));
+        assert!(commit(174 * 174 * per_leaf - per_leaf).is_valid());
+        assert_eq!(commit(174 * 174 * per_leaf).levels(), Some(3));
+        assert!(!commit(174 * 174 * per_leaf).is_valid(), "past two levels");
+        assert_eq!(commit(u64::MAX / 4).levels(), None);
+        assert!(!commit(u64::MAX / 4).is_valid());
     }
 
     #[test]
