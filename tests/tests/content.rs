@@ -261,18 +261,20 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         assert_eq!(err.question(), Some(Question::Config));
         unanswerable(reshaped, Question::Config).await?;
 
-        // The honest bytes in other layouts. Kubo's 256 KiB leaves hold every piece and chunk
-        // whole: every question can be proven, so it is attested. Leaves of 1000 bytes hold
-        // no header piece whole: an output game its executor (and any attester defending
-        // it) would lose, so it is challenged, not attested.
+        // The honest bytes in other layouts, which no output game could be won from (its
+        // executor, and any attester defending it, would lose): challenged, not attested.
+        // Kubo's 256 KiB leaves hold every piece whole, but no proof through one fits a call;
+        // leaves of 1000 bytes hold no piece whole.
         iollm_compute::io::save_model(&out, &model, &params)?;
         let kubo = iollm_artifacts::add_package(&store, &out).await?.package_cid;
-        check_output(&store, iollm_content::format_cid(&kubo).as_bytes(), &expected).await?;
         let small = iollm_artifacts::add_output(&store, &out, 1000).await?.package_cid;
-        let small = iollm_content::format_cid(&small);
-        let err = check_output(&store, small.as_bytes(), &expected).await.unwrap_err();
-        assert!(matches!(err, OutputError::Layout { question: Question::Header(0) }), "{err}");
-        unanswerable(small, Question::Header(0)).await?;
+        for layout in [kubo, small] {
+            let layout = iollm_content::format_cid(&layout);
+            let err = check_output(&store, layout.as_bytes(), &expected).await.unwrap_err();
+            let header = Question::Header(0);
+            assert!(matches!(err, OutputError::Unprovable { question } if question == header), "{err}");
+            unanswerable(layout, header).await?;
+        }
 
         // The honest model with a file beside it that a loader could read instead (a GGUF
         // model, which `iollm model serve` prefers): refused before anything is pulled.
@@ -280,10 +282,10 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         let beside = iollm_artifacts::add_package(&store, &out).await?.package_cid;
         let beside = iollm_content::format_cid(&beside);
         let err = check_output(&store, beside.as_bytes(), &expected).await.unwrap_err();
-        assert!(matches!(err, OutputError::Files { .. }), "{err}");
-        assert_eq!(err.question(), None, "what smip.json says is not for the chain");
+        assert!(matches!(err, OutputError::Listing), "{err}");
+        unanswerable(beside, Question::Listing).await?;
         // The same file in the directory but not in the honest `smip.json` kept beside it:
-        // found in the directory itself, and provable.
+        // found in the directory itself, whatever `smip.json` lists.
         std::fs::write(out.join("smip.json"), std::fs::read(tmp.path().join("smip.json"))?)?;
         let opts = iollm_content::AddOptions { chunk_size: leaf, ..iollm_artifacts::package_options() };
         let unlisted = iollm_content::ContentStore::put_dir(&store, &out, &opts).await?.cid;

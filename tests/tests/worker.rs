@@ -832,7 +832,8 @@ async fn output_without_run(
     manifest["provenance"].as_object_mut().context("a provenance")?.remove("run");
     std::fs::write(&path, serde_json::to_vec_pretty(&manifest)?)?;
     let store = iollm_artifacts::ipfs_client(ctx)?;
-    let package = iollm_artifacts::add_package(&store, out).await?.package_cid;
+    let leaf = iollm_compute::io::WEIGHTS_ALIGN;
+    let package = iollm_artifacts::add_output(&store, out, leaf).await?.package_cid;
     Ok(iollm_content::format_cid(&package))
 }
 

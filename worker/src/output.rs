@@ -100,10 +100,11 @@ pub enum OutputError {
         /// What an output game asks to prove it, if the chain can be shown.
         question: Option<Question>,
     },
-    /// Its files are not laid out so that an output game can be answered (`question`
-    /// cannot: another leaf size, a node clients read otherwise than proofs).
-    #[error("the output's files are not laid out so that {question} can be proven")]
-    Layout {
+    /// It cannot prove `question` as the job committed it: its bytes there differ, or its
+    /// files are laid out so that no proof reads (another leaf size, a node that clients read
+    /// otherwise than proofs, a proof too large for one call).
+    #[error("the output package cannot prove {question} as the job committed it")]
+    Unprovable {
         /// What an output game asks that its executor cannot prove.
         question: Question,
     },
@@ -159,7 +160,7 @@ impl OutputError {
     pub fn question(&self) -> Option<Question> {
         match self {
             OutputError::Listing => Some(Question::Listing),
-            OutputError::Layout { question } => Some(*question),
+            OutputError::Unprovable { question } => Some(*question),
             OutputError::Config { question }
             | OutputError::Weights { question, .. }
             | OutputError::NotTheExport { question } => *question,
@@ -194,9 +195,7 @@ pub async fn check_manifest<S: ContentStore>(
     artifact: ArtifactId,
     trace_root: &[u8; 32],
 ) -> Result<Cid, OutputError> {
-    let text = String::from_utf8_lossy(output_cid).into_owned();
-    let cid = iollm_content::parse_cid(&text)
-        .map_err(|e| OutputError::BadCid { cid: text.clone(), reason: e.to_string() })?;
+    let cid = parse_output(output_cid)?;
     let manifest = match iollm_content::read_package_manifest(store, &cid).await {
         Ok(manifest) => manifest,
         Err(e) => return Err(fetch_failed(store, e).await),
@@ -227,6 +226,13 @@ pub async fn check_manifest<S: ContentStore>(
     Ok(cid)
 }
 
+/// The output CID a result names.
+fn parse_output(output_cid: &[u8]) -> Result<Cid, OutputError> {
+    let text = String::from_utf8_lossy(output_cid).into_owned();
+    iollm_content::parse_cid(&text)
+        .map_err(|e| OutputError::BadCid { reason: e.to_string(), cid: text })
+}
+
 /// [`check_output`], given up when `deadline` comes first ([`OutputError::TooSlow`]): a
 /// verifier's is the reveal window's last blocks ([`crate::spotcheck::window_closing`]), so that
 /// an output served slowly cannot keep it from revealing in time.
@@ -254,9 +260,7 @@ pub async fn check_output<S: ContentStore>(
     output_cid: &[u8],
     expected: &Expected<'_>,
 ) -> Result<(), OutputError> {
-    let cid =
-        check_manifest(store, output_cid, expected.job, expected.artifact, &expected.trace_root)
-            .await?;
+    let cid = parse_output(output_cid)?;
     let config = expected.trainer.config();
     let (weights, json) = iollm_compute::io::model_files(&config.model, &expected.last.params)
         .map_err(|_| OutputError::Config { question: None })?;
@@ -283,14 +287,30 @@ pub async fn check_output<S: ContentStore>(
         Err(e) => return Err(OutputError::Fetch(e)),
     };
     let linked = |name: &str| links.iter().find(|l| l.name == name).map(|l| l.cid);
-    if wanted.iter().all(|(name, cid)| linked(name) == Some(*cid)) {
+    let canonical = wanted.iter().all(|(name, cid)| linked(name) == Some(*cid));
+    // Another DAG: the first question whose proof, made from it as its executor must make
+    // it, does not read as the export is one the chain decides against the executor —
+    // whatever its `smip.json` says, which the chain cannot read.
+    let question = match canonical {
+        true => None,
+        false => {
+            let header_len = weights.len() - 4 * expected.last.params.len();
+            let params = expected.last.params.len();
+            let commit = crate::output_commit(&weights[..header_len], params, &json);
+            unprovable(store, &cid, &commit, &weights, &json).await?
+        }
+    };
+    let manifest =
+        check_manifest(store, output_cid, expected.job, expected.artifact, &expected.trace_root);
+    match (manifest.await, question) {
+        (Ok(_), _) => {}
+        (Err(local), _) if local.is_local() => return Err(local),
+        (Err(_), Some(question)) => return Err(OutputError::Unprovable { question }),
+        (Err(refused), None) => return Err(refused),
+    }
+    if canonical {
         return keep(store, &cid).await;
     }
-    // Another DAG: the first question whose proof, made from it as its executor must make
-    // it, does not read as the export is one the chain decides against the executor.
-    let header_len = weights.len() - 4 * expected.last.params.len();
-    let commit = crate::output_commit(&weights[..header_len], expected.last.params.len(), &json);
-    let question = unprovable(store, &cid, &commit, &weights, &json).await?;
     // Then what differs, in words (a package no client pulls whole differs in layout).
     let scratch = tempfile::tempdir()
         .map_err(|e| OutputError::Fetch(iollm_content::Error::io(std::env::temp_dir(), e)))?;
@@ -302,7 +322,7 @@ pub async fn check_output<S: ContentStore>(
     if let Err(e) = iollm_content::pull_package_with(store, &cid, &dest, &limit).await {
         return Err(match (fetch_failed(store, e).await, question) {
             (local @ OutputError::LocalStore(_), _) => local,
-            (_, Some(question)) => OutputError::Layout { question },
+            (_, Some(question)) => OutputError::Unprovable { question },
             (other, None) => other,
         });
     }
@@ -318,7 +338,7 @@ pub async fn check_output<S: ContentStore>(
         // from it (a lost output game would cost attesters their bonds).
         return match question {
             None => keep(store, &cid).await,
-            Some(question) => Err(OutputError::Layout { question }),
+            Some(question) => Err(OutputError::Unprovable { question }),
         };
     }
     // Not the export: say whether the weights themselves differ.
@@ -351,7 +371,8 @@ async fn keep<S: ContentStore>(store: &S, output: &Cid) -> Result<(), OutputErro
 /// does not read (`package::read_asked`, as the contract reads it) as the export `json` and
 /// `weights` committed as `commit`: the executor cannot answer it, whoever sends the blocks,
 /// since the CIDs fix them. `None` when every question reads as the export, or when what
-/// differs is in blocks not served (that the chain cannot be shown).
+/// differs is in blocks not served (that the chain cannot be shown). One proof a question,
+/// each block fetched again: slow for a large model, and raced against the reveal deadline.
 async fn unprovable<S: ContentStore>(
     store: &S,
     output: &Cid,
@@ -365,12 +386,25 @@ async fn unprovable<S: ContentStore>(
     for question in std::iter::once(Question::Config).chain(pieces).chain(chunks) {
         let Some((name, from, len)) = question.range(commit) else { continue };
         let name = std::str::from_utf8(name).expect("the package's names are ASCII");
+        use iollm_content::Error as E;
         let blocks = match iollm_content::prove_at(store, output, name, from).await {
             Ok(blocks) => blocks.into_iter().map(|b| b.to_vec()).collect::<Vec<_>>(),
-            Err(e) => match fetch_failed(store, e).await {
+            // Blocks not served (or served wrong): what the chain cannot be shown.
+            Err(
+                e @ (E::BlockNotFound(_)
+                | E::Unreachable { .. }
+                | E::Timeout { .. }
+                | E::Api(_)
+                | E::CidMismatch { .. }
+                | E::Cancelled
+                | E::Io { .. }),
+            ) => match fetch_failed(store, e).await {
                 local @ OutputError::LocalStore(_) => return Err(local),
                 _ => continue,
             },
+            // Verified blocks no proof can walk (another hash or codec, sizes that disagree):
+            // the contract's reader, stricter, refuses them too.
+            Err(_) => return Ok(Some(question)),
         };
         let want = match len {
             None => Some(json),

@@ -33,6 +33,12 @@ pub const WEIGHTS: &[u8] = b"model.safetensors";
 pub const MANIFEST: &[u8] = b"smip.json";
 /// Exactly what an output package's directory lists, in dag-pb (byte) order.
 pub const NAMES: [&[u8]; 3] = [CONFIG, WEIGHTS, MANIFEST];
+/// The most bytes a UnixFS proof in an answer may hold: with the state chunk (4 KiB) and its
+/// paths, an answer must fit the dispute contract's call buffer
+/// ([`crate::dispute::MAX_CALL_BYTES`], 64 KiB). An honest proof of a weights file of
+/// [`MAX_LEVELS`] is under 52 KiB (its directory, two full file nodes of about 9.2 KiB, a
+/// 32 KiB leaf); a larger one cannot be sent, so it proves nothing.
+pub const MAX_PROOF_BYTES: usize = 56 * 1024;
 /// Links of a file node in the balanced layout outputs are added with (Kubo's).
 const FAN_OUT: u64 = 174;
 /// File-node levels above the leaves an answer may cross: a chunk's answer (its leaf, one file
@@ -238,8 +244,9 @@ impl Question {
 }
 
 /// The bytes that the UnixFS proof `blocks` of `output`'s package reads for `question` (not
-/// [`Question::Listing`]): one leaf must hold them all, the weights file must have its
-/// committed size, and `config.json` must be one leaf, whole. The same proof reads the same
+/// [`Question::Listing`]): the proof must be at most [`MAX_PROOF_BYTES`], one leaf must hold
+/// them all, the weights file must have its committed size, and `config.json` must be one
+/// leaf, whole. The same proof reads the same
 /// bytes wherever it is checked: the contract ([`check`]) and a verifier choosing what to
 /// ask (`iollm_worker::output`) agree.
 pub fn read_asked<'a, H: Hasher>(
@@ -249,6 +256,11 @@ pub fn read_asked<'a, H: Hasher>(
     blocks: &'a [Vec<u8>],
 ) -> Result<&'a [u8], AnswerError> {
     let (name, from, len) = question.range(commit).ok_or(AnswerError::WrongKind)?;
+    let bytes = blocks.iter().try_fold(0usize, |sum, b| sum.checked_add(b.len()));
+    match bytes {
+        Some(bytes) if bytes <= MAX_PROOF_BYTES => {}
+        _ => return Err(AnswerError::Mismatch),
+    }
     let refs: Vec<&[u8]> = blocks.iter().map(Vec::as_slice).collect();
     let leaf = unixfs::read_at::<H>(output, &[name], from, &refs)?;
     let size = match len {
@@ -444,6 +456,24 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_proof_too_large_for_one_call_proves_nothing() {
+        // The honest bytes in 64 KiB leaves: both header pieces lie in the first leaf, but no
+        // proof through it can be sent.
+        let mut big = Package::new(word);
+        let file: Vec<u8> = big.leaves.concat();
+        big.leaves = file.chunks(2 * PIECE_BYTES as usize).map(<[u8]>::to_vec).collect();
+        big.seal(&[]);
+        for p in [0, 1] {
+            let answer = Answer::Header {
+                blocks: vec![big.dir.clone(), big.file.clone(), big.leaves[0].clone()],
+                path: header_path::<Sha>(&big.header, p).unwrap(),
+            };
+            let q = Question::Header(p);
+            assert_eq!(big.check(q, &answer), Err(AnswerError::Mismatch), "{q}");
         }
     }
 

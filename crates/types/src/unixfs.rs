@@ -138,6 +138,9 @@ pub fn read_at<'a, H: Hasher>(
             if unixfs.kind != DIRECTORY {
                 return Err(kind);
             }
+            if !unixfs.is_plain_directory() {
+                return Err(inconsistent);
+            }
             let mut found = None;
             for link in node.links() {
                 let link = link.ok_or(bad)?;
@@ -199,7 +202,8 @@ pub fn read_at<'a, H: Hasher>(
 }
 
 /// Whether the directory whose binary CID is `root` (sha2-256 dag-pb), given as `block`,
-/// lists exactly `names`, in that order (dag-pb keeps links sorted by name), and nothing else.
+/// lists exactly `names`, in that order (dag-pb keeps links sorted by name), and nothing else
+/// (a directory whose UnixFS data holds more than its type is refused, as by [`read_at`]).
 pub fn lists_exactly<H: Hasher>(
     root: &[u8],
     block: &[u8],
@@ -214,8 +218,12 @@ pub fn lists_exactly<H: Hasher>(
         return Err(ProofError::WrongKind { block: 0 });
     }
     let node = Node::parse(block).ok_or(bad)?;
-    if UnixFs::parse(node.data.ok_or(bad)?).ok_or(bad)?.kind != DIRECTORY {
+    let unixfs = UnixFs::parse(node.data.ok_or(bad)?).ok_or(bad)?;
+    if unixfs.kind != DIRECTORY {
         return Err(ProofError::WrongKind { block: 0 });
+    }
+    if !unixfs.is_plain_directory() {
+        return Err(ProofError::Inconsistent { block: 0 });
     }
     let mut wanted = names.iter();
     for link in node.links() {
@@ -419,6 +427,13 @@ impl<'a> UnixFs<'a> {
         Some(UnixFs { kind: kind?, data, filesize, message })
     }
 
+    /// Whether, as a directory, it carries nothing but its type, as Kubo writes one: no
+    /// data, size or block sizes that would make its block larger than its links need (a
+    /// proof through it must fit one call).
+    fn is_plain_directory(&self) -> bool {
+        self.data.is_none() && self.filesize.is_none() && self.blocksizes().next().is_none()
+    }
+
     /// The `blocksizes`, in order (`Some(None)` never: the message was checked by `parse`).
     fn blocksizes(&self) -> impl Iterator<Item = Option<u64>> + 'a {
         let mut r = Reader(self.message);
@@ -556,6 +571,24 @@ pub(crate) mod tests {
         assert_eq!(
             lists_exactly::<Sha>(&file, &t.file, &both),
             Err(ProofError::WrongKind { block: 0 })
+        );
+        // A directory padded with data (its block grown past what a proof may carry).
+        let padded = node(
+            &[(cid_v1(0x70, &t.file), b"a.txt"), (cid_v1(0x70, &t.inline), b"b.txt")],
+            DIRECTORY,
+            &[0; 64],
+            None,
+            &[],
+        );
+        let padded_root = cid_v1(0x70, &padded);
+        assert_eq!(
+            lists_exactly::<Sha>(&padded_root, &padded, &both),
+            Err(ProofError::Inconsistent { block: 0 })
+        );
+        let proof = [&padded[..], &t.inline[..]];
+        assert_eq!(
+            read_at::<Sha>(&padded_root, &[b"b.txt"], 0, &proof),
+            Err(ProofError::Inconsistent { block: 0 })
         );
         let raw = cid_v1(0x55, &t.dir);
         assert_eq!(
