@@ -423,14 +423,12 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             Err(e) => Err(WorkerError::Play(e)),
         }
     }
-}
 
-impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     /// An output game `game` of job `id` (`g`): as the executor (or an attester defending its
     /// result), proves what it asks from the run `run` and the output package on IPFS
-    /// ([`crate::output::answer_game`]); as the challenger, nothing (a late executor loses when the game is
-    /// settled). A proof the contract refuses (the package is not the run's) is not sent
-    /// again: the game is lost on time.
+    /// ([`crate::output::answer_game`]); as the challenger, nothing (a late executor loses
+    /// when the game is settled). A proof the contract refuses (the package is not the run's)
+    /// is made and refused again at each round until the move's deadline, then lost on time.
     async fn prove_package(
         &self,
         id: u64,
