@@ -162,7 +162,8 @@ async fn publish_then_pull_round_trips_byte_for_byte_with_one_lineage() -> Resul
 /// under an honest trace is refused by name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Result<()> {
-    use iollm_worker::output::{check_output, check_output_until, Expected, OutputError};
+    use iollm_content::ContentStore as _;
+    use iollm_worker::output::{check_output, check_output_until, Expected, Kept, OutputError};
     tokio::time::timeout(std::time::Duration::from_secs(300), async {
         let mut net = testnet().await?;
         let ctx = &net.connection;
@@ -181,7 +182,13 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         let honest =
             iollm_tests::publish_output(ctx, (job, artifact), &charlie, &cfg, &run, &out).await?;
         let expected = Expected { job, artifact, trace_root, trainer: &trainer, last: &last };
-        check_output(&store, honest.as_bytes(), &expected).await?;
+        // Its publisher's pin is not the checker's to take away; without one, the checker
+        // pins it (and says so, to unpin it at release).
+        let cid = iollm_content::parse_cid(&honest)?;
+        assert_eq!(check_output(&store, honest.as_bytes(), &expected).await?, Kept::AlreadyPinned);
+        store.unpin(&cid).await?;
+        assert_eq!(check_output(&store, honest.as_bytes(), &expected).await?, Kept::Pinned(cid));
+        assert!(store.pins().await?.contains(&cid));
         std::fs::copy(out.join("smip.json"), tmp.path().join("smip.json"))?;
         // Every question an output game may ask of it is answered by a proof that the
         // contract's reader accepts against the job's commitments (each 4 KiB chunk of the
@@ -275,6 +282,20 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
             assert!(matches!(err, OutputError::Unprovable { question } if question == header), "{err}");
             unanswerable(layout, header).await?;
         }
+        // The honest bytes in another layout every question reads (UnixFS leaves, not raw ones,
+        // of the same 32 KiB): attested once every question is tried (the first difference
+        // from the export, there is none, cannot shortcut it).
+        let opts = iollm_content::AddOptions {
+            raw_leaves: false,
+            ..iollm_artifacts::output_options(leaf)
+        };
+        let wrapped = iollm_content::publish_package(&store, &out, &opts).await?.package_cid;
+        let wrapped = iollm_content::format_cid(&wrapped);
+        let scan = std::time::Instant::now();
+        let kept = check_output(&store, wrapped.as_bytes(), &expected).await?;
+        assert_eq!(kept, Kept::AlreadyPinned);
+        let questions = 1 + commit.pieces() + commit.chunks();
+        eprintln!("every question of a package tried in {:?} ({questions} questions)", scan.elapsed());
 
         // The honest model with a file beside it that a loader could read instead (a GGUF
         // model, which `iollm model serve` prefers): refused before anything is pulled.

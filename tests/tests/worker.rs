@@ -523,6 +523,7 @@ async fn a_verifiers_worker_attests_the_honest_and_catches_the_cheat() -> Result
 }
 
 async fn verification() -> Result<()> {
+    use iollm_content::ContentStore as _;
     use iollm_types::bisection::{Side, Verdict};
     use iollm_worker::player::Player;
     const FEE: u128 = 1_000_000_000;
@@ -563,8 +564,25 @@ async fn verification() -> Result<()> {
     let stop_charlie = CancellationToken::new();
     let (charlie_runs, _) = start(ctx, &charlie, &charlie_dir, false, &stop_charlie).await?;
     let charlies = State::open(&charlie_dir.join("state.sqlite")).await?;
+    // Dave's worker shares the devnet's IPFS daemon with Charlie's, whose pin of its output
+    // is not Dave's to take away. Taken away here as soon as it is published (before it is
+    // submitted, so before Dave's check), the output is as on a daemon of Dave's own: his
+    // check pins it, and his worker unpins it when the job is released.
+    let store = iollm_artifacts::ipfs_client(ctx)?;
+    let published = tokio::time::Instant::now();
+    let output = loop {
+        if let Some(cid) = charlies.job(honest).await?.and_then(|j| j.output_cid) {
+            break iollm_content::parse_cid(&cid)?;
+        }
+        assert!(published.elapsed() < Duration::from_secs(300), "Charlie published no output");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    store.unpin(&output).await?;
     reach(&charlies, honest, Stage::Submitted, 300).await?;
     reach(&daves, honest, Stage::Attested, 300).await?;
+    let pinned = daves.job(honest).await?.and_then(|j| j.pinned);
+    assert_eq!(pinned, Some(output.to_string()), "Dave's check pinned the output it attests");
+    assert!(store.pins().await?.contains(&output));
     let note = daves.job(honest).await?.and_then(|j| j.note).unwrap_or_default();
     // The drawn segment and the last replayed from the checkpoints Charlie's worker published:
     // Dave's never ran the job.
@@ -596,6 +614,7 @@ async fn verification() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(market.sign_up_of(honest, 0).await?, None, "the sign-up is freed");
+    assert!(!store.pins().await?.contains(&output), "unpinned once no game can ask for it");
     let released = daves.transactions(honest).await?;
     assert_eq!(released.iter().filter(|(what, ..)| what == "release").count(), 1, "{released:?}");
     stop_charlie.cancel();
@@ -811,6 +830,76 @@ async fn verification() -> Result<()> {
         err.to_string().contains(iollm_types::registry::Error::JobNotVerified.message()),
         "{err}"
     );
+
+    // An honest output whose executor (Charlie, by hand) throws an output game to a sybil
+    // (Alice, asking for its last chunk): Dave's verifier attested it, so it proves that chunk
+    // in a defence of its own, from the last checkpoint its spot check fetched and the package
+    // it kept, without fetching the rest of the run (which a thrower may stop serving), and
+    // keeps its bond; half of Alice's is his.
+    let thrown_output =
+        m::post_job(ctx, &bob, &post(ctx.chain.best_block().await? + 300)).await?.value;
+    reach_any(&daves, thrown_output, SIGNED_UP, 120).await?;
+    let out = dir.path().join("thrown-output-game");
+    let package = iollm_tests::publish_output(
+        ctx,
+        (thrown_output, artifact),
+        &charlie,
+        &cfg,
+        run.path(),
+        &out,
+    )
+    .await?;
+    let (commitment, proof) = iollm_worker::submission(run.path(), &game, &package, 0)?;
+    m::claim(ctx, &charlie, thrown_output).await?;
+    m::submit(ctx, &charlie, thrown_output, &commitment, Some(&proof)).await?;
+    reach(&daves, thrown_output, Stage::Attested, 300).await?;
+    let daves_before = market.balance_of(dave.account_bytes()).await?;
+    let alices_stake = market.pledge_of(alice.account_bytes()).await?.expect("pledge").stake;
+    let chunks = game.output.chunks() as u32;
+    let last_chunk = iollm_types::package::Question::Chunk(chunks - 1);
+    market.challenge_output(&alice, thrown_output, last_chunk).await?;
+    let sybils = market.game_of(thrown_output, 0).await?.expect("Alice's output game").game;
+    let g = ctx.dispute()?.game(sybils).await?.expect("the output game");
+    let iollm_types::game::Stage::Package { opened } = g.stage else {
+        panic!("an output game: {:?}", g.stage)
+    };
+    // Charlie could have answered: his proof, dry-run, is accepted (and what it costs).
+    let n_path = iollm_compute::train::checkpoint_path(run.path(), n);
+    let (last, _) = trainer.load_checkpoint(&n_path)?;
+    let last_path = iollm_compute::run_result(run.path())?.last_path;
+    let output = iollm_content::parse_cid(&package)?;
+    let answer =
+        iollm_worker::output::answer(&store, &output, &trainer, (&last, &last_path), last_chunk);
+    let call = iollm_types::dispute::calls::prove_package(sybils, &answer.await?);
+    let dispute = ctx.dispute()?;
+    let dry = ctx.chain.dry_run_call(&charlie.account(), dispute.address(), 0, call).await?;
+    assert!(!dry.reverted, "the executor's proof of {last_chunk} is accepted");
+    let ((ref_time, proof_size), required) = (dry.gas_consumed, dry.gas_required);
+    eprintln!("prove_package({last_chunk}) dry-run: ref_time {ref_time}, proof_size {proof_size} (required {required:?})");
+    // (Blocks made by Charlie's top-ups: Alice's stake is counted to the unit.)
+    advance_past(ctx, &charlie, opened + g.terms.move_blocks + 1).await?;
+    m::settle_challenge(ctx, &bob, thrown_output, 0).await?;
+    assert_eq!(market.job(thrown_output).await?.expect("the job").accusations, 1);
+    reach(&daves, thrown_output, Stage::Checked, 180).await?;
+    let note = daves.job(thrown_output).await?.and_then(|j| j.note).unwrap_or_default();
+    assert!(note.contains("won: bond back"), "{note}");
+    let defence = market.defence_of(thrown_output, 0, 0).await?.expect("Dave's defence");
+    let g = ctx.dispute()?.game(defence).await?.expect("the defence");
+    assert_eq!((g.question, g.verdict()), (Some(last_chunk), Some(Verdict::Executor)));
+    let published = iollm_worker::daemon::job_dir(&dave_dir, thrown_output).join("published");
+    let fetched = std::fs::read_dir(published.join("checkpoints"))?.count();
+    let secret = daves.job(thrown_output).await?.and_then(|j| j.secret).expect("Dave's secret");
+    let trace_root = market.result(thrown_output).await?.expect("a result").trace_root;
+    let draw = iollm_types::spotcheck::draw::<iollm_compute::merkle::Sha>(&secret, &trace_root);
+    let checked = iollm_types::spotcheck::checked_segments(&draw, n as u64);
+    assert!(checked.len() + 1 < n + 1, "a run with checkpoints no spot check fetches");
+    assert_eq!(fetched, checked.len() + 1, "only the replayed segments' starts and h_n");
+    let d = market.pledge_of(dave.account_bytes()).await?.expect("pledge");
+    assert_eq!((d.stake, d.locked), (STAKE, 0), "Dave keeps his bond");
+    let half = COLLATERAL.div_ceil(2);
+    assert_eq!(market.balance_of(dave.account_bytes()).await?, daves_before + half);
+    let a = market.pledge_of(alice.account_bytes()).await?.expect("pledge");
+    assert_eq!((a.stake, a.locked), (alices_stake - COLLATERAL, 0), "her question was answered");
     stop_dave.cancel();
     dave_runs.await??;
     Ok(())

@@ -138,6 +138,7 @@ mod tests {
             secret: None,
             output_cid: None,
             note: None,
+            pinned: None,
         };
         m.set_jobs(&[record(1, Stage::Finalized), record(2, Stage::Finalized)]);
         m.set_jobs(&[

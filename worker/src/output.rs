@@ -241,7 +241,7 @@ pub async fn check_output_until<S: ContentStore>(
     output_cid: &[u8],
     expected: &Expected<'_>,
     deadline: impl std::future::Future<Output = ()>,
-) -> Result<(), OutputError> {
+) -> Result<Kept, OutputError> {
     tokio::select! {
         checked = check_output(store, output_cid, expected) => checked,
         () = deadline => Err(OutputError::TooSlow),
@@ -254,12 +254,13 @@ pub async fn check_output_until<S: ContentStore>(
 /// export of the last state's weights added as outputs are (the same: attested, and pinned).
 /// Other CIDs: the first output-game question whose proof does not read as the export is the
 /// one to challenge, and the model is pulled, every byte checked against its CID, to say what
-/// differs; the same bytes in a layout every question reads are attested.
+/// differs; the same bytes in a layout every question reads are attested. An output to
+/// attest is kept pinned ([`Kept`]).
 pub async fn check_output<S: ContentStore>(
     store: &S,
     output_cid: &[u8],
     expected: &Expected<'_>,
-) -> Result<(), OutputError> {
+) -> Result<Kept, OutputError> {
     let cid = parse_output(output_cid)?;
     let config = expected.trainer.config();
     let (weights, json) = iollm_compute::io::model_files(&config.model, &expected.last.params)
@@ -288,30 +289,14 @@ pub async fn check_output<S: ContentStore>(
     };
     let linked = |name: &str| links.iter().find(|l| l.name == name).map(|l| l.cid);
     let canonical = wanted.iter().all(|(name, cid)| linked(name) == Some(*cid));
-    // Another DAG: the first question whose proof, made from it as its executor must make
-    // it, does not read as the export is one the chain decides against the executor —
-    // whatever its `smip.json` says, which the chain cannot read.
-    let question = match canonical {
-        true => None,
-        false => {
-            let header_len = weights.len() - 4 * expected.last.params.len();
-            let params = expected.last.params.len();
-            let commit = crate::output_commit(&weights[..header_len], params, &json);
-            unprovable(store, &cid, &commit, &weights, &json).await?
-        }
-    };
     let manifest =
         check_manifest(store, output_cid, expected.job, expected.artifact, &expected.trace_root);
-    match (manifest.await, question) {
-        (Ok(_), _) => {}
-        (Err(local), _) if local.is_local() => return Err(local),
-        (Err(_), Some(question)) => return Err(OutputError::Unprovable { question }),
-        (Err(refused), None) => return Err(refused),
-    }
     if canonical {
+        manifest.await?;
         return keep(store, &cid).await;
     }
-    // Then what differs, in words (a package no client pulls whole differs in layout).
+    // Another DAG. Pulled (every byte checked against its CID, at most the export's size), to
+    // say what differs and where to look first.
     let scratch = tempfile::tempdir()
         .map_err(|e| OutputError::Fetch(iollm_content::Error::io(std::env::temp_dir(), e)))?;
     let dest = scratch.path().join("output");
@@ -319,21 +304,42 @@ pub async fn check_output<S: ContentStore>(
         max_bytes: (weights.len() + json.len()) as u64
             + iollm_content::manifest::MAX_MANIFEST_BYTES as u64,
     };
-    if let Err(e) = iollm_content::pull_package_with(store, &cid, &dest, &limit).await {
-        return Err(match (fetch_failed(store, e).await, question) {
-            (local @ OutputError::LocalStore(_), _) => local,
-            (_, Some(question)) => OutputError::Unprovable { question },
-            (other, None) => other,
-        });
-    }
     let read = |name: &str| {
         let path = dest.join(name);
         std::fs::read(&path).map_err(|e| OutputError::Fetch(iollm_content::Error::io(path, e)))
     };
-    if read(CONFIG_FILE)? != json {
+    let files = match iollm_content::pull_package_with(store, &cid, &dest, &limit).await {
+        Ok(_) => Ok((read(CONFIG_FILE)?, read(WEIGHTS_FILE)?)),
+        Err(e) => Err(e),
+    };
+    // The first question whose proof, made from this DAG as its executor must make it, does
+    // not read as the export is one the chain decides against the executor, whatever its
+    // `smip.json` says (which the chain cannot read).
+    let header_len = weights.len() - 4 * expected.last.params.len();
+    let commit = crate::output_commit(&weights[..header_len], expected.last.params.len(), &json);
+    let export = Export { output: &cid, commit: &commit, weights: &weights, json: &json };
+    let question = export.unprovable(store, files.as_ref().ok()).await?;
+    match (manifest.await, question) {
+        (Ok(_), _) => {}
+        (Err(local), _) if local.is_local() => return Err(local),
+        (Err(_), Some(question)) => return Err(OutputError::Unprovable { question }),
+        (Err(refused), None) => return Err(refused),
+    }
+    // Then what differs, in words (a package no client pulls whole differs in layout).
+    let (pulled_json, pulled_weights) = match files {
+        Ok(files) => files,
+        Err(e) => {
+            return Err(match (fetch_failed(store, e).await, question) {
+                (local @ OutputError::LocalStore(_), _) => local,
+                (_, Some(question)) => OutputError::Unprovable { question },
+                (other, None) => other,
+            })
+        }
+    };
+    if pulled_json != json {
         return Err(OutputError::Config { question });
     }
-    if read(WEIGHTS_FILE)? == weights {
+    if pulled_weights == weights {
         // The same bytes in another layout: refused only where a question cannot be proven
         // from it (a lost output game would cost attesters their bonds).
         return match question {
@@ -357,37 +363,96 @@ pub async fn check_output<S: ContentStore>(
     }
 }
 
-/// Pins an output found to be the proven run on this machine's IPFS daemon: who vouches for
-/// it must be able to prove it in a defence after its executor stops serving it.
-async fn keep<S: ContentStore>(store: &S, output: &Cid) -> Result<(), OutputError> {
+/// How an output to attest is kept on this machine's IPFS daemon ([`check_output`]): who
+/// vouches for it must be able to prove it in a defence after its executor stops serving it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// Pinned by this check: this worker's to unpin once the job is released.
+    Pinned(Cid),
+    /// Pinned already (by its executor, on a daemon they share, or by a person): not this
+    /// worker's to unpin, since a pin is one per CID, not counted.
+    AlreadyPinned,
+}
+
+/// Pins an output found to be the proven run, unless it is pinned already ([`Kept`]).
+async fn keep<S: ContentStore>(store: &S, output: &Cid) -> Result<Kept, OutputError> {
+    let pinned = match store.pins().await {
+        Ok(pins) => pins.contains(output),
+        Err(e) => return Err(fetch_failed(store, e).await),
+    };
+    if pinned {
+        return Ok(Kept::AlreadyPinned);
+    }
     match store.pin(output).await {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(Kept::Pinned(*output)),
         Err(e) => Err(fetch_failed(store, e).await),
     }
 }
 
-/// The first question an output game may ask of the package `output` (besides its listing)
-/// whose UnixFS proof, made from the package's DAG as its executor would have to make it,
-/// does not read (`package::read_asked`, as the contract reads it) as the export `json` and
-/// `weights` committed as `commit`: the executor cannot answer it, whoever sends the blocks,
-/// since the CIDs fix them. `None` when every question reads as the export, or when what
-/// differs is in blocks not served (that the chain cannot be shown). One proof a question,
-/// each block fetched again: slow for a large model, and raced against the reveal deadline.
-async fn unprovable<S: ContentStore>(
-    store: &S,
-    output: &Cid,
-    commit: &OutputCommit,
-    weights: &[u8],
-    json: &[u8],
-) -> Result<Option<Question>, OutputError> {
-    let bytes = output.to_bytes();
-    let pieces = (0..commit.pieces() as u32).map(Question::Header);
-    let chunks = (0..commit.chunks() as u32).map(Question::Chunk);
-    for question in std::iter::once(Question::Config).chain(pieces).chain(chunks) {
-        let Some((name, from, len)) = question.range(commit) else { continue };
+/// The export of the committed last state (`json` and `weights`, committed as `commit`) that
+/// the package `output` is checked against, question by question.
+struct Export<'a> {
+    output: &'a Cid,
+    commit: &'a OutputCommit,
+    weights: &'a [u8],
+    json: &'a [u8],
+}
+
+impl Export<'_> {
+    /// The first question an output game may ask of the package (besides its listing) whose
+    /// UnixFS proof, made from the package's DAG as its executor would have to make it, does
+    /// not read (`package::read_asked`, as the contract reads it) as the export: the executor
+    /// cannot answer it, whoever sends the blocks, since the CIDs fix them. `None` when every
+    /// question reads as the export, or when what differs is in blocks not served (that the
+    /// chain cannot be shown). With the package's files as pulled (`pulled`: config, weights),
+    /// the question holding their first difference from the export is tried first: one proof
+    /// where the bytes differ. Otherwise (the same bytes, or bytes a pull reads differently
+    /// from the proofs) every question is tried, each file node fetched once
+    /// ([`NodeCache`]); raced against the reveal deadline.
+    async fn unprovable<S: ContentStore>(
+        &self,
+        store: &S,
+        pulled: Option<&(Vec<u8>, Vec<u8>)>,
+    ) -> Result<Option<Question>, OutputError> {
+        let store = NodeCache { store, nodes: Default::default() };
+        if let Some(question) = pulled.and_then(|files| self.first_difference(files)) {
+            if self.refused(&store, question).await? {
+                return Ok(Some(question));
+            }
+        }
+        let pieces = (0..self.commit.pieces() as u32).map(Question::Header);
+        let chunks = (0..self.commit.chunks() as u32).map(Question::Chunk);
+        for question in std::iter::once(Question::Config).chain(pieces).chain(chunks) {
+            if self.refused(&store, question).await? {
+                return Ok(Some(question));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The question whose range holds the first byte where the pulled files differ from the
+    /// export (a weights file of another length differs at its shorter end).
+    fn first_difference(&self, (json, weights): &(Vec<u8>, Vec<u8>)) -> Option<Question> {
+        if json != self.json {
+            return Some(Question::Config);
+        }
+        let first = self.weights.iter().zip(weights).position(|(a, b)| a != b);
+        let first = first.or((weights.len() != self.weights.len()).then_some(weights.len()))?;
+        let last = self.weights.len().saturating_sub(1);
+        Question::about_weights_byte(self.commit, first.min(last) as u64)
+    }
+
+    /// Whether `question`'s proof, made from the package, does not read as the export; `false`
+    /// when its blocks are not served (this machine's daemon away: an error).
+    async fn refused<S: ContentStore>(
+        &self,
+        store: &S,
+        question: Question,
+    ) -> Result<bool, OutputError> {
+        let Some((name, from, len)) = question.range(self.commit) else { return Ok(false) };
         let name = std::str::from_utf8(name).expect("the package's names are ASCII");
         use iollm_content::Error as E;
-        let blocks = match iollm_content::prove_at(store, output, name, from).await {
+        let blocks = match iollm_content::prove_at(store, self.output, name, from).await {
             Ok(blocks) => blocks.into_iter().map(|b| b.to_vec()).collect::<Vec<_>>(),
             // Blocks not served (or served wrong): what the chain cannot be shown.
             Err(
@@ -398,27 +463,86 @@ async fn unprovable<S: ContentStore>(
                 | E::CidMismatch { .. }
                 | E::Cancelled
                 | E::Io { .. }),
-            ) => match fetch_failed(store, e).await {
-                local @ OutputError::LocalStore(_) => return Err(local),
-                _ => continue,
-            },
+            ) => {
+                return match fetch_failed(store, e).await {
+                    local @ OutputError::LocalStore(_) => Err(local),
+                    _ => Ok(false),
+                }
+            }
             // Verified blocks no proof can walk (another hash or codec, sizes that disagree):
             // the contract's reader, stricter, refuses them too.
-            Err(_) => return Ok(Some(question)),
+            Err(_) => return Ok(true),
         };
         let want = match len {
-            None => Some(json),
+            None => Some(self.json),
             Some(len) => usize::try_from(from)
                 .ok()
                 .zip(usize::try_from(len).ok())
-                .and_then(|(from, len)| weights.get(from..from.checked_add(len)?)),
+                .and_then(|(from, len)| self.weights.get(from..from.checked_add(len)?)),
         };
-        match package::read_asked::<Sha>(commit, &bytes, &question, &blocks) {
-            Ok(read) if Some(read) == want => {}
-            _ => return Ok(Some(question)),
-        }
+        let read =
+            package::read_asked::<Sha>(self.commit, &self.output.to_bytes(), &question, &blocks);
+        Ok(!matches!(read, Ok(read) if Some(read) == want))
     }
-    Ok(None)
+}
+
+/// A store that keeps the directory and file nodes (dag-pb blocks) it fetched, so that a
+/// proof of every question fetches each once; the leaves, one a question, are not kept. Only
+/// nodes a proof may hold (at most [`package::MAX_PROOF_BYTES`]) are kept, up to
+/// [`NODE_CACHE_BYTES`] in all: a DAG of large or countless nodes (which no proof can pass
+/// through anyway) cannot fill the worker's memory, it is only fetched again.
+struct NodeCache<'a, S> {
+    store: &'a S,
+    nodes: std::sync::Mutex<(std::collections::HashMap<Cid, bytes::Bytes>, usize)>,
+}
+
+/// What a [`NodeCache`] keeps at most: the file nodes of a weights file at the two-level
+/// bound (`package::MAX_LEVELS`) are 175 nodes of about 8.5 KiB, 1.5 MB.
+const NODE_CACHE_BYTES: usize = 16 << 20;
+
+impl<S: ContentStore> ContentStore for NodeCache<'_, S> {
+    async fn put_file(
+        &self,
+        path: &std::path::Path,
+        opts: &iollm_content::AddOptions,
+    ) -> iollm_content::Result<iollm_content::Added> {
+        self.store.put_file(path, opts).await
+    }
+    async fn put_dir(
+        &self,
+        path: &std::path::Path,
+        opts: &iollm_content::AddOptions,
+    ) -> iollm_content::Result<iollm_content::Added> {
+        self.store.put_dir(path, opts).await
+    }
+    async fn get_block(&self, cid: &Cid) -> iollm_content::Result<bytes::Bytes> {
+        let nodes = || self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(block) = nodes().0.get(cid) {
+            return Ok(block.clone());
+        }
+        let block = self.store.get_block(cid).await?;
+        let node = cid.codec() == iollm_content::options::DAG_PB;
+        if node && block.len() <= package::MAX_PROOF_BYTES {
+            let (kept, bytes) = &mut *nodes();
+            if *bytes + block.len() <= NODE_CACHE_BYTES {
+                *bytes += block.len();
+                kept.insert(*cid, block.clone());
+            }
+        }
+        Ok(block)
+    }
+    async fn stat(&self, cid: &Cid) -> iollm_content::Result<u64> {
+        self.store.stat(cid).await
+    }
+    async fn pin(&self, cid: &Cid) -> iollm_content::Result<()> {
+        self.store.pin(cid).await
+    }
+    async fn unpin(&self, cid: &Cid) -> iollm_content::Result<()> {
+        self.store.unpin(cid).await
+    }
+    async fn pins(&self) -> iollm_content::Result<Vec<Cid>> {
+        self.store.pins().await
+    }
 }
 
 /// The proof that answers output game `id` (`game`) from the run in `run` (its trace and last

@@ -289,6 +289,9 @@ pub struct Judged {
     /// The checks revealed with an attestation (one per segment replayed); `None` for a
     /// reveal without one.
     pub check: Option<Vec<spotcheck::SegmentCheck>>,
+    /// The output package this check pinned to defend the attestation (unpinned when the
+    /// job is released; [`crate::output::Kept`]).
+    pub pinned: Option<iollm_content::Cid>,
 }
 
 /// Judges the segments `secret` checks for job `job`'s committed trace (the drawn one and the
@@ -316,7 +319,8 @@ pub async fn judge<S: ContentStore>(
             return Err(SpotCheckError::WrongResult { job, segment, reached, committed: hashes })
         }
         Judgement::WrongCheck { segment } => {
-            return Ok(Judged { found: SpotCheck::Revealed { segment }, check: None })
+            let found = SpotCheck::Revealed { segment };
+            return Ok(Judged { found, check: None, pinned: None });
         }
         Judgement::Attest(checks) => checks,
     };
@@ -333,14 +337,19 @@ pub async fn judge<S: ContentStore>(
     let expected = crate::output::Expected { job, artifact, trace_root, trainer, last: &last };
     let (output, closing) = (&result.output_cid, window_closing(market, job, REVEAL_MARGIN));
     match crate::output::check_output_until(store, output, &expected, closing).await {
-        Ok(()) => {
-            Ok(Judged { found: SpotCheck::Attested { segments: replayed }, check: Some(revealed) })
-        }
+        Ok(kept) => Ok(Judged {
+            found: SpotCheck::Attested { segments: replayed },
+            check: Some(revealed),
+            pinned: match kept {
+                crate::output::Kept::Pinned(cid) => Some(cid),
+                crate::output::Kept::AlreadyPinned => None,
+            },
+        }),
         Err(e) if e.is_local() => Err(SpotCheckError::Output(e)),
         Err(e) => {
             let (why, question) = (e.to_string(), e.question());
             let found = SpotCheck::OutputRefused { segments: replayed, why, question };
-            Ok(Judged { found, check: None })
+            Ok(Judged { found, check: None, pinned: None })
         }
     }
 }

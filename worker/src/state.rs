@@ -134,6 +134,9 @@ pub struct JobRecord {
     pub output_cid: Option<String>,
     /// Why it ended, when it did.
     pub note: Option<String>,
+    /// The output package a verifier pinned to defend its attestation, unpinned when the
+    /// job is released ([`State::pinned`]).
+    pub pinned: Option<String>,
 }
 
 impl std::fmt::Debug for JobRecord {
@@ -145,6 +148,7 @@ impl std::fmt::Debug for JobRecord {
             .field("stage", &self.stage)
             .field("output_cid", &self.output_cid)
             .field("note", &self.note)
+            .field("pinned", &self.pinned)
             .finish()
     }
 }
@@ -242,20 +246,22 @@ impl State {
 
     /// The job `id`, if the executor ever decided to claim it.
     pub async fn job(&self, id: u64) -> Result<Option<JobRecord>, StateError> {
-        let row =
-            sqlx::query("SELECT id, stage, output_cid, note, role, secret FROM jobs WHERE id = ?1")
-                .bind(job_key(id)?)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(
+            "SELECT id, stage, output_cid, note, role, secret, pinned FROM jobs WHERE id = ?1",
+        )
+        .bind(job_key(id)?)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(record).transpose()
     }
 
     /// Every job recorded, oldest first.
     pub async fn jobs(&self) -> Result<Vec<JobRecord>, StateError> {
-        let rows =
-            sqlx::query("SELECT id, stage, output_cid, note, role, secret FROM jobs ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT id, stage, output_cid, note, role, secret, pinned FROM jobs ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter().map(record).collect()
     }
 
@@ -330,6 +336,19 @@ impl State {
     pub async fn set_released(&self, id: u64) -> Result<(), StateError> {
         sqlx::query("UPDATE jobs SET released = 1, updated_at = ?2 WHERE id = ?1")
             .bind(job_key(id)?)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records that this worker pinned the output package `cid` of job `id` (no one had pinned
+    /// it on its IPFS daemon), so that it unpins it when the job is released; before the
+    /// attestation that needs it is sent.
+    pub async fn pinned(&self, id: u64, cid: &str) -> Result<(), StateError> {
+        sqlx::query("UPDATE jobs SET pinned = ?2, updated_at = ?3 WHERE id = ?1")
+            .bind(job_key(id)?)
+            .bind(cid)
             .bind(now())
             .execute(&self.pool)
             .await?;
@@ -427,6 +446,7 @@ fn record(row: sqlx::sqlite::SqliteRow) -> Result<JobRecord, StateError> {
         stage: row.get::<String, _>(1).parse()?,
         output_cid: row.get(2),
         note: row.get(3),
+        pinned: row.get(6),
     })
 }
 

@@ -19,6 +19,7 @@ async fn the_state_survives_reopening_and_a_job_is_begun_once() {
     assert!(state.begin(4, "executor", None).await.unwrap());
     assert!(state.begin(6, "verifier", Some([7; 32])).await.unwrap());
     state.set_stage(4, Stage::Lost, Some("claim refused")).await.unwrap();
+    state.pinned(6, "bafyoutput").await.unwrap();
     drop(state);
 
     let state = State::open(&path).await.unwrap();
@@ -39,6 +40,8 @@ async fn the_state_survives_reopening_and_a_job_is_begun_once() {
         (six.stage, six.role.as_str(), six.secret),
         (Stage::SigningUp, "verifier", Some([7; 32]))
     );
+    assert_eq!(six.pinned.as_deref(), Some("bafyoutput"), "what the verifier unpins at release");
+    assert_eq!(three.pinned, None);
     assert_eq!(three.secret, None);
     assert_eq!(state.job(5).await.unwrap(), None);
     // Only a finished job is left to release, until it is recorded released (durably).

@@ -141,6 +141,15 @@ pub enum Error {
         /// The file (or the node of it) it is past.
         cid: String,
     },
+    /// A proof of an offset that needs more blocks than a contract's reader reads
+    /// ([`crate::fetch::MAX_PROOF_BLOCKS`]): a DAG no contract can be shown.
+    #[error("{root} is too deep to prove: more than {max} blocks from its root to the leaf")]
+    TooDeep {
+        /// The DAG's root.
+        root: String,
+        /// The most blocks a proof may hold.
+        max: usize,
+    },
     /// A path inside a directory DAG that does not name an entry.
     #[error("{root} has no {path:?}: check the CID and the path")]
     NotInDirectory {

@@ -126,11 +126,18 @@ pub async fn resolve_path<S: ContentStore>(store: &S, root: &Cid, path: &str) ->
     Ok(cid)
 }
 
+/// The most blocks a proof holds: what a contract's reader reads at most
+/// (`iollm_types::unixfs::MAX_DEPTH`, which a test checks it equals; this crate depends on no
+/// other of ours).
+pub const MAX_PROOF_BLOCKS: usize = 16;
+
 /// The blocks that prove byte `offset` of the file at `path` (`/`-separated names; empty for
 /// `root` itself) under the DAG `root` to a reader that cannot reach IPFS (a contract: its
 /// reader is `iollm_types::unixfs::read_at`): each directory on the path, then the file's
 /// nodes down to the leaf holding the offset, every block verified against its CID. An offset
-/// past the file's end is [`Error::OutOfRange`]; a name missing is [`Error::NotInDirectory`].
+/// past the file's end is [`Error::OutOfRange`]; a name missing is [`Error::NotInDirectory`];
+/// a path of more than [`MAX_PROOF_BLOCKS`] blocks is [`Error::TooDeep`] (so a proof holds at
+/// most that many blocks, whatever the DAG).
 pub async fn prove_at<S: ContentStore>(
     store: &S,
     root: &Cid,
@@ -154,6 +161,9 @@ pub async fn prove_at<S: ContentStore>(
     // Down the file, by the sizes of each node's children.
     let mut start = 0u64;
     loop {
+        if blocks.len() >= MAX_PROOF_BLOCKS {
+            return Err(Error::TooDeep { root: root.to_string(), max: MAX_PROOF_BLOCKS });
+        }
         let block = get_verified(store, &cid).await?;
         let (node, pb, data) = unixfs::inspect(&cid, &block)?;
         let Node::File { size } = node else {

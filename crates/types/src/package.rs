@@ -222,6 +222,20 @@ pub struct Submitted<'a> {
 }
 
 impl Question {
+    /// The question whose range holds byte `offset` of the weights file: header piece
+    /// `offset / PIECE_BYTES` before the parameters, else the chunk of the parameter there;
+    /// `None` past the parameters (every question about the weights file checks its size).
+    pub fn about_weights_byte(commit: &OutputCommit, offset: u64) -> Option<Question> {
+        match offset.checked_sub(commit.header_len) {
+            None => u32::try_from(offset / PIECE_BYTES).ok().map(Question::Header),
+            Some(data) if data / 4 < commit.params => {
+                let chunk = (data / 4).checked_div(CHUNK_WORDS as u64)?;
+                u32::try_from(chunk).ok().map(Question::Chunk)
+            }
+            Some(_) => None,
+        }
+    }
+
     /// The file it reads and the byte range of it (`None` for [`Question::Listing`], or on
     /// overflow): `config.json` whole (its length is the file's), header piece `p`, or the
     /// parameter bytes of chunk `c` (the last chunk may run into `m`, which is not in the
@@ -496,6 +510,24 @@ mod tests {
         assert!(!commit(174 * 174 * per_leaf).is_valid(), "past two levels");
         assert_eq!(commit(u64::MAX / 4).levels(), None);
         assert!(!commit(u64::MAX / 4).is_valid());
+    }
+
+    #[test]
+    fn a_weights_byte_is_asked_about_by_the_question_whose_range_holds_it() {
+        let commit = Package::new(word).commit;
+        let d = commit.header_len;
+        let end = d + 4 * commit.params;
+        for offset in [0, 1, PIECE_BYTES - 1, PIECE_BYTES, d - 1, d, d + 5, d + 4096, end - 1] {
+            let question = Question::about_weights_byte(&commit, offset).expect("in the file");
+            let (name, from, len) = question.range(&commit).expect("a range");
+            assert_eq!(name, WEIGHTS);
+            assert!(from <= offset && offset < from + len.unwrap(), "{offset}: {question}");
+        }
+        assert_eq!(Question::about_weights_byte(&commit, d + 4095), Some(Question::Chunk(0)));
+        assert_eq!(Question::about_weights_byte(&commit, d + 4096), Some(Question::Chunk(1)));
+        assert_eq!(Question::about_weights_byte(&commit, PIECE_BYTES), Some(Question::Header(1)));
+        assert_eq!(Question::about_weights_byte(&commit, end), None);
+        assert_eq!(Question::about_weights_byte(&commit, u64::MAX), None);
     }
 
     #[test]

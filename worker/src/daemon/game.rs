@@ -15,8 +15,12 @@ use tokio_util::sync::CancellationToken;
 impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     /// Verifier, accused: defends the result it attested against every accusation (a game
     /// of its own about each lost game's claim, opened as accusations come), plays the
-    /// executor's side of each from its own run until decided, and settles once everything
-    /// is (whoever settles first: a refusal is fine).
+    /// executor's side of each until decided, and settles once everything is (whoever settles
+    /// first: a refusal is fine). An output game is proven from what its spot check kept (the
+    /// last checkpoint and the pinned package), so an executor that stops serving its run
+    /// cannot make it train the job; any other game is answered from its own run of the job,
+    /// else from every checkpoint the executor published (each checked against the committed
+    /// trace first; when they are not all there, it runs the job before defending).
     pub(super) async fn play_defence(
         &self,
         id: u64,
@@ -26,6 +30,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let poll = Duration::from_millis(self.config.poll_ms);
         let dispute = self.conn.dispute()?;
         let mut trainer = None;
+        let mut all_checkpoints = false;
         while !stop.is_cancelled() {
             let job = self.chain_job(id).await?;
             match self.our_sign_up(id, &job).await? {
@@ -63,11 +68,28 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                                 }
                             }
                         };
-                        if !is_over(dispute.game(game).await?.as_ref(), now) {
-                            undecided = true;
-                            let trainer = self.trainer_in(id, &mut trainer).await?;
-                            self.play_side(id, game, trainer).await?;
+                        let g = dispute.game(game).await?;
+                        if is_over(g.as_ref(), now) {
+                            continue;
                         }
+                        undecided = true;
+                        // An output game is proven from the last checkpoint and the package
+                        // the spot check kept; any other, from every checkpoint: its own run's,
+                        // else the executor's published ones, each checked against the trace.
+                        let output_game = g.is_some_and(|g| g.question.is_some());
+                        let own_run = || iollm_compute::run_result(&self.job_dir(id).join("run"));
+                        if !output_game && !all_checkpoints && own_run().is_err() {
+                            if let Err(why) = self.fetch_all_published(id).await {
+                                tracing::warn!(target: "worker::verifier", job = id, %why, "Accused, without the published checkpoints: running the job to defend it");
+                                return Ok(self
+                                    .state
+                                    .set_stage(id, Stage::Running, Some(&why))
+                                    .await?);
+                            }
+                        }
+                        all_checkpoints |= !output_game;
+                        let trainer = self.trainer_in(id, &mut trainer).await?;
+                        self.play_side(id, game, trainer).await?;
                     }
                     // A game of the job decided (or late) but not settled would hold the bond
                     // and the accusation it may add: anyone settles it, so this worker does.

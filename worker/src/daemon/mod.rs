@@ -706,10 +706,10 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let raced =
             record.is_some_and(|j| j.stage == Stage::Lost && j.role == Role::Executor.as_str());
         if raced && self.state.transactions(id).await?.is_empty() {
-            return Ok(self.state.set_released(id).await?);
+            return self.released(id).await;
         }
         let Some(job) = self.market.job(id).await? else {
-            return Ok(self.state.set_released(id).await?);
+            return self.released(id).await;
         };
         if !job.state.is_terminal() || job.open_games > 0 || job.accused > 0 {
             return Ok(());
@@ -725,7 +725,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 Err(ChainError::ContractRefused { .. }) => {
                     if !self.holds_records(id, &job).await? {
                         tracing::info!(target: "worker::executor", job = id, "Released what the job left on chain");
-                        self.state.set_released(id).await?;
+                        self.released(id).await?;
                     }
                     return Ok(());
                 }
@@ -733,6 +733,27 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             }
         }
         Ok(())
+    }
+
+    /// Records job `id` released, once the output package this worker pinned for it (a
+    /// verifier's, to defend its attestation) is unpinned: no game of the job is left to
+    /// prove it in. A daemon away (or any other failure) leaves the job to the next sweep; a
+    /// pin already gone (a person removed it) is not waited for.
+    async fn released(&self, id: u64) -> Result<(), WorkerError> {
+        let pinned = self.state.job(id).await?.and_then(|j| j.pinned);
+        if let Some(cid) = pinned.as_deref().map(iollm_content::parse_cid).transpose()? {
+            match self.store.unpin(&cid).await {
+                Ok(()) => {
+                    tracing::info!(target: "worker::executor", job = id, %cid, "Unpinned the output it attested")
+                }
+                // Kubo's answer for a pin already gone (a person removed it).
+                Err(iollm_content::Error::Api(e)) if e.contains("not pinned") => {
+                    tracing::warn!(target: "worker::executor", job = id, %cid, error = %e, "The output it pinned is no longer pinned")
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(self.state.set_released(id).await?)
     }
 
     /// Whether job `id` still holds a sign-up or a challenge of this account's on chain.

@@ -387,13 +387,24 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     /// Verifier, running the job itself (the published run unusable): trains it, and gives it
     /// up for a reveal without a check once the window is down to its last blocks (a run that
     /// cannot finish in time, a dataset no longer served), so that its bond is not lost to a
-    /// job it cannot check. Its training, stopped, keeps its checkpoints.
+    /// job it cannot check. Its training, stopped, keeps its checkpoints. An accused attester
+    /// without the published run trains the job to the end, then defends.
     pub(super) async fn run_for_check(
         &self,
         id: u64,
         secret: [u8; 32],
         stop: &CancellationToken,
     ) -> Result<(), WorkerError> {
+        // Accused, without the executor's published run to defend from: its own run is what
+        // it defends with, however long it takes (its reveal is long done).
+        let job = self.chain_job(id).await?;
+        let accused = self.our_sign_up(id, &job).await?;
+        if matches!(accused, Some((_, iollm_types::market::Check::Accused { .. }))) {
+            if self.train(id, stop).await? {
+                self.state.set_stage(id, Stage::Defending, None).await?;
+            }
+            return Ok(());
+        }
         let give_up = stop.child_token();
         match self.before_reveal_deadline(id, self.train(id, &give_up)).await {
             None => {
@@ -409,7 +420,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     }
 
     /// Reveals what a spot check decided (`how`: from what run) and records it
-    /// ([`Inner::record_spot_check`]); a reveal refused or reverted goes by the chain
+    /// ([`Inner::record_spot_check`]), the output it pinned first (unpinned at release); a reveal refused or reverted goes by the chain
     /// ([`Inner::refused_reveal`]).
     async fn reveal_judged(
         &self,
@@ -422,6 +433,9 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             &judged.found
         {
             return self.challenge_output(id, secret, *q, why).await;
+        }
+        if let Some(cid) = &judged.pinned {
+            self.state.pinned(id, &cid.to_string()).await?;
         }
         match crate::spotcheck::reveal(&self.market, &self.signer, id, secret, judged).await {
             Ok((call, found)) => self.record_spot_check(id, &call, found, how).await,
@@ -500,9 +514,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
 
     /// Verifier, attested: waits for the job to end. A job rejected with its attesters
     /// accused (the executor lost a game, perhaps thrown) is defended against every
-    /// accusation ([`Worker::play_defence`]), answered from its own run of the job or else
-    /// from every checkpoint the executor published (each checked against the committed trace
-    /// first; when they are not all there, it runs the job before defending).
+    /// accusation ([`Inner::play_defence`]).
     pub(super) async fn watch_attested(
         &self,
         id: u64,
@@ -520,15 +532,6 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             if !matches!(check, Some(Check::Accused { .. })) {
                 let note = format!("attested; the job ended {:?}", job.state);
                 return Ok(self.state.set_stage(id, Stage::Checked, Some(&note)).await?);
-            }
-            let own_run = iollm_compute::run_result(&self.job_dir(id).join("run")).is_ok();
-            if !own_run {
-                // A defence answers from every checkpoint: the executor's published ones,
-                // each checked against the committed trace, else its own run of the job.
-                if let Err(why) = self.fetch_all_published(id).await {
-                    tracing::warn!(target: "worker::verifier", job = id, %why, "Accused, without the published checkpoints: running the job to defend it");
-                    return Ok(self.state.set_stage(id, Stage::Running, Some(&why)).await?);
-                }
             }
             return Ok(self.state.set_stage(id, Stage::Defending, None).await?);
         }

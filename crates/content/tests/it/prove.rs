@@ -103,3 +103,82 @@ async fn a_one_block_file_is_its_own_leaf() {
     let opts = AddOptions::from_flags(Some(1), Some(true), Some("size-1024")).unwrap();
     proves(&data, &opts, &[0, 699]).await;
 }
+
+/// Hand-made blocks (no importer makes such DAGs), served from memory.
+struct Blocks(std::collections::HashMap<iollm_content::Cid, Vec<u8>>);
+
+impl Blocks {
+    /// Stores `block` under its CIDv1 of `codec`.
+    fn put(&mut self, codec: u64, block: Vec<u8>) -> iollm_content::Cid {
+        let digest = sha2::Sha256::digest(&block).into();
+        let cid = iollm_content::options::cid_for(iollm_content::CidVersion::V1, codec, digest);
+        self.0.insert(cid, block);
+        cid
+    }
+}
+
+impl ContentStore for Blocks {
+    async fn put_file(
+        &self,
+        _: &std::path::Path,
+        _: &AddOptions,
+    ) -> iollm_content::Result<iollm_content::Added> {
+        unimplemented!("a store of blocks only")
+    }
+    async fn put_dir(
+        &self,
+        _: &std::path::Path,
+        _: &AddOptions,
+    ) -> iollm_content::Result<iollm_content::Added> {
+        unimplemented!("a store of blocks only")
+    }
+    async fn get_block(&self, cid: &iollm_content::Cid) -> iollm_content::Result<bytes::Bytes> {
+        let block = self.0.get(cid).cloned().map(bytes::Bytes::from);
+        block.ok_or_else(|| Error::BlockNotFound(Box::new(*cid)))
+    }
+    async fn stat(&self, cid: &iollm_content::Cid) -> iollm_content::Result<u64> {
+        Ok(self.get_block(cid).await?.len() as u64)
+    }
+    async fn pin(&self, _: &iollm_content::Cid) -> iollm_content::Result<()> {
+        unimplemented!("a store of blocks only")
+    }
+    async fn unpin(&self, _: &iollm_content::Cid) -> iollm_content::Result<()> {
+        unimplemented!("a store of blocks only")
+    }
+    async fn pins(&self) -> iollm_content::Result<Vec<iollm_content::Cid>> {
+        unimplemented!("a store of blocks only")
+    }
+}
+
+/// A one-byte file under a chain of one-link file nodes: proven while the proof is no deeper
+/// than a contract reads (`MAX_DEPTH` blocks), refused before it is walked further (a DAG of
+/// endless 2 MiB nodes would otherwise hold a prover's memory).
+#[tokio::test]
+async fn a_file_deeper_than_a_proof_may_be_is_refused_not_walked() {
+    use iollm_content::options::{DAG_PB, RAW};
+    use iollm_content::pb::{encode_node, PbLink, UnixFs};
+    let max = iollm_types::unixfs::MAX_DEPTH;
+    assert_eq!(iollm_content::fetch::MAX_PROOF_BLOCKS, max, "what a contract reads");
+    let mut blocks = Blocks(Default::default());
+    let mut cid = blocks.put(RAW, b"x".to_vec());
+    let mut roots = vec![cid];
+    for _ in 0..max + 3 {
+        let data = UnixFs {
+            kind: iollm_content::pb::UNIXFS_FILE,
+            data: None,
+            filesize: Some(1),
+            blocksizes: vec![1],
+        }
+        .encode();
+        let link = PbLink { cid, name: String::new(), tsize: 1 };
+        cid = blocks.put(DAG_PB, encode_node(&[link], Some(&data)));
+        roots.push(cid);
+    }
+    let deepest = roots[max - 1];
+    let proof = prove_at(&blocks, &deepest, "", 0).await.unwrap();
+    assert_eq!(proof.len(), max);
+    for root in &roots[max..] {
+        let err = prove_at(&blocks, root, "", 0).await.unwrap_err();
+        assert!(matches!(err, Error::TooDeep { max: m, .. } if m == max), "{err}");
+    }
+}
