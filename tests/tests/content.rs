@@ -296,6 +296,19 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         assert_eq!(kept, Kept::AlreadyPinned);
         let questions = 1 + commit.pieces() + commit.chunks();
         eprintln!("every question of a package tried in {:?} ({questions} questions)", scan.elapsed());
+        // The same, its last leaf collected after the pull and not served again: a question
+        // that could not be read is not vouched for.
+        let wrapped_cid = iollm_content::parse_cid(&wrapped)?;
+        let weights = iollm_compute::io::WEIGHTS_FILE;
+        let end = commit.header_len + 4 * commit.params - 1;
+        let proof = iollm_content::prove_at(&store, &wrapped_cid, weights, end).await?;
+        let last_leaf = proof.last().expect("a leaf");
+        let digest = <Sha as iollm_repops::merkle::Hasher>::hash(&[last_leaf]);
+        let (v1, pb) = (iollm_content::CidVersion::V1, iollm_content::options::DAG_PB);
+        let collected = Withholds::after_once(store.clone(), iollm_content::options::cid_for(v1, pb, digest));
+        let err = check_output(&collected, wrapped.as_bytes(), &expected).await.unwrap_err();
+        assert!(matches!(&err, OutputError::Fetch(iollm_content::Error::BlockNotFound(_))), "{err}");
+        assert_eq!(err.question(), None, "nothing the chain can be shown");
 
         // The honest model with a file beside it that a loader could read instead (a GGUF
         // model, which `iollm model serve` prefers): refused before anything is pulled.
@@ -324,7 +337,7 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         // An output whose blocks are never served (each request kept just inside the
         // client's timeouts would do the same, for hours): given up at the deadline (a
         // verifier's is its reveal window's last blocks), not waited for.
-        let stalled = Stalls(iollm_artifacts::ipfs_client(ctx)?);
+        let stalled = Withholds::every_block(iollm_artifacts::ipfs_client(ctx)?);
         let deadline = tokio::time::sleep(std::time::Duration::from_millis(500));
         let err = check_output_until(&stalled, honest.as_bytes(), &expected, deadline)
             .await
@@ -343,37 +356,58 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
     .await?
 }
 
-/// A content store whose blocks never come: an executor that does not serve its output.
-struct Stalls(iollm_content::KuboClient);
+/// A content store that withholds blocks: every block, forever (an executor that does not
+/// serve its output), or one block once it was served (blocks collected after a pull).
+struct Withholds {
+    store: iollm_content::KuboClient,
+    once: Option<(iollm_content::Cid, std::sync::atomic::AtomicBool)>,
+}
 
-impl iollm_content::ContentStore for Stalls {
+impl Withholds {
+    fn every_block(store: iollm_content::KuboClient) -> Withholds {
+        Withholds { store, once: None }
+    }
+
+    fn after_once(store: iollm_content::KuboClient, block: iollm_content::Cid) -> Withholds {
+        Withholds { store, once: Some((block, false.into())) }
+    }
+}
+
+impl iollm_content::ContentStore for Withholds {
     async fn put_file(
         &self,
         path: &Path,
         opts: &iollm_content::AddOptions,
     ) -> iollm_content::Result<iollm_content::Added> {
-        self.0.put_file(path, opts).await
+        self.store.put_file(path, opts).await
     }
     async fn put_dir(
         &self,
         path: &Path,
         opts: &iollm_content::AddOptions,
     ) -> iollm_content::Result<iollm_content::Added> {
-        self.0.put_dir(path, opts).await
+        self.store.put_dir(path, opts).await
     }
-    async fn get_block(&self, _: &iollm_content::Cid) -> iollm_content::Result<bytes::Bytes> {
-        std::future::pending().await
+    async fn get_block(&self, cid: &iollm_content::Cid) -> iollm_content::Result<bytes::Bytes> {
+        use std::sync::atomic::Ordering::SeqCst;
+        match &self.once {
+            None => std::future::pending().await,
+            Some((block, served)) if block == cid && served.swap(true, SeqCst) => {
+                Err(iollm_content::Error::BlockNotFound(Box::new(*cid)))
+            }
+            Some(_) => self.store.get_block(cid).await,
+        }
     }
     async fn stat(&self, cid: &iollm_content::Cid) -> iollm_content::Result<u64> {
-        self.0.stat(cid).await
+        self.store.stat(cid).await
     }
     async fn pin(&self, cid: &iollm_content::Cid) -> iollm_content::Result<()> {
-        self.0.pin(cid).await
+        self.store.pin(cid).await
     }
     async fn unpin(&self, cid: &iollm_content::Cid) -> iollm_content::Result<()> {
-        self.0.unpin(cid).await
+        self.store.unpin(cid).await
     }
     async fn pins(&self) -> iollm_content::Result<Vec<iollm_content::Cid>> {
-        self.0.pins().await
+        self.store.pins().await
     }
 }

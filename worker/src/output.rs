@@ -403,12 +403,14 @@ impl Export<'_> {
     /// UnixFS proof, made from the package's DAG as its executor would have to make it, does
     /// not read (`package::read_asked`, as the contract reads it) as the export: the executor
     /// cannot answer it, whoever sends the blocks, since the CIDs fix them. `None` when every
-    /// question reads as the export, or when what differs is in blocks not served (that the
-    /// chain cannot be shown). With the package's files as pulled (`pulled`: config, weights),
-    /// the question holding their first difference from the export is tried first: one proof
-    /// where the bytes differ. Otherwise (the same bytes, or bytes a pull reads differently
-    /// from the proofs) every question is tried, each file node fetched once
-    /// ([`NodeCache`]); raced against the reveal deadline.
+    /// question reads as the export. A question whose blocks are not served (what the chain
+    /// cannot be shown) is passed over, but a package with such a question and none to ask is
+    /// not attestable either ([`OutputError::Fetch`]): what was not read may not be provable.
+    /// With the package's files as pulled (`pulled`: config, weights), the question holding
+    /// their first difference from the export is tried first: one proof where the bytes
+    /// differ. Otherwise (the same bytes, or bytes a pull reads differently from the proofs)
+    /// every question is tried, each file node fetched once ([`NodeCache`]); raced against
+    /// the reveal deadline.
     async fn unprovable<S: ContentStore>(
         &self,
         store: &S,
@@ -416,18 +418,24 @@ impl Export<'_> {
     ) -> Result<Option<Question>, OutputError> {
         let store = NodeCache { store, nodes: Default::default() };
         if let Some(question) = pulled.and_then(|files| self.first_difference(files)) {
-            if self.refused(&store, question).await? {
+            if let Read::Other = self.read(&store, question).await? {
                 return Ok(Some(question));
             }
         }
         let pieces = (0..self.commit.pieces() as u32).map(Question::Header);
         let chunks = (0..self.commit.chunks() as u32).map(Question::Chunk);
+        let mut unserved = None;
         for question in std::iter::once(Question::Config).chain(pieces).chain(chunks) {
-            if self.refused(&store, question).await? {
-                return Ok(Some(question));
+            match self.read(&store, question).await? {
+                Read::Export => {}
+                Read::Other => return Ok(Some(question)),
+                Read::NotServed(e) => unserved = unserved.or(Some(e)),
             }
         }
-        Ok(None)
+        match unserved {
+            None => Ok(None),
+            Some(e) => Err(OutputError::Fetch(e)),
+        }
     }
 
     /// The question whose range holds the first byte where the pulled files differ from the
@@ -442,14 +450,14 @@ impl Export<'_> {
         Question::about_weights_byte(self.commit, first.min(last) as u64)
     }
 
-    /// Whether `question`'s proof, made from the package, does not read as the export; `false`
-    /// when its blocks are not served (this machine's daemon away: an error).
-    async fn refused<S: ContentStore>(
+    /// How `question`'s proof, made from the package, reads; this machine's daemon away is
+    /// an error.
+    async fn read<S: ContentStore>(
         &self,
         store: &S,
         question: Question,
-    ) -> Result<bool, OutputError> {
-        let Some((name, from, len)) = question.range(self.commit) else { return Ok(false) };
+    ) -> Result<Read, OutputError> {
+        let Some((name, from, len)) = question.range(self.commit) else { return Ok(Read::Export) };
         let name = std::str::from_utf8(name).expect("the package's names are ASCII");
         use iollm_content::Error as E;
         let blocks = match iollm_content::prove_at(store, self.output, name, from).await {
@@ -465,13 +473,13 @@ impl Export<'_> {
                 | E::Io { .. }),
             ) => {
                 return match fetch_failed(store, e).await {
-                    local @ OutputError::LocalStore(_) => Err(local),
-                    _ => Ok(false),
+                    OutputError::Fetch(e) => Ok(Read::NotServed(e)),
+                    local => Err(local),
                 }
             }
-            // Verified blocks no proof can walk (another hash or codec, sizes that disagree):
-            // the contract's reader, stricter, refuses them too.
-            Err(_) => return Ok(true),
+            // Verified blocks no proof can walk (another hash or codec, sizes that disagree,
+            // too deep): the contract's reader, stricter, refuses them too.
+            Err(_) => return Ok(Read::Other),
         };
         let want = match len {
             None => Some(self.json),
@@ -480,10 +488,23 @@ impl Export<'_> {
                 .zip(usize::try_from(len).ok())
                 .and_then(|(from, len)| self.weights.get(from..from.checked_add(len)?)),
         };
-        let read =
-            package::read_asked::<Sha>(self.commit, &self.output.to_bytes(), &question, &blocks);
-        Ok(!matches!(read, Ok(read) if Some(read) == want))
+        let output = self.output.to_bytes();
+        let read = package::read_asked::<Sha>(self.commit, &output, &question, &blocks);
+        Ok(match read {
+            Ok(read) if Some(read) == want => Read::Export,
+            _ => Read::Other,
+        })
     }
+}
+
+/// How a question's proof, made from a package, reads ([`Export::read`]).
+enum Read {
+    /// As the export: the executor can answer it.
+    Export,
+    /// Otherwise, or not at all: the executor cannot.
+    Other,
+    /// Its blocks are not served: the chain cannot be shown either way.
+    NotServed(iollm_content::Error),
 }
 
 /// A store that keeps the directory and file nodes (dag-pb blocks) it fetched, so that a
