@@ -99,8 +99,16 @@ out_cid=$("$iollm" job show "$job" | sed -n 's/^output CID: *//p')
 job_root=$("$iollm" job show "$job" | sed -n 's/^trace root: *//p')
 [ "$job_root" = "$root" ] || { echo "trace roots differ: $job_root vs $root" >&2; exit 1; }
 echo "Charlie's worker reached the trace root of the run above, bit for bit."
+# Charlie's worker withdraws his pay once it has finalized the job.
+for _ in $(seq 60); do
+  "$iollm" worker status --config "$workers/charlie/worker.toml" > "$work/charlie-status.txt"
+  grep -qE "^withdrawn from the market: [1-9]" "$work/charlie-status.txt" && break
+  sleep 1
+done
 echo "What Charlie's worker recorded (its state database):"
-"$iollm" worker status --config "$workers/charlie/worker.toml"
+cat "$work/charlie-status.txt"
+grep -qE "^withdrawn from the market: [1-9]" "$work/charlie-status.txt" \
+  || { echo "Charlie's worker did not withdraw his pay within 60 s" >&2; exit 1; }
 new_id=$("$iollm" model register --cid "$out_cid" --from-job "$job" --parent "$id")
 echo "The verified output is artifact $new_id, with job $job as its provenance:"
 "$iollm" model show "$new_id"

@@ -18,7 +18,9 @@ fn worker_config(path: &Path) -> anyhow::Result<iollm_worker::daemon::WorkerConf
     Ok(iollm_worker::daemon::WorkerConfig::parse(&text)?)
 }
 
-/// `iollm worker status`.
+/// `iollm worker status`: where it reads the chain from, each job (its stage, the
+/// transactions it saw finalized, what it withdrew, the output it keeps pinned), and what it
+/// withdrew in all.
 async fn worker_status(config: &Path) -> anyhow::Result<()> {
     let file = worker_config(config)?.state_file();
     anyhow::ensure!(
@@ -32,18 +34,25 @@ async fn worker_status(config: &Path) -> anyhow::Result<()> {
         Some(next) => println!("reading the chain from block {next}"),
         None => println!("not started on a chain yet"),
     }
+    let mut withdrawn = 0u128;
     for job in state.jobs().await? {
-        let sent: Vec<String> = state
-            .transactions(job.id)
-            .await?
-            .into_iter()
-            .map(|(what, block, _)| format!("{what}@{block}"))
-            .collect();
+        let mut sent = Vec::new();
+        for (what, block, amount) in state.transactions(job.id).await? {
+            withdrawn = withdrawn.saturating_add(amount.unwrap_or(0));
+            sent.push(match amount {
+                Some(amount) => format!("{what}@{block}(+{amount})"),
+                None => format!("{what}@{block}"),
+            });
+        }
         println!("job {:<6} {:<9} {:<12} {}", job.id, job.role, job.stage.as_str(), sent.join(" "));
         if let Some(note) = job.note {
             println!("           {note}");
         }
+        if let Some(cid) = job.pinned {
+            println!("           pinned {cid} to defend its attestation (unpinned at release)");
+        }
     }
+    println!("withdrawn from the market: {withdrawn} planck");
     Ok(())
 }
 
