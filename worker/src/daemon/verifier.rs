@@ -420,8 +420,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     }
 
     /// Reveals what a spot check decided (`how`: from what run) and records it
-    /// ([`Inner::record_spot_check`]), the output it pinned first (unpinned at release); a reveal refused or reverted goes by the chain
-    /// ([`Inner::refused_reveal`]).
+    /// ([`Inner::record_spot_check`]), the output it pinned recorded first (unpinned at
+    /// release); a reveal refused or reverted goes by the chain ([`Inner::refused_reveal`]).
     async fn reveal_judged(
         &self,
         id: u64,
