@@ -252,8 +252,9 @@ pub async fn check_output_until<S: ContentStore>(
 /// must be ([`Expected`]): [`check_manifest`] first (from `smip.json` alone), then the
 /// directory's listing as the contract reads it, then the model files' CIDs against the
 /// export of the last state's weights added as outputs are (the same: attested, and pinned).
-/// Other CIDs: the first output-game question whose proof does not read as the export is the
-/// one to challenge, and the model is pulled, every byte checked against its CID, to say what
+/// Other CIDs: the model is pulled, every byte checked against its CID, then the first
+/// output-game question whose proof does not read as the export is the one to challenge
+/// (the one holding the first differing byte tried first), and the pulled bytes say what
 /// differs; the same bytes in a layout every question reads are attested. An output to
 /// attest is kept pinned ([`Kept`]).
 pub async fn check_output<S: ContentStore>(
@@ -508,7 +509,8 @@ enum Read {
 }
 
 /// A store that keeps the directory and file nodes (dag-pb blocks) it fetched, so that a
-/// proof of every question fetches each once; the leaves, one a question, are not kept. Only
+/// proof of every question fetches each once; raw leaves, one a question, are not kept
+/// (UnixFS leaves, dag-pb too, are, within the same bound). Only
 /// nodes a proof may hold (at most [`package::MAX_PROOF_BYTES`]) are kept, up to
 /// [`NODE_CACHE_BYTES`] in all: a DAG of large or countless nodes (which no proof can pass
 /// through anyway) cannot fill the worker's memory, it is only fetched again.
