@@ -19,6 +19,7 @@ mod binary32;
 pub mod commit;
 mod float;
 pub mod functions;
+pub mod init;
 pub mod merkle;
 pub mod referee;
 pub mod step;

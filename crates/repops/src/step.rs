@@ -21,7 +21,7 @@ use alloc::vec::Vec;
 /// Vocabulary size: one token per byte.
 pub const VOCAB: usize = 256;
 /// SplitMix64's increment.
-const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+pub(crate) const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
 /// Bits of LayerNorm's epsilon, 1e−5.
 pub const LN_EPS: u32 = 0x3727_c5ac;
 /// Rows that the causal products treat alike (`REPOPS.md` §3, attention).
@@ -250,7 +250,7 @@ fn lo(v: u64) -> u32 {
     v as u32
 }
 
-fn splitmix(state: u64) -> u64 {
+pub(crate) fn splitmix(state: u64) -> u64 {
     let mut z = state;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

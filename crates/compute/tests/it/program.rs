@@ -137,3 +137,21 @@ fn a_faulty_trainer_tells_one_consistent_altered_story() {
         .zip(&faulty_run.hashes[split + 1..])
         .all(|(x, y)| x != y));
 }
+
+#[test]
+fn the_initial_state_is_the_referees_chunk_by_chunk_on_soft_floats() {
+    use iollm_repops::{commit::CHUNK_WORDS, init, step::ParamLayout, F32};
+    assert_eq!(init::SCALE, (0.02f32 * 3.0f32.sqrt()).to_bits());
+    let cfg = micro_config(4, 2);
+    let trainer = Trainer::new(&cfg, &Runtime::new(1)).expect("trainer");
+    let st = trainer.initial_state();
+    let layout = ParamLayout::new(&trainer.step_config());
+    assert_eq!(layout.total, st.params.len());
+    let (words, _) = bits(&st);
+    for (c, expected) in words.chunks(CHUNK_WORDS).enumerate() {
+        let chunk = init::chunk::<F32>(&layout, cfg.train.seed, c as u64);
+        assert_eq!(chunk.as_deref(), Some(expected), "chunk {c}");
+    }
+    let header = init::header(trainer.config_hash(), cfg.train.seed, layout.total as u64);
+    assert_eq!(header, st.header(&trainer.config_hash()));
+}
