@@ -167,6 +167,14 @@ pub(crate) fn print_game(id: u64, game: &iollm_types::game::Game, now: u32) {
             },
             format!("the executor, with the proof, by block {}", due(*opened)),
         ),
+        Stage::Initial { opened } => (
+            "h_0: its header and tensors' root".into(),
+            format!("the executor by block {}", due(*opened)),
+        ),
+        Stage::InitialDescend { descent } => (
+            format!("h_0: descending its tensors (level {})", descent.level),
+            format!("{:?} by block {}", descent.turn(), descent.deadline().unwrap_or(now)),
+        ),
         Stage::Decided { verdict, how } => {
             (format!("decided: {verdict:?} was right ({how:?})"), "nobody: settle the job".into())
         }

@@ -19,6 +19,7 @@ mod dispute {
     use ink::prelude::vec::Vec;
     use ink::storage::traits::ManualKey;
     use ink::storage::Mapping;
+    use iollm_repops::commit::HeaderProof;
     use iollm_repops::merkle::Hasher;
     use iollm_repops::referee::{Input, Proven};
     use iollm_types::bisection::{Side, Value, Verdict};
@@ -118,6 +119,27 @@ mod dispute {
             self.play(game, |g, side, now| {
                 Self::only(side?, Side::Executor)?;
                 g.prove_package::<HostSha>(&answer, now)
+            })
+        }
+
+        /// Opens an initial game about the job's `h_0`: the executor must show it is the
+        /// state the job's config and seed start from ([`Dispute::initial_header`], then a
+        /// descent to one chunk the contract recomputes). Only the opener.
+        #[ink(message)]
+        pub fn open_initial(&mut self, terms: Terms) -> Result<GameId, Error> {
+            if self.env().caller() != self.opener {
+                return Err(Error::NotOpener);
+            }
+            self.start(Game::open_initial(terms, self.env().block_number())?)
+        }
+
+        /// The executor reveals `h_0`'s header and tensors' root in an initial game; refused
+        /// unless they are `h_0`'s and the header is the job's initial one.
+        #[ink(message)]
+        pub fn initial_header(&mut self, game: GameId, proof: HeaderProof) -> Result<(), Error> {
+            self.play(game, |g, side, now| {
+                Self::only(side?, Side::Executor)?;
+                g.initial_header::<HostSha>(&proof, now)
             })
         }
 
@@ -369,6 +391,8 @@ mod dispute {
                 (selectors::NEW, sel!("new")),
                 (selectors::OPEN, sel!("open")),
                 (selectors::OPEN_PACKAGE, sel!("open_package")),
+                (selectors::OPEN_INITIAL, sel!("open_initial")),
+                (selectors::INITIAL_HEADER, sel!("initial_header")),
                 (selectors::PROVE_PACKAGE, sel!("prove_package")),
                 (selectors::DEFEND, sel!("defend")),
                 (selectors::COMMIT, sel!("commit")),

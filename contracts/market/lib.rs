@@ -745,6 +745,17 @@ mod market {
             self.open_challenge(job_id, [0; 32], |m, terms| m.dispute_open_package(terms, question))
         }
 
+        /// Like [`Market::challenge`], but about the job's `h_0`: the executor must show, by a
+        /// descent of its tensors' tree to one chunk the dispute contract recomputes from the
+        /// seed, that `h_0` is the state the job's config starts from. The job's poster commits
+        /// `h_0`; an executor that claims the job stands behind it (its worker checks it before
+        /// it claims), so a job whose `h_0` was forged — a model trained from a state other than
+        /// its provenance says — is rejected. Settled, paid and defended like any game.
+        #[ink(message)]
+        pub fn challenge_initial(&mut self, job_id: JobId) -> Result<u16, Error> {
+            self.open_challenge(job_id, [0; 32], |m, terms| m.dispute_open_initial(terms))
+        }
+
         /// A challenge of the caller's on a submitted job in its window, bonded (a signed-up
         /// verifier that has not attested bonds its sign-up's): `open` opens its game, given
         /// the terms with the caller's `trace_root`.
@@ -1866,18 +1877,28 @@ mod market {
             last: [u8; 32],
             last_path: Vec<[u8; 32]>,
         ) -> Result<GameId, Error> {
-            use ink::env::call::{build_call, ExecutionInput, Selector};
-            use iollm_types::dispute::{selectors, Error as DisputeError};
+            use ink::env::call::{ExecutionInput, Selector};
+            use iollm_types::dispute::selectors;
+            self.dispute_opens(
+                ExecutionInput::new(Selector::new(selectors::OPEN))
+                    .push_arg(terms)
+                    .push_arg(first_path)
+                    .push_arg(last)
+                    .push_arg(last_path),
+            )
+        }
+
+        /// Calls one of the dispute contract's messages that open a game; the game's id.
+        #[cfg(not(test))]
+        fn dispute_opens<Args: ink::scale::Encode>(
+            &mut self,
+            input: ink::env::call::ExecutionInput<Args>,
+        ) -> Result<GameId, Error> {
+            use iollm_types::dispute::Error as DisputeError;
             let dispute = self.dispute.get().ok_or(Error::NoDisputeContract)?;
-            build_call::<ink::env::DefaultEnvironment>()
+            ink::env::call::build_call::<ink::env::DefaultEnvironment>()
                 .call(dispute)
-                .exec_input(
-                    ExecutionInput::new(Selector::new(selectors::OPEN))
-                        .push_arg(terms)
-                        .push_arg(first_path)
-                        .push_arg(last)
-                        .push_arg(last_path),
-                )
+                .exec_input(input)
                 .returns::<Result<GameId, DisputeError>>()
                 .try_invoke()
                 .map_err(|_| Error::CallFailed)?
@@ -1922,21 +1943,28 @@ mod market {
             terms: Terms,
             question: Question,
         ) -> Result<GameId, Error> {
-            use ink::env::call::{build_call, ExecutionInput, Selector};
-            use iollm_types::dispute::{selectors, Error as DisputeError};
-            let dispute = self.dispute.get().ok_or(Error::NoDisputeContract)?;
-            build_call::<ink::env::DefaultEnvironment>()
-                .call(dispute)
-                .exec_input(
-                    ExecutionInput::new(Selector::new(selectors::OPEN_PACKAGE))
-                        .push_arg(terms)
-                        .push_arg(question),
-                )
-                .returns::<Result<GameId, DisputeError>>()
-                .try_invoke()
-                .map_err(|_| Error::CallFailed)?
-                .map_err(|_| Error::CallFailed)?
-                .map_err(|_| Error::DisputeRefused)
+            use ink::env::call::{ExecutionInput, Selector};
+            use iollm_types::dispute::selectors;
+            self.dispute_opens(
+                ExecutionInput::new(Selector::new(selectors::OPEN_PACKAGE))
+                    .push_arg(terms)
+                    .push_arg(question),
+            )
+        }
+
+        /// Opens an initial game in the dispute contract; its id.
+        #[cfg(not(test))]
+        fn dispute_open_initial(&mut self, terms: Terms) -> Result<GameId, Error> {
+            use ink::env::call::{ExecutionInput, Selector};
+            use iollm_types::dispute::selectors;
+            self.dispute_opens(
+                ExecutionInput::new(Selector::new(selectors::OPEN_INITIAL)).push_arg(terms),
+            )
+        }
+
+        #[cfg(test)]
+        fn dispute_open_initial(&mut self, _: Terms) -> Result<GameId, Error> {
+            self.dispute.get().ok_or(Error::NoDisputeContract).map(|_| 1)
         }
 
         #[cfg(test)]
@@ -3375,6 +3403,37 @@ mod market {
             assert_eq!(m.balance_of(a.frank) - before, 1_000, "half the executor's collateral");
         }
 
+        /// An initial game (about the job's `h_0`) is bonded and settled like any game: one
+        /// the executor wins slashes the challenger's bond, one it loses (its header or a
+        /// chunk not the seed's) rejects the job with half the collateral to the challenger.
+        #[ink::test]
+        fn an_initial_challenge_is_bonded_and_settled_like_a_game() {
+            let a = acc();
+            let (mut m, id) = challenged(None);
+            as_(a.alice, 5_000);
+            m.pledge(GPU, 1, 0).unwrap();
+            assert_eq!(m.challenge_initial(id), Ok(1));
+            assert_eq!(m.pledge_of(a.alice).unwrap().locked, 1_000);
+            assert_eq!(m.challenge_initial(id), Err(Error::AlreadyActed), "one an account");
+            decide(Verdict::Executor, How::Initial);
+            m.settle_challenge(id, 1).unwrap();
+            assert_eq!(m.job(id).unwrap().state, JobState::Submitted);
+            assert_eq!(m.pledge_of(a.alice).unwrap().stake, 4_000);
+            assert_eq!(m.balance_of(a.charlie), 500);
+            as_(a.frank, 5_000);
+            m.pledge(GPU, 1, 0).unwrap();
+            let before = m.balance_of(a.frank);
+            assert_eq!(m.challenge_initial(id), Ok(2));
+            decide(Verdict::Challenger, How::Initial);
+            m.settle_challenge(id, 2).unwrap();
+            assert_eq!(m.job(id).unwrap().state, JobState::Rejected);
+            assert_eq!(m.balance_of(a.frank) - before, 1_000, "half the executor's collateral");
+            // A rejected job takes no more challenges.
+            as_(AccountId::from([50; 32]), 5_000);
+            m.pledge(GPU, 1, 0).unwrap();
+            assert_eq!(m.challenge_initial(id), Err(Error::WrongState));
+        }
+
         /// However many games the executor loses, one `settle_attester` call goes through at
         /// most `SETTLE_STEP` accusations (its gas stays bounded); the next goes on from there.
         #[ink::test]
@@ -4218,6 +4277,7 @@ mod market {
                 (selectors::ATTEST, sel!("attest")),
                 (selectors::CHALLENGE, sel!("challenge")),
                 (selectors::CHALLENGE_OUTPUT, sel!("challenge_output")),
+                (selectors::CHALLENGE_INITIAL, sel!("challenge_initial")),
                 (selectors::FINALIZE, sel!("finalize")),
                 (selectors::EXPIRE, sel!("expire")),
                 (selectors::POST_BOUNTY, sel!("post_bounty")),

@@ -263,3 +263,37 @@ fn a_thrown_game_is_lost_but_a_defence_of_the_same_claim_wins() {
     assert_eq!(silent.verdict(), Some(Verdict::Challenger));
     assert!(matches!(silent.stage, Stage::Decided { how: How::Timeout, .. }));
 }
+
+/// An initial game (about the job's `h_0`): an executor whose `h_0` is the seed's state wins
+/// it against any challenger; one whose job committed a forged `h_0` (a poster and executor
+/// laundering a model trained from another state: one weight of a LayerNorm gain changed and
+/// re-sealed) loses at the one chunk the referee recomputes from the seed.
+#[test]
+fn an_initial_game_is_won_by_the_seeds_state_and_lost_by_a_forged_one() {
+    let (tr, cfg) = setup();
+    let spec = game_spec(&tr, &cfg, 5);
+    let terms = |spec: &iollm_types::market::GameSpec| {
+        spec.terms([[1; 32], [2; 32]], [[0; 32]; 2], Vec::new())
+    };
+    let honest = Player::new(Side::Executor, &tr, None);
+    let challenger = Player::new(Side::Challenger, &tr, None);
+    let game = Game::open_initial(terms(&spec), 0).expect("a playable config");
+    let game = play_out(game, [&honest, &challenger], None);
+    assert_eq!(game.stage, Stage::Decided { verdict: Verdict::Executor, how: How::Initial });
+    println!("an honest h_0 defended in {} moves", game.moves);
+
+    let run = tempfile::tempdir().expect("tempdir");
+    let mut forged = tr.initial_state();
+    let gain = 256 * cfg.model.n_embd + cfg.model.n_ctx * cfg.model.n_embd + 3;
+    forged.params[gain] = 1.5;
+    let (bytes, h0) = forged.checkpoint_bytes(&tr.config_hash());
+    let path = iollm_compute::train::checkpoint_path(run.path(), 0);
+    std::fs::create_dir_all(path.parent().expect("a directory")).expect("mkdir");
+    std::fs::write(path, bytes).expect("write");
+    let forger = Player::from_run(Side::Executor, &tr, run.path(), cfg.train.checkpoint_every);
+    let spec = iollm_types::market::GameSpec { h0, ..spec };
+    let game = Game::open_initial(terms(&spec), 0).expect("a playable config");
+    let game = play_out(game, [&forger, &challenger], None);
+    assert_eq!(game.stage, Stage::Decided { verdict: Verdict::Challenger, how: How::Initial });
+    println!("a forged h_0 lost in {} moves", game.moves);
+}

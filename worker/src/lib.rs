@@ -41,6 +41,7 @@ pub fn game_spec(trainer: &Trainer, cfg: &TrainConfig, move_blocks: u32) -> Game
             corpus_len: trainer.corpus().len() as u64,
             optimizer: [o.lr, o.beta1, o.beta2, o.eps, o.weight_decay].map(f32::to_bits),
             warmup_steps: o.warmup_steps,
+            seed: cfg.train.seed,
         },
         config_hash: trainer.config_hash(),
         corpus_root: iollm_compute::data::corpus_root(trainer.corpus()),

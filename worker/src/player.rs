@@ -26,6 +26,8 @@ pub enum Move {
     Reveal { value: Hash, path: Vec<Hash> },
     /// `output(root, siblings)`.
     Output { root: Hash, siblings: Vec<Hash> },
+    /// `initial_header(proof)`: `h_0`'s header in an initial game.
+    InitialHeader { proof: iollm_repops::commit::HeaderProof },
     /// `children(left, right)`.
     Children { left: Hash, right: Hash },
     /// `pick(right)`.
@@ -253,25 +255,23 @@ impl<'t> Player<'t> {
                 })
             }
             Stage::Descend { op, descent } => {
-                let tree = self.trace(&self.state(game.step)).output_tree(*op as usize);
-                let (level, i) = (descent.level as usize, descent.index as usize);
-                match (descent.turn()?, self.side) {
-                    (Side::Executor, Side::Executor) if level > 0 => Some(Move::Children {
-                        left: tree[level - 1][2 * i],
-                        right: tree[level - 1][2 * i + 1],
-                    }),
-                    (Side::Executor, Side::Executor) => {
-                        let trace = self.trace(&self.state(game.step));
-                        Some(Move::Chunk {
-                            words: trace.chunk(*op as usize, descent.index).to_vec(),
-                        })
-                    }
-                    (Side::Challenger, Side::Challenger) => {
-                        let (left, _) = descent.children?;
-                        Some(Move::Pick { right: left == tree[level - 1][2 * i] })
-                    }
-                    _ => None,
-                }
+                let trace = self.trace(&self.state(game.step));
+                let k = *op as usize;
+                self.descend(descent, &trace.output_tree(k), || {
+                    trace.chunk(k, descent.index).to_vec()
+                })
+            }
+            Stage::Initial { .. } if self.side == Side::Executor => {
+                let proof = self.state(0).prove_header(&self.trainer.config_hash());
+                Some(Move::InitialHeader { proof })
+            }
+            Stage::InitialDescend { descent } => {
+                let h0 = self.state(0);
+                self.descend(descent, &h0.tensor_tree(), || {
+                    let (words, _) = h0.step_inputs();
+                    let at = descent.index as usize * iollm_repops::commit::CHUNK_WORDS;
+                    words[at..(at + iollm_repops::commit::CHUNK_WORDS).min(words.len())].to_vec()
+                })
             }
             Stage::Name { op, index, chunk, .. } if self.side == Side::Challenger => {
                 let trace = self.trace(&self.state(game.step));
@@ -307,6 +307,30 @@ impl<'t> Player<'t> {
             _ => None,
         }
     }
+
+    /// Its move in a descent of `tree` (its levels, leaf hashes first): the children of the
+    /// current node or the leaf's chunk (`chunk`) as the executor, the child it disputes as
+    /// the challenger (the left one unless the left is its own).
+    fn descend(
+        &self,
+        descent: &iollm_types::descent::Descent,
+        tree: &[Vec<Hash>],
+        chunk: impl FnOnce() -> Vec<u32>,
+    ) -> Option<Move> {
+        let (level, i) = (descent.level as usize, descent.index as usize);
+        match (descent.turn()?, self.side) {
+            (Side::Executor, Side::Executor) if level > 0 => Some(Move::Children {
+                left: tree[level - 1][2 * i],
+                right: tree[level - 1][2 * i + 1],
+            }),
+            (Side::Executor, Side::Executor) => Some(Move::Chunk { words: chunk() }),
+            (Side::Challenger, Side::Challenger) => {
+                let (left, _) = descent.children?;
+                Some(Move::Pick { right: left == tree[level - 1][2 * i] })
+            }
+            _ => None,
+        }
+    }
 }
 
 impl Move {
@@ -325,6 +349,7 @@ impl Move {
             }
             Move::Reveal { value, path } => game.reveal::<Sha>(side, value, &path, now),
             Move::Output { root, siblings } => game.output::<Sha>(root, &siblings, now),
+            Move::InitialHeader { proof } => game.initial_header::<Sha>(&proof, now),
             Move::Children { left, right } => game.children::<Sha>(left, right, now),
             Move::Pick { right } => game.pick(right, now),
             Move::Chunk { words } => game.chunk::<Sha>(words, now),
@@ -349,6 +374,7 @@ impl Move {
             }
             Move::Reveal { value, path } => calls::reveal(game, *value, path),
             Move::Output { root, siblings } => calls::output(game, *root, siblings),
+            Move::InitialHeader { proof } => calls::initial_header(game, proof),
             Move::Children { left, right } => calls::children(game, *left, *right),
             Move::Pick { right } => calls::pick(game, *right),
             Move::Chunk { words } => calls::chunk(game, words),
@@ -368,6 +394,7 @@ impl Move {
             Move::Commit { .. } => "commit",
             Move::Reveal { .. } => "reveal",
             Move::Output { .. } => "output",
+            Move::InitialHeader { .. } => "initial_header",
             Move::Children { .. } => "children",
             Move::Pick { .. } => "pick",
             Move::Chunk { .. } => "chunk",

@@ -174,18 +174,7 @@ impl StepTrace<'_> {
 
     /// Every level of op `k`'s output tree (level 0: the leaf hashes), for the descent.
     pub fn output_tree(&self, k: usize) -> Vec<Vec<Hash>> {
-        let leaf = |h: &Hash| -> Hash { Sha256::digest([&[0u8][..], h].concat()).into() };
-        let node =
-            |l: &Hash, r: &Hash| -> Hash { Sha256::digest([&[1u8][..], l, r].concat()).into() };
-        let mut levels = vec![self.chunks[k].iter().map(leaf).collect::<Vec<Hash>>()];
-        while levels.last().map_or(0, Vec::len) > 1 {
-            let next = levels[levels.len() - 1]
-                .chunks(2)
-                .map(|p| if p.len() == 2 { node(&p[0], &p[1]) } else { p[0] })
-                .collect();
-            levels.push(next);
-        }
-        levels
+        iollm_repops::merkle::levels::<crate::merkle::Sha>(&self.chunks[k])
     }
 
     /// Chunk `c` of op `k`'s output.

@@ -374,6 +374,15 @@ impl TrainState {
         HeaderProof { header: header.to_vec(), tensors_root: tensors_root(tensors) }
     }
 
+    /// Every level of the tree over `params ‖ m ‖ v`'s chunks (level 0: the leaf hashes), for
+    /// a descent of the tensors (an initial game).
+    pub fn tensor_tree(&self) -> Vec<Vec<Hash>> {
+        let (words, _) = self.step_inputs();
+        let chunks: Vec<Hash> =
+            words.chunks(commit::CHUNK_WORDS).map(commit::chunk_hash::<Sha>).collect();
+        iollm_repops::merkle::levels::<Sha>(&chunks)
+    }
+
     /// Parses a checkpoint file (encoding + trailing state root), checking everything.
     /// Returns the state, its config hash and its state hash.
     pub fn decode_checkpoint(bytes: &[u8]) -> Result<(TrainState, Hash, Hash)> {

@@ -57,6 +57,18 @@ pub fn root<H: Hasher>(values: &[Hash]) -> Hash {
     level[0]
 }
 
+/// Every level of the tree over `values`, from the leaves' hashes up to the root: what a side
+/// answers a descent of the tree with (`levels[l][i]`'s children are `levels[l - 1][2i]` and
+/// `levels[l - 1][2i + 1]`).
+pub fn levels<H: Hasher>(values: &[Hash]) -> Vec<Vec<Hash>> {
+    let mut levels = alloc::vec![values.iter().map(leaf::<H>).collect::<Vec<Hash>>()];
+    while levels.last().map_or(0, Vec::len) > 1 {
+        let next = next_level::<H>(&levels[levels.len() - 1]);
+        levels.push(next);
+    }
+    levels
+}
+
 /// The siblings along the path of `values[index]`, from the bottom up (`None` out of range).
 pub fn proof<H: Hasher>(values: &[Hash], index: u64) -> Option<Vec<Hash>> {
     let mut i = usize::try_from(index).ok().filter(|i| *i < values.len())?;

@@ -157,6 +157,10 @@ pub mod selectors {
     pub const OPEN: [u8; 4] = [0x8a, 0x1b, 0x6a, 0x4c];
     /// `open_package`.
     pub const OPEN_PACKAGE: [u8; 4] = [0xc1, 0x43, 0x83, 0x13];
+    /// `open_initial`.
+    pub const OPEN_INITIAL: [u8; 4] = [0x4e, 0x1a, 0xaf, 0x3e];
+    /// `initial_header`.
+    pub const INITIAL_HEADER: [u8; 4] = [0x30, 0xb4, 0xba, 0xbc];
     /// `prove_package`.
     pub const PROVE_PACKAGE: [u8; 4] = [0x79, 0x83, 0xff, 0x9c];
     /// `commit`.
@@ -216,6 +220,10 @@ pub mod calls {
     /// `prove_package(game, answer)`: the executor's proof in an output game.
     pub fn prove_package(game: GameId, answer: &crate::package::Answer) -> Vec<u8> {
         with(selectors::PROVE_PACKAGE, (game, answer))
+    }
+    /// `initial_header(game, proof)`: the executor's header of `h_0` in an initial game.
+    pub fn initial_header(game: GameId, proof: &iollm_repops::commit::HeaderProof) -> Vec<u8> {
+        with(selectors::INITIAL_HEADER, (game, proof))
     }
     /// `commit(game, root, first_path, last, last_path)`.
     pub fn commit(

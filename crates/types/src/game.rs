@@ -11,6 +11,12 @@
 //! wins. Each move has a deadline: a side that misses one loses ([`Game::timeout`]). An honest
 //! side wins against any opponent: every value it reveals is true.
 //!
+//! An *initial game* disputes the job's `h_0` instead ([`Game::open_initial`]): the executor
+//! reveals its header, which must be the initial one ([`iollm_repops::init::header`]), then a
+//! descent of its tensors' tree ends on one chunk that the referee recomputes from the seed
+//! ([`iollm_repops::init::chunk`]). An output game asks the executor to prove one thing of its
+//! package ([`Game::open_package`]).
+//!
 //! What it is not: money. The market reads [`Stage::Decided`] and pays.
 
 use crate::bisection::{Bisection, BisectionError, Side, Value, Verdict};
@@ -22,7 +28,7 @@ use iollm_repops::commit::{self, chunk_hash, CHUNK_WORDS};
 use iollm_repops::merkle::{self, Hasher};
 use iollm_repops::referee::{self, chain_value, Input, Leaf, LeafError, Proven};
 use iollm_repops::step::{self, Program, StepConfig};
-use iollm_repops::{F32, PROFILE};
+use iollm_repops::{init, F32, PROFILE};
 use parity_scale_codec::{Decode, Encode};
 use scale_info::TypeInfo;
 
@@ -47,6 +53,8 @@ pub struct GameConfig {
     pub optimizer: [u32; 5],
     /// Warm-up steps.
     pub warmup_steps: u64,
+    /// The seed: the initial weights' stream and the sampler's start from it (`REPOPS.md` §5).
+    pub seed: u64,
 }
 
 impl GameConfig {
@@ -61,6 +69,7 @@ impl GameConfig {
         corpus_len: 100,
         optimizer: [1; 5],
         warmup_steps: 0,
+        seed: 0,
     };
 
     /// The step program's config.
@@ -205,6 +214,8 @@ pub enum How {
     NoDispute,
     /// The executor proved what was asked of its output package.
     Proven,
+    /// The referee recomputed the disputed chunk of the initial state from the seed.
+    Initial,
 }
 
 /// Where the game stands. `opened` is the block the stage's move became due; the other fields
@@ -238,6 +249,10 @@ pub enum Stage {
     Replay { pos: u32, acc: u64, claims: [Value; 2], opened: BlockNumber },
     /// An output game: the executor proves what [`Game::question`] asks of its package.
     Package { opened: BlockNumber },
+    /// An initial game: the executor reveals the header of `h_0` with its tensors' root.
+    Initial { opened: BlockNumber },
+    /// The descent of the executor's tree over `h_0`'s tensors (an initial game).
+    InitialDescend { descent: Descent },
     /// Over: the verdict on the executor's result.
     Decided { verdict: Verdict, how: How },
 }
@@ -313,6 +328,8 @@ pub struct Game {
     pub claim: Value,
     /// An output game's question (`None` in a game about the trace), kept for its defences.
     pub question: Option<Question>,
+    /// Whether it is an initial game (about `h_0`), kept for its defences.
+    pub initial: bool,
 }
 
 fn side_index(side: Side) -> usize {
@@ -367,6 +384,47 @@ impl Game {
         Ok(game)
     }
 
+    /// Opens an initial game: the challenger says the job's `h_0` is not the state its config
+    /// starts from. The executor reveals `h_0`'s header ([`Game::initial_header`]) before
+    /// `move_blocks` pass, or loses.
+    pub fn open_initial(terms: Terms, now: BlockNumber) -> Result<Game, GameError> {
+        if !terms.config.is_valid() || terms.checkpoints == 0 {
+            return Err(GameError::OutOfRange);
+        }
+        let mut game = Game::at_level_one(terms, None, now);
+        game.stage = Stage::Initial { opened: now };
+        game.initial = true;
+        Ok(game)
+    }
+
+    /// The executor reveals `h_0`'s header and tensors' root: refused ([`GameError::BadProof`];
+    /// the clock runs on) unless they are `h_0`'s and the header is the initial one of the job's
+    /// config hash, model and seed. Opens the descent of the tensors' tree.
+    pub fn initial_header<H: Hasher>(
+        &mut self,
+        proof: &commit::HeaderProof,
+        now: BlockNumber,
+    ) -> Result<(), GameError> {
+        let Stage::Initial { opened } = self.stage else { return Err(GameError::WrongStage) };
+        Self::in_time(self.terms.move_blocks, opened, now)?;
+        let params = step::ParamLayout::new(&self.terms.config.step()).total as u64;
+        let header = match commit::Header::decode(&proof.header) {
+            Some((profile, h))
+                if proof.verify::<H>(&self.terms.h0) && profile == PROFILE.as_bytes() =>
+            {
+                h
+            }
+            _ => return Err(GameError::BadProof),
+        };
+        if header != init::header(self.terms.config_hash, self.terms.config.seed, params) {
+            return Err(GameError::BadProof);
+        }
+        let words = params.checked_mul(3).ok_or(GameError::Overflow)?;
+        let descent = self.descent_of(commit::chunk_count(words), proof.tensors_root, now)?;
+        self.stage = Stage::InitialDescend { descent };
+        self.count()
+    }
+
     /// The executor's proof in an output game: decides the game for it if `answer` proves
     /// what was asked, else refuses the move ([`GameError::BadProof`]; the clock runs on).
     pub fn prove_package<H: Hasher>(
@@ -402,6 +460,12 @@ impl Game {
     pub fn defence(&self, defender: crate::AccountBytes, now: BlockNumber) -> Game {
         let mut terms = self.terms.clone();
         terms.sides[0] = defender;
+        if self.initial {
+            let mut game = Game::at_level_one(terms, None, now);
+            game.stage = Stage::Initial { opened: now };
+            game.initial = true;
+            return game;
+        }
         if let Some(question) = self.question {
             // An output game's defence: the attester proves the same question.
             let mut game = Game::at_level_one(terms, None, now);
@@ -436,6 +500,7 @@ impl Game {
             moves: 0,
             claim: [0; 32],
             question: None,
+            initial: false,
         }
     }
 
@@ -481,8 +546,12 @@ impl Game {
                     _ => None,
                 }
             }
-            Stage::Output { .. } | Stage::Package { .. } => Some(Side::Executor),
-            Stage::Descend { descent, .. } => descent.turn(),
+            Stage::Output { .. } | Stage::Package { .. } | Stage::Initial { .. } => {
+                Some(Side::Executor)
+            }
+            Stage::Descend { descent, .. } | Stage::InitialDescend { descent, .. } => {
+                descent.turn()
+            }
             Stage::Name { .. } => Some(Side::Challenger),
             Stage::NextState { .. } | Stage::Replay { .. } | Stage::Decided { .. } => None,
         }
@@ -625,16 +694,21 @@ impl Game {
             return Err(GameError::BadProof);
         }
         let len = prog.ops.get(op as usize).ok_or(GameError::OutOfRange)?.len as u64;
-        let leaves = commit::chunk_count(len);
+        let descent = self.descent_of(commit::chunk_count(len), root, now)?;
+        self.stage = Stage::Descend { op, descent };
+        self.count()
+    }
+
+    /// A descent of the executor's tree of `leaves` chunks with root `root`, each side's clock
+    /// a move per level and one more.
+    fn descent_of(&self, leaves: u64, root: Value, now: BlockNumber) -> Result<Descent, GameError> {
         let height = crate::descent::height(leaves);
         let budget = self
             .terms
             .move_blocks
             .checked_mul(height.saturating_add(1))
             .ok_or(GameError::Overflow)?;
-        let descent = Descent::open(leaves, root, budget, now)?;
-        self.stage = Stage::Descend { op, descent };
-        self.count()
+        Ok(Descent::open(leaves, root, budget, now)?)
     }
 
     /// The executor reveals the current node's children in the descent.
@@ -644,7 +718,9 @@ impl Game {
         right: Value,
         now: BlockNumber,
     ) -> Result<(), GameError> {
-        let Stage::Descend { descent, .. } = &mut self.stage else {
+        let (Stage::Descend { descent, .. } | Stage::InitialDescend { descent, .. }) =
+            &mut self.stage
+        else {
             return Err(GameError::WrongStage);
         };
         if H::hash(&[&[1], &left, &right]) != descent.node {
@@ -656,15 +732,35 @@ impl Game {
 
     /// The challenger picks the child it disputes.
     pub fn pick(&mut self, right: bool, now: BlockNumber) -> Result<(), GameError> {
-        let Stage::Descend { descent, .. } = &mut self.stage else {
+        let (Stage::Descend { descent, .. } | Stage::InitialDescend { descent, .. }) =
+            &mut self.stage
+        else {
             return Err(GameError::WrongStage);
         };
         descent.pick(right, now)?;
         self.count()
     }
 
-    /// The executor reveals the chunk the descent reached.
+    /// The executor reveals the chunk the descent reached. In an initial game the referee
+    /// recomputes it from the seed: the executor wins if it is the initial chunk.
     pub fn chunk<H: Hasher>(&mut self, words: Vec<u32>, now: BlockNumber) -> Result<(), GameError> {
+        if let Stage::InitialDescend { descent } = &mut self.stage {
+            let layout = step::ParamLayout::new(&self.terms.config.step());
+            let truth = init::chunk::<F32>(&layout, self.terms.config.seed, descent.index)
+                .ok_or(GameError::OutOfRange)?;
+            if descent.phase != Phase::Leaf {
+                return Err(GameError::NotYourMove);
+            }
+            if words.len() != truth.len()
+                || H::hash(&[&[0], &chunk_hash::<H>(&words)]) != descent.node
+            {
+                return Err(GameError::BadProof);
+            }
+            descent.reveal_leaf(now)?;
+            let verdict = if words == truth { Verdict::Executor } else { Verdict::Challenger };
+            self.stage = Stage::Decided { verdict, how: How::Initial };
+            return self.count();
+        }
         let prog = self.program();
         let Stage::Descend { op, descent } = &mut self.stage else {
             return Err(GameError::WrongStage);
@@ -808,10 +904,16 @@ impl Game {
                 _ => Some(Side::Executor),
             },
             Stage::Bisect { bisection, .. } => bisection.timed_out(now),
-            Stage::Output { opened, .. } | Stage::Package { opened } if move_due(opened) => {
+            Stage::Output { opened, .. }
+            | Stage::Package { opened }
+            | Stage::Initial { opened }
+                if move_due(opened) =>
+            {
                 Some(Side::Executor)
             }
-            Stage::Descend { descent, .. } => descent.timed_out(now),
+            Stage::Descend { descent, .. } | Stage::InitialDescend { descent, .. } => {
+                descent.timed_out(now)
+            }
             Stage::Name { opened, .. } if move_due(opened) => Some(Side::Challenger),
             Stage::NextState { opened, .. } | Stage::Replay { opened, .. } if move_due(opened) => {
                 Some(Side::Executor)
@@ -861,6 +963,7 @@ mod tests {
             corpus_len: 1 << 20,
             optimizer: [0; 5],
             warmup_steps: 0,
+            seed: 0,
         }
     }
 
@@ -896,5 +999,220 @@ mod tests {
         assert!(!config(17, 32, 16, 1).is_valid());
         // Sizes that overflow u64 on the way are refused, not wrapped.
         assert!(!config(16, u32::MAX - 1, u32::MAX, u32::MAX).is_valid());
+    }
+
+    /// An initial game's material: the terms of a job whose `h_0` is the state `words` with
+    /// header `header` (the honest ones unless changed), the honest words, and the header.
+    struct Initial {
+        terms: Terms,
+        honest: Vec<u32>,
+    }
+
+    const SEED: u64 = 9;
+
+    fn initial(
+        change: impl FnOnce(&mut Vec<u32>, &mut commit::Header),
+    ) -> (Initial, Vec<u32>, Vec<u8>) {
+        use crate::TestSha as Sha;
+        let config = GameConfig { seed: SEED, ..config(2, 32, 16, 1) };
+        let layout = step::ParamLayout::new(&config.step());
+        let mut honest = init::params::<F32>(&layout, SEED);
+        honest.resize(3 * layout.total, 0);
+        let (mut words, mut header) =
+            (honest.clone(), init::header([7; 32], SEED, layout.total as u64));
+        change(&mut words, &mut header);
+        let header = header.encode(PROFILE);
+        let h0 = commit::state_root::<Sha>(&header, &commit::tensor_root::<Sha>(&words));
+        let terms = Terms {
+            sides: [[1; 32], [2; 32]],
+            config,
+            config_hash: [7; 32],
+            corpus_root: [0; 32],
+            every: 1,
+            checkpoints: 2,
+            trace_roots: [[0; 32]; 2],
+            h0,
+            move_blocks: 5,
+            output: crate::package::OutputCommit {
+                header_root: [0; 32],
+                header_len: 0,
+                params: 0,
+                config_json: [0; 32],
+            },
+            output_cid: Vec::new(),
+        };
+        (Initial { terms, honest }, words, header)
+    }
+
+    fn chunk_hashes(words: &[u32]) -> Vec<Value> {
+        words.chunks(CHUNK_WORDS).map(chunk_hash::<crate::TestSha>).collect()
+    }
+
+    /// Plays an initial game to its end: the executor answers from `words` and `header`, the
+    /// challenger picks with `pick(level, index, left, right, honest tree)`. Returns the game.
+    fn play_initial(
+        game: &mut Game,
+        words: &[u32],
+        header: &[u8],
+        mut pick: impl FnMut(&[Vec<Value>], &Descent) -> bool,
+        honest: &[u32],
+    ) {
+        use crate::TestSha as Sha;
+        let mine = merkle::levels::<Sha>(&chunk_hashes(words));
+        let truth = merkle::levels::<Sha>(&chunk_hashes(honest));
+        let tensors_root = commit::tensor_root::<Sha>(words);
+        let proof = commit::HeaderProof { header: header.to_vec(), tensors_root };
+        let mut now = 10;
+        game.initial_header::<Sha>(&proof, now).unwrap();
+        while game.verdict().is_none() {
+            now += 1;
+            let Stage::InitialDescend { descent } = &game.stage else { panic!("{:?}", game.stage) };
+            let (level, i) = (descent.level as usize, descent.index as usize);
+            match descent.phase {
+                Phase::Children => {
+                    let (l, r) = (mine[level - 1][2 * i], mine[level - 1][2 * i + 1]);
+                    game.children::<Sha>(l, r, now).unwrap();
+                }
+                Phase::Pick => {
+                    let right = pick(&truth, descent);
+                    game.pick(right, now).unwrap();
+                }
+                Phase::Leaf => {
+                    let c = words.chunks(CHUNK_WORDS).nth(i).unwrap().to_vec();
+                    game.chunk::<Sha>(c, now).unwrap();
+                }
+                Phase::Done => unreachable!(),
+            }
+        }
+    }
+
+    /// The honest challenger's pick: the child that is not its own.
+    fn honest_pick(truth: &[Vec<Value>], d: &Descent) -> bool {
+        let (left, _) = d.children.unwrap();
+        left == truth[d.level as usize - 1][2 * d.index as usize]
+    }
+
+    #[test]
+    fn an_honest_initial_state_wins_whatever_the_challenger_picks() {
+        let (ini, words, header) = initial(|_, _| {});
+        assert_eq!(words, ini.honest);
+        for strategy in 0..4u32 {
+            let mut game = Game::open_initial(ini.terms.clone(), 10).unwrap();
+            assert_eq!(game.awaits(), Some(Side::Executor));
+            let mut round = 0u32;
+            play_initial(
+                &mut game,
+                &words,
+                &header,
+                |_, _| {
+                    round += 1;
+                    match strategy {
+                        0 => false,
+                        1 => true,
+                        2 => round.is_multiple_of(2),
+                        _ => round % 3 == 1,
+                    }
+                },
+                &ini.honest,
+            );
+            assert_eq!(
+                game.stage,
+                Stage::Decided { verdict: Verdict::Executor, how: How::Initial }
+            );
+        }
+    }
+
+    #[test]
+    fn a_forged_initial_state_loses_to_the_chunk_the_referee_recomputes() {
+        use crate::TestSha as Sha;
+        // One weight changed in a drawn tensor, one in a gain (block 0's first), one of `v` (of
+        // 3 × 34 112 words) not zero.
+        for at in [5usize, 256 * 32 + 16 * 32, 100_000] {
+            let (ini, words, header) = initial(|w, _| w[at] ^= 1);
+            assert_ne!(words, ini.honest);
+            let mut game = Game::open_initial(ini.terms.clone(), 10).unwrap();
+            play_initial(&mut game, &words, &header, honest_pick, &ini.honest);
+            assert_eq!(
+                game.stage,
+                Stage::Decided { verdict: Verdict::Challenger, how: How::Initial },
+                "word {at}"
+            );
+            // A forged chunk revealed as the honest one does not hash to the executor's leaf.
+            let mut game = Game::open_initial(ini.terms.clone(), 10).unwrap();
+            let root = commit::tensor_root::<Sha>(&words);
+            let proof = commit::HeaderProof { header: header.clone(), tensors_root: root };
+            game.initial_header::<Sha>(&proof, 10).unwrap();
+            let mine = merkle::levels::<Sha>(&chunk_hashes(&words));
+            let truth = merkle::levels::<Sha>(&chunk_hashes(&ini.honest));
+            let mut now = 10;
+            loop {
+                now += 1;
+                let Stage::InitialDescend { descent } = &game.stage else { unreachable!() };
+                let (level, i) = (descent.level as usize, descent.index as usize);
+                match descent.phase {
+                    Phase::Children => game
+                        .children::<Sha>(mine[level - 1][2 * i], mine[level - 1][2 * i + 1], now)
+                        .unwrap(),
+                    Phase::Pick => {
+                        let right = honest_pick(&truth, descent);
+                        game.pick(right, now).unwrap()
+                    }
+                    _ => break,
+                }
+            }
+            let Stage::InitialDescend { descent } = game.stage.clone() else { unreachable!() };
+            let i = descent.index as usize;
+            let true_chunk = ini.honest.chunks(CHUNK_WORDS).nth(i).unwrap().to_vec();
+            assert_eq!(game.chunk::<Sha>(true_chunk, now), Err(GameError::BadProof));
+            // It cannot answer: its clock runs out.
+            let deadline = descent.deadline().unwrap();
+            assert_eq!(game.timeout(deadline + 1), Some(Side::Executor));
+            assert_eq!(game.verdict(), Some(Verdict::Challenger));
+        }
+    }
+
+    #[test]
+    fn an_initial_header_other_than_the_jobs_is_refused_and_its_game_lost_on_time() {
+        use crate::TestSha as Sha;
+        let forgeries: [fn(&mut commit::Header); 6] = [
+            |h| h.step = 1,
+            |h| h.rng = SEED + 1,
+            |h| h.config_hash = [8; 32],
+            |h| h.loss = 1,
+            |h| h.b1pow = 0,
+            |h| h.params += 1,
+        ];
+        for (k, forge) in forgeries.into_iter().enumerate() {
+            let (ini, words, header) = initial(|_, h| forge(h));
+            let mut game = Game::open_initial(ini.terms.clone(), 10).unwrap();
+            let proof = commit::HeaderProof {
+                header: header.clone(),
+                tensors_root: commit::tensor_root::<Sha>(&words),
+            };
+            assert_eq!(game.initial_header::<Sha>(&proof, 12), Err(GameError::BadProof), "{k}");
+            assert_eq!(game.timeout(15), None);
+            assert_eq!(game.timeout(16), Some(Side::Executor));
+            assert_eq!(
+                game.stage,
+                Stage::Decided { verdict: Verdict::Challenger, how: How::Timeout }
+            );
+        }
+        // The honest header proven against another h_0 is refused; in time but late, too.
+        let (ini, words, header) = initial(|w, _| w[0] ^= 1);
+        let (honest, _, _) = initial(|_, _| {});
+        let mut game = Game::open_initial(ini.terms.clone(), 10).unwrap();
+        let proof = commit::HeaderProof {
+            header: header.clone(),
+            tensors_root: commit::tensor_root::<Sha>(&honest.honest),
+        };
+        assert_eq!(game.initial_header::<Sha>(&proof, 12), Err(GameError::BadProof));
+        let proof =
+            commit::HeaderProof { header, tensors_root: commit::tensor_root::<Sha>(&words) };
+        assert_eq!(game.initial_header::<Sha>(&proof, 16), Err(GameError::TooLate));
+        // A defence of an initial game is an initial game against the attester.
+        let defence = game.defence([3; 32], 20);
+        assert!(defence.initial);
+        assert_eq!(defence.stage, Stage::Initial { opened: 20 });
+        assert_eq!(defence.terms.sides, [[3; 32], [2; 32]]);
     }
 }

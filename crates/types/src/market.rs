@@ -1526,6 +1526,8 @@ pub mod selectors {
     pub const CHALLENGE: [u8; 4] = [0xf7, 0x55, 0xa0, 0x53];
     /// `challenge_output`.
     pub const CHALLENGE_OUTPUT: [u8; 4] = [0x26, 0x10, 0xfa, 0x2e];
+    /// `challenge_initial`.
+    pub const CHALLENGE_INITIAL: [u8; 4] = [0x15, 0xfb, 0x49, 0x73];
     /// `finalize`.
     pub const FINALIZE: [u8; 4] = [0x40, 0x65, 0x6e, 0x2b];
     /// `expire`.
@@ -1655,6 +1657,10 @@ pub mod calls {
     /// `challenge_output(job, question)`.
     pub fn challenge_output(job: JobId, question: crate::package::Question) -> Vec<u8> {
         with(selectors::CHALLENGE_OUTPUT, (job, question))
+    }
+    /// `challenge_initial(job)`: an initial game about the job's `h_0`.
+    pub fn challenge_initial(job: JobId) -> Vec<u8> {
+        with(selectors::CHALLENGE_INITIAL, job)
     }
     /// `finalize(job)`.
     pub fn finalize(job: JobId) -> Vec<u8> {
