@@ -393,6 +393,15 @@ pub enum JobAction {
         /// What the executor must prove.
         question: iollm_types::package::Question,
     },
+    /// Challenge a training job's h_0 (locks a bond like `challenge`): the executor must show
+    /// it is the initial state of the job's config and seed, by a descent of its tensors to one
+    /// 4 KiB chunk the dispute contract recomputes from the seed, or lose. Refused here, before
+    /// anything is sent, when the committed h_0 is that state (the challenge would lose).
+    /// Prints the challenge's index and its game; play it with `iollm dispute play`.
+    ChallengeInitial {
+        /// Job id.
+        id: u64,
+    },
     /// Settle a job's challenge once its game is decided or its side to move is late
     /// (anyone): pays on the verdict.
     SettleChallenge {
@@ -889,6 +898,8 @@ mod tests {
             }
         ));
         assert!(parse("iollm job challenge-output 3 weights").is_err(), "not a question");
+        let cmd = parse("iollm job challenge-initial 3").unwrap();
+        assert!(matches!(cmd, Command::Job { action: JobAction::ChallengeInitial { id: 3 } }));
         let cmd = parse("iollm dispute prove 4 --config c.toml --run r").unwrap();
         assert!(matches!(cmd, Command::Dispute { action: DisputeAction::Prove { id: 4, .. } }));
         let cmd = parse("iollm job settle-challenge 3 1").unwrap();

@@ -32,6 +32,12 @@ pub enum MarketCmdError {
     /// Checked locally before anything was sent: the market would refuse this (same message).
     #[error("market refused: {}", .0.message())]
     Refused(iollm_types::market::Error),
+    /// The job's committed h_0 is its config's initial state: an initial challenge would lose.
+    #[error(
+        "job {0}'s h_0 is the initial state of its config and seed: an initial challenge would \
+         lose its bond (nothing was sent)"
+    )]
+    InitialIsHonest(JobId),
     /// A spot check was not made (the result is wrong, or the run is not the committed one).
     #[error(transparent)]
     SpotCheck(#[from] iollm_worker::spotcheck::SpotCheckError),

@@ -275,6 +275,7 @@ fn an_initial_game_is_won_by_the_seeds_state_and_lost_by_a_forged_one() {
     let terms = |spec: &iollm_types::market::GameSpec| {
         spec.terms([[1; 32], [2; 32]], [[0; 32]; 2], Vec::new())
     };
+    assert_eq!(iollm_worker::initial_root(&spec), spec.h0, "worked out from the game spec alone");
     let honest = Player::new(Side::Executor, &tr, None);
     let challenger = Player::new(Side::Challenger, &tr, None);
     let game = Game::open_initial(terms(&spec), 0).expect("a playable config");
@@ -292,6 +293,7 @@ fn an_initial_game_is_won_by_the_seeds_state_and_lost_by_a_forged_one() {
     std::fs::write(path, bytes).expect("write");
     let forger = Player::from_run(Side::Executor, &tr, run.path(), cfg.train.checkpoint_every);
     let spec = iollm_types::market::GameSpec { h0, ..spec };
+    assert_ne!(iollm_worker::initial_root(&spec), spec.h0, "a verifier sees it is forged");
     let game = Game::open_initial(terms(&spec), 0).expect("a playable config");
     let game = play_out(game, [&forger, &challenger], None);
     assert_eq!(game.stage, Stage::Decided { verdict: Verdict::Challenger, how: How::Initial });

@@ -5,8 +5,8 @@
 //! resumes from its last checkpoint and claims nothing twice. A lying challenger loses the game
 //! the executor's worker plays by itself. A verifier's worker attests an honest result from one
 //! replayed segment, challenges a cheat (a challenge kept across a crash is sent however late),
-//! defends what it attested, and does not vouch for an output package that is not the run the
-//! trace proves.
+//! defends what it attested, does not vouch for an output package that is not the run the
+//! trace proves, and challenges a job whose `h_0` is not its seed's initial state.
 
 use anyhow::{bail, Context as _, Result};
 use iollm_chain::{ChainError, Connection, Signer};
@@ -1016,6 +1016,123 @@ async fn dishonest() -> Result<()> {
     reach(&charlies, job, Stage::Lost, 120).await?;
     stop.cancel();
     charlie_runs.await??;
+    dave_runs.await??;
+    Ok(())
+}
+
+/// A poster and an executor launder a model trained from another state than its job says:
+/// Bob posts a job whose committed `h_0` is a forged initial state (one LayerNorm gain
+/// changed, re-sealed with its own root); no honest executor's worker would claim it, but
+/// Charlie, by hand, does and submits the honest run from that state. Dave's verifier worker
+/// sees `h_0` is not the seed's state before it checks anything, challenges it in an initial
+/// game, and wins at the one chunk the dispute contract recomputes from the seed, Charlie
+/// answering every move from his forged run. Balances to the unit.
+#[tokio::test]
+async fn a_forged_start_is_challenged_by_a_verifiers_worker_and_lost_at_one_chunk() -> Result<()> {
+    tokio::time::timeout(Duration::from_secs(600), forged_start()).await?
+}
+
+async fn forged_start() -> Result<()> {
+    use iollm_types::bisection::Verdict;
+    use iollm_types::game::How;
+    let net = testnet().await?;
+    let ctx = &net.connection;
+    let market = ctx.market()?;
+    let (bob, charlie, dave) = (Signer::dev("bob")?, Signer::dev("charlie")?, Signer::dev("dave")?);
+    let artifact = providers_and_artifact(ctx, &[&charlie, &dave], &bob).await?;
+    let dir = tempfile::tempdir()?;
+    let spec = Path::new(GAME_SPEC);
+    let (spec_cid, game) = m::publish_spec(ctx, spec, 20).await?;
+    let store = iollm_artifacts::ipfs_client(ctx)?;
+    let doc = iollm_worker::job::JobDocument::parse(&std::fs::read(spec)?)?;
+    let max = iollm_worker::job::MAX_DATASET_BYTES;
+    let cfg = doc.train_config(&store, &dir.path().join("spec"), max).await?;
+    let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))?;
+    assert_eq!(iollm_worker::initial_root(&game), game.h0, "the honest job's h_0");
+    // The forged start, and the honest run from it.
+    let run = dir.path().join("forged-run");
+    let mut forged = trainer.initial_state();
+    forged.params[256 * cfg.model.n_embd + cfg.model.n_ctx * cfg.model.n_embd] = 1.5;
+    let (bytes, h0) = forged.checkpoint_bytes(&trainer.config_hash());
+    let first = iollm_compute::train::checkpoint_path(&run, 0);
+    std::fs::create_dir_all(first.parent().context("a directory")?)?;
+    std::fs::write(&first, bytes)?;
+    trainer.resume(&run, 0, &mut iollm_compute::go_on)?;
+    let game = iollm_types::market::GameSpec { h0, ..game };
+    let window = 40;
+    let verification = Verification { challenge_window: window, ..ONE_SLOT };
+    let deadline = ctx.chain.best_block().await? + 300;
+    let post =
+        PostJob::new(JobKind::Train, &spec_cid, artifact, 50, NEED, deadline, verification, REWARD)
+            .with_game(game.clone());
+
+    let dave_dir = dir.path().join("dave");
+    let stop = CancellationToken::new();
+    let (dave_runs, _) = start_as(Role::Verifier, ctx, &dave, &dave_dir, false, &stop).await?;
+    let daves = State::open(&dave_dir.join("state.sqlite")).await?;
+    let bobs = market.balance_of(bob.account_bytes()).await?;
+    let job = m::post_job(ctx, &bob, &post).await?.value;
+    reach_any(&daves, job, SIGNED_UP, 120).await?;
+    // An honest executor's check refuses it by name.
+    let refused = iollm_worker::job::check_before_claim(&market, &store, job).await;
+    assert!(
+        matches!(refused, Err(iollm_worker::job::JobSpecError::ForgedStart(j)) if j == job),
+        "{refused:?}"
+    );
+    let out = dir.path().join("forged-output");
+    let package =
+        iollm_tests::publish_output(ctx, (job, artifact), &charlie, &cfg, &run, &out).await?;
+    let (commitment, proof) = iollm_worker::submission(&run, &game, &package, 0)?;
+    m::claim(ctx, &charlie, job).await?;
+    m::submit(ctx, &charlie, job, &commitment, Some(&proof)).await?;
+    reach(&daves, job, Stage::Challenged, 300).await?;
+    let note = daves.job(job).await?.and_then(|j| j.note).unwrap_or_default();
+    assert!(note.starts_with("challenged h_0"), "{note}");
+    let game_id = market.game_of(job, 0).await?.context("Dave's game")?.game;
+    // Charlie answers from his forged run; his last move, the chunk, decides the game.
+    let forger = |side| iollm_worker::player::Player::from_run(side, &trainer, &run, 4);
+    let mut chunk_gas = None;
+    let (waited, mut refused) = (tokio::time::Instant::now(), None);
+    let decided = loop {
+        if waited.elapsed() > Duration::from_secs(300) {
+            bail!("game {game_id} not decided in 300 s; Charlie's last refused move: {refused:?}");
+        }
+        let moved = |kind: &str, call: &iollm_chain::contract::Executed<()>| {
+            if kind == "chunk" {
+                chunk_gas = Some(call.dry_run.gas_consumed);
+            }
+        };
+        match iollm_worker::player::play(ctx, &charlie, game_id, forger, false, moved).await {
+            Ok(g) if g.verdict().is_some() => break g,
+            Ok(_) => {}
+            Err(iollm_worker::player::PlayError::Chain(e @ ChainError::Dispatch { .. })) => {
+                refused = Some(e.to_string())
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let stage =
+        iollm_types::game::Stage::Decided { verdict: Verdict::Challenger, how: How::Initial };
+    assert_eq!(decided.stage, stage, "decided by the referee's chunk, not a clock");
+    let (ref_time, proof_size) = chunk_gas.context("Charlie revealed the chunk")?;
+    println!(
+        "a forged h_0 lost on the node in {} moves; the chunk the contract recomputed: \
+         ref_time {ref_time}, proof_size {proof_size}",
+        decided.moves
+    );
+    reach(&daves, job, Stage::Checked, 300).await?;
+    let rejected = market.job(job).await?.context("the job")?;
+    assert_eq!((rejected.state, rejected.open_games), (JobState::Rejected, 0));
+    let half = COLLATERAL.div_ceil(2);
+    assert_eq!(market.balance_of(dave.account_bytes()).await?, half, "half the collateral");
+    let d = market.pledge_of(dave.account_bytes()).await?.context("pledge")?;
+    assert_eq!((d.stake, d.locked), (STAKE, 0), "Dave's bond is back");
+    let c = market.pledge_of(charlie.account_bytes()).await?.context("pledge")?;
+    assert_eq!((c.stake, c.locked), (STAKE - COLLATERAL, 0), "Charlie's collateral is slashed");
+    assert_eq!(market.balance_of(charlie.account_bytes()).await?, 0, "and it earns nothing");
+    assert_eq!(market.balance_of(bob.account_bytes()).await?, bobs + REWARD, "the escrow back");
+    stop.cancel();
     dave_runs.await??;
     Ok(())
 }

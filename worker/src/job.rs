@@ -95,10 +95,17 @@ pub enum JobSpecError {
     NoSpec(JobId),
     /// The game spec the job committed is not the one its spec gives.
     #[error(
-        "job {0}: its committed game spec is not the one its spec gives (another config, corpus \
-         or h_0): an honest run of it could lose its games, do not claim or verify it"
+        "job {0}: its committed game spec is not the one its spec gives (another config, \
+         corpus or checkpoint layout): an honest run of it could lose its games, do not claim or \
+         verify it"
     )]
     NotItsGame(JobId),
+    /// The job commits an `h_0` that is not its config's initial state.
+    #[error(
+        "job {0}: its committed h_0 is not the initial state of its config and seed: an \
+         executor would lose its initial game, do not claim it (a verifier challenges it)"
+    )]
+    ForgedStart(JobId),
     /// The chain failed.
     #[error(transparent)]
     Chain(#[from] iollm_chain::ChainError),
@@ -278,7 +285,8 @@ pub async fn publish<S: ContentStore>(
 
 /// The training config of job `job`: its spec fetched by the CID on chain (checked against
 /// it), its dataset made local in `dir` (at most the corpus the job committed to); refused
-/// when the game spec the job committed is not the one the spec gives.
+/// when the game spec the job committed is not the one the spec gives, but for its `h_0`
+/// (which [`check_before_claim`] checks, and a verifier challenges: [`crate::initial_root`]).
 pub async fn config_of_job<S: ContentStore>(
     market: &MarketClient,
     store: &S,
@@ -291,7 +299,8 @@ pub async fn config_of_job<S: ContentStore>(
     let max = game.as_ref().map_or(MAX_DATASET_BYTES, |g| g.config.corpus_len);
     let cfg = doc.train_config(store, dir, max).await?;
     if let Some(committed) = game {
-        if crate::game_spec(&trainer(&cfg)?, &cfg, committed.move_blocks) != committed {
+        let ours = crate::game_spec(&trainer(&cfg)?, &cfg, committed.move_blocks);
+        if (GameSpec { h0: committed.h0, ..ours }) != committed {
             return Err(JobSpecError::NotItsGame(job));
         }
     }
@@ -299,19 +308,22 @@ pub async fn config_of_job<S: ContentStore>(
 }
 
 /// What an executor checks before it claims a training job: that its spec and dataset can be
-/// fetched and checked and that the game spec the job committed is the one they give
-/// ([`config_of_job`]); claiming a job whose games an honest run cannot win would cost it its
-/// collateral. An evaluation job has nothing to check yet.
+/// fetched and checked, that the game spec the job committed is the one they give
+/// ([`config_of_job`]) and that its `h_0` is the initial state ([`crate::initial_root`]);
+/// claiming a job whose games an honest run cannot win would cost it its collateral. An
+/// evaluation job has nothing to check yet.
 pub async fn check_before_claim<S: ContentStore>(
     market: &MarketClient,
     store: &S,
     job: JobId,
 ) -> Result<(), JobSpecError> {
-    if market.job_terms(job).await?.and_then(|t| t.game).is_none() {
-        return Ok(());
-    }
+    let Some(game) = market.job_terms(job).await?.and_then(|t| t.game) else { return Ok(()) };
     let dir = tempfile::tempdir().map_err(|e| JobSpecError::Local(e.to_string()))?;
-    config_of_job(market, store, job, dir.path()).await.map(drop)
+    config_of_job(market, store, job, dir.path()).await?;
+    if crate::initial_root(&game) != game.h0 {
+        return Err(JobSpecError::ForgedStart(job));
+    }
+    Ok(())
 }
 
 fn trainer(cfg: &TrainConfig) -> Result<iollm_compute::Trainer, JobSpecError> {

@@ -266,7 +266,11 @@ impl<'t> Player<'t> {
                 Some(Move::InitialHeader { proof })
             }
             Stage::InitialDescend { descent } => {
-                let h0 = self.state(0);
+                // The challenger's h_0 is the seed's, never a checkpoint it fetched.
+                let h0 = match self.side {
+                    Side::Executor => self.state(0),
+                    Side::Challenger => self.trainer.initial_state(),
+                };
                 self.descend(descent, &h0.tensor_tree(), || {
                     let (words, _) = h0.step_inputs();
                     let at = descent.index as usize * iollm_repops::commit::CHUNK_WORDS;

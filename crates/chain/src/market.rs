@@ -238,6 +238,16 @@ impl MarketClient {
         self.exec(signer, 0, input, "challenge index").await
     }
 
+    /// Challenges a submitted job's `h_0` (an initial game: the executor must show it is the
+    /// initial state of the job's config and seed), bonded as [`MarketClient::challenge`].
+    pub async fn challenge_initial(
+        &self,
+        signer: &Signer,
+        job: JobId,
+    ) -> Result<Executed<u16>, ChainError> {
+        self.exec(signer, 0, calls::challenge_initial(job), "challenge index").await
+    }
+
     /// Settles challenge `index` of a job once its game is decided or its side to move is
     /// late (anyone).
     pub async fn settle_challenge(

@@ -404,10 +404,9 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let dir = self.job_dir(id);
         let runs = [dir.join("run"), dir.join("published")];
         let run = runs.iter().find(|run| iollm_compute::read_trace(run).is_ok());
-        if let Some(g) = self.conn.dispute()?.game(game).await?.filter(|g| g.question.is_some()) {
-            return self
-                .prove_package(id, game, &g, trainer, run.map(|r| r.as_path()), moved)
-                .await;
+        let held = self.conn.dispute()?.game(game).await?;
+        if let Some(g) = held.as_ref().filter(|g| g.question.is_some()) {
+            return self.prove_package(id, game, g, trainer, run.map(|r| r.as_path()), moved).await;
         }
         // The checkpoint interval is the job's, never what a published trace.json says.
         let every = trainer.config().train.checkpoint_every;
@@ -416,8 +415,10 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             None => (runs[0].as_path(), None),
         };
         // A one-segment claim it challenged with is its story at level 1, in a game about
-        // that claim (its own, or a defence against it), when it has no run of its own.
-        let claim = match dir.join("run").exists() {
+        // that claim (its own, or a defence against it), when it has no run of its own. An
+        // initial game has no claim: its story is the seed's initial state.
+        let initial = held.is_some_and(|g| g.initial);
+        let claim = match initial || dir.join("run").exists() {
             true => None,
             false => self.kept_claim(id, game, trainer).await?,
         };

@@ -483,9 +483,17 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
             tracing::info!(target: "worker::executor", job = id, why, "Leaving the job");
             return Ok(why == BUSY);
         }
-        if let Err(e) = crate::job::check_before_claim(&me.market, &me.store, id).await {
-            tracing::warn!(target: "worker::executor", job = id, error = %e, "Not taking it");
-            return Ok(false);
+        match crate::job::check_before_claim(&me.market, &me.store, id).await {
+            Ok(()) => {}
+            // A verifier signs up for a job whose h_0 is forged: it challenges that once a
+            // result is in, and wins.
+            Err(crate::job::JobSpecError::ForgedStart(_)) if me.config.role == Role::Verifier => {
+                tracing::info!(target: "worker::verifier", job = id, "Its h_0 is forged: signing up to challenge it");
+            }
+            Err(e) => {
+                tracing::warn!(target: "worker::executor", job = id, error = %e, "Not taking it");
+                return Ok(false);
+            }
         }
         let secret = match me.config.role {
             Role::Executor => None,

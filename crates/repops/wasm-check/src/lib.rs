@@ -1,5 +1,6 @@
 //! Exports every [`F32`] operation and function on raw bits, and the step program's chain step
-//! (what the referee recomputes), so the Wasm module contains all of their code and nothing else.
+//! (what the referee recomputes) and a chunk of the initial state, so the Wasm module contains
+//! all of their code and nothing else.
 #![no_std]
 
 extern crate alloc;
@@ -165,4 +166,13 @@ pub extern "C" fn from_i32(v: i32) -> u32 {
 #[no_mangle]
 pub extern "C" fn to_i32(a: u32) -> i32 {
     F32(a).to_i32()
+}
+
+/// The word `w` of chunk `c` of the initial state of a model of width `n_embd` (what an
+/// initial game's referee recomputes).
+#[no_mangle]
+pub extern "C" fn initial_chunk_word(n_embd: u32, seed: u64, c: u64, w: u32) -> u32 {
+    let layout = step::ParamLayout::new(&config(n_embd));
+    let chunk = iollm_repops::init::chunk::<F32>(&layout, seed, c).unwrap_or_default();
+    chunk.get(w as usize).copied().unwrap_or(0)
 }
