@@ -220,8 +220,10 @@ fn submission(
         trace_root: merkle::root(trace),
         checks_root: checks,
     };
-    let path = merkle::proof(trace, n).expect("in range");
-    (commitment, FinalState { state: last.prove_header(&tr.config_hash()), path })
+    let (path, first_path) = (merkle::proof(trace, n), merkle::proof(trace, 0));
+    let state = last.prove_header(&tr.config_hash());
+    let (path, first_path) = (path.expect("in range"), first_path.expect("in range"));
+    (commitment, FinalState { state, path, first_path })
 }
 
 async fn pledge(ctx: &iollm_chain::Connection, who: &Signer, stake: u128) -> Result<()> {

@@ -1005,14 +1005,7 @@ async fn dishonest() -> Result<()> {
         (fault.step, fault.op, fault.element),
         "the game ends at the altered element"
     );
-    let half = COLLATERAL.div_ceil(2);
-    assert_eq!(market.balance_of(dave.account_bytes()).await?, half, "half the collateral");
-    let d = market.pledge_of(dave.account_bytes()).await?.context("pledge")?;
-    assert_eq!((d.stake, d.locked), (STAKE, 0), "Dave's bond is back");
-    let c = market.pledge_of(charlie.account_bytes()).await?.context("pledge")?;
-    assert_eq!((c.stake, c.locked), (STAKE - COLLATERAL, 0), "Charlie's collateral is slashed");
-    assert_eq!(market.balance_of(charlie.account_bytes()).await?, 0, "and it earns nothing");
-    assert_eq!(market.balance_of(bob.account_bytes()).await?, bobs + REWARD, "the escrow back");
+    caught_and_paid(&market, [&dave, &charlie, &bob], bobs).await?;
     reach(&charlies, job, Stage::Lost, 120).await?;
     stop.cancel();
     charlie_runs.await??;
@@ -1024,9 +1017,10 @@ async fn dishonest() -> Result<()> {
 /// Bob posts a job whose committed `h_0` is a forged initial state (one LayerNorm gain
 /// changed, re-sealed with its own root); no honest executor's worker would claim it, but
 /// Charlie, by hand, does and submits the honest run from that state. Dave's verifier worker
-/// sees `h_0` is not the seed's state before it checks anything, challenges it in an initial
-/// game, and wins at the one chunk the dispute contract recomputes from the seed, Charlie
-/// answering every move from his forged run. Balances to the unit.
+/// sees `h_0` is not the seed's state when the job is posted, takes it without a sign-up,
+/// challenges it in an initial game once the result is in (bonded from his pledge), and wins
+/// at the one chunk the dispute contract recomputes from the seed, Charlie answering every
+/// move from his forged run. Balances to the unit.
 #[tokio::test]
 async fn a_forged_start_is_challenged_by_a_verifiers_worker_and_lost_at_one_chunk() -> Result<()> {
     tokio::time::timeout(Duration::from_secs(600), forged_start()).await?
@@ -1072,7 +1066,9 @@ async fn forged_start() -> Result<()> {
     let daves = State::open(&dave_dir.join("state.sqlite")).await?;
     let bobs = market.balance_of(bob.account_bytes()).await?;
     let job = m::post_job(ctx, &bob, &post).await?.value;
-    reach_any(&daves, job, SIGNED_UP, 120).await?;
+    // Dave's worker takes it to challenge, without a sign-up (none may be left, or the result
+    // may be in before one could land).
+    reach(&daves, job, Stage::Forged, 120).await?;
     // An honest executor's check refuses it by name.
     let refused = iollm_worker::job::check_before_claim(&market, &store, job).await;
     assert!(
@@ -1088,6 +1084,7 @@ async fn forged_start() -> Result<()> {
     reach(&daves, job, Stage::Challenged, 300).await?;
     let note = daves.job(job).await?.and_then(|j| j.note).unwrap_or_default();
     assert!(note.starts_with("challenged h_0"), "{note}");
+    assert_eq!(market.job(job).await?.context("the job")?.sign_ups, 0, "no sign-up");
     let game_id = market.game_of(job, 0).await?.context("Dave's game")?.game;
     // Charlie answers from his forged run; his last move, the chunk, decides the game.
     let forger = |side| iollm_worker::player::Player::from_run(side, &trainer, &run, 4);
@@ -1124,16 +1121,29 @@ async fn forged_start() -> Result<()> {
     reach(&daves, job, Stage::Checked, 300).await?;
     let rejected = market.job(job).await?.context("the job")?;
     assert_eq!((rejected.state, rejected.open_games), (JobState::Rejected, 0));
+    caught_and_paid(&market, [&dave, &charlie, &bob], bobs).await?;
+    stop.cancel();
+    dave_runs.await??;
+    Ok(())
+}
+
+/// The books after a cheating executor (`charlie`) lost the one game of a job to a
+/// challenger (`dave`) who never earned from it before: half the collateral to the challenger,
+/// its bond back, the executor's collateral slashed and nothing earned, the poster's escrow
+/// back (`bobs`: its balance before).
+async fn caught_and_paid(
+    market: &iollm_chain::market::MarketClient,
+    [dave, charlie, bob]: [&Signer; 3],
+    bobs: u128,
+) -> Result<()> {
     let half = COLLATERAL.div_ceil(2);
     assert_eq!(market.balance_of(dave.account_bytes()).await?, half, "half the collateral");
     let d = market.pledge_of(dave.account_bytes()).await?.context("pledge")?;
-    assert_eq!((d.stake, d.locked), (STAKE, 0), "Dave's bond is back");
+    assert_eq!((d.stake, d.locked), (STAKE, 0), "the challenger's bond is back");
     let c = market.pledge_of(charlie.account_bytes()).await?.context("pledge")?;
-    assert_eq!((c.stake, c.locked), (STAKE - COLLATERAL, 0), "Charlie's collateral is slashed");
+    assert_eq!((c.stake, c.locked), (STAKE - COLLATERAL, 0), "the collateral is slashed");
     assert_eq!(market.balance_of(charlie.account_bytes()).await?, 0, "and it earns nothing");
     assert_eq!(market.balance_of(bob.account_bytes()).await?, bobs + REWARD, "the escrow back");
-    stop.cancel();
-    dave_runs.await??;
     Ok(())
 }
 
@@ -1433,7 +1443,7 @@ async fn restarts() -> Result<()> {
     let charlie_dir = dir.path().join("charlie");
     std::fs::create_dir_all(&charlie_dir)?;
     let state = State::open(&charlie_dir.join("state.sqlite")).await?;
-    assert!(state.begin(job, Role::Executor.as_str(), None).await?);
+    assert!(state.begin(job, Role::Executor.as_str(), Stage::Claiming, None).await?);
     m::claim(ctx, &charlie, job).await?;
     let stop = CancellationToken::new();
     let (runs, _) = start(ctx, &charlie, &charlie_dir, false, &stop).await?;

@@ -112,7 +112,8 @@ pub fn submission(
         trace_root: result.trace_root,
         checks_root: result.checks_root,
     };
-    let last = FinalState { state: result.last, path: result.last_path };
+    let last =
+        FinalState { state: result.last, path: result.last_path, first_path: result.first_path };
     last.check::<iollm_compute::merkle::Sha>(game, &commitment.trace_root, commitment.loss)
         .map_err(SubmissionError::NotThisJob)?;
     Ok((commitment, last))

@@ -262,15 +262,11 @@ impl<'t> Player<'t> {
                 })
             }
             Stage::Initial { .. } if self.side == Side::Executor => {
-                let proof = self.state(0).prove_header(&self.trainer.config_hash());
+                let proof = self.initial(game).prove_header(&self.trainer.config_hash());
                 Some(Move::InitialHeader { proof })
             }
             Stage::InitialDescend { descent } => {
-                // The challenger's h_0 is the seed's, never a checkpoint it fetched.
-                let h0 = match self.side {
-                    Side::Executor => self.state(0),
-                    Side::Challenger => self.trainer.initial_state(),
-                };
+                let h0 = self.initial(game);
                 self.descend(descent, &h0.tensor_tree(), || {
                     let (words, _) = h0.step_inputs();
                     let at = descent.index as usize * iollm_repops::commit::CHUNK_WORDS;
@@ -309,6 +305,21 @@ impl<'t> Player<'t> {
                 Some(Move::Replay { inputs })
             }
             _ => None,
+        }
+    }
+
+    /// The `h_0` it plays in an initial game: the seed's state, as a challenger always (never
+    /// a checkpoint it fetched); as the executor (or an attester in its place) its own
+    /// checkpoint 0 when that is the job's committed `h_0`, else the seed's state.
+    fn initial(&self, game: &Game) -> TrainState {
+        let seeds = self.trainer.initial_state();
+        if self.side == Side::Challenger {
+            return seeds;
+        }
+        let own = self.state(0);
+        match self.root(&own) == game.terms.h0 {
+            true => own,
+            false => seeds,
         }
     }
 

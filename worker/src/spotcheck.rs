@@ -87,6 +87,13 @@ pub enum SpotCheckError {
         /// the claim agrees with up to the segment).
         committed: Vec<[u8; 32]>,
     },
+    /// The job's committed `h_0` is not the initial state of its config and seed: any result
+    /// of it is wrong, and an attester of it would lose its bond.
+    #[error(
+        "job {0}'s h_0 is not the initial state of its config and seed: do not attest it; \
+         challenge it with `iollm job challenge-initial {0}` before the window closes"
+    )]
+    ForgedStart(JobId),
     /// The output package could not be checked for a reason of this machine's (its IPFS
     /// daemon unreachable): nothing was sent, try again.
     #[error("the output package cannot be checked: {0}")]
@@ -311,6 +318,14 @@ pub async fn judge<S: ContentStore>(
     trainer: &Arc<Trainer>,
     run: &Path,
 ) -> Result<Judged, SpotCheckError> {
+    if market
+        .job_terms(job)
+        .await?
+        .and_then(|t| t.game)
+        .is_some_and(|g| crate::initial_root(&g) != g.h0)
+    {
+        return Err(SpotCheckError::ForgedStart(job));
+    }
     let Replayed { result, hashes, checks, segments } =
         replay_drawn(market, job, secret, trainer, run).await?;
     let bad = |reason: String| SpotCheckError::Run { path: run.to_owned(), reason };

@@ -18,6 +18,10 @@ pub enum Stage {
     /// Verifier: signed up; waits for the result, then spot-checks it from the executor's
     /// published run (its drawn segment and the last replayed).
     SignedUp,
+    /// Verifier: the job's `h_0` is not the initial state of its config and seed (taken
+    /// without a sign-up, whatever its fee or slots): waits for the result, then challenges
+    /// its `h_0`.
+    Forged,
     /// Verifier: runs the job itself, the executor's published run being missing or not the
     /// committed one (to attest from, or challenge with, its own run).
     Running,
@@ -53,9 +57,10 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage.
-    pub const ALL: [Stage; 16] = [
+    pub const ALL: [Stage; 17] = [
         Stage::SigningUp,
         Stage::SignedUp,
+        Stage::Forged,
         Stage::Running,
         Stage::Claiming,
         Stage::Claimed,
@@ -77,6 +82,7 @@ impl Stage {
         match self {
             Stage::SigningUp => "signing_up",
             Stage::SignedUp => "signed_up",
+            Stage::Forged => "forged",
             Stage::Running => "running",
             Stage::Claiming => "claiming",
             Stage::Claimed => "claimed",
@@ -270,16 +276,16 @@ impl State {
         Ok(self.jobs().await?.into_iter().filter(|j| !j.stage.is_final()).collect())
     }
 
-    /// Records that the worker decided to take `id` in `role` (before the claim or sign-up is
-    /// sent; a verifier's `secret` with it, so it is never lost); `false` if it is already
-    /// recorded, so a job is taken at most once whatever the events repeat.
+    /// Records that the worker decided to take `id` in `role` at `stage` (before the claim or
+    /// sign-up is sent; a verifier's `secret` with it, so it is never lost); `false` if it is
+    /// already recorded, so a job is taken at most once whatever the events repeat.
     pub async fn begin(
         &self,
         id: u64,
         role: &str,
+        stage: Stage,
         secret: Option<[u8; 32]>,
     ) -> Result<bool, StateError> {
-        let stage = if secret.is_some() { Stage::SigningUp } else { Stage::Claiming };
         let done = sqlx::query(
             "INSERT INTO jobs (id, role, secret, stage, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (id) DO NOTHING",

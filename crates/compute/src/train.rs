@@ -1318,6 +1318,8 @@ pub struct RunResult {
     pub last: HeaderProof,
     /// The siblings of leaf `n` in the trace, from the bottom up.
     pub last_path: Vec<Hash>,
+    /// The siblings of leaf 0 (`h_0`) in the trace, from the bottom up.
+    pub first_path: Vec<Hash>,
     /// The loss of the last step (in `last`'s header).
     pub loss: f32,
 }
@@ -1347,6 +1349,7 @@ pub fn run_result(out_dir: &Path) -> Result<RunResult> {
         checks_root,
         last: state.prove_header(&config_hash),
         last_path: merkle::proof(&hashes, n).expect("in range"),
+        first_path: merkle::proof(&hashes, 0).expect("in range"),
         loss: state.loss,
     })
 }

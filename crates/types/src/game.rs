@@ -745,12 +745,12 @@ impl Game {
     /// recomputes it from the seed: the executor wins if it is the initial chunk.
     pub fn chunk<H: Hasher>(&mut self, words: Vec<u32>, now: BlockNumber) -> Result<(), GameError> {
         if let Stage::InitialDescend { descent } = &mut self.stage {
-            let layout = step::ParamLayout::new(&self.terms.config.step());
-            let truth = init::chunk::<F32>(&layout, self.terms.config.seed, descent.index)
-                .ok_or(GameError::OutOfRange)?;
             if descent.phase != Phase::Leaf {
                 return Err(GameError::NotYourMove);
             }
+            let layout = step::ParamLayout::new(&self.terms.config.step());
+            let truth = init::chunk::<F32>(&layout, self.terms.config.seed, descent.index)
+                .ok_or(GameError::OutOfRange)?;
             if words.len() != truth.len()
                 || H::hash(&[&[0], &chunk_hash::<H>(&words)]) != descent.node
             {

@@ -600,15 +600,19 @@ pub struct Commitment {
 
 /// A training result's last state `h_n`, proven at submission (VERIFICATION.md,
 /// "Commitments"): its header, which holds the loss of the last step, and its path in the
-/// trace. The market checks it against the job's game spec and the committed trace root and
-/// loss, and stores nothing of it: the reported loss is the one `h_n` carries, and `h_n` is
-/// what the dispute game proves.
+/// trace, and the path of the trace's first leaf, which must be the job's `h_0`. The market
+/// checks it against the job's game spec and the committed trace root and loss, and stores
+/// nothing of it: the reported loss is the one `h_n` carries, `h_n` is what the dispute game
+/// proves, and a run that starts elsewhere than the job's `h_0` (a state the executor chose)
+/// is refused before anyone must play a game to show it.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, TypeInfo)]
 pub struct FinalState {
     /// `h_n`'s header bytes and its tensors' root (`h_n` is the root over both).
     pub state: iollm_repops::commit::HeaderProof,
     /// The siblings of leaf `n` (of `n + 1`) in the trace, from the bottom up.
     pub path: Vec<[u8; 32]>,
+    /// The siblings of leaf 0 (the job's `h_0`) in the trace, from the bottom up.
+    pub first_path: Vec<[u8; 32]>,
 }
 
 impl FinalState {
@@ -638,7 +642,8 @@ impl FinalState {
         trace.push(h_n);
         let last = u64::from(game.checkpoints);
         let path = iollm_repops::merkle::proof::<H>(&trace, last).unwrap_or_default();
-        (h_n, iollm_repops::merkle::root::<H>(&trace), FinalState { state, path })
+        let first_path = iollm_repops::merkle::proof::<H>(&trace, 0).unwrap_or_default();
+        (h_n, iollm_repops::merkle::root::<H>(&trace), FinalState { state, path, first_path })
     }
 }
 
@@ -653,6 +658,8 @@ pub enum FinalStateError {
     Step,
     /// The state is not leaf `n` of the committed trace.
     Trace,
+    /// The trace's leaf 0 is not the job's `h_0`.
+    Start,
     /// The committed loss is not the header's ([`loss_micros`]).
     Loss,
 }
@@ -665,6 +672,7 @@ impl FinalStateError {
             FinalStateError::Config => "it is a state of another config than the job's",
             FinalStateError::Step => "it is not the state after the job's last step",
             FinalStateError::Trace => "it is not the last checkpoint of the trace root",
+            FinalStateError::Start => "the trace does not start at the job's h_0",
             FinalStateError::Loss => "the loss is not the last step's loss the state holds",
         }
     }
@@ -693,6 +701,9 @@ impl FinalState {
         let leaves = last.checked_add(1).ok_or(FinalStateError::Trace)?;
         if !iollm_repops::merkle::verify::<H>(trace_root, &h_n, last, leaves, &self.path) {
             return Err(FinalStateError::Trace);
+        }
+        if !iollm_repops::merkle::verify::<H>(trace_root, &game.h0, 0, leaves, &self.first_path) {
+            return Err(FinalStateError::Start);
         }
         if loss_micros(header.loss) != loss {
             return Err(FinalStateError::Loss);
@@ -1971,6 +1982,14 @@ mod tests {
         let (root, longer) = final_state(&GameSpec { checkpoints: 4, every: 1, ..game.clone() }, 0);
         let six = GameSpec { every: 1, checkpoints: 6, ..game.clone() };
         assert_eq!(longer.check::<Sha>(&six, &root, 0), Err(FinalStateError::Step));
+        // A trace that does not start at the job's h_0 (a run from a state of the executor's
+        // choosing), or a path that does not show where it starts.
+        let (other_root, elsewhere) = final_state(&GameSpec { h0: [9; 32], ..game.clone() }, 0);
+        assert_eq!(elsewhere.check::<Sha>(&game, &other_root, 0), Err(FinalStateError::Start));
+        let (root, last) = final_state(&game, loss.to_bits());
+        let mut pathless = last.clone();
+        pathless.first_path.pop();
+        assert_eq!(pathless.check::<Sha>(&game, &root, 2_750_000), Err(FinalStateError::Start));
         // Header bytes that are not a header.
         let mut bent = last.clone();
         bent.state.header.push(0);

@@ -74,11 +74,12 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                         }
                         undecided = true;
                         // An output game is proven from the last checkpoint and the package
-                        // the spot check kept; any other, from every checkpoint: its own run's,
-                        // else the executor's published ones, each checked against the trace.
-                        let output_game = g.is_some_and(|g| g.question.is_some());
+                        // the spot check kept, an initial game from the seed; any other, from
+                        // every checkpoint: its own run's, else the executor's published ones,
+                        // each checked against the trace.
+                        let needs_run = g.is_some_and(|g| g.question.is_none() && !g.initial);
                         let own_run = || iollm_compute::run_result(&self.job_dir(id).join("run"));
-                        if !output_game && !all_checkpoints && own_run().is_err() {
+                        if needs_run && !all_checkpoints && own_run().is_err() {
                             if let Err(why) = self.fetch_all_published(id).await {
                                 tracing::warn!(target: "worker::verifier", job = id, %why, "Accused, without the published checkpoints: running the job to defend it");
                                 return Ok(self
@@ -87,7 +88,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                                     .await?);
                             }
                         }
-                        all_checkpoints |= !output_game;
+                        all_checkpoints |= needs_run;
                         let trainer = self.trainer_in(id, &mut trainer).await?;
                         self.play_side(id, game, trainer).await?;
                     }

@@ -479,34 +479,35 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
             return Ok(false);
         }
         let Some(job) = me.market.job(id).await? else { return Ok(false) };
+        // A job whose h_0 is forged is challenged, whatever its fee or sign-ups: taken without
+        // a sign-up (none may be left, or the result may be in already).
+        if me.config.role == Role::Verifier && me.forged(&job, id).await? {
+            tracing::info!(target: "worker::verifier", job = id, "Its h_0 is not its seed's initial state: challenging it once its result is in");
+            if me.state.begin(id, me.config.role.as_str(), Stage::Forged, None).await? {
+                tasks.spawn(Arc::clone(&self.inner).carry(id, stop.clone()));
+            }
+            return Ok(false);
+        }
         if let Some(why) = me.declines(id, &job).await? {
             tracing::info!(target: "worker::executor", job = id, why, "Leaving the job");
             return Ok(why == BUSY);
         }
-        match crate::job::check_before_claim(&me.market, &me.store, id).await {
-            Ok(()) => {}
-            // A verifier signs up for a job whose h_0 is forged: it challenges that once a
-            // result is in, and wins.
-            Err(crate::job::JobSpecError::ForgedStart(_)) if me.config.role == Role::Verifier => {
-                tracing::info!(target: "worker::verifier", job = id, "Its h_0 is forged: signing up to challenge it");
-            }
-            Err(e) => {
-                tracing::warn!(target: "worker::executor", job = id, error = %e, "Not taking it");
-                return Ok(false);
-            }
+        if let Err(e) = crate::job::check_before_claim(&me.market, &me.store, id).await {
+            tracing::warn!(target: "worker::executor", job = id, error = %e, "Not taking it");
+            return Ok(false);
         }
-        let secret = match me.config.role {
-            Role::Executor => None,
+        let (stage, secret) = match me.config.role {
+            Role::Executor => (Stage::Claiming, None),
             Role::Verifier => {
                 let mut secret = [0u8; 32];
                 getrandom::fill(&mut secret).map_err(|e| WorkerError::Io {
                     what: "drawing a spot-check secret".into(),
                     source: std::io::Error::other(e.to_string()),
                 })?;
-                Some(secret)
+                (Stage::SigningUp, Some(secret))
             }
         };
-        if me.state.begin(id, me.config.role.as_str(), secret).await? {
+        if me.state.begin(id, me.config.role.as_str(), stage, secret).await? {
             tasks.spawn(Arc::clone(&self.inner).carry(id, stop.clone()));
         }
         Ok(false)
@@ -514,6 +515,28 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
 }
 
 impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
+    /// Whether job `id` (`job`) is one whose committed `h_0` is not the initial state of its
+    /// config and seed ([`crate::initial_root`], worked out off the async executor), that this
+    /// account may still challenge: not a party to it, its result not yet decided.
+    async fn forged(&self, job: &Job, id: u64) -> Result<bool, WorkerError> {
+        let me = self.signer.account_bytes();
+        let open = matches!(job.state, JobState::Open | JobState::Claimed | JobState::Submitted);
+        if !open || job.poster == me || job.executor == Some(me) {
+            return Ok(false);
+        }
+        let Some(game) = self.market.job_terms(id).await?.and_then(|t| t.game) else {
+            return Ok(false);
+        };
+        let root = tokio::task::spawn_blocking({
+            let game = game.clone();
+            move || crate::initial_root(&game)
+        });
+        Ok(root.await.map_err(|e| WorkerError::Io {
+            what: "working out the job's initial state".into(),
+            source: std::io::Error::other(e.to_string()),
+        })? != game.h0)
+    }
+
     /// Why the worker leaves job `id` to others, if it does.
     async fn declines(&self, id: u64, job: &Job) -> Result<Option<&'static str>, WorkerError> {
         if job.kind != JobKind::Train {
@@ -655,6 +678,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 Stage::SigningUp => self.sign_up(id, secret()?).await?,
                 Stage::Claiming => self.claim(id).await?,
                 Stage::SignedUp => self.check_published(id, secret()?, stop).await?,
+                Stage::Forged => self.challenge_forged(id, stop).await?,
                 Stage::Running if role == Role::Verifier.as_str() => {
                     self.run_for_check(id, secret()?, stop).await?
                 }

@@ -66,9 +66,6 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             // It stopped between keeping its claim and recording it: send that one.
             return Ok(self.state.set_stage(id, Stage::Challenging, None).await?);
         }
-        if let Some(why) = self.forged_start(id).await? {
-            return self.challenge_instead(id, &secret, Instead::Initial, &why).await;
-        }
         let started = std::time::Instant::now();
         let dir = self.job_dir(id).join("published");
         let (market, store) = (&self.market, &self.store);
@@ -356,9 +353,6 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         stop: &CancellationToken,
     ) -> Result<(), WorkerError> {
         let Some(result) = self.await_result(id, stop).await? else { return Ok(()) };
-        if let Some(why) = self.forged_start(id).await? {
-            return self.challenge_instead(id, &secret, Instead::Initial, &why).await;
-        }
         let run = self.job_dir(id).join("run");
         let ours = iollm_compute::run_result(&run)?;
         if ours.trace_root != result.trace_root {
@@ -438,7 +432,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         if let crate::spotcheck::SpotCheck::OutputRefused { question: Some(q), why, .. } =
             &judged.found
         {
-            return self.challenge_instead(id, secret, Instead::Output(*q), why).await;
+            return self.challenge_output(id, secret, *q, why).await;
         }
         if let Some(cid) = &judged.pinned {
             self.state.pinned(id, &cid.to_string()).await?;
@@ -449,50 +443,68 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         }
     }
 
-    /// Verifier: why job `id`'s committed `h_0` is not the initial state of its committed
-    /// config and seed ([`crate::initial_root`]), if it is not.
-    async fn forged_start(&self, id: u64) -> Result<Option<String>, WorkerError> {
-        let game = self.market.job_terms(id).await?.and_then(|t| t.game);
-        Ok(game
-            .filter(|g| crate::initial_root(g) != g.h0)
-            .map(|_| "the job's h_0 is not the initial state of its config and seed".to_string()))
-    }
-
-    /// Verifier, with a fault the chain can decide found before it reveals (`why`): an output
-    /// package that is not the proven run (asking what the executor cannot answer), or a
-    /// forged `h_0`: challenges so on its sign-up's bond instead of revealing without a check.
+    /// Verifier, its segments replayed but the output package not the proven run, in a way
+    /// the chain can decide (`why`): challenges the output with `question`, which the
+    /// executor cannot answer, on its sign-up's bond, instead of revealing without a check.
     /// Refused (the window closed, the job ended, another's challenge landed first), it
     /// reveals without a check as before, so the bond is never lost to a failed challenge;
     /// any other failure is retried from the check.
-    async fn challenge_instead(
+    async fn challenge_output(
         &self,
         id: u64,
         secret: &[u8; 32],
-        what: Instead,
+        question: iollm_types::package::Question,
         why: &str,
     ) -> Result<(), WorkerError> {
-        let (sent, kind, note) = match what {
-            Instead::Output(q) => (
-                self.market.challenge_output(&self.signer, id, q).await,
-                "challenge_output",
-                format!("challenged the output, asking for {q}: {why}"),
-            ),
-            Instead::Initial => (
-                self.market.challenge_initial(&self.signer, id).await,
-                "challenge_initial",
-                format!("challenged h_0: {why}"),
-            ),
-        };
-        match sent {
+        match self.market.challenge_output(&self.signer, id, question).await {
             Ok(call) => {
                 let included = call.included;
-                self.state.transaction(id, kind, included.tx_hash, included.block, None).await?;
-                tracing::info!(target: "worker::verifier", job = id, index = call.value, %note, "Challenged instead of revealing");
+                self.state
+                    .transaction(id, "challenge_output", included.tx_hash, included.block, None)
+                    .await?;
+                let note = format!("challenged the output, asking for {question}: {why}");
+                tracing::info!(target: "worker::verifier", job = id, index = call.value, %note, "Challenged the output");
                 Ok(self.state.set_stage(id, Stage::Challenged, Some(&note)).await?)
             }
             Err(e @ (ChainError::ContractRefused { .. } | ChainError::Dispatch { .. })) => {
-                tracing::warn!(target: "worker::verifier", job = id, error = %e, kind, "Challenge refused: revealing without a check");
+                tracing::warn!(target: "worker::verifier", job = id, error = %e, "Output challenge refused: revealing without a check");
                 self.reveal_unchecked(id, secret, &why).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Verifier, a job whose `h_0` is not the initial state of its config and seed
+    /// ([`Stage::Forged`], taken without a sign-up): waits for its result, then challenges its
+    /// `h_0` on a bond from its pledge, and plays that initial game. A challenge of its own
+    /// already on chain (sent before a restart) is played; refused (the window closed, the job
+    /// ended, rejected by another's game), the job is given up, noted.
+    pub(super) async fn challenge_forged(
+        &self,
+        id: u64,
+        stop: &CancellationToken,
+    ) -> Result<(), WorkerError> {
+        if self.await_result(id, stop).await?.is_none() {
+            return Ok(());
+        }
+        if self.our_challenge(id).await?.is_some() {
+            let note = "challenged h_0 (before a restart)";
+            return Ok(self.state.set_stage(id, Stage::Challenged, Some(note)).await?);
+        }
+        match self.market.challenge_initial(&self.signer, id).await {
+            Ok(call) => {
+                let included = call.included;
+                self.state
+                    .transaction(id, "challenge_initial", included.tx_hash, included.block, None)
+                    .await?;
+                let note =
+                    "challenged h_0: it is not the initial state of the job's config and seed";
+                tracing::info!(target: "worker::verifier", job = id, index = call.value, "Challenged h_0");
+                Ok(self.state.set_stage(id, Stage::Challenged, Some(note)).await?)
+            }
+            Err(ChainError::ContractRefused { message, .. }) => {
+                let note = format!("its h_0 is forged, but the challenge was refused: {message}");
+                Ok(self.state.set_stage(id, Stage::Lost, Some(&note)).await?)
             }
             Err(e) => Err(e.into()),
         }
@@ -678,14 +690,6 @@ struct KeptClaim {
 }
 
 /// Writes a one-segment claim into job directory `dir` (whole and synced, or not at all).
-/// What a verifier challenges instead of revealing ([`Inner::challenge_instead`]).
-enum Instead {
-    /// The output package, with the question its executor cannot answer.
-    Output(iollm_types::package::Question),
-    /// The job's `h_0`.
-    Initial,
-}
-
 pub(super) fn write_claim(dir: &Path, claim: &[[u8; 32]]) -> Result<(), WorkerError> {
     let hex = |h: &[u8; 32]| iollm_compute::train::hex(h);
     let kept = KeptClaim {
