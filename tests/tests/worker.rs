@@ -1020,7 +1020,8 @@ async fn dishonest() -> Result<()> {
 /// sees `h_0` is not the seed's state when the job is posted, takes it without a sign-up,
 /// challenges it in an initial game once the result is in (bonded from his pledge), and wins
 /// at the one chunk the dispute contract recomputes from the seed, Charlie answering every
-/// move from his forged run. Balances to the unit.
+/// move from his forged run. Then the other way round: an honest job's `h_0` challenged by a
+/// liar is defended by the executor's worker. Balances to the unit.
 #[tokio::test]
 async fn a_forged_start_is_challenged_by_a_verifiers_worker_and_lost_at_one_chunk() -> Result<()> {
     tokio::time::timeout(Duration::from_secs(600), forged_start()).await?
@@ -1052,6 +1053,7 @@ async fn forged_start() -> Result<()> {
     std::fs::create_dir_all(first.parent().context("a directory")?)?;
     std::fs::write(&first, bytes)?;
     trainer.resume(&run, 0, &mut iollm_compute::go_on)?;
+    let honest = game.clone();
     let game = iollm_types::market::GameSpec { h0, ..game };
     let window = 40;
     let verification = Verification { challenge_window: window, ..ONE_SLOT };
@@ -1124,6 +1126,57 @@ async fn forged_start() -> Result<()> {
     caught_and_paid(&market, [&dave, &charlie, &bob], bobs).await?;
     stop.cancel();
     dave_runs.await??;
+
+    // An honest job, taken by Charlie's executor worker. Dave, by hand, challenges its h_0
+    // anyway (what `iollm job challenge-initial` refuses to send) and plays the seed's state:
+    // Charlie's worker answers every move from its run and wins at the chunk. Dave's bond is
+    // slashed, half of it Charlie's; the job is paid.
+    let charlie_dir = dir.path().join("charlie");
+    let stop = CancellationToken::new();
+    let (charlie_runs, _) = start(ctx, &charlie, &charlie_dir, false, &stop).await?;
+    let charlies = State::open(&charlie_dir.join("state.sqlite")).await?;
+    let verification = Verification { challenge_window: 2 * window, ..ONE_SLOT };
+    let deadline = ctx.chain.best_block().await? + 300;
+    let post =
+        PostJob::new(JobKind::Train, &spec_cid, artifact, 50, NEED, deadline, verification, REWARD)
+            .with_game(honest);
+    let job = m::post_job(ctx, &bob, &post).await?.value;
+    reach(&charlies, job, Stage::Submitted, 300).await?;
+    let daves = market.pledge_of(dave.account_bytes()).await?.context("pledge")?.stake;
+    let charlies_balance = market.balance_of(charlie.account_bytes()).await?;
+    let index = market.challenge_initial(&dave, job).await?.value;
+    let game_id = market.game_of(job, index).await?.context("Dave's game")?.game;
+    let seeds = |side| iollm_worker::player::Player::new(side, &trainer, None);
+    let (dispute, waited) = (ctx.dispute()?, tokio::time::Instant::now());
+    let decided = loop {
+        match dispute.game(game_id).await? {
+            Some(g) if g.verdict().is_some() => break g,
+            Some(_) if waited.elapsed() < Duration::from_secs(300) => {}
+            Some(g) => bail!("game {game_id} was not decided in 300 s: {:?}", g.stage),
+            None => bail!("game {game_id} was freed before it was seen decided"),
+        }
+        match iollm_worker::player::play(ctx, &dave, game_id, seeds, false, |_, _| {}).await {
+            Ok(_) | Err(iollm_worker::player::PlayError::Chain(ChainError::Dispatch { .. })) => {}
+            Err(e) => return Err(e.into()),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let stage = iollm_types::game::Stage::Decided { verdict: Verdict::Executor, how: How::Initial };
+    assert_eq!(decided.stage, stage, "an honest h_0 defended by the executor's worker");
+    match m::settle_challenge(ctx, &bob, job, index).await {
+        Ok(_) | Err(m::MarketCmdError::Chain(ChainError::ContractRefused { .. })) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let d = market.pledge_of(dave.account_bytes()).await?.context("pledge")?;
+    assert_eq!((d.stake, d.locked), (daves - COLLATERAL, 0), "the liar's bond is slashed");
+    let half = COLLATERAL.div_ceil(2);
+    let charlies_now = market.balance_of(charlie.account_bytes()).await?;
+    assert_eq!(charlies_now, charlies_balance + half, "half of it to the executor");
+    let submitted_at = market.job(job).await?.context("the job")?.submitted_at;
+    advance_past(ctx, &bob, submitted_at + 2 * window + 1).await?;
+    reach(&charlies, job, Stage::Finalized, 120).await?;
+    stop.cancel();
+    charlie_runs.await??;
     Ok(())
 }
 
