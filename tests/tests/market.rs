@@ -1286,21 +1286,28 @@ async fn a_training_job_is_posted_from_its_spec_with_its_dataset_on_ipfs() -> Re
     let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))?;
     assert_eq!(iollm_worker::game_spec(&trainer, &cfg, 20), game);
 
-    // A job whose committed game spec is not its spec's (here: another h_0) is refused to its
-    // executor and verifiers: an honest run of the spec could not win its games.
-    let lying = GameSpec { h0: [9; 32], ..game.clone() };
-    let post = post.with_game(lying);
-    let job = m::post_job(ctx, &bob, &post).await?.value;
+    // A job whose committed game spec is not its spec's (here: another corpus root) is
+    // refused to its executor and verifiers: an honest run of the spec could not win its
+    // games. One whose h_0 alone is not the seed's state is refused to its executor by name
+    // (a verifier challenges it: `tests/tests/worker.rs`).
+    let other_corpus = GameSpec { corpus_root: [9; 32], ..game.clone() };
+    let job = m::post_job(ctx, &bob, &post.clone().with_game(other_corpus)).await?.value;
     let err = m::check_before_claim(ctx, job).await.unwrap_err().to_string();
     assert!(err.contains("its committed game spec is not the one its spec gives"), "{err}");
     assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::Open, "nothing claimed");
-    // A follower of the finalized chain (what a worker runs) sees both jobs posted, in order:
+    let forged = GameSpec { h0: [9; 32], ..game.clone() };
+    let post = post.with_game(forged);
+    let job = m::post_job(ctx, &bob, &post).await?.value;
+    let err = m::check_before_claim(ctx, job).await.unwrap_err().to_string();
+    assert!(err.contains("its committed h_0 is not the initial state"), "{err}");
+    assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::Open, "nothing claimed");
+    // A follower of the finalized chain (what a worker runs) sees the three jobs posted, in order:
     // every block from where it started exactly once, its events typed; one restarted from a
     // block sees it again.
     let mut follower = ctx.chain.follow_finalized(start, Duration::from_millis(200));
     let mut posted = Vec::new();
     let mut posted_at = Vec::new();
-    while posted.len() < 2 {
+    while posted.len() < 3 {
         let block = tokio::time::timeout(Duration::from_secs(60), follower.next()).await??;
         assert_eq!(block.number + 1, follower.position());
         for e in block.events.iter().filter(|e| e.contract == *market.address()) {
@@ -1312,7 +1319,7 @@ async fn a_training_job_is_posted_from_its_spec_with_its_dataset_on_ipfs() -> Re
             }
         }
     }
-    assert_eq!(posted, vec![job - 1, job]);
+    assert_eq!(posted, vec![job - 2, job - 1, job]);
     let again = ctx.chain.follow_finalized(posted_at[0], Duration::from_millis(200)).next().await?;
     assert_eq!(Some(again.clone()), ctx.chain.finalized_block(posted_at[0]).await?);
     assert!(again.events.iter().any(|e| e.topics.first() == Some(&JOB_POSTED_TOPIC)));
