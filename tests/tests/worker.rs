@@ -1135,7 +1135,6 @@ async fn forged_start() -> Result<()> {
     let stop = CancellationToken::new();
     let (charlie_runs, _) = start(ctx, &charlie, &charlie_dir, false, &stop).await?;
     let charlies = State::open(&charlie_dir.join("state.sqlite")).await?;
-    let verification = Verification { challenge_window: 2 * window, ..ONE_SLOT };
     let deadline = ctx.chain.best_block().await? + 300;
     let post =
         PostJob::new(JobKind::Train, &spec_cid, artifact, 50, NEED, deadline, verification, REWARD)
@@ -1173,7 +1172,7 @@ async fn forged_start() -> Result<()> {
     let charlies_now = market.balance_of(charlie.account_bytes()).await?;
     assert_eq!(charlies_now, charlies_balance + half, "half of it to the executor");
     let submitted_at = market.job(job).await?.context("the job")?.submitted_at;
-    advance_past(ctx, &bob, submitted_at + 2 * window + 1).await?;
+    advance_past(ctx, &dave, submitted_at + window + 1).await?;
     reach(&charlies, job, Stage::Finalized, 120).await?;
     stop.cancel();
     charlie_runs.await??;
