@@ -318,14 +318,6 @@ pub async fn judge<S: ContentStore>(
     trainer: &Arc<Trainer>,
     run: &Path,
 ) -> Result<Judged, SpotCheckError> {
-    if market
-        .job_terms(job)
-        .await?
-        .and_then(|t| t.game)
-        .is_some_and(|g| crate::initial_root(&g) != g.h0)
-    {
-        return Err(SpotCheckError::ForgedStart(job));
-    }
     let Replayed { result, hashes, checks, segments } =
         replay_drawn(market, job, secret, trainer, run).await?;
     let bad = |reason: String| SpotCheckError::Run { path: run.to_owned(), reason };
@@ -381,7 +373,9 @@ pub async fn reveal(
     Ok((call, judged.found))
 }
 
-/// A spot check of job `job` from the run directory `run`: [`judge`], then [`reveal`].
+/// A spot check of job `job` from the run directory `run` (`iollm job attest`): refused for a
+/// job whose `h_0` is not its seed's initial state (a worker never signs up for one), else
+/// [`judge`], then [`reveal`].
 pub async fn spot_check<S: ContentStore>(
     market: &MarketClient,
     store: &S,
@@ -391,6 +385,14 @@ pub async fn spot_check<S: ContentStore>(
     trainer: &Arc<Trainer>,
     run: &Path,
 ) -> Result<(Executed<()>, SpotCheck), SpotCheckError> {
+    if market
+        .job_terms(job)
+        .await?
+        .and_then(|t| t.game)
+        .is_some_and(|g| crate::initial_root(&g) != g.h0)
+    {
+        return Err(SpotCheckError::ForgedStart(job));
+    }
     let judged = judge(market, store, job, secret, trainer, run).await?;
     Ok(reveal(market, signer, job, secret, judged).await?)
 }
