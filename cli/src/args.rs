@@ -468,13 +468,15 @@ pub enum DisputeAction {
         id: u64,
     },
     /// Play your side of a game honestly until it is decided: every move you owe, recomputed
-    /// from the job's training config, and `timeout` when the other side is late.
+    /// from the job's training config (an initial game's, from its seed alone), and `timeout`
+    /// when the other side is late.
     Play {
         /// Game id.
         id: u64,
-        /// The job's training config (the one its game spec was made from).
+        /// The job's training config (the one its game spec was made from); not needed for
+        /// an initial game.
         #[arg(long)]
-        config: PathBuf,
+        config: Option<PathBuf>,
         /// Threads for the replays (default: IOLLM_THREADS, else all cores).
         #[arg(long)]
         threads: Option<usize>,

@@ -73,6 +73,9 @@ pub enum MarketCmdError {
     /// No game has this id.
     #[error("no dispute game with id {0} (or it was settled and closed)")]
     NoSuchGame(u64),
+    /// A game about the run, played without the job's training config.
+    #[error("game {0} is about the job's run: pass --config FILE, the job's training config")]
+    NeedsConfig(u64),
     /// A game could not be played.
     #[error(transparent)]
     Play(#[from] iollm_worker::player::PlayError),
@@ -453,21 +456,32 @@ pub async fn publish_spec(
         .map_err(|e| bad(e.to_string()))
 }
 
-/// `iollm dispute play`: plays the signer's side of game `game` honestly, as the run the job's
-/// config (`config`) defines, recomputed here from the config alone
-/// ([`iollm_worker::player::play`]). Returns the game as it then stands.
+/// `iollm dispute play`: plays the signer's side of game `game` honestly until it is decided
+/// (with `wait`) or owes nothing more ([`iollm_worker::player::play`]): an initial game from
+/// the seed's state, which the game's terms define; any other as the run the job's config
+/// (`config`, needed then) defines, recomputed here from the config alone. Returns the game as
+/// it then stands.
 pub async fn play_game(
     ctx: &Connection,
     signer: &Signer,
     game: u64,
-    cfg: &iollm_compute::TrainConfig,
+    config: Option<&iollm_compute::TrainConfig>,
     runtime: &iollm_compute::Runtime,
     wait: bool,
     moved: impl FnMut(&'static str, &Executed<()>),
 ) -> Result<iollm_types::game::Game, MarketCmdError> {
-    let trainer = trainer_of(cfg, runtime)?;
-    let story = |side| iollm_worker::player::Player::new(side, &trainer, None);
-    Ok(iollm_worker::player::play(ctx, signer, game, story, wait, moved).await?)
+    use iollm_types::bisection::Side;
+    use iollm_worker::player::{play, Player, Start};
+    let held = show_game(ctx, game).await?;
+    if held.initial {
+        let start = Start::of_seed(&held.terms.config, &held.terms.config_hash);
+        return Ok(play(ctx, signer, game, |side| start.player(side), wait, moved).await?);
+    }
+    let trainer = trainer_of(config.ok_or(MarketCmdError::NeedsConfig(game))?, runtime)?;
+    // Made once, so that what a player builds is kept between moves.
+    let players = [Side::Executor, Side::Challenger].map(|side| Player::new(side, &trainer, None));
+    let story = |side| &players[usize::from(side == Side::Challenger)];
+    Ok(play(ctx, signer, game, story, wait, moved).await?)
 }
 
 /// `iollm dispute prove`: the signer's proof of what output game `game` asks, from its run

@@ -32,7 +32,7 @@ use iollm_types::registry::Kind;
 use iollm_types::split::SplitRule;
 use iollm_types::spotcheck;
 use iollm_worker::game_spec;
-use iollm_worker::player::{Cheat, Player};
+use iollm_worker::player::{Cheat, Player, Respond};
 use std::collections::BTreeMap;
 
 use std::time::Duration;
@@ -591,7 +591,7 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
                     ctx,
                     charlie,
                     id,
-                    cfg,
+                    Some(cfg),
                     &iollm_compute::Runtime::new(2),
                     false,
                     |k, _| played.push(k),
@@ -615,9 +615,16 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
             let (game, played) = play(id).await?;
             assert_eq!((game.verdict(), played), (Some(Verdict::Executor), vec!["timeout"]));
         }
-        let stranger =
-            m::play_game(ctx, &bob, 1, &cfg, &iollm_compute::Runtime::new(2), false, |_, _| {})
-                .await;
+        let stranger = m::play_game(
+            ctx,
+            &bob,
+            1,
+            Some(&cfg),
+            &iollm_compute::Runtime::new(2),
+            false,
+            |_, _| {},
+        )
+        .await;
         assert!(stranger.unwrap_err().to_string().contains("no dispute game"));
         for i in 0..10u16 {
             m::settle_challenge(ctx, &bob, job, i).await?;

@@ -9,7 +9,7 @@ use iollm_compute::{TrainConfig, Trainer};
 use iollm_types::bisection::{Side, Verdict};
 use iollm_types::game::{Game, How, Stage};
 use iollm_worker::game_spec;
-use iollm_worker::player::{segment_claim, Cheat, Player};
+use iollm_worker::player::{segment_claim, Cheat, Player, Respond, Start};
 
 /// Opens a game between the two players (5 blocks a move) at block 0.
 fn open(tr: &Trainer, cfg: &TrainConfig, players: [&Player; 2]) -> Game {
@@ -41,23 +41,32 @@ fn play(
     players: [&Player; 2],
     silent: Option<(Side, u32)>,
 ) -> Game {
-    play_out(open(tr, cfg, players), players, silent)
+    play_out(open(tr, cfg, players), sides(players), silent)
+}
+
+/// Each player with its side.
+fn sides<'p>(players: [&'p Player; 2]) -> [(Side, &'p dyn Respond); 2] {
+    players.map(|p| (p.side, p as &dyn Respond))
 }
 
 /// Plays an open game until decided (see [`play`]).
-fn play_out(mut game: Game, players: [&Player; 2], silent: Option<(Side, u32)>) -> Game {
+fn play_out(
+    mut game: Game,
+    players: [(Side, &dyn Respond); 2],
+    silent: Option<(Side, u32)>,
+) -> Game {
     let (mut now, mut made) = (0, [0u32; 2]);
     while game.verdict().is_none() {
         now += 1;
         let mut moved = false;
-        for p in players {
-            let i = usize::from(p.side == Side::Challenger);
-            if silent.is_some_and(|(side, after)| side == p.side && made[i] >= after) {
+        for (side, p) in players {
+            let i = usize::from(side == Side::Challenger);
+            if silent.is_some_and(|(silent, after)| silent == side && made[i] >= after) {
                 continue;
             }
             if let Some(m) = p.respond(&game) {
-                m.apply(&mut game, p.side, now)
-                    .unwrap_or_else(|e| panic!("{:?}: {e:?} in {:?}", p.side, game.stage));
+                m.apply(&mut game, side, now)
+                    .unwrap_or_else(|e| panic!("{side:?}: {e:?} in {:?}", game.stage));
                 made[i] += 1;
                 moved = true;
                 if game.verdict().is_some() {
@@ -252,14 +261,14 @@ fn a_thrown_game_is_lost_but_a_defence_of_the_same_claim_wins() {
     assert_eq!(defence.terms.trace_roots, thrown.terms.trace_roots);
     assert_eq!(defence.awaits(), Some(Side::Executor), "the claim stands committed");
     let defender = Player::new(Side::Executor, &tr, None);
-    let won = play_out(defence.clone(), [&defender, &sybil], None);
+    let won = play_out(defence.clone(), sides([&defender, &sybil]), None);
     assert_eq!(won.verdict(), Some(Verdict::Executor));
     assert!(matches!(won.stage, Stage::Decided { how: How::Replay, .. }), "{:?}", won.stage);
     assert_eq!(
         (won.step, won.op as usize, won.element as usize),
         (CHEAT.step, CHEAT.op, CHEAT.element)
     );
-    let silent = play_out(defence, [&defender, &sybil], Some((Side::Executor, 0)));
+    let silent = play_out(defence, sides([&defender, &sybil]), Some((Side::Executor, 0)));
     assert_eq!(silent.verdict(), Some(Verdict::Challenger));
     assert!(matches!(silent.stage, Stage::Decided { how: How::Timeout, .. }));
 }
@@ -276,12 +285,23 @@ fn an_initial_game_is_won_by_the_seeds_state_and_lost_by_a_forged_one() {
         spec.terms([[1; 32], [2; 32]], [[0; 32]; 2], Vec::new())
     };
     assert_eq!(iollm_worker::initial_root(&spec), spec.h0, "worked out from the game spec alone");
+    // Played by a trainer's players, and by players of the seed's state built from the game's
+    // terms alone (what a worker plays: no spec, no dataset), in each pairing.
     let honest = Player::new(Side::Executor, &tr, None);
     let challenger = Player::new(Side::Challenger, &tr, None);
-    let game = Game::open_initial(terms(&spec), 0).expect("a playable config");
-    let game = play_out(game, [&honest, &challenger], None);
-    assert_eq!(game.stage, Stage::Decided { verdict: Verdict::Executor, how: How::Initial });
-    println!("an honest h_0 defended in {} moves", game.moves);
+    let seeds = Start::of_seed(&spec.config, &spec.config_hash);
+    assert_eq!(seeds.root(), Start::of_state(&tr.initial_state(), &tr.config_hash()).root());
+    let (seed_executor, seed_challenger) =
+        (seeds.player(Side::Executor), seeds.player(Side::Challenger));
+    let pairings: [[&dyn Respond; 2]; 3] =
+        [[&honest, &challenger], [&seed_executor, &challenger], [&honest, &seed_challenger]];
+    for [executor, challenger] in pairings {
+        let game = Game::open_initial(terms(&spec), 0).expect("a playable config");
+        let pair = [(Side::Executor, executor), (Side::Challenger, challenger)];
+        let game = play_out(game, pair, None);
+        assert_eq!(game.stage, Stage::Decided { verdict: Verdict::Executor, how: How::Initial });
+        println!("an honest h_0 defended in {} moves", game.moves);
+    }
 
     let run = tempfile::tempdir().expect("tempdir");
     let mut forged = tr.initial_state();
@@ -294,8 +314,11 @@ fn an_initial_game_is_won_by_the_seeds_state_and_lost_by_a_forged_one() {
     let forger = Player::from_run(Side::Executor, &tr, run.path(), cfg.train.checkpoint_every);
     let spec = iollm_types::market::GameSpec { h0, ..spec };
     assert_ne!(iollm_worker::initial_root(&spec), spec.h0, "a verifier sees it is forged");
-    let game = Game::open_initial(terms(&spec), 0).expect("a playable config");
-    let game = play_out(game, [&forger, &challenger], None);
-    assert_eq!(game.stage, Stage::Decided { verdict: Verdict::Challenger, how: How::Initial });
-    println!("a forged h_0 lost in {} moves", game.moves);
+    for challenger in [&challenger as &dyn Respond, &seed_challenger] {
+        let game = Game::open_initial(terms(&spec), 0).expect("a playable config");
+        let pair = [(Side::Executor, &forger as &dyn Respond), (Side::Challenger, challenger)];
+        let game = play_out(game, pair, None);
+        assert_eq!(game.stage, Stage::Decided { verdict: Verdict::Challenger, how: How::Initial });
+        println!("a forged h_0 lost in {} moves", game.moves);
+    }
 }

@@ -1121,6 +1121,9 @@ async fn forged_start() -> Result<()> {
         decided.moves
     );
     reach(&daves, job, Stage::Checked, 300).await?;
+    // He played from the game's terms alone: nothing of the job (spec, dataset, run) fetched.
+    let daves_job = iollm_worker::daemon::job_dir(&dave_dir, job);
+    assert!(!daves_job.exists(), "{} was made", daves_job.display());
     let rejected = market.job(job).await?.context("the job")?;
     assert_eq!((rejected.state, rejected.open_games), (JobState::Rejected, 0));
     caught_and_paid(&market, [&dave, &charlie, &bob], bobs).await?;

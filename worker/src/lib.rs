@@ -58,14 +58,7 @@ pub fn game_spec(trainer: &Trainer, cfg: &TrainConfig, move_blocks: u32) -> Game
 /// `h_0` is not this one was posted with a forged start: no honest executor claims it, and a
 /// verifier challenges it in an initial game, which the referee decides from the seed.
 pub fn initial_root(game: &GameSpec) -> [u8; 32] {
-    use iollm_compute::merkle::Sha;
-    use iollm_repops::{commit, init, step::ParamLayout};
-    let layout = ParamLayout::new(&game.config.step());
-    let mut words = init::params::<f32>(&layout, game.config.seed);
-    words.resize(3 * layout.total, 0);
-    let header = init::header(game.config_hash, game.config.seed, layout.total as u64);
-    let header = header.encode(iollm_repops::PROFILE);
-    commit::state_root::<Sha>(&header, &commit::tensor_root::<Sha>(&words))
+    player::Start::of_seed(&game.config, &game.config_hash).root()
 }
 
 /// What a job commits about its output package: the weights file's `header` (its first `D`

@@ -20,12 +20,12 @@ pub(super) async fn run(cli: &Cli, action: &DisputeAction) -> anyhow::Result<()>
         }
         DisputeAction::Play { id, config, threads } => {
             let runtime = cli.resolved.runtime(*threads)?;
-            let cfg = market::read_config(config)?;
+            let cfg = config.as_deref().map(market::read_config).transpose()?;
             let game = market::play_game(
                 &ctx,
                 &context::signer(cli)?,
                 *id,
-                &cfg,
+                cfg.as_ref(),
                 &runtime,
                 true,
                 |kind, call| output::print_fee(&format!("Played {kind}"), call),

@@ -1,7 +1,7 @@
 //! The executor's side of a job: claim, train, publish the run and the output package, submit,
 //! defend the result in every game about it, finalize and withdraw.
 
-use super::{io, Inner, WorkerError};
+use super::{io, Inner, Kit, WorkerError};
 use crate::state::Stage;
 use iollm_chain::ChainError;
 use iollm_content::manifest::{
@@ -195,7 +195,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         stop: &CancellationToken,
     ) -> Result<(), WorkerError> {
         let poll = Duration::from_millis(self.config.poll_ms);
-        let mut trainer = None;
+        let mut kit = Kit::default();
         while !stop.is_cancelled() {
             let job = self.chain_job(id).await?;
             match job.state {
@@ -211,7 +211,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 _ => {}
             }
             if job.open_games > 0 {
-                self.defend_result(id, &job, &mut trainer).await?;
+                self.defend_result(id, &job, &mut kit).await?;
             }
             let closes = job.submitted_at.saturating_add(job.verification.challenge_window);
             let open = job.open_games > 0 || self.conn.chain.best_block().await? <= closes;
@@ -274,7 +274,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         &self,
         id: u64,
         job: &Job,
-        trainer: &mut Option<Arc<iollm_compute::Trainer>>,
+        kit: &mut Kit,
     ) -> Result<(), WorkerError> {
         let dispute = self.conn.dispute()?;
         for index in 0..job.challenges {
@@ -290,8 +290,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 }
                 continue;
             }
-            let trainer = self.trainer_in(id, trainer).await?;
-            self.play_side(id, challenge.game, trainer).await?;
+            self.play_side(id, challenge.game, kit).await?;
         }
         Ok(())
     }

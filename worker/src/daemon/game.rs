@@ -3,7 +3,7 @@
 //! games so that no bond stays locked.
 
 use super::verifier::{read_claim, write_claim, CLAIM_FILE};
-use super::{Inner, WorkerError};
+use super::{Inner, Kit, WorkerError};
 use crate::state::{Stage, StateError};
 use iollm_chain::ChainError;
 use iollm_content::ContentStore;
@@ -29,7 +29,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         use iollm_types::market::Check;
         let poll = Duration::from_millis(self.config.poll_ms);
         let dispute = self.conn.dispute()?;
-        let mut trainer = None;
+        let mut kit = Kit::default();
         let mut all_checkpoints = false;
         while !stop.is_cancelled() {
             let job = self.chain_job(id).await?;
@@ -89,8 +89,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                             }
                         }
                         all_checkpoints |= needs_run;
-                        let trainer = self.trainer_in(id, &mut trainer).await?;
-                        self.play_side(id, game, trainer).await?;
+                        self.play_side(id, game, &mut kit).await?;
                     }
                     // A game of the job decided (or late) but not settled would hold the bond
                     // and the accusation it may add: anyone settles it, so this worker does.
@@ -157,7 +156,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     pub(super) async fn answer_defences(
         &self,
         id: u64,
-        trainer: &mut Option<Arc<iollm_compute::Trainer>>,
+        kit: &mut Kit,
     ) -> Result<bool, WorkerError> {
         use iollm_types::market::Check;
         let job = self.chain_job(id).await?;
@@ -188,8 +187,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                     Some(game) => {
                         let decided = is_over(dispute.game(game).await?.as_ref(), now);
                         if !decided {
-                            let trainer = self.trainer_in(id, trainer).await?;
-                            self.play_side(id, game, trainer).await?;
+                            self.play_side(id, game, kit).await?;
                         }
                         settle |= decided;
                     }
@@ -312,10 +310,10 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     ) -> Result<(), WorkerError> {
         let poll = Duration::from_millis(self.config.poll_ms);
         let dispute = self.conn.dispute()?;
-        let mut trainer = None;
+        let mut kit = Kit::default();
         while !stop.is_cancelled() {
             let Some((index, challenge)) = self.our_challenge(id).await? else {
-                if !self.answer_defences(id, &mut trainer).await? {
+                if !self.answer_defences(id, &mut kit).await? {
                     tokio::time::sleep(poll).await;
                     continue;
                 }
@@ -342,8 +340,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 // Settled: next round answers the defences of the attesters it accused.
                 continue;
             }
-            let trainer = self.trainer_in(id, &mut trainer).await?;
-            self.play_side(id, challenge.game, trainer).await?;
+            self.play_side(id, challenge.game, &mut kit).await?;
             tokio::time::sleep(poll).await;
         }
         Ok(())
@@ -386,26 +383,47 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     }
 
     /// The moves this worker's side of game `game` owes now, told from its own run (replays
-    /// start at its checkpoints); a move the other side overtook
-    /// (refused at the dry-run, or failing when it landed) is simply read again next round.
+    /// start at its checkpoints), or in an initial game from the seed's state (which needs
+    /// neither the job's spec nor its dataset: whatever side it is on, an honest worker's
+    /// `h_0` is that one); a move the other side overtook (refused at the dry-run, or failing
+    /// when it landed) is simply read again next round. What it builds is kept in `kit`.
     pub(super) async fn play_side(
         &self,
         id: u64,
         game: iollm_types::dispute::GameId,
-        trainer: &Arc<iollm_compute::Trainer>,
+        kit: &mut Kit,
     ) -> Result<(), WorkerError> {
         let moved = |kind: &str, call: &iollm_chain::contract::Executed<()>| {
             self.metrics.moves.inc();
             let (ref_time, proof_size) = call.dry_run.gas_consumed;
             tracing::info!(target: "worker::game", job = id, game, kind, block = call.included.block, ref_time, proof_size, "Moved");
         };
+        let held = self.conn.dispute()?.game(game).await?;
+        if let Some(g) = held.as_ref().filter(|g| g.initial) {
+            let start = match kit.start.take() {
+                Some(start) => start,
+                None => {
+                    let terms = g.terms.clone();
+                    let of_seed =
+                        move || crate::player::Start::of_seed(&terms.config, &terms.config_hash);
+                    tokio::task::spawn_blocking(of_seed).await.map_err(|e| WorkerError::Io {
+                        what: "working out the job's initial state".into(),
+                        source: std::io::Error::other(e.to_string()),
+                    })?
+                }
+            };
+            let start = kit.start.insert(start);
+            let story = |side| start.player(side);
+            let played = crate::player::play(&self.conn, &self.signer, game, story, false, moved);
+            return overtaken_is_fine(id, played.await);
+        }
         // Its own run of the job (the executor's, or the verifier's), else the part of the
         // executor's published run it fetched: replays start from those checkpoints instead
         // of from h_0.
         let dir = self.job_dir(id);
         let runs = [dir.join("run"), dir.join("published")];
         let run = runs.iter().find(|run| iollm_compute::read_trace(run).is_ok());
-        let held = self.conn.dispute()?.game(game).await?;
+        let trainer = self.trainer_in(id, &mut kit.trainer).await?;
         if let Some(g) = held.as_ref().filter(|g| g.question.is_some()) {
             return self.prove_package(id, game, g, trainer, run.map(|r| r.as_path()), moved).await;
         }
@@ -416,10 +434,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             None => (runs[0].as_path(), None),
         };
         // A one-segment claim it challenged with is its story at level 1, in a game about
-        // that claim (its own, or a defence against it), when it has no run of its own. An
-        // initial game has no claim: its story is the seed's initial state.
-        let initial = held.is_some_and(|g| g.initial);
-        let claim = match initial || dir.join("run").exists() {
+        // that claim (its own, or a defence against it), when it has no run of its own.
+        let claim = match dir.join("run").exists() {
             true => None,
             false => self.kept_claim(id, game, trainer).await?,
         };
@@ -435,17 +451,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 _ => player,
             }
         };
-        match crate::player::play(&self.conn, &self.signer, game, story, false, moved).await {
-            Ok(_) => Ok(()),
-            Err(crate::player::PlayError::Chain(
-                e @ (ChainError::ContractRefused { .. } | ChainError::Dispatch { .. }),
-            )) => {
-                tracing::info!(target: "worker::game", job = id, why = %e, "Move overtaken; reading the game again");
-                Ok(())
-            }
-            Err(crate::player::PlayError::Chain(e)) => Err(e.into()),
-            Err(e) => Err(WorkerError::Play(e)),
-        }
+        let played = crate::player::play(&self.conn, &self.signer, game, story, false, moved);
+        overtaken_is_fine(id, played.await)
     }
 
     /// An output game `game` of job `id` (`g`): as the executor (or an attester defending its
@@ -501,4 +508,23 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
 /// is settled).
 pub(super) fn is_over(game: Option<&iollm_types::game::Game>, now: u32) -> bool {
     game.is_none_or(|g| g.verdict().is_some() || g.clone().timeout(now).is_some())
+}
+
+/// What [`crate::player::play`] ended with, as a worker reads it: a move overtaken by the
+/// other side's (refused at the dry-run, or failing when it landed) is read again next round.
+fn overtaken_is_fine(
+    id: u64,
+    played: Result<iollm_types::game::Game, crate::player::PlayError>,
+) -> Result<(), WorkerError> {
+    match played {
+        Ok(_) => Ok(()),
+        Err(crate::player::PlayError::Chain(
+            e @ (ChainError::ContractRefused { .. } | ChainError::Dispatch { .. }),
+        )) => {
+            tracing::info!(target: "worker::game", job = id, why = %e, "Move overtaken; reading the game again");
+            Ok(())
+        }
+        Err(crate::player::PlayError::Chain(e)) => Err(e.into()),
+        Err(e) => Err(WorkerError::Play(e)),
+    }
 }

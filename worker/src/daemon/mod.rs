@@ -849,6 +849,15 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     }
 }
 
+/// What a job's task makes once and keeps for every game of the job it plays: the job's
+/// trainer (its spec and dataset fetched first), and the `h_0` it plays in an initial game,
+/// which needs neither.
+#[derive(Default)]
+struct Kit {
+    trainer: Option<Arc<iollm_compute::Trainer>>,
+    start: Option<crate::player::Start>,
+}
+
 /// Where the executor keeps job `id` under `state_dir`: its dataset (`data/`), its run
 /// (`run/`, the `iollm train --out` layout) and its output package (`output/`).
 pub fn job_dir(state_dir: &Path, id: u64) -> PathBuf {

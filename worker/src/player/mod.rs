@@ -12,6 +12,9 @@ use iollm_types::bisection::Side;
 use iollm_types::game::{Game, Level, Stage};
 use std::path::Path;
 
+mod initial;
+pub use initial::{InitialPlayer, Start};
+
 /// One element of one op of one step altered by xor-ing its bits (a consistent cheat).
 pub type Cheat = iollm_compute::game::Fault;
 
@@ -81,13 +84,24 @@ pub struct Player<'t> {
     throw: Option<Cheat>,
     /// Its level-1 sequence when it is not its own trace ([`Player::with_claim`]).
     claim: Option<Vec<Hash>>,
+    /// Its `h_0` in an initial game, built once ([`Player::start`]).
+    start: std::sync::OnceLock<Start>,
 }
 
 impl<'t> Player<'t> {
     /// A player of `side` telling `trainer`'s run, altered by `cheat` if any, recomputed from
     /// the initial state for every state a move needs.
     pub fn new(side: Side, trainer: &'t Trainer, cheat: Option<Cheat>) -> Player<'t> {
-        Player { side, trainer, cheat, run: None, lie_from: 1, throw: None, claim: None }
+        Player {
+            side,
+            trainer,
+            cheat,
+            run: None,
+            lie_from: 1,
+            throw: None,
+            claim: None,
+            start: Default::default(),
+        }
     }
 
     /// An executor with an honest run that throws its game where `cheat` differs from it
@@ -231,8 +245,26 @@ impl<'t> Player<'t> {
         }
     }
 
-    /// The move this player makes now, if it owes one (or may make one: the referee's inputs).
-    pub fn respond(&self, game: &Game) -> Option<Move> {
+    /// The `h_0` it plays in an initial game, built at its first move: the seed's state, as a
+    /// challenger always (never a checkpoint it fetched); as the executor (or an attester in
+    /// its place) its own checkpoint 0 when that is the job's committed `h_0`, else the seed's.
+    fn start(&self, game: &Game) -> &Start {
+        self.start.get_or_init(|| {
+            let seeds = || Start::of_seed(&game.terms.config, &game.terms.config_hash);
+            if self.side == Side::Challenger {
+                return seeds();
+            }
+            let own = Start::of_state(&self.state(0), &self.trainer.config_hash());
+            match own.root() == game.terms.h0 {
+                true => own,
+                false => seeds(),
+            }
+        })
+    }
+}
+
+impl Respond for Player<'_> {
+    fn respond(&self, game: &Game) -> Option<Move> {
         let me = match self.side {
             Side::Executor => 0,
             Side::Challenger => 1,
@@ -257,21 +289,12 @@ impl<'t> Player<'t> {
             Stage::Descend { op, descent } => {
                 let trace = self.trace(&self.state(game.step));
                 let k = *op as usize;
-                self.descend(descent, &trace.output_tree(k), || {
+                descend(self.side, descent, &trace.output_tree(k), || {
                     trace.chunk(k, descent.index).to_vec()
                 })
             }
-            Stage::Initial { .. } if self.side == Side::Executor => {
-                let proof = self.initial(game).prove_header(&self.trainer.config_hash());
-                Some(Move::InitialHeader { proof })
-            }
-            Stage::InitialDescend { descent } => {
-                let h0 = self.initial(game);
-                self.descend(descent, &h0.tensor_tree(), || {
-                    let (words, _) = h0.step_inputs();
-                    let at = descent.index as usize * iollm_repops::commit::CHUNK_WORDS;
-                    words[at..(at + iollm_repops::commit::CHUNK_WORDS).min(words.len())].to_vec()
-                })
+            Stage::Initial { .. } | Stage::InitialDescend { .. } => {
+                self.start(game).player(self.side).respond(game)
             }
             Stage::Name { op, index, chunk, .. } if self.side == Side::Challenger => {
                 let trace = self.trace(&self.state(game.step));
@@ -307,44 +330,40 @@ impl<'t> Player<'t> {
             _ => None,
         }
     }
+}
 
-    /// The `h_0` it plays in an initial game: the seed's state, as a challenger always (never
-    /// a checkpoint it fetched); as the executor (or an attester in its place) its own
-    /// checkpoint 0 when that is the job's committed `h_0`, else the seed's state.
-    fn initial(&self, game: &Game) -> TrainState {
-        let seeds = self.trainer.initial_state();
-        if self.side == Side::Challenger {
-            return seeds;
-        }
-        let own = self.state(0);
-        match self.root(&own) == game.terms.h0 {
-            true => own,
-            false => seeds,
-        }
+/// What a side answers in a game: the move it makes now, if it owes one (or may make one).
+pub trait Respond {
+    /// Its move in `game` as it stands, if any.
+    fn respond(&self, game: &Game) -> Option<Move>;
+}
+
+impl<R: Respond + ?Sized> Respond for &R {
+    fn respond(&self, game: &Game) -> Option<Move> {
+        R::respond(self, game)
     }
+}
 
-    /// Its move in a descent of `tree` (its levels, leaf hashes first): the children of the
-    /// current node or the leaf's chunk (`chunk`) as the executor, the child it disputes as
-    /// the challenger (the left one unless the left is its own).
-    fn descend(
-        &self,
-        descent: &iollm_types::descent::Descent,
-        tree: &[Vec<Hash>],
-        chunk: impl FnOnce() -> Vec<u32>,
-    ) -> Option<Move> {
-        let (level, i) = (descent.level as usize, descent.index as usize);
-        match (descent.turn()?, self.side) {
-            (Side::Executor, Side::Executor) if level > 0 => Some(Move::Children {
-                left: tree[level - 1][2 * i],
-                right: tree[level - 1][2 * i + 1],
-            }),
-            (Side::Executor, Side::Executor) => Some(Move::Chunk { words: chunk() }),
-            (Side::Challenger, Side::Challenger) => {
-                let (left, _) = descent.children?;
-                Some(Move::Pick { right: left == tree[level - 1][2 * i] })
-            }
-            _ => None,
+/// `side`'s move in a descent of `tree` (its levels, leaf hashes first): the children of the
+/// current node or the leaf's chunk (`chunk`) as the executor, the child it disputes as the
+/// challenger (the left one unless the left is its own).
+fn descend(
+    side: Side,
+    descent: &iollm_types::descent::Descent,
+    tree: &[Vec<Hash>],
+    chunk: impl FnOnce() -> Vec<u32>,
+) -> Option<Move> {
+    let (level, i) = (descent.level as usize, descent.index as usize);
+    match (descent.turn()?, side) {
+        (Side::Executor, Side::Executor) if level > 0 => {
+            Some(Move::Children { left: tree[level - 1][2 * i], right: tree[level - 1][2 * i + 1] })
         }
+        (Side::Executor, Side::Executor) => Some(Move::Chunk { words: chunk() }),
+        (Side::Challenger, Side::Challenger) => {
+            let (left, _) = descent.children?;
+            Some(Move::Pick { right: left == tree[level - 1][2 * i] })
+        }
+        _ => None,
     }
 }
 
@@ -435,16 +454,17 @@ pub enum PlayError {
 }
 
 /// Plays `signer`'s side of game `game` with the story `story` gives for its side (an honest
-/// [`Player::new`] or [`Player::from_run`]; a cheat, for tests): makes every move the side
+/// [`Player::new`] or [`Player::from_run`], a [`Start`]'s [`InitialPlayer`]; a cheat, for
+/// tests; a reference to one, to keep what it built between moves): makes every move the side
 /// owes as soon as it owes it and ends the game by `timeout` when the other side is late. With
 /// `wait`, it waits for new blocks in between until the game is decided (a move overtaken by
 /// the other side's is read again); without, it returns as soon as it has nothing to do.
 /// `moved` hears of each call made, with the kind of move. Returns the game as it then stands.
-pub async fn play<'t>(
+pub async fn play<R: Respond>(
     conn: &iollm_chain::Connection,
     signer: &iollm_chain::Signer,
     game: iollm_types::dispute::GameId,
-    story: impl Fn(Side) -> Player<'t>,
+    story: impl Fn(Side) -> R,
     wait: bool,
     mut moved: impl FnMut(&'static str, &iollm_chain::contract::Executed<()>),
 ) -> Result<Game, PlayError> {
