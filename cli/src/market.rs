@@ -385,6 +385,23 @@ pub async fn challenge(
     Ok(market.challenge(signer, job, c.trace_root, &c.first_path, c.last, &c.last_path).await?)
 }
 
+/// `iollm job challenge-initial`: challenges job `job`'s `h_0` in an initial game, bonded
+/// from the signer's pledge; returns the challenge's index. Refused here, sending nothing,
+/// when the committed `h_0` is the initial state of the job's config and seed
+/// ([`iollm_worker::initial_root`]): that challenge could only lose its bond.
+pub async fn challenge_initial(
+    ctx: &Connection,
+    signer: &Signer,
+    job: JobId,
+) -> Result<Executed<u16>, MarketCmdError> {
+    let market = ctx.market()?;
+    let game = market.job_terms(job).await?.and_then(|t| t.game);
+    if game.is_some_and(|g| iollm_worker::initial_root(&g) == g.h0) {
+        return Err(MarketCmdError::InitialIsHonest(job));
+    }
+    Ok(market.challenge_initial(signer, job).await?)
+}
+
 /// `iollm job settle-challenge`.
 pub async fn settle_challenge(
     ctx: &Connection,

@@ -1281,6 +1281,12 @@ async fn a_training_job_is_posted_from_its_spec_with_its_dataset_on_ipfs() -> Re
     // The executor (`iollm train --job`) and a verifier read the config back from the job:
     // spec and dataset fetched by CID, the same game spec.
     m::check_before_claim(ctx, job).await?;
+    // Its h_0 is the seed's state: `iollm job challenge-initial` refuses, sending nothing.
+    let free = ctx.chain.free_balance(&bob.account()).await?;
+    let err = m::challenge_initial(ctx, &bob, job).await.unwrap_err();
+    assert!(matches!(err, m::MarketCmdError::InitialIsHonest(j) if j == job), "{err}");
+    assert_eq!(ctx.chain.free_balance(&bob.account()).await?, free, "no fee: nothing sent");
+    assert_eq!(market.job(job).await?.expect("the job").challenges, 0);
     let fetched = tempfile::tempdir()?;
     let cfg = m::job_config(ctx, job, fetched.path()).await?;
     let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))?;

@@ -900,6 +900,7 @@ async fn verification() -> Result<()> {
     assert_eq!(market.balance_of(dave.account_bytes()).await?, daves_before + half);
     let a = market.pledge_of(alice.account_bytes()).await?.expect("pledge");
     assert_eq!((a.stake, a.locked), (alices_stake - COLLATERAL, 0), "her question was answered");
+
     stop_dave.cancel();
     dave_runs.await??;
     Ok(())
@@ -1016,12 +1017,15 @@ async fn dishonest() -> Result<()> {
 /// A poster and an executor launder a model trained from another state than its job says:
 /// Bob posts a job whose committed `h_0` is a forged initial state (one LayerNorm gain
 /// changed, re-sealed with its own root); no honest executor's worker would claim it, but
-/// Charlie, by hand, does and submits the honest run from that state. Dave's verifier worker
-/// sees `h_0` is not the seed's state when the job is posted, takes it without a sign-up,
-/// challenges it in an initial game once the result is in (bonded from his pledge), and wins
-/// at the one chunk the dispute contract recomputes from the seed, Charlie answering every
-/// move from his forged run. Then the other way round: an honest job's `h_0` challenged by a
-/// liar is defended by the executor's worker. Balances to the unit.
+/// Charlie, by hand, does and submits the honest run from that state (a run from the seed's
+/// state is refused at submission: its trace does not start at the job's `h_0`). Dave's
+/// verifier worker sees `h_0` is not the seed's state when the job is posted, takes it without
+/// a sign-up, challenges it in an initial game once the result is in (bonded from his
+/// pledge), and wins at the one chunk the dispute contract recomputes from the seed, Charlie
+/// answering every move from his forged run; it fetched nothing of the job. Then the other
+/// way round: an honest job's `h_0` challenged by a liar is defended by the executor's
+/// worker; and one thrown by its executor to a sybil is defended by the verifier's worker
+/// that attested it. Balances to the unit.
 #[tokio::test]
 async fn a_forged_start_is_challenged_by_a_verifiers_worker_and_lost_at_one_chunk() -> Result<()> {
     tokio::time::timeout(Duration::from_secs(600), forged_start()).await?
@@ -1034,7 +1038,8 @@ async fn forged_start() -> Result<()> {
     let ctx = &net.connection;
     let market = ctx.market()?;
     let (bob, charlie, dave) = (Signer::dev("bob")?, Signer::dev("charlie")?, Signer::dev("dave")?);
-    let artifact = providers_and_artifact(ctx, &[&charlie, &dave], &bob).await?;
+    let alice = Signer::dev("alice")?;
+    let artifact = providers_and_artifact(ctx, &[&alice, &charlie, &dave], &bob).await?;
     let dir = tempfile::tempdir()?;
     let spec = Path::new(GAME_SPEC);
     let (spec_cid, game) = m::publish_spec(ctx, spec, 20).await?;
@@ -1082,6 +1087,14 @@ async fn forged_start() -> Result<()> {
         iollm_tests::publish_output(ctx, (job, artifact), &charlie, &cfg, &run, &out).await?;
     let (commitment, proof) = iollm_worker::submission(&run, &game, &package, 0)?;
     m::claim(ctx, &charlie, job).await?;
+    // A run from the seed's state (the honest job's) is not this job's: its trace does not
+    // start at the job's h_0, and the market refuses it at submission.
+    let seeds_run = dir.path().join("seeds-run");
+    trainer.train(&seeds_run, &mut iollm_compute::go_on)?;
+    let (other, other_proof) = iollm_worker::submission(&seeds_run, &honest, &package, 0)?;
+    let refused = m::submit(ctx, &charlie, job, &other, Some(&other_proof)).await.unwrap_err();
+    let bad_final_state = iollm_types::market::Error::BadFinalState.message();
+    assert!(refused.to_string().contains(bad_final_state), "{refused}");
     m::submit(ctx, &charlie, job, &commitment, Some(&proof)).await?;
     reach(&daves, job, Stage::Challenged, 300).await?;
     let note = daves.job(job).await?.and_then(|j| j.note).unwrap_or_default();
@@ -1141,7 +1154,7 @@ async fn forged_start() -> Result<()> {
     let deadline = ctx.chain.best_block().await? + 300;
     let post =
         PostJob::new(JobKind::Train, &spec_cid, artifact, 50, NEED, deadline, verification, REWARD)
-            .with_game(honest);
+            .with_game(honest.clone());
     let job = m::post_job(ctx, &bob, &post).await?.value;
     reach(&charlies, job, Stage::Submitted, 300).await?;
     let daves = market.pledge_of(dave.account_bytes()).await?.context("pledge")?.stake;
@@ -1179,6 +1192,83 @@ async fn forged_start() -> Result<()> {
     reach(&charlies, job, Stage::Finalized, 120).await?;
     stop.cancel();
     charlie_runs.await??;
+
+    // An honest job whose executor (Charlie, by hand) throws an initial game to a sybil
+    // (Alice challenges its h_0 and Charlie lets his clock run out): Dave's verifier worker
+    // attested it, so it defends h_0 from the seed's state (no run, no spec needed) and wins
+    // at one chunk; his bond comes back with half of hers.
+    let stop = CancellationToken::new();
+    let (dave_runs, _) = start_as(Role::Verifier, ctx, &dave, &dave_dir, false, &stop).await?;
+    let dave_state = State::open(&dave_dir.join("state.sqlite")).await?;
+    let deadline = ctx.chain.best_block().await? + 300;
+    let post =
+        PostJob::new(JobKind::Train, &spec_cid, artifact, 50, NEED, deadline, verification, REWARD)
+            .with_game(honest.clone());
+    let thrown_start = m::post_job(ctx, &bob, &post).await?.value;
+    reach_any(&dave_state, thrown_start, SIGNED_UP, 120).await?;
+    let out = dir.path().join("thrown-initial-game");
+    let job = (thrown_start, artifact);
+    let package = iollm_tests::publish_output(ctx, job, &charlie, &cfg, &seeds_run, &out).await?;
+    let (commitment, proof) = iollm_worker::submission(&seeds_run, &honest, &package, 0)?;
+    m::claim(ctx, &charlie, thrown_start).await?;
+    m::submit(ctx, &charlie, thrown_start, &commitment, Some(&proof)).await?;
+    reach(&dave_state, thrown_start, Stage::Attested, 300).await?;
+    let (daves_before, daves_stake) = (
+        market.balance_of(dave.account_bytes()).await?,
+        market.pledge_of(dave.account_bytes()).await?.context("pledge")?.stake,
+    );
+    let alices_stake = market.pledge_of(alice.account_bytes()).await?.expect("pledge").stake;
+    market.challenge_initial(&alice, thrown_start).await?;
+    let sybils = market.game_of(thrown_start, 0).await?.expect("Alice's initial game").game;
+    let g = ctx.dispute()?.game(sybils).await?.expect("the initial game");
+    let iollm_types::game::Stage::Initial { opened } = g.stage else {
+        panic!("an initial game: {:?}", g.stage)
+    };
+    advance_past(ctx, &charlie, opened + g.terms.move_blocks + 1).await?;
+    m::settle_challenge(ctx, &bob, thrown_start, 0).await?;
+    assert_eq!(market.job(thrown_start).await?.expect("the job").accusations, 1);
+    // Alice plays her side of Dave's defence, from the seed's state too (built from the
+    // game's terms alone), so that the referee's chunk decides it, not her clock.
+    let waited = tokio::time::Instant::now();
+    let defence = loop {
+        match market.defence_of(thrown_start, 0, 0).await? {
+            Some(defence) => break defence,
+            None if waited.elapsed() < Duration::from_secs(120) => {}
+            None => bail!("Dave's worker did not defend in 120 s"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let dispute = ctx.dispute()?;
+    let g = dispute.game(defence).await?.expect("the defence");
+    let seeds = iollm_worker::player::Start::of_seed(&g.terms.config, &g.terms.config_hash);
+    let g = loop {
+        let g = dispute.game(defence).await?.expect("the defence");
+        if g.verdict().is_some() {
+            break g;
+        }
+        assert!(waited.elapsed() < Duration::from_secs(300), "undecided: {:?}", g.stage);
+        let story = |side| seeds.player(side);
+        match iollm_worker::player::play(ctx, &alice, defence, story, false, |_, _| {}).await {
+            Ok(_) | Err(iollm_worker::player::PlayError::Chain(ChainError::Dispatch { .. })) => {}
+            Err(e) => return Err(e.into()),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    reach(&dave_state, thrown_start, Stage::Checked, 180).await?;
+    let note = dave_state.job(thrown_start).await?.and_then(|j| j.note).unwrap_or_default();
+    assert!(note.contains("won: bond back"), "{note}");
+    let by_the_referee = iollm_types::game::Stage::Decided {
+        verdict: Verdict::Executor,
+        how: iollm_types::game::How::Initial,
+    };
+    assert_eq!((g.initial, g.stage), (true, by_the_referee), "won at the chunk, not on time");
+    let d = market.pledge_of(dave.account_bytes()).await?.expect("pledge");
+    assert_eq!((d.stake, d.locked), (daves_stake, 0), "Dave keeps his bond");
+    assert_eq!(market.balance_of(dave.account_bytes()).await?, daves_before + half);
+    let a = market.pledge_of(alice.account_bytes()).await?.expect("pledge");
+    assert_eq!((a.stake, a.locked), (alices_stake - COLLATERAL, 0), "her challenge lost");
+    stop.cancel();
+    dave_runs.await??;
     Ok(())
 }
 

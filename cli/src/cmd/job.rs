@@ -162,12 +162,7 @@ pub(super) async fn run(cli: &Cli, action: &JobAction) -> anyhow::Result<()> {
             }
         }
         JobAction::ChallengeInitial { id } => {
-            let market = ctx.market()?;
-            let game = market.job_terms(*id).await?.and_then(|t| t.game);
-            if game.is_some_and(|g| iollm_worker::initial_root(&g) == g.h0) {
-                return Err(market::MarketCmdError::InitialIsHonest(*id).into());
-            }
-            let call = market.challenge_initial(signer, *id).await?;
+            let call = market::challenge_initial(ctx, signer, *id).await?;
             output::print_fee("Challenged h_0", &call);
             if let Some(game) = market::game_of(ctx, *id, call.value).await?.map(|c| c.game) {
                 println!(
