@@ -35,6 +35,10 @@ pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Print the result as one JSON object on stdout (a line per object a long command prints
+    /// as it goes), for programs; amounts of planck are decimal strings.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 impl Cli {
@@ -923,7 +927,12 @@ mod tests {
         assert!(matches!(cmd, Command::Dispute { action: DisputeAction::Timeout { id: 2 } }));
         let cmd = parse("iollm dispute play 2 --config tiny.toml").unwrap();
         assert!(matches!(cmd, Command::Dispute { action: DisputeAction::Play { id: 2, .. } }));
-        assert!(parse("iollm dispute play 2").is_err(), "--config is required");
+        let cmd = parse("iollm dispute play 2").unwrap();
+        let no_config = matches!(
+            cmd,
+            Command::Dispute { action: DisputeAction::Play { id: 2, config: None, .. } }
+        );
+        assert!(no_config, "an initial game is played without the job's config");
         assert!(parse("iollm job challenge 3").is_err(), "--run is required");
         let cmd = parse("iollm bounty reclaim 2").unwrap();
         assert!(matches!(cmd, Command::Bounty { action: BountyAction::Reclaim { id: 2 } }));

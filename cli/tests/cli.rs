@@ -68,6 +68,20 @@ fn devnet_down_and_status_with_nothing_running_say_so() {
     let (ok, stdout, _) = iollm(&["devnet", "status"], root.path());
     assert!(ok);
     assert!(stdout.starts_with("No devnet is running"), "{stdout}");
+    // With `--json`: one JSON object a program reads instead of the sentence.
+    let json = |args: &[&str]| {
+        let (ok, stdout, stderr) = iollm(args, root.path());
+        assert!(ok && stdout.lines().count() == 1, "{stdout}{stderr}");
+        serde_json::from_str::<serde_json::Value>(&stdout).expect(&stdout)
+    };
+    assert_eq!(json(&["--json", "devnet", "status"]), serde_json::json!({"state": "not started"}));
+    assert_eq!(json(&["devnet", "down", "--json"]), serde_json::json!({"stopped": []}));
+    let file = root.path().join("hello.txt");
+    std::fs::write(&file, b"hello world\n").unwrap();
+    let added = json(&["--json", "cid", file.to_str().unwrap()]);
+    let (_, text, _) = iollm(&["cid", file.to_str().unwrap()], root.path());
+    assert_eq!(text.trim(), format!("added {} hello.txt", added["cid"].as_str().unwrap()));
+    assert_eq!(added["name"], "hello.txt");
 }
 
 #[test]

@@ -82,6 +82,12 @@ fn devnet_up_publish_pull_down() {
     assert!(stdout.contains(&format!("pid {node_pid}")), "{stdout}");
     let (ok, stdout, _) = iollm(s, &["devnet", "status"]);
     assert!(ok && stdout.starts_with("Devnet running at"), "{stdout}");
+    // The same report for a program: one JSON object, the deployment's facts as fields.
+    let (ok, stdout, _) = iollm(s, &["--json", "devnet", "status"]);
+    let status: serde_json::Value = serde_json::from_str(&stdout).expect(&stdout);
+    assert!(ok && stdout.lines().count() == 1, "{stdout}");
+    assert_eq!((&status["state"], &status["node"]["pid"]), (&"running".into(), &node_pid.into()));
+    assert_eq!((&status["contracts"], &status["ipfs"]), (&record["contracts"], &record["ipfs"]));
 
     // Publish a package and pull it back by id.
     let pkg = s.join("pkg");
@@ -104,6 +110,15 @@ fn devnet_up_publish_pull_down() {
     assert!(stdout.contains(&format!("package CID:  {offline_cid}")), "{stdout} vs {offline}");
     assert!(stdout.contains("lineage:      parents [], no job"), "{stdout}");
 
+    let (ok, shown, stderr) = iollm(s, &["--json", "model", "show", &id]);
+    assert!(ok, "{stderr}");
+    let shown: serde_json::Value = serde_json::from_str(&shown).expect(&shown);
+    assert_eq!((shown["id"].to_string(), &shown["kind"]), (id.clone(), &"model".into()));
+    assert_eq!(
+        (&shown["parents"], &shown["job"]),
+        (&serde_json::json!([]), &serde_json::Value::Null)
+    );
+    assert!(shown["manifest_cid"].as_str().is_some_and(|c| c.starts_with("baf")), "{shown}");
     let pulled = s.join("pulled");
     let (ok, stdout, stderr) = iollm(s, &["model", "pull", &id, pulled.to_str().unwrap()]);
     assert!(ok, "pull failed: {stderr}");

@@ -1,5 +1,7 @@
 //! `iollm cid` (the CID `ipfs add` would give, offline) and `iollm ipfs daemon`.
 
+use crate::args::Cli;
+use crate::output::Report;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -9,7 +11,7 @@ pub(super) fn cid(
     cid_version: Option<u8>,
     raw_leaves: Option<bool>,
     chunker: Option<&str>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Report> {
     let opts = iollm_content::AddOptions::from_flags(cid_version, raw_leaves, chunker)?;
     let cid = iollm_content::cid_of_file(path, &opts)?;
     // `.` or `dir/..` have no file name: print the directory's own, as `ipfs add` does.
@@ -20,16 +22,24 @@ pub(super) fn cid(
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_default(),
     };
-    println!("added {} {name}", iollm_content::format_cid(&cid));
-    Ok(())
+    let cid = iollm_content::format_cid(&cid);
+    let mut report = Report::default();
+    report.line(format!("added {cid} {name}")).set("cid", cid).set("name", name);
+    Ok(report)
 }
 
 /// `iollm ipfs daemon`: serves until a signal stops it.
-pub(super) async fn ipfs_daemon(repo: &Path, api: SocketAddr) -> anyhow::Result<()> {
+pub(super) async fn ipfs_daemon(cli: &Cli, repo: &Path, api: SocketAddr) -> anyhow::Result<Report> {
     use iollm_content::daemon::{Daemon, DaemonConfig};
     let daemon = Daemon::bind(DaemonConfig::new(repo, api)).await?;
-    println!("IPFS API listening on {} (repo {})", daemon.api_url(), repo.display());
+    let mut listening = Report::default();
+    listening
+        .line(format!("IPFS API listening on {} (repo {})", daemon.api_url(), repo.display()))
+        .set("api_url", daemon.api_url().to_string())
+        .set("repo", repo);
+    listening.print(cli.json);
     daemon.run(super::cancelled_on_signal()).await?;
-    println!("IPFS daemon stopped.");
-    Ok(())
+    let mut stopped = Report::default();
+    stopped.line("IPFS daemon stopped.").set("stopped", true);
+    Ok(stopped)
 }

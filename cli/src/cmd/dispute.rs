@@ -2,25 +2,25 @@
 //! playing one's side honestly to the end.
 
 use crate::args::{Cli, DisputeAction};
-use crate::{context, market, output};
+use crate::output::{self, Report};
+use crate::{context, market};
 
 /// `iollm dispute …`.
-pub(super) async fn run(cli: &Cli, action: &DisputeAction) -> anyhow::Result<()> {
+pub(super) async fn run(cli: &Cli, action: &DisputeAction) -> anyhow::Result<Report> {
     let ctx = context::connect(cli).await?;
-    match action {
+    Ok(match action {
         DisputeAction::Show { id } => {
             let game = market::show_game(&ctx, *id).await?;
-            output::print_game(*id, &game, ctx.chain.best_block().await?);
+            output::game(*id, &game, ctx.chain.best_block().await?)
         }
-        DisputeAction::Timeout { id } => {
-            output::print_fee(
-                "Timed out",
-                &market::timeout_game(&ctx, &context::signer(cli)?, *id).await?,
-            );
-        }
+        DisputeAction::Timeout { id } => Report::sent(
+            "Timed out",
+            &market::timeout_game(&ctx, &context::signer(cli)?, *id).await?,
+        ),
         DisputeAction::Play { id, config, threads } => {
             let runtime = cli.resolved.runtime(*threads)?;
             let cfg = config.as_deref().map(market::read_config).transpose()?;
+            // Each move as it lands: a game is played over many blocks.
             let game = market::play_game(
                 &ctx,
                 &context::signer(cli)?,
@@ -28,10 +28,10 @@ pub(super) async fn run(cli: &Cli, action: &DisputeAction) -> anyhow::Result<()>
                 cfg.as_ref(),
                 &runtime,
                 true,
-                |kind, call| output::print_fee(&format!("Played {kind}"), call),
+                |kind, call| Report::sent(&format!("Played {kind}"), call).print(cli.json),
             )
             .await?;
-            output::print_game(*id, &game, ctx.chain.best_block().await?);
+            output::game(*id, &game, ctx.chain.best_block().await?)
         }
         DisputeAction::Prove { id, config, run } => {
             let runtime = cli.resolved.runtime(None)?;
@@ -39,10 +39,10 @@ pub(super) async fn run(cli: &Cli, action: &DisputeAction) -> anyhow::Result<()>
             let call =
                 market::prove_package(&ctx, &context::signer(cli)?, *id, &cfg, run, &runtime)
                     .await?;
-            output::print_fee("Proved", &call);
             let game = market::show_game(&ctx, *id).await?;
-            output::print_game(*id, &game, ctx.chain.best_block().await?);
+            let mut report = Report::sent("Proved", &call);
+            report.extend(output::game(*id, &game, ctx.chain.best_block().await?));
+            report
         }
-    }
-    Ok(())
+    })
 }

@@ -3,19 +3,20 @@
 
 use crate::args::{Cli, JobAction};
 use crate::market::{self, PostJob};
-use crate::{context, model, output};
+use crate::output::{self, Report};
+use crate::{context, model};
 use iollm_chain::Connection;
 use iollm_types::market::Verification;
 
 /// `iollm job …`.
-pub(super) async fn run(cli: &Cli, action: &JobAction) -> anyhow::Result<()> {
+pub(super) async fn run(cli: &Cli, action: &JobAction) -> anyhow::Result<Report> {
     let ctx = &context::connect(cli).await?;
     if let JobAction::Show { id } = action {
         return show(ctx, *id).await;
     }
     let signer = &context::signer(cli)?;
     let settings = &cli.resolved;
-    match action {
+    Ok(match action {
         JobAction::Post {
             spec,
             spec_cid,
@@ -74,11 +75,11 @@ pub(super) async fn run(cli: &Cli, action: &JobAction) -> anyhow::Result<()> {
                 Some(game) => job.with_game(game),
                 None => job,
             };
-            println!("{}", market::post_job(ctx, signer, &job).await?.value);
+            Report::value("job", market::post_job(ctx, signer, &job).await?.value)
         }
         JobAction::Claim { id } => {
             market::check_before_claim(ctx, *id).await?;
-            output::print_fee("Claimed", &market::claim(ctx, signer, *id).await?)
+            Report::sent("Claimed", &market::claim(ctx, signer, *id).await?)
         }
         JobAction::Submit { id, output_cid, score, run, trace_root, checks_root } => {
             let call = match (run, trace_root, checks_root) {
@@ -97,16 +98,18 @@ pub(super) async fn run(cli: &Cli, action: &JobAction) -> anyhow::Result<()> {
                 }
                 _ => unreachable!("clap requires --run or both roots"),
             };
-            output::print_fee("Submitted", &call);
+            Report::sent("Submitted", &call)
         }
         JobAction::SignUp { id, secret_file } => {
             let secret = market::fresh_secret()?;
             market::keep_secret(secret_file, &secret)?;
-            output::print_fee("Signed up", &market::sign_up(ctx, signer, *id, &secret).await?);
-            println!(
+            let mut report =
+                Report::sent("Signed up", &market::sign_up(ctx, signer, *id, &secret).await?);
+            report.set("secret_file", secret_file).note(format!(
                 "Secret kept in {}: `iollm job attest {id}` reveals it.",
                 secret_file.display()
-            );
+            ));
+            report
         }
         JobAction::Attest { id, secret_file, config, run, threads } => {
             let secret = market::read_secret(secret_file)?;
@@ -118,81 +121,71 @@ pub(super) async fn run(cli: &Cli, action: &JobAction) -> anyhow::Result<()> {
             };
             let (call, found) =
                 market::spot_check(ctx, signer, *id, &secret, (&cfg, run), &runtime).await?;
-            match found {
-                market::SpotCheck::Attested { segments } => output::print_fee(
-                    &format!("Attested ({} replayed)", market::segments_text(&segments)),
-                    &call,
-                ),
-                market::SpotCheck::Revealed { segment } => output::print_fee(
-                    &format!(
+            let (what, attested) = match found {
+                market::SpotCheck::Attested { segments } => {
+                    (format!("Attested ({} replayed)", market::segments_text(&segments)), true)
+                }
+                market::SpotCheck::Revealed { segment } => (
+                    format!(
                         "Revealed without a check: segment {segment} reaches the committed \
                          checkpoint but not the executor's committed check"
                     ),
-                    &call,
+                    false,
                 ),
-                market::SpotCheck::OutputRefused { segments, why, .. } => output::print_fee(
-                    &format!(
+                market::SpotCheck::OutputRefused { segments, why, .. } => (
+                    format!(
                         "Revealed without a check: replayed {}, but {why}",
                         market::segments_text(&segments)
                     ),
-                    &call,
+                    false,
                 ),
-            }
+            };
+            let mut report = Report::sent(&what, &call);
+            report.set("attested", attested);
+            report
         }
         JobAction::Challenge { id, run } => {
             let call = market::challenge(ctx, signer, *id, run).await?;
-            output::print_fee("Challenged", &call);
-            if let Some(game) = market::game_of(ctx, *id, call.value).await?.map(|c| c.game) {
-                println!(
-                    "Challenge {} opened game {game}: the executor answers next \
-                     (`iollm dispute show {game}`).",
-                    call.value
-                );
-            }
+            let next = |game| format!("the executor answers next (`iollm dispute show {game}`)");
+            opened(ctx, *id, Report::sent("Challenged", &call), call.value, next).await?
         }
         JobAction::ChallengeOutput { id, question } => {
             let call = ctx.market()?.challenge_output(signer, *id, *question).await?;
-            output::print_fee("Challenged the output", &call);
-            if let Some(game) = market::game_of(ctx, *id, call.value).await?.map(|c| c.game) {
-                println!(
-                    "Challenge {} opened game {game}: the executor must prove {question} \
-                     (`iollm dispute show {game}`).",
-                    call.value
-                );
-            }
+            let next =
+                |game| format!("the executor must prove {question} (`iollm dispute show {game}`)");
+            opened(ctx, *id, Report::sent("Challenged the output", &call), call.value, next).await?
         }
         JobAction::ChallengeInitial { id } => {
             let call = market::challenge_initial(ctx, signer, *id).await?;
-            output::print_fee("Challenged h_0", &call);
-            if let Some(game) = market::game_of(ctx, *id, call.value).await?.map(|c| c.game) {
-                println!(
-                    "Challenge {} opened game {game}: the executor reveals h_0's header next \
-                     (`iollm dispute show {game}`; play your side with `iollm dispute play`).",
-                    call.value
-                );
-            }
+            let next = |game| {
+                format!(
+                    "the executor reveals h_0's header next (`iollm dispute show {game}`; \
+                     play your side with `iollm dispute play {game}`)"
+                )
+            };
+            opened(ctx, *id, Report::sent("Challenged h_0", &call), call.value, next).await?
         }
         JobAction::SettleChallenge { id, index } => {
-            output::print_fee("Settled", &market::settle_challenge(ctx, signer, *id, *index).await?)
+            Report::sent("Settled", &market::settle_challenge(ctx, signer, *id, *index).await?)
         }
         JobAction::Defend { id, accusation } => {
             let call = market::defend(ctx, signer, *id, *accusation).await?;
-            output::print_fee("Defending", &call);
-            println!(
+            let mut report = Report::sent("Defending", &call);
+            report.set("game", call.value).note(format!(
                 "Defence game {game}: answer as the executor (`iollm dispute play {game} \
                  --config FILE`), then `iollm job settle-attester {id} N` (`iollm job show {id}`).",
                 game = call.value
-            );
+            ));
+            report
         }
         JobAction::SettleAttester { id, sign_up } => {
-            let call = market::settle_attester(ctx, signer, *id, *sign_up).await?;
-            output::print_fee("Settled", &call)
+            Report::sent("Settled", &market::settle_attester(ctx, signer, *id, *sign_up).await?)
         }
         JobAction::Finalize { id } => {
-            output::print_fee("Finalized", &market::finalize(ctx, signer, *id).await?)
+            Report::sent("Finalized", &market::finalize(ctx, signer, *id).await?)
         }
         JobAction::Expire { id } => {
-            output::print_fee("Expired", &market::expire(ctx, signer, *id).await?)
+            Report::sent("Expired", &market::expire(ctx, signer, *id).await?)
         }
         JobAction::Release { id } => {
             let call = market::release(ctx, signer, *id).await?;
@@ -200,61 +193,110 @@ pub(super) async fn run(cli: &Cli, action: &JobAction) -> anyhow::Result<()> {
                 iollm_chain::contract::StorageDeposit::Refund(d) => d,
                 iollm_chain::contract::StorageDeposit::Charge(_) => 0,
             };
-            output::print_fee("Released", &call);
-            println!("{back} planck of storage deposit back");
+            let mut report = Report::sent("Released", &call);
+            report.line(format!("{back} planck of storage deposit back"));
+            report.set("deposit_back", back.to_string());
+            report
         }
         JobAction::Show { .. } => unreachable!("shown without a signer"),
+    })
+}
+
+/// A challenge's report `report` with the game challenge `index` of job `id` opened (`game`
+/// in JSON) and what comes next in it (`next`, given the game).
+async fn opened(
+    ctx: &Connection,
+    id: u64,
+    mut report: Report,
+    index: u16,
+    next: impl Fn(u64) -> String,
+) -> anyhow::Result<Report> {
+    report.set("challenge", index);
+    if let Some(game) = market::game_of(ctx, id, index).await?.map(|c| c.game) {
+        report
+            .set("game", game)
+            .note(format!("Challenge {index} opened game {game}: {}.", next(game)));
     }
-    Ok(())
+    Ok(report)
 }
 
 /// `iollm job show`: the job, its challenges, accusations and sign-ups.
-async fn show(ctx: &Connection, id: u64) -> anyhow::Result<()> {
+async fn show(ctx: &Connection, id: u64) -> anyhow::Result<Report> {
+    let account = |a: [u8; 32]| iollm_chain::AccountId::from(a).to_string();
     let (job, terms, result) = market::show_job(ctx, id).await?;
-    output::print_job(id, &job, terms.as_ref(), result.as_ref());
+    let mut report = output::job(id, &job, terms.as_ref(), result.as_ref());
     if let Some(cid) = ctx.market()?.job_spec(id).await? {
-        println!("spec CID:     {}", String::from_utf8_lossy(&cid));
+        report.kv("spec CID", "spec_cid", String::from_utf8_lossy(&cid));
     }
+    let mut challenges = Vec::new();
     for index in 0..job.challenges {
-        match market::game_of(ctx, id, index).await? {
-            Some(c) if c.settled => println!(
+        let c = market::game_of(ctx, id, index).await?;
+        report.line(match &c {
+            Some(c) if c.settled => format!(
                 "challenge {index}:  by {}, game {}: settled (its challenger frees it \
                  with `iollm job release {id}`)",
-                iollm_chain::AccountId::from(c.challenger),
+                account(c.challenger),
                 c.game
             ),
-            Some(c) => println!(
+            Some(c) => format!(
                 "challenge {index}:  by {}, game {game} (`iollm dispute show {game}`; \
                  settle with `iollm job settle-challenge {id} {index}`)",
-                iollm_chain::AccountId::from(c.challenger),
+                account(c.challenger),
                 game = c.game
             ),
-            None => println!("challenge {index}:  settled and released"),
-        }
+            None => format!("challenge {index}:  settled and released"),
+        });
+        challenges.push(c.map(|c| {
+            serde_json::json!({
+                "challenger": account(c.challenger),
+                "game": c.game,
+                "settled": c.settled,
+            })
+        }));
     }
+    let mut accusations = Vec::new();
     for k in 0..job.accusations {
-        if let Some(a) = ctx.market()?.accusation_of(id, k).await? {
+        let a = ctx.market()?.accusation_of(id, k).await?;
+        if let Some(a) = &a {
             let beaten = if a.beaten { " (its claim was beaten in a defence)" } else { "" };
-            println!(
+            report.line(format!(
                 "accusation {k}: the executor lost challenge {}; its attesters defend \
                  until block {} (`iollm job defend {id} {k}`){beaten}",
                 a.by, a.until
-            );
+            ));
         }
+        accusations.push(a.map(
+            |a| serde_json::json!({ "challenge": a.by, "until": a.until, "beaten": a.beaten }),
+        ));
     }
     if job.accused > 0 {
-        println!("accused:      {} attester(s) to settle", job.accused);
+        report.line(format!("accused:      {} attester(s) to settle", job.accused));
     }
+    let mut sign_ups = Vec::new();
     for index in 0..job.sign_ups {
-        if let Some(s) = ctx.market()?.sign_up_of(id, index).await? {
-            let who = iollm_chain::AccountId::from(s.verifier);
-            println!("sign-up {index}:    {who}: {}", output::describe_check(&s.check));
-            for k in 0..job.accusations {
-                if let Some(game) = ctx.market()?.defence_of(id, index, k).await? {
-                    println!("               defends accusation {k} in game {game}");
-                }
+        let Some(s) = ctx.market()?.sign_up_of(id, index).await? else {
+            sign_ups.push(serde_json::Value::Null);
+            continue;
+        };
+        let check = output::describe_check(&s.check);
+        report.line(format!("sign-up {index}:    {}: {check}", account(s.verifier)));
+        let mut defences = Vec::new();
+        for k in 0..job.accusations {
+            if let Some(game) = ctx.market()?.defence_of(id, index, k).await? {
+                report.line(format!("               defends accusation {k} in game {game}"));
+                defences.push(serde_json::json!({ "accusation": k, "game": game }));
             }
         }
+        sign_ups.push(serde_json::json!({
+            "verifier": account(s.verifier),
+            "check": check,
+            "defences": defences,
+        }));
     }
-    Ok(())
+    report
+        .set("accused", job.accused)
+        .set("challenge_list", challenges)
+        .set("accusation_list", accusations)
+        .set("sign_up_list", sign_ups);
+    Ok(report)
 }

@@ -3,11 +3,12 @@
 
 use crate::args::{BountyAction, Cli, Command, RevenueAction, SplitAction};
 use crate::market::{self, WithdrawFrom};
-use crate::{context, model, output};
+use crate::output::Report;
+use crate::{context, model};
 use iollm_types::split::SplitRule;
 
 /// The money commands (every other command is dispatched before).
-pub(super) async fn run(cli: &Cli, command: &Command) -> anyhow::Result<()> {
+pub(super) async fn run(cli: &Cli, command: &Command) -> anyhow::Result<Report> {
     let ctx = context::connect(cli).await?;
     if let Command::Balance { account, artifact } = command {
         let account = match account {
@@ -15,26 +16,39 @@ pub(super) async fn run(cli: &Cli, command: &Command) -> anyhow::Result<()> {
             None => context::signer(cli)?.account_bytes(),
         };
         let b = market::balances(&ctx, account, *artifact).await?;
-        println!("free:     {}", b.free);
-        println!("market:   {}", b.market);
-        println!("splitter: {}", b.splitter);
+        let mut report = Report::default();
+        report
+            .planck("free", "free", b.free)
+            .planck("market", "market", b.market)
+            .planck("splitter", "splitter", b.splitter);
         if let Some(p) = b.pledge {
-            println!(
-                "pledge:   stake {} (locked {}), unbonding {} until block {}, price {}/unit, discount {} bps",
+            report.line(format!(
+                "pledge:       stake {} (locked {}), unbonding {} until block {}, price {}/unit, discount {} bps",
                 p.stake, p.locked, p.unbonding, p.unbonding_until, p.price_per_unit, p.discount_bps
+            ));
+            report.set(
+                "pledge",
+                serde_json::json!({
+                    "stake": p.stake.to_string(),
+                    "locked": p.locked.to_string(),
+                    "unbonding": p.unbonding.to_string(),
+                    "unbonding_until": p.unbonding_until,
+                    "price_per_unit": p.price_per_unit.to_string(),
+                    "discount_bps": p.discount_bps,
+                }),
             );
         }
-        return Ok(());
+        return Ok(report);
     }
     let signer = context::signer(cli)?;
-    match command {
+    Ok(match command {
         Command::Pledge { stake, price, discount_bps, capacity: c } => {
             let call =
                 market::pledge(&ctx, &signer, c.capacity(), *price, *discount_bps, *stake).await?;
-            output::print_fee("Pledged", &call);
+            Report::sent("Pledged", &call)
         }
         Command::Unpledge { amount } => {
-            output::print_fee("Unbonding", &market::unpledge(&ctx, &signer, *amount).await?);
+            Report::sent("Unbonding", &market::unpledge(&ctx, &signer, *amount).await?)
         }
         Command::Bounty {
             action:
@@ -52,13 +66,15 @@ pub(super) async fn run(cli: &Cli, command: &Command) -> anyhow::Result<()> {
                 *amount,
             )
             .await?;
-            println!("{}", call.value);
+            Report::value("bounty", call.value)
         }
         Command::Bounty { action: BountyAction::Pay { job } } => {
-            println!("{}", market::pay_bounty(&ctx, &signer, *job).await?.value);
+            let paid = market::pay_bounty(&ctx, &signer, *job).await?.value;
+            Report::value("paid", paid.to_string())
         }
         Command::Bounty { action: BountyAction::Reclaim { id } } => {
-            println!("{}", market::reclaim_bounty(&ctx, &signer, *id).await?.value);
+            let back = market::reclaim_bounty(&ctx, &signer, *id).await?.value;
+            Report::value("returned", back.to_string())
         }
         Command::Split {
             action:
@@ -70,37 +86,35 @@ pub(super) async fn run(cli: &Cli, command: &Command) -> anyhow::Result<()> {
                 upstream_bps: *upstream_bps,
                 treasury_bps: *treasury_bps,
             };
-            output::print_fee(
+            Report::sent(
                 "Split rule set",
                 &market::set_split(&ctx, &signer, *artifact, rule).await?,
-            );
+            )
         }
-        Command::Split { action: SplitAction::Apply { artifact } } => {
-            output::print_fee(
-                "Split rule applied",
-                &market::apply_split(&ctx, &signer, *artifact).await?,
-            );
-        }
+        Command::Split { action: SplitAction::Apply { artifact } } => Report::sent(
+            "Split rule applied",
+            &market::apply_split(&ctx, &signer, *artifact).await?,
+        ),
         Command::Split { action: SplitAction::Authorise { artifact, delegate, revoke } } => {
             let delegate = model::parse_account(delegate)?;
             let call = market::authorise(&ctx, &signer, *artifact, delegate, !*revoke).await?;
-            output::print_fee(if *revoke { "Authorisation revoked" } else { "Authorised" }, &call);
+            Report::sent(if *revoke { "Authorisation revoked" } else { "Authorised" }, &call)
         }
-        Command::Revenue { action: RevenueAction::Pay { artifact, amount } } => {
-            output::print_fee(
-                "Revenue paid",
-                &market::pay_revenue(&ctx, &signer, *artifact, *amount).await?,
-            );
-        }
+        Command::Revenue { action: RevenueAction::Pay { artifact, amount } } => Report::sent(
+            "Revenue paid",
+            &market::pay_revenue(&ctx, &signer, *artifact, *amount).await?,
+        ),
         Command::Withdraw { artifact, splitter } => {
             let from = if *splitter || artifact.is_some() {
                 WithdrawFrom::Splitter(*artifact)
             } else {
                 WithdrawFrom::Market
             };
-            println!("{}", market::withdraw(&ctx, &signer, from).await?.value);
+            Report::value(
+                "withdrawn",
+                market::withdraw(&ctx, &signer, from).await?.value.to_string(),
+            )
         }
         _ => unreachable!("the other commands are dispatched before"),
-    }
-    Ok(())
+    })
 }

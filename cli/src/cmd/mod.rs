@@ -1,7 +1,7 @@
 //! The commands, one module per area of `iollm`: each takes what clap parsed
-//! ([`crate::args`]), calls the library that does the work and prints the result (to stdout,
-//! with the output layer's renderers where they share one). No logic of their own beyond
-//! choosing what to call.
+//! ([`crate::args`]), calls the library that does the work and returns what it did as a
+//! [`Report`], which the output layer prints (text, or `--json`). No logic of their own
+//! beyond choosing what to call.
 
 mod content;
 mod devnet;
@@ -13,10 +13,11 @@ mod train;
 mod worker;
 
 use crate::args::{Cli, Command, IpfsAction};
+use crate::output::Report;
 use tokio_util::sync::CancellationToken;
 
 /// Runs the command `cli` names.
-pub(crate) async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
+pub(crate) async fn dispatch(cli: &Cli) -> anyhow::Result<Report> {
     match &cli.command {
         Command::Devnet { action } => devnet::run(cli, action).await,
         Command::Model { action } => model::run(cli, action).await,
@@ -24,7 +25,7 @@ pub(crate) async fn dispatch(cli: &Cli) -> anyhow::Result<()> {
             content::cid(path, *cid_version, *raw_leaves, chunker.as_deref())
         }
         Command::Ipfs { action: IpfsAction::Daemon { repo, api } } => {
-            content::ipfs_daemon(repo, *api).await
+            content::ipfs_daemon(cli, repo, *api).await
         }
         Command::Worker { action } => worker::run(cli, action).await,
         Command::Train { config, job, out, threads, resume } => {

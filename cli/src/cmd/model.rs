@@ -3,11 +3,12 @@
 //! `iollm-serve`).
 
 use crate::args::{Cli, ModelAction};
-use crate::{content, context, model, output};
+use crate::output::Report;
+use crate::{content, context, model};
 
 /// `iollm model …`.
-pub(super) async fn run(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
-    match action {
+pub(super) async fn run(cli: &Cli, action: &ModelAction) -> anyhow::Result<Report> {
+    Ok(match action {
         ModelAction::Register { cid, kind, parents, split, from_job, dry_run } => {
             let kind = model::parse_kind(kind)?;
             let parents =
@@ -26,58 +27,88 @@ pub(super) async fn run(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
                     .registry()?
                     .register_dry_run(&signer.account(), kind, cid, &lineage.parents, rule)
                     .await?;
-                println!("ref_time:        {}", cost.gas_required.0);
-                println!("proof_size:      {}", cost.gas_required.1);
-                println!("storage deposit: {:?}", cost.storage_deposit);
-                return Ok(());
+                let mut report = Report::default();
+                report
+                    .kv("ref_time", "ref_time", cost.gas_required.0)
+                    .kv("proof_size", "proof_size", cost.gas_required.1)
+                    .kv(
+                        "storage deposit",
+                        "storage_deposit",
+                        format!("{:?}", cost.storage_deposit),
+                    );
+                return Ok(report);
             }
             let registration =
                 iollm_artifacts::register_package(&ctx, &store, &signer, kind, cid, &lineage, rule)
                     .await?;
-            println!("{}", registration.id);
+            Report::value("id", registration.id)
         }
         ModelAction::NewVersion { id, cid } => {
             let ctx = context::connect(cli).await?;
             let store = iollm_artifacts::ipfs_client(&ctx)?;
             let signer = context::signer(cli)?;
-            println!("{}", iollm_artifacts::new_version(&ctx, &store, &signer, *id, cid).await?.id);
+            Report::value(
+                "id",
+                iollm_artifacts::new_version(&ctx, &store, &signer, *id, cid).await?.id,
+            )
         }
         ModelAction::Transfer { id, to } => {
             let to_bytes = model::parse_account(to)?;
             let ctx = context::connect(cli).await?;
             let call = ctx.registry()?.transfer(&context::signer(cli)?, *id, to_bytes).await?;
-            output::print_fee(&format!("Artifact {id} now belongs to {to}"), &call);
+            Report::sent(&format!("Artifact {id} now belongs to {to}"), &call)
         }
         ModelAction::Deprecate { id } => {
             let ctx = context::connect(cli).await?;
             let call = ctx.registry()?.deprecate(&context::signer(cli)?, *id).await?;
-            output::print_fee(&format!("Artifact {id} deprecated"), &call);
+            Report::sent(&format!("Artifact {id} deprecated"), &call)
         }
         ModelAction::Show { id } => {
             let ctx = context::connect(cli).await?;
             let artifact = model::show(&ctx, *id).await?;
             let owner = iollm_chain::AccountId::from(artifact.owner);
-            println!("id:           {id}");
-            println!("kind:         {}", artifact.kind.name());
-            println!("owner:        {owner}");
-            println!("manifest CID: {}", String::from_utf8_lossy(&artifact.manifest_cid));
-            println!("registered:   block {}", artifact.registered_at);
-            println!("version:      {}", artifact.version);
+            let mut report = Report::default();
+            report
+                .kv("id", "id", id)
+                .kv("kind", "kind", artifact.kind.name())
+                .kv("owner", "owner", owner.to_string())
+                .kv("manifest CID", "manifest_cid", String::from_utf8_lossy(&artifact.manifest_cid))
+                .line(format!("registered:   block {}", artifact.registered_at))
+                .set("registered_at", artifact.registered_at)
+                .kv("version", "version", artifact.version);
             if let Some(previous) = artifact.previous {
-                println!("previous:     {previous}");
+                report.kv("previous", "previous", previous);
             }
             for parent in &artifact.parents {
-                println!("parent:       {} ({:?})", parent.id, parent.relation);
+                report.line(format!("parent:       {} ({:?})", parent.id, parent.relation));
             }
+            let parents: Vec<_> = artifact
+                .parents
+                .iter()
+                .map(|p| serde_json::json!({ "id": p.id, "relation": format!("{:?}", p.relation) }))
+                .collect();
+            report.set("parents", parents);
             if let Some(job) = artifact.job {
-                println!("from job:     {job} (verified output)");
+                report.line(format!("from job:     {job} (verified output)"));
             }
             let r = artifact.split_rule;
-            println!(
-                "split (bps):  designer {} compute {} upstream {} treasury {}",
-                r.designer_bps, r.compute_bps, r.upstream_bps, r.treasury_bps
-            );
-            println!("deprecated:   {}", artifact.deprecated);
+            report
+                .set("job", artifact.job)
+                .line(format!(
+                    "split (bps):  designer {} compute {} upstream {} treasury {}",
+                    r.designer_bps, r.compute_bps, r.upstream_bps, r.treasury_bps
+                ))
+                .set(
+                    "split_bps",
+                    serde_json::json!({
+                        "designer": r.designer_bps,
+                        "compute": r.compute_bps,
+                        "upstream": r.upstream_bps,
+                        "treasury": r.treasury_bps,
+                    }),
+                )
+                .kv("deprecated", "deprecated", artifact.deprecated);
+            report
         }
         ModelAction::Publish { dir, kind, no_register } => {
             let kind = model::parse_kind(kind)?;
@@ -87,31 +118,56 @@ pub(super) async fn run(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
                 let store = iollm_artifacts::ipfs_client(&ctx)?;
                 let leaf = iollm_compute::io::WEIGHTS_ALIGN;
                 let package = iollm_artifacts::add_output(&store, dir, leaf).await?;
-                println!("package CID:  {}", iollm_content::format_cid(&package.package_cid));
-                println!("manifest CID: {}", iollm_content::format_cid(&package.manifest_cid));
-                return Ok(());
+                let mut report = Report::default();
+                report
+                    .kv(
+                        "package CID",
+                        "package_cid",
+                        iollm_content::format_cid(&package.package_cid),
+                    )
+                    .kv(
+                        "manifest CID",
+                        "manifest_cid",
+                        iollm_content::format_cid(&package.manifest_cid),
+                    );
+                return Ok(report);
             }
             let signer = context::signer(cli)?;
             let store = iollm_artifacts::ipfs_client(&ctx)?;
             let rule = iollm_types::split::SplitRule::DESIGNER_ONLY;
             let published =
                 iollm_artifacts::publish(&ctx, &store, &signer, kind, dir, rule).await?;
-            println!("package CID:  {}", iollm_content::format_cid(&published.package_cid));
-            println!("manifest CID: {}", iollm_content::format_cid(&published.manifest_cid));
-            println!("lineage:      {}", published.lineage);
-            println!("id:           {}", published.id);
+            let mut report = Report::default();
+            report
+                .kv("package CID", "package_cid", iollm_content::format_cid(&published.package_cid))
+                .kv(
+                    "manifest CID",
+                    "manifest_cid",
+                    iollm_content::format_cid(&published.manifest_cid),
+                )
+                .kv("lineage", "lineage", published.lineage.to_string())
+                .kv("id", "id", published.id);
+            report
         }
         ModelAction::Import { gguf, out, name, license } => {
             let manifest = content::import_gguf(gguf, out, name.as_deref(), license.as_deref())?;
-            println!(
-                "imported {} ({}, {} parameters) into {}: {} files; publish with `iollm model publish {}`",
-                manifest.name,
-                manifest.format.architecture,
-                manifest.format.parameters.unwrap_or(0),
-                out.display(),
-                manifest.files.len(),
-                out.display()
-            );
+            let mut report = Report::default();
+            report
+                .line(format!(
+                    "imported {} ({}, {} parameters) into {}: {} files",
+                    manifest.name,
+                    manifest.format.architecture,
+                    manifest.format.parameters.unwrap_or(0),
+                    out.display(),
+                    manifest.files.len(),
+                ))
+                .set("name", &manifest.name)
+                .set("architecture", &manifest.format.architecture)
+                .set("parameters", manifest.format.parameters)
+                .set("dir", out)
+                .set("files", manifest.files.len())
+                .note(format!("publish with `iollm model publish {}`", out.display()));
+            report
         }
         ModelAction::Serve { model, listen, name, max_batch, max_queue, threads, max_size } => {
             let runtime = cli.resolved.runtime(*threads)?;
@@ -123,6 +179,7 @@ pub(super) async fn run(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
                 _ => (std::path::PathBuf::from(model), String::new()),
             };
             let name = name.clone().or((!default_name.is_empty()).then_some(default_name));
+            let json = cli.json;
             let options = iollm_serve::Options {
                 name,
                 threads,
@@ -135,29 +192,44 @@ pub(super) async fn run(cli: &Cli, action: &ModelAction) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
-            println!(
-                "serving {} on http://{}/v1 ({threads} threads on {backend}, batches of up to {max_batch})",
-                served.name,
-                listener.local_addr()?
-            );
+            let url = format!("http://{}/v1", listener.local_addr()?);
+            let mut serving = Report::default();
+            serving
+                .line(format!(
+                    "serving {} on {url} ({threads} threads on {backend}, batches of up to {max_batch})",
+                    served.name
+                ))
+                .set("model", &served.name)
+                .set("url", url)
+                .set("threads", threads)
+                .set("backend", backend.to_string());
+            serving.print(json);
             let shutdown = super::cancelled_on_signal();
             iollm_serve::serve(listener, served, async move { shutdown.cancelled().await }).await?;
-            println!("server stopped.");
+            let mut stopped = Report::default();
+            stopped.line("server stopped.").set("stopped", true);
+            stopped
         }
         ModelAction::Pull { id, dir, max_size } => {
             let ctx = context::connect(cli).await?;
             let store = iollm_artifacts::ipfs_client(&ctx)?;
             let limit = iollm_content::PullOptions { max_bytes: *max_size };
             let (cid, manifest) = iollm_artifacts::pull(&ctx, &store, *id, dir, &limit).await?;
-            println!(
-                "pulled {} into {} ({} files, verified)",
-                iollm_content::format_cid(&cid),
-                dir.display(),
-                manifest.files.len()
-            );
+            let cid = iollm_content::format_cid(&cid);
+            let mut report = Report::default();
+            report
+                .line(format!(
+                    "pulled {cid} into {} ({} files, verified)",
+                    dir.display(),
+                    manifest.files.len()
+                ))
+                .set("cid", cid)
+                .set("dir", dir)
+                .set("files", manifest.files.len())
+                .set("verified", true);
+            report
         }
-    }
-    Ok(())
+    })
 }
 
 /// Artifact `id` pulled (every byte verified) into the user's cache, once per manifest CID.
@@ -181,6 +253,10 @@ async fn pull_cached(cli: &Cli, id: u64, max_size: u64) -> anyhow::Result<std::p
     // The pull stages beside `dir` under a lock and renames: an entry is whole or absent.
     let limit = iollm_content::PullOptions { max_bytes: max_size };
     iollm_artifacts::pull(&ctx, &store, id, &dir, &limit).await?;
-    println!("pulled artifact {id} ({cid}) into {}, verified", dir.display());
+    let mut pulled = Report::default();
+    pulled
+        .line(format!("pulled artifact {id} ({cid}) into {}, verified", dir.display()))
+        .set("pulled", serde_json::json!({ "artifact": id, "cid": cid, "dir": dir }));
+    pulled.print(cli.json);
     Ok(dir)
 }

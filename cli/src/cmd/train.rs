@@ -2,6 +2,7 @@
 //! job's spec.
 
 use crate::args::Cli;
+use crate::output::Report;
 use crate::{context, market};
 use std::path::Path;
 
@@ -12,7 +13,7 @@ pub(super) async fn run(
     out: &Path,
     threads: Option<usize>,
     resume: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Report> {
     let dir = tempfile::tempdir()?;
     let cfg = match (config, job) {
         (Some(path), _) => market::read_config(path)?,
@@ -25,13 +26,13 @@ pub(super) async fn run(
     train(cfg, out, cli.resolved.runtime(threads)?, resume).await
 }
 
-/// Trains `cfg` into `out` with a progress bar, and prints what the run proves.
+/// Trains `cfg` into `out` with a progress bar (on stderr); reports what the run proves.
 async fn train(
     cfg: iollm_compute::TrainConfig,
     out: &Path,
     runtime: iollm_compute::Runtime,
     resume: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Report> {
     use iollm_compute::train;
     let bar = indicatif::ProgressBar::new(cfg.train.steps);
     bar.set_style(
@@ -55,14 +56,20 @@ async fn train(
         .inspect(|_| bar.finish())
     })
     .await??;
-    println!("final loss:  {:.4}", outcome.final_loss);
-    println!("tokens/s:    {:.0}", outcome.tokens_per_sec);
-    println!("checkpoints: {}", outcome.hashes.len());
-    println!("output:      {}", outcome.out_dir.display());
-    println!("trace root:  {}", outcome.trace_root_hex());
-    println!("checks root: {}", outcome.checks_root_hex());
+    let mut report = Report::default();
+    report
+        .kv("final loss", "final_loss", format!("{:.4}", outcome.final_loss))
+        .set("final_loss", outcome.final_loss)
+        .kv("tokens/s", "tokens_per_sec", format!("{:.0}", outcome.tokens_per_sec))
+        .set("tokens_per_sec", outcome.tokens_per_sec)
+        .kv("checkpoints", "checkpoints", outcome.hashes.len())
+        .kv("output", "output", outcome.out_dir.display().to_string())
+        .kv("trace root", "trace_root", outcome.trace_root_hex())
+        .kv("checks root", "checks_root", outcome.checks_root_hex());
     if let Some(e) = &outcome.device_failure {
-        println!("note:        the GPU failed ({e}); the run finished on the CPU, same numerics");
+        report.note(format!(
+            "note:         the GPU failed ({e}); the run finished on the CPU, same numerics"
+        ));
     }
-    Ok(())
+    Ok(report)
 }

@@ -2,10 +2,11 @@
 
 use crate::args::{Cli, WorkerAction};
 use crate::context;
+use crate::output::Report;
 use std::path::Path;
 
 /// `iollm worker …`.
-pub(super) async fn run(cli: &Cli, action: &WorkerAction) -> anyhow::Result<()> {
+pub(super) async fn run(cli: &Cli, action: &WorkerAction) -> anyhow::Result<Report> {
     match action {
         WorkerAction::Run { config } => worker_run(cli, config).await,
         WorkerAction::Status { config } => worker_status(config).await,
@@ -21,7 +22,7 @@ fn worker_config(path: &Path) -> anyhow::Result<iollm_worker::daemon::WorkerConf
 /// `iollm worker status`: where it reads the chain from, each job (its stage, the
 /// transactions it saw finalized, what it withdrew, the output it keeps pinned), and what it
 /// withdrew in all.
-async fn worker_status(config: &Path) -> anyhow::Result<()> {
+async fn worker_status(config: &Path) -> anyhow::Result<Report> {
     let file = worker_config(config)?.state_file();
     anyhow::ensure!(
         file.is_file(),
@@ -30,34 +31,55 @@ async fn worker_status(config: &Path) -> anyhow::Result<()> {
         config.display()
     );
     let state = iollm_worker::state::State::open(&file).await?;
-    match state.cursor().await? {
-        Some(next) => println!("reading the chain from block {next}"),
-        None => println!("not started on a chain yet"),
-    }
+    let mut report = Report::default();
+    let cursor = state.cursor().await?;
+    report.line(match cursor {
+        Some(next) => format!("reading the chain from block {next}"),
+        None => "not started on a chain yet".into(),
+    });
+    report.set("cursor", cursor);
     let mut withdrawn = 0u128;
+    let mut jobs = Vec::new();
     for job in state.jobs().await? {
-        let mut sent = Vec::new();
+        let (mut sent, mut transactions) = (Vec::new(), Vec::new());
         for (what, block, amount) in state.transactions(job.id).await? {
             withdrawn = withdrawn.saturating_add(amount.unwrap_or(0));
             sent.push(match amount {
                 Some(amount) => format!("{what}@{block}(+{amount})"),
                 None => format!("{what}@{block}"),
             });
+            let amount = amount.map(|a| a.to_string());
+            transactions
+                .push(serde_json::json!({ "what": what, "block": block, "amount": amount }));
         }
-        println!("job {:<6} {:<9} {:<12} {}", job.id, job.role, job.stage.as_str(), sent.join(" "));
-        if let Some(note) = job.note {
-            println!("           {note}");
+        let stage = job.stage.as_str();
+        report.line(format!("job {:<6} {:<9} {stage:<12} {}", job.id, job.role, sent.join(" ")));
+        if let Some(note) = &job.note {
+            report.line(format!("           {note}"));
         }
-        if let Some(cid) = job.pinned {
-            println!("           pinned {cid} to defend its attestation (unpinned at release)");
+        if let Some(cid) = &job.pinned {
+            report.line(format!(
+                "           pinned {cid} to defend its attestation (unpinned at release)"
+            ));
         }
+        jobs.push(serde_json::json!({
+            "id": job.id,
+            "role": job.role,
+            "stage": stage,
+            "transactions": transactions,
+            "note": job.note,
+            "pinned": job.pinned,
+        }));
     }
-    println!("withdrawn from the market: {withdrawn} planck");
-    Ok(())
+    report
+        .set("jobs", jobs)
+        .line(format!("withdrawn from the market: {withdrawn} planck"))
+        .set("withdrawn", withdrawn.to_string());
+    Ok(report)
 }
 
 /// `iollm worker run`: the worker until a signal stops it.
-async fn worker_run(cli: &Cli, config: &Path) -> anyhow::Result<()> {
+async fn worker_run(cli: &Cli, config: &Path) -> anyhow::Result<Report> {
     use iollm_worker::daemon::Worker;
     let worker = worker_config(config)?;
     let ctx = context::connect(cli).await?;
@@ -70,6 +92,7 @@ async fn worker_run(cli: &Cli, config: &Path) -> anyhow::Result<()> {
     let (threads, device) = (runtime.threads, runtime.backend.to_string());
     tracing::info!(%account, role, threads, device, "Worker running; SIGTERM or Ctrl-C stops it");
     worker.run(super::cancelled_on_signal()).await?;
-    println!("Worker stopped.");
-    Ok(())
+    let mut stopped = Report::default();
+    stopped.line("Worker stopped.").set("stopped", true);
+    Ok(stopped)
 }
