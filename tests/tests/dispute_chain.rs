@@ -611,7 +611,7 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         }
         let late = ctx.chain.best_block().await? + 2 * 3 * 2;
         advance_past(ctx, &charlie, late).await?;
-        for id in games {
+        for &id in &games {
             let (game, played) = play(id).await?;
             assert_eq!((game.verdict(), played), (Some(Verdict::Executor), vec!["timeout"]));
         }
@@ -626,6 +626,10 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         )
         .await;
         assert!(stranger.unwrap_err().to_string().contains("no dispute game"));
+        // A game about the run, played without the job's config: one line saying to pass it.
+        let rt = iollm_compute::Runtime::new(2);
+        let blind = m::play_game(ctx, &charlie, games[0], None, &rt, false, |_, _| {}).await;
+        assert!(matches!(blind, Err(m::MarketCmdError::NeedsConfig(g)) if g == games[0]));
         for i in 0..10u16 {
             m::settle_challenge(ctx, &bob, job, i).await?;
         }

@@ -1195,8 +1195,8 @@ async fn forged_start() -> Result<()> {
 
     // An honest job whose executor (Charlie, by hand) throws an initial game to a sybil
     // (Alice challenges its h_0 and Charlie lets his clock run out): Dave's verifier worker
-    // attested it, so it defends h_0 from the seed's state (no run, no spec needed) and wins
-    // at one chunk; his bond comes back with half of hers.
+    // attested it, so it defends h_0 (playing the seed's state, as a worker always does in an
+    // initial game) and wins at one chunk; his bond comes back with half of hers.
     let stop = CancellationToken::new();
     let (dave_runs, _) = start_as(Role::Verifier, ctx, &dave, &dave_dir, false, &stop).await?;
     let dave_state = State::open(&dave_dir.join("state.sqlite")).await?;

@@ -172,8 +172,9 @@ pub(super) async fn run(cli: &Cli, action: &JobAction) -> anyhow::Result<Report>
             let call = market::defend(ctx, signer, *id, *accusation).await?;
             let mut report = Report::sent("Defending", &call);
             report.set("game", call.value).note(format!(
-                "Defence game {game}: answer as the executor (`iollm dispute play {game} \
-                 --config FILE`), then `iollm job settle-attester {id} N` (`iollm job show {id}`).",
+                "Defence game {game}: answer as the executor (`iollm dispute play {game}`, with \
+                 `--config FILE` unless it is an initial game), then `iollm job settle-attester \
+                 {id} N` (`iollm job show {id}`).",
                 game = call.value
             ));
             report

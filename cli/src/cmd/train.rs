@@ -59,7 +59,8 @@ async fn train(
     let mut report = Report::default();
     report
         .kv("final loss", "final_loss", format!("{:.4}", outcome.final_loss))
-        .set("final_loss", outcome.final_loss)
+        // The f32 as its shortest decimal (not widened to f64's digits); null if not finite.
+        .set("final_loss", outcome.final_loss.to_string().parse::<f64>().ok())
         .kv("tokens/s", "tokens_per_sec", format!("{:.0}", outcome.tokens_per_sec))
         .set("tokens_per_sec", outcome.tokens_per_sec)
         .kv("checkpoints", "checkpoints", outcome.hashes.len())
@@ -67,9 +68,8 @@ async fn train(
         .kv("trace root", "trace_root", outcome.trace_root_hex())
         .kv("checks root", "checks_root", outcome.checks_root_hex());
     if let Some(e) = &outcome.device_failure {
-        report.note(format!(
-            "note:         the GPU failed ({e}); the run finished on the CPU, same numerics"
-        ));
+        let fell_back = format!("the GPU failed ({e}); the run finished on the CPU, same numerics");
+        report.kv("note", "device_failure", fell_back);
     }
     Ok(report)
 }

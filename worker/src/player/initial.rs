@@ -11,35 +11,69 @@ use iollm_repops::{init, step::ParamLayout};
 use iollm_types::bisection::Side;
 use iollm_types::game::{Game, GameConfig, Stage};
 
-/// A state `h_0` as an initial game plays it.
+/// A state `h_0` as an initial game plays it: its header and the tree over its chunks; the
+/// words themselves only for a state given whole (the seed's are drawn again for the one
+/// chunk a game reveals, so a large model's `12` bytes a parameter are not held).
 pub struct Start {
     header: Vec<u8>,
-    words: Vec<u32>,
-    /// Every level of the tree over `words`' chunks, leaf hashes first.
+    words: Words,
+    /// Every level of the tree over the chunks' hashes, leaf hashes first.
     tree: Vec<Vec<Hash>>,
+}
+
+/// Where a [`Start`]'s chunks come from.
+enum Words {
+    /// The seed's initial state of this layout (`iollm_repops::init::chunk`).
+    Seed { layout: ParamLayout, seed: u64 },
+    /// A state given whole.
+    Held(Vec<u32>),
+}
+
+impl Words {
+    /// Chunk `index` (`None` past the last).
+    fn chunk(&self, index: u64) -> Option<Vec<u32>> {
+        match self {
+            Words::Seed { layout, seed } => init::chunk::<f32>(layout, *seed, index),
+            Words::Held(words) => {
+                let at = usize::try_from(index).ok()?.checked_mul(CHUNK_WORDS)?;
+                (at < words.len()).then(|| words[at..(at + CHUNK_WORDS).min(words.len())].to_vec())
+            }
+        }
+    }
 }
 
 impl Start {
     /// The initial state of `config` for its seed, under the config hash `config_hash`: what an
-    /// honest job commits as `h_0`, and what the referee recomputes chunk by chunk.
+    /// honest job commits as `h_0`, and what the referee recomputes chunk by chunk. Built a
+    /// chunk at a time (the moments' whole chunks, all `+0`, hashed once).
     pub fn of_seed(config: &GameConfig, config_hash: &Hash) -> Start {
         let layout = ParamLayout::new(&config.step());
-        let mut words = init::params::<f32>(&layout, config.seed);
-        words.resize(3 * layout.total, 0);
         let header = init::header(*config_hash, config.seed, layout.total as u64);
-        Start::new(header.encode(iollm_repops::PROFILE), words)
+        let (n, chunks) = (layout.total, (3 * layout.total).div_ceil(CHUNK_WORDS));
+        // Chunks from the first past the parameters to the last whole one: moments, all `+0`.
+        let moments = n.div_ceil(CHUNK_WORDS)..3 * n / CHUNK_WORDS;
+        let zero = commit::chunk_hash::<Sha>(&[0; CHUNK_WORDS]);
+        let words = Words::Seed { layout, seed: config.seed };
+        let leaves: Vec<Hash> = (0..chunks)
+            .map(|c| match moments.contains(&c) {
+                true => zero,
+                false => commit::chunk_hash::<Sha>(&words.chunk(c as u64).unwrap_or_default()),
+            })
+            .collect();
+        Start::new(header.encode(iollm_repops::PROFILE), words, &leaves)
     }
 
     /// The state `state` of a run whose config hash is `config_hash` (a checkpoint 0 of its
     /// own, which a forger plays).
     pub fn of_state(state: &TrainState, config_hash: &Hash) -> Start {
         let HeaderProof { header, .. } = state.prove_header(config_hash);
-        Start::new(header, state.step_inputs().0)
+        let words = state.step_inputs().0;
+        let leaves: Vec<Hash> = words.chunks(CHUNK_WORDS).map(commit::chunk_hash::<Sha>).collect();
+        Start::new(header, Words::Held(words), &leaves)
     }
 
-    fn new(header: Vec<u8>, words: Vec<u32>) -> Start {
-        let chunks: Vec<Hash> = words.chunks(CHUNK_WORDS).map(commit::chunk_hash::<Sha>).collect();
-        Start { header, words, tree: iollm_repops::merkle::levels::<Sha>(&chunks) }
+    fn new(header: Vec<u8>, words: Words, leaves: &[Hash]) -> Start {
+        Start { header, words, tree: iollm_repops::merkle::levels::<Sha>(leaves) }
     }
 
     /// Its state root (what a job commits as `h_0`).
@@ -48,7 +82,7 @@ impl Start {
     }
 
     fn tensors_root(&self) -> Hash {
-        self.tree.last().map_or([0; 32], |top| top[0])
+        self.tree.last().and_then(|top| top.first()).copied().unwrap_or([0; 32])
     }
 
     /// `side`'s player of an initial game with this state.
@@ -74,10 +108,38 @@ impl Respond for InitialPlayer<'_> {
                 },
             }),
             Stage::InitialDescend { descent } => descend(self.side, descent, &start.tree, || {
-                let at = descent.index as usize * CHUNK_WORDS;
-                start.words[at..(at + CHUNK_WORDS).min(start.words.len())].to_vec()
+                start.words.chunk(descent.index).unwrap_or_default()
             }),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The seed's state built a chunk at a time (moment chunks hashed once, the revealed chunk
+    /// drawn again) is the whole initial state held: every chunk, and the root.
+    #[test]
+    fn the_seeds_start_is_the_initial_state_chunk_by_chunk() {
+        for (n_layer, n_embd) in [(1, 8), (2, 32), (3, 48)] {
+            let config = GameConfig { n_layer, n_embd, seed: 7, ..GameConfig::SMALLEST };
+            let layout = ParamLayout::new(&config.step());
+            let mut words = init::params::<f32>(&layout, config.seed);
+            words.resize(3 * layout.total, 0);
+            let header = init::header([3; 32], config.seed, layout.total as u64);
+            let leaves: Vec<Hash> =
+                words.chunks(CHUNK_WORDS).map(commit::chunk_hash::<Sha>).collect();
+            let held =
+                Start::new(header.encode(iollm_repops::PROFILE), Words::Held(words), &leaves);
+            let seeds = Start::of_seed(&config, &[3; 32]);
+            assert_eq!(seeds.tree, held.tree, "{n_layer} layers, width {n_embd}");
+            assert_eq!(seeds.root(), held.root());
+            for c in 0..leaves.len() as u64 + 1 {
+                assert_eq!(seeds.words.chunk(c), held.words.chunk(c), "chunk {c}");
+            }
+            assert_ne!(seeds.root(), Start::of_seed(&config, &[4; 32]).root(), "the header counts");
         }
     }
 }

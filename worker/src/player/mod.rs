@@ -15,6 +15,9 @@ use std::path::Path;
 mod initial;
 pub use initial::{InitialPlayer, Start};
 
+/// What a [`Start`] is built for: a game's config, config hash and committed `h_0`.
+type StartTerms = (iollm_types::game::GameConfig, Hash, Hash);
+
 /// One element of one op of one step altered by xor-ing its bits (a consistent cheat).
 pub type Cheat = iollm_compute::game::Fault;
 
@@ -84,8 +87,8 @@ pub struct Player<'t> {
     throw: Option<Cheat>,
     /// Its level-1 sequence when it is not its own trace ([`Player::with_claim`]).
     claim: Option<Vec<Hash>>,
-    /// Its `h_0` in an initial game, built once ([`Player::start`]).
-    start: std::sync::OnceLock<Start>,
+    /// Its `h_0` in an initial game, with the terms it was built for ([`Player::start`]).
+    start: std::sync::Mutex<Option<(StartTerms, std::sync::Arc<Start>)>>,
 }
 
 impl<'t> Player<'t> {
@@ -245,21 +248,34 @@ impl<'t> Player<'t> {
         }
     }
 
-    /// The `h_0` it plays in an initial game, built at its first move: the seed's state, as a
-    /// challenger always (never a checkpoint it fetched); as the executor (or an attester in
-    /// its place) its own checkpoint 0 when that is the job's committed `h_0`, else the seed's.
-    fn start(&self, game: &Game) -> &Start {
-        self.start.get_or_init(|| {
-            let seeds = || Start::of_seed(&game.terms.config, &game.terms.config_hash);
-            if self.side == Side::Challenger {
-                return seeds();
+    /// The `h_0` it plays in an initial game, built at its first move of a game with these
+    /// terms (kept for the next ones): the seed's state, as a challenger always (never a
+    /// checkpoint it fetched); as the executor (or an attester in its place) its own
+    /// checkpoint 0 when that is the job's committed `h_0`, else the seed's.
+    fn start(&self, game: &Game) -> std::sync::Arc<Start> {
+        let t = &game.terms;
+        let terms = (t.config.clone(), t.config_hash, t.h0);
+        let mut held = self.start.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match held.as_ref() {
+            Some((built_for, start)) if *built_for == terms => std::sync::Arc::clone(start),
+            _ => {
+                let seeds = || Start::of_seed(&t.config, &t.config_hash);
+                let start = match self.side {
+                    Side::Challenger => seeds(),
+                    Side::Executor => {
+                        let own = Start::of_state(&self.state(0), &self.trainer.config_hash());
+                        if own.root() == t.h0 {
+                            own
+                        } else {
+                            seeds()
+                        }
+                    }
+                };
+                let start = std::sync::Arc::new(start);
+                *held = Some((terms, std::sync::Arc::clone(&start)));
+                start
             }
-            let own = Start::of_state(&self.state(0), &self.trainer.config_hash());
-            match own.root() == game.terms.h0 {
-                true => own,
-                false => seeds(),
-            }
-        })
+        }
     }
 }
 
