@@ -120,7 +120,11 @@ impl Report {
 
     /// A field in JSON only (its text is a [`Report::line`]).
     pub(crate) fn set(&mut self, key: &str, value: impl serde::Serialize) -> &mut Report {
-        let value = serde_json::to_value(value).unwrap_or_else(|e| Value::String(e.to_string()));
+        // Only a value JSON cannot hold fails (a u128 past u64: amounts go through `planck`).
+        let value = serde_json::to_value(value).unwrap_or_else(|e| {
+            debug_assert!(false, "{key}: {e}");
+            Value::String(e.to_string())
+        });
         self.json.insert(key.to_owned(), value);
         self
     }
