@@ -1163,20 +1163,7 @@ async fn forged_start() -> Result<()> {
     let index = market.challenge_initial(&dave, job).await?.value;
     let game_id = market.game_of(job, index).await?.context("Dave's game")?.game;
     let seeds = |side| iollm_worker::player::Player::new(side, &trainer, None);
-    let (dispute, waited) = (ctx.dispute()?, tokio::time::Instant::now());
-    let decided = loop {
-        match dispute.game(game_id).await? {
-            Some(g) if g.verdict().is_some() => break g,
-            Some(_) if waited.elapsed() < Duration::from_secs(300) => {}
-            Some(g) => bail!("game {game_id} was not decided in 300 s: {:?}", g.stage),
-            None => bail!("game {game_id} was freed before it was seen decided"),
-        }
-        match iollm_worker::player::play(ctx, &dave, game_id, seeds, false, |_, _| {}).await {
-            Ok(_) | Err(iollm_worker::player::PlayError::Chain(ChainError::Dispatch { .. })) => {}
-            Err(e) => return Err(e.into()),
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let decided = play_to_verdict(ctx, &dave, game_id, seeds).await?;
     let stage = iollm_types::game::Stage::Decided { verdict: Verdict::Executor, how: How::Initial };
     assert_eq!(decided.stage, stage, "an honest h_0 defended by the executor's worker");
     match m::settle_challenge(ctx, &bob, job, index).await {
@@ -1242,19 +1229,7 @@ async fn forged_start() -> Result<()> {
     let dispute = ctx.dispute()?;
     let g = dispute.game(defence).await?.expect("the defence");
     let seeds = iollm_worker::player::Start::of_seed(&g.terms.config, &g.terms.config_hash);
-    let g = loop {
-        let g = dispute.game(defence).await?.expect("the defence");
-        if g.verdict().is_some() {
-            break g;
-        }
-        assert!(waited.elapsed() < Duration::from_secs(300), "undecided: {:?}", g.stage);
-        let story = |side| seeds.player(side);
-        match iollm_worker::player::play(ctx, &alice, defence, story, false, |_, _| {}).await {
-            Ok(_) | Err(iollm_worker::player::PlayError::Chain(ChainError::Dispatch { .. })) => {}
-            Err(e) => return Err(e.into()),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let g = play_to_verdict(ctx, &alice, defence, |side| seeds.player(side)).await?;
     reach(&dave_state, thrown_start, Stage::Checked, 180).await?;
     let note = dave_state.job(thrown_start).await?.and_then(|j| j.note).unwrap_or_default();
     assert!(note.contains("won: bond back"), "{note}");
@@ -1271,6 +1246,30 @@ async fn forged_start() -> Result<()> {
     stop.cancel();
     dave_runs.await??;
     Ok(())
+}
+
+/// Plays `signer`'s side of game `game` (its `story`) until the game is decided, within 300 s:
+/// a move the other side overtook is read again. The game as decided.
+async fn play_to_verdict<R: iollm_worker::player::Respond>(
+    ctx: &Connection,
+    signer: &Signer,
+    game: u64,
+    story: impl Fn(iollm_types::bisection::Side) -> R,
+) -> Result<iollm_types::game::Game> {
+    let (dispute, waited) = (ctx.dispute()?, tokio::time::Instant::now());
+    loop {
+        match dispute.game(game).await? {
+            Some(g) if g.verdict().is_some() => return Ok(g),
+            Some(_) if waited.elapsed() < Duration::from_secs(300) => {}
+            Some(g) => bail!("game {game} was not decided in 300 s: {:?}", g.stage),
+            None => bail!("game {game} was freed before it was seen decided"),
+        }
+        match iollm_worker::player::play(ctx, signer, game, &story, false, |_, _| {}).await {
+            Ok(_) | Err(iollm_worker::player::PlayError::Chain(ChainError::Dispatch { .. })) => {}
+            Err(e) => return Err(e.into()),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The books after a cheating executor (`charlie`) lost the one game of a job to a
