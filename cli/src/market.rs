@@ -64,6 +64,18 @@ pub enum MarketCmdError {
     /// A training config the trainer refuses.
     #[error("bad training config: {0}")]
     BadConfig(String),
+    /// The job starts from a base model that is not the package of the artifact it is for.
+    #[error(
+        "the spec's base model {base} is not the package of artifact {artifact} (the job is \
+         posted for the artifact it fine-tunes): post it with --artifact set to the base's id \
+         (`iollm model show ID` shows an artifact's package)"
+    )]
+    NotItsBase {
+        /// The artifact the job was to be posted for.
+        artifact: ArtifactId,
+        /// The base package's CID.
+        base: String,
+    },
     /// A job spec is refused or cannot be read.
     #[error(transparent)]
     Spec(#[from] iollm_worker::job::JobSpecError),
@@ -190,7 +202,9 @@ impl PostJob {
 }
 
 /// `iollm job post`: returns the job id. The market's rules (its current parameters, the next
-/// block) are checked here first, so a refusal costs nothing and reads as the contract's.
+/// block) are checked here first, so a refusal costs nothing and reads as the contract's; so
+/// is the registry's for the job's output: a job from a base model is posted for the artifact
+/// whose package that base is, of which its output is then a fine-tune.
 pub async fn post_job(
     ctx: &Connection,
     signer: &Signer,
@@ -206,6 +220,13 @@ pub async fn post_job(
             .await?
             .ok_or(MarketCmdError::Refused(iollm_types::market::Error::UnknownBounty))?;
         check_bounty_job(&job.spec, &bounty, &params).map_err(MarketCmdError::Refused)?;
+    }
+    if let Some(base) = job.spec.game.as_ref().and_then(|g| g.base.as_ref()) {
+        let artifact = ctx.registry()?.get(job.spec.artifact).await?;
+        if artifact.is_none_or(|a| a.manifest_cid != *base) {
+            let base = String::from_utf8_lossy(base).into_owned();
+            return Err(MarketCmdError::NotItsBase { artifact: job.spec.artifact, base });
+        }
     }
     Ok(market.post_job(signer, &job.spec, job.reward).await?)
 }
@@ -387,7 +408,7 @@ pub async fn challenge(
 
 /// `iollm job challenge-initial`: challenges job `job`'s `h_0` in an initial game, bonded
 /// from the signer's pledge; returns the challenge's index. Refused here, sending nothing,
-/// when the committed `h_0` is the initial state of the job's config and seed
+/// when the committed `h_0` is the initial state of the job's config and seed or base model
 /// ([`iollm_worker::initial_root`]): that challenge could only lose its bond.
 pub async fn challenge_initial(
     ctx: &Connection,
@@ -395,9 +416,11 @@ pub async fn challenge_initial(
     job: JobId,
 ) -> Result<Executed<u16>, MarketCmdError> {
     let market = ctx.market()?;
-    let game = market.job_terms(job).await?.and_then(|t| t.game);
-    if game.is_some_and(|g| iollm_worker::initial_root(&g) == g.h0) {
-        return Err(MarketCmdError::InitialIsHonest(job));
+    if let Some(game) = market.job_terms(job).await?.and_then(|t| t.game) {
+        let store = iollm_artifacts::ipfs_client(ctx)?;
+        if iollm_worker::initial_root(&store, &game).await? == game.h0 {
+            return Err(MarketCmdError::InitialIsHonest(job));
+        }
     }
     Ok(market.challenge_initial(signer, job).await?)
 }
@@ -488,10 +511,11 @@ pub async fn play_game(
     moved: impl FnMut(&'static str, &Executed<()>),
 ) -> Result<iollm_types::game::Game, MarketCmdError> {
     use iollm_types::bisection::Side;
-    use iollm_worker::player::{play, Player, Start};
+    use iollm_worker::player::{play, Player};
     let held = show_game(ctx, game).await?;
     if held.initial {
-        let start = Start::of_seed(&held.terms.config, &held.terms.config_hash);
+        let store = iollm_artifacts::ipfs_client(ctx)?;
+        let start = iollm_worker::initial_start(&store, &held.terms).await?;
         return Ok(play(ctx, signer, game, |side| start.player(side), wait, moved).await?);
     }
     let trainer = trainer_of(config.ok_or(MarketCmdError::NeedsConfig(game))?, runtime)?;

@@ -216,12 +216,18 @@ mod dispute {
             })
         }
 
-        /// The executor reveals the chunk the descent reached.
+        /// The executor reveals the chunk the descent reached (with the UnixFS proof of the
+        /// base's weights in an initial game of a base model's job; empty otherwise).
         #[ink(message)]
-        pub fn chunk(&mut self, game: GameId, words: Vec<u32>) -> Result<(), Error> {
+        pub fn chunk(
+            &mut self,
+            game: GameId,
+            words: Vec<u32>,
+            base_proof: Vec<Vec<u8>>,
+        ) -> Result<(), Error> {
             self.play(game, |g, side, now| {
                 Self::only(side?, Side::Executor)?;
-                g.chunk::<HostSha>(words, now)
+                g.chunk::<HostSha>(words, &base_proof, now)
             })
         }
 

@@ -788,8 +788,9 @@ mod market {
                 None => self.lock(caller, job.verification.collateral)?,
             }
             let output = cid_bytes(&result.output_cid).map_err(|_| Error::BadCid)?;
-            let terms =
-                spec.terms([executor, bytes(&caller)], [result.trace_root, trace_root], output);
+            let terms = spec
+                .terms([executor, bytes(&caller)], [result.trace_root, trace_root], output)
+                .map_err(|_| Error::BadCid)?;
             let game = open(self, terms)?;
             let index = job.challenges;
             job.challenges = index.checked_add(1).ok_or(Error::Overflow)?;
@@ -1473,10 +1474,12 @@ mod market {
                 return None;
             }
             let result = storage::get(&self.results, job_id)?;
+            let base = storage::get(&self.terms, job_id).and_then(|t| t.game).and_then(|g| g.base);
             Some(JobOutput {
                 poster: job.poster,
                 artifact: job.artifact,
                 output_cid: result.output_cid,
+                base,
             })
         }
 
@@ -2163,9 +2166,10 @@ mod market {
                 output: iollm_types::package::OutputCommit {
                     header_root: [7; 32],
                     header_len: iollm_types::package::PIECE_BYTES,
-                    params: 2_000,
+                    params: GameConfig::SMALLEST.params(),
                     config_json: [8; 32],
                 },
+                base: None,
             }
         }
 
@@ -2768,7 +2772,12 @@ mod market {
             SPLITTER_CALLS.with(|c| assert_eq!(*c.borrow(), vec![Call::Credit(7, a.charlie, 100)]));
             assert_eq!(
                 m.job_output(id),
-                Some(JobOutput { poster: *a.bob.as_ref(), artifact: 7, output_cid: OUT.to_vec() })
+                Some(JobOutput {
+                    poster: *a.bob.as_ref(),
+                    artifact: 7,
+                    output_cid: OUT.to_vec(),
+                    base: None,
+                })
             );
             assert_eq!(m.balance_of(a.charlie), 400);
             // The forgone 100 went with the units, as revenue of the artifact.
@@ -3375,7 +3384,8 @@ mod market {
             let (mut m, id) = challenged(None);
             as_(a.alice, 5_000);
             m.pledge(GPU, 1, 0).unwrap();
-            for beyond in [Question::Header(1), Question::Chunk(2)] {
+            let chunks = game_spec().output.chunks() as u32;
+            for beyond in [Question::Header(1), Question::Chunk(chunks)] {
                 assert_eq!(m.challenge_output(id, beyond), Err(Error::DisputeRefused));
             }
             assert_eq!(m.pledge_of(a.alice).unwrap().locked, 0);

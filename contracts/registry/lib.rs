@@ -237,6 +237,14 @@ mod registry {
             if parents != [Parent { id: output.artifact, relation: Relation::Finetune }] {
                 return Err(Error::NotDerived);
             }
+            // A job that started from a base model fine-tuned that base: the artifact it worked
+            // for must be the one whose package it committed.
+            if let Some(base) = output.base {
+                let artifact = storage::get(&self.artifacts, output.artifact);
+                if artifact.is_none_or(|a| a.manifest_cid != base) {
+                    return Err(Error::NotItsBase);
+                }
+            }
             let id =
                 self.insert_new(kind, manifest_cid, parents, split_rule, None, Some(job_id))?;
             self.by_job.insert(job_id, &id);
@@ -554,12 +562,17 @@ mod registry {
                 poster: bytes(&a.bob),
                 artifact: 1,
                 output_cid: cid.to_vec(),
+                base: None,
             };
+            // Jobs 4 and 5 started from a base model: artifact 1's package, and another.
+            let from = |base: &[u8]| JobOutput { base: Some(base.to_vec()), ..output(CID2) };
             MOCK_MARKET.with(|m| {
                 let mut m = m.borrow_mut();
                 m.clear();
                 m.insert(1, Some(output(CID2)));
                 m.insert(2, None);
+                m.insert(4, Some(from(CID)));
+                m.insert(5, Some(from(CID2)));
             });
             set_caller::<DefaultEnvironment>(a.bob);
             r.register(0, CID.to_vec(), vec![], RULE).unwrap(); // artifact 1, the job's
@@ -618,6 +631,14 @@ mod registry {
                 last_event::<events::ProvenanceRecorded>(events::PROVENANCE_RECORDED_TOPIC),
                 events::ProvenanceRecorded { id, job: 1 }
             );
+            // A job from a base model is a fine-tune of the artifact whose package it started
+            // from, and of no other.
+            assert_eq!(
+                r.register_from_job(5, 0, CID2.to_vec(), lineage.clone(), RULE),
+                Err(Error::NotItsBase)
+            );
+            let tuned = r.register_from_job(4, 0, CID2.to_vec(), lineage, RULE).unwrap();
+            assert_eq!(r.get(tuned).unwrap().parents, vec![parent(1)]);
         }
 
         /// Finding 6: the market is wired once; later changes and upgrades wait the market's

@@ -246,8 +246,7 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         let mut flipped = params.clone();
         flipped[1234] = f32::from_bits(flipped[1234].to_bits() ^ 1);
         iollm_compute::io::save_model(&out, &model, &flipped)?;
-        let leaf = iollm_compute::io::WEIGHTS_ALIGN;
-        let tampered = iollm_artifacts::add_output(&store, &out, leaf).await?.package_cid;
+        let tampered = iollm_artifacts::add_package(&store, &out).await?.package_cid;
         let tampered = iollm_content::format_cid(&tampered);
         let err = check_output(&store, tampered.as_bytes(), &expected).await.unwrap_err();
         let total = params.len();
@@ -273,8 +272,13 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         // Kubo's 256 KiB leaves hold every piece whole, but no proof through one fits a call;
         // leaves of 1000 bytes hold no piece whole.
         iollm_compute::io::save_model(&out, &model, &params)?;
-        let kubo = iollm_artifacts::add_package(&store, &out).await?.package_cid;
-        let small = iollm_artifacts::add_output(&store, &out, 1000).await?.package_cid;
+        let leaves = |chunk_size| iollm_content::AddOptions {
+            chunk_size,
+            ..iollm_artifacts::package_options()
+        };
+        let kubo = iollm_content::publish_package(&store, &out, &leaves(256 << 10)).await?;
+        let small = iollm_content::publish_package(&store, &out, &leaves(1000)).await?;
+        let (kubo, small) = (kubo.package_cid, small.package_cid);
         for layout in [kubo, small] {
             let layout = iollm_content::format_cid(&layout);
             let err = check_output(&store, layout.as_bytes(), &expected).await.unwrap_err();
@@ -287,7 +291,7 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         // from the export, there is none, cannot shortcut it).
         let opts = iollm_content::AddOptions {
             raw_leaves: false,
-            ..iollm_artifacts::output_options(leaf)
+            ..iollm_artifacts::package_options()
         };
         let wrapped = iollm_content::publish_package(&store, &out, &opts).await?.package_cid;
         let wrapped = iollm_content::format_cid(&wrapped);
@@ -321,7 +325,7 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         // The same file in the directory but not in the honest `smip.json` kept beside it:
         // found in the directory itself, whatever `smip.json` lists.
         std::fs::write(out.join("smip.json"), std::fs::read(tmp.path().join("smip.json"))?)?;
-        let opts = iollm_content::AddOptions { chunk_size: leaf, ..iollm_artifacts::package_options() };
+        let opts = iollm_artifacts::package_options();
         let unlisted = iollm_content::ContentStore::put_dir(&store, &out, &opts).await?.cid;
         let unlisted = iollm_content::format_cid(&unlisted);
         let err = check_output(&store, unlisted.as_bytes(), &expected).await.unwrap_err();

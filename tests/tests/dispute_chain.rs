@@ -53,11 +53,9 @@ async fn play(
     let traces = players.map(|(p, _)| p.level_one(every, n));
     let proof = |t: &[[u8; 32]], i: usize| merkle::proof(t, i).expect("in range");
     let sides = players.map(|(_, s)| s.account_bytes());
-    let t = game_spec(tr, cfg, 50).terms(
-        sides,
-        [merkle::root(&traces[0]), merkle::root(&traces[1])],
-        Vec::new(),
-    );
+    let t = game_spec(tr, cfg, 50)
+        .terms(sides, [merkle::root(&traces[0]), merkle::root(&traces[1])], Vec::new())
+        .expect("no base");
     let c = &traces[1];
     let id =
         dispute.open(opener, &t, &proof(c, 0), c[n as usize], &proof(c, n as usize)).await?.value;
@@ -160,7 +158,7 @@ async fn disputes_are_decided_on_the_node_by_the_contracts_recomputation() -> Re
         let n = cfg.n_checkpoints() as u64;
         let traces = [honest_executor.checkpoints(4, n), liar.checkpoints(4, n)];
         let sides = [bob.account_bytes(), charlie.account_bytes()];
-        let t = game_spec(&tr, &cfg, 50).terms(sides, [merkle::root(&traces[0]), merkle::root(&traces[1])], Vec::new());
+        let t = game_spec(&tr, &cfg, 50).terms(sides, [merkle::root(&traces[0]), merkle::root(&traces[1])], Vec::new()).expect("no base");
         let proof = |t: &[[u8; 32]], i: usize| merkle::proof(t, i).expect("in range");
         let c = &traces[1];
         let probe = dispute.open(&alice, &t, &proof(c, 0), c[n as usize], &proof(c, n as usize)).await?.value;

@@ -20,11 +20,9 @@ fn open(tr: &Trainer, cfg: &TrainConfig, players: [&Player; 2]) -> Game {
     // The challenger's claim opens the game; the executor answers about its own trace.
     let c = &traces[1];
     Game::open::<iollm_compute::merkle::Sha>(
-        game_spec(tr, cfg, 5).terms(
-            [[1; 32], [2; 32]],
-            [root(&traces[0]), root(&traces[1])],
-            Vec::new(),
-        ),
+        game_spec(tr, cfg, 5)
+            .terms([[1; 32], [2; 32]], [root(&traces[0]), root(&traces[1])], Vec::new())
+            .expect("no base"),
         &proof(c, 0),
         c[n as usize],
         &proof(c, n as usize),
@@ -282,9 +280,10 @@ fn an_initial_game_is_won_by_the_seeds_state_and_lost_by_a_forged_one() {
     let (tr, cfg) = setup();
     let spec = game_spec(&tr, &cfg, 5);
     let terms = |spec: &iollm_types::market::GameSpec| {
-        spec.terms([[1; 32], [2; 32]], [[0; 32]; 2], Vec::new())
+        spec.terms([[1; 32], [2; 32]], [[0; 32]; 2], Vec::new()).expect("no base")
     };
-    assert_eq!(iollm_worker::initial_root(&spec), spec.h0, "worked out from the game spec alone");
+    let of_spec = Start::of_seed(&spec.config, &spec.config_hash).root();
+    assert_eq!(of_spec, spec.h0, "worked out from the game spec alone");
     // Played by a trainer's players, and by players of the seed's state built from the game's
     // terms alone (what a worker plays: no spec, no dataset), in each pairing.
     let honest = Player::new(Side::Executor, &tr, None);
@@ -313,7 +312,7 @@ fn an_initial_game_is_won_by_the_seeds_state_and_lost_by_a_forged_one() {
     std::fs::write(path, bytes).expect("write");
     let forger = Player::from_run(Side::Executor, &tr, run.path(), cfg.train.checkpoint_every);
     let spec = iollm_types::market::GameSpec { h0, ..spec };
-    assert_ne!(iollm_worker::initial_root(&spec), spec.h0, "a verifier sees it is forged");
+    assert_ne!(of_spec, spec.h0, "a verifier sees it is forged");
     for challenger in [&challenger as &dyn Respond, &seed_challenger] {
         let game = Game::open_initial(terms(&spec), 0).expect("a playable config");
         let pair = [(Side::Executor, &forger as &dyn Respond), (Side::Challenger, challenger)];

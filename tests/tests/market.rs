@@ -129,9 +129,10 @@ fn game() -> GameSpec {
         output: iollm_types::package::OutputCommit {
             header_root: [7; 32],
             header_len: iollm_types::package::PIECE_BYTES,
-            params: 1,
+            params: GameConfig::SMALLEST.params(),
             config_json: [8; 32],
         },
+        base: None,
     }
 }
 

@@ -785,8 +785,7 @@ async fn verification() -> Result<()> {
     params[5] = f32::from_bits(params[5].to_bits() ^ 1);
     iollm_compute::io::save_model(&out, &model, &params)?;
     let store = iollm_artifacts::ipfs_client(ctx)?;
-    let leaf = iollm_compute::io::WEIGHTS_ALIGN;
-    let package = iollm_artifacts::add_output(&store, &out, leaf).await?.package_cid;
+    let package = iollm_artifacts::add_package(&store, &out).await?.package_cid;
     let package = iollm_content::format_cid(&package);
     let (commitment, proof) = iollm_worker::submission(run.path(), &game, &package, 0)?;
     let daves_before = market.balance_of(dave.account_bytes()).await?;
@@ -923,8 +922,7 @@ async fn output_without_run(
     manifest["provenance"].as_object_mut().context("a provenance")?.remove("run");
     std::fs::write(&path, serde_json::to_vec_pretty(&manifest)?)?;
     let store = iollm_artifacts::ipfs_client(ctx)?;
-    let leaf = iollm_compute::io::WEIGHTS_ALIGN;
-    let package = iollm_artifacts::add_output(&store, out, leaf).await?.package_cid;
+    let package = iollm_artifacts::add_package(&store, out).await?.package_cid;
     Ok(iollm_content::format_cid(&package))
 }
 
@@ -1049,7 +1047,7 @@ async fn forged_start() -> Result<()> {
     let max = iollm_worker::job::MAX_DATASET_BYTES;
     let cfg = doc.train_config(&store, &dir.path().join("spec"), max).await?;
     let trainer = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))?;
-    assert_eq!(iollm_worker::initial_root(&game), game.h0, "the honest job's h_0");
+    assert_eq!(iollm_worker::initial_root(&store, &game).await?, game.h0, "the honest job's h_0");
     // The forged start, and the honest run from it.
     let run = dir.path().join("forged-run");
     let mut forged = trainer.initial_state();

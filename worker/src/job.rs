@@ -1,6 +1,7 @@
 //! Job specs, `iollm-job-v1`: what a posted job asks its executor to do, as a JSON document on
 //! IPFS whose CID is the job's `spec_cid` on chain. A training job names the numerics profile,
-//! its base model (none: initialised from the seed), its dataset (by CID: no local paths), the
+//! its base model (by its package's CID; none: initialised from the seed), its dataset (by CID:
+//! no local paths), the
 //! model shape, the training loop with its checkpoint interval, and the optimizer. The schema
 //! (`worker/schema/iollm-job-v1.schema.json`) is generated from these types and committed (a
 //! test refuses a stale one; regenerate with `IOLLM_BLESS=1 cargo test -p iollm-worker job`);
@@ -46,8 +47,10 @@ pub struct JobDocument {
     pub kind: JobKind,
     /// The numerics profile the run is bit-reproducible under (`repops-v4`).
     pub profile: String,
-    /// Artifact id (on chain) of the model to start from; `null`: initialised from the seed.
-    pub base_model: Option<u64>,
+    /// The model to start from: the CID of its SMIP package (a registered model's package, of
+    /// this shape; the job is then posted for that artifact, whose fine-tune its output is);
+    /// `null`: initialised from the seed.
+    pub base_model: Option<String>,
     /// The training bytes.
     pub dataset: Dataset,
     /// Model shape.
@@ -126,6 +129,15 @@ pub enum JobSpecError {
         /// What went wrong.
         reason: String,
     },
+    /// The base model could not be fetched, or is not a model of this shape laid out as
+    /// packages are.
+    #[error("base model {cid}: {reason}")]
+    Base {
+        /// The base package's CID.
+        cid: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The dataset could not be fetched or did not match its CID.
     #[error("dataset {cid}: {reason}")]
     Dataset {
@@ -193,11 +205,8 @@ impl JobDocument {
                 iollm_compute::PROFILE
             ));
         }
-        if let Some(id) = self.base_model {
-            return invalid(format!(
-                "base_model {id}: training from a base model is not supported yet (the trainer \
-                 initialises from the seed): set it to null"
-            ));
+        if let Some(cid) = &self.base_model {
+            parse_cid(cid).map_err(|e| JobSpecError::Invalid(format!("base_model: {e}")))?;
         }
         if let Dataset::Ipfs { cid } = &self.dataset {
             parse_cid(cid).map_err(|e| JobSpecError::Invalid(format!("dataset.cid: {e}")))?;
@@ -207,21 +216,25 @@ impl JobDocument {
             Dataset::Arithmetic { lines } => DataConfig::Arithmetic { lines },
             Dataset::Ipfs { .. } => DataConfig::File { path: "dataset".into() },
         };
-        self.config_with(data).validate().map_err(|e| JobSpecError::Invalid(e.to_string()))
+        let base = self.base_model.as_ref().map(|_| BASE_FILE.into());
+        self.config_with(data, base).validate().map_err(|e| JobSpecError::Invalid(e.to_string()))
     }
 
-    fn config_with(&self, data: DataConfig) -> TrainConfig {
+    fn config_with(&self, data: DataConfig, base: Option<std::path::PathBuf>) -> TrainConfig {
         TrainConfig {
             model: self.model.clone(),
             train: self.train.clone(),
             optimizer: self.optimizer.clone(),
             data,
+            base,
         }
     }
 
-    /// The training config this spec runs, its dataset made local: generated, or fetched
+    /// The training config this spec runs, its dataset made local (generated, or fetched
     /// from `store` into `dir/dataset` with every byte checked against its CID; a dataset
-    /// that is not one file of at most `max_bytes` is refused before anything is written.
+    /// that is not one file of at most `max_bytes` is refused before anything is written) and
+    /// its base model's weights file fetched into `dir/base.safetensors` the same way (at
+    /// most the size of a weights file of its shape).
     pub async fn train_config<S: ContentStore>(
         &self,
         store: &S,
@@ -240,7 +253,34 @@ impl JobDocument {
                 DataConfig::File { path }
             }
         };
-        Ok(self.config_with(data))
+        let base = match &self.base_model {
+            None => None,
+            Some(cid) => Some(self.fetch_base(store, cid, &dir.join(BASE_FILE)).await?),
+        };
+        Ok(self.config_with(data, base))
+    }
+
+    /// Fetches the weights file of base package `cid` into `path`, every byte checked.
+    async fn fetch_base<S: ContentStore>(
+        &self,
+        store: &S,
+        cid: &str,
+        path: &Path,
+    ) -> Result<std::path::PathBuf, JobSpecError> {
+        let failed = |e: String| JobSpecError::Base { cid: cid.to_owned(), reason: e };
+        let (header, _) = iollm_compute::io::weights_header_and_config(&self.model)
+            .map_err(|e| failed(e.to_string()))?;
+        let params = iollm_compute::model::Layout::new(&self.model).total as u64;
+        let package = parse_cid(cid).map_err(|e| failed(e.to_string()))?;
+        let weights = iollm_compute::io::WEIGHTS_FILE;
+        let file = iollm_content::resolve_path(store, &package, weights)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let size = header.len() as u64 + 4 * params;
+        iollm_content::fetch_file_verified(store, &file, path, size)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(path.to_owned())
     }
 
     /// The spec's canonical bytes (pretty JSON, newline-terminated): what is added to IPFS.
@@ -250,6 +290,9 @@ impl JobDocument {
         out
     }
 }
+
+/// Where a job's base model's weights file is fetched to, in its directory.
+const BASE_FILE: &str = "base.safetensors";
 
 /// The JSON Schema generated from [`JobDocument`] (what [`SCHEMA_V1`] must equal).
 pub fn json_schema() -> String {
@@ -273,7 +316,7 @@ pub async fn publish<S: ContentStore>(
     let canonical = JobDocument::parse(bytes)?.to_bytes();
     let doc = JobDocument::parse(&canonical)?;
     let cfg = doc.train_config(store, dir, MAX_DATASET_BYTES).await?;
-    let game = crate::game_spec(&trainer(&cfg)?, &cfg, move_blocks);
+    let game = game_of(&doc, &cfg, move_blocks)?;
     let file = dir.join("job.json");
     std::fs::write(&file, &canonical).map_err(|e| JobSpecError::Local(e.to_string()))?;
     let added = store
@@ -299,7 +342,7 @@ pub async fn config_of_job<S: ContentStore>(
     let max = game.as_ref().map_or(MAX_DATASET_BYTES, |g| g.config.corpus_len);
     let cfg = doc.train_config(store, dir, max).await?;
     if let Some(committed) = game {
-        let ours = crate::game_spec(&trainer(&cfg)?, &cfg, committed.move_blocks);
+        let ours = game_of(&doc, &cfg, committed.move_blocks)?;
         if (GameSpec { h0: committed.h0, ..ours }) != committed {
             return Err(JobSpecError::NotItsGame(job));
         }
@@ -307,8 +350,8 @@ pub async fn config_of_job<S: ContentStore>(
     Ok(cfg)
 }
 
-/// What an executor checks before it claims a training job: that its spec and dataset can be
-/// fetched and checked, that the game spec the job committed is the one they give
+/// What an executor checks before it claims a training job: that its spec, dataset and base
+/// model can be fetched and checked, that the game spec the job committed is the one they give
 /// ([`config_of_job`]) and that its `h_0` is the initial state ([`crate::initial_root`]);
 /// claiming a job whose games an honest run cannot win would cost it its collateral. An
 /// evaluation job has nothing to check yet.
@@ -320,10 +363,20 @@ pub async fn check_before_claim<S: ContentStore>(
     let Some(game) = market.job_terms(job).await?.and_then(|t| t.game) else { return Ok(()) };
     let dir = tempfile::tempdir().map_err(|e| JobSpecError::Local(e.to_string()))?;
     config_of_job(market, store, job, dir.path()).await?;
-    if crate::initial_root(&game) != game.h0 {
+    if crate::initial_root(store, &game).await? != game.h0 {
         return Err(JobSpecError::ForgedStart(job));
     }
     Ok(())
+}
+
+/// The game spec a job of spec `doc` commits, `cfg` its config made local.
+fn game_of(
+    doc: &JobDocument,
+    cfg: &TrainConfig,
+    move_blocks: u32,
+) -> Result<GameSpec, JobSpecError> {
+    let base = doc.base_model.clone().map(String::into_bytes);
+    Ok(GameSpec { base, ..crate::game_spec(&trainer(cfg)?, cfg, move_blocks) })
 }
 
 fn trainer(cfg: &TrainConfig) -> Result<iollm_compute::Trainer, JobSpecError> {

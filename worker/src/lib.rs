@@ -24,7 +24,8 @@ use iollm_types::package::{self, OutputCommit};
 
 /// What a training job commits for the dispute game when it is posted: `cfg`'s step, config
 /// hash, corpus root, checkpoint layout and initial state root (`trainer` is `cfg`'s), what
-/// its output package holds besides the weights, and the blocks a side has per move.
+/// its output package holds besides the weights, and the blocks a side has per move; no base
+/// model (a job from one names its package: `job::publish`).
 pub fn game_spec(trainer: &Trainer, cfg: &TrainConfig, move_blocks: u32) -> GameSpec {
     let o = &cfg.optimizer;
     let initial = trainer.initial_state();
@@ -50,15 +51,59 @@ pub fn game_spec(trainer: &Trainer, cfg: &TrainConfig, move_blocks: u32) -> Game
         h0: initial.hash(&trainer.config_hash()),
         move_blocks,
         output,
+        base: None,
     }
 }
 
-/// The state root a job with game spec `game` starts from: its config's initial state for
-/// its seed (`iollm_repops::init`), worked out from what the job committed alone. A job whose
-/// `h_0` is not this one was posted with a forged start: no honest executor claims it, and a
-/// verifier challenges it in an initial game, which the referee decides from the seed.
-pub fn initial_root(game: &GameSpec) -> [u8; 32] {
-    player::Start::of_seed(&game.config, &game.config_hash).root()
+/// The state a game with terms `terms` says its job starts from, worked out from what the job
+/// committed alone, off the async executor: its config's initial state for its seed
+/// (`iollm_repops::init`), or its base model's weights read from `store` as the referee reads
+/// them. A job whose `h_0` is not this one's root was posted with a forged start: no honest
+/// executor claims it, and a verifier challenges it in an initial game, which the referee
+/// decides the same way.
+pub async fn initial_start<S: iollm_content::ContentStore>(
+    store: &S,
+    terms: &iollm_types::game::Terms,
+) -> Result<player::Start, job::JobSpecError> {
+    let cid = |bytes: &[u8]| iollm_content::Cid::try_from(bytes).ok();
+    let failed = |reason: String| job::JobSpecError::Base {
+        cid: terms.base.as_deref().and_then(cid).map_or_else(
+            || format!("{:02x?}", terms.base.as_deref().unwrap_or_default()),
+            |c| c.to_string(),
+        ),
+        reason,
+    };
+    let base = match terms.base.as_deref() {
+        None => None,
+        Some(bytes) => {
+            let cid = cid(bytes).ok_or_else(|| failed("not a CID".into()))?;
+            let weights = player::BaseWeights::fetch(store, &cid, &terms.output).await;
+            Some(weights.map_err(|e| failed(e.to_string()))?)
+        }
+    };
+    let (config, config_hash) = (terms.config.clone(), terms.config_hash);
+    let build = move || match base {
+        None => Ok(player::Start::of_seed(&config, &config_hash)),
+        Some(base) => player::Start::of_base(&config, &config_hash, base),
+    };
+    let built = tokio::task::spawn_blocking(build).await;
+    let built = built.map_err(|e| job::JobSpecError::Local(format!("initial state: {e}")))?;
+    built.map_err(|e| failed(e.to_string()))
+}
+
+/// The root of the state a job with game spec `game` starts from ([`initial_start`]): what
+/// its `h_0` must be.
+pub async fn initial_root<S: iollm_content::ContentStore>(
+    store: &S,
+    game: &GameSpec,
+) -> Result<[u8; 32], job::JobSpecError> {
+    let terms = game.terms([[0; 32]; 2], [[0; 32]; 2], Vec::new()).map_err(|e| {
+        job::JobSpecError::Base {
+            cid: String::from_utf8_lossy(game.base.as_deref().unwrap_or_default()).into_owned(),
+            reason: format!("not a CID ({e:?})"),
+        }
+    })?;
+    Ok(initial_start(store, &terms).await?.root())
 }
 
 /// What a job commits about its output package: the weights file's `header` (its first `D`

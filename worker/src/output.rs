@@ -279,7 +279,7 @@ pub async fn check_output<S: ContentStore>(
     }
     // The export added as an executor's worker adds it: the same files under the same CIDs
     // are the same bytes, in the one layout every question of an output game is proven from.
-    let opts = iollm_artifacts::output_options(iollm_compute::io::WEIGHTS_ALIGN);
+    let opts = iollm_artifacts::package_options();
     let export =
         |bytes: &[u8]| iollm_content::cid_of_bytes(bytes, &opts).map_err(OutputError::Fetch);
     let wanted = [(CONFIG_FILE, export(&json)?), (WEIGHTS_FILE, export(&weights)?)];

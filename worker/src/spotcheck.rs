@@ -87,10 +87,10 @@ pub enum SpotCheckError {
         /// the claim agrees with up to the segment).
         committed: Vec<[u8; 32]>,
     },
-    /// The job's committed `h_0` is not the initial state of its config and seed: any result
-    /// of it is wrong, and an attester of it would lose its bond.
+    /// The job's committed `h_0` is not the initial state of its config and seed (or base
+    /// model): any result of it is wrong, and an attester of it would lose its bond.
     #[error(
-        "job {0}'s h_0 is not the initial state of its config and seed: do not attest it; \
+        "job {0}'s h_0 is not the initial state of its config and seed (or base): do not attest it; \
          challenge it with `iollm job challenge-initial {0}` before the window closes"
     )]
     ForgedStart(JobId),
@@ -98,6 +98,10 @@ pub enum SpotCheckError {
     /// daemon unreachable): nothing was sent, try again.
     #[error("the output package cannot be checked: {0}")]
     Output(#[source] crate::output::OutputError),
+    /// The job's initial state could not be worked out (its base model not fetched, or not
+    /// one the referee can read): nothing was sent.
+    #[error("job's initial state cannot be worked out: {0}")]
+    Start(#[from] crate::job::JobSpecError),
     /// The chain refused or failed.
     #[error(transparent)]
     Chain(#[from] ChainError),
@@ -385,13 +389,10 @@ pub async fn spot_check<S: ContentStore>(
     trainer: &Arc<Trainer>,
     run: &Path,
 ) -> Result<(Executed<()>, SpotCheck), SpotCheckError> {
-    if market
-        .job_terms(job)
-        .await?
-        .and_then(|t| t.game)
-        .is_some_and(|g| crate::initial_root(&g) != g.h0)
-    {
-        return Err(SpotCheckError::ForgedStart(job));
+    if let Some(game) = market.job_terms(job).await?.and_then(|t| t.game) {
+        if crate::initial_root(store, &game).await? != game.h0 {
+            return Err(SpotCheckError::ForgedStart(job));
+        }
     }
     let judged = judge(market, store, job, secret, trainer, run).await?;
     Ok(reveal(market, signer, job, secret, judged).await?)

@@ -76,7 +76,8 @@ fn bad_specs_are_refused_with_one_line_each() {
         (with(&["kind"], json!("eval_path")), "reserved for the path evaluator"),
         (with(&["kind"], json!("fine_tune")), "at kind: unknown variant `fine_tune`"),
         (with(&["profile"], json!("repops-v3")), "is not \"repops-v4\""),
-        (with(&["base_model"], json!(7)), "base_model 7: training from a base model"),
+        (with(&["base_model"], json!(7)), "at base_model: invalid type: integer `7`"),
+        (with(&["base_model"], json!("notacid")), "base_model: "),
         (with(&["dataset"], json!({"source": "ipfs", "cid": "notacid"})), "dataset.cid"),
         (
             with(&["dataset"], json!({"source": "file", "path": "/etc/passwd"})),

@@ -116,8 +116,7 @@ pub(super) async fn run(cli: &Cli, action: &ModelAction) -> anyhow::Result<Repor
             if *no_register {
                 // A job's output: in the leaves a proof of its weights to the market needs.
                 let store = iollm_artifacts::ipfs_client(&ctx)?;
-                let leaf = iollm_compute::io::WEIGHTS_ALIGN;
-                let package = iollm_artifacts::add_output(&store, dir, leaf).await?;
+                let package = iollm_artifacts::add_package(&store, dir).await?;
                 let mut report = Report::default();
                 report
                     .kv(

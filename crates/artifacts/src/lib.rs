@@ -112,9 +112,13 @@ pub fn lineage(manifest: &Manifest) -> Result<Lineage, ArtifactError> {
     })
 }
 
-/// Options every package is added with: CIDv1, raw leaves, Kubo's default chunker.
+/// Options every package is added with: CIDv1, raw leaves of 32 KiB
+/// ([`iollm_types::package::PIECE_BYTES`], the weights file's alignment), so that each 4 KiB
+/// chunk of a model's weights lies whole in one leaf, which a UnixFS path proof can show a
+/// contract (`iollm_content::prove_at`): a job's output is proven so, and any model published
+/// can be a job's base model, read so by the referee of its initial game.
 pub fn package_options() -> AddOptions {
-    AddOptions::v1()
+    AddOptions { chunk_size: iollm_types::package::PIECE_BYTES as usize, ..AddOptions::v1() }
 }
 
 /// The IPFS API of the connection (its deployment's), else Kubo's default.
@@ -130,23 +134,6 @@ pub fn ipfs_client(connection: &Connection) -> Result<KuboClient, iollm_content:
 /// CID as the job's output; the poster registers it ([`publish`] or `model register --from-job`).
 pub async fn add_package<S: ContentStore>(store: &S, dir: &Path) -> Result<Package, ArtifactError> {
     Ok(iollm_content::publish_package(store, dir, &package_options()).await?)
-}
-
-/// [`add_package`] for a training job's output: its leaves `leaf_size` bytes (the weights
-/// file's alignment, `iollm_compute::io::WEIGHTS_ALIGN`), so that each 4 KiB chunk of the
-/// weights lies whole in one leaf, which a UnixFS path proof can show a contract
-/// (`iollm_content::prove_at`).
-pub async fn add_output<S: ContentStore>(
-    store: &S,
-    dir: &Path,
-    leaf_size: usize,
-) -> Result<Package, ArtifactError> {
-    Ok(iollm_content::publish_package(store, dir, &output_options(leaf_size)).await?)
-}
-
-/// How [`add_output`] adds an output's files: [`package_options`] with `leaf_size` leaves.
-pub fn output_options(leaf_size: usize) -> AddOptions {
-    AddOptions { chunk_size: leaf_size, ..package_options() }
 }
 
 /// A published package.

@@ -57,6 +57,12 @@ pub struct TrainConfig {
     pub optimizer: AdamW,
     /// Training bytes.
     pub data: DataConfig,
+    /// The model to start from: a safetensors file of this shape, in the canonical layout
+    /// (`crate::io::weights_to_safetensors`, what every run writes), whose weights become the
+    /// initial parameters, the AdamW moments `+0` (path relative to the config file); none:
+    /// the parameters are drawn from the seed. Its bytes are bound into the config hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<PathBuf>,
 }
 
 /// Largest accepted batch (`batch_size · n_ctx` tokens per step).
@@ -73,6 +79,9 @@ impl TrainConfig {
             if path.is_relative() {
                 *path = base_dir.join(&*path);
             }
+        }
+        if let Some(path) = cfg.base.as_mut().filter(|p| p.is_relative()) {
+            *path = base_dir.join(&*path);
         }
         cfg.validate()?;
         Ok(cfg)
@@ -546,6 +555,8 @@ pub struct Trainer {
     cfg: TrainConfig,
     layout: Layout,
     corpus: Vec<u8>,
+    /// The base model's weights, if it starts from one ([`TrainConfig::base`]).
+    base: Option<Vec<f32>>,
     config_hash: Hash,
     ex: Exec,
     pool: rayon::ThreadPool,
@@ -640,12 +651,14 @@ impl Trainer {
         cfg.validate()?;
         check_memory(cfg)?;
         let corpus = cfg.corpus()?;
-        let config_hash = config_hash(cfg, &corpus);
+        let layout = Layout::new(&cfg.model);
+        let base = cfg.base.as_deref().map(|path| read_base(&layout, path)).transpose()?;
+        let base_hash = base.as_ref().map(|(_, hash)| hash);
+        let config_hash = config_hash(cfg, &corpus, base_hash);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
             .build()
             .map_err(|e| Error::InvalidConfig(format!("cannot start {threads} threads: {e}")))?;
-        let layout = Layout::new(&cfg.model);
         let decay =
             layout.entries.iter().map(|e| (e.offset + e.len(), e.shape.len() >= 2)).collect();
         Ok(Trainer {
@@ -653,6 +666,7 @@ impl Trainer {
             decay,
             cfg: cfg.clone(),
             corpus,
+            base: base.map(|(weights, _)| weights),
             config_hash,
             ex,
             pool,
@@ -730,7 +744,10 @@ impl Trainer {
             b1pow: 1.0,
             b2pow: 1.0,
             loss: 0.0,
-            params: model::init_params(&self.layout, self.cfg.train.seed),
+            params: match &self.base {
+                Some(weights) => weights.clone(),
+                None => model::init_params(&self.layout, self.cfg.train.seed),
+            },
             m: vec![0.0; n],
             v: vec![0.0; n],
         }
@@ -1093,8 +1110,9 @@ impl Segment {
 
 /// SHA-256 of the canonical config encoding: JSON of `{profile, model, train, optimizer,
 /// data_root}` (the data's bytes, not its path, are bound: `data_root` is
-/// [`data::corpus_root`], so one training window can be proven against what `h_0` commits to).
-pub fn config_hash(cfg: &TrainConfig, corpus: &[u8]) -> Hash {
+/// [`data::corpus_root`], so one training window can be proven against what `h_0` commits to),
+/// and `base`, the SHA-256 of the base model's file (`base_file`), when it starts from one.
+pub fn config_hash(cfg: &TrainConfig, corpus: &[u8], base_file: Option<&Hash>) -> Hash {
     #[derive(Serialize)]
     struct Canon<'a> {
         profile: &'a str,
@@ -1102,6 +1120,8 @@ pub fn config_hash(cfg: &TrainConfig, corpus: &[u8]) -> Hash {
         train: &'a TrainSection,
         optimizer: &'a AdamW,
         data_root: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        base: Option<String>,
     }
     let c = Canon {
         profile: PROFILE,
@@ -1109,8 +1129,29 @@ pub fn config_hash(cfg: &TrainConfig, corpus: &[u8]) -> Hash {
         train: &cfg.train,
         optimizer: &cfg.optimizer,
         data_root: hex(&data::corpus_root(corpus)),
+        base: base_file.map(|h| hex(h)),
     };
     Sha256::digest(serde_json::to_vec(&c).expect("config serialises")).into()
+}
+
+/// A base model's weights for `layout`, read from the safetensors file at `path`, and the
+/// file's SHA-256: refused unless the file is exactly the canonical encoding of those weights
+/// (so its bytes after the header are the parameters in layout order, as the dispute game
+/// reads a base: `iollm_types::package::base_chunk`).
+fn read_base(layout: &Layout, path: &Path) -> Result<(Vec<f32>, Hash)> {
+    let bytes = crate::io::read(path)?;
+    let not_canonical = |why: String| {
+        Error::InvalidConfig(format!(
+            "base {}: {why}: give a model of this shape as a run writes it (model.safetensors)",
+            path.display()
+        ))
+    };
+    let weights = crate::io::weights_from_safetensors(layout, &bytes)
+        .map_err(|e| not_canonical(e.to_string()))?;
+    if crate::io::weights_to_safetensors(layout, &weights)? != bytes {
+        return Err(not_canonical("not in the canonical layout".into()));
+    }
+    Ok((weights, Sha256::digest(&bytes).into()))
 }
 
 /// What a progress callback says after each step: go on ([`go_on`]), or stop the run

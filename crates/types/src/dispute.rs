@@ -251,9 +251,9 @@ pub mod calls {
     pub fn pick(game: GameId, right: bool) -> Vec<u8> {
         with(selectors::PICK, (game, right))
     }
-    /// `chunk(game, words)`.
-    pub fn chunk(game: GameId, words: &[u32]) -> Vec<u8> {
-        with(selectors::CHUNK, (game, words))
+    /// `chunk(game, words, base_proof)`.
+    pub fn chunk(game: GameId, words: &[u32], base_proof: &[Vec<u8>]) -> Vec<u8> {
+        with(selectors::CHUNK, (game, words, base_proof))
     }
     /// `name(game, offset, root, first_path, last, last_path)`.
     pub fn name(

@@ -72,6 +72,11 @@ impl GameConfig {
         seed: 0,
     };
 
+    /// Its parameters (`P`, of `params ‖ m ‖ v`).
+    pub fn params(&self) -> u64 {
+        step::ParamLayout::new(&self.step()).total as u64
+    }
+
     /// The step program's config.
     pub fn step(&self) -> StepConfig {
         let [lr, beta1, beta2, eps, weight_decay] = self.optimizer;
@@ -170,6 +175,9 @@ pub struct Terms {
     pub output: crate::package::OutputCommit,
     /// The executor's output CID, binary (what an output game reads).
     pub output_cid: Vec<u8>,
+    /// The base model's package CID, binary: where an initial game reads `h_0`'s parameters
+    /// ([`crate::package::base_chunk`]); `None`: from the seed.
+    pub base: Option<Vec<u8>>,
 }
 
 /// A level bisected over a committed sequence.
@@ -407,7 +415,7 @@ impl Game {
     ) -> Result<(), GameError> {
         let Stage::Initial { opened } = self.stage else { return Err(GameError::WrongStage) };
         Self::in_time(self.terms.move_blocks, opened, now)?;
-        let params = step::ParamLayout::new(&self.terms.config.step()).total as u64;
+        let params = self.terms.config.params();
         let header = match commit::Header::decode(&proof.header) {
             Some((profile, h))
                 if proof.verify::<H>(&self.terms.h0) && profile == PROFILE.as_bytes() =>
@@ -742,15 +750,34 @@ impl Game {
     }
 
     /// The executor reveals the chunk the descent reached. In an initial game the referee
-    /// recomputes it from the seed: the executor wins if it is the initial chunk.
-    pub fn chunk<H: Hasher>(&mut self, words: Vec<u32>, now: BlockNumber) -> Result<(), GameError> {
+    /// recomputes it, from the seed or, for a base model's job, from the base's weights that
+    /// `base_proof` reads (a UnixFS proof from the committed base CID, [`Terms::base`];
+    /// ignored otherwise): the executor wins if it is the initial chunk. A proof that does not
+    /// read is refused ([`GameError::BadProof`]; the clock runs on).
+    pub fn chunk<H: Hasher>(
+        &mut self,
+        words: Vec<u32>,
+        base_proof: &[Vec<u8>],
+        now: BlockNumber,
+    ) -> Result<(), GameError> {
         if let Stage::InitialDescend { descent } = &mut self.stage {
             if descent.phase != Phase::Leaf {
                 return Err(GameError::NotYourMove);
             }
-            let layout = step::ParamLayout::new(&self.terms.config.step());
-            let truth = init::chunk::<F32>(&layout, self.terms.config.seed, descent.index)
-                .ok_or(GameError::OutOfRange)?;
+            let truth = match &self.terms.base {
+                None => {
+                    let layout = step::ParamLayout::new(&self.terms.config.step());
+                    init::chunk::<F32>(&layout, self.terms.config.seed, descent.index)
+                        .ok_or(GameError::OutOfRange)?
+                }
+                Some(base) => crate::package::base_chunk::<H>(
+                    base,
+                    &self.terms.output,
+                    descent.index,
+                    base_proof,
+                )
+                .map_err(|_| GameError::BadProof)?,
+            };
             if words.len() != truth.len()
                 || H::hash(&[&[0], &chunk_hash::<H>(&words)]) != descent.node
             {
@@ -1040,6 +1067,7 @@ mod tests {
                 config_json: [0; 32],
             },
             output_cid: Vec::new(),
+            base: None,
         };
         (Initial { terms, honest }, words, header)
     }
@@ -1079,7 +1107,7 @@ mod tests {
                 }
                 Phase::Leaf => {
                     let c = words.chunks(CHUNK_WORDS).nth(i).unwrap().to_vec();
-                    game.chunk::<Sha>(c, now).unwrap();
+                    game.chunk::<Sha>(c, &[], now).unwrap();
                 }
                 Phase::Done => unreachable!(),
             }
@@ -1163,7 +1191,7 @@ mod tests {
             let Stage::InitialDescend { descent } = game.stage.clone() else { unreachable!() };
             let i = descent.index as usize;
             let true_chunk = ini.honest.chunks(CHUNK_WORDS).nth(i).unwrap().to_vec();
-            assert_eq!(game.chunk::<Sha>(true_chunk, now), Err(GameError::BadProof));
+            assert_eq!(game.chunk::<Sha>(true_chunk, &[], now), Err(GameError::BadProof));
             // It cannot answer: its clock runs out.
             let deadline = descent.deadline().unwrap();
             assert_eq!(game.timeout(deadline + 1), Some(Side::Executor));

@@ -208,6 +208,8 @@ pub fn check_job(
                 && g.move_blocks > 0
                 && g.move_blocks <= MAX_MOVE_BLOCKS
                 && g.output.is_valid()
+                && g.output.params == g.config.params()
+                && g.base.as_deref().is_none_or(|c| crate::cid::check_cid_shape(c).is_ok())
                 && g.longest().is_some_and(|b| b <= params.challenge_blocks);
             if !ok {
                 return Err(Error::BadGame);
@@ -401,18 +403,24 @@ pub struct GameSpec {
     pub move_blocks: BlockNumber,
     /// What the output package must hold besides `h_n`'s parameters.
     pub output: crate::package::OutputCommit,
+    /// The base model, as the CID text of its SMIP package: `h_0`'s parameters are its
+    /// `model.safetensors` after the header (laid out as outputs are, [`crate::package`]), its
+    /// moments `+0`; `None`: the parameters are drawn from the seed.
+    pub base: Option<Vec<u8>>,
 }
 
 impl GameSpec {
     /// The terms of a game about this job between `sides` (executor, challenger) with their
-    /// trace roots, about the executor's output `output_cid` (binary).
+    /// trace roots, about the executor's output `output_cid` (binary); refused if its base's
+    /// CID is not one (which [`check_job`] refused at posting).
     pub fn terms(
         &self,
         sides: [AccountBytes; 2],
         trace_roots: [[u8; 32]; 2],
         output_cid: Vec<u8>,
-    ) -> crate::game::Terms {
-        crate::game::Terms {
+    ) -> Result<crate::game::Terms, crate::cid::CidShapeError> {
+        let base = self.base.as_deref().map(crate::cid::cid_bytes).transpose()?;
+        Ok(crate::game::Terms {
             sides,
             config: self.config.clone(),
             config_hash: self.config_hash,
@@ -424,7 +432,8 @@ impl GameSpec {
             move_blocks: self.move_blocks,
             output: self.output.clone(),
             output_cid,
-        }
+            base,
+        })
     }
 
     /// The most blocks a game about this job can last, every side taking all the time it is
@@ -844,6 +853,9 @@ pub struct JobOutput {
     pub artifact: ArtifactId,
     /// The verified output CID.
     pub output_cid: Vec<u8>,
+    /// The base model's package CID its game committed, if any ([`GameSpec::base`]): the
+    /// output is a fine-tune of the artifact with this package, or of none.
+    pub base: Option<Vec<u8>>,
 }
 
 /// A challenge of a job: who challenged, its game in the dispute contract, and whether it was
@@ -1854,9 +1866,10 @@ mod tests {
             output: crate::package::OutputCommit {
                 header_root: [7; 32],
                 header_len: crate::package::PIECE_BYTES,
-                params: 1,
+                params: crate::game::GameConfig::SMALLEST.params(),
                 config_json: [8; 32],
             },
+            base: None,
         }
     }
 
@@ -1910,6 +1923,20 @@ mod tests {
         no_output.output.header_len = 100;
         let spec = JobSpec { game: Some(no_output), ..train.clone() };
         assert_eq!(check_job(&spec, 1, &p, 1), Err(Error::BadGame), "no whole header piece");
+        let mut other_shape = game.clone();
+        other_shape.output.params += 1;
+        let spec = JobSpec { game: Some(other_shape), ..train.clone() };
+        assert_eq!(check_job(&spec, 1, &p, 1), Err(Error::BadGame), "P is not the config's");
+        let with_base = |base: &[u8]| {
+            let game = GameSpec { base: Some(base.to_vec()), ..game.clone() };
+            check_job(&JobSpec { game: Some(game), ..train.clone() }, 1, &p, 1)
+        };
+        assert_eq!(
+            with_base(b"bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"),
+            Ok(()),
+            "a base named by its CID"
+        );
+        assert_eq!(with_base(b"Qmnot-a-cid"), Err(Error::BadGame), "a base that is no CID");
         let slow = MarketParams { challenge_blocks: longest - 1, ..p };
         let spec = JobSpec { game: Some(game.clone()), ..train };
         assert_eq!(check_job(&spec, 1, &slow, 1), Err(Error::BadGame), "its game could outlast");

@@ -11,6 +11,9 @@
 //! (`iollm_compute::io::weights_to_safetensors`). An executor that published anything else
 //! cannot answer some question, and an unanswered question loses its game.
 //!
+//! A job that starts from a base model reads `h_0`'s parameters from the base's package the
+//! same way ([`base_chunk`]): a base is a package laid out as outputs are.
+//!
 //! What it is not: a check of `smip.json` (lineage and the like are checked off chain by the
 //! verifiers that attest) or of how an output is added to IPFS (an executor that chunked its
 //! package so that a piece spans two leaves cannot prove that piece and loses).
@@ -334,6 +337,33 @@ pub fn check<H: Hasher>(
     }
 }
 
+/// Chunk `c` of `params ‖ m ‖ v` of the initial state of a job that starts from the base
+/// model whose package is `base` (binary CID), for the referee of its initial game: the
+/// parameters are read from the base's weights file by the UnixFS proof `blocks` (what
+/// [`Question::Chunk`] reads of an output: the bytes at `D + 4096·c`, with the job's `D` and
+/// `P`, in a file of `D + 4·P` bytes), the moments are `+0`; a chunk past the parameters needs
+/// no proof. A base laid out otherwise (another header length, leaves not aligned) cannot be
+/// read, so no honest worker claims its job.
+pub fn base_chunk<H: Hasher>(
+    base: &[u8],
+    commit: &OutputCommit,
+    c: u64,
+    blocks: &[Vec<u8>],
+) -> Result<Vec<u32>, AnswerError> {
+    let words = commit.params.checked_mul(3).ok_or(AnswerError::WrongKind)?;
+    let first = c.checked_mul(CHUNK_WORDS as u64).filter(|&f| f < words);
+    let first = first.ok_or(AnswerError::WrongKind)?;
+    let len = words.saturating_sub(first).min(CHUNK_WORDS as u64) as usize;
+    let mut chunk = Vec::with_capacity(len);
+    if first < commit.params {
+        let question = Question::Chunk(u32::try_from(c).map_err(|_| AnswerError::WrongKind)?);
+        let bytes = read_asked::<H>(commit, base, &question, blocks)?;
+        chunk.extend(bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+    }
+    chunk.resize(len, 0);
+    Ok(chunk)
+}
+
 /// The hashes of `header`'s pieces (`None` unless it is a positive multiple of
 /// [`PIECE_BYTES`] long).
 fn piece_hashes<H: Hasher>(header: &[u8]) -> Option<Vec<Hash>> {
@@ -603,6 +633,44 @@ mod tests {
     }
 
     #[test]
+    fn a_base_models_chunks_are_its_weights_then_zeros() {
+        let base = Package::new(word);
+        let blocks = |c: u32| match base.answer(Question::Chunk(c)) {
+            Answer::Chunk { blocks, .. } => blocks,
+            _ => unreachable!(),
+        };
+        let read =
+            |c: u64, proof: &[Vec<u8>]| base_chunk::<Sha>(&base.cid(), &base.commit, c, proof);
+        // `3·P` words: chunk 0 all weights, chunk 1 the last 476 then the moments' zeros,
+        // chunks 2 to 4 zeros (the last one partial), which need no proof.
+        let weights: Vec<u32> = (0..P).map(word).collect();
+        assert_eq!(read(0, &blocks(0)), Ok(weights[..CHUNK_WORDS].to_vec()));
+        let mut second = weights[CHUNK_WORDS..].to_vec();
+        second.resize(CHUNK_WORDS, 0);
+        assert_eq!(read(1, &blocks(1)), Ok(second));
+        assert_eq!(read(2, &[]), Ok(vec![0; CHUNK_WORDS]));
+        assert_eq!(read(4, &[]), Ok(vec![0; 3 * P - 4 * CHUNK_WORDS]));
+        assert_eq!(read(5, &[]), Err(AnswerError::WrongKind));
+        // A chunk of weights needs its own proof: none, another chunk's, or one from another
+        // package do not read.
+        assert_eq!(read(0, &[]), Err(AnswerError::Unreadable));
+        let other = Package::new(|i| word(i) ^ 1);
+        let Answer::Chunk { blocks: others, .. } = other.answer(Question::Chunk(0)) else {
+            unreachable!()
+        };
+        assert_eq!(read(0, &others), Err(AnswerError::Unreadable));
+        // (Chunks 0 and 1 share a leaf, so chunk 0's proof reads chunk 1's words: the proof
+        // carries no index, the referee reads the range of the chunk it decides.)
+        assert_eq!(read(1, &blocks(0)), read(1, &blocks(1)));
+        // A base whose weights file is longer than `D + 4·P` (another shape) is refused.
+        let longer = OutputCommit { params: P as u64 - 1, ..base.commit.clone() };
+        assert_eq!(
+            base_chunk::<Sha>(&base.cid(), &longer, 0, &blocks(0)),
+            Err(AnswerError::Mismatch)
+        );
+    }
+
+    #[test]
     fn another_header_config_or_listing_cannot_answer() {
         let honest = Package::new(word);
         // A header piece changed: that piece's proof no longer verifies against the commit.
@@ -668,6 +736,7 @@ mod tests {
             move_blocks: 5,
             output: forged.commit.clone(),
             output_cid: forged.cid(),
+            base: None,
         };
         let out_of_range = Game::open_package(terms.clone(), Question::Chunk(2), 10);
         assert_eq!(out_of_range.err(), Some(GameError::OutOfRange));

@@ -177,6 +177,9 @@ pub enum Error {
     Stale,
     /// A record too large for contract storage (its encoding over 16 KiB).
     TooLarge,
+    /// The job started from a base model whose package is not its artifact's: its output is
+    /// no fine-tune of that artifact.
+    NotItsBase,
 }
 
 impl From<crate::cid::CidShapeError> for Error {
@@ -251,6 +254,10 @@ impl Error {
                 "the announced change went stale (not applied within a week of its timelock): announce it again"
             }
             Error::TooLarge => "a record too large for contract storage (over 16 KiB)",
+            Error::NotItsBase => {
+                "the job started from a base model that is not its artifact's package: its \
+                 output is no fine-tune of that artifact (register it without a parent)"
+            }
         }
     }
 }

@@ -381,8 +381,7 @@ pub async fn publish_output<S: ContentStore>(
         source: std::io::Error::other(e),
     })?;
     std::fs::write(out.join("smip.json"), json).map_err(io("writing smip.json"))?;
-    let leaf = iollm_compute::io::WEIGHTS_ALIGN;
-    let package = iollm_artifacts::add_output(store, out, leaf).await?;
+    let package = iollm_artifacts::add_package(store, out).await?;
     tracing::info!(target: "worker::executor", job = id, package = %package.package_cid, "Published the output");
     Ok(package.package_cid.to_string())
 }

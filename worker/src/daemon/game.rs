@@ -383,9 +383,9 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     }
 
     /// The moves this worker's side of game `game` owes now, told from its own run (replays
-    /// start at its checkpoints), or in an initial game from the seed's state (which needs
-    /// neither the job's spec nor its dataset: whatever side it is on, an honest worker's
-    /// `h_0` is that one); a move the other side overtook (refused at the dry-run, or failing
+    /// start at its checkpoints), or in an initial game from the job's initial state
+    /// ([`crate::initial_start`], which needs neither the job's spec nor its dataset: whatever
+    /// side it is on, an honest worker's `h_0` is that one); a move the other side overtook (refused at the dry-run, or failing
     /// when it landed) is simply read again next round. What it builds is kept in `kit`.
     pub(super) async fn play_side(
         &self,
@@ -402,15 +402,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         if let Some(g) = held.as_ref().filter(|g| g.initial) {
             let start = match kit.start.take() {
                 Some(start) => start,
-                None => {
-                    let terms = g.terms.clone();
-                    let of_seed =
-                        move || crate::player::Start::of_seed(&terms.config, &terms.config_hash);
-                    tokio::task::spawn_blocking(of_seed).await.map_err(|e| WorkerError::Io {
-                        what: "working out the job's initial state".into(),
-                        source: std::io::Error::other(e.to_string()),
-                    })?
-                }
+                None => crate::initial_start(&self.store, &g.terms).await?,
             };
             let start = kit.start.insert(start);
             let story = |side| start.player(side);

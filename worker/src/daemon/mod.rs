@@ -516,7 +516,7 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
 
 impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     /// Whether job `id` (`job`) is one whose committed `h_0` is not the initial state of its
-    /// config and seed ([`crate::initial_root`], worked out off the async executor), that this
+    /// config and seed or base ([`crate::initial_root`]), that this
     /// account may still challenge: not a party to it, its result not yet decided.
     async fn forged(&self, job: &Job, id: u64) -> Result<bool, WorkerError> {
         let me = self.signer.account_bytes();
@@ -527,14 +527,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let Some(game) = self.market.job_terms(id).await?.and_then(|t| t.game) else {
             return Ok(false);
         };
-        let root = tokio::task::spawn_blocking({
-            let game = game.clone();
-            move || crate::initial_root(&game)
-        });
-        Ok(root.await.map_err(|e| WorkerError::Io {
-            what: "working out the job's initial state".into(),
-            source: std::io::Error::other(e.to_string()),
-        })? != game.h0)
+        Ok(crate::initial_root(&self.store, &game).await? != game.h0)
     }
 
     /// Why the worker leaves job `id` to others, if it does.

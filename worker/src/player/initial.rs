@@ -1,15 +1,19 @@
 //! A side of an initial game (about a job's `h_0`): the state it plays, built once — its
 //! header, its `params ‖ m ‖ v` words and their tree — and the moves it answers from it. The
-//! seed's state follows from what the job committed alone (`iollm_repops::init`), so a player
-//! of this game needs neither the job's spec nor its dataset.
+//! seed's state follows from what the job committed alone (`iollm_repops::init`), a base
+//! model's from the committed base package (its weights read by the proofs the referee reads
+//! them by, [`BaseWeights`]), so a player of this game needs neither the job's spec nor its
+//! dataset.
 
 use super::{descend, Move, Respond};
 use iollm_compute::merkle::{Hash, Sha};
 use iollm_compute::TrainState;
+use iollm_content::{Cid, ContentStore};
 use iollm_repops::commit::{self, HeaderProof, CHUNK_WORDS};
 use iollm_repops::{init, step::ParamLayout};
 use iollm_types::bisection::Side;
 use iollm_types::game::{Game, GameConfig, Stage};
+use iollm_types::package::{self, OutputCommit, PIECE_BYTES};
 
 /// A state `h_0` as an initial game plays it: its header and the tree over its chunks; the
 /// words themselves only for a state given whole (the seed's are drawn again for the one
@@ -27,13 +31,16 @@ enum Words {
     Seed { layout: ParamLayout, seed: u64 },
     /// A state given whole.
     Held(Vec<u32>),
+    /// A base model's weights, then `+0` moments.
+    Base(BaseWeights),
 }
 
 impl Words {
-    /// Chunk `index` (`None` past the last).
+    /// Chunk `index` (`None` past the last, or a base's chunk its proof does not read).
     fn chunk(&self, index: u64) -> Option<Vec<u32>> {
         match self {
             Words::Seed { layout, seed } => init::chunk::<f32>(layout, *seed, index),
+            Words::Base(base) => base.chunk(index).ok(),
             Words::Held(words) => {
                 let at = usize::try_from(index).ok()?.checked_mul(CHUNK_WORDS)?;
                 (at < words.len()).then(|| words[at..(at + CHUNK_WORDS).min(words.len())].to_vec())
@@ -61,6 +68,30 @@ impl Start {
             })
             .collect();
         Start::new(header.encode(iollm_repops::PROFILE), words, &leaves)
+    }
+
+    /// The initial state of `config` starting from the base model `base` (its parameters,
+    /// `+0` moments), under the config hash `config_hash`: what an honest job from that base
+    /// commits as `h_0`, and what the referee reads chunk by chunk. Refused, naming the chunk,
+    /// if a chunk of the weights cannot be read as the referee reads it.
+    pub fn of_base(
+        config: &GameConfig,
+        config_hash: &Hash,
+        base: BaseWeights,
+    ) -> Result<Start, BaseError> {
+        let params = base.commit.params;
+        let header = init::header(*config_hash, config.seed, params);
+        let chunks = commit::chunk_count(params * 3);
+        // Whole chunks of the moments are all `+0`: hashed once.
+        let moments = params.div_ceil(CHUNK_WORDS as u64)..params * 3 / CHUNK_WORDS as u64;
+        let zero = commit::chunk_hash::<Sha>(&[0; CHUNK_WORDS]);
+        let leaves = (0..chunks)
+            .map(|c| match moments.contains(&c) {
+                true => Ok(zero),
+                false => base.chunk(c).map(|words| commit::chunk_hash::<Sha>(&words)),
+            })
+            .collect::<Result<Vec<Hash>, BaseError>>()?;
+        Ok(Start::new(header.encode(iollm_repops::PROFILE), Words::Base(base), &leaves))
     }
 
     /// The state `state` of a run whose config hash is `config_hash` (a checkpoint 0 of its
@@ -107,11 +138,86 @@ impl Respond for InitialPlayer<'_> {
                     tensors_root: start.tensors_root(),
                 },
             }),
-            Stage::InitialDescend { descent } => descend(self.side, descent, &start.tree, || {
-                start.words.chunk(descent.index).unwrap_or_default()
-            }),
+            Stage::InitialDescend { descent } => {
+                let base_proof = match &start.words {
+                    Words::Base(base) => base.proof(descent.index).to_vec(),
+                    _ => Vec::new(),
+                };
+                descend(self.side, descent, &start.tree, || {
+                    (start.words.chunk(descent.index).unwrap_or_default(), base_proof)
+                })
+            }
             _ => None,
         }
+    }
+}
+
+/// A base model's weights as the referee of an initial game reads them: the UnixFS proof of
+/// each leaf of its package's weights file that holds parameters (`D` and `P` the job's), from
+/// which every chunk of the parameters is read ([`package::base_chunk`]) and proven.
+pub struct BaseWeights {
+    /// The package's binary CID.
+    cid: Vec<u8>,
+    commit: OutputCommit,
+    /// The file's first leaf that holds parameters.
+    first_leaf: u64,
+    /// Root to leaf, one for each leaf from `first_leaf` on.
+    proofs: Vec<Vec<Vec<u8>>>,
+}
+
+/// Why a base model's weights cannot be read as the referee reads them.
+#[derive(Debug, thiserror::Error)]
+pub enum BaseError {
+    /// A block could not be fetched, or the package has no weights file of that size.
+    #[error("{0}")]
+    Fetch(#[from] iollm_content::Error),
+    /// A chunk's proof does not read as the referee reads it.
+    #[error(
+        "chunk {chunk} of its weights cannot be proven to the referee ({why:?}): a base must be \
+         a package of this shape added as packages are (32 KiB raw leaves)"
+    )]
+    Unreadable {
+        /// The chunk.
+        chunk: u64,
+        /// What the proof failed.
+        why: package::AnswerError,
+    },
+}
+
+impl BaseWeights {
+    /// Fetches, from `store`, the proofs of the weights of the base package `base` of a job
+    /// that commits `commit` (its `D` and `P`: every block checked against its CID).
+    pub async fn fetch<S: ContentStore>(
+        store: &S,
+        base: &Cid,
+        commit: &OutputCommit,
+    ) -> Result<BaseWeights, BaseError> {
+        let weights = iollm_compute::io::WEIGHTS_FILE;
+        let (from, to) = (commit.header_len, commit.header_len + 4 * commit.params);
+        let first_leaf = from / PIECE_BYTES;
+        let mut proofs = Vec::new();
+        for leaf in first_leaf..to.div_ceil(PIECE_BYTES) {
+            let blocks = iollm_content::prove_at(store, base, weights, leaf * PIECE_BYTES).await?;
+            proofs.push(blocks.into_iter().map(|b| b.to_vec()).collect());
+        }
+        Ok(BaseWeights { cid: base.to_bytes(), commit: commit.clone(), first_leaf, proofs })
+    }
+
+    /// The proof the referee reads chunk `c` by (none for a chunk past the parameters).
+    fn proof(&self, c: u64) -> &[Vec<u8>] {
+        let first_word = c.saturating_mul(CHUNK_WORDS as u64);
+        if first_word >= self.commit.params {
+            return &[];
+        }
+        let leaf = (self.commit.header_len + 4 * first_word) / PIECE_BYTES;
+        let at = usize::try_from(leaf - self.first_leaf).unwrap_or(usize::MAX);
+        self.proofs.get(at).map_or(&[], Vec::as_slice)
+    }
+
+    /// Chunk `c` of `params ‖ m ‖ v`, read as the referee reads it.
+    fn chunk(&self, c: u64) -> Result<Vec<u32>, BaseError> {
+        package::base_chunk::<Sha>(&self.cid, &self.commit, c, self.proof(c))
+            .map_err(|why| BaseError::Unreadable { chunk: c, why })
     }
 }
 

@@ -13,7 +13,7 @@ use iollm_types::game::{Game, Level, Stage};
 use std::path::Path;
 
 mod initial;
-pub use initial::{InitialPlayer, Start};
+pub use initial::{BaseError, BaseWeights, InitialPlayer, Start};
 
 /// What a [`Start`] is built for: a game's config, config hash and committed `h_0`.
 type StartTerms = (iollm_types::game::GameConfig, Hash, Hash);
@@ -38,8 +38,8 @@ pub enum Move {
     Children { left: Hash, right: Hash },
     /// `pick(right)`.
     Pick { right: bool },
-    /// `chunk(words)`.
-    Chunk { words: Vec<u32> },
+    /// `chunk(words, base_proof)`.
+    Chunk { words: Vec<u32>, base_proof: Vec<Vec<u8>> },
     /// `name(offset, root, first_path, last, last_path)`.
     Name { offset: u32, root: Hash, first_path: Vec<Hash>, last: Hash, last_path: Vec<Hash> },
     /// `next_state(scalars, loss, adam)`.
@@ -306,10 +306,12 @@ impl Respond for Player<'_> {
                 let trace = self.trace(&self.state(game.step));
                 let k = *op as usize;
                 descend(self.side, descent, &trace.output_tree(k), || {
-                    trace.chunk(k, descent.index).to_vec()
+                    (trace.chunk(k, descent.index).to_vec(), Vec::new())
                 })
             }
-            Stage::Initial { .. } | Stage::InitialDescend { .. } => {
+            // A base model's initial game needs the base's proofs: played from
+            // `Start::of_base`, not from a trainer.
+            Stage::Initial { .. } | Stage::InitialDescend { .. } if game.terms.base.is_none() => {
                 self.start(game).player(self.side).respond(game)
             }
             Stage::Name { op, index, chunk, .. } if self.side == Side::Challenger => {
@@ -367,14 +369,17 @@ fn descend(
     side: Side,
     descent: &iollm_types::descent::Descent,
     tree: &[Vec<Hash>],
-    chunk: impl FnOnce() -> Vec<u32>,
+    chunk: impl FnOnce() -> (Vec<u32>, Vec<Vec<u8>>),
 ) -> Option<Move> {
     let (level, i) = (descent.level as usize, descent.index as usize);
     match (descent.turn()?, side) {
         (Side::Executor, Side::Executor) if level > 0 => {
             Some(Move::Children { left: tree[level - 1][2 * i], right: tree[level - 1][2 * i + 1] })
         }
-        (Side::Executor, Side::Executor) => Some(Move::Chunk { words: chunk() }),
+        (Side::Executor, Side::Executor) => {
+            let (words, base_proof) = chunk();
+            Some(Move::Chunk { words, base_proof })
+        }
         (Side::Challenger, Side::Challenger) => {
             let (left, _) = descent.children?;
             Some(Move::Pick { right: left == tree[level - 1][2 * i] })
@@ -402,7 +407,7 @@ impl Move {
             Move::InitialHeader { proof } => game.initial_header::<Sha>(&proof, now),
             Move::Children { left, right } => game.children::<Sha>(left, right, now),
             Move::Pick { right } => game.pick(right, now),
-            Move::Chunk { words } => game.chunk::<Sha>(words, now),
+            Move::Chunk { words, base_proof } => game.chunk::<Sha>(words, &base_proof, now),
             Move::Name { offset, root, first_path, last, last_path } => {
                 game.name::<Sha>(offset, root, &first_path, last, &last_path, now)
             }
@@ -427,7 +432,7 @@ impl Move {
             Move::InitialHeader { proof } => calls::initial_header(game, proof),
             Move::Children { left, right } => calls::children(game, *left, *right),
             Move::Pick { right } => calls::pick(game, *right),
-            Move::Chunk { words } => calls::chunk(game, words),
+            Move::Chunk { words, base_proof } => calls::chunk(game, words, base_proof),
             Move::Name { offset, root, first_path, last, last_path } => {
                 calls::name(game, *offset, *root, first_path, *last, last_path)
             }

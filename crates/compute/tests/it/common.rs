@@ -25,6 +25,7 @@ pub fn micro_config(steps: u64, every: u64) -> TrainConfig {
             warmup_steps: 2,
         },
         data: DataConfig::Arithmetic { lines: 500 },
+        base: None,
     }
 }
 

@@ -224,3 +224,54 @@ fn thread_flag_wins_and_zero_is_rejected() {
     assert!(iollm_compute::resolve_threads(Some(0)).is_err());
     assert!(iollm_compute::resolve_threads(None).expect("default") >= 1);
 }
+
+/// A run from a base model: `base = "…/model.safetensors"` (relative to the config) makes the
+/// base's weights the initial parameters with `+0` moments, binds the file's bytes into the
+/// config hash, and trains on from there; a file of another shape or layout is refused by name.
+#[test]
+fn a_run_starts_from_a_base_models_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::new(1);
+    let cfg = micro_config(2, 1);
+    train(&cfg, &dir.path().join("first"), &rt, &mut iollm_compute::train::go_on).unwrap();
+    let base = dir.path().join("first").join(WEIGHTS_FILE);
+    let relative =
+        TrainConfig { base: Some(format!("first/{WEIGHTS_FILE}").into()), ..cfg.clone() };
+    let toml = toml::to_string(&relative).unwrap();
+    let tuned = TrainConfig::from_toml_str(&toml, dir.path()).unwrap();
+    assert_eq!(tuned.base.as_deref(), Some(base.as_path()), "relative to the config");
+
+    let (seeded, from_base) = (
+        iollm_compute::Trainer::new(&cfg, &rt).unwrap(),
+        iollm_compute::Trainer::new(&tuned, &rt).unwrap(),
+    );
+    let layout = Layout::new(&cfg.model);
+    let weights = load_model(&dir.path().join("first")).unwrap().1;
+    let start = from_base.initial_state();
+    assert_eq!(start.params, weights, "the base's weights");
+    assert_ne!(start.params, init_params(&layout, cfg.train.seed));
+    assert!(start.m.iter().chain(&start.v).all(|x| x.to_bits() == 0), "moments +0");
+    assert_eq!(start.step, 0);
+    assert_ne!(from_base.config_hash(), seeded.config_hash(), "the base is bound");
+    let outcome = from_base.train(&dir.path().join("tuned"), &mut iollm_compute::train::go_on);
+    assert_eq!(outcome.unwrap().hashes.len(), 3, "h_0, h_1, h_2");
+
+    // Another shape, and the same weights in another layout (a longer header), are refused.
+    let other = TrainConfig {
+        model: GptConfig { n_embd: 16, n_head: 2, ..cfg.model.clone() },
+        ..tuned.clone()
+    };
+    let err = iollm_compute::Trainer::new(&other, &rt).err().unwrap().to_string();
+    assert!(err.starts_with(&format!("invalid config: base {}", base.display())), "{err}");
+    let mut bytes = std::fs::read(&base).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    bytes.splice(8 + header_len..8 + header_len, vec![b' '; WEIGHTS_ALIGN]);
+    bytes[..8].copy_from_slice(&((header_len + WEIGHTS_ALIGN) as u64).to_le_bytes());
+    let padded = dir.path().join("padded.safetensors");
+    std::fs::write(&padded, &bytes).unwrap();
+    let err = iollm_compute::Trainer::new(&TrainConfig { base: Some(padded), ..tuned }, &rt)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("not in the canonical layout"), "{err}");
+}
