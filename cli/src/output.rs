@@ -339,6 +339,9 @@ pub(crate) fn job(
         .kv("state", "state", format!("{:?}", job.state))
         .kv("poster", "poster", account(job.poster))
         .kv("artifact", "artifact", job.artifact);
+    if let Some(base) = terms.and_then(|t| t.game.as_ref()).and_then(|g| g.base.as_ref()) {
+        r.kv("base model", "base_model", String::from_utf8_lossy(base));
+    }
     if let Some(b) = terms.and_then(|t| t.benchmark.as_ref()) {
         let cid = String::from_utf8_lossy(&b.cid);
         r.line(format!("benchmark:    {cid} (metric {})", b.metric));

@@ -1161,7 +1161,7 @@ async fn forged_start() -> Result<()> {
     let index = market.challenge_initial(&dave, job).await?.value;
     let game_id = market.game_of(job, index).await?.context("Dave's game")?.game;
     let seeds = |side| iollm_worker::player::Player::new(side, &trainer, None);
-    let decided = play_to_verdict(ctx, &dave, game_id, seeds).await?;
+    let decided = play_to_verdict(ctx, &dave, game_id, seeds, |_, _| {}).await?;
     let stage = iollm_types::game::Stage::Decided { verdict: Verdict::Executor, how: How::Initial };
     assert_eq!(decided.stage, stage, "an honest h_0 defended by the executor's worker");
     match m::settle_challenge(ctx, &bob, job, index).await {
@@ -1227,7 +1227,7 @@ async fn forged_start() -> Result<()> {
     let dispute = ctx.dispute()?;
     let g = dispute.game(defence).await?.expect("the defence");
     let seeds = iollm_worker::player::Start::of_seed(&g.terms.config, &g.terms.config_hash);
-    let g = play_to_verdict(ctx, &alice, defence, |side| seeds.player(side)).await?;
+    let g = play_to_verdict(ctx, &alice, defence, |side| seeds.player(side), |_, _| {}).await?;
     reach(&dave_state, thrown_start, Stage::Checked, 180).await?;
     let note = dave_state.job(thrown_start).await?.and_then(|j| j.note).unwrap_or_default();
     assert!(note.contains("won: bond back"), "{note}");
@@ -1246,13 +1246,206 @@ async fn forged_start() -> Result<()> {
     Ok(())
 }
 
+/// A job from a base model, end to end: a model trained here is published and registered
+/// (artifact B); a spec naming its package as `base_model` is posted for B (for another
+/// artifact it is refused before anything is sent). Charlie's executor worker fetches the base,
+/// trains from it and is paid; Dave's verifier worker attests; Bob registers the output, a
+/// fine-tune of B. A second job commits an `h_0` with one base weight changed: Charlie's check
+/// refuses it, Dave's worker challenges it, and the forger (Charlie by hand, proving the base's
+/// true bytes beside his own chunk, the best he can do) loses at the chunk the contract reads
+/// from the base package by its UnixFS proof. Balances to the unit.
+#[tokio::test]
+async fn a_job_from_a_base_model_is_its_fine_tune_and_a_forged_base_start_loses() -> Result<()> {
+    tokio::time::timeout(Duration::from_secs(600), from_a_base()).await?
+}
+
+async fn from_a_base() -> Result<()> {
+    use iollm_types::bisection::{Side, Verdict};
+    use iollm_types::game::How;
+    use iollm_worker::player::{InitialPlayer, Move, Respond, Start};
+    let net = testnet().await?;
+    let ctx = &net.connection;
+    let (market, registry) = (ctx.market()?, ctx.registry()?);
+    let (bob, charlie, dave) = (Signer::dev("bob")?, Signer::dev("charlie")?, Signer::dev("dave")?);
+    let alice = Signer::dev("alice")?; // moves the chain on
+    let other = providers_and_artifact(ctx, &[&alice, &charlie, &dave], &bob).await?;
+    let (dir, store) = (tempfile::tempdir()?, iollm_artifacts::ipfs_client(ctx)?);
+
+    // The base: the game's run, trained here, published as a package and registered.
+    let (cfg, trainer) = iollm_tests::game_run()?;
+    let base_run = dir.path().join("base-run");
+    trainer.train(&base_run, &mut iollm_compute::go_on)?;
+    let out = dir.path().join("base-package");
+    let base_cid =
+        iollm_tests::publish_output(ctx, (0, other), &bob, &cfg, &base_run, &out).await?;
+    let rule = SplitRule::DESIGNER_ONLY;
+    let base = registry.register(&bob, Kind::Model, &base_cid, &[], rule).await?.id;
+    let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(GAME_SPEC)?)?;
+    doc["base_model"] = base_cid.clone().into();
+    let spec = dir.path().join("from-base.json");
+    std::fs::write(&spec, serde_json::to_vec(&doc)?)?;
+    let (spec_cid, game) = m::publish_spec(ctx, &spec, 20).await?;
+    assert_eq!(game.base.as_deref(), Some(base_cid.as_bytes()), "the job commits its base");
+    assert_eq!(iollm_worker::initial_root(&store, &game).await?, game.h0);
+    let (_, seeds) = m::publish_spec(ctx, Path::new(GAME_SPEC), 20).await?;
+    assert_ne!(game.h0, seeds.h0, "the base's weights, not the seed's");
+    assert_ne!(game.config_hash, seeds.config_hash, "the base is bound into the config hash");
+
+    let window = 40;
+    let verification = Verification { challenge_window: window, ..ONE_SLOT };
+    let post = |artifact, game, deadline| {
+        PostJob::new(JobKind::Train, &spec_cid, artifact, 50, NEED, deadline, verification, REWARD)
+            .with_game(game)
+    };
+    // Posted for another artifact than the base: refused here, nothing sent.
+    let deadline = ctx.chain.best_block().await? + 300;
+    let jobs = market.job_count().await?;
+    let refused = m::post_job(ctx, &bob, &post(other, game.clone(), deadline)).await;
+    assert!(
+        matches!(refused, Err(m::MarketCmdError::NotItsBase { artifact, .. }) if artifact == other)
+    );
+    assert_eq!(market.job_count().await?, jobs, "no job was posted");
+
+    // The honest job: trained from the base by Charlie's worker, attested by Dave's.
+    let (charlie_dir, dave_dir) = (dir.path().join("charlie"), dir.path().join("dave"));
+    let stop = CancellationToken::new();
+    let (dave_runs, _) = start_as(Role::Verifier, ctx, &dave, &dave_dir, false, &stop).await?;
+    let daves = State::open(&dave_dir.join("state.sqlite")).await?;
+    let job = m::post_job(ctx, &bob, &post(base, game.clone(), deadline)).await?.value;
+    reach_any(&daves, job, SIGNED_UP, 120).await?;
+    let (charlie_runs, _) = start(ctx, &charlie, &charlie_dir, false, &stop).await?;
+    let charlies = State::open(&charlie_dir.join("state.sqlite")).await?;
+    reach(&charlies, job, Stage::Submitted, 300).await?;
+    let charlies_run = job_dir(&charlie_dir, job).join("run");
+    let first = iollm_compute::read_trace(&charlies_run)?.hashes[0].clone();
+    assert_eq!(first, iollm_compute::train::hex(&game.h0), "Charlie's run starts from the base");
+    reach(&daves, job, Stage::Attested, 300).await?;
+    let submitted_at = market.job(job).await?.context("the job")?.submitted_at;
+    advance_past(ctx, &alice, submitted_at + window + 1).await?;
+    reach(&charlies, job, Stage::Finalized, 120).await?;
+    let output = market.result(job).await?.context("a result")?.output_cid;
+    let output = String::from_utf8(output)?;
+    let parents = [iollm_types::registry::Parent {
+        id: base,
+        relation: iollm_types::registry::Relation::Finetune,
+    }];
+    let tuned = registry.register_from_job(&bob, job, Kind::Model, &output, &parents, rule).await?;
+    let artifact = registry.get(tuned.id).await?.context("the fine-tune")?;
+    assert_eq!((artifact.parents.to_vec(), artifact.job), (parents.to_vec(), Some(job)));
+
+    // The forged start: one weight of the base changed in h_0.
+    let cfg = doc_config(&store, &spec, &dir.path().join("spec")).await?;
+    let tuner = iollm_compute::Trainer::new(&cfg, &iollm_compute::Runtime::new(1))?;
+    let mut forged = tuner.initial_state();
+    forged.params[256 * cfg.model.n_embd + cfg.model.n_ctx * cfg.model.n_embd] += 0.5;
+    let forged_start = Start::of_state(&forged, &tuner.config_hash());
+    let forged_game = iollm_types::market::GameSpec { h0: forged_start.root(), ..game.clone() };
+    let bobs = market.balance_of(bob.account_bytes()).await?;
+    let (charlies_stake, charlies_balance) = (
+        market.pledge_of(charlie.account_bytes()).await?.context("pledge")?.stake,
+        market.balance_of(charlie.account_bytes()).await?,
+    );
+    let daves_balance = market.balance_of(dave.account_bytes()).await?;
+    stop.cancel();
+    charlie_runs.await??;
+    dave_runs.await??;
+    let stop = CancellationToken::new();
+    let (dave_runs, _) = start_as(Role::Verifier, ctx, &dave, &dave_dir, false, &stop).await?;
+    let deadline = ctx.chain.best_block().await? + 300;
+    let job = m::post_job(ctx, &bob, &post(base, forged_game.clone(), deadline)).await?.value;
+    reach(&daves, job, Stage::Forged, 120).await?;
+    let refused = iollm_worker::job::check_before_claim(&market, &store, job).await;
+    assert!(
+        matches!(refused, Err(iollm_worker::job::JobSpecError::ForgedStart(j)) if j == job),
+        "{refused:?}"
+    );
+    // Charlie claims it anyway and submits a run from the forged state.
+    let run = dir.path().join("forged-run");
+    let (bytes, _) = forged.checkpoint_bytes(&tuner.config_hash());
+    let ckpt0 = iollm_compute::train::checkpoint_path(&run, 0);
+    std::fs::create_dir_all(ckpt0.parent().context("a directory")?)?;
+    std::fs::write(&ckpt0, bytes)?;
+    tuner.resume(&run, 0, &mut iollm_compute::go_on)?;
+    let package = iollm_tests::publish_output(
+        ctx,
+        (job, base),
+        &charlie,
+        &cfg,
+        &run,
+        &dir.path().join("forged-output"),
+    )
+    .await?;
+    let (commitment, proof) = iollm_worker::submission(&run, &forged_game, &package, 0)?;
+    m::claim(ctx, &charlie, job).await?;
+    m::submit(ctx, &charlie, job, &commitment, Some(&proof)).await?;
+    reach(&daves, job, Stage::Challenged, 300).await?;
+    let game_id = market.game_of(job, 0).await?.context("Dave's game")?.game;
+    // The forger's best: his chunk, with the base's true bytes' proof (no other reads).
+    let terms = ctx.dispute()?.game(game_id).await?.context("the game")?.terms;
+    let honest = iollm_worker::initial_start(&store, &terms).await?;
+    struct Forger<'s>(InitialPlayer<'s>, InitialPlayer<'s>);
+    impl Respond for Forger<'_> {
+        fn respond(&self, game: &iollm_types::game::Game) -> Option<Move> {
+            match (self.0.respond(game)?, self.1.respond(game)) {
+                (Move::Chunk { words, .. }, Some(Move::Chunk { base_proof, .. })) => {
+                    Some(Move::Chunk { words, base_proof })
+                }
+                (forged, _) => Some(forged),
+            }
+        }
+    }
+    let forger = |side| Forger(forged_start.player(side), honest.player(Side::Executor));
+    let mut chunk = None;
+    let moved = |kind: &str, call: &iollm_chain::contract::Executed<()>| {
+        if kind == "chunk" {
+            chunk = Some((call.dry_run.gas_consumed, call.fee));
+        }
+    };
+    let decided = play_to_verdict(ctx, &charlie, game_id, forger, moved).await?;
+    let stage =
+        iollm_types::game::Stage::Decided { verdict: Verdict::Challenger, how: How::Initial };
+    assert_eq!(decided.stage, stage, "decided by the base's chunk, not a clock");
+    let ((ref_time, proof_size), fee) = chunk.context("Charlie revealed the chunk")?;
+    println!(
+        "a forged start of a base model's job lost on the node in {} moves; the chunk read from \
+         the base by its UnixFS proof: ref_time {ref_time}, proof_size {proof_size}, fee {fee}",
+        decided.moves
+    );
+    reach(&daves, job, Stage::Checked, 300).await?;
+    let rejected = market.job(job).await?.context("the job")?;
+    assert_eq!((rejected.state, rejected.open_games), (JobState::Rejected, 0));
+    let half = COLLATERAL.div_ceil(2);
+    assert_eq!(market.balance_of(dave.account_bytes()).await?, daves_balance + half);
+    let d = market.pledge_of(dave.account_bytes()).await?.context("pledge")?;
+    assert_eq!((d.stake, d.locked), (STAKE, 0), "Dave's bond is back");
+    let c = market.pledge_of(charlie.account_bytes()).await?.context("pledge")?;
+    assert_eq!((c.stake, c.locked), (charlies_stake - COLLATERAL, 0), "the collateral slashed");
+    assert_eq!(market.balance_of(charlie.account_bytes()).await?, charlies_balance);
+    assert_eq!(market.balance_of(bob.account_bytes()).await?, bobs + REWARD, "the escrow back");
+    stop.cancel();
+    dave_runs.await??;
+    Ok(())
+}
+
+/// The training config of the spec in `spec`, its dataset and base fetched into `dir`.
+async fn doc_config(
+    store: &iollm_content::KuboClient,
+    spec: &Path,
+    dir: &Path,
+) -> Result<iollm_compute::TrainConfig> {
+    let doc = iollm_worker::job::JobDocument::parse(&std::fs::read(spec)?)?;
+    Ok(doc.train_config(store, dir, iollm_worker::job::MAX_DATASET_BYTES).await?)
+}
+
 /// Plays `signer`'s side of game `game` (its `story`) until the game is decided, within 300 s:
-/// a move the other side overtook is read again. The game as decided.
+/// a move the other side overtook is read again; `moved` hears of each move made. The game as
+/// decided.
 async fn play_to_verdict<R: iollm_worker::player::Respond>(
     ctx: &Connection,
     signer: &Signer,
     game: u64,
     story: impl Fn(iollm_types::bisection::Side) -> R,
+    mut moved: impl FnMut(&'static str, &iollm_chain::contract::Executed<()>),
 ) -> Result<iollm_types::game::Game> {
     let (dispute, waited) = (ctx.dispute()?, tokio::time::Instant::now());
     loop {
@@ -1262,7 +1455,7 @@ async fn play_to_verdict<R: iollm_worker::player::Respond>(
             Some(g) => bail!("game {game} was not decided in 300 s: {:?}", g.stage),
             None => bail!("game {game} was freed before it was seen decided"),
         }
-        match iollm_worker::player::play(ctx, signer, game, &story, false, |_, _| {}).await {
+        match iollm_worker::player::play(ctx, signer, game, &story, false, &mut moved).await {
             Ok(_) | Err(iollm_worker::player::PlayError::Chain(ChainError::Dispatch { .. })) => {}
             Err(e) => return Err(e.into()),
         }
