@@ -7,11 +7,13 @@
 #   2. `iollm train`: a tiny GPT on reproducible numerics, printing its checkpoint trace root;
 #   3. `iollm model publish`: the trained model as an SMIP package on IPFS, registered on chain;
 #   4. `iollm model pull`: fetched back by its id, every byte verified against its CID;
-#   5. the compute market, run by the workers: Alice posts a training job for the model with an
-#      escrowed reward; Charlie's worker claims it, trains, publishes the output package and
-#      submits its CID and trace; Dave's worker (signed up before the result existed) replays
-#      the segment his secret draws and the last one, and attests; Charlie's worker finalizes and withdraws its
-#      pay. Alice registers the verified output with provenance, Eve pays revenue, and everyone
+#   5. the compute market, run by the workers: Alice posts a job fine-tuning the model (its
+#      package the job's base model) with an escrowed reward; Charlie's worker claims it, fetches
+#      the base, trains from it, publishes the output package and submits its CID and trace;
+#      Dave's worker (signed up before the result existed) replays the segment his secret draws
+#      and the last one, and attests; Charlie's worker finalizes and withdraws its pay. The same
+#      fine-tune run here reaches the same trace root. Alice registers the verified output as a
+#      fine-tune of the model, with the job as its provenance, Eve pays revenue, and everyone
 #      withdraws what the contracts owe them. No step of the job is done by hand.
 # The devnet keeps running afterwards; stop it with `target/release/iollm devnet down`.
 # `IOLLM_STATE_DIR` moves the devnet's state (and this demo's files) out of the checkout;
@@ -62,6 +64,7 @@ cp "$work/run/config.json" "$work/run/model.safetensors" "$package/"
 smip_json tiny-gpt-demo "$package"
 "$iollm" model publish "$package" | tee "$work/publish.txt"
 id=$(sed -n 's/^id: *//p' "$work/publish.txt")
+base=$(sed -n 's/^package CID: *//p' "$work/publish.txt")
 "$iollm" model show "$id"
 
 echo "==> Pulling it back by id $id (verified against its CID)"
@@ -69,18 +72,25 @@ echo "==> Pulling it back by id $id (verified against its CID)"
 cmp "$package/model.safetensors" "$work/pulled/model.safetensors"
 echo "The pulled weights are byte-for-byte the published ones."
 
-echo "==> The compute market: a training job for model $id, done by the workers"
-# The job's spec (the tiny run as iollm-job-v1 JSON) is checked, added to IPFS and posted with
-# the game spec it commits (every train job does), so its result can be challenged by the game.
+echo "==> The compute market: a job fine-tuning model $id, done by the workers"
+# The job's spec (the tiny run as iollm-job-v1 JSON, starting from the model's package) is
+# checked, added to IPFS and posted with the game spec it commits (every train job does: here
+# with its base model's package, which h_0's weights are read from), so its result can be
+# challenged by the game. It is posted for the model it fine-tunes.
+sed "s/\"base_model\": null/\"base_model\": \"$base\"/" worker/examples/tiny.job.json > "$work/finetune.job.json"
 posted_at=$(date +%s)
-job=$("$iollm" job post --spec worker/examples/tiny.job.json --artifact "$id" --units 50 \
+job=$("$iollm" job post --spec "$work/finetune.job.json" --artifact "$id" --units 50 \
   --reward 100000000000 --deadline +100 --window 20 --verifiers 1 --collateral 100000000000 \
   --verifier-fee 1000000000)
 echo "job $job posted (reward 100000000000 escrowed). From here on the workers act:"
-echo "  Charlie's claims, trains, publishes and submits; Dave's signs up before the result,"
-echo "  replays the segment his secret draws and the last one from the checkpoints Charlie's"
-echo "  worker published, and attests; Charlie's finalizes after the window."
+echo "  Charlie's claims, fetches the base, trains from it, publishes and submits; Dave's signs"
+echo "  up before the result, replays the segment his secret draws and the last one from the"
+echo "  checkpoints Charlie's worker published, and attests; Charlie's finalizes after the window."
 "$iollm" split set "$id" --designer-bps 7000 --compute-bps 2000 --treasury-bps 1000
+echo "==> Meanwhile, the same fine-tune here (tiny.toml from the pulled weights)"
+{ echo "base = \"$work/pulled/model.safetensors\""; cat crates/compute/examples/tiny.toml; } > "$work/finetune.toml"
+"$iollm" train --config "$work/finetune.toml" --out "$work/finetune" | tee "$work/finetune.txt"
+root=$(sed -n 's/^trace root: *//p' "$work/finetune.txt")
 workers="${IOLLM_STATE_DIR:-$repo}/.devnet/workers"
 state=""
 for _ in $(seq 600); do
@@ -94,11 +104,11 @@ if [ "$state" != Finalized ]; then
   exit 1
 fi
 echo "job $job went from posted to finalized in $(( $(date +%s) - posted_at )) s (a block every 3 s, a window of 20 blocks)"
-"$iollm" job show "$job" | grep -E 'state|executor|output CID|trace root|spot checks|verified'
+"$iollm" job show "$job" | grep -E 'state|base model|executor|output CID|trace root|spot checks|verified'
 out_cid=$("$iollm" job show "$job" | sed -n 's/^output CID: *//p')
 job_root=$("$iollm" job show "$job" | sed -n 's/^trace root: *//p')
 [ "$job_root" = "$root" ] || { echo "trace roots differ: $job_root vs $root" >&2; exit 1; }
-echo "Charlie's worker reached the trace root of the run above, bit for bit."
+echo "Charlie's worker reached the trace root of the fine-tune above, bit for bit."
 # Charlie's worker withdraws his pay once it has finalized the job.
 for _ in $(seq 60); do
   "$iollm" worker status --config "$workers/charlie/worker.toml" > "$work/charlie-status.txt"

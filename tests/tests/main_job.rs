@@ -51,7 +51,8 @@ fn scripts_devnet_sh_runs_the_main_job_end_to_end() {
         "trace root:",
         "The pulled weights are byte-for-byte the published ones.",
         "verified:     true",
-        "Charlie's worker reached the trace root of the run above, bit for bit.",
+        "base model:",
+        "Charlie's worker reached the trace root of the fine-tune above, bit for bit.",
         "with job 1 as its provenance",
     ] {
         assert!(stdout.contains(expected), "no {expected:?} in the output\n{stdout}");
