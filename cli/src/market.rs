@@ -418,8 +418,10 @@ pub async fn challenge_initial(
     let market = ctx.market()?;
     if let Some(game) = market.job_terms(job).await?.and_then(|t| t.game) {
         let store = iollm_artifacts::ipfs_client(ctx)?;
-        if iollm_worker::initial_root(&store, &game).await? == game.h0 {
-            return Err(MarketCmdError::InitialIsHonest(job));
+        match iollm_worker::initial_root(&store, &game).await {
+            Ok(root) if root == game.h0 => return Err(MarketCmdError::InitialIsHonest(job)),
+            Ok(_) | Err(iollm_worker::job::JobSpecError::UnprovableBase { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(market.challenge_initial(signer, job).await?)
@@ -515,7 +517,7 @@ pub async fn play_game(
     let held = show_game(ctx, game).await?;
     if held.initial {
         let store = iollm_artifacts::ipfs_client(ctx)?;
-        let start = iollm_worker::initial_start(&store, &held.terms).await?;
+        let start = iollm_worker::initial_player_start(&store, &held.terms).await?;
         return Ok(play(ctx, signer, game, |side| start.player(side), wait, moved).await?);
     }
     let trainer = trainer_of(config.ok_or(MarketCmdError::NeedsConfig(game))?, runtime)?;

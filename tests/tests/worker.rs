@@ -1253,10 +1253,12 @@ async fn forged_start() -> Result<()> {
 /// fine-tune of B. A second job commits an `h_0` with one base weight changed: Charlie's check
 /// refuses it, Dave's worker challenges it, and the forger (Charlie by hand, proving the base's
 /// true bytes beside his own chunk, the best he can do) loses at the chunk the contract reads
-/// from the base package by its UnixFS proof. Balances to the unit.
+/// from the base package by its UnixFS proof. A third job's base is the same weights added in
+/// leaves no proof can cross: refused by Charlie's check, challenged by Dave's worker, which
+/// steers the game to a chunk the executor cannot prove. Balances to the unit.
 #[tokio::test]
 async fn a_job_from_a_base_model_is_its_fine_tune_and_a_forged_base_start_loses() -> Result<()> {
-    tokio::time::timeout(Duration::from_secs(600), from_a_base()).await?
+    tokio::time::timeout(Duration::from_secs(900), from_a_base()).await?
 }
 
 async fn from_a_base() -> Result<()> {
@@ -1421,6 +1423,78 @@ async fn from_a_base() -> Result<()> {
     let c = market.pledge_of(charlie.account_bytes()).await?.context("pledge")?;
     assert_eq!((c.stake, c.locked), (charlies_stake - COLLATERAL, 0), "the collateral slashed");
     assert_eq!(market.balance_of(charlie.account_bytes()).await?, charlies_balance);
+    assert_eq!(market.balance_of(bob.account_bytes()).await?, bobs + REWARD, "the escrow back");
+
+    // A base nobody can prove: the same weights added with Kubo's 256 KiB leaves (no proof
+    // through one fits a call) and registered. Its job commits the honest h_0 (the same bytes
+    // under the same config hash), but no chunk of its weights can be shown to the referee:
+    // Charlie's check refuses it by the chunk, Dave's worker challenges it as forged, and the
+    // executor (Charlie, by hand, with the honest run and the other package's proofs) is
+    // steered to that chunk, cannot answer, and loses on time.
+    let kubo =
+        iollm_content::AddOptions { chunk_size: 256 << 10, ..iollm_artifacts::package_options() };
+    let wide = iollm_content::publish_package(&store, &out, &kubo).await?.package_cid;
+    let wide = iollm_content::format_cid(&wide);
+    let wide_id = registry.register(&bob, Kind::Model, &wide, &[], rule).await?.id;
+    doc["base_model"] = wide.clone().into();
+    std::fs::write(&spec, serde_json::to_vec(&doc)?)?;
+    let (wide_spec, wide_game) = m::publish_spec(ctx, &spec, 20).await?;
+    assert_eq!((wide_game.h0, wide_game.config_hash), (game.h0, game.config_hash));
+    let (charlies_stake, daves_balance) = (
+        market.pledge_of(charlie.account_bytes()).await?.context("pledge")?.stake,
+        market.balance_of(dave.account_bytes()).await?,
+    );
+    let bobs = market.balance_of(bob.account_bytes()).await?;
+    let deadline = ctx.chain.best_block().await? + 300;
+    let post =
+        PostJob::new(JobKind::Train, &wide_spec, wide_id, 50, NEED, deadline, verification, REWARD)
+            .with_game(wide_game.clone());
+    let job = m::post_job(ctx, &bob, &post).await?.value;
+    reach(&daves, job, Stage::Forged, 120).await?;
+    let refused = iollm_worker::job::check_before_claim(&market, &store, job).await;
+    assert!(
+        matches!(refused, Err(iollm_worker::job::JobSpecError::UnprovableBase { chunk: 0, .. })),
+        "{refused:?}"
+    );
+    let (commitment, proof) = iollm_worker::submission(&charlies_run, &wide_game, &output, 0)?;
+    m::claim(ctx, &charlie, job).await?;
+    m::submit(ctx, &charlie, job, &commitment, Some(&proof)).await?;
+    reach(&daves, job, Stage::Challenged, 300).await?;
+    let game_id = market.game_of(job, 0).await?.context("Dave's game")?.game;
+    let (dispute, waited) = (ctx.dispute()?, tokio::time::Instant::now());
+    let charlies_story = |side| honest.player(side);
+    let descent = loop {
+        let g = dispute.game(game_id).await?.context("the game")?;
+        if let iollm_types::game::Stage::InitialDescend { descent } = &g.stage {
+            if descent.phase == iollm_types::descent::Phase::Leaf {
+                break descent.clone();
+            }
+        }
+        if waited.elapsed() > Duration::from_secs(300) {
+            bail!("game {game_id} did not reach its leaf in 300 s: {:?}", g.stage);
+        }
+        match iollm_worker::player::play(ctx, &charlie, game_id, charlies_story, false, |_, _| {})
+            .await
+        {
+            Ok(_) | Err(iollm_worker::player::PlayError::Chain(ChainError::Dispatch { .. })) => {}
+            Err(e) => return Err(e.into()),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(descent.index, 0, "Dave's worker steered to the chunk nobody can prove");
+    let refused =
+        iollm_worker::player::play(ctx, &charlie, game_id, charlies_story, false, |_, _| {}).await;
+    assert!(
+        matches!(refused, Err(iollm_worker::player::PlayError::Chain(ChainError::Dispatch { .. }))),
+        "another package's proof does not read from this base: {refused:?}"
+    );
+    advance_past(ctx, &alice, descent.deadline().context("a deadline")? + 1).await?;
+    reach(&daves, job, Stage::Checked, 300).await?;
+    let rejected = market.job(job).await?.context("the job")?;
+    assert_eq!((rejected.state, rejected.open_games), (JobState::Rejected, 0));
+    assert_eq!(market.balance_of(dave.account_bytes()).await?, daves_balance + half);
+    let c = market.pledge_of(charlie.account_bytes()).await?.context("pledge")?;
+    assert_eq!((c.stake, c.locked), (charlies_stake - COLLATERAL, 0), "the collateral slashed");
     assert_eq!(market.balance_of(bob.account_bytes()).await?, bobs + REWARD, "the escrow back");
     stop.cancel();
     dave_runs.await??;

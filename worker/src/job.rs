@@ -129,6 +129,17 @@ pub enum JobSpecError {
         /// What went wrong.
         reason: String,
     },
+    /// Chunk `chunk` of the base model's weights has no proof the referee reads: a job from
+    /// it has no honest `h_0` (challenged as a forged start, never claimed).
+    #[error("base model {cid}: {reason}")]
+    UnprovableBase {
+        /// The base package's CID.
+        cid: String,
+        /// The chunk.
+        chunk: u64,
+        /// Why.
+        reason: String,
+    },
     /// The base model could not be fetched, or is not a model of this shape laid out as
     /// packages are.
     #[error("base model {cid}: {reason}")]

@@ -66,19 +66,26 @@ pub async fn initial_start<S: iollm_content::ContentStore>(
     terms: &iollm_types::game::Terms,
 ) -> Result<player::Start, job::JobSpecError> {
     let cid = |bytes: &[u8]| iollm_content::Cid::try_from(bytes).ok();
-    let failed = |reason: String| job::JobSpecError::Base {
-        cid: terms.base.as_deref().and_then(cid).map_or_else(
-            || format!("{:02x?}", terms.base.as_deref().unwrap_or_default()),
-            |c| c.to_string(),
-        ),
-        reason,
+    let cid_text = terms
+        .base
+        .as_deref()
+        .map(|bytes| cid(bytes).map_or_else(|| format!("{bytes:02x?}"), |c| c.to_string()));
+    let cid_text = cid_text.unwrap_or_default();
+    let failed = |reason: String| job::JobSpecError::Base { cid: cid_text.clone(), reason };
+    let base_error = |e: player::BaseError| match e {
+        player::BaseError::Unprovable { chunk, .. } => job::JobSpecError::UnprovableBase {
+            cid: cid_text.clone(),
+            chunk,
+            reason: e.to_string(),
+        },
+        player::BaseError::Fetch(_) => failed(e.to_string()),
     };
     let base = match terms.base.as_deref() {
         None => None,
         Some(bytes) => {
             let cid = cid(bytes).ok_or_else(|| failed("not a CID".into()))?;
             let weights = player::BaseWeights::fetch(store, &cid, &terms.output).await;
-            Some(weights.map_err(|e| failed(e.to_string()))?)
+            Some(weights.map_err(base_error)?)
         }
     };
     let (config, config_hash) = (terms.config.clone(), terms.config_hash);
@@ -88,7 +95,22 @@ pub async fn initial_start<S: iollm_content::ContentStore>(
     };
     let built = tokio::task::spawn_blocking(build).await;
     let built = built.map_err(|e| job::JobSpecError::Local(format!("initial state: {e}")))?;
-    built.map_err(|e| failed(e.to_string()))
+    built.map_err(base_error)
+}
+
+/// [`initial_start`], or for a job whose base model has a chunk nobody can prove, what a
+/// challenger plays against it ([`player::Start::unprovable`]): what a worker plays an initial
+/// game from.
+pub async fn initial_player_start<S: iollm_content::ContentStore>(
+    store: &S,
+    terms: &iollm_types::game::Terms,
+) -> Result<player::Start, job::JobSpecError> {
+    match initial_start(store, terms).await {
+        Err(job::JobSpecError::UnprovableBase { chunk, .. }) => {
+            Ok(player::Start::unprovable(chunk))
+        }
+        start => start,
+    }
 }
 
 /// The root of the state a job with game spec `game` starts from ([`initial_start`]): what

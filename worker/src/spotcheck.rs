@@ -390,8 +390,12 @@ pub async fn spot_check<S: ContentStore>(
     run: &Path,
 ) -> Result<(Executed<()>, SpotCheck), SpotCheckError> {
     if let Some(game) = market.job_terms(job).await?.and_then(|t| t.game) {
-        if crate::initial_root(store, &game).await? != game.h0 {
-            return Err(SpotCheckError::ForgedStart(job));
+        match crate::initial_root(store, &game).await {
+            Ok(root) if root == game.h0 => {}
+            Ok(_) | Err(crate::job::JobSpecError::UnprovableBase { .. }) => {
+                return Err(SpotCheckError::ForgedStart(job))
+            }
+            Err(e) => return Err(e.into()),
         }
     }
     let judged = judge(market, store, job, secret, trainer, run).await?;

@@ -384,9 +384,10 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
 
     /// The moves this worker's side of game `game` owes now, told from its own run (replays
     /// start at its checkpoints), or in an initial game from the job's initial state
-    /// ([`crate::initial_start`], which needs neither the job's spec nor its dataset: whatever
-    /// side it is on, an honest worker's `h_0` is that one); a move the other side overtook (refused at the dry-run, or failing
-    /// when it landed) is simply read again next round. What it builds is kept in `kit`.
+    /// ([`crate::initial_player_start`], which needs neither the job's spec nor its dataset:
+    /// whatever side it is on, an honest worker's `h_0` is that one); a move the other side
+    /// overtook (refused at the dry-run, or failing when it landed) is simply read again next
+    /// round. What it builds is kept in `kit`.
     pub(super) async fn play_side(
         &self,
         id: u64,
@@ -402,7 +403,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         if let Some(g) = held.as_ref().filter(|g| g.initial) {
             let start = match kit.start.take() {
                 Some(start) => start,
-                None => crate::initial_start(&self.store, &g.terms).await?,
+                None => crate::initial_player_start(&self.store, &g.terms).await?,
             };
             let start = kit.start.insert(start);
             let story = |side| start.player(side);

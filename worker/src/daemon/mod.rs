@@ -527,7 +527,12 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         let Some(game) = self.market.job_terms(id).await?.and_then(|t| t.game) else {
             return Ok(false);
         };
-        Ok(crate::initial_root(&self.store, &game).await? != game.h0)
+        match crate::initial_root(&self.store, &game).await {
+            Ok(root) => Ok(root != game.h0),
+            // No `h_0` of it is honest: its executor cannot answer at the unprovable chunk.
+            Err(crate::job::JobSpecError::UnprovableBase { .. }) => Ok(true),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Why the worker leaves job `id` to others, if it does.

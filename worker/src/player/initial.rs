@@ -13,7 +13,7 @@ use iollm_repops::commit::{self, HeaderProof, CHUNK_WORDS};
 use iollm_repops::{init, step::ParamLayout};
 use iollm_types::bisection::Side;
 use iollm_types::game::{Game, GameConfig, Stage};
-use iollm_types::package::{self, OutputCommit, PIECE_BYTES};
+use iollm_types::package::{self, OutputCommit};
 
 /// A state `h_0` as an initial game plays it: its header and the tree over its chunks; the
 /// words themselves only for a state given whole (the seed's are drawn again for the one
@@ -33,6 +33,11 @@ enum Words {
     Held(Vec<u32>),
     /// A base model's weights, then `+0` moments.
     Base(BaseWeights),
+    /// A base model whose chunk `chunk` nobody can prove ([`Start::unprovable`]).
+    Unprovable {
+        /// The chunk.
+        chunk: u64,
+    },
 }
 
 impl Words {
@@ -41,6 +46,7 @@ impl Words {
         match self {
             Words::Seed { layout, seed } => init::chunk::<f32>(layout, *seed, index),
             Words::Base(base) => base.chunk(index).ok(),
+            Words::Unprovable { .. } => None,
             Words::Held(words) => {
                 let at = usize::try_from(index).ok()?.checked_mul(CHUNK_WORDS)?;
                 (at < words.len()).then(|| words[at..(at + CHUNK_WORDS).min(words.len())].to_vec())
@@ -82,16 +88,27 @@ impl Start {
         let params = base.commit.params;
         let header = init::header(*config_hash, config.seed, params);
         let chunks = commit::chunk_count(params * 3);
-        // Whole chunks of the moments are all `+0`: hashed once.
-        let moments = params.div_ceil(CHUNK_WORDS as u64)..params * 3 / CHUNK_WORDS as u64;
+        // The parameters' chunks were read as they were fetched; whole chunks of the moments
+        // are all `+0`, hashed once.
+        let read = base.hashes.len() as u64;
+        let moments = read..params * 3 / CHUNK_WORDS as u64;
         let zero = commit::chunk_hash::<Sha>(&[0; CHUNK_WORDS]);
         let leaves = (0..chunks)
-            .map(|c| match moments.contains(&c) {
-                true => Ok(zero),
-                false => base.chunk(c).map(|words| commit::chunk_hash::<Sha>(&words)),
+            .map(|c| match c {
+                c if c < read => Ok(base.hashes[c as usize]),
+                c if moments.contains(&c) => Ok(zero),
+                c => base.chunk(c).map(|words| commit::chunk_hash::<Sha>(&words)),
             })
             .collect::<Result<Vec<Hash>, BaseError>>()?;
         Ok(Start::new(header.encode(iollm_repops::PROFILE), Words::Base(base), &leaves))
+    }
+
+    /// What a challenger plays against a job whose base model's chunk `chunk` nobody can
+    /// prove ([`BaseError::Unprovable`]): no state, but a descent steered to that chunk, whose
+    /// proof the executor cannot send, so that it loses on time whatever `h_0` it committed.
+    /// (A job from such a base has no honest `h_0`: no honest executor claims it.)
+    pub fn unprovable(chunk: u64) -> Start {
+        Start { header: Vec::new(), words: Words::Unprovable { chunk }, tree: Vec::new() }
     }
 
     /// The state `state` of a run whose config hash is `config_hash` (a checkpoint 0 of its
@@ -131,6 +148,19 @@ pub struct InitialPlayer<'s> {
 impl Respond for InitialPlayer<'_> {
     fn respond(&self, game: &Game) -> Option<Move> {
         let start = self.start;
+        if let Words::Unprovable { chunk } = start.words {
+            // Towards the chunk: the ancestor of leaf `c` at level `l` is `c >> l`.
+            return match &game.stage {
+                Stage::InitialDescend { descent }
+                    if self.side == Side::Challenger
+                        && descent.turn() == Some(Side::Challenger) =>
+                {
+                    let right = (chunk >> descent.level.saturating_sub(1)) & 1 == 1;
+                    Some(Move::Pick { right })
+                }
+                _ => None,
+            };
+        }
         match &game.stage {
             Stage::Initial { .. } if self.side == Side::Executor => Some(Move::InitialHeader {
                 proof: HeaderProof {
@@ -152,72 +182,104 @@ impl Respond for InitialPlayer<'_> {
     }
 }
 
-/// A base model's weights as the referee of an initial game reads them: the UnixFS proof of
-/// each leaf of its package's weights file that holds parameters (`D` and `P` the job's), from
-/// which every chunk of the parameters is read ([`package::base_chunk`]) and proven.
+/// A base model's weights as the referee of an initial game reads them: the UnixFS proofs,
+/// from the base package's CID, of the leaves of its weights file that hold parameters (`D`
+/// and `P` the job's), every chunk of the parameters read from them by the referee's own
+/// function ([`package::base_chunk`]) as they were fetched, so a worker holds exactly the
+/// proofs the contract will accept, and no proof it would refuse (each at most
+/// [`package::MAX_PROOF_BYTES`]).
 pub struct BaseWeights {
     /// The package's binary CID.
     cid: Vec<u8>,
     commit: OutputCommit,
-    /// The file's first leaf that holds parameters.
-    first_leaf: u64,
-    /// Root to leaf, one for each leaf from `first_leaf` on.
+    /// Root to leaf: the proofs the parameters' chunks are read by, in order.
     proofs: Vec<Vec<Vec<u8>>>,
+    /// For each chunk of the parameters, its proof in `proofs`.
+    proof_of: Vec<usize>,
+    /// For each chunk of the parameters, its hash (a leaf of the state's tree).
+    hashes: Vec<Hash>,
 }
 
 /// Why a base model's weights cannot be read as the referee reads them.
 #[derive(Debug, thiserror::Error)]
 pub enum BaseError {
-    /// A block could not be fetched, or the package has no weights file of that size.
+    /// A block could not be fetched (not served, or this machine's IPFS daemon away): try
+    /// again.
     #[error("{0}")]
-    Fetch(#[from] iollm_content::Error),
-    /// A chunk's proof does not read as the referee reads it.
+    Fetch(iollm_content::Error),
+    /// Chunk `chunk` of the weights has no proof the referee reads, whoever sends it: a job
+    /// from this base has no honest `h_0` (its executor cannot answer an initial game that
+    /// descends to that chunk).
     #[error(
-        "chunk {chunk} of its weights cannot be proven to the referee ({why:?}): a base must be \
+        "chunk {chunk} of its weights cannot be proven to the referee ({why}): a base must be \
          a package of this shape added as packages are (32 KiB raw leaves)"
     )]
-    Unreadable {
+    Unprovable {
         /// The chunk.
         chunk: u64,
         /// What the proof failed.
-        why: package::AnswerError,
+        why: String,
     },
 }
 
 impl BaseWeights {
     /// Fetches, from `store`, the proofs of the weights of the base package `base` of a job
-    /// that commits `commit` (its `D` and `P`: every block checked against its CID).
+    /// that commits `commit` (its `D` and `P`: every block checked against its CID), a proof
+    /// for each chunk its predecessor's leaf does not hold.
     pub async fn fetch<S: ContentStore>(
         store: &S,
         base: &Cid,
         commit: &OutputCommit,
     ) -> Result<BaseWeights, BaseError> {
-        let weights = iollm_compute::io::WEIGHTS_FILE;
-        let (from, to) = (commit.header_len, commit.header_len + 4 * commit.params);
-        let first_leaf = from / PIECE_BYTES;
-        let mut proofs = Vec::new();
-        for leaf in first_leaf..to.div_ceil(PIECE_BYTES) {
-            let blocks = iollm_content::prove_at(store, base, weights, leaf * PIECE_BYTES).await?;
-            proofs.push(blocks.into_iter().map(|b| b.to_vec()).collect());
+        use iollm_content::Error as E;
+        let cid = base.to_bytes();
+        let (mut proofs, mut proof_of, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
+        for c in 0..commit.chunks() {
+            let read = |proof: &[Vec<u8>]| package::base_chunk::<Sha>(&cid, commit, c, proof);
+            let words = match proofs.last().map(|p: &Vec<Vec<u8>>| read(p)) {
+                Some(Ok(words)) => words,
+                _ => {
+                    let offset = commit.header_len + 4 * c * CHUNK_WORDS as u64;
+                    let weights = iollm_compute::io::WEIGHTS_FILE;
+                    let blocks = match iollm_content::prove_at(store, base, weights, offset).await {
+                        Ok(blocks) => blocks,
+                        // What the content itself makes unreadable, whoever serves it.
+                        Err(
+                            e @ (E::MalformedBlock { .. }
+                            | E::UnsupportedCid { .. }
+                            | E::BlockTooLarge { .. }
+                            | E::NotAFile(_)
+                            | E::OutOfRange { .. }
+                            | E::TooDeep { .. }
+                            | E::NotInDirectory { .. }),
+                        ) => return Err(BaseError::Unprovable { chunk: c, why: e.to_string() }),
+                        Err(e) => return Err(BaseError::Fetch(e)),
+                    };
+                    let proof: Vec<Vec<u8>> = blocks.into_iter().map(|b| b.to_vec()).collect();
+                    let words = read(&proof).map_err(|why| BaseError::Unprovable {
+                        chunk: c,
+                        why: format!("{why:?}"),
+                    })?;
+                    proofs.push(proof);
+                    words
+                }
+            };
+            proof_of.push(proofs.len() - 1);
+            hashes.push(commit::chunk_hash::<Sha>(&words));
         }
-        Ok(BaseWeights { cid: base.to_bytes(), commit: commit.clone(), first_leaf, proofs })
+        Ok(BaseWeights { cid, commit: commit.clone(), proofs, proof_of, hashes })
     }
 
     /// The proof the referee reads chunk `c` by (none for a chunk past the parameters).
     fn proof(&self, c: u64) -> &[Vec<u8>] {
-        let first_word = c.saturating_mul(CHUNK_WORDS as u64);
-        if first_word >= self.commit.params {
-            return &[];
-        }
-        let leaf = (self.commit.header_len + 4 * first_word) / PIECE_BYTES;
-        let at = usize::try_from(leaf - self.first_leaf).unwrap_or(usize::MAX);
-        self.proofs.get(at).map_or(&[], Vec::as_slice)
+        let at = usize::try_from(c).ok().and_then(|c| self.proof_of.get(c));
+        at.and_then(|&p| self.proofs.get(p)).map_or(&[], Vec::as_slice)
     }
 
     /// Chunk `c` of `params ‖ m ‖ v`, read as the referee reads it.
     fn chunk(&self, c: u64) -> Result<Vec<u32>, BaseError> {
         package::base_chunk::<Sha>(&self.cid, &self.commit, c, self.proof(c))
-            .map_err(|why| BaseError::Unreadable { chunk: c, why })
+            .map_err(|why| BaseError::Unprovable { chunk: c, why: format!("{why:?}") })
     }
 }
 
@@ -246,6 +308,58 @@ mod tests {
                 assert_eq!(seeds.words.chunk(c), held.words.chunk(c), "chunk {c}");
             }
             assert_ne!(seeds.root(), Start::of_seed(&config, &[4; 32]).root(), "the header counts");
+        }
+    }
+
+    /// Against a base with a chunk nobody can prove, the challenger steers the descent to that
+    /// chunk whatever tree the executor reveals (leaf counts that are no power of two, whose
+    /// last nodes are carried up, included).
+    #[test]
+    fn an_unprovable_bases_challenger_descends_to_its_chunk() {
+        use iollm_types::descent::Phase;
+        use iollm_types::game::Terms;
+        use iollm_types::package::OutputCommit;
+        for (n_layer, n_embd) in [(1, 8), (2, 32)] {
+            let config = GameConfig { n_layer, n_embd, seed: 7, ..GameConfig::SMALLEST };
+            let executor = Start::of_seed(&config, &[3; 32]);
+            let chunks = executor.tree[0].len() as u64;
+            let terms = Terms {
+                sides: [[1; 32], [2; 32]],
+                config: config.clone(),
+                config_hash: [3; 32],
+                corpus_root: [0; 32],
+                every: 1,
+                checkpoints: 1,
+                trace_roots: [[0; 32]; 2],
+                h0: executor.root(),
+                move_blocks: 5,
+                output: OutputCommit {
+                    header_root: [0; 32],
+                    header_len: iollm_types::package::PIECE_BYTES,
+                    params: config.params(),
+                    config_json: [0; 32],
+                },
+                output_cid: Vec::new(),
+                base: None,
+            };
+            for chunk in [0, 1, chunks / 2, chunks - 1] {
+                let mut game = Game::open_initial(terms.clone(), 1).unwrap();
+                let challenger = Start::unprovable(chunk);
+                let sides = [executor.player(Side::Executor), challenger.player(Side::Challenger)];
+                for now in 2.. {
+                    if let Stage::InitialDescend { descent } = &game.stage {
+                        if descent.phase == Phase::Leaf {
+                            assert_eq!(descent.index, chunk, "{chunks} chunks");
+                            break;
+                        }
+                    }
+                    let (side, m) = sides
+                        .iter()
+                        .find_map(|p| Some((p.side, p.respond(&game)?)))
+                        .expect("a side moves");
+                    m.apply(&mut game, side, now).unwrap();
+                }
+            }
         }
     }
 }
