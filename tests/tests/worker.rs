@@ -1438,7 +1438,8 @@ async fn from_a_base() -> Result<()> {
     let wide_id = registry.register(&bob, Kind::Model, &wide, &[], rule).await?.id;
     doc["base_model"] = wide.clone().into();
     std::fs::write(&spec, serde_json::to_vec(&doc)?)?;
-    let (wide_spec, wide_game) = m::publish_spec(ctx, &spec, 20).await?;
+    // (6 blocks a move, not 20: the executor's clock is run out here, a block at a time.)
+    let (wide_spec, wide_game) = m::publish_spec(ctx, &spec, 6).await?;
     assert_eq!((wide_game.h0, wide_game.config_hash), (game.h0, game.config_hash));
     let (charlies_stake, daves_balance) = (
         market.pledge_of(charlie.account_bytes()).await?.context("pledge")?.stake,
@@ -1476,7 +1477,10 @@ async fn from_a_base() -> Result<()> {
         match iollm_worker::player::play(ctx, &charlie, game_id, charlies_story, false, |_, _| {})
             .await
         {
-            Ok(_) | Err(iollm_worker::player::PlayError::Chain(ChainError::Dispatch { .. })) => {}
+            Ok(_)
+            | Err(iollm_worker::player::PlayError::Chain(
+                ChainError::Dispatch { .. } | ChainError::ContractRefused { .. },
+            )) => {}
             Err(e) => return Err(e.into()),
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -1484,8 +1488,9 @@ async fn from_a_base() -> Result<()> {
     assert_eq!(descent.index, 0, "Dave's worker steered to the chunk nobody can prove");
     let refused =
         iollm_worker::player::play(ctx, &charlie, game_id, charlies_story, false, |_, _| {}).await;
+    let bad_proof = "a value or proof does not match what was committed";
     assert!(
-        matches!(refused, Err(iollm_worker::player::PlayError::Chain(ChainError::Dispatch { .. }))),
+        matches!(&refused, Err(iollm_worker::player::PlayError::Chain(ChainError::ContractRefused { message, .. })) if message == bad_proof),
         "another package's proof does not read from this base: {refused:?}"
     );
     advance_past(ctx, &alice, descent.deadline().context("a deadline")? + 1).await?;
