@@ -64,11 +64,12 @@ pub enum MarketCmdError {
     /// A training config the trainer refuses.
     #[error("bad training config: {0}")]
     BadConfig(String),
-    /// The job starts from a base model that is not the package of the artifact it is for.
+    /// The job starts from a base model first registered as another artifact than the one
+    /// it is for.
     #[error(
-        "the spec's base model {base} is not the package of artifact {artifact} (the job is \
-         posted for the artifact it fine-tunes): post it with --artifact set to the base's id \
-         (`iollm model show ID` shows an artifact's package)"
+        "the spec's base model {base} was not first registered as artifact {artifact} (the job \
+         is posted for the artifact it fine-tunes): post it with --artifact set to the first \
+         artifact registered with that package (`iollm model show ID` shows an artifact's)"
     )]
     NotItsBase {
         /// The artifact the job was to be posted for.
@@ -203,8 +204,8 @@ impl PostJob {
 
 /// `iollm job post`: returns the job id. The market's rules (its current parameters, the next
 /// block) are checked here first, so a refusal costs nothing and reads as the contract's; so
-/// is the registry's for the job's output: a job from a base model is posted for the artifact
-/// whose package that base is, of which its output is then a fine-tune.
+/// is the registry's for the job's output: a job from a base model is posted for the first
+/// artifact registered with that base's package, of which its output is then a fine-tune.
 pub async fn post_job(
     ctx: &Connection,
     signer: &Signer,
@@ -222,9 +223,8 @@ pub async fn post_job(
         check_bounty_job(&job.spec, &bounty, &params).map_err(MarketCmdError::Refused)?;
     }
     if let Some(base) = job.spec.game.as_ref().and_then(|g| g.base.as_ref()) {
-        let artifact = ctx.registry()?.get(job.spec.artifact).await?;
-        if artifact.is_none_or(|a| a.manifest_cid != *base) {
-            let base = String::from_utf8_lossy(base).into_owned();
+        let base = String::from_utf8_lossy(base).into_owned();
+        if ctx.registry()?.first_with(&base).await? != Some(job.spec.artifact) {
             return Err(MarketCmdError::NotItsBase { artifact: job.spec.artifact, base });
         }
     }

@@ -19,7 +19,7 @@ mod registry {
     use ink::storage::traits::ManualKey;
     use ink::storage::Mapping;
     use iollm_types::admin::Admin;
-    use iollm_types::cid::check_cid_shape;
+    use iollm_types::cid::content_key;
     use iollm_types::market::{JobId, JobOutput};
     use iollm_types::registry::{Artifact, ArtifactId, Change, Error, Kind, Parent, Relation};
     use iollm_types::split::SplitRule;
@@ -36,6 +36,9 @@ mod registry {
         market: Option<AccountId>,
         artifacts: Mapping<ArtifactId, Artifact, ManualKey<0x5247_0001>>,
         by_job: Mapping<JobId, ArtifactId, ManualKey<0x5247_0002>>,
+        /// The first artifact registered with each content (`iollm_types::cid::content_key`
+        /// of its manifest CID): whose fine-tunes a job from that content as a base model is.
+        first: Mapping<Vec<u8>, ArtifactId, ManualKey<0x5247_0003>>,
     }
 
     /// A new artifact was registered (layout: `iollm_types::registry::events::Registered`).
@@ -136,6 +139,7 @@ mod registry {
                 market: None,
                 artifacts: Mapping::new(),
                 by_job: Mapping::new(),
+                first: Mapping::new(),
             }
         }
 
@@ -238,10 +242,10 @@ mod registry {
                 return Err(Error::NotDerived);
             }
             // A job that started from a base model fine-tuned that base: the artifact it worked
-            // for must be the one whose package it committed.
+            // for must be the first registered with the base's content (a later registration
+            // of the same package, in whatever CID form, takes none of its fine-tunes).
             if let Some(base) = output.base {
-                let artifact = storage::get(&self.artifacts, output.artifact);
-                if artifact.is_none_or(|a| a.manifest_cid != base) {
+                if self.first_with(base) != Some(output.artifact) {
                     return Err(Error::NotItsBase);
                 }
             }
@@ -270,8 +274,14 @@ mod registry {
             self.market
         }
 
-        /// The artifact registered from `job_id`, if any.
+        /// The first artifact registered with the content `cid` names (in whatever CID form),
+        /// if any: the one a job from that content as a base model fine-tunes.
         #[ink(message)]
+        pub fn first_with(&self, cid: Vec<u8>) -> Option<ArtifactId> {
+            self.first.get(content_key(&cid).ok()?)
+        }
+
+        /// The artifact registered from `job_id`, if any.
         pub fn artifact_of_job(&self, job_id: JobId) -> Option<ArtifactId> {
             self.by_job.get(job_id)
         }
@@ -369,7 +379,7 @@ mod registry {
             job: Option<JobId>,
         ) -> Result<ArtifactId, Error> {
             let kind = Kind::try_from(kind)?;
-            check_cid_shape(&manifest_cid)?;
+            let content = content_key(&manifest_cid)?;
             split_rule.validate().map_err(|_| Error::BadSplitRule)?;
             if parents.len() > MAX_PARENTS {
                 return Err(Error::TooManyParents);
@@ -392,6 +402,9 @@ mod registry {
                 split_rule,
             };
             storage::put(&mut self.artifacts, id, &artifact)?;
+            if !self.first.contains(&content) {
+                self.first.insert(&content, &id);
+            }
             self.last_id = id;
             self.env().emit_event(Registered { id, kind, owner, manifest_cid });
             Ok(id)
@@ -564,15 +577,24 @@ mod registry {
                 output_cid: cid.to_vec(),
                 base: None,
             };
-            // Jobs 4 and 5 started from a base model: artifact 1's package, and another.
-            let from = |base: &[u8]| JobOutput { base: Some(base.to_vec()), ..output(CID2) };
+            // Jobs 4 to 7 started from a base model: artifact 1's package (7 naming it in its
+            // CIDv1 form), another, and artifact 1's package posted for a squatter's artifact
+            // (3: the same package registered again, in the other form).
+            let from = |base: &[u8], artifact| JobOutput {
+                base: Some(base.to_vec()),
+                artifact,
+                ..output(CID2)
+            };
+            const CID_V1: &[u8] = b"bafybeicg2rebjoofv4kbyovkw7af3rpiitvnl6i7ckcywaq6xjcxnc2mby";
             MOCK_MARKET.with(|m| {
                 let mut m = m.borrow_mut();
                 m.clear();
                 m.insert(1, Some(output(CID2)));
                 m.insert(2, None);
-                m.insert(4, Some(from(CID)));
-                m.insert(5, Some(from(CID2)));
+                m.insert(4, Some(from(CID, 1)));
+                m.insert(5, Some(from(CID2, 1)));
+                m.insert(6, Some(from(CID, 3)));
+                m.insert(7, Some(from(CID_V1, 1)));
             });
             set_caller::<DefaultEnvironment>(a.bob);
             r.register(0, CID.to_vec(), vec![], RULE).unwrap(); // artifact 1, the job's
@@ -631,14 +653,28 @@ mod registry {
                 last_event::<events::ProvenanceRecorded>(events::PROVENANCE_RECORDED_TOPIC),
                 events::ProvenanceRecorded { id, job: 1 }
             );
-            // A job from a base model is a fine-tune of the artifact whose package it started
-            // from, and of no other.
+            // A job from a base model is a fine-tune of the first artifact registered with
+            // the base's content, and of no other.
             assert_eq!(
                 r.register_from_job(5, 0, CID2.to_vec(), lineage.clone(), RULE),
                 Err(Error::NotItsBase)
             );
-            let tuned = r.register_from_job(4, 0, CID2.to_vec(), lineage, RULE).unwrap();
+            set_caller::<DefaultEnvironment>(a.charlie);
+            let squatter = r.register(0, CID_V1.to_vec(), vec![], RULE).unwrap();
+            assert_eq!(squatter, 3);
+            assert_eq!(
+                (r.first_with(CID.to_vec()), r.first_with(CID_V1.to_vec())),
+                (Some(1), Some(1))
+            );
+            assert_eq!(r.first_with(b"not a cid".to_vec()), None);
+            set_caller::<DefaultEnvironment>(a.bob);
+            assert_eq!(
+                r.register_from_job(6, 0, CID2.to_vec(), vec![parent(3)], RULE),
+                Err(Error::NotItsBase)
+            );
+            let tuned = r.register_from_job(4, 0, CID2.to_vec(), lineage.clone(), RULE).unwrap();
             assert_eq!(r.get(tuned).unwrap().parents, vec![parent(1)]);
+            r.register_from_job(7, 0, CID2.to_vec(), lineage, RULE).unwrap();
         }
 
         /// Finding 6: the market is wired once; later changes and upgrades wait the market's
@@ -841,6 +877,7 @@ mod registry {
             assert_eq!(selectors::PENDING_CHANGE, ink::selector_bytes!("pending_change"));
             assert_eq!(selectors::MARKET, ink::selector_bytes!("market"));
             assert_eq!(selectors::ARTIFACT_OF_JOB, ink::selector_bytes!("artifact_of_job"));
+            assert_eq!(selectors::FIRST_WITH, ink::selector_bytes!("first_with"));
             use ink::env::Event;
             assert_eq!(Some(events::VERSION_ADDED_TOPIC), VersionAdded::SIGNATURE_TOPIC);
             assert_eq!(Some(events::TRANSFERRED_TOPIC), Transferred::SIGNATURE_TOPIC);

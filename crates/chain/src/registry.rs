@@ -156,4 +156,11 @@ impl RegistryClient {
     pub async fn count(&self) -> Result<u64, ChainError> {
         self.chain.query(&self.address, input(selectors::COUNT, ()), "count").await
     }
+
+    /// The first artifact registered with the content `cid` (a CID text, in either form)
+    /// names, if any: the one a job from that content as its base model fine-tunes.
+    pub async fn first_with(&self, cid: &str) -> Result<Option<ArtifactId>, ChainError> {
+        let input = input(selectors::FIRST_WITH, cid.as_bytes().to_vec());
+        self.chain.query(&self.address, input, "artifact id").await
+    }
 }

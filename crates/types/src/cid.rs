@@ -59,6 +59,19 @@ pub fn cid_bytes(cid: &[u8]) -> Result<Vec<u8>, CidShapeError> {
     }
 }
 
+/// What a CID text names, whatever its form: its content codec and multihash (a CIDv0
+/// `Qm…` is dag-pb's, so it names what the CIDv1 `b…` of the same dag-pb hash names), after
+/// [`check_cid_shape`]'s checks. Two texts of one content have one key.
+pub fn content_key(cid: &[u8]) -> Result<Vec<u8>, CidShapeError> {
+    let bytes = cid_bytes(cid)?;
+    Ok(match bytes.split_first() {
+        // CIDv1: version 1, then the codec and the multihash.
+        Some((1, rest)) if !cid.starts_with(b"Qm") => rest.to_vec(),
+        // CIDv0: the multihash alone, of dag-pb.
+        _ => [&[0x70][..], &bytes].concat(),
+    })
+}
+
 /// Decodes base58btc and checks the CIDv0 bytes: a sha2-256 multihash (`0x12 0x20` and a
 /// 32-byte digest), nothing more.
 fn check_v0(text: &[u8]) -> Result<Vec<u8>, CidShapeError> {
@@ -125,6 +138,18 @@ fn varint(bytes: &mut &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_contents_two_texts_have_one_key() {
+        // `ipfs cid format -v 1 -b base32` of the v0 CID.
+        let v0 = b"QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
+        let v1 = b"bafybeicg2rebjoofv4kbyovkw7af3rpiitvnl6i7ckcywaq6xjcxnc2mby";
+        assert_eq!(content_key(v0), content_key(v1));
+        assert_eq!(content_key(v0).unwrap()[..3], [0x70, 0x12, 0x20]);
+        let raw = b"bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4";
+        assert_ne!(content_key(raw), content_key(v1), "another codec, another content");
+        assert_eq!(content_key(b"Qmx"), Err(CidShapeError::InvalidCharacter));
+    }
 
     #[test]
     fn accepts_real_cids() {

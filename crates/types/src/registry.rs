@@ -177,8 +177,8 @@ pub enum Error {
     Stale,
     /// A record too large for contract storage (its encoding over 16 KiB).
     TooLarge,
-    /// The job started from a base model whose package is not its artifact's: its output is
-    /// no fine-tune of that artifact.
+    /// The job started from a base model whose content was first registered as another
+    /// artifact than its own (or never): its output is no fine-tune of its artifact.
     NotItsBase,
 }
 
@@ -255,8 +255,8 @@ impl Error {
             }
             Error::TooLarge => "a record too large for contract storage (over 16 KiB)",
             Error::NotItsBase => {
-                "the job started from a base model that is not its artifact's package: its \
-                 output is no fine-tune of that artifact (register it without a parent)"
+                "the job started from a base model first registered as another artifact: its \
+                 output is no fine-tune of the job's artifact (register it without a parent)"
             }
         }
     }
@@ -385,6 +385,8 @@ pub mod selectors {
     pub const MARKET: [u8; 4] = [0xbe, 0xad, 0x69, 0x45];
     /// `artifact_of_job`.
     pub const ARTIFACT_OF_JOB: [u8; 4] = [0x39, 0xf9, 0x35, 0x91];
+    /// `first_with(cid: Vec<u8>) -> Option<ArtifactId>`.
+    pub const FIRST_WITH: [u8; 4] = [0xfa, 0x41, 0x7b, 0x1d];
 }
 
 /// Call data (selector ++ SCALE arguments) of the registry's messages, for off-chain callers.

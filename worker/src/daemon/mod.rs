@@ -247,6 +247,9 @@ struct Inner<S> {
     metrics_listener: std::sync::Mutex<Option<std::net::TcpListener>>,
     /// Held by the scrape being answered.
     scraping: tokio::sync::Mutex<()>,
+    /// Held while a job looked at is counted against `max_jobs` and recorded, so that jobs
+    /// looked at side by side never take more.
+    taking: tokio::sync::Mutex<()>,
     /// A dishonest worker's alteration of its runs ([`Worker::with_fault`]; tests only).
     fault: std::sync::OnceLock<iollm_compute::game::Fault>,
 }
@@ -307,6 +310,7 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
             metrics,
             metrics_listener: std::sync::Mutex::new(metrics_listener),
             scraping: tokio::sync::Mutex::new(()),
+            taking: tokio::sync::Mutex::new(()),
             fault: std::sync::OnceLock::new(),
         };
         Ok(Worker { inner: Arc::new(inner) })
@@ -336,9 +340,11 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
     }
 
     /// Runs until `stop` is cancelled: the jobs in flight go on from their stages, then each
-    /// finalized block's `JobPosted` events are considered in order. On the first start it
-    /// also considers every job still open. A job left for want of capacity (`max_jobs` busy)
-    /// is considered again at every block until taken or no longer open. An error of one job
+    /// finalized block's `JobPosted` events are looked at, each job in a task of its own, so
+    /// that one whose checks take long (a large model's initial state, a base model's proofs)
+    /// holds up no other. On the first start it also looks at every job still open. A job left
+    /// for want of capacity (`max_jobs` busy) is looked at again at every block until taken or
+    /// no longer open. An error of one job
     /// is noted on it and retried ([`MAX_BACKOFF`]), never ends the worker; the chain being
     /// away is waited out.
     pub async fn run(&self, stop: CancellationToken) -> Result<(), WorkerError> {
@@ -371,14 +377,17 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
             tasks.spawn(Arc::clone(&self.inner).carry(record.id, stop.clone()));
         }
         let mut deferred = std::collections::BTreeSet::new();
+        // Jobs being looked at, each in a task of its own (its checks fetch and compute: a
+        // large model's initial state, a base model's proofs), with the block whose events
+        // named it: the cursor stays at the first of those until its look has ended, so a
+        // worker stopped mid-look looks at the job again.
+        let mut looks = Looks::new();
         let from = match me.state.cursor().await? {
             Some(next) => next,
             None => {
                 let head = me.conn.chain.finalized_head().await?;
                 for job in 1..=me.market.job_count().await? {
-                    if self.consider(job, &mut tasks, &stop).await {
-                        deferred.insert(job);
-                    }
+                    looks.start(&self.inner, job, head);
                 }
                 head + 1
             }
@@ -392,6 +401,18 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
         loop {
             let block = tokio::select! {
                 () = stop.cancelled() => break,
+                Some((job, found)) = looks.next(), if !looks.tasks.is_empty() => {
+                    match found {
+                        Look::Take => {
+                            tasks.spawn(Arc::clone(&self.inner).carry(job, stop.clone()));
+                        }
+                        Look::Later => {
+                            deferred.insert(job);
+                        }
+                        Look::Leave => {}
+                    }
+                    continue;
+                }
                 _ = sweeps.tick() => {
                     if sweep.as_ref().is_none_or(|s| s.is_finished()) {
                         let inner = Arc::clone(&self.inner);
@@ -415,20 +436,18 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
                 }
             };
             for job in std::mem::take(&mut deferred) {
-                if self.consider(job, &mut tasks, &stop).await {
-                    deferred.insert(job);
-                }
+                looks.start(&self.inner, job, block.number);
             }
             for event in block.events.iter().filter(|e| e.contract == *me.market.address()) {
                 let Some(topic) = event.topics.first() else { continue };
                 let decoded = iollm_types::market::events::Event::decode(topic, &event.data);
                 if let Some(Ok(iollm_types::market::events::Event::JobPosted(posted))) = decoded {
-                    if self.consider(posted.job, &mut tasks, &stop).await {
-                        deferred.insert(posted.job);
-                    }
+                    looks.start(&self.inner, posted.job, block.number);
                 }
             }
-            me.state.set_cursor(follower.position()).await?;
+            let cursor =
+                looks.earliest().map_or(follower.position(), |b| b.min(follower.position()));
+            me.state.set_cursor(cursor).await?;
             while let Some(done) = tasks.try_join_next() {
                 if let Err(e) = done {
                     tracing::error!(target: "worker::executor", error = %e, "A job's task panicked");
@@ -449,54 +468,122 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
         }
         Ok(())
     }
+}
 
-    /// Takes job `id` if it is one to take: recorded first, then carried in its own task.
-    /// `true` when it is left for now, because `max_jobs` are busy or looking at it failed
-    /// (the node or the state database away): it is looked at again at the next block.
-    async fn consider(
-        &self,
-        id: u64,
-        tasks: &mut tokio::task::JoinSet<()>,
-        stop: &CancellationToken,
-    ) -> bool {
-        match self.take(id, tasks, stop).await {
-            Ok(left_for_now) => left_for_now,
+/// The jobs being looked at, each in a task of its own ([`Inner::look`], at most
+/// [`MAX_LOOKS`] at once), with the block whose events named it.
+struct Looks {
+    tasks: tokio::task::JoinSet<(u64, Look)>,
+    blocks: std::collections::BTreeMap<u64, u32>,
+    jobs: std::collections::HashMap<tokio::task::Id, u64>,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+/// Jobs looked at at once (each may fetch and compute a model's initial state).
+const MAX_LOOKS: usize = 4;
+
+impl Looks {
+    fn new() -> Looks {
+        Looks {
+            tasks: tokio::task::JoinSet::new(),
+            blocks: std::collections::BTreeMap::new(),
+            jobs: std::collections::HashMap::new(),
+            permits: Arc::new(tokio::sync::Semaphore::new(MAX_LOOKS)),
+        }
+    }
+
+    /// Starts looking at `job` (named in block `block`), unless it is being looked at.
+    fn start<S: ContentStore + Send + Sync + 'static>(
+        &mut self,
+        inner: &Arc<Inner<S>>,
+        job: u64,
+        block: u32,
+    ) {
+        if self.blocks.insert(job, block).is_none() {
+            let (inner, permits) = (Arc::clone(inner), Arc::clone(&self.permits));
+            let task = self.tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                inner.look(job).await
+            });
+            self.jobs.insert(task.id(), job);
+        }
+    }
+
+    /// The look that ended next: its job and what it found (a look that panicked is looked at
+    /// again later).
+    async fn next(&mut self) -> Option<(u64, Look)> {
+        let (id, ended) = match self.tasks.join_next_with_id().await? {
+            Ok((id, ended)) => (id, ended),
+            Err(e) => {
+                tracing::error!(target: "worker::executor", error = %e, "A look at a job panicked");
+                let job = self.jobs.get(&e.id()).copied().unwrap_or_default();
+                (e.id(), (job, Look::Later))
+            }
+        };
+        self.jobs.remove(&id);
+        self.blocks.remove(&ended.0);
+        Some(ended)
+    }
+
+    /// The first block whose events named a job still looked at.
+    fn earliest(&self) -> Option<u32> {
+        self.blocks.values().min().copied()
+    }
+}
+
+/// What a look at a job found ([`Inner::look`]).
+enum Look {
+    /// Recorded: carry it in its own task.
+    Take,
+    /// Left for now (`max_jobs` busy, or looking at it failed): looked at again next block.
+    Later,
+    /// Not one to take, or already taken.
+    Leave,
+}
+
+impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
+    /// Looks at job `id`: whether it is one to take, and if so records it (first, so that
+    /// a crash never takes it twice). Runs in a task of its own; only counting it against
+    /// `max_jobs` and recording it are done one job at a time.
+    async fn look(self: Arc<Self>, id: u64) -> (u64, Look) {
+        match self.look_at(id).await {
+            Ok(outcome) => (id, outcome),
             Err(e) => {
                 tracing::warn!(target: "worker::executor", job = id, error = %e, "Cannot look at the job now");
-                true
+                (id, Look::Later)
             }
         }
     }
 
-    async fn take(
-        &self,
-        id: u64,
-        tasks: &mut tokio::task::JoinSet<()>,
-        stop: &CancellationToken,
-    ) -> Result<bool, WorkerError> {
-        let me = &self.inner;
-        if me.state.job(id).await?.is_some() {
-            return Ok(false);
+    async fn look_at(&self, id: u64) -> Result<Look, WorkerError> {
+        if self.state.job(id).await?.is_some() {
+            return Ok(Look::Leave);
         }
-        let Some(job) = me.market.job(id).await? else { return Ok(false) };
+        let Some(job) = self.market.job(id).await? else { return Ok(Look::Leave) };
         // A job whose h_0 is forged is challenged, whatever its fee or sign-ups: taken without
         // a sign-up (none may be left, or the result may be in already).
-        if me.config.role == Role::Verifier && me.forged(&job, id).await? {
-            tracing::info!(target: "worker::verifier", job = id, "Its h_0 is not its seed's initial state: challenging it once its result is in");
-            if me.state.begin(id, me.config.role.as_str(), Stage::Forged, None).await? {
-                tasks.spawn(Arc::clone(&self.inner).carry(id, stop.clone()));
-            }
-            return Ok(false);
+        if self.config.role == Role::Verifier && self.forged(&job, id).await? {
+            tracing::info!(target: "worker::verifier", job = id, "Its h_0 is not its initial state: challenging it once its result is in");
+            let begun =
+                self.state.begin(id, self.config.role.as_str(), Stage::Forged, None).await?;
+            return Ok(if begun { Look::Take } else { Look::Leave });
         }
-        if let Some(why) = me.declines(id, &job).await? {
+        let declined = |why: &'static str| {
             tracing::info!(target: "worker::executor", job = id, why, "Leaving the job");
-            return Ok(why == BUSY);
+            if why == BUSY {
+                Look::Later
+            } else {
+                Look::Leave
+            }
+        };
+        if let Some(why) = self.declines(id, &job).await? {
+            return Ok(declined(why));
         }
-        if let Err(e) = crate::job::check_before_claim(&me.market, &me.store, id).await {
+        if let Err(e) = crate::job::check_before_claim(&self.market, &self.store, id).await {
             tracing::warn!(target: "worker::executor", job = id, error = %e, "Not taking it");
-            return Ok(false);
+            return Ok(Look::Leave);
         }
-        let (stage, secret) = match me.config.role {
+        let (stage, secret) = match self.config.role {
             Role::Executor => (Stage::Claiming, None),
             Role::Verifier => {
                 let mut secret = [0u8; 32];
@@ -507,14 +594,15 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
                 (Stage::SigningUp, Some(secret))
             }
         };
-        if me.state.begin(id, me.config.role.as_str(), stage, secret).await? {
-            tasks.spawn(Arc::clone(&self.inner).carry(id, stop.clone()));
+        // Counted again, with every job taken meanwhile, and recorded, one job at a time.
+        let _taking = self.taking.lock().await;
+        if let Some(why) = self.declines(id, &job).await? {
+            return Ok(declined(why));
         }
-        Ok(false)
+        let begun = self.state.begin(id, self.config.role.as_str(), stage, secret).await?;
+        Ok(if begun { Look::Take } else { Look::Leave })
     }
-}
 
-impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     /// Whether job `id` (`job`) is one whose committed `h_0` is not the initial state of its
     /// config and seed or base ([`crate::initial_root`]), that this
     /// account may still challenge: not a party to it, its result not yet decided.
