@@ -1262,6 +1262,7 @@ async fn a_job_from_a_base_model_is_its_fine_tune_and_a_forged_base_start_loses(
 }
 
 async fn from_a_base() -> Result<()> {
+    use iollm_content::ContentStore as _;
     use iollm_types::bisection::{Side, Verdict};
     use iollm_types::game::How;
     use iollm_worker::player::{InitialPlayer, Move, Respond, Start};
@@ -1282,6 +1283,9 @@ async fn from_a_base() -> Result<()> {
         iollm_tests::publish_output(ctx, (0, other), &bob, &cfg, &base_run, &out).await?;
     let rule = SplitRule::DESIGNER_ONLY;
     let base = registry.register(&bob, Kind::Model, &base_cid, &[], rule).await?.id;
+    // Not kept by its publisher: the workers of a job from it keep it.
+    let base_pin = iollm_content::parse_cid(&base_cid)?;
+    store.unpin(&base_pin).await?;
     let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(GAME_SPEC)?)?;
     doc["base_model"] = base_cid.clone().into();
     let spec = dir.path().join("from-base.json");
@@ -1322,6 +1326,10 @@ async fn from_a_base() -> Result<()> {
     let first = iollm_compute::read_trace(&charlies_run)?.hashes[0].clone();
     assert_eq!(first, iollm_compute::train::hex(&game.h0), "Charlie's run starts from the base");
     reach(&daves, job, Stage::Attested, 300).await?;
+    let pinned_by = |record: Option<iollm_worker::state::JobRecord>| record?.base_pinned;
+    let kept = [pinned_by(charlies.job(job).await?), pinned_by(daves.job(job).await?)];
+    assert!(kept.contains(&Some(base_pin.to_string())), "a worker pinned the base: {kept:?}");
+    assert!(store.pins().await?.contains(&base_pin), "the base is kept while the job lives");
     let submitted_at = market.job(job).await?.context("the job")?.submitted_at;
     advance_past(ctx, &alice, submitted_at + window + 1).await?;
     reach(&charlies, job, Stage::Finalized, 120).await?;

@@ -139,6 +139,7 @@ mod tests {
             output_cid: None,
             note: None,
             pinned: None,
+            base_pinned: None,
         };
         m.set_jobs(&[record(1, Stage::Finalized), record(2, Stage::Finalized)]);
         m.set_jobs(&[

@@ -143,6 +143,9 @@ pub struct JobRecord {
     /// The output package a verifier pinned to defend its attestation, unpinned when the
     /// job is released ([`State::pinned`]).
     pub pinned: Option<String>,
+    /// The base model package the worker pinned for the job, unpinned when the job is
+    /// released ([`State::base_pinned`]).
+    pub base_pinned: Option<String>,
 }
 
 impl std::fmt::Debug for JobRecord {
@@ -155,6 +158,7 @@ impl std::fmt::Debug for JobRecord {
             .field("output_cid", &self.output_cid)
             .field("note", &self.note)
             .field("pinned", &self.pinned)
+            .field("base_pinned", &self.base_pinned)
             .finish()
     }
 }
@@ -253,7 +257,7 @@ impl State {
     /// The job `id`, if the executor ever decided to claim it.
     pub async fn job(&self, id: u64) -> Result<Option<JobRecord>, StateError> {
         let row = sqlx::query(
-            "SELECT id, stage, output_cid, note, role, secret, pinned FROM jobs WHERE id = ?1",
+            "SELECT id, stage, output_cid, note, role, secret, pinned, base_pinned FROM jobs WHERE id = ?1",
         )
         .bind(job_key(id)?)
         .fetch_optional(&self.pool)
@@ -264,7 +268,7 @@ impl State {
     /// Every job recorded, oldest first.
     pub async fn jobs(&self) -> Result<Vec<JobRecord>, StateError> {
         let rows = sqlx::query(
-            "SELECT id, stage, output_cid, note, role, secret, pinned FROM jobs ORDER BY id",
+            "SELECT id, stage, output_cid, note, role, secret, pinned, base_pinned FROM jobs ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -353,6 +357,18 @@ impl State {
     /// attestation that needs it is sent.
     pub async fn pinned(&self, id: u64, cid: &str) -> Result<(), StateError> {
         sqlx::query("UPDATE jobs SET pinned = ?2, updated_at = ?3 WHERE id = ?1")
+            .bind(job_key(id)?)
+            .bind(cid)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records that this worker pinned the base model package `cid` of job `id` (no one had
+    /// pinned it on its IPFS daemon), so that it unpins it when the job is released.
+    pub async fn base_pinned(&self, id: u64, cid: &str) -> Result<(), StateError> {
+        sqlx::query("UPDATE jobs SET base_pinned = ?2, updated_at = ?3 WHERE id = ?1")
             .bind(job_key(id)?)
             .bind(cid)
             .bind(now())
@@ -453,6 +469,7 @@ fn record(row: sqlx::sqlite::SqliteRow) -> Result<JobRecord, StateError> {
         output_cid: row.get(2),
         note: row.get(3),
         pinned: row.get(6),
+        base_pinned: row.get(7),
     })
 }
 

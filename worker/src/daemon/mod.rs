@@ -745,6 +745,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     }
 
     async fn advance(&self, id: u64, stop: &CancellationToken) -> Result<(), WorkerError> {
+        self.keep_base(id).await?;
         loop {
             if stop.is_cancelled() {
                 return Ok(());
@@ -853,25 +854,52 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         Ok(())
     }
 
-    /// Records job `id` released, once the output package this worker pinned for it (a
-    /// verifier's, to defend its attestation) is unpinned: no game of the job is left to
-    /// prove it in. A daemon away (or any other failure) leaves the job to the next sweep; a
-    /// pin already gone (a person removed it) is not waited for.
+    /// Records job `id` released, once what this worker pinned for it (a verifier's output
+    /// package, to defend its attestation; a job's base model package, to answer its initial
+    /// games) is unpinned: no game of the job is left to prove them in. A daemon away (or any
+    /// other failure) leaves the job to the next sweep; a pin already gone (a person removed
+    /// it) is not waited for.
     async fn released(&self, id: u64) -> Result<(), WorkerError> {
-        let pinned = self.state.job(id).await?.and_then(|j| j.pinned);
-        if let Some(cid) = pinned.as_deref().map(iollm_content::parse_cid).transpose()? {
+        let pins: Vec<String> = match self.state.job(id).await? {
+            Some(job) => [job.pinned, job.base_pinned].into_iter().flatten().collect(),
+            None => Vec::new(),
+        };
+        for cid in pins {
+            let cid = iollm_content::parse_cid(&cid)?;
             match self.store.unpin(&cid).await {
                 Ok(()) => {
-                    tracing::info!(target: "worker::executor", job = id, %cid, "Unpinned the output it attested")
+                    tracing::info!(target: "worker::executor", job = id, %cid, "Unpinned what it pinned for the job")
                 }
                 // Kubo's answer for a pin already gone (a person removed it).
                 Err(iollm_content::Error::Api(e)) if e.contains("not pinned") => {
-                    tracing::warn!(target: "worker::executor", job = id, %cid, error = %e, "The output it pinned is no longer pinned")
+                    tracing::warn!(target: "worker::executor", job = id, %cid, error = %e, "What it pinned is no longer pinned")
                 }
                 Err(e) => return Err(e.into()),
             }
         }
         Ok(self.state.set_released(id).await?)
+    }
+
+    /// Pins the base model package of job `id`, if it is from one, unless it is pinned already
+    /// (by this worker, recorded; or by someone else on its IPFS daemon, not this worker's to
+    /// remove): an initial game of the job is answered with proofs of the base's blocks, which
+    /// must not be collected while the job can be challenged. Not for a job being challenged
+    /// as forged (its challenger needs no proof).
+    async fn keep_base(&self, id: u64) -> Result<(), WorkerError> {
+        let Some(record) = self.state.job(id).await? else { return Ok(()) };
+        if record.base_pinned.is_some() || record.stage == Stage::Forged || record.stage.is_final()
+        {
+            return Ok(());
+        }
+        let game = self.market.job_terms(id).await?.and_then(|t| t.game);
+        let Some(base) = game.and_then(|g| g.base) else { return Ok(()) };
+        let cid = iollm_content::parse_cid(&String::from_utf8_lossy(&base))?;
+        if self.store.pins().await?.contains(&cid) {
+            return Ok(());
+        }
+        self.store.pin(&cid).await?;
+        tracing::info!(target: "worker::executor", job = id, %cid, "Pinned the job's base model");
+        Ok(self.state.base_pinned(id, &cid.to_string()).await?)
     }
 
     /// Whether job `id` still holds a sign-up or a challenge of this account's on chain.
