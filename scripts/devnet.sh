@@ -152,7 +152,7 @@ cat <<MSG
 
 The devnet keeps running. Try:
   $iollm devnet status
-  $iollm cid --cid-version 1 --raw-leaves --chunker size-32768 $package
+  $iollm cid --cid-version 1 --chunker size-32768 $package
   IOLLM_SURI=//Bob $iollm model register --cid <CID>
   $iollm devnet down
 MSG

@@ -105,7 +105,8 @@ fn devnet_up_publish_pull_down() {
     assert!(ok, "publish failed: {stderr}");
     let id_line = stdout.lines().find(|l| l.starts_with("id:")).expect(&stdout);
     let id = id_line.trim_start_matches("id:").trim().to_owned();
-    let (_, offline, _) = iollm(s, &["cid", "--cid-version", "1", pkg.to_str().unwrap()]);
+    let cid = ["cid", "--cid-version", "1", "--chunker", "size-32768", pkg.to_str().unwrap()];
+    let (_, offline, _) = iollm(s, &cid);
     let offline_cid = offline.split_whitespace().nth(1).unwrap().to_owned();
     assert!(stdout.contains(&format!("package CID:  {offline_cid}")), "{stdout} vs {offline}");
     assert!(stdout.contains("lineage:      parents [], no job"), "{stdout}");
