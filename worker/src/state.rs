@@ -125,6 +125,15 @@ impl FromStr for Stage {
     }
 }
 
+/// What a worker pins for a job ([`State::pinned`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pin {
+    /// The output package a verifier attested, to defend its attestation.
+    Output,
+    /// The job's base model package, to answer its initial games.
+    Base,
+}
+
 /// A job as the state records it (its `Debug` never prints the secret).
 #[derive(Clone, PartialEq, Eq)]
 pub struct JobRecord {
@@ -144,7 +153,7 @@ pub struct JobRecord {
     /// job is released ([`State::pinned`]).
     pub pinned: Option<String>,
     /// The base model package the worker pinned for the job, unpinned when the job is
-    /// released ([`State::base_pinned`]).
+    /// released ([`State::pinned`]).
     pub base_pinned: Option<String>,
 }
 
@@ -352,28 +361,15 @@ impl State {
         Ok(())
     }
 
-    /// Records that this worker pinned the output package `cid` of job `id` (no one had pinned
-    /// it on its IPFS daemon), so that it unpins it when the job is released; before the
-    /// attestation that needs it is sent.
-    pub async fn pinned(&self, id: u64, cid: &str) -> Result<(), StateError> {
-        sqlx::query("UPDATE jobs SET pinned = ?2, updated_at = ?3 WHERE id = ?1")
-            .bind(job_key(id)?)
-            .bind(cid)
-            .bind(now())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Records that this worker pinned the base model package `cid` of job `id` (no one had
-    /// pinned it on its IPFS daemon), so that it unpins it when the job is released.
-    pub async fn base_pinned(&self, id: u64, cid: &str) -> Result<(), StateError> {
-        sqlx::query("UPDATE jobs SET base_pinned = ?2, updated_at = ?3 WHERE id = ?1")
-            .bind(job_key(id)?)
-            .bind(cid)
-            .bind(now())
-            .execute(&self.pool)
-            .await?;
+    /// Records that this worker pinned `cid`, the `pin` of job `id` (no one had pinned it on
+    /// its IPFS daemon), so that it unpins it when the job is released; before what needs it
+    /// (an attestation, a claim's games) is relied on.
+    pub async fn pinned(&self, id: u64, pin: Pin, cid: &str) -> Result<(), StateError> {
+        let set = match pin {
+            Pin::Output => "UPDATE jobs SET pinned = ?2, updated_at = ?3 WHERE id = ?1",
+            Pin::Base => "UPDATE jobs SET base_pinned = ?2, updated_at = ?3 WHERE id = ?1",
+        };
+        sqlx::query(set).bind(job_key(id)?).bind(cid).bind(now()).execute(&self.pool).await?;
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! The executor's state database: migrations at open, a job recorded once, stages and
 //! transactions durable across reopening (what a restart after `kill -9` reads).
 
-use iollm_worker::state::{Stage, State};
+use iollm_worker::state::{Pin, Stage, State};
 
 #[tokio::test]
 async fn the_state_survives_reopening_and_a_job_is_begun_once() {
@@ -20,7 +20,8 @@ async fn the_state_survives_reopening_and_a_job_is_begun_once() {
     assert!(state.begin(4, "executor", Stage::Claiming, None).await.unwrap());
     assert!(state.begin(6, "verifier", Stage::SigningUp, Some([7; 32])).await.unwrap());
     state.set_stage(4, Stage::Lost, Some("claim refused")).await.unwrap();
-    state.pinned(6, "bafyoutput").await.unwrap();
+    state.pinned(6, Pin::Output, "bafyoutput").await.unwrap();
+    state.pinned(6, Pin::Base, "bafybase").await.unwrap();
     drop(state);
 
     let state = State::open(&path).await.unwrap();
@@ -42,7 +43,8 @@ async fn the_state_survives_reopening_and_a_job_is_begun_once() {
         (Stage::SigningUp, "verifier", Some([7; 32]))
     );
     assert_eq!(six.pinned.as_deref(), Some("bafyoutput"), "what the verifier unpins at release");
-    assert_eq!(three.pinned, None);
+    assert_eq!(six.base_pinned.as_deref(), Some("bafybase"), "and the base it kept");
+    assert_eq!((three.pinned, three.base_pinned), (None, None));
     assert_eq!(three.secret, None);
     assert_eq!(state.job(5).await.unwrap(), None);
     // Only a finished job is left to release, until it is recorded released (durably).

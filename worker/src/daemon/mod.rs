@@ -899,7 +899,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         }
         self.store.pin(&cid).await?;
         tracing::info!(target: "worker::executor", job = id, %cid, "Pinned the job's base model");
-        Ok(self.state.base_pinned(id, &cid.to_string()).await?)
+        Ok(self.state.pinned(id, crate::state::Pin::Base, &cid.to_string()).await?)
     }
 
     /// Whether job `id` still holds a sign-up or a challenge of this account's on chain.

@@ -435,7 +435,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             return self.challenge_output(id, secret, *q, why).await;
         }
         if let Some(cid) = &judged.pinned {
-            self.state.pinned(id, &cid.to_string()).await?;
+            self.state.pinned(id, crate::state::Pin::Output, &cid.to_string()).await?;
         }
         match crate::spotcheck::reveal(&self.market, &self.signer, id, secret, judged).await {
             Ok((call, found)) => self.record_spot_check(id, &call, found, how).await,
