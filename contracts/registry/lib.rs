@@ -19,7 +19,7 @@ mod registry {
     use ink::storage::traits::ManualKey;
     use ink::storage::Mapping;
     use iollm_types::admin::Admin;
-    use iollm_types::cid::content_key;
+    use iollm_types::cid::{content_key, CidShapeError};
     use iollm_types::market::{JobId, JobOutput};
     use iollm_types::registry::{Artifact, ArtifactId, Change, Error, Kind, Parent, Relation};
     use iollm_types::split::SplitRule;
@@ -29,6 +29,15 @@ mod registry {
     /// Registry storage: admin, the last id handed out, the market asked about provenance, the
     /// records by id and the artifact registered from each job. Mapping keys are fixed
     /// (`ManualKey`) so that an upgrade finds the data written before it.
+    /// The key of a content in [`Registry::first`]: the SHA-256 of what the CID text `cid`
+    /// names (`iollm_types::cid::content_key`), of a fixed size for storage.
+    fn content_of(cid: &[u8]) -> Result<[u8; 32], CidShapeError> {
+        let key = content_key(cid)?;
+        let mut out = [0u8; 32];
+        ink::env::hash_bytes::<ink::env::hash::Sha2x256>(&key, &mut out);
+        Ok(out)
+    }
+
     #[ink(storage)]
     pub struct Registry {
         admin: Admin<Change>,
@@ -36,9 +45,9 @@ mod registry {
         market: Option<AccountId>,
         artifacts: Mapping<ArtifactId, Artifact, ManualKey<0x5247_0001>>,
         by_job: Mapping<JobId, ArtifactId, ManualKey<0x5247_0002>>,
-        /// The first artifact registered with each content (`iollm_types::cid::content_key`
-        /// of its manifest CID): whose fine-tunes a job from that content as a base model is.
-        first: Mapping<Vec<u8>, ArtifactId, ManualKey<0x5247_0003>>,
+        /// The first artifact registered with each content ([`content_of`] its manifest CID):
+        /// whose fine-tunes a job from that content as a base model is.
+        first: Mapping<[u8; 32], ArtifactId, ManualKey<0x5247_0003>>,
     }
 
     /// A new artifact was registered (layout: `iollm_types::registry::events::Registered`).
@@ -278,7 +287,7 @@ mod registry {
         /// if any: the one a job from that content as a base model fine-tunes.
         #[ink(message)]
         pub fn first_with(&self, cid: Vec<u8>) -> Option<ArtifactId> {
-            self.first.get(content_key(&cid).ok()?)
+            self.first.get(content_of(&cid).ok()?)
         }
 
         /// The artifact registered from `job_id`, if any.
@@ -379,7 +388,7 @@ mod registry {
             job: Option<JobId>,
         ) -> Result<ArtifactId, Error> {
             let kind = Kind::try_from(kind)?;
-            let content = content_key(&manifest_cid)?;
+            let content = content_of(&manifest_cid)?;
             split_rule.validate().map_err(|_| Error::BadSplitRule)?;
             if parents.len() > MAX_PARENTS {
                 return Err(Error::TooManyParents);
@@ -402,8 +411,8 @@ mod registry {
                 split_rule,
             };
             storage::put(&mut self.artifacts, id, &artifact)?;
-            if !self.first.contains(&content) {
-                self.first.insert(&content, &id);
+            if !self.first.contains(content) {
+                self.first.insert(content, &id);
             }
             self.last_id = id;
             self.env().emit_event(Registered { id, kind, owner, manifest_cid });
