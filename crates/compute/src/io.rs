@@ -148,8 +148,8 @@ impl HfConfig {
 }
 
 /// Where the data section of an exported `model.safetensors` starts: a multiple of this many
-/// bytes, the JSON header padded with spaces (which every safetensors reader skips). Output
-/// packages are added with leaves of this size (`iollm_artifacts::add_output`), so each
+/// bytes, the JSON header padded with spaces (which every safetensors reader skips).
+/// Packages are added with leaves of this size (`iollm_artifacts::package_options`), so each
 /// 4 KiB chunk of `params` lies whole in one leaf, at file offset `data start + 4096·c`, and a
 /// contract can be shown it with a UnixFS path proof (VERIFICATION.md: binding `h_n` to the
 /// output CID); 32 KiB keeps a leaf and its path under the 64 KiB call buffer.
