@@ -104,10 +104,16 @@ async fn one_account_sends_many_at_once_and_reaches_a_restarted_node() -> Result
     let balance_before = net.connection.chain.free_balance(&bob.account()).await?;
     let all = tokio::time::timeout(Duration::from_secs(120), async {
         let mut sends = tokio::task::JoinSet::new();
-        for _ in 0..6 {
+        // Six packages: a package's first registration also records it as the first
+        // (`first_with`), so each dry-run's deposit is the one its call pays only if no other
+        // of them registers the same package first.
+        for i in 0..6u8 {
             let (registry, bob) = (registry.clone(), bob.clone());
+            let cid = iollm_content::cid_of_bytes(&[i], &iollm_content::AddOptions::v1());
+            let cid = cid.expect("a CID of one byte");
             sends.spawn(async move {
-                registry.register(&bob, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY).await
+                let cid = cid.to_string();
+                registry.register(&bob, Kind::Model, &cid, &[], SplitRule::DESIGNER_ONLY).await
             });
         }
         sends.join_all().await
