@@ -770,7 +770,7 @@ fma_dispatch! {
 
 /// Mean cross-entropy of `logits: n×v` against `targets`. Per row: `m = max`,
 /// `lse = m + ln(sum(exp(x − m)))`, `loss_r = lse − x[target]`; result `sum(loss_r)/n`.
-/// Writes `dlogits = (exp(x − lse) − onehot)·(1/n)`.
+/// Writes `dlogits = (exp(x − lse) − onehot)·(1/n)`. A NaN loss is the profile's one.
 pub fn cross_entropy(
     ex: &Exec,
     logits: &[f32],
@@ -788,7 +788,7 @@ pub fn cross_entropy(
         .for_each(|((dr, xr), (loss, &tg))| {
             *loss = cross_entropy_row(ex.simd, xr, tg as usize, inv_n, dr)
         });
-    sum(losses.into_iter()) / n as f32
+    crate::repops::one_nan(sum(losses.into_iter()) / n as f32)
 }
 
 /// Row-wise log-softmax-free probabilities for sampling: `exp(x − m)/sum`.

@@ -1,6 +1,7 @@
 //! AdamW in the `repops-v4` order.
 
 use crate::kernels::{fma_dispatch, Simd};
+use crate::repops::one_nan;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -119,7 +120,8 @@ struct Coefficients {
 fma_dispatch! {
     /// [`AdamW::update`] on one chunk with weight decay `wd`. Vectorised with the wider
     /// instruction sets; no operation here is an FMA (Rust never contracts `a·b + c`), so the
-    /// bits do not change.
+    /// bits do not change. A NaN it writes is the profile's one ([`one_nan`]), as the step
+    /// program's AdamW op writes it.
     fn adamw_chunk(
         k: &Coefficients,
         wd: f32,
@@ -130,11 +132,13 @@ fma_dispatch! {
     ) {
         for i in 0..p.len() {
             let gi = g[i];
-            m[i] = k.b1 * m[i] + k.ob1 * gi;
-            v[i] = k.b2 * v[i] + k.ob2 * (gi * gi);
-            let mh = m[i] / k.bc1;
-            let vh = v[i] / k.bc2;
-            p[i] -= k.lr * (mh / (vh.sqrt() + k.eps) + wd * p[i]);
+            let mi = k.b1 * m[i] + k.ob1 * gi;
+            let vi = k.b2 * v[i] + k.ob2 * (gi * gi);
+            let mh = mi / k.bc1;
+            let vh = vi / k.bc2;
+            p[i] = one_nan(p[i] - k.lr * (mh / (vh.sqrt() + k.eps) + wd * p[i]));
+            m[i] = one_nan(mi);
+            v[i] = one_nan(vi);
         }
     }
 }

@@ -19,6 +19,17 @@ pub fn max(a: f32, b: f32) -> f32 {
     <f32 as Binary32>::max(a, b)
 }
 
+/// `x`, or the profile's one NaN `0x7fc00000` if `x` is a NaN (`REPOPS.md` §1): what a
+/// kernel writes into a state, whatever NaN the machine made.
+#[inline(always)]
+pub fn one_nan(x: f32) -> f32 {
+    if x.is_nan() {
+        <f32 as Binary32>::NAN
+    } else {
+        x
+    }
+}
+
 /// [`exp`] of every value of `xs`, in place, with the same bits, written so that the compiler
 /// vectorizes it: the definition's early exits (NaN, above 88, below −87) become selects
 /// after the polynomial, which every lane computes (its value for those inputs is discarded).

@@ -9,6 +9,16 @@
 //! [`Binary32`]: soft [`F32`], and the machine's `f32` with the `std` feature (the trainer's
 //! path, `iollm_compute::repops`). [`merkle`] checks a committed value against a trace root as a
 //! contract must. Bit-identity with hardware floats is tested on random and exhaustive inputs.
+//!
+//! Why our own soft float rather than a crate: the referee needs `+ − × /`, FMA, square root
+//! and conversions, correctly rounded, with the profile's one NaN, in Wasm with no float type
+//! anywhere. `rustc_apfloat` (LLVM's APFloat, which a DESIGN.md probe ran in an ink! contract)
+//! has no square root, and its NaN results carry operand payloads as LLVM does, not one NaN;
+//! `softfloat` (the `const_soft_float` fork) has no FMA and converts through native `f32`;
+//! `machina-softfloat` (0.1) has every operation but is a new crate with a floating-point
+//! environment (flags, rounding modes) the referee does not want. One rounding routine over
+//! an exact `u128` significand is about 400 lines, tested against the hardware on all 2^32
+//! inputs of every one-operand operation and hundreds of millions of random operands.
 #![no_std]
 
 extern crate alloc;

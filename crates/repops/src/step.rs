@@ -239,9 +239,13 @@ fn f<F: Binary32>(bits: u32) -> F {
     F::from_bits(bits)
 }
 
+/// A chain value from a float: the profile has one NaN (`REPOPS.md` §1), so whatever NaN the
+/// machine made (x86 `0xffc00000`, CUDA `0x7fffffff`, a payload read from a state) is written
+/// as `0x7fc00000`. Whether a value is a NaN never depends on a payload, so hardware and soft
+/// floats write the same bits.
 #[inline(always)]
 fn w<F: Binary32>(x: F) -> u64 {
-    u64::from(x.to_bits())
+    u64::from(if x.is_nan() { F::NAN } else { x }.to_bits())
 }
 
 /// The low word of a chain value.

@@ -10,17 +10,32 @@ fn bits(st: &TrainState) -> (Vec<u32>, [u32; 6]) {
     st.step_inputs()
 }
 
-/// Plays `steps` steps both ways from the initial state, comparing after each.
-fn check(cfg: &TrainConfig, steps: u64, runtimes: &[(usize, Simd)]) {
+/// Every SIMD level this CPU has, each at 1, 2 and 8 threads.
+fn every_runtime() -> Vec<(usize, Simd)> {
+    [Simd::Scalar, Simd::Avx2, Simd::Avx512]
+        .into_iter()
+        .filter(|s| s.clamp_to_cpu() == *s)
+        .flat_map(|s| [1, 2, 8].map(|threads| (threads, s)))
+        .collect()
+}
+
+/// Plays `steps` steps both ways from the initial state changed by `start`, comparing after
+/// each.
+fn check(
+    cfg: &TrainConfig,
+    steps: u64,
+    runtimes: &[(usize, Simd)],
+    start: impl Fn(&mut TrainState),
+) {
     let reference = Trainer::new(cfg, &Runtime::new(1)).expect("trainer");
     let mut slow = reference.initial_state();
+    start(&mut slow);
     let mut fast: Vec<(Trainer, TrainState)> = runtimes
         .iter()
         .map(|&(threads, simd)| {
             let ex = iollm_compute::ops::Exec::cpu(simd);
             let t = Trainer::with_exec(cfg, threads, ex).expect("trainer");
-            let st = t.initial_state();
-            (t, st)
+            (t, slow.clone())
         })
         .collect();
     for step in 0..steps {
@@ -56,30 +71,64 @@ fn check(cfg: &TrainConfig, steps: u64, runtimes: &[(usize, Simd)]) {
 fn the_step_program_gives_the_trainers_bits_on_a_two_layer_config_with_decay() {
     // 2 layers, 2 heads, a context of 16 (two causal groups of 8), weight decay, warm-up.
     let cfg = micro_config(4, 2);
-    let simd = Simd::detect();
-    check(&cfg, 3, &[(1, Simd::Scalar), (2, simd), (8, simd)]);
+    check(&cfg, 3, &every_runtime(), |_| {});
+}
+
+/// A diverged state: a NaN with a payload no operation makes in a position embedding (so only
+/// some rows go NaN at first), a finite weight that overflows an attention score, and an
+/// infinite token embedding. Its NaNs spread through the step's ops beside finite values;
+/// the profile has one NaN, `0x7fc00000`, and every state, loss and op output must carry
+/// exactly that one.
+fn poison(st: &mut TrainState) {
+    let (c, vocab) = (32, iollm_repops::step::VOCAB);
+    st.params[vocab * c + 13 * c + 5] = f32::from_bits(0xffc0_0001);
+    st.params[(vocab + 16) * c + 2 * c + 7] = 3.0e38;
+    st.params[40 * c + 3] = f32::INFINITY;
+}
+
+#[test]
+fn a_diverged_state_steps_to_the_programs_one_nan_on_every_runtime() {
+    let cfg = micro_config(4, 2);
+    check(&cfg, 3, &every_runtime(), poison);
+    let t = Trainer::new(&cfg, &Runtime::new(2)).expect("trainer");
+    let mut st = t.initial_state();
+    poison(&mut st);
+    let loss = t.step(&mut st);
+    assert_eq!(loss.to_bits(), 0x7fc0_0000, "the loss is the profile's NaN");
+    let (words, _) = st.step_inputs();
+    // One NaN row reaches every weight's gradient: the whole state is NaN, in one encoding.
+    assert!(words.iter().all(|w| *w == 0x7fc0_0000), "every word is the profile's NaN");
 }
 
 #[test]
 fn the_step_program_gives_the_trainers_bits_on_tiny_toml() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tiny.toml");
     let cfg = TrainConfig::from_file(&path).expect("tiny.toml");
-    check(&cfg, 2, &[(2, Simd::detect())]);
+    check(&cfg, 2, &[(2, Simd::detect())], |_| {});
 }
 
 #[test]
 fn every_op_of_a_step_has_the_same_bits_on_soft_floats() {
     // The referee recomputes an op's chain step with soft floats: every element of every op of a
     // step (after one step, so the moments are live) must match the hardware's.
+    // A diverged state too: every NaN an op writes is the profile's one, on both.
     let cfg = micro_config(4, 2);
     let t = Trainer::new(&cfg, &Runtime::new(1)).expect("trainer");
-    let prog = t.step_program();
     let mut st = t.initial_state();
     t.step(&mut st);
+    let mut diverged = t.initial_state();
+    poison(&mut diverged);
+    for st in [st, diverged] {
+        soft_floats_give_the_hardwares_bits(&t, &st);
+    }
+}
+
+fn soft_floats_give_the_hardwares_bits(t: &Trainer, st: &TrainState) {
+    let prog = t.step_program();
     let (words, header) = st.step_inputs();
-    let corpus = cfg.corpus().expect("corpus");
-    let hard = iollm_repops::step::run::<f32>(&prog, &words, &header, &corpus);
-    let soft = iollm_repops::step::run::<iollm_repops::F32>(&prog, &words, &header, &corpus);
+    let corpus = t.corpus();
+    let hard = iollm_repops::step::run::<f32>(&prog, &words, &header, corpus);
+    let soft = iollm_repops::step::run::<iollm_repops::F32>(&prog, &words, &header, corpus);
     assert_eq!(hard.len(), prog.ops.len());
     for (i, (h, s)) in hard.iter().zip(&soft).enumerate() {
         assert_eq!(h.len(), prog.ops[i].len, "op {i}: length");
