@@ -125,6 +125,54 @@ fn fma_peak_per_core() -> Option<f64> {
 
 const NN: (Stored, Stored) = (Stored::Normal, Stored::Normal);
 
+/// What answering one round of a dispute game costs a side off chain, against replaying the
+/// segment (`seg` seconds): level 1 reads its checkpoints; level 2 (the segment's per-step
+/// roots) replays the segment once; level 3 replays the disputed step op by op from the no_std
+/// definitions (`trace_step`, every op's output) and roots every op; level 4 builds the
+/// disputed op's output tree (its widest); level 5 plays one element's chain (its longest).
+fn bench_rounds(
+    cfg: &TrainConfig,
+    rt: &Runtime,
+    segment: &iollm_compute::Segment,
+    checkpoint: &Path,
+    seg: f64,
+) {
+    let trainer = iollm_compute::Trainer::new(cfg, rt).expect("trainer");
+    let time = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        f();
+        t.elapsed().as_secs_f64()
+    };
+    let bytes = std::fs::read(checkpoint).expect("checkpoint");
+    let level2 = time(&mut || {
+        trainer.segment_step_roots(segment, &bytes).expect("step roots");
+    });
+    let (st, _) = trainer.load_checkpoint(checkpoint).expect("checkpoint");
+    let mut trace = None;
+    let level3 = time(&mut || {
+        let t = trainer.trace_step(&st);
+        t.level3();
+        trace = Some(t);
+    });
+    let trace = trace.expect("traced");
+    let ops = &trace.program().ops;
+    let widest = (0..ops.len()).max_by_key(|&k| ops[k].len).expect("ops");
+    let level4 = time(&mut || {
+        trace.output_tree(widest);
+    });
+    let (k, e) = (0..ops.len())
+        .flat_map(|k| (0..ops[k].len.min(64)).map(move |e| (k, e)))
+        .max_by_key(|&(k, e)| ops[k].chain_len(e))
+        .expect("elements");
+    let level5 = time(&mut || {
+        trace.chain(k, e);
+    });
+    println!("answering one round, as a fraction of replaying the segment ({seg:.2} s):");
+    for (level, s) in [(2, level2), (3, level3), (4, level4), (5, level5)] {
+        println!("  level {level}: {s:.4} s = {:.4}", s / seg);
+    }
+}
+
 fn main() {
     let which: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let want = |w: &str| which.is_empty() || which.iter().any(|x| x == w);
@@ -242,6 +290,8 @@ fn main() {
                 100.0 * seg / full,
                 cfg.n_checkpoints()
             );
+            let path = iollm_compute::train::checkpoint_path(&dir, 1);
+            bench_rounds(&cfg, &rt, &segment, &path, seg);
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
