@@ -80,6 +80,27 @@ pub fn game_run() -> Result<(iollm_compute::TrainConfig, iollm_compute::Trainer)
     Ok((cfg, trainer))
 }
 
+/// SplitMix64, for the seeded choices of the game tests (which op, element and bit a cheat
+/// alters).
+pub struct Draw(pub u64);
+
+impl Draw {
+    /// The next draw in `0..below`.
+    pub fn next(&mut self, below: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) % below
+    }
+}
+
+/// The name of an op's kind (`Matmul`, `Adam`, …): a row of VERIFICATION.md's table of leaves.
+pub fn kind_name(op: &iollm_repops::step::Op) -> String {
+    let debug = format!("{:?}", op.kind);
+    debug.split([' ', '{']).next().unwrap_or_default().to_string()
+}
+
 /// [`game_run`]'s config.
 pub const GAME_RUN: &str = r#"
 [model]

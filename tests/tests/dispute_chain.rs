@@ -24,7 +24,7 @@ use iollm_devnet::NodeProcess;
 use iollm_tests::advance_past;
 use iollm_types::bisection::{Side, Verdict};
 use iollm_types::dispute::GameId;
-use iollm_types::game::How;
+use iollm_types::game::{most_moves, How};
 use iollm_types::market::{
     loss_micros, Capacity, Commitment, FinalState, GameSpec, JobKind, JobState, Verification,
 };
@@ -41,14 +41,14 @@ use std::time::Duration;
 const YARDSTICK: f64 = 1.13e9;
 
 /// Opens a game between the two players (signed by the opener) and plays it through
-/// transactions until decided. Returns the verdict, how, the moves and the ref_time per kind.
+/// transactions until decided. Returns the game, the verdict, how, the moves and their cost.
 async fn play(
     dispute: &DisputeClient,
     opener: &Signer,
     tr: &Trainer,
     cfg: &TrainConfig,
     players: [(&Player<'_>, &Signer); 2],
-) -> Result<(GameId, Verdict, How, u32, BTreeMap<&'static str, u64>)> {
+) -> Result<(GameId, Verdict, How, u32, Cost)> {
     let (n, every) = (cfg.n_checkpoints() as u64, cfg.train.checkpoint_every);
     let traces = players.map(|(p, _)| p.level_one(every, n));
     let proof = |t: &[[u8; 32]], i: usize| merkle::proof(t, i).expect("in range");
@@ -63,8 +63,17 @@ async fn play(
     Ok((id, verdict, how, moves, cost))
 }
 
-/// What a game came to: verdict, how, moves, and the worst ref_time of each kind of move.
-type Outcome = (Verdict, How, u32, BTreeMap<&'static str, u64>);
+/// What a game came to: verdict, how, moves, and what its moves cost.
+type Outcome = (Verdict, How, u32, Cost);
+
+/// What a game's moves cost: the worst ref_time of each kind of move, and the ref_time and fees
+/// of all of them together.
+#[derive(Default)]
+struct Cost {
+    worst: BTreeMap<&'static str, u64>,
+    ref_time: u64,
+    fees: u128,
+}
 
 /// Plays open game `id` through transactions until decided.
 async fn play_game(
@@ -83,8 +92,7 @@ async fn play_games(
     games: &[(GameId, [(&Player<'_>, &Signer); 2])],
 ) -> Result<Vec<Outcome>> {
     let mut outcomes: Vec<Option<Outcome>> = games.iter().map(|_| None).collect();
-    let mut cost: Vec<BTreeMap<&'static str, u64>> =
-        games.iter().map(|_| BTreeMap::new()).collect();
+    let mut cost: Vec<Cost> = games.iter().map(|_| Cost::default()).collect();
     while outcomes.iter().any(Option::is_none) {
         for (i, (id, players)) in games.iter().enumerate() {
             if outcomes[i].is_some() {
@@ -97,8 +105,11 @@ async fn play_games(
                 .with_context(|| format!("nobody could move in {:?}", game.stage))?;
             let kind = player.kind();
             let call = dispute.play(signer, player.call(*id)).await?;
-            let worst = cost[i].entry(kind).or_default();
-            *worst = (*worst).max(call.dry_run.gas_required.0);
+            let gas = call.dry_run.gas_required.0;
+            let worst = cost[i].worst.entry(kind).or_default();
+            *worst = (*worst).max(gas);
+            cost[i].ref_time += gas;
+            cost[i].fees += call.fee;
             if let Some(d) = DisputeClient::decided(&call) {
                 outcomes[i] = Some((d.verdict, d.how, d.moves, std::mem::take(&mut cost[i])));
             }
@@ -125,13 +136,27 @@ async fn play_one_side(
     }
 }
 
-fn report(name: &str, moves: u32, cost: &BTreeMap<&'static str, u64>) {
+/// Prints what a game about `cfg`'s run cost, and checks that it took no more moves than a
+/// game can ([`most_moves`]).
+fn report(name: &str, (tr, cfg): (&Trainer, &TrainConfig), moves: u32, cost: &Cost) {
     let kinds: Vec<String> =
-        cost.iter().map(|(k, v)| format!("{k} {:.2}", *v as f64 / YARDSTICK)).collect();
+        cost.worst.iter().map(|(k, v)| format!("{k} {:.2}", *v as f64 / YARDSTICK)).collect();
     println!(
-        "{name}: {moves} moves; worst ref_time per kind (× yardstick transfer): {}",
+        "{name}: {moves} moves, ref_time {} in all ({:.1} × the yardstick transfer), fees {}; \
+         worst ref_time per kind (× yardstick transfer): {}",
+        cost.ref_time,
+        cost.ref_time as f64 / YARDSTICK,
+        cost.fees,
         kinds.join(", ")
     );
+    check_moves((tr, cfg), moves);
+}
+
+/// A game about `cfg`'s run ended in at least one move and at most [`most_moves`].
+fn check_moves((tr, cfg): (&Trainer, &TrainConfig), moves: u32) {
+    let spec = game_spec(tr, cfg, 50);
+    let most = most_moves(&spec.config, spec.every, spec.checkpoints).expect("a valid config");
+    assert!((1..=most).contains(&moves), "{moves} moves, a game takes 1 to {most}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,7 +197,7 @@ async fn disputes_are_decided_on_the_node_by_the_contracts_recomputation() -> Re
         let (_, verdict, how, moves, cost) =
             play(&dispute, &alice, &tr, &cfg, [(&honest_executor, &bob), (&liar, &charlie)]).await?;
         assert_eq!((verdict, how), (Verdict::Executor, How::Replay));
-        report("lying challenger", moves, &cost);
+        report("lying challenger", (&tr, &cfg), moves, &cost);
         assert_eq!(dispute.game_count().await?, 2);
         // Only the opener opens games; a decided game takes no more moves.
         let refused = dispute.open(&dave, &t, &[], [1; 32], &[]).await;
@@ -194,6 +219,7 @@ async fn disputes_are_decided_on_the_node_by_the_contracts_recomputation() -> Re
         let game = dispute.game(3).await?.context("decided games stay until closed")?;
         assert_eq!((game.segment, game.step, game.op as usize, game.element), (1, 7, adam, 100));
         println!("forged checkpoint h_2: {moves} moves");
+        check_moves((&tr, &cfg), moves);
         Ok(())
     })
     .await
@@ -380,6 +406,7 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         let (liar_verdict, _, liar_moves, _) = outcomes.remove(0);
         assert_eq!(liar_verdict, Verdict::Executor);
         println!("lying challenger against a cheating executor: {liar_moves} moves");
+        check_moves((&tr, &cfg), liar_moves);
         m::settle_challenge(ctx, &bob, job, 1).await?;
         assert_eq!(m::show_job(ctx, job).await?.0.state, JobState::Submitted);
         assert_eq!(market.balance_of(charlie.account_bytes()).await?, half);
@@ -390,7 +417,7 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
             (game.step, game.op as usize, game.element as usize),
             (6, cheat.op, cheat.element)
         );
-        report("cheating executor, through the market", moves, &cost);
+        report("cheating executor, through the market", (&tr, &cfg), moves, &cost);
         // The thrown game, its executor silent past its clock, is settled first: it rejects
         // the job (half the collateral to the sybil) and is accusation 0; Dave's game, lost
         // at the cheated element, is accusation 1.
@@ -529,6 +556,8 @@ async fn many_challengers_play_their_own_games_through_the_market() -> Result<()
         println!(
             "thrown game: {thrown_moves} moves; the attester's defence: {defence_moves} moves"
         );
+        check_moves((&tr, &cfg), thrown_moves);
+        check_moves((&tr, &cfg), defence_moves);
         let settled = m::settle_attester(ctx, &bob, job, 0).await?;
         println!(
             "ref_time (× yardstick transfer): defend {:.2}, settle_attester {:.2}",

@@ -6,8 +6,9 @@
 
 use iollm_compute::merkle::root;
 use iollm_compute::{TrainConfig, Trainer};
+use iollm_tests::{kind_name, Draw};
 use iollm_types::bisection::{Side, Verdict};
-use iollm_types::game::{Game, How, Stage};
+use iollm_types::game::{most_moves, Game, How, Stage};
 use iollm_worker::game_spec;
 use iollm_worker::player::{segment_claim, Cheat, Player, Respond, Start};
 
@@ -103,6 +104,79 @@ fn a_cheating_executor_is_caught_by_recomputing_one_chain_step() {
         (1, 6, CHEAT.op, CHEAT.element)
     );
     println!("decided by replay after {} moves", game.moves);
+}
+
+/// Every kind of op a step has (VERIFICATION.md's table of leaves, 30 kinds): a cheat at a
+/// seeded-random element of a seeded-random op of that kind, in the last step, is caught in the whole
+/// game — `Game`, the state machine the dispute contract runs, levels 1 to 5 — which ends on
+/// that op and element, decided by recomputing one chain step, within the moves a game can
+/// take.
+#[test]
+fn a_cheat_in_any_kind_of_op_is_caught_through_the_whole_game_on_that_op() {
+    let (tr, cfg) = setup();
+    let honest = Player::new(Side::Challenger, &tr, None);
+    // The run's last step: the state after it is the result h_n, so a cheat in anything that
+    // state holds (its loss too, which no later step reads) changes the result.
+    let step = cfg.train.steps - 1;
+    let st = honest.state(step);
+    let trace = tr.trace_step(&st);
+    let ops = &trace.program().ops;
+    let mut names: Vec<String> = ops.iter().map(kind_name).collect();
+    names.sort();
+    names.dedup();
+    let spec = game_spec(&tr, &cfg, 5);
+    let most = most_moves(&spec.config, spec.every, spec.checkpoints).expect("a valid config");
+    let (mut draw, mut longest) = (Draw(0x9a3e), 0);
+    for name in &names {
+        let candidates: Vec<usize> =
+            (0..ops.len()).filter(|&k| kind_name(&ops[k]) == *name).collect();
+        let k = candidates[draw.next(candidates.len() as u64) as usize];
+        // A live element (a masked one is +0 by definition), altered so that the step's result
+        // changes; an integer (a window offset, a token) stays in range.
+        let cheat = (0..50)
+            .find_map(|_| {
+                let e = draw.next(ops[k].len as u64) as usize;
+                let integer = matches!(name.as_str(), "Sample" | "Tokens");
+                let xor = if integer { 1 } else { 1 << (16 + draw.next(16)) };
+                let in_range = name != "Sample" || trace.output(k)[e] & 1 == 1;
+                let altered = tr.trace_step_with(&st, |op, out| {
+                    if op == k {
+                        out[e] ^= xor;
+                    }
+                });
+                let live = ops[k].chain_len(e) > 0 && altered.next_root() != trace.next_root();
+                (in_range && live).then_some(Cheat { step, op: k, element: e, xor })
+            })
+            .unwrap_or_else(|| panic!("{name}: no element of op {k} changes the step's result"));
+        let cheater = Player::new(Side::Executor, &tr, Some(cheat));
+        let game = play(&tr, &cfg, [&cheater, &honest], None);
+        assert_eq!(
+            game.verdict(),
+            Some(Verdict::Challenger),
+            "{name}: {cheat:?}, {:?} at step {} op {} element {}",
+            game.stage,
+            game.step,
+            game.op,
+            game.element
+        );
+        assert!(
+            matches!(game.stage, Stage::Decided { how: How::Replay, .. }),
+            "{name}: {:?}",
+            game.stage
+        );
+        assert_eq!(
+            (game.step, game.op as usize, game.element as usize),
+            (step, k, cheat.element),
+            "{name}: the game ends on the altered element"
+        );
+        assert!(game.moves <= most, "{name}: {} moves, a game takes at most {most}", game.moves);
+        longest = longest.max(game.moves);
+    }
+    assert!(names.len() >= 30, "every kind of op is in a step: {names:?}");
+    println!(
+        "{} kinds of op, each caught at its element in at most {longest} moves (bound {most})",
+        names.len()
+    );
 }
 
 /// A verifier that replayed only the segment its draw named (segment 1, from the executor's

@@ -15,22 +15,10 @@ use iollm_repops::commit::{self, chunk_hash};
 use iollm_repops::merkle::Hasher;
 use iollm_repops::referee::{self, chain_value, Input, Leaf, LeafError};
 use iollm_repops::F32;
+use iollm_tests::Draw;
 use iollm_types::bisection::{Bisection, Side, Value, Verdict};
 use iollm_types::descent::{Descent, Phase};
 use iollm_types::dispute;
-
-/// SplitMix64, for the seeded choices of the tests.
-struct Draw(u64);
-
-impl Draw {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (z ^ (z >> 31)) % below
-    }
-}
 
 /// A side of the game: its replay of the step, and where its story of one element's chain
 /// leaves the replay (a liar's chain must end at the value it committed).
@@ -224,10 +212,9 @@ fn ex_corpus_len(t: &StepTrace) -> u64 {
     t.trainer().corpus().len() as u64
 }
 
-/// The name of an op's kind.
+/// The name of op `k`'s kind.
 fn kind_name(t: &StepTrace, k: usize) -> String {
-    let debug = format!("{:?}", t.program().ops[k].kind);
-    debug.split([' ', '{']).next().unwrap_or_default().to_string()
+    iollm_tests::kind_name(&t.program().ops[k])
 }
 
 fn setup() -> (Trainer, TrainState) {

@@ -124,18 +124,12 @@ impl GameConfig {
     }
 }
 
-/// The most blocks a game can last when every side takes all the time it is given: one move
-/// (`move_blocks`) for each of the seven stages that wait on one (the executor's level-1
-/// commit, the commits of levels 2, 3 and 5, the output root, the named element, the referee's
-/// inputs), twice a side's clock for each bisection and for the descent (a clock of
-/// `move_blocks` per round it can last; a chain's at most 32, the chain length being a `u32`),
-/// and the block in which anyone ends it. `None` if `config` is invalid or it overflows.
-pub fn longest(
-    config: &GameConfig,
-    every: u32,
-    checkpoints: u32,
-    move_blocks: BlockNumber,
-) -> Option<BlockNumber> {
+/// The most moves a game about a run can take: one for each of the seven stages that wait on
+/// one (the executor's level-1 commit, the commits of levels 2, 3 and 5, the output root, the
+/// named element, the referee's inputs), and two (one a side) for each round of each bisection
+/// and of the descent (a chain's at most 32, the chain length being a `u32`). `None` if
+/// `config` is invalid or it overflows.
+pub fn most_moves(config: &GameConfig, every: u32, checkpoints: u32) -> Option<u32> {
     if !config.is_valid() {
         return None;
     }
@@ -145,8 +139,20 @@ pub fn longest(
     let descent = crate::descent::height(commit::chunk_count(widest)).checked_add(1)?;
     let bisections: u32 =
         [checkpoints, every, ops].iter().map(|n| Bisection::max_rounds(*n).max(1)).sum();
-    let clocks = bisections.checked_add(descent)?.checked_add(u32::BITS)?.checked_mul(2)?;
-    move_blocks.checked_mul(clocks.checked_add(7)?)?.checked_add(1)
+    let rounds = bisections.checked_add(descent)?.checked_add(u32::BITS)?;
+    rounds.checked_mul(2)?.checked_add(7)
+}
+
+/// The most blocks a game can last when every side takes all the time it is given: a side's
+/// clock of `move_blocks` for each of its [`most_moves`], and the block in which anyone ends
+/// it. `None` if `config` is invalid or it overflows.
+pub fn longest(
+    config: &GameConfig,
+    every: u32,
+    checkpoints: u32,
+    move_blocks: BlockNumber,
+) -> Option<BlockNumber> {
+    move_blocks.checked_mul(most_moves(config, every, checkpoints)?)?.checked_add(1)
 }
 
 /// What a game is about, fixed when it opens.
@@ -1005,6 +1011,7 @@ mod tests {
         let widest = prog.ops.iter().map(|op| op.len as u64).max().unwrap();
         let h = crate::descent::height(commit::chunk_count(widest));
         let rounds = 2 + 1 + 7 + (h + 1) + 32;
+        assert_eq!(most_moves(&cfg, 2, 4), Some(2 * rounds + 7));
         assert_eq!(longest(&cfg, 2, 4, 1), Some(2 * rounds + 7 + 1));
         assert_eq!(longest(&cfg, 2, 4, 3), Some(3 * (2 * rounds + 7) + 1));
         assert_eq!(longest(&cfg, 2, 4, u32::MAX), None);

@@ -89,6 +89,9 @@ pub struct Player<'t> {
     claim: Option<Vec<Hash>>,
     /// Its `h_0` in an initial game, with the terms it was built for ([`Player::start`]).
     start: std::sync::Mutex<Option<(StartTerms, std::sync::Arc<Start>)>>,
+    /// Its replay of the last step a move needed ([`Player::step_trace`]): every move below
+    /// level 2 reads the same step, and a replay op by op is a move's dearest part.
+    traced: std::sync::Mutex<Option<(u64, std::sync::Arc<StepTrace<'t>>)>>,
 }
 
 impl<'t> Player<'t> {
@@ -104,6 +107,7 @@ impl<'t> Player<'t> {
             throw: None,
             claim: None,
             start: Default::default(),
+            traced: Default::default(),
         }
     }
 
@@ -182,6 +186,18 @@ impl<'t> Player<'t> {
         })
     }
 
+    /// Its replay of step `step` ([`Player::trace`] of its state before it), kept for the next
+    /// move about the same step.
+    fn step_trace(&self, step: u64) -> std::sync::Arc<StepTrace<'t>> {
+        let lock = || self.traced.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, trace)) = lock().as_ref().filter(|(at, _)| *at == step) {
+            return std::sync::Arc::clone(trace);
+        }
+        let trace = std::sync::Arc::new(self.trace(&self.state(step)));
+        *lock() = Some((step, std::sync::Arc::clone(&trace)));
+        trace
+    }
+
     fn root(&self, st: &TrainState) -> Hash {
         st.hash(&self.trainer.config_hash())
     }
@@ -207,10 +223,10 @@ impl<'t> Player<'t> {
                 roots
             }
             Level::Ops => {
-                let st = self.state(game.step);
-                let mut seq = self.trace(&st).level3();
+                let mut seq = self.step_trace(game.step).level3();
                 if let Some(c) = self.throw.filter(|c| c.step == game.step) {
                     let honest_end = seq.pop();
+                    let st = self.state(game.step);
                     seq = Player::new(self.side, self.trainer, Some(c)).trace(&st).level3();
                     seq.pop();
                     seq.extend(honest_end);
@@ -224,7 +240,7 @@ impl<'t> Player<'t> {
     /// Its chain of the disputed element, ending at its value of the element (a liar's story
     /// leaves its replay from `lie_from` on when the replay does not end there).
     fn chain(&self, game: &Game) -> Vec<u64> {
-        let trace = self.trace(&self.state(game.step));
+        let trace = self.step_trace(game.step);
         let (k, e) = (game.op as usize, game.element as usize);
         let mut c = trace.chain(k, e);
         let claimed = trace.output(k)[e];
@@ -295,7 +311,7 @@ impl Respond for Player<'_> {
                 Some(Move::Reveal { value: seq[mid], path: merkle::proof(&seq, mid)? })
             }
             Stage::Output { op, .. } if self.side == Side::Executor => {
-                let trace = self.trace(&self.state(game.step));
+                let trace = self.step_trace(game.step);
                 let k = *op as usize;
                 Some(Move::Output {
                     root: trace.output_root(k),
@@ -303,7 +319,7 @@ impl Respond for Player<'_> {
                 })
             }
             Stage::Descend { op, descent } => {
-                let trace = self.trace(&self.state(game.step));
+                let trace = self.step_trace(game.step);
                 let k = *op as usize;
                 descend(self.side, descent, &trace.output_tree(k), || {
                     (trace.chunk(k, descent.index).to_vec(), Vec::new())
@@ -315,7 +331,7 @@ impl Respond for Player<'_> {
                 self.start(game).player(self.side).respond(game)
             }
             Stage::Name { op, index, chunk, .. } if self.side == Side::Challenger => {
-                let trace = self.trace(&self.state(game.step));
+                let trace = self.step_trace(game.step);
                 let mine = trace.chunk(*op as usize, *index);
                 let offset = mine.iter().zip(chunk).position(|(a, b)| a != b)?;
                 let element = *index as usize * iollm_repops::commit::CHUNK_WORDS + offset;
@@ -336,11 +352,11 @@ impl Respond for Player<'_> {
             // A thrower leaves the referee's inputs to the other side (its own would not prove).
             Stage::NextState { .. } if self.throw.is_some() => None,
             Stage::NextState { .. } => {
-                let (scalars, loss, adam) = self.trace(&self.state(game.step)).seal_proofs();
+                let (scalars, loss, adam) = self.step_trace(game.step).seal_proofs();
                 Some(Move::NextState { scalars, loss, adam })
             }
             Stage::Replay { pos, acc, .. } => {
-                let trace = self.trace(&self.state(game.step));
+                let trace = self.step_trace(game.step);
                 let inputs =
                     trace.leaf_inputs(game.op as usize, game.element as usize, *pos as usize, *acc);
                 Some(Move::Replay { inputs })
