@@ -148,7 +148,10 @@ fn a_cheat_in_any_kind_of_op_is_caught_through_the_whole_game_on_that_op() {
                 (in_range && live).then_some(Cheat { step, op: k, element: e, xor })
             })
             .unwrap_or_else(|| panic!("{name}: no element of op {k} changes the step's result"));
-        let cheater = Player::new(Side::Executor, &tr, Some(cheat));
+        // Where in the element's chain the cheater's story leaves its replay: the chain step
+        // the referee recomputes.
+        let lie_from = 1 + draw.next(ops[k].chain_len(cheat.element) as u64) as usize;
+        let cheater = Player::new(Side::Executor, &tr, Some(cheat)).lying_from(lie_from);
         let game = play(&tr, &cfg, [&cheater, &honest], None);
         assert_eq!(
             game.verdict(),

@@ -126,6 +126,13 @@ impl<'t> Player<'t> {
         Player { run: Some((run, every.max(1))), ..Player::new(side, trainer, None) }
     }
 
+    /// This player (a liar) telling, in the chain of the element a game disputes, its replay's
+    /// values up to position `pos` and made-up ones from there (from position 1 if not set):
+    /// where in the chain the game ends.
+    pub fn lying_from(self, pos: usize) -> Player<'t> {
+        Player { lie_from: pos, ..self }
+    }
+
     /// This player claiming `claim` at level 1 instead of its own trace: a verifier that
     /// replayed only one segment claims [`segment_claim`], and every level below the first
     /// stays inside that segment, whose states its replay knows.
