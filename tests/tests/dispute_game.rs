@@ -256,6 +256,38 @@ fn an_honest_executor_beats_a_lying_challenger() {
     assert_eq!((game.segment, game.step, game.op), (3, 13, 40));
 }
 
+/// A sybil swarm on the wrong side, playing: ten challengers, each with its own lie (a drawn
+/// step, op and element, leaving its replay at a drawn position of the element's chain), each
+/// plays its game to the end against one honest executor, who wins all ten by recomputation,
+/// each at the liar's element.
+#[test]
+fn ten_lying_challengers_each_playing_to_the_end_all_lose() {
+    let (tr, cfg) = setup();
+    let honest = Player::new(Side::Executor, &tr, None);
+    let (n, every) = (cfg.n_checkpoints() as u64, cfg.train.checkpoint_every);
+    let result = honest.checkpoints(every, n)[n as usize];
+    let ops = tr.step_program().ops;
+    let mut draw = Draw(0x5b11);
+    let mut liars = 0;
+    while liars < 10 {
+        let (step, k) = (draw.next(cfg.train.steps), draw.next(ops.len() as u64) as usize);
+        let e = draw.next(ops[k].len as u64) as usize;
+        let integer = matches!(kind_name(&ops[k]).as_str(), "Sample" | "Tokens");
+        let cheat = Cheat { step, op: k, element: e, xor: 1 << 22 };
+        let liar = Player::new(Side::Challenger, &tr, Some(cheat));
+        // A lie about the result: one that no later value sees claims the executor's own.
+        if integer || ops[k].chain_len(e) == 0 || liar.checkpoints(every, n)[n as usize] == result {
+            continue;
+        }
+        let liar = liar.lying_from(1 + draw.next(ops[k].chain_len(e) as u64) as usize);
+        let game = play(&tr, &cfg, [&honest, &liar], None);
+        assert_eq!(game.verdict(), Some(Verdict::Executor), "liar {liars}: {cheat:?}");
+        assert!(matches!(game.stage, Stage::Decided { how: How::Replay, .. }), "{:?}", game.stage);
+        assert_eq!((game.step, game.op as usize, game.element as usize), (step, k, e));
+        liars += 1;
+    }
+}
+
 #[test]
 fn a_challenger_that_claims_the_executors_own_result_loses_at_once() {
     let (tr, cfg) = setup();
