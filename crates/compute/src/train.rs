@@ -633,6 +633,15 @@ pub fn checkpoint_path(out_dir: &Path, i: usize) -> PathBuf {
     out_dir.join("checkpoints").join(format!("ckpt-{i:06}.bin"))
 }
 
+/// Where a run stopped between checkpoints ([`Flow::Break`]: a worker's SIGTERM) keeps its
+/// state and the roots of its segment's steps so far, so that [`Trainer::resume_latest`] goes on
+/// from that step, not from the checkpoint before it. Local only: not part of the trace, and
+/// removed once the next checkpoint is written. Layout: the roots' count (`u32` LE), the roots,
+/// the state's checkpoint bytes, and the SHA-256 of all that.
+pub fn stopped_path(out_dir: &Path) -> PathBuf {
+    out_dir.join("checkpoints").join("stopped.bin")
+}
+
 /// Path of the spot-check leaf of the segment that ends at checkpoint `i` (written just before
 /// the checkpoint, so that a resumed run finds it).
 fn check_path(out_dir: &Path, i: usize) -> PathBuf {
@@ -818,7 +827,7 @@ impl Trainer {
         start: Instant,
         first_step: u64,
     ) -> Result<f32> {
-        let mut loss = f32::NAN;
+        let mut loss = st.loss;
         while st.step < until {
             loss = self.step(st);
             steps.push(st.hash(&self.config_hash));
@@ -868,29 +877,39 @@ impl Trainer {
         Ok((st, h))
     }
 
-    /// Continues from `st` (at checkpoint `from`) to the end of the run, writing checkpoints
-    /// `from+1..=n`, the trace and the final model. `hashes` holds `h_0..=h_from`.
+    /// Continues from `st` to the end of the run, writing the checkpoints after `h_from`, the
+    /// trace and the final model. `hashes` holds `h_0..=h_from`; `steps` the roots of the
+    /// states from `h_from` to `st` (`[h_from]` when `st` is checkpoint `from`). Stopped between
+    /// checkpoints, it writes [`stopped_path`] first.
     fn finish(
         &self,
         out_dir: &Path,
         mut st: TrainState,
         mut hashes: Vec<Hash>,
+        mut steps: Vec<Hash>,
         progress: &mut dyn FnMut(&Progress) -> Flow,
     ) -> Result<TrainOutcome> {
         let k = self.cfg.train.checkpoint_every;
         let start = Instant::now();
         let steps_before = st.step;
-        let mut loss = f32::NAN;
+        let mut loss = st.loss;
         let mut checks = self.done_checks(out_dir, hashes.len() - 1)?;
-        while st.step < self.cfg.train.steps {
-            let next = st.step + k;
-            let mut steps = vec![st.hash(&self.config_hash)];
-            loss = self.run(&mut st, next, &mut steps, progress, start, steps_before)?;
+        while st.step < self.cfg.train.steps || steps.len() > 1 {
+            let next = st.step - (steps.len() as u64 - 1) + k;
+            loss = match self.run(&mut st, next, &mut steps, progress, start, steps_before) {
+                Err(Error::Stopped { step }) => {
+                    self.write_stopped(out_dir, &st, &steps)?;
+                    return Err(Error::Stopped { step });
+                }
+                done => done?,
+            };
             let i = (st.step / k) as usize;
             let leaf = spotcheck_leaf::<Sha>(&merkle::root(&steps));
             atomic_write(&check_path(out_dir, i), hex(&leaf).as_bytes())?;
             checks.push(leaf);
             let h = self.write_checkpoint(out_dir, i, &st)?;
+            remove_if_there(&stopped_path(out_dir))?;
+            steps = vec![h];
             info!(target: "compute::train", checkpoint = i, step = st.step, loss, hash = %hex(&h), "Checkpoint written");
             let flow = progress(&Progress {
                 step: st.step,
@@ -1232,7 +1251,7 @@ impl Trainer {
         if flow.is_break() {
             return Err(Error::Stopped { step: 0 });
         }
-        self.finish(out_dir, st, vec![h0], progress)
+        self.finish(out_dir, st, vec![h0], vec![h0], progress)
     }
 
     /// Resumes a run in `out_dir` from its checkpoint `from`, rewriting checkpoints after it,
@@ -1243,6 +1262,18 @@ impl Trainer {
         &self,
         out_dir: &Path,
         from: usize,
+        progress: &mut dyn FnMut(&Progress) -> Flow,
+    ) -> Result<TrainOutcome> {
+        self.resume_at(out_dir, from, None, progress)
+    }
+
+    /// [`Trainer::resume`], from the state a run stopped at after checkpoint `from` (with its
+    /// segment's roots so far) when `stopped` is one.
+    fn resume_at(
+        &self,
+        out_dir: &Path,
+        from: usize,
+        stopped: Option<(TrainState, Vec<Hash>)>,
         progress: &mut dyn FnMut(&Progress) -> Flow,
     ) -> Result<TrainOutcome> {
         let n = self.cfg.n_checkpoints();
@@ -1264,12 +1295,18 @@ impl Trainer {
             return Err(Error::CorruptCheckpoint(why));
         }
         forget_completion(out_dir, n)?;
-        info!(target: "compute::train", from, out = %out_dir.display(), "Training resumed");
-        self.finish(out_dir, st, hashes, progress)
+        let from_hash = hashes[from];
+        let (st, steps) = match stopped {
+            Some((stopped, steps)) if steps[0] == from_hash => (stopped, steps),
+            _ => (st, vec![from_hash]),
+        };
+        info!(target: "compute::train", from, step = st.step, out = %out_dir.display(), "Training resumed");
+        self.finish(out_dir, st, hashes, steps, progress)
     }
 
     /// Resumes from the last good checkpoint of `out_dir` — the highest `i` such that
-    /// checkpoints `0..=i` all load and belong to this config.
+    /// checkpoints `0..=i` all load and belong to this config — or from the state the run
+    /// stopped at after it ([`stopped_path`]) when that one is whole and follows from it.
     pub fn resume_latest(
         &self,
         out_dir: &Path,
@@ -1288,7 +1325,75 @@ impl Trainer {
             }
         }
         let from = last.ok_or_else(|| Error::NothingToResume { path: out_dir.to_owned() })?;
-        self.resume(out_dir, from, progress)
+        let stopped = self.read_stopped(out_dir, from);
+        self.resume_at(out_dir, from, stopped, progress)
+    }
+
+    /// Writes [`stopped_path`]: `st`, between checkpoints, and `steps`, the roots of its
+    /// segment's states from the checkpoint before it to `st`.
+    fn write_stopped(&self, out_dir: &Path, st: &TrainState, steps: &[Hash]) -> Result<()> {
+        let (state, _) = st.checkpoint_bytes(&self.config_hash);
+        let mut bytes = (steps.len() as u32).to_le_bytes().to_vec();
+        steps.iter().for_each(|h| bytes.extend_from_slice(h));
+        bytes.extend_from_slice(&state);
+        let sum: Hash = Sha256::digest(&bytes).into();
+        bytes.extend_from_slice(&sum);
+        atomic_write(&stopped_path(out_dir), &bytes)?;
+        info!(target: "compute::train", step = st.step, "Stopped between checkpoints; its state is kept");
+        Ok(())
+    }
+
+    /// The state [`stopped_path`] holds and its segment's roots, if the file is whole, of this
+    /// config, and goes on from checkpoint `from` (its first root `h_from`, its last the
+    /// state's, one root a step, within the segment). Anything else is ignored (logged): the
+    /// run goes on from the checkpoint.
+    fn read_stopped(&self, out_dir: &Path, from: usize) -> Option<(TrainState, Vec<Hash>)> {
+        let path = stopped_path(out_dir);
+        let bytes = std::fs::read(&path).ok()?;
+        let checked = || -> std::result::Result<(TrainState, Vec<Hash>), String> {
+            let (body, sum) = bytes
+                .split_at_checked(bytes.len().checked_sub(32).ok_or("short")?)
+                .ok_or("short")?;
+            if Sha256::digest(body).as_slice() != sum {
+                return Err("its checksum does not match".into());
+            }
+            let (count, rest) = body.split_at_checked(4).ok_or("short")?;
+            let count = u32::from_le_bytes(count.try_into().expect("four bytes")) as usize;
+            let (roots, state) = rest
+                .split_at_checked(count.checked_mul(32).ok_or("too many roots")?)
+                .ok_or("short")?;
+            let steps: Vec<Hash> =
+                roots.chunks_exact(32).map(|r| r.try_into().expect("32 bytes")).collect();
+            let (st, h) = self.decode_checked(state).map_err(|e| e.to_string())?;
+            let k = self.cfg.train.checkpoint_every;
+            let (first, last) = (from as u64 * k, st.step);
+            let h_from =
+                self.load_checkpoint(&checkpoint_path(out_dir, from)).map_err(|e| e.to_string())?.1;
+            let follows = steps.len() as u64 == last.wrapping_sub(first) + 1
+                && last > first
+                && last <= first + k
+                && steps.first() == Some(&h_from)
+                && steps.last() == Some(&h);
+            if !follows {
+                return Err(format!("step {last} does not follow checkpoint {from}"));
+            }
+            Ok((st, steps))
+        };
+        match checked() {
+            Ok(stopped) => Some(stopped),
+            Err(why) => {
+                info!(target: "compute::train", path = %path.display(), why, "Not resuming from the stopped state");
+                None
+            }
+        }
+    }
+}
+
+/// Removes `path` if it is there.
+fn remove_if_there(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("remove", path, e)),
+        _ => Ok(()),
     }
 }
 

@@ -60,7 +60,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
 
     /// Trains the job's spec into its run directory, from the last checkpoint if a run is
     /// there, on a blocking thread, progress in the log; `false` when `stop` stopped it (its
-    /// checkpoints stay for the next start).
+    /// checkpoints, and the state of the step it stopped at, stay for the next start).
     pub(super) async fn train(
         &self,
         id: u64,

@@ -174,8 +174,54 @@ fn a_run_stopped_by_its_callback_resumes_to_the_same_trace() {
     assert!(!dir.path().join(COMPLETE_FILE).exists(), "a stopped run is not finished");
     assert!(checkpoint_path(dir.path(), 1).exists(), "checkpoint 1 (step 2) was written");
     assert!(!checkpoint_path(dir.path(), 2).exists());
-    let out = resume_latest(&cfg, dir.path(), &rt, &mut iollm_compute::go_on).expect("resume");
+    // Stopped between checkpoints, it kept step 3: the resumed run trains steps 4 to 6 only.
+    let stopped = iollm_compute::train::stopped_path(dir.path());
+    assert!(stopped.exists(), "the state at step 3 is kept");
+    let kept = std::fs::read(&stopped).expect("read");
+    let mut trained = Vec::new();
+    let mut count = |p: &iollm_compute::Progress| {
+        if p.checkpoint.is_none() {
+            trained.push(p.step);
+        }
+        iollm_compute::Flow::Continue(())
+    };
+    let out = resume_latest(&cfg, dir.path(), &rt, &mut count).expect("resume");
     assert_eq!(out.trace_root, full.trace_root);
+    assert_eq!(trained, [4, 5, 6], "it went on from the step it stopped at");
+    assert!(!stopped.exists(), "removed once the next checkpoint is written");
+
+    // A kept state that is damaged, or does not follow the checkpoint before it, is ignored:
+    // the run goes on from that checkpoint, to the same trace.
+    let damaged = {
+        let mut d = kept.clone();
+        d[40] ^= 1;
+        d
+    };
+    let wrong_segment = {
+        // Checkpoint 0's hash as its first root: the roots do not start at checkpoint 1.
+        let mut w = kept.clone();
+        let h0 = full.hashes[0];
+        w[4..36].copy_from_slice(&h0);
+        let body = w.len() - 32;
+        let sum = <sha2::Sha256 as sha2::Digest>::digest(&w[..body]);
+        w[body..].copy_from_slice(&sum);
+        w
+    };
+    for bad in [damaged, wrong_segment] {
+        std::fs::remove_file(dir.path().join(COMPLETE_FILE)).expect("unfinish");
+        std::fs::remove_file(checkpoint_path(dir.path(), 2)).expect("back to checkpoint 1");
+        std::fs::write(&stopped, &bad).expect("write");
+        let mut trained = Vec::new();
+        let out = resume_latest(&cfg, dir.path(), &rt, &mut |p| {
+            if p.checkpoint.is_none() {
+                trained.push(p.step);
+            }
+            iollm_compute::Flow::Continue(())
+        })
+        .expect("resume");
+        assert_eq!(out.trace_root, full.trace_root);
+        assert_eq!(trained, [3, 4, 5, 6], "from checkpoint 1");
+    }
 }
 
 /// A replay whose caller gave up (its `stop` set) ends at its next step with `Stopped`, and
