@@ -187,7 +187,8 @@ fn post_job(s: &Path, spec: &str, artifact: &str, deadline: &str, window: u32) -
 
 /// A provider runs `iollm worker run`; a job is posted from the example spec; the worker is
 /// killed with SIGKILL while it trains, started again, and goes on from its checkpoints to
-/// submit, having claimed once; SIGTERM then stops it cleanly.
+/// submit, having claimed once, the trace root of the job trained without a kill; SIGTERM
+/// then stops it cleanly.
 fn worker_survives_kill_9_and_stops_on_sigterm(s: &Path, artifact: &str) {
     use iollm_worker::state::{Stage, State};
     let charlie = "//Charlie";
@@ -230,6 +231,18 @@ fn worker_survives_kill_9_and_stops_on_sigterm(s: &Path, artifact: &str) {
     assert_eq!(sent, ["claim", "submit_result"], "claimed once across the kill");
     let (ok, shown, _) = iollm(s, &["job", "show", &job.to_string()]);
     assert!(ok && shown.contains("state:        Submitted"), "{shown}");
+    // The submitted trace root is the one of the job trained without a kill.
+    let reference = s.join("reference");
+    let (ok, trained, stderr) = iollm(
+        s,
+        &["--json", "train", "--job", &job.to_string(), "--out", reference.to_str().unwrap()],
+    );
+    assert!(ok, "iollm train --job failed: {stderr}");
+    let (ok, shown, _) = iollm(s, &["--json", "job", "show", &job.to_string()]);
+    let [trained, shown]: [serde_json::Value; 2] =
+        [trained, shown].map(|j| serde_json::from_str(&j).expect(&j));
+    assert!(ok && trained["trace_root"].is_string(), "{trained}");
+    assert_eq!(shown["trace_root"], trained["trace_root"], "the same run as without the kill");
 
     let pid = nix::unistd::Pid::from_raw(worker.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
