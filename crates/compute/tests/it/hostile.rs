@@ -178,16 +178,19 @@ fn a_run_stopped_by_its_callback_resumes_to_the_same_trace() {
     let stopped = iollm_compute::train::stopped_path(dir.path());
     assert!(stopped.exists(), "the state at step 3 is kept");
     let kept = std::fs::read(&stopped).expect("read");
-    let mut trained = Vec::new();
-    let mut count = |p: &iollm_compute::Progress| {
-        if p.checkpoint.is_none() {
-            trained.push(p.step);
-        }
-        iollm_compute::Flow::Continue(())
+    // Resumes the run in `dir`: its trace root and the steps it trained.
+    let resume = || {
+        let mut trained = Vec::new();
+        let out = resume_latest(&cfg, dir.path(), &rt, &mut |p| {
+            if p.checkpoint.is_none() {
+                trained.push(p.step);
+            }
+            iollm_compute::Flow::Continue(())
+        })
+        .expect("resume");
+        (out.trace_root, trained)
     };
-    let out = resume_latest(&cfg, dir.path(), &rt, &mut count).expect("resume");
-    assert_eq!(out.trace_root, full.trace_root);
-    assert_eq!(trained, [4, 5, 6], "it went on from the step it stopped at");
+    assert_eq!(resume(), (full.trace_root, vec![4, 5, 6]), "on from the step it stopped at");
     assert!(!stopped.exists(), "removed once the next checkpoint is written");
 
     // A kept state that is damaged, or does not follow the checkpoint before it, is ignored:
@@ -211,16 +214,7 @@ fn a_run_stopped_by_its_callback_resumes_to_the_same_trace() {
         std::fs::remove_file(dir.path().join(COMPLETE_FILE)).expect("unfinish");
         std::fs::remove_file(checkpoint_path(dir.path(), 2)).expect("back to checkpoint 1");
         std::fs::write(&stopped, &bad).expect("write");
-        let mut trained = Vec::new();
-        let out = resume_latest(&cfg, dir.path(), &rt, &mut |p| {
-            if p.checkpoint.is_none() {
-                trained.push(p.step);
-            }
-            iollm_compute::Flow::Continue(())
-        })
-        .expect("resume");
-        assert_eq!(out.trace_root, full.trace_root);
-        assert_eq!(trained, [3, 4, 5, 6], "from checkpoint 1");
+        assert_eq!(resume(), (full.trace_root, vec![3, 4, 5, 6]), "from checkpoint 1");
     }
 }
 
