@@ -71,7 +71,13 @@ impl Trainer {
         };
         let program = self.step_program();
         let (words, header) = st.step_inputs();
-        let outs = step::run_with::<f32>(&program, &words, &header, self.corpus(), alter);
+        // Each op's elements on this trainer's threads (the definitions, element by element,
+        // are most of what a move costs).
+        let inputs = (&words[..], &header, self.corpus());
+        let outs = step::run_each::<f32>(&program, inputs, alter, |op, element| {
+            use rayon::prelude::*;
+            self.pool.install(|| (0..op.len).into_par_iter().map(element).collect())
+        });
         let chunks: Vec<Vec<Hash>> =
             outs.iter().map(|o| o.chunks(CHUNK_WORDS).map(chunk_hash::<Sha>).collect()).collect();
         let roots = chunks.iter().map(|c| merkle::root(c)).collect();

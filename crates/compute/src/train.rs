@@ -559,7 +559,7 @@ pub struct Trainer {
     base: Option<Vec<f32>>,
     config_hash: Hash,
     ex: Exec,
-    pool: rayon::ThreadPool,
+    pub(crate) pool: rayon::ThreadPool,
     /// Created by the first step.
     workspace: Mutex<Option<Workspace>>,
     /// Weight decay runs over the flat parameters: tensors of rank ≥ 2 only.

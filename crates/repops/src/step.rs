@@ -862,17 +862,33 @@ pub fn run_with<F: Binary32>(
     state: &[u32],
     header: &[u32; HEADER_WORDS],
     corpus: &[u8],
+    alter: impl FnMut(usize, &mut Vec<u32>),
+) -> Vec<Vec<u32>> {
+    run_each::<F>(prog, (state, header, corpus), alter, |op, element| {
+        (0..op.len).map(element).collect()
+    })
+}
+
+/// [`run_with`], each op's output made by `each` from the op and its element function (which
+/// any thread may call, for any element, in any order): a caller with threads computes an op's
+/// elements in parallel, with the same bits.
+pub fn run_each<F: Binary32>(
+    prog: &Program,
+    (state, header, corpus): (&[u32], &[u32; HEADER_WORDS], &[u8]),
     mut alter: impl FnMut(usize, &mut Vec<u32>),
+    mut each: impl FnMut(&Op, &(dyn Fn(usize) -> u32 + Sync)) -> Vec<u32>,
 ) -> Vec<Vec<u32>> {
     let mut outs: Vec<Vec<u32>> = Vec::with_capacity(prog.ops.len());
     for (k, op) in prog.ops.iter().enumerate() {
-        let read = |t: Tensor, i: usize| match t {
-            Tensor::State => state[i],
-            Tensor::Header => header[i],
-            Tensor::Corpus => u32::from(corpus[i]),
-            Tensor::Op(k) => outs[k][i],
+        let mut values = {
+            let read = |t: Tensor, i: usize| match t {
+                Tensor::State => state[i],
+                Tensor::Header => header[i],
+                Tensor::Corpus => u32::from(corpus[i]),
+                Tensor::Op(k) => outs[k][i],
+            };
+            each(op, &|e| op.element::<F>(e, &read))
         };
-        let mut values = (0..op.len).map(|e| op.element::<F>(e, &read)).collect();
         alter(k, &mut values);
         outs.push(values);
     }
