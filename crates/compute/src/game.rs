@@ -14,6 +14,7 @@ use iollm_repops::referee::{Input, Proven};
 use iollm_repops::step::{self, Program, Tensor, HEADER_WORDS};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
+use std::sync::Arc;
 
 /// One element of one op of one step altered by xor-ing its bits, every later value computed
 /// from the altered one (a consistent cheat): how tests make a dishonest executor
@@ -31,8 +32,14 @@ pub struct Fault {
 }
 
 /// One step replayed op by op, with every commitment a player reveals or proves.
+#[derive(Clone)]
 pub struct StepTrace<'t> {
     trainer: &'t Trainer,
+    traced: Arc<Traced>,
+}
+
+/// What a [`StepTrace`] holds, kept by its trainer ([`Trainer::trace_step_as`]).
+pub struct Traced {
     program: Program,
     /// The state root before the step.
     start: Hash,
@@ -46,10 +53,50 @@ pub struct StepTrace<'t> {
     roots: Vec<Hash>,
 }
 
+impl std::ops::Deref for StepTrace<'_> {
+    type Target = Traced;
+    fn deref(&self) -> &Traced {
+        &self.traced
+    }
+}
+
+/// How many step replays a trainer keeps ([`Trainer::trace_step_as`]): one for each side of a
+/// game a process plays both sides of (tests), one for a worker's side.
+const KEPT_TRACES: usize = 2;
+
+/// A trainer's last step replays, by the state before the step and the fault applied.
+pub(crate) type KeptTraces = std::sync::Mutex<Vec<(Hash, Option<Fault>, Arc<Traced>)>>;
+
 impl Trainer {
     /// Replays the step from `st` op by op: [`StepTrace`].
     pub fn trace_step(&self, st: &TrainState) -> StepTrace<'_> {
-        self.trace_step_with(st, |_, _| {})
+        self.trace_step_as(st, None)
+    }
+
+    /// [`Trainer::trace_step`] with `fault` applied too (a player's cheat, for tests), kept:
+    /// asked again for the same state and fault, this trainer gives the replay it made (a game
+    /// asks for one step's replay at every move below level 2, and a replay op by op is a
+    /// move's dearest part). It keeps its last [`KEPT_TRACES`].
+    pub fn trace_step_as(&self, st: &TrainState, fault: Option<Fault>) -> StepTrace<'_> {
+        // A fault at another step changes nothing here.
+        let fault = fault.filter(|f| f.step == st.step);
+        let start = st.hash(&self.config_hash());
+        let lock = || self.traces.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let kept = lock().iter().find(|(s, f, _)| (*s, *f) == (start, fault)).map(|k| k.2.clone());
+        if let Some(traced) = kept {
+            return StepTrace { trainer: self, traced };
+        }
+        let trace = self.trace_step_with(st, |op, out| {
+            if let Some(f) = fault.filter(|f| f.op == op) {
+                out[f.element] ^= f.xor;
+            }
+        });
+        let mut kept = lock();
+        if kept.len() == KEPT_TRACES {
+            kept.remove(0);
+        }
+        kept.push((start, fault, Arc::clone(&trace.traced)));
+        trace
     }
 
     /// [`Trainer::trace_step`], handing each op's output to `alter` before later ops read it:
@@ -84,8 +131,7 @@ impl Trainer {
         let state_chunks = words.chunks(CHUNK_WORDS).map(chunk_hash::<Sha>).collect();
         let header_proof = st.prove_header(&self.config_hash());
         let header_hash = Sha256::digest(&header_proof.header).into();
-        StepTrace {
-            trainer: self,
+        let traced = Traced {
             program,
             start: st.hash(&self.config_hash()),
             words,
@@ -96,7 +142,8 @@ impl Trainer {
             outs,
             chunks,
             roots,
-        }
+        };
+        StepTrace { trainer: self, traced: Arc::new(traced) }
     }
 }
 

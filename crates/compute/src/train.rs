@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
-use tracing::info;
+use tracing::{info, warn};
 
 /// Training-loop settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -566,6 +566,8 @@ pub struct Trainer {
     decay: Vec<(usize, bool)>,
     /// A dishonest trainer's alteration ([`Trainer::with_fault`]; tests only).
     fault: Option<crate::game::Fault>,
+    /// Its last op-by-op replays of a step ([`Trainer::trace_step_as`]).
+    pub(crate) traces: crate::game::KeptTraces,
 }
 
 /// The buffers one step works in (activations, their gradients, the parameter gradient: about
@@ -637,7 +639,8 @@ pub fn checkpoint_path(out_dir: &Path, i: usize) -> PathBuf {
 /// state and the roots of its segment's steps so far, so that [`Trainer::resume_latest`] goes on
 /// from that step, not from the checkpoint before it. Local only: not part of the trace, and
 /// removed once the next checkpoint is written. Layout: the roots' count (`u32` LE), the roots,
-/// the state's checkpoint bytes, and the SHA-256 of all that.
+/// the state's checkpoint bytes, and the SHA-256 of all that (a local file: the roots between
+/// the first and the last are taken on that checksum, not recomputed).
 pub fn stopped_path(out_dir: &Path) -> PathBuf {
     out_dir.join("checkpoints").join("stopped.bin")
 }
@@ -681,6 +684,7 @@ impl Trainer {
             pool,
             workspace: Mutex::new(None),
             fault: None,
+            traces: Default::default(),
         })
     }
 
@@ -689,6 +693,7 @@ impl Trainer {
     /// game moves tell one consistent wrong story. Switched on per trainer at run time.
     pub fn with_fault(mut self, fault: crate::game::Fault) -> Trainer {
         self.fault = Some(fault);
+        self.traces = Default::default();
         self
     }
 
@@ -898,7 +903,10 @@ impl Trainer {
             let next = st.step - (steps.len() as u64 - 1) + k;
             loss = match self.run(&mut st, next, &mut steps, progress, start, steps_before) {
                 Err(Error::Stopped { step }) => {
-                    self.write_stopped(out_dir, &st, &steps)?;
+                    // Not kept (a full disk, say), the run goes on from its last checkpoint.
+                    if let Err(e) = self.write_stopped(out_dir, &st, &steps) {
+                        warn!(target: "compute::train", step, error = %e, "The state it stopped at is not kept");
+                    }
                     return Err(Error::Stopped { step });
                 }
                 done => done?,
@@ -1298,7 +1306,8 @@ impl Trainer {
         let from_hash = hashes[from];
         let (st, steps) = match stopped {
             Some((stopped, steps)) if steps[0] == from_hash => (stopped, steps),
-            _ => (st, vec![from_hash]),
+            // One it does not go on from is of no use any more.
+            _ => (remove_if_there(&stopped_path(out_dir)).map(|()| st)?, vec![from_hash]),
         };
         info!(target: "compute::train", from, step = st.step, out = %out_dir.display(), "Training resumed");
         self.finish(out_dir, st, hashes, steps, progress)
@@ -1369,9 +1378,9 @@ impl Trainer {
             let (first, last) = (from as u64 * k, st.step);
             let h_from =
                 self.load_checkpoint(&checkpoint_path(out_dir, from)).map_err(|e| e.to_string())?.1;
-            let follows = steps.len() as u64 == last.wrapping_sub(first) + 1
-                && last > first
+            let follows = last > first
                 && last <= first + k
+                && steps.len() as u64 == last - first + 1
                 && steps.first() == Some(&h_from)
                 && steps.last() == Some(&h);
             if !follows {

@@ -116,12 +116,14 @@ impl Binary32 for F32 {
 }
 
 /// The machine's binary32. Its NaN results keep the hardware's bits; the profile's
-/// definitions return [`Binary32::NAN`] themselves wherever a NaN can come out.
+/// definitions return [`Binary32::NAN`] themselves at their early exits, and every value
+/// written down is the one NaN (`step`'s chain values, the trainer's state).
 #[cfg(feature = "std")]
 impl Binary32 for f32 {
     const ZERO: f32 = 0.0;
     const ONE: f32 = 1.0;
-    const NAN: f32 = f32::NAN;
+    // Not `f32::NAN`, whose bits Rust does not promise.
+    const NAN: f32 = f32::from_bits(0x7fc0_0000);
     const INFINITY: f32 = f32::INFINITY;
     const NEG_INFINITY: f32 = f32::NEG_INFINITY;
     #[inline(always)]

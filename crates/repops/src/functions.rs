@@ -1,9 +1,9 @@
 //! The profile's scalar functions (`REPOPS.md` §2), defined once for any [`Binary32`]: the
 //! trainer runs them on the machine's `f32` (`iollm_compute::repops`), the referee contract on
-//! soft [`crate::F32`], and both give the same bits — except a NaN that the arithmetic itself
-//! produces (`rsqrt(−1)`, `0·∞` inside `gelu_grad` of a huge input), which keeps the hardware's
-//! bits on `f32` (REPOPS.md §1 says where the kernels do not yet honour the one NaN); the early
-//! exits return [`Binary32::NAN`] on both.
+//! soft [`crate::F32`], and both give the same bits — but for a NaN that the arithmetic itself
+//! produces (`rsqrt(−1)`, `0·∞` inside `gelu_grad` of a huge input), which has the hardware's
+//! bits on `f32` until it is written down: every chain value and state word is the one NaN
+//! (REPOPS.md §1); the early exits return [`Binary32::NAN`] on both.
 //! Constants are written as bits; a test checks each against the f32 expression it stands for.
 //! Changing any constant or the order of any operation is a profile bump.
 

@@ -90,8 +90,9 @@ pub struct Player<'t> {
     /// Its `h_0` in an initial game, with the terms it was built for ([`Player::start`]).
     start: std::sync::Mutex<Option<(StartTerms, std::sync::Arc<Start>)>>,
     /// Its replay of the last step a move needed ([`Player::step_trace`]): every move below
-    /// level 2 reads the same step, and a replay op by op is a move's dearest part.
-    traced: std::sync::Mutex<Option<(u64, std::sync::Arc<StepTrace<'t>>)>>,
+    /// level 2 reads the same step (its trainer keeps the replay too, for the next player of
+    /// the same story: a worker makes one a round).
+    traced: std::sync::Mutex<Option<(u64, StepTrace<'t>)>>,
 }
 
 impl<'t> Player<'t> {
@@ -185,23 +186,20 @@ impl<'t> Player<'t> {
 
     /// This player's replay of the step from `st`.
     pub fn trace(&self, st: &TrainState) -> StepTrace<'t> {
-        let cheat = self.cheat.filter(|c| c.step == st.step);
-        self.trainer.trace_step_with(st, |op, out| {
-            if let Some(c) = cheat.filter(|c| c.op == op) {
-                out[c.element] ^= c.xor;
-            }
-        })
+        self.trainer.trace_step_as(st, self.cheat)
     }
 
     /// Its replay of step `step` ([`Player::trace`] of its state before it), kept for the next
     /// move about the same step.
-    fn step_trace(&self, step: u64) -> std::sync::Arc<StepTrace<'t>> {
+    fn step_trace(&self, step: u64) -> StepTrace<'t> {
         let lock = || self.traced.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((_, trace)) = lock().as_ref().filter(|(at, _)| *at == step) {
-            return std::sync::Arc::clone(trace);
+            return trace.clone();
         }
-        let trace = std::sync::Arc::new(self.trace(&self.state(step)));
-        *lock() = Some((step, std::sync::Arc::clone(&trace)));
+        // The one it held goes first: a step's replay holds every value of the step.
+        lock().take();
+        let trace = self.trace(&self.state(step));
+        *lock() = Some((step, trace.clone()));
         trace
     }
 
@@ -514,6 +512,8 @@ pub async fn play<R: Respond>(
 ) -> Result<Game, PlayError> {
     let me = signer.account_bytes();
     let dispute = conn.dispute()?;
+    // Its side's story, made once: what it builds for a move (a step's replay) serves the next.
+    let mut mine: Option<R> = None;
     loop {
         let g = dispute.game(game).await?.ok_or(PlayError::NoSuchGame(game))?;
         if g.verdict().is_some() {
@@ -531,7 +531,7 @@ pub async fn play<R: Respond>(
         if late.is_some_and(|s| s != side) {
             let call = dispute.play(signer, iollm_types::dispute::calls::timeout(game)).await?;
             moved("timeout", &call);
-        } else if let Some(m) = story(side).respond(&g) {
+        } else if let Some(m) = mine.get_or_insert_with(|| story(side)).respond(&g) {
             let kind = m.kind();
             match dispute.play(signer, m.call(game)).await {
                 Ok(call) => moved(kind, &call),

@@ -1,6 +1,6 @@
 //! The trainer's output and the verifier's input against hostile use (issue 17 items 14–16).
 
-use iollm_compute::train::{checkpoint_path, COMPLETE_FILE};
+use iollm_compute::train::{checkpoint_path, stopped_path, COMPLETE_FILE};
 use iollm_compute::{
     estimate_memory, replay_segment, resume_latest, train, verify_segment, Error, Runtime, Segment,
     TrainState, Trainer,
@@ -153,48 +153,51 @@ fn a_config_that_cannot_fit_in_memory_is_refused_up_front() {
 }
 
 /// The progress callback stops a run (a worker told to exit): the run ends with
-/// `Error::Stopped`, no completion marker, its checkpoints so far intact; resuming finishes it
-/// with the trace of an uninterrupted run.
+/// `Error::Stopped`, no completion marker, its checkpoints so far intact, and the state it
+/// stopped at between checkpoints kept; resuming goes on from that step to the trace of an
+/// uninterrupted run. A kept state that is damaged, stale or of another segment is ignored.
 #[test]
 fn a_run_stopped_by_its_callback_resumes_to_the_same_trace() {
     let cfg = micro_config(6, 2);
     let rt = Runtime::new(1);
     let whole = tempfile::tempdir().expect("tempdir");
     let full = train(&cfg, whole.path(), &rt, &mut iollm_compute::go_on).expect("train");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let err = train(&cfg, dir.path(), &rt, &mut |p| {
-        if p.step >= 3 {
-            iollm_compute::Flow::Break(())
-        } else {
-            iollm_compute::Flow::Continue(())
-        }
-    })
-    .unwrap_err();
-    assert!(matches!(err, Error::Stopped { step: 3 }), "{err}");
-    assert!(!dir.path().join(COMPLETE_FILE).exists(), "a stopped run is not finished");
-    assert!(checkpoint_path(dir.path(), 1).exists(), "checkpoint 1 (step 2) was written");
-    assert!(!checkpoint_path(dir.path(), 2).exists());
-    // Stopped between checkpoints, it kept step 3: the resumed run trains steps 4 to 6 only.
-    let stopped = iollm_compute::train::stopped_path(dir.path());
-    assert!(stopped.exists(), "the state at step 3 is kept");
-    let kept = std::fs::read(&stopped).expect("read");
+    // A run stopped after step `at` (before any checkpoint that step ends).
+    let stop_at = |at: u64| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err =
+            train(&cfg, dir.path(), &rt, &mut |p| match p.step >= at && p.checkpoint.is_none() {
+                true => iollm_compute::Flow::Break(()),
+                false => iollm_compute::Flow::Continue(()),
+            })
+            .unwrap_err();
+        assert!(matches!(err, Error::Stopped { step } if step == at), "{err}");
+        assert!(!dir.path().join(COMPLETE_FILE).exists(), "a stopped run is not finished");
+        dir
+    };
     // Resumes the run in `dir`: its trace root and the steps it trained.
-    let resume = || {
+    let resume = |dir: &std::path::Path| {
         let mut trained = Vec::new();
-        let out = resume_latest(&cfg, dir.path(), &rt, &mut |p| {
+        let out = resume_latest(&cfg, dir, &rt, &mut |p| {
             if p.checkpoint.is_none() {
                 trained.push(p.step);
             }
             iollm_compute::Flow::Continue(())
         })
         .expect("resume");
+        assert!(!stopped_path(dir).exists(), "removed once used or of no use");
         (out.trace_root, trained)
     };
-    assert_eq!(resume(), (full.trace_root, vec![4, 5, 6]), "on from the step it stopped at");
-    assert!(!stopped.exists(), "removed once the next checkpoint is written");
+    // Mid-segment, at a segment's last step (its checkpoint not yet written), at the last step.
+    for (at, left) in [(3, vec![4, 5, 6]), (4, vec![5, 6]), (6, vec![])] {
+        let dir = stop_at(at);
+        assert!(stopped_path(dir.path()).exists(), "the state at step {at} is kept");
+        assert!(!checkpoint_path(dir.path(), at.div_ceil(2) as usize).exists());
+        assert_eq!(resume(dir.path()), (full.trace_root, left), "on from step {at}");
+    }
 
-    // A kept state that is damaged, or does not follow the checkpoint before it, is ignored:
-    // the run goes on from that checkpoint, to the same trace.
+    let dir = stop_at(3);
+    let kept = std::fs::read(stopped_path(dir.path())).expect("read");
     let damaged = {
         let mut d = kept.clone();
         d[40] ^= 1;
@@ -203,19 +206,28 @@ fn a_run_stopped_by_its_callback_resumes_to_the_same_trace() {
     let wrong_segment = {
         // Checkpoint 0's hash as its first root: the roots do not start at checkpoint 1.
         let mut w = kept.clone();
-        let h0 = full.hashes[0];
-        w[4..36].copy_from_slice(&h0);
+        w[4..36].copy_from_slice(&full.hashes[0]);
         let body = w.len() - 32;
         let sum = <sha2::Sha256 as sha2::Digest>::digest(&w[..body]);
         w[body..].copy_from_slice(&sum);
         w
     };
     for bad in [damaged, wrong_segment] {
+        std::fs::write(stopped_path(dir.path()), &bad).expect("write");
+        assert_eq!(resume(dir.path()), (full.trace_root, vec![3, 4, 5, 6]), "from checkpoint 1");
         std::fs::remove_file(dir.path().join(COMPLETE_FILE)).expect("unfinish");
         std::fs::remove_file(checkpoint_path(dir.path(), 2)).expect("back to checkpoint 1");
-        std::fs::write(&stopped, &bad).expect("write");
-        assert_eq!(resume(), (full.trace_root, vec![3, 4, 5, 6]), "from checkpoint 1");
     }
+    // Stale: a crash after checkpoint 2 was written and before the state at step 3 was removed.
+    std::fs::write(stopped_path(dir.path()), &kept).expect("write");
+    let h2 = std::fs::read(checkpoint_path(whole.path(), 2)).expect("read");
+    std::fs::write(checkpoint_path(dir.path(), 2), h2).expect("write");
+    std::fs::remove_file(checkpoint_path(dir.path(), 3)).expect("not yet written");
+    assert_eq!(resume(dir.path()), (full.trace_root, vec![5, 6]), "from checkpoint 2");
+    // Stale beside the last checkpoint (nothing left to train): removed all the same.
+    std::fs::write(stopped_path(dir.path()), &kept).expect("write");
+    std::fs::remove_file(dir.path().join(COMPLETE_FILE)).expect("unfinish");
+    assert_eq!(resume(dir.path()), (full.trace_root, vec![]), "from checkpoint 3");
 }
 
 /// A replay whose caller gave up (its `stop` set) ends at its next step with `Stopped`, and

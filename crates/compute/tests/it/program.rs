@@ -5,6 +5,7 @@
 use crate::common::micro_config;
 use iollm_compute::train::{TrainConfig, Trainer};
 use iollm_compute::{Runtime, Simd, TrainState};
+use iollm_repops::step::Tensor;
 
 fn bits(st: &TrainState) -> (Vec<u32>, [u32; 6]) {
     st.step_inputs()
@@ -137,6 +138,24 @@ fn soft_floats_give_the_hardwares_bits(t: &Trainer, st: &TrainState) {
                 "op {i} ({:?}), element {e}: {:#x} on f32, {:#x} soft",
                 prog.ops[i].kind, h[e], s[e]
             );
+        }
+    }
+    // Every chain value too (what the referee recomputes one of), for 16 elements of each op.
+    let read = |t: Tensor, i: usize| match t {
+        Tensor::State => words[i],
+        Tensor::Header => header[i],
+        Tensor::Corpus => u32::from(corpus[i]),
+        Tensor::Op(k) => hard[k][i],
+    };
+    for (i, op) in prog.ops.iter().enumerate() {
+        for e in (0..op.len).step_by(op.len.div_ceil(16)) {
+            let mut acc = 0;
+            for pos in 0..op.chain_len(e) {
+                let on_f32 = op.chain_step::<f32>(e, pos, acc, &read);
+                let on_soft = op.chain_step::<iollm_repops::F32>(e, pos, acc, &read);
+                assert_eq!(on_f32, on_soft, "op {i} ({:?}), element {e}, step {pos}", op.kind);
+                acc = on_f32;
+            }
         }
     }
 }
