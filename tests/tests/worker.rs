@@ -1836,8 +1836,9 @@ async fn late_challenge() -> Result<()> {
 /// daemon going away mid-training: Charlie's executor takes the job from its unrecorded claim,
 /// trains on while both are down and waits for the node; with the node back and IPFS still
 /// away its publication fails, is noted and tried again after a backoff; once IPFS is back it
-/// publishes, submits and finalizes — one claim and one submission on chain, the trace root of
-/// its run.
+/// publishes and submits; a crash between sending the submission and recording it follows;
+/// started again, it finalizes — one claim and one submission on chain, the trace root of its
+/// run.
 #[tokio::test]
 async fn an_executor_finishes_its_job_across_a_node_and_an_ipfs_restart() -> Result<()> {
     tokio::time::timeout(Duration::from_secs(600), restarts()).await?
@@ -1912,6 +1913,17 @@ async fn restarts() -> Result<()> {
     }
     net.start_ipfs().await?;
     reach(&state, job, Stage::Submitted, 300).await?;
+    // Then a crash between sending the submission and recording it: the state says the
+    // submission is in flight, the chain holds it. Started again, the worker takes the job
+    // from the chain and sends nothing more (one `submit_result` below).
+    stop.cancel();
+    runs.await??;
+    state.set_stage(job, Stage::Submitting, None).await?;
+    let stop = CancellationToken::new();
+    let (runs, _) = start(ctx, &charlie, &charlie_dir, false, &stop).await?;
+    reach(&state, job, Stage::Submitted, 120).await?;
+    let note = state.job(job).await?.context("recorded")?.note;
+    assert_eq!(note.as_deref(), Some("found on chain after a restart"));
     let submitted_at = market.job(job).await?.context("the job")?.submitted_at;
     advance_past(ctx, &dave, submitted_at + WINDOW + 1).await?;
     reach(&state, job, Stage::Finalized, 120).await?;
