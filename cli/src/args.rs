@@ -224,7 +224,8 @@ pub enum WorkerAction {
         config: PathBuf,
     },
     /// What the worker's state holds (running or not): each job it took, its role, its stage,
-    /// the transactions it saw finalized, and why a job stopped or ended.
+    /// the transactions it saw finalized, and why a job stopped or ended; and what the market
+    /// owes its account now (when the node answers).
     Status {
         /// The worker's config.
         #[arg(long)]

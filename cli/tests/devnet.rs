@@ -255,6 +255,14 @@ fn worker_survives_kill_9_and_stops_on_sigterm(s: &Path, artifact: &str) {
     let line = status.lines().find(|l| l.starts_with(&format!("job {job} "))).expect(&status);
     assert!(line.contains("executor") && line.contains("submitted"), "{status}");
     assert!(line.contains(" claim@") && line.contains(" submit_result@"), "{status}");
+    // What the market owes the worker's account, as `iollm balance` says it.
+    let config = config.to_str().unwrap();
+    let (ok, status, _) = iollm_as(s, charlie, &["--json", "worker", "status", "--config", config]);
+    let (ok_too, balance, _) = iollm_as(s, charlie, &["--json", "balance"]);
+    let [status, balance]: [serde_json::Value; 2] =
+        [status, balance].map(|j| serde_json::from_str(&j).expect(&j));
+    assert!(ok && ok_too && status["owed"].is_string(), "{status}");
+    assert_eq!(status["owed"], balance["market"], "{status} {balance}");
 }
 
 /// Charlie's `worker run` (not withdrawing, so what the market owes it can be counted) takes

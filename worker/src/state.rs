@@ -240,6 +240,19 @@ impl State {
         Ok(())
     }
 
+    /// The market contract and the account this state is bound to ([`State::bind`]), once it
+    /// is.
+    pub async fn binding(&self) -> Result<Option<([u8; 32], [u8; 32])>, StateError> {
+        let row = sqlx::query("SELECT market, account FROM binding WHERE id = 0")
+            .fetch_optional(&self.pool)
+            .await?;
+        let bytes = |v: Vec<u8>| {
+            <[u8; 32]>::try_from(v)
+                .map_err(|_| StateError::Corrupt("a binding of another size".into()))
+        };
+        row.map(|r| Ok((bytes(r.get(0))?, bytes(r.get(1))?))).transpose()
+    }
+
     /// The next block to read events from, once one was recorded.
     pub async fn cursor(&self) -> Result<Option<u32>, StateError> {
         let row = sqlx::query("SELECT next_block FROM cursor WHERE id = 0")

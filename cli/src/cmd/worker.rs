@@ -9,7 +9,7 @@ use std::path::Path;
 pub(super) async fn run(cli: &Cli, action: &WorkerAction) -> anyhow::Result<Report> {
     match action {
         WorkerAction::Run { config } => worker_run(cli, config).await,
-        WorkerAction::Status { config } => worker_status(config).await,
+        WorkerAction::Status { config } => worker_status(cli, config).await,
     }
 }
 
@@ -20,9 +20,9 @@ fn worker_config(path: &Path) -> anyhow::Result<iollm_worker::daemon::WorkerConf
 }
 
 /// `iollm worker status`: where it reads the chain from, each job (its stage, the
-/// transactions it saw finalized, what it withdrew, the output it keeps pinned), and what it
-/// withdrew in all.
-async fn worker_status(config: &Path) -> anyhow::Result<Report> {
+/// transactions it saw finalized, what it withdrew, the output it keeps pinned), what it
+/// withdrew in all, and what the market owes its account now (when the node answers).
+async fn worker_status(cli: &Cli, config: &Path) -> anyhow::Result<Report> {
     let file = worker_config(config)?.state_file();
     anyhow::ensure!(
         file.is_file(),
@@ -75,7 +75,30 @@ async fn worker_status(config: &Path) -> anyhow::Result<Report> {
         .set("jobs", jobs)
         .line(format!("withdrawn from the market: {withdrawn} planck"))
         .set("withdrawn", withdrawn.to_string());
+    let owed = match state.binding().await? {
+        Some((market, account)) => owed(cli, market, account).await,
+        None => Err(anyhow::anyhow!("not bound to an account yet")),
+    };
+    match owed {
+        Ok(owed) => report
+            .line(format!("owed by the market (withdrawable): {owed} planck"))
+            .set("owed", owed.to_string()),
+        Err(e) => {
+            report.line(format!("owed by the market: unknown ({e})")).set("owed", None::<String>)
+        }
+    };
     Ok(report)
+}
+
+/// What `market` owes `account` now, from the node.
+async fn owed(cli: &Cli, market: [u8; 32], account: [u8; 32]) -> anyhow::Result<u128> {
+    let ctx = context::connect(cli).await?;
+    let client = ctx.market()?;
+    anyhow::ensure!(
+        client.address().0 == market,
+        "this state belongs to another market than the deployment's"
+    );
+    Ok(client.balance_of(account).await?)
 }
 
 /// `iollm worker run`: the worker until a signal stops it.
