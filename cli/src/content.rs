@@ -101,7 +101,7 @@ pub fn import_gguf(
     let template = out.join(iollm_content::manifest::MANIFEST_FILE);
     let text = serde_json::to_vec_pretty(&manifest).expect("a manifest serializes");
     std::fs::write(&template, text).map_err(write(&template))?;
-    let built =
+    let built: iollm_content::Manifest =
         iollm_content::manifest::build_package_manifest(out, &iollm_artifacts::package_options())?;
     std::fs::write(&template, built.to_canonical_json()?).map_err(write(&template))?;
     Ok(built)

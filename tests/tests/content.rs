@@ -276,8 +276,8 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
             chunk_size,
             ..iollm_artifacts::package_options()
         };
-        let kubo = iollm_content::publish_package(&store, &out, &leaves(256 << 10)).await?;
-        let small = iollm_content::publish_package(&store, &out, &leaves(1000)).await?;
+        let kubo = iollm_content::publish_package::<iollm_content::Manifest, _>(&store, &out, &leaves(256 << 10)).await?;
+        let small = iollm_content::publish_package::<iollm_content::Manifest, _>(&store, &out, &leaves(1000)).await?;
         let (kubo, small) = (kubo.package_cid, small.package_cid);
         for layout in [kubo, small] {
             let layout = iollm_content::format_cid(&layout);
@@ -293,7 +293,7 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
             raw_leaves: false,
             ..iollm_artifacts::package_options()
         };
-        let wrapped = iollm_content::publish_package(&store, &out, &opts).await?.package_cid;
+        let wrapped = iollm_content::publish_package::<iollm_content::Manifest, _>(&store, &out, &opts).await?.package_cid;
         let wrapped = iollm_content::format_cid(&wrapped);
         let scan = std::time::Instant::now();
         let kept = check_output(&store, wrapped.as_bytes(), &expected).await?;

@@ -1441,7 +1441,9 @@ async fn from_a_base() -> Result<()> {
     // steered to that chunk, cannot answer, and loses on time.
     let kubo =
         iollm_content::AddOptions { chunk_size: 256 << 10, ..iollm_artifacts::package_options() };
-    let wide = iollm_content::publish_package(&store, &out, &kubo).await?.package_cid;
+    let wide = iollm_content::publish_package::<iollm_content::Manifest, _>(&store, &out, &kubo)
+        .await?
+        .package_cid;
     let wide = iollm_content::format_cid(&wide);
     let wide_id = registry.register(&bob, Kind::Model, &wide, &[], rule).await?.id;
     doc["base_model"] = wide.clone().into();

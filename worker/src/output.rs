@@ -309,7 +309,11 @@ pub async fn check_output<S: ContentStore>(
         let path = dest.join(name);
         std::fs::read(&path).map_err(|e| OutputError::Fetch(iollm_content::Error::io(path, e)))
     };
-    let files = match iollm_content::pull_package_with(store, &cid, &dest, &limit).await {
+    let files = match iollm_content::pull_package_with::<iollm_content::Manifest, _>(
+        store, &cid, &dest, &limit,
+    )
+    .await
+    {
         Ok(_) => Ok((read(CONFIG_FILE)?, read(WEIGHTS_FILE)?)),
         Err(e) => Err(e),
     };

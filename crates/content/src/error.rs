@@ -182,11 +182,13 @@ pub enum Error {
         /// Size the DAG declares or delivered (at least).
         actual: u64,
     },
-    /// The CID given as a package is not a package directory with a `smip.json`.
-    #[error("{cid} is not a model package: {reason}")]
+    /// The CID given as a package is not a package directory with its manifest.
+    #[error("{cid} is not {what}: {reason}")]
     NotAPackage {
         /// The CID.
         cid: Box<Cid>,
+        /// The kind of package it had to be (`an SMIP model package`, …).
+        what: &'static str,
         /// Why.
         reason: String,
     },

@@ -73,7 +73,7 @@ pub use fetch::{
 };
 pub use manifest::{
     build_package_manifest, prepare_package, publish_package, pull_package, verify_package,
-    Manifest, Package,
+    DatasetManifest, Manifest, Package, PackageManifest,
 };
 pub use options::{format_cid, parse_chunker, parse_cid, AddOptions, CidVersion};
-pub use pull::{pull_package_with, read_package_manifest, PullOptions};
+pub use pull::{fetch_split, pull_package_with, read_package_manifest, PullOptions};

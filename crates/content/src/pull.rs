@@ -29,7 +29,7 @@ use crate::client::ContentStore;
 use crate::error::{Error, Result};
 use crate::fetch::{check_entry_name, get_verified, write_file, write_file_to, Staging};
 use crate::manifest::{
-    parse, verify_package, FileEntry, Manifest, MANIFEST_FILE, MAX_MANIFEST_BYTES,
+    verify_package, DatasetManifest, FileEntry, PackageManifest, MAX_MANIFEST_BYTES,
 };
 use crate::options::parse_cid;
 use crate::pb::PbLink;
@@ -50,8 +50,8 @@ impl Default for PullOptions {
     }
 }
 
-fn not_a_package(cid: &Cid, reason: impl Into<String>) -> Error {
-    Error::NotAPackage { cid: Box::new(*cid), reason: reason.into() }
+fn not_a_package<M: PackageManifest>(cid: &Cid, reason: impl Into<String>) -> Error {
+    Error::NotAPackage { cid: Box::new(*cid), what: M::WHAT, reason: reason.into() }
 }
 
 /// A file to write: path inside the package, CID, verified root block, size.
@@ -62,29 +62,29 @@ struct Planned {
     size: u64,
 }
 
-/// `iollm model pull`: pulls the package `package_cid` into `dest` (which must not exist).
-/// On any failure nothing is left behind.
-pub async fn pull_package_with<S: ContentStore>(
+/// `iollm model pull`: pulls the package `package_cid` (a model's, or a dataset's: `M`) into
+/// `dest` (which must not exist). On any failure nothing is left behind.
+pub async fn pull_package_with<M: PackageManifest + Send + 'static, S: ContentStore>(
     store: &S,
     package_cid: &Cid,
     dest: &Path,
     opts: &PullOptions,
-) -> Result<Manifest> {
+) -> Result<M> {
     let staging = Staging::acquire(dest)?;
-    let (links, manifest_bytes, manifest) = package_manifest(store, package_cid).await?;
+    let (links, manifest_bytes, manifest) = package_manifest::<M, S>(store, package_cid).await?;
     let total = manifest
-        .files
+        .files()
         .iter()
         .try_fold(manifest_bytes.len() as u64, |t, f| t.checked_add(f.size))
         .unwrap_or(u64::MAX);
     if total > opts.max_bytes {
         return Err(Error::PullTooLarge { size: total, limit: opts.max_bytes });
     }
-    let plan = plan(store, package_cid, links, &manifest).await?;
+    let plan = plan::<M, S>(store, package_cid, links, &manifest).await?;
 
     let content = staging.content();
     std::fs::create_dir(&content).map_err(|e| Error::io(&content, e))?;
-    crate::fsutil::write_atomic(&content.join(MANIFEST_FILE), &manifest_bytes)?;
+    crate::fsutil::write_atomic(&content.join(M::FILE), &manifest_bytes)?;
     let mut dirs = BTreeSet::new();
     for p in plan {
         let path = content.join(&p.path);
@@ -97,78 +97,78 @@ pub async fn pull_package_with<S: ContentStore>(
         crate::fsutil::sync_dir(&d)?;
     }
     let c = content.clone();
-    let verified = tokio::task::spawn_blocking(move || verify_package(&c))
+    let verified = tokio::task::spawn_blocking(move || verify_package::<M>(&c))
         .await
         .map_err(|e| Error::Api(e.to_string()))??;
     staging.commit(dest)?;
-    tracing::info!(target: TARGET, package = %package_cid, dest = %dest.display(), files = verified.files.len(), bytes = total, "Pulled and verified");
+    tracing::info!(target: TARGET, package = %package_cid, dest = %dest.display(), files = verified.files().len(), bytes = total, "Pulled and verified");
     Ok(verified)
 }
 
 /// Fetches and validates the package's `smip.json` (at most [`MAX_MANIFEST_BYTES`]).
 /// The manifest of package `package_cid`, every block verified, nothing written: what a
 /// caller checks (the lineage the registry records, say) before pulling the package.
-pub async fn read_package_manifest<S: ContentStore>(
+pub async fn read_package_manifest<M: PackageManifest, S: ContentStore>(
     store: &S,
     package_cid: &Cid,
-) -> Result<Manifest> {
-    Ok(package_manifest(store, package_cid).await?.2)
+) -> Result<M> {
+    Ok(package_manifest::<M, S>(store, package_cid).await?.2)
 }
 
-/// The package's root links, and its `smip.json`'s bytes and manifest.
-async fn package_manifest<S: ContentStore>(
+/// The package's root links, and its manifest's bytes and manifest.
+async fn package_manifest<M: PackageManifest, S: ContentStore>(
     store: &S,
     package_cid: &Cid,
-) -> Result<(Vec<PbLink>, Vec<u8>, Manifest)> {
+) -> Result<(Vec<PbLink>, Vec<u8>, M)> {
     let root = get_verified(store, package_cid).await?;
     let Node::Directory { links } = unixfs::inspect(package_cid, &root)?.0 else {
-        return Err(not_a_package(package_cid, "it is not a directory"));
+        return Err(not_a_package::<M>(package_cid, "it is not a directory"));
     };
-    let (bytes, manifest) = read_manifest(store, package_cid, &links).await?;
+    let (bytes, manifest) = read_manifest::<M, S>(store, package_cid, &links).await?;
     Ok((links, bytes, manifest))
 }
 
-async fn read_manifest<S: ContentStore>(
+async fn read_manifest<M: PackageManifest, S: ContentStore>(
     store: &S,
     package: &Cid,
     links: &[PbLink],
-) -> Result<(Vec<u8>, Manifest)> {
+) -> Result<(Vec<u8>, M)> {
+    let file = M::FILE;
     let link = links
         .iter()
-        .find(|l| l.name == MANIFEST_FILE)
-        .ok_or_else(|| not_a_package(package, "it has no smip.json"))?;
+        .find(|l| l.name == file)
+        .ok_or_else(|| not_a_package::<M>(package, format!("it has no {file}")))?;
     let block = get_verified(store, &link.cid).await?;
     let Node::File { size } = unixfs::inspect(&link.cid, &block)?.0 else {
-        return Err(not_a_package(package, "its smip.json is not a file"));
+        return Err(not_a_package::<M>(package, format!("its {file} is not a file")));
     };
     if size > MAX_MANIFEST_BYTES as u64 {
-        return Err(not_a_package(
+        return Err(not_a_package::<M>(
             package,
-            format!("its smip.json is {size} bytes, more than {MAX_MANIFEST_BYTES}"),
+            format!("its {file} is {size} bytes, more than {MAX_MANIFEST_BYTES}"),
         ));
     }
     let mut bytes = Vec::with_capacity(size as usize);
     let bar = indicatif::ProgressBar::hidden();
-    let n = write_file(store, &link.cid, block, &mut bytes, Path::new(MANIFEST_FILE), &bar, size)
-        .await?;
+    let n = write_file(store, &link.cid, block, &mut bytes, Path::new(file), &bar, size).await?;
     if n != size {
-        return Err(Error::SizeMismatch { path: MANIFEST_FILE.into(), expected: size, actual: n });
+        return Err(Error::SizeMismatch { path: file.into(), expected: size, actual: n });
     }
-    let manifest = parse(&bytes)?;
+    let manifest = M::parse(&bytes)?;
     Ok((bytes, manifest))
 }
 
 /// Checks the package's tree against the manifest and lists the files to write.
-async fn plan<S: ContentStore>(
+async fn plan<M: PackageManifest, S: ContentStore>(
     store: &S,
     package: &Cid,
     root_links: Vec<PbLink>,
-    manifest: &Manifest,
+    manifest: &M,
 ) -> Result<Vec<Planned>> {
     let listed: BTreeMap<&str, &FileEntry> =
-        manifest.files.iter().map(|f| (f.path.as_str(), f)).collect();
+        manifest.files().iter().map(|f| (f.path.as_str(), f)).collect();
     let mut dirs: BTreeSet<String> = BTreeSet::new();
-    for f in &manifest.files {
+    for f in manifest.files() {
         let mut p = f.path.as_str();
         while let Some((parent, _)) = p.rsplit_once('/') {
             dirs.insert(parent.to_owned());
@@ -189,7 +189,7 @@ async fn plan<S: ContentStore>(
                     reason: format!("duplicate directory entry {:?}", l.name),
                 });
             }
-            if rel == MANIFEST_FILE {
+            if rel == M::FILE {
                 continue;
             }
             if let Some(f) = listed.get(rel.as_str()) {
@@ -226,10 +226,57 @@ async fn plan<S: ContentStore>(
         }
     }
     if let Some(missing) = listed.keys().find(|p| !seen.contains(**p)) {
-        return Err(not_a_package(
+        return Err(not_a_package::<M>(
             package,
-            format!("smip.json lists {missing:?}, which it does not hold"),
+            format!("{} lists {missing:?}, which it does not hold", M::FILE),
         ));
     }
     Ok(planned)
+}
+
+/// What a training job's executor fetches of its dataset: split `split` of the dataset package
+/// `package` into `dest`. The package's `smip-dataset.json` is read and validated, the split's
+/// file must be no larger than `max_bytes` and the file the package's directory holds at its
+/// path must be the one the manifest lists (CID), then it is fetched with every block verified
+/// and its size and sha256 checked; nothing is left at `dest` on failure. Returns the manifest
+/// and the split's entry.
+pub async fn fetch_split<S: ContentStore>(
+    store: &S,
+    package: &Cid,
+    split: &str,
+    dest: &Path,
+    max_bytes: u64,
+) -> Result<(DatasetManifest, FileEntry)> {
+    let manifest: DatasetManifest = read_package_manifest(store, package).await?;
+    let entry = manifest.split(split)?.clone();
+    if entry.size > max_bytes {
+        return Err(Error::PullTooLarge { size: entry.size, limit: max_bytes });
+    }
+    let listed = parse_cid(&entry.cid)?;
+    let held = crate::fetch::resolve_path(store, package, &entry.path).await?;
+    if held != listed {
+        return Err(Error::CidMismatch { expected: Box::new(listed), actual: Box::new(held) });
+    }
+    crate::fetch::fetch_file_verified(store, &held, dest, entry.size).await?;
+    let opts = manifest.cid_options.to_add_options()?;
+    let checked = crate::manifest::describe_file(dest, &entry.path, &opts).and_then(|got| {
+        if got.size != entry.size {
+            let (expected, actual) = (entry.size, got.size);
+            return Err(Error::SizeMismatch { path: entry.path.clone(), expected, actual });
+        }
+        if got.sha256 != entry.sha256 {
+            return Err(crate::manifest::ManifestErrors(vec![crate::manifest::ManifestError {
+                path: format!("splits.{split}"),
+                reason: format!("{} has sha256 {}, not {}", entry.path, got.sha256, entry.sha256),
+            }])
+            .into());
+        }
+        Ok(())
+    });
+    if let Err(e) = checked {
+        let _ = std::fs::remove_file(dest);
+        return Err(e);
+    }
+    tracing::info!(target: TARGET, %package, split, path = %entry.path, bytes = entry.size, "Fetched a dataset split");
+    Ok((manifest, entry))
 }

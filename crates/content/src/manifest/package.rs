@@ -9,14 +9,13 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::schema::*;
-use super::validate::{one, parse};
-use super::MANIFEST_FILE;
+use super::{Manifest, PackageManifest};
 use crate::dag::{add_path_with, FileBuilder, NullSink};
 use crate::error::{Error, Result};
 use crate::options::{parse_cid, AddOptions};
 
 /// Reads one file once, computing its size, sha256 and CID together.
-fn describe_file(path: &Path, rel: &str, opts: &AddOptions) -> Result<FileEntry> {
+pub(crate) fn describe_file(path: &Path, rel: &str, opts: &AddOptions) -> Result<FileEntry> {
     let mut f = fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut b = FileBuilder::new(*opts, NullSink)?;
     let mut h = Sha256::new();
@@ -55,7 +54,7 @@ fn hex_lower(b: &[u8]) -> String {
 
 /// Lists the package's files (`/`-separated relative paths) as `ipfs add -r` would add them,
 /// refusing symlinks that leave the package, non-UTF-8 names and special files.
-fn package_files(dir: &Path, opts: &AddOptions) -> Result<Vec<(String, PathBuf)>> {
+fn package_files(dir: &Path, opts: &AddOptions, own: &str) -> Result<Vec<(String, PathBuf)>> {
     // Canonical, so `.` or `pkg/` name the package by its real directory name.
     let dir = &fs::canonicalize(dir).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
@@ -83,26 +82,16 @@ fn package_files(dir: &Path, opts: &AddOptions) -> Result<Vec<(String, PathBuf)>
     if let Some(link) = symlinks.into_iter().next() {
         return Err(Error::SymlinkInPackage(link));
     }
-    files.retain(|(p, _)| p != MANIFEST_FILE);
+    files.retain(|(p, _)| p != own);
     files.sort();
     Ok(files)
 }
 
-/// Fills `files` of the manifest template `dir/smip.json` from the directory and validates the
-/// result. The template holds the descriptive fields; any `files` it lists are replaced.
-pub fn build_package_manifest(dir: &Path, opts: &AddOptions) -> Result<Manifest> {
-    let mut m = read_template(dir, opts)?;
-    for (rel, abs) in package_files(dir, opts)? {
-        m.files.push(describe_file(&abs, &rel, opts)?);
-    }
-    m.validate()?;
-    Ok(m)
-}
-
-/// The package's `smip.json` in `dir` as a template: validated strictly except for `files`
-/// (empty or stale in a template: left empty here) and `cid_options` (set from `opts`).
-fn read_template(dir: &Path, opts: &AddOptions) -> Result<Manifest> {
-    let mpath = dir.join(MANIFEST_FILE);
+/// Fills `files` of the manifest template in `dir` (`smip.json` for a model) from the
+/// directory and validates the result. The template holds the descriptive fields; any `files`
+/// it lists are replaced.
+pub fn build_package_manifest<M: PackageManifest>(dir: &Path, opts: &AddOptions) -> Result<M> {
+    let mpath = dir.join(M::FILE);
     let bytes = match fs::read(&mpath) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -110,59 +99,42 @@ fn read_template(dir: &Path, opts: &AddOptions) -> Result<Manifest> {
         }
         Err(e) => return Err(Error::io(mpath, e)),
     };
-    // Parse the template leniently on `files` (it may be empty or stale), strictly elsewhere.
-    let mut value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| one("$", format!("not JSON: {e}")))?;
-    if let Some(obj) = value.as_object_mut() {
-        obj.insert("files".into(), serde_json::Value::Array(Vec::new()));
-        obj.insert("cid_options".into(), serde_json::to_value(CidOptions::from_add_options(opts))?);
+    let mut m = M::from_template(&bytes, opts)?;
+    for (rel, abs) in package_files(dir, opts, M::FILE)? {
+        m.files_mut().push(describe_file(&abs, &rel, opts)?);
     }
-    let template = serde_json::to_vec(&value)?;
-    match parse(&template) {
-        Ok(m) => Ok(m),
-        Err(Error::InvalidManifest(ManifestErrors(errs))) => {
-            // Only file-related complaints are expected from an empty `files` list.
-            let rest: Vec<_> = errs
-                .into_iter()
-                .filter(|e| e.path != "files" && e.path != "format.weights")
-                .collect();
-            if !rest.is_empty() {
-                return Err(Error::InvalidManifest(ManifestErrors(rest)));
-            }
-            Ok(serde_json::from_value(value)?)
-        }
-        Err(e) => Err(e),
-    }
+    m.validate()?;
+    Ok(m)
 }
 
 /// A package ready to publish.
 #[derive(Debug, Clone)]
-pub struct Package {
+pub struct Package<M = Manifest> {
     /// The manifest as written.
-    pub manifest: Manifest,
-    /// CID of `smip.json`.
+    pub manifest: M,
+    /// CID of the manifest's file (`smip.json` for a model).
     pub manifest_cid: cid::Cid,
     /// CID of the package directory (what goes on chain).
     pub package_cid: cid::Cid,
 }
 
-/// `build_package_manifest`, then writes the canonical `smip.json` (atomically) and computes
+/// `build_package_manifest`, then writes the canonical manifest (atomically) and computes
 /// the manifest and package CIDs. Idempotent: running it twice gives the same CIDs.
-pub fn prepare_package(dir: &Path, opts: &AddOptions) -> Result<Package> {
-    let manifest = build_package_manifest(dir, opts)?;
+pub fn prepare_package<M: PackageManifest>(dir: &Path, opts: &AddOptions) -> Result<Package<M>> {
+    let manifest: M = build_package_manifest(dir, opts)?;
     let bytes = manifest.to_canonical_json()?;
-    let mpath = dir.join(MANIFEST_FILE);
+    let mpath = dir.join(M::FILE);
     crate::fsutil::write_atomic(&mpath, &bytes)?;
     let manifest_cid = crate::dag::cid_of_bytes(&bytes, opts)?;
     let package_cid = crate::dag::cid_of_file(dir, opts)?;
     Ok(Package { manifest, manifest_cid, package_cid })
 }
 
-/// After a pull: reads and validates `dir/smip.json` and checks every listed file's size,
-/// sha256 and CID (with the manifest's `cid_options`), and that the directory holds no file the
-/// manifest does not list.
-pub fn verify_package(dir: &Path) -> Result<Manifest> {
-    let mpath = dir.join(MANIFEST_FILE);
+/// After a pull: reads and validates the manifest in `dir` (`smip.json` for a model) and checks
+/// every listed file's size, sha256 and CID (with the manifest's `cid_options`), and that the
+/// directory holds no file the manifest does not list.
+pub fn verify_package<M: PackageManifest>(dir: &Path) -> Result<M> {
+    let mpath = dir.join(M::FILE);
     let bytes = fs::read(&mpath).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::MissingFile(mpath.clone())
@@ -170,10 +142,10 @@ pub fn verify_package(dir: &Path) -> Result<Manifest> {
             Error::io(&mpath, e)
         }
     })?;
-    let m = parse(&bytes)?;
-    let opts = &m.cid_options.to_add_options()?;
-    let on_disk = package_files(dir, opts)?;
-    let listed: BTreeSet<&str> = m.files.iter().map(|f| f.path.as_str()).collect();
+    let m = M::parse(&bytes)?;
+    let opts = &m.cid_options().to_add_options()?;
+    let on_disk = package_files(dir, opts, M::FILE)?;
+    let listed: BTreeSet<&str> = m.files().iter().map(|f| f.path.as_str()).collect();
     let mut errs = Vec::new();
     for (rel, _) in &on_disk {
         if !listed.contains(rel.as_str()) {
@@ -183,7 +155,7 @@ pub fn verify_package(dir: &Path) -> Result<Manifest> {
             });
         }
     }
-    for (i, f) in m.files.iter().enumerate() {
+    for (i, f) in m.files().iter().enumerate() {
         let abs = dir.join(&f.path);
         if !abs.is_file() {
             errs.push(ManifestError {
@@ -221,13 +193,16 @@ pub fn verify_package(dir: &Path) -> Result<Manifest> {
 
 /// `iollm model publish`: builds and writes the manifest ([`prepare_package`]), adds the
 /// directory to `store` and checks the node's CID equals ours. Register `package_cid` on chain.
-pub async fn publish_package<S: crate::client::ContentStore>(
+pub async fn publish_package<
+    M: PackageManifest + Send + 'static,
+    S: crate::client::ContentStore,
+>(
     store: &S,
     dir: &Path,
     opts: &AddOptions,
-) -> Result<Package> {
+) -> Result<Package<M>> {
     let (d, o) = (dir.to_owned(), *opts);
-    let pkg = tokio::task::spawn_blocking(move || prepare_package(&d, &o))
+    let pkg = tokio::task::spawn_blocking(move || prepare_package::<M>(&d, &o))
         .await
         .map_err(|e| Error::Api(e.to_string()))??;
     // `put_dir` fails with CidMismatch if the node's root differs from the local one.
@@ -238,7 +213,7 @@ pub async fn publish_package<S: crate::client::ContentStore>(
             actual: Box::new(added.cid),
         });
     }
-    tracing::info!(target: "iollm_content::manifest", package = %pkg.package_cid, manifest = %pkg.manifest_cid, name = %pkg.manifest.name, "Published package");
+    tracing::info!(target: "iollm_content::manifest", package = %pkg.package_cid, manifest = %pkg.manifest_cid, kind = M::WHAT, "Published package");
     Ok(pkg)
 }
 

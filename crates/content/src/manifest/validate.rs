@@ -3,9 +3,10 @@
 use std::collections::BTreeSet;
 
 use super::schema::*;
-use super::{MANIFEST_FILE, MAX_MANIFEST_BYTES, SMIP_VERSION};
+use super::{PackageManifest, MANIFEST_FILE, MAX_MANIFEST_BYTES, SMIP_VERSION};
 use crate::error::{Error, Result};
 use crate::options::parse_cid;
+use crate::options::AddOptions;
 
 pub(super) fn one(path: &str, reason: impl Into<String>) -> Error {
     Error::InvalidManifest(ManifestErrors(vec![ManifestError {
@@ -16,6 +17,15 @@ pub(super) fn one(path: &str, reason: impl Into<String>) -> Error {
 
 /// Parses and validates `smip.json` bytes.
 pub fn parse(bytes: &[u8]) -> Result<Manifest> {
+    let value = check_version(bytes, "smip_version", SMIP_VERSION)?;
+    let m: Manifest = deserialize(value)?;
+    m.validate()?;
+    Ok(m)
+}
+
+/// A manifest's bytes as JSON, refused when too large or when `key` is not `version` (before
+/// any other check, so that a manifest of another version is named as such).
+pub(super) fn check_version(bytes: &[u8], key: &str, version: u32) -> Result<serde_json::Value> {
     if bytes.len() > MAX_MANIFEST_BYTES {
         return Err(one(
             "$",
@@ -27,23 +37,22 @@ pub fn parse(bytes: &[u8]) -> Result<Manifest> {
     }
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| one("$", format!("not JSON: {e}")))?;
-    match value.get("smip_version") {
-        None => return Err(one("smip_version", "missing (this iollm reads SMIP version 1)")),
-        Some(v) if v.as_u64() != Some(u64::from(SMIP_VERSION)) => {
-            return Err(one(
-                "smip_version",
-                format!("unsupported SMIP version {v} (this iollm reads version {SMIP_VERSION})"),
-            ))
+    match value.get(key) {
+        None => Err(one(key, format!("missing (this iollm reads version {version})"))),
+        Some(v) if v.as_u64() != Some(u64::from(version)) => {
+            Err(one(key, format!("unsupported version {v} (this iollm reads version {version})")))
         }
-        Some(_) => {}
+        Some(_) => Ok(value),
     }
-    let m: Manifest = serde_path_to_error::deserialize(value).map_err(|e| {
+}
+
+/// `value` as a `T`, a mismatch reported with its field path.
+pub(super) fn deserialize<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { "$".to_owned() } else { path };
         one(&path, e.into_inner().to_string())
-    })?;
-    m.validate()?;
-    Ok(m)
+    })
 }
 
 fn is_hex64(s: &str) -> bool {
@@ -51,7 +60,7 @@ fn is_hex64(s: &str) -> bool {
 }
 
 /// Why a package-relative path is unacceptable, if it is.
-fn bad_path(p: &str) -> Option<&'static str> {
+fn bad_path(p: &str, own: &str) -> Option<&'static str> {
     if p.is_empty() {
         return Some("empty path");
     }
@@ -67,10 +76,62 @@ fn bad_path(p: &str) -> Option<&'static str> {
     if p.split('/').any(|s| s.starts_with('.')) {
         return Some("hidden files are not part of packages (ipfs add -r skips them)");
     }
-    if p == MANIFEST_FILE {
-        return Some("smip.json does not list itself");
+    if p == own {
+        return Some("the manifest does not list itself");
     }
     None
+}
+
+/// The checks every kind of package's manifest shares: its name, the fields that must not be
+/// empty, its `ipfs add` options and its files (paths, duplicates, CIDs, hashes; `own` is the
+/// manifest's own file name, which it does not list).
+pub(super) fn check_common(
+    name: &str,
+    nonempty: &[(&str, &String)],
+    cid_options: &CidOptions,
+    files: &[FileEntry],
+    own: &str,
+    err: &mut impl FnMut(String, String),
+) {
+    if name.is_empty()
+        || name.len() > 128
+        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
+    {
+        err("name".into(), "1-128 characters of letters, digits, '.', '_', '-', '/'".into());
+    }
+    for (field, v) in nonempty {
+        if v.trim().is_empty() {
+            err((*field).into(), "must not be empty".into());
+        }
+    }
+    if let Err(e) = cid_options.to_add_options() {
+        err("cid_options".into(), e.to_string());
+    }
+    if files.is_empty() {
+        err("files".into(), "a package has at least one file".into());
+    }
+    let mut seen = BTreeSet::new();
+    for (i, f) in files.iter().enumerate() {
+        if let Some(r) = bad_path(&f.path, own) {
+            err(format!("files[{i}].path"), format!("{:?}: {r}", f.path));
+        }
+        if !seen.insert(f.path.as_str()) {
+            err(format!("files[{i}].path"), format!("duplicate path {:?}", f.path));
+        }
+        if let Err(e) = parse_cid(&f.cid) {
+            err(format!("files[{i}].cid"), e.to_string());
+        }
+        if !is_hex64(&f.sha256) {
+            err(format!("files[{i}].sha256"), "expected 64 lower-case hex digits".into());
+        }
+    }
+    // A file that is also a directory prefix of another ("a" and "a/b").
+    for f in files {
+        let dir = format!("{}/", f.path);
+        if seen.iter().any(|n| n.starts_with(dir.as_str())) {
+            err("files".into(), format!("{:?} is both a file and a directory", f.path));
+        }
+    }
 }
 
 impl Manifest {
@@ -82,51 +143,20 @@ impl Manifest {
         if self.smip_version != SMIP_VERSION {
             err("smip_version".into(), format!("unsupported SMIP version {}", self.smip_version));
         }
-        if self.name.is_empty()
-            || self.name.len() > 128
-            || !self.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
-        {
-            err("name".into(), "1-128 characters of letters, digits, '.', '_', '-', '/'".into());
-        }
-        for (field, v) in [
-            ("version", &self.version),
-            ("license", &self.license),
-            ("format.architecture", &self.format.architecture),
-            ("runtime.name", &self.runtime.name),
-            ("runtime.version", &self.runtime.version),
-        ] {
-            if v.trim().is_empty() {
-                err(field.into(), "must not be empty".into());
-            }
-        }
-        if let Err(e) = self.cid_options.to_add_options() {
-            err("cid_options".into(), e.to_string());
-        }
-        if self.files.is_empty() {
-            err("files".into(), "a package has at least one file".into());
-        }
-        let mut seen = BTreeSet::new();
-        for (i, f) in self.files.iter().enumerate() {
-            if let Some(r) = bad_path(&f.path) {
-                err(format!("files[{i}].path"), format!("{:?}: {r}", f.path));
-            }
-            if !seen.insert(f.path.as_str()) {
-                err(format!("files[{i}].path"), format!("duplicate path {:?}", f.path));
-            }
-            if let Err(e) = parse_cid(&f.cid) {
-                err(format!("files[{i}].cid"), e.to_string());
-            }
-            if !is_hex64(&f.sha256) {
-                err(format!("files[{i}].sha256"), "expected 64 lower-case hex digits".into());
-            }
-        }
-        // A file that is also a directory prefix of another ("a" and "a/b").
-        for f in &self.files {
-            let dir = format!("{}/", f.path);
-            if seen.iter().any(|n| n.starts_with(dir.as_str())) {
-                err("files".into(), format!("{:?} is both a file and a directory", f.path));
-            }
-        }
+        check_common(
+            &self.name,
+            &[
+                ("version", &self.version),
+                ("license", &self.license),
+                ("format.architecture", &self.format.architecture),
+                ("runtime.name", &self.runtime.name),
+                ("runtime.version", &self.runtime.version),
+            ],
+            &self.cid_options,
+            &self.files,
+            MANIFEST_FILE,
+            &mut err,
+        );
         let exts = self.format.weights.extensions();
         if !self
             .files
@@ -190,23 +220,78 @@ impl Manifest {
         }
     }
 
-    /// The canonical `smip.json` bytes: keys sorted, files sorted by path, interfaces sorted,
-    /// two-space indentation, trailing newline.
+    /// The canonical `smip.json` bytes ([`PackageManifest::to_canonical_json`]), its
+    /// interfaces sorted too.
     pub fn to_canonical_json(&self) -> Result<Vec<u8>> {
         let mut m = self.clone();
-        m.files.sort_by(|a, b| a.path.cmp(&b.path));
         m.interfaces.sort();
-        // serde_json's Map is a BTreeMap (no `preserve_order`): going through Value sorts keys.
-        let v = serde_json::to_value(&m)?;
-        let mut out = serde_json::to_vec_pretty(&v)?;
-        out.push(b'\n');
-        Ok(out)
+        super::canonical(&m)
+    }
+}
+
+impl PackageManifest for Manifest {
+    const FILE: &'static str = MANIFEST_FILE;
+    const WHAT: &'static str = "an SMIP model package";
+
+    fn parse(bytes: &[u8]) -> Result<Self> {
+        parse(bytes)
+    }
+
+    fn from_template(bytes: &[u8], opts: &AddOptions) -> Result<Self> {
+        // Lenient on `files` (it may be empty or stale), strict elsewhere.
+        let mut value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| one("$", format!("not JSON: {e}")))?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("files".into(), serde_json::Value::Array(Vec::new()));
+            let options = serde_json::to_value(CidOptions::from_add_options(opts))?;
+            obj.insert("cid_options".into(), options);
+        }
+        let template = serde_json::to_vec(&value)?;
+        match parse(&template) {
+            Ok(m) => Ok(m),
+            Err(Error::InvalidManifest(ManifestErrors(errs))) => {
+                // Only file-related complaints are expected from an empty `files` list.
+                let rest: Vec<_> = errs
+                    .into_iter()
+                    .filter(|e| e.path != "files" && e.path != "format.weights")
+                    .collect();
+                if !rest.is_empty() {
+                    return Err(Error::InvalidManifest(ManifestErrors(rest)));
+                }
+                Ok(serde_json::from_value(value)?)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.validate()
+    }
+
+    fn files(&self) -> &[FileEntry] {
+        &self.files
+    }
+
+    fn files_mut(&mut self) -> &mut Vec<FileEntry> {
+        &mut self.files
+    }
+
+    fn cid_options(&self) -> &CidOptions {
+        &self.cid_options
+    }
+
+    fn to_canonical_json(&self) -> Result<Vec<u8>> {
+        self.to_canonical_json()
     }
 }
 
 /// The JSON Schema generated from [`Manifest`] (what `schema/smip-v1.schema.json` must equal).
 pub fn json_schema() -> Result<String> {
-    let schema = schemars::schema_for!(Manifest);
+    schema_of(schemars::schema_for!(Manifest))
+}
+
+/// A generated schema as committed: pretty JSON, keys sorted, a trailing newline.
+pub(super) fn schema_of(schema: schemars::schema::RootSchema) -> Result<String> {
     let v = serde_json::to_value(&schema)?;
     let mut s = serde_json::to_string_pretty(&v)?;
     s.push('\n');

@@ -2,6 +2,7 @@
 
 mod common;
 mod daemon;
+mod dataset;
 mod hostile;
 mod manifest;
 mod oracle;

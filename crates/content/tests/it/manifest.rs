@@ -76,7 +76,7 @@ fn err_of(v: &Value) -> String {
 fn bad_manifests_name_field_and_reason() {
     let mut v = example_manifest();
     v["smip_version"] = json!(2);
-    assert!(err_of(&v).contains("smip_version: unsupported SMIP version 2"), "{}", err_of(&v));
+    assert!(err_of(&v).contains("smip_version: unsupported version 2"), "{}", err_of(&v));
 
     let mut v = example_manifest();
     v["surprise"] = json!(true);
@@ -151,16 +151,16 @@ async fn publish_pull_round_trip() {
     let paths: Vec<_> = m.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["config.json", "model.safetensors", "tokenizer/tokenizer.json"]);
     // Idempotent: the same package gives the same manifest and package CIDs.
-    let p2 = prepare_package(&pkg, &opts).unwrap();
+    let p2 = prepare_package::<Manifest>(&pkg, &opts).unwrap();
     assert_eq!((p.manifest_cid, p.package_cid), (p2.manifest_cid, p2.package_cid));
     assert_eq!(p.package_cid, cid_of_file(&pkg, &opts).unwrap());
     // Naming the package as `pkg/.` changes nothing.
-    let p3 = prepare_package(&pkg.join("."), &opts).unwrap();
+    let p3 = prepare_package::<Manifest>(&pkg.join("."), &opts).unwrap();
     assert_eq!(p3.manifest_cid, p.manifest_cid);
 
     let node = Node::start(&tmp.path().join("repo"), "127.0.0.1:0".parse().unwrap()).await;
     let c = node.client();
-    let published = publish_package(&c, &pkg, &opts).await.unwrap();
+    let published = publish_package::<Manifest, _>(&c, &pkg, &opts).await.unwrap();
     assert_eq!(published.package_cid, p.package_cid);
     let added = c.put_dir(&pkg, &opts).await.unwrap();
     assert_eq!(added.cid, p.package_cid);
@@ -182,7 +182,7 @@ async fn publish_pull_round_trip() {
     // A package whose manifest does not match its files is rejected by pull, leaving nothing.
     let bad = tmp.path().join("bad");
     write_package(&bad);
-    prepare_package(&bad, &opts).unwrap();
+    prepare_package::<Manifest>(&bad, &opts).unwrap();
     std::fs::write(bad.join("config.json"), b"{\"changed\":1}").unwrap();
     let bad_cid = c.put_dir(&bad, &opts).await.unwrap().cid;
     let out3 = tmp.path().join("pulled3");
@@ -198,7 +198,7 @@ async fn publish_pull_round_trip() {
     assert!(left.is_empty(), "{left:?}");
     // A pulled file changed afterwards is caught by verify_package, naming the field.
     std::fs::write(out.join("config.json"), b"{}").unwrap();
-    let e = verify_package(&out).unwrap_err().to_string();
+    let e = verify_package::<Manifest>(&out).unwrap_err().to_string();
     assert!(e.contains("files[0].size") && e.contains("files[0].sha256"), "{e}");
     node.stop().await;
 }
@@ -210,17 +210,17 @@ fn bad_packages() {
     // No smip.json.
     let d = tmp.path().join("empty");
     std::fs::create_dir(&d).unwrap();
-    let e = prepare_package(&d, &opts).unwrap_err();
+    let e = prepare_package::<Manifest>(&d, &opts).unwrap_err();
     assert!(matches!(e, Error::MissingFile(_)) && e.to_string().contains("smip.json"), "{e}");
     // Missing package directory.
-    let e = prepare_package(&tmp.path().join("nope"), &opts).unwrap_err();
+    let e = prepare_package::<Manifest>(&tmp.path().join("nope"), &opts).unwrap_err();
     assert!(e.to_string().contains("nope"), "{e}");
     // No weights file.
     let d = tmp.path().join("noweights");
     std::fs::create_dir(&d).unwrap();
     std::fs::write(d.join("smip.json"), TEMPLATE).unwrap();
     std::fs::write(d.join("config.json"), b"{}").unwrap();
-    let e = prepare_package(&d, &opts).unwrap_err().to_string();
+    let e = prepare_package::<Manifest>(&d, &opts).unwrap_err().to_string();
     assert!(e.contains("format.weights"), "{e}");
     // A symlink leaving the package.
     #[cfg(unix)]
@@ -228,21 +228,21 @@ fn bad_packages() {
         let d = tmp.path().join("escape");
         write_package(&d);
         std::os::unix::fs::symlink("../../outside", d.join("link")).unwrap();
-        let e = prepare_package(&d, &opts).unwrap_err();
+        let e = prepare_package::<Manifest>(&d, &opts).unwrap_err();
         assert!(matches!(e, Error::SymlinkEscapes { .. }), "{e}");
         // Even one that stays inside: packages hold regular files only.
         let d = tmp.path().join("innerlink");
         write_package(&d);
         std::os::unix::fs::symlink("config.json", d.join("alias.json")).unwrap();
-        let e = prepare_package(&d, &opts).unwrap_err();
+        let e = prepare_package::<Manifest>(&d, &opts).unwrap_err();
         assert!(matches!(e, Error::SymlinkInPackage(_)), "{e}");
         assert!(e.to_string().contains("alias.json"), "{e}");
     }
     // A listed file missing after pull.
     let d = tmp.path().join("pkg");
     write_package(&d);
-    prepare_package(&d, &opts).unwrap();
+    prepare_package::<Manifest>(&d, &opts).unwrap();
     std::fs::remove_file(d.join("tokenizer/tokenizer.json")).unwrap();
-    let e = verify_package(&d).unwrap_err().to_string();
+    let e = verify_package::<Manifest>(&d).unwrap_err().to_string();
     assert!(e.contains("files[2].path: missing file"), "{e}");
 }

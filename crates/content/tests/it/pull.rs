@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use iollm_content::manifest::{parse, MANIFEST_FILE};
+use iollm_content::manifest::{parse, Manifest, MANIFEST_FILE};
 use iollm_content::pull::{pull_package_with, PullOptions};
 use iollm_content::{
     add_reader, fetch_file_verified, fetch_verified_with, prepare_package, resolve_path,
@@ -46,7 +46,7 @@ async fn unlisted_hidden_files_refuse_the_package() {
     let (tmp, node) = setup().await;
     let pkg = tmp.path().join("pkg");
     write_package(&pkg);
-    let p = prepare_package(&pkg, &AddOptions::v1()).unwrap();
+    let p = prepare_package::<Manifest>(&pkg, &AddOptions::v1()).unwrap();
     let read = |n: &str| std::fs::read(pkg.join(n)).unwrap();
     let (manifest, config, weights) =
         (read(MANIFEST_FILE), read("config.json"), read("model.safetensors"));
@@ -75,7 +75,9 @@ async fn unlisted_hidden_files_refuse_the_package() {
 
     let out = tmp.path().join("out/model");
     let err =
-        pull_package_with(&node.client(), &root, &out, &PullOptions::default()).await.unwrap_err();
+        pull_package_with::<Manifest, _>(&node.client(), &root, &out, &PullOptions::default())
+            .await
+            .unwrap_err();
     assert!(
         matches!(&err, Error::UnlistedFile { path } if path == ".envrc" || path == ".git"),
         "{err}"
@@ -85,7 +87,9 @@ async fn unlisted_hidden_files_refuse_the_package() {
     // The clean package pulls, with exactly the listed files.
     let c = node.client();
     c.put_dir(&pkg, &AddOptions::v1()).await.unwrap();
-    let m = pull_package_with(&c, &p.package_cid, &out, &PullOptions::default()).await.unwrap();
+    let m = pull_package_with::<Manifest, _>(&c, &p.package_cid, &out, &PullOptions::default())
+        .await
+        .unwrap();
     assert_eq!(m.files.len(), 2);
     assert_eq!(entries(&out), ["config.json", "model.safetensors", "smip.json"]);
     assert_eq!(entries(&tmp.path().join("out")), ["model"]);
@@ -133,7 +137,7 @@ async fn a_dag_claiming_terabytes_is_refused_before_writing() {
     let limit = PullOptions { max_bytes: 10 << 30 };
 
     let pkg = package_with_weights(&node, huge, claimed);
-    let err = pull_package_with(&c, &pkg, &out, &limit).await.unwrap_err();
+    let err = pull_package_with::<Manifest, _>(&c, &pkg, &out, &limit).await.unwrap_err();
     assert!(
         matches!(err, Error::PullTooLarge { limit: l, size } if l == 10 << 30 && size > claimed),
         "{err}"
@@ -141,7 +145,7 @@ async fn a_dag_claiming_terabytes_is_refused_before_writing() {
     assert!(entries(&tmp.path().join("out")).is_empty());
 
     let pkg = package_with_weights(&node, huge, 1 << 20);
-    let err = pull_package_with(&c, &pkg, &out, &limit).await.unwrap_err();
+    let err = pull_package_with::<Manifest, _>(&c, &pkg, &out, &limit).await.unwrap_err();
     assert!(
         matches!(&err, Error::SizeMismatch { expected, actual, .. } if *expected == 1 << 20 && *actual == claimed),
         "{err}"
@@ -176,8 +180,9 @@ async fn a_dag_delivering_more_than_it_declares_is_stopped_while_writing() {
     let liar = lying_file_node(store, one, 174, 2 << 20);
     let pkg = package_with_weights(&node, liar, 2 << 20);
     let out = tmp.path().join("out/model");
-    let err =
-        pull_package_with(&node.client(), &pkg, &out, &PullOptions::default()).await.unwrap_err();
+    let err = pull_package_with::<Manifest, _>(&node.client(), &pkg, &out, &PullOptions::default())
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, Error::SizeMismatch { expected, actual, .. } if *expected == 2 << 20 && *actual > 2 << 20),
         "{err}"
@@ -220,7 +225,8 @@ async fn an_interrupted_pull_is_cleaned_up_by_the_next() {
     let pkg = tmp.path().join("pkg");
     write_package(&pkg);
     let c = node.client();
-    let p = iollm_content::publish_package(&c, &pkg, &AddOptions::v1()).await.unwrap();
+    let p =
+        iollm_content::publish_package::<Manifest, _>(&c, &pkg, &AddOptions::v1()).await.unwrap();
     let out = tmp.path().join("out/model");
     // What `kill -9` during a pull leaves: the staging directory with a partial file.
     let staging = tmp.path().join("out/.model.iollm-pull");
@@ -230,17 +236,21 @@ async fn an_interrupted_pull_is_cleaned_up_by_the_next() {
 
     // While its lock is held, the staging directory is another pull's: refused, kept.
     let held = iollm_content::fsutil::lock_exclusive(&staging.join("lock")).unwrap().unwrap();
-    let err =
-        pull_package_with(&c, &p.package_cid, &out, &PullOptions::default()).await.unwrap_err();
+    let err = pull_package_with::<Manifest, _>(&c, &p.package_cid, &out, &PullOptions::default())
+        .await
+        .unwrap_err();
     assert!(matches!(&err, Error::PullInProgress { path } if *path == out), "{err}");
     assert!(staging.join("content/model.safetensors").exists());
     drop(held);
 
-    pull_package_with(&c, &p.package_cid, &out, &PullOptions::default()).await.unwrap();
+    pull_package_with::<Manifest, _>(&c, &p.package_cid, &out, &PullOptions::default())
+        .await
+        .unwrap();
     assert_eq!(entries(&tmp.path().join("out")), ["model"]);
     assert_eq!(entries(&out), ["config.json", "model.safetensors", "smip.json"]);
-    let err =
-        pull_package_with(&c, &p.package_cid, &out, &PullOptions::default()).await.unwrap_err();
+    let err = pull_package_with::<Manifest, _>(&c, &p.package_cid, &out, &PullOptions::default())
+        .await
+        .unwrap_err();
     assert!(matches!(&err, Error::DestinationExists { path } if *path == out), "{err}");
     node.stop().await;
 }
