@@ -668,9 +668,12 @@ pub enum ModelAction {
         /// Its id.
         id: u64,
     },
-    /// Publish a package directory: write smip.json, add it to IPFS, register it on chain.
+    /// Publish a package directory: write its manifest (smip.json; a dataset's
+    /// smip-dataset.json), add it to IPFS, register it on chain.
     Publish {
-        /// The package directory (Hugging Face layout: config.json, model.safetensors, …).
+        /// The package directory (a model's in Hugging Face layout: config.json,
+        /// model.safetensors, …; a dataset's: its data files and smip-dataset.json naming its
+        /// splits).
         dir: PathBuf,
         /// model, dataset or path.
         #[arg(long, default_value = "model")]

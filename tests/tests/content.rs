@@ -55,9 +55,9 @@ async fn publish_then_pull_round_trips_byte_for_byte_with_one_lineage() -> Resul
         assert_eq!(record.manifest_cid, iollm_content::format_cid(&offline).as_bytes());
 
         let pulled = tmp.path().join("pulled");
-        let (cid, manifest) = pull(published.id, &pulled).await?;
+        let (cid, files) = pull(published.id, &pulled).await?;
         assert_eq!(cid, published.package_cid);
-        assert_eq!(manifest.files.len(), 2);
+        assert_eq!(files.len(), 2);
         for name in ["smip.json", "config.json", "model.safetensors"] {
             assert_eq!(
                 std::fs::read(pulled.join(name))?,
@@ -145,7 +145,9 @@ async fn publish_then_pull_round_trips_byte_for_byte_with_one_lineage() -> Resul
         let second = tmp.path().join("base-v2");
         write_package(&second, json!([]))?;
         std::fs::write(second.join("config.json"), br#"{"model_type":"iollm-gpt","n_layer":2}"#)?;
-        let added = iollm_artifacts::add_package(&store, &second).await?.package_cid;
+        let added = iollm_artifacts::add_package::<iollm_content::Manifest, _>(&store, &second)
+            .await?
+            .package_cid;
         let version = new_version(&iollm_content::format_cid(&added)).await?.id;
         let record = iollm_cli::model::show(ctx, version).await?;
         assert_eq!((record.version, record.previous), (2, Some(published.id)));
@@ -246,7 +248,7 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         let mut flipped = params.clone();
         flipped[1234] = f32::from_bits(flipped[1234].to_bits() ^ 1);
         iollm_compute::io::save_model(&out, &model, &flipped)?;
-        let tampered = iollm_artifacts::add_package(&store, &out).await?.package_cid;
+        let tampered = iollm_artifacts::add_package::<iollm_content::Manifest, _>(&store, &out).await?.package_cid;
         let tampered = iollm_content::format_cid(&tampered);
         let err = check_output(&store, tampered.as_bytes(), &expected).await.unwrap_err();
         let total = params.len();
@@ -260,7 +262,7 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         let short = iollm_compute::GptConfig { n_ctx: 8, ..model.clone() };
         let fewer = &params[..total - 8 * model.n_embd];
         iollm_compute::io::save_model(&out, &short, fewer)?;
-        let reshaped = iollm_artifacts::add_package(&store, &out).await?.package_cid;
+        let reshaped = iollm_artifacts::add_package::<iollm_content::Manifest, _>(&store, &out).await?.package_cid;
         let reshaped = iollm_content::format_cid(&reshaped);
         let err = check_output(&store, reshaped.as_bytes(), &expected).await.unwrap_err();
         assert!(matches!(err, OutputError::Config { .. }), "{err}");
@@ -317,7 +319,7 @@ async fn an_output_is_attested_only_when_it_holds_the_proven_last_state() -> Res
         // The honest model with a file beside it that a loader could read instead (a GGUF
         // model, which `iollm model serve` prefers): refused before anything is pulled.
         std::fs::write(out.join("x.gguf"), b"GGUF another model")?;
-        let beside = iollm_artifacts::add_package(&store, &out).await?.package_cid;
+        let beside = iollm_artifacts::add_package::<iollm_content::Manifest, _>(&store, &out).await?.package_cid;
         let beside = iollm_content::format_cid(&beside);
         let err = check_output(&store, beside.as_bytes(), &expected).await.unwrap_err();
         assert!(matches!(err, OutputError::Listing), "{err}");

@@ -1222,11 +1222,12 @@ async fn bounty_drains_and_fake_provenance_fail() -> Result<()> {
     Ok(())
 }
 
-/// A training job is posted from its spec (`iollm job post --spec FILE`): the spec is checked,
-/// its dataset fetched from IPFS with every byte checked against its CID, the canonical spec
-/// added to IPFS and posted with the game spec its config and dataset give; the executor reads
-/// the spec back by the CID on chain. A spec whose dataset is not on IPFS, or that is refused,
-/// posts nothing.
+/// A training job is posted from its spec (`iollm job post --spec FILE`): its dataset is a split
+/// of an SMIP dataset package, published and registered as a dataset; the spec is checked, the
+/// split fetched from IPFS (checked against the package's manifest, every byte against its
+/// CID), the canonical spec added to IPFS and posted with the game spec its config and dataset
+/// give; the executor reads the spec back by the CID on chain. A spec whose dataset is not on
+/// IPFS, is not a dataset package or has no such split, or that is refused, posts nothing.
 #[tokio::test]
 async fn a_training_job_is_posted_from_its_spec_with_its_dataset_on_ipfs() -> Result<()> {
     use iollm_content::ContentStore as _;
@@ -1237,12 +1238,32 @@ async fn a_training_job_is_posted_from_its_spec_with_its_dataset_on_ipfs() -> Re
     let store = iollm_artifacts::ipfs_client(ctx)?;
     let start = ctx.chain.finalized_head().await? + 1;
     let dir = tempfile::tempdir()?;
-    let corpus = dir.path().join("corpus.txt");
+    let package = dir.path().join("fox");
+    std::fs::create_dir(&package)?;
+    let corpus = package.join("train.txt");
     std::fs::write(&corpus, "the quick brown fox jumps over the lazy dog\n".repeat(64))?;
-    let dataset = store.put_file(&corpus, &iollm_content::AddOptions::v1()).await?.cid;
+    std::fs::write(package.join("test.txt"), "the lazy dog sleeps\n")?;
+    let template = serde_json::json!({
+        "smip_dataset_version": 1, "name": "fox", "version": "1.0.0", "license": "CC0-1.0",
+        "format": "bytes", "files": [], "splits": {"train": "train.txt", "test": "test.txt"}
+    });
+    std::fs::write(package.join("smip-dataset.json"), serde_json::to_vec(&template)?)?;
+    let rule = SplitRule::DESIGNER_ONLY;
+    let published =
+        iollm_artifacts::publish(ctx, &store, &bob, Kind::Dataset, &package, rule).await?;
+    let dataset = published.package_cid;
+    let record = ctx.registry()?.get(published.id).await?.expect("the dataset's record");
+    assert_eq!((record.kind, record.parents.len()), (Kind::Dataset, 0));
+    // Registered, it pulls whole, every file checked against its manifest.
+    let pulled = dir.path().join("pulled");
+    let limit = iollm_content::PullOptions::default();
+    let (cid, files) = iollm_artifacts::pull(ctx, &store, published.id, &pulled, &limit).await?;
+    assert_eq!((cid, files.len()), (dataset, 2));
+    assert_eq!(std::fs::read(pulled.join("train.txt"))?, std::fs::read(&corpus)?);
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../worker/examples/tiny.job.json");
     let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(example)?)?;
-    spec["dataset"] = serde_json::json!({"source": "ipfs", "cid": dataset.to_string()});
+    spec["dataset"] =
+        serde_json::json!({"source": "package", "cid": dataset.to_string(), "split": "train"});
     let file = dir.path().join("job.json");
     std::fs::write(&file, serde_json::to_vec(&spec)?)?;
 
@@ -1332,12 +1353,33 @@ async fn a_training_job_is_posted_from_its_spec_with_its_dataset_on_ipfs() -> Re
     assert!(again.events.iter().any(|e| e.topics.first() == Some(&JOB_POSTED_TOPIC)));
     let beyond = ctx.chain.finalized_head().await? + 1_000;
     assert_eq!(ctx.chain.finalized_block(beyond).await?, None, "not finalized yet");
-    // A dataset CID the node does not have: refused, naming the dataset.
+    // A split the package does not have, a file that is no dataset package and a dataset CID
+    // the node does not have: each refused, naming the dataset, nothing posted.
+    let posted = market.job_count().await?;
+    let file_cid = store.put_file(&corpus, &iollm_content::AddOptions::v1()).await?.cid;
     let missing = "bafkreie7q3iidccmpvszul7kudcvvuavuo7u6gzlbobczuk5nqze6k4zii";
-    spec["dataset"]["cid"] = serde_json::json!(missing);
-    std::fs::write(&file, serde_json::to_vec(&spec)?)?;
-    let err = m::publish_spec(ctx, &file, 20).await.unwrap_err().to_string();
-    assert!(err.contains(&format!("dataset {missing}")), "{err}");
+    for (cid, split, why) in [
+        (dataset.to_string(), "validation", "no split \"validation\" (it has: test, train)"),
+        (file_cid.to_string(), "train", "is not an SMIP dataset package"),
+        (missing.to_owned(), "train", ""),
+    ] {
+        spec["dataset"] = serde_json::json!({"source": "package", "cid": cid, "split": split});
+        std::fs::write(&file, serde_json::to_vec(&spec)?)?;
+        let err = m::publish_spec(ctx, &file, 20).await.unwrap_err().to_string();
+        assert!(err.contains(&format!("dataset {cid}")) && err.contains(why), "{err}");
+    }
+    assert_eq!(market.job_count().await?, posted);
+    // What is registered as a dataset must be a dataset package (`iollm model register --kind
+    // dataset`): refused before anything is sent.
+    let artifacts = ctx.registry()?.count().await?;
+    let (plain, none) = (file_cid.to_string(), iollm_artifacts::Lineage::NONE);
+    let err =
+        iollm_artifacts::register_package(ctx, &store, &bob, Kind::Dataset, &plain, &none, rule)
+            .await
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("is not an SMIP dataset package: it is not a directory"), "{err}");
+    assert_eq!(ctx.registry()?.count().await?, artifacts);
     // A refused spec: one line, before anything is fetched or added.
     spec["train"]["checkpoint_every"] = serde_json::json!(7);
     std::fs::write(&file, serde_json::to_vec(&spec)?)?;

@@ -785,7 +785,8 @@ async fn verification() -> Result<()> {
     params[5] = f32::from_bits(params[5].to_bits() ^ 1);
     iollm_compute::io::save_model(&out, &model, &params)?;
     let store = iollm_artifacts::ipfs_client(ctx)?;
-    let package = iollm_artifacts::add_package(&store, &out).await?.package_cid;
+    let package =
+        iollm_artifacts::add_package::<iollm_content::Manifest, _>(&store, &out).await?.package_cid;
     let package = iollm_content::format_cid(&package);
     let (commitment, proof) = iollm_worker::submission(run.path(), &game, &package, 0)?;
     let daves_before = market.balance_of(dave.account_bytes()).await?;
@@ -922,7 +923,8 @@ async fn output_without_run(
     manifest["provenance"].as_object_mut().context("a provenance")?.remove("run");
     std::fs::write(&path, serde_json::to_vec_pretty(&manifest)?)?;
     let store = iollm_artifacts::ipfs_client(ctx)?;
-    let package = iollm_artifacts::add_package(&store, out).await?.package_cid;
+    let package =
+        iollm_artifacts::add_package::<iollm_content::Manifest, _>(&store, out).await?.package_cid;
     Ok(iollm_content::format_cid(&package))
 }
 

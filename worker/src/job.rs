@@ -1,8 +1,8 @@
 //! Job specs, `iollm-job-v1`: what a posted job asks its executor to do, as a JSON document on
 //! IPFS whose CID is the job's `spec_cid` on chain. A training job names the numerics profile,
-//! its base model (by its package's CID; none: initialised from the seed), its dataset (by CID:
-//! no local paths), the
-//! model shape, the training loop with its checkpoint interval, and the optimizer. The schema
+//! its base model (by its package's CID; none: initialised from the seed), its dataset (a split
+//! of an SMIP dataset package, by the package's CID: no local paths), the model shape, the
+//! training loop with its checkpoint interval, and the optimizer. The schema
 //! (`worker/schema/iollm-job-v1.schema.json`) is generated from these types and committed (a
 //! test refuses a stale one; regenerate with `IOLLM_BLESS=1 cargo test -p iollm-worker job`);
 //! it fixes the shape, [`JobDocument::parse`] also the values (ranges the schema does not
@@ -80,10 +80,14 @@ pub enum Dataset {
         /// Lines to generate (1 to 10 000 000).
         lines: usize,
     },
-    /// A file on IPFS, used as raw bytes; every byte is checked against the CID when fetched.
-    Ipfs {
-        /// The file's CID (CIDv0 `Qm…` or CIDv1 base32 `b…`).
+    /// A split of an SMIP dataset package (`smip-dataset.json`) on IPFS, read as bytes; the
+    /// split's file is checked against the package's manifest and every byte against its CID
+    /// when fetched.
+    Package {
+        /// The package's CID (CIDv0 `Qm…` or CIDv1 base32 `b…`).
         cid: String,
+        /// The split's name in the manifest, e.g. `train`.
+        split: String,
     },
 }
 
@@ -149,10 +153,10 @@ pub enum JobSpecError {
         /// What went wrong.
         reason: String,
     },
-    /// The dataset could not be fetched or did not match its CID.
+    /// The dataset's split could not be fetched, or did not match its package or CID.
     #[error("dataset {cid}: {reason}")]
     Dataset {
-        /// The dataset's CID.
+        /// The dataset package's CID.
         cid: String,
         /// What went wrong.
         reason: String,
@@ -219,13 +223,18 @@ impl JobDocument {
         if let Some(cid) = &self.base_model {
             parse_cid(cid).map_err(|e| JobSpecError::Invalid(format!("base_model: {e}")))?;
         }
-        if let Dataset::Ipfs { cid } = &self.dataset {
+        if let Dataset::Package { cid, split } = &self.dataset {
             parse_cid(cid).map_err(|e| JobSpecError::Invalid(format!("dataset.cid: {e}")))?;
+            if split.is_empty() {
+                return invalid(
+                    "dataset.split: name a split of the package (e.g. \"train\")".into(),
+                );
+            }
         }
-        // A fetched dataset is a file; its bytes are whatever its CID names.
+        // A fetched split is a file; its bytes are whatever its package lists.
         let data = match self.dataset {
             Dataset::Arithmetic { lines } => DataConfig::Arithmetic { lines },
-            Dataset::Ipfs { .. } => DataConfig::File { path: "dataset".into() },
+            Dataset::Package { .. } => DataConfig::File { path: "dataset".into() },
         };
         let base = self.base_model.as_ref().map(|_| BASE_FILE.into());
         self.config_with(data, base).validate().map_err(|e| JobSpecError::Invalid(e.to_string()))
@@ -241,9 +250,10 @@ impl JobDocument {
         }
     }
 
-    /// The training config this spec runs, its dataset made local (generated, or fetched
-    /// from `store` into `dir/dataset` with every byte checked against its CID; a dataset
-    /// that is not one file of at most `max_bytes` is refused before anything is written) and
+    /// The training config this spec runs, its dataset made local (generated, or its split
+    /// fetched from `store` into `dir/dataset`, checked against its package's manifest and
+    /// every byte against its CID; a split of more than `max_bytes` is refused before anything
+    /// is written) and
     /// its base model's weights file fetched into `dir/base.safetensors` the same way (at
     /// most the size of a weights file of its shape).
     pub async fn train_config<S: ContentStore>(
@@ -254,11 +264,11 @@ impl JobDocument {
     ) -> Result<TrainConfig, JobSpecError> {
         let data = match &self.dataset {
             Dataset::Arithmetic { lines } => DataConfig::Arithmetic { lines: *lines },
-            Dataset::Ipfs { cid } => {
+            Dataset::Package { cid, split } => {
                 let failed = |e: String| JobSpecError::Dataset { cid: cid.clone(), reason: e };
                 let parsed = parse_cid(cid).map_err(|e| failed(e.to_string()))?;
                 let path = dir.join("dataset");
-                iollm_content::fetch_file_verified(store, &parsed, &path, max_bytes)
+                iollm_content::fetch_split(store, &parsed, split, &path, max_bytes)
                     .await
                     .map_err(|e| failed(e.to_string()))?;
                 DataConfig::File { path }

@@ -7,6 +7,9 @@ use iollm_worker::job::{json_schema, JobDocument, JobSpecError, SCHEMA_V1};
 use serde_json::{json, Value};
 use std::path::Path;
 
+/// A well-formed CID (of `hello world\n`).
+const CID: &str = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4";
+
 fn example() -> Value {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tiny.job.json");
     serde_json::from_slice(&std::fs::read(p).expect("example")).expect("JSON")
@@ -78,7 +81,15 @@ fn bad_specs_are_refused_with_one_line_each() {
         (with(&["profile"], json!("repops-v3")), "is not \"repops-v4\""),
         (with(&["base_model"], json!(7)), "at base_model: invalid type: integer `7`"),
         (with(&["base_model"], json!("notacid")), "base_model: "),
-        (with(&["dataset"], json!({"source": "ipfs", "cid": "notacid"})), "dataset.cid"),
+        (
+            with(&["dataset"], json!({"source": "package", "cid": "notacid", "split": "train"})),
+            "dataset.cid",
+        ),
+        (
+            with(&["dataset"], json!({"source": "package", "cid": CID, "split": ""})),
+            "dataset.split: name a split",
+        ),
+        (with(&["dataset"], json!({"source": "ipfs", "cid": CID})), "unknown variant `ipfs`"),
         (
             with(&["dataset"], json!({"source": "file", "path": "/etc/passwd"})),
             "unknown variant `file`",

@@ -16,13 +16,11 @@ pub(super) async fn run(cli: &Cli, action: &ModelAction) -> anyhow::Result<Repor
             let rule = model::parse_split(split)?;
             let ctx = context::connect(cli).await?;
             let signer = context::signer(cli)?;
-            // The lineage registered is the one the package's smip.json states, or nothing.
+            // The lineage registered is the one the package's manifest states, or nothing.
             let store = iollm_artifacts::ipfs_client(&ctx)?;
             let lineage = iollm_artifacts::Lineage { parents, job: *from_job };
             if *dry_run {
-                if kind == iollm_types::registry::Kind::Model {
-                    iollm_artifacts::check_stated(&store, cid, &lineage).await?;
-                }
+                iollm_artifacts::check_stated(&store, kind, cid, &lineage).await?;
                 let cost = ctx
                     .registry()?
                     .register_dry_run(&signer.account(), kind, cid, &lineage.parents, rule)
@@ -116,19 +114,12 @@ pub(super) async fn run(cli: &Cli, action: &ModelAction) -> anyhow::Result<Repor
             if *no_register {
                 // A job's output: in the leaves a proof of its weights to the market needs.
                 let store = iollm_artifacts::ipfs_client(&ctx)?;
-                let package = iollm_artifacts::add_package(&store, dir).await?;
+                let added = iollm_artifacts::add_kind(&store, kind, dir).await?;
+                let (package_cid, manifest_cid) = (added.package_cid, added.manifest_cid);
                 let mut report = Report::default();
                 report
-                    .kv(
-                        "package CID",
-                        "package_cid",
-                        iollm_content::format_cid(&package.package_cid),
-                    )
-                    .kv(
-                        "manifest CID",
-                        "manifest_cid",
-                        iollm_content::format_cid(&package.manifest_cid),
-                    );
+                    .kv("package CID", "package_cid", iollm_content::format_cid(&package_cid))
+                    .kv("manifest CID", "manifest_cid", iollm_content::format_cid(&manifest_cid));
                 return Ok(report);
             }
             let signer = context::signer(cli)?;
@@ -213,18 +204,18 @@ pub(super) async fn run(cli: &Cli, action: &ModelAction) -> anyhow::Result<Repor
             let ctx = context::connect(cli).await?;
             let store = iollm_artifacts::ipfs_client(&ctx)?;
             let limit = iollm_content::PullOptions { max_bytes: *max_size };
-            let (cid, manifest) = iollm_artifacts::pull(&ctx, &store, *id, dir, &limit).await?;
+            let (cid, files) = iollm_artifacts::pull(&ctx, &store, *id, dir, &limit).await?;
             let cid = iollm_content::format_cid(&cid);
             let mut report = Report::default();
             report
                 .line(format!(
                     "pulled {cid} into {} ({} files, verified)",
                     dir.display(),
-                    manifest.files.len()
+                    files.len()
                 ))
                 .set("cid", cid)
                 .set("dir", dir)
-                .set("files", manifest.files.len())
+                .set("files", files.len())
                 .set("verified", true);
             report
         }

@@ -2,11 +2,14 @@
 //! for both. The manifest's `parents` (by registry id) and `provenance.job_id` are what
 //! [`publish`] registers, so revenue follows the lineage the package states; [`pull`] refuses a
 //! package whose manifest states another lineage than the chain records, and keeps nothing of
-//! it. The CLI (`iollm model publish|pull`) and the worker (its job outputs) both come here.
+//! it. A model is an SMIP model package (`smip.json`); a dataset an SMIP dataset package
+//! (`smip-dataset.json`), which states no lineage; a path is not checked (the path evaluator
+//! will define its package). The CLI (`iollm model publish|pull`) and the worker (its job
+//! outputs) both come here.
 
 use iollm_chain::registry::Registration;
 use iollm_chain::{ChainError, Connection, Signer};
-use iollm_content::manifest::{Manifest, Package};
+use iollm_content::manifest::{DatasetManifest, FileEntry, Manifest, Package, PackageManifest};
 use iollm_content::{AddOptions, Cid, ContentStore, KuboClient, PullOptions};
 use iollm_types::market::JobId;
 use iollm_types::registry::{ArtifactId, Kind, Parent, Relation};
@@ -77,6 +80,11 @@ pub struct Lineage {
     pub job: Option<JobId>,
 }
 
+impl Lineage {
+    /// No parents, no job: a dataset's (its manifest states none).
+    pub const NONE: Lineage = Lineage { parents: Vec::new(), job: None };
+}
+
 impl std::fmt::Display for Lineage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let parents: Vec<String> =
@@ -129,11 +137,42 @@ pub fn ipfs_client(connection: &Connection) -> Result<KuboClient, iollm_content:
     }
 }
 
-/// Adds the package in `dir` to `store` without registering it: writes its `smip.json`, adds
-/// it (checking the node's CID equals ours). A job's executor does this and submits the package
-/// CID as the job's output; the poster registers it ([`publish`] or `model register --from-job`).
-pub async fn add_package<S: ContentStore>(store: &S, dir: &Path) -> Result<Package, ArtifactError> {
+/// Adds the package in `dir` to `store` without registering it: writes its manifest (`M`'s:
+/// a model's `smip.json`, a dataset's `smip-dataset.json`), adds it (checking the node's CID
+/// equals ours). A job's executor does this and submits the package CID as the job's output;
+/// the poster registers it ([`publish`] or `model register --from-job`).
+pub async fn add_package<M: PackageManifest + Send + 'static, S: ContentStore>(
+    store: &S,
+    dir: &Path,
+) -> Result<Package<M>, ArtifactError> {
     Ok(iollm_content::publish_package(store, dir, &package_options()).await?)
+}
+
+/// A package added to IPFS.
+#[derive(Debug)]
+pub struct Added {
+    /// The package directory's CID.
+    pub package_cid: Cid,
+    /// Its manifest's CID.
+    pub manifest_cid: Cid,
+    /// Its manifest, when it is a model's (a dataset's states no lineage).
+    pub model: Option<Manifest>,
+}
+
+/// [`add_package`] with the manifest a `kind` artifact has: a dataset's
+/// (`smip-dataset.json`), else a model's.
+pub async fn add_kind<S: ContentStore>(
+    store: &S,
+    kind: Kind,
+    dir: &Path,
+) -> Result<Added, ArtifactError> {
+    Ok(if kind == Kind::Dataset {
+        let p: Package<DatasetManifest> = add_package(store, dir).await?;
+        Added { package_cid: p.package_cid, manifest_cid: p.manifest_cid, model: None }
+    } else {
+        let p: Package = add_package(store, dir).await?;
+        Added { package_cid: p.package_cid, manifest_cid: p.manifest_cid, model: Some(p.manifest) }
+    })
 }
 
 /// A published package.
@@ -162,40 +201,49 @@ pub async fn publish(
     dir: &Path,
     rule: SplitRule,
 ) -> Result<Published, ArtifactError> {
-    let package = add_package(store, dir).await?;
+    let Added { package_cid, manifest_cid, model } = add_kind(store, kind, dir).await?;
     // What was hashed and added states the lineage: the one registered.
-    let lineage = lineage(&package.manifest)?;
-    let cid = iollm_content::format_cid(&package.package_cid);
+    let lineage = model.as_ref().map_or(Ok(Lineage::NONE), lineage)?;
+    let cid = iollm_content::format_cid(&package_cid);
     let registration = register_lineage(connection, signer, kind, &cid, &lineage, rule).await?;
-    Ok(Published {
-        id: registration.id,
-        package_cid: package.package_cid,
-        manifest_cid: package.manifest_cid,
-        lineage,
+    Ok(Published { id: registration.id, package_cid, manifest_cid, lineage })
+}
+
+/// The lineage the manifest of the `kind` package `cid` states, read from the manifest alone
+/// (a description of why it states none, when a parent has no registry id); a dataset
+/// package states none; `None` for a path (not checked).
+async fn stated_lineage<S: ContentStore>(
+    store: &S,
+    kind: Kind,
+    cid: &Cid,
+) -> Result<Option<Result<Lineage, String>>, ArtifactError> {
+    Ok(match kind {
+        Kind::Model => {
+            let manifest: Manifest = iollm_content::read_package_manifest(store, cid).await?;
+            Some(lineage(&manifest).map_err(|e| e.to_string()))
+        }
+        Kind::Dataset => {
+            let _: DatasetManifest = iollm_content::read_package_manifest(store, cid).await?;
+            Some(Ok(Lineage::NONE))
+        }
+        Kind::Path => None,
     })
 }
 
-/// The lineage the `smip.json` of the package `cid` states, read from the manifest alone (a
-/// description of why it states none, when a parent has no registry id).
-async fn stated_lineage<S: ContentStore>(
-    store: &S,
-    cid: &Cid,
-) -> Result<Result<Lineage, String>, ArtifactError> {
-    let manifest = iollm_content::read_package_manifest(store, cid).await?;
-    Ok(lineage(&manifest).map_err(|e| e.to_string()))
-}
-
-/// Refuses, before anything is sent, to register the package at `cid` (already on IPFS) with
-/// a lineage its `smip.json` does not state ([`ArtifactError::NotItsLineage`]).
+/// Refuses, before anything is sent, to register the package at `cid` (already on IPFS) as a
+/// `kind` artifact when it is not a package of that kind, or with a lineage its manifest does
+/// not state ([`ArtifactError::NotItsLineage`]); a path is not checked.
 pub async fn check_stated<S: ContentStore>(
     store: &S,
+    kind: Kind,
     cid: &str,
     registering: &Lineage,
 ) -> Result<(), ArtifactError> {
     let parsed = iollm_content::parse_cid(cid)?;
-    match stated_lineage(store, &parsed).await? {
-        Ok(stated) if stated == *registering => Ok(()),
-        stated => Err(ArtifactError::NotItsLineage {
+    match stated_lineage(store, kind, &parsed).await? {
+        None => Ok(()),
+        Some(Ok(stated)) if stated == *registering => Ok(()),
+        Some(stated) => Err(ArtifactError::NotItsLineage {
             cid: cid.to_string(),
             registering: registering.to_string(),
             manifest: stated.map_or_else(|why| why, |s| s.to_string()),
@@ -204,9 +252,9 @@ pub async fn check_stated<S: ContentStore>(
 }
 
 /// Registers the package at `cid` (already on IPFS) as a `kind` artifact with `lineage` and
-/// `rule` — the verified output of `lineage.job` when it names one — a model only when its
-/// `smip.json` states that lineage ([`check_stated`]; a dataset or path need not be an SMIP
-/// package): what `iollm model register` does. The registry contract cannot read IPFS, so
+/// `rule` — the verified output of `lineage.job` when it names one — only when it is a package
+/// of that kind whose manifest states that lineage ([`check_stated`]; a path is not checked):
+/// what `iollm model register` does. The registry contract cannot read IPFS, so
 /// this check is the client's; [`pull`] refuses whatever slipped past it.
 pub async fn register_package(
     connection: &Connection,
@@ -217,9 +265,7 @@ pub async fn register_package(
     lineage: &Lineage,
     rule: SplitRule,
 ) -> Result<Registration, ArtifactError> {
-    if kind == Kind::Model {
-        check_stated(store, cid, lineage).await?;
-    }
+    check_stated(store, kind, cid, lineage).await?;
     register_lineage(connection, signer, kind, cid, lineage, rule).await
 }
 
@@ -240,9 +286,9 @@ async fn register_lineage(
     })
 }
 
-/// Registers the package at `cid` as a new version of artifact `id` (the signer's) — of a
-/// model, only when its `smip.json` states the lineage the new version will have: `id`'s
-/// parents, no job (a new version is not a job's verified output).
+/// Registers the package at `cid` as a new version of artifact `id` (the signer's) — only when
+/// it is a package of `id`'s kind whose manifest states the lineage the new version will have:
+/// `id`'s parents, no job (a new version is not a job's verified output).
 pub async fn new_version(
     connection: &Connection,
     store: &KuboClient,
@@ -252,23 +298,22 @@ pub async fn new_version(
 ) -> Result<Registration, ArtifactError> {
     let registry = connection.registry()?;
     let old = registry.get(id).await?.ok_or(ArtifactError::NotFound(id))?;
-    if old.kind == Kind::Model {
-        check_stated(store, cid, &Lineage { parents: old.parents, job: None }).await?;
-    }
+    check_stated(store, old.kind, cid, &Lineage { parents: old.parents, job: None }).await?;
     Ok(registry.new_version(signer, id, cid).await?)
 }
 
-/// Pulls artifact `id` into `dest` (which must not exist): exactly the files its smip.json
-/// lists, every block verified against its CID, within `limit`, the directory appearing only
-/// once complete — and only when its manifest's lineage is the one the chain records (else
-/// nothing is written).
+/// Pulls artifact `id` into `dest` (which must not exist): exactly the files its manifest
+/// lists (a model's `smip.json`, a dataset's `smip-dataset.json`), every block verified
+/// against its CID, within `limit`, the directory appearing only once complete — and only when
+/// its manifest's lineage is the one the chain records (else nothing is written). Returns the
+/// package CID and its files.
 pub async fn pull(
     connection: &Connection,
     store: &KuboClient,
     id: ArtifactId,
     dest: &Path,
     limit: &PullOptions,
-) -> Result<(Cid, Manifest), ArtifactError> {
+) -> Result<(Cid, Vec<FileEntry>), ArtifactError> {
     let artifact = connection.registry()?.get(id).await?.ok_or(ArtifactError::NotFound(id))?;
     let text = String::from_utf8_lossy(&artifact.manifest_cid).into_owned();
     let cid = iollm_content::parse_cid(&text).map_err(|e| ArtifactError::BadRecordedCid {
@@ -279,14 +324,22 @@ pub async fn pull(
     // The lineage is checked on the manifest alone, before a byte is written or a file
     // fetched (the package's content cannot change under its CID).
     let recorded = Lineage { parents: artifact.parents, job: artifact.job };
-    match stated_lineage(store, &cid).await? {
-        Ok(stated) if stated == recorded => {}
-        stated => {
+    let kind = artifact.kind;
+    match stated_lineage(store, kind, &cid).await? {
+        Some(Ok(stated)) if stated == recorded => {}
+        None => {}
+        Some(stated) => {
             let manifest = stated.map_or_else(|why| why, |s| s.to_string());
             let chain = recorded.to_string();
             return Err(ArtifactError::LineageMismatch { id, chain, manifest });
         }
     }
-    let manifest = iollm_content::pull_package_with(store, &cid, dest, limit).await?;
-    Ok((cid, manifest))
+    let files = if kind == Kind::Dataset {
+        let m: DatasetManifest = iollm_content::pull_package_with(store, &cid, dest, limit).await?;
+        m.files
+    } else {
+        let m: Manifest = iollm_content::pull_package_with(store, &cid, dest, limit).await?;
+        m.files
+    };
+    Ok((cid, files))
 }

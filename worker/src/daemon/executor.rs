@@ -381,7 +381,7 @@ pub async fn publish_output<S: ContentStore>(
         source: std::io::Error::other(e),
     })?;
     std::fs::write(out.join("smip.json"), json).map_err(io("writing smip.json"))?;
-    let package = iollm_artifacts::add_package(store, out).await?;
+    let package = iollm_artifacts::add_package::<iollm_content::Manifest, _>(store, out).await?;
     tracing::info!(target: "worker::executor", job = id, package = %package.package_cid, "Published the output");
     Ok(package.package_cid.to_string())
 }
