@@ -465,6 +465,8 @@ async fn defence() -> Result<()> {
     // Claim, submission and its first moves, before the stop: all finalized, none failed.
     let finalized = value(&before, "iollm_worker_transactions_total{outcome=\"finalized\"}");
     assert!(finalized >= 2.0 + value(&before, "iollm_worker_game_moves_total"), "{before}");
+    let playing = "iollm_worker_disputes_total{side=\"executor\",state=\"playing\"}";
+    assert!(value(&before, playing) >= 1.0, "{before}");
 
     // The worker settles the game and, once the window has closed, finalizes.
     let submitted_at = market.job(job).await?.expect("the job").submitted_at;
@@ -487,6 +489,10 @@ async fn defence() -> Result<()> {
     assert_eq!(value("iollm_worker_owed_planck"), owed as f64, "{text}");
     assert_eq!(value("iollm_worker_device{device=\"cpu\"}"), 1.0, "{text}");
     assert!(value("iollm_worker_game_moves_total") >= 1.0, "{text}");
+    // Its games: won (each counted once however often it was looked at), none lost.
+    let won = value("iollm_worker_disputes_total{side=\"executor\",state=\"won\"}");
+    assert!((1.0..=2.0).contains(&won), "{text}");
+    assert!(!text.contains("state=\"lost\""), "{text}");
     // Its moves, the settlement and finalize: all finalized, none failed.
     let finalized = value("iollm_worker_transactions_total{outcome=\"finalized\"}");
     assert!(finalized >= 2.0 + value("iollm_worker_game_moves_total"), "{text}");

@@ -2,19 +2,21 @@
 //! loopback address `metrics_listen` names (the official Rust client `prometheus-client`, as
 //! the model server's): jobs by stage (read from the state database at each scrape), training
 //! steps and tokens/s, every transaction the worker's chain handle sends (finalized or failed,
-//! and how long it took), jobs' failed attempts, game moves, what the market owes the account,
-//! and the device training runs on.
+//! and how long it took), jobs' failed attempts, dispute games (by side and outcome) and their
+//! moves, what the market owes the account, and the device training runs on.
 
 use crate::state::{JobRecord, Stage};
 use iollm_chain::{SendObserver, SendReport};
+use iollm_types::bisection::{Side, Verdict};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Label pairs of one series.
 type Labels = Vec<(String, String)>;
@@ -40,6 +42,10 @@ pub struct Metrics {
     pub job_failures: Counter,
     /// Moves played in dispute games.
     pub moves: Counter,
+    /// Dispute games this worker is a side of, by side and state ([`Metrics::game`]).
+    games: Family<Labels, Counter>,
+    /// The (game, state) pairs counted in `games`.
+    games_seen: Mutex<HashSet<(u64, &'static str)>>,
     /// What the market holds for the account (its pay, bonds returned), planck.
     pub owed: Gauge<f64, AtomicU64>,
     /// The device training and replays run on (`device` label, value 1).
@@ -59,6 +65,8 @@ impl Metrics {
             transaction_seconds: Histogram::new(exponential_buckets(0.25, 2.0, 10)),
             job_failures: Counter::default(),
             moves: Counter::default(),
+            games: Family::default(),
+            games_seen: Mutex::default(),
             owed: Gauge::default(),
             device: Family::default(),
         };
@@ -83,6 +91,11 @@ impl Metrics {
         );
         registry.register("game_moves", "Moves played in dispute games", m.moves.clone());
         registry.register(
+            "disputes",
+            "Dispute games this worker is a side of, by side and state (playing, won, lost)",
+            m.games.clone(),
+        );
+        registry.register(
             "owed_planck",
             "What the market holds for the account, planck",
             m.owed.clone(),
@@ -101,6 +114,27 @@ impl Metrics {
                 metrics.transaction_seconds.observe(report.elapsed.as_secs_f64());
             }
         })
+    }
+
+    /// Counts game `game`, whose `side` this worker plays, as `verdict` says it stands (none
+    /// yet: `playing`; else `won` or `lost`, a game where neither side was right lost by both):
+    /// each game once per state, however often it is looked at.
+    pub fn game(&self, game: u64, side: Side, verdict: Option<Verdict>) {
+        let state = match (verdict, side) {
+            (None, _) => "playing",
+            (Some(Verdict::Executor), Side::Executor)
+            | (Some(Verdict::Challenger), Side::Challenger) => "won",
+            (Some(_), _) => "lost",
+        };
+        if self.games_seen.lock().expect("not poisoned").insert((game, state)) {
+            let side = match side {
+                Side::Executor => "executor",
+                Side::Challenger => "challenger",
+            };
+            let labels =
+                vec![("side".to_owned(), side.to_owned()), ("state".to_owned(), state.to_owned())];
+            self.games.get_or_create(&labels).inc();
+        }
     }
 
     /// Sets the jobs-by-stage gauges from the state database's records (every stage listed,
@@ -148,6 +182,13 @@ mod tests {
             record(3, Stage::Lost),
         ]);
         m.steps.inc_by(24);
+        // Game 7 looked at three times while played, then decided for the challenger; game 8
+        // played as the challenger and decided against both sides.
+        for verdict in [None, None, None, Some(Verdict::Challenger), Some(Verdict::Challenger)] {
+            m.game(7, Side::Executor, verdict);
+        }
+        m.game(8, Side::Challenger, None);
+        m.game(8, Side::Challenger, Some(Verdict::Neither));
         let text = m.render();
         for line in [
             "iollm_worker_transactions_total{outcome=\"finalized\"} 1",
@@ -158,6 +199,10 @@ mod tests {
             "iollm_worker_jobs{stage=\"claimed\"} 0",
             "iollm_worker_training_steps_total 24",
             "iollm_worker_device{device=\"cuda:0\"} 1",
+            "iollm_worker_disputes_total{side=\"executor\",state=\"playing\"} 1",
+            "iollm_worker_disputes_total{side=\"executor\",state=\"lost\"} 1",
+            "iollm_worker_disputes_total{side=\"challenger\",state=\"playing\"} 1",
+            "iollm_worker_disputes_total{side=\"challenger\",state=\"lost\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line:?} missing from:\n{text}");
         }

@@ -280,7 +280,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         for index in 0..job.challenges {
             let Some(challenge) = self.market.game_of(id, index).await? else { continue };
             let Some(game) = dispute.game(challenge.game).await? else { continue };
-            if game.verdict().is_some() {
+            // Decided (a late side's game is decided when it is settled, by whoever settles).
+            if self.is_over(challenge.game, Some(&game), 0) {
                 match self.market.settle_challenge(&self.signer, id, index).await {
                     Ok(_) => {
                         tracing::info!(target: "worker::executor", job = id, index, "Settled a decided game")

@@ -7,6 +7,7 @@ use super::{Inner, Kit, WorkerError};
 use crate::state::{Stage, StateError};
 use iollm_chain::ChainError;
 use iollm_content::ContentStore;
+use iollm_types::bisection::Side;
 use iollm_types::market::Job;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,7 +70,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                             }
                         };
                         let g = dispute.game(game).await?;
-                        if is_over(g.as_ref(), now) {
+                        if self.is_over(game, g.as_ref(), now) {
                             continue;
                         }
                         undecided = true;
@@ -134,7 +135,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             if challenge.settled {
                 continue;
             }
-            if !is_over(dispute.game(challenge.game).await?.as_ref(), now) {
+            let game = dispute.game(challenge.game).await?;
+            if !self.is_over(challenge.game, game.as_ref(), now) {
                 continue;
             }
             match self.market.settle_challenge(&self.signer, id, index).await {
@@ -185,7 +187,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             for (k, accusation) in &mine {
                 match self.market.defence_of(id, index, *k).await? {
                     Some(game) => {
-                        let decided = is_over(dispute.game(game).await?.as_ref(), now);
+                        let held = dispute.game(game).await?;
+                        let decided = self.is_over(game, held.as_ref(), now);
                         if !decided {
                             self.play_side(id, game, kit).await?;
                         }
@@ -330,7 +333,7 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             };
             let now = self.conn.chain.best_block().await?;
             let game = dispute.game(challenge.game).await?;
-            if is_over(game.as_ref(), now) {
+            if self.is_over(challenge.game, game.as_ref(), now) {
                 let verdict = game.and_then(|g| g.verdict());
                 tracing::info!(target: "worker::verifier", job = id, ?verdict, "Its game ended; settling it");
                 match self.market.settle_challenge(&self.signer, id, index).await {
@@ -496,11 +499,29 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     }
 }
 
-/// Whether a game needs no more moves: decided, released (`None`), or with its side to move
-/// past its deadline at block `now` (the dispute contract decides it against that side when it
-/// is settled).
-pub(super) fn is_over(game: Option<&iollm_types::game::Game>, now: u32) -> bool {
-    game.is_none_or(|g| g.verdict().is_some() || g.clone().timeout(now).is_some())
+impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
+    /// Whether game `id` (`game`) needs no more moves: decided, released (`None`), or with its
+    /// side to move past its deadline at block `now` (the dispute contract decides it against
+    /// that side when it is settled); how it stands for this worker, when it is a side, is
+    /// counted in its metrics.
+    pub(super) fn is_over(
+        &self,
+        id: iollm_types::dispute::GameId,
+        game: Option<&iollm_types::game::Game>,
+        now: u32,
+    ) -> bool {
+        let Some(game) = game else { return true };
+        let verdict = game.verdict().or_else(|| {
+            let mut timed = game.clone();
+            timed.timeout(now).and(timed.verdict())
+        });
+        let me = self.signer.account_bytes();
+        let sides = [Side::Executor, Side::Challenger].into_iter().zip(game.terms.sides);
+        if let Some((side, _)) = sides.into_iter().find(|(_, account)| *account == me) {
+            self.metrics.game(id, side, verdict);
+        }
+        verdict.is_some()
+    }
 }
 
 /// What [`crate::player::play`] ended with, as a worker reads it: a move overtaken by the
