@@ -100,6 +100,12 @@ const ENV_KEYS: [&str; 10] = [
     "home",
 ];
 
+/// A crash test's hook, not a setting: `iollm worker run` with
+/// `IOLLM_TEST_ABORT_BEFORE_RECORDING=claim` (or any kind of transaction the worker records)
+/// aborts its process once such a transaction has landed, before it is recorded
+/// (`iollm_worker::state::State::abort_before_recording`).
+pub const ABORT_BEFORE_RECORDING_ENV: &str = "IOLLM_TEST_ABORT_BEFORE_RECORDING";
+
 /// Why settings could not be resolved.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {

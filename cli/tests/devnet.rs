@@ -266,15 +266,21 @@ fn worker_survives_kill_9_and_stops_on_sigterm(s: &Path, artifact: &str) {
 }
 
 /// Charlie's `worker run` (not withdrawing, so what the market owes it can be counted) takes
-/// a job posted from the CLI to submission; Dave challenges with a lying claim (wrong from
-/// step 2) and plays it; mid-game the worker is killed with SIGKILL and started again on its
-/// state: it carries the game on from where the chain says it stands, wins it, and once the
-/// window has passed finalizes, owed its ask plus half Dave's bond, to the unit.
+/// a job posted from the CLI to submission, its process killed twice on the way in the window
+/// between a transaction's landing and its record (`IOLLM_TEST_ABORT_BEFORE_RECORDING`: once
+/// when its claim has landed, once when its submission has) and started again each time, with
+/// exactly one claim and one submission on chain; Dave challenges with a lying claim (wrong
+/// from step 2) and plays it; mid-game the worker is killed with SIGKILL and started again on
+/// its state: it carries the game on from where the chain says it stands, wins it, and once
+/// the window has passed finalizes, owed its ask plus half Dave's bond, to the unit.
 fn worker_wins_a_dispute_across_kill_9(s: &Path, artifact: &str) {
     use iollm_chain::{Chain, Connection, Deployment, Signer};
     use iollm_types::bisection::{Side, Verdict};
+    use iollm_types::market::events::Event;
+    use iollm_types::market::JobState;
     use iollm_worker::player::{play, Cheat, Player};
     use iollm_worker::state::{Stage, State};
+    use std::os::unix::process::ExitStatusExt as _;
     const STAKE: u128 = 1_000_000_000_000;
     const WINDOW: u32 = 40;
     let (charlie, dave) = (Signer::dev("charlie").unwrap(), Signer::dev("dave").unwrap());
@@ -290,6 +296,16 @@ fn worker_wins_a_dispute_across_kill_9(s: &Path, artifact: &str) {
     std::fs::write(&config, toml).unwrap();
     let log = s.join("worker-dispute.log");
     let spawn = || worker_process(s, "//Charlie", &config, &log);
+    let spawn_with = |key: &str, value: &str| {
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        command(s, "//Charlie", &["worker", "run", "--config", config.to_str().unwrap()])
+            .env("IOLLM_THREADS", "1")
+            .env(key, value)
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("start the worker")
+    };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let deployment = Deployment::load(&s.join("deployments/devnet.json")).unwrap();
     let chain = runtime.block_on(Chain::connect(&deployment.rpc_url)).unwrap();
@@ -313,12 +329,55 @@ fn worker_wins_a_dispute_across_kill_9(s: &Path, artifact: &str) {
     until("finalization of the earlier job", &|| stage(earlier) == Some(Stage::Finalized));
     let owed_before = runtime.block_on(market.balance_of(charlie.account_bytes())).unwrap();
 
+    // Killed once its claim has landed, before it records it; then once its submission has.
+    let pid = nix::unistd::Pid::from_raw(worker.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(worker.wait().unwrap().success());
+    let head = runtime.block_on(ctx.chain.finalized_head()).unwrap();
+    let hook = iollm_cli::settings::ABORT_BEFORE_RECORDING_ENV;
+    let mut worker = spawn_with(hook, "claim");
     let job = post_job(s, "worker/examples/game.job.json", artifact, "+300", WINDOW);
+    let job_state = |job| runtime.block_on(market.job(job)).unwrap().expect("the job").state;
+    for (what, stage_left, chain_state) in [
+        ("claim", Stage::Claiming, JobState::Claimed),
+        ("submit_result", Stage::Submitting, JobState::Submitted),
+    ] {
+        let (aborting, exited) = (std::cell::RefCell::new(worker), std::cell::Cell::new(None));
+        until(&format!("an abort before recording {what}"), &|| {
+            exited.set(aborting.borrow_mut().try_wait().unwrap());
+            exited.get().is_some()
+        });
+        let status = exited.get().unwrap();
+        assert_eq!(status.signal(), Some(nix::libc::SIGABRT), "{status}");
+        assert_eq!(stage(job), Some(stage_left), "what the state says after the abort");
+        assert_eq!(job_state(job), chain_state, "what the chain holds");
+        let recorded = runtime.block_on(state.transactions(job)).unwrap();
+        assert!(recorded.is_empty(), "nothing recorded: {recorded:?}");
+        worker = match what {
+            "claim" => spawn_with(hook, "submit_result"),
+            _ => spawn(),
+        };
+    }
     let started = std::time::Instant::now();
     while stage(job) != Some(Stage::Submitted) {
         assert!(started.elapsed().as_secs() < 300, "job {job} not submitted in 300 s");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    // Exactly one claim and one submission on chain, every finalized block read.
+    let (mut claims, mut submissions) = (0, 0);
+    let end = runtime.block_on(ctx.chain.finalized_head()).unwrap();
+    for n in head..=end {
+        let block = runtime.block_on(ctx.chain.finalized_block(n)).unwrap().expect("finalized");
+        for e in block.events.iter().filter(|e| e.contract == *market.address()) {
+            let topic = e.topics.first().expect("a signature topic");
+            match Event::decode(topic, &e.data).transpose().unwrap() {
+                Some(Event::JobClaimed(c)) if c.job == job => claims += 1,
+                Some(Event::ResultSubmitted(r)) if r.job == job => submissions += 1,
+                _ => {}
+            }
+        }
+    }
+    assert_eq!((claims, submissions), (1, 1), "one claim and one submission across two aborts");
     let ask = runtime.block_on(market.job(job)).unwrap().expect("the job").ask;
 
     // Dave's lie, challenged and played to the end while the worker is killed mid-game.
@@ -357,8 +416,11 @@ fn worker_wins_a_dispute_across_kill_9(s: &Path, artifact: &str) {
     assert_eq!(c.locked, 0, "Charlie's collateral is free again");
     let sent: Vec<String> =
         runtime.block_on(state.transactions(job)).unwrap().into_iter().map(|t| t.0).collect();
+    // The claim and the submission landed but were never recorded (the chain told the worker
+    // started again); what it sent afterwards was.
     let once = |call: &str| sent.iter().filter(|c| *c == call).count() == 1;
-    assert!(once("claim") && once("submit_result") && once("finalize"), "{sent:?}");
+    assert!(!sent.iter().any(|c| c == "claim" || c == "submit_result"), "{sent:?}");
+    assert!(once("finalize"), "{sent:?}");
     let pid = nix::unistd::Pid::from_raw(worker.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     assert!(worker.wait().unwrap().success());

@@ -8,6 +8,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row as _, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 
 /// How far the worker got with a job. Each stage names what is done and what comes next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,6 +194,9 @@ pub enum StateError {
 #[derive(Debug, Clone)]
 pub struct State {
     pool: SqlitePool,
+    /// The kind of transaction before whose record the process aborts (a crash test's hook,
+    /// [`State::abort_before_recording`]).
+    abort_before: Arc<OnceLock<String>>,
 }
 
 impl State {
@@ -207,7 +211,16 @@ impl State {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(State { pool })
+        Ok(State { pool, abort_before: Arc::default() })
+    }
+
+    /// For crash tests: the process aborts (as a `kill -9` would stop it: no destructor runs,
+    /// nothing more is written) when it is about to record a landed transaction of kind `what`
+    /// (`claim`, `submit_result`, …): the window between a transaction's landing and its
+    /// record. Switched on per process at run time, never by a cargo feature; the first kind
+    /// set stays.
+    pub fn abort_before_recording(&self, what: &str) {
+        let _ = self.abort_before.set(what.to_owned());
     }
 
     /// Binds the state to a chain (its genesis hash), a market and an account on first use;
@@ -428,6 +441,10 @@ impl State {
         block: u32,
         amount: Option<u128>,
     ) -> Result<(), StateError> {
+        if self.abort_before.get().is_some_and(|kind| kind == what) {
+            tracing::error!(target: "worker::state", job = id, what, block, "Aborting before recording the transaction (the crash test's hook)");
+            std::process::abort();
+        }
         sqlx::query(
             "INSERT INTO transactions (job, what, tx_hash, block, amount) VALUES (?1, ?2, ?3, ?4, ?5)",
         )

@@ -112,6 +112,9 @@ async fn worker_run(cli: &Cli, config: &Path) -> anyhow::Result<Report> {
     let account = signer.account();
     let role = worker.role.as_str();
     let worker = Worker::open(ctx, signer, store, worker, runtime).await?;
+    if let Some(kind) = std::env::var_os(crate::settings::ABORT_BEFORE_RECORDING_ENV) {
+        worker.state().abort_before_recording(&kind.to_string_lossy());
+    }
     let (threads, device) = (runtime.threads, runtime.backend.to_string());
     tracing::info!(%account, role, threads, device, "Worker running; SIGTERM or Ctrl-C stops it");
     worker.run(super::cancelled_on_signal()).await?;
