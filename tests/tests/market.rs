@@ -1368,6 +1368,11 @@ async fn a_training_job_is_posted_from_its_spec_with_its_dataset_on_ipfs() -> Re
         let err = m::publish_spec(ctx, &file, 20).await.unwrap_err().to_string();
         assert!(err.contains(&format!("dataset {cid}")) && err.contains(why), "{err}");
     }
+    // A raw file, as jobs named datasets before packages: read for old jobs, never posted.
+    spec["dataset"] = serde_json::json!({"source": "ipfs", "cid": file_cid.to_string()});
+    std::fs::write(&file, serde_json::to_vec(&spec)?)?;
+    let err = m::publish_spec(ctx, &file, 20).await.unwrap_err().to_string();
+    assert!(err.contains("is read for old jobs only: publish the dataset as a package"), "{err}");
     assert_eq!(market.job_count().await?, posted);
     // What is registered as a dataset must be a dataset package (`iollm model register --kind
     // dataset`): refused before anything is sent.

@@ -33,8 +33,8 @@ pub const JOB_VERSION: u32 = 1;
 pub const MAX_SPEC_BYTES: u64 = 64 << 10;
 
 /// The largest dataset fetched when no game spec says its length (the trainer holds the
-/// corpus in memory).
-pub const MAX_DATASET_BYTES: u64 = 4 << 30;
+/// corpus in memory; a game's corpus is shorter than 2^32 bytes).
+pub const MAX_DATASET_BYTES: u64 = (4 << 30) - 1;
 
 /// A job spec, version 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -88,6 +88,13 @@ pub enum Dataset {
         cid: String,
         /// The split's name in the manifest, e.g. `train`.
         split: String,
+    },
+    /// A file on IPFS, read as bytes, every byte checked against its CID: read for jobs
+    /// posted before dataset packages; `iollm job post` refuses it (publish the dataset as a
+    /// package: `iollm model publish DIR --kind dataset`).
+    Ipfs {
+        /// The file's CID.
+        cid: String,
     },
 }
 
@@ -223,18 +230,23 @@ impl JobDocument {
         if let Some(cid) = &self.base_model {
             parse_cid(cid).map_err(|e| JobSpecError::Invalid(format!("base_model: {e}")))?;
         }
-        if let Dataset::Package { cid, split } = &self.dataset {
+        if let Dataset::Package { cid, .. } | Dataset::Ipfs { cid } = &self.dataset {
             parse_cid(cid).map_err(|e| JobSpecError::Invalid(format!("dataset.cid: {e}")))?;
-            if split.is_empty() {
-                return invalid(
-                    "dataset.split: name a split of the package (e.g. \"train\")".into(),
-                );
+        }
+        if let Dataset::Package { split, .. } = &self.dataset {
+            if !iollm_content::manifest::is_split_name(split) {
+                return invalid(format!(
+                    "dataset.split {split:?}: name a split of the package (1-64 lower-case \
+                     letters, digits, '_' or '-', e.g. \"train\")"
+                ));
             }
         }
         // A fetched split is a file; its bytes are whatever its package lists.
         let data = match self.dataset {
             Dataset::Arithmetic { lines } => DataConfig::Arithmetic { lines },
-            Dataset::Package { .. } => DataConfig::File { path: "dataset".into() },
+            Dataset::Package { .. } | Dataset::Ipfs { .. } => {
+                DataConfig::File { path: "dataset".into() }
+            }
         };
         let base = self.base_model.as_ref().map(|_| BASE_FILE.into());
         self.config_with(data, base).validate().map_err(|e| JobSpecError::Invalid(e.to_string()))
@@ -269,6 +281,15 @@ impl JobDocument {
                 let parsed = parse_cid(cid).map_err(|e| failed(e.to_string()))?;
                 let path = dir.join("dataset");
                 iollm_content::fetch_split(store, &parsed, split, &path, max_bytes)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                DataConfig::File { path }
+            }
+            Dataset::Ipfs { cid } => {
+                let failed = |e: String| JobSpecError::Dataset { cid: cid.clone(), reason: e };
+                let parsed = parse_cid(cid).map_err(|e| failed(e.to_string()))?;
+                let path = dir.join("dataset");
+                iollm_content::fetch_file_verified(store, &parsed, &path, max_bytes)
                     .await
                     .map_err(|e| failed(e.to_string()))?;
                 DataConfig::File { path }
@@ -336,6 +357,13 @@ pub async fn publish<S: ContentStore>(
     // What executors read is the canonical encoding: the game spec is worked out from it.
     let canonical = JobDocument::parse(bytes)?.to_bytes();
     let doc = JobDocument::parse(&canonical)?;
+    if let Dataset::Ipfs { .. } = doc.dataset {
+        return Err(JobSpecError::Invalid(
+            "dataset.source \"ipfs\" (a raw file) is read for old jobs only: publish the \
+             dataset as a package (`iollm model publish DIR --kind dataset`) and name its split"
+                .into(),
+        ));
+    }
     let cfg = doc.train_config(store, dir, MAX_DATASET_BYTES).await?;
     let game = game_of(&doc, &cfg, move_blocks)?;
     let file = dir.join("job.json");

@@ -116,9 +116,12 @@ impl Metrics {
         })
     }
 
-    /// Counts game `game`, whose `side` this worker plays, as `verdict` says it stands (none
-    /// yet: `playing`; else `won` or `lost`, a game where neither side was right lost by both):
-    /// each game once per state, however often it is looked at.
+    /// Counts game `game`, whose `side` this worker plays (the game's side: an attester
+    /// defending its result plays the executor's), as `verdict` says it stands (none yet:
+    /// `playing`; else `won` or `lost`, a game where neither side was right lost by both):
+    /// each game once per state, however often this process looks at it. So a game decided
+    /// is counted under `playing` and its outcome; one settled by another before this worker
+    /// looked again is counted under `playing` only; a restarted worker counts afresh.
     pub fn game(&self, game: u64, side: Side, verdict: Option<Verdict>) {
         let state = match (verdict, side) {
             (None, _) => "playing",

@@ -87,9 +87,13 @@ fn bad_specs_are_refused_with_one_line_each() {
         ),
         (
             with(&["dataset"], json!({"source": "package", "cid": CID, "split": ""})),
-            "dataset.split: name a split",
+            "dataset.split \"\": name a split",
         ),
-        (with(&["dataset"], json!({"source": "ipfs", "cid": CID})), "unknown variant `ipfs`"),
+        (
+            with(&["dataset"], json!({"source": "package", "cid": CID, "split": "a\nb"})),
+            "dataset.split \"a\\nb\": name a split",
+        ),
+        (with(&["dataset"], json!({"source": "ipfs", "cid": "notacid"})), "dataset.cid"),
         (
             with(&["dataset"], json!({"source": "file", "path": "/etc/passwd"})),
             "unknown variant `file`",

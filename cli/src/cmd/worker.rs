@@ -113,7 +113,9 @@ async fn worker_run(cli: &Cli, config: &Path) -> anyhow::Result<Report> {
     let role = worker.role.as_str();
     let worker = Worker::open(ctx, signer, store, worker, runtime).await?;
     if let Some(kind) = std::env::var_os(crate::settings::ABORT_BEFORE_RECORDING_ENV) {
-        worker.state().abort_before_recording(&kind.to_string_lossy());
+        let kind = kind.to_string_lossy();
+        tracing::warn!(%kind, "A crash test's hook is set: this worker aborts before recording a landed {kind} (unset {} unless testing)", crate::settings::ABORT_BEFORE_RECORDING_ENV);
+        worker.state().abort_before_recording(&kind);
     }
     let (threads, device) = (runtime.threads, runtime.backend.to_string());
     tracing::info!(%account, role, threads, device, "Worker running; SIGTERM or Ctrl-C stops it");

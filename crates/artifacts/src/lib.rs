@@ -2,9 +2,9 @@
 //! for both. The manifest's `parents` (by registry id) and `provenance.job_id` are what
 //! [`publish`] registers, so revenue follows the lineage the package states; [`pull`] refuses a
 //! package whose manifest states another lineage than the chain records, and keeps nothing of
-//! it. A model is an SMIP model package (`smip.json`); a dataset an SMIP dataset package
-//! (`smip-dataset.json`), which states no lineage; a path is not checked (the path evaluator
-//! will define its package). The CLI (`iollm model publish|pull`) and the worker (its job
+//! it. A dataset is an SMIP dataset package (`smip-dataset.json`), which states no lineage;
+//! a model, or a path (until the path evaluator defines its package), an SMIP model package
+//! (`smip.json`): [`is_dataset`]. The CLI (`iollm model publish|pull`) and the worker (its job
 //! outputs) both come here.
 
 use iollm_chain::registry::Registration;
@@ -159,14 +159,20 @@ pub struct Added {
     pub model: Option<Manifest>,
 }
 
-/// [`add_package`] with the manifest a `kind` artifact has: a dataset's
-/// (`smip-dataset.json`), else a model's.
+/// Whether a `kind` artifact's package is a dataset package (`smip-dataset.json`, stating no
+/// lineage); else it is a model package (`smip.json`), a path's too until the path evaluator
+/// defines its own.
+pub fn is_dataset(kind: Kind) -> bool {
+    kind == Kind::Dataset
+}
+
+/// [`add_package`] with the manifest a `kind` artifact has ([`is_dataset`]).
 pub async fn add_kind<S: ContentStore>(
     store: &S,
     kind: Kind,
     dir: &Path,
 ) -> Result<Added, ArtifactError> {
-    Ok(if kind == Kind::Dataset {
+    Ok(if is_dataset(kind) {
         let p: Package<DatasetManifest> = add_package(store, dir).await?;
         Added { package_cid: p.package_cid, manifest_cid: p.manifest_cid, model: None }
     } else {
@@ -211,28 +217,24 @@ pub async fn publish(
 
 /// The lineage the manifest of the `kind` package `cid` states, read from the manifest alone
 /// (a description of why it states none, when a parent has no registry id); a dataset
-/// package states none; `None` for a path (not checked).
+/// package states none. Refused when it is not a package of that kind.
 async fn stated_lineage<S: ContentStore>(
     store: &S,
     kind: Kind,
     cid: &Cid,
-) -> Result<Option<Result<Lineage, String>>, ArtifactError> {
-    Ok(match kind {
-        Kind::Model => {
-            let manifest: Manifest = iollm_content::read_package_manifest(store, cid).await?;
-            Some(lineage(&manifest).map_err(|e| e.to_string()))
-        }
-        Kind::Dataset => {
-            let _: DatasetManifest = iollm_content::read_package_manifest(store, cid).await?;
-            Some(Ok(Lineage::NONE))
-        }
-        Kind::Path => None,
+) -> Result<Result<Lineage, String>, ArtifactError> {
+    Ok(if is_dataset(kind) {
+        let _: DatasetManifest = iollm_content::read_package_manifest(store, cid).await?;
+        Ok(Lineage::NONE)
+    } else {
+        let manifest: Manifest = iollm_content::read_package_manifest(store, cid).await?;
+        lineage(&manifest).map_err(|e| e.to_string())
     })
 }
 
 /// Refuses, before anything is sent, to register the package at `cid` (already on IPFS) as a
-/// `kind` artifact when it is not a package of that kind, or with a lineage its manifest does
-/// not state ([`ArtifactError::NotItsLineage`]); a path is not checked.
+/// `kind` artifact when it is not a package of that kind ([`is_dataset`]), or with a lineage
+/// its manifest does not state ([`ArtifactError::NotItsLineage`]).
 pub async fn check_stated<S: ContentStore>(
     store: &S,
     kind: Kind,
@@ -241,9 +243,8 @@ pub async fn check_stated<S: ContentStore>(
 ) -> Result<(), ArtifactError> {
     let parsed = iollm_content::parse_cid(cid)?;
     match stated_lineage(store, kind, &parsed).await? {
-        None => Ok(()),
-        Some(Ok(stated)) if stated == *registering => Ok(()),
-        Some(stated) => Err(ArtifactError::NotItsLineage {
+        Ok(stated) if stated == *registering => Ok(()),
+        stated => Err(ArtifactError::NotItsLineage {
             cid: cid.to_string(),
             registering: registering.to_string(),
             manifest: stated.map_or_else(|why| why, |s| s.to_string()),
@@ -253,8 +254,8 @@ pub async fn check_stated<S: ContentStore>(
 
 /// Registers the package at `cid` (already on IPFS) as a `kind` artifact with `lineage` and
 /// `rule` — the verified output of `lineage.job` when it names one — only when it is a package
-/// of that kind whose manifest states that lineage ([`check_stated`]; a path is not checked):
-/// what `iollm model register` does. The registry contract cannot read IPFS, so
+/// of that kind whose manifest states that lineage ([`check_stated`]): what `iollm model
+/// register` does. The registry contract cannot read IPFS, so
 /// this check is the client's; [`pull`] refuses whatever slipped past it.
 pub async fn register_package(
     connection: &Connection,
@@ -326,15 +327,14 @@ pub async fn pull(
     let recorded = Lineage { parents: artifact.parents, job: artifact.job };
     let kind = artifact.kind;
     match stated_lineage(store, kind, &cid).await? {
-        Some(Ok(stated)) if stated == recorded => {}
-        None => {}
-        Some(stated) => {
+        Ok(stated) if stated == recorded => {}
+        stated => {
             let manifest = stated.map_or_else(|why| why, |s| s.to_string());
             let chain = recorded.to_string();
             return Err(ArtifactError::LineageMismatch { id, chain, manifest });
         }
     }
-    let files = if kind == Kind::Dataset {
+    let files = if is_dataset(kind) {
         let m: DatasetManifest = iollm_content::pull_package_with(store, &cid, dest, limit).await?;
         m.files
     } else {

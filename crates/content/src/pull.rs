@@ -29,7 +29,8 @@ use crate::client::ContentStore;
 use crate::error::{Error, Result};
 use crate::fetch::{check_entry_name, get_verified, write_file, write_file_to, Staging};
 use crate::manifest::{
-    verify_package, DatasetManifest, FileEntry, PackageManifest, MAX_MANIFEST_BYTES,
+    verify_package, DatasetManifest, FileEntry, ManifestError, ManifestErrors, PackageManifest,
+    MAX_MANIFEST_BYTES,
 };
 use crate::options::parse_cid;
 use crate::pb::PbLink;
@@ -257,26 +258,36 @@ pub async fn fetch_split<S: ContentStore>(
     if held != listed {
         return Err(Error::CidMismatch { expected: Box::new(listed), actual: Box::new(held) });
     }
-    crate::fetch::fetch_file_verified(store, &held, dest, entry.size).await?;
-    let opts = manifest.cid_options.to_add_options()?;
-    let checked = crate::manifest::describe_file(dest, &entry.path, &opts).and_then(|got| {
-        if got.size != entry.size {
-            let (expected, actual) = (entry.size, got.size);
-            return Err(Error::SizeMismatch { path: entry.path.clone(), expected, actual });
+    // Fetched beside `dest` and renamed only once its sha256 is the manifest's too: a crash
+    // leaves no file at `dest` that was not checked.
+    let staged = crate::fsutil::temp_sibling(dest);
+    let checked = async {
+        crate::fetch::fetch_file_verified(store, &held, &staged, entry.size).await?;
+        let (size, sha256) = sha256_of(&staged)?;
+        if size != entry.size {
+            let (path, expected) = (entry.path.clone(), entry.size);
+            return Err(Error::SizeMismatch { path, expected, actual: size });
         }
-        if got.sha256 != entry.sha256 {
-            return Err(crate::manifest::ManifestErrors(vec![crate::manifest::ManifestError {
-                path: format!("splits.{split}"),
-                reason: format!("{} has sha256 {}, not {}", entry.path, got.sha256, entry.sha256),
-            }])
-            .into());
+        if sha256 != entry.sha256 {
+            let reason = format!("{} has sha256 {sha256}, not {}", entry.path, entry.sha256);
+            let path = format!("splits.{split:?}");
+            return Err(ManifestErrors(vec![ManifestError { path, reason }]).into());
         }
-        Ok(())
-    });
-    if let Err(e) = checked {
-        let _ = std::fs::remove_file(dest);
+        std::fs::rename(&staged, dest).map_err(|e| Error::io(dest, e))
+    };
+    if let Err(e) = checked.await {
+        let _ = std::fs::remove_file(&staged);
         return Err(e);
     }
     tracing::info!(target: TARGET, %package, split, path = %entry.path, bytes = entry.size, "Fetched a dataset split");
     Ok((manifest, entry))
+}
+
+/// The size and lower-case hex SHA-256 of the file at `path`.
+fn sha256_of(path: &Path) -> Result<(u64, String)> {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let size = std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;
+    Ok((size, hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()))
 }

@@ -5,13 +5,13 @@
 //! split; its executor fetches that one file, checked against the manifest and its CID
 //! ([`crate::pull::fetch_split`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::schema::{CidOptions, FileEntry, ManifestError, ManifestErrors};
-use super::validate::{check_common, check_version, deserialize, one};
+use super::validate::{check_common, check_version, deserialize, one, template_value};
 use super::PackageManifest;
 use crate::error::{Error, Result};
 use crate::options::AddOptions;
@@ -63,7 +63,8 @@ pub enum DataFormat {
     Bytes,
 }
 
-fn is_split_name(s: &str) -> bool {
+/// Whether `s` may name a split: 1–64 lower-case letters, digits, `_` or `-`.
+pub fn is_split_name(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-".contains(&b))
 }
@@ -93,14 +94,7 @@ impl PackageManifest for DatasetManifest {
 
     fn from_template(bytes: &[u8], opts: &AddOptions) -> Result<Self> {
         // Strict but for what the directory fills: `files` and `cid_options`.
-        let mut value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| one("$", format!("not JSON: {e}")))?;
-        if let Some(obj) = value.as_object_mut() {
-            obj.insert("files".into(), serde_json::Value::Array(Vec::new()));
-            let options = serde_json::to_value(CidOptions::from_add_options(opts))?;
-            obj.insert("cid_options".into(), options);
-        }
-        deserialize(value)
+        deserialize(template_value(bytes, opts)?)
     }
 
     fn validate(&self) -> Result<()> {
@@ -123,15 +117,16 @@ impl PackageManifest for DatasetManifest {
         if self.splits.is_empty() {
             err("splits".into(), "name at least one split (e.g. \"train\")".into());
         }
+        let listed: BTreeSet<&str> = self.files.iter().map(|f| f.path.as_str()).collect();
         for (name, path) in &self.splits {
             if !is_split_name(name) {
                 err(
-                    format!("splits.{name}"),
+                    format!("splits.{name:?}"),
                     "a split's name is 1-64 lower-case letters, digits, '_' or '-'".into(),
                 );
             }
-            if !self.files.iter().any(|f| f.path == *path) {
-                err(format!("splits.{name}"), format!("{path:?} is not among files"));
+            if !listed.contains(path.as_str()) {
+                err(format!("splits.{name:?}"), format!("{path:?} is not among files"));
             }
         }
         if errs.is_empty() {

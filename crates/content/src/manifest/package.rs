@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::options::{parse_cid, AddOptions};
 
 /// Reads one file once, computing its size, sha256 and CID together.
-pub(crate) fn describe_file(path: &Path, rel: &str, opts: &AddOptions) -> Result<FileEntry> {
+fn describe_file(path: &Path, rel: &str, opts: &AddOptions) -> Result<FileEntry> {
     let mut f = fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut b = FileBuilder::new(*opts, NullSink)?;
     let mut h = Sha256::new();

@@ -59,6 +59,11 @@ fn is_hex64(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// The longest path a package may list, in bytes, and in names (a manifest of deep paths would
+/// cost a pull memory in the square of their length).
+const MAX_PATH_BYTES: usize = 1024;
+const MAX_PATH_SEGMENTS: usize = 16;
+
 /// Why a package-relative path is unacceptable, if it is.
 fn bad_path(p: &str, own: &str) -> Option<&'static str> {
     if p.is_empty() {
@@ -70,6 +75,9 @@ fn bad_path(p: &str, own: &str) -> Option<&'static str> {
     if p.contains('\\') || p.contains('\0') {
         return Some("paths use '/' and contain no backslash or NUL");
     }
+    if p.len() > MAX_PATH_BYTES || p.split('/').count() > MAX_PATH_SEGMENTS {
+        return Some("longer than 1024 bytes or 16 names: package paths are short");
+    }
     if p.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
         return Some("empty, '.' or '..' path segment");
     }
@@ -80,6 +88,18 @@ fn bad_path(p: &str, own: &str) -> Option<&'static str> {
         return Some("the manifest does not list itself");
     }
     None
+}
+
+/// A manifest template's JSON with what the directory fills set: `files` empty, `cid_options`
+/// from `opts`.
+pub(super) fn template_value(bytes: &[u8], opts: &AddOptions) -> Result<serde_json::Value> {
+    let mut value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| one("$", format!("not JSON: {e}")))?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("files".into(), serde_json::Value::Array(Vec::new()));
+        obj.insert("cid_options".into(), serde_json::to_value(CidOptions::from_add_options(opts))?);
+    }
+    Ok(value)
 }
 
 /// The checks every kind of package's manifest shares: its name, the fields that must not be
@@ -239,13 +259,7 @@ impl PackageManifest for Manifest {
 
     fn from_template(bytes: &[u8], opts: &AddOptions) -> Result<Self> {
         // Lenient on `files` (it may be empty or stale), strict elsewhere.
-        let mut value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| one("$", format!("not JSON: {e}")))?;
-        if let Some(obj) = value.as_object_mut() {
-            obj.insert("files".into(), serde_json::Value::Array(Vec::new()));
-            let options = serde_json::to_value(CidOptions::from_add_options(opts))?;
-            obj.insert("cid_options".into(), options);
-        }
+        let value = template_value(bytes, opts)?;
         let template = serde_json::to_vec(&value)?;
         match parse(&template) {
             Ok(m) => Ok(m),

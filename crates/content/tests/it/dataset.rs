@@ -75,12 +75,18 @@ fn bad_dataset_manifests_name_field_and_reason() {
         f(&mut v);
         err_of(&v)
     };
-    let cases: [(&dyn Fn(&mut Value), &str); 8] = [
+    type Edit<'a> = &'a dyn Fn(&mut Value);
+    let cases: [(Edit, &str); 10] = [
         (&|v| v["smip_dataset_version"] = json!(2), "smip_dataset_version: unsupported version 2"),
         (&|v| drop(v.as_object_mut().unwrap().remove("smip_dataset_version")), "missing"),
         (&|v| v["splits"] = json!({}), "splits: name at least one split"),
-        (&|v| v["splits"]["test"] = json!("test.txt"), "splits.test: \"test.txt\" is not among"),
-        (&|v| v["splits"]["Train Set"] = json!("train.txt"), "splits.Train Set: a split's name"),
+        (&|v| v["splits"]["test"] = json!("test.txt"), "splits.\"test\": \"test.txt\" is not"),
+        (&|v| v["splits"]["Train Set"] = json!("train.txt"), "splits.\"Train Set\": a split's"),
+        (&|v| v["splits"]["a\nb"] = json!("train.txt"), "splits.\"a\\nb\": a split's name"),
+        (
+            &|v| v["files"][0]["path"] = json!(format!("{}x", "d/".repeat(16))),
+            "longer than 1024 bytes or 16 names",
+        ),
         (&|v| v["format"] = json!("parquet"), "format: unknown variant `parquet`"),
         (&|v| v["files"][0]["path"] = json!("smip-dataset.json"), "does not list itself"),
         (&|v| v["weights"] = json!("x"), "unknown field `weights`"),
