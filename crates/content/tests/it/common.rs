@@ -5,6 +5,7 @@ use std::path::Path;
 
 use iollm_content::daemon::{Daemon, DaemonConfig, Repo};
 use iollm_content::{KuboClient, RetryPolicy};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 pub struct Node {
@@ -266,4 +267,25 @@ pub fn wide_dag(store: &iollm_content::blockstore::FlatBlockstore, n: u64) -> (c
         mids.push((file_node(store, &smalls, None), 174 * 12));
     }
     (file_node(store, &mids, None), 1 + n + n * 174 + 1)
+}
+
+/// A committed JSON Schema (`committed`, the file `schema/NAME` of this crate) is exactly the
+/// one the types generate (`IOLLM_BLESS=1` writes it instead), and it agrees with `example`:
+/// every property the example uses is declared, every required one present, no other allowed.
+pub fn check_committed_schema(committed: &str, generated: &str, name: &str, example: &Value) {
+    if std::env::var_os("IOLLM_BLESS").is_some() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema").join(name);
+        std::fs::write(p, generated).unwrap();
+        return;
+    }
+    assert_eq!(committed, generated, "schema/{name} is stale; IOLLM_BLESS=1");
+    let schema: Value = serde_json::from_str(committed).unwrap();
+    let props = schema["properties"].as_object().unwrap();
+    for k in example.as_object().unwrap().keys() {
+        assert!(props.contains_key(k), "{k} not in schema");
+    }
+    for r in schema["required"].as_array().unwrap() {
+        assert!(example.get(r.as_str().unwrap()).is_some(), "example lacks required {r}");
+    }
+    assert_eq!(schema["additionalProperties"], false);
 }

@@ -11,7 +11,7 @@ use iollm_content::pull::{pull_package_with, PullOptions};
 use iollm_content::{fetch_split, prepare_package, publish_package, AddOptions, Error, Manifest};
 use serde_json::{json, Value};
 
-use crate::common::{pattern, Node};
+use crate::common::{check_committed_schema, pattern, Node};
 
 const TEMPLATE: &str = include_str!("../../schema/examples/smip-dataset.template.json");
 
@@ -39,22 +39,12 @@ fn err_of(v: &Value) -> String {
 #[test]
 fn committed_dataset_schema_matches_types() {
     let generated = dataset_json_schema().unwrap();
-    if std::env::var_os("IOLLM_BLESS").is_some() {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/smip-dataset-v1.schema.json");
-        std::fs::write(p, &generated).unwrap();
-        return;
-    }
-    assert_eq!(DATASET_SCHEMA_V1, generated, "schema/smip-dataset-v1.schema.json is stale");
-    let schema: Value = serde_json::from_str(DATASET_SCHEMA_V1).unwrap();
-    let ex = example();
-    let props = schema["properties"].as_object().unwrap();
-    for k in ex.as_object().unwrap().keys() {
-        assert!(props.contains_key(k), "{k} not in schema");
-    }
-    for r in schema["required"].as_array().unwrap() {
-        assert!(ex.get(r.as_str().unwrap()).is_some(), "example lacks required {r}");
-    }
-    assert_eq!(schema["additionalProperties"], false);
+    check_committed_schema(
+        DATASET_SCHEMA_V1,
+        &generated,
+        "smip-dataset-v1.schema.json",
+        &example(),
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use iollm_content::{
 };
 use serde_json::{json, Value};
 
-use crate::common::{pattern, Node};
+use crate::common::{check_committed_schema, pattern, Node};
 
 const TEMPLATE: &str = include_str!("../../schema/examples/smip.template.json");
 
@@ -30,24 +30,7 @@ fn example_manifest() -> Value {
 #[test]
 fn committed_schema_matches_types() {
     let generated = json_schema().unwrap();
-    if std::env::var_os("IOLLM_BLESS").is_some() {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/smip-v1.schema.json");
-        std::fs::write(p, &generated).unwrap();
-        return;
-    }
-    assert_eq!(SCHEMA_V1, generated, "schema/smip-v1.schema.json is stale; IOLLM_BLESS=1");
-    // The schema and the types agree on the example: every property the example uses is
-    // declared, every required property is present.
-    let schema: Value = serde_json::from_str(SCHEMA_V1).unwrap();
-    let ex = example_manifest();
-    let props = schema["properties"].as_object().unwrap();
-    for k in ex.as_object().unwrap().keys() {
-        assert!(props.contains_key(k), "{k} not in schema");
-    }
-    for r in schema["required"].as_array().unwrap() {
-        assert!(ex.get(r.as_str().unwrap()).is_some(), "example lacks required {r}");
-    }
-    assert_eq!(schema["additionalProperties"], false);
+    check_committed_schema(SCHEMA_V1, &generated, "smip-v1.schema.json", &example_manifest());
 }
 
 #[test]
