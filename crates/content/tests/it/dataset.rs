@@ -140,6 +140,19 @@ async fn a_published_datasets_splits_are_fetched_by_name() {
     assert!(e.to_string().contains("no split \"test\""), "{e}");
     assert!(!dest.exists());
 
+    // A split in a subdirectory of its package reads the same way, every directory on its path
+    // checked.
+    let nested = tmp.path().join("nested");
+    std::fs::create_dir_all(nested.join("data/2026")).unwrap();
+    std::fs::write(nested.join("data/2026/train.txt"), &validation).unwrap();
+    let mut template: Value = serde_json::from_str(TEMPLATE).unwrap();
+    template["splits"] = json!({"train": "data/2026/train.txt"});
+    std::fs::write(nested.join(DATASET_MANIFEST_FILE), template.to_string()).unwrap();
+    let n = publish_package::<DatasetManifest, _>(&c, &nested, &opts()).await.unwrap();
+    let dest = tmp.path().join("nested-train");
+    fetch_split(&c, &n.package_cid, "train", &dest, 1 << 20).await.unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), validation);
+
     let out = tmp.path().join("pulled");
     let pulled: DatasetManifest =
         pull_package_with(&c, &p.package_cid, &out, &PullOptions::default()).await.unwrap();
