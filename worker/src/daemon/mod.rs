@@ -665,7 +665,12 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
         if !allowed.is_empty() && !allowed.contains(&self.signer.account_bytes()) {
             return Ok(Some("another executor is named"));
         }
-        Ok(None)
+        // What the contract's claim checks of the pledge, checked first (a claim it refuses at
+        // the dry-run costs nothing, but the job would be looked at for nothing).
+        let Some(pledge) = self.market.pledge_of(me).await? else {
+            return Ok(Some("this account has no pledge (iollm pledge)"));
+        };
+        Ok(unfit(job, &pledge))
     }
 
     /// The metrics, refreshed: jobs by stage from the state database and what the market
@@ -972,6 +977,32 @@ struct Kit {
     start: Option<crate::player::Start>,
 }
 
+/// Why a provider with `pledge` cannot take `job`, as the market's claim would refuse it: its
+/// capacity does not fit the job's need, the job's reward does not cover the provider's price
+/// for its units (its joint-mining discount taken off) and the verifiers' fees, or its free
+/// stake cannot lock the job's collateral.
+pub fn unfit(job: &Job, pledge: &iollm_types::market::Pledge) -> Option<&'static str> {
+    use iollm_types::escrow;
+    if !pledge.capacity.fits(&job.need) {
+        return Some("it needs more capacity than this worker pledged");
+    }
+    let discount = if job.joint_mining { pledge.discount_bps } else { 0 };
+    let v = &job.verification;
+    let covered = escrow::ask(pledge.price_per_unit, job.units, discount, job.value)
+        .ok()
+        .and_then(|ask| ask.ask.checked_add(ask.forgone))
+        .is_some_and(|asked| {
+            escrow::check_covers(job.reward, asked, v.verifiers, v.verifier_fee).is_ok()
+        });
+    if !covered {
+        return Some("its reward does not cover this worker's price");
+    }
+    if pledge.free() < v.collateral {
+        return Some("its collateral is more than this worker's free stake");
+    }
+    None
+}
+
 /// Where the executor keeps job `id` under `state_dir`: its dataset (`data/`), its run
 /// (`run/`, the `iollm train --out` layout) and its output package (`output/`).
 pub fn job_dir(state_dir: &Path, id: u64) -> PathBuf {
@@ -981,6 +1012,62 @@ pub fn job_dir(state_dir: &Path, id: u64) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A provider takes a job only as the market's claim would let it: capacity, price (its
+    /// discount counted only with joint mining) and free stake each rule it out alone.
+    #[test]
+    fn a_job_the_claim_would_refuse_is_left() {
+        use iollm_types::market::{Capacity, Pledge, Verification};
+        let gpu = Capacity { accelerator: 1, memory_gib: 24, throughput: 10 };
+        let verification =
+            Verification { challenge_window: 10, verifiers: 1, collateral: 500, verifier_fee: 10 };
+        let job = Job {
+            poster: [1; 32],
+            kind: JobKind::Train,
+            artifact: 1,
+            bounty: None,
+            units: 50,
+            need: gpu,
+            reward: 1_000,
+            deadline: 100,
+            verification,
+            state: JobState::Open,
+            executor: None,
+            ask: 0,
+            forgone: 0,
+            submitted_at: 0,
+            attestations: 0,
+            sign_ups: 0,
+            challenges: 0,
+            open_games: 0,
+            verified: false,
+            value: 1_000,
+            joint_mining: false,
+            submit_by: 0,
+            submit_blocks: 20,
+            accused: 0,
+            accusations: 0,
+        };
+        let pledge = Pledge {
+            capacity: gpu,
+            price_per_unit: 19,
+            discount_bps: 0,
+            stake: 600,
+            locked: 100,
+            unbonding: 0,
+            unbonding_until: 0,
+        };
+        assert_eq!(unfit(&job, &pledge), None, "50 × 19 + 10 = 960 ≤ 1 000; 500 free");
+        let small = Capacity { memory_gib: 16, ..gpu };
+        assert!(unfit(&job, &Pledge { capacity: small, ..pledge }).unwrap().contains("capacity"));
+        let dear = Pledge { price_per_unit: 20, ..pledge };
+        assert!(unfit(&job, &dear).unwrap().contains("does not cover"), "1 000 + 10 > 1 000");
+        // A discount splits the price between pay and share units: the reward covers it all.
+        let discounted = Pledge { discount_bps: 5_000, ..dear };
+        assert!(unfit(&job, &discounted).is_some());
+        let locked = Pledge { locked: 101, ..pledge };
+        assert!(unfit(&job, &locked).unwrap().contains("free stake"));
+    }
 
     #[test]
     fn the_example_config_parses_and_typos_are_refused() {
