@@ -502,6 +502,28 @@ async fn defence() -> Result<()> {
     Ok(())
 }
 
+/// The game spec (`GAME_SPEC`) made to train on split `train` of an SMIP dataset package of
+/// English text, published to the devnet's IPFS daemon: the spec's path, in `dir`.
+async fn on_a_dataset_package(ctx: &Connection, dir: &Path) -> Result<PathBuf> {
+    let package = dir.join("dataset");
+    std::fs::create_dir(&package)?;
+    let text = "It was the best of times, it was the worst of times, it was the age of wisdom.\n";
+    std::fs::write(package.join("train.txt"), text.repeat(40))?;
+    let manifest = serde_json::json!({
+        "smip_dataset_version": 1, "name": "dickens", "version": "1.0.0", "license": "CC0-1.0",
+        "format": "bytes", "files": [], "splits": {"train": "train.txt"}
+    });
+    std::fs::write(package.join("smip-dataset.json"), manifest.to_string())?;
+    let store = iollm_artifacts::ipfs_client(ctx)?;
+    let added = iollm_artifacts::add_kind(&store, Kind::Dataset, &package).await?;
+    let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(GAME_SPEC)?)?;
+    let cid = added.package_cid.to_string();
+    spec["dataset"] = serde_json::json!({"source": "package", "cid": cid, "split": "train"});
+    let path = dir.join("job.json");
+    std::fs::write(&path, spec.to_string())?;
+    Ok(path)
+}
+
 /// `GET /metrics` of a worker (plain HTTP/1.1 over a socket).
 async fn scrape(addr: SocketAddr) -> Result<String> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -545,7 +567,9 @@ async fn verification() -> Result<()> {
     let artifact =
         ctx.registry()?.register(&bob, Kind::Model, CID, &[], SplitRule::DESIGNER_ONLY).await?.id;
     let dir = tempfile::tempdir()?;
-    let spec = Path::new(GAME_SPEC);
+    // The job trains on a split of an SMIP dataset package: executor and verifier each fetch
+    // it, checked against the package's manifest.
+    let spec = &on_a_dataset_package(ctx, dir.path()).await?;
     let (spec_cid, game) = m::publish_spec(ctx, spec, 20).await?;
     let window = 40;
     let verification = Verification {
@@ -606,6 +630,16 @@ async fn verification() -> Result<()> {
     let fetched = std::fs::read_dir(daves_job.join("published/checkpoints"))?.count();
     assert_eq!(fetched, checked.len() + 1, "each replayed segment's start, and the last state");
     assert_eq!(market.job(honest).await?.expect("the job").attestations, 1);
+    // Its attestation carried the replayed segments' steps roots, which the contract checked
+    // against the executor's trace: its sign-up is recorded checked, ranked by its draw.
+    let mut daves_checks = Vec::new();
+    for i in 0..market.job(honest).await?.expect("the job").sign_ups {
+        let sign_up = market.sign_up_of(honest, i).await?.expect("a sign-up");
+        if sign_up.verifier == dave.account_bytes() {
+            daves_checks.push(sign_up.check);
+        }
+    }
+    assert_eq!(daves_checks, [iollm_types::market::Check::Checked { draw }]);
     let submitted_at = market.job(honest).await?.expect("the job").submitted_at;
     advance_past(ctx, &alice, submitted_at + window + 1).await?;
     reach(&charlies, honest, Stage::Finalized, 120).await?;
@@ -957,7 +991,9 @@ async fn dishonest() -> Result<()> {
     let (bob, charlie, dave) = (Signer::dev("bob")?, Signer::dev("charlie")?, Signer::dev("dave")?);
     let artifact = providers_and_artifact(ctx, &[&charlie, &dave], &bob).await?;
     let dir = tempfile::tempdir()?;
-    let spec = Path::new(GAME_SPEC);
+    // The job trains on a split of an SMIP dataset package: executor and verifier each fetch
+    // it, checked against the package's manifest.
+    let spec = &on_a_dataset_package(ctx, dir.path()).await?;
     let (spec_cid, game) = m::publish_spec(ctx, spec, 20).await?;
     let window = 40;
     let verification = Verification { challenge_window: window, ..ONE_SLOT };
