@@ -186,9 +186,9 @@ fn post_job(s: &Path, spec: &str, artifact: &str, deadline: &str, window: u32) -
 }
 
 /// A provider runs `iollm worker run`; a job is posted from the example spec; the worker is
-/// killed with SIGKILL while it trains, started again, and goes on from its checkpoints to
-/// submit, having claimed once, the trace root of the job trained without a kill; SIGTERM
-/// then stops it cleanly.
+/// killed with SIGKILL while it trains, started again, stopped with SIGTERM while it trains
+/// again, started again, and goes on from its checkpoints to submit, having claimed once, the
+/// trace root of the job trained without a stop; SIGTERM then stops it cleanly.
 fn worker_survives_kill_9_and_stops_on_sigterm(s: &Path, artifact: &str) {
     use iollm_worker::state::{Stage, State};
     let charlie = "//Charlie";
@@ -221,6 +221,19 @@ fn worker_survives_kill_9_and_stops_on_sigterm(s: &Path, artifact: &str) {
     worker.wait().unwrap();
     assert!(iollm_compute::run_result(&run).is_err(), "killed before the run finished");
 
+    // Started again, it goes on from checkpoint 3; SIGTERM mid-training stops it cleanly, its
+    // checkpoints kept and the run unfinished.
+    let mut worker = spawn();
+    let sixth = iollm_compute::train::checkpoint_path(&run, 6);
+    until("checkpoint 6", &|| sixth.exists());
+    let pid = nix::unistd::Pid::from_raw(worker.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = worker.wait().unwrap();
+    let stopped = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success() && stopped.contains("Worker stopped."), "{status}: {stopped}");
+    assert!(iollm_compute::run_result(&run).is_err(), "stopped before the run finished");
+    assert!(sixth.exists(), "its checkpoints kept");
+
     let mut worker = spawn();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let state = runtime.block_on(State::open(&worker_dir.join("state.sqlite"))).unwrap();
@@ -248,7 +261,7 @@ fn worker_survives_kill_9_and_stops_on_sigterm(s: &Path, artifact: &str) {
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let status = worker.wait().unwrap();
     let log = std::fs::read_to_string(&log).unwrap();
-    assert!(status.success() && log.contains("Worker stopped."), "{status}: {log}");
+    assert!(status.success() && log.matches("Worker stopped.").count() == 2, "{status}: {log}");
     let (ok, status, stderr) =
         iollm_as(s, charlie, &["worker", "status", "--config", config.to_str().unwrap()]);
     assert!(ok, "worker status failed: {stderr}");
