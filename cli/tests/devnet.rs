@@ -268,6 +268,10 @@ fn worker_survives_kill_9_and_stops_on_sigterm(s: &Path, artifact: &str) {
     let line = status.lines().find(|l| l.starts_with(&format!("job {job} "))).expect(&status);
     assert!(line.contains("executor") && line.contains("submitted"), "{status}");
     assert!(line.contains(" claim@") && line.contains(" submit_result@"), "{status}");
+    // What it added to IPFS: the output package the result names, and the run beside it.
+    let output = shown["output_cid"].as_str().expect("the result's output CID");
+    assert!(status.contains(&format!("added {output} (from ")), "{status}");
+    assert_eq!(status.matches("           added ").count(), 2, "{status}");
     // What the market owes the worker's account, as `iollm balance` says it.
     let config = config.to_str().unwrap();
     let (ok, status, _) = iollm_as(s, charlie, &["--json", "worker", "status", "--config", config]);

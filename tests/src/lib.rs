@@ -68,7 +68,7 @@ pub async fn publish_output(
         memory_bytes: iollm_compute::estimate_memory(cfg),
     };
     let store = iollm_artifacts::ipfs_client(ctx)?;
-    Ok(iollm_worker::daemon::publish_output(&store, &output, run, out).await?)
+    Ok(iollm_worker::daemon::publish_output(&store, &output, run, out).await?.output)
 }
 
 /// The run the dispute-game tests play: 16 steps of a 2-layer, 2-head, context-16 model with

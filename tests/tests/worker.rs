@@ -462,6 +462,7 @@ async fn defence() -> Result<()> {
         line.and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(f64::NAN)
     };
     assert!(value(&before, "iollm_worker_training_steps_total") >= 1.0, "{before}");
+    assert!(value(&before, "iollm_worker_training_tokens_per_second") > 0.0, "{before}");
     // Claim, submission and its first moves, before the stop: all finalized, none failed.
     let finalized = value(&before, "iollm_worker_transactions_total{outcome=\"finalized\"}");
     assert!(finalized >= 2.0 + value(&before, "iollm_worker_game_moves_total"), "{before}");

@@ -410,15 +410,25 @@ impl State {
         Ok(())
     }
 
-    /// Records the output package of job `id` (at `path`) and moves it to [`Stage::Published`].
-    pub async fn published(&self, id: u64, cid: &str, path: &Path) -> Result<(), StateError> {
+    /// Records the output package of job `id` (at `path`) and the run published with it
+    /// (its CID, and the run it was made from), and moves the job to [`Stage::Published`].
+    pub async fn published(
+        &self,
+        id: u64,
+        cid: &str,
+        path: &Path,
+        run: Option<(&str, std::path::PathBuf)>,
+    ) -> Result<(), StateError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT OR IGNORE INTO uploads (cid, job, path) VALUES (?1, ?2, ?3)")
-            .bind(cid)
-            .bind(job_key(id)?)
-            .bind(path.to_string_lossy())
-            .execute(&mut *tx)
-            .await?;
+        let run = run.as_ref().map(|(cid, path)| (*cid, path.as_path()));
+        for (cid, path) in std::iter::once((cid, path)).chain(run) {
+            sqlx::query("INSERT OR IGNORE INTO uploads (cid, job, path) VALUES (?1, ?2, ?3)")
+                .bind(cid)
+                .bind(job_key(id)?)
+                .bind(path.to_string_lossy())
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(
             "UPDATE jobs SET stage = 'published', output_cid = ?2, updated_at = ?3 WHERE id = ?1",
         )
@@ -456,6 +466,16 @@ impl State {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// What the worker added to IPFS for job `id`: each CID and the local path it was added
+    /// from, in the order recorded.
+    pub async fn uploads(&self, id: u64) -> Result<Vec<(String, String)>, StateError> {
+        let rows = sqlx::query("SELECT cid, path FROM uploads WHERE job = ?1 ORDER BY rowid")
+            .bind(job_key(id)?)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.get::<String, _>(0), r.get::<String, _>(1))).collect())
     }
 
     /// The transactions of job `id` as `(what, block, amount)`, in the order recorded.

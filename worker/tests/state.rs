@@ -16,7 +16,10 @@ async fn the_state_survives_reopening_and_a_job_is_begun_once() {
     state.transaction(3, "claim", [1; 32], 12, None).await.unwrap();
     state.transaction(3, "withdraw", [2; 32], 14, Some(u128::MAX)).await.unwrap();
     state.set_stage(3, Stage::Claimed, None).await.unwrap();
-    state.published(3, "bafyexample", dir.path()).await.unwrap();
+    let run = Some(("bafyrun", dir.path().join("run")));
+    state.published(3, "bafyexample", dir.path(), run.clone()).await.unwrap();
+    // Published again after a crash (the same package, the same CIDs): recorded once.
+    state.published(3, "bafyexample", dir.path(), run).await.unwrap();
     assert!(state.begin(4, "executor", Stage::Claiming, None).await.unwrap());
     assert!(state.begin(6, "verifier", Stage::SigningUp, Some([7; 32])).await.unwrap());
     state.set_stage(4, Stage::Lost, Some("claim refused")).await.unwrap();
@@ -29,6 +32,11 @@ async fn the_state_survives_reopening_and_a_job_is_begun_once() {
     let three = state.job(3).await.unwrap().unwrap();
     assert_eq!(three.stage, Stage::Published);
     assert_eq!(three.output_cid.as_deref(), Some("bafyexample"));
+    let at = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    assert_eq!(
+        state.uploads(3).await.unwrap(),
+        [("bafyexample".into(), at(dir.path())), ("bafyrun".into(), at(&dir.path().join("run")))]
+    );
     assert_eq!(
         state.transactions(3).await.unwrap(),
         vec![("claim".to_owned(), 12, None), ("withdraw".to_owned(), 14, Some(u128::MAX))]

@@ -62,6 +62,14 @@ async fn worker_status(cli: &Cli, config: &Path) -> anyhow::Result<Report> {
                 "           pinned {cid} to defend its attestation (unpinned at release)"
             ));
         }
+        let uploads = state.uploads(job.id).await?;
+        for (cid, path) in &uploads {
+            report.line(format!("           added {cid} (from {path})"));
+        }
+        let uploads: Vec<_> = uploads
+            .into_iter()
+            .map(|(cid, path)| serde_json::json!({ "cid": cid, "path": path }))
+            .collect();
         jobs.push(serde_json::json!({
             "id": job.id,
             "role": job.role,
@@ -69,6 +77,7 @@ async fn worker_status(cli: &Cli, config: &Path) -> anyhow::Result<Report> {
             "transactions": transactions,
             "note": job.note,
             "pinned": job.pinned,
+            "uploads": uploads,
         }));
     }
     report

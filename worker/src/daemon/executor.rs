@@ -122,8 +122,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
     }
 
     /// Builds job `id`'s output package from its run and adds it to IPFS
-    /// ([`publish_output`]); its CID and directory.
-    pub(super) async fn publish(&self, id: u64) -> Result<(String, PathBuf), WorkerError> {
+    /// ([`publish_output`]); what it added, and the output's directory.
+    pub(super) async fn publish(&self, id: u64) -> Result<(Uploaded, PathBuf), WorkerError> {
         let dir = self.job_dir(id);
         let fetched = tempfile::tempdir_in(&dir).map_err(io("creating a temporary directory"))?;
         let cfg = crate::job::config_of_job(&self.market, &self.store, id, fetched.path()).await?;
@@ -135,8 +135,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
             memory_bytes: iollm_compute::estimate_memory(&cfg),
         };
         let out = dir.join("output");
-        let cid = publish_output(&self.store, &output, &dir.join("run"), &out).await?;
-        Ok((cid, out))
+        let uploaded = publish_output(&self.store, &output, &dir.join("run"), &out).await?;
+        Ok((uploaded, out))
     }
 
     /// Submits the result, unless the chain shows it landed already (`unsure`: a restart
@@ -312,9 +312,18 @@ pub struct Output {
     pub memory_bytes: u64,
 }
 
+/// What [`publish_output`] added to IPFS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uploaded {
+    /// The output package's CID: what the result names.
+    pub output: String,
+    /// The published run's CID, when it could be published.
+    pub run: Option<String>,
+}
+
 /// Builds an executor's output package in `out` from its finished run in `run` — the
 /// weights, their config and an SMIP manifest naming the job, its artifact as parent, the
-/// run's trace root and the published run — and adds it to `store`. Returns the package's CID. The run (its
+/// run's trace root and the published run — and adds it to `store`. The run (its
 /// `trace.json` and checkpoints, never the steps roots a spot check must replay to know) is
 /// published first, best effort: without it verifiers run the job themselves, nothing is lost.
 pub async fn publish_output<S: ContentStore>(
@@ -322,7 +331,7 @@ pub async fn publish_output<S: ContentStore>(
     output: &Output,
     run: &Path,
     out: &Path,
-) -> Result<String, WorkerError> {
+) -> Result<Uploaded, WorkerError> {
     let id = output.job;
     if out.exists() {
         std::fs::remove_dir_all(out).map_err(io("clearing the output directory"))?;
@@ -366,7 +375,7 @@ pub async fn publish_output<S: ContentStore>(
             job_id: Some(id),
             trace_root: Some(iollm_compute::train::hex(&result.trace_root)),
             created_by: Some(output.created_by.clone()),
-            run: published_run,
+            run: published_run.clone(),
         }),
         runtime: Runtime {
             name: "iollm".into(),
@@ -384,7 +393,7 @@ pub async fn publish_output<S: ContentStore>(
     std::fs::write(out.join("smip.json"), json).map_err(io("writing smip.json"))?;
     let package = iollm_artifacts::add_package::<iollm_content::Manifest, _>(store, out).await?;
     tracing::info!(target: "worker::executor", job = id, package = %package.package_cid, "Published the output");
-    Ok(package.package_cid.to_string())
+    Ok(Uploaded { output: package.package_cid.to_string(), run: published_run })
 }
 
 /// Publishes what a verifier replays a segment from: the run's `trace.json` and its

@@ -45,7 +45,7 @@ mod executor;
 mod game;
 mod verifier;
 
-pub use executor::{publish_output, Output};
+pub use executor::{publish_output, Output, Uploaded};
 
 /// What a worker does with the training jobs it takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -787,8 +787,9 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 Stage::Attested => self.watch_attested(id, stop).await?,
                 Stage::Defending => self.play_defence(id, stop).await?,
                 Stage::Trained => {
-                    let (cid, dir) = self.publish(id).await?;
-                    self.state.published(id, &cid, &dir).await?;
+                    let (uploaded, dir) = self.publish(id).await?;
+                    let run = uploaded.run.as_deref().map(|cid| (cid, dir.join("run")));
+                    self.state.published(id, &uploaded.output, &dir, run).await?;
                 }
                 Stage::Published | Stage::Submitting => {
                     let cid = output_cid.ok_or_else(|| {
