@@ -482,6 +482,15 @@ pub async fn job_config(
     Ok(iollm_worker::job::config_of_job(&ctx.market()?, &store, job, dir).await?)
 }
 
+/// The spec in `file` read and checked ([`iollm_worker::job::JobDocument::parse`]): what
+/// `iollm job post --spec FILE` refuses before it connects to anything.
+pub fn check_spec_file(file: &std::path::Path) -> Result<(), MarketCmdError> {
+    let bad = |reason: String| MarketCmdError::BadRun { path: file.to_owned(), reason };
+    let bytes = std::fs::read(file).map_err(|e| bad(e.to_string()))?;
+    iollm_worker::job::JobDocument::parse(&bytes).map_err(|e| bad(e.to_string()))?;
+    Ok(())
+}
+
 /// `iollm job post --spec FILE`: the spec checked, its dataset fetched and checked, the spec
 /// added to IPFS ([`iollm_worker::job::publish`]); its CID and the game spec the job commits.
 pub async fn publish_spec(

@@ -59,6 +59,46 @@ fn a_bad_cid_is_refused_before_touching_the_chain() {
     assert!(!stderr.contains("127.0.0.1:9"), "nothing was sent: {stderr}");
 }
 
+/// `iollm job post --spec FILE` with a bad spec: one line naming the file and what is wrong,
+/// before anything touches the node (here, none answers).
+#[test]
+fn a_bad_job_spec_is_one_line_before_touching_the_chain() {
+    let root = tempfile::tempdir().unwrap();
+    let deployments = root.path().join("d.json");
+    std::fs::write(&deployments, r#"{"rpc_url":"ws://127.0.0.1:9","node":null,"contracts":{}}"#)
+        .unwrap();
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../worker/examples/tiny.job.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(example).unwrap()).unwrap();
+    spec["train"]["checkpoint_every"] = serde_json::json!(7);
+    let file = root.path().join("bad.job.json");
+    std::fs::write(&file, spec.to_string()).unwrap();
+    let (ok, _, stderr) = iollm(
+        &[
+            "job",
+            "post",
+            "--spec",
+            file.to_str().unwrap(),
+            "--artifact",
+            "1",
+            "--units",
+            "50",
+            "--reward",
+            "1000",
+            "--deadline",
+            "+100",
+            "--deployments",
+            deployments.to_str().unwrap(),
+        ],
+        root.path(),
+    );
+    assert!(!ok);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("bad.job.json") && stderr.contains("checkpoint_every"), "{stderr}");
+    assert!(!stderr.contains("127.0.0.1:9"), "nothing was sent: {stderr}");
+}
+
 #[test]
 fn devnet_down_and_status_with_nothing_running_say_so() {
     let root = tempfile::tempdir().unwrap();

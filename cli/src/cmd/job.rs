@@ -10,6 +10,10 @@ use iollm_types::market::Verification;
 
 /// `iollm job …`.
 pub(super) async fn run(cli: &Cli, action: &JobAction) -> anyhow::Result<Report> {
+    // A bad spec is one line before anything touches the node or IPFS.
+    if let JobAction::Post { spec: Some(file), .. } = action {
+        market::check_spec_file(file)?;
+    }
     let ctx = &context::connect(cli).await?;
     if let JobAction::Show { id } = action {
         return show(ctx, *id).await;
