@@ -291,7 +291,7 @@ fn worker_survives_kill_9_and_stops_on_sigterm(s: &Path, artifact: &str) {
 /// its state: it carries the game on from where the chain says it stands, wins it, and once
 /// the window has passed finalizes, owed its ask plus half Dave's bond, to the unit.
 fn worker_wins_a_dispute_across_kill_9(s: &Path, artifact: &str) {
-    use iollm_chain::{Chain, Connection, Deployment, Signer};
+    use iollm_chain::{Chain, Connection, Decoded, Deployment, Signer};
     use iollm_types::bisection::{Side, Verdict};
     use iollm_types::market::events::Event;
     use iollm_types::market::JobState;
@@ -385,11 +385,10 @@ fn worker_wins_a_dispute_across_kill_9(s: &Path, artifact: &str) {
     let end = runtime.block_on(ctx.chain.finalized_head()).unwrap();
     for n in head..=end {
         let block = runtime.block_on(ctx.chain.finalized_block(n)).unwrap().expect("finalized");
-        for e in block.events.iter().filter(|e| e.contract == *market.address()) {
-            let topic = e.topics.first().expect("a signature topic");
-            match Event::decode(topic, &e.data).transpose().unwrap() {
-                Some(Event::JobClaimed(c)) if c.job == job => claims += 1,
-                Some(Event::ResultSubmitted(r)) if r.job == job => submissions += 1,
+        for decoded in block.decoded(&ctx.deployment) {
+            match decoded.unwrap() {
+                Decoded::Market(Event::JobClaimed(c)) if c.job == job => claims += 1,
+                Decoded::Market(Event::ResultSubmitted(r)) if r.job == job => submissions += 1,
                 _ => {}
             }
         }

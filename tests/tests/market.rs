@@ -1338,9 +1338,9 @@ async fn a_training_job_is_posted_from_its_spec_with_its_dataset_on_ipfs() -> Re
     while posted.len() < 3 {
         let block = tokio::time::timeout(Duration::from_secs(60), follower.next()).await??;
         assert_eq!(block.number + 1, follower.position());
-        for e in block.events.iter().filter(|e| e.contract == *market.address()) {
-            let topic = e.topics.first().expect("a signature topic");
-            if let Some(Event::JobPosted(p)) = Event::decode(topic, &e.data).transpose()? {
+        // Each event typed by the contract that emitted it.
+        for decoded in block.decoded(&ctx.deployment) {
+            if let iollm_chain::Decoded::Market(Event::JobPosted(p)) = decoded? {
                 assert_eq!(p.poster, bob.account_bytes());
                 posted.push(p.job);
                 posted_at.push(block.number);
@@ -1350,6 +1350,7 @@ async fn a_training_job_is_posted_from_its_spec_with_its_dataset_on_ipfs() -> Re
     assert_eq!(posted, vec![job - 2, job - 1, job]);
     let again = ctx.chain.follow_finalized(posted_at[0], Duration::from_millis(200)).next().await?;
     assert_eq!(Some(again.clone()), ctx.chain.finalized_block(posted_at[0]).await?);
+    assert_eq!(ctx.chain.block_hash(posted_at[0]).await?, Some(again.hash));
     assert!(again.events.iter().any(|e| e.topics.first() == Some(&JOB_POSTED_TOPIC)));
     let beyond = ctx.chain.finalized_head().await? + 1_000;
     assert_eq!(ctx.chain.finalized_block(beyond).await?, None, "not finalized yet");

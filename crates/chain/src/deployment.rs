@@ -5,6 +5,7 @@
 //! What it is not: it resolves no flags or environment (the CLI's context does) and starts
 //! nothing (the devnet does).
 
+use crate::contract::ContractEvent;
 use crate::dispute::DisputeClient;
 use crate::market::MarketClient;
 use crate::registry::RegistryClient;
@@ -126,6 +127,44 @@ impl Deployment {
                 reason: format!("no {name} contract recorded"),
             }
         })
+    }
+}
+
+/// A contract event decoded as the event of the contract of the deployment that emitted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// The market's.
+    Market(iollm_types::market::events::Event),
+    /// The registry's.
+    Registry(iollm_types::registry::events::Event),
+    /// The splitter's.
+    Splitter(iollm_types::splitter::events::Event),
+    /// The dispute contract's.
+    Dispute(iollm_types::dispute::events::Event),
+}
+
+impl Deployment {
+    /// `event` decoded by the contract of this deployment that emitted it: `None` for another
+    /// contract's, or a topic its contract's events do not have; an error for data that does
+    /// not decode as the event its topic names.
+    pub fn decode(&self, event: &ContractEvent) -> Option<Result<Decoded, ChainError>> {
+        use iollm_types::{dispute, market, registry, splitter};
+        let name = self.contracts.iter().find(|(_, c)| c.address == event.contract)?.0;
+        let topic = event.topics.first()?;
+        let data = &event.data[..];
+        let decoded = match name.as_str() {
+            "market" => market::events::Event::decode(topic, data)?.map(Decoded::Market),
+            "registry" => registry::events::Event::decode(topic, data)?.map(Decoded::Registry),
+            "splitter" => splitter::events::Event::decode(topic, data)?.map(Decoded::Splitter),
+            "dispute" => dispute::events::Event::decode(topic, data)?.map(Decoded::Dispute),
+            _ => return None,
+        };
+        Some(
+            decoded.map_err(|e| ChainError::UndecodableOutput {
+                what: "event",
+                reason: e.to_string(),
+            }),
+        )
     }
 }
 

@@ -21,6 +21,17 @@ pub struct FinalizedBlock {
     pub events: Vec<ContractEvent>,
 }
 
+impl FinalizedBlock {
+    /// Its events that `deployment`'s contracts emitted, each decoded by the contract that
+    /// emitted it ([`crate::Deployment::decode`]), in order.
+    pub fn decoded<'a>(
+        &'a self,
+        deployment: &'a crate::Deployment,
+    ) -> impl Iterator<Item = Result<crate::Decoded, ChainError>> + 'a {
+        self.events.iter().filter_map(|e| deployment.decode(e))
+    }
+}
+
 /// The contract event a block event is, if it is one.
 pub(crate) fn contract_event(
     event: &subxt::events::EventDetails<crate::NodeConfig>,
@@ -39,15 +50,20 @@ impl Chain {
         Ok(self.api.blocks().at(hash).await?.number())
     }
 
-    /// Block `number` with its contract events, once it is finalized (`None` before).
-    pub async fn finalized_block(&self, number: u32) -> Result<Option<FinalizedBlock>, ChainError> {
+    /// The hash of block `number`, once it is finalized (`None` before): where a backfill
+    /// starts from.
+    pub async fn block_hash(&self, number: u32) -> Result<Option<[u8; 32]>, ChainError> {
         if number > self.finalized_head().await? {
             return Ok(None);
         }
         let asked = self.rpc.chain_get_block_hash(Some(number.into())).await;
-        let Some(hash) = asked.map_err(subxt::Error::from)? else {
-            return Ok(None);
-        };
+        Ok(asked.map_err(subxt::Error::from)?.map(|hash| hash.0))
+    }
+
+    /// Block `number` with its contract events, once it is finalized (`None` before).
+    pub async fn finalized_block(&self, number: u32) -> Result<Option<FinalizedBlock>, ChainError> {
+        let Some(hash) = self.block_hash(number).await? else { return Ok(None) };
+        let hash = subxt::utils::H256(hash);
         let events = self.api.blocks().at(hash).await?.events().await?;
         let mut found = Vec::new();
         for event in events.iter() {

@@ -43,7 +43,7 @@ mod signer;
 pub mod splitter;
 
 pub use client::Chain;
-pub use deployment::{Connection, Deployment};
+pub use deployment::{Connection, Decoded, Deployment};
 pub use error::ChainError;
 pub use send::{SendObserver, SendReport};
 pub use signer::Signer;

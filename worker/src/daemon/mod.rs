@@ -438,10 +438,9 @@ impl<S: ContentStore + Send + Sync + 'static> Worker<S> {
             for job in std::mem::take(&mut deferred) {
                 looks.start(&self.inner, job, block.number);
             }
-            for event in block.events.iter().filter(|e| e.contract == *me.market.address()) {
-                let Some(topic) = event.topics.first() else { continue };
-                let decoded = iollm_types::market::events::Event::decode(topic, &event.data);
-                if let Some(Ok(iollm_types::market::events::Event::JobPosted(posted))) = decoded {
+            for decoded in block.decoded(&me.conn.deployment) {
+                use iollm_types::market::events::Event::JobPosted;
+                if let Ok(iollm_chain::Decoded::Market(JobPosted(posted))) = decoded {
                     looks.start(&self.inner, posted.job, block.number);
                 }
             }
