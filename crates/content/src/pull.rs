@@ -1,7 +1,8 @@
-//! Verified pull of a model package: exactly the files its `smip.json` lists, each checked,
-//! within a size limit.
+//! Verified pull of a package (a model's, whose manifest is `smip.json`, or a dataset's,
+//! `smip-dataset.json`): exactly the files its manifest lists, each checked, within a size
+//! limit; and [`fetch_split`], one split of a dataset package.
 //!
-//! Order: the package's root directory and its `smip.json` are fetched (every block verified
+//! Order: the package's root directory and its manifest are fetched (every block verified
 //! against its CID) and the manifest is validated; the sum of the sizes it lists is checked
 //! against the limit; then the package's directory tree is checked against the manifest —
 //! every entry must be a listed file, with the manifest's CID and size, or a directory on the
@@ -15,7 +16,7 @@
 //! ```no_run
 //! # async fn f(store: &iollm_content::KuboClient, cid: &iollm_content::Cid) -> iollm_content::Result<()> {
 //! use iollm_content::pull::{pull_package_with, PullOptions};
-//! let manifest = pull_package_with(store, cid, "model".as_ref(), &PullOptions { max_bytes: 1 << 30 }).await?;
+//! let manifest: iollm_content::Manifest = pull_package_with(store, cid, "model".as_ref(), &PullOptions { max_bytes: 1 << 30 }).await?;
 //! # Ok(()) }
 //! ```
 
@@ -106,9 +107,9 @@ pub async fn pull_package_with<M: PackageManifest + Send + 'static, S: ContentSt
     Ok(verified)
 }
 
-/// Fetches and validates the package's `smip.json` (at most [`MAX_MANIFEST_BYTES`]).
-/// The manifest of package `package_cid`, every block verified, nothing written: what a
-/// caller checks (the lineage the registry records, say) before pulling the package.
+/// The manifest of package `package_cid` (at most [`MAX_MANIFEST_BYTES`]), validated, every
+/// block verified, nothing written: what a caller checks (the lineage the registry records,
+/// say) before pulling the package.
 pub async fn read_package_manifest<M: PackageManifest, S: ContentStore>(
     store: &S,
     package_cid: &Cid,
