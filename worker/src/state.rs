@@ -417,10 +417,9 @@ impl State {
         id: u64,
         cid: &str,
         path: &Path,
-        run: Option<(&str, std::path::PathBuf)>,
+        run: Option<(&str, &Path)>,
     ) -> Result<(), StateError> {
         let mut tx = self.pool.begin().await?;
-        let run = run.as_ref().map(|(cid, path)| (*cid, path.as_path()));
         for (cid, path) in std::iter::once((cid, path)).chain(run) {
             sqlx::query("INSERT OR IGNORE INTO uploads (cid, job, path) VALUES (?1, ?2, ?3)")
                 .bind(cid)

@@ -16,8 +16,9 @@ async fn the_state_survives_reopening_and_a_job_is_begun_once() {
     state.transaction(3, "claim", [1; 32], 12, None).await.unwrap();
     state.transaction(3, "withdraw", [2; 32], 14, Some(u128::MAX)).await.unwrap();
     state.set_stage(3, Stage::Claimed, None).await.unwrap();
-    let run = Some(("bafyrun", dir.path().join("run")));
-    state.published(3, "bafyexample", dir.path(), run.clone()).await.unwrap();
+    let run_dir = dir.path().join("run");
+    let run = Some(("bafyrun", run_dir.as_path()));
+    state.published(3, "bafyexample", dir.path(), run).await.unwrap();
     // Published again after a crash (the same package, the same CIDs): recorded once.
     state.published(3, "bafyexample", dir.path(), run).await.unwrap();
     assert!(state.begin(4, "executor", Stage::Claiming, None).await.unwrap());

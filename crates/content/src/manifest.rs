@@ -36,6 +36,7 @@ pub use dataset::{
     dataset_json_schema, is_split_name, DataFormat, DatasetManifest, DATASET_MANIFEST_FILE,
     DATASET_SCHEMA_V1, DATASET_VERSION,
 };
+pub(crate) use package::hex_lower;
 pub use package::{
     build_package_manifest, prepare_package, publish_package, pull_package, verify_package, Package,
 };

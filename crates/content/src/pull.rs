@@ -290,5 +290,5 @@ fn sha256_of(path: &Path) -> Result<(u64, String)> {
     let mut hasher = sha2::Sha256::new();
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let size = std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;
-    Ok((size, hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()))
+    Ok((size, crate::manifest::hex_lower(&hasher.finalize())))
 }

@@ -787,7 +787,8 @@ impl<S: ContentStore + Send + Sync + 'static> Inner<S> {
                 Stage::Defending => self.play_defence(id, stop).await?,
                 Stage::Trained => {
                     let (uploaded, dir) = self.publish(id).await?;
-                    let run = uploaded.run.as_deref().map(|cid| (cid, dir.join("run")));
+                    let run_dir = self.job_dir(id).join("run");
+                    let run = uploaded.run.as_deref().map(|cid| (cid, run_dir.as_path()));
                     self.state.published(id, &uploaded.output, &dir, run).await?;
                 }
                 Stage::Published | Stage::Submitting => {

@@ -48,7 +48,7 @@ fn describe_file(path: &Path, rel: &str, opts: &AddOptions) -> Result<FileEntry>
     })
 }
 
-fn hex_lower(b: &[u8]) -> String {
+pub(crate) fn hex_lower(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
